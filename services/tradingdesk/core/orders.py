@@ -1,0 +1,101 @@
+"""Orders, fills and the FIX 4.4 order state machine.
+
+The state machine is the single authority on which status may follow which; the OMS never assigns
+``status`` directly, so an illegal transition is an exception in tests instead of a silent corruption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tradingdesk.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.fixed import div
+
+S = OrderStatus
+
+# FIX 4.4 transitions (Volume 4, "Order State Change Matrices"), restricted to the states we model.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_NEW: frozenset({S.NEW, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.CANCELED}),
+    S.NEW: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}),
+    S.PARTIALLY_FILLED: frozenset(
+        {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}
+    ),
+    # A fill may arrive while a cancel or replace is pending; a rejected cancel/replace restores the status.
+    S.PENDING_CANCEL: frozenset({S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.NEW, S.EXPIRED}),
+    S.PENDING_REPLACE: frozenset({S.REPLACED, S.PARTIALLY_FILLED, S.FILLED, S.NEW, S.CANCELED, S.EXPIRED}),
+    S.FILLED: frozenset(),
+    S.CANCELED: frozenset(),
+    S.REPLACED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """An event tried to move an order along an edge FIX 4.4 does not have."""
+
+
+@dataclass(slots=True)
+class Order:
+    order_id: str
+    client_order_id: str
+    account: str
+    strategy: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: int
+    price: int  # limit price; 0 for market orders
+    tif: TimeInForce
+    expire_ns: int
+    created_ns: int
+    status: OrderStatus = OrderStatus.PENDING_NEW
+    cum_qty: int = 0
+    cum_notional: int = 0
+    fees: int = 0
+    venue: str = ""
+    updated_ns: int = 0
+    replaces_order_id: str = ""
+    replaced_by_order_id: str = ""
+    parent_order_id: str = ""
+    text: str = ""
+    # Status to return to when a pending cancel/replace is refused by the venue.
+    pre_pending_status: OrderStatus | None = field(default=None, repr=False)
+
+    @property
+    def leaves_qty(self) -> int:
+        if self.status in TERMINAL_STATUSES:
+            return 0
+        return self.qty - self.cum_qty
+
+    @property
+    def avg_price(self) -> int:
+        return div(self.cum_notional, self.cum_qty) if self.cum_qty else 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL_STATUSES
+
+    def transition(self, to: OrderStatus, ts_ns: int) -> None:
+        if to not in TRANSITIONS[self.status]:
+            raise IllegalTransition(f"order {self.order_id}: {self.status.name} -> {to.name} is not allowed")
+        if to in (S.PENDING_CANCEL, S.PENDING_REPLACE):
+            self.pre_pending_status = self.status
+        self.status = to
+        self.updated_ns = ts_ns
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution at a venue. ``liquidity`` is "M" (maker, rested) or "T" (taker, crossed)."""
+
+    exec_id: str
+    order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: int
+    fee: int
+    venue: str
+    liquidity: str
+    ts_ns: int

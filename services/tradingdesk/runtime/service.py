@@ -1,0 +1,89 @@
+"""The lifecycle every desk service follows, and the gRPC server around it.
+
+A service registers its servicers and starts its background work in ``start``; ``stop`` drains. ``serve``
+adds what every server must have (health, reflection) so no service can forget it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+SERVER_OPTIONS = [
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+]
+
+
+class DeskService(Protocol):
+    name: str
+    """Short name: feeds, routing, risk, compliance or monitoring."""
+
+    service_names: Sequence[str]
+    """Fully qualified gRPC service names it serves (for health and reflection)."""
+
+    async def start(self, server: grpc.aio.Server) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class RunningService:
+    """A started service and its server; ``stop`` drains in-flight calls, then the service."""
+
+    def __init__(self, service: DeskService, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer,
+                 address: str) -> None:
+        self.service = service
+        self.server = server
+        self.health = health_servicer
+        self.address = address
+
+    async def stop(self, grace: float = 5.0) -> None:
+        for name in ("", *self.service.service_names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+        await self.service.stop()
+
+
+async def start_service(service: DeskService, address: str) -> RunningService:
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await service.start(server)
+    names = (*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"{service.name}: cannot listen on {address}")
+    host = address.rsplit(":", 1)[0]
+    bound = f"{host}:{port}"
+    await server.start()
+    for name in ("", *service.service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s serving on %s", service.name, bound)
+    return RunningService(service, server, health_servicer, bound)
+
+
+async def serve_until_signalled(service: DeskService, address: str, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
+    running = await start_service(service, address)
+    if on_ready is not None:
+        on_ready(running.address)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()
+    log.info("%s draining", service.name)
+    await running.stop()

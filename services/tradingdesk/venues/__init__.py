@@ -1,0 +1,1 @@
+"""Venue adapters: the interface every venue speaks, and realistic simulated venues."""
