@@ -51,6 +51,8 @@ class ExecType(IntEnum):
     REPLACED = 7
     REJECTED = 8
     EXPIRED = 9
+    CANCEL_REJECTED = 10
+    REPLACE_REJECTED = 11
 
 
 class TradingState(IntEnum):

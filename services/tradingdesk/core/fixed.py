@@ -31,6 +31,8 @@ def parse_fixed(text: str, *, allow_negative: bool = False) -> int:
     s = text.strip()
     if not s:
         raise DecimalFormatError("is empty")
+    if not s.isascii():
+        raise DecimalFormatError(f"{text!r} is not a plain decimal number (ASCII digits only)")
     negative = s[0] == "-"
     if s[0] in "+-":
         s = s[1:]
@@ -39,7 +41,7 @@ def parse_fixed(text: str, *, allow_negative: bool = False) -> int:
     whole, dot, frac = s.partition(".")
     if not whole and not frac:
         raise DecimalFormatError(f"{text!r} is not a decimal number")
-    if not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") or not whole.isascii():
+    if not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == ""):
         raise DecimalFormatError(f"{text!r} is not a plain decimal number (digits and one '.', no exponent)")
     if dot and not frac:
         raise DecimalFormatError(f"{text!r} has no digits after '.'")

@@ -42,8 +42,9 @@ class DeskService(Protocol):
 class RunningService:
     """A started service and its server; ``stop`` drains in-flight calls, then the service."""
 
-    def __init__(self, service: DeskService, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer,
-                 address: str) -> None:
+    def __init__(
+        self, service: DeskService, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, address: str
+    ) -> None:
         self.service = service
         self.server = server
         self.health = health_servicer
@@ -75,7 +76,9 @@ async def start_service(service: DeskService, address: str) -> RunningService:
     return RunningService(service, server, health_servicer, bound)
 
 
-async def serve_until_signalled(service: DeskService, address: str, on_ready: Callable[[str], None] | None = None) -> None:
+async def serve_until_signalled(
+    service: DeskService, address: str, on_ready: Callable[[str], None] | None = None
+) -> None:
     """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
     running = await start_service(service, address)
     if on_ready is not None:

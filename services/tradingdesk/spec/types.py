@@ -17,13 +17,13 @@ _DECIMAL_RE = re.compile(DECIMAL_PATTERN)
 def _to_decimal(value: Any) -> Decimal:
     # YAML turns `0.01` into a float; its shortest repr is the digits the person typed, so go through str.
     if isinstance(value, bool):
-        raise ValueError("must be a decimal string such as \"0.01\", not a boolean")
+        raise ValueError('must be a decimal string such as "0.01", not a boolean')
     if isinstance(value, int | float):
         value = repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, Decimal):
         value = format(value, "f")
     if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
-        raise ValueError(f"must be a non-negative decimal string such as \"0.01\" (got {value!r})")
+        raise ValueError(f'must be a non-negative decimal string such as "0.01" (got {value!r})')
     try:
         parse_fixed(value)
         return Decimal(value.strip())

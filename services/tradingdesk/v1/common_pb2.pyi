@@ -53,6 +53,8 @@ class ExecType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXEC_TYPE_REPLACED: _ClassVar[ExecType]
     EXEC_TYPE_REJECTED: _ClassVar[ExecType]
     EXEC_TYPE_EXPIRED: _ClassVar[ExecType]
+    EXEC_TYPE_CANCEL_REJECTED: _ClassVar[ExecType]
+    EXEC_TYPE_REPLACE_REJECTED: _ClassVar[ExecType]
 
 class TradingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -94,6 +96,8 @@ EXEC_TYPE_PENDING_REPLACE: ExecType
 EXEC_TYPE_REPLACED: ExecType
 EXEC_TYPE_REJECTED: ExecType
 EXEC_TYPE_EXPIRED: ExecType
+EXEC_TYPE_CANCEL_REJECTED: ExecType
+EXEC_TYPE_REPLACE_REJECTED: ExecType
 TRADING_STATE_UNSPECIFIED: TradingState
 TRADING_STATE_ACTIVE: TradingState
 TRADING_STATE_REDUCING: TradingState

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tradingdesk.v1 import common_pb2 as tradingdesk_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tradingdesk/v1/risk.proto\x12\x0etradingdesk.v1\x1a\x1btradingdesk/v1/common.proto\"\x12\n\x10GetLimitsRequest\"\xab\x01\n\nRiskLimits\x12\x1a\n\x12max_order_quantity\x18\x01 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x02 \x01(\t\x12\x18\n\x10price_collar_bps\x18\x03 \x01(\x03\x12\x1a\n\x12restricted_symbols\x18\x04 \x03(\t\x12\x1e\n\x16max_submits_per_second\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x04\">\n\x16GetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\"\x8a\x01\n\x16SetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x98\x01\n\x10TradingStateInfo\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nchanged_ns\x18\x05 \x01(\x03\"+\n\x18StreamGateUpdatesRequest\x12\x0f\n\x07gate_id\x18\x01 \x01(\t\"x\n\nGateUpdate\x12*\n\x06limits\x18\x01 \x01(\x0b\x32\x1a.tradingdesk.v1.RiskLimits\x12\x30\n\x06states\x18\x02 \x03(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x32\xef\x02\n\x0bRiskService\x12I\n\tGetLimits\x12 .tradingdesk.v1.GetLimitsRequest\x1a\x1a.tradingdesk.v1.RiskLimits\x12[\n\x0fGetTradingState\x12&.tradingdesk.v1.GetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x0fSetTradingState\x12&.tradingdesk.v1.SetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x11StreamGateUpdates\x12(.tradingdesk.v1.StreamGateUpdatesRequest\x1a\x1a.tradingdesk.v1.GateUpdate0\x01\x42HZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tradingdesk/v1/risk.proto\x12\x0etradingdesk.v1\x1a\x1btradingdesk/v1/common.proto\"\x12\n\x10GetLimitsRequest\"\xc9\x01\n\nRiskLimits\x12\x1a\n\x12max_order_quantity\x18\x01 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x02 \x01(\t\x12\x18\n\x10price_collar_bps\x18\x03 \x01(\x03\x12\x1a\n\x12restricted_symbols\x18\x04 \x03(\t\x12\x1e\n\x16max_submits_per_second\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x04\x12\x1c\n\x14reference_max_age_ms\x18\x07 \x01(\x03\">\n\x16GetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\"\x8a\x01\n\x16SetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x98\x01\n\x10TradingStateInfo\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nchanged_ns\x18\x05 \x01(\x03\"+\n\x18StreamGateUpdatesRequest\x12\x0f\n\x07gate_id\x18\x01 \x01(\t\"x\n\nGateUpdate\x12*\n\x06limits\x18\x01 \x01(\x0b\x32\x1a.tradingdesk.v1.RiskLimits\x12\x30\n\x06states\x18\x02 \x03(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x32\xef\x02\n\x0bRiskService\x12I\n\tGetLimits\x12 .tradingdesk.v1.GetLimitsRequest\x1a\x1a.tradingdesk.v1.RiskLimits\x12[\n\x0fGetTradingState\x12&.tradingdesk.v1.GetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x0fSetTradingState\x12&.tradingdesk.v1.SetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x11StreamGateUpdates\x12(.tradingdesk.v1.StreamGateUpdatesRequest\x1a\x1a.tradingdesk.v1.GateUpdate0\x01\x42HZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,17 +36,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETLIMITSREQUEST']._serialized_start=74
   _globals['_GETLIMITSREQUEST']._serialized_end=92
   _globals['_RISKLIMITS']._serialized_start=95
-  _globals['_RISKLIMITS']._serialized_end=266
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=268
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=330
-  _globals['_SETTRADINGSTATEREQUEST']._serialized_start=333
-  _globals['_SETTRADINGSTATEREQUEST']._serialized_end=471
-  _globals['_TRADINGSTATEINFO']._serialized_start=474
-  _globals['_TRADINGSTATEINFO']._serialized_end=626
-  _globals['_STREAMGATEUPDATESREQUEST']._serialized_start=628
-  _globals['_STREAMGATEUPDATESREQUEST']._serialized_end=671
-  _globals['_GATEUPDATE']._serialized_start=673
-  _globals['_GATEUPDATE']._serialized_end=793
-  _globals['_RISKSERVICE']._serialized_start=796
-  _globals['_RISKSERVICE']._serialized_end=1163
+  _globals['_RISKLIMITS']._serialized_end=296
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=298
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=360
+  _globals['_SETTRADINGSTATEREQUEST']._serialized_start=363
+  _globals['_SETTRADINGSTATEREQUEST']._serialized_end=501
+  _globals['_TRADINGSTATEINFO']._serialized_start=504
+  _globals['_TRADINGSTATEINFO']._serialized_end=656
+  _globals['_STREAMGATEUPDATESREQUEST']._serialized_start=658
+  _globals['_STREAMGATEUPDATESREQUEST']._serialized_end=701
+  _globals['_GATEUPDATE']._serialized_start=703
+  _globals['_GATEUPDATE']._serialized_end=823
+  _globals['_RISKSERVICE']._serialized_start=826
+  _globals['_RISKSERVICE']._serialized_end=1193
 # @@protoc_insertion_point(module_scope)

@@ -12,20 +12,22 @@ class GetLimitsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class RiskLimits(_message.Message):
-    __slots__ = ("max_order_quantity", "max_order_notional", "price_collar_bps", "restricted_symbols", "max_submits_per_second", "version")
+    __slots__ = ("max_order_quantity", "max_order_notional", "price_collar_bps", "restricted_symbols", "max_submits_per_second", "version", "reference_max_age_ms")
     MAX_ORDER_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     MAX_ORDER_NOTIONAL_FIELD_NUMBER: _ClassVar[int]
     PRICE_COLLAR_BPS_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     MAX_SUBMITS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_MAX_AGE_MS_FIELD_NUMBER: _ClassVar[int]
     max_order_quantity: str
     max_order_notional: str
     price_collar_bps: int
     restricted_symbols: _containers.RepeatedScalarFieldContainer[str]
     max_submits_per_second: int
     version: int
-    def __init__(self, max_order_quantity: _Optional[str] = ..., max_order_notional: _Optional[str] = ..., price_collar_bps: _Optional[int] = ..., restricted_symbols: _Optional[_Iterable[str]] = ..., max_submits_per_second: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    reference_max_age_ms: int
+    def __init__(self, max_order_quantity: _Optional[str] = ..., max_order_notional: _Optional[str] = ..., price_collar_bps: _Optional[int] = ..., restricted_symbols: _Optional[_Iterable[str]] = ..., max_submits_per_second: _Optional[int] = ..., version: _Optional[int] = ..., reference_max_age_ms: _Optional[int] = ...) -> None: ...
 
 class GetTradingStateRequest(_message.Message):
     __slots__ = ("scope",)

@@ -1,0 +1,51 @@
+# tradingdesk: `make run` starts the embedded desk, `make test` runs every test. Both set everything up.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Re-install whenever pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DESK ?= examples/desk.yaml
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast bench proto lint format venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: venv
+	$(BIN)/tradingdesk up -f $(DESK)
+
+# Everything: unit, integration over real sockets, PostgreSQL, and the Kubernetes end-to-end tests.
+test: venv cluster-build
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Without the slow end-to-end tests, for a quick loop while editing.
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not k8s" $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=services --pyi_out=services \
+		--grpc_python_out=services proto/tradingdesk/v1/*.proto
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+include tests/cluster/cluster.mk

@@ -1,0 +1,1 @@
+"""The tradingdesk command line."""

@@ -1,0 +1,1 @@
+"""The compliance service: the audit trail of every order event."""

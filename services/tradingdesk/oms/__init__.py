@@ -1,0 +1,1 @@
+"""Order management: validation, the event-sourced order engine, positions and routing."""

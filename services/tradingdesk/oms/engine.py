@@ -1,0 +1,511 @@
+"""The event-sourced order engine: the OMS state machine between clients, the risk gate and venues.
+
+Every change of an order is an event appended to the journal; ``rebuild`` applies the journal in order to
+reach the same state after a restart. The engine runs on one thread (the event loop), so it holds no
+locks; everything slow (disk, network) happens elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+
+from tradingdesk.core.clock import Clock
+from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce, side_sign
+from tradingdesk.core.fixed import format_fixed, mul, parse_fixed
+from tradingdesk.core.ids import IdGenerator
+from tradingdesk.core.instruments import Instrument
+from tradingdesk.core.orders import Fill, Order
+from tradingdesk.oms.errors import RequestError, exhausted, not_found, precondition
+from tradingdesk.oms.events import order_from_payload, order_payload
+from tradingdesk.oms.positions import PositionBook
+from tradingdesk.oms.requests import NewOrder, OrderRef, ReplaceRequest
+from tradingdesk.oms.router import Router
+from tradingdesk.risk.gate import RiskGate
+from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
+
+S = OrderStatus
+JournalAppend = Callable[[str, str, dict[str, Any], int], int]
+
+
+class JournalRecordLike(Protocol):
+    seq: int
+    ts_ns: int
+    kind: str
+    order_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    order: Order
+    seq: int
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReplace:
+    new_order_id: str
+    new_client_order_id: str
+    qty: int
+    price: int
+
+
+class OrderEngine:
+    def __init__(
+        self,
+        *,
+        instruments: Mapping[str, Instrument],
+        gate: RiskGate,
+        router: Router,
+        venues: Mapping[str, Venue],
+        journal_append: JournalAppend,
+        clock: Clock,
+        scheduler: Scheduler,
+        max_open_orders: int = 100_000,
+        ids: IdGenerator | None = None,
+    ) -> None:
+        self.instruments = instruments
+        self.gate = gate
+        self.router = router
+        self.venues = venues
+        self._append = journal_append
+        self.clock = clock
+        self.scheduler = scheduler
+        self.max_open_orders = max_open_orders
+        self.ids = ids or IdGenerator("O")
+        self.orders: dict[str, Order] = {}
+        self.by_client: dict[tuple[str, str], str] = {}
+        self.submitted: dict[str, NewOrder] = {}  # order_id -> the request that created it (idempotency)
+        self.replacing: dict[str, PendingReplace] = {}  # old order_id -> replace in flight
+        self.replace_requests: dict[tuple[str, str], tuple[str, int | None, int | None]] = {}
+        self.expiring: set[str] = set()
+        self.created_seq: dict[str, int] = {}
+        self.positions = PositionBook()
+        self.marks: dict[str, int] = {}
+        self.open_count = 0
+
+    # -- client requests --------------------------------------------------------------------------------
+    def submit(self, req: NewOrder) -> Ack:
+        existing_id = self.by_client.get((req.account, req.client_order_id))
+        if existing_id is not None:
+            return self._duplicate_submit(existing_id, req)
+        if self.open_count >= self.max_open_orders:
+            raise exhausted(f"the desk has {self.open_count} open orders, the maximum", "MAX_OPEN_ORDERS")
+        now = self.clock.now_ns()
+        self.gate.check(
+            account=req.account,
+            strategy=req.strategy,
+            symbol=req.symbol,
+            side=req.side,
+            order_type=req.order_type,
+            qty=req.qty,
+            price=req.price,
+            position=self.positions.qty(req.account, req.symbol),
+            now_ns=now,
+        )
+        venue = req.venue or self.router.choose(req.symbol, req.side)
+        order = Order(
+            order_id=self.ids.next(),
+            client_order_id=req.client_order_id,
+            account=req.account,
+            strategy=req.strategy,
+            symbol=req.symbol,
+            side=req.side,
+            order_type=req.order_type,
+            qty=req.qty,
+            price=req.price,
+            tif=req.tif,
+            expire_ns=req.expire_ns,
+            created_ns=now,
+            venue=venue,
+            updated_ns=now,
+        )
+        self._index_new(order, req)
+        seq = self._record("pending_new", order, now, requested_venue=req.venue)
+        self.created_seq[order.order_id] = seq
+        self.venues[venue].submit(self._venue_order(order, order.order_id, order.qty, order.price))
+        if order.tif == TimeInForce.GTD:
+            self._schedule_expiry(order)
+        return Ack(order, seq)
+
+    def cancel(self, ref: OrderRef) -> Ack:
+        order = self.find(ref)
+        self._require_workable(order, "cancel")
+        now = self.clock.now_ns()
+        order.transition(S.PENDING_CANCEL, now)
+        seq = self._record("pending_cancel", order, now)
+        self.venues[order.venue].cancel(order.order_id)
+        return Ack(order, seq)
+
+    def replace(self, rr: ReplaceRequest) -> Ack:
+        key = (rr.ref.account, rr.new_client_order_id)
+        order = self.find(rr.ref)
+        if key in self.by_client or key in self.replace_requests:
+            return self._duplicate_replace(key, order, rr)
+        self._require_workable(order, "replace")
+        if order.order_type != OrderType.LIMIT:
+            raise precondition("only limit orders can be replaced", "NOT_REPLACEABLE")
+        inst = self.instruments[order.symbol]
+        qty = order.qty if rr.qty is None else rr.qty
+        price = order.price if rr.price is None else rr.price
+        if rr.qty is not None and (problem := inst.check_qty(qty)):
+            raise RequestError(_INVALID, f"quantity: {problem}", "INVALID_ARGUMENT")
+        if rr.price is not None and (problem := inst.check_price(price)):
+            raise RequestError(_INVALID, f"limit_price: {problem}", "INVALID_ARGUMENT")
+        if qty <= order.cum_qty:
+            raise precondition(
+                f"quantity {format_fixed(qty)} must exceed the {format_fixed(order.cum_qty)} already filled",
+                "REPLACE_QTY_TOO_LOW",
+            )
+        if qty == order.qty and price == order.price:
+            raise RequestError(_INVALID, "quantity: the replace changes nothing", "INVALID_ARGUMENT")
+        now = self.clock.now_ns()
+        self.gate.check(
+            account=order.account,
+            strategy=order.strategy,
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            qty=qty - order.cum_qty,
+            price=price,
+            position=self.positions.qty(order.account, order.symbol),
+            now_ns=now,
+        )
+        pending = PendingReplace(self.ids.next(), rr.new_client_order_id, qty, price)
+        self.replacing[order.order_id] = pending
+        self.replace_requests[key] = (order.order_id, rr.qty, rr.price)
+        order.transition(S.PENDING_REPLACE, now)
+        seq = self._record(
+            "pending_replace",
+            order,
+            now,
+            new_order_id=pending.new_order_id,
+            new_client_order_id=pending.new_client_order_id,
+            new_qty=format_fixed(qty),
+            new_price=format_fixed(price),
+        )
+        self.venues[order.venue].replace(
+            order.order_id, self._venue_order(order, pending.new_order_id, qty - order.cum_qty, price)
+        )
+        return Ack(order, seq)
+
+    def find(self, ref: OrderRef) -> Order:
+        order_id = ref.order_id or self.by_client.get((ref.account, ref.client_order_id), "")
+        order = self.orders.get(order_id)
+        if order is None or order.account != ref.account:
+            what = f"order_id {ref.order_id!r}" if ref.order_id else f"client_order_id {ref.client_order_id!r}"
+            raise not_found(f"{what} is not an order of account {ref.account!r}")
+        return order
+
+    def list_orders(
+        self, account: str = "", symbol: str = "", open_only: bool = False, limit: int = 1000
+    ) -> list[Order]:
+        out = []
+        for order in reversed(self.orders.values()):
+            if account and order.account != account:
+                continue
+            if symbol and order.symbol != symbol:
+                continue
+            if open_only and not order.is_open:
+                continue
+            out.append(order)
+            if len(out) >= limit:
+                break
+        return out
+
+    # -- market data -----------------------------------------------------------------------------------------
+    def on_trade_print(self, symbol: str, price: int) -> None:
+        self.marks[symbol] = price
+
+    # -- venue callbacks (VenueListener) ---------------------------------------------------------------------
+    def on_venue_accepted(self, venue: str, order_id: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or order.status != S.PENDING_NEW:
+            return
+        now = self.clock.now_ns()
+        order.transition(S.NEW, now)
+        self._record("new", order, now)
+
+    def on_venue_rejected(self, venue: str, order_id: str, reason: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or not order.is_open:
+            return
+        now = self.clock.now_ns()
+        order.text = reason
+        order.transition(S.REJECTED, now)
+        self._closed(order)
+        self._record("rejected", order, now)
+
+    def on_venue_fill(self, fill: Fill) -> None:
+        order = self.orders.get(fill.order_id)
+        if order is None:
+            return
+        now = self.clock.now_ns()
+        order.cum_qty += fill.qty
+        order.cum_notional += mul(fill.price, fill.qty)
+        order.fees += fill.fee
+        if order.status == S.PENDING_NEW:
+            order.transition(S.NEW, now)
+        if order.cum_qty >= order.qty:
+            order.transition(S.FILLED, now)
+            self._closed(order)
+        elif order.status in (S.NEW, S.PARTIALLY_FILLED):
+            order.transition(S.PARTIALLY_FILLED, now)
+        else:
+            order.updated_ns = now  # stays PENDING_CANCEL / PENDING_REPLACE: FIX status precedence
+        self.positions.get(order.account, order.symbol).apply_fill(
+            side_sign(order.side) * fill.qty, fill.price, fill.fee
+        )
+        self._record(
+            "trade",
+            order,
+            now,
+            exec_id=fill.exec_id,
+            last_qty=format_fixed(fill.qty),
+            last_price=format_fixed(fill.price),
+            fee=format_fixed(fill.fee),
+            liquidity=fill.liquidity,
+            fill_venue=fill.venue,
+        )
+
+    def on_venue_canceled(self, venue: str, order_id: str, reason: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or not order.is_open:
+            return
+        now = self.clock.now_ns()
+        if order_id in self.expiring:
+            self.expiring.discard(order_id)
+            order.text = "expired"
+            order.transition(S.EXPIRED, now)
+            self._closed(order)
+            self._record("expired", order, now)
+            return
+        order.text = reason
+        order.transition(S.CANCELED, now)
+        self._closed(order)
+        self.replacing.pop(order_id, None)
+        self._record("canceled", order, now)
+
+    def on_venue_cancel_rejected(self, venue: str, order_id: str, reason: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or order.status != S.PENDING_CANCEL:
+            return
+        now = self.clock.now_ns()
+        order.transition(S.PARTIALLY_FILLED if order.cum_qty else S.NEW, now)
+        self._record("cancel_rejected", order, now, reason=reason)
+
+    def on_venue_replaced(self, venue: str, old_order_id: str, new_order_id: str) -> None:
+        old = self.orders.get(old_order_id)
+        pending = self.replacing.pop(old_order_id, None)
+        if old is None or pending is None or old.status != S.PENDING_REPLACE:
+            return
+        now = self.clock.now_ns()
+        new = Order(
+            order_id=pending.new_order_id,
+            client_order_id=pending.new_client_order_id,
+            account=old.account,
+            strategy=old.strategy,
+            symbol=old.symbol,
+            side=old.side,
+            order_type=old.order_type,
+            qty=pending.qty,
+            price=pending.price,
+            tif=old.tif,
+            expire_ns=old.expire_ns,
+            created_ns=now,
+            status=S.PARTIALLY_FILLED if old.cum_qty else S.NEW,
+            cum_qty=old.cum_qty,
+            cum_notional=old.cum_notional,
+            fees=old.fees,
+            venue=old.venue,
+            updated_ns=now,
+            replaces_order_id=old.order_id,
+            parent_order_id=old.parent_order_id,
+        )
+        self._finish_replace(old, new, now)
+        self._record("replaced", new, now)
+
+    def on_venue_replace_rejected(self, venue: str, old_order_id: str, reason: str) -> None:
+        order = self.orders.get(old_order_id)
+        pending = self.replacing.pop(old_order_id, None)
+        if order is None or order.status != S.PENDING_REPLACE:
+            return
+        now = self.clock.now_ns()
+        order.transition(S.PARTIALLY_FILLED if order.cum_qty else S.NEW, now)
+        if pending is not None:
+            self.replace_requests.pop((order.account, pending.new_client_order_id), None)
+        self._record("replace_rejected", order, now, reason=reason)
+
+    # -- recovery ----------------------------------------------------------------------------------------------
+    def rebuild(self, records: Iterable[JournalRecordLike]) -> int:
+        """Apply journal records in order; returns how many were applied."""
+        count = 0
+        for rec in records:
+            self.apply_record(rec)
+            count += 1
+        return count
+
+    def apply_record(self, rec: JournalRecordLike) -> None:
+        p = rec.payload
+        kind = rec.kind
+        if kind == "pending_new":
+            order = order_from_payload(rec.order_id, p, rec.ts_ns)
+            self._index_new(order, _request_from_payload(order, p.get("requested_venue", "")))
+            self.created_seq[order.order_id] = rec.seq
+            return
+        if kind == "replaced":
+            new = order_from_payload(rec.order_id, p, rec.ts_ns)
+            old = self.orders.get(new.replaces_order_id)
+            self.replacing.pop(new.replaces_order_id, None)
+            if old is not None:
+                self._finish_replace(old, new, rec.ts_ns)
+            return
+        order = self.orders.get(rec.order_id)
+        if order is None:
+            return
+        was_open = order.is_open
+        order.status = S[p["status"]]
+        order.cum_qty = parse_fixed(p["cum_qty"])
+        order.cum_notional = parse_fixed(p["cum_notional"], allow_negative=True)
+        order.fees = parse_fixed(p["fees"], allow_negative=True)
+        order.text = p.get("text", "")
+        order.updated_ns = rec.ts_ns
+        if was_open and not order.is_open:
+            self.open_count -= 1
+        if kind == "trade":
+            qty = parse_fixed(p["last_qty"])
+            price = parse_fixed(p["last_price"])
+            fee = parse_fixed(p["fee"], allow_negative=True)
+            self.positions.get(order.account, order.symbol).apply_fill(side_sign(order.side) * qty, price, fee)
+        elif kind == "pending_replace":
+            self.replacing[order.order_id] = PendingReplace(
+                p["new_order_id"], p["new_client_order_id"], parse_fixed(p["new_qty"]), parse_fixed(p["new_price"])
+            )
+            self.replace_requests[(order.account, p["new_client_order_id"])] = (order.order_id, None, None)
+        elif kind == "replace_rejected":
+            pending = self.replacing.pop(order.order_id, None)
+            if pending is not None:
+                self.replace_requests.pop((order.account, pending.new_client_order_id), None)
+
+    def reseat_open_orders(self) -> int:
+        """After a rebuild, put open orders back on the (simulated) venues and restart GTD timers.
+
+        A real venue keeps resting orders across our restart and we would reconcile with it instead; a
+        simulated venue lives in our process, so its book is rebuilt from our journal.
+        """
+        count = 0
+        for order in self.orders.values():
+            if not order.is_open or order.venue not in self.venues:
+                continue
+            if order.status == S.PENDING_CANCEL:
+                self.venues[order.venue].cancel(order.order_id)  # unknown there: answered by a cancel reject
+            open_qty = order.qty - order.cum_qty
+            self.venues[order.venue].submit(self._venue_order(order, order.order_id, open_qty, order.price))
+            if order.tif == TimeInForce.GTD:
+                self._schedule_expiry(order)
+            count += 1
+        return count
+
+    # -- internals ---------------------------------------------------------------------------------------------
+    def _index_new(self, order: Order, req: NewOrder) -> None:
+        self.orders[order.order_id] = order
+        self.by_client[(order.account, order.client_order_id)] = order.order_id
+        self.submitted[order.order_id] = req
+        if order.is_open:
+            self.open_count += 1
+
+    def _finish_replace(self, old: Order, new: Order, now: int) -> None:
+        old.replaced_by_order_id = new.order_id
+        old.transition(S.REPLACED, now)
+        self.open_count -= 1
+        self.orders[new.order_id] = new
+        self.by_client[(new.account, new.client_order_id)] = new.order_id
+        self.replace_requests.pop((new.account, new.client_order_id), None)
+        if new.is_open:
+            self.open_count += 1
+
+    def _closed(self, order: Order) -> None:
+        self.open_count -= 1
+        self.expiring.discard(order.order_id)
+
+    def _record(self, kind: str, order: Order, now: int, **extra: Any) -> int:
+        return self._append(kind, order.order_id, order_payload(order, **extra), now)
+
+    def _venue_order(self, order: Order, order_id: str, qty: int, price: int) -> VenueOrder:
+        return VenueOrder(order_id, order.symbol, order.side, order.order_type, qty, price, order.tif, order.account)
+
+    def _require_workable(self, order: Order, action: str) -> None:
+        if not order.is_open:
+            raise precondition(f"order {order.order_id} is {order.status.name}; nothing to {action}", "ORDER_NOT_OPEN")
+        if order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE):
+            raise precondition(
+                f"order {order.order_id} is {order.status.name}; wait for the venue's answer", "REQUEST_PENDING"
+            )
+        if order.status == S.PENDING_NEW:
+            raise precondition(
+                f"order {order.order_id} is not yet acknowledged by {order.venue}; retry in a moment", "PENDING_NEW"
+            )
+
+    def _duplicate_submit(self, order_id: str, req: NewOrder) -> Ack:
+        original = self.submitted.get(order_id)
+        order = self.orders[order_id]
+        if original is None or not original.same_content(req):
+            raise RequestError(
+                _ALREADY_EXISTS,
+                f"client_order_id {req.client_order_id!r} was already used for a different order ({order_id})",
+                "DUPLICATE_CLIENT_ORDER_ID",
+            )
+        return Ack(order, self.created_seq.get(order_id, 0), duplicate=True)
+
+    def _duplicate_replace(self, key: tuple[str, str], order: Order, rr: ReplaceRequest) -> Ack:
+        new_id = self.by_client.get(key)
+        if new_id is not None:
+            new = self.orders[new_id]
+            same_target = new.replaces_order_id == order.order_id
+            same_terms = (rr.qty is None or rr.qty == new.qty) and (rr.price is None or rr.price == new.price)
+            if same_target and same_terms:
+                return Ack(new, self.created_seq.get(new_id, 0), duplicate=True)
+        else:
+            target, qty, price = self.replace_requests[key]
+            if target == order.order_id and (qty, price) in ((rr.qty, rr.price), (None, None)):
+                return Ack(order, 0, duplicate=True)
+        raise RequestError(
+            _ALREADY_EXISTS,
+            f"new_client_order_id {rr.new_client_order_id!r} is already in use",
+            "DUPLICATE_CLIENT_ORDER_ID",
+        )
+
+    def _schedule_expiry(self, order: Order) -> None:
+        delay = max(0.0, (order.expire_ns - self.clock.now_ns()) / 1e9)
+        self.scheduler.call_later(delay, self._expire, order.order_id)
+
+    def _expire(self, order_id: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or not order.is_open or order.tif != TimeInForce.GTD:
+            return
+        self.expiring.add(order_id)
+        self.venues[order.venue].cancel(order_id)
+
+
+def _request_from_payload(order: Order, requested_venue: str) -> NewOrder:
+    return NewOrder(
+        order.client_order_id,
+        order.account,
+        order.strategy,
+        order.symbol,
+        order.side,
+        order.order_type,
+        order.qty,
+        order.price,
+        order.tif,
+        order.expire_ns,
+        requested_venue,
+    )
+
+
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT
+_ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS

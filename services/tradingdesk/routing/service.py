@@ -1,0 +1,190 @@
+"""The routing service assembled: journal, engine, gate, venues, and its market data and risk inputs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.core.enums import TimeInForce, TradingState
+from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.oms.engine import OrderEngine
+from tradingdesk.oms.requests import RequestParser
+from tradingdesk.oms.router import Router
+from tradingdesk.risk.convert import limits_from_proto, state_from_proto
+from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.limits import SPEC_STATES, Limits
+from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.servicer import OrderServicer
+from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.runtime.upstream import Upstream
+from tradingdesk.spec.domain import dsn_for, instruments_of
+from tradingdesk.spec.model import TradingDesk
+from tradingdesk.spec.types import units
+from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.journal import Journal
+from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
+from tradingdesk.venues.scheduling import LoopScheduler
+from tradingdesk.venues.simulated import SimulatedVenue
+
+log = logging.getLogger(__name__)
+
+
+class RoutingService:
+    name = "routing"
+    service_names = ("tradingdesk.v1.OrderService",)
+
+    def __init__(
+        self,
+        desk: TradingDesk,
+        *,
+        clock: Clock | None = None,
+        directory: ServiceDirectory | None = None,
+        dsn: str | None = None,
+    ) -> None:
+        self.desk = desk
+        self.clock = clock or WallClock()
+        self.directory = directory or ServiceDirectory.for_desk(desk)
+        self.dsn = dsn or dsn_for(desk, "routing")
+        self.instruments = instruments_of(desk)
+        spec = desk.spec
+        self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
+        self.publisher = RecordPublisher()
+        self.upstreams: list[Upstream] = []
+        self.db = make_engine(self.dsn)
+        self.journal = Journal(self.db, batch_max=spec.routing.journal_batch_max)
+        self.engine: OrderEngine | None = None
+        self.durability: AsyncDurability | None = None
+        self.venues: dict[str, SimulatedVenue] = {}
+        self.recovered = 0
+
+    async def start(self, server: grpc.aio.Server) -> None:
+        loop = asyncio.get_running_loop()
+        spec = self.desk.spec
+        await asyncio.to_thread(migrate, self.db)
+        scheduler = LoopScheduler(loop)
+        symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
+        taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}
+        default_venue = spec.routing.default_venue or spec.venues[0].name
+        router = Router(self.venues, symbols_by_venue, taker_fees, default_venue, spec.routing.smart_routing)
+        self.engine = OrderEngine(
+            instruments=self.instruments,
+            gate=self.gate,
+            router=router,
+            venues=self.venues,
+            journal_append=self.journal.append,
+            clock=self.clock,
+            scheduler=scheduler,
+            max_open_orders=spec.routing.max_open_orders,
+        )
+        for v in spec.venues:
+            venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
+            self.venues[v.name] = SimulatedVenue(
+                v.name,
+                venue_instruments,
+                self.engine,
+                scheduler,
+                self.clock,
+                latency_us=v.latency_us,
+                maker_fee_per_unit=units(v.maker_fee_per_unit) - units(v.maker_rebate_per_unit),
+                taker_fee_per_unit=units(v.taker_fee_per_unit),
+                impact_coefficient_bps=v.impact_bps,
+                depth_levels=v.depth_levels,
+                id_prefix=v.name,
+            )
+        # Rebuild before the journal accepts anything new, so seq numbers continue where they stopped.
+        self.recovered = await asyncio.to_thread(lambda: self.engine.rebuild(self.journal.replay(1)))
+        self.journal.start()
+        self.durability = AsyncDurability(self.journal, loop)
+        self.durability.on_committed(self.publisher.publish)
+        parser = RequestParser(
+            self.instruments,
+            {a.name: frozenset(a.strategies) for a in spec.accounts},
+            frozenset(self.venues),
+            TimeInForce[spec.routing.default_time_in_force],
+            self.clock,
+        )
+        servicer = OrderServicer(self.engine, parser, self.journal, self.durability, self.publisher)
+        orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
+        self.upstreams = [
+            Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
+            Upstream("risk", self.directory.address("risk"), self._consume_risk),
+        ]
+        for up in self.upstreams:
+            up.start()
+        self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
+        log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
+
+    async def _reseat_after_first_quotes(self) -> None:
+        """Open orders go back on the simulated venues once their books have prices again."""
+        if not self.engine or not self.engine.open_count:
+            return
+        for _ in range(200):
+            if self.gate.references:
+                break
+            await asyncio.sleep(0.05)
+        self.engine.reseat_open_orders()
+
+    async def _consume_market_data(self, channel: grpc.aio.Channel) -> None:
+        stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
+        spec_venues = {v.name: v for v in self.desk.spec.venues}
+        venues_for: dict[str, list[SimulatedVenue]] = {
+            symbol: [
+                v
+                for name, v in self.venues.items()
+                if not spec_venues[name].symbols or symbol in spec_venues[name].symbols
+            ]
+            for symbol in self.instruments
+        }
+        gate = self.gate
+        engine = self.engine
+        async for event in stub.Subscribe(market_data_pb2.SubscribeRequest()):
+            which = event.WhichOneof("event")
+            now = self.clock.now_ns()
+            if which == "quote":
+                q = event.quote
+                if not q.bid_price or not q.ask_price:
+                    continue
+                bid, ask = parse_fixed(q.bid_price), parse_fixed(q.ask_price)
+                bq, aq = parse_fixed(q.bid_quantity), parse_fixed(q.ask_quantity)
+                for venue in venues_for.get(q.symbol, ()):
+                    venue.on_quote(q.symbol, bid, bq, ask, aq, now)
+                if q.last_price and q.symbol not in gate.references:
+                    gate.on_trade(q.symbol, parse_fixed(q.last_price), now)
+                    engine.on_trade_print(q.symbol, parse_fixed(q.last_price))
+                gate.on_quote_heartbeat(q.symbol, now)
+            elif which == "trade":
+                t = event.trade
+                price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
+                gate.on_trade(t.symbol, price, now)
+                engine.on_trade_print(t.symbol, price)
+                for venue in venues_for.get(t.symbol, ()):
+                    venue.on_trade(t.symbol, price, qty, now)
+
+    async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
+        stub = risk_pb2_grpc.RiskServiceStub(channel)
+        async for update in stub.StreamGateUpdates(risk_pb2.StreamGateUpdatesRequest(gate_id="routing")):
+            if update.HasField("limits"):
+                self.gate.set_limits(limits_from_proto(update.limits))
+            states = dict(state_from_proto(s) for s in update.states)
+            if update.full:
+                self.gate.replace_states(states)
+            else:
+                for scope, entry in states.items():
+                    self.gate.set_state(scope, entry)
+
+    def desk_state(self) -> TradingState:
+        return self.gate.effective_state("", "")[0]
+
+    async def stop(self) -> None:
+        for up in self.upstreams:
+            await up.stop()
+        if hasattr(self, "_reseat_when_priced"):
+            self._reseat_when_priced.cancel()
+        await asyncio.to_thread(self.journal.close)
+        if self.durability is not None:
+            self.durability.close()
+        self.db.dispose()

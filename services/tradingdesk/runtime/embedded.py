@@ -1,0 +1,118 @@
+"""The embedded runtime: all five services on one machine, each in its own process and port.
+
+Each child runs exactly what a pod runs (``tradingdesk serve <service>``), so the embedded desk exercises
+the production code path. Processes rather than threads also let routing use a core of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+
+# Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
+STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
+READY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Child:
+    name: str
+    address: str
+    process: asyncio.subprocess.Process
+
+
+async def wait_serving(address: str, deadline: float) -> bool:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.05)
+    return False
+
+
+class EmbeddedDesk:
+    def __init__(
+        self, desk: TradingDesk, spec_path: Path, *, log_dir: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.desk = desk
+        self.spec_path = spec_path
+        self.directory = ServiceDirectory.for_desk(desk, env or dict(os.environ))
+        self.log_dir = log_dir
+        self.env = {**os.environ, **(env or {})}
+        self.children: dict[str, Child] = {}
+
+    async def start(self, print_line=print) -> None:
+        for name in SERVICE_NAMES:
+            cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
+            out = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
+            self.children[name] = Child(name, self.directory.address(name), proc)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
+        failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
+        if failed:
+            await self.stop()
+            raise RuntimeError(f"services did not become ready: {', '.join(failed)}")
+        for c in self.children.values():
+            print_line(f"{c.name:<11} serving on {c.address}  (grpc.health.v1 SERVING, pid {c.process.pid})")
+
+    async def wait_any_exit(self) -> str:
+        waits = {asyncio.create_task(c.process.wait()): c.name for c in self.children.values()}
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return waits[next(iter(done))]
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        for name in STOP_ORDER:
+            child = self.children.get(name)
+            if child is None or child.process.returncode is not None:
+                continue
+            child.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.process.wait(), timeout)
+            except TimeoutError:
+                child.process.kill()
+                await child.process.wait()
+
+
+async def run_embedded(desk: TradingDesk, spec_path: Path, log_dir: Path | None) -> int:
+    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await embedded.start()
+    print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
+    stopper = asyncio.create_task(stop.wait())
+    exited = asyncio.create_task(embedded.wait_any_exit())
+    done, _ = await asyncio.wait({stopper, exited}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if exited in done:
+        print(f"service {exited.result()} exited unexpectedly; stopping the desk", file=sys.stderr, flush=True)
+        code = 1
+    else:
+        exited.cancel()
+    print("draining: routing first, then the rest", flush=True)
+    await embedded.stop()
+    print("desk stopped", flush=True)
+    return code
