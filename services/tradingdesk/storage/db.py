@@ -1,0 +1,183 @@
+"""Engines and migrations.
+
+``make_engine(dsn)`` understands two kinds of DSN:
+
+* SQLite (the embedded default): ``sqlite:///var/desk.db`` (relative path), ``sqlite:////abs/desk.db``,
+  or ``sqlite://`` for a private in-memory database. File databases are opened in WAL mode with
+  ``synchronous=FULL`` (a committed transaction survives power loss) and a busy timeout; the parent
+  directory is created if missing.
+* PostgreSQL: ``postgresql+psycopg://user:pw@host:port/db`` (``postgresql://`` and ``postgres://`` are taken
+  to mean the psycopg 3 driver). The server's defaults (``fsync=on``, ``synchronous_commit=on``) make a
+  commit durable.
+
+``migrate(engine_or_dsn)`` brings the schema to the newest Alembic revision. It is idempotent and safe to
+call from every process at every start, also concurrently: on PostgreSQL the upgrade runs in one
+transaction under an advisory lock, on SQLite inside ``BEGIN IMMEDIATE`` (which holds the write lock).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: Key of the PostgreSQL advisory lock that serialises concurrent ``migrate`` calls ("tdeskmig").
+_PG_MIGRATION_LOCK_KEY = 0x7464_6573_6B6D_6967
+
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+
+#: libpq settings so that an unreachable or silent server shows up as an error within seconds instead of a
+#: connection that hangs for minutes (the journal writer then reconnects and retries). A DSN query
+#: parameter of the same name wins.
+_PG_CONNECT_DEFAULTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
+
+def normalize_url(dsn: str | URL) -> URL:
+    """Parse ``dsn``, mapping bare ``postgresql://``/``postgres://`` to the psycopg 3 driver."""
+    if isinstance(dsn, str) and dsn.startswith("postgres://"):
+        dsn = "postgresql://" + dsn[len("postgres://") :]
+    url = make_url(dsn)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def _sqlite_is_memory(url: URL) -> bool:
+    db = url.database
+    return not db or db == ":memory:" or db.startswith("file::memory:") or "mode=memory" in str(url)
+
+
+def make_engine(
+    dsn: str | URL,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    echo: bool = False,
+    **engine_kwargs: Any,
+) -> Engine:
+    """Create an engine for ``dsn`` with the durability settings the desk relies on."""
+    url = normalize_url(dsn)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        memory = _sqlite_is_memory(url)
+        connect_args = dict(engine_kwargs.pop("connect_args", {}))
+        connect_args.setdefault("check_same_thread", False)
+        connect_args.setdefault("timeout", busy_timeout_ms / 1000.0)
+        if memory:
+            # One shared connection, so every thread (the journal writer included) sees the same database.
+            engine_kwargs.setdefault("poolclass", StaticPool)
+        else:
+            assert url.database is not None
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args=connect_args, **engine_kwargs)
+        _install_sqlite_pragmas(engine, busy_timeout_ms=busy_timeout_ms, wal=not memory)
+        return engine
+    if backend == "postgresql":
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        connect_args = dict(engine_kwargs.pop("connect_args", {}))
+        for key, value in _PG_CONNECT_DEFAULTS.items():
+            if key not in url.query:
+                connect_args.setdefault(key, value)
+        return create_engine(url, echo=echo, connect_args=connect_args, **engine_kwargs)
+    return create_engine(url, echo=echo, **engine_kwargs)
+
+
+def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            if wal:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cur.close()
+
+
+def alembic_config() -> Any:
+    """An Alembic ``Config`` for the desk's migrations, built in code (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest revision the shipped migrations define."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or ``None`` if it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine_or_dsn: Engine | str | URL, revision: str = "head") -> str | None:
+    """Upgrade the schema to ``revision`` (default: head) and return the revision now current."""
+    from alembic import command
+
+    owned = not isinstance(engine_or_dsn, Engine)
+    engine = make_engine(engine_or_dsn) if owned else engine_or_dsn  # type: ignore[arg-type]
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            if is_postgresql(engine):
+                conn.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK_KEY)))
+            elif is_sqlite(engine):
+                # pysqlite begins transactions lazily (and never before DDL); take the write lock now so the
+                # whole upgrade is atomic and concurrent starters wait for each other.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        rev = current_revision(engine)
+        log.debug("database %s at revision %s", engine.url.render_as_string(hide_password=True), rev)
+        return rev
+    finally:
+        if owned:
+            engine.dispose()
+
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "is_postgresql",
+    "is_sqlite",
+    "make_engine",
+    "migrate",
+    "normalize_url",
+]

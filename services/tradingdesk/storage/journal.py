@@ -1,0 +1,431 @@
+"""The append-only, event-sourced order journal, with group commit.
+
+``Journal.append`` is called on the hot path. It encodes the payload, assigns the next sequence number and
+queues the record (O(1), no I/O, never blocks on the database) and returns the seq. One background writer
+thread drains the queue: everything queued since its last commit goes into ONE transaction (an executemany
+insert and a commit, at most ``batch_max`` rows each), so the cost of a durable commit (an fsync) is shared
+by every record that arrived while the previous commit was in flight. Throughput grows with load instead of
+being capped at one fsync per event.
+
+After each commit the writer advances ``durable_seq`` and calls every commit listener with
+``(upto_seq, records)`` from the writer thread, in seq order. ``AsyncDurability`` (journal_async.py) bridges
+that to asyncio, so the order path can ``await wait_durable(seq)`` before it acknowledges anything.
+
+Failure handling: when a write fails (database down, disk full, lock timeout) the writer keeps the records,
+drops its connection, and retries the same batch with exponential backoff (``retry_initial_s`` doubling up
+to ``retry_max_s``), logging each failure. ``durable_seq`` does not move until the batch really committed.
+If the failure happened after the server committed but before the acknowledgement arrived, the retry sees
+the rows (the batch is one transaction, so all or none are there) and does not insert them twice.
+
+Backpressure: while the database is unavailable, appends keep queuing in memory up to ``max_pending``
+records; beyond that ``append`` raises ``JournalFull`` instead of blocking (the caller is usually an asyncio
+loop, which must never block). Callers should stop admitting new orders earlier, when ``healthy`` is false
+or ``backlog`` grows, so that events of orders already live (fills, cancels) still fit.
+
+There must be one ``Journal`` writing to a database at a time: it owns the numbering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
+
+from .codec import decode_payload, encode_payload
+from .schema import journal as journal_table
+
+log = logging.getLogger(__name__)
+
+KIND_MAX_LEN = 64
+ORDER_ID_MAX_LEN = 128
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    """One journal event. ``payload`` holds ints, strs, bools, lists and dicts only."""
+
+    seq: int
+    ts_ns: int
+    kind: str
+    order_id: str
+    payload: dict[str, Any]
+
+
+#: ``listener(upto_seq, records)``, called from the writer thread after each commit, in seq order.
+CommitListener = Callable[[int, list[JournalRecord]], None]
+
+
+class JournalError(RuntimeError):
+    pass
+
+
+class JournalClosed(JournalError):
+    """``append`` after ``close``."""
+
+
+class JournalFull(JournalError):
+    """Too many records wait for the database (it has been unavailable for a while)."""
+
+
+@dataclass(slots=True)
+class JournalStats:
+    commits: int = 0
+    records: int = 0
+    write_failures: int = 0
+    largest_batch: int = 0
+
+
+_COLUMNS = ("seq", "ts_ns", "kind", "order_id", "payload")
+_PG_COPY = f"COPY journal ({', '.join(_COLUMNS)}) FROM STDIN"
+_SQLITE_INSERT = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+
+# A queued, not yet durable record: (seq, ts_ns, kind, order_id, payload_json, payload).
+_Pending = tuple[int, int, str, str, str, dict[str, Any]]
+
+
+class Journal:
+    """Append-only order journal with group commit. See the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_max: int = 2000,
+        max_pending: int = 500_000,
+        retry_initial_s: float = 0.05,
+        retry_max_s: float = 5.0,
+        replay_chunk: int = 5000,
+    ) -> None:
+        if batch_max < 1:
+            raise ValueError("batch_max must be >= 1")
+        self._engine = engine
+        self._batch_max = batch_max
+        self._max_pending = max_pending
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._replay_chunk = replay_chunk
+
+        last = self._read_max_seq()
+        self._next_seq = last + 1  # guarded by _lock
+        self._durable_seq = last  # written by the writer thread only
+        self._lock = threading.Lock()
+        self._pending: list[_Pending] = []  # guarded by _lock, in seq order
+        self._wake = threading.Event()
+        self._abandon = threading.Event()
+        self._durable_cv = threading.Condition(threading.Lock())
+        self._durable_waiters = 0
+        self._listeners: tuple[CommitListener, ...] = ()
+        self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None  # the writer's own connection
+        self._closing = False
+        self._closed = False
+        self._healthy = True
+        self._last_error: BaseException | None = None
+        self.stats = JournalStats()
+
+    # ------------------------------------------------------------------ hot path
+
+    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int) -> int:
+        """Queue one event and return its seq. Thread-safe, O(1), no I/O.
+
+        The record is durable once ``durable_seq >= seq`` (see ``flush`` and ``AsyncDurability``). The
+        payload is encoded now; the same dict object is handed to commit listeners, so do not mutate it
+        after appending. Raises ``ValueError``/``TypeError`` for a bad record (no seq is used up then),
+        ``JournalClosed`` after close and ``JournalFull`` when the backlog limit is reached.
+        """
+        if len(kind) > KIND_MAX_LEN or len(order_id) > ORDER_ID_MAX_LEN:
+            raise ValueError(f"kind (<= {KIND_MAX_LEN}) or order_id (<= {ORDER_ID_MAX_LEN}) too long")
+        if "\x00" in kind or "\x00" in order_id:
+            raise ValueError("NUL character in kind or order_id")
+        if not (kind.isascii() and order_id.isascii()):
+            kind.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError (a ValueError) here
+            order_id.encode("utf-8")
+        if type(ts_ns) is not int or not _INT64_MIN <= ts_ns <= _INT64_MAX:
+            raise TypeError("ts_ns must be a 64-bit int")
+        text = encode_payload(payload)
+        with self._lock:
+            if self._closing:
+                raise JournalClosed("journal is closed")
+            if len(self._pending) >= self._max_pending:
+                raise JournalFull(f"{len(self._pending)} records wait for the database")
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            self._pending.append((seq, ts_ns, kind, order_id, text, payload))
+        if not self._wake.is_set():
+            self._wake.set()
+        return seq
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def durable_seq(self) -> int:
+        """Every record with ``seq <= durable_seq`` is committed (durable)."""
+        return self._durable_seq
+
+    def last_seq(self) -> int:
+        """The last seq assigned (durable or not); at start, the highest seq in the table (0 if empty)."""
+        return self._next_seq - 1
+
+    @property
+    def backlog(self) -> int:
+        """Records appended but not yet durable."""
+        return self._next_seq - 1 - self._durable_seq
+
+    @property
+    def healthy(self) -> bool:
+        """False while the writer cannot write (it keeps retrying); true again after the next commit."""
+        return self._healthy
+
+    @property
+    def last_error(self) -> BaseException | None:
+        return self._last_error
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def add_commit_listener(self, fn: CommitListener) -> None:
+        """Call ``fn(upto_seq, records)`` from the writer thread after every commit. Keep it quick."""
+        with self._lock:
+            self._listeners = (*self._listeners, fn)
+
+    def remove_commit_listener(self, fn: CommitListener) -> None:
+        with self._lock:
+            self._listeners = tuple(x for x in self._listeners if x is not fn)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Journal:
+        """Start the writer thread (idempotent). Appends made before ``start`` are written then."""
+        with self._lock:
+            if self._closed:
+                raise JournalClosed("journal is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+                self._thread.start()
+        return self
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything appended so far is durable. Returns False on timeout."""
+        target = self.last_seq()
+        if self._durable_seq >= target:
+            return True
+        if self._thread is None:
+            raise JournalError("journal writer not started")
+        with self._durable_cv:
+            self._durable_waiters += 1
+            try:
+                return self._durable_cv.wait_for(lambda: self._durable_seq >= target, timeout)
+            finally:
+                self._durable_waiters -= 1
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop accepting appends, write everything queued, stop the writer. Idempotent.
+
+        With a ``timeout`` (seconds) and a database that stays unavailable, the writer gives up after it
+        and the records still queued are lost (they were never reported durable). Returns True when
+        everything appended is durable.
+        """
+        if self._thread is not None and threading.current_thread() is self._thread:
+            raise JournalError("close() called from a commit listener (the writer thread)")
+        with self._lock:
+            self._closing = True
+            need_writer = self._thread is None and bool(self._pending)
+        if need_writer:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+                    self._thread.start()
+        thread = self._thread
+        if thread is not None:
+            self._wake.set()
+            thread.join(timeout)
+            if thread.is_alive():
+                self._abandon.set()
+                self._wake.set()
+                thread.join(5.0)  # a write stuck in the driver cannot be interrupted: the thread is a daemon
+                log.error("journal closed with %d records not durable (database unavailable)", self.backlog)
+        self._closed = True
+        return self._durable_seq >= self.last_seq()
+
+    def __enter__(self) -> Journal:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+
+    def replay(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[JournalRecord]:
+        """Yield committed records with ``from_seq <= seq (<= to_seq)`` in seq order, a chunk at a time.
+
+        Each chunk is one short query (keyset pagination on the primary key); no connection or transaction
+        is held between chunks, so replaying a long journal neither loads it into memory nor pins a
+        snapshot.
+        """
+        t = journal_table
+        cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
+        chunk = self._replay_chunk
+        cursor = from_seq
+        while True:
+            stmt = select(*cols).where(t.c.seq >= cursor)
+            if to_seq is not None:
+                stmt = stmt.where(t.c.seq <= to_seq)
+            stmt = stmt.order_by(t.c.seq).limit(chunk)
+            with self._engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+            for seq, ts_ns, kind, order_id, payload in rows:
+                yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload))
+            if len(rows) < chunk:
+                return
+            cursor = rows[-1][0] + 1
+
+    def _read_max_seq(self, conn: Connection | None = None) -> int:
+        stmt = select(func.max(journal_table.c.seq))
+        if conn is not None:
+            value = conn.execute(stmt).scalar()
+            conn.rollback()
+        else:
+            with self._engine.connect() as c:
+                value = c.execute(stmt).scalar()
+        return int(value or 0)
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                    closing = self._closing
+                if not batch:
+                    if closing or self._abandon.is_set():
+                        return
+                    self._wake.wait()
+                    self._wake.clear()
+                    continue
+                for start in range(0, len(batch), self._batch_max):
+                    if not self._write_chunk(batch[start : start + self._batch_max]):
+                        return  # abandoned by close(timeout)
+        except BaseException:  # pragma: no cover - a bug; make it loud
+            log.critical("journal writer died", exc_info=True)
+            self._healthy = False
+            raise
+        finally:
+            self._drop_conn(invalidate=False)
+
+    def _write_chunk(self, chunk: list[_Pending]) -> bool:
+        rows = [p[:5] for p in chunk]
+        first, last = chunk[0][0], chunk[-1][0]
+        delay = self._retry_initial_s
+        attempt = 0
+        while True:
+            try:
+                conn = self._conn
+                if conn is None:
+                    conn = self._conn = self._engine.connect()
+                if attempt and self._read_max_seq(conn) >= first:
+                    # An earlier attempt committed but its acknowledgement was lost.
+                    log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
+                else:
+                    self._insert_rows(conn, rows)
+                break
+            except Exception as exc:
+                attempt += 1
+                self.stats.write_failures += 1
+                self._healthy = False
+                self._last_error = exc
+                self._drop_conn()
+                level = logging.WARNING if attempt < 5 or attempt % 20 == 0 else logging.DEBUG
+                log.log(
+                    level,
+                    "journal write of seq %d..%d failed (attempt %d, retry in %.2fs, %d records waiting): %s",
+                    first,
+                    last,
+                    attempt,
+                    delay,
+                    self.backlog,
+                    _describe(exc),
+                )
+                if self._abandon.wait(delay):
+                    return False
+                delay = min(delay * 2, self._retry_max_s)
+        if attempt:
+            log.warning("journal writes recovered after %d failed attempts", attempt)
+        self._healthy = True
+        self._last_error = None
+        stats = self.stats
+        stats.commits += 1
+        stats.records += len(chunk)
+        if len(chunk) > stats.largest_batch:
+            stats.largest_batch = len(chunk)
+        with self._durable_cv:
+            self._durable_seq = last
+            if self._durable_waiters:
+                self._durable_cv.notify_all()
+        listeners = self._listeners
+        if listeners:
+            records = [JournalRecord(p[0], p[1], p[2], p[3], p[5]) for p in chunk]
+            for fn in listeners:
+                try:
+                    fn(last, records)
+                except Exception:
+                    log.exception("journal commit listener %r failed", fn)
+        return True
+
+    def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert ``rows`` (seq, ts_ns, kind, order_id, payload) in one transaction and commit it.
+
+        PostgreSQL: ``COPY FROM STDIN`` (about 3x an executemany). SQLite: the driver's executemany with
+        tuples. Anything else: a Core executemany.
+        """
+        if conn.in_transaction():
+            conn.rollback()
+        dialect = conn.dialect.name
+        with conn.begin():
+            if dialect == "postgresql":
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur, cur.copy(_PG_COPY) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            elif dialect == "sqlite":
+                conn.connection.driver_connection.executemany(_SQLITE_INSERT, rows)
+            else:
+                conn.execute(journal_table.insert(), [dict(zip(_COLUMNS, r, strict=True)) for r in rows])
+
+    def _drop_conn(self, *, invalidate: bool = True) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if invalidate:  # after a failure: never hand a possibly broken connection back to the pool
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line description of a write error, without the statement and its parameters (payloads)."""
+    orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+    err = orig if orig is not None else exc
+    first_line = (str(err).strip().splitlines() or [""])[0]
+    return f"{type(err).__module__}.{type(err).__name__}: {first_line}"
+
+
+__all__ = [
+    "CommitListener",
+    "Journal",
+    "JournalClosed",
+    "JournalError",
+    "JournalFull",
+    "JournalRecord",
+    "JournalStats",
+]
