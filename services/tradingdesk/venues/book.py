@@ -1,0 +1,407 @@
+"""A price-time-priority limit order book for one symbol, holding client orders and external liquidity.
+
+The simulated venue has two kinds of liquidity: our own (client) orders and the synthetic market maker
+seeded from the feed ("external"). They share one book because queue position depends on both: a client
+order joining a price sits behind the external size already there, and that external size must trade (by
+a taker or by prints on the tape) before the client order does.
+
+Each price level therefore keeps the external quantity as a number and the client orders as a FIFO. The
+external size ahead of a client order is tracked with a mark on a per-level counter of consumed external
+quantity (``ahead = mark - eaten``), so consuming external liquidity never touches every order behind it.
+
+Pure and int-only: prices and quantities are fixed-point ints (``tradingdesk.core.fixed``), no I/O.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
+
+
+class Resting:
+    """A client order on the book. ``ref`` is the caller's payload (the venue stores its VenueOrder)."""
+
+    __slots__ = ("buy", "mark", "order_id", "price", "qty", "ref")
+
+    def __init__(self, order_id: str, buy: bool, price: int, qty: int, mark: int, ref: Any) -> None:
+        self.order_id = order_id
+        self.buy = buy
+        self.price = price
+        self.qty = qty  # open quantity
+        self.mark = mark  # level "eaten" count at which no external size is left ahead of this order
+        self.ref = ref
+
+    def __repr__(self) -> str:
+        side = "B" if self.buy else "S"
+        return f"Resting({self.order_id!r} {side} {self.qty}@{self.price})"
+
+
+class Execution(NamedTuple):
+    """One match at one price: against a client order (``maker``) or external liquidity (``maker`` None).
+
+    ``level_qty`` is the external size the level had before an external execution; the venue's market
+    impact is a function of the fraction of it taken.
+    """
+
+    price: int
+    qty: int
+    maker: Resting | None
+    level_qty: int
+
+
+class _Level:
+    __slots__ = ("cqty", "eaten", "ext", "orders")
+
+    def __init__(self) -> None:
+        self.ext = 0  # external quantity at this price
+        self.eaten = 0  # external quantity consumed here so far (queue-position clock)
+        self.cqty = 0  # sum of open client quantity
+        self.orders: deque[Resting] = deque()
+
+
+class _Half:
+    """One side. ``keys`` is sorted ascending with the best price last (key = price for bids, -price for
+    asks), so popping an exhausted best level is O(1)."""
+
+    __slots__ = ("ext_prices", "keys", "levels", "sign")
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+        self.keys: list[int] = []
+        self.levels: dict[int, _Level] = {}
+        self.ext_prices: list[int] = []
+
+    def level_for(self, price: int) -> _Level:
+        level = self.levels.get(price)
+        if level is None:
+            level = self.levels[price] = _Level()
+            insort(self.keys, price * self.sign)
+        return level
+
+    def drop(self, price: int) -> None:
+        """Remove an empty level."""
+        del self.levels[price]
+        keys = self.keys
+        key = price * self.sign
+        if keys[-1] == key:
+            keys.pop()
+        else:
+            del keys[bisect_left(keys, key)]
+
+
+class OrderBook:
+    """Bids and asks by price level, FIFO within a level, external liquidity ahead of later client orders."""
+
+    __slots__ = ("_asks", "_bids", "_index", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self._bids = _Half(1)
+        self._asks = _Half(-1)
+        self._index: dict[str, Resting] = {}
+
+    # ---- client orders -------------------------------------------------------------------------------
+
+    def add(self, order_id: str, buy: bool, price: int, qty: int, ref: Any = None) -> Resting:
+        """Rest a client order at the back of its price level (behind all external size there)."""
+        if order_id in self._index:
+            raise KeyError(f"order {order_id} is already on the book")
+        level = (self._bids if buy else self._asks).level_for(price)
+        order = Resting(order_id, buy, price, qty, level.eaten + level.ext, ref)
+        level.orders.append(order)
+        level.cqty += qty
+        self._index[order_id] = order
+        return order
+
+    def get(self, order_id: str) -> Resting | None:
+        return self._index.get(order_id)
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def orders(self) -> Iterator[Resting]:
+        """Client orders in no particular order."""
+        return iter(self._index.values())
+
+    def cancel(self, order_id: str) -> Resting | None:
+        """Remove a client order; None if it is not on the book."""
+        order = self._index.pop(order_id, None)
+        if order is None:
+            return None
+        half = self._bids if order.buy else self._asks
+        level = half.levels[order.price]
+        level.orders.remove(order)
+        level.cqty -= order.qty
+        if not level.orders and not level.ext:
+            half.drop(order.price)
+        return order
+
+    def reduce(self, order_id: str, qty: int, new_id: str | None = None, ref: Any = None) -> Resting | None:
+        """Shrink a client order in place, keeping its queue priority (optionally under a new id/payload).
+
+        Returns None if the order is unknown; ``qty <= 0`` cancels it. Increasing is not a reduce: the
+        caller cancels and re-adds, which correctly loses priority.
+        """
+        order = self._index.get(order_id)
+        if order is None:
+            return None
+        if qty <= 0:
+            return self.cancel(order_id)
+        if qty > order.qty:
+            raise ValueError(f"reduce cannot increase {order_id} from {order.qty} to {qty}")
+        level = (self._bids if order.buy else self._asks).levels[order.price]
+        level.cqty -= order.qty - qty
+        order.qty = qty
+        if new_id is not None and new_id != order_id:
+            if new_id in self._index:
+                raise KeyError(f"order {new_id} is already on the book")
+            del self._index[order_id]
+            order.order_id = new_id
+            self._index[new_id] = order
+        if ref is not None:
+            order.ref = ref
+        return order
+
+    def remove_where(self, predicate: Callable[[Resting], bool] | None = None) -> list[Resting]:
+        """Remove every client order (or those matching ``predicate``) in one pass over the levels."""
+        removed: list[Resting] = []
+        for half in (self._bids, self._asks):
+            emptied: list[int] = []
+            for price, level in half.levels.items():
+                if not level.orders:
+                    continue
+                if predicate is None:
+                    removed.extend(level.orders)
+                    level.orders.clear()
+                    level.cqty = 0
+                else:
+                    keep: deque[Resting] = deque()
+                    for order in level.orders:
+                        (removed if predicate(order) else keep).append(order)
+                    level.orders = keep
+                    level.cqty = sum(o.qty for o in keep)
+                if not level.orders and not level.ext:
+                    emptied.append(price)
+            if emptied:
+                for price in emptied:
+                    del half.levels[price]
+                half.keys = sorted(p * half.sign for p in half.levels)
+        if predicate is None:
+            self._index.clear()
+        else:
+            for order in removed:
+                del self._index[order.order_id]
+        return removed
+
+    def queue_ahead(self, order_id: str) -> int:
+        """Quantity (external plus earlier client orders) that trades before this order at its price."""
+        order = self._index[order_id]
+        level = (self._bids if order.buy else self._asks).levels[order.price]
+        ahead = max(order.mark - level.eaten, 0)
+        for other in level.orders:
+            if other is order:
+                break
+            ahead += other.qty
+        return ahead
+
+    # ---- external liquidity --------------------------------------------------------------------------
+
+    def set_external(self, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]]) -> None:
+        """Replace the external ladder on both sides with ``(price, qty)`` levels.
+
+        Client orders keep their place: external size that shrank is taken to have left from the front
+        (their queue ahead is capped at the new size), size that grew joins behind them. External levels
+        that would cross or lock a resting client order are left out; those client orders fill from prints.
+        """
+        best_bid = self._best_client(self._bids)
+        best_ask = self._best_client(self._asks)
+        self._seed(self._bids, {p: q for p, q in bids if q > 0 and (best_ask is None or p < best_ask)})
+        self._seed(self._asks, {p: q for p, q in asks if q > 0 and (best_bid is None or p > best_bid)})
+
+    @staticmethod
+    def _best_client(half: _Half) -> int | None:
+        levels, sign = half.levels, half.sign
+        for key in reversed(half.keys):
+            if levels[key * sign].orders:
+                return key * sign
+        return None
+
+    @staticmethod
+    def _seed(half: _Half, ladder: dict[int, int]) -> None:
+        levels = half.levels
+        for price in half.ext_prices:
+            if price in ladder:
+                continue
+            level = levels.get(price)
+            if level is not None:
+                level.ext = 0
+                _cap_queue(level)
+                if not level.orders:
+                    half.drop(price)
+        for price, qty in ladder.items():
+            level = half.level_for(price)
+            level.ext = qty
+            _cap_queue(level)
+        half.ext_prices = list(ladder)
+
+    # ---- matching ------------------------------------------------------------------------------------
+
+    def match(self, buy: bool, qty: int, limit: int | None = None) -> list[Execution]:
+        """Match an incoming order (``limit`` None = market) against the opposite side, best price first.
+
+        External size taken at one level is reported as one execution (listed before that level's client
+        makers) so the caller can price its impact on the whole quantity taken there.
+        """
+        half = self._asks if buy else self._bids
+        keys, levels, sign = half.keys, half.levels, half.sign
+        out: list[Execution] = []
+        while qty and keys:
+            price = keys[-1] * sign
+            if limit is not None and (price > limit if buy else price < limit):
+                break
+            level = levels[price]
+            qty = self._take(level, price, qty, out, True)
+            if not level.ext and not level.orders:
+                keys.pop()
+                del levels[price]
+        return out
+
+    def available(self, buy: bool, qty: int, limit: int | None = None) -> int:
+        """How much an incoming order could fill now (stops counting once ``qty`` is reached); for FOK."""
+        half = self._asks if buy else self._bids
+        levels, sign = half.levels, half.sign
+        total = 0
+        for key in reversed(half.keys):
+            price = key * sign
+            if limit is not None and (price > limit if buy else price < limit):
+                break
+            level = levels[price]
+            total += level.ext + level.cqty
+            if total >= qty:
+                break
+        return total
+
+    def on_print(self, price: int, qty: int) -> list[Execution]:
+        """Apply a trade print from the tape; returns the client fills it causes (at the client's price).
+
+        Client orders priced strictly through the print fill first, best price first, up to the print
+        size. At the print price the print consumes the level in queue order: external size ahead of a
+        client order only advances its queue position; the excess fills it.
+        """
+        out: list[Execution] = []
+        for half in (self._bids, self._asks):
+            keys, levels, sign = half.keys, half.levels, half.sign
+            bound = price * sign
+            i = len(keys) - 1
+            while qty and i >= 0 and keys[i] > bound:
+                level_price = keys[i] * sign
+                level = levels[level_price]
+                if level.orders:
+                    qty = self._fill_clients(level, level_price, qty, out)
+                    if not level.orders and not level.ext:
+                        half.drop(level_price)
+                i -= 1
+            at_price = levels.get(price)
+            if qty and at_price is not None:
+                qty = self._take(at_price, price, qty, out, False)
+                if not at_price.orders and not at_price.ext:
+                    half.drop(price)
+        return out
+
+    def _take(self, level: _Level, price: int, qty: int, out: list[Execution], report_ext: bool) -> int:
+        """Consume up to ``qty`` from one level in queue order; returns what is left of ``qty``."""
+        ext_before = level.ext
+        orders = level.orders
+        makers: list[Execution] = []
+        while qty and orders:
+            order = orders[0]
+            ahead = order.mark - level.eaten
+            if ahead > 0:
+                if ahead >= qty:
+                    level.eaten += qty
+                    level.ext -= qty
+                    qty = 0
+                    break
+                level.eaten += ahead
+                level.ext -= ahead
+                qty -= ahead
+            fill = order.qty if order.qty < qty else qty
+            order.qty -= fill
+            level.cqty -= fill
+            qty -= fill
+            makers.append(Execution(price, fill, order, 0))
+            if not order.qty:
+                orders.popleft()
+                del self._index[order.order_id]
+        if qty and level.ext:
+            take = level.ext if level.ext < qty else qty
+            level.ext -= take
+            level.eaten += take
+            qty -= take
+        taken = ext_before - level.ext
+        if taken and report_ext:
+            out.append(Execution(price, taken, None, ext_before))
+        out.extend(makers)
+        return qty
+
+    def _fill_clients(self, level: _Level, price: int, qty: int, out: list[Execution]) -> int:
+        orders = level.orders
+        while qty and orders:
+            order = orders[0]
+            fill = order.qty if order.qty < qty else qty
+            order.qty -= fill
+            level.cqty -= fill
+            qty -= fill
+            out.append(Execution(price, fill, order, 0))
+            if not order.qty:
+                orders.popleft()
+                del self._index[order.order_id]
+        return qty
+
+    # ---- views ---------------------------------------------------------------------------------------
+
+    def best_bid(self) -> tuple[int, int] | None:
+        """(price, external + client quantity) at the best bid, or None."""
+        return self._best(self._bids)
+
+    def best_ask(self) -> tuple[int, int] | None:
+        return self._best(self._asks)
+
+    @staticmethod
+    def _best(half: _Half) -> tuple[int, int] | None:
+        if not half.keys:
+            return None
+        price = half.keys[-1] * half.sign
+        level = half.levels[price]
+        return price, level.ext + level.cqty
+
+    def depth(self, buy: bool, levels: int) -> list[tuple[int, int]]:
+        """Up to ``levels`` (price, quantity) levels of the bid (``buy``) or ask side, best first."""
+        half = self._bids if buy else self._asks
+        out: list[tuple[int, int]] = []
+        for key in reversed(half.keys[-levels:] if levels > 0 else []):
+            level = half.levels[key * half.sign]
+            out.append((key * half.sign, level.ext + level.cqty))
+        return out
+
+    def external_qty(self, buy: bool, price: int) -> int:
+        """External size at a bid (``buy``) or ask price; 0 if none."""
+        level = (self._bids if buy else self._asks).levels.get(price)
+        return level.ext if level is not None else 0
+
+
+def _cap_queue(level: _Level) -> None:
+    """After the external size changed, no client order may have more external size ahead than exists.
+
+    Marks never decrease from front to back, so only a suffix needs capping.
+    """
+    cap = level.eaten + level.ext
+    for order in reversed(level.orders):
+        if order.mark <= cap:
+            break
+        order.mark = cap
