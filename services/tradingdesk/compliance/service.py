@@ -47,14 +47,16 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.upstream.start()
 
     async def _consume_journal(self, channel: grpc.aio.Channel) -> None:
+        """Read the journal stream and store it in batches: whatever arrived while the last batch was being
+        written goes into the next one, so a burst costs few transactions and a lone event is stored at once."""
         stub = orders_pb2_grpc.OrderServiceStub(channel)
         stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=self.last_seq + 1))
-        batch: list[AuditRecord] = []
-        pending: asyncio.Task | None = None
-        async for ev in stream:
-            payload = json.loads(ev.payload_json)
-            batch.append(
-                AuditRecord(
+        queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(BATCH * 4)
+        writer = asyncio.create_task(self._write_batches(queue))
+        try:
+            async for ev in stream:
+                payload = json.loads(ev.payload_json)
+                record = AuditRecord(
                     ev.seq,
                     ev.ts_ns,
                     ev.kind,
@@ -63,20 +65,27 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                     payload.get("symbol", ""),
                     payload,
                 )
-            )
-            if pending is None or pending.done():
-                if pending is not None:
-                    pending.result()
-                pending = asyncio.create_task(self._store(batch))
-                batch = []
-            elif len(batch) >= BATCH:
-                await pending
-                pending = asyncio.create_task(self._store(batch))
-                batch = []
-        if pending is not None:
-            await pending
-        if batch:
+                await queue.put(record)
+        finally:
+            await queue.put(None)
+            await writer
+
+    async def _write_batches(self, queue: asyncio.Queue[AuditRecord | None]) -> None:
+        while True:
+            first = await queue.get()
+            if first is None:
+                return
+            batch = [first]
+            ended = False
+            while len(batch) < BATCH and not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    ended = True
+                    break
+                batch.append(item)
             await self._store(batch)
+            if ended:
+                return
 
     async def _store(self, batch: list[AuditRecord]) -> None:
         await asyncio.to_thread(self.store.insert_many, batch)

@@ -41,9 +41,17 @@ class JournalRecordLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Ack:
+    """The answer to a request: the order, its status when the request was handled, and the journal seq
+    that must be durable before the client hears about it."""
+
     order: Order
     seq: int
     duplicate: bool = False
+    status: OrderStatus = OrderStatus.PENDING_NEW
+
+    @classmethod
+    def of(cls, order: Order, seq: int, duplicate: bool = False) -> Ack:
+        return cls(order, seq, duplicate, order.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +138,7 @@ class OrderEngine:
         self.venues[venue].submit(self._venue_order(order, order.order_id, order.qty, order.price))
         if order.tif == TimeInForce.GTD:
             self._schedule_expiry(order)
-        return Ack(order, seq)
+        return Ack.of(order, seq)
 
     def cancel(self, ref: OrderRef) -> Ack:
         order = self.find(ref)
@@ -139,7 +147,7 @@ class OrderEngine:
         order.transition(S.PENDING_CANCEL, now)
         seq = self._record("pending_cancel", order, now)
         self.venues[order.venue].cancel(order.order_id)
-        return Ack(order, seq)
+        return Ack.of(order, seq)
 
     def replace(self, rr: ReplaceRequest) -> Ack:
         key = (rr.ref.account, rr.new_client_order_id)
@@ -191,7 +199,7 @@ class OrderEngine:
         self.venues[order.venue].replace(
             order.order_id, self._venue_order(order, pending.new_order_id, qty - order.cum_qty, price)
         )
-        return Ack(order, seq)
+        return Ack.of(order, seq)
 
     def find(self, ref: OrderRef) -> Order:
         order_id = ref.order_id or self.by_client.get((ref.account, ref.client_order_id), "")
@@ -459,7 +467,7 @@ class OrderEngine:
                 f"client_order_id {req.client_order_id!r} was already used for a different order ({order_id})",
                 "DUPLICATE_CLIENT_ORDER_ID",
             )
-        return Ack(order, self.created_seq.get(order_id, 0), duplicate=True)
+        return Ack.of(order, self.created_seq.get(order_id, 0), duplicate=True)
 
     def _duplicate_replace(self, key: tuple[str, str], order: Order, rr: ReplaceRequest) -> Ack:
         new_id = self.by_client.get(key)
@@ -468,11 +476,11 @@ class OrderEngine:
             same_target = new.replaces_order_id == order.order_id
             same_terms = (rr.qty is None or rr.qty == new.qty) and (rr.price is None or rr.price == new.price)
             if same_target and same_terms:
-                return Ack(new, self.created_seq.get(new_id, 0), duplicate=True)
+                return Ack.of(new, self.created_seq.get(new_id, 0), duplicate=True)
         else:
             target, qty, price = self.replace_requests[key]
             if target == order.order_id and (qty, price) in ((rr.qty, rr.price), (None, None)):
-                return Ack(order, 0, duplicate=True)
+                return Ack.of(order, 0, duplicate=True)
         raise RequestError(
             _ALREADY_EXISTS,
             f"new_client_order_id {rr.new_client_order_id!r} is already in use",

@@ -55,7 +55,7 @@ class RoutingService:
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn)
-        self.journal = Journal(self.db, batch_max=spec.routing.journal_batch_max)
+        self.journal: Journal | None = None
         self.engine: OrderEngine | None = None
         self.durability: AsyncDurability | None = None
         self.venues: dict[str, SimulatedVenue] = {}
@@ -65,6 +65,7 @@ class RoutingService:
         loop = asyncio.get_running_loop()
         spec = self.desk.spec
         await asyncio.to_thread(migrate, self.db)
+        self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max)
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
         taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}
@@ -93,7 +94,6 @@ class RoutingService:
                 taker_fee_per_unit=units(v.taker_fee_per_unit),
                 impact_coefficient_bps=v.impact_bps,
                 depth_levels=v.depth_levels,
-                id_prefix=v.name,
             )
         # Rebuild before the journal accepts anything new, so seq numbers continue where they stopped.
         self.recovered = await asyncio.to_thread(lambda: self.engine.rebuild(self.journal.replay(1)))
@@ -184,7 +184,8 @@ class RoutingService:
             await up.stop()
         if hasattr(self, "_reseat_when_priced"):
             self._reseat_when_priced.cancel()
-        await asyncio.to_thread(self.journal.close)
+        if self.journal is not None:
+            await asyncio.to_thread(self.journal.close)
         if self.durability is not None:
             self.durability.close()
         self.db.dispose()

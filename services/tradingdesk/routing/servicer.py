@@ -26,7 +26,7 @@ def _ack_message(ack: Ack) -> orders_pb2.OrderAck:
     return orders_pb2.OrderAck(
         order_id=o.order_id,
         client_order_id=o.client_order_id,
-        status=int(o.status),
+        status=int(ack.status),
         duplicate=ack.duplicate,
         journal_seq=ack.seq,
     )

@@ -1,0 +1,88 @@
+"""Starting real embedded desks for tests: five processes on free loopback ports, state in a temp dir."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tradingdesk.runtime.embedded import EmbeddedDesk
+from tradingdesk.spec.load import load_desk
+from tradingdesk.spec.model import SERVICE_NAMES
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "desk.yaml"
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
+    """A copy of the example desk on free ports with its state under ``tmp``; ``mutate(doc)`` edits it."""
+    doc = yaml.safe_load(source.read_text())
+    ports = free_ports(len(SERVICE_NAMES) + 1)
+    doc["spec"]["services"] = {name: {"port": port} for name, port in zip(SERVICE_NAMES, ports, strict=False)}
+    doc["spec"].setdefault("monitoring", {})["metricsPort"] = ports[-1]
+    doc["spec"]["storage"] = {"dataDir": str(tmp / "var")}
+    doc["spec"]["compliance"] = {"auditBucket": {"kind": "filesystem", "path": str(tmp / "audit")}}
+    if mutate is not None:
+        mutate(doc)
+    path = tmp / "desk.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+class RunningDesk:
+    """A desk started in the background of a test; ``address(service)`` is where to call it."""
+
+    def __init__(self, spec_path: Path) -> None:
+        self.spec_path = spec_path
+        self.desk = load_desk(spec_path)
+        self.embedded: EmbeddedDesk | None = None
+        self.lines: list[str] = []
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
+
+    async def start(self) -> RunningDesk:
+        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs")
+        await self.embedded.start(print_line=self.lines.append)
+        return self
+
+    async def stop(self) -> list[int | None]:
+        assert self.embedded is not None
+        await self.embedded.stop()
+        return [c.process.returncode for c in self.embedded.children.values()]
+
+    def logs(self) -> str:
+        out = []
+        for f in sorted((self.spec_path.parent / "logs").glob("*.log")):
+            out.append(f"== {f.name}\n{f.read_text()[-4000:]}")
+        return "\n".join(out)
+
+
+async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
