@@ -1,0 +1,71 @@
+"""Protobuf messages of the market data API, built from the state.
+
+Each live event is built once and shared by every subscriber. Prices on the tick grid repeat endlessly,
+so their decimal strings are cached (bounded) instead of formatted on every event.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from tradingdesk.core.fixed import format_fixed
+from tradingdesk.feeds.events import FeedMessage
+from tradingdesk.feeds.state import SymbolSnapshot, SymbolState
+from tradingdesk.v1 import market_data_pb2 as pb
+
+fmt = lru_cache(maxsize=1 << 16)(format_fixed)
+
+
+def _fill_quote(q: pb.Quote, sym: SymbolState | SymbolSnapshot, feed: str, stale: bool) -> None:
+    msg = sym.quote
+    q.symbol = sym.symbol
+    q.feed = feed
+    q.stale = stale
+    if msg is not None:
+        e = msg.event
+        q.bid_price = fmt(e.bid_price)
+        q.bid_quantity = fmt(e.bid_qty)
+        q.ask_price = fmt(e.ask_price)
+        q.ask_quantity = fmt(e.ask_qty)
+        q.seq = msg.seq
+        q.vendor_time_ns = msg.vendor_ts_ns
+        q.receive_time_ns = sym.quote_rx_ns
+    last = sym.trade
+    if last is not None:
+        q.last_price = fmt(last.event.price)
+        q.last_quantity = fmt(last.event.qty)
+
+
+def quote(view: SymbolSnapshot) -> pb.Quote:
+    """The Quote of a symbol as a snapshot saw it (GetQuote, GetSnapshot)."""
+    q = pb.Quote()
+    _fill_quote(q, view, view.quote_feed or view.feed, view.stale)
+    return q
+
+
+def snapshot_event(view: SymbolSnapshot) -> pb.MarketDataEvent:
+    """The first message of a subscription for one symbol (``snapshot=true``)."""
+    ev = pb.MarketDataEvent(snapshot=True)
+    _fill_quote(ev.quote, view, view.quote_feed or view.feed, view.stale)
+    return ev
+
+
+def live_quote_event(sym: SymbolState, feed: str) -> pb.MarketDataEvent:
+    """A quote update just applied to the state (fresh by definition, so never stale)."""
+    ev = pb.MarketDataEvent()
+    _fill_quote(ev.quote, sym, feed, False)
+    return ev
+
+
+def trade_event(msg: FeedMessage, feed: str) -> pb.MarketDataEvent:
+    """A print on the tape."""
+    ev = pb.MarketDataEvent()
+    t = ev.trade
+    e = msg.event
+    t.symbol = e.symbol
+    t.price = fmt(e.price)
+    t.quantity = fmt(e.qty)
+    t.seq = msg.seq
+    t.vendor_time_ns = msg.vendor_ts_ns
+    t.feed = feed
+    return ev
