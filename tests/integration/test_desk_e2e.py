@@ -104,11 +104,14 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
 
         kinds = await wait_for(audited, timeout=10)
         assert kinds[:2] == ["pending_new", "new"]
-        async with grpc.aio.insecure_channel(desk.address("monitoring")) as ch:
-            summary = await monitoring_pb2_grpc.MonitoringServiceStub(ch).GetHealthSummary(
-                monitoring_pb2.GetHealthSummaryRequest()
-            )
-        assert summary.healthy, summary
+        async def healthy() -> bool:
+            async with grpc.aio.insecure_channel(desk.address("monitoring")) as ch:
+                summary = await monitoring_pb2_grpc.MonitoringServiceStub(ch).GetHealthSummary(
+                    monitoring_pb2.GetHealthSummaryRequest()
+                )
+            return summary.healthy and len(summary.services) == len(SERVICE_NAMES)
+
+        await wait_for(healthy, timeout=10)
     finally:
         codes = await desk.stop()
     assert codes == [0] * len(SERVICE_NAMES), desk.logs()

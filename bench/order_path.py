@@ -1,0 +1,133 @@
+"""Order path benchmarks: unary SubmitOrder latency and OrderSession throughput, each against the echo."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+
+from bench.report import figure
+from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
+from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
+
+UNARY_N = 3000
+SESSION_N = 20000
+WARMUP = 300
+SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "JPM", "XOM", "JNJ", "PG")
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p * len(s)))]
+
+
+def resting_orders(bids: dict[str, int], n: int, prefix: str) -> list[orders_pb2.SubmitOrderRequest]:
+    """Buy orders 1% under the bid: inside the collar, never filled, so each costs exactly one order's work."""
+    out = []
+    for i in range(n):
+        symbol = SYMBOLS[i % len(SYMBOLS)]
+        price = bids[symbol] * 99 // 100 // 10_000_000 * 10_000_000  # on the 0.01 grid
+        out.append(
+            orders_pb2.SubmitOrderRequest(
+                client_order_id=f"{prefix}-{i:09d}", account="ACC-EQ-2", symbol=symbol, side=common_pb2.SIDE_BUY,
+                order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="1", limit_price=format_fixed(price),
+                time_in_force=common_pb2.TIME_IN_FORCE_DAY,
+            )
+        )
+    return out
+
+
+def unary_latencies(address: str, requests: list[orders_pb2.SubmitOrderRequest]) -> list[float]:
+    channel = grpc.insecure_channel(address)
+    stub = orders_pb2_grpc.OrderServiceStub(channel)
+    out = []
+    for i, req in enumerate(requests):
+        t0 = time.perf_counter()
+        stub.SubmitOrder(req, timeout=10)
+        if i >= WARMUP:
+            out.append((time.perf_counter() - t0) * 1e6)
+    channel.close()
+    return out
+
+
+async def session_rate(address: str, requests: list[orders_pb2.SubmitOrderRequest]) -> float:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = orders_pb2_grpc.OrderServiceStub(channel)
+
+        async def gen():
+            for i, req in enumerate(requests):
+                yield orders_pb2.SessionRequest(submit=req, request_id=i + 1)
+
+        acks = errors = 0
+        t0 = time.perf_counter()
+        async for resp in stub.OrderSession(gen()):
+            which = resp.WhichOneof("response")
+            if which == "ack":
+                acks += 1
+            elif which == "error":
+                errors += 1
+                if errors == 1:
+                    print(f"session error: {resp.error.message}", file=sys.stderr)
+            if acks + errors == len(requests):
+                break
+        elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{errors} of {len(requests)} session orders were refused")
+    return acks / elapsed
+
+
+async def best_bids(address: str) -> dict[str, int]:
+    async with grpc.aio.insecure_channel(address) as ch:
+        snap = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetSnapshot(market_data_pb2.GetSnapshotRequest())
+    return {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price}
+
+
+def start_echo(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "bench.echo_server", str(port)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+async def run_async() -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="td-bench-") as tmp:
+        def relax(doc: dict) -> None:
+            doc["spec"]["risk"]["maxSubmitsPerSecond"] = 1_000_000
+            doc["spec"]["risk"]["maxOrderQuantity"] = "1000000"
+
+        desk = await RunningDesk(write_desk(Path(tmp), relax)).start()
+        (echo_port,) = free_ports(1)
+        echo = start_echo(echo_port)
+        try:
+            bids = await wait_for(lambda: _all_bids(desk), timeout=15)
+            routing = desk.address("routing")
+            echo_addr = f"127.0.0.1:{echo_port}"
+            unary_reqs = resting_orders(bids, UNARY_N + WARMUP, "u")
+            base = await asyncio.to_thread(unary_latencies, echo_addr, unary_reqs)
+            desk_lat = await asyncio.to_thread(unary_latencies, routing, unary_reqs)
+            rows.append(figure("order_unary_p50_us", percentile(desk_lat, 0.5), "us", percentile(base, 0.5)))
+            rows.append(figure("order_unary_p99_us", percentile(desk_lat, 0.99), "us", percentile(base, 0.99)))
+            session_reqs = resting_orders(bids, SESSION_N, "s")
+            base_rate = await session_rate(echo_addr, session_reqs)
+            rate = await session_rate(routing, session_reqs)
+            rows.append(figure("order_session_rate", rate, "orders/s", base_rate, lower_is_better=False))
+        finally:
+            echo.terminate()
+            echo.wait()
+            await desk.stop()
+    return rows
+
+
+async def _all_bids(desk: RunningDesk) -> dict[str, int] | None:
+    bids = await best_bids(desk.address("feeds"))
+    return bids if all(s in bids for s in SYMBOLS) else None
+
+
+def run() -> list[dict]:
+    return asyncio.run(run_async())

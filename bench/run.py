@@ -1,0 +1,28 @@
+"""`make bench`: run every benchmark, print a JSON line per figure, write bench/results.json."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import order_path
+from bench.report import write
+
+
+def main() -> int:
+    rows: list[dict] = []
+    suites = [("order path", order_path.run)]
+    try:
+        from bench import operator_bench
+
+        suites.append(("operator", operator_bench.run))
+    except ImportError:
+        pass
+    for name, run in suites:
+        print(f"# {name}", file=sys.stderr, flush=True)
+        rows.extend(run())
+    write(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
