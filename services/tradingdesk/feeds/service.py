@@ -92,6 +92,10 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             )
             self._tasks.append(task)
 
+    async def drain(self) -> None:
+        """Before the server stops: end every stream now rather than holding the shutdown grace period."""
+        await self.stop()
+
     async def stop(self) -> None:
         """Stop the lines and end every subscription stream (clients see the stream complete)."""
         self._stopped = True

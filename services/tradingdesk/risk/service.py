@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import grpc
@@ -128,14 +129,24 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         return state_to_proto(scope, entry)
 
     async def StreamGateUpdates(self, request, context):
-        queue: asyncio.Queue[risk_pb2.GateUpdate] = asyncio.Queue(GATE_QUEUE_BOUND)
+        queue: asyncio.Queue[risk_pb2.GateUpdate | None] = asyncio.Queue(GATE_QUEUE_BOUND)
         self.gates.add(queue)
         try:
             yield self.full_update()
             while queue in self.gates or not queue.empty():
-                yield await queue.get()
+                update = await queue.get()
+                if update is None:
+                    return
+                yield update
         finally:
             self.gates.discard(queue)
+
+    async def drain(self) -> None:
+        """End the gate streams at shutdown; gates reconnect to the next risk instance by themselves."""
+        for queue in tuple(self.gates):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self.gates.clear()
 
     async def stop(self) -> None:
         self.db.dispose()

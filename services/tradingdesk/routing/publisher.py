@@ -21,7 +21,7 @@ class Subscriber:
 
     def __init__(self, accepts: Callable[[JournalRecord], bool], bound: int = QUEUE_BOUND) -> None:
         self.accepts = accepts
-        self.queue: asyncio.Queue[JournalRecord] = asyncio.Queue(bound)
+        self.queue: asyncio.Queue[JournalRecord | None] = asyncio.Queue(bound)
         self.overflowed = False
 
 
@@ -36,6 +36,16 @@ class RecordPublisher:
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+
+    def close(self) -> None:
+        """End every stream: each subscriber receives None after what it already has."""
+        for sub in tuple(self.subscribers):
+            sub.overflowed = False
+            try:
+                sub.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                sub.overflowed = True  # it drains the queue, then ends with the resume position
+        self.subscribers.clear()
 
     def publish(self, records: list[JournalRecord]) -> None:
         if not self.subscribers:

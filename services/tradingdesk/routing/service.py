@@ -179,6 +179,9 @@ class RoutingService:
     def desk_state(self) -> TradingState:
         return self.gate.effective_state("", "")[0]
 
+    async def drain(self) -> None:
+        self.publisher.close()
+
     async def stop(self) -> None:
         for up in self.upstreams:
             await up.stop()

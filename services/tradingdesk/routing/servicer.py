@@ -144,6 +144,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 last = max(last, upto)
             while True:
                 rec = await sub.queue.get()
+                if rec is None:
+                    return  # the server is shutting down; resume from the last seq seen
                 if rec.seq > last:
                     last = rec.seq
                     yield rec
@@ -214,6 +216,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         async def forward_executions() -> None:
             while True:
                 rec = await sub.queue.get()
+                if rec is None:
+                    return
                 if rec.kind == "replaced":
                     mine.add(rec.order_id)
                 out.put_nowait(orders_pb2.SessionResponse(execution=_report(rec)))

@@ -38,6 +38,8 @@ class DeskService(Protocol):
 
     async def stop(self) -> None: ...
 
+    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops.
+
 
 class RunningService:
     """A started service and its server; ``stop`` drains in-flight calls, then the service."""
@@ -51,8 +53,13 @@ class RunningService:
         self.address = address
 
     async def stop(self, grace: float = 5.0) -> None:
+        """NOT_SERVING first (load balancers stop sending), then end long-lived streams so they do not hold
+        the grace period, then let in-flight unary calls finish, then stop the service (flushing state)."""
         for name in ("", *self.service.service_names):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        drain = getattr(self.service, "drain", None)
+        if drain is not None:
+            await drain()
         await self.server.stop(grace)
         await self.service.stop()
 
