@@ -86,3 +86,45 @@ async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> 
         if loop.time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+class DeskProcess:
+    """``tradingdesk up`` as a person runs it, in a subprocess; for sync tests that share one desk."""
+
+    def __init__(self, spec_path: Path) -> None:
+        import subprocess
+        import sys
+
+        self.spec_path = spec_path
+        self.desk = load_desk(spec_path)
+        self.log = spec_path.parent / "up.log"
+        self._out = self.log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tradingdesk.cli.main", "up", "-f", str(spec_path), "--log-dir",
+             str(spec_path.parent / "logs")],
+            stdout=self._out, stderr=subprocess.STDOUT,
+        )
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
+
+    def wait_up(self, timeout: float = 30.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "is up" in self.log.read_text():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tradingdesk up exited {self.proc.returncode}:\n{self.log.read_text()}")
+            time.sleep(0.05)
+        raise TimeoutError(self.log.read_text())
+
+    def stop(self, timeout: float = 30.0) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self._out.close()
+        return code

@@ -1,0 +1,299 @@
+"""Every RPC refuses bad input with the right status code and a message naming the field, and changes
+nothing. One desk serves the whole module; each case checks that the desk's state is unchanged after it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.desk_runner import DeskProcess, write_desk
+from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.v1 import (
+    common_pb2,
+    compliance_pb2,
+    compliance_pb2_grpc,
+    market_data_pb2,
+    market_data_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    risk_pb2,
+    risk_pb2_grpc,
+)
+
+pytestmark = pytest.mark.slow
+C = grpc.StatusCode
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory):
+    def tune(doc: dict) -> None:
+        doc["spec"]["risk"]["restrictedSymbols"] = ["KO"]
+        doc["spec"]["risk"]["maxOrderQuantity"] = "5000"
+        doc["spec"]["risk"]["maxOrderNotional"] = "500000"
+        doc["spec"]["risk"]["maxSubmitsPerSecond"] = 20
+        doc["spec"]["accounts"].append({"name": "ACC-THROTTLE"})
+
+    proc = DeskProcess(write_desk(tmp_path_factory.mktemp("badinput"), tune))
+    try:
+        proc.wait_up()
+        yield proc
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def orders(desk: DeskProcess) -> orders_pb2_grpc.OrderServiceStub:
+    stub = orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(desk.address("routing")))
+    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the gate needs reference prices before anything can trade
+        try:
+            market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=1)
+            stub.ListOrders(orders_pb2.ListOrdersRequest(), timeout=1)
+            break
+        except grpc.RpcError:
+            time.sleep(0.1)
+    return stub
+
+
+@pytest.fixture(scope="module")
+def aapl(desk: DeskProcess, orders) -> dict[str, str]:
+    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    q = market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=5)
+    bid = parse_fixed(q.bid_price)
+    return {"passive": format_fixed(bid * 99 // 100 // 10_000_000 * 10_000_000), "ask": q.ask_price}
+
+
+def state(orders) -> tuple:
+    listed = orders.ListOrders(orders_pb2.ListOrdersRequest(limit=10_000), timeout=5)
+    positions = orders.GetPositions(orders_pb2.GetPositionsRequest(), timeout=5)
+    return (
+        sorted((o.order_id, o.status, o.quantity, o.limit_price, o.cum_quantity) for o in listed.orders),
+        sorted((p.account, p.symbol, p.quantity) for p in positions.positions),
+    )
+
+
+def refused(orders, call: Callable[[], object], code: grpc.StatusCode, *words: str) -> grpc.RpcError:
+    before = state(orders)
+    with pytest.raises(grpc.RpcError) as exc:
+        call()
+    err = exc.value
+    assert err.code() == code, err.details()
+    for word in words:
+        assert word in err.details(), err.details()
+    assert state(orders) == before, "a refused request changed the desk"
+    return err
+
+
+def submit(**fields) -> orders_pb2.SubmitOrderRequest:
+    base = dict(
+        client_order_id=f"bad-{time.monotonic_ns()}", account="ACC-EQ-1", strategy="manual", symbol="AAPL",
+        side=common_pb2.SIDE_BUY, order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="10", limit_price="100.00",
+        time_in_force=common_pb2.TIME_IN_FORCE_DAY,
+    )
+    base.update(fields)
+    return orders_pb2.SubmitOrderRequest(**base)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"client_order_id": ""}, ["client_order_id", "required"]),
+        ({"client_order_id": "x" * 65}, ["client_order_id", "longer"]),
+        ({"client_order_id": "has space"}, ["client_order_id"]),
+        ({"account": ""}, ["account", "required"]),
+        ({"account": "NOBODY"}, ["account", "NOBODY"]),
+        ({"strategy": "hft"}, ["strategy", "hft"]),
+        ({"symbol": ""}, ["symbol", "required"]),
+        ({"symbol": "ZZZZ"}, ["symbol", "ZZZZ"]),
+        ({"symbol": "A" * 5000}, ["symbol"]),
+        ({"side": common_pb2.SIDE_UNSPECIFIED}, ["side"]),
+        ({"side": 99}, ["side"]),
+        ({"order_type": common_pb2.ORDER_TYPE_UNSPECIFIED}, ["order_type"]),
+        ({"quantity": ""}, ["quantity", "required"]),
+        ({"quantity": "-5"}, ["quantity", "negative"]),
+        ({"quantity": "0"}, ["quantity", "> 0"]),
+        ({"quantity": "NaN"}, ["quantity"]),
+        ({"quantity": "inf"}, ["quantity"]),
+        ({"quantity": "1e3"}, ["quantity", "exponent"]),
+        ({"quantity": "1.5"}, ["quantity", "lot size"]),
+        ({"quantity": "9" * 40}, ["quantity", "too large"]),
+        ({"limit_price": ""}, ["limit_price", "required"]),
+        ({"limit_price": "0"}, ["limit_price", "> 0"]),
+        ({"limit_price": "-1"}, ["limit_price", "negative"]),
+        ({"limit_price": "100.001"}, ["limit_price", "tick size"]),
+        ({"limit_price": "nan"}, ["limit_price"]),
+        ({"limit_price": "1" + "0" * 20}, ["limit_price", "too large"]),
+        ({"order_type": common_pb2.ORDER_TYPE_MARKET}, ["limit_price", "market"]),
+        ({"time_in_force": 42}, ["time_in_force"]),
+        ({"time_in_force": common_pb2.TIME_IN_FORCE_GTD}, ["expire_time_ns", "future"]),
+        ({"expire_time_ns": 1}, ["expire_time_ns", "GTD"]),
+        ({"venue": "nyse-arca"}, ["venue", "nyse-arca"]),
+    ],
+)
+def test_submit_invalid_argument(orders, fields: dict, words: list[str]) -> None:
+    refused(orders, lambda: orders.SubmitOrder(submit(**fields), timeout=5), C.INVALID_ARGUMENT, *words)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reject_code"),
+    [
+        ({"quantity": "5001"}, "MAX_ORDER_QTY"),
+        ({"quantity": "4000", "limit_price": "PASSIVE"}, "MAX_ORDER_NOTIONAL"),
+        ({"limit_price": "1.00"}, "PRICE_COLLAR"),
+        ({"symbol": "KO", "limit_price": "60.00"}, "RESTRICTED_SYMBOL"),
+    ],
+)
+def test_submit_refused_by_risk(orders, aapl, fields: dict, reject_code: str) -> None:
+    if fields.get("limit_price") == "PASSIVE":
+        fields = {**fields, "limit_price": aapl["passive"]}  # 4000 x ~190 > the 500,000 notional limit
+    err = refused(orders, lambda: orders.SubmitOrder(submit(**fields), timeout=5), C.FAILED_PRECONDITION)
+    assert ("td-reject-code", reject_code) in tuple(err.trailing_metadata() or ()), err.details()
+
+
+def test_duplicate_client_order_id(orders, aapl) -> None:
+    req = submit(client_order_id="dup-1", limit_price=aapl["passive"])
+    first = orders.SubmitOrder(req, timeout=5)
+    again = orders.SubmitOrder(req, timeout=5)
+    assert again.duplicate and again.order_id == first.order_id and again.journal_seq == first.journal_seq
+    changed = submit(client_order_id="dup-1", limit_price=aapl["passive"], quantity="11")
+    refused(orders, lambda: orders.SubmitOrder(changed, timeout=5), C.ALREADY_EXISTS, "dup-1")
+
+
+def test_throttle_resource_exhausted(orders, aapl) -> None:
+    codes = []
+    for i in range(40):
+        try:
+            orders.SubmitOrder(submit(client_order_id=f"thr-{i}", account="ACC-THROTTLE", strategy="",
+                                      limit_price=aapl["passive"], quantity="1"), timeout=5)
+            codes.append("ok")
+        except grpc.RpcError as err:
+            codes.append(err.code())
+    assert codes.count("ok") <= 20 and C.RESOURCE_EXHAUSTED in codes
+
+
+def test_cancel_errors(orders, aapl) -> None:
+    refused(orders, lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id="O-nope")),
+            C.NOT_FOUND, "O-nope")
+    refused(orders, lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1")),
+            C.INVALID_ARGUMENT, "order_id")
+    refused(orders, lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="", order_id="x")),
+            C.INVALID_ARGUMENT, "account")
+    # A filled order cannot be canceled.
+    filled = orders.SubmitOrder(
+        submit(client_order_id="fill-then-cancel", quantity="1", limit_price=format_fixed(
+            parse_fixed(aapl["ask"]) * 101 // 100 // 10_000_000 * 10_000_000)), timeout=5)
+    deadline = time.monotonic() + 5
+    while orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)).status != \
+            common_pb2.ORDER_STATUS_FILLED:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    refused(orders, lambda: orders.CancelOrder(
+        orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)), C.FAILED_PRECONDITION, "FILLED")
+    # Another account's order is not found, not canceled.
+    refused(orders, lambda: orders.CancelOrder(
+        orders_pb2.CancelOrderRequest(account="ACC-EQ-2", order_id=filled.order_id)), C.NOT_FOUND)
+
+
+def test_replace_errors(orders, aapl) -> None:
+    ack = orders.SubmitOrder(submit(client_order_id="to-replace", limit_price=aapl["passive"]), timeout=5)
+    time.sleep(0.05)
+    base = dict(account="ACC-EQ-1", order_id=ack.order_id)
+    refused(orders, lambda: orders.ReplaceOrder(orders_pb2.ReplaceOrderRequest(**base, quantity="20")),
+            C.INVALID_ARGUMENT, "new_client_order_id")
+    refused(orders, lambda: orders.ReplaceOrder(orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1")),
+            C.INVALID_ARGUMENT, "quantity")
+    refused(orders, lambda: orders.ReplaceOrder(
+        orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1", limit_price="1.001")),
+        C.INVALID_ARGUMENT, "limit_price")
+    refused(orders, lambda: orders.ReplaceOrder(
+        orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="to-replace", quantity="20")),
+        C.ALREADY_EXISTS, "to-replace")
+    refused(orders, lambda: orders.ReplaceOrder(
+        orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1", quantity="999999")),
+        C.FAILED_PRECONDITION)
+
+
+def test_queries_validate(orders, desk) -> None:
+    refused(orders, lambda: orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", client_order_id="none")),
+            C.NOT_FOUND, "none")
+    refused(orders, lambda: orders.ListOrders(orders_pb2.ListOrdersRequest(limit=10_001)), C.INVALID_ARGUMENT, "limit")
+    refused(orders, lambda: orders.ListOrders(orders_pb2.ListOrdersRequest(symbol="ZZZ")), C.INVALID_ARGUMENT, "symbol")
+    refused(orders, lambda: orders.GetPositions(orders_pb2.GetPositionsRequest(account="NOBODY")),
+            C.INVALID_ARGUMENT, "account")
+    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="ZZZZ")), C.NOT_FOUND, "ZZZZ")
+    refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="")), C.INVALID_ARGUMENT)
+    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    scope = common_pb2.Scope(account="ACC-EQ-1")
+    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
+        scope=scope, state=common_pb2.TRADING_STATE_HALTED, reason="test")), C.INVALID_ARGUMENT, "actor")
+    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
+        scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="ops")), C.INVALID_ARGUMENT, "reason")
+    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
+        scope=common_pb2.Scope(account="NOBODY"), state=common_pb2.TRADING_STATE_HALTED, actor="a", reason="r")),
+        C.INVALID_ARGUMENT, "scope.account")
+    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
+        scope=scope, state=common_pb2.TRADING_STATE_UNSPECIFIED, actor="a", reason="r")), C.INVALID_ARGUMENT, "state")
+    compliance = compliance_pb2_grpc.ComplianceServiceStub(grpc.insecure_channel(desk.address("compliance")))
+    refused(orders, lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(limit=10_001)),
+            C.INVALID_ARGUMENT, "limit")
+    refused(orders, lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(since_ns=10, until_ns=5)),
+            C.INVALID_ARGUMENT, "until_ns")
+
+
+def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
+    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    scope = common_pb2.Scope(account="ACC-EQ-2")
+    risk.SetTradingState(risk_pb2.SetTradingStateRequest(
+        scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="test", reason="halt drill"), timeout=5)
+    deadline = time.monotonic() + 5
+    attempt = 0
+    while True:  # the halt reaches the gate over the risk stream, within milliseconds
+        attempt += 1
+        req = submit(client_order_id=f"halt-probe-{attempt}", account="ACC-EQ-2", strategy="",
+                     limit_price=aapl["passive"])
+        try:
+            orders.SubmitOrder(req, timeout=5)
+        except grpc.RpcError as err:
+            if err.code() == C.FAILED_PRECONDITION and "halt drill" in err.details():
+                break
+        assert time.monotonic() < deadline, "the halt never reached the gate"
+        time.sleep(0.01)
+    req = submit(client_order_id="after-halt", account="ACC-EQ-2", strategy="", limit_price=aapl["passive"])
+    risk.SetTradingState(risk_pb2.SetTradingStateRequest(
+        scope=scope, state=common_pb2.TRADING_STATE_ACTIVE, actor="test", reason="drill over"), timeout=5)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            orders.SubmitOrder(req, timeout=5)
+            break
+        except grpc.RpcError:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+
+def test_session_reports_errors_in_band(orders, aapl) -> None:
+    good = submit(client_order_id="sess-ok", limit_price=aapl["passive"])
+    bad = submit(client_order_id="sess-bad", quantity="-1")
+    requests = [orders_pb2.SessionRequest(submit=good, request_id=1), orders_pb2.SessionRequest(submit=bad, request_id=2),
+                orders_pb2.SessionRequest(request_id=3)]
+    answers = {}
+    for resp in orders.OrderSession(iter(requests), timeout=10):
+        if resp.request_id:
+            answers[resp.request_id] = resp
+    assert answers[1].WhichOneof("response") == "ack"
+    assert answers[2].error.code == C.INVALID_ARGUMENT.value[0] and "quantity" in answers[2].error.message
+    assert answers[3].error.code == C.INVALID_ARGUMENT.value[0] and "request" in answers[3].error.message
+
+
+def test_sigterm_is_clean(tmp_path: Path) -> None:
+    proc = DeskProcess(write_desk(tmp_path))
+    proc.wait_up()
+    assert proc.stop() == 0
+    log = proc.log.read_text()
+    assert "draining" in log and "desk stopped" in log
