@@ -14,7 +14,9 @@ import grpc
 from tradingdesk.v1 import common_pb2, orders_pb2
 
 ACK = orders_pb2.OrderAck(
-    order_id="O-1a200a74bd28d9-000001", client_order_id="bench-000000001", status=common_pb2.ORDER_STATUS_PENDING_NEW,
+    order_id="O-1a200a74bd28d9-000001",
+    client_order_id="bench-000000001",
+    status=common_pb2.ORDER_STATUS_PENDING_NEW,
     journal_seq=123456,
 )
 
@@ -25,7 +27,7 @@ async def submit(request: orders_pb2.SubmitOrderRequest, context) -> orders_pb2.
 
 async def session(request_iterator, context):
     async for req in request_iterator:
-        yield orders_pb2.SessionResponse(request_id=req.request_id, ack=ACK)
+        yield orders_pb2.SessionResponses(responses=[orders_pb2.SessionResponse(request_id=req.request_id, ack=ACK)])
 
 
 async def main(port: int) -> None:
@@ -35,7 +37,7 @@ async def main(port: int) -> None:
             submit, orders_pb2.SubmitOrderRequest.FromString, orders_pb2.OrderAck.SerializeToString
         ),
         "OrderSession": grpc.stream_stream_rpc_method_handler(
-            session, orders_pb2.SessionRequest.FromString, orders_pb2.SessionResponse.SerializeToString
+            session, orders_pb2.SessionRequest.FromString, orders_pb2.SessionResponses.SerializeToString
         ),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("tradingdesk.v1.OrderService", handlers),))

@@ -35,8 +35,13 @@ def resting_orders(bids: dict[str, int], n: int, prefix: str) -> list[orders_pb2
         price = bids[symbol] * 99 // 100 // 10_000_000 * 10_000_000  # on the 0.01 grid
         out.append(
             orders_pb2.SubmitOrderRequest(
-                client_order_id=f"{prefix}-{i:09d}", account="ACC-EQ-2", symbol=symbol, side=common_pb2.SIDE_BUY,
-                order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="1", limit_price=format_fixed(price),
+                client_order_id=f"{prefix}-{i:09d}",
+                account="ACC-EQ-2",
+                symbol=symbol,
+                side=common_pb2.SIDE_BUY,
+                order_type=common_pb2.ORDER_TYPE_LIMIT,
+                quantity="1",
+                limit_price=format_fixed(price),
                 time_in_force=common_pb2.TIME_IN_FORCE_DAY,
             )
         )
@@ -66,14 +71,15 @@ async def session_rate(address: str, requests: list[orders_pb2.SubmitOrderReques
 
         acks = errors = 0
         t0 = time.perf_counter()
-        async for resp in stub.OrderSession(gen()):
-            which = resp.WhichOneof("response")
-            if which == "ack":
-                acks += 1
-            elif which == "error":
-                errors += 1
-                if errors == 1:
-                    print(f"session error: {resp.error.message}", file=sys.stderr)
+        async for batch in stub.OrderSession(gen()):
+            for resp in batch.responses:
+                which = resp.WhichOneof("response")
+                if which == "ack":
+                    acks += 1
+                elif which == "error":
+                    errors += 1
+                    if errors == 1:
+                        print(f"session error: {resp.error.message}", file=sys.stderr)
             if acks + errors == len(requests):
                 break
         elapsed = time.perf_counter() - t0
@@ -97,6 +103,7 @@ def start_echo(port: int) -> subprocess.Popen:
 async def run_async() -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="td-bench-") as tmp:
+
         def relax(doc: dict) -> None:
             doc["spec"]["risk"]["maxSubmitsPerSecond"] = 1_000_000
             doc["spec"]["risk"]["maxOrderQuantity"] = "1000000"

@@ -14,8 +14,14 @@ def figure(name: str, value: float, unit: str, baseline: float, *, lower_is_bett
     For a latency, 1.3 means 30% slower than the baseline; for a rate, 0.8 means 80% of the baseline's rate.
     """
     ratio = value / baseline if baseline else float("nan")
-    row = {"name": name, "value": round(value, 3), "unit": unit, "baseline": round(baseline, 3),
-           "ratio": round(ratio, 3), "lower_is_better": lower_is_better}
+    row = {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": round(baseline, 3),
+        "ratio": round(ratio, 3),
+        "lower_is_better": lower_is_better,
+    }
     print(json.dumps(row), flush=True)
     return row
 

@@ -100,9 +100,18 @@ class DeskProcess:
         self.log = spec_path.parent / "up.log"
         self._out = self.log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tradingdesk.cli.main", "up", "-f", str(spec_path), "--log-dir",
-             str(spec_path.parent / "logs")],
-            stdout=self._out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "tradingdesk.cli.main",
+                "up",
+                "-f",
+                str(spec_path),
+                "--log-dir",
+                str(spec_path.parent / "logs"),
+            ],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
         )
 
     def address(self, service: str) -> str:

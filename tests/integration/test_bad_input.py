@@ -91,8 +91,14 @@ def refused(orders, call: Callable[[], object], code: grpc.StatusCode, *words: s
 
 def submit(**fields) -> orders_pb2.SubmitOrderRequest:
     base = dict(
-        client_order_id=f"bad-{time.monotonic_ns()}", account="ACC-EQ-1", strategy="manual", symbol="AAPL",
-        side=common_pb2.SIDE_BUY, order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="10", limit_price="100.00",
+        client_order_id=f"bad-{time.monotonic_ns()}",
+        account="ACC-EQ-1",
+        strategy="manual",
+        symbol="AAPL",
+        side=common_pb2.SIDE_BUY,
+        order_type=common_pb2.ORDER_TYPE_LIMIT,
+        quantity="10",
+        limit_price="100.00",
         time_in_force=common_pb2.TIME_IN_FORCE_DAY,
     )
     base.update(fields)
@@ -168,8 +174,16 @@ def test_throttle_resource_exhausted(orders, aapl) -> None:
     codes = []
     for i in range(40):
         try:
-            orders.SubmitOrder(submit(client_order_id=f"thr-{i}", account="ACC-THROTTLE", strategy="",
-                                      limit_price=aapl["passive"], quantity="1"), timeout=5)
+            orders.SubmitOrder(
+                submit(
+                    client_order_id=f"thr-{i}",
+                    account="ACC-THROTTLE",
+                    strategy="",
+                    limit_price=aapl["passive"],
+                    quantity="1",
+                ),
+                timeout=5,
+            )
             codes.append("ok")
         except grpc.RpcError as err:
             codes.append(err.code())
@@ -177,86 +191,182 @@ def test_throttle_resource_exhausted(orders, aapl) -> None:
 
 
 def test_cancel_errors(orders, aapl) -> None:
-    refused(orders, lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id="O-nope")),
-            C.NOT_FOUND, "O-nope")
-    refused(orders, lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1")),
-            C.INVALID_ARGUMENT, "order_id")
-    refused(orders, lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="", order_id="x")),
-            C.INVALID_ARGUMENT, "account")
+    refused(
+        orders,
+        lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id="O-nope")),
+        C.NOT_FOUND,
+        "O-nope",
+    )
+    refused(
+        orders,
+        lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1")),
+        C.INVALID_ARGUMENT,
+        "order_id",
+    )
+    refused(
+        orders,
+        lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="", order_id="x")),
+        C.INVALID_ARGUMENT,
+        "account",
+    )
     # A filled order cannot be canceled.
     filled = orders.SubmitOrder(
-        submit(client_order_id="fill-then-cancel", quantity="1", limit_price=format_fixed(
-            parse_fixed(aapl["ask"]) * 101 // 100 // 10_000_000 * 10_000_000)), timeout=5)
+        submit(
+            client_order_id="fill-then-cancel",
+            quantity="1",
+            limit_price=format_fixed(parse_fixed(aapl["ask"]) * 101 // 100 // 10_000_000 * 10_000_000),
+        ),
+        timeout=5,
+    )
     deadline = time.monotonic() + 5
-    while orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)).status != \
-            common_pb2.ORDER_STATUS_FILLED:
+    while (
+        orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)).status
+        != common_pb2.ORDER_STATUS_FILLED
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    refused(orders, lambda: orders.CancelOrder(
-        orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)), C.FAILED_PRECONDITION, "FILLED")
+    refused(
+        orders,
+        lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)),
+        C.FAILED_PRECONDITION,
+        "FILLED",
+    )
     # Another account's order is not found, not canceled.
-    refused(orders, lambda: orders.CancelOrder(
-        orders_pb2.CancelOrderRequest(account="ACC-EQ-2", order_id=filled.order_id)), C.NOT_FOUND)
+    refused(
+        orders,
+        lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-2", order_id=filled.order_id)),
+        C.NOT_FOUND,
+    )
 
 
 def test_replace_errors(orders, aapl) -> None:
     ack = orders.SubmitOrder(submit(client_order_id="to-replace", limit_price=aapl["passive"]), timeout=5)
     time.sleep(0.05)
     base = dict(account="ACC-EQ-1", order_id=ack.order_id)
-    refused(orders, lambda: orders.ReplaceOrder(orders_pb2.ReplaceOrderRequest(**base, quantity="20")),
-            C.INVALID_ARGUMENT, "new_client_order_id")
-    refused(orders, lambda: orders.ReplaceOrder(orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1")),
-            C.INVALID_ARGUMENT, "quantity")
-    refused(orders, lambda: orders.ReplaceOrder(
-        orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1", limit_price="1.001")),
-        C.INVALID_ARGUMENT, "limit_price")
-    refused(orders, lambda: orders.ReplaceOrder(
-        orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="to-replace", quantity="20")),
-        C.ALREADY_EXISTS, "to-replace")
-    refused(orders, lambda: orders.ReplaceOrder(
-        orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1", quantity="999999")),
-        C.FAILED_PRECONDITION)
+    refused(
+        orders,
+        lambda: orders.ReplaceOrder(orders_pb2.ReplaceOrderRequest(**base, quantity="20")),
+        C.INVALID_ARGUMENT,
+        "new_client_order_id",
+    )
+    refused(
+        orders,
+        lambda: orders.ReplaceOrder(orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1")),
+        C.INVALID_ARGUMENT,
+        "quantity",
+    )
+    refused(
+        orders,
+        lambda: orders.ReplaceOrder(
+            orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1", limit_price="1.001")
+        ),
+        C.INVALID_ARGUMENT,
+        "limit_price",
+    )
+    refused(
+        orders,
+        lambda: orders.ReplaceOrder(
+            orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="to-replace", quantity="20")
+        ),
+        C.ALREADY_EXISTS,
+        "to-replace",
+    )
+    refused(
+        orders,
+        lambda: orders.ReplaceOrder(
+            orders_pb2.ReplaceOrderRequest(**base, new_client_order_id="r1", quantity="999999")
+        ),
+        C.FAILED_PRECONDITION,
+    )
 
 
 def test_queries_validate(orders, desk) -> None:
-    refused(orders, lambda: orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", client_order_id="none")),
-            C.NOT_FOUND, "none")
+    refused(
+        orders,
+        lambda: orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", client_order_id="none")),
+        C.NOT_FOUND,
+        "none",
+    )
     refused(orders, lambda: orders.ListOrders(orders_pb2.ListOrdersRequest(limit=10_001)), C.INVALID_ARGUMENT, "limit")
     refused(orders, lambda: orders.ListOrders(orders_pb2.ListOrdersRequest(symbol="ZZZ")), C.INVALID_ARGUMENT, "symbol")
-    refused(orders, lambda: orders.GetPositions(orders_pb2.GetPositionsRequest(account="NOBODY")),
-            C.INVALID_ARGUMENT, "account")
+    refused(
+        orders,
+        lambda: orders.GetPositions(orders_pb2.GetPositionsRequest(account="NOBODY")),
+        C.INVALID_ARGUMENT,
+        "account",
+    )
     market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
     refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="ZZZZ")), C.NOT_FOUND, "ZZZZ")
     refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="")), C.INVALID_ARGUMENT)
     risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
     scope = common_pb2.Scope(account="ACC-EQ-1")
-    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
-        scope=scope, state=common_pb2.TRADING_STATE_HALTED, reason="test")), C.INVALID_ARGUMENT, "actor")
-    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
-        scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="ops")), C.INVALID_ARGUMENT, "reason")
-    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
-        scope=common_pb2.Scope(account="NOBODY"), state=common_pb2.TRADING_STATE_HALTED, actor="a", reason="r")),
-        C.INVALID_ARGUMENT, "scope.account")
-    refused(orders, lambda: risk.SetTradingState(risk_pb2.SetTradingStateRequest(
-        scope=scope, state=common_pb2.TRADING_STATE_UNSPECIFIED, actor="a", reason="r")), C.INVALID_ARGUMENT, "state")
+    refused(
+        orders,
+        lambda: risk.SetTradingState(
+            risk_pb2.SetTradingStateRequest(scope=scope, state=common_pb2.TRADING_STATE_HALTED, reason="test")
+        ),
+        C.INVALID_ARGUMENT,
+        "actor",
+    )
+    refused(
+        orders,
+        lambda: risk.SetTradingState(
+            risk_pb2.SetTradingStateRequest(scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="ops")
+        ),
+        C.INVALID_ARGUMENT,
+        "reason",
+    )
+    refused(
+        orders,
+        lambda: risk.SetTradingState(
+            risk_pb2.SetTradingStateRequest(
+                scope=common_pb2.Scope(account="NOBODY"), state=common_pb2.TRADING_STATE_HALTED, actor="a", reason="r"
+            )
+        ),
+        C.INVALID_ARGUMENT,
+        "scope.account",
+    )
+    refused(
+        orders,
+        lambda: risk.SetTradingState(
+            risk_pb2.SetTradingStateRequest(
+                scope=scope, state=common_pb2.TRADING_STATE_UNSPECIFIED, actor="a", reason="r"
+            )
+        ),
+        C.INVALID_ARGUMENT,
+        "state",
+    )
     compliance = compliance_pb2_grpc.ComplianceServiceStub(grpc.insecure_channel(desk.address("compliance")))
-    refused(orders, lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(limit=10_001)),
-            C.INVALID_ARGUMENT, "limit")
-    refused(orders, lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(since_ns=10, until_ns=5)),
-            C.INVALID_ARGUMENT, "until_ns")
+    refused(
+        orders,
+        lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(limit=10_001)),
+        C.INVALID_ARGUMENT,
+        "limit",
+    )
+    refused(
+        orders,
+        lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(since_ns=10, until_ns=5)),
+        C.INVALID_ARGUMENT,
+        "until_ns",
+    )
 
 
 def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
     risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
     scope = common_pb2.Scope(account="ACC-EQ-2")
-    risk.SetTradingState(risk_pb2.SetTradingStateRequest(
-        scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="test", reason="halt drill"), timeout=5)
+    risk.SetTradingState(
+        risk_pb2.SetTradingStateRequest(
+            scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="test", reason="halt drill"
+        ),
+        timeout=5,
+    )
     deadline = time.monotonic() + 5
     attempt = 0
     while True:  # the halt reaches the gate over the risk stream, within milliseconds
         attempt += 1
-        req = submit(client_order_id=f"halt-probe-{attempt}", account="ACC-EQ-2", strategy="",
-                     limit_price=aapl["passive"])
+        req = submit(
+            client_order_id=f"halt-probe-{attempt}", account="ACC-EQ-2", strategy="", limit_price=aapl["passive"]
+        )
         try:
             orders.SubmitOrder(req, timeout=5)
         except grpc.RpcError as err:
@@ -265,8 +375,12 @@ def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
         assert time.monotonic() < deadline, "the halt never reached the gate"
         time.sleep(0.01)
     req = submit(client_order_id="after-halt", account="ACC-EQ-2", strategy="", limit_price=aapl["passive"])
-    risk.SetTradingState(risk_pb2.SetTradingStateRequest(
-        scope=scope, state=common_pb2.TRADING_STATE_ACTIVE, actor="test", reason="drill over"), timeout=5)
+    risk.SetTradingState(
+        risk_pb2.SetTradingStateRequest(
+            scope=scope, state=common_pb2.TRADING_STATE_ACTIVE, actor="test", reason="drill over"
+        ),
+        timeout=5,
+    )
     deadline = time.monotonic() + 5
     while True:
         try:
@@ -280,12 +394,16 @@ def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
 def test_session_reports_errors_in_band(orders, aapl) -> None:
     good = submit(client_order_id="sess-ok", limit_price=aapl["passive"])
     bad = submit(client_order_id="sess-bad", quantity="-1")
-    requests = [orders_pb2.SessionRequest(submit=good, request_id=1), orders_pb2.SessionRequest(submit=bad, request_id=2),
-                orders_pb2.SessionRequest(request_id=3)]
+    requests = [
+        orders_pb2.SessionRequest(submit=good, request_id=1),
+        orders_pb2.SessionRequest(submit=bad, request_id=2),
+        orders_pb2.SessionRequest(request_id=3),
+    ]
     answers = {}
-    for resp in orders.OrderSession(iter(requests), timeout=10):
-        if resp.request_id:
-            answers[resp.request_id] = resp
+    for batch in orders.OrderSession(iter(requests), timeout=10):
+        for resp in batch.responses:
+            if resp.request_id:
+                answers[resp.request_id] = resp
     assert answers[1].WhichOneof("response") == "ack"
     assert answers[2].error.code == C.INVALID_ARGUMENT.value[0] and "quantity" in answers[2].error.message
     assert answers[3].error.code == C.INVALID_ARGUMENT.value[0] and "request" in answers[3].error.message

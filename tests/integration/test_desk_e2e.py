@@ -75,7 +75,11 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
         }
         run = subprocess.run(
             [sys.executable, "-c", "import sys; sys.path.insert(0, '.'); exec(open('place_order.py').read())"],
-            cwd=client, env=env, capture_output=True, text=True, timeout=60,
+            cwd=client,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert run.returncode == 0, run.stdout + run.stderr + desk.logs()
         out = run.stdout
@@ -99,11 +103,15 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
                     compliance_pb2.QueryAuditRequest(order_id=order_id)
                 )
             kinds = [e.kind for e in resp.events]
-            return kinds if kinds and kinds[-1] == "trade" and json.loads(resp.events[-1].payload_json)[
-                "status"] == "FILLED" else []
+            return (
+                kinds
+                if kinds and kinds[-1] == "trade" and json.loads(resp.events[-1].payload_json)["status"] == "FILLED"
+                else []
+            )
 
         kinds = await wait_for(audited, timeout=10)
         assert kinds[:2] == ["pending_new", "new"]
+
         async def healthy() -> bool:
             async with grpc.aio.insecure_channel(desk.address("monitoring")) as ch:
                 summary = await monitoring_pb2_grpc.MonitoringServiceStub(ch).GetHealthSummary(
@@ -127,7 +135,9 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
             first = await replay.read()
             replay.cancel()
         assert (after.status, after.cum_quantity, after.avg_price) == (
-            before.status, before.cum_quantity, before.avg_price
+            before.status,
+            before.cum_quantity,
+            before.avg_price,
         )
         (aapl_after,) = [p for p in positions.positions if p.symbol == "AAPL"]
         assert (aapl_after.quantity, aapl_after.avg_cost) == (aapl.quantity, aapl.avg_cost)

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import write_csv

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tradingdesk
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select
+
+import tradingdesk
 from tradingdesk.storage import (
     AsyncDurability,
     AuditRecord,

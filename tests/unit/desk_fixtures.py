@@ -83,8 +83,12 @@ def default_limits(**overrides: Any) -> Limits:
     return Limits(**values)
 
 
-def make_desk(limits: Limits | None = None, journal: ListJournal | None = None, venues: tuple[str, ...] = ("xnys", "xnas"),
-              clock: ManualClock | None = None) -> Desk:
+def make_desk(
+    limits: Limits | None = None,
+    journal: ListJournal | None = None,
+    venues: tuple[str, ...] = ("xnys", "xnas"),
+    clock: ManualClock | None = None,
+) -> Desk:
     clock = clock or ManualClock()
     scheduler = ManualScheduler(clock)
     gate = RiskGate(limits or default_limits())
@@ -92,19 +96,53 @@ def make_desk(limits: Limits | None = None, journal: ListJournal | None = None, 
     venue_map: dict[str, SimulatedVenue] = {}
     router = Router(venue_map, {n: frozenset() for n in venues}, {n: D("0.003") for n in venues}, venues[0])
     engine = OrderEngine(
-        instruments=INSTRUMENTS, gate=gate, router=router, venues=venue_map, journal_append=journal.append,
-        clock=clock, scheduler=scheduler,
+        instruments=INSTRUMENTS,
+        gate=gate,
+        router=router,
+        venues=venue_map,
+        journal_append=journal.append,
+        clock=clock,
+        scheduler=scheduler,
     )
     for i, name in enumerate(venues):
         venue_map[name] = SimulatedVenue(
-            name, INSTRUMENTS, engine, scheduler, clock, latency_us=100 + 10 * i, maker_fee_per_unit=-D("0.002"),
-            taker_fee_per_unit=D("0.003"), impact_coefficient_bps=10, depth_levels=3, id_prefix=f"{name}-X",
+            name,
+            INSTRUMENTS,
+            engine,
+            scheduler,
+            clock,
+            latency_us=100 + 10 * i,
+            maker_fee_per_unit=-D("0.002"),
+            taker_fee_per_unit=D("0.003"),
+            impact_coefficient_bps=10,
+            depth_levels=3,
+            id_prefix=f"{name}-X",
         )
     return Desk(engine, journal, clock, scheduler, venue_map, gate)
 
 
-def order(cl: str = "c1", side: Side = Side.BUY, qty: str = "100", price: str = "100.00", symbol: str = "AAPL",
-          tif: TimeInForce = TimeInForce.DAY, order_type: OrderType = OrderType.LIMIT, account: str = "ACC",
-          expire_ns: int = 0, venue: str = "") -> NewOrder:
-    return NewOrder(cl, account, "", symbol, side, order_type, D(qty), D(price) if order_type == OrderType.LIMIT else 0,
-                    tif, expire_ns, venue)
+def order(
+    cl: str = "c1",
+    side: Side = Side.BUY,
+    qty: str = "100",
+    price: str = "100.00",
+    symbol: str = "AAPL",
+    tif: TimeInForce = TimeInForce.DAY,
+    order_type: OrderType = OrderType.LIMIT,
+    account: str = "ACC",
+    expire_ns: int = 0,
+    venue: str = "",
+) -> NewOrder:
+    return NewOrder(
+        cl,
+        account,
+        "",
+        symbol,
+        side,
+        order_type,
+        D(qty),
+        D(price) if order_type == OrderType.LIMIT else 0,
+        tif,
+        expire_ns,
+        venue,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from tradingdesk.feeds.fanout import Fanout, Subscriber
 from tradingdesk.v1 import market_data_pb2 as pb
 

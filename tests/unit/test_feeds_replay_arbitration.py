@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 
 import pytest
+
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, FeedMessage, MarketEvent

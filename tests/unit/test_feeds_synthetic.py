@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import RecordingFormatError, read_csv, write_csv

@@ -5,8 +5,16 @@ from tradingdesk.core.fixed import SCALE, DecimalFormatError, bps_of, div, forma
 
 @pytest.mark.parametrize(
     ("text", "units"),
-    [("0", 0), ("1", SCALE), ("0.1", SCALE // 10), ("101.25", 101 * SCALE + SCALE // 4), ("0.000000001", 1),
-     ("007.50", 7 * SCALE + SCALE // 2), (" 3 ", 3 * SCALE), ("2.", None)],
+    [
+        ("0", 0),
+        ("1", SCALE),
+        ("0.1", SCALE // 10),
+        ("101.25", 101 * SCALE + SCALE // 4),
+        ("0.000000001", 1),
+        ("007.50", 7 * SCALE + SCALE // 2),
+        (" 3 ", 3 * SCALE),
+        ("2.", None),
+    ],
 )
 def test_parse(text: str, units: int | None) -> None:
     if units is None:
@@ -17,8 +25,28 @@ def test_parse(text: str, units: int | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "NaN", "nan", "inf", "-inf", "1e3", "1E-2", "0x10", "1,000", "--1", "1.2.3", ".", "+", "١٢", "1_000",
-             "0.0000000001", "1" * 16, "-5", "1.\u0661"],
+    "text",
+    [
+        "",
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "1e3",
+        "1E-2",
+        "0x10",
+        "1,000",
+        "--1",
+        "1.2.3",
+        ".",
+        "+",
+        "١٢",
+        "1_000",
+        "0.0000000001",
+        "1" * 16,
+        "-5",
+        "1.\u0661",
+    ],
 )
 def test_parse_refuses(text: str) -> None:
     with pytest.raises(DecimalFormatError):

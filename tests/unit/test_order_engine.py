@@ -3,13 +3,13 @@
 import grpc
 import pytest
 
+from tests.unit.desk_fixtures import D, ListJournal, default_limits, make_desk, order
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.core.orders import IllegalTransition
 from tradingdesk.oms.errors import RequestError
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
 from tradingdesk.risk.limits import DESK_SCOPE, StateEntry
-from tests.unit.desk_fixtures import D, ListJournal, default_limits, make_desk, order
 
 S = OrderStatus
 

@@ -12,8 +12,16 @@ REPO = Path(__file__).resolve().parents[2]
 def test_generated_code_is_fresh(tmp_path: Path) -> None:
     protos = sorted((REPO / "proto" / "tradingdesk" / "v1").glob("*.proto"))
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{REPO / 'proto'}", f"--python_out={tmp_path}",
-         f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}", *map(str, protos)],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{REPO / 'proto'}",
+            f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            *map(str, protos),
+        ],
         check=True,
     )
     generated = sorted(p.relative_to(tmp_path) for p in (tmp_path / "tradingdesk" / "v1").glob("*.py*"))
@@ -34,9 +42,19 @@ def test_every_service_is_in_package_tradingdesk_v1() -> None:
         for s in m.DESCRIPTOR.services_by_name.values()
     }
     assert names == {
-        "tradingdesk.v1.ComplianceService", "tradingdesk.v1.MarketDataService", "tradingdesk.v1.MonitoringService",
-        "tradingdesk.v1.OrderService", "tradingdesk.v1.RiskService",
+        "tradingdesk.v1.ComplianceService",
+        "tradingdesk.v1.MarketDataService",
+        "tradingdesk.v1.MonitoringService",
+        "tradingdesk.v1.OrderService",
+        "tradingdesk.v1.RiskService",
     }
     methods = set(orders_pb2.DESCRIPTOR.services_by_name["OrderService"].methods_by_name)
-    assert {"SubmitOrder", "CancelOrder", "ReplaceOrder", "GetOrder", "ListOrders", "StreamExecutions",
-            "OrderSession"} <= methods
+    assert {
+        "SubmitOrder",
+        "CancelOrder",
+        "ReplaceOrder",
+        "GetOrder",
+        "ListOrders",
+        "StreamExecutions",
+        "OrderSession",
+    } <= methods

@@ -54,10 +54,14 @@ def test_yaml_floats_are_read_exactly() -> None:
         (lambda d: d["spec"]["instruments"][1].update(tickSize="-0.01"), "spec.instruments[1].tickSize"),
         (lambda d: d["spec"]["instruments"][1].update(tickSize="1e-2"), "spec.instruments[1].tickSize"),
         (lambda d: d["spec"]["instruments"][1].update(symbol="msft"), "spec.instruments[1].symbol"),
-        (lambda d: d["spec"]["instruments"].append(dict(d["spec"]["instruments"][0])),
-         "spec.instruments[].symbol: must be unique, repeated: AAPL"),
-        (lambda d: d["spec"]["risk"].update(restrictedSymbols=["TSLA"]),
-         "spec.risk.restrictedSymbols[0]: 'TSLA' is not an instrument of the desk"),
+        (
+            lambda d: d["spec"]["instruments"].append(dict(d["spec"]["instruments"][0])),
+            "spec.instruments[].symbol: must be unique, repeated: AAPL",
+        ),
+        (
+            lambda d: d["spec"]["risk"].update(restrictedSymbols=["TSLA"]),
+            "spec.risk.restrictedSymbols[0]: 'TSLA' is not an instrument of the desk",
+        ),
         (lambda d: d["spec"]["routing"].update(defaultVenue="arca"), "spec.routing.defaultVenue"),
         (lambda d: d["spec"]["venues"][0].update(latencyUs=-1), "spec.venues[0].latencyUs"),
         (lambda d: d["spec"]["venues"][0].update(makerRebatePerUnit="0.01"), "spec.venues[0].makerRebatePerUnit"),

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from tradingdesk.core.clock import ManualClock
 from tradingdesk.core.enums import OrderType, Side, TimeInForce
 from tradingdesk.core.fixed import mul, parse_fixed, to_units

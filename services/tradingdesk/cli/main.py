@@ -64,6 +64,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         service = build_service(args.service, desk)
         await serve_until_signalled(service, address)
 
+    profile_to = os.environ.get("TD_PROFILE_DIR")
+    if profile_to:  # a developer's aid: cProfile of the whole service, written when it stops
+        import cProfile
+
+        with cProfile.Profile() as prof:
+            asyncio.run(main())
+        prof.dump_stats(str(Path(profile_to) / f"{args.service}.prof"))
+        return 0
     asyncio.run(main())
     return 0
 

@@ -32,7 +32,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
     def __init__(self, desk: TradingDesk, *, directory: ServiceDirectory | None = None, dsn: str | None = None) -> None:
         self.desk = desk
         self.directory = directory or ServiceDirectory.for_desk(desk)
-        self.db = make_engine(dsn or dsn_for(desk, "compliance"))
+        # A mirror of the routing journal: after a machine crash it re-reads what it lost from routing.
+        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False)
         self.store = AuditStore(self.db)
         self.accounts = {a.name for a in desk.spec.accounts}
         self.symbols = {i.symbol for i in desk.spec.instruments}
@@ -54,18 +55,13 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         queue: asyncio.Queue[AuditRecord | None] = asyncio.Queue(BATCH * 4)
         writer = asyncio.create_task(self._write_batches(queue))
         try:
-            async for ev in stream:
-                payload = json.loads(ev.payload_json)
-                record = AuditRecord(
-                    ev.seq,
-                    ev.ts_ns,
-                    ev.kind,
-                    ev.order_id,
-                    payload.get("account", ""),
-                    payload.get("symbol", ""),
-                    payload,
-                )
-                await queue.put(record)
+            async for batch in stream:
+                for ev in batch.events:
+                    await queue.put(
+                        AuditRecord(
+                            ev.seq, ev.ts_ns, ev.kind, ev.order_id, ev.account, ev.symbol, None, ev.payload_json
+                        )
+                    )
         finally:
             await queue.put(None)
             await writer

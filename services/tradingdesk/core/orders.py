@@ -7,6 +7,7 @@ The state machine is the single authority on which status may follow which; the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tradingdesk.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side, TimeInForce
 from tradingdesk.core.fixed import div
@@ -61,6 +62,8 @@ class Order:
     text: str = ""
     # Status to return to when a pending cancel/replace is refused by the venue.
     pre_pending_status: OrderStatus | None = field(default=None, repr=False)
+    # The journal payload fields the order never changes, rendered once (see oms.events).
+    static_payload: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def leaves_qty(self) -> int:

@@ -29,8 +29,9 @@ KINDS: dict[str, ExecType] = {
 }
 
 
-def order_payload(order: Order, **extra: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
+def _static_payload(order: Order) -> dict[str, Any]:
+    """The fields an order never changes, formatted once per order rather than once per event."""
+    static: dict[str, Any] = {
         "client_order_id": order.client_order_id,
         "account": order.account,
         "strategy": order.strategy,
@@ -42,23 +43,36 @@ def order_payload(order: Order, **extra: Any) -> dict[str, Any]:
         "tif": order.tif.name,
         "expire_ns": order.expire_ns,
         "created_ns": order.created_ns,
-        "status": order.status.name,
-        "cum_qty": format_fixed(order.cum_qty),
-        "cum_notional": format_fixed(order.cum_notional),
-        "fees": format_fixed(order.fees),
-        "leaves_qty": format_fixed(order.leaves_qty),
-        "avg_price": format_fixed(order.avg_price),
-        "venue": order.venue,
     }
     if order.replaces_order_id:
-        payload["replaces_order_id"] = order.replaces_order_id
+        static["replaces_order_id"] = order.replaces_order_id
+    if order.parent_order_id:
+        static["parent_order_id"] = order.parent_order_id
+    return static
+
+
+def order_payload(order: Order, **extra: Any) -> dict[str, Any]:
+    static = order.static_payload
+    if static is None:
+        static = order.static_payload = _static_payload(order)
+    payload = dict(static)
+    payload["status"] = order.status.name
+    if order.cum_qty:
+        payload["cum_qty"] = format_fixed(order.cum_qty)
+        payload["cum_notional"] = format_fixed(order.cum_notional)
+        payload["leaves_qty"] = format_fixed(order.leaves_qty)
+        payload["avg_price"] = format_fixed(order.avg_price)
+    else:
+        payload["cum_qty"] = payload["cum_notional"] = payload["avg_price"] = "0"
+        payload["leaves_qty"] = static["qty"] if order.is_open else "0"
+    payload["fees"] = format_fixed(order.fees) if order.fees else "0"
+    payload["venue"] = order.venue
     if order.replaced_by_order_id:
         payload["replaced_by_order_id"] = order.replaced_by_order_id
-    if order.parent_order_id:
-        payload["parent_order_id"] = order.parent_order_id
     if order.text:
         payload["text"] = order.text
-    payload.update(extra)
+    if extra:
+        payload.update(extra)
     return payload
 
 

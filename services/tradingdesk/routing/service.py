@@ -31,6 +31,7 @@ from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
+BACKGROUND_COMMIT_DELAY_S = 0.002
 
 
 class RoutingService:
@@ -62,10 +63,12 @@ class RoutingService:
         self.recovered = 0
 
     async def start(self, server: grpc.aio.Server) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self._commit_scheduled = False
+        self._wake_armed = False
         spec = self.desk.spec
         await asyncio.to_thread(migrate, self.db)
-        self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max)
+        self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max, inline=True)
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
         taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}
@@ -76,7 +79,7 @@ class RoutingService:
             gate=self.gate,
             router=router,
             venues=self.venues,
-            journal_append=self.journal.append,
+            journal_append=self._append,
             clock=self.clock,
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
@@ -107,7 +110,9 @@ class RoutingService:
             TimeInForce[spec.routing.default_time_in_force],
             self.clock,
         )
-        servicer = OrderServicer(self.engine, parser, self.journal, self.durability, self.publisher)
+        servicer = OrderServicer(
+            self.engine, parser, self.journal, self.durability, self.publisher, commit_soon=self.commit_soon
+        )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         self.upstreams = [
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
@@ -117,6 +122,31 @@ class RoutingService:
             up.start()
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
+
+    def _append(self, kind: str, order_id: str, payload: dict, ts_ns: int) -> int:
+        """Journal an event. Events a client waits on are committed inline by ``commit_soon``. The rest
+        (venue acks, fills) ride along with the next such commit, or go to the writer thread within a
+        millisecond: committing each alone would queue every acknowledgement behind an extra fsync."""
+        seq = self.journal.append(kind, order_id, payload, ts_ns)
+        if not self._commit_scheduled and not self._wake_armed:
+            self._wake_armed = True
+            self._loop.call_later(BACKGROUND_COMMIT_DELAY_S, self._wake_writer)
+        return seq
+
+    def _wake_writer(self) -> None:
+        self._wake_armed = False
+        self.journal.wake()
+
+    def commit_soon(self) -> None:
+        """Commit what is queued at the start of the next loop turn, on the loop: everything appended in
+        this turn shares one fsync, and the acknowledgement needs no thread hand-off."""
+        if not self._commit_scheduled:
+            self._commit_scheduled = True
+            self._loop.call_soon(self._commit)
+
+    def _commit(self) -> None:
+        self._commit_scheduled = False
+        self.journal.commit_inline()
 
     async def _reseat_after_first_quotes(self) -> None:
         """Open orders go back on the simulated venues once their books have prices again."""

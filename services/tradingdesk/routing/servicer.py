@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
@@ -13,11 +13,13 @@ from tradingdesk.oms.errors import RequestError, invalid
 from tradingdesk.oms.reports import execution_report, order_message, position_message
 from tradingdesk.oms.requests import RequestParser
 from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 MAX_LIST = 10_000
+JOURNAL_BATCH_MAX = 2_000
 REPLAY_CHUNK = 1_000
 
 
@@ -38,8 +40,36 @@ async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> None:
     await context.abort(err.code, err.message)
 
 
+def _accept_any(_: JournalRecord) -> bool:
+    return True
+
+
 def _report(rec: JournalRecord) -> orders_pb2.ExecutionReport:
     return execution_report(rec.seq, rec.ts_ns, rec.kind, rec.order_id, rec.payload)
+
+
+SESSION_BATCH_MAX = 2_000
+
+
+async def _next_batch(out: asyncio.Queue) -> tuple[list, bool]:
+    """Wait for one response, then take whatever else is ready; True once the end marker (None) is seen."""
+    first = await out.get()
+    if first is None:
+        return [], True
+    batch = [first]
+    while len(batch) < SESSION_BATCH_MAX and not out.empty():
+        item = out.get_nowait()
+        if item is None:
+            return batch, True
+        batch.append(item)
+    return batch, False
+
+
+def _drain(out: asyncio.Queue) -> list:
+    items = []
+    while not out.empty():
+        items.append(out.get_nowait())
+    return items
 
 
 class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
@@ -50,12 +80,14 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         journal: Journal,
         durability: AsyncDurability,
         publisher: RecordPublisher,
+        commit_soon: Callable[[], None] = lambda: None,
     ) -> None:
         self.engine = engine
         self.parser = parser
         self.journal = journal
         self.durability = durability
         self.publisher = publisher
+        self.commit_soon = commit_soon
 
     # -- unary ---------------------------------------------------------------------------------------------
     async def SubmitOrder(self, request, context):
@@ -63,6 +95,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             ack = self.engine.submit(self.parser.new_order(request))
         except RequestError as err:
             await _abort(context, err)
+        self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
 
@@ -71,6 +104,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             ack = self.engine.cancel(self.parser.order_ref(request))
         except RequestError as err:
             await _abort(context, err)
+        self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
 
@@ -79,6 +113,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             ack = self.engine.replace(self.parser.replace(request))
         except RequestError as err:
             await _abort(context, err)
+        self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
 
@@ -118,38 +153,70 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             await _abort(context, err)
         accepts = (lambda r: r.payload["account"] == account) if account else (lambda r: True)
         async for rec in self._records(request.from_seq, accepts, context):
-            yield _report(rec)
+            if rec is not None:
+                yield _report(rec)
 
     async def StreamJournal(self, request, context):
-        async for rec in self._records(request.from_seq or 1, lambda r: True, context):
-            yield orders_pb2.JournalEvent(
-                seq=rec.seq,
-                ts_ns=rec.ts_ns,
-                kind=rec.kind,
-                order_id=rec.order_id,
-                payload_json=json.dumps(rec.payload, separators=(",", ":"), sort_keys=True),
+        batch: list[orders_pb2.JournalEvent] = []
+        async for rec in self._records(request.from_seq or 1, _accept_any, context, batched=True):
+            if rec is None:  # the end of a burst: send what has accumulated
+                if batch:
+                    yield orders_pb2.JournalEvents(events=batch)
+                    batch = []
+                continue
+            batch.append(
+                orders_pb2.JournalEvent(
+                    seq=rec.seq,
+                    ts_ns=rec.ts_ns,
+                    kind=rec.kind,
+                    order_id=rec.order_id,
+                    payload_json=rec.payload_json or encode_payload(rec.payload),
+                    account=rec.payload.get("account", ""),
+                    symbol=rec.payload.get("symbol", ""),
+                )
             )
+            if len(batch) >= JOURNAL_BATCH_MAX:
+                yield orders_pb2.JournalEvents(events=batch)
+                batch = []
 
-    async def _records(self, from_seq: int, accepts, context) -> AsyncIterator[JournalRecord]:
-        """History from ``from_seq`` (read from the database), then live records, with no gap or repeat."""
+    async def _records(
+        self, from_seq: int, accepts, context, *, batched: bool = False
+    ) -> AsyncIterator[JournalRecord | None]:
+        """History from ``from_seq`` (read from the database), then live records, with no gap or repeat.
+
+        With ``batched``, a None follows each burst (a history chunk, or all records ready at once), so the
+        caller can send them in one message.
+        """
         sub = self.publisher.subscribe(accepts)
         try:
             last = 0
             if from_seq:
                 upto = self.durability.durable_seq
-                async for rec in self._history(from_seq, upto):
-                    if accepts(rec):
-                        yield rec
-                    last = rec.seq
+                async for chunk in self._history(from_seq, upto):
+                    for rec in chunk:
+                        if accepts(rec):
+                            yield rec
+                        last = rec.seq
+                    if batched:
+                        yield None
                 last = max(last, upto)
+            queue = sub.queue
             while True:
-                rec = await sub.queue.get()
-                if rec is None:
-                    return  # the server is shutting down; resume from the last seq seen
-                if rec.seq > last:
-                    last = rec.seq
-                    yield rec
-                if sub.overflowed and sub.queue.empty():
+                rec = await queue.get()
+                while True:
+                    if rec is None:
+                        if batched:
+                            yield None
+                        return  # the server is shutting down; resume from the last seq seen
+                    if rec.seq > last:
+                        last = rec.seq
+                        yield rec
+                    if queue.empty():
+                        break
+                    rec = queue.get_nowait()
+                if batched:
+                    yield None
+                if sub.overflowed:
                     await context.abort(
                         grpc.StatusCode.RESOURCE_EXHAUSTED,
                         f"the stream fell behind; reconnect with from_seq={last + 1}",
@@ -157,31 +224,40 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         finally:
             self.publisher.unsubscribe(sub)
 
-    async def _history(self, from_seq: int, upto: int) -> AsyncIterator[JournalRecord]:
+    async def _history(self, from_seq: int, upto: int) -> AsyncIterator[list[JournalRecord]]:
         seq = from_seq
         while seq <= upto:
             end = min(upto, seq + REPLAY_CHUNK - 1)
             chunk = await asyncio.to_thread(lambda s=seq, e=end: list(self.journal.replay(s, e)))
-            for rec in chunk:
-                yield rec
             if not chunk:
                 break
+            yield chunk
             seq = chunk[-1].seq + 1
 
     async def OrderSession(self, request_iterator, context):
-        """Requests are handled in arrival order; acks wait for durability without blocking later requests."""
+        """Requests are handled in arrival order. Acks wait for durability without holding up later requests:
+        they queue in seq order and each committed journal batch releases the ones it made durable."""
         mine: set[str] = set()
         out: asyncio.Queue[orders_pb2.SessionResponse | None] = asyncio.Queue()
+        waiting: deque[tuple[int, orders_pb2.SessionResponse]] = deque()
+        all_released = asyncio.Event()
+        all_released.set()
 
         def accepts(rec: JournalRecord) -> bool:
+            # The session's ack is its PENDING_NEW report; repeating it would double the traffic of a burst.
+            if rec.kind == "pending_new":
+                return False
             return rec.order_id in mine or rec.payload.get("replaces_order_id", "") in mine
 
-        sub = self.publisher.subscribe(accepts)
-        pending: set[asyncio.Task] = set()
+        def release(_records: list[JournalRecord]) -> None:
+            durable = self.durability.durable_seq
+            while waiting and waiting[0][0] <= durable:
+                out.put_nowait(waiting.popleft()[1])
+            if not waiting:
+                all_released.set()
 
-        async def respond_when_durable(request_id: int, ack: Ack) -> None:
-            await self.durability.wait_durable(ack.seq)
-            out.put_nowait(orders_pb2.SessionResponse(request_id=request_id, ack=_ack_message(ack)))
+        sub = self.publisher.subscribe(accepts)
+        unsubscribe_release = self.durability.on_committed(release)
 
         async def read_requests() -> None:
             async for req in request_iterator:
@@ -196,22 +272,25 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     else:
                         raise invalid("request", "one of submit, cancel or replace is required")
                 except RequestError as err:
-                    out.put_nowait(
-                        orders_pb2.SessionResponse(
-                            request_id=req.request_id,
-                            error=orders_pb2.SessionError(
-                                code=err.code.value[0], message=err.message, reject_code=err.reject_code
-                            ),
-                        )
+                    error = orders_pb2.SessionError(
+                        code=err.code.value[0], message=err.message, reject_code=err.reject_code
                     )
+                    response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
+                    if waiting:
+                        waiting.append((waiting[-1][0], response))  # keep answers in request order
+                    else:
+                        out.put_nowait(response)
                     continue
                 mine.add(ack.order.order_id)
-                if ack.seq <= self.durability.durable_seq:
-                    out.put_nowait(orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack)))
+                # A session streams: let the writer thread fsync while the loop reads on, so a burst
+                # shares commits instead of paying one blocking fsync per order.
+                self.journal.wake()
+                response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack))
+                if ack.seq <= self.durability.durable_seq and not waiting:
+                    out.put_nowait(response)
                 else:
-                    task = asyncio.create_task(respond_when_durable(req.request_id, ack))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
+                    waiting.append((ack.seq, response))
+                    all_released.clear()
 
         async def forward_executions() -> None:
             while True:
@@ -226,21 +305,20 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         forwarder = asyncio.create_task(forward_executions())
         reader.add_done_callback(lambda _: out.put_nowait(None))
         try:
-            while True:
-                msg = await out.get()
-                if msg is None:
-                    break
-                yield msg
+            ended = False
+            while not ended:
+                batch, ended = await _next_batch(out)
+                if batch:
+                    yield orders_pb2.SessionResponses(responses=batch)
             # The client half-closed: answer what it sent, then end the session.
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-            while not out.empty():
-                nxt = out.get_nowait()
-                if nxt is not None:
-                    yield nxt
+            await all_released.wait()
+            rest = [m for m in _drain(out) if m is not None]
+            if rest:
+                yield orders_pb2.SessionResponses(responses=rest)
         finally:
             reader.cancel()
             forwarder.cancel()
+            unsubscribe_release()
             self.publisher.unsubscribe(sub)
             if reader.done() and not reader.cancelled() and reader.exception() is not None:
                 raise reader.exception()

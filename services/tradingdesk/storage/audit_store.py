@@ -7,7 +7,7 @@ delivering the same events again (after a reconnect or a restart) changes nothin
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, Insert, func, select
@@ -18,6 +18,10 @@ from .journal import JournalRecord
 from .schema import audit_events
 
 _INSERT_CHUNK = 5000
+_SQLITE_INSERT_OR_IGNORE = (
+    "INSERT OR IGNORE INTO audit_events (seq, ts_ns, kind, order_id, account, symbol, payload) "
+    "VALUES (:seq, :ts_ns, :kind, :order_id, :account, :symbol, :payload)"
+)
 MAX_QUERY_LIMIT = 100_000
 
 
@@ -29,7 +33,9 @@ class AuditRecord:
     order_id: str
     account: str
     symbol: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None
+    payload_json: str = field(default="", compare=False, repr=False)
+    """The payload as received; stored as is, so a mirror never decodes and re-encodes what it forwards."""
 
     @classmethod
     def from_journal(cls, rec: JournalRecord) -> AuditRecord:
@@ -66,17 +72,27 @@ class AuditStore:
                 "order_id": r.order_id,
                 "account": r.account,
                 "symbol": r.symbol,
-                "payload": encode_payload(r.payload),
+                "payload": r.payload_json or encode_payload(r.payload),
             }
             for r in records
         ]
         if not rows:
             return 0
         inserted = 0
+        if self._engine.dialect.name == "sqlite":
+            return self._insert_sqlite(rows)
         with self._engine.begin() as conn:
             for i in range(0, len(rows), _INSERT_CHUNK):
                 inserted += len(conn.execute(self._insert, rows[i : i + _INSERT_CHUNK]).all())
         return inserted
+
+    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> int:
+        """The driver's executemany: SQLAlchemy's RETURNING path costs more than the insert itself here."""
+        with self._engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            before = raw.total_changes
+            raw.executemany(_SQLITE_INSERT_OR_IGNORE, rows)
+            return raw.total_changes - before
 
     def last_seq(self) -> int:
         """The highest seq stored (0 when empty): where to resume mirroring the journal."""

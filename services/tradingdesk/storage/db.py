@@ -75,9 +75,16 @@ def make_engine(
     *,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     echo: bool = False,
+    durable: bool = True,
     **engine_kwargs: Any,
 ) -> Engine:
-    """Create an engine for ``dsn`` with the durability settings the desk relies on."""
+    """Create an engine for ``dsn`` with the durability settings the desk relies on.
+
+    ``durable=False`` is for mirrors that can be rebuilt from a durable source (the compliance audit store
+    re-reads the routing journal from its last seq): commits survive a crash of the process but not of the
+    machine (SQLite ``synchronous=NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit=off``), and cost no
+    fsync each.
+    """
     url = normalize_url(dsn)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -92,7 +99,7 @@ def make_engine(
             assert url.database is not None
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args=connect_args, **engine_kwargs)
-        _install_sqlite_pragmas(engine, busy_timeout_ms=busy_timeout_ms, wal=not memory)
+        _install_sqlite_pragmas(engine, busy_timeout_ms=busy_timeout_ms, wal=not memory, durable=durable)
         return engine
     if backend == "postgresql":
         engine_kwargs.setdefault("pool_pre_ping", True)
@@ -100,11 +107,13 @@ def make_engine(
         for key, value in _PG_CONNECT_DEFAULTS.items():
             if key not in url.query:
                 connect_args.setdefault(key, value)
+        if not durable:
+            connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
         return create_engine(url, echo=echo, connect_args=connect_args, **engine_kwargs)
     return create_engine(url, echo=echo, **engine_kwargs)
 
 
-def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, wal: bool) -> None:
+def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, wal: bool, durable: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cur = dbapi_connection.cursor()
@@ -112,7 +121,7 @@ def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, wal: bool) 
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             if wal:
                 cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA synchronous=FULL" if durable or not wal else "PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
         finally:
             cur.close()

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
@@ -57,6 +57,8 @@ class JournalRecord:
     kind: str
     order_id: str
     payload: dict[str, Any]
+    payload_json: str = field(default="", compare=False, repr=False)
+    """The payload as stored, so consumers that forward it need not encode it again."""
 
 
 #: ``listener(upto_seq, records)``, called from the writer thread after each commit, in seq order.
@@ -103,7 +105,10 @@ class Journal:
         retry_initial_s: float = 0.05,
         retry_max_s: float = 5.0,
         replay_chunk: int = 5000,
+        inline: bool = False,
     ) -> None:
+        """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
+        wake the writer thread, which then only sweeps every few milliseconds and retries failures."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -112,6 +117,10 @@ class Journal:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._replay_chunk = replay_chunk
+        self._inline = inline
+        # Held by whoever is writing (the writer thread or commit_inline), from taking a batch until it is
+        # committed, so batches are committed in seq order and never concurrently.
+        self._write_lock = threading.Lock()
 
         last = self._read_max_seq()
         self._next_seq = last + 1  # guarded by _lock
@@ -159,9 +168,52 @@ class Journal:
             seq = self._next_seq
             self._next_seq = seq + 1
             self._pending.append((seq, ts_ns, kind, order_id, text, payload))
-        if not self._wake.is_set():
+        if not self._inline and not self._wake.is_set():
             self._wake.set()
         return seq
+
+    def wake(self) -> None:
+        """In inline mode: have the writer thread commit what is queued (for records nobody waits on)."""
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def commit_inline(self) -> bool:
+        """Commit everything queued now, on the calling thread, if no other write is in progress.
+
+        This saves two thread hand-offs per batch when the caller is about to wait for durability anyway.
+        It never retries or sleeps: on a failure the batch goes back to the head of the queue and the writer
+        thread takes over with its backoff. Returns True if nothing is left queued by this call.
+        """
+        if not self._write_lock.acquire(blocking=False):
+            self._wake.set()
+            return False
+        try:
+            with self._lock:
+                batch, self._pending = self._pending[: self._batch_max], self._pending[self._batch_max :]
+                more = bool(self._pending)
+            if not batch:
+                return True
+            try:
+                conn = self._conn
+                if conn is None:
+                    conn = self._conn = self._engine.connect()
+                self._insert_rows(conn, [p[:5] for p in batch])
+            except Exception as exc:
+                with self._lock:
+                    self._pending[:0] = batch
+                self.stats.write_failures += 1
+                self._healthy = False
+                self._last_error = exc
+                self._drop_conn()
+                log.warning("inline journal write failed, handing over to the writer: %s", _describe(exc))
+                self._wake.set()
+                return False
+            self._committed(batch)
+            if more:
+                self._wake.set()
+            return not more
+        finally:
+            self._write_lock.release()
 
     # ------------------------------------------------------------------ state
 
@@ -283,7 +335,7 @@ class Journal:
             with self._engine.connect() as conn:
                 rows = conn.execute(stmt).all()
             for seq, ts_ns, kind, order_id, payload in rows:
-                yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload))
+                yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload), payload)
             if len(rows) < chunk:
                 return
             cursor = rows[-1][0] + 1
@@ -302,19 +354,23 @@ class Journal:
 
     def _run(self) -> None:
         try:
+            sweep = 0.005 if self._inline else None
             while True:
                 with self._lock:
-                    batch, self._pending = self._pending, []
+                    has_work = bool(self._pending)
                     closing = self._closing
-                if not batch:
+                if not has_work:
                     if closing or self._abandon.is_set():
                         return
-                    self._wake.wait()
+                    self._wake.wait(sweep)
                     self._wake.clear()
                     continue
-                for start in range(0, len(batch), self._batch_max):
-                    if not self._write_chunk(batch[start : start + self._batch_max]):
-                        return  # abandoned by close(timeout)
+                with self._write_lock:
+                    with self._lock:
+                        batch, self._pending = self._pending, []
+                    for start in range(0, len(batch), self._batch_max):
+                        if not self._write_chunk(batch[start : start + self._batch_max]):
+                            return  # abandoned by close(timeout)
         except BaseException:  # pragma: no cover - a bug; make it loud
             log.critical("journal writer died", exc_info=True)
             self._healthy = False
@@ -360,6 +416,12 @@ class Journal:
                 delay = min(delay * 2, self._retry_max_s)
         if attempt:
             log.warning("journal writes recovered after %d failed attempts", attempt)
+        self._committed(chunk)
+        return True
+
+    def _committed(self, chunk: list[_Pending]) -> None:
+        """Bookkeeping after a commit: durable seq, stats, then the listeners (in seq order)."""
+        last = chunk[-1][0]
         self._healthy = True
         self._last_error = None
         stats = self.stats
@@ -373,13 +435,12 @@ class Journal:
                 self._durable_cv.notify_all()
         listeners = self._listeners
         if listeners:
-            records = [JournalRecord(p[0], p[1], p[2], p[3], p[5]) for p in chunk]
+            records = [JournalRecord(p[0], p[1], p[2], p[3], p[5], p[4]) for p in chunk]
             for fn in listeners:
                 try:
                     fn(last, records)
                 except Exception:
                     log.exception("journal commit listener %r failed", fn)
-        return True
 
     def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert ``rows`` (seq, ts_ns, kind, order_id, payload) in one transaction and commit it.

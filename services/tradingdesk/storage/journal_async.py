@@ -15,6 +15,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import threading
 from collections.abc import Callable
 
 from .journal import Journal, JournalRecord
@@ -28,6 +29,7 @@ class AsyncDurability:
     def __init__(self, journal: Journal, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._journal = journal
         self._loop = loop if loop is not None else asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()  # constructed on the loop's thread
         self._durable = journal.durable_seq  # as seen on the loop
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._tiebreak = itertools.count()
@@ -43,6 +45,9 @@ class AsyncDurability:
     # ---------------------------------------------------------------- called from the writer thread
 
     def _on_commit_thread(self, upto_seq: int, records: list[JournalRecord]) -> None:
+        if threading.get_ident() == self._loop_thread:  # an inline commit on the loop itself
+            self._on_commit_loop(upto_seq, records)
+            return
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             self._loop.call_soon_threadsafe(self._on_commit_loop, upto_seq, records)
 

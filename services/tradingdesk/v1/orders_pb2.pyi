@@ -239,6 +239,12 @@ class SessionResponse(_message.Message):
     execution: ExecutionReport
     def __init__(self, request_id: _Optional[int] = ..., ack: _Optional[_Union[OrderAck, _Mapping]] = ..., error: _Optional[_Union[SessionError, _Mapping]] = ..., execution: _Optional[_Union[ExecutionReport, _Mapping]] = ...) -> None: ...
 
+class SessionResponses(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[SessionResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[SessionResponse, _Mapping]]] = ...) -> None: ...
+
 class GetPositionsRequest(_message.Message):
     __slots__ = ("account",)
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -277,16 +283,26 @@ class StreamJournalRequest(_message.Message):
     from_seq: int
     def __init__(self, from_seq: _Optional[int] = ...) -> None: ...
 
+class JournalEvents(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[JournalEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[JournalEvent, _Mapping]]] = ...) -> None: ...
+
 class JournalEvent(_message.Message):
-    __slots__ = ("seq", "ts_ns", "kind", "order_id", "payload_json")
+    __slots__ = ("seq", "ts_ns", "kind", "order_id", "payload_json", "account", "symbol")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts_ns: int
     kind: str
     order_id: str
     payload_json: str
-    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
+    account: str
+    symbol: str
+    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., payload_json: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ...) -> None: ...

@@ -67,7 +67,7 @@ class OrderServiceStub:
         self.OrderSession = channel.stream_stream(
                 '/tradingdesk.v1.OrderService/OrderSession',
                 request_serializer=tradingdesk_dot_v1_dot_orders__pb2.SessionRequest.SerializeToString,
-                response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SessionResponse.FromString,
+                response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SessionResponses.FromString,
                 _registered_method=True)
         self.GetPositions = channel.unary_unary(
                 '/tradingdesk.v1.OrderService/GetPositions',
@@ -77,7 +77,7 @@ class OrderServiceStub:
         self.StreamJournal = channel.unary_stream(
                 '/tradingdesk.v1.OrderService/StreamJournal',
                 request_serializer=tradingdesk_dot_v1_dot_orders__pb2.StreamJournalRequest.SerializeToString,
-                response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.JournalEvent.FromString,
+                response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.JournalEvents.FromString,
                 _registered_method=True)
 
 
@@ -129,7 +129,9 @@ class OrderServiceServicer:
 
     def OrderSession(self, request_iterator, context):
         """A session for high-rate clients: submits, cancels and replaces in, acknowledgements, errors and the
-        execution reports of the session's orders out, on one stream.
+        execution reports of the session's orders out, on one stream. The server coalesces whatever responses
+        are ready into one SessionResponses message, so the per-message cost of the transport is paid once
+        per batch rather than once per report.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -142,7 +144,8 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamJournal(self, request, context):
-        """The raw journal, for the compliance service and other consumers that must not miss an event.
+        """The raw journal, for the compliance service and other consumers that must not miss an event. Events
+        come in seq order, batched as they were committed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -184,7 +187,7 @@ def add_OrderServiceServicer_to_server(servicer, server):
             'OrderSession': grpc.stream_stream_rpc_method_handler(
                     servicer.OrderSession,
                     request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SessionRequest.FromString,
-                    response_serializer=tradingdesk_dot_v1_dot_orders__pb2.SessionResponse.SerializeToString,
+                    response_serializer=tradingdesk_dot_v1_dot_orders__pb2.SessionResponses.SerializeToString,
             ),
             'GetPositions': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPositions,
@@ -194,7 +197,7 @@ def add_OrderServiceServicer_to_server(servicer, server):
             'StreamJournal': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamJournal,
                     request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.StreamJournalRequest.FromString,
-                    response_serializer=tradingdesk_dot_v1_dot_orders__pb2.JournalEvent.SerializeToString,
+                    response_serializer=tradingdesk_dot_v1_dot_orders__pb2.JournalEvents.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -385,7 +388,7 @@ class OrderService:
             target,
             '/tradingdesk.v1.OrderService/OrderSession',
             tradingdesk_dot_v1_dot_orders__pb2.SessionRequest.SerializeToString,
-            tradingdesk_dot_v1_dot_orders__pb2.SessionResponse.FromString,
+            tradingdesk_dot_v1_dot_orders__pb2.SessionResponses.FromString,
             options,
             channel_credentials,
             insecure,
@@ -439,7 +442,7 @@ class OrderService:
             target,
             '/tradingdesk.v1.OrderService/StreamJournal',
             tradingdesk_dot_v1_dot_orders__pb2.StreamJournalRequest.SerializeToString,
-            tradingdesk_dot_v1_dot_orders__pb2.JournalEvent.FromString,
+            tradingdesk_dot_v1_dot_orders__pb2.JournalEvents.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
+
 from tradingdesk.storage.schema import metadata
 
 config = context.config
