@@ -6,11 +6,11 @@ of the same size as the real one, so the difference to the desk is the desk's ow
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import grpc
 
+from tradingdesk.runtime.loop import run
 from tradingdesk.v1 import common_pb2, orders_pb2
 
 ACK = orders_pb2.OrderAck(
@@ -48,4 +48,4 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    run(main(int(sys.argv[1])))  # the same event loop as the desk's services

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import grpc
 
 from tradingdesk.cli.table import render
+from tradingdesk.runtime import loop as event_loop
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc
@@ -49,7 +49,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     desk = load_desk(args.file)
     log_dir = Path(args.log_dir) if args.log_dir else Path(desk.spec.storage.data_dir) / desk.name / "logs"
-    return asyncio.run(run_embedded(desk, Path(args.file), log_dir))
+    return event_loop.run(run_embedded(desk, Path(args.file), log_dir))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -69,10 +69,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import cProfile
 
         with cProfile.Profile() as prof:
-            asyncio.run(main())
+            event_loop.run(main())
         prof.dump_stats(str(Path(profile_to) / f"{args.service}.prof"))
         return 0
-    asyncio.run(main())
+    event_loop.run(main())
     return 0
 
 
