@@ -26,8 +26,10 @@ async def submit(request: orders_pb2.SubmitOrderRequest, context) -> orders_pb2.
 
 
 async def session(request_iterator, context):
-    async for req in request_iterator:
-        yield orders_pb2.SessionResponses(responses=[orders_pb2.SessionResponse(request_id=req.request_id, ack=ACK)])
+    async for batch in request_iterator:
+        yield orders_pb2.SessionResponses(
+            responses=[orders_pb2.SessionResponse(request_id=r.request_id, ack=ACK) for r in batch.requests]
+        )
 
 
 async def main(port: int) -> None:
@@ -37,7 +39,7 @@ async def main(port: int) -> None:
             submit, orders_pb2.SubmitOrderRequest.FromString, orders_pb2.OrderAck.SerializeToString
         ),
         "OrderSession": grpc.stream_stream_rpc_method_handler(
-            session, orders_pb2.SessionRequest.FromString, orders_pb2.SessionResponses.SerializeToString
+            session, orders_pb2.SessionRequests.FromString, orders_pb2.SessionResponses.SerializeToString
         ),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("tradingdesk.v1.OrderService", handlers),))

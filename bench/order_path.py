@@ -19,6 +19,8 @@ from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, or
 UNARY_N = 3000
 SESSION_N = 20000
 WARMUP = 300
+# A high-rate client sends what it has ready in one message; the echo baseline gets the same batches.
+SESSION_CLIENT_BATCH = 50
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "JPM", "XOM", "JNJ", "PG")
 
 
@@ -66,8 +68,13 @@ async def session_rate(address: str, requests: list[orders_pb2.SubmitOrderReques
         stub = orders_pb2_grpc.OrderServiceStub(channel)
 
         async def gen():
-            for i, req in enumerate(requests):
-                yield orders_pb2.SessionRequest(submit=req, request_id=i + 1)
+            for start in range(0, len(requests), SESSION_CLIENT_BATCH):
+                chunk = requests[start : start + SESSION_CLIENT_BATCH]
+                yield orders_pb2.SessionRequests(
+                    requests=[
+                        orders_pb2.SessionRequest(submit=r, request_id=start + i + 1) for i, r in enumerate(chunk)
+                    ]
+                )
 
         acks = errors = 0
         t0 = time.perf_counter()

@@ -400,7 +400,7 @@ def test_session_reports_errors_in_band(orders, aapl) -> None:
         orders_pb2.SessionRequest(request_id=3),
     ]
     answers = {}
-    for batch in orders.OrderSession(iter(requests), timeout=10):
+    for batch in orders.OrderSession(iter([orders_pb2.SessionRequests(requests=requests)]), timeout=10):
         for resp in batch.responses:
             if resp.request_id:
                 answers[resp.request_id] = resp

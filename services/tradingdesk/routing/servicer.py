@@ -49,6 +49,7 @@ def _report(rec: JournalRecord) -> orders_pb2.ExecutionReport:
 
 
 SESSION_BATCH_MAX = 2_000
+SESSION_REQUESTS_MAX = 10_000
 
 
 async def _next_batch(out: asyncio.Queue) -> tuple[list, bool]:
@@ -260,37 +261,44 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         unsubscribe_release = self.durability.on_committed(release)
 
         async def read_requests() -> None:
-            async for req in request_iterator:
-                which = req.WhichOneof("request")
-                try:
-                    if which == "submit":
-                        ack = self.engine.submit(self.parser.new_order(req.submit))
-                    elif which == "cancel":
-                        ack = self.engine.cancel(self.parser.order_ref(req.cancel))
-                    elif which == "replace":
-                        ack = self.engine.replace(self.parser.replace(req.replace))
-                    else:
-                        raise invalid("request", "one of submit, cancel or replace is required")
-                except RequestError as err:
-                    error = orders_pb2.SessionError(
-                        code=err.code.value[0], message=err.message, reject_code=err.reject_code
+            async for batch in request_iterator:
+                if len(batch.requests) > SESSION_REQUESTS_MAX:
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"requests: at most {SESSION_REQUESTS_MAX} per message, got {len(batch.requests)}",
                     )
-                    response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
-                    if waiting:
-                        waiting.append((waiting[-1][0], response))  # keep answers in request order
-                    else:
-                        out.put_nowait(response)
-                    continue
-                mine.add(ack.order.order_id)
-                # A session streams: let the writer thread fsync while the loop reads on, so a burst
-                # shares commits instead of paying one blocking fsync per order.
-                self.journal.wake()
-                response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack))
-                if ack.seq <= self.durability.durable_seq and not waiting:
-                    out.put_nowait(response)
+                for req in batch.requests:
+                    handle(req)
+                self.journal.wake()  # let the writer fsync while the loop reads on: bursts share commits
+
+        def handle(req: orders_pb2.SessionRequest) -> None:
+            which = req.WhichOneof("request")
+            try:
+                if which == "submit":
+                    ack = self.engine.submit(self.parser.new_order(req.submit))
+                elif which == "cancel":
+                    ack = self.engine.cancel(self.parser.order_ref(req.cancel))
+                elif which == "replace":
+                    ack = self.engine.replace(self.parser.replace(req.replace))
                 else:
-                    waiting.append((ack.seq, response))
-                    all_released.clear()
+                    raise invalid("request", "one of submit, cancel or replace is required")
+            except RequestError as err:
+                error = orders_pb2.SessionError(
+                    code=err.code.value[0], message=err.message, reject_code=err.reject_code
+                )
+                response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
+                if waiting:
+                    waiting.append((waiting[-1][0], response))  # keep answers in request order
+                else:
+                    out.put_nowait(response)
+                return
+            mine.add(ack.order.order_id)
+            response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack))
+            if ack.seq <= self.durability.durable_seq and not waiting:
+                out.put_nowait(response)
+            else:
+                waiting.append((ack.seq, response))
+                all_released.clear()
 
         async def forward_executions() -> None:
             while True:

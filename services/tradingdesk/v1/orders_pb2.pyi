@@ -217,6 +217,12 @@ class SessionRequest(_message.Message):
     request_id: int
     def __init__(self, submit: _Optional[_Union[SubmitOrderRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelOrderRequest, _Mapping]] = ..., replace: _Optional[_Union[ReplaceOrderRequest, _Mapping]] = ..., request_id: _Optional[int] = ...) -> None: ...
 
+class SessionRequests(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[SessionRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[SessionRequest, _Mapping]]] = ...) -> None: ...
+
 class SessionError(_message.Message):
     __slots__ = ("code", "message", "reject_code")
     CODE_FIELD_NUMBER: _ClassVar[int]

@@ -66,7 +66,7 @@ class OrderServiceStub:
                 _registered_method=True)
         self.OrderSession = channel.stream_stream(
                 '/tradingdesk.v1.OrderService/OrderSession',
-                request_serializer=tradingdesk_dot_v1_dot_orders__pb2.SessionRequest.SerializeToString,
+                request_serializer=tradingdesk_dot_v1_dot_orders__pb2.SessionRequests.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SessionResponses.FromString,
                 _registered_method=True)
         self.GetPositions = channel.unary_unary(
@@ -129,9 +129,10 @@ class OrderServiceServicer:
 
     def OrderSession(self, request_iterator, context):
         """A session for high-rate clients: submits, cancels and replaces in, acknowledgements, errors and the
-        execution reports of the session's orders out, on one stream. The server coalesces whatever responses
-        are ready into one SessionResponses message, so the per-message cost of the transport is paid once
-        per batch rather than once per report.
+        execution reports of the session's orders out, on one stream. Both directions carry batches: a client
+        sends whatever requests it has ready in one SessionRequests message, and the server coalesces whatever
+        responses are ready into one SessionResponses, so the transport's per-message cost is paid per batch
+        rather than per order. Requests are handled in order; a batch of one is fine.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -186,7 +187,7 @@ def add_OrderServiceServicer_to_server(servicer, server):
             ),
             'OrderSession': grpc.stream_stream_rpc_method_handler(
                     servicer.OrderSession,
-                    request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SessionRequest.FromString,
+                    request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SessionRequests.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_orders__pb2.SessionResponses.SerializeToString,
             ),
             'GetPositions': grpc.unary_unary_rpc_method_handler(
@@ -387,7 +388,7 @@ class OrderService:
             request_iterator,
             target,
             '/tradingdesk.v1.OrderService/OrderSession',
-            tradingdesk_dot_v1_dot_orders__pb2.SessionRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_orders__pb2.SessionRequests.SerializeToString,
             tradingdesk_dot_v1_dot_orders__pb2.SessionResponses.FromString,
             options,
             channel_credentials,
