@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
-from tradingdesk.feeds.recording import write_csv
+from tradingdesk.feeds.recording import read_csv, write_csv
 from tradingdesk.feeds.service import MarketDataService
 from tradingdesk.runtime.service import RunningService, start_service
 from tradingdesk.spec import TradingDesk, parse_desk
@@ -25,8 +26,10 @@ SYMBOLS = ["AAPL", "MSFT", "KO"]
 BOUND = 32
 
 
-def make_desk(speed: str = "100", *, path: str = "", backup: bool = True, stale: int = 5000) -> TradingDesk:
-    replay = {"seed": 7, "speed": speed, "loop": True, "path": path}
+def make_desk(
+    speed: str = "100", *, path: str = "", backup: bool = True, stale: int = 5000, loop: bool = True
+) -> TradingDesk:
+    replay = {"seed": 7, "speed": speed, "loop": loop, "path": path}
     lines = [{"name": "A"}, {"name": "B"}]
     primary = {"name": "vendor-a", "lines": lines, "replay": replay, "staleAfterMs": stale}
     feeds: list[dict[str, Any]] = [primary]
@@ -55,9 +58,9 @@ Started = tuple[MarketDataService, RunningService, pb_grpc.MarketDataServiceStub
 Starter = Callable[..., Awaitable[Started]]
 
 
-@pytest.fixture
-async def start() -> AsyncIterator[Starter]:
-    """Starts services (and client channels) on demand; everything is stopped at the end of the test."""
+@contextlib.asynccontextmanager
+async def running_services() -> AsyncIterator[Starter]:
+    """Starts services (and client channels) on demand; everything is stopped on exit."""
     started: list[tuple[MarketDataService, RunningService, grpc.aio.Channel]] = []
 
     async def _start(desk: TradingDesk | None = None, **kwargs: Any) -> Started:
@@ -67,11 +70,19 @@ async def start() -> AsyncIterator[Starter]:
         started.append((service, running, channel))
         return service, running, pb_grpc.MarketDataServiceStub(channel)
 
-    yield _start
-    for service, running, channel in started:
-        await service.stop()
-        await channel.close()
-        await running.stop(grace=0.5)
+    try:
+        yield _start
+    finally:
+        for service, running, channel in started:
+            await service.stop()
+            await channel.close()
+            await running.stop(grace=0.5)
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Starter]:
+    async with running_services() as starter:
+        yield starter
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -98,11 +109,18 @@ async def first_quote(stub: pb_grpc.MarketDataServiceStub, symbol: str) -> pb.Qu
 
 async def test_serves_health_and_quotes_once_data_flows(start: Starter) -> None:
     service, running, stub = await start()
+    quote = await first_quote(stub, "AAPL")
     async with grpc.aio.insecure_channel(running.address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        reply = await health.Check(health_pb2.HealthCheckRequest(service="tradingdesk.v1.MarketDataService"))
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
-    quote = await first_quote(stub, "AAPL")
+        process = await health.Check(health_pb2.HealthCheckRequest(service=""))
+        assert process.status == health_pb2.HealthCheckResponse.SERVING
+        deadline = time.monotonic() + 5
+        while True:  # the data service itself is SERVING once a line is live
+            reply = await health.Check(health_pb2.HealthCheckRequest(service="tradingdesk.v1.MarketDataService"))
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                break
+            assert time.monotonic() < deadline, "feeds never reported SERVING with data flowing"
+            await asyncio.sleep(0.02)
     assert quote.symbol == "AAPL" and quote.feed == "vendor-a"  # the preferred feed wins
     bid, ask = parse_fixed(quote.bid_price), parse_fixed(quote.ask_price)
     assert 0 < bid < ask and bid % 10**7 == 0
@@ -276,3 +294,66 @@ async def test_the_backup_feed_takes_over_when_the_preferred_one_goes_silent(sta
     while not await served_by_backup():
         assert time.monotonic() < deadline, "vendor-b never took over"
         await asyncio.sleep(0.02)
+
+
+async def test_feed_status_reports_every_feed_and_line(start: Starter) -> None:
+    service, _, stub = await start()
+    await first_quote(stub, "AAPL")
+    await eventually(lambda: all(h.health == "LIVE" for h in service.handlers.values()))
+    report = await stub.GetFeedStatus(pb.GetFeedStatusRequest())
+    assert report.serving and report.time_ns > 0
+    assert [f.feed for f in report.feeds] == ["vendor-a", "vendor-b"]
+    a = report.feeds[0]
+    assert (a.kind, a.health, a.active_line) == ("replay", pb.FEED_HEALTH_LIVE, "A")
+    assert (a.failover_after_ms, a.stale_after_ms) == (250, 5000)
+    assert a.next_seq > 1 and a.published > 0 and a.duplicates > 0
+    assert (a.gaps, a.lost, a.failovers, a.outliers) == (0, 0, 0, 0)
+    assert [(line.name, line.state, line.active) for line in a.lines] == [
+        ("A", pb.LINE_STATE_LIVE, True),
+        ("B", pb.LINE_STATE_LIVE, False),
+    ]
+    assert all(line.received > 0 and line.malformed == 0 for line in a.lines)
+    one = await stub.GetFeedStatus(pb.GetFeedStatusRequest(feeds=["vendor-b"]))
+    assert [f.feed for f in one.feeds] == ["vendor-b"]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetFeedStatus(pb.GetFeedStatusRequest(feeds=["nope"]))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND and "nope" in (err.value.details() or "")
+
+
+async def test_set_line_enabled_refuses_unknown_feeds_lines_and_long_reasons(start: Starter) -> None:
+    service, _, stub = await start()
+    for request, code, word in [
+        (pb.SetLineEnabledRequest(feed="nope", line="A"), grpc.StatusCode.NOT_FOUND, "nope"),
+        (pb.SetLineEnabledRequest(feed="vendor-a", line="C"), grpc.StatusCode.NOT_FOUND, "lines: A, B"),
+        (
+            pb.SetLineEnabledRequest(feed="vendor-a", line="A", reason="x" * 201),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "reason",
+        ),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.SetLineEnabled(request)
+        assert err.value.code() == code and word in (err.value.details() or "")
+    assert all(h.enabled for h in service.handlers["vendor-a"].lines.values())  # nothing changed
+    feed = await stub.SetLineEnabled(pb.SetLineEnabledRequest(feed="vendor-a", line="B", reason="drill"))
+    assert [(line.name, line.state, line.detail) for line in feed.lines][1] == (
+        "B",
+        pb.LINE_STATE_DISABLED,
+        "disabled: drill",
+    )
+    feed = await stub.SetLineEnabled(pb.SetLineEnabledRequest(feed="vendor-a", line="B", enabled=True))
+    await eventually(lambda: service.handlers["vendor-a"].lines["B"].state == "LIVE")
+
+
+async def test_the_shipped_sample_replays_completely_through_the_service(start: Starter) -> None:
+    sample = Path(__file__).resolve().parents[2] / "examples" / "data" / "us-equities-open-10min.csv.gz"
+    events = [e for e in read_csv(sample) if e.symbol in SYMBOLS]  # the desk replays its own symbols
+    service, _, stub = await start(make_desk("0", path=str(sample), backup=False, loop=False))
+    handler = service.handlers["vendor-a"]
+    await eventually(lambda: handler.lines["A"].detail == "the recording ended", timeout=60)
+    assert handler.arbitrator.next_seq == len(events) + 1
+    assert handler.published == len(events) and handler.arbitrator.lost == 0 and handler.outliers.held == 0
+    last = {e.symbol: e for e in events if e.kind == QUOTE}
+    for symbol in SYMBOLS:
+        q = await stub.GetQuote(pb.GetQuoteRequest(symbol=symbol))
+        assert (parse_fixed(q.bid_price), parse_fixed(q.ask_price)) == (last[symbol].bid_price, last[symbol].ask_price)

@@ -116,3 +116,23 @@ def test_fanout_registers_by_symbol_and_removes_without_mutating_published_lists
     assert fanout.by_symbol["AAPL"] == [b] and fanout.by_symbol["MSFT"] == []
     fanout.close_all()
     assert b.closed and fanout.subscribers() == []
+
+
+async def test_batches_take_everything_waiting_in_order_up_to_the_limit() -> None:
+    sub = Subscriber(bound=3)
+    for seq in range(1, 4):
+        sub.push_quote("AAPL" if seq % 2 else "MSFT", q("AAPL" if seq % 2 else "MSFT", seq))
+    sub.push_quote("AAPL", q("AAPL", 4))  # overflow: conflating from here
+    sub.push_trade(t("KO", 5))  # no room left within the bound: dropped
+    first = await sub.get_batch(2)
+    assert [e.quote.seq for e in first] == [1, 2]
+    rest = await sub.get_batch(100)
+    assert [e.quote.seq or e.trade.seq for e in rest] == [3, 4]
+    assert sub.stats().delivered == 4 and sub.stats().dropped_trades == 1
+    waiting = asyncio.create_task(sub.get_batch(100))
+    await asyncio.sleep(0)
+    assert not waiting.done() and not sub.conflating  # caught up: back to normal delivery, waiting
+    sub.push_trade(t("KO", 6))
+    assert [e.trade.seq for e in await waiting] == [6]
+    sub.close()
+    assert await sub.get_batch(100) == []

@@ -1,4 +1,5 @@
-"""Replay lines (sequence, timestamps, pacing, loops, shared sources) and A/B line arbitration."""
+"""Replay lines (sequence, timestamps, pacing, loops, reopening, heartbeats, shared sources) and A/B line
+arbitration (first copy wins, in order, gaps held and given up, heartbeat gaps, bounded holding)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.feeds.arbitration import LineArbitrator
-from tradingdesk.feeds.events import QUOTE, FeedMessage, MarketEvent
-from tradingdesk.feeds.replay import ReplayLine
+from tradingdesk.feeds.events import QUOTE, FeedMessage, Heartbeat, MarketEvent
+from tradingdesk.feeds.replay import ReplayLine, last_quotes
 from tradingdesk.feeds.sources import SharedSource
 from tradingdesk.feeds.synthetic import generate_session
 
@@ -20,6 +21,7 @@ SEC = 10**9
 MS = 10**6
 START = 1_700_000_000 * SEC
 AAPL = Instrument("AAPL", tick_size=10**7, lot_size=10**9, reference_price=189 * 10**9)
+MSFT = Instrument("MSFT", tick_size=10**7, lot_size=10**9, reference_price=415 * 10**9)
 
 
 def ticks(count: int, step_ns: int) -> list[MarketEvent]:
@@ -31,6 +33,7 @@ def ticks(count: int, step_ns: int) -> list[MarketEvent]:
 async def collect(line: ReplayLine, limit: int | None = None) -> list[FeedMessage]:
     out: list[FeedMessage] = []
     async for msg in line:
+        assert isinstance(msg, FeedMessage)
         out.append(msg)
         if limit is not None and len(out) >= limit:
             break
@@ -163,7 +166,7 @@ def test_shared_source_generates_each_pass_once_for_all_lines() -> None:
 def test_first_copy_wins_and_duplicates_are_dropped_and_counted() -> None:
     arb = LineArbitrator(["A", "B"])
     arrivals = [("A", 1), ("B", 1), ("B", 2), ("A", 2), ("A", 3), ("B", 3), ("B", 4), ("A", 4)]
-    passed = [(line, seq) for line, seq in arrivals if arb.accept(msg(line, seq))]
+    passed = [(line, seq) for line, seq in arrivals if arb.accept(msg(line, seq), 0)]
     assert passed == [("A", 1), ("B", 2), ("A", 3), ("B", 4)]
     assert arb.duplicates == 4
     assert arb.gaps == 0 and arb.missing == 0
@@ -172,45 +175,75 @@ def test_first_copy_wins_and_duplicates_are_dropped_and_counted() -> None:
     assert arb.next_seq == 5
 
 
-def test_a_jump_is_counted_recorded_and_recovered_from_the_other_line() -> None:
+def test_a_jump_is_held_until_the_other_line_fills_it_then_released_in_order() -> None:
     arb = LineArbitrator(["A", "B"])
-    assert arb.accept(msg("A", 1))
-    assert arb.accept(msg("A", 4))  # A lost 2 and 3
+    assert arb.accept(msg("A", 1), 0)
+    assert not arb.accept(msg("A", 4), 10)  # A lost 2 and 3: 4 waits
+    assert not arb.accept(msg("A", 5), 11)
     assert arb.gaps == 1 and arb.missing == 2
     gap = arb.gap_log[-1]
-    assert (gap.first, gap.last, gap.line, gap.size) == (2, 3, "A", 2)
-    assert arb.open_gaps == [(2, 3)]
-    assert not arb.accept(msg("B", 1))
-    assert arb.accept(msg("B", 2))  # B fills the gap late: passed on as a recovery
-    assert arb.accept(msg("B", 3))
-    assert not arb.accept(msg("B", 3))
-    assert not arb.accept(msg("B", 4))
-    assert arb.recovered == 2 and arb.open_gaps == [] and arb.lost == 0
-    assert arb.duplicates == 3
+    assert (gap.first, gap.last, gap.line, gap.size, gap.detected_ns) == (2, 3, "A", 2, 10)
+    assert arb.open_gaps == [(2, 3)] and sorted(arb.held) == [4, 5]
+    assert arb.gap_age_ns(30) == 20
+    assert not arb.accept(msg("B", 1), 12)
+    assert arb.accept(msg("B", 2), 13)  # the head of the gap: passed at once ...
+    assert arb.release() == []  # ... but 3 is still missing
+    assert not arb.accept(msg("B", 4), 14)  # a copy of a held message is a duplicate
+    assert arb.accept(msg("B", 3), 15)
+    assert [m.seq for m in arb.release()] == [4, 5]  # everything contiguous, in order
+    assert arb.recovered == 2 and arb.open_gaps == [] and arb.lost == 0 and arb.next_seq == 6
+    assert arb.duplicates == 2 and arb.gap_age_ns(100) == 0
 
 
-def test_a_gap_on_both_lines_is_lost_after_the_recovery_window() -> None:
-    arb = LineArbitrator(["A", "B"], recovery_window=5)
+def test_a_gap_nobody_fills_is_given_up_after_the_bound() -> None:
+    arb = LineArbitrator(["A", "B"])
     for seq in (1, 2, 5, 6):  # 3 and 4 never arrive on either line
-        arb.accept(msg("A", seq))
-    assert arb.open_gaps == [(3, 4)]
-    for seq in range(7, 12):
-        arb.accept(msg("A", seq))
-    assert arb.open_gaps == [] and arb.lost == 2
-    assert not arb.accept(msg("B", 3))  # too late: a duplicate now
+        arb.accept(msg("A", seq), 100)
+    assert arb.expire(150, timeout_ns=100) == ([], [])  # still within the bound
+    losses, released = arb.expire(201, timeout_ns=100)
+    assert [(loss.first, loss.last, loss.count) for loss in losses] == [(3, 4, 2)]
+    assert [m.seq for m in released] == [5, 6]
+    assert arb.lost == 2 and arb.next_seq == 7 and not arb.held
+    assert not arb.accept(msg("B", 3), 300)  # too late: a duplicate now
     assert arb.recovered == 0
 
 
 def test_a_late_copy_inside_a_gap_splits_it() -> None:
     arb = LineArbitrator(["A", "B"])
-    arb.accept(msg("A", 1))
-    arb.accept(msg("A", 10))
-    assert arb.accept(msg("B", 5))
+    arb.accept(msg("A", 1), 0)
+    arb.accept(msg("A", 10), 0)
+    assert not arb.accept(msg("B", 5), 0)  # held: 2..4 are still missing
     assert arb.open_gaps == [(2, 4), (6, 9)]
     assert arb.missing == 8 and arb.recovered == 1
 
 
-async def test_two_lossy_lines_merge_into_one_complete_stream() -> None:
+def test_a_heartbeat_ahead_of_the_stream_reveals_a_loss_at_the_very_end() -> None:
+    arb = LineArbitrator(["A", "B"])
+    arb.accept(msg("A", 1), 0)
+    arb.heartbeat("B", 1, 5)  # B is where we are: nothing missing
+    assert arb.gaps == 0
+    arb.heartbeat("A", 3, 10)  # A sent 2 and 3, and we have neither
+    assert arb.gaps == 1 and arb.open_gaps == [(2, 3)]
+    assert arb.accept(msg("B", 2), 11) and arb.accept(msg("B", 3), 12)
+    assert arb.recovered == 2 and arb.open_gaps == []
+    arb.heartbeat("A", 5, 20)
+    losses, released = arb.expire(1_000, timeout_ns=100)
+    assert [(loss.first, loss.last) for loss in losses] == [(4, 5)] and released == []
+    assert arb.next_seq == 6 and arb.lost == 2
+
+
+def test_holding_is_bounded_the_oldest_gap_is_given_up_when_the_buffer_overflows() -> None:
+    arb = LineArbitrator(["A"], max_held=3)
+    arb.accept(msg("A", 1), 0)
+    for seq in range(3, 8):
+        arb.accept(msg("A", seq), 0)
+    assert arb.overflowing
+    losses, released = arb.expire(0, timeout_ns=10**9)
+    assert [(loss.first, loss.count) for loss in losses] == [(2, 1)]
+    assert [m.seq for m in released] == [3, 4, 5, 6, 7] and not arb.held
+
+
+async def test_two_lossy_lines_merge_into_one_complete_stream_in_order() -> None:
     events = list(generate_session([AAPL], seed=3, session_seconds=600))
     shared = SharedSource(lambda: events, 2)
     line_a = ReplayLine("A", shared.reader(0), start_ns=START, speed=0, drop=lambda s: s % 7 == 0)
@@ -220,13 +253,50 @@ async def test_two_lossy_lines_merge_into_one_complete_stream() -> None:
 
     async def run(line: ReplayLine) -> None:
         async for m in line:
-            if arb.accept(m):
+            assert isinstance(m, FeedMessage)
+            if arb.accept(m, 0):
                 merged.append(m)
+                merged.extend(arb.release())
 
     await asyncio.gather(run(line_a), run(line_b))
+    _, released = arb.expire(10**9, timeout_ns=1)  # give up what neither line had
+    merged.extend(released)
     lost_on_both = {s for s in range(1, len(events) + 1) if s % 77 == 0}
-    assert sorted(m.seq for m in merged) == [s for s in range(1, len(events) + 1) if s not in lost_on_both]
-    assert len({m.seq for m in merged}) == len(merged)  # each sequence number exactly once
-    # Losses are seen as jumps, so a loss at the very end of the data is not noticed (no later message).
-    last = max(m.seq for m in merged)
-    assert arb.missing - arb.recovered == len({s for s in lost_on_both if s < last})
+    seqs = [m.seq for m in merged]
+    assert seqs == sorted(seqs)  # strictly in order, never a step back
+    last = seqs[-1]
+    assert seqs == [s for s in range(1, last + 1) if s not in lost_on_both]
+    assert len(events) - last <= 1  # a loss at the very end shows only with a heartbeat (none at speed 0)
+    assert arb.lost == len({s for s in lost_on_both if s < last})
+
+
+async def test_a_reopened_line_skips_what_the_feed_has_and_keeps_the_schedule() -> None:
+    events = ticks(40, 10 * MS)  # 0 .. 390 ms of session, at 10x: 39 ms
+    origin = asyncio.get_running_loop().time()
+    first = ReplayLine("A", lambda: events, start_ns=START, speed=10, origin=origin)
+    out = await collect(first, limit=10)
+    again = ReplayLine("A", lambda: events, start_ns=START, speed=10, origin=origin, from_seq=11)
+    rest = await collect(again)
+    assert [m.seq for m in out + rest] == list(range(1, 41))
+    assert [m.vendor_ts_ns for m in out + rest] == [START + e.ts_ns for e in events]
+    assert asyncio.get_running_loop().time() - origin < 0.2  # on the shared schedule, not restarted
+
+
+async def test_a_quiet_line_sends_heartbeats_with_its_last_number() -> None:
+    events = [MarketEvent(0, "AAPL", QUOTE, 1, 1, 2, 1), MarketEvent(SEC, "AAPL", QUOTE, 1, 1, 2, 1)]
+    line = ReplayLine("A", lambda: events, start_ns=START, speed=10, heartbeat_ns=20 * MS)  # 100 ms apart
+    items = [item async for item in line]
+    beats = [i for i in items if isinstance(i, Heartbeat)]
+    assert [i.seq for i in items if isinstance(i, FeedMessage)] == [1, 2]
+    assert 3 <= len(beats) <= 5 and {b.seq for b in beats} == {1}
+    assert all(START <= b.vendor_ts_ns <= START + SEC for b in beats)
+
+
+def test_last_quotes_is_the_replay_state_at_a_sequence_number() -> None:
+    events = list(generate_session([AAPL, MSFT], seed=3, session_seconds=60))
+    quotes = last_quotes(lambda: events, loop=False, period_ns=0, start_ns=START, upto_seq=50, line="A")
+    expected = {}
+    for seq, e in enumerate(events[:50], start=1):
+        if e.kind == QUOTE:
+            expected[e.symbol] = (seq, e)
+    assert {q.event.symbol: (q.seq, q.event) for q in quotes} == expected

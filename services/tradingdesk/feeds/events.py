@@ -43,3 +43,28 @@ class FeedMessage:
     vendor_ts_ns: int
     """Vendor timestamp, ns since the Unix epoch: session start wall time + the event's offset."""
     event: MarketEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A line saying it is alive when it has no data to send; ``seq`` is the last number it sent.
+
+    Heartbeats are what tell a quiet line from a dead one, and a lost message at the very end of a burst
+    from a complete stream: a heartbeat whose ``seq`` is ahead of what arrived opens a gap like a message.
+    """
+
+    line: str
+    seq: int
+    vendor_ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """Input from a line that could not be decoded into messages; counted and dropped, never fatal."""
+
+    line: str
+    reason: str
+
+
+LineItem = FeedMessage | Heartbeat | Malformed
+"""What a line adapter yields."""

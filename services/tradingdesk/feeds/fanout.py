@@ -141,6 +141,27 @@ class Subscriber:
             await self._waiter
         return None
 
+    async def get_batch(self, limit: int) -> list[pb.MarketDataEvent]:
+        """Everything waiting (at most ``limit`` events, in order), waiting for one; empty once closed."""
+        while not self._closed:
+            queue = self._queue
+            pending = self._pending
+            if queue or pending:
+                out: list[pb.MarketDataEvent] = []
+                while queue and len(out) < limit:
+                    out.append(queue.popleft())
+                while pending and len(out) < limit:
+                    key, event = pending.popitem(last=False)
+                    if isinstance(key, int):
+                        self._pending_trades -= 1
+                    out.append(event)
+                self.delivered += len(out)
+                return out
+            self._pending = None  # caught up: back to normal delivery
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return []
+
     def close(self) -> None:
         """End the subscription: ``get`` returns None from now on, and the buffers are released."""
         self._closed = True

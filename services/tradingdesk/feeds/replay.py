@@ -1,20 +1,25 @@
-"""Replaying a session as one feed line: sequence numbers, vendor timestamps and pacing.
+"""Replaying a session as one feed line: sequence numbers, vendor timestamps, pacing and heartbeats.
 
 A line turns session events (offsets from the session start) into ``FeedMessage``s at ``speed`` times real
-time. Pacing is scheduled against one monotonic start instant (``due = t0 + offset / speed``), never by
+time. Pacing is scheduled against one monotonic start instant (``due = origin + offset / speed``), never by
 summing sleeps, so sleep overshoot and slow consumers never accumulate into drift: a line that fell
-behind emits back-to-back until it is on schedule again. Two lines built from the same source and
-``start_ns`` are an A/B pair: same sequence numbers, same vendor timestamps for the same events.
+behind emits back-to-back until it is on schedule again. Two lines built from the same source,
+``start_ns`` and ``origin`` are an A/B pair: same sequence numbers, same vendor timestamps, same schedule.
+
+A line reopened after a failure (``from_seq``) skips what the feed already has without pacing, sends what
+it missed at once (it is behind schedule) and is then back on the pair's schedule: that is how a replayed
+line "retransmits". While waiting longer than ``heartbeat_ns`` for the next event it yields heartbeats,
+so a quiet line is never mistaken for a dead one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from decimal import Decimal
 
-from tradingdesk.feeds.events import FeedMessage, MarketEvent
+from tradingdesk.feeds.events import QUOTE, FeedMessage, Heartbeat, MarketEvent
 
 NS = 1_000_000_000
 MAX_SPEED = 100
@@ -27,15 +32,36 @@ EventSource = Callable[[], Iterable[MarketEvent]]
 EARLY_S = 0.0005
 
 
+def numbered(source: EventSource, *, loop: bool, period_ns: int) -> Iterator[tuple[int, int, int, MarketEvent]]:
+    """``(seq, pass, offset_ns, event)`` over the passes of a source: the numbering all lines of a replay share.
+
+    Each pass starts ``period_ns`` after the previous one (at least the last event's offset + 1 ns, so
+    time never goes back); an empty pass ends the iteration even when looping.
+    """
+    seq = 0
+    base = 0
+    n = 0
+    while True:
+        last_ts = -1
+        for event in source():
+            seq += 1
+            last_ts = event.ts_ns
+            yield seq, n, base + event.ts_ns, event
+        if not loop or last_ts < 0:
+            return
+        base += max(period_ns, last_ts + 1)
+        n += 1
+
+
 class ReplayLine:
-    """One feed line replaying a session; iterate it (``async for msg in line``) once.
+    """One feed line replaying a session; iterate it (``async for item in line``) once.
 
     ``speed`` is 1..100 times real time, or 0 for as fast as possible. With ``loop`` the session starts
     again when it ends: sequence numbers keep counting and vendor timestamps keep moving forward by
-    ``period_ns`` per pass (at least the last event's offset + 1 ns, so time never goes back). ``drop``
-    is fault injection for tests and drills: messages whose sequence number it accepts are lost on this
-    line (their numbers are used up, as in a real gap). ``on_close`` runs when the iteration ends, however
-    it ends (a ``SharedSource`` reader releases its share there).
+    ``period_ns`` per pass. ``drop`` is fault injection for tests and drills: messages whose sequence
+    number it accepts are lost on this line (their numbers are used up, as in a real gap). ``on_close``
+    runs when the iteration ends, however it ends (a ``SharedSource`` reader releases its share there).
+    Items are ``FeedMessage``s, plus ``Heartbeat``s when ``heartbeat_ns`` is set.
     """
 
     def __init__(
@@ -50,6 +76,9 @@ class ReplayLine:
         drop: Callable[[int], bool] | None = None,
         yield_every: int = 32,
         on_close: Callable[[], None] | None = None,
+        from_seq: int = 1,
+        origin: float | None = None,
+        heartbeat_ns: int = 0,
     ) -> None:
         speed = float(speed)
         if not 0 <= speed <= MAX_SPEED:
@@ -59,48 +88,74 @@ class ReplayLine:
         self.speed = speed
         self.loop = loop
         self.period_ns = period_ns
+        self.from_seq = from_seq
+        self.origin = origin
+        """Event loop time (``loop.time()``) of the session start; set when iteration starts if None."""
         self._source = source
         self._drop = drop
         self._yield_every = max(1, yield_every)
         self._on_close = on_close
+        self._heartbeat_s = heartbeat_ns / NS
         self.seq = 0
-        """Sequence number of the last message produced (sent or dropped)."""
+        """Sequence number of the last message produced (sent, dropped or skipped)."""
         self.passes = 0
         """Completed passes over the session."""
 
-    async def __aiter__(self) -> AsyncIterator[FeedMessage]:
-        loop = asyncio.get_running_loop()
-        now = loop.time
-        t0 = now()
+    async def __aiter__(self) -> AsyncIterator[FeedMessage | Heartbeat]:
+        now = asyncio.get_running_loop().time
+        if self.origin is None:
+            self.origin = now()
+        t0 = self.origin
         start_ns = time.time_ns() if self.start_ns is None else self.start_ns
         self.start_ns = start_ns
-        wall_s_per_ns = 1.0 / (self.speed * NS) if self.speed else 0.0
-        name, drop, yield_every = self.name, self._drop, self._yield_every
-        base = 0
+        speed = self.speed
+        wall_s_per_ns = 1.0 / (speed * NS) if speed else 0.0
+        name, drop, yield_every, from_seq = self.name, self._drop, self._yield_every, self.from_seq
+        heartbeat_s = self._heartbeat_s if speed else 0.0
         burst = 0
         try:
-            while True:
-                last_ts = -1
-                for event in self._source():
-                    offset = base + event.ts_ns
-                    if wall_s_per_ns:
-                        delay = t0 + offset * wall_s_per_ns - now()
-                        if delay > EARLY_S:
-                            await asyncio.sleep(delay)
-                            burst = 0
-                    if burst >= yield_every:
-                        await asyncio.sleep(0)  # behind schedule or speed 0: let the rest of the loop run
+            for seq, n, offset, event in numbered(self._source, loop=self.loop, period_ns=self.period_ns):
+                self.passes = n
+                if seq < from_seq:
+                    self.seq = seq
+                    if not seq % 4096:
+                        await asyncio.sleep(0)  # a long skip must not hold the event loop
+                    continue  # the feed already has it: skip without pacing
+                if wall_s_per_ns:
+                    due = t0 + offset * wall_s_per_ns
+                    delay = due - now()
+                    while heartbeat_s and delay > heartbeat_s:
+                        await asyncio.sleep(heartbeat_s)
+                        yield Heartbeat(name, seq - 1, start_ns + int((now() - t0) * speed * NS))
+                        delay = due - now()
+                    if delay > EARLY_S:
+                        await asyncio.sleep(delay)
                         burst = 0
-                    burst += 1
-                    last_ts = event.ts_ns
-                    self.seq = seq = self.seq + 1
-                    if drop is not None and drop(seq):
-                        continue
-                    yield FeedMessage(name, seq, start_ns + offset, event)
-                self.passes += 1
-                if not self.loop or last_ts < 0:
-                    return
-                base += max(self.period_ns, last_ts + 1)
+                if burst >= yield_every:
+                    await asyncio.sleep(0)  # behind schedule or speed 0: let the rest of the loop run
+                    burst = 0
+                burst += 1
+                self.seq = seq
+                if drop is not None and drop(seq):
+                    continue
+                yield FeedMessage(name, seq, start_ns + offset, event)
+            self.passes += 1
         finally:
             if self._on_close is not None:
                 self._on_close()
+
+
+def last_quotes(
+    source: EventSource, *, loop: bool, period_ns: int, start_ns: int, upto_seq: int, line: str
+) -> list[FeedMessage]:
+    """The last quote of each symbol among messages 1..``upto_seq`` of a replay: its snapshot at that point.
+
+    Each quote keeps its own sequence number, so the state can tell whether it is newer than what it has.
+    """
+    latest: dict[str, tuple[int, int, MarketEvent]] = {}
+    for seq, _, offset, event in numbered(source, loop=loop, period_ns=period_ns):
+        if seq > upto_seq:
+            break
+        if event.kind == QUOTE:
+            latest[event.symbol] = (seq, offset, event)
+    return [FeedMessage(line, seq, start_ns + offset, event) for seq, offset, event in latest.values()]

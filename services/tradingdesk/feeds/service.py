@@ -1,9 +1,14 @@
-"""The feeds service: replays the desk's feeds, arbitrates their lines and serves MarketDataService.
+"""The feeds service: runs the desk's feeds, keeps the market state and serves MarketDataService.
 
-Data path, per message: line -> its feed's ``LineArbitrator`` (first copy wins) -> ``MarketState`` (the
-preferred live feed wins the symbol) -> one protobuf message, built only if someone subscribed to the
-symbol, pushed by reference into each subscriber's bounded buffer. Nothing on that path awaits, so a slow
-subscriber can never slow the lines, the state or other subscribers.
+Data path, per message: line -> its ``FeedHandler`` (line checks, A/B arbitration in order, outlier filter)
+-> ``MarketState`` (the preferred live feed wins the symbol) -> one protobuf message, built only if someone
+subscribed to the symbol, pushed by reference into each subscriber's bounded buffer. Nothing on that path
+awaits, so a slow subscriber can never slow the lines, the state or other subscribers.
+
+Nothing is sent when nothing arrives: there is no synthetic heartbeat towards subscribers, so when every
+line of every feed is down, consumers' reference prices age and orders are refused as stale. The service
+then also reports ``NOT_SERVING`` for ``tradingdesk.v1.MarketDataService`` on gRPC health (when the runtime
+gave it the health servicer, see ``bind_health``) and ``serving=false`` in ``GetFeedStatus``.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 import grpc
 from grpc.aio import ServicerContext
+from grpc_health.v1 import health, health_pb2
 
 from tradingdesk.core.clock import Clock, WallClock
-from tradingdesk.feeds import messages
+from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, FeedMessage
 from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
-from tradingdesk.feeds.replay import ReplayLine
-from tradingdesk.feeds.sources import replay_lines
+from tradingdesk.feeds.feed import FeedHandler
+from tradingdesk.feeds.monitor import DOWN
+from tradingdesk.feeds.sources import line_adapters
 from tradingdesk.feeds.state import FeedInfo, MarketState
 from tradingdesk.spec.domain import instruments_of
 from tradingdesk.spec.model import SYMBOL_PATTERN, FeedSpec, TradingDesk
@@ -33,6 +40,8 @@ log = logging.getLogger(__name__)
 
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 DEFAULT_SUBSCRIBER_BOUND = 4_096
+MAX_BATCH = 512
+SERVICE_NAME = "tradingdesk.v1.MarketDataService"
 
 LineFault = Callable[[str, str, int], bool]
 """``(feed, line, seq) -> True`` to lose that message on that line (fault injection)."""
@@ -48,7 +57,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     """``DeskService`` "feeds": market data for the desk's instruments from all of its feeds."""
 
     name = "feeds"
-    service_names = ("tradingdesk.v1.MarketDataService",)
+    service_names = (SERVICE_NAME,)
 
     def __init__(
         self,
@@ -66,31 +75,52 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         self.state = MarketState(symbols)
         self.fanout = Fanout(symbols)
         self.feeds = feed_ranks(desk.spec.feeds)
-        self.arbitrators = {f.name: LineArbitrator([line.name for line in f.lines]) for f in desk.spec.feeds}
-        self.lines: dict[tuple[str, str], ReplayLine] = {}
+        self.handlers: dict[str, FeedHandler] = {}
         self.published = 0
         """Messages accepted by the state and offered to subscribers."""
         self._line_fault = line_fault
-        self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
+        self._health: health.aio.HealthServicer | None = None
+        self._serving: bool | None = None
+        self._health_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def arbitrators(self) -> dict[str, LineArbitrator]:
+        return {name: h.arbitrator for name, h in self.handlers.items()}
 
     # lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self, server: grpc.aio.Server) -> None:
         pb_grpc.add_MarketDataServiceServicer_to_server(self, server)
-        for feed in self.desk.spec.feeds:
-            if feed.kind != "replay":
-                log.warning("feed %s: kind %s is not supported yet; skipped", feed.name, feed.kind)
-                continue
-            drop = self._fault_of(feed.name)
-            for line in replay_lines(feed, self.instruments, self.clock.now_ns(), drop=drop):
-                self.lines[(feed.name, line.name)] = line
-        for (feed_name, line_name), line in self.lines.items():
-            task = asyncio.create_task(
-                self._run_line(self.feeds[feed_name], self.arbitrators[feed_name], line),
-                name=f"feeds:{feed_name}:{line_name}",
+        start_ns = self.clock.now_ns()
+        symbols = self.state.symbols
+        for spec in self.desk.spec.feeds:
+            heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
+            adapters = line_adapters(
+                spec, self.instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=self._fault_of(spec.name)
             )
-            self._tasks.append(task)
+            self.handlers[spec.name] = FeedHandler(
+                spec,
+                self.feeds[spec.name],
+                adapters,
+                clock=self.clock,
+                symbols=symbols,
+                publish=self._publish,
+                publish_snapshot=self._publish_snapshot,
+                on_health=self._feed_health_changed,
+            )
+        for handler in self.handlers.values():
+            handler.start()
+
+    def bind_health(self, servicer: health.aio.HealthServicer) -> None:
+        """Report data health on gRPC health for ``tradingdesk.v1.MarketDataService`` from now on.
+
+        The runtime calls this with its ``grpc_health`` servicer once the server is up. Only the named service
+        flips: the process itself (service "") stays SERVING, so operators can still reach GetFeedStatus.
+        """
+        self._health = servicer
+        self._serving = None
+        self._feed_health_changed(None)
 
     async def drain(self) -> None:
         """Before the server stops: end every stream now rather than holding the shutdown grace period."""
@@ -99,31 +129,37 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     async def stop(self) -> None:
         """Stop the lines and end every subscription stream (clients see the stream complete)."""
         self._stopped = True
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        self._health = None
+        await asyncio.gather(*(h.stop() for h in self.handlers.values()))
         self.fanout.close_all()
 
     def _fault_of(self, feed: str) -> Callable[[str, int], bool] | None:
         fault = self._line_fault
         return None if fault is None else (lambda line, seq: fault(feed, line, seq))
 
+    # health ----------------------------------------------------------------------------------------------
+
+    @property
+    def serving(self) -> bool:
+        """Whether any feed has a live line (market data is flowing)."""
+        return any(h.health != DOWN for h in self.handlers.values())
+
+    def _feed_health_changed(self, _handler: FeedHandler | None) -> None:
+        serving = self.serving
+        if serving == self._serving or self._health is None:
+            return
+        self._serving = serving
+        if not serving:
+            log.error("feeds: no feed has a live line; market data is down")
+        code = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        task = asyncio.get_running_loop().create_task(self._health.set(SERVICE_NAME, code))
+        self._health_tasks.add(task)
+        task.add_done_callback(self._health_tasks.discard)
+
     # data path -----------------------------------------------------------------------------------------
 
-    async def _run_line(self, feed: FeedInfo, arbitrator: LineArbitrator, line: ReplayLine) -> None:
-        accept, publish = arbitrator.accept, self._publish
-        try:
-            async for msg in line:
-                if accept(msg):
-                    publish(feed, msg)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("feed %s line %s failed; the other line (if any) carries on", feed.name, line.name)
-
-    def _publish(self, feed: FeedInfo, msg: FeedMessage) -> None:
-        sym = self.state.apply(feed, msg, self.clock.now_ns())
+    def _publish(self, feed: FeedInfo, msg: FeedMessage, now: int) -> None:
+        sym = self.state.apply(feed, msg, now)
         if sym is None:
             return
         self.published += 1
@@ -139,6 +175,19 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             out = messages.trade_event(msg, feed.name)
             for s in subscribers:
                 s.push_trade(out)
+
+    def _publish_snapshot(self, feed: FeedInfo, quotes: list[FeedMessage], now: int) -> None:
+        """Restate symbols after a loss: each quote replaces the state's only if it is newer."""
+        for msg in quotes:
+            symbol = msg.event.symbol
+            if self.state.apply(feed, msg, now) is None:
+                continue  # unknown symbol, another feed wins it, or the state already has newer
+            view = self.state.view(symbol, now)
+            if view is None:
+                continue
+            out = messages.snapshot_event(view)
+            for s in self.fanout.by_symbol[symbol]:
+                s.push_quote(symbol, out)
 
     # RPCs ----------------------------------------------------------------------------------------------
 
@@ -162,6 +211,27 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: ServicerContext
     ) -> AsyncIterator[pb.MarketDataEvent]:
+        subscriber = await self._subscribe(request, context)
+        try:
+            while (event := await subscriber.get()) is not None:
+                yield event
+        finally:
+            self.fanout.remove(subscriber)
+            subscriber.close()
+
+    async def SubscribeBatches(
+        self, request: pb.SubscribeRequest, context: ServicerContext
+    ) -> AsyncIterator[pb.MarketDataBatch]:
+        subscriber = await self._subscribe(request, context)
+        try:
+            while events := await subscriber.get_batch(MAX_BATCH):
+                yield pb.MarketDataBatch(events=events)
+        finally:
+            self.fanout.remove(subscriber)
+            subscriber.close()
+
+    async def _subscribe(self, request: pb.SubscribeRequest, context: ServicerContext) -> Subscriber:
+        """A registered subscriber with the snapshot of its symbols queued first."""
         symbols = await self._requested(request.symbols, context)
         if self._stopped:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the feeds service is stopping")
@@ -173,12 +243,40 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             if view.quote is not None:
                 subscriber.push_quote(view.symbol, messages.snapshot_event(view))
         self.fanout.add(subscriber, symbols)
-        try:
-            while (event := await subscriber.get()) is not None:
-                yield event
-        finally:
-            self.fanout.remove(subscriber)
-            subscriber.close()
+        return subscriber
+
+    async def GetFeedStatus(self, request: pb.GetFeedStatusRequest, context: ServicerContext) -> pb.FeedStatusReport:
+        unknown = [f for f in request.feeds if f not in self.handlers]
+        if unknown:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"feeds: not feeds of the desk: {', '.join(unknown)}")
+        chosen = list(dict.fromkeys(request.feeds)) or list(self.handlers)
+        now = self.clock.now_ns()
+        return pb.FeedStatusReport(
+            feeds=[status.feed_status(self.handlers[name], now) for name in chosen],
+            serving=self.serving,
+            stale_symbols=[s for s in self.state.symbols if self.state.is_stale(s, now)],
+            time_ns=now,
+        )
+
+    async def SetLineEnabled(self, request: pb.SetLineEnabledRequest, context: ServicerContext) -> pb.FeedStatus:
+        handler = self.handlers.get(request.feed)
+        if handler is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"feed: {request.feed!r} is not a feed of the desk")
+        assert handler is not None
+        if request.line not in handler.lines:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"line: {request.line!r} is not a line of feed {request.feed} (lines: {', '.join(handler.lines)})",
+            )
+        if len(request.reason) > 200:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reason: at most 200 characters")
+        if self._stopped:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the feeds service is stopping")
+        if request.enabled:
+            handler.enable_line(request.line)
+        else:
+            handler.disable_line(request.line, request.reason)
+        return status.feed_status(handler, self.clock.now_ns())
 
     async def _requested(self, requested: Iterable[str], context: ServicerContext) -> list[str]:
         """The requested symbols, de-duplicated in order (all when none); aborts naming bad ones."""

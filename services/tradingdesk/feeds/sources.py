@@ -1,22 +1,26 @@
-"""From the desk spec to replay lines: which events a feed replays, and how fast.
+"""From the desk spec to line adapters: which events a replay feed replays and how fast, or where a
+WebSocket feed's lines connect.
 
 A replay feed's lines all replay the same source from the same session start, which is what makes them an
-A/B pair (identical sequence numbers and vendor timestamps). The source is a recorded CSV file when
-``replay.path`` is set, otherwise the synthetic session of ``replay.seed``.
+A/B pair (identical sequence numbers and vendor timestamps). The source is a recorded CSV file (optionally
+gzipped) when ``replay.path`` is set, otherwise the synthetic session of ``replay.seed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from functools import partial
 from itertools import tee
 from pathlib import Path
 
 from tradingdesk.core.instruments import Instrument
-from tradingdesk.feeds.events import MarketEvent
+from tradingdesk.feeds.adapters import LineAdapter
+from tradingdesk.feeds.events import FeedMessage, Heartbeat, MarketEvent
 from tradingdesk.feeds.recording import read_csv
-from tradingdesk.feeds.replay import NS, EventSource, ReplayLine
+from tradingdesk.feeds.replay import NS, EventSource, ReplayLine, last_quotes
 from tradingdesk.feeds.synthetic import generate_session
+from tradingdesk.feeds.websocket import WebSocketLine
 from tradingdesk.spec.model import FeedSpec, ReplaySpec
 
 
@@ -83,29 +87,114 @@ class SharedSource:
                 del self._passes[k]
 
 
-def replay_lines(
+class ReplayAdapter:
+    """A line of a ``replay`` feed: opened first on the feed's shared pass, reopened on a pass of its own.
+
+    Every line of the feed shares ``origin`` (the schedule's start) and ``start_ns`` (the vendor clock's),
+    so a reopened line is back on its partner's schedule with the same numbers and timestamps.
+    """
+
+    kind = "replay"
+
+    def __init__(
+        self,
+        name: str,
+        shared: EventSource,
+        source: EventSource,
+        replay: ReplaySpec,
+        *,
+        start_ns: int,
+        period_ns: int,
+        heartbeat_ns: int = 0,
+        drop: Callable[[int], bool] | None = None,
+        release: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.replay = replay
+        self.start_ns = start_ns
+        self.period_ns = period_ns
+        self.heartbeat_ns = heartbeat_ns
+        self._shared: EventSource | None = shared
+        self._source = source
+        self._drop = drop
+        self._release = release
+        self.origin: float | None = None
+        self.current: ReplayLine | None = None
+        """The line of the latest ``open``."""
+
+    def open(self, from_seq: int) -> AsyncIterator[FeedMessage | Heartbeat]:
+        if self.origin is None:
+            self.origin = asyncio.get_running_loop().time()
+        source, on_close = self._source, None
+        if self._shared is not None:  # first open: read the feed's shared pass, release it when done
+            source, on_close, self._shared = self._shared, self._release, None
+        self.current = ReplayLine(
+            self.name,
+            source,
+            start_ns=self.start_ns,
+            speed=self.replay.speed,
+            loop=self.replay.loop,
+            period_ns=self.period_ns,
+            drop=self._drop,
+            on_close=on_close,
+            from_seq=from_seq,
+            origin=self.origin,
+            heartbeat_ns=self.heartbeat_ns,
+        )
+        return aiter(self.current)
+
+    async def snapshot(self, upto_seq: int) -> list[FeedMessage] | None:
+        """Replays the source up to ``upto_seq`` off the event loop (rare: only after a loss)."""
+        return await asyncio.to_thread(
+            last_quotes,
+            self._source,
+            loop=self.replay.loop,
+            period_ns=self.period_ns,
+            start_ns=self.start_ns,
+            upto_seq=upto_seq,
+            line=self.name,
+        )
+
+
+def replay_adapters(
     feed: FeedSpec,
     instruments: Sequence[Instrument],
     start_ns: int,
     *,
+    heartbeat_ns: int = 0,
     drop: Callable[[str, int], bool] | None = None,
-) -> list[ReplayLine]:
-    """One ``ReplayLine`` per line of a replay feed; ``drop(line, seq)`` injects loss for tests and drills."""
+) -> list[ReplayAdapter]:
+    """One adapter per line of a replay feed; ``drop(line, seq)`` injects loss for tests and drills."""
     source, period_ns = event_source(feed.replay, instruments)
     shared = SharedSource(source, len(feed.lines))
-    lines = []
+    adapters = []
     for i, line in enumerate(feed.lines):
         line_drop = None if drop is None else (lambda seq, _name=line.name: drop(_name, seq))
-        lines.append(
-            ReplayLine(
+        adapters.append(
+            ReplayAdapter(
                 line.name,
                 shared.reader(i),
+                source,
+                feed.replay,
                 start_ns=start_ns,
-                speed=feed.replay.speed,
-                loop=feed.replay.loop,
                 period_ns=period_ns,
+                heartbeat_ns=heartbeat_ns,
                 drop=line_drop,
-                on_close=partial(shared.release, i),
+                release=partial(shared.release, i),
             )
         )
-    return lines
+    return adapters
+
+
+def line_adapters(
+    feed: FeedSpec,
+    instruments: Sequence[Instrument],
+    start_ns: int,
+    *,
+    heartbeat_ns: int = 0,
+    drop: Callable[[str, int], bool] | None = None,
+) -> list[LineAdapter]:
+    """The adapters of a feed's lines, by the feed's kind."""
+    if feed.kind == "websocket":
+        return [WebSocketLine(line.name, line.url) for line in feed.lines]
+    return list(replay_adapters(feed, instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=drop))

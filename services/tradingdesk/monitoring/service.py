@@ -13,6 +13,15 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc
 
 PROBE_TIMEOUT_S = 1.0
+# Each service's own gRPC service name: it can go NOT_SERVING while the process stays up (feeds with every
+# line down), which the process-wide "" entry would hide.
+SERVICE_HEALTH_NAMES = {
+    "feeds": "tradingdesk.v1.MarketDataService",
+    "routing": "tradingdesk.v1.OrderService",
+    "risk": "tradingdesk.v1.RiskService",
+    "compliance": "tradingdesk.v1.ComplianceService",
+    "monitoring": "tradingdesk.v1.MonitoringService",
+}
 PROBE_ATTEMPTS = 2
 
 
@@ -43,7 +52,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         status, detail = "UNREACHABLE", ""
         for _ in range(PROBE_ATTEMPTS):  # one slow answer on a busy machine is not an outage
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=PROBE_TIMEOUT_S)
+                request = health_pb2.HealthCheckRequest(service=SERVICE_HEALTH_NAMES[name])
+                resp = await stub.Check(request, timeout=PROBE_TIMEOUT_S)
                 status, detail = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status), ""
                 break
             except grpc.aio.AioRpcError as exc:

@@ -38,7 +38,8 @@ class DeskService(Protocol):
 
     async def stop(self) -> None: ...
 
-    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops.
+    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops, and
+    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades.
 
 
 class RunningService:
@@ -79,6 +80,9 @@ async def start_service(service: DeskService, address: str) -> RunningService:
     await server.start()
     for name in ("", *service.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    bind_health = getattr(service, "bind_health", None)
+    if bind_health is not None:  # a service whose own health can change (feeds: every line down)
+        bind_health(health_servicer)
     log.info("%s serving on %s", service.name, bound)
     return RunningService(service, server, health_servicer, bound)
 

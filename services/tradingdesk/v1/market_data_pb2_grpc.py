@@ -49,6 +49,21 @@ class MarketDataServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_market__data__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.MarketDataEvent.FromString,
                 _registered_method=True)
+        self.SubscribeBatches = channel.unary_stream(
+                '/tradingdesk.v1.MarketDataService/SubscribeBatches',
+                request_serializer=tradingdesk_dot_v1_dot_market__data__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.MarketDataBatch.FromString,
+                _registered_method=True)
+        self.GetFeedStatus = channel.unary_unary(
+                '/tradingdesk.v1.MarketDataService/GetFeedStatus',
+                request_serializer=tradingdesk_dot_v1_dot_market__data__pb2.GetFeedStatusRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedStatusReport.FromString,
+                _registered_method=True)
+        self.SetLineEnabled = channel.unary_unary(
+                '/tradingdesk.v1.MarketDataService/SetLineEnabled',
+                request_serializer=tradingdesk_dot_v1_dot_market__data__pb2.SetLineEnabledRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedStatus.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -73,6 +88,28 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeBatches(self, request, context):
+        """The same stream, with every event waiting for the subscriber sent in one message: for high-rate consumers,
+        it costs one gRPC message per burst instead of one per event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFeedStatus(self, request, context):
+        """Health of every feed and line: active line, lag, gaps, failovers, stale symbols, held outliers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLineEnabled(self, request, context):
+        """Take a line out of service or put it back (operators and failover drills).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +127,21 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.SubscribeRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_market__data__pb2.MarketDataEvent.SerializeToString,
+            ),
+            'SubscribeBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribeBatches,
+                    request_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.SubscribeRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_market__data__pb2.MarketDataBatch.SerializeToString,
+            ),
+            'GetFeedStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFeedStatus,
+                    request_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.GetFeedStatusRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedStatusReport.SerializeToString,
+            ),
+            'SetLineEnabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLineEnabled,
+                    request_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.SetLineEnabledRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -173,6 +225,87 @@ class MarketDataService:
             '/tradingdesk.v1.MarketDataService/Subscribe',
             tradingdesk_dot_v1_dot_market__data__pb2.SubscribeRequest.SerializeToString,
             tradingdesk_dot_v1_dot_market__data__pb2.MarketDataEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tradingdesk.v1.MarketDataService/SubscribeBatches',
+            tradingdesk_dot_v1_dot_market__data__pb2.SubscribeRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_market__data__pb2.MarketDataBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFeedStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.MarketDataService/GetFeedStatus',
+            tradingdesk_dot_v1_dot_market__data__pb2.GetFeedStatusRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_market__data__pb2.FeedStatusReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLineEnabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.MarketDataService/SetLineEnabled',
+            tradingdesk_dot_v1_dot_market__data__pb2.SetLineEnabledRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_market__data__pb2.FeedStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,382 @@
+"""Feed benchmarks, each against a baseline measured in the same run.
+
+* ``feed_ingest_rate`` (ticks/s): the same pre-encoded frames of a synthetic session sent as fast as possible
+  on an A/B pair of WebSocket lines into a running MarketDataService (decode, line checks, arbitration,
+  outlier filter, state); baseline: a raw TCP reader of the same frames on two connections.
+* ``feed_fanout_p99_us`` / ``feed_fanout_10_p99_us``: from a tick's receipt by the feed handler (the quote's
+  ``receive_time_ns``) to its arrival at 1 / 10 ``SubscribeBatches`` subscribers in another process, ticks
+  paced at ``FANOUT_RATE`` on each line; ``feed_fanout_events_p99_us`` / ``feed_fanout_events_10_p99_us``: the
+  same through ``Subscribe`` (one gRPC message per event). Baseline for all four: a raw socket relay that
+  stamps each frame on receipt and writes it to 1 / 10 plain TCP subscribers in another process.
+* ``feed_failover_ms``: the primary line stalls silently (connected, nothing sent, the hardest failure to
+  see); time from the stall to the backup line becoming active, worst of ``FAILOVER_TRIALS``; baseline:
+  the configured ``failoverAfterMs``.
+
+The sender (a WebSocket or raw TCP server) and the subscribers run in processes of their own, as a vendor and
+clients would. ``python -m bench.feeds_bench`` runs this module alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from bench.report import figure
+from tests.desk_runner import free_ports
+from tradingdesk.feeds import wire
+from tradingdesk.feeds.events import FeedMessage, MarketEvent
+from tradingdesk.feeds.service import MarketDataService
+from tradingdesk.feeds.synthetic import generate_session
+from tradingdesk.feeds.vendor import VendorServer
+from tradingdesk.runtime.loop import run as run_loop
+from tradingdesk.runtime.service import start_service
+from tradingdesk.spec import TradingDesk, parse_desk
+from tradingdesk.spec.domain import instruments_of
+from tradingdesk.v1 import market_data_pb2 as pb
+from tradingdesk.v1 import market_data_pb2_grpc as pb_grpc
+
+INGEST_TICKS = 200_000
+INGEST_BATCH = 100
+FANOUT_RATE = 2_000
+FANOUT_SECONDS = 4.0
+FANOUT_WARMUP = 500
+FAILOVER_TRIALS = 5
+FAILOVER_MS = 250
+SYMBOLS = (
+    ("AAPL", "189.50"),
+    ("MSFT", "415.20"),
+    ("NVDA", "121.40"),
+    ("AMZN", "182.30"),
+    ("GOOGL", "171.10"),
+    ("META", "502.60"),
+    ("JPM", "198.70"),
+    ("XOM", "114.90"),
+    ("JNJ", "152.40"),
+    ("PG", "166.80"),
+    ("KO", "62.35"),
+    ("SPY", "548.20"),
+)
+HEADER = struct.Struct("<qI")  # receipt stamp (relay) or 0, frame length
+
+
+def desk(feed: dict[str, Any]) -> TradingDesk:
+    return parse_desk(
+        {
+            "apiVersion": "tradingdesk.io/v1alpha1",
+            "kind": "TradingDesk",
+            "metadata": {"name": "feeds-bench"},
+            "spec": {
+                "instruments": [{"symbol": s, "referencePrice": p} for s, p in SYMBOLS],
+                "accounts": [{"name": "ACC-1"}],
+                "feeds": [feed],
+                "venues": [{"name": "xnys"}],
+            },
+        }
+    )
+
+
+def ws_feed(port: int) -> dict[str, Any]:
+    lines = [{"name": line, "url": f"ws://127.0.0.1:{port}/{line}"} for line in "AB"]
+    return {"name": "bench", "kind": "websocket", "lines": lines, "failoverAfterMs": FAILOVER_MS}
+
+
+def session_events() -> Iterator[MarketEvent]:
+    instruments = list(instruments_of(desk(ws_feed(1))).values())
+    return generate_session(instruments, seed=7, session_seconds=23_400)
+
+
+def frames(ticks: int, batch: int) -> list[bytes]:
+    """The first ``ticks`` events of the session as wire frames of ``batch`` messages, numbered from 1."""
+    start = 1_700_000_000 * 10**9
+    out: list[bytes] = []
+    msgs: list[FeedMessage] = []
+    for seq, event in enumerate(session_events(), start=1):
+        msgs.append(FeedMessage("", seq, start + event.ts_ns, event))
+        if len(msgs) == batch:
+            out.append(wire.encode_frame(msgs).encode())
+            msgs = []
+        if seq == ticks:
+            break
+    if msgs:
+        out.append(wire.encode_frame(msgs).encode())
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p * len(s)))]
+
+
+# -- processes ---------------------------------------------------------------------------------------------
+
+
+def spawn(*args: object) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.feeds_bench", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # a killed sender's connection errors are not news
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "helper process failed to start"
+    return proc
+
+
+async def sender_main(kind: str, port: int, ticks: int, batch: int, rate: float) -> None:
+    """Serves the frames to every connection (WebSocket path /A or /B, or raw TCP), at ``rate`` ticks/s or
+    as fast as possible (``rate`` 0)."""
+    data = frames(ticks, batch)
+    interval = batch / rate if rate else 0.0
+
+    async def pace(send) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for i, frame in enumerate(data):
+            if interval:
+                delay = t0 + i * interval - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await send(frame)
+
+    if kind == "ws":
+        from websockets.asyncio.server import serve
+
+        async def handler(ws) -> None:
+            await ws.recv()  # the subscribe request
+            await pace(lambda f: ws.send(f.decode()))
+            await ws.wait_closed()
+
+        server = await serve(handler, "127.0.0.1", port, compression=None, max_size=1 << 20)
+    else:
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            async def send(frame: bytes) -> None:
+                writer.write(HEADER.pack(0, len(frame)) + frame)
+                await writer.drain()
+
+            await pace(send)
+            writer.close()
+
+        server = await asyncio.start_server(handler, "127.0.0.1", port)
+    print("ready", flush=True)
+    async with server:
+        await asyncio.Event().wait()
+
+
+async def subscribers_main(kind: str, address: str, count: int, seconds: float) -> None:
+    """``count`` subscribers of one process; prints the latencies (us) of everything after the warm-up."""
+    latencies: list[float] = []
+    print("ready", flush=True)
+
+    def record(event: pb.MarketDataEvent, now: int) -> None:
+        if not event.snapshot and event.WhichOneof("event") == "quote":
+            latencies.append((now - event.quote.receive_time_ns) / 1000)
+
+    async def grpc_one() -> None:
+        while True:
+            try:
+                async with grpc.aio.insecure_channel(address) as channel:
+                    stub = pb_grpc.MarketDataServiceStub(channel)
+                    if kind == "batches":
+                        async for batch in stub.SubscribeBatches(pb.SubscribeRequest()):
+                            now = time.time_ns()
+                            for event in batch.events:
+                                record(event, now)
+                    else:
+                        async for event in stub.Subscribe(pb.SubscribeRequest()):
+                            record(event, time.time_ns())
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.05)
+
+    async def tcp_one() -> None:
+        host, port = address.rsplit(":", 1)
+        reader, _ = await asyncio.open_connection(host, int(port))
+        while True:
+            stamp, size = HEADER.unpack(await reader.readexactly(HEADER.size))
+            await reader.readexactly(size)
+            latencies.append((time.time_ns() - stamp) / 1000)
+
+    tasks = [asyncio.create_task(tcp_one() if kind == "tcp" else grpc_one()) for _ in range(count)]
+    while len(latencies) < FANOUT_WARMUP * count:
+        await asyncio.sleep(0.01)
+    start = len(latencies)
+    await asyncio.sleep(seconds)
+    print(json.dumps(latencies[start:]), flush=True)
+    for task in tasks:
+        task.cancel()
+
+
+# -- measurements --------------------------------------------------------------------------------------------
+
+
+async def ingest_rate() -> tuple[float, float]:
+    port, raw_port = free_ports(2)
+    ws = spawn("sender", "ws", port, INGEST_TICKS, INGEST_BATCH, 0)
+    tcp = spawn("sender", "tcp", raw_port, INGEST_TICKS, INGEST_BATCH, 0)
+    try:
+        t0 = time.perf_counter()
+
+        async def read_all() -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", raw_port)
+            for _ in range((INGEST_TICKS + INGEST_BATCH - 1) // INGEST_BATCH):
+                _, size = HEADER.unpack(await reader.readexactly(HEADER.size))
+                await reader.readexactly(size)
+            writer.close()
+
+        await asyncio.gather(read_all(), read_all())  # two lines' worth, like an A/B pair
+        baseline = INGEST_TICKS / (time.perf_counter() - t0)
+
+        service = MarketDataService(desk(ws_feed(port)))
+        running = await start_service(service, "127.0.0.1:0")
+        handler = service.handlers["bench"]
+        while handler.published == 0:
+            await asyncio.sleep(0.0005)
+        t0 = time.perf_counter()
+        while handler.arbitrator.next_seq <= INGEST_TICKS:
+            await asyncio.sleep(0.0005)
+        rate = (INGEST_TICKS - 1) / (time.perf_counter() - t0)
+        assert handler.arbitrator.lost == 0 and handler.published == INGEST_TICKS, "ingest lost ticks"
+        await service.stop()
+        await running.stop(0.1)
+    finally:
+        for proc in (ws, tcp):
+            proc.kill()
+            proc.wait()
+    return rate, baseline
+
+
+async def relay_p99(count: int) -> float:
+    """The baseline: a raw socket relay stamping each frame on receipt and writing it to ``count`` sockets."""
+    ticks = int(FANOUT_RATE * (FANOUT_SECONDS + 10))
+    relay_port, sender_port = free_ports(2)
+    writers: list[asyncio.StreamWriter] = []
+
+    async def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+
+    relay = await asyncio.start_server(accept, "127.0.0.1", relay_port)
+    subs = spawn("subscribers", "tcp", f"127.0.0.1:{relay_port}", count, FANOUT_SECONDS)
+    sender = spawn("sender", "tcp", sender_port, ticks, 1, FANOUT_RATE)
+    try:
+        while len(writers) < count:
+            await asyncio.sleep(0.01)
+        reader, _ = await asyncio.open_connection("127.0.0.1", sender_port)
+
+        async def forward() -> None:
+            while True:
+                _, size = HEADER.unpack(await reader.readexactly(HEADER.size))
+                frame = await reader.readexactly(size)
+                out = HEADER.pack(time.time_ns(), size) + frame
+                for w in writers:
+                    w.write(out)
+
+        task = asyncio.create_task(forward())
+        p99 = percentile(await read_latencies(subs), 0.99)
+        task.cancel()
+    finally:
+        relay.close()
+        for proc in (sender, subs):
+            proc.kill()
+            proc.wait()
+    return p99
+
+
+async def service_p99(count: int, stream: str) -> float:
+    """From receipt by the feed handler to ``count`` gRPC subscribers (``Subscribe`` or ``SubscribeBatches``)."""
+    ticks = int(FANOUT_RATE * (FANOUT_SECONDS + 10))
+    ws_port, grpc_port = free_ports(2)
+    sender = spawn("sender", "ws", ws_port, ticks, 1, FANOUT_RATE)
+    subs = spawn("subscribers", stream, f"127.0.0.1:{grpc_port}", count, FANOUT_SECONDS)
+    service = MarketDataService(desk(ws_feed(ws_port)))
+    running = await start_service(service, f"127.0.0.1:{grpc_port}")
+    try:
+        return percentile(await read_latencies(subs), 0.99)
+    finally:
+        await service.stop()
+        await running.stop(0.1)
+        for proc in (sender, subs):
+            proc.kill()
+            proc.wait()
+
+
+async def read_latencies(proc: subprocess.Popen[str]) -> list[float]:
+    assert proc.stdout is not None
+    line = await asyncio.to_thread(proc.stdout.readline)
+    values = json.loads(line)
+    if not values:
+        raise RuntimeError("the subscribers received nothing")
+    return values
+
+
+async def failover_ms() -> float:
+    instruments = list(instruments_of(desk(ws_feed(1))).values())
+    vendor = await VendorServer(
+        lambda: generate_session(instruments, seed=7, session_seconds=23_400), speed=20, heartbeat_ms=50
+    ).start()
+    service = MarketDataService(desk(ws_feed(vendor.port)))
+    running = await start_service(service, "127.0.0.1:0")
+    handler = service.handlers["bench"]
+    worst = 0.0
+    try:
+        for trial in range(FAILOVER_TRIALS):
+            while not (handler.health == "LIVE" and handler.monitor.active == "A"):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            stalled_ns = time.time_ns()
+            vendor.pause("A")
+            while handler.monitor.failovers <= trial:
+                await asyncio.sleep(0.001)
+            switch = handler.monitor.switches[-1]
+            worst = max(worst, (switch.at_ns - stalled_ns) / 1e6)
+            await asyncio.sleep(0.1)
+            vendor.resume("A")
+        if handler.arbitrator.lost:
+            raise RuntimeError(f"failover lost {handler.arbitrator.lost} updates")
+    finally:
+        await service.stop()
+        await running.stop(0.1)
+        await vendor.stop()
+    return worst
+
+
+async def run_async() -> list[dict]:
+    rows = []
+    rate, base = await ingest_rate()
+    rows.append(figure("feed_ingest_rate", rate, "ticks/s", base, lower_is_better=False))
+    for count, suffix in ((1, ""), (10, "_10")):
+        base = await relay_p99(count)
+        batches = await service_p99(count, "batches")
+        events = await service_p99(count, "events")
+        rows.append(figure(f"feed_fanout{suffix}_p99_us", batches, "us", base))
+        rows.append(figure(f"feed_fanout_events{suffix}_p99_us", events, "us", base))
+    rows.append(figure("feed_failover_ms", await failover_ms(), "ms", FAILOVER_MS))
+    return rows
+
+
+def run() -> list[dict]:
+    return run_loop(run_async())
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        run()
+        return 0
+    role, kind, *rest = argv
+    if role == "sender":
+        port, ticks, batch, rate = rest
+        run_loop(sender_main(kind, int(port), int(ticks), int(batch), float(rate)))
+    elif role == "subscribers":
+        address, count, seconds = rest
+        run_loop(subscribers_main(kind, address, int(count), float(seconds)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
