@@ -49,3 +49,24 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 include tests/cluster/cluster.mk
+
+# After the control plane is up: the CRD, then the operator in the background against it.
+cluster-up:: venv
+	KUBECONFIG=$(TD_CLUSTER_DIR)/kubeconfig kubectl apply --server-side --force-conflicts -f charts/tradingdesk-operator/crds/
+	@if [ -f $(TD_CLUSTER_DIR)/run/operator.pid ] && kill -0 $$(cat $(TD_CLUSTER_DIR)/run/operator.pid) 2>/dev/null; then \
+		echo "operator already running (pid $$(cat $(TD_CLUSTER_DIR)/run/operator.pid))"; \
+	else \
+		KUBECONFIG=$(TD_CLUSTER_DIR)/kubeconfig setsid nohup $(BIN)/python -m deskoperator \
+			--liveness http://127.0.0.1:18080/healthz --metrics-port 18081 \
+			>$(TD_CLUSTER_DIR)/logs/operator.log 2>&1 </dev/null & echo $$! >$(TD_CLUSTER_DIR)/run/operator.pid; \
+		echo "operator started (pid $$(cat $(TD_CLUSTER_DIR)/run/operator.pid))"; \
+	fi
+	@echo "operator log: $(TD_CLUSTER_DIR)/logs/operator.log"
+	@echo "export KUBECONFIG=$(TD_CLUSTER_DIR)/kubeconfig"
+
+cluster-down: operator-down
+operator-down:
+	@if [ -f $(TD_CLUSTER_DIR)/run/operator.pid ]; then \
+		kill $$(cat $(TD_CLUSTER_DIR)/run/operator.pid) 2>/dev/null || true; rm -f $(TD_CLUSTER_DIR)/run/operator.pid; \
+		echo "operator stopped"; fi
+.PHONY: operator-down

@@ -15,9 +15,11 @@ from tradingdesk.cli.table import render
 from tradingdesk.runtime import loop as event_loop
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
-from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc
+from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 STATUS_NAMES = {v: k.removeprefix("ORDER_STATUS_") for k, v in common_pb2.OrderStatus.items()}
+STATE_NAMES = {v: k.removeprefix("TRADING_STATE_") for k, v in common_pb2.TradingState.items()}
+EVENT_NAMES = {v: k.removeprefix("RISK_EVENT_KIND_") for k, v in risk_pb2.RiskEventKind.items()}
 SIDE_NAMES = {v: k.removeprefix("SIDE_") for k, v in common_pb2.Side.items()}
 
 
@@ -35,6 +37,114 @@ def _routing_address(args: argparse.Namespace) -> str:
 
 def _stub(args: argparse.Namespace) -> orders_pb2_grpc.OrderServiceStub:
     return orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(_routing_address(args)))
+
+
+def _risk_address(args: argparse.Namespace) -> str:
+    if args.risk:
+        return args.risk
+    if os.environ.get("TD_ADDR_RISK"):
+        return os.environ["TD_ADDR_RISK"]
+    if args.file:
+        desk = load_desk(args.file)
+        return f"{desk.spec.services.risk.host}:{desk.spec.services.port_of('risk')}"
+    return f"127.0.0.1:{DEFAULT_PORTS['risk']}"
+
+
+def _risk_stub(args: argparse.Namespace) -> risk_pb2_grpc.RiskServiceStub:
+    return risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(_risk_address(args)))
+
+
+def _scope(args: argparse.Namespace) -> common_pb2.Scope:
+    return common_pb2.Scope(account=args.account or "", strategy=args.strategy or "")
+
+
+def _state_row(info: risk_pb2.TradingStateInfo) -> list:
+    return [
+        info.scope.account or "(desk)",
+        info.scope.strategy,
+        STATE_NAMES.get(info.state, str(info.state)),
+        info.actor,
+        info.reason,
+        info.changed_ns,
+    ]
+
+
+STATE_HEADER = ["account", "strategy", "state", "actor", "reason", "changed_ns"]
+
+
+def _default_actor() -> str:
+    import getpass
+
+    return os.environ.get("TD_ACTOR") or getpass.getuser()
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    req = risk_pb2.KillSwitchRequest(
+        scope=_scope(args), actor=args.actor or _default_actor(), reason=args.reason, flatten=args.flatten
+    )
+    resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout)
+    print(f"kill switch {resp.kill_id}: sent to {resp.gates} routing gate(s)")
+    print(render(STATE_HEADER, [_state_row(resp.state)]))
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    req = risk_pb2.ResumeRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
+    print(render(STATE_HEADER, [_state_row(_risk_stub(args).Resume(req, timeout=args.timeout))]))
+    return 0
+
+
+def cmd_risk_state(args: argparse.Namespace) -> int:
+    info = _risk_stub(args).GetTradingState(risk_pb2.GetTradingStateRequest(scope=_scope(args)), timeout=args.timeout)
+    print(render(STATE_HEADER, [_state_row(info)]))
+    return 0
+
+
+def cmd_risk_snapshot(args: argparse.Namespace) -> int:
+    snap = _risk_stub(args).GetRiskSnapshot(risk_pb2.GetRiskSnapshotRequest(scope=_scope(args)), timeout=args.timeout)
+    rows = [
+        ["state", STATE_NAMES.get(snap.state, "")],
+        ["realized_pnl", snap.realized_pnl],
+        ["unrealized_pnl", snap.unrealized_pnl],
+        ["daily_pnl", snap.daily_pnl],
+        ["drawdown", snap.drawdown],
+        ["gross_exposure", snap.gross_exposure],
+        ["net_exposure", snap.net_exposure],
+        ["open_order_notional", snap.open_order_notional],
+        [f"var_{snap.var_confidence_pct}", f"{snap.var:.2f} ({snap.var_scenarios} scenarios)"],
+        [f"es_{snap.var_confidence_pct}", f"{snap.expected_shortfall:.2f}"],
+    ]
+    print(render(["measure", "value"], rows))
+    if snap.symbols:
+        print(
+            render(
+                ["symbol", "sector", "qty", "mark", "gross", "net"],
+                [[x.symbol, x.sector, x.quantity, x.mark, x.gross, x.net] for x in snap.symbols],
+            )
+        )
+    return 0
+
+
+def cmd_risk_events(args: argparse.Namespace) -> int:
+    """The retained events from --from-seq; with --follow, new ones until interrupted (else it stops after
+    a second without news)."""
+    stream = _risk_stub(args).StreamRiskEvents(
+        risk_pb2.StreamRiskEventsRequest(from_seq=args.from_seq), timeout=None if args.follow else 1.0
+    )
+    try:
+        for event in stream:
+            print(f"{event.seq:>6} {EVENT_NAMES.get(event.kind, event.kind):<13} {event.message}", flush=True)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise
+    return 0
+
+
+def cmd_release_latch(args: argparse.Namespace) -> int:
+    req = risk_pb2.ReleaseLatchRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
+    resp = _risk_stub(args).ReleaseLatch(req, timeout=args.timeout)
+    print("released" if resp.released else "released (the risk service had not seen a latch for this scope)")
+    return 0
 
 
 def _target(args: argparse.Namespace, msg) -> None:
@@ -186,6 +296,15 @@ def _client_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
 
 
+def _risk_args(p: argparse.ArgumentParser, *, scope: bool = True) -> None:
+    p.add_argument("-f", "--file", help="desk spec, to find the risk service address")
+    p.add_argument("--risk", help="risk service address host:port (default 127.0.0.1:50053, or TD_ADDR_RISK)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+    if scope:
+        p.add_argument("--account", default="", help="one account only (default: the whole desk)")
+        p.add_argument("--strategy", default="", help="one strategy of --account only")
+
+
 def _target_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--account", required=True)
     group = p.add_mutually_exclusive_group(required=True)
@@ -251,6 +370,41 @@ def parser() -> argparse.ArgumentParser:
     _client_args(pos)
     pos.add_argument("--account", default="")
     pos.set_defaults(func=cmd_positions)
+
+    kill = sub.add_parser(
+        "kill", help="the kill switch: halt trading, cancel every open order on every venue (docs/runbooks)"
+    )
+    _risk_args(kill)
+    kill.add_argument("--reason", required=True, help="why: journaled with the incident report")
+    kill.add_argument("--actor", help="who pulls it (default: $TD_ACTOR or the login name)")
+    kill.add_argument("--flatten", action="store_true", help="also close positions with market orders")
+    kill.set_defaults(func=cmd_kill)
+
+    resume = sub.add_parser("resume", help="end a halt: a named person and a reason are required")
+    _risk_args(resume)
+    resume.add_argument("--actor", required=True, help="the person resuming trading")
+    resume.add_argument("--reason", required=True, help="why it is safe to trade again")
+    resume.set_defaults(func=cmd_resume)
+
+    risk = sub.add_parser("risk", help="trading state, risk snapshot, risk events, latches").add_subparsers(
+        dest="risk_command", required=True
+    )
+    st = risk.add_parser("state", help="the trading state of the desk, an account or a strategy")
+    _risk_args(st)
+    st.set_defaults(func=cmd_risk_state)
+    snap = risk.add_parser("snapshot", help="P&L, drawdown, exposure, VaR and ES")
+    _risk_args(snap)
+    snap.set_defaults(func=cmd_risk_snapshot)
+    ev = risk.add_parser("events", help="breaches, warnings, state changes and kills")
+    _risk_args(ev, scope=False)
+    ev.add_argument("--from-seq", type=int, default=1, help="replay retained events from this seq (0: only new)")
+    ev.add_argument("--follow", action="store_true", help="keep printing new events until interrupted")
+    ev.set_defaults(func=cmd_risk_events)
+    rl = risk.add_parser("release-latch", help="re-enable a scope the repeated-execution throttle latched off")
+    _risk_args(rl)
+    rl.add_argument("--actor", required=True, help="the person re-enabling it")
+    rl.add_argument("--reason", required=True, help="why it is safe")
+    rl.set_defaults(func=cmd_release_latch)
     return ap
 
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import grpc
 
 from tradingdesk.core.clock import Clock
-from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce, side_sign
+from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, side_sign
 from tradingdesk.core.fixed import format_fixed, mul, parse_fixed
 from tradingdesk.core.ids import IdGenerator
 from tradingdesk.core.instruments import Instrument
@@ -95,6 +95,10 @@ class OrderEngine:
         self.positions = PositionBook()
         self.marks: dict[str, int] = {}
         self.open_count = 0
+        self.open_orders: dict[str, Order] = {}
+        self.unseated: set[str] = set()  # recovered open orders not yet put back on a venue
+        self.incidents: set[tuple[str, str, int]] = set()  # (account, strategy, state changed_ns) journaled
+        gate.bind_instruments({symbol: inst.sector for symbol, inst in instruments.items()})
 
     # -- client requests --------------------------------------------------------------------------------
     def submit(self, req: NewOrder) -> Ack:
@@ -112,9 +116,11 @@ class OrderEngine:
             order_type=req.order_type,
             qty=req.qty,
             price=req.price,
-            position=self.positions.qty(req.account, req.symbol),
             now_ns=now,
         )
+        return self._send_new(req, now)
+
+    def _send_new(self, req: NewOrder, now: int) -> Ack:
         venue = req.venue or self.router.choose(req.symbol, req.side)
         order = Order(
             order_id=self.ids.next(),
@@ -133,6 +139,9 @@ class OrderEngine:
             updated_ns=now,
         )
         self._index_new(order, req)
+        self.gate.on_open(
+            order.order_id, order.account, order.strategy, order.symbol, order.side, order.qty, order.price
+        )
         seq = self._record("pending_new", order, now, requested_venue=req.venue)
         self.created_seq[order.order_id] = seq
         self.venues[venue].submit(self._venue_order(order, order.order_id, order.qty, order.price))
@@ -144,6 +153,7 @@ class OrderEngine:
         order = self.find(ref)
         self._require_workable(order, "cancel")
         now = self.clock.now_ns()
+        self.gate.check_cancel(account=order.account, strategy=order.strategy, now_ns=now)
         order.transition(S.PENDING_CANCEL, now)
         seq = self._record("pending_cancel", order, now)
         self.venues[order.venue].cancel(order.order_id)
@@ -172,21 +182,24 @@ class OrderEngine:
         if qty == order.qty and price == order.price:
             raise RequestError(_INVALID, "quantity: the replace changes nothing", "INVALID_ARGUMENT")
         now = self.clock.now_ns()
-        self.gate.check(
+        self.gate.check_replace(
             account=order.account,
             strategy=order.strategy,
             symbol=order.symbol,
             side=order.side,
-            order_type=order.order_type,
             qty=qty - order.cum_qty,
             price=price,
-            position=self.positions.qty(order.account, order.symbol),
+            old_qty=order.qty - order.cum_qty,
             now_ns=now,
         )
         pending = PendingReplace(self.ids.next(), rr.new_client_order_id, qty, price)
         self.replacing[order.order_id] = pending
         self.replace_requests[key] = (order.order_id, rr.qty, rr.price)
         order.transition(S.PENDING_REPLACE, now)
+        # Until the venue answers, both the working order and its replacement count against exposure.
+        self.gate.on_open(
+            pending.new_order_id, order.account, order.strategy, order.symbol, order.side, qty - order.cum_qty, price
+        )
         seq = self._record(
             "pending_replace",
             order,
@@ -225,6 +238,128 @@ class OrderEngine:
                 break
         return out
 
+    # -- kill switch -----------------------------------------------------------------------------------------
+    def halt_scope(
+        self,
+        account: str = "",
+        strategy: str = "",
+        *,
+        actor: str = "",
+        reason: str = "",
+        changed_ns: int = 0,
+        kill_id: str = "",
+        flatten: bool = False,
+    ) -> dict[str, Any]:
+        """A scope went HALTED: cancel all its open orders on every venue at once, optionally flatten its
+        positions, and journal an incident report (what was cancelled, positions and P&L at that moment, who
+        and why). Returns the report. Empty account and strategy mean the whole desk.
+
+        The orders leave the venues' books immediately (``mass_cancel``); each is confirmed CANCELED by the
+        venue's acknowledgement. Orders recovered from the journal but not yet back on a venue are closed
+        here directly. A second call for the same state change cancels again but journals no second report.
+        """
+        now = self.clock.now_ns()
+        scoped = [
+            o
+            for o in self.open_orders.values()
+            if (not account or o.account == account) and (not strategy or o.strategy == strategy)
+        ]
+        cancelled: list[str] = []
+        by_venue: dict[str, list[Order]] = {}
+        for order in scoped:
+            if order.order_id in self.unseated or order.venue not in self.venues:
+                order.text = "kill switch"
+                order.transition(S.CANCELED, now)
+                self._closed(order)
+                self._record("canceled", order, now)
+            else:
+                by_venue.setdefault(order.venue, []).append(order)
+            cancelled.append(order.order_id)
+        for name, orders in by_venue.items():
+            venue = self.venues[name]
+            mass_cancel = getattr(venue, "mass_cancel", None)
+            if mass_cancel is None:
+                for order in orders:
+                    if order.status not in (S.PENDING_CANCEL, S.PENDING_REPLACE, S.PENDING_NEW):
+                        order.transition(S.PENDING_CANCEL, now)
+                        self._record("pending_cancel", order, now)
+                    venue.cancel(order.order_id)
+            elif not account:
+                mass_cancel(None)
+            elif not strategy:
+                mass_cancel(lambda vo, a=account: vo.account == a)
+            else:
+                ids = {o.order_id for o in orders}
+                ids.update(p.new_order_id for oid, p in self.replacing.items() if oid in ids)
+                mass_cancel(lambda vo, ids=ids: vo.order_id in ids)
+        key = (account, strategy, changed_ns)
+        handled = key in self.incidents  # this very state change was handled before (e.g. before a restart)
+        tag = kill_id or str(changed_ns or now)
+        flattened = self._flatten(account, strategy, tag, now) if flatten and not handled else []
+        positions = [p for p in self.positions.all(account) if p.qty or p.realized_pnl]
+        report: dict[str, Any] = {
+            "account": account,
+            "strategy": strategy,
+            "symbol": "",
+            "state": "HALTED",
+            "actor": actor,
+            "reason": reason,
+            "state_changed_ns": changed_ns,
+            "kill_id": kill_id,
+            "open_orders": len(scoped),
+            "cancelled": cancelled,
+            "positions": [
+                {
+                    "account": p.account,
+                    "symbol": p.symbol,
+                    "qty": format_fixed(p.qty),
+                    "avg_cost": format_fixed(p.avg_cost),
+                    "mark": format_fixed(self.marks.get(p.symbol, 0)),
+                    "realized_pnl": format_fixed(p.realized_pnl),
+                    "unrealized_pnl": format_fixed(p.unrealized_pnl(self.marks.get(p.symbol, 0))),
+                }
+                for p in positions
+            ],
+            "realized_pnl": format_fixed(sum(p.realized_pnl for p in positions)),
+            "unrealized_pnl": format_fixed(sum(p.unrealized_pnl(self.marks.get(p.symbol, 0)) for p in positions)),
+            "flatten": flatten,
+            "flatten_orders": flattened,
+        }
+        if not handled:
+            self.incidents.add(key)
+            self._append("incident", "", report, now)
+        return report
+
+    def _flatten(self, account: str, strategy: str, tag: str, now: int) -> list[str]:
+        """Market IOC orders that close the scope's positions. They bypass the gate (the scope is halted) but
+        are ordinary orders in every other way: journaled, routed, filled or cancelled by the venue."""
+        if strategy:
+            book = self.gate.books.get((account, strategy))
+            holdings = [(account, sym, se.pos) for sym, se in book.syms.items()] if book is not None else []
+        else:
+            holdings = [(p.account, p.symbol, p.qty) for p in self.positions.all(account)]
+        out = []
+        for i, (acct, symbol, qty) in enumerate(holdings):
+            if not qty or symbol not in self.instruments:
+                continue
+            req = NewOrder(
+                f"flatten-{tag}-{i}",
+                acct,
+                strategy,
+                symbol,
+                Side.SELL if qty > 0 else Side.BUY,
+                OrderType.MARKET,
+                abs(qty),
+                0,
+                TimeInForce.IOC,
+                0,
+                "",
+            )
+            if (acct, req.client_order_id) in self.by_client:
+                continue
+            out.append(self._send_new(req, now).order.order_id)
+        return out
+
     # -- market data -----------------------------------------------------------------------------------------
     def on_trade_print(self, symbol: str, price: int) -> None:
         self.marks[symbol] = price
@@ -253,6 +388,9 @@ class OrderEngine:
         if order is None:
             return
         now = self.clock.now_ns()
+        latch = self.gate.on_fill(
+            order.order_id, order.account, order.strategy, order.symbol, order.side, fill.qty, fill.price, now
+        )
         order.cum_qty += fill.qty
         order.cum_notional += mul(fill.price, fill.qty)
         order.fees += fill.fee
@@ -279,6 +417,8 @@ class OrderEngine:
             liquidity=fill.liquidity,
             fill_venue=fill.venue,
         )
+        if latch is not None:
+            self._journal_latch(latch, order.symbol, now)
 
     def on_venue_canceled(self, venue: str, order_id: str, reason: str) -> None:
         order = self.orders.get(order_id)
@@ -295,7 +435,9 @@ class OrderEngine:
         order.text = reason
         order.transition(S.CANCELED, now)
         self._closed(order)
-        self.replacing.pop(order_id, None)
+        pending = self.replacing.pop(order_id, None)
+        if pending is not None:
+            self.gate.on_close(pending.new_order_id)
         self._record("canceled", order, now)
 
     def on_venue_cancel_rejected(self, venue: str, order_id: str, reason: str) -> None:
@@ -346,6 +488,7 @@ class OrderEngine:
         order.transition(S.PARTIALLY_FILLED if order.cum_qty else S.NEW, now)
         if pending is not None:
             self.replace_requests.pop((order.account, pending.new_client_order_id), None)
+            self.gate.on_close(pending.new_order_id)
         self._record("replace_rejected", order, now, reason=reason)
 
     # -- recovery ----------------------------------------------------------------------------------------------
@@ -364,6 +507,17 @@ class OrderEngine:
             order = order_from_payload(rec.order_id, p, rec.ts_ns)
             self._index_new(order, _request_from_payload(order, p.get("requested_venue", "")))
             self.created_seq[order.order_id] = rec.seq
+            if order.is_open:
+                self.gate.on_open(
+                    order.order_id, order.account, order.strategy, order.symbol, order.side, order.qty, order.price
+                )
+                self.unseated.add(order.order_id)
+            return
+        if kind == "incident":
+            self.incidents.add((p.get("account", ""), p.get("strategy", ""), p.get("state_changed_ns", 0)))
+            return
+        if kind == "risk_latch":
+            self.gate.latch((p["account"], p["strategy"]), p.get("tripped_ns", rec.ts_ns), p.get("reason", ""))
             return
         if kind == "replaced":
             new = order_from_payload(rec.order_id, p, rec.ts_ns)
@@ -371,33 +525,62 @@ class OrderEngine:
             self.replacing.pop(new.replaces_order_id, None)
             if old is not None:
                 self._finish_replace(old, new, rec.ts_ns)
+                if new.is_open:
+                    self.unseated.add(new.order_id)
             return
         order = self.orders.get(rec.order_id)
         if order is None:
             return
         was_open = order.is_open
+        if kind == "trade":
+            self.gate.on_fill(
+                order.order_id,
+                order.account,
+                order.strategy,
+                order.symbol,
+                order.side,
+                parse_fixed(p["last_qty"]),
+                parse_fixed(p["last_price"]),
+                rec.ts_ns,
+                False,
+            )
         order.status = S[p["status"]]
         order.cum_qty = parse_fixed(p["cum_qty"])
         order.cum_notional = parse_fixed(p["cum_notional"], allow_negative=True)
         order.fees = parse_fixed(p["fees"], allow_negative=True)
         order.text = p.get("text", "")
         order.updated_ns = rec.ts_ns
-        if was_open and not order.is_open:
-            self.open_count -= 1
         if kind == "trade":
             qty = parse_fixed(p["last_qty"])
             price = parse_fixed(p["last_price"])
             fee = parse_fixed(p["fee"], allow_negative=True)
             self.positions.get(order.account, order.symbol).apply_fill(side_sign(order.side) * qty, price, fee)
         elif kind == "pending_replace":
+            new_qty, new_price = parse_fixed(p["new_qty"]), parse_fixed(p["new_price"])
             self.replacing[order.order_id] = PendingReplace(
-                p["new_order_id"], p["new_client_order_id"], parse_fixed(p["new_qty"]), parse_fixed(p["new_price"])
+                p["new_order_id"], p["new_client_order_id"], new_qty, new_price
             )
             self.replace_requests[(order.account, p["new_client_order_id"])] = (order.order_id, None, None)
+            self.gate.on_open(
+                p["new_order_id"],
+                order.account,
+                order.strategy,
+                order.symbol,
+                order.side,
+                new_qty - order.cum_qty,
+                new_price,
+            )
         elif kind == "replace_rejected":
             pending = self.replacing.pop(order.order_id, None)
             if pending is not None:
                 self.replace_requests.pop((order.account, pending.new_client_order_id), None)
+                self.gate.on_close(pending.new_order_id)
+        elif kind == "canceled":
+            pending = self.replacing.pop(order.order_id, None)
+            if pending is not None:
+                self.gate.on_close(pending.new_order_id)
+        if was_open and not order.is_open:
+            self._closed(order)
 
     def reseat_open_orders(self) -> int:
         """After a rebuild, put open orders back on the (simulated) venues and restart GTD timers.
@@ -406,7 +589,8 @@ class OrderEngine:
         simulated venue lives in our process, so its book is rebuilt from our journal.
         """
         count = 0
-        for order in self.orders.values():
+        self.unseated.clear()
+        for order in list(self.open_orders.values()):
             if not order.is_open or order.venue not in self.venues:
                 continue
             if order.status == S.PENDING_CANCEL:
@@ -425,20 +609,42 @@ class OrderEngine:
         self.submitted[order.order_id] = req
         if order.is_open:
             self.open_count += 1
+            self.open_orders[order.order_id] = order
 
     def _finish_replace(self, old: Order, new: Order, now: int) -> None:
         old.replaced_by_order_id = new.order_id
         old.transition(S.REPLACED, now)
-        self.open_count -= 1
+        self._closed(old)
         self.orders[new.order_id] = new
         self.by_client[(new.account, new.client_order_id)] = new.order_id
         self.replace_requests.pop((new.account, new.client_order_id), None)
         if new.is_open:
             self.open_count += 1
+            self.open_orders[new.order_id] = new
+            self.gate.on_open(
+                new.order_id, new.account, new.strategy, new.symbol, new.side, new.qty - new.cum_qty, new.price
+            )
+        else:
+            self.gate.on_close(new.order_id)
 
     def _closed(self, order: Order) -> None:
         self.open_count -= 1
         self.expiring.discard(order.order_id)
+        self.open_orders.pop(order.order_id, None)
+        self.unseated.discard(order.order_id)
+        self.gate.on_close(order.order_id)
+
+    def _journal_latch(self, latch: tuple[tuple[str, str], str], symbol: str, now: int) -> None:
+        (account, strategy), why = latch
+        payload = {
+            "account": account,
+            "strategy": strategy,
+            "symbol": symbol,
+            "control": "repeated_execution",
+            "reason": why,
+            "tripped_ns": now,
+        }
+        self._append("risk_latch", "", payload, now)
 
     def _record(self, kind: str, order: Order, now: int, **extra: Any) -> int:
         return self._append(kind, order.order_id, order_payload(order, **extra), now)

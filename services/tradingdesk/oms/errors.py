@@ -32,3 +32,8 @@ def precondition(message: str, reject_code: str) -> RequestError:
 
 def exhausted(message: str, reject_code: str) -> RequestError:
     return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, message, reject_code)
+
+
+def unavailable(message: str, reject_code: str) -> RequestError:
+    """Refused because a dependency is missing right now; the same request may pass once it is back."""
+    return RequestError(grpc.StatusCode.UNAVAILABLE, message, reject_code)

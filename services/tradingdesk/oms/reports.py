@@ -16,6 +16,8 @@ _SIDE = {s.name: int(s) for s in Side}
 
 
 def execution_report(seq: int, ts_ns: int, kind: str, order_id: str, p: dict[str, Any]) -> orders_pb2.ExecutionReport:
+    if kind not in KINDS:
+        return desk_event_report(seq, ts_ns, kind, p)
     is_trade = kind == "trade"
     return orders_pb2.ExecutionReport(
         exec_id=p["exec_id"] if is_trade else f"E{seq}",
@@ -39,6 +41,27 @@ def execution_report(seq: int, ts_ns: int, kind: str, order_id: str, p: dict[str
         journal_seq=seq,
         order_quantity=p["qty"],
         limit_price=p["price"],
+    )
+
+
+def desk_event_report(seq: int, ts_ns: int, kind: str, p: dict[str, Any]) -> orders_pb2.ExecutionReport:
+    """A journal record that is not about one order (a kill switch ``incident``, a ``risk_latch``): streams of
+    execution reports carry it with no exec type and a text saying what happened, so a client that reads every
+    record is not surprised, and one that filters on exec_type never sees it."""
+    if kind == "incident":
+        text = (
+            f"incident: {p.get('account') or 'desk'}{'/' + p['strategy'] if p.get('strategy') else ''} HALTED by "
+            f"{p.get('actor', '')} ({p.get('reason', '')}); {len(p.get('cancelled', ()))} open orders cancelled"
+        )
+    else:
+        text = f"{kind}: {p.get('reason', '')}"
+    return orders_pb2.ExecutionReport(
+        exec_id=f"E{seq}",
+        account=p.get("account", ""),
+        symbol=p.get("symbol", ""),
+        transact_time_ns=ts_ns,
+        text=text,
+        journal_seq=seq,
     )
 
 

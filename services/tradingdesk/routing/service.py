@@ -171,40 +171,93 @@ class RoutingService:
         }
         gate = self.gate
         engine = self.engine
-        async for event in stub.Subscribe(market_data_pb2.SubscribeRequest()):
-            which = event.WhichOneof("event")
+        async for batch in stub.SubscribeBatches(market_data_pb2.SubscribeRequest()):
             now = self.clock.now_ns()
-            if which == "quote":
-                q = event.quote
-                if not q.bid_price or not q.ask_price:
-                    continue
-                bid, ask = parse_fixed(q.bid_price), parse_fixed(q.ask_price)
-                bq, aq = parse_fixed(q.bid_quantity), parse_fixed(q.ask_quantity)
-                for venue in venues_for.get(q.symbol, ()):
-                    venue.on_quote(q.symbol, bid, bq, ask, aq, now)
-                if q.last_price and q.symbol not in gate.references:
-                    gate.on_trade(q.symbol, parse_fixed(q.last_price), now)
-                    engine.on_trade_print(q.symbol, parse_fixed(q.last_price))
-                gate.on_quote_heartbeat(q.symbol, now)
-            elif which == "trade":
-                t = event.trade
-                price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
-                gate.on_trade(t.symbol, price, now)
-                engine.on_trade_print(t.symbol, price)
-                for venue in venues_for.get(t.symbol, ()):
-                    venue.on_trade(t.symbol, price, qty, now)
+            for event in batch.events:
+                which = event.WhichOneof("event")
+                if which == "quote":
+                    q = event.quote
+                    # A stale quote (a snapshot during an outage) must not make a dead reference look fresh.
+                    if q.stale or not q.bid_price or not q.ask_price:
+                        continue
+                    bid, ask = parse_fixed(q.bid_price), parse_fixed(q.ask_price)
+                    bq, aq = parse_fixed(q.bid_quantity), parse_fixed(q.ask_quantity)
+                    for venue in venues_for.get(q.symbol, ()):
+                        venue.on_quote(q.symbol, bid, bq, ask, aq, now)
+                    if q.last_price and q.symbol not in gate.references:
+                        gate.on_trade(q.symbol, parse_fixed(q.last_price), now)
+                        engine.on_trade_print(q.symbol, parse_fixed(q.last_price))
+                    gate.on_quote_heartbeat(q.symbol, now)
+                elif which == "trade":
+                    t = event.trade
+                    price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
+                    gate.on_trade(t.symbol, price, now)
+                    engine.on_trade_print(t.symbol, price)
+                    for venue in venues_for.get(t.symbol, ()):
+                        venue.on_trade(t.symbol, price, qty, now)
 
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
+        """Limits, states, latches and kills from the risk service. The gate fails closed when this stream is
+        silent longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats), and opens again
+        with the first update after a reconnect."""
+        self.gate.arm_stream_guard(self.clock.now_ns())
         stub = risk_pb2_grpc.RiskServiceStub(channel)
         async for update in stub.StreamGateUpdates(risk_pb2.StreamGateUpdatesRequest(gate_id="routing")):
-            if update.HasField("limits"):
-                self.gate.set_limits(limits_from_proto(update.limits))
-            states = dict(state_from_proto(s) for s in update.states)
-            if update.full:
-                self.gate.replace_states(states)
-            else:
-                for scope, entry in states.items():
-                    self.gate.set_state(scope, entry)
+            self._apply_gate_update(update)
+
+    def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:
+        gate = self.gate
+        gate.heard(self.clock.now_ns())
+        if update.heartbeat:
+            return
+        if update.HasField("limits"):
+            gate.set_limits(limits_from_proto(update.limits))
+        before = dict(gate.states)
+        states = dict(state_from_proto(s) for s in update.states)
+        if update.full:
+            gate.replace_states(states)
+        else:
+            for scope, entry in states.items():
+                gate.set_state(scope, entry)
+        for latch in update.latches:
+            gate.latch((latch.scope.account, latch.scope.strategy), latch.changed_ns, latch.reason)
+        for released in update.released:
+            gate.release_latch((released.scope.account, released.scope.strategy), released.changed_ns)
+        kills = {(k.scope.account, k.scope.strategy): k for k in update.kills}
+        for scope, entry in list(gate.states.items()):
+            if entry.state != TradingState.HALTED:
+                continue
+            prev = before.get(scope)
+            if prev is not None and prev.state == TradingState.HALTED and prev.changed_ns == entry.changed_ns:
+                continue
+            self._halt_scope(scope, entry, kills.get(scope))
+
+    def _halt_scope(self, scope: tuple[str, str], entry, kill: risk_pb2.KillOrder | None) -> None:
+        """A scope went HALTED (kill switch, spec.tradingState, a person or a risk breaker): every open order of
+        the scope leaves every venue at once; positions are flattened if the kill asked for it; the incident
+        report goes to the journal."""
+        engine = self.engine
+        if engine is None:
+            return
+        flatten = kill is not None and kill.flatten and kill.changed_ns == entry.changed_ns
+        report = engine.halt_scope(
+            scope[0],
+            scope[1],
+            actor=entry.actor,
+            reason=entry.reason,
+            changed_ns=entry.changed_ns,
+            kill_id=kill.kill_id if kill is not None else "",
+            flatten=flatten,
+        )
+        self.commit_soon()
+        log.warning(
+            "routing: %s HALTED by %s (%s): cancelling %d open orders%s",
+            "/".join(p for p in scope if p) or "desk",
+            entry.actor,
+            entry.reason,
+            report["open_orders"],
+            f", flattening with {len(report['flatten_orders'])} orders" if flatten else "",
+        )
 
     def desk_state(self) -> TradingState:
         return self.gate.effective_state("", "")[0]

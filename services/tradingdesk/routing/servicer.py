@@ -10,6 +10,7 @@ import grpc
 
 from tradingdesk.oms.engine import Ack, OrderEngine
 from tradingdesk.oms.errors import RequestError, invalid
+from tradingdesk.oms.events import KINDS
 from tradingdesk.oms.reports import execution_report, order_message, position_message
 from tradingdesk.oms.requests import RequestParser
 from tradingdesk.routing.publisher import RecordPublisher
@@ -42,6 +43,9 @@ async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> None:
 
 def _accept_any(_: JournalRecord) -> bool:
     return True
+
+
+EVENT_CACHE_MAX = 8_192
 
 
 def _report(rec: JournalRecord) -> orders_pb2.ExecutionReport:
@@ -89,6 +93,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self.durability = durability
         self.publisher = publisher
         self.commit_soon = commit_soon
+        self._events: dict[int, orders_pb2.JournalEvent] = {}  # seq -> wire message, shared by subscribers
 
     # -- unary ---------------------------------------------------------------------------------------------
     async def SubmitOrder(self, request, context):
@@ -154,7 +159,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             await _abort(context, err)
         accepts = (lambda r: r.payload["account"] == account) if account else (lambda r: True)
         async for rec in self._records(request.from_seq, accepts, context):
-            if rec is not None:
+            if rec is not None and rec.kind in KINDS:  # incidents and latches are journal records, not executions
                 yield _report(rec)
 
     async def StreamJournal(self, request, context):
@@ -165,20 +170,28 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     yield orders_pb2.JournalEvents(events=batch)
                     batch = []
                 continue
-            batch.append(
-                orders_pb2.JournalEvent(
-                    seq=rec.seq,
-                    ts_ns=rec.ts_ns,
-                    kind=rec.kind,
-                    order_id=rec.order_id,
-                    payload_json=rec.payload_json or encode_payload(rec.payload),
-                    account=rec.payload.get("account", ""),
-                    symbol=rec.payload.get("symbol", ""),
-                )
-            )
+            batch.append(self._journal_event(rec))
             if len(batch) >= JOURNAL_BATCH_MAX:
                 yield orders_pb2.JournalEvents(events=batch)
                 batch = []
+
+    def _journal_event(self, rec: JournalRecord) -> orders_pb2.JournalEvent:
+        """One wire message per record, built once for every StreamJournal subscriber (compliance, risk)."""
+        event = self._events.get(rec.seq)
+        if event is None:
+            event = orders_pb2.JournalEvent(
+                seq=rec.seq,
+                ts_ns=rec.ts_ns,
+                kind=rec.kind,
+                order_id=rec.order_id,
+                payload_json=rec.payload_json or encode_payload(rec.payload),
+                account=rec.payload.get("account", ""),
+                symbol=rec.payload.get("symbol", ""),
+            )
+            if len(self._events) >= EVENT_CACHE_MAX:
+                del self._events[next(iter(self._events))]
+            self._events[rec.seq] = event
+        return event
 
     async def _records(
         self, from_seq: int, accepts, context, *, batched: bool = False

@@ -8,14 +8,14 @@ names are camelCase on the wire (Kubernetes convention) and snake_case in Python
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from tradingdesk.spec.types import DecimalStr
+from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
 API_VERSION = "v1alpha1"
@@ -138,7 +138,143 @@ class RoutingSpec(Model):
     """Open orders the desk accepts at once; more are refused with RESOURCE_EXHAUSTED."""
 
 
-class RiskSpec(Model):
+def limit_contradictions(values: dict[str, int], name: Callable[[str], str] = str) -> list[tuple[str, str]]:
+    """Limits of one scope that contradict each other, as ``(snake_case field, problem)`` pairs.
+
+    Shared by the spec model and ``RiskService.SetLimits``, so a contradiction is refused the same way whichever
+    door it comes through. ``values`` holds fixed-point units for amounts and plain ints for counts and basis
+    points; 0 means "no limit at this scope". ``name`` spells other fields in the messages (camelCase for the
+    spec, snake_case for the API).
+    """
+    out: list[tuple[str, str]] = []
+    gross = values.get("max_gross_exposure", 0)
+    for field in ("max_symbol_concentration_bps", "max_sector_concentration_bps"):
+        if values.get(field, 0) and not gross:
+            out.append((field, f"needs {name('max_gross_exposure')} at the same scope: concentration is a share of it"))
+    net = values.get("max_net_exposure", 0)
+    if net and gross and net > gross:
+        out.append(("max_net_exposure", f"must not exceed {name('max_gross_exposure')} (net is never above gross)"))
+    credit, notional = values.get("credit_limit", 0), values.get("max_order_notional", 0)
+    if credit and notional and notional > credit:
+        out.append(("credit_limit", f"must be at least {name('max_order_notional')}: larger orders could never pass"))
+    if values.get("max_repeated_executions", 0) and not values.get("repeated_execution_window_ms", 1):
+        out.append(("repeated_execution_window_ms", f"must be > 0 when {name('max_repeated_executions')} is set"))
+    if values.get("max_order_to_trade_ratio", 0) and not values.get("order_to_trade_window_s", 1):
+        out.append(("order_to_trade_window_s", f"must be > 0 when {name('max_order_to_trade_ratio')} is set"))
+    return out
+
+
+def _camel_problems(model: BaseModel, prefix: str = "") -> list[str]:
+    problems = limit_contradictions(_limit_values(model), to_camel)
+    return [f"{prefix}{to_camel(field)}: {problem}" for field, problem in problems]
+
+
+class ScopeLimitFields(Model):
+    """Limits every scope can set (desk, account, account+strategy). 0 means no limit at this scope; the
+    desk's value applies to everyone, so an account or strategy entry can only tighten it."""
+
+    credit_limit: DecimalStr = Decimal("0")
+    """Credit/capital limit: notional of open orders plus the absolute value of positions at the mark
+    (SEC 15c3-5 credit threshold). Counted over the scope's own orders and positions."""
+    max_position_quantity: DecimalStr = Decimal("0")
+    """Largest absolute position in one symbol, counting the open orders on the same side (worst case)."""
+    max_gross_exposure: DecimalStr = Decimal("0")
+    """Largest sum over symbols of the worst-case absolute position (with open orders) at the mark."""
+    max_net_exposure: DecimalStr = Decimal("0")
+    """Largest absolute signed sum of positions at the mark, open orders counted on their side."""
+    max_symbol_concentration_bps: int = Field(default=0, ge=0, le=10_000)
+    """Largest share of maxGrossExposure one symbol's worst-case exposure may take, in basis points."""
+    max_sector_concentration_bps: int = Field(default=0, ge=0, le=10_000)
+    """Largest share of maxGrossExposure one sector's worst-case exposure may take, in basis points."""
+    max_modifies_per_second: int = Field(default=0, ge=0, le=1_000_000)
+    """Replace (modify) throttle; counted per account at desk and account scope, per strategy at strategy scope."""
+    max_cancels_per_second: int = Field(default=0, ge=0, le=1_000_000)
+    """Cancel throttle; counted like the submit throttle. The kill switch is never throttled."""
+    max_order_to_trade_ratio: int = Field(default=0, ge=0, le=1_000_000)
+    """Most messages (submits, replaces, cancels) per trade in the order-to-trade window (MiFID II RTS 9)."""
+    max_repeated_executions: int = Field(default=0, ge=0, le=1_000_000)
+    """Fills of one strategy in one symbol within repeatedExecutionWindowMs that latch the strategy off until
+    a person re-enables it (FIA repeated automated execution throttle)."""
+    max_daily_loss: DecimalStr = Decimal("0")
+    """Loss (realized plus unrealized, after fees) since the start of the UTC day that halts the scope."""
+    max_drawdown: DecimalStr = Decimal("0")
+    """Fall of the day's P&L from its intraday high that halts the scope."""
+
+
+class ScopeLimitsSpec(ScopeLimitFields):
+    """Tighter limits for one account, or one strategy of an account."""
+
+    account: str = Field(pattern=ACCOUNT_PATTERN)
+    """Account the limits apply to (one of spec.accounts[].name)."""
+    strategy: str = Field(default="", max_length=64)
+    """Strategy of the account; empty applies the limits to the whole account."""
+    max_order_quantity: DecimalStr = Decimal("0")
+    """Largest quantity of one order at this scope (0: the desk's)."""
+    max_order_notional: DecimalStr = Decimal("0")
+    """Largest price x quantity of one order at this scope (0: the desk's)."""
+    price_collar_bps: int = Field(default=0, ge=0, le=10_000)
+    """Tighter price collar at this scope, in basis points (0: the desk's)."""
+    max_submits_per_second: int = Field(default=0, ge=0, le=1_000_000)
+    """Tighter submit throttle at this scope (0: the desk's)."""
+    restricted_symbols: list[str] = Field(default_factory=list, max_length=10_000)
+    """Symbols this account or strategy may not trade, on top of the desk's restricted list."""
+    duplicate_window_ms: int = Field(default=0, ge=0, le=3_600_000)
+    """A longer duplicate-order window for this scope (0: the desk's)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScopeLimitsSpec:
+        if problems := _camel_problems(self):
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class LocateSpec(Model):
+    """A borrow located for short sales (SEC Reg SHO Rule 203(b)): how much of a symbol an account may sell short."""
+
+    account: str = Field(pattern=ACCOUNT_PATTERN)
+    """Account holding the locate."""
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    """Symbol located."""
+    quantity: DecimalStr
+    """Shares located: the account's short position plus open short sales may not exceed it."""
+
+
+class CircuitBreakerSpec(Model):
+    """Breakers the risk service trips from the live journal; each halts the scope it concerns. 0 turns one off."""
+
+    max_consecutive_losses: int = Field(default=0, ge=0, le=10_000)
+    """Closing fills in a row that realize a loss before the account (or strategy) is halted."""
+    max_venue_errors: int = Field(default=0, ge=0, le=1_000_000)
+    """Venue rejects within venueErrorWindowSeconds that halt the desk."""
+    venue_error_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    """Window of the venue-error breaker."""
+    slippage_spike_bps: int = Field(default=0, ge=0, le=10_000)
+    """A fill this many basis points worse than the mark when its order arrived is a slippage spike."""
+    max_slippage_spikes: int = Field(default=3, ge=1, le=10_000)
+    """Slippage spikes of one account (or strategy) within slippageWindowSeconds that halt it."""
+    slippage_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    """Window of the slippage breaker."""
+
+
+class VarSpec(Model):
+    """Intraday value at risk and expected shortfall by historical simulation over the replayed returns."""
+
+    sample_ms: int = Field(default=1_000, ge=10, le=3_600_000)
+    """Spacing of the mark samples whose returns form the scenarios."""
+    window: int = Field(default=500, ge=20, le=100_000)
+    """Number of most recent returns used as scenarios."""
+    confidence_pct: int = Field(default=99, ge=50, le=99)
+    """Confidence level of VaR and ES, in percent."""
+    max_var: DecimalStr = Decimal("0")
+    """Desk VaR above which the risk service publishes a breach (and a warning at 80%)."""
+    max_expected_shortfall: DecimalStr = Decimal("0")
+    """Desk expected shortfall above which the risk service publishes a breach (and a warning at 80%)."""
+
+
+class RiskSpec(ScopeLimitFields):
+    """Pre-trade controls, trading-state plumbing and real-time risk. Every amount is a decimal string; 0 turns a
+    control off. docs/risk.md lists each control with its reject code and the regulation it answers."""
+
     max_order_quantity: DecimalStr = Decimal("100000")
     """Largest quantity of one order."""
     max_order_notional: DecimalStr = Decimal("5000000")
@@ -147,10 +283,120 @@ class RiskSpec(Model):
     """Farthest a limit price may be from the last trade, in basis points."""
     reference_max_age_ms: int = Field(default=5_000, ge=10, le=3_600_000)
     """A reference price older than this is stale and orders in the symbol are refused."""
-    restricted_symbols: list[str] = Field(default_factory=list)
+    restricted_symbols: list[str] = Field(default_factory=list, max_length=10_000)
     """Symbols nobody may trade."""
     max_submits_per_second: int = Field(default=10_000, ge=1, le=1_000_000)
     """Submit throttle per account."""
+    order_to_trade_min_messages: int = Field(default=100, ge=1, le=10_000_000)
+    """Messages an account sends in the window before the order-to-trade ratio is enforced."""
+    order_to_trade_window_s: int = Field(default=3_600, ge=1, le=86_400)
+    """Tumbling window of the order-to-trade ratio, in seconds."""
+    duplicate_window_ms: int = Field(default=0, ge=0, le=3_600_000)
+    """An order with the same account, strategy, symbol, side, type, quantity and price as one sent within this
+    window is refused as a duplicate (0: off)."""
+    repeated_execution_window_ms: int = Field(default=1_000, ge=1, le=3_600_000)
+    """Window of the repeated-execution throttle."""
+    short_sale_rule: bool = True
+    """Reg SHO: a sale beyond the long position must be marked SELL_SHORT, and a short sale needs a locate (or
+    an easy-to-borrow symbol)."""
+    easy_to_borrow: list[str] = Field(default_factory=list, max_length=10_000)
+    """Symbols that may be sold short without a specific locate."""
+    locates: list[LocateSpec] = Field(default_factory=list, max_length=10_000)
+    """Borrows located per account and symbol."""
+    halted_symbols: list[str] = Field(default_factory=list, max_length=10_000)
+    """Symbols in a regulatory or exchange trading halt: no new orders."""
+    luld_band_bps: int = Field(default=500, ge=0, le=10_000)
+    """Limit-up/limit-down band around the 5-minute mean price, for reference prices above $3 (0: off)."""
+    luld_low_price_band_bps: int = Field(default=2_000, ge=0, le=10_000)
+    """LULD band for reference prices of $3 and below."""
+    luld_window_s: int = Field(default=300, ge=1, le=3_600)
+    """Window of the LULD reference price (the mean of the trades in it)."""
+    gate_stream_timeout_ms: int = Field(default=2_000, ge=100, le=600_000)
+    """A routing gate that has not heard from the risk service for this long refuses new orders (fail closed)
+    until the stream is back."""
+    http_port: int = Field(default=0, ge=0, le=65_535)
+    """Port of the HTTP kill switch in the risk service process (0: off). The credential comes from the
+    environment variable TD_RISK_HTTP_TOKEN or the file named by TD_RISK_HTTP_TOKEN_FILE."""
+    circuit_breakers: CircuitBreakerSpec = Field(default_factory=CircuitBreakerSpec)
+    """Breakers on consecutive losses, venue errors and slippage spikes."""
+    var: VarSpec = Field(default_factory=VarSpec)
+    """Intraday VaR and expected shortfall."""
+    scopes: list[ScopeLimitsSpec] = Field(default_factory=list, max_length=10_000)
+    """Tighter limits per account or per account and strategy."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskSpec:
+        problems = _camel_problems(self)
+        seen: set[tuple[str, str]] = set()
+        for i, scope in enumerate(self.scopes):
+            key = (scope.account, scope.strategy)
+            if key in seen:
+                problems.append(f"scopes[{i}]: repeats account {scope.account!r} strategy {scope.strategy!r}")
+            seen.add(key)
+        for field, values in (("easyToBorrow", self.easy_to_borrow), ("haltedSymbols", self.halted_symbols)):
+            if dups := _duplicates(values):
+                problems.append(f"{field}: must be unique, repeated: {', '.join(dups)}")
+        if dups := _duplicates(f"{x.account}/{x.symbol}" for x in self.locates):
+            problems.append(f"locates: one entry per account and symbol, repeated: {', '.join(dups)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def cross_check(self, symbols: set[str], accounts: dict[str, frozenset[str]]) -> list[str]:
+        """Problems against the rest of the desk (instruments, accounts), as ``spec.risk.<field>: ...``.
+
+        TradingDeskSpec calls this from its cross-field rules; the risk service also runs it at start.
+        """
+        out: list[str] = []
+        for field, values in (("easyToBorrow", self.easy_to_borrow), ("haltedSymbols", self.halted_symbols)):
+            for i, symbol in enumerate(values):
+                if symbol not in symbols:
+                    out.append(f"spec.risk.{field}[{i}]: {symbol!r} is not an instrument of the desk")
+        for i, loc in enumerate(self.locates):
+            if loc.account not in accounts:
+                out.append(f"spec.risk.locates[{i}].account: {loc.account!r} is not an account of the desk")
+            if loc.symbol not in symbols:
+                out.append(f"spec.risk.locates[{i}].symbol: {loc.symbol!r} is not an instrument of the desk")
+        for i, scope in enumerate(self.scopes):
+            for j, symbol in enumerate(scope.restricted_symbols):
+                if symbol not in symbols:
+                    out.append(
+                        f"spec.risk.scopes[{i}].restrictedSymbols[{j}]: {symbol!r} is not an instrument of the desk"
+                    )
+            allowed = accounts.get(scope.account)
+            if allowed is None:
+                out.append(f"spec.risk.scopes[{i}].account: {scope.account!r} is not an account of the desk")
+            elif scope.strategy and allowed and scope.strategy not in allowed:
+                out.append(
+                    f"spec.risk.scopes[{i}].strategy: {scope.strategy!r} may not trade account {scope.account!r}"
+                )
+        return out
+
+
+_LIMIT_AMOUNTS = (
+    "credit_limit",
+    "max_position_quantity",
+    "max_gross_exposure",
+    "max_net_exposure",
+    "max_daily_loss",
+    "max_drawdown",
+    "max_order_notional",
+)
+
+
+def _limit_values(model: BaseModel) -> dict[str, int]:
+    """A scope's limits as plain ints (units for amounts) for ``limit_contradictions``."""
+    values = {name: units(getattr(model, name)) for name in _LIMIT_AMOUNTS}
+    for name in (
+        "max_symbol_concentration_bps",
+        "max_sector_concentration_bps",
+        "max_repeated_executions",
+        "max_order_to_trade_ratio",
+    ):
+        values[name] = getattr(model, name)
+    values["repeated_execution_window_ms"] = getattr(model, "repeated_execution_window_ms", 1)
+    values["order_to_trade_window_s"] = getattr(model, "order_to_trade_window_s", 1)
+    return values
 
 
 class AuditBucketSpec(Model):
@@ -309,6 +555,7 @@ class TradingDeskSpec(Model):
             problems.append(f"spec.services[].port: must be distinct, repeated: {', '.join(dups)}")
         if self.monitoring.metrics_port in ports.values():
             problems.append("spec.monitoring.metricsPort: collides with a service's gRPC port")
+        problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tradingdesk.v1 import common_pb2 as tradingdesk_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tradingdesk/v1/risk.proto\x12\x0etradingdesk.v1\x1a\x1btradingdesk/v1/common.proto\"\x12\n\x10GetLimitsRequest\"\xc9\x01\n\nRiskLimits\x12\x1a\n\x12max_order_quantity\x18\x01 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x02 \x01(\t\x12\x18\n\x10price_collar_bps\x18\x03 \x01(\x03\x12\x1a\n\x12restricted_symbols\x18\x04 \x03(\t\x12\x1e\n\x16max_submits_per_second\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x04\x12\x1c\n\x14reference_max_age_ms\x18\x07 \x01(\x03\">\n\x16GetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\"\x8a\x01\n\x16SetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x98\x01\n\x10TradingStateInfo\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nchanged_ns\x18\x05 \x01(\x03\"+\n\x18StreamGateUpdatesRequest\x12\x0f\n\x07gate_id\x18\x01 \x01(\t\"x\n\nGateUpdate\x12*\n\x06limits\x18\x01 \x01(\x0b\x32\x1a.tradingdesk.v1.RiskLimits\x12\x30\n\x06states\x18\x02 \x03(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x32\xef\x02\n\x0bRiskService\x12I\n\tGetLimits\x12 .tradingdesk.v1.GetLimitsRequest\x1a\x1a.tradingdesk.v1.RiskLimits\x12[\n\x0fGetTradingState\x12&.tradingdesk.v1.GetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x0fSetTradingState\x12&.tradingdesk.v1.SetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x11StreamGateUpdates\x12(.tradingdesk.v1.StreamGateUpdatesRequest\x1a\x1a.tradingdesk.v1.GateUpdate0\x01\x42HZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19tradingdesk/v1/risk.proto\x12\x0etradingdesk.v1\x1a\x1btradingdesk/v1/common.proto\"\x12\n\x10GetLimitsRequest\"\x9e\x04\n\x08LimitSet\x12\x1a\n\x12max_order_quantity\x18\x01 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x02 \x01(\t\x12\x18\n\x10price_collar_bps\x18\x03 \x01(\x03\x12\x14\n\x0c\x63redit_limit\x18\x04 \x01(\t\x12\x1d\n\x15max_position_quantity\x18\x05 \x01(\t\x12\x1a\n\x12max_gross_exposure\x18\x06 \x01(\t\x12\x18\n\x10max_net_exposure\x18\x07 \x01(\t\x12$\n\x1cmax_symbol_concentration_bps\x18\x08 \x01(\x03\x12$\n\x1cmax_sector_concentration_bps\x18\t \x01(\x03\x12\x1e\n\x16max_submits_per_second\x18\n \x01(\x03\x12\x1f\n\x17max_modifies_per_second\x18\x0b \x01(\x03\x12\x1e\n\x16max_cancels_per_second\x18\x0c \x01(\x03\x12 \n\x18max_order_to_trade_ratio\x18\r \x01(\x03\x12\x1f\n\x17max_repeated_executions\x18\x0e \x01(\x03\x12\x16\n\x0emax_daily_loss\x18\x0f \x01(\t\x12\x14\n\x0cmax_drawdown\x18\x10 \x01(\t\x12\x1a\n\x12restricted_symbols\x18\x11 \x03(\t\x12\x1b\n\x13\x64uplicate_window_ms\x18\x12 \x01(\x03\"]\n\x0bScopeLimits\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12(\n\x06limits\x18\x02 \x01(\x0b\x32\x18.tradingdesk.v1.LimitSet\";\n\x06Locate\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\"\xb7\x02\n\x0f\x43ircuitBreakers\x12\x1e\n\x16max_consecutive_losses\x18\x01 \x01(\x03\x12\x18\n\x10max_venue_errors\x18\x02 \x01(\x03\x12\x1d\n\x15venue_error_window_ms\x18\x03 \x01(\x03\x12\x1a\n\x12slippage_spike_bps\x18\x04 \x01(\x03\x12\x1b\n\x13max_slippage_spikes\x18\x05 \x01(\x03\x12\x1a\n\x12slippage_window_ms\x18\x06 \x01(\x03\x12\x15\n\rvar_sample_ms\x18\x07 \x01(\x03\x12\x12\n\nvar_window\x18\x08 \x01(\x03\x12\x1a\n\x12var_confidence_pct\x18\t \x01(\x03\x12\x0f\n\x07max_var\x18\n \x01(\t\x12\x1e\n\x16max_expected_shortfall\x18\x0b \x01(\t\"\xbd\x05\n\nRiskLimits\x12\x1a\n\x12max_order_quantity\x18\x01 \x01(\t\x12\x1a\n\x12max_order_notional\x18\x02 \x01(\t\x12\x18\n\x10price_collar_bps\x18\x03 \x01(\x03\x12\x1a\n\x12restricted_symbols\x18\x04 \x03(\t\x12\x1e\n\x16max_submits_per_second\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\x04\x12\x1c\n\x14reference_max_age_ms\x18\x07 \x01(\x03\x12&\n\x04\x64\x65sk\x18\x08 \x01(\x0b\x32\x18.tradingdesk.v1.LimitSet\x12+\n\x06scopes\x18\t \x03(\x0b\x32\x1b.tradingdesk.v1.ScopeLimits\x12#\n\x1border_to_trade_min_messages\x18\n \x01(\x03\x12 \n\x18order_to_trade_window_ms\x18\x0b \x01(\x03\x12\x1b\n\x13\x64uplicate_window_ms\x18\x0c \x01(\x03\x12$\n\x1crepeated_execution_window_ms\x18\r \x01(\x03\x12\x17\n\x0fshort_sale_rule\x18\x0e \x01(\x08\x12\x16\n\x0e\x65\x61sy_to_borrow\x18\x0f \x03(\t\x12\'\n\x07locates\x18\x10 \x03(\x0b\x32\x16.tradingdesk.v1.Locate\x12\x16\n\x0ehalted_symbols\x18\x11 \x03(\t\x12\x15\n\rluld_band_bps\x18\x12 \x01(\x03\x12\x1f\n\x17luld_low_price_band_bps\x18\x13 \x01(\x03\x12\x16\n\x0eluld_window_ms\x18\x14 \x01(\x03\x12\x1e\n\x16gate_stream_timeout_ms\x18\x15 \x01(\x03\x12\x31\n\x08\x62reakers\x18\x16 \x01(\x0b\x32\x1f.tradingdesk.v1.CircuitBreakers\"w\n\x10SetLimitsRequest\x12*\n\x06limits\x18\x01 \x01(\x0b\x32\x1a.tradingdesk.v1.RiskLimits\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x04\">\n\x16GetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\"\x8a\x01\n\x16SetTradingStateRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x98\x01\n\x10TradingStateInfo\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x12\n\nchanged_ns\x18\x05 \x01(\x03\"i\n\x11KillSwitchRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07\x66latten\x18\x04 \x01(\x08\"e\n\x12KillSwitchResponse\x12\x0f\n\x07kill_id\x18\x01 \x01(\t\x12/\n\x05state\x18\x02 \x01(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\r\n\x05gates\x18\x03 \x01(\x05\"T\n\rResumeRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"Z\n\x13ReleaseLatchRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"(\n\x14ReleaseLatchResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"u\n\tLatchInfo\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\x0f\n\x07\x63ontrol\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nchanged_ns\x18\x04 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\"\x86\x01\n\tKillOrder\x12\x0f\n\x07kill_id\x18\x01 \x01(\t\x12$\n\x05scope\x18\x02 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\x0f\n\x07\x66latten\x18\x03 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x12\n\nchanged_ns\x18\x06 \x01(\x03\"+\n\x18StreamGateUpdatesRequest\x12\x0f\n\x07gate_id\x18\x01 \x01(\t\"\x9f\x02\n\nGateUpdate\x12*\n\x06limits\x18\x01 \x01(\x0b\x32\x1a.tradingdesk.v1.RiskLimits\x12\x30\n\x06states\x18\x02 \x03(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12\x11\n\theartbeat\x18\x04 \x01(\x08\x12(\n\x05kills\x18\x05 \x03(\x0b\x32\x19.tradingdesk.v1.KillOrder\x12*\n\x07latches\x18\x06 \x03(\x0b\x32\x19.tradingdesk.v1.LatchInfo\x12+\n\x08released\x18\x07 \x03(\x0b\x32\x19.tradingdesk.v1.LatchInfo\x12\x0f\n\x07sent_ns\x18\x08 \x01(\x03\"E\n\x17StreamRiskEventsRequest\x12\x18\n\x10\x65xclude_warnings\x18\x01 \x01(\x08\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x04\"\xf5\x01\n\tRiskEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.tradingdesk.v1.RiskEventKind\x12$\n\x05scope\x18\x04 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\x0e\n\x06metric\x18\x05 \x01(\t\x12\r\n\x05value\x18\x06 \x01(\t\x12\r\n\x05limit\x18\x07 \x01(\t\x12\x0f\n\x07message\x18\x08 \x01(\t\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\x12+\n\x05state\x18\n \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\">\n\x16GetRiskSnapshotRequest\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\"l\n\x0eSymbolExposure\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0e\n\x06sector\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x0c\n\x04mark\x18\x04 \x01(\t\x12\r\n\x05gross\x18\x05 \x01(\t\x12\x0b\n\x03net\x18\x06 \x01(\t\"<\n\x0eSectorExposure\x12\x0e\n\x06sector\x18\x01 \x01(\t\x12\r\n\x05gross\x18\x02 \x01(\t\x12\x0b\n\x03net\x18\x03 \x01(\t\"\xf9\x03\n\x0cRiskSnapshot\x12$\n\x05scope\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.Scope\x12\x14\n\x0crealized_pnl\x18\x02 \x01(\t\x12\x16\n\x0eunrealized_pnl\x18\x03 \x01(\t\x12\x11\n\tdaily_pnl\x18\x04 \x01(\t\x12\x16\n\x0epeak_daily_pnl\x18\x05 \x01(\t\x12\x10\n\x08\x64rawdown\x18\x06 \x01(\t\x12\x16\n\x0egross_exposure\x18\x07 \x01(\t\x12\x14\n\x0cnet_exposure\x18\x08 \x01(\t\x12\x1b\n\x13open_order_notional\x18\t \x01(\t\x12/\n\x07symbols\x18\n \x03(\x0b\x32\x1e.tradingdesk.v1.SymbolExposure\x12/\n\x07sectors\x18\x0b \x03(\x0b\x32\x1e.tradingdesk.v1.SectorExposure\x12\x0b\n\x03var\x18\x0c \x01(\x01\x12\x1a\n\x12\x65xpected_shortfall\x18\r \x01(\x01\x12\x15\n\rvar_scenarios\x18\x0e \x01(\x05\x12\x1a\n\x12var_confidence_pct\x18\x0f \x01(\x05\x12+\n\x05state\x18\x10 \x01(\x0e\x32\x1c.tradingdesk.v1.TradingState\x12\x13\n\x0bjournal_seq\x18\x11 \x01(\x04\x12\r\n\x05ts_ns\x18\x12 \x01(\x03\"Z\n\x1aSuggestPositionSizeRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x13\n\x0brisk_budget\x18\x02 \x01(\t\x12\x17\n\x0fhorizon_seconds\x18\x03 \x01(\x03\"\x7f\n\x1bSuggestPositionSizeResponse\x12\x10\n\x08quantity\x18\x01 \x01(\t\x12\x12\n\nvolatility\x18\x02 \x01(\x01\x12\x1a\n\x12horizon_volatility\x18\x03 \x01(\x01\x12\r\n\x05price\x18\x04 \x01(\t\x12\x0f\n\x07samples\x18\x05 \x01(\x05*\x82\x02\n\rRiskEventKind\x12\x1f\n\x1bRISK_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16RISK_EVENT_KIND_BREACH\x10\x01\x12\x1b\n\x17RISK_EVENT_KIND_WARNING\x10\x02\x12 \n\x1cRISK_EVENT_KIND_STATE_CHANGE\x10\x03\x12\x18\n\x14RISK_EVENT_KIND_KILL\x10\x04\x12\x19\n\x15RISK_EVENT_KIND_LATCH\x10\x05\x12!\n\x1dRISK_EVENT_KIND_LIMITS_CHANGE\x10\x06\x12\x1d\n\x19RISK_EVENT_KIND_RECOVERED\x10\x07\x32\xd8\x07\n\x0bRiskService\x12I\n\tGetLimits\x12 .tradingdesk.v1.GetLimitsRequest\x1a\x1a.tradingdesk.v1.RiskLimits\x12I\n\tSetLimits\x12 .tradingdesk.v1.SetLimitsRequest\x1a\x1a.tradingdesk.v1.RiskLimits\x12[\n\x0fGetTradingState\x12&.tradingdesk.v1.GetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12[\n\x0fSetTradingState\x12&.tradingdesk.v1.SetTradingStateRequest\x1a .tradingdesk.v1.TradingStateInfo\x12S\n\nKillSwitch\x12!.tradingdesk.v1.KillSwitchRequest\x1a\".tradingdesk.v1.KillSwitchResponse\x12I\n\x06Resume\x12\x1d.tradingdesk.v1.ResumeRequest\x1a .tradingdesk.v1.TradingStateInfo\x12Y\n\x0cReleaseLatch\x12#.tradingdesk.v1.ReleaseLatchRequest\x1a$.tradingdesk.v1.ReleaseLatchResponse\x12[\n\x11StreamGateUpdates\x12(.tradingdesk.v1.StreamGateUpdatesRequest\x1a\x1a.tradingdesk.v1.GateUpdate0\x01\x12X\n\x10StreamRiskEvents\x12\'.tradingdesk.v1.StreamRiskEventsRequest\x1a\x19.tradingdesk.v1.RiskEvent0\x01\x12W\n\x0fGetRiskSnapshot\x12&.tradingdesk.v1.GetRiskSnapshotRequest\x1a\x1c.tradingdesk.v1.RiskSnapshot\x12n\n\x13SuggestPositionSize\x12*.tradingdesk.v1.SuggestPositionSizeRequest\x1a+.tradingdesk.v1.SuggestPositionSizeResponseBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,20 +33,62 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tradingdesk.v1.risk_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1'
+  _globals['_RISKEVENTKIND']._serialized_start=4600
+  _globals['_RISKEVENTKIND']._serialized_end=4858
   _globals['_GETLIMITSREQUEST']._serialized_start=74
   _globals['_GETLIMITSREQUEST']._serialized_end=92
-  _globals['_RISKLIMITS']._serialized_start=95
-  _globals['_RISKLIMITS']._serialized_end=296
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=298
-  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=360
-  _globals['_SETTRADINGSTATEREQUEST']._serialized_start=363
-  _globals['_SETTRADINGSTATEREQUEST']._serialized_end=501
-  _globals['_TRADINGSTATEINFO']._serialized_start=504
-  _globals['_TRADINGSTATEINFO']._serialized_end=656
-  _globals['_STREAMGATEUPDATESREQUEST']._serialized_start=658
-  _globals['_STREAMGATEUPDATESREQUEST']._serialized_end=701
-  _globals['_GATEUPDATE']._serialized_start=703
-  _globals['_GATEUPDATE']._serialized_end=823
-  _globals['_RISKSERVICE']._serialized_start=826
-  _globals['_RISKSERVICE']._serialized_end=1193
+  _globals['_LIMITSET']._serialized_start=95
+  _globals['_LIMITSET']._serialized_end=637
+  _globals['_SCOPELIMITS']._serialized_start=639
+  _globals['_SCOPELIMITS']._serialized_end=732
+  _globals['_LOCATE']._serialized_start=734
+  _globals['_LOCATE']._serialized_end=793
+  _globals['_CIRCUITBREAKERS']._serialized_start=796
+  _globals['_CIRCUITBREAKERS']._serialized_end=1107
+  _globals['_RISKLIMITS']._serialized_start=1110
+  _globals['_RISKLIMITS']._serialized_end=1811
+  _globals['_SETLIMITSREQUEST']._serialized_start=1813
+  _globals['_SETLIMITSREQUEST']._serialized_end=1932
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_start=1934
+  _globals['_GETTRADINGSTATEREQUEST']._serialized_end=1996
+  _globals['_SETTRADINGSTATEREQUEST']._serialized_start=1999
+  _globals['_SETTRADINGSTATEREQUEST']._serialized_end=2137
+  _globals['_TRADINGSTATEINFO']._serialized_start=2140
+  _globals['_TRADINGSTATEINFO']._serialized_end=2292
+  _globals['_KILLSWITCHREQUEST']._serialized_start=2294
+  _globals['_KILLSWITCHREQUEST']._serialized_end=2399
+  _globals['_KILLSWITCHRESPONSE']._serialized_start=2401
+  _globals['_KILLSWITCHRESPONSE']._serialized_end=2502
+  _globals['_RESUMEREQUEST']._serialized_start=2504
+  _globals['_RESUMEREQUEST']._serialized_end=2588
+  _globals['_RELEASELATCHREQUEST']._serialized_start=2590
+  _globals['_RELEASELATCHREQUEST']._serialized_end=2680
+  _globals['_RELEASELATCHRESPONSE']._serialized_start=2682
+  _globals['_RELEASELATCHRESPONSE']._serialized_end=2722
+  _globals['_LATCHINFO']._serialized_start=2724
+  _globals['_LATCHINFO']._serialized_end=2841
+  _globals['_KILLORDER']._serialized_start=2844
+  _globals['_KILLORDER']._serialized_end=2978
+  _globals['_STREAMGATEUPDATESREQUEST']._serialized_start=2980
+  _globals['_STREAMGATEUPDATESREQUEST']._serialized_end=3023
+  _globals['_GATEUPDATE']._serialized_start=3026
+  _globals['_GATEUPDATE']._serialized_end=3313
+  _globals['_STREAMRISKEVENTSREQUEST']._serialized_start=3315
+  _globals['_STREAMRISKEVENTSREQUEST']._serialized_end=3384
+  _globals['_RISKEVENT']._serialized_start=3387
+  _globals['_RISKEVENT']._serialized_end=3632
+  _globals['_GETRISKSNAPSHOTREQUEST']._serialized_start=3634
+  _globals['_GETRISKSNAPSHOTREQUEST']._serialized_end=3696
+  _globals['_SYMBOLEXPOSURE']._serialized_start=3698
+  _globals['_SYMBOLEXPOSURE']._serialized_end=3806
+  _globals['_SECTOREXPOSURE']._serialized_start=3808
+  _globals['_SECTOREXPOSURE']._serialized_end=3868
+  _globals['_RISKSNAPSHOT']._serialized_start=3871
+  _globals['_RISKSNAPSHOT']._serialized_end=4376
+  _globals['_SUGGESTPOSITIONSIZEREQUEST']._serialized_start=4378
+  _globals['_SUGGESTPOSITIONSIZEREQUEST']._serialized_end=4468
+  _globals['_SUGGESTPOSITIONSIZERESPONSE']._serialized_start=4470
+  _globals['_SUGGESTPOSITIONSIZERESPONSE']._serialized_end=4597
+  _globals['_RISKSERVICE']._serialized_start=4861
+  _globals['_RISKSERVICE']._serialized_end=5845
 # @@protoc_insertion_point(module_scope)

@@ -39,6 +39,11 @@ class RiskServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.GetLimitsRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.RiskLimits.FromString,
                 _registered_method=True)
+        self.SetLimits = channel.unary_unary(
+                '/tradingdesk.v1.RiskService/SetLimits',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.SetLimitsRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.RiskLimits.FromString,
+                _registered_method=True)
         self.GetTradingState = channel.unary_unary(
                 '/tradingdesk.v1.RiskService/GetTradingState',
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.GetTradingStateRequest.SerializeToString,
@@ -49,10 +54,40 @@ class RiskServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.SetTradingStateRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.TradingStateInfo.FromString,
                 _registered_method=True)
+        self.KillSwitch = channel.unary_unary(
+                '/tradingdesk.v1.RiskService/KillSwitch',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.KillSwitchRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.KillSwitchResponse.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/tradingdesk.v1.RiskService/Resume',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.ResumeRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.TradingStateInfo.FromString,
+                _registered_method=True)
+        self.ReleaseLatch = channel.unary_unary(
+                '/tradingdesk.v1.RiskService/ReleaseLatch',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchResponse.FromString,
+                _registered_method=True)
         self.StreamGateUpdates = channel.unary_stream(
                 '/tradingdesk.v1.RiskService/StreamGateUpdates',
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.StreamGateUpdatesRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.GateUpdate.FromString,
+                _registered_method=True)
+        self.StreamRiskEvents = channel.unary_stream(
+                '/tradingdesk.v1.RiskService/StreamRiskEvents',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.StreamRiskEventsRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.RiskEvent.FromString,
+                _registered_method=True)
+        self.GetRiskSnapshot = channel.unary_unary(
+                '/tradingdesk.v1.RiskService/GetRiskSnapshot',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.GetRiskSnapshotRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.RiskSnapshot.FromString,
+                _registered_method=True)
+        self.SuggestPositionSize = channel.unary_unary(
+                '/tradingdesk.v1.RiskService/SuggestPositionSize',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeResponse.FromString,
                 _registered_method=True)
 
 
@@ -65,6 +100,14 @@ class RiskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetLimits(self, request, context):
+        """Replaces the limits as a whole (read them with GetLimits first). Validated (contradictions are refused with
+        the field named), journaled with actor and reason, and in force in every gate without a restart.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTradingState(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -72,14 +115,60 @@ class RiskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetTradingState(self, request, context):
-        """Changes a trading state. actor and reason are required and journaled.
+        """Changes a trading state. actor and reason are required and journaled. HALTED also cancels the scope's open
+        orders in every routing service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KillSwitch(self, request, context):
+        """The kill switch: HALTED for the scope, open orders mass-cancelled on every venue, positions optionally
+        flattened, an incident report journaled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """Ends a halt: ACTIVE again. A person (actor) and a reason are required.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseLatch(self, request, context):
+        """Re-enables a scope that the repeated-execution throttle latched off.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StreamGateUpdates(self, request, context):
-        """Limits and trading states for the gates: the full picture first, then every change.
+        """Limits, trading states and latches for the gates: the full picture first, then every change, and a
+        heartbeat so a gate can tell a quiet stream from a lost one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamRiskEvents(self, request, context):
+        """Breaches, warnings at 80% of a limit, state changes, kills, latches and limit changes as they happen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRiskSnapshot(self, request, context):
+        """Positions, exposure by symbol and sector, P&L, drawdown, VaR and expected shortfall, now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuggestPositionSize(self, request, context):
+        """A position size scaled to the symbol's recent volatility so that one standard deviation over the
+        horizon costs about risk_budget.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,6 +182,11 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.GetLimitsRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_risk__pb2.RiskLimits.SerializeToString,
             ),
+            'SetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLimits,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.SetLimitsRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.RiskLimits.SerializeToString,
+            ),
             'GetTradingState': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTradingState,
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.GetTradingStateRequest.FromString,
@@ -103,10 +197,40 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.SetTradingStateRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_risk__pb2.TradingStateInfo.SerializeToString,
             ),
+            'KillSwitch': grpc.unary_unary_rpc_method_handler(
+                    servicer.KillSwitch,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.KillSwitchRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.KillSwitchResponse.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.ResumeRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.TradingStateInfo.SerializeToString,
+            ),
+            'ReleaseLatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseLatch,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchResponse.SerializeToString,
+            ),
             'StreamGateUpdates': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamGateUpdates,
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.StreamGateUpdatesRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_risk__pb2.GateUpdate.SerializeToString,
+            ),
+            'StreamRiskEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamRiskEvents,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.StreamRiskEventsRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.RiskEvent.SerializeToString,
+            ),
+            'GetRiskSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRiskSnapshot,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.GetRiskSnapshotRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.RiskSnapshot.SerializeToString,
+            ),
+            'SuggestPositionSize': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuggestPositionSize,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +259,33 @@ class RiskService:
             target,
             '/tradingdesk.v1.RiskService/GetLimits',
             tradingdesk_dot_v1_dot_risk__pb2.GetLimitsRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.RiskLimits.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/SetLimits',
+            tradingdesk_dot_v1_dot_risk__pb2.SetLimitsRequest.SerializeToString,
             tradingdesk_dot_v1_dot_risk__pb2.RiskLimits.FromString,
             options,
             channel_credentials,
@@ -201,6 +352,87 @@ class RiskService:
             _registered_method=True)
 
     @staticmethod
+    def KillSwitch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/KillSwitch',
+            tradingdesk_dot_v1_dot_risk__pb2.KillSwitchRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.KillSwitchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/Resume',
+            tradingdesk_dot_v1_dot_risk__pb2.ResumeRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.TradingStateInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseLatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/ReleaseLatch',
+            tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def StreamGateUpdates(request,
             target,
             options=(),
@@ -217,6 +449,87 @@ class RiskService:
             '/tradingdesk.v1.RiskService/StreamGateUpdates',
             tradingdesk_dot_v1_dot_risk__pb2.StreamGateUpdatesRequest.SerializeToString,
             tradingdesk_dot_v1_dot_risk__pb2.GateUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRiskEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/StreamRiskEvents',
+            tradingdesk_dot_v1_dot_risk__pb2.StreamRiskEventsRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.RiskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRiskSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/GetRiskSnapshot',
+            tradingdesk_dot_v1_dot_risk__pb2.GetRiskSnapshotRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.RiskSnapshot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuggestPositionSize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/SuggestPositionSize',
+            tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,78 @@
+"""Bringing a desk's children to what ``render`` says, touching only what differs. No kopf here.
+
+Each child is read first and written (server-side apply) only when a rendered field is missing or different,
+so an unchanged spec costs reads and no writes, and an edit to one service rolls only that Deployment.
+Children that the desk no longer renders are deleted (pruned), found by the desk's labels and owner uid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from deskoperator.diff import drift
+from deskoperator.kube import CHILD_KINDS, Kube
+from deskoperator.names import INSTANCE_LABEL, owned_selector
+
+
+@dataclass
+class Changes:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        parts = []
+        for verb, items in (("created", self.created), ("updated", self.updated), ("deleted", self.deleted)):
+            if items:
+                parts.append(f"{verb} {len(items)}: {', '.join(items)}")
+        return "; ".join(parts) or "nothing to change"
+
+
+def label(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def owned_by(obj: dict[str, Any], uid: str) -> bool:
+    return any(ref.get("uid") == uid for ref in obj.get("metadata", {}).get("ownerReferences", []) or [])
+
+
+def sync(
+    kube: Kube, desired: list[dict[str, Any]], namespace: str, desk: str, uid: str, fresh: bool = False
+) -> Changes:
+    """Apply every rendered object that is missing or drifted, then prune what is no longer rendered.
+
+    ``fresh``: the desk was just created, so nothing exists to compare with or prune: apply everything without
+    reading first. Always server-side apply, never a plain create: fields the operator stops rendering later are
+    removed only from objects it owns through apply.
+    """
+    changes = Changes()
+    if fresh:
+        for obj in desired:
+            kube.apply(obj)
+            changes.created.append(label(obj))
+        return changes
+    for obj in desired:
+        live = kube.get(obj["kind"], namespace, obj["metadata"]["name"])
+        if live is None:
+            kube.apply(obj)
+            changes.created.append(label(obj))
+        elif drift(obj, live):
+            kube.apply(obj)
+            changes.updated.append(label(obj))
+    wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    selector = f"{owned_selector()},{INSTANCE_LABEL}={desk}"
+    for kind in CHILD_KINDS:
+        for live in kube.list(kind, namespace, selector):
+            name = live["metadata"]["name"]
+            if (kind, name) not in wanted and owned_by(live, uid):
+                kube.delete(kind, namespace, name)
+                changes.deleted.append(f"{kind}/{name}")
+    return changes
+
+
+def find(desired: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any] | None:
+    return next((o for o in desired if o["kind"] == kind and o["metadata"]["name"] == name), None)

@@ -1,0 +1,294 @@
+"""Pure rendering: a TradingDesk in, the Kubernetes objects that run it out. No API calls here.
+
+Every object carries the desk's labels and an owner reference, so the API server garbage-collects it with the
+desk and the operator's watchers find it. Each Deployment's pod template carries a config hash of exactly
+the parts of the spec that service reads (``SERVICE_INPUTS``): a change to risk limits rolls routing and risk,
+not feeds. ``tradingState`` is in no hash on purpose: the kill switch goes to the RiskService over gRPC at
+once; restarting pods to deliver it would be slower and would drop the desk's open sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from deskoperator.names import (
+    API_GROUP,
+    API_VERSION,
+    CONFIG_HASH_ANNOTATION,
+    DATA_MOUNT,
+    KIND,
+    RENDERED_HASH_ANNOTATION,
+    SPEC_FILE,
+    SPEC_MOUNT,
+    child_name,
+    config_map_name,
+    labels,
+    selector_labels,
+)
+from deskoperator.netpol import policies
+from deskoperator.placement import pod_placement
+from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+
+# Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
+# when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
+SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
+    "feeds": ("instruments", "feeds"),
+    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage"),
+    "risk": ("instruments", "accounts", "risk", "storage"),
+    "compliance": ("instruments", "accounts", "compliance", "storage"),
+    "monitoring": ("monitoring",),
+}
+
+RUN_AS_USER = 10001
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The TradingDesk object the children belong to (its uid makes the owner reference)."""
+
+    name: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{API_GROUP}/{API_VERSION}",
+            "kind": KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def _meta(name: str, namespace: str, owner: Owner, service: str | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": labels(owner.name, service),
+        "ownerReferences": [owner.reference()],
+    }
+
+
+def spec_document(desk: TradingDesk, namespace: str) -> dict[str, Any]:
+    """The desk as the pods read it: the same TradingDesk document ``tradingdesk serve -f`` loads."""
+    return {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": KIND,
+        "metadata": {"name": desk.name, "namespace": namespace},
+        "spec": desk.spec.model_dump(by_alias=True, mode="json"),
+    }
+
+
+def config_hash(desk: TradingDesk, service: str) -> str:
+    """Hash of the spec sections ``service`` reads, so only its own inputs roll its pods."""
+    spec = desk.spec.model_dump(by_alias=True, mode="json")
+    inputs = {key: spec[key] for key in SERVICE_INPUTS[service]}
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def addresses(desk: TradingDesk, namespace: str) -> dict[str, str]:
+    """Service DNS address of every service, as ``TD_ADDR_<SERVICE>`` expects it."""
+    services = desk.spec.services
+    return {s: f"{child_name(desk.name, s)}.{namespace}.svc:{services.port_of(s)}" for s in SERVICE_NAMES}
+
+
+def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]]:
+    env = [
+        {"name": "TD_BIND", "value": f"0.0.0.0:{desk.spec.services.port_of(service)}"},
+        {"name": "TD_DATA_DIR", "value": DATA_MOUNT},
+    ]
+    env += [{"name": f"TD_ADDR_{s.upper()}", "value": a} for s, a in addresses(desk, namespace).items()]
+    env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    return env
+
+
+def _probe(port: int, period: int, failures: int) -> dict[str, Any]:
+    return {"grpc": {"port": port}, "periodSeconds": period, "timeoutSeconds": 2, "failureThreshold": failures}
+
+
+def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> dict[str, Any]:
+    svc = getattr(desk.spec.services, service)
+    port = desk.spec.services.port_of(service)
+    ports = [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
+    if service == "monitoring":
+        ports.append({"name": "metrics", "containerPort": desk.spec.monitoring.metrics_port, "protocol": "TCP"})
+    resources = {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
+    return {
+        "name": service,
+        "image": svc.image or image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["tradingdesk"],
+        "args": ["serve", service, "-f", f"{SPEC_MOUNT}/{SPEC_FILE}"],
+        "workingDir": DATA_MOUNT,
+        "env": _env(desk, namespace, service),
+        "ports": ports,
+        # startup gives migrations a minute; after that readiness reacts within ~10 s, liveness within ~30 s
+        "startupProbe": _probe(port, 2, 30),
+        "readinessProbe": _probe(port, 5, 2),
+        "livenessProbe": _probe(port, 10, 3),
+        "resources": {"requests": resources, "limits": dict(resources)},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "spec", "mountPath": SPEC_MOUNT, "readOnly": True},
+            {"name": "data", "mountPath": DATA_MOUNT},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _strategy(replicas: int) -> dict[str, Any]:
+    """Never fewer ready pods than needed during a rollout.
+
+    One replica: surge a new pod before the old one goes. Several: replace one at a time, since a surge pod
+    may find no host when required anti-affinity already fills every node of the colocation.
+    """
+    if replicas <= 1:
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+
+
+def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, image: str) -> dict[str, Any]:
+    svc = getattr(desk.spec.services, service)
+    pod_labels = labels(desk.name, service)
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": desk.name,
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        **pod_placement(desk, service),
+        "containers": [_container(desk, namespace, service, image)],
+        "volumes": [
+            {
+                "name": "spec",
+                "configMap": {"name": config_map_name(desk.name), "items": [{"key": SPEC_FILE, "path": SPEC_FILE}]},
+            },
+            {"name": "data", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    meta = _meta(child_name(desk.name, service), namespace, owner, service)
+    meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": svc.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(desk.name, service)},
+            "strategy": _strategy(svc.replicas),
+            "template": {
+                "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}},
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def service_object(desk: TradingDesk, namespace: str, owner: Owner, service: str) -> dict[str, Any]:
+    port = desk.spec.services.port_of(service)
+    ports = [{"name": "grpc", "port": port, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"}]
+    if service == "monitoring":
+        metrics = desk.spec.monitoring.metrics_port
+        ports.append({"name": "metrics", "port": metrics, "targetPort": "metrics", "protocol": "TCP"})
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(child_name(desk.name, service), namespace, owner, service),
+        "spec": {"type": "ClusterIP", "selector": selector_labels(desk.name, service), "ports": ports},
+    }
+
+
+def disruption_budget(desk: TradingDesk, namespace: str, owner: Owner, service: str) -> dict[str, Any]:
+    """At most one pod of a service evicted at a time; a single replica stays drainable (never blocks a node drain)."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(child_name(desk.name, service), namespace, owner, service),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": selector_labels(desk.name, service)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def config_map(desk: TradingDesk, namespace: str, owner: Owner) -> dict[str, Any]:
+    text = yaml.safe_dump(spec_document(desk, namespace), sort_keys=False, width=1000)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(config_map_name(desk.name), namespace, owner),
+        "data": {SPEC_FILE: text},
+    }
+
+
+def rbac(desk: TradingDesk, namespace: str, owner: Owner) -> list[dict[str, Any]]:
+    """The desk's own identity: it may read its spec (ConfigMap and TradingDesk) and nothing else."""
+    name = desk.name
+    read = ["get", "watch"]
+    rules = [
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [config_map_name(name)], "verbs": read},
+        {"apiGroups": [API_GROUP], "resources": ["tradingdesks"], "resourceNames": [name], "verbs": read},
+    ]
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, namespace, owner)},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(name, namespace, owner),
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(name, namespace, owner),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        },
+    ]
+
+
+def render(desk: TradingDesk, namespace: str, owner: Owner, image: str) -> list[dict[str, Any]]:
+    """Every object of the desk, in creation order (identity and config before the pods that use them)."""
+    objects = [*rbac(desk, namespace, owner), config_map(desk, namespace, owner)]
+    for s in SERVICE_NAMES:
+        objects.append(service_object(desk, namespace, owner, s))
+        objects.append(disruption_budget(desk, namespace, owner, s))
+    objects += policies(desk, namespace, owner.reference())
+    objects += [deployment(desk, namespace, owner, s, image) for s in SERVICE_NAMES]
+    for obj in objects:
+        stamp(obj)
+    return objects
+
+
+def stamp(obj: dict[str, Any]) -> None:
+    """Annotate an object with the hash of its own rendering.
+
+    Why: drift detection checks that every rendered field is live; a field the desk no longer renders (a removed
+    node selector key) would pass that check. A changed hash makes the operator apply, and server-side apply
+    removes the fields it owned and no longer sends.
+    """
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    annotations = obj["metadata"].setdefault("annotations", {})
+    annotations[RENDERED_HASH_ANNOTATION] = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def key(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """Identity of an object within a namespace: (apiVersion, kind, name)."""
+    return obj["apiVersion"], obj["kind"], obj["metadata"]["name"]

@@ -1,0 +1,63 @@
+"""Calls from the operator to a desk's services, each bounded in time.
+
+Why bounded: these run inside the finalizer and the update handler. A desk whose pods are gone or whose
+network is broken must still be deletable, so every call gives up after ``timeout`` seconds and the caller
+records a Warning Event and carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from deskoperator.names import ACTOR
+from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+
+SPEC_TO_PROTO = {
+    "Active": common_pb2.TRADING_STATE_ACTIVE,
+    "ReduceOnly": common_pb2.TRADING_STATE_REDUCING,
+    "Halted": common_pb2.TRADING_STATE_HALTED,
+}
+DEFAULT_TEMPLATE = "{desk}-{service}.{namespace}.svc:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    """Where the operator dials a desk's services.
+
+    In the cluster the Service DNS name; an operator running outside the cluster (a laptop, the e2e tests)
+    cannot resolve that, so ``overrides`` maps ``namespace/desk/service`` to host:port explicitly.
+    """
+
+    template: str = DEFAULT_TEMPLATE
+    overrides: tuple[tuple[str, str], ...] = ()
+
+    def of(self, namespace: str, desk: str, service: str, port: int) -> str:
+        override = dict(self.overrides).get(f"{namespace}/{desk}/{service}")
+        return override or self.template.format(desk=desk, service=service, namespace=namespace, port=port)
+
+
+class DeliveryError(RuntimeError):
+    """The service did not confirm in time (unreachable, refused, or too slow)."""
+
+
+def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.0) -> str:
+    """``RiskService.SetTradingState`` for the whole desk; returns the state the service reports."""
+    request = risk_pb2.SetTradingStateRequest(
+        scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
+    )
+    try:
+        with grpc.insecure_channel(address) as channel:
+            reply = risk_pb2_grpc.RiskServiceStub(channel).SetTradingState(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        raise DeliveryError(f"{address}: {code}: {details}") from None
+    return common_pb2.TradingState.Name(reply.state)
+
+
+SEAL_UNAVAILABLE = (
+    "ComplianceService has no Seal RPC yet: the audit log was not sealed by the operator; "
+    "its segments stay in the audit bucket as written"
+)

@@ -1,0 +1,200 @@
+"""The HTTP door of the kill switch, for operations: FastAPI inside the risk service process.
+
+It listens on ``spec.risk.httpPort`` (0 turns it off) and calls the very same methods as the gRPC
+``KillSwitch``/``Resume`` RPCs, so the journal, the gates and the events cannot tell the doors apart except
+by the ``door`` recorded with the change.
+
+Credential: every ``/v1`` call needs ``Authorization: Bearer <token>``. The token is the value of the
+environment variable ``TD_RISK_HTTP_TOKEN``, or the content of the file named by ``TD_RISK_HTTP_TOKEN_FILE``
+(a mounted Kubernetes Secret). With neither set, the endpoints answer 503: an unauthenticated kill switch
+is never served. ``GET /healthz`` needs no credential.
+
+Errors: 401 without or with a wrong credential, 422 for a malformed body (FastAPI names the field in
+``detail[].loc``), 400 for a value the desk refuses (``{"field": ..., "error": ...}``), 409 for a request the
+current state refuses (resuming what is not halted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import grpc
+import uvicorn
+from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradingdesk.oms.errors import RequestError
+
+if TYPE_CHECKING:
+    from tradingdesk.risk.service import RiskService
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "TD_RISK_HTTP_TOKEN"
+TOKEN_FILE_ENV = "TD_RISK_HTTP_TOKEN_FILE"
+_STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.NOT_FOUND: 404,
+}
+
+
+def load_token(environ: dict[str, str]) -> str | None:
+    """The credential from the environment (or the file it names); None when none is configured."""
+    token = environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    path = environ.get(TOKEN_FILE_ENV, "").strip()
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            log.error("risk http: cannot read %s=%s: %s", TOKEN_FILE_ENV, path, exc.strerror)
+            return None
+        return token or None
+    return None
+
+
+class KillBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=128)
+    """Who pulls the kill switch."""
+    reason: str = Field(min_length=1, max_length=1024)
+    """Why."""
+    account: str = ""
+    """Halt one account only (empty: the whole desk)."""
+    strategy: str = ""
+    """Halt one strategy of the account only."""
+    flatten: bool = False
+    """Also close the scope's positions with market orders."""
+
+
+class ResumeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=128)
+    """The person resuming trading."""
+    reason: str = Field(min_length=1, max_length=1024)
+    """Why it is safe to trade again."""
+    account: str = ""
+    strategy: str = ""
+
+
+def _state_json(scope: tuple[str, str], entry) -> dict:
+    return {
+        "account": scope[0],
+        "strategy": scope[1],
+        "state": entry.state.name,
+        "actor": entry.actor,
+        "reason": entry.reason,
+        "changed_ns": entry.changed_ns,
+    }
+
+
+def build_app(service: RiskService, token: str | None) -> FastAPI:
+    app = FastAPI(title="tradingdesk risk: kill switch", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            raise HTTPException(
+                503, f"the HTTP kill switch has no credential configured (set {TOKEN_ENV} or {TOKEN_FILE_ENV})"
+            )
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPException(401, "a valid credential is required", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestError)
+    async def _refused(_request, err: RequestError) -> JSONResponse:
+        field, sep, problem = err.message.partition(": ")
+        body = {"field": field, "error": problem} if sep and err.code == grpc.StatusCode.INVALID_ARGUMENT else {}
+        body.setdefault("error", err.message)
+        if err.reject_code:
+            body["code"] = err.reject_code
+        return JSONResponse(body, status_code=_STATUS.get(err.code, 400))
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/v1/trading-state", dependencies=[Depends(authorize)])
+    async def trading_state(account: str = "", strategy: str = "") -> dict:
+        scope = service.parse_scope(account, strategy)
+        return _state_json(scope, service.state_of(scope))
+
+    @app.post("/v1/kill", dependencies=[Depends(authorize)])
+    async def kill(body: KillBody) -> dict:
+        scope = service.parse_scope(body.account, body.strategy)
+        kill_id, entry, gates = await service.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
+        return {"kill_id": kill_id, "gates": gates, **_state_json(scope, entry)}
+
+    @app.post("/v1/resume", dependencies=[Depends(authorize)])
+    async def resume(body: ResumeBody) -> dict:
+        scope = service.parse_scope(body.account, body.strategy)
+        entry = await service.resume(scope, body.actor, body.reason, door="http")
+        return _state_json(scope, entry)
+
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the risk service's lifecycle owns SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class RiskHttpServer:
+    def __init__(self, service: RiskService, host: str, port: int, environ: dict[str, str]) -> None:
+        self.token = load_token(environ)
+        self.app = build_app(service, self.token)
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        self.server = _Server(config)
+        self.address = f"{host}:{port}"
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> bool:
+        """Serve in the background; False (logged) when the port cannot be bound: a port in use must not take
+        the risk service down, whose gRPC and CLI doors still work."""
+        if self.token is None:
+            log.warning("risk http: no credential (%s or %s): /v1 answers 503", TOKEN_ENV, TOKEN_FILE_ENV)
+        host, port = self.address.rsplit(":", 1)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, int(port)))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            log.error("risk http: cannot serve the kill switch on %s: %s", self.address, exc.strerror)
+            return False
+        self._task = asyncio.create_task(self._serve(sock), name="risk-http")
+        for _ in range(500):
+            if self.server.started or self._task.done():
+                break
+            await asyncio.sleep(0.01)
+        log.info("risk http: kill switch on http://%s", self.address)
+        return self.server.started
+
+    async def _serve(self, sock: socket.socket) -> None:
+        try:
+            await self.server.serve(sockets=[sock])
+        except SystemExit:
+            log.error("risk http: the server on %s stopped", self.address)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._task, 5)

@@ -1,0 +1,73 @@
+"""Fixtures for the operator's end-to-end tests: the CRDs installed and the operator running as a process.
+
+Why a subprocess: it is how the operator runs for real (``python -m deskoperator``), with its own event loop,
+peering, webhook server and metrics port, against the real API server of ``k8s_cluster``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
+from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, Operator, start_operator
+
+CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
+
+
+@pytest.fixture(scope="session")
+def kube(k8s_cluster) -> Kubectl:
+    k = Kubectl(Path(k8s_cluster.kubeconfig))
+    k.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    k.run("wait", "--for=condition=Established", "crd/tradingdesks.tradingdesk.io", "--timeout=60s")
+    return k
+
+
+@pytest.fixture(scope="session")
+def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    tmp = tmp_path_factory.mktemp("operator")
+    metrics_port, health_port, webhook_port, risk_port = (free_port() for _ in range(4))
+    proc, log = start_operator(
+        kube,
+        tmp,
+        "--metrics-port", str(metrics_port),
+        "--liveness", f"http://127.0.0.1:{health_port}/healthz",
+        # higher than any random priority: an operator left running by `make cluster-up` pauses for the tests
+        "--priority", "100000",
+        "--webhook", "--webhook-addr", "127.0.0.1", "--webhook-port", str(webhook_port),
+        "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/risk=127.0.0.1:{risk_port}",
+        "--rpc-timeout", "3",
+    )  # fmt: skip
+    op = Operator(proc, log, metrics_port, health_port, risk_port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{health_port}/healthz", timeout=60, process=proc, log=log)
+        kube.wait_until(
+            "the webhook configuration",
+            lambda: kube.run("get", "validatingwebhookconfiguration", "tradingdesk.io.validating", check=False).ok,
+            timeout=60,
+        )
+        yield op
+    finally:
+        for ns in kube.namespaces_with_desks():
+            kube.run("delete", "desk", "--all", "-n", ns, "--timeout=60s", check=False)
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        kube.run("delete", "validatingwebhookconfiguration", "tradingdesk.io.validating", "--ignore-not-found")
+
+
+@pytest.fixture
+def namespace(kube: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, removed (with its desks, through the operator) afterwards."""
+    name = "td-e2e-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].rstrip("-")
+    kube.fresh_namespace(name)
+    try:
+        yield name
+    finally:
+        kube.run("delete", "desk", "--all", "-n", name, "--timeout=60s", check=False)
+        kube.run("delete", "namespace", name, "--wait=false", check=False)

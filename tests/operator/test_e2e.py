@@ -1,0 +1,292 @@
+"""The operator against a real API server: apply -> Ready, rolling one service, rejection, drift, deletion.
+
+Marked k8s and slow: needs the local control plane of tests/cluster (``k8s_cluster``); pods are kwok's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+
+from tests.operator.helpers import minimal_document, test_desk_document
+from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
+from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, Operator, start_operator
+from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+
+pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
+
+DESK = "us-equities"
+NY4 = {"ny4-node-1", "ny4-node-2"}
+SERVICES = ("feeds", "routing", "risk", "compliance", "monitoring")
+CHILD_KINDS = "deployments,services,configmaps,poddisruptionbudgets,networkpolicies,serviceaccounts,roles,rolebindings"
+
+
+def deployments(kube: Kubectl, ns: str, desk: str = DESK) -> dict[str, dict[str, Any]]:
+    items = kube.json("get", "deployments", "-n", ns, "-l", f"app.kubernetes.io/instance={desk}")["items"]
+    return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in items}
+
+
+def wait_generation_ready(kube: Kubectl, ns: str, name: str, generation: int, timeout: float = 120) -> dict:
+    def ready() -> dict | None:
+        desk = kube.desk(ns, name)
+        status = desk.get("status", {})
+        cond = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
+        ok = status.get("observedGeneration") == generation and cond.get("status") == "True"
+        return desk if ok and cond.get("observedGeneration") == generation else None
+
+    return kube.wait_until(f"desk {ns}/{name} generation {generation} Ready", ready, timeout=timeout)
+
+
+def patch(kube: Kubectl, ns: str, spec: dict[str, Any], name: str = DESK, check: bool = True):
+    return kube.run("patch", "desk", name, "-n", ns, "--type", "merge", "-p", json.dumps({"spec": spec}), check=check)
+
+
+def test_example_desk_reaches_ready_on_colocated_nodes(kube: Kubectl, operator: Operator, namespace: str) -> None:
+    kube.apply(test_desk_document(), namespace)
+    kube.wait_ready(namespace, DESK, timeout=120)
+
+    pods = kube.json("get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={DESK}")["items"]
+    assert sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods) == sorted(SERVICES)
+    for p in pods:
+        assert p["status"]["phase"] == "Running", p["metadata"]["name"]
+        assert p["spec"]["nodeName"] in NY4, (p["metadata"]["name"], p["spec"]["nodeName"])
+
+    table = kube.run("get", "desk", "-n", namespace).out.splitlines()
+    assert table[0].split() == ["NAME", "READY", "TRADING", "SERVICES", "AGE"]
+    assert table[1].split()[:4] == [DESK, "True", "Active", "5/5"]
+
+    desk = kube.desk(namespace, DESK)
+    status = desk["status"]
+    assert status["observedGeneration"] == desk["metadata"]["generation"]
+    assert status["services"]["routing"] == {"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1}
+    types = {c["type"]: c["status"] for c in status["conditions"]}
+    assert types == {"Ready": "True", "Progressing": "False", "Degraded": "False", "TradingHalted": "False"}
+    assert desk["metadata"]["finalizers"] == ["tradingdesk.io/finalizer"]
+
+    children = kube.json("get", CHILD_KINDS, "-n", namespace, "-l", f"app.kubernetes.io/instance={DESK}")["items"]
+    assert len(children) == 24
+    for child in children:
+        assert [r["uid"] for r in child["metadata"]["ownerReferences"]] == [desk["metadata"]["uid"]]
+
+    reasons = kube.event_reasons(namespace, DESK)
+    assert "Reconciled" in reasons
+    assert "DriftRepaired" not in reasons  # the operator's own writes are never mistaken for drift
+    explain = kube.run("explain", "desk.spec.placement.colocation").out
+    assert "Colocation site whose nodes run the desk" in explain
+
+
+def test_spec_change_rolls_only_the_affected_deployments(kube: Kubectl, operator: Operator, namespace: str) -> None:
+    kube.apply(test_desk_document(), namespace)
+    kube.wait_ready(namespace, DESK, timeout=120)
+    before = deployments(kube, namespace)
+
+    patch(kube, namespace, {"services": {"risk": {"resources": {"cpu": "750m"}}}})
+    wait_generation_ready(kube, namespace, DESK, 2)
+    after = deployments(kube, namespace)
+    rolled = {s for s in SERVICES if after[s]["metadata"]["generation"] != before[s]["metadata"]["generation"]}
+    assert rolled == {"risk"}
+    limits = after["risk"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["cpu"] == "750m"
+
+    patch(kube, namespace, {"risk": {"maxOrderQuantity": "1000"}})  # read by the risk service and routing's gate
+    wait_generation_ready(kube, namespace, DESK, 3)
+    final = deployments(kube, namespace)
+    rolled = {s for s in SERVICES if final[s]["metadata"]["generation"] != after[s]["metadata"]["generation"]}
+    assert rolled == {"routing", "risk"}
+    annotation = "tradingdesk.io/config-hash"
+    hashes = {s: final[s]["spec"]["template"]["metadata"]["annotations"][annotation] for s in SERVICES}
+    old = {s: after[s]["spec"]["template"]["metadata"]["annotations"][annotation] for s in SERVICES}
+    assert {s for s in SERVICES if hashes[s] != old[s]} == {"routing", "risk"}
+
+
+def invalid(**spec: Any) -> dict[str, Any]:
+    doc = test_desk_document("bad-desk")
+    for key, value in spec.items():
+        doc["spec"][key] = value
+    return doc
+
+
+def test_invalid_desks_are_rejected_with_the_field_named(kube: Kubectl, operator: Operator, namespace: str) -> None:
+    venues = test_desk_document()["spec"]["venues"]
+    long_name = test_desk_document("a" * 53)
+    cases = [
+        ("schema", invalid(instruments=[{"symbol": "aapl"}]), "spec.instruments[0].symbol"),
+        ("list-map", invalid(venues=[venues[0], venues[0]]), "spec.venues[1]: Duplicate value"),
+        ("cel", invalid(routing={"defaultVenue": "nowhere"}), "spec.routing.defaultVenue"),
+        ("cel", invalid(risk={"restrictedSymbols": ["TSLA"]}), "spec.risk.restrictedSymbols"),
+        ("cel", invalid(services={"risk": {"resources": {"cpu": "lots"}}}), "spec.services.risk.resources.cpu"),
+        ("cel", long_name, "metadata.name must be at most 52 characters"),
+        ("webhook", invalid(venues=[{**venues[0], "symbols": ["TSLA"]}]), "spec.venues[0].symbols[0]"),
+        ("webhook", invalid(services={"risk": {"port": 50051}}), "spec.services[].port: must be distinct"),
+    ]
+    for layer, doc, field in cases:
+        result = kube.apply(doc, namespace, check=False)
+        assert not result.ok, f"{layer}: accepted a desk with a bad {field}"
+        assert field in result.err, f"{layer}: {field!r} not named in: {result.err}"
+        if layer == "webhook":
+            assert 'admission webhook "spec.tradingdesk.io.validating" denied the request' in result.err
+    assert kube.json("get", "desk", "-n", namespace)["items"] == []
+
+    kube.apply(minimal_document(), namespace)  # defaults fill in the rest
+    kube.wait_ready(namespace, "minimal", timeout=120)
+    result = patch(kube, namespace, {"routing": {"defaultVenue": "nowhere"}}, name="minimal", check=False)
+    assert not result.ok and "spec.routing.defaultVenue" in result.err
+
+
+def test_deleted_and_edited_children_are_restored(kube: Kubectl, operator: Operator, namespace: str) -> None:
+    kube.apply(test_desk_document(), namespace)
+    kube.wait_ready(namespace, DESK, timeout=120)
+    service_uid = kube.json("get", "service", f"{DESK}-risk", "-n", namespace)["metadata"]["uid"]
+
+    kube.run("delete", "service", f"{DESK}-risk", "-n", namespace)
+    kube.run("delete", "deployment", f"{DESK}-feeds", "-n", namespace)
+    kube.run("scale", "deployment", f"{DESK}-routing", "-n", namespace, "--replicas=3")
+    kube.run(
+        "patch", "configmap", f"{DESK}-spec", "-n", namespace, "--type", "merge", "-p", '{"data":{"desk.yaml":"x"}}'
+    )
+
+    def restored() -> bool:
+        svc = kube.run("get", "service", f"{DESK}-risk", "-n", namespace, "-o", "json", check=False)
+        if not svc.ok or json.loads(svc.out)["metadata"]["uid"] == service_uid:
+            return False
+        deps = deployments(kube, namespace)
+        cm = kube.json("get", "configmap", f"{DESK}-spec", "-n", namespace)
+        return "feeds" in deps and deps["routing"]["spec"]["replicas"] == 1 and cm["data"]["desk.yaml"] != "x"
+
+    kube.wait_until("children restored", restored, timeout=60)
+    kube.wait_ready(namespace, DESK, timeout=120)
+    repairs = [e["message"] for e in kube.events(namespace, DESK) if e["reason"] == "DriftRepaired"]
+    assert any("Service/us-equities-risk" in m for m in repairs), repairs
+    assert any("Deployment/us-equities-feeds" in m for m in repairs), repairs
+    assert any(".spec.replicas of Deployment/us-equities-routing" in m for m in repairs), repairs
+
+
+def test_delete_completes_when_the_desk_is_unreachable(kube: Kubectl, operator: Operator, namespace: str) -> None:
+    kube.apply(test_desk_document(), namespace)
+    kube.wait_ready(namespace, DESK, timeout=120)
+    before = deployments(kube, namespace)
+
+    patch(kube, namespace, {"tradingState": "Halted"})  # kwok pods serve no gRPC: delivery fails, honestly shown
+    halted = kube.wait_until(
+        "TradingHalted Unknown",
+        lambda: kube.condition(namespace, DESK, "TradingHalted").get("reason") == "RiskServiceUnreachable",
+        timeout=30,
+    )
+    assert halted
+    assert "TradingStateNotDelivered" in kube.event_reasons(namespace, DESK)
+    after = deployments(kube, namespace)
+    assert all(after[s]["metadata"]["generation"] == before[s]["metadata"]["generation"] for s in SERVICES)
+
+    started = time.monotonic()
+    kube.run("delete", "desk", DESK, "-n", namespace, "--timeout=60s", timeout=70)
+    assert time.monotonic() - started < 30  # each call bounded by --rpc-timeout 3
+    reasons = kube.event_reasons(namespace, DESK)
+    for reason in ("HaltFailed", "AuditSealUnavailable", "Finalized"):
+        assert reason in reasons
+    kube.wait_until(
+        "children garbage-collected",
+        lambda: not kube.json("get", CHILD_KINDS, "-n", namespace, "-l", f"app.kubernetes.io/instance={DESK}")["items"],
+        timeout=60,
+    )
+
+
+def risk_state(address: str) -> risk_pb2.TradingStateInfo:
+    with grpc.insecure_channel(address) as channel:
+        stub = risk_pb2_grpc.RiskServiceStub(channel)
+        return stub.GetTradingState(risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope()), timeout=5)
+
+
+def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, operator: Operator, tmp_path: Path) -> None:
+    doc = test_desk_document(KILL_SWITCH_DESK)
+    spec_file = tmp_path / "desk.yaml"
+    spec_file.write_text(yaml.safe_dump(doc))
+    address = f"127.0.0.1:{operator.risk_port}"
+    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
+    log = (tmp_path / "risk.log").open("wb")
+    risk = subprocess.Popen(
+        [sys.executable, "-m", "tradingdesk.cli.main", "serve", "risk", "-f", str(spec_file), "--bind", address],
+        env=env, stdout=log, stderr=log,
+    )  # fmt: skip
+    kube.fresh_namespace(KILL_SWITCH_NS)
+    try:
+        kube.wait_until("risk service", lambda: _answers(address), timeout=30)
+        kube.apply(doc, KILL_SWITCH_NS)
+        kube.wait_ready(KILL_SWITCH_NS, KILL_SWITCH_DESK, timeout=120)
+
+        patch(kube, KILL_SWITCH_NS, {"tradingState": "Halted"}, name=KILL_SWITCH_DESK)
+        kube.wait_until(
+            "status Halted",
+            lambda: kube.desk(KILL_SWITCH_NS, KILL_SWITCH_DESK)["status"].get("tradingState") == "Halted",
+            timeout=30,
+        )
+        cond = kube.condition(KILL_SWITCH_NS, KILL_SWITCH_DESK, "TradingHalted")
+        assert (cond["status"], cond["reason"]) == ("True", "HaltedBySpec")
+        info = risk_state(address)
+        assert info.state == common_pb2.TRADING_STATE_HALTED
+        assert info.actor == "tradingdesk-operator"
+        assert "TradingStateChanged" in kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
+        table = kube.run("get", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS).out
+        assert "Halted" in table
+
+        patch(kube, KILL_SWITCH_NS, {"tradingState": "Active"}, name=KILL_SWITCH_DESK)
+        kube.wait_until("risk ACTIVE", lambda: risk_state(address).state == common_pb2.TRADING_STATE_ACTIVE, 30)
+
+        kube.run("delete", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS, "--timeout=60s", timeout=70)
+        info = risk_state(address)
+        assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
+        reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
+        assert "TradingHalted" in reasons and "AuditSealUnavailable" in reasons
+    finally:
+        risk.terminate()
+        risk.wait(timeout=15)
+        log.close()
+        kube.run("delete", "desk", "--all", "-n", KILL_SWITCH_NS, "--timeout=60s", check=False)
+        kube.run("delete", "namespace", KILL_SWITCH_NS, "--wait=false", check=False)
+
+
+def _answers(address: str) -> bool:
+    try:
+        risk_state(address)
+        return True
+    except grpc.RpcError:
+        return False
+
+
+def test_health_metrics_and_peering(kube: Kubectl, operator: Operator, namespace: str, tmp_path: Path) -> None:
+    wait_for_http(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=10)
+
+    # A second replica with a lower priority stays paused: two operators never act at once.
+    second, log = start_operator(
+        kube, tmp_path, "--priority", "1", "--metrics-port", "0",
+        "--liveness", f"http://127.0.0.1:{free_port()}/healthz", name="second",
+    )  # fmt: skip
+    try:
+
+        def peers() -> set[int]:
+            status = kube.json("get", "clusterkopfpeering", "tradingdesk-operator").get("status") or {}
+            return {int(p.get("priority", 0)) for p in status.values()}
+
+        kube.wait_until("both replicas in the peering", lambda: {1, 100000} <= peers(), timeout=60)
+        kube.apply(test_desk_document(), namespace)
+        kube.wait_ready(namespace, DESK, timeout=120)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    assert "Handler" not in log.read_text(), "the paused replica handled an object"
+    assert "Handler 'reconcile_desk' succeeded" in operator.log_text()
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    assert "# TYPE tradingdesk_operator_reconcile_duration_seconds histogram" in text
+    assert 'tradingdesk_operator_reconcile_total{result="success"}' in text
