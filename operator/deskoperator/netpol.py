@@ -71,6 +71,8 @@ def policy(desk: TradingDesk, namespace: str, service: str, owner_ref: dict[str,
         if service == "monitoring":
             public_ports.append(_tcp(desk.spec.monitoring.metrics_port))
         ingress.append({"ports": public_ports})
+    if service == "risk" and desk.spec.risk.http_port > 0:
+        ingress.append({"ports": [_tcp(desk.spec.risk.http_port)]})  # the HTTP kill switch, for operations
     if callers:
         ingress.append(
             {

@@ -98,11 +98,20 @@ def addresses(desk: TradingDesk, namespace: str) -> dict[str, str]:
     return {s: f"{child_name(desk.name, s)}.{namespace}.svc:{services.port_of(s)}" for s in SERVICE_NAMES}
 
 
+RISK_HTTP_MOUNT = "/etc/tradingdesk/risk-http"
+
+
+def risk_http_secret_name(desk_name: str) -> str:
+    return f"{desk_name}-risk-http"
+
+
 def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]]:
     env = [
         {"name": "TD_BIND", "value": f"0.0.0.0:{desk.spec.services.port_of(service)}"},
         {"name": "TD_DATA_DIR", "value": DATA_MOUNT},
     ]
+    if service == "risk" and desk.spec.risk.http_port > 0:
+        env.append({"name": "TD_RISK_HTTP_TOKEN_FILE", "value": f"{RISK_HTTP_MOUNT}/token"})
     env += [{"name": f"TD_ADDR_{s.upper()}", "value": a} for s, a in addresses(desk, namespace).items()]
     env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     return env
@@ -118,6 +127,9 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
     ports = [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
     if service == "monitoring":
         ports.append({"name": "metrics", "containerPort": desk.spec.monitoring.metrics_port, "protocol": "TCP"})
+    http_kill_switch = service == "risk" and desk.spec.risk.http_port > 0
+    if http_kill_switch:
+        ports.append({"name": "http", "containerPort": desk.spec.risk.http_port, "protocol": "TCP"})
     resources = {"cpu": svc.resources.cpu, "memory": svc.resources.memory}
     return {
         "name": service,
@@ -142,6 +154,7 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
             {"name": "spec", "mountPath": SPEC_MOUNT, "readOnly": True},
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},
+            *([{"name": "risk-http", "mountPath": RISK_HTTP_MOUNT, "readOnly": True}] if http_kill_switch else []),
         ],
     }
 
@@ -181,6 +194,15 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             {"name": "tmp", "emptyDir": {}},
         ],
     }
+    if service == "risk" and desk.spec.risk.http_port > 0:
+        # The HTTP kill switch's credential: a Secret the platform team creates; optional so the desk starts
+        # without it (the endpoint then answers 503 until the Secret exists).
+        secret = {
+            "secretName": risk_http_secret_name(desk.name),
+            "optional": True,
+            "items": [{"key": "token", "path": "token"}],
+        }
+        pod_spec["volumes"].append({"name": "risk-http", "secret": secret})
     meta = _meta(child_name(desk.name, service), namespace, owner, service)
     meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}
     return {
@@ -206,6 +228,8 @@ def service_object(desk: TradingDesk, namespace: str, owner: Owner, service: str
     if service == "monitoring":
         metrics = desk.spec.monitoring.metrics_port
         ports.append({"name": "metrics", "port": metrics, "targetPort": "metrics", "protocol": "TCP"})
+    if service == "risk" and desk.spec.risk.http_port > 0:
+        ports.append({"name": "http", "port": desk.spec.risk.http_port, "targetPort": "http", "protocol": "TCP"})
     return {
         "apiVersion": "v1",
         "kind": "Service",

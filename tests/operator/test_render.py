@@ -263,3 +263,18 @@ def test_rendered_hash_changes_when_a_field_is_removed() -> None:
     without = by(objects(desk()), "Deployment", "us-equities-risk")
     assert drift(without, with_key) == [".metadata.annotations.tradingdesk.io/rendered-hash"]
     assert drift(with_key, with_key) == []
+
+
+def test_risk_http_kill_switch_is_exposed_with_its_credential() -> None:
+    objs = objects(desk(risk={"httpPort": 8053}))
+    risk_pod = pod(objs, "risk")
+    (container,) = risk_pod["containers"]
+    assert {"name": "http", "containerPort": 8053, "protocol": "TCP"} in container["ports"]
+    assert {"name": "TD_RISK_HTTP_TOKEN_FILE", "value": "/etc/tradingdesk/risk-http/token"} in container["env"]
+    (volume,) = [v for v in risk_pod["volumes"] if v["name"] == "risk-http"]
+    assert volume["secret"]["secretName"] == "us-equities-risk-http" and volume["secret"]["optional"]
+    service_ports = by(objs, "Service", "us-equities-risk")["spec"]["ports"]
+    assert any(p["name"] == "http" and p["port"] == 8053 for p in service_ports)
+    assert {"ports": [{"protocol": "TCP", "port": 8053}]} in netpols(desk(risk={"httpPort": 8053}))["risk"]["ingress"]
+    off = pod(objects(desk(risk={"httpPort": 0})), "risk")
+    assert all(v["name"] != "risk-http" for v in off["volumes"])
