@@ -180,7 +180,16 @@ async def test_garbage_out_of_order_and_repeated_messages_are_counted_and_droppe
     for i in range(11, 21):
         v.publish(quote(i, "100.00", "100.02"))
     await tape.wait_for(20)
-    st = await status(stub)
+
+    async def settled():  # the line's state is re-evaluated on a timer; on a busy machine give it a moment
+        st = await status(stub)
+        line_a = next(line for line in st.lines if line.name == "A")
+        return st if line_a.state == pb.LINE_STATE_LIVE else None
+
+    deadline = time.monotonic() + 5
+    while (st := await settled()) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    st = st or await status(stub)
     line_a = next(line for line in st.lines if line.name == "A")
     line_b = next(line for line in st.lines if line.name == "B")
     assert line_a.malformed == 6 and line_a.out_of_order == 1 and line_a.duplicates == 1
