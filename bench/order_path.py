@@ -98,7 +98,8 @@ async def session_rate(address: str, requests: list[orders_pb2.SubmitOrderReques
 async def best_bids(address: str) -> dict[str, int]:
     async with grpc.aio.insecure_channel(address) as ch:
         snap = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetSnapshot(market_data_pb2.GetSnapshotRequest())
-    return {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price}
+    # Only symbols that have also traded: the gate collars against the last trade.
+    return {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
 
 
 def start_echo(port: int) -> subprocess.Popen:

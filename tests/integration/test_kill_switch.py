@@ -44,8 +44,12 @@ def relaxed(http_port: int, state: str = "Active"):
 async def bids(desk: RunningDesk) -> dict[str, int] | None:
     async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
         snap = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetSnapshot(market_data_pb2.GetSnapshotRequest())
-    out = {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price}
-    return out if all(s in out for s in SYMBOLS) else None
+    # The gate's reference is the last trade: wait until every symbol has printed one, not just quoted.
+    out = {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
+    if not all(s in out for s in SYMBOLS):
+        return None
+    await asyncio.sleep(0.2)  # and give routing's own subscription a moment to see them
+    return out
 
 
 def resting(bid_prices: dict[str, int], n: int, prefix: str, accounts=("ACC-EQ-1", "ACC-EQ-2")):
