@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import uuid
@@ -691,7 +690,3 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
 
 _QUIET = (risk_pb2.RISK_EVENT_KIND_WARNING, risk_pb2.RISK_EVENT_KIND_RECOVERED)
 _COUNT_METRICS = frozenset({"consecutive_losses", "venue_errors", "slippage"})
-
-
-def describe_change(change: dict) -> str:
-    return json.dumps(change, sort_keys=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from tradingdesk.storage.journal import JournalRecord
 
@@ -63,7 +62,3 @@ class RecordPublisher:
                         sub.overflowed = True
                         self.subscribers.discard(sub)  # its stream drains the full queue, then sees the flag
                         break
-
-
-def accept_all(_: Any) -> bool:
-    return True
