@@ -18,6 +18,8 @@ transaction under an advisory lock, on SQLite inside ``BEGIN IMMEDIATE`` (which 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,21 @@ def make_engine(
     return create_engine(url, echo=echo, **engine_kwargs)
 
 
+def _set_wal(cur: Any, busy_timeout_ms: int) -> None:
+    """Switch to WAL, retrying while another connection holds the file: changing the journal mode needs an
+    exclusive lock and SQLite does not run the busy handler for it, so two processes migrating a fresh
+    database at once would otherwise see "database is locked"."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, wal: bool, durable: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -120,7 +137,7 @@ def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int, wal: bool, 
         try:
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             if wal:
-                cur.execute("PRAGMA journal_mode=WAL")
+                _set_wal(cur, busy_timeout_ms)
             cur.execute("PRAGMA synchronous=FULL" if durable or not wal else "PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
         finally:
