@@ -71,3 +71,19 @@ def test_band_and_confirm_must_be_positive() -> None:
         OutlierFilter(band_bps=0)
     with pytest.raises(ValueError):
         OutlierFilter(confirm=0)
+
+
+def test_the_band_and_confirmations_come_from_the_spec() -> None:
+    """A feed handler's filter uses its FeedSpec: a 1% move is an outlier under a 50 bps band, not under 10%."""
+    from tradingdesk.spec.model import FeedSpec
+
+    tight = FeedSpec(name="tight", outlier_band_bps=50, outlier_confirmations=2)
+    loose = FeedSpec(name="loose")
+    for spec, held in ((tight, True), (loose, False)):
+        f = OutlierFilter(spec.outlier_band_bps, spec.outlier_confirmations)
+        assert f.admit(trade(1, 100 * 10**9))
+        assert f.admit(trade(2, 101 * 10**9)) is not held
+    f = OutlierFilter(tight.outlier_band_bps, tight.outlier_confirmations)
+    f.admit(trade(1, 100 * 10**9))
+    assert not f.admit(trade(2, 101 * 10**9))
+    assert f.admit(trade(3, 101 * 10**9)), "two confirmations re-anchor under this spec"

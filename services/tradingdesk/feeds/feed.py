@@ -70,7 +70,7 @@ class FeedHandler:
         self.bound_ns = spec.failover_after_ms * 1_000_000
         self.monitor = LineMonitor(names, self.limits)
         self.arbitrator = LineArbitrator(names, max_held=max_held)
-        self.outliers = outliers or OutlierFilter()
+        self.outliers = outliers or OutlierFilter(spec.outlier_band_bps, spec.outlier_confirmations)
         self.published = 0
         """Messages let through to the publish callback."""
         self.snapshot_recoveries = 0

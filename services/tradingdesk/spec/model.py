@@ -102,6 +102,10 @@ class FeedSpec(Model):
     """A symbol with no update for this long is stale: orders in it are refused."""
     failover_after_ms: int = Field(default=250, ge=10, le=60_000)
     """A line silent for this long fails over to the other."""
+    outlier_band_bps: int = Field(default=1_000, ge=1, le=100_000)
+    """A price this far (in basis points) from the symbol's last accepted price is held, not published."""
+    outlier_confirmations: int = Field(default=3, ge=1, le=100)
+    """Consecutive updates at a new level that make it the new reference (a real move, not a bad print)."""
 
 
 class VenueSpec(Model):
