@@ -21,8 +21,9 @@ def ns(text: str) -> int:
 
 @pytest.fixture(scope="module")
 def nyse() -> ExchangeCalendar:
-    return load_calendar("XNYS", start=date(2024, 1, 2), end=date(2024, 12, 31), pre_open_minutes=330,
-                         post_close_minutes=240)  # fmt: skip
+    return load_calendar(
+        "XNYS", start=date(2024, 1, 2), end=date(2024, 12, 31), pre_open_minutes=330, post_close_minutes=240
+    )
 
 
 def test_a_normal_day_has_pre_open_regular_and_post_close(nyse: ExchangeCalendar) -> None:
