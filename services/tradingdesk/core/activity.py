@@ -46,6 +46,8 @@ class OrderActivity:
     """Limit price; 0 for a market order."""
     leaves_qty: int = 0
     """Quantity still open after this event."""
+    cum_qty: int = 0
+    """Quantity filled so far, this event included (a cancel cancels ``qty - cum_qty``)."""
     strategy: str = ""
     venue: str = ""
     order_type: OrderType = OrderType.LIMIT
