@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from tradingdesk.markets.calendar import ExchangeCalendar, Session
 from tradingdesk.spec.conduct import EXCHANGES
@@ -21,7 +22,7 @@ class UnknownExchangeError(ValueError):
     """A market identifier code with no calendar."""
 
 
-def _ns(column) -> list[int]:  # type: ignore[no-untyped-def]
+def _ns(column: Any) -> list[int]:
     """A pandas column of UTC timestamps (NaT allowed) as int ns, 0 where missing."""
     values = column.to_numpy(dtype="datetime64[ns]").astype("int64").tolist()
     nat = -(1 << 63)
