@@ -11,8 +11,10 @@ from pathlib import Path
 
 import grpc
 
+from tradingdesk.cli import credentials as cli_credentials
 from tradingdesk.cli.table import render
 from tradingdesk.runtime import loop as event_loop
+from tradingdesk.security import channels
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
@@ -36,7 +38,7 @@ def _routing_address(args: argparse.Namespace) -> str:
 
 
 def _stub(args: argparse.Namespace) -> orders_pb2_grpc.OrderServiceStub:
-    return orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(_routing_address(args)))
+    return orders_pb2_grpc.OrderServiceStub(channels.channel(_routing_address(args)))
 
 
 def _risk_address(args: argparse.Namespace) -> str:
@@ -51,7 +53,7 @@ def _risk_address(args: argparse.Namespace) -> str:
 
 
 def _risk_stub(args: argparse.Namespace) -> risk_pb2_grpc.RiskServiceStub:
-    return risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(_risk_address(args)))
+    return risk_pb2_grpc.RiskServiceStub(channels.channel(_risk_address(args)))
 
 
 def _scope(args: argparse.Namespace) -> common_pb2.Scope:
@@ -166,13 +168,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.directory import ServiceDirectory
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.service import serve_until_signalled
+    from tradingdesk.security.server import for_service
 
     desk = load_desk(args.file)
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
 
     async def main() -> None:
+        security = for_service(desk, args.service, bind_host=address.rsplit(":", 1)[0])
+        channels.use(security.client)  # the service dials its peers with its own certificate
         service = build_service(args.service, desk)
-        await serve_until_signalled(service, address)
+        await serve_until_signalled(service, address, security=security)
 
     profile_to = os.environ.get("TD_PROFILE_DIR")
     if profile_to:  # a developer's aid: cProfile of the whole service, written when it stops
@@ -294,12 +299,14 @@ def _client_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--file", help="desk spec, to find the routing address")
     p.add_argument("--routing", help="routing service address host:port (default 127.0.0.1:50052)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+    cli_credentials.add_arguments(p)
 
 
 def _risk_args(p: argparse.ArgumentParser, *, scope: bool = True) -> None:
     p.add_argument("-f", "--file", help="desk spec, to find the risk service address")
     p.add_argument("--risk", help="risk service address host:port (default 127.0.0.1:50053, or TD_ADDR_RISK)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+    cli_credentials.add_arguments(p)
     if scope:
         p.add_argument("--account", default="", help="one account only (default: the whole desk)")
         p.add_argument("--strategy", default="", help="one strategy of --account only")
@@ -415,8 +422,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if hasattr(args, "token_file"):  # a client command: dial with the caller's credentials
+            desk = load_desk(args.file) if args.file else None
+            channels.use(cli_credentials.credentials(args, desk))
         return args.func(args)
-    except SpecError as exc:
+    except (SpecError, cli_credentials.CredentialError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:

@@ -21,6 +21,10 @@ import grpc
 from google.protobuf.json_format import MessageToJson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tradingdesk.cli.credentials import CredentialError, credentials
+from tradingdesk.cli.credentials import add_arguments as add_credentials
+from tradingdesk.security.channels import channel as channel_to
+from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.v1 import market_data_pb2 as pb
 from tradingdesk.v1 import market_data_pb2_grpc as pb_grpc
 
@@ -70,8 +74,6 @@ def _address(args: argparse.Namespace) -> str:
     if args.address:
         return args.address
     if args.file:
-        from tradingdesk.spec.load import load_desk
-
         desk = load_desk(args.file)
         return f"{desk.spec.services.feeds.host}:{desk.spec.services.port_of('feeds')}"
     return os.environ.get("TD_FEEDS", "127.0.0.1:50051")
@@ -91,9 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("feed")
         p.add_argument("line")
         p.add_argument("--reason", default="")
+    add_credentials(parser)
     args = parser.parse_args(argv)
+    try:
+        desk = load_desk(args.file) if args.file else None
+        creds = credentials(args, desk)
+    except (SpecError, CredentialError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
-    with grpc.insecure_channel(_address(args)) as channel:
+    with channel_to(_address(args), credentials=creds) as channel:
         try:
             if args.command == "health":
                 reply = health_pb2_grpc.HealthStub(channel).Check(

@@ -9,6 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.security import channels
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc
 
@@ -43,7 +44,7 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
     async def start(self, server: grpc.aio.Server) -> None:
         monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(self, server)
         for name in SERVICE_NAMES:
-            self.channels[name] = grpc.aio.insecure_channel(self.directory.address(name))
+            self.channels[name] = channels.aio_channel(self.directory.address(name))
         self._task = asyncio.create_task(self._probe_forever())
 
     async def probe(self, name: str) -> monitoring_pb2.ServiceHealth:

@@ -18,6 +18,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.security import channels
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
@@ -32,8 +35,8 @@ class Child:
     process: asyncio.subprocess.Process
 
 
-async def wait_serving(address: str, deadline: float) -> bool:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def wait_serving(address: str, deadline: float, credentials: ClientCredentials | None = None) -> bool:
+    async with channels.aio_channel(address, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -56,8 +59,13 @@ class EmbeddedDesk:
         self.log_dir = log_dir
         self.env = {**os.environ, **(env or {})}
         self.children: dict[str, Child] = {}
+        self.credentials: ClientCredentials | None = None
+        """The runtime's own client identity (``svc:runtime``), once ``start`` made the desk's certificates."""
 
     async def start(self, print_line=print) -> None:
+        if self.desk.spec.access.tls:  # the desk's CA and certificates, created on the first start
+            pki = await asyncio.to_thread(ensure_local, self.desk, self.env)
+            self.credentials = client_of(pki, RUNTIME_IDENTITY)
         for name in SERVICE_NAMES:
             cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
             out = None
@@ -67,7 +75,9 @@ class EmbeddedDesk:
             proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
             self.children[name] = Child(name, self.directory.address(name), proc)
         deadline = time.monotonic() + READY_TIMEOUT_S
-        results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
+        results = await asyncio.gather(
+            *(wait_serving(c.address, deadline, self.credentials) for c in self.children.values())
+        )
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:
             await self.stop()

@@ -16,15 +16,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-log = logging.getLogger(__name__)
+from tradingdesk.security import server as security_server
+from tradingdesk.security.server import ServerSecurity
 
-SERVER_OPTIONS = [
-    ("grpc.so_reuseport", 0),
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 20_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-]
+log = logging.getLogger(__name__)
 
 
 class DeskService(Protocol):
@@ -46,12 +41,18 @@ class RunningService:
     """A started service and its server; ``stop`` drains in-flight calls, then the service."""
 
     def __init__(
-        self, service: DeskService, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, address: str
+        self,
+        service: DeskService,
+        server: grpc.aio.Server,
+        health_servicer: health.aio.HealthServicer,
+        address: str,
+        security: ServerSecurity | None = None,
     ) -> None:
         self.service = service
         self.server = server
         self.health = health_servicer
         self.address = address
+        self.security = security
 
     async def stop(self, grace: float = 5.0) -> None:
         """NOT_SERVING first (load balancers stop sending), then end long-lived streams so they do not hold
@@ -63,16 +64,23 @@ class RunningService:
             await drain()
         await self.server.stop(grace)
         await self.service.stop()
+        if self.security is not None:
+            self.security.close()
 
 
-async def start_service(service: DeskService, address: str) -> RunningService:
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+async def start_service(
+    service: DeskService, address: str, *, security: ServerSecurity | None = None
+) -> RunningService:
+    """Serve ``service`` on ``address``: with ``security`` (``tradingdesk.security.server.for_service``) the
+    desk's TLS, authentication and limits, without it plaintext (a service's own tests)."""
+    security = security or security_server.plaintext()
+    server = grpc.aio.server(options=security.options, interceptors=security.interceptors)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
     names = (*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(address)
+    port = security.bind(server, address)
     if port == 0:
         raise OSError(f"{service.name}: cannot listen on {address}")
     host = address.rsplit(":", 1)[0]
@@ -84,14 +92,18 @@ async def start_service(service: DeskService, address: str) -> RunningService:
     if bind_health is not None:  # a service whose own health can change (feeds: every line down)
         bind_health(health_servicer)
     log.info("%s serving on %s", service.name, bound)
-    return RunningService(service, server, health_servicer, bound)
+    return RunningService(service, server, health_servicer, bound, security)
 
 
 async def serve_until_signalled(
-    service: DeskService, address: str, on_ready: Callable[[str], None] | None = None
+    service: DeskService,
+    address: str,
+    on_ready: Callable[[str], None] | None = None,
+    *,
+    security: ServerSecurity | None = None,
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
-    running = await start_service(service, address)
+    running = await start_service(service, address, security=security)
     if on_ready is not None:
         on_ready(running.address)
     stopped = asyncio.Event()
