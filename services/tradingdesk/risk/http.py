@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import grpc
 import uvicorn
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradingdesk.oms.errors import RequestError
+from tradingdesk.security.http import HttpAccess, HttpDenied, http_access
+from tradingdesk.security.tls import TlsFiles
 
 if TYPE_CHECKING:
     from tradingdesk.risk.service import RiskService
@@ -100,8 +102,22 @@ def _state_json(scope: tuple[str, str], entry) -> dict:
     }
 
 
-def build_app(service: RiskService, token: str | None) -> FastAPI:
+def build_app(service: RiskService, token: str | None, access: HttpAccess | None = None) -> FastAPI:
+    """With ``access`` (the desk's TLS is on) every /v1 route is checked like an RPC: bearer token, the
+    route's roles, an access-log record of refusals and privileged calls. Without it, the one credential."""
     app = FastAPI(title="tradingdesk risk: kill switch", docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def checked(request: Request, authorization: Annotated[str | None, Header()] = None):
+        path = request.scope["route"].path
+        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        try:
+            identity = await access.admit(request.method, path, authorization, peer)
+        except HttpDenied as denied:
+            headers = {"WWW-Authenticate": "Bearer"} if denied.status == 401 else None
+            raise HTTPException(denied.status, denied.message, headers=headers) from None
+        body = await request.json() if request.method == "POST" else {}
+        async for _ in access.around(identity, request.method, path, peer, body if isinstance(body, dict) else {}):
+            yield
 
     def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
@@ -111,6 +127,9 @@ def build_app(service: RiskService, token: str | None) -> FastAPI:
         scheme, _, given = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise HTTPException(401, "a valid credential is required", headers={"WWW-Authenticate": "Bearer"})
+
+    if access is not None:
+        authorize = checked  # type: ignore[assignment]
 
     @app.exception_handler(RequestError)
     async def _refused(_request, err: RequestError) -> JSONResponse:
@@ -156,8 +175,15 @@ class _Server(uvicorn.Server):
 class RiskHttpServer:
     def __init__(self, service: RiskService, host: str, port: int, environ: dict[str, str]) -> None:
         self.token = load_token(environ)
-        self.app = build_app(service, self.token)
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        self.access = http_access(service.desk, environ, legacy_token=self.token)
+        self.app = build_app(service, self.token, self.access)
+        tls: dict = {}
+        if self.access is not None:  # HTTPS with the risk service's own certificate
+            files = TlsFiles.for_service(service.desk, "risk", environ)
+            tls = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key), "ssl_ca_certs": str(files.ca)}
+        config = uvicorn.Config(
+            self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", **tls
+        )
         self.server = _Server(config)
         self.address = f"{host}:{port}"
         self._task: asyncio.Task | None = None
@@ -165,7 +191,7 @@ class RiskHttpServer:
     async def start(self) -> bool:
         """Serve in the background; False (logged) when the port cannot be bound: a port in use must not take
         the risk service down, whose gRPC and CLI doors still work."""
-        if self.token is None:
+        if self.token is None and self.access is None:
             log.warning("risk http: no credential (%s or %s): /v1 answers 503", TOKEN_ENV, TOKEN_FILE_ENV)
         host, port = self.address.rsplit(":", 1)
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -198,3 +224,5 @@ class RiskHttpServer:
         self.server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._task, 5)
+        if self.access is not None:
+            self.access.access_log.close()
