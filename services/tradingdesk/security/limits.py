@@ -40,9 +40,9 @@ class CallerLimits:
     def admit(self, name: str, now: float, *, rate: int = 0) -> float:
         """0.0 when the call may go ahead, else the delay after which it would."""
         bucket = self._buckets.get(name)
-        if bucket is None:
-            r = rate or self.rate
-            bucket = self._buckets[name] = TokenBucket(r, max(self.burst, r), max(self.burst, r), now)
+        if bucket is None:  # an identity with its own rate may burst one second's worth of it
+            r, burst = (rate, rate) if rate else (self.rate, max(self.burst, self.rate))
+            bucket = self._buckets[name] = TokenBucket(r, burst, burst, now)
         return bucket.take(now)
 
     def open_stream(self, name: str) -> bool:

@@ -1,0 +1,253 @@
+"""A running embedded desk with mutual TLS, tokens and limits: a client without credentials is refused on
+every port, a trader cannot touch another account, only a risk officer resumes a halted desk, callers are
+limited one by one, and every refused and privileged call is in the access log with the identity."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
+from tradingdesk.security import channels
+from tradingdesk.security.accesslog import read_records
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.server import access_log_path
+from tradingdesk.security.tls import local_pki
+from tradingdesk.spec.model import SERVICE_NAMES
+from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1.market_data_pb2 import GetQuoteRequest
+from tradingdesk.v1.market_data_pb2_grpc import MarketDataServiceStub
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+C = grpc.StatusCode
+OPS_TOKEN = "ops-static-token-7f3a9c"
+SCOPE2 = common_pb2.Scope(account="ACC-EQ-2")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def desk(tmp_path_factory):
+    tmp: Path = tmp_path_factory.mktemp("access")
+    (tmp / "ops.token").write_text(OPS_TOKEN + "\n")
+    ports = free_ports(len(SERVICE_NAMES) + 1)
+    token_ports = dict(zip(SERVICE_NAMES, ports, strict=False))
+
+    def mutate(doc: dict) -> None:
+        doc["spec"]["risk"].update(httpPort=ports[-1], maxSubmitsPerSecond=1_000_000)
+        doc["spec"]["access"] = {
+            "identities": [
+                {"name": "admin", "roles": ["trader", "risk_officer", "operations", "auditor"], "accounts": ["*"]},
+                {"name": "trader", "roles": ["trader"], "accounts": ["ACC-EQ-1"]},
+                {"name": "risk", "roles": ["risk_officer"]},
+                {"name": "ops", "roles": ["operations"]},
+                {"name": "auditor", "roles": ["auditor"]},
+                {"name": "flooder", "roles": ["trader"], "accounts": ["ACC-EQ-1"], "requestsPerSecond": 20},
+                {"name": "ops-bot", "roles": ["operations", "risk_officer"], "certificate": False},
+            ],
+            "staticTokens": [{"identity": "ops-bot", "file": str(tmp / "ops.token")}],
+            "tokenPorts": token_ports,
+            "rateLimit": {"requestsPerSecond": 5_000, "burst": 10_000, "maxStreams": 2},
+        }
+
+    running = await RunningDesk(write_desk(tmp, mutate)).start()
+    running.token_ports = token_ports
+    running.http_port = ports[-1]
+    yield running
+    await running.stop()
+
+
+def records(desk: RunningDesk, service: str) -> list[dict]:
+    return read_records(access_log_path(desk.desk, service, {}))
+
+
+async def test_no_credentials_no_call_on_any_port(desk: RunningDesk) -> None:
+    ca = local_pki(desk.desk).ca_path
+    check = health_pb2.HealthCheckRequest()
+    for name in SERVICE_NAMES:
+        async with grpc.aio.insecure_channel(desk.address(name)) as ch:  # plaintext: the handshake fails
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await health_pb2_grpc.HealthStub(ch).Check(check, timeout=2)
+            assert err.value.code() == C.UNAVAILABLE
+        async with channels.aio_channel(desk.address(name), credentials=ClientCredentials(ca=ca)) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as err:  # TLS without a client certificate
+                await health_pb2_grpc.HealthStub(ch).Check(check, timeout=2)
+            assert err.value.code() == C.UNAVAILABLE
+        token_address = f"127.0.0.1:{desk.token_ports[name]}"
+        async with channels.aio_channel(token_address, credentials=ClientCredentials(ca=ca)) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await health_pb2_grpc.HealthStub(ch).Check(check, timeout=2)
+            assert err.value.code() == C.UNAUTHENTICATED, name
+            assert "present a client certificate signed by the desk's CA" in err.value.details()
+    async with httpx.AsyncClient(
+        base_url=f"https://127.0.0.1:{desk.http_port}", verify=ssl.create_default_context(cafile=ca), timeout=5
+    ) as http:
+        denied = await http.post("/v1/kill", json={"actor": "x", "reason": "y"})
+        assert denied.status_code == 401 and "Bearer" in denied.json()["detail"]
+        wrong = await http.post("/v1/kill", json={"actor": "x", "reason": "y"}, headers={"Authorization": "Bearer no"})
+        assert wrong.status_code == 401 and wrong.json()["detail"] == "the bearer token is not one this desk accepts"
+    unauthenticated = [r for r in records(desk, "routing") if r["outcome"] == "UNAUTHENTICATED"]
+    assert unauthenticated and unauthenticated[0]["identity"] == "anonymous"
+
+
+async def test_a_static_token_on_a_token_port_and_on_http(desk: RunningDesk) -> None:
+    ca = local_pki(desk.desk).ca_path
+    creds = ClientCredentials(ca=ca, token=OPS_TOKEN)
+    async with channels.aio_channel(f"127.0.0.1:{desk.token_ports['risk']}", credentials=creds) as ch:
+        state = await risk_pb2_grpc.RiskServiceStub(ch).GetTradingState(risk_pb2.GetTradingStateRequest(), timeout=5)
+        assert state.state == common_pb2.TRADING_STATE_ACTIVE
+    async with httpx.AsyncClient(
+        base_url=f"https://127.0.0.1:{desk.http_port}", verify=ssl.create_default_context(cafile=ca), timeout=5
+    ) as http:
+        ok = await http.get("/v1/trading-state", headers={"Authorization": f"Bearer {OPS_TOKEN}"})
+        assert ok.status_code == 200 and ok.json()["state"] == "ACTIVE"
+    for service in SERVICE_NAMES:
+        log = access_log_path(desk.desk, service, {})
+        assert not log.exists() or OPS_TOKEN not in log.read_text()
+    assert OPS_TOKEN not in desk.logs()
+
+
+async def test_a_trader_cannot_touch_another_account(desk: RunningDesk) -> None:
+    async with desk.channel("routing", "trader") as ch:
+        stub = orders_pb2_grpc.OrderServiceStub(ch)
+        attempts = [
+            stub.SubmitOrder(
+                orders_pb2.SubmitOrderRequest(
+                    client_order_id="x-1",
+                    account="ACC-EQ-2",
+                    symbol="AAPL",
+                    side=common_pb2.SIDE_BUY,
+                    order_type=common_pb2.ORDER_TYPE_LIMIT,
+                    quantity="1",
+                    limit_price="100",
+                ),
+                timeout=5,
+            ),
+            stub.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-2", client_order_id="x-1"), timeout=5),
+            stub.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-2", client_order_id="x-1"), timeout=5),
+            stub.ListOrders(orders_pb2.ListOrdersRequest(account="ACC-EQ-2"), timeout=5),
+            stub.GetPositions(orders_pb2.GetPositionsRequest(account="ACC-EQ-2"), timeout=5),
+        ]
+        for attempt in attempts:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await attempt
+            assert err.value.code() == C.PERMISSION_DENIED
+            assert err.value.details() == "trader is not entitled to account 'ACC-EQ-2'"
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListOrders(orders_pb2.ListOrdersRequest(), timeout=5)
+        assert err.value.code() == C.PERMISSION_DENIED
+        assert err.value.details() == "trader may read its own accounts only (ACC-EQ-1): name one in the account field"
+
+        session = stub.OrderSession()
+        mixed = orders_pb2.SessionRequests(
+            requests=[
+                orders_pb2.SessionRequest(
+                    request_id=1,
+                    submit=orders_pb2.SubmitOrderRequest(
+                        client_order_id="s-1",
+                        account="ACC-EQ-1",
+                        symbol="AAPL",
+                        side=common_pb2.SIDE_BUY,
+                        order_type=common_pb2.ORDER_TYPE_LIMIT,
+                        quantity="1",
+                        limit_price="1.00",
+                    ),
+                ),
+                orders_pb2.SessionRequest(
+                    request_id=2, cancel=orders_pb2.CancelOrderRequest(account="ACC-EQ-2", order_id="O-1")
+                ),
+            ]
+        )
+        await session.write(mixed)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            async for _ in session:
+                pass
+        assert err.value.code() == C.PERMISSION_DENIED
+        assert err.value.details() == "request_id 2: trader is not entitled to account 'ACC-EQ-2'"
+    async with desk.channel("routing", "admin") as ch:
+        orders = await orders_pb2_grpc.OrderServiceStub(ch).ListOrders(orders_pb2.ListOrdersRequest(), timeout=5)
+        assert [o.client_order_id for o in orders.orders] == []  # nothing of a refused batch was handled
+    denied = [r for r in records(desk, "routing") if r["identity"] == "trader" and r["outcome"] == "PERMISSION_DENIED"]
+    assert {r["method"].rsplit("/", 1)[1] for r in denied} >= {"SubmitOrder", "CancelOrder", "ListOrders"}
+
+
+async def test_only_a_risk_officer_resumes_a_halted_desk(desk: RunningDesk) -> None:
+    async with desk.channel("risk", "risk_officer") as ch:
+        killed = await risk_pb2_grpc.RiskServiceStub(ch).KillSwitch(
+            risk_pb2.KillSwitchRequest(scope=SCOPE2, actor="rita", reason="drill"), timeout=10
+        )
+        assert killed.state.state == common_pb2.TRADING_STATE_HALTED
+    for role in ("trader", "operations", "auditor", "service"):
+        async with desk.channel("risk", role) as ch:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await risk_pb2_grpc.RiskServiceStub(ch).Resume(
+                    risk_pb2.ResumeRequest(scope=SCOPE2, actor="me", reason="go"), timeout=5
+                )
+            assert err.value.code() == C.PERMISSION_DENIED, role
+            assert "needs one of the roles risk_officer" in err.value.details()
+    async with desk.channel("risk", "risk_officer") as ch:
+        stub = risk_pb2_grpc.RiskServiceStub(ch)
+        state = await stub.GetTradingState(risk_pb2.GetTradingStateRequest(scope=SCOPE2), timeout=5)
+        assert state.state == common_pb2.TRADING_STATE_HALTED  # the refused resumes changed nothing
+        resumed = await stub.Resume(risk_pb2.ResumeRequest(scope=SCOPE2, actor="rita", reason="drill over"), timeout=5)
+        assert resumed.state == common_pb2.TRADING_STATE_ACTIVE
+    await wait_for(lambda: len([r for r in records(desk, "risk") if r["privileged"]]) >= 6, timeout=10)
+    privileged = [r for r in records(desk, "risk") if r["privileged"]]
+    assert [(r["identity"], r["method"].rsplit("/", 1)[1], r["outcome"]) for r in privileged] == [
+        ("risk", "KillSwitch", "OK"),
+        ("trader", "Resume", "PERMISSION_DENIED"),
+        ("ops", "Resume", "PERMISSION_DENIED"),
+        ("auditor", "Resume", "PERMISSION_DENIED"),
+        ("svc:runtime", "Resume", "PERMISSION_DENIED"),
+        ("risk", "Resume", "OK"),
+    ]
+    assert privileged[0]["request"] == {"account": "ACC-EQ-2", "strategy": "", "actor": "rita", "reason": "drill"}
+
+
+async def test_rate_and_stream_limits_per_identity(desk: RunningDesk) -> None:
+    async with desk.channel("feeds", "flooder") as flood, desk.channel("feeds", "trader") as calm:
+        flooder, victim = MarketDataServiceStub(flood), MarketDataServiceStub(calm)
+        refused: list[grpc.aio.AioRpcError] = []
+
+        async def hammer() -> None:
+            for _ in range(300):
+                try:
+                    await flooder.GetQuote(GetQuoteRequest(symbol="AAPL"), timeout=5)
+                except grpc.aio.AioRpcError as exc:
+                    refused.append(exc)
+
+        async def steady() -> int:
+            served = 0
+            for _ in range(40):
+                await victim.GetQuote(GetQuoteRequest(symbol="AAPL"), timeout=5)  # never refused
+                served += 1
+            return served
+
+        _, served = await asyncio.gather(hammer(), steady())
+        assert served == 40
+        assert refused and all(e.code() == C.RESOURCE_EXHAUSTED for e in refused)
+        assert refused[0].details().startswith("rate limit: flooder may make 20 calls per second to feeds; retry in ")
+        assert int(dict(refused[0].trailing_metadata())["retry-after-ms"]) > 0
+    async with desk.channel("risk", "auditor") as ch:
+        stub = risk_pb2_grpc.RiskServiceStub(ch)
+        open_streams = [stub.StreamRiskEvents(risk_pb2.StreamRiskEventsRequest()) for _ in range(3)]
+        results = []
+        for s in open_streams:
+            try:
+                await asyncio.wait_for(s.read(), 1.5)
+                results.append("open")
+            except TimeoutError:
+                results.append("open")
+            except grpc.aio.AioRpcError as exc:
+                results.append(exc.code())
+                assert "already holds 2 open streams on risk (the limit)" in exc.details()
+        assert results.count(C.RESOURCE_EXHAUSTED) == 1
+        for s in open_streams:
+            s.cancel()
+    flood_records = [r for r in records(desk, "feeds") if r["identity"] == "flooder"]
+    assert sum(r["count"] for r in flood_records) == len(refused)  # merged, none lost
