@@ -37,11 +37,11 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
-    "feeds": ("instruments", "feeds"),
-    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct"),
-    "risk": ("instruments", "accounts", "risk", "storage", "conduct"),
-    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct"),
-    "monitoring": ("monitoring",),
+    "feeds": ("instruments", "feeds", "access"),
+    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct", "access"),
+    "risk": ("instruments", "accounts", "risk", "storage", "conduct", "access"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "access"),
+    "monitoring": ("monitoring", "access"),
 }
 
 RUN_AS_USER = 10001

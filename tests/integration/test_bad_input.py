@@ -47,8 +47,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def orders(desk: DeskProcess) -> orders_pb2_grpc.OrderServiceStub:
-    stub = orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(desk.address("routing")))
-    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    stub = orders_pb2_grpc.OrderServiceStub(desk.channel("routing"))
+    market = market_data_pb2_grpc.MarketDataServiceStub(desk.channel("feeds"))
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:  # the gate needs reference prices before anything can trade
         try:
@@ -62,7 +62,7 @@ def orders(desk: DeskProcess) -> orders_pb2_grpc.OrderServiceStub:
 
 @pytest.fixture(scope="module")
 def aapl(desk: DeskProcess, orders) -> dict[str, str]:
-    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    market = market_data_pb2_grpc.MarketDataServiceStub(desk.channel("feeds"))
     q = market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=5)
     bid = parse_fixed(q.bid_price)
     return {"passive": format_fixed(bid * 99 // 100 // 10_000_000 * 10_000_000), "ask": q.ask_price}
@@ -295,10 +295,10 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "account",
     )
-    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    market = market_data_pb2_grpc.MarketDataServiceStub(desk.channel("feeds"))
     refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="ZZZZ")), C.NOT_FOUND, "ZZZZ")
     refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="")), C.INVALID_ARGUMENT)
-    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    risk = risk_pb2_grpc.RiskServiceStub(desk.channel("risk"))
     scope = common_pb2.Scope(account="ACC-EQ-1")
     refused(
         orders,
@@ -336,7 +336,7 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "state",
     )
-    compliance = compliance_pb2_grpc.ComplianceServiceStub(grpc.insecure_channel(desk.address("compliance")))
+    compliance = compliance_pb2_grpc.ComplianceServiceStub(desk.channel("compliance"))
     refused(
         orders,
         lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(limit=10_001)),
@@ -352,7 +352,7 @@ def test_queries_validate(orders, desk) -> None:
 
 
 def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
-    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    risk = risk_pb2_grpc.RiskServiceStub(desk.channel("risk"))
     scope = common_pb2.Scope(account="ACC-EQ-2")
     risk.SetTradingState(
         risk_pb2.SetTradingStateRequest(

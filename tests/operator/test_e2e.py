@@ -208,6 +208,8 @@ def risk_state(address: str) -> risk_pb2.TradingStateInfo:
 
 def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, operator: Operator, tmp_path: Path) -> None:
     doc = test_desk_document(KILL_SWITCH_DESK)
+    # The operator does not issue the desk's certificates yet (docs/security.md): this desk runs without TLS.
+    doc["spec"]["access"] = {"tls": False}
     spec_file = tmp_path / "desk.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{operator.risk_port}"
