@@ -49,6 +49,7 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 include tests/cluster/cluster.mk
+include tests/security/security.mk
 
 # After the control plane is up: the CRD, then the operator in the background against it.
 cluster-up:: venv

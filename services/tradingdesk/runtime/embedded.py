@@ -25,7 +25,7 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = float(os.environ.get("TD_READY_TIMEOUT_S", "15"))  # longer on a starved machine
 
 
 @dataclass
@@ -35,8 +35,13 @@ class Child:
     process: asyncio.subprocess.Process
 
 
+# A child may take seconds to listen on a loaded machine; gRPC's default reconnect back-off (up to two minutes)
+# would then make this wait miss a service that is long up.
+_PROBE_CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500)]
+
+
 async def wait_serving(address: str, deadline: float, credentials: ClientCredentials | None = None) -> bool:
-    async with channels.aio_channel(address, credentials=credentials) as channel:
+    async with channels.aio_channel(address, options=_PROBE_CHANNEL_OPTIONS, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
