@@ -3,6 +3,8 @@ exist on the requests they name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from google.protobuf import descriptor_pool
 
@@ -110,3 +112,11 @@ def test_a_trader_acts_only_for_its_accounts_and_strategies() -> None:
     session = rule("OrderService/OrderSession")
     item = orders_pb2.SessionRequest(cancel=orders_pb2.CancelOrderRequest(account="ACC-2"))
     assert entitlement_refusal(TRADER, session, item) == "alice is not entitled to account 'ACC-2'"
+
+
+def test_the_docs_matrix_is_the_table() -> None:
+    from tradingdesk.security.policy import MATRIX_BEGIN, MATRIX_END, matrix
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    body = text[text.index(MATRIX_BEGIN) + len(MATRIX_BEGIN) : text.index(MATRIX_END)]
+    assert body.strip() == matrix(), "regenerate docs/security.md's matrix: python -m tradingdesk.security.policy"
