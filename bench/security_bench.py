@@ -42,6 +42,7 @@ def _desk_doc(tls: bool):
     def mutate(doc: dict) -> None:
         doc["spec"]["risk"]["maxSubmitsPerSecond"] = 1_000_000
         doc["spec"]["risk"]["maxOrderQuantity"] = "1000000"
+        doc["spec"]["risk"]["gateStreamTimeoutMs"] = 60_000  # a starved machine must not fail the gate closed
         doc["spec"]["access"]["tls"] = tls
         doc["spec"]["access"]["rateLimit"] = {"requestsPerSecond": 100_000, "burst": 100_000}
         if tls:

@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from deskoperator import metrics, reconcile, rpc, webhook
+from deskoperator import certificates, metrics, reconcile, rpc, webhook
 from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.diff import drift
@@ -35,6 +35,7 @@ from deskoperator.names import (
 from deskoperator.render import Owner, config_hash, render
 from deskoperator.state import DeskState, Registry
 from deskoperator.status import Desired, Observed, Trading, compute
+from tradingdesk.security import channels
 from tradingdesk.spec.load import SpecError, parse_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 
@@ -99,6 +100,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         )
         settings.admission.managed = WEBHOOK_CONFIGURATION
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
+    memo.certificates = certificates.Certificates(memo.kube, cfg.addresses)
+    channels.use_resolver(memo.certificates.for_address)  # rpc dials each desk with its own CA's certificate
     if cfg.peering:
         memo.kube.ensure_peering(cfg.peering_name, cfg.namespaces)
     memo.registry = Registry()

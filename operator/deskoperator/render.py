@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from deskoperator import podtls
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
@@ -296,6 +297,7 @@ def render(desk: TradingDesk, namespace: str, owner: Owner, image: str) -> list[
         objects.append(disruption_budget(desk, namespace, owner, s))
     objects += policies(desk, namespace, owner.reference())
     objects += [deployment(desk, namespace, owner, s, image) for s in SERVICE_NAMES]
+    podtls.secure(objects, desk)
     for obj in objects:
         stamp(obj)
     return objects

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import grpc
 
 from deskoperator.names import ACTOR
+from tradingdesk.security import channels
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
 
 SPEC_TO_PROTO = {
@@ -48,7 +49,7 @@ def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
     try:
-        with grpc.insecure_channel(address) as channel:
+        with channels.channel(address) as channel:  # the desk's credentials (deskoperator.certificates)
             reply = risk_pb2_grpc.RiskServiceStub(channel).SetTradingState(request, timeout=timeout)
     except grpc.RpcError as exc:
         code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"

@@ -6,7 +6,7 @@ token, or plaintext when the desk runs with ``spec.access.tls: false``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +26,16 @@ class ClientCredentials:
     key: Path | None = None
     token: str | None = None
     """A bearer token (static or JWT), sent as ``authorization: Bearer <token>`` on every call."""
+    pem: tuple[bytes, bytes, bytes] | None = None
+    """Or the CA, certificate and key in memory (the operator's, issued per desk, never written to disk)."""
 
     @classmethod
     def from_files(cls, files: TlsFiles) -> ClientCredentials:
         return cls(files.ca, files.cert, files.key)
 
     def grpc_credentials(self) -> grpc.ChannelCredentials:
+        if self.pem is not None:
+            return grpc.ssl_channel_credentials(self.pem[0], self.pem[2], self.pem[1])
         ca = self.ca.read_bytes() if self.ca else None
         if self.cert and self.key:
             creds = grpc.ssl_channel_credentials(ca, self.key.read_bytes(), self.cert.read_bytes())
@@ -46,6 +50,7 @@ class ClientCredentials:
 
 
 _process: list[ClientCredentials | None] = [None]
+_resolver: list[Callable[[str], ClientCredentials | None] | None] = [None]
 
 
 def use(credentials: ClientCredentials | None) -> None:
@@ -53,7 +58,16 @@ def use(credentials: ClientCredentials | None) -> None:
     _process[0] = credentials
 
 
-def current() -> ClientCredentials | None:
+def use_resolver(resolve: Callable[[str], ClientCredentials | None] | None) -> None:
+    """For a process that calls many desks (the operator): the credentials to dial each address with."""
+    _resolver[0] = resolve
+
+
+def _for(address: str, given: ClientCredentials | None) -> ClientCredentials | None:
+    if given is not None:
+        return given
+    if _resolver[0] is not None:
+        return _resolver[0](address)
     return _process[0]
 
 
@@ -64,7 +78,7 @@ def aio_channel(
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
     credentials: ClientCredentials | None = None,
 ) -> grpc.aio.Channel:
-    creds = credentials or _process[0]
+    creds = _for(address, credentials)
     if creds is None:
         return grpc.aio.insecure_channel(address, options=list(options), interceptors=interceptors)
     return grpc.aio.secure_channel(address, creds.grpc_credentials(), options=list(options), interceptors=interceptors)
@@ -73,7 +87,7 @@ def aio_channel(
 def channel(
     address: str, *, options: Sequence[tuple[str, object]] = (), credentials: ClientCredentials | None = None
 ) -> grpc.Channel:
-    creds = credentials or _process[0]
+    creds = _for(address, credentials)
     if creds is None:
         return grpc.insecure_channel(address, options=list(options))
     return grpc.secure_channel(address, creds.grpc_credentials(), options=list(options))

@@ -1,0 +1,48 @@
+"""What a desk pod needs for mutual TLS on Kubernetes: its certificate Secret mounted at ``TD_TLS_DIR``, and
+probes that speak TLS (the kubelet's own gRPC probe speaks plaintext only). ``render`` applies it to every
+Deployment of a desk whose ``spec.access.tls`` is on; ``certificates`` issues the Secrets it mounts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deskoperator.names import COMPONENT_LABEL
+from tradingdesk.security.tls import TLS_DIR_ENV
+from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+
+TLS_MOUNT = "/etc/tradingdesk/tls"
+
+
+def service_secret_name(desk: str, service: str) -> str:
+    return f"{desk}-{service}-tls"
+
+
+def probe(period: int, failures: int) -> dict[str, Any]:
+    """The kubelet's gRPC probe cannot speak TLS: probe from inside the container with the pod's certificate."""
+    command = ["python", "-m", "tradingdesk.security.probe"]
+    return {"exec": {"command": command}, "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures}
+
+
+def secure_deployment(deployment: dict[str, Any], desk: TradingDesk, service: str) -> None:
+    """Mount the service's certificate Secret, point ``TD_TLS_DIR`` at it and probe over TLS."""
+    if not desk.spec.access.tls:
+        return
+    pod = deployment["spec"]["template"]["spec"]
+    pod["volumes"].append({"name": "tls", "secret": {"secretName": service_secret_name(desk.name, service)}})
+    container = pod["containers"][0]
+    container["env"].append({"name": TLS_DIR_ENV, "value": TLS_MOUNT})
+    container["volumeMounts"].append({"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True})
+    for key, period, failures in (("startupProbe", 2, 30), ("readinessProbe", 5, 2), ("livenessProbe", 10, 3)):
+        if key in container:
+            container[key] = probe(period, failures)
+
+
+def secure(objects: list[dict[str, Any]], desk: TradingDesk) -> list[dict[str, Any]]:
+    """Every rendered Deployment of the desk with its certificate (render calls this last)."""
+    for obj in objects:
+        if obj.get("kind") == "Deployment":
+            service = obj["metadata"]["labels"].get(COMPONENT_LABEL, "")
+            if service in SERVICE_NAMES:
+                secure_deployment(obj, desk, service)
+    return objects
