@@ -12,6 +12,7 @@ from tradingdesk.security.tls import TLS_DIR_ENV
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 TLS_MOUNT = "/etc/tradingdesk/tls"
+KEY_MODE = 0o440  # the pod's group (fsGroup) reads its key; nobody else
 
 
 def service_secret_name(desk: str, service: str) -> str:
@@ -29,7 +30,8 @@ def secure_deployment(deployment: dict[str, Any], desk: TradingDesk, service: st
     if not desk.spec.access.tls:
         return
     pod = deployment["spec"]["template"]["spec"]
-    pod["volumes"].append({"name": "tls", "secret": {"secretName": service_secret_name(desk.name, service)}})
+    secret = {"secretName": service_secret_name(desk.name, service), "defaultMode": KEY_MODE}
+    pod["volumes"].append({"name": "tls", "secret": secret})
     container = pod["containers"][0]
     container["env"].append({"name": TLS_DIR_ENV, "value": TLS_MOUNT})
     container["volumeMounts"].append({"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True})

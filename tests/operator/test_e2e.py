@@ -5,6 +5,7 @@ Marked k8s and slow: needs the local control plane of tests/cluster (``k8s_clust
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -21,6 +22,10 @@ import yaml
 from tests.operator.helpers import minimal_document, test_desk_document
 from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
 from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, Operator, start_operator
+from tradingdesk.security import channels
+from tradingdesk.security.accesslog import read_records
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.pki import CertificateAuthority
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -200,30 +205,49 @@ def test_delete_completes_when_the_desk_is_unreachable(kube: Kubectl, operator: 
     )
 
 
-def risk_state(address: str) -> risk_pb2.TradingStateInfo:
-    with grpc.insecure_channel(address) as channel:
+def risk_state(address: str, credentials: ClientCredentials) -> risk_pb2.TradingStateInfo:
+    with channels.channel(address, credentials=credentials) as channel:
         stub = risk_pb2_grpc.RiskServiceStub(channel)
         return stub.GetTradingState(risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope()), timeout=5)
 
 
+def secret_data(kube: Kubectl, namespace: str, name: str) -> dict[str, bytes] | None:
+    found = kube.run("get", "secret", name, "-n", namespace, "-o", "json", check=False)
+    if not found.ok:
+        return None
+    return {k: base64.b64decode(v) for k, v in json.loads(found.out).get("data", {}).items()}
+
+
 def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, operator: Operator, tmp_path: Path) -> None:
+    """The operator issues the desk's certificates; a real risk service serves mutual TLS with the one the
+    operator put in its Secret; the operator's halt, resume and finalizer calls go through it."""
     doc = test_desk_document(KILL_SWITCH_DESK)
-    # The operator does not issue the desk's certificates yet (docs/security.md): this desk runs without TLS.
-    doc["spec"]["access"] = {"tls": False}
     spec_file = tmp_path / "desk.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{operator.risk_port}"
-    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data"), "TD_TLS_DIR": str(tmp_path / "tls")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
     log = (tmp_path / "risk.log").open("wb")
-    risk = subprocess.Popen(
-        [sys.executable, "-m", "tradingdesk.cli.main", "serve", "risk", "-f", str(spec_file), "--bind", address],
-        env=env, stdout=log, stderr=log,
-    )  # fmt: skip
     kube.fresh_namespace(KILL_SWITCH_NS)
+    risk = None
     try:
-        kube.wait_until("risk service", lambda: _answers(address), timeout=30)
         kube.apply(doc, KILL_SWITCH_NS)
+        tls = kube.wait_until(
+            "the risk certificate", lambda: secret_data(kube, KILL_SWITCH_NS, f"{KILL_SWITCH_DESK}-risk-tls"), 60
+        )
+        (tmp_path / "tls").mkdir()
+        for key in ("ca.crt", "tls.crt", "tls.key"):
+            (tmp_path / "tls" / key).write_bytes(tls[key])
+        ca = secret_data(kube, KILL_SWITCH_NS, f"{KILL_SWITCH_DESK}-tls-ca")
+        me = CertificateAuthority(ca["tls.crt"], ca["tls.key"]).issue("svc:e2e-test")
+        creds = ClientCredentials(pem=(ca["tls.crt"], me.cert_pem, me.key_pem))
+        risk = subprocess.Popen(
+            [sys.executable, "-m", "tradingdesk.cli.main", "serve", "risk", "-f", str(spec_file), "--bind", address],
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+        kube.wait_until("risk service", lambda: _answers(address, creds), timeout=60)
+        with channels.channel(address) as plaintext, pytest.raises(grpc.RpcError):  # nobody gets in without one
+            risk_pb2_grpc.RiskServiceStub(plaintext).GetTradingState(risk_pb2.GetTradingStateRequest(), timeout=5)
         kube.wait_ready(KILL_SWITCH_NS, KILL_SWITCH_DESK, timeout=120)
 
         patch(kube, KILL_SWITCH_NS, {"tradingState": "Halted"}, name=KILL_SWITCH_DESK)
@@ -234,32 +258,35 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
         )
         cond = kube.condition(KILL_SWITCH_NS, KILL_SWITCH_DESK, "TradingHalted")
         assert (cond["status"], cond["reason"]) == ("True", "HaltedBySpec")
-        info = risk_state(address)
+        info = risk_state(address, creds)
         assert info.state == common_pb2.TRADING_STATE_HALTED
         assert info.actor == "tradingdesk-operator"
         assert "TradingStateChanged" in kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
         table = kube.run("get", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS).out
         assert "Halted" in table
+        records = read_records(tmp_path / "data" / KILL_SWITCH_DESK / "access" / "risk.jsonl")
+        assert ("svc:operator", "OK") in {(r["identity"], r["outcome"]) for r in records if r["privileged"]}
 
         patch(kube, KILL_SWITCH_NS, {"tradingState": "Active"}, name=KILL_SWITCH_DESK)
-        kube.wait_until("risk ACTIVE", lambda: risk_state(address).state == common_pb2.TRADING_STATE_ACTIVE, 30)
+        kube.wait_until("risk ACTIVE", lambda: risk_state(address, creds).state == common_pb2.TRADING_STATE_ACTIVE, 30)
 
         kube.run("delete", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS, "--timeout=60s", timeout=70)
-        info = risk_state(address)
+        info = risk_state(address, creds)
         assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
         reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
         assert "TradingHalted" in reasons and "AuditSealUnavailable" in reasons
     finally:
-        risk.terminate()
-        risk.wait(timeout=15)
+        if risk is not None:
+            risk.terminate()
+            risk.wait(timeout=15)
         log.close()
         kube.run("delete", "desk", "--all", "-n", KILL_SWITCH_NS, "--timeout=60s", check=False)
         kube.run("delete", "namespace", KILL_SWITCH_NS, "--wait=false", check=False)
 
 
-def _answers(address: str) -> bool:
+def _answers(address: str, credentials: ClientCredentials) -> bool:
     try:
-        risk_state(address)
+        risk_state(address, credentials)
         return True
     except grpc.RpcError:
         return False

@@ -84,7 +84,7 @@ def test_deployment_runs_serve_with_directory_env_certificate_and_tls_probes() -
         assert c[probe]["exec"] == {"command": ["python", "-m", "tradingdesk.security.probe"]}
     assert env["TD_TLS_DIR"] == "/etc/tradingdesk/tls"
     assert {"name": "tls", "mountPath": "/etc/tradingdesk/tls", "readOnly": True} in c["volumeMounts"]
-    assert {"name": "tls", "secret": {"secretName": "us-equities-risk-tls"}} in spec["volumes"]
+    assert {"name": "tls", "secret": {"secretName": "us-equities-risk-tls", "defaultMode": 0o440}} in spec["volumes"]
     assert c["image"] == IMAGE
     assert c["resources"] == {
         "requests": {"cpu": "500m", "memory": "512Mi"},
