@@ -53,10 +53,13 @@ def test_a_certificate_per_service_and_the_expiry_metric(kube: Kubectl, operator
         return float(found.group(1)) if found else None
 
     assert kube.wait_until("the expiry metric", expiry, 30) == cert.not_valid_after_utc.timestamp()
-    # no secret in the desk's status or Events
-    key = base64.b64decode(risk["data"]["tls.key"]).decode()
-    body = key.splitlines()[1]
-    assert body not in json.dumps(kube.desk(namespace, DESK)) + json.dumps(kube.events(namespace, DESK))
+    # no key in the desk's status, its Events, the ConfigMap the pods read, or the operator's log
+    config = kube.json("get", "configmap", f"{DESK}-spec", "-n", namespace)
+    seen = json.dumps([kube.desk(namespace, DESK), kube.events(namespace, DESK), config]) + operator.log_text()
+    for name in (f"{DESK}-tls-ca", f"{DESK}-risk-tls"):
+        key = base64.b64decode(secret(kube, namespace, name)["data"]["tls.key"]).decode()
+        assert all(line not in seen for line in key.splitlines()[1:-1]), name
+    assert "PRIVATE KEY" not in seen
 
 
 CERT_MANAGER_CRDS = [

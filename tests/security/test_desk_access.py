@@ -5,6 +5,7 @@ limited one by one, and every refused and privileged call is in the access log w
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from pathlib import Path
 
@@ -28,6 +29,12 @@ from tradingdesk.v1.market_data_pb2_grpc import MarketDataServiceStub
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 C = grpc.StatusCode
 OPS_TOKEN = "ops-static-token-7f3a9c"
+# Secrets planted in the desk's environment: none may appear in any file the desk writes (logs, access logs,
+# databases, the spec) other than where the operator of the desk put them.
+AUDIT_BOT_TOKEN = "env-planted-secret-41b2e7"
+HTTP_TOKEN = "http-planted-secret-93de0a"
+WRONG_TOKEN = "wrong-planted-secret-55aa1c"
+PLANTED = (OPS_TOKEN, AUDIT_BOT_TOKEN, HTTP_TOKEN, WRONG_TOKEN)
 SCOPE2 = common_pb2.Scope(account="ACC-EQ-2")
 
 
@@ -49,15 +56,27 @@ async def desk(tmp_path_factory):
                 {"name": "auditor", "roles": ["auditor"]},
                 {"name": "flooder", "roles": ["trader"], "accounts": ["ACC-EQ-1"], "requestsPerSecond": 20},
                 {"name": "ops-bot", "roles": ["operations", "risk_officer"], "certificate": False},
+                {"name": "audit-bot", "roles": ["auditor"], "certificate": False},
             ],
-            "staticTokens": [{"identity": "ops-bot", "file": str(tmp / "ops.token")}],
+            "staticTokens": [
+                {"identity": "ops-bot", "file": str(tmp / "ops.token")},
+                {"identity": "audit-bot", "env": "AUDIT_BOT_TOKEN"},
+            ],
             "tokenPorts": token_ports,
             "rateLimit": {"requestsPerSecond": 5_000, "burst": 10_000, "maxStreams": 2},
         }
 
-    running = await RunningDesk(write_desk(tmp, mutate)).start()
+    planted = {"AUDIT_BOT_TOKEN": AUDIT_BOT_TOKEN, "TD_RISK_HTTP_TOKEN": HTTP_TOKEN}
+    saved = {k: os.environ.get(k) for k in planted}
+    os.environ.update(planted)  # the children inherit them, as pods get Secrets in their environment
+    try:
+        running = await RunningDesk(write_desk(tmp, mutate)).start()
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     running.token_ports = token_ports
     running.http_port = ports[-1]
+    running.tmp = tmp
     yield running
     await running.stop()
 
@@ -251,3 +270,36 @@ async def test_rate_and_stream_limits_per_identity(desk: RunningDesk) -> None:
             s.cancel()
     flood_records = [r for r in records(desk, "feeds") if r["identity"] == "flooder"]
     assert sum(r["count"] for r in flood_records) == len(refused)  # merged, none lost
+
+
+async def test_planted_secrets_work_and_never_leak(desk: RunningDesk) -> None:
+    ca = local_pki(desk.desk).ca_path
+    token_address = f"127.0.0.1:{desk.token_ports['compliance']}"
+    async with channels.aio_channel(token_address, credentials=ClientCredentials(ca=ca, token=AUDIT_BOT_TOKEN)) as ch:
+        assert (await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)).status == 1
+    async with channels.aio_channel(token_address, credentials=ClientCredentials(ca=ca, token=WRONG_TOKEN)) as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert err.value.code() == C.UNAUTHENTICATED and WRONG_TOKEN not in err.value.details()
+    https = ssl.create_default_context(cafile=ca)
+    async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{desk.http_port}", verify=https, timeout=5) as http:
+        ok = await http.get("/v1/trading-state", headers={"Authorization": f"Bearer {HTTP_TOKEN}"})
+        assert ok.status_code == 200
+        wrong = await http.get("/v1/trading-state", headers={"Authorization": f"Bearer {WRONG_TOKEN}"})
+        assert wrong.status_code == 401 and WRONG_TOKEN not in wrong.text
+    # the refusals are written (by the access log's own thread) before the files are searched
+    await wait_for(lambda: any(r["via"] == "none" for r in records(desk, "compliance")), timeout=10)
+    await wait_for(lambda: any(r["outcome"] == "UNAUTHENTICATED" for r in records(desk, "risk-http")), timeout=10)
+
+    # Every file the desk wrote (logs, access logs, databases, its spec), except the token file we planted and
+    # the certificate directory, is searched for every planted secret and every private key.
+    tls_dir = local_pki(desk.desk).directory
+    keys = [p.read_text().splitlines()[1:-1] for p in tls_dir.rglob("*.key")]
+    written = [p for p in desk.tmp.rglob("*") if p.is_file() and p.name != "ops.token" and tls_dir not in p.parents]
+    assert any(p.suffix == ".jsonl" for p in written) and any(p.suffix == ".log" for p in written)
+    for path in written:
+        data = path.read_bytes()
+        for secret in PLANTED:
+            assert secret.encode() not in data, f"{secret} found in {path}"
+        for key in keys:
+            assert not any(line.encode() in data for line in key), f"a private key found in {path}"
