@@ -287,6 +287,13 @@ async def test_planted_secrets_work_and_never_leak(desk: RunningDesk) -> None:
         assert ok.status_code == 200
         wrong = await http.get("/v1/trading-state", headers={"Authorization": f"Bearer {WRONG_TOKEN}"})
         assert wrong.status_code == 401 and WRONG_TOKEN not in wrong.text
+        body = {"actor": "jane", "reason": "http drill", "account": "ACC-EQ-1", "strategy": "twap"}
+        killed = await http.post("/v1/kill", json=body, headers={"Authorization": f"Bearer {HTTP_TOKEN}"})
+        assert killed.status_code == 200 and killed.json()["state"] == "HALTED"
+    await wait_for(lambda: any(r["privileged"] for r in records(desk, "risk-http")), timeout=10)
+    (kill,) = [r for r in records(desk, "risk-http") if r["privileged"]]
+    assert (kill["identity"], kill["method"], kill["outcome"]) == ("risk-http-kill-switch", "POST /v1/kill", "OK")
+    assert kill["request"] == {"account": "ACC-EQ-1", "strategy": "twap", "actor": "jane", "reason": "http drill"}
     # the refusals are written (by the access log's own thread) before the files are searched
     await wait_for(lambda: any(r["via"] == "none" for r in records(desk, "compliance")), timeout=10)
     await wait_for(lambda: any(r["outcome"] == "UNAUTHENTICATED" for r in records(desk, "risk-http")), timeout=10)

@@ -61,7 +61,13 @@ def local_pki(desk: TradingDesk, environ: Mapping[str, str] | None = None) -> Lo
 def server_credentials(files: TlsFiles, *, client_certificates: bool) -> grpc.ServerCredentials:
     """TLS server credentials that follow the files. With ``client_certificates`` every client must present
     a certificate signed by the CA (mutual TLS); without, none is asked for (a token port)."""
-    ca, cert, key = files.read()
+    try:
+        ca, cert, key = files.read()
+    except OSError as exc:
+        raise OSError(
+            f"no TLS material at {exc.filename}: `tradingdesk up` creates the embedded desk's certificates; on "
+            f"Kubernetes the operator mounts them at {TLS_DIR_ENV}"
+        ) from None
     stamp = [files.stamp()]
 
     def config(ca: bytes, cert: bytes, key: bytes) -> grpc.ServerCertificateConfiguration:
