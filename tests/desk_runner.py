@@ -130,9 +130,13 @@ class DeskProcess:
         """A blocking channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
         return access.channel(self.desk, self.address(service), role, **kw)
 
-    def wait_up(self, timeout: float = 30.0) -> None:
+    def wait_up(self, timeout: float | None = None) -> None:
+        """Until ``tradingdesk up`` says the desk is up: longer than its own readiness wait, which fails first."""
         import time
 
+        from tradingdesk.runtime.embedded import READY_TIMEOUT_S
+
+        timeout = timeout if timeout is not None else READY_TIMEOUT_S + 15
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "is up" in self.log.read_text():
