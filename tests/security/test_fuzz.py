@@ -38,6 +38,7 @@ from tradingdesk.v1 import (
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("TD_FUZZ_EXAMPLES", "200"))
+STREAM_DEADLINE_S = 0.1
 CRASH = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE}
 SERVICES = {
     "tradingdesk.v1.OrderService": ("routing", orders_pb2),
@@ -170,7 +171,8 @@ def call(desk: DeskProcess, name: str, method, request) -> grpc.StatusCode:
                 for _ in stream:
                     pass
             elif method.server_streaming:
-                stream = channel.unary_stream(name, **kw)(request, timeout=2)
+                # a subscription with nothing to say yet ends at its deadline: short, or 200 examples take minutes
+                stream = channel.unary_stream(name, **kw)(request, timeout=STREAM_DEADLINE_S)
                 for i, _ in enumerate(stream):
                     if i >= 3:
                         stream.cancel()
@@ -182,6 +184,7 @@ def call(desk: DeskProcess, name: str, method, request) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+@pytest.mark.timeout(1800)  # hundreds of calls, each state-changing one checked against four reads
 @pytest.mark.parametrize("name", [n for n, _ in contract()])
 def test_fuzz_rpc(desk: DeskProcess, name: str) -> None:
     method = dict(contract())[name]
