@@ -71,6 +71,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         self.access_log = access_log
         self.rules = RPC_RULES if rules is None else rules
         self.clock = clock
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     # -- the checks ---------------------------------------------------------------------------------------
 
@@ -91,10 +92,17 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         )
         return _Denied(code, message, trailing)
 
-    async def _identify(self, method: str, context, authorization: str | None) -> Identity:
+    async def _identify(self, method: str, context) -> Identity:
         names = context.auth_context().get("x509_common_name")
         try:
-            return await self.authenticator.identify(names[0].decode() if names else None, authorization)
+            if names:  # mutual TLS verified it: the common case, no metadata to read
+                return self.authenticator.from_certificate(names[0].decode())
+            authorization = None
+            for key, value in context.invocation_metadata() or ():
+                if key == "authorization":
+                    authorization = value if isinstance(value, str) else value.decode()
+                    break
+            return await self.authenticator.identify(None, authorization)
         except AuthError as err:
             code = grpc.StatusCode.PERMISSION_DENIED if err.unknown else grpc.StatusCode.UNAUTHENTICATED
             raise self._refuse(method, None, context, code, err.message) from None
@@ -113,8 +121,8 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
                 (("retry-after-ms", str(max(1, round(delay * 1000)))),),
             )
 
-    async def _admit(self, method: str, rule: Rule | None, context, authorization: str | None) -> Identity:
-        identity = await self._identify(method, context, authorization)
+    async def _admit(self, method: str, rule: Rule | None, context) -> Identity:
+        identity = await self._identify(method, context)
         if rule is None:
             raise self._refuse(
                 method,
@@ -164,40 +172,43 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:  # one wrapper per method, not one per call
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         rule = self.rules.get(method)
-        authorization = None
-        for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization":
-                authorization = value if isinstance(value, str) else value.decode()
-                break
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, rule, authorization, handler.unary_unary),
+                self._unary(method, rule, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._server_stream(method, rule, authorization, handler.unary_stream),
+                self._server_stream(method, rule, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
-                self._bidi(method, rule, authorization, handler.stream_stream),
+                self._bidi(method, rule, handler.stream_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return grpc.stream_unary_rpc_method_handler(
-            self._client_stream(method, rule, authorization, handler.stream_unary),
+            self._client_stream(method, rule, handler.stream_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _unary(self, method: str, rule: Rule | None, authorization: str | None, inner: Callable[..., Awaitable]):
+    def _unary(self, method: str, rule: Rule | None, inner: Callable[..., Awaitable]):
         async def behaviour(request, context):
             try:
-                identity = await self._admit(method, rule, context, authorization)
+                identity = await self._admit(method, rule, context)
                 self._entitled(method, rule, identity, context, request)
             except _Denied as denied:
                 await context.abort(denied.code, denied.message, trailing_metadata=denied.trailing)
@@ -215,10 +226,10 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
 
         return behaviour
 
-    def _server_stream(self, method: str, rule: Rule | None, authorization: str | None, inner):
+    def _server_stream(self, method: str, rule: Rule | None, inner):
         async def behaviour(request, context):
             try:
-                identity = await self._admit(method, rule, context, authorization)
+                identity = await self._admit(method, rule, context)
                 self._entitled(method, rule, identity, context, request)
                 self._open_stream(method, identity, context)
             except _Denied as denied:
@@ -253,10 +264,10 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
 
         return checked()
 
-    def _bidi(self, method: str, rule: Rule | None, authorization: str | None, inner):
+    def _bidi(self, method: str, rule: Rule | None, inner):
         async def behaviour(requests, context):
             try:
-                identity = await self._admit(method, rule, context, authorization)
+                identity = await self._admit(method, rule, context)
                 self._open_stream(method, identity, context)
             except _Denied as denied:
                 await context.abort(denied.code, denied.message, trailing_metadata=denied.trailing)
@@ -269,10 +280,10 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
 
         return behaviour
 
-    def _client_stream(self, method: str, rule: Rule | None, authorization: str | None, inner):
+    def _client_stream(self, method: str, rule: Rule | None, inner):
         async def behaviour(requests, context):
             try:
-                identity = await self._admit(method, rule, context, authorization)
+                identity = await self._admit(method, rule, context)
             except _Denied as denied:
                 await context.abort(denied.code, denied.message, trailing_metadata=denied.trailing)
             return await inner(self._checked_requests(method, rule, identity, context, requests), context)
