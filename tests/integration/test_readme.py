@@ -24,14 +24,15 @@ def trying_it_commands() -> list[str]:
 
 
 def test_readme_commands(tmp_path: Path) -> None:
-    desk = DeskProcess(write_desk(tmp_path))
+    spec = write_desk(tmp_path)
+    desk = DeskProcess(spec)
     try:
         desk.wait_up()
-        env = {**os.environ, "TD_ADDR_ROUTING": desk.address("routing")}
+        env = dict(os.environ)
         bindir = str(Path(sys.executable).parent)
         outputs = []
         for command in trying_it_commands():
-            command = command.replace(".venv/bin/", f"{bindir}/")
+            command = command.replace(".venv/bin/", f"{bindir}/").replace("examples/desk.yaml", str(spec))
             for _ in range(50):  # the first order waits for the first quotes to arrive
                 run = subprocess.run(command, shell=True, env=env, capture_output=True, text=True, timeout=30)
                 if run.returncode == 0 or "market data has not arrived" not in run.stderr:
