@@ -349,6 +349,12 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "until_ns",
     )
+    refused(
+        orders,
+        lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(after_seq=2**64 - 1)),
+        C.INVALID_ARGUMENT,
+        "after_seq",
+    )
 
 
 def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:

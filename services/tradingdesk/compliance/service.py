@@ -22,6 +22,7 @@ from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orde
 
 log = logging.getLogger(__name__)
 MAX_QUERY = 10_000
+MAX_SEQ = 2**63 - 1
 BATCH = 2_000
 
 
@@ -99,6 +100,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise invalid("until_ns", "must not be before since_ns")
             if request.limit > MAX_QUERY:
                 raise invalid("limit", f"must be at most {MAX_QUERY}")
+            if request.after_seq > MAX_SEQ:  # found by fuzzing: the store's seqs are signed 64-bit
+                raise invalid("after_seq", f"must be at most {MAX_SEQ}")
         except RequestError as err:
             await context.abort(err.code, err.message)
         records = await asyncio.to_thread(
