@@ -55,21 +55,14 @@ class AccessLog:
         self.service = service
         self._queue: queue.SimpleQueue[AccessRecord | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
 
     def record(self, rec: AccessRecord) -> None:
         rec.service = rec.service or self.service
         rec.ts_ns = rec.ts_ns or time.time_ns()
-        self._idle.clear()
         self._queue.put(rec)
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"access-log-{self.service}", daemon=True)
             self._thread.start()
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until everything recorded so far is written."""
-        return self._idle.wait(timeout)
 
     def close(self) -> None:
         if self._thread is not None:
@@ -114,15 +107,12 @@ class AccessLog:
                     handle.write("\n".join(lines) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
-                if self._queue.empty():
-                    self._idle.set()
                 if stop:
                     return
                 time.sleep(FLUSH_INTERVAL_S if len(batch) > 100 else 0)
         finally:
             if handle is not None:
                 handle.close()
-            self._idle.set()
 
 
 def read_records(path: Path) -> list[dict]:
