@@ -44,6 +44,7 @@ def _desk_doc(tls: bool):
         doc["spec"]["risk"]["maxSubmitsPerSecond"] = 1_000_000
         doc["spec"]["risk"]["maxOrderQuantity"] = "1000000"
         doc["spec"]["risk"]["gateStreamTimeoutMs"] = 60_000  # a starved machine must not fail the gate closed
+        doc["spec"]["risk"]["referenceMaxAgeMs"] = 3_600_000  # nor refuse orders because a quote came late
         doc["spec"]["access"]["tls"] = tls
         doc["spec"]["access"]["rateLimit"] = {"requestsPerSecond": 100_000, "burst": 100_000}
         if tls:
