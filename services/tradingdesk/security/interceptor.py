@@ -5,7 +5,8 @@ Order of the checks, each answering with a status that says what is missing:
 1. who is calling: the client certificate's identity, else the bearer token's (UNAUTHENTICATED);
 2. may that identity call this method at all: its roles against the method's rule (PERMISSION_DENIED);
 3. is it within its rate: a token bucket per identity (RESOURCE_EXHAUSTED with the retry delay, also as
-   ``retry-after-ms`` trailing metadata); a streaming call also needs a free stream slot;
+   ``retry-after-ms`` trailing metadata, answered once that delay has passed, so a flood paces itself); a
+   streaming call also needs a free stream slot;
 4. for traders, is the request's account (and strategy) one of theirs (PERMISSION_DENIED), checked on the
    request before the service sees it, and on every message of a client stream before any of it is handled.
 
@@ -28,6 +29,7 @@ from tradingdesk.security.identity import Identity, entitlement_refusal, role_re
 from tradingdesk.security.limits import CallerLimits
 from tradingdesk.security.policy import RPC_RULES, Rule
 
+TARPIT_MAX_S = 1.0
 PRIVILEGED_FIELDS = ("actor", "reason", "feed", "line", "enabled", "expected_version")
 
 
@@ -107,9 +109,13 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.PERMISSION_DENIED if err.unknown else grpc.StatusCode.UNAUTHENTICATED
             raise self._refuse(method, None, context, code, err.message) from None
 
-    def _rate(self, method: str, identity: Identity, context) -> None:
+    async def _rate(self, method: str, identity: Identity, context) -> None:
         delay = self.limits.admit(identity.name, self.clock(), rate=identity.requests_per_second)
         if delay:
+            # Answer only when a call would have been admitted (at most TARPIT_MAX_S): a caller past its rate
+            # then waits instead of looping on refusals, so its flood costs the service little of the CPU the
+            # other callers need.
+            await asyncio.sleep(min(delay, TARPIT_MAX_S))
             rate = identity.requests_per_second or self.limits.rate
             raise self._refuse(
                 method,
@@ -133,7 +139,7 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
             )
         if refusal := role_refusal(identity, rule, method):
             raise self._refuse(method, identity, context, grpc.StatusCode.PERMISSION_DENIED, refusal)
-        self._rate(method, identity, context)
+        await self._rate(method, identity, context)
         return identity
 
     def _entitled(self, method: str, rule: Rule, identity: Identity, context, message, where: str = "") -> None:
