@@ -33,9 +33,9 @@ from tradingdesk.core.instruments import Instrument
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import NewOrder, OrderRef
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.convert import state_from_proto
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.limits import Limits, LimitSet
+from tradingdesk.risk.wire import state_from_proto
 from tradingdesk.storage.db import make_engine, migrate
 from tradingdesk.storage.journal import Journal
 from tradingdesk.v1 import (
@@ -358,7 +358,18 @@ async def _cancel_run(db_path: Path, *, mass: bool) -> float:
         s = symbols[i % len(symbols)]
         price = U(100 + symbols.index(s)) - U(1) - (i % 50) * 10_000_000
         engine.submit(
-            NewOrder(f"m{i}", "ACC", "", s, Side.BUY, OrderType.LIMIT, U(1), price, TimeInForce.DAY, 0, names[i % 3])
+            NewOrder(
+                client_order_id=f"m{i}",
+                account="ACC",
+                strategy="",
+                symbol=s,
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                qty=U(1),
+                price=price,
+                tif=TimeInForce.DAY,
+                venue=names[i % 3],
+            )
         )
     while any(o.status != o.status.NEW for o in engine.open_orders.values()):
         await asyncio.sleep(0.005)

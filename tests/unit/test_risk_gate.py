@@ -3,12 +3,11 @@ through, on an order engine wired to real simulated venues (tests/unit/desk_fixt
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from tests.unit.desk_fixtures import D, Desk, default_limits, make_desk
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
-from tradingdesk.oms.errors import RequestError
+from tradingdesk.core.reject import Reject, RejectKind
 from tradingdesk.oms.requests import NewOrder, OrderRef, ReplaceRequest
 from tradingdesk.risk.limits import DESK_SCOPE, LimitSet, StateEntry
 
@@ -29,17 +28,15 @@ def new(
     cl: str | None = None,
 ) -> NewOrder:
     return NewOrder(
-        cl or f"c{next(_seq)}",
-        account,
-        strategy,
-        symbol,
-        side,
-        order_type,
-        D(qty),
-        D(price) if order_type == OrderType.LIMIT else 0,
-        tif,
-        0,
-        "",
+        client_order_id=cl or f"c{next(_seq)}",
+        account=account,
+        strategy=strategy,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        qty=D(qty),
+        price=D(price) if order_type == OrderType.LIMIT else 0,
+        tif=tif,
     )
 
 
@@ -52,11 +49,11 @@ def desk(**limits) -> Desk:
     return d
 
 
-def refused(d: Desk, req: NewOrder, code: str, status: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION) -> str:
+def refused(d: Desk, req: NewOrder, code: str, kind: RejectKind = RejectKind.REFUSED) -> str:
     before = (len(d.engine.orders), len(d.journal.records))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.submit(req)
-    assert (exc.value.reject_code, exc.value.code) == (code, status), exc.value.message
+    assert (exc.value.code, exc.value.kind) == (code, kind), exc.value.message
     assert (len(d.engine.orders), len(d.journal.records)) == before, "a refused order changed the desk"
     return exc.value.message
 
@@ -159,7 +156,7 @@ def test_submit_throttle() -> None:
     d = desk(max_submits_per_second=3)
     for _ in range(3):
         passes(d, new(qty="1"))
-    refused(d, new(qty="1"), "SUBMIT_THROTTLE", grpc.StatusCode.RESOURCE_EXHAUSTED)
+    refused(d, new(qty="1"), "SUBMIT_THROTTLE", RejectKind.THROTTLED)
     d.clock.advance(SECOND)
     passes(d, new(qty="1"))
 
@@ -169,16 +166,20 @@ def test_modify_throttle() -> None:
     oid = passes(d, new(qty="10"))
     d.settle()
     for i in range(2):
-        d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), f"r{i}", None, D(f"99.0{i + 1}")))
+        d.engine.replace(
+            ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id=f"r{i}", qty=None, price=D(f"99.0{i + 1}"))
+        )
         d.settle()
         oid = d.engine.orders[oid].replaced_by_order_id
-    with pytest.raises(RequestError) as exc:
-        d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), "r9", None, D("99.09")))
-    assert exc.value.reject_code == "MODIFY_THROTTLE" and exc.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with pytest.raises(Reject) as exc:
+        d.engine.replace(
+            ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id="r9", qty=None, price=D("99.09"))
+        )
+    assert exc.value.code == "MODIFY_THROTTLE" and exc.value.kind == RejectKind.THROTTLED
     d.clock.advance(SECOND)
-    assert d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), "r9", None, D("99.09"))).order.status == (
-        S.PENDING_REPLACE
-    )
+    assert d.engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id="r9", qty=None, price=D("99.09"))
+    ).order.status == (S.PENDING_REPLACE)
 
 
 def test_cancel_throttle() -> None:
@@ -187,9 +188,9 @@ def test_cancel_throttle() -> None:
     d.settle()
     d.engine.cancel(OrderRef("ACC", ids[0], ""))
     d.engine.cancel(OrderRef("ACC", ids[1], ""))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.cancel(OrderRef("ACC", ids[2], ""))
-    assert exc.value.reject_code == "CANCEL_THROTTLE"
+    assert exc.value.code == "CANCEL_THROTTLE"
     assert d.engine.orders[ids[2]].status == S.NEW
     d.clock.advance(SECOND)
     assert d.engine.cancel(OrderRef("ACC", ids[2], "")).order.status == S.PENDING_CANCEL
@@ -320,7 +321,7 @@ def test_gate_fails_closed_when_the_risk_stream_is_silent_and_recovers() -> None
     passes(d, new())
     d.clock.advance(2 * SECOND + 1)
     d.trade("AAPL", "100.00", "1")
-    msg = refused(d, new(), "RISK_STREAM_LOST", grpc.StatusCode.UNAVAILABLE)
+    msg = refused(d, new(), "RISK_STREAM_LOST", RejectKind.UNAVAILABLE)
     assert "risk stream lost" in msg
     d.gate.heard(d.clock.now_ns())  # an update or heartbeat arrives again
     passes(d, new())
@@ -337,7 +338,7 @@ def test_scope_limits_only_tighten() -> None:
     refused(d, new(qty="11", strategy="algo"), "MAX_ORDER_NOTIONAL")
     passes(d, new(qty="10", strategy="algo"))
     passes(d, new(qty="1", strategy="manual"))
-    refused(d, new(qty="10", strategy="algo"), "SUBMIT_THROTTLE", grpc.StatusCode.RESOURCE_EXHAUSTED)
+    refused(d, new(qty="10", strategy="algo"), "SUBMIT_THROTTLE", RejectKind.THROTTLED)
     d.clock.advance(SECOND)
     d.trade("AAPL", "100.00", "1")
     passes(d, new(qty="10", strategy="algo"))

@@ -65,7 +65,7 @@ def test_halt_cancels_a_pending_replace_and_its_replacement() -> None:
     d = desk()
     oid = passes(d, new(qty="10", strategy="algo"))
     d.settle()
-    d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), "r1", D("20"), None))
+    d.engine.replace(ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id="r1", qty=D("20"), price=None))
     d.engine.halt_scope("ACC", "algo", actor="ops", reason="x", changed_ns=5)
     d.settle()
     assert d.engine.open_count == 0

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tradingdesk.oms.errors import RequestError
-from tradingdesk.risk.convert import limits_from_proto, limits_to_proto
+from tradingdesk.core.reject import Reject
 from tradingdesk.risk.limits import Limits, LimitSet, limit_problems
+from tradingdesk.risk.wire import limits_from_proto, limits_to_proto
 from tradingdesk.spec import SpecError, parse_desk
 from tradingdesk.spec.types import units
 
@@ -113,7 +113,7 @@ def test_wire_form_round_trips() -> None:
 def test_wire_limits_are_checked_field_by_field(mutate, field: str) -> None:
     msg = limits_to_proto(Limits.from_spec(parse_desk(copy.deepcopy(EXAMPLE)).spec.risk))
     mutate(msg)
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         limits_from_proto(msg, strict=True)
     assert exc.value.message.startswith(field), exc.value.message
 

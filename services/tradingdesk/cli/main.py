@@ -163,7 +163,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from tradingdesk.runtime.directory import ServiceDirectory
+    from tradingdesk.edge.directory import ServiceDirectory
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.service import serve_until_signalled
 

@@ -11,15 +11,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import grpc
-
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, side_sign
 from tradingdesk.core.fixed import format_fixed, mul, parse_fixed
 from tradingdesk.core.ids import IdGenerator
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.orders import Fill, Order
-from tradingdesk.oms.errors import RequestError, exhausted, not_found, precondition
+from tradingdesk.core.reject import duplicate, invalid, not_found, refused, throttled
 from tradingdesk.oms.events import order_from_payload, order_payload
 from tradingdesk.oms.positions import PositionBook
 from tradingdesk.oms.requests import NewOrder, OrderRef, ReplaceRequest
@@ -106,7 +104,7 @@ class OrderEngine:
         if existing_id is not None:
             return self._duplicate_submit(existing_id, req)
         if self.open_count >= self.max_open_orders:
-            raise exhausted(f"the desk has {self.open_count} open orders, the maximum", "MAX_OPEN_ORDERS")
+            raise throttled(f"the desk has {self.open_count} open orders, the maximum", "MAX_OPEN_ORDERS")
         now = self.clock.now_ns()
         self.gate.check(
             account=req.account,
@@ -166,21 +164,21 @@ class OrderEngine:
             return self._duplicate_replace(key, order, rr)
         self._require_workable(order, "replace")
         if order.order_type != OrderType.LIMIT:
-            raise precondition("only limit orders can be replaced", "NOT_REPLACEABLE")
+            raise refused("only limit orders can be replaced", "NOT_REPLACEABLE")
         inst = self.instruments[order.symbol]
         qty = order.qty if rr.qty is None else rr.qty
         price = order.price if rr.price is None else rr.price
         if rr.qty is not None and (problem := inst.check_qty(qty)):
-            raise RequestError(_INVALID, f"quantity: {problem}", "INVALID_ARGUMENT")
+            raise invalid("quantity", problem)
         if rr.price is not None and (problem := inst.check_price(price)):
-            raise RequestError(_INVALID, f"limit_price: {problem}", "INVALID_ARGUMENT")
+            raise invalid("limit_price", problem)
         if qty <= order.cum_qty:
-            raise precondition(
+            raise refused(
                 f"quantity {format_fixed(qty)} must exceed the {format_fixed(order.cum_qty)} already filled",
                 "REPLACE_QTY_TOO_LOW",
             )
         if qty == order.qty and price == order.price:
-            raise RequestError(_INVALID, "quantity: the replace changes nothing", "INVALID_ARGUMENT")
+            raise invalid("quantity", "the replace changes nothing")
         now = self.clock.now_ns()
         self.gate.check_replace(
             account=order.account,
@@ -343,17 +341,15 @@ class OrderEngine:
             if not qty or symbol not in self.instruments:
                 continue
             req = NewOrder(
-                f"flatten-{tag}-{i}",
-                acct,
-                strategy,
-                symbol,
-                Side.SELL if qty > 0 else Side.BUY,
-                OrderType.MARKET,
-                abs(qty),
-                0,
-                TimeInForce.IOC,
-                0,
-                "",
+                client_order_id=f"flatten-{tag}-{i}",
+                account=acct,
+                strategy=strategy,
+                symbol=symbol,
+                side=Side.SELL if qty > 0 else Side.BUY,
+                order_type=OrderType.MARKET,
+                qty=abs(qty),
+                price=0,
+                tif=TimeInForce.IOC,
             )
             if (acct, req.client_order_id) in self.by_client:
                 continue
@@ -654,13 +650,13 @@ class OrderEngine:
 
     def _require_workable(self, order: Order, action: str) -> None:
         if not order.is_open:
-            raise precondition(f"order {order.order_id} is {order.status.name}; nothing to {action}", "ORDER_NOT_OPEN")
+            raise refused(f"order {order.order_id} is {order.status.name}; nothing to {action}", "ORDER_NOT_OPEN")
         if order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE):
-            raise precondition(
+            raise refused(
                 f"order {order.order_id} is {order.status.name}; wait for the venue's answer", "REQUEST_PENDING"
             )
         if order.status == S.PENDING_NEW:
-            raise precondition(
+            raise refused(
                 f"order {order.order_id} is not yet acknowledged by {order.venue}; retry in a moment", "PENDING_NEW"
             )
 
@@ -668,8 +664,7 @@ class OrderEngine:
         original = self.submitted.get(order_id)
         order = self.orders[order_id]
         if original is None or not original.same_content(req):
-            raise RequestError(
-                _ALREADY_EXISTS,
+            raise duplicate(
                 f"client_order_id {req.client_order_id!r} was already used for a different order ({order_id})",
                 "DUPLICATE_CLIENT_ORDER_ID",
             )
@@ -687,8 +682,7 @@ class OrderEngine:
             target, qty, price = self.replace_requests[key]
             if target == order.order_id and (qty, price) in ((rr.qty, rr.price), (None, None)):
                 return Ack.of(order, 0, duplicate=True)
-        raise RequestError(
-            _ALREADY_EXISTS,
+        raise duplicate(
             f"new_client_order_id {rr.new_client_order_id!r} is already in use",
             "DUPLICATE_CLIENT_ORDER_ID",
         )
@@ -707,19 +701,15 @@ class OrderEngine:
 
 def _request_from_payload(order: Order, requested_venue: str) -> NewOrder:
     return NewOrder(
-        order.client_order_id,
-        order.account,
-        order.strategy,
-        order.symbol,
-        order.side,
-        order.order_type,
-        order.qty,
-        order.price,
-        order.tif,
-        order.expire_ns,
-        requested_venue,
+        client_order_id=order.client_order_id,
+        account=order.account,
+        strategy=order.strategy,
+        symbol=order.symbol,
+        side=order.side,
+        order_type=order.order_type,
+        qty=order.qty,
+        price=order.price,
+        tif=order.tif,
+        expire_ns=order.expire_ns,
+        venue=requested_venue,
     )
-
-
-_INVALID = grpc.StatusCode.INVALID_ARGUMENT
-_ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS

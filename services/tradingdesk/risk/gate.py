@@ -4,7 +4,7 @@ Limits, trading states, latches and the kill switch arrive from the risk service
 prices from market data; open orders and fills from the order engine (``on_open``/``on_fill``/``on_close``),
 so the gate knows the desk's exposure per desk, account and account+strategy without asking anyone.
 
-Every check raises a RequestError with its own reject code (docs/risk.md lists them) and nothing is recorded
+Every check raises a Reject with its own reject code (docs/risk.md lists them) and nothing is recorded
 for a refused order. An accepted order is counted by the throttles, the order-to-trade ratio and the duplicate
 detector. The check itself does no I/O, no logging and allocates nothing unless it refuses: exposure sums are
 kept incrementally as orders, fills and marks arrive, so a check is a few dozen integer operations per scope.
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.fixed import SCALE, bps_of, format_fixed, mul
-from tradingdesk.oms.errors import RequestError, exhausted, precondition, unavailable
+from tradingdesk.core.reject import Reject, refused, throttled, unavailable
 from tradingdesk.risk.limits import DESK_SCOPE, Limits, LimitSet, ScopeKey, StateEntry
 
 SECOND_NS = 1_000_000_000
@@ -483,7 +483,7 @@ class RiskGate:
         now_ns: int,
         position: int | None = None,
     ) -> None:
-        """Raise RequestError if the new order must not go out; count it if it may.
+        """Raise Reject if the new order must not go out; count it if it may.
 
         ``position`` is accepted for callers of the older signature and ignored: the gate keeps positions.
         """
@@ -495,7 +495,7 @@ class RiskGate:
             dup_key = (account, strategy, symbol, side, order_type, qty, price)
             seen = self._dups.get(dup_key)
             if seen is not None and now_ns - seen < dup_window:
-                raise precondition(
+                raise refused(
                     f"duplicate order: the same {side.name} {format_fixed(qty)} {symbol} @ "
                     f"{format_fixed(price) if price else 'market'} was sent {(now_ns - seen) // 1_000_000} ms ago "
                     f"(window {dup_window // 1_000_000} ms)",
@@ -618,57 +618,55 @@ class RiskGate:
         if state != _ACTIVE:
             if state == _HALTED:
                 why = f" ({entry.reason}, by {entry.actor})" if entry.reason else ""
-                raise precondition(f"trading is halted{why}", "TRADING_HALTED")
+                raise refused(f"trading is halted{why}", "TRADING_HALTED")
             pos = acct_se.pos if acct_se is not None else 0
             if is_buy:
                 reduces = pos < 0 and pos + (acct_se.ob if acct_se else 0) + add_qty <= 0
             else:
                 reduces = pos > 0 and pos - (acct_se.os if acct_se else 0) - add_qty >= 0
             if not reduces:
-                raise precondition(
+                raise refused(
                     f"trading is reduce-only: the order would not reduce the {symbol} position of {format_fixed(pos)}",
                     "REDUCE_ONLY",
                 )
         if self.latches:
             latch = self.latches.get(ctx.strat_key)
             if latch is not None:
-                raise precondition(
+                raise refused(
                     f"repeated-execution throttle is latched for {account}/{strategy or '-'}: {latch[1]}; "
                     "a person must re-enable it (ReleaseLatch)",
                     "REPEATED_EXECUTION",
                 )
         if symbol in limits.halted_symbols:
-            raise precondition(f"{symbol} is halted: no new orders until the halt is lifted", "SYMBOL_HALTED")
+            raise refused(f"{symbol} is halted: no new orders until the halt is lifted", "SYMBOL_HALTED")
         if symbol in ctx.restricted:
-            raise precondition(f"{symbol} is on the restricted list", "RESTRICTED_SYMBOL")
+            raise refused(f"{symbol} is on the restricted list", "RESTRICTED_SYMBOL")
         max_qty = ctx.max_qty
         if max_qty and qty > max_qty:
-            raise precondition(
+            raise refused(
                 f"quantity {format_fixed(qty)} exceeds the maximum order quantity {format_fixed(max_qty)}",
                 "MAX_ORDER_QTY",
             )
         ref = self.references.get(symbol)
         if ref is None:
-            raise precondition(f"no reference price for {symbol} yet: market data has not arrived", "NO_REFERENCE")
+            raise refused(f"no reference price for {symbol} yet: market data has not arrived", "NO_REFERENCE")
         age = now_ns - ref.ts_ns
         if age > limits.reference_max_age_ns:
-            raise precondition(
-                f"the reference price for {symbol} is stale ({age // 1_000_000} ms old)", "STALE_REFERENCE"
-            )
+            raise refused(f"the reference price for {symbol} is stale ({age // 1_000_000} ms old)", "STALE_REFERENCE")
         ref_price = ref.price
         is_limit = order_type == _LIMIT
         check_price = price if is_limit else ref_price
         notional = mul(check_price, qty)
         max_notional = ctx.max_notional
         if max_notional and notional > max_notional:
-            raise precondition(
+            raise refused(
                 f"notional {format_fixed(notional)} exceeds the maximum order notional {format_fixed(max_notional)}",
                 "MAX_ORDER_NOTIONAL",
             )
         if is_limit:
             collar = ctx.collar_bps
             if collar and abs(price - ref_price) > bps_of(ref_price, collar):
-                raise precondition(
+                raise refused(
                     f"limit price {format_fixed(price)} is outside the {collar} bps collar around "
                     f"the last trade {format_fixed(ref_price)}",
                     "PRICE_COLLAR",
@@ -676,7 +674,7 @@ class RiskGate:
         if limits.luld_band_bps:
             edge = check_price if is_limit else ref_price
             if (is_buy and edge > ref.luld_hi) or (not is_buy and edge < ref.luld_lo):
-                raise precondition(
+                raise refused(
                     f"{'limit price' if is_limit else 'the last trade'} {format_fixed(edge)} is outside the "
                     f"limit-up/limit-down band {format_fixed(ref.luld_lo)}-{format_fixed(ref.luld_hi)} of {symbol}",
                     "LULD_BAND",
@@ -686,7 +684,7 @@ class RiskGate:
             after = pos - (acct_se.os if acct_se is not None else 0) - add_qty
             if after < 0:
                 if side != Side.SELL_SHORT:
-                    raise precondition(
+                    raise refused(
                         f"a sale of {format_fixed(add_qty)} {symbol} beyond the long position of {format_fixed(pos)} "
                         "(less open sales) must be marked SELL_SHORT",
                         "SHORT_SALE_MARKING",
@@ -694,7 +692,7 @@ class RiskGate:
                 if symbol not in limits.easy_to_borrow:
                     located = limits.locates.get((account, symbol), 0)
                     if -after > located:
-                        raise precondition(
+                        raise refused(
                             f"short sale needs a locate: {format_fixed(-after)} {symbol} short with open sales, "
                             f"{format_fixed(located)} located for {account}",
                             "SHORT_LOCATE_REQUIRED",
@@ -715,7 +713,7 @@ class RiskGate:
             flow.trades = 0
         messages = flow.messages
         if ratio and messages >= self.limits.order_to_trade_min_messages and messages >= ratio * max(flow.trades, 1):
-            raise precondition(
+            raise refused(
                 f"order-to-trade ratio: {who} sent {messages} messages for {flow.trades} trades in this window "
                 f"(limit {ratio} per trade)",
                 "ORDER_TO_TRADE_RATIO",
@@ -769,13 +767,13 @@ def _check_exposure(
     if credit:
         used = book.open_notional + book.pos_value + add_notional
         if used > credit:
-            raise precondition(
+            raise refused(
                 f"credit limit of {_who(book)}: open orders and positions would reach {format_fixed(used)}, limit "
                 f"{format_fixed(credit)}",
                 "CREDIT_LIMIT",
             )
     if ls.max_position_qty and worst > ls.max_position_qty:
-        raise precondition(
+        raise refused(
             f"position limit of {_who(book)}: {symbol} could reach {format_fixed(worst)} with open orders, limit "
             f"{format_fixed(ls.max_position_qty)}",
             "POSITION_LIMIT",
@@ -785,12 +783,12 @@ def _check_exposure(
     if gross_limit:
         gross = book.gross - term + new_term
         if gross > gross_limit:
-            raise precondition(
+            raise refused(
                 f"gross exposure of {_who(book)} would reach {format_fixed(gross)}, limit {format_fixed(gross_limit)}",
                 "GROSS_EXPOSURE",
             )
         if symbol_cap and new_term > symbol_cap:
-            raise precondition(
+            raise refused(
                 f"concentration of {_who(book)} in {symbol} would reach {format_fixed(new_term)}, "
                 f"{ls.max_symbol_concentration_bps} bps of the gross limit is {format_fixed(symbol_cap)}",
                 "SYMBOL_CONCENTRATION",
@@ -799,7 +797,7 @@ def _check_exposure(
             sector = sectors.get(symbol, "")
             in_sector = book.sectors.get(sector, 0) - term + new_term
             if in_sector > sector_cap:
-                raise precondition(
+                raise refused(
                     f"concentration of {_who(book)} in sector {sector or '(none)'} would reach "
                     f"{format_fixed(in_sector)}, {ls.max_sector_concentration_bps} bps of the gross limit is "
                     f"{format_fixed(sector_cap)}",
@@ -814,7 +812,7 @@ def _check_exposure(
             before = book.net_short
             net = before - (se.net_s if se is not None else 0) + mark * short_q // SCALE
         if abs(net) > net_limit and abs(net) > abs(before):
-            raise precondition(
+            raise refused(
                 f"net exposure of {_who(book)} would reach {format_fixed(net)}, limit {format_fixed(net_limit)}",
                 "NET_EXPOSURE",
             )
@@ -847,13 +845,13 @@ def _throttle(
     """Sliding one-second windows of the account and of the account+strategy: both must have room, then both
     count the message."""
     if _over(acct, acct_limit, now_ns):
-        raise exhausted(f"account {account} exceeded {acct_limit} {what} per second", code)
+        raise throttled(f"account {account} exceeded {acct_limit} {what} per second", code)
     if _over(strat, strat_limit, now_ns):
-        raise exhausted(f"strategy {account}/{strategy} exceeded {strat_limit} {what} per second", code)
+        raise throttled(f"strategy {account}/{strategy} exceeded {strat_limit} {what} per second", code)
     if acct_limit:
         acct.append(now_ns)
     if strat_limit and strat is not None:
         strat.append(now_ns)
 
 
-__all__ = ["RequestError", "RiskGate"]
+__all__ = ["Reject", "RiskGate"]

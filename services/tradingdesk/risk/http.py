@@ -25,13 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import grpc
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradingdesk.oms.errors import RequestError
+from tradingdesk.core.reject import Reject, RejectKind
 
 if TYPE_CHECKING:
     from tradingdesk.risk.service import RiskService
@@ -40,10 +39,14 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TD_RISK_HTTP_TOKEN"
 TOKEN_FILE_ENV = "TD_RISK_HTTP_TOKEN_FILE"
-_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 409,
-    grpc.StatusCode.NOT_FOUND: 404,
+HTTP_STATUS: dict[RejectKind, int] = {
+    RejectKind.INVALID: 400,
+    RejectKind.NOT_FOUND: 404,
+    RejectKind.DUPLICATE: 409,
+    RejectKind.REFUSED: 409,
+    RejectKind.CONFLICT: 409,
+    RejectKind.THROTTLED: 429,
+    RejectKind.UNAVAILABLE: 503,
 }
 
 
@@ -112,14 +115,14 @@ def build_app(service: RiskService, token: str | None) -> FastAPI:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise HTTPException(401, "a valid credential is required", headers={"WWW-Authenticate": "Bearer"})
 
-    @app.exception_handler(RequestError)
-    async def _refused(_request, err: RequestError) -> JSONResponse:
-        field, sep, problem = err.message.partition(": ")
-        body = {"field": field, "error": problem} if sep and err.code == grpc.StatusCode.INVALID_ARGUMENT else {}
-        body.setdefault("error", err.message)
-        if err.reject_code:
-            body["code"] = err.reject_code
-        return JSONResponse(body, status_code=_STATUS.get(err.code, 400))
+    @app.exception_handler(Reject)
+    async def _refused(_request, reject: Reject) -> JSONResponse:
+        field, sep, problem = reject.message.partition(": ")
+        body = {"field": field, "error": problem} if sep and reject.kind == RejectKind.INVALID else {}
+        body.setdefault("error", reject.message)
+        if reject.code:
+            body["code"] = reject.code
+        return JSONResponse(body, status_code=HTTP_STATUS[reject.kind])
 
     @app.get("/healthz")
     async def healthz() -> dict:

@@ -24,13 +24,14 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
-from tradingdesk.oms.errors import RequestError, invalid, not_found, precondition
-from tradingdesk.oms.requests import check_id
-from tradingdesk.risk.convert import limits_from_proto, limits_to_proto, scope_proto, state_to_proto
+from tradingdesk.core.ids import check_id
+from tradingdesk.core.reject import Reject, conflict, invalid, not_found, refused
+from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.status import abort
+from tradingdesk.edge.upstream import Upstream
 from tradingdesk.risk.limits import DESK_SCOPE, SPEC_STATES, Limits, ScopeKey, StateEntry, limit_problems
 from tradingdesk.risk.realtime import DAY_NS, Finding, RealTimeRisk, scope_label
-from tradingdesk.runtime.directory import ServiceDirectory
-from tradingdesk.runtime.upstream import Upstream
+from tradingdesk.risk.wire import limits_from_proto, limits_to_proto, scope_proto, state_to_proto
 from tradingdesk.spec.domain import dsn_for, instruments_of
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.codec import decode_payload
@@ -376,7 +377,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         actor, reason = self.person(actor, reason)
         current = self.states.get(scope)
         if current is None or current.state == TradingState.ACTIVE:
-            raise precondition(f"{scope_label(scope)} is already ACTIVE: nothing to resume", "NOT_HALTED")
+            raise refused(f"{scope_label(scope)} is already ACTIVE: nothing to resume", "NOT_HALTED")
         return await self._change_state(scope, TradingState.ACTIVE, actor, reason, door=door)
 
     def state_of(self, scope: ScopeKey) -> StateEntry:
@@ -396,15 +397,18 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             if problems:
                 field, _, problem = problems[0].partition(": ")
                 raise invalid(field, problem + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         assert self._lock is not None
         async with self._lock:
             if request.expected_version and request.expected_version != self.limits.version:
-                await context.abort(
-                    grpc.StatusCode.ABORTED,
-                    f"expected_version {request.expected_version} is not the current version {self.limits.version}: "
-                    "read the limits again",
+                await abort(
+                    context,
+                    conflict(
+                        f"expected_version {request.expected_version} is not the current version "
+                        f"{self.limits.version}: read the limits again",
+                        "LIMITS_VERSION",
+                    ),
                 )
             new = Limits(
                 **{name: getattr(limits, name) for name in Limits.__dataclass_fields__ if name != "version"},
@@ -425,8 +429,8 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
     async def GetTradingState(self, request, context):
         try:
             scope = self.parse_scope(request.scope.account, request.scope.strategy)
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         return state_to_proto(scope, self.state_of(scope))
 
     async def SetTradingState(self, request, context):
@@ -435,8 +439,8 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             if request.state not in (TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED):
                 raise invalid("state", "must be ACTIVE, REDUCING or HALTED")
             actor, reason = self.person(request.actor, request.reason)
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         entry = await self._change_state(scope, TradingState(request.state), actor, reason, door="grpc")
         return state_to_proto(scope, entry)
 
@@ -446,16 +450,16 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             kill_id, entry, gates = await self.kill(
                 scope, request.actor, request.reason, flatten=request.flatten, door="grpc"
             )
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         return risk_pb2.KillSwitchResponse(kill_id=kill_id, state=state_to_proto(scope, entry), gates=gates)
 
     async def Resume(self, request, context):
         try:
             scope = self.parse_scope(request.scope.account, request.scope.strategy)
             entry = await self.resume(scope, request.actor, request.reason, door="grpc")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         return state_to_proto(scope, entry)
 
     async def ReleaseLatch(self, request, context):
@@ -464,8 +468,8 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             if not scope[0]:
                 raise invalid("scope.account", "is required: latches hold an account or an account and strategy")
             actor, reason = self.person(request.actor, request.reason, "the latch")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         now = self.clock.now_ns()
         released = self.rt.latches.pop(scope, None) is not None
         change = {"type": "latch_release", "account": scope[0], "strategy": scope[1], "control": "repeated_execution"}
@@ -531,8 +535,8 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
     async def GetRiskSnapshot(self, request, context):
         try:
             scope = self.parse_scope(request.scope.account, request.scope.strategy)
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         return self.snapshot(scope)
 
     def snapshot(self, scope: ScopeKey) -> risk_pb2.RiskSnapshot:
@@ -594,9 +598,9 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             if not out["price"]:
                 raise not_found(f"no mark for {request.symbol} yet: market data has not arrived")
             if out["samples"] < 2:
-                raise precondition(f"not enough returns of {request.symbol} yet to estimate volatility", "NO_HISTORY")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+                raise refused(f"not enough returns of {request.symbol} yet to estimate volatility", "NO_HISTORY")
+        except Reject as reject:
+            await abort(context, reject)
         return risk_pb2.SuggestPositionSizeResponse(
             quantity=format_fixed(out["quantity"]),
             volatility=out["volatility"],

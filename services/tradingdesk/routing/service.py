@@ -10,16 +10,16 @@ import grpc
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
-from tradingdesk.oms.requests import RequestParser
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.convert import limits_from_proto, state_from_proto
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.limits import SPEC_STATES, Limits
+from tradingdesk.risk.wire import limits_from_proto, state_from_proto
 from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
-from tradingdesk.runtime.directory import ServiceDirectory
-from tradingdesk.runtime.upstream import Upstream
 from tradingdesk.spec.domain import dsn_for, instruments_of
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
@@ -104,11 +104,11 @@ class RoutingService:
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
         parser = RequestParser(
-            self.instruments,
-            {a.name: frozenset(a.strategies) for a in spec.accounts},
-            frozenset(self.venues),
-            TimeInForce[spec.routing.default_time_in_force],
-            self.clock,
+            instruments=self.instruments,
+            accounts={a.name: frozenset(a.strategies) for a in spec.accounts},
+            venues=frozenset(self.venues),
+            default_tif=TimeInForce[spec.routing.default_time_in_force],
+            clock=self.clock,
         )
         servicer = OrderServicer(
             self.engine, parser, self.journal, self.durability, self.publisher, commit_soon=self.commit_soon

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
+from tradingdesk.core.reject import Reject, invalid
+from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import Ack, OrderEngine
-from tradingdesk.oms.errors import RequestError, invalid
 from tradingdesk.oms.events import KINDS
-from tradingdesk.oms.reports import execution_report, order_message, position_message
-from tradingdesk.oms.requests import RequestParser
 from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.reports import execution_report, order_message, position_message
+from tradingdesk.routing.requests import RequestParser
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
@@ -34,12 +35,6 @@ def _ack_message(ack: Ack) -> orders_pb2.OrderAck:
         duplicate=ack.duplicate,
         journal_seq=ack.seq,
     )
-
-
-async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> None:
-    if err.reject_code:
-        context.set_trailing_metadata((("td-reject-code", err.reject_code),))
-    await context.abort(err.code, err.message)
 
 
 def _accept_any(_: JournalRecord) -> bool:
@@ -100,8 +95,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def SubmitOrder(self, request, context):
         try:
             ack = self.engine.submit(self.parser.new_order(request))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -109,8 +104,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def CancelOrder(self, request, context):
         try:
             ack = self.engine.cancel(self.parser.order_ref(request))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -118,8 +113,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def ReplaceOrder(self, request, context):
         try:
             ack = self.engine.replace(self.parser.replace(request))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -127,8 +122,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def GetOrder(self, request, context):
         try:
             return order_message(self.engine.find(self.parser.order_ref(request)))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
 
     async def ListOrders(self, request, context):
         try:
@@ -136,16 +131,16 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             symbol = self.parser.instrument(request.symbol).symbol if request.symbol else ""
             if request.limit > MAX_LIST:
                 raise invalid("limit", f"must be at most {MAX_LIST}")
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         orders = self.engine.list_orders(account, symbol, request.open_only, request.limit or 1000)
         return orders_pb2.ListOrdersResponse(orders=[order_message(o) for o in orders])
 
     async def GetPositions(self, request, context):
         try:
             account = self.parser.account(request.account) if request.account else ""
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         marks = self.engine.marks
         positions = self.engine.positions.all(account)
         return orders_pb2.GetPositionsResponse(
@@ -156,8 +151,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def StreamExecutions(self, request, context):
         try:
             account = self.parser.account(request.account) if request.account else ""
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         accepts = (lambda r: r.payload["account"] == account) if account else (lambda r: True)
         async for rec in self._records(request.from_seq, accepts, context):
             if rec is not None and rec.kind in KINDS:  # incidents and latches are journal records, not executions
@@ -306,9 +301,9 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     ack = self.engine.replace(self.parser.replace(req.replace))
                 else:
                     raise invalid("request", "one of submit, cancel or replace is required")
-            except RequestError as err:
+            except Reject as reject:
                 error = orders_pb2.SessionError(
-                    code=err.code.value[0], message=err.message, reject_code=err.reject_code
+                    code=status_number(reject), message=reject.message, reject_code=reject.code
                 )
                 response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
                 if waiting:

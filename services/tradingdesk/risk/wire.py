@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
-from tradingdesk.oms.errors import invalid
+from tradingdesk.core.reject import invalid
 from tradingdesk.risk.limits import MS, Breakers, Limits, LimitSet, ScopeKey, StateEntry
 from tradingdesk.v1 import common_pb2, risk_pb2
 
