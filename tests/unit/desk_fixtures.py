@@ -35,7 +35,9 @@ INSTRUMENTS = {
 class ListJournal:
     records: list[JournalRecord] = field(default_factory=list)
 
-    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int) -> int:
+    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int, event: Any = None) -> int:
+        """Like ``Journal.append``; the record keeps the payload as a database read would give it back (no
+        event), so rebuild and report tests decode it through the codec."""
         seq = len(self.records) + 1
         self.records.append(JournalRecord(seq, ts_ns, kind, order_id, json.loads(json.dumps(payload))))
         return seq

@@ -279,7 +279,7 @@ def test_state_machine_rejects_illegal_edges() -> None:
 
 
 def test_positions_realize_pnl() -> None:
-    from tradingdesk.oms.positions import Position
+    from tradingdesk.core.positions import Position
 
     p = Position("A", "X")
     p.apply_fill(D("100"), D("10"), 0)

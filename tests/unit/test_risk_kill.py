@@ -31,7 +31,7 @@ def test_desk_halt_cancels_every_open_order_on_every_venue() -> None:
     d.settle()
     assert d.engine.open_count == 0 and not d.engine.open_orders
     assert all(d.engine.orders[i].status == S.CANCELED for i in ids)
-    assert report["open_orders"] == 120 and sorted(report["cancelled"]) == sorted(ids)
+    assert report.open_orders == 120 and sorted(report.cancelled) == sorted(ids)
     incidents = [r for r in d.journal.records if r.kind == "incident"]
     assert len(incidents) == 1
     p = incidents[0].payload
@@ -82,7 +82,7 @@ def test_flatten_closes_positions_with_market_orders() -> None:
     assert d.engine.positions.qty("ACC", "AAPL") == D("150")
     report = d.engine.halt_scope("ACC", actor="ops", reason="flatten drill", changed_ns=9, flatten=True)
     d.settle()
-    assert len(report["flatten_orders"]) == 2
+    assert len(report.flatten_orders) == 2
     assert d.engine.positions.qty("ACC", "AAPL") == 0 and d.engine.positions.qty("ACC", "MSFT") == 0
     assert d.engine.open_count == 0
     incident = next(r for r in d.journal.records if r.kind == "incident").payload

@@ -18,6 +18,7 @@ from tests.unit.desk_fixtures import D, default_limits, make_desk
 from tests.unit.test_risk_gate import new
 from tradingdesk.core.clock import ManualClock
 from tradingdesk.core.enums import Side, TradingState
+from tradingdesk.core.events import RiskLatched
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import read_csv, write_csv
@@ -533,8 +534,10 @@ async def test_release_latch(risk: Risk) -> None:
     try:
         await gate.wait(lambda u: u.full)
         now = risk.clock.now_ns()
-        payload = {"account": "ACC3", "strategy": "algo", "symbol": "AAPL", "reason": "4 fills", "tripped_ns": now}
-        risk.service.rt.on_event(1, now, "risk_latch", "", payload, now)
+        latched = RiskLatched(
+            ts_ns=now, account="ACC3", strategy="algo", symbol="AAPL", reason="4 fills", tripped_ns=now
+        )
+        risk.service.rt.on_event(1, latched, now)
         await risk.service.evaluate()
         await gate.wait(lambda u: any(x.scope.strategy == "algo" for x in u.latches))
         _, details = await abort_code(

@@ -7,9 +7,9 @@ The state machine is the single authority on which status may follow which; the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tradingdesk.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.events import OrderTerms
 from tradingdesk.core.fixed import div
 
 S = OrderStatus
@@ -62,8 +62,31 @@ class Order:
     text: str = ""
     # Status to return to when a pending cancel/replace is refused by the venue.
     pre_pending_status: OrderStatus | None = field(default=None, repr=False)
-    # The journal payload fields the order never changes, rendered once (see oms.events).
-    static_payload: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # The fields above that never change, as the one object every event of the order shares.
+    terms: OrderTerms | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_terms(cls, terms: OrderTerms, *, status: OrderStatus, venue: str, ts_ns: int) -> Order:
+        return cls(
+            order_id=terms.order_id,
+            client_order_id=terms.client_order_id,
+            account=terms.account,
+            strategy=terms.strategy,
+            symbol=terms.symbol,
+            side=terms.side,
+            order_type=terms.order_type,
+            qty=terms.qty,
+            price=terms.price,
+            tif=terms.tif,
+            expire_ns=terms.expire_ns,
+            created_ns=terms.created_ns,
+            status=status,
+            venue=venue,
+            updated_ns=ts_ns,
+            replaces_order_id=terms.replaces_order_id,
+            parent_order_id=terms.parent_order_id,
+            terms=terms,
+        )
 
     @property
     def leaves_qty(self) -> int:

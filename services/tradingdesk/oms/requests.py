@@ -1,4 +1,5 @@
-"""What a client can ask of the order engine, already validated: the engine only ever sees well-formed requests.
+"""What a client can ask of the order engine, already validated (the engine only ever sees well-formed requests),
+and the engine's answer.
 
 The wire adapter that builds these from protobuf messages lives beside the servicer (``routing/requests.py``).
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradingdesk.core.enums import OrderType, Side, TimeInForce
+from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.orders import Order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,3 +45,18 @@ class ReplaceRequest:
     new_client_order_id: str
     qty: int | None  # None: unchanged
     price: int | None  # None: unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The answer to a request: the order, its status when the request was handled, and the journal seq
+    that must be durable before the client hears about it."""
+
+    order: Order
+    seq: int
+    duplicate: bool = False
+    status: OrderStatus = OrderStatus.PENDING_NEW
+
+    @classmethod
+    def of(cls, order: Order, seq: int, duplicate: bool = False) -> Ack:
+        return cls(order, seq, duplicate, order.status)

@@ -22,6 +22,16 @@ from collections import deque
 from collections.abc import Mapping
 
 from tradingdesk.core.enums import OrderType, Side, TradingState
+from tradingdesk.core.events import (
+    OrderCanceled,
+    OrderEvent,
+    OrderFilled,
+    OrderPending,
+    OrderReplaced,
+    ReplaceRejected,
+    ReplaceRequested,
+    RiskLatched,
+)
 from tradingdesk.core.fixed import SCALE, bps_of, format_fixed, mul
 from tradingdesk.core.reject import Reject, refused, throttled, unavailable
 from tradingdesk.risk.limits import DESK_SCOPE, Limits, LimitSet, ScopeKey, StateEntry
@@ -175,6 +185,7 @@ class RiskGate:
         self._dup_order: deque[tuple[int, tuple]] = deque()
         self._repeats: dict[tuple[str, str, str], deque[int]] = {}
         self._filled_orders: set[str] = set()
+        self._replacements: dict[str, str] = {}  # order_id -> its replacement's id while a replace is pending
         self._guard = False
         self._last_heard_ns = 0
         self.set_limits(limits)
@@ -283,20 +294,9 @@ class RiskGate:
         self._open[order_id] = [exps, is_buy, qty, price]
 
     def on_fill(
-        self,
-        order_id: str,
-        account: str,
-        strategy: str,
-        symbol: str,
-        side: Side,
-        qty: int,
-        price: int,
-        now_ns: int,
-        count: bool = True,
-    ) -> tuple[ScopeKey, str] | None:
-        """A fill moves quantity from open to position. Returns ``(scope, why)`` when this fill trips the
-        repeated-execution throttle, so the engine can journal it (``count=False`` when replaying the journal,
-        which holds the latches that tripped)."""
+        self, order_id: str, account: str, strategy: str, symbol: str, side: Side, qty: int, price: int
+    ) -> None:
+        """A fill moves quantity from open to position."""
         entry = self._open.get(order_id)
         signed = qty if side == _BUY else -qty
         if entry is not None:
@@ -319,14 +319,70 @@ class RiskGate:
             if not se.mark:
                 se.mark = price
             se.refresh()
+
+    def count_execution(
+        self, *, order_id: str, account: str, strategy: str, symbol: str, now_ns: int
+    ) -> tuple[ScopeKey, str] | None:
+        """A live fill: counted for the order-to-trade ratio and the repeated-execution throttle (an order counts
+        once). Returns ``(scope, why)`` when the throttle trips, so the engine journals the latch; a replayed
+        journal is not counted again, since it holds the latches that tripped."""
         for flow_key in ((account, ""), (account, strategy)) if strategy else ((account, ""),):
             flow = self.flows.get(flow_key)
             if flow is not None:
                 flow.trades += 1
-        if not count or order_id in self._filled_orders:
+        if order_id in self._filled_orders:
             return None
         self._filled_orders.add(order_id)
         return self._count_repeat(account, strategy, symbol, now_ns)
+
+    def on_order_event(self, event: object) -> None:
+        """The fan-out's handler: open orders, fills, replaces and latches as the engine emits (or replays) them."""
+        kind = type(event)
+        if kind is RiskLatched:
+            self.latch((event.account, event.strategy), event.tripped_ns, event.reason)
+            return
+        if not isinstance(event, OrderEvent):
+            return
+        t = event.terms
+        order_id = t.order_id
+        if kind is OrderPending:
+            if event.is_open:
+                self.on_open(order_id, t.account, t.strategy, t.symbol, t.side, t.qty - event.cum_qty, t.price)
+            return
+        if kind is OrderFilled:
+            self.on_fill(order_id, t.account, t.strategy, t.symbol, t.side, event.last_qty, event.last_price)
+        elif kind is ReplaceRequested:
+            # Until the venue answers, both the working order and its replacement count against exposure.
+            self._replacements[order_id] = event.new_order_id
+            self.on_open(
+                event.new_order_id,
+                t.account,
+                t.strategy,
+                t.symbol,
+                t.side,
+                event.new_qty - event.cum_qty,
+                event.new_price,
+            )
+            return
+        elif kind is OrderReplaced:
+            self._replacements.pop(t.replaces_order_id, None)
+            self.on_close(t.replaces_order_id)
+            if event.is_open:
+                self.on_open(order_id, t.account, t.strategy, t.symbol, t.side, t.qty - event.cum_qty, t.price)
+            else:
+                self.on_close(order_id)
+            return
+        elif kind is ReplaceRejected or kind is OrderCanceled:
+            pending = self._replacements.pop(order_id, None)
+            if pending is not None:
+                self.on_close(pending)
+        if not event.is_open:
+            self.on_close(order_id)
+
+    def positions_of(self, scope: ScopeKey) -> dict[str, int]:
+        """The scope's position in each symbol it has traded."""
+        book = self.books.get(scope)
+        return {symbol: se.pos for symbol, se in book.syms.items()} if book is not None else {}
 
     def on_close(self, order_id: str) -> None:
         """The order no longer works (filled, canceled, rejected, expired, replaced)."""

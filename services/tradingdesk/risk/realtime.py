@@ -17,14 +17,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tradingdesk.core.fixed import SCALE, format_fixed, mul, parse_fixed, to_float
-from tradingdesk.oms.positions import Position
+from tradingdesk.core.enums import OrderType, side_sign
+from tradingdesk.core.events import (
+    JournalEvent,
+    OrderEvent,
+    OrderFilled,
+    OrderPending,
+    OrderRejected,
+    OrderReplaced,
+    RiskLatched,
+)
+from tradingdesk.core.fixed import SCALE, format_fixed, mul, to_float
+from tradingdesk.core.positions import Position
 from tradingdesk.risk.limits import DESK_SCOPE, Limits, ScopeKey
 
 DAY_NS = 86_400 * 1_000_000_000
 WARN_PCT = 80
 HISTORY_GRACE_NS = 5_000_000_000  # events older than this when they arrive are history: counted, never acted on
-_TERMINAL = frozenset({"FILLED", "CANCELED", "REPLACED", "REJECTED", "EXPIRED"})
 
 
 def scope_label(scope: ScopeKey) -> str:
@@ -98,50 +107,51 @@ class RealTimeRisk:
         if price > 0:
             self.marks[symbol] = price
 
-    def on_event(self, seq: int, ts_ns: int, kind: str, order_id: str, p: dict[str, Any], now_ns: int) -> None:
-        """Apply one routing journal record. Events older than a few seconds are history: they build state
+    def on_event(self, seq: int, event: JournalEvent, now_ns: int) -> None:
+        """Apply one routing journal event. Events older than a few seconds are history: they build state
         but trip nothing (a restart must not halt the desk again for yesterday's losses)."""
         if seq <= self.last_seq:
             return
         self.last_seq = seq
+        ts_ns = event.ts_ns
         live = now_ns - ts_ns <= HISTORY_GRACE_NS
-        if kind == "risk_latch":
-            scope = (p.get("account", ""), p.get("strategy", ""))
-            self.latches[scope] = (p.get("tripped_ns", ts_ns), p.get("reason", ""))
+        if isinstance(event, RiskLatched):
+            scope = (event.account, event.strategy)
+            self.latches[scope] = (event.tripped_ns, event.reason)
             if live:
-                self.pending.append(Finding("breach", scope, "repeated_execution", 0, 0, p.get("reason", "")))
+                self.pending.append(Finding("breach", scope, "repeated_execution", 0, 0, event.reason))
             return
-        if kind == "incident" or "symbol" not in p or not order_id:
+        if not isinstance(event, OrderEvent):
             return
-        account, strategy, symbol = p["account"], p.get("strategy", ""), p["symbol"]
+        terms = event.terms
+        order_id, account, strategy, symbol = terms.order_id, terms.account, terms.strategy, terms.symbol
         scopes = (DESK_SCOPE, (account, ""), (account, strategy)) if strategy else (DESK_SCOPE, (account, ""))
         for scope in scopes:
             if scope not in self.books:
                 self.books[scope] = ScopeBook(scope)
-        if kind == "pending_new":
-            sign = 1 if p["side"] == "BUY" else -1
-            price = parse_fixed(p["price"]) if p.get("order_type") == "LIMIT" else self.marks.get(symbol, 0)
-            self.open[order_id] = OpenOrder(scopes, symbol, sign, 0, price, self.marks.get(symbol, 0))
-        elif kind == "replaced":
-            old = self.open.pop(p.get("replaces_order_id", ""), None)
+        kind = type(event)
+        if kind is OrderPending:
+            price = terms.price if terms.order_type == OrderType.LIMIT else self.marks.get(symbol, 0)
+            self.open[order_id] = OpenOrder(scopes, symbol, side_sign(terms.side), 0, price, self.marks.get(symbol, 0))
+        elif kind is OrderReplaced:
+            old = self.open.pop(terms.replaces_order_id, None)
             if old is not None:
                 self._add_open(old.scopes, -mul(old.price, old.leaves))
-            sign = 1 if p["side"] == "BUY" else -1
             arrival = old.arrival_mark if old else self.marks.get(symbol, 0)
-            self.open[order_id] = OpenOrder(scopes, symbol, sign, 0, parse_fixed(p["price"]), arrival)
-        elif kind == "rejected" and live:
-            self._venue_error(p.get("venue", ""), ts_ns)
-        if kind == "trade":
-            self._trade(order_id, scopes, p, ts_ns, live)
+            self.open[order_id] = OpenOrder(scopes, symbol, side_sign(terms.side), 0, terms.price, arrival)
+        elif kind is OrderRejected and live:
+            self._venue_error(event.venue, ts_ns)
+        elif kind is OrderFilled:
+            self._trade(event, scopes, live)
         entry = self.open.get(order_id)
         if entry is not None:
             before = mul(entry.price, entry.leaves)
-            if p["status"] in _TERMINAL:
+            if event.is_open:
+                entry.leaves = event.leaves_qty
+                after = mul(entry.price, entry.leaves)
+            else:
                 del self.open[order_id]
                 after = 0
-            else:
-                entry.leaves = parse_fixed(p["leaves_qty"])
-                after = mul(entry.price, entry.leaves)
             if after != before:
                 self._add_open(entry.scopes, after - before)
 
@@ -150,19 +160,18 @@ class RealTimeRisk:
         for scope in scopes:
             totals[scope] = totals.get(scope, 0) + notional
 
-    def _trade(self, order_id: str, scopes: tuple[ScopeKey, ...], p: dict[str, Any], ts_ns: int, live: bool) -> None:
+    def _trade(self, fill: OrderFilled, scopes: tuple[ScopeKey, ...], live: bool) -> None:
         """Positions of every scope move; breakers count at the order's own scope (its strategy, else its
         account)."""
-        symbol = p["symbol"]
-        qty = parse_fixed(p["last_qty"])
-        price = parse_fixed(p["last_price"])
-        fee = parse_fixed(p["fee"], allow_negative=True)
-        sign = 1 if p["side"] == "BUY" else -1
+        terms = fill.terms
+        symbol, ts_ns = terms.symbol, fill.ts_ns
+        qty, price, fee = fill.last_qty, fill.last_price, fill.fee
+        sign = side_sign(terms.side)
         if symbol not in self.marks:
             self.marks[symbol] = price
         limits = self.limits
         breakers = limits.breakers
-        entry = self.open.get(order_id)
+        entry = self.open.get(terms.order_id)
         for scope in scopes:
             book = self.books[scope]
             if ts_ns // DAY_NS != book.day:
@@ -193,12 +202,7 @@ class RealTimeRisk:
                         )
                 elif gain > 0:
                     book.consecutive_losses = 0
-            if (
-                breakers.slippage_spike_bps
-                and entry is not None
-                and entry.arrival_mark
-                and scope[1] == p.get("strategy", "")
-            ):
+            if breakers.slippage_spike_bps and entry is not None and entry.arrival_mark and scope[1] == terms.strategy:
                 slip = (price - entry.arrival_mark) * sign * 10_000 // entry.arrival_mark
                 if slip > breakers.slippage_spike_bps:
                     spikes = book.slippage_spikes

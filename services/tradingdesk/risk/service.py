@@ -23,6 +23,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TradingState
+from tradingdesk.core.event_codec import StreamDecoder, record_event
 from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
 from tradingdesk.core.ids import check_id
 from tradingdesk.core.reject import Reject, conflict, invalid, not_found, refused
@@ -613,10 +614,14 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
     async def _consume_journal(self, channel: grpc.aio.Channel) -> None:
         stub = orders_pb2_grpc.OrderServiceStub(channel)
         stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=self.rt.last_seq + 1))
+        decoder = StreamDecoder()
         async for batch in stream:
             now = self.clock.now_ns()
             for ev in batch.events:
-                self.rt.on_event(ev.seq, ev.ts_ns, ev.kind, ev.order_id, decode_payload(ev.payload_json), now)
+                if ev.seq <= self.rt.last_seq:
+                    continue
+                event = decoder.decode(ev.kind, ev.order_id, ev.ts_ns, decode_payload(ev.payload_json))
+                self.rt.on_event(ev.seq, event, now)
             if self.rt.pending:
                 await self.evaluate()
 
@@ -624,7 +629,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         """Apply journal records directly (tests and tools that replay a journal without a routing service)."""
         now = self.clock.now_ns() if now_ns is None else now_ns
         for rec in records:
-            self.rt.on_event(rec.seq, rec.ts_ns, rec.kind, rec.order_id, rec.payload, now)
+            self.rt.on_event(rec.seq, record_event(rec), now)
 
     async def _consume_market_data(self, channel: grpc.aio.Channel) -> None:
         """Marks: last trades, and a quote's last price until a trade arrives (stale quotes are no marks)."""

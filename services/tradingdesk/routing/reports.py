@@ -1,65 +1,74 @@
-"""Wire messages built from domain objects and journal records."""
+"""Wire messages (protobuf) built from domain objects and journal events: routing's outbound edge."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.enums import OrderType, TimeInForce
+from tradingdesk.core.event_codec import terms_payload
+from tradingdesk.core.events import Incident, JournalEvent, OrderEvent, OrderFilled, RiskLatched
 from tradingdesk.core.fixed import format_fixed
 from tradingdesk.core.orders import Order
-from tradingdesk.oms.events import KINDS
-from tradingdesk.oms.positions import Position
+from tradingdesk.core.positions import Position
 from tradingdesk.v1 import orders_pb2
 
-_STATUS = {s.name: int(s) for s in OrderStatus}
-_SIDE = {s.name: int(s) for s in Side}
 
-
-def execution_report(seq: int, ts_ns: int, kind: str, order_id: str, p: dict[str, Any]) -> orders_pb2.ExecutionReport:
-    if kind not in KINDS:
-        return desk_event_report(seq, ts_ns, kind, p)
-    is_trade = kind == "trade"
-    return orders_pb2.ExecutionReport(
-        exec_id=p["exec_id"] if is_trade else f"E{seq}",
-        order_id=order_id,
-        client_order_id=p["client_order_id"],
-        exec_type=int(KINDS[kind]),
-        status=_STATUS[p["status"]],
-        account=p["account"],
-        symbol=p["symbol"],
-        side=_SIDE[p["side"]],
-        last_quantity=p["last_qty"] if is_trade else "0",
-        last_price=p["last_price"] if is_trade else "0",
-        cum_quantity=p["cum_qty"],
-        leaves_quantity=p["leaves_qty"],
-        avg_price=p["avg_price"],
-        fee=p["fee"] if is_trade else "0",
-        venue=p.get("fill_venue", p["venue"]),
-        liquidity=p.get("liquidity", ""),
-        transact_time_ns=ts_ns,
-        text=p.get("text", "") or p.get("reason", ""),
+def execution_report(seq: int, event: JournalEvent) -> orders_pb2.ExecutionReport:
+    """The execution report of one journal event (``exec_id`` is the fill's, else ``E<seq>``)."""
+    if not isinstance(event, OrderEvent):
+        return desk_event_report(seq, event)
+    terms = event.terms
+    fixed = terms_payload(terms)  # quantity and price as text, rendered once per order
+    report = orders_pb2.ExecutionReport(
+        exec_id=f"E{seq}",
+        order_id=terms.order_id,
+        client_order_id=terms.client_order_id,
+        exec_type=int(event.exec_type),
+        status=int(event.status),
+        account=terms.account,
+        symbol=terms.symbol,
+        side=int(terms.side),
+        last_quantity="0",
+        last_price="0",
+        cum_quantity=format_fixed(event.cum_qty),
+        leaves_quantity=format_fixed(event.leaves_qty),
+        avg_price=format_fixed(event.avg_price),
+        fee="0",
+        venue=event.venue,
+        transact_time_ns=event.ts_ns,
+        text=event.text or getattr(event, "reason", ""),
         journal_seq=seq,
-        order_quantity=p["qty"],
-        limit_price=p["price"],
+        order_quantity=fixed["qty"],
+        limit_price=fixed["price"],
     )
+    if type(event) is OrderFilled:
+        report.exec_id = event.exec_id
+        report.last_quantity = format_fixed(event.last_qty)
+        report.last_price = format_fixed(event.last_price)
+        report.fee = format_fixed(event.fee)
+        report.venue = event.fill_venue
+        report.liquidity = event.liquidity
+    return report
 
 
-def desk_event_report(seq: int, ts_ns: int, kind: str, p: dict[str, Any]) -> orders_pb2.ExecutionReport:
-    """A journal record that is not about one order (a kill switch ``incident``, a ``risk_latch``): streams of
+def desk_event_report(seq: int, event: JournalEvent) -> orders_pb2.ExecutionReport:
+    """A journal event that is not about one order (a kill switch ``Incident``, a ``RiskLatched``): streams of
     execution reports carry it with no exec type and a text saying what happened, so a client that reads every
     record is not surprised, and one that filters on exec_type never sees it."""
-    if kind == "incident":
+    if isinstance(event, Incident):
+        scope = (event.account or "desk") + (f"/{event.strategy}" if event.strategy else "")
         text = (
-            f"incident: {p.get('account') or 'desk'}{'/' + p['strategy'] if p.get('strategy') else ''} HALTED by "
-            f"{p.get('actor', '')} ({p.get('reason', '')}); {len(p.get('cancelled', ()))} open orders cancelled"
+            f"incident: {scope} HALTED by {event.actor} ({event.reason}); {len(event.cancelled)} open orders cancelled"
         )
+        symbol = ""
+    elif isinstance(event, RiskLatched):
+        text = f"{event.kind}: {event.reason}"
+        symbol = event.symbol
     else:
-        text = f"{kind}: {p.get('reason', '')}"
+        text, symbol = event.kind, ""
     return orders_pb2.ExecutionReport(
         exec_id=f"E{seq}",
-        account=p.get("account", ""),
-        symbol=p.get("symbol", ""),
-        transact_time_ns=ts_ns,
+        account=event.account,
+        symbol=symbol,
+        transact_time_ns=event.ts_ns,
         text=text,
         journal_seq=seq,
     )

@@ -9,6 +9,7 @@ import grpc
 
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TimeInForce, TradingState
+from tradingdesk.core.events import JournalEvent
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.upstream import Upstream
@@ -123,11 +124,11 @@ class RoutingService:
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
 
-    def _append(self, kind: str, order_id: str, payload: dict, ts_ns: int) -> int:
+    def _append(self, kind: str, order_id: str, payload: dict, ts_ns: int, event: JournalEvent) -> int:
         """Journal an event. Events a client waits on are committed inline by ``commit_soon``. The rest
         (venue acks, fills) ride along with the next such commit, or go to the writer thread within a
         millisecond: committing each alone would queue every acknowledgement behind an extra fsync."""
-        seq = self.journal.append(kind, order_id, payload, ts_ns)
+        seq = self.journal.append(kind, order_id, payload, ts_ns, event)
         if not self._commit_scheduled and not self._wake_armed:
             self._wake_armed = True
             self._loop.call_later(BACKGROUND_COMMIT_DELAY_S, self._wake_writer)
@@ -240,7 +241,7 @@ class RoutingService:
         if engine is None:
             return
         flatten = kill is not None and kill.flatten and kill.changed_ns == entry.changed_ns
-        report = engine.halt_scope(
+        incident = engine.halt_scope(
             scope[0],
             scope[1],
             actor=entry.actor,
@@ -255,8 +256,8 @@ class RoutingService:
             "/".join(p for p in scope if p) or "desk",
             entry.actor,
             entry.reason,
-            report["open_orders"],
-            f", flattening with {len(report['flatten_orders'])} orders" if flatten else "",
+            incident.open_orders,
+            f", flattening with {len(incident.flatten_orders)} orders" if flatten else "",
         )
 
     def desk_state(self) -> TradingState:

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
+from tradingdesk.core.event_codec import ORDER_KINDS, record_event
+from tradingdesk.core.events import OrderEvent
 from tradingdesk.core.reject import Reject, invalid
 from tradingdesk.edge.status import abort, status_number
-from tradingdesk.oms.engine import Ack, OrderEngine
-from tradingdesk.oms.events import KINDS
+from tradingdesk.oms.engine import OrderEngine
+from tradingdesk.oms.requests import Ack
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
@@ -45,7 +47,7 @@ EVENT_CACHE_MAX = 8_192
 
 
 def _report(rec: JournalRecord) -> orders_pb2.ExecutionReport:
-    return execution_report(rec.seq, rec.ts_ns, rec.kind, rec.order_id, rec.payload)
+    return execution_report(rec.seq, record_event(rec))
 
 
 SESSION_BATCH_MAX = 2_000
@@ -133,7 +135,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 raise invalid("limit", f"must be at most {MAX_LIST}")
         except Reject as reject:
             await abort(context, reject)
-        orders = self.engine.list_orders(account, symbol, request.open_only, request.limit or 1000)
+        orders = self.engine.list_orders(account, symbol, open_only=request.open_only, limit=request.limit or 1000)
         return orders_pb2.ListOrdersResponse(orders=[order_message(o) for o in orders])
 
     async def GetPositions(self, request, context):
@@ -153,9 +155,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             account = self.parser.account(request.account) if request.account else ""
         except Reject as reject:
             await abort(context, reject)
-        accepts = (lambda r: r.payload["account"] == account) if account else (lambda r: True)
+        if account:
+
+            def accepts(rec: JournalRecord) -> bool:
+                return rec.kind in ORDER_KINDS and record_event(rec).terms.account == account
+
+        else:
+            accepts = _accept_any
         async for rec in self._records(request.from_seq, accepts, context):
-            if rec is not None and rec.kind in KINDS:  # incidents and latches are journal records, not executions
+            if rec is not None and rec.kind in ORDER_KINDS:  # incidents and latches are records, not executions
                 yield _report(rec)
 
     async def StreamJournal(self, request, context):
@@ -267,7 +275,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             # The session's ack is its PENDING_NEW report; repeating it would double the traffic of a burst.
             if rec.kind == "pending_new":
                 return False
-            return rec.order_id in mine or rec.payload.get("replaces_order_id", "") in mine
+            if rec.order_id in mine:
+                return True
+            event = record_event(rec)
+            return isinstance(event, OrderEvent) and event.terms.replaces_order_id in mine
 
         def release(_records: list[JournalRecord]) -> None:
             durable = self.durability.durable_seq
