@@ -74,11 +74,11 @@ class Desk:
 
 def default_limits(**overrides: Any) -> Limits:
     values: dict[str, Any] = {
-        "max_order_qty": D("10000"),
+        "max_order_quantity": D("10000"),
         "max_order_notional": D("1000000"),
         "price_collar_bps": 500,
-        "reference_max_age_ns": 5_000_000_000,
-        "restricted": frozenset(),
+        "reference_max_age_ms": 5_000,
+        "restricted_symbols": frozenset(),
         "max_submits_per_second": 1000,
     }
     values.update(overrides)

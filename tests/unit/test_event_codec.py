@@ -240,7 +240,7 @@ def trade_and_replace(desk) -> None:
 
 def gate_state(gate) -> dict:
     return {
-        scope: (book.open_notional, book.gross, book.net_long, book.net_short, book.pos_value)
+        scope: (book.open_notional, book.gross, book.net_long, book.net_short, book.position_value)
         for scope, book in gate.books.items()
     }
 

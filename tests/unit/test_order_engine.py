@@ -8,7 +8,8 @@ from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.core.orders import IllegalTransition
 from tradingdesk.core.reject import Reject, RejectKind
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
-from tradingdesk.risk.limits import DESK_SCOPE, StateEntry
+from tradingdesk.risk.limits import StateEntry
+from tradingdesk.risk.scope import DESK_SCOPE
 
 S = OrderStatus
 
@@ -191,11 +192,11 @@ def test_smart_router_prefers_best_price(desk) -> None:
 @pytest.mark.parametrize(
     ("limits", "kwargs", "code", "reject"),
     [
-        ({"max_order_qty": D("100")}, {"qty": "101"}, RejectKind.REFUSED, "MAX_ORDER_QTY"),
+        ({"max_order_quantity": D("100")}, {"qty": "101"}, RejectKind.REFUSED, "MAX_ORDER_QTY"),
         ({"max_order_notional": D("1000")}, {"qty": "11"}, RejectKind.REFUSED, "MAX_ORDER_NOTIONAL"),
         ({}, {"price": "106.00"}, RejectKind.REFUSED, "PRICE_COLLAR"),
         ({}, {"price": "94.00", "side": Side.SELL}, RejectKind.REFUSED, "PRICE_COLLAR"),
-        ({"restricted": frozenset({"AAPL"})}, {}, RejectKind.REFUSED, "RESTRICTED_SYMBOL"),
+        ({"restricted_symbols": frozenset({"AAPL"})}, {}, RejectKind.REFUSED, "RESTRICTED_SYMBOL"),
         ({}, {"symbol": "MSFT", "price": "400.00", "qty": "1"}, None, None),
     ],
 )

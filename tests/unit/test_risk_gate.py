@@ -9,7 +9,8 @@ from tests.unit.desk_fixtures import D, Desk, default_limits, make_desk
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
 from tradingdesk.core.reject import Reject, RejectKind
 from tradingdesk.oms.requests import NewOrder, OrderRef, ReplaceRequest
-from tradingdesk.risk.limits import DESK_SCOPE, LimitSet, StateEntry
+from tradingdesk.risk.limits import LimitSet, StateEntry
+from tradingdesk.risk.scope import DESK_SCOPE
 
 S = OrderStatus
 SECOND = 1_000_000_000
@@ -65,7 +66,7 @@ def passes(d: Desk, req: NewOrder) -> str:
 
 
 def test_max_order_quantity() -> None:
-    d = desk(max_order_qty=D("100"))
+    d = desk(max_order_quantity=D("100"))
     refused(d, new(qty="101"), "MAX_ORDER_QTY")
     passes(d, new(qty="100"))
 
@@ -109,7 +110,7 @@ def test_credit_limit_counts_positions_at_the_mark() -> None:
 
 
 def test_position_limit_counts_same_side_open_orders() -> None:
-    d = desk(max_position_qty=D("150"))
+    d = desk(max_position_quantity=D("150"))
     passes(d, new(qty="100"))
     refused(d, new(qty="100"), "POSITION_LIMIT")
     passes(d, new(qty="50"))
@@ -144,10 +145,10 @@ def test_sector_concentration() -> None:
 
 
 def test_exposure_limits_let_risk_reducing_orders_through() -> None:
-    d = desk(max_position_qty=D("1000"))
+    d = desk(max_position_quantity=D("1000"))
     passes(d, new(qty="200", price="100.05"))
     d.settle()
-    d.gate.set_limits(default_limits(max_position_qty=D("100"), max_gross_exposure=D("5000")))
+    d.gate.set_limits(default_limits(max_position_quantity=D("100"), max_gross_exposure=D("5000")))
     refused(d, new(qty="1"), "POSITION_LIMIT")
     passes(d, new(side=Side.SELL, qty="150", price="101.00"))  # reduces the long 200
 
@@ -210,7 +211,7 @@ def test_order_to_trade_ratio() -> None:
 
 
 def test_order_to_trade_window_restarts() -> None:
-    d = desk(max_order_to_trade_ratio=2, order_to_trade_min_messages=3, order_to_trade_window_ns=60 * SECOND)
+    d = desk(max_order_to_trade_ratio=2, order_to_trade_min_messages=3, order_to_trade_window_s=60)
     for _ in range(3):
         passes(d, new(qty="1"))
     refused(d, new(qty="1"), "ORDER_TO_TRADE_RATIO")
@@ -220,7 +221,7 @@ def test_order_to_trade_window_restarts() -> None:
 
 
 def test_duplicate_order_within_the_window() -> None:
-    d = desk(duplicate_window_ns=SECOND)
+    d = desk(duplicate_window_ms=1_000)
     passes(d, new(qty="10", price="99.00"))
     assert "duplicate" in refused(d, new(qty="10", price="99.00"), "DUPLICATE_ORDER")
     passes(d, new(qty="10", price="99.01"))  # different content
@@ -231,7 +232,7 @@ def test_duplicate_order_within_the_window() -> None:
 
 
 def test_repeated_execution_latches_until_a_person_releases_it() -> None:
-    d = desk(max_repeated_executions=2, repeated_execution_window_ns=10 * SECOND)
+    d = desk(max_repeated_executions=2, repeated_execution_window_ms=10_000)
     for _ in range(3):
         passes(d, new(qty="5", price="100.05", strategy="algo"))
         d.settle()
@@ -248,7 +249,7 @@ def test_repeated_execution_latches_until_a_person_releases_it() -> None:
 
 
 def test_restricted_list() -> None:
-    d = desk(restricted=frozenset({"AAPL"}))
+    d = desk(restricted_symbols=frozenset({"AAPL"}))
     refused(d, new(), "RESTRICTED_SYMBOL")
     passes(d, new(symbol="MSFT", qty="1", price="399.00"))
 
@@ -305,7 +306,7 @@ def test_trading_states_by_scope() -> None:
 
 
 def test_cancels_pass_while_halted_and_while_the_stream_is_lost() -> None:
-    d = desk(stream_timeout_ns=2 * SECOND)
+    d = desk(gate_stream_timeout_ms=2_000)
     oid = passes(d, new())
     d.settle()
     d.gate.arm_stream_guard(d.clock.now_ns())
@@ -316,7 +317,7 @@ def test_cancels_pass_while_halted_and_while_the_stream_is_lost() -> None:
 
 
 def test_gate_fails_closed_when_the_risk_stream_is_silent_and_recovers() -> None:
-    d = desk(stream_timeout_ns=2 * SECOND)
+    d = desk(gate_stream_timeout_ms=2_000)
     d.gate.arm_stream_guard(d.clock.now_ns())
     passes(d, new())
     d.clock.advance(2 * SECOND + 1)
@@ -329,10 +330,10 @@ def test_gate_fails_closed_when_the_risk_stream_is_silent_and_recovers() -> None
 
 def test_scope_limits_only_tighten() -> None:
     scopes = {
-        ("ACC", ""): LimitSet(max_order_qty=D("50"), max_submits_per_second=2),
+        ("ACC", ""): LimitSet(max_order_quantity=D("50"), max_submits_per_second=2),
         ("ACC", "algo"): LimitSet(max_order_notional=D("1000"), max_gross_exposure=D("3000")),
     }
-    d = desk(max_order_qty=D("1000"), scopes=scopes)
+    d = desk(max_order_quantity=D("1000"), scopes=scopes)
     refused(d, new(qty="60"), "MAX_ORDER_QTY")
     passes(d, new(qty="60", account="ACC2"))
     refused(d, new(qty="11", strategy="algo"), "MAX_ORDER_NOTIONAL")
@@ -353,7 +354,7 @@ def test_scope_limits_only_tighten() -> None:
 def test_limit_changes_take_effect_at_once() -> None:
     d = desk()
     passes(d, new(qty="500"))
-    d.gate.set_limits(default_limits(max_order_qty=D("100")))
+    d.gate.set_limits(default_limits(max_order_quantity=D("100")))
     refused(d, new(qty="500"), "MAX_ORDER_QTY")
 
 
@@ -373,30 +374,30 @@ def test_incremental_exposure_matches_a_recount() -> None:
             d.settle()
     for book in d.gate.books.values():
         gross = net_l = net_s = posval = 0
-        for se in book.syms.values():
-            long_q, short_q = se.pos + se.ob, se.pos - se.os
+        for se in book.symbols.values():
+            long_q, short_q = se.position + se.open_buy, se.position - se.open_sell
             gross += max(abs(long_q), abs(short_q)) * se.mark // 10**9
             net_l += long_q * se.mark // 10**9
             net_s += short_q * se.mark // 10**9
-            posval += abs(se.pos) * se.mark // 10**9
-        assert (book.gross, book.net_long, book.net_short, book.pos_value) == (gross, net_l, net_s, posval)
+            posval += abs(se.position) * se.mark // 10**9
+        assert (book.gross, book.net_long, book.net_short, book.position_value) == (gross, net_l, net_s, posval)
     desk_book = d.gate.books[DESK_SCOPE]
     for sym in ("AAPL", "MSFT"):
-        assert desk_book.syms[sym].pos == sum(p.qty for p in d.engine.positions.all() if p.symbol == sym)
+        assert desk_book.symbols[sym].position == sum(p.qty for p in d.engine.positions.all() if p.symbol == sym)
         open_buy = sum(o.leaves_qty for o in d.engine.open_orders.values() if o.symbol == sym and o.side == Side.BUY)
-        assert desk_book.syms[sym].ob == open_buy
+        assert desk_book.symbols[sym].open_buy == open_buy
 
 
 def test_scope_restricted_list_and_duplicate_window() -> None:
     scopes = {
-        ("ACC", ""): LimitSet(restricted=frozenset({"MSFT"})),
-        ("ACC", "algo"): LimitSet(duplicate_window_ns=5 * SECOND),
+        ("ACC", ""): LimitSet(restricted_symbols=frozenset({"MSFT"})),
+        ("ACC", "algo"): LimitSet(duplicate_window_ms=5_000),
     }
-    d = desk(restricted=frozenset({"AAPL"}), duplicate_window_ns=SECOND, scopes=scopes)
+    d = desk(restricted_symbols=frozenset({"AAPL"}), duplicate_window_ms=1_000, scopes=scopes)
     refused(d, new(symbol="MSFT", qty="1", price="399.00"), "RESTRICTED_SYMBOL")
     refused(d, new(account="ACC2"), "RESTRICTED_SYMBOL")  # the desk's list applies to everyone
     passes(d, new(symbol="MSFT", qty="1", price="399.00", account="ACC2"))
-    d.gate.set_limits(default_limits(duplicate_window_ns=SECOND, scopes=scopes))
+    d.gate.set_limits(default_limits(duplicate_window_ms=1_000, scopes=scopes))
     passes(d, new(qty="7", strategy="algo"))
     passes(d, new(qty="7", strategy="other"))
     d.clock.advance(2 * SECOND)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from tests.unit.desk_fixtures import D, ListJournal, default_limits, make_desk
 from tests.unit.test_risk_gate import desk, new, passes
 from tradingdesk.core.enums import OrderStatus, Side
-from tradingdesk.risk.limits import DESK_SCOPE
+from tradingdesk.risk.scope import DESK_SCOPE
 
 S = OrderStatus
 
@@ -92,7 +92,7 @@ def test_flatten_closes_positions_with_market_orders() -> None:
 
 
 def test_rebuild_restores_exposure_latches_and_incidents() -> None:
-    d = desk(max_repeated_executions=1, repeated_execution_window_ns=10**12, max_gross_exposure=D("10000000"))
+    d = desk(max_repeated_executions=1, repeated_execution_window_ms=10**6, max_gross_exposure=D("10000000"))
     passes(d, new(qty="5", price="100.05", strategy="algo"))
     d.settle()
     passes(d, new(qty="5", price="100.05", strategy="algo"))
@@ -103,15 +103,19 @@ def test_rebuild_restores_exposure_latches_and_incidents() -> None:
     resting(d, 2, account="ACC2")
     d.settle()
     twin = make_desk(
-        default_limits(max_repeated_executions=1, repeated_execution_window_ns=10**12), journal=ListJournal()
+        default_limits(max_repeated_executions=1, repeated_execution_window_ms=10**6), journal=ListJournal()
     )
     twin.engine.rebuild(d.journal.records)
     assert ("ACC", "algo") in twin.gate.latches
     assert ("ACC", "manual", 77) in twin.engine.incidents
     for key, book in d.gate.books.items():
         other = twin.gate.books[key]
-        for sym, se in book.syms.items():
-            assert (other.syms[sym].pos, other.syms[sym].ob, other.syms[sym].os) == (se.pos, se.ob, se.os), key
+        for sym, se in book.symbols.items():
+            assert (other.symbols[sym].position, other.symbols[sym].open_buy, other.symbols[sym].open_sell) == (
+                se.position,
+                se.open_buy,
+                se.open_sell,
+            ), key
         assert other.open_notional == book.open_notional, key
     assert twin.engine.unseated == set(twin.engine.open_orders)
     # A halt before the reseat closes the recovered orders directly: they are on no venue yet.

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import wait_for
 from tradingdesk.core.clock import ManualClock
 from tradingdesk.core.enums import OrderType, Side, TimeInForce
 from tradingdesk.core.fixed import mul, parse_fixed, to_units
@@ -400,7 +401,7 @@ async def test_loop_scheduler_delivers_on_the_event_loop_after_the_latency() -> 
     venue = SimulatedVenue("SIM", instruments, rec, LoopScheduler(), clock, latency_us=2_000)
     venue.submit(order("a", Side.SELL, 5, "100"))
     assert rec.events == []
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: not yet, the venue's latency has not passed
     assert rec.events == []
-    await asyncio.sleep(0.01)
+    await wait_for(lambda: rec.events, 5, 0.001, what="the venue's answer")
     assert rec.events == [("accepted", "a")]

@@ -15,14 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
 from tradingdesk.core.events import (
     DESK_EVENTS,
     ORDER_EVENTS,
+    RISK_CHANGES,
+    BreachHalted,
     CancelRejected,
     DeskEvent,
     Incident,
     JournalEvent,
+    LatchReleased,
+    LimitsChanged,
     OrderEvent,
     OrderFilled,
     OrderPending,
@@ -30,7 +34,9 @@ from tradingdesk.core.events import (
     PositionReport,
     ReplaceRejected,
     ReplaceRequested,
+    RiskChange,
     RiskLatched,
+    TradingStateChanged,
 )
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 
@@ -315,3 +321,61 @@ class StreamDecoder:
 
 def _signed(text: str) -> int:
     return parse_fixed(text, allow_negative=True)
+
+
+# -- the risk service's change journal ---------------------------------------------------------------------------
+CHANGE_TYPES: dict[str, type[RiskChange]] = {cls.type: cls for cls in RISK_CHANGES}
+
+
+def encode_change(change: RiskChange) -> dict[str, Any]:
+    """The ``change`` column of a risk change (ts, actor and reason are columns of their own)."""
+    out: dict[str, Any] = {"v": VERSION, "type": change.type, "account": change.account, "strategy": change.strategy}
+    if isinstance(change, TradingStateChanged):
+        out["state"] = change.state.name
+        if change.kill_id:
+            out["kill_id"] = change.kill_id
+            out["flatten"] = change.flatten
+        if change.door:
+            out["door"] = change.door
+    elif isinstance(change, LimitsChanged):
+        out.update(version=change.version, spec_hash=change.spec_hash, limits=dict(change.limits))
+    elif isinstance(change, LatchReleased):
+        out["control"] = change.control
+    elif isinstance(change, BreachHalted):
+        out["metric"] = change.metric
+    return out
+
+
+def decode_change(*, ts_ns: int, actor: str, reason: str, change: Mapping[str, Any]) -> RiskChange:
+    """A stored risk change of any known version (version 0: the same keys, written before the codec)."""
+    version = change.get("v", 0)
+    if version not in KNOWN_VERSIONS:
+        raise UnknownVersion(f"risk change version {version!r} is newer than this reader (knows {VERSION})")
+    cls = CHANGE_TYPES.get(change.get("type", ""))
+    if cls is None:
+        raise UnknownKind(f"unknown risk change type {change.get('type')!r}")
+    common = {
+        "ts_ns": ts_ns,
+        "actor": actor,
+        "reason": reason,
+        "account": change.get("account", ""),
+        "strategy": change.get("strategy", ""),
+    }
+    if cls is TradingStateChanged:
+        return TradingStateChanged(
+            **common,
+            state=TradingState[change["state"]],
+            kill_id=change.get("kill_id", ""),
+            flatten=bool(change.get("flatten", False)),
+            door=change.get("door", ""),
+        )
+    if cls is LimitsChanged:
+        return LimitsChanged(
+            **common,
+            version=int(change.get("version", 1)),
+            spec_hash=change.get("spec_hash", ""),
+            limits=change["limits"],
+        )
+    if cls is LatchReleased:
+        return LatchReleased(**common, control=change.get("control", "repeated_execution"))
+    return BreachHalted(**common, metric=change.get("metric", ""))

@@ -12,10 +12,11 @@ so an execution report is built from one event and a consumer never has to remem
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from tradingdesk.core.enums import TERMINAL_STATUSES, ExecType, OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.enums import TERMINAL_STATUSES, ExecType, OrderStatus, OrderType, Side, TimeInForce, TradingState
 from tradingdesk.core.fixed import div
 
 
@@ -243,3 +244,56 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderExpired,
 )
 DESK_EVENTS: tuple[type[DeskEvent], ...] = (RiskLatched, Incident)
+
+
+# -- the risk service's change journal: who changed what, when, why, and through which door -------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskChange:
+    """A decision of the risk service, journaled before anyone hears of it; restored from at start."""
+
+    type: ClassVar[str]
+    ts_ns: int
+    actor: str
+    reason: str
+    account: str = ""  # "" with strategy "": the whole desk
+    strategy: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradingStateChanged(RiskChange):
+    """A scope's trading state changed (a person, the spec, a breaker, or the kill switch with ``kill_id``)."""
+
+    type = "trading_state"
+    state: TradingState
+    kill_id: str = ""
+    flatten: bool = False
+    door: str = ""  # grpc, http, risk (a breaker) or spec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitsChanged(RiskChange):
+    """The desk's limits changed (``SetLimits``, or the spec's risk section changed since the last start)."""
+
+    type = "limits"
+    version: int
+    spec_hash: str
+    limits: Mapping[str, Any]  # the limits in their API form (RiskLimits as JSON, snake_case names)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LatchReleased(RiskChange):
+    """A person re-enabled a scope the repeated-execution throttle had latched off."""
+
+    type = "latch_release"
+    control: str = "repeated_execution"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreachHalted(RiskChange):
+    """A breach of ``metric`` halted the scope (once per scope, metric and day)."""
+
+    type = "breach"
+    metric: str
+
+
+RISK_CHANGES: tuple[type[RiskChange], ...] = (TradingStateChanged, LimitsChanged, LatchReleased, BreachHalted)

@@ -8,6 +8,7 @@ from tradingdesk.core.events import Incident, JournalEvent, OrderEvent, OrderFil
 from tradingdesk.core.fixed import format_fixed
 from tradingdesk.core.orders import Order
 from tradingdesk.core.positions import Position
+from tradingdesk.risk.scope import scope_label
 from tradingdesk.v1 import orders_pb2
 
 
@@ -54,9 +55,9 @@ def desk_event_report(seq: int, event: JournalEvent) -> orders_pb2.ExecutionRepo
     execution reports carry it with no exec type and a text saying what happened, so a client that reads every
     record is not surprised, and one that filters on exec_type never sees it."""
     if isinstance(event, Incident):
-        scope = (event.account or "desk") + (f"/{event.strategy}" if event.strategy else "")
         text = (
-            f"incident: {scope} HALTED by {event.actor} ({event.reason}); {len(event.cancelled)} open orders cancelled"
+            f"incident: {scope_label((event.account, event.strategy))} HALTED by {event.actor} ({event.reason}); "
+            f"{len(event.cancelled)} open orders cancelled"
         )
         symbol = ""
     elif isinstance(event, RiskLatched):

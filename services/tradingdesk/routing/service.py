@@ -17,6 +17,7 @@ from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.limits import SPEC_STATES, Limits
+from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
@@ -253,7 +254,7 @@ class RoutingService:
         self.commit_soon()
         log.warning(
             "routing: %s HALTED by %s (%s): cancelling %d open orders%s",
-            "/".join(p for p in scope if p) or "desk",
+            scope_label(scope),
             entry.actor,
             entry.reason,
             incident.open_orders,

@@ -29,15 +29,13 @@ from tradingdesk.core.events import (
 )
 from tradingdesk.core.fixed import SCALE, format_fixed, mul, to_float
 from tradingdesk.core.positions import Position
-from tradingdesk.risk.limits import DESK_SCOPE, Limits, ScopeKey
+from tradingdesk.risk.limits import Limits
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label, scopes_of
 
 DAY_NS = 86_400 * 1_000_000_000
 WARN_PCT = 80
-HISTORY_GRACE_NS = 5_000_000_000  # events older than this when they arrive are history: counted, never acted on
-
-
-def scope_label(scope: ScopeKey) -> str:
-    return "/".join(part for part in scope if part) or "desk"
+SECOND_NS = 1_000_000_000
+HISTORY_GRACE_NS = 5 * SECOND_NS  # events older than this when they arrive are history: counted, never acted on
 
 
 @dataclass(slots=True)
@@ -125,7 +123,7 @@ class RealTimeRisk:
             return
         terms = event.terms
         order_id, account, strategy, symbol = terms.order_id, terms.account, terms.strategy, terms.symbol
-        scopes = (DESK_SCOPE, (account, ""), (account, strategy)) if strategy else (DESK_SCOPE, (account, ""))
+        scopes = scopes_of(account, strategy)
         for scope in scopes:
             if scope not in self.books:
                 self.books[scope] = ScopeBook(scope)
@@ -170,7 +168,7 @@ class RealTimeRisk:
         if symbol not in self.marks:
             self.marks[symbol] = price
         limits = self.limits
-        breakers = limits.breakers
+        breakers = limits.circuit_breakers
         entry = self.open.get(terms.order_id)
         for scope in scopes:
             book = self.books[scope]
@@ -207,7 +205,7 @@ class RealTimeRisk:
                 if slip > breakers.slippage_spike_bps:
                     spikes = book.slippage_spikes
                     spikes.append(ts_ns)
-                    while spikes and spikes[0] <= ts_ns - breakers.slippage_window_ns:
+                    while spikes and spikes[0] <= ts_ns - breakers.slippage_window_seconds * SECOND_NS:
                         spikes.popleft()
                     if len(spikes) >= breakers.max_slippage_spikes:
                         spikes.clear()
@@ -220,18 +218,18 @@ class RealTimeRisk:
                                 breakers.slippage_spike_bps,
                                 f"{scope_label(scope)}: {breakers.max_slippage_spikes} fills more than "
                                 f"{breakers.slippage_spike_bps} bps worse than the arrival mark within "
-                                f"{breakers.slippage_window_ns // 1_000_000_000} s (last {slip} bps in {symbol})",
+                                f"{breakers.slippage_window_seconds} s (last {slip} bps in {symbol})",
                                 halt=True,
                             )
                         )
 
     def _venue_error(self, venue: str, ts_ns: int) -> None:
-        b = self.limits.breakers
+        b = self.limits.circuit_breakers
         if not b.max_venue_errors:
             return
         window = self.venue_errors.setdefault(venue, deque())
         window.append(ts_ns)
-        while window and window[0] <= ts_ns - b.venue_error_window_ns:
+        while window and window[0] <= ts_ns - b.venue_error_window_seconds * SECOND_NS:
             window.popleft()
         if len(window) >= b.max_venue_errors:
             window.clear()
@@ -242,8 +240,7 @@ class RealTimeRisk:
                     "venue_errors",
                     b.max_venue_errors,
                     b.max_venue_errors,
-                    f"venue {venue} rejected {b.max_venue_errors} orders within "
-                    f"{b.venue_error_window_ns // 1_000_000_000} s",
+                    f"venue {venue} rejected {b.max_venue_errors} orders within {b.venue_error_window_seconds} s",
                     halt=True,
                 )
             )
@@ -308,11 +305,11 @@ class RealTimeRisk:
     # -- VaR ---------------------------------------------------------------------------------------------------
     def sample(self, now_ns: int) -> bool:
         """Record every mark once per ``var_sample_ns``; their returns are the VaR scenarios."""
-        b = self.limits.breakers
+        var = self.limits.var
         if now_ns < self._next_sample_ns:
             return False
-        self._next_sample_ns = now_ns + b.var_sample_ns
-        keep = b.var_window + 1
+        self._next_sample_ns = now_ns + var.sample_ms * 1_000_000
+        keep = var.window + 1
         for symbol, mark in self.marks.items():
             series = self.samples.get(symbol)
             if series is None or series.maxlen != keep:
@@ -346,7 +343,7 @@ class RealTimeRisk:
         if n < 20:
             return 0.0, 0.0, n
         scenarios = sorted(sum(value * rets[len(rets) - n + k] for value, rets in held) for k in range(n))
-        tail_n = max(1, math.floor(n * (100 - self.limits.breakers.var_confidence_pct) / 100))
+        tail_n = max(1, math.floor(n * (100 - self.limits.var.confidence_pct) / 100))
         tail = scenarios[:tail_n]
         var = max(0.0, -scenarios[tail_n - 1])
         es = max(0.0, -sum(tail) / len(tail))
@@ -362,7 +359,7 @@ class RealTimeRisk:
             return out
         mean = sum(rets) / len(rets)
         sigma = math.sqrt(sum((r - mean) ** 2 for r in rets) / (len(rets) - 1))
-        sample_s = self.limits.breakers.var_sample_ns / 1e9
+        sample_s = self.limits.var.sample_ms / 1e3
         horizon_sigma = sigma * math.sqrt(max(horizon_s, sample_s) / sample_s)
         out["volatility"] = sigma
         out["horizon_volatility"] = horizon_sigma
@@ -403,7 +400,7 @@ class RealTimeRisk:
                     checks.append(("credit", exp["gross"] + exp["open_notional"], ls.credit_limit, False))
             for metric, value, limit, halts in checks:
                 found.extend(self._judge(scope, metric, value, limit, halts, day))
-        b = limits.breakers
+        b = limits.var
         if b.max_var or b.max_expected_shortfall:
             var, es, _ = self.var_es(DESK_SCOPE)
             day = self.books[DESK_SCOPE].day

@@ -1,0 +1,169 @@
+"""Message controls: throttles, the order-to-trade ratio, duplicate orders and the repeated-execution latch.
+
+Throttles are sliding one-second windows per account and per account+strategy; the order-to-trade ratio
+counts messages and trades in a tumbling window; duplicates are remembered for the longest window any scope
+sets; repeated executions count orders filled per strategy and symbol and latch the strategy off.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from tradingdesk.core.fixed import format_fixed
+from tradingdesk.core.reject import refused, throttled
+
+SECOND_NS = 1_000_000_000
+MS = 1_000_000
+
+
+class MessageFlow:
+    """Message counters of an account or an account+strategy."""
+
+    __slots__ = ("cancels", "messages", "modifies", "submits", "trades", "window_start")
+
+    def __init__(self) -> None:
+        self.submits: deque[int] = deque()
+        self.modifies: deque[int] = deque()
+        self.cancels: deque[int] = deque()
+        self.window_start = 0  # of the order-to-trade window
+        self.messages = 0
+        self.trades = 0
+
+
+def _over(window: deque[int] | None, per_second: int, now_ns: int) -> bool:
+    if not per_second or window is None:
+        return False
+    horizon = now_ns - SECOND_NS
+    while window and window[0] <= horizon:
+        window.popleft()
+    return len(window) >= per_second
+
+
+def throttle(
+    *,
+    account_window: deque[int],
+    account_limit: int,
+    strategy_window: deque[int] | None,
+    strategy_limit: int,
+    now_ns: int,
+    account: str,
+    strategy: str,
+    what: str,
+    code: str,
+) -> None:
+    """Sliding one-second windows of the account and of the account+strategy: both must have room, then both
+    count the message."""
+    if _over(account_window, account_limit, now_ns):
+        raise throttled(f"account {account} exceeded {account_limit} {what} per second", code)
+    if _over(strategy_window, strategy_limit, now_ns):
+        raise throttled(f"strategy {account}/{strategy} exceeded {strategy_limit} {what} per second", code)
+    if account_limit:
+        account_window.append(now_ns)
+    if strategy_limit and strategy_window is not None:
+        strategy_window.append(now_ns)
+
+
+def check_order_to_trade(
+    flow: MessageFlow, *, ratio: int, who: str, now_ns: int, window_s: int, min_messages: int
+) -> None:
+    """Tumbling window: messages and trades count from the window's first message."""
+    if not flow.window_start or now_ns - flow.window_start >= window_s * SECOND_NS:
+        flow.window_start = now_ns
+        flow.messages = 0
+        flow.trades = 0
+    messages = flow.messages
+    if ratio and messages >= min_messages and messages >= ratio * max(flow.trades, 1):
+        raise refused(
+            f"order-to-trade ratio: {who} sent {messages} messages for {flow.trades} trades in this window "
+            f"(limit {ratio} per trade)",
+            "ORDER_TO_TRADE_RATIO",
+        )
+
+
+DuplicateKey = tuple  # (account, strategy, symbol, side, order type, quantity, price)
+
+
+class DuplicateDetector:
+    """Orders seen within their scope's duplicate window; forgets each after the longest window of any scope."""
+
+    def __init__(self) -> None:
+        self._seen: dict[DuplicateKey, int] = {}
+        self._in_order: deque[tuple[int, DuplicateKey]] = deque()
+        self.longest_window_ns = 0
+
+    def check(self, key: DuplicateKey, *, window_ns: int, now_ns: int) -> None:
+        seen = self._seen.get(key)
+        if seen is not None and now_ns - seen < window_ns:
+            _, _, symbol, side, _, qty, price = key
+            raise refused(
+                f"duplicate order: the same {side.name} {format_fixed(qty)} {symbol} @ "
+                f"{format_fixed(price) if price else 'market'} was sent {(now_ns - seen) // MS} ms ago "
+                f"(window {window_ns // MS} ms)",
+                "DUPLICATE_ORDER",
+            )
+
+    def remember(self, key: DuplicateKey, now_ns: int) -> None:
+        self._seen[key] = now_ns
+        in_order = self._in_order
+        in_order.append((now_ns, key))
+        horizon = now_ns - self.longest_window_ns
+        while in_order and in_order[0][0] <= horizon:
+            ts, old = in_order.popleft()
+            if self._seen.get(old) == ts:
+                del self._seen[old]
+
+
+class RepeatedExecutions:
+    """Orders of one strategy filled in one symbol within the window; too many latch the strategy off until a
+    person re-enables it (FIA repeated automated execution throttle). An order counts once, at its first fill."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str, str], deque[int]] = {}
+        self._counted: set[str] = set()  # open orders already counted
+
+    def forget(self, order_id: str) -> None:
+        self._counted.discard(order_id)
+
+    def count(
+        self,
+        *,
+        order_id: str,
+        account: str,
+        strategy: str,
+        symbol: str,
+        limit: int,
+        window_ms: int,
+        now_ns: int,
+        latched: bool,
+    ) -> str | None:
+        """Why the latch trips with this fill (never while ``latched`` already), or None."""
+        if order_id in self._counted:
+            return None
+        self._counted.add(order_id)
+        if not limit:
+            return None
+        key = (account, strategy, symbol)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = deque()
+        horizon = now_ns - window_ms * MS
+        while window and window[0] <= horizon:
+            window.popleft()
+        window.append(now_ns)
+        if len(window) > limit and not latched:
+            why = (
+                f"{len(window)} orders of {account}/{strategy or '-'} filled in {symbol} within {window_ms} ms "
+                f"(limit {limit})"
+            )
+            window.clear()
+            return why
+        return None
+
+
+__all__ = [
+    "DuplicateDetector",
+    "MessageFlow",
+    "RepeatedExecutions",
+    "check_order_to_trade",
+    "throttle",
+]
