@@ -13,6 +13,7 @@ rather than guessed at: a newer writer must never be misread by an older reader.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Protocol
 
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
@@ -225,8 +226,8 @@ def decode_terms(order_id: str, p: Mapping[str, Any]) -> OrderTerms:
         symbol=p["symbol"],
         side=Side[p["side"]],
         order_type=OrderType[p["order_type"]],
-        qty=parse_fixed(p["qty"]),
-        price=parse_fixed(p["price"]),
+        qty=_units(p["qty"]),
+        price=_units(p["price"]),
         tif=TimeInForce[p["tif"]],
         expire_ns=p["expire_ns"],
         created_ns=p["created_ns"],
@@ -242,8 +243,8 @@ def _decode_order(
     if cls is OrderFilled:
         extra = {
             "exec_id": p["exec_id"],
-            "last_qty": parse_fixed(p["last_qty"]),
-            "last_price": parse_fixed(p["last_price"]),
+            "last_qty": _units(p["last_qty"]),
+            "last_price": _units(p["last_price"]),
             "fee": _signed(p["fee"]),
             "liquidity": p.get("liquidity", ""),
             "fill_venue": p.get("fill_venue", p["venue"]),
@@ -254,8 +255,8 @@ def _decode_order(
         extra = {
             "new_order_id": p["new_order_id"],
             "new_client_order_id": p["new_client_order_id"],
-            "new_qty": parse_fixed(p["new_qty"]),
-            "new_price": parse_fixed(p["new_price"]),
+            "new_qty": _units(p["new_qty"]),
+            "new_price": _units(p["new_price"]),
         }
     elif cls is CancelRejected or cls is ReplaceRejected:
         extra = {"reason": p.get("reason", "")}
@@ -263,7 +264,7 @@ def _decode_order(
         ts_ns=ts_ns,
         terms=terms if terms is not None else decode_terms(order_id, p),
         status=OrderStatus[p["status"]],
-        cum_qty=parse_fixed(p["cum_qty"]),
+        cum_qty=_units(p["cum_qty"]),
         cum_notional=_signed(p["cum_notional"]),
         fees=_signed(p["fees"]),
         venue=p["venue"],
@@ -319,7 +320,16 @@ class StreamDecoder:
         return event
 
 
+@lru_cache(maxsize=16_384)
+def _units(text: str) -> int:
+    """A quantity or price of a payload. Prices and quantities repeat (the tick grid, round lots), so the
+    parses are cached: a busy consumer decodes most events without parsing a digit."""
+    return parse_fixed(text)
+
+
+@lru_cache(maxsize=16_384)
 def _signed(text: str) -> int:
+    """An amount that may be negative (fees and rebates, P&L)."""
     return parse_fixed(text, allow_negative=True)
 
 

@@ -19,7 +19,6 @@ from tradingdesk.core.events import (
     ReplaceRequested,
 )
 from tradingdesk.core.orders import Order
-from tradingdesk.oms.requests import NewOrder
 
 ClientKey = tuple[str, str]  # (account, client_order_id)
 
@@ -29,15 +28,11 @@ class OrderBook:
         self.orders: dict[str, Order] = {}
         self.open_orders: dict[str, Order] = {}
         self.by_client: dict[ClientKey, str] = {}
-        self.submitted: dict[str, NewOrder] = {}  # order_id -> the request that created it (idempotency)
+        self.requested_venue: dict[str, str] = {}  # order_id -> the venue its request named ("": the router's)
         self.replacing: dict[str, ReplaceRequested] = {}  # old order_id -> the replace in flight
         self.replace_requests: dict[ClientKey, ReplaceRequested] = {}  # new client id -> the replace in flight
         self.incidents: set[tuple[str, str, int]] = set()  # (account, strategy, state changed_ns) reported
         self.expiring: set[str] = set()  # GTD orders whose expiry cancel is at the venue
-
-    @property
-    def open_count(self) -> int:
-        return len(self.open_orders)
 
     def apply(self, event: object) -> None:
         """The fan-out's handler (``EventBus``): every change of an order goes through here."""
@@ -57,19 +52,7 @@ class OrderBook:
         self._update(order, ev)
         self.orders[order.order_id] = order
         self.by_client[(order.account, order.client_order_id)] = order.order_id
-        self.submitted[order.order_id] = NewOrder(
-            client_order_id=terms.client_order_id,
-            account=terms.account,
-            strategy=terms.strategy,
-            symbol=terms.symbol,
-            side=terms.side,
-            order_type=terms.order_type,
-            qty=terms.qty,
-            price=terms.price,
-            tif=terms.tif,
-            expire_ns=terms.expire_ns,
-            venue=ev.requested_venue,
-        )
+        self.requested_venue[order.order_id] = ev.requested_venue
         if order.is_open:
             self.open_orders[order.order_id] = order
 

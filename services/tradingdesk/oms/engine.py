@@ -245,6 +245,18 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
     @staticmethod
     def event(event_type: type[OrderEvent], order: Order, now: int, *, status: OrderStatus, **extra) -> OrderEvent:
         """An event of ``order`` moving to ``status``, its other state as it is now (``extra`` overrides)."""
+        if not extra:
+            return event_type(
+                ts_ns=now,
+                terms=order.terms,
+                status=status,
+                cum_qty=order.cum_qty,
+                cum_notional=order.cum_notional,
+                fees=order.fees,
+                venue=order.venue,
+                text=order.text,
+                replaced_by_order_id=order.replaced_by_order_id,
+            )
         state = {
             "cum_qty": order.cum_qty,
             "cum_notional": order.cum_notional,

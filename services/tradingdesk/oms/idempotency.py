@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 def duplicate_submit(engine: OrderEngine, order_id: str, req: NewOrder) -> Ack:
     """A submit whose (account, client_order_id) is taken: the original ack if it asked for the same order."""
-    original = engine.book.submitted.get(order_id)
     order = engine.book.orders[order_id]
-    if original is None or not original.same_content(req):
+    venue = engine.book.requested_venue.get(order_id)
+    if order.terms is None or venue is None or not req.asks_for(order.terms, venue):
         raise duplicate(
             f"client_order_id {req.client_order_id!r} was already used for a different order ({order_id})",
             "DUPLICATE_CLIENT_ORDER_ID",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.events import OrderTerms
 from tradingdesk.core.orders import Order
 
 
@@ -26,8 +27,21 @@ class NewOrder:
     expire_ns: int = 0
     venue: str = ""  # empty: the router chooses
 
-    def same_content(self, other: NewOrder) -> bool:
-        return self == other
+    def asks_for(self, terms: OrderTerms, venue: str) -> bool:
+        """Whether this request asks for the order with these terms, sent where it asked (idempotency)."""
+        return (
+            self.client_order_id == terms.client_order_id
+            and self.account == terms.account
+            and self.strategy == terms.strategy
+            and self.symbol == terms.symbol
+            and self.side == terms.side
+            and self.order_type == terms.order_type
+            and self.qty == terms.qty
+            and self.price == terms.price
+            and self.tif == terms.tif
+            and self.expire_ns == terms.expire_ns
+            and self.venue == venue
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,6 @@ from tradingdesk.spec.model import CircuitBreakerSpec, RiskSpec, ScopeLimitsSpec
 from tradingdesk.spec.types import units
 
 SPEC_STATES = {"Active": TradingState.ACTIVE, "ReduceOnly": TradingState.REDUCING, "Halted": TradingState.HALTED}
-MS = 1_000_000
-SECOND = 1_000_000_000
 
 SCOPE_ONLY = ("account", "strategy")  # which scope a ScopeLimitsSpec is for, not a limit
 NOT_LIMITS = ("http_port",)  # where the kill switch listens, not a limit

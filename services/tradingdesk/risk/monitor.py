@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.enums import OrderType, side_sign
 from tradingdesk.core.events import (
     JournalEvent,
@@ -34,8 +35,7 @@ from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label, scopes_of
 
 DAY_NS = 86_400 * 1_000_000_000
 WARN_PCT = 80
-SECOND_NS = 1_000_000_000
-HISTORY_GRACE_NS = 5 * SECOND_NS  # events older than this when they arrive are history: counted, never acted on
+HISTORY_GRACE_NS = 5 * NS_PER_SECOND  # events older than this when they arrive are history: counted, never acted on
 
 
 @dataclass(slots=True)
@@ -205,7 +205,7 @@ class RealTimeRisk:
                 if slip > breakers.slippage_spike_bps:
                     spikes = book.slippage_spikes
                     spikes.append(ts_ns)
-                    while spikes and spikes[0] <= ts_ns - breakers.slippage_window_seconds * SECOND_NS:
+                    while spikes and spikes[0] <= ts_ns - breakers.slippage_window_seconds * NS_PER_SECOND:
                         spikes.popleft()
                     if len(spikes) >= breakers.max_slippage_spikes:
                         spikes.clear()
@@ -229,7 +229,7 @@ class RealTimeRisk:
             return
         window = self.venue_errors.setdefault(venue, deque())
         window.append(ts_ns)
-        while window and window[0] <= ts_ns - b.venue_error_window_seconds * SECOND_NS:
+        while window and window[0] <= ts_ns - b.venue_error_window_seconds * NS_PER_SECOND:
             window.popleft()
         if len(window) >= b.max_venue_errors:
             window.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.fixed import bps_of, format_fixed, mul
 from tradingdesk.core.reject import refused, unavailable
@@ -17,7 +18,6 @@ from tradingdesk.risk.gate.scopes import ScopeRules
 if TYPE_CHECKING:
     from tradingdesk.risk.gate.facade import RiskGate
 
-MS = 1_000_000
 _ACTIVE = TradingState.ACTIVE
 _HALTED = TradingState.HALTED
 _BUY = Side.BUY
@@ -41,9 +41,9 @@ def check_order(
     """``qty``/``price`` are the order's (its open part for a replace); ``add_qty`` is what it adds to the open
     quantity, which is what exposure limits see."""
     limits = gate.limits
-    if gate.stream_silent_ns(now_ns) > limits.gate_stream_timeout_ms * MS:
+    if gate.stream_silent_ns(now_ns) > limits.gate_stream_timeout_ms * NS_PER_MS:
         raise unavailable(
-            f"risk stream lost: no word from the risk service for {gate.stream_silent_ns(now_ns) // MS} ms "
+            f"risk stream lost: no word from the risk service for {gate.stream_silent_ns(now_ns) // NS_PER_MS} ms "
             f"(bound {limits.gate_stream_timeout_ms} ms); new orders are refused until it is back",
             "RISK_STREAM_LOST",
         )
@@ -87,8 +87,8 @@ def check_order(
     if ref is None:
         raise refused(f"no reference price for {symbol} yet: market data has not arrived", "NO_REFERENCE")
     age = now_ns - ref.ts_ns
-    if age > limits.reference_max_age_ms * MS:
-        raise refused(f"the reference price for {symbol} is stale ({age // MS} ms old)", "STALE_REFERENCE")
+    if age > limits.reference_max_age_ms * NS_PER_MS:
+        raise refused(f"the reference price for {symbol} is stale ({age // NS_PER_MS} ms old)", "STALE_REFERENCE")
     ref_price = ref.price
     is_limit = order_type == _LIMIT
     check_price = price if is_limit else ref_price

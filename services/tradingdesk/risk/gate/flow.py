@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.core.fixed import format_fixed
 from tradingdesk.core.reject import refused, throttled
-
-SECOND_NS = 1_000_000_000
-MS = 1_000_000
 
 
 class MessageFlow:
@@ -33,7 +31,7 @@ class MessageFlow:
 def _over(window: deque[int] | None, per_second: int, now_ns: int) -> bool:
     if not per_second or window is None:
         return False
-    horizon = now_ns - SECOND_NS
+    horizon = now_ns - NS_PER_SECOND
     while window and window[0] <= horizon:
         window.popleft()
     return len(window) >= per_second
@@ -67,7 +65,7 @@ def check_order_to_trade(
     flow: MessageFlow, *, ratio: int, who: str, now_ns: int, window_s: int, min_messages: int
 ) -> None:
     """Tumbling window: messages and trades count from the window's first message."""
-    if not flow.window_start or now_ns - flow.window_start >= window_s * SECOND_NS:
+    if not flow.window_start or now_ns - flow.window_start >= window_s * NS_PER_SECOND:
         flow.window_start = now_ns
         flow.messages = 0
         flow.trades = 0
@@ -97,8 +95,8 @@ class DuplicateDetector:
             _, _, symbol, side, _, qty, price = key
             raise refused(
                 f"duplicate order: the same {side.name} {format_fixed(qty)} {symbol} @ "
-                f"{format_fixed(price) if price else 'market'} was sent {(now_ns - seen) // MS} ms ago "
-                f"(window {window_ns // MS} ms)",
+                f"{format_fixed(price) if price else 'market'} was sent {(now_ns - seen) // NS_PER_MS} ms ago "
+                f"(window {window_ns // NS_PER_MS} ms)",
                 "DUPLICATE_ORDER",
             )
 
@@ -146,7 +144,7 @@ class RepeatedExecutions:
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = deque()
-        horizon = now_ns - window_ms * MS
+        horizon = now_ns - window_ms * NS_PER_MS
         while window and window[0] <= horizon:
             window.popleft()
         window.append(now_ns)

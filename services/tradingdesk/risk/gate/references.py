@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 
+from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.fixed import SCALE, bps_of
 
 THREE_DOLLARS = 3 * SCALE
-SECOND_NS = 1_000_000_000
 
 
 class Reference:
@@ -34,7 +34,7 @@ class Reference:
         trades = self.window_trades
         trades.append((ts_ns, price))
         self.window_sum += price
-        horizon = ts_ns - window_s * SECOND_NS
+        horizon = ts_ns - window_s * NS_PER_SECOND
         while len(trades) > 1 and trades[0][0] <= horizon:
             self.window_sum -= trades.popleft()[1]
         mean = self.window_sum // len(trades)

@@ -9,13 +9,12 @@ the account's value, and per account+strategy with the strategy's own value.
 
 from __future__ import annotations
 
+from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.fixed import bps_of
 from tradingdesk.risk.gate.exposure import ExposureBook, ExposureBooks
 from tradingdesk.risk.gate.flow import MessageFlow
 from tradingdesk.risk.limits import Limits, LimitSet, StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
-
-MS = 1_000_000
 
 
 def tightest(*values: int) -> int:
@@ -64,7 +63,7 @@ def resolve(
     rules.max_qty = tightest(*(s.max_order_quantity for s in sets))
     rules.max_notional = tightest(*(s.max_order_notional for s in sets))
     rules.collar_bps = tightest(*(s.price_collar_bps for s in sets))
-    rules.duplicate_window_ns = max(s.duplicate_window_ms for s in sets) * MS
+    rules.duplicate_window_ns = max(s.duplicate_window_ms for s in sets) * NS_PER_MS
     rules.restricted = frozenset().union(*(s.restricted_symbols for s in sets))
     desk_book = books.book(DESK_SCOPE)
     rules.account_book = books.book(account_key)
