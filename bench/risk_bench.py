@@ -127,9 +127,9 @@ def gate_with_state(now: int) -> RiskGate:
     for i in range(1_000):
         a, st, s = ACCOUNTS[i % 4], STRATEGIES[i % 3], SYMBOLS[i % len(SYMBOLS)]
         side = Side.BUY if i % 2 else Side.SELL_SHORT
-        gate.exposure.open(f"O{i}", a, st, s, side=side, qty=U(10), price=U(99))
+        gate.exposure.open(f"O{i}", account=a, strategy=st, symbol=s, side=side, qty=U(10), price=U(99))
         if i % 5 == 0:
-            gate.exposure.fill(f"O{i}", a, st, s, side=side, qty=U(5), price=U(99))
+            gate.exposure.fill(f"O{i}", account=a, strategy=st, symbol=s, side=side, qty=U(5), price=U(99))
     return gate
 
 
@@ -335,7 +335,13 @@ async def _cancel_run(db_path: Path, *, mass: bool) -> float:
     instruments = {s: Instrument(s, 10_000_000, U(1), SECTORS[i % 4]) for i, s in enumerate(symbols)}
     names = ("xnys", "xnas", "bats")
     venues: dict[str, SimulatedVenue] = {}
-    router = Router(venues, {n: frozenset() for n in names}, {n: 0 for n in names}, names[0], False)
+    router = Router(
+        venues,
+        symbols_by_venue={n: frozenset() for n in names},
+        taker_fees={n: 0 for n in names},
+        default_venue=names[0],
+        smart=False,
+    )
     gate = RiskGate(Limits(max_submits_per_second=0, reference_max_age_ms=3_600_000, price_collar_bps=2_000))
     engine = OrderEngine(
         instruments=instruments,
@@ -347,7 +353,9 @@ async def _cancel_run(db_path: Path, *, mass: bool) -> float:
         scheduler=scheduler,
     )
     for n in names:
-        venues[n] = SimulatedVenue(n, instruments, engine, scheduler, clock, latency_us=150)
+        venues[n] = SimulatedVenue(
+            n, instruments=instruments, listener=engine, scheduler=scheduler, clock=clock, latency_us=150
+        )
     now = clock.now_ns()
     for i, s in enumerate(symbols):
         ref = U(100 + i)

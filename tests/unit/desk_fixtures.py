@@ -96,7 +96,12 @@ def make_desk(
     gate = RiskGate(limits or default_limits())
     journal = journal or ListJournal()
     venue_map: dict[str, SimulatedVenue] = {}
-    router = Router(venue_map, {n: frozenset() for n in venues}, {n: D("0.003") for n in venues}, venues[0])
+    router = Router(
+        venue_map,
+        symbols_by_venue={n: frozenset() for n in venues},
+        taker_fees={n: D("0.003") for n in venues},
+        default_venue=venues[0],
+    )
     engine = OrderEngine(
         instruments=INSTRUMENTS,
         gate=gate,
@@ -109,10 +114,10 @@ def make_desk(
     for i, name in enumerate(venues):
         venue_map[name] = SimulatedVenue(
             name,
-            INSTRUMENTS,
-            engine,
-            scheduler,
-            clock,
+            instruments=INSTRUMENTS,
+            listener=engine,
+            scheduler=scheduler,
+            clock=clock,
             latency_us=100 + 10 * i,
             maker_fee_per_unit=-D("0.002"),
             taker_fee_per_unit=D("0.003"),

@@ -78,7 +78,12 @@ class Desk:
         params: dict[str, Any] = {"latency_us": LATENCY_US, "depth_levels": 0, "id_prefix": "SIM-X"}
         params.update(kw)
         self.venue = SimulatedVenue(
-            "SIM", {SYM: Instrument(SYM, TICK, q(1))}, self.rec, self.sched, self.clock, **params
+            "SIM",
+            instruments={SYM: Instrument(SYM, TICK, q(1))},
+            listener=self.rec,
+            scheduler=self.sched,
+            clock=self.clock,
+            **params,
         )
 
     def quote(self, bid: str, bid_qty: int, ask: str, ask_qty: int) -> None:
@@ -387,7 +392,14 @@ class LifoTies:
 
 def test_replies_keep_engine_order_even_if_the_scheduler_reorders_ties() -> None:
     clock, rec, sched = ManualClock(), Recorder(), LifoTies()
-    venue = SimulatedVenue("SIM", {SYM: Instrument(SYM, TICK, q(1))}, rec, sched, clock, latency_us=100)
+    venue = SimulatedVenue(
+        "SIM",
+        instruments={SYM: Instrument(SYM, TICK, q(1))},
+        listener=rec,
+        scheduler=sched,
+        clock=clock,
+        latency_us=100,
+    )
     venue.submit(order("a", Side.SELL, 5, "100"))
     venue.submit(order("b", Side.BUY, 5, "100"))
     venue.cancel("a")
@@ -398,7 +410,9 @@ def test_replies_keep_engine_order_even_if_the_scheduler_reorders_ties() -> None
 async def test_loop_scheduler_delivers_on_the_event_loop_after_the_latency() -> None:
     clock, rec = ManualClock(), Recorder()
     instruments = {SYM: Instrument(SYM, TICK, q(1))}
-    venue = SimulatedVenue("SIM", instruments, rec, LoopScheduler(), clock, latency_us=2_000)
+    venue = SimulatedVenue(
+        "SIM", instruments=instruments, listener=rec, scheduler=LoopScheduler(), clock=clock, latency_us=2_000
+    )
     venue.submit(order("a", Side.SELL, 5, "100"))
     assert rec.events == []
     await asyncio.sleep(0)  # one turn of the loop: not yet, the venue's latency has not passed

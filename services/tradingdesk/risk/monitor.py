@@ -38,7 +38,7 @@ WARN_PCT = 80
 HISTORY_GRACE_NS = 5 * NS_PER_SECOND  # events older than this when they arrive are history: counted, never acted on
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Finding:
     """One thing ``evaluate`` (or an event) found. ``halt`` asks the service to halt ``scope``."""
 
@@ -81,7 +81,7 @@ class OpenOrder:
 
 
 class RealTimeRisk:
-    def __init__(self, limits: Limits, sectors: Mapping[str, str], lot_sizes: Mapping[str, int]) -> None:
+    def __init__(self, limits: Limits, *, sectors: Mapping[str, str], lot_sizes: Mapping[str, int]) -> None:
         self.limits = limits
         self.sectors = dict(sectors)
         self.lot_sizes = dict(lot_sizes)
@@ -117,7 +117,11 @@ class RealTimeRisk:
             scope = (event.account, event.strategy)
             self.latches[scope] = (event.tripped_ns, event.reason)
             if live:
-                self.pending.append(Finding("breach", scope, "repeated_execution", 0, 0, event.reason))
+                self.pending.append(
+                    Finding(
+                        kind="breach", scope=scope, metric="repeated_execution", value=0, limit=0, message=event.reason
+                    )
+                )
             return
         if not isinstance(event, OrderEvent):
             return
@@ -188,13 +192,13 @@ class RealTimeRisk:
                         book.consecutive_losses = 0
                         self.pending.append(
                             Finding(
-                                "breach",
-                                scope,
-                                "consecutive_losses",
-                                breakers.max_consecutive_losses,
-                                breakers.max_consecutive_losses,
-                                f"{scope_label(scope)}: {breakers.max_consecutive_losses} closing fills in a row "
-                                "realized a loss",
+                                kind="breach",
+                                scope=scope,
+                                metric="consecutive_losses",
+                                value=breakers.max_consecutive_losses,
+                                limit=breakers.max_consecutive_losses,
+                                message=f"{scope_label(scope)}: {breakers.max_consecutive_losses} closing fills in "
+                                "a row realized a loss",
                                 halt=True,
                             )
                         )
@@ -211,12 +215,12 @@ class RealTimeRisk:
                         spikes.clear()
                         self.pending.append(
                             Finding(
-                                "breach",
-                                scope,
-                                "slippage",
-                                slip,
-                                breakers.slippage_spike_bps,
-                                f"{scope_label(scope)}: {breakers.max_slippage_spikes} fills more than "
+                                kind="breach",
+                                scope=scope,
+                                metric="slippage",
+                                value=slip,
+                                limit=breakers.slippage_spike_bps,
+                                message=f"{scope_label(scope)}: {breakers.max_slippage_spikes} fills more than "
                                 f"{breakers.slippage_spike_bps} bps worse than the arrival mark within "
                                 f"{breakers.slippage_window_seconds} s (last {slip} bps in {symbol})",
                                 halt=True,
@@ -235,12 +239,13 @@ class RealTimeRisk:
             window.clear()
             self.pending.append(
                 Finding(
-                    "breach",
-                    DESK_SCOPE,
-                    "venue_errors",
-                    b.max_venue_errors,
-                    b.max_venue_errors,
-                    f"venue {venue} rejected {b.max_venue_errors} orders within {b.venue_error_window_seconds} s",
+                    kind="breach",
+                    scope=DESK_SCOPE,
+                    metric="venue_errors",
+                    value=b.max_venue_errors,
+                    limit=b.max_venue_errors,
+                    message=f"venue {venue} rejected {b.max_venue_errors} orders within "
+                    f"{b.venue_error_window_seconds} s",
                     halt=True,
                 )
             )
@@ -349,7 +354,7 @@ class RealTimeRisk:
         es = max(0.0, -sum(tail) / len(tail))
         return var, es, n
 
-    def position_size(self, symbol: str, budget: int, horizon_s: int) -> dict[str, Any]:
+    def position_size(self, symbol: str, *, budget: int, horizon_s: int) -> dict[str, Any]:
         """Quantity whose one-standard-deviation move over ``horizon_s`` is about ``budget``, on the lot grid."""
         rets = self.returns(symbol)
         price = self.marks.get(symbol, 0)
@@ -399,22 +404,29 @@ class RealTimeRisk:
                 if ls.credit_limit:
                     checks.append(("credit", exp["gross"] + exp["open_notional"], ls.credit_limit, False))
             for metric, value, limit, halts in checks:
-                found.extend(self._judge(scope, metric, value, limit, halts, day))
+                found.extend(self._judge(scope, metric, value=value, limit=limit, halts=halts, day=day))
         b = limits.var
         if b.max_var or b.max_expected_shortfall:
             var, es, _ = self.var_es(DESK_SCOPE)
             day = self.books[DESK_SCOPE].day
             if b.max_var:
-                found.extend(self._judge(DESK_SCOPE, "var", round(var * SCALE), b.max_var, False, day))
+                found.extend(
+                    self._judge(DESK_SCOPE, "var", value=round(var * SCALE), limit=b.max_var, halts=False, day=day)
+                )
             if b.max_expected_shortfall:
                 found.extend(
                     self._judge(
-                        DESK_SCOPE, "expected_shortfall", round(es * SCALE), b.max_expected_shortfall, False, day
+                        DESK_SCOPE,
+                        "expected_shortfall",
+                        value=round(es * SCALE),
+                        limit=b.max_expected_shortfall,
+                        halts=False,
+                        day=day,
                     )
                 )
         return found
 
-    def _judge(self, scope: ScopeKey, metric: str, value: int, limit: int, halts: bool, day: int) -> list[Finding]:
+    def _judge(self, scope: ScopeKey, metric: str, *, value: int, limit: int, halts: bool, day: int) -> list[Finding]:
         key = (scope, metric)
         who = scope_label(scope)
         shown = f"{who}: {metric.replace('_', ' ')} {format_fixed(value)} of limit {format_fixed(limit)}"
@@ -426,18 +438,40 @@ class RealTimeRisk:
                 trip = halts and (scope, metric, day) not in self._tripped
                 if trip:
                     self._tripped.add((scope, metric, day))
-                out.append(Finding("breach", scope, metric, value, limit, shown, halt=trip))
+                out.append(
+                    Finding(
+                        kind="breach", scope=scope, metric=metric, value=value, limit=limit, message=shown, halt=trip
+                    )
+                )
             return out
         if value * 100 >= limit * WARN_PCT:
             self._breached.discard(key)
             if key not in self._warned:
                 self._warned.add(key)
-                return [Finding("warning", scope, metric, value, limit, f"{shown} (80% warning)")]
+                return [
+                    Finding(
+                        kind="warning",
+                        scope=scope,
+                        metric=metric,
+                        value=value,
+                        limit=limit,
+                        message=f"{shown} (80% warning)",
+                    )
+                ]
             return []
         if key in self._warned:
             self._warned.discard(key)
             self._breached.discard(key)
-            return [Finding("recovered", scope, metric, value, limit, f"{shown}: back under 80%")]
+            return [
+                Finding(
+                    kind="recovered",
+                    scope=scope,
+                    metric=metric,
+                    value=value,
+                    limit=limit,
+                    message=f"{shown}: back under 80%",
+                )
+            ]
         return []
 
     def mark_tripped(self, scope: ScopeKey, metric: str, day: int) -> None:

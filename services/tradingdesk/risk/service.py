@@ -72,8 +72,8 @@ class RiskService:
         self.store = RiskChangeStore(self.db)
         self.rt = RealTimeRisk(
             Limits.from_spec(desk.spec.risk),
-            {s: i.sector for s, i in self.instruments.items()},
-            {s: i.lot_size for s, i in self.instruments.items()},
+            sectors={s: i.sector for s, i in self.instruments.items()},
+            lot_sizes={s: i.lot_size for s, i in self.instruments.items()},
         )
         self.state = RiskState(
             desk,

@@ -232,7 +232,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 raise invalid("risk_budget", "must be > 0")
             if request.horizon_seconds < 0 or request.horizon_seconds > MAX_HORIZON_S:
                 raise invalid("horizon_seconds", f"must be between 0 and {MAX_HORIZON_S}")
-            out = self.monitor.position_size(request.symbol, budget, request.horizon_seconds or 23_400)
+            out = self.monitor.position_size(request.symbol, budget=budget, horizon_s=request.horizon_seconds or 23_400)
             if not out["price"]:
                 raise not_found(f"no mark for {request.symbol} yet: market data has not arrived")
             if out["samples"] < 2:

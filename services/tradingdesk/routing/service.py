@@ -75,7 +75,13 @@ class RoutingService:
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
         taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}
         default_venue = spec.routing.default_venue or spec.venues[0].name
-        router = Router(self.venues, symbols_by_venue, taker_fees, default_venue, spec.routing.smart_routing)
+        router = Router(
+            self.venues,
+            symbols_by_venue=symbols_by_venue,
+            taker_fees=taker_fees,
+            default_venue=default_venue,
+            smart=spec.routing.smart_routing,
+        )
         self.engine = OrderEngine(
             instruments=self.instruments,
             gate=self.gate,
@@ -90,10 +96,10 @@ class RoutingService:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
             self.venues[v.name] = SimulatedVenue(
                 v.name,
-                venue_instruments,
-                self.engine,
-                scheduler,
-                self.clock,
+                instruments=venue_instruments,
+                listener=self.engine,
+                scheduler=scheduler,
+                clock=self.clock,
                 latency_us=v.latency_us,
                 maker_fee_per_unit=units(v.maker_fee_per_unit) - units(v.maker_rebate_per_unit),
                 taker_fee_per_unit=units(v.taker_fee_per_unit),

@@ -16,6 +16,7 @@ from tradingdesk.core.events import (
     OrderFilled,
     OrderPending,
     OrderReplaced,
+    OrderTerms,
     ReplaceRejected,
     ReplaceRequested,
 )
@@ -134,26 +135,28 @@ class ExposureBooks:
         order_id = t.order_id
         if kind is OrderPending:
             if event.is_open:
-                self.open(
-                    order_id, t.account, t.strategy, t.symbol, side=t.side, qty=t.qty - event.cum_qty, price=t.price
-                )
+                self._open_terms(order_id, t, qty=t.qty - event.cum_qty, price=t.price)
             return
         if kind is OrderFilled:
             self.fill(
-                order_id, t.account, t.strategy, t.symbol, side=t.side, qty=event.last_qty, price=event.last_price
+                order_id,
+                account=t.account,
+                strategy=t.strategy,
+                symbol=t.symbol,
+                side=t.side,
+                qty=event.last_qty,
+                price=event.last_price,
             )
         elif kind is ReplaceRequested:
             # Until the venue answers, both the working order and its replacement count against exposure.
             self._replacements[order_id] = event.new_order_id
-            qty = event.new_qty - event.cum_qty
-            self.open(event.new_order_id, t.account, t.strategy, t.symbol, side=t.side, qty=qty, price=event.new_price)
+            self._open_terms(event.new_order_id, t, qty=event.new_qty - event.cum_qty, price=event.new_price)
             return
         elif kind is OrderReplaced:
             self._replacements.pop(t.replaces_order_id, None)
             self.close(t.replaces_order_id)
             if event.is_open:
-                qty = t.qty - event.cum_qty
-                self.open(order_id, t.account, t.strategy, t.symbol, side=t.side, qty=qty, price=t.price)
+                self._open_terms(order_id, t, qty=t.qty - event.cum_qty, price=t.price)
             else:
                 self.close(order_id)
             return
@@ -164,6 +167,17 @@ class ExposureBooks:
         if not event.is_open:
             self.close(order_id)
 
+    def _open_terms(self, order_id: str, terms: OrderTerms, *, qty: int, price: int) -> None:
+        self.open(
+            order_id,
+            account=terms.account,
+            strategy=terms.strategy,
+            symbol=terms.symbol,
+            side=terms.side,
+            qty=qty,
+            price=price,
+        )
+
     def open(
         self, order_id: str, account: str, strategy: str, symbol: str, *, side: Side, qty: int, price: int
     ) -> None:
@@ -172,7 +186,7 @@ class ExposureBooks:
             self.close(order_id)
         if not price:
             price = self.marks.get(symbol, 0)
-        exposures = self.exposures(account, strategy, symbol, price)
+        exposures = self.exposures(account, strategy, symbol, mark=price)
         is_buy = side == Side.BUY
         notional = mul(price, qty)
         for se in exposures:
@@ -196,7 +210,7 @@ class ExposureBooks:
             entry.open_qty -= taken
             notional = mul(entry.price, taken)
         else:
-            exposures = self.exposures(account, strategy, symbol, price)
+            exposures = self.exposures(account, strategy, symbol, mark=price)
             is_buy = side == Side.BUY
             taken = notional = 0
         for se in exposures:
@@ -233,7 +247,7 @@ class ExposureBooks:
                 se.mark = price
                 se.refresh()
 
-    def exposures(self, account: str, strategy: str, symbol: str, mark: int) -> tuple[SymbolExposure, ...]:
+    def exposures(self, account: str, strategy: str, symbol: str, *, mark: int) -> tuple[SymbolExposure, ...]:
         """The symbol's exposure in every scope an order of ``account``/``strategy`` counts in."""
         by_strategy = self._cache.get(account)
         cached = by_strategy.get((strategy, symbol)) if by_strategy is not None else None
