@@ -131,6 +131,9 @@ async def run_async() -> list[dict]:
         def relax(doc: dict) -> None:
             doc["spec"]["risk"]["maxSubmitsPerSecond"] = 1_000_000
             doc["spec"]["risk"]["maxOrderQuantity"] = "1000000"
+            # The execution-report figure crosses the spread back and forth: every round trip loses it, which
+            # the loss and slippage breakers would (rightly) halt.
+            doc["spec"]["risk"]["circuitBreakers"] = {"maxConsecutiveLosses": 0, "slippageSpikeBps": 0}
 
         desk = await RunningDesk(write_desk(Path(tmp), relax)).start()
         echo_port, durable_port = free_ports(2)

@@ -274,6 +274,12 @@ def _decode_order(
     )
 
 
+def payload_scope(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """(account, symbol) of an encoded record without decoding it: every version keeps both at the top level
+    (empty for what concerns no account or symbol), so a forwarder can index records cheaply."""
+    return payload.get("account", ""), payload.get("symbol", "")
+
+
 class RecordLike(Protocol):
     """A journal record as ``storage.journal.JournalRecord`` has it."""
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from tradingdesk.core.event_codec import ORDER_KINDS, record_event
+from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
 from tradingdesk.core.events import OrderEvent
 from tradingdesk.core.reject import Reject, invalid
 from tradingdesk.edge.status import abort, status_number
@@ -184,14 +184,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         """One wire message per record, built once for every StreamJournal subscriber (compliance, risk)."""
         event = self._events.get(rec.seq)
         if event is None:
+            account, symbol = payload_scope(rec.payload)
             event = orders_pb2.JournalEvent(
                 seq=rec.seq,
                 ts_ns=rec.ts_ns,
                 kind=rec.kind,
                 order_id=rec.order_id,
                 payload_json=rec.payload_json or encode_payload(rec.payload),
-                account=rec.payload.get("account", ""),
-                symbol=rec.payload.get("symbol", ""),
+                account=account,
+                symbol=symbol,
             )
             if len(self._events) >= EVENT_CACHE_MAX:
                 del self._events[next(iter(self._events))]
