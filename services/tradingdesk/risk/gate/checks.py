@@ -12,7 +12,7 @@ from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.fixed import bps_of, format_fixed, mul
 from tradingdesk.core.reject import refused, unavailable
-from tradingdesk.risk.gate.exposure import check_exposure
+from tradingdesk.risk.gate.exposure import check_exposures
 from tradingdesk.risk.gate.scopes import ScopeRules
 
 if TYPE_CHECKING:
@@ -41,9 +41,9 @@ def check_order(
     """``qty``/``price`` are the order's (its open part for a replace); ``add_qty`` is what it adds to the open
     quantity, which is what exposure limits see."""
     limits = gate.limits
-    if gate.stream_silent_ns(now_ns) > limits.gate_stream_timeout_ms * NS_PER_MS:
+    if gate.stream_guarded and now_ns - gate.last_heard_ns > gate.stream_timeout_ns:
         raise unavailable(
-            f"risk stream lost: no word from the risk service for {gate.stream_silent_ns(now_ns) // NS_PER_MS} ms "
+            f"risk stream lost: no word from the risk service for {(now_ns - gate.last_heard_ns) // NS_PER_MS} ms "
             f"(bound {limits.gate_stream_timeout_ms} ms); new orders are refused until it is back",
             "RISK_STREAM_LOST",
         )
@@ -87,7 +87,7 @@ def check_order(
     if ref is None:
         raise refused(f"no reference price for {symbol} yet: market data has not arrived", "NO_REFERENCE")
     age = now_ns - ref.ts_ns
-    if age > limits.reference_max_age_ms * NS_PER_MS:
+    if age > gate.reference_max_age_ns:
         raise refused(f"the reference price for {symbol} is stale ({age // NS_PER_MS} ms old)", "STALE_REFERENCE")
     ref_price = ref.price
     is_limit = order_type == _LIMIT
@@ -118,21 +118,15 @@ def check_order(
     if limits.short_sale_rule and not is_buy and add_qty > 0:
         _check_short_sale(gate, account=account, symbol=symbol, side=side, add_qty=add_qty, exposure=account_se)
     if add_qty > 0 and rules.exposure:
-        add_notional = mul(check_price, add_qty)
-        sector = gate.exposure.sectors.get(symbol, "")
-        for scope_limits, book, symbol_cap, sector_cap in rules.exposure:
-            check_exposure(
-                limits=scope_limits,
-                book=book,
-                symbol_cap=symbol_cap,
-                sector_cap=sector_cap,
-                sector=sector,
-                symbol=symbol,
-                is_buy=is_buy,
-                add_qty=add_qty,
-                add_notional=add_notional,
-                mark=ref_price,
-            )
+        check_exposures(
+            rules.exposure,
+            symbol=symbol,
+            sector=gate.exposure.sectors.get(symbol, ""),
+            is_buy=is_buy,
+            add_qty=add_qty,
+            add_notional=mul(check_price, add_qty),
+            mark=ref_price,
+        )
 
 
 def _check_short_sale(gate: RiskGate, *, account: str, symbol: str, side: Side, add_qty: int, exposure) -> None:

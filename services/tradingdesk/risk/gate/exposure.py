@@ -282,92 +282,91 @@ class ExposureBooks:
         return {symbol: se.position for symbol, se in book.symbols.items()} if book is not None else {}
 
 
-def check_exposure(
+def check_exposures(
+    rules: tuple[tuple[LimitSet, ExposureBook, int, int], ...],
     *,
-    limits: LimitSet,
-    book: ExposureBook,
-    symbol_cap: int,
-    sector_cap: int,
-    sector: str,
     symbol: str,
+    sector: str,
     is_buy: bool,
     add_qty: int,
     add_notional: int,
     mark: int,
 ) -> None:
-    """One scope's exposure limits for an order adding ``add_qty`` (worst case: everything fills).
+    """Each scope's exposure limits for an order adding ``add_qty`` (worst case: everything fills). ``rules``
+    hold each scope's limits, book, and concentration limits in money (``scopes.resolve`` computes them once).
 
-    An order that only reduces the scope's position in the symbol passes: risk-reducing orders must always be
-    possible. ``symbol_cap``/``sector_cap`` are the concentration limits in money, computed once per scope."""
-    se = book.symbols.get(symbol)
-    if se is not None:
-        position, open_buy, open_sell, gross_term = se.position, se.open_buy, se.open_sell, se.gross_term
-    else:
-        position = open_buy = open_sell = gross_term = 0
-    if is_buy:
-        if position < 0 and position + open_buy + add_qty <= 0:
-            return
-        open_buy += add_qty
-    else:
-        if position > 0 and position - open_sell - add_qty >= 0:
-            return
-        open_sell += add_qty
-    long_qty = position + open_buy
-    short_qty = position - open_sell
-    worst = long_qty if long_qty >= -short_qty else -short_qty
-    if worst < 0:
-        worst = -worst
-    credit = limits.credit_limit
-    if credit:
-        used = book.open_notional + book.position_value + add_notional
-        if used > credit:
-            raise refused(
-                f"credit limit of {scope_label(book.scope)}: open orders and positions would reach "
-                f"{format_fixed(used)}, limit {format_fixed(credit)}",
-                "CREDIT_LIMIT",
-            )
-    if limits.max_position_quantity and worst > limits.max_position_quantity:
-        raise refused(
-            f"position limit of {scope_label(book.scope)}: {symbol} could reach {format_fixed(worst)} with open "
-            f"orders, limit {format_fixed(limits.max_position_quantity)}",
-            "POSITION_LIMIT",
-        )
-    new_term = mul(mark, worst)
-    gross_limit = limits.max_gross_exposure
-    if gross_limit:
-        gross = book.gross - gross_term + new_term
-        if gross > gross_limit:
-            raise refused(
-                f"gross exposure of {scope_label(book.scope)} would reach {format_fixed(gross)}, "
-                f"limit {format_fixed(gross_limit)}",
-                "GROSS_EXPOSURE",
-            )
-        if symbol_cap and new_term > symbol_cap:
-            raise refused(
-                f"concentration of {scope_label(book.scope)} in {symbol} would reach {format_fixed(new_term)}, "
-                f"{limits.max_symbol_concentration_bps} bps of the gross limit is {format_fixed(symbol_cap)}",
-                "SYMBOL_CONCENTRATION",
-            )
-        if sector_cap:
-            in_sector = book.sectors.get(sector, 0) - gross_term + new_term
-            if in_sector > sector_cap:
-                raise refused(
-                    f"concentration of {scope_label(book.scope)} in sector {sector or '(none)'} would reach "
-                    f"{format_fixed(in_sector)}, {limits.max_sector_concentration_bps} bps of the gross limit is "
-                    f"{format_fixed(sector_cap)}",
-                    "SECTOR_CONCENTRATION",
-                )
-    net_limit = limits.max_net_exposure
-    if net_limit:
-        if is_buy:
-            before = book.net_long
-            net = before - (se.net_if_buys_fill if se is not None else 0) + mark * long_qty // SCALE
+    An order that only reduces a scope's position in the symbol passes that scope: risk-reducing orders must
+    always be possible."""
+    for limits, book, symbol_cap, sector_cap in rules:
+        se = book.symbols.get(symbol)
+        if se is not None:
+            position, open_buy, open_sell, gross_term = se.position, se.open_buy, se.open_sell, se.gross_term
         else:
-            before = book.net_short
-            net = before - (se.net_if_sells_fill if se is not None else 0) + mark * short_qty // SCALE
-        if abs(net) > net_limit and abs(net) > abs(before):
+            position = open_buy = open_sell = gross_term = 0
+        if is_buy:
+            if position < 0 and position + open_buy + add_qty <= 0:
+                continue
+            open_buy += add_qty
+        else:
+            if position > 0 and position - open_sell - add_qty >= 0:
+                continue
+            open_sell += add_qty
+        long_qty = position + open_buy
+        short_qty = position - open_sell
+        worst = long_qty if long_qty >= -short_qty else -short_qty
+        if worst < 0:
+            worst = -worst
+        credit = limits.credit_limit
+        if credit:
+            used = book.open_notional + book.position_value + add_notional
+            if used > credit:
+                raise refused(
+                    f"credit limit of {scope_label(book.scope)}: open orders and positions would reach "
+                    f"{format_fixed(used)}, limit {format_fixed(credit)}",
+                    "CREDIT_LIMIT",
+                )
+        if limits.max_position_quantity and worst > limits.max_position_quantity:
             raise refused(
-                f"net exposure of {scope_label(book.scope)} would reach {format_fixed(net)}, "
-                f"limit {format_fixed(net_limit)}",
-                "NET_EXPOSURE",
+                f"position limit of {scope_label(book.scope)}: {symbol} could reach {format_fixed(worst)} with open "
+                f"orders, limit {format_fixed(limits.max_position_quantity)}",
+                "POSITION_LIMIT",
             )
+        new_term = mul(mark, worst)
+        gross_limit = limits.max_gross_exposure
+        if gross_limit:
+            gross = book.gross - gross_term + new_term
+            if gross > gross_limit:
+                raise refused(
+                    f"gross exposure of {scope_label(book.scope)} would reach {format_fixed(gross)}, "
+                    f"limit {format_fixed(gross_limit)}",
+                    "GROSS_EXPOSURE",
+                )
+            if symbol_cap and new_term > symbol_cap:
+                raise refused(
+                    f"concentration of {scope_label(book.scope)} in {symbol} would reach {format_fixed(new_term)}, "
+                    f"{limits.max_symbol_concentration_bps} bps of the gross limit is {format_fixed(symbol_cap)}",
+                    "SYMBOL_CONCENTRATION",
+                )
+            if sector_cap:
+                in_sector = book.sectors.get(sector, 0) - gross_term + new_term
+                if in_sector > sector_cap:
+                    raise refused(
+                        f"concentration of {scope_label(book.scope)} in sector {sector or '(none)'} would reach "
+                        f"{format_fixed(in_sector)}, {limits.max_sector_concentration_bps} bps of the gross limit is "
+                        f"{format_fixed(sector_cap)}",
+                        "SECTOR_CONCENTRATION",
+                    )
+        net_limit = limits.max_net_exposure
+        if net_limit:
+            if is_buy:
+                before = book.net_long
+                net = before - (se.net_if_buys_fill if se is not None else 0) + mark * long_qty // SCALE
+            else:
+                before = book.net_short
+                net = before - (se.net_if_sells_fill if se is not None else 0) + mark * short_qty // SCALE
+            if abs(net) > net_limit and abs(net) > abs(before):
+                raise refused(
+                    f"net exposure of {scope_label(book.scope)} would reach {format_fixed(net)}, "
+                    f"limit {format_fixed(net_limit)}",
+                    "NET_EXPOSURE",
+                )

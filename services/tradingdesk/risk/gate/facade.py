@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.events import OrderEvent, RiskLatched
 from tradingdesk.risk.gate.checks import check_order
 from tradingdesk.risk.gate.exposure import ExposureBook, ExposureBooks
 from tradingdesk.risk.gate.flow import (
+    CANCELS,
+    MODIFIES,
+    SUBMITS,
     DuplicateDetector,
     MessageFlow,
     RepeatedExecutions,
@@ -45,8 +49,8 @@ class RiskGate:
         self.repeats = RepeatedExecutions()
         self._rules: dict[str, dict[str, ScopeRules]] = {}  # account -> strategy -> rules
         self._states_version = 0
-        self._guard = False
-        self._last_heard_ns = 0
+        self.stream_guarded = False
+        self.last_heard_ns = 0
         self.set_limits(limits)
 
     @property
@@ -60,9 +64,11 @@ class RiskGate:
 
     def set_limits(self, limits: Limits) -> None:
         self.limits = limits
+        self.stream_timeout_ns = limits.gate_stream_timeout_ms * NS_PER_MS
+        self.reference_max_age_ns = limits.reference_max_age_ms * NS_PER_MS
         self._rules = {}
         self.duplicates.longest_window_ns = (
-            max([limits.duplicate_window_ms, *(s.duplicate_window_ms for s in limits.scopes.values())]) * 1_000_000
+            max([limits.duplicate_window_ms, *(s.duplicate_window_ms for s in limits.scopes.values())]) * NS_PER_MS
         )
 
     def set_state(self, scope: ScopeKey, entry: StateEntry) -> None:
@@ -76,16 +82,13 @@ class RiskGate:
     def arm_stream_guard(self, now_ns: int) -> None:
         """From now on the gate fails closed when the risk stream is silent for ``gate_stream_timeout_ms``.
         Arming counts as hearing, so a routing service that starts gets one timeout to connect."""
-        if not self._guard:
-            self._guard = True
-            self._last_heard_ns = now_ns
+        if not self.stream_guarded:
+            self.stream_guarded = True
+            self.last_heard_ns = now_ns
 
     def heard(self, now_ns: int) -> None:
         """The risk stream delivered something (an update or a heartbeat)."""
-        self._last_heard_ns = now_ns
-
-    def stream_silent_ns(self, now_ns: int) -> int:
-        return now_ns - self._last_heard_ns if self._guard else 0
+        self.last_heard_ns = now_ns
 
     def latch(self, scope: ScopeKey, tripped_ns: int, why: str) -> None:
         current = self.latches.get(scope)
@@ -195,7 +198,7 @@ class RiskGate:
         if rules.duplicate_window_ns:
             duplicate_key = (account, strategy, symbol, side, order_type, qty, price)
             self.duplicates.check(duplicate_key, window_ns=rules.duplicate_window_ns, now_ns=now_ns)
-        self._count_message(rules, account=account, strategy=strategy, now_ns=now_ns, kind="submits")
+        self._count_message(rules, now_ns, SUBMITS, "SUBMIT_THROTTLE")
         if duplicate_key is not None:
             self.duplicates.remember(duplicate_key, now_ns)
 
@@ -227,74 +230,21 @@ class RiskGate:
             add_qty=qty - old_qty,
             now_ns=now_ns,
         )
-        self._count_message(rules, account=account, strategy=strategy, now_ns=now_ns, kind="modifies")
+        self._count_message(rules, now_ns, MODIFIES, "MODIFY_THROTTLE")
 
     def check_cancel(self, *, account: str, strategy: str, now_ns: int) -> None:
         """A client's cancel: only the cancel throttle applies (halts, the ratio and a lost risk stream never
         stop a cancel; the kill switch's own cancels do not come here)."""
-        rules = self.rules_for(account, strategy)
-        strategy_limits = rules.strategy_limits
-        throttle(
-            account_window=rules.account_flow.cancels,
-            account_limit=rules.flow_limits.max_cancels_per_second,
-            strategy_window=rules.strategy_flow.cancels if strategy_limits is not None else None,
-            strategy_limit=strategy_limits.max_cancels_per_second if strategy_limits is not None else 0,
-            now_ns=now_ns,
-            account=account,
-            strategy=strategy,
-            what="cancels",
-            code="CANCEL_THROTTLE",
-        )
-        rules.account_flow.messages += 1
-        if rules.strategy_flow is not None:
-            rules.strategy_flow.messages += 1
+        throttle(self.rules_for(account, strategy).flows, now_ns, kind=CANCELS, code="CANCEL_THROTTLE")
 
-    def _count_message(self, rules: ScopeRules, *, account: str, strategy: str, now_ns: int, kind: str) -> None:
-        """The order-to-trade ratio and the submit (or modify) throttle; then the message counts."""
+    def _count_message(self, rules: ScopeRules, now_ns: int, kind: int, code: str) -> None:
+        """The order-to-trade ratio, then the submit (or modify) throttle, which counts the message."""
         limits = self.limits
-        account_flow, strategy_flow = rules.account_flow, rules.strategy_flow
-        strategy_limits = rules.strategy_limits
-        window_s, min_messages = limits.order_to_trade_window_s, limits.order_to_trade_min_messages
-        check_order_to_trade(
-            account_flow,
-            ratio=rules.flow_limits.max_order_to_trade_ratio,
-            who=account,
-            now_ns=now_ns,
-            window_s=window_s,
-            min_messages=min_messages,
-        )
-        if strategy_limits is not None:
+        for rule in rules.ratio_flows:
             check_order_to_trade(
-                strategy_flow,
-                ratio=strategy_limits.max_order_to_trade_ratio,
-                who=f"{account}/{strategy}",
-                now_ns=now_ns,
-                window_s=window_s,
-                min_messages=min_messages,
+                rule, now_ns, window_s=limits.order_to_trade_window_s, min_messages=limits.order_to_trade_min_messages
             )
-        submits = kind == "submits"
-        throttle(
-            account_window=account_flow.submits if submits else account_flow.modifies,
-            account_limit=(
-                rules.flow_limits.max_submits_per_second if submits else rules.flow_limits.max_modifies_per_second
-            ),
-            strategy_window=(
-                (strategy_flow.submits if submits else strategy_flow.modifies) if strategy_limits is not None else None
-            ),
-            strategy_limit=(
-                (strategy_limits.max_submits_per_second if submits else strategy_limits.max_modifies_per_second)
-                if strategy_limits is not None
-                else 0
-            ),
-            now_ns=now_ns,
-            account=account,
-            strategy=strategy,
-            what=kind,
-            code="SUBMIT_THROTTLE" if submits else "MODIFY_THROTTLE",
-        )
-        account_flow.messages += 1
-        if strategy_flow is not None:
-            strategy_flow.messages += 1
+        throttle(rules.flows, now_ns, kind=kind, code=code)
 
     # -- resolution and views -------------------------------------------------------------------------------------
     def rules_for(self, account: str, strategy: str) -> ScopeRules:

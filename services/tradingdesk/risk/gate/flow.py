@@ -13,69 +13,85 @@ from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.core.fixed import format_fixed
 from tradingdesk.core.reject import refused, throttled
 
+SUBMITS, MODIFIES, CANCELS = 0, 1, 2  # the throttled kinds of message
+MESSAGE_KINDS = ("submits", "modifies", "cancels")
+
 
 class MessageFlow:
-    """Message counters of an account or an account+strategy."""
+    """Message counters of an account or an account+strategy (they outlive limit changes)."""
 
-    __slots__ = ("cancels", "messages", "modifies", "submits", "trades", "window_start")
+    __slots__ = ("messages", "trades", "window_start", "windows")
 
     def __init__(self) -> None:
-        self.submits: deque[int] = deque()
-        self.modifies: deque[int] = deque()
-        self.cancels: deque[int] = deque()
+        self.windows: tuple[deque[int], deque[int], deque[int]] = (deque(), deque(), deque())  # by kind
         self.window_start = 0  # of the order-to-trade window
         self.messages = 0
         self.trades = 0
 
 
-def _over(window: deque[int] | None, per_second: int, now_ns: int) -> bool:
-    if not per_second or window is None:
-        return False
+class FlowRule:
+    """One counter and the limits that apply to it, resolved with the scope's rules: an account counts with
+    the tighter of the desk's and its own limits, an account+strategy with the strategy's own (``limited``:
+    it has a limit set of its own; otherwise it only counts)."""
+
+    __slots__ = ("flow", "limited", "per_second", "ratio", "scope_kind", "who")
+
+    def __init__(
+        self,
+        flow: MessageFlow,
+        *,
+        scope_kind: str,
+        who: str,
+        limited: bool,
+        submits: int,
+        modifies: int,
+        cancels: int,
+        ratio: int,
+    ) -> None:
+        self.flow = flow
+        self.scope_kind = scope_kind  # "account" or "strategy", for messages
+        self.who = who
+        self.limited = limited
+        self.per_second = (submits, modifies, cancels)  # by kind; 0: no throttle
+        self.ratio = ratio
+
+
+def _over(window: deque[int], per_second: int, now_ns: int) -> bool:
     horizon = now_ns - NS_PER_SECOND
     while window and window[0] <= horizon:
         window.popleft()
     return len(window) >= per_second
 
 
-def throttle(
-    *,
-    account_window: deque[int],
-    account_limit: int,
-    strategy_window: deque[int] | None,
-    strategy_limit: int,
-    now_ns: int,
-    account: str,
-    strategy: str,
-    what: str,
-    code: str,
-) -> None:
-    """Sliding one-second windows of the account and of the account+strategy: both must have room, then both
-    count the message."""
-    if _over(account_window, account_limit, now_ns):
-        raise throttled(f"account {account} exceeded {account_limit} {what} per second", code)
-    if _over(strategy_window, strategy_limit, now_ns):
-        raise throttled(f"strategy {account}/{strategy} exceeded {strategy_limit} {what} per second", code)
-    if account_limit:
-        account_window.append(now_ns)
-    if strategy_limit and strategy_window is not None:
-        strategy_window.append(now_ns)
-
-
-def check_order_to_trade(
-    flow: MessageFlow, *, ratio: int, who: str, now_ns: int, window_s: int, min_messages: int
-) -> None:
+def check_order_to_trade(rule: FlowRule, now_ns: int, *, window_s: int, min_messages: int) -> None:
     """Tumbling window: messages and trades count from the window's first message."""
+    flow = rule.flow
     if not flow.window_start or now_ns - flow.window_start >= window_s * NS_PER_SECOND:
         flow.window_start = now_ns
         flow.messages = 0
         flow.trades = 0
     messages = flow.messages
+    ratio = rule.ratio
     if ratio and messages >= min_messages and messages >= ratio * max(flow.trades, 1):
         raise refused(
-            f"order-to-trade ratio: {who} sent {messages} messages for {flow.trades} trades in this window "
+            f"order-to-trade ratio: {rule.who} sent {messages} messages for {flow.trades} trades in this window "
             f"(limit {ratio} per trade)",
             "ORDER_TO_TRADE_RATIO",
         )
+
+
+def throttle(rules: tuple[FlowRule, ...], now_ns: int, *, kind: int, code: str) -> None:
+    """Sliding one-second windows of one kind of message (``SUBMITS``, ``MODIFIES`` or ``CANCELS``): every
+    counter must have room, then each counts the message."""
+    for rule in rules:
+        limit = rule.per_second[kind]
+        if limit and _over(rule.flow.windows[kind], limit, now_ns):
+            raise throttled(f"{rule.scope_kind} {rule.who} exceeded {limit} {MESSAGE_KINDS[kind]} per second", code)
+    for rule in rules:
+        flow = rule.flow
+        if rule.per_second[kind]:
+            flow.windows[kind].append(now_ns)
+        flow.messages += 1
 
 
 DuplicateKey = tuple  # (account, strategy, symbol, side, order type, quantity, price)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.fixed import bps_of
 from tradingdesk.risk.gate.exposure import ExposureBook, ExposureBooks
-from tradingdesk.risk.gate.flow import MessageFlow
+from tradingdesk.risk.gate.flow import FlowRule, MessageFlow
 from tradingdesk.risk.limits import Limits, LimitSet, StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 
@@ -29,20 +29,18 @@ class ScopeRules:
 
     __slots__ = (
         "account_book",
-        "account_flow",
         "account_key",
         "collar_bps",
         "duplicate_window_ns",
         "exposure",
-        "flow_limits",
+        "flows",
         "max_notional",
         "max_qty",
+        "ratio_flows",
         "restricted",
         "state_entry",
         "state_version",
-        "strategy_flow",
         "strategy_key",
-        "strategy_limits",
     )
 
 
@@ -79,19 +77,32 @@ def resolve(
         if s is not None and book is not None and s.has_exposure_limits
     )
     acct = account_set
-    rules.flow_limits = LimitSet(
-        max_submits_per_second=tightest(limits.max_submits_per_second, acct.max_submits_per_second if acct else 0),
-        max_modifies_per_second=tightest(limits.max_modifies_per_second, acct.max_modifies_per_second if acct else 0),
-        max_cancels_per_second=tightest(limits.max_cancels_per_second, acct.max_cancels_per_second if acct else 0),
-        max_order_to_trade_ratio=tightest(
-            limits.max_order_to_trade_ratio, acct.max_order_to_trade_ratio if acct else 0
-        ),
+    account_flow = FlowRule(
+        flows.get(account_key) or flows.setdefault(account_key, MessageFlow()),
+        scope_kind="account",
+        who=account,
+        limited=True,
+        submits=tightest(limits.max_submits_per_second, acct.max_submits_per_second if acct else 0),
+        modifies=tightest(limits.max_modifies_per_second, acct.max_modifies_per_second if acct else 0),
+        cancels=tightest(limits.max_cancels_per_second, acct.max_cancels_per_second if acct else 0),
+        ratio=tightest(limits.max_order_to_trade_ratio, acct.max_order_to_trade_ratio if acct else 0),
     )
-    rules.account_flow = flows.get(account_key) or flows.setdefault(account_key, MessageFlow())
-    rules.strategy_limits = strategy_set
-    rules.strategy_flow = (
-        (flows.get(strategy_key) or flows.setdefault(strategy_key, MessageFlow())) if strategy else None
-    )
+    rules.flows = (account_flow,)
+    if strategy:
+        own = strategy_set
+        rules.flows += (
+            FlowRule(
+                flows.get(strategy_key) or flows.setdefault(strategy_key, MessageFlow()),
+                scope_kind="strategy",
+                who=f"{account}/{strategy}",
+                limited=own is not None,
+                submits=own.max_submits_per_second if own else 0,
+                modifies=own.max_modifies_per_second if own else 0,
+                cancels=own.max_cancels_per_second if own else 0,
+                ratio=own.max_order_to_trade_ratio if own else 0,
+            ),
+        )
+    rules.ratio_flows = tuple(rule for rule in rules.flows if rule.limited)
     rules.state_version = -1
     return rules
 
