@@ -26,7 +26,7 @@ def test_readme_commands(tmp_path: Path) -> None:
     desk = DeskProcess(write_desk(tmp_path))
     try:
         desk.wait_up()
-        env = {**os.environ, "TD_ADDR_ROUTING": desk.address("routing")}
+        env = {**os.environ, "TD_ADDR_ROUTING": desk.address("routing"), "TD_ADDR_FEEDS": desk.address("feeds")}
         bindir = str(Path(sys.executable).parent)
         outputs = []
         for command in trying_it_commands():
@@ -40,7 +40,8 @@ def test_readme_commands(tmp_path: Path) -> None:
             run = wait_until(ran, 10, 0.2, what=f"{command} to find market data")
             assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
             outputs.append(run.stdout)
-        submitted, listed, positions = outputs
+        submitted, listed, positions, feeds = outputs
+        assert feeds.startswith("market data: SERVING") and "vendor-a (replay)" in feeds
         assert "PENDING_NEW" in submitted
         order_id = submitted.splitlines()[2].split()[0]
         assert order_id in listed and "AAPL" in listed
