@@ -12,23 +12,57 @@ from tradingdesk.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Si
 from tradingdesk.core.events import OrderTerms
 from tradingdesk.core.fixed import div
 
-S = OrderStatus
-
 # FIX 4.4 transitions (Volume 4, "Order State Change Matrices"), restricted to the states we model.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING_NEW: frozenset({S.NEW, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.CANCELED}),
-    S.NEW: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}),
-    S.PARTIALLY_FILLED: frozenset(
-        {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}
+    OrderStatus.PENDING_NEW: frozenset(
+        {
+            OrderStatus.NEW,
+            OrderStatus.REJECTED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.EXPIRED,
+            OrderStatus.CANCELED,
+        }
+    ),
+    OrderStatus.NEW: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.PENDING_CANCEL,
+            OrderStatus.PENDING_REPLACE,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.PENDING_CANCEL,
+            OrderStatus.PENDING_REPLACE,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
     ),
     # A fill may arrive while a cancel or replace is pending; a rejected cancel/replace restores the status.
-    S.PENDING_CANCEL: frozenset({S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.NEW, S.EXPIRED}),
-    S.PENDING_REPLACE: frozenset({S.REPLACED, S.PARTIALLY_FILLED, S.FILLED, S.NEW, S.CANCELED, S.EXPIRED}),
-    S.FILLED: frozenset(),
-    S.CANCELED: frozenset(),
-    S.REPLACED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.EXPIRED: frozenset(),
+    OrderStatus.PENDING_CANCEL: frozenset(
+        {OrderStatus.CANCELED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.NEW, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.PENDING_REPLACE: frozenset(
+        {
+            OrderStatus.REPLACED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.NEW,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.FILLED: frozenset(),
+    OrderStatus.CANCELED: frozenset(),
+    OrderStatus.REPLACED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
 }
 
 
@@ -60,8 +94,6 @@ class Order:
     replaced_by_order_id: str = ""
     parent_order_id: str = ""
     text: str = ""
-    # Status to return to when a pending cancel/replace is refused by the venue.
-    pre_pending_status: OrderStatus | None = field(default=None, repr=False)
     # The fields above that never change, as the one object every event of the order shares.
     terms: OrderTerms | None = field(default=None, repr=False, compare=False)
 
@@ -105,8 +137,6 @@ class Order:
     def transition(self, to: OrderStatus, ts_ns: int) -> None:
         if to not in TRANSITIONS[self.status]:
             raise IllegalTransition(f"order {self.order_id}: {self.status.name} -> {to.name} is not allowed")
-        if to in (S.PENDING_CANCEL, S.PENDING_REPLACE):
-            self.pre_pending_status = self.status
         self.status = to
         self.updated_ns = ts_ns
 

@@ -40,8 +40,6 @@ from tradingdesk.oms.venue_events import VenueEvents
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
 
-S = OrderStatus
-
 
 class OrderEngine(VenueEvents, KillSwitch, Recovery):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
@@ -163,7 +161,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         )
         venue = req.venue or self.router.choose(req.symbol, req.side)
         seq = self.emit(
-            OrderPending(ts_ns=now, terms=terms, status=S.PENDING_NEW, venue=venue, requested_venue=req.venue)
+            OrderPending(ts_ns=now, terms=terms, status=OrderStatus.PENDING_NEW, venue=venue, requested_venue=req.venue)
         )
         self.created_seq[terms.order_id] = seq
         order = self.book.orders[terms.order_id]
@@ -177,7 +175,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         self._require_workable(order, "cancel")
         now = self.clock.now_ns()
         self.gate.check_cancel(account=order.account, strategy=order.strategy, now_ns=now)
-        seq = self.emit(self.event(CancelRequested, order, now, status=S.PENDING_CANCEL))
+        seq = self.emit(self.event(CancelRequested, order, now, status=OrderStatus.PENDING_CANCEL))
         self.venues[order.venue].cancel(order.order_id)
         return Ack.of(order, seq)
 
@@ -220,7 +218,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
                 ReplaceRequested,
                 order,
                 now,
-                status=S.PENDING_REPLACE,
+                status=OrderStatus.PENDING_REPLACE,
                 new_order_id=new_order_id,
                 new_client_order_id=rr.new_client_order_id,
                 new_qty=qty,
@@ -276,11 +274,11 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
     def _require_workable(order: Order, action: str) -> None:
         if not order.is_open:
             raise refused(f"order {order.order_id} is {order.status.name}; nothing to {action}", "ORDER_NOT_OPEN")
-        if order.status in (S.PENDING_CANCEL, S.PENDING_REPLACE):
+        if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
             raise refused(
                 f"order {order.order_id} is {order.status.name}; wait for the venue's answer", "REQUEST_PENDING"
             )
-        if order.status == S.PENDING_NEW:
+        if order.status == OrderStatus.PENDING_NEW:
             raise refused(
                 f"order {order.order_id} is not yet acknowledged by {order.venue}; retry in a moment", "PENDING_NEW"
             )

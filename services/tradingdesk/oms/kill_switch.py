@@ -13,8 +13,6 @@ from tradingdesk.oms.requests import NewOrder
 if TYPE_CHECKING:
     from tradingdesk.oms.engine import OrderEngine
 
-S = OrderStatus
-
 
 class KillSwitch:
     """The kill switch part of ``OrderEngine``."""
@@ -49,7 +47,7 @@ class KillSwitch:
         for order in scoped:
             if order.order_id in self.unseated or order.venue not in self.venues:
                 self.unseated.discard(order.order_id)
-                self.emit(self.event(OrderCanceled, order, now, status=S.CANCELED, text="kill switch"))
+                self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text="kill switch"))
             else:
                 by_venue.setdefault(order.venue, []).append(order)
             cancelled.append(order.order_id)
@@ -100,8 +98,12 @@ class KillSwitch:
         mass_cancel = getattr(venue, "mass_cancel", None)
         if mass_cancel is None:
             for order in orders:
-                if order.status not in (S.PENDING_CANCEL, S.PENDING_REPLACE, S.PENDING_NEW):
-                    self.emit(self.event(CancelRequested, order, now, status=S.PENDING_CANCEL))
+                if order.status not in (
+                    OrderStatus.PENDING_CANCEL,
+                    OrderStatus.PENDING_REPLACE,
+                    OrderStatus.PENDING_NEW,
+                ):
+                    self.emit(self.event(CancelRequested, order, now, status=OrderStatus.PENDING_CANCEL))
                 venue.cancel(order.order_id)
         elif not account:
             mass_cancel(None)

@@ -27,23 +27,21 @@ from tradingdesk.core.orders import Fill
 if TYPE_CHECKING:
     from tradingdesk.oms.engine import OrderEngine
 
-S = OrderStatus
-
 
 class VenueEvents:
     """The ``VenueListener`` part of ``OrderEngine``."""
 
     def on_venue_accepted(self: OrderEngine, venue: str, order_id: str) -> None:
         order = self.book.orders.get(order_id)
-        if order is None or order.status != S.PENDING_NEW:
+        if order is None or order.status != OrderStatus.PENDING_NEW:
             return
-        self.emit(self.event(OrderAccepted, order, self.clock.now_ns(), status=S.NEW))
+        self.emit(self.event(OrderAccepted, order, self.clock.now_ns(), status=OrderStatus.NEW))
 
     def on_venue_rejected(self: OrderEngine, venue: str, order_id: str, reason: str) -> None:
         order = self.book.orders.get(order_id)
         if order is None or not order.is_open:
             return
-        self.emit(self.event(OrderRejected, order, self.clock.now_ns(), status=S.REJECTED, text=reason))
+        self.emit(self.event(OrderRejected, order, self.clock.now_ns(), status=OrderStatus.REJECTED, text=reason))
 
     def on_venue_fill(self: OrderEngine, fill: Fill) -> None:
         order = self.book.orders.get(fill.order_id)
@@ -52,9 +50,9 @@ class VenueEvents:
         now = self.clock.now_ns()
         cum_qty = order.cum_qty + fill.qty
         if cum_qty >= order.qty:
-            status = S.FILLED
-        elif order.status in (S.PENDING_NEW, S.NEW, S.PARTIALLY_FILLED):
-            status = S.PARTIALLY_FILLED
+            status = OrderStatus.FILLED
+        elif order.status in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+            status = OrderStatus.PARTIALLY_FILLED
         else:
             status = order.status  # stays PENDING_CANCEL / PENDING_REPLACE: FIX status precedence
         self.emit(
@@ -91,21 +89,21 @@ class VenueEvents:
             return
         now = self.clock.now_ns()
         if order_id in self.book.expiring:
-            self.emit(self.event(OrderExpired, order, now, status=S.EXPIRED, text="expired"))
+            self.emit(self.event(OrderExpired, order, now, status=OrderStatus.EXPIRED, text="expired"))
         else:
-            self.emit(self.event(OrderCanceled, order, now, status=S.CANCELED, text=reason))
+            self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text=reason))
 
     def on_venue_cancel_rejected(self: OrderEngine, venue: str, order_id: str, reason: str) -> None:
         order = self.book.orders.get(order_id)
-        if order is None or order.status != S.PENDING_CANCEL:
+        if order is None or order.status != OrderStatus.PENDING_CANCEL:
             return
-        status = S.PARTIALLY_FILLED if order.cum_qty else S.NEW
+        status = OrderStatus.PARTIALLY_FILLED if order.cum_qty else OrderStatus.NEW
         self.emit(self.event(CancelRejected, order, self.clock.now_ns(), status=status, reason=reason))
 
     def on_venue_replaced(self: OrderEngine, venue: str, old_order_id: str, new_order_id: str) -> None:
         old = self.book.orders.get(old_order_id)
         pending = self.book.replacing.get(old_order_id)
-        if old is None or pending is None or old.status != S.PENDING_REPLACE:
+        if old is None or pending is None or old.status != OrderStatus.PENDING_REPLACE:
             return
         now = self.clock.now_ns()
         terms = OrderTerms(
@@ -128,7 +126,7 @@ class VenueEvents:
             OrderReplaced(
                 ts_ns=now,
                 terms=terms,
-                status=S.PARTIALLY_FILLED if old.cum_qty else S.NEW,
+                status=OrderStatus.PARTIALLY_FILLED if old.cum_qty else OrderStatus.NEW,
                 cum_qty=old.cum_qty,
                 cum_notional=old.cum_notional,
                 fees=old.fees,
@@ -139,7 +137,7 @@ class VenueEvents:
 
     def on_venue_replace_rejected(self: OrderEngine, venue: str, old_order_id: str, reason: str) -> None:
         order = self.book.orders.get(old_order_id)
-        if order is None or order.status != S.PENDING_REPLACE:
+        if order is None or order.status != OrderStatus.PENDING_REPLACE:
             return
-        status = S.PARTIALLY_FILLED if order.cum_qty else S.NEW
+        status = OrderStatus.PARTIALLY_FILLED if order.cum_qty else OrderStatus.NEW
         self.emit(self.event(ReplaceRejected, order, self.clock.now_ns(), status=status, reason=reason))
