@@ -1,11 +1,15 @@
-"""Wire messages built from domain objects and journal records."""
+"""Wire messages built from domain objects and journal records.
+
+Averages and P&L are rounded here, for the client (``format_average_price``, ``format_pnl``); the domain and
+the journal keep them exact.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
-from tradingdesk.core.fixed import format_fixed
+from tradingdesk.core.fixed import format_average_price, format_fixed, format_pnl, parse_fixed
 from tradingdesk.core.orders import Order
 from tradingdesk.oms.events import KINDS
 from tradingdesk.oms.positions import Position
@@ -32,7 +36,7 @@ def execution_report(seq: int, ts_ns: int, kind: str, order_id: str, p: dict[str
         last_price=p["last_price"] if is_trade else "0",
         cum_quantity=p["cum_qty"],
         leaves_quantity=p["leaves_qty"],
-        avg_price=p["avg_price"],
+        avg_price=format_average_price(parse_fixed(p["avg_price"])),
         fee=p["fee"] if is_trade else "0",
         venue=p.get("fill_venue", p["venue"]),
         liquidity=p.get("liquidity", ""),
@@ -81,7 +85,7 @@ def order_message(o: Order) -> orders_pb2.Order:
         status=int(o.status),
         cum_quantity=format_fixed(o.cum_qty),
         leaves_quantity=format_fixed(o.leaves_qty),
-        avg_price=format_fixed(o.avg_price),
+        avg_price=format_average_price(o.avg_price),
         fees=format_fixed(o.fees),
         venue=o.venue,
         created_ns=o.created_ns,
@@ -98,9 +102,9 @@ def position_message(p: Position, mark: int) -> orders_pb2.Position:
         account=p.account,
         symbol=p.symbol,
         quantity=format_fixed(p.qty),
-        avg_cost=format_fixed(p.avg_cost),
-        realized_pnl=format_fixed(p.realized_pnl),
-        unrealized_pnl=format_fixed(p.unrealized_pnl(mark)),
+        avg_cost=format_average_price(p.avg_cost),
+        realized_pnl=format_pnl(p.realized_pnl),
+        unrealized_pnl=format_pnl(p.unrealized_pnl(mark)),
         mark_price=format_fixed(mark),
         fees=format_fixed(p.fees),
     )

@@ -23,12 +23,12 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TradingState
-from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
+from tradingdesk.core.fixed import DecimalFormatError, format_fixed, format_pnl, parse_fixed
 from tradingdesk.oms.errors import RequestError, invalid, not_found, precondition
 from tradingdesk.oms.requests import check_id
 from tradingdesk.risk.convert import limits_from_proto, limits_to_proto, scope_proto, state_to_proto
 from tradingdesk.risk.limits import DESK_SCOPE, SPEC_STATES, Limits, ScopeKey, StateEntry, limit_problems
-from tradingdesk.risk.realtime import DAY_NS, Finding, RealTimeRisk, scope_label
+from tradingdesk.risk.realtime import DAY_NS, LOSS_METRICS, Finding, RealTimeRisk, scope_label
 from tradingdesk.runtime.directory import ServiceDirectory
 from tradingdesk.runtime.upstream import Upstream
 from tradingdesk.spec.domain import dsn_for, instruments_of
@@ -544,11 +544,11 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         var, es, n = rt.var_es(scope)
         return risk_pb2.RiskSnapshot(
             scope=scope_proto(scope),
-            realized_pnl=format_fixed(realized),
-            unrealized_pnl=format_fixed(unrealized),
-            daily_pnl=format_fixed(daily),
-            peak_daily_pnl=format_fixed(peak),
-            drawdown=format_fixed(drawdown),
+            realized_pnl=format_pnl(realized),
+            unrealized_pnl=format_pnl(unrealized),
+            daily_pnl=format_pnl(daily),
+            peak_daily_pnl=format_pnl(peak),
+            drawdown=format_pnl(drawdown),
             gross_exposure=format_fixed(exp["gross"]),
             net_exposure=format_fixed(exp["net"]),
             open_order_notional=format_fixed(exp["open_notional"]),
@@ -676,7 +676,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
                 scope,
                 f.message,
                 metric=f.metric,
-                value=format_fixed(value) if f.metric not in _COUNT_METRICS else str(value),
+                value=_event_amount(f.metric, value),
                 limit=format_fixed(f.limit) if f.metric not in _COUNT_METRICS else str(f.limit),
             )
             if f.halt and self.state_of(scope).state != TradingState.HALTED:
@@ -690,3 +690,10 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
 
 _QUIET = (risk_pb2.RISK_EVENT_KIND_WARNING, risk_pb2.RISK_EVENT_KIND_RECOVERED)
 _COUNT_METRICS = frozenset({"consecutive_losses", "venue_errors", "slippage"})
+
+
+def _event_amount(metric: str, value: int) -> str:
+    """A finding's value on a RiskEvent: counts as they are, losses rounded like P&L, amounts exact."""
+    if metric in _COUNT_METRICS:
+        return str(value)
+    return format_pnl(value) if metric in LOSS_METRICS else format_fixed(value)
