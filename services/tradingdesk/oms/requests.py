@@ -64,7 +64,7 @@ def check_id(field: str, value: str, *, required: bool = True) -> str:
     if len(value) > MAX_ID_LEN:
         raise invalid(field, f"is longer than {MAX_ID_LEN} characters")
     if not value.isascii() or not value.isprintable() or " " in value:
-        raise invalid(field, "must be visible ASCII characters ('!' to '~'): no spaces, control or non-ASCII characters")
+        raise invalid(field, "must be visible ASCII ('!' to '~'): no spaces, control or non-ASCII characters")
     return value
 
 
