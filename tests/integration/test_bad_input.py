@@ -3,6 +3,7 @@ nothing. One desk serves the whole module; each case checks that the desk's stat
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -465,13 +466,24 @@ def test_risk_decimals_are_as_strict_as_the_contract(orders, desk, text: str) ->
     refused(orders, lambda: risk.SuggestPositionSize(sizing, timeout=5), C.INVALID_ARGUMENT, "risk_budget", WHY[text])
 
 
-def cli(desk: DeskProcess, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(desk: DeskProcess, *args: str, service: str = "routing") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tradingdesk.cli.main", *args, "--routing", desk.address("routing")],
+        [sys.executable, "-m", "tradingdesk.cli.main", *args, f"--{service}", desk.address(service)],
         capture_output=True,
         text=True,
         timeout=30,
     )
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """The rows of a CLI table (header, dashes, rows; columns split on two or more spaces)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = re.split(r"\s{2,}", lines[0].strip())
+    return [dict(zip(header, re.split(r"\s{2,}", line.strip()), strict=True)) for line in lines[2:]]
+
+
+def places(decimal: str) -> int:
+    return len(decimal.partition(".")[2])
 
 
 @pytest.mark.parametrize("text", NOT_THE_CONTRACTS_FORM)
@@ -533,11 +545,11 @@ def test_get_and_cancel_require_the_account(orders) -> None:
         refused(orders, lambda c=call, r=request: c(r, timeout=5), C.INVALID_ARGUMENT, "account: is required")
 
 
-def wait_status(orders, order_id: str, status: int) -> orders_pb2.Order:
+def wait_status(orders, order_id: str, status: int, account: str = "ACC-EQ-1") -> orders_pb2.Order:
     """The order once it has ``status`` (the simulated venues answer after their latency)."""
     deadline = time.monotonic() + 5
     while True:
-        order = orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=order_id), timeout=5)
+        order = orders.GetOrder(orders_pb2.GetOrderRequest(account=account, order_id=order_id), timeout=5)
         if order.status == status:
             return order
         assert time.monotonic() < deadline, common_pb2.OrderStatus.Name(order.status)
@@ -581,3 +593,53 @@ def test_session_replace_ack_names_the_new_order(orders, aapl) -> None:
     assert answers[0].ack.order_id == ack.order_id and answers[0].ack.new_order_id not in ("", ack.order_id)
     replaced = wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_REPLACED)
     assert replaced.replaced_by_order_id == answers[0].ack.new_order_id
+
+
+def test_cli_tables_show_averages_and_pnl_rounded(orders, desk, aapl) -> None:
+    """Three separate 1-share buys at the market: the position's average is a third of their sum."""
+    crossing = format_fixed(parse_fixed(aapl["ask"]) * 101 // 100 // 10_000_000 * 10_000_000)
+    for i in range(3):
+        ack = orders.SubmitOrder(
+            submit(client_order_id=f"avg-{i}", account="ACC-EQ-2", strategy="", quantity="1", limit_price=crossing),
+            timeout=5,
+        )
+        wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_FILLED, account="ACC-EQ-2")
+    out = cli(desk, "positions", "--account", "ACC-EQ-2")
+    assert out.returncode == 0, out.stderr
+    [row] = [r for r in table(out.stdout) if r["symbol"] == "AAPL"]
+    assert row["qty"] == "3" and places(row["avg_cost"]) <= 6, row
+    assert places(row["realized_pnl"]) <= 2 and places(row["unrealized_pnl"]) <= 2, row
+    listed = cli(desk, "order", "list", "--account", "ACC-EQ-2")
+    assert listed.returncode == 0 and all(places(r["avg_price"]) <= 6 for r in table(listed.stdout)), listed
+    snap = cli(desk, "risk", "snapshot", service="risk")
+    assert snap.returncode == 0, snap.stderr
+    measures = {r["measure"]: r["value"] for r in table(snap.stdout.split("\nsymbol ")[0])}
+    for name in ("realized_pnl", "unrealized_pnl", "daily_pnl", "drawdown"):
+        assert places(measures[name]) <= 2, (name, measures[name])
+
+
+def test_cli_replace_shows_the_new_order(orders, desk, aapl) -> None:
+    ack = orders.SubmitOrder(submit(limit_price=aapl["passive"]), timeout=5)
+    wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_NEW)
+    out = cli(
+        desk,
+        "order",
+        "replace",
+        "--account",
+        "ACC-EQ-1",
+        "--order-id",
+        ack.order_id,
+        "--qty",
+        "11",
+        "--new-client-order-id",
+        "cli-replaced",
+    )
+    assert out.returncode == 0, out.stderr
+    [row] = table(out.stdout)
+    assert (row["order_id"], row["status"], row["new_client_order_id"]) == (
+        ack.order_id,
+        "PENDING_REPLACE",
+        "cli-replaced",
+    )
+    replaced = wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_REPLACED)
+    assert row["new_order_id"] == replaced.replaced_by_order_id
