@@ -476,10 +476,14 @@ def cli(desk: DeskProcess, *args: str, service: str = "routing") -> subprocess.C
 
 
 def table(text: str) -> list[dict[str, str]]:
-    """The rows of a CLI table (header, dashes, rows; columns split on two or more spaces)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    header = re.split(r"\s{2,}", lines[0].strip())
-    return [dict(zip(header, re.split(r"\s{2,}", line.strip()), strict=True)) for line in lines[2:]]
+    """The rows of a CLI table, cut where its line of dashes says the columns are."""
+    header, dashes, *rows = text.splitlines()
+    spans = [m.span() for m in re.finditer(r"-+", dashes)]
+
+    def cells(line: str) -> list[str]:
+        return [line[start:end].strip() for start, end in spans]
+
+    return [dict(zip(cells(header), cells(row), strict=True)) for row in rows if row.strip() and row != "(none)"]
 
 
 def places(decimal: str) -> int:
@@ -517,7 +521,7 @@ def test_cli_decimals_are_as_strict_as_the_contract(orders, desk, aapl, text: st
 
 
 def test_every_decimal_form_that_was_valid_stays_valid(orders, aapl) -> None:
-    """Leading zeros, trailing zeros and a bare fraction were accepted before the parser got strict; still are."""
+    """Leading and trailing zeros were accepted before the parser got strict, and still are."""
     passive = aapl["passive"]
     forms = [("010", passive), ("10", passive + ("0" if "." in passive else ".00")), ("10.0", "0" + passive)]
     for quantity, price in forms:
@@ -613,7 +617,7 @@ def test_cli_tables_show_averages_and_pnl_rounded(orders, desk, aapl) -> None:
     assert listed.returncode == 0 and all(places(r["avg_price"]) <= 6 for r in table(listed.stdout)), listed
     snap = cli(desk, "risk", "snapshot", service="risk")
     assert snap.returncode == 0, snap.stderr
-    measures = {r["measure"]: r["value"] for r in table(snap.stdout.split("\nsymbol ")[0])}
+    measures = {r["measure"]: r["value"] for r in table(snap.stdout.split("\nsymbol ")[0])}  # the first table
     for name in ("realized_pnl", "unrealized_pnl", "daily_pnl", "drawdown"):
         assert places(measures[name]) <= 2, (name, measures[name])
 
