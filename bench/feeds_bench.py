@@ -11,6 +11,10 @@
   as many plain TCP subscribers in another process, measured just before. A subscriber that falls behind is
   conflated (fanout.py), and a latency measured only on what survived would flatter the service: each
   service figure says on stderr how many quotes were conflated and trades dropped.
+* ``..._cpu_us`` beside each fan-out figure: CPU of the service process per event delivered to one subscriber
+  (from start to the end of the measurement, so ingest is included); baseline: the relay's CPU per frame
+  written to one socket. On a shared machine latency is mostly queueing behind other work; CPU per delivery
+  is the cost that queueing is made of, and load barely moves it.
 * ``feed_failover_ms``: the primary line stalls silently (connected, nothing sent, the hardest failure to
   see); time from the stall to the backup line becoming active, worst of ``FAILOVER_TRIALS``; baseline:
   the configured ``failoverAfterMs``.
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -256,7 +261,16 @@ async def ingest_rate() -> tuple[float, float]:
     return rate, baseline
 
 
-async def relay_p99(count: int) -> float:
+@dataclass(frozen=True)
+class Fanout:
+    p99_us: float
+    """Receipt to arrival at a subscriber, 99th percentile."""
+    cpu_us: float
+    """CPU of the relaying process (every thread) per event delivered to one subscriber: unlike latency, what
+    a shared machine's load barely moves, so it shows what a change costs when the latency is all queueing."""
+
+
+async def relay_p99(count: int) -> Fanout:
     """The baseline: a raw socket relay stamping each frame on receipt and writing it to ``count`` sockets."""
     ticks = int(FANOUT_RATE * (FANOUT_SECONDS + 10))
     relay_port, sender_port = free_ports(2)
@@ -272,41 +286,48 @@ async def relay_p99(count: int) -> float:
         while len(writers) < count:
             await asyncio.sleep(0.01)
         reader, _ = await asyncio.open_connection("127.0.0.1", sender_port)
+        forwarded = 0
 
         async def forward() -> None:
+            nonlocal forwarded
             while True:
                 _, size = HEADER.unpack(await reader.readexactly(HEADER.size))
                 frame = await reader.readexactly(size)
                 out = HEADER.pack(time.time_ns(), size) + frame
                 for w in writers:
                     w.write(out)
+                forwarded += 1
 
+        cpu0 = time.process_time()
         task = asyncio.create_task(forward())
         p99 = percentile(await read_latencies(subs), 0.99)
+        cpu = time.process_time() - cpu0
         task.cancel()
     finally:
         relay.close()
         for proc in (sender, subs):
             proc.kill()
             proc.wait()
-    return p99
+    return Fanout(p99, cpu * 1e6 / max(1, forwarded * count))
 
 
-async def service_p99(count: int, stream: str) -> float:
+async def service_p99(count: int, stream: str) -> Fanout:
     """From receipt by the feed handler to ``count`` gRPC subscribers (``Subscribe`` or ``SubscribeBatches``)."""
     ticks = int(FANOUT_RATE * (FANOUT_SECONDS + 10))
     ws_port, grpc_port = free_ports(2)
     sender = spawn("sender", "ws", ws_port, ticks, 1, FANOUT_RATE)
     subs = spawn("subscribers", stream, f"127.0.0.1:{grpc_port}", count, FANOUT_SECONDS)
+    cpu0 = time.process_time()
     service = MarketDataService(desk(ws_feed(ws_port)))
     running = await start_service(service, f"127.0.0.1:{grpc_port}")
     try:
         p99 = percentile(await read_latencies(subs), 0.99)
+        cpu = time.process_time() - cpu0
         stats = service.subscriber_stats()
         conflated = sum(s.conflated_quotes for s in stats)
         dropped = sum(s.dropped_trades for s in stats)
         print(f"# {stream} x{count}: {conflated} quotes conflated, {dropped} trades dropped", file=sys.stderr)
-        return p99
+        return Fanout(p99, cpu * 1e6 / max(1, sum(s.delivered for s in stats)))
     finally:
         await service.stop()
         await running.stop(0.1)
@@ -364,8 +385,10 @@ async def fanout_rows() -> list[dict]:
     for count, suffix, streams in FANOUT_CASES:
         base = await relay_p99(count)
         for stream in streams:
-            name = f"feed_fanout{suffix}_p99_us" if stream == "batches" else f"feed_fanout_events{suffix}_p99_us"
-            rows.append(figure(name, await service_p99(count, stream), "us", base))
+            name = f"feed_fanout{suffix}" if stream == "batches" else f"feed_fanout_events{suffix}"
+            measured = await service_p99(count, stream)
+            rows.append(figure(f"{name}_p99_us", measured.p99_us, "us", base.p99_us))
+            rows.append(figure(f"{name}_cpu_us", measured.cpu_us, "us", base.cpu_us))
     return rows
 
 
