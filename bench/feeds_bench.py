@@ -11,9 +11,9 @@
   as many plain TCP subscribers in another process, measured just before. A subscriber that falls behind is
   conflated (fanout.py), and a latency measured only on what survived would flatter the service: each
   service figure says on stderr how many quotes were conflated and trades dropped.
-* ``..._cpu_us`` beside each fan-out figure: CPU of the service process per event and subscriber (from its
-  start to the end of the measurement, so ingest is included); baseline: the relay's CPU per frame and
-  socket. On a shared machine latency is mostly queueing behind other work; CPU per delivery
+* ``..._cpu_us`` beside each fan-out figure: CPU of the service process per event a subscriber received
+  (from its start to the end of the measurement, so ingest is included); baseline: the relay's CPU per frame
+  a subscriber received. On a shared machine latency is mostly queueing behind other work; CPU per delivery
   is the cost that queueing is made of, and load barely moves it.
 * ``feed_failover_ms``: the primary line stalls silently (connected, nothing sent, the hardest failure to
   see); time from the stall to the backup line becoming active, worst of ``FAILOVER_TRIALS``; baseline:
@@ -180,11 +180,15 @@ async def sender_main(kind: str, port: int, ticks: int, batch: int, rate: float)
 
 
 async def subscribers_main(kind: str, address: str, count: int, seconds: float) -> None:
-    """``count`` subscribers of one process; prints the latencies (us) of everything after the warm-up."""
+    """``count`` subscribers of one process; prints the latencies (us) of the quotes after the warm-up and how
+    many events they received in all (quotes, trades, snapshots; across reconnections)."""
     latencies: list[float] = []
+    received = 0
     print("ready", flush=True)
 
     def record(event: pb.MarketDataEvent, now: int) -> None:
+        nonlocal received
+        received += 1
         if not event.snapshot and event.WhichOneof("event") == "quote":
             latencies.append((now - event.quote.receive_time_ns) / 1000)
 
@@ -205,19 +209,21 @@ async def subscribers_main(kind: str, address: str, count: int, seconds: float) 
                 await asyncio.sleep(0.05)
 
     async def tcp_one() -> None:
+        nonlocal received
         host, port = address.rsplit(":", 1)
         reader, _ = await asyncio.open_connection(host, int(port))
         while True:
             stamp, size = HEADER.unpack(await reader.readexactly(HEADER.size))
             await reader.readexactly(size)
             latencies.append((time.time_ns() - stamp) / 1000)
+            received += 1
 
     tasks = [asyncio.create_task(tcp_one() if kind == "tcp" else grpc_one()) for _ in range(count)]
     while len(latencies) < FANOUT_WARMUP * count:
         await asyncio.sleep(0.01)
     start = len(latencies)
     await asyncio.sleep(seconds)
-    print(json.dumps(latencies[start:]), flush=True)
+    print(json.dumps({"latencies": latencies[start:], "received": received}), flush=True)
     for task in tasks:
         task.cancel()
 
@@ -266,8 +272,8 @@ class Fanout:
     p99_us: float
     """Receipt to arrival at a subscriber, 99th percentile."""
     cpu_us: float
-    """CPU of the relaying process (every thread) per event and subscriber: unlike latency, what a shared
-    machine's load barely moves, so it shows what a change costs when the latency is all queueing."""
+    """CPU of the relaying process (every thread) per event a subscriber received: unlike latency, what a
+    shared machine's load barely moves, so it shows what a change costs when the latency is all queueing."""
 
 
 async def relay_p99(count: int) -> Fanout:
@@ -286,21 +292,18 @@ async def relay_p99(count: int) -> Fanout:
         while len(writers) < count:
             await asyncio.sleep(0.01)
         reader, _ = await asyncio.open_connection("127.0.0.1", sender_port)
-        forwarded = 0
 
         async def forward() -> None:
-            nonlocal forwarded
             while True:
                 _, size = HEADER.unpack(await reader.readexactly(HEADER.size))
                 frame = await reader.readexactly(size)
                 out = HEADER.pack(time.time_ns(), size) + frame
                 for w in writers:
                     w.write(out)
-                forwarded += 1
 
         cpu0 = time.process_time()
         task = asyncio.create_task(forward())
-        p99 = percentile(await read_latencies(subs), 0.99)
+        latencies, received = await read_subscribers(subs)
         cpu = time.process_time() - cpu0
         task.cancel()
     finally:
@@ -308,7 +311,7 @@ async def relay_p99(count: int) -> Fanout:
         for proc in (sender, subs):
             proc.kill()
             proc.wait()
-    return Fanout(p99, cpu * 1e6 / max(1, forwarded * count))
+    return Fanout(percentile(latencies, 0.99), cpu * 1e6 / received)
 
 
 async def service_p99(count: int, stream: str) -> Fanout:
@@ -321,15 +324,13 @@ async def service_p99(count: int, stream: str) -> Fanout:
     service = MarketDataService(desk(ws_feed(ws_port)))
     running = await start_service(service, f"127.0.0.1:{grpc_port}")
     try:
-        p99 = percentile(await read_latencies(subs), 0.99)
+        latencies, received = await read_subscribers(subs)
         cpu = time.process_time() - cpu0
         stats = service.subscriber_stats()
         conflated = sum(s.conflated_quotes for s in stats)
         dropped = sum(s.dropped_trades for s in stats)
         print(f"# {stream} x{count}: {conflated} quotes conflated, {dropped} trades dropped", file=sys.stderr)
-        # Per event and subscriber, like the relay: counting what the subscribers took would forget those that
-        # reconnected, and make conflation (work saved by dropping) look cheap.
-        return Fanout(p99, cpu * 1e6 / max(1, service.published * count))
+        return Fanout(percentile(latencies, 0.99), cpu * 1e6 / received)
     finally:
         await service.stop()
         await running.stop(0.1)
@@ -338,13 +339,14 @@ async def service_p99(count: int, stream: str) -> Fanout:
             proc.wait()
 
 
-async def read_latencies(proc: subprocess.Popen[str]) -> list[float]:
+async def read_subscribers(proc: subprocess.Popen[str]) -> tuple[list[float], int]:
+    """The subscribers' latencies (us) and how many events they received in all."""
     assert proc.stdout is not None
     line = await asyncio.to_thread(proc.stdout.readline)
-    values = json.loads(line)
-    if not values:
+    out = json.loads(line)
+    if not out["latencies"]:
         raise RuntimeError("the subscribers received nothing")
-    return values
+    return out["latencies"], out["received"]
 
 
 async def failover_ms() -> float:
