@@ -21,6 +21,9 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+STATUS_KEY = "status:"
+"""Prefix of a symbol's pending status while conflating (symbols never contain a colon)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriberStats:
@@ -106,6 +109,11 @@ class Subscriber:
             pending.move_to_end(symbol)
         pending[symbol] = event
         self._wake()
+
+    def push_status(self, symbol: str, event: bytes) -> None:
+        """Queue a trading status change; while conflating, it replaces the symbol's pending status (never its
+        pending quote): the latest status is the one that counts."""
+        self.push_quote(STATUS_KEY + symbol, event)
 
     def push_trade(self, event: bytes) -> None:
         """Queue a trade while there is room within the bound; otherwise drop and count it (never blocks)."""
