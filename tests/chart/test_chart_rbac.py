@@ -102,7 +102,7 @@ def test_every_kube_method_has_its_verbs() -> None:
 def test_the_desk_kinds_are_the_ones_kopf_watches() -> None:
     watched = {h.selector.any_name for h in kopf.get_default_registry()._watching.get_all_handlers()}
     assert watched == {kube.KINDS[k][1] for k in kube.CHILD_KINDS}
-    assert API_GROUP == group_of(kube.KINDS["TradingDesk"][0])
+    assert group_of(kube.KINDS["TradingDesk"][0]) == API_GROUP
 
 
 @pytest.mark.parametrize("webhook", [False, True], ids=["plain", "webhook"])
