@@ -41,7 +41,7 @@ class StackMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = unwrap(args.inputs)
-        rid = f"{args.name}-id"
+        rid = f"{args.typ.rpartition(':')[2].lower()}-{args.name}"  # unique: several types share a logical name
         outputs = {"arn": f"arn:aws:mock:us-east-1:{ACCOUNT}:{args.name}", "name": args.name, **inputs}
         if args.typ == "aws:eks/cluster:Cluster":
             outputs.update(
@@ -63,13 +63,13 @@ class StackMocks(pulumi.runtime.Mocks):
         self.resources.append(Resource(args.typ, args.name, rid, inputs, outputs))
         return rid, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.calls.append((args.token, dict(args.args)))
         if args.token == "pagerduty:index/getUser:getUser":
             email = args.args["email"]
-            return {"id": "P" + email.split("@")[0].upper(), "email": email, "name": email}, None
+            return {"id": "P" + email.split("@")[0].upper(), "email": email, "name": email}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "ci", "id": ACCOUNT}, None
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "ci", "id": ACCOUNT}
         raise AssertionError(f"unexpected invoke {args.token}")
 
 
