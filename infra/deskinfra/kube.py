@@ -57,7 +57,8 @@ def build(
         namespace=cfg.operator_namespace,
         values=cfg.operator_values,
         timeout=300,
-        opts=pulumi.ResourceOptions(provider=provider, depends_on=[namespaces[cfg.operator_namespace]]),
+        # every namespace first: with `namespaces:` in the values the chart puts Roles in the desks' namespaces
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=list(namespaces.values())),
     )
     applied = {}
     for desk in desks:
