@@ -34,12 +34,15 @@ class ConfigError(ValueError):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
+    )
 
 
 class NetworkConfig(Section):
     cidr: str = Field(default="10.40.0.0/16", pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-2])$")
-    """The VPC's address range (/16 to /22); each zone gets a private and a public quarter of its share."""
+    """The VPC's address range (/16 to /22): per zone a private subnet of a sixteenth of it, and a public one of a
+    quarter of that."""
     availability_zones: list[str] = Field(min_length=2, max_length=6)
     """Zones of the VPC: at least two (EKS and a Multi-AZ database need two)."""
 
@@ -154,13 +157,19 @@ class StackConfig(Section):
     name_prefix: str = Field(default="", pattern=r"^([a-z][a-z0-9-]{0,18}[a-z0-9])?$")
     """Prefix of every physical name; empty uses the stack name."""
     network: NetworkConfig
+    """The VPC."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    """The EKS cluster and its system nodes."""
     colocations: dict[str, ColocationConfig] = Field(default_factory=dict)
     """Per colocation (as the desks name it): zone, instance types, node count."""
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    """The audit buckets' storage class and auditors (retention comes from the desks)."""
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    """Each desk's PostgreSQL journal database."""
     pagerduty: PagerDutyConfig
+    """Who is paged for the desks' alerts."""
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    """Namespaces, the operator chart and its values."""
 
     def colocation(self, name: str) -> ColocationConfig:
         return self.colocations.get(name) or ColocationConfig()

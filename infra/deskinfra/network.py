@@ -20,12 +20,14 @@ class Network:
 
 
 def subnet_ranges(cidr: str, zones: list[str]) -> dict[str, tuple[str, str]]:
-    """zone -> (private, public) CIDR: the VPC split in 8, two blocks per zone (private large, public small)."""
-    blocks = list(ipaddress.ip_network(cidr).subnets(new_prefix=ipaddress.ip_network(cidr).prefixlen + 3))
+    """zone -> (private, public) CIDR: the VPC split in 16; zone i gets block i (private: nodes, pods, databases)
+    and a quarter of block 8 + i (public: NAT gateways and load balancers only). Six zones at most."""
+    network = ipaddress.ip_network(cidr)
+    blocks = list(network.subnets(new_prefix=network.prefixlen + 4))
     out = {}
     for i, zone in enumerate(zones):
         private = blocks[i]
-        public = next(blocks[len(zones) + i].subnets(new_prefix=private.prefixlen + 2))
+        public = next(blocks[8 + i].subnets(new_prefix=private.prefixlen + 2))
         out[zone] = (str(private), str(public))
     return out
 
