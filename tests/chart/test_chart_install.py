@@ -143,15 +143,20 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
     assert forbidden == [], "\n".join(forbidden)
 
 
-def test_helm_uninstall_keeps_the_crd(admin: Kubectl, tmp_path: Path) -> None:
-    """Helm never deletes (nor upgrades) crds/: desks survive an uninstall; docs/operator.md says how to upgrade."""
-    ns = "td-chart-uninstall"
+def test_crd_upgrade_as_documented_then_uninstall_keeps_the_crd(admin: Kubectl, tmp_path: Path) -> None:
+    """Helm never upgrades nor deletes crds/: docs/operator.md's upgrade steps work, and desks survive an uninstall."""
+    ns = "td-chart-upgrade"
     admin.fresh_namespace(ns)
+    kubeconfig = ["--kubeconfig", str(admin.kubeconfig), "--namespace", ns]
     try:
         install(admin, ns, {"tolerations": NODE_TOLERATIONS, "replicas": 1}, tmp_path)
         assert admin.run("get", "clusterrole", SA, check=False).ok
+        admin.run("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
+        admin.run("wait", "--for=condition=Established", "crd/tradingdesks.tradingdesk.io", "--timeout=60s")
+        helm("upgrade", RELEASE, str(CHART), *kubeconfig, "--reuse-values", "--wait", "--timeout", "120s", timeout=180)
+        assert "REVISION: 2" in helm("status", RELEASE, *kubeconfig).out
     finally:
-        helm("uninstall", RELEASE, "--kubeconfig", str(admin.kubeconfig), "--namespace", ns, "--wait")
+        helm("uninstall", RELEASE, *kubeconfig, "--wait", check=False)
         admin.run("delete", "namespace", ns, "--wait=false", check=False)
     assert not admin.run("get", "clusterrole", SA, check=False).ok
     crd = admin.json("get", "crd", "tradingdesks.tradingdesk.io")
