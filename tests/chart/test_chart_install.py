@@ -107,8 +107,8 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
     assert container["command"] == ["python", "-m", "deskoperator"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert ("--namespace=" + desk_ns in container["args"]) == (release["mode"] == "namespaced")
-    pdb = admin.json("get", "pdb", SA, "-n", system_ns)
-    assert pdb["status"]["expectedPods"] == 2
+    expected = lambda: admin.json("get", "pdb", SA, "-n", system_ns).get("status", {}).get("expectedPods")  # noqa: E731
+    admin.wait_until("the PDB to count both operator pods", lambda: expected() == 2, timeout=30)
 
     # Run the operator with the ServiceAccount's token: it can do only what the chart granted.
     token = admin.run("create", "token", SA, "-n", system_ns, "--duration=1h").out.strip()
