@@ -29,6 +29,7 @@ RESERVED_TAINT_DOMAINS = ("kubernetes.io", "k8s.io", "x-k8s.io")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 MIN_DESK_NODES = 2  # a colocation survives losing one node (docs/runbooks/node-failure.md)
 S3_NAME_MAX = 63
+RDS_IDENTIFIER_MAX = 63  # each desk's database is "<prefix>-<desk>"
 
 
 class PlanError(ValueError):
@@ -263,6 +264,12 @@ def build(cfg: StackConfig, desks: list[tuple[TradingDesk, dict[str, Any], Path]
     plans = desk_plans(desks, default_namespace=cfg.kubernetes.desk_namespace, problems=problems)
     pools = _node_pools(cfg, plans, problems)
     buckets = _buckets(prefix, plans, problems, warnings)
+    for p in plans:
+        if len(f"{prefix}-{p.name}") > RDS_IDENTIFIER_MAX:
+            problems.append(
+                f"{p.source}: the database identifier {prefix}-{p.name} is longer than {RDS_IDENTIFIER_MAX} "
+                "characters: set a shorter tradingdesk:namePrefix"
+            )
     if problems:
         raise PlanError(problems)
     return Plan(plans, pools, buckets, warnings)

@@ -99,6 +99,15 @@ def test_every_problem_is_named(tmp_path: Path) -> None:
     assert "spec.placement.nodeSelector[cpu]='intel' contradicts another desk at ny4 ('amd')" in text
 
 
+def test_names_too_long_for_aws_are_refused_with_the_way_out(tmp_path: Path) -> None:
+    long_desk = desk_file(tmp_path, "d" * 50)
+    with pytest.raises(PlanError) as exc:
+        build(config([long_desk]), read_desks([long_desk], INFRA), "production-stack")
+    text = "\n".join(exc.value.problems)
+    assert "longer than 63 characters: set spec.compliance.auditBucket.bucket" in text
+    assert "longer than 63 characters: set a shorter tradingdesk:namePrefix" in text
+
+
 def test_the_same_desk_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="desk trading/us-equities is also defined in"):
         desk_plans(read_desks(["../examples/desk.yaml"] * 2, INFRA), default_namespace="trading")
