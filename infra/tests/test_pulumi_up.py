@@ -21,7 +21,7 @@ from deskinfra import kube
 from deskinfra.config import KubernetesConfig
 from deskinfra.plan import desk_plans, read_desks
 from tests.operator.kubectl import Kubectl, free_port, wait_for_http
-from tests.operator.process import start_operator
+from tests.operator.process import start_operator, stop_operator
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -104,9 +104,5 @@ def test_pulumi_up_then_destroy_of_the_kubernetes_part(k8s_cluster, tmp_path: Pa
         # the desk went first, while the operator still ran: its finalizer handled the deletion
         assert "Handler 'finalize_desk' succeeded" in log.read_text(), log.read_text()[-3000:]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_operator(proc)
         stack.workspace.remove_stack("local", force=True)

@@ -7,13 +7,14 @@ behaviour (sprig functions, schema draft, CRD handling); a reimplementation woul
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.operator.kubectl import Result
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "tradingdesk-operator"
@@ -29,20 +30,9 @@ def helm_binary() -> str:
     return check.stdout.strip().splitlines()[-1]
 
 
-@dataclass
-class HelmResult:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def ok(self) -> bool:
-        return self.code == 0
-
-
-def helm(*args: str, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None) -> HelmResult:
-    proc = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=timeout, env=env)
-    result = HelmResult(proc.returncode, proc.stdout, proc.stderr)
+def helm(*args: str, timeout: float = 120, check: bool = True) -> Result:
+    proc = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=timeout)
+    result = Result(proc.returncode, proc.stdout, proc.stderr)
     if check and not result.ok:
         raise AssertionError(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr.strip()}")
     return result

@@ -8,7 +8,6 @@ the test checks their rendered spec and that they are scheduled and Running on t
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from tests.chart.helm import CHART, helm, values_args
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl, free_port, wait_for_http
-from tests.operator.process import start_operator
+from tests.operator.process import start_operator, stop_operator
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -130,11 +129,7 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
         events = admin.json("get", "events", "-n", desk_ns, "--field-selector", "involvedObject.name=us-equities")
         assert {"Reconciled", "Ready", "Finalized"} <= {e["reason"] for e in events["items"]}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_operator(proc)
     text = log.read_text(errors="replace")
     forbidden = [line for line in text.splitlines() if "403" in line or "orbidden" in line]
     if release["mode"] == "namespaced":
