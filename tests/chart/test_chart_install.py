@@ -126,16 +126,14 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
         admin.wait_ready(desk_ns, "us-equities", timeout=120)
         # the finalizer ran and was removed with the chart's grants (patch on tradingdesks)
         admin.run("delete", "desk", "us-equities", "-n", desk_ns, "--timeout=60s", timeout=90)
-        events = admin.json("get", "events", "-n", desk_ns, "--field-selector", "involvedObject.name=us-equities")
-        assert {"Reconciled", "Ready", "Finalized"} <= {e["reason"] for e in events["items"]}
+        reasons = lambda: {e["reason"] for e in admin.events(desk_ns, "us-equities")}  # noqa: E731
+        # kopf posts Events from a queue: the last one may land just after the desk is gone
+        admin.wait_until("the desk's Events", lambda: {"Reconciled", "Ready", "Finalized"} <= reasons(), timeout=30)
     finally:
         stop_operator(proc)
     text = log.read_text(errors="replace")
     forbidden = [line for line in text.splitlines() if "403" in line or "orbidden" in line]
-    if release["mode"] == "namespaced":
-        # kopf says once that it cannot list namespaces or watch CRDs, and goes on with the listed namespace
-        forbidden = [line for line in forbidden if "Not enough permissions" not in line]
-    assert forbidden == [], "\n".join(forbidden)
+    assert forbidden == [], "\n".join(forbidden[:5])
 
 
 def test_crd_upgrade_as_documented_then_uninstall_keeps_the_crd(admin: Kubectl, tmp_path: Path) -> None:

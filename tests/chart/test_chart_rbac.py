@@ -63,7 +63,7 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
     calls.add((group_of(event_version), event_plural, "create", ""))  # kopf.info/warn post core/v1 Events
     peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
     calls |= {("kopf.dev", peering, verb, "") for verb in (*PEERING_VERBS, *KUBE_METHOD_VERBS["ensure_peering"])}
-    if clusterwide:  # kopf watches CRDs to notice resources appearing (namespaced: it logs and goes without)
+    if clusterwide:  # kopf watches CRDs to notice resources appearing (namespaced: scanning is off, handlers.py)
         calls |= {("apiextensions.k8s.io", "customresourcedefinitions", verb, "") for verb in ("list", "watch")}
     if webhook:  # kopf creates its webhook configuration once, then patches it by name
         calls.add(("admissionregistration.k8s.io", "validatingwebhookconfigurations", "create", ""))
