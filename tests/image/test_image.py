@@ -26,6 +26,10 @@ from tests.operator.helpers import test_desk_document
 from tradingdesk.spec.load import parse_desk
 from tradingdesk.spec.model import SERVICE_NAMES
 
+# The first test that uses `installed` pays for a whole `pip install` of the runtime dependencies (a minute on a
+# quiet 2-core machine, from pip's cache; several under load), more than the suite's default 300 s allows.
+pytestmark = pytest.mark.timeout(900)
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
