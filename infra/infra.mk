@@ -14,4 +14,4 @@ pulumi-build:
 	nice -n 10 bash $(INFRA_DIR)/build-pulumi.sh
 
 infra-up-test: venv pulumi-build cluster-build
-	$(BIN)/python -m pytest -q -p tests.cluster.conftest_fixture $(INFRA_DIR)/tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p tests.cluster.conftest_fixture $(INFRA_DIR)/e2e $(PYTEST_ARGS)

@@ -15,7 +15,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 RBAC: exactly what the operator calls (operator/deskoperator/*, and kopf on its behalf), nothing more.
-tests/chart/test_rbac.py compares these rules with the code. In a desk's namespace:
+tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's namespace:
 - desks: kopf lists and watches them and patches its finalizer and annotations; drift repair reads one;
   status is written with a merge patch (deskoperator.kube.Kube.patch_status);
 - a desk's children (deskoperator.kube.CHILD_KINDS): read, server-side apply (patch; create for a new object),
