@@ -120,7 +120,9 @@ class HashStore:
         while size >> len(self._fds) and len(self._fds) < _MAX_LEVELS:
             self._add_level()
             self._repair_level(len(self._fds) - 1, size)
-        edge = [self.node(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1]
+        edge = [
+            self.node(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if size >> level & 1
+        ]
         self._range = CompactRange.restore(size, edge, self._keep)
 
     def _repair_level(self, level: int, size: int) -> None:

@@ -56,9 +56,7 @@ class S3Bucket:
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         self.description = f"s3://{name}/{self.prefix}"
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self.client = client or boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG
-        )
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=_CLIENT_CONFIG)
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         """One S3 call; network and server-side errors become ``BucketUnavailable``."""
@@ -110,9 +108,9 @@ class S3Bucket:
         rule = config.get("Rule", {})
         current_mode = rule.get("DefaultRetention", {}).get("Mode", "")
         current_days = _days(rule)
-        if config.get("ObjectLockEnabled") == "Enabled" and current_mode == COMPLIANCE:
-            if current_days >= retention_days:
-                return  # never shorten: a longer default set by someone else is kept
+        enabled = config.get("ObjectLockEnabled") == "Enabled"
+        if enabled and current_mode == COMPLIANCE and current_days >= retention_days:
+            return  # never shorten: a longer default set by someone else is kept
         days = max(retention_days, current_days if current_mode == COMPLIANCE else 0)
         self._call(
             "put_object_lock_configuration",

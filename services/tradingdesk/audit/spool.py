@@ -201,7 +201,9 @@ class Spool:
         header, records = parse_segment(data)
         for raw in records:
             self.hashes.append(leaf_hash(raw))
-        if self.hashes.size != end or self.hashes.leaves(start, end) != header.leaves:
+        note = header.checkpoint
+        root = Checkpoint.parse(note[: note.rfind("\n\n") + 1]).root if "\n\n" in note else b""
+        if self.hashes.size != end or self.hashes.leaves(start, end) != header.leaves or self.hashes.root() != root:
             self.hashes.truncate(start)
             raise SpoolError(f"segment {start}-{end} from the bucket does not hold the records it lists")
         self.hashes.sync()

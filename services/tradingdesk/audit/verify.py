@@ -75,12 +75,18 @@ class _Journal:
         self.report = report
         self.incarnation = ""
         self.last_seq = 0
+        self.resync = False
+
+    def lost(self) -> None:
+        """A record could not be read: take the next journal seq as it comes (its absence is reported)."""
+        self.resync = True
 
     def check(self, rec, where: str) -> str | None:
         if rec.source == SOURCE_COMPLIANCE and rec.kind == KIND_INCARNATION:
             previous = str(rec.payload.get("previous", ""))
             if previous != self.incarnation:
-                return f"starts incarnation {rec.incarnation} after {previous or 'none'}, but the log was in {self.incarnation or 'none'}"
+                was = self.incarnation or "none"
+                return f"starts incarnation {rec.incarnation} after {previous or 'none'}, but the log was in {was}"
             if rec.incarnation in self.report.incarnations:
                 return f"starts incarnation {rec.incarnation} again: two histories merged"
             self.report.incarnations.append(rec.incarnation)
@@ -92,6 +98,9 @@ class _Journal:
             return f"belongs to journal incarnation {rec.incarnation}, but the log is in {self.incarnation or 'none'}"
         expected = self.last_seq + 1
         self.last_seq = rec.seq
+        if self.resync:
+            self.resync = False
+            return None
         if rec.seq > expected:
             return f"journal seq jumps from {expected - 1} to {rec.seq}: {rec.seq - expected} journal events missing"
         if rec.seq < expected:
@@ -120,6 +129,7 @@ def verify_bucket(
     previous: Checkpoint | None = None
     journal = _Journal(report)
     seen: dict[tuple[int, int], str] = {}
+    covered = 0  # records up to here are in a segment seen so far
     for obj in objects:
         rng = parse_segment_name(obj.key)
         if rng is None:
@@ -134,14 +144,15 @@ def verify_bucket(
             report.problems.append(
                 Problem(obj.key, f"has {obj.versions} versions and {obj.delete_markers} delete markers, not 1 and 0")
             )
-        if start < tree.size:
-            report.problems.append(Problem(obj.key, f"overlaps the previous segments: records {start}-{tree.size}"))
+        if start < covered:
+            report.problems.append(Problem(obj.key, f"overlaps the previous segments: records {start}-{covered}"))
             continue
-        if start > tree.size:
+        if start > covered:
             report.problems.append(
-                Problem(obj.key, f"records {tree.size} to {start - 1} are missing: no segment covers them")
+                Problem(obj.key, f"records {covered} to {start - 1} are missing: no segment covers them")
             )
             intact = False
+        covered = end
         report.segments += 1
         try:
             data, retention = bucket.read(obj.key)
@@ -241,6 +252,8 @@ def _check_segment(
         except ProofError as exc:
             problems.append(Problem(where, f"not consistent with the previous checkpoint: {exc}"))
     report.last_checkpoint = header.checkpoint
+    if len(lines) < end - start and previous is None and start:
+        journal.lost()
     if len(lines) != end - start:
         first_missing = start + len(lines)
         what = f"records {first_missing} to {end - 1} are missing" if len(lines) < end - start else "extra lines"
@@ -251,12 +264,15 @@ def _check_segment(
             rec = decode_record(raw)
         except RecordError as exc:
             problems.append(Problem(where, f"unreadable: {exc}", at))
+            journal.lost()
             continue
         if rec.index != at:
             problems.append(Problem(where, f"holds record {rec.index}: records were moved or removed", at))
+            journal.lost()
             continue
         if leaf_hash(raw) != header.leaf(i):
             problems.append(Problem(where, "does not hash to its leaf: the record was altered", at))
+            journal.lost()
             continue
         if (wrong := journal.check(rec, where)) is not None:
             problems.append(Problem(where, wrong, at))
