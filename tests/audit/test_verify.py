@@ -15,7 +15,7 @@ from tradingdesk.audit.verify import VerifyReport, verify_bucket
 
 @pytest.fixture
 def log(tmp_path: Path):
-    spool, bucket, signer = build_log(tmp_path)
+    _spool, bucket, signer = build_log(tmp_path)
     return bucket, signer.verifier(), tmp_path / "bucket" / "test-desk"
 
 

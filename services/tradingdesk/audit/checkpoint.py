@@ -52,7 +52,7 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 key may hold '+' itself
         if len(parts) != 3 or not _valid_name(parts[0]) or len(parts[1]) != 8:
             raise CheckpointError("a verifier key reads <name>+<8 hex digits>+<base64 key>")
         name, key_hex, key_b64 = parts
@@ -85,7 +85,7 @@ class SignerKey:
 
     @classmethod
     def parse(cls, text: str) -> SignerKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"] or not _valid_name(parts[2]):
             raise CheckpointError("a signer key reads PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>")
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 
+from tradingdesk.cli import audit
 from tradingdesk.cli.table import render
 from tradingdesk.runtime import loop as event_loop
 from tradingdesk.spec.load import SpecError, load_desk
@@ -405,6 +406,7 @@ def parser() -> argparse.ArgumentParser:
     rl.add_argument("--actor", required=True, help="the person re-enabling it")
     rl.add_argument("--reason", required=True, help="why it is safe")
     rl.set_defaults(func=cmd_release_latch)
+    audit.register(sub)
     return ap
 
 

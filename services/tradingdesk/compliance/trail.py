@@ -109,7 +109,8 @@ class AuditTrail:
 
     async def start(self) -> None:
         self.spool = await asyncio.to_thread(Spool, self.spool_dir)
-        self._try_signer()
+        with contextlib.suppress(SigningKeyUnavailable):  # recorded as the problem; records still go in
+            self._try_signer()
         if self.spool.size == 0:
             await self._recover_from_bucket()
         await asyncio.to_thread(self._reindex)
