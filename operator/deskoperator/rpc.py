@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import grpc
 
 from deskoperator.names import ACTOR
-from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 SPEC_TO_PROTO = {
     "Active": common_pb2.TRADING_STATE_ACTIVE,
@@ -57,7 +57,18 @@ def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.
     return common_pb2.TradingState.Name(reply.state)
 
 
-SEAL_UNAVAILABLE = (
-    "ComplianceService has no Seal RPC yet: the audit log was not sealed by the operator; "
-    "its segments stay in the audit bucket as written"
-)
+#: Sealing waits for the bucket to accept the last segment: longer than a state change.
+SEAL_TIMEOUT_S = 15.0
+
+
+def seal_audit_log(address: str, reason: str, timeout: float = SEAL_TIMEOUT_S) -> int:
+    """``ComplianceService.Seal`` as the operator; returns the sealed tree size (records in the log)."""
+    request = compliance_pb2.SealRequest(actor=ACTOR, reason=reason)
+    try:
+        with grpc.insecure_channel(address) as channel:
+            reply = compliance_pb2_grpc.ComplianceServiceStub(channel).Seal(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        raise DeliveryError(f"{address}: {code}: {details}") from None
+    return reply.tree_size

@@ -6,7 +6,8 @@ segments into the audit bucket. Records carry the journal's incarnation, so two 
 - A journal with a new incarnation (a fresh database) is recorded from its seq 1, after a
   ``journal_incarnation`` record naming the one before.
 - The same incarnation, but behind what was recorded (restored from an old backup), or with a different event
-  at the last recorded seq (a fork): compliance refuses. Health goes NOT_SERVING, the reason is logged at
+  at the last recorded seq (a fork): compliance refuses. Its health (``tradingdesk.v1.ComplianceService``, which
+  monitoring probes and alerts on) goes NOT_SERVING, the reason is logged at
   ERROR and served by ``GetCheckpoint.refusing``; nothing is dropped or skipped. It checks again on every
   reconnect, so a journal that catches up with the same history is recorded again by itself.
 - An incarnation recorded before and superseded since (an old volume attached again) is refused the same way.
@@ -89,6 +90,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.refusing = ""
         self.upstream: Upstream | None = None
         self._health = None
+        self._health_tasks: set[asyncio.Task] = set()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -102,6 +104,9 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.upstream.start()
 
     def bind_health(self, servicer) -> None:
+        """Report the audit trail's health for ``tradingdesk.v1.ComplianceService`` (what monitoring probes and
+        alerts on). Only the named service flips: the process (service "") stays SERVING, so it is not
+        restarted for a problem a restart cannot fix, and ``GetCheckpoint`` can still tell why."""
         self._health = servicer
         self._publish_health()
 
@@ -109,8 +114,9 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         if self._health is None:
             return
         status = health_pb2.HealthCheckResponse.NOT_SERVING if self.problem else health_pb2.HealthCheckResponse.SERVING
-        for name in ("", *self.service_names):
-            asyncio.get_running_loop().create_task(self._health.set(name, status))
+        task = asyncio.get_running_loop().create_task(self._health.set(self.service_names[0], status))
+        self._health_tasks.add(task)
+        task.add_done_callback(self._health_tasks.discard)
 
     @property
     def problem(self) -> str:
