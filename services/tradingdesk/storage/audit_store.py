@@ -54,7 +54,9 @@ class AuditStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         if engine.dialect.name == "postgresql":
-            self._insert = postgresql.insert(audit_log).on_conflict_do_nothing(index_elements=["log_index"])
+            # RETURNING yields only the rows inserted (executemany row counts are not reliable).
+            stmt = postgresql.insert(audit_log).on_conflict_do_nothing(index_elements=["log_index"])
+            self._insert = stmt.returning(audit_log.c.log_index)
         elif engine.dialect.name == "sqlite":
             self._insert = sqlite.insert(audit_log).on_conflict_do_nothing(index_elements=["log_index"])
         else:
@@ -79,7 +81,7 @@ class AuditStore:
             inserted = 0
             for i in range(0, len(tuples), _INSERT_CHUNK):
                 chunk = [dict(zip(names, t, strict=True)) for t in tuples[i : i + _INSERT_CHUNK]]
-                inserted += conn.execute(self._insert, chunk).rowcount or 0
+                inserted += len(conn.execute(self._insert, chunk).all())
             return inserted
 
     def size(self) -> int:
