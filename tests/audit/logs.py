@@ -12,8 +12,8 @@ from tradingdesk.audit.bucket import Bucket
 from tradingdesk.audit.checkpoint import SignerKey
 from tradingdesk.audit.fs_bucket import FilesystemBucket
 from tradingdesk.audit.record import KIND_INCARNATION, SOURCE_COMPLIANCE, SOURCE_JOURNAL, encode_payload
-from tradingdesk.audit.segment import parse_header, segment_key
 from tradingdesk.audit.spool import Entry, Spool
+from tradingdesk.compliance.trail import upload_segment
 
 ORIGIN = "tradingdesk.io/audit/test-desk"
 TS0 = 1_767_225_600_000_000_000
@@ -39,11 +39,7 @@ def seal_all(spool: Spool, bucket: Bucket, signer: SignerKey) -> None:
     """Cut what is open and upload every pending segment, as the compliance service does."""
     spool.cut(signer=signer, origin=signer.name, retain_until=retain_until())
     for start, end in spool.pending():
-        data = spool.segment_path(start, end).read_bytes()
-        header = parse_header(data[: data.index(b"\n")])
-        until = datetime.fromisoformat(header.retain_until.replace("Z", "+00:00"))
-        bucket.put_once(segment_key(start, end), data, retain_until=until)
-        spool.mark_sealed(end, header.checkpoint)
+        upload_segment(spool, bucket, start, end)
 
 
 def build_log(tmp: Path, *, segments: int = 4, per_segment: int = 25, bucket: Bucket | None = None):

@@ -7,6 +7,8 @@ Layout of the directory (``<dataDir>/<desk>/audit`` in the embedded runtime)::
                             segments cut and signed, byte for byte what is uploaded; kept after upload as
                             the local copy that proofs, queries and re-indexing read
     hashes/level-NN         the tree's node hashes (``HashStore``)
+    hashes-synced           how far the node hashes are durable (a cut); beyond it a restart recomputes them
+                            from the segments' leaf lists, so a cut costs no fsync of the hash files
     sealed                  the size and checkpoint of the last segment the bucket accepted
 
 Durability contract: ``append`` returns once the batch is on disk (one fsync), so a record it returned is
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +48,8 @@ from tradingdesk.audit.segment import (
 )
 
 _SEALED = "sealed"
+_HASHES_SYNCED = "hashes-synced"
+_sha256 = hashlib.sha256
 _MAX = 2**63
 
 
@@ -72,6 +78,12 @@ class Cut:
     end: int
     path: Path
     checkpoint: str
+
+
+def _root_of(note: str) -> bytes:
+    """The root hash in a signed checkpoint we wrote (its signature is not checked here)."""
+    cut = note.rfind("\n\n")
+    return Checkpoint.parse(note[: cut + 1]).root if cut > 0 else b""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -103,12 +115,14 @@ class Spool:
         self.cuts = self._read_cuts()
         self.cut_size = self.cuts[-1][1] if self.cuts else 0
         self.hashes = HashStore(directory / "hashes")
+        self._fd_lock = threading.Lock()
+        # One writer at a time, whatever the caller: a cancelled asyncio task does not stop its thread.
+        self._writer_lock = threading.Lock()
         self._restore_hashes()
         self._open_records: list[bytes] = self._read_open_file()
         self._open_fd = os.open(self._open_path(self.cut_size), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         _fsync_dir(self.dir)
-        for raw in self._open_records:
-            self.hashes.append(leaf_hash(raw))
+        self.hashes.extend([leaf_hash(raw) for raw in self._open_records])
         self.sealed_size, self.sealed_checkpoint = self._read_sealed()
 
     # ---------------------------------------------------------------- state
@@ -129,14 +143,25 @@ class Spool:
 
     def append(self, entries: list[Entry]) -> list[bytes]:
         """Number, encode and durably append ``entries``; returns their record bytes."""
+        records = self.write(entries)
+        self.sync()
+        return records
+
+    def write(self, entries: list[Entry]) -> list[bytes]:
+        """Number, encode and write ``entries`` without waiting for the disk: durable after the next ``sync``.
+
+        Split from ``sync`` so a caller can encode the next batch while the disk takes this one (one writer
+        calls ``write``; ``sync`` may run on another thread at the same time)."""
         if not entries:
             return []
+        with self._writer_lock:
+            return self._write(entries)
+
+    def _write(self, entries: list[Entry]) -> list[bytes]:
         index = self.size
-        records = []
-        hashes = self.hashes
-        for e in entries:
-            raw = encode_record(
-                index=index,
+        records = [
+            encode_record(
+                index=index + n,
                 ts_ns=e.ts_ns,
                 source=e.source,
                 incarnation=e.incarnation,
@@ -145,20 +170,28 @@ class Spool:
                 order_id=e.order_id,
                 payload_json=e.payload_json,
             )
-            hashes.append(leaf_hash(raw))
-            records.append(raw)
-            index += 1
+            for n, e in enumerate(entries)
+        ]
         data = b"\n".join(records) + b"\n"
         written = os.write(self._open_fd, data)
         while written < len(data):  # a short write (disk nearly full): finish or raise
             written += os.write(self._open_fd, data[written:])
-        os.fdatasync(self._open_fd)
         self._open_records.extend(records)
-        hashes.flush()
+        self.hashes.extend([_sha256(b"\x00" + raw).digest() for raw in records])
+        self.hashes.flush()
         return records
+
+    def sync(self) -> None:
+        """Everything written so far is on disk when this returns."""
+        with self._fd_lock:  # a cut may be swapping the open file
+            os.fdatasync(self._open_fd)
 
     def cut(self, *, signer: SignerKey, origin: str, retain_until: str, now_ns: int | None = None) -> Cut | None:
         """Everything appended since the last cut becomes one signed segment file; None if nothing was."""
+        with self._writer_lock:
+            return self._cut(signer=signer, origin=origin, retain_until=retain_until, now_ns=now_ns)
+
+    def _cut(self, *, signer: SignerKey, origin: str, retain_until: str, now_ns: int | None) -> Cut | None:
         start, end = self.cut_size, self.size
         if end == start:
             return None
@@ -176,13 +209,15 @@ class Spool:
             leaves=self.hashes.leaves(start, end),
         )
         data = encode_segment(header, self._open_records)
-        self.hashes.sync()  # the nodes of everything cut are durable before the segment exists
+        self.hashes.flush()  # durable later (sync_hashes): the segment's leaf list can rebuild them
         path = self.segment_path(start, end)
         write_file_durably(path, data)
-        old_fd, old_path = self._open_fd, self._open_path(start)
-        self._open_fd = os.open(self._open_path(end), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        old_path = self._open_path(start)
+        with self._fd_lock:
+            old_fd = self._open_fd
+            self._open_fd = os.open(self._open_path(end), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.close(old_fd)
         _fsync_dir(self.dir)
-        os.close(old_fd)
         old_path.unlink()
         self._open_records = []
         self.cuts.append((start, end))
@@ -196,29 +231,33 @@ class Spool:
 
     def adopt(self, start: int, end: int, data: bytes) -> None:
         """Take a segment the bucket already holds (rebuilding a lost spool from the bucket)."""
+        with self._writer_lock:
+            self._adopt(start, end, data)
+
+    def _adopt(self, start: int, end: int, data: bytes) -> None:
         if start != self.cut_size or self._open_records:
             raise SpoolError(f"cannot adopt segment {start}-{end} into a log of {self.size} records")
         header, records = parse_segment(data)
-        for raw in records:
-            self.hashes.append(leaf_hash(raw))
-        note = header.checkpoint
-        root = Checkpoint.parse(note[: note.rfind("\n\n") + 1]).root if "\n\n" in note else b""
+        self.hashes.extend([leaf_hash(raw) for raw in records])
+        root = _root_of(header.checkpoint)
         if self.hashes.size != end or self.hashes.leaves(start, end) != header.leaves or self.hashes.root() != root:
             self.hashes.truncate(start)
             raise SpoolError(f"segment {start}-{end} from the bucket does not hold the records it lists")
-        self.hashes.sync()
         write_file_durably(self.segment_path(start, end), data)
-        os.close(self._open_fd)
-        self._open_path(start).unlink(missing_ok=True)
-        self._open_fd = os.open(self._open_path(end), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        with self._fd_lock:
+            os.close(self._open_fd)
+            self._open_path(start).unlink(missing_ok=True)
+            self._open_fd = os.open(self._open_path(end), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.cuts.append((start, end))
         self.cut_size = end
         self.mark_sealed(end, header.checkpoint)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._open_fd)
-        self.hashes.close()
+        self.sync_hashes()
+        with self._writer_lock, self._fd_lock:
+            with contextlib.suppress(OSError):
+                os.close(self._open_fd)
+            self.hashes.close()
 
     # ---------------------------------------------------------------- reading
 
@@ -260,26 +299,34 @@ class Spool:
         return cuts
 
     def _restore_hashes(self) -> None:
-        """Trust the node hashes up to the last cut (they were synced before it), after checking them
-        against its checkpoint; rebuild them from the segments' leaf lists when they are short."""
+        """Trust the node hashes up to where they were last synced (``hashes-synced``, a cut), once they give
+        that checkpoint's root; recompute the rest from the segments' leaf lists, which are durable."""
         hashes = self.hashes
-        if hashes.size > self.cut_size:
-            hashes.truncate(self.cut_size)
-        if hashes.size < self.cut_size:
-            for start, end in self.cuts:
-                if end <= hashes.size:
-                    continue
+        trusted = min(self._read_int(_HASHES_SYNCED), self.cut_size, hashes.size)
+        hashes.truncate(trusted)
+        note = self.checkpoint_at(trusted) if trusted else None
+        if note is not None and _root_of(note) != hashes.root():
+            hashes.truncate(0)  # damaged files: recompute everything from the segments
+        for start, end in self.cuts:
+            if end > hashes.size:
                 with open(self.segment_path(start, end), "rb") as f:
                     header = parse_header(f.readline().rstrip(b"\n"))
-                for i in range(hashes.size - start, end - start):
-                    hashes.append(header.leaf(i))
-            hashes.sync()
-        if self.cuts:
-            note = self.checkpoint_at(self.cut_size)
-            assert note is not None
-            text = note[: note.rfind("\n\n") + 1]
-            if Checkpoint.parse(text).root != hashes.root():
-                raise SpoolError(f"the node hashes in {hashes.dir} do not give the last checkpoint's root")
+                hashes.extend([header.leaf(i) for i in range(hashes.size - start, end - start)])
+        if self.cuts and hashes.root() != _root_of(self.checkpoint_at(self.cut_size) or ""):
+            raise SpoolError(f"the segments in {self.segments_dir} do not give their own checkpoint's root")
+        if hashes.size > trusted:
+            self.sync_hashes()
+
+    def sync_hashes(self) -> None:
+        """Make the node hashes durable up to the last cut, so a restart need not recompute them."""
+        with self._writer_lock:
+            size = self.cut_size
+            self.hashes.sync()
+        write_file_durably(self.dir / _HASHES_SYNCED, f"{size}\n".encode())
+
+    def _read_int(self, name: str) -> int:
+        path = self.dir / name
+        return int(path.read_text().split()[0]) if path.exists() else 0
 
     def _read_open_file(self) -> list[bytes]:
         for path in self.dir.glob("open-*.records"):

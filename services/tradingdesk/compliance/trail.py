@@ -33,6 +33,7 @@ from tradingdesk.storage.audit_store import AuditStore, IndexRow
 
 log = logging.getLogger(__name__)
 REINDEX_CHUNK = 5_000
+HASH_SYNC_INTERVAL_S = 60.0  # bounds what a restart after a power loss recomputes from the segments
 
 
 class SealFailed(RuntimeError):
@@ -52,6 +53,15 @@ def checkpoint_of(note: str) -> Checkpoint:
     """The checkpoint in a signed note we wrote ourselves (its signature is not checked here)."""
     text, _ = split_note(note)
     return Checkpoint.parse(text)
+
+
+def upload_segment(spool: Spool, bucket: Bucket, start: int, end: int) -> None:
+    """Put one cut segment into the bucket, with the retention its header asks for; then it is sealed."""
+    data = spool.segment_path(start, end).read_bytes()
+    header = parse_header(data[: data.index(b"\n")])
+    retain_until = datetime.fromisoformat(header.retain_until.replace("Z", "+00:00"))
+    bucket.put_once(segment_key(start, end), data, retain_until=retain_until)
+    spool.mark_sealed(end, header.checkpoint)
 
 
 def index_row(raw: bytes) -> IndexRow:
@@ -103,6 +113,7 @@ class AuditTrail:
         self._sealed = asyncio.Condition()
         self._oldest_unsealed: float | None = None  # monotonic time of the first record since the last cut
         self._prepared = False
+        self._hashes_synced_at = time.monotonic()
         self._tasks: list[asyncio.Task] = []
 
     # ---------------------------------------------------------------- lifecycle
@@ -171,11 +182,16 @@ class AuditTrail:
     # ---------------------------------------------------------------- writing
 
     async def append(self, items: list[Indexed]) -> list[bytes]:
-        """Durably append ``items`` (one fsync) and index them; returns their record bytes."""
+        """Durably append ``items`` (one fsync) and index them; returns their record bytes.
+
+        Only the encoding and the write hold the lock: the fsync and the index insert run outside it, so the
+        next batch is encoded while the disk takes this one."""
         spool = self.spool
         assert spool is not None
         async with self._lock:
-            raws = await asyncio.to_thread(self._append_and_index, items)
+            first = spool.size
+            raws = await asyncio.to_thread(spool.write, [i.entry for i in items])
+        await asyncio.to_thread(self._sync_and_index, first, items, raws)
         if self._oldest_unsealed is None:
             self._oldest_unsealed = time.monotonic()
             self._cut_wanted.set()  # the cutter starts timing this record's wait
@@ -183,11 +199,10 @@ class AuditTrail:
             self._cut_wanted.set()
         return raws
 
-    def _append_and_index(self, items: list[Indexed]) -> list[bytes]:
+    def _sync_and_index(self, first: int, items: list[Indexed], raws: list[bytes]) -> None:
         spool = self.spool
         assert spool is not None
-        first = spool.size
-        raws = spool.append([i.entry for i in items])
+        spool.sync()
         rows = []
         for n, (item, raw) in enumerate(zip(items, raws, strict=True)):
             e = item.entry
@@ -206,7 +221,6 @@ class AuditTrail:
                 )
             )
         self.index.insert_many(rows)
-        return raws
 
     async def cut(self) -> Cut | None:
         """Turn everything appended since the last cut into a signed segment (uploaded in the background)."""
@@ -295,6 +309,9 @@ class AuditTrail:
                     continue
                 delay = self.retry_initial_s
                 self.last_upload_error = ""
+                if time.monotonic() - self._hashes_synced_at > HASH_SYNC_INTERVAL_S:
+                    await asyncio.to_thread(spool.sync_hashes)
+                    self._hashes_synced_at = time.monotonic()
                 if self.problem.startswith("bucket"):
                     self._set_problem("")
                 async with self._sealed:
@@ -306,12 +323,8 @@ class AuditTrail:
         if not self._prepared:
             self.bucket.prepare(self.retention_days)
             self._prepared = True
-        data = spool.segment_path(start, end).read_bytes()
-        header = parse_header(data[: data.index(b"\n")])
-        retain_until = datetime.fromisoformat(header.retain_until.replace("Z", "+00:00"))
-        self.bucket.put_once(segment_key(start, end), data, retain_until=retain_until)
-        spool.mark_sealed(end, header.checkpoint)
-        log.info("audit trail: sealed records %d-%d into %s", start, end - 1, self.bucket.description)
+        upload_segment(spool, self.bucket, start, end)
+        log.info("audit trail: sealed records %d to %d into %s", start, end - 1, self.bucket.description)
 
     # ---------------------------------------------------------------- recovery
 
@@ -355,4 +368,4 @@ class AuditTrail:
             log.info("audit trail: indexed records %d-%d", have, spool.size - 1)
 
 
-__all__ = ["AuditTrail", "Indexed", "SealFailed", "checkpoint_of", "index_row"]
+__all__ = ["AuditTrail", "Indexed", "SealFailed", "checkpoint_of", "index_row", "upload_segment"]
