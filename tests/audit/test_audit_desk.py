@@ -7,14 +7,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import boto3
 import grpc
 import pytest
 
-from tests.audit.logs import lines_of, rewrite, segment_files, with_lines
+from tests.audit.logs import rewrite, segment_files
 from tests.desk_runner import RunningDesk, wait_for, write_desk
-from tradingdesk.audit.checkpoint import VerifierKey, open_checkpoint
+from tradingdesk.audit.checkpoint import Checkpoint, SignerKey, VerifierKey, open_checkpoint
 from tradingdesk.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from tradingdesk.audit.segment import parse_header
 from tradingdesk.v1 import (
@@ -89,9 +91,21 @@ async def trade_halt_resume_refuse(desk: RunningDesk) -> None:
         assert refused.value.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
 
 
-async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(tmp_path: Path) -> None:
-    spec = write_desk(tmp_path, fast_checkpoints)
-    desk = await RunningDesk(spec).start()
+@pytest.fixture(params=["filesystem", "s3"])
+def bucket_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(tmp_path: Path, bucket_kind: str, request) -> None:
+    s3 = request.getfixturevalue("s3_endpoint") if bucket_kind == "s3" else ""
+    s3_bucket = f"audit-desk-{uuid.uuid4().hex[:10]}"
+
+    def configure(doc: dict) -> None:
+        fast_checkpoints(doc)
+        if s3:
+            doc["spec"]["compliance"]["auditBucket"] = {"kind": "s3", "bucket": s3_bucket, "endpoint": s3}
+
+    desk = await RunningDesk(write_desk(tmp_path, configure)).start()
     try:
         await trade_halt_resume_refuse(desk)
         async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
@@ -112,7 +126,7 @@ async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(tmp_path: Pa
             seal = next(e for e in events if e.kind == "seal")
             assert '"actor":"auditor"' in seal.payload_json and '"reason":"quarter end"' in seal.payload_json
 
-            # Every record's inclusion proof verifies against the signed root.
+            # A record's inclusion proof and a consistency proof verify against the signed root.
             trade = next(e for e in events if e.kind == "trade")
             proof = await compliance.GetInclusionProof(
                 compliance_pb2.GetInclusionProofRequest(journal_seq=trade.seq, tree_size=sealed.tree_size)
@@ -139,22 +153,21 @@ async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(tmp_path: Pa
     finally:
         await desk.stop()
 
-    # The auditor: the bucket folder and the public key, nothing else.
-    bucket = tmp_path / "audit" / "us-equities"
+    # The auditor: the bucket and the public key, nothing else.
     public_key = tmp_path / "var" / "us-equities" / "audit-keys" / "signing.pub"
-    run = audit_cli("verify", "--bucket", str(bucket), "--public-key", str(public_key))
+    editor = S3Editor(s3, s3_bucket) if s3 else FolderEditor(tmp_path / "audit" / "us-equities")
+    run = audit_cli("verify", *editor.args(), "--public-key", str(public_key))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "result        OK" in run.stdout
     # Stopping sealed what came after our Seal (the shutdown itself is recorded), so the tree may be larger.
     assert int(run.stdout.split("tree size")[1].split()[0]) >= sealed.tree_size
-    export = audit_cli("export", "--bucket", str(bucket), "--format", "csv")
+    export = audit_cli("export", *editor.args(), "--format", "csv")
     assert export.returncode == 0 and ",trade," in export.stdout and ",seal," in export.stdout
 
-    for damage, expected in damages(bucket):
-        copy = tmp_path / f"damaged-{damage.__name__}"
-        shutil.copytree(bucket, copy)
-        place = damage(copy)
-        run = audit_cli("verify", "--bucket", str(copy), "--public-key", str(public_key))
+    for damage, expected in DAMAGES:
+        damaged = editor.copy(damage.__name__)
+        place = damage(damaged)
+        run = audit_cli("verify", *damaged.args(), "--public-key", str(public_key))
         assert run.returncode == 1, (damage.__name__, run.stdout)
         assert place in run.stdout and expected in run.stdout, (damage.__name__, run.stdout)
 
@@ -195,83 +208,150 @@ async def bad_inputs_are_refused_naming_the_field(compliance, size: int) -> None
 # -------------------------------------------------------------------------------- the issue's damages, placed
 
 
-def _flip_byte(bucket: Path) -> str:
-    seg = segment_files(bucket)[0]
-    lines = lines_of(seg)
+class FolderEditor:
+    """A filesystem bucket as an attacker with write access sees it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def args(self) -> list[str]:
+        return ["--bucket", str(self.root)]
+
+    def copy(self, name: str) -> FolderEditor:
+        target = self.root.parent / f"{self.root.name}-{name}"
+        shutil.copytree(self.root, target)
+        return FolderEditor(target)
+
+    def names(self) -> list[str]:
+        return [p.name for p in segment_files(self.root)]
+
+    def read(self, name: str) -> bytes:
+        return (self.root / "segments" / name).read_bytes()
+
+    def write(self, name: str, data: bytes) -> None:
+        path = self.root / "segments" / name
+        if path.exists():
+            rewrite(path, data)
+        else:
+            path.write_bytes(data)
+
+    def remove(self, name: str) -> None:
+        (self.root / "segments" / name).unlink()
+
+
+class S3Editor:
+    """An S3 bucket with Object Lock as an attacker with write access sees it: a sealed object can be neither
+    deleted nor changed, but new versions and delete markers can be added, and new keys written."""
+
+    def __init__(self, endpoint: str, bucket: str, prefix: str = "us-equities") -> None:
+        self.endpoint, self.bucket, self.prefix = endpoint, bucket, prefix
+        self.client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+    def args(self) -> list[str]:
+        return ["--bucket", f"s3://{self.bucket}/{self.prefix}", "--endpoint-url", self.endpoint]
+
+    def copy(self, name: str) -> S3Editor:
+        target = S3Editor(self.endpoint, self.bucket, f"{self.prefix}-{name}")
+        for n in self.names():
+            target.client.put_object(Bucket=self.bucket, Key=f"{target.prefix}/segments/{n}", Body=self.read(n))
+        return target
+
+    def names(self) -> list[str]:
+        listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.prefix}/segments/")
+        return sorted(o["Key"].rsplit("/", 1)[1] for o in listing.get("Contents", []))
+
+    def read(self, name: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=f"{self.prefix}/segments/{name}")["Body"].read()
+
+    def write(self, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}/segments/{name}", Body=data)
+
+    def remove(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=f"{self.prefix}/segments/{name}")
+
+
+def _lines(editor, name: str) -> list[bytes]:
+    return editor.read(name)[:-1].split(b"\n")
+
+
+def _put_lines(editor, name: str, lines: list[bytes]) -> None:
+    editor.write(name, b"\n".join(lines) + b"\n")
+
+
+def _flip_byte(editor) -> str:
+    name = editor.names()[0]
+    lines = _lines(editor, name)
     lines[2] = lines[2].replace(b'"ts_ns":1', b'"ts_ns":2', 1)  # record 1
-    with_lines(seg, lines)
-    return f"segments/{seg.name} record 1"
+    _put_lines(editor, name, lines)
+    return f"segments/{name} record 1"
 
 
-def _remove_record(bucket: Path) -> str:
-    seg = segment_files(bucket)[0]
-    lines = lines_of(seg)
+def _remove_record(editor) -> str:
+    name = editor.names()[0]
+    lines = _lines(editor, name)
     del lines[3]  # record 2
-    with_lines(seg, lines)
-    return f"segments/{seg.name} record 2"
+    _put_lines(editor, name, lines)
+    return f"segments/{name} record 2"
 
 
-def _swap_records(bucket: Path) -> str:
-    seg = segment_files(bucket)[0]
-    lines = lines_of(seg)
+def _swap_records(editor) -> str:
+    name = editor.names()[0]
+    lines = _lines(editor, name)
     lines[2], lines[3] = lines[3], lines[2]
-    with_lines(seg, lines)
-    return f"segments/{seg.name} record 1"
+    _put_lines(editor, name, lines)
+    return f"segments/{name} record 1"
 
 
-def _remove_segment(bucket: Path) -> str:
-    files = segment_files(bucket)
-    files[0].unlink()
-    return f"segments/{files[1].name}"
+def _remove_segment(editor) -> str:
+    names = editor.names()
+    editor.remove(names[0])
+    return f"segments/{names[1]}"
 
 
-def _re_sign(bucket: Path) -> str:
-    from tradingdesk.audit.checkpoint import Checkpoint, SignerKey
-
-    seg = segment_files(bucket)[-1]
-    lines = lines_of(seg)
+def _re_sign(editor) -> str:
+    name = editor.names()[-1]
+    lines = _lines(editor, name)
     header = parse_header(lines[0])
     text = header.checkpoint[: header.checkpoint.rfind("\n\n") + 1]
     forger = SignerKey.generate(Checkpoint.parse(text).origin)
     fields = {f: getattr(header, f) for f in header.__slots__}
     forged = type(header)(**{**fields, "checkpoint": forger.sign_note(text), "public_key": str(forger.verifier())})
-    with_lines(seg, [forged.to_json().encode(), *lines[1:]])
-    return f"segments/{seg.name}"
+    _put_lines(editor, name, [forged.to_json().encode(), *lines[1:]])
+    return f"segments/{name}"
 
 
-def _truncate_tail(bucket: Path) -> str:
-    seg = segment_files(bucket)[-1]
-    data = seg.read_bytes()
-    rewrite(seg, data[:-30])
-    return f"segments/{seg.name} record"
+def _truncate_tail(editor) -> str:
+    name = editor.names()[-1]
+    editor.write(name, editor.read(name)[:-30])
+    return f"segments/{name} record"
 
 
-def _smaller_checkpoint(bucket: Path) -> str:
-    files = segment_files(bucket)
-    first = parse_header(lines_of(files[0])[0])
-    lines = lines_of(files[-1])
+def _smaller_checkpoint(editor) -> str:
+    names = editor.names()
+    first = parse_header(_lines(editor, names[0])[0])
+    lines = _lines(editor, names[-1])
     header = parse_header(lines[0])
     fields = {f: getattr(header, f) for f in header.__slots__}
-    with_lines(files[-1], [type(header)(**{**fields, "checkpoint": first.checkpoint}).to_json().encode(), *lines[1:]])
-    return f"segments/{files[-1].name}"
+    _put_lines(
+        editor, names[-1], [type(header)(**{**fields, "checkpoint": first.checkpoint}).to_json().encode(), *lines[1:]]
+    )
+    return f"segments/{names[-1]}"
 
 
-def _duplicate_segment(bucket: Path) -> str:
-    seg = segment_files(bucket)[0]
-    copy = seg.with_name(seg.name.replace(".seg", " (copy).seg"))
-    shutil.copy(seg, copy)
-    return f"segments/{copy.name}"
+def _duplicate_segment(editor) -> str:
+    name = editor.names()[0]
+    copy = name.replace(".seg", "-copy.seg")
+    editor.write(copy, editor.read(name))
+    return f"segments/{copy}"
 
 
-def damages(bucket: Path):
-    assert len(segment_files(bucket)) >= 2, "the desk sealed fewer than two segments"
-    return [
-        (_flip_byte, "the record was altered"),
-        (_remove_record, "records were moved or removed"),
-        (_swap_records, "records were moved or removed"),
-        (_remove_segment, "are missing: no segment covers them"),
-        (_re_sign, "not signed by the trusted key"),
-        (_truncate_tail, "truncated"),
-        (_smaller_checkpoint, "is smaller than the previous"),
-        (_duplicate_segment, "is not a segment name"),
-    ]
+DAMAGES = [
+    (_flip_byte, "the record was altered"),
+    (_remove_record, "records were moved or removed"),
+    (_swap_records, "records were moved or removed"),
+    (_remove_segment, "are missing: no segment covers them"),
+    (_re_sign, "not signed by the trusted key"),
+    (_truncate_tail, "truncated"),
+    (_smaller_checkpoint, "is smaller than the previous"),
+    (_duplicate_segment, "is not a segment name"),
+]
