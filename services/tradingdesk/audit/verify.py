@@ -94,13 +94,14 @@ class _Journal:
             return None
         if rec.source != SOURCE_JOURNAL:
             return None
+        if self.resync:  # after records that could not be read: pick the thread up again here
+            self.resync = False
+            self.incarnation, self.last_seq = rec.incarnation, rec.seq
+            return None
         if rec.incarnation != self.incarnation:
             return f"belongs to journal incarnation {rec.incarnation}, but the log is in {self.incarnation or 'none'}"
         expected = self.last_seq + 1
         self.last_seq = rec.seq
-        if self.resync:
-            self.resync = False
-            return None
         if rec.seq > expected:
             return f"journal seq jumps from {expected - 1} to {rec.seq}: {rec.seq - expected} journal events missing"
         if rec.seq < expected:
@@ -152,6 +153,7 @@ def verify_bucket(
                 Problem(obj.key, f"records {covered} to {start - 1} are missing: no segment covers them")
             )
             intact = False
+            journal.lost()
         covered = end
         report.segments += 1
         try:
@@ -159,6 +161,7 @@ def verify_bucket(
         except (BucketError, OSError) as exc:
             report.problems.append(Problem(obj.key, f"cannot be read: {exc}"))
             intact = False
+            journal.lost()
             continue
         problems: list[Problem] = []
         checked = _check_segment(
@@ -169,6 +172,7 @@ def verify_bucket(
             report.problems.append(Problem(obj.key, f"and {len(problems) - MAX_PROBLEMS_PER_SEGMENT} more problems"))
         if checked is None:
             intact = False
+            journal.lost()
             continue
         header, checkpoint = checked
         _check_retention(obj.key, header, retention, report)
@@ -252,8 +256,6 @@ def _check_segment(
         except ProofError as exc:
             problems.append(Problem(where, f"not consistent with the previous checkpoint: {exc}"))
     report.last_checkpoint = header.checkpoint
-    if len(lines) < end - start and previous is None and start:
-        journal.lost()
     if len(lines) != end - start:
         first_missing = start + len(lines)
         what = f"records {first_missing} to {end - 1} are missing" if len(lines) < end - start else "extra lines"

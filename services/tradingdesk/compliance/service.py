@@ -338,6 +338,9 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise invalid("reason", f"required: why (at most {TEXT_MAX} characters)")
         except RequestError as err:
             await context.abort(err.code, err.message)
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + (SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2))
+        await self._catch_up_with_journal(deadline)
         pos = self.position
         entry = Entry(
             ts_ns=time.time_ns(),
@@ -349,16 +352,38 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             payload_json=encode_payload({"actor": actor, "reason": reason}),
         )
         await self.trail.append([Indexed(entry)])
-        remaining = context.time_remaining()
-        timeout = SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2)
         try:
-            note = await self.trail.seal(timeout=timeout)
+            note = await self.trail.seal(timeout=max(0.0, deadline - time.monotonic()))
         except SealFailed as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         cp = checkpoint_of(note)
         return compliance_pb2.SealResponse(
             checkpoint=note, tree_size=cp.size, root_hash=cp.root, journal_seq=pos.seq if pos else 0
         )
+
+    async def _catch_up_with_journal(self, deadline: float) -> None:
+        """Wait (at most half the time left) until everything durable in the journal now is recorded, so a seal
+        right after a halt includes the halt. The journal's first stream message says how far it goes."""
+        budget = max(0.0, (deadline - time.monotonic()) / 2)
+        try:
+            async with grpc.aio.insecure_channel(self.directory.address("routing")) as channel:
+                stream = orders_pb2_grpc.OrderServiceStub(channel).StreamJournal(
+                    orders_pb2.StreamJournalRequest(from_seq=2**63 - 1), timeout=budget
+                )
+                header = await anext(aiter(stream))
+                stream.cancel()
+        except (grpc.aio.AioRpcError, StopAsyncIteration):
+            log.warning("seal: the journal could not say how far it goes; sealing what is recorded")
+            return
+
+        def caught_up() -> bool:
+            pos = self.position
+            return pos is not None and pos.incarnation == header.incarnation and pos.seq >= header.durable_seq
+
+        while not caught_up() and time.monotonic() < deadline - budget:
+            await asyncio.sleep(0.01)
+        if not caught_up():
+            log.warning("seal: journal seq %d not recorded yet; sealing what is recorded", header.durable_seq)
 
     async def GetCheckpoint(self, request, context):
         trail = self.trail
