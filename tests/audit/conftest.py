@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,16 @@ S3_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+GOVERIFY_BUILD = Path(__file__).resolve().parent / "goverify" / "build.sh"
+
+
+@pytest.fixture(scope="session")
+def goverify() -> Path:
+    """The Go verifier (golang.org/x/mod/sumdb note and tlog), built once and cached by version."""
+    out = subprocess.run(["bash", str(GOVERIFY_BUILD)], capture_output=True, text=True, check=True, timeout=900)
+    return Path(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ and fails, naming the place, after each kind of damage."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import subprocess
 import sys
@@ -161,6 +163,8 @@ async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(
                 proof=list(consistency.hashes),
             )
             await bad_inputs_are_refused_naming_the_field(compliance, sealed.tree_size)
+            if not s3:  # the same proofs, served over gRPC, accepted by Go's tlog (tests/audit/goverify)
+                await proofs_accepted_by_go(compliance, key, sealed.tree_size, tmp_path, request)
     finally:
         await desk.stop()
 
@@ -169,6 +173,14 @@ async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(
     editor = S3Editor(s3, s3_bucket) if s3 else FolderEditor(tmp_path / "audit" / "us-equities")
     run = audit_cli("verify", *editor.args(), "--public-key", str(public_key))
     assert run.returncode == 0, run.stdout + run.stderr
+    if not s3:
+        go = subprocess.run(
+            [str(request.getfixturevalue("goverify")), "bucket", public_key.read_text().strip(), str(editor.root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert go.returncode == 0 and go.stdout.strip().splitlines()[-1].startswith("ok: "), go.stdout + go.stderr
     assert "result        OK" in run.stdout
     # Stopping sealed what came after our Seal (the shutdown itself is recorded), so the tree may be larger.
     assert int(run.stdout.split("tree size")[1].split()[0]) >= sealed.tree_size
@@ -181,6 +193,38 @@ async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(
         run = audit_cli("verify", *damaged.args(), "--public-key", str(public_key))
         assert run.returncode == 1, (damage.__name__, run.stdout)
         assert place in run.stdout and any(e in run.stdout for e in expected), (damage.__name__, run.stdout)
+
+
+async def proofs_accepted_by_go(compliance, key: VerifierKey, size: int, tmp_path: Path, request) -> None:
+    goverify = request.getfixturevalue("goverify")
+    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    doc: dict = {"checkpoints": [], "inclusion": [], "consistency": []}
+    for index in range(size):
+        proof = await compliance.GetInclusionProof(compliance_pb2.GetInclusionProofRequest(index=index))
+        doc["inclusion"].append(
+            {
+                "index": index,
+                "tree_size": proof.tree_size,
+                "record": b64(proof.record),
+                "hashes": [b64(h) for h in proof.hashes],
+            }
+        )
+        doc["checkpoints"] = [proof.checkpoint]
+    for old in range(1, size):
+        proof = await compliance.GetConsistencyProof(compliance_pb2.GetConsistencyProofRequest(old_size=old))
+        doc["consistency"].append(
+            {
+                "old_size": old,
+                "new_size": proof.new_size,
+                "old_root": b64(proof.old_root_hash),
+                "hashes": [b64(h) for h in proof.hashes],
+            }
+        )
+    path = tmp_path / "served-proofs.json"
+    path.write_text(json.dumps(doc))
+    done = subprocess.run([str(goverify), "proofs", str(key), str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"ok: {size} inclusion and {size - 1} consistency proofs" in done.stdout
 
 
 async def bad_inputs_are_refused_naming_the_field(compliance, size: int) -> None:

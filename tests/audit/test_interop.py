@@ -8,18 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.audit.logs import build_log
 from tradingdesk.audit.merkle import consistency_proof, inclusion_proof, root_hash
-
-BUILD = Path(__file__).resolve().parent / "goverify" / "build.sh"
-
-
-@pytest.fixture(scope="session")
-def goverify() -> Path:
-    out = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, check=True, timeout=900)
-    return Path(out.stdout.strip().splitlines()[-1])
 
 
 def b64(data: bytes) -> str:
