@@ -22,6 +22,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from bench.report import figure
 from tradingdesk.audit.checkpoint import SignerKey
 from tradingdesk.audit.fs_bucket import FilesystemBucket
@@ -29,11 +31,12 @@ from tradingdesk.audit.record import (
     KIND_INCARNATION,
     SOURCE_COMPLIANCE,
     SOURCE_JOURNAL,
+    Entry,
     canonical_payload,
     encode_payload,
 )
 from tradingdesk.audit.segment import parse_segment
-from tradingdesk.audit.spool import Entry, Spool
+from tradingdesk.audit.spool import Spool
 from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.compliance.trail import AuditTrail, Indexed, upload_segment
 from tradingdesk.spec.model import AuditCheckpointSpec
@@ -110,19 +113,25 @@ def spool_append_rate(spool: Spool, batches: list[list[Indexed]]) -> tuple[float
         return BATCH * len(batches) / (time.perf_counter() - started), written
 
 
+def new_trail(home: Path, signer: SignerKey, cadence: AuditCheckpointSpec) -> tuple[AuditTrail, Engine]:
+    """The compliance service's audit trail under ``home``: spool, SQLite index, filesystem bucket."""
+    engine = make_engine(f"sqlite:///{home / 'compliance.db'}", durable=False)
+    migrate(engine)
+    trail = AuditTrail(
+        spool_dir=home / "spool",
+        index=AuditStore(engine),
+        bucket=FilesystemBucket(home / "bucket" / "bench"),
+        signer=lambda: signer,
+        cadence=cadence,
+        retention_days=1,
+    )
+    return trail, engine
+
+
 async def ingest_rate(tmp: Path, signer: SignerKey, batches: list[list[Indexed]]) -> float:
     """The compliance service's write path: ``AuditTrail.append`` (spool, then query index), with the cutter
     and the uploader sealing every 10,000 records into a filesystem bucket in the background."""
-    engine = make_engine(f"sqlite:///{tmp / 'compliance.db'}", durable=False)
-    migrate(engine)
-    trail = AuditTrail(
-        spool_dir=tmp / "ingest-spool",
-        index=AuditStore(engine),
-        bucket=FilesystemBucket(tmp / "ingest-bucket" / "bench"),
-        signer=lambda: signer,
-        cadence=AuditCheckpointSpec(),
-        retention_days=1,
-    )
+    trail, engine = new_trail(tmp / "ingest", signer, AuditCheckpointSpec())
     await trail.start()
     try:
         started = time.perf_counter()
@@ -159,16 +168,7 @@ def verify_rates(tmp: Path, spool: Spool, signer: SignerKey) -> tuple[float, flo
 
 
 async def seal_latencies(tmp: Path, signer: SignerKey) -> tuple[list[float], list[float]]:
-    engine = make_engine(f"sqlite:///{tmp / 'seal.db'}", durable=False)
-    migrate(engine)
-    trail = AuditTrail(
-        spool_dir=tmp / "seal-spool",
-        index=AuditStore(engine),
-        bucket=FilesystemBucket(tmp / "seal-bucket" / "bench"),
-        signer=lambda: signer,
-        cadence=AuditCheckpointSpec(every_records=10_000_000, every_seconds=86_400),
-        retention_days=1,
-    )
+    trail, engine = new_trail(tmp / "seal", signer, AuditCheckpointSpec(every_records=10_000_000, every_seconds=86_400))
     await trail.start()
     ours, floor = [], []
     try:

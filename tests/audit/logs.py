@@ -11,8 +11,8 @@ from pathlib import Path
 from tradingdesk.audit.bucket import Bucket
 from tradingdesk.audit.checkpoint import SignerKey
 from tradingdesk.audit.fs_bucket import FilesystemBucket
-from tradingdesk.audit.record import KIND_INCARNATION, SOURCE_COMPLIANCE, SOURCE_JOURNAL, encode_payload
-from tradingdesk.audit.spool import Entry, Spool
+from tradingdesk.audit.record import KIND_INCARNATION, SOURCE_COMPLIANCE, SOURCE_JOURNAL, Entry, encode_payload
+from tradingdesk.audit.spool import Spool
 from tradingdesk.compliance.trail import upload_segment
 
 ORIGIN = "tradingdesk.io/audit/test-desk"

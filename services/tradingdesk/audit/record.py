@@ -76,13 +76,26 @@ def canonical_payload(payload_json: str) -> str:
     return _PAYLOAD_ENCODER.encode(value)
 
 
-def encode_record(
-    *, index: int, ts_ns: int, source: str, incarnation: str, seq: int, kind: str, order_id: str, payload_json: str
-) -> bytes:
-    """The canonical bytes of one record. ``payload_json`` must come from ``canonical_payload``."""
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record before it has a place in the log (the log assigns ``index``). ``payload_json`` must come from
+    ``canonical_payload`` or ``encode_payload``."""
+
+    ts_ns: int
+    source: str
+    incarnation: str
+    seq: int
+    kind: str
+    order_id: str
+    payload_json: str
+
+
+def encode_record(index: int, e: Entry) -> bytes:
+    """The canonical bytes of ``e`` at ``index``."""
     return (
-        f'{{"v":1,"index":{index},"ts_ns":{ts_ns},"source":{_quote(source)},"incarnation":{_quote(incarnation)},'
-        f'"seq":{seq},"kind":{_quote(kind)},"order_id":{_quote(order_id)},"payload":{payload_json}}}'
+        f'{{"v":1,"index":{index},"ts_ns":{e.ts_ns},"source":{_quote(e.source)},'
+        f'"incarnation":{_quote(e.incarnation)},"seq":{e.seq},"kind":{_quote(e.kind)},'
+        f'"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'
     ).encode("ascii")
 
 
@@ -143,6 +156,7 @@ __all__ = [
     "SOURCES",
     "SOURCE_COMPLIANCE",
     "SOURCE_JOURNAL",
+    "Entry",
     "Record",
     "RecordError",
     "canonical_payload",

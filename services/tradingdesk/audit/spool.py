@@ -36,7 +36,7 @@ from pathlib import Path
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey
 from tradingdesk.audit.hashstore import HashStore
 from tradingdesk.audit.merkle import consistency_proof, leaf_hash, root_hash
-from tradingdesk.audit.record import encode_record
+from tradingdesk.audit.record import Entry, encode_record
 from tradingdesk.audit.segment import (
     SEGMENTS_DIR,
     SegmentHeader,
@@ -55,19 +55,6 @@ _MAX = 2**63
 
 class SpoolError(RuntimeError):
     """The local log is inconsistent (a file edited or lost by hand): refuse rather than guess."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A record before it has a place in the log (the log assigns ``index``)."""
-
-    ts_ns: int
-    source: str
-    incarnation: str
-    seq: int
-    kind: str
-    order_id: str
-    payload_json: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,19 +146,7 @@ class Spool:
 
     def _write(self, entries: list[Entry]) -> list[bytes]:
         index = self.size
-        records = [
-            encode_record(
-                index=index + n,
-                ts_ns=e.ts_ns,
-                source=e.source,
-                incarnation=e.incarnation,
-                seq=e.seq,
-                kind=e.kind,
-                order_id=e.order_id,
-                payload_json=e.payload_json,
-            )
-            for n, e in enumerate(entries)
-        ]
+        records = [encode_record(index + n, e) for n, e in enumerate(entries)]
         data = b"\n".join(records) + b"\n"
         written = os.write(self._open_fd, data)
         while written < len(data):  # a short write (disk nearly full): finish or raise
@@ -359,4 +334,4 @@ class Spool:
         return int(size), note
 
 
-__all__ = ["Cut", "Entry", "Spool", "SpoolError", "write_file_durably"]
+__all__ = ["Cut", "Spool", "SpoolError", "write_file_durably"]

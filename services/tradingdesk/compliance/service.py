@@ -34,12 +34,12 @@ from tradingdesk.audit.record import (
     KIND_SEAL,
     SOURCE_COMPLIANCE,
     SOURCE_JOURNAL,
+    Entry,
     RecordError,
     canonical_payload,
     decode_record,
     encode_payload,
 )
-from tradingdesk.audit.spool import Entry
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
 from tradingdesk.oms.errors import RequestError, invalid, not_found, precondition
 from tradingdesk.runtime.directory import ServiceDirectory

@@ -25,9 +25,9 @@ from pathlib import Path
 from tradingdesk.audit.bucket import Bucket, BucketConflict, BucketError, BucketUnavailable
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey, split_note
 from tradingdesk.audit.keys import SigningKeyUnavailable
-from tradingdesk.audit.record import decode_record
+from tradingdesk.audit.record import Entry, decode_record
 from tradingdesk.audit.segment import parse_header, parse_segment_name, segment_key
-from tradingdesk.audit.spool import Cut, Entry, Spool
+from tradingdesk.audit.spool import Cut, Spool
 from tradingdesk.spec.model import AuditCheckpointSpec
 from tradingdesk.storage.audit_store import AuditStore, IndexRow
 
