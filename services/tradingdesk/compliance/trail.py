@@ -134,15 +134,28 @@ class AuditTrail:
             asyncio.create_task(self._uploader(), name="audit-uploader"),
         ]
 
-    async def stop(self) -> None:
-        """Cut what is open (so the next start uploads it), then stop; records are durable either way."""
+    async def stop(self, upload_timeout: float = 5.0) -> None:
+        """Cut what is open and give the bucket a few seconds to take it; whatever it does not take is
+        uploaded at the next start. Records are durable in the spool either way."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.spool is not None:
-            with contextlib.suppress(SigningKeyUnavailable):
-                await self.cut()
-            await asyncio.to_thread(self.spool.close)
+        spool = self.spool
+        if spool is None:
+            return
+        with contextlib.suppress(SigningKeyUnavailable):
+            await self.cut()
+        try:
+            async with asyncio.timeout(upload_timeout):
+                await self._upload_pending()
+        except (TimeoutError, BucketError, OSError) as exc:
+            log.warning("audit trail: %d segments stay in the spool for the next start: %s", len(spool.pending()), exc)
+        await asyncio.to_thread(spool.close)
+
+    async def _upload_pending(self) -> None:
+        assert self.spool is not None
+        for start, end in self.spool.pending():
+            await asyncio.to_thread(self._upload, start, end)
 
     # ---------------------------------------------------------------- state
 
@@ -249,7 +262,8 @@ class AuditTrail:
         target = spool.cut_size
         async with self._sealed:
             try:
-                await asyncio.wait_for(self._sealed.wait_for(lambda: spool.sealed_size >= target), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._sealed.wait_for(lambda: spool.sealed_size >= target)
             except TimeoutError:
                 why = self.problem or self.last_upload_error or "the upload is still in progress"
                 raise SealFailed(
@@ -265,7 +279,8 @@ class AuditTrail:
             if self._oldest_unsealed is not None:
                 timeout = max(0.0, self._oldest_unsealed + self.cadence.every_seconds - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._cut_wanted.wait(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can hang a cancelled task
+                    await self._cut_wanted.wait()
             self._cut_wanted.clear()
             spool = self.spool
             assert spool is not None
