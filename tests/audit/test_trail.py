@@ -104,3 +104,22 @@ async def test_a_missing_signing_key_stops_sealing_loudly_until_the_secret_appea
         assert trail.problem == "" and problems[-1] == ""
     finally:
         await trail.stop()
+
+
+async def test_a_different_signing_key_does_not_continue_a_log(tmp_path: Path) -> None:
+    bucket_dir = tmp_path / "bucket" / "test-desk"
+    trail = new_trail(tmp_path, bucket_dir)
+    await trail.start()
+    await trail.append(items("a" * 32, range(1, 5)))
+    await trail.seal(timeout=10)
+    await trail.stop()
+    (tmp_path / "audit-keys" / "signing.key").unlink()  # the data dir's key is lost; a new one would be made
+    again = new_trail(tmp_path, bucket_dir)
+    await again.start()
+    try:
+        assert again.problem.startswith("cannot sign checkpoints: the log was signed with tradingdesk.io/audit/")
+        await again.append(items("a" * 32, range(5, 8)))  # recording goes on into the spool
+        with pytest.raises(SealFailed, match="give compliance the log's key"):
+            await again.seal(timeout=1)
+    finally:
+        await again.stop(upload_timeout=0.2)

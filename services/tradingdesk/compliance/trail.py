@@ -120,10 +120,10 @@ class AuditTrail:
 
     async def start(self) -> None:
         self.spool = await asyncio.to_thread(Spool, self.spool_dir)
-        with contextlib.suppress(SigningKeyUnavailable):  # recorded as the problem; records still go in
-            self._try_signer()
         if self.spool.size == 0:
             await self._recover_from_bucket()
+        with contextlib.suppress(SigningKeyUnavailable):  # recorded as the problem; records still go in
+            self._try_signer()
         await asyncio.to_thread(self._reindex)
         if self.spool.size > self.spool.cut_size:
             self._oldest_unsealed = time.monotonic()
@@ -181,16 +181,31 @@ class AuditTrail:
             self.on_problem(reason)
 
     def _try_signer(self) -> SignerKey:
-        """The signing key, loaded on first need (a Secret may be mounted after the pod started)."""
+        """The signing key, loaded on first need (a Secret may be mounted after the pod started). It must be
+        the key the log was signed with so far: one log, one key (an auditor holds one public key)."""
         if self.signer is None:
             try:
-                self.signer = self._load_signer()
+                signer = self._load_signer()
+                self._check_same_key(signer)
             except SigningKeyUnavailable as exc:
                 self._set_problem(f"cannot sign checkpoints: {exc}")
                 raise
+            self.signer = signer
             if self.problem.startswith("cannot sign"):
                 self._set_problem("")
         return self.signer
+
+    def _check_same_key(self, signer: SignerKey) -> None:
+        spool = self.spool
+        if spool is None or not spool.cuts:
+            return
+        with open(spool.segment_path(*spool.cuts[-1]), "rb") as f:
+            signed_with = parse_header(f.readline().rstrip(b"\n")).public_key
+        if signed_with != str(signer.verifier()):
+            raise SigningKeyUnavailable(
+                f"the log was signed with {signed_with}, not with this key ({signer.verifier()}): "
+                "give compliance the log's key, or a new bucket and spool for a new log"
+            )
 
     # ---------------------------------------------------------------- writing
 
