@@ -105,6 +105,7 @@ class Spool:
         self._fd_lock = threading.Lock()
         # One writer at a time, whatever the caller: a cancelled asyncio task does not stop its thread.
         self._writer_lock = threading.Lock()
+        self._failed: BaseException | None = None
         self._restore_hashes()
         self._open_records: list[bytes] = self._read_open_file()
         self._open_fd = os.open(self._open_path(self.cut_size), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -142,7 +143,12 @@ class Spool:
         if not entries:
             return []
         with self._writer_lock:
-            return self._write(entries)
+            self._check_not_failed()
+            try:
+                return self._write(entries)
+            except BaseException as exc:
+                self._failed = exc
+                raise
 
     def _write(self, entries: list[Entry]) -> list[bytes]:
         index = self.size
@@ -159,7 +165,18 @@ class Spool:
     def sync(self) -> None:
         """Everything written so far is on disk when this returns."""
         with self._fd_lock:  # a cut may be swapping the open file
-            os.fdatasync(self._open_fd)
+            self._check_not_failed()
+            try:
+                os.fdatasync(self._open_fd)
+            except BaseException as exc:
+                self._failed = exc
+                raise
+
+    def _check_not_failed(self) -> None:
+        """After a failed write or sync the file's state is unknown: nothing more until a restart, whose
+        recovery keeps exactly the whole records on disk."""
+        if self._failed is not None:
+            raise SpoolError(f"the spool failed earlier ({self._failed}): restart to recover it")
 
     def cut(self, *, signer: SignerKey, origin: str, retain_until: str, now_ns: int | None = None) -> Cut | None:
         """Everything appended since the last cut becomes one signed segment file; None if nothing was."""

@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from functools import partial
 
 import grpc
@@ -197,6 +198,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 if items:
                     self._accepted()
                     await queue.put(items)
+                    if writer.done():  # it failed: stop reading, the finally below raises its error
+                        break
                 if checked:
                     self._accepted()
         finally:
@@ -247,9 +250,9 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             order_id="",
             payload_json=encode_payload(payload),
         )
-        await self.trail.append([Indexed(entry)])
+        index = await self.trail.append([Indexed(entry)])
         self.incarnations.append(incarnation)
-        self.position = JournalPosition(incarnation, 0, self.trail.size - 1)
+        self.position = JournalPosition(incarnation, 0, index)
         log.warning(
             "compliance: recording journal incarnation %s (previous %s, last seq %d)",
             incarnation,
@@ -258,10 +261,30 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         )
 
     async def _write_batches(self, queue: asyncio.Queue[list[Indexed] | None]) -> None:
+        """Append what the reader queued, in batches, two in flight: the next batch is encoded and written while
+        the disk syncs the one before. ``position`` moves in order, and only over batches that are durable.
+        On a failure (disk full) it keeps emptying the queue, so the reader never blocks on it, and raises when
+        it ends; the spool then refuses further writes until a restart recovers it."""
+        inflight: deque[tuple[asyncio.Task[int], list[Indexed]]] = deque()
+        failure: BaseException | None = None
+
+        async def settle(keep: int) -> None:
+            nonlocal failure
+            while len(inflight) > keep:
+                task, batch = inflight.popleft()
+                try:
+                    index = await task
+                except Exception as exc:
+                    failure = failure or exc
+                    continue
+                if failure is None:
+                    last = batch[-1].entry
+                    self.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
+
         while True:
             first = await queue.get()
             if first is None:
-                return
+                break
             batch = list(first)
             ended = False
             while len(batch) < BATCH and not queue.empty():
@@ -270,11 +293,14 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                     ended = True
                     break
                 batch.extend(more)
-            await self.trail.append(batch)
-            last = batch[-1].entry
-            self.position = JournalPosition(last.incarnation, last.seq, self.trail.size - 1)
+            if failure is None:
+                inflight.append((asyncio.create_task(self.trail.append(batch)), batch))
+            await settle(keep=1)
             if ended:
-                return
+                break
+        await settle(keep=0)
+        if failure is not None:
+            raise failure
 
     # ---------------------------------------------------------------- RPCs
 

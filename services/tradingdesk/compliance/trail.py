@@ -209,23 +209,27 @@ class AuditTrail:
 
     # ---------------------------------------------------------------- writing
 
-    async def append(self, items: list[Indexed]) -> list[bytes]:
-        """Durably append ``items`` (one fsync) and index them; returns their record bytes.
+    async def append(self, items: list[Indexed]) -> int:
+        """Durably append ``items`` (one fsync) and index them; returns the log index of the first.
 
         Only the encoding and the write hold the lock: the fsync and the index insert run outside it, so the
         next batch is encoded while the disk takes this one."""
         spool = self.spool
         assert spool is not None
-        async with self._lock:
-            first = spool.size
-            raws = await asyncio.to_thread(spool.write, [i.entry for i in items])
-        await asyncio.to_thread(self._sync_and_index, first, items, raws)
+        try:
+            async with self._lock:
+                first = spool.size
+                raws = await asyncio.to_thread(spool.write, [i.entry for i in items])
+            await asyncio.to_thread(self._sync_and_index, first, items, raws)
+        except Exception as exc:
+            self._set_problem(f"the spool cannot record ({exc}): restart compliance once the disk is fixed")
+            raise
         if self._oldest_unsealed is None:
             self._oldest_unsealed = time.monotonic()
             self._cut_wanted.set()  # the cutter starts timing this record's wait
         if spool.size - spool.cut_size >= self.cadence.every_records:
             self._cut_wanted.set()
-        return raws
+        return first
 
     def _sync_and_index(self, first: int, items: list[Indexed], raws: list[bytes]) -> None:
         spool = self.spool
