@@ -182,18 +182,6 @@ class CompactRange:
         self._stack: list[bytes] = []  # hashes of the complete subtrees, largest (leftmost) first
         self._on_node = on_node
 
-    @classmethod
-    def restore(
-        cls, size: int, edge: list[bytes], on_node: Callable[[int, int, bytes], None] | None = None
-    ) -> CompactRange:
-        """The range of a tree of ``size`` leaves from the hashes of its complete subtrees, largest first."""
-        if len(edge) != size.bit_count():
-            raise ValueError(f"a tree of {size} leaves has {size.bit_count()} complete subtrees, not {len(edge)}")
-        compact = cls(on_node)
-        compact.size = size
-        compact._stack = list(edge)
-        return compact
-
     def append(self, leaf: bytes) -> None:
         stack = self._stack
         index = n = self.size

@@ -265,9 +265,6 @@ class Spool:
         if end > self.cut_size:
             yield from self._open_records[max(start, self.cut_size) - self.cut_size : end - self.cut_size]
 
-    def last_records(self, n: int) -> list[bytes]:
-        return list(self.records(max(0, self.size - n), self.size))
-
     def checkpoint_at(self, end: int) -> str | None:
         """The signed checkpoint of the segment ending at ``end``, if one was cut there."""
         at = bisect.bisect_left(self.cuts, end, key=lambda cut: cut[1])
