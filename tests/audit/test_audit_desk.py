@@ -105,7 +105,7 @@ def bucket_kind(request: pytest.FixtureRequest) -> str:
 async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(
     tmp_path: Path, bucket_kind: str, request, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(embedded, "READY_TIMEOUT_S", 60.0)  # five processes starting at once on a busy machine
+    monkeypatch.setattr(embedded, "READY_TIMEOUT_S", 120.0)  # five processes starting at once on a busy machine
     s3 = request.getfixturevalue("s3_endpoint") if bucket_kind == "s3" else ""
     s3_bucket = f"audit-desk-{uuid.uuid4().hex[:10]}"
 
