@@ -42,9 +42,10 @@ from tradingdesk.audit.record import (
     encode_payload,
 )
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
-from tradingdesk.oms.errors import RequestError, invalid, not_found, precondition
-from tradingdesk.runtime.directory import ServiceDirectory
-from tradingdesk.runtime.upstream import Upstream
+from tradingdesk.core.reject import Reject, invalid, not_found, refused
+from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.status import abort
+from tradingdesk.edge.upstream import Upstream
 from tradingdesk.spec.domain import data_dir, dsn_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
@@ -318,8 +319,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise invalid("limit", f"must be at most {MAX_QUERY}")
             if request.incarnation and request.incarnation not in self.incarnations:
                 raise not_found(f"incarnation: {request.incarnation!r} is not a journal incarnation of this log")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         rows = await asyncio.to_thread(
             self.store.query,
             order_id=request.order_id or None,
@@ -362,8 +363,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise invalid("actor", "required: who asks for the seal (at most 128 characters)")
             if not reason or len(reason) > TEXT_MAX:
                 raise invalid("reason", f"required: why (at most {TEXT_MAX} characters)")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         remaining = context.time_remaining()
         deadline = time.monotonic() + (SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2))
         await self._catch_up_with_journal(deadline)
@@ -433,7 +434,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             raise invalid(field, f"{requested} is beyond the sealed tree ({sealed} records)")
         size = requested or sealed
         if size == 0:
-            raise precondition(f"{field}: nothing is sealed yet", "NOTHING_SEALED")
+            raise refused(f"{field}: nothing is sealed yet", "NOTHING_SEALED")
         return size
 
     async def GetInclusionProof(self, request, context):
@@ -454,8 +455,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise not_found(f"index: no record {index}, the log holds {self.trail.size}")
             if index >= size:
                 raise invalid("index", f"record {index} is not in the sealed tree of {size} records yet")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         hashes = self.trail.spool.hashes
         proof, root = await asyncio.to_thread(lambda: (inclusion_proof(hashes, index, size), root_hash(hashes, size)))
         raw = (await asyncio.to_thread(self.store.record_at, index) or "").encode()
@@ -476,8 +477,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise invalid("old_size", "must be >= 1 (every tree extends the empty one)")
             if request.old_size > new:
                 raise invalid("old_size", f"{request.old_size} is larger than new_size {new}")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         hashes, spool, old = self.trail.spool.hashes, self.trail.spool, request.old_size
         try:
             proof, old_root, new_root = await asyncio.to_thread(

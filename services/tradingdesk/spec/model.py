@@ -440,9 +440,11 @@ class ComplianceSpec(Model):
 
 class MonitoringSpec(Model):
     metrics_port: int = Field(default=9464, ge=1024, le=65_535)
-    """Port of the Prometheus /metrics endpoint."""
+    """Port of the Prometheus /metrics endpoint. Not yet served: the operator declares the port, but no
+    service listens on it yet."""
     otlp_endpoint: str = ""
-    """OpenTelemetry collector endpoint for traces; empty keeps traces in-process."""
+    """OpenTelemetry collector endpoint for traces. Not yet served: no traces are recorded or exported yet (the
+    operator already opens the network path to it)."""
     health_check_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
     """How often the monitoring service probes the others."""
 
