@@ -21,7 +21,7 @@ def service_secret_name(desk: str, service: str) -> str:
 
 def probe(period: int, failures: int) -> dict[str, Any]:
     """The kubelet's gRPC probe cannot speak TLS: probe from inside the container with the pod's certificate."""
-    command = ["python", "-m", "tradingdesk.security.probe"]
+    command = ["python", "-m", "tradingdesk.runtime.healthcheck"]
     return {"exec": {"command": command}, "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures}
 
 

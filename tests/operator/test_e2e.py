@@ -26,7 +26,7 @@ from tradingdesk.security import channels
 from tradingdesk.security.accesslog import read_records
 from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.security.pki import CertificateAuthority
-from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -196,7 +196,7 @@ def test_delete_completes_when_the_desk_is_unreachable(kube: Kubectl, operator: 
     kube.run("delete", "desk", DESK, "-n", namespace, "--timeout=60s", timeout=70)
     assert time.monotonic() - started < 30  # each call bounded by --rpc-timeout 3
     reasons = kube.event_reasons(namespace, DESK)
-    for reason in ("HaltFailed", "AuditSealUnavailable", "Finalized"):
+    for reason in ("HaltFailed", "AuditSealFailed", "Finalized"):
         assert reason in reasons
     kube.wait_until(
         "children garbage-collected",
@@ -219,32 +219,39 @@ def secret_data(kube: Kubectl, namespace: str, name: str) -> dict[str, bytes] | 
 
 
 def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, operator: Operator, tmp_path: Path) -> None:
-    """The operator issues the desk's certificates; a real risk service serves mutual TLS with the one the
-    operator put in its Secret; the operator's halt, resume and finalizer calls go through it."""
+    """The operator issues the desk's certificates; real risk and compliance services serve mutual TLS with the
+    ones the operator put in their Secrets; the operator's halt, resume, finalizer and seal go through them."""
     doc = test_desk_document(KILL_SWITCH_DESK)
     spec_file = tmp_path / "desk.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{operator.risk_port}"
-    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data"), "TD_TLS_DIR": str(tmp_path / "tls")}
+    compliance_address = f"127.0.0.1:{operator.compliance_port}"
+    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
     log = (tmp_path / "risk.log").open("wb")
     kube.fresh_namespace(KILL_SWITCH_NS)
-    risk = None
+    risk = compliance = None
+
+    def serve(service: str, bind: str) -> subprocess.Popen:
+        """The service as its pod runs it, with the certificate the operator issued into its Secret."""
+        name = f"{KILL_SWITCH_DESK}-{service}-tls"
+        tls = kube.wait_until(f"the {service} certificate", lambda: secret_data(kube, KILL_SWITCH_NS, name), 60)
+        (tmp_path / name).mkdir()
+        for key in ("ca.crt", "tls.crt", "tls.key"):
+            (tmp_path / name / key).write_bytes(tls[key])
+        return subprocess.Popen(
+            [sys.executable, "-m", "tradingdesk.cli.main", "serve", service, "-f", str(spec_file), "--bind", bind],
+            env={**env, "TD_TLS_DIR": str(tmp_path / name)}, stdout=log, stderr=log,
+            cwd=tmp_path,  # compliance's filesystem audit bucket lands in tmp_path/var/audit
+        )  # fmt: skip
+
     try:
         kube.apply(doc, KILL_SWITCH_NS)
-        tls = kube.wait_until(
-            "the risk certificate", lambda: secret_data(kube, KILL_SWITCH_NS, f"{KILL_SWITCH_DESK}-risk-tls"), 60
-        )
-        (tmp_path / "tls").mkdir()
-        for key in ("ca.crt", "tls.crt", "tls.key"):
-            (tmp_path / "tls" / key).write_bytes(tls[key])
+        risk = serve("risk", address)
+        compliance = serve("compliance", compliance_address)
         ca = secret_data(kube, KILL_SWITCH_NS, f"{KILL_SWITCH_DESK}-tls-ca")
         me = CertificateAuthority(ca["tls.crt"], ca["tls.key"]).issue("svc:e2e-test")
         creds = ClientCredentials(pem=(ca["tls.crt"], me.cert_pem, me.key_pem))
-        risk = subprocess.Popen(
-            [sys.executable, "-m", "tradingdesk.cli.main", "serve", "risk", "-f", str(spec_file), "--bind", address],
-            env=env, stdout=log, stderr=log,
-        )  # fmt: skip
         kube.wait_until("risk service", lambda: _answers(address, creds), timeout=60)
         with channels.channel(address) as plaintext, pytest.raises(grpc.RpcError):  # nobody gets in without one
             risk_pb2_grpc.RiskServiceStub(plaintext).GetTradingState(risk_pb2.GetTradingStateRequest(), timeout=5)
@@ -274,11 +281,19 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
         info = risk_state(address, creds)
         assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
         reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
-        assert "TradingHalted" in reasons and "AuditSealUnavailable" in reasons
+        assert "TradingHalted" in reasons and "AuditSealed" in reasons
+        # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket.
+        with channels.channel(compliance_address, credentials=creds) as channel:
+            stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
+            sealed = stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest(), timeout=5)
+            seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events
+        assert sealed.tree_size >= 1 and sealed.pending_segments == 0
+        assert any(e.kind == "seal" and '"actor":"tradingdesk-operator"' in e.payload_json for e in seals)
     finally:
-        if risk is not None:
-            risk.terminate()
-            risk.wait(timeout=15)
+        for process in (risk, compliance):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=15)
         log.close()
         kube.run("delete", "desk", "--all", "-n", KILL_SWITCH_NS, "--timeout=60s", check=False)
         kube.run("delete", "namespace", KILL_SWITCH_NS, "--wait=false", check=False)

@@ -81,7 +81,7 @@ def test_deployment_runs_serve_with_directory_env_certificate_and_tls_probes() -
     for s in SERVICE_NAMES:
         assert env[f"TD_ADDR_{s.upper()}"] == f"us-equities-{s}.{NS}.svc:{d.spec.services.port_of(s)}"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # over the desk's TLS (kubelet's can't)
-        assert c[probe]["exec"] == {"command": ["python", "-m", "tradingdesk.security.probe"]}
+        assert c[probe]["exec"] == {"command": ["python", "-m", "tradingdesk.runtime.healthcheck"]}
     assert env["TD_TLS_DIR"] == "/etc/tradingdesk/tls"
     assert {"name": "tls", "mountPath": "/etc/tradingdesk/tls", "readOnly": True} in c["volumeMounts"]
     assert {"name": "tls", "secret": {"secretName": "us-equities-risk-tls", "defaultMode": 0o440}} in spec["volumes"]

@@ -75,7 +75,15 @@ def test_every_http_route_of_the_kill_switch_has_a_rule() -> None:
 
 def test_privileged_calls_are_the_controls() -> None:
     privileged = {n.rsplit("/", 1)[1] for n, r in RPC_RULES.items() if r.privileged}
-    assert privileged == {"SetLineEnabled", "SetLimits", "SetTradingState", "KillSwitch", "Resume", "ReleaseLatch"}
+    assert privileged == {
+        "SetLineEnabled",
+        "SetLimits",
+        "SetTradingState",
+        "KillSwitch",
+        "Resume",
+        "ReleaseLatch",
+        "Seal",
+    }
     assert {p for (_, p), r in HTTP_RULES.items() if r.privileged} == {"/v1/kill", "/v1/resume"}
 
 

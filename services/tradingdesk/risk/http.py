@@ -1,7 +1,7 @@
 """The HTTP door of the kill switch, for operations: FastAPI inside the risk service process.
 
-It listens on ``spec.risk.httpPort`` (0 turns it off) and calls the very same methods as the gRPC
-``KillSwitch``/``Resume`` RPCs, so the journal, the gates and the events cannot tell the doors apart except
+It listens on ``spec.risk.httpPort`` (0 turns it off) and changes the desk through the same ``RiskState`` as
+the gRPC ``KillSwitch``/``Resume`` RPCs, so the journal, the gates and the events cannot tell the doors apart except
 by the ``door`` recorded with the change.
 
 Credential: every ``/v1`` call needs ``Authorization: Bearer <token>``. The token is the value of the
@@ -23,29 +23,32 @@ import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-import grpc
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradingdesk.oms.errors import RequestError
+from tradingdesk.core.reject import Reject, RejectKind
+from tradingdesk.risk.limits import StateEntry
+from tradingdesk.risk.scope import ScopeKey
+from tradingdesk.risk.state import RiskState
 from tradingdesk.security.http import HttpAccess, HttpDenied, http_access
 from tradingdesk.security.tls import TlsFiles
-
-if TYPE_CHECKING:
-    from tradingdesk.risk.service import RiskService
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TD_RISK_HTTP_TOKEN"
 TOKEN_FILE_ENV = "TD_RISK_HTTP_TOKEN_FILE"
-_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 409,
-    grpc.StatusCode.NOT_FOUND: 404,
+HTTP_STATUS: dict[RejectKind, int] = {
+    RejectKind.INVALID: 400,
+    RejectKind.NOT_FOUND: 404,
+    RejectKind.DUPLICATE: 409,
+    RejectKind.REFUSED: 409,
+    RejectKind.CONFLICT: 409,
+    RejectKind.THROTTLED: 429,
+    RejectKind.UNAVAILABLE: 503,
 }
 
 
@@ -91,7 +94,7 @@ class ResumeBody(BaseModel):
     strategy: str = ""
 
 
-def _state_json(scope: tuple[str, str], entry) -> dict:
+def _state_json(scope: ScopeKey, entry: StateEntry) -> dict:
     return {
         "account": scope[0],
         "strategy": scope[1],
@@ -102,7 +105,7 @@ def _state_json(scope: tuple[str, str], entry) -> dict:
     }
 
 
-def build_app(service: RiskService, token: str | None, access: HttpAccess | None = None) -> FastAPI:
+def build_app(state: RiskState, token: str | None, access: HttpAccess | None = None) -> FastAPI:
     """With ``access`` (the desk's TLS is on) every /v1 route is checked like an RPC: bearer token, the
     route's roles, an access-log record of refusals and privileged calls. Without it, the one credential."""
     app = FastAPI(title="tradingdesk risk: kill switch", docs_url=None, redoc_url=None, openapi_url=None)
@@ -131,14 +134,14 @@ def build_app(service: RiskService, token: str | None, access: HttpAccess | None
     if access is not None:
         authorize = checked  # type: ignore[assignment]
 
-    @app.exception_handler(RequestError)
-    async def _refused(_request, err: RequestError) -> JSONResponse:
-        field, sep, problem = err.message.partition(": ")
-        body = {"field": field, "error": problem} if sep and err.code == grpc.StatusCode.INVALID_ARGUMENT else {}
-        body.setdefault("error", err.message)
-        if err.reject_code:
-            body["code"] = err.reject_code
-        return JSONResponse(body, status_code=_STATUS.get(err.code, 400))
+    @app.exception_handler(Reject)
+    async def _refused(_request, reject: Reject) -> JSONResponse:
+        field, sep, problem = reject.message.partition(": ")
+        body = {"field": field, "error": problem} if sep and reject.kind == RejectKind.INVALID else {}
+        body.setdefault("error", reject.message)
+        if reject.code:
+            body["code"] = reject.code
+        return JSONResponse(body, status_code=HTTP_STATUS[reject.kind])
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -146,19 +149,19 @@ def build_app(service: RiskService, token: str | None, access: HttpAccess | None
 
     @app.get("/v1/trading-state", dependencies=[Depends(authorize)])
     async def trading_state(account: str = "", strategy: str = "") -> dict:
-        scope = service.parse_scope(account, strategy)
-        return _state_json(scope, service.state_of(scope))
+        scope = state.parse_scope(account, strategy)
+        return _state_json(scope, state.state_of(scope))
 
     @app.post("/v1/kill", dependencies=[Depends(authorize)])
     async def kill(body: KillBody) -> dict:
-        scope = service.parse_scope(body.account, body.strategy)
-        kill_id, entry, gates = await service.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
+        scope = state.parse_scope(body.account, body.strategy)
+        kill_id, entry, gates = await state.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
         return {"kill_id": kill_id, "gates": gates, **_state_json(scope, entry)}
 
     @app.post("/v1/resume", dependencies=[Depends(authorize)])
     async def resume(body: ResumeBody) -> dict:
-        scope = service.parse_scope(body.account, body.strategy)
-        entry = await service.resume(scope, body.actor, body.reason, door="http")
+        scope = state.parse_scope(body.account, body.strategy)
+        entry = await state.resume(scope, body.actor, body.reason, door="http")
         return _state_json(scope, entry)
 
     return app
@@ -173,13 +176,13 @@ class _Server(uvicorn.Server):
 
 
 class RiskHttpServer:
-    def __init__(self, service: RiskService, host: str, port: int, environ: dict[str, str]) -> None:
+    def __init__(self, state: RiskState, host: str, port: int, environ: dict[str, str]) -> None:
         self.token = load_token(environ)
-        self.access = http_access(service.desk, environ, legacy_token=self.token)
-        self.app = build_app(service, self.token, self.access)
+        self.access = http_access(state.desk, environ, legacy_token=self.token)
+        self.app = build_app(state, self.token, self.access)
         tls: dict = {}
         if self.access is not None:  # HTTPS with the risk service's own certificate
-            files = TlsFiles.for_service(service.desk, "risk", environ)
+            files = TlsFiles.for_service(state.desk, "risk", environ)
             tls = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key), "ssl_ca_certs": str(files.ca)}
         config = uvicorn.Config(
             self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", **tls

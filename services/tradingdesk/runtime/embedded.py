@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.security import channels
 from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
@@ -25,7 +25,8 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
-READY_TIMEOUT_S = float(os.environ.get("TD_READY_TIMEOUT_S", "15"))  # longer on a starved machine
+# Five interpreters start in ~3 s on an idle machine; a loaded one can take far longer (TD_READY_TIMEOUT_S).
+READY_TIMEOUT_S = float(os.environ.get("TD_READY_TIMEOUT_S", "60"))
 
 
 @dataclass

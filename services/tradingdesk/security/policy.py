@@ -87,6 +87,10 @@ RPC_RULES: dict[str, Rule] = {
     RISK_SVC + "SuggestPositionSize": _r(TRADER, RISK),
     # compliance
     COMPLIANCE + "QueryAudit": _r(AUDITOR, RISK),
+    COMPLIANCE + "GetCheckpoint": _r(AUDITOR, RISK, SERVICE),
+    COMPLIANCE + "GetInclusionProof": _r(AUDITOR, RISK, SERVICE),
+    COMPLIANCE + "GetConsistencyProof": _r(AUDITOR, RISK, SERVICE),
+    COMPLIANCE + "Seal": _r(SERVICE, RISK, privileged=True),  # the operator's finalizer, or a risk officer
     # monitoring
     MONITORING + "GetHealthSummary": _r(*EVERYONE),
     # served by every service
