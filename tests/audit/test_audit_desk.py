@@ -50,9 +50,9 @@ def fast_checkpoints(doc: dict) -> None:
 async def trade_halt_resume_refuse(desk: RunningDesk, seal) -> None:
     """Each step ends with a seal, so the bucket holds several segments to check (and to damage)."""
     async with (
-        grpc.aio.insecure_channel(desk.address("routing")) as routing,
-        grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
-        grpc.aio.insecure_channel(desk.address("feeds")) as feeds,
+        desk.channel("routing") as routing,
+        desk.channel("risk") as risk_ch,
+        desk.channel("feeds") as feeds,
     ):
         orders = orders_pb2_grpc.OrderServiceStub(routing)
         risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
@@ -116,7 +116,7 @@ async def test_a_desk_that_traded_is_verified_from_the_bucket_alone(
 
     desk = await RunningDesk(write_desk(tmp_path, configure)).start()
     try:
-        async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
+        async with desk.channel("compliance") as ch:
             compliance = compliance_pb2_grpc.ComplianceServiceStub(ch)
 
             async def seal(reason: str) -> None:
