@@ -29,7 +29,7 @@ from cryptography import x509
 from deskoperator import metrics
 from deskoperator.crd import PLURAL
 from deskoperator.kube import Kube, KubeError
-from deskoperator.names import API_GROUP, API_VERSION, FIELD_MANAGER, child_name, labels
+from deskoperator.names import API_GROUP, API_VERSION, child_name, labels
 from deskoperator.podtls import service_secret_name
 from deskoperator.render import Owner
 from deskoperator.rpc import Addresses
@@ -44,6 +44,8 @@ OPERATOR_IDENTITY = service_identity("operator")
 EXPIRY_METRIC = "tradingdesk_operator_desk_certificate_expiry_timestamp_seconds"
 RENEW_CHECK_S = 600.0
 CERT_MANAGER = "/apis/cert-manager.io/v1"
+RESOURCES = (("", "secrets"), ("cert-manager.io", "issuers"), ("cert-manager.io", "certificates"))
+"""What the operator reads and applies here (``Kube.get_at``/``apply_at``): the chart grants exactly these."""
 
 metrics.HELP[EXPIRY_METRIC] = ("gauge", "When each service certificate of a desk expires (Unix time).")
 
@@ -195,20 +197,14 @@ class Certificates:
         return f"/api/v1/namespaces/{quote(namespace)}/secrets" + (f"/{quote(name)}" if name else "")
 
     def _get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.kube.request("GET", self._secret_path(namespace, name))
+        return self.kube.get_at(self._secret_path(namespace, name))
 
     def _apply(self, obj: dict[str, Any], url_path: str) -> None:
-        self.kube.request(
-            "PATCH",
-            url_path,
-            query={"fieldManager": FIELD_MANAGER, "force": "true"},
-            body=obj,
-            content_type="application/apply-patch+yaml",
-        )
+        self.kube.apply_at(url_path, obj)
 
     def cert_manager(self) -> bool:
         try:
-            found = self.kube.request("GET", CERT_MANAGER)
+            found = self.kube.get_at(CERT_MANAGER)
         except KubeError:
             return False
         return bool(found) and any(r.get("name") == "certificates" for r in found.get("resources", []))

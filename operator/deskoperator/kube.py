@@ -108,6 +108,16 @@ class Kube:
         )
         return out or {}
 
+    def get_at(self, url_path: str) -> dict[str, Any] | None:
+        """GET an object outside ``KINDS`` by its path (a desk's certificate Secrets, cert-manager's objects,
+        API discovery); None when it does not exist."""
+        return self.request("GET", url_path)
+
+    def apply_at(self, url_path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply of an object outside ``KINDS`` by its path."""
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        return self.request("PATCH", url_path, query=query, body=obj, content_type="application/apply-patch+yaml") or {}
+
     def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
         out = self.request("GET", path(kind, namespace), query={"labelSelector": selector}) or {}
         return list(out.get("items", []))

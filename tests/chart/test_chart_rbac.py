@@ -19,7 +19,7 @@ import kopf
 import pytest
 
 import deskoperator
-from deskoperator import handlers, kube
+from deskoperator import certificates, handlers, kube
 from deskoperator.crd import PLURAL
 from deskoperator.names import API_GROUP
 from tests.chart.helm import find, template
@@ -35,6 +35,8 @@ KUBE_METHOD_VERBS: dict[str, tuple[str, ...]] = {
     "delete": ("delete",),
     "patch_status": ("patch",),  # on the status subresource
     "ensure_peering": ("create",),  # on kopf's peering resource
+    "get_at": ("get",),  # objects outside KINDS: the desks' certificate Secrets, cert-manager's objects
+    "apply_at": ("patch", "create"),
     "request": (),  # the primitive the others use; never called directly outside kube.py (checked below)
 }
 PEERING_VERBS = ("list", "watch", "patch")  # kopf's peering: watches the peering object and patches itself in
@@ -59,6 +61,10 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
         calls |= {(handler.selector.group, handler.selector.any_name, verb, "") for verb in ("list", "watch")}
     for handler in registry._changing.get_all_handlers():  # desk handlers: watch, and patch the finalizer in
         calls |= {(handler.selector.group, PLURAL, verb, "") for verb in ("list", "watch", "patch")}
+    for group, resource in certificates.RESOURCES:  # each desk's CA and service certificates
+        calls |= {
+            (group, resource, verb, "") for verb in (*KUBE_METHOD_VERBS["get_at"], *KUBE_METHOD_VERBS["apply_at"])
+        }
     event_version, event_plural = kube.KINDS["Event"]
     calls.add((group_of(event_version), event_plural, "create", ""))  # kopf.info/warn post core/v1 Events
     peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
