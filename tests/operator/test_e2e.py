@@ -282,8 +282,11 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
         assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
         reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
         assert "TradingHalted" in reasons and "AuditSealed" in reasons
-        # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket.
-        with channels.channel(compliance_address, credentials=creds) as channel:
+        # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket
+        # (read as the example desk's auditor: a service identity may not query the audit trail).
+        auditor = CertificateAuthority(ca["tls.crt"], ca["tls.key"]).issue("auditor")
+        reader = ClientCredentials(pem=(ca["tls.crt"], auditor.cert_pem, auditor.key_pem))
+        with channels.channel(compliance_address, credentials=reader) as channel:
             stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
             sealed = stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest(), timeout=5)
             seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events
