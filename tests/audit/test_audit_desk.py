@@ -235,6 +235,11 @@ async def bad_inputs_are_refused_naming_the_field(compliance, size: int) -> None
             "NOT_FOUND",
             "journal_seq:",
         ),
+        (  # found by fuzzing: beyond the store's signed 64-bit seqs it answered UNKNOWN
+            compliance.GetInclusionProof(compliance_pb2.GetInclusionProofRequest(journal_seq=2**64 - 1)),
+            "INVALID_ARGUMENT",
+            "journal_seq: must be at most",
+        ),
         (
             compliance.GetInclusionProof(compliance_pb2.GetInclusionProofRequest(tree_size=size + 10**6)),
             "INVALID_ARGUMENT",

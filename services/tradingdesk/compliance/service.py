@@ -445,6 +445,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         try:
             size = self._sealed_size(request.tree_size, "tree_size")
             index = request.index
+            if request.journal_seq > MAX_SEQ:  # found by fuzzing, like after_seq: the store's seqs are signed 64-bit
+                raise invalid("journal_seq", f"must be at most {MAX_SEQ}")
             if request.journal_seq:
                 incarnation = request.incarnation or (self.position.incarnation if self.position else "")
                 found = await asyncio.to_thread(self.store.find, incarnation, request.journal_seq)
