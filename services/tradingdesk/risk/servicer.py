@@ -98,7 +98,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         except Reject as reject:
             await abort(context, reject)
         entry, delivery = await self.state.change_state(
-            scope, TradingState(request.state), actor, reason, door="grpc", ack_timeout_s=self._ack_timeout_s(context)
+            scope, TradingState(request.state), actor, reason, door="grpc", answer_by=_answer_by(context)
         )
         return _applied(scope, entry, delivery)
 
@@ -111,7 +111,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 request.reason,
                 flatten=request.flatten,
                 door="grpc",
-                ack_timeout_s=self._ack_timeout_s(context),
+                answer_by=_answer_by(context),
             )
         except Reject as reject:
             await abort(context, reject)
@@ -123,14 +123,11 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         try:
             scope = self._scope(request)
             entry, delivery = await self.state.resume(
-                scope, request.actor, request.reason, door="grpc", ack_timeout_s=self._ack_timeout_s(context)
+                scope, request.actor, request.reason, door="grpc", answer_by=_answer_by(context)
             )
         except Reject as reject:
             await abort(context, reject)
         return _applied(scope, entry, delivery)
-
-    def _ack_timeout_s(self, context) -> float:
-        return self.state.ack_timeout_s(context.time_remaining())
 
     async def ReleaseLatch(self, request, context):
         try:
@@ -294,3 +291,9 @@ def _applied(scope: ScopeKey, entry: StateEntry, delivery: Delivery) -> risk_pb2
     info = state_to_proto(scope, entry)
     info.delivery.CopyFrom(delivery.to_proto())
     return info
+
+
+def _answer_by(context) -> float | None:
+    """The event loop's time by which the caller needs the answer (its gRPC deadline), or None without one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else asyncio.get_running_loop().time() + remaining

@@ -208,8 +208,10 @@ class RiskState:
         the gates that have not."""
         applied, missing = await await_acknowledgements(links, seq, timeout_s=timeout_s)
         for link in missing:
-            why = "its stream ended" if link.ended else f"did not acknowledge within {round(timeout_s * 1000)} ms"
-            self.cut_off(link, f"update {seq} not applied: {why}")
+            if link.ended:
+                self.cut_off(link, f"its stream ended before it acknowledged update {seq}")
+            else:
+                self.cut_off(link, f"did not acknowledge update {seq} within {round(timeout_s * 1000)} ms")
         return Delivery(
             gates=len(links),
             applied=len(applied),
@@ -217,12 +219,14 @@ class RiskState:
             deadline_ms=round(timeout_s * 1000),
         )
 
-    def ack_timeout_s(self, remaining_s: float | None = None) -> float:
-        """How long a change waits for the gates: ``gate_stream_timeout_ms`` (a gate silent that long fails closed
-        by itself anyway), or 90% of what is left of the caller's deadline if that is sooner, so that the answer
-        still reaches the caller."""
+    def ack_timeout_s(self, answer_by: float | None = None) -> float:
+        """How long a change waits for the gates, from now: ``gate_stream_timeout_ms`` (a gate silent that long
+        fails closed by itself anyway), or 90% of what is left until ``answer_by`` (the event loop's time by which
+        the caller needs the answer: its gRPC deadline) if that is sooner, so that the answer still reaches it."""
         bound = self.limits.gate_stream_timeout_ms / 1000
-        return bound if remaining_s is None else max(0.0, min(bound, remaining_s * 0.9))
+        if answer_by is None:
+            return bound
+        return max(0.0, min(bound, (answer_by - asyncio.get_running_loop().time()) * 0.9))
 
     def full_update(self) -> risk_pb2.GateUpdate:
         kills = [
@@ -304,12 +308,11 @@ class RiskState:
         door: str,
         kill_id: str = "",
         flatten: bool = False,
-        ack_timeout_s: float | None = None,
+        answer_by: float | None = None,
     ) -> tuple[StateEntry, Delivery]:
         """Journal a state change, tell every gate and listener, and return once every gate has applied it (or
-        was cut off for not acknowledging within ``ack_timeout_s``, by default ``ack_timeout_s()``). Journal
-        first: a gate must never hold a state the risk service could forget in a crash (its next full update
-        would undo it)."""
+        was cut off for not acknowledging within ``ack_timeout_s(answer_by)``). Journal first: a gate must never
+        hold a state the risk service could forget in a crash (its next full update would undo it)."""
         async with self.lock:
             entry = await asyncio.to_thread(
                 self._record_state, scope, state, actor, reason, kill_id=kill_id, flatten=flatten, door=door
@@ -334,8 +337,7 @@ class RiskState:
             actor=actor,
             state=state,
         )
-        timeout_s = self.ack_timeout_s() if ack_timeout_s is None else ack_timeout_s
-        return entry, await self.confirm(seq, links, timeout_s=timeout_s)
+        return entry, await self.confirm(seq, links, timeout_s=self.ack_timeout_s(answer_by))
 
     def parse_scope(self, account: str, strategy: str, field: str = "scope") -> ScopeKey:
         if strategy and not account:
@@ -372,7 +374,7 @@ class RiskState:
         *,
         flatten: bool = False,
         door: str = "grpc",
-        ack_timeout_s: float | None = None,
+        answer_by: float | None = None,
     ) -> tuple[str, StateEntry, Delivery]:
         """The kill switch, whichever door it came through: HALTED, journaled with who and why, and applied by
         every gate (or the gate cut off), which mass-cancels the scope's open orders (and flattens if asked)."""
@@ -386,7 +388,7 @@ class RiskState:
             kill_id=kill_id,
             flatten=flatten,
             door=door,
-            ack_timeout_s=ack_timeout_s,
+            answer_by=answer_by,
         )
         self.emit(
             risk_pb2.RISK_EVENT_KIND_KILL,
@@ -401,15 +403,13 @@ class RiskState:
         return kill_id, entry, delivery
 
     async def resume(
-        self, scope: ScopeKey, actor: str, reason: str, *, door: str = "grpc", ack_timeout_s: float | None = None
+        self, scope: ScopeKey, actor: str, reason: str, *, door: str = "grpc", answer_by: float | None = None
     ) -> tuple[StateEntry, Delivery]:
         actor, reason = self.person(actor, reason)
         current = self.states.get(scope)
         if current is None or current.state == TradingState.ACTIVE:
             raise refused(f"{scope_label(scope)} is already ACTIVE: nothing to resume", "NOT_HALTED")
-        return await self.change_state(
-            scope, TradingState.ACTIVE, actor, reason, door=door, ack_timeout_s=ack_timeout_s
-        )
+        return await self.change_state(scope, TradingState.ACTIVE, actor, reason, door=door, answer_by=answer_by)
 
     async def release_latch(self, scope: ScopeKey, actor: str, reason: str) -> bool:
         """A person re-enables a scope the repeated-execution throttle latched off; True if one was latched."""
