@@ -8,9 +8,11 @@ gates run it too, so every gate speaks the protocol one way (``proto/tradingdesk
 2. each update: the stream is alive (``RiskGate.heard``), ``apply`` changes the gate before it returns, then the
    update's seq is acknowledged, so the risk service's caller learns the change is in force here;
    heartbeats need no acknowledgement;
-3. when the risk service ends the stream with ABORTED (this gate did not acknowledge a change in time), the gate
-   refuses new orders at once (``RiskGate.cut_off``) until the next stream delivers the full picture. Any other
-   end leaves the gate to its stream guard, as before: a risk service restarting is not a reason to stop.
+3. when the risk service ends the stream with ABORTED (this gate did not acknowledge a change in time), or an
+   acknowledgement cannot be delivered because the stream ended under it (grpc then reports INTERNAL, which
+   hides the ABORTED), the gate refuses new orders at once (``RiskGate.cut_off``) until the next stream delivers
+   the full picture. Any other end leaves the gate to its stream guard, as before: a risk service restarting
+   is not a reason to stop.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ async def follow_gate_updates(
     clock: Clock,
     apply: Callable[[risk_pb2.GateUpdate], None],
 ) -> None:
-    """Follow the stream until it ends; raises ``AioRpcError`` when it fails (the caller reconnects)."""
+    """Follow the stream until it ends. A cut-off returns (the caller reconnects at once for the full picture);
+    any other failure raises its ``AioRpcError``."""
     gate.arm_stream_guard(clock.now_ns())
     call = risk_pb2_grpc.RiskServiceStub(channel).StreamGateUpdates()
     try:
@@ -53,13 +56,27 @@ async def follow_gate_updates(
             if update.heartbeat:
                 continue
             apply(update)
-            await call.write(risk_pb2.StreamGateUpdatesRequest(ack_seq=update.seq))
+            try:
+                await call.write(risk_pb2.StreamGateUpdatesRequest(ack_seq=update.seq))
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as exc:
+                # The stream ended under the acknowledgement. The risk service then counts this gate cut off
+                # (and may have said so with ABORTED, which a failed write can hide): fail closed like it.
+                _fail_closed(gate, gate_id, _cut_reason(exc, update.seq))
+                return
     except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.ABORTED:
-            gate.cut_off(exc.details() or "cut off by the risk service")
-            log.warning("risk gate %s: %s; refusing new orders until the stream is back", gate_id, exc.details())
-        raise
-    except asyncio.InvalidStateError:
-        return  # the stream ended cleanly while the last acknowledgement was being written
+        if exc.code() != grpc.StatusCode.ABORTED:
+            raise
+        _fail_closed(gate, gate_id, exc.details() or "cut off by the risk service")
     finally:
-        call.cancel()
+        call.cancel()  # no-op once ended; stops the call when this task is cancelled
+
+
+def _cut_reason(exc: Exception, seq: int) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError) and exc.code() == grpc.StatusCode.ABORTED:
+        return exc.details()
+    return f"the acknowledgement of update {seq} could not be delivered: the risk service counts this gate cut off"
+
+
+def _fail_closed(gate: RiskGate, gate_id: str, reason: str) -> None:
+    gate.cut_off(reason)
+    log.warning("risk gate %s: %s; refusing new orders until the stream is back", gate_id, reason)
