@@ -94,8 +94,9 @@ def _delivery(delivery: risk_pb2.GateDelivery) -> str:
     """Which routing gates applied the change before the answer; gates cut off are named on stderr."""
     if delivery.cut_off:
         print(
-            f"warning: {delivery.cut_off} routing gate(s) did not acknowledge within {delivery.ack_deadline_ms} ms "
-            f"and were cut off (they refuse new orders until they reconnect): {', '.join(delivery.cut_off_gates)}",
+            f"warning: {delivery.cut_off} routing gate(s) did not acknowledge the change within "
+            f"{delivery.ack_deadline_ms} ms and were cut off (they refuse new orders until they have reconnected): "
+            f"{', '.join(delivery.cut_off_gates)}",
             file=sys.stderr,
         )
     if not delivery.gates:
