@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from deskoperator import metrics, reconcile, rpc, webhook
+from deskoperator import metrics, reconcile, rpc, storage, webhook
 from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.diff import drift
@@ -44,6 +44,7 @@ OWNED = {NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: FIELD_MANAGER}
 # (group, version, plural, kind) of every child kind the operator watches for drift
 CHILDREN = (
     ("apps", "v1", "deployments", "Deployment"),
+    ("batch", "v1", "jobs", "Job"),
     ("", "v1", "services", "Service"),
     ("", "v1", "configmaps", "ConfigMap"),
     ("", "v1", "serviceaccounts", "ServiceAccount"),
@@ -223,13 +224,16 @@ def reconcile_desk(
     started = time.monotonic()
     try:
         desk = parse_desk(plain(body), f"{namespace}/{name}")
+        refused = ("UnsafeStorage", storage.refusal(desk))
     except SpecError as exc:
-        st.error = ("InvalidSpec", "; ".join(exc.problems))
+        refused = ("InvalidSpec", "; ".join(exc.problems))
+    if refused[1] is not None:
+        st.error = refused
         st.trading = st.trading or Trading(spec_state, None)
-        kopf.warn(body, reason="InvalidSpec", message=st.error[1])
+        kopf.warn(body, reason=refused[0], message=refused[1])
         publish_status(kube, st, _observed(desk_deployments, namespace, name))
         metrics.METRICS.observe_reconcile(time.monotonic() - started, ok=False)
-        raise kopf.PermanentError(f"invalid spec: {st.error[1]}") from None
+        raise kopf.PermanentError(f"{refused[0]}: {refused[1]}")
 
     # The kill switch goes first: it must not wait for children to be applied.
     old_state = (old or {}).get("spec", {}).get("tradingState")

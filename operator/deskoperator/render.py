@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from deskoperator import migrations, storage
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
@@ -32,6 +33,7 @@ from deskoperator.names import (
 )
 from deskoperator.netpol import policies
 from deskoperator.placement import pod_placement
+from deskoperator.security import container_security_context, pod_security_context
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
@@ -43,8 +45,6 @@ SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
     "compliance": ("instruments", "accounts", "compliance", "storage"),
     "monitoring": ("monitoring",),
 }
-
-RUN_AS_USER = 10001
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,7 @@ def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]
     ]
     if service == "risk" and desk.spec.risk.http_port > 0:
         env.append({"name": "TD_RISK_HTTP_TOKEN_FILE", "value": f"{RISK_HTTP_MOUNT}/token"})
+    env += storage.env(desk, service)
     env += [{"name": f"TD_ADDR_{s.upper()}", "value": a} for s, a in addresses(desk, namespace).items()]
     env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     return env
@@ -145,16 +146,13 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
         "readinessProbe": _probe(port, 5, 2),
         "livenessProbe": _probe(port, 10, 3),
         "resources": {"requests": resources, "limits": dict(resources)},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": [
             {"name": "spec", "mountPath": SPEC_MOUNT, "readOnly": True},
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},
             *([{"name": "risk-http", "mountPath": RISK_HTTP_MOUNT, "readOnly": True}] if http_kill_switch else []),
+            *storage.volume_mounts(desk, service),
         ],
     }
 
@@ -176,13 +174,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
     pod_spec: dict[str, Any] = {
         "serviceAccountName": desk.name,
         "terminationGracePeriodSeconds": 30,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "fsGroup": RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         **pod_placement(desk, service),
         "containers": [_container(desk, namespace, service, image)],
         "volumes": [
@@ -192,6 +184,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             },
             {"name": "data", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},
+            *storage.volumes(desk, service),
         ],
     }
     if service == "risk" and desk.spec.risk.http_port > 0:
@@ -295,6 +288,7 @@ def render(desk: TradingDesk, namespace: str, owner: Owner, image: str) -> list[
         objects.append(service_object(desk, namespace, owner, s))
         objects.append(disruption_budget(desk, namespace, owner, s))
     objects += policies(desk, namespace, owner.reference())
+    objects += migrations.objects(desk, namespace, owner.reference(), image)
     objects += [deployment(desk, namespace, owner, s, image) for s in SERVICE_NAMES]
     for obj in objects:
         stamp(obj)

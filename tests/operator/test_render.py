@@ -202,8 +202,9 @@ def netpols(d: TradingDesk) -> dict[str, dict[str, Any]]:
 
 
 def callers(policy: dict[str, Any]) -> set[str]:
+    """Desk components that may call, and "operator" for the operator's pods (in their own namespace)."""
     return {
-        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        "operator" if "namespaceSelector" in peer else peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for rule in policy["ingress"]
         for peer in rule.get("from", [])
     }
@@ -213,7 +214,7 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
     assert set(pols) == set(SERVICE_NAMES)
     assert callers(pols["feeds"]) == {"routing", "risk", "monitoring"}
-    assert callers(pols["risk"]) == {"routing", "monitoring"}
+    assert callers(pols["risk"]) == {"routing", "monitoring", "operator"}  # spec.tradingState, the finalizer
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
     assert callers(pols["compliance"]) == {"monitoring"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
@@ -239,7 +240,8 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
 
 def test_network_policies_open_egress_only_to_configured_external_ports() -> None:
     bucket = {"kind": "s3", "bucket": "audit", "endpoint": "https://s3.local:9000"}
-    pols = netpols(desk(storage={"dsn": "postgresql://db.internal:6432/desk"}, compliance={"auditBucket": bucket}))
+    postgres = {"secretRef": {"name": "desk-db"}, "port": 6432}
+    pols = netpols(desk(storage={"postgres": postgres}, compliance={"auditBucket": bucket}))
 
     def external(p: dict[str, Any]) -> set[int]:
         return {port["port"] for r in p["egress"][1:] if "to" not in r for port in r["ports"]}
@@ -247,7 +249,10 @@ def test_network_policies_open_egress_only_to_configured_external_ports() -> Non
     assert external(pols["routing"]) == {6432}
     assert external(pols["compliance"]) == {6432, 9000}
     assert external(pols["feeds"]) == set()
-    assert external(netpols(desk())["routing"]) == set()  # SQLite: no network
+    assert external(pols["risk"]) == {6432}
+    assert external(netpols(desk(storage={"ephemeral": True}))["routing"]) == set()  # SQLite: no network
+    assert pols["migrate"]["ingress"] == []  # the migration Job: DNS and the database, nothing else
+    assert pols["migrate"]["egress"][1:] == [{"ports": [{"protocol": "TCP", "port": 6432}]}]
 
 
 def test_desk_name_limit_fits_service_names() -> None:

@@ -14,10 +14,10 @@ import grpc
 from tradingdesk.oms.errors import RequestError, invalid
 from tradingdesk.runtime.directory import ServiceDirectory
 from tradingdesk.runtime.upstream import Upstream
-from tradingdesk.spec.domain import dsn_for
+from tradingdesk.spec.domain import dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditRecord, AuditStore
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.desk = desk
         self.directory = directory or ServiceDirectory.for_desk(desk)
         # A mirror of the routing journal: after a machine crash it re-reads what it lost from routing.
-        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False)
+        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False, schema=schema_for(desk, "compliance"))
         self.store = AuditStore(self.db)
         self.accounts = {a.name for a in desk.spec.accounts}
         self.symbols = {i.symbol for i in desk.spec.instruments}
@@ -41,7 +41,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.upstream: Upstream | None = None
 
     async def start(self, server: grpc.aio.Server) -> None:
-        await asyncio.to_thread(migrate, self.db)
+        await asyncio.to_thread(prepare_schema, self.db)
         self.last_seq = await asyncio.to_thread(self.store.last_seq)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(self, server)
         self.upstream = Upstream("journal", self.directory.address("routing"), self._consume_journal)

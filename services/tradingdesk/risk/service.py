@@ -31,10 +31,10 @@ from tradingdesk.risk.limits import DESK_SCOPE, SPEC_STATES, Limits, ScopeKey, S
 from tradingdesk.risk.realtime import DAY_NS, Finding, RealTimeRisk, scope_label
 from tradingdesk.runtime.directory import ServiceDirectory
 from tradingdesk.runtime.upstream import Upstream
-from tradingdesk.spec.domain import dsn_for, instruments_of
+from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.codec import decode_payload
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.storage.risk_store import RiskChangeStore
 from tradingdesk.v1 import (
     market_data_pb2,
@@ -94,7 +94,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(TradingState.ACTIVE)}
         self.releases: dict[ScopeKey, tuple[int, str, str]] = {}  # scope -> (released at, actor, reason)
         self.kills: dict[ScopeKey, risk_pb2.KillOrder] = {}  # the last kill of each scope
-        self.db = make_engine(dsn or dsn_for(desk, "risk"))
+        self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
         self.store = RiskChangeStore(self.db)
         self.gates: set[asyncio.Queue[risk_pb2.GateUpdate | None]] = set()
         self.listeners: set[asyncio.Queue[risk_pb2.RiskEvent | None]] = set()
@@ -116,7 +116,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         if problems:
             raise ValueError("invalid spec.risk: " + "; ".join(problems))
         self._lock = asyncio.Lock()
-        await asyncio.to_thread(migrate, self.db)
+        await asyncio.to_thread(prepare_schema, self.db)
         await asyncio.to_thread(self._restore)
         risk_pb2_grpc.add_RiskServiceServicer_to_server(self, server)
         self.upstreams = [

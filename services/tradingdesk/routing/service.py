@@ -20,10 +20,10 @@ from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.runtime.directory import ServiceDirectory
 from tradingdesk.runtime.upstream import Upstream
-from tradingdesk.spec.domain import dsn_for, instruments_of
+from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.storage.journal import Journal
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
@@ -55,7 +55,7 @@ class RoutingService:
         self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
-        self.db = make_engine(self.dsn)
+        self.db = make_engine(self.dsn, schema=schema_for(desk, "routing"))
         self.journal: Journal | None = None
         self.engine: OrderEngine | None = None
         self.durability: AsyncDurability | None = None
@@ -67,7 +67,7 @@ class RoutingService:
         self._commit_scheduled = False
         self._wake_armed = False
         spec = self.desk.spec
-        await asyncio.to_thread(migrate, self.db)
+        await asyncio.to_thread(prepare_schema, self.db)
         self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max, inline=True)
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
