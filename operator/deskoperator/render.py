@@ -206,7 +206,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "replicas": svc.replicas,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": selector_labels(desk.name, service)},
-            "strategy": _strategy(svc.replicas),
+            "strategy": storage.rollout(desk, service) or _strategy(svc.replicas),
             "template": {
                 "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}},
                 "spec": pod_spec,

@@ -26,6 +26,13 @@ def refusal(desk: TradingDesk) -> str | None:
     """Why the operator will not run this desk, starting with the field to change; None when its state is safe."""
     storage = desk.spec.storage
     if storage.postgres is not None:
+        for service in SHARED_STATE:
+            replicas = getattr(desk.spec.services, service).replicas
+            if replicas > 1:
+                return (
+                    f"spec.services.{service}.replicas: {replicas} replicas need hot standbys, which are not built "
+                    "yet: a second replica would only wait for the writer lock the first holds; use 1"
+                )
         return None
     if not storage.ephemeral:
         return (
@@ -41,6 +48,15 @@ def refusal(desk: TradingDesk) -> str | None:
                 "each replica would be a desk of its own"
             )
     return None
+
+
+def rollout(desk: TradingDesk, service: str) -> dict[str, Any] | None:
+    """How a service that holds a writer lock rolls: the old pod goes first (it releases the lock as it stops),
+    then the new one takes the lock and replays the journal. A surge pod would wait for the lock while the old
+    one waits for the surge pod to be ready. None: the default strategy."""
+    if service not in SHARED_STATE or desk.spec.storage.postgres is None:
+        return None
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
 
 
 def uses_postgres(desk: TradingDesk, service: str) -> bool:

@@ -19,6 +19,7 @@ from tests.desk_runner import EXAMPLE, wait_for
 from tradingdesk.spec.domain import dsn_for, schema_for
 from tradingdesk.spec.load import load_desk
 from tradingdesk.storage.db import head_revision, make_engine, prepare_schema, schema_ready
+from tradingdesk.storage.risk_store import RiskChangeStore
 
 pytestmark = pytest.mark.postgres
 
@@ -52,8 +53,8 @@ def test_each_service_of_each_desk_gets_its_own_schema(postgres_server, tmp_path
     run = migrate_cli(first, dsn.replace("desk@", "desk:s3cret@"))  # the test server trusts any password
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["compliance", "risk", "routing"]
-    assert f"schema desk_a_routing at revision {head_revision()}" in lines[2]
+    assert [line.split(":")[0] for line in lines] == ["compliance", "routing", "risk"]
+    assert f"schema desk_a_routing at revision {head_revision()}" in lines[1]
     assert "s3cret" not in run.stdout + run.stderr
     assert migrate_cli(first, dsn).returncode == 0  # idempotent
     assert migrate_cli(second, dsn, "--service", "risk").returncode == 0
@@ -62,18 +63,18 @@ def test_each_service_of_each_desk_gets_its_own_schema(postgres_server, tmp_path
     for tables in found.values():
         assert {"journal", "audit_events", "risk_changes", "alembic_version"} <= tables
 
-    # a service's engine sees only its own schema: a write of desk-a's risk is not in desk-b's
+    # a service's engine sees only its own schema: a change of desk-a's risk is not in desk-b's
     a_risk = make_engine(dsn, schema="desk_a_risk")
     b_risk = make_engine(dsn, schema="desk_b_risk")
+    store = RiskChangeStore(a_risk)
     try:
-        with a_risk.begin() as conn:
-            conn.execute(text("INSERT INTO risk_changes (ts_ns, actor, reason, scope, change) VALUES (1,'a','r','',"
-                              "'{}')"))  # fmt: skip
+        store.record(1, "sre", "test", "desk", {"type": "note"})
         with b_risk.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM risk_changes")).scalar() == 0
         with a_risk.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM desk_a_risk.risk_changes")).scalar() == 1
     finally:
+        store.release()
         a_risk.dispose()
         b_risk.dispose()
 

@@ -47,7 +47,8 @@ def test_state_on_an_emptydir_is_refused_naming_the_field() -> None:
     assert storage.refusal(desk({"postgres": POSTGRES})) is None
     two = desk({"ephemeral": True}, services={"routing": {"replicas": 2}})
     assert (storage.refusal(two) or "").startswith("spec.services.routing.replicas: 2 replicas need spec.storage")
-    assert storage.refusal(desk({"postgres": POSTGRES}, services={"routing": {"replicas": 2}})) is None
+    standbys = storage.refusal(desk({"postgres": POSTGRES}, services={"risk": {"replicas": 2}}))
+    assert (standbys or "").startswith("spec.services.risk.replicas: 2 replicas need hot standbys, which are not")
 
 
 def test_a_dsn_in_the_spec_is_refused() -> None:
@@ -77,6 +78,15 @@ def test_pods_that_keep_state_read_the_url_from_the_mounted_secret() -> None:
         assert "TD_DSN_FILE" not in {e["name"] for e in spec["containers"][0]["env"]}
     config = next(o for o in objs if o["kind"] == "ConfigMap")["data"]["desk.yaml"]
     assert "us-equities-db" in config and "postgresql://" not in json.dumps(objs)
+
+
+def test_services_holding_a_writer_lock_roll_old_pod_first() -> None:
+    objs = objects(desk({"postgres": POSTGRES}))
+    for service in ("routing", "risk"):
+        dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == f"us-equities-{service}")
+        assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}, service
+    feeds = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "us-equities-feeds")
+    assert feeds["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
 
 
 def test_ephemeral_desks_keep_sqlite_on_the_emptydir_and_migrate_in_the_pods() -> None:

@@ -1,42 +1,26 @@
-"""``tradingdesk migrate``: the desk's databases, as the services that own them see them.
+"""``tradingdesk migrate``, ``backup`` and ``restore``: the desk's databases, as the services that own them see
+them (``TD_DSN``/``TD_DSN_FILE`` for PostgreSQL, one schema per service; else SQLite files under the data dir).
 
 On Kubernetes the operator's migration Job runs ``tradingdesk migrate`` once per desk version; the services then
 only wait for the schema (``TD_MIGRATIONS=wait``). In the embedded runtime every service migrates at start, so
-this command is only needed to prepare a database ahead of time.
+``migrate`` is only needed to prepare a database ahead of time. ``backup`` and ``restore``: storage/backup.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
-
-from sqlalchemy import Engine
+import time
+from pathlib import Path
 
 from tradingdesk.spec.domain import dsn_for, schema_for
 from tradingdesk.spec.load import load_desk
 from tradingdesk.spec.model import TradingDesk
-from tradingdesk.storage.db import is_postgresql, make_engine, migrate
+from tradingdesk.storage.backup import ORDER, BackupError, ServiceDatabase, backup, restore
+from tradingdesk.storage.db import migrate
 
-#: Services with a database, in the order a backup reads them (see backup.py).
-STATEFUL = ("compliance", "risk", "routing")
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceDatabase:
-    """Where one service of a desk keeps its state."""
-
-    service: str
-    dsn: str
-    schema: str
-
-    def engine(self, **kwargs: object) -> Engine:
-        return make_engine(self.dsn, schema=self.schema, **kwargs)  # type: ignore[arg-type]
-
-    def describe(self, engine: Engine) -> str:
-        """Where it is, without the password."""
-        where = engine.url.render_as_string(hide_password=True)
-        return f"{where} schema {self.schema}" if is_postgresql(engine) else where
+#: Services with a database.
+STATEFUL = ORDER
 
 
 def databases(desk: TradingDesk, services: list[str] | None = None) -> list[ServiceDatabase]:
@@ -56,6 +40,36 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    desk = load_desk(args.file)
+    t0 = time.monotonic()
+    try:
+        manifest = backup(desk.name, databases(desk), Path(args.output))
+    except BackupError as exc:
+        raise ValueError(f"backup failed: {exc}") from None
+    print(_summary("backed up", manifest, time.monotonic() - t0, args.output), flush=True)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    desk = load_desk(args.file)
+    t0 = time.monotonic()
+    try:
+        manifest = restore(Path(args.input), desk.name, databases(desk))
+    except BackupError as exc:
+        raise ValueError(f"restore failed: {exc}") from None
+    print(_summary("restored", manifest, time.monotonic() - t0, args.input), flush=True)
+    return 0
+
+
+def _summary(verb: str, manifest: dict, seconds: float, where: str) -> str:
+    rows = ", ".join(f"{s} {manifest['services'][s]['rows']} rows" for s in ORDER)
+    return (
+        f"{verb} desk {manifest['desk']} ({manifest['backend']}) at journal seq {manifest['journal_seq']}: {rows}; "
+        f"{where}; {seconds:.1f}s"
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     mig = sub.add_parser("migrate", help="bring the desk's databases to this version's schema")
     mig.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
@@ -63,3 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--service", action="append", choices=STATEFUL, help="only this service's database (repeatable; default all)"
     )
     mig.set_defaults(func=cmd_migrate)
+
+    bak = sub.add_parser("backup", help="copy the desk's databases, consistent at one journal position")
+    bak.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
+    bak.add_argument("-o", "--output", required=True, help="new directory for the backup")
+    bak.set_defaults(func=cmd_backup)
+
+    res = sub.add_parser("restore", help="restore a backup into a fresh desk (new database or data directory)")
+    res.add_argument("-f", "--file", required=True, help="TradingDesk YAML of the desk to restore into")
+    res.add_argument("-i", "--input", required=True, help="directory written by `tradingdesk backup`")
+    res.set_defaults(func=cmd_restore)

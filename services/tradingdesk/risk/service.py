@@ -30,6 +30,7 @@ from tradingdesk.risk.convert import limits_from_proto, limits_to_proto, scope_p
 from tradingdesk.risk.limits import DESK_SCOPE, SPEC_STATES, Limits, ScopeKey, StateEntry, limit_problems
 from tradingdesk.risk.realtime import DAY_NS, Finding, RealTimeRisk, scope_label
 from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.runtime.service import exit_fenced
 from tradingdesk.runtime.upstream import Upstream
 from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
@@ -95,7 +96,9 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         self.releases: dict[ScopeKey, tuple[int, str, str]] = {}  # scope -> (released at, actor, reason)
         self.kills: dict[ScopeKey, risk_pb2.KillOrder] = {}  # the last kill of each scope
         self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
-        self.store = RiskChangeStore(self.db)
+        self.store = RiskChangeStore(
+            self.db, on_fenced=lambda: exit_fenced(self.name, "another risk replica took the change journal over")
+        )
         self.gates: set[asyncio.Queue[risk_pb2.GateUpdate | None]] = set()
         self.listeners: set[asyncio.Queue[risk_pb2.RiskEvent | None]] = set()
         self.events: deque[risk_pb2.RiskEvent] = deque(maxlen=EVENTS_RETAINED)
@@ -117,6 +120,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             raise ValueError("invalid spec.risk: " + "; ".join(problems))
         self._lock = asyncio.Lock()
         await asyncio.to_thread(prepare_schema, self.db)
+        await asyncio.to_thread(self.store.hold)  # PostgreSQL: wait while another risk replica writes
         await asyncio.to_thread(self._restore)
         risk_pb2_grpc.add_RiskServiceServicer_to_server(self, server)
         self.upstreams = [
@@ -197,6 +201,7 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for up in self.upstreams:
             await up.stop()
+        self.store.release()
         self.db.dispose()
 
     # -- state, limits, journal ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.runtime.service import exit_fenced
 from tradingdesk.runtime.upstream import Upstream
 from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
@@ -68,7 +69,15 @@ class RoutingService:
         self._wake_armed = False
         spec = self.desk.spec
         await asyncio.to_thread(prepare_schema, self.db)
-        self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max, inline=True)
+        # On PostgreSQL: wait for the journal's writer lock while another routing replica writes (a rollout).
+        self.journal = await asyncio.to_thread(
+            Journal,
+            self.db,
+            batch_max=spec.routing.journal_batch_max,
+            inline=True,
+            wait_for_lock=True,
+            on_fenced=lambda: exit_fenced(self.name, "another routing replica took the journal over"),
+        )
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
         taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}

@@ -32,8 +32,13 @@ class Child:
     process: asyncio.subprocess.Process
 
 
+# A child may take seconds to listen on a loaded machine; gRPC's default reconnect back-off (up to two minutes)
+# would then make this wait miss a service that is long up.
+_PROBE_CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500)]
+
+
 async def wait_serving(address: str, deadline: float) -> bool:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.insecure_channel(address, options=_PROBE_CHANNEL_OPTIONS) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

@@ -22,7 +22,13 @@ records; beyond that ``append`` raises ``JournalFull`` instead of blocking (the 
 loop, which must never block). Callers should stop admitting new orders earlier, when ``healthy`` is false
 or ``backlog`` grows, so that events of orders already live (fills, cancels) still fit.
 
-There must be one ``Journal`` writing to a database at a time: it owns the numbering.
+There is one ``Journal`` writing to a journal table at a time: it owns the numbering. On PostgreSQL the
+database enforces it (``fence.py``): the writer's connection holds the table's writer lock, taken when the
+journal is created (``wait_for_lock`` queues for it, as a standby does), and a session without it cannot
+insert. A writer that loses its session re-takes the lock only if no other writer took it meanwhile, and then
+checks that nobody appended in between; otherwise it is fenced for good: ``JournalFenced``, ``on_fenced``
+called once, no append ever again. Records it had not committed were never reported durable, so never
+acknowledged.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from .codec import decode_payload, encode_payload
+from .db import is_postgresql
+from .fence import WriterFenced, WriterLock
 from .schema import journal as journal_table
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,10 @@ class JournalFull(JournalError):
     """Too many records wait for the database (it has been unavailable for a while)."""
 
 
+class JournalFenced(JournalError):
+    """Another writer holds this journal, or took it over: this one may never append again."""
+
+
 @dataclass(slots=True)
 class JournalStats:
     commits: int = 0
@@ -106,9 +118,15 @@ class Journal:
         retry_max_s: float = 5.0,
         replay_chunk: int = 5000,
         inline: bool = False,
+        wait_for_lock: bool = False,
+        on_fenced: Callable[[], None] | None = None,
     ) -> None:
         """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
-        wake the writer thread, which then only sweeps every few milliseconds and retries failures."""
+        wake the writer thread, which then only sweeps every few milliseconds and retries failures.
+
+        On PostgreSQL the constructor takes the journal's writer lock: ``JournalFenced`` if another writer holds
+        it, or with ``wait_for_lock`` it waits its turn. ``on_fenced`` is called (from the writer thread) if
+        this journal is later fenced off."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -121,8 +139,17 @@ class Journal:
         # Held by whoever is writing (the writer thread or commit_inline), from taking a batch until it is
         # committed, so batches are committed in seq order and never concurrently.
         self._write_lock = threading.Lock()
+        self._fence = WriterLock(engine, journal_table.name) if is_postgresql(engine) else None
+        self._on_fenced = on_fenced
+        self._fenced = False
+        self._conn: Connection | None = None  # the writer's own connection (on PostgreSQL: holding the lock)
+        if self._fence is not None:
+            try:
+                self._conn = self._fence.acquire() if wait_for_lock else self._fence.try_acquire()
+            except WriterFenced as exc:
+                raise JournalFenced(str(exc)) from None
 
-        last = self._read_max_seq()
+        last = self._read_max_seq()  # with the lock held: nobody else appends any more
         self._next_seq = last + 1  # guarded by _lock
         self._durable_seq = last  # written by the writer thread only
         self._lock = threading.Lock()
@@ -133,7 +160,6 @@ class Journal:
         self._durable_waiters = 0
         self._listeners: tuple[CommitListener, ...] = ()
         self._thread: threading.Thread | None = None
-        self._conn: Connection | None = None  # the writer's own connection
         self._closing = False
         self._closed = False
         self._healthy = True
@@ -162,6 +188,8 @@ class Journal:
         text = encode_payload(payload)
         with self._lock:
             if self._closing:
+                if self._fenced:
+                    raise JournalFenced("this journal was fenced off: another writer took over")
                 raise JournalClosed("journal is closed")
             if len(self._pending) >= self._max_pending:
                 raise JournalFull(f"{len(self._pending)} records wait for the database")
@@ -194,10 +222,7 @@ class Journal:
             if not batch:
                 return True
             try:
-                conn = self._conn
-                if conn is None:
-                    conn = self._conn = self._engine.connect()
-                self._insert_rows(conn, [p[:5] for p in batch])
+                self._insert_rows(self._writer(), [p[:5] for p in batch])
             except Exception as exc:
                 with self._lock:
                     self._pending[:0] = batch
@@ -230,6 +255,11 @@ class Journal:
     def backlog(self) -> int:
         """Records appended but not yet durable."""
         return self._next_seq - 1 - self._durable_seq
+
+    @property
+    def fenced(self) -> bool:
+        """True once another writer took this journal over; it never appends again."""
+        return self._fenced
 
     @property
     def healthy(self) -> bool:
@@ -385,15 +415,16 @@ class Journal:
         attempt = 0
         while True:
             try:
-                conn = self._conn
-                if conn is None:
-                    conn = self._conn = self._engine.connect()
-                if attempt and self._read_max_seq(conn) >= first:
+                conn = self._writer()
+                if attempt and self._already_written(conn, rows):
                     # An earlier attempt committed but its acknowledgement was lost.
                     log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
                 else:
                     self._insert_rows(conn, rows)
                 break
+            except (WriterFenced, JournalFenced) as exc:
+                self._fenced_off(exc)
+                return False
             except Exception as exc:
                 attempt += 1
                 self.stats.write_failures += 1
@@ -418,6 +449,46 @@ class Journal:
             log.warning("journal writes recovered after %d failed attempts", attempt)
         self._committed(chunk)
         return True
+
+    def _writer(self) -> Connection:
+        """The writer's connection; after a lost one, a new one that holds the writer lock again."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._fence.try_acquire() if self._fence is not None else self._engine.connect()
+        return conn
+
+    def _already_written(self, conn: Connection, rows: list[tuple[Any, ...]]) -> bool:
+        """After a failed attempt: are ``rows`` in the table (ours, committed though the answer was lost), or
+        nothing from their first seq on? Anything else means another writer appended: ``JournalFenced``."""
+        t = journal_table
+        stmt = (
+            select(t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
+            .where(t.c.seq >= rows[0][0])
+            .order_by(t.c.seq)
+            .limit(len(rows) + 1)
+        )
+        found = [tuple(r) for r in conn.execute(stmt).all()]
+        conn.rollback()
+        if not found:
+            return False
+        if found == [tuple(r) for r in rows]:
+            return True
+        raise JournalFenced(f"another writer appended to the journal from seq {found[0][0]} on")
+
+    def _fenced_off(self, exc: BaseException) -> None:
+        """Another writer has the journal: stop for good. Nothing not yet durable was ever acknowledged."""
+        with self._lock:
+            self._closing = True
+            self._fenced = True
+        self._healthy = False
+        self._last_error = exc
+        self._drop_conn()
+        log.critical("journal fenced off (%s): %d records were never durable and are dropped", exc, self.backlog)
+        if self._on_fenced is not None:
+            try:
+                self._on_fenced()
+            except Exception:
+                log.exception("on_fenced failed")
 
     def _committed(self, chunk: list[_Pending]) -> None:
         """Bookkeeping after a commit: durable seq, stats, then the listeners (in seq order)."""
@@ -466,7 +537,9 @@ class Journal:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if invalidate:  # after a failure: never hand a possibly broken connection back to the pool
+        if invalidate or self._fence is not None:
+            # after a failure, never hand a possibly broken connection back to the pool; a fenced writer's
+            # session ends here, and its writer lock with it (a pooled session would keep holding it)
             with contextlib.suppress(Exception):
                 conn.invalidate()
         with contextlib.suppress(Exception):
@@ -486,6 +559,7 @@ __all__ = [
     "Journal",
     "JournalClosed",
     "JournalError",
+    "JournalFenced",
     "JournalFull",
     "JournalRecord",
     "JournalStats",

@@ -1,0 +1,61 @@
+"""Writer fence: on PostgreSQL only the session holding a table's writer lock may insert into journal or
+risk_changes.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-30
+
+Why in the database: a routing (or risk) replica that lost leadership (its session died and a standby took the
+lock) must never append again, whatever its own code believes. A statement-level trigger refuses an INSERT or
+COPY from any session that does not hold the advisory lock ``(1952710657, hashtext('<schema>.<table>'))``,
+with SQLSTATE TD001 (``tradingdesk.storage.fence`` takes and checks that lock). Once per statement, so a group
+commit of 2,000 records costs one check. SQLite needs none: one file per service, never shared by replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+FENCED_TABLES = ("journal", "risk_changes")
+
+FUNCTION = """
+CREATE OR REPLACE FUNCTION td_writer_fence() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 2
+      AND classid = 1952710657::int4::oid
+      AND objid = hashtext(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)::int4::oid
+  ) THEN
+    RAISE EXCEPTION 'writer fence: this session does not hold the writer lock of %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'TD001', HINT = 'another replica is the leader, or this one lost leadership';
+  END IF;
+  RETURN NULL;
+END $$
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(FUNCTION)
+    for table in FENCED_TABLES:
+        op.execute(
+            f"CREATE TRIGGER {table}_writer_fence BEFORE INSERT ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION td_writer_fence()"
+        )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for table in FENCED_TABLES:
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_writer_fence ON {table}")
+    op.execute("DROP FUNCTION IF EXISTS td_writer_fence()")
