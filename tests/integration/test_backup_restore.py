@@ -56,10 +56,10 @@ async def trade(desk: RunningDesk) -> None:
     async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
         orders = orders_pb2_grpc.OrderServiceStub(ch)
 
-        async def submit(coid: str, side: int, price: Decimal) -> orders_pb2.OrderAck:
+        async def submit(coid: str, side: int, price: Decimal, qty: str = "100") -> orders_pb2.OrderAck:
             request = orders_pb2.SubmitOrderRequest(
                 client_order_id=coid, account="ACC-EQ-1", strategy="manual", symbol="AAPL", side=side,
-                order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="100", limit_price=str(price),
+                order_type=common_pb2.ORDER_TYPE_LIMIT, quantity=qty, limit_price=str(price),
                 time_in_force=common_pb2.TIME_IN_FORCE_DAY,
             )  # fmt: skip
             return await orders.SubmitOrder(request, timeout=5)
@@ -73,16 +73,17 @@ async def trade(desk: RunningDesk) -> None:
 
         through = (ask * Decimal("1.01")).quantize(Decimal("0.01"), ROUND_UP)
         buy = await wait_for(lambda: submitted("bk-buy", common_pb2.SIDE_BUY, through), timeout=20)
-        far = (ask * Decimal("1.04")).quantize(Decimal("0.01"), ROUND_DOWN)
-        await submit("bk-rest", common_pb2.SIDE_SELL, far)
-        cancel = await submit("bk-cancel", common_pb2.SIDE_SELL, far)
-        await orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=cancel.order_id))
 
         async def filled() -> bool:
             o = await orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=buy.order_id))
             return o.status == common_pb2.ORDER_STATUS_FILLED
 
         await wait_for(filled, timeout=20)
+        far = (ask * Decimal("1.04")).quantize(Decimal("0.01"), ROUND_DOWN)
+        await submit("bk-rest", common_pb2.SIDE_SELL, far, "50")  # sales within the long position of 100
+        cancel = await submit("bk-cancel", common_pb2.SIDE_SELL, far, "50")
+        await orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=cancel.order_id))
+
     async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
         kill = risk_pb2.KillSwitchRequest(scope=common_pb2.Scope(account="ACC-EQ-2"), actor="sre", reason="backup test")
         await risk_pb2_grpc.RiskServiceStub(ch).KillSwitch(kill, timeout=5)
