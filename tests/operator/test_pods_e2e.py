@@ -36,6 +36,8 @@ from tradingdesk.v1 import (
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]
 
+OrderStub = orders_pb2_grpc.OrderServiceStub
+MarketStub = market_data_pb2_grpc.MarketDataServiceStub
 PORTS = {"feeds": 50051, "routing": 50052, "risk": 50053, "compliance": 50054, "monitoring": 50055}
 
 
@@ -53,8 +55,10 @@ class PodsDesk:
     def address(self, service: str) -> str:
         return self.harness.address(self.namespace, f"{self.name}-{service}", PORTS[service])
 
-    def stub(self, service: str, stub_class: Any) -> Any:
-        return stub_class(grpc.insecure_channel(self.address(service)))
+    def call(self, service: str, stub_class: Any, method: str, request: Any, timeout: float = 5) -> Any:
+        """One call on a channel of its own: after a pod moved, no channel waits out a reconnect back-off."""
+        with grpc.insecure_channel(self.address(service)) as channel:
+            return getattr(stub_class(channel), method)(request, timeout=timeout)
 
     def apply(self) -> None:
         self.kube.apply(self.document, self.namespace)
@@ -96,8 +100,7 @@ def pods_desk(kube: Kubectl, operator: Operator, pod_harness: PodHarness, postgr
 
 
 def marketable_buy(desk: PodsDesk, client_order_id: str, symbol: str = "AAPL") -> orders_pb2.SubmitOrderRequest:
-    market = desk.stub("feeds", market_data_pb2_grpc.MarketDataServiceStub)
-    quote = market.GetQuote(market_data_pb2.GetQuoteRequest(symbol=symbol), timeout=5)
+    quote = desk.call("feeds", MarketStub, "GetQuote", market_data_pb2.GetQuoteRequest(symbol=symbol))
     limit = (Decimal(quote.ask_price) * Decimal("1.01")).quantize(Decimal("0.01"), rounding=ROUND_UP)
     return orders_pb2.SubmitOrderRequest(
         client_order_id=client_order_id,
@@ -114,10 +117,9 @@ def marketable_buy(desk: PodsDesk, client_order_id: str, symbol: str = "AAPL") -
 
 def quoted(desk: PodsDesk) -> bool:
     try:
-        q = desk.stub("feeds", market_data_pb2_grpc.MarketDataServiceStub).GetQuote(
-            market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=2
+        return bool(
+            desk.call("feeds", MarketStub, "GetQuote", market_data_pb2.GetQuoteRequest(symbol="AAPL")).ask_price
         )
-        return bool(q.ask_price)
     except grpc.RpcError:
         return False
 
@@ -134,15 +136,14 @@ def test_the_example_desk_trades_through_real_pods_on_postgresql(kube: Kubectl, 
         assert pod["spec"]["nodeName"] in ("px-node-1", "px-node-2"), name
     kube.wait_until("quotes through the feeds Service", lambda: quoted(desk), timeout=60)
 
-    orders = desk.stub("routing", orders_pb2_grpc.OrderServiceStub)
-
     def filled() -> orders_pb2.Order | None:
-        order = orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", client_order_id="pods-1"), timeout=5)
+        query = orders_pb2.GetOrderRequest(account="ACC-EQ-1", client_order_id="pods-1")
+        order = desk.call("routing", OrderStub, "GetOrder", query)
         return order if order.status == common_pb2.ORDER_STATUS_FILLED else None
 
     def submit() -> orders_pb2.OrderAck | None:
         try:
-            return orders.SubmitOrder(marketable_buy(desk, "pods-1"), timeout=5)
+            return desk.call("routing", OrderStub, "SubmitOrder", marketable_buy(desk, "pods-1"))
         except grpc.RpcError as exc:  # the gate refuses until it has a fresh reference from the tape
             assert exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAVAILABLE), exc.details()
             return None
@@ -150,16 +151,16 @@ def test_the_example_desk_trades_through_real_pods_on_postgresql(kube: Kubectl, 
     ack = kube.wait_until("an order acknowledged", submit, timeout=60)
     assert ack.status in (common_pb2.ORDER_STATUS_NEW, common_pb2.ORDER_STATUS_PENDING_NEW)
     order = kube.wait_until("the order filled", filled, timeout=60)
-    positions = orders.GetPositions(orders_pb2.GetPositionsRequest(account="ACC-EQ-1"), timeout=5)
+    positions = desk.call("routing", OrderStub, "GetPositions", orders_pb2.GetPositionsRequest(account="ACC-EQ-1"))
     (aapl,) = [p for p in positions.positions if p.symbol == "AAPL"]
     assert aapl.quantity == order.cum_quantity == "100"
 
     # every service keeps its state in its own schema of the real database
     assert desk.count("us_equities_routing", "journal") >= 3  # pending_new, new, trade...
-    compliance = desk.stub("compliance", compliance_pb2_grpc.ComplianceServiceStub)
 
     def audited() -> list[str]:
-        events = compliance.QueryAudit(compliance_pb2.QueryAuditRequest(order_id=ack.order_id), timeout=5).events
+        query = compliance_pb2.QueryAuditRequest(order_id=ack.order_id)
+        events = desk.call("compliance", compliance_pb2_grpc.ComplianceServiceStub, "QueryAudit", query).events
         return [e.kind for e in events] if events and events[-1].kind == "trade" else []
 
     assert kube.wait_until("the audit mirror", audited, timeout=30)[:2] == ["pending_new", "new"]
@@ -177,10 +178,49 @@ def test_the_example_desk_trades_through_real_pods_on_postgresql(kube: Kubectl, 
 
     def refused_as_halted() -> bool:
         try:
-            orders.SubmitOrder(marketable_buy(desk, f"pods-halted-{uuid.uuid4().hex[:6]}"), timeout=5)
+            desk.call("routing", OrderStub, "SubmitOrder", marketable_buy(desk, f"pods-halted-{uuid.uuid4().hex[:6]}"))
         except grpc.RpcError as exc:
             return exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "trading is halted" in exc.details()
         return False
 
     kube.wait_until("orders refused while halted", refused_as_halted, timeout=30)
     assert desk.count("us_equities_risk", "risk_changes") >= 2  # the spec's state at start, then the halt
+
+    # a node failure: the node holding routing loses power; its pods move to the other node and find their
+    # state in PostgreSQL: every acknowledged order is there, the desk is still halted
+    acked = _list(desk)
+    assert acked
+    victim = by_component["routing"]["spec"]["nodeName"]
+    moved_before = {c for c, p in by_component.items() if p["spec"]["nodeName"] == victim and c != "migrate"}
+    desk.harness.power(victim, on=False)
+    try:
+
+        def moved() -> bool:
+            current = kube.json("get", "pods", "-n", desk.namespace, "-l", f"app.kubernetes.io/instance={desk.name}")
+            live = [p for p in current["items"] if not p["metadata"].get("deletionTimestamp")]
+            ready = {
+                p["metadata"]["labels"]["app.kubernetes.io/component"]
+                for p in live
+                if p["spec"].get("nodeName") not in (None, victim)
+                and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+            }
+            return moved_before <= ready
+
+        kube.wait_until(f"{', '.join(sorted(moved_before))} to move off {victim}", moved, timeout=180)
+        after = {
+            o.order_id: (o.status, o.cum_quantity)
+            for o in kube.wait_until("routing back", lambda: _list(desk), timeout=60)
+        }
+        assert {o.order_id: (o.status, o.cum_quantity) for o in acked} == after  # nothing lost, nothing added
+        kube.wait_until("still refused as halted", refused_as_halted, timeout=60)
+        assert kube.condition(desk.namespace, desk.name, "TradingHalted")["status"] == "True"
+        desk.wait_ready()
+    finally:
+        desk.harness.power(victim, on=True)
+
+
+def _list(desk: PodsDesk) -> list[orders_pb2.Order] | None:
+    try:
+        return list(desk.call("routing", OrderStub, "ListOrders", orders_pb2.ListOrdersRequest()).orders)
+    except grpc.RpcError:
+        return None
