@@ -6,10 +6,9 @@ kubelet would with that pod spec, using the real API server and controllers for 
 
 - **Containers** run as local processes: the container's ``command`` and ``args`` (the image is not used: the
   process runs this checkout's ``tradingdesk``), with its ``env`` (``value``, and ``valueFrom`` field, Secret
-  and ConfigMap keys read through the API), as ``securityContext.runAsUser``/``fsGroup`` when the harness runs
-  as root. ConfigMap and Secret volumes are written as files (``items``, ``defaultMode``, group ``fsGroup``)
-  at their mount paths under a per-pod root; emptyDirs are directories shared by the pod's containers. Every
-  mount path in args, env and ``workingDir`` is rewritten to its place under that root.
+  and ConfigMap keys read through the API). ConfigMap and Secret volumes are written as files (``items``,
+  ``defaultMode``) at their mount paths under a per-pod root; emptyDirs are directories shared by the pod's
+  containers. Every mount path in args, env and ``workingDir`` is rewritten to its place under that root.
 - **Networking**: each pod gets its own loopback IP (``status.podIP``); a wildcard bind (``0.0.0.0:<port>``
   in env or args) becomes that IP, so replicas of one service never collide. Service DNS names in env and args
   (``<svc>.<ns>.svc[.cluster.local]``) become the Service's own loopback IP, where a proxy forwards each new
@@ -24,9 +23,10 @@ kubelet would with that pod spec, using the real API server and controllers for 
   once (SIGKILL: the host is gone) and marks the node NotReady; the node lifecycle and taint-eviction
   controllers do the rest. ``power=on`` brings it back.
 
-What it does not prove: the container image (its entrypoint, files and Python), kernel isolation (the
-processes share this machine's network namespace, filesystem and PIDs; ``readOnlyRootFilesystem``,
-capabilities, seccomp and resource limits are not enforced), DNS (names are resolved by rewriting, not by a
+What it does not prove: the container image (its entrypoint, files and Python), the security context (the
+processes run as the harness's user: ``runAsUser``, ``fsGroup``, ``readOnlyRootFilesystem``, capabilities and
+seccomp are not applied), kernel isolation (the processes share this machine's network namespace, filesystem
+and PIDs; resource limits are not enforced), DNS (names are resolved by rewriting, not by a
 resolver), NetworkPolicy enforcement (proven separately by analysis, tests/netpol), Service session affinity and
 load balancing beyond picking a ready endpoint, and timings of a real kubelet's status sync.
 """

@@ -59,7 +59,6 @@ class PodHarness:
 @pytest.fixture(scope="session")
 def pod_harness(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodHarness]:
     state = tmp_path_factory.mktemp("podharness")
-    state.chmod(0o755)  # pod processes may run as the pods' non-root user
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     nodes = [arg for n in NODES for arg in ("--node", f"{n}={COLOCATION}")]

@@ -211,7 +211,6 @@ class PodRun:
         meta = pod["metadata"]
         self.name, self.namespace, self.node = meta["name"], meta["namespace"], pod["spec"]["nodeName"]
         self.root = kubelet.state_dir / "pods" / f"{self.namespace}_{self.name}"
-        self.security = pod["spec"].get("securityContext") or {}
         self.job = pod["spec"].get("restartPolicy") in ("Never", "OnFailure")
         self.containers = [ContainerRun(self, c) for c in pod["spec"]["containers"]]
         self.started_at = now()
@@ -235,7 +234,6 @@ class PodRun:
 
     def _materialise(self) -> dict[str, tuple[str, Path]]:
         """Volume name -> (kind, directory) with its files written."""
-        fs_group = self.security.get("fsGroup")
         out: dict[str, tuple[str, Path]] = {}
         for vol in self.pod["spec"].get("volumes") or []:
             path = self.root / "volumes" / vol["name"]
@@ -269,8 +267,6 @@ class PodRun:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data[item["key"]])
                 os.chmod(target, item.get("mode", src.get("defaultMode", 0o644)))
-                if fs_group is not None and os.geteuid() == 0:
-                    os.chown(target, 0, fs_group)
             out[vol["name"]] = ("secret" if "secret" in vol else "configMap", path)
         return out
 
@@ -371,9 +367,6 @@ class ContainerRun:
                 target.symlink_to(source, target_is_directory=True)  # shared by the pod's containers
             else:
                 shutil.copytree(source, target, dirs_exist_ok=True, copy_function=shutil.copy2)
-                if (gid := self.pod.security.get("fsGroup")) is not None and os.geteuid() == 0:
-                    for path in (target, *target.rglob("*")):
-                        os.chown(path, 0, gid)
             mounts[m["mountPath"]] = str(target)
         rewrite = _rewriter(mounts, self.pod.namespace, services, self.pod.ip)
         env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.root), "LANG": "C.UTF-8"}
@@ -415,14 +408,9 @@ class ContainerRun:
             self._generation += 1
             generation = self._generation
             self.exit_code, self.ready, self.started = None, False, False
-            user: dict[str, Any] = {}
-            if os.geteuid() == 0 and (uid := self.pod.security.get("runAsUser")) is not None:
-                gid = self.pod.security.get("runAsGroup", uid)
-                groups = [self.pod.security["fsGroup"]] if "fsGroup" in self.pod.security else []
-                user = {"user": uid, "group": gid, "extra_groups": groups}
             out = self.log_path.open("ab")
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=out, start_new_session=True, **user
+                self.argv, env=self.env, cwd=self.cwd, stdout=out, stderr=out, start_new_session=True
             )
             out.close()
         log.info("%s/%s %s: pid %d: %s", self.pod.namespace, self.pod.name, self.name, self.proc.pid, self.argv)

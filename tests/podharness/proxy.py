@@ -127,6 +127,8 @@ class ServiceProxies:
         self._lock = threading.Lock()
 
     def on_service(self, kind: str, svc: dict) -> None:
+        if not svc["spec"].get("selector"):
+            return  # no pods behind it (the API server's own Service)
         ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
         with self._lock:
             if kind == "DELETED":
@@ -170,10 +172,12 @@ class ServiceProxies:
 
 
 def _ready_backends(eps: dict) -> dict[str, list[Backend]]:
+    """Ready endpoints of pods the harness runs (loopback IPs; kwok's pods have others and run nothing)."""
     ready = [
         addr
         for ep in eps.get("endpoints") or []
         if (ep.get("conditions") or {}).get("ready")
         for addr in ep.get("addresses") or []
+        if addr.startswith("127.")
     ]
     return {p.get("name", ""): [(a, p["port"]) for a in ready] for p in eps.get("ports") or [] if p.get("port")}
