@@ -57,7 +57,7 @@ def test_a_second_writer_is_refused_and_the_database_refuses_a_session_without_t
         with engine.begin() as conn, pytest.raises(DatabaseError) as err:
             conn.execute(text("INSERT INTO journal VALUES (1, 1, 'new', 'o-1', '{}')"))
         assert err.value.orig.sqlstate == FENCED_SQLSTATE
-        assert "does not hold the writer lock of fence_desk_routing.journal" in str(err.value.orig)
+        assert "another session holds the writer lock of fence_desk_routing.journal" in str(err.value.orig)
         seq = leader.append("new", "o-1", {"q": 1}, 1)
         assert leader.flush(10) and seq == 1
     finally:

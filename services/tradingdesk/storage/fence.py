@@ -3,12 +3,13 @@
 The right to append to a table (routing's journal, risk's change journal) is a session-level advisory lock,
 ``(WRITER_LOCK_CLASS, hashtext('<schema>.<table>'))``, held by the writer's own connection for as long as it
 writes. The database enforces it: migration 0002 puts a trigger on those tables that refuses any INSERT or COPY
-from a session that does not hold the lock (SQLSTATE ``TD001``). So:
+from every session but the lock's holder while it is held (SQLSTATE ``TD001``). So:
 
-- two replicas can never both append: the second cannot get the lock while the first's session lives;
+- two replicas can never both append: the second cannot get the lock while the first's session lives, and its
+  inserts are refused;
 - a replica that lost its session (crash, network partition, a pool that silently reconnected) can never
-  append again: a new session does not hold the lock, and gets it only if no other replica took it meanwhile
-  (the journal then checks nobody appended in between, see ``Journal``);
+  append while another replica holds the lock; it takes the lock back only if nobody holds it, and the journal
+  then checks that nobody appended in between (see ``Journal``);
 - a standby takes over the moment the leader's session ends: ``acquire`` waits in the lock's queue.
 
 How fast the database notices a dead leader: at once when its process dies (the kernel closes the socket); on
@@ -109,7 +110,7 @@ class WriterLock:
             return conn
 
     def holds(self, conn: Connection) -> bool:
-        """Whether this connection's session holds the lock now (what the fence trigger checks)."""
+        """Whether this connection's session holds the lock now (a scan of pg_locks: for error paths only)."""
         if not self.enforced:
             return True
         held = conn.exec_driver_sql(
@@ -141,7 +142,7 @@ class WriterLock:
 
 
 def is_fence_error(exc: BaseException) -> bool:
-    """The database refused a write because this session does not hold the writer lock."""
+    """The database refused a write because another session holds the writer lock."""
     orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
     return getattr(orig, "sqlstate", None) == FENCED_SQLSTATE
 

@@ -7,8 +7,8 @@ Create Date: 2026-11-30
 
 Why in the database: a routing (or risk) replica that lost leadership (its session died and a standby took the
 lock) must never append again, whatever its own code believes. A statement-level trigger refuses an INSERT or
-COPY from any session that does not hold the advisory lock ``(1952710657, hashtext('<schema>.<table>'))``,
-with SQLSTATE TD001 (``tradingdesk.storage.fence`` takes and checks that lock). Once per statement, so a group
+COPY from any session while another session holds the advisory lock ``(1952710657, hashtext('<schema>.<table>'))``
+(SQLSTATE TD001; ``tradingdesk.storage.fence`` takes that lock for the writer). Once per statement, so a group
 commit of 2,000 records costs one check. SQLite needs none: one file per service, never shared by replicas.
 """
 
@@ -25,16 +25,14 @@ depends_on: str | Sequence[str] | None = None
 
 FENCED_TABLES = ("journal", "risk_changes")
 
+# pg_try_advisory_xact_lock succeeds for the session holding the writer lock (a session's own locks never conflict)
+# and when nobody holds it (then it is held to the end of this transaction); it fails while another session holds
+# it. One lock-manager call per statement, nothing like a scan of pg_locks.
 FUNCTION = """
 CREATE OR REPLACE FUNCTION td_writer_fence() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF NOT EXISTS (
-    SELECT 1 FROM pg_locks
-    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 2
-      AND classid = 1952710657::int4::oid
-      AND objid = hashtext(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)::int4::oid
-  ) THEN
-    RAISE EXCEPTION 'writer fence: this session does not hold the writer lock of %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME
+  IF NOT pg_try_advisory_xact_lock(1952710657, hashtext(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)) THEN
+    RAISE EXCEPTION 'writer fence: another session holds the writer lock of %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME
       USING ERRCODE = 'TD001', HINT = 'another replica is the leader, or this one lost leadership';
   END IF;
   RETURN NULL;
