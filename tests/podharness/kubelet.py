@@ -218,15 +218,20 @@ class PodRun:
         self._status_lock = threading.Lock()
 
     def start(self) -> None:
-        try:
-            volumes = self._materialise()
-            services = self.kubelet.core.list_namespaced_service(self.namespace).items
-            names = [s.metadata.name for s in services]
-            for container in self.containers:
-                container.prepare(volumes, names)
-        except Exception as exc:  # a missing Secret, an unsupported volume: the pod cannot start
-            log.exception("pod %s/%s cannot start", self.namespace, self.name)
-            self.write_status(waiting=f"{type(exc).__name__}: {exc}")
+        """Prepare and run the containers; while that fails (a Secret not created yet), retry, as a kubelet does."""
+        while not self.deleting and not self.kubelet.stopping.is_set():
+            try:
+                volumes = self._materialise()
+                services = self.kubelet.core.list_namespaced_service(self.namespace).items
+                names = [s.metadata.name for s in services]
+                for container in self.containers:
+                    container.prepare(volumes, names)
+                break
+            except Exception as exc:
+                log.warning("pod %s/%s cannot start yet: %s", self.namespace, self.name, exc)
+                self.write_status(waiting=f"{type(exc).__name__}: {exc}")
+                self.kubelet.stopping.wait(2)
+        else:
             return
         for container in self.containers:
             container.run()
