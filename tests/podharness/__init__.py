@@ -7,13 +7,16 @@ kubelet would with that pod spec, using the real API server and controllers for 
 - **Containers** run as local processes: the container's ``command`` and ``args`` (the image is not used: the
   process runs this checkout's ``tradingdesk``), with its ``env`` (``value``, and ``valueFrom`` field, Secret
   and ConfigMap keys read through the API). ConfigMap and Secret volumes are written as files (``items``,
-  ``defaultMode``) at their mount paths under a per-pod root; emptyDirs are directories shared by the pod's
-  containers. Every mount path in args, env and ``workingDir`` is rewritten to its place under that root.
-- **Networking**: each pod gets its own loopback IP (``status.podIP``); a wildcard bind (``0.0.0.0:<port>``
-  in env or args) becomes that IP, so replicas of one service never collide. Service DNS names in env and args
-  (``<svc>.<ns>.svc[.cluster.local]``) become the Service's own loopback IP, where a proxy forwards each new
-  connection to a *ready* endpoint of the Service's EndpointSlices (made by the real endpointslice
-  controller from the pods' Ready conditions), and refuses connections while there is none, as kube-proxy does.
+  ``defaultMode``) at their mount paths under a per-pod root, and so is the projected service account volume
+  (a token from the TokenRequest API, the cluster CA, the namespace); emptyDirs are directories shared by the
+  pod's containers. Every mount path in args, env and ``workingDir`` is rewritten to its place under that root.
+- **Networking**: each pod gets an IP (``status.podIP``, from 10.245.0.0/16: the API refuses loopback
+  endpoints) and listens on a loopback address of its own that stands for it (10.245.b.c on 127.10.b.c); a
+  wildcard bind (``0.0.0.0:<port>`` in env or args) becomes that address, so replicas never collide. Service
+  DNS names in env and args (``<svc>.<ns>.svc[.cluster.local]``) become the Service's own loopback IP, where
+  a proxy forwards each new connection to a *ready* endpoint of the Service's EndpointSlices (made by the real
+  endpointslice controller from the pods' Ready conditions), and refuses connections while there is none, as
+  kube-proxy does.
 - **Probes**: gRPC and TCP startup, readiness and liveness probes with the pod's periods and thresholds; the
   Ready condition is written back through the status subresource, so Deployments, EndpointSlices and the
   operator see what the processes report. Liveness failures and exits restart containers with the kubelet's

@@ -8,9 +8,11 @@ with the test's own client for one interpreter.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +69,11 @@ def pod_harness(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         proc = subprocess.Popen([*cmd, "--state-dir", str(state), *nodes], env=env, stdout=out, stderr=out, cwd=ROOT)
     harness = PodHarness(proc, state, Path(k8s_cluster.kubeconfig))
     try:
-        for node in NODES:
-            k8s_cluster.wait_node_ready(node, True, timeout=60)
+        deadline = time.monotonic() + 120
+        while not all(_ready(k8s_cluster, node) for node in NODES):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the pod harness did not register its nodes:\n{harness.log()[-4000:]}")
+            time.sleep(0.5)
         yield harness
     finally:
         proc.terminate()
@@ -76,3 +81,9 @@ def pod_harness(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _ready(cluster, node: str) -> bool:
+    out = cluster.kubectl("get", "node", node, "-o", "json", check=False)
+    conditions = json.loads(out)["status"].get("conditions", []) if out else []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)

@@ -26,7 +26,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kubernetes import client, watch
 
-from tests.podharness.proxy import ServiceProxies, service_ip
+from tests.podharness.proxy import POD_NETWORK, ServiceProxies, local_address, service_ip
 
 log = logging.getLogger("podharness")
 
@@ -134,20 +134,15 @@ class Kubelet:
             for name in self.nodes:
                 if not self.powered[name]:
                     continue
-                lease = {
-                    "metadata": {"name": name, "namespace": "kube-node-lease"},
-                    "spec": {
-                        "holderIdentity": name,
-                        "leaseDurationSeconds": LEASE_SECONDS,
-                        "renewTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                    },
-                }
+                renew = {"spec": {"renewTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
                 try:
                     try:
-                        coordination.replace_namespaced_lease(name, "kube-node-lease", lease)
+                        coordination.patch_namespaced_lease(name, "kube-node-lease", renew)
                     except client.ApiException as exc:
                         if exc.status != 404:
                             raise
+                        spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS, **renew["spec"]}
+                        lease = {"metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec}
                         coordination.create_namespaced_lease("kube-node-lease", lease)
                     self._node_status(name, ready=True)
                 except Exception:
@@ -198,7 +193,7 @@ class Kubelet:
 
     def _next_ip(self) -> str:
         n = next(self._ip_counter)
-        return f"127.10.{n // 250}.{n % 250 + 1}"
+        return f"{POD_NETWORK}{n // 250}.{n % 250 + 1}"
 
 
 class PodRun:
@@ -207,7 +202,8 @@ class PodRun:
     def __init__(self, kubelet: Kubelet, pod: dict, ip: str) -> None:
         self.kubelet = kubelet
         self.pod = pod
-        self.ip = ip
+        self.ip = ip  # in the API (status.podIP)
+        self.local_ip = local_address(ip) or ip  # where its processes listen on this machine
         meta = pod["metadata"]
         self.name, self.namespace, self.node = meta["name"], meta["namespace"], pod["spec"]["nodeName"]
         self.root = kubelet.state_dir / "pods" / f"{self.namespace}_{self.name}"
@@ -248,6 +244,10 @@ class PodRun:
                 os.chmod(path, 0o2777)
                 out[vol["name"]] = ("emptyDir", path)
                 continue
+            if "projected" in vol:  # the service account token the API server's admission adds to every pod
+                self._project(vol["projected"], path)
+                out[vol["name"]] = ("projected", path)
+                continue
             if "configMap" in vol:
                 src = vol["configMap"]
                 obj = self.kubelet.core.read_namespaced_config_map(src["name"], self.namespace)
@@ -274,6 +274,30 @@ class PodRun:
                 os.chmod(target, item.get("mode", src.get("defaultMode", 0o644)))
             out[vol["name"]] = ("secret" if "secret" in vol else "configMap", path)
         return out
+
+    def _project(self, projected: dict, path: Path) -> None:
+        """Service account token (TokenRequest), ConfigMap keys and the namespace, as the kubelet writes them."""
+        core = self.kubelet.core
+        for source in projected.get("sources") or []:
+            if "serviceAccountToken" in source:
+                spec = {"expirationSeconds": source["serviceAccountToken"].get("expirationSeconds", 3600)}
+                token = core.create_namespaced_service_account_token(
+                    self.pod["spec"].get("serviceAccountName", "default"), self.namespace, {"spec": spec}
+                )
+                (path / source["serviceAccountToken"]["path"]).write_text(token.status.token)
+            elif "configMap" in source:
+                data = core.read_namespaced_config_map(source["configMap"]["name"], self.namespace).data or {}
+                for item in source["configMap"].get("items") or [{"key": k, "path": k} for k in data]:
+                    (path / item["path"]).write_text(data[item["key"]])
+            elif "downwardAPI" in source:
+                for item in source["downwardAPI"].get("items") or []:
+                    if item.get("fieldRef", {}).get("fieldPath") != "metadata.namespace":
+                        raise ValueError(f"projected downwardAPI {item}: only metadata.namespace is supported")
+                    (path / item["path"]).write_text(self.namespace)
+            else:
+                raise ValueError(f"projected source {sorted(source)}: not supported")
+        for file in path.iterdir():
+            os.chmod(file, projected.get("defaultMode", 0o644))
 
     def resume(self) -> None:
         """The node is back: a pod deleted meanwhile is finished off, the others start again."""
@@ -373,7 +397,7 @@ class ContainerRun:
             else:
                 shutil.copytree(source, target, dirs_exist_ok=True, copy_function=shutil.copy2)
             mounts[m["mountPath"]] = str(target)
-        rewrite = _rewriter(mounts, self.pod.namespace, services, self.pod.ip)
+        rewrite = _rewriter(mounts, self.pod.namespace, services, self.pod.local_ip)
         env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.root), "LANG": "C.UTF-8"}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["TMPDIR"] = mounts.get("/tmp", str(self.root))
@@ -475,7 +499,7 @@ class ContainerRun:
         if t < max(next_at[kind], probe.get("initialDelaySeconds", 0)):
             return None
         next_at[kind] = t + probe.get("periodSeconds", 10)
-        ok = _check(probe, self.pod.ip, probe.get("timeoutSeconds", 1))
+        ok = _check(probe, self.pod.local_ip, probe.get("timeoutSeconds", 1))
         if ok:
             failures[kind] = 0
             return True

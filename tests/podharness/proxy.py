@@ -19,9 +19,18 @@ log = logging.getLogger("podharness.proxy")
 Backend = tuple[str, int]
 
 
+#: Pod IPs as the API server sees them (the API refuses loopback endpoints) and where each pod listens here.
+POD_NETWORK, POD_LOOPBACK = "10.245.", "127.10."
+
+
+def local_address(pod_ip: str) -> str | None:
+    """The loopback address of a pod the harness runs (10.245.b.c listens on 127.10.b.c); None for others."""
+    return POD_LOOPBACK + pod_ip.removeprefix(POD_NETWORK) if pod_ip.startswith(POD_NETWORK) else None
+
+
 def service_ip(namespace: str, name: str) -> str:
     """The loopback IP of a Service, a pure function of its name so a test can know it before it exists:
-    127.64-127.x.y (pods use 127.10.x.y)."""
+    127.64-127.x.y (pods listen on 127.10.x.y)."""
     h = hashlib.sha256(f"{namespace}/{name}".encode()).digest()
     return f"127.{64 + h[0] % 64}.{h[1]}.{1 + h[2] % 254}"
 
@@ -172,12 +181,12 @@ class ServiceProxies:
 
 
 def _ready_backends(eps: dict) -> dict[str, list[Backend]]:
-    """Ready endpoints of pods the harness runs (loopback IPs; kwok's pods have others and run nothing)."""
+    """Ready endpoints of pods the harness runs, at their loopback addresses (kwok's pods run nothing)."""
     ready = [
-        addr
+        local
         for ep in eps.get("endpoints") or []
         if (ep.get("conditions") or {}).get("ready")
         for addr in ep.get("addresses") or []
-        if addr.startswith("127.")
+        if (local := local_address(addr))
     ]
     return {p.get("name", ""): [(a, p["port"]) for a in ready] for p in eps.get("ports") or [] if p.get("port")}
