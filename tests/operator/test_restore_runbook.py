@@ -94,7 +94,8 @@ def test_restore_from_backup_runbook(kube: Kubectl, pods_desk: PodsDesk, tmp_pat
     out = kube.wait_until("routing on the restored database", lambda: _verify(steps["verify"], env, tmp_path), 120)
     assert "rb-buy" in out and "rb-rest" in out and "rb-after-backup" not in out
     after = {o.client_order_id: (o.status, o.cum_quantity) for o in list_orders(desk) or []}
-    assert after == before
+    # the desk starts halted (the spec's state), and a halt cancels open orders: the resting sell is canceled
+    assert after == {**before, "rb-rest": (common_pb2.ORDER_STATUS_CANCELED, "0")}
     assert "HALTED" in out.splitlines()[-1]  # risk state: the spec's halt wins over the backup's Active
     routing_pods = kube.json("get", "pods", "-n", desk.namespace, "-l", "app.kubernetes.io/component=routing")
     live = [p for p in routing_pods["items"] if not p["metadata"].get("deletionTimestamp")]
