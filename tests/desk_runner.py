@@ -15,6 +15,7 @@ from tradingdesk.spec.model import SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "desk.yaml"
+TEST_READY_TIMEOUT_S = 60.0
 
 
 def free_ports(n: int) -> list[int]:
@@ -59,7 +60,8 @@ class RunningDesk:
 
     async def start(self) -> RunningDesk:
         self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs", env=self.env)
-        await self.embedded.start(print_line=self.lines.append)
+        # a loaded test machine can take far longer than a person's `tradingdesk up` to start five interpreters
+        await self.embedded.start(print_line=self.lines.append, ready_timeout=TEST_READY_TIMEOUT_S)
         return self
 
     async def stop(self) -> list[int | None]:

@@ -62,7 +62,7 @@ class EmbeddedDesk:
         self.env = {**os.environ, **(env or {})}
         self.children: dict[str, Child] = {}
 
-    async def start(self, print_line=print) -> None:
+    async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
         for name in SERVICE_NAMES:
             cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
             out = None
@@ -71,7 +71,7 @@ class EmbeddedDesk:
                 out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
             self.children[name] = Child(name, self.directory.address(name), proc)
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + ready_timeout
         results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:
