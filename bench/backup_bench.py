@@ -73,18 +73,28 @@ async def trade_sample(spec: Path, dsn: str) -> None:
             for i in range(SAMPLE_ORDERS):
                 symbol = SYMBOLS[i % len(SYMBOLS)]
                 limit = (ask[symbol] * Decimal("1.01")).quantize(Decimal("0.01"), ROUND_UP)
-                await orders.SubmitOrder(
-                    orders_pb2.SubmitOrderRequest(
-                        client_order_id=f"sample-{i}", account="ACC-EQ-2", symbol=symbol, side=common_pb2.SIDE_BUY,
-                        order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="1", limit_price=str(limit),
-                        time_in_force=common_pb2.TIME_IN_FORCE_IOC,
-                    ), timeout=10,
+                request = orders_pb2.SubmitOrderRequest(
+                    client_order_id=f"sample-{i}", account="ACC-EQ-2", symbol=symbol, side=common_pb2.SIDE_BUY,
+                    order_type=common_pb2.ORDER_TYPE_LIMIT, quantity="1", limit_price=str(limit),
+                    time_in_force=common_pb2.TIME_IN_FORCE_IOC,
                 )  # fmt: skip
+                await wait_for(lambda r=request: _submitted(orders, r), timeout=30)
     finally:
         await desk.stop()
 
 
 Record = tuple[str, str, str, str, str]  # kind, order_id, payload, account, symbol
+
+
+async def _submitted(orders: orders_pb2_grpc.OrderServiceStub, request: orders_pb2.SubmitOrderRequest) -> bool:
+    """Sent, or refused for a passing reason (no fresh reference yet on a loaded machine): then sent again."""
+    try:
+        await orders.SubmitOrder(request, timeout=10)
+        return True
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION):
+            return False
+        raise
 
 
 def sample_orders(dsn: str) -> list[list[Record]]:
