@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -86,18 +85,6 @@ async def start_service(service: DeskService, address: str) -> RunningService:
         bind_health(health_servicer)
     log.info("%s serving on %s", service.name, bound)
     return RunningService(service, server, health_servicer, bound)
-
-
-FENCED_EXIT_CODE = 75
-
-
-def exit_fenced(service: str, reason: str) -> None:
-    """A service that lost its writer lock (another replica leads now) stops at once, without draining: its
-    in-memory state may be stale, and nothing it did not commit was ever acknowledged. Its pod restarts and
-    waits for the lock again, as a standby."""
-    log.critical("%s: fenced off, exiting: %s", service, reason)
-    logging.shutdown()
-    os._exit(FENCED_EXIT_CODE)
 
 
 async def serve_until_signalled(

@@ -412,19 +412,22 @@ class AuditBucketSpec(Model):
     endpoint: str = ""
     """S3 endpoint URL; empty uses the AWS default."""
     retention_days: int = Field(default=2_557, ge=1, le=36_500)
-    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4)."""
+    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4). Not yet served: nothing is sealed yet."""
 
 
 class ComplianceSpec(Model):
     audit_bucket: AuditBucketSpec = Field(default_factory=AuditBucketSpec)
-    """Where sealed audit segments go."""
+    """Where sealed audit segments go. Not yet served: the compliance service keeps its audit store in its
+    database and writes no bucket yet (the operator already opens the network path to an S3 endpoint)."""
 
 
 class MonitoringSpec(Model):
     metrics_port: int = Field(default=9464, ge=1024, le=65_535)
-    """Port of the Prometheus /metrics endpoint."""
+    """Port of the Prometheus /metrics endpoint. Not yet served: the operator declares the port, but no
+    service listens on it yet."""
     otlp_endpoint: str = ""
-    """OpenTelemetry collector endpoint for traces; empty keeps traces in-process."""
+    """OpenTelemetry collector endpoint for traces. Not yet served: no traces are recorded or exported yet (the
+    operator already opens the network path to it)."""
     health_check_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
     """How often the monitoring service probes the others."""
 

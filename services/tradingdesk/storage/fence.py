@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -43,6 +44,7 @@ _SESSION_SETTINGS = (
     "SET tcp_user_timeout = 10000",
 )
 _ACQUIRE_POLL = "1s"
+FENCED_EXIT_CODE = 75
 
 
 class WriterFenced(RuntimeError):
@@ -141,10 +143,19 @@ class WriterLock:
         conn.commit()
 
 
+def exit_fenced(service: str, reason: str) -> None:
+    """A service whose writer was fenced off (another replica writes now) stops at once, without draining: its
+    in-memory state may be stale, and nothing it did not commit was ever acknowledged. Its pod restarts and
+    waits for the lock again."""
+    log.critical("%s: fenced off, exiting: %s", service, reason)
+    logging.shutdown()
+    os._exit(FENCED_EXIT_CODE)
+
+
 def is_fence_error(exc: BaseException) -> bool:
     """The database refused a write because another session holds the writer lock."""
     orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
     return getattr(orig, "sqlstate", None) == FENCED_SQLSTATE
 
 
-__all__ = ["FENCED_SQLSTATE", "WRITER_LOCK_CLASS", "WriterFenced", "WriterLock", "is_fence_error"]
+__all__ = ["FENCED_SQLSTATE", "WRITER_LOCK_CLASS", "WriterFenced", "WriterLock", "exit_fenced", "is_fence_error"]
