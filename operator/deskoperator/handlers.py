@@ -139,6 +139,7 @@ def publish_status(kube: Kube, st: DeskState, observed: dict[str, Observed]) -> 
             replicas=st.replicas,
             config_hashes=st.config_hashes,
             error=st.error,
+            ready_wanted=storage.ready_wanted(st.desk) if st.desk is not None else None,
         )
         status = compute(desired, observed, st.trading, st.last_status)
         if status == st.last_status:

@@ -23,6 +23,7 @@ from deskoperator.names import (
     CONFIG_HASH_ANNOTATION,
     DATA_MOUNT,
     KIND,
+    POD_VERSION_ANNOTATION,
     RENDERED_HASH_ANNOTATION,
     SPEC_FILE,
     SPEC_MOUNT,
@@ -143,7 +144,7 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
         "ports": ports,
         # startup gives migrations a minute; after that readiness reacts within ~10 s, liveness within ~30 s
         "startupProbe": _probe(port, 2, 30),
-        "readinessProbe": _probe(port, 5, 2),
+        "readinessProbe": storage.readiness_probe(desk, service) or _probe(port, 5, 2),
         "livenessProbe": _probe(port, 10, 3),
         "resources": {"requests": resources, "limits": dict(resources)},
         "securityContext": container_security_context(),
@@ -208,11 +209,23 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "selector": {"matchLabels": selector_labels(desk.name, service)},
             "strategy": storage.rollout(desk, service) or _strategy(svc.replicas),
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}},
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {
+                        CONFIG_HASH_ANNOTATION: config_hash(desk, service),
+                        POD_VERSION_ANNOTATION: pod_version(pod_spec),
+                    },
+                },
                 "spec": pod_spec,
             },
         },
     }
+
+
+def pod_version(pod_spec: dict[str, Any]) -> str:
+    """Hash of a pod template's spec: which pods run the Deployment's current version (a rollout's switchover
+    tells old pods from new ones by it)."""
+    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 def service_object(desk: TradingDesk, namespace: str, owner: Owner, service: str) -> dict[str, Any]:
@@ -238,7 +251,7 @@ def disruption_budget(desk: TradingDesk, namespace: str, owner: Owner, service: 
         "kind": "PodDisruptionBudget",
         "metadata": _meta(child_name(desk.name, service), namespace, owner, service),
         "spec": {
-            "maxUnavailable": 1,
+            "maxUnavailable": storage.disruption_budget(desk, service) or 1,
             "selector": {"matchLabels": selector_labels(desk.name, service)},
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },

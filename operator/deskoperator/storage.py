@@ -15,7 +15,7 @@ from tradingdesk.spec.model import TradingDesk
 
 #: The services that keep state (the others are rebuilt from their inputs).
 STATEFUL = ("routing", "risk", "compliance")
-#: Services of which more than one replica needs one shared database (a leader fenced by it, standbys).
+#: Services with one active replica and hot standbys, fenced by the shared database.
 SHARED_STATE = ("routing", "risk")
 DB_MOUNT = "/etc/tradingdesk/db"
 DB_FILE = "dsn"
@@ -26,13 +26,6 @@ def refusal(desk: TradingDesk) -> str | None:
     """Why the operator will not run this desk, starting with the field to change; None when its state is safe."""
     storage = desk.spec.storage
     if storage.postgres is not None:
-        for service in SHARED_STATE:
-            replicas = getattr(desk.spec.services, service).replicas
-            if replicas > 1:
-                return (
-                    f"spec.services.{service}.replicas: {replicas} replicas need hot standbys, which are not built "
-                    "yet: a second replica would only wait for the writer lock the first holds; use 1"
-                )
         return None
     if not storage.ephemeral:
         return (
@@ -50,13 +43,45 @@ def refusal(desk: TradingDesk) -> str | None:
     return None
 
 
+def has_standbys(desk: TradingDesk, service: str) -> bool:
+    return service in SHARED_STATE and desk.spec.storage.postgres is not None
+
+
 def rollout(desk: TradingDesk, service: str) -> dict[str, Any] | None:
-    """How a service that holds a writer lock rolls: the old pod goes first (it releases the lock as it stops),
-    then the new one takes the lock and replays the journal. A surge pod would wait for the lock while the old
-    one waits for the surge pod to be ready. None: the default strategy."""
-    if service not in SHARED_STATE or desk.spec.storage.postgres is None:
+    """How a service with one active replica rolls: old pods first (the active one releases the writer lock as
+    it stops), and the Deployment needs only one available pod, since standbys are never ready. With standbys,
+    the operator's switchover (switchover.py) moves the active replica to the new version. None: the default."""
+    if not has_standbys(desk, service):
         return None
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    unavailable = max(1, getattr(desk.spec.services, service).replicas - 1)
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": unavailable}}
+
+
+def disruption_budget(desk: TradingDesk, service: str) -> int | None:
+    """``maxUnavailable`` of the PodDisruptionBudget of a service with one active replica: all its replicas.
+    Its standbys are never ready, so any smaller budget would forbid evicting the active pod (a node drain
+    would hang); evicting it is a takeover by a standby. None: the default budget."""
+    return getattr(desk.spec.services, service).replicas if has_standbys(desk, service) else None
+
+
+def ready_wanted(desk: TradingDesk) -> dict[str, int]:
+    """Ready pods each service with standbys needs: one, its active replica."""
+    return {s: min(1, getattr(desk.spec.services, s).replicas) for s in SHARED_STATE if has_standbys(desk, s)}
+
+
+#: The gRPC service whose health says "this replica is the active one" (a standby reports it NOT_SERVING).
+ACTIVE_SERVICE = {"routing": "tradingdesk.v1.OrderService", "risk": "tradingdesk.v1.RiskService"}
+
+
+def readiness_probe(desk: TradingDesk, service: str) -> dict[str, Any] | None:
+    """Only the active replica of routing or risk is ready, so only it is behind the Service: probe its service's
+    own health (a standby is alive, its process health "" SERVING, but its service NOT_SERVING), every second so
+    a takeover reaches clients within about one period. None: the default probe."""
+    if service not in ACTIVE_SERVICE:
+        return None
+    port = desk.spec.services.port_of(service)
+    grpc = {"port": port, "service": ACTIVE_SERVICE[service]}
+    return {"grpc": grpc, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 1, "successThreshold": 1}
 
 
 def uses_postgres(desk: TradingDesk, service: str) -> bool:

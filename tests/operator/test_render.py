@@ -80,8 +80,11 @@ def test_deployment_runs_serve_with_directory_env_and_grpc_probes() -> None:
     assert env["TD_BIND"] == "0.0.0.0:50053"
     for s in SERVICE_NAMES:
         assert env[f"TD_ADDR_{s.upper()}"] == f"us-equities-{s}.{NS}.svc:{d.spec.services.port_of(s)}"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):  # the process: a standby is alive too
         assert c[probe]["grpc"] == {"port": 50053}
+    # ready: the active replica only (a standby reports its RiskService NOT_SERVING)
+    assert c["readinessProbe"]["grpc"] == {"port": 50053, "service": "tradingdesk.v1.RiskService"}
+    assert c["readinessProbe"]["periodSeconds"] == 1
     assert c["image"] == IMAGE
     assert c["resources"] == {
         "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -267,7 +270,10 @@ def test_rendered_hash_changes_when_a_field_is_removed() -> None:
     placement = {**example_document()["spec"]["placement"], "nodeSelector": {"disk": "nvme"}}
     with_key = by(objects(desk(placement=placement)), "Deployment", "us-equities-risk")
     without = by(objects(desk()), "Deployment", "us-equities-risk")
-    assert drift(without, with_key) == [".metadata.annotations.tradingdesk.io/rendered-hash"]
+    assert drift(without, with_key) == [
+        ".metadata.annotations.tradingdesk.io/rendered-hash",
+        ".spec.template.metadata.annotations.tradingdesk.io/pod-version",
+    ]
     assert drift(with_key, with_key) == []
 
 

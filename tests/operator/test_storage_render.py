@@ -47,8 +47,7 @@ def test_state_on_an_emptydir_is_refused_naming_the_field() -> None:
     assert storage.refusal(desk({"postgres": POSTGRES})) is None
     two = desk({"ephemeral": True}, services={"routing": {"replicas": 2}})
     assert (storage.refusal(two) or "").startswith("spec.services.routing.replicas: 2 replicas need spec.storage")
-    standbys = storage.refusal(desk({"postgres": POSTGRES}, services={"risk": {"replicas": 2}}))
-    assert (standbys or "").startswith("spec.services.risk.replicas: 2 replicas need hot standbys, which are not")
+    assert storage.refusal(desk({"postgres": POSTGRES}, services={"routing": {"replicas": 2}})) is None  # standbys
 
 
 def test_a_dsn_in_the_spec_is_refused() -> None:
@@ -80,13 +79,26 @@ def test_pods_that_keep_state_read_the_url_from_the_mounted_secret() -> None:
     assert "us-equities-db" in config and "postgresql://" not in json.dumps(objs)
 
 
-def test_services_holding_a_writer_lock_roll_old_pod_first() -> None:
-    objs = objects(desk({"postgres": POSTGRES}))
-    for service in ("routing", "risk"):
-        dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == f"us-equities-{service}")
-        assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}, service
-    feeds = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "us-equities-feeds")
-    assert feeds["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+def test_services_with_standbys_roll_old_pods_first_and_need_one_ready_pod() -> None:
+    objs = objects(desk({"postgres": POSTGRES}, services={"routing": {"replicas": 3}}))
+
+    def named(kind: str, service: str) -> dict[str, Any]:
+        return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == f"us-equities-{service}")
+
+    assert named("Deployment", "risk")["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    # three routing replicas, one of them ready (the active one): the rollout needs only that one available
+    assert named("Deployment", "routing")["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 2}
+    # a node drain may evict the active pod (a standby takes over); a smaller budget would never allow it
+    assert named("PodDisruptionBudget", "routing")["spec"]["maxUnavailable"] == 3
+    assert named("PodDisruptionBudget", "feeds")["spec"]["maxUnavailable"] == 1
+    assert named("Deployment", "feeds")["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    (routing,) = named("Deployment", "routing")["spec"]["template"]["spec"]["containers"]
+    assert routing["readinessProbe"]["grpc"] == {"port": 50052, "service": "tradingdesk.v1.OrderService"}
+    assert routing["livenessProbe"]["grpc"] == {"port": 50052}  # a standby is alive
+    assert storage.ready_wanted(desk({"postgres": POSTGRES}, services={"routing": {"replicas": 3}})) == {
+        "routing": 1,
+        "risk": 1,
+    }
 
 
 def test_ephemeral_desks_keep_sqlite_on_the_emptydir_and_migrate_in_the_pods() -> None:

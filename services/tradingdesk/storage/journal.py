@@ -24,11 +24,12 @@ or ``backlog`` grows, so that events of orders already live (fills, cancels) sti
 
 There is one ``Journal`` writing to a journal table at a time: it owns the numbering. On PostgreSQL the
 database enforces it (``fence.py``): the writer's connection holds the table's writer lock, taken when the
-journal is created (``wait_for_lock`` queues for it, as a standby does), and a session without it cannot
-insert. A writer that loses its session re-takes the lock only if no other writer took it meanwhile, and then
-checks that nobody appended in between; otherwise it is fenced for good: ``JournalFenced``, ``on_fenced``
-called once, no append ever again. Records it had not committed were never reported durable, so never
-acknowledged.
+journal is created (``wait_for_lock`` queues for it), and while it is held no other session can insert. A
+``standby`` journal takes no lock: it only reads (``replay``) until ``take_over`` gets the lock, when the
+writer it stood by for is gone, and continues the numbering after the last committed record. A writer that
+loses its session re-takes the lock only if no other writer took it meanwhile, and then checks that nobody
+appended in between; otherwise it is fenced for good: ``JournalFenced``, ``on_fenced`` called once, no append
+ever again. Records it had not committed were never reported durable, so never acknowledged.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ class JournalFenced(JournalError):
     """Another writer holds this journal, or took it over: this one may never append again."""
 
 
+class JournalStandby(JournalError):
+    """``append`` on a standby journal: another replica writes it until ``take_over``."""
+
+
 @dataclass(slots=True)
 class JournalStats:
     commits: int = 0
@@ -122,14 +127,15 @@ class Journal:
         replay_chunk: int = 5000,
         inline: bool = False,
         wait_for_lock: bool = False,
+        standby: bool = False,
         on_fenced: Callable[[], None] | None = None,
     ) -> None:
         """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
         wake the writer thread, which then only sweeps every few milliseconds and retries failures.
 
         On PostgreSQL the constructor takes the journal's writer lock: ``JournalFenced`` if another writer holds
-        it, or with ``wait_for_lock`` it waits its turn. ``on_fenced`` is called (from the writer thread) if
-        this journal is later fenced off."""
+        it, or with ``wait_for_lock`` it waits its turn; a ``standby`` journal takes it later, in ``take_over``.
+        ``on_fenced`` is called (from the writer thread) if this journal is later fenced off."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -146,7 +152,8 @@ class Journal:
         self._on_fenced = on_fenced
         self._fenced = False
         self._conn: Connection | None = None  # the writer's own connection (on PostgreSQL: holding the lock)
-        if self._fence is not None:
+        self._standby = standby
+        if self._fence is not None and not standby:
             try:
                 self._conn = self._fence.acquire() if wait_for_lock else self._fence.try_acquire()
             except WriterFenced as exc:
@@ -191,6 +198,8 @@ class Journal:
             raise TypeError("ts_ns must be a 64-bit int")
         text = encode_payload(payload)
         with self._lock:
+            if self._standby:
+                raise JournalStandby("this replica stands by: another one writes the journal")
             if self._closing:
                 if self._fenced:
                     raise JournalFenced("this journal was fenced off: another writer took over")
@@ -259,6 +268,42 @@ class Journal:
     def backlog(self) -> int:
         """Records appended but not yet durable."""
         return self._next_seq - 1 - self._durable_seq
+
+    @property
+    def standby(self) -> bool:
+        """True until ``take_over``: another replica writes this journal."""
+        return self._standby
+
+    def try_take_over(self) -> bool:
+        """Become the writer now if nobody else writes (the lock is free); False if another writer holds it."""
+        if not self._standby:
+            return True
+        try:
+            conn = self._fence.try_acquire() if self._fence is not None else None
+        except WriterFenced:
+            return False
+        self._took_over(conn)
+        return True
+
+    def take_over(self, stop: threading.Event | None = None, on_wait: Callable[[], None] | None = None) -> int:
+        """Wait for the writer lock (granted the moment the current writer's session ends) and become the writer,
+        numbering on after the last committed record. Returns that record's seq. ``stop`` gives up the wait
+        with ``JournalStandby``."""
+        if self._standby:
+            try:
+                conn = self._fence.acquire(stop, on_wait) if self._fence is not None else None
+            except WriterFenced as exc:
+                raise JournalStandby(str(exc)) from None
+            self._took_over(conn)
+        return self.last_seq()
+
+    def _took_over(self, conn: Connection | None) -> None:
+        last = self._read_max_seq(conn)  # with the lock held: nobody else appends any more
+        with self._lock, self._durable_cv:
+            self._conn = conn
+            self._next_seq = last + 1
+            self._durable_seq = last
+            self._standby = False
 
     @property
     def fenced(self) -> bool:
@@ -351,28 +396,8 @@ class Journal:
     # ------------------------------------------------------------------ reading
 
     def replay(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[JournalRecord]:
-        """Yield committed records with ``from_seq <= seq (<= to_seq)`` in seq order, a chunk at a time.
-
-        Each chunk is one short query (keyset pagination on the primary key); no connection or transaction
-        is held between chunks, so replaying a long journal neither loads it into memory nor pins a
-        snapshot.
-        """
-        t = journal_table
-        cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
-        chunk = self._replay_chunk
-        cursor = from_seq
-        while True:
-            stmt = select(*cols).where(t.c.seq >= cursor)
-            if to_seq is not None:
-                stmt = stmt.where(t.c.seq <= to_seq)
-            stmt = stmt.order_by(t.c.seq).limit(chunk)
-            with self._engine.connect() as conn:
-                rows = conn.execute(stmt).all()
-            for seq, ts_ns, kind, order_id, payload in rows:
-                yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload), payload)
-            if len(rows) < chunk:
-                return
-            cursor = rows[-1][0] + 1
+        """Committed records with ``from_seq <= seq (<= to_seq)`` in seq order (see ``read_journal``)."""
+        return read_journal(self._engine, from_seq, to_seq, chunk=self._replay_chunk)
 
     def _read_max_seq(self, conn: Connection | None = None) -> int:
         stmt = select(func.max(journal_table.c.seq))
@@ -550,6 +575,32 @@ class Journal:
             conn.close()
 
 
+def read_journal(
+    engine: Engine, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = 5000
+) -> Iterator[JournalRecord]:
+    """Yield committed records with ``from_seq <= seq (<= to_seq)`` in seq order, a chunk at a time.
+
+    Each chunk is one short query (keyset pagination on the primary key); no connection or transaction is held
+    between chunks, so replaying a long journal neither loads it into memory nor pins a snapshot. Needs no
+    writer lock: a standby follows the journal this way while another replica writes it.
+    """
+    t = journal_table
+    cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
+    cursor = from_seq
+    while True:
+        stmt = select(*cols).where(t.c.seq >= cursor)
+        if to_seq is not None:
+            stmt = stmt.where(t.c.seq <= to_seq)
+        stmt = stmt.order_by(t.c.seq).limit(chunk)
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        for seq, ts_ns, kind, order_id, payload in rows:
+            yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload), payload)
+        if len(rows) < chunk:
+            return
+        cursor = rows[-1][0] + 1
+
+
 def _describe(exc: BaseException) -> str:
     """A one-line description of a write error, without the statement and its parameters (payloads)."""
     orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
@@ -566,5 +617,7 @@ __all__ = [
     "JournalFenced",
     "JournalFull",
     "JournalRecord",
+    "JournalStandby",
     "JournalStats",
+    "read_journal",
 ]

@@ -39,12 +39,15 @@ class RiskChangeStore:
         self._writer: Connection | None = None
         self._write_lock = threading.Lock()  # record() is called from the event loop and from worker threads
 
-    def hold(self, *, wait: bool = True) -> None:
+    def hold(self, *, wait: bool = True, stop: threading.Event | None = None) -> None:
         """Take the writer lock before writing (PostgreSQL; nothing to do on SQLite). ``wait``: queue for it
-        while another replica writes; else ``WriterFenced`` at once."""
+        while another replica writes (``stop`` ends the wait with ``WriterFenced``); else ``WriterFenced`` at
+        once."""
+        if not self._fence.enforced or self._writer is not None:
+            return
+        writer = self._fence.acquire(stop) if wait else self._fence.try_acquire()
         with self._write_lock:
-            if self._fence.enforced and self._writer is None:
-                self._writer = self._fence.acquire() if wait else self._fence.try_acquire()
+            self._writer = writer
 
     def release(self) -> None:
         with self._write_lock:
