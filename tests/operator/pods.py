@@ -3,6 +3,7 @@ through its Services as a pod would: shared by the tests that run what the opera
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl
@@ -60,13 +61,18 @@ class PodsDesk:
         pods = self.kube.run("get", "pods", "-n", self.namespace, "-o", "wide", check=False).out
         return f"{json.dumps(conds, indent=1)}\n{pods}\n{self.harness.pod_logs(self.namespace)[-20000:]}"
 
-    def count(self, schema: str, table: str) -> int:
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[Engine]:
+        """The desk's database, read directly (what the tests check the services wrote)."""
         engine = make_engine(self.dsn)
         try:
-            with engine.connect() as conn:
-                return int(conn.execute(text(f"SELECT count(*) FROM {schema}.{table}")).scalar() or 0)
+            yield engine
         finally:
             engine.dispose()
+
+    def count(self, schema: str, table: str) -> int:
+        with self.engine() as engine, engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {schema}.{table}")).scalar() or 0)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import JournalEvent
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.core.ids import IdGenerator
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
@@ -77,6 +78,7 @@ class RoutingService:
         self.venues: dict[str, SimulatedVenue] = {}
         self.recovered = 0
         self.applied_seq = 0  # the last journal record this replica applied to its engine
+        self.applied_ts_ns = 0
         self.standby = Standby(self.service_names[0], "standby: another routing replica is active; retry")
         self.interceptors = (self.standby,)
         self._stopping = threading.Event()
@@ -170,6 +172,7 @@ class RoutingService:
         if records:
             self.engine.rebuild(records)
             self.applied_seq = records[-1].seq
+            self.applied_ts_ns = records[-1].ts_ns
         return len(records)
 
     async def _stand_by(self) -> None:
@@ -201,6 +204,10 @@ class RoutingService:
         self._apply(await asyncio.to_thread(self._committed_since_applied))
         if self.applied_seq != self.journal.last_seq():  # the lock is held: nothing can be committed meanwhile
             raise RuntimeError(f"journal at seq {self.journal.last_seq()}, applied {self.applied_seq}")
+        # Order ids of this writer: its epoch after the last record of the one before, whatever this process's
+        # start time or pid (replicas in containers often share both), so no id is ever given twice.
+        epoch_ms = max(self.clock.now_ns(), self.applied_ts_ns) // 1_000_000 + 1
+        self.engine.ids = IdGenerator("O", epoch_ms=epoch_ms)
         self.journal.start()
         for scope, entry in list(self.gate.states.items()):
             # halts the risk service sent while this replica stood by (changed_ns 0: the spec's, not yet heard);
