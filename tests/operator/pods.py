@@ -118,6 +118,7 @@ def quoted(desk: PodsDesk) -> bool:
 
 def list_orders(desk: PodsDesk) -> list[orders_pb2.Order] | None:
     try:
-        return list(desk.call("routing", OrderStub, "ListOrders", orders_pb2.ListOrdersRequest()).orders)
+        request = orders_pb2.ListOrdersRequest(limit=10_000)
+        return list(desk.call("routing", OrderStub, "ListOrders", request).orders)
     except grpc.RpcError:
         return None
