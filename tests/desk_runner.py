@@ -127,3 +127,29 @@ class DeskProcess:
 
 
 __all__ = ["DeskProcess", "RunningDesk", "free_ports", "wait_for", "wait_until", "write_desk"]
+
+
+class ServiceProcess:
+    """One more process of one service of a desk (``tradingdesk serve``) on a port of its own: a standby of a
+    running desk, or a service restarted by hand."""
+
+    def __init__(self, service: str, spec_path: Path, env: dict[str, str], log: Path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        (port,) = free_ports(1)
+        self.address = f"127.0.0.1:{port}"
+        self.out = log.open("wb")
+        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", service, "-f", str(spec_path)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--bind", self.address], env={**os.environ, **env}, stdout=self.out, stderr=self.out
+        )
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+        self.out.close()

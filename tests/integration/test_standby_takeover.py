@@ -4,10 +4,7 @@ position and halt, and numbers the journal on without a gap or a duplicate."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from decimal import ROUND_UP, Decimal
@@ -17,7 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
+from tests.desk_runner import RunningDesk, ServiceProcess, wait_for, write_desk
 from tradingdesk.storage.db import make_engine
 from tradingdesk.v1 import (
     common_pb2,
@@ -30,23 +27,6 @@ from tradingdesk.v1 import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
-
-
-class Replica:
-    """A second process of one service of a running desk, on a port of its own."""
-
-    def __init__(self, service: str, spec: Path, env: dict[str, str], log: Path) -> None:
-        (port,) = free_ports(1)
-        self.address = f"127.0.0.1:{port}"
-        self.out = log.open("wb")
-        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", service, "-f", str(spec), "--bind", self.address]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=self.out, stderr=self.out)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
-        self.out.close()
 
 
 async def health(address: str, service: str) -> int | None:
@@ -88,7 +68,7 @@ async def test_a_standby_router_takes_over_with_every_acknowledged_order(postgre
     (tmp_path / "desk").mkdir()
     spec = write_desk(tmp_path / "desk")
     desk = await RunningDesk(spec, env).start()
-    standby = Replica("routing", spec, env, tmp_path / "routing-standby.log")
+    standby = ServiceProcess("routing", spec, env, tmp_path / "routing-standby.log")
     try:
         active = desk.address("routing")
         await wait_for(lambda: health(standby.address, ""), timeout=60)  # alive, standing by
@@ -148,7 +128,7 @@ async def test_a_standby_risk_service_takes_over_with_the_halts(postgres_server,
     (tmp_path / "desk").mkdir()
     spec = write_desk(tmp_path / "desk")
     desk = await RunningDesk(spec, env).start()
-    standby = Replica("risk", spec, env, tmp_path / "risk-standby.log")
+    standby = ServiceProcess("risk", spec, env, tmp_path / "risk-standby.log")
     try:
         await wait_for(lambda: health(standby.address, ""), timeout=60)
         assert await health(standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.NOT_SERVING
