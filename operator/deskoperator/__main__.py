@@ -12,7 +12,7 @@ import sys
 
 import kopf
 
-from deskoperator import handlers, switchover  # noqa: F401  (switchover registers its handler)
+from deskoperator import handlers
 from deskoperator.config import from_args
 
 

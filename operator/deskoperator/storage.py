@@ -30,7 +30,7 @@ def refusal(desk: TradingDesk) -> str | None:
     if not storage.ephemeral:
         return (
             "spec.storage.postgres: not set, so routing, risk and compliance would keep the journal, orders, "
-            "positions, halts, limits and audit mirror on an emptyDir, lost whenever a pod moves; set "
+            "positions, halts, limits and audit index on an emptyDir, lost whenever a pod moves; set "
             "spec.storage.postgres.secretRef, or spec.storage.ephemeral: true for a throwaway desk"
         )
     for service in SHARED_STATE:

@@ -20,13 +20,15 @@ from typing import Any
 import kopf
 
 from deskoperator import reconcile, storage
-from deskoperator.handlers import desk_ref
 from deskoperator.kube import Kube, KubeError
 from deskoperator.names import (
+    API_GROUP,
+    API_VERSION,
     APP_NAME,
     COMPONENT_LABEL,
     FIELD_MANAGER,
     INSTANCE_LABEL,
+    KIND,
     MANAGED_BY_LABEL,
     NAME_LABEL,
     POD_VERSION_ANNOTATION,
@@ -79,7 +81,9 @@ def switch_over(kube: Kube, namespace: str, desk: str, uid: str, service: str, r
     message = (
         f"{service}: the active pod {name} runs an older version; it steps down and a standby of the new one takes over"
     )
-    kopf.info(desk_ref(namespace, desk, uid), reason="Switchover", message=message)
+    ref = {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "metadata": {"name": desk, "namespace": namespace,
+           "uid": uid}}  # fmt: skip
+    kopf.info(ref, reason="Switchover", message=message)
     log.info("%s/%s: %s", namespace, desk, message)
     return name
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import database, feeds
+from tradingdesk.cli import audit, database, feeds
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.runtime import loop as event_loop
@@ -225,7 +225,8 @@ def cmd_replace(args: argparse.Namespace) -> int:
     ack = _stub(args).ReplaceOrder(req, timeout=args.timeout)
     print(
         render(
-            ["order_id", "client_order_id", "status"], [[ack.order_id, ack.client_order_id, STATUS_NAMES[ack.status]]]
+            ["order_id", "client_order_id", "status", "new_order_id", "new_client_order_id"],
+            [[ack.order_id, ack.client_order_id, STATUS_NAMES[ack.status], ack.new_order_id, req.new_client_order_id]],
         )
     )
     return 0
@@ -401,6 +402,7 @@ def parser() -> argparse.ArgumentParser:
     rl.add_argument("--actor", required=True, help="the person re-enabling it")
     rl.add_argument("--reason", required=True, help="why it is safe")
     rl.set_defaults(func=cmd_release_latch)
+    audit.register(sub)
 
     feeds.add_commands(sub, client_args=_client_args, run=cmd_feeds)
     return ap

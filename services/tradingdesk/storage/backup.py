@@ -7,9 +7,14 @@ row counts) and the data, ``<service>.db`` per service for SQLite or one ``desk.
   runs on a snapshot exported by a repeatable-read transaction that also reads the journal position and row
   counts, so the manifest describes exactly what the dump holds: every service at one instant.
 - **SQLite**: one file per service, each copied with SQLite's online backup API in a single step (a consistent
-  copy while the service keeps writing). The files are copied compliance, routing, risk: the audit mirror can
-  never be ahead of the journal, and risk's halts and limits are at least as new as the journal, so a halt is
-  never lost (the few milliseconds between the copies are the only gap; PostgreSQL has none).
+  copy while the service keeps writing). The files are copied compliance, routing, risk: risk's halts and limits
+  are at least as new as the journal, so a halt is never lost (the few milliseconds between the copies are the
+  only gap; PostgreSQL has none).
+
+Compliance's table is the query index of its audit log; the log itself lives in the audit bucket (and the
+compliance pod's spool), signed with the desk's key: a restored desk that seals into the same bucket with the
+same key rebuilds its spool from the bucket and the unsealed rest from the journal, and drops index rows beyond
+it.
 
 ``restore`` refuses a database that already holds data of the desk: it rebuilds a fresh desk, it never merges.
 After it, the services start as after any restart: routing replays the journal (orders, positions), risk its
@@ -40,8 +45,8 @@ MANIFEST = "manifest.json"
 PG_DUMP_FILE = "desk.dump"
 #: Copy order (see the module docstring) and each service's own table.
 ORDER = ("compliance", "routing", "risk")
-TABLES = {"routing": "journal", "risk": "risk_changes", "compliance": "audit_events"}
-_SEQ = {"routing": "seq", "compliance": "seq", "risk": "id"}
+TABLES = {"routing": "journal", "risk": "risk_changes", "compliance": "audit_log"}
+_SEQ = {"routing": "seq", "compliance": "log_index", "risk": "id"}
 
 
 class BackupError(RuntimeError):
@@ -95,8 +100,6 @@ def backup(desk: str, databases: list[ServiceDatabase], out: Path) -> dict[str, 
         "journal_seq": services["routing"]["last"],
         "services": services,
     }
-    if services["compliance"]["last"] > manifest["journal_seq"]:  # the copy order makes this impossible
-        raise BackupError("the audit mirror is ahead of the journal in this copy; run the backup again")
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 

@@ -2,7 +2,7 @@
 
 The right to append to a table (routing's journal, risk's change journal) is a session-level advisory lock,
 ``(WRITER_LOCK_CLASS, hashtext('<schema>.<table>'))``, held by the writer's own connection for as long as it
-writes. The database enforces it: migration 0002 puts a trigger on those tables that refuses any INSERT or COPY
+writes. The database enforces it: migration 0003 puts a trigger on those tables that refuses any INSERT or COPY
 from every session but the lock's holder while it is held (SQLSTATE ``TD001``). So:
 
 - two replicas can never both append: the second cannot get the lock while the first's session lives, and its
@@ -32,7 +32,7 @@ from .db import is_postgresql
 
 log = logging.getLogger(__name__)
 
-#: The advisory-lock namespace of writer fences ("td" 0x7464, fence 1; an int4); migration 0002 uses it too.
+#: The advisory-lock namespace of writer fences ("td" 0x7464, fence 1; an int4); migration 0003 uses it too.
 WRITER_LOCK_CLASS = 0x7464_0001
 #: What the fence trigger raises for a session without the lock.
 FENCED_SQLSTATE = "TD001"
