@@ -61,8 +61,8 @@ def test_the_example_desk_trades_through_real_pods_on_postgresql(kube: Kubectl, 
         events = desk.call("compliance", compliance_pb2_grpc.ComplianceServiceStub, "QueryAudit", query).events
         return [e.kind for e in events] if events and events[-1].kind == "trade" else []
 
-    assert kube.wait_until("the audit mirror", audited, timeout=30)[:2] == ["pending_new", "new"]
-    assert desk.count("us_equities_compliance", "audit_events") >= 3
+    assert kube.wait_until("the audit trail", audited, timeout=30)[:2] == ["pending_new", "new"]
+    assert desk.count("us_equities_compliance", "audit_log") >= 3
 
     # the kill switch through the spec: the operator reaches risk through its Service, risk journals it in
     # PostgreSQL, routing's gate refuses new orders
