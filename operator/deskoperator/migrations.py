@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from deskoperator import storage
-from deskoperator.names import SPEC_FILE, SPEC_MOUNT, config_map_name, labels, selector_labels
+from deskoperator.names import SPEC_FILE, SPEC_MOUNT, config_map_name, labels
 from deskoperator.placement import pod_placement
 from deskoperator.security import container_security_context, pod_security_context
 from tradingdesk.spec.model import TradingDesk
@@ -125,7 +125,3 @@ def objects(desk: TradingDesk, namespace: str, owner_ref: dict[str, Any], defaul
     if desk.spec.storage.postgres is None:
         return []
     return [job(desk, namespace, owner_ref, default_image)]
-
-
-def pod_selector(desk_name: str) -> dict[str, str]:
-    return selector_labels(desk_name, COMPONENT)
