@@ -61,7 +61,7 @@ def test_each_service_of_each_desk_gets_its_own_schema(postgres_server, tmp_path
     found = schemas(dsn)
     assert set(found) == {"desk_a_compliance", "desk_a_risk", "desk_a_routing", "desk_b_risk"}
     for tables in found.values():
-        assert {"journal", "audit_events", "risk_changes", "alembic_version"} <= tables
+        assert {"journal", "audit_log", "risk_changes", "alembic_version"} <= tables
 
     # a service's engine sees only its own schema: a change of desk-a's risk is not in desk-b's
     a_risk = make_engine(dsn, schema="desk_a_risk")
