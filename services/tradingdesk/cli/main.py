@@ -166,13 +166,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.directory import ServiceDirectory
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.service import serve_until_signalled
+    from tradingdesk.spec.domain import dsn_for
+    from tradingdesk.telemetry import start_telemetry
+    from tradingdesk.telemetry.logs import configure_json_logging, environment_redactor
 
     desk = load_desk(args.file)
+    configure_json_logging(
+        service=args.service,
+        desk=desk.name,
+        redactor=environment_redactor(dsn_for(desk, args.service)),
+        level=logging.DEBUG if args.verbose else logging.INFO,
+    )
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
+    telemetry = start_telemetry(desk, args.service)
 
     async def main() -> None:
         service = build_service(args.service, desk)
-        await serve_until_signalled(service, address)
+        try:
+            await serve_until_signalled(service, address, interceptors=telemetry.server_interceptors)
+        finally:
+            telemetry.shutdown()
 
     profile_to = os.environ.get("TD_PROFILE_DIR")
     if profile_to:  # a developer's aid: cProfile of the whole service, written when it stops

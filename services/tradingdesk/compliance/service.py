@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import grpc
 
+from tradingdesk.compliance.metrics import ComplianceMetrics
 from tradingdesk.oms.errors import RequestError, invalid
 from tradingdesk.runtime.directory import ServiceDirectory
 from tradingdesk.runtime.upstream import Upstream
@@ -39,6 +41,10 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.symbols = {i.symbol for i in desk.spec.instruments}
         self.last_seq = 0
         self.upstream: Upstream | None = None
+        self.metrics = ComplianceMetrics(
+            mirrored_seq=lambda: self.last_seq,
+            connected=lambda: self.upstream is not None and self.upstream.connected,
+        )
 
     async def start(self, server: grpc.aio.Server) -> None:
         await asyncio.to_thread(migrate, self.db)
@@ -86,6 +92,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
     async def _store(self, batch: list[AuditRecord]) -> None:
         await asyncio.to_thread(self.store.insert_many, batch)
         self.last_seq = max(self.last_seq, batch[-1].seq)
+        self.metrics.batch_stored(records=len(batch), last_ts_ns=batch[-1].ts_ns, now_ns=time.time_ns())
 
     async def QueryAudit(self, request, context):
         try:

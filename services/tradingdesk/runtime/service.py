@@ -65,8 +65,10 @@ class RunningService:
         await self.service.stop()
 
 
-async def start_service(service: DeskService, address: str) -> RunningService:
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+async def start_service(
+    service: DeskService, address: str, *, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+) -> RunningService:
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=list(interceptors))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
@@ -88,10 +90,14 @@ async def start_service(service: DeskService, address: str) -> RunningService:
 
 
 async def serve_until_signalled(
-    service: DeskService, address: str, on_ready: Callable[[str], None] | None = None
+    service: DeskService,
+    address: str,
+    on_ready: Callable[[str], None] | None = None,
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
-    running = await start_service(service, address)
+    running = await start_service(service, address, interceptors=interceptors)
     if on_ready is not None:
         on_ready(running.address)
     stopped = asyncio.Event()

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from tradingdesk.spec.monitoring import MonitoringSpec
 from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
@@ -421,15 +422,6 @@ class ComplianceSpec(Model):
     """Where sealed audit segments go."""
 
 
-class MonitoringSpec(Model):
-    metrics_port: int = Field(default=9464, ge=1024, le=65_535)
-    """Port of the Prometheus /metrics endpoint."""
-    otlp_endpoint: str = ""
-    """OpenTelemetry collector endpoint for traces; empty keeps traces in-process."""
-    health_check_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
-    """How often the monitoring service probes the others."""
-
-
 class TolerationSpec(Model):
     key: str = ""
     operator: Literal["Equal", "Exists"] = "Equal"
@@ -557,8 +549,14 @@ class TradingDeskSpec(Model):
         ports = {name: self.services.port_of(name) for name in SERVICE_NAMES}
         if dups := _duplicates(str(p) for p in ports.values()):
             problems.append(f"spec.services[].port: must be distinct, repeated: {', '.join(dups)}")
-        if self.monitoring.metrics_port in ports.values():
-            problems.append("spec.monitoring.metricsPort: collides with a service's gRPC port")
+        for field, taken in (
+            ("metricsPort", set(self.monitoring.metrics_ports().values())),
+            ("dashboardPort", {self.monitoring.dashboard_port} - {0}),
+        ):
+            if taken & set(ports.values()):
+                problems.append(f"spec.monitoring.{field}: collides with a service's gRPC port")
+        if self.monitoring.dashboard_port in self.monitoring.metrics_ports().values():
+            problems.append("spec.monitoring.dashboardPort: collides with metricsPort + 0..4 (the embedded /metrics)")
         problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
         if problems:
             raise ValueError("; ".join(problems))

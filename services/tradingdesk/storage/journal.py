@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from .codec import decode_payload, encode_payload
+from .journal_metrics import JournalMetrics
 from .schema import journal as journal_table
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,7 @@ class Journal:
         self._healthy = True
         self._last_error: BaseException | None = None
         self.stats = JournalStats()
+        self._metrics = JournalMetrics(self)
 
     # ------------------------------------------------------------------ hot path
 
@@ -197,6 +200,7 @@ class Journal:
                 conn = self._conn
                 if conn is None:
                     conn = self._conn = self._engine.connect()
+                started = time.perf_counter()
                 self._insert_rows(conn, [p[:5] for p in batch])
             except Exception as exc:
                 with self._lock:
@@ -208,7 +212,7 @@ class Journal:
                 log.warning("inline journal write failed, handing over to the writer: %s", _describe(exc))
                 self._wake.set()
                 return False
-            self._committed(batch)
+            self._committed(batch, time.perf_counter() - started)
             if more:
                 self._wake.set()
             return not more
@@ -388,6 +392,7 @@ class Journal:
                 conn = self._conn
                 if conn is None:
                     conn = self._conn = self._engine.connect()
+                started = time.perf_counter()
                 if attempt and self._read_max_seq(conn) >= first:
                     # An earlier attempt committed but its acknowledgement was lost.
                     log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
@@ -416,12 +421,13 @@ class Journal:
                 delay = min(delay * 2, self._retry_max_s)
         if attempt:
             log.warning("journal writes recovered after %d failed attempts", attempt)
-        self._committed(chunk)
+        self._committed(chunk, time.perf_counter() - started)
         return True
 
-    def _committed(self, chunk: list[_Pending]) -> None:
-        """Bookkeeping after a commit: durable seq, stats, then the listeners (in seq order)."""
+    def _committed(self, chunk: list[_Pending], seconds: float) -> None:
+        """Bookkeeping after a commit (``seconds`` it took): durable seq, stats and metrics, then the listeners."""
         last = chunk[-1][0]
+        self._metrics.committed(len(chunk), seconds)
         self._healthy = True
         self._last_error = None
         stats = self.stats
