@@ -69,7 +69,7 @@ def alerts(desk: TradingDesk) -> list[Alert]:
     submit = f'{sel},grpc_service="tradingdesk.v1.OrderService",grpc_method="SubmitOrder"'
 
     def slow_share(window: str) -> str:
-        fast = f"sum by (desk) (rate(grpc_server_handling_seconds_bucket{{{submit},le=\"{le}\"}}[{window}]))"
+        fast = f'sum by (desk) (rate(grpc_server_handling_seconds_bucket{{{submit},le="{le}"}}[{window}]))'
         total = f"sum by (desk) (rate(grpc_server_handling_seconds_count{{{submit}}}[{window}]))"
         return f"(1 - {fast} / {total})"
 
@@ -174,8 +174,7 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             WARNING,
             "routing",
             "{{ $value | humanizePercentage }} of order requests on desk {{ $labels.desk }} are refused",
-            "Over 5 minutes the share of submits, replaces and cancels refused is above "
-            f"{a.reject_rate_percent}%.",
+            f"Over 5 minutes the share of submits, replaces and cancels refused is above {a.reject_rate_percent}%.",
             "reject-rate.md",
         ),
         Alert(
@@ -404,9 +403,7 @@ def alertmanager_config(desk: TradingDesk, *, routing_key_file_path: str | None 
     d = desk.name
 
     def service_routes() -> list[dict[str, Any]]:
-        return [
-            {"matchers": [f'service="{s}"'], "group_by": GROUP_BY.get(s, DEFAULT_GROUP_BY)} for s in ROUTE_SERVICES
-        ]
+        return [{"matchers": [f'service="{s}"'], "group_by": GROUP_BY.get(s, DEFAULT_GROUP_BY)} for s in ROUTE_SERVICES]
 
     critical = {
         "matchers": [f'severity="{CRITICAL}"'],

@@ -68,6 +68,17 @@ def metrics_bind(desk: TradingDesk, service: str, environ: Mapping[str, str]) ->
     return f"{host}:{desk.spec.monitoring.metrics_ports()[service]}"
 
 
+def metrics_url(desk: TradingDesk, service: str, directory: Any, environ: Mapping[str, str]) -> str | None:
+    """The /metrics URL of another service of the desk, found like its gRPC address (``directory``): in a pod
+    (``TD_METRICS_BIND`` set) every service uses metricsPort; embedded, each its own offset from it."""
+    if not desk.spec.monitoring.metrics_port:
+        return None
+    host = directory.address(service).rsplit(":", 1)[0]
+    in_pod = bool(environ.get("TD_METRICS_BIND"))
+    port = desk.spec.monitoring.metrics_port if in_pod else desk.spec.monitoring.metrics_ports()[service]
+    return f"http://{host}:{port}/metrics"
+
+
 @dataclass
 class Telemetry:
     """What ``start_telemetry`` set up, for the server (interceptors) and for shutdown."""
@@ -123,12 +134,15 @@ def start_telemetry(desk: TradingDesk, service: str, environ: Mapping[str, str] 
         telemetry.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         metrics.set_meter_provider(telemetry.meter_provider)
         host, _, port = bind.rpartition(":")
-        telemetry._http = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
-        telemetry.metrics_address = bind
+        try:
+            telemetry._http = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
+            telemetry.metrics_address = bind
+            log.info("%s: Prometheus metrics on http://%s/metrics", service, bind)
+        except OSError as exc:  # trading goes on; Prometheus sees the target down and alerts (ServiceDown)
+            log.error("%s: cannot serve /metrics on %s: %s", service, bind, exc.strerror)
         meter = metrics.get_meter(METER_NAME)
         telemetry.server_interceptors.append(ServerMetricsInterceptor(meter))
         telemetry.client_interceptors.extend(client_metrics_interceptors(meter))
-        log.info("%s: Prometheus metrics on http://%s/metrics", service, bind)
     endpoint = desk.spec.monitoring.otlp_endpoint
     if endpoint:
         _start_tracing(telemetry, resource, endpoint, desk.spec.monitoring.trace_sample_percent)
