@@ -23,7 +23,7 @@ run: venv
 	$(BIN)/tradingdesk up -f $(DESK)
 
 # Everything: unit, integration over real sockets, PostgreSQL, and the Kubernetes end-to-end tests.
-test: venv cluster-build
+test: venv cluster-build monitoring-build browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Without the slow end-to-end tests, for a quick loop while editing.
@@ -49,6 +49,7 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 include tests/cluster/cluster.mk
+include tests/monitoring/monitoring.mk
 
 # After the control plane is up: the CRD, then the operator in the background against it.
 cluster-up:: venv

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.runtime.monitoring_stack import MonitoringStack
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
@@ -95,13 +96,30 @@ class EmbeddedDesk:
                 await child.process.wait()
 
 
-async def run_embedded(desk: TradingDesk, spec_path: Path, log_dir: Path | None) -> int:
-    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir)
+async def run_embedded(
+    desk: TradingDesk, spec_path: Path, log_dir: Path | None, *, monitoring: MonitoringStack | None = None
+) -> int:
+    """Run the desk until a signal or a service dies; with ``monitoring``, Prometheus and Alertmanager too
+    (started first, so the desk's first metrics are scraped and its ListAlerts reads Alertmanager)."""
+    env = {}
+    if monitoring is not None:
+        await monitoring.start()
+        env["TD_ALERTMANAGER_URL"] = monitoring.alertmanager_url
+        print(f"prometheus  {monitoring.prometheus_url}   alertmanager  {monitoring.alertmanager_url}", flush=True)
+    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir, env=env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await embedded.start()
+    try:
+        await embedded.start()
+    except BaseException:
+        if monitoring is not None:
+            await monitoring.stop()
+        raise
+    if desk.spec.monitoring.dashboard_port:
+        host = desk.spec.services.monitoring.host
+        print(f"dashboard   http://{host}:{desk.spec.monitoring.dashboard_port}/", flush=True)
     print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
     stopper = asyncio.create_task(stop.wait())
     exited = asyncio.create_task(embedded.wait_any_exit())
@@ -114,5 +132,7 @@ async def run_embedded(desk: TradingDesk, spec_path: Path, log_dir: Path | None)
         exited.cancel()
     print("draining: routing first, then the rest", flush=True)
     await embedded.stop()
+    if monitoring is not None:
+        await monitoring.stop()
     print("desk stopped", flush=True)
     return code
