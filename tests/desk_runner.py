@@ -70,9 +70,10 @@ def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
 class RunningDesk:
     """A desk started in the background of a test; ``address(service)`` is where to call it."""
 
-    def __init__(self, spec_path: Path) -> None:
+    def __init__(self, spec_path: Path, env: dict[str, str] | None = None) -> None:
         self.spec_path = spec_path
         self.desk = load_desk(spec_path)
+        self.env = env
         self.embedded: EmbeddedDesk | None = None
         self.lines: list[str] = []
 
@@ -80,7 +81,7 @@ class RunningDesk:
         return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
 
     async def start(self) -> RunningDesk:
-        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs")
+        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs", env=self.env)
         await self.embedded.start(print_line=self.lines.append)
         return self
 

@@ -91,8 +91,8 @@ class RiskView:
             if limits is None:
                 continue
             used = {
-                "daily_loss": max(0, -parse_fixed(snap.daily_pnl or "0")),
-                "drawdown": parse_fixed(snap.drawdown or "0"),
+                "daily_loss": max(0, -parse_fixed(snap.daily_pnl or "0", allow_negative=True)),
+                "drawdown": parse_fixed(snap.drawdown or "0", allow_negative=True),
             }
             for name, limit_text in (("daily_loss", limits.max_daily_loss), ("drawdown", limits.max_drawdown)):
                 limit = parse_fixed(limit_text or "0")

@@ -34,7 +34,7 @@ _PNL: dict[str, tuple[Callable[[risk_pb2.RiskSnapshot], str], str]] = {
 
 
 def _amount(text: str) -> float:
-    return to_float(parse_fixed(text or "0"))
+    return to_float(parse_fixed(text or "0", allow_negative=True))
 
 
 class MonitoringMetrics:

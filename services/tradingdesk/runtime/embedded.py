@@ -24,6 +24,7 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
 READY_TIMEOUT_S = 15.0
+"""How long the services get to answer SERVING; TD_READY_TIMEOUT_S overrides it (a slow or busy machine)."""
 
 
 @dataclass
@@ -67,7 +68,7 @@ class EmbeddedDesk:
                 out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
             self.children[name] = Child(name, self.directory.address(name), proc)
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or READY_TIMEOUT_S)
         results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:
