@@ -180,7 +180,15 @@ class DeskCollector:
         async for report in stub.StreamExecutions(orders_pb2.StreamExecutionsRequest()):
             if report.exec_type == common_pb2.EXEC_TYPE_TRADE:
                 self._fills.appendleft(report)
+                await self._publish_fills()
                 self._poke.set()
+
+    async def _publish_fills(self) -> None:
+        """Show a fill at once, ahead of the full refresh it triggers (positions, P&L, open orders)."""
+        status = monitoring_pb2.DeskStatus()
+        status.CopyFrom(self.status)
+        status.recent_fills[:] = self._fills
+        await self._publish(status)
 
     # -- one round -----------------------------------------------------------------------------------------------
     async def refresh(self) -> monitoring_pb2.DeskStatus:
