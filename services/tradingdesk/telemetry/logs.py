@@ -52,8 +52,8 @@ class Redactor:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], extra: Iterable[str] = ()) -> Redactor:
-        """Secrets named by the environment: values of variables whose names say they are secret, the contents
-        of files such variables point to (``*_FILE``), and the passwords inside URLs (DSNs)."""
+        """Secrets named by the environment: values of variables whose names say they are secret (of a URL such
+        as a DSN, its password), and the contents of files such variables point to (``*_FILE``)."""
         redactor = cls(extra)
         for name, value in environ.items():
             if not SECRET_ENV.search(name) or not value:
@@ -62,9 +62,11 @@ class Redactor:
                 with contextlib.suppress(OSError):  # a missing credential is the service's to report
                     redactor.add(Path(value).read_text())
                 continue
-            redactor.add(value)
-            for match in _URL_PASSWORD.finditer(value):
-                redactor.add(match.group("password"))
+            if "://" in value:  # a URL (a DSN): only its password is secret, its host helps whoever reads
+                for password in url_passwords(value):
+                    redactor.add(password)
+            else:
+                redactor.add(value)
         return redactor
 
 
