@@ -27,6 +27,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "Role": ("rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
     "TradingDesk": (f"{API_GROUP}/{API_VERSION}", "tradingdesks"),
+    # the Prometheus Operator's, when installed (listing them where they are not finds none)
+    "PrometheusRule": ("monitoring.coreos.com/v1", "prometheusrules"),
+    "ServiceMonitor": ("monitoring.coreos.com/v1", "servicemonitors"),
 }
 CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "TradingDesk"))
 

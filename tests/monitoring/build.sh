@@ -13,7 +13,9 @@
 # are left out; static, file and HTTP discovery remain, which is all the desk's generated configuration
 # uses. That halves the build. The web UI assets are not embedded (the HTTP API, which the tests use, is).
 #
-# Usage: tests/monitoring/build.sh [prometheus|alertmanager|jaeger ...]   # default: all three
+#   the CRDs of PrometheusRule and ServiceMonitor   github.com/prometheus-operator/prometheus-operator  v0.85.0
+#
+# Usage: tests/monitoring/build.sh [prometheus|alertmanager|jaeger|prometheus-operator ...]   # default: all
 #        tests/monitoring/build.sh --check [tool ...]   # exit 0 when built (prints the bin dirs), else 1
 #        tests/monitoring/build.sh --bin TOOL           # print TOOL's bin dir (whether built or not)
 set -euo pipefail
@@ -22,6 +24,7 @@ set -euo pipefail
 PROMETHEUS_VERSION="${TD_PROMETHEUS_VERSION:-v0.316.0}"     # Prometheus 3.16.0; go.mod says go 1.26.7
 ALERTMANAGER_VERSION="${TD_ALERTMANAGER_VERSION:-v0.35.0}"  # go.mod says go 1.26.0
 JAEGER_VERSION="${TD_JAEGER_VERSION:-v1.76.0}"              # cmd/jaeger is Jaeger v2 (an OTel collector)
+PROMOP_VERSION="${TD_PROMOP_VERSION:-v0.85.0}"              # prometheus-operator: its CRDs only (the newest served)
 # ------------------------------------------------------------------------------------------------
 
 ROOT="${TD_TOOLS_CACHE:-$HOME/.cache/tradingdesk}"
@@ -39,7 +42,8 @@ version_of() {
     prometheus) echo "$PROMETHEUS_VERSION" ;;
     alertmanager) echo "$ALERTMANAGER_VERSION" ;;
     jaeger) echo "$JAEGER_VERSION" ;;
-    *) echo "unknown tool $1 (prometheus, alertmanager, jaeger)" >&2; exit 2 ;;
+    prometheus-operator) echo "$PROMOP_VERSION" ;;
+    *) echo "unknown tool $1 (prometheus, alertmanager, jaeger, prometheus-operator)" >&2; exit 2 ;;
   esac
 }
 bins_of() {
@@ -47,6 +51,7 @@ bins_of() {
     prometheus) echo "prometheus promtool" ;;
     alertmanager) echo "alertmanager amtool" ;;
     jaeger) echo "jaeger" ;;
+    prometheus-operator) echo "monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_servicemonitors.yaml" ;;
   esac
 }
 bin_dir() { echo "$ROOT/$1-$(version_of "$1")/bin"; }
@@ -54,7 +59,7 @@ bin_dir() { echo "$ROOT/$1-$(version_of "$1")/bin"; }
 built() { # tool -> 0 when every binary exists and was built from the pinned version
   local dir; dir=$(bin_dir "$1")
   for b in $(bins_of "$1"); do
-    [[ -x "$dir/$b" && -f "$dir/.$b.version" && "$(cat "$dir/.$b.version")" == "$(version_of "$1")" ]] || return 1
+    [[ -f "$dir/$b" && -f "$dir/.$b.version" && "$(cat "$dir/.$b.version")" == "$(version_of "$1")" ]] || return 1
   done
 }
 
@@ -137,13 +142,25 @@ build_jaeger() {
   log "built jaeger in $(( $(secs) - t ))s"
 }
 
+build_prometheus-operator() {
+  # Not a build: the CRDs of PrometheusRule and ServiceMonitor, from the module's example/ directory, for the
+  # operator test that installs them into the local control plane.
+  local v=$PROMOP_VERSION dir mod
+  dir=$(bin_dir prometheus-operator)
+  mod=$(cd /tmp && go mod download -json "github.com/prometheus-operator/prometheus-operator@$v" | sed -n 's/^\s*"Dir": "\(.*\)",\?$/\1/p')
+  [[ -d "$mod/example/prometheus-operator-crd" ]] || { echo "cannot download prometheus-operator@$v" >&2; exit 1; }
+  for f in $(bins_of prometheus-operator); do
+    cp "$mod/example/prometheus-operator-crd/$f" "$dir/$f"; chmod u+w "$dir/$f"; echo "$v" >"$dir/.$f.version"
+  done
+}
+
 mode=build
 case "${1:-}" in
   --check) mode=check; shift ;;
   --bin) bin_dir "${2:?--bin TOOL}"; exit 0 ;;
 esac
 tools=("$@")
-(( ${#tools[@]} )) || tools=(prometheus alertmanager jaeger)
+(( ${#tools[@]} )) || tools=(prometheus alertmanager prometheus-operator jaeger)
 
 for tool in "${tools[@]}"; do
   version_of "$tool" >/dev/null
