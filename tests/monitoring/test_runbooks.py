@@ -50,6 +50,16 @@ def test_every_block_of_every_monitoring_runbook_runs(desk: DeskProcess) -> None
             assert EXPECTED[name] in out, f"{book.name} step {name}:\n{out}"
 
 
+def test_the_monitoring_guides_commands(desk: DeskProcess, tmp_path: Path) -> None:
+    steps = runbook_steps(RUNBOOKS.parent / "monitoring.md")
+    assert list(steps) == ["render", "status"]
+    out = run_step(desk, f"OUT={tmp_path}\n" + steps["render"])
+    assert {p.name for p in tmp_path.iterdir()} == {"rules.yml", "prometheus.yml", "alertmanager.yml"}
+    assert "alertmanager.yml" in out
+    out = run_step(desk, steps["status"])
+    assert "desk: healthy" in out and "active alert(s), from desk" in out
+
+
 def test_silence_without_alertmanager_is_refused_with_the_reason(desk: DeskProcess) -> None:
     script = (
         'tradingdesk monitoring silence -f "$DESK_SPEC" --alertname FeedDown --minutes 30 '
