@@ -2,7 +2,7 @@
 
 Health of each service as the monitoring service probes it (``target_service``: the label ``service`` is the
 scrape target's own), readiness, trading state per scope, halts by cause, P&L and limit use per scope (the
-desk and each scope with its own limits), open orders and active alerts. Scopes are bounded by the spec's
+desk and each scope with its own limits) and active alerts. Scopes are bounded by the spec's
 accounts and strategies; amounts are in the instruments' currency.
 """
 
@@ -66,7 +66,6 @@ class MonitoringMetrics:
         )
         for name, (read, text) in _PNL.items():
             gauge(name, self._pnl(read), description=text)
-        gauge("tradingdesk_open_orders", [self._open_orders], description="Orders open on the desk.")
         gauge("tradingdesk_alerts_active", [self._alerts], description="Active alerts of the desk, by severity.")
 
     @property
@@ -108,12 +107,6 @@ class MonitoringMetrics:
 
         return [observe]
 
-    def _open_orders(self, _: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(self._status.open_order_count)] if "routing" not in self._problems() else []
-
     def _alerts(self, _: CallbackOptions) -> Iterable[Observation]:
         alerts = self._status.alerts
         return [Observation(sum(1 for a in alerts if a.severity == s), {"severity": s}) for s in SEVERITIES]
-
-    def _problems(self) -> set[str]:
-        return {p.split(":", 1)[0] for p in self._status.problems}

@@ -158,7 +158,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             account = self.parser.account(request.account) if request.account else ""
         except RequestError as err:
             await _abort(context, err)
+        kinds = frozenset(k for k, t in KINDS.items() if int(t) in request.exec_types) if request.exec_types else None
         accepts = (lambda r: r.payload["account"] == account) if account else (lambda r: True)
+        if kinds is not None:  # filtered before any report is built: a fills-only reader costs only fills
+            by_account = accepts
+            accepts = lambda r: r.kind in kinds and by_account(r)  # noqa: E731
         async for rec in self._records(request.from_seq, accepts, context):
             if rec is not None and rec.kind in KINDS:  # incidents and latches are journal records, not executions
                 yield _report(rec)
