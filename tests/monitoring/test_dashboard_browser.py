@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from tests.desk_runner import RunningDesk, wait_for, write_desk
-from tests.integration.test_kill_switch import bids
-from tradingdesk.core.fixed import format_fixed
-from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
+from tests.monitoring.orders import buy_filled
+from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 CHROME_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -73,29 +71,7 @@ async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Ch
         version = browser.execute_script("return Number(document.body.dataset.version)")
 
         # An order that fills: its fill appears within a second of the desk reporting it, without a reload.
-        prices = await wait_for(lambda: bids(desk), timeout=30)
-        cid = f"dash-{time.monotonic_ns()}"
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
-            orders = orders_pb2_grpc.OrderServiceStub(ch)
-            executions = orders.StreamExecutions(orders_pb2.StreamExecutionsRequest(account="ACC-EQ-1"))
-            await orders.SubmitOrder(
-                orders_pb2.SubmitOrderRequest(
-                    client_order_id=cid,
-                    account="ACC-EQ-1",
-                    strategy="manual",
-                    symbol="MSFT",
-                    side=common_pb2.SIDE_BUY,
-                    order_type=common_pb2.ORDER_TYPE_LIMIT,
-                    quantity="10",
-                    limit_price=format_fixed(prices["MSFT"] * 102 // 100 // 10_000_000 * 10_000_000),
-                    time_in_force=common_pb2.TIME_IN_FORCE_IOC,
-                ),
-                timeout=5,
-            )
-            async for report in executions:
-                if report.client_order_id == cid and report.exec_type == common_pb2.EXEC_TYPE_TRADE:
-                    break
-            executions.cancel()
+        cid, _ = await buy_filled(desk, account="ACC-EQ-1", symbol="MSFT", quantity="10")
         await wait_for(lambda: cid in rows(browser, "fills", "clientOrderId"), timeout=1.0, interval=0.02)
         await wait_for(lambda: ("ACC-EQ-1", "MSFT") in positions(browser), timeout=5)
         assert browser.execute_script("return Number(document.body.dataset.version)") > version  # no reload

@@ -12,18 +12,9 @@ import grpc
 import pytest
 
 from tests.desk_runner import wait_for
-from tests.integration.test_kill_switch import bids
+from tests.monitoring.orders import buy_filled
 from tests.monitoring.paging import LOSS_ACCOUNT, PagingRig, paging_rig
-from tradingdesk.core.fixed import format_fixed
-from tradingdesk.v1 import (
-    common_pb2,
-    monitoring_pb2,
-    monitoring_pb2_grpc,
-    orders_pb2,
-    orders_pb2_grpc,
-    risk_pb2,
-    risk_pb2_grpc,
-)
+from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -55,28 +46,8 @@ async def monitoring_alerts(rig: PagingRig, **request) -> monitoring_pb2.ListAle
 
 async def lose_money(rig: PagingRig) -> float:
     """Buy through the ask on the account whose daily loss limit is a dollar: fees and the spread lose more."""
-    prices = await wait_for(lambda: bids(rig.desk), timeout=30)
-    async with grpc.aio.insecure_channel(rig.desk.address("routing")) as ch:
-        orders = orders_pb2_grpc.OrderServiceStub(ch)
-        ack = await orders.SubmitOrder(
-            orders_pb2.SubmitOrderRequest(
-                client_order_id=f"loss-{time.monotonic_ns()}",
-                account=LOSS_ACCOUNT,
-                symbol="AAPL",
-                side=common_pb2.SIDE_BUY,
-                order_type=common_pb2.ORDER_TYPE_LIMIT,
-                quantity="400",
-                limit_price=format_fixed(prices["AAPL"] * 102 // 100 // 10_000_000 * 10_000_000),
-                time_in_force=common_pb2.TIME_IN_FORCE_IOC,
-            ),
-            timeout=5,
-        )
-
-        async def filled() -> float | None:
-            o = await orders.GetOrder(orders_pb2.GetOrderRequest(account=LOSS_ACCOUNT, order_id=ack.order_id))
-            return time.time() if o.cum_quantity not in ("", "0") else None
-
-        return await wait_for(filled, timeout=10, interval=0.01)
+    _, filled = await buy_filled(rig.desk, account=LOSS_ACCOUNT, symbol="AAPL", quantity="400")
+    return filled
 
 
 async def raise_loss_limit(rig: PagingRig) -> None:
