@@ -15,7 +15,9 @@ from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc
 ATTEMPTS = 3
 
 
-async def buy_filled(desk: RunningDesk, *, account: str, symbol: str, quantity: str) -> tuple[str, float]:
+async def buy_filled(
+    desk: RunningDesk, *, account: str, symbol: str, quantity: str, strategy: str = ""
+) -> tuple[str, float]:
     """An IOC buy through the ask (2% over the bid, then more), until one fills; (client order id, time.time()
     when this client read the fill on routing's execution stream)."""
     prices = await wait_for(lambda: bids(desk), timeout=30)
@@ -28,6 +30,7 @@ async def buy_filled(desk: RunningDesk, *, account: str, symbol: str, quantity: 
                 orders_pb2.SubmitOrderRequest(
                     client_order_id=cid,
                     account=account,
+                    strategy=strategy,
                     symbol=symbol,
                     side=common_pb2.SIDE_BUY,
                     order_type=common_pb2.ORDER_TYPE_LIMIT,

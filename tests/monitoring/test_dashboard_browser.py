@@ -71,7 +71,7 @@ async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Ch
         version = browser.execute_script("return Number(document.body.dataset.version)")
 
         # An order that fills: its fill appears within a second of the desk reporting it, without a reload.
-        cid, _ = await buy_filled(desk, account="ACC-EQ-1", symbol="MSFT", quantity="10")
+        cid, _ = await buy_filled(desk, account="ACC-EQ-1", strategy="manual", symbol="MSFT", quantity="10")
         await wait_for(lambda: cid in rows(browser, "fills", "clientOrderId"), timeout=1.0, interval=0.02)
         await wait_for(lambda: ("ACC-EQ-1", "MSFT") in positions(browser), timeout=5)
         assert browser.execute_script("return Number(document.body.dataset.version)") > version  # no reload
