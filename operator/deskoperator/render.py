@@ -39,9 +39,9 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
     "feeds": ("instruments", "feeds"),
-    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage"),
-    "risk": ("instruments", "accounts", "risk", "storage"),
-    "compliance": ("instruments", "accounts", "compliance", "storage"),
+    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct"),
+    "risk": ("instruments", "accounts", "risk", "storage", "conduct"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct"),
     "monitoring": ("monitoring",),
 }
 

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from tradingdesk.spec.base import Model
+from tradingdesk.spec.conduct import ConductSpec, ListingSpec
 from tradingdesk.spec.monitoring import MonitoringSpec
 from tradingdesk.spec.types import DecimalStr, units
 
@@ -33,12 +35,6 @@ TradingStateName = Literal["Active", "ReduceOnly", "Halted"]
 TimeInForceName = Literal["DAY", "GTC", "IOC", "FOK", "GTD"]
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
-    )
-
-
 class InstrumentSpec(Model):
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     """Ticker as the desk trades it, e.g. AAPL."""
@@ -52,6 +48,8 @@ class InstrumentSpec(Model):
     """ISO 4217 currency of prices."""
     reference_price: DecimalStr = Decimal("100")
     """Opening price used to generate synthetic replay data; never used as a live risk reference."""
+    listing: ListingSpec = Field(default_factory=ListingSpec)
+    """Where the instrument is listed: the exchange whose calendar governs its session, and its LULD tier."""
 
     @model_validator(mode="after")
     def _positive_grid(self) -> InstrumentSpec:
@@ -510,6 +508,8 @@ class TradingDeskSpec(Model):
     """Journal database."""
     services: ServicesSpec = Field(default_factory=ServicesSpec)
     """Per-service replicas, ports, images and resources."""
+    conduct: ConductSpec = Field(default_factory=ConductSpec)
+    """Market conduct: market hours, market-wide circuit breakers, surveillance thresholds, CAT reporting."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingDeskSpec:
@@ -558,6 +558,7 @@ class TradingDeskSpec(Model):
         if self.monitoring.dashboard_port in self.monitoring.metrics_ports().values():
             problems.append("spec.monitoring.dashboardPort: collides with metricsPort + 0..4 (the embedded /metrics)")
         problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
+        problems += self.conduct.cross_check(known, {a.name for a in self.accounts})
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
+from tradingdesk.spec.base import Model
 from tradingdesk.spec.types import DecimalStr
 
 # Bucket bounds (seconds) of every latency histogram the desk exports. An SLO threshold must be one of them:
@@ -40,13 +40,7 @@ EMBEDDED_METRICS_OFFSETS = {"feeds": 0, "routing": 1, "risk": 2, "compliance": 3
 """In the embedded runtime five processes share one host: service ``s`` serves /metrics on metricsPort + offset."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
-    )
-
-
-class AlertsSpec(_Model):
+class AlertsSpec(Model):
     """Thresholds and ``for`` durations of the desk's Prometheus alert rules (docs/monitoring.md lists each alert).
 
     A ``for`` of 0 fires at the first evaluation that sees the condition. Time to page is about one scrape
@@ -119,14 +113,14 @@ class AlertsSpec(_Model):
         return self
 
 
-class SecretKeyRef(_Model):
+class SecretKeyRef(Model):
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
     """Secret in the desk's namespace."""
     key: str = Field(pattern=r"^[-._a-zA-Z0-9]{1,253}$")
     """Key of the Secret holding the value."""
 
 
-class PagingSpec(_Model):
+class PagingSpec(Model):
     """Alertmanager routing: critical alerts page through PagerDuty (Events API v2), the rest go to a webhook."""
 
     pagerduty_url: str = Field(default="https://events.pagerduty.com/v2/enqueue", pattern=r"^https?://\S+$")
@@ -152,7 +146,7 @@ class PagingSpec(_Model):
     """Re-send a notification still firing after this long."""
 
 
-class MonitoringSpec(_Model):
+class MonitoringSpec(Model):
     metrics_port: int = Field(default=9464, ge=0, le=65_535)
     """Port of each service's Prometheus /metrics endpoint (0: no metrics). In the embedded runtime the five
     services share one host, so feeds, routing, risk, compliance and monitoring use metricsPort + 0..4."""
