@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -136,7 +135,3 @@ async def paging_rig(tmp: Path):
         yield await rig.start()
     finally:
         await rig.stop()
-
-
-def now() -> float:
-    return time.time()

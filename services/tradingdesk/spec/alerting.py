@@ -21,7 +21,6 @@ from tradingdesk.spec.monitoring import LATENCY_BUCKETS_S
 
 CRITICAL = "critical"
 WARNING = "warning"
-PAGED = (CRITICAL,)
 SERVICES_RE = "|".join(SERVICE_NAMES)
 ORDER_METHODS = "SubmitOrder|ReplaceOrder|CancelOrder"
 ROUTE_SERVICES = (*SERVICE_NAMES, "desk")

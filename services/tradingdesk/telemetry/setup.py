@@ -113,10 +113,6 @@ def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     return list(_current.client_interceptors) if _current is not None else []
 
 
-def current() -> Telemetry | None:
-    return _current
-
-
 def start_telemetry(desk: TradingDesk, service: str, environ: Mapping[str, str] | None = None) -> Telemetry:
     """Set up metrics (and traces when an OTLP endpoint is configured) for this process; see the module doc."""
     global _current
