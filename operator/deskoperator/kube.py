@@ -115,6 +115,12 @@ class Kube:
         out = self.request("GET", path(kind, namespace), query={"labelSelector": selector}) or {}
         return list(out.get("items", []))
 
+    def served(self, api_version: str) -> set[str]:
+        """The resources (plurals) the API server serves under ``api_version`` (a discovery GET, which RBAC's
+        ``system:discovery`` grants every client); empty when the group is not installed."""
+        found = self.request("GET", f"/apis/{api_version}") or {}
+        return {r["name"] for r in found.get("resources", []) if "name" in r}
+
     def delete(self, kind: str, namespace: str, name: str) -> None:
         self.request("DELETE", path(kind, namespace, name), body={"propagationPolicy": "Background"})
 

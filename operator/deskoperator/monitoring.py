@@ -116,6 +116,4 @@ class PrometheusOperatorProbe:
         self.kube = kube
 
     def __call__(self) -> bool:
-        found = self.kube.request("GET", f"/apis/{PROMETHEUS_OPERATOR_API}") or {}
-        served = {r.get("name") for r in found.get("resources", [])}
-        return set(KINDS.values()) <= served
+        return set(KINDS.values()) <= self.kube.served(PROMETHEUS_OPERATOR_API)

@@ -25,10 +25,10 @@ import httpx
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.edge.upstream import Upstream
 from tradingdesk.monitoring.alerts import Alertmanager, AlertmanagerError, DeskChecks, scope_label
 from tradingdesk.monitoring.health import HealthProber
 from tradingdesk.monitoring.latency import LatencyWindow
-from tradingdesk.runtime.upstream import Upstream
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.v1 import (
     common_pb2,

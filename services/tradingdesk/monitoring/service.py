@@ -19,13 +19,13 @@ import httpx
 from grpc.aio import ServicerContext
 
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.http import BackgroundHttpServer
 from tradingdesk.monitoring.alerts import SEVERITIES, AlertmanagerError, silence_problems
 from tradingdesk.monitoring.collector import DeskCollector
 from tradingdesk.monitoring.health import HealthProber
 from tradingdesk.monitoring.latency import LatencyWindow
 from tradingdesk.monitoring.metrics import MonitoringMetrics
-from tradingdesk.runtime.directory import ServiceDirectory
-from tradingdesk.runtime.http import BackgroundHttpServer
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 from tradingdesk.telemetry import client_interceptors
 from tradingdesk.telemetry.setup import metrics_url

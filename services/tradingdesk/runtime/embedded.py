@@ -17,14 +17,14 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.runtime.monitoring_stack import MonitoringStack
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
-READY_TIMEOUT_S = 15.0
-"""How long the services get to answer SERVING; TD_READY_TIMEOUT_S overrides it (a slow or busy machine)."""
+READY_TIMEOUT_S = 60.0  # five interpreters start in ~3 s on an idle machine; a loaded one can take far longer
+"""How long the services get to answer SERVING; TD_READY_TIMEOUT_S overrides it."""
 
 
 @dataclass

@@ -412,12 +412,13 @@ class AuditBucketSpec(Model):
     endpoint: str = ""
     """S3 endpoint URL; empty uses the AWS default."""
     retention_days: int = Field(default=2_557, ge=1, le=36_500)
-    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4)."""
+    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4). Not yet served: nothing is sealed yet."""
 
 
 class ComplianceSpec(Model):
     audit_bucket: AuditBucketSpec = Field(default_factory=AuditBucketSpec)
-    """Where sealed audit segments go."""
+    """Where sealed audit segments go. Not yet served: the compliance service keeps its audit store in its
+    database and writes no bucket yet (the operator already opens the network path to an S3 endpoint)."""
 
 
 class TolerationSpec(Model):
