@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import feeds_bench, monitoring_bench, order_path, risk_bench
+from bench import audit_bench, feeds_bench, monitoring_bench, order_path, risk_bench
 from bench.report import write
 
 
@@ -16,6 +16,7 @@ def main() -> int:
         ("feeds", feeds_bench.run),
         ("monitoring", monitoring_bench.run),
     ]
+    suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     try:
         from bench import operator_bench
 
