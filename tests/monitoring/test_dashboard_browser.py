@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,8 +61,9 @@ def rows(chrome: webdriver.Chrome, table: str, attribute: str) -> list[str]:
 async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Chrome) -> None:
     desk = await RunningDesk(write_desk(tmp_path)).start()
     try:
-        port = desk.desk.spec.monitoring.dashboard_port
-        browser.get(f"http://127.0.0.1:{port}/")
+        url = f"http://127.0.0.1:{desk.desk.spec.monitoring.dashboard_port}/"
+        await wait_for(lambda: answers(url), timeout=30)  # the page starts once the desk serves gRPC
+        browser.get(url)
         assert browser.title == "tradingdesk"
         statuses = await wait_for(lambda: rows(browser, "services", "status") == ["SERVING"] * 5, timeout=20)
         assert statuses
@@ -95,3 +97,11 @@ async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Ch
 
 def positions(chrome: webdriver.Chrome) -> set[tuple[str, str]]:
     return set(zip(rows(chrome, "positions", "account"), rows(chrome, "positions", "symbol"), strict=True))
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False

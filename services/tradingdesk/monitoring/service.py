@@ -9,6 +9,7 @@ Alertmanager. The same status feeds the desk-level metrics (metrics.py) and the 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self.dashboard: BackgroundHttpServer | None = None
         self._http: httpx.AsyncClient | None = None
         self._task: asyncio.Task | None = None
+        self._dashboard_task: asyncio.Task | None = None
         self._stopping = False
 
     async def start(self, server: grpc.aio.Server) -> None:
@@ -87,13 +89,27 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             risk_address=self.directory.address("risk"), routing_address=self.directory.address("routing")
         )
         self._task = asyncio.create_task(self.collector.run(self.interval), name="monitoring-collector")
-        port = self.desk.spec.monitoring.dashboard_port
-        if port:
-            from tradingdesk.monitoring.dashboard import build_app
 
+    def after_serving(self) -> None:
+        """The dashboard starts once gRPC serves: loading FastAPI costs a busy machine seconds, and the desk is
+        ready (its health SERVING) without the web page."""
+        if self.desk.spec.monitoring.dashboard_port and self._dashboard_task is None:
+            self._dashboard_task = asyncio.create_task(self._start_dashboard(), name="dashboard-start")
+
+    async def _start_dashboard(self) -> None:
+        """FastAPI is imported in a thread, so the event loop keeps answering health checks and RPCs meanwhile.
+        A dashboard that cannot start is logged: trading and the gRPC side go on without it."""
+        try:
+            dashboard = await asyncio.to_thread(importlib.import_module, "tradingdesk.monitoring.dashboard")
+            if self._stopping:
+                return
+            assert self.collector is not None
             host = self.directory.bind_address("monitoring", self.desk, dict(self.environ)).rsplit(":", 1)[0]
-            self.dashboard = BackgroundHttpServer(build_app(self.collector), host, port, name="dashboard")
+            port = self.desk.spec.monitoring.dashboard_port
+            self.dashboard = BackgroundHttpServer(dashboard.build_app(self.collector), host, port, name="dashboard")
             await self.dashboard.start()
+        except Exception:
+            log.exception("dashboard: cannot start")
 
     # -- RPCs ----------------------------------------------------------------------------------------------------
     async def GetHealthSummary(self, request, context):
@@ -175,6 +191,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._dashboard_task is not None:
+            await asyncio.gather(self._dashboard_task, return_exceptions=True)
         if self.dashboard is not None:
             await self.dashboard.stop()
         if self._task is not None:

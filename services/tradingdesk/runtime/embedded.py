@@ -34,8 +34,17 @@ class Child:
     process: asyncio.subprocess.Process
 
 
+# A child listens only once its imports are done (seconds on a busy machine). gRPC's default reconnect backoff
+# grows to tens of seconds meanwhile, so the desk would be reported up long after every child serves.
+PROBE_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 250),
+]
+
+
 async def wait_serving(address: str, deadline: float) -> bool:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.insecure_channel(address, options=PROBE_CHANNEL_OPTIONS) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

@@ -38,8 +38,9 @@ class DeskService(Protocol):
 
     async def stop(self) -> None: ...
 
-    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops, and
-    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades.
+    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
+    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades, and
+    # ``after_serving()`` runs once the server answers SERVING: secondary work (a web page) that must not delay it.
 
 
 class RunningService:
@@ -85,6 +86,9 @@ async def start_service(
     bind_health = getattr(service, "bind_health", None)
     if bind_health is not None:  # a service whose own health can change (feeds: every line down)
         bind_health(health_servicer)
+    after_serving = getattr(service, "after_serving", None)
+    if after_serving is not None:
+        after_serving()
     log.info("%s serving on %s", service.name, bound)
     return RunningService(service, server, health_servicer, bound)
 
