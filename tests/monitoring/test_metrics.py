@@ -15,20 +15,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.desk_runner import RunningDesk, wait_for, write_desk
+from tests.monitoring.orders import buy_filled
+from tests.monitoring.tools import points
 from tradingdesk.monitoring.latency import quantile
 from tradingdesk.spec import load_desk
 from tradingdesk.spec.alerting import alerts
 from tradingdesk.telemetry.rpc import ServerMetricsInterceptor, client_metrics_interceptors
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
-
-
-def points(reader: InMemoryMetricReader) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for rm in reader.get_metrics_data().resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                out.setdefault(metric.name, []).extend(metric.data.data_points)
-    return out
 
 
 class Feeds(market_data_pb2_grpc.MarketDataServiceServicer):
@@ -89,8 +82,15 @@ def test_histogram_quantile_interpolates_like_prometheus() -> None:
     assert quantile(0.5, bounds, (0.0, 0.0, 0.0, 0.0)) != quantile(0.5, bounds, (0.0, 0.0, 0.0, 0.0))  # NaN
 
 
+ORDER_PATH = {
+    "tradingdesk_risk_check_duration_seconds_bucket",
+    "tradingdesk_order_submit_to_ack_duration_seconds_bucket",
+    "tradingdesk_order_ack_to_first_fill_duration_seconds_bucket",
+    "tradingdesk_order_fill_to_execution_report_duration_seconds_bucket",
+    "tradingdesk_orders_open",
+}
 LABELS_ALLOWED = {
-    "feed", "line", "state", "scope", "cause", "limit", "severity", "target_service",
+    "feed", "line", "state", "scope", "cause", "limit", "severity", "target_service", "venue", "reason",
     "grpc_type", "grpc_service", "grpc_method", "grpc_code", "le",
     # prometheus_client's own process and runtime metrics
     "generation", "implementation", "major", "minor", "patchlevel", "version",
@@ -115,8 +115,12 @@ async def test_a_live_desk_exports_what_its_rules_read(tmp_path: Path) -> None:
                         names.setdefault(sample.name, set()).update(sample.labels)
             return names
 
-        # monitoring's desk-level series appear after its first round; a submit makes routing's histogram
-        names = await wait_for(lambda: (n := scrape()) and "tradingdesk_pnl_daily" in n and n, timeout=30)
+        # a filled order makes routing's order-path histograms; monitoring's desk-level series appear after its
+        # first round
+        await buy_filled(desk, account="ACC-EQ-1", strategy="manual", symbol="MSFT", quantity="10")
+        names = await wait_for(
+            lambda: (n := scrape()) and ORDER_PATH | {"tradingdesk_pnl_daily"} <= n.keys() and n, timeout=30
+        )
     finally:
         await desk.stop()
     spec = load_desk(desk.spec_path)

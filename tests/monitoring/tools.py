@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 BUILD = Path(__file__).resolve().parent / "build.sh"
 
@@ -39,3 +40,13 @@ def prometheus_query(base: str, expr: str) -> list[dict[str, Any]]:
     answer = get_json(f"{base}/api/v1/query", query=expr)
     assert answer["status"] == "success", answer
     return answer["data"]["result"]
+
+
+def points(reader: InMemoryMetricReader) -> dict[str, list]:
+    """Every data point an in-memory OpenTelemetry reader holds, by metric name."""
+    out: dict[str, list] = {}
+    for rm in reader.get_metrics_data().resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                out.setdefault(metric.name, []).extend(metric.data.data_points)
+    return out

@@ -15,10 +15,10 @@ from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
+from tradingdesk.routing.order_metrics import MeasuredRiskGate, OrderLatencyMetrics
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
@@ -55,7 +55,7 @@ class RoutingService:
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
         spec = desk.spec
-        self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
+        self.gate = MeasuredRiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn)
@@ -112,6 +112,7 @@ class RoutingService:
         self.journal.start()
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
+        self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock).on_committed)
         parser = RequestParser(
             instruments=self.instruments,
             accounts={a.name: frozenset(a.strategies) for a in spec.accounts},
