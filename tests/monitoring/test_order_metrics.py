@@ -4,14 +4,19 @@ execution report, open orders; nothing recorded for an order that never reaches 
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from tests.monitoring.tools import points
 from tests.unit.desk_fixtures import D, Desk, ListJournal, default_limits, make_desk, order
 from tradingdesk.core.reject import Reject
 from tradingdesk.oms.requests import OrderRef
-from tradingdesk.routing.order_metrics import MeasuredRiskGate, OrderLatencyMetrics
+from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics
 from tradingdesk.storage.journal import JournalRecord
 
 
@@ -28,12 +33,9 @@ def test_an_order_from_gate_to_fill_to_report() -> None:
     metrics = OrderLatencyMetrics(d.engine, d.clock, meter=meter)
     priced(d)
 
-    try:
+    with pytest.raises(Reject) as refused:
         d.engine.submit(order(cl="too-big", qty="5000"))
-    except Reject as reject:
-        assert reject.code == "MAX_ORDER_QTY"
-    else:
-        raise AssertionError("an order over the quantity limit passed the gate")
+    assert refused.value.code == "MAX_ORDER_QTY"
     d.engine.submit(order(cl="rests", qty="10", price="99.00"))
     d.engine.submit(order(cl="crosses", qty="10", price="100.00"))
     d.settle()
@@ -71,3 +73,22 @@ def test_ended_orders_leave_nothing_behind() -> None:
     assert not metrics.awaiting_first_fill, "a cancelled order is forgotten"
     metrics.on_committed([JournalRecord(1, d.clock.now_ns(), "new", ack.order.order_id, {})])
     assert "tradingdesk_order_fill_to_execution_report_duration" not in points(reader)
+
+
+def test_the_gate_check_is_a_span_that_names_a_refusal() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("test")
+    gate = MeasuredRiskGate(default_limits(max_order_quantity=D("1000")), meter=meter, tracer=provider.get_tracer("t"))
+    d = make_desk(gate=gate)
+    priced(d)
+    d.engine.submit(order(cl="passes", qty="10", price="99.00"))
+    with pytest.raises(Reject):
+        d.engine.submit(order(cl="too-big", qty="5000"))
+    passed, refused = exporter.get_finished_spans()
+    assert passed.name == refused.name == "risk gate check"
+    assert passed.status.is_ok and "tradingdesk.reject_reason" not in passed.attributes
+    assert refused.status.status_code == StatusCode.ERROR
+    assert refused.attributes["tradingdesk.reject_reason"] == "MAX_ORDER_QTY"
+    assert refused.attributes["tradingdesk.symbol"] == "AAPL"

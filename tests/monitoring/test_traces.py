@@ -20,7 +20,9 @@ from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
+from tests.integration.test_kill_switch import bids
 from tests.monitoring.tools import BUILD, get_json
+from tradingdesk.core.fixed import format_fixed
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc
 
 built = subprocess.run(["bash", str(BUILD), "--check", "jaeger"], capture_output=True, text=True)
@@ -81,6 +83,9 @@ def jaeger(tmp_path: Path) -> Iterator[tuple[str, str]]:
         log.close()
 
 
+SUBMIT = "/tradingdesk.v1.OrderService/SubmitOrder"
+
+
 def services_of(trace_json: dict) -> dict[str, set[str]]:
     """Service name -> operation names of one trace."""
     out: dict[str, set[str]] = {}
@@ -122,21 +127,50 @@ async def test_a_call_is_one_trace_across_services(tmp_path: Path, jaeger: tuple
                 )
         trace_id = format(client.trace_id, "032x")
 
-        def found() -> dict | None:
+        def found(trace_id: str, operation: str) -> dict | None:
             try:
                 data = get_json(f"{query}/api/traces/{trace_id}")["data"]
             except OSError:
                 return None
-            return data[0] if data else None
+            return data[0] if data and any(s["operationName"] == operation for s in data[0]["spans"]) else None
 
-        one = await wait_for(found, timeout=30, interval=0.5)
-        (server,) = [s for s in one["spans"] if s["operationName"].endswith("/SubmitOrder")]
+        one = await wait_for(lambda: found(trace_id, SUBMIT), timeout=30, interval=0.5)
+        (server,) = [s for s in one["spans"] if s["operationName"] == SUBMIT]
         assert one["processes"][server["processID"]]["serviceName"] == "tradingdesk-routing"
         assert {"refType": "CHILD_OF", "traceID": trace_id, "spanID": format(client.span_id, "016x")} in server[
             "references"
         ]
         tags = {t["key"]: t["value"] for t in server["tags"]}
         assert tags.get("rpc.grpc.status_code") == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+
+        # An order that passes the gate: the gate's check and the order's entry at its venue are spans inside
+        # routing's SubmitOrder span, in the client's trace.
+        prices = await wait_for(lambda: bids(desk), timeout=30)
+        with tracer.start_as_current_span("client places a resting order") as span:
+            carrier = {}
+            propagate.inject(carrier)
+            resting = format(span.get_span_context().trace_id, "032x")
+        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+            await orders_pb2_grpc.OrderServiceStub(ch).SubmitOrder(
+                orders_pb2.SubmitOrderRequest(
+                    client_order_id="traced-2",
+                    account="ACC-EQ-1",
+                    strategy="manual",
+                    symbol="MSFT",
+                    side=common_pb2.SIDE_BUY,
+                    order_type=common_pb2.ORDER_TYPE_LIMIT,
+                    quantity="1",
+                    limit_price=format_fixed(prices["MSFT"]),
+                ),
+                metadata=tuple(carrier.items()),
+                timeout=5,
+            )
+        order = await wait_for(lambda: found(resting, "venue submit"), timeout=30, interval=0.5)
+        spans = {s["operationName"]: s for s in order["spans"]}
+        server_ref = {"refType": "CHILD_OF", "traceID": resting, "spanID": spans[SUBMIT]["spanID"]}
+        for inner in ("risk gate check", "venue submit"):
+            assert server_ref in spans[inner]["references"], f"{inner} is not a child of SubmitOrder"
+            assert order["processes"][spans[inner]["processID"]]["serviceName"] == "tradingdesk-routing"
 
         # A hop between two of the desk's services: monitoring's call and feeds' answer in one trace.
         def hop() -> dict | None:

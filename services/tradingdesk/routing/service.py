@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import grpc
@@ -18,7 +19,7 @@ from tradingdesk.oms.router import Router
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
-from tradingdesk.routing.order_metrics import MeasuredRiskGate, OrderLatencyMetrics
+from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics, TracedVenue
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
@@ -29,6 +30,7 @@ from tradingdesk.storage.db import make_engine, migrate
 from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal
 from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.telemetry import tracer
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
@@ -55,7 +57,8 @@ class RoutingService:
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
         spec = desk.spec
-        self.gate = MeasuredRiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
+        self.tracer = tracer("tradingdesk.routing")  # None while traces are off
+        self.gate = MeasuredRiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state], tracer=self.tracer)
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn)
@@ -93,9 +96,10 @@ class RoutingService:
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
         )
+        venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
-            self.venues[v.name] = SimulatedVenue(
+            self.venues[v.name] = venue_type(
                 v.name,
                 instruments=venue_instruments,
                 listener=self.engine,

@@ -4,6 +4,6 @@
 JSON log format and secret redaction. Services record through the OpenTelemetry API only.
 """
 
-from tradingdesk.telemetry.setup import Telemetry, client_interceptors, start_telemetry
+from tradingdesk.telemetry.setup import Telemetry, client_interceptors, start_telemetry, tracer
 
-__all__ = ["Telemetry", "client_interceptors", "start_telemetry"]
+__all__ = ["Telemetry", "client_interceptors", "start_telemetry", "tracer"]

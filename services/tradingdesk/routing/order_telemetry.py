@@ -1,6 +1,8 @@
-"""The order path's metrics, recorded where routing sees each step: the risk gate's check (duration, rejects by
-reason code), the engine's events (submit to venue acknowledgement, acknowledgement to first fill), and the
-durable batches handed to the execution streams (fill to execution report).
+"""The order path's metrics and spans, recorded where routing sees each step: the risk gate's check (duration,
+rejects by reason code, a span), the order going to its venue (a span), the engine's events (submit to venue
+acknowledgement, acknowledgement to first fill), and the durable batches handed to the execution streams (fill
+to execution report). The spans are children of routing's SubmitOrder server span, so a client's trace shows
+where its order spent its time; with traces off (no ``otlpEndpoint``) not even a no-op span is opened.
 
 Times come from the events' own timestamps (the engine's clock), so a replayed journal records nothing: the
 gauge subscribes to live events only. Labels stay bounded: the venue comes from the spec, the reason from the
@@ -14,8 +16,9 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import metrics
+from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import Status, StatusCode
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TERMINAL_STATUSES
@@ -23,6 +26,8 @@ from tradingdesk.core.events import OrderAccepted, OrderEvent, OrderFilled
 from tradingdesk.core.reject import Reject
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.spec.monitoring import LATENCY_BUCKETS_S
+from tradingdesk.venues.base import VenueOrder
+from tradingdesk.venues.simulated import SimulatedVenue
 
 if TYPE_CHECKING:
     from tradingdesk.oms.engine import OrderEngine
@@ -38,11 +43,14 @@ def _meter() -> metrics.Meter:
 
 
 class MeasuredRiskGate(RiskGate):
-    """The risk gate, with every pre-trade check timed and every refusal counted by its reason code."""
+    """The risk gate, with every pre-trade check timed (and traced) and every refusal counted by its reason code."""
 
-    def __init__(self, *args: Any, meter: metrics.Meter | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, meter: metrics.Meter | None = None, tracer: trace.Tracer | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         meter = meter or _meter()
+        self._tracer = tracer
         self._check_duration = meter.create_histogram(
             "tradingdesk_risk_check_duration",
             unit="s",
@@ -55,6 +63,19 @@ class MeasuredRiskGate(RiskGate):
         )
 
     def check(self, **order: Any) -> None:
+        if self._tracer is None:
+            self._timed_check(order)
+            return
+        attributes = {"tradingdesk.account": order["account"], "tradingdesk.symbol": order["symbol"]}
+        with self._tracer.start_as_current_span("risk gate check", attributes=attributes) as span:
+            try:
+                self._timed_check(order)
+            except Reject as reject:
+                span.set_attribute("tradingdesk.reject_reason", reject.code)
+                span.set_status(Status(StatusCode.ERROR, reject.message))
+                raise
+
+    def _timed_check(self, order: dict[str, Any]) -> None:
         started = time.perf_counter()
         try:
             super().check(**order)
@@ -63,6 +84,19 @@ class MeasuredRiskGate(RiskGate):
             raise
         finally:
             self._check_duration.record(time.perf_counter() - started)
+
+
+class TracedVenue(SimulatedVenue):
+    """A venue whose order entry is a span (the simulated venue answers later, from the scheduler)."""
+
+    def __init__(self, *args: Any, tracer: trace.Tracer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tracer = tracer
+
+    def submit(self, order: VenueOrder) -> None:
+        attributes = {"tradingdesk.venue": self.name, "tradingdesk.order_id": order.order_id}
+        with self._tracer.start_as_current_span("venue submit", attributes=attributes):
+            super().submit(order)
 
 
 class OrderLatencyMetrics:
