@@ -4,9 +4,9 @@ acknowledgement, acknowledgement to first fill), and the durable batches handed 
 to execution report). The spans are children of routing's SubmitOrder server span, so a client's trace shows
 where its order spent its time; with traces off (no ``otlpEndpoint``) not even a no-op span is opened.
 
-Times come from the events' own timestamps (the engine's clock), so a replayed journal records nothing: the
-gauge subscribes to live events only. Labels stay bounded: the venue comes from the spec, the reason from the
-stable reject codes in the code; never an order id.
+Latencies come from the events' own timestamps (the engine's clock); the engine's bus hands this module live
+events only, so replaying the journal after a restart records nothing. Labels stay bounded: the venue comes
+from the spec, the reason from the stable reject codes in the code; never an order id (spans may carry one).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The order path's metrics on a real engine with simulated venues and a manual clock: the risk gate's check
-duration and rejects by reason code, submit to acknowledgement, acknowledgement to first fill, fill to
-execution report, open orders; nothing recorded for an order that never reaches a venue."""
+"""The order path's metrics and spans on a real engine with simulated venues and a manual clock: the risk
+gate's check (duration, rejects by reason code, a span naming a refusal), submit to acknowledgement,
+acknowledgement to first fill, fill to execution report, open orders; nothing recorded for an order that
+never reaches a venue, nothing kept for an order that ended."""
 
 from __future__ import annotations
 
