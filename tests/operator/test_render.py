@@ -187,7 +187,7 @@ def test_config_map_holds_a_desk_the_services_can_load() -> None:
 def test_services_pdbs_and_rbac() -> None:
     objs = objects(desk())
     svc = by(objs, "Service", "us-equities-monitoring")
-    assert [p["port"] for p in svc["spec"]["ports"]] == [50055, 9464]
+    assert [p["port"] for p in svc["spec"]["ports"]] == [50055, 9464, 8090]  # gRPC, metrics, dashboard
     assert svc["spec"]["selector"]["app.kubernetes.io/component"] == "monitoring"
     pdb = by(objs, "PodDisruptionBudget", "us-equities-routing")
     assert pdb["spec"]["maxUnavailable"] == 1
@@ -223,8 +223,9 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
     assert callers(pols["compliance"]) == {"monitoring"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
     open_rules = [r for r in pols["routing"]["ingress"] if "from" not in r]
-    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}]
-    assert [r for r in pols["feeds"]["ingress"] if "from" not in r] == []
+    metrics = {"ports": [{"protocol": "TCP", "port": 9464}]}  # Prometheus scrapes every pod
+    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}, metrics]
+    assert [r for r in pols["feeds"]["ingress"] if "from" not in r] == [metrics]
     for name, pol in pols.items():
         assert pol["policyTypes"] == ["Ingress", "Egress"]
         assert {"protocol": "UDP", "port": 53} in pol["egress"][0]["ports"], name

@@ -90,10 +90,12 @@ def make_desk(
     journal: ListJournal | None = None,
     venues: tuple[str, ...] = ("xnys", "xnas"),
     clock: ManualClock | None = None,
+    gate: RiskGate | None = None,
 ) -> Desk:
+    """``gate``: one built by the caller (a subclass); ``limits`` is then ignored."""
     clock = clock or ManualClock()
     scheduler = ManualScheduler(clock)
-    gate = RiskGate(limits or default_limits())
+    gate = gate or RiskGate(limits or default_limits())
     journal = journal or ListJournal()
     venue_map: dict[str, SimulatedVenue] = {}
     router = Router(

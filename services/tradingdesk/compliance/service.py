@@ -41,6 +41,7 @@ from tradingdesk.audit.record import (
     decode_record,
     encode_payload,
 )
+from tradingdesk.compliance.metrics import ComplianceMetrics
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
 from tradingdesk.core.reject import Reject, invalid, not_found, refused
 from tradingdesk.edge.directory import ServiceDirectory
@@ -91,6 +92,10 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.incarnations: list[str] = []
         self.refusing = ""
         self.upstream: Upstream | None = None
+        self.metrics = ComplianceMetrics(
+            mirrored_seq=lambda: self.position.seq if self.position is not None else 0,
+            connected=lambda: self.upstream is not None and self.upstream.connected,
+        )
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
 
@@ -281,6 +286,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 if failure is None:
                     last = batch[-1].entry
                     self.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
+                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=time.time_ns())
 
         while True:
             first = await queue.get()

@@ -30,6 +30,7 @@ from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
 from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
 from tradingdesk.feeds.feed import FeedHandler
+from tradingdesk.feeds.metrics import FeedMetrics
 from tradingdesk.feeds.monitor import DOWN
 from tradingdesk.feeds.sources import line_adapters
 from tradingdesk.feeds.state import FeedInfo, MarketState
@@ -135,6 +136,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             )
         for handler in self.handlers.values():
             handler.start()
+        FeedMetrics(self)
 
     def bind_health(self, servicer: health.aio.HealthServicer) -> None:
         """Report data health on gRPC health for ``tradingdesk.v1.MarketDataService`` from now on.

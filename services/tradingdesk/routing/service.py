@@ -11,6 +11,7 @@ the lock, applies the last records, reseats the open orders, carries out any hal
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 
@@ -26,11 +27,11 @@ from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.gate_stream import follow_gate_updates, gate_name
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
+from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics, TracedVenue
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
@@ -42,6 +43,7 @@ from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.telemetry import tracer
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
 from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
@@ -70,7 +72,8 @@ class RoutingService:
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
         spec = desk.spec
-        self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
+        self.tracer = tracer("tradingdesk.routing")  # None while traces are off
+        self.gate = MeasuredRiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state], tracer=self.tracer)
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn, schema=schema_for(desk, "routing"))
@@ -121,9 +124,10 @@ class RoutingService:
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
         )
+        venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
-            self.venues[v.name] = SimulatedVenue(
+            self.venues[v.name] = venue_type(
                 v.name,
                 instruments=venue_instruments,
                 listener=self.engine,
@@ -139,6 +143,7 @@ class RoutingService:
         self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
+        self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock).on_committed)
         parser = RequestParser(
             instruments=self.instruments,
             accounts={a.name: frozenset(a.strategies) for a in spec.accounts},

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from tradingdesk.spec.base import Model
 from tradingdesk.spec.conduct import ConductSpec, ListingSpec
+from tradingdesk.spec.monitoring import MonitoringSpec
 from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
@@ -439,17 +440,6 @@ class ComplianceSpec(Model):
     """Checkpoint cadence of the audit log (docs/audit.md)."""
 
 
-class MonitoringSpec(Model):
-    metrics_port: int = Field(default=9464, ge=1024, le=65_535)
-    """Port of the Prometheus /metrics endpoint. Not yet served: the operator declares the port, but no
-    service listens on it yet."""
-    otlp_endpoint: str = ""
-    """OpenTelemetry collector endpoint for traces. Not yet served: no traces are recorded or exported yet (the
-    operator already opens the network path to it)."""
-    health_check_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
-    """How often the monitoring service probes the others."""
-
-
 class TolerationSpec(Model):
     key: str = ""
     operator: Literal["Equal", "Exists"] = "Equal"
@@ -604,8 +594,14 @@ class TradingDeskSpec(Model):
         ports = {name: self.services.port_of(name) for name in SERVICE_NAMES}
         if dups := _duplicates(str(p) for p in ports.values()):
             problems.append(f"spec.services[].port: must be distinct, repeated: {', '.join(dups)}")
-        if self.monitoring.metrics_port in ports.values():
-            problems.append("spec.monitoring.metricsPort: collides with a service's gRPC port")
+        for field, taken in (
+            ("metricsPort", set(self.monitoring.metrics_ports().values())),
+            ("dashboardPort", {self.monitoring.dashboard_port} - {0}),
+        ):
+            if taken & set(ports.values()):
+                problems.append(f"spec.monitoring.{field}: collides with a service's gRPC port")
+        if self.monitoring.dashboard_port in self.monitoring.metrics_ports().values():
+            problems.append("spec.monitoring.dashboardPort: collides with metricsPort + 0..4 (the embedded /metrics)")
         problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
         problems += self.conduct.cross_check(known, {a.name for a in self.accounts})
         if problems:
