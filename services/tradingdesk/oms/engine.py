@@ -36,12 +36,13 @@ from tradingdesk.oms.positions import PositionBook
 from tradingdesk.oms.recovery import Recovery
 from tradingdesk.oms.requests import Ack, NewOrder, OrderRef, ReplaceRequest
 from tradingdesk.oms.router import Router
+from tradingdesk.oms.self_match import SelfMatchPrevention
 from tradingdesk.oms.venue_events import VenueEvents
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
 
 
-class OrderEngine(VenueEvents, KillSwitch, Recovery):
+class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
 
     def __init__(
@@ -165,7 +166,13 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         )
         self.created_seq[terms.order_id] = seq
         order = self.book.orders[terms.order_id]
-        self.venues[venue].submit(self._venue_order(order, order.order_id, order.qty, order.price))
+        qty = order.qty
+        crossing = self._crossing(order, price=order.price, venue=venue)
+        if crossing:
+            qty = self._prevent_self_match(order, crossing, now)
+            if not qty:
+                return Ack.of(order, self.journal.last_seq)
+        self.venues[venue].submit(self._venue_order(order, order.order_id, qty, order.price))
         if order.tif == TimeInForce.GTD:
             self._schedule_expiry(order)
         return Ack.of(order, seq)
@@ -201,6 +208,8 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
             )
         if qty == order.qty and price == order.price:
             raise invalid("quantity", "the replace changes nothing")
+        if price != order.price:
+            self._refuse_crossing_replace(order, price=price)
         now = self.clock.now_ns()
         self.gate.check_replace(
             account=order.account,
@@ -266,9 +275,24 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         state.update(extra)
         return event_type(ts_ns=now, terms=order.terms, status=status, **state)
 
-    @staticmethod
-    def _venue_order(order: Order, order_id: str, qty: int, price: int) -> VenueOrder:
-        return VenueOrder(order_id, order.symbol, order.side, order.order_type, qty, price, order.tif, order.account)
+    def _venue_order(self, order: Order, order_id: str, qty: int, price: int) -> VenueOrder:
+        smp = self.gate.self_match
+        if smp is None:
+            return VenueOrder(
+                order_id, order.symbol, order.side, order.order_type, qty, price, order.tif, order.account
+            )
+        return VenueOrder(
+            order_id,
+            order.symbol,
+            order.side,
+            order.order_type,
+            qty,
+            price,
+            order.tif,
+            order.account,
+            smp_id=smp.policy.group_of(order.account),
+            smp_mode=smp.policy.mode,
+        )
 
     @staticmethod
     def _require_workable(order: Order, action: str) -> None:

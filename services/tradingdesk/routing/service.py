@@ -16,6 +16,7 @@ from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.gate.self_match import SelfMatchPolicy
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
@@ -54,7 +55,11 @@ class RoutingService:
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
         spec = desk.spec
-        self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
+        self.gate = RiskGate(
+            Limits.from_spec(spec.risk),
+            SPEC_STATES[spec.trading_state],
+            self_match=SelfMatchPolicy.from_spec(spec.conduct.self_match_prevention),
+        )
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn)

@@ -31,6 +31,7 @@ from tradingdesk.risk.gate.flow import (
 )
 from tradingdesk.risk.gate.references import Reference
 from tradingdesk.risk.gate.scopes import ScopeRules, most_restrictive, resolve, tightest
+from tradingdesk.risk.gate.self_match import SelfMatchBook, SelfMatchPolicy
 from tradingdesk.risk.limits import Limits, StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 
@@ -38,7 +39,13 @@ _LIMIT = OrderType.LIMIT
 
 
 class RiskGate:
-    def __init__(self, limits: Limits, desk_state: TradingState = TradingState.ACTIVE) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        desk_state: TradingState = TradingState.ACTIVE,
+        *,
+        self_match: SelfMatchPolicy | None = None,
+    ) -> None:
         self.limits = limits
         self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(desk_state)}
         self.references: dict[str, Reference] = {}
@@ -51,6 +58,8 @@ class RiskGate:
         self._states_version = 0
         self.stream_guarded = False
         self.last_heard_ns = 0
+        self.self_match = SelfMatchBook(self_match) if self_match is not None else None
+        """The desk's working orders by self-match group (None: the desk does not prevent self-matches)."""
         self.set_limits(limits)
 
     @property
@@ -128,6 +137,8 @@ class RiskGate:
         """The fan-out's handler: the exposure books follow the orders; a journaled latch holds again."""
         if isinstance(event, OrderEvent):
             self.exposure.on_order_event(event)
+            if self.self_match is not None:
+                self.self_match.on_order_event(event)
             if not event.is_open:
                 self.repeats.forget(event.order_id)
         elif type(event) is RiskLatched:
