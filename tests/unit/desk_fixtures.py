@@ -95,7 +95,7 @@ def make_desk(
 ) -> Desk:
     clock = clock or ManualClock()
     scheduler = ManualScheduler(clock)
-    gate = RiskGate(limits or default_limits(), self_match=self_match)
+    gate = RiskGate(limits or default_limits(), self_match=self_match, stream_clock=clock)
     journal = journal or ListJournal()
     venue_map: dict[str, SimulatedVenue] = {}
     router = Router(

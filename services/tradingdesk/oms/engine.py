@@ -41,6 +41,9 @@ from tradingdesk.oms.venue_events import VenueEvents
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
 
+EXPIRING = frozenset({TimeInForce.DAY, TimeInForce.GTD})
+"""Times in force that expire: DAY at its session's close, GTD at its time."""
+
 
 class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
@@ -145,7 +148,11 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
         return self._send_new(req, now)
 
     def _send_new(self, req: NewOrder, now: int) -> Ack:
-        """The order goes out: journaled as PENDING_NEW, sent to its venue, its GTD timer set."""
+        """The order goes out: journaled as PENDING_NEW, sent to its venue, its expiry timer set (a DAY order
+        expires at its session's close, when the desk knows the market's calendar; a GTD order at its time)."""
+        expire_ns = req.expire_ns
+        if req.tif == TimeInForce.DAY and self.gate.market is not None:
+            expire_ns = self.gate.market.day_order_expiry(req.symbol, now)
         terms = OrderTerms(
             order_id=self.ids.next(),
             client_order_id=req.client_order_id,
@@ -157,7 +164,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
             qty=req.qty,
             price=req.price,
             tif=req.tif,
-            expire_ns=req.expire_ns,
+            expire_ns=expire_ns,
             created_ns=now,
         )
         venue = req.venue or self.router.choose(req.symbol, req.side)
@@ -173,7 +180,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
             if not qty:
                 return Ack.of(order, self.journal.last_seq)
         self.venues[venue].submit(self._venue_order(order, order.order_id, qty, order.price))
-        if order.tif == TimeInForce.GTD:
+        if order.expire_ns:
             self._schedule_expiry(order)
         return Ack.of(order, seq)
 
@@ -308,12 +315,18 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
             )
 
     def _schedule_expiry(self, order: Order) -> None:
-        delay = max(0.0, (order.expire_ns - self.clock.now_ns()) / 1e9)
-        self.scheduler.call_later(delay, self._expire, order.order_id)
+        """A DAY or GTD order's timer: the clock says how long until its expiry (a replay clock runs faster
+        than the scheduler's time)."""
+        self.scheduler.call_later(self.clock.seconds_until(order.expire_ns), self._expire, order.order_id)
 
     def _expire(self, order_id: str) -> None:
         order = self.book.orders.get(order_id)
-        if order is None or not order.is_open or order.tif != TimeInForce.GTD:
+        if order is None or not order.is_open or order.tif not in EXPIRING or not order.expire_ns:
+            return
+        if self.clock.now_ns() < order.expire_ns:  # the timer ran early for the clock: wait for it
+            self._schedule_expiry(order)
+            return
+        if order_id in self.book.expiring:
             return
         self.book.expiring.add(order_id)
         self.venues[order.venue].cancel(order_id)

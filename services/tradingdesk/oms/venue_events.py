@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING
 
-from tradingdesk.core.enums import OrderStatus
+from tradingdesk.core.enums import OrderStatus, TimeInForce
 from tradingdesk.core.events import (
     CancelRejected,
     OrderAccepted,
@@ -91,7 +91,8 @@ class VenueEvents:
             return
         now = self.clock.now_ns()
         if order_id in self.book.expiring:
-            self.emit(self.event(OrderExpired, order, now, status=OrderStatus.EXPIRED, text="expired"))
+            why = "DAY order expired at the close" if order.tif == TimeInForce.DAY else "GTD order expired"
+            self.emit(self.event(OrderExpired, order, now, status=OrderStatus.EXPIRED, text=why))
         else:
             self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text=reason))
 

@@ -7,15 +7,20 @@ import logging
 
 import grpc
 
-from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import JournalEvent
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.markets.breakers import BreakerTrip
+from tradingdesk.markets.calendar_source import desk_calendars
+from tradingdesk.markets.status import SymbolStatus, status_name
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.gate.market import MarketConduct
 from tradingdesk.risk.gate.self_match import SelfMatchPolicy
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
@@ -50,7 +55,7 @@ class RoutingService:
         dsn: str | None = None,
     ) -> None:
         self.desk = desk
-        self.clock = clock or WallClock()
+        self.clock = clock or desk_clock(desk)
         self.directory = directory or ServiceDirectory.for_desk(desk)
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
@@ -75,6 +80,8 @@ class RoutingService:
         self._wake_armed = False
         spec = self.desk.spec
         await asyncio.to_thread(migrate, self.db)
+        calendars = await asyncio.to_thread(desk_calendars, self.desk)
+        self.gate.bind_market(MarketConduct.from_desk(self.desk, calendars))
         self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max, inline=True)
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
@@ -204,23 +211,43 @@ class RoutingService:
                 elif which == "trade":
                     t = event.trade
                     price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
-                    gate.on_trade(t.symbol, price, now)
+                    trip = gate.on_trade(t.symbol, price, now)
+                    if trip is not None:
+                        self._breaker_tripped(trip)
                     engine.on_trade_print(t.symbol, price)
                     for venue in venues_for.get(t.symbol, ()):
                         venue.on_trade(t.symbol, price, qty, now)
+                elif which == "status" and event.status.status:
+                    st = event.status
+                    gate.on_symbol_status(st.symbol, SymbolStatus(st.status), st.reason)
+                    log.warning("routing: %s is %s by market data (%s)", st.symbol, status_name(st.status), st.reason)
+
+    def _breaker_tripped(self, trip: BreakerTrip) -> None:
+        market = self.gate.market
+        assert market is not None
+        if trip.halts:
+            log.error(
+                "routing: market-wide circuit breaker level %d (%s) on %s: new orders refused until %d",
+                trip.level,
+                trip.reason,
+                market.index_symbol,
+                trip.until_ns,
+            )
+        else:
+            log.warning("routing: %s reached breaker level %d after 15:25: no halt", market.index_symbol, trip.level)
 
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
         """Limits, states, latches and kills from the risk service. The gate fails closed when this stream is
         silent longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats), and opens again
         with the first update after a reconnect."""
-        self.gate.arm_stream_guard(self.clock.now_ns())
+        self.gate.arm_stream_guard(self.gate.stream_clock.now_ns())
         stub = risk_pb2_grpc.RiskServiceStub(channel)
         async for update in stub.StreamGateUpdates(risk_pb2.StreamGateUpdatesRequest(gate_id="routing")):
             self._apply_gate_update(update)
 
     def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:
         gate = self.gate
-        gate.heard(self.clock.now_ns())
+        gate.heard(gate.stream_clock.now_ns())
         if update.heartbeat:
             return
         if update.HasField("limits"):
