@@ -34,3 +34,12 @@ def start_operator(kube: Kubectl, tmp: Path, *extra: str, name: str = "operator"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "deskoperator", *extra], env=env, stdout=out, stderr=out)
     return proc, log
+
+
+def stop_operator(proc: subprocess.Popen, grace: float = 30) -> None:
+    """TERM, then KILL if it has not exited within ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
