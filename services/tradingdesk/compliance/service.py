@@ -1,4 +1,5 @@
-"""The compliance service: mirrors the routing journal into its own audit store, gap-free.
+"""The compliance service: mirrors the routing journal into its own audit store, gap-free, and watches the
+desk's market conduct (``conduct.py``: surveillance, execution quality, the CAT export; ``conduct_rpcs.py``).
 
 It resumes from the last seq it stored, so a restart of either side neither loses nor repeats an event.
 """
@@ -11,13 +12,19 @@ import logging
 
 import grpc
 
+from tradingdesk.compliance.conduct import ConductWatch
+from tradingdesk.compliance.conduct_rpcs import ConductRpcs
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.reject import Reject, invalid
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.spec.domain import dsn_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditRecord, AuditStore
+from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import make_engine, migrate
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
 
@@ -26,11 +33,18 @@ MAX_QUERY = 10_000
 BATCH = 2_000
 
 
-class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
+class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServicer):
     name = "compliance"
     service_names = ("tradingdesk.v1.ComplianceService",)
 
-    def __init__(self, desk: TradingDesk, *, directory: ServiceDirectory | None = None, dsn: str | None = None) -> None:
+    def __init__(
+        self,
+        desk: TradingDesk,
+        *,
+        directory: ServiceDirectory | None = None,
+        dsn: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.desk = desk
         self.directory = directory or ServiceDirectory.for_desk(desk)
         # A mirror of the routing journal: after a machine crash it re-reads what it lost from routing.
@@ -40,6 +54,10 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.symbols = {i.symbol for i in desk.spec.instruments}
         self.last_seq = 0
         self.upstream: Upstream | None = None
+        self.clock = clock or desk_clock(desk)
+        self.conduct_store = ConductStore(self.db)
+        self.timezone = "America/New_York"
+        self.conduct: ConductWatch | None = None
 
     async def start(self, server: grpc.aio.Server) -> None:
         await asyncio.to_thread(migrate, self.db)
@@ -47,6 +65,12 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(self, server)
         self.upstream = Upstream("journal", self.directory.address("routing"), self._consume_journal)
         self.upstream.start()
+        calendars = await asyncio.to_thread(desk_calendars, self.desk)
+        self.timezone = calendars[self.desk.spec.instruments[0].symbol].timezone
+        self.conduct = ConductWatch(
+            self.desk, store=self.conduct_store, clock=self.clock, calendars=calendars, directory=self.directory
+        )
+        await self.conduct.start()
 
     async def _consume_journal(self, channel: grpc.aio.Channel) -> None:
         """Read the journal stream and store it in batches: whatever arrived while the last batch was being
@@ -129,6 +153,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         )
 
     async def stop(self) -> None:
+        if self.conduct is not None:
+            await self.conduct.stop()
         if self.upstream is not None:
             await self.upstream.stop()
         self.db.dispose()

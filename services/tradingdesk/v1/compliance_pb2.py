@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from tradingdesk.v1 import common_pb2 as tradingdesk_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/compliance.proto\x12\x0etradingdesk.v1\"\x8c\x01\n\x11QueryAuditRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\"\x7f\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x05 \x01(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\"R\n\x12QueryAuditResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.AuditEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x32h\n\x11\x43omplianceService\x12S\n\nQueryAudit\x12!.tradingdesk.v1.QueryAuditRequest\x1a\".tradingdesk.v1.QueryAuditResponseBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/compliance.proto\x12\x0etradingdesk.v1\x1a\x1btradingdesk/v1/common.proto\"\x8c\x01\n\x11QueryAuditRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\"\x7f\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x05 \x01(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\"R\n\x12QueryAuditResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.AuditEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\"\x97\x01\n\x1dListSurveillanceAlertsRequest\x12\x10\n\x08\x64\x65tector\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\"\xa9\x02\n\x11SurveillanceAlert\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08\x64\x65tector\x18\x02 \x01(\t\x12\r\n\x05ts_ns\x18\x03 \x01(\x03\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x05 \x03(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x11\n\torder_ids\x18\x07 \x03(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x0c\n\x04rule\x18\t \x01(\t\x12?\n\x07\x66igures\x18\n \x03(\x0b\x32..tradingdesk.v1.SurveillanceAlert.FiguresEntry\x12\x13\n\x0brecorded_ns\x18\x0b \x01(\x03\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"S\n\x1eListSurveillanceAlertsResponse\x12\x31\n\x06\x61lerts\x18\x01 \x03(\x0b\x32!.tradingdesk.v1.SurveillanceAlert\"S\n\x1aGetExecutionQualityRequest\x12\x12\n\ntrade_date\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\"\xb0\x04\n\x15OrderExecutionQuality\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\"\n\x04side\x18\x04 \x01(\x0e\x32\x14.tradingdesk.v1.Side\x12\r\n\x05venue\x18\x05 \x01(\t\x12\x12\n\narrival_ns\x18\x06 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x07 \x01(\x03\x12\x10\n\x08quantity\x18\x08 \x01(\t\x12\x17\n\x0f\x66illed_quantity\x18\t \x01(\t\x12\x1a\n\x12\x63\x61ncelled_quantity\x18\n \x01(\t\x12\x11\n\tavg_price\x18\x0b \x01(\t\x12\x0c\n\x04\x66\x65\x65s\x18\x0c \x01(\t\x12\x13\n\x0b\x61rrival_bid\x18\r \x01(\t\x12\x13\n\x0b\x61rrival_ask\x18\x0e \x01(\t\x12\x13\n\x0b\x61rrival_mid\x18\x0f \x01(\t\x12\x0f\n\x07\x65nd_mid\x18\x10 \x01(\t\x12\x16\n\x0e\x65xecution_cost\x18\x11 \x01(\t\x12\x18\n\x10opportunity_cost\x18\x12 \x01(\t\x12 \n\x18implementation_shortfall\x18\x13 \x01(\t\x12$\n\x1cimplementation_shortfall_bps\x18\x14 \x01(\t\x12\x15\n\rinterval_vwap\x18\x15 \x01(\t\x12\x13\n\x0bvs_vwap_bps\x18\x16 \x01(\t\x12\x18\n\x10\x65\x66\x66\x65\x63tive_spread\x18\x17 \x01(\t\x12\x15\n\rfirst_fill_ns\x18\x18 \x01(\x03\"\xa2\x03\n\x15VenueExecutionQuality\x12\r\n\x05venue\x18\x01 \x01(\t\x12\x0e\n\x06orders\x18\x02 \x01(\r\x12\x16\n\x0eshares_ordered\x18\x03 \x01(\t\x12\x17\n\x0fshares_executed\x18\x04 \x01(\t\x12\x18\n\x10shares_cancelled\x18\x05 \x01(\t\x12\x15\n\rfill_rate_bps\x18\x06 \x01(\t\x12\x1c\n\x14\x61vg_effective_spread\x18\x07 \x01(\t\x12\x19\n\x11\x61vg_quoted_spread\x18\x08 \x01(\t\x12!\n\x19\x65\x66\x66\x65\x63tive_over_quoted_bps\x18\t \x01(\t\x12\x1d\n\x15shares_price_improved\x18\n \x01(\t\x12\x1d\n\x15\x61vg_price_improvement\x18\x0b \x01(\t\x12\x17\n\x0fshares_at_quote\x18\x0c \x01(\t\x12\x1c\n\x14shares_outside_quote\x18\r \x01(\t\x12\x1a\n\x12\x61vg_outside_amount\x18\x0e \x01(\t\x12\x1b\n\x13\x61vg_time_to_fill_ms\x18\x0f \x01(\x03\"\x9a\x01\n\x16\x45xecutionQualityReport\x12\x12\n\ntrade_date\x18\x01 \x01(\t\x12\x35\n\x06orders\x18\x02 \x03(\x0b\x32%.tradingdesk.v1.OrderExecutionQuality\x12\x35\n\x06venues\x18\x03 \x03(\x0b\x32%.tradingdesk.v1.VenueExecutionQuality\",\n\x16\x45xportCatEventsRequest\x12\x12\n\ntrade_date\x18\x01 \x01(\t\"\"\n\nCatRecords\x12\x14\n\x0crecords_json\x18\x01 \x03(\t2\xa5\x03\n\x11\x43omplianceService\x12S\n\nQueryAudit\x12!.tradingdesk.v1.QueryAuditRequest\x1a\".tradingdesk.v1.QueryAuditResponse\x12w\n\x16ListSurveillanceAlerts\x12-.tradingdesk.v1.ListSurveillanceAlertsRequest\x1a..tradingdesk.v1.ListSurveillanceAlertsResponse\x12i\n\x13GetExecutionQuality\x12*.tradingdesk.v1.GetExecutionQualityRequest\x1a&.tradingdesk.v1.ExecutionQualityReport\x12W\n\x0f\x45xportCatEvents\x12&.tradingdesk.v1.ExportCatEventsRequest\x1a\x1a.tradingdesk.v1.CatRecords0\x01\x42HZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,12 +33,34 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tradingdesk.v1.compliance_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1'
-  _globals['_QUERYAUDITREQUEST']._serialized_start=52
-  _globals['_QUERYAUDITREQUEST']._serialized_end=192
-  _globals['_AUDITEVENT']._serialized_start=194
-  _globals['_AUDITEVENT']._serialized_end=321
-  _globals['_QUERYAUDITRESPONSE']._serialized_start=323
-  _globals['_QUERYAUDITRESPONSE']._serialized_end=405
-  _globals['_COMPLIANCESERVICE']._serialized_start=407
-  _globals['_COMPLIANCESERVICE']._serialized_end=511
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._loaded_options = None
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._serialized_options = b'8\001'
+  _globals['_QUERYAUDITREQUEST']._serialized_start=81
+  _globals['_QUERYAUDITREQUEST']._serialized_end=221
+  _globals['_AUDITEVENT']._serialized_start=223
+  _globals['_AUDITEVENT']._serialized_end=350
+  _globals['_QUERYAUDITRESPONSE']._serialized_start=352
+  _globals['_QUERYAUDITRESPONSE']._serialized_end=434
+  _globals['_LISTSURVEILLANCEALERTSREQUEST']._serialized_start=437
+  _globals['_LISTSURVEILLANCEALERTSREQUEST']._serialized_end=588
+  _globals['_SURVEILLANCEALERT']._serialized_start=591
+  _globals['_SURVEILLANCEALERT']._serialized_end=888
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._serialized_start=842
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._serialized_end=888
+  _globals['_LISTSURVEILLANCEALERTSRESPONSE']._serialized_start=890
+  _globals['_LISTSURVEILLANCEALERTSRESPONSE']._serialized_end=973
+  _globals['_GETEXECUTIONQUALITYREQUEST']._serialized_start=975
+  _globals['_GETEXECUTIONQUALITYREQUEST']._serialized_end=1058
+  _globals['_ORDEREXECUTIONQUALITY']._serialized_start=1061
+  _globals['_ORDEREXECUTIONQUALITY']._serialized_end=1621
+  _globals['_VENUEEXECUTIONQUALITY']._serialized_start=1624
+  _globals['_VENUEEXECUTIONQUALITY']._serialized_end=2042
+  _globals['_EXECUTIONQUALITYREPORT']._serialized_start=2045
+  _globals['_EXECUTIONQUALITYREPORT']._serialized_end=2199
+  _globals['_EXPORTCATEVENTSREQUEST']._serialized_start=2201
+  _globals['_EXPORTCATEVENTSREQUEST']._serialized_end=2245
+  _globals['_CATRECORDS']._serialized_start=2247
+  _globals['_CATRECORDS']._serialized_end=2281
+  _globals['_COMPLIANCESERVICE']._serialized_start=2284
+  _globals['_COMPLIANCESERVICE']._serialized_end=2705
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,248 @@
+"""What the compliance service keeps for market conduct: the journal's order activity and the market tape by
+time (what execution quality, the CAT export and a restarted surveillance read), the surveillance alerts, and
+where in the journal it is.
+
+Activity and its journal position are written in one transaction, so a restart resumes exactly after what
+was stored. Alerts are keyed (``Alert.key``): recording a detection again stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Engine, Insert, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tradingdesk.core.activity import Activity, MarketActivity, MarketPrint, MarketQuote, OrderActivity
+from tradingdesk.core.enums import OrderType, Side, TimeInForce
+from tradingdesk.surveillance.alerts import Alert
+
+from .schema import conduct_position, market_tape, order_activity, surveillance_alerts
+
+_ENUMS: dict[str, type[Enum]] = {"kind": Activity, "side": Side, "order_type": OrderType, "tif": TimeInForce}
+_ACTIVITY_FIELDS = tuple(f.name for f in fields(OrderActivity))
+_POSITION = "journal"
+_IN_CHUNK = 500
+
+
+def encode_activity(a: OrderActivity) -> str:
+    out: dict[str, Any] = {}
+    for name in _ACTIVITY_FIELDS:
+        value = getattr(a, name)
+        out[name] = value.name if isinstance(value, Enum) else value
+    return json.dumps(out, separators=(",", ":"))
+
+
+def decode_activity(text: str) -> OrderActivity:
+    raw = json.loads(text)
+    for name, enum in _ENUMS.items():
+        raw[name] = enum[raw[name]]
+    return OrderActivity(**raw)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    alert: Alert
+    recorded_ns: int
+
+
+class ConductStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        name = engine.dialect.name
+        if name == "postgresql":
+            insert: Insert = postgresql.insert(surveillance_alerts).on_conflict_do_nothing(index_elements=["alert_key"])
+        elif name == "sqlite":
+            insert = sqlite.insert(surveillance_alerts).on_conflict_do_nothing(index_elements=["alert_key"])
+        else:
+            raise NotImplementedError(f"ConductStore supports postgresql and sqlite, not {name}")
+        self._insert_alert = insert.returning(surveillance_alerts.c.id)
+
+    # -- the journal's activity and the tape ----------------------------------------------------------------
+    def record(
+        self,
+        *,
+        activities: Sequence[tuple[int, OrderActivity]] = (),
+        tape: Sequence[MarketActivity] = (),
+        position: int = 0,
+    ) -> None:
+        """Activities (with their journal seq), market events, and the journal position they reach (0: none), in
+        one commit."""
+        with self._engine.begin() as conn:
+            if activities:
+                conn.execute(
+                    order_activity.insert(),
+                    [
+                        {
+                            "seq": seq,
+                            "ts_ns": a.ts_ns,
+                            "kind": a.kind.value,
+                            "order_id": a.order_id,
+                            "account": a.account,
+                            "symbol": a.symbol,
+                            "payload": encode_activity(a),
+                        }
+                        for seq, a in activities
+                    ],
+                )
+            if tape:
+                conn.execute(market_tape.insert(), [_tape_row(ev) for ev in tape])
+            if position:
+                updated = conn.execute(
+                    conduct_position.update().where(conduct_position.c.name == _POSITION).values(seq=position)
+                ).rowcount
+                if not updated:
+                    conn.execute(conduct_position.insert().values(name=_POSITION, seq=position))
+
+    def position(self) -> int:
+        """The last journal seq whose activity is stored (0 before any)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(conduct_position.c.seq).where(conduct_position.c.name == _POSITION)).first()
+        return int(row[0]) if row else 0
+
+    def activities(
+        self, *, since_ns: int = 0, until_ns: int = 0, order_ids: Iterable[str] | None = None
+    ) -> list[tuple[int, OrderActivity]]:
+        """(seq, activity) in journal order; ``until_ns`` exclusive (0: no bound); ``order_ids``: only theirs."""
+        t = order_activity
+        stmt = select(t.c.id, t.c.seq, t.c.payload)
+        if since_ns:
+            stmt = stmt.where(t.c.ts_ns >= since_ns)
+        if until_ns:
+            stmt = stmt.where(t.c.ts_ns < until_ns)
+        chunks: list[list[str] | None] = [None]
+        if order_ids is not None:
+            ids = sorted(set(order_ids))
+            chunks = [ids[i : i + _IN_CHUNK] for i in range(0, len(ids), _IN_CHUNK)]
+        rows: list[tuple[int, int, str]] = []
+        with self._engine.connect() as conn:
+            for chunk in chunks:
+                query = stmt if chunk is None else stmt.where(t.c.order_id.in_(chunk))
+                rows += conn.execute(query).all()
+        rows.sort()
+        return [(int(seq), decode_activity(payload)) for _, seq, payload in rows]
+
+    def tape(self, *, since_ns: int = 0, until_ns: int = 0, symbols: Iterable[str] = ()) -> list[MarketActivity]:
+        """Market events in the order they were recorded; ``until_ns`` exclusive (0: no bound)."""
+        t = market_tape
+        stmt = select(t.c.ts_ns, t.c.symbol, t.c.kind, t.c.bid, t.c.ask, t.c.bid_qty, t.c.ask_qty, t.c.price, t.c.qty)
+        stmt = stmt.order_by(t.c.id)
+        if since_ns:
+            stmt = stmt.where(t.c.ts_ns >= since_ns)
+        if until_ns:
+            stmt = stmt.where(t.c.ts_ns < until_ns)
+        chosen = list(symbols)
+        if chosen:
+            stmt = stmt.where(t.c.symbol.in_(chosen))
+        out: list[MarketActivity] = []
+        with self._engine.connect() as conn:
+            for ts, symbol, kind, bid, ask, bid_qty, ask_qty, price, qty in conn.execute(stmt):
+                if kind == "Q":
+                    out.append(MarketQuote(ts, symbol, bid, ask, bid_qty, ask_qty))
+                else:
+                    out.append(MarketPrint(ts, symbol, price, qty))
+        return out
+
+    # -- alerts -----------------------------------------------------------------------------------------------
+    def record_alerts(self, alerts: Iterable[Alert], recorded_ns: int) -> list[Alert]:
+        """Store new alerts; returns those that were not stored before."""
+        new = []
+        with self._engine.begin() as conn:
+            for a in alerts:
+                row = {
+                    "alert_key": a.key[:512],
+                    "detector": a.detector,
+                    "ts_ns": a.ts_ns,
+                    "owner": a.owner,
+                    "symbol": a.symbol,
+                    "accounts": json.dumps(list(a.accounts)),
+                    "order_ids": json.dumps(list(a.order_ids)),
+                    "summary": a.summary,
+                    "figures": json.dumps([list(f) for f in a.figures]),
+                    "recorded_ns": recorded_ns,
+                }
+                if conn.execute(self._insert_alert, row).first() is not None:
+                    new.append(a)
+        return new
+
+    def alerts(
+        self,
+        *,
+        detector: str = "",
+        account: str = "",
+        symbol: str = "",
+        since_ns: int = 0,
+        until_ns: int = 0,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredAlert]:
+        """Alerts matching every given filter, oldest first (by when they were detected, then stored)."""
+        t = surveillance_alerts
+        stmt = select(t).order_by(t.c.ts_ns, t.c.id)
+        if detector:
+            stmt = stmt.where(t.c.detector == detector)
+        if symbol:
+            stmt = stmt.where(t.c.symbol == symbol)
+        if account:
+            stmt = stmt.where(t.c.accounts.contains(json.dumps(account)))
+        if since_ns:
+            stmt = stmt.where(t.c.ts_ns >= since_ns)
+        if until_ns:
+            stmt = stmt.where(t.c.ts_ns < until_ns)
+        if after_id:
+            stmt = stmt.where(t.c.id > after_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.limit(limit)).mappings().all()
+        return [
+            StoredAlert(
+                int(r["id"]),
+                Alert(
+                    r["detector"],
+                    int(r["ts_ns"]),
+                    r["owner"],
+                    tuple(json.loads(r["accounts"])),
+                    r["symbol"],
+                    tuple(json.loads(r["order_ids"])),
+                    r["summary"],
+                    tuple(tuple(f) for f in json.loads(r["figures"])),
+                ),
+                int(r["recorded_ns"]),
+            )
+            for r in rows
+            if not account or account in json.loads(r["accounts"])
+        ]
+
+    def alert_count(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(surveillance_alerts)).scalar() or 0)
+
+
+def _tape_row(ev: MarketActivity) -> dict[str, Any]:
+    if isinstance(ev, MarketQuote):
+        return {
+            "ts_ns": ev.ts_ns,
+            "symbol": ev.symbol,
+            "kind": "Q",
+            "bid": ev.bid,
+            "ask": ev.ask,
+            "bid_qty": ev.bid_qty,
+            "ask_qty": ev.ask_qty,
+            "price": 0,
+            "qty": 0,
+        }
+    return {
+        "ts_ns": ev.ts_ns,
+        "symbol": ev.symbol,
+        "kind": "T",
+        "bid": 0,
+        "ask": 0,
+        "bid_qty": 0,
+        "ask_qty": 0,
+        "price": ev.price,
+        "qty": ev.qty,
+    }
