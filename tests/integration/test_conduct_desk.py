@@ -7,6 +7,7 @@ export of the trade date passes the shipped schema, over gRPC and from the CLI."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 import grpc
 import pytest
 
-from tests.desk_runner import RunningDesk, wait_for, write_desk
+from tests.desk_runner import REPO, RunningDesk, wait_for, write_desk
 from tradingdesk.cat.schema import problems
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.markets.calendar import Phase
@@ -160,22 +161,36 @@ async def test_conduct_on_a_running_desk(tmp_path: Path) -> None:
                     await call(request)
                 assert exc.value.code().name == code and word in (exc.value.details() or "")
 
-        # The same from the terminal.
-        def cli(*args: str) -> subprocess.CompletedProcess:
-            cmd = [sys.executable, "-m", "tradingdesk.cli.main", *args, "-f", str(spec)]
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
-
-        assert wash in cli("report", "tca", "--date", day.isoformat()).stdout
-        out = tmp_path / "cat.jsonl"
-        run = cli("report", "cat", "--date", day.isoformat(), "-o", str(out))
-        lines = out.read_text().splitlines()
-        assert len(lines) == len(records) and f"{len(records)} CAT records" in run.stderr
-        assert "wash_trade" in cli("surveillance", "alerts").stdout
+        # The same from the terminal, as docs/compliance.md shows it.
+        outputs = []
+        for command in compliance_doc_commands():
+            args = command.replace("examples/desk.yaml", str(spec)).replace("2026-11-27", day.isoformat()).split()
+            assert args[0] == "tradingdesk"
+            run = subprocess.run(
+                [sys.executable, "-m", "tradingdesk.cli.main", *args[1:]],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
+            outputs.append(run)
+        alerts, tca, cat = outputs
+        assert "wash_trade" in alerts.stdout and "fund-eq" in alerts.stdout
+        assert wash in tca.stdout and "venues (SEC Rule 605)" in tca.stdout
+        lines = (tmp_path / f"cat-{day.isoformat()}.jsonl").read_text().splitlines()
+        assert len(lines) == len(records) and f"{len(records)} CAT records" in cat.stderr
     except BaseException:
         print(desk.logs())
         raise
     finally:
         await desk.stop()
+
+
+def compliance_doc_commands() -> list[str]:
+    text = (REPO / "docs" / "compliance.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text.split("## Commands", 1)[1], re.S).group(1)
+    return [line for line in block.splitlines() if line.strip()]
 
 
 async def _is(call, wanted: int):
