@@ -2,7 +2,7 @@
 
 - A desk's create/update/resume applies its children (only what differs) and delivers kill-switch changes.
 - Watching the children (Deployments, Services, ...) drives status and drift repair: no timers, no polling.
-- Deleting a desk runs the finalizer: halt trading, say honestly that sealing is not available, proceed.
+- Deleting a desk runs the finalizer: halt trading, seal the audit log (ComplianceService.Seal), proceed.
 - Admission (optional, ``--webhook``): the spec model validates what CEL cannot.
 """
 
@@ -182,10 +182,14 @@ def _trading_from_status(spec_state: str, status: Mapping[str, Any]) -> Trading 
     return Trading(spec_state, None if "ConfigMap" in halted.get("message", "") else True)
 
 
-def risk_address(cfg: Config, body: Mapping[str, Any], namespace: str, name: str) -> str:
+def service_address(cfg: Config, body: Mapping[str, Any], namespace: str, name: str, service: str) -> str:
     services = body.get("spec", {}).get("services", {}) or {}
-    port = (services.get("risk", {}) or {}).get("port") or DEFAULT_PORTS["risk"]
-    return cfg.addresses.of(namespace, name, "risk", port)
+    port = (services.get(service, {}) or {}).get("port") or DEFAULT_PORTS[service]
+    return cfg.addresses.of(namespace, name, service, port)
+
+
+def risk_address(cfg: Config, body: Mapping[str, Any], namespace: str, name: str) -> str:
+    return service_address(cfg, body, namespace, name, "risk")
 
 
 def deliver_trading_state(cfg: Config, body: Mapping[str, Any], namespace: str, name: str, state: str) -> Trading:
@@ -284,9 +288,24 @@ def finalize_desk(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, *
     except rpc.DeliveryError as exc:
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
         kopf.warn(body, reason="HaltFailed", message=f"could not halt trading before deletion ({exc}); proceeding")
-    kopf.warn(body, reason="AuditSealUnavailable", message=rpc.SEAL_UNAVAILABLE)
+    seal_audit_log(cfg, body, namespace, name)
     kopf.info(body, reason="Finalized", message="children are removed by garbage collection (owner references)")
     memo.registry.drop(namespace, name)
+
+
+def seal_audit_log(cfg: Config, body: kopf.Body, namespace: str, name: str) -> None:
+    """``ComplianceService.Seal``: everything recorded goes into the bucket, signed, before the desk goes."""
+    address = service_address(cfg, body, namespace, name, "compliance")
+    try:
+        size = rpc.seal_audit_log(address, "desk deleted", max(cfg.rpc_timeout, rpc.SEAL_TIMEOUT_S))
+        kopf.info(body, reason="AuditSealed", message=f"ComplianceService at {address} sealed {size} audit records")
+    except rpc.DeliveryError as exc:
+        kopf.warn(
+            body,
+            reason="AuditSealFailed",
+            message=f"could not seal the audit log before deletion ({exc}); unsealed records stay in the "
+            "compliance spool; proceeding",
+        )
 
 
 # -- children: drift repair and status -----------------------------------------------------------------------------

@@ -7,12 +7,14 @@ records a Warning Event and carries on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from deskoperator.names import ACTOR
-from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 SPEC_TO_PROTO = {
     "Active": common_pb2.TRADING_STATE_ACTIVE,
@@ -42,22 +44,32 @@ class DeliveryError(RuntimeError):
     """The service did not confirm in time (unreachable, refused, or too slow)."""
 
 
+def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
+    """``call(channel)`` on a fresh channel to ``address``; any gRPC failure becomes a ``DeliveryError``."""
+    try:
+        with grpc.insecure_channel(address) as channel:
+            return call(channel)
+    except grpc.RpcError as exc:
+        code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        raise DeliveryError(f"{address}: {code}: {details}") from None
+
+
 def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.0) -> str:
     """``RiskService.SetTradingState`` for the whole desk; returns the state the service reports."""
     request = risk_pb2.SetTradingStateRequest(
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
-    try:
-        with grpc.insecure_channel(address) as channel:
-            reply = risk_pb2_grpc.RiskServiceStub(channel).SetTradingState(request, timeout=timeout)
-    except grpc.RpcError as exc:
-        code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
-        details = exc.details() if hasattr(exc, "details") else str(exc)
-        raise DeliveryError(f"{address}: {code}: {details}") from None
+    reply = _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetTradingState(request, timeout=timeout))
     return common_pb2.TradingState.Name(reply.state)
 
 
-SEAL_UNAVAILABLE = (
-    "ComplianceService has no Seal RPC yet: the audit log was not sealed by the operator; "
-    "its segments stay in the audit bucket as written"
-)
+#: Sealing waits for the bucket to accept the last segment: longer than a state change.
+SEAL_TIMEOUT_S = 15.0
+
+
+def seal_audit_log(address: str, reason: str, timeout: float = SEAL_TIMEOUT_S) -> int:
+    """``ComplianceService.Seal`` as the operator; returns the sealed tree size (records in the log)."""
+    request = compliance_pb2.SealRequest(actor=ACTOR, reason=reason)
+    reply = _call(address, lambda ch: compliance_pb2_grpc.ComplianceServiceStub(ch).Seal(request, timeout=timeout))
+    return reply.tree_size

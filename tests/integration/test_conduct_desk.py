@@ -37,6 +37,9 @@ TICK = parse_fixed("0.01")
 
 
 def conduct(doc: dict) -> None:
+    # The test freezes the market (every line disabled) once it has a quote it likes, so that what our orders
+    # meet is known; the gate must then keep that last trade as a reference.
+    doc["spec"]["risk"]["referenceMaxAgeMs"] = 3_600_000
     doc["spec"]["conduct"] = {
         "selfMatchPrevention": {"scope": "account", "mode": "cancelNewest"},
         "surveillance": {"beneficialOwners": [{"name": "fund-eq", "accounts": ["ACC-EQ-1", "ACC-EQ-2"]}]},
@@ -71,14 +74,28 @@ async def test_conduct_on_a_running_desk(tmp_path: Path) -> None:
             orders = orders_pb2_grpc.OrderServiceStub(routing_ch)
             compliance = compliance_pb2_grpc.ComplianceServiceStub(compliance_ch)
 
-            async def wide_quote() -> market_data_pb2.Quote | None:
-                """A quote with room inside the spread, so our sell becomes the best offer."""
+            async def lines(enabled: bool) -> None:
+                for feed in ("vendor-a", "vendor-b"):
+                    for line in ("A", "B"):
+                        await feeds.SetLineEnabled(
+                            market_data_pb2.SetLineEnabledRequest(feed=feed, line=line, enabled=enabled, reason="test")
+                        )
+
+            async def frozen_wide_market() -> market_data_pb2.Quote | None:
+                """The market frozen (every line disabled: the venues keep their book) with room inside the
+                spread, so our sell becomes the best offer and what our orders meet is known."""
                 try:
                     q = await feeds.GetQuote(market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=1)
                 except grpc.aio.AioRpcError:
                     return None
-                wide = q.ask_price and parse_fixed(q.ask_price) - parse_fixed(q.bid_price) >= 2 * TICK
-                return q if wide else None
+                if not q.ask_price or parse_fixed(q.ask_price) - parse_fixed(q.bid_price) < 2 * TICK:
+                    return None
+                await lines(False)
+                q = (await feeds.GetSnapshot(market_data_pb2.GetSnapshotRequest(symbols=["AAPL"]))).quotes[0]
+                if parse_fixed(q.ask_price) - parse_fixed(q.bid_price) >= 2 * TICK:
+                    return q
+                await lines(True)  # it moved on the way: again
+                return None
 
             async def status(account: str, order_id: str) -> orders_pb2.Order:
                 return await orders.GetOrder(orders_pb2.GetOrderRequest(account=account, order_id=order_id))
@@ -93,7 +110,7 @@ async def test_conduct_on_a_running_desk(tmp_path: Path) -> None:
                     raise
 
             # The desk's market is open: the replay clock plays a session from its open.
-            q = await wait_for(wide_quote, timeout=30, what="a quote wider than a tick")
+            q = await wait_for(frozen_wide_market, timeout=60, what="a quote wider than a tick, frozen")
             assert load_calendar("XNYS").phase(q.vendor_time_ns) is Phase.REGULAR
             price = parse_fixed(q.ask_price) - TICK
             sell = await wait_for(
@@ -114,12 +131,21 @@ async def test_conduct_on_a_running_desk(tmp_path: Path) -> None:
             assert parse_fixed(filled.avg_price) == price
 
             async def wash_alert() -> compliance_pb2.SurveillanceAlert | None:
+                """The alert, once it is also a record of the audit log."""
                 reply = await compliance.ListSurveillanceAlerts(
                     compliance_pb2.ListSurveillanceAlertsRequest(detector="wash_trade", account="ACC-EQ-2")
                 )
-                return reply.alerts[0] if reply.alerts else None
+                return reply.alerts[0] if reply.alerts and reply.alerts[0].HasField("log_index") else None
 
-            alert = await wait_for(wash_alert, timeout=15, what="the wash-trade alert")
+            alert = await wait_for(wash_alert, timeout=15, what="the wash-trade alert in the audit log")
+            audited = await compliance.QueryAudit(compliance_pb2.QueryAuditRequest(from_index=alert.log_index, limit=1))
+            (record,) = audited.events
+            assert (record.index, record.source, record.kind) == (
+                alert.log_index,
+                "compliance",
+                "surveillance_alert",
+            )
+            assert json.loads(record.payload_json)["order_ids"] == list(alert.order_ids)
             assert alert.owner == "fund-eq" and set(alert.accounts) == {"ACC-EQ-1", "ACC-EQ-2"}
             assert set(alert.order_ids) == {sell, wash} and alert.rule.startswith("SEA 9(a)(1)")
             assert alert.figures["matched_qty"] == "100"

@@ -37,9 +37,10 @@ def test_activity_and_tape_round_trip_with_the_position(store: ConductStore) -> 
         MarketQuote(900, "AAPL", P("101.2"), P("101.3"), P("200"), P("300")),
         MarketPrint(1_500, "AAPL", P("101.25"), P("7")),
     ]
-    store.record(activities=[(1, new), (3, fill)], tape=tape, position=4)
-    store.record(activities=[(5, other)], position=5)
-    assert store.position() == 5
+    assert store.position() == ("", 0)
+    store.record(activities=[(1, new), (3, fill)], tape=tape, position=("inc-1", 4))
+    store.record(activities=[(5, other)], position=("inc-1", 5))
+    assert store.position() == ("inc-1", 5)
     assert store.activities() == [(1, new), (3, fill), (5, other)]
     assert store.activities(since_ns=1_500, until_ns=3_000) == [(3, fill)]
     assert store.activities(order_ids=["O-2"]) == [(5, other)] and store.activities(order_ids=[]) == []
@@ -53,7 +54,10 @@ def test_alerts_are_stored_once_and_filtered(store: ConductStore) -> None:
     assert store.record_alerts([wash, otr], recorded_ns=10_000) == [wash, otr]
     assert store.record_alerts([wash], recorded_ns=11_000) == [], "the same detection is stored once"
     (stored,) = store.alerts(account="A2")
-    assert stored.alert == wash and stored.recorded_ns == 10_000
+    assert stored.alert == wash and stored.recorded_ns == 10_000 and stored.log_index is None
+    assert [s.alert for s in store.unrecorded_alerts()] == [wash, otr]
+    store.set_log_indexes([(stored.id, 41)])
+    assert [s.alert for s in store.unrecorded_alerts()] == [otr] and store.alerts(account="A2")[0].log_index == 41
     assert [s.alert for s in store.alerts(detector="order_to_trade")] == [otr]
     assert [s.alert for s in store.alerts(since_ns=6_000)] == [otr]
     assert [s.alert for s in store.alerts(symbol="AAPL", until_ns=6_000)] == [wash]

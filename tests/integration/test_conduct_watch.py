@@ -190,7 +190,7 @@ async def test_a_restarted_watch_sees_a_pattern_that_straddles_the_restart(tmp_p
     sell = s.submit(account="ACC", side=Side.SELL, qty="100", price="100.00", venue="xnys")
     assert await s.later(3) == []
     await s.watch.stop()
-    assert s.store.position() == s.watch.position == len(s.d.journal.records)
+    assert s.store.position() == ("", s.watch.position) and s.watch.position == len(s.d.journal.records)
     s.watch = ConductWatch(s.desk, store=s.store, clock=s.clock, calendars=s.calendars)
     await s.watch.start()  # reads back what it stored; its subscriptions find no desk here and retry
     await s.watch.wait_ready()

@@ -479,6 +479,7 @@ async def test_var_es_and_volatility_scaled_size(tmp_path: Path) -> None:
         price = 100.0
         rets = [0.01 * math.sin(i * 1.7) for i in range(100)]
         rt.on_mark("AAPL", D("100"))
+        clock.advance(SECOND)  # past any sample the service's own loop took while it started
         rt.sample(clock.now_ns())
         for x in rets:
             price *= 1 + x

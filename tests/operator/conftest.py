@@ -29,7 +29,7 @@ def kube(k8s_cluster) -> Kubectl:
 @pytest.fixture(scope="session")
 def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     tmp = tmp_path_factory.mktemp("operator")
-    metrics_port, health_port, webhook_port, risk_port = (free_port() for _ in range(4))
+    metrics_port, health_port, webhook_port, risk_port, compliance_port = (free_port() for _ in range(5))
     proc, log = start_operator(
         kube,
         tmp,
@@ -39,9 +39,10 @@ def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--priority", "100000",
         "--webhook", "--webhook-addr", "127.0.0.1", "--webhook-port", str(webhook_port),
         "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/risk=127.0.0.1:{risk_port}",
+        "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/compliance=127.0.0.1:{compliance_port}",
         "--rpc-timeout", "3",
     )  # fmt: skip
-    op = Operator(proc, log, metrics_port, health_port, risk_port)
+    op = Operator(proc, log, metrics_port, health_port, risk_port, compliance_port)
     try:
         wait_for_http(f"http://127.0.0.1:{health_port}/healthz", timeout=60, process=proc, log=log)
         kube.wait_until(

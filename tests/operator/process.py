@@ -22,6 +22,7 @@ class Operator:
     metrics_port: int
     health_port: int
     risk_port: int
+    compliance_port: int
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

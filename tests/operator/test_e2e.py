@@ -21,7 +21,7 @@ import yaml
 from tests.operator.helpers import minimal_document, test_desk_document
 from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
 from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, Operator, start_operator
-from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -191,7 +191,7 @@ def test_delete_completes_when_the_desk_is_unreachable(kube: Kubectl, operator: 
     kube.run("delete", "desk", DESK, "-n", namespace, "--timeout=60s", timeout=70)
     assert time.monotonic() - started < 30  # each call bounded by --rpc-timeout 3
     reasons = kube.event_reasons(namespace, DESK)
-    for reason in ("HaltFailed", "AuditSealUnavailable", "Finalized"):
+    for reason in ("HaltFailed", "AuditSealFailed", "Finalized"):
         assert reason in reasons
     kube.wait_until(
         "children garbage-collected",
@@ -211,12 +211,18 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
     spec_file = tmp_path / "desk.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{operator.risk_port}"
+    compliance_address = f"127.0.0.1:{operator.compliance_port}"
     env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
     log = (tmp_path / "risk.log").open("wb")
     risk = subprocess.Popen(
         [sys.executable, "-m", "tradingdesk.cli.main", "serve", "risk", "-f", str(spec_file), "--bind", address],
         env=env, stdout=log, stderr=log,
+    )  # fmt: skip
+    compliance = subprocess.Popen(
+        [sys.executable, "-m", "tradingdesk.cli.main", "serve", "compliance", "-f", str(spec_file),
+         "--bind", compliance_address],
+        env=env, stdout=log, stderr=log, cwd=tmp_path,  # its filesystem audit bucket lands in tmp_path/var/audit
     )  # fmt: skip
     kube.fresh_namespace(KILL_SWITCH_NS)
     try:
@@ -246,10 +252,18 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
         info = risk_state(address)
         assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
         reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
-        assert "TradingHalted" in reasons and "AuditSealUnavailable" in reasons
+        assert "TradingHalted" in reasons and "AuditSealed" in reasons
+        # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket.
+        with grpc.insecure_channel(compliance_address) as channel:
+            stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
+            sealed = stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest(), timeout=5)
+            seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events
+        assert sealed.tree_size >= 1 and sealed.pending_segments == 0
+        assert any(e.kind == "seal" and '"actor":"tradingdesk-operator"' in e.payload_json for e in seals)
     finally:
-        risk.terminate()
-        risk.wait(timeout=15)
+        for process in (risk, compliance):
+            process.terminate()
+            process.wait(timeout=15)
         log.close()
         kube.run("delete", "desk", "--all", "-n", KILL_SWITCH_NS, "--timeout=60s", check=False)
         kube.run("delete", "namespace", KILL_SWITCH_NS, "--wait=false", check=False)

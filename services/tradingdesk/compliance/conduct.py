@@ -5,7 +5,8 @@ market data (``SubscribeBatches``), both stamped with the desk's clock. The jour
 activity records (``core/activity_journal.py``) and quotes and trades the market tape; both are stored
 (``storage/conduct_store.py``: what execution quality and the CAT export read) and merged into one time
 order (``merge.py``) for the detectors (``surveillance/``). Each detection is stored as an alert (once: alerts
-are keyed) and logged; ``ListSurveillanceAlerts`` serves them.
+are keyed), recorded in the audit log (``compliance`` / ``surveillance_alert``, ``trail.py``) and logged;
+``ListSurveillanceAlerts`` serves them with their place in the audit log.
 
 After a restart the watch reads back the activity and the tape of the detectors' longest horizon before
 resuming the journal, so a pattern that straddles the restart is still seen; alerts it finds again are
@@ -20,7 +21,9 @@ from collections.abc import Mapping
 
 import grpc
 
+from tradingdesk.audit.record import SOURCE_COMPLIANCE, Entry, encode_payload
 from tradingdesk.compliance.merge import JOURNAL, MARKET, TimeMerge
+from tradingdesk.compliance.trail import AuditTrail, Indexed
 from tradingdesk.core.activity import MarketActivity, MarketPrint, MarketQuote, OrderActivity
 from tradingdesk.core.activity_journal import activities_of
 from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND, Clock
@@ -39,9 +42,37 @@ from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, or
 
 log = logging.getLogger(__name__)
 
+KIND_SURVEILLANCE_ALERT = "surveillance_alert"
 MERGE_LAG_NS = 2 * NS_PER_SECOND
 """How long the merge waits for the later of the two streams (the journal is milliseconds behind)."""
 STEP_S = 0.1
+
+
+def audit_item(alert: Alert, incarnation: str) -> Indexed:
+    """An alert as a record of the audit log (``compliance`` / ``surveillance_alert``), indexed by its first
+    account and its symbol."""
+    payload = {
+        "account": alert.accounts[0] if alert.accounts else "",
+        "symbol": alert.symbol,
+        "detector": alert.detector,
+        "owner": alert.owner,
+        "accounts": list(alert.accounts),
+        "order_ids": list(alert.order_ids),
+        "summary": alert.summary,
+        "rule": alert.rule,
+        "figures": dict(alert.figures),
+        "key": alert.key,
+    }
+    entry = Entry(
+        ts_ns=alert.ts_ns,
+        source=SOURCE_COMPLIANCE,
+        incarnation=incarnation,
+        seq=0,
+        kind=KIND_SURVEILLANCE_ALERT,
+        order_id=alert.order_ids[0] if alert.order_ids else "",
+        payload_json=encode_payload(payload),
+    )
+    return Indexed(entry, payload["account"], alert.symbol)
 
 
 def horizon_ns(spec: SurveillanceSpec) -> int:
@@ -65,9 +96,12 @@ class ConductWatch:
         clock: Clock,
         calendars: Mapping[str, ExchangeCalendar],
         directory: ServiceDirectory | None = None,
+        trail: AuditTrail | None = None,
     ) -> None:
         self.desk = desk
         self.store = store
+        self.trail = trail
+        """The audit log each alert is recorded in (None: alerts are only stored, as in tests of detection)."""
         self.clock = clock
         self.directory = directory or ServiceDirectory.for_desk(desk)
         surveillance = desk.spec.conduct.surveillance
@@ -75,6 +109,8 @@ class ConductWatch:
         self.horizon_ns = horizon_ns(surveillance)
         self.merge = TimeMerge(MERGE_LAG_NS)
         self.decoder = StreamDecoder()
+        self.incarnation = ""
+        """The journal incarnation being read (a new journal numbers its events from 1 again)."""
         self.position = 0
         """The last journal seq taken in (stored once ``flush`` ran)."""
         self.events = 0
@@ -85,6 +121,7 @@ class ConductWatch:
         self._upstreams: list[Upstream] = []
         self._task: asyncio.Task | None = None
         self._ready = asyncio.Event()
+        self._unaudited = True  # until the first step looked: alerts a crash left out of the audit log
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -102,7 +139,7 @@ class ConductWatch:
         await self._ready.wait()
 
     async def _run(self) -> None:
-        self.position = await asyncio.to_thread(self.store.position)
+        self.incarnation, self.position = await asyncio.to_thread(self.store.position)
         await self._warm_up()
         address = self.directory.address
         self._upstreams = [
@@ -138,9 +175,26 @@ class ConductWatch:
     # -- inputs -------------------------------------------------------------------------------------------------
     async def _consume_journal(self, channel: grpc.aio.Channel) -> None:
         stub = orders_pb2_grpc.OrderServiceStub(channel)
-        async for batch in stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=self.position + 1)):
+        from_seq = self.position + 1
+        stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=from_seq))
+        async for batch in stream:
+            if batch.incarnation != self.incarnation:
+                self.new_journal(batch.incarnation)
+                if from_seq != 1:
+                    stream.cancel()
+                    return  # the upstream reconnects, from seq 1 of the new journal
             for ev in batch.events:
                 self.take_journal(ev.seq, ev.kind, ev.order_id, ev.ts_ns, ev.payload_json)
+
+    def new_journal(self, incarnation: str) -> None:
+        """A journal of another incarnation (a fresh database): read it from its first event."""
+        if self.incarnation:
+            log.warning(
+                "compliance: conduct watch follows journal incarnation %s (was %s)", incarnation, self.incarnation
+            )
+        self.incarnation = incarnation
+        self.position = 0
+        self.decoder = StreamDecoder()
 
     def take_journal(self, seq: int, kind: str, order_id: str, ts_ns: int, payload_json: str) -> None:
         """One journal record: its order activity is stored and merged for the detectors."""
@@ -199,17 +253,37 @@ class ConductWatch:
         return alerts
 
     async def step(self) -> list[Alert]:
-        """Detect, store new alerts, store what was taken in. Returns the alerts stored now."""
+        """Detect, store new alerts and record them in the audit log, store what was taken in. Returns the
+        alerts stored now."""
         now = self.clock.now_ns()
         alerts = self.detect(now)
         new = await asyncio.to_thread(self.store.record_alerts, alerts, now) if alerts else []
         for alert in new:
             log.warning("compliance: surveillance alert %s: %s (%s)", alert.detector, alert.summary, alert.rule)
+        if self.trail is not None and (new or self._unaudited):
+            await self.audit()
         await self.flush()
         return new
 
+    async def audit(self) -> None:
+        """Record the stored alerts that are not yet in the audit log there (after a crash between the two,
+        the next step records them), and note where each went."""
+        assert self.trail is not None
+        pending = await asyncio.to_thread(self.store.unrecorded_alerts)
+        self._unaudited = bool(pending)
+        if not pending:
+            return
+        items = [audit_item(s.alert, self.incarnation) for s in pending]
+        try:
+            first = await self.trail.append(items)
+        except Exception:
+            log.exception("compliance: %d surveillance alerts could not be recorded in the audit log yet", len(items))
+            return
+        await asyncio.to_thread(self.store.set_log_indexes, [(s.id, first + n) for n, s in enumerate(pending)])
+        self._unaudited = False
+
     async def flush(self) -> None:
-        activities, tape, position = self._activities, self._tape, self.position
+        activities, tape, position = self._activities, self._tape, (self.incarnation, self.position)
         if not activities and not tape:
             return
         self._activities, self._tape = [], []

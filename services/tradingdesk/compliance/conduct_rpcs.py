@@ -136,6 +136,7 @@ class ConductRpcs:
                     rule=s.alert.rule,
                     figures=dict(s.alert.figures),
                     recorded_ns=s.recorded_ns,
+                    log_index=s.log_index,
                 )
                 for s in stored
             ]

@@ -55,6 +55,8 @@ class StoredAlert:
     id: int
     alert: Alert
     recorded_ns: int
+    log_index: int | None
+    """The alert's record in the audit log (None until it is recorded there)."""
 
 
 class ConductStore:
@@ -76,10 +78,10 @@ class ConductStore:
         *,
         activities: Sequence[tuple[int, OrderActivity]] = (),
         tape: Sequence[MarketActivity] = (),
-        position: int = 0,
+        position: tuple[str, int] | None = None,
     ) -> None:
-        """Activities (with their journal seq), market events, and the journal position they reach (0: none), in
-        one commit."""
+        """Activities (with their journal seq), market events, and the journal position they reach (incarnation,
+        seq), in one commit."""
         activity_rows = [
             (seq, a.ts_ns, a.kind.value, a.order_id, a.account, a.symbol, encode_activity(a)) for seq, a in activities
         ]
@@ -98,18 +100,21 @@ class ConductStore:
                     )
                 if tape_rows:
                     conn.execute(market_tape.insert(), [dict(zip(_TAPE_COLUMNS, r, strict=True)) for r in tape_rows])
-            if position:
+            if position is not None:
+                incarnation, seq = position
+                values = {"incarnation": incarnation, "seq": seq}
                 updated = conn.execute(
-                    conduct_position.update().where(conduct_position.c.name == _POSITION).values(seq=position)
+                    conduct_position.update().where(conduct_position.c.name == _POSITION).values(**values)
                 ).rowcount
                 if not updated:
-                    conn.execute(conduct_position.insert().values(name=_POSITION, seq=position))
+                    conn.execute(conduct_position.insert().values(name=_POSITION, **values))
 
-    def position(self) -> int:
-        """The last journal seq whose activity is stored (0 before any)."""
+    def position(self) -> tuple[str, int]:
+        """(journal incarnation, last seq whose activity is stored); ("", 0) before any."""
+        t = conduct_position
         with self._engine.connect() as conn:
-            row = conn.execute(select(conduct_position.c.seq).where(conduct_position.c.name == _POSITION)).first()
-        return int(row[0]) if row else 0
+            row = conn.execute(select(t.c.incarnation, t.c.seq).where(t.c.name == _POSITION)).first()
+        return (str(row[0]), int(row[1])) if row else ("", 0)
 
     def activities(
         self, *, since_ns: int = 0, until_ns: int = 0, order_ids: Iterable[str] | None = None
@@ -187,9 +192,9 @@ class ConductStore:
         after_id: int = 0,
         limit: int = 1000,
     ) -> list[StoredAlert]:
-        """Alerts matching every given filter, oldest first (by when they were detected, then stored)."""
+        """Alerts matching every given filter, in the order they were found (``after_id`` pages on)."""
         t = surveillance_alerts
-        stmt = select(t).order_by(t.c.ts_ns, t.c.id)
+        stmt = select(t).order_by(t.c.id)
         if detector:
             stmt = stmt.where(t.c.detector == detector)
         if symbol:
@@ -204,24 +209,39 @@ class ConductStore:
             stmt = stmt.where(t.c.id > after_id)
         with self._engine.connect() as conn:
             rows = conn.execute(stmt.limit(limit)).mappings().all()
-        return [
-            StoredAlert(
-                int(r["id"]),
-                Alert(
-                    r["detector"],
-                    int(r["ts_ns"]),
-                    r["owner"],
-                    tuple(json.loads(r["accounts"])),
-                    r["symbol"],
-                    tuple(json.loads(r["order_ids"])),
-                    r["summary"],
-                    tuple(tuple(f) for f in json.loads(r["figures"])),
-                ),
-                int(r["recorded_ns"]),
-            )
-            for r in rows
-            if not account or account in json.loads(r["accounts"])
-        ]
+        return [self._stored(r) for r in rows if not account or account in json.loads(r["accounts"])]
+
+    def unrecorded_alerts(self) -> list[StoredAlert]:
+        """Alerts not yet in the audit log, oldest first."""
+        t = surveillance_alerts
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.log_index.is_(None)).order_by(t.c.id)).mappings().all()
+        return [self._stored(r) for r in rows]
+
+    def set_log_indexes(self, indexes: Iterable[tuple[int, int]]) -> None:
+        """(alert id, audit log index) of alerts just recorded in the audit log."""
+        t = surveillance_alerts
+        with self._engine.begin() as conn:
+            for alert_id, log_index in indexes:
+                conn.execute(t.update().where(t.c.id == alert_id).values(log_index=log_index))
+
+    @staticmethod
+    def _stored(r: Any) -> StoredAlert:
+        return StoredAlert(
+            int(r["id"]),
+            Alert(
+                r["detector"],
+                int(r["ts_ns"]),
+                r["owner"],
+                tuple(json.loads(r["accounts"])),
+                r["symbol"],
+                tuple(json.loads(r["order_ids"])),
+                r["summary"],
+                tuple(tuple(f) for f in json.loads(r["figures"])),
+            ),
+            int(r["recorded_ns"]),
+            None if r["log_index"] is None else int(r["log_index"]),
+        )
 
     def alert_count(self) -> int:
         with self._engine.connect() as conn:

@@ -1,7 +1,7 @@
 """Market conduct: the market tape, the journal as activity records, surveillance alerts, the watch's position.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-30
 
 Spelled out here rather than imported from ``schema.py`` (a revision describes the schema as it was written).
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("figures", sa.Text(), nullable=False),
         sa.Column("recorded_ns", sa.BigInteger(), nullable=False),
+        sa.Column("log_index", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_surveillance_alerts"),
         sa.UniqueConstraint("alert_key", name="uq_surveillance_alerts_alert_key"),
     )
@@ -72,6 +73,7 @@ def upgrade() -> None:
     op.create_table(
         "conduct_position",
         sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("incarnation", sa.String(64), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_conduct_position"),
     )
