@@ -20,7 +20,7 @@ from tradingdesk.markets.status import SymbolStatus, status_name
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
-from tradingdesk.risk.gate.market import MarketConduct
+from tradingdesk.risk.gate.market import MarketConduct, local_time
 from tradingdesk.risk.gate.self_match import SelfMatchPolicy
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
@@ -232,16 +232,21 @@ class RoutingService:
     def _breaker_tripped(self, trip: BreakerTrip) -> None:
         market = self.gate.market
         assert market is not None
+        calendar = market.listings[market.index_symbol].calendar
         if trip.halts:
             log.error(
-                "routing: market-wide circuit breaker level %d (%s) on %s: new orders refused until %d",
+                "routing: market-wide circuit breaker level %d (%s) on %s: new orders refused until %s",
                 trip.level,
                 trip.reason,
                 market.index_symbol,
-                trip.until_ns,
+                local_time(calendar, trip.until_ns),
             )
         else:
-            log.warning("routing: %s reached breaker level %d after 15:25: no halt", market.index_symbol, trip.level)
+            log.warning(
+                "routing: %s reached breaker level %d in the last 35 minutes of the session: no halt",
+                market.index_symbol,
+                trip.level,
+            )
 
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
         """Limits, states, latches and kills from the risk service. The gate fails closed when this stream is
