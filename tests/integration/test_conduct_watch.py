@@ -182,6 +182,16 @@ async def test_marking_the_close(tmp_path) -> None:
     s.d.scheduler.advance(10 * 60)  # past the 16:00 close
     (alert,) = await s.later(3)
     assert alert.detector == "marking_close" and alert.owner == "fund-x" and alert.symbol == "AAPL"
+    steady = Scene(tmp_path, "2024-07-02 19:45", db="steady.db")  # the same buying; the price does not move
+    steady.market(last="100.00")
+    steady.d.scheduler.advance(6 * 60)
+    for _ in range(3):
+        steady.market(bid="99.99", ask="100.01", last="100.00")
+        steady.submit(account="ACC", qty="500", price="100.01", venue="xnys")
+        steady.d.scheduler.advance(60)
+    steady.d.scheduler.advance(10 * 60)
+    assert steady.trades() == 3
+    assert await steady.later(3) == []
 
 
 async def test_a_restarted_watch_sees_a_pattern_that_straddles_the_restart(tmp_path) -> None:
