@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import audit_bench, backup_bench, failover_bench, feeds_bench, monitoring_bench, order_path, risk_bench
+from bench import (
+    audit_bench,
+    backup_bench,
+    conduct_bench,
+    failover_bench,
+    feeds_bench,
+    monitoring_bench,
+    order_path,
+    risk_bench,
+)
 from bench.report import write
 
 
@@ -28,6 +37,9 @@ def main() -> int:
     for name, run in suites:
         print(f"# {name}", file=sys.stderr, flush=True)
         rows.extend(run())
+        if name == "order path":  # surveillance must keep up with twice the session rate just measured
+            print("# conduct", file=sys.stderr, flush=True)
+            rows.extend(conduct_bench.run(rows))
     write(rows)
     return 0
 

@@ -22,7 +22,7 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # caller -> services it opens gRPC connections to
 CALLS: dict[str, tuple[str, ...]] = {
     "routing": ("feeds", "risk"),
-    "compliance": ("routing",),
+    "compliance": ("routing", "feeds"),  # the audit log and surveillance read the journal; surveillance the market
     "monitoring": tuple(s for s in SERVICE_NAMES if s != "monitoring"),
     "feeds": (),
     "risk": ("routing", "feeds"),  # real-time risk reads the journal stream and marks

@@ -40,11 +40,13 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
+# ``conduct`` and ``feeds`` reach every service but monitoring through the desk's clock (``edge/clock.py``: its
+# source, and a replay clock's speed and pass length, come from the feeds).
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
-    "feeds": ("instruments", "feeds"),
-    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct"),
-    "risk": ("instruments", "accounts", "risk", "storage", "conduct"),
-    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct"),
+    "feeds": ("instruments", "feeds", "conduct"),
+    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct", "feeds"),
+    "risk": ("instruments", "accounts", "risk", "storage", "conduct", "feeds"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "feeds"),
     "monitoring": ("monitoring",),
 }
 

@@ -163,6 +163,8 @@ def templates(d: TradingDesk) -> dict[str, Any]:
         ({"venues": [{"name": "xnys"}]}, {"routing"}),
         ({"monitoring": {"healthCheckIntervalMs": 500}}, {"monitoring"}),
         ({"compliance": {"auditBucket": {"retentionDays": 10}}}, {"compliance"}),
+        # the desk's clock: every service that stamps or judges time by it
+        ({"conduct": {"clock": {"source": "wall"}}}, {"feeds", "routing", "risk", "compliance"}),
         ({"tradingState": "Halted"}, set()),  # the kill switch goes over gRPC, never by restarting pods
         ({"services": {"risk": {"resources": {"cpu": "750m"}}}}, {"risk"}),
         ({"services": {"risk": {"port": 6000}}}, set(SERVICE_NAMES)),  # every pod's TD_ADDR_RISK changes
@@ -214,10 +216,18 @@ def callers(policy: dict[str, Any]) -> set[str]:
     }
 
 
+def callees(policy: dict[str, Any]) -> set[tuple[str, int]]:
+    return {
+        (rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], rule["ports"][0]["port"])
+        for rule in policy["egress"]
+        if "to" in rule
+    }
+
+
 def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
     assert set(pols) == {*SERVICE_NAMES, "migrate"}  # the migration Job's pods: DNS and the database only
-    assert callers(pols["feeds"]) == {"routing", "risk", "monitoring"}
+    assert callers(pols["feeds"]) == {"routing", "risk", "compliance", "monitoring"}
     assert callers(pols["risk"]) == {"routing", "monitoring", "operator"}  # spec.tradingState, the finalizer
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
     assert callers(pols["compliance"]) == {"monitoring"}
@@ -229,18 +239,9 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
     for name, pol in pols.items():
         assert pol["policyTypes"] == ["Ingress", "Egress"]
         assert {"protocol": "UDP", "port": 53} in pol["egress"][0]["ports"], name
-    routing_egress = {
-        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], r["ports"][0]["port"])
-        for r in pols["routing"]["egress"]
-        if "to" in r
-    }
-    assert routing_egress == {("feeds", 50051), ("risk", 50053)}
-    risk_egress = {
-        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], r["ports"][0]["port"])
-        for r in pols["risk"]["egress"]
-        if "to" in r
-    }
-    assert risk_egress == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
+    assert callees(pols["routing"]) == {("feeds", 50051), ("risk", 50053)}
+    assert callees(pols["risk"]) == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
+    assert callees(pols["compliance"]) == {("routing", 50052), ("feeds", 50051)}  # audit log and surveillance
 
 
 def test_network_policies_open_egress_only_to_configured_external_ports() -> None:

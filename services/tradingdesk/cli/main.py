@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import audit, database, feeds
+from tradingdesk.cli import audit, database, feeds, report
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.runtime import loop as event_loop
@@ -54,6 +54,11 @@ def _risk_stub(args: argparse.Namespace) -> risk_pb2_grpc.RiskServiceStub:
 def cmd_feeds(args: argparse.Namespace) -> int:
     with grpc.insecure_channel(address_of("feeds", args)) as channel:
         return args.feeds_run(args, channel)
+
+
+def cmd_compliance(args: argparse.Namespace) -> int:
+    with grpc.insecure_channel(address_of("compliance", args)) as channel:
+        return args.compliance_run(args, channel)
 
 
 def _scope(args: argparse.Namespace) -> common_pb2.Scope:
@@ -560,6 +565,7 @@ def parser() -> argparse.ArgumentParser:
     audit.register(sub)
 
     feeds.add_commands(sub, client_args=_client_args, run=cmd_feeds)
+    report.add_commands(sub, client_args=_client_args, run=cmd_compliance)
     return ap
 
 

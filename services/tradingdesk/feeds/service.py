@@ -25,6 +25,7 @@ from grpc.aio import ServicerContext
 from grpc_health.v1 import health, health_pb2
 
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
@@ -94,6 +95,9 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     ) -> None:
         self.desk = desk
         self.clock = clock or WallClock()
+        """Real time: line monitoring, staleness, receive timestamps."""
+        self.desk_clock = desk_clock(desk) if clock is None else None
+        """The desk's clock, for the vendor time of replayed sessions (None: ``clock`` is used)."""
         self.subscriber_bound = subscriber_bound
         self.instruments = list(instruments_of(desk).values())
         symbols = [i.symbol for i in self.instruments]
@@ -117,7 +121,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
 
     async def start(self, server: grpc.aio.Server) -> None:
         add_to_server(self, server)
-        start_ns = self.clock.now_ns()
+        # Vendor timestamps of replayed data follow the desk's clock (the replay clock: the session's open).
+        start_ns = (self.desk_clock or self.clock).now_ns()
         symbols = self.state.symbols
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4

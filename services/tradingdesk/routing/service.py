@@ -17,16 +17,22 @@ import threading
 
 import grpc
 
-from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import JournalEvent
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.core.ids import IdGenerator
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.markets.breakers import BreakerTrip
+from tradingdesk.markets.calendar_source import desk_calendars
+from tradingdesk.markets.status import SymbolStatus, status_name
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
+from tradingdesk.risk.gate.market import MarketConduct, local_time
+from tradingdesk.risk.gate.self_match import SelfMatchPolicy
 from tradingdesk.risk.gate_stream import follow_gate_updates, gate_name
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
@@ -67,13 +73,18 @@ class RoutingService:
         dsn: str | None = None,
     ) -> None:
         self.desk = desk
-        self.clock = clock or WallClock()
+        self.clock = clock or desk_clock(desk)
         self.directory = directory or ServiceDirectory.for_desk(desk)
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
         spec = desk.spec
         self.tracer = tracer("tradingdesk.routing")  # None while traces are off
-        self.gate = MeasuredRiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state], tracer=self.tracer)
+        self.gate = MeasuredRiskGate(
+            Limits.from_spec(spec.risk),
+            SPEC_STATES[spec.trading_state],
+            self_match=SelfMatchPolicy.from_spec(spec.conduct.self_match_prevention),
+            tracer=self.tracer,
+        )
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn, schema=schema_for(desk, "routing"))
@@ -95,6 +106,8 @@ class RoutingService:
         self._wake_armed = False
         spec = self.desk.spec
         await asyncio.to_thread(prepare_schema, self.db)
+        calendars = await asyncio.to_thread(desk_calendars, self.desk)
+        self.gate.bind_market(MarketConduct.from_desk(self.desk, calendars))
         self.journal = await asyncio.to_thread(
             Journal,
             self.db,
@@ -307,10 +320,35 @@ class RoutingService:
                 elif which == "trade":
                     t = event.trade
                     price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
-                    gate.on_trade(t.symbol, price, now)
+                    trip = gate.on_trade(t.symbol, price, now)
+                    if trip is not None:
+                        self._breaker_tripped(trip)
                     engine.on_trade_print(t.symbol, price)
                     for venue in venues_for.get(t.symbol, ()):
                         venue.on_trade(t.symbol, price, qty, now)
+                elif which == "status" and event.status.status:
+                    st = event.status
+                    gate.on_symbol_status(st.symbol, SymbolStatus(st.status), st.reason)
+                    log.warning("routing: %s is %s by market data (%s)", st.symbol, status_name(st.status), st.reason)
+
+    def _breaker_tripped(self, trip: BreakerTrip) -> None:
+        market = self.gate.market
+        assert market is not None
+        calendar = market.listings[market.index_symbol].calendar
+        if trip.halts:
+            log.error(
+                "routing: market-wide circuit breaker level %d (%s) on %s: new orders refused until %s",
+                trip.level,
+                trip.reason,
+                market.index_symbol,
+                local_time(calendar, trip.until_ns),
+            )
+        else:
+            log.warning(
+                "routing: %s reached breaker level %d in the last 35 minutes of the session: no halt",
+                market.index_symbol,
+                trip.level,
+            )
 
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
         """Limits, states, latches and kills from the risk service, each acknowledged once applied, so a kill
@@ -318,7 +356,11 @@ class RoutingService:
         longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats) or the risk service cuts it
         off, and opens again with the first update after a reconnect (``risk/gate_stream.py``)."""
         await follow_gate_updates(
-            channel, gate=self.gate, gate_id=gate_name("routing"), clock=self.clock, apply=self._apply_gate_update
+            channel,
+            gate=self.gate,
+            gate_id=gate_name("routing"),
+            clock=self.gate.stream_clock,
+            apply=self._apply_gate_update,
         )
 
     def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:

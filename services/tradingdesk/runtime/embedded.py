@@ -17,14 +17,18 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.runtime.monitoring_stack import MonitoringStack
+from tradingdesk.spec.domain import data_dir
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
 READY_TIMEOUT_S = 60.0  # five interpreters start in ~3 s on an idle machine; a loaded one can take far longer
 """How long the services get to answer SERVING; TD_READY_TIMEOUT_S overrides it."""
+REPLAY_ORIGIN_FILE = "replay-clock-origin"
 
 
 @dataclass
@@ -41,6 +45,23 @@ PROBE_CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 250),
 ]
+
+
+def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
+    """The origin of the desk's replay clock (``edge/clock.py``): given in the environment, else the one stored
+    with the desk's data, else now (then stored). Every child gets the same one, and a restarted desk goes on
+    from where its clock was, so time never runs back in its journal; delete the file to start again from
+    today's session."""
+    if env.get(REPLAY_ORIGIN_ENV):
+        return int(env[REPLAY_ORIGIN_ENV])
+    path = data_dir(desk, env) / REPLAY_ORIGIN_FILE
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        origin = time.time_ns()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{origin}\n")
+        return origin
 
 
 async def wait_serving(address: str, deadline: float) -> bool:
@@ -67,8 +88,12 @@ class EmbeddedDesk:
         self.log_dir = log_dir
         self.env = {**os.environ, **(env or {})}
         self.children: dict[str, Child] = {}
+        if clock_source(desk) == "replay":
+            self.env[REPLAY_ORIGIN_ENV] = str(replay_origin(desk, self.env))
 
     async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        # Computed once here, the calendars are read from their cache by every child (no pandas at start).
+        await asyncio.to_thread(desk_calendars, self.desk)
         for name in SERVICE_NAMES:
             cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
             out = None

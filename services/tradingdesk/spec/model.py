@@ -308,11 +308,13 @@ class RiskSpec(ScopeLimitFields):
     locates: list[LocateSpec] = Field(default_factory=list, max_length=10_000)
     """Borrows located per account and symbol."""
     halted_symbols: list[str] = Field(default_factory=list, max_length=10_000)
-    """Symbols in a regulatory or exchange trading halt: no new orders."""
+    """Symbols in a regulatory or exchange trading halt: no new orders (halts that market data reports apply
+    too, without being listed here)."""
     luld_band_bps: int = Field(default=500, ge=0, le=10_000)
-    """Limit-up/limit-down band around the 5-minute mean price, for reference prices above $3 (0: off)."""
+    """Limit Up-Limit Down band around the mean price of luldWindowS for a tier-1 instrument above $3 (tier 2:
+    twice it), doubled in the first 15 and the last 25 minutes of the session (0: off)."""
     luld_low_price_band_bps: int = Field(default=2_000, ge=0, le=10_000)
-    """LULD band for reference prices of $3 and below."""
+    """LULD band from $0.75 to $3 (below $0.75: the lesser of $0.15 and 75%, as the Plan says)."""
     luld_window_s: int = Field(default=300, ge=1, le=3_600)
     """Window of the LULD reference price (the mean of the trades in it)."""
     gate_stream_timeout_ms: int = Field(default=2_000, ge=100, le=600_000)
