@@ -8,18 +8,20 @@ DESK = "us-equities"
 PORTS = {"feeds": 50051, "routing": 50052, "risk": 50053, "compliance": 50054, "monitoring": 50055}
 METRICS, RISK_HTTP, DB_PORT, UNUSED = 9464, 8053, 5432, 6000
 
-#: (caller, callee) -> the port the caller dials: the desk's call graph
+#: (caller, callee) -> the ports the caller dials: the desk's call graph
 CALL_GRAPH = {
-    ("routing", "feeds"): PORTS["feeds"],  # market data
-    ("routing", "risk"): PORTS["risk"],  # gate updates
-    ("risk", "routing"): PORTS["routing"],  # the journal, for real-time risk
-    ("risk", "feeds"): PORTS["feeds"],  # marks
-    ("compliance", "routing"): PORTS["routing"],  # the journal, for the audit mirror
-    **{("monitoring", s): PORTS[s] for s in ("feeds", "routing", "risk", "compliance")},  # health probes
+    ("routing", "feeds"): {PORTS["feeds"]},  # market data
+    ("routing", "risk"): {PORTS["risk"]},  # gate updates
+    ("risk", "routing"): {PORTS["routing"]},  # the journal, for real-time risk
+    ("risk", "feeds"): {PORTS["feeds"]},  # marks
+    ("compliance", "routing"): {PORTS["routing"]},  # the journal, for the audit log
+    ("compliance", "feeds"): {PORTS["feeds"]},  # market data, for surveillance
+    **{("monitoring", s): {PORTS[s]} for s in ("feeds", "risk", "compliance")},  # health probes
+    ("monitoring", "routing"): {PORTS["routing"], METRICS},  # health probes, latency percentiles from /metrics
 }
-#: (callee, port) anyone may reach: orders, the dashboard and metrics, the HTTP kill switch
-PUBLIC = {("routing", PORTS["routing"]), ("monitoring", PORTS["monitoring"]), ("monitoring", METRICS),
-          ("risk", RISK_HTTP)}  # fmt: skip
+#: (callee, port) anyone may reach: orders, the dashboard, every service's metrics, the HTTP kill switch
+PUBLIC = {("routing", PORTS["routing"]), ("monitoring", PORTS["monitoring"]), ("risk", RISK_HTTP),
+          *((s, METRICS) for s in PORTS)}  # fmt: skip
 #: (callee, port) the operator's pods may reach besides: risk, for spec.tradingState and the finalizer
 OPERATOR_CALLS = {("risk", PORTS["risk"])}
 DATABASE_USERS = {"routing", "risk", "compliance", "migrate"}
@@ -53,7 +55,7 @@ class Design:
         if c.destination == self.database:
             return c.port == DB_PORT and src in DATABASE_USERS if src_is_desk else True
         if src_is_desk:  # desk pods dial only their callees, on the callee's port
-            return CALL_GRAPH.get((src, dst)) == c.port
+            return c.port in CALL_GRAPH.get((src, dst), ())
         if (dst, c.port) in PUBLIC:
             return True
         return c.source == self.operator and (dst, c.port) in OPERATOR_CALLS
