@@ -5,6 +5,7 @@ Tests wait for what a desk does with ``wait_for`` / ``wait_until`` (``tests/wait
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from tradingdesk.spec.model import SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "desk.yaml"
+TEST_READY_TIMEOUT_S = 60.0
 
 
 def free_ports(n: int) -> list[int]:
@@ -34,12 +36,34 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def free_port_run(n: int, low: int = 20_000, high: int = 32_000) -> int:
+    """The first of ``n`` consecutive free loopback ports, below the kernel's ephemeral range (where
+    ``free_ports`` and outgoing connections take theirs), so nobody else is handed one of them meanwhile."""
+    for _ in range(200):
+        base = random.randrange(low, high - n)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports in {low}..{high}")
+
+
 def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
     """A copy of the example desk on free ports with its state under ``tmp``; ``mutate(doc)`` edits it."""
     doc = yaml.safe_load(source.read_text())
     ports = free_ports(len(SERVICE_NAMES) + 1)
     doc["spec"]["services"] = {name: {"port": port} for name, port in zip(SERVICE_NAMES, ports, strict=False)}
-    doc["spec"].setdefault("monitoring", {})["metricsPort"] = ports[-1]
+    monitoring = doc["spec"].setdefault("monitoring", {})
+    monitoring["metricsPort"] = free_port_run(len(SERVICE_NAMES))  # one /metrics per embedded service
+    monitoring["dashboardPort"] = ports[-1]
     doc["spec"]["storage"] = {"dataDir": str(tmp / "var")}
     doc["spec"]["compliance"] = {"auditBucket": {"kind": "filesystem", "path": str(tmp / "audit")}}
     doc["spec"].setdefault("access", {})["identities"] = None
@@ -55,9 +79,10 @@ def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
 class RunningDesk:
     """A desk started in the background of a test; ``address(service)`` is where to call it."""
 
-    def __init__(self, spec_path: Path) -> None:
+    def __init__(self, spec_path: Path, env: dict[str, str] | None = None) -> None:
         self.spec_path = spec_path
         self.desk = load_desk(spec_path)
+        self.env = env
         self.embedded: EmbeddedDesk | None = None
         self.lines: list[str] = []
 
@@ -69,8 +94,9 @@ class RunningDesk:
         return access.aio_channel(self.desk, self.address(service), role, **kw)
 
     async def start(self) -> RunningDesk:
-        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs")
-        await self.embedded.start(print_line=self.lines.append)
+        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs", env=self.env)
+        # a loaded test machine can take far longer than a person's `tradingdesk up` to start five interpreters
+        await self.embedded.start(print_line=self.lines.append, ready_timeout=TEST_READY_TIMEOUT_S)
         return self
 
     async def stop(self) -> list[int | None]:
@@ -137,3 +163,29 @@ class DeskProcess:
 
 
 __all__ = ["DeskProcess", "RunningDesk", "free_ports", "wait_for", "wait_until", "write_desk"]
+
+
+class ServiceProcess:
+    """One more process of one service of a desk (``tradingdesk serve``) on a port of its own: a standby of a
+    running desk, or a service restarted by hand."""
+
+    def __init__(self, service: str, spec_path: Path, env: dict[str, str], log: Path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        (port,) = free_ports(1)
+        self.address = f"127.0.0.1:{port}"
+        self.out = log.open("wb")
+        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", service, "-f", str(spec_path)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--bind", self.address], env={**os.environ, **env}, stdout=self.out, stderr=self.out
+        )
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+        self.out.close()

@@ -4,6 +4,7 @@
 - Watching the children (Deployments, Services, ...) drives status and drift repair: no timers, no polling.
 - Deleting a desk runs the finalizer: halt trading, seal the audit log (ComplianceService.Seal), proceed.
 - Admission (optional, ``--webhook``): the spec model validates what CEL cannot.
+- Pods of routing and risk: the switchover of a rolling upgrade (``switchover``, which registers its own handler).
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from typing import Any
 
 import kopf
 
-from deskoperator import certificates, metrics, reconcile, rpc, webhook
+from deskoperator import (
+    certificates,
+    metrics,
+    reconcile,
+    rpc,
+    storage,
+    switchover,  # noqa: F401  (its pod handler registers with kopf on import)
+    webhook,
+)
 from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.diff import drift
 from deskoperator.kube import Kube, KubeError, load_api_client
+from deskoperator.monitoring import PrometheusOperatorProbe
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
@@ -45,6 +55,7 @@ OWNED = {NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: FIELD_MANAGER}
 # (group, version, plural, kind) of every child kind the operator watches for drift
 CHILDREN = (
     ("apps", "v1", "deployments", "Deployment"),
+    ("batch", "v1", "jobs", "Job"),
     ("", "v1", "services", "Service"),
     ("", "v1", "configmaps", "ConfigMap"),
     ("", "v1", "serviceaccounts", "ServiceAccount"),
@@ -52,6 +63,9 @@ CHILDREN = (
     ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
     ("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    # watched once their CRDs exist (kopf discovers resources that appear later)
+    ("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule"),
+    ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor"),
 )
 WEBHOOK_CONFIGURATION = f"{API_GROUP}.validating"
 
@@ -105,6 +119,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
     memo.certificates = certificates.Certificates(memo.kube, cfg.addresses)
     channels.use_resolver(memo.certificates.for_address)  # rpc dials each desk with its own CA's certificate
+    memo.prometheus_operator = PrometheusOperatorProbe(memo.kube)
     if cfg.peering:
         memo.kube.ensure_peering(cfg.peering_name, cfg.namespaces)
     memo.registry = Registry()
@@ -144,6 +159,7 @@ def publish_status(kube: Kube, st: DeskState, observed: dict[str, Observed]) -> 
             replicas=st.replicas,
             config_hashes=st.config_hashes,
             error=st.error,
+            ready_wanted=storage.ready_wanted(st.desk) if st.desk is not None else None,
         )
         status = compute(desired, observed, st.trading, st.last_status)
         if status == st.last_status:
@@ -233,13 +249,16 @@ def reconcile_desk(
     started = time.monotonic()
     try:
         desk = parse_desk(plain(body), f"{namespace}/{name}")
+        refused = ("UnsafeStorage", storage.refusal(desk))
     except SpecError as exc:
-        st.error = ("InvalidSpec", "; ".join(exc.problems))
+        refused = ("InvalidSpec", "; ".join(exc.problems))
+    if refused[1] is not None:
+        st.error = refused
         st.trading = st.trading or Trading(spec_state, None)
-        kopf.warn(body, reason="InvalidSpec", message=st.error[1])
+        kopf.warn(body, reason=refused[0], message=refused[1])
         publish_status(kube, st, _observed(desk_deployments, namespace, name))
         metrics.METRICS.observe_reconcile(time.monotonic() - started, ok=False)
-        raise kopf.PermanentError(f"invalid spec: {st.error[1]}") from None
+        raise kopf.PermanentError(f"{refused[0]}: {refused[1]}")
 
     # The kill switch goes first: it must not wait for children to be applied.
     old_state = (old or {}).get("spec", {}).get("tradingState")
@@ -257,7 +276,9 @@ def reconcile_desk(
 
     with st.apply_lock:
         st.desk = desk
-        st.rendered = render(desk, namespace, Owner(name, uid), cfg.image)
+        st.rendered = render(
+            desk, namespace, Owner(name, uid), cfg.image, prometheus_operator=memo.prometheus_operator()
+        )
         st.config_hashes = {s: config_hash(desk, s) for s in SERVICE_NAMES}
         st.replicas = {s: getattr(desk.spec.services, s).replicas for s in SERVICE_NAMES}
         try:

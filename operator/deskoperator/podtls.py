@@ -19,10 +19,19 @@ def service_secret_name(desk: str, service: str) -> str:
     return f"{desk}-{service}-tls"
 
 
-def probe(period: int, failures: int) -> dict[str, Any]:
-    """The kubelet's gRPC probe cannot speak TLS: probe from inside the container with the pod's certificate."""
-    command = ["python", "-m", "tradingdesk.runtime.healthcheck"]
-    return {"exec": {"command": command}, "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures}
+HEALTHCHECK = ["python", "-m", "tradingdesk.runtime.healthcheck"]
+EXEC_TIMEOUT_S = 5  # an interpreter starting on a busy node: the kubelet's gRPC probe needed no process
+
+
+def probe(grpc_probe: dict[str, Any]) -> dict[str, Any]:
+    """The kubelet's gRPC probe cannot speak TLS: the same probe (its health service name, its timing) run from
+    inside the container with the pod's certificate."""
+    command = list(HEALTHCHECK)
+    if service := grpc_probe["grpc"].get("service"):
+        command += ["--service", service]
+    timing = {k: v for k, v in grpc_probe.items() if k != "grpc"}
+    timing["timeoutSeconds"] = max(timing.get("timeoutSeconds", 1), EXEC_TIMEOUT_S)
+    return {"exec": {"command": command}, **timing}
 
 
 def secure_deployment(deployment: dict[str, Any], desk: TradingDesk, service: str) -> None:
@@ -35,9 +44,9 @@ def secure_deployment(deployment: dict[str, Any], desk: TradingDesk, service: st
     container = pod["containers"][0]
     container["env"].append({"name": TLS_DIR_ENV, "value": TLS_MOUNT})
     container["volumeMounts"].append({"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True})
-    for key, period, failures in (("startupProbe", 2, 30), ("readinessProbe", 5, 2), ("livenessProbe", 10, 3)):
-        if key in container:
-            container[key] = probe(period, failures)
+    for key in ("startupProbe", "readinessProbe", "livenessProbe"):
+        if "grpc" in container.get(key, {}):
+            container[key] = probe(container[key])
 
 
 def secure(objects: list[dict[str, Any]], desk: TradingDesk) -> list[dict[str, Any]]:

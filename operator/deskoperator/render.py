@@ -16,13 +16,15 @@ from typing import Any
 
 import yaml
 
-from deskoperator import podtls
+from deskoperator import migrations, podtls, storage
+from deskoperator.monitoring import monitoring_objects, monitoring_ports
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
     CONFIG_HASH_ANNOTATION,
     DATA_MOUNT,
     KIND,
+    POD_VERSION_ANNOTATION,
     RENDERED_HASH_ANNOTATION,
     SPEC_FILE,
     SPEC_MOUNT,
@@ -33,19 +35,20 @@ from deskoperator.names import (
 )
 from deskoperator.netpol import policies
 from deskoperator.placement import pod_placement
+from deskoperator.security import container_security_context, pod_security_context
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
+# ``conduct`` and ``feeds`` reach every service but monitoring through the desk's clock (``edge/clock.py``: its
+# source, and a replay clock's speed and pass length, come from the feeds).
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
-    "feeds": ("instruments", "feeds", "access"),
-    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct", "access"),
-    "risk": ("instruments", "accounts", "risk", "storage", "conduct", "access"),
-    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "access"),
+    "feeds": ("instruments", "feeds", "conduct", "access"),
+    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct", "feeds", "access"),
+    "risk": ("instruments", "accounts", "risk", "storage", "conduct", "feeds", "access"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "feeds", "access"),
     "monitoring": ("monitoring", "access"),
 }
-
-RUN_AS_USER = 10001
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +122,13 @@ def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]
         {"name": "TD_BIND", "value": f"0.0.0.0:{desk.spec.services.port_of(service)}"},
         {"name": "TD_DATA_DIR", "value": DATA_MOUNT},
     ]
+    if desk.spec.monitoring.metrics_port:  # every pod serves /metrics on the same port
+        env.append({"name": "TD_METRICS_BIND", "value": f"0.0.0.0:{desk.spec.monitoring.metrics_port}"})
     if service == "risk" and desk.spec.risk.http_port > 0:
         env.append({"name": "TD_RISK_HTTP_TOKEN_FILE", "value": f"{RISK_HTTP_MOUNT}/token"})
     if service == "compliance":
         env.append({"name": "TD_AUDIT_SIGNING_KEY_FILE", "value": f"{AUDIT_KEY_MOUNT}/signing.key"})
+    env += storage.env(desk, service)
     env += [{"name": f"TD_ADDR_{s.upper()}", "value": a} for s, a in addresses(desk, namespace).items()]
     env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     return env
@@ -136,8 +142,7 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
     svc = getattr(desk.spec.services, service)
     port = desk.spec.services.port_of(service)
     ports = [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
-    if service == "monitoring":
-        ports.append({"name": "metrics", "containerPort": desk.spec.monitoring.metrics_port, "protocol": "TCP"})
+    ports += [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in monitoring_ports(desk, service)]
     http_kill_switch = service == "risk" and desk.spec.risk.http_port > 0
     if http_kill_switch:
         ports.append({"name": "http", "containerPort": desk.spec.risk.http_port, "protocol": "TCP"})
@@ -153,19 +158,16 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
         "ports": ports,
         # startup gives migrations a minute; after that readiness reacts within ~10 s, liveness within ~30 s
         "startupProbe": _probe(port, 2, 30),
-        "readinessProbe": _probe(port, 5, 2),
+        "readinessProbe": storage.readiness_probe(desk, service) or _probe(port, 5, 2),
         "livenessProbe": _probe(port, 10, 3),
         "resources": {"requests": resources, "limits": dict(resources)},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": [
             {"name": "spec", "mountPath": SPEC_MOUNT, "readOnly": True},
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},
             *([{"name": "risk-http", "mountPath": RISK_HTTP_MOUNT, "readOnly": True}] if http_kill_switch else []),
+            *storage.volume_mounts(desk, service),
             *(
                 [{"name": "audit-signing", "mountPath": AUDIT_KEY_MOUNT, "readOnly": True}]
                 if service == "compliance"
@@ -192,13 +194,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
     pod_spec: dict[str, Any] = {
         "serviceAccountName": desk.name,
         "terminationGracePeriodSeconds": 30,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "fsGroup": RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         **pod_placement(desk, service),
         "containers": [_container(desk, namespace, service, image)],
         "volumes": [
@@ -208,6 +204,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             },
             {"name": "data", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},
+            *storage.volumes(desk, service),
         ],
     }
     if service == "risk" and desk.spec.risk.http_port > 0:
@@ -239,21 +236,31 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "replicas": svc.replicas,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": selector_labels(desk.name, service)},
-            "strategy": _strategy(svc.replicas),
+            "strategy": storage.rollout(desk, service) or _strategy(svc.replicas),
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}},
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {
+                        CONFIG_HASH_ANNOTATION: config_hash(desk, service),
+                        POD_VERSION_ANNOTATION: pod_version(pod_spec),
+                    },
+                },
                 "spec": pod_spec,
             },
         },
     }
 
 
+def pod_version(pod_spec: dict[str, Any]) -> str:
+    """Hash of a pod template's spec: which pods run the Deployment's current version (a rollout's switchover
+    tells old pods from new ones by it)."""
+    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
 def service_object(desk: TradingDesk, namespace: str, owner: Owner, service: str) -> dict[str, Any]:
     port = desk.spec.services.port_of(service)
     ports = [{"name": "grpc", "port": port, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"}]
-    if service == "monitoring":
-        metrics = desk.spec.monitoring.metrics_port
-        ports.append({"name": "metrics", "port": metrics, "targetPort": "metrics", "protocol": "TCP"})
+    ports += [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"} for n, p in monitoring_ports(desk, service)]
     if service == "risk" and desk.spec.risk.http_port > 0:
         ports.append({"name": "http", "port": desk.spec.risk.http_port, "targetPort": "http", "protocol": "TCP"})
     return {
@@ -271,7 +278,7 @@ def disruption_budget(desk: TradingDesk, namespace: str, owner: Owner, service: 
         "kind": "PodDisruptionBudget",
         "metadata": _meta(child_name(desk.name, service), namespace, owner, service),
         "spec": {
-            "maxUnavailable": 1,
+            "maxUnavailable": storage.disruption_budget(desk, service) or 1,
             "selector": {"matchLabels": selector_labels(desk.name, service)},
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
@@ -314,13 +321,20 @@ def rbac(desk: TradingDesk, namespace: str, owner: Owner) -> list[dict[str, Any]
     ]
 
 
-def render(desk: TradingDesk, namespace: str, owner: Owner, image: str) -> list[dict[str, Any]]:
-    """Every object of the desk, in creation order (identity and config before the pods that use them)."""
+def render(
+    desk: TradingDesk, namespace: str, owner: Owner, image: str, *, prometheus_operator: bool = False
+) -> list[dict[str, Any]]:
+    """Every object of the desk, in creation order (identity and config before the pods that use them).
+    ``prometheus_operator``: the cluster serves PrometheusRule and ServiceMonitor (see monitoring.py)."""
     objects = [*rbac(desk, namespace, owner), config_map(desk, namespace, owner)]
+    objects += monitoring_objects(
+        desk, namespace, lambda name: _meta(name, namespace, owner), prometheus_operator=prometheus_operator
+    )
     for s in SERVICE_NAMES:
         objects.append(service_object(desk, namespace, owner, s))
         objects.append(disruption_budget(desk, namespace, owner, s))
     objects += policies(desk, namespace, owner.reference())
+    objects += migrations.objects(desk, namespace, owner.reference(), image)
     objects += [deployment(desk, namespace, owner, s, image) for s in SERVICE_NAMES]
     podtls.secure(objects, desk)
     for obj in objects:

@@ -44,6 +44,7 @@ def test_every_child_is_owned_labelled_and_namespaced() -> None:
         [
             "ConfigMap",
             "Deployment",
+            "Job",
             "NetworkPolicy",
             "PodDisruptionBudget",
             "Role",
@@ -80,8 +81,12 @@ def test_deployment_runs_serve_with_directory_env_certificate_and_tls_probes() -
     assert env["TD_BIND"] == "0.0.0.0:50053"
     for s in SERVICE_NAMES:
         assert env[f"TD_ADDR_{s.upper()}"] == f"us-equities-{s}.{NS}.svc:{d.spec.services.port_of(s)}"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # over the desk's TLS (kubelet's can't)
-        assert c[probe]["exec"] == {"command": ["python", "-m", "tradingdesk.runtime.healthcheck"]}
+    health = ["python", "-m", "tradingdesk.runtime.healthcheck"]  # over the desk's TLS (the kubelet's can't)
+    for probe in ("startupProbe", "livenessProbe"):  # the process: a standby is alive too
+        assert c[probe]["exec"] == {"command": health}
+    # ready: the active replica only (a standby reports its RiskService NOT_SERVING)
+    assert c["readinessProbe"]["exec"] == {"command": [*health, "--service", "tradingdesk.v1.RiskService"]}
+    assert c["readinessProbe"]["periodSeconds"] == 1
     assert env["TD_TLS_DIR"] == "/etc/tradingdesk/tls"
     assert {"name": "tls", "mountPath": "/etc/tradingdesk/tls", "readOnly": True} in c["volumeMounts"]
     assert {"name": "tls", "secret": {"secretName": "us-equities-risk-tls", "defaultMode": 0o440}} in spec["volumes"]
@@ -163,6 +168,8 @@ def templates(d: TradingDesk) -> dict[str, Any]:
         ({"venues": [{"name": "xnys"}]}, {"routing"}),
         ({"monitoring": {"healthCheckIntervalMs": 500}}, {"monitoring"}),
         ({"compliance": {"auditBucket": {"retentionDays": 10}}}, {"compliance"}),
+        # the desk's clock: every service that stamps or judges time by it
+        ({"conduct": {"clock": {"source": "wall"}}}, {"feeds", "routing", "risk", "compliance"}),
         ({"tradingState": "Halted"}, set()),  # the kill switch goes over gRPC, never by restarting pods
         ({"services": {"risk": {"resources": {"cpu": "750m"}}}}, {"risk"}),
         ({"services": {"risk": {"port": 6000}}}, set(SERVICE_NAMES)),  # every pod's TD_ADDR_RISK changes
@@ -187,7 +194,7 @@ def test_config_map_holds_a_desk_the_services_can_load() -> None:
 def test_services_pdbs_and_rbac() -> None:
     objs = objects(desk())
     svc = by(objs, "Service", "us-equities-monitoring")
-    assert [p["port"] for p in svc["spec"]["ports"]] == [50055, 9464]
+    assert [p["port"] for p in svc["spec"]["ports"]] == [50055, 9464, 8090]  # gRPC, metrics, dashboard
     assert svc["spec"]["selector"]["app.kubernetes.io/component"] == "monitoring"
     pdb = by(objs, "PodDisruptionBudget", "us-equities-routing")
     assert pdb["spec"]["maxUnavailable"] == 1
@@ -206,44 +213,46 @@ def netpols(d: TradingDesk) -> dict[str, dict[str, Any]]:
 
 
 def callers(policy: dict[str, Any]) -> set[str]:
+    """Desk components that may call, and "operator" for the operator's pods (in their own namespace)."""
     return {
-        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        "operator" if "namespaceSelector" in peer else peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for rule in policy["ingress"]
         for peer in rule.get("from", [])
     }
 
 
+def callees(policy: dict[str, Any]) -> set[tuple[str, int]]:
+    return {
+        (rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], rule["ports"][0]["port"])
+        for rule in policy["egress"]
+        if "to" in rule
+    }
+
+
 def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
-    assert set(pols) == set(SERVICE_NAMES)
-    assert callers(pols["feeds"]) == {"routing", "risk", "monitoring"}
-    assert callers(pols["risk"]) == {"routing", "monitoring"}
+    assert set(pols) == {*SERVICE_NAMES, "migrate"}  # the migration Job's pods: DNS and the database only
+    assert callers(pols["feeds"]) == {"routing", "risk", "compliance", "monitoring"}
+    assert callers(pols["risk"]) == {"routing", "monitoring", "operator"}  # spec.tradingState, the finalizer
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
     assert callers(pols["compliance"]) == {"monitoring"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
     open_rules = [r for r in pols["routing"]["ingress"] if "from" not in r]
-    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}]
-    assert [r for r in pols["feeds"]["ingress"] if "from" not in r] == []
+    metrics = {"ports": [{"protocol": "TCP", "port": 9464}]}  # Prometheus scrapes every pod
+    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}, metrics]
+    assert [r for r in pols["feeds"]["ingress"] if "from" not in r] == [metrics]
     for name, pol in pols.items():
         assert pol["policyTypes"] == ["Ingress", "Egress"]
         assert {"protocol": "UDP", "port": 53} in pol["egress"][0]["ports"], name
-    routing_egress = {
-        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], r["ports"][0]["port"])
-        for r in pols["routing"]["egress"]
-        if "to" in r
-    }
-    assert routing_egress == {("feeds", 50051), ("risk", 50053)}
-    risk_egress = {
-        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], r["ports"][0]["port"])
-        for r in pols["risk"]["egress"]
-        if "to" in r
-    }
-    assert risk_egress == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
+    assert callees(pols["routing"]) == {("feeds", 50051), ("risk", 50053)}
+    assert callees(pols["risk"]) == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
+    assert callees(pols["compliance"]) == {("routing", 50052), ("feeds", 50051)}  # audit log and surveillance
 
 
 def test_network_policies_open_egress_only_to_configured_external_ports() -> None:
     bucket = {"kind": "s3", "bucket": "audit", "endpoint": "https://s3.local:9000"}
-    pols = netpols(desk(storage={"dsn": "postgresql://db.internal:6432/desk"}, compliance={"auditBucket": bucket}))
+    postgres = {"secretRef": {"name": "desk-db"}, "port": 6432}
+    pols = netpols(desk(storage={"postgres": postgres}, compliance={"auditBucket": bucket}))
 
     def external(p: dict[str, Any]) -> set[int]:
         return {port["port"] for r in p["egress"][1:] if "to" not in r for port in r["ports"]}
@@ -251,7 +260,10 @@ def test_network_policies_open_egress_only_to_configured_external_ports() -> Non
     assert external(pols["routing"]) == {6432}
     assert external(pols["compliance"]) == {6432, 9000}
     assert external(pols["feeds"]) == set()
-    assert external(netpols(desk())["routing"]) == set()  # SQLite: no network
+    assert external(pols["risk"]) == {6432}
+    assert external(netpols(desk(storage={"ephemeral": True}))["routing"]) == set()  # SQLite: no network
+    assert pols["migrate"]["ingress"] == []  # the migration Job: DNS and the database, nothing else
+    assert pols["migrate"]["egress"][1:] == [{"ports": [{"protocol": "TCP", "port": 6432}]}]
 
 
 def test_desk_name_limit_fits_service_names() -> None:
@@ -265,7 +277,10 @@ def test_rendered_hash_changes_when_a_field_is_removed() -> None:
     placement = {**example_document()["spec"]["placement"], "nodeSelector": {"disk": "nvme"}}
     with_key = by(objects(desk(placement=placement)), "Deployment", "us-equities-risk")
     without = by(objects(desk()), "Deployment", "us-equities-risk")
-    assert drift(without, with_key) == [".metadata.annotations.tradingdesk.io/rendered-hash"]
+    assert drift(without, with_key) == [
+        ".metadata.annotations.tradingdesk.io/rendered-hash",
+        ".spec.template.metadata.annotations.tradingdesk.io/pod-version",
+    ]
     assert drift(with_key, with_key) == []
 
 

@@ -1,4 +1,6 @@
-"""The compliance service: records the routing journal into the tamper-evident audit log, and serves it.
+"""The compliance service: records the routing journal into the tamper-evident audit log, and serves it; and
+watches the desk's market conduct (``conduct.py``: surveillance, whose alerts it records in the same log,
+execution quality and the CAT export, served by ``conduct_rpcs.py``).
 
 Every journal event becomes one record of an RFC 9162 Merkle log (``compliance/trail.py``), sealed in signed
 segments into the audit bucket. Records carry the journal's incarnation, so two histories are never merged:
@@ -41,16 +43,23 @@ from tradingdesk.audit.record import (
     decode_record,
     encode_payload,
 )
+from tradingdesk.compliance.conduct import ConductWatch
+from tradingdesk.compliance.conduct_rpcs import ConductRpcs
+from tradingdesk.compliance.metrics import ComplianceMetrics
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.reject import Reject, invalid, not_found, refused
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.security import channels
-from tradingdesk.spec.domain import data_dir, dsn_for
+from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.conduct_store import ConductStore
+from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -66,15 +75,22 @@ class JournalRefused(Exception):
     """The journal is not a continuation of what was recorded: stop recording, loudly."""
 
 
-class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
+class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServicer):
     name = "compliance"
     service_names = ("tradingdesk.v1.ComplianceService",)
 
-    def __init__(self, desk: TradingDesk, *, directory: ServiceDirectory | None = None, dsn: str | None = None) -> None:
+    def __init__(
+        self,
+        desk: TradingDesk,
+        *,
+        directory: ServiceDirectory | None = None,
+        dsn: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.desk = desk
         self.directory = directory or ServiceDirectory.for_desk(desk)
         # A query index derived from the log: after a machine crash it is re-indexed from the spool.
-        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False)
+        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False, schema=schema_for(desk, "compliance"))
         self.store = AuditStore(self.db)
         spec = desk.spec.compliance
         home = data_dir(desk)
@@ -93,19 +109,38 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.incarnations: list[str] = []
         self.refusing = ""
         self.upstream: Upstream | None = None
+        self.metrics = ComplianceMetrics(
+            mirrored_seq=lambda: self.position.seq if self.position is not None else 0,
+            connected=lambda: self.upstream is not None and self.upstream.connected,
+        )
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
+        self.clock = clock or desk_clock(desk)
+        self.conduct_store = ConductStore(self.db)
+        self.timezone = "America/New_York"
+        self.conduct: ConductWatch | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self, server: grpc.aio.Server) -> None:
-        await asyncio.to_thread(migrate, self.db)
+        await asyncio.to_thread(prepare_schema, self.db)
         await self.trail.start()
         self.position = await asyncio.to_thread(self.store.journal_position)
         self.incarnations = await asyncio.to_thread(self.store.incarnations)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(self, server)
         self.upstream = Upstream("journal", self.directory.address("routing"), self._consume_journal)
         self.upstream.start()
+        calendars = await asyncio.to_thread(desk_calendars, self.desk)
+        self.timezone = calendars[self.desk.spec.instruments[0].symbol].timezone
+        self.conduct = ConductWatch(
+            self.desk,
+            store=self.conduct_store,
+            clock=self.clock,
+            calendars=calendars,
+            directory=self.directory,
+            trail=self.trail,
+        )
+        await self.conduct.start()
 
     def bind_health(self, servicer) -> None:
         """Report the audit trail's health for ``tradingdesk.v1.ComplianceService`` (what monitoring probes and
@@ -140,6 +175,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             self._publish_health()
 
     async def stop(self) -> None:
+        if self.conduct is not None:
+            await self.conduct.stop()
         if self.upstream is not None:
             await self.upstream.stop()
         await self.trail.stop()
@@ -283,6 +320,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 if failure is None:
                     last = batch[-1].entry
                     self.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
+                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=time.time_ns())
 
         while True:
             first = await queue.get()

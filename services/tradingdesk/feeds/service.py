@@ -25,11 +25,13 @@ from grpc.aio import ServicerContext
 from grpc_health.v1 import health, health_pb2
 
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
 from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
 from tradingdesk.feeds.feed import FeedHandler
+from tradingdesk.feeds.metrics import FeedMetrics
 from tradingdesk.feeds.monitor import DOWN
 from tradingdesk.feeds.sources import line_adapters
 from tradingdesk.feeds.state import FeedInfo, MarketState
@@ -93,6 +95,9 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     ) -> None:
         self.desk = desk
         self.clock = clock or WallClock()
+        """Real time: line monitoring, staleness, receive timestamps."""
+        self.desk_clock = desk_clock(desk) if clock is None else None
+        """The desk's clock, for the vendor time of replayed sessions (None: ``clock`` is used)."""
         self.subscriber_bound = subscriber_bound
         self.instruments = list(instruments_of(desk).values())
         symbols = [i.symbol for i in self.instruments]
@@ -116,7 +121,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
 
     async def start(self, server: grpc.aio.Server) -> None:
         add_to_server(self, server)
-        start_ns = self.clock.now_ns()
+        # Vendor timestamps of replayed data follow the desk's clock (the replay clock: the session's open).
+        start_ns = (self.desk_clock or self.clock).now_ns()
         symbols = self.state.symbols
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
@@ -135,6 +141,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             )
         for handler in self.handlers.values():
             handler.start()
+        FeedMetrics(self)
 
     def bind_health(self, servicer: health.aio.HealthServicer) -> None:
         """Report data health on gRPC health for ``tradingdesk.v1.MarketDataService`` from now on.

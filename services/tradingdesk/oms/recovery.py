@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradingdesk.core.enums import OrderStatus, TimeInForce
-from tradingdesk.core.event_codec import StreamDecoder
 from tradingdesk.core.events import OrderPending, OrderReplaced
 
 if TYPE_CHECKING:
@@ -33,8 +32,11 @@ class Recovery:
 
     def rebuild(self: OrderEngine, records: Iterable[RecordLike]) -> int:
         """Replay journal records in seq order; returns how many were applied. The open orders found are
-        ``unseated`` until ``reseat_open_orders`` puts them back on their venues."""
-        decoder = StreamDecoder()
+        ``unseated`` until ``reseat_open_orders`` puts them back on their venues.
+
+        Called again with the records committed since (a standby following the active replica's journal), it
+        goes on where it stopped."""
+        decoder = self.replay_decoder
         count = 0
         for rec in records:
             event = decoder.decode(rec.kind, rec.order_id, rec.ts_ns, rec.payload)
@@ -46,7 +48,7 @@ class Recovery:
         return count
 
     def reseat_open_orders(self: OrderEngine) -> int:
-        """After a rebuild, put open orders back on the (simulated) venues and restart GTD timers.
+        """After a rebuild, put open orders back on the (simulated) venues and restart DAY and GTD timers.
 
         A real venue keeps resting orders across our restart and we would reconcile with it instead; a
         simulated venue lives in our process, so its book is rebuilt from our journal.
@@ -60,7 +62,7 @@ class Recovery:
                 self.venues[order.venue].cancel(order.order_id)  # unknown there: answered by a cancel reject
             open_qty = order.qty - order.cum_qty
             self.venues[order.venue].submit(self._venue_order(order, order.order_id, open_qty, order.price))
-            if order.tif == TimeInForce.GTD:
+            if order.expire_ns and order.tif in (TimeInForce.DAY, TimeInForce.GTD):
                 self._schedule_expiry(order)
             count += 1
         return count

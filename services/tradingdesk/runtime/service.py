@@ -33,8 +33,11 @@ class DeskService(Protocol):
 
     async def stop(self) -> None: ...
 
-    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops, and
-    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades.
+    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
+    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades,
+    # ``interceptors`` go to the server (after the runtime's own), ``gated_names`` are names the runtime does not
+    # mark SERVING itself (a standby reports them through ``bind_health``), and ``after_serving()`` runs once the
+    # server answers SERVING: secondary work (a web page) that must not delay it.
 
 
 class RunningService:
@@ -69,12 +72,19 @@ class RunningService:
 
 
 async def start_service(
-    service: DeskService, address: str, *, security: ServerSecurity | None = None
+    service: DeskService,
+    address: str,
+    *,
+    security: ServerSecurity | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningService:
     """Serve ``service`` on ``address``: with ``security`` (``tradingdesk.security.server.for_service``) the
-    desk's TLS, authentication and limits, without it plaintext (a service's own tests)."""
+    desk's TLS, authentication and limits, without it plaintext (a service's own tests). The runtime's
+    ``interceptors`` (telemetry) see every call first, refused ones too; then the security interceptor; then the
+    service's own (a standby refusing calls)."""
     security = security or security_server.plaintext()
-    server = grpc.aio.server(options=security.options, interceptors=security.interceptors)
+    own = tuple(getattr(service, "interceptors", ()))
+    server = grpc.aio.server(options=security.options, interceptors=[*interceptors, *security.interceptors, *own])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
@@ -86,11 +96,16 @@ async def start_service(
     host = address.rsplit(":", 1)[0]
     bound = f"{host}:{port}"
     await server.start()
+    gated = set(getattr(service, "gated_names", ()))  # names whose status the service reports itself (standby)
     for name in ("", *service.service_names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if name not in gated:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     bind_health = getattr(service, "bind_health", None)
     if bind_health is not None:  # a service whose own health can change (feeds: every line down)
         bind_health(health_servicer)
+    after_serving = getattr(service, "after_serving", None)
+    if after_serving is not None:
+        after_serving()
     log.info("%s serving on %s", service.name, bound)
     return RunningService(service, server, health_servicer, bound, security)
 
@@ -101,9 +116,10 @@ async def serve_until_signalled(
     on_ready: Callable[[str], None] | None = None,
     *,
     security: ServerSecurity | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
-    running = await start_service(service, address, security=security)
+    running = await start_service(service, address, security=security, interceptors=interceptors)
     if on_ready is not None:
         on_ready(running.address)
     stopped = asyncio.Event()

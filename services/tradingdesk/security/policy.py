@@ -62,8 +62,8 @@ RPC_RULES: dict[str, Rule] = {
         strategy=("submit.strategy",),
     ),
     ORDERS + "GetOrder": _r(*_READERS, account=("account",)),
-    ORDERS + "ListOrders": _r(*_READERS, account=("account",), empty_account="all"),
-    ORDERS + "GetPositions": _r(*_READERS, account=("account",), empty_account="all"),
+    ORDERS + "ListOrders": _r(*_READERS, SERVICE, account=("account",), empty_account="all"),  # SERVICE: monitoring
+    ORDERS + "GetPositions": _r(*_READERS, SERVICE, account=("account",), empty_account="all"),
     ORDERS + "StreamExecutions": _r(*_READERS, SERVICE, account=("account",), empty_account="all"),
     ORDERS + "StreamJournal": _r(SERVICE, AUDITOR),
     # market data (feeds)
@@ -91,8 +91,14 @@ RPC_RULES: dict[str, Rule] = {
     COMPLIANCE + "GetInclusionProof": _r(AUDITOR, RISK, SERVICE),
     COMPLIANCE + "GetConsistencyProof": _r(AUDITOR, RISK, SERVICE),
     COMPLIANCE + "Seal": _r(SERVICE, RISK, privileged=True),  # the operator's finalizer, or a risk officer
+    COMPLIANCE + "ListSurveillanceAlerts": _r(AUDITOR, RISK),  # who is suspected of what: not for traders
+    COMPLIANCE + "GetExecutionQuality": _r(*_READERS, account=("account",), empty_account="all"),
+    COMPLIANCE + "ExportCatEvents": _r(AUDITOR, RISK),
     # monitoring
     MONITORING + "GetHealthSummary": _r(*EVERYONE),
+    MONITORING + "ListAlerts": _r(OPS, RISK, AUDITOR, SERVICE),
+    MONITORING + "StreamDeskStatus": _r(OPS, RISK, AUDITOR, SERVICE),
+    MONITORING + "SilenceAlert": _r(OPS, RISK, privileged=True),  # hides an alert from whoever is paged
     # served by every service
     "/grpc.health.v1.Health/Check": _r(*EVERYONE),
     "/grpc.health.v1.Health/Watch": _r(*EVERYONE),

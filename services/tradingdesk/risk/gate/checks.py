@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.fixed import bps_of, format_fixed, mul
-from tradingdesk.core.reject import refused, unavailable
+from tradingdesk.core.reject import Reject, refused, unavailable
+from tradingdesk.markets.luld import price_bands
 from tradingdesk.risk.gate.exposure import check_exposures
 from tradingdesk.risk.gate.scopes import ScopeRules
 
@@ -41,12 +42,8 @@ def check_order(
     """``qty``/``price`` are the order's (its open part for a replace); ``add_qty`` is what it adds to the open
     quantity, which is what exposure limits see."""
     limits = gate.limits
-    if gate.stream_guarded and now_ns - gate.last_heard_ns > gate.stream_timeout_ns:
-        raise unavailable(
-            f"risk stream lost: no word from the risk service for {(now_ns - gate.last_heard_ns) // NS_PER_MS} ms "
-            f"(bound {limits.gate_stream_timeout_ms} ms); new orders are refused until it is back",
-            "RISK_STREAM_LOST",
-        )
+    if gate.stream_guarded and (now_stream := gate.stream_clock.now_ns()) - gate.last_heard_ns > gate.stream_timeout_ns:
+        raise _stream_lost(gate, now_stream)
     is_buy = side == _BUY
     entry = rules.state_entry
     state = entry.state
@@ -73,6 +70,8 @@ def check_order(
                 "a person must re-enable it (ReleaseLatch)",
                 "REPEATED_EXECUTION",
             )
+    market = gate.market
+    day = market.check(symbol, order_type, now_ns) if market is not None else None
     if symbol in limits.halted_symbols:
         raise refused(f"{symbol} is halted: no new orders until the halt is lifted", "SYMBOL_HALTED")
     if symbol in rules.restricted:
@@ -107,14 +106,18 @@ def check_order(
                 f"the last trade {format_fixed(ref_price)}",
                 "PRICE_COLLAR",
             )
-    if limits.luld_band_bps and (
-        (is_buy and check_price > ref.luld_high) or (not is_buy and check_price < ref.luld_low)
-    ):
-        raise refused(
-            f"{'limit price' if is_limit else 'the last trade'} {format_fixed(check_price)} is outside the "
-            f"limit-up/limit-down band {format_fixed(ref.luld_low)}-{format_fixed(ref.luld_high)} of {symbol}",
-            "LULD_BAND",
-        )
+    if limits.luld_band_bps:
+        tier1, mid = limits.luld_band_bps, limits.luld_low_price_band_bps
+        if day is not None:
+            low, high = market.luld_bands(symbol, ref.mean, now_ns, day=day, tier1_bps=tier1, mid_bps=mid)
+        else:
+            low, high = price_bands(ref.mean, tier=1, doubled=False, tick=1, tier1_bps=tier1, mid_bps=mid)
+        if (is_buy and check_price > high) or (not is_buy and check_price < low):
+            raise refused(
+                f"{'limit price' if is_limit else 'the last trade'} {format_fixed(check_price)} is outside the "
+                f"limit-up/limit-down band {format_fixed(low)}-{format_fixed(high)} of {symbol}",
+                "LULD_BAND",
+            )
     if limits.short_sale_rule and not is_buy and add_qty > 0:
         _check_short_sale(gate, account=account, symbol=symbol, side=side, add_qty=add_qty, exposure=account_se)
     if add_qty > 0 and rules.exposure:
@@ -127,6 +130,17 @@ def check_order(
             add_notional=mul(check_price, add_qty),
             mark=ref_price,
         )
+
+
+def _stream_lost(gate: RiskGate, now_ns: int) -> Reject:
+    if gate.cut_reason:
+        why = f"risk stream lost: {gate.cut_reason}"
+    else:
+        why = (
+            f"risk stream lost: no word from the risk service for {(now_ns - gate.last_heard_ns) // NS_PER_MS} ms "
+            f"(bound {gate.limits.gate_stream_timeout_ms} ms)"
+        )
+    return unavailable(f"{why}; new orders are refused until it is back", "RISK_STREAM_LOST")
 
 
 def _check_short_sale(gate: RiskGate, *, account: str, symbol: str, side: Side, add_qty: int, exposure) -> None:
