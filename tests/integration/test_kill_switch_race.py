@@ -111,8 +111,8 @@ async def test_no_order_is_accepted_after_a_kill_returned_nor_refused_after_a_re
         prices = await wait_for(lambda: bids(desk), timeout=30)
         price = format_fixed(prices["AAPL"] * 80 // 100 // 10_000_000 * 10_000_000)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_ch,
-            grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+            desk.channel("routing") as routing_ch,
+            desk.channel("risk") as risk_ch,
             httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{http_port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
             ) as http,
@@ -204,8 +204,8 @@ async def test_a_routing_process_that_cannot_acknowledge_is_cut_off_and_fails_cl
         prices = await wait_for(lambda: bids(desk), timeout=30)
         price = format_fixed(prices["AAPL"] * 80 // 100 // 10_000_000 * 10_000_000)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_ch,
-            grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+            desk.channel("routing") as routing_ch,
+            desk.channel("risk") as risk_ch,
         ):
             risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
             orders = Orders(orders_pb2_grpc.OrderServiceStub(routing_ch), price, "stuck")

@@ -87,7 +87,7 @@ class PagingRig:
     # -- faults --------------------------------------------------------------------------------------------------
     async def set_lines(self, feed: str, enabled: bool) -> None:
         assert self.desk is not None
-        async with grpc.aio.insecure_channel(self.desk.address("feeds")) as ch:
+        async with self.desk.channel("feeds") as ch:
             stub = market_data_pb2_grpc.MarketDataServiceStub(ch)
             for line in ("A", "B"):
                 request = market_data_pb2.SetLineEnabledRequest(

@@ -107,7 +107,7 @@ async def test_no_secret_in_any_log_line_of_a_running_desk(tmp_path: Path, postg
     env = {"TD_RISK_HTTP_TOKEN": TOKEN, "TD_PAGERDUTY_ROUTING_KEY_FILE": str(key_file)}
     desk = await RunningDesk(write_desk(tmp_path, mutate), env=env).start()
     try:
-        async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
+        async with desk.channel("risk") as ch:
             risk = risk_pb2_grpc.RiskServiceStub(ch)
             await risk.KillSwitch(risk_pb2.KillSwitchRequest(actor="jane.doe", reason="log drill"), timeout=10)
             await risk.Resume(risk_pb2.ResumeRequest(actor="jane.doe", reason="log drill over"), timeout=10)

@@ -59,7 +59,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_compliance(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(address_of("compliance", args)) as channel:
+    with channels.channel(address_of("compliance", args)) as channel:
         return args.compliance_run(args, channel)
 
 
@@ -209,7 +209,7 @@ def _monitoring_stub(args: argparse.Namespace) -> monitoring_pb2_grpc.Monitoring
         desk = load_desk(args.file)
         address = f"{desk.spec.services.monitoring.host}:{desk.spec.services.port_of('monitoring')}"
     address = address or f"127.0.0.1:{DEFAULT_PORTS['monitoring']}"
-    return monitoring_pb2_grpc.MonitoringServiceStub(grpc.insecure_channel(address))
+    return monitoring_pb2_grpc.MonitoringServiceStub(channels.channel(address))
 
 
 def cmd_monitoring_status(args: argparse.Namespace) -> int:
@@ -466,6 +466,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("-f", "--file", help="desk spec, to find the monitoring service address")
         p.add_argument("--monitoring", help="monitoring service address host:port (or TD_ADDR_MONITORING)")
         p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+        cli_credentials.add_arguments(p)
 
     st = mon.add_parser("status", help="every service's health, as the monitoring service probes it")
     monitoring_client(st)
