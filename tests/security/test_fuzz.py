@@ -167,9 +167,12 @@ def call(desk: DeskProcess, name: str, method, request) -> grpc.StatusCode:
         kw = {"request_serializer": req_cls.SerializeToString, "response_deserializer": resp_cls.FromString}
         try:
             if method.client_streaming:
+                # a session answers each request; a gate stream sends the full picture, then heartbeats for as
+                # long as it is open: the first answer is enough
                 stream = channel.stream_stream(name, **kw)(iter([request]), timeout=5)
                 for _ in stream:
-                    pass
+                    stream.cancel()
+                    break
             elif method.server_streaming:
                 # a subscription with nothing to say yet ends at its deadline: short, or 200 examples take minutes
                 stream = channel.unary_stream(name, **kw)(request, timeout=STREAM_DEADLINE_S)
