@@ -63,7 +63,7 @@ class Desk:
         journal.wake()
 
     async def stub(self):
-        channel = self.channel("compliance")
+        channel = grpc.aio.insecure_channel(self.address("compliance"))
         return channel, compliance_pb2_grpc.ComplianceServiceStub(channel)
 
     async def stop(self) -> None:
@@ -78,7 +78,7 @@ async def recorded(stub, incarnation: str = "") -> list:
 
 
 async def health(desk: Desk) -> int:
-    async with desk.channel("compliance") as ch:
+    async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
         resp = await health_pb2_grpc.HealthStub(ch).Check(
             health_pb2.HealthCheckRequest(service="tradingdesk.v1.ComplianceService")
         )

@@ -303,5 +303,6 @@ def test_a_desk_without_tls_keeps_the_kubelets_grpc_probe() -> None:
     d = desk()
     plain = d.model_copy(update={"spec": d.spec.model_copy(update={"access": AccessSpec(tls=False)})})
     (c,) = pod(objects(plain), "routing")["containers"]
-    assert c["readinessProbe"]["grpc"] == {"port": 50052}
+    assert c["readinessProbe"]["grpc"] == {"port": 50052, "service": "tradingdesk.v1.OrderService"}
+    assert c["livenessProbe"]["grpc"] == {"port": 50052}
     assert "TD_TLS_DIR" not in {e["name"] for e in c["env"]}
