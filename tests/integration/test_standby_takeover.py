@@ -50,9 +50,7 @@ def marketable(ask: Decimal, coid: str) -> orders_pb2.SubmitOrderRequest:
     )  # fmt: skip
 
 
-async def submit(
-    desk: RunningDesk, address: str, request: orders_pb2.SubmitOrderRequest
-) -> orders_pb2.OrderAck | None:
+async def submit(desk: RunningDesk, address: str, request: orders_pb2.SubmitOrderRequest) -> orders_pb2.OrderAck | None:
     async with access.aio_channel(desk.desk, address) as ch:
         try:
             return await orders_pb2_grpc.OrderServiceStub(ch).SubmitOrder(request, timeout=5)
@@ -77,7 +75,8 @@ async def test_a_standby_router_takes_over_with_every_acknowledged_order(postgre
         await wait_for(lambda: health(desk, standby.address, ""), timeout=60)  # alive, standing by
         assert await health(desk, active, "tradingdesk.v1.OrderService") == health_pb2.HealthCheckResponse.SERVING
         assert (
-            await health(desk, standby.address, "tradingdesk.v1.OrderService") == health_pb2.HealthCheckResponse.NOT_SERVING
+            await health(desk, standby.address, "tradingdesk.v1.OrderService")
+            == health_pb2.HealthCheckResponse.NOT_SERVING
         )
         async with access.aio_channel(desk.desk, standby.address) as ch:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -94,7 +93,8 @@ async def test_a_standby_router_takes_over_with_every_acknowledged_order(postgre
 
         price = await wait_for(ask, timeout=30)
         acked = [
-            await wait_for(lambda i=i: submit(desk, active, marketable(price, f"ha-{i}")), timeout=30) for i in range(20)
+            await wait_for(lambda i=i: submit(desk, active, marketable(price, f"ha-{i}")), timeout=30)
+            for i in range(20)
         ]
         assert len({a.order_id for a in acked}) == 20
 
@@ -134,7 +134,10 @@ async def test_a_standby_risk_service_takes_over_with_the_halts(postgres_server,
     standby = ServiceProcess("risk", spec, env, tmp_path / "risk-standby.log")
     try:
         await wait_for(lambda: health(desk, standby.address, ""), timeout=60)
-        assert await health(desk, standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert (
+            await health(desk, standby.address, "tradingdesk.v1.RiskService")
+            == health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         async with desk.channel("risk") as ch:
             kill = risk_pb2.KillSwitchRequest(scope=common_pb2.Scope(account="ACC-EQ-2"), actor="sre", reason="ha test")
             await risk_pb2_grpc.RiskServiceStub(ch).KillSwitch(kill, timeout=5)
@@ -151,7 +154,9 @@ async def test_a_standby_risk_service_takes_over_with_the_halts(postgres_server,
 
         info = await wait_for(halted, timeout=30)
         assert (info.state, info.actor, info.reason) == (common_pb2.TRADING_STATE_HALTED, "sre", "ha test")
-        assert await health(desk, standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.SERVING
+        assert (
+            await health(desk, standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.SERVING
+        )
     finally:
         standby.stop()
         await desk.stop()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import grpc
-
 from tests.desk_runner import RunningDesk, wait_for
 from tests.integration.test_kill_switch import bids
 from tradingdesk.core.fixed import format_fixed

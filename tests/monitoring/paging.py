@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tests.monitoring.pagerduty import PagerDutyReceiver, Received
 from tests.monitoring.tools import bin_dir, prometheus_query

@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service

@@ -6,7 +6,6 @@ import json
 import logging
 from pathlib import Path
 
-import grpc
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
 from tests.desk_runner import wait_for
