@@ -85,6 +85,16 @@ def _scalar(field) -> st.SearchStrategy:
 def message(descriptor, cls, depth: int = 0) -> st.SearchStrategy:
     fields = {}
     for field in descriptor.fields:
+        if field.type == F.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:  # map<k, v>: random entries
+            key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+            if value.type == F.TYPE_MESSAGE:
+                if depth >= 3:
+                    continue
+                values = message(value.message_type, _message_class(value.message_type), depth + 1)
+            else:
+                values = _scalar(value)
+            fields[field.name] = st.one_of(st.none(), st.dictionaries(_scalar(key), values, max_size=5))
+            continue
         if field.type == F.TYPE_MESSAGE:
             if depth >= 3:
                 continue
@@ -101,7 +111,13 @@ def message(descriptor, cls, depth: int = 0) -> st.SearchStrategy:
             if value is None:
                 continue
             target = getattr(msg, name)
-            if isinstance(value, list):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if hasattr(v, "CopyFrom"):
+                        target[k].CopyFrom(v)
+                    else:
+                        target[k] = v
+            elif isinstance(value, list):
                 target.extend(value)
             elif hasattr(value, "CopyFrom"):
                 target.CopyFrom(value)
