@@ -167,7 +167,7 @@ def _target(args: argparse.Namespace, msg) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from tradingdesk.runtime.embedded import run_embedded
+    from tradingdesk.runtime.up import run_embedded
 
     desk = load_desk(args.file)
     log_dir = Path(args.log_dir) if args.log_dir else Path(desk.spec.storage.data_dir) / desk.name / "logs"
@@ -176,8 +176,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
+    from tradingdesk.runtime.lifeline import die_with_parent
     from tradingdesk.runtime.service import serve_until_signalled
 
+    die_with_parent(dict(os.environ))  # a child of `tradingdesk up` ends with it, even when it is SIGKILLed
     desk = load_desk(args.file)
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
 

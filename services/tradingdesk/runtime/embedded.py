@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.runtime.lifeline import SUPERVISOR_PID_ENV
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
@@ -59,18 +60,29 @@ class EmbeddedDesk:
         self.spec_path = spec_path
         self.directory = ServiceDirectory.for_desk(desk, env or dict(os.environ))
         self.log_dir = log_dir
-        self.env = {**os.environ, **(env or {})}
+        # Each child dies with this process, even a SIGKILLed one (runtime/lifeline.py).
+        self.env = {**os.environ, **(env or {}), SUPERVISOR_PID_ENV: str(os.getpid())}
         self.children: dict[str, Child] = {}
+
+    async def spawn(self, name: str) -> Child:
+        """Start (or start again) one service's process; its output is appended to ``<log_dir>/<name>.log``."""
+        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        try:
+            proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own copy of the descriptor
+        child = Child(name, self.directory.address(name), proc)
+        self.children[name] = child
+        return child
 
     async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
         for name in SERVICE_NAMES:
-            cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
-            out = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-            proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
-            self.children[name] = Child(name, self.directory.address(name), proc)
+            await self.spawn(name)
         deadline = time.monotonic() + ready_timeout
         results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
@@ -79,13 +91,6 @@ class EmbeddedDesk:
             raise RuntimeError(f"services did not become ready: {', '.join(failed)}")
         for c in self.children.values():
             print_line(f"{c.name:<11} serving on {c.address}  (grpc.health.v1 SERVING, pid {c.process.pid})")
-
-    async def wait_any_exit(self) -> str:
-        waits = {asyncio.create_task(c.process.wait()): c.name for c in self.children.values()}
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        return waits[next(iter(done))]
 
     async def stop(self, timeout: float = 15.0) -> None:
         for name in STOP_ORDER:
@@ -98,26 +103,3 @@ class EmbeddedDesk:
             except TimeoutError:
                 child.process.kill()
                 await child.process.wait()
-
-
-async def run_embedded(desk: TradingDesk, spec_path: Path, log_dir: Path | None) -> int:
-    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await embedded.start()
-    print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
-    stopper = asyncio.create_task(stop.wait())
-    exited = asyncio.create_task(embedded.wait_any_exit())
-    done, _ = await asyncio.wait({stopper, exited}, return_when=asyncio.FIRST_COMPLETED)
-    code = 0
-    if exited in done:
-        print(f"service {exited.result()} exited unexpectedly; stopping the desk", file=sys.stderr, flush=True)
-        code = 1
-    else:
-        exited.cancel()
-    print("draining: routing first, then the rest", flush=True)
-    await embedded.stop()
-    print("desk stopped", flush=True)
-    return code
