@@ -1,7 +1,8 @@
 """The embedded runtime: all five services on one machine, each in its own process and port.
 
 Each child runs exactly what a pod runs (``tradingdesk serve <service>``), so the embedded desk exercises
-the production code path. Processes rather than threads also let routing use a core of its own.
+the production code path. Processes rather than threads also let routing use a core of its own. A child dies
+with the process that started it (``runtime/lifeline.py``); ``runtime/supervisor.py`` restarts one that crashes.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class EmbeddedDesk:
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed once the child has its copy
         try:
             proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
         finally:

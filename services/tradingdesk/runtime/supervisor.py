@@ -106,10 +106,6 @@ class Supervisor:
         self._halt_watch: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
 
-    @property
-    def restarts(self) -> dict[str, int]:
-        return {name: s.restarts for name, s in self.services.items()}
-
     async def run(self) -> str:
         """Supervise until a service is given up on; returns why the desk must stop. Cancel it to stop it."""
         self._write_status()
@@ -117,10 +113,9 @@ class Supervisor:
         try:
             done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_EXCEPTION)
             failure = next(t.exception() for t in done if t.exception() is not None)
-            if not isinstance(failure, GiveUp):
-                raise failure
-            self._write_status(gave_up=str(failure))
-            return str(failure)
+            why = str(failure) if isinstance(failure, GiveUp) else f"supervision failed: {failure!r}; stopping the desk"
+            self._write_status(gave_up=why)
+            return why
         finally:
             for task in (*watchers, *self._background, *([self._halt_watch] if self._halt_watch else [])):
                 task.cancel()
