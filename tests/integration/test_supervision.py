@@ -18,7 +18,15 @@ from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_kill_switch import bids, refused_code, resting
 from tests.integration.test_risk_fail_closed import _accepted, _refused
 from tradingdesk.runtime.supervisor import STATUS_FILE
-from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import (
+    common_pb2,
+    compliance_pb2,
+    compliance_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    risk_pb2,
+    risk_pb2_grpc,
+)
 
 pytestmark = pytest.mark.slow
 GATE_BOUND_MS = 500
@@ -135,6 +143,22 @@ async def test_sigkilled_risk_fails_closed_until_it_is_restarted(started) -> Non
         assert outcome.startswith("UNAVAILABLE:RISK_STREAM_LOST:"), outcome
         await wait_for(lambda: restarted(desk, "risk"), timeout=60, what="risk restarted")
         assert await wait_for(lambda: _accepted(orders, probe()), timeout=20, what="orders accepted again")
+    assert desk.stop() == 0
+
+
+async def test_sigkilled_routing_is_restarted_from_its_journal(started) -> None:
+    desk = started()
+    probe = Probe(await wait_for(lambda: bids(desk), timeout=30))
+    async with grpc.aio.insecure_channel(desk.address("routing")) as routing:
+        orders = orders_pb2_grpc.OrderServiceStub(routing)
+        order = probe()
+        ack = await orders.SubmitOrder(order, timeout=5)
+        sigkill(desk, "routing")
+        await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
+        # the acknowledged order survived the crash: the restarted routing recovered it from the journal
+        got = await orders.GetOrder(orders_pb2.GetOrderRequest(account=order.account, order_id=ack.order_id), timeout=5)
+        assert (got.order_id, got.client_order_id) == (ack.order_id, order.client_order_id)
+        assert await wait_for(lambda: _accepted(orders, probe()), timeout=20, what="routing accepting again")
     assert desk.stop() == 0
 
 
