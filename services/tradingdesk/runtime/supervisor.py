@@ -117,9 +117,10 @@ class Supervisor:
             self._write_status(gave_up=why)
             return why
         finally:
-            for task in (*watchers, *self._background, *([self._halt_watch] if self._halt_watch else [])):
+            tasks = (*watchers, *self._background, *([self._halt_watch] if self._halt_watch else []))
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*watchers, *self._background, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _watch(self, name: str) -> None:
         while True:
