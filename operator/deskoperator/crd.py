@@ -105,6 +105,13 @@ CEL_RULES: dict[str, list[dict[str, Any]]] = {
             ".tolerationSeconds",
         ),
     ],
+    "supervision": [
+        _rule(
+            "self.restartBackoffInitialMs <= self.restartBackoffMaxMs",
+            "must not exceed restartBackoffMaxMs",
+            ".restartBackoffInitialMs",
+        ),
+    ],
     "services.*.resources": [
         _rule("isQuantity(self.cpu)", "must be a Kubernetes quantity such as 500m or 2", ".cpu"),
         _rule("isQuantity(self.memory)", "must be a Kubernetes quantity such as 512Mi or 2Gi", ".memory"),

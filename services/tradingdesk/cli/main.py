@@ -180,8 +180,8 @@ def _target(args: argparse.Namespace, msg) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from tradingdesk.runtime.embedded import run_embedded
     from tradingdesk.runtime.monitoring_stack import MonitoringStack, MonitoringStackError
+    from tradingdesk.runtime.up import run_embedded
 
     desk = load_desk(args.file)
     log_dir = Path(args.log_dir) if args.log_dir else Path(desk.spec.storage.data_dir) / desk.name / "logs"
@@ -262,11 +262,13 @@ def cmd_monitoring_render(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
+    from tradingdesk.runtime.lifeline import die_with_parent
     from tradingdesk.runtime.service import serve_until_signalled
     from tradingdesk.spec.domain import dsn_for
     from tradingdesk.telemetry import start_telemetry
     from tradingdesk.telemetry.logs import configure_json_logging, environment_redactor
 
+    die_with_parent(dict(os.environ))  # a child of `tradingdesk up` ends with it, even when it is SIGKILLed
     desk = load_desk(args.file)
     configure_json_logging(
         service=args.service,

@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from tradingdesk.spec.base import Model
 from tradingdesk.spec.conduct import ConductSpec, ListingSpec
 from tradingdesk.spec.monitoring import MonitoringSpec
+from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
@@ -557,6 +558,8 @@ class TradingDeskSpec(Model):
     """Per-service replicas, ports, images and resources."""
     conduct: ConductSpec = Field(default_factory=ConductSpec)
     """Market conduct: market hours, market-wide circuit breakers, surveillance thresholds, CAT reporting."""
+    supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
+    """How the embedded runtime restarts crashed services (ignored on Kubernetes, where the kubelet does)."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingDeskSpec:
