@@ -92,7 +92,7 @@ def test_secret_files_named_by_the_environment_are_redacted(tmp_path: Path) -> N
 @pytest.mark.slow
 @pytest.mark.postgres
 async def test_no_secret_in_any_log_line_of_a_running_desk(tmp_path: Path, postgres_server) -> None:
-    """Secrets planted in the configuration: the database password (in the spec's DSN), the HTTP kill switch
+    """Secrets planted in the configuration: the database password (in ``TD_DSN``), the HTTP kill switch
     token (environment) and a PagerDuty routing key (a file named by the environment). The desk runs, trades
     nothing, takes a kill and a resume through the door that uses the token; no line of any log carries one."""
     dsn = postgres_server.create_database("logsecrets").replace("://desk@", f"://desk:{DB_PASSWORD}@")
@@ -101,15 +101,25 @@ async def test_no_secret_in_any_log_line_of_a_running_desk(tmp_path: Path, postg
     key_file.write_text(ROUTING_KEY)
 
     def mutate(doc: dict) -> None:
-        doc["spec"]["storage"]["dsn"] = dsn
         doc["spec"]["risk"]["httpPort"] = 0
 
-    env = {"TD_RISK_HTTP_TOKEN": TOKEN, "TD_PAGERDUTY_ROUTING_KEY_FILE": str(key_file)}
+    env = {"TD_DSN": dsn, "TD_RISK_HTTP_TOKEN": TOKEN, "TD_PAGERDUTY_ROUTING_KEY_FILE": str(key_file)}
     desk = await RunningDesk(write_desk(tmp_path, mutate), env=env).start()
     try:
         async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
             risk = risk_pb2_grpc.RiskServiceStub(ch)
-            await risk.KillSwitch(risk_pb2.KillSwitchRequest(actor="jane.doe", reason="log drill"), timeout=10)
+
+            async def kill_reaching_routing() -> bool:
+                """A kill that routing's gate applied (it may still be connecting right after the start)."""
+                kill = await risk.KillSwitch(
+                    risk_pb2.KillSwitchRequest(actor="jane.doe", reason="log drill"), timeout=10
+                )
+                if kill.state.delivery.applied:
+                    return True
+                await risk.Resume(risk_pb2.ResumeRequest(actor="jane.doe", reason="no gate yet"), timeout=10)
+                return False
+
+            await wait_for(kill_reaching_routing, timeout=30, interval=0.5)
             await risk.Resume(risk_pb2.ResumeRequest(actor="jane.doe", reason="log drill over"), timeout=10)
         await wait_for(lambda: "HALTED" in (tmp_path / "logs" / "routing.log").read_text(), timeout=10)
     finally:

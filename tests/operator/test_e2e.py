@@ -76,7 +76,9 @@ def test_example_desk_reaches_ready_on_colocated_nodes(kube: Kubectl, operator: 
     assert desk["metadata"]["finalizers"] == ["tradingdesk.io/finalizer"]
 
     children = kube.json("get", CHILD_KINDS, "-n", namespace, "-l", f"app.kubernetes.io/instance={DESK}")["items"]
-    assert len(children) == 25  # 5 Deployments, Services, PDBs; 6 NetworkPolicies (one for the migration Job); 4 more
+    # 5 Deployments, Services, PDBs; 6 NetworkPolicies (one for the migration Job); 2 ConfigMaps (the spec, the
+    # alert rules and scrape job); a ServiceAccount, Role and RoleBinding
+    assert len(children) == 26
     for child in children:
         assert [r["uid"] for r in child["metadata"]["ownerReferences"]] == [desk["metadata"]["uid"]]
 

@@ -40,7 +40,7 @@ class DeskService(Protocol):
 
     # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
     # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades,
-    # ``interceptors`` go to the server (after the runtime's own), ``gated_names`` are names the runtime does not
+    # ``interceptors`` go to the server (before the runtime's own), ``gated_names`` are names the runtime does not
     # mark SERVING itself (a standby reports them through ``bind_health``), and ``after_serving()`` runs once the
     # server answers SERVING: secondary work (a web page) that must not delay it.
 
@@ -71,9 +71,10 @@ class RunningService:
 async def start_service(
     service: DeskService, address: str, *, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
 ) -> RunningService:
-    # A service with standbys (routing, risk) refuses its calls while standing by: an interceptor of its own.
+    # A service with standbys (routing, risk) refuses its calls while standing by: an interceptor of its own. It
+    # goes first: the metrics interceptor caches each method's handler, and the standby's answer changes.
     own = tuple(getattr(service, "interceptors", ()))
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[*interceptors, *own])
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[*own, *interceptors])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
