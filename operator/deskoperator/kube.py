@@ -6,6 +6,7 @@ rendering, comparison and applying in one shape (what ``kubectl get -o json`` sh
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from typing import Any
@@ -27,6 +28,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "Role": ("rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
     "TradingDesk": (f"{API_GROUP}/{API_VERSION}", "tradingdesks"),
+}
+# Spec fields the API server assigns at creation and refuses to change: kept when an object is replaced.
+SERVER_ASSIGNED: dict[str, tuple[str, ...]] = {
+    "Service": ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"),
 }
 CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "TradingDesk"))
 
@@ -108,29 +113,28 @@ class Kube:
         )
         return out or {}
 
+    def replace(self, obj: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+        """PUT ``obj`` over ``live``: every field becomes what is rendered (what apply cannot merge, e.g. a list
+        entry someone re-keyed). Fields the server assigns once (a Service's cluster IPs) are kept from ``live``."""
+        body = copy.deepcopy(obj)
+        body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        for key in SERVER_ASSIGNED.get(obj["kind"], ()):
+            if key in live.get("spec", {}):
+                body["spec"].setdefault(key, live["spec"][key])
+        meta = obj["metadata"]
+        out = self.request(
+            "PUT", path(obj["kind"], meta["namespace"], meta["name"]), query={"fieldManager": FIELD_MANAGER}, body=body
+        )
+        return out or {}
+
     def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
         out = self.request("GET", path(kind, namespace), query={"labelSelector": selector}) or {}
         return list(out.get("items", []))
 
-    def delete(self, kind: str, namespace: str, name: str) -> None:
-        self.request("DELETE", path(kind, namespace, name), body={"propagationPolicy": "Background"})
-
-    def ensure_peering(self, name: str, namespaces: tuple[str, ...] = ()) -> None:
-        """Create kopf's peering object(s) if missing: kopf waits for them but never creates them itself."""
-        if not namespaces:
-            targets = [("/apis/kopf.dev/v1/clusterkopfpeerings", "ClusterKopfPeering", {})]
-        else:
-            targets = [
-                (f"/apis/kopf.dev/v1/namespaces/{quote(ns)}/kopfpeerings", "KopfPeering", {"namespace": ns})
-                for ns in namespaces
-            ]
-        for url_path, kind, meta in targets:
-            body = {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": {"name": name, **meta}}
-            try:
-                self.request("POST", url_path, body=body)
-            except KubeError as exc:
-                if exc.status != 409:  # 409: it exists already
-                    raise
+    def delete(self, kind: str, namespace: str, name: str, *, orphan: bool = False) -> None:
+        """Delete one object; ``orphan`` leaves its dependents (a Deployment's ReplicaSets and pods) running."""
+        policy = "Orphan" if orphan else "Background"
+        self.request("DELETE", path(kind, namespace, name), body={"propagationPolicy": policy})
 
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
         """Merge-patch the status subresource (the spec is never touched by the operator)."""

@@ -1,8 +1,8 @@
-"""Calls from the operator to a desk's services, each bounded in time.
+"""Calls from the operator to a desk's RiskService, each bounded in time, through the generated contract only.
 
-Why bounded: these run inside the finalizer and the update handler. A desk whose pods are gone or whose
-network is broken must still be deletable, so every call gives up after ``timeout`` seconds and the caller
-records a Warning Event and carries on.
+Why bounded: these run inside the kill-switch and live-configuration workers and the finalizer. A desk whose
+pods are gone or whose network is broken must still be deletable, and a slow call must never hold a worker, so
+every call gives up after ``timeout`` seconds; the workers retry with backoff, the finalizer records an Event.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ SPEC_TO_PROTO = {
     "ReduceOnly": common_pb2.TRADING_STATE_REDUCING,
     "Halted": common_pb2.TRADING_STATE_HALTED,
 }
+PROTO_TO_SPEC = {v: k for k, v in SPEC_TO_PROTO.items()}
 DEFAULT_TEMPLATE = "{desk}-{service}.{namespace}.svc:{port}"
+# Codes that say the request itself is wrong: retrying the same request cannot help.
+REFUSALS = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +44,45 @@ class Addresses:
 class DeliveryError(RuntimeError):
     """The service did not confirm in time (unreachable, refused, or too slow)."""
 
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+        """True when the service answered and refused the request (retrying the same request cannot help)."""
+
+
+def _call(address: str, method: str, request: object, timeout: float) -> object:
+    try:
+        with grpc.insecure_channel(address) as channel:
+            return getattr(risk_pb2_grpc.RiskServiceStub(channel), method)(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        raise DeliveryError(f"{address}: {code.name}: {details}", refused=code in REFUSALS) from None
+
 
 def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.0) -> str:
-    """``RiskService.SetTradingState`` for the whole desk; returns the state the service reports."""
+    """``RiskService.SetTradingState`` for the whole desk; returns the state the service now reports."""
     request = risk_pb2.SetTradingStateRequest(
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
-    try:
-        with grpc.insecure_channel(address) as channel:
-            reply = risk_pb2_grpc.RiskServiceStub(channel).SetTradingState(request, timeout=timeout)
-    except grpc.RpcError as exc:
-        code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
-        details = exc.details() if hasattr(exc, "details") else str(exc)
-        raise DeliveryError(f"{address}: {code}: {details}") from None
-    return common_pb2.TradingState.Name(reply.state)
+    reply = _call(address, "SetTradingState", request, timeout)
+    return PROTO_TO_SPEC.get(reply.state, common_pb2.TradingState.Name(reply.state))  # type: ignore[attr-defined]
+
+
+def get_trading_state(address: str, timeout: float = 3.0) -> str:
+    """The desk-scope trading state the service reports now."""
+    reply = _call(address, "GetTradingState", risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope()), timeout)
+    return PROTO_TO_SPEC.get(reply.state, common_pb2.TradingState.Name(reply.state))  # type: ignore[attr-defined]
+
+
+def get_limits(address: str, timeout: float = 3.0) -> risk_pb2.RiskLimits:
+    return _call(address, "GetLimits", risk_pb2.GetLimitsRequest(), timeout)  # type: ignore[return-value]
+
+
+def set_limits(address: str, limits: risk_pb2.RiskLimits, reason: str, timeout: float = 3.0) -> risk_pb2.RiskLimits:
+    """``RiskService.SetLimits``: the whole set replaced at once, in force in every routing gate on return."""
+    request = risk_pb2.SetLimitsRequest(limits=limits, actor=ACTOR, reason=reason)
+    return _call(address, "SetLimits", request, timeout)  # type: ignore[return-value]
 
 
 SEAL_UNAVAILABLE = (

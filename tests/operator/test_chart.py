@@ -43,4 +43,4 @@ def test_operator_runs_with_peering_liveness_and_metrics() -> None:
 
 def test_crds_are_in_the_chart() -> None:
     names = sorted(p.name for p in (CHART / "crds").glob("*.yaml"))
-    assert names == ["kopf-peerings.yaml", "tradingdesks.yaml"]
+    assert names == ["tradingdesks.yaml"]

@@ -98,9 +98,21 @@ def test_names_printer_columns_and_status() -> None:
     assert columns["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
     assert columns["Trading"] == ".status.tradingState"
     assert columns["Services"] == ".status.readyServices"
+    assert columns["Degraded"] == '.status.conditions[?(@.type=="Degraded")].status'
+    assert columns["Reason"] == '.status.conditions[?(@.type=="Degraded")].reason'
     assert columns["Age"] == ".metadata.creationTimestamp"
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
-    assert set(status) == {"observedGeneration", "conditions", "tradingState", "readyServices", "services"}
+    assert set(status) == {
+        "observedGeneration",
+        "conditions",
+        "tradingState",
+        "trading",
+        "riskLimits",
+        "readyServices",
+        "services",
+        "failedNodes",
+        "operator",
+    }
     assert set(status["conditions"]["items"]["properties"]) == {
         "type",
         "status",
@@ -109,12 +121,6 @@ def test_names_printer_columns_and_status() -> None:
         "lastTransitionTime",
         "observedGeneration",
     }
-
-
-def test_peering_crds_are_kopfs() -> None:
-    names = [d["metadata"]["name"] for d in crd.peering_crds()]
-    assert names == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"]
-    assert yaml.safe_load_all(crd.files()["kopf-peerings.yaml"])
 
 
 def test_cli_prints_the_crd(capsys: Any) -> None:
