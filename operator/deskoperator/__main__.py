@@ -79,7 +79,7 @@ async def start_webhook(cfg: Config, kube: Kube) -> aiohttp.web.AppRunner:
 
 async def run(cfg: Config) -> int:
     health = Health()
-    runners = [await health.serve(cfg.liveness)]
+    runners = [await health.serve(cfg.liveness)] if cfg.liveness else []  # "" turns the health server off
     if cfg.metrics_port:
         runners.append(await metrics.serve(cfg.metrics_port))
     kube = Kube(load_api_client())
@@ -117,7 +117,7 @@ async def run(cfg: Config) -> int:
                 clusterwide=not cfg.namespaces,
                 namespaces=list(cfg.namespaces),
                 stop_flag=kopf_stop,
-                memo=kopf.Memo(config=cfg),
+                memo=kopf.Memo(config=cfg, elector=elector),
             )
         )
         # kopf installs its own SIGINT/SIGTERM handlers: then it stops by itself and ``operator`` finishes.

@@ -113,21 +113,27 @@ class Delivery:
         self._wake = asyncio.Event()
         self.retry_at: float | None = None
         """Loop time of the next retry while one is scheduled (for status and tests)."""
+        self.inflight: asyncio.Future | None = None
+        """The attempt running in a thread: a call that started cannot be taken back, so a stop waits for it."""
 
     def want(self, value: str) -> None:
-        """A new wish (or the same one again: then nothing happens unless it is still pending)."""
+        """A new wish; the same wish again changes nothing (the worker retries a pending one on its own)."""
         if value != self.record.want:
             self.record.want = value
             self.record.attempts, self.record.error = 0, ""
             self.backoff.reset()
-            self._wake.set()
-        elif self.record.pending and not self.record.refused and self.retry_at is None:
             self._wake.set()
 
     def nudge(self) -> None:
         """Retry now instead of at the end of the backoff (the service may have just come up)."""
         if self.record.pending and not self.record.refused:
             self._wake.set()
+
+    async def settle(self) -> None:
+        """Wait for an attempt that is already on the wire (after the worker task was cancelled)."""
+        if self.inflight is not None and not self.inflight.done():
+            with contextlib.suppress(Exception):
+                await self.inflight
 
     async def _sleep(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -142,8 +148,9 @@ class Delivery:
             self._wake.clear()
             while self.record.pending and not self.record.refused:
                 wish = self.record.want
+                self.inflight = asyncio.ensure_future(asyncio.to_thread(self.attempt, wish, self.record))
                 try:
-                    reported = await asyncio.to_thread(self.attempt, wish, self.record)
+                    reported = await asyncio.shield(self.inflight)
                 except DeliveryError as exc:
                     if wish != self.record.want:
                         continue  # superseded while the call ran: deliver the new wish at once
@@ -162,6 +169,7 @@ class Delivery:
                     self._wake.clear()
                     continue
                 if wish == self.record.want:
+                    self.record.refused_for = ""
                     self.record.confirmed_for, self.record.reported = wish, reported
                     self.record.confirmed_time, self.record.attempts, self.record.error = now(), 0, ""
                     self.backoff.reset()

@@ -95,8 +95,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def stop_workers(memo: kopf.Memo, **_: Any) -> None:
+    elector = getattr(memo, "elector", None)
     if getattr(memo, "heartbeat", None) is not None:
-        await memo.heartbeat.stop()
+        # say "stopped" only while still the leader: after losing the Lease, another replica writes status
+        await memo.heartbeat.stop(announce=elector is None or not elector.lost.is_set())
     for worker in list(getattr(memo, "workers", {}).values()):
         await worker.stop()
 

@@ -44,12 +44,14 @@ class Heartbeat:
             worker.st.heartbeat = self.stamp
             worker.publish_soon()
 
-    async def stop(self, timeout: float = 5.0) -> None:
+    async def stop(self, *, announce: bool = True, timeout: float = 5.0) -> None:
         """Say "stopped" in every desk's status (bounded: a shutdown never waits long on the API server)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if not announce:
+            return
         self.stamp = self._stamp("Stopped")
         writes = []
         for worker in list(self.workers.values()):

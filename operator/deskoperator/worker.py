@@ -113,7 +113,8 @@ class DeskWorker:
             st.last_status = dict(saved) if saved else None  # keeps lastTransitionTime across operator restarts
             st.seen_status = True
         if meta.get("deletionTimestamp"):
-            return  # the finalizer halts and lets go; nothing else starts now
+            st.deleting = True  # the finalizer halts and lets go; nothing else starts now
+            return
         # The kill switch first, from the raw object: whatever else the spec says, this is delivered.
         self.trading.want(str((body.get("spec") or {}).get("tradingState") or "Active"))
         if st.generation != st.handled_generation:
@@ -133,11 +134,15 @@ class DeskWorker:
         self._wake.set()
 
     async def stop(self) -> None:
+        """Stop the workers; a call to the RiskService already on the wire is waited for (bounded by its timeout),
+        so nothing the workers sent can land after what the finalizer sends."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.trading.settle()
+        await self.limits.settle()
 
     # -- live deliveries (run in a thread, bounded by --rpc-timeout) ----------------------------------------------
     def risk_address(self) -> str:
