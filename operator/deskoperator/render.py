@@ -212,7 +212,8 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
         }
         pod_spec["volumes"].append({"name": "risk-http", "secret": secret})
     meta = _meta(child_name(desk.name, service), namespace, owner, service)
-    meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}
+    digest = config_hash(desk, service)
+    meta["annotations"] = {CONFIG_HASH_ANNOTATION: digest}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -223,7 +224,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "selector": {"matchLabels": selector_labels(desk.name, service)},
             "strategy": _strategy(svc.replicas),
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}},
+                "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: digest}},
                 "spec": pod_spec,
             },
         },

@@ -124,8 +124,8 @@ def test_a_halt_sent_while_the_risk_service_is_down_arrives_when_it_comes_up(
         patch(kube, ns, name, {"tradingState": "Halted"})
 
         def retrying() -> bool:
-            st = status(kube, ns, name)
-            return st.get("trading", {}).get("attempts", 0) >= 2
+            trading = status(kube, ns, name).get("trading", {})
+            return trading.get("desired") == "Halted" and trading.get("attempts", 0) >= 2
 
         kube.wait_until("the operator retrying the halt", retrying, timeout=60)
         st = status(kube, ns, name)

@@ -36,7 +36,10 @@ def test_operator_runbook(kube: Kubectl, operator: Operator, monkeypatch: pytest
                  json.dumps({"spec": {"tradingState": "Halted"}}))  # fmt: skip  # kwok: no RiskService answers
         kube.wait_until(
             "the halt retried",
-            lambda: kube.desk(NS, DESK).get("status", {}).get("trading", {}).get("attempts", 0) >= 1,
+            lambda: (
+                (t := kube.desk(NS, DESK).get("status", {}).get("trading", {})).get("desired") == "Halted"
+                and t.get("attempts", 0) >= 1
+            ),
             timeout=60,
         )
         screen = run_step(kube, steps["status"])
