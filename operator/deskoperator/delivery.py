@@ -84,15 +84,12 @@ class Confirmation:
             "lastError": self.error if self.pending else "",
         }
 
-    @classmethod
-    def from_status(cls, saved: dict[str, object] | None) -> Confirmation:
-        """What an earlier operator run recorded (status survives restarts; memory does not)."""
+    def restore(self, saved: dict[str, object] | None) -> None:
+        """Take back what an earlier operator run recorded in status (status survives restarts; memory does not)."""
         saved = saved or {}
-        return cls(
-            confirmed_for=str(saved.get("confirmedFor", "") or ""),
-            reported=str(saved.get("reported", "") or ""),
-            confirmed_time=str(saved.get("confirmedTime", "") or ""),
-        )
+        self.confirmed_for = str(saved.get("confirmedFor", "") or "")
+        self.reported = str(saved.get("reported", "") or "")
+        self.confirmed_time = str(saved.get("confirmedTime", "") or "")
 
 
 Attempt = Callable[[str, Confirmation], str]

@@ -39,8 +39,11 @@ CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "TradingDesk"))
 class KubeError(RuntimeError):
     """A request the API server refused; ``status`` is the HTTP status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, kind: str = "") -> None:
         self.status = status
+        self.message = message
+        self.kind = kind
+        """The kind of the object the request was about, when known (for metrics)."""
         super().__init__(f"HTTP {status}: {message}")
 
 

@@ -92,8 +92,15 @@ def put_back(kube: Kube, obj: dict[str, Any]) -> str:
     """Make the live object what ``obj`` renders: apply; replace if apply is refused; recreate if that is too.
 
     Returns how ("applied", "replaced" or "recreated"). Only HTTP 422 (the API server refused the merged result)
-    escalates; any other error is raised for the caller to report and retry.
+    escalates; any other error is raised, naming the object, for the caller to report and retry.
     """
+    try:
+        return _put_back(kube, obj)
+    except KubeError as exc:
+        raise KubeError(exc.status, f"{label(obj)}: {exc.message}", kind=obj["kind"]) from None
+
+
+def _put_back(kube: Kube, obj: dict[str, Any]) -> str:
     try:
         kube.apply(obj)
         return "applied"

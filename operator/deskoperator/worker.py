@@ -104,12 +104,8 @@ class DeskWorker:
         st.generation = int(meta.get("generation", 0))
         if not st.seen_status:
             saved = body.get("status") or {}
-            st.trading.confirmed_for = Confirmation.from_status(saved.get("trading")).confirmed_for
-            st.trading.reported = Confirmation.from_status(saved.get("trading")).reported
-            st.trading.confirmed_time = Confirmation.from_status(saved.get("trading")).confirmed_time
-            limits = Confirmation.from_status(saved.get("riskLimits"))
-            st.limits.confirmed_for, st.limits.reported = limits.confirmed_for, limits.reported
-            st.limits.confirmed_time = limits.confirmed_time
+            st.trading.restore(saved.get("trading"))
+            st.limits.restore(saved.get("riskLimits"))
             st.last_status = dict(saved) if saved else None  # keeps lastTransitionTime across operator restarts
             st.seen_status = True
         if meta.get("deletionTimestamp"):
@@ -126,7 +122,7 @@ class DeskWorker:
         self.limits.nudge()
 
     def resync_later(self) -> None:
-        """A child could not be repaired: run a full sync after the backoff (thread-safe)."""
+        """A child could not be repaired: run a full sync (retried with backoff while it fails; thread-safe)."""
         self.loop.call_soon_threadsafe(self._request_resync)
 
     def _request_resync(self) -> None:
@@ -253,9 +249,12 @@ class DeskWorker:
             try:
                 changes = reconcile.sync(self.kube, st.rendered, st.namespace, st.name, st.uid, fresh=fresh)
             except KubeError as exc:
-                st.error, st.handled_generation = ("ReconcileFailed", str(exc)), generation
-                kopf.warn(ref, reason="ReconcileFailed", message=str(exc)[:1000])
                 metrics.METRICS.observe_reconcile(time.monotonic() - started, ok=False)
+                if generation == st.reconciled_generation:  # this spec was applied before: a repair failed
+                    self.repair_failed(exc)
+                else:
+                    st.error, st.handled_generation = ("ReconcileFailed", str(exc)), generation
+                    kopf.warn(ref, reason="ReconcileFailed", message=str(exc)[:1000])
                 raise
             st.error, st.repair_error = None, ""
             st.reconciled_generation = st.handled_generation = generation
@@ -339,14 +338,21 @@ class DeskWorker:
             if "being terminated" in str(exc):  # a namespace being deleted removes children before their desk
                 log.debug("drift repair of %s/%s skipped: %s", kind, name, exc)
                 return
-            st.repair_error = f"{kind}/{name} could not be repaired: {exc}"
-            metrics.METRICS.inc("tradingdesk_operator_repair_failures_total", kind=kind)
-            metrics.METRICS.inc("tradingdesk_operator_desk_repair_failures_total", namespace=st.namespace, desk=st.name)
-            kopf.warn(ref, reason="RepairFailed", message=st.repair_error[:1000])
-            log.warning("%s/%s: %s", st.namespace, st.name, st.repair_error)
+            self.repair_failed(exc)
             self.resync_later()
         finally:
             st.apply_lock.release()
+
+    def repair_failed(self, exc: KubeError) -> None:
+        """A child could not be put back: an Event (once per distinct error), a condition, a metric; retried."""
+        st = self.st
+        message = f"repair failed: {exc.message}"
+        metrics.METRICS.inc("tradingdesk_operator_repair_failures_total", kind=exc.kind or "unknown")
+        metrics.METRICS.inc("tradingdesk_operator_desk_repair_failures_total", namespace=st.namespace, desk=st.name)
+        if st.repair_error != message:
+            kopf.warn(desk_ref(st.namespace, st.name, st.uid), reason="RepairFailed", message=message[:1000])
+            log.warning("%s/%s: %s", st.namespace, st.name, message)
+        st.repair_error = message
 
     # -- status --------------------------------------------------------------------------------------------------
     def publish_soon(self) -> None:
