@@ -40,6 +40,17 @@ def desk_namespace(kube: Kubectl, name: str) -> Iterator[str]:
 
 
 @contextmanager
+def ready_desk(kube: Kubectl, operator: Operator, doc: dict[str, Any], ns: str, tmp: Path) -> Iterator[str]:
+    """``doc`` applied (server-side) and Ready in a fresh ``ns``, its RiskService a real process; yields its address."""
+    name = doc["metadata"]["name"]
+    with desk_namespace(kube, ns), real_risk(doc, operator.risk_ports[(ns, name)], tmp) as address:
+        kube.wait_until("risk service", lambda: answers(address), timeout=60)
+        kube.run("apply", "--server-side", "-n", ns, "-f", "-", stdin=yaml.safe_dump(doc), timeout=120)
+        kube.wait_ready(ns, name, timeout=180)
+        yield address
+
+
+@contextmanager
 def webhook_off(kube: Kubectl) -> Iterator[None]:
     """The chart's default: no validating webhook, only the schema and CEL."""
     saved = kube.json("get", "validatingwebhookconfiguration", WEBHOOK)
@@ -79,10 +90,7 @@ def test_a_halt_in_a_refused_spec_is_delivered_and_survives_the_fix(
 ) -> None:
     ns, name = "td-e2e-invalid", "ks-invalid"
     doc = test_desk_document(name)
-    with desk_namespace(kube, ns), real_risk(doc, operator.risk_ports[(ns, name)], tmp_path) as address:
-        kube.wait_until("risk service", lambda: answers(address), timeout=30)
-        kube.apply(doc, ns)
-        kube.wait_ready(ns, name, timeout=120)
+    with ready_desk(kube, operator, doc, ns, tmp_path) as address:
         wait_confirmed(kube, ns, name, "Active")
 
         venues = doc["spec"]["venues"]
@@ -147,7 +155,10 @@ def test_a_halt_sent_while_the_risk_service_is_down_arrives_when_it_comes_up(
 
 
 def large_desk(name: str, instruments: int = 10_000) -> dict[str, Any]:
-    """The largest desk the CRD admits: 10,000 instruments (the schema's maximum) and 512 restricted symbols."""
+    """The largest desk the CRD admits: 10,000 instruments (the schema's maximum) and 512 restricted symbols.
+
+    Applied server-side: client-side apply would need a 1+ MB last-applied annotation (the limit is 256 KiB).
+    """
     doc = test_desk_document(name)
     listed = doc["spec"]["instruments"]
     sectors = ("technology", "financials", "energy", "healthcare", "staples", "consumer", "industrials")
@@ -165,11 +176,7 @@ def test_the_largest_desk_is_reconciled_once_halted_and_deleted(
 ) -> None:
     ns, name = "td-e2e-large", "ks-large"
     doc = large_desk(name)
-    with desk_namespace(kube, ns), real_risk(doc, operator.risk_ports[(ns, name)], tmp_path) as address:
-        kube.wait_until("risk service", lambda: answers(address), timeout=60)
-        # client-side apply would need a 1+ MB last-applied annotation (limit 256 KiB): server-side apply has none
-        kube.run("apply", "--server-side", "-n", ns, "-f", "-", stdin=yaml.safe_dump(doc), timeout=120)
-        kube.wait_ready(ns, name, timeout=180)
+    with ready_desk(kube, operator, doc, ns, tmp_path) as address:
         wait_confirmed(kube, ns, name, "Active")
 
         patch(kube, ns, name, {"tradingState": "Halted"})
@@ -194,10 +201,7 @@ def test_risk_limits_reach_the_running_service_without_restarting_pods(
 ) -> None:
     ns, name = "td-e2e-limits", "ks-limits"
     doc = test_desk_document(name)
-    with desk_namespace(kube, ns), real_risk(doc, operator.risk_ports[(ns, name)], tmp_path) as address:
-        kube.wait_until("risk service", lambda: answers(address), timeout=30)
-        kube.apply(doc, ns)
-        kube.wait_ready(ns, name, timeout=120)
+    with ready_desk(kube, operator, doc, ns, tmp_path) as address:
         kube.wait_until(
             "the spec's limits confirmed",
             lambda: (lim := status(kube, ns, name).get("riskLimits", {})) and lim["confirmedFor"] == lim["desired"],
