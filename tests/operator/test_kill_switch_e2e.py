@@ -96,6 +96,9 @@ def test_a_halt_in_a_refused_spec_is_delivered_and_survives_the_fix(
         venues = doc["spec"]["venues"]
         refused = [{**venues[0], "symbols": ["TSLA"]}, *venues[1:]]  # not an instrument: only the model knows
         with webhook_off(kube):
+            # what CEL covers never depends on the webhook
+            cel = patch(kube, ns, name, {"routing": {"defaultVenue": "nowhere"}}, check=False)
+            assert not cel.ok and "spec.routing.defaultVenue" in cel.err
             kube.wait_until(
                 "the API server to admit a spec only the model refuses",
                 lambda: patch(kube, ns, name, {"venues": refused, "tradingState": "Halted"}, check=False).ok,
