@@ -147,12 +147,12 @@ class DeskWorker:
     def _deliver_trading(self, wish: str, record: Confirmation) -> str:
         address, timeout = self.risk_address(), self.cfg.rpc_timeout
         ref = desk_ref(self.st.namespace, self.st.name, self.st.uid)
-        if not record.confirmed_for:
-            # Never confirmed for this desk: its risk pods start in the spec's state (from the ConfigMap).
-            current = rpc.get_trading_state(address, timeout)
-            if current == wish:
-                return current
         try:
+            if not record.confirmed_for:
+                # Never confirmed for this desk: its risk pods start in the spec's state (from the ConfigMap).
+                current = rpc.get_trading_state(address, timeout)
+                if current == wish:
+                    return current
             reported = rpc.set_trading_state(address, wish, f"spec.tradingState set to {wish}", timeout)
         except rpc.DeliveryError as exc:
             metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
