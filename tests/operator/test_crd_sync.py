@@ -65,7 +65,7 @@ def test_defaults_bounds_and_enums_survive() -> None:
         "default": "Active",
         "enum": ["Active", "ReduceOnly", "Halted"],
     }
-    assert props["instruments"]["minItems"] == 1 and props["instruments"]["maxItems"] == 10_000
+    assert props["instruments"]["minItems"] == 1 and props["instruments"]["maxItems"] == 5_000  # crd-only: etcd
     assert props["placement"]["properties"]["nodeSelector"]["additionalProperties"] == {"type": "string"}
     toleration = props["placement"]["properties"]["tolerations"]["items"]["properties"]
     assert toleration["tolerationSeconds"] == {"type": "integer", "nullable": True}

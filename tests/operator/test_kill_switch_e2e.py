@@ -157,8 +157,8 @@ def test_a_halt_sent_while_the_risk_service_is_down_arrives_when_it_comes_up(
             assert operator.process.poll() is None and operator.process.pid == pid  # no restart needed
 
 
-def large_desk(name: str, instruments: int = 10_000) -> dict[str, Any]:
-    """The largest desk the CRD admits: 10,000 instruments (the schema's maximum) and 512 restricted symbols.
+def large_desk(name: str, instruments: int = 5_000) -> dict[str, Any]:
+    """The largest desk the CRD admits: 5,000 instruments (its maximum) and 512 restricted symbols (its maximum).
 
     Applied server-side: client-side apply would need a 1+ MB last-applied annotation (the limit is 256 KiB).
     """
