@@ -92,6 +92,10 @@ class Confirmation:
         self.confirmed_time = str(saved.get("confirmedTime", "") or "")
 
 
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
 Attempt = Callable[[str, Confirmation], str]
 """Deliver the wish (blocking, bounded); return what the service reports; raise DeliveryError otherwise."""
 
@@ -152,10 +156,12 @@ class Delivery:
                     if wish != self.record.want:
                         continue  # superseded while the call ran: deliver the new wish at once
                     self.record.attempts += 1
+                    news = str(exc) != self.record.error or exc.refused
                     self.record.error = str(exc)
                     if exc.refused:
                         self.record.refused_for = wish
-                    self.on_change()
+                    if news or _power_of_two(self.record.attempts):
+                        self.on_change()  # status follows retries at 1, 2, 4, 8, ...: a long outage writes little
                     if exc.refused:
                         log.warning("%s %r refused: %s", self.name, wish, exc)
                         break

@@ -12,6 +12,7 @@ import os
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import urllib3
 from kubernetes import client, config
 
 from deskoperator.names import API_GROUP, API_VERSION, FIELD_MANAGER
@@ -70,7 +71,8 @@ def path(kind: str, namespace: str, name: str | None = None, subresource: str | 
 
 
 class Kube:
-    def __init__(self, api: client.ApiClient, timeout: float = 10.0) -> None:
+    def __init__(self, api: client.ApiClient, timeout: float = 30.0) -> None:
+        # 30 s: one write of the largest desk (1.25 MB with its managedFields) took 13-19 s on a loaded test machine
         self.api = api
         self.timeout = timeout
 
@@ -88,7 +90,10 @@ class Kube:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         self.api.update_params_for_auth(headers, None, ["BearerToken"], url_path, method, body)
         # dict bodies: the REST client serialises JSON (and JSON-as-YAML for apply patches) itself
-        resp = self.api.rest_client.request(method, url, headers=headers, body=body, _request_timeout=self.timeout)
+        try:
+            resp = self.api.rest_client.request(method, url, headers=headers, body=body, _request_timeout=self.timeout)
+        except urllib3.exceptions.HTTPError as exc:  # no answer (timeout, connection refused, reset)
+            raise KubeError(503, f"the API server did not answer {method} {url_path}: {exc}") from None
         raw = resp.read() if hasattr(resp, "read") else resp.data
         text = raw.decode() if isinstance(raw, bytes) else (raw or "")
         if resp.status == 404 and method in ("GET", "DELETE"):

@@ -365,7 +365,10 @@ class DeskWorker:
     async def _publish_loop(self) -> None:
         while True:
             self._publish_again = False
-            await asyncio.to_thread(self.publish)
+            try:
+                await asyncio.to_thread(self.publish)
+            except Exception:  # a status write must never kill the desk's worker
+                log.exception("status of %s/%s not written", self.st.namespace, self.st.name)
             if not self._publish_again:
                 return
 

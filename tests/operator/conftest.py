@@ -42,7 +42,6 @@ def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         *overrides,
         "--rpc-timeout", "3",
         "--retry-cap", "2",  # retries of a delivery every 2 s at most, so tests see them quickly
-        "--heartbeat-seconds", "5",
     )  # fmt: skip
     op = Operator(proc, log, metrics_port, health_port, risk_ports)
     try:
