@@ -13,6 +13,7 @@ operator still delivers its trading state.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -51,7 +52,8 @@ async def _handle(request: aiohttp.web.Request) -> aiohttp.web.Response:
         review = await request.json()
     except (ValueError, UnicodeDecodeError):
         return aiohttp.web.Response(status=400, text="expected an AdmissionReview (JSON)")
-    return aiohttp.web.json_response(decide(review))
+    # a large desk takes a moment to validate: never on the loop that runs the workers and the health checks
+    return aiohttp.web.json_response(await asyncio.to_thread(decide, review))
 
 
 async def serve(*, addr: str, port: int, cert: Path, key: Path) -> aiohttp.web.AppRunner:
