@@ -244,6 +244,10 @@ def set_trading_state(k: Kubectl, name: str, state: str, timeout: float, out: An
 
 def logs(k: Kubectl, name: str, service: str, tail: int, follow: bool) -> int:
     selector = f"{INSTANCE_LABEL}={name}" + (f",app.kubernetes.io/component={service}" if service else "")
+    pods = [p["metadata"]["name"] for p in k.json("get", "pods", "-l", selector)["items"]]
+    if not pods:
+        raise PluginError(f"no pods of desk {name}{f' service {service}' if service else ''}")
+    print(f"logs of {', '.join(pods)}", file=sys.stderr)
     args = ["logs", "-l", selector, "--prefix", "--all-containers", f"--tail={tail}", "--max-log-requests=10"]
     cmd = [*k.base, *(["-n", k.namespace] if k.namespace else []), *args, *(["-f"] if follow else [])]
     return subprocess.call(cmd)
@@ -275,24 +279,35 @@ def backup(k: Kubectl, name: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="kubectl tradingdesk", description="Look after TradingDesks from kubectl.")
-    ap.add_argument("-n", "--namespace", help="the desk's namespace (default: the context's)")
-    ap.add_argument("--kubeconfig")
-    ap.add_argument("--context")
+    # like kubectl: -n before or after the command
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-n", "--namespace", default=argparse.SUPPRESS, help="the desk's namespace (default: the context's)"
+    )
+    common.add_argument("--kubeconfig", default=argparse.SUPPRESS)
+    common.add_argument("--context", default=argparse.SUPPRESS)
+    ap.add_argument("-n", "--namespace", default=None, help="the desk's namespace (default: the context's)")
+    ap.add_argument("--kubeconfig", default=None)
+    ap.add_argument("--context", default=None)
     sub = ap.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("status", help="the desk, services, nodes, trading state, feed lines and health")
+    s = sub.add_parser(
+        "status", parents=[common], help="the desk, services, nodes, trading state, feed lines and health"
+    )
     s.add_argument("desk")
     s.add_argument("--feeds", default="", help="FeedService address when its Service is not reachable")
     s.add_argument("--monitoring", default="", help="MonitoringService address when its Service is not reachable")
     for verb, what in (("halt", "Halted"), ("resume", "Active")):
-        a = sub.add_parser(verb, help=f"set spec.tradingState to {what} and wait for the RiskService to confirm")
+        a = sub.add_parser(
+            verb, parents=[common], help=f"set spec.tradingState to {what} and wait for the RiskService to confirm"
+        )
         a.add_argument("desk")
         a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for confirmation")
-    lg = sub.add_parser("logs", help="the desk's pod logs")
+    lg = sub.add_parser("logs", parents=[common], help="the desk's pod logs")
     lg.add_argument("desk")
     lg.add_argument("--service", choices=SERVICE_NAMES, default="")
     lg.add_argument("--tail", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
-    b = sub.add_parser("backup", help="the desk's definition as a restorable manifest")
+    b = sub.add_parser("backup", parents=[common], help="the desk's definition as a restorable manifest")
     b.add_argument("desk")
     b.add_argument("-o", "--output", default="-", help="file (default: standard output)")
     return ap

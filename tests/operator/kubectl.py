@@ -86,6 +86,13 @@ class Kubectl:
         self.run("wait", f"desk/{name}", "-n", namespace, "--for=condition=Ready", f"--timeout={timeout}s",
                  timeout=timeout + 10)  # fmt: skip
 
+    def desk_row(self, namespace: str, name: str) -> dict[str, str]:
+        """``kubectl get desk`` as {column: cell}, read by the header's offsets (an empty cell stays empty)."""
+        head, row = self.run("get", "desk", name, "-n", namespace).out.splitlines()[:2]
+        names = head.split()
+        starts = [head.index(n) for n in names] + [len(row) + 1]
+        return {n: row[starts[i] : starts[i + 1]].strip() for i, n in enumerate(names)}
+
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         sel = f"involvedObject.kind=TradingDesk,involvedObject.name={name}"
         return self.json("get", "events", "-n", namespace, "--field-selector", sel)["items"]

@@ -79,8 +79,8 @@ def test_a_repair_that_fails_is_an_event_a_condition_and_a_metric(
         cond["status"] == "True" and f"Service/{DESK}-feeds" in cond["message"] and "exceeded quota" in cond["message"]
     )
     assert "RepairFailed" in kube.event_reasons(namespace, DESK)
-    table = kube.run("get", "desk", DESK, "-n", namespace).out.splitlines()[1].split()
-    assert table[4:6] == ["True", "RepairFailed"]  # the printer columns DEGRADED and REASON
+    row = kube.desk_row(namespace, DESK)
+    assert (row["DEGRADED"], row["REASON"]) == ("True", "RepairFailed")  # the printer columns
     with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     assert 'tradingdesk_operator_repair_failures_total{kind="Service"}' in text

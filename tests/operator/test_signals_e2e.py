@@ -29,5 +29,5 @@ def test_pods_that_cannot_be_placed_are_unschedulable_not_lost(
     assert "cannot be placed: 0/3 nodes are available" in cond["message"]
     assert "Unschedulable" in kube.event_reasons(namespace, DESK)
     assert "ReplicasUnavailable" not in kube.event_reasons(namespace, DESK)
-    row = kube.run("get", "desk", DESK, "-n", namespace).out.splitlines()[1].split()
-    assert row[4:6] == ["True", "Unschedulable"]
+    row = kube.desk_row(namespace, DESK)
+    assert (row["DEGRADED"], row["REASON"]) == ("True", "Unschedulable")
