@@ -1,11 +1,15 @@
-"""The baseline: a bare grpcio server that answers the order API's messages without doing anything.
+"""The baselines: a bare grpcio server that answers the order API's messages without doing anything.
 
 It runs the same grpc.aio server, in its own process like routing does, and returns a prebuilt OrderAck
 of the same size as the real one, so the difference to the desk is the desk's own work.
+
+With ``--durable FILE`` it first appends each request to FILE and fdatasyncs it, one sync per request: the
+physical floor of a durable acknowledgement on this disk (``durable_echo_p50_us``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import grpc
@@ -25,6 +29,17 @@ async def submit(request: orders_pb2.SubmitOrderRequest, context) -> orders_pb2.
     return ACK
 
 
+def durable_submit(fd: int):
+    """A SubmitOrder handler that makes the request durable before answering."""
+
+    async def handler(request: orders_pb2.SubmitOrderRequest, context) -> orders_pb2.OrderAck:
+        os.write(fd, request.SerializeToString())
+        os.fdatasync(fd)
+        return ACK
+
+    return handler
+
+
 async def session(request_iterator, context):
     async for batch in request_iterator:
         yield orders_pb2.SessionResponses(
@@ -32,11 +47,14 @@ async def session(request_iterator, context):
         )
 
 
-async def main(port: int) -> None:
+async def main(port: int, durable_path: str = "") -> None:
     server = grpc.aio.server()
+    answer = submit
+    if durable_path:
+        answer = durable_submit(os.open(durable_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     handlers = {
         "SubmitOrder": grpc.unary_unary_rpc_method_handler(
-            submit, orders_pb2.SubmitOrderRequest.FromString, orders_pb2.OrderAck.SerializeToString
+            answer, orders_pb2.SubmitOrderRequest.FromString, orders_pb2.OrderAck.SerializeToString
         ),
         "OrderSession": grpc.stream_stream_rpc_method_handler(
             session, orders_pb2.SessionRequests.FromString, orders_pb2.SessionResponses.SerializeToString
@@ -50,4 +68,5 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    run(main(int(sys.argv[1])))  # the same event loop as the desk's services
+    durable = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--durable" else ""
+    run(main(int(sys.argv[1]), durable))  # the same event loop as the desk's services

@@ -27,6 +27,7 @@ import yaml
 
 from bench.report import figure
 from tests.cluster.control_plane import Cluster, start
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
@@ -85,11 +86,7 @@ def _apply(cluster: Cluster, docs: list[dict[str, Any]]) -> None:
 
 
 def _wait(what: str, done: Any, timeout: float = TIMEOUT_S, every: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not done after {timeout}s")
-        time.sleep(every)
+    wait_until(done, timeout, every, what=what)
 
 
 def _ready_desks(cluster: Cluster, prefix: str) -> int:

@@ -1,4 +1,15 @@
-"""Order path benchmarks: unary SubmitOrder latency and OrderSession throughput, each against the echo."""
+"""Order path benchmarks, each against a baseline measured in the same run.
+
+* ``order_unary_p50_us``/``order_unary_p99_us``: unary SubmitOrder round trips (each acknowledged once durable)
+  against a bare grpcio echo of the same messages.
+* ``durable_echo_p50_us``: the echo that appends each request to a file and fdatasyncs before answering, the
+  physical floor of a durable acknowledgement on this disk, against the bare echo; and
+  ``order_unary_p50_vs_durable_us``: the order path's p50 again, as a ratio to that floor.
+* ``order_session_rate``: orders/s through ``OrderSession`` against the echo of the same batches.
+* ``exec_report_p50_us``/``exec_report_p99_us``: from a venue fill (the engine taking it, the report's
+  ``transact_time_ns``) to the client receiving the execution report on ``StreamExecutions``, for marketable
+  orders sent one at a time; baseline: ``durable_echo_p50_us`` (a report is published only once durable).
+"""
 
 from __future__ import annotations
 
@@ -17,10 +28,12 @@ from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 UNARY_N = 3000
+FILLS_N = 600
 SESSION_N = 20000
 WARMUP = 300
 # A high-rate client sends what it has ready in one message; the echo baseline gets the same batches.
 SESSION_CLIENT_BATCH = 50
+BORROWABLE = ("AAPL", "MSFT")  # easy to borrow in the example desk: a sale never needs a locate
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "JPM", "XOM", "JNJ", "PG")
 
 
@@ -102,8 +115,11 @@ async def best_bids(address: str) -> dict[str, int]:
     return {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
 
 
-def start_echo(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "bench.echo_server", str(port)], stdout=subprocess.PIPE, text=True)
+def start_echo(port: int, durable_path: str = "") -> subprocess.Popen:
+    extra = ["--durable", durable_path] if durable_path else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.echo_server", str(port), *extra], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -115,28 +131,95 @@ async def run_async() -> list[dict]:
         def relax(doc: dict) -> None:
             doc["spec"]["risk"]["maxSubmitsPerSecond"] = 1_000_000
             doc["spec"]["risk"]["maxOrderQuantity"] = "1000000"
+            # The execution-report figure crosses the spread back and forth: every round trip loses it, which
+            # the loss and slippage breakers would (rightly) halt.
+            doc["spec"]["risk"]["circuitBreakers"] = {"maxConsecutiveLosses": 0, "slippageSpikeBps": 0}
 
         desk = await RunningDesk(write_desk(Path(tmp), relax)).start()
-        (echo_port,) = free_ports(1)
+        echo_port, durable_port = free_ports(2)
         echo = start_echo(echo_port)
+        durable = start_echo(durable_port, str(Path(tmp) / "durable-echo.log"))
         try:
             bids = await wait_for(lambda: _all_bids(desk), timeout=15)
             routing = desk.address("routing")
             echo_addr = f"127.0.0.1:{echo_port}"
             unary_reqs = resting_orders(bids, UNARY_N + WARMUP, "u")
             base = await asyncio.to_thread(unary_latencies, echo_addr, unary_reqs)
+            durable_lat = await asyncio.to_thread(unary_latencies, f"127.0.0.1:{durable_port}", unary_reqs)
             desk_lat = await asyncio.to_thread(unary_latencies, routing, unary_reqs)
+            durable_p50 = percentile(durable_lat, 0.5)
             rows.append(figure("order_unary_p50_us", percentile(desk_lat, 0.5), "us", percentile(base, 0.5)))
             rows.append(figure("order_unary_p99_us", percentile(desk_lat, 0.99), "us", percentile(base, 0.99)))
+            rows.append(figure("durable_echo_p50_us", durable_p50, "us", percentile(base, 0.5)))
+            rows.append(figure("order_unary_p50_vs_durable_us", percentile(desk_lat, 0.5), "us", durable_p50))
             session_reqs = resting_orders(bids, SESSION_N, "s")
             base_rate = await session_rate(echo_addr, session_reqs)
             rate = await session_rate(routing, session_reqs)
             rows.append(figure("order_session_rate", rate, "orders/s", base_rate, lower_is_better=False))
+            report_lat = await exec_report_latencies(desk)
+            rows.append(figure("exec_report_p50_us", percentile(report_lat, 0.5), "us", durable_p50))
+            rows.append(figure("exec_report_p99_us", percentile(report_lat, 0.99), "us", durable_p50))
         finally:
-            echo.terminate()
-            echo.wait()
+            for proc in (echo, durable):
+                proc.terminate()
+                proc.wait()
             await desk.stop()
     return rows
+
+
+async def exec_report_latencies(desk: RunningDesk) -> list[float]:
+    """Marketable orders, one at a time (a buy at the ask, then a sell at the bid, so the position stays flat):
+    for each fill, the time from the engine taking it to this client holding its execution report."""
+    async with (
+        grpc.aio.insecure_channel(desk.address("routing")) as channel,
+        grpc.aio.insecure_channel(desk.address("feeds")) as feeds,
+    ):
+        stub = orders_pb2_grpc.OrderServiceStub(channel)
+        market = market_data_pb2_grpc.MarketDataServiceStub(feeds)
+        latencies: list[float] = []
+        submitted: set[str] = set()
+        finished: set[str] = set()
+        terminal = {common_pb2.ORDER_STATUS_FILLED, common_pb2.ORDER_STATUS_CANCELED, common_pb2.ORDER_STATUS_REJECTED}
+        stream = stub.StreamExecutions(orders_pb2.StreamExecutionsRequest(account="ACC-EQ-2"))
+
+        async def read() -> None:
+            async for report in stream:
+                received = time.time_ns()
+                if report.exec_type == common_pb2.EXEC_TYPE_TRADE:
+                    latencies.append((received - report.transact_time_ns) / 1_000)
+                if report.status in terminal:
+                    finished.add(report.order_id)
+
+        reader = asyncio.create_task(read())
+        try:
+            for i in range(FILLS_N):
+                symbol = BORROWABLE[i // 2 % len(BORROWABLE)]
+                quote = await market.GetQuote(market_data_pb2.GetQuoteRequest(symbol=symbol))
+                buy = i % 2 == 0
+                price = parse_fixed(quote.ask_price if buy else quote.bid_price)
+                # One tick through the touch: marketable at once, well inside the collar.
+                price = price + 10_000_000 if buy else price - 10_000_000
+                ack = await stub.SubmitOrder(
+                    orders_pb2.SubmitOrderRequest(
+                        client_order_id=f"x-{i:06d}",
+                        account="ACC-EQ-2",
+                        symbol=symbol,
+                        # Marked short: should a buy not have filled, the sale is a (borrowable) short sale.
+                        side=common_pb2.SIDE_BUY if buy else common_pb2.SIDE_SELL_SHORT,
+                        order_type=common_pb2.ORDER_TYPE_LIMIT,
+                        quantity="1",
+                        limit_price=format_fixed(price),
+                        time_in_force=common_pb2.TIME_IN_FORCE_IOC,
+                    ),
+                    timeout=10,
+                )
+                submitted.add(ack.order_id)
+            await wait_for(lambda: submitted <= finished, timeout=30)
+        finally:
+            reader.cancel()
+    if len(latencies) < FILLS_N // 2:
+        raise RuntimeError(f"only {len(latencies)} of {FILLS_N} marketable orders filled")
+    return latencies[FILLS_N // 20 :]  # the first few warm the path
 
 
 async def _all_bids(desk: RunningDesk) -> dict[str, int] | None:

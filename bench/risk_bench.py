@@ -33,9 +33,9 @@ from tradingdesk.core.instruments import Instrument
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import NewOrder, OrderRef
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.convert import state_from_proto
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.limits import Limits, LimitSet
+from tradingdesk.risk.wire import state_from_proto
 from tradingdesk.storage.db import make_engine, migrate
 from tradingdesk.storage.journal import Journal
 from tradingdesk.v1 import (
@@ -71,11 +71,11 @@ def percentile(values: list[float], p: float) -> float:
 def all_controls() -> Limits:
     big = U(10**12)
     scope = LimitSet(
-        max_order_qty=U(50_000),
+        max_order_quantity=U(50_000),
         max_order_notional=U(10**9),
         price_collar_bps=800,
         credit_limit=big,
-        max_position_qty=U(10**9),
+        max_position_quantity=U(10**9),
         max_gross_exposure=big,
         max_net_exposure=big,
         max_symbol_concentration_bps=9_000,
@@ -88,11 +88,11 @@ def all_controls() -> Limits:
     )
     scopes = {(a, ""): scope for a in ACCOUNTS} | {(a, s): scope for a in ACCOUNTS for s in STRATEGIES}
     return Limits(
-        max_order_qty=U(100_000),
+        max_order_quantity=U(100_000),
         max_order_notional=U(10**10),
         price_collar_bps=1_000,
         credit_limit=big,
-        max_position_qty=U(10**9),
+        max_position_quantity=U(10**9),
         max_gross_exposure=big,
         max_net_exposure=big,
         max_symbol_concentration_bps=9_000,
@@ -102,16 +102,16 @@ def all_controls() -> Limits:
         max_cancels_per_second=1_000_000,
         max_order_to_trade_ratio=1_000_000,
         max_repeated_executions=1_000_000,
-        reference_max_age_ns=3_600 * 10**9,
-        restricted=frozenset({"RESTRICTED"}),
+        reference_max_age_ms=3_600_000,
+        restricted_symbols=frozenset({"RESTRICTED"}),
         order_to_trade_min_messages=1,
-        duplicate_window_ns=10**9,
+        duplicate_window_ms=1_000,
         short_sale_rule=True,
         locates={(a, s): U(10**6) for a in ACCOUNTS for s in SYMBOLS},
         halted_symbols=frozenset({"HALTED"}),
         luld_band_bps=1_000,
         luld_low_price_band_bps=2_000,
-        stream_timeout_ns=3_600 * 10**9,
+        gate_stream_timeout_ms=3_600_000,
         scopes=scopes,
     )
 
@@ -126,9 +126,10 @@ def gate_with_state(now: int) -> RiskGate:
     # 1,000 open orders and a position in every symbol for every account and strategy.
     for i in range(1_000):
         a, st, s = ACCOUNTS[i % 4], STRATEGIES[i % 3], SYMBOLS[i % len(SYMBOLS)]
-        gate.on_open(f"O{i}", a, st, s, Side.BUY if i % 2 else Side.SELL_SHORT, U(10), U(99))
+        side = Side.BUY if i % 2 else Side.SELL_SHORT
+        gate.exposure.open(f"O{i}", account=a, strategy=st, symbol=s, side=side, qty=U(10), price=U(99))
         if i % 5 == 0:
-            gate.on_fill(f"O{i}", a, st, s, Side.BUY if i % 2 else Side.SELL_SHORT, U(5), U(99), now)
+            gate.exposure.fill(f"O{i}", account=a, strategy=st, symbol=s, side=side, qty=U(5), price=U(99))
     return gate
 
 
@@ -164,7 +165,6 @@ def noop(
     qty: int,
     price: int,
     now_ns: int,
-    position: int | None = None,
 ) -> None:
     return None
 
@@ -335,8 +335,14 @@ async def _cancel_run(db_path: Path, *, mass: bool) -> float:
     instruments = {s: Instrument(s, 10_000_000, U(1), SECTORS[i % 4]) for i, s in enumerate(symbols)}
     names = ("xnys", "xnas", "bats")
     venues: dict[str, SimulatedVenue] = {}
-    router = Router(venues, {n: frozenset() for n in names}, {n: 0 for n in names}, names[0], False)
-    gate = RiskGate(Limits(max_submits_per_second=0, reference_max_age_ns=3_600 * 10**9, price_collar_bps=2_000))
+    router = Router(
+        venues,
+        symbols_by_venue={n: frozenset() for n in names},
+        taker_fees={n: 0 for n in names},
+        default_venue=names[0],
+        smart=False,
+    )
+    gate = RiskGate(Limits(max_submits_per_second=0, reference_max_age_ms=3_600_000, price_collar_bps=2_000))
     engine = OrderEngine(
         instruments=instruments,
         gate=gate,
@@ -347,7 +353,9 @@ async def _cancel_run(db_path: Path, *, mass: bool) -> float:
         scheduler=scheduler,
     )
     for n in names:
-        venues[n] = SimulatedVenue(n, instruments, engine, scheduler, clock, latency_us=150)
+        venues[n] = SimulatedVenue(
+            n, instruments=instruments, listener=engine, scheduler=scheduler, clock=clock, latency_us=150
+        )
     now = clock.now_ns()
     for i, s in enumerate(symbols):
         ref = U(100 + i)
@@ -358,7 +366,18 @@ async def _cancel_run(db_path: Path, *, mass: bool) -> float:
         s = symbols[i % len(symbols)]
         price = U(100 + symbols.index(s)) - U(1) - (i % 50) * 10_000_000
         engine.submit(
-            NewOrder(f"m{i}", "ACC", "", s, Side.BUY, OrderType.LIMIT, U(1), price, TimeInForce.DAY, 0, names[i % 3])
+            NewOrder(
+                client_order_id=f"m{i}",
+                account="ACC",
+                strategy="",
+                symbol=s,
+                side=Side.BUY,
+                order_type=OrderType.LIMIT,
+                qty=U(1),
+                price=price,
+                tif=TimeInForce.DAY,
+                venue=names[i % 3],
+            )
         )
     while any(o.status != o.status.NEW for o in engine.open_orders.values()):
         await asyncio.sleep(0.005)

@@ -1,14 +1,17 @@
-"""Starting real embedded desks for tests: five processes on free loopback ports, state in a temp dir."""
+"""Starting real embedded desks for tests: five processes on free loopback ports, state in a temp dir.
+
+Tests wait for what a desk does with ``wait_for`` / ``wait_until`` (``tests/waiting.py``, re-exported here).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.waiting import wait_for, wait_until
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.spec.load import load_desk
 from tradingdesk.spec.model import SERVICE_NAMES
@@ -73,21 +76,6 @@ class RunningDesk:
         return "\n".join(out)
 
 
-async def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` (sync or async) until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(interval)
-
-
 class DeskProcess:
     """``tradingdesk up`` as a person runs it, in a subprocess; for sync tests that share one desk."""
 
@@ -118,16 +106,12 @@ class DeskProcess:
         return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
 
     def wait_up(self, timeout: float = 30.0) -> None:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "is up" in self.log.read_text():
-                return
+        def up() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"tradingdesk up exited {self.proc.returncode}:\n{self.log.read_text()}")
-            time.sleep(0.05)
-        raise TimeoutError(self.log.read_text())
+            return "is up" in self.log.read_text()
+
+        wait_until(up, timeout, what=f"the desk to be up; its log:\n{self.log.read_text()[-2000:]}")
 
     def stop(self, timeout: float = 30.0) -> int:
         import signal
@@ -137,3 +121,6 @@ class DeskProcess:
         code = self.proc.wait(timeout)
         self._out.close()
         return code
+
+
+__all__ = ["DeskProcess", "RunningDesk", "free_ports", "wait_for", "wait_until", "write_desk"]

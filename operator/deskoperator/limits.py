@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tradingdesk.spec.model import RiskSpec, ScopeLimitFields, ScopeLimitsSpec
+from tradingdesk.spec.model import RiskSpec, ScopeLimitsSpec
 from tradingdesk.v1 import common_pb2, risk_pb2
 
 MS_PER_S = 1_000
@@ -34,19 +34,18 @@ def _text(value: object) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _limit_set(s: ScopeLimitFields, *, scope: ScopeLimitsSpec | None = None) -> risk_pb2.LimitSet:
+def _limit_set(s: RiskSpec | ScopeLimitsSpec) -> risk_pb2.LimitSet:
+    """The limits one scope sets (the desk's own, or an account's or strategy's)."""
     msg = risk_pb2.LimitSet(**{name: getattr(s, name) for name in _SHARED_COUNTS})
     for name in _SHARED_AMOUNTS:
         setattr(msg, name, _text(getattr(s, name)))
     msg.max_position_quantity = _text(s.max_position_quantity)
-    own = scope if scope is not None else s
-    msg.max_order_quantity = _text(own.max_order_quantity)  # type: ignore[union-attr]
-    msg.max_order_notional = _text(own.max_order_notional)  # type: ignore[union-attr]
-    msg.price_collar_bps = own.price_collar_bps  # type: ignore[union-attr]
-    msg.max_submits_per_second = own.max_submits_per_second  # type: ignore[union-attr]
-    if scope is not None:  # the desk's restricted list and duplicate window travel in RiskLimits itself
-        msg.restricted_symbols.extend(sorted(scope.restricted_symbols))
-        msg.duplicate_window_ms = scope.duplicate_window_ms
+    msg.max_order_quantity = _text(s.max_order_quantity)
+    msg.max_order_notional = _text(s.max_order_notional)
+    msg.price_collar_bps = s.price_collar_bps
+    msg.max_submits_per_second = s.max_submits_per_second
+    msg.restricted_symbols.extend(sorted(s.restricted_symbols))
+    msg.duplicate_window_ms = s.duplicate_window_ms
     return msg
 
 
@@ -63,9 +62,7 @@ def risk_limits(spec: RiskSpec) -> risk_pb2.RiskLimits:
         reference_max_age_ms=spec.reference_max_age_ms,
         desk=desk,
         scopes=[
-            risk_pb2.ScopeLimits(
-                scope=common_pb2.Scope(account=s.account, strategy=s.strategy), limits=_limit_set(s, scope=s)
-            )
+            risk_pb2.ScopeLimits(scope=common_pb2.Scope(account=s.account, strategy=s.strategy), limits=_limit_set(s))
             for s in sorted(spec.scopes, key=lambda s: (s.account, s.strategy))
         ],
         order_to_trade_min_messages=spec.order_to_trade_min_messages,

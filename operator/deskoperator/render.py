@@ -38,9 +38,9 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
     "feeds": ("instruments", "feeds"),
-    "routing": ("instruments", "accounts", "venues", "routing", "storage"),
-    "risk": ("instruments", "accounts", "storage"),
-    "compliance": ("instruments", "accounts", "compliance", "storage"),
+    "routing": ("instruments", "accounts", "venues", "routing", "storage", "conduct"),
+    "risk": ("instruments", "accounts", "storage", "conduct"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct"),
     "monitoring": ("monitoring",),
 }
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests import waiting
 from tests.cluster.control_plane import (
     COLOCATION_LABEL,
     DESK_TAINT,
@@ -37,14 +38,7 @@ T = TypeVar("T")
 
 def wait_until(what: str, fn: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.25) -> T:
     """Poll ``fn`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return waiting.wait_until(fn, timeout, interval, what=what)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.desk_runner import DeskProcess, write_desk
+from tests.desk_runner import DeskProcess, wait_until, write_desk
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.v1 import (
     common_pb2,
@@ -49,14 +49,16 @@ def desk(tmp_path_factory: pytest.TempPathFactory):
 def orders(desk: DeskProcess) -> orders_pb2_grpc.OrderServiceStub:
     stub = orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(desk.address("routing")))
     market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:  # the gate needs reference prices before anything can trade
+
+    def answering() -> bool:  # the gate needs reference prices before anything can trade
         try:
             market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=1)
             stub.ListOrders(orders_pb2.ListOrdersRequest(), timeout=1)
-            break
+            return True
         except grpc.RpcError:
-            time.sleep(0.1)
+            return False
+
+    wait_until(answering, 15, 0.1, what="feeds to quote AAPL and routing to answer")
     return stub
 
 
@@ -218,13 +220,15 @@ def test_cancel_errors(orders, aapl) -> None:
         ),
         timeout=5,
     )
-    deadline = time.monotonic() + 5
-    while (
-        orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)).status
-        != common_pb2.ORDER_STATUS_FILLED
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(
+        lambda: (
+            orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)).status
+            == common_pb2.ORDER_STATUS_FILLED
+        ),
+        5,
+        0.02,
+        what="the crossing order to fill",
+    )
     refused(
         orders,
         lambda: orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=filled.order_id)),
@@ -241,7 +245,15 @@ def test_cancel_errors(orders, aapl) -> None:
 
 def test_replace_errors(orders, aapl) -> None:
     ack = orders.SubmitOrder(submit(client_order_id="to-replace", limit_price=aapl["passive"]), timeout=5)
-    time.sleep(0.05)
+    wait_until(  # acknowledged by the venue: a PENDING_NEW order cannot be replaced yet
+        lambda: (
+            orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=ack.order_id)).status
+            == common_pb2.ORDER_STATUS_NEW
+        ),
+        5,
+        0.01,
+        what="the venue's acknowledgement",
+    )
     base = dict(account="ACC-EQ-1", order_id=ack.order_id)
     refused(
         orders,
@@ -360,20 +372,19 @@ def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
         ),
         timeout=5,
     )
-    deadline = time.monotonic() + 5
-    attempt = 0
-    while True:  # the halt reaches the gate over the risk stream, within milliseconds
-        attempt += 1
+    attempts = iter(range(1, 10_000))
+
+    def halted() -> bool:  # the halt reaches the gate over the risk stream, within milliseconds
         req = submit(
-            client_order_id=f"halt-probe-{attempt}", account="ACC-EQ-2", strategy="", limit_price=aapl["passive"]
+            client_order_id=f"halt-probe-{next(attempts)}", account="ACC-EQ-2", strategy="", limit_price=aapl["passive"]
         )
         try:
             orders.SubmitOrder(req, timeout=5)
         except grpc.RpcError as err:
-            if err.code() == C.FAILED_PRECONDITION and "halt drill" in err.details():
-                break
-        assert time.monotonic() < deadline, "the halt never reached the gate"
-        time.sleep(0.01)
+            return err.code() == C.FAILED_PRECONDITION and "halt drill" in err.details()
+        return False
+
+    wait_until(halted, 5, 0.01, what="the halt to reach the gate")
     req = submit(client_order_id="after-halt", account="ACC-EQ-2", strategy="", limit_price=aapl["passive"])
     risk.SetTradingState(
         risk_pb2.SetTradingStateRequest(
@@ -381,14 +392,15 @@ def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
         ),
         timeout=5,
     )
-    deadline = time.monotonic() + 5
-    while True:
+
+    def accepted() -> bool:
         try:
             orders.SubmitOrder(req, timeout=5)
-            break
+            return True
         except grpc.RpcError:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+            return False
+
+    wait_until(accepted, 5, 0.02, what="the resume to reach the gate")
 
 
 def test_session_reports_errors_in_band(orders, aapl) -> None:

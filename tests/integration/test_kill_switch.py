@@ -48,8 +48,31 @@ async def bids(desk: RunningDesk) -> dict[str, int] | None:
     out = {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
     if not all(s in out for s in SYMBOLS):
         return None
-    await asyncio.sleep(0.2)  # and give routing's own subscription a moment to see them
-    return out
+    return out if await routing_gate_ready(desk, out) else None
+
+
+async def routing_gate_ready(desk: RunningDesk, bid_prices: dict[str, int]) -> bool:
+    """Whether routing's own gate has a reference price for every symbol: an order at twice the bid is then
+    refused by the price collar rather than for having no reference (a refusal changes nothing). A halted
+    desk refuses before looking at prices; nothing can pass it anyway, so its gate counts as ready."""
+    async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        stub = orders_pb2_grpc.OrderServiceStub(ch)
+        for symbol, bid in bid_prices.items():
+            probe = orders_pb2.SubmitOrderRequest(
+                client_order_id=f"probe-{symbol}",
+                account="ACC-EQ-2",
+                symbol=symbol,
+                side=common_pb2.SIDE_BUY,
+                order_type=common_pb2.ORDER_TYPE_LIMIT,
+                quantity="1",
+                limit_price=format_fixed(bid * 2 // 10_000_000 * 10_000_000),
+            )
+            code = await refused_code(stub, probe)
+            if code == "TRADING_HALTED":
+                return True
+            if code != "PRICE_COLLAR":
+                return False
+    return True
 
 
 def resting(bid_prices: dict[str, int], n: int, prefix: str, accounts=("ACC-EQ-1", "ACC-EQ-2")):

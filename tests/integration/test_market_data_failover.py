@@ -75,7 +75,7 @@ class Tape:
                 self.snapshots += 1
                 continue
             which = event.WhichOneof("event")
-            self.seqs.append(event.quote.seq if which == "quote" else event.trade.seq)
+            self.seqs.append(getattr(event, which).seq)
             self.times.append(time.monotonic())
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> None:

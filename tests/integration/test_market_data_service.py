@@ -13,6 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.waiting import wait_for
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import read_csv, write_csv
@@ -86,25 +87,19 @@ async def start() -> AsyncIterator[Starter]:
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
+    return await wait_for(check, timeout, 0.01)
 
 
 async def first_quote(stub: pb_grpc.MarketDataServiceStub, symbol: str) -> pb.Quote:
-    deadline = time.monotonic() + 5
-    while True:
+    async def quote() -> pb.Quote | None:
         try:
             return await stub.GetQuote(pb.GetQuoteRequest(symbol=symbol))
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION or time.monotonic() > deadline:
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
-            await asyncio.sleep(0.01)
+            return None  # no data for the symbol yet
+
+    return await wait_for(quote, 5, 0.01, what=f"a first quote of {symbol}")
 
 
 async def test_serves_health_and_quotes_once_data_flows(start: Starter) -> None:
@@ -114,13 +109,12 @@ async def test_serves_health_and_quotes_once_data_flows(start: Starter) -> None:
         health = health_pb2_grpc.HealthStub(channel)
         process = await health.Check(health_pb2.HealthCheckRequest(service=""))
         assert process.status == health_pb2.HealthCheckResponse.SERVING
-        deadline = time.monotonic() + 5
-        while True:  # the data service itself is SERVING once a line is live
+
+        async def serving() -> bool:  # the data service itself is SERVING once a line is live
             reply = await health.Check(health_pb2.HealthCheckRequest(service="tradingdesk.v1.MarketDataService"))
-            if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                break
-            assert time.monotonic() < deadline, "feeds never reported SERVING with data flowing"
-            await asyncio.sleep(0.02)
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        await wait_for(serving, 5, 0.02, what="feeds to report SERVING with data flowing")
     assert quote.symbol == "AAPL" and quote.feed == "vendor-a"  # the preferred feed wins
     bid, ask = parse_fixed(quote.bid_price), parse_fixed(quote.ask_price)
     assert 0 < bid < ask and bid % 10**7 == 0
@@ -290,10 +284,7 @@ async def test_the_backup_feed_takes_over_when_the_preferred_one_goes_silent(sta
         quote = await stub.GetQuote(pb.GetQuoteRequest(symbol="AAPL"))
         return quote.feed == "vendor-b" and not quote.stale
 
-    deadline = time.monotonic() + 5
-    while not await served_by_backup():
-        assert time.monotonic() < deadline, "vendor-b never took over"
-        await asyncio.sleep(0.02)
+    await wait_for(served_by_backup, 5, 0.02, what="vendor-b to take over")
 
 
 async def test_feed_status_reports_every_feed_and_line(start: Starter) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.test_market_data_failover import Tape, status
 from tests.integration.test_market_data_service import Starter, eventually, running_services
+from tests.waiting import wait_for
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.feeds import wire
 from tradingdesk.feeds.events import QUOTE, TRADE, FeedMessage, MarketEvent
@@ -186,10 +187,7 @@ async def test_garbage_out_of_order_and_repeated_messages_are_counted_and_droppe
         line_a = next(line for line in st.lines if line.name == "A")
         return st if line_a.state == pb.LINE_STATE_LIVE else None
 
-    deadline = time.monotonic() + 5
-    while (st := await settled()) is None and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    st = st or await status(stub)
+    st = await wait_for(settled, 5, what="line A to be LIVE again")
     line_a = next(line for line in st.lines if line.name == "A")
     line_b = next(line for line in st.lines if line.name == "B")
     assert line_a.malformed == 6 and line_a.out_of_order == 1 and line_a.duplicates == 1

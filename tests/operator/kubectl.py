@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
@@ -114,11 +116,4 @@ class Kubectl:
         self.run("create", "namespace", name)
 
     def wait_until(self, what: str, check: Callable[[], T], timeout: float = 60, every: float = 0.25) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(every)
+        return wait_until(check, timeout, every, what=what)

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from deskoperator.limits import limits_hash, risk_limits, without_version
 from tests.operator.helpers import example_document
-from tradingdesk.risk.convert import limits_to_proto
 from tradingdesk.risk.limits import Limits
+from tradingdesk.risk.wire import limits_to_proto
 from tradingdesk.spec.load import parse_desk
 from tradingdesk.spec.model import RiskSpec
 

@@ -35,7 +35,9 @@ INSTRUMENTS = {
 class ListJournal:
     records: list[JournalRecord] = field(default_factory=list)
 
-    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int) -> int:
+    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int, event: Any = None) -> int:
+        """Like ``Journal.append``; the record keeps the payload as a database read would give it back (no
+        event), so rebuild and report tests decode it through the codec."""
         seq = len(self.records) + 1
         self.records.append(JournalRecord(seq, ts_ns, kind, order_id, json.loads(json.dumps(payload))))
         return seq
@@ -72,11 +74,11 @@ class Desk:
 
 def default_limits(**overrides: Any) -> Limits:
     values: dict[str, Any] = {
-        "max_order_qty": D("10000"),
+        "max_order_quantity": D("10000"),
         "max_order_notional": D("1000000"),
         "price_collar_bps": 500,
-        "reference_max_age_ns": 5_000_000_000,
-        "restricted": frozenset(),
+        "reference_max_age_ms": 5_000,
+        "restricted_symbols": frozenset(),
         "max_submits_per_second": 1000,
     }
     values.update(overrides)
@@ -94,7 +96,12 @@ def make_desk(
     gate = RiskGate(limits or default_limits())
     journal = journal or ListJournal()
     venue_map: dict[str, SimulatedVenue] = {}
-    router = Router(venue_map, {n: frozenset() for n in venues}, {n: D("0.003") for n in venues}, venues[0])
+    router = Router(
+        venue_map,
+        symbols_by_venue={n: frozenset() for n in venues},
+        taker_fees={n: D("0.003") for n in venues},
+        default_venue=venues[0],
+    )
     engine = OrderEngine(
         instruments=INSTRUMENTS,
         gate=gate,
@@ -107,10 +114,10 @@ def make_desk(
     for i, name in enumerate(venues):
         venue_map[name] = SimulatedVenue(
             name,
-            INSTRUMENTS,
-            engine,
-            scheduler,
-            clock,
+            instruments=INSTRUMENTS,
+            listener=engine,
+            scheduler=scheduler,
+            clock=clock,
             latency_us=100 + 10 * i,
             maker_fee_per_unit=-D("0.002"),
             taker_fee_per_unit=D("0.003"),
@@ -134,15 +141,15 @@ def order(
     venue: str = "",
 ) -> NewOrder:
     return NewOrder(
-        cl,
-        account,
-        "",
-        symbol,
-        side,
-        order_type,
-        D(qty),
-        D(price) if order_type == OrderType.LIMIT else 0,
-        tif,
-        expire_ns,
-        venue,
+        client_order_id=cl,
+        account=account,
+        strategy="",
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        qty=D(qty),
+        price=D(price) if order_type == OrderType.LIMIT else 0,
+        tif=tif,
+        expire_ns=expire_ns,
+        venue=venue,
     )

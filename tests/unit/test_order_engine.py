@@ -1,15 +1,15 @@
 """The OMS end to end inside one process: real simulated venues, the FIX state machine, idempotency, rebuild."""
 
-import grpc
 import pytest
 
 from tests.unit.desk_fixtures import D, ListJournal, default_limits, make_desk, order
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.core.orders import IllegalTransition
-from tradingdesk.oms.errors import RequestError
+from tradingdesk.core.reject import Reject, RejectKind
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
-from tradingdesk.risk.limits import DESK_SCOPE, StateEntry
+from tradingdesk.risk.limits import StateEntry
+from tradingdesk.risk.scope import DESK_SCOPE
 
 S = OrderStatus
 
@@ -70,32 +70,32 @@ def test_idempotent_client_order_id(desk) -> None:
     again = desk.engine.submit(order())
     assert again.duplicate and again.order.order_id == first.order.order_id and again.seq == first.seq
     before = len(desk.journal.records)
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.submit(order(qty="200"))
-    assert exc.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert exc.value.kind == RejectKind.DUPLICATE
     assert len(desk.journal.records) == before and len(desk.engine.orders) == 1
 
 
 def test_cancel_and_refusals(desk) -> None:
     ack = desk.engine.submit(order(price="99.50"))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.cancel(OrderRef("ACC", ack.order.order_id, ""))
-    assert exc.value.reject_code == "PENDING_NEW"
+    assert exc.value.code == "PENDING_NEW"
     desk.settle()
     desk.engine.cancel(OrderRef("ACC", "", "c1"))
     assert ack.order.status == S.PENDING_CANCEL
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.cancel(OrderRef("ACC", ack.order.order_id, ""))
-    assert exc.value.reject_code == "REQUEST_PENDING"
+    assert exc.value.code == "REQUEST_PENDING"
     desk.settle()
     assert ack.order.status == S.CANCELED
     before = snapshot(desk.engine)
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.cancel(OrderRef("ACC", ack.order.order_id, ""))
-    assert exc.value.code == grpc.StatusCode.FAILED_PRECONDITION
-    with pytest.raises(RequestError) as exc:
+    assert exc.value.kind == RejectKind.REFUSED
+    with pytest.raises(Reject) as exc:
         desk.engine.cancel(OrderRef("OTHER", ack.order.order_id, ""))
-    assert exc.value.code == grpc.StatusCode.NOT_FOUND
+    assert exc.value.kind == RejectKind.NOT_FOUND
     assert snapshot(desk.engine) == before
 
 
@@ -104,9 +104,9 @@ def test_cancel_of_filled_order_is_refused(desk) -> None:
     desk.settle()
     assert ack.order.status == S.FILLED
     n = len(desk.journal.records)
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.cancel(OrderRef("ACC", ack.order.order_id, ""))
-    assert exc.value.code == grpc.StatusCode.FAILED_PRECONDITION and "FILLED" in exc.value.message
+    assert exc.value.kind == RejectKind.REFUSED and "FILLED" in exc.value.message
     assert len(desk.journal.records) == n
 
 
@@ -114,7 +114,9 @@ def test_replace_creates_linked_order(desk) -> None:
     ack = desk.engine.submit(order(qty="100", price="99.50"))
     desk.settle()
     old_id = ack.order.order_id
-    r = desk.engine.replace(ReplaceRequest(OrderRef("ACC", old_id, ""), "c1-r1", D("150"), D("99.60")))
+    r = desk.engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", old_id, ""), new_client_order_id="c1-r1", qty=D("150"), price=D("99.60"))
+    )
     assert r.order.status == S.PENDING_REPLACE
     desk.settle()
     old = desk.engine.orders[old_id]
@@ -122,11 +124,15 @@ def test_replace_creates_linked_order(desk) -> None:
     new = desk.engine.orders[old.replaced_by_order_id]
     assert (new.client_order_id, new.qty, new.price, new.status) == ("c1-r1", D("150"), D("99.60"), S.NEW)
     assert new.replaces_order_id == old_id
-    dup = desk.engine.replace(ReplaceRequest(OrderRef("ACC", old_id, ""), "c1-r1", D("150"), D("99.60")))
+    dup = desk.engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", old_id, ""), new_client_order_id="c1-r1", qty=D("150"), price=D("99.60"))
+    )
     assert dup.duplicate and dup.order.order_id == new.order_id
-    with pytest.raises(RequestError) as exc:
-        desk.engine.replace(ReplaceRequest(OrderRef("ACC", new.order_id, ""), "c1", D("150"), None))
-    assert exc.value.code == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(Reject) as exc:
+        desk.engine.replace(
+            ReplaceRequest(ref=OrderRef("ACC", new.order_id, ""), new_client_order_id="c1", qty=D("150"), price=None)
+        )
+    assert exc.value.kind == RejectKind.DUPLICATE
 
 
 def test_replace_below_filled_quantity_is_refused(desk) -> None:
@@ -135,9 +141,13 @@ def test_replace_below_filled_quantity_is_refused(desk) -> None:
     desk.trade("AAPL", "100.06", "60")
     desk.settle()
     assert ack.order.cum_qty == D("60")
-    with pytest.raises(RequestError) as exc:
-        desk.engine.replace(ReplaceRequest(OrderRef("ACC", ack.order.order_id, ""), "c2", D("50"), None))
-    assert exc.value.reject_code == "REPLACE_QTY_TOO_LOW"
+    with pytest.raises(Reject) as exc:
+        desk.engine.replace(
+            ReplaceRequest(
+                ref=OrderRef("ACC", ack.order.order_id, ""), new_client_order_id="c2", qty=D("50"), price=None
+            )
+        )
+    assert exc.value.code == "REPLACE_QTY_TOO_LOW"
 
 
 def test_ioc_remainder_is_canceled(desk) -> None:
@@ -182,11 +192,11 @@ def test_smart_router_prefers_best_price(desk) -> None:
 @pytest.mark.parametrize(
     ("limits", "kwargs", "code", "reject"),
     [
-        ({"max_order_qty": D("100")}, {"qty": "101"}, grpc.StatusCode.FAILED_PRECONDITION, "MAX_ORDER_QTY"),
-        ({"max_order_notional": D("1000")}, {"qty": "11"}, grpc.StatusCode.FAILED_PRECONDITION, "MAX_ORDER_NOTIONAL"),
-        ({}, {"price": "106.00"}, grpc.StatusCode.FAILED_PRECONDITION, "PRICE_COLLAR"),
-        ({}, {"price": "94.00", "side": Side.SELL}, grpc.StatusCode.FAILED_PRECONDITION, "PRICE_COLLAR"),
-        ({"restricted": frozenset({"AAPL"})}, {}, grpc.StatusCode.FAILED_PRECONDITION, "RESTRICTED_SYMBOL"),
+        ({"max_order_quantity": D("100")}, {"qty": "101"}, RejectKind.REFUSED, "MAX_ORDER_QTY"),
+        ({"max_order_notional": D("1000")}, {"qty": "11"}, RejectKind.REFUSED, "MAX_ORDER_NOTIONAL"),
+        ({}, {"price": "106.00"}, RejectKind.REFUSED, "PRICE_COLLAR"),
+        ({}, {"price": "94.00", "side": Side.SELL}, RejectKind.REFUSED, "PRICE_COLLAR"),
+        ({"restricted_symbols": frozenset({"AAPL"})}, {}, RejectKind.REFUSED, "RESTRICTED_SYMBOL"),
         ({}, {"symbol": "MSFT", "price": "400.00", "qty": "1"}, None, None),
     ],
 )
@@ -197,23 +207,23 @@ def test_gate_controls(limits, kwargs, code, reject) -> None:
     if code is None:
         assert d.engine.submit(order(**kwargs)).order.status == S.PENDING_NEW
         return
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.submit(order(**kwargs))
-    assert (exc.value.code, exc.value.reject_code) == (code, reject)
+    assert (exc.value.kind, exc.value.code) == (code, reject)
     assert not d.engine.orders and not d.journal.records
     assert d.engine.submit(order(cl="ok", symbol="MSFT", qty="1", price="400.00")).order.status == S.PENDING_NEW
 
 
 def test_gate_needs_fresh_reference() -> None:
     d = make_desk()
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.submit(order())
-    assert exc.value.reject_code == "NO_REFERENCE"
+    assert exc.value.code == "NO_REFERENCE"
     d.trade("AAPL", "100.00", "1")
     d.clock.advance(6_000_000_000)
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.submit(order())
-    assert exc.value.reject_code == "STALE_REFERENCE"
+    assert exc.value.code == "STALE_REFERENCE"
     d.quote("AAPL", "99.99", "1", "100.01", "1")
     assert d.engine.submit(order()).order.status == S.PENDING_NEW
 
@@ -222,20 +232,20 @@ def test_throttle_and_trading_states(desk) -> None:
     desk.gate.set_limits(default_limits(max_submits_per_second=3))
     for i in range(3):
         desk.engine.submit(order(cl=f"t{i}", qty="1", price="99.00"))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.submit(order(cl="t3", qty="1", price="99.00"))
-    assert exc.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert exc.value.kind == RejectKind.THROTTLED
     desk.clock.advance(1_000_000_001)
     desk.engine.submit(order(cl="t4", qty="1", price="99.00"))
     desk.gate.set_state(DESK_SCOPE, StateEntry(TradingState.HALTED, "ops", "test halt"))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.submit(order(cl="h", qty="1", price="99.00"))
-    assert exc.value.reject_code == "TRADING_HALTED" and "test halt" in exc.value.message
+    assert exc.value.code == "TRADING_HALTED" and "test halt" in exc.value.message
     desk.gate.set_state(DESK_SCOPE, StateEntry(TradingState.ACTIVE))
     desk.gate.set_state(("ACC", ""), StateEntry(TradingState.REDUCING, "ops", "reduce"))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         desk.engine.submit(order(cl="r", qty="1", price="99.00"))
-    assert exc.value.reject_code == "REDUCE_ONLY"
+    assert exc.value.code == "REDUCE_ONLY"
 
 
 def test_rebuild_from_journal_reaches_the_same_state(desk) -> None:
@@ -246,7 +256,9 @@ def test_rebuild_from_journal_reaches_the_same_state(desk) -> None:
     desk.trade("AAPL", "100.06", "100")
     desk.settle()
     resting = desk.engine.by_client[("ACC", "c")]
-    desk.engine.replace(ReplaceRequest(OrderRef("ACC", resting, ""), "c-r", D("25"), None))
+    desk.engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", resting, ""), new_client_order_id="c-r", qty=D("25"), price=None)
+    )
     desk.settle()
     twin = make_desk(journal=ListJournal())
     twin.engine.rebuild(desk.journal.records)
@@ -268,7 +280,7 @@ def test_state_machine_rejects_illegal_edges() -> None:
 
 
 def test_positions_realize_pnl() -> None:
-    from tradingdesk.oms.positions import Position
+    from tradingdesk.core.positions import Position
 
     p = Position("A", "X")
     p.apply_fill(D("100"), D("10"), 0)

@@ -3,14 +3,14 @@ through, on an order engine wired to real simulated venues (tests/unit/desk_fixt
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
 from tests.unit.desk_fixtures import D, Desk, default_limits, make_desk
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
-from tradingdesk.oms.errors import RequestError
+from tradingdesk.core.reject import Reject, RejectKind
 from tradingdesk.oms.requests import NewOrder, OrderRef, ReplaceRequest
-from tradingdesk.risk.limits import DESK_SCOPE, LimitSet, StateEntry
+from tradingdesk.risk.limits import LimitSet, StateEntry
+from tradingdesk.risk.scope import DESK_SCOPE
 
 S = OrderStatus
 SECOND = 1_000_000_000
@@ -29,17 +29,15 @@ def new(
     cl: str | None = None,
 ) -> NewOrder:
     return NewOrder(
-        cl or f"c{next(_seq)}",
-        account,
-        strategy,
-        symbol,
-        side,
-        order_type,
-        D(qty),
-        D(price) if order_type == OrderType.LIMIT else 0,
-        tif,
-        0,
-        "",
+        client_order_id=cl or f"c{next(_seq)}",
+        account=account,
+        strategy=strategy,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        qty=D(qty),
+        price=D(price) if order_type == OrderType.LIMIT else 0,
+        tif=tif,
     )
 
 
@@ -52,11 +50,11 @@ def desk(**limits) -> Desk:
     return d
 
 
-def refused(d: Desk, req: NewOrder, code: str, status: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION) -> str:
+def refused(d: Desk, req: NewOrder, code: str, kind: RejectKind = RejectKind.REFUSED) -> str:
     before = (len(d.engine.orders), len(d.journal.records))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.submit(req)
-    assert (exc.value.reject_code, exc.value.code) == (code, status), exc.value.message
+    assert (exc.value.code, exc.value.kind) == (code, kind), exc.value.message
     assert (len(d.engine.orders), len(d.journal.records)) == before, "a refused order changed the desk"
     return exc.value.message
 
@@ -68,7 +66,7 @@ def passes(d: Desk, req: NewOrder) -> str:
 
 
 def test_max_order_quantity() -> None:
-    d = desk(max_order_qty=D("100"))
+    d = desk(max_order_quantity=D("100"))
     refused(d, new(qty="101"), "MAX_ORDER_QTY")
     passes(d, new(qty="100"))
 
@@ -112,7 +110,7 @@ def test_credit_limit_counts_positions_at_the_mark() -> None:
 
 
 def test_position_limit_counts_same_side_open_orders() -> None:
-    d = desk(max_position_qty=D("150"))
+    d = desk(max_position_quantity=D("150"))
     passes(d, new(qty="100"))
     refused(d, new(qty="100"), "POSITION_LIMIT")
     passes(d, new(qty="50"))
@@ -147,10 +145,10 @@ def test_sector_concentration() -> None:
 
 
 def test_exposure_limits_let_risk_reducing_orders_through() -> None:
-    d = desk(max_position_qty=D("1000"))
+    d = desk(max_position_quantity=D("1000"))
     passes(d, new(qty="200", price="100.05"))
     d.settle()
-    d.gate.set_limits(default_limits(max_position_qty=D("100"), max_gross_exposure=D("5000")))
+    d.gate.set_limits(default_limits(max_position_quantity=D("100"), max_gross_exposure=D("5000")))
     refused(d, new(qty="1"), "POSITION_LIMIT")
     passes(d, new(side=Side.SELL, qty="150", price="101.00"))  # reduces the long 200
 
@@ -159,7 +157,7 @@ def test_submit_throttle() -> None:
     d = desk(max_submits_per_second=3)
     for _ in range(3):
         passes(d, new(qty="1"))
-    refused(d, new(qty="1"), "SUBMIT_THROTTLE", grpc.StatusCode.RESOURCE_EXHAUSTED)
+    refused(d, new(qty="1"), "SUBMIT_THROTTLE", RejectKind.THROTTLED)
     d.clock.advance(SECOND)
     passes(d, new(qty="1"))
 
@@ -169,16 +167,20 @@ def test_modify_throttle() -> None:
     oid = passes(d, new(qty="10"))
     d.settle()
     for i in range(2):
-        d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), f"r{i}", None, D(f"99.0{i + 1}")))
+        d.engine.replace(
+            ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id=f"r{i}", qty=None, price=D(f"99.0{i + 1}"))
+        )
         d.settle()
         oid = d.engine.orders[oid].replaced_by_order_id
-    with pytest.raises(RequestError) as exc:
-        d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), "r9", None, D("99.09")))
-    assert exc.value.reject_code == "MODIFY_THROTTLE" and exc.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with pytest.raises(Reject) as exc:
+        d.engine.replace(
+            ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id="r9", qty=None, price=D("99.09"))
+        )
+    assert exc.value.code == "MODIFY_THROTTLE" and exc.value.kind == RejectKind.THROTTLED
     d.clock.advance(SECOND)
-    assert d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), "r9", None, D("99.09"))).order.status == (
-        S.PENDING_REPLACE
-    )
+    assert d.engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id="r9", qty=None, price=D("99.09"))
+    ).order.status == (S.PENDING_REPLACE)
 
 
 def test_cancel_throttle() -> None:
@@ -187,9 +189,9 @@ def test_cancel_throttle() -> None:
     d.settle()
     d.engine.cancel(OrderRef("ACC", ids[0], ""))
     d.engine.cancel(OrderRef("ACC", ids[1], ""))
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         d.engine.cancel(OrderRef("ACC", ids[2], ""))
-    assert exc.value.reject_code == "CANCEL_THROTTLE"
+    assert exc.value.code == "CANCEL_THROTTLE"
     assert d.engine.orders[ids[2]].status == S.NEW
     d.clock.advance(SECOND)
     assert d.engine.cancel(OrderRef("ACC", ids[2], "")).order.status == S.PENDING_CANCEL
@@ -209,7 +211,7 @@ def test_order_to_trade_ratio() -> None:
 
 
 def test_order_to_trade_window_restarts() -> None:
-    d = desk(max_order_to_trade_ratio=2, order_to_trade_min_messages=3, order_to_trade_window_ns=60 * SECOND)
+    d = desk(max_order_to_trade_ratio=2, order_to_trade_min_messages=3, order_to_trade_window_s=60)
     for _ in range(3):
         passes(d, new(qty="1"))
     refused(d, new(qty="1"), "ORDER_TO_TRADE_RATIO")
@@ -219,7 +221,7 @@ def test_order_to_trade_window_restarts() -> None:
 
 
 def test_duplicate_order_within_the_window() -> None:
-    d = desk(duplicate_window_ns=SECOND)
+    d = desk(duplicate_window_ms=1_000)
     passes(d, new(qty="10", price="99.00"))
     assert "duplicate" in refused(d, new(qty="10", price="99.00"), "DUPLICATE_ORDER")
     passes(d, new(qty="10", price="99.01"))  # different content
@@ -230,7 +232,7 @@ def test_duplicate_order_within_the_window() -> None:
 
 
 def test_repeated_execution_latches_until_a_person_releases_it() -> None:
-    d = desk(max_repeated_executions=2, repeated_execution_window_ns=10 * SECOND)
+    d = desk(max_repeated_executions=2, repeated_execution_window_ms=10_000)
     for _ in range(3):
         passes(d, new(qty="5", price="100.05", strategy="algo"))
         d.settle()
@@ -247,7 +249,7 @@ def test_repeated_execution_latches_until_a_person_releases_it() -> None:
 
 
 def test_restricted_list() -> None:
-    d = desk(restricted=frozenset({"AAPL"}))
+    d = desk(restricted_symbols=frozenset({"AAPL"}))
     refused(d, new(), "RESTRICTED_SYMBOL")
     passes(d, new(symbol="MSFT", qty="1", price="399.00"))
 
@@ -304,7 +306,7 @@ def test_trading_states_by_scope() -> None:
 
 
 def test_cancels_pass_while_halted_and_while_the_stream_is_lost() -> None:
-    d = desk(stream_timeout_ns=2 * SECOND)
+    d = desk(gate_stream_timeout_ms=2_000)
     oid = passes(d, new())
     d.settle()
     d.gate.arm_stream_guard(d.clock.now_ns())
@@ -315,12 +317,12 @@ def test_cancels_pass_while_halted_and_while_the_stream_is_lost() -> None:
 
 
 def test_gate_fails_closed_when_the_risk_stream_is_silent_and_recovers() -> None:
-    d = desk(stream_timeout_ns=2 * SECOND)
+    d = desk(gate_stream_timeout_ms=2_000)
     d.gate.arm_stream_guard(d.clock.now_ns())
     passes(d, new())
     d.clock.advance(2 * SECOND + 1)
     d.trade("AAPL", "100.00", "1")
-    msg = refused(d, new(), "RISK_STREAM_LOST", grpc.StatusCode.UNAVAILABLE)
+    msg = refused(d, new(), "RISK_STREAM_LOST", RejectKind.UNAVAILABLE)
     assert "risk stream lost" in msg
     d.gate.heard(d.clock.now_ns())  # an update or heartbeat arrives again
     passes(d, new())
@@ -328,16 +330,16 @@ def test_gate_fails_closed_when_the_risk_stream_is_silent_and_recovers() -> None
 
 def test_scope_limits_only_tighten() -> None:
     scopes = {
-        ("ACC", ""): LimitSet(max_order_qty=D("50"), max_submits_per_second=2),
+        ("ACC", ""): LimitSet(max_order_quantity=D("50"), max_submits_per_second=2),
         ("ACC", "algo"): LimitSet(max_order_notional=D("1000"), max_gross_exposure=D("3000")),
     }
-    d = desk(max_order_qty=D("1000"), scopes=scopes)
+    d = desk(max_order_quantity=D("1000"), scopes=scopes)
     refused(d, new(qty="60"), "MAX_ORDER_QTY")
     passes(d, new(qty="60", account="ACC2"))
     refused(d, new(qty="11", strategy="algo"), "MAX_ORDER_NOTIONAL")
     passes(d, new(qty="10", strategy="algo"))
     passes(d, new(qty="1", strategy="manual"))
-    refused(d, new(qty="10", strategy="algo"), "SUBMIT_THROTTLE", grpc.StatusCode.RESOURCE_EXHAUSTED)
+    refused(d, new(qty="10", strategy="algo"), "SUBMIT_THROTTLE", RejectKind.THROTTLED)
     d.clock.advance(SECOND)
     d.trade("AAPL", "100.00", "1")
     passes(d, new(qty="10", strategy="algo"))
@@ -352,7 +354,7 @@ def test_scope_limits_only_tighten() -> None:
 def test_limit_changes_take_effect_at_once() -> None:
     d = desk()
     passes(d, new(qty="500"))
-    d.gate.set_limits(default_limits(max_order_qty=D("100")))
+    d.gate.set_limits(default_limits(max_order_quantity=D("100")))
     refused(d, new(qty="500"), "MAX_ORDER_QTY")
 
 
@@ -372,30 +374,30 @@ def test_incremental_exposure_matches_a_recount() -> None:
             d.settle()
     for book in d.gate.books.values():
         gross = net_l = net_s = posval = 0
-        for se in book.syms.values():
-            long_q, short_q = se.pos + se.ob, se.pos - se.os
+        for se in book.symbols.values():
+            long_q, short_q = se.position + se.open_buy, se.position - se.open_sell
             gross += max(abs(long_q), abs(short_q)) * se.mark // 10**9
             net_l += long_q * se.mark // 10**9
             net_s += short_q * se.mark // 10**9
-            posval += abs(se.pos) * se.mark // 10**9
-        assert (book.gross, book.net_long, book.net_short, book.pos_value) == (gross, net_l, net_s, posval)
+            posval += abs(se.position) * se.mark // 10**9
+        assert (book.gross, book.net_long, book.net_short, book.position_value) == (gross, net_l, net_s, posval)
     desk_book = d.gate.books[DESK_SCOPE]
     for sym in ("AAPL", "MSFT"):
-        assert desk_book.syms[sym].pos == sum(p.qty for p in d.engine.positions.all() if p.symbol == sym)
+        assert desk_book.symbols[sym].position == sum(p.qty for p in d.engine.positions.all() if p.symbol == sym)
         open_buy = sum(o.leaves_qty for o in d.engine.open_orders.values() if o.symbol == sym and o.side == Side.BUY)
-        assert desk_book.syms[sym].ob == open_buy
+        assert desk_book.symbols[sym].open_buy == open_buy
 
 
 def test_scope_restricted_list_and_duplicate_window() -> None:
     scopes = {
-        ("ACC", ""): LimitSet(restricted=frozenset({"MSFT"})),
-        ("ACC", "algo"): LimitSet(duplicate_window_ns=5 * SECOND),
+        ("ACC", ""): LimitSet(restricted_symbols=frozenset({"MSFT"})),
+        ("ACC", "algo"): LimitSet(duplicate_window_ms=5_000),
     }
-    d = desk(restricted=frozenset({"AAPL"}), duplicate_window_ns=SECOND, scopes=scopes)
+    d = desk(restricted_symbols=frozenset({"AAPL"}), duplicate_window_ms=1_000, scopes=scopes)
     refused(d, new(symbol="MSFT", qty="1", price="399.00"), "RESTRICTED_SYMBOL")
     refused(d, new(account="ACC2"), "RESTRICTED_SYMBOL")  # the desk's list applies to everyone
     passes(d, new(symbol="MSFT", qty="1", price="399.00", account="ACC2"))
-    d.gate.set_limits(default_limits(duplicate_window_ns=SECOND, scopes=scopes))
+    d.gate.set_limits(default_limits(duplicate_window_ms=1_000, scopes=scopes))
     passes(d, new(qty="7", strategy="algo"))
     passes(d, new(qty="7", strategy="other"))
     d.clock.advance(2 * SECOND)

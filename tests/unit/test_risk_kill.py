@@ -8,7 +8,7 @@ from dataclasses import replace
 from tests.unit.desk_fixtures import D, ListJournal, default_limits, make_desk
 from tests.unit.test_risk_gate import desk, new, passes
 from tradingdesk.core.enums import OrderStatus, Side
-from tradingdesk.risk.limits import DESK_SCOPE
+from tradingdesk.risk.scope import DESK_SCOPE
 
 S = OrderStatus
 
@@ -31,7 +31,7 @@ def test_desk_halt_cancels_every_open_order_on_every_venue() -> None:
     d.settle()
     assert d.engine.open_count == 0 and not d.engine.open_orders
     assert all(d.engine.orders[i].status == S.CANCELED for i in ids)
-    assert report["open_orders"] == 120 and sorted(report["cancelled"]) == sorted(ids)
+    assert report.open_orders == 120 and sorted(report.cancelled) == sorted(ids)
     incidents = [r for r in d.journal.records if r.kind == "incident"]
     assert len(incidents) == 1
     p = incidents[0].payload
@@ -65,7 +65,7 @@ def test_halt_cancels_a_pending_replace_and_its_replacement() -> None:
     d = desk()
     oid = passes(d, new(qty="10", strategy="algo"))
     d.settle()
-    d.engine.replace(ReplaceRequest(OrderRef("ACC", oid, ""), "r1", D("20"), None))
+    d.engine.replace(ReplaceRequest(ref=OrderRef("ACC", oid, ""), new_client_order_id="r1", qty=D("20"), price=None))
     d.engine.halt_scope("ACC", "algo", actor="ops", reason="x", changed_ns=5)
     d.settle()
     assert d.engine.open_count == 0
@@ -82,7 +82,7 @@ def test_flatten_closes_positions_with_market_orders() -> None:
     assert d.engine.positions.qty("ACC", "AAPL") == D("150")
     report = d.engine.halt_scope("ACC", actor="ops", reason="flatten drill", changed_ns=9, flatten=True)
     d.settle()
-    assert len(report["flatten_orders"]) == 2
+    assert len(report.flatten_orders) == 2
     assert d.engine.positions.qty("ACC", "AAPL") == 0 and d.engine.positions.qty("ACC", "MSFT") == 0
     assert d.engine.open_count == 0
     incident = next(r for r in d.journal.records if r.kind == "incident").payload
@@ -92,7 +92,7 @@ def test_flatten_closes_positions_with_market_orders() -> None:
 
 
 def test_rebuild_restores_exposure_latches_and_incidents() -> None:
-    d = desk(max_repeated_executions=1, repeated_execution_window_ns=10**12, max_gross_exposure=D("10000000"))
+    d = desk(max_repeated_executions=1, repeated_execution_window_ms=10**6, max_gross_exposure=D("10000000"))
     passes(d, new(qty="5", price="100.05", strategy="algo"))
     d.settle()
     passes(d, new(qty="5", price="100.05", strategy="algo"))
@@ -103,15 +103,19 @@ def test_rebuild_restores_exposure_latches_and_incidents() -> None:
     resting(d, 2, account="ACC2")
     d.settle()
     twin = make_desk(
-        default_limits(max_repeated_executions=1, repeated_execution_window_ns=10**12), journal=ListJournal()
+        default_limits(max_repeated_executions=1, repeated_execution_window_ms=10**6), journal=ListJournal()
     )
     twin.engine.rebuild(d.journal.records)
     assert ("ACC", "algo") in twin.gate.latches
     assert ("ACC", "manual", 77) in twin.engine.incidents
     for key, book in d.gate.books.items():
         other = twin.gate.books[key]
-        for sym, se in book.syms.items():
-            assert (other.syms[sym].pos, other.syms[sym].ob, other.syms[sym].os) == (se.pos, se.ob, se.os), key
+        for sym, se in book.symbols.items():
+            assert (other.symbols[sym].position, other.symbols[sym].open_buy, other.symbols[sym].open_sell) == (
+                se.position,
+                se.open_buy,
+                se.open_sell,
+            ), key
         assert other.open_notional == book.open_notional, key
     assert twin.engine.unseated == set(twin.engine.open_orders)
     # A halt before the reseat closes the recovered orders directly: they are on no venue yet.

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tradingdesk.oms.errors import RequestError
-from tradingdesk.risk.convert import limits_from_proto, limits_to_proto
+from tradingdesk.core.reject import Reject
 from tradingdesk.risk.limits import Limits, LimitSet, limit_problems
+from tradingdesk.risk.wire import limits_from_proto, limits_to_proto
 from tradingdesk.spec import SpecError, parse_desk
 from tradingdesk.spec.types import units
 
@@ -79,12 +79,12 @@ def test_example_limits_reach_the_gate_exactly() -> None:
     desk = parse_desk(copy.deepcopy(EXAMPLE))
     risk = desk.spec.risk
     limits = Limits.from_spec(risk)
-    assert limits.max_order_qty == units(risk.max_order_quantity) == 50_000 * 10**9
+    assert limits.max_order_quantity == units(risk.max_order_quantity) == 50_000 * 10**9
     assert limits.credit_limit == 50_000_000 * 10**9 and limits.max_symbol_concentration_bps == 2_500
     assert limits.short_sale_rule and "AAPL" in limits.easy_to_borrow
     assert limits.locates[("ACC-EQ-1", "NVDA")] == 5_000 * 10**9
     assert limits.scopes[("ACC-EQ-1", "vwap")].max_submits_per_second == 200
-    assert limits.stream_timeout_ns == 2_000_000_000 and limits.breakers.max_var == 500_000 * 10**9
+    assert limits.gate_stream_timeout_ms == 2_000 and limits.var.max_var == 500_000 * 10**9
     assert not limit_problems(limits, {i.symbol for i in desk.spec.instruments}, {"ACC-EQ-1": frozenset()})
 
 
@@ -113,7 +113,7 @@ def test_wire_form_round_trips() -> None:
 def test_wire_limits_are_checked_field_by_field(mutate, field: str) -> None:
     msg = limits_to_proto(Limits.from_spec(parse_desk(copy.deepcopy(EXAMPLE)).spec.risk))
     mutate(msg)
-    with pytest.raises(RequestError) as exc:
+    with pytest.raises(Reject) as exc:
         limits_from_proto(msg, strict=True)
     assert exc.value.message.startswith(field), exc.value.message
 
@@ -122,7 +122,7 @@ def test_limit_problems_name_the_field() -> None:
     limits = Limits(
         max_gross_exposure=10,
         max_net_exposure=20,
-        restricted=frozenset({"ZZZ"}),
+        restricted_symbols=frozenset({"ZZZ"}),
         scopes={("ACC", "x"): LimitSet(max_symbol_concentration_bps=5), ("", ""): LimitSet()},
     )
     found = limit_problems(limits, {"AAPL"}, {"ACC": frozenset({"y"})})

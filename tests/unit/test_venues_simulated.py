@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import wait_for
 from tradingdesk.core.clock import ManualClock
 from tradingdesk.core.enums import OrderType, Side, TimeInForce
 from tradingdesk.core.fixed import mul, parse_fixed, to_units
@@ -77,7 +78,12 @@ class Desk:
         params: dict[str, Any] = {"latency_us": LATENCY_US, "depth_levels": 0, "id_prefix": "SIM-X"}
         params.update(kw)
         self.venue = SimulatedVenue(
-            "SIM", {SYM: Instrument(SYM, TICK, q(1))}, self.rec, self.sched, self.clock, **params
+            "SIM",
+            instruments={SYM: Instrument(SYM, TICK, q(1))},
+            listener=self.rec,
+            scheduler=self.sched,
+            clock=self.clock,
+            **params,
         )
 
     def quote(self, bid: str, bid_qty: int, ask: str, ask_qty: int) -> None:
@@ -386,7 +392,14 @@ class LifoTies:
 
 def test_replies_keep_engine_order_even_if_the_scheduler_reorders_ties() -> None:
     clock, rec, sched = ManualClock(), Recorder(), LifoTies()
-    venue = SimulatedVenue("SIM", {SYM: Instrument(SYM, TICK, q(1))}, rec, sched, clock, latency_us=100)
+    venue = SimulatedVenue(
+        "SIM",
+        instruments={SYM: Instrument(SYM, TICK, q(1))},
+        listener=rec,
+        scheduler=sched,
+        clock=clock,
+        latency_us=100,
+    )
     venue.submit(order("a", Side.SELL, 5, "100"))
     venue.submit(order("b", Side.BUY, 5, "100"))
     venue.cancel("a")
@@ -397,10 +410,12 @@ def test_replies_keep_engine_order_even_if_the_scheduler_reorders_ties() -> None
 async def test_loop_scheduler_delivers_on_the_event_loop_after_the_latency() -> None:
     clock, rec = ManualClock(), Recorder()
     instruments = {SYM: Instrument(SYM, TICK, q(1))}
-    venue = SimulatedVenue("SIM", instruments, rec, LoopScheduler(), clock, latency_us=2_000)
+    venue = SimulatedVenue(
+        "SIM", instruments=instruments, listener=rec, scheduler=LoopScheduler(), clock=clock, latency_us=2_000
+    )
     venue.submit(order("a", Side.SELL, 5, "100"))
     assert rec.events == []
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: not yet, the venue's latency has not passed
     assert rec.events == []
-    await asyncio.sleep(0.01)
+    await wait_for(lambda: rec.events, 5, 0.001, what="the venue's answer")
     assert rec.events == [("accepted", "a")]

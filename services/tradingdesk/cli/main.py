@@ -11,7 +11,9 @@ from pathlib import Path
 
 import grpc
 
+from tradingdesk.cli import feeds
 from tradingdesk.cli.table import render
+from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.runtime import loop as event_loop
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
@@ -23,35 +25,27 @@ EVENT_NAMES = {v: k.removeprefix("RISK_EVENT_KIND_") for k, v in risk_pb2.RiskEv
 SIDE_NAMES = {v: k.removeprefix("SIDE_") for k, v in common_pb2.Side.items()}
 
 
-def _routing_address(args: argparse.Namespace) -> str:
-    if args.routing:
-        return args.routing
-    if os.environ.get("TD_ADDR_ROUTING"):
-        return os.environ["TD_ADDR_ROUTING"]
+def address_of(service: str, args: argparse.Namespace) -> str:
+    """Where ``service`` listens, the one way every command finds it: ``--address`` (or ``--<service>``), else
+    ``TD_ADDR_<SERVICE>``, else the desk spec given with ``-f``, else the default port on this machine."""
+    if args.address:
+        return args.address
     if args.file:
-        desk = load_desk(args.file)
-        svc = desk.spec.services.routing
-        return f"{svc.host}:{desk.spec.services.port_of('routing')}"
-    return f"127.0.0.1:{DEFAULT_PORTS['routing']}"
+        return ServiceDirectory.for_desk(load_desk(args.file)).address(service)
+    return os.environ.get(f"TD_ADDR_{service.upper()}", f"127.0.0.1:{DEFAULT_PORTS[service]}")
 
 
 def _stub(args: argparse.Namespace) -> orders_pb2_grpc.OrderServiceStub:
-    return orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(_routing_address(args)))
-
-
-def _risk_address(args: argparse.Namespace) -> str:
-    if args.risk:
-        return args.risk
-    if os.environ.get("TD_ADDR_RISK"):
-        return os.environ["TD_ADDR_RISK"]
-    if args.file:
-        desk = load_desk(args.file)
-        return f"{desk.spec.services.risk.host}:{desk.spec.services.port_of('risk')}"
-    return f"127.0.0.1:{DEFAULT_PORTS['risk']}"
+    return orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(address_of("routing", args)))
 
 
 def _risk_stub(args: argparse.Namespace) -> risk_pb2_grpc.RiskServiceStub:
-    return risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(_risk_address(args)))
+    return risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(address_of("risk", args)))
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    with grpc.insecure_channel(address_of("feeds", args)) as channel:
+        return args.feeds_run(args, channel)
 
 
 def _scope(args: argparse.Namespace) -> common_pb2.Scope:
@@ -163,7 +157,6 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from tradingdesk.runtime.directory import ServiceDirectory
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.service import serve_until_signalled
 
@@ -290,15 +283,17 @@ def cmd_positions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--file", help="desk spec, to find the routing address")
-    p.add_argument("--routing", help="routing service address host:port (default 127.0.0.1:50052)")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
-
-
-def _risk_args(p: argparse.ArgumentParser, *, scope: bool = True) -> None:
-    p.add_argument("-f", "--file", help="desk spec, to find the risk service address")
-    p.add_argument("--risk", help="risk service address host:port (default 127.0.0.1:50053, or TD_ADDR_RISK)")
+def _client_args(p: argparse.ArgumentParser, service: str, *, scope: bool = False) -> None:
+    """The options every command that calls a service shares: where it listens, and how long to wait."""
+    p.add_argument("-f", "--file", help=f"desk spec, to find the {service} service's address")
+    p.add_argument(
+        "--address",
+        f"--{service}",
+        dest="address",
+        metavar="HOST:PORT",
+        help=f"{service} service address (default: TD_ADDR_{service.upper()}, else the spec, else "
+        f"127.0.0.1:{DEFAULT_PORTS[service]})",
+    )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
     if scope:
         p.add_argument("--account", default="", help="one account only (default: the whole desk)")
@@ -332,7 +327,7 @@ def parser() -> argparse.ArgumentParser:
         dest="order_command", required=True
     )
     s = order.add_parser("submit", help="place an order")
-    _client_args(s)
+    _client_args(s, "routing")
     s.add_argument("--account", required=True)
     s.add_argument("--strategy", default="")
     s.add_argument("--symbol", required=True)
@@ -346,12 +341,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_submit)
 
     c = order.add_parser("cancel", help="cancel an order")
-    _client_args(c)
+    _client_args(c, "routing")
     _target_args(c)
     c.set_defaults(func=cmd_cancel)
 
     r = order.add_parser("replace", help="change an order's quantity or price")
-    _client_args(r)
+    _client_args(r, "routing")
     _target_args(r)
     r.add_argument("--new-client-order-id")
     r.add_argument("--qty")
@@ -359,7 +354,7 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_replace)
 
     ls = order.add_parser("list", help="list orders, newest first")
-    _client_args(ls)
+    _client_args(ls, "routing")
     ls.add_argument("--account", default="")
     ls.add_argument("--symbol", default="")
     ls.add_argument("--open", action="store_true", help="only open orders")
@@ -367,21 +362,21 @@ def parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_list)
 
     pos = sub.add_parser("positions", help="positions and P&L")
-    _client_args(pos)
+    _client_args(pos, "routing")
     pos.add_argument("--account", default="")
     pos.set_defaults(func=cmd_positions)
 
     kill = sub.add_parser(
         "kill", help="the kill switch: halt trading, cancel every open order on every venue (docs/runbooks)"
     )
-    _risk_args(kill)
+    _client_args(kill, "risk", scope=True)
     kill.add_argument("--reason", required=True, help="why: journaled with the incident report")
     kill.add_argument("--actor", help="who pulls it (default: $TD_ACTOR or the login name)")
     kill.add_argument("--flatten", action="store_true", help="also close positions with market orders")
     kill.set_defaults(func=cmd_kill)
 
     resume = sub.add_parser("resume", help="end a halt: a named person and a reason are required")
-    _risk_args(resume)
+    _client_args(resume, "risk", scope=True)
     resume.add_argument("--actor", required=True, help="the person resuming trading")
     resume.add_argument("--reason", required=True, help="why it is safe to trade again")
     resume.set_defaults(func=cmd_resume)
@@ -390,21 +385,23 @@ def parser() -> argparse.ArgumentParser:
         dest="risk_command", required=True
     )
     st = risk.add_parser("state", help="the trading state of the desk, an account or a strategy")
-    _risk_args(st)
+    _client_args(st, "risk", scope=True)
     st.set_defaults(func=cmd_risk_state)
     snap = risk.add_parser("snapshot", help="P&L, drawdown, exposure, VaR and ES")
-    _risk_args(snap)
+    _client_args(snap, "risk", scope=True)
     snap.set_defaults(func=cmd_risk_snapshot)
     ev = risk.add_parser("events", help="breaches, warnings, state changes and kills")
-    _risk_args(ev, scope=False)
+    _client_args(ev, "risk")
     ev.add_argument("--from-seq", type=int, default=1, help="replay retained events from this seq (0: only new)")
     ev.add_argument("--follow", action="store_true", help="keep printing new events until interrupted")
     ev.set_defaults(func=cmd_risk_events)
     rl = risk.add_parser("release-latch", help="re-enable a scope the repeated-execution throttle latched off")
-    _risk_args(rl)
+    _client_args(rl, "risk", scope=True)
     rl.add_argument("--actor", required=True, help="the person re-enabling it")
     rl.add_argument("--reason", required=True, help="why it is safe")
     rl.set_defaults(func=cmd_release_latch)
+
+    feeds.add_commands(sub, client_args=_client_args, run=cmd_feeds)
     return ap
 
 

@@ -11,9 +11,10 @@ import logging
 
 import grpc
 
-from tradingdesk.oms.errors import RequestError, invalid
-from tradingdesk.runtime.directory import ServiceDirectory
-from tradingdesk.runtime.upstream import Upstream
+from tradingdesk.core.reject import Reject, invalid
+from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.status import abort
+from tradingdesk.edge.upstream import Upstream
 from tradingdesk.spec.domain import dsn_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditRecord, AuditStore
@@ -99,8 +100,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 raise invalid("until_ns", "must not be before since_ns")
             if request.limit > MAX_QUERY:
                 raise invalid("limit", f"must be at most {MAX_QUERY}")
-        except RequestError as err:
-            await context.abort(err.code, err.message)
+        except Reject as reject:
+            await abort(context, reject)
         records = await asyncio.to_thread(
             self.store.query,
             order_id=request.order_id or None,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+NS_PER_MS = 1_000_000
+NS_PER_SECOND = 1_000_000_000
+
 
 class Clock(Protocol):
     def now_ns(self) -> int: ...

@@ -6,6 +6,8 @@ import itertools
 import os
 import time
 
+from tradingdesk.core.reject import invalid
+
 
 class IdGenerator:
     """Makes ids like ``O-18c2f1a3b-000001``: a per-process epoch prefix plus a counter.
@@ -21,3 +23,20 @@ class IdGenerator:
 
     def next(self) -> str:
         return f"{self._head}{next(self._counter):06d}"
+
+
+MAX_ID_LEN = 64
+
+
+def check_id(field: str, value: str, *, required: bool = True) -> str:
+    """``value`` if it can be an identifier a client chose (account, strategy, client order id), else a Reject
+    naming ``field``."""
+    if not value:
+        if required:
+            raise invalid(field, "is required")
+        return value
+    if len(value) > MAX_ID_LEN:
+        raise invalid(field, f"is longer than {MAX_ID_LEN} characters")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise invalid(field, "must be printable ASCII without spaces")
+    return value

@@ -7,28 +7,62 @@ The state machine is the single authority on which status may follow which; the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tradingdesk.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side, TimeInForce
+from tradingdesk.core.events import OrderTerms
 from tradingdesk.core.fixed import div
-
-S = OrderStatus
 
 # FIX 4.4 transitions (Volume 4, "Order State Change Matrices"), restricted to the states we model.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.PENDING_NEW: frozenset({S.NEW, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.EXPIRED, S.CANCELED}),
-    S.NEW: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}),
-    S.PARTIALLY_FILLED: frozenset(
-        {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.PENDING_REPLACE, S.CANCELED, S.EXPIRED}
+    OrderStatus.PENDING_NEW: frozenset(
+        {
+            OrderStatus.NEW,
+            OrderStatus.REJECTED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.EXPIRED,
+            OrderStatus.CANCELED,
+        }
+    ),
+    OrderStatus.NEW: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.PENDING_CANCEL,
+            OrderStatus.PENDING_REPLACE,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.PENDING_CANCEL,
+            OrderStatus.PENDING_REPLACE,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
     ),
     # A fill may arrive while a cancel or replace is pending; a rejected cancel/replace restores the status.
-    S.PENDING_CANCEL: frozenset({S.CANCELED, S.PARTIALLY_FILLED, S.FILLED, S.NEW, S.EXPIRED}),
-    S.PENDING_REPLACE: frozenset({S.REPLACED, S.PARTIALLY_FILLED, S.FILLED, S.NEW, S.CANCELED, S.EXPIRED}),
-    S.FILLED: frozenset(),
-    S.CANCELED: frozenset(),
-    S.REPLACED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.EXPIRED: frozenset(),
+    OrderStatus.PENDING_CANCEL: frozenset(
+        {OrderStatus.CANCELED, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.NEW, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.PENDING_REPLACE: frozenset(
+        {
+            OrderStatus.REPLACED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.NEW,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.FILLED: frozenset(),
+    OrderStatus.CANCELED: frozenset(),
+    OrderStatus.REPLACED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
 }
 
 
@@ -60,10 +94,31 @@ class Order:
     replaced_by_order_id: str = ""
     parent_order_id: str = ""
     text: str = ""
-    # Status to return to when a pending cancel/replace is refused by the venue.
-    pre_pending_status: OrderStatus | None = field(default=None, repr=False)
-    # The journal payload fields the order never changes, rendered once (see oms.events).
-    static_payload: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # The fields above that never change, as the one object every event of the order shares.
+    terms: OrderTerms | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_terms(cls, terms: OrderTerms, *, status: OrderStatus, venue: str, ts_ns: int) -> Order:
+        return cls(
+            order_id=terms.order_id,
+            client_order_id=terms.client_order_id,
+            account=terms.account,
+            strategy=terms.strategy,
+            symbol=terms.symbol,
+            side=terms.side,
+            order_type=terms.order_type,
+            qty=terms.qty,
+            price=terms.price,
+            tif=terms.tif,
+            expire_ns=terms.expire_ns,
+            created_ns=terms.created_ns,
+            status=status,
+            venue=venue,
+            updated_ns=ts_ns,
+            replaces_order_id=terms.replaces_order_id,
+            parent_order_id=terms.parent_order_id,
+            terms=terms,
+        )
 
     @property
     def leaves_qty(self) -> int:
@@ -82,8 +137,6 @@ class Order:
     def transition(self, to: OrderStatus, ts_ns: int) -> None:
         if to not in TRANSITIONS[self.status]:
             raise IllegalTransition(f"order {self.order_id}: {self.status.name} -> {to.name} is not allowed")
-        if to in (S.PENDING_CANCEL, S.PENDING_REPLACE):
-            self.pre_pending_status = self.status
         self.status = to
         self.updated_ns = ts_ns
 

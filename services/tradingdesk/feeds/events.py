@@ -11,6 +11,7 @@ from typing import Literal
 
 QUOTE: Literal["Q"] = "Q"
 TRADE: Literal["T"] = "T"
+STATUS: Literal["S"] = "S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,19 +19,23 @@ class MarketEvent:
     """One normalized market data event; all prices and quantities are fixed-point ints (1e-9 units).
 
     A quote (``kind == "Q"``) fills the four ``bid_*``/``ask_*`` fields and leaves ``price``/``qty`` at 0;
-    a trade (``kind == "T"``) fills ``price``/``qty`` and leaves the quote fields at 0.
+    a trade (``kind == "T"``) fills ``price``/``qty`` and leaves the quote fields at 0; a trading status change
+    (``kind == "S"``: a halt, a pause, a resumption) fills ``status`` (a ``markets.status.SymbolStatus``) and
+    ``reason`` and leaves every price at 0.
     """
 
     ts_ns: int
     """Nanoseconds since the start of the session (not wall time)."""
     symbol: str
-    kind: Literal["Q", "T"]
+    kind: Literal["Q", "T", "S"]
     bid_price: int = 0
     bid_qty: int = 0
     ask_price: int = 0
     ask_qty: int = 0
     price: int = 0
     qty: int = 0
+    status: int = 0
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

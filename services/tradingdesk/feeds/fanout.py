@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 from tradingdesk.v1 import market_data_pb2 as pb
 
+STATUS_KEY = "status:"
+"""Prefix of a symbol's pending status while conflating (symbols never contain a colon)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriberStats:
@@ -105,6 +108,11 @@ class Subscriber:
             pending.move_to_end(symbol)
         pending[symbol] = event
         self._wake()
+
+    def push_status(self, symbol: str, event: pb.MarketDataEvent) -> None:
+        """Queue a trading status change; while conflating, it replaces the symbol's pending status (never its
+        pending quote): the latest status is the one that counts."""
+        self.push_quote(STATUS_KEY + symbol, event)
 
     def push_trade(self, event: pb.MarketDataEvent) -> None:
         """Queue a trade while there is room within the bound; otherwise drop and count it (never blocks)."""

@@ -1,4 +1,4 @@
-"""Protobuf messages of the market data API, built from the state.
+"""Protobuf messages of the market data API, built from the state: quotes, trades and trading status changes.
 
 Each live event is built once and shared by every subscriber. Prices on the tick grid repeat endlessly,
 so their decimal strings are cached (bounded) instead of formatted on every event.
@@ -34,6 +34,10 @@ def _fill_quote(q: pb.Quote, sym: SymbolState | SymbolSnapshot, feed: str, stale
     if last is not None:
         q.last_price = fmt(last.event.price)
         q.last_quantity = fmt(last.event.qty)
+    status = sym.status
+    if status is not None:
+        q.status = status.event.status  # type: ignore[assignment]
+        q.status_reason = status.event.reason
 
 
 def quote(view: SymbolSnapshot) -> pb.Quote:
@@ -68,4 +72,18 @@ def trade_event(msg: FeedMessage, feed: str) -> pb.MarketDataEvent:
     t.seq = msg.seq
     t.vendor_time_ns = msg.vendor_ts_ns
     t.feed = feed
+    return ev
+
+
+def status_event(msg: FeedMessage, feed: str, *, snapshot: bool = False) -> pb.MarketDataEvent:
+    """A trading status change (halt, pause, resumption), or a symbol's current status in a snapshot."""
+    ev = pb.MarketDataEvent(snapshot=snapshot)
+    s = ev.status
+    e = msg.event
+    s.symbol = e.symbol
+    s.status = e.status  # type: ignore[assignment]
+    s.reason = e.reason
+    s.seq = msg.seq
+    s.vendor_time_ns = msg.vendor_ts_ns
+    s.feed = feed
     return ev

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from tradingdesk.feeds.events import QUOTE, FeedMessage
+from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
 
 DEFAULT_BAND_BPS = 1_000
 DEFAULT_CONFIRM = 3
@@ -58,6 +58,8 @@ class OutlierFilter:
 
     def admit(self, msg: FeedMessage) -> bool:
         """True to publish ``msg``; False if it is an outlier (held, counted, reported)."""
+        if msg.event.kind == STATUS:
+            return True  # a halt or resumption carries no price to judge
         symbol = msg.event.symbol
         price = price_of(msg)
         ref = self._reference.get(symbol)

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from decimal import Decimal
 
-from tradingdesk.feeds.events import QUOTE, FeedMessage, Heartbeat, MarketEvent
+from tradingdesk.feeds.events import TRADE, FeedMessage, Heartbeat, MarketEvent
 
 NS = 1_000_000_000
 MAX_SPEED = 100
@@ -148,14 +148,15 @@ class ReplayLine:
 def last_quotes(
     source: EventSource, *, loop: bool, period_ns: int, start_ns: int, upto_seq: int, line: str
 ) -> list[FeedMessage]:
-    """The last quote of each symbol among messages 1..``upto_seq`` of a replay: its snapshot at that point.
+    """The last quote and trading status of each symbol among messages 1..``upto_seq`` of a replay: its
+    snapshot at that point.
 
-    Each quote keeps its own sequence number, so the state can tell whether it is newer than what it has.
+    Each keeps its own sequence number, so the state can tell whether it is newer than what it has.
     """
-    latest: dict[str, tuple[int, int, MarketEvent]] = {}
+    latest: dict[tuple[str, str], tuple[int, int, MarketEvent]] = {}
     for seq, _, offset, event in numbered(source, loop=loop, period_ns=period_ns):
         if seq > upto_seq:
             break
-        if event.kind == QUOTE:
-            latest[event.symbol] = (seq, offset, event)
+        if event.kind != TRADE:
+            latest[event.symbol, event.kind] = (seq, offset, event)
     return [FeedMessage(line, seq, start_ns + offset, event) for seq, offset, event in latest.values()]

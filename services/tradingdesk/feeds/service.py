@@ -25,7 +25,7 @@ from grpc_health.v1 import health, health_pb2
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
-from tradingdesk.feeds.events import QUOTE, FeedMessage
+from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
 from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
 from tradingdesk.feeds.feed import FeedHandler
 from tradingdesk.feeds.monitor import DOWN
@@ -167,21 +167,31 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         subscribers = self.fanout.by_symbol[event.symbol]
         if not subscribers:
             return
-        if event.kind == QUOTE:
+        kind = event.kind
+        if kind == QUOTE:
             out = messages.live_quote_event(sym, feed.name)
             for s in subscribers:
                 s.push_quote(event.symbol, out)
+        elif kind == STATUS:
+            out = messages.status_event(msg, feed.name)
+            for s in subscribers:
+                s.push_status(event.symbol, out)
         else:
             out = messages.trade_event(msg, feed.name)
             for s in subscribers:
                 s.push_trade(out)
 
     def _publish_snapshot(self, feed: FeedInfo, quotes: list[FeedMessage], now: int) -> None:
-        """Restate symbols after a loss: each quote replaces the state's only if it is newer."""
+        """Restate symbols after a loss: each quote or status replaces the state's only if it is newer."""
         for msg in quotes:
             symbol = msg.event.symbol
             if self.state.apply(feed, msg, now) is None:
                 continue  # unknown symbol, another feed wins it, or the state already has newer
+            if msg.event.kind == STATUS:
+                status = messages.status_event(msg, feed.name, snapshot=True)
+                for s in self.fanout.by_symbol[symbol]:
+                    s.push_status(symbol, status)
+                continue
             view = self.state.view(symbol, now)
             if view is None:
                 continue
@@ -236,12 +246,14 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         if self._stopped:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the feeds service is stopping")
         chosen = symbols if request.symbols else ()
-        bound = max(self.subscriber_bound, 2 * len(symbols))  # the snapshot always fits in the queue
+        bound = max(self.subscriber_bound, 2 * len(symbols))  # the snapshot (quote, status) always fits
         subscriber = Subscriber(bound, chosen, peer=context.peer())
         # Snapshot and registration happen without an await in between: no live event can fall between them.
         for view in self.state.snapshot(self.clock.now_ns(), symbols):
             if view.quote is not None:
                 subscriber.push_quote(view.symbol, messages.snapshot_event(view))
+            if view.status is not None:
+                subscriber.push_status(view.symbol, messages.status_event(view.status, view.feed, snapshot=True))
         self.fanout.add(subscriber, symbols)
         return subscriber
 

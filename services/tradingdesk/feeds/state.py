@@ -1,4 +1,5 @@
-"""The desk's current view of the market: the last quote and trade of each symbol, and how fresh they are.
+"""The desk's current view of the market: the last quote, trade and trading status of each symbol, and how
+fresh they are.
 
 Several feeds may carry a symbol. The state keeps one *winning* feed per symbol: a feed with a better
 (lower) rank takes over as soon as it delivers, a worse one only once the winner has been silent for the
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tradingdesk.feeds.events import QUOTE, FeedMessage
+from tradingdesk.feeds.events import QUOTE, STATUS, TRADE, FeedMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class SymbolState:
         "quote_feed",
         "quote_rx_ns",
         "seq",
+        "status",
         "switches",
         "symbol",
         "trade",
@@ -50,6 +52,8 @@ class SymbolState:
         self.quote_rx_ns = 0
         self.trade: FeedMessage | None = None
         self.trade_rx_ns = 0
+        self.status: FeedMessage | None = None
+        """The last trading status change (halt, pause, resumption); None until a feed sends one."""
         self.updated_ns = 0
         """Receive time of the last accepted update of either kind."""
         self.seq = 0
@@ -71,6 +75,7 @@ class SymbolSnapshot:
     trade_rx_ns: int
     updated_ns: int
     stale: bool
+    status: FeedMessage | None = None
 
 
 class MarketState:
@@ -92,10 +97,11 @@ class MarketState:
 
     def apply(self, feed: FeedInfo, msg: FeedMessage, rx_ns: int) -> SymbolState | None:
         """Record an arbitrated message received at ``rx_ns``; returns the symbol's state if it is to be
-        published, None if it is refused (unknown symbol, a preferred feed is live, or a superseded quote).
+        published, None if it is refused (unknown symbol, a preferred feed is live, or a superseded quote or
+        status).
 
         A late copy (recovered gap) older than what the winning feed already delivered is still published
-        when it is a trade (the print happened) but never replaces the newer last trade or quote.
+        when it is a trade (the print happened) but never replaces the newer last trade, quote or status.
         """
         event = msg.event
         sym = self._symbols.get(event.symbol)
@@ -110,13 +116,16 @@ class MarketState:
             sym.seq = 0
             sym.switches += 1
         elif msg.seq < sym.seq:
-            return None if event.kind == QUOTE else sym
+            return sym if event.kind == TRADE else None
         sym.seq = msg.seq
         sym.updated_ns = rx_ns
-        if event.kind == QUOTE:
+        kind = event.kind
+        if kind == QUOTE:
             sym.quote = msg
             sym.quote_feed = feed
             sym.quote_rx_ns = rx_ns
+        elif kind == STATUS:
+            sym.status = msg
         else:
             sym.trade = msg
             sym.trade_rx_ns = rx_ns
@@ -148,6 +157,7 @@ class MarketState:
             trade_rx_ns=sym.trade_rx_ns,
             updated_ns=sym.updated_ns,
             stale=now_ns - sym.updated_ns > sym.feed.stale_after_ns,
+            status=sym.status,
         )
 
     def snapshot(self, now_ns: int, symbols: Iterable[str] | None = None) -> list[SymbolSnapshot]:

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tradingdesk.feeds import wire
-from tradingdesk.feeds.events import QUOTE, FeedMessage, MarketEvent
+from tradingdesk.feeds.events import TRADE, FeedMessage, MarketEvent
 from tradingdesk.feeds.replay import EARLY_S, NS, EventSource, numbered
 
 FIRST_REQUEST_TIMEOUT_S = 2.0
@@ -73,7 +73,7 @@ class VendorServer:
         self.done = False
         """The session has been published to the end."""
         self._history: deque[FeedMessage] = deque(maxlen=history)
-        self._quotes: dict[str, FeedMessage] = {}
+        self._quotes: dict[tuple[str, str], FeedMessage] = {}  # the last quote and status of each symbol
         self._new = asyncio.Event()
         self._server: Server | None = None
         self._producer: asyncio.Task[None] | None = None
@@ -115,8 +115,8 @@ class VendorServer:
         ts = vendor_ts_ns if vendor_ts_ns is not None else self.start_ns + event.ts_ns
         msg = FeedMessage("", self.seq, ts, event)
         self._history.append(msg)
-        if event.kind == QUOTE:
-            self._quotes[event.symbol] = msg
+        if event.kind != TRADE:
+            self._quotes[event.symbol, event.kind] = msg
         self._wake()
         return msg
 

@@ -6,8 +6,12 @@ the vendor timestamp in ns since the Unix epoch)::
     {"type": "quote", "seq": 12, "ts": 1700000000000000000, "symbol": "AAPL",
      "bid": "189.51", "bidSize": "300", "ask": "189.52", "askSize": "200"}
     {"type": "trade", "seq": 13, "ts": 1700000000000500000, "symbol": "AAPL", "price": "189.52", "size": "100"}
-    {"type": "heartbeat", "seq": 13, "ts": 1700000000050000000}
-    {"type": "snapshot", "seq": 13, "ts": ..., "quotes": [<quote>, ...]}   (answer to the snapshot request)
+    {"type": "status", "seq": 14, "ts": 1700000000600000000, "symbol": "AAPL", "status": "halted", "reason": "T1"}
+    {"type": "heartbeat", "seq": 14, "ts": 1700000000050000000}
+    {"type": "snapshot", "seq": 14, "ts": ..., "quotes": [<quote or status>, ...]}   (answer to the snapshot request)
+
+A status message is a symbol's trading status changing (``trading``, ``halted`` or ``paused``, with an
+optional reason code); a snapshot carries each symbol's last quote and, once it has had one, its last status.
 
 Requests from the client: ``{"op": "subscribe", "fromSeq": N}`` first on a connection (the vendor resends
 from N if it still has it, then goes live) and ``{"op": "snapshot"}`` (one snapshot frame, then close).
@@ -24,7 +28,8 @@ from functools import lru_cache
 from typing import Any
 
 from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
-from tradingdesk.feeds.events import QUOTE, TRADE, FeedMessage, Heartbeat, LineItem, Malformed, MarketEvent
+from tradingdesk.feeds.events import QUOTE, STATUS, TRADE, FeedMessage, Heartbeat, LineItem, Malformed, MarketEvent
+from tradingdesk.markets.status import MAX_REASON_LEN, parse_status, status_name
 
 MAX_SYMBOL_LEN = 16
 MAX_SEQ = (1 << 63) - 1
@@ -49,6 +54,15 @@ def encode(msg: FeedMessage) -> dict[str, Any]:
             "bidSize": format_fixed(e.bid_qty),
             "ask": format_fixed(e.ask_price),
             "askSize": format_fixed(e.ask_qty),
+        }
+    if e.kind == STATUS:
+        return {
+            "type": "status",
+            "seq": msg.seq,
+            "ts": msg.vendor_ts_ns,
+            "symbol": e.symbol,
+            "status": status_name(e.status),
+            "reason": e.reason,
         }
     return {
         "type": "trade",
@@ -106,6 +120,23 @@ def _symbol(obj: dict[str, Any]) -> str:
     return symbol
 
 
+def _status(obj: dict[str, Any]) -> int:
+    value = obj.get("status")
+    if type(value) is not str:
+        raise WireError(f"status: must be a string, got {type(value).__name__}")
+    try:
+        return parse_status(value)
+    except ValueError as exc:
+        raise WireError(str(exc)) from None
+
+
+def _reason(obj: dict[str, Any]) -> str:
+    value = obj.get("reason", "")
+    if type(value) is not str or len(value) > MAX_REASON_LEN or not value.isprintable():
+        raise WireError(f"reason: must be a string of at most {MAX_REASON_LEN} printable characters")
+    return value
+
+
 def decode_message(obj: Any, line: str) -> FeedMessage | Heartbeat:
     """One decoded message; raises WireError naming the problem."""
     if not isinstance(obj, dict):
@@ -121,6 +152,9 @@ def decode_message(obj: Any, line: str) -> FeedMessage | Heartbeat:
         return FeedMessage(line, seq, ts, event)
     if kind == "trade":
         event = MarketEvent(ts, _symbol(obj), TRADE, price=_amount(obj, "price"), qty=_amount(obj, "size"))
+        return FeedMessage(line, seq, ts, event)
+    if kind == "status":
+        event = MarketEvent(ts, _symbol(obj), STATUS, status=_status(obj), reason=_reason(obj))
         return FeedMessage(line, seq, ts, event)
     if kind == "heartbeat":
         return Heartbeat(line, seq, ts)
@@ -158,6 +192,6 @@ def decode_snapshot(frame: str | bytes, line: str) -> tuple[int, list[FeedMessag
     quotes = []
     for obj in doc["quotes"]:
         msg = decode_message(obj, line)
-        if isinstance(msg, FeedMessage) and msg.event.kind == QUOTE:
+        if isinstance(msg, FeedMessage) and msg.event.kind != TRADE:
             quotes.append(FeedMessage(line, seq, msg.vendor_ts_ns, msg.event))
     return seq, quotes

@@ -8,7 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.core.clock import Clock, WallClock
-from tradingdesk.runtime.directory import ServiceDirectory
+from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc
 

@@ -17,6 +17,7 @@ class Router:
     def __init__(
         self,
         venues: Mapping[str, Venue],
+        *,
         symbols_by_venue: Mapping[str, frozenset[str]],
         taker_fees: Mapping[str, int],
         default_venue: str,

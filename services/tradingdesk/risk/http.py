@@ -1,7 +1,7 @@
 """The HTTP door of the kill switch, for operations: FastAPI inside the risk service process.
 
-It listens on ``spec.risk.httpPort`` (0 turns it off) and calls the very same methods as the gRPC
-``KillSwitch``/``Resume`` RPCs, so the journal, the gates and the events cannot tell the doors apart except
+It listens on ``spec.risk.httpPort`` (0 turns it off) and changes the desk through the same ``RiskState`` as
+the gRPC ``KillSwitch``/``Resume`` RPCs, so the journal, the gates and the events cannot tell the doors apart except
 by the ``door`` recorded with the change.
 
 Credential: every ``/v1`` call needs ``Authorization: Bearer <token>``. The token is the value of the
@@ -23,27 +23,30 @@ import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-import grpc
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradingdesk.oms.errors import RequestError
-
-if TYPE_CHECKING:
-    from tradingdesk.risk.service import RiskService
+from tradingdesk.core.reject import Reject, RejectKind
+from tradingdesk.risk.limits import StateEntry
+from tradingdesk.risk.scope import ScopeKey
+from tradingdesk.risk.state import RiskState
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TD_RISK_HTTP_TOKEN"
 TOKEN_FILE_ENV = "TD_RISK_HTTP_TOKEN_FILE"
-_STATUS = {
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.FAILED_PRECONDITION: 409,
-    grpc.StatusCode.NOT_FOUND: 404,
+HTTP_STATUS: dict[RejectKind, int] = {
+    RejectKind.INVALID: 400,
+    RejectKind.NOT_FOUND: 404,
+    RejectKind.DUPLICATE: 409,
+    RejectKind.REFUSED: 409,
+    RejectKind.CONFLICT: 409,
+    RejectKind.THROTTLED: 429,
+    RejectKind.UNAVAILABLE: 503,
 }
 
 
@@ -89,7 +92,7 @@ class ResumeBody(BaseModel):
     strategy: str = ""
 
 
-def _state_json(scope: tuple[str, str], entry) -> dict:
+def _state_json(scope: ScopeKey, entry: StateEntry) -> dict:
     return {
         "account": scope[0],
         "strategy": scope[1],
@@ -100,7 +103,7 @@ def _state_json(scope: tuple[str, str], entry) -> dict:
     }
 
 
-def build_app(service: RiskService, token: str | None) -> FastAPI:
+def build_app(state: RiskState, token: str | None) -> FastAPI:
     app = FastAPI(title="tradingdesk risk: kill switch", docs_url=None, redoc_url=None, openapi_url=None)
 
     def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -112,14 +115,14 @@ def build_app(service: RiskService, token: str | None) -> FastAPI:
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise HTTPException(401, "a valid credential is required", headers={"WWW-Authenticate": "Bearer"})
 
-    @app.exception_handler(RequestError)
-    async def _refused(_request, err: RequestError) -> JSONResponse:
-        field, sep, problem = err.message.partition(": ")
-        body = {"field": field, "error": problem} if sep and err.code == grpc.StatusCode.INVALID_ARGUMENT else {}
-        body.setdefault("error", err.message)
-        if err.reject_code:
-            body["code"] = err.reject_code
-        return JSONResponse(body, status_code=_STATUS.get(err.code, 400))
+    @app.exception_handler(Reject)
+    async def _refused(_request, reject: Reject) -> JSONResponse:
+        field, sep, problem = reject.message.partition(": ")
+        body = {"field": field, "error": problem} if sep and reject.kind == RejectKind.INVALID else {}
+        body.setdefault("error", reject.message)
+        if reject.code:
+            body["code"] = reject.code
+        return JSONResponse(body, status_code=HTTP_STATUS[reject.kind])
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -127,19 +130,19 @@ def build_app(service: RiskService, token: str | None) -> FastAPI:
 
     @app.get("/v1/trading-state", dependencies=[Depends(authorize)])
     async def trading_state(account: str = "", strategy: str = "") -> dict:
-        scope = service.parse_scope(account, strategy)
-        return _state_json(scope, service.state_of(scope))
+        scope = state.parse_scope(account, strategy)
+        return _state_json(scope, state.state_of(scope))
 
     @app.post("/v1/kill", dependencies=[Depends(authorize)])
     async def kill(body: KillBody) -> dict:
-        scope = service.parse_scope(body.account, body.strategy)
-        kill_id, entry, gates = await service.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
+        scope = state.parse_scope(body.account, body.strategy)
+        kill_id, entry, gates = await state.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
         return {"kill_id": kill_id, "gates": gates, **_state_json(scope, entry)}
 
     @app.post("/v1/resume", dependencies=[Depends(authorize)])
     async def resume(body: ResumeBody) -> dict:
-        scope = service.parse_scope(body.account, body.strategy)
-        entry = await service.resume(scope, body.actor, body.reason, door="http")
+        scope = state.parse_scope(body.account, body.strategy)
+        entry = await state.resume(scope, body.actor, body.reason, door="http")
         return _state_json(scope, entry)
 
     return app
@@ -154,9 +157,9 @@ class _Server(uvicorn.Server):
 
 
 class RiskHttpServer:
-    def __init__(self, service: RiskService, host: str, port: int, environ: dict[str, str]) -> None:
+    def __init__(self, state: RiskState, host: str, port: int, environ: dict[str, str]) -> None:
         self.token = load_token(environ)
-        self.app = build_app(service, self.token)
+        self.app = build_app(state, self.token)
         config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
         self.server = _Server(config)
         self.address = f"{host}:{port}"

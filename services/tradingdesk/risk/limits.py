@@ -1,56 +1,105 @@
-"""Risk limits and trading states as the gate holds them: fixed-point, immutable, swapped atomically.
+"""Risk limits as the gate and the real-time monitor hold them: the spec model's fields, in fixed point.
+
+There is one limits model, the spec's (``spec/model.py``: ``RiskSpec``, ``ScopeLimitsSpec``,
+``CircuitBreakerSpec``, ``VarSpec``). The classes here are derived from it field by field, with the same
+names: a decimal amount becomes fixed-point units, a list of symbols a frozenset, a list of locates a
+mapping, and every other value is kept as it is. Adding a limit to the spec adds it here, to the proto
+mapping (``risk/wire.py``) and to the bounds ``SetLimits`` enforces, with nothing restated.
 
 ``LimitSet`` is what every scope (desk, account, account+strategy) can set; 0 means "no limit at this scope".
 ``Limits`` is the desk's ``LimitSet`` plus the desk-wide settings and the tighter sets of accounts and
-strategies, so one object is the whole picture a gate needs, replaced as one on every change.
+strategies, so one immutable object is the whole picture a gate needs, replaced as one on every change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
+from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel
 
 from tradingdesk.core.enums import TradingState
-from tradingdesk.spec.model import RiskSpec, ScopeLimitsSpec, limit_contradictions
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
+from tradingdesk.spec.model import CircuitBreakerSpec, RiskSpec, ScopeLimitsSpec, VarSpec, limit_contradictions
 from tradingdesk.spec.types import units
 
 SPEC_STATES = {"Active": TradingState.ACTIVE, "ReduceOnly": TradingState.REDUCING, "Halted": TradingState.HALTED}
-MS = 1_000_000
-SECOND = 1_000_000_000
 
-ScopeKey = tuple[str, str]  # (account, strategy); ("", "") is the whole desk
-DESK_SCOPE: ScopeKey = ("", "")
+SCOPE_ONLY = ("account", "strategy")  # which scope a ScopeLimitsSpec is for, not a limit
+NOT_LIMITS = ("http_port",)  # where the kill switch listens, not a limit
 
 
-@dataclass(frozen=True, slots=True)
-class LimitSet:
-    """Limits one scope sets. Amounts are fixed-point units; 0 is no limit at this scope."""
+def is_amount(model: type[BaseModel], name: str) -> bool:
+    """Whether a spec field is a decimal amount (fixed-point units here, a decimal string on the wire)."""
+    return model.model_fields[name].annotation is Decimal
 
-    max_order_qty: int = 0
-    max_order_notional: int = 0
-    price_collar_bps: int = 0
-    credit_limit: int = 0
-    max_position_qty: int = 0
-    max_gross_exposure: int = 0
-    max_net_exposure: int = 0
-    max_symbol_concentration_bps: int = 0
-    max_sector_concentration_bps: int = 0
-    max_submits_per_second: int = 0
-    max_modifies_per_second: int = 0
-    max_cancels_per_second: int = 0
-    max_order_to_trade_ratio: int = 0
-    max_repeated_executions: int = 0
-    max_daily_loss: int = 0
-    max_drawdown: int = 0
-    duplicate_window_ns: int = 0
-    restricted: frozenset[str] = field(default_factory=frozenset)
+
+def bounds(model: type[BaseModel], name: str) -> tuple[int | None, int | None]:
+    """The spec's ``ge``/``le`` of an integer field: the same bounds for YAML and for ``SetLimits``."""
+    low = high = None
+    for rule in model.model_fields[name].metadata:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    return low, high
+
+
+def _fixed_point(value: Any, model: type[BaseModel], name: str) -> Any:
+    if is_amount(model, name):
+        return units(value)
+    if isinstance(value, list):
+        return frozenset(value)
+    return value
+
+
+def _derive(name: str, model: type[BaseModel], *, skip: tuple[str, ...] = (), bases: tuple[type, ...] = ()) -> type:
+    """A frozen dataclass with ``model``'s fields (minus ``skip``) in fixed point. Defaults are "off": 0 for
+    amounts, counts and switches, except counts the spec never lets be 0 (windows, timeouts), which keep the
+    spec's default."""
+    inherited = {f.name for base in bases for f in fields(base)}
+    spec_fields = []
+    for fname, info in model.model_fields.items():
+        if fname in skip or fname in inherited:
+            continue
+        if is_amount(model, fname):
+            spec_fields.append((fname, int, field(default=0)))
+        elif info.annotation in (list[str],):
+            spec_fields.append((fname, frozenset, field(default_factory=frozenset)))
+        elif info.annotation is bool:
+            spec_fields.append((fname, bool, field(default=False)))
+        else:  # a count: off (0) when the spec allows 0, else the spec's default (a window, a timeout)
+            low, _ = bounds(model, fname)
+            spec_fields.append((fname, info.annotation, field(default=info.default if low and low > 0 else 0)))
+    return make_dataclass(name, spec_fields, bases=bases, frozen=True, slots=True, kw_only=True)
+
+
+def _from_spec(cls: type, spec: BaseModel, **overrides: Any) -> Any:
+    """``cls`` filled from ``spec``'s fields of the same names (``overrides`` for those that need more)."""
+    model = type(spec)
+    values = {
+        f.name: _fixed_point(getattr(spec, f.name), model, f.name)
+        for f in fields(cls)
+        if f.name in model.model_fields and f.name not in overrides
+    }
+    return cls(**values, **overrides)
+
+
+_LimitSetFields = _derive("_LimitSetFields", ScopeLimitsSpec, skip=SCOPE_ONLY)
+_BreakerFields = _derive("_BreakerFields", CircuitBreakerSpec)
+_VarFields = _derive("_VarFields", VarSpec)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitSet(_LimitSetFields):
+    """Limits one scope sets: ``ScopeLimitsSpec``'s fields, amounts in fixed-point units, 0 for no limit."""
 
     @property
     def has_exposure_limits(self) -> bool:
         return bool(
             self.credit_limit
-            or self.max_position_qty
+            or self.max_position_quantity
             or self.max_gross_exposure
             or self.max_net_exposure
             or self.max_symbol_concentration_bps
@@ -58,117 +107,49 @@ class LimitSet:
         )
 
     def values(self) -> dict[str, int]:
-        """Plain values under the spec's snake_case names, for ``limit_contradictions``."""
-        out = {f.name: getattr(self, f.name) for f in fields(LimitSet) if f.name != "restricted"}
-        out["max_position_quantity"] = self.max_position_qty
-        out["max_order_quantity"] = self.max_order_qty
-        return out
+        """Plain values under the spec's names, for ``limit_contradictions``."""
+        return {f.name: value for f in fields(self) if type(value := getattr(self, f.name)) is int}
 
     @classmethod
-    def from_scope_spec(cls, s: ScopeLimitsSpec) -> LimitSet:
-        return cls(
-            max_order_qty=units(s.max_order_quantity),
-            max_order_notional=units(s.max_order_notional),
-            price_collar_bps=s.price_collar_bps,
-            max_submits_per_second=s.max_submits_per_second,
-            duplicate_window_ns=s.duplicate_window_ms * MS,
-            restricted=frozenset(s.restricted_symbols),
-            **_shared_from_spec(s),
-        )
+    def from_spec(cls, spec: ScopeLimitsSpec) -> LimitSet:
+        return _from_spec(cls, spec)
 
 
-def _shared_from_spec(s: ScopeLimitsSpec | RiskSpec) -> dict[str, int]:
-    return {
-        "credit_limit": units(s.credit_limit),
-        "max_position_qty": units(s.max_position_quantity),
-        "max_gross_exposure": units(s.max_gross_exposure),
-        "max_net_exposure": units(s.max_net_exposure),
-        "max_symbol_concentration_bps": s.max_symbol_concentration_bps,
-        "max_sector_concentration_bps": s.max_sector_concentration_bps,
-        "max_modifies_per_second": s.max_modifies_per_second,
-        "max_cancels_per_second": s.max_cancels_per_second,
-        "max_order_to_trade_ratio": s.max_order_to_trade_ratio,
-        "max_repeated_executions": s.max_repeated_executions,
-        "max_daily_loss": units(s.max_daily_loss),
-        "max_drawdown": units(s.max_drawdown),
-    }
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Breakers(_BreakerFields):
+    """``CircuitBreakerSpec`` in fixed point: breakers the risk service trips (gates never see them act)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Breakers:
-    """Circuit breakers and VaR settings of the risk service (it trips them; gates never see them act)."""
-
-    max_consecutive_losses: int = 0
-    max_venue_errors: int = 0
-    venue_error_window_ns: int = 60 * SECOND
-    slippage_spike_bps: int = 0
-    max_slippage_spikes: int = 3
-    slippage_window_ns: int = 60 * SECOND
-    var_sample_ns: int = SECOND
-    var_window: int = 500
-    var_confidence_pct: int = 99
-    max_var: int = 0
-    max_expected_shortfall: int = 0
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VarLimits(_VarFields):
+    """``VarSpec`` in fixed point: intraday VaR and expected shortfall."""
 
 
-@dataclass(frozen=True, slots=True)
-class Limits(LimitSet):
-    """The desk's limits (its own ``LimitSet`` fields), desk-wide settings, and per-scope tighter sets."""
+_DESK_ONLY = ("locates", "circuit_breakers", "var", "scopes", *NOT_LIMITS)
+_DeskFields = _derive("_DeskFields", RiskSpec, skip=_DESK_ONLY, bases=(LimitSet,))
 
-    reference_max_age_ns: int = 5 * SECOND
-    version: int = 1
-    order_to_trade_min_messages: int = 100
-    order_to_trade_window_ns: int = 3_600 * SECOND
-    repeated_execution_window_ns: int = SECOND
-    short_sale_rule: bool = False
-    easy_to_borrow: frozenset[str] = field(default_factory=frozenset)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits(_DeskFields):
+    """``RiskSpec`` in fixed point: the desk's own ``LimitSet``, the desk-wide settings, and the tighter sets of
+    accounts and strategies. ``version`` moves with every change (``SetLimits``)."""
+
     locates: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (account, symbol) -> shares located
-    halted_symbols: frozenset[str] = field(default_factory=frozenset)
-    luld_band_bps: int = 0
-    luld_low_price_band_bps: int = 0
-    luld_window_ns: int = 300 * SECOND
-    stream_timeout_ns: int = 2 * SECOND
+    circuit_breakers: Breakers = field(default_factory=Breakers)
+    var: VarLimits = field(default_factory=VarLimits)
     scopes: Mapping[ScopeKey, LimitSet] = field(default_factory=dict)
-    breakers: Breakers = field(default_factory=Breakers)
+    version: int = 1
 
     @classmethod
     def from_spec(cls, spec: RiskSpec, version: int = 1) -> Limits:
-        cb, var = spec.circuit_breakers, spec.var
-        return cls(
-            max_order_qty=units(spec.max_order_quantity),
-            max_order_notional=units(spec.max_order_notional),
-            price_collar_bps=spec.price_collar_bps,
-            max_submits_per_second=spec.max_submits_per_second,
-            **_shared_from_spec(spec),
-            reference_max_age_ns=spec.reference_max_age_ms * MS,
-            restricted=frozenset(spec.restricted_symbols),
-            version=version,
-            order_to_trade_min_messages=spec.order_to_trade_min_messages,
-            order_to_trade_window_ns=spec.order_to_trade_window_s * SECOND,
-            duplicate_window_ns=spec.duplicate_window_ms * MS,
-            repeated_execution_window_ns=spec.repeated_execution_window_ms * MS,
-            short_sale_rule=spec.short_sale_rule,
-            easy_to_borrow=frozenset(spec.easy_to_borrow),
+        return _from_spec(
+            cls,
+            spec,
             locates=MappingProxyType({(x.account, x.symbol): units(x.quantity) for x in spec.locates}),
-            halted_symbols=frozenset(spec.halted_symbols),
-            luld_band_bps=spec.luld_band_bps,
-            luld_low_price_band_bps=spec.luld_low_price_band_bps,
-            luld_window_ns=spec.luld_window_s * SECOND,
-            stream_timeout_ns=spec.gate_stream_timeout_ms * MS,
-            scopes=MappingProxyType({(s.account, s.strategy): LimitSet.from_scope_spec(s) for s in spec.scopes}),
-            breakers=Breakers(
-                max_consecutive_losses=cb.max_consecutive_losses,
-                max_venue_errors=cb.max_venue_errors,
-                venue_error_window_ns=cb.venue_error_window_seconds * SECOND,
-                slippage_spike_bps=cb.slippage_spike_bps,
-                max_slippage_spikes=cb.max_slippage_spikes,
-                slippage_window_ns=cb.slippage_window_seconds * SECOND,
-                var_sample_ns=var.sample_ms * MS,
-                var_window=var.window,
-                var_confidence_pct=var.confidence_pct,
-                max_var=units(var.max_var),
-                max_expected_shortfall=units(var.max_expected_shortfall),
-            ),
+            circuit_breakers=_from_spec(Breakers, spec.circuit_breakers),
+            var=_from_spec(VarLimits, spec.var),
+            scopes=MappingProxyType({(s.account, s.strategy): LimitSet.from_spec(s) for s in spec.scopes}),
+            version=version,
         )
 
     def scope_set(self, scope: ScopeKey) -> LimitSet | None:
@@ -184,8 +165,6 @@ def limit_problems(limits: Limits, instruments: set[str], accounts: Mapping[str,
     """
     out: list[str] = []
     desk = limits.values()
-    desk["repeated_execution_window_ms"] = limits.repeated_execution_window_ns // MS
-    desk["order_to_trade_window_s"] = limits.order_to_trade_window_ns // SECOND
     out += [f"limits.desk.{f}: {p}" for f, p in limit_contradictions(desk)]
     for i, (scope, ls) in enumerate(limits.scopes.items()):
         account, strategy = scope
@@ -197,15 +176,11 @@ def limit_problems(limits: Limits, instruments: set[str], accounts: Mapping[str,
             out.append(f"{where}.scope.account: {account!r} is not an account of this desk")
         elif strategy and accounts[account] and strategy not in accounts[account]:
             out.append(f"{where}.scope.strategy: {strategy!r} may not trade account {account!r}")
-    for name, symbols in (
-        ("restricted_symbols", limits.restricted),
-        ("easy_to_borrow", limits.easy_to_borrow),
-        ("halted_symbols", limits.halted_symbols),
-    ):
-        for symbol in sorted(symbols - instruments):
+    for name in ("restricted_symbols", "easy_to_borrow", "halted_symbols"):
+        for symbol in sorted(getattr(limits, name) - instruments):
             out.append(f"limits.{name}: {symbol!r} is not an instrument of this desk")
     for i, ls in enumerate(limits.scopes.values()):
-        for symbol in sorted(ls.restricted - instruments):
+        for symbol in sorted(ls.restricted_symbols - instruments):
             out.append(f"limits.scopes[{i}].limits.restricted_symbols: {symbol!r} is not an instrument of this desk")
     for account, symbol in limits.locates:
         if account not in accounts:
@@ -217,6 +192,8 @@ def limit_problems(limits: Limits, instruments: set[str], accounts: Mapping[str,
 
 @dataclass(frozen=True, slots=True)
 class StateEntry:
+    """A scope's trading state, who set it, why and when."""
+
     state: TradingState
     actor: str = ""
     reason: str = ""

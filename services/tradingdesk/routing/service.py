@@ -9,17 +9,19 @@ import grpc
 
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TimeInForce, TradingState
+from tradingdesk.core.events import JournalEvent
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
-from tradingdesk.oms.requests import RequestParser
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.convert import limits_from_proto, state_from_proto
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.risk.limits import SPEC_STATES, Limits
+from tradingdesk.risk.scope import scope_label
+from tradingdesk.risk.wire import limits_from_proto, state_from_proto
 from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
-from tradingdesk.runtime.directory import ServiceDirectory
-from tradingdesk.runtime.upstream import Upstream
 from tradingdesk.spec.domain import dsn_for, instruments_of
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
@@ -73,7 +75,13 @@ class RoutingService:
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
         taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}
         default_venue = spec.routing.default_venue or spec.venues[0].name
-        router = Router(self.venues, symbols_by_venue, taker_fees, default_venue, spec.routing.smart_routing)
+        router = Router(
+            self.venues,
+            symbols_by_venue=symbols_by_venue,
+            taker_fees=taker_fees,
+            default_venue=default_venue,
+            smart=spec.routing.smart_routing,
+        )
         self.engine = OrderEngine(
             instruments=self.instruments,
             gate=self.gate,
@@ -88,10 +96,10 @@ class RoutingService:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
             self.venues[v.name] = SimulatedVenue(
                 v.name,
-                venue_instruments,
-                self.engine,
-                scheduler,
-                self.clock,
+                instruments=venue_instruments,
+                listener=self.engine,
+                scheduler=scheduler,
+                clock=self.clock,
                 latency_us=v.latency_us,
                 maker_fee_per_unit=units(v.maker_fee_per_unit) - units(v.maker_rebate_per_unit),
                 taker_fee_per_unit=units(v.taker_fee_per_unit),
@@ -104,11 +112,11 @@ class RoutingService:
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
         parser = RequestParser(
-            self.instruments,
-            {a.name: frozenset(a.strategies) for a in spec.accounts},
-            frozenset(self.venues),
-            TimeInForce[spec.routing.default_time_in_force],
-            self.clock,
+            instruments=self.instruments,
+            accounts={a.name: frozenset(a.strategies) for a in spec.accounts},
+            venues=frozenset(self.venues),
+            default_tif=TimeInForce[spec.routing.default_time_in_force],
+            clock=self.clock,
         )
         servicer = OrderServicer(
             self.engine, parser, self.journal, self.durability, self.publisher, commit_soon=self.commit_soon
@@ -123,11 +131,11 @@ class RoutingService:
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
 
-    def _append(self, kind: str, order_id: str, payload: dict, ts_ns: int) -> int:
+    def _append(self, kind: str, order_id: str, payload: dict, ts_ns: int, event: JournalEvent) -> int:
         """Journal an event. Events a client waits on are committed inline by ``commit_soon``. The rest
         (venue acks, fills) ride along with the next such commit, or go to the writer thread within a
         millisecond: committing each alone would queue every acknowledgement behind an extra fsync."""
-        seq = self.journal.append(kind, order_id, payload, ts_ns)
+        seq = self.journal.append(kind, order_id, payload, ts_ns, event)
         if not self._commit_scheduled and not self._wake_armed:
             self._wake_armed = True
             self._loop.call_later(BACKGROUND_COMMIT_DELAY_S, self._wake_writer)
@@ -240,7 +248,7 @@ class RoutingService:
         if engine is None:
             return
         flatten = kill is not None and kill.flatten and kill.changed_ns == entry.changed_ns
-        report = engine.halt_scope(
+        incident = engine.halt_scope(
             scope[0],
             scope[1],
             actor=entry.actor,
@@ -252,11 +260,11 @@ class RoutingService:
         self.commit_soon()
         log.warning(
             "routing: %s HALTED by %s (%s): cancelling %d open orders%s",
-            "/".join(p for p in scope if p) or "desk",
+            scope_label(scope),
             entry.actor,
             entry.reason,
-            report["open_orders"],
-            f", flattening with {len(report['flatten_orders'])} orders" if flatten else "",
+            incident.open_orders,
+            f", flattening with {len(incident.flatten_orders)} orders" if flatten else "",
         )
 
     def desk_state(self) -> TradingState:

@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from tradingdesk.oms.engine import Ack, OrderEngine
-from tradingdesk.oms.errors import RequestError, invalid
-from tradingdesk.oms.events import KINDS
-from tradingdesk.oms.reports import execution_report, order_message, position_message
-from tradingdesk.oms.requests import RequestParser
+from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
+from tradingdesk.core.events import OrderEvent
+from tradingdesk.core.reject import Reject, invalid
+from tradingdesk.edge.status import abort, status_number
+from tradingdesk.oms.engine import OrderEngine
+from tradingdesk.oms.requests import Ack
 from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.reports import execution_report, order_message, position_message
+from tradingdesk.routing.requests import RequestParser
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
@@ -36,12 +39,6 @@ def _ack_message(ack: Ack) -> orders_pb2.OrderAck:
     )
 
 
-async def _abort(context: grpc.aio.ServicerContext, err: RequestError) -> None:
-    if err.reject_code:
-        context.set_trailing_metadata((("td-reject-code", err.reject_code),))
-    await context.abort(err.code, err.message)
-
-
 def _accept_any(_: JournalRecord) -> bool:
     return True
 
@@ -50,7 +47,7 @@ EVENT_CACHE_MAX = 8_192
 
 
 def _report(rec: JournalRecord) -> orders_pb2.ExecutionReport:
-    return execution_report(rec.seq, rec.ts_ns, rec.kind, rec.order_id, rec.payload)
+    return execution_report(rec.seq, record_event(rec))
 
 
 SESSION_BATCH_MAX = 2_000
@@ -100,8 +97,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def SubmitOrder(self, request, context):
         try:
             ack = self.engine.submit(self.parser.new_order(request))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -109,8 +106,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def CancelOrder(self, request, context):
         try:
             ack = self.engine.cancel(self.parser.order_ref(request))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -118,8 +115,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def ReplaceOrder(self, request, context):
         try:
             ack = self.engine.replace(self.parser.replace(request))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -127,8 +124,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def GetOrder(self, request, context):
         try:
             return order_message(self.engine.find(self.parser.order_ref(request)))
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
 
     async def ListOrders(self, request, context):
         try:
@@ -136,16 +133,16 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             symbol = self.parser.instrument(request.symbol).symbol if request.symbol else ""
             if request.limit > MAX_LIST:
                 raise invalid("limit", f"must be at most {MAX_LIST}")
-        except RequestError as err:
-            await _abort(context, err)
-        orders = self.engine.list_orders(account, symbol, request.open_only, request.limit or 1000)
+        except Reject as reject:
+            await abort(context, reject)
+        orders = self.engine.list_orders(account, symbol, open_only=request.open_only, limit=request.limit or 1000)
         return orders_pb2.ListOrdersResponse(orders=[order_message(o) for o in orders])
 
     async def GetPositions(self, request, context):
         try:
             account = self.parser.account(request.account) if request.account else ""
-        except RequestError as err:
-            await _abort(context, err)
+        except Reject as reject:
+            await abort(context, reject)
         marks = self.engine.marks
         positions = self.engine.positions.all(account)
         return orders_pb2.GetPositionsResponse(
@@ -156,11 +153,17 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def StreamExecutions(self, request, context):
         try:
             account = self.parser.account(request.account) if request.account else ""
-        except RequestError as err:
-            await _abort(context, err)
-        accepts = (lambda r: r.payload["account"] == account) if account else (lambda r: True)
+        except Reject as reject:
+            await abort(context, reject)
+        if account:
+
+            def accepts(rec: JournalRecord) -> bool:
+                return rec.kind in ORDER_KINDS and record_event(rec).terms.account == account
+
+        else:
+            accepts = _accept_any
         async for rec in self._records(request.from_seq, accepts, context):
-            if rec is not None and rec.kind in KINDS:  # incidents and latches are journal records, not executions
+            if rec is not None and rec.kind in ORDER_KINDS:  # incidents and latches are records, not executions
                 yield _report(rec)
 
     async def StreamJournal(self, request, context):
@@ -181,14 +184,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         """One wire message per record, built once for every StreamJournal subscriber (compliance, risk)."""
         event = self._events.get(rec.seq)
         if event is None:
+            account, symbol = payload_scope(rec.payload)
             event = orders_pb2.JournalEvent(
                 seq=rec.seq,
                 ts_ns=rec.ts_ns,
                 kind=rec.kind,
                 order_id=rec.order_id,
                 payload_json=rec.payload_json or encode_payload(rec.payload),
-                account=rec.payload.get("account", ""),
-                symbol=rec.payload.get("symbol", ""),
+                account=account,
+                symbol=symbol,
             )
             if len(self._events) >= EVENT_CACHE_MAX:
                 del self._events[next(iter(self._events))]
@@ -272,7 +276,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             # The session's ack is its PENDING_NEW report; repeating it would double the traffic of a burst.
             if rec.kind == "pending_new":
                 return False
-            return rec.order_id in mine or rec.payload.get("replaces_order_id", "") in mine
+            if rec.order_id in mine:
+                return True
+            event = record_event(rec)
+            return isinstance(event, OrderEvent) and event.terms.replaces_order_id in mine
 
         def release(_records: list[JournalRecord]) -> None:
             durable = self.durability.durable_seq
@@ -306,9 +313,9 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     ack = self.engine.replace(self.parser.replace(req.replace))
                 else:
                     raise invalid("request", "one of submit, cancel or replace is required")
-            except RequestError as err:
+            except Reject as reject:
                 error = orders_pb2.SessionError(
-                    code=err.code.value[0], message=err.message, reject_code=err.reject_code
+                    code=status_number(reject), message=reject.message, reject_code=reject.code
                 )
                 response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
                 if waiting:

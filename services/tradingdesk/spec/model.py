@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from tradingdesk.spec.base import Model
+from tradingdesk.spec.conduct import ConductSpec, ListingSpec
 from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
@@ -32,12 +34,6 @@ TradingStateName = Literal["Active", "ReduceOnly", "Halted"]
 TimeInForceName = Literal["DAY", "GTC", "IOC", "FOK", "GTD"]
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
-    )
-
-
 class InstrumentSpec(Model):
     symbol: str = Field(pattern=SYMBOL_PATTERN)
     """Ticker as the desk trades it, e.g. AAPL."""
@@ -51,6 +47,8 @@ class InstrumentSpec(Model):
     """ISO 4217 currency of prices."""
     reference_price: DecimalStr = Decimal("100")
     """Opening price used to generate synthetic replay data; never used as a live risk reference."""
+    listing: ListingSpec = Field(default_factory=ListingSpec)
+    """Where the instrument is listed: the exchange whose calendar governs its session, and its LULD tier."""
 
     @model_validator(mode="after")
     def _positive_grid(self) -> InstrumentSpec:
@@ -413,19 +411,22 @@ class AuditBucketSpec(Model):
     endpoint: str = ""
     """S3 endpoint URL; empty uses the AWS default."""
     retention_days: int = Field(default=2_557, ge=1, le=36_500)
-    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4)."""
+    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4). Not yet served: nothing is sealed yet."""
 
 
 class ComplianceSpec(Model):
     audit_bucket: AuditBucketSpec = Field(default_factory=AuditBucketSpec)
-    """Where sealed audit segments go."""
+    """Where sealed audit segments go. Not yet served: the compliance service keeps its audit store in its
+    database and writes no bucket yet (the operator already opens the network path to an S3 endpoint)."""
 
 
 class MonitoringSpec(Model):
     metrics_port: int = Field(default=9464, ge=1024, le=65_535)
-    """Port of the Prometheus /metrics endpoint."""
+    """Port of the Prometheus /metrics endpoint. Not yet served: the operator declares the port, but no
+    service listens on it yet."""
     otlp_endpoint: str = ""
-    """OpenTelemetry collector endpoint for traces; empty keeps traces in-process."""
+    """OpenTelemetry collector endpoint for traces. Not yet served: no traces are recorded or exported yet (the
+    operator already opens the network path to it)."""
     health_check_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
     """How often the monitoring service probes the others."""
 
@@ -520,6 +521,8 @@ class TradingDeskSpec(Model):
     """Journal database."""
     services: ServicesSpec = Field(default_factory=ServicesSpec)
     """Per-service replicas, ports, images and resources."""
+    conduct: ConductSpec = Field(default_factory=ConductSpec)
+    """Market conduct: market hours, market-wide circuit breakers, surveillance thresholds, CAT reporting."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingDeskSpec:
@@ -562,6 +565,7 @@ class TradingDeskSpec(Model):
         if self.monitoring.metrics_port in ports.values():
             problems.append("spec.monitoring.metricsPort: collides with a service's gRPC port")
         problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
+        problems += self.conduct.cross_check(known, {a.name for a in self.accounts})
         if problems:
             raise ValueError("; ".join(problems))
         return self

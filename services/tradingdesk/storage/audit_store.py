@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tradingdesk.core.event_codec import payload_scope
+
 from .codec import decode_payload, encode_payload
 from .journal import JournalRecord
 from .schema import audit_events
@@ -40,9 +42,8 @@ class AuditRecord:
     @classmethod
     def from_journal(cls, rec: JournalRecord) -> AuditRecord:
         """Mirror a journal record; ``account`` and ``symbol`` come from the payload keys of those names."""
-        p = rec.payload
-        account, symbol = str(p.get("account", "")), str(p.get("symbol", ""))
-        return cls(rec.seq, rec.ts_ns, rec.kind, rec.order_id, account, symbol, p)
+        account, symbol = payload_scope(rec.payload)
+        return cls(rec.seq, rec.ts_ns, rec.kind, rec.order_id, account, symbol, rec.payload)
 
 
 class AuditStore:

@@ -59,6 +59,9 @@ class JournalRecord:
     payload: dict[str, Any]
     payload_json: str = field(default="", compare=False, repr=False)
     """The payload as stored, so consumers that forward it need not encode it again."""
+    event: Any = field(default=None, compare=False, repr=False)
+    """The typed event the payload encodes, when the record was appended in this process (``None`` when read
+    back from the database: decode it with ``core.event_codec``)."""
 
 
 #: ``listener(upto_seq, records)``, called from the writer thread after each commit, in seq order.
@@ -89,8 +92,8 @@ _COLUMNS = ("seq", "ts_ns", "kind", "order_id", "payload")
 _PG_COPY = f"COPY journal ({', '.join(_COLUMNS)}) FROM STDIN"
 _SQLITE_INSERT = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
 
-# A queued, not yet durable record: (seq, ts_ns, kind, order_id, payload_json, payload).
-_Pending = tuple[int, int, str, str, str, dict[str, Any]]
+# A queued, not yet durable record: (seq, ts_ns, kind, order_id, payload_json, payload, event).
+_Pending = tuple[int, int, str, str, str, dict[str, Any], Any]
 
 
 class Journal:
@@ -142,13 +145,14 @@ class Journal:
 
     # ------------------------------------------------------------------ hot path
 
-    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int) -> int:
+    def append(self, kind: str, order_id: str, payload: dict[str, Any], ts_ns: int, event: Any = None) -> int:
         """Queue one event and return its seq. Thread-safe, O(1), no I/O.
 
         The record is durable once ``durable_seq >= seq`` (see ``flush`` and ``AsyncDurability``). The
         payload is encoded now; the same dict object is handed to commit listeners, so do not mutate it
-        after appending. Raises ``ValueError``/``TypeError`` for a bad record (no seq is used up then),
-        ``JournalClosed`` after close and ``JournalFull`` when the backlog limit is reached.
+        after appending. ``event`` (the typed event, if any) rides along to the listeners. Raises
+        ``ValueError``/``TypeError`` for a bad record (no seq is used up then), ``JournalClosed`` after close and
+        ``JournalFull`` when the backlog limit is reached.
         """
         if len(kind) > KIND_MAX_LEN or len(order_id) > ORDER_ID_MAX_LEN:
             raise ValueError(f"kind (<= {KIND_MAX_LEN}) or order_id (<= {ORDER_ID_MAX_LEN}) too long")
@@ -167,7 +171,7 @@ class Journal:
                 raise JournalFull(f"{len(self._pending)} records wait for the database")
             seq = self._next_seq
             self._next_seq = seq + 1
-            self._pending.append((seq, ts_ns, kind, order_id, text, payload))
+            self._pending.append((seq, ts_ns, kind, order_id, text, payload, event))
         if not self._inline and not self._wake.is_set():
             self._wake.set()
         return seq
@@ -435,7 +439,7 @@ class Journal:
                 self._durable_cv.notify_all()
         listeners = self._listeners
         if listeners:
-            records = [JournalRecord(p[0], p[1], p[2], p[3], p[5], p[4]) for p in chunk]
+            records = [JournalRecord(p[0], p[1], p[2], p[3], p[5], p[4], p[6]) for p in chunk]
             for fn in listeners:
                 try:
                     fn(last, records)

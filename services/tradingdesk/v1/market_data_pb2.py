@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tradingdesk/v1/market_data.proto\x12\x0etradingdesk.v1\"!\n\x0fGetQuoteRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\"%\n\x12GetSnapshotRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"\xef\x01\n\x05Quote\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x11\n\tbid_price\x18\x02 \x01(\t\x12\x14\n\x0c\x62id_quantity\x18\x03 \x01(\t\x12\x11\n\task_price\x18\x04 \x01(\t\x12\x14\n\x0c\x61sk_quantity\x18\x05 \x01(\t\x12\x12\n\nlast_price\x18\x06 \x01(\t\x12\x15\n\rlast_quantity\x18\x07 \x01(\t\x12\x0b\n\x03seq\x18\x08 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\t \x01(\x03\x12\x17\n\x0freceive_time_ns\x18\n \x01(\x03\x12\x0c\n\x04\x66\x65\x65\x64\x18\x0b \x01(\t\x12\r\n\x05stale\x18\x0c \x01(\x08\"k\n\x05Trade\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\x05 \x01(\x03\x12\x0c\n\x04\x66\x65\x65\x64\x18\x06 \x01(\t\"1\n\x08Snapshot\x12%\n\x06quotes\x18\x01 \x03(\x0b\x32\x15.tradingdesk.v1.Quote\"#\n\x10SubscribeRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"|\n\x0fMarketDataEvent\x12&\n\x05quote\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.QuoteH\x00\x12&\n\x05trade\x18\x02 \x01(\x0b\x32\x15.tradingdesk.v1.TradeH\x00\x12\x10\n\x08snapshot\x18\x03 \x01(\x08\x42\x07\n\x05\x65vent\"B\n\x0fMarketDataBatch\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.tradingdesk.v1.MarketDataEvent\"%\n\x14GetFeedStatusRequest\x12\r\n\x05\x66\x65\x65\x64s\x18\x01 \x03(\t\"\xbf\x02\n\nLineStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.tradingdesk.v1.LineState\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\x12\x10\n\x08last_seq\x18\x04 \x01(\x04\x12\x0e\n\x06lag_ms\x18\x05 \x01(\x03\x12\x11\n\tsilent_ms\x18\x06 \x01(\x03\x12\x10\n\x08received\x18\x07 \x01(\x04\x12\x14\n\x0c\x66irst_copies\x18\x08 \x01(\x04\x12\x12\n\nheartbeats\x18\t \x01(\x04\x12\x11\n\tmalformed\x18\n \x01(\x04\x12\x14\n\x0cout_of_order\x18\x0b \x01(\x04\x12\x12\n\nduplicates\x18\x0c \x01(\x04\x12\x13\n\x0b\x64isconnects\x18\r \x01(\x04\x12\x0e\n\x06\x64\x65tail\x18\x0e \x01(\t\x12\x16\n\x0elast_malformed\x18\x0f \x01(\t\"r\n\x0bHeldOutlier\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x11\n\treference\x18\x04 \x01(\t\x12\x0b\n\x03seq\x18\x05 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\x06 \x01(\x03\"t\n\nLineSwitch\x12\x0f\n\x07time_ns\x18\x01 \x01(\x03\x12\x11\n\tfrom_line\x18\x02 \x01(\t\x12\x0f\n\x07to_line\x18\x03 \x01(\t\x12\x10\n\x08\x66\x61ilback\x18\x04 \x01(\x08\x12\x0f\n\x07took_ms\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xc9\x04\n\nFeedStatus\x12\x0c\n\x04\x66\x65\x65\x64\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12*\n\x06health\x18\x03 \x01(\x0e\x32\x1a.tradingdesk.v1.FeedHealth\x12\x13\n\x0b\x61\x63tive_line\x18\x04 \x01(\t\x12)\n\x05lines\x18\x05 \x03(\x0b\x32\x1a.tradingdesk.v1.LineStatus\x12\x10\n\x08next_seq\x18\x06 \x01(\x04\x12\x11\n\tpublished\x18\x07 \x01(\x04\x12\x12\n\nduplicates\x18\x08 \x01(\x04\x12\x0c\n\x04gaps\x18\t \x01(\x04\x12\x0f\n\x07missing\x18\n \x01(\x04\x12\x11\n\trecovered\x18\x0b \x01(\x04\x12\x0c\n\x04lost\x18\x0c \x01(\x04\x12\x0c\n\x04held\x18\r \x01(\x04\x12\x11\n\tfailovers\x18\x0e \x01(\x04\x12\x11\n\tfailbacks\x18\x0f \x01(\x04\x12\x33\n\x0frecent_switches\x18\x10 \x03(\x0b\x32\x1a.tradingdesk.v1.LineSwitch\x12\x15\n\rstale_symbols\x18\x11 \x03(\t\x12\x10\n\x08outliers\x18\x12 \x01(\x04\x12\x34\n\x0frecent_outliers\x18\x13 \x03(\x0b\x32\x1b.tradingdesk.v1.HeldOutlier\x12\x1b\n\x13snapshot_recoveries\x18\x14 \x01(\x04\x12\x19\n\x11\x66\x61ilover_after_ms\x18\x15 \x01(\x03\x12\x16\n\x0estale_after_ms\x18\x16 \x01(\x03\x12\x0e\n\x06lag_ms\x18\x17 \x01(\x03\x12\x12\n\ngap_age_ms\x18\x18 \x01(\x03\"v\n\x10\x46\x65\x65\x64StatusReport\x12)\n\x05\x66\x65\x65\x64s\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.FeedStatus\x12\x0f\n\x07serving\x18\x02 \x01(\x08\x12\x15\n\rstale_symbols\x18\x03 \x03(\t\x12\x0f\n\x07time_ns\x18\x04 \x01(\x03\"T\n\x15SetLineEnabledRequest\x12\x0c\n\x04\x66\x65\x65\x64\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t*o\n\nFeedHealth\x12\x1b\n\x17\x46\x45\x45\x44_HEALTH_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46\x45\x45\x44_HEALTH_LIVE\x10\x01\x12\x18\n\x14\x46\x45\x45\x44_HEALTH_DEGRADED\x10\x02\x12\x14\n\x10\x46\x45\x45\x44_HEALTH_DOWN\x10\x03*\x99\x01\n\tLineState\x12\x1a\n\x16LINE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLINE_STATE_LIVE\x10\x01\x12\x16\n\x12LINE_STATE_LAGGING\x10\x02\x12\x15\n\x11LINE_STATE_SILENT\x10\x03\x12\x13\n\x0fLINE_STATE_DOWN\x10\x04\x12\x17\n\x13LINE_STATE_DISABLED\x10\x05\x32\xfd\x03\n\x11MarketDataService\x12\x42\n\x08GetQuote\x12\x1f.tradingdesk.v1.GetQuoteRequest\x1a\x15.tradingdesk.v1.Quote\x12K\n\x0bGetSnapshot\x12\".tradingdesk.v1.GetSnapshotRequest\x1a\x18.tradingdesk.v1.Snapshot\x12P\n\tSubscribe\x12 .tradingdesk.v1.SubscribeRequest\x1a\x1f.tradingdesk.v1.MarketDataEvent0\x01\x12W\n\x10SubscribeBatches\x12 .tradingdesk.v1.SubscribeRequest\x1a\x1f.tradingdesk.v1.MarketDataBatch0\x01\x12W\n\rGetFeedStatus\x12$.tradingdesk.v1.GetFeedStatusRequest\x1a .tradingdesk.v1.FeedStatusReport\x12S\n\x0eSetLineEnabled\x12%.tradingdesk.v1.SetLineEnabledRequest\x1a\x1a.tradingdesk.v1.FeedStatusBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n tradingdesk/v1/market_data.proto\x12\x0etradingdesk.v1\"!\n\x0fGetQuoteRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\"%\n\x12GetSnapshotRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"\xb4\x02\n\x05Quote\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x11\n\tbid_price\x18\x02 \x01(\t\x12\x14\n\x0c\x62id_quantity\x18\x03 \x01(\t\x12\x11\n\task_price\x18\x04 \x01(\t\x12\x14\n\x0c\x61sk_quantity\x18\x05 \x01(\t\x12\x12\n\nlast_price\x18\x06 \x01(\t\x12\x15\n\rlast_quantity\x18\x07 \x01(\t\x12\x0b\n\x03seq\x18\x08 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\t \x01(\x03\x12\x17\n\x0freceive_time_ns\x18\n \x01(\x03\x12\x0c\n\x04\x66\x65\x65\x64\x18\x0b \x01(\t\x12\r\n\x05stale\x18\x0c \x01(\x08\x12,\n\x06status\x18\r \x01(\x0e\x32\x1c.tradingdesk.v1.SymbolStatus\x12\x15\n\rstatus_reason\x18\x0e \x01(\t\"\x90\x01\n\rTradingStatus\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.tradingdesk.v1.SymbolStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\x05 \x01(\x03\x12\x0c\n\x04\x66\x65\x65\x64\x18\x06 \x01(\t\"k\n\x05Trade\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\t\x12\x0b\n\x03seq\x18\x04 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\x05 \x01(\x03\x12\x0c\n\x04\x66\x65\x65\x64\x18\x06 \x01(\t\"1\n\x08Snapshot\x12%\n\x06quotes\x18\x01 \x03(\x0b\x32\x15.tradingdesk.v1.Quote\"#\n\x10SubscribeRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\"\xad\x01\n\x0fMarketDataEvent\x12&\n\x05quote\x18\x01 \x01(\x0b\x32\x15.tradingdesk.v1.QuoteH\x00\x12&\n\x05trade\x18\x02 \x01(\x0b\x32\x15.tradingdesk.v1.TradeH\x00\x12/\n\x06status\x18\x04 \x01(\x0b\x32\x1d.tradingdesk.v1.TradingStatusH\x00\x12\x10\n\x08snapshot\x18\x03 \x01(\x08\x42\x07\n\x05\x65vent\"B\n\x0fMarketDataBatch\x12/\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1f.tradingdesk.v1.MarketDataEvent\"%\n\x14GetFeedStatusRequest\x12\r\n\x05\x66\x65\x65\x64s\x18\x01 \x03(\t\"\xbf\x02\n\nLineStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.tradingdesk.v1.LineState\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\x12\x10\n\x08last_seq\x18\x04 \x01(\x04\x12\x0e\n\x06lag_ms\x18\x05 \x01(\x03\x12\x11\n\tsilent_ms\x18\x06 \x01(\x03\x12\x10\n\x08received\x18\x07 \x01(\x04\x12\x14\n\x0c\x66irst_copies\x18\x08 \x01(\x04\x12\x12\n\nheartbeats\x18\t \x01(\x04\x12\x11\n\tmalformed\x18\n \x01(\x04\x12\x14\n\x0cout_of_order\x18\x0b \x01(\x04\x12\x12\n\nduplicates\x18\x0c \x01(\x04\x12\x13\n\x0b\x64isconnects\x18\r \x01(\x04\x12\x0e\n\x06\x64\x65tail\x18\x0e \x01(\t\x12\x16\n\x0elast_malformed\x18\x0f \x01(\t\"r\n\x0bHeldOutlier\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x11\n\treference\x18\x04 \x01(\t\x12\x0b\n\x03seq\x18\x05 \x01(\x04\x12\x16\n\x0evendor_time_ns\x18\x06 \x01(\x03\"t\n\nLineSwitch\x12\x0f\n\x07time_ns\x18\x01 \x01(\x03\x12\x11\n\tfrom_line\x18\x02 \x01(\t\x12\x0f\n\x07to_line\x18\x03 \x01(\t\x12\x10\n\x08\x66\x61ilback\x18\x04 \x01(\x08\x12\x0f\n\x07took_ms\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\"\xc9\x04\n\nFeedStatus\x12\x0c\n\x04\x66\x65\x65\x64\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12*\n\x06health\x18\x03 \x01(\x0e\x32\x1a.tradingdesk.v1.FeedHealth\x12\x13\n\x0b\x61\x63tive_line\x18\x04 \x01(\t\x12)\n\x05lines\x18\x05 \x03(\x0b\x32\x1a.tradingdesk.v1.LineStatus\x12\x10\n\x08next_seq\x18\x06 \x01(\x04\x12\x11\n\tpublished\x18\x07 \x01(\x04\x12\x12\n\nduplicates\x18\x08 \x01(\x04\x12\x0c\n\x04gaps\x18\t \x01(\x04\x12\x0f\n\x07missing\x18\n \x01(\x04\x12\x11\n\trecovered\x18\x0b \x01(\x04\x12\x0c\n\x04lost\x18\x0c \x01(\x04\x12\x0c\n\x04held\x18\r \x01(\x04\x12\x11\n\tfailovers\x18\x0e \x01(\x04\x12\x11\n\tfailbacks\x18\x0f \x01(\x04\x12\x33\n\x0frecent_switches\x18\x10 \x03(\x0b\x32\x1a.tradingdesk.v1.LineSwitch\x12\x15\n\rstale_symbols\x18\x11 \x03(\t\x12\x10\n\x08outliers\x18\x12 \x01(\x04\x12\x34\n\x0frecent_outliers\x18\x13 \x03(\x0b\x32\x1b.tradingdesk.v1.HeldOutlier\x12\x1b\n\x13snapshot_recoveries\x18\x14 \x01(\x04\x12\x19\n\x11\x66\x61ilover_after_ms\x18\x15 \x01(\x03\x12\x16\n\x0estale_after_ms\x18\x16 \x01(\x03\x12\x0e\n\x06lag_ms\x18\x17 \x01(\x03\x12\x12\n\ngap_age_ms\x18\x18 \x01(\x03\"v\n\x10\x46\x65\x65\x64StatusReport\x12)\n\x05\x66\x65\x65\x64s\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.FeedStatus\x12\x0f\n\x07serving\x18\x02 \x01(\x08\x12\x15\n\rstale_symbols\x18\x03 \x03(\t\x12\x0f\n\x07time_ns\x18\x04 \x01(\x03\"T\n\x15SetLineEnabledRequest\x12\x0c\n\x04\x66\x65\x65\x64\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t*|\n\x0cSymbolStatus\x12\x1d\n\x19SYMBOL_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15SYMBOL_STATUS_TRADING\x10\x01\x12\x18\n\x14SYMBOL_STATUS_HALTED\x10\x02\x12\x18\n\x14SYMBOL_STATUS_PAUSED\x10\x03*o\n\nFeedHealth\x12\x1b\n\x17\x46\x45\x45\x44_HEALTH_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46\x45\x45\x44_HEALTH_LIVE\x10\x01\x12\x18\n\x14\x46\x45\x45\x44_HEALTH_DEGRADED\x10\x02\x12\x14\n\x10\x46\x45\x45\x44_HEALTH_DOWN\x10\x03*\x99\x01\n\tLineState\x12\x1a\n\x16LINE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLINE_STATE_LIVE\x10\x01\x12\x16\n\x12LINE_STATE_LAGGING\x10\x02\x12\x15\n\x11LINE_STATE_SILENT\x10\x03\x12\x13\n\x0fLINE_STATE_DOWN\x10\x04\x12\x17\n\x13LINE_STATE_DISABLED\x10\x05\x32\xfd\x03\n\x11MarketDataService\x12\x42\n\x08GetQuote\x12\x1f.tradingdesk.v1.GetQuoteRequest\x1a\x15.tradingdesk.v1.Quote\x12K\n\x0bGetSnapshot\x12\".tradingdesk.v1.GetSnapshotRequest\x1a\x18.tradingdesk.v1.Snapshot\x12P\n\tSubscribe\x12 .tradingdesk.v1.SubscribeRequest\x1a\x1f.tradingdesk.v1.MarketDataEvent0\x01\x12W\n\x10SubscribeBatches\x12 .tradingdesk.v1.SubscribeRequest\x1a\x1f.tradingdesk.v1.MarketDataBatch0\x01\x12W\n\rGetFeedStatus\x12$.tradingdesk.v1.GetFeedStatusRequest\x1a .tradingdesk.v1.FeedStatusReport\x12S\n\x0eSetLineEnabled\x12%.tradingdesk.v1.SetLineEnabledRequest\x1a\x1a.tradingdesk.v1.FeedStatusBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,40 +32,44 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tradingdesk.v1.market_data_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1'
-  _globals['_FEEDHEALTH']._serialized_start=2148
-  _globals['_FEEDHEALTH']._serialized_end=2259
-  _globals['_LINESTATE']._serialized_start=2262
-  _globals['_LINESTATE']._serialized_end=2415
+  _globals['_SYMBOLSTATUS']._serialized_start=2414
+  _globals['_SYMBOLSTATUS']._serialized_end=2538
+  _globals['_FEEDHEALTH']._serialized_start=2540
+  _globals['_FEEDHEALTH']._serialized_end=2651
+  _globals['_LINESTATE']._serialized_start=2654
+  _globals['_LINESTATE']._serialized_end=2807
   _globals['_GETQUOTEREQUEST']._serialized_start=52
   _globals['_GETQUOTEREQUEST']._serialized_end=85
   _globals['_GETSNAPSHOTREQUEST']._serialized_start=87
   _globals['_GETSNAPSHOTREQUEST']._serialized_end=124
   _globals['_QUOTE']._serialized_start=127
-  _globals['_QUOTE']._serialized_end=366
-  _globals['_TRADE']._serialized_start=368
-  _globals['_TRADE']._serialized_end=475
-  _globals['_SNAPSHOT']._serialized_start=477
-  _globals['_SNAPSHOT']._serialized_end=526
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=528
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=563
-  _globals['_MARKETDATAEVENT']._serialized_start=565
-  _globals['_MARKETDATAEVENT']._serialized_end=689
-  _globals['_MARKETDATABATCH']._serialized_start=691
-  _globals['_MARKETDATABATCH']._serialized_end=757
-  _globals['_GETFEEDSTATUSREQUEST']._serialized_start=759
-  _globals['_GETFEEDSTATUSREQUEST']._serialized_end=796
-  _globals['_LINESTATUS']._serialized_start=799
-  _globals['_LINESTATUS']._serialized_end=1118
-  _globals['_HELDOUTLIER']._serialized_start=1120
-  _globals['_HELDOUTLIER']._serialized_end=1234
-  _globals['_LINESWITCH']._serialized_start=1236
-  _globals['_LINESWITCH']._serialized_end=1352
-  _globals['_FEEDSTATUS']._serialized_start=1355
-  _globals['_FEEDSTATUS']._serialized_end=1940
-  _globals['_FEEDSTATUSREPORT']._serialized_start=1942
-  _globals['_FEEDSTATUSREPORT']._serialized_end=2060
-  _globals['_SETLINEENABLEDREQUEST']._serialized_start=2062
-  _globals['_SETLINEENABLEDREQUEST']._serialized_end=2146
-  _globals['_MARKETDATASERVICE']._serialized_start=2418
-  _globals['_MARKETDATASERVICE']._serialized_end=2927
+  _globals['_QUOTE']._serialized_end=435
+  _globals['_TRADINGSTATUS']._serialized_start=438
+  _globals['_TRADINGSTATUS']._serialized_end=582
+  _globals['_TRADE']._serialized_start=584
+  _globals['_TRADE']._serialized_end=691
+  _globals['_SNAPSHOT']._serialized_start=693
+  _globals['_SNAPSHOT']._serialized_end=742
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=744
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=779
+  _globals['_MARKETDATAEVENT']._serialized_start=782
+  _globals['_MARKETDATAEVENT']._serialized_end=955
+  _globals['_MARKETDATABATCH']._serialized_start=957
+  _globals['_MARKETDATABATCH']._serialized_end=1023
+  _globals['_GETFEEDSTATUSREQUEST']._serialized_start=1025
+  _globals['_GETFEEDSTATUSREQUEST']._serialized_end=1062
+  _globals['_LINESTATUS']._serialized_start=1065
+  _globals['_LINESTATUS']._serialized_end=1384
+  _globals['_HELDOUTLIER']._serialized_start=1386
+  _globals['_HELDOUTLIER']._serialized_end=1500
+  _globals['_LINESWITCH']._serialized_start=1502
+  _globals['_LINESWITCH']._serialized_end=1618
+  _globals['_FEEDSTATUS']._serialized_start=1621
+  _globals['_FEEDSTATUS']._serialized_end=2206
+  _globals['_FEEDSTATUSREPORT']._serialized_start=2208
+  _globals['_FEEDSTATUSREPORT']._serialized_end=2326
+  _globals['_SETLINEENABLEDREQUEST']._serialized_start=2328
+  _globals['_SETLINEENABLEDREQUEST']._serialized_end=2412
+  _globals['_MARKETDATASERVICE']._serialized_start=2810
+  _globals['_MARKETDATASERVICE']._serialized_end=3319
 # @@protoc_insertion_point(module_scope)

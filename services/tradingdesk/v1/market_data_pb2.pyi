@@ -7,6 +7,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SymbolStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SYMBOL_STATUS_UNSPECIFIED: _ClassVar[SymbolStatus]
+    SYMBOL_STATUS_TRADING: _ClassVar[SymbolStatus]
+    SYMBOL_STATUS_HALTED: _ClassVar[SymbolStatus]
+    SYMBOL_STATUS_PAUSED: _ClassVar[SymbolStatus]
+
 class FeedHealth(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FEED_HEALTH_UNSPECIFIED: _ClassVar[FeedHealth]
@@ -22,6 +29,10 @@ class LineState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LINE_STATE_SILENT: _ClassVar[LineState]
     LINE_STATE_DOWN: _ClassVar[LineState]
     LINE_STATE_DISABLED: _ClassVar[LineState]
+SYMBOL_STATUS_UNSPECIFIED: SymbolStatus
+SYMBOL_STATUS_TRADING: SymbolStatus
+SYMBOL_STATUS_HALTED: SymbolStatus
+SYMBOL_STATUS_PAUSED: SymbolStatus
 FEED_HEALTH_UNSPECIFIED: FeedHealth
 FEED_HEALTH_LIVE: FeedHealth
 FEED_HEALTH_DEGRADED: FeedHealth
@@ -46,7 +57,7 @@ class GetSnapshotRequest(_message.Message):
     def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Quote(_message.Message):
-    __slots__ = ("symbol", "bid_price", "bid_quantity", "ask_price", "ask_quantity", "last_price", "last_quantity", "seq", "vendor_time_ns", "receive_time_ns", "feed", "stale")
+    __slots__ = ("symbol", "bid_price", "bid_quantity", "ask_price", "ask_quantity", "last_price", "last_quantity", "seq", "vendor_time_ns", "receive_time_ns", "feed", "stale", "status", "status_reason")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     BID_PRICE_FIELD_NUMBER: _ClassVar[int]
     BID_QUANTITY_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +70,8 @@ class Quote(_message.Message):
     RECEIVE_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     FEED_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_REASON_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     bid_price: str
     bid_quantity: str
@@ -71,7 +84,25 @@ class Quote(_message.Message):
     receive_time_ns: int
     feed: str
     stale: bool
-    def __init__(self, symbol: _Optional[str] = ..., bid_price: _Optional[str] = ..., bid_quantity: _Optional[str] = ..., ask_price: _Optional[str] = ..., ask_quantity: _Optional[str] = ..., last_price: _Optional[str] = ..., last_quantity: _Optional[str] = ..., seq: _Optional[int] = ..., vendor_time_ns: _Optional[int] = ..., receive_time_ns: _Optional[int] = ..., feed: _Optional[str] = ..., stale: _Optional[bool] = ...) -> None: ...
+    status: SymbolStatus
+    status_reason: str
+    def __init__(self, symbol: _Optional[str] = ..., bid_price: _Optional[str] = ..., bid_quantity: _Optional[str] = ..., ask_price: _Optional[str] = ..., ask_quantity: _Optional[str] = ..., last_price: _Optional[str] = ..., last_quantity: _Optional[str] = ..., seq: _Optional[int] = ..., vendor_time_ns: _Optional[int] = ..., receive_time_ns: _Optional[int] = ..., feed: _Optional[str] = ..., stale: _Optional[bool] = ..., status: _Optional[_Union[SymbolStatus, str]] = ..., status_reason: _Optional[str] = ...) -> None: ...
+
+class TradingStatus(_message.Message):
+    __slots__ = ("symbol", "status", "reason", "seq", "vendor_time_ns", "feed")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    VENDOR_TIME_NS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    status: SymbolStatus
+    reason: str
+    seq: int
+    vendor_time_ns: int
+    feed: str
+    def __init__(self, symbol: _Optional[str] = ..., status: _Optional[_Union[SymbolStatus, str]] = ..., reason: _Optional[str] = ..., seq: _Optional[int] = ..., vendor_time_ns: _Optional[int] = ..., feed: _Optional[str] = ...) -> None: ...
 
 class Trade(_message.Message):
     __slots__ = ("symbol", "price", "quantity", "seq", "vendor_time_ns", "feed")
@@ -102,14 +133,16 @@ class SubscribeRequest(_message.Message):
     def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MarketDataEvent(_message.Message):
-    __slots__ = ("quote", "trade", "snapshot")
+    __slots__ = ("quote", "trade", "status", "snapshot")
     QUOTE_FIELD_NUMBER: _ClassVar[int]
     TRADE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     quote: Quote
     trade: Trade
+    status: TradingStatus
     snapshot: bool
-    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ..., trade: _Optional[_Union[Trade, _Mapping]] = ..., snapshot: _Optional[bool] = ...) -> None: ...
+    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ..., trade: _Optional[_Union[Trade, _Mapping]] = ..., status: _Optional[_Union[TradingStatus, _Mapping]] = ..., snapshot: _Optional[bool] = ...) -> None: ...
 
 class MarketDataBatch(_message.Message):
     __slots__ = ("events",)

@@ -82,7 +82,8 @@ class MarketDataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Quotes and trades for the requested symbols (all when empty), a snapshot of each symbol first.
+        """Quotes, trades and trading status changes for the requested symbols (all when empty), a snapshot of each
+        symbol first (its quote, and its trading status once a feed has sent one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,11 +49,11 @@ class SimulatedVenue:
     def __init__(
         self,
         name: str,
+        *,
         instruments: dict[str, Instrument],
         listener: VenueListener,
         scheduler: Scheduler,
         clock: Clock,
-        *,
         latency_us: int = 50,
         maker_fee_per_unit: int = 0,
         taker_fee_per_unit: int = 0,

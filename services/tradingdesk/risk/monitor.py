@@ -17,21 +17,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tradingdesk.core.fixed import SCALE, format_fixed, mul, parse_fixed, to_float
-from tradingdesk.oms.positions import Position
-from tradingdesk.risk.limits import DESK_SCOPE, Limits, ScopeKey
+from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.core.enums import OrderType, side_sign
+from tradingdesk.core.events import (
+    JournalEvent,
+    OrderEvent,
+    OrderFilled,
+    OrderPending,
+    OrderRejected,
+    OrderReplaced,
+    RiskLatched,
+)
+from tradingdesk.core.fixed import SCALE, format_fixed, mul, to_float
+from tradingdesk.core.positions import Position
+from tradingdesk.risk.limits import Limits
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label, scopes_of
 
 DAY_NS = 86_400 * 1_000_000_000
 WARN_PCT = 80
-HISTORY_GRACE_NS = 5_000_000_000  # events older than this when they arrive are history: counted, never acted on
-_TERMINAL = frozenset({"FILLED", "CANCELED", "REPLACED", "REJECTED", "EXPIRED"})
+HISTORY_GRACE_NS = 5 * NS_PER_SECOND  # events older than this when they arrive are history: counted, never acted on
 
 
-def scope_label(scope: ScopeKey) -> str:
-    return "/".join(part for part in scope if part) or "desk"
-
-
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Finding:
     """One thing ``evaluate`` (or an event) found. ``halt`` asks the service to halt ``scope``."""
 
@@ -74,7 +81,7 @@ class OpenOrder:
 
 
 class RealTimeRisk:
-    def __init__(self, limits: Limits, sectors: Mapping[str, str], lot_sizes: Mapping[str, int]) -> None:
+    def __init__(self, limits: Limits, *, sectors: Mapping[str, str], lot_sizes: Mapping[str, int]) -> None:
         self.limits = limits
         self.sectors = dict(sectors)
         self.lot_sizes = dict(lot_sizes)
@@ -98,50 +105,55 @@ class RealTimeRisk:
         if price > 0:
             self.marks[symbol] = price
 
-    def on_event(self, seq: int, ts_ns: int, kind: str, order_id: str, p: dict[str, Any], now_ns: int) -> None:
-        """Apply one routing journal record. Events older than a few seconds are history: they build state
+    def on_event(self, seq: int, event: JournalEvent, now_ns: int) -> None:
+        """Apply one routing journal event. Events older than a few seconds are history: they build state
         but trip nothing (a restart must not halt the desk again for yesterday's losses)."""
         if seq <= self.last_seq:
             return
         self.last_seq = seq
+        ts_ns = event.ts_ns
         live = now_ns - ts_ns <= HISTORY_GRACE_NS
-        if kind == "risk_latch":
-            scope = (p.get("account", ""), p.get("strategy", ""))
-            self.latches[scope] = (p.get("tripped_ns", ts_ns), p.get("reason", ""))
+        if isinstance(event, RiskLatched):
+            scope = (event.account, event.strategy)
+            self.latches[scope] = (event.tripped_ns, event.reason)
             if live:
-                self.pending.append(Finding("breach", scope, "repeated_execution", 0, 0, p.get("reason", "")))
+                self.pending.append(
+                    Finding(
+                        kind="breach", scope=scope, metric="repeated_execution", value=0, limit=0, message=event.reason
+                    )
+                )
             return
-        if kind == "incident" or "symbol" not in p or not order_id:
+        if not isinstance(event, OrderEvent):
             return
-        account, strategy, symbol = p["account"], p.get("strategy", ""), p["symbol"]
-        scopes = (DESK_SCOPE, (account, ""), (account, strategy)) if strategy else (DESK_SCOPE, (account, ""))
+        terms = event.terms
+        order_id, account, strategy, symbol = terms.order_id, terms.account, terms.strategy, terms.symbol
+        scopes = scopes_of(account, strategy)
         for scope in scopes:
             if scope not in self.books:
                 self.books[scope] = ScopeBook(scope)
-        if kind == "pending_new":
-            sign = 1 if p["side"] == "BUY" else -1
-            price = parse_fixed(p["price"]) if p.get("order_type") == "LIMIT" else self.marks.get(symbol, 0)
-            self.open[order_id] = OpenOrder(scopes, symbol, sign, 0, price, self.marks.get(symbol, 0))
-        elif kind == "replaced":
-            old = self.open.pop(p.get("replaces_order_id", ""), None)
+        kind = type(event)
+        if kind is OrderPending:
+            price = terms.price if terms.order_type == OrderType.LIMIT else self.marks.get(symbol, 0)
+            self.open[order_id] = OpenOrder(scopes, symbol, side_sign(terms.side), 0, price, self.marks.get(symbol, 0))
+        elif kind is OrderReplaced:
+            old = self.open.pop(terms.replaces_order_id, None)
             if old is not None:
                 self._add_open(old.scopes, -mul(old.price, old.leaves))
-            sign = 1 if p["side"] == "BUY" else -1
             arrival = old.arrival_mark if old else self.marks.get(symbol, 0)
-            self.open[order_id] = OpenOrder(scopes, symbol, sign, 0, parse_fixed(p["price"]), arrival)
-        elif kind == "rejected" and live:
-            self._venue_error(p.get("venue", ""), ts_ns)
-        if kind == "trade":
-            self._trade(order_id, scopes, p, ts_ns, live)
+            self.open[order_id] = OpenOrder(scopes, symbol, side_sign(terms.side), 0, terms.price, arrival)
+        elif kind is OrderRejected and live:
+            self._venue_error(event.venue, ts_ns)
+        elif kind is OrderFilled:
+            self._trade(event, scopes, live)
         entry = self.open.get(order_id)
         if entry is not None:
             before = mul(entry.price, entry.leaves)
-            if p["status"] in _TERMINAL:
+            if event.is_open:
+                entry.leaves = event.leaves_qty
+                after = mul(entry.price, entry.leaves)
+            else:
                 del self.open[order_id]
                 after = 0
-            else:
-                entry.leaves = parse_fixed(p["leaves_qty"])
-                after = mul(entry.price, entry.leaves)
             if after != before:
                 self._add_open(entry.scopes, after - before)
 
@@ -150,19 +162,18 @@ class RealTimeRisk:
         for scope in scopes:
             totals[scope] = totals.get(scope, 0) + notional
 
-    def _trade(self, order_id: str, scopes: tuple[ScopeKey, ...], p: dict[str, Any], ts_ns: int, live: bool) -> None:
+    def _trade(self, fill: OrderFilled, scopes: tuple[ScopeKey, ...], live: bool) -> None:
         """Positions of every scope move; breakers count at the order's own scope (its strategy, else its
         account)."""
-        symbol = p["symbol"]
-        qty = parse_fixed(p["last_qty"])
-        price = parse_fixed(p["last_price"])
-        fee = parse_fixed(p["fee"], allow_negative=True)
-        sign = 1 if p["side"] == "BUY" else -1
+        terms = fill.terms
+        symbol, ts_ns = terms.symbol, fill.ts_ns
+        qty, price, fee = fill.last_qty, fill.last_price, fill.fee
+        sign = side_sign(terms.side)
         if symbol not in self.marks:
             self.marks[symbol] = price
         limits = self.limits
-        breakers = limits.breakers
-        entry = self.open.get(order_id)
+        breakers = limits.circuit_breakers
+        entry = self.open.get(terms.order_id)
         for scope in scopes:
             book = self.books[scope]
             if ts_ns // DAY_NS != book.day:
@@ -181,65 +192,60 @@ class RealTimeRisk:
                         book.consecutive_losses = 0
                         self.pending.append(
                             Finding(
-                                "breach",
-                                scope,
-                                "consecutive_losses",
-                                breakers.max_consecutive_losses,
-                                breakers.max_consecutive_losses,
-                                f"{scope_label(scope)}: {breakers.max_consecutive_losses} closing fills in a row "
-                                "realized a loss",
+                                kind="breach",
+                                scope=scope,
+                                metric="consecutive_losses",
+                                value=breakers.max_consecutive_losses,
+                                limit=breakers.max_consecutive_losses,
+                                message=f"{scope_label(scope)}: {breakers.max_consecutive_losses} closing fills in "
+                                "a row realized a loss",
                                 halt=True,
                             )
                         )
                 elif gain > 0:
                     book.consecutive_losses = 0
-            if (
-                breakers.slippage_spike_bps
-                and entry is not None
-                and entry.arrival_mark
-                and scope[1] == p.get("strategy", "")
-            ):
+            if breakers.slippage_spike_bps and entry is not None and entry.arrival_mark and scope[1] == terms.strategy:
                 slip = (price - entry.arrival_mark) * sign * 10_000 // entry.arrival_mark
                 if slip > breakers.slippage_spike_bps:
                     spikes = book.slippage_spikes
                     spikes.append(ts_ns)
-                    while spikes and spikes[0] <= ts_ns - breakers.slippage_window_ns:
+                    while spikes and spikes[0] <= ts_ns - breakers.slippage_window_seconds * NS_PER_SECOND:
                         spikes.popleft()
                     if len(spikes) >= breakers.max_slippage_spikes:
                         spikes.clear()
                         self.pending.append(
                             Finding(
-                                "breach",
-                                scope,
-                                "slippage",
-                                slip,
-                                breakers.slippage_spike_bps,
-                                f"{scope_label(scope)}: {breakers.max_slippage_spikes} fills more than "
+                                kind="breach",
+                                scope=scope,
+                                metric="slippage",
+                                value=slip,
+                                limit=breakers.slippage_spike_bps,
+                                message=f"{scope_label(scope)}: {breakers.max_slippage_spikes} fills more than "
                                 f"{breakers.slippage_spike_bps} bps worse than the arrival mark within "
-                                f"{breakers.slippage_window_ns // 1_000_000_000} s (last {slip} bps in {symbol})",
+                                f"{breakers.slippage_window_seconds} s (last {slip} bps in {symbol})",
                                 halt=True,
                             )
                         )
 
     def _venue_error(self, venue: str, ts_ns: int) -> None:
-        b = self.limits.breakers
+        b = self.limits.circuit_breakers
         if not b.max_venue_errors:
             return
         window = self.venue_errors.setdefault(venue, deque())
         window.append(ts_ns)
-        while window and window[0] <= ts_ns - b.venue_error_window_ns:
+        while window and window[0] <= ts_ns - b.venue_error_window_seconds * NS_PER_SECOND:
             window.popleft()
         if len(window) >= b.max_venue_errors:
             window.clear()
             self.pending.append(
                 Finding(
-                    "breach",
-                    DESK_SCOPE,
-                    "venue_errors",
-                    b.max_venue_errors,
-                    b.max_venue_errors,
-                    f"venue {venue} rejected {b.max_venue_errors} orders within "
-                    f"{b.venue_error_window_ns // 1_000_000_000} s",
+                    kind="breach",
+                    scope=DESK_SCOPE,
+                    metric="venue_errors",
+                    value=b.max_venue_errors,
+                    limit=b.max_venue_errors,
+                    message=f"venue {venue} rejected {b.max_venue_errors} orders within "
+                    f"{b.venue_error_window_seconds} s",
                     halt=True,
                 )
             )
@@ -304,11 +310,11 @@ class RealTimeRisk:
     # -- VaR ---------------------------------------------------------------------------------------------------
     def sample(self, now_ns: int) -> bool:
         """Record every mark once per ``var_sample_ns``; their returns are the VaR scenarios."""
-        b = self.limits.breakers
+        var = self.limits.var
         if now_ns < self._next_sample_ns:
             return False
-        self._next_sample_ns = now_ns + b.var_sample_ns
-        keep = b.var_window + 1
+        self._next_sample_ns = now_ns + var.sample_ms * 1_000_000
+        keep = var.window + 1
         for symbol, mark in self.marks.items():
             series = self.samples.get(symbol)
             if series is None or series.maxlen != keep:
@@ -342,13 +348,13 @@ class RealTimeRisk:
         if n < 20:
             return 0.0, 0.0, n
         scenarios = sorted(sum(value * rets[len(rets) - n + k] for value, rets in held) for k in range(n))
-        tail_n = max(1, math.floor(n * (100 - self.limits.breakers.var_confidence_pct) / 100))
+        tail_n = max(1, math.floor(n * (100 - self.limits.var.confidence_pct) / 100))
         tail = scenarios[:tail_n]
         var = max(0.0, -scenarios[tail_n - 1])
         es = max(0.0, -sum(tail) / len(tail))
         return var, es, n
 
-    def position_size(self, symbol: str, budget: int, horizon_s: int) -> dict[str, Any]:
+    def position_size(self, symbol: str, *, budget: int, horizon_s: int) -> dict[str, Any]:
         """Quantity whose one-standard-deviation move over ``horizon_s`` is about ``budget``, on the lot grid."""
         rets = self.returns(symbol)
         price = self.marks.get(symbol, 0)
@@ -358,7 +364,7 @@ class RealTimeRisk:
             return out
         mean = sum(rets) / len(rets)
         sigma = math.sqrt(sum((r - mean) ** 2 for r in rets) / (len(rets) - 1))
-        sample_s = self.limits.breakers.var_sample_ns / 1e9
+        sample_s = self.limits.var.sample_ms / 1e3
         horizon_sigma = sigma * math.sqrt(max(horizon_s, sample_s) / sample_s)
         out["volatility"] = sigma
         out["horizon_volatility"] = horizon_sigma
@@ -398,22 +404,29 @@ class RealTimeRisk:
                 if ls.credit_limit:
                     checks.append(("credit", exp["gross"] + exp["open_notional"], ls.credit_limit, False))
             for metric, value, limit, halts in checks:
-                found.extend(self._judge(scope, metric, value, limit, halts, day))
-        b = limits.breakers
+                found.extend(self._judge(scope, metric, value=value, limit=limit, halts=halts, day=day))
+        b = limits.var
         if b.max_var or b.max_expected_shortfall:
             var, es, _ = self.var_es(DESK_SCOPE)
             day = self.books[DESK_SCOPE].day
             if b.max_var:
-                found.extend(self._judge(DESK_SCOPE, "var", round(var * SCALE), b.max_var, False, day))
+                found.extend(
+                    self._judge(DESK_SCOPE, "var", value=round(var * SCALE), limit=b.max_var, halts=False, day=day)
+                )
             if b.max_expected_shortfall:
                 found.extend(
                     self._judge(
-                        DESK_SCOPE, "expected_shortfall", round(es * SCALE), b.max_expected_shortfall, False, day
+                        DESK_SCOPE,
+                        "expected_shortfall",
+                        value=round(es * SCALE),
+                        limit=b.max_expected_shortfall,
+                        halts=False,
+                        day=day,
                     )
                 )
         return found
 
-    def _judge(self, scope: ScopeKey, metric: str, value: int, limit: int, halts: bool, day: int) -> list[Finding]:
+    def _judge(self, scope: ScopeKey, metric: str, *, value: int, limit: int, halts: bool, day: int) -> list[Finding]:
         key = (scope, metric)
         who = scope_label(scope)
         shown = f"{who}: {metric.replace('_', ' ')} {format_fixed(value)} of limit {format_fixed(limit)}"
@@ -425,18 +438,40 @@ class RealTimeRisk:
                 trip = halts and (scope, metric, day) not in self._tripped
                 if trip:
                     self._tripped.add((scope, metric, day))
-                out.append(Finding("breach", scope, metric, value, limit, shown, halt=trip))
+                out.append(
+                    Finding(
+                        kind="breach", scope=scope, metric=metric, value=value, limit=limit, message=shown, halt=trip
+                    )
+                )
             return out
         if value * 100 >= limit * WARN_PCT:
             self._breached.discard(key)
             if key not in self._warned:
                 self._warned.add(key)
-                return [Finding("warning", scope, metric, value, limit, f"{shown} (80% warning)")]
+                return [
+                    Finding(
+                        kind="warning",
+                        scope=scope,
+                        metric=metric,
+                        value=value,
+                        limit=limit,
+                        message=f"{shown} (80% warning)",
+                    )
+                ]
             return []
         if key in self._warned:
             self._warned.discard(key)
             self._breached.discard(key)
-            return [Finding("recovered", scope, metric, value, limit, f"{shown}: back under 80%")]
+            return [
+                Finding(
+                    kind="recovered",
+                    scope=scope,
+                    metric=metric,
+                    value=value,
+                    limit=limit,
+                    message=f"{shown}: back under 80%",
+                )
+            ]
         return []
 
     def mark_tripped(self, scope: ScopeKey, metric: str, day: int) -> None:

@@ -16,12 +16,15 @@ import pytest
 from tests.desk_runner import free_ports, write_desk
 from tests.unit.desk_fixtures import D, default_limits, make_desk
 from tests.unit.test_risk_gate import new
+from tests.waiting import wait_for
 from tradingdesk.core.clock import ManualClock
 from tradingdesk.core.enums import Side, TradingState
+from tradingdesk.core.event_codec import decode_change
+from tradingdesk.core.events import BreachHalted, RiskLatched
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import read_csv, write_csv
-from tradingdesk.risk.limits import DESK_SCOPE
+from tradingdesk.risk.scope import DESK_SCOPE
 from tradingdesk.risk.service import RiskService
 from tradingdesk.runtime.service import start_service
 from tradingdesk.spec.load import load_desk
@@ -88,13 +91,8 @@ class GateFeed:
             self.updates.append(update)
 
     async def wait(self, predicate, timeout: float = 5.0) -> risk_pb2.GateUpdate:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            for u in self.updates:
-                if predicate(u):
-                    return u
-            assert asyncio.get_running_loop().time() < deadline, "the update never came"
-            await asyncio.sleep(0.01)
+        found = lambda: next((u for u in self.updates if predicate(u)), None)  # noqa: E731
+        return await wait_for(found, timeout, 0.01, what="the gate update")
 
     def close(self) -> None:
         self.task.cancel()
@@ -166,8 +164,7 @@ async def test_gate_stream_sends_heartbeats(tmp_path: Path) -> None:
     gate = GateFeed(r.stub)
     try:
         await gate.wait(lambda u: u.heartbeat)
-        await asyncio.sleep(0.3)
-        assert sum(u.heartbeat for u in gate.updates) >= 3
+        await wait_for(lambda: sum(u.heartbeat for u in gate.updates) >= 3, what="heartbeats to keep coming")
     finally:
         gate.close()
         await r.stop()
@@ -324,7 +321,7 @@ async def test_drawdown_halt_from_a_replayed_losing_session(tmp_path: Path) -> N
     clock = ManualClock()
     r = await Risk(tmp_path, {"maxDrawdown": "1000", "maxDailyLoss": "5000"}, clock).start()
     gate = GateFeed(r.stub)
-    d = make_desk(default_limits(max_order_qty=D("100000"), max_order_notional=D("10000000")), clock=clock)
+    d = make_desk(default_limits(max_order_quantity=D("100000"), max_order_notional=D("10000000")), clock=clock)
     session = losing_session(tmp_path / "losing.csv")
     try:
         await gate.wait(lambda u: u.full)
@@ -354,8 +351,12 @@ async def test_drawdown_halt_from_a_replayed_losing_session(tmp_path: Path) -> N
         # Halted at the first print with a drawdown of 1,000 or more, while the day was still a gain.
         assert state.changed_ns == when and drawdown < D("1100")
         assert daily > 0, "a drawdown halt, not a loss halt"
-        journal = [c.change for c in r.service.store.history(5)]
-        assert {"type": "breach", "account": "", "strategy": "", "metric": "drawdown"} in journal
+        journal = [
+            decode_change(ts_ns=c.ts_ns, actor=c.actor, reason=c.reason, change=c.change)
+            for c in r.service.store.history(5)
+        ]
+        breach = next(c for c in journal if isinstance(c, BreachHalted))
+        assert (breach.account, breach.strategy, breach.metric, breach.actor) == ("", "", "drawdown", "risk:drawdown")
         snap = await r.stub.GetRiskSnapshot(K.GetRiskSnapshotRequest())
         assert snap.state == common_pb2.TRADING_STATE_HALTED and parse_fixed(snap.drawdown) >= D("1000")
         assert snap.symbols[0].symbol == "AAPL" and snap.sectors[0].sector == "technology"
@@ -533,8 +534,10 @@ async def test_release_latch(risk: Risk) -> None:
     try:
         await gate.wait(lambda u: u.full)
         now = risk.clock.now_ns()
-        payload = {"account": "ACC3", "strategy": "algo", "symbol": "AAPL", "reason": "4 fills", "tripped_ns": now}
-        risk.service.rt.on_event(1, now, "risk_latch", "", payload, now)
+        latched = RiskLatched(
+            ts_ns=now, account="ACC3", strategy="algo", symbol="AAPL", reason="4 fills", tripped_ns=now
+        )
+        risk.service.rt.on_event(1, latched, now)
         await risk.service.evaluate()
         await gate.wait(lambda u: any(x.scope.strategy == "algo" for x in u.latches))
         _, details = await abort_code(

@@ -1,0 +1,397 @@
+"""The one codec of journal events: a typed event to a journal record (kind, order id, payload) and back.
+
+Payloads are plain JSON values; decimals are strings ("101.25") and enums are names ("BUY"), so an auditor
+reading the journal sees what a person would write. Each order event stores the order's terms and its state
+after the change, so any one record is enough to report on it.
+
+Versions: a payload written by this codec carries ``"v": 1``. Records written before the codec existed have
+no ``v`` (version 0: the same fields, built by hand); they decode through the same functions, since version 1
+only added the marker. A payload with a version this code does not know is refused with ``UnknownVersion``
+rather than guessed at: a newer writer must never be misread by an older reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any, Protocol
+
+from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
+from tradingdesk.core.events import (
+    DESK_EVENTS,
+    ORDER_EVENTS,
+    RISK_CHANGES,
+    BreachHalted,
+    CancelRejected,
+    DeskEvent,
+    Incident,
+    JournalEvent,
+    LatchReleased,
+    LimitsChanged,
+    OrderEvent,
+    OrderFilled,
+    OrderPending,
+    OrderTerms,
+    PositionReport,
+    ReplaceRejected,
+    ReplaceRequested,
+    RiskChange,
+    RiskLatched,
+    TradingStateChanged,
+)
+from tradingdesk.core.fixed import format_fixed, parse_fixed
+
+VERSION = 1
+KNOWN_VERSIONS = frozenset({0, 1})
+
+EVENT_TYPES: dict[str, type[OrderEvent] | type[DeskEvent]] = {cls.kind: cls for cls in (*ORDER_EVENTS, *DESK_EVENTS)}
+ORDER_KINDS = frozenset(cls.kind for cls in ORDER_EVENTS)
+"""Kinds of the records that are executions of one order (the rest are about a scope of the desk)."""
+
+
+class UnknownVersion(ValueError):
+    """A payload written by a newer codec than this one."""
+
+
+class UnknownKind(ValueError):
+    """A journal kind no event type has."""
+
+
+# -- encoding ------------------------------------------------------------------------------------------------
+def encode(event: JournalEvent) -> dict[str, Any]:
+    """The journal payload of ``event`` (its kind and order id travel beside it, as their own columns)."""
+    if isinstance(event, OrderEvent):
+        return _encode_order(event)
+    if isinstance(event, RiskLatched):
+        return {
+            "v": VERSION,
+            "account": event.account,
+            "strategy": event.strategy,
+            "symbol": event.symbol,
+            "control": event.control,
+            "reason": event.reason,
+            "tripped_ns": event.tripped_ns,
+        }
+    if isinstance(event, Incident):
+        return {
+            "v": VERSION,
+            "account": event.account,
+            "strategy": event.strategy,
+            "symbol": "",
+            "state": "HALTED",
+            "actor": event.actor,
+            "reason": event.reason,
+            "state_changed_ns": event.state_changed_ns,
+            "kill_id": event.kill_id,
+            "open_orders": event.open_orders,
+            "cancelled": list(event.cancelled),
+            "positions": [
+                {
+                    "account": p.account,
+                    "symbol": p.symbol,
+                    "qty": format_fixed(p.qty),
+                    "avg_cost": format_fixed(p.avg_cost),
+                    "mark": format_fixed(p.mark),
+                    "realized_pnl": format_fixed(p.realized_pnl),
+                    "unrealized_pnl": format_fixed(p.unrealized_pnl),
+                }
+                for p in event.positions
+            ],
+            "realized_pnl": format_fixed(event.realized_pnl),
+            "unrealized_pnl": format_fixed(event.unrealized_pnl),
+            "flatten": event.flatten,
+            "flatten_orders": list(event.flatten_orders),
+        }
+    raise UnknownKind(f"no encoding for {type(event).__name__}")
+
+
+def terms_payload(terms: OrderTerms) -> dict[str, Any]:
+    """The order's fixed fields as payload values, rendered once per order and kept on the terms."""
+    encoded = terms.encoded
+    if encoded is None:
+        encoded = {
+            "client_order_id": terms.client_order_id,
+            "account": terms.account,
+            "strategy": terms.strategy,
+            "symbol": terms.symbol,
+            "side": terms.side.name,
+            "order_type": terms.order_type.name,
+            "qty": format_fixed(terms.qty),
+            "price": format_fixed(terms.price),
+            "tif": terms.tif.name,
+            "expire_ns": terms.expire_ns,
+            "created_ns": terms.created_ns,
+        }
+        if terms.replaces_order_id:
+            encoded["replaces_order_id"] = terms.replaces_order_id
+        if terms.parent_order_id:
+            encoded["parent_order_id"] = terms.parent_order_id
+        object.__setattr__(terms, "encoded", encoded)  # a cache of derived text, not a change of the terms
+    return encoded
+
+
+def _encode_order(ev: OrderEvent) -> dict[str, Any]:
+    static = terms_payload(ev.terms)
+    payload = {"v": VERSION, **static, "status": ev.status.name}
+    if ev.cum_qty:
+        payload["cum_qty"] = format_fixed(ev.cum_qty)
+        payload["cum_notional"] = format_fixed(ev.cum_notional)
+        payload["leaves_qty"] = format_fixed(ev.leaves_qty)
+        payload["avg_price"] = format_fixed(ev.avg_price)
+    else:
+        payload["cum_qty"] = payload["cum_notional"] = payload["avg_price"] = "0"
+        payload["leaves_qty"] = static["qty"] if ev.is_open else "0"
+    payload["fees"] = format_fixed(ev.fees) if ev.fees else "0"
+    payload["venue"] = ev.venue
+    if ev.replaced_by_order_id:
+        payload["replaced_by_order_id"] = ev.replaced_by_order_id
+    if ev.text:
+        payload["text"] = ev.text
+    if isinstance(ev, OrderFilled):
+        payload["exec_id"] = ev.exec_id
+        payload["last_qty"] = format_fixed(ev.last_qty)
+        payload["last_price"] = format_fixed(ev.last_price)
+        payload["fee"] = format_fixed(ev.fee)
+        payload["liquidity"] = ev.liquidity
+        payload["fill_venue"] = ev.fill_venue
+    elif isinstance(ev, OrderPending):
+        payload["requested_venue"] = ev.requested_venue
+    elif isinstance(ev, ReplaceRequested):
+        payload["new_order_id"] = ev.new_order_id
+        payload["new_client_order_id"] = ev.new_client_order_id
+        payload["new_qty"] = format_fixed(ev.new_qty)
+        payload["new_price"] = format_fixed(ev.new_price)
+    elif isinstance(ev, CancelRejected | ReplaceRejected):
+        payload["reason"] = ev.reason
+    return payload
+
+
+# -- decoding ------------------------------------------------------------------------------------------------
+def decode(kind: str, order_id: str, ts_ns: int, payload: Mapping[str, Any]) -> JournalEvent:
+    """The event of one journal record, of any known version. Raises ``UnknownKind``/``UnknownVersion``,
+    or ``KeyError``/``ValueError`` for a payload that is not what its kind stores."""
+    version = payload.get("v", 0)
+    if version not in KNOWN_VERSIONS:
+        raise UnknownVersion(f"journal payload version {version!r} is newer than this reader (knows {VERSION})")
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise UnknownKind(f"unknown journal kind {kind!r}")
+    if issubclass(cls, OrderEvent):
+        return _decode_order(cls, order_id, ts_ns, payload)
+    if cls is RiskLatched:
+        return RiskLatched(
+            ts_ns=ts_ns,
+            account=payload["account"],
+            strategy=payload.get("strategy", ""),
+            symbol=payload.get("symbol", ""),
+            reason=payload.get("reason", ""),
+            tripped_ns=payload.get("tripped_ns", ts_ns),
+            control=payload.get("control", "repeated_execution"),
+        )
+    return Incident(
+        ts_ns=ts_ns,
+        account=payload.get("account", ""),
+        strategy=payload.get("strategy", ""),
+        actor=payload.get("actor", ""),
+        reason=payload.get("reason", ""),
+        state_changed_ns=payload.get("state_changed_ns", 0),
+        kill_id=payload.get("kill_id", ""),
+        open_orders=payload.get("open_orders", 0),
+        cancelled=tuple(payload.get("cancelled", ())),
+        positions=tuple(
+            PositionReport(
+                account=p["account"],
+                symbol=p["symbol"],
+                qty=_signed(p["qty"]),
+                avg_cost=_signed(p["avg_cost"]),
+                mark=_signed(p["mark"]),
+                realized_pnl=_signed(p["realized_pnl"]),
+                unrealized_pnl=_signed(p["unrealized_pnl"]),
+            )
+            for p in payload.get("positions", ())
+        ),
+        realized_pnl=_signed(payload.get("realized_pnl", "0")),
+        unrealized_pnl=_signed(payload.get("unrealized_pnl", "0")),
+        flatten=bool(payload.get("flatten", False)),
+        flatten_orders=tuple(payload.get("flatten_orders", ())),
+    )
+
+
+def decode_terms(order_id: str, p: Mapping[str, Any]) -> OrderTerms:
+    return OrderTerms(
+        order_id=order_id,
+        client_order_id=p["client_order_id"],
+        account=p["account"],
+        strategy=p.get("strategy", ""),
+        symbol=p["symbol"],
+        side=Side[p["side"]],
+        order_type=OrderType[p["order_type"]],
+        qty=_units(p["qty"]),
+        price=_units(p["price"]),
+        tif=TimeInForce[p["tif"]],
+        expire_ns=p["expire_ns"],
+        created_ns=p["created_ns"],
+        replaces_order_id=p.get("replaces_order_id", ""),
+        parent_order_id=p.get("parent_order_id", ""),
+    )
+
+
+def _decode_order(
+    cls: type[OrderEvent], order_id: str, ts_ns: int, p: Mapping[str, Any], terms: OrderTerms | None = None
+) -> OrderEvent:
+    extra: dict[str, Any] = {}
+    if cls is OrderFilled:
+        extra = {
+            "exec_id": p["exec_id"],
+            "last_qty": _units(p["last_qty"]),
+            "last_price": _units(p["last_price"]),
+            "fee": _signed(p["fee"]),
+            "liquidity": p.get("liquidity", ""),
+            "fill_venue": p.get("fill_venue", p["venue"]),
+        }
+    elif cls is OrderPending:
+        extra = {"requested_venue": p.get("requested_venue", "")}
+    elif cls is ReplaceRequested:
+        extra = {
+            "new_order_id": p["new_order_id"],
+            "new_client_order_id": p["new_client_order_id"],
+            "new_qty": _units(p["new_qty"]),
+            "new_price": _units(p["new_price"]),
+        }
+    elif cls is CancelRejected or cls is ReplaceRejected:
+        extra = {"reason": p.get("reason", "")}
+    return cls(
+        ts_ns=ts_ns,
+        terms=terms if terms is not None else decode_terms(order_id, p),
+        status=OrderStatus[p["status"]],
+        cum_qty=_units(p["cum_qty"]),
+        cum_notional=_signed(p["cum_notional"]),
+        fees=_signed(p["fees"]),
+        venue=p["venue"],
+        text=p.get("text", ""),
+        replaced_by_order_id=p.get("replaced_by_order_id", ""),
+        **extra,
+    )
+
+
+def payload_scope(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """(account, symbol) of an encoded record without decoding it: every version keeps both at the top level
+    (empty for what concerns no account or symbol), so a forwarder can index records cheaply."""
+    return payload.get("account", ""), payload.get("symbol", "")
+
+
+class RecordLike(Protocol):
+    """A journal record as ``storage.journal.JournalRecord`` has it."""
+
+    kind: str
+    order_id: str
+    ts_ns: int
+    payload: Mapping[str, Any]
+    event: JournalEvent | None
+
+
+def record_event(rec: RecordLike) -> JournalEvent:
+    """The typed event of a journal record: the one it was appended with, else decoded (and kept on it)."""
+    event = rec.event
+    if event is None:
+        event = decode(rec.kind, rec.order_id, rec.ts_ns, rec.payload)
+        object.__setattr__(rec, "event", event)  # the record is frozen; this caches what it already says
+    return event
+
+
+class StreamDecoder:
+    """Decodes a stream of journal records in seq order, parsing each order's terms once.
+
+    The terms of an order never change, so the decoder keeps them from the order's first record and forgets
+    them when the order closes: a consumer of a busy journal parses the few changing fields per event only.
+    """
+
+    def __init__(self) -> None:
+        self._terms: dict[str, OrderTerms] = {}
+
+    def decode(self, kind: str, order_id: str, ts_ns: int, payload: Mapping[str, Any]) -> JournalEvent:
+        cls = EVENT_TYPES.get(kind)
+        if cls is None or not order_id or not issubclass(cls, OrderEvent):
+            return decode(kind, order_id, ts_ns, payload)
+        version = payload.get("v", 0)
+        if version not in KNOWN_VERSIONS:
+            raise UnknownVersion(f"journal payload version {version!r} is newer than this reader (knows {VERSION})")
+        terms = self._terms.get(order_id)
+        event = _decode_order(cls, order_id, ts_ns, payload, terms)
+        if event.is_open:
+            if terms is None:
+                self._terms[order_id] = event.terms
+        elif terms is not None:
+            del self._terms[order_id]
+        return event
+
+
+@lru_cache(maxsize=16_384)
+def _units(text: str) -> int:
+    """A quantity or price of a payload. Prices and quantities repeat (the tick grid, round lots), so the
+    parses are cached: a busy consumer decodes most events without parsing a digit."""
+    return parse_fixed(text)
+
+
+@lru_cache(maxsize=16_384)
+def _signed(text: str) -> int:
+    """An amount that may be negative (fees and rebates, P&L)."""
+    return parse_fixed(text, allow_negative=True)
+
+
+# -- the risk service's change journal ---------------------------------------------------------------------------
+CHANGE_TYPES: dict[str, type[RiskChange]] = {cls.type: cls for cls in RISK_CHANGES}
+
+
+def encode_change(change: RiskChange) -> dict[str, Any]:
+    """The ``change`` column of a risk change (ts, actor and reason are columns of their own)."""
+    out: dict[str, Any] = {"v": VERSION, "type": change.type, "account": change.account, "strategy": change.strategy}
+    if isinstance(change, TradingStateChanged):
+        out["state"] = change.state.name
+        if change.kill_id:
+            out["kill_id"] = change.kill_id
+            out["flatten"] = change.flatten
+        if change.door:
+            out["door"] = change.door
+    elif isinstance(change, LimitsChanged):
+        out.update(version=change.version, spec_hash=change.spec_hash, limits=dict(change.limits))
+    elif isinstance(change, LatchReleased):
+        out["control"] = change.control
+    elif isinstance(change, BreachHalted):
+        out["metric"] = change.metric
+    return out
+
+
+def decode_change(*, ts_ns: int, actor: str, reason: str, change: Mapping[str, Any]) -> RiskChange:
+    """A stored risk change of any known version (version 0: the same keys, written before the codec)."""
+    version = change.get("v", 0)
+    if version not in KNOWN_VERSIONS:
+        raise UnknownVersion(f"risk change version {version!r} is newer than this reader (knows {VERSION})")
+    cls = CHANGE_TYPES.get(change.get("type", ""))
+    if cls is None:
+        raise UnknownKind(f"unknown risk change type {change.get('type')!r}")
+    common = {
+        "ts_ns": ts_ns,
+        "actor": actor,
+        "reason": reason,
+        "account": change.get("account", ""),
+        "strategy": change.get("strategy", ""),
+    }
+    if cls is TradingStateChanged:
+        return TradingStateChanged(
+            **common,
+            state=TradingState[change["state"]],
+            kill_id=change.get("kill_id", ""),
+            flatten=bool(change.get("flatten", False)),
+            door=change.get("door", ""),
+        )
+    if cls is LimitsChanged:
+        return LimitsChanged(
+            **common,
+            version=int(change.get("version", 1)),
+            spec_hash=change.get("spec_hash", ""),
+            limits=change["limits"],
+        )
+    if cls is LatchReleased:
+        return LatchReleased(**common, control=change.get("control", "repeated_execution"))
+    return BreachHalted(**common, metric=change.get("metric", ""))

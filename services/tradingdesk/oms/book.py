@@ -1,0 +1,109 @@
+"""The engine's orders, changed only by applying events: one handler for the live path and for recovery.
+
+The engine decides what happens (validation, the risk gate, the FIX transition) and emits the event; ``apply``
+is the only code that moves an order's state. Replaying the journal after a restart calls the same ``apply``
+with the same events, so the state rebuilt is the state that was live.
+"""
+
+from __future__ import annotations
+
+from tradingdesk.core.enums import OrderStatus
+from tradingdesk.core.events import (
+    Incident,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderPending,
+    OrderReplaced,
+    ReplaceRejected,
+    ReplaceRequested,
+)
+from tradingdesk.core.orders import Order
+
+ClientKey = tuple[str, str]  # (account, client_order_id)
+
+
+class OrderBook:
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.open_orders: dict[str, Order] = {}
+        self.by_client: dict[ClientKey, str] = {}
+        self.requested_venue: dict[str, str] = {}  # order_id -> the venue its request named ("": the router's)
+        self.replacing: dict[str, ReplaceRequested] = {}  # old order_id -> the replace in flight
+        self.replace_requests: dict[ClientKey, ReplaceRequested] = {}  # new client id -> the replace in flight
+        self.incidents: set[tuple[str, str, int]] = set()  # (account, strategy, state changed_ns) reported
+        self.expiring: set[str] = set()  # GTD orders whose expiry cancel is at the venue
+
+    def apply(self, event: object) -> None:
+        """The fan-out's handler (``EventBus``): every change of an order goes through here."""
+        kind = type(event)
+        if kind is OrderPending:
+            self._created(event)
+        elif kind is OrderReplaced:
+            self._replaced(event)
+        elif isinstance(event, OrderEvent):
+            self._changed(event)
+        elif kind is Incident:
+            self.incidents.add((event.account, event.strategy, event.state_changed_ns))
+
+    def _created(self, ev: OrderPending) -> None:
+        terms = ev.terms
+        order = Order.from_terms(terms, status=ev.status, venue=ev.venue, ts_ns=ev.ts_ns)
+        self._update(order, ev)
+        self.orders[order.order_id] = order
+        self.by_client[(order.account, order.client_order_id)] = order.order_id
+        self.requested_venue[order.order_id] = ev.requested_venue
+        if order.is_open:
+            self.open_orders[order.order_id] = order
+
+    def _replaced(self, ev: OrderReplaced) -> None:
+        terms = ev.terms
+        old = self.orders.get(terms.replaces_order_id)
+        self.replacing.pop(terms.replaces_order_id, None)
+        self.replace_requests.pop((terms.account, terms.client_order_id), None)
+        if old is not None:
+            old.replaced_by_order_id = terms.order_id
+            old.transition(OrderStatus.REPLACED, ev.ts_ns)
+            self._closed(old)
+        new = Order.from_terms(terms, status=ev.status, venue=ev.venue, ts_ns=ev.ts_ns)
+        self._update(new, ev)
+        self.orders[new.order_id] = new
+        self.by_client[(new.account, new.client_order_id)] = new.order_id
+        if new.is_open:
+            self.open_orders[new.order_id] = new
+
+    def _changed(self, ev: OrderEvent) -> None:
+        order = self.orders.get(ev.order_id)
+        if order is None:
+            return
+        was_open = order.is_open
+        if ev.status != order.status:
+            order.transition(ev.status, ev.ts_ns)
+        self._update(order, ev)
+        kind = type(ev)
+        if kind is ReplaceRequested:
+            self.replacing[order.order_id] = ev
+            self.replace_requests[(order.account, ev.new_client_order_id)] = ev
+        elif kind is ReplaceRejected or kind is OrderCanceled:
+            pending = self.replacing.pop(order.order_id, None)
+            if pending is not None:
+                self.replace_requests.pop((order.account, pending.new_client_order_id), None)
+        elif kind is OrderExpired:
+            self.expiring.discard(order.order_id)
+        if was_open and not order.is_open:
+            self._closed(order)
+
+    @staticmethod
+    def _update(order: Order, ev: OrderEvent) -> None:
+        order.cum_qty = ev.cum_qty
+        order.cum_notional = ev.cum_notional
+        order.fees = ev.fees
+        order.venue = ev.venue
+        order.text = ev.text
+        order.updated_ns = ev.ts_ns
+        if ev.replaced_by_order_id:
+            order.replaced_by_order_id = ev.replaced_by_order_id
+
+    def _closed(self, order: Order) -> None:
+        self.open_orders.pop(order.order_id, None)
+        self.expiring.discard(order.order_id)

@@ -1,0 +1,18 @@
+"""Scopes of risk: the whole desk, an account, or one strategy of an account, and the one way to name them."""
+
+from __future__ import annotations
+
+ScopeKey = tuple[str, str]  # (account, strategy); ("", "") is the whole desk
+DESK_SCOPE: ScopeKey = ("", "")
+
+
+def scope_label(scope: ScopeKey) -> str:
+    """How people read a scope: ``desk``, ``ACC`` or ``ACC/algo``."""
+    return "/".join(part for part in scope if part) or "desk"
+
+
+def scopes_of(account: str, strategy: str) -> tuple[ScopeKey, ...]:
+    """Every scope an order of ``account``/``strategy`` counts in, widest first."""
+    if strategy:
+        return (DESK_SCOPE, (account, ""), (account, strategy))
+    return (DESK_SCOPE, (account, ""))

@@ -1,0 +1,251 @@
+"""RiskService over gRPC: parse, hand to the risk state (or read the monitor), answer.
+
+Every mutation goes through ``RiskState``, which the HTTP kill switch shares; this module only maps requests
+and answers between protobuf and the domain, and a ``Reject`` to its gRPC status (``edge/status.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tradingdesk.core.enums import TradingState
+from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
+from tradingdesk.core.instruments import Instrument
+from tradingdesk.core.reject import Reject, conflict, invalid, not_found, refused
+from tradingdesk.edge.status import abort
+from tradingdesk.risk.limits import Limits, limit_problems
+from tradingdesk.risk.monitor import RealTimeRisk
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
+from tradingdesk.risk.state import QUIET_KINDS, RiskState
+from tradingdesk.risk.wire import limits_from_proto, limits_to_proto, scope_proto, state_to_proto
+from tradingdesk.v1 import risk_pb2, risk_pb2_grpc
+
+GATE_QUEUE_BOUND = 10_000
+EVENT_QUEUE_BOUND = 10_000
+MAX_HORIZON_S = 10 * 86_400
+
+
+class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
+    def __init__(self, state: RiskState, monitor: RealTimeRisk, instruments: dict[str, Instrument]) -> None:
+        self.state = state
+        self.monitor = monitor
+        self.instruments = instruments
+
+    # -- limits ---------------------------------------------------------------------------------------------------
+    async def GetLimits(self, request, context):
+        return limits_to_proto(self.state.limits)
+
+    async def SetLimits(self, request, context):
+        state = self.state
+        try:
+            actor, reason = state.person(request.actor, request.reason, "the limits")
+            if not request.HasField("limits"):
+                raise invalid("limits", "is required (read them with GetLimits, change, send back)")
+            limits = limits_from_proto(request.limits, strict=True)
+            problems = limit_problems(limits, set(self.instruments), state.accounts)
+            if problems:
+                field, _, problem = problems[0].partition(": ")
+                raise invalid(field, problem + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        except Reject as reject:
+            await abort(context, reject)
+        async with state.lock:
+            current = state.limits.version
+            if request.expected_version and request.expected_version != current:
+                await abort(
+                    context,
+                    conflict(
+                        f"expected_version {request.expected_version} is not the current version {current}: "
+                        "read the limits again",
+                        "LIMITS_VERSION",
+                    ),
+                )
+            new = Limits(
+                **{name: getattr(limits, name) for name in Limits.__dataclass_fields__ if name != "version"},
+                version=current + 1,
+            )
+            state.set_limits(new)
+            await asyncio.to_thread(state.record_limits, actor, reason)
+            msg = limits_to_proto(new)
+            state.broadcast(risk_pb2.GateUpdate(limits=msg))
+        state.emit(
+            risk_pb2.RISK_EVENT_KIND_LIMITS_CHANGE,
+            DESK_SCOPE,
+            f"limits version {new.version} by {actor}: {reason}",
+            actor=actor,
+        )
+        return msg
+
+    # -- trading states ---------------------------------------------------------------------------------------------
+    async def GetTradingState(self, request, context):
+        try:
+            scope = self._scope(request)
+        except Reject as reject:
+            await abort(context, reject)
+        return state_to_proto(scope, self.state.state_of(scope))
+
+    async def SetTradingState(self, request, context):
+        try:
+            scope = self._scope(request)
+            if request.state not in (TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED):
+                raise invalid("state", "must be ACTIVE, REDUCING or HALTED")
+            actor, reason = self.state.person(request.actor, request.reason)
+        except Reject as reject:
+            await abort(context, reject)
+        entry = await self.state.change_state(scope, TradingState(request.state), actor, reason, door="grpc")
+        return state_to_proto(scope, entry)
+
+    async def KillSwitch(self, request, context):
+        try:
+            scope = self._scope(request)
+            kill_id, entry, gates = await self.state.kill(
+                scope, request.actor, request.reason, flatten=request.flatten, door="grpc"
+            )
+        except Reject as reject:
+            await abort(context, reject)
+        return risk_pb2.KillSwitchResponse(kill_id=kill_id, state=state_to_proto(scope, entry), gates=gates)
+
+    async def Resume(self, request, context):
+        try:
+            scope = self._scope(request)
+            entry = await self.state.resume(scope, request.actor, request.reason, door="grpc")
+        except Reject as reject:
+            await abort(context, reject)
+        return state_to_proto(scope, entry)
+
+    async def ReleaseLatch(self, request, context):
+        try:
+            scope = self._scope(request)
+            if not scope[0]:
+                raise invalid("scope.account", "is required: latches hold an account or an account and strategy")
+            actor, reason = self.state.person(request.actor, request.reason, "the latch")
+        except Reject as reject:
+            await abort(context, reject)
+        released = await self.state.release_latch(scope, actor, reason)
+        return risk_pb2.ReleaseLatchResponse(released=released)
+
+    # -- streams ----------------------------------------------------------------------------------------------------
+    async def StreamGateUpdates(self, request, context):
+        state = self.state
+        queue: asyncio.Queue[risk_pb2.GateUpdate | None] = asyncio.Queue(GATE_QUEUE_BOUND)
+        state.gates.add(queue)
+        try:
+            yield state.full_update()
+            while True:
+                interval = state.limits.gate_stream_timeout_ms / 4e3
+                try:
+                    update = await asyncio.wait_for(queue.get(), interval)
+                except TimeoutError:
+                    if queue not in state.gates:
+                        return  # dropped (fell behind or shutting down): the gate reconnects for a full picture
+                    yield risk_pb2.GateUpdate(heartbeat=True, sent_ns=state.clock.now_ns())
+                    continue
+                if update is None:
+                    return
+                yield update
+                if queue not in state.gates and queue.empty():
+                    return
+        finally:
+            state.gates.discard(queue)
+
+    async def StreamRiskEvents(self, request, context):
+        state = self.state
+        queue: asyncio.Queue[risk_pb2.RiskEvent | None] = asyncio.Queue(EVENT_QUEUE_BOUND)
+        state.listeners.add(queue)
+        wanted = not request.exclude_warnings
+        try:
+            last = 0
+            if request.from_seq:
+                for event in list(state.events):
+                    if event.seq >= request.from_seq and (wanted or event.kind not in QUIET_KINDS):
+                        last = event.seq
+                        yield event
+            while True:
+                event = await queue.get()
+                if event is None:
+                    return
+                if event.seq <= last or (not wanted and event.kind in QUIET_KINDS):
+                    continue
+                yield event
+        finally:
+            state.listeners.discard(queue)
+
+    # -- the real-time monitor --------------------------------------------------------------------------------------
+    async def GetRiskSnapshot(self, request, context):
+        try:
+            scope = self._scope(request)
+        except Reject as reject:
+            await abort(context, reject)
+        return self.snapshot(scope)
+
+    def snapshot(self, scope: ScopeKey) -> risk_pb2.RiskSnapshot:
+        now = self.state.clock.now_ns()
+        rt = self.monitor
+        realized, unrealized = rt.pnl(scope)
+        daily, peak, drawdown = rt.daily(scope, now)
+        exp = rt.exposure(scope)
+        var, es, n = rt.var_es(scope)
+        return risk_pb2.RiskSnapshot(
+            scope=scope_proto(scope),
+            realized_pnl=format_fixed(realized),
+            unrealized_pnl=format_fixed(unrealized),
+            daily_pnl=format_fixed(daily),
+            peak_daily_pnl=format_fixed(peak),
+            drawdown=format_fixed(drawdown),
+            gross_exposure=format_fixed(exp["gross"]),
+            net_exposure=format_fixed(exp["net"]),
+            open_order_notional=format_fixed(exp["open_notional"]),
+            symbols=[
+                risk_pb2.SymbolExposure(
+                    symbol=sym,
+                    sector=rt.sectors.get(sym, ""),
+                    quantity=format_fixed(qty),
+                    mark=format_fixed(mark),
+                    gross=format_fixed(abs(value)),
+                    net=format_fixed(value),
+                )
+                for sym, (qty, mark, value) in exp["symbols"].items()
+            ],
+            sectors=[
+                risk_pb2.SectorExposure(sector=sec, gross=format_fixed(g), net=format_fixed(n_))
+                for sec, (g, n_) in sorted(exp["sectors"].items())
+            ],
+            var=var,
+            expected_shortfall=es,
+            var_scenarios=n,
+            var_confidence_pct=self.state.limits.var.confidence_pct,
+            state=int(self.state.state_of(scope).state),
+            journal_seq=rt.last_seq,
+            ts_ns=now,
+        )
+
+    async def SuggestPositionSize(self, request, context):
+        try:
+            if request.symbol not in self.instruments:
+                raise invalid("symbol", f"{request.symbol[:32]!r} is not an instrument of this desk")
+            if not request.risk_budget:
+                raise invalid("risk_budget", "is required")
+            try:
+                budget = parse_fixed(request.risk_budget)
+            except DecimalFormatError as exc:
+                raise invalid("risk_budget", str(exc)) from None
+            if budget <= 0:
+                raise invalid("risk_budget", "must be > 0")
+            if request.horizon_seconds < 0 or request.horizon_seconds > MAX_HORIZON_S:
+                raise invalid("horizon_seconds", f"must be between 0 and {MAX_HORIZON_S}")
+            out = self.monitor.position_size(request.symbol, budget=budget, horizon_s=request.horizon_seconds or 23_400)
+            if not out["price"]:
+                raise not_found(f"no mark for {request.symbol} yet: market data has not arrived")
+            if out["samples"] < 2:
+                raise refused(f"not enough returns of {request.symbol} yet to estimate volatility", "NO_HISTORY")
+        except Reject as reject:
+            await abort(context, reject)
+        return risk_pb2.SuggestPositionSizeResponse(
+            quantity=format_fixed(out["quantity"]),
+            volatility=out["volatility"],
+            horizon_volatility=out["horizon_volatility"],
+            price=format_fixed(out["price"]),
+            samples=out["samples"],
+        )
+
+    def _scope(self, request) -> ScopeKey:
+        return self.state.parse_scope(request.scope.account, request.scope.strategy)

@@ -1,0 +1,376 @@
+"""The risk service's state: limits, trading states, kills and latch releases, journaled and broadcast.
+
+Both doors (the gRPC servicer and the HTTP kill switch) change the desk through this one object, so the
+journal, the gates and the event listeners cannot tell them apart except by the ``door`` recorded with the
+change. Every change is journaled (``RiskChangeStore``, as typed ``RiskChange`` events through the codec)
+before any gate hears of it: a gate must never hold a state the risk service could forget in a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import uuid
+from collections import deque
+
+from google.protobuf.json_format import MessageToDict, ParseDict
+
+from tradingdesk.core.clock import Clock
+from tradingdesk.core.enums import TradingState
+from tradingdesk.core.event_codec import decode_change, encode_change
+from tradingdesk.core.events import BreachHalted, LatchReleased, LimitsChanged, RiskChange, TradingStateChanged
+from tradingdesk.core.ids import check_id
+from tradingdesk.core.reject import invalid, refused
+from tradingdesk.risk.limits import SPEC_STATES, Limits, StateEntry
+from tradingdesk.risk.monitor import DAY_NS, RealTimeRisk
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
+from tradingdesk.risk.wire import limits_from_proto, limits_to_proto, scope_proto, state_to_proto
+from tradingdesk.spec.model import TradingDesk
+from tradingdesk.storage.risk_store import RiskChangeStore
+from tradingdesk.v1 import risk_pb2
+
+log = logging.getLogger(__name__)
+
+SPEC_ACTOR = "spec"
+EVENTS_RETAINED = 2_000
+MAX_ACTOR = 128
+MAX_REASON = 1024
+QUIET_KINDS = (risk_pb2.RISK_EVENT_KIND_WARNING, risk_pb2.RISK_EVENT_KIND_RECOVERED)
+
+
+def spec_hash(desk: TradingDesk) -> str:
+    """Fingerprint of the spec's limits (not of where the HTTP door listens)."""
+    text = desk.spec.risk.model_dump_json(by_alias=True, exclude={"http_port"})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RiskState:
+    def __init__(
+        self,
+        desk: TradingDesk,
+        *,
+        clock: Clock,
+        store: RiskChangeStore,
+        monitor: RealTimeRisk,
+        accounts: dict[str, frozenset[str]],
+    ) -> None:
+        self.desk = desk
+        self.clock = clock
+        self.store = store
+        self.monitor = monitor
+        self.accounts = accounts
+        self.limits = monitor.limits
+        self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(TradingState.ACTIVE)}
+        self.releases: dict[ScopeKey, tuple[int, str, str]] = {}  # scope -> (released at, actor, reason)
+        self.kills: dict[ScopeKey, risk_pb2.KillOrder] = {}  # the last kill of each scope
+        self.gates: set[asyncio.Queue[risk_pb2.GateUpdate | None]] = set()
+        self.listeners: set[asyncio.Queue[risk_pb2.RiskEvent | None]] = set()
+        self.events: deque[risk_pb2.RiskEvent] = deque(maxlen=EVENTS_RETAINED)
+        self._event_seq = 0
+        self.lock = asyncio.Lock()
+
+    # -- restore ----------------------------------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Journaled states, limits and releases survive restarts; the spec's state and limits win only when the
+        spec itself changed since they were recorded."""
+        last_spec_state = None
+        last_limits: LimitsChanged | None = None
+        today = self.clock.now_ns() // DAY_NS
+        for stored in reversed(self.store.history(limit=1_000_000)):
+            change = decode_change(ts_ns=stored.ts_ns, actor=stored.actor, reason=stored.reason, change=stored.change)
+            scope = (change.account, change.strategy)
+            if isinstance(change, TradingStateChanged):
+                self.states[scope] = StateEntry(change.state, change.actor, change.reason, change.ts_ns)
+                if change.actor == SPEC_ACTOR and scope == DESK_SCOPE:
+                    last_spec_state = change.state
+                if change.kill_id:
+                    self.kills[scope] = self._kill_order(scope, change)
+            elif isinstance(change, LimitsChanged):
+                last_limits = change
+            elif isinstance(change, LatchReleased):
+                self.releases[scope] = (change.ts_ns, change.actor, change.reason)
+            elif isinstance(change, BreachHalted) and change.ts_ns // DAY_NS == today:
+                self.monitor.mark_tripped(scope, change.metric, today)
+        current = spec_hash(self.desk)
+        if last_limits is not None and last_limits.spec_hash == current:
+            self.set_limits(limits_from_proto(ParseDict(last_limits.limits, risk_pb2.RiskLimits())))
+        elif last_limits is not None:
+            self.set_limits(Limits.from_spec(self.desk.spec.risk, version=last_limits.version + 1))
+            self.record_limits(SPEC_ACTOR, "spec.risk changed")
+        spec_state = SPEC_STATES[self.desk.spec.trading_state]
+        if last_spec_state != spec_state:
+            self._record_state(
+                DESK_SCOPE, spec_state, SPEC_ACTOR, f"spec.tradingState is {self.desk.spec.trading_state}", door="spec"
+            )
+
+    # -- journal ----------------------------------------------------------------------------------------------------
+    def record(self, change: RiskChange) -> None:
+        """Store one change durably (blocking: call from a thread on the event loop's behalf)."""
+        self.store.record(
+            change.ts_ns,
+            change.actor,
+            change.reason,
+            scope_label((change.account, change.strategy)),
+            encode_change(change),
+        )
+
+    def _record_state(
+        self,
+        scope: ScopeKey,
+        state: TradingState,
+        actor: str,
+        reason: str,
+        *,
+        kill_id: str = "",
+        flatten: bool = False,
+        door: str = "",
+    ) -> StateEntry:
+        now = self.clock.now_ns()
+        self.record(
+            TradingStateChanged(
+                ts_ns=now,
+                actor=actor,
+                reason=reason,
+                account=scope[0],
+                strategy=scope[1],
+                state=state,
+                kill_id=kill_id,
+                flatten=flatten,
+                door=door,
+            )
+        )
+        entry = StateEntry(state, actor, reason, now)
+        self.states[scope] = entry
+        return entry
+
+    def set_limits(self, limits: Limits) -> None:
+        self.limits = limits
+        self.monitor.limits = limits
+
+    def record_limits(self, actor: str, reason: str) -> None:
+        self.record(
+            LimitsChanged(
+                ts_ns=self.clock.now_ns(),
+                actor=actor,
+                reason=reason,
+                version=self.limits.version,
+                spec_hash=spec_hash(self.desk),
+                limits=MessageToDict(limits_to_proto(self.limits), preserving_proto_field_name=True),
+            )
+        )
+
+    # -- telling gates and listeners -----------------------------------------------------------------------------------
+    def broadcast(self, update: risk_pb2.GateUpdate) -> None:
+        update.sent_ns = self.clock.now_ns()
+        for queue in tuple(self.gates):
+            try:
+                queue.put_nowait(update)
+            except asyncio.QueueFull:
+                self.gates.discard(queue)  # that gate reconnects and gets a full picture
+
+    def full_update(self) -> risk_pb2.GateUpdate:
+        kills = [
+            k
+            for scope, k in self.kills.items()
+            if self.states.get(scope, StateEntry(TradingState.ACTIVE)).changed_ns == k.changed_ns
+        ]
+        return risk_pb2.GateUpdate(
+            limits=limits_to_proto(self.limits),
+            states=[state_to_proto(s, e) for s, e in self.states.items()],
+            full=True,
+            kills=kills,
+            latches=[
+                risk_pb2.LatchInfo(scope=scope_proto(s), control="repeated_execution", reason=why, changed_ns=ts)
+                for s, (ts, why) in self.monitor.latches.items()
+            ],
+            released=[
+                risk_pb2.LatchInfo(scope=scope_proto(s), changed_ns=ts, actor=actor, reason=reason)
+                for s, (ts, actor, reason) in self.releases.items()
+            ],
+            sent_ns=self.clock.now_ns(),
+        )
+
+    def emit(
+        self,
+        kind: int,
+        scope: ScopeKey,
+        message: str,
+        *,
+        metric: str = "",
+        value: str = "",
+        limit: str = "",
+        actor: str = "",
+        state: TradingState | None = None,
+    ) -> risk_pb2.RiskEvent:
+        """Publish a risk event to every listener (and keep it for ``StreamRiskEvents(from_seq)``)."""
+        self._event_seq += 1
+        event = risk_pb2.RiskEvent(
+            seq=self._event_seq,
+            ts_ns=self.clock.now_ns(),
+            kind=kind,
+            scope=scope_proto(scope),
+            metric=metric,
+            value=value,
+            limit=limit,
+            message=message,
+            actor=actor,
+            state=int(state) if state is not None else 0,
+        )
+        self.events.append(event)
+        level = logging.INFO if kind in QUIET_KINDS else logging.WARNING
+        log.log(level, "risk event %s: %s", risk_pb2.RiskEventKind.Name(kind), message)
+        for queue in tuple(self.listeners):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.listeners.discard(queue)
+        return event
+
+    def end_streams(self) -> None:
+        """At shutdown: gates and listeners see the end and reconnect to the next risk instance by themselves."""
+        for queue in (*self.gates, *self.listeners):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self.gates.clear()
+        self.listeners.clear()
+
+    # -- changes, whichever door they come through ---------------------------------------------------------------
+    async def change_state(
+        self,
+        scope: ScopeKey,
+        state: TradingState,
+        actor: str,
+        reason: str,
+        *,
+        door: str,
+        kill_id: str = "",
+        flatten: bool = False,
+    ) -> StateEntry:
+        """Journal a state change, then tell every gate and listener. Journal first: a gate must never hold a
+        state the risk service could forget in a crash (its next full update would undo it)."""
+        async with self.lock:
+            entry = await asyncio.to_thread(
+                self._record_state, scope, state, actor, reason, kill_id=kill_id, flatten=flatten, door=door
+            )
+            update = risk_pb2.GateUpdate(states=[state_to_proto(scope, entry)])
+            if kill_id:
+                kill = risk_pb2.KillOrder(
+                    kill_id=kill_id,
+                    scope=scope_proto(scope),
+                    flatten=flatten,
+                    actor=actor,
+                    reason=reason,
+                    changed_ns=entry.changed_ns,
+                )
+                self.kills[scope] = kill
+                update.kills.append(kill)
+            self.broadcast(update)
+        self.emit(
+            risk_pb2.RISK_EVENT_KIND_STATE_CHANGE,
+            scope,
+            f"{scope_label(scope)} is {state.name} ({reason}, by {actor})",
+            actor=actor,
+            state=state,
+        )
+        return entry
+
+    def parse_scope(self, account: str, strategy: str, field: str = "scope") -> ScopeKey:
+        if strategy and not account:
+            raise invalid(f"{field}.strategy", f"needs {field}.account")
+        if account:
+            check_id(f"{field}.account", account)
+            if account not in self.accounts:
+                raise invalid(f"{field}.account", f"{account!r} is not an account of this desk")
+        if strategy:
+            check_id(f"{field}.strategy", strategy)
+            allowed = self.accounts[account]
+            if allowed and strategy not in allowed:
+                raise invalid(f"{field}.strategy", f"{strategy!r} may not trade account {account!r}")
+        return account, strategy
+
+    @staticmethod
+    def person(actor: str, reason: str, what: str = "the trading state") -> tuple[str, str]:
+        actor, reason = actor.strip(), reason.strip()
+        if not actor:
+            raise invalid("actor", f"is required: who is changing {what}")
+        if not reason:
+            raise invalid("reason", f"is required: why {what} changes")
+        if len(actor) > MAX_ACTOR:
+            raise invalid("actor", f"must be at most {MAX_ACTOR} characters")
+        if len(reason) > MAX_REASON:
+            raise invalid("reason", f"must be at most {MAX_REASON} characters")
+        return actor, reason
+
+    async def kill(
+        self, scope: ScopeKey, actor: str, reason: str, *, flatten: bool = False, door: str = "grpc"
+    ) -> tuple[str, StateEntry, int]:
+        """The kill switch, whichever door it came through: HALTED, journaled with who and why, and sent to
+        every gate, which mass-cancels the scope's open orders (and flattens if asked)."""
+        actor, reason = self.person(actor, reason)
+        kill_id = f"K{uuid.uuid4().hex[:12]}"
+        gates = len(self.gates)
+        entry = await self.change_state(
+            scope, TradingState.HALTED, actor, reason, kill_id=kill_id, flatten=flatten, door=door
+        )
+        self.emit(
+            risk_pb2.RISK_EVENT_KIND_KILL,
+            scope,
+            f"kill switch {kill_id} pulled for {scope_label(scope)} by {actor} via {door}: {reason}"
+            + (" (flatten)" if flatten else ""),
+            actor=actor,
+            state=TradingState.HALTED,
+        )
+        return kill_id, entry, gates
+
+    async def resume(self, scope: ScopeKey, actor: str, reason: str, *, door: str = "grpc") -> StateEntry:
+        actor, reason = self.person(actor, reason)
+        current = self.states.get(scope)
+        if current is None or current.state == TradingState.ACTIVE:
+            raise refused(f"{scope_label(scope)} is already ACTIVE: nothing to resume", "NOT_HALTED")
+        return await self.change_state(scope, TradingState.ACTIVE, actor, reason, door=door)
+
+    async def release_latch(self, scope: ScopeKey, actor: str, reason: str) -> bool:
+        """A person re-enables a scope the repeated-execution throttle latched off; True if one was latched."""
+        now = self.clock.now_ns()
+        released = self.monitor.latches.pop(scope, None) is not None
+        change = LatchReleased(ts_ns=now, actor=actor, reason=reason, account=scope[0], strategy=scope[1])
+        await asyncio.to_thread(self.record, change)
+        self.releases[scope] = (now, actor, reason)
+        self.broadcast(
+            risk_pb2.GateUpdate(
+                released=[risk_pb2.LatchInfo(scope=scope_proto(scope), changed_ns=now, actor=actor, reason=reason)]
+            )
+        )
+        self.emit(
+            risk_pb2.RISK_EVENT_KIND_LATCH,
+            scope,
+            f"{scope_label(scope)} re-enabled by {actor}: {reason}",
+            metric="repeated_execution",
+            actor=actor,
+        )
+        return released
+
+    async def halt_for_breach(self, scope: ScopeKey, metric: str, message: str) -> None:
+        """A breach that halts: journaled as such (so a restart today does not halt again), then HALTED."""
+        actor = f"risk:{metric}"
+        change = BreachHalted(
+            ts_ns=self.clock.now_ns(), actor=actor, reason=message, account=scope[0], strategy=scope[1], metric=metric
+        )
+        await asyncio.to_thread(self.record, change)
+        await self.change_state(scope, TradingState.HALTED, actor, message, door="risk")
+
+    def state_of(self, scope: ScopeKey) -> StateEntry:
+        return self.states.get(scope, StateEntry(TradingState.ACTIVE))
+
+    @staticmethod
+    def _kill_order(scope: ScopeKey, change: TradingStateChanged) -> risk_pb2.KillOrder:
+        return risk_pb2.KillOrder(
+            kill_id=change.kill_id,
+            scope=scope_proto(scope),
+            flatten=change.flatten,
+            actor=change.actor,
+            reason=change.reason,
+            changed_ns=change.ts_ns,
+        )
