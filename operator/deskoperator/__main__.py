@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import aiohttp.web
 import kopf
 
-from deskoperator import admission, handlers, metrics, webhook  # noqa: F401  (handlers registers with kopf)
+from deskoperator import admission, handlers, metrics, webhook
 from deskoperator.config import Config, from_args
 from deskoperator.kube import Kube, load_api_client
 from deskoperator.leader import Elector, LeaseConfig
@@ -109,6 +109,8 @@ async def run(cfg: Config) -> int:
         if stop.is_set():
             acquiring.cancel()
             return 0
+        if not cfg.namespaces:
+            handlers.watch_nodes()
         keeping = asyncio.create_task(elector.keep())
         kopf_stop = asyncio.Event()
         operator = asyncio.create_task(

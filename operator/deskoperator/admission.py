@@ -105,10 +105,4 @@ def configuration(*, ca_bundle: bytes, url: str = "", service: tuple[str, str, i
 
 def ensure_configuration(kube: Kube, config: dict[str, Any]) -> None:
     """Server-side apply the configuration (every replica may; they all write the same one)."""
-    kube.request(
-        "PATCH",
-        f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{CONFIGURATION}",
-        query={"fieldManager": FIELD_MANAGER, "force": "true"},
-        body=json.loads(json.dumps(config)),
-        content_type="application/apply-patch+yaml",
-    )
+    kube.apply_webhook_configuration(json.loads(json.dumps(config)))

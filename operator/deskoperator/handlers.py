@@ -121,20 +121,27 @@ def desk_pods(namespace: str, labels: Mapping[str, str], body: kopf.Body, **_: A
     return {(namespace, labels.get(INSTANCE_LABEL, "")): PodObs.from_pod(plain(body), service)}
 
 
-@kopf.index("", "v1", "nodes")
 def node_ready(name: str, status: Mapping[str, Any], **_: Any) -> dict:
-    """node -> whether its Ready condition is True (a failed node is named in the desk's status)."""
+    """node -> whether its Ready condition is True (a failed node is named in the desk's status).
+
+    Registered by ``watch_nodes`` only when the operator watches every namespace: nodes are cluster-scoped, and an
+    operator limited to namespaces has no cluster-wide read (the chart's namespaced RBAC).
+    """
     ready = next((c.get("status") for c in status.get("conditions", []) or [] if c.get("type") == "Ready"), None)
     return {name: ready == "True"}
 
 
-def make_views(deployments: kopf.Index, pods: kopf.Index, nodes: kopf.Index):
+def watch_nodes() -> None:
+    kopf.index("", "v1", "nodes", id="node_ready")(node_ready)
+
+
+def make_views(deployments: kopf.Index, pods: kopf.Index, nodes: kopf.Index | None):
     def views(namespace: str, name: str):
         observed: Iterable[tuple[str, Observed]] = deployments.get((namespace, name), [])
         by_service: dict[str, list[PodObs]] = {}
         for pod in pods.get((namespace, name), []):
             by_service.setdefault(pod.service, []).append(pod)
-        ready = {node: next(iter(values)) for node, values in nodes.items()}
+        ready = {node: next(iter(values)) for node, values in nodes.items()} if nodes is not None else {}
         return dict(observed), by_service, ready
 
     return views
@@ -156,11 +163,10 @@ async def desk_event(
     memo: kopf.Memo,
     desk_deployments: kopf.Index,
     desk_pods: kopf.Index,
-    node_ready: kopf.Index,
-    **_: Any,
+    **kwargs: Any,
 ) -> None:
     if memo.views is None:
-        memo.views = make_views(desk_deployments, desk_pods, node_ready)
+        memo.views = make_views(desk_deployments, desk_pods, kwargs.get("node_ready"))
     if event.get("type") == "DELETED":
         worker = memo.workers.pop((namespace, name), None)
         if worker is not None:

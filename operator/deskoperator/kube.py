@@ -34,6 +34,7 @@ KINDS: dict[str, tuple[str, str]] = {
 SERVER_ASSIGNED: dict[str, tuple[str, ...]] = {
     "Service": ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"),
 }
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "TradingDesk"))
 
 
@@ -143,6 +144,30 @@ class Kube:
         """Delete one object; ``orphan`` leaves its dependents (a Deployment's ReplicaSets and pods) running."""
         policy = "Orphan" if orphan else "Background"
         self.request("DELETE", path(kind, namespace, name), body={"propagationPolicy": policy})
+
+    # -- the leadership Lease (coordination.k8s.io/v1) -----------------------------------------------------------
+    def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.request("GET", f"{LEASES.format(namespace=quote(namespace))}/{quote(name)}")
+
+    def create_lease(self, lease: dict[str, Any]) -> dict[str, Any] | None:
+        return self.request("POST", LEASES.format(namespace=quote(lease["metadata"]["namespace"])), body=lease)
+
+    def update_lease(self, lease: dict[str, Any]) -> dict[str, Any] | None:
+        """PUT with the Lease's resourceVersion: of two writers, one wins and the other gets 409."""
+        meta = lease["metadata"]
+        url = f"{LEASES.format(namespace=quote(meta['namespace']))}/{quote(meta['name'])}"
+        return self.request("PUT", url, body=lease)
+
+    def apply_webhook_configuration(self, config: dict[str, Any]) -> dict[str, Any] | None:
+        """Server-side apply of a ValidatingWebhookConfiguration (cluster-scoped), by its name."""
+        name = quote(config["metadata"]["name"])
+        return self.request(
+            "PATCH",
+            f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}",
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            body=config,
+            content_type="application/apply-patch+yaml",
+        )
 
     def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
         """Merge-patch the status subresource (the spec is never touched by the operator)."""

@@ -21,7 +21,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from deskoperator import metrics
 from deskoperator.kube import Kube, KubeError
@@ -63,13 +62,12 @@ class Elector:
     def __init__(self, kube: Kube, cfg: LeaseConfig) -> None:
         self.kube = kube
         self.cfg = cfg
-        self.url = f"/apis/coordination.k8s.io/v1/namespaces/{quote(cfg.namespace)}/leases"
         self.leading = False
         self.lost = asyncio.Event()
 
     # -- one attempt -------------------------------------------------------------------------------------------
     def _get(self) -> dict | None:
-        return self.kube.request("GET", f"{self.url}/{quote(self.cfg.name)}")
+        return self.kube.get_lease(self.cfg.namespace, self.cfg.name)
 
     def _spec(self, transitions: int, acquired: str | None = None) -> dict:
         stamp = _now().strftime(MICROTIME)
@@ -92,7 +90,7 @@ class Elector:
                 "spec": self._spec(0),
             }
             try:
-                self.kube.request("POST", self.url, body=body)
+                self.kube.create_lease(body)
                 return True, ""
             except KubeError as exc:
                 return False, f"creating the Lease: {exc}"
@@ -107,7 +105,7 @@ class Elector:
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine else 1)
         lease["spec"] = self._spec(transitions, spec.get("acquireTime") if mine else None)
         try:
-            self.kube.request("PUT", f"{self.url}/{quote(self.cfg.name)}", body=lease)
+            self.kube.update_lease(lease)
         except KubeError as exc:
             return False, f"taking the Lease from {holder or 'nobody'}: {exc}"
         return True, ""
@@ -168,7 +166,7 @@ class Elector:
             if lease and (lease.get("spec") or {}).get("holderIdentity") == self.cfg.identity:
                 lease["spec"]["holderIdentity"] = ""
                 lease["spec"]["leaseDurationSeconds"] = 1
-                self.kube.request("PUT", f"{self.url}/{quote(self.cfg.name)}", body=lease)
+                self.kube.update_lease(lease)
                 log.info("Lease %s/%s released", self.cfg.namespace, self.cfg.name)
         except KubeError as exc:
             log.warning("Lease %s/%s not released (%s): a standby takes over when it expires", self.cfg.namespace,
