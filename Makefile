@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,infra]'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -23,7 +23,7 @@ run: venv
 	$(BIN)/tradingdesk up -f $(DESK)
 
 # Everything: unit, integration over real sockets, PostgreSQL, and the Kubernetes end-to-end tests.
-test: venv cluster-build
+test: venv cluster-build helm-build
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Without the slow end-to-end tests, for a quick loop while editing.
@@ -50,6 +50,9 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 include tests/cluster/cluster.mk
+include charts/helm.mk
+include tests/image/image.mk
+include infra/infra.mk
 
 # After the control plane is up: the CRD, then the operator in the background against it.
 cluster-up:: venv

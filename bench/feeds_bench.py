@@ -5,15 +5,23 @@
   outlier filter, state); baseline: a raw TCP reader of the same frames on two connections.
 * ``feed_fanout_p99_us`` / ``feed_fanout_10_p99_us``: from a tick's receipt by the feed handler (the quote's
   ``receive_time_ns``) to its arrival at 1 / 10 ``SubscribeBatches`` subscribers in another process, ticks
-  paced at ``FANOUT_RATE`` on each line; ``feed_fanout_events_p99_us`` / ``feed_fanout_events_10_p99_us``: the
-  same through ``Subscribe`` (one gRPC message per event). Baseline for all four: a raw socket relay that
-  stamps each frame on receipt and writes it to 1 / 10 plain TCP subscribers in another process.
+  paced at ``FANOUT_RATE`` on each line; ``feed_fanout_events_p99_us`` / ``feed_fanout_events_10_p99_us`` /
+  ``feed_fanout_events_100_p99_us``: the same through ``Subscribe`` (one gRPC message per event) with 1 / 10 /
+  100 subscribers. Baseline for each: a raw socket relay that stamps each frame on receipt and writes it to
+  as many plain TCP subscribers in another process, measured just before. A subscriber that falls behind is
+  conflated (fanout.py), and a latency measured only on what survived would flatter the service: each
+  service figure says on stderr how many quotes were conflated and trades dropped.
+* ``..._cpu_us`` beside each fan-out figure: CPU of the service process per event a subscriber received
+  (from its start to the end of the measurement, so ingest is included); baseline: the relay's CPU per frame
+  a subscriber received. On a shared machine latency is mostly queueing behind other work; CPU per delivery
+  is the cost that queueing is made of, and load barely moves it.
 * ``feed_failover_ms``: the primary line stalls silently (connected, nothing sent, the hardest failure to
   see); time from the stall to the backup line becoming active, worst of ``FAILOVER_TRIALS``; baseline:
   the configured ``failoverAfterMs``.
 
 The sender (a WebSocket or raw TCP server) and the subscribers run in processes of their own, as a vendor and
-clients would. ``python -m bench.feeds_bench`` runs this module alone.
+clients would. ``python -m bench.feeds_bench`` runs this module alone, ``python -m bench.feeds_bench fanout``
+the fan-out figures only.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -171,11 +180,15 @@ async def sender_main(kind: str, port: int, ticks: int, batch: int, rate: float)
 
 
 async def subscribers_main(kind: str, address: str, count: int, seconds: float) -> None:
-    """``count`` subscribers of one process; prints the latencies (us) of everything after the warm-up."""
+    """``count`` subscribers of one process; prints the latencies (us) of the quotes after the warm-up and how
+    many events they received in all (quotes, trades, snapshots; across reconnections)."""
     latencies: list[float] = []
+    received = 0
     print("ready", flush=True)
 
     def record(event: pb.MarketDataEvent, now: int) -> None:
+        nonlocal received
+        received += 1
         if not event.snapshot and event.WhichOneof("event") == "quote":
             latencies.append((now - event.quote.receive_time_ns) / 1000)
 
@@ -196,19 +209,21 @@ async def subscribers_main(kind: str, address: str, count: int, seconds: float) 
                 await asyncio.sleep(0.05)
 
     async def tcp_one() -> None:
+        nonlocal received
         host, port = address.rsplit(":", 1)
         reader, _ = await asyncio.open_connection(host, int(port))
         while True:
             stamp, size = HEADER.unpack(await reader.readexactly(HEADER.size))
             await reader.readexactly(size)
             latencies.append((time.time_ns() - stamp) / 1000)
+            received += 1
 
     tasks = [asyncio.create_task(tcp_one() if kind == "tcp" else grpc_one()) for _ in range(count)]
     while len(latencies) < FANOUT_WARMUP * count:
         await asyncio.sleep(0.01)
     start = len(latencies)
     await asyncio.sleep(seconds)
-    print(json.dumps(latencies[start:]), flush=True)
+    print(json.dumps({"latencies": latencies[start:], "received": received}), flush=True)
     for task in tasks:
         task.cancel()
 
@@ -252,7 +267,16 @@ async def ingest_rate() -> tuple[float, float]:
     return rate, baseline
 
 
-async def relay_p99(count: int) -> float:
+@dataclass(frozen=True)
+class Fanout:
+    p99_us: float
+    """Receipt to arrival at a subscriber, 99th percentile."""
+    cpu_us: float
+    """CPU of the relaying process (every thread) per event a subscriber received: unlike latency, what a
+    shared machine's load barely moves, so it shows what a change costs when the latency is all queueing."""
+
+
+async def relay_p99(count: int) -> Fanout:
     """The baseline: a raw socket relay stamping each frame on receipt and writing it to ``count`` sockets."""
     ticks = int(FANOUT_RATE * (FANOUT_SECONDS + 10))
     relay_port, sender_port = free_ports(2)
@@ -277,27 +301,36 @@ async def relay_p99(count: int) -> float:
                 for w in writers:
                     w.write(out)
 
+        cpu0 = time.process_time()
         task = asyncio.create_task(forward())
-        p99 = percentile(await read_latencies(subs), 0.99)
+        latencies, received = await read_subscribers(subs)
+        cpu = time.process_time() - cpu0
         task.cancel()
     finally:
         relay.close()
         for proc in (sender, subs):
             proc.kill()
             proc.wait()
-    return p99
+    return Fanout(percentile(latencies, 0.99), cpu * 1e6 / received)
 
 
-async def service_p99(count: int, stream: str) -> float:
+async def service_p99(count: int, stream: str) -> Fanout:
     """From receipt by the feed handler to ``count`` gRPC subscribers (``Subscribe`` or ``SubscribeBatches``)."""
     ticks = int(FANOUT_RATE * (FANOUT_SECONDS + 10))
     ws_port, grpc_port = free_ports(2)
     sender = spawn("sender", "ws", ws_port, ticks, 1, FANOUT_RATE)
     subs = spawn("subscribers", stream, f"127.0.0.1:{grpc_port}", count, FANOUT_SECONDS)
+    cpu0 = time.process_time()
     service = MarketDataService(desk(ws_feed(ws_port)))
     running = await start_service(service, f"127.0.0.1:{grpc_port}")
     try:
-        return percentile(await read_latencies(subs), 0.99)
+        latencies, received = await read_subscribers(subs)
+        cpu = time.process_time() - cpu0
+        stats = service.subscriber_stats()
+        conflated = sum(s.conflated_quotes for s in stats)
+        dropped = sum(s.dropped_trades for s in stats)
+        print(f"# {stream} x{count}: {conflated} quotes conflated, {dropped} trades dropped", file=sys.stderr)
+        return Fanout(percentile(latencies, 0.99), cpu * 1e6 / received)
     finally:
         await service.stop()
         await running.stop(0.1)
@@ -306,13 +339,14 @@ async def service_p99(count: int, stream: str) -> float:
             proc.wait()
 
 
-async def read_latencies(proc: subprocess.Popen[str]) -> list[float]:
+async def read_subscribers(proc: subprocess.Popen[str]) -> tuple[list[float], int]:
+    """The subscribers' latencies (us) and how many events they received in all."""
     assert proc.stdout is not None
     line = await asyncio.to_thread(proc.stdout.readline)
-    values = json.loads(line)
-    if not values:
+    out = json.loads(line)
+    if not out["latencies"]:
         raise RuntimeError("the subscribers received nothing")
-    return values
+    return out["latencies"], out["received"]
 
 
 async def failover_ms() -> float:
@@ -346,16 +380,27 @@ async def failover_ms() -> float:
     return worst
 
 
+FANOUT_CASES = ((1, "", ("batches", "events")), (10, "_10", ("batches", "events")), (100, "_100", ("events",)))
+"""(subscribers, name suffix, streams measured): per-event streams are the common case, so they go to 100."""
+
+
+async def fanout_rows() -> list[dict]:
+    rows = []
+    for count, suffix, streams in FANOUT_CASES:
+        base = await relay_p99(count)
+        for stream in streams:
+            name = f"feed_fanout{suffix}" if stream == "batches" else f"feed_fanout_events{suffix}"
+            measured = await service_p99(count, stream)
+            rows.append(figure(f"{name}_p99_us", measured.p99_us, "us", base.p99_us))
+            rows.append(figure(f"{name}_cpu_us", measured.cpu_us, "us", base.cpu_us))
+    return rows
+
+
 async def run_async() -> list[dict]:
     rows = []
     rate, base = await ingest_rate()
     rows.append(figure("feed_ingest_rate", rate, "ticks/s", base, lower_is_better=False))
-    for count, suffix in ((1, ""), (10, "_10")):
-        base = await relay_p99(count)
-        batches = await service_p99(count, "batches")
-        events = await service_p99(count, "events")
-        rows.append(figure(f"feed_fanout{suffix}_p99_us", batches, "us", base))
-        rows.append(figure(f"feed_fanout_events{suffix}_p99_us", events, "us", base))
+    rows.extend(await fanout_rows())
     rows.append(figure("feed_failover_ms", await failover_ms(), "ms", FAILOVER_MS))
     return rows
 
@@ -367,6 +412,9 @@ def run() -> list[dict]:
 def main(argv: list[str]) -> int:
     if not argv:
         run()
+        return 0
+    if argv == ["fanout"]:
+        run_loop(fanout_rows())
         return 0
     role, kind, *rest = argv
     if role == "sender":

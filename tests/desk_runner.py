@@ -105,7 +105,7 @@ class DeskProcess:
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
 
-    def wait_up(self, timeout: float = 30.0) -> None:
+    def wait_up(self, timeout: float = 90.0) -> None:
         def up() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"tradingdesk up exited {self.proc.returncode}:\n{self.log.read_text()}")

@@ -85,6 +85,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.level = logging.INFO
     settings.execution.max_workers = cfg.max_workers
     settings.watching.server_timeout = 300
+    # Watching given namespaces needs no cluster-wide read: kopf then takes them as exact names and scans CRDs
+    # once at start, instead of retrying forbidden namespace and CRD watches (the chart's namespaced Roles).
+    settings.scanning.disabled = bool(cfg.namespaces)
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
     memo.registry = Registry()
     memo.workers = {}

@@ -3,6 +3,9 @@ nothing. One desk serves the whole module; each case checks that the desk's stat
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,7 +115,12 @@ def submit(**fields) -> orders_pb2.SubmitOrderRequest:
     [
         ({"client_order_id": ""}, ["client_order_id", "required"]),
         ({"client_order_id": "x" * 65}, ["client_order_id", "longer"]),
-        ({"client_order_id": "has space"}, ["client_order_id"]),
+        ({"client_order_id": "has space"}, ["client_order_id", "no spaces"]),
+        ({"client_order_id": " "}, ["client_order_id", "no spaces"]),
+        ({"client_order_id": "del\x7f"}, ["client_order_id", "control"]),
+        ({"client_order_id": "tab\t"}, ["client_order_id", "control"]),
+        ({"client_order_id": "caf\u00e9"}, ["client_order_id", "non-ASCII"]),
+        ({"client_order_id": "\u00a0nbsp"}, ["client_order_id", "non-ASCII"]),
         ({"account": ""}, ["account", "required"]),
         ({"account": "NOBODY"}, ["account", "NOBODY"]),
         ({"strategy": "hft"}, ["strategy", "hft"]),
@@ -427,3 +435,227 @@ def test_sigterm_is_clean(tmp_path: Path) -> None:
     assert proc.stop() == 0
     log = proc.log.read_text()
     assert "draining" in log and "desk stopped" in log
+
+
+# -- the contract's decimals, at every door ---------------------------------------------------------------------
+
+NOT_THE_CONTRACTS_FORM = [" 100", "100 ", "+100", " 185.63"]
+WHY = {" 100": "whitespace", "100 ": "whitespace", "+100": "'+' sign", " 185.63": "whitespace"}
+
+
+@pytest.mark.parametrize("text", NOT_THE_CONTRACTS_FORM)
+@pytest.mark.parametrize("field", ["quantity", "limit_price"])
+def test_submit_decimals_are_as_strict_as_the_contract(orders, field: str, text: str) -> None:
+    err = refused(orders, lambda: orders.SubmitOrder(submit(**{field: text}), timeout=5), C.INVALID_ARGUMENT)
+    assert err.details().startswith(f"{field}: {text!r} ") and WHY[text] in err.details(), err.details()
+
+
+@pytest.mark.parametrize("text", NOT_THE_CONTRACTS_FORM)
+@pytest.mark.parametrize("field", ["quantity", "limit_price"])
+def test_replace_decimals_are_as_strict_as_the_contract(orders, aapl, field: str, text: str) -> None:
+    ack = orders.SubmitOrder(submit(limit_price=aapl["passive"]), timeout=5)
+    req = orders_pb2.ReplaceOrderRequest(
+        account="ACC-EQ-1", order_id=ack.order_id, new_client_order_id=f"r-{time.monotonic_ns()}", **{field: text}
+    )
+    refused(orders, lambda: orders.ReplaceOrder(req, timeout=5), C.INVALID_ARGUMENT, f"{field}: {text!r}", WHY[text])
+
+
+@pytest.mark.parametrize("text", NOT_THE_CONTRACTS_FORM)
+def test_risk_decimals_are_as_strict_as_the_contract(orders, desk, text: str) -> None:
+    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    limits = risk.GetLimits(risk_pb2.GetLimitsRequest(), timeout=5)
+    limits.desk.max_order_quantity = text
+    change = risk_pb2.SetLimitsRequest(limits=limits, actor="test", reason="strict decimals")
+    refused(
+        orders,
+        lambda: risk.SetLimits(change, timeout=5),
+        C.INVALID_ARGUMENT,
+        f"limits.desk.max_order_quantity: {text!r}",
+        WHY[text],
+    )
+    assert risk.GetLimits(risk_pb2.GetLimitsRequest(), timeout=5).version == limits.version
+    sizing = risk_pb2.SuggestPositionSizeRequest(symbol="AAPL", risk_budget=text)
+    refused(orders, lambda: risk.SuggestPositionSize(sizing, timeout=5), C.INVALID_ARGUMENT, "risk_budget", WHY[text])
+
+
+def cli(desk: DeskProcess, *args: str, service: str = "routing") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradingdesk.cli.main", *args, f"--{service}", desk.address(service)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """The rows of a CLI table, cut where its line of dashes says the columns are."""
+    header, dashes, *rows = text.splitlines()
+    spans = [m.span() for m in re.finditer(r"-+", dashes)]
+
+    def cells(line: str) -> list[str]:
+        return [line[start:end].strip() for start, end in spans]
+
+    return [dict(zip(cells(header), cells(row), strict=True)) for row in rows if row.strip() and row != "(none)"]
+
+
+def places(decimal: str) -> int:
+    return len(decimal.partition(".")[2])
+
+
+@pytest.mark.parametrize("text", NOT_THE_CONTRACTS_FORM)
+def test_cli_decimals_are_as_strict_as_the_contract(orders, desk, aapl, text: str) -> None:
+    submit_args = [
+        "order",
+        "submit",
+        "--account",
+        "ACC-EQ-1",
+        "--strategy",
+        "manual",
+        "--symbol",
+        "AAPL",
+        "--side",
+        "buy",
+    ]
+    ack = orders.SubmitOrder(submit(limit_price=aapl["passive"]), timeout=5)
+    replace_args = ["order", "replace", "--account", "ACC-EQ-1", "--order-id", ack.order_id]
+    before = state(orders)
+    for args, field in (
+        ([*submit_args, "--qty", text, "--price", aapl["passive"]], "quantity"),
+        ([*submit_args, "--qty", "10", "--price", text], "limit_price"),
+        ([*replace_args, "--qty", text], "quantity"),
+        ([*replace_args, "--price", text], "limit_price"),
+    ):
+        out = cli(desk, *args)
+        assert out.returncode == 1, out
+        assert out.stderr.startswith(f"error: INVALID_ARGUMENT: {field}: {text!r} "), out.stderr
+        assert WHY[text] in out.stderr, out.stderr
+    assert state(orders) == before, "a refused request changed the desk"
+
+
+def test_every_decimal_form_that_was_valid_stays_valid(orders, aapl) -> None:
+    """Leading and trailing zeros were accepted before the parser got strict, and still are."""
+    passive = aapl["passive"]
+    forms = [("010", passive), ("10", passive + ("0" if "." in passive else ".00")), ("10.0", "0" + passive)]
+    for quantity, price in forms:
+        ack = orders.SubmitOrder(submit(quantity=quantity, limit_price=price), timeout=5)
+        placed = orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=ack.order_id), timeout=5)
+        assert (placed.quantity, placed.limit_price) == ("10", passive)
+
+
+# -- ids, accounts and the replace acknowledgement ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client_order_id", ["~", "!", "x" * 64, "!\"#$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~"])
+def test_ids_of_visible_ascii_are_accepted(orders, aapl, client_order_id: str) -> None:
+    ack = orders.SubmitOrder(submit(client_order_id=client_order_id, limit_price=aapl["passive"]), timeout=5)
+    assert ack.client_order_id == client_order_id and not ack.duplicate
+    got = orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", client_order_id=client_order_id), timeout=5)
+    assert got.order_id == ack.order_id
+
+
+def test_get_and_cancel_require_the_account(orders) -> None:
+    for call in (orders.GetOrder, orders.CancelOrder):
+        request = (orders_pb2.GetOrderRequest if call is orders.GetOrder else orders_pb2.CancelOrderRequest)(
+            order_id="O-1"
+        )
+        refused(orders, lambda c=call, r=request: c(r, timeout=5), C.INVALID_ARGUMENT, "account: is required")
+
+
+def wait_status(orders, order_id: str, status: int, account: str = "ACC-EQ-1") -> orders_pb2.Order:
+    """The order once it has ``status`` (the simulated venues answer after their latency)."""
+    deadline = time.monotonic() + 5
+    while True:
+        order = orders.GetOrder(orders_pb2.GetOrderRequest(account=account, order_id=order_id), timeout=5)
+        if order.status == status:
+            return order
+        assert time.monotonic() < deadline, common_pb2.OrderStatus.Name(order.status)
+        time.sleep(0.01)
+
+
+def test_replace_ack_names_the_new_order(orders, aapl) -> None:
+    ack = orders.SubmitOrder(submit(client_order_id="to-follow", limit_price=aapl["passive"]), timeout=5)
+    assert ack.new_order_id == "", "a submit has no replacement"
+    wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_NEW)
+    req = orders_pb2.ReplaceOrderRequest(
+        account="ACC-EQ-1", order_id=ack.order_id, new_client_order_id="followed", quantity="12"
+    )
+    replaced = orders.ReplaceOrder(req, timeout=5)
+    assert replaced.order_id == ack.order_id and replaced.status == common_pb2.ORDER_STATUS_PENDING_REPLACE
+    assert replaced.new_order_id and replaced.new_order_id != ack.order_id
+    original = wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_REPLACED)
+    assert original.replaced_by_order_id == replaced.new_order_id
+    new = orders.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=replaced.new_order_id), timeout=5)
+    assert (new.client_order_id, new.quantity, new.replaces_order_id) == ("followed", "12", ack.order_id)
+    again = orders.ReplaceOrder(req, timeout=5)
+    assert again.duplicate and again.new_order_id == replaced.new_order_id
+    cancel = orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=replaced.new_order_id)
+    assert orders.CancelOrder(cancel, timeout=5).new_order_id == ""
+
+
+def test_session_replace_ack_names_the_new_order(orders, aapl) -> None:
+    ack = orders.SubmitOrder(submit(client_order_id="sess-follow", limit_price=aapl["passive"]), timeout=5)
+    wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_NEW)
+    change = orders_pb2.ReplaceOrderRequest(
+        account="ACC-EQ-1", client_order_id="sess-follow", new_client_order_id="sess-followed", quantity="11"
+    )
+    requests = [orders_pb2.SessionRequest(replace=change, request_id=1)]
+    answers = [
+        resp
+        for batch in orders.OrderSession(iter([orders_pb2.SessionRequests(requests=requests)]), timeout=10)
+        for resp in batch.responses
+        if resp.request_id
+    ]
+    assert [a.WhichOneof("response") for a in answers] == ["ack"], answers
+    assert answers[0].ack.order_id == ack.order_id and answers[0].ack.new_order_id not in ("", ack.order_id)
+    replaced = wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_REPLACED)
+    assert replaced.replaced_by_order_id == answers[0].ack.new_order_id
+
+
+def test_cli_tables_show_averages_and_pnl_rounded(orders, desk, aapl) -> None:
+    """Three separate 1-share buys at the market: the position's average is a third of their sum."""
+    crossing = format_fixed(parse_fixed(aapl["ask"]) * 101 // 100 // 10_000_000 * 10_000_000)
+    for i in range(3):
+        ack = orders.SubmitOrder(
+            submit(client_order_id=f"avg-{i}", account="ACC-EQ-2", strategy="", quantity="1", limit_price=crossing),
+            timeout=5,
+        )
+        wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_FILLED, account="ACC-EQ-2")
+    out = cli(desk, "positions", "--account", "ACC-EQ-2")
+    assert out.returncode == 0, out.stderr
+    [row] = [r for r in table(out.stdout) if r["symbol"] == "AAPL"]
+    assert row["qty"] == "3" and places(row["avg_cost"]) <= 6, row
+    assert places(row["realized_pnl"]) <= 2 and places(row["unrealized_pnl"]) <= 2, row
+    listed = cli(desk, "order", "list", "--account", "ACC-EQ-2")
+    assert listed.returncode == 0 and all(places(r["avg_price"]) <= 6 for r in table(listed.stdout)), listed
+    snap = cli(desk, "risk", "snapshot", service="risk")
+    assert snap.returncode == 0, snap.stderr
+    measures = {r["measure"]: r["value"] for r in table(snap.stdout.split("\nsymbol ")[0])}  # the first table
+    for name in ("realized_pnl", "unrealized_pnl", "daily_pnl", "drawdown"):
+        assert places(measures[name]) <= 2, (name, measures[name])
+
+
+def test_cli_replace_shows_the_new_order(orders, desk, aapl) -> None:
+    ack = orders.SubmitOrder(submit(limit_price=aapl["passive"]), timeout=5)
+    wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_NEW)
+    out = cli(
+        desk,
+        "order",
+        "replace",
+        "--account",
+        "ACC-EQ-1",
+        "--order-id",
+        ack.order_id,
+        "--qty",
+        "11",
+        "--new-client-order-id",
+        "cli-replaced",
+    )
+    assert out.returncode == 0, out.stderr
+    [row] = table(out.stdout)
+    assert (row["order_id"], row["status"], row["new_client_order_id"]) == (
+        ack.order_id,
+        "PENDING_REPLACE",
+        "cli-replaced",
+    )
+    replaced = wait_status(orders, ack.order_id, common_pb2.ORDER_STATUS_REPLACED)
+    assert row["new_order_id"] == replaced.replaced_by_order_id

@@ -22,6 +22,7 @@ from tradingdesk.core.enums import Side, TradingState
 from tradingdesk.core.event_codec import decode_change
 from tradingdesk.core.events import BreachHalted, RiskLatched
 from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.core.positions import Position
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import read_csv, write_csv
 from tradingdesk.risk.scope import DESK_SCOPE
@@ -577,3 +578,27 @@ async def test_every_rpc_names_the_bad_field(risk: Risk) -> None:
         code, details = await abort_code(call)
         assert code == C.INVALID_ARGUMENT and details.startswith(field), (field, details)
     assert risk.service.state_of(DESK_SCOPE).state == TradingState.ACTIVE, "a refused call changed nothing"
+
+
+async def test_pnl_is_rounded_on_the_wire(tmp_path: Path) -> None:
+    """The issue's example: 500 AAPL whose average cost came out 189.789999999, marked down to 189.55. The
+    exact loss is 119.9999995; snapshots and loss events say 120, and the halt still judges the exact value."""
+    clock = ManualClock()
+    r = await Risk(tmp_path, {"maxDailyLoss": "119.9999995"}, clock).start()
+    rt = r.service.rt
+    try:
+        rt.books[DESK_SCOPE].positions["AAPL"] = Position("", "AAPL", qty=D("500"), avg_cost=D("189.789999999"))
+        rt.on_mark("AAPL", D("189.789999999"))
+        rt.daily(DESK_SCOPE, clock.now_ns())  # the day starts flat
+        rt.on_mark("AAPL", D("189.55"))
+        await r.service.evaluate()
+        snap = await r.stub.GetRiskSnapshot(K.GetRiskSnapshotRequest())
+        assert (snap.unrealized_pnl, snap.daily_pnl, snap.drawdown, snap.realized_pnl) == ("-120", "-120", "120", "0")
+        assert snap.symbols[0].net == "94775", "exposures stay exact"
+        breach = (await events(r.stub, 1))[0]
+        assert (breach.kind, breach.metric, breach.value) == (K.RISK_EVENT_KIND_BREACH, "daily_loss", "120")
+        assert breach.limit == "119.9999995", "a limit is shown as configured"
+        assert breach.message == "desk: daily loss 120 of limit 119.9999995"
+        assert r.service.state_of(DESK_SCOPE).state == TradingState.HALTED
+    finally:
+        await r.stop()

@@ -61,10 +61,11 @@ def start_operator(kube: Kubectl, tmp: Path, *extra: str, name: str = "operator"
     return proc, log
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, grace: float = 30) -> None:
+    """TERM, then KILL if it has not exited within ``grace`` seconds."""
     proc.terminate()
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from tradingdesk.feeds import messages
 from tradingdesk.feeds.fanout import Fanout, Subscriber
 from tradingdesk.v1 import market_data_pb2 as pb
 
@@ -136,3 +137,14 @@ async def test_batches_take_everything_waiting_in_order_up_to_the_limit() -> Non
     assert [e.trade.seq for e in await waiting] == [6]
     sub.close()
     assert await sub.get_batch(100) == []
+
+
+def test_encoded_events_framed_together_are_a_market_data_batch() -> None:
+    """SubscribeBatches frames the shared encoded events instead of building a message per subscriber."""
+    big = pb.MarketDataEvent(quote=pb.Quote(symbol="AAPL", feed="f" * 200))  # a two-byte length
+    huge = pb.MarketDataEvent(trade=pb.Trade(symbol="MSFT", feed="f" * 20_000))  # a three-byte length
+    events = [q("AAPL", 1), t("MSFT", 2), big, pb.MarketDataEvent(), huge]
+    encoded = messages.encode_batch([e.SerializeToString() for e in events])
+    assert pb.MarketDataBatch.FromString(encoded) == pb.MarketDataBatch(events=events)
+    assert encoded == pb.MarketDataBatch(events=events).SerializeToString()
+    assert messages.encode_batch([]) == b""

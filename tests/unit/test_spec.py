@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,31 @@ def test_load_errors(tmp_path: Path) -> None:
         load_desk(bad)
     with pytest.raises(SpecError, match="cannot read"):
         load_desk(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("text", [" 100", "100 ", "+100", " 185.63", "100\n", "\t100"])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("instruments", 0, "referencePrice"), "spec.instruments[0].referencePrice"),
+        (("risk", "maxOrderQuantity"), "spec.risk.maxOrderQuantity"),
+    ],
+)
+def test_decimals_are_as_strict_as_the_contract(text: str, path: tuple, field: str) -> None:
+    """The spec takes the contract's decimals only: no whitespace around the digits, no '+'."""
+
+    def put(doc: dict) -> None:
+        target = doc["spec"]
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = text
+
+    found = problems(put)
+    assert any(p.startswith(field) and "decimal string" in p for p in found), found
+
+
+@pytest.mark.parametrize("value", ["185.63", "185", 185, 185.63, "0185.630"])
+def test_every_decimal_form_that_was_valid_stays_valid(value: object) -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["spec"]["instruments"][0]["referencePrice"] = value
+    assert parse_desk(doc).spec.instruments[0].reference_price == Decimal(str(value))

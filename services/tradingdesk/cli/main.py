@@ -225,7 +225,8 @@ def cmd_replace(args: argparse.Namespace) -> int:
     ack = _stub(args).ReplaceOrder(req, timeout=args.timeout)
     print(
         render(
-            ["order_id", "client_order_id", "status"], [[ack.order_id, ack.client_order_id, STATUS_NAMES[ack.status]]]
+            ["order_id", "client_order_id", "status", "new_order_id", "new_client_order_id"],
+            [[ack.order_id, ack.client_order_id, STATUS_NAMES[ack.status], ack.new_order_id, req.new_client_order_id]],
         )
     )
     return 0

@@ -25,17 +25,25 @@ class DecimalFormatError(ValueError):
 
 
 def parse_fixed(text: str, *, allow_negative: bool = False) -> int:
-    """Parse a plain decimal string ("101.25", "-3", "0.000000001") into fixed-point units."""
+    """Parse a plain decimal string ("101.25", "0.000000001", and "-3" where negatives are allowed) into
+    fixed-point units.
+
+    Exactly the contract's form: ASCII digits with at most one '.', and a leading '-' only where negatives
+    are allowed. Whitespace and a '+' sign are refused rather than tolerated: a parser laxer than the
+    contract lets clients depend on forms another implementation of the contract would refuse.
+    """
     if not isinstance(text, str):
         raise DecimalFormatError(f"expected a decimal string, got {type(text).__name__}")
-    s = text.strip()
-    if not s:
+    if not text:
         raise DecimalFormatError("is empty")
-    if not s.isascii():
+    if not text.isascii():
         raise DecimalFormatError(f"{text!r} is not a plain decimal number (ASCII digits only)")
-    negative = s[0] == "-"
-    if s[0] in "+-":
-        s = s[1:]
+    if text != text.strip():
+        raise DecimalFormatError(f"{text!r} has leading or trailing whitespace")
+    negative = text[0] == "-"
+    if text[0] == "+":
+        raise DecimalFormatError(f"{text!r} has a '+' sign (write the digits alone)")
+    s = text[1:] if negative else text
     if negative and not allow_negative:
         raise DecimalFormatError(f"{text!r} is negative")
     whole, dot, frac = s.partition(".")
@@ -62,6 +70,37 @@ def format_fixed(units: int) -> str:
     if not frac:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:0{SCALE_DIGITS}d}".rstrip("0")
+
+
+AVERAGE_PRICE_PLACES = 6
+"""Decimal places of an average price (an order's avg_price, a position's avg_cost) as clients see it."""
+PNL_PLACES = 2
+"""Decimal places of P&L (realized, unrealized, daily, drawdown) as clients see it."""
+
+
+def round_half_even(units: int, places: int) -> int:
+    """``units`` rounded to ``places`` decimal places, ties to the even neighbour (banker's rounding).
+
+    The domain keeps exact units; averages and P&L carry the truncation of a division and are rounded only
+    where people and clients read them (the wire and the terminal), with this one function.
+    """
+    if not 0 <= places <= SCALE_DIGITS:
+        raise ValueError(f"places must be between 0 and {SCALE_DIGITS}, got {places}")
+    step = 10 ** (SCALE_DIGITS - places)
+    q, r = divmod(units, step)  # floor division: r is never negative, so ties are found the same way for both signs
+    if 2 * r > step or (2 * r == step and q % 2):
+        q += 1
+    return q * step
+
+
+def format_average_price(units: int) -> str:
+    """An average price as clients see it: rounded half-even to ``AVERAGE_PRICE_PLACES``."""
+    return format_fixed(round_half_even(units, AVERAGE_PRICE_PLACES))
+
+
+def format_pnl(units: int) -> str:
+    """P&L as clients see it: rounded half-even to ``PNL_PLACES``."""
+    return format_fixed(round_half_even(units, PNL_PLACES))
 
 
 def to_units(value: int) -> int:

@@ -29,8 +29,12 @@ MAX_ID_LEN = 64
 
 
 def check_id(field: str, value: str, *, required: bool = True) -> str:
-    """``value`` if it can be an identifier a client chose (account, strategy, client order id), else a Reject
-    naming ``field``."""
+    """Ids (client_order_id, account, strategy, order_id) are 1 to 64 visible ASCII characters, '!' to '~'.
+
+    A subset of FIX's ClOrdID (any printable character): no space, because ids are compared byte for byte
+    and shown in logs, tables and exports, where "c-1" and "c-1 " would be two orders that look the same.
+    Returns ``value`` if it can be such an identifier, else raises a Reject naming ``field``.
+    """
     if not value:
         if required:
             raise invalid(field, "is required")
@@ -38,5 +42,5 @@ def check_id(field: str, value: str, *, required: bool = True) -> str:
     if len(value) > MAX_ID_LEN:
         raise invalid(field, f"is longer than {MAX_ID_LEN} characters")
     if not value.isascii() or not value.isprintable() or " " in value:
-        raise invalid(field, "must be printable ASCII without spaces")
+        raise invalid(field, "must be visible ASCII ('!' to '~'): no spaces, control or non-ASCII characters")
     return value

@@ -9,6 +9,9 @@ drained both, the subscriber is back to normal delivery. Memory per subscriber: 
 
 Ordering: events arrive in publish order, so sequence numbers of one feed only increase; conflation only
 removes superseded quotes (a replaced quote moves to the position of its replacement).
+
+An event is an encoded ``MarketDataEvent`` (bytes): the publisher encodes it once and every subscriber holds
+the same object, so fanning out costs no encoding per subscriber (the streams send the bytes as they are).
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-from tradingdesk.v1 import market_data_pb2 as pb
 
 STATUS_KEY = "status:"
 """Prefix of a symbol's pending status while conflating (symbols never contain a colon)."""
@@ -70,9 +71,9 @@ class Subscriber:
         self.bound = bound
         self.symbols = tuple(symbols)
         self.peer = peer
-        self._queue: deque[pb.MarketDataEvent] = deque()
+        self._queue: deque[bytes] = deque()
         # Not None while conflating: quotes keyed by symbol, trades by a running number, in publish order.
-        self._pending: OrderedDict[str | int, pb.MarketDataEvent] | None = None
+        self._pending: OrderedDict[str | int, bytes] | None = None
         self._pending_trades = 0
         self._trade_key = 0
         self._waiter: asyncio.Future[None] | None = None
@@ -94,7 +95,7 @@ class Subscriber:
     def closed(self) -> bool:
         return self._closed
 
-    def push_quote(self, symbol: str, event: pb.MarketDataEvent) -> None:
+    def push_quote(self, symbol: str, event: bytes) -> None:
         """Queue a quote, or make it the symbol's pending quote while conflating (never blocks)."""
         pending = self._pending
         if pending is None:
@@ -109,12 +110,12 @@ class Subscriber:
         pending[symbol] = event
         self._wake()
 
-    def push_status(self, symbol: str, event: pb.MarketDataEvent) -> None:
+    def push_status(self, symbol: str, event: bytes) -> None:
         """Queue a trading status change; while conflating, it replaces the symbol's pending status (never its
         pending quote): the latest status is the one that counts."""
         self.push_quote(STATUS_KEY + symbol, event)
 
-    def push_trade(self, event: pb.MarketDataEvent) -> None:
+    def push_trade(self, event: bytes) -> None:
         """Queue a trade while there is room within the bound; otherwise drop and count it (never blocks)."""
         pending = self._pending
         if pending is None:
@@ -131,7 +132,7 @@ class Subscriber:
         else:
             self.dropped_trades += 1
 
-    async def get(self) -> pb.MarketDataEvent | None:
+    async def get(self) -> bytes | None:
         """The next event to send, waiting for one; None once the subscriber is closed."""
         while not self._closed:
             if self._queue:
@@ -149,13 +150,13 @@ class Subscriber:
             await self._waiter
         return None
 
-    async def get_batch(self, limit: int) -> list[pb.MarketDataEvent]:
+    async def get_batch(self, limit: int) -> list[bytes]:
         """Everything waiting (at most ``limit`` events, in order), waiting for one; empty once closed."""
         while not self._closed:
             queue = self._queue
             pending = self._pending
             if queue or pending:
-                out: list[pb.MarketDataEvent] = []
+                out: list[bytes] = []
                 while queue and len(out) < limit:
                     out.append(queue.popleft())
                 while pending and len(out) < limit:
@@ -192,7 +193,7 @@ class Subscriber:
             delivered=self.delivered,
         )
 
-    def _start_conflating(self) -> OrderedDict[str | int, pb.MarketDataEvent]:
+    def _start_conflating(self) -> OrderedDict[str | int, bytes]:
         self.conflations += 1
         self._pending = OrderedDict()
         self._pending_trades = 0

@@ -1,7 +1,7 @@
 """Protobuf messages of the market data API, built from the state: quotes, trades and trading status changes.
 
-Each live event is built once and shared by every subscriber. Prices on the tick grid repeat endlessly,
-so their decimal strings are cached (bounded) instead of formatted on every event.
+Each live event is built and encoded once and shared by every subscriber. Prices on the tick grid repeat
+endlessly, so their decimal strings are cached (bounded) instead of formatted on every event.
 """
 
 from __future__ import annotations
@@ -59,6 +59,33 @@ def live_quote_event(sym: SymbolState, feed: str) -> pb.MarketDataEvent:
     ev = pb.MarketDataEvent()
     _fill_quote(ev.quote, sym, feed, False)
     return ev
+
+
+def encode_batch(events: list[bytes]) -> bytes:
+    """A ``MarketDataBatch`` from events already encoded, without decoding or copying them.
+
+    A repeated message field is each element as a length-delimited field: tag (field 1, wire type 2 = 0x0A),
+    the length as a varint, the bytes. So a batch of shared encoded events is their concatenation, framed.
+    """
+    parts: list[bytes] = []
+    for event in events:
+        parts.append(_BATCH_EVENT_TAG)
+        parts.append(_varint(len(event)))
+        parts.append(event)
+    return b"".join(parts)
+
+
+_BATCH_EVENT_TAG = bytes([pb.MarketDataBatch.EVENTS_FIELD_NUMBER << 3 | 2])
+
+
+@lru_cache(maxsize=1024)
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def trade_event(msg: FeedMessage, feed: str) -> pb.MarketDataEvent:

@@ -1,9 +1,11 @@
 """The feeds service: runs the desk's feeds, keeps the market state and serves MarketDataService.
 
 Data path, per message: line -> its ``FeedHandler`` (line checks, A/B arbitration in order, outlier filter)
--> ``MarketState`` (the preferred live feed wins the symbol) -> one protobuf message, built only if someone
-subscribed to the symbol, pushed by reference into each subscriber's bounded buffer. Nothing on that path
-awaits, so a slow subscriber can never slow the lines, the state or other subscribers.
+-> ``MarketState`` (the preferred live feed wins the symbol) -> one protobuf message, built and encoded once
+only if someone subscribed to the symbol, pushed by reference into each subscriber's bounded buffer. Nothing
+on that path awaits, so a slow subscriber can never slow the lines, the state or other subscribers. The
+streams send the shared bytes as they are (``Subscribe``) or framed together (``SubscribeBatches``): encoding
+a message per subscriber cost more than the rest of the fan-out.
 
 Nothing is sent when nothing arrives: there is no synthetic heartbeat towards subscribers, so when every
 line of every feed is down, consumers' reference prices age and orders are refused as stale. The service
@@ -45,6 +47,28 @@ SERVICE_NAME = "tradingdesk.v1.MarketDataService"
 
 LineFault = Callable[[str, str, int], bool]
 """``(feed, line, seq) -> True`` to lose that message on that line (fault injection)."""
+
+
+PREENCODED = frozenset({"Subscribe", "SubscribeBatches"})
+"""Methods whose responses the service encodes itself (once per event, for every subscriber)."""
+
+
+def add_to_server(servicer: MarketDataService, server: grpc.aio.Server) -> None:
+    """Register MarketDataService as the generated code would, except that the PREENCODED streams send their
+    responses as the bytes they are given (no serializer) instead of encoding a message per subscriber."""
+    service = pb.DESCRIPTOR.services_by_name["MarketDataService"]
+    handlers = {}
+    for method in service.methods:
+        request = getattr(pb, method.input_type.name)
+        response = getattr(pb, method.output_type.name)
+        make = grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=None if method.name in PREENCODED else response.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
 
 
 def feed_ranks(feeds: Iterable[FeedSpec]) -> dict[str, FeedInfo]:
@@ -91,7 +115,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     # lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self, server: grpc.aio.Server) -> None:
-        pb_grpc.add_MarketDataServiceServicer_to_server(self, server)
+        add_to_server(self, server)
         start_ns = self.clock.now_ns()
         symbols = self.state.symbols
         for spec in self.desk.spec.feeds:
@@ -169,15 +193,15 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             return
         kind = event.kind
         if kind == QUOTE:
-            out = messages.live_quote_event(sym, feed.name)
+            out = messages.live_quote_event(sym, feed.name).SerializeToString()
             for s in subscribers:
                 s.push_quote(event.symbol, out)
         elif kind == STATUS:
-            out = messages.status_event(msg, feed.name)
+            out = messages.status_event(msg, feed.name).SerializeToString()
             for s in subscribers:
                 s.push_status(event.symbol, out)
         else:
-            out = messages.trade_event(msg, feed.name)
+            out = messages.trade_event(msg, feed.name).SerializeToString()
             for s in subscribers:
                 s.push_trade(out)
 
@@ -188,14 +212,14 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             if self.state.apply(feed, msg, now) is None:
                 continue  # unknown symbol, another feed wins it, or the state already has newer
             if msg.event.kind == STATUS:
-                status = messages.status_event(msg, feed.name, snapshot=True)
+                status = messages.status_event(msg, feed.name, snapshot=True).SerializeToString()
                 for s in self.fanout.by_symbol[symbol]:
                     s.push_status(symbol, status)
                 continue
             view = self.state.view(symbol, now)
             if view is None:
                 continue
-            out = messages.snapshot_event(view)
+            out = messages.snapshot_event(view).SerializeToString()
             for s in self.fanout.by_symbol[symbol]:
                 s.push_quote(symbol, out)
 
@@ -218,9 +242,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         views = self.state.snapshot(self.clock.now_ns(), symbols)
         return pb.Snapshot(quotes=[messages.quote(v) for v in views if v.quote is not None])
 
-    async def Subscribe(
-        self, request: pb.SubscribeRequest, context: ServicerContext
-    ) -> AsyncIterator[pb.MarketDataEvent]:
+    async def Subscribe(self, request: pb.SubscribeRequest, context: ServicerContext) -> AsyncIterator[bytes]:
+        """Encoded ``MarketDataEvent`` messages, one per gRPC message (see ``add_to_server``)."""
         subscriber = await self._subscribe(request, context)
         try:
             while (event := await subscriber.get()) is not None:
@@ -229,13 +252,12 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             self.fanout.remove(subscriber)
             subscriber.close()
 
-    async def SubscribeBatches(
-        self, request: pb.SubscribeRequest, context: ServicerContext
-    ) -> AsyncIterator[pb.MarketDataBatch]:
+    async def SubscribeBatches(self, request: pb.SubscribeRequest, context: ServicerContext) -> AsyncIterator[bytes]:
+        """Encoded ``MarketDataBatch`` messages of whatever is waiting (see ``add_to_server``)."""
         subscriber = await self._subscribe(request, context)
         try:
             while events := await subscriber.get_batch(MAX_BATCH):
-                yield pb.MarketDataBatch(events=events)
+                yield messages.encode_batch(events)
         finally:
             self.fanout.remove(subscriber)
             subscriber.close()
@@ -251,9 +273,10 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         # Snapshot and registration happen without an await in between: no live event can fall between them.
         for view in self.state.snapshot(self.clock.now_ns(), symbols):
             if view.quote is not None:
-                subscriber.push_quote(view.symbol, messages.snapshot_event(view))
+                subscriber.push_quote(view.symbol, messages.snapshot_event(view).SerializeToString())
             if view.status is not None:
-                subscriber.push_status(view.symbol, messages.status_event(view.status, view.feed, snapshot=True))
+                status = messages.status_event(view.status, view.feed, snapshot=True)
+                subscriber.push_status(view.symbol, status.SerializeToString())
         self.fanout.add(subscriber, symbols)
         return subscriber
 

@@ -28,13 +28,15 @@ from tradingdesk.core.events import (
     OrderReplaced,
     RiskLatched,
 )
-from tradingdesk.core.fixed import SCALE, format_fixed, mul, to_float
+from tradingdesk.core.fixed import SCALE, format_fixed, format_pnl, mul, to_float
 from tradingdesk.core.positions import Position
 from tradingdesk.risk.limits import Limits
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label, scopes_of
 
 DAY_NS = 86_400 * 1_000_000_000
 WARN_PCT = 80
+LOSS_METRICS = frozenset({"daily_loss", "drawdown", "var", "expected_shortfall"})
+"""Metrics that are amounts of money won or lost: shown rounded like P&L."""
 HISTORY_GRACE_NS = 5 * NS_PER_SECOND  # events older than this when they arrive are history: counted, never acted on
 
 
@@ -429,7 +431,8 @@ class RealTimeRisk:
     def _judge(self, scope: ScopeKey, metric: str, *, value: int, limit: int, halts: bool, day: int) -> list[Finding]:
         key = (scope, metric)
         who = scope_label(scope)
-        shown = f"{who}: {metric.replace('_', ' ')} {format_fixed(value)} of limit {format_fixed(limit)}"
+        amount = format_pnl(value) if metric in LOSS_METRICS else format_fixed(value)
+        shown = f"{who}: {metric.replace('_', ' ')} {amount} of limit {format_fixed(limit)}"
         if value >= limit:
             out = []
             if key not in self._breached:

@@ -22,12 +22,12 @@ import grpc
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import StreamDecoder, record_event
-from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.core.fixed import format_fixed, format_pnl, parse_fixed
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.risk.http import RiskHttpServer
 from tradingdesk.risk.limits import Limits, StateEntry
-from tradingdesk.risk.monitor import Finding, RealTimeRisk
+from tradingdesk.risk.monitor import LOSS_METRICS, Finding, RealTimeRisk
 from tradingdesk.risk.scope import ScopeKey, scope_label
 from tradingdesk.risk.servicer import RiskServicer
 from tradingdesk.risk.state import RiskState
@@ -206,9 +206,16 @@ class RiskService:
                 scope,
                 f.message,
                 metric=f.metric,
-                value=str(value) if counted else format_fixed(value),
+                value=_event_amount(f.metric, value),
                 limit=str(f.limit) if counted else format_fixed(f.limit),
             )
             if f.halt and state.state_of(scope).state != TradingState.HALTED:
                 await state.halt_for_breach(scope, f.metric, f.message)
         return findings
+
+
+def _event_amount(metric: str, value: int) -> str:
+    """A finding's value on a RiskEvent: counts as they are, losses rounded like P&L, amounts exact."""
+    if metric in COUNT_METRICS:
+        return str(value)
+    return format_pnl(value) if metric in LOSS_METRICS else format_fixed(value)

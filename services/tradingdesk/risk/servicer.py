@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from tradingdesk.core.enums import TradingState
-from tradingdesk.core.fixed import DecimalFormatError, format_fixed, parse_fixed
+from tradingdesk.core.fixed import DecimalFormatError, format_fixed, format_pnl, parse_fixed
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.reject import Reject, conflict, invalid, not_found, refused
 from tradingdesk.edge.status import abort
@@ -186,11 +186,11 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         var, es, n = rt.var_es(scope)
         return risk_pb2.RiskSnapshot(
             scope=scope_proto(scope),
-            realized_pnl=format_fixed(realized),
-            unrealized_pnl=format_fixed(unrealized),
-            daily_pnl=format_fixed(daily),
-            peak_daily_pnl=format_fixed(peak),
-            drawdown=format_fixed(drawdown),
+            realized_pnl=format_pnl(realized),
+            unrealized_pnl=format_pnl(unrealized),
+            daily_pnl=format_pnl(daily),
+            peak_daily_pnl=format_pnl(peak),
+            drawdown=format_pnl(drawdown),
             gross_exposure=format_fixed(exp["gross"]),
             net_exposure=format_fixed(exp["net"]),
             open_order_notional=format_fixed(exp["open_notional"]),

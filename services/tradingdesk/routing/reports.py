@@ -5,7 +5,7 @@ from __future__ import annotations
 from tradingdesk.core.enums import OrderType, TimeInForce
 from tradingdesk.core.event_codec import terms_payload
 from tradingdesk.core.events import Incident, JournalEvent, OrderEvent, OrderFilled, RiskLatched
-from tradingdesk.core.fixed import format_fixed
+from tradingdesk.core.fixed import format_average_price, format_fixed, format_pnl
 from tradingdesk.core.orders import Order
 from tradingdesk.core.positions import Position
 from tradingdesk.risk.scope import scope_label
@@ -31,7 +31,7 @@ def execution_report(seq: int, event: JournalEvent) -> orders_pb2.ExecutionRepor
         last_price="0",
         cum_quantity=format_fixed(event.cum_qty),
         leaves_quantity=format_fixed(event.leaves_qty),
-        avg_price=format_fixed(event.avg_price),
+        avg_price=format_average_price(event.avg_price),
         fee="0",
         venue=event.venue,
         transact_time_ns=event.ts_ns,
@@ -91,7 +91,7 @@ def order_message(o: Order) -> orders_pb2.Order:
         status=int(o.status),
         cum_quantity=format_fixed(o.cum_qty),
         leaves_quantity=format_fixed(o.leaves_qty),
-        avg_price=format_fixed(o.avg_price),
+        avg_price=format_average_price(o.avg_price),
         fees=format_fixed(o.fees),
         venue=o.venue,
         created_ns=o.created_ns,
@@ -108,9 +108,9 @@ def position_message(p: Position, mark: int) -> orders_pb2.Position:
         account=p.account,
         symbol=p.symbol,
         quantity=format_fixed(p.qty),
-        avg_cost=format_fixed(p.avg_cost),
-        realized_pnl=format_fixed(p.realized_pnl),
-        unrealized_pnl=format_fixed(p.unrealized_pnl(mark)),
+        avg_cost=format_average_price(p.avg_cost),
+        realized_pnl=format_pnl(p.realized_pnl),
+        unrealized_pnl=format_pnl(p.unrealized_pnl(mark)),
         mark_price=format_fixed(mark),
         fees=format_fixed(p.fees),
     )

@@ -28,7 +28,7 @@ JOURNAL_LINGER_S = 0.005
 REPLAY_CHUNK = 1_000
 
 
-def _ack_message(ack: Ack) -> orders_pb2.OrderAck:
+def _ack_message(ack: Ack, new_order_id: str = "") -> orders_pb2.OrderAck:
     o = ack.order
     return orders_pb2.OrderAck(
         order_id=o.order_id,
@@ -36,7 +36,23 @@ def _ack_message(ack: Ack) -> orders_pb2.OrderAck:
         status=int(ack.status),
         duplicate=ack.duplicate,
         journal_seq=ack.seq,
+        new_order_id=new_order_id,
     )
+
+
+def _replacement_id(engine: OrderEngine, ack: Ack, new_client_order_id: str) -> str:
+    """The order id the replacement of a ReplaceOrder carries. Read right after ``engine.replace`` returns,
+    before any await, so the venue cannot have answered in between.
+
+    A resubmitted replace that already completed is acknowledged with the replacement itself; otherwise the
+    replace is in flight and the engine holds the id it allocated. Empty when the replacement never came to be
+    (a resubmission after the original filled or was canceled first).
+    """
+    order = ack.order
+    if order.client_order_id == new_client_order_id:
+        return order.order_id
+    pending = engine.book.replacing.get(order.order_id)
+    return pending.new_order_id if pending is not None and pending.new_client_order_id == new_client_order_id else ""
 
 
 def _accept_any(_: JournalRecord) -> bool:
@@ -117,9 +133,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             ack = self.engine.replace(self.parser.replace(request))
         except Reject as reject:
             await abort(context, reject)
+        new_order_id = _replacement_id(self.engine, ack, request.new_client_order_id)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
-        return _ack_message(ack)
+        return _ack_message(ack, new_order_id)
 
     async def GetOrder(self, request, context):
         try:
@@ -304,6 +321,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
         def handle(req: orders_pb2.SessionRequest) -> None:
             which = req.WhichOneof("request")
+            new_order_id = ""
             try:
                 if which == "submit":
                     ack = self.engine.submit(self.parser.new_order(req.submit))
@@ -311,6 +329,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     ack = self.engine.cancel(self.parser.order_ref(req.cancel))
                 elif which == "replace":
                     ack = self.engine.replace(self.parser.replace(req.replace))
+                    new_order_id = _replacement_id(self.engine, ack, req.replace.new_client_order_id)
                 else:
                     raise invalid("request", "one of submit, cancel or replace is required")
             except Reject as reject:
@@ -324,7 +343,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     out.put_nowait(response)
                 return
             mine.add(ack.order.order_id)
-            response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack))
+            response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack, new_order_id))
             if ack.seq <= self.durability.durable_seq and not waiting:
                 out.put_nowait(response)
             else:

@@ -22,7 +22,7 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 60.0  # five interpreters start in ~3 s on an idle machine; a loaded one can take far longer
 
 
 @dataclass

@@ -22,11 +22,12 @@ def _to_decimal(value: Any) -> Decimal:
         value = repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, Decimal):
         value = format(value, "f")
-    if not isinstance(value, str) or not _DECIMAL_RE.match(value.strip()):
+    # fullmatch: "$" alone would let a trailing newline through, and no whitespace or sign is part of the form.
+    if not isinstance(value, str) or not _DECIMAL_RE.fullmatch(value):
         raise ValueError(f'must be a non-negative decimal string such as "0.01" (got {value!r})')
     try:
         parse_fixed(value)
-        return Decimal(value.strip())
+        return Decimal(value)
     except (DecimalFormatError, InvalidOperation) as exc:
         raise ValueError(str(exc)) from exc
 

@@ -60,18 +60,20 @@ class ReplaceOrderRequest(_message.Message):
     def __init__(self, account: _Optional[str] = ..., order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., new_client_order_id: _Optional[str] = ..., quantity: _Optional[str] = ..., limit_price: _Optional[str] = ...) -> None: ...
 
 class OrderAck(_message.Message):
-    __slots__ = ("order_id", "client_order_id", "status", "duplicate", "journal_seq")
+    __slots__ = ("order_id", "client_order_id", "status", "duplicate", "journal_seq", "new_order_id")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEW_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     client_order_id: str
     status: _common_pb2.OrderStatus
     duplicate: bool
     journal_seq: int
-    def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., duplicate: _Optional[bool] = ..., journal_seq: _Optional[int] = ...) -> None: ...
+    new_order_id: str
+    def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., duplicate: _Optional[bool] = ..., journal_seq: _Optional[int] = ..., new_order_id: _Optional[str] = ...) -> None: ...
 
 class GetOrderRequest(_message.Message):
     __slots__ = ("account", "order_id", "client_order_id")

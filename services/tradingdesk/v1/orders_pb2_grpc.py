@@ -94,21 +94,24 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Cancels an order of `account` (required), named by order_id or client_order_id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReplaceOrder(self, request, context):
         """Cancel/replace: the original order ends REPLACED and a new order (new_client_order_id) carries on with
-        the filled quantity carried over.
+        the filled quantity carried over. The acknowledgement names the original order (PENDING_REPLACE) and, in
+        new_order_id, the order id the replacement carries once the venue confirms it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One order of `account` (required), by order_id or client_order_id; another account's order is NOT_FOUND.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
