@@ -18,7 +18,7 @@ import yaml
 from tests.chart.helm import CHART, helm, values_args
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl, free_port, wait_for_http
-from tests.operator.process import start_operator, stop_operator
+from tests.operator.process import start_operator, stop
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -131,7 +131,7 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
         # kopf posts Events from a queue: the last one may land just after the desk is gone
         admin.wait_until("the desk's Events", lambda: {"Reconciled", "Ready", "Finalized"} <= reasons(), timeout=30)
     finally:
-        stop_operator(proc)
+        stop(proc)
     text = log.read_text(errors="replace")
     forbidden = [line for line in text.splitlines() if "403" in line or "orbidden" in line]
     assert forbidden == [], "\n".join(forbidden[:5])
