@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import feeds_bench, order_path, risk_bench
+from bench import audit_bench, feeds_bench, order_path, risk_bench
 from bench.report import write
 
 
 def main() -> int:
     rows: list[dict] = []
     suites = [("order path", order_path.run), ("risk", risk_bench.run), ("feeds", feeds_bench.run)]
+    suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     try:
         from bench import operator_bench
 

@@ -5,7 +5,7 @@
   event kind can be mistaken for another.
 - Watching the children (Deployments, Services, ...) drives status and drift repair; pods and nodes explain
   missing replicas. No timers, no polling.
-- Deleting a desk runs the finalizer: halt trading, say honestly that sealing is not available, proceed.
+- Deleting a desk runs the finalizer: halt trading, seal the audit log (ComplianceService.Seal), proceed.
 
 kopf keeps no copy of the spec: its "last handled configuration" annotation would not fit a large desk, and
 the workers never need it (``NoDiffBase``).
@@ -37,7 +37,7 @@ from deskoperator.names import (
 )
 from deskoperator.state import Registry
 from deskoperator.status import Observed, PodObs
-from deskoperator.worker import DeskWorker, risk_address
+from deskoperator.worker import DeskWorker, risk_address, service_address
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +201,30 @@ async def finalize_desk(body: kopf.Body, namespace: str, name: str, memo: kopf.M
     except rpc.DeliveryError as exc:
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
         kopf.warn(body, reason="HaltFailed", message=f"could not halt trading before deletion ({exc}); proceeding")
-    kopf.warn(body, reason="AuditSealUnavailable", message=rpc.SEAL_UNAVAILABLE)
+    await seal_audit_log(cfg, body, namespace, name)
     kopf.info(body, reason="Finalized", message="children are removed by garbage collection (owner references)")
     memo.registry.drop(namespace, name)
     metrics.METRICS.forget_desk(namespace, name)
+
+
+async def seal_audit_log(cfg: Config, body: kopf.Body, namespace: str, name: str) -> None:
+    """``ComplianceService.Seal``: everything recorded goes into the bucket, signed, before the desk goes.
+
+    The call runs in a thread (it may wait up to ``SEAL_TIMEOUT_S`` for the bucket) so every other desk's
+    workers keep running meanwhile.
+    """
+    address = service_address(cfg, plain(body), namespace, name, "compliance")
+    timeout = max(cfg.rpc_timeout, rpc.SEAL_TIMEOUT_S)
+    try:
+        size = await asyncio.to_thread(rpc.seal_audit_log, address, "desk deleted", timeout)
+        kopf.info(body, reason="AuditSealed", message=f"ComplianceService at {address} sealed {size} audit records")
+    except rpc.DeliveryError as exc:
+        kopf.warn(
+            body,
+            reason="AuditSealFailed",
+            message=f"could not seal the audit log before deletion ({exc}); unsealed records stay in the "
+            "compliance spool; proceeding",
+        )
 
 
 # -- children: drift repair and status -----------------------------------------------------------------------------

@@ -113,6 +113,14 @@ def risk_http_secret_name(desk_name: str) -> str:
     return f"{desk_name}-risk-http"
 
 
+AUDIT_KEY_MOUNT = "/etc/tradingdesk/audit-signing"
+
+
+def audit_signing_secret_name(desk_name: str) -> str:
+    """The Secret holding compliance's checkpoint signing key (``signing.key``, from ``tradingdesk audit keygen``)."""
+    return f"{desk_name}-audit-signing-key"
+
+
 def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]]:
     env = [
         {"name": "TD_BIND", "value": f"0.0.0.0:{desk.spec.services.port_of(service)}"},
@@ -120,6 +128,8 @@ def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]
     ]
     if service == "risk" and desk.spec.risk.http_port > 0:
         env.append({"name": "TD_RISK_HTTP_TOKEN_FILE", "value": f"{RISK_HTTP_MOUNT}/token"})
+    if service == "compliance":
+        env.append({"name": "TD_AUDIT_SIGNING_KEY_FILE", "value": f"{AUDIT_KEY_MOUNT}/signing.key"})
     env += [{"name": f"TD_ADDR_{s.upper()}", "value": a} for s, a in addresses(desk, namespace).items()]
     env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     return env
@@ -163,6 +173,11 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},
             *([{"name": "risk-http", "mountPath": RISK_HTTP_MOUNT, "readOnly": True}] if http_kill_switch else []),
+            *(
+                [{"name": "audit-signing", "mountPath": AUDIT_KEY_MOUNT, "readOnly": True}]
+                if service == "compliance"
+                else []
+            ),
         ],
     }
 
@@ -211,6 +226,16 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "items": [{"key": "token", "path": "token"}],
         }
         pod_spec["volumes"].append({"name": "risk-http", "secret": secret})
+    if service == "compliance":
+        # The checkpoint signing key: optional, so a missing Secret shows as compliance NOT_SERVING with the reason
+        # (records keep going into the spool, nothing is signed or sealed) instead of a pod stuck in creation.
+        secret = {
+            "secretName": audit_signing_secret_name(desk.name),
+            "optional": True,
+            "defaultMode": 0o400,
+            "items": [{"key": "signing.key", "path": "signing.key"}],
+        }
+        pod_spec["volumes"].append({"name": "audit-signing", "secret": secret})
     meta = _meta(child_name(desk.name, service), namespace, owner, service)
     digest = config_hash(desk, service)
     meta["annotations"] = {CONFIG_HASH_ANNOTATION: digest}

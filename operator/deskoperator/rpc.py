@@ -1,4 +1,4 @@
-"""Calls from the operator to a desk's RiskService, each bounded in time, through the generated contract only.
+"""Calls from the operator to a desk's RiskService and ComplianceService, each bounded in time, contract only.
 
 Why bounded: these run inside the kill-switch and live-configuration workers and the finalizer. A desk whose
 pods are gone or whose network is broken must still be deletable, and a slow call must never hold a worker, so
@@ -7,12 +7,14 @@ every call gives up after ``timeout`` seconds; the workers retry with backoff, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from deskoperator.names import ACTOR
-from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 SPEC_TO_PROTO = {
     "Active": common_pb2.TRADING_STATE_ACTIVE,
@@ -50,10 +52,15 @@ class DeliveryError(RuntimeError):
         """True when the service answered and refused the request (retrying the same request cannot help)."""
 
 
-def _call(address: str, method: str, request: object, timeout: float) -> object:
+def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
+    """``call(channel)`` on a fresh channel to ``address``; any gRPC failure becomes a ``DeliveryError``.
+
+    One helper for every stub (risk for the kill switch and the limits, compliance for the seal): ``call`` carries
+    its own timeout, and a refusal (the service answered no) is told apart from a failure to reach it.
+    """
     try:
         with grpc.insecure_channel(address) as channel:
-            return getattr(risk_pb2_grpc.RiskServiceStub(channel), method)(request, timeout=timeout)
+            return call(channel)
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = exc.details() if hasattr(exc, "details") else str(exc)
@@ -65,27 +72,39 @@ def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.
     request = risk_pb2.SetTradingStateRequest(
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
-    reply = _call(address, "SetTradingState", request, timeout)
-    return PROTO_TO_SPEC.get(reply.state, common_pb2.TradingState.Name(reply.state))  # type: ignore[attr-defined]
+    reply = _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetTradingState(request, timeout=timeout))
+    return _spec_state(reply.state)
 
 
 def get_trading_state(address: str, timeout: float = 3.0) -> str:
     """The desk-scope trading state the service reports now."""
-    reply = _call(address, "GetTradingState", risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope()), timeout)
-    return PROTO_TO_SPEC.get(reply.state, common_pb2.TradingState.Name(reply.state))  # type: ignore[attr-defined]
+    request = risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope())
+    reply = _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).GetTradingState(request, timeout=timeout))
+    return _spec_state(reply.state)
+
+
+def _spec_state(state: int) -> str:
+    """The spec's name for a reported state (the proto name for one the spec cannot set, e.g. UNSPECIFIED)."""
+    return PROTO_TO_SPEC.get(state) or common_pb2.TradingState.Name(state)
 
 
 def get_limits(address: str, timeout: float = 3.0) -> risk_pb2.RiskLimits:
-    return _call(address, "GetLimits", risk_pb2.GetLimitsRequest(), timeout)  # type: ignore[return-value]
+    request = risk_pb2.GetLimitsRequest()
+    return _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).GetLimits(request, timeout=timeout))
 
 
 def set_limits(address: str, limits: risk_pb2.RiskLimits, reason: str, timeout: float = 3.0) -> risk_pb2.RiskLimits:
     """``RiskService.SetLimits``: the whole set replaced at once, in force in every routing gate on return."""
     request = risk_pb2.SetLimitsRequest(limits=limits, actor=ACTOR, reason=reason)
-    return _call(address, "SetLimits", request, timeout)  # type: ignore[return-value]
+    return _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetLimits(request, timeout=timeout))
 
 
-SEAL_UNAVAILABLE = (
-    "ComplianceService has no Seal RPC yet: the audit log was not sealed by the operator; "
-    "its segments stay in the audit bucket as written"
-)
+#: Sealing waits for the bucket to accept the last segment: longer than a state change.
+SEAL_TIMEOUT_S = 15.0
+
+
+def seal_audit_log(address: str, reason: str, timeout: float = SEAL_TIMEOUT_S) -> int:
+    """``ComplianceService.Seal`` as the operator; returns the sealed tree size (records in the log)."""
+    request = compliance_pb2.SealRequest(actor=ACTOR, reason=reason)
+    reply = _call(address, lambda ch: compliance_pb2_grpc.ComplianceServiceStub(ch).Seal(request, timeout=timeout))
+    return reply.tree_size

@@ -50,11 +50,15 @@ def desk_ref(namespace: str, name: str, uid: str) -> dict[str, Any]:
     return {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "metadata": meta}
 
 
-def risk_address(cfg: Config, body: dict[str, Any], namespace: str, name: str) -> str:
-    """Where the desk's RiskService answers (read from the raw object: it must work for a refused spec too)."""
+def service_address(cfg: Config, body: dict[str, Any], namespace: str, name: str, service: str) -> str:
+    """Where one of the desk's services answers (read from the raw object: it must work for a refused spec too)."""
     services = (body.get("spec") or {}).get("services") or {}
-    port = (services.get("risk") or {}).get("port") or DEFAULT_PORTS["risk"]
-    return cfg.addresses.of(namespace, name, "risk", port)
+    port = (services.get(service) or {}).get("port") or DEFAULT_PORTS[service]
+    return cfg.addresses.of(namespace, name, service, port)
+
+
+def risk_address(cfg: Config, body: dict[str, Any], namespace: str, name: str) -> str:
+    return service_address(cfg, body, namespace, name, "risk")
 
 
 def _cond(status: dict[str, Any] | None, type_: str) -> dict[str, Any]:

@@ -30,8 +30,8 @@ from sqlalchemy import Engine, func, inspect, select
 import tradingdesk
 from tradingdesk.storage import (
     AsyncDurability,
-    AuditRecord,
     AuditStore,
+    IndexRow,
     Journal,
     JournalClosed,
     JournalRecord,
@@ -108,12 +108,12 @@ def test_migrations_create_schema_and_are_idempotent(backend: Backend) -> None:
     assert migrate(backend.dsn) == head_revision()  # by DSN, with an engine of its own
 
     insp = inspect(engine)
-    assert {"journal", "audit_events", "risk_changes", "alembic_version"} <= set(insp.get_table_names())
+    assert {"journal", "journal_meta", "audit_log", "risk_changes", "alembic_version"} <= set(insp.get_table_names())
     assert [c["name"] for c in insp.get_columns("journal")] == ["seq", "ts_ns", "kind", "order_id", "payload"]
     assert insp.get_pk_constraint("journal")["constrained_columns"] == ["seq"]
     assert {"ix_journal_order_id"} <= {ix["name"] for ix in insp.get_indexes("journal")}
-    audit_ix = {tuple(ix["column_names"]) for ix in insp.get_indexes("audit_events")}
-    assert {("order_id",), ("ts_ns",)} <= audit_ix
+    audit_ix = {tuple(ix["column_names"]) for ix in insp.get_indexes("audit_log")}
+    assert {("order_id",), ("ts_ns",), ("incarnation", "seq")} <= audit_ix
     assert {c["name"] for c in insp.get_columns("risk_changes")} == {
         "id",
         "ts_ns",
@@ -471,57 +471,57 @@ async def test_wait_durable_on_asyncio_loop(backend: Backend, engine: Engine) ->
 # ---------------------------------------------------------------------------------------------- stores
 
 
-def audit_records(seqs: range) -> list[AuditRecord]:
+def index_rows(indexes: range, incarnation: str = "inc-a", seq_offset: int = 1) -> list[IndexRow]:
     return [
-        AuditRecord(
-            seq=s,
-            ts_ns=TS0 + s * 1000,
-            kind="new" if s % 3 else "fill",
-            order_id=f"O-{s % 7}",
-            account="ACC-A" if s % 2 else "ACC-B",
-            symbol=("AAPL", "MSFT", "TSLA")[s % 3],
-            payload={"seq": s, "qty": s * 10},
+        IndexRow(
+            log_index=i,
+            incarnation=incarnation,
+            seq=i + seq_offset,
+            ts_ns=TS0 + i * 1000,
+            source="journal",
+            kind="new" if i % 3 else "fill",
+            order_id=f"O-{i % 7}",
+            account="ACC-A" if i % 2 else "ACC-B",
+            symbol=("AAPL", "MSFT", "TSLA")[i % 3],
+            record=f'{{"v":1,"index":{i},"payload":{{"qty":"{i * 10}"}}}}',
         )
-        for s in seqs
+        for i in indexes
     ]
 
 
-def test_audit_store_idempotent_insert_and_queries(backend: Backend, engine: Engine) -> None:
+def test_audit_index_keys_on_the_log_position_and_queries(backend: Backend, engine: Engine) -> None:
     store = AuditStore(engine)
-    assert store.last_seq() == 0
+    assert store.size() == 0 and store.journal_position() is None
     assert store.insert_many([]) == 0
-    assert store.insert_many(audit_records(range(1, 31))) == 30
-    assert store.insert_many(audit_records(range(20, 41))) == 10  # 20..30 already there: ignored
-    assert store.insert_many(audit_records(range(1, 41))) == 0
-    assert store.last_seq() == 40 and store.count() == 40
-    everything = {r.seq: r for r in audit_records(range(1, 41))}
+    assert store.insert_many(index_rows(range(30))) == 30
+    assert store.insert_many(index_rows(range(20, 40))) == 10  # 20..29 already there: the same records
+    assert store.size() == 40 and store.count() == 40
+    # A second incarnation whose journal seqs start at 1 again: nothing of it is dropped.
+    assert store.insert_many(index_rows(range(40, 50), incarnation="inc-b", seq_offset=-39)) == 10
+    assert store.count() == 50
+    assert store.incarnations() == ["inc-a", "inc-b"]
+    assert store.find("inc-b", 1) == 40 and store.find("inc-a", 1) == 0 and store.find("inc-b", 99) is None
+    pos = store.journal_position()
+    assert (pos.incarnation, pos.seq, pos.log_index) == ("inc-b", 10, 49)
 
-    def seqs(**kw: Any) -> list[int]:
-        return [r.seq for r in store.query(**kw)]
+    def indexes(**kw: Any) -> list[int]:
+        return [r.log_index for r in store.query(**kw)]
 
-    assert store.query(limit=5) == [everything[s] for s in range(1, 6)]
-    assert seqs(order_id="O-3") == [s for s in range(1, 41) if s % 7 == 3]
-    assert seqs(account="ACC-B") == [s for s in range(1, 41) if s % 2 == 0]
-    assert seqs(symbol="TSLA") == [s for s in range(1, 41) if s % 3 == 2]
-    assert seqs(since_ns=TS0 + 35_000) == [35, 36, 37, 38, 39, 40]
-    assert seqs(until_ns=TS0 + 4_000) == [1, 2, 3]
-    assert seqs(since_ns=TS0 + 10_000, until_ns=TS0 + 13_000) == [10, 11, 12]
-    assert seqs(account="ACC-A", symbol="MSFT") == [s for s in range(1, 41) if s % 2 == 1 and s % 3 == 1]
-    assert seqs(order_id="nope") == []
-    # Pagination with after_seq.
-    pages, after = [], 0
-    while page := store.query(account="ACC-A", limit=6, after_seq=after):
-        pages.append([r.seq for r in page])
-        after = page[-1].seq
-    assert [s for p in pages for s in p] == [s for s in range(1, 41) if s % 2 == 1]
-    assert all(len(p) == 6 for p in pages[:-1])
-
-    rec = JournalRecord(41, TS0, "new", "O-9", {"account": "ACC-C", "symbol": "IBM", "qty": 5})
-    mirrored = AuditRecord.from_journal(rec)
-    assert (mirrored.account, mirrored.symbol) == ("ACC-C", "IBM")
-    assert store.insert_many([mirrored]) == 1
-    assert store.query(symbol="IBM") == [mirrored]
-    assert AuditStore(backend.engine()).query(after_seq=40) == [mirrored]  # fresh engine
+    assert indexes(limit=5) == [0, 1, 2, 3, 4]
+    assert indexes(order_id="O-3") == [i for i in range(50) if i % 7 == 3]
+    assert indexes(account="ACC-B", incarnation="inc-b") == [i for i in range(40, 50) if i % 2 == 0]
+    assert indexes(symbol="TSLA", limit=3) == [2, 5, 8]
+    assert indexes(since_ns=TS0 + 45_000) == [45, 46, 47, 48, 49]
+    assert indexes(since_ns=TS0 + 10_000, until_ns=TS0 + 13_000) == [10, 11, 12]
+    pages, start = [], 0
+    while page := store.query(account="ACC-A", limit=6, from_index=start):
+        pages.append([r.log_index for r in page])
+        start = page[-1].log_index + 1
+    assert [i for p in pages for i in p] == [i for i in range(50) if i % 2 == 1]
+    assert store.record_at(7) == index_rows(range(7, 8))[0].record
+    assert AuditStore(backend.engine()).query(from_index=49) == index_rows(range(49, 50), "inc-b", -39)
+    # The log was rebuilt shorter: the index follows it.
+    assert store.drop_from(45) == 5 and store.size() == 45
 
 
 def test_risk_change_store_round_trip(backend: Backend, engine: Engine) -> None:

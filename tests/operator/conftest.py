@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
-from tests.operator.process import REAL_RISK_DESKS, Operator, start_operator, stop
+from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, REAL_RISK_DESKS, Operator, start_operator, stop
 
 CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
 
@@ -28,9 +28,10 @@ def kube(k8s_cluster) -> Kubectl:
 @pytest.fixture(scope="session")
 def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     tmp = tmp_path_factory.mktemp("operator")
-    metrics_port, health_port, webhook_port = (free_port() for _ in range(3))
+    metrics_port, health_port, webhook_port, compliance_port = (free_port() for _ in range(4))
     risk_ports = {desk: free_port() for desk in REAL_RISK_DESKS}
     overrides = [f"--address-override={ns}/{name}/risk=127.0.0.1:{port}" for (ns, name), port in risk_ports.items()]
+    overrides.append(f"--address-override={KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/compliance=127.0.0.1:{compliance_port}")
     proc, log = start_operator(
         kube,
         tmp,
@@ -43,7 +44,7 @@ def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--rpc-timeout", "3",
         "--retry-cap", "2",  # retries of a delivery every 2 s at most, so tests see them quickly
     )  # fmt: skip
-    op = Operator(proc, log, metrics_port, health_port, risk_ports)
+    op = Operator(proc, log, metrics_port, health_port, compliance_port, risk_ports)
     try:
         wait_for_http(f"http://127.0.0.1:{health_port}/healthz", timeout=60, process=proc, log=log)
         kube.wait_until(

@@ -1,4 +1,4 @@
-"""The operator and real RiskService processes, for the end-to-end tests (shared by conftest.py and the tests)."""
+"""The operator and real desk service processes (risk, compliance) for the end-to-end tests (conftest.py, tests)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.operator.kubectl import ROOT, Kubectl
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
@@ -36,6 +37,8 @@ class Operator:
     log: Path
     metrics_port: int
     health_port: int
+    compliance_port: int
+    """Where the kill-switch desk's real ComplianceService listens (the finalizer seals through it)."""
     risk_ports: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
@@ -83,27 +86,38 @@ def risk_limits(address: str) -> risk_pb2.RiskLimits:
 
 
 def answers(address: str) -> bool:
+    """The service at ``address`` is up (its process reports SERVING on the standard gRPC health service)."""
     try:
-        risk_state(address)
-        return True
+        with grpc.insecure_channel(address) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     except grpc.RpcError:
         return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 @contextmanager
-def real_risk(doc: dict[str, Any], port: int, tmp: Path) -> Iterator[str]:
-    """``tradingdesk serve risk`` for ``doc`` on 127.0.0.1:port (its own data dir); yields its address."""
+def real_service(service: str, doc: dict[str, Any], port: int, tmp: Path) -> Iterator[str]:
+    """``tradingdesk serve <service>`` for ``doc`` on 127.0.0.1:port; yields its address.
+
+    Each process has its own data dir and runs in ``tmp`` (compliance's filesystem audit bucket, the spec's
+    relative ``var/audit``, lands in ``tmp/var/audit``).
+    """
     spec_file = tmp / f"{doc['metadata']['name']}.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{port}"
     env = {**os.environ, "TD_DATA_DIR": str(tmp / f"data-{port}")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
-    with (tmp / f"risk-{port}.log").open("wb") as log:
+    with (tmp / f"{service}-{port}.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tradingdesk.cli.main", "serve", "risk", "-f", str(spec_file), "--bind", address],
-            env=env, stdout=log, stderr=log,
+            [sys.executable, "-m", "tradingdesk.cli.main", "serve", service, "-f", str(spec_file), "--bind", address],
+            env=env, stdout=log, stderr=log, cwd=tmp,
         )  # fmt: skip
     try:
         yield address
     finally:
         stop(proc)
+
+
+def real_risk(doc: dict[str, Any], port: int, tmp: Path) -> AbstractContextManager[str]:
+    """``tradingdesk serve risk`` for ``doc`` on 127.0.0.1:port (its own data dir); yields its address."""
+    return real_service("risk", doc, port, tmp)

@@ -11,12 +11,21 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from tests.operator.helpers import minimal_document, test_desk_document
 from tests.operator.kubectl import Kubectl
-from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, Operator, answers, real_risk, risk_state
-from tradingdesk.v1 import common_pb2
+from tests.operator.process import (
+    KILL_SWITCH_DESK,
+    KILL_SWITCH_NS,
+    Operator,
+    answers,
+    real_risk,
+    real_service,
+    risk_state,
+)
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -197,7 +206,7 @@ def test_delete_completes_when_the_desk_is_unreachable(kube: Kubectl, operator: 
     kube.run("delete", "desk", DESK, "-n", namespace, "--timeout=60s", timeout=70)
     assert time.monotonic() - started < 30  # each call bounded by --rpc-timeout 3
     reasons = kube.event_reasons(namespace, DESK)
-    for reason in ("HaltFailed", "AuditSealUnavailable", "Finalized"):
+    for reason in ("HaltFailed", "AuditSealFailed", "Finalized"):
         assert reason in reasons
     kube.wait_until(
         "children garbage-collected",
@@ -210,8 +219,12 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
     doc = test_desk_document(KILL_SWITCH_DESK)
     kube.fresh_namespace(KILL_SWITCH_NS)
     try:
-        with real_risk(doc, operator.risk_port, tmp_path) as address:
+        with (
+            real_risk(doc, operator.risk_port, tmp_path) as address,
+            real_service("compliance", doc, operator.compliance_port, tmp_path) as compliance_address,
+        ):
             kube.wait_until("risk service", lambda: answers(address), timeout=30)
+            kube.wait_until("compliance service", lambda: answers(compliance_address), timeout=30)
             kube.apply(doc, KILL_SWITCH_NS)
             kube.wait_ready(KILL_SWITCH_NS, KILL_SWITCH_DESK, timeout=120)
             kube.wait_until(
@@ -242,7 +255,14 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
             info = risk_state(address)
             assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
             reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
-            assert "TradingHalted" in reasons and "AuditSealUnavailable" in reasons
+            assert "TradingHalted" in reasons and "AuditSealed" in reasons
+            # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket.
+            with grpc.insecure_channel(compliance_address) as channel:
+                stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
+                sealed = stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest(), timeout=5)
+                seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events
+            assert sealed.tree_size >= 1 and sealed.pending_segments == 0
+            assert any(e.kind == "seal" and '"actor":"tradingdesk-operator"' in e.payload_json for e in seals)
     finally:
         kube.run("delete", "desk", "--all", "-n", KILL_SWITCH_NS, "--timeout=60s", check=False)
         kube.run("delete", "namespace", KILL_SWITCH_NS, "--wait=false", check=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import feeds
+from tradingdesk.cli import audit, feeds
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.runtime import loop as event_loop
@@ -401,6 +401,7 @@ def parser() -> argparse.ArgumentParser:
     rl.add_argument("--actor", required=True, help="the person re-enabling it")
     rl.add_argument("--reason", required=True, help="why it is safe")
     rl.set_defaults(func=cmd_release_latch)
+    audit.register(sub)
 
     feeds.add_commands(sub, client_args=_client_args, run=cmd_feeds)
     return ap

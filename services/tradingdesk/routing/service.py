@@ -26,6 +26,7 @@ from tradingdesk.spec.domain import dsn_for, instruments_of
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
 from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
@@ -119,7 +120,13 @@ class RoutingService:
             clock=self.clock,
         )
         servicer = OrderServicer(
-            self.engine, parser, self.journal, self.durability, self.publisher, commit_soon=self.commit_soon
+            self.engine,
+            parser,
+            self.journal,
+            self.durability,
+            self.publisher,
+            commit_soon=self.commit_soon,
+            incarnation=await asyncio.to_thread(journal_incarnation, self.db),
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         self.upstreams = [

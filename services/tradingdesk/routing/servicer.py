@@ -100,8 +100,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         durability: AsyncDurability,
         publisher: RecordPublisher,
         commit_soon: Callable[[], None] = lambda: None,
+        incarnation: str = "",
     ) -> None:
         self.engine = engine
+        self.incarnation = incarnation
         self.parser = parser
         self.journal = journal
         self.durability = durability
@@ -184,17 +186,21 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 yield _report(rec)
 
     async def StreamJournal(self, request, context):
+        incarnation = self.incarnation
+        # First, at once: which journal this is and how far it goes, so a consumer can tell whether it is
+        # the history it recorded before (and not behind it) without waiting for an event.
+        yield orders_pb2.JournalEvents(incarnation=incarnation, durable_seq=self.durability.durable_seq)
         batch: list[orders_pb2.JournalEvent] = []
         records = self._records(request.from_seq or 1, _accept_any, context, batched=True, linger_s=JOURNAL_LINGER_S)
         async for rec in records:
             if rec is None:  # the end of a burst: send what has accumulated
                 if batch:
-                    yield orders_pb2.JournalEvents(events=batch)
+                    yield orders_pb2.JournalEvents(events=batch, incarnation=incarnation)
                     batch = []
                 continue
             batch.append(self._journal_event(rec))
             if len(batch) >= JOURNAL_BATCH_MAX:
-                yield orders_pb2.JournalEvents(events=batch)
+                yield orders_pb2.JournalEvents(events=batch, incarnation=incarnation)
                 batch = []
 
     def _journal_event(self, rec: JournalRecord) -> orders_pb2.JournalEvent:

@@ -405,19 +405,37 @@ class AuditBucketSpec(Model):
     kind: Literal["filesystem", "s3"] = "filesystem"
     """Filesystem (embedded) or S3 with Object Lock (production)."""
     path: str = "var/audit"
-    """Directory of a filesystem bucket."""
+    """Directory of a filesystem bucket; the desk's segments go under <path>/<desk name>/."""
     bucket: str = ""
-    """S3 bucket name."""
+    """S3 bucket name (created with Object Lock if missing); the desk's segments go under <desk name>/."""
     endpoint: str = ""
     """S3 endpoint URL; empty uses the AWS default."""
     retention_days: int = Field(default=2_557, ge=1, le=36_500)
-    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4). Not yet served: nothing is sealed yet."""
+    """Retention of sealed segments (2,557 days = 7 years, SEC 17a-4): S3 Object Lock COMPLIANCE until then,
+    on every object and as the bucket's default; never shortened."""
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> AuditBucketSpec:
+        if self.kind == "s3" and not self.bucket:
+            raise ValueError("bucket: required when kind is s3")
+        return self
+
+
+class AuditCheckpointSpec(Model):
+    """How often the audit log is checkpointed: each checkpoint is signed and sealed with its records into the
+    audit bucket, whichever of the two limits comes first."""
+
+    every_records: int = Field(default=10_000, ge=1, le=10_000_000)
+    """Records not yet sealed that trigger a checkpoint."""
+    every_seconds: int = Field(default=60, ge=1, le=86_400)
+    """Longest time a record waits for its checkpoint (no checkpoint while nothing new was recorded)."""
 
 
 class ComplianceSpec(Model):
     audit_bucket: AuditBucketSpec = Field(default_factory=AuditBucketSpec)
-    """Where sealed audit segments go. Not yet served: the compliance service keeps its audit store in its
-    database and writes no bucket yet (the operator already opens the network path to an S3 endpoint)."""
+    """Where sealed audit segments go."""
+    checkpoints: AuditCheckpointSpec = Field(default_factory=AuditCheckpointSpec)
+    """Checkpoint cadence of the audit log (docs/audit.md)."""
 
 
 class MonitoringSpec(Model):

@@ -7,7 +7,7 @@ compliance audit store and the risk-change journal. SQLite by default, PostgreSQ
     seq = journal.append("new", order_id, {"qty": 100}, ts_ns)
 """
 
-from .audit_store import AuditRecord, AuditStore
+from .audit_store import AuditStore, IndexRow
 from .codec import decode_payload, encode_payload
 from .db import current_revision, head_revision, is_postgresql, is_sqlite, make_engine, migrate
 from .journal import (
@@ -24,9 +24,9 @@ from .risk_store import RiskChange, RiskChangeStore
 
 __all__ = [
     "AsyncDurability",
-    "AuditRecord",
     "AuditStore",
     "CommitListener",
+    "IndexRow",
     "Journal",
     "JournalClosed",
     "JournalError",

@@ -1,142 +1,183 @@
-"""What the compliance service has received, queryable by order, account, symbol and time.
+"""The compliance service's query index of the audit log: by order, account, symbol, time and incarnation.
 
-Each row mirrors one journal event (``seq`` is the journal seq), so inserting is idempotent on ``seq``:
-delivering the same events again (after a reconnect or a restart) changes nothing.
+Each row is one record of the Merkle log, keyed by its place in it (``log_index``), with its exact bytes.
+The log is the source of truth; this index is derived from it (the compliance service re-indexes what is
+missing at start, and drops rows beyond the log if the log was rebuilt shorter). Inserting a row whose
+``log_index`` is already there changes nothing: the same place in the log is the same record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Insert, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tradingdesk.core.event_codec import payload_scope
-
-from .codec import decode_payload, encode_payload
-from .journal import JournalRecord
-from .schema import audit_events
+from .schema import audit_log
 
 _INSERT_CHUNK = 5000
 _SQLITE_INSERT_OR_IGNORE = (
-    "INSERT OR IGNORE INTO audit_events (seq, ts_ns, kind, order_id, account, symbol, payload) "
-    "VALUES (:seq, :ts_ns, :kind, :order_id, :account, :symbol, :payload)"
+    "INSERT OR IGNORE INTO audit_log (log_index, incarnation, seq, ts_ns, source, kind, order_id, account, symbol, "
+    "record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 MAX_QUERY_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
-class AuditRecord:
+class IndexRow:
+    log_index: int
+    incarnation: str
     seq: int
     ts_ns: int
+    source: str
     kind: str
     order_id: str
     account: str
     symbol: str
-    payload: dict[str, Any] | None
-    payload_json: str = field(default="", compare=False, repr=False)
-    """The payload as received; stored as is, so a mirror never decodes and re-encodes what it forwards."""
+    record: str
+    """The record's bytes as they are in the log (ASCII JSON)."""
 
-    @classmethod
-    def from_journal(cls, rec: JournalRecord) -> AuditRecord:
-        """Mirror a journal record; ``account`` and ``symbol`` come from the payload keys of those names."""
-        account, symbol = payload_scope(rec.payload)
-        return cls(rec.seq, rec.ts_ns, rec.kind, rec.order_id, account, symbol, rec.payload)
+
+@dataclass(frozen=True, slots=True)
+class JournalPosition:
+    """Where the log stands in the journal: the incarnation and the last journal seq recorded (0: none yet),
+    and the log index of that record (or of the incarnation's first record)."""
+
+    incarnation: str
+    seq: int
+    log_index: int
 
 
 class AuditStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = self._make_insert(engine)
+        if engine.dialect.name == "postgresql":
+            # RETURNING yields only the rows inserted (executemany row counts are not reliable).
+            stmt = postgresql.insert(audit_log).on_conflict_do_nothing(index_elements=["log_index"])
+            self._insert = stmt.returning(audit_log.c.log_index)
+        elif engine.dialect.name == "sqlite":
+            self._insert = sqlite.insert(audit_log).on_conflict_do_nothing(index_elements=["log_index"])
+        else:
+            raise NotImplementedError(f"AuditStore supports postgresql and sqlite, not {engine.dialect.name}")
 
-    @staticmethod
-    def _make_insert(engine: Engine) -> Insert:
-        name = engine.dialect.name
-        # RETURNING yields only the rows actually inserted (executemany rowcounts are not reliable).
-        if name == "postgresql":
-            stmt = postgresql.insert(audit_events).on_conflict_do_nothing(index_elements=["seq"])
-            return stmt.returning(audit_events.c.seq)
-        if name == "sqlite":
-            stmt = sqlite.insert(audit_events).on_conflict_do_nothing(index_elements=["seq"])
-            return stmt.returning(audit_events.c.seq)
-        raise NotImplementedError(f"AuditStore supports postgresql and sqlite, not {name}")
-
-    def insert_many(self, records: Iterable[AuditRecord]) -> int:
-        """Insert ``records`` in one transaction, skipping seqs already stored. Returns rows inserted."""
-        rows = [
-            {
-                "seq": r.seq,
-                "ts_ns": r.ts_ns,
-                "kind": r.kind,
-                "order_id": r.order_id,
-                "account": r.account,
-                "symbol": r.symbol,
-                "payload": r.payload_json or encode_payload(r.payload),
-            }
-            for r in records
+    def insert_many(self, rows: Iterable[IndexRow]) -> int:
+        """Index ``rows`` in one transaction; rows whose log index is already there are skipped."""
+        tuples = [
+            (r.log_index, r.incarnation, r.seq, r.ts_ns, r.source, r.kind, r.order_id, r.account, r.symbol, r.record)
+            for r in rows
         ]
-        if not rows:
+        if not tuples:
             return 0
-        inserted = 0
-        if self._engine.dialect.name == "sqlite":
-            return self._insert_sqlite(rows)
         with self._engine.begin() as conn:
-            for i in range(0, len(rows), _INSERT_CHUNK):
-                inserted += len(conn.execute(self._insert, rows[i : i + _INSERT_CHUNK]).all())
-        return inserted
+            if self._engine.dialect.name == "sqlite":
+                # The driver's executemany: SQLAlchemy's path costs more than the insert itself here.
+                raw = conn.connection.driver_connection
+                before = raw.total_changes
+                raw.executemany(_SQLITE_INSERT_OR_IGNORE, tuples)
+                return raw.total_changes - before
+            names = [c.name for c in audit_log.columns]
+            inserted = 0
+            for i in range(0, len(tuples), _INSERT_CHUNK):
+                chunk = [dict(zip(names, t, strict=True)) for t in tuples[i : i + _INSERT_CHUNK]]
+                inserted += len(conn.execute(self._insert, chunk).all())
+            return inserted
 
-    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> int:
-        """The driver's executemany: SQLAlchemy's RETURNING path costs more than the insert itself here."""
-        with self._engine.begin() as conn:
-            raw = conn.connection.driver_connection
-            before = raw.total_changes
-            raw.executemany(_SQLITE_INSERT_OR_IGNORE, rows)
-            return raw.total_changes - before
-
-    def last_seq(self) -> int:
-        """The highest seq stored (0 when empty): where to resume mirroring the journal."""
+    def size(self) -> int:
+        """One past the highest log index indexed (0 when empty)."""
         with self._engine.connect() as conn:
-            return int(conn.execute(select(func.max(audit_events.c.seq))).scalar() or 0)
+            value = conn.execute(select(func.max(audit_log.c.log_index))).scalar()
+        return 0 if value is None else int(value) + 1
+
+    def drop_from(self, log_index: int) -> int:
+        """Forget rows at ``log_index`` and beyond (the log they came from was rebuilt shorter)."""
+        with self._engine.begin() as conn:
+            return conn.execute(delete(audit_log).where(audit_log.c.log_index >= log_index)).rowcount or 0
 
     def count(self) -> int:
         with self._engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(audit_events)).scalar() or 0)
+            return int(conn.execute(select(func.count()).select_from(audit_log)).scalar() or 0)
+
+    def incarnations(self) -> list[str]:
+        """Every journal incarnation in the log, oldest first."""
+        t = audit_log
+        stmt = select(t.c.incarnation).where(t.c.source == "journal").group_by(t.c.incarnation)
+        stmt = stmt.order_by(func.min(t.c.log_index))
+        with self._engine.connect() as conn:
+            journal = [r[0] for r in conn.execute(stmt)]
+            started = conn.execute(
+                select(t.c.incarnation).where(t.c.kind == "journal_incarnation").order_by(t.c.log_index)
+            ).all()
+        out = [r[0] for r in started]
+        return out + [i for i in journal if i not in out]
+
+    def journal_position(self) -> JournalPosition | None:
+        """The last journal record, or the last incarnation start if it came later; None for an empty log."""
+        t = audit_log
+        stmt = (
+            select(t.c.incarnation, t.c.seq, t.c.log_index)
+            .where((t.c.source == "journal") | (t.c.kind == "journal_incarnation"))
+            .order_by(t.c.log_index.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else JournalPosition(row[0], int(row[1]), int(row[2]))
+
+    def record_at(self, log_index: int) -> str | None:
+        with self._engine.connect() as conn:
+            return conn.execute(select(audit_log.c.record).where(audit_log.c.log_index == log_index)).scalar()
+
+    def find(self, incarnation: str, seq: int) -> int | None:
+        """The log index of journal event ``seq`` of ``incarnation``."""
+        t = audit_log
+        stmt = select(t.c.log_index).where(t.c.incarnation == incarnation, t.c.seq == seq, t.c.source == "journal")
+        with self._engine.connect() as conn:
+            value = conn.execute(stmt).scalar()
+        return None if value is None else int(value)
 
     def query(
         self,
+        *,
         order_id: str | None = None,
         account: str | None = None,
         symbol: str | None = None,
+        incarnation: str | None = None,
         since_ns: int | None = None,
         until_ns: int | None = None,
         limit: int = 1000,
         after_seq: int = 0,
-    ) -> list[AuditRecord]:
-        """Records matching every given filter, in seq order.
+        from_index: int = 0,
+    ) -> list[IndexRow]:
+        """Rows matching every given filter, in log order.
 
-        ``since_ns`` is inclusive and ``until_ns`` exclusive. Page through a large result by passing the
-        last seq of one page as ``after_seq`` of the next.
+        ``since_ns`` is inclusive and ``until_ns`` exclusive. Page through a large result by passing the last
+        log index of one page plus one as ``from_index`` of the next (``after_seq`` pages by journal seq, which is only
+        unique within one incarnation).
         """
-        t = audit_events
-        stmt = select(t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.account, t.c.symbol, t.c.payload)
+        t = audit_log
+        stmt = select(*t.columns)
+        if from_index:
+            stmt = stmt.where(t.c.log_index >= from_index)
         if after_seq:
             stmt = stmt.where(t.c.seq > after_seq)
-        if order_id is not None:
-            stmt = stmt.where(t.c.order_id == order_id)
-        if account is not None:
-            stmt = stmt.where(t.c.account == account)
-        if symbol is not None:
-            stmt = stmt.where(t.c.symbol == symbol)
+        for column, value in (
+            (t.c.order_id, order_id),
+            (t.c.account, account),
+            (t.c.symbol, symbol),
+            (t.c.incarnation, incarnation),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
         if since_ns is not None:
             stmt = stmt.where(t.c.ts_ns >= since_ns)
         if until_ns is not None:
             stmt = stmt.where(t.c.ts_ns < until_ns)
-        stmt = stmt.order_by(t.c.seq).limit(max(0, min(limit, MAX_QUERY_LIMIT)))
+        stmt = stmt.order_by(t.c.log_index).limit(max(0, min(limit, MAX_QUERY_LIMIT)))
         with self._engine.connect() as conn:
             rows: Sequence[Any] = conn.execute(stmt).all()
-        return [AuditRecord(r[0], r[1], r[2], r[3], r[4], r[5], decode_payload(r[6])) for r in rows]
+        return [IndexRow(*r) for r in rows]
 
 
-__all__ = ["MAX_QUERY_LIMIT", "AuditRecord", "AuditStore"]
+__all__ = ["MAX_QUERY_LIMIT", "AuditStore", "IndexRow", "JournalPosition"]

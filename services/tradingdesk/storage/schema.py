@@ -37,22 +37,35 @@ journal = Table(
     Index("ix_journal_order_id", "order_id"),
 )
 
-#: What the compliance service has received: one row per journal event it mirrors (``seq`` is the journal
-#: seq), with the fields auditors filter on pulled out of the payload.
-audit_events = Table(
-    "audit_events",
+#: The journal's incarnation: one row, written by the migration that creates the database, so a new journal
+#: (a fresh database, a pod on a new volume) gets a new one and consumers never take its seqs for the old ones.
+journal_meta = Table(
+    "journal_meta",
     metadata,
-    Column("seq", Int64, primary_key=True, autoincrement=False),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("incarnation", String(64), nullable=False),
+)
+
+#: The compliance service's query index of the audit log (one row per record; ``log_index`` is the record's
+#: place in the Merkle log, ``record`` its exact bytes). Derived from the log: rebuilt from it after a crash.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("log_index", Int64, primary_key=True, autoincrement=False),
+    Column("incarnation", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("ts_ns", BigInteger, nullable=False),
+    Column("source", String(32), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("order_id", String(128), nullable=False),
     Column("account", String(128), nullable=False, server_default=""),
     Column("symbol", String(64), nullable=False, server_default=""),
-    Column("payload", Text, nullable=False),
-    Index("ix_audit_events_order_id", "order_id"),
-    Index("ix_audit_events_ts_ns", "ts_ns"),
-    Index("ix_audit_events_account", "account"),
-    Index("ix_audit_events_symbol", "symbol"),
+    Column("record", Text, nullable=False),
+    Index("ix_audit_log_order_id", "order_id"),
+    Index("ix_audit_log_ts_ns", "ts_ns"),
+    Index("ix_audit_log_account", "account"),
+    Index("ix_audit_log_symbol", "symbol"),
+    Index("ix_audit_log_incarnation_seq", "incarnation", "seq"),
 )
 
 #: Journal of risk limit and trading-state changes (who changed what, when and why).
@@ -69,4 +82,4 @@ risk_changes = Table(
     Index("ix_risk_changes_scope", "scope"),
 )
 
-__all__ = ["Int64", "audit_events", "journal", "metadata", "risk_changes"]
+__all__ = ["Int64", "audit_log", "journal", "journal_meta", "metadata", "risk_changes"]

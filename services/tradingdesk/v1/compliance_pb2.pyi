@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QueryAuditRequest(_message.Message):
-    __slots__ = ("order_id", "account", "symbol", "since_ns", "until_ns", "after_seq", "limit")
+    __slots__ = ("order_id", "account", "symbol", "since_ns", "until_ns", "after_seq", "limit", "from_index", "incarnation")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -15,6 +15,8 @@ class QueryAuditRequest(_message.Message):
     UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FROM_INDEX_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     account: str
     symbol: str
@@ -22,10 +24,12 @@ class QueryAuditRequest(_message.Message):
     until_ns: int
     after_seq: int
     limit: int
-    def __init__(self, order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    from_index: int
+    incarnation: str
+    def __init__(self, order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., from_index: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("seq", "ts_ns", "kind", "order_id", "account", "symbol", "payload_json")
+    __slots__ = ("seq", "ts_ns", "kind", "order_id", "account", "symbol", "payload_json", "index", "incarnation", "source", "record")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +37,10 @@ class AuditEvent(_message.Message):
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts_ns: int
     kind: str
@@ -40,12 +48,120 @@ class AuditEvent(_message.Message):
     account: str
     symbol: str
     payload_json: str
-    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., payload_json: _Optional[str] = ...) -> None: ...
+    index: int
+    incarnation: str
+    source: str
+    record: bytes
+    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., payload_json: _Optional[str] = ..., index: _Optional[int] = ..., incarnation: _Optional[str] = ..., source: _Optional[str] = ..., record: _Optional[bytes] = ...) -> None: ...
 
 class QueryAuditResponse(_message.Message):
-    __slots__ = ("events", "last_seq")
+    __slots__ = ("events", "last_seq", "incarnation")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[AuditEvent]
     last_seq: int
-    def __init__(self, events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ..., last_seq: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
+
+class SealRequest(_message.Message):
+    __slots__ = ("actor", "reason")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    actor: str
+    reason: str
+    def __init__(self, actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SealResponse(_message.Message):
+    __slots__ = ("checkpoint", "tree_size", "root_hash", "journal_seq")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: str
+    tree_size: int
+    root_hash: bytes
+    journal_seq: int
+    def __init__(self, checkpoint: _Optional[str] = ..., tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., journal_seq: _Optional[int] = ...) -> None: ...
+
+class GetCheckpointRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCheckpointResponse(_message.Message):
+    __slots__ = ("checkpoint", "tree_size", "root_hash", "public_key", "log_size", "pending_segments", "bucket", "refusing", "last_upload_error")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    LOG_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    REFUSING_FIELD_NUMBER: _ClassVar[int]
+    LAST_UPLOAD_ERROR_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: str
+    tree_size: int
+    root_hash: bytes
+    public_key: str
+    log_size: int
+    pending_segments: int
+    bucket: str
+    refusing: str
+    last_upload_error: str
+    def __init__(self, checkpoint: _Optional[str] = ..., tree_size: _Optional[int] = ..., root_hash: _Optional[bytes] = ..., public_key: _Optional[str] = ..., log_size: _Optional[int] = ..., pending_segments: _Optional[int] = ..., bucket: _Optional[str] = ..., refusing: _Optional[str] = ..., last_upload_error: _Optional[str] = ...) -> None: ...
+
+class GetInclusionProofRequest(_message.Message):
+    __slots__ = ("index", "journal_seq", "incarnation", "tree_size")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_SEQ_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    journal_seq: int
+    incarnation: str
+    tree_size: int
+    def __init__(self, index: _Optional[int] = ..., journal_seq: _Optional[int] = ..., incarnation: _Optional[str] = ..., tree_size: _Optional[int] = ...) -> None: ...
+
+class InclusionProof(_message.Message):
+    __slots__ = ("index", "tree_size", "hashes", "root_hash", "leaf_hash", "record", "checkpoint")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TREE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    LEAF_HASH_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    tree_size: int
+    hashes: _containers.RepeatedScalarFieldContainer[bytes]
+    root_hash: bytes
+    leaf_hash: bytes
+    record: bytes
+    checkpoint: str
+    def __init__(self, index: _Optional[int] = ..., tree_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ..., root_hash: _Optional[bytes] = ..., leaf_hash: _Optional[bytes] = ..., record: _Optional[bytes] = ..., checkpoint: _Optional[str] = ...) -> None: ...
+
+class GetConsistencyProofRequest(_message.Message):
+    __slots__ = ("old_size", "new_size")
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    old_size: int
+    new_size: int
+    def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ...) -> None: ...
+
+class ConsistencyProof(_message.Message):
+    __slots__ = ("old_size", "new_size", "hashes", "old_root_hash", "new_root_hash", "old_checkpoint", "new_checkpoint")
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    OLD_ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    NEW_ROOT_HASH_FIELD_NUMBER: _ClassVar[int]
+    OLD_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    NEW_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    old_size: int
+    new_size: int
+    hashes: _containers.RepeatedScalarFieldContainer[bytes]
+    old_root_hash: bytes
+    new_root_hash: bytes
+    old_checkpoint: str
+    new_checkpoint: str
+    def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ..., old_root_hash: _Optional[bytes] = ..., new_root_hash: _Optional[bytes] = ..., old_checkpoint: _Optional[str] = ..., new_checkpoint: _Optional[str] = ...) -> None: ...

@@ -39,6 +39,26 @@ class ComplianceServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.QueryAuditRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.QueryAuditResponse.FromString,
                 _registered_method=True)
+        self.Seal = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/Seal',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.SealRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.SealResponse.FromString,
+                _registered_method=True)
+        self.GetCheckpoint = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/GetCheckpoint',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.GetCheckpointRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.GetCheckpointResponse.FromString,
+                _registered_method=True)
+        self.GetInclusionProof = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/GetInclusionProof',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.GetInclusionProofRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.InclusionProof.FromString,
+                _registered_method=True)
+        self.GetConsistencyProof = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/GetConsistencyProof',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.GetConsistencyProofRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.ConsistencyProof.FromString,
+                _registered_method=True)
 
 
 class ComplianceServiceServicer:
@@ -50,6 +70,35 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Seal(self, request, context):
+        """Cuts everything recorded so far into a segment, uploads it and returns its signed checkpoint once the
+        bucket has accepted it. The operator's finalizer calls it before a desk is deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCheckpoint(self, request, context):
+        """The newest checkpoint the bucket has accepted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInclusionProof(self, request, context):
+        """RFC 9162 inclusion proof of one record in a sealed tree.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsistencyProof(self, request, context):
+        """RFC 9162 consistency proof between two sealed tree sizes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComplianceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +106,26 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     servicer.QueryAudit,
                     request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.QueryAuditRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.QueryAuditResponse.SerializeToString,
+            ),
+            'Seal': grpc.unary_unary_rpc_method_handler(
+                    servicer.Seal,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.SealRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.SealResponse.SerializeToString,
+            ),
+            'GetCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckpoint,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.GetCheckpointRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.GetCheckpointResponse.SerializeToString,
+            ),
+            'GetInclusionProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInclusionProof,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.GetInclusionProofRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.InclusionProof.SerializeToString,
+            ),
+            'GetConsistencyProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsistencyProof,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.GetConsistencyProofRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ConsistencyProof.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +155,114 @@ class ComplianceService:
             '/tradingdesk.v1.ComplianceService/QueryAudit',
             tradingdesk_dot_v1_dot_compliance__pb2.QueryAuditRequest.SerializeToString,
             tradingdesk_dot_v1_dot_compliance__pb2.QueryAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Seal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/Seal',
+            tradingdesk_dot_v1_dot_compliance__pb2.SealRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.SealResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/GetCheckpoint',
+            tradingdesk_dot_v1_dot_compliance__pb2.GetCheckpointRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.GetCheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInclusionProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/GetInclusionProof',
+            tradingdesk_dot_v1_dot_compliance__pb2.GetInclusionProofRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.InclusionProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsistencyProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/GetConsistencyProof',
+            tradingdesk_dot_v1_dot_compliance__pb2.GetConsistencyProofRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.ConsistencyProof.FromString,
             options,
             channel_credentials,
             insecure,

@@ -292,10 +292,14 @@ class StreamJournalRequest(_message.Message):
     def __init__(self, from_seq: _Optional[int] = ...) -> None: ...
 
 class JournalEvents(_message.Message):
-    __slots__ = ("events",)
+    __slots__ = ("events", "incarnation", "durable_seq")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    DURABLE_SEQ_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[JournalEvent]
-    def __init__(self, events: _Optional[_Iterable[_Union[JournalEvent, _Mapping]]] = ...) -> None: ...
+    incarnation: str
+    durable_seq: int
+    def __init__(self, events: _Optional[_Iterable[_Union[JournalEvent, _Mapping]]] = ..., incarnation: _Optional[str] = ..., durable_seq: _Optional[int] = ...) -> None: ...
 
 class JournalEvent(_message.Message):
     __slots__ = ("seq", "ts_ns", "kind", "order_id", "payload_json", "account", "symbol")

@@ -1,0 +1,171 @@
+"""The audit record: one line of JSON, format version 1. docs/audit.md is the reference for auditors.
+
+A record's bytes are what the Merkle tree hashes (leaf hash = SHA-256(0x00 || bytes)), so a verifier hashes
+each line exactly as stored and never re-encodes it. The writer produces one canonical form: compact JSON,
+ASCII only (other characters as \\u escapes, so a line never holds a raw newline), keys in this order::
+
+    {"v":1,"index":41,"ts_ns":1767225600000000000,"source":"journal","incarnation":"0f9c...",
+     "seq":40,"kind":"new","order_id":"O-...","payload":{...}}
+
+- ``v``: the format version (1). A reader refuses versions it does not know.
+- ``index``: the record's position in the log, from 0, with no gaps: the RFC 9162 leaf index.
+- ``ts_ns``: when the event happened (the journal's timestamp), nanoseconds since the Unix epoch, UTC.
+- ``source``: ``journal`` (an event of the routing journal) or ``compliance`` (the audit service's own
+  records: a journal incarnation starting, a seal requested).
+- ``incarnation``: the journal incarnation the record belongs to. A new journal (a fresh database) gets a
+  new one; journal seqs restart at 1 in each.
+- ``seq``: the journal seq within the incarnation (0 for records that are not journal events).
+- ``kind``: what happened (``new``, ``trade``, ``canceled``, ``incident``, ``journal_incarnation``, ...).
+- ``order_id``: the order concerned, or empty.
+- ``payload``: the event's fields, as the source wrote them (decimal amounts as strings).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quote
+from typing import Any
+
+FORMAT_VERSION = 1
+SOURCE_JOURNAL = "journal"
+SOURCE_COMPLIANCE = "compliance"
+SOURCES = (SOURCE_JOURNAL, SOURCE_COMPLIANCE)
+
+#: Compliance's own kinds: a journal incarnation starts (payload: previous incarnation and its last seq), and
+#: someone asked for a seal (payload: actor and reason).
+KIND_INCARNATION = "journal_incarnation"
+KIND_SEAL = "seal"
+
+_PAYLOAD_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+class RecordError(ValueError):
+    """Bytes that are not a version-1 audit record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    index: int
+    ts_ns: int
+    source: str
+    incarnation: str
+    seq: int
+    kind: str
+    order_id: str
+    payload: dict[str, Any]
+    raw: bytes
+
+    @property
+    def account(self) -> str:
+        return str(self.payload.get("account", ""))
+
+    @property
+    def symbol(self) -> str:
+        return str(self.payload.get("symbol", ""))
+
+
+def canonical_payload(payload_json: str) -> str:
+    """``payload_json`` as it goes into a record: kept byte for byte when it is already a one-line ASCII JSON
+    object (what the journal writes), re-encoded otherwise, so a record is always one line."""
+    if payload_json.startswith("{") and payload_json.isascii() and "\n" not in payload_json:
+        return payload_json
+    value = json.loads(payload_json) if payload_json else {}
+    if not isinstance(value, dict):
+        raise RecordError("a payload is a JSON object")
+    return _PAYLOAD_ENCODER.encode(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A record before it has a place in the log (the log assigns ``index``). ``payload_json`` must come from
+    ``canonical_payload`` or ``encode_payload``."""
+
+    ts_ns: int
+    source: str
+    incarnation: str
+    seq: int
+    kind: str
+    order_id: str
+    payload_json: str
+
+
+def encode_record(index: int, e: Entry) -> bytes:
+    """The canonical bytes of ``e`` at ``index``."""
+    return (
+        f'{{"v":1,"index":{index},"ts_ns":{e.ts_ns},"source":{_quote(e.source)},'
+        f'"incarnation":{_quote(e.incarnation)},"seq":{e.seq},"kind":{_quote(e.kind)},'
+        f'"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'
+    ).encode("ascii")
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    return _PAYLOAD_ENCODER.encode(payload)
+
+
+_FIELDS = {
+    "v": int,
+    "index": int,
+    "ts_ns": int,
+    "source": str,
+    "incarnation": str,
+    "seq": int,
+    "kind": str,
+    "order_id": str,
+    "payload": dict,
+}
+
+
+_FIELD_NAMES = frozenset(_FIELDS)
+_decode_json = json.JSONDecoder().decode
+
+
+def decode_record(raw: bytes) -> Record:
+    """Parse and check one record; ``RecordError`` names what is wrong. (On the verifier's path for every
+    record of a year: exact types are checked with ``type() is``, which also refuses a bool for an int.)"""
+    try:
+        obj = _decode_json(raw.decode("ascii"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError(f"not ASCII JSON: {exc}") from None
+    if type(obj) is not dict:
+        raise RecordError("not a JSON object")
+    if obj.keys() != _FIELD_NAMES:
+        missing, unknown = _FIELD_NAMES - obj.keys(), obj.keys() - _FIELD_NAMES
+        raise RecordError(f"missing fields {sorted(missing)}, unknown fields {sorted(unknown)}")
+    if obj["v"] != FORMAT_VERSION:
+        raise RecordError(f"format version {obj['v']!r} is not {FORMAT_VERSION}")
+    for name, kind in _FIELDS.items():
+        if type(obj[name]) is not kind:
+            raise RecordError(f"field {name!r} is not a {kind.__name__}")
+    if obj["source"] not in SOURCES:
+        raise RecordError(f"unknown source {obj['source']!r}")
+    if obj["index"] < 0 or obj["seq"] < 0:
+        raise RecordError("index and seq are >= 0")
+    return Record(
+        obj["index"],
+        obj["ts_ns"],
+        obj["source"],
+        obj["incarnation"],
+        obj["seq"],
+        obj["kind"],
+        obj["order_id"],
+        obj["payload"],
+        raw,
+    )
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KIND_INCARNATION",
+    "KIND_SEAL",
+    "SOURCES",
+    "SOURCE_COMPLIANCE",
+    "SOURCE_JOURNAL",
+    "Entry",
+    "Record",
+    "RecordError",
+    "canonical_payload",
+    "decode_record",
+    "encode_payload",
+    "encode_record",
+]

@@ -1,0 +1,169 @@
+"""Compliance recording a real routing journal over gRPC: every event into the log, a new journal as a new
+incarnation (its seq 1 is never dropped), and a journal that goes backwards or forks refused loudly."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.desk_runner import wait_for, write_desk
+from tradingdesk.audit.checkpoint import VerifierKey
+from tradingdesk.audit.fs_bucket import FilesystemBucket
+from tradingdesk.audit.verify import verify_bucket
+from tradingdesk.compliance.service import ComplianceService
+from tradingdesk.routing.service import RoutingService
+from tradingdesk.runtime.service import RunningService, start_service
+from tradingdesk.spec.load import load_desk
+from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
+
+pytestmark = pytest.mark.slow
+
+
+class Desk:
+    """Routing and compliance in this process, on the spec's ports; routing's database can be swapped."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.desk = load_desk(
+            write_desk(tmp, lambda d: d["spec"]["compliance"].update(checkpoints={"everySeconds": 1}))
+        )
+        self.routing: RunningService | None = None
+        self.compliance: RunningService | None = None
+        self.ts = 1_767_225_600_000_000_000
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
+
+    def routing_db(self, name: str) -> Path:
+        return self.tmp / f"{name}.db"
+
+    async def start_routing(self, db: str) -> None:
+        service = RoutingService(self.desk, dsn=f"sqlite:///{self.routing_db(db)}")
+        self.routing = await start_service(service, self.address("routing"))
+
+    async def stop_routing(self) -> None:
+        assert self.routing is not None
+        await self.routing.stop(grace=0.5)
+        self.routing = None
+
+    async def start_compliance(self) -> None:
+        self.compliance = await start_service(ComplianceService(self.desk), self.address("compliance"))
+
+    def journal(self, n: int, kind: str = "incident") -> None:
+        """Append ``n`` events to routing's journal (they stream to compliance like order events)."""
+        assert self.routing is not None
+        journal = self.routing.service.journal
+        for i in range(n):
+            self.ts += 1000
+            journal.append(kind, "", {"account": "ACC-EQ-1", "note": f"{kind} {i}"}, self.ts)
+        journal.wake()
+
+    async def stub(self):
+        channel = grpc.aio.insecure_channel(self.address("compliance"))
+        return channel, compliance_pb2_grpc.ComplianceServiceStub(channel)
+
+    async def stop(self) -> None:
+        for running in (self.routing, self.compliance):
+            if running is not None:
+                await running.stop(grace=0.5)
+
+
+async def recorded(stub, incarnation: str = "") -> list:
+    resp = await stub.QueryAudit(compliance_pb2.QueryAuditRequest(limit=10_000, incarnation=incarnation))
+    return list(resp.events)
+
+
+async def health(desk: Desk) -> int:
+    async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
+        resp = await health_pb2_grpc.HealthStub(ch).Check(
+            health_pb2.HealthCheckRequest(service="tradingdesk.v1.ComplianceService")
+        )
+        return resp.status
+
+
+async def test_new_journal_is_a_new_incarnation_and_nothing_is_dropped(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    try:
+        await desk.start_routing("first")
+        await desk.start_compliance()
+        channel, stub = await desk.stub()
+        desk.journal(30)
+        await wait_for(lambda: _count(stub, 31), timeout=30)  # 30 events and the incarnation record
+        first = (await recorded(stub))[1].incarnation
+
+        # Routing moves to a fresh volume: a new journal, seqs from 1 again, a new incarnation.
+        await desk.stop_routing()
+        await desk.start_routing("second")
+        desk.journal(5)
+        await wait_for(lambda: _count(stub, 37), timeout=30)
+        events = await recorded(stub)
+        second = events[-1].incarnation
+        assert second != first
+        start = events[31]
+        assert (start.kind, start.source, start.incarnation) == ("journal_incarnation", "compliance", second)
+        assert f'"previous":"{first}"' in start.payload_json and '"previous_last_seq":30' in start.payload_json
+        assert [e.seq for e in events[32:]] == [1, 2, 3, 4, 5]  # seq 1..5 again, none dropped
+        assert [e.seq for e in await recorded(stub, incarnation=first)][-1] == 30
+
+        sealed = await stub.Seal(compliance_pb2.SealRequest(actor="test", reason="check"), timeout=30)
+        assert sealed.tree_size == 38  # and the seal record itself
+        key = VerifierKey.parse((await stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest())).public_key)
+        report = verify_bucket(FilesystemBucket(tmp_path / "audit" / "us-equities"), key)
+        assert report.ok, [str(p) for p in report.problems]
+        assert report.incarnations == [first, second]
+        await channel.close()
+    finally:
+        await desk.stop()
+
+
+async def test_a_journal_that_goes_backwards_or_forks_is_refused_loudly(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    try:
+        await desk.start_routing("live")
+        await desk.start_compliance()
+        channel, stub = await desk.stub()
+        desk.journal(10)
+        await wait_for(lambda: _count(stub, 11), timeout=30)
+        await desk.stop_routing()
+        for suffix in ("", "-wal", "-shm"):  # a backup taken now, with the same incarnation
+            src = tmp_path / f"live.db{suffix}"
+            if src.exists():
+                shutil.copy(src, tmp_path / f"backup.db{suffix}")
+        await desk.start_routing("live")
+        desk.journal(20)
+        await wait_for(lambda: _count(stub, 31), timeout=30)
+
+        # Restored from the backup: same incarnation, but it ends at seq 10 while the log holds seq 30.
+        await desk.stop_routing()
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"live.db{suffix}").unlink(missing_ok=True)
+            if (tmp_path / f"backup.db{suffix}").exists():
+                shutil.copy(tmp_path / f"backup.db{suffix}", tmp_path / f"live.db{suffix}")
+        await desk.start_routing("live")
+        await wait_for(lambda: _refusing(stub, "went backwards"), timeout=30)
+        assert await health(desk) == health_pb2.HealthCheckResponse.NOT_SERVING
+        status = await stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest())
+        assert "ends at seq 10, the audit log already holds seq 30" in status.refusing
+
+        # The restored journal takes other events at seqs 11..30: a fork. Still refused, nothing dropped.
+        desk.journal(25, kind="after_restore")
+        await wait_for(lambda: _refusing(stub, "forked: its event at seq 30 differs"), timeout=30)
+        events = await recorded(stub)
+        assert len(events) == 31 and all(e.kind != "after_restore" for e in events)
+        assert await health(desk) == health_pb2.HealthCheckResponse.NOT_SERVING
+        await channel.close()
+    finally:
+        await desk.stop()
+
+
+async def _count(stub, n: int) -> bool:
+    return len(await recorded(stub)) >= n
+
+
+async def _refusing(stub, text: str) -> bool:
+    status = await stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest())
+    return text in status.refusing

@@ -1,0 +1,125 @@
+"""The audit trail between the spool and the bucket: an unreachable bucket delays sealing (retried with backoff,
+never reported sealed), a restart keeps what waits, and a missing signing key stops sealing loudly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.audit.logs import journal_entries
+from tests.desk_runner import wait_for
+from tradingdesk.audit.fs_bucket import FilesystemBucket
+from tradingdesk.audit.keys import load_signer
+from tradingdesk.audit.verify import verify_bucket
+from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed
+from tradingdesk.spec.model import AuditCheckpointSpec
+from tradingdesk.storage.audit_store import AuditStore
+from tradingdesk.storage.db import make_engine, migrate
+
+
+def new_trail(tmp: Path, bucket_dir: Path, environ: dict[str, str] | None = None) -> AuditTrail:
+    engine = make_engine(f"sqlite:///{tmp / 'compliance.db'}", durable=False)
+    migrate(engine)
+    return AuditTrail(
+        spool_dir=tmp / "spool",
+        index=AuditStore(engine),
+        bucket=FilesystemBucket(bucket_dir),
+        signer=lambda: load_signer(desk_name="test-desk", data_dir=tmp, environ=environ or {}),
+        cadence=AuditCheckpointSpec(every_records=1_000_000, every_seconds=3_600),
+        retention_days=1,
+        retry_initial_s=0.02,
+        retry_max_s=0.1,
+    )
+
+
+def items(incarnation: str, seqs: range) -> list[Indexed]:
+    return [Indexed(e) for e in journal_entries(incarnation, seqs)]
+
+
+async def test_an_unreachable_bucket_delays_the_seal_and_a_restart_keeps_the_records(tmp_path: Path) -> None:
+    blocker = tmp_path / "bucket"
+    blocker.write_text("a file where the bucket's folder should be")  # every upload fails
+    bucket_dir = blocker / "test-desk"
+    trail = new_trail(tmp_path, bucket_dir)
+    await trail.start()
+    await trail.append(items("a" * 32, range(1, 30)))
+    with pytest.raises(SealFailed, match="segments up to 30 are in the spool but not yet in"):
+        await trail.seal(timeout=0.5)
+    assert trail.sealed_size == 0 and trail.sealed_checkpoint == ""  # nothing reported sealed
+    assert "Not a directory" in trail.last_upload_error
+    await trail.append(items("a" * 32, range(30, 40)))
+    await trail.stop(upload_timeout=0.2)
+
+    # A restart: the cut segments and the records wait in the spool; the bucket is back.
+    blocker.unlink()
+    again = new_trail(tmp_path, bucket_dir)
+    await again.start()
+    await wait_for(lambda: again.sealed_size == 40, timeout=10)
+    await again.append(items("a" * 32, range(40, 45)))
+    note = await again.seal(timeout=10)
+    assert note.startswith("tradingdesk.io/audit/test-desk\n45\n")
+    await again.stop()
+    key = load_signer(desk_name="test-desk", data_dir=tmp_path, environ={}).verifier()
+    report = verify_bucket(FilesystemBucket(bucket_dir), key)
+    assert report.ok and report.records == 45, [str(p) for p in report.problems]
+
+
+async def test_sealing_resumes_when_the_bucket_comes_back_without_a_restart(tmp_path: Path) -> None:
+    blocker = tmp_path / "bucket"
+    blocker.write_text("not yet")
+    trail = new_trail(tmp_path, blocker / "test-desk")
+    await trail.start()
+    try:
+        await trail.append(items("a" * 32, range(1, 10)))
+        with pytest.raises(SealFailed):
+            await trail.seal(timeout=0.3)
+        blocker.unlink()  # the next retry (backoff capped at 0.1 s here) succeeds
+        note = await trail.seal(timeout=10)
+        assert note.startswith("tradingdesk.io/audit/test-desk\n10\n") and trail.last_upload_error == ""
+    finally:
+        await trail.stop()
+
+
+async def test_a_missing_signing_key_stops_sealing_loudly_until_the_secret_appears(tmp_path: Path) -> None:
+    mounted = tmp_path / "secret" / "signing.key"
+    problems: list[str] = []
+    trail = new_trail(tmp_path, tmp_path / "bucket" / "test-desk", {"TD_AUDIT_SIGNING_KEY_FILE": str(mounted)})
+    trail.on_problem = problems.append
+    await trail.start()
+    try:
+        assert trail.problem == f"cannot sign checkpoints: no signing key at {mounted} (the Secret is not mounted yet?)"
+        await trail.append(items("a" * 32, range(1, 5)))  # records still go into the spool
+        assert trail.size == 5
+        with pytest.raises(SealFailed, match="no signing key at"):
+            await trail.seal(timeout=1)
+        # The platform team creates the Secret; kubelet mounts it.
+        from tradingdesk.audit.checkpoint import SignerKey
+        from tradingdesk.audit.keys import write_key_pair
+
+        mounted.parent.mkdir()
+        write_key_pair(mounted.parent, SignerKey.generate("tradingdesk.io/audit/trading/test-desk"))
+        note = await trail.seal(timeout=10)
+        assert note.startswith("tradingdesk.io/audit/trading/test-desk\n5\n")
+        assert trail.problem == "" and problems[-1] == ""
+    finally:
+        await trail.stop()
+
+
+async def test_a_different_signing_key_does_not_continue_a_log(tmp_path: Path) -> None:
+    bucket_dir = tmp_path / "bucket" / "test-desk"
+    trail = new_trail(tmp_path, bucket_dir)
+    await trail.start()
+    await trail.append(items("a" * 32, range(1, 5)))
+    await trail.seal(timeout=10)
+    await trail.stop()
+    (tmp_path / "audit-keys" / "signing.key").unlink()  # the data dir's key is lost; a new one would be made
+    again = new_trail(tmp_path, bucket_dir)
+    await again.start()
+    try:
+        assert again.problem.startswith("cannot sign checkpoints: the log was signed with tradingdesk.io/audit/")
+        await again.append(items("a" * 32, range(5, 8)))  # recording goes on into the spool
+        with pytest.raises(SealFailed, match="give compliance the log's key"):
+            await again.seal(timeout=1)
+    finally:
+        await again.stop(upload_timeout=0.2)

@@ -1,0 +1,139 @@
+"""``verify`` on a filesystem bucket: an intact log passes, and each kind of damage is caught and placed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.audit.logs import build_log, lines_of, rewrite, segment_files, with_lines, writable
+from tradingdesk.audit.fs_bucket import FilesystemBucket
+from tradingdesk.audit.segment import parse_header
+from tradingdesk.audit.verify import VerifyReport, verify_bucket
+
+
+@pytest.fixture
+def log(tmp_path: Path):
+    _spool, bucket, signer = build_log(tmp_path)
+    return bucket, signer.verifier(), tmp_path / "bucket" / "test-desk"
+
+
+def check(log) -> VerifyReport:
+    bucket, key, _ = log
+    return verify_bucket(FilesystemBucket(bucket.root), key)
+
+
+def problems(report: VerifyReport) -> list[str]:
+    return [str(p) for p in report.problems]
+
+
+def test_an_intact_log_verifies(log) -> None:
+    report = check(log)
+    assert report.ok, problems(report)
+    assert (report.segments, report.records, report.tree_size) == (4, 100, 100)
+    assert report.incarnations == ["a" * 32, "b" * 32]
+    assert report.last_checkpoint.startswith("tradingdesk.io/audit/test-desk\n100\n")
+
+
+def test_a_flipped_byte_in_one_record_is_named(log) -> None:
+    seg = segment_files(log[2])[1]
+    lines = lines_of(seg)
+    lines[8] = lines[8].replace(b"189.50", b"189.51")  # record 25 + 7 = 32
+    with_lines(seg, lines)
+    assert problems(check(log)) == [f"segments/{seg.name} record 32: does not hash to its leaf: the record was altered"]
+
+
+def test_a_removed_record_is_named(log) -> None:
+    seg = segment_files(log[2])[2]
+    lines = lines_of(seg)
+    del lines[11]  # record 50 + 10 = 60
+    with_lines(seg, lines)
+    found = problems(check(log))
+    assert f"segments/{seg.name}: holds 24 records, its range needs 25: records 74 to 74 are missing" in found
+    assert f"segments/{seg.name} record 60: holds record 61: records were moved or removed" in found
+
+
+def test_two_swapped_records_are_named(log) -> None:
+    seg = segment_files(log[2])[0]
+    lines = lines_of(seg)
+    lines[3], lines[4] = lines[4], lines[3]  # records 2 and 3
+    with_lines(seg, lines)
+    found = problems(check(log))
+    assert found == [
+        f"segments/{seg.name} record 2: holds record 3: records were moved or removed",
+        f"segments/{seg.name} record 3: holds record 2: records were moved or removed",
+    ]
+
+
+def test_a_missing_segment_is_named(log) -> None:
+    seg = segment_files(log[2])[1]
+    seg.unlink()
+    after = segment_files(log[2])[1]
+    assert problems(check(log)) == [f"segments/{after.name}: records 25 to 49 are missing: no segment covers them"]
+
+
+def test_a_segment_re_signed_with_another_key_is_refused(log, tmp_path: Path) -> None:
+    _, other_bucket, _ = build_log(tmp_path / "other")
+    seg = segment_files(log[2])[1]
+    forged = (other_bucket.root / "segments" / seg.name).read_bytes()
+    rewrite(seg, forged)
+    found = problems(check(log))
+    assert len(found) == 1
+    assert found[0].startswith(f"segments/{seg.name}: checkpoint: not signed by the trusted key tradingdesk.io/")
+
+
+def test_a_truncated_tail_is_named(log) -> None:
+    seg = segment_files(log[2])[-1]
+    data = seg.read_bytes()
+    rewrite(seg, data[: len(data) - 40])  # cut into the last record, 99
+    assert problems(check(log)) == [f"segments/{seg.name} record 99: the object is truncated: line 26 has no end"]
+
+
+def test_a_truncated_tail_at_a_line_boundary_is_named(log) -> None:
+    seg = segment_files(log[2])[-1]
+    with_lines(seg, lines_of(seg)[:-3])
+    found = problems(check(log))
+    assert f"segments/{seg.name}: holds 22 records, its range needs 25: records 97 to 99 are missing" in found
+
+
+def test_a_checkpoint_smaller_than_the_one_before_is_refused(log) -> None:
+    files = segment_files(log[2])
+    first = parse_header(lines_of(files[0])[0])
+    lines = lines_of(files[2])
+    header = parse_header(lines[0])
+    old = type(header)(**{**{f: getattr(header, f) for f in header.__slots__}, "checkpoint": first.checkpoint})
+    with_lines(files[2], [old.to_json().encode(), *lines[1:]])
+    found = problems(check(log))
+    assert f"segments/{files[2].name}: checkpoint tree size 25 is smaller than the previous 50" in found
+
+
+def test_a_duplicated_segment_is_named(log) -> None:
+    seg = segment_files(log[2])[1]
+    copy = seg.with_name(seg.name + ".copy")
+    shutil.copy(seg, copy)
+    assert problems(check(log)) == [f"segments/{copy.name}: is not a segment name: a copied or foreign object"]
+
+
+def test_a_segment_under_an_overlapping_range_is_named(log) -> None:
+    seg = segment_files(log[2])[1]
+    overlapping = seg.with_name(f"{20:020d}-{50:020d}.seg")
+    shutil.copy(seg, overlapping)
+    assert problems(check(log)) == [f"segments/{overlapping.name}: overlaps the previous segments: records 20-25"]
+
+
+def test_a_writable_segment_file_is_reported(log) -> None:
+    seg = segment_files(log[2])[0]
+    writable(seg)
+    assert problems(check(log)) == [
+        f"segments/{seg.name}: is not protected (retention none): it can be changed or deleted"
+    ]
+
+
+def test_the_wrong_public_key_fails_every_segment(log, tmp_path: Path) -> None:
+    from tradingdesk.audit.checkpoint import SignerKey
+
+    bucket, _, _ = log
+    stranger = SignerKey.generate("tradingdesk.io/audit/test-desk").verifier()
+    report = verify_bucket(FilesystemBucket(bucket.root), stranger)
+    assert len(report.problems) == 4 and all("not signed by the trusted key" in str(p) for p in report.problems)
