@@ -84,6 +84,16 @@ class Kubectl:
         conds = self.desk(namespace, name).get("status", {}).get("conditions", [])
         return next((c for c in conds if c["type"] == type_), {})
 
+    def wait_established(self, crd: str, timeout: float = 60) -> None:
+        """Wait for ``crd`` to be served.
+
+        Not ``kubectl wait --for=condition=Established``: right after the CRD is created it has no
+        ``status.conditions`` yet, and kubectl then fails at once instead of waiting (seen on a fresh cluster).
+        """
+        path = '{.status.conditions[?(@.type=="Established")].status}'
+        established = lambda: self.run("get", "crd", crd, "-o", f"jsonpath={path}", check=False).out == "True"  # noqa: E731
+        self.wait_until(f"CRD {crd} established", established, timeout=timeout)
+
     def wait_ready(self, namespace: str, name: str, timeout: int = 90) -> None:
         self.run("wait", f"desk/{name}", "-n", namespace, "--for=condition=Ready", f"--timeout={timeout}s",
                  timeout=timeout + 10)  # fmt: skip
