@@ -161,6 +161,11 @@ def _live_schema(description: str, reported: str) -> Schema:
             "confirmedFor": {**text, "description": "The wish whose delivery the service confirmed."},
             "reported": {**text, "description": reported},
             "confirmedTime": {**text, "description": "When the service confirmed it."},
+            "delivery": {
+                **text,
+                "description": "How far the confirmed change reached: for the trading state, how many routing gates "
+                "applied it before the RiskService answered, naming any gate cut off (it fails closed).",
+            },
             "attempts": {"type": "integer", "description": "Failed attempts at delivering the current wish."},
             "lastError": {**text, "description": "Why the current wish is not confirmed yet."},
         },

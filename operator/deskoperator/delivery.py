@@ -65,6 +65,9 @@ class Confirmation:
     """The last failure, while ``want`` is not confirmed."""
     refused_for: str = ""
     """A wish the service refused outright; not retried until the wish changes."""
+    delivery: str = ""
+    """How far the confirmed wish reached, as the service said (trading state: how many routing gates applied it,
+    naming any cut off)."""
 
     @property
     def pending(self) -> bool:
@@ -80,6 +83,7 @@ class Confirmation:
             "confirmedFor": self.confirmed_for,
             "reported": self.reported,
             "confirmedTime": self.confirmed_time,
+            "delivery": self.delivery,
             "attempts": self.attempts,
             "lastError": self.error if self.pending else "",
         }
@@ -90,13 +94,24 @@ class Confirmation:
         self.confirmed_for = str(saved.get("confirmedFor", "") or "")
         self.reported = str(saved.get("reported", "") or "")
         self.confirmed_time = str(saved.get("confirmedTime", "") or "")
+        self.delivery = str(saved.get("delivery", "") or "")
 
 
 def _power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
-Attempt = Callable[[str, Confirmation], str]
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What the service answered when it confirmed a wish."""
+
+    value: str
+    """What it reports now (a trading state; a limits version)."""
+    delivery: str = ""
+    """How far the change reached (for the trading state: the routing gates that applied it, any cut off)."""
+
+
+Attempt = Callable[[str, Confirmation], Reported]
 """Deliver the wish (blocking, bounded); return what the service reports; raise DeliveryError otherwise."""
 
 
@@ -173,7 +188,8 @@ class Delivery:
                     continue
                 if wish == self.record.want:
                     self.record.refused_for = ""
-                    self.record.confirmed_for, self.record.reported = wish, reported
+                    self.record.confirmed_for, self.record.reported = wish, reported.value
+                    self.record.delivery = reported.delivery
                     self.record.confirmed_time, self.record.attempts, self.record.error = now(), 0, ""
                     self.backoff.reset()
                     self.on_change()

@@ -6,6 +6,8 @@
 - Watching the children (Deployments, Services, ...) drives status and drift repair; pods and nodes explain
   missing replicas. No timers, no polling.
 - Deleting a desk runs the finalizer: halt trading, seal the audit log (ComplianceService.Seal), proceed.
+- Admission (optional, ``--webhook``): the spec model validates what CEL cannot.
+- Pods of routing and risk: the switchover of a rolling upgrade (``switchover``, which registers its own handler).
 
 kopf keeps no copy of the spec: its "last handled configuration" annotation would not fit a large desk, and
 the workers never need it (``NoDiffBase``).
@@ -20,7 +22,11 @@ from typing import Any
 
 import kopf
 
-from deskoperator import metrics, rpc
+from deskoperator import (
+    metrics,
+    rpc,
+    switchover,  # noqa: F401  (its pod handler registers with kopf on import)
+)
 from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.heartbeat import Heartbeat
@@ -45,6 +51,7 @@ OWNED = {NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: FIELD_MANAGER}
 # (group, version, plural, kind) of every child kind the operator watches for drift
 CHILDREN = (
     ("apps", "v1", "deployments", "Deployment"),
+    ("batch", "v1", "jobs", "Job"),
     ("", "v1", "services", "Service"),
     ("", "v1", "configmaps", "ConfigMap"),
     ("", "v1", "serviceaccounts", "ServiceAccount"),
@@ -195,9 +202,10 @@ async def finalize_desk(body: kopf.Body, namespace: str, name: str, memo: kopf.M
         await worker.stop()
     address = risk_address(cfg, plain(body), namespace, name)
     try:
-        await asyncio.to_thread(rpc.set_trading_state, address, "Halted", "desk deleted", cfg.rpc_timeout)
+        change = await asyncio.to_thread(rpc.set_trading_state, address, "Halted", "desk deleted", cfg.rpc_timeout)
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="success")
-        kopf.info(body, reason="TradingHalted", message=f"RiskService at {address} halted the desk before deletion")
+        message = f"RiskService at {address} halted the desk before deletion, {change.describe()}"
+        kopf.info(body, reason="TradingHalted", message=message)
     except rpc.DeliveryError as exc:
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
         kopf.warn(body, reason="HaltFailed", message=f"could not halt trading before deletion ({exc}); proceeding")

@@ -23,7 +23,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "ConfigMap": ("v1", "configmaps"),
     "Service": ("v1", "services"),
     "Event": ("v1", "events"),
+    "Pod": ("v1", "pods"),
     "Deployment": ("apps/v1", "deployments"),
+    "Job": ("batch/v1", "jobs"),
     "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets"),
     "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
     "Role": ("rbac.authorization.k8s.io/v1", "roles"),
@@ -35,7 +37,7 @@ SERVER_ASSIGNED: dict[str, tuple[str, ...]] = {
     "Service": ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"),
 }
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
-CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "TradingDesk"))
+CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "Pod", "TradingDesk"))  # pods: their Deployments'/Jobs'
 
 
 class KubeError(RuntimeError):

@@ -97,7 +97,8 @@ def trading_line(status: dict[str, Any]) -> str:
     trading = status.get("trading") or {}
     confirmed = status.get("tradingState") or "none confirmed yet"
     halted = condition(status, "TradingHalted")
-    line = f"{confirmed} (confirmed by the RiskService {trading.get('confirmedTime') or '-'})"
+    line = f"{confirmed} (confirmed by the RiskService {trading.get('confirmedTime') or '-'}"
+    line += f", {trading['delivery']})" if trading.get("delivery") else ")"
     if halted.get("status") == "Unknown":
         line += f"; PENDING spec {trading.get('desired')}: {halted.get('reason')}: {trading.get('lastError') or ''}"
     return line
@@ -229,7 +230,9 @@ def set_trading_state(k: Kubectl, name: str, state: str, timeout: float, out: An
         st = (k.json("get", "tradingdesk", name).get("status")) or {}
         halted = condition(st, "TradingHalted")
         if st.get("tradingState") == state and halted.get("status") in ("True", "False"):
-            print(f"{name}: {state} confirmed by the RiskService at {st['trading'].get('confirmedTime')}", file=out)
+            delivery = st["trading"].get("delivery")
+            when = f"{name}: {state} confirmed by the RiskService at {st['trading'].get('confirmedTime')}"
+            print(f"{when}, {delivery}" if delivery else when, file=out)
             return 0
         time.sleep(0.5)
     halted = condition(st, "TradingHalted")

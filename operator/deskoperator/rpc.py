@@ -67,13 +67,40 @@ def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
         raise DeliveryError(f"{address}: {code.name}: {details}", refused=code in REFUSALS) from None
 
 
-def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.0) -> str:
-    """``RiskService.SetTradingState`` for the whole desk; returns the state the service now reports."""
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """What ``SetTradingState`` answered: the state in force, and how far the change reached the routing gates."""
+
+    state: str
+    """The spec's name for the state the service reports (the proto name for one the spec cannot set)."""
+    gates: int
+    """Routing gates the change was sent to (0: none connected; one that connects later starts from it)."""
+    applied: int
+    """Gates that acknowledged having applied it before the call returned."""
+    cut_off_gates: tuple[str, ...] = ()
+    """Gates that did not acknowledge in time: their streams were ended and they fail closed."""
+
+    def describe(self) -> str:
+        """For Events and status, e.g. ``applied by 1 of 1 routing gate(s)``, naming any gate cut off."""
+        cut = f"; {len(self.cut_off_gates)} cut off: {', '.join(self.cut_off_gates)}" if self.cut_off_gates else ""
+        return f"applied by {self.applied} of {self.gates} routing gate(s){cut}"
+
+
+def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.0) -> StateChange:
+    """``RiskService.SetTradingState`` for the whole desk. It answers once every routing gate has applied the state
+    or was cut off (failing closed), within ``timeout``: the service waits for the gates for at most 90% of the
+    caller's deadline, so the answer, with its GateDelivery, comes back before the call gives up."""
     request = risk_pb2.SetTradingStateRequest(
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
     reply = _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetTradingState(request, timeout=timeout))
-    return _spec_state(reply.state)
+    delivery = reply.delivery
+    return StateChange(
+        state=_spec_state(reply.state),
+        gates=delivery.gates,
+        applied=delivery.applied,
+        cut_off_gates=tuple(delivery.cut_off_gates),
+    )
 
 
 def get_trading_state(address: str, timeout: float = 3.0) -> str:

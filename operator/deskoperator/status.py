@@ -104,20 +104,23 @@ class Desired:
     """Services scaled up within their startup grace period: missing replicas there are starting, not lost."""
     operator: dict[str, Any] = field(default_factory=dict)
     """Who runs the desk and the heartbeat: ``{"leader", "heartbeatTime", "heartbeatSeconds"}``."""
+    ready_wanted: dict[str, int] | None = None
+    """Ready pods a service needs, where not all its replicas: 1 for routing and risk, whose standbys are never
+    ready (only the active replica is)."""
 
 
 def _condition(type_: str, status: str, reason: str, message: str, generation: int) -> dict[str, Any]:
     return {"type": type_, "status": status, "reason": reason, "message": message, "observedGeneration": generation}
 
 
-def _rolling(want: int, want_hash: str, obs: Observed | None) -> bool:
+def _rolling(want: int, want_ready: int, want_hash: str, obs: Observed | None) -> bool:
     if obs is None:
         return True
     return (
         obs.observed_generation < obs.generation
         or obs.config_hash != want_hash
         or obs.updated < want
-        or (obs.ready < want and obs.rollout_reason != "NewReplicaSetAvailable")
+        or (obs.ready < want_ready and obs.rollout_reason != "NewReplicaSetAvailable")
     )
 
 
@@ -141,6 +144,8 @@ def trading_condition(trading: Confirmation, generation: int) -> dict[str, Any]:
     reason = TRADING_REASONS.get(trading.reported, "TradingActive")
     msg = f"spec.tradingState is {trading.want}; the RiskService confirmed {trading.reported}"
     msg += f" at {trading.confirmed_time}"
+    if trading.delivery:
+        msg += f", {trading.delivery}"
     return _condition("TradingHalted", halted, reason, msg, generation)
 
 
@@ -188,16 +193,17 @@ def compute(
     failed: list[str] = []
     for name in SERVICE_NAMES:
         want = desired.replicas.get(name, 1)
+        want_ready = (desired.ready_wanted or {}).get(name, want)
         obs = observed.get(name)
         ready = obs.ready if obs else 0
         services[name] = {"replicas": want, "readyReplicas": ready, "updatedReplicas": obs.updated if obs else 0}
-        is_rolling = _rolling(want, desired.config_hashes.get(name, ""), obs)
-        if is_rolling or (ready < want and name in desired.starting):
+        is_rolling = _rolling(want, want_ready, desired.config_hashes.get(name, ""), obs)
+        if is_rolling or (ready < want_ready and name in desired.starting):
             rolling.append(name)
-        if ready < want or is_rolling:
-            waiting.append(f"{name} {ready}/{want}")
-        if obs is not None and ready < want:
-            kind, why = _missing(name, ready, want, pods.get(name, []), nodes_ready)
+        if ready < want_ready or is_rolling:
+            waiting.append(f"{name} {ready}/{want_ready}")
+        if obs is not None and ready < want_ready:
+            kind, why = _missing(name, ready, want_ready, pods.get(name, []), nodes_ready)
             if kind == "unschedulable":
                 unschedulable.append(why)
             elif not is_rolling and name not in desired.starting:

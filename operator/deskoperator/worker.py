@@ -25,9 +25,9 @@ from typing import Any
 import kopf
 import yaml
 
-from deskoperator import metrics, reconcile, rpc
+from deskoperator import metrics, reconcile, rpc, storage
 from deskoperator.config import Config
-from deskoperator.delivery import Backoff, Confirmation, Delivery
+from deskoperator.delivery import Backoff, Confirmation, Delivery, Reported
 from deskoperator.diff import drift
 from deskoperator.kube import Kube, KubeError
 from deskoperator.limits import limits_hash, risk_limits, without_version
@@ -148,7 +148,10 @@ class DeskWorker:
     def risk_address(self) -> str:
         return risk_address(self.cfg, self.st.body, self.st.namespace, self.st.name)
 
-    def _deliver_trading(self, wish: str, record: Confirmation) -> str:
+    def _deliver_trading(self, wish: str, record: Confirmation) -> Reported:
+        """One ``SetTradingState``, bounded by ``--rpc-timeout``: the RiskService waits for its routing gates for at
+        most 90% of that deadline and answers with how many applied the state, so a slow or silent gate is cut
+        off (failing closed) and reported, never retried: the state is in force once the service answers."""
         address, timeout = self.risk_address(), self.cfg.rpc_timeout
         ref = desk_ref(self.st.namespace, self.st.name, self.st.uid)
         try:
@@ -156,20 +159,24 @@ class DeskWorker:
                 # Never confirmed for this desk: its risk pods start in the spec's state (from the ConfigMap).
                 current = rpc.get_trading_state(address, timeout)
                 if current == wish:
-                    return current
-            reported = rpc.set_trading_state(address, wish, f"spec.tradingState set to {wish}", timeout)
+                    return Reported(current, "in force since the risk pods started (read from the ConfigMap)")
+            change = rpc.set_trading_state(address, wish, f"spec.tradingState set to {wish}", timeout)
         except rpc.DeliveryError as exc:
             metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
             if record.attempts == 0:  # one Event per wish, not one per retry
                 kopf.warn(ref, reason="TradingStateNotDelivered", message=f"{wish}: {exc}; retrying with backoff")
             raise
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="success")
-        if reported != wish:
-            raise rpc.DeliveryError(f"{address}: the RiskService reports {reported} after being set to {wish}")
-        kopf.info(ref, reason="TradingStateChanged", message=f"RiskService at {address} confirmed {reported}")
-        return reported
+        if change.state != wish:
+            raise rpc.DeliveryError(f"{address}: the RiskService reports {change.state} after being set to {wish}")
+        message = f"RiskService at {address} confirmed {change.state}, {change.describe()}"
+        if change.cut_off_gates:
+            kopf.warn(ref, reason="TradingStateChanged", message=message[:1000])
+        else:
+            kopf.info(ref, reason="TradingStateChanged", message=message[:1000])
+        return Reported(change.state, change.describe())
 
-    def _deliver_limits(self, wish: str, record: Confirmation) -> str:
+    def _deliver_limits(self, wish: str, record: Confirmation) -> Reported:
         wanted = self._limits_by_hash.get(wish)
         if wanted is None:
             raise rpc.DeliveryError("superseded")  # the worker moves on to the newest wish
@@ -177,7 +184,7 @@ class DeskWorker:
         if not record.confirmed_for:
             live = rpc.get_limits(address, timeout)
             if without_version(live) == without_version(wanted):
-                return str(live.version)
+                return Reported(str(live.version))
         reason = f"spec.risk of generation {self.st.generation}"
         try:
             reply = rpc.set_limits(address, wanted, reason, timeout)
@@ -192,7 +199,7 @@ class DeskWorker:
             raise rpc.DeliveryError(f"{address}: the RiskService answered with other limits than the spec's")
         ref = desk_ref(self.st.namespace, self.st.name, self.st.uid)
         kopf.info(ref, reason="LimitsApplied", message=f"RiskService at {address} runs limits version {reply.version}")
-        return str(reply.version)
+        return Reported(str(reply.version))
 
     # -- the reconcile -------------------------------------------------------------------------------------------
     async def _reconcile_loop(self) -> None:
@@ -224,11 +231,14 @@ class DeskWorker:
         raw_state = str((st.body.get("spec") or {}).get("tradingState") or "Active")
         try:
             desk = parse_desk(st.body, f"{st.namespace}/{st.name}")
+            refused = ("UnsafeStorage", storage.refusal(desk))
         except SpecError as exc:
-            message = "; ".join(exc.problems)
-            if st.error != ("InvalidSpec", message):
-                kopf.warn(ref, reason="InvalidSpec", message=message[:1000])
-            st.error = ("InvalidSpec", message)  # the last applied generation stays applied (observedGeneration)
+            refused = ("InvalidSpec", "; ".join(exc.problems))
+        if refused[1] is not None:
+            error = (refused[0], refused[1])
+            if st.error != error:
+                kopf.warn(ref, reason=error[0], message=error[1][:1000])
+            st.error = error  # the last applied generation stays applied (observedGeneration)
             st.handled_generation = generation
             with st.apply_lock:
                 self.keep_trading_state_in_config_map(raw_state)
@@ -394,6 +404,7 @@ class DeskWorker:
                 limits=st.limits if st.limits.want else None,
                 starting=st.starting(grace),
                 operator=st.heartbeat,
+                ready_wanted=storage.ready_wanted(st.desk) if st.desk is not None else None,
             )
             observed, pods, nodes = self.views(st.namespace, st.name)
             status = compute(desired, observed, st.trading, st.last_status, pods=pods, nodes_ready=nodes)

@@ -55,6 +55,8 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
         api_version, plural = kube.KINDS[kind]
         for method in ("get", "apply", "replace", "list", "delete"):
             calls |= {(group_of(api_version), plural, verb, "") for verb in KUBE_METHOD_VERBS[method]}
+    pod_version, pods = kube.KINDS["Pod"]  # the switchover of a rolling upgrade lists pods and deletes one
+    calls |= {(group_of(pod_version), pods, verb, "") for m in ("list", "delete") for verb in KUBE_METHOD_VERBS[m]}
     desk_version, desk_plural = kube.KINDS["TradingDesk"]
     calls |= {(group_of(desk_version), desk_plural, verb, "") for verb in KUBE_METHOD_VERBS["get"]}  # drift repair
     calls |= {(group_of(desk_version), f"{desk_plural}/status", v, "") for v in KUBE_METHOD_VERBS["patch_status"]}

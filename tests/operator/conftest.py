@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 
 from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
-from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, REAL_RISK_DESKS, Operator, start_operator, stop
+from tests.operator.process import (
+    KILL_SWITCH_DESK,
+    KILL_SWITCH_NS,
+    PODS_DESK,
+    PODS_NS,
+    REAL_RISK_DESKS,
+    Operator,
+    start_operator,
+    stop,
+)
+from tests.podharness.proxy import service_ip
 
 CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
 
@@ -41,6 +51,10 @@ def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--preempt",
         "--webhook", "--webhook-addr", "127.0.0.1", "--webhook-port", str(webhook_port),
         *overrides,
+        # desks whose pods the harness runs: their risk and compliance Services, where the harness proxies them
+        "--address-override", f"{PODS_NS}/{PODS_DESK}/risk={service_ip(PODS_NS, PODS_DESK + '-risk')}:50053",
+        "--address-override",
+        f"{PODS_NS}/{PODS_DESK}/compliance={service_ip(PODS_NS, PODS_DESK + '-compliance')}:50054",
         "--rpc-timeout", "3",
         "--retry-cap", "2",  # retries of a delivery every 2 s at most, so tests see them quickly
     )  # fmt: skip

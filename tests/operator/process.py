@@ -29,6 +29,10 @@ REAL_RISK_DESKS = (
     ("td-e2e-limits", "ks-limits"),  # live limits
     ("td-e2e-plugin", "ks-plugin"),  # kubectl tradingdesk halt and resume
 )
+# The desk whose pods the harness runs (tests/podharness): the operator reaches its risk Service through the
+# harness's proxy.
+PODS_NS = "td-pods"
+PODS_DESK = "us-equities"
 
 
 @dataclass

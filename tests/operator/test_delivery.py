@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from deskoperator.delivery import Backoff, Confirmation, Delivery
+from deskoperator.delivery import Backoff, Confirmation, Delivery, Reported
 from deskoperator.rpc import DeliveryError
 
 
@@ -24,12 +24,12 @@ async def test_retries_until_the_service_confirms_and_records_only_what_it_confi
     calls: list[str] = []
     seen: list[tuple[str, str]] = []
 
-    def attempt(wish: str, record: Confirmation) -> str:
+    def attempt(wish: str, record: Confirmation) -> Reported:
         calls.append(wish)
         seen.append((record.confirmed_for, record.reported))
         if len(calls) < 3:
             raise DeliveryError("risk:50053: UNAVAILABLE: connection refused")
-        return wish
+        return Reported(wish)
 
     record = Confirmation(confirmed_for="Active", reported="Active")
     worker = Delivery("t", record, attempt, lambda: None, Backoff(first=0, cap=0))
@@ -45,11 +45,11 @@ async def test_retries_until_the_service_confirms_and_records_only_what_it_confi
 async def test_a_new_wish_supersedes_one_being_retried() -> None:
     calls: list[str] = []
 
-    def attempt(wish: str, record: Confirmation) -> str:
+    def attempt(wish: str, record: Confirmation) -> Reported:
         calls.append(wish)
         if wish == "Halted":
             raise DeliveryError("UNAVAILABLE")
-        return wish
+        return Reported(wish)
 
     record = Confirmation(confirmed_for="Active", reported="Active")
     worker = Delivery("t", record, attempt, lambda: None, Backoff(first=3600, cap=3600))
@@ -65,7 +65,7 @@ async def test_a_new_wish_supersedes_one_being_retried() -> None:
 async def test_a_refused_wish_is_not_retried_until_it_changes() -> None:
     calls: list[str] = []
 
-    def attempt(wish: str, record: Confirmation) -> str:
+    def attempt(wish: str, record: Confirmation) -> Reported:
         calls.append(wish)
         raise DeliveryError("INVALID_ARGUMENT: limits.desk.credit_limit", refused=True)
 

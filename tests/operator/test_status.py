@@ -127,6 +127,13 @@ def test_trading_state_shows_only_what_the_risk_service_confirmed() -> None:
     assert conds(never)["TradingHalted"] == ("Unknown", "Delivering")
     refused = Confirmation(want="Halted", attempts=1, error="INVALID_ARGUMENT", refused_for="Halted")
     assert conds(compute(desired(), all_ready(), refused, None))["TradingHalted"][1] == "TradingStateRefused"
+    # how far the confirmed state reached the routing gates (from the answer's GateDelivery) is in the condition
+    cut = Confirmation(want="Halted", confirmed_for="Halted", reported="Halted", confirmed_time="t",
+                       delivery="applied by 1 of 2 routing gate(s); 1 cut off: routing/r-1/7")  # fmt: skip
+    status = compute(desired(), all_ready(), cut, None)
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "TradingHalted")
+    assert message.endswith("confirmed Halted at t, applied by 1 of 2 routing gate(s); 1 cut off: routing/r-1/7")
+    assert status["trading"]["delivery"] == "applied by 1 of 2 routing gate(s); 1 cut off: routing/r-1/7"
 
 
 def pod(service: str, *, node: str = "n1", ready: bool = False, unschedulable: str = "") -> PodObs:
@@ -179,3 +186,21 @@ def test_operator_heartbeat_condition() -> None:
     assert status["operator"]["leader"] == "op-1"
     stopped = compute(desired(operator=beat | {"state": "Stopped"}), all_ready(), ACTIVE, None)
     assert conds(stopped)["OperatorAvailable"] == ("False", "OperatorStopped")
+
+
+def test_a_service_with_standbys_is_ready_with_its_active_replica() -> None:
+    two = {s: (2 if s in ("routing", "risk") else 1) for s in SERVICE_NAMES}
+    want = Desired(1, 1, two, HASHES, ready_wanted={"routing": 1, "risk": 1})
+    observed = {
+        **all_ready(),
+        "routing": obs("routing", replicas=2, updated=2),
+        "risk": obs("risk", replicas=2, updated=2),
+    }
+    status = compute(want, observed, ACTIVE, None, timestamp="t0")
+    assert conds(status)["Ready"] == ("True", "AllServicesReady")
+    assert status["services"]["routing"] == {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2}
+    # the active replica lost, no standby took over yet: degraded
+    observed["routing"] = obs("routing", ready=0, replicas=2, updated=2)
+    status = compute(want, observed, ACTIVE, status, timestamp="t1")
+    assert conds(status)["Degraded"] == ("True", "ReplicasUnavailable")
+    assert "routing 0/1 ready" in next(c["message"] for c in status["conditions"] if c["type"] == "Degraded")

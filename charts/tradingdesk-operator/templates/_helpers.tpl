@@ -21,7 +21,9 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
 - a desk's children (deskoperator.kube.CHILD_KINDS): read, server-side apply (patch; create for a new object),
   prune (delete), and watch for drift and status (deskoperator.handlers.CHILDREN). Creating a desk's Role
   needs no `bind` or `escalate`: the operator holds the read it grants (its ConfigMap and TradingDesk);
-- Events about desks (kopf posts them).
+- Events about desks (kopf posts them);
+- pods: watched to explain missing replicas (placement, failed nodes), and the switchover of a rolling upgrade
+  deletes the old active pod of routing or risk (deskoperator.switchover).
 */}}
 {{- define "tdo.deskRules" -}}
 - apiGroups: [tradingdesk.io]
@@ -35,6 +37,9 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [apps]
   resources: [deployments]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [batch]
+  resources: [jobs]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
@@ -50,7 +55,7 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
   verbs: [create]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list, watch]
+  verbs: [list, watch, delete]
 {{- end -}}
 
 {{/* Leadership: the Lease in the operator's own namespace (deskoperator/leader.py); the renew is a PUT (update). */}}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import audit, feeds
+from tradingdesk.cli import audit, database, feeds
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.runtime import loop as event_loop
@@ -77,15 +77,33 @@ def cmd_kill(args: argparse.Namespace) -> int:
         scope=_scope(args), actor=args.actor or _default_actor(), reason=args.reason, flatten=args.flatten
     )
     resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout)
-    print(f"kill switch {resp.kill_id}: sent to {resp.gates} routing gate(s)")
+    print(f"kill switch {resp.kill_id}: {_delivery(resp.state.delivery)}")
     print(render(STATE_HEADER, [_state_row(resp.state)]))
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     req = risk_pb2.ResumeRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
-    print(render(STATE_HEADER, [_state_row(_risk_stub(args).Resume(req, timeout=args.timeout))]))
+    info = _risk_stub(args).Resume(req, timeout=args.timeout)
+    print(f"resumed: {_delivery(info.delivery)}")
+    print(render(STATE_HEADER, [_state_row(info)]))
     return 0
+
+
+def _delivery(delivery: risk_pb2.GateDelivery) -> str:
+    """Which routing gates applied the change before the answer; gates cut off are named on stderr."""
+    if delivery.cut_off:
+        print(
+            f"warning: {delivery.cut_off} routing gate(s) did not acknowledge the change within "
+            f"{delivery.ack_deadline_ms} ms and were cut off (they refuse new orders until they have reconnected): "
+            f"{', '.join(delivery.cut_off_gates)}",
+            file=sys.stderr,
+        )
+    if not delivery.gates:
+        return "no routing gate connected (a gate that connects starts from the new state)"
+    return f"applied by {delivery.applied} of {delivery.gates} routing gate(s)" + (
+        f", {delivery.cut_off} cut off" if delivery.cut_off else ""
+    )
 
 
 def cmd_risk_state(args: argparse.Namespace) -> int:
@@ -323,6 +341,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
     serve.add_argument("--bind", help="listen address host:port (default from the spec, or TD_BIND)")
     serve.set_defaults(func=cmd_serve)
+    database.register(sub)
 
     order = sub.add_parser("order", help="submit, cancel, replace and list orders").add_subparsers(
         dest="order_command", required=True
@@ -415,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except SpecError as exc:
+    except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:
