@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from deskoperator.render import Owner, render
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl
 from tests.operator.process import Operator, answers, real_risk, risk_limits, risk_state
+from tradingdesk.spec.load import parse_desk
 from tradingdesk.v1 import common_pb2
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -196,7 +198,8 @@ def test_the_largest_desk_is_reconciled_once_halted_and_deleted(
         annotations = desk["metadata"].get("annotations", {})
         assert sum(len(k) + len(v) for k, v in annotations.items()) < 1024, list(annotations)
         reconciled = [e for e in kube.events(ns, name) if e["reason"] == "Reconciled"]
-        created = [e for e in reconciled if "created 24" in e["message"]]
+        children = len(render(parse_desk(doc), ns, Owner(name, desk["metadata"]["uid"]), "image"))
+        created = [e for e in reconciled if f"created {children}" in e["message"]]
         assert len(created) == 1 and created[0].get("count", 1) == 1, reconciled  # never handled as a new desk again
         cm = kube.json("get", "configmap", f"{name}-spec", "-n", ns)
         assert len(cm["data"]["desk.yaml"]) < 1024 * 1024
