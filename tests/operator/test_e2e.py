@@ -246,7 +246,16 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
             info = risk_state(address)
             assert info.state == common_pb2.TRADING_STATE_HALTED
             assert info.actor == "tradingdesk-operator"
-            assert "TradingStateChanged" in kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
+            # how far the halt reached the routing gates (GateDelivery): no router runs next to this risk service
+            delivery = "applied by 0 of 0 routing gate(s)"
+            assert kube.desk(KILL_SWITCH_NS, KILL_SWITCH_DESK)["status"]["trading"]["delivery"] == delivery
+            assert cond["message"].endswith(delivery)
+            changed = f"RiskService at 127.0.0.1:{operator.risk_port} confirmed Halted, {delivery}"
+            kube.wait_until(
+                "the TradingStateChanged Event",
+                lambda: changed in [e["message"] for e in kube.events(KILL_SWITCH_NS, KILL_SWITCH_DESK)],
+                timeout=30,
+            )
             table = kube.run("get", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS).out
             assert "Halted" in table
 
