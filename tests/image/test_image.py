@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deskoperator.render import RUN_AS_USER, Owner, render
+from deskoperator.render import Owner, render
+from deskoperator.security import RUN_AS_USER
 from tests.chart.helm import template
 from tests.operator.helpers import test_desk_document
 from tradingdesk.spec.load import parse_desk

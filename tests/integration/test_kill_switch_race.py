@@ -179,7 +179,7 @@ async def operator_sets(address: str, state: str, i: int) -> str:
     confirmed = await asyncio.to_thread(
         rpc.set_trading_state, address, state, f"spec.tradingState set to {state} ({i})"
     )
-    assert confirmed.endswith(", applied by 1 of 1 routing gate(s)"), confirmed
+    assert confirmed.describe() == "applied by 1 of 1 routing gate(s)", confirmed
     return "applied by 1 of 1, 0 cut off"
 
 

@@ -159,7 +159,8 @@ def templates(d: TradingDesk) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("change", "rolled"),
     [
-        ({"risk": {"maxOrderQuantity": "10"}}, {"routing", "risk"}),
+        ({"risk": {"maxOrderQuantity": "10", "httpPort": 8053}}, set()),  # delivered live with SetLimits
+        ({"risk": {"httpPort": 9000}}, {"risk"}),  # where the risk process listens: its pod rolls
         ({"venues": [{"name": "xnys"}]}, {"routing"}),
         ({"monitoring": {"healthCheckIntervalMs": 500}}, {"monitoring"}),
         ({"compliance": {"auditBucket": {"retentionDays": 10}}}, {"compliance"}),

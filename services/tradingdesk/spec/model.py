@@ -514,6 +514,8 @@ class ServiceSpec(Model):
     """Container image; empty uses the operator's default image."""
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     """Requests and limits of each pod."""
+    startup_grace_seconds: int = Field(default=120, ge=0, le=3_600)
+    """After a scale-up, new replicas that are not ready yet count as starting, not as lost, for this long."""
 
 
 class ServicesSpec(Model):
