@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/compliance.proto\x12\x0etradingdesk.v1\"\xb5\x01\n\x11QueryAuditRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\x12\x12\n\nfrom_index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\"\xc3\x01\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x05 \x01(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\x12\r\n\x05index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0e\n\x06record\x18\x0b \x01(\x0c\"g\n\x12QueryAuditResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.AuditEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\",\n\x0bSealRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"]\n\x0cSealResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x13\n\x0bjournal_seq\x18\x04 \x01(\x04\"\x16\n\x14GetCheckpointRequest\"\xce\x01\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x12\n\npublic_key\x18\x04 \x01(\t\x12\x10\n\x08log_size\x18\x05 \x01(\x04\x12\x18\n\x10pending_segments\x18\x06 \x01(\r\x12\x0e\n\x06\x62ucket\x18\x07 \x01(\t\x12\x10\n\x08refusing\x18\x08 \x01(\t\x12\x19\n\x11last_upload_error\x18\t \x01(\t\"f\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x13\n\x0bjournal_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\x12\x11\n\ttree_size\x18\x04 \x01(\x04\"\x8c\x01\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x05 \x01(\x0c\x12\x0e\n\x06record\x18\x06 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x07 \x01(\t\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"\xa4\x01\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x15\n\rold_root_hash\x18\x04 \x01(\x0c\x12\x15\n\rnew_root_hash\x18\x05 \x01(\x0c\x12\x16\n\x0eold_checkpoint\x18\x06 \x01(\t\x12\x16\n\x0enew_checkpoint\x18\x07 \x01(\t2\xcd\x03\n\x11\x43omplianceService\x12S\n\nQueryAudit\x12!.tradingdesk.v1.QueryAuditRequest\x1a\".tradingdesk.v1.QueryAuditResponse\x12\x41\n\x04Seal\x12\x1b.tradingdesk.v1.SealRequest\x1a\x1c.tradingdesk.v1.SealResponse\x12\\\n\rGetCheckpoint\x12$.tradingdesk.v1.GetCheckpointRequest\x1a%.tradingdesk.v1.GetCheckpointResponse\x12]\n\x11GetInclusionProof\x12(.tradingdesk.v1.GetInclusionProofRequest\x1a\x1e.tradingdesk.v1.InclusionProof\x12\x63\n\x13GetConsistencyProof\x12*.tradingdesk.v1.GetConsistencyProofRequest\x1a .tradingdesk.v1.ConsistencyProofBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/compliance.proto\x12\x0etradingdesk.v1\"\xd3\x01\n\x11QueryAuditRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\x12\x12\n\nfrom_index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0c\n\x04kind\x18\x0b \x01(\t\"\xc3\x01\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x05 \x01(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\x12\r\n\x05index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0e\n\x06record\x18\x0b \x01(\x0c\"g\n\x12QueryAuditResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.AuditEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\",\n\x0bSealRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"]\n\x0cSealResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x13\n\x0bjournal_seq\x18\x04 \x01(\x04\"\x16\n\x14GetCheckpointRequest\"\xce\x01\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x12\n\npublic_key\x18\x04 \x01(\t\x12\x10\n\x08log_size\x18\x05 \x01(\x04\x12\x18\n\x10pending_segments\x18\x06 \x01(\r\x12\x0e\n\x06\x62ucket\x18\x07 \x01(\t\x12\x10\n\x08refusing\x18\x08 \x01(\t\x12\x19\n\x11last_upload_error\x18\t \x01(\t\"f\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x13\n\x0bjournal_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\x12\x11\n\ttree_size\x18\x04 \x01(\x04\"\x8c\x01\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x05 \x01(\x0c\x12\x0e\n\x06record\x18\x06 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x07 \x01(\t\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"\xa4\x01\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x15\n\rold_root_hash\x18\x04 \x01(\x0c\x12\x15\n\rnew_root_hash\x18\x05 \x01(\x0c\x12\x16\n\x0eold_checkpoint\x18\x06 \x01(\t\x12\x16\n\x0enew_checkpoint\x18\x07 \x01(\t\"\xa0\x01\n\x15OperatorActionRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x03\x12\x11\n\tspec_hash\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x65sk\x18\x07 \x01(\t\x12\x10\n\x08\x61\x63ted_ns\x18\x08 \x01(\x03\"\xdb\x01\n\x14\x41\x63\x63\x65ssDecisionRecord\x12\r\n\x05ts_ns\x18\x01 \x01(\x03\x12\x10\n\x08identity\x18\x02 \x01(\t\x12\x0b\n\x03via\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x05 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x12\n\nprivileged\x18\x08 \x01(\x08\x12\x0c\n\x04peer\x18\t \x01(\t\x12\x14\n\x0crequest_json\x18\n \x01(\t\x12\r\n\x05\x63ount\x18\x0b \x01(\r\x12\x0f\n\x07service\x18\x0c \x01(\t\"N\n\x13RecordAccessRequest\x12\x37\n\tdecisions\x18\x01 \x03(\x0b\x32$.tradingdesk.v1.AccessDecisionRecord\"8\n\x10RecordedResponse\x12\x13\n\x0b\x66irst_index\x18\x01 \x01(\x04\x12\x0f\n\x07records\x18\x02 \x01(\r2\x85\x05\n\x11\x43omplianceService\x12S\n\nQueryAudit\x12!.tradingdesk.v1.QueryAuditRequest\x1a\".tradingdesk.v1.QueryAuditResponse\x12\x41\n\x04Seal\x12\x1b.tradingdesk.v1.SealRequest\x1a\x1c.tradingdesk.v1.SealResponse\x12\\\n\rGetCheckpoint\x12$.tradingdesk.v1.GetCheckpointRequest\x1a%.tradingdesk.v1.GetCheckpointResponse\x12]\n\x11GetInclusionProof\x12(.tradingdesk.v1.GetInclusionProofRequest\x1a\x1e.tradingdesk.v1.InclusionProof\x12\x63\n\x13GetConsistencyProof\x12*.tradingdesk.v1.GetConsistencyProofRequest\x1a .tradingdesk.v1.ConsistencyProof\x12_\n\x14RecordOperatorAction\x12%.tradingdesk.v1.OperatorActionRequest\x1a .tradingdesk.v1.RecordedResponse\x12U\n\x0cRecordAccess\x12#.tradingdesk.v1.RecordAccessRequest\x1a .tradingdesk.v1.RecordedResponseBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,27 +33,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1'
   _globals['_QUERYAUDITREQUEST']._serialized_start=52
-  _globals['_QUERYAUDITREQUEST']._serialized_end=233
-  _globals['_AUDITEVENT']._serialized_start=236
-  _globals['_AUDITEVENT']._serialized_end=431
-  _globals['_QUERYAUDITRESPONSE']._serialized_start=433
-  _globals['_QUERYAUDITRESPONSE']._serialized_end=536
-  _globals['_SEALREQUEST']._serialized_start=538
-  _globals['_SEALREQUEST']._serialized_end=582
-  _globals['_SEALRESPONSE']._serialized_start=584
-  _globals['_SEALRESPONSE']._serialized_end=677
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=679
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=701
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=704
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=910
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=912
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1014
-  _globals['_INCLUSIONPROOF']._serialized_start=1017
-  _globals['_INCLUSIONPROOF']._serialized_end=1157
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1159
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1223
-  _globals['_CONSISTENCYPROOF']._serialized_start=1226
-  _globals['_CONSISTENCYPROOF']._serialized_end=1390
-  _globals['_COMPLIANCESERVICE']._serialized_start=1393
-  _globals['_COMPLIANCESERVICE']._serialized_end=1854
+  _globals['_QUERYAUDITREQUEST']._serialized_end=263
+  _globals['_AUDITEVENT']._serialized_start=266
+  _globals['_AUDITEVENT']._serialized_end=461
+  _globals['_QUERYAUDITRESPONSE']._serialized_start=463
+  _globals['_QUERYAUDITRESPONSE']._serialized_end=566
+  _globals['_SEALREQUEST']._serialized_start=568
+  _globals['_SEALREQUEST']._serialized_end=612
+  _globals['_SEALRESPONSE']._serialized_start=614
+  _globals['_SEALRESPONSE']._serialized_end=707
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=709
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=731
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=734
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=940
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=942
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1044
+  _globals['_INCLUSIONPROOF']._serialized_start=1047
+  _globals['_INCLUSIONPROOF']._serialized_end=1187
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1189
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1253
+  _globals['_CONSISTENCYPROOF']._serialized_start=1256
+  _globals['_CONSISTENCYPROOF']._serialized_end=1420
+  _globals['_OPERATORACTIONREQUEST']._serialized_start=1423
+  _globals['_OPERATORACTIONREQUEST']._serialized_end=1583
+  _globals['_ACCESSDECISIONRECORD']._serialized_start=1586
+  _globals['_ACCESSDECISIONRECORD']._serialized_end=1805
+  _globals['_RECORDACCESSREQUEST']._serialized_start=1807
+  _globals['_RECORDACCESSREQUEST']._serialized_end=1885
+  _globals['_RECORDEDRESPONSE']._serialized_start=1887
+  _globals['_RECORDEDRESPONSE']._serialized_end=1943
+  _globals['_COMPLIANCESERVICE']._serialized_start=1946
+  _globals['_COMPLIANCESERVICE']._serialized_end=2591
 # @@protoc_insertion_point(module_scope)
