@@ -153,8 +153,14 @@ async def test_a_journal_that_goes_backwards_or_forks_is_refused_loudly(tmp_path
         desk.journal(25, kind="after_restore")
         await wait_for(lambda: _refusing(stub, "forked: its event at seq 30 differs"), timeout=30)
         events = await recorded(stub)
-        assert len(events) == 31 and all(e.kind != "after_restore" for e in events)
+        journal = [e for e in events if e.kind != "source_refused"]
+        assert len(journal) == 31 and all(e.kind != "after_restore" for e in events)
         assert await health(desk) == health_pb2.HealthCheckResponse.NOT_SERVING
+        # Each refusal is in the log too, once per reason, naming the source and what was recorded of it.
+        refusals = [e for e in events if e.kind == "source_refused"]
+        assert [e.source for e in refusals] == ["compliance", "compliance"]
+        assert "went backwards" in refusals[0].payload_json and "forked" in refusals[1].payload_json
+        assert all('"source":"journal"' in e.payload_json and '"recorded_seq":30' in e.payload_json for e in refusals)
         await channel.close()
     finally:
         await desk.stop()
