@@ -16,7 +16,7 @@ from typing import Any
 
 import kopf
 
-from deskoperator import metrics, reconcile, rpc, webhook
+from deskoperator import audit, metrics, reconcile, rpc, webhook
 from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.diff import drift
@@ -105,6 +105,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     if cfg.peering:
         memo.kube.ensure_peering(cfg.peering_name, cfg.namespaces)
     memo.registry = Registry()
+    memo.audit = audit.AuditRecorder(timeout=cfg.rpc_timeout)
     memo.metrics_runner = await metrics.serve(cfg.metrics_port) if cfg.metrics_port else None
 
 
@@ -112,6 +113,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 async def stop_metrics(memo: kopf.Memo, **_: Any) -> None:
     if getattr(memo, "metrics_runner", None) is not None:
         await memo.metrics_runner.cleanup()
+    if getattr(memo, "audit", None) is not None:
+        memo.audit.stop()
 
 
 # -- status ------------------------------------------------------------------------------------------------------
@@ -271,6 +274,11 @@ def reconcile_desk(
     metrics.METRICS.observe_reconcile(time.monotonic() - started, ok=True)
     if changes:
         kopf.info(body, reason="Reconciled", message=f"generation {st.generation}: {changes.summary()}"[:1000])
+    if reason in ("create", "update") or changes:  # the desk's audit trail records what the operator did
+        action = {"create": "apply", "update": "change"}.get(reason, "resume")
+        detail = changes.summary() if changes else "no child changed"
+        request = audit.action_request(body, namespace=namespace, name=name, action=action, detail=detail)
+        memo.audit.record((namespace, name), service_address(cfg, body, namespace, name, "compliance"), request)
     publish_status(kube, st, _observed(desk_deployments, namespace, name))
 
 
@@ -288,9 +296,22 @@ def finalize_desk(body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, *
     except rpc.DeliveryError as exc:
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
         kopf.warn(body, reason="HaltFailed", message=f"could not halt trading before deletion ({exc}); proceeding")
+    record_deletion(cfg, memo.audit, body, namespace, name)
     seal_audit_log(cfg, body, namespace, name)
     kopf.info(body, reason="Finalized", message="children are removed by garbage collection (owner references)")
     memo.registry.drop(namespace, name)
+
+
+def record_deletion(cfg: Config, recorder: audit.AuditRecorder, body: kopf.Body, namespace: str, name: str) -> None:
+    """What the operator did to the desk and has not recorded yet, then the deletion, before the seal."""
+    address = service_address(cfg, body, namespace, name, "compliance")
+    request = audit.action_request(
+        body, namespace=namespace, name=name, action="delete", detail="finalizer: halt, seal"
+    )
+    recorder.record((namespace, name), address, request)
+    why = recorder.deliver_now((namespace, name), max(cfg.rpc_timeout, rpc.SEAL_TIMEOUT_S))
+    if why:
+        kopf.warn(body, reason="AuditRecordFailed", message=f"operator actions not recorded before deletion: {why}")
 
 
 def seal_audit_log(cfg: Config, body: kopf.Body, namespace: str, name: str) -> None:

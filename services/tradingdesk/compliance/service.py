@@ -411,6 +411,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                     raise invalid(name, f"at most {NAME_MAX} characters")
             if request.acted_ns < 0:
                 raise invalid("acted_ns", "must be >= 0")
+            if len(request.action_id) > 64:
+                raise invalid("action_id", "at most 64 characters")
         except Reject as reject:
             await abort(context, reject)
         payload = {
@@ -421,6 +423,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             "generation": request.generation,
             "spec_hash": request.spec_hash,
             "detail": request.detail,
+            "action_id": request.action_id,
             "recorded_ns": time.time_ns(),
         }
         index = await self._append_own(KIND_OPERATOR_ACTION, payload, ts_ns=request.acted_ns or None)

@@ -7,6 +7,7 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
@@ -39,12 +40,16 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self.latest: dict[str, monitoring_pb2.ServiceHealth] = {}
         self.channels: dict[str, grpc.aio.Channel] = {}
         self._task: asyncio.Task | None = None
+        compliance = self.directory.address("compliance")
+        self.access_audit = QueuedAccessAudit(to_compliance(compliance, service="monitoring"), name="monitoring")
+        """Access decisions about calls to monitoring (``audit.access``): compliance records them."""
 
     async def start(self, server: grpc.aio.Server) -> None:
         monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(self, server)
         for name in SERVICE_NAMES:
             self.channels[name] = grpc.aio.insecure_channel(self.directory.address(name))
         self._task = asyncio.create_task(self._probe_forever())
+        self.access_audit.start()
 
     async def probe(self, name: str) -> monitoring_pb2.ServiceHealth:
         address = self.directory.address(name)
@@ -82,3 +87,4 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             await asyncio.gather(self._task, return_exceptions=True)
         for ch in self.channels.values():
             await ch.close()
+        await self.access_audit.stop()

@@ -19,6 +19,7 @@ import os
 
 import grpc
 
+from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import StreamDecoder, record_event
@@ -85,6 +86,8 @@ class RiskService:
         self.servicer = RiskServicer(self.state, self.rt, self.instruments)
         self.journal_incarnation = ""
         """The routing journal the real-time monitor was built from."""
+        self.access_audit = QueuedAccessAudit(self.state.record_access, name="risk")
+        """Access decisions about calls to risk (``audit.access``), into the risk change journal."""
         self.upstreams: list[Upstream] = []
         self._tasks: list[asyncio.Task] = []
         self.http: RiskHttpServer | None = None
@@ -104,6 +107,7 @@ class RiskService:
         for up in self.upstreams:
             up.start()
         self._tasks.append(asyncio.create_task(self._tick(), name="risk-evaluate"))
+        self.access_audit.start()
         port = self.desk.spec.risk.http_port
         if port:
             self.http = RiskHttpServer(self.state, self._http_host(), port, self.environ)
@@ -127,6 +131,7 @@ class RiskService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for up in self.upstreams:
             await up.stop()
+        await self.access_audit.stop()
         self.db.dispose()
 
     @property

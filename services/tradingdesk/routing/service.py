@@ -7,9 +7,10 @@ import logging
 
 import grpc
 
+from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TimeInForce, TradingState
-from tradingdesk.core.events import JournalEvent
+from tradingdesk.core.events import AccessDecision, AccessRecorded, FeedSwitched, JournalEvent
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.upstream import Upstream
@@ -35,6 +36,7 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 BACKGROUND_COMMIT_DELAY_S = 0.002
+SWITCHES_REMEMBERED = 10_000
 
 
 class RoutingService:
@@ -64,6 +66,10 @@ class RoutingService:
         self.durability: AsyncDurability | None = None
         self.venues: dict[str, SimulatedVenue] = {}
         self.recovered = 0
+        self.journaled_switches: dict[tuple[str, int, str], None] = {}
+        """(feed, switched_ns, to_line) of the feed line switches in the journal, the newest last."""
+        self.access_audit = QueuedAccessAudit(self._journal_access, name="routing")
+        """Access decisions about calls to routing (``audit.access``), into the journal."""
 
     async def start(self, server: grpc.aio.Server) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -107,6 +113,7 @@ class RoutingService:
                 impact_coefficient_bps=v.impact_bps,
                 depth_levels=v.depth_levels,
             )
+        self.engine.bus.subscribe(self._remember_switch)
         # Rebuild before the journal accepts anything new, so seq numbers continue where they stopped.
         self.recovered = await asyncio.to_thread(lambda: self.engine.rebuild(self.journal.replay(1)))
         self.journal.start()
@@ -132,9 +139,11 @@ class RoutingService:
         self.upstreams = [
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
             Upstream("risk", self.directory.address("risk"), self._consume_risk),
+            Upstream("line-switches", self.directory.address("feeds"), self._consume_line_switches),
         ]
         for up in self.upstreams:
             up.start()
+        self.access_audit.start()
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
 
@@ -211,6 +220,44 @@ class RoutingService:
                     for venue in venues_for.get(t.symbol, ()):
                         venue.on_trade(t.symbol, price, qty, now)
 
+    async def _journal_access(self, decisions: list[AccessDecision]) -> None:
+        """Access decisions into the journal, durable when this returns."""
+        assert self.engine is not None and self.durability is not None
+        seq = 0
+        for decision in decisions:
+            seq = self.engine.record(AccessRecorded(ts_ns=decision.ts_ns, decision=decision))
+        self.commit_soon()
+        await self.durability.wait_durable(seq)
+
+    def _remember_switch(self, event: object) -> None:
+        """The fan-out's handler (live and replayed): which line switches the journal holds already."""
+        if type(event) is FeedSwitched:
+            known = self.journaled_switches
+            known[(event.feed, event.switched_ns, event.to_line)] = None
+            if len(known) > SWITCHES_REMEMBERED:
+                del known[next(iter(known))]
+
+    async def _consume_line_switches(self, channel: grpc.aio.Channel) -> None:
+        """Every change of a feed's active line goes into the journal once: the feeds service sends the ones it
+        remembers first (so a switch while routing was away is not lost), then each new one."""
+        stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
+        async for message in stub.StreamLineSwitches(market_data_pb2.StreamLineSwitchesRequest()):
+            s = message.line_switch
+            if (message.feed, s.time_ns, s.to_line) in self.journaled_switches or self.engine is None:
+                continue
+            self.engine.record(
+                FeedSwitched(
+                    ts_ns=self.clock.now_ns(),
+                    feed=message.feed,
+                    from_line=s.from_line,
+                    to_line=s.to_line,
+                    reason=s.reason,
+                    failback=s.failback,
+                    took_ns=s.took_ms * 1_000_000,
+                    switched_ns=s.time_ns,
+                )
+            )
+
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
         """Limits, states, latches and kills from the risk service. The gate fails closed when this stream is
         silent longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats), and opens again
@@ -283,6 +330,7 @@ class RoutingService:
     async def stop(self) -> None:
         for up in self.upstreams:
             await up.stop()
+        await self.access_audit.stop()
         if hasattr(self, "_reseat_when_priced"):
             self._reseat_when_priced.cancel()
         if self.journal is not None:

@@ -171,7 +171,7 @@ class ConsistencyProof(_message.Message):
     def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ..., old_root_hash: _Optional[bytes] = ..., new_root_hash: _Optional[bytes] = ..., old_checkpoint: _Optional[str] = ..., new_checkpoint: _Optional[str] = ...) -> None: ...
 
 class OperatorActionRequest(_message.Message):
-    __slots__ = ("actor", "action", "generation", "spec_hash", "detail", "namespace", "desk", "acted_ns")
+    __slots__ = ("actor", "action", "generation", "spec_hash", "detail", "namespace", "desk", "acted_ns", "action_id")
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +180,7 @@ class OperatorActionRequest(_message.Message):
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     DESK_FIELD_NUMBER: _ClassVar[int]
     ACTED_NS_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
     actor: str
     action: str
     generation: int
@@ -188,7 +189,8 @@ class OperatorActionRequest(_message.Message):
     namespace: str
     desk: str
     acted_ns: int
-    def __init__(self, actor: _Optional[str] = ..., action: _Optional[str] = ..., generation: _Optional[int] = ..., spec_hash: _Optional[str] = ..., detail: _Optional[str] = ..., namespace: _Optional[str] = ..., desk: _Optional[str] = ..., acted_ns: _Optional[int] = ...) -> None: ...
+    action_id: str
+    def __init__(self, actor: _Optional[str] = ..., action: _Optional[str] = ..., generation: _Optional[int] = ..., spec_hash: _Optional[str] = ..., detail: _Optional[str] = ..., namespace: _Optional[str] = ..., desk: _Optional[str] = ..., acted_ns: _Optional[int] = ..., action_id: _Optional[str] = ...) -> None: ...
 
 class AccessDecisionRecord(_message.Message):
     __slots__ = ("ts_ns", "identity", "via", "method", "allowed", "code", "detail", "privileged", "peer", "request_json", "count", "service")
