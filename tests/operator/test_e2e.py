@@ -222,7 +222,8 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
     compliance = subprocess.Popen(
         [sys.executable, "-m", "tradingdesk.cli.main", "serve", "compliance", "-f", str(spec_file),
          "--bind", compliance_address],
-        env=env, stdout=log, stderr=log, cwd=tmp_path,  # its filesystem audit bucket lands in tmp_path/var/audit
+        env={**env, "TD_ADDR_RISK": address},  # it records risk's change journal too
+        stdout=log, stderr=log, cwd=tmp_path,  # its filesystem audit bucket lands in tmp_path/var/audit
     )  # fmt: skip
     kube.fresh_namespace(KILL_SWITCH_NS)
     try:
@@ -260,6 +261,25 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
             seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events
         assert sealed.tree_size >= 1 and sealed.pending_segments == 0
         assert any(e.kind == "seal" and '"actor":"tradingdesk-operator"' in e.payload_json for e in seals)
+        # What the operator did is on record: applied (generation 1), changed twice, deleted; and its kill
+        # switch is in risk's change journal with the door it came through.
+        actions = [json.loads(e.payload_json) for e in seals if e.kind == "operator_action"]
+        assert [(a["action"], a["generation"]) for a in actions] == [
+            ("apply", 1),
+            ("change", 2),
+            ("change", 3),
+            ("delete", 3),
+        ]
+        assert all(a["desk"] == KILL_SWITCH_DESK and len(a["spec_hash"]) == 64 and a["action_id"] for a in actions)
+        hashes = [a["spec_hash"] for a in actions]
+        assert hashes[0] != hashes[1] != hashes[2] == hashes[3]  # Halted, then Active, then deleted as it was
+        halts = [json.loads(e.payload_json) for e in seals if e.source == "risk" and e.kind == "trading_state"]
+        by_operator = [(h["state"], h["door"], h["reason"]) for h in halts if h["actor"] == "tradingdesk-operator"]
+        assert by_operator == [
+            ("HALTED", "operator", "spec.tradingState set to Halted"),
+            ("ACTIVE", "operator", "spec.tradingState set to Active"),
+            ("HALTED", "operator", "desk deleted"),
+        ]
     finally:
         for process in (risk, compliance):
             process.terminate()
