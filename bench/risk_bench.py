@@ -5,9 +5,11 @@
   detection, short-sale rule with locates, LULD, symbol halts and the restricted list, the stream guard),
   each call timed alone, best of three runs. Baseline: the same number of calls, timed the same way, to a no-op
   function with the same signature, in the same run.
-* ``kill_switch_ms``: a real embedded desk plus three more gates fed by ``StreamGateUpdates`` in this process:
-  from sending ``KillSwitch`` until every gate is halted (the routing gate is probed with orders until it
-  refuses with TRADING_HALTED). Median of several kills. Baseline: one unary round trip to the risk service.
+* ``kill_switch_ms``: a real embedded desk plus three more gates fed by ``StreamGateUpdates`` in this process
+  (acknowledging like routing's, ``risk/gate_stream.py``): from sending ``KillSwitch`` until every gate is halted
+  (the routing gate is probed with orders until it refuses with TRADING_HALTED). Since ``KillSwitch`` returns
+  only once every gate has applied the kill, the first probe is refused. Median of several kills. Baseline: one
+  unary round trip to the risk service.
 * ``mass_cancel_10k_ms``: an order engine with three simulated venues on an asyncio loop and a SQLite journal:
   10,000 open orders, then ``halt_scope`` until none is open. Baseline: the same 10,000 orders cancelled one
   by one through ``OrderEngine.cancel``.
@@ -34,6 +36,7 @@ from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import NewOrder, OrderRef
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.gate_stream import follow_gate_updates
 from tradingdesk.risk.limits import Limits, LimitSet
 from tradingdesk.risk.wire import state_from_proto
 from tradingdesk.storage.db import make_engine, migrate
@@ -218,24 +221,23 @@ def gate_figures() -> list[dict]:
 class BenchGate:
     """A gate fed by StreamGateUpdates like routing's: records when it first sees the desk HALTED."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, n: int) -> None:
         self.gate = RiskGate(Limits())
         self.halted_at = 0.0
         self.ready = asyncio.Event()
-        self.task = asyncio.create_task(self._run(address))
+        self.task = asyncio.create_task(self._run(address, f"bench-{n}"))
 
-    async def _run(self, address: str) -> None:
+    async def _run(self, address: str, gate_id: str) -> None:
         async with grpc.aio.insecure_channel(address) as ch:
-            stub = risk_pb2_grpc.RiskServiceStub(ch)
-            async for update in stub.StreamGateUpdates(risk_pb2.StreamGateUpdatesRequest(gate_id="bench")):
-                if update.heartbeat:
-                    continue
-                for s in update.states:
-                    scope, entry = state_from_proto(s)
-                    self.gate.set_state(scope, entry)
-                self.ready.set()
-                if self.gate.effective_state("x", "")[0] == TradingState.HALTED and not self.halted_at:
-                    self.halted_at = time.perf_counter()
+            await follow_gate_updates(ch, gate=self.gate, gate_id=gate_id, clock=WallClock(), apply=self._apply)
+
+    def _apply(self, update: risk_pb2.GateUpdate) -> None:
+        for s in update.states:
+            scope, entry = state_from_proto(s)
+            self.gate.set_state(scope, entry)
+        self.ready.set()
+        if self.gate.effective_state("x", "")[0] == TradingState.HALTED and not self.halted_at:
+            self.halted_at = time.perf_counter()
 
     def close(self) -> None:
         self.task.cancel()
@@ -262,7 +264,7 @@ async def kill_figure() -> dict:
                     t0 = time.perf_counter()
                     await risk.GetTradingState(risk_pb2.GetTradingStateRequest())
                     base.append((time.perf_counter() - t0) * 1000)
-                gates = [BenchGate(desk.address("risk")) for _ in range(3)]
+                gates = [BenchGate(desk.address("risk"), n) for n in range(3)]
                 await asyncio.gather(*(g.ready.wait() for g in gates))
                 times = []
                 for k in range(KILLS):

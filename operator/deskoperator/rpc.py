@@ -58,7 +58,9 @@ def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
 
 
 def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.0) -> str:
-    """``RiskService.SetTradingState`` for the whole desk; returns the state the service reports."""
+    """``RiskService.SetTradingState`` for the whole desk. It answers once every routing gate has applied the state
+    (or was cut off, failing closed); returns the state the service reports and how many gates applied it, as the
+    text of the Event, e.g. ``TRADING_STATE_HALTED, applied by 1 of 1 routing gate(s)``."""
     request = risk_pb2.SetTradingStateRequest(
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
@@ -66,7 +68,12 @@ def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.
         address,
         lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetTradingState(request, timeout=timeout, metadata=DOOR),
     )
-    return common_pb2.TradingState.Name(reply.state)
+    delivery = reply.delivery
+    cut_off = f"; {delivery.cut_off} cut off: {', '.join(delivery.cut_off_gates)}" if delivery.cut_off else ""
+    return (
+        f"{common_pb2.TradingState.Name(reply.state)}, applied by {delivery.applied} of {delivery.gates} "
+        f"routing gate(s){cut_off}"
+    )
 
 
 #: Sealing waits for the bucket to accept the last segment: longer than a state change.

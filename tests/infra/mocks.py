@@ -7,6 +7,7 @@ plus the few outputs a real provider computes (ARNs, ids, keys).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -80,7 +81,12 @@ def example_config() -> dict[str, str]:
 
 
 def run(program: Callable[[], Any], *, stack: str = "prod") -> StackMocks:
-    """Run ``program`` under fresh mocks to completion; the mocks hold what it registered."""
+    """Run ``program`` under fresh mocks to completion; the mocks hold what it registered.
+
+    Pulumi's runtime runs on ``asyncio.get_event_loop()``; async tests that ran earlier in the same process
+    leave none set, so each run gets a fresh loop of its own.
+    """
+    asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = StackMocks()
     pulumi.runtime.set_mocks(mocks, project="tradingdesk", stack=stack, preview=False)
 

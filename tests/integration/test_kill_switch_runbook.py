@@ -70,16 +70,17 @@ async def test_kill_switch_runbook_against_a_desk(tmp_path: Path, monkeypatch: p
             assert len(await open_orders(orders)) == 90
 
             out = run("kill")
-            assert "HALTED" in out and "jane.doe" in out
+            assert "HALTED" in out and "jane.doe" in out and "applied by 1 of 1 routing gate(s)" in out
             await wait_for(lambda: _none_open(orders), timeout=10)
             run("kill-account")
             out = run("kill-http")
             assert '"state":"HALTED"' in out.replace(" ", "")
+            assert '"delivery":{"gates":1,"applied":1,"cut_off":0' in out.replace(" ", "")
             out = run("verify")
             assert "HALTED" in out and "KILL" in out
             run("positions")
             out = run("resume")
-            assert out.count("ACTIVE") >= 3
+            assert out.count("ACTIVE") >= 3 and out.count("resumed: applied by 1 of 1 routing gate(s)") == 2
             for scope in (
                 common_pb2.Scope(),
                 common_pb2.Scope(account="ACC-EQ-1", strategy="twap"),

@@ -81,21 +81,37 @@ async def risk(tmp_path: Path):
 
 
 class GateFeed:
-    """A gate's view of StreamGateUpdates, collected in the background."""
+    """A gate's view of StreamGateUpdates, collected in the background, speaking the protocol from the proto
+    alone: it names itself, then acknowledges each update's seq (unless ``acknowledge`` is off: a silent gate).
+    ``ended`` is the stream's end: None while it runs, else the status code and details."""
 
-    def __init__(self, stub: risk_pb2_grpc.RiskServiceStub) -> None:
+    def __init__(self, stub: risk_pb2_grpc.RiskServiceStub, gate_id: str = "test", *, acknowledge: bool = True) -> None:
         self.updates: list[risk_pb2.GateUpdate] = []
-        self.task = asyncio.create_task(self._run(stub))
+        self.acknowledge = acknowledge
+        self.ended: tuple[grpc.StatusCode, str] | None = None
+        self.call = stub.StreamGateUpdates()
+        self.task = asyncio.create_task(self._run(gate_id))
 
-    async def _run(self, stub) -> None:
-        async for update in stub.StreamGateUpdates(risk_pb2.StreamGateUpdatesRequest(gate_id="test")):
-            self.updates.append(update)
+    async def _run(self, gate_id: str) -> None:
+        try:
+            await self.call.write(risk_pb2.StreamGateUpdatesRequest(gate_id=gate_id))
+            async for update in self.call:
+                self.updates.append(update)
+                if self.acknowledge and not update.heartbeat:
+                    await self.call.write(risk_pb2.StreamGateUpdatesRequest(ack_seq=update.seq))
+        except grpc.aio.AioRpcError as exc:
+            self.ended = (exc.code(), exc.details())
+        except asyncio.InvalidStateError:  # an acknowledgement written as the stream ended cleanly
+            pass
+        if self.ended is None:
+            self.ended = (grpc.StatusCode.OK, "")
 
     async def wait(self, predicate, timeout: float = 5.0) -> risk_pb2.GateUpdate:
         found = lambda: next((u for u in self.updates if predicate(u)), None)  # noqa: E731
         return await wait_for(found, timeout, 0.01, what="the gate update")
 
     def close(self) -> None:
+        self.call.cancel()
         self.task.cancel()
 
 
@@ -479,6 +495,7 @@ async def test_var_es_and_volatility_scaled_size(tmp_path: Path) -> None:
         price = 100.0
         rets = [0.01 * math.sin(i * 1.7) for i in range(100)]
         rt.on_mark("AAPL", D("100"))
+        clock.advance(SECOND)  # past any sample the service's own loop took while it started
         rt.sample(clock.now_ns())
         for x in rets:
             price *= 1 + x

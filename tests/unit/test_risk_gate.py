@@ -328,6 +328,17 @@ def test_gate_fails_closed_when_the_risk_stream_is_silent_and_recovers() -> None
     passes(d, new())
 
 
+def test_a_gate_the_risk_service_cut_off_refuses_at_once_until_the_stream_is_back() -> None:
+    d = desk(gate_stream_timeout_ms=2_000)
+    d.gate.arm_stream_guard(d.clock.now_ns())
+    passes(d, new())
+    d.gate.cut_off("cut off by the risk service: did not acknowledge update 7 within 2000 ms")
+    msg = refused(d, new(), "RISK_STREAM_LOST", RejectKind.UNAVAILABLE)  # no time passed: not the silence
+    assert msg.startswith("risk stream lost: cut off by the risk service: did not acknowledge update 7")
+    d.gate.heard(d.clock.now_ns())  # the full picture after the reconnect
+    passes(d, new())
+
+
 def test_scope_limits_only_tighten() -> None:
     scopes = {
         ("ACC", ""): LimitSet(max_order_quantity=D("50"), max_submits_per_second=2),

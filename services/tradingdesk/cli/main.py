@@ -80,7 +80,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
         scope=_scope(args), actor=args.actor or _default_actor(), reason=args.reason, flatten=args.flatten
     )
     resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout, metadata=CLI_DOOR)
-    print(f"kill switch {resp.kill_id}: sent to {resp.gates} routing gate(s)")
+    print(f"kill switch {resp.kill_id}: {_delivery(resp.state.delivery)}")
     print(render(STATE_HEADER, [_state_row(resp.state)]))
     return 0
 
@@ -88,8 +88,25 @@ def cmd_kill(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     req = risk_pb2.ResumeRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
     info = _risk_stub(args).Resume(req, timeout=args.timeout, metadata=CLI_DOOR)
+    print(f"resumed: {_delivery(info.delivery)}")
     print(render(STATE_HEADER, [_state_row(info)]))
     return 0
+
+
+def _delivery(delivery: risk_pb2.GateDelivery) -> str:
+    """Which routing gates applied the change before the answer; gates cut off are named on stderr."""
+    if delivery.cut_off:
+        print(
+            f"warning: {delivery.cut_off} routing gate(s) did not acknowledge the change within "
+            f"{delivery.ack_deadline_ms} ms and were cut off (they refuse new orders until they have reconnected): "
+            f"{', '.join(delivery.cut_off_gates)}",
+            file=sys.stderr,
+        )
+    if not delivery.gates:
+        return "no routing gate connected (a gate that connects starts from the new state)"
+    return f"applied by {delivery.applied} of {delivery.gates} routing gate(s)" + (
+        f", {delivery.cut_off} cut off" if delivery.cut_off else ""
+    )
 
 
 def cmd_risk_state(args: argparse.Namespace) -> int:

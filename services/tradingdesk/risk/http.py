@@ -2,7 +2,8 @@
 
 It listens on ``spec.risk.httpPort`` (0 turns it off) and changes the desk through the same ``RiskState`` as
 the gRPC ``KillSwitch``/``Resume`` RPCs, so the journal, the gates and the events cannot tell the doors apart except
-by the ``door`` recorded with the change.
+by the ``door`` recorded with the change. Like them, it answers once every gate has applied the change (or was
+cut off), with ``delivery`` saying which.
 
 Credential: every ``/v1`` call needs ``Authorization: Bearer <token>``. The token is the value of the
 environment variable ``TD_RISK_HTTP_TOKEN``, or the content of the file named by ``TD_RISK_HTTP_TOKEN_FILE``
@@ -182,14 +183,19 @@ def build_app(state: RiskState, token: str | None) -> FastAPI:
     @app.post("/v1/kill", dependencies=[Depends(authorize)])
     async def kill(body: KillBody) -> dict:
         scope = state.parse_scope(body.account, body.strategy)
-        kill_id, entry, gates = await state.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
-        return {"kill_id": kill_id, "gates": gates, **_state_json(scope, entry)}
+        kill_id, entry, delivery = await state.kill(scope, body.actor, body.reason, flatten=body.flatten, door="http")
+        return {
+            "kill_id": kill_id,
+            "gates": delivery.gates,
+            **_state_json(scope, entry),
+            "delivery": delivery.to_json(),
+        }
 
     @app.post("/v1/resume", dependencies=[Depends(authorize)])
     async def resume(body: ResumeBody) -> dict:
         scope = state.parse_scope(body.account, body.strategy)
-        entry = await state.resume(scope, body.actor, body.reason, door="http")
-        return _state_json(scope, entry)
+        entry, delivery = await state.resume(scope, body.actor, body.reason, door="http")
+        return {**_state_json(scope, entry), "delivery": delivery.to_json()}
 
     return app
 

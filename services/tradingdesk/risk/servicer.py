@@ -9,8 +9,10 @@ came through (``edge/door.py``), and ``StreamChanges`` serves the change journal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
+import grpc
 from google.protobuf.message import Message
 
 from tradingdesk.core.enums import TradingState
@@ -20,7 +22,8 @@ from tradingdesk.core.reject import Reject, conflict, invalid, not_found, refuse
 from tradingdesk.edge.door import door_of
 from tradingdesk.edge.refusals import grpc_refusal
 from tradingdesk.edge.status import abort
-from tradingdesk.risk.limits import Limits, limit_problems
+from tradingdesk.risk.delivery import Delivery, GateLink
+from tradingdesk.risk.limits import Limits, StateEntry, limit_problems
 from tradingdesk.risk.monitor import RealTimeRisk
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 from tradingdesk.risk.state import QUIET_KINDS, RiskState
@@ -29,7 +32,6 @@ from tradingdesk.v1 import risk_pb2, risk_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-GATE_QUEUE_BOUND = 10_000
 EVENT_QUEUE_BOUND = 10_000
 MAX_HORIZON_S = 10 * 86_400
 CHANGES_CHUNK = 1_000
@@ -100,26 +102,37 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             actor, reason = self.state.person(request.actor, request.reason)
         except Reject as reject:
             await self._refuse(context, reject, "SetTradingState", request)
-        entry = await self.state.change_state(scope, TradingState(request.state), actor, reason, door=door_of(context))
-        return state_to_proto(scope, entry)
+        entry, delivery = await self.state.change_state(
+            scope, TradingState(request.state), actor, reason, door=door_of(context), answer_by=_answer_by(context)
+        )
+        return _applied(scope, entry, delivery)
 
     async def KillSwitch(self, request, context):
         try:
             scope = self._scope(request)
-            kill_id, entry, gates = await self.state.kill(
-                scope, request.actor, request.reason, flatten=request.flatten, door=door_of(context)
+            kill_id, entry, delivery = await self.state.kill(
+                scope,
+                request.actor,
+                request.reason,
+                flatten=request.flatten,
+                door=door_of(context),
+                answer_by=_answer_by(context),
             )
         except Reject as reject:
             await self._refuse(context, reject, "KillSwitch", request)
-        return risk_pb2.KillSwitchResponse(kill_id=kill_id, state=state_to_proto(scope, entry), gates=gates)
+        return risk_pb2.KillSwitchResponse(
+            kill_id=kill_id, state=_applied(scope, entry, delivery), gates=delivery.gates
+        )
 
     async def Resume(self, request, context):
         try:
             scope = self._scope(request)
-            entry = await self.state.resume(scope, request.actor, request.reason, door=door_of(context))
+            entry, delivery = await self.state.resume(
+                scope, request.actor, request.reason, door=door_of(context), answer_by=_answer_by(context)
+            )
         except Reject as reject:
             await self._refuse(context, reject, "Resume", request)
-        return state_to_proto(scope, entry)
+        return _applied(scope, entry, delivery)
 
     async def ReleaseLatch(self, request, context):
         try:
@@ -147,28 +160,46 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         await abort(context, reject)
 
     # -- streams ----------------------------------------------------------------------------------------------------
-    async def StreamGateUpdates(self, request, context):
+    async def StreamGateUpdates(self, request_iterator, context):
+        """The full picture, then every update and a heartbeat every quarter of the stream timeout; the gate's
+        acknowledgements arrive on the request side (``_read_acknowledgements``). The stream ends cleanly at
+        shutdown, and with ABORTED when the gate is cut off."""
         state = self.state
-        queue: asyncio.Queue[risk_pb2.GateUpdate | None] = asyncio.Queue(GATE_QUEUE_BOUND)
-        state.gates.add(queue)
+        link = state.connect_gate(context.peer())
+        acks = asyncio.create_task(self._read_acknowledgements(request_iterator, link))
         try:
             yield state.full_update()
             while True:
                 interval = state.limits.gate_stream_timeout_ms / 4e3
                 try:
-                    update = await asyncio.wait_for(queue.get(), interval)
+                    update = await asyncio.wait_for(link.queue.get(), interval)
                 except TimeoutError:
-                    if queue not in state.gates:
-                        return  # dropped (fell behind or shutting down): the gate reconnects for a full picture
                     yield risk_pb2.GateUpdate(heartbeat=True, sent_ns=state.clock.now_ns())
                     continue
                 if update is None:
+                    if link.cut_reason:
+                        await context.abort(grpc.StatusCode.ABORTED, link.cut_reason)
                     return
                 yield update
-                if queue not in state.gates and queue.empty():
-                    return
         finally:
-            state.gates.discard(queue)
+            acks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acks
+            state.disconnect_gate(link)
+
+    async def _read_acknowledgements(self, request_iterator, link: GateLink) -> None:
+        """The gate's side: its name first, then the highest seq it has applied, cumulatively."""
+        try:
+            async for message in request_iterator:
+                if message.gate_id:
+                    link.name_from(message.gate_id)
+                if message.ack_seq and not link.acknowledge(message.ack_seq):
+                    self.state.cut_off(link, f"acknowledged update {message.ack_seq}, which this stream was never sent")
+                    return
+        except (grpc.RpcError, grpc.aio.UsageError) as exc:
+            log.debug("risk: gate %s: acknowledgements ended: %s", link.name, exc)
+        finally:
+            link.acks_ended()
 
     async def StreamChanges(self, request, context):
         """The change journal from ``from_seq``, gap-free: history in chunks, then each change once stored."""
@@ -314,3 +345,16 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
 
     def _scope(self, request) -> ScopeKey:
         return self.state.parse_scope(request.scope.account, request.scope.strategy)
+
+
+def _applied(scope: ScopeKey, entry: StateEntry, delivery: Delivery) -> risk_pb2.TradingStateInfo:
+    """The new state, with which gates applied it before the answer."""
+    info = state_to_proto(scope, entry)
+    info.delivery.CopyFrom(delivery.to_proto())
+    return info
+
+
+def _answer_by(context) -> float | None:
+    """The event loop's time by which the caller needs the answer (its gRPC deadline), or None without one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else asyncio.get_running_loop().time() + remaining

@@ -3,7 +3,9 @@
 Both doors (the gRPC servicer and the HTTP kill switch) change the desk through this one object, so the
 journal, the gates and the event listeners cannot tell them apart except by the ``door`` recorded with the
 change. Every change is journaled (``RiskChangeStore``, as typed ``RiskChange`` events through the codec)
-before any gate hears of it: a gate must never hold a state the risk service could forget in a crash.
+before any gate hears of it: a gate must never hold a state the risk service could forget in a crash. A
+trading-state change returns only once every connected gate has acknowledged applying it, or the gates that
+did not in time are cut off (``delivery.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tradingdesk.core.events import (
 )
 from tradingdesk.core.ids import check_id
 from tradingdesk.core.reject import invalid, refused
+from tradingdesk.risk.delivery import Delivery, GateLink, await_acknowledgements
 from tradingdesk.risk.limits import SPEC_STATES, Limits, StateEntry
 from tradingdesk.risk.monitor import DAY_NS, RealTimeRisk
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
@@ -48,6 +51,7 @@ EVENTS_RETAINED = 2_000
 MAX_ACTOR = 128
 MAX_REASON = 1024
 QUIET_KINDS = (risk_pb2.RISK_EVENT_KIND_WARNING, risk_pb2.RISK_EVENT_KIND_RECOVERED)
+GATE_QUEUE_BOUND = 10_000
 
 
 def spec_hash(desk: TradingDesk) -> str:
@@ -75,7 +79,8 @@ class RiskState:
         self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(TradingState.ACTIVE)}
         self.releases: dict[ScopeKey, tuple[int, str, str]] = {}  # scope -> (released at, actor, reason)
         self.kills: dict[ScopeKey, risk_pb2.KillOrder] = {}  # the last kill of each scope
-        self.gates: set[asyncio.Queue[risk_pb2.GateUpdate | None]] = set()
+        self.gates: set[GateLink] = set()
+        self.update_seq = 0  # the seq of the last update sent to the gates
         self.listeners: set[asyncio.Queue[risk_pb2.RiskEvent | None]] = set()
         self.events: deque[risk_pb2.RiskEvent] = deque(maxlen=EVENTS_RETAINED)
         self._event_seq = 0
@@ -203,13 +208,66 @@ class RiskState:
         )
 
     # -- telling gates and listeners -----------------------------------------------------------------------------------
-    def broadcast(self, update: risk_pb2.GateUpdate) -> None:
+    def connect_gate(self, peer: str) -> GateLink:
+        """A gate opened ``StreamGateUpdates``: from now on it is sent every update (and counted by each change)."""
+        link = GateLink(peer, asyncio.Queue(GATE_QUEUE_BOUND), sent_seq=self.update_seq)
+        self.gates.add(link)
+        return link
+
+    def disconnect_gate(self, link: GateLink) -> None:
+        self.gates.discard(link)
+        link.acks_ended()
+
+    def broadcast(self, update: risk_pb2.GateUpdate) -> tuple[int, list[GateLink]]:
+        """Number the update and queue it for every gate; returns its seq and the gates it went to."""
+        self.update_seq += 1
+        update.seq = self.update_seq
         update.sent_ns = self.clock.now_ns()
-        for queue in tuple(self.gates):
-            try:
-                queue.put_nowait(update)
-            except asyncio.QueueFull:
-                self.gates.discard(queue)  # that gate reconnects and gets a full picture
+        sent = []
+        for link in tuple(self.gates):
+            if link.send(update):
+                sent.append(link)
+            else:
+                self.cut_off(link, f"fell {link.queue.maxsize} updates behind")
+        return update.seq, sent
+
+    def cut_off(self, link: GateLink, reason: str) -> None:
+        """End a gate's stream with ABORTED: it fails closed until it reconnects and has the full picture."""
+        self.gates.discard(link)
+        if link.cut_reason:
+            return
+        link.cut(f"cut off by the risk service: {reason}")
+        log.warning("risk: gate %s cut off: %s", link.name, reason)
+        self.emit(
+            risk_pb2.RISK_EVENT_KIND_GATE_CUT_OFF,
+            DESK_SCOPE,
+            f"gate {link.name} cut off: {reason}; it refuses new orders until it has reconnected",
+        )
+
+    async def confirm(self, seq: int, links: list[GateLink], *, timeout_s: float) -> Delivery:
+        """Wait until every gate in ``links`` has acknowledged update ``seq``, for at most ``timeout_s``; cut off
+        the gates that have not."""
+        applied, missing = await await_acknowledgements(links, seq, timeout_s=timeout_s)
+        for link in missing:
+            if link.ended:
+                self.cut_off(link, f"its stream ended before it acknowledged update {seq}")
+            else:
+                self.cut_off(link, f"did not acknowledge update {seq} within {round(timeout_s * 1000)} ms")
+        return Delivery(
+            gates=len(links),
+            applied=len(applied),
+            cut_off=tuple(link.name for link in missing),
+            deadline_ms=round(timeout_s * 1000),
+        )
+
+    def ack_timeout_s(self, answer_by: float | None = None) -> float:
+        """How long a change waits for the gates, from now: ``gate_stream_timeout_ms`` (a gate silent that long
+        fails closed by itself anyway), or 90% of what is left until ``answer_by`` (the event loop's time by which
+        the caller needs the answer: its gRPC deadline) if that is sooner, so that the answer still reaches it."""
+        bound = self.limits.gate_stream_timeout_ms / 1000
+        if answer_by is None:
+            return bound
+        return max(0.0, min(bound, (answer_by - asyncio.get_running_loop().time()) * 0.9))
 
     def full_update(self) -> risk_pb2.GateUpdate:
         kills = [
@@ -221,6 +279,7 @@ class RiskState:
             limits=limits_to_proto(self.limits),
             states=[state_to_proto(s, e) for s, e in self.states.items()],
             full=True,
+            seq=self.update_seq,
             kills=kills,
             latches=[
                 risk_pb2.LatchInfo(scope=scope_proto(s), control="repeated_execution", reason=why, changed_ns=ts)
@@ -271,7 +330,9 @@ class RiskState:
 
     def end_streams(self) -> None:
         """At shutdown: gates and listeners see the end and reconnect to the next risk instance by themselves."""
-        for queue in (*self.gates, *self.listeners):
+        for link in self.gates:
+            link.end()
+        for queue in self.listeners:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(None)
         self.gates.clear()
@@ -291,9 +352,11 @@ class RiskState:
         door: str,
         kill_id: str = "",
         flatten: bool = False,
-    ) -> StateEntry:
-        """Journal a state change, then tell every gate and listener. Journal first: a gate must never hold a
-        state the risk service could forget in a crash (its next full update would undo it)."""
+        answer_by: float | None = None,
+    ) -> tuple[StateEntry, Delivery]:
+        """Journal a state change, tell every gate and listener, and return once every gate has applied it (or
+        was cut off for not acknowledging within ``ack_timeout_s(answer_by)``). Journal first: a gate must never
+        hold a state the risk service could forget in a crash (its next full update would undo it)."""
         async with self.lock:
             entry = await asyncio.to_thread(
                 self._record_state, scope, state, actor, reason, kill_id=kill_id, flatten=flatten, door=door
@@ -310,7 +373,7 @@ class RiskState:
                 )
                 self.kills[scope] = kill
                 update.kills.append(kill)
-            self.broadcast(update)
+            seq, links = self.broadcast(update)
         self.emit(
             risk_pb2.RISK_EVENT_KIND_STATE_CHANGE,
             scope,
@@ -318,7 +381,7 @@ class RiskState:
             actor=actor,
             state=state,
         )
-        return entry
+        return entry, await self.confirm(seq, links, timeout_s=self.ack_timeout_s(answer_by))
 
     def parse_scope(self, account: str, strategy: str, field: str = "scope") -> ScopeKey:
         if strategy and not account:
@@ -348,32 +411,49 @@ class RiskState:
         return actor, reason
 
     async def kill(
-        self, scope: ScopeKey, actor: str, reason: str, *, flatten: bool = False, door: str = "grpc"
-    ) -> tuple[str, StateEntry, int]:
-        """The kill switch, whichever door it came through: HALTED, journaled with who and why, and sent to
-        every gate, which mass-cancels the scope's open orders (and flattens if asked)."""
+        self,
+        scope: ScopeKey,
+        actor: str,
+        reason: str,
+        *,
+        flatten: bool = False,
+        door: str = "grpc",
+        answer_by: float | None = None,
+    ) -> tuple[str, StateEntry, Delivery]:
+        """The kill switch, whichever door it came through: HALTED, journaled with who and why, and applied by
+        every gate (or the gate cut off), which mass-cancels the scope's open orders (and flattens if asked)."""
         actor, reason = self.person(actor, reason)
         kill_id = f"K{uuid.uuid4().hex[:12]}"
-        gates = len(self.gates)
-        entry = await self.change_state(
-            scope, TradingState.HALTED, actor, reason, kill_id=kill_id, flatten=flatten, door=door
+        entry, delivery = await self.change_state(
+            scope,
+            TradingState.HALTED,
+            actor,
+            reason,
+            kill_id=kill_id,
+            flatten=flatten,
+            door=door,
+            answer_by=answer_by,
         )
         self.emit(
             risk_pb2.RISK_EVENT_KIND_KILL,
             scope,
             f"kill switch {kill_id} pulled for {scope_label(scope)} by {actor} via {door}: {reason}"
-            + (" (flatten)" if flatten else ""),
+            + (" (flatten)" if flatten else "")
+            + f"; applied by {delivery.applied} of {delivery.gates} gate(s)"
+            + (f", {len(delivery.cut_off)} cut off" if delivery.cut_off else ""),
             actor=actor,
             state=TradingState.HALTED,
         )
-        return kill_id, entry, gates
+        return kill_id, entry, delivery
 
-    async def resume(self, scope: ScopeKey, actor: str, reason: str, *, door: str = "grpc") -> StateEntry:
+    async def resume(
+        self, scope: ScopeKey, actor: str, reason: str, *, door: str = "grpc", answer_by: float | None = None
+    ) -> tuple[StateEntry, Delivery]:
         actor, reason = self.person(actor, reason)
         current = self.states.get(scope)
         if current is None or current.state == TradingState.ACTIVE:
             raise refused(f"{scope_label(scope)} is already ACTIVE: nothing to resume", "NOT_HALTED")
-        return await self.change_state(scope, TradingState.ACTIVE, actor, reason, door=door)
+        return await self.change_state(scope, TradingState.ACTIVE, actor, reason, door=door, answer_by=answer_by)
 
     async def release_latch(self, scope: ScopeKey, actor: str, reason: str, *, door: str) -> bool:
         """A person re-enables a scope the repeated-execution throttle latched off; True if one was latched."""

@@ -17,6 +17,7 @@ from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.gate_stream import follow_gate_updates, gate_name
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
@@ -30,7 +31,7 @@ from tradingdesk.storage.db import make_engine, migrate
 from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal
 from tradingdesk.storage.journal_async import AsyncDurability
-from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
 from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
 
@@ -259,19 +260,18 @@ class RoutingService:
             )
 
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
-        """Limits, states, latches and kills from the risk service. The gate fails closed when this stream is
-        silent longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats), and opens again
-        with the first update after a reconnect."""
-        self.gate.arm_stream_guard(self.clock.now_ns())
-        stub = risk_pb2_grpc.RiskServiceStub(channel)
-        async for update in stub.StreamGateUpdates(risk_pb2.StreamGateUpdatesRequest(gate_id="routing")):
-            self._apply_gate_update(update)
+        """Limits, states, latches and kills from the risk service, each acknowledged once applied, so a kill
+        switch returns only when this gate refuses orders. The gate fails closed when this stream is silent
+        longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats) or the risk service cuts it
+        off, and opens again with the first update after a reconnect (``risk/gate_stream.py``)."""
+        await follow_gate_updates(
+            channel, gate=self.gate, gate_id=gate_name("routing"), clock=self.clock, apply=self._apply_gate_update
+        )
 
     def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:
+        """One update, applied before it is acknowledged: states and limits, latches, and the mass cancel of
+        each scope that went HALTED."""
         gate = self.gate
-        gate.heard(self.clock.now_ns())
-        if update.heartbeat:
-            return
         if update.HasField("limits"):
             gate.set_limits(limits_from_proto(update.limits))
         before = dict(gate.states)

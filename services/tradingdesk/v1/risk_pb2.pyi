@@ -18,6 +18,7 @@ class RiskEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RISK_EVENT_KIND_LATCH: _ClassVar[RiskEventKind]
     RISK_EVENT_KIND_LIMITS_CHANGE: _ClassVar[RiskEventKind]
     RISK_EVENT_KIND_RECOVERED: _ClassVar[RiskEventKind]
+    RISK_EVENT_KIND_GATE_CUT_OFF: _ClassVar[RiskEventKind]
 RISK_EVENT_KIND_UNSPECIFIED: RiskEventKind
 RISK_EVENT_KIND_BREACH: RiskEventKind
 RISK_EVENT_KIND_WARNING: RiskEventKind
@@ -26,6 +27,7 @@ RISK_EVENT_KIND_KILL: RiskEventKind
 RISK_EVENT_KIND_LATCH: RiskEventKind
 RISK_EVENT_KIND_LIMITS_CHANGE: RiskEventKind
 RISK_EVENT_KIND_RECOVERED: RiskEventKind
+RISK_EVENT_KIND_GATE_CUT_OFF: RiskEventKind
 
 class StreamChangesRequest(_message.Message):
     __slots__ = ("from_seq",)
@@ -228,18 +230,34 @@ class SetTradingStateRequest(_message.Message):
     def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.TradingState, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class TradingStateInfo(_message.Message):
-    __slots__ = ("scope", "state", "actor", "reason", "changed_ns")
+    __slots__ = ("scope", "state", "actor", "reason", "changed_ns", "delivery")
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CHANGED_NS_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
     scope: _common_pb2.Scope
     state: _common_pb2.TradingState
     actor: str
     reason: str
     changed_ns: int
-    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.TradingState, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., changed_ns: _Optional[int] = ...) -> None: ...
+    delivery: GateDelivery
+    def __init__(self, scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., state: _Optional[_Union[_common_pb2.TradingState, str]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., changed_ns: _Optional[int] = ..., delivery: _Optional[_Union[GateDelivery, _Mapping]] = ...) -> None: ...
+
+class GateDelivery(_message.Message):
+    __slots__ = ("gates", "applied", "cut_off", "cut_off_gates", "ack_deadline_ms")
+    GATES_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    CUT_OFF_FIELD_NUMBER: _ClassVar[int]
+    CUT_OFF_GATES_FIELD_NUMBER: _ClassVar[int]
+    ACK_DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    gates: int
+    applied: int
+    cut_off: int
+    cut_off_gates: _containers.RepeatedScalarFieldContainer[str]
+    ack_deadline_ms: int
+    def __init__(self, gates: _Optional[int] = ..., applied: _Optional[int] = ..., cut_off: _Optional[int] = ..., cut_off_gates: _Optional[_Iterable[str]] = ..., ack_deadline_ms: _Optional[int] = ...) -> None: ...
 
 class KillSwitchRequest(_message.Message):
     __slots__ = ("scope", "actor", "reason", "flatten")
@@ -320,13 +338,15 @@ class KillOrder(_message.Message):
     def __init__(self, kill_id: _Optional[str] = ..., scope: _Optional[_Union[_common_pb2.Scope, _Mapping]] = ..., flatten: _Optional[bool] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., changed_ns: _Optional[int] = ...) -> None: ...
 
 class StreamGateUpdatesRequest(_message.Message):
-    __slots__ = ("gate_id",)
+    __slots__ = ("gate_id", "ack_seq")
     GATE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACK_SEQ_FIELD_NUMBER: _ClassVar[int]
     gate_id: str
-    def __init__(self, gate_id: _Optional[str] = ...) -> None: ...
+    ack_seq: int
+    def __init__(self, gate_id: _Optional[str] = ..., ack_seq: _Optional[int] = ...) -> None: ...
 
 class GateUpdate(_message.Message):
-    __slots__ = ("limits", "states", "full", "heartbeat", "kills", "latches", "released", "sent_ns")
+    __slots__ = ("limits", "states", "full", "heartbeat", "kills", "latches", "released", "sent_ns", "seq")
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     FULL_FIELD_NUMBER: _ClassVar[int]
@@ -335,6 +355,7 @@ class GateUpdate(_message.Message):
     LATCHES_FIELD_NUMBER: _ClassVar[int]
     RELEASED_FIELD_NUMBER: _ClassVar[int]
     SENT_NS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     limits: RiskLimits
     states: _containers.RepeatedCompositeFieldContainer[TradingStateInfo]
     full: bool
@@ -343,7 +364,8 @@ class GateUpdate(_message.Message):
     latches: _containers.RepeatedCompositeFieldContainer[LatchInfo]
     released: _containers.RepeatedCompositeFieldContainer[LatchInfo]
     sent_ns: int
-    def __init__(self, limits: _Optional[_Union[RiskLimits, _Mapping]] = ..., states: _Optional[_Iterable[_Union[TradingStateInfo, _Mapping]]] = ..., full: _Optional[bool] = ..., heartbeat: _Optional[bool] = ..., kills: _Optional[_Iterable[_Union[KillOrder, _Mapping]]] = ..., latches: _Optional[_Iterable[_Union[LatchInfo, _Mapping]]] = ..., released: _Optional[_Iterable[_Union[LatchInfo, _Mapping]]] = ..., sent_ns: _Optional[int] = ...) -> None: ...
+    seq: int
+    def __init__(self, limits: _Optional[_Union[RiskLimits, _Mapping]] = ..., states: _Optional[_Iterable[_Union[TradingStateInfo, _Mapping]]] = ..., full: _Optional[bool] = ..., heartbeat: _Optional[bool] = ..., kills: _Optional[_Iterable[_Union[KillOrder, _Mapping]]] = ..., latches: _Optional[_Iterable[_Union[LatchInfo, _Mapping]]] = ..., released: _Optional[_Iterable[_Union[LatchInfo, _Mapping]]] = ..., sent_ns: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class StreamRiskEventsRequest(_message.Message):
     __slots__ = ("exclude_warnings", "from_seq")

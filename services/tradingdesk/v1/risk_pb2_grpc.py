@@ -69,7 +69,7 @@ class RiskServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchResponse.FromString,
                 _registered_method=True)
-        self.StreamGateUpdates = channel.unary_stream(
+        self.StreamGateUpdates = channel.stream_stream(
                 '/tradingdesk.v1.RiskService/StreamGateUpdates',
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.StreamGateUpdatesRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.GateUpdate.FromString,
@@ -121,7 +121,8 @@ class RiskServiceServicer:
 
     def SetTradingState(self, request, context):
         """Changes a trading state. actor and reason are required and journaled. HALTED also cancels the scope's open
-        orders in every routing service.
+        orders in every routing service. Returns once every connected gate has applied the change, or the
+        acknowledgement deadline has passed (see GateDelivery); the answer's delivery says which.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,14 +130,16 @@ class RiskServiceServicer:
 
     def KillSwitch(self, request, context):
         """The kill switch: HALTED for the scope, open orders mass-cancelled on every venue, positions optionally
-        flattened, an incident report journaled.
+        flattened, an incident report journaled. Returns, like SetTradingState, once every connected gate has
+        applied it (state.delivery): an order sent after the answer is refused by every gate that applied it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Resume(self, request, context):
-        """Ends a halt: ACTIVE again. A person (actor) and a reason are required.
+        """Ends a halt: ACTIVE again. A person (actor) and a reason are required. Returns, like SetTradingState,
+        once every connected gate has applied it (delivery).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,9 +152,12 @@ class RiskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def StreamGateUpdates(self, request, context):
+    def StreamGateUpdates(self, request_iterator, context):
         """Limits, trading states and latches for the gates: the full picture first, then every change, and a
-        heartbeat so a gate can tell a quiet stream from a lost one.
+        heartbeat so a gate can tell a quiet stream from a lost one. The gate names itself in its first message and
+        acknowledges each update it has applied (StreamGateUpdatesRequest.ack_seq) on the same stream. A gate that
+        does not acknowledge a trading-state change within the deadline is cut off: the stream ends with ABORTED,
+        and the gate refuses new orders (RISK_STREAM_LOST) until it has reconnected and received the full picture.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -228,7 +234,7 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_risk__pb2.ReleaseLatchResponse.SerializeToString,
             ),
-            'StreamGateUpdates': grpc.unary_stream_rpc_method_handler(
+            'StreamGateUpdates': grpc.stream_stream_rpc_method_handler(
                     servicer.StreamGateUpdates,
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.StreamGateUpdatesRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_risk__pb2.GateUpdate.SerializeToString,
@@ -454,7 +460,7 @@ class RiskService:
             _registered_method=True)
 
     @staticmethod
-    def StreamGateUpdates(request,
+    def StreamGateUpdates(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -464,8 +470,8 @@ class RiskService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
-            request,
+        return grpc.experimental.stream_stream(
+            request_iterator,
             target,
             '/tradingdesk.v1.RiskService/StreamGateUpdates',
             tradingdesk_dot_v1_dot_risk__pb2.StreamGateUpdatesRequest.SerializeToString,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.fixed import bps_of, format_fixed, mul
-from tradingdesk.core.reject import refused, unavailable
+from tradingdesk.core.reject import Reject, refused, unavailable
 from tradingdesk.risk.gate.exposure import check_exposures
 from tradingdesk.risk.gate.scopes import ScopeRules
 
@@ -42,11 +42,7 @@ def check_order(
     quantity, which is what exposure limits see."""
     limits = gate.limits
     if gate.stream_guarded and now_ns - gate.last_heard_ns > gate.stream_timeout_ns:
-        raise unavailable(
-            f"risk stream lost: no word from the risk service for {(now_ns - gate.last_heard_ns) // NS_PER_MS} ms "
-            f"(bound {limits.gate_stream_timeout_ms} ms); new orders are refused until it is back",
-            "RISK_STREAM_LOST",
-        )
+        raise _stream_lost(gate, now_ns)
     is_buy = side == _BUY
     entry = rules.state_entry
     state = entry.state
@@ -127,6 +123,17 @@ def check_order(
             add_notional=mul(check_price, add_qty),
             mark=ref_price,
         )
+
+
+def _stream_lost(gate: RiskGate, now_ns: int) -> Reject:
+    if gate.cut_reason:
+        why = f"risk stream lost: {gate.cut_reason}"
+    else:
+        why = (
+            f"risk stream lost: no word from the risk service for {(now_ns - gate.last_heard_ns) // NS_PER_MS} ms "
+            f"(bound {gate.limits.gate_stream_timeout_ms} ms)"
+        )
+    return unavailable(f"{why}; new orders are refused until it is back", "RISK_STREAM_LOST")
 
 
 def _check_short_sale(gate: RiskGate, *, account: str, symbol: str, side: Side, add_qty: int, exposure) -> None:

@@ -35,6 +35,7 @@ from tradingdesk.risk.limits import Limits, StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 
 _LIMIT = OrderType.LIMIT
+CUT_OFF_NS = -(1 << 62)  # last_heard_ns of a gate the risk service cut off: the stream guard trips at once
 
 
 class RiskGate:
@@ -51,6 +52,7 @@ class RiskGate:
         self._states_version = 0
         self.stream_guarded = False
         self.last_heard_ns = 0
+        self.cut_reason = ""
         self.set_limits(limits)
 
     @property
@@ -89,6 +91,15 @@ class RiskGate:
     def heard(self, now_ns: int) -> None:
         """The risk stream delivered something (an update or a heartbeat)."""
         self.last_heard_ns = now_ns
+        self.cut_reason = ""
+
+    def cut_off(self, reason: str) -> None:
+        """The risk service ended this gate's stream because it did not acknowledge a change in time: refuse new
+        orders now, not a stream timeout later, until the stream is back (``heard``). Costs the order path
+        nothing: it moves the time last heard so far back that the stream guard's own check trips."""
+        self.stream_guarded = True
+        self.last_heard_ns = CUT_OFF_NS
+        self.cut_reason = reason
 
     def latch(self, scope: ScopeKey, tripped_ns: int, why: str) -> None:
         current = self.latches.get(scope)
