@@ -214,9 +214,9 @@ async def test_risk_changes_are_a_source_of_their_own(tmp_path: Path) -> None:
         incarnation = first[0].incarnation
         await state.kill(("", ""), "amy", "drill", door="cli")
         await state.resume(("", ""), "bob", "over", door="grpc")
-        recorded = await wait_for(lambda: risk_records(3), timeout=30)
-        assert [(e.seq, e.kind) for e in recorded][-2:] == [(2, "trading_state"), (3, "trading_state")]
-        assert '"door":"cli"' in recorded[1].payload_json and '"actor":"amy"' in recorded[1].payload_json
+        changes = await wait_for(lambda: risk_records(3), timeout=30)
+        assert [(e.seq, e.kind) for e in changes][-2:] == [(2, "trading_state"), (3, "trading_state")]
+        assert '"door":"cli"' in changes[1].payload_json and '"actor":"amy"' in changes[1].payload_json
 
         # Risk restored from a backup taken now, after two more changes were recorded: it went backwards.
         await desk.stop_risk()
