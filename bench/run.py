@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import audit_bench, feeds_bench, order_path, risk_bench
+from bench import audit_bench, backup_bench, failover_bench, feeds_bench, order_path, risk_bench
 from bench.report import write
 
 
@@ -12,6 +12,8 @@ def main() -> int:
     rows: list[dict] = []
     suites = [("order path", order_path.run), ("risk", risk_bench.run), ("feeds", feeds_bench.run)]
     suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
+    suites.append(("backup", backup_bench.run))
+    suites.append(("failover", failover_bench.run))
     try:
         from bench import operator_bench
 

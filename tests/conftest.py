@@ -1,3 +1,4 @@
-"""Shared fixtures: the real PostgreSQL server and the local Kubernetes control plane live in plugins."""
+"""Shared fixtures: the real PostgreSQL server, the local Kubernetes control plane and the pod harness live in
+plugins."""
 
-pytest_plugins = ["tests.conftest_postgres", "tests.cluster.conftest_fixture"]
+pytest_plugins = ["tests.conftest_postgres", "tests.cluster.conftest_fixture", "tests.podharness.fixture"]

@@ -18,6 +18,7 @@ from tradingdesk.spec.model import SERVICE_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "desk.yaml"
+TEST_READY_TIMEOUT_S = 60.0
 
 
 def free_ports(n: int) -> list[int]:
@@ -50,9 +51,10 @@ def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
 class RunningDesk:
     """A desk started in the background of a test; ``address(service)`` is where to call it."""
 
-    def __init__(self, spec_path: Path) -> None:
+    def __init__(self, spec_path: Path, env: dict[str, str] | None = None) -> None:
         self.spec_path = spec_path
         self.desk = load_desk(spec_path)
+        self.env = env
         self.embedded: EmbeddedDesk | None = None
         self.lines: list[str] = []
 
@@ -60,8 +62,9 @@ class RunningDesk:
         return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
 
     async def start(self) -> RunningDesk:
-        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs")
-        await self.embedded.start(print_line=self.lines.append)
+        self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs", env=self.env)
+        # a loaded test machine can take far longer than a person's `tradingdesk up` to start five interpreters
+        await self.embedded.start(print_line=self.lines.append, ready_timeout=TEST_READY_TIMEOUT_S)
         return self
 
     async def stop(self) -> list[int | None]:
@@ -124,3 +127,29 @@ class DeskProcess:
 
 
 __all__ = ["DeskProcess", "RunningDesk", "free_ports", "wait_for", "wait_until", "write_desk"]
+
+
+class ServiceProcess:
+    """One more process of one service of a desk (``tradingdesk serve``) on a port of its own: a standby of a
+    running desk, or a service restarted by hand."""
+
+    def __init__(self, service: str, spec_path: Path, env: dict[str, str], log: Path) -> None:
+        import os
+        import subprocess
+        import sys
+
+        (port,) = free_ports(1)
+        self.address = f"127.0.0.1:{port}"
+        self.out = log.open("wb")
+        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", service, "-f", str(spec_path)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--bind", self.address], env={**os.environ, **env}, stdout=self.out, stderr=self.out
+        )
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+        self.out.close()

@@ -4,6 +4,7 @@
 - Watching the children (Deployments, Services, ...) drives status and drift repair: no timers, no polling.
 - Deleting a desk runs the finalizer: halt trading, seal the audit log (ComplianceService.Seal), proceed.
 - Admission (optional, ``--webhook``): the spec model validates what CEL cannot.
+- Pods of routing and risk: the switchover of a rolling upgrade (``switchover``, which registers its own handler).
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from typing import Any
 
 import kopf
 
-from deskoperator import audit, metrics, reconcile, rpc, webhook
+from deskoperator import (
+    audit,
+    metrics,
+    reconcile,
+    rpc,
+    storage,
+    switchover,  # noqa: F401  (its pod handler registers with kopf on import)
+    webhook,
+)
 from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.diff import drift
@@ -44,6 +53,7 @@ OWNED = {NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: FIELD_MANAGER}
 # (group, version, plural, kind) of every child kind the operator watches for drift
 CHILDREN = (
     ("apps", "v1", "deployments", "Deployment"),
+    ("batch", "v1", "jobs", "Job"),
     ("", "v1", "services", "Service"),
     ("", "v1", "configmaps", "ConfigMap"),
     ("", "v1", "serviceaccounts", "ServiceAccount"),
@@ -144,6 +154,7 @@ def publish_status(kube: Kube, st: DeskState, observed: dict[str, Observed]) -> 
             replicas=st.replicas,
             config_hashes=st.config_hashes,
             error=st.error,
+            ready_wanted=storage.ready_wanted(st.desk) if st.desk is not None else None,
         )
         status = compute(desired, observed, st.trading, st.last_status)
         if status == st.last_status:
@@ -233,13 +244,16 @@ def reconcile_desk(
     started = time.monotonic()
     try:
         desk = parse_desk(plain(body), f"{namespace}/{name}")
+        refused = ("UnsafeStorage", storage.refusal(desk))
     except SpecError as exc:
-        st.error = ("InvalidSpec", "; ".join(exc.problems))
+        refused = ("InvalidSpec", "; ".join(exc.problems))
+    if refused[1] is not None:
+        st.error = refused
         st.trading = st.trading or Trading(spec_state, None)
-        kopf.warn(body, reason="InvalidSpec", message=st.error[1])
+        kopf.warn(body, reason=refused[0], message=refused[1])
         publish_status(kube, st, _observed(desk_deployments, namespace, name))
         metrics.METRICS.observe_reconcile(time.monotonic() - started, ok=False)
-        raise kopf.PermanentError(f"invalid spec: {st.error[1]}") from None
+        raise kopf.PermanentError(f"{refused[0]}: {refused[1]}")
 
     # The kill switch goes first: it must not wait for children to be applied.
     old_state = (old or {}).get("spec", {}).get("tradingState")

@@ -21,14 +21,16 @@ KINDS: dict[str, tuple[str, str]] = {
     "ConfigMap": ("v1", "configmaps"),
     "Service": ("v1", "services"),
     "Event": ("v1", "events"),
+    "Pod": ("v1", "pods"),
     "Deployment": ("apps/v1", "deployments"),
+    "Job": ("batch/v1", "jobs"),
     "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets"),
     "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
     "Role": ("rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
     "TradingDesk": (f"{API_GROUP}/{API_VERSION}", "tradingdesks"),
 }
-CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "TradingDesk"))
+CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "Pod", "TradingDesk"))  # pods: their Deployments'/Jobs'
 
 
 class KubeError(RuntimeError):

@@ -20,6 +20,7 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 APP_NAME = "tradingdesk"
 
 CONFIG_HASH_ANNOTATION = f"{API_GROUP}/config-hash"
+POD_VERSION_ANNOTATION = f"{API_GROUP}/pod-version"
 RENDERED_HASH_ANNOTATION = f"{API_GROUP}/rendered-hash"
 COLOCATION_LABEL = f"{API_GROUP}/colocation"
 HOSTNAME_LABEL = "kubernetes.io/hostname"

@@ -2,16 +2,21 @@
 
 The call graph (who dials whom) is written once in ``CALLS``; ingress and egress rules are both derived from it
 so they cannot disagree. Besides desk-internal calls: clients reach routing (orders) and monitoring (dashboard,
-metrics) from anywhere; every pod resolves DNS; and egress to the outside is opened only on the ports the spec
-names (database, S3 endpoint, websocket feeds, OTLP collector).
+metrics) from anywhere; the operator's pods reach risk (``spec.tradingState`` and the finalizer's halt); every
+pod resolves DNS; and egress to the outside is opened only on the ports the spec names (database, S3 endpoint,
+websocket feeds, OTLP collector). The migration Job's pods may only resolve names and reach the database.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from deskoperator.names import child_name, labels, selector_labels
+from deskoperator import migrations, storage
+from deskoperator.names import NAME_LABEL, child_name, labels, selector_labels
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # caller -> services it opens gRPC connections to
@@ -24,6 +29,35 @@ CALLS: dict[str, tuple[str, ...]] = {
 }
 # services that accept connections from outside the desk (order clients, people, Prometheus)
 PUBLIC = ("routing", "monitoring")
+
+# The operator's pods, as the Helm chart labels them.
+OPERATOR_POD_LABELS = {NAME_LABEL: "tradingdesk-operator"}
+OPERATOR_DEFAULT_NAMESPACE = "tradingdesk-system"
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace by the API server
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorPeer:
+    """Where the operator's pods run: the only pods outside the desk's call graph that may call risk."""
+
+    namespace: str
+    pod_labels: dict[str, str] = field(default_factory=lambda: dict(OPERATOR_POD_LABELS))
+
+    @classmethod
+    def from_environment(cls) -> OperatorPeer:
+        """``TD_OPERATOR_NAMESPACE``, else the namespace of the pod the operator runs in, else the chart's."""
+        namespace = os.environ.get("TD_OPERATOR_NAMESPACE", "")
+        if not namespace and SERVICE_ACCOUNT_NAMESPACE.is_file():
+            namespace = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+        return cls(namespace or OPERATOR_DEFAULT_NAMESPACE)
+
+    def peer(self) -> dict[str, Any]:
+        return {
+            "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: self.namespace}},
+            "podSelector": {"matchLabels": dict(self.pod_labels)},
+        }
+
 
 DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "https": 443, "http": 80, "wss": 443, "ws": 80}
 
@@ -46,8 +80,8 @@ def external_ports(desk: TradingDesk, service: str) -> list[int]:
     """Ports outside the desk that ``service`` must reach, from what the spec configures."""
     spec = desk.spec
     ports: set[int | None] = set()
-    if service in ("routing", "risk", "compliance"):
-        ports.add(_port(spec.storage.dsn, 5432))
+    if spec.storage.postgres is not None and service in storage.STATEFUL:
+        ports.add(spec.storage.postgres.port)
     if service == "compliance" and spec.compliance.audit_bucket.kind == "s3":
         ports.add(_port(spec.compliance.audit_bucket.endpoint, 443) or 443)
     if service == "feeds":
@@ -61,7 +95,29 @@ def _tcp(port: int) -> dict[str, Any]:
     return {"protocol": "TCP", "port": port}
 
 
-def policy(desk: TradingDesk, namespace: str, service: str, owner_ref: dict[str, Any]) -> dict[str, Any]:
+def _dns() -> dict[str, Any]:
+    return {"ports": [{"protocol": "UDP", "port": 53}, _tcp(53)]}
+
+
+def _policy_object(
+    desk: TradingDesk, namespace: str, component: str, owner_ref: dict[str, Any], spec: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": child_name(desk.name, component),
+            "namespace": namespace,
+            "labels": labels(desk.name, component),
+            "ownerReferences": [owner_ref],
+        },
+        "spec": {"podSelector": {"matchLabels": selector_labels(desk.name, component)}, **spec},
+    }
+
+
+def policy(
+    desk: TradingDesk, namespace: str, service: str, owner_ref: dict[str, Any], operator: OperatorPeer
+) -> dict[str, Any]:
     services = desk.spec.services
     port = services.port_of(service)
     callers = [c for c, callees in CALLS.items() if service in callees]
@@ -74,13 +130,11 @@ def policy(desk: TradingDesk, namespace: str, service: str, owner_ref: dict[str,
     if service == "risk" and desk.spec.risk.http_port > 0:
         ingress.append({"ports": [_tcp(desk.spec.risk.http_port)]})  # the HTTP kill switch, for operations
     if callers:
-        ingress.append(
-            {
-                "from": [{"podSelector": {"matchLabels": selector_labels(desk.name, c)}} for c in callers],
-                "ports": [_tcp(port)],
-            }
-        )
-    egress: list[dict[str, Any]] = [{"ports": [{"protocol": "UDP", "port": 53}, _tcp(53)]}]
+        peers = [{"podSelector": {"matchLabels": selector_labels(desk.name, c)}} for c in callers]
+        if service == "risk":
+            peers.append(operator.peer())
+        ingress.append({"from": peers, "ports": [_tcp(port)]})
+    egress: list[dict[str, Any]] = [_dns()]
     for callee in CALLS[service]:
         egress.append(
             {
@@ -90,23 +144,29 @@ def policy(desk: TradingDesk, namespace: str, service: str, owner_ref: dict[str,
         )
     if ext := external_ports(desk, service):
         egress.append({"ports": [_tcp(p) for p in ext]})
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {
-            "name": child_name(desk.name, service),
-            "namespace": namespace,
-            "labels": labels(desk.name, service),
-            "ownerReferences": [owner_ref],
-        },
-        "spec": {
-            "podSelector": {"matchLabels": selector_labels(desk.name, service)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": egress,
-        },
-    }
+    return _policy_object(
+        desk,
+        namespace,
+        service,
+        owner_ref,
+        {"policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
+    )
 
 
-def policies(desk: TradingDesk, namespace: str, owner_ref: dict[str, Any]) -> list[dict[str, Any]]:
-    return [policy(desk, namespace, s, owner_ref) for s in SERVICE_NAMES]
+def migration_policy(desk: TradingDesk, namespace: str, owner_ref: dict[str, Any]) -> dict[str, Any] | None:
+    """The migration Job's pods: no ingress at all; egress to DNS and the database only."""
+    postgres = desk.spec.storage.postgres
+    if postgres is None:
+        return None
+    spec = {"policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": [_dns(), {"ports": [_tcp(postgres.port)]}]}
+    return _policy_object(desk, namespace, migrations.COMPONENT, owner_ref, spec)
+
+
+def policies(
+    desk: TradingDesk, namespace: str, owner_ref: dict[str, Any], operator: OperatorPeer | None = None
+) -> list[dict[str, Any]]:
+    operator = operator or OperatorPeer.from_environment()
+    out = [policy(desk, namespace, s, owner_ref, operator) for s in SERVICE_NAMES]
+    if job := migration_policy(desk, namespace, owner_ref):
+        out.append(job)
+    return out

@@ -16,12 +16,14 @@ from typing import Any
 
 import yaml
 
+from deskoperator import migrations, storage
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
     CONFIG_HASH_ANNOTATION,
     DATA_MOUNT,
     KIND,
+    POD_VERSION_ANNOTATION,
     RENDERED_HASH_ANNOTATION,
     SPEC_FILE,
     SPEC_MOUNT,
@@ -32,6 +34,7 @@ from deskoperator.names import (
 )
 from deskoperator.netpol import policies
 from deskoperator.placement import pod_placement
+from deskoperator.security import container_security_context, pod_security_context
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
@@ -43,8 +46,6 @@ SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
     "compliance": ("instruments", "accounts", "compliance", "storage", "conduct"),
     "monitoring": ("monitoring",),
 }
-
-RUN_AS_USER = 10001
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]
         env.append({"name": "TD_RISK_HTTP_TOKEN_FILE", "value": f"{RISK_HTTP_MOUNT}/token"})
     if service == "compliance":
         env.append({"name": "TD_AUDIT_SIGNING_KEY_FILE", "value": f"{AUDIT_KEY_MOUNT}/signing.key"})
+    env += storage.env(desk, service)
     env += [{"name": f"TD_ADDR_{s.upper()}", "value": a} for s, a in addresses(desk, namespace).items()]
     env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     return env
@@ -152,19 +154,16 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
         "ports": ports,
         # startup gives migrations a minute; after that readiness reacts within ~10 s, liveness within ~30 s
         "startupProbe": _probe(port, 2, 30),
-        "readinessProbe": _probe(port, 5, 2),
+        "readinessProbe": storage.readiness_probe(desk, service) or _probe(port, 5, 2),
         "livenessProbe": _probe(port, 10, 3),
         "resources": {"requests": resources, "limits": dict(resources)},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": container_security_context(),
         "volumeMounts": [
             {"name": "spec", "mountPath": SPEC_MOUNT, "readOnly": True},
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "tmp", "mountPath": "/tmp"},
             *([{"name": "risk-http", "mountPath": RISK_HTTP_MOUNT, "readOnly": True}] if http_kill_switch else []),
+            *storage.volume_mounts(desk, service),
             *(
                 [{"name": "audit-signing", "mountPath": AUDIT_KEY_MOUNT, "readOnly": True}]
                 if service == "compliance"
@@ -191,13 +190,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
     pod_spec: dict[str, Any] = {
         "serviceAccountName": desk.name,
         "terminationGracePeriodSeconds": 30,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "fsGroup": RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         **pod_placement(desk, service),
         "containers": [_container(desk, namespace, service, image)],
         "volumes": [
@@ -207,6 +200,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             },
             {"name": "data", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},
+            *storage.volumes(desk, service),
         ],
     }
     if service == "risk" and desk.spec.risk.http_port > 0:
@@ -238,13 +232,25 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "replicas": svc.replicas,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": selector_labels(desk.name, service)},
-            "strategy": _strategy(svc.replicas),
+            "strategy": storage.rollout(desk, service) or _strategy(svc.replicas),
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}},
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {
+                        CONFIG_HASH_ANNOTATION: config_hash(desk, service),
+                        POD_VERSION_ANNOTATION: pod_version(pod_spec),
+                    },
+                },
                 "spec": pod_spec,
             },
         },
     }
+
+
+def pod_version(pod_spec: dict[str, Any]) -> str:
+    """Hash of a pod template's spec: which pods run the Deployment's current version (a rollout's switchover
+    tells old pods from new ones by it)."""
+    return hashlib.sha256(json.dumps(pod_spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 def service_object(desk: TradingDesk, namespace: str, owner: Owner, service: str) -> dict[str, Any]:
@@ -270,7 +276,7 @@ def disruption_budget(desk: TradingDesk, namespace: str, owner: Owner, service: 
         "kind": "PodDisruptionBudget",
         "metadata": _meta(child_name(desk.name, service), namespace, owner, service),
         "spec": {
-            "maxUnavailable": 1,
+            "maxUnavailable": storage.disruption_budget(desk, service) or 1,
             "selector": {"matchLabels": selector_labels(desk.name, service)},
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
@@ -320,6 +326,7 @@ def render(desk: TradingDesk, namespace: str, owner: Owner, image: str) -> list[
         objects.append(service_object(desk, namespace, owner, s))
         objects.append(disruption_budget(desk, namespace, owner, s))
     objects += policies(desk, namespace, owner.reference())
+    objects += migrations.objects(desk, namespace, owner.reference(), image)
     objects += [deployment(desk, namespace, owner, s, image) for s in SERVICE_NAMES]
     for obj in objects:
         stamp(obj)

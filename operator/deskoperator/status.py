@@ -74,6 +74,9 @@ class Desired:
     config_hashes: dict[str, str]
     error: tuple[str, str] | None = None
     """(reason, message) when the spec could not be applied."""
+    ready_wanted: dict[str, int] | None = None
+    """Ready pods a service needs, where not all its replicas: 1 for routing and risk, whose standbys are never
+    ready (only the active replica is)."""
 
 
 def now() -> str:
@@ -84,14 +87,14 @@ def _condition(type_: str, status: str, reason: str, message: str, generation: i
     return {"type": type_, "status": status, "reason": reason, "message": message, "observedGeneration": generation}
 
 
-def _rolling(want: int, want_hash: str, obs: Observed | None) -> bool:
+def _rolling(want: int, want_ready: int, want_hash: str, obs: Observed | None) -> bool:
     if obs is None:
         return True
     return (
         obs.observed_generation < obs.generation
         or obs.config_hash != want_hash
         or obs.updated < want
-        or (obs.ready < want and obs.rollout_reason != "NewReplicaSetAvailable")
+        or (obs.ready < want_ready and obs.rollout_reason != "NewReplicaSetAvailable")
     )
 
 
@@ -121,16 +124,17 @@ def compute(
     failed: list[str] = []
     for name in SERVICE_NAMES:
         want = desired.replicas.get(name, 1)
+        want_ready = (desired.ready_wanted or {}).get(name, want)
         obs = observed.get(name)
         ready = obs.ready if obs else 0
         services[name] = {"replicas": want, "readyReplicas": ready, "updatedReplicas": obs.updated if obs else 0}
-        is_rolling = _rolling(want, desired.config_hashes.get(name, ""), obs)
+        is_rolling = _rolling(want, want_ready, desired.config_hashes.get(name, ""), obs)
         if is_rolling:
             rolling.append(name)
-        if ready < want or is_rolling:
-            waiting.append(f"{name} {ready}/{want}")
+        if ready < want_ready or is_rolling:
+            waiting.append(f"{name} {ready}/{want_ready}")
             if obs is not None and not is_rolling:
-                lost.append(f"{name} {ready}/{want} ready")
+                lost.append(f"{name} {ready}/{want_ready} ready")
         if obs is not None and obs.rollout_reason == "ProgressDeadlineExceeded":
             failed.append(name)
     n_ready = len(SERVICE_NAMES) - len(waiting)

@@ -51,6 +51,8 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
         api_version, plural = kube.KINDS[kind]
         for method in ("get", "apply", "list", "delete"):
             calls |= {(group_of(api_version), plural, verb, "") for verb in KUBE_METHOD_VERBS[method]}
+    pod_version, pods = kube.KINDS["Pod"]  # the switchover of a rolling upgrade lists pods and deletes one
+    calls |= {(group_of(pod_version), pods, verb, "") for m in ("list", "delete") for verb in KUBE_METHOD_VERBS[m]}
     desk_version, desk_plural = kube.KINDS["TradingDesk"]
     calls |= {(group_of(desk_version), desk_plural, verb, "") for verb in KUBE_METHOD_VERBS["get"]}  # drift repair
     calls |= {(group_of(desk_version), f"{desk_plural}/status", v, "") for v in KUBE_METHOD_VERBS["patch_status"]}
@@ -101,7 +103,7 @@ def test_every_kube_method_has_its_verbs() -> None:
 
 def test_the_desk_kinds_are_the_ones_kopf_watches() -> None:
     watched = {h.selector.any_name for h in kopf.get_default_registry()._watching.get_all_handlers()}
-    assert watched == {kube.KINDS[k][1] for k in kube.CHILD_KINDS}
+    assert watched == {kube.KINDS[k][1] for k in kube.CHILD_KINDS} | {"pods"}  # pods: the switchover
     assert group_of(kube.KINDS["TradingDesk"][0]) == API_GROUP
 
 

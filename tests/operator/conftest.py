@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
-from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, Operator, start_operator
+from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, PODS_DESK, PODS_NS, Operator, start_operator
+from tests.podharness.proxy import service_ip
 
 CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
 
@@ -40,6 +41,10 @@ def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--webhook", "--webhook-addr", "127.0.0.1", "--webhook-port", str(webhook_port),
         "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/risk=127.0.0.1:{risk_port}",
         "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/compliance=127.0.0.1:{compliance_port}",
+        # desks whose pods the harness runs: their risk and compliance Services, where the harness proxies them
+        "--address-override", f"{PODS_NS}/{PODS_DESK}/risk={service_ip(PODS_NS, PODS_DESK + '-risk')}:50053",
+        "--address-override",
+        f"{PODS_NS}/{PODS_DESK}/compliance={service_ip(PODS_NS, PODS_DESK + '-compliance')}:50054",
         "--rpc-timeout", "3",
     )  # fmt: skip
     op = Operator(proc, log, metrics_port, health_port, risk_port, compliance_port)

@@ -32,7 +32,8 @@ test_desk_document.__test__ = False  # type: ignore[attr-defined]  # a helper, n
 
 
 def minimal_document(name: str = "minimal") -> dict[str, Any]:
-    """Only the required fields: the CRD and the webhook must accept it and fill in the defaults."""
+    """Only the required fields (and ``storage.ephemeral``): the CRD and the webhook must accept it and fill in
+    the defaults."""
     return {
         "apiVersion": "tradingdesk.io/v1alpha1",
         "kind": "TradingDesk",
@@ -42,6 +43,8 @@ def minimal_document(name: str = "minimal") -> dict[str, Any]:
             "accounts": [{"name": "ACC-1"}],
             "feeds": [{"name": "replay"}],
             "venues": [{"name": "sim"}],
+            # the operator refuses state on an emptyDir unless told the desk is throwaway
+            "storage": {"ephemeral": True},
             "placement": {
                 "colocation": "ny4",
                 "tolerations": [

@@ -13,6 +13,10 @@ from tests.operator.kubectl import ROOT, Kubectl
 # The kill-switch test runs a real RiskService on the host; the operator, outside the cluster, is told where.
 KILL_SWITCH_NS = "td-e2e-killswitch"
 KILL_SWITCH_DESK = "ks-desk"
+# The desk whose pods the harness runs (tests/podharness): the operator reaches its risk Service through the
+# harness's proxy.
+PODS_NS = "td-pods"
+PODS_DESK = "us-equities"
 
 
 @dataclass

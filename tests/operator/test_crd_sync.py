@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,8 @@ def model_fields(model: type, prefix: str = "") -> dict[str, str | None]:
         ann = field.annotation
         for candidate in (ann, *getattr(ann, "__args__", ())):
             if isinstance(candidate, type) and hasattr(candidate, "model_fields"):
-                out.update(model_fields(candidate, f"{path}{'[].' if ann is not candidate else '.'}"))
+                step = "[]." if typing.get_origin(ann) is list else "."  # list[X] vs X or X | None
+                out.update(model_fields(candidate, f"{path}{step}"))
     return out
 
 

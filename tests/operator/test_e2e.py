@@ -56,9 +56,11 @@ def test_example_desk_reaches_ready_on_colocated_nodes(kube: Kubectl, operator: 
     kube.wait_ready(namespace, DESK, timeout=120)
 
     pods = kube.json("get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={DESK}")["items"]
-    assert sorted(p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods) == sorted(SERVICES)
-    for p in pods:
-        assert p["status"]["phase"] == "Running", p["metadata"]["name"]
+    components = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in pods}
+    assert sorted(components) == sorted([*SERVICES, "migrate"])  # and the migration Job's pod
+    for name, p in components.items():
+        phases = ("Running", "Succeeded") if name == "migrate" else ("Running",)  # kwok completes Job pods at once
+        assert p["status"]["phase"] in phases, p["metadata"]["name"]
         assert p["spec"]["nodeName"] in NY4, (p["metadata"]["name"], p["spec"]["nodeName"])
 
     table = kube.run("get", "desk", "-n", namespace).out.splitlines()
@@ -74,7 +76,7 @@ def test_example_desk_reaches_ready_on_colocated_nodes(kube: Kubectl, operator: 
     assert desk["metadata"]["finalizers"] == ["tradingdesk.io/finalizer"]
 
     children = kube.json("get", CHILD_KINDS, "-n", namespace, "-l", f"app.kubernetes.io/instance={DESK}")["items"]
-    assert len(children) == 24
+    assert len(children) == 25  # 5 Deployments, Services, PDBs; 6 NetworkPolicies (one for the migration Job); 4 more
     for child in children:
         assert [r["uid"] for r in child["metadata"]["ownerReferences"]] == [desk["metadata"]["uid"]]
 

@@ -43,6 +43,7 @@ def test_every_child_is_owned_labelled_and_namespaced() -> None:
         [
             "ConfigMap",
             "Deployment",
+            "Job",
             "NetworkPolicy",
             "PodDisruptionBudget",
             "Role",
@@ -79,8 +80,11 @@ def test_deployment_runs_serve_with_directory_env_and_grpc_probes() -> None:
     assert env["TD_BIND"] == "0.0.0.0:50053"
     for s in SERVICE_NAMES:
         assert env[f"TD_ADDR_{s.upper()}"] == f"us-equities-{s}.{NS}.svc:{d.spec.services.port_of(s)}"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):  # the process: a standby is alive too
         assert c[probe]["grpc"] == {"port": 50053}
+    # ready: the active replica only (a standby reports its RiskService NOT_SERVING)
+    assert c["readinessProbe"]["grpc"] == {"port": 50053, "service": "tradingdesk.v1.RiskService"}
+    assert c["readinessProbe"]["periodSeconds"] == 1
     assert c["image"] == IMAGE
     assert c["resources"] == {
         "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -202,8 +206,9 @@ def netpols(d: TradingDesk) -> dict[str, dict[str, Any]]:
 
 
 def callers(policy: dict[str, Any]) -> set[str]:
+    """Desk components that may call, and "operator" for the operator's pods (in their own namespace)."""
     return {
-        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        "operator" if "namespaceSelector" in peer else peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
         for rule in policy["ingress"]
         for peer in rule.get("from", [])
     }
@@ -211,9 +216,9 @@ def callers(policy: dict[str, Any]) -> set[str]:
 
 def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
-    assert set(pols) == set(SERVICE_NAMES)
+    assert set(pols) == {*SERVICE_NAMES, "migrate"}  # the migration Job's pods: DNS and the database only
     assert callers(pols["feeds"]) == {"routing", "risk", "monitoring"}
-    assert callers(pols["risk"]) == {"routing", "monitoring"}
+    assert callers(pols["risk"]) == {"routing", "monitoring", "operator"}  # spec.tradingState, the finalizer
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
     assert callers(pols["compliance"]) == {"monitoring"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
@@ -239,7 +244,8 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
 
 def test_network_policies_open_egress_only_to_configured_external_ports() -> None:
     bucket = {"kind": "s3", "bucket": "audit", "endpoint": "https://s3.local:9000"}
-    pols = netpols(desk(storage={"dsn": "postgresql://db.internal:6432/desk"}, compliance={"auditBucket": bucket}))
+    postgres = {"secretRef": {"name": "desk-db"}, "port": 6432}
+    pols = netpols(desk(storage={"postgres": postgres}, compliance={"auditBucket": bucket}))
 
     def external(p: dict[str, Any]) -> set[int]:
         return {port["port"] for r in p["egress"][1:] if "to" not in r for port in r["ports"]}
@@ -247,7 +253,10 @@ def test_network_policies_open_egress_only_to_configured_external_ports() -> Non
     assert external(pols["routing"]) == {6432}
     assert external(pols["compliance"]) == {6432, 9000}
     assert external(pols["feeds"]) == set()
-    assert external(netpols(desk())["routing"]) == set()  # SQLite: no network
+    assert external(pols["risk"]) == {6432}
+    assert external(netpols(desk(storage={"ephemeral": True}))["routing"]) == set()  # SQLite: no network
+    assert pols["migrate"]["ingress"] == []  # the migration Job: DNS and the database, nothing else
+    assert pols["migrate"]["egress"][1:] == [{"ports": [{"protocol": "TCP", "port": 6432}]}]
 
 
 def test_desk_name_limit_fits_service_names() -> None:
@@ -261,7 +270,10 @@ def test_rendered_hash_changes_when_a_field_is_removed() -> None:
     placement = {**example_document()["spec"]["placement"], "nodeSelector": {"disk": "nvme"}}
     with_key = by(objects(desk(placement=placement)), "Deployment", "us-equities-risk")
     without = by(objects(desk()), "Deployment", "us-equities-risk")
-    assert drift(without, with_key) == [".metadata.annotations.tradingdesk.io/rendered-hash"]
+    assert drift(without, with_key) == [
+        ".metadata.annotations.tradingdesk.io/rendered-hash",
+        ".spec.template.metadata.annotations.tradingdesk.io/pod-version",
+    ]
     assert drift(with_key, with_key) == []
 
 

@@ -112,3 +112,21 @@ def test_trading_halted_condition() -> None:
     )
     assert conds(failed)["TradingHalted"] == ("Unknown", "RiskServiceUnreachable")
     assert failed["tradingState"] == "Active"  # the state last known to be in force, not the wish
+
+
+def test_a_service_with_standbys_is_ready_with_its_active_replica() -> None:
+    two = {s: (2 if s in ("routing", "risk") else 1) for s in SERVICE_NAMES}
+    want = Desired(1, 1, two, HASHES, ready_wanted={"routing": 1, "risk": 1})
+    observed = {
+        **all_ready(),
+        "routing": obs("routing", replicas=2, updated=2),
+        "risk": obs("risk", replicas=2, updated=2),
+    }
+    status = compute(want, observed, ACTIVE, None, timestamp="t0")
+    assert conds(status)["Ready"] == ("True", "AllServicesReady")
+    assert status["services"]["routing"] == {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2}
+    # the active replica lost, no standby took over yet: degraded
+    observed["routing"] = obs("routing", ready=0, replicas=2, updated=2)
+    status = compute(want, observed, ACTIVE, status, timestamp="t1")
+    assert conds(status)["Degraded"] == ("True", "ReplicasUnavailable")
+    assert "routing 0/1 ready" in next(c["message"] for c in status["conditions"] if c["type"] == "Degraded")

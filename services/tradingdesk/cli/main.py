@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import audit, feeds
+from tradingdesk.cli import audit, database, feeds
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.door import door_metadata
@@ -344,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
     serve.add_argument("--bind", help="listen address host:port (default from the spec, or TD_BIND)")
     serve.set_defaults(func=cmd_serve)
+    database.register(sub)
 
     order = sub.add_parser("order", help="submit, cancel, replace and list orders").add_subparsers(
         dest="order_command", required=True
@@ -436,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except SpecError as exc:
+    except (SpecError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:

@@ -63,10 +63,10 @@ from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.refusals import bounded
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
-from tradingdesk.spec.domain import data_dir, dsn_for
+from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.desk = desk
         self.directory = directory or ServiceDirectory.for_desk(desk)
         # A query index derived from the log: after a machine crash it is re-indexed from the spool.
-        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False)
+        self.db = make_engine(dsn or dsn_for(desk, "compliance"), durable=False, schema=schema_for(desk, "compliance"))
         self.store = AuditStore(self.db)
         spec = desk.spec.compliance
         home = data_dir(desk)
@@ -148,7 +148,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self, server: grpc.aio.Server) -> None:
-        await asyncio.to_thread(migrate, self.db)
+        await asyncio.to_thread(prepare_schema, self.db)
         await self.trail.start()
         for state in self.sources.values():
             state.position = await asyncio.to_thread(self.store.position, state.name)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce
+from tradingdesk.core.event_codec import StreamDecoder
 from tradingdesk.core.events import (
     CancelRequested,
     DeskEvent,
@@ -71,6 +72,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         self.marks: dict[str, int] = {}
         self.created_seq: dict[str, int] = {}  # order_id -> seq of the event that created it (idempotent acks)
         self.unseated: set[str] = set()  # recovered open orders not yet put back on a venue
+        self.replay_decoder = StreamDecoder()  # rebuild's, kept so a standby's later calls continue its stream
         self.journal = JournalWriter(journal_append)
         self.bus = EventBus()
         self.bus.subscribe(self.book.apply)

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tradingdesk.core.enums import OrderStatus, TimeInForce
-from tradingdesk.core.event_codec import StreamDecoder
 from tradingdesk.core.events import OrderPending, OrderReplaced
 
 if TYPE_CHECKING:
@@ -33,8 +32,11 @@ class Recovery:
 
     def rebuild(self: OrderEngine, records: Iterable[RecordLike]) -> int:
         """Replay journal records in seq order; returns how many were applied. The open orders found are
-        ``unseated`` until ``reseat_open_orders`` puts them back on their venues."""
-        decoder = StreamDecoder()
+        ``unseated`` until ``reseat_open_orders`` puts them back on their venues.
+
+        Called again with the records committed since (a standby following the active replica's journal), it
+        goes on where it stopped."""
+        decoder = self.replay_decoder
         count = 0
         for rec in records:
             event = decoder.decode(rec.kind, rec.order_id, rec.ts_ns, rec.payload)

@@ -9,6 +9,11 @@ orders, fills, latches, decoded with the one event codec) and market data (marks
 
 Reading order: ``state.py`` (every change, whichever door), ``servicer.py`` and ``http.py`` (the doors),
 ``monitor.py`` (real-time P&L, exposure, VaR and breakers), then this module (lifecycle and inputs).
+
+One risk replica is active at a time: the one holding the change journal's writer lock (``storage/fence.py``).
+Standbys refuse the RiskService calls (UNAVAILABLE, NOT_SERVING: not ready, so not behind the Kubernetes
+Service) and wait for the lock; the moment the active replica's session ends, one of them restores the halts,
+limits and latches from the change journal and serves.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 
 import grpc
 
@@ -25,6 +31,7 @@ from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import StreamDecoder, record_event
 from tradingdesk.core.fixed import format_fixed, format_pnl, parse_fixed
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.risk.http import RiskHttpServer
 from tradingdesk.risk.limits import Limits, StateEntry
@@ -33,10 +40,11 @@ from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
 from tradingdesk.risk.servicer import RiskServicer
 from tradingdesk.risk.state import RiskState
 from tradingdesk.risk.wire import scope_proto
-from tradingdesk.spec.domain import dsn_for, instruments_of
+from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.codec import decode_payload
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.db import make_engine, prepare_schema
+from tradingdesk.storage.fence import WriterFenced, exit_fenced
 from tradingdesk.storage.risk_store import RiskChangeStore
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
@@ -54,6 +62,7 @@ COUNT_METRICS = frozenset({"consecutive_losses", "venue_errors", "slippage"})  #
 class RiskService:
     name = "risk"
     service_names = ("tradingdesk.v1.RiskService",)
+    gated_names = service_names  # reported by ``standby``: SERVING only on the active replica
 
     def __init__(
         self,
@@ -69,8 +78,10 @@ class RiskService:
         self.environ = dict(os.environ if environ is None else environ)
         self.directory = directory or ServiceDirectory.for_desk(desk, self.environ)
         self.instruments = instruments_of(desk)
-        self.db = make_engine(dsn or dsn_for(desk, "risk"))
-        self.store = RiskChangeStore(self.db)
+        self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
+        self.store = RiskChangeStore(
+            self.db, on_fenced=lambda: exit_fenced(self.name, "another risk replica took the change journal over")
+        )
         self.rt = RealTimeRisk(
             Limits.from_spec(desk.spec.risk),
             sectors={s: i.sector for s, i in self.instruments.items()},
@@ -91,15 +102,36 @@ class RiskService:
         self.upstreams: list[Upstream] = []
         self._tasks: list[asyncio.Task] = []
         self.http: RiskHttpServer | None = None
+        self.standby = Standby(self.service_names[0], "standby: another risk replica is active; retry")
+        self.interceptors = (self.standby,)
+        self._stopping = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
     async def start(self, server: grpc.aio.Server) -> None:
         problems = self.desk.spec.risk.cross_check(set(self.instruments), self.state.accounts)
         if problems:
             raise ValueError("invalid spec.risk: " + "; ".join(problems))
-        await asyncio.to_thread(migrate, self.db)
-        await asyncio.to_thread(self.state.restore)
+        await asyncio.to_thread(prepare_schema, self.db)
         risk_pb2_grpc.add_RiskServiceServicer_to_server(self.servicer, server)
+        try:
+            await asyncio.to_thread(self.store.hold, wait=False)
+        except WriterFenced:
+            log.info("risk: standby; another replica writes the change journal")
+            self._tasks.append(asyncio.create_task(self._stand_by(), name="risk-standby"))
+            return
+        await self._lead()  # nobody else writes: active from the start
+
+    async def _stand_by(self) -> None:
+        try:
+            await asyncio.to_thread(self.store.hold, stop=self._stopping)
+        except WriterFenced:
+            return  # stopping
+        log.warning("risk: the active replica is gone; taking over")
+        await self._lead()
+
+    async def _lead(self) -> None:
+        """This replica holds the writer lock: restore halts, limits and latches, then serve."""
+        await asyncio.to_thread(self.state.restore)
         self.upstreams = [
             Upstream("journal", self.directory.address("routing"), self._consume_journal),
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
@@ -112,6 +144,11 @@ class RiskService:
         if port:
             self.http = RiskHttpServer(self.state, self._http_host(), port, self.environ)
             await self.http.start()
+        await self.standby.activate()
+        log.info("risk: active")
+
+    def bind_health(self, servicer) -> None:
+        self.standby.bind_health(servicer)
 
     def _http_host(self) -> str:
         bind = self.environ.get("TD_BIND")
@@ -124,6 +161,7 @@ class RiskService:
         self.state.end_streams()
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self.http is not None:
             await self.http.stop()
         for task in self._tasks:
@@ -132,6 +170,7 @@ class RiskService:
         for up in self.upstreams:
             await up.stop()
         await self.access_audit.stop()
+        self.store.release()
         self.db.dispose()
 
     @property

@@ -1,9 +1,18 @@
-"""The routing service assembled: journal, engine, gate, venues, and its market data and risk inputs."""
+"""The routing service assembled: journal, engine, gate, venues, and its market data and risk inputs.
+
+One routing replica is active at a time; the others are hot standbys. The active one holds the journal's writer
+lock (``storage/fence.py``: PostgreSQL refuses any other writer). A standby replays the journal at start, then
+follows what the active one commits, keeps its venue books and gate references warm from market data and its
+gate current from the risk service, and refuses order calls (UNAVAILABLE, OrderService NOT_SERVING: not ready,
+so not behind the Kubernetes Service). The moment the active replica's database session ends, the standby gets
+the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import grpc
 
@@ -12,7 +21,9 @@ from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import AccessDecision, AccessRecorded, FeedSwitched, JournalEvent
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.core.ids import IdGenerator
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
@@ -24,12 +35,13 @@ from tradingdesk.risk.wire import limits_from_proto, state_from_proto
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
-from tradingdesk.spec.domain import dsn_for, instruments_of
+from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
-from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.db import make_engine, prepare_schema
+from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
-from tradingdesk.storage.journal import Journal
+from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
 from tradingdesk.venues.scheduling import LoopScheduler
@@ -37,12 +49,14 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 BACKGROUND_COMMIT_DELAY_S = 0.002
+FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
 SWITCHES_REMEMBERED = 10_000
 
 
 class RoutingService:
     name = "routing"
     service_names = ("tradingdesk.v1.OrderService",)
+    gated_names = service_names  # reported by ``standby``: SERVING only on the active replica
 
     def __init__(
         self,
@@ -61,7 +75,7 @@ class RoutingService:
         self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
-        self.db = make_engine(self.dsn)
+        self.db = make_engine(self.dsn, schema=schema_for(desk, "routing"))
         self.journal: Journal | None = None
         self.engine: OrderEngine | None = None
         self.durability: AsyncDurability | None = None
@@ -71,14 +85,27 @@ class RoutingService:
         """(feed, switched_ns, to_line) of the feed line switches in the journal, the newest last."""
         self.access_audit = QueuedAccessAudit(self._journal_access, name="routing")
         """Access decisions about calls to routing (``audit.access``), into the journal."""
+        self.applied_seq = 0  # the last journal record this replica applied to its engine
+        self.applied_ts_ns = 0
+        self.standby = Standby(self.service_names[0], "standby: another routing replica is active; retry")
+        self.interceptors = (self.standby,)
+        self._stopping = threading.Event()
+        self._lead_task: asyncio.Task | None = None
 
     async def start(self, server: grpc.aio.Server) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._commit_scheduled = False
         self._wake_armed = False
         spec = self.desk.spec
-        await asyncio.to_thread(migrate, self.db)
-        self.journal = await asyncio.to_thread(Journal, self.db, batch_max=spec.routing.journal_batch_max, inline=True)
+        await asyncio.to_thread(prepare_schema, self.db)
+        self.journal = await asyncio.to_thread(
+            Journal,
+            self.db,
+            batch_max=spec.routing.journal_batch_max,
+            inline=True,
+            standby=True,
+            on_fenced=lambda: exit_fenced(self.name, "another routing replica took the journal over"),
+        )
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
         taker_fees = {v.name: units(v.taker_fee_per_unit) for v in spec.venues}
@@ -114,10 +141,9 @@ class RoutingService:
                 impact_coefficient_bps=v.impact_bps,
                 depth_levels=v.depth_levels,
             )
-        self.engine.bus.subscribe(self._remember_switch)
-        # Rebuild before the journal accepts anything new, so seq numbers continue where they stopped.
-        self.recovered = await asyncio.to_thread(lambda: self.engine.rebuild(self.journal.replay(1)))
-        self.journal.start()
+        self.engine.bus.subscribe(self._remember_switch)  # replayed and followed switches too
+        # Replay what is committed; an active replica then continues the numbering after it, a standby follows.
+        self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
         parser = RequestParser(
@@ -137,6 +163,8 @@ class RoutingService:
             incarnation=await asyncio.to_thread(journal_incarnation, self.db),
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
+        # Market data and the risk stream from the start, active or not: a standby's books, references and gate
+        # are warm when it takes over.
         self.upstreams = [
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
             Upstream("risk", self.directory.address("risk"), self._consume_risk),
@@ -144,9 +172,80 @@ class RoutingService:
         ]
         for up in self.upstreams:
             up.start()
-        self.access_audit.start()
-        self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
+        if await asyncio.to_thread(self.journal.try_take_over):
+            await self._lead()  # nobody else writes: active from the start
+        else:
+            log.info("routing: standby; another replica writes the journal (seq %d applied)", self.applied_seq)
+            self._lead_task = asyncio.create_task(self._stand_by(), name="routing-standby")
+
+    # -- active and standby ---------------------------------------------------------------------------------------
+    def _committed_since_applied(self) -> list[JournalRecord]:
+        return list(read_journal(self.db, self.applied_seq + 1))
+
+    def _apply(self, records: list[JournalRecord]) -> int:
+        """Records the active replica committed, into this replica's engine (the recovery path)."""
+        if records:
+            self.engine.rebuild(records)
+            self.applied_seq = records[-1].seq
+            self.applied_ts_ns = records[-1].ts_ns
+        return len(records)
+
+    async def _stand_by(self) -> None:
+        """Follow the journal until the writer lock is ours, then take over."""
+        follower = asyncio.create_task(self._follow(), name="routing-follow")
+        waited_at = self.clock.now_ns()
+        try:
+            await asyncio.to_thread(self.journal.take_over, self._stopping)
+        except JournalStandby:
+            return  # stopping
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        log.warning(
+            "routing: the active replica is gone; taking over (stood by %.1f s)",
+            (self.clock.now_ns() - waited_at) / 1e9,
+        )
+        await self._lead()
+
+    async def _follow(self) -> None:
+        while True:
+            self._apply(await asyncio.to_thread(self._committed_since_applied))
+            await asyncio.sleep(FOLLOW_INTERVAL_S)
+
+    async def _lead(self) -> None:
+        """This replica holds the writer lock: apply the last committed records, carry out halts deferred while
+        standing by, put the open orders back on the venues, and serve."""
+        took_over_ns = self.clock.now_ns()
+        self._apply(await asyncio.to_thread(self._committed_since_applied))
+        if self.applied_seq != self.journal.last_seq():  # the lock is held: nothing can be committed meanwhile
+            raise RuntimeError(f"journal at seq {self.journal.last_seq()}, applied {self.applied_seq}")
+        # Order ids of this writer: its epoch after the last record of the one before, whatever this process's
+        # start time or pid (replicas in containers often share both), so no id is ever given twice.
+        epoch_ms = max(self.clock.now_ns(), self.applied_ts_ns) // 1_000_000 + 1
+        self.engine.ids = IdGenerator("O", epoch_ms=epoch_ms)
+        self.journal.start()
+        # What only the writer journals: feed line switches (a standby's would be refused) and access decisions.
+        switches = Upstream("line-switches", self.directory.address("feeds"), self._consume_line_switches)
+        self.upstreams.append(switches)
+        switches.start()
+        self.access_audit.start()
+        for scope, entry in list(self.gate.states.items()):
+            # halts the risk service sent while this replica stood by (changed_ns 0: the spec's, not yet heard);
+            # one the old active replica handled cancels only what is still open and journals no second report
+            if entry.state == TradingState.HALTED and entry.changed_ns:
+                self._halt_scope(scope, entry, None)
+        self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
+        await self.standby.activate()
+        log.info(
+            "routing: active from journal seq %d, %d open orders (%.1f ms to take over)",
+            self.applied_seq,
+            self.engine.open_count,
+            (self.clock.now_ns() - took_over_ns) / 1e6,
+        )
+
+    def bind_health(self, servicer) -> None:
+        self.standby.bind_health(servicer)
 
     def _append(self, kind: str, order_id: str, payload: dict, ts_ns: int, event: JournalEvent) -> int:
         """Journal an event. Events a client waits on are committed inline by ``commit_soon``. The rest
@@ -299,8 +398,8 @@ class RoutingService:
         the scope leaves every venue at once; positions are flattened if the kill asked for it; the incident
         report goes to the journal."""
         engine = self.engine
-        if engine is None:
-            return
+        if engine is None or self.journal is None or self.journal.standby:
+            return  # a standby's gate knows the halt; the active replica acts on it (or this one, on taking over)
         flatten = kill is not None and kill.flatten and kill.changed_ns == entry.changed_ns
         incident = engine.halt_scope(
             scope[0],
@@ -328,6 +427,9 @@ class RoutingService:
         self.publisher.close()
 
     async def stop(self) -> None:
+        self._stopping.set()
+        if self._lead_task is not None:
+            await asyncio.gather(self._lead_task, return_exceptions=True)
         for up in self.upstreams:
             await up.stop()
         await self.access_audit.stop()

@@ -32,8 +32,13 @@ class Child:
     process: asyncio.subprocess.Process
 
 
+# A child may take seconds to listen on a loaded machine; gRPC's default reconnect back-off (up to two minutes)
+# would then make this wait miss a service that is long up.
+_PROBE_CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500)]
+
+
 async def wait_serving(address: str, deadline: float) -> bool:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.insecure_channel(address, options=_PROBE_CHANNEL_OPTIONS) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -57,7 +62,7 @@ class EmbeddedDesk:
         self.env = {**os.environ, **(env or {})}
         self.children: dict[str, Child] = {}
 
-    async def start(self, print_line=print) -> None:
+    async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
         for name in SERVICE_NAMES:
             cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
             out = None
@@ -66,7 +71,7 @@ class EmbeddedDesk:
                 out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
             self.children[name] = Child(name, self.directory.address(name), proc)
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + ready_timeout
         results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:

@@ -38,8 +38,10 @@ class DeskService(Protocol):
 
     async def stop(self) -> None: ...
 
-    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops, and
-    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades.
+    # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
+    # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades,
+    # ``interceptors`` go to the server, and ``gated_names`` are names the runtime does not mark SERVING itself
+    # (a standby reports them through ``bind_health``).
 
 
 class RunningService:
@@ -66,7 +68,8 @@ class RunningService:
 
 
 async def start_service(service: DeskService, address: str) -> RunningService:
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    # A service with standbys (routing, risk) refuses its calls while standing by: an interceptor of its own.
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=tuple(getattr(service, "interceptors", ())))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
@@ -78,8 +81,10 @@ async def start_service(service: DeskService, address: str) -> RunningService:
     host = address.rsplit(":", 1)[0]
     bound = f"{host}:{port}"
     await server.start()
+    gated = set(getattr(service, "gated_names", ()))  # names whose status the service reports itself (standby)
     for name in ("", *service.service_names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if name not in gated:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     bind_health = getattr(service, "bind_health", None)
     if bind_health is not None:  # a service whose own health can change (feeds: every line down)
         bind_health(health_servicer)

@@ -29,6 +29,7 @@ DEFAULT_PORTS = {"feeds": 50051, "routing": 50052, "risk": 50053, "compliance": 
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.\-]{0,15}$"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 TradingStateName = Literal["Active", "ReduceOnly", "Halted"]
 TimeInForceName = Literal["DAY", "GTC", "IOC", "FOK", "GTD"]
@@ -470,9 +471,34 @@ class PlacementSpec(Model):
     """Spread replicas evenly across nodes of the colocation."""
 
 
+class SecretKeySpec(Model):
+    """One key of a Secret in the desk's namespace."""
+
+    name: str = Field(pattern=SECRET_NAME_PATTERN, max_length=253)
+    """Name of the Secret."""
+    key: str = Field(default="dsn", pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+    """Key whose value is used."""
+
+
+class PostgresSpec(Model):
+    """The desk's PostgreSQL database on Kubernetes. Its URL never appears in the spec, the desk's ConfigMap or
+    its status: it stays in the Secret, which the operator mounts into the pods that keep state."""
+
+    secret_ref: SecretKeySpec
+    """Secret key holding the connection URL, e.g. postgresql://desk:PASSWORD@pg.db.svc:5432/trading."""
+    port: int = Field(default=5432, ge=1, le=65_535)
+    """Port of the server: the desk's NetworkPolicies open egress to it, and a service refuses a URL that dials
+    another port."""
+
+
 class StorageSpec(Model):
-    dsn: str = ""
-    """SQLAlchemy URL of the journal database; empty means SQLite under dataDir."""
+    postgres: PostgresSpec | None = None
+    """Where routing's journal, risk's halts and limits and compliance's audit index live on Kubernetes, one
+    schema per service (<desk>_<service>). Unset: SQLite files, which the operator accepts only with
+    ephemeral: true. The embedded runtime uses SQLite unless TD_DSN or TD_DSN_FILE names a database."""
+    ephemeral: bool = False
+    """Accept state on the pods' emptyDir, lost whenever a pod moves or restarts: for throwaway desks in tests,
+    never for trading."""
     data_dir: str = "var"
     """Directory for local state in the embedded runtime."""
 

@@ -10,14 +10,21 @@
   to mean the psycopg 3 driver). The server's defaults (``fsync=on``, ``synchronous_commit=on``) make a
   commit durable.
 
-``migrate(engine_or_dsn)`` brings the schema to the newest Alembic revision. It is idempotent and safe to
-call from every process at every start, also concurrently: on PostgreSQL the upgrade runs in one
-transaction under an advisory lock, on SQLite inside ``BEGIN IMMEDIATE`` (which holds the write lock).
+On PostgreSQL, ``make_engine(dsn, schema=...)`` puts every table of the engine in that schema (its
+``search_path``), so the services of a desk, and several desks, share one database without sharing tables.
+
+``migrate(engine_or_dsn)`` brings the schema to the newest Alembic revision (creating the PostgreSQL schema
+first). It is idempotent and safe to call from every process at every start, also concurrently: on
+PostgreSQL the upgrade runs in one transaction under an advisory lock, on SQLite inside ``BEGIN IMMEDIATE``
+(which holds the write lock). On Kubernetes the operator runs migrations once per desk version in a Job
+instead, and the services only wait for the schema (``prepare_schema`` with ``TD_MIGRATIONS=wait``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -35,6 +42,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK_KEY = 0x7464_6573_6B6D_6967
 
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
+
+#: What a PostgreSQL schema of ours may be called (an identifier that needs no quoting).
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: ``TD_MIGRATIONS``: ``run`` (default: migrate at start) or ``wait`` (someone else migrates; wait for it).
+MIGRATIONS_ENV = "TD_MIGRATIONS"
+SCHEMA_WAIT_POLL_S = 0.5
 
 #: libpq settings so that an unreachable or silent server shows up as an error within seconds instead of a
 #: connection that hangs for minutes (the journal writer then reconnects and retries). A DSN query
@@ -78,9 +91,13 @@ def make_engine(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     echo: bool = False,
     durable: bool = True,
+    schema: str | None = None,
     **engine_kwargs: Any,
 ) -> Engine:
     """Create an engine for ``dsn`` with the durability settings the desk relies on.
+
+    ``schema``: on PostgreSQL, the schema that holds every table of this engine (ignored by SQLite, where each
+    service has a file of its own).
 
     ``durable=False`` is for mirrors that can be rebuilt from a durable source (the compliance audit store
     re-reads the routing journal from its last seq): commits survive a crash of the process but not of the
@@ -109,8 +126,15 @@ def make_engine(
         for key, value in _PG_CONNECT_DEFAULTS.items():
             if key not in url.query:
                 connect_args.setdefault(key, value)
+        options = [connect_args.get("options", "")]
         if not durable:
-            connect_args["options"] = (connect_args.get("options", "") + " -c synchronous_commit=off").strip()
+            options.append("-c synchronous_commit=off")
+        if schema is not None:
+            if not _SCHEMA_NAME.match(schema):
+                raise ValueError(f"schema {schema!r}: lower-case letters, digits and underscores, at most 63")
+            options.append(f"-c search_path={schema}")
+        if any(options):
+            connect_args["options"] = " ".join(o for o in options if o)
         return create_engine(url, echo=echo, connect_args=connect_args, **engine_kwargs)
     return create_engine(url, echo=echo, **engine_kwargs)
 
@@ -182,6 +206,8 @@ def migrate(engine_or_dsn: Engine | str | URL, revision: str = "head") -> str | 
         with engine.begin() as conn:
             if is_postgresql(engine):
                 conn.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK_KEY)))
+                if schema := _own_schema(conn):
+                    conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             elif is_sqlite(engine):
                 # pysqlite begins transactions lazily (and never before DDL); take the write lock now so the
                 # whole upgrade is atomic and concurrent starters wait for each other.
@@ -196,6 +222,60 @@ def migrate(engine_or_dsn: Engine | str | URL, revision: str = "head") -> str | 
             engine.dispose()
 
 
+def _own_schema(conn: Any) -> str | None:
+    """The schema ``make_engine(schema=...)`` put first on this connection's search_path, if any."""
+    path = conn.exec_driver_sql("SELECT current_setting('search_path')").scalar() or ""
+    first = path.split(",")[0].strip()
+    return first if _SCHEMA_NAME.match(first) and first != "public" else None
+
+
+def schema_ready(engine: Engine) -> bool:
+    """Whether the database is migrated far enough for this code: at its head revision, or at a revision this
+    code does not know, which a newer version of the desk wrote (migrations only ever add, so older code
+    keeps working on a newer schema during a rolling upgrade)."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    current = current_revision(engine)
+    if current is None:
+        return False
+    script = ScriptDirectory.from_config(alembic_config())
+    if current == script.get_current_head():
+        return True
+    try:
+        script.get_revision(current)
+    except CommandError:
+        log.warning("database at revision %s, newer than this version's %s", current, script.get_current_head())
+        return True
+    return False
+
+
+def prepare_schema(engine: Engine, environ: dict[str, str] | None = None) -> str | None:
+    """What a service does with its database at start: migrate it, or with ``TD_MIGRATIONS=wait`` (set by the
+    operator, whose Job migrates once per desk version) wait until the schema is ready for this code.
+
+    Waiting never gives up: the pod stays unready (and its startup probe restarts it after a while) until the
+    migration Job has run, which is what a person looking at the desk expects to see.
+    """
+    env = os.environ if environ is None else environ
+    mode = env.get(MIGRATIONS_ENV, "run")
+    if mode == "run":
+        return migrate(engine)
+    if mode != "wait":
+        raise ValueError(f"{MIGRATIONS_ENV}={mode!r}: expected 'run' or 'wait'")
+    waited = 0.0
+    while True:
+        try:
+            if schema_ready(engine):
+                return current_revision(engine)
+        except Exception as exc:  # the database itself may still be starting
+            log.warning("waiting for the database: %s", type(exc).__name__)
+        if waited % 10 < SCHEMA_WAIT_POLL_S:
+            log.info("waiting for the migration Job to bring the schema to %s (%.0fs)", head_revision(), waited)
+        time.sleep(SCHEMA_WAIT_POLL_S)
+        waited += SCHEMA_WAIT_POLL_S
+
+
 __all__ = [
     "MIGRATIONS_DIR",
     "alembic_config",
@@ -206,4 +286,6 @@ __all__ = [
     "make_engine",
     "migrate",
     "normalize_url",
+    "prepare_schema",
+    "schema_ready",
 ]

@@ -22,7 +22,14 @@ records; beyond that ``append`` raises ``JournalFull`` instead of blocking (the 
 loop, which must never block). Callers should stop admitting new orders earlier, when ``healthy`` is false
 or ``backlog`` grows, so that events of orders already live (fills, cancels) still fit.
 
-There must be one ``Journal`` writing to a database at a time: it owns the numbering.
+There is one ``Journal`` writing to a journal table at a time: it owns the numbering. On PostgreSQL the
+database enforces it (``fence.py``): the writer's connection holds the table's writer lock, taken when the
+journal is created (``wait_for_lock`` queues for it), and while it is held no other session can insert. A
+``standby`` journal takes no lock: it only reads (``replay``) until ``take_over`` gets the lock, when the
+writer it stood by for is gone, and continues the numbering after the last committed record. A writer that
+loses its session re-takes the lock only if no other writer took it meanwhile, and then checks that nobody
+appended in between; otherwise it is fenced for good: ``JournalFenced``, ``on_fenced`` called once, no append
+ever again. Records it had not committed were never reported durable, so never acknowledged.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from .codec import decode_payload, encode_payload
+from .db import is_postgresql
+from .fence import WriterFenced, WriterLock
 from .schema import journal as journal_table
 
 log = logging.getLogger(__name__)
@@ -80,6 +89,14 @@ class JournalFull(JournalError):
     """Too many records wait for the database (it has been unavailable for a while)."""
 
 
+class JournalFenced(JournalError):
+    """Another writer holds this journal, or took it over: this one may never append again."""
+
+
+class JournalStandby(JournalError):
+    """``append`` on a standby journal: another replica writes it until ``take_over``."""
+
+
 @dataclass(slots=True)
 class JournalStats:
     commits: int = 0
@@ -109,9 +126,16 @@ class Journal:
         retry_max_s: float = 5.0,
         replay_chunk: int = 5000,
         inline: bool = False,
+        wait_for_lock: bool = False,
+        standby: bool = False,
+        on_fenced: Callable[[], None] | None = None,
     ) -> None:
         """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
-        wake the writer thread, which then only sweeps every few milliseconds and retries failures."""
+        wake the writer thread, which then only sweeps every few milliseconds and retries failures.
+
+        On PostgreSQL the constructor takes the journal's writer lock: ``JournalFenced`` if another writer holds
+        it, or with ``wait_for_lock`` it waits its turn; a ``standby`` journal takes it later, in ``take_over``.
+        ``on_fenced`` is called (from the writer thread) if this journal is later fenced off."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -124,8 +148,18 @@ class Journal:
         # Held by whoever is writing (the writer thread or commit_inline), from taking a batch until it is
         # committed, so batches are committed in seq order and never concurrently.
         self._write_lock = threading.Lock()
+        self._fence = WriterLock(engine, journal_table.name) if is_postgresql(engine) else None
+        self._on_fenced = on_fenced
+        self._fenced = False
+        self._conn: Connection | None = None  # the writer's own connection (on PostgreSQL: holding the lock)
+        self._standby = standby
+        if self._fence is not None and not standby:
+            try:
+                self._conn = self._fence.acquire() if wait_for_lock else self._fence.try_acquire()
+            except WriterFenced as exc:
+                raise JournalFenced(str(exc)) from None
 
-        last = self._read_max_seq()
+        last = self._read_max_seq()  # with the lock held: nobody else appends any more
         self._next_seq = last + 1  # guarded by _lock
         self._durable_seq = last  # written by the writer thread only
         self._lock = threading.Lock()
@@ -136,7 +170,6 @@ class Journal:
         self._durable_waiters = 0
         self._listeners: tuple[CommitListener, ...] = ()
         self._thread: threading.Thread | None = None
-        self._conn: Connection | None = None  # the writer's own connection
         self._closing = False
         self._closed = False
         self._healthy = True
@@ -165,7 +198,11 @@ class Journal:
             raise TypeError("ts_ns must be a 64-bit int")
         text = encode_payload(payload)
         with self._lock:
+            if self._standby:
+                raise JournalStandby("this replica stands by: another one writes the journal")
             if self._closing:
+                if self._fenced:
+                    raise JournalFenced("this journal was fenced off: another writer took over")
                 raise JournalClosed("journal is closed")
             if len(self._pending) >= self._max_pending:
                 raise JournalFull(f"{len(self._pending)} records wait for the database")
@@ -198,10 +235,7 @@ class Journal:
             if not batch:
                 return True
             try:
-                conn = self._conn
-                if conn is None:
-                    conn = self._conn = self._engine.connect()
-                self._insert_rows(conn, [p[:5] for p in batch])
+                self._insert_rows(self._writer(), [p[:5] for p in batch])
             except Exception as exc:
                 with self._lock:
                     self._pending[:0] = batch
@@ -234,6 +268,47 @@ class Journal:
     def backlog(self) -> int:
         """Records appended but not yet durable."""
         return self._next_seq - 1 - self._durable_seq
+
+    @property
+    def standby(self) -> bool:
+        """True until ``take_over``: another replica writes this journal."""
+        return self._standby
+
+    def try_take_over(self) -> bool:
+        """Become the writer now if nobody else writes (the lock is free); False if another writer holds it."""
+        if not self._standby:
+            return True
+        try:
+            conn = self._fence.try_acquire() if self._fence is not None else None
+        except WriterFenced:
+            return False
+        self._took_over(conn)
+        return True
+
+    def take_over(self, stop: threading.Event | None = None, on_wait: Callable[[], None] | None = None) -> int:
+        """Wait for the writer lock (granted the moment the current writer's session ends) and become the writer,
+        numbering on after the last committed record. Returns that record's seq. ``stop`` gives up the wait
+        with ``JournalStandby``."""
+        if self._standby:
+            try:
+                conn = self._fence.acquire(stop, on_wait) if self._fence is not None else None
+            except WriterFenced as exc:
+                raise JournalStandby(str(exc)) from None
+            self._took_over(conn)
+        return self.last_seq()
+
+    def _took_over(self, conn: Connection | None) -> None:
+        last = self._read_max_seq(conn)  # with the lock held: nobody else appends any more
+        with self._lock, self._durable_cv:
+            self._conn = conn
+            self._next_seq = last + 1
+            self._durable_seq = last
+            self._standby = False
+
+    @property
+    def fenced(self) -> bool:
+        """True once another writer took this journal over; it never appends again."""
+        return self._fenced
 
     @property
     def healthy(self) -> bool:
@@ -321,28 +396,8 @@ class Journal:
     # ------------------------------------------------------------------ reading
 
     def replay(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[JournalRecord]:
-        """Yield committed records with ``from_seq <= seq (<= to_seq)`` in seq order, a chunk at a time.
-
-        Each chunk is one short query (keyset pagination on the primary key); no connection or transaction
-        is held between chunks, so replaying a long journal neither loads it into memory nor pins a
-        snapshot.
-        """
-        t = journal_table
-        cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
-        chunk = self._replay_chunk
-        cursor = from_seq
-        while True:
-            stmt = select(*cols).where(t.c.seq >= cursor)
-            if to_seq is not None:
-                stmt = stmt.where(t.c.seq <= to_seq)
-            stmt = stmt.order_by(t.c.seq).limit(chunk)
-            with self._engine.connect() as conn:
-                rows = conn.execute(stmt).all()
-            for seq, ts_ns, kind, order_id, payload in rows:
-                yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload), payload)
-            if len(rows) < chunk:
-                return
-            cursor = rows[-1][0] + 1
+        """Committed records with ``from_seq <= seq (<= to_seq)`` in seq order (see ``read_journal``)."""
+        return read_journal(self._engine, from_seq, to_seq, chunk=self._replay_chunk)
 
     def _read_max_seq(self, conn: Connection | None = None) -> int:
         stmt = select(func.max(journal_table.c.seq))
@@ -389,15 +444,16 @@ class Journal:
         attempt = 0
         while True:
             try:
-                conn = self._conn
-                if conn is None:
-                    conn = self._conn = self._engine.connect()
-                if attempt and self._read_max_seq(conn) >= first:
+                conn = self._writer()
+                if attempt and self._already_written(conn, rows):
                     # An earlier attempt committed but its acknowledgement was lost.
                     log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
                 else:
                     self._insert_rows(conn, rows)
                 break
+            except (WriterFenced, JournalFenced) as exc:
+                self._fenced_off(exc)
+                return False
             except Exception as exc:
                 attempt += 1
                 self.stats.write_failures += 1
@@ -422,6 +478,46 @@ class Journal:
             log.warning("journal writes recovered after %d failed attempts", attempt)
         self._committed(chunk)
         return True
+
+    def _writer(self) -> Connection:
+        """The writer's connection; after a lost one, a new one that holds the writer lock again."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._fence.try_acquire() if self._fence is not None else self._engine.connect()
+        return conn
+
+    def _already_written(self, conn: Connection, rows: list[tuple[Any, ...]]) -> bool:
+        """After a failed attempt: are ``rows`` in the table (ours, committed though the answer was lost), or
+        nothing from their first seq on? Anything else means another writer appended: ``JournalFenced``."""
+        t = journal_table
+        stmt = (
+            select(t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
+            .where(t.c.seq >= rows[0][0])
+            .order_by(t.c.seq)
+            .limit(len(rows) + 1)
+        )
+        found = [tuple(r) for r in conn.execute(stmt).all()]
+        conn.rollback()
+        if not found:
+            return False
+        if found == [tuple(r) for r in rows]:
+            return True
+        raise JournalFenced(f"another writer appended to the journal from seq {found[0][0]} on")
+
+    def _fenced_off(self, exc: BaseException) -> None:
+        """Another writer has the journal: stop for good. Nothing not yet durable was ever acknowledged."""
+        with self._lock:
+            self._closing = True
+            self._fenced = True
+        self._healthy = False
+        self._last_error = exc
+        self._drop_conn()
+        log.critical("journal fenced off (%s): %d records were never durable and are dropped", exc, self.backlog)
+        if self._on_fenced is not None:
+            try:
+                self._on_fenced()
+            except Exception:
+                log.exception("on_fenced failed")
 
     def _committed(self, chunk: list[_Pending]) -> None:
         """Bookkeeping after a commit: durable seq, stats, then the listeners (in seq order)."""
@@ -470,11 +566,39 @@ class Journal:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if invalidate:  # after a failure: never hand a possibly broken connection back to the pool
+        if invalidate or self._fence is not None:
+            # after a failure, never hand a possibly broken connection back to the pool; a fenced writer's
+            # session ends here, and its writer lock with it (a pooled session would keep holding it)
             with contextlib.suppress(Exception):
                 conn.invalidate()
         with contextlib.suppress(Exception):
             conn.close()
+
+
+def read_journal(
+    engine: Engine, from_seq: int = 1, to_seq: int | None = None, *, chunk: int = 5000
+) -> Iterator[JournalRecord]:
+    """Yield committed records with ``from_seq <= seq (<= to_seq)`` in seq order, a chunk at a time.
+
+    Each chunk is one short query (keyset pagination on the primary key); no connection or transaction is held
+    between chunks, so replaying a long journal neither loads it into memory nor pins a snapshot. Needs no
+    writer lock: a standby follows the journal this way while another replica writes it.
+    """
+    t = journal_table
+    cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
+    cursor = from_seq
+    while True:
+        stmt = select(*cols).where(t.c.seq >= cursor)
+        if to_seq is not None:
+            stmt = stmt.where(t.c.seq <= to_seq)
+        stmt = stmt.order_by(t.c.seq).limit(chunk)
+        with engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        for seq, ts_ns, kind, order_id, payload in rows:
+            yield JournalRecord(seq, ts_ns, kind, order_id, decode_payload(payload), payload)
+        if len(rows) < chunk:
+            return
+        cursor = rows[-1][0] + 1
 
 
 def _describe(exc: BaseException) -> str:
@@ -490,7 +614,10 @@ __all__ = [
     "Journal",
     "JournalClosed",
     "JournalError",
+    "JournalFenced",
     "JournalFull",
     "JournalRecord",
+    "JournalStandby",
     "JournalStats",
+    "read_journal",
 ]

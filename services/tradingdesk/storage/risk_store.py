@@ -6,18 +6,25 @@ and a row is never visible before the rows numbered below it, which is what lets
 the journal as a gap-free stream (``since``) and tell a missing change from one not yet written. (A database
 sequence can skip numbers on a rolled-back insert, and concurrent writers can commit out of order.)
 
-There must be one risk service writing to a database at a time: it owns the numbering.
+There must be one risk service writing to a database at a time: it owns the numbering. On PostgreSQL the
+database enforces that, like routing's journal (fence.py): ``hold`` takes the writer lock (waiting while
+another replica holds it; ``record`` takes it without waiting if nobody called ``hold``), and ``record`` writes
+through the connection that holds it. The next id is read once the lock is held, so a standby that takes over
+goes on from the last change its predecessor committed. A risk service whose session was lost gets
+``WriterFenced`` and must stop.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from .codec import decode_payload, encode_payload
+from .fence import WriterFenced, WriterLock, is_fence_error
 from .incarnation import journal_incarnation
 from .schema import risk_changes
 
@@ -35,10 +42,32 @@ class RiskChange:
 
 
 class RiskChangeStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, on_fenced: Callable[[], None] | None = None) -> None:
+        """``on_fenced``: called once this store finds it lost the writer lock, before ``WriterFenced``."""
         self._engine = engine
-        self._lock = threading.Lock()
-        self._next_id: int | None = None  # read at the first write (the tables may not exist before migrate)
+        self._on_fenced = on_fenced
+        self._fence = WriterLock(engine, risk_changes.name)
+        self._writer: Connection | None = None
+        self._write_lock = threading.Lock()  # record() is called from the event loop and from worker threads
+        self._next_id: int | None = None  # read at the first write under the lock (and after migrate)
+
+    def hold(self, *, wait: bool = True, stop: threading.Event | None = None) -> None:
+        """Take the writer lock before writing (PostgreSQL; nothing to do on SQLite). ``wait``: queue for it
+        while another replica writes (``stop`` ends the wait with ``WriterFenced``); else ``WriterFenced`` at
+        once."""
+        if not self._fence.enforced or self._writer is not None:
+            return
+        writer = self._fence.acquire(stop) if wait else self._fence.try_acquire()
+        with self._write_lock:
+            self._writer = writer
+            self._next_id = None  # whoever wrote before us may have gone on: read the last id again
+
+    def release(self) -> None:
+        with self._write_lock:
+            writer, self._writer = self._writer, None
+            self._next_id = None
+        if writer is not None:
+            WriterLock.release(writer)
 
     def record(self, ts_ns: int, actor: str, reason: str, scope: str, change: dict[str, Any]) -> int:
         """Store one change durably (its own transaction) and return its id, the next without a gap."""
@@ -49,18 +78,37 @@ class RiskChangeStore:
             "scope": scope,
             "change": encode_payload(change),
         }
-        with self._lock:
+        with self._write_lock:
+            if self._fence.enforced and self._writer is None:  # not held yet: take it now, without waiting
+                self._writer = self._fence.try_acquire()
+                self._next_id = None
             if self._next_id is None:
                 self._next_id = self.last_id() + 1
             change_id = self._next_id
+            statement = risk_changes.insert().values(id=change_id, **values)
             try:
-                with self._engine.begin() as conn:
-                    conn.execute(risk_changes.insert().values(id=change_id, **values))
-            except Exception:
+                if self._writer is None:
+                    with self._engine.begin() as conn:
+                        conn.execute(statement)
+                else:
+                    with self._writer.begin():
+                        self._writer.execute(statement)
+            except Exception as exc:
                 self._next_id = None  # it may have committed after all: read the last id again next time
+                if self._writer is not None and (is_fence_error(exc) or not self._still_held()):
+                    if self._on_fenced is not None:
+                        self._on_fenced()
+                    raise WriterFenced(f"this risk service lost the writer lock of risk_changes: {exc}") from exc
                 raise
             self._next_id = change_id + 1
         return change_id
+
+    def _still_held(self) -> bool:
+        """Whether the writer's session still holds the lock (a lost connection does not: its session ended)."""
+        try:
+            return self._writer is not None and self._fence.holds(self._writer)
+        except Exception:
+            return False
 
     def incarnation(self) -> str:
         """The database's incarnation: a new database numbers its changes from 1 again."""

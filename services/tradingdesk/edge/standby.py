@@ -1,0 +1,77 @@
+"""Leader and standbys at the gRPC edge: a standby answers its service's calls with UNAVAILABLE and reports
+its service NOT_SERVING, so that only the active replica is ready and behind the Kubernetes Service.
+
+The process itself (health service "") stays SERVING either way: a standby is alive and must not be restarted
+by its liveness probe. Clients that reach a standby directly are told to retry, and a retry through the
+Service reaches the active replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2
+
+
+class Standby(grpc.aio.ServerInterceptor):
+    """Until ``activate``: every call of ``service`` (a fully qualified gRPC service name) is refused with
+    UNAVAILABLE and ``message``; its health is NOT_SERVING. Give it to the server as an interceptor and the
+    health servicer through ``bind_health``."""
+
+    def __init__(self, service: str, message: str) -> None:
+        self.service = service
+        self.message = message
+        self.active = False
+        self._prefix = f"/{service}/"
+        self._health: health.aio.HealthServicer | None = None
+        self._reporting: asyncio.Task | None = None
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if self.active or handler is None or not handler_call_details.method.startswith(self._prefix):
+            return handler
+        return _refusing(handler, self.message)
+
+    def bind_health(self, servicer: health.aio.HealthServicer) -> None:
+        """Report this replica's status on ``servicer`` from now on (the runtime leaves the service's name to us)."""
+        self._health = servicer
+        self._reporting = asyncio.get_running_loop().create_task(self._report())
+
+    async def activate(self) -> None:
+        """This replica is the active one now: its calls go through and its service reports SERVING."""
+        self.active = True
+        await self._report()
+
+    async def _report(self) -> None:
+        if self._health is not None:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING if self.active else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            await self._health.set(self.service, status)
+
+
+def _refusing(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as ``handler`` that aborts every call with UNAVAILABLE."""
+
+    async def unary(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, message)
+
+    async def streaming(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, message)
+        yield  # never reached; makes this the async generator a response-streaming handler must be
+
+    codecs = {"request_deserializer": handler.request_deserializer, "response_serializer": handler.response_serializer}
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(streaming, **codecs)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(unary, **codecs)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(streaming, **codecs)
+    return grpc.unary_unary_rpc_method_handler(unary, **codecs)

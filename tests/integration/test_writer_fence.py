@@ -1,0 +1,146 @@
+"""The writer fence on a real PostgreSQL: one journal writer at a time, a standby that takes over the moment the
+leader's session ends, a writer that lost its session never appending again, and the database refusing a
+session without the lock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DatabaseError
+
+from tests.desk_runner import wait_for
+from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.fence import FENCED_SQLSTATE, WriterFenced, WriterLock
+from tradingdesk.storage.journal import Journal, JournalFenced
+from tradingdesk.storage.risk_store import RiskChangeStore
+
+pytestmark = pytest.mark.postgres
+SCHEMA = "fence_desk_routing"
+
+
+@pytest.fixture
+def engine(postgres_server) -> Iterator[Engine]:
+    dsn = postgres_server.create_database(f"f_{uuid.uuid4().hex[:10]}")
+    engine = make_engine(dsn, schema=SCHEMA)
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def kill_sessions_holding_the_lock(engine: Engine) -> int:
+    """What the database does when a leader's process or host dies: its session ends, and its locks with it."""
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")).scalars().all()
+        for pid in pids:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        conn.commit()
+    return len(pids)
+
+
+def journal_rows(engine: Engine) -> list[tuple[int, str]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT seq, order_id FROM journal ORDER BY seq")).all()]
+
+
+def test_a_second_writer_is_refused_and_the_database_refuses_a_session_without_the_lock(engine: Engine) -> None:
+    leader = Journal(engine).start()
+    try:
+        with pytest.raises(JournalFenced, match="another session holds the writer lock of journal"):
+            Journal(engine)
+        with engine.begin() as conn, pytest.raises(DatabaseError) as err:
+            conn.execute(text("INSERT INTO journal VALUES (1, 1, 'new', 'o-1', '{}')"))
+        assert err.value.orig.sqlstate == FENCED_SQLSTATE
+        assert "another session holds the writer lock of fence_desk_routing.journal" in str(err.value.orig)
+        seq = leader.append("new", "o-1", {"q": 1}, 1)
+        assert leader.flush(10) and seq == 1
+    finally:
+        leader.close()
+    assert journal_rows(engine) == [(1, "o-1")]
+
+
+async def test_a_standby_takes_over_when_the_leader_dies_and_the_old_leader_never_appends_again(engine) -> None:
+    fenced: list[str] = []
+    leader = Journal(engine, on_fenced=lambda: fenced.append("leader")).start()
+    for i in range(1, 4):
+        leader.append("new", f"o-{i}", {"i": i}, i)
+    assert leader.flush(10)
+    standby = asyncio.create_task(asyncio.to_thread(Journal, engine, wait_for_lock=True))
+    await wait_for(lambda: _waiting_for_lock(engine), timeout=10)
+    assert not standby.done()  # queued behind the leader's session
+
+    assert kill_sessions_holding_the_lock(engine) == 1  # the leader's process died
+    successor = (await asyncio.wait_for(standby, 10)).start()
+    try:
+        assert successor.last_seq() == 3  # continues where the leader stopped: no gap, no reuse
+        successor.append("new", "o-4", {"i": 4}, 4)
+        assert successor.flush(10)
+        # the old leader's process did not die after all (a partition): its next commit is refused for good
+        leader.append("new", "o-stale", {"i": 99}, 99)
+        await wait_for(lambda: fenced == ["leader"], timeout=20)
+        assert leader.fenced and not leader.healthy
+        with pytest.raises(JournalFenced, match="fenced off"):
+            leader.append("new", "o-stale-2", {}, 100)
+    finally:
+        leader.close(timeout=1)
+        successor.close()
+    assert journal_rows(engine) == [(1, "o-1"), (2, "o-2"), (3, "o-3"), (4, "o-4")]
+
+
+def _waiting_for_lock(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+        )
+
+
+async def test_a_writer_that_lost_its_session_continues_only_if_nobody_wrote_meanwhile(engine: Engine) -> None:
+    writer = Journal(engine).start()
+    try:
+        writer.append("new", "o-1", {}, 1)
+        assert writer.flush(10)
+        kill_sessions_holding_the_lock(engine)  # a network blip: nobody else took the journal
+        writer.append("new", "o-2", {}, 2)
+        assert writer.flush(20) and not writer.fenced  # it took the lock again and went on
+
+        kill_sessions_holding_the_lock(engine)
+        intruder = WriterLock(engine, "journal").try_acquire()  # another writer slips in and appends
+        intruder.execute(text("INSERT INTO journal VALUES (3, 3, 'new', 'o-intruder', '{}')"))
+        intruder.commit()
+        WriterLock.release(intruder)
+        writer.append("new", "o-3", {}, 3)
+        await wait_for(lambda: writer.fenced, timeout=20)  # seq 3 is not its own: fenced, never appends again
+    finally:
+        writer.close(timeout=1)
+    assert journal_rows(engine) == [(1, "o-1"), (2, "o-2"), (3, "o-intruder")]
+
+
+def test_one_risk_service_writes_the_change_journal_at_a_time(engine: Engine, postgres_server) -> None:
+    fenced: list[bool] = []
+    first, second = RiskChangeStore(engine), RiskChangeStore(engine)
+    lost = RiskChangeStore(engine, on_fenced=lambda: fenced.append(True))
+    try:
+        first.hold()
+        assert first.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
+        with pytest.raises(WriterFenced, match="another session holds the writer lock of risk_changes"):
+            second.hold(wait=False)
+        first.release()
+        lost.hold(wait=False)
+        with psycopg.connect(postgres_server.conninfo(engine.url.database), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            )  # its session ends: the lock is gone with it
+        second.hold(wait=False)
+        with pytest.raises(WriterFenced, match="lost the writer lock"):
+            lost.record(2, "sre", "resume", "desk", {"type": "trading_state"})
+        assert fenced == [True]
+        assert second.record(3, "sre", "resume", "desk", {"type": "trading_state"}) == 2
+    finally:
+        for store in (first, second, lost):
+            store.release()

@@ -1,0 +1,86 @@
+"""Walks docs/runbooks/routing-failover.md and docs/runbooks/switchover.md: their bash blocks run, in order,
+against a desk with a standby router whose pods the harness runs on PostgreSQL, while a client trades."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.operator.kubectl import ROOT, Kubectl
+from tests.operator.pods import PodsDesk, pods_desk
+from tests.operator.test_failover_e2e import Trader, check_nothing_lost_or_duplicated, ready, routing_pods, start_desk
+from tests.operator.test_node_failure_runbook import runbook_steps
+
+__all__ = ["pods_desk"]  # the fixture
+
+pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
+
+FAILOVER = ROOT / "docs" / "runbooks" / "routing-failover.md"
+SWITCHOVER = ROOT / "docs" / "runbooks" / "switchover.md"
+
+
+def steps(path: Path, namespace: str) -> dict[str, str]:
+    return {k: v.replace("-n trading", f"-n {namespace}") for k, v in runbook_steps(path).items()}
+
+
+def run_step(script: str, env: dict[str, str], timeout: float = 300) -> str:
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+    assert proc.returncode == 0, f"runbook step failed:\n{script}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_runbook_blocks_are_all_tagged() -> None:
+    assert list(runbook_steps(FAILOVER)) == ["observe", "verify", "standby"]
+    assert list(runbook_steps(SWITCHOVER)) == ["find", "switchover", "confirm"]
+
+
+def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) -> None:
+    desk = pods_desk
+    limit = start_desk(kube, desk)
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube.kubeconfig),
+        "ROUTING": desk.address("routing"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    trader = Trader(desk, "rb")
+    thread = trader.run(limit)
+    try:
+        kube.wait_until("orders flowing", lambda: len(trader.acked) >= 30, timeout=60)
+
+        # the active router dies
+        (active,) = [p for p in routing_pods(kube, desk) if ready(p)]
+        kube.run("delete", "pod", active["metadata"]["name"], "-n", desk.namespace, "--grace-period=0", "--force")
+        count = len(trader.acked)
+        kube.wait_until("orders flowing again", lambda: len(trader.acked) >= count + 30, timeout=60)
+        failover = steps(FAILOVER, desk.namespace)
+        out = run_step(failover["observe"], env)
+        rows = [line.split() for line in out.splitlines() if line.startswith(f"{desk.name}-routing-")]
+        assert [row[2] for row in rows].count("true") == 1, out  # one active router, the standby not ready
+        assert active["metadata"]["name"] not in out
+        out = run_step(failover["verify"], env)
+        assert "rb-" in out and "NEW" in out, out  # the newest orders, acknowledged by the new active router
+        out = run_step(failover["standby"], env)
+        assert out.count(f"{desk.name}-routing-") == 2
+
+        # a planned switchover to the new standby
+        switchover = steps(SWITCHOVER, desk.namespace)
+        out = run_step(switchover["find"], env)
+        assert [line.split()[2] for line in out.splitlines()[1:]].count("true") == 1, out
+        out = run_step(switchover["switchover"], env)
+        stepped_down = re.search(r"stepping down: (\S+)", out).group(1)
+        out = run_step(switchover["confirm"], {**env, "ACTIVE": stepped_down})
+        actives = [line.split()[0] for line in out.splitlines()[1:] if line.split()[2] == "true"]
+        assert len(actives) == 1 and actives[0] != stepped_down, out
+        count = len(trader.acked)
+        kube.wait_until("orders flowing after the switchover", lambda: len(trader.acked) >= count + 30, timeout=60)
+    finally:
+        trader.stop.set()
+        thread.join(10)
+    check_nothing_lost_or_duplicated(desk, trader)
