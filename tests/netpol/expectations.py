@@ -14,14 +14,17 @@ CALL_GRAPH = {
     ("routing", "risk"): PORTS["risk"],  # gate updates
     ("risk", "routing"): PORTS["routing"],  # the journal, for real-time risk
     ("risk", "feeds"): PORTS["feeds"],  # marks
-    ("compliance", "routing"): PORTS["routing"],  # the journal, for the audit mirror
+    ("compliance", "routing"): PORTS["routing"],  # the journal, for the audit trail
+    ("compliance", "risk"): PORTS["risk"],  # the risk change journal, for the audit trail
+    ("feeds", "compliance"): PORTS["compliance"],  # access decisions, for the audit trail
     **{("monitoring", s): PORTS[s] for s in ("feeds", "routing", "risk", "compliance")},  # health probes
 }
 #: (callee, port) anyone may reach: orders, the dashboard and metrics, the HTTP kill switch
 PUBLIC = {("routing", PORTS["routing"]), ("monitoring", PORTS["monitoring"]), ("monitoring", METRICS),
           ("risk", RISK_HTTP)}  # fmt: skip
-#: (callee, port) the operator's pods may reach besides: risk, for spec.tradingState and the finalizer
-OPERATOR_CALLS = {("risk", PORTS["risk"])}
+#: (callee, port) the operator's pods may reach besides: risk, for spec.tradingState and the finalizer's halt;
+#: compliance, for its actions on the desk and the finalizer's seal
+OPERATOR_CALLS = {("risk", PORTS["risk"]), ("compliance", PORTS["compliance"])}
 DATABASE_USERS = {"routing", "risk", "compliance", "migrate"}
 
 

@@ -218,9 +218,10 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
     assert set(pols) == {*SERVICE_NAMES, "migrate"}  # the migration Job's pods: DNS and the database only
     assert callers(pols["feeds"]) == {"routing", "risk", "monitoring"}
-    assert callers(pols["risk"]) == {"routing", "monitoring", "operator"}  # spec.tradingState, the finalizer
+    assert callers(pols["risk"]) == {"routing", "compliance", "monitoring", "operator"}  # + the change journal
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
-    assert callers(pols["compliance"]) == {"monitoring"}
+    # feeds' access decisions, and the operator's actions and the finalizer's seal
+    assert callers(pols["compliance"]) == {"feeds", "monitoring", "operator"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
     open_rules = [r for r in pols["routing"]["ingress"] if "from" not in r]
     assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}]
