@@ -62,6 +62,9 @@ class _Queue:
     actions: deque[compliance_pb2.OperatorActionRequest] = field(default_factory=deque)
     retry_at: float = 0.0
     delay: float = RETRY_INITIAL_S
+    sending: bool = False
+    """An action of this desk is on its way (the worker's or the finalizer's): one at a time, so none is sent
+    twice and they arrive in order."""
 
 
 class AuditRecorder:
@@ -96,23 +99,35 @@ class AuditRecorder:
             return len(queue.actions) if queue else 0
 
     def deliver_now(self, key: tuple[str, str], timeout: float) -> str:
-        """Deliver the desk's queue now (the finalizer); "" when all is recorded, else why not."""
+        """Deliver the desk's queue now (the finalizer); "" when all is recorded, else why not. An action the
+        worker is sending meanwhile is waited for, not sent a second time."""
         deadline = time.monotonic() + timeout
         while True:
             with self._cv:
                 queue = self._queues.get(key)
+                while queue is not None and queue.sending and time.monotonic() < deadline:
+                    self._cv.wait(deadline - time.monotonic())
+                    queue = self._queues.get(key)
                 if queue is None or not queue.actions:
                     self._queues.pop(key, None)
                     return ""
+                left = deadline - time.monotonic()
+                if queue.sending or left <= 0:
+                    return "no time left"
                 request, address = queue.actions[0], queue.address
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "no time left"
+                queue.sending = True
             try:
                 rpc.record_operator_action(address, request, min(self.timeout, left))
             except rpc.DeliveryError as exc:
                 return str(exc)
+            finally:
+                self._sent(queue)
             self._delivered(key, request)
+
+    def _sent(self, queue: _Queue) -> None:
+        with self._cv:
+            queue.sending = False
+            self._cv.notify_all()
 
     def _delivered(self, key: tuple[str, str], request: compliance_pb2.OperatorActionRequest) -> None:
         with self._cv:
@@ -133,7 +148,7 @@ class AuditRecorder:
     def _next(self) -> tuple[tuple[str, str], _Queue] | None:
         now = time.monotonic()
         for key, queue in self._queues.items():
-            if queue.actions and queue.retry_at <= now:
+            if queue.actions and queue.retry_at <= now and not queue.sending:
                 return key, queue
         return None
 
@@ -142,13 +157,14 @@ class AuditRecorder:
             with self._cv:
                 due = self._next()
                 while due is None and not self._stopped:
-                    waits = [q.retry_at for q in self._queues.values() if q.actions]
+                    waits = [q.retry_at for q in self._queues.values() if q.actions and not q.sending]
                     self._cv.wait(max(0.05, min(waits) - time.monotonic()) if waits else None)
                     due = self._next()
                 if self._stopped:
                     return
                 key, queue = due
                 request, address = queue.actions[0], queue.address
+                queue.sending = True
             try:
                 rpc.record_operator_action(address, request, self.timeout)
             except rpc.DeliveryError as exc:
@@ -157,4 +173,6 @@ class AuditRecorder:
                     queue.delay = min(queue.delay * 2, RETRY_MAX_S)
                 log.info("audit: %s of %s/%s not recorded yet (%s); retrying", request.action, *key, exc)
                 continue
+            finally:
+                self._sent(queue)
             self._delivered(key, request)
