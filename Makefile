@@ -23,7 +23,7 @@ run: venv
 	$(BIN)/tradingdesk up -f $(DESK)
 
 # Everything: unit, integration over real sockets, PostgreSQL, and the Kubernetes end-to-end tests.
-test: venv cluster-build helm-build netpol-build
+test: venv cluster-build helm-build netpol-build monitoring-build browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Without the slow end-to-end tests, for a quick loop while editing.
@@ -54,6 +54,7 @@ include charts/helm.mk
 include tests/image/image.mk
 include infra/infra.mk
 include tests/netpol/netpol.mk
+include tests/monitoring/monitoring.mk
 
 # After the control plane is up: the CRD, then the operator in the background against it.
 cluster-up:: venv

@@ -8,7 +8,8 @@
 * ``order_session_rate``: orders/s through ``OrderSession`` against the echo of the same batches.
 * ``exec_report_p50_us``/``exec_report_p99_us``: from a venue fill (the engine taking it, the report's
   ``transact_time_ns``) to the client receiving the execution report on ``StreamExecutions``, for marketable
-  orders sent one at a time; baseline: ``durable_echo_p50_us`` (a report is published only once durable).
+  orders sent one at a time, the receipt read on the desk's clock (the replay clock of the example desk, at
+  speed 1); baseline: ``durable_echo_p50_us`` (a report is published only once durable).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import grpc
 from bench.report import figure
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 UNARY_N = 3000
@@ -169,7 +171,10 @@ async def run_async() -> list[dict]:
 
 async def exec_report_latencies(desk: RunningDesk) -> list[float]:
     """Marketable orders, one at a time (a buy at the ask, then a sell at the bid, so the position stays flat):
-    for each fill, the time from the engine taking it to this client holding its execution report."""
+    for each fill, the time from the engine taking it to this client holding its execution report. The
+    report is stamped on the desk's clock, so the receipt is read on the same clock (same origin)."""
+    assert desk.embedded is not None
+    clock = desk_clock(desk.desk, desk.embedded.env)
     async with (
         grpc.aio.insecure_channel(desk.address("routing")) as channel,
         grpc.aio.insecure_channel(desk.address("feeds")) as feeds,
@@ -184,7 +189,7 @@ async def exec_report_latencies(desk: RunningDesk) -> list[float]:
 
         async def read() -> None:
             async for report in stream:
-                received = time.time_ns()
+                received = clock.now_ns()
                 if report.exec_type == common_pb2.EXEC_TYPE_TRADE:
                     latencies.append((received - report.transact_time_ns) / 1_000)
                 if report.status in terminal:

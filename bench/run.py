@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import sys
 
-from bench import audit_bench, backup_bench, failover_bench, feeds_bench, order_path, risk_bench
+from bench import (
+    audit_bench,
+    backup_bench,
+    conduct_bench,
+    failover_bench,
+    feeds_bench,
+    monitoring_bench,
+    order_path,
+    risk_bench,
+)
 from bench.report import write
 
 
 def main() -> int:
     rows: list[dict] = []
-    suites = [("order path", order_path.run), ("risk", risk_bench.run), ("feeds", feeds_bench.run)]
+    suites = [
+        ("order path", order_path.run),
+        ("risk", risk_bench.run),
+        ("feeds", feeds_bench.run),
+        ("monitoring", monitoring_bench.run),
+    ]
     suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     suites.append(("backup", backup_bench.run))
     suites.append(("failover", failover_bench.run))
@@ -23,6 +37,9 @@ def main() -> int:
     for name, run in suites:
         print(f"# {name}", file=sys.stderr, flush=True)
         rows.extend(run())
+        if name == "order path":  # surveillance must keep up with twice the session rate just measured
+            print("# conduct", file=sys.stderr, flush=True)
+            rows.extend(conduct_bench.run(rows))
     write(rows)
     return 0
 

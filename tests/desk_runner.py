@@ -5,6 +5,7 @@ Tests wait for what a desk does with ``wait_for`` / ``wait_until`` (``tests/wait
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,34 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def free_port_run(n: int, low: int = 20_000, high: int = 32_000) -> int:
+    """The first of ``n`` consecutive free loopback ports, below the kernel's ephemeral range (where
+    ``free_ports`` and outgoing connections take theirs), so nobody else is handed one of them meanwhile."""
+    for _ in range(200):
+        base = random.randrange(low, high - n)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {n} consecutive free ports in {low}..{high}")
+
+
 def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
     """A copy of the example desk on free ports with its state under ``tmp``; ``mutate(doc)`` edits it."""
     doc = yaml.safe_load(source.read_text())
     ports = free_ports(len(SERVICE_NAMES) + 1)
     doc["spec"]["services"] = {name: {"port": port} for name, port in zip(SERVICE_NAMES, ports, strict=False)}
-    doc["spec"].setdefault("monitoring", {})["metricsPort"] = ports[-1]
+    monitoring = doc["spec"].setdefault("monitoring", {})
+    monitoring["metricsPort"] = free_port_run(len(SERVICE_NAMES))  # one /metrics per embedded service
+    monitoring["dashboardPort"] = ports[-1]
     doc["spec"]["storage"] = {"dataDir": str(tmp / "var")}
     doc["spec"]["compliance"] = {"auditBucket": {"kind": "filesystem", "path": str(tmp / "audit")}}
     if mutate is not None:

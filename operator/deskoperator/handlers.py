@@ -30,6 +30,7 @@ from deskoperator.config import Config
 from deskoperator.crd import PLURAL
 from deskoperator.diff import drift
 from deskoperator.kube import Kube, KubeError, load_api_client
+from deskoperator.monitoring import PrometheusOperatorProbe
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
@@ -61,6 +62,9 @@ CHILDREN = (
     ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
     ("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    # watched once their CRDs exist (kopf discovers resources that appear later)
+    ("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule"),
+    ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor"),
 )
 WEBHOOK_CONFIGURATION = f"{API_GROUP}.validating"
 
@@ -112,6 +116,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         )
         settings.admission.managed = WEBHOOK_CONFIGURATION
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
+    memo.prometheus_operator = PrometheusOperatorProbe(memo.kube)
     if cfg.peering:
         memo.kube.ensure_peering(cfg.peering_name, cfg.namespaces)
     memo.registry = Registry()
@@ -271,7 +276,9 @@ def reconcile_desk(
 
     with st.apply_lock:
         st.desk = desk
-        st.rendered = render(desk, namespace, Owner(name, uid), cfg.image)
+        st.rendered = render(
+            desk, namespace, Owner(name, uid), cfg.image, prometheus_operator=memo.prometheus_operator()
+        )
         st.config_hashes = {s: config_hash(desk, s) for s in SERVICE_NAMES}
         st.replicas = {s: getattr(desk.spec.services, s).replicas for s in SERVICE_NAMES}
         try:

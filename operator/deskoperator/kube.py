@@ -29,6 +29,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "Role": ("rbac.authorization.k8s.io/v1", "roles"),
     "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
     "TradingDesk": (f"{API_GROUP}/{API_VERSION}", "tradingdesks"),
+    # the Prometheus Operator's, when installed (listing them where they are not finds none)
+    "PrometheusRule": ("monitoring.coreos.com/v1", "prometheusrules"),
+    "ServiceMonitor": ("monitoring.coreos.com/v1", "servicemonitors"),
 }
 CHILD_KINDS = tuple(k for k in KINDS if k not in ("Event", "Pod", "TradingDesk"))  # pods: their Deployments'/Jobs'
 
@@ -113,6 +116,12 @@ class Kube:
     def list(self, kind: str, namespace: str, selector: str) -> list[dict[str, Any]]:
         out = self.request("GET", path(kind, namespace), query={"labelSelector": selector}) or {}
         return list(out.get("items", []))
+
+    def served(self, api_version: str) -> set[str]:
+        """The resources (plurals) the API server serves under ``api_version`` (a discovery GET, which RBAC's
+        ``system:discovery`` grants every client); empty when the group is not installed."""
+        found = self.request("GET", f"/apis/{api_version}") or {}
+        return {r["name"] for r in found.get("resources", []) if "name" in r}
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         self.request("DELETE", path(kind, namespace, name), body={"propagationPolicy": "Background"})

@@ -23,7 +23,8 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # caller -> services it opens gRPC connections to
 CALLS: dict[str, tuple[str, ...]] = {
     "routing": ("feeds", "risk"),
-    "compliance": ("routing", "risk"),  # the audit trail reads the order journal and the risk change journal
+    # the audit trail reads the order journal and the risk change journal; surveillance the journal and the market
+    "compliance": ("routing", "risk", "feeds"),
     "monitoring": tuple(s for s in SERVICE_NAMES if s != "monitoring"),
     "feeds": ("compliance",),  # its access decisions go into the audit trail (RecordAccess)
     "risk": ("routing", "feeds"),  # real-time risk reads the journal stream and marks
@@ -92,6 +93,8 @@ def external_ports(desk: TradingDesk, service: str) -> list[int]:
         ports.add(_port(spec.compliance.audit_bucket.endpoint, 443) or 443)
     if service == "feeds":
         ports.update(_port(line.url, 443) for f in spec.feeds if f.kind == "websocket" for line in f.lines)
+    if service == "monitoring" and spec.monitoring.alertmanager_url:
+        ports.add(_port(spec.monitoring.alertmanager_url, 9093))
     if spec.monitoring.otlp_endpoint:
         ports.add(_port(spec.monitoring.otlp_endpoint, 4317))
     return sorted(p for p in ports if p)
@@ -130,9 +133,11 @@ def policy(
     ingress: list[dict[str, Any]] = []
     if service in PUBLIC:
         public_ports = [_tcp(port)]
-        if service == "monitoring":
-            public_ports.append(_tcp(desk.spec.monitoring.metrics_port))
+        if service == "monitoring" and desk.spec.monitoring.dashboard_port:
+            public_ports.append(_tcp(desk.spec.monitoring.dashboard_port))
         ingress.append({"ports": public_ports})
+    if desk.spec.monitoring.metrics_port:  # Prometheus, wherever it runs, scrapes every pod
+        ingress.append({"ports": [_tcp(desk.spec.monitoring.metrics_port)]})
     if service == "risk" and desk.spec.risk.http_port > 0:
         ingress.append({"ports": [_tcp(desk.spec.risk.http_port)]})  # the HTTP kill switch, for operations
     if callers:
@@ -146,6 +151,13 @@ def policy(
             {
                 "to": [{"podSelector": {"matchLabels": selector_labels(desk.name, callee)}}],
                 "ports": [_tcp(services.port_of(callee))],
+            }
+        )
+    if service == "monitoring" and desk.spec.monitoring.metrics_port:  # latency percentiles from routing's /metrics
+        egress.append(
+            {
+                "to": [{"podSelector": {"matchLabels": selector_labels(desk.name, "routing")}}],
+                "ports": [_tcp(desk.spec.monitoring.metrics_port)],
             }
         )
     if ext := external_ports(desk, service):

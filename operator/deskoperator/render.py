@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from deskoperator import migrations, storage
+from deskoperator.monitoring import monitoring_objects, monitoring_ports
 from deskoperator.names import (
     API_GROUP,
     API_VERSION,
@@ -39,11 +40,13 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
+# ``conduct`` and ``feeds`` reach every service but monitoring through the desk's clock (``edge/clock.py``: its
+# source, and a replay clock's speed and pass length, come from the feeds).
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
-    "feeds": ("instruments", "feeds"),
-    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct"),
-    "risk": ("instruments", "accounts", "risk", "storage", "conduct"),
-    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct"),
+    "feeds": ("instruments", "feeds", "conduct"),
+    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct", "feeds"),
+    "risk": ("instruments", "accounts", "risk", "storage", "conduct", "feeds"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "feeds"),
     "monitoring": ("monitoring",),
 }
 
@@ -119,6 +122,8 @@ def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]
         {"name": "TD_BIND", "value": f"0.0.0.0:{desk.spec.services.port_of(service)}"},
         {"name": "TD_DATA_DIR", "value": DATA_MOUNT},
     ]
+    if desk.spec.monitoring.metrics_port:  # every pod serves /metrics on the same port
+        env.append({"name": "TD_METRICS_BIND", "value": f"0.0.0.0:{desk.spec.monitoring.metrics_port}"})
     if service == "risk" and desk.spec.risk.http_port > 0:
         env.append({"name": "TD_RISK_HTTP_TOKEN_FILE", "value": f"{RISK_HTTP_MOUNT}/token"})
     if service == "compliance":
@@ -137,8 +142,7 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
     svc = getattr(desk.spec.services, service)
     port = desk.spec.services.port_of(service)
     ports = [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
-    if service == "monitoring":
-        ports.append({"name": "metrics", "containerPort": desk.spec.monitoring.metrics_port, "protocol": "TCP"})
+    ports += [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in monitoring_ports(desk, service)]
     http_kill_switch = service == "risk" and desk.spec.risk.http_port > 0
     if http_kill_switch:
         ports.append({"name": "http", "containerPort": desk.spec.risk.http_port, "protocol": "TCP"})
@@ -256,9 +260,7 @@ def pod_version(pod_spec: dict[str, Any]) -> str:
 def service_object(desk: TradingDesk, namespace: str, owner: Owner, service: str) -> dict[str, Any]:
     port = desk.spec.services.port_of(service)
     ports = [{"name": "grpc", "port": port, "targetPort": "grpc", "protocol": "TCP", "appProtocol": "grpc"}]
-    if service == "monitoring":
-        metrics = desk.spec.monitoring.metrics_port
-        ports.append({"name": "metrics", "port": metrics, "targetPort": "metrics", "protocol": "TCP"})
+    ports += [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"} for n, p in monitoring_ports(desk, service)]
     if service == "risk" and desk.spec.risk.http_port > 0:
         ports.append({"name": "http", "port": desk.spec.risk.http_port, "targetPort": "http", "protocol": "TCP"})
     return {
@@ -319,9 +321,15 @@ def rbac(desk: TradingDesk, namespace: str, owner: Owner) -> list[dict[str, Any]
     ]
 
 
-def render(desk: TradingDesk, namespace: str, owner: Owner, image: str) -> list[dict[str, Any]]:
-    """Every object of the desk, in creation order (identity and config before the pods that use them)."""
+def render(
+    desk: TradingDesk, namespace: str, owner: Owner, image: str, *, prometheus_operator: bool = False
+) -> list[dict[str, Any]]:
+    """Every object of the desk, in creation order (identity and config before the pods that use them).
+    ``prometheus_operator``: the cluster serves PrometheusRule and ServiceMonitor (see monitoring.py)."""
     objects = [*rbac(desk, namespace, owner), config_map(desk, namespace, owner)]
+    objects += monitoring_objects(
+        desk, namespace, lambda name: _meta(name, namespace, owner), prometheus_operator=prometheus_operator
+    )
     for s in SERVICE_NAMES:
         objects.append(service_object(desk, namespace, owner, s))
         objects.append(disruption_budget(desk, namespace, owner, s))

@@ -91,7 +91,7 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
     system_ns, desk_ns = release["system"], release["desks"]
     # The CRDs are installed and served.
     for crd in ("tradingdesks.tradingdesk.io", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"):
-        admin.run("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+        admin.wait_established(crd)
 
     # The operator Deployment came up: both replicas scheduled on the tainted nodes and Running (kwok).
     deployment = admin.json("get", "deployment", SA, "-n", system_ns)
@@ -145,7 +145,7 @@ def test_crd_upgrade_as_documented_then_uninstall_keeps_the_crd(admin: Kubectl, 
         install(admin, ns, {"tolerations": NODE_TOLERATIONS, "replicas": 1}, tmp_path)
         assert admin.run("get", "clusterrole", SA, check=False).ok
         admin.run("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
-        admin.run("wait", "--for=condition=Established", "crd/tradingdesks.tradingdesk.io", "--timeout=60s")
+        admin.wait_established("tradingdesks.tradingdesk.io")
         helm("upgrade", RELEASE, str(CHART), *kubeconfig, "--reuse-values", "--wait", "--timeout", "120s", timeout=180)
         assert "REVISION: 2" in helm("status", RELEASE, *kubeconfig).out
     finally:

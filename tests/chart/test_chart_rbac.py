@@ -35,6 +35,7 @@ KUBE_METHOD_VERBS: dict[str, tuple[str, ...]] = {
     "delete": ("delete",),
     "patch_status": ("patch",),  # on the status subresource
     "ensure_peering": ("create",),  # on kopf's peering resource
+    "served": (),  # API discovery (a non-resource URL every authenticated client may read)
     "request": (),  # the primitive the others use; never called directly outside kube.py (checked below)
 }
 PEERING_VERBS = ("list", "watch", "patch")  # kopf's peering: watches the peering object and patches itself in

@@ -52,6 +52,9 @@ async def test_both_lines_down_blocks_orders_and_recovery_resumes_without_gaps(t
             }
         ]
         doc["spec"]["risk"]["referenceMaxAgeMs"] = REFERENCE_MAX_AGE_MS
+        # A WebSocket desk follows the wall clock by default; this vendor replays a session, so the desk plays
+        # it on the replay clock (from a session's open) and trades whatever the hour of the test.
+        doc["spec"].setdefault("conduct", {})["clock"] = {"source": "replay"}
 
     desk = RunningDesk(write_desk(tmp_path, websocket_feed))
     await desk.start()

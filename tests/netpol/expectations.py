@@ -16,6 +16,7 @@ CALL_GRAPH = {
     ("risk", "feeds"): PORTS["feeds"],  # marks
     ("compliance", "routing"): PORTS["routing"],  # the journal, for the audit trail
     ("compliance", "risk"): PORTS["risk"],  # the risk change journal, for the audit trail
+    ("compliance", "feeds"): PORTS["feeds"],  # the market, for surveillance
     ("feeds", "compliance"): PORTS["compliance"],  # access decisions, for the audit trail
     **{("monitoring", s): PORTS[s] for s in ("feeds", "routing", "risk", "compliance")},  # health probes
 }

@@ -23,7 +23,7 @@ CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
 def kube(k8s_cluster) -> Kubectl:
     k = Kubectl(Path(k8s_cluster.kubeconfig))
     k.run("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-    k.run("wait", "--for=condition=Established", "crd/tradingdesks.tradingdesk.io", "--timeout=60s")
+    k.wait_established("tradingdesks.tradingdesk.io")
     return k
 
 

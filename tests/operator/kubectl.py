@@ -88,6 +88,13 @@ class Kubectl:
         self.run("wait", f"desk/{name}", "-n", namespace, "--for=condition=Ready", f"--timeout={timeout}s",
                  timeout=timeout + 10)  # fmt: skip
 
+    def wait_established(self, crd: str, timeout: float = 60) -> None:
+        """Wait for a CRD's Established condition by polling: ``kubectl wait`` fails outright, instead of waiting,
+        when it reads the CRD before the API server has written any status conditions."""
+        path = '{.status.conditions[?(@.type=="Established")].status}'
+        established = lambda: self.run("get", "crd", crd, "-o", f"jsonpath={path}", check=False).out == "True"  # noqa: E731
+        self.wait_until(f"crd/{crd} to be established", established, timeout=timeout)
+
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         sel = f"involvedObject.kind=TradingDesk,involvedObject.name={name}"
         return self.json("get", "events", "-n", namespace, "--field-selector", sel)["items"]

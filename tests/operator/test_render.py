@@ -163,6 +163,8 @@ def templates(d: TradingDesk) -> dict[str, Any]:
         ({"venues": [{"name": "xnys"}]}, {"routing"}),
         ({"monitoring": {"healthCheckIntervalMs": 500}}, {"monitoring"}),
         ({"compliance": {"auditBucket": {"retentionDays": 10}}}, {"compliance"}),
+        # the desk's clock: every service that stamps or judges time by it
+        ({"conduct": {"clock": {"source": "wall"}}}, {"feeds", "routing", "risk", "compliance"}),
         ({"tradingState": "Halted"}, set()),  # the kill switch goes over gRPC, never by restarting pods
         ({"services": {"risk": {"resources": {"cpu": "750m"}}}}, {"risk"}),
         ({"services": {"risk": {"port": 6000}}}, set(SERVICE_NAMES)),  # every pod's TD_ADDR_RISK changes
@@ -187,7 +189,7 @@ def test_config_map_holds_a_desk_the_services_can_load() -> None:
 def test_services_pdbs_and_rbac() -> None:
     objs = objects(desk())
     svc = by(objs, "Service", "us-equities-monitoring")
-    assert [p["port"] for p in svc["spec"]["ports"]] == [50055, 9464]
+    assert [p["port"] for p in svc["spec"]["ports"]] == [50055, 9464, 8090]  # gRPC, metrics, dashboard
     assert svc["spec"]["selector"]["app.kubernetes.io/component"] == "monitoring"
     pdb = by(objs, "PodDisruptionBudget", "us-equities-routing")
     assert pdb["spec"]["maxUnavailable"] == 1
@@ -214,33 +216,35 @@ def callers(policy: dict[str, Any]) -> set[str]:
     }
 
 
+def callees(policy: dict[str, Any]) -> set[tuple[str, int]]:
+    return {
+        (rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], rule["ports"][0]["port"])
+        for rule in policy["egress"]
+        if "to" in rule
+    }
+
+
 def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
     assert set(pols) == {*SERVICE_NAMES, "migrate"}  # the migration Job's pods: DNS and the database only
-    assert callers(pols["feeds"]) == {"routing", "risk", "monitoring"}
+    assert callers(pols["feeds"]) == {"routing", "risk", "compliance", "monitoring"}
     assert callers(pols["risk"]) == {"routing", "compliance", "monitoring", "operator"}  # + the change journal
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
     # feeds' access decisions, and the operator's actions and the finalizer's seal
     assert callers(pols["compliance"]) == {"feeds", "monitoring", "operator"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
     open_rules = [r for r in pols["routing"]["ingress"] if "from" not in r]
-    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}]
-    assert [r for r in pols["feeds"]["ingress"] if "from" not in r] == []
+    metrics = {"ports": [{"protocol": "TCP", "port": 9464}]}  # Prometheus scrapes every pod
+    assert open_rules == [{"ports": [{"protocol": "TCP", "port": 50052}]}, metrics]
+    assert [r for r in pols["feeds"]["ingress"] if "from" not in r] == [metrics]
     for name, pol in pols.items():
         assert pol["policyTypes"] == ["Ingress", "Egress"]
         assert {"protocol": "UDP", "port": 53} in pol["egress"][0]["ports"], name
-    routing_egress = {
-        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], r["ports"][0]["port"])
-        for r in pols["routing"]["egress"]
-        if "to" in r
-    }
-    assert routing_egress == {("feeds", 50051), ("risk", 50053)}
-    risk_egress = {
-        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], r["ports"][0]["port"])
-        for r in pols["risk"]["egress"]
-        if "to" in r
-    }
-    assert risk_egress == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
+    assert callees(pols["routing"]) == {("feeds", 50051), ("risk", 50053)}
+    assert callees(pols["risk"]) == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
+    # the audit trail (the order journal, risk's change journal) and surveillance (the journal, the market)
+    assert callees(pols["compliance"]) == {("routing", 50052), ("risk", 50053), ("feeds", 50051)}
+    assert callees(pols["feeds"]) == {("compliance", 50054)}  # access decisions, into the audit trail
 
 
 def test_network_policies_open_egress_only_to_configured_external_ports() -> None:

@@ -18,6 +18,7 @@ from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import NewOrder
 from tradingdesk.oms.router import Router
 from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.gate.self_match import SelfMatchPolicy
 from tradingdesk.risk.limits import Limits
 from tradingdesk.storage.journal import JournalRecord
 from tradingdesk.venues.scheduling import ManualScheduler
@@ -90,10 +91,13 @@ def make_desk(
     journal: ListJournal | None = None,
     venues: tuple[str, ...] = ("xnys", "xnas"),
     clock: ManualClock | None = None,
+    gate: RiskGate | None = None,
+    self_match: SelfMatchPolicy | None = None,
 ) -> Desk:
+    """``gate``: one built by the caller (a subclass); ``limits`` is then ignored."""
     clock = clock or ManualClock()
     scheduler = ManualScheduler(clock)
-    gate = RiskGate(limits or default_limits())
+    gate = gate or RiskGate(limits or default_limits(), self_match=self_match, stream_clock=clock)
     journal = journal or ListJournal()
     venue_map: dict[str, SimulatedVenue] = {}
     router = Router(

@@ -4,6 +4,7 @@ to the same events, a newer version is refused, and recovery rebuilds what the l
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -32,6 +33,7 @@ from tradingdesk.core.events import (
     OrderPending,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderTerms,
     PositionReport,
     Refusal,
@@ -107,6 +109,9 @@ ONE_OF_EACH = [
     OrderCanceled(ts_ns=2_100, terms=REPLACEMENT, status=S.CANCELED, **STATE, text="IOC"),
     OrderExpired(ts_ns=9_000, terms=TERMS, status=S.EXPIRED, **STATE, text="expired"),
     OrderRejected(ts_ns=1_100, terms=TERMS, status=S.REJECTED, venue="xnys", text="symbol halted at venue"),
+    OrderRestated(
+        ts_ns=1_700, terms=replace(TERMS, qty=D("60")), status=S.PARTIALLY_FILLED, **STATE, text="self-match prevention"
+    ),
     RiskLatched(ts_ns=3_000, account="ACC", strategy="algo", symbol="AAPL", reason="4 fills in 1 s", tripped_ns=3_000),
     Incident(
         ts_ns=4_000,
@@ -260,6 +265,16 @@ def test_stream_decoder_parses_terms_once_per_open_order() -> None:
     assert not closed.is_open
     again = decoder.decode("new", "O-1", 1_400, accepted)
     assert again.terms is not first.terms and again.terms == first.terms, "forgotten once closed"
+
+
+def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:
+    decoder = StreamDecoder()
+    decoder.decode("pending_new", "O-1", 1_000, through_json(encode(ONE_OF_EACH[0])))
+    restated = next(e for e in ONE_OF_EACH if isinstance(e, OrderRestated))
+    event = decoder.decode("restated", "O-1", 1_700, through_json(encode(restated)))
+    assert event.terms.qty == D("60") and event.leaves_qty == D("20")
+    after = decoder.decode("trade", "O-1", 1_800, through_json(encode(replace(ONE_OF_EACH[2], terms=event.terms))))
+    assert after.terms.qty == D("60"), "later records of the order keep the restated terms"
 
 
 def test_order_kinds_are_the_executions() -> None:

@@ -30,6 +30,8 @@ def test_defaults() -> None:
     c = d.spec.conduct
     assert not c.market_hours.extended_hours and c.market_hours.pre_open_minutes == 330
     assert c.surveillance.spoofing.size_ratio == 5 and c.cat.reporter_imid == "TDSK"
+    assert (c.self_match_prevention.scope, c.self_match_prevention.mode) == ("account", "cancelNewest")
+    assert (c.clock.source, c.clock.replay_start) == ("auto", "")
 
 
 def test_linked_accounts_and_index_are_accepted() -> None:
@@ -74,6 +76,10 @@ def test_linked_accounts_and_index_are_accepted() -> None:
         ({"marketHours": {"preOpenMinutes": 721}}, None, "preOpenMinutes"),
         ({"cat": {"reporterImid": "td sk"}}, None, "reporterImid"),
         ({"surveillance": {"washTrades": {"windowMs": 0}}}, None, "windowMs"),
+        ({"selfMatchPrevention": {"mode": "cancelRandom"}}, None, "selfMatchPrevention.mode"),
+        ({"selfMatchPrevention": {"scope": "strategy"}}, None, "selfMatchPrevention.scope"),
+        ({"clock": {"source": "atomic"}}, None, "clock.source"),
+        ({"clock": {"replayStart": "2024-02-30"}}, None, "replayStart: '2024-02-30' is not a date"),
     ],
 )
 def test_bad_values_are_refused_by_name(

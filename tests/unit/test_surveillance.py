@@ -173,10 +173,7 @@ def test_similar_innocent_sequences_are_not_spoofing() -> None:
 def test_an_unlinked_account_on_the_other_side_is_not_spoofing() -> None:
     events = spoof_sequence(prices=["100.00"], cancel_after_ms=200)
     events = [
-        OrderActivity(**{**{f: getattr(e, f) for f in OrderActivity.__slots__}, "account": "OTHER"})  # type: ignore[arg-type]
-        if isinstance(e, OrderActivity) and e.order_id == "small"
-        else e
-        for e in events
+        e._replace(account="OTHER") if isinstance(e, OrderActivity) and e.order_id == "small" else e for e in events
     ]
     m = monitor(spoofing=SPOOF)
     assert run(m, events, T0 + 70 * NS_PER_MINUTE) == []

@@ -234,10 +234,13 @@ def test_rejects_unknown_symbol_and_off_grid_values() -> None:
     assert "lot size" in d.rec.events[2][2]
 
 
-def test_client_orders_cross_each_other_at_maker_price_with_maker_rebate_and_taker_fee() -> None:
+def test_orders_of_two_accounts_cross_at_maker_price_with_maker_rebate_and_taker_fee() -> None:
+    """Two of the desk's accounts (two self-match groups) trade with each other; one account's two orders never
+    do (tests/unit/test_self_match.py)."""
     d = Desk(maker_fee_per_unit=px("-0.002"), taker_fee_per_unit=px("0.003"))
-    d.send("s", Side.SELL, 10, "100.00")
-    d.send("b", Side.BUY, 4, "100.05")
+    d.venue.submit(VenueOrder("s", SYM, Side.SELL, OrderType.LIMIT, q(10), px("100.00"), TimeInForce.DAY, "A1", "A1"))
+    d.venue.submit(VenueOrder("b", SYM, Side.BUY, OrderType.LIMIT, q(4), px("100.05"), TimeInForce.DAY, "A2", "A2"))
+    d.sched.run_all()
     maker, taker = d.rec.fills
     assert (maker.order_id, maker.liquidity, maker.price, maker.side) == ("s", "M", px("100"), Side.SELL)
     assert (taker.order_id, taker.liquidity, taker.price, taker.side) == ("b", "T", px("100"), Side.BUY)

@@ -11,14 +11,22 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import audit, database, feeds
+from tradingdesk.cli import audit, database, feeds, report
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.door import door_metadata
 from tradingdesk.runtime import loop as event_loop
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
-from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import (
+    common_pb2,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    risk_pb2,
+    risk_pb2_grpc,
+)
 
 STATUS_NAMES = {v: k.removeprefix("ORDER_STATUS_") for k, v in common_pb2.OrderStatus.items()}
 STATE_NAMES = {v: k.removeprefix("TRADING_STATE_") for k, v in common_pb2.TradingState.items()}
@@ -49,6 +57,11 @@ def _risk_stub(args: argparse.Namespace) -> risk_pb2_grpc.RiskServiceStub:
 def cmd_feeds(args: argparse.Namespace) -> int:
     with grpc.insecure_channel(address_of("feeds", args)) as channel:
         return args.feeds_run(args, channel)
+
+
+def cmd_compliance(args: argparse.Namespace) -> int:
+    with grpc.insecure_channel(address_of("compliance", args)) as channel:
+        return args.compliance_run(args, channel)
 
 
 def _scope(args: argparse.Namespace) -> common_pb2.Scope:
@@ -171,22 +184,108 @@ def _target(args: argparse.Namespace, msg) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.embedded import run_embedded
+    from tradingdesk.runtime.monitoring_stack import MonitoringStack, MonitoringStackError
 
     desk = load_desk(args.file)
     log_dir = Path(args.log_dir) if args.log_dir else Path(desk.spec.storage.data_dir) / desk.name / "logs"
-    return event_loop.run(run_embedded(desk, Path(args.file), log_dir))
+    stack = None
+    if args.monitoring:
+        try:
+            stack = MonitoringStack(
+                desk,
+                Path(desk.spec.storage.data_dir) / desk.name / "monitoring",
+                prometheus_port=args.prometheus_port,
+                alertmanager_port=args.alertmanager_port,
+                routing_key_file=Path(args.pagerduty_routing_key_file) if args.pagerduty_routing_key_file else None,
+            )
+        except MonitoringStackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return event_loop.run(run_embedded(desk, Path(args.file), log_dir, monitoring=stack))
+
+
+def _monitoring_stub(args: argparse.Namespace) -> monitoring_pb2_grpc.MonitoringServiceStub:
+    address = args.monitoring or os.environ.get("TD_ADDR_MONITORING")
+    if not address and args.file:
+        desk = load_desk(args.file)
+        address = f"{desk.spec.services.monitoring.host}:{desk.spec.services.port_of('monitoring')}"
+    address = address or f"127.0.0.1:{DEFAULT_PORTS['monitoring']}"
+    return monitoring_pb2_grpc.MonitoringServiceStub(grpc.insecure_channel(address))
+
+
+def cmd_monitoring_status(args: argparse.Namespace) -> int:
+    summary = _monitoring_stub(args).GetHealthSummary(monitoring_pb2.GetHealthSummaryRequest(), timeout=args.timeout)
+    print(f"desk: {'healthy' if summary.healthy else 'NOT READY'}")
+    print(
+        render(
+            ["service", "status", "address", "detail"],
+            [[s.service, s.status, s.address, s.detail] for s in summary.services],
+        )
+    )
+    return 0
+
+
+def cmd_monitoring_alerts(args: argparse.Namespace) -> int:
+    req = monitoring_pb2.ListAlertsRequest(severity=args.severity, include_suppressed=args.all)
+    resp = _monitoring_stub(args).ListAlerts(req, timeout=args.timeout)
+    print(f"{len(resp.alerts)} active alert(s), from {resp.source}")
+    rows = [[a.severity, a.name, a.service, a.state, a.summary, a.runbook_url] for a in resp.alerts]
+    if rows:
+        print(render(["severity", "alert", "service", "state", "summary", "runbook"], rows))
+    return 0
+
+
+def cmd_monitoring_silence(args: argparse.Namespace) -> int:
+    matchers = {"alertname": args.alertname}
+    for item in args.match or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            print(f"error: --match {item!r}: expected label=value", file=sys.stderr)
+            return 2
+        matchers[name] = value
+    req = monitoring_pb2.SilenceAlertRequest(
+        matchers=matchers, duration_s=args.minutes * 60, author=args.author, comment=args.comment
+    )
+    silence = _monitoring_stub(args).SilenceAlert(req, timeout=args.timeout)
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(silence.matchers.items()))
+    print(f"silence {silence.silence_id}: {shown} until {silence.ends_ns} (by {silence.author}: {silence.comment})")
+    return 0
+
+
+def cmd_monitoring_render(args: argparse.Namespace) -> int:
+    from tradingdesk.runtime.monitoring_stack import write_configs
+
+    desk = load_desk(args.file)
+    key = Path(args.pagerduty_routing_key_file) if args.pagerduty_routing_key_file else None
+    files = write_configs(desk, Path(args.out), alertmanager_address=args.alertmanager, routing_key_file=key)
+    for name, path in files.items():
+        print(f"{name:<13} {path}")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.service import serve_until_signalled
+    from tradingdesk.spec.domain import dsn_for
+    from tradingdesk.telemetry import start_telemetry
+    from tradingdesk.telemetry.logs import configure_json_logging, environment_redactor
 
     desk = load_desk(args.file)
+    configure_json_logging(
+        service=args.service,
+        desk=desk.name,
+        redactor=environment_redactor(dsn_for(desk, args.service)),
+        level=logging.DEBUG if args.verbose else logging.INFO,
+    )
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
+    telemetry = start_telemetry(desk, args.service)
 
     async def main() -> None:
         service = build_service(args.service, desk)
-        await serve_until_signalled(service, address)
+        try:
+            await serve_until_signalled(service, address, interceptors=telemetry.server_interceptors)
+        finally:
+            telemetry.shutdown()
 
     profile_to = os.environ.get("TD_PROFILE_DIR")
     if profile_to:  # a developer's aid: cProfile of the whole service, written when it stops
@@ -337,7 +436,50 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the embedded desk: all five services on this machine")
     up.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
     up.add_argument("--log-dir", help="where service logs go (default <dataDir>/<desk>/logs)")
+    up.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="also run Prometheus and Alertmanager (found on PATH) with the desk's generated rules and routing",
+    )
+    up.add_argument("--prometheus-port", type=int, default=9090, help="with --monitoring (default 9090)")
+    up.add_argument("--alertmanager-port", type=int, default=9093, help="with --monitoring (default 9093)")
+    up.add_argument("--pagerduty-routing-key-file", help="with --monitoring: file holding the PagerDuty routing key")
     up.set_defaults(func=cmd_up)
+
+    mon = sub.add_parser("monitoring", help="the desk's Prometheus and Alertmanager configuration").add_subparsers(
+        dest="monitoring_command", required=True
+    )
+    render_cmd = mon.add_parser("render", help="write rules.yml, prometheus.yml and alertmanager.yml for the desk")
+    render_cmd.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
+    render_cmd.add_argument("-o", "--out", required=True, help="directory to write the files into")
+    render_cmd.add_argument("--alertmanager", default="127.0.0.1:9093", help="Alertmanager host:port for Prometheus")
+    render_cmd.add_argument(
+        "--pagerduty-routing-key-file",
+        help="where Alertmanager reads the routing key (default: the Prometheus Operator's Secret mount)",
+    )
+    render_cmd.set_defaults(func=cmd_monitoring_render)
+
+    def monitoring_client(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-f", "--file", help="desk spec, to find the monitoring service address")
+        p.add_argument("--monitoring", help="monitoring service address host:port (or TD_ADDR_MONITORING)")
+        p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+
+    st = mon.add_parser("status", help="every service's health, as the monitoring service probes it")
+    monitoring_client(st)
+    st.set_defaults(func=cmd_monitoring_status)
+    al = mon.add_parser("alerts", help="active alerts (from Alertmanager, or the desk's own checks)")
+    monitoring_client(al)
+    al.add_argument("--severity", default="", choices=["", "critical", "warning", "info"])
+    al.add_argument("--all", action="store_true", help="also silenced and inhibited alerts")
+    al.set_defaults(func=cmd_monitoring_alerts)
+    si = mon.add_parser("silence", help="silence an alert in Alertmanager for a while, with who and why")
+    monitoring_client(si)
+    si.add_argument("--alertname", required=True)
+    si.add_argument("--match", action="append", help="another label=value the alerts must carry (repeatable)")
+    si.add_argument("--minutes", type=int, required=True, help="how long (1 to 10080)")
+    si.add_argument("--author", required=True, help="the person silencing")
+    si.add_argument("--comment", required=True, help="why: an incident or change reference")
+    si.set_defaults(func=cmd_monitoring_silence)
 
     serve = sub.add_parser("serve", help="run one service (what a pod runs)")
     serve.add_argument("service", choices=SERVICE_NAMES)
@@ -426,6 +568,7 @@ def parser() -> argparse.ArgumentParser:
     audit.register(sub)
 
     feeds.add_commands(sub, client_args=_client_args, run=cmd_feeds)
+    report.add_commands(sub, client_args=_client_args, run=cmd_compliance)
     return ap
 
 

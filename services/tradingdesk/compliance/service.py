@@ -1,4 +1,6 @@
-"""The compliance service: records every source journal into the tamper-evident audit log, and serves it.
+"""The compliance service: records every source journal into the tamper-evident audit log, and serves it; and
+watches the desk's market conduct (``conduct.py``: surveillance, whose alerts it records in the same log,
+execution quality and the CAT export, served by ``conduct_rpcs.py``).
 
 Each event of a source becomes one record of an RFC 9162 Merkle log (``compliance/trail.py``), sealed in
 signed segments into the audit bucket. The sources (``compliance/sources.py``) are routing's order journal and
@@ -54,18 +56,25 @@ from tradingdesk.audit.record import (
 from tradingdesk.audit.record import (
     SOURCES as RECORD_SOURCES,
 )
+from tradingdesk.compliance.conduct import ConductWatch
+from tradingdesk.compliance.conduct_rpcs import ConductRpcs
+from tradingdesk.compliance.metrics import ComplianceMetrics
 from tradingdesk.compliance.sources import SOURCES, Source, first_message
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.event_codec import encode_access
 from tradingdesk.core.events import AccessDecision
 from tradingdesk.core.reject import Reject, invalid, not_found, refused
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.refusals import bounded
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
+from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
@@ -116,11 +125,18 @@ def _access_item(service: str, decision: AccessDecision) -> Indexed:
     return Indexed(entry)
 
 
-class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
+class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServicer):
     name = "compliance"
     service_names = ("tradingdesk.v1.ComplianceService",)
 
-    def __init__(self, desk: TradingDesk, *, directory: ServiceDirectory | None = None, dsn: str | None = None) -> None:
+    def __init__(
+        self,
+        desk: TradingDesk,
+        *,
+        directory: ServiceDirectory | None = None,
+        dsn: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.desk = desk
         self.directory = directory or ServiceDirectory.for_desk(desk)
         # A query index derived from the log: after a machine crash it is re-indexed from the spool.
@@ -142,8 +158,17 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
         self.sources = {source.name: SourceState(source) for source in SOURCES}
         self.access_audit = QueuedAccessAudit(self._write_access, name="compliance")
         """Access decisions about calls to compliance (``audit.access``), written into the log directly."""
+        journal = self.sources[SOURCE_JOURNAL]
+        self.metrics = ComplianceMetrics(
+            mirrored_seq=lambda: journal.position.seq if journal.position is not None else 0,
+            connected=lambda: journal.upstream is not None and journal.upstream.connected,
+        )
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
+        self.clock = clock or desk_clock(desk)
+        self.conduct_store = ConductStore(self.db)
+        self.timezone = "America/New_York"
+        self.conduct: ConductWatch | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -159,6 +184,17 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             address = self.directory.address(state.source.service)
             state.upstream = Upstream(f"audit-{state.name}", address, partial(self._consume, state))
             state.upstream.start()
+        calendars = await asyncio.to_thread(desk_calendars, self.desk)
+        self.timezone = calendars[self.desk.spec.instruments[0].symbol].timezone
+        self.conduct = ConductWatch(
+            self.desk,
+            store=self.conduct_store,
+            clock=self.clock,
+            calendars=calendars,
+            directory=self.directory,
+            trail=self.trail,
+        )
+        await self.conduct.start()
 
     def bind_health(self, servicer) -> None:
         """Report the audit trail's health for ``tradingdesk.v1.ComplianceService`` (what monitoring probes and
@@ -207,6 +243,8 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
             self._publish_health()
 
     async def stop(self) -> None:
+        if self.conduct is not None:
+            await self.conduct.stop()
         for state in self.sources.values():
             if state.upstream is not None:
                 await state.upstream.stop()
@@ -365,6 +403,7 @@ class ComplianceService(compliance_pb2_grpc.ComplianceServiceServicer):
                 if failure is None:
                     last = batch[-1].entry
                     state.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
+                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=time.time_ns())
 
         while True:
             first = await queue.get()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from tradingdesk.core.enums import OrderType, Side, TimeInForce
 
@@ -32,8 +33,10 @@ MESSAGES = frozenset({Activity.NEW, Activity.MODIFY, Activity.CANCEL})
 """Activities that are messages an account sends (what order-to-trade ratios count)."""
 
 
-@dataclass(frozen=True, slots=True)
-class OrderActivity:
+class OrderActivity(NamedTuple):
+    """A named tuple rather than a frozen dataclass: as immutable, and built several times faster (a busy
+    desk's surveillance makes one for every order event)."""
+
     kind: Activity
     ts_ns: int
     order_id: str

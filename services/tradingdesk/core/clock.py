@@ -12,12 +12,20 @@ NS_PER_SECOND = 1_000_000_000
 class Clock(Protocol):
     def now_ns(self) -> int: ...
 
+    def seconds_until(self, ts_ns: int) -> float:
+        """Seconds of real (scheduler) time until ``now_ns()`` reaches ``ts_ns``; 0 when it has. Timers that
+        must fire at a clock time (an expiry) ask this, since a replay clock runs faster than the scheduler."""
+        ...
+
 
 class WallClock:
     """The real clock, for production and the embedded desk."""
 
     def now_ns(self) -> int:
         return time.time_ns()
+
+    def seconds_until(self, ts_ns: int) -> float:
+        return max(0, ts_ns - time.time_ns()) / NS_PER_SECOND
 
 
 class ManualClock:
@@ -29,5 +37,14 @@ class ManualClock:
     def now_ns(self) -> int:
         return self._now
 
+    def seconds_until(self, ts_ns: int) -> float:
+        return max(0, ts_ns - self._now) / NS_PER_SECOND
+
     def advance(self, ns: int) -> None:
         self._now += ns
+
+    def set(self, ns: int) -> None:
+        """Jump to ``ns`` (forward only: a clock never runs back)."""
+        if ns < self._now:
+            raise ValueError("a clock never runs back")
+        self._now = ns

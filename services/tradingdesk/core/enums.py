@@ -53,6 +53,20 @@ class ExecType(IntEnum):
     EXPIRED = 9
     CANCEL_REJECTED = 10
     REPLACE_REJECTED = 11
+    RESTATED = 12
+    """FIX 150=D: the venue changed the order on its own (self-match prevention decremented it)."""
+
+
+class SelfMatchMode(IntEnum):
+    """What a venue does when two orders of one self-match group would trade with each other."""
+
+    CANCEL_NEWEST = 1
+    """The incoming order's remainder is cancelled; the resting one stays."""
+    CANCEL_OLDEST = 2
+    """The resting order is cancelled; the incoming one goes on matching."""
+    CANCEL_BOTH = 3
+    DECREMENT_AND_CANCEL = 4
+    """Both are reduced by the smaller open quantity; whichever is left with nothing is cancelled."""
 
 
 class TradingState(IntEnum):

@@ -36,6 +36,7 @@ from tradingdesk.core.events import (
     OrderEvent,
     OrderFilled,
     OrderPending,
+    OrderRestated,
     OrderTerms,
     PositionReport,
     Refusal,
@@ -424,6 +425,8 @@ class StreamDecoder:
         version = payload.get("v", 0)
         if version not in KNOWN_VERSIONS:
             raise UnknownVersion(f"journal payload version {version!r} is newer than this reader (knows {VERSION})")
+        if cls is OrderRestated:  # a restatement changes the terms: read them from this record
+            self._terms.pop(order_id, None)
         terms = self._terms.get(order_id)
         event = _decode_order(cls, order_id, ts_ns, payload, terms)
         if event.is_open:

@@ -165,8 +165,17 @@ class ReplaceRejected(OrderEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRestated(OrderEvent):
+    """The venue reduced the order on its own (self-match prevention: decrement and cancel). ``terms`` are the
+    order's with the reduced quantity (same order id); ``text`` says why."""
+
+    kind = "restated"
+    exec_type = ExecType.RESTATED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderExpired(OrderEvent):
-    """A GTD order reached its expiry time."""
+    """A DAY order reached its session's close, or a GTD order its expiry time."""
 
     kind = "expired"
     exec_type = ExecType.EXPIRED
@@ -310,6 +319,7 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderReplaced,
     ReplaceRejected,
     OrderExpired,
+    OrderRestated,
 )
 DESK_EVENTS: tuple[type[DeskEvent], ...] = (RiskLatched, Incident, RequestRefused, FeedSwitched, AccessRecorded)
 

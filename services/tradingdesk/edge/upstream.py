@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
+from tradingdesk.telemetry import client_interceptors
+
 log = logging.getLogger(__name__)
 
 CHANNEL_OPTIONS = [
@@ -54,7 +56,9 @@ class Upstream:
         backoff = self._min_backoff
         while True:
             try:
-                async with grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS) as channel:
+                async with grpc.aio.insecure_channel(
+                    self.address, options=CHANNEL_OPTIONS, interceptors=client_interceptors()
+                ) as channel:
                     self.connected = True
                     await self._consume(channel)
                 backoff = self._min_backoff

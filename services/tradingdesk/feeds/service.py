@@ -26,12 +26,14 @@ from grpc_health.v1 import health, health_pb2
 
 from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
 from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
 from tradingdesk.feeds.feed import FeedHandler
+from tradingdesk.feeds.metrics import FeedMetrics
 from tradingdesk.feeds.monitor import DOWN, Switch
 from tradingdesk.feeds.sources import line_adapters
 from tradingdesk.feeds.state import FeedInfo, MarketState
@@ -96,6 +98,9 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
     ) -> None:
         self.desk = desk
         self.clock = clock or WallClock()
+        """Real time: line monitoring, staleness, receive timestamps."""
+        self.desk_clock = desk_clock(desk) if clock is None else None
+        """The desk's clock, for the vendor time of replayed sessions (None: ``clock`` is used)."""
         self.subscriber_bound = subscriber_bound
         self.instruments = list(instruments_of(desk).values())
         symbols = [i.symbol for i in self.instruments]
@@ -123,7 +128,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
 
     async def start(self, server: grpc.aio.Server) -> None:
         add_to_server(self, server)
-        start_ns = self.clock.now_ns()
+        # Vendor timestamps of replayed data follow the desk's clock (the replay clock: the session's open).
+        start_ns = (self.desk_clock or self.clock).now_ns()
         symbols = self.state.symbols
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
@@ -144,6 +150,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         for handler in self.handlers.values():
             handler.start()
         self.access_audit.start()
+        FeedMetrics(self)
 
     def bind_health(self, servicer: health.aio.HealthServicer) -> None:
         """Report data health on gRPC health for ``tradingdesk.v1.MarketDataService`` from now on.

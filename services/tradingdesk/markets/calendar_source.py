@@ -2,20 +2,30 @@
 for ~70 exchanges), turned once into plain ``ExchangeCalendar`` objects.
 
 The library (and pandas under it) is imported only here and only when a calendar is first needed, so modules
-that never ask for one do not pay for the import; each exchange is loaded once per process and range.
+that never ask for one do not pay for the import; each exchange is loaded once per process and range. What the
+library computed is also kept on disk (``~/.cache/tradingdesk/exchange_calendars-<version>/``, or under
+``TD_CACHE_DIR``), keyed by the library's version, the exchange, the range and the day it was computed: the
+next service that starts that day reads plain integers and never imports pandas (a few milliseconds instead
+of seconds). A cache that cannot be read or written is simply not used.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from tradingdesk.markets.calendar import ExchangeCalendar, Session
 from tradingdesk.spec.conduct import EXCHANGES
 from tradingdesk.spec.model import TradingDesk
+
+CACHE_ENV = "TD_CACHE_DIR"
 
 
 class UnknownExchangeError(ValueError):
@@ -31,10 +41,38 @@ def _ns(column: Any) -> list[int]:
 
 @lru_cache(maxsize=64)
 def _sessions(exchange: str, start: date | None, end: date | None) -> tuple[tuple[Session, ...], str]:
-    import exchange_calendars
-
     if exchange not in EXCHANGES:
         raise UnknownExchangeError(f"{exchange!r} is not an exchange with a calendar (one of {', '.join(EXCHANGES)})")
+    path = _cache_path(exchange, start, end)
+    try:
+        cached = json.loads(path.read_text())
+        return tuple(Session(date.fromisoformat(d), *rest) for d, *rest in cached["sessions"]), cached["tz"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    sessions, tz = _compute(exchange, start, end)
+    rows = [
+        [s.day.isoformat(), s.open_ns, s.close_ns, s.break_start_ns, s.break_end_ns, s.early_close] for s in sessions
+    ]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"tz": tz, "sessions": rows}))
+        tmp.replace(path)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass
+    return sessions, tz
+
+
+def _cache_path(exchange: str, start: date | None, end: date | None) -> Path:
+    root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "tradingdesk")
+    lib = f"exchange_calendars-{version('exchange_calendars')}"
+    # The library's default range ends a year after today: what it computed is today's answer.
+    return root / lib / f"{exchange}-{start or 'default'}-{end or 'default'}-{date.today()}.json"
+
+
+def _compute(exchange: str, start: date | None, end: date | None) -> tuple[tuple[Session, ...], str]:
+    import exchange_calendars
+
     with warnings.catch_warnings():
         # exchange_calendars 4.13 reads Series.values, which pandas 3.1 deprecates: the library's, not ours.
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray")

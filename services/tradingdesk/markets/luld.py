@@ -31,16 +31,22 @@ OPEN_DOUBLING_NS = 15 * NS_PER_MINUTE
 CLOSE_DOUBLING_NS = 25 * NS_PER_MINUTE
 
 
-def band_width(reference: int, *, tier: int, doubled: bool) -> int:
-    """Distance from the reference price to either band, in fixed-point units (before rounding)."""
+def band_width(
+    reference: int, *, tier: int, doubled: bool, tier1_bps: int = TIER_BPS[1], mid_bps: int = MID_PRICE_BPS
+) -> int:
+    """Distance from the reference price to either band, in fixed-point units (before rounding).
+
+    ``tier1_bps`` is the percentage parameter of tier 1 above $3.00 (tier 2's is twice it, as in the Plan)
+    and ``mid_bps`` the one from $0.75 to $3.00; the defaults are the Plan's (``spec.risk.luldBandBps`` and
+    ``luldLowPriceBandBps`` may set others)."""
     if tier not in TIER_BPS:
         raise ValueError(f"LULD tier must be 1 or 2, not {tier}")
     if reference <= 0:
         raise ValueError("the LULD reference price must be > 0")
     if reference > THREE_DOLLARS:
-        width = bps_of(reference, TIER_BPS[tier])
+        width = bps_of(reference, tier1_bps * tier)
     elif reference >= SEVENTY_FIVE_CENTS:
-        width = bps_of(reference, MID_PRICE_BPS)
+        width = bps_of(reference, mid_bps)
     else:
         width = min(LOW_PRICE_CAP, bps_of(reference, LOW_PRICE_BPS))
     return 2 * width if doubled else width
@@ -58,10 +64,12 @@ def _nearest_tick(price: int, tick: int) -> int:
     return (q + (1 if 2 * r >= tick else 0)) * tick
 
 
-def price_bands(reference: int, *, tier: int, doubled: bool, tick: int) -> tuple[int, int]:
+def price_bands(
+    reference: int, *, tier: int, doubled: bool, tick: int, tier1_bps: int = TIER_BPS[1], mid_bps: int = MID_PRICE_BPS
+) -> tuple[int, int]:
     """``(lower, upper)`` band around ``reference``, each rounded to the nearest ``tick``; the lower band is at
     least one tick."""
-    width = band_width(reference, tier=tier, doubled=doubled)
+    width = band_width(reference, tier=tier, doubled=doubled, tier1_bps=tier1_bps, mid_bps=mid_bps)
     lower = max(tick, _nearest_tick(reference - width, tick))
     return lower, _nearest_tick(reference + width, tick)
 

@@ -1,29 +1,44 @@
-"""The monitoring service: probes every service's gRPC health endpoint and reports the desk as one."""
+"""The monitoring service: the whole desk in one view, over gRPC, as metrics, and on a live web page.
+
+Every ``healthCheckIntervalMs`` (and at once on a fill or a risk event) the collector reads every service
+(collector.py). MonitoringService answers from that status: health, active alerts (Alertmanager's when the
+desk names one, else its own checks), a stream of the status pushed on change, and silences written to
+Alertmanager. The same status feeds the desk-level metrics (metrics.py) and the dashboard (dashboard.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+import httpx
+from grpc.aio import ServicerContext
 
 from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.http import BackgroundHttpServer
+from tradingdesk.monitoring.alerts import SEVERITIES, AlertmanagerError, silence_problems
+from tradingdesk.monitoring.collector import DeskCollector
+from tradingdesk.monitoring.health import HealthProber
+from tradingdesk.monitoring.latency import LatencyWindow
+from tradingdesk.monitoring.metrics import MonitoringMetrics
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+from tradingdesk.telemetry import client_interceptors
+from tradingdesk.telemetry.setup import metrics_url
 from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc
 
-PROBE_TIMEOUT_S = 1.0
-# Each service's own gRPC service name: it can go NOT_SERVING while the process stays up (feeds with every
-# line down), which the process-wide "" entry would hide.
-SERVICE_HEALTH_NAMES = {
-    "feeds": "tradingdesk.v1.MarketDataService",
-    "routing": "tradingdesk.v1.OrderService",
-    "risk": "tradingdesk.v1.RiskService",
-    "compliance": "tradingdesk.v1.ComplianceService",
-    "monitoring": "tradingdesk.v1.MonitoringService",
-}
-PROBE_ATTEMPTS = 2
+log = logging.getLogger(__name__)
+ALERTMANAGER_ENV = "TD_ALERTMANAGER_URL"
+
+
+def _ns(at) -> int:
+    return int(at.astimezone(UTC).timestamp() * 1e9)
 
 
 class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
@@ -31,60 +46,167 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
     service_names = ("tradingdesk.v1.MonitoringService",)
 
     def __init__(
-        self, desk: TradingDesk, *, directory: ServiceDirectory | None = None, clock: Clock | None = None
+        self,
+        desk: TradingDesk,
+        *,
+        directory: ServiceDirectory | None = None,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.desk = desk
-        self.directory = directory or ServiceDirectory.for_desk(desk)
+        self.environ = os.environ if environ is None else environ
+        self.directory = directory or ServiceDirectory.for_desk(desk, dict(self.environ))
         self.clock = clock or WallClock()
         self.interval = desk.spec.monitoring.health_check_interval_ms / 1000
-        self.latest: dict[str, monitoring_pb2.ServiceHealth] = {}
+        self.alertmanager_url = self.environ.get(ALERTMANAGER_ENV) or desk.spec.monitoring.alertmanager_url
         self.channels: dict[str, grpc.aio.Channel] = {}
+        self.health: HealthProber | None = None
+        self.collector: DeskCollector | None = None
+        self.dashboard: BackgroundHttpServer | None = None
+        self._http: httpx.AsyncClient | None = None
         self._task: asyncio.Task | None = None
         compliance = self.directory.address("compliance")
         self.access_audit = QueuedAccessAudit(to_compliance(compliance, service="monitoring"), name="monitoring")
         """Access decisions about calls to monitoring (``audit.access``): compliance records them."""
+        self._dashboard_task: asyncio.Task | None = None
+        self._stopping = False
 
     async def start(self, server: grpc.aio.Server) -> None:
         monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(self, server)
+        interceptors = client_interceptors()
         for name in SERVICE_NAMES:
-            self.channels[name] = grpc.aio.insecure_channel(self.directory.address(name))
-        self._task = asyncio.create_task(self._probe_forever())
+            self.channels[name] = grpc.aio.insecure_channel(self.directory.address(name), interceptors=interceptors)
+        self._http = httpx.AsyncClient()
+        self.health = HealthProber(self.directory, self.channels, self.clock)
+        latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ))
+        self.collector = DeskCollector(
+            self.desk,
+            channels=self.channels,
+            health=self.health,
+            clock=self.clock,
+            http=self._http,
+            alertmanager_url=self.alertmanager_url,
+            latency=latency,
+        )
+        MonitoringMetrics(self.collector)
+        self.collector.start(
+            risk_address=self.directory.address("risk"), routing_address=self.directory.address("routing")
+        )
+        self._task = asyncio.create_task(self.collector.run(self.interval), name="monitoring-collector")
         self.access_audit.start()
 
-    async def probe(self, name: str) -> monitoring_pb2.ServiceHealth:
-        address = self.directory.address(name)
-        stub = health_pb2_grpc.HealthStub(self.channels[name])
-        status, detail = "UNREACHABLE", ""
-        for _ in range(PROBE_ATTEMPTS):  # one slow answer on a busy machine is not an outage
-            try:
-                request = health_pb2.HealthCheckRequest(service=SERVICE_HEALTH_NAMES[name])
-                resp = await stub.Check(request, timeout=PROBE_TIMEOUT_S)
-                status, detail = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status), ""
-                break
-            except grpc.aio.AioRpcError as exc:
-                status, detail = "UNREACHABLE", f"{exc.code().name}: {exc.details()}"
-        return monitoring_pb2.ServiceHealth(
-            service=name, address=address, status=status, detail=detail, checked_ns=self.clock.now_ns()
-        )
+    def after_serving(self) -> None:
+        """The dashboard starts once gRPC serves: loading FastAPI costs a busy machine seconds, and the desk is
+        ready (its health SERVING) without the web page."""
+        if self.desk.spec.monitoring.dashboard_port and self._dashboard_task is None:
+            self._dashboard_task = asyncio.create_task(self._start_dashboard(), name="dashboard-start")
 
-    async def probe_all(self) -> None:
-        results = await asyncio.gather(*(self.probe(n) for n in SERVICE_NAMES))
-        self.latest = {r.service: r for r in results}
+    async def _start_dashboard(self) -> None:
+        """FastAPI is imported in a thread, so the event loop keeps answering health checks and RPCs meanwhile.
+        A dashboard that cannot start is logged: trading and the gRPC side go on without it."""
+        try:
+            dashboard = await asyncio.to_thread(importlib.import_module, "tradingdesk.monitoring.dashboard")
+            if self._stopping:
+                return
+            assert self.collector is not None
+            host = self.directory.bind_address("monitoring", self.desk, dict(self.environ)).rsplit(":", 1)[0]
+            port = self.desk.spec.monitoring.dashboard_port
+            self.dashboard = BackgroundHttpServer(dashboard.build_app(self.collector), host, port, name="dashboard")
+            await self.dashboard.start()
+        except Exception:
+            log.exception("dashboard: cannot start")
 
-    async def _probe_forever(self) -> None:
-        while True:
-            await self.probe_all()
-            await asyncio.sleep(self.interval)
-
+    # -- RPCs ----------------------------------------------------------------------------------------------------
     async def GetHealthSummary(self, request, context):
-        await self.probe_all()
-        services = [self.latest[n] for n in SERVICE_NAMES]
+        assert self.health is not None
+        services = await self.health.probe_all()
         return monitoring_pb2.HealthSummary(services=services, healthy=all(s.status == "SERVING" for s in services))
 
+    async def ListAlerts(self, request: monitoring_pb2.ListAlertsRequest, context: ServicerContext):
+        assert self.collector is not None
+        if request.severity and request.severity not in SEVERITIES:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"severity: must be one of {', '.join(SEVERITIES)} or empty"
+            )
+        collector = self.collector
+        if collector.alertmanager is not None:
+            try:
+                alerts = await collector.alertmanager.alerts(include_suppressed=request.include_suppressed)
+                source = "alertmanager"
+            except AlertmanagerError as exc:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        else:
+            status = await collector.refresh()
+            alerts, source = list(status.alerts), "desk"
+        chosen = [a for a in alerts if not request.severity or a.severity == request.severity]
+        return monitoring_pb2.ListAlertsResponse(alerts=chosen, source=source)
+
+    async def StreamDeskStatus(self, request, context: ServicerContext):
+        collector = self.collector
+        assert collector is not None
+        seen = collector.version
+        yield collector.status
+        while not self._stopping:
+            seen = await collector.wait_change(seen)
+            if self._stopping:
+                return
+            yield collector.status
+
+    async def SilenceAlert(self, request: monitoring_pb2.SilenceAlertRequest, context: ServicerContext):
+        assert self.collector is not None
+        problems = silence_problems(request)
+        if problems:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{f}: {p}" for f, p in problems))
+        am = self.collector.alertmanager
+        if am is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"no Alertmanager: set spec.monitoring.alertmanagerUrl (or {ALERTMANAGER_ENV}) to silence alerts",
+            )
+        matchers = {**request.matchers, "desk": self.desk.name}
+        try:
+            silence_id, starts, ends = await am.silence(
+                matchers=matchers, duration_s=request.duration_s, author=request.author, comment=request.comment
+            )
+        except AlertmanagerError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        log.info(
+            "silence %s by %s for %d s: %s (%s)",
+            silence_id,
+            request.author,
+            request.duration_s,
+            matchers,
+            request.comment,
+        )
+        return monitoring_pb2.Silence(
+            silence_id=silence_id,
+            matchers=matchers,
+            starts_ns=_ns(starts),
+            ends_ns=_ns(ends),
+            author=request.author,
+            comment=request.comment,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    async def drain(self) -> None:
+        """End status streams before the server stops."""
+        self._stopping = True
+        if self.collector is not None:
+            await self.collector.close_waiters()
+
     async def stop(self) -> None:
+        self._stopping = True
+        if self._dashboard_task is not None:
+            await asyncio.gather(self._dashboard_task, return_exceptions=True)
+        if self.dashboard is not None:
+            await self.dashboard.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self.collector is not None:
+            await self.collector.stop()
+        if self._http is not None:
+            await self._http.aclose()
+        await self.access_audit.stop()
         for ch in self.channels.values():
             await ch.close()
-        await self.access_audit.stop()

@@ -15,6 +15,7 @@ from tradingdesk.core.events import (
     OrderExpired,
     OrderPending,
     OrderReplaced,
+    OrderRestated,
     ReplaceRejected,
     ReplaceRequested,
 )
@@ -90,6 +91,9 @@ class OrderBook:
                 self.replace_requests.pop((order.account, pending.new_client_order_id), None)
         elif kind is OrderExpired:
             self.expiring.discard(order.order_id)
+        elif kind is OrderRestated:
+            order.qty = ev.terms.qty
+            order.terms = ev.terms
         if was_open and not order.is_open:
             self._closed(order)
 

@@ -38,12 +38,16 @@ from tradingdesk.oms.positions import PositionBook
 from tradingdesk.oms.recovery import Recovery
 from tradingdesk.oms.requests import Ack, NewOrder, OrderRef, ReplaceRequest
 from tradingdesk.oms.router import Router
+from tradingdesk.oms.self_match import SelfMatchPrevention
 from tradingdesk.oms.venue_events import VenueEvents
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
 
+EXPIRING = frozenset({TimeInForce.DAY, TimeInForce.GTD})
+"""Times in force that expire: DAY at its session's close, GTD at its time."""
 
-class OrderEngine(VenueEvents, KillSwitch, Recovery):
+
+class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
 
     def __init__(
@@ -153,7 +157,11 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         return self._send_new(req, now)
 
     def _send_new(self, req: NewOrder, now: int) -> Ack:
-        """The order goes out: journaled as PENDING_NEW, sent to its venue, its GTD timer set."""
+        """The order goes out: journaled as PENDING_NEW, sent to its venue, its expiry timer set (a DAY order
+        expires at its session's close, when the desk knows the market's calendar; a GTD order at its time)."""
+        expire_ns = req.expire_ns
+        if req.tif == TimeInForce.DAY and self.gate.market is not None:
+            expire_ns = self.gate.market.day_order_expiry(req.symbol, now)
         terms = OrderTerms(
             order_id=self.ids.next(),
             client_order_id=req.client_order_id,
@@ -165,7 +173,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
             qty=req.qty,
             price=req.price,
             tif=req.tif,
-            expire_ns=req.expire_ns,
+            expire_ns=expire_ns,
             created_ns=now,
         )
         venue = req.venue or self.router.choose(req.symbol, req.side)
@@ -174,8 +182,14 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         )
         self.created_seq[terms.order_id] = seq
         order = self.book.orders[terms.order_id]
-        self.venues[venue].submit(self._venue_order(order, order.order_id, order.qty, order.price))
-        if order.tif == TimeInForce.GTD:
+        qty = order.qty
+        crossing = self._crossing(order, price=order.price, venue=venue)
+        if crossing:
+            qty = self._prevent_self_match(order, crossing, now)
+            if not qty:
+                return Ack.of(order, self.journal.last_seq)
+        self.venues[venue].submit(self._venue_order(order, order.order_id, qty, order.price))
+        if order.expire_ns:
             self._schedule_expiry(order)
         return Ack.of(order, seq)
 
@@ -210,6 +224,8 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
             )
         if qty == order.qty and price == order.price:
             raise invalid("quantity", "the replace changes nothing")
+        if price != order.price:
+            self._refuse_crossing_replace(order, price=price)
         now = self.clock.now_ns()
         self.gate.check_replace(
             account=order.account,
@@ -275,9 +291,24 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
         state.update(extra)
         return event_type(ts_ns=now, terms=order.terms, status=status, **state)
 
-    @staticmethod
-    def _venue_order(order: Order, order_id: str, qty: int, price: int) -> VenueOrder:
-        return VenueOrder(order_id, order.symbol, order.side, order.order_type, qty, price, order.tif, order.account)
+    def _venue_order(self, order: Order, order_id: str, qty: int, price: int) -> VenueOrder:
+        smp = self.gate.self_match
+        if smp is None:
+            return VenueOrder(
+                order_id, order.symbol, order.side, order.order_type, qty, price, order.tif, order.account
+            )
+        return VenueOrder(
+            order_id,
+            order.symbol,
+            order.side,
+            order.order_type,
+            qty,
+            price,
+            order.tif,
+            order.account,
+            smp_id=smp.policy.group_of(order.account),
+            smp_mode=smp.policy.mode,
+        )
 
     @staticmethod
     def _require_workable(order: Order, action: str) -> None:
@@ -293,12 +324,18 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery):
             )
 
     def _schedule_expiry(self, order: Order) -> None:
-        delay = max(0.0, (order.expire_ns - self.clock.now_ns()) / 1e9)
-        self.scheduler.call_later(delay, self._expire, order.order_id)
+        """A DAY or GTD order's timer: the clock says how long until its expiry (a replay clock runs faster
+        than the scheduler's time)."""
+        self.scheduler.call_later(self.clock.seconds_until(order.expire_ns), self._expire, order.order_id)
 
     def _expire(self, order_id: str) -> None:
         order = self.book.orders.get(order_id)
-        if order is None or not order.is_open or order.tif != TimeInForce.GTD:
+        if order is None or not order.is_open or order.tif not in EXPIRING or not order.expire_ns:
+            return
+        if self.clock.now_ns() < order.expire_ns:  # the timer ran early for the clock: wait for it
+            self._schedule_expiry(order)
+            return
+        if order_id in self.book.expiring:
             return
         self.book.expiring.add(order_id)
         self.venues[order.venue].cancel(order_id)

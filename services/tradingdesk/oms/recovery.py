@@ -48,7 +48,7 @@ class Recovery:
         return count
 
     def reseat_open_orders(self: OrderEngine) -> int:
-        """After a rebuild, put open orders back on the (simulated) venues and restart GTD timers.
+        """After a rebuild, put open orders back on the (simulated) venues and restart DAY and GTD timers.
 
         A real venue keeps resting orders across our restart and we would reconcile with it instead; a
         simulated venue lives in our process, so its book is rebuilt from our journal.
@@ -62,7 +62,7 @@ class Recovery:
                 self.venues[order.venue].cancel(order.order_id)  # unknown there: answered by a cancel reject
             open_qty = order.qty - order.cum_qty
             self.venues[order.venue].submit(self._venue_order(order, order.order_id, open_qty, order.price))
-            if order.tif == TimeInForce.GTD:
+            if order.expire_ns and order.tif in (TimeInForce.DAY, TimeInForce.GTD):
                 self._schedule_expiry(order)
             count += 1
         return count

@@ -39,7 +39,7 @@ class NewOrder:
             and self.qty == terms.qty
             and self.price == terms.price
             and self.tif == terms.tif
-            and self.expire_ns == terms.expire_ns
+            and self.expire_ns == (terms.expire_ns if self.tif == TimeInForce.GTD else 0)
             and self.venue == venue
         )
 

@@ -6,9 +6,10 @@ the state the answer is for; a late or repeated answer changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING
 
-from tradingdesk.core.enums import OrderStatus
+from tradingdesk.core.enums import OrderStatus, TimeInForce
 from tradingdesk.core.events import (
     CancelRejected,
     OrderAccepted,
@@ -17,6 +18,7 @@ from tradingdesk.core.events import (
     OrderFilled,
     OrderRejected,
     OrderReplaced,
+    OrderRestated,
     OrderTerms,
     ReplaceRejected,
     RiskLatched,
@@ -89,7 +91,8 @@ class VenueEvents:
             return
         now = self.clock.now_ns()
         if order_id in self.book.expiring:
-            self.emit(self.event(OrderExpired, order, now, status=OrderStatus.EXPIRED, text="expired"))
+            why = "DAY order expired at the close" if order.tif == TimeInForce.DAY else "GTD order expired"
+            self.emit(self.event(OrderExpired, order, now, status=OrderStatus.EXPIRED, text=why))
         else:
             self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text=reason))
 
@@ -141,3 +144,27 @@ class VenueEvents:
             return
         status = OrderStatus.PARTIALLY_FILLED if order.cum_qty else OrderStatus.NEW
         self.emit(self.event(ReplaceRejected, order, self.clock.now_ns(), status=status, reason=reason))
+
+    def on_venue_restated(self: OrderEngine, venue: str, order_id: str, open_qty: int, reason: str) -> None:
+        """The venue reduced the order (self-match prevention): its quantity is now what it has filled plus
+        ``open_qty``."""
+        order = self.book.orders.get(order_id)
+        if order is None or not order.is_open or open_qty <= 0:
+            return
+        qty = order.cum_qty + open_qty
+        if qty >= order.qty:
+            return
+        terms = dc_replace(order.terms, qty=qty, encoded=None)
+        self.emit(
+            OrderRestated(
+                ts_ns=self.clock.now_ns(),
+                terms=terms,
+                status=order.status,
+                cum_qty=order.cum_qty,
+                cum_notional=order.cum_notional,
+                fees=order.fees,
+                venue=order.venue,
+                text=reason,
+                replaced_by_order_id=order.replaced_by_order_id,
+            )
+        )

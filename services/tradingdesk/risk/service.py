@@ -26,10 +26,11 @@ import threading
 import grpc
 
 from tradingdesk.audit.access import QueuedAccessAudit
-from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import StreamDecoder, record_event
 from tradingdesk.core.fixed import format_fixed, format_pnl, parse_fixed
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
@@ -74,8 +75,8 @@ class RiskService:
         environ: dict[str, str] | None = None,
     ) -> None:
         self.desk = desk
-        self.clock = clock or WallClock()
         self.environ = dict(os.environ if environ is None else environ)
+        self.clock = clock or desk_clock(desk, self.environ)
         self.directory = directory or ServiceDirectory.for_desk(desk, self.environ)
         self.instruments = instruments_of(desk)
         self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))

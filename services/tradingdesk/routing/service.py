@@ -11,27 +11,34 @@ the lock, applies the last records, reseats the open orders, carries out any hal
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 
 import grpc
 
 from tradingdesk.audit.access import QueuedAccessAudit
-from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import AccessDecision, AccessRecorded, FeedSwitched, JournalEvent
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.core.ids import IdGenerator
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.markets.breakers import BreakerTrip
+from tradingdesk.markets.calendar_source import desk_calendars
+from tradingdesk.markets.status import SymbolStatus, status_name
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.router import Router
-from tradingdesk.risk.gate import RiskGate
+from tradingdesk.risk.gate.market import MarketConduct, local_time
+from tradingdesk.risk.gate.self_match import SelfMatchPolicy
 from tradingdesk.risk.gate_stream import follow_gate_updates, gate_name
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
+from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics, TracedVenue
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
@@ -43,6 +50,7 @@ from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.telemetry import tracer
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
 from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
@@ -67,12 +75,18 @@ class RoutingService:
         dsn: str | None = None,
     ) -> None:
         self.desk = desk
-        self.clock = clock or WallClock()
+        self.clock = clock or desk_clock(desk)
         self.directory = directory or ServiceDirectory.for_desk(desk)
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)
         spec = desk.spec
-        self.gate = RiskGate(Limits.from_spec(spec.risk), SPEC_STATES[spec.trading_state])
+        self.tracer = tracer("tradingdesk.routing")  # None while traces are off
+        self.gate = MeasuredRiskGate(
+            Limits.from_spec(spec.risk),
+            SPEC_STATES[spec.trading_state],
+            self_match=SelfMatchPolicy.from_spec(spec.conduct.self_match_prevention),
+            tracer=self.tracer,
+        )
         self.publisher = RecordPublisher()
         self.upstreams: list[Upstream] = []
         self.db = make_engine(self.dsn, schema=schema_for(desk, "routing"))
@@ -98,6 +112,8 @@ class RoutingService:
         self._wake_armed = False
         spec = self.desk.spec
         await asyncio.to_thread(prepare_schema, self.db)
+        calendars = await asyncio.to_thread(desk_calendars, self.desk)
+        self.gate.bind_market(MarketConduct.from_desk(self.desk, calendars))
         self.journal = await asyncio.to_thread(
             Journal,
             self.db,
@@ -127,9 +143,10 @@ class RoutingService:
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
         )
+        venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
-            self.venues[v.name] = SimulatedVenue(
+            self.venues[v.name] = venue_type(
                 v.name,
                 instruments=venue_instruments,
                 listener=self.engine,
@@ -146,6 +163,7 @@ class RoutingService:
         self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
+        self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock).on_committed)
         parser = RequestParser(
             instruments=self.instruments,
             accounts={a.name: frozenset(a.strategies) for a in spec.accounts},
@@ -315,10 +333,35 @@ class RoutingService:
                 elif which == "trade":
                     t = event.trade
                     price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
-                    gate.on_trade(t.symbol, price, now)
+                    trip = gate.on_trade(t.symbol, price, now)
+                    if trip is not None:
+                        self._breaker_tripped(trip)
                     engine.on_trade_print(t.symbol, price)
                     for venue in venues_for.get(t.symbol, ()):
                         venue.on_trade(t.symbol, price, qty, now)
+                elif which == "status" and event.status.status:
+                    st = event.status
+                    gate.on_symbol_status(st.symbol, SymbolStatus(st.status), st.reason)
+                    log.warning("routing: %s is %s by market data (%s)", st.symbol, status_name(st.status), st.reason)
+
+    def _breaker_tripped(self, trip: BreakerTrip) -> None:
+        market = self.gate.market
+        assert market is not None
+        calendar = market.listings[market.index_symbol].calendar
+        if trip.halts:
+            log.error(
+                "routing: market-wide circuit breaker level %d (%s) on %s: new orders refused until %s",
+                trip.level,
+                trip.reason,
+                market.index_symbol,
+                local_time(calendar, trip.until_ns),
+            )
+        else:
+            log.warning(
+                "routing: %s reached breaker level %d in the last 35 minutes of the session: no halt",
+                market.index_symbol,
+                trip.level,
+            )
 
     async def _journal_access(self, decisions: list[AccessDecision]) -> None:
         """Access decisions into the journal, durable when this returns."""
@@ -364,7 +407,11 @@ class RoutingService:
         longer than ``limits.stream_timeout_ns`` (the risk service sends heartbeats) or the risk service cuts it
         off, and opens again with the first update after a reconnect (``risk/gate_stream.py``)."""
         await follow_gate_updates(
-            channel, gate=self.gate, gate_id=gate_name("routing"), clock=self.clock, apply=self._apply_gate_update
+            channel,
+            gate=self.gate,
+            gate_id=gate_name("routing"),
+            clock=self.gate.stream_clock,
+            apply=self._apply_gate_update,
         )
 
     def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
 
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
-from tradingdesk.core.events import OrderEvent
+from tradingdesk.core.events import ORDER_EVENTS, OrderEvent
 from tradingdesk.core.reject import Reject, invalid
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
@@ -66,6 +66,14 @@ def _replacement_id(engine: OrderEngine, ack: Ack, new_client_order_id: str) -> 
 
 def _accept_any(_: JournalRecord) -> bool:
     return True
+
+
+def _kinds_reported(exec_types: Sequence[int]) -> frozenset[str]:
+    """The journal kinds whose execution reports a StreamExecutions request asked for (all when it named none)."""
+    if not exec_types:
+        return ORDER_KINDS
+    wanted = set(exec_types)
+    return frozenset(cls.kind for cls in ORDER_EVENTS if int(cls.exec_type) in wanted)
 
 
 EVENT_CACHE_MAX = 8_192
@@ -208,13 +216,19 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             account = self.parser.account(request.account) if request.account else ""
         except Reject as reject:
             await abort(context, reject)
+        kinds = _kinds_reported(request.exec_types)
         if account:
 
             def accepts(rec: JournalRecord) -> bool:
-                return rec.kind in ORDER_KINDS and record_event(rec).terms.account == account
+                return rec.kind in kinds and record_event(rec).terms.account == account
 
-        else:
+        elif kinds is ORDER_KINDS:
             accepts = _accept_any
+        else:  # filtered before any report is built: a fills-only reader costs only fills
+
+            def accepts(rec: JournalRecord) -> bool:
+                return rec.kind in kinds
+
         async for rec in self._records(request.from_seq, accepts, context):
             if rec is not None and rec.kind in ORDER_KINDS:  # incidents and latches are records, not executions
                 yield _report(rec)

@@ -17,12 +17,18 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.markets.calendar_source import desk_calendars
+from tradingdesk.runtime.monitoring_stack import MonitoringStack
+from tradingdesk.spec.domain import data_dir
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
 READY_TIMEOUT_S = 60.0  # five interpreters start in ~3 s on an idle machine; a loaded one can take far longer
+"""How long the services get to answer SERVING; TD_READY_TIMEOUT_S overrides it."""
+REPLAY_ORIGIN_FILE = "replay-clock-origin"
 
 
 @dataclass
@@ -32,13 +38,34 @@ class Child:
     process: asyncio.subprocess.Process
 
 
-# A child may take seconds to listen on a loaded machine; gRPC's default reconnect back-off (up to two minutes)
-# would then make this wait miss a service that is long up.
-_PROBE_CHANNEL_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500)]
+# A child listens only once its imports are done (seconds on a busy machine). gRPC's default reconnect backoff
+# grows to tens of seconds meanwhile, so the desk would be reported up long after every child serves.
+PROBE_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 250),
+]
+
+
+def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
+    """The origin of the desk's replay clock (``edge/clock.py``): given in the environment, else the one stored
+    with the desk's data, else now (then stored). Every child gets the same one, and a restarted desk goes on
+    from where its clock was, so time never runs back in its journal; delete the file to start again from
+    today's session."""
+    if env.get(REPLAY_ORIGIN_ENV):
+        return int(env[REPLAY_ORIGIN_ENV])
+    path = data_dir(desk, env) / REPLAY_ORIGIN_FILE
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        origin = time.time_ns()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{origin}\n")
+        return origin
 
 
 async def wait_serving(address: str, deadline: float) -> bool:
-    async with grpc.aio.insecure_channel(address, options=_PROBE_CHANNEL_OPTIONS) as channel:
+    async with grpc.aio.insecure_channel(address, options=PROBE_CHANNEL_OPTIONS) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -61,8 +88,12 @@ class EmbeddedDesk:
         self.log_dir = log_dir
         self.env = {**os.environ, **(env or {})}
         self.children: dict[str, Child] = {}
+        if clock_source(desk) == "replay":
+            self.env[REPLAY_ORIGIN_ENV] = str(replay_origin(desk, self.env))
 
     async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        # Computed once here, the calendars are read from their cache by every child (no pandas at start).
+        await asyncio.to_thread(desk_calendars, self.desk)
         for name in SERVICE_NAMES:
             cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
             out = None
@@ -71,7 +102,7 @@ class EmbeddedDesk:
                 out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
             self.children[name] = Child(name, self.directory.address(name), proc)
-        deadline = time.monotonic() + ready_timeout
+        deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or ready_timeout)
         results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:
@@ -100,13 +131,30 @@ class EmbeddedDesk:
                 await child.process.wait()
 
 
-async def run_embedded(desk: TradingDesk, spec_path: Path, log_dir: Path | None) -> int:
-    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir)
+async def run_embedded(
+    desk: TradingDesk, spec_path: Path, log_dir: Path | None, *, monitoring: MonitoringStack | None = None
+) -> int:
+    """Run the desk until a signal or a service dies; with ``monitoring``, Prometheus and Alertmanager too
+    (started first, so the desk's first metrics are scraped and its ListAlerts reads Alertmanager)."""
+    env = {}
+    if monitoring is not None:
+        await monitoring.start()
+        env["TD_ALERTMANAGER_URL"] = monitoring.alertmanager_url
+        print(f"prometheus  {monitoring.prometheus_url}   alertmanager  {monitoring.alertmanager_url}", flush=True)
+    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir, env=env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await embedded.start()
+    try:
+        await embedded.start()
+    except BaseException:
+        if monitoring is not None:
+            await monitoring.stop()
+        raise
+    if desk.spec.monitoring.dashboard_port:
+        host = desk.spec.services.monitoring.host
+        print(f"dashboard   http://{host}:{desk.spec.monitoring.dashboard_port}/", flush=True)
     print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
     stopper = asyncio.create_task(stop.wait())
     exited = asyncio.create_task(embedded.wait_any_exit())
@@ -119,5 +167,7 @@ async def run_embedded(desk: TradingDesk, spec_path: Path, log_dir: Path | None)
         exited.cancel()
     print("draining: routing first, then the rest", flush=True)
     await embedded.stop()
+    if monitoring is not None:
+        await monitoring.stop()
     print("desk stopped", flush=True)
     return code

@@ -40,8 +40,9 @@ class DeskService(Protocol):
 
     # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
     # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades,
-    # ``interceptors`` go to the server, and ``gated_names`` are names the runtime does not mark SERVING itself
-    # (a standby reports them through ``bind_health``).
+    # ``interceptors`` go to the server (after the runtime's own), ``gated_names`` are names the runtime does not
+    # mark SERVING itself (a standby reports them through ``bind_health``), and ``after_serving()`` runs once the
+    # server answers SERVING: secondary work (a web page) that must not delay it.
 
 
 class RunningService:
@@ -67,9 +68,12 @@ class RunningService:
         await self.service.stop()
 
 
-async def start_service(service: DeskService, address: str) -> RunningService:
+async def start_service(
+    service: DeskService, address: str, *, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+) -> RunningService:
     # A service with standbys (routing, risk) refuses its calls while standing by: an interceptor of its own.
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=tuple(getattr(service, "interceptors", ())))
+    own = tuple(getattr(service, "interceptors", ()))
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[*interceptors, *own])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
@@ -88,15 +92,22 @@ async def start_service(service: DeskService, address: str) -> RunningService:
     bind_health = getattr(service, "bind_health", None)
     if bind_health is not None:  # a service whose own health can change (feeds: every line down)
         bind_health(health_servicer)
+    after_serving = getattr(service, "after_serving", None)
+    if after_serving is not None:
+        after_serving()
     log.info("%s serving on %s", service.name, bound)
     return RunningService(service, server, health_servicer, bound)
 
 
 async def serve_until_signalled(
-    service: DeskService, address: str, on_ready: Callable[[str], None] | None = None
+    service: DeskService,
+    address: str,
+    on_ready: Callable[[str], None] | None = None,
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
-    running = await start_service(service, address)
+    running = await start_service(service, address, interceptors=interceptors)
     if on_ready is not None:
         on_ready(running.address)
     stopped = asyncio.Event()

@@ -4,10 +4,11 @@ surveillance thresholds and CAT reporting. docs/compliance.md lists each control
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tradingdesk.spec.base import Model
 from tradingdesk.spec.types import DecimalStr
@@ -131,6 +132,40 @@ class SurveillanceSpec(Model):
     """Marking-the-close detector."""
 
 
+class SelfMatchSpec(Model):
+    """Self-match prevention: two orders of the same account (or of the desk) never trade with each other."""
+
+    scope: Literal["account", "desk", "off"] = "account"
+    """Whose orders must not meet: those of one account (the exchanges' usual SMP id), any two of the desk, or
+    nobody's (off)."""
+    mode: Literal["cancelNewest", "cancelOldest", "cancelBoth", "decrementAndCancel"] = "cancelNewest"
+    """What happens when they would: the incoming order is cancelled (cancelNewest), the resting one
+    (cancelOldest), both (cancelBoth), or both are reduced by the smaller quantity and the one left with
+    nothing is cancelled (decrementAndCancel)."""
+
+
+class ClockSpec(Model):
+    """Which time the market rules follow: sessions, DAY and GTD expiry, LULD doubling, the circuit breaker."""
+
+    source: Literal["auto", "wall", "replay"] = "auto"
+    """wall: the exchanges' real time (production). replay: trading days played back from their open, one
+    per pass of the replay, starting when the desk starts, at the replay's speed. auto: replay when every feed
+    is a replay feed, wall otherwise."""
+    replay_start: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
+    """The trading day the replay clock starts on (YYYY-MM-DD, a session of the first instrument's exchange);
+    empty: today's session there, or the last one before today."""
+
+    @field_validator("replay_start")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        return value
+
+
 class CatSpec(Model):
     """Consolidated Audit Trail reporting."""
 
@@ -151,6 +186,10 @@ class ConductSpec(Model):
     """Wash trade, spoofing and layering, order-to-trade and marking-the-close detection."""
     cat: CatSpec = Field(default_factory=CatSpec)
     """Identifiers written into the CAT export."""
+    self_match_prevention: SelfMatchSpec = Field(default_factory=SelfMatchSpec)
+    """Self-match prevention in the risk gate and the venues."""
+    clock: ClockSpec = Field(default_factory=ClockSpec)
+    """The time the market rules follow (the exchanges' real time, or the replay's)."""
 
     @model_validator(mode="after")
     def _owners_unique(self) -> ConductSpec:

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from tradingdesk.spec.base import Model
 from tradingdesk.spec.conduct import ConductSpec, ListingSpec
+from tradingdesk.spec.monitoring import MonitoringSpec
 from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
@@ -307,11 +308,13 @@ class RiskSpec(ScopeLimitFields):
     locates: list[LocateSpec] = Field(default_factory=list, max_length=10_000)
     """Borrows located per account and symbol."""
     halted_symbols: list[str] = Field(default_factory=list, max_length=10_000)
-    """Symbols in a regulatory or exchange trading halt: no new orders."""
+    """Symbols in a regulatory or exchange trading halt: no new orders (halts that market data reports apply
+    too, without being listed here)."""
     luld_band_bps: int = Field(default=500, ge=0, le=10_000)
-    """Limit-up/limit-down band around the 5-minute mean price, for reference prices above $3 (0: off)."""
+    """Limit Up-Limit Down band around the mean price of luldWindowS for a tier-1 instrument above $3 (tier 2:
+    twice it), doubled in the first 15 and the last 25 minutes of the session (0: off)."""
     luld_low_price_band_bps: int = Field(default=2_000, ge=0, le=10_000)
-    """LULD band for reference prices of $3 and below."""
+    """LULD band from $0.75 to $3 (below $0.75: the lesser of $0.15 and 75%, as the Plan says)."""
     luld_window_s: int = Field(default=300, ge=1, le=3_600)
     """Window of the LULD reference price (the mean of the trades in it)."""
     gate_stream_timeout_ms: int = Field(default=2_000, ge=100, le=600_000)
@@ -437,17 +440,6 @@ class ComplianceSpec(Model):
     """Where sealed audit segments go."""
     checkpoints: AuditCheckpointSpec = Field(default_factory=AuditCheckpointSpec)
     """Checkpoint cadence of the audit log (docs/audit.md)."""
-
-
-class MonitoringSpec(Model):
-    metrics_port: int = Field(default=9464, ge=1024, le=65_535)
-    """Port of the Prometheus /metrics endpoint. Not yet served: the operator declares the port, but no
-    service listens on it yet."""
-    otlp_endpoint: str = ""
-    """OpenTelemetry collector endpoint for traces. Not yet served: no traces are recorded or exported yet (the
-    operator already opens the network path to it)."""
-    health_check_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
-    """How often the monitoring service probes the others."""
 
 
 class TolerationSpec(Model):
@@ -604,8 +596,14 @@ class TradingDeskSpec(Model):
         ports = {name: self.services.port_of(name) for name in SERVICE_NAMES}
         if dups := _duplicates(str(p) for p in ports.values()):
             problems.append(f"spec.services[].port: must be distinct, repeated: {', '.join(dups)}")
-        if self.monitoring.metrics_port in ports.values():
-            problems.append("spec.monitoring.metricsPort: collides with a service's gRPC port")
+        for field, taken in (
+            ("metricsPort", set(self.monitoring.metrics_ports().values())),
+            ("dashboardPort", {self.monitoring.dashboard_port} - {0}),
+        ):
+            if taken & set(ports.values()):
+                problems.append(f"spec.monitoring.{field}: collides with a service's gRPC port")
+        if self.monitoring.dashboard_port in self.monitoring.metrics_ports().values():
+            problems.append("spec.monitoring.dashboardPort: collides with metricsPort + 0..4 (the embedded /metrics)")
         problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
         problems += self.conduct.cross_check(known, {a.name for a in self.accounts})
         if problems:

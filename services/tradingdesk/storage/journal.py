@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ from sqlalchemy.exc import DBAPIError
 from .codec import decode_payload, encode_payload
 from .db import is_postgresql
 from .fence import WriterFenced, WriterLock
+from .journal_metrics import JournalMetrics
 from .schema import journal as journal_table
 
 log = logging.getLogger(__name__)
@@ -175,6 +177,7 @@ class Journal:
         self._healthy = True
         self._last_error: BaseException | None = None
         self.stats = JournalStats()
+        self._metrics = JournalMetrics(self)
 
     # ------------------------------------------------------------------ hot path
 
@@ -235,7 +238,9 @@ class Journal:
             if not batch:
                 return True
             try:
-                self._insert_rows(self._writer(), [p[:5] for p in batch])
+                conn = self._writer()
+                started = time.perf_counter()
+                self._insert_rows(conn, [p[:5] for p in batch])
             except Exception as exc:
                 with self._lock:
                     self._pending[:0] = batch
@@ -246,7 +251,7 @@ class Journal:
                 log.warning("inline journal write failed, handing over to the writer: %s", _describe(exc))
                 self._wake.set()
                 return False
-            self._committed(batch)
+            self._committed(batch, time.perf_counter() - started)
             if more:
                 self._wake.set()
             return not more
@@ -445,6 +450,7 @@ class Journal:
         while True:
             try:
                 conn = self._writer()
+                started = time.perf_counter()
                 if attempt and self._already_written(conn, rows):
                     # An earlier attempt committed but its acknowledgement was lost.
                     log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
@@ -476,7 +482,7 @@ class Journal:
                 delay = min(delay * 2, self._retry_max_s)
         if attempt:
             log.warning("journal writes recovered after %d failed attempts", attempt)
-        self._committed(chunk)
+        self._committed(chunk, time.perf_counter() - started)
         return True
 
     def _writer(self) -> Connection:
@@ -519,9 +525,10 @@ class Journal:
             except Exception:
                 log.exception("on_fenced failed")
 
-    def _committed(self, chunk: list[_Pending]) -> None:
-        """Bookkeeping after a commit: durable seq, stats, then the listeners (in seq order)."""
+    def _committed(self, chunk: list[_Pending], seconds: float) -> None:
+        """Bookkeeping after a commit (``seconds`` it took): durable seq, stats and metrics, then the listeners."""
         last = chunk[-1][0]
+        self._metrics.committed(len(chunk), seconds)
         self._healthy = True
         self._last_error = None
         stats = self.stats

@@ -82,4 +82,80 @@ risk_changes = Table(
     Index("ix_risk_changes_scope", "scope"),
 )
 
-__all__ = ["Int64", "audit_log", "journal", "journal_meta", "metadata", "risk_changes"]
+#: Market conduct (the compliance service, ``compliance/conduct.py``): the market as the desk saw it (best bid
+#: and offer changes and trades, fixed-point ints), for execution quality and surveillance after a restart.
+market_tape = Table(
+    "market_tape",
+    metadata,
+    Column("id", Int64, primary_key=True, autoincrement=True),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("kind", String(1), nullable=False),  # Q a quote, T a trade
+    Column("bid", BigInteger, nullable=False),
+    Column("ask", BigInteger, nullable=False),
+    Column("bid_qty", BigInteger, nullable=False),
+    Column("ask_qty", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Index("ix_market_tape_ts_ns", "ts_ns"),
+)
+
+#: The journal's order events as neutral activity records (``core/activity.py``), by time: what surveillance,
+#: execution quality and the CAT export read. ``seq`` is the journal event's; one event may give two records.
+order_activity = Table(
+    "order_activity",
+    metadata,
+    Column("id", Int64, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("account", String(128), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_order_activity_ts_ns", "ts_ns"),
+    Index("ix_order_activity_order_id", "order_id"),
+)
+
+#: Surveillance alerts, the query index of their audit records (``log_index``: the record's place in the audit
+#: log, NULL until it is recorded there). ``alert_key`` identifies a detection: finding it again stores nothing.
+surveillance_alerts = Table(
+    "surveillance_alerts",
+    metadata,
+    Column("id", Int64, primary_key=True, autoincrement=True),
+    Column("alert_key", String(512), nullable=False, unique=True),
+    Column("detector", String(32), nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("accounts", Text, nullable=False),
+    Column("order_ids", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("figures", Text, nullable=False),
+    Column("recorded_ns", BigInteger, nullable=False),
+    Column("log_index", BigInteger, nullable=True),
+    Index("ix_surveillance_alerts_ts_ns", "ts_ns"),
+)
+
+#: Where the compliance service's conduct watch is in the journal (one row, ``name`` "journal"): the journal
+#: incarnation and the last seq whose activity is stored.
+conduct_position = Table(
+    "conduct_position",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("incarnation", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+__all__ = [
+    "Int64",
+    "audit_log",
+    "conduct_position",
+    "journal",
+    "journal_meta",
+    "market_tape",
+    "metadata",
+    "order_activity",
+    "risk_changes",
+    "surveillance_alerts",
+]

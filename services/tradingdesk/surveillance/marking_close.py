@@ -23,6 +23,8 @@ from tradingdesk.spec.conduct import MarkingCloseSpec
 from tradingdesk.surveillance.alerts import MARKING_CLOSE, Alert
 from tradingdesk.surveillance.owners import Owners
 
+_NEVER = 1 << 63
+
 
 @dataclass(slots=True)
 class _Window:
@@ -48,6 +50,7 @@ class MarkingCloseDetector:
         self.calendars = calendars
         self.window_ns = spec.window_minutes * 60_000_000_000
         self._windows: dict[str, _Window] = {}
+        self._next_close = _NEVER  # the earliest close of a window still open: nothing to judge before it
 
     def _window(self, symbol: str, ts_ns: int) -> _Window | None:
         calendar = self.calendars.get(symbol)
@@ -59,6 +62,7 @@ class MarkingCloseDetector:
         current = self._windows.get(symbol)
         if current is None or current.session != day.session:
             current = self._windows[symbol] = _Window(day.session, day.session.close_ns - self.window_ns)
+            self._next_close = min(self._next_close, day.session.close_ns)
         return current
 
     def _trade(self, symbol: str, ts_ns: int, price: int, qty: int) -> _Window | None:
@@ -91,11 +95,14 @@ class MarkingCloseDetector:
         return alerts
 
     def advance(self, now_ns: int) -> list[Alert]:
+        if now_ns < self._next_close:
+            return []
         alerts: list[Alert] = []
         for symbol, window in list(self._windows.items()):
             if now_ns >= window.session.close_ns:
                 del self._windows[symbol]
                 alerts += self._judge(symbol, window)
+        self._next_close = min((w.session.close_ns for w in self._windows.values()), default=_NEVER)
         return alerts
 
     def _judge(self, symbol: str, window: _Window) -> list[Alert]:

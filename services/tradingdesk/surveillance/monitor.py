@@ -40,6 +40,10 @@ def detectors_for(spec: SurveillanceSpec, calendars: Mapping[str, ExchangeCalend
     ]
 
 
+ADVANCE_EVERY_NS = 100_000_000
+"""How often, in event time, the monitor asks every detector to close what ended (100 ms)."""
+
+
 class SurveillanceMonitor:
     def __init__(self, detectors: Iterable[Detector]) -> None:
         self.detectors = list(detectors)
@@ -48,25 +52,31 @@ class SurveillanceMonitor:
         self._now = 0
 
     def on_order(self, ev: OrderActivity) -> list[Alert]:
-        out = self._advance(ev.ts_ns)
+        out = self._advance(ev.ts_ns) if ev.ts_ns >= self._now + ADVANCE_EVERY_NS else []
         for d in self.detectors:
             out += d.on_order(ev)
         self.events += 1
-        return self._keep(out)
+        if out:
+            self.alerts += out
+        return out
 
     def on_market(self, ev: MarketActivity) -> list[Alert]:
-        out = self._advance(ev.ts_ns)
+        out = self._advance(ev.ts_ns) if ev.ts_ns >= self._now + ADVANCE_EVERY_NS else []
         for d in self.detectors:
             out += d.on_market(ev)
         self.events += 1
-        return self._keep(out)
+        if out:
+            self.alerts += out
+        return out
 
     def advance(self, now_ns: int) -> list[Alert]:
         """Close every window that has ended by ``now_ns`` (a timer calls this when no event comes)."""
-        return self._keep(self._advance(now_ns))
+        return self._keep(self._advance(now_ns, force=True))
 
-    def _advance(self, now_ns: int) -> list[Alert]:
-        if now_ns <= self._now:
+    def _advance(self, now_ns: int, *, force: bool = False) -> list[Alert]:
+        """Events move time on; the detectors' windows are looked at every ``ADVANCE_EVERY_NS`` of it (a window
+        that ended is then closed with the alert it makes, a little later at most: the alert is the same)."""
+        if now_ns <= self._now or (not force and now_ns < self._now + ADVANCE_EVERY_NS):
             return []
         self._now = now_ns
         out: list[Alert] = []

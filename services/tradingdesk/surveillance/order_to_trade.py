@@ -13,6 +13,8 @@ from tradingdesk.spec.conduct import OrderToTradeSpec
 from tradingdesk.surveillance.alerts import ORDER_TO_TRADE, Alert
 from tradingdesk.surveillance.owners import Owners
 
+_NEVER = 1 << 63
+
 
 @dataclass(slots=True)
 class _Window:
@@ -29,6 +31,7 @@ class OrderToTradeDetector:
         self.owners = owners
         self.window_ns = spec.window_s * 1_000_000_000
         self._windows: dict[str, _Window] = {}
+        self._next_end = _NEVER  # the earliest end of an open window: nothing to judge before it
 
     def on_order(self, ev: OrderActivity) -> list[Alert]:
         if ev.kind not in MESSAGES and ev.kind is not Activity.FILL:
@@ -38,6 +41,7 @@ class OrderToTradeDetector:
         window = self._windows.get(ev.account)
         if window is None:
             window = self._windows[ev.account] = _Window(start)
+            self._next_end = min(self._next_end, start + self.window_ns)
         if ev.kind is Activity.FILL:
             window.trades += 1
         else:
@@ -48,6 +52,13 @@ class OrderToTradeDetector:
         return []
 
     def advance(self, now_ns: int) -> list[Alert]:
+        if now_ns < self._next_end:
+            return []
+        alerts = self._judge(now_ns)
+        self._next_end = min((w.start_ns + self.window_ns for w in self._windows.values()), default=_NEVER)
+        return alerts
+
+    def _judge(self, now_ns: int) -> list[Alert]:
         alerts = []
         for account, window in list(self._windows.items()):
             end = window.start_ns + self.window_ns

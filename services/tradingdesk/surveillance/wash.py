@@ -28,28 +28,33 @@ class WashTradeDetector:
         self.window_ns = spec.window_ms * 1_000_000
         self.band_bps = spec.price_band_bps
         self.owners = owners
-        self._recent: dict[tuple[str, str], deque[_Fill]] = defaultdict(deque)
+        self._recent: dict[tuple[str, str, bool], deque[_Fill]] = defaultdict(deque)  # (owner, symbol, buy)
 
     def on_order(self, ev: OrderActivity) -> list[Alert]:
         if ev.kind is not Activity.FILL:
             return []
         owner = self.owners.of(ev.account)
-        recent = self._recent[owner, ev.symbol]
+        buy = ev.is_buy
         horizon = ev.ts_ns - self.window_ns
-        while recent and recent[0].event.ts_ns < horizon:
-            recent.popleft()
+        # Fills are kept by side: a fill is only ever matched against the other side's.
+        opposite = self._recent[owner, ev.symbol, not buy]
+        while opposite and (opposite[0].event.ts_ns < horizon or opposite[0].remaining <= 0):
+            opposite.popleft()
         fill = _Fill(ev, ev.fill_qty)
         matched: list[tuple[_Fill, int]] = []
-        for other in recent:
+        for other in opposite:
             if fill.remaining <= 0:
                 break
-            if other.remaining <= 0 or other.event.is_buy == ev.is_buy or not self._close(other.event, ev):
+            if other.remaining <= 0 or not self._close(other.event, ev):
                 continue
             qty = min(other.remaining, fill.remaining)
             other.remaining -= qty
             fill.remaining -= qty
             matched.append((other, qty))
-        recent.append(fill)
+        own = self._recent[owner, ev.symbol, buy]
+        while own and own[0].event.ts_ns < horizon:
+            own.popleft()
+        own.append(fill)
         if not matched:
             return []
         qty = sum(q for _, q in matched)

@@ -55,6 +55,7 @@ class ExecType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXEC_TYPE_EXPIRED: _ClassVar[ExecType]
     EXEC_TYPE_CANCEL_REJECTED: _ClassVar[ExecType]
     EXEC_TYPE_REPLACE_REJECTED: _ClassVar[ExecType]
+    EXEC_TYPE_RESTATED: _ClassVar[ExecType]
 
 class TradingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -98,6 +99,7 @@ EXEC_TYPE_REJECTED: ExecType
 EXEC_TYPE_EXPIRED: ExecType
 EXEC_TYPE_CANCEL_REJECTED: ExecType
 EXEC_TYPE_REPLACE_REJECTED: ExecType
+EXEC_TYPE_RESTATED: ExecType
 TRADING_STATE_UNSPECIFIED: TradingState
 TRADING_STATE_ACTIVE: TradingState
 TRADING_STATE_REDUCING: TradingState

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from tradingdesk.v1 import common_pb2 as tradingdesk_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/compliance.proto\x12\x0etradingdesk.v1\"\xd3\x01\n\x11QueryAuditRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\x12\x12\n\nfrom_index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0c\n\x04kind\x18\x0b \x01(\t\"\xc3\x01\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x05 \x01(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\x12\r\n\x05index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0e\n\x06record\x18\x0b \x01(\x0c\"g\n\x12QueryAuditResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.AuditEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\",\n\x0bSealRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"]\n\x0cSealResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x13\n\x0bjournal_seq\x18\x04 \x01(\x04\"\x16\n\x14GetCheckpointRequest\"\xce\x01\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x12\n\npublic_key\x18\x04 \x01(\t\x12\x10\n\x08log_size\x18\x05 \x01(\x04\x12\x18\n\x10pending_segments\x18\x06 \x01(\r\x12\x0e\n\x06\x62ucket\x18\x07 \x01(\t\x12\x10\n\x08refusing\x18\x08 \x01(\t\x12\x19\n\x11last_upload_error\x18\t \x01(\t\"f\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x13\n\x0bjournal_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\x12\x11\n\ttree_size\x18\x04 \x01(\x04\"\x8c\x01\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x05 \x01(\x0c\x12\x0e\n\x06record\x18\x06 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x07 \x01(\t\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"\xa4\x01\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x15\n\rold_root_hash\x18\x04 \x01(\x0c\x12\x15\n\rnew_root_hash\x18\x05 \x01(\x0c\x12\x16\n\x0eold_checkpoint\x18\x06 \x01(\t\x12\x16\n\x0enew_checkpoint\x18\x07 \x01(\t\"\xb3\x01\n\x15OperatorActionRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x03\x12\x11\n\tspec_hash\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x65sk\x18\x07 \x01(\t\x12\x10\n\x08\x61\x63ted_ns\x18\x08 \x01(\x03\x12\x11\n\taction_id\x18\t \x01(\t\"\xdb\x01\n\x14\x41\x63\x63\x65ssDecisionRecord\x12\r\n\x05ts_ns\x18\x01 \x01(\x03\x12\x10\n\x08identity\x18\x02 \x01(\t\x12\x0b\n\x03via\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x05 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x12\n\nprivileged\x18\x08 \x01(\x08\x12\x0c\n\x04peer\x18\t \x01(\t\x12\x14\n\x0crequest_json\x18\n \x01(\t\x12\r\n\x05\x63ount\x18\x0b \x01(\r\x12\x0f\n\x07service\x18\x0c \x01(\t\"N\n\x13RecordAccessRequest\x12\x37\n\tdecisions\x18\x01 \x03(\x0b\x32$.tradingdesk.v1.AccessDecisionRecord\"8\n\x10RecordedResponse\x12\x13\n\x0b\x66irst_index\x18\x01 \x01(\x04\x12\x0f\n\x07records\x18\x02 \x01(\r2\x85\x05\n\x11\x43omplianceService\x12S\n\nQueryAudit\x12!.tradingdesk.v1.QueryAuditRequest\x1a\".tradingdesk.v1.QueryAuditResponse\x12\x41\n\x04Seal\x12\x1b.tradingdesk.v1.SealRequest\x1a\x1c.tradingdesk.v1.SealResponse\x12\\\n\rGetCheckpoint\x12$.tradingdesk.v1.GetCheckpointRequest\x1a%.tradingdesk.v1.GetCheckpointResponse\x12]\n\x11GetInclusionProof\x12(.tradingdesk.v1.GetInclusionProofRequest\x1a\x1e.tradingdesk.v1.InclusionProof\x12\x63\n\x13GetConsistencyProof\x12*.tradingdesk.v1.GetConsistencyProofRequest\x1a .tradingdesk.v1.ConsistencyProof\x12_\n\x14RecordOperatorAction\x12%.tradingdesk.v1.OperatorActionRequest\x1a .tradingdesk.v1.RecordedResponse\x12U\n\x0cRecordAccess\x12#.tradingdesk.v1.RecordAccessRequest\x1a .tradingdesk.v1.RecordedResponseBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/compliance.proto\x12\x0etradingdesk.v1\x1a\x1btradingdesk/v1/common.proto\"\xd3\x01\n\x11QueryAuditRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x11\n\tafter_seq\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\x12\x12\n\nfrom_index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0c\n\x04kind\x18\x0b \x01(\t\"\xc3\x01\n\nAuditEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x05 \x01(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x14\n\x0cpayload_json\x18\x07 \x01(\t\x12\r\n\x05index\x18\x08 \x01(\x04\x12\x13\n\x0bincarnation\x18\t \x01(\t\x12\x0e\n\x06source\x18\n \x01(\t\x12\x0e\n\x06record\x18\x0b \x01(\x0c\"g\n\x12QueryAuditResponse\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.tradingdesk.v1.AuditEvent\x12\x10\n\x08last_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\",\n\x0bSealRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"]\n\x0cSealResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x13\n\x0bjournal_seq\x18\x04 \x01(\x04\"\x16\n\x14GetCheckpointRequest\"\xce\x01\n\x15GetCheckpointResponse\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x12\n\npublic_key\x18\x04 \x01(\t\x12\x10\n\x08log_size\x18\x05 \x01(\x04\x12\x18\n\x10pending_segments\x18\x06 \x01(\r\x12\x0e\n\x06\x62ucket\x18\x07 \x01(\t\x12\x10\n\x08refusing\x18\x08 \x01(\t\x12\x19\n\x11last_upload_error\x18\t \x01(\t\"f\n\x18GetInclusionProofRequest\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x13\n\x0bjournal_seq\x18\x02 \x01(\x04\x12\x13\n\x0bincarnation\x18\x03 \x01(\t\x12\x11\n\ttree_size\x18\x04 \x01(\x04\"\x8c\x01\n\x0eInclusionProof\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x11\n\troot_hash\x18\x04 \x01(\x0c\x12\x11\n\tleaf_hash\x18\x05 \x01(\x0c\x12\x0e\n\x06record\x18\x06 \x01(\x0c\x12\x12\n\ncheckpoint\x18\x07 \x01(\t\"@\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\"\xa4\x01\n\x10\x43onsistencyProof\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x10\n\x08new_size\x18\x02 \x01(\x04\x12\x0e\n\x06hashes\x18\x03 \x03(\x0c\x12\x15\n\rold_root_hash\x18\x04 \x01(\x0c\x12\x15\n\rnew_root_hash\x18\x05 \x01(\x0c\x12\x16\n\x0eold_checkpoint\x18\x06 \x01(\t\x12\x16\n\x0enew_checkpoint\x18\x07 \x01(\t\"\xb3\x01\n\x15OperatorActionRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x12\n\ngeneration\x18\x03 \x01(\x03\x12\x11\n\tspec_hash\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\x0c\n\x04\x64\x65sk\x18\x07 \x01(\t\x12\x10\n\x08\x61\x63ted_ns\x18\x08 \x01(\x03\x12\x11\n\taction_id\x18\t \x01(\t\"\xdb\x01\n\x14\x41\x63\x63\x65ssDecisionRecord\x12\r\n\x05ts_ns\x18\x01 \x01(\x03\x12\x10\n\x08identity\x18\x02 \x01(\t\x12\x0b\n\x03via\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x05 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x12\n\nprivileged\x18\x08 \x01(\x08\x12\x0c\n\x04peer\x18\t \x01(\t\x12\x14\n\x0crequest_json\x18\n \x01(\t\x12\r\n\x05\x63ount\x18\x0b \x01(\r\x12\x0f\n\x07service\x18\x0c \x01(\t\"N\n\x13RecordAccessRequest\x12\x37\n\tdecisions\x18\x01 \x03(\x0b\x32$.tradingdesk.v1.AccessDecisionRecord\"8\n\x10RecordedResponse\x12\x13\n\x0b\x66irst_index\x18\x01 \x01(\x04\x12\x0f\n\x07records\x18\x02 \x01(\r\"\x97\x01\n\x1dListSurveillanceAlertsRequest\x12\x10\n\x08\x64\x65tector\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x10\n\x08since_ns\x18\x04 \x01(\x03\x12\x10\n\x08until_ns\x18\x05 \x01(\x03\x12\x10\n\x08\x61\x66ter_id\x18\x06 \x01(\x04\x12\r\n\x05limit\x18\x07 \x01(\r\"\xcf\x02\n\x11SurveillanceAlert\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x10\n\x08\x64\x65tector\x18\x02 \x01(\t\x12\r\n\x05ts_ns\x18\x03 \x01(\x03\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63\x63ounts\x18\x05 \x03(\t\x12\x0e\n\x06symbol\x18\x06 \x01(\t\x12\x11\n\torder_ids\x18\x07 \x03(\t\x12\x0f\n\x07summary\x18\x08 \x01(\t\x12\x0c\n\x04rule\x18\t \x01(\t\x12?\n\x07\x66igures\x18\n \x03(\x0b\x32..tradingdesk.v1.SurveillanceAlert.FiguresEntry\x12\x13\n\x0brecorded_ns\x18\x0b \x01(\x03\x12\x16\n\tlog_index\x18\x0c \x01(\x04H\x00\x88\x01\x01\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0c\n\n_log_index\"S\n\x1eListSurveillanceAlertsResponse\x12\x31\n\x06\x61lerts\x18\x01 \x03(\x0b\x32!.tradingdesk.v1.SurveillanceAlert\"S\n\x1aGetExecutionQualityRequest\x12\x12\n\ntrade_date\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\"\xb0\x04\n\x15OrderExecutionQuality\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\"\n\x04side\x18\x04 \x01(\x0e\x32\x14.tradingdesk.v1.Side\x12\r\n\x05venue\x18\x05 \x01(\t\x12\x12\n\narrival_ns\x18\x06 \x01(\x03\x12\x0e\n\x06\x65nd_ns\x18\x07 \x01(\x03\x12\x10\n\x08quantity\x18\x08 \x01(\t\x12\x17\n\x0f\x66illed_quantity\x18\t \x01(\t\x12\x1a\n\x12\x63\x61ncelled_quantity\x18\n \x01(\t\x12\x11\n\tavg_price\x18\x0b \x01(\t\x12\x0c\n\x04\x66\x65\x65s\x18\x0c \x01(\t\x12\x13\n\x0b\x61rrival_bid\x18\r \x01(\t\x12\x13\n\x0b\x61rrival_ask\x18\x0e \x01(\t\x12\x13\n\x0b\x61rrival_mid\x18\x0f \x01(\t\x12\x0f\n\x07\x65nd_mid\x18\x10 \x01(\t\x12\x16\n\x0e\x65xecution_cost\x18\x11 \x01(\t\x12\x18\n\x10opportunity_cost\x18\x12 \x01(\t\x12 \n\x18implementation_shortfall\x18\x13 \x01(\t\x12$\n\x1cimplementation_shortfall_bps\x18\x14 \x01(\t\x12\x15\n\rinterval_vwap\x18\x15 \x01(\t\x12\x13\n\x0bvs_vwap_bps\x18\x16 \x01(\t\x12\x18\n\x10\x65\x66\x66\x65\x63tive_spread\x18\x17 \x01(\t\x12\x15\n\rfirst_fill_ns\x18\x18 \x01(\x03\"\xa2\x03\n\x15VenueExecutionQuality\x12\r\n\x05venue\x18\x01 \x01(\t\x12\x0e\n\x06orders\x18\x02 \x01(\r\x12\x16\n\x0eshares_ordered\x18\x03 \x01(\t\x12\x17\n\x0fshares_executed\x18\x04 \x01(\t\x12\x18\n\x10shares_cancelled\x18\x05 \x01(\t\x12\x15\n\rfill_rate_bps\x18\x06 \x01(\t\x12\x1c\n\x14\x61vg_effective_spread\x18\x07 \x01(\t\x12\x19\n\x11\x61vg_quoted_spread\x18\x08 \x01(\t\x12!\n\x19\x65\x66\x66\x65\x63tive_over_quoted_bps\x18\t \x01(\t\x12\x1d\n\x15shares_price_improved\x18\n \x01(\t\x12\x1d\n\x15\x61vg_price_improvement\x18\x0b \x01(\t\x12\x17\n\x0fshares_at_quote\x18\x0c \x01(\t\x12\x1c\n\x14shares_outside_quote\x18\r \x01(\t\x12\x1a\n\x12\x61vg_outside_amount\x18\x0e \x01(\t\x12\x1b\n\x13\x61vg_time_to_fill_ms\x18\x0f \x01(\x03\"\x9a\x01\n\x16\x45xecutionQualityReport\x12\x12\n\ntrade_date\x18\x01 \x01(\t\x12\x35\n\x06orders\x18\x02 \x03(\x0b\x32%.tradingdesk.v1.OrderExecutionQuality\x12\x35\n\x06venues\x18\x03 \x03(\x0b\x32%.tradingdesk.v1.VenueExecutionQuality\",\n\x16\x45xportCatEventsRequest\x12\x12\n\ntrade_date\x18\x01 \x01(\t\"\"\n\nCatRecords\x12\x14\n\x0crecords_json\x18\x01 \x03(\t2\xc2\x07\n\x11\x43omplianceService\x12S\n\nQueryAudit\x12!.tradingdesk.v1.QueryAuditRequest\x1a\".tradingdesk.v1.QueryAuditResponse\x12\x41\n\x04Seal\x12\x1b.tradingdesk.v1.SealRequest\x1a\x1c.tradingdesk.v1.SealResponse\x12\\\n\rGetCheckpoint\x12$.tradingdesk.v1.GetCheckpointRequest\x1a%.tradingdesk.v1.GetCheckpointResponse\x12]\n\x11GetInclusionProof\x12(.tradingdesk.v1.GetInclusionProofRequest\x1a\x1e.tradingdesk.v1.InclusionProof\x12\x63\n\x13GetConsistencyProof\x12*.tradingdesk.v1.GetConsistencyProofRequest\x1a .tradingdesk.v1.ConsistencyProof\x12_\n\x14RecordOperatorAction\x12%.tradingdesk.v1.OperatorActionRequest\x1a .tradingdesk.v1.RecordedResponse\x12U\n\x0cRecordAccess\x12#.tradingdesk.v1.RecordAccessRequest\x1a .tradingdesk.v1.RecordedResponse\x12w\n\x16ListSurveillanceAlerts\x12-.tradingdesk.v1.ListSurveillanceAlertsRequest\x1a..tradingdesk.v1.ListSurveillanceAlertsResponse\x12i\n\x13GetExecutionQuality\x12*.tradingdesk.v1.GetExecutionQualityRequest\x1a&.tradingdesk.v1.ExecutionQualityReport\x12W\n\x0f\x45xportCatEvents\x12&.tradingdesk.v1.ExportCatEventsRequest\x1a\x1a.tradingdesk.v1.CatRecords0\x01\x42HZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,36 +33,58 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tradingdesk.v1.compliance_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1'
-  _globals['_QUERYAUDITREQUEST']._serialized_start=52
-  _globals['_QUERYAUDITREQUEST']._serialized_end=263
-  _globals['_AUDITEVENT']._serialized_start=266
-  _globals['_AUDITEVENT']._serialized_end=461
-  _globals['_QUERYAUDITRESPONSE']._serialized_start=463
-  _globals['_QUERYAUDITRESPONSE']._serialized_end=566
-  _globals['_SEALREQUEST']._serialized_start=568
-  _globals['_SEALREQUEST']._serialized_end=612
-  _globals['_SEALRESPONSE']._serialized_start=614
-  _globals['_SEALRESPONSE']._serialized_end=707
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=709
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=731
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=734
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=940
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=942
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1044
-  _globals['_INCLUSIONPROOF']._serialized_start=1047
-  _globals['_INCLUSIONPROOF']._serialized_end=1187
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1189
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1253
-  _globals['_CONSISTENCYPROOF']._serialized_start=1256
-  _globals['_CONSISTENCYPROOF']._serialized_end=1420
-  _globals['_OPERATORACTIONREQUEST']._serialized_start=1423
-  _globals['_OPERATORACTIONREQUEST']._serialized_end=1602
-  _globals['_ACCESSDECISIONRECORD']._serialized_start=1605
-  _globals['_ACCESSDECISIONRECORD']._serialized_end=1824
-  _globals['_RECORDACCESSREQUEST']._serialized_start=1826
-  _globals['_RECORDACCESSREQUEST']._serialized_end=1904
-  _globals['_RECORDEDRESPONSE']._serialized_start=1906
-  _globals['_RECORDEDRESPONSE']._serialized_end=1962
-  _globals['_COMPLIANCESERVICE']._serialized_start=1965
-  _globals['_COMPLIANCESERVICE']._serialized_end=2610
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._loaded_options = None
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._serialized_options = b'8\001'
+  _globals['_QUERYAUDITREQUEST']._serialized_start=81
+  _globals['_QUERYAUDITREQUEST']._serialized_end=292
+  _globals['_AUDITEVENT']._serialized_start=295
+  _globals['_AUDITEVENT']._serialized_end=490
+  _globals['_QUERYAUDITRESPONSE']._serialized_start=492
+  _globals['_QUERYAUDITRESPONSE']._serialized_end=595
+  _globals['_SEALREQUEST']._serialized_start=597
+  _globals['_SEALREQUEST']._serialized_end=641
+  _globals['_SEALRESPONSE']._serialized_start=643
+  _globals['_SEALRESPONSE']._serialized_end=736
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=738
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=760
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=763
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=969
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=971
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1073
+  _globals['_INCLUSIONPROOF']._serialized_start=1076
+  _globals['_INCLUSIONPROOF']._serialized_end=1216
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1218
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1282
+  _globals['_CONSISTENCYPROOF']._serialized_start=1285
+  _globals['_CONSISTENCYPROOF']._serialized_end=1449
+  _globals['_OPERATORACTIONREQUEST']._serialized_start=1452
+  _globals['_OPERATORACTIONREQUEST']._serialized_end=1631
+  _globals['_ACCESSDECISIONRECORD']._serialized_start=1634
+  _globals['_ACCESSDECISIONRECORD']._serialized_end=1853
+  _globals['_RECORDACCESSREQUEST']._serialized_start=1855
+  _globals['_RECORDACCESSREQUEST']._serialized_end=1933
+  _globals['_RECORDEDRESPONSE']._serialized_start=1935
+  _globals['_RECORDEDRESPONSE']._serialized_end=1991
+  _globals['_LISTSURVEILLANCEALERTSREQUEST']._serialized_start=1994
+  _globals['_LISTSURVEILLANCEALERTSREQUEST']._serialized_end=2145
+  _globals['_SURVEILLANCEALERT']._serialized_start=2148
+  _globals['_SURVEILLANCEALERT']._serialized_end=2483
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._serialized_start=2423
+  _globals['_SURVEILLANCEALERT_FIGURESENTRY']._serialized_end=2469
+  _globals['_LISTSURVEILLANCEALERTSRESPONSE']._serialized_start=2485
+  _globals['_LISTSURVEILLANCEALERTSRESPONSE']._serialized_end=2568
+  _globals['_GETEXECUTIONQUALITYREQUEST']._serialized_start=2570
+  _globals['_GETEXECUTIONQUALITYREQUEST']._serialized_end=2653
+  _globals['_ORDEREXECUTIONQUALITY']._serialized_start=2656
+  _globals['_ORDEREXECUTIONQUALITY']._serialized_end=3216
+  _globals['_VENUEEXECUTIONQUALITY']._serialized_start=3219
+  _globals['_VENUEEXECUTIONQUALITY']._serialized_end=3637
+  _globals['_EXECUTIONQUALITYREPORT']._serialized_start=3640
+  _globals['_EXECUTIONQUALITYREPORT']._serialized_end=3794
+  _globals['_EXPORTCATEVENTSREQUEST']._serialized_start=3796
+  _globals['_EXPORTCATEVENTSREQUEST']._serialized_end=3840
+  _globals['_CATRECORDS']._serialized_start=3842
+  _globals['_CATRECORDS']._serialized_end=3876
+  _globals['_COMPLIANCESERVICE']._serialized_start=3879
+  _globals['_COMPLIANCESERVICE']._serialized_end=4841
 # @@protoc_insertion_point(module_scope)

@@ -1,3 +1,4 @@
+from tradingdesk.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -233,3 +234,180 @@ class RecordedResponse(_message.Message):
     first_index: int
     records: int
     def __init__(self, first_index: _Optional[int] = ..., records: _Optional[int] = ...) -> None: ...
+
+class ListSurveillanceAlertsRequest(_message.Message):
+    __slots__ = ("detector", "account", "symbol", "since_ns", "until_ns", "after_id", "limit")
+    DETECTOR_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    detector: str
+    account: str
+    symbol: str
+    since_ns: int
+    until_ns: int
+    after_id: int
+    limit: int
+    def __init__(self, detector: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., after_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SurveillanceAlert(_message.Message):
+    __slots__ = ("id", "detector", "ts_ns", "owner", "accounts", "symbol", "order_ids", "summary", "rule", "figures", "recorded_ns", "log_index")
+    class FiguresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DETECTOR_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_NS_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    detector: str
+    ts_ns: int
+    owner: str
+    accounts: _containers.RepeatedScalarFieldContainer[str]
+    symbol: str
+    order_ids: _containers.RepeatedScalarFieldContainer[str]
+    summary: str
+    rule: str
+    figures: _containers.ScalarMap[str, str]
+    recorded_ns: int
+    log_index: int
+    def __init__(self, id: _Optional[int] = ..., detector: _Optional[str] = ..., ts_ns: _Optional[int] = ..., owner: _Optional[str] = ..., accounts: _Optional[_Iterable[str]] = ..., symbol: _Optional[str] = ..., order_ids: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., rule: _Optional[str] = ..., figures: _Optional[_Mapping[str, str]] = ..., recorded_ns: _Optional[int] = ..., log_index: _Optional[int] = ...) -> None: ...
+
+class ListSurveillanceAlertsResponse(_message.Message):
+    __slots__ = ("alerts",)
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[SurveillanceAlert]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[SurveillanceAlert, _Mapping]]] = ...) -> None: ...
+
+class GetExecutionQualityRequest(_message.Message):
+    __slots__ = ("trade_date", "order_id", "account")
+    TRADE_DATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    trade_date: str
+    order_id: str
+    account: str
+    def __init__(self, trade_date: _Optional[str] = ..., order_id: _Optional[str] = ..., account: _Optional[str] = ...) -> None: ...
+
+class OrderExecutionQuality(_message.Message):
+    __slots__ = ("order_id", "account", "symbol", "side", "venue", "arrival_ns", "end_ns", "quantity", "filled_quantity", "cancelled_quantity", "avg_price", "fees", "arrival_bid", "arrival_ask", "arrival_mid", "end_mid", "execution_cost", "opportunity_cost", "implementation_shortfall", "implementation_shortfall_bps", "interval_vwap", "vs_vwap_bps", "effective_spread", "first_fill_ns")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_NS_FIELD_NUMBER: _ClassVar[int]
+    END_NS_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_BID_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_ASK_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_MID_FIELD_NUMBER: _ClassVar[int]
+    END_MID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_COST_FIELD_NUMBER: _ClassVar[int]
+    OPPORTUNITY_COST_FIELD_NUMBER: _ClassVar[int]
+    IMPLEMENTATION_SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    IMPLEMENTATION_SHORTFALL_BPS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_VWAP_FIELD_NUMBER: _ClassVar[int]
+    VS_VWAP_BPS_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_SPREAD_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FILL_NS_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    account: str
+    symbol: str
+    side: _common_pb2.Side
+    venue: str
+    arrival_ns: int
+    end_ns: int
+    quantity: str
+    filled_quantity: str
+    cancelled_quantity: str
+    avg_price: str
+    fees: str
+    arrival_bid: str
+    arrival_ask: str
+    arrival_mid: str
+    end_mid: str
+    execution_cost: str
+    opportunity_cost: str
+    implementation_shortfall: str
+    implementation_shortfall_bps: str
+    interval_vwap: str
+    vs_vwap_bps: str
+    effective_spread: str
+    first_fill_ns: int
+    def __init__(self, order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., venue: _Optional[str] = ..., arrival_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., quantity: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., cancelled_quantity: _Optional[str] = ..., avg_price: _Optional[str] = ..., fees: _Optional[str] = ..., arrival_bid: _Optional[str] = ..., arrival_ask: _Optional[str] = ..., arrival_mid: _Optional[str] = ..., end_mid: _Optional[str] = ..., execution_cost: _Optional[str] = ..., opportunity_cost: _Optional[str] = ..., implementation_shortfall: _Optional[str] = ..., implementation_shortfall_bps: _Optional[str] = ..., interval_vwap: _Optional[str] = ..., vs_vwap_bps: _Optional[str] = ..., effective_spread: _Optional[str] = ..., first_fill_ns: _Optional[int] = ...) -> None: ...
+
+class VenueExecutionQuality(_message.Message):
+    __slots__ = ("venue", "orders", "shares_ordered", "shares_executed", "shares_cancelled", "fill_rate_bps", "avg_effective_spread", "avg_quoted_spread", "effective_over_quoted_bps", "shares_price_improved", "avg_price_improvement", "shares_at_quote", "shares_outside_quote", "avg_outside_amount", "avg_time_to_fill_ms")
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_ORDERED_FIELD_NUMBER: _ClassVar[int]
+    SHARES_EXECUTED_FIELD_NUMBER: _ClassVar[int]
+    SHARES_CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    FILL_RATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    AVG_EFFECTIVE_SPREAD_FIELD_NUMBER: _ClassVar[int]
+    AVG_QUOTED_SPREAD_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_OVER_QUOTED_BPS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_PRICE_IMPROVED_FIELD_NUMBER: _ClassVar[int]
+    AVG_PRICE_IMPROVEMENT_FIELD_NUMBER: _ClassVar[int]
+    SHARES_AT_QUOTE_FIELD_NUMBER: _ClassVar[int]
+    SHARES_OUTSIDE_QUOTE_FIELD_NUMBER: _ClassVar[int]
+    AVG_OUTSIDE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    AVG_TIME_TO_FILL_MS_FIELD_NUMBER: _ClassVar[int]
+    venue: str
+    orders: int
+    shares_ordered: str
+    shares_executed: str
+    shares_cancelled: str
+    fill_rate_bps: str
+    avg_effective_spread: str
+    avg_quoted_spread: str
+    effective_over_quoted_bps: str
+    shares_price_improved: str
+    avg_price_improvement: str
+    shares_at_quote: str
+    shares_outside_quote: str
+    avg_outside_amount: str
+    avg_time_to_fill_ms: int
+    def __init__(self, venue: _Optional[str] = ..., orders: _Optional[int] = ..., shares_ordered: _Optional[str] = ..., shares_executed: _Optional[str] = ..., shares_cancelled: _Optional[str] = ..., fill_rate_bps: _Optional[str] = ..., avg_effective_spread: _Optional[str] = ..., avg_quoted_spread: _Optional[str] = ..., effective_over_quoted_bps: _Optional[str] = ..., shares_price_improved: _Optional[str] = ..., avg_price_improvement: _Optional[str] = ..., shares_at_quote: _Optional[str] = ..., shares_outside_quote: _Optional[str] = ..., avg_outside_amount: _Optional[str] = ..., avg_time_to_fill_ms: _Optional[int] = ...) -> None: ...
+
+class ExecutionQualityReport(_message.Message):
+    __slots__ = ("trade_date", "orders", "venues")
+    TRADE_DATE_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    VENUES_FIELD_NUMBER: _ClassVar[int]
+    trade_date: str
+    orders: _containers.RepeatedCompositeFieldContainer[OrderExecutionQuality]
+    venues: _containers.RepeatedCompositeFieldContainer[VenueExecutionQuality]
+    def __init__(self, trade_date: _Optional[str] = ..., orders: _Optional[_Iterable[_Union[OrderExecutionQuality, _Mapping]]] = ..., venues: _Optional[_Iterable[_Union[VenueExecutionQuality, _Mapping]]] = ...) -> None: ...
+
+class ExportCatEventsRequest(_message.Message):
+    __slots__ = ("trade_date",)
+    TRADE_DATE_FIELD_NUMBER: _ClassVar[int]
+    trade_date: str
+    def __init__(self, trade_date: _Optional[str] = ...) -> None: ...
+
+class CatRecords(_message.Message):
+    __slots__ = ("records_json",)
+    RECORDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    records_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, records_json: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -69,6 +69,21 @@ class ComplianceServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
                 _registered_method=True)
+        self.ListSurveillanceAlerts = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/ListSurveillanceAlerts',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsResponse.FromString,
+                _registered_method=True)
+        self.GetExecutionQuality = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/GetExecutionQuality',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.GetExecutionQualityRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.ExecutionQualityReport.FromString,
+                _registered_method=True)
+        self.ExportCatEvents = channel.unary_stream(
+                '/tradingdesk.v1.ComplianceService/ExportCatEvents',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ExportCatEventsRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.CatRecords.FromString,
+                _registered_method=True)
 
 
 class ComplianceServiceServicer:
@@ -125,6 +140,27 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSurveillanceAlerts(self, request, context):
+        """What the surveillance detectors found (wash trades, spoofing and layering, order-to-trade, marking the close).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExecutionQuality(self, request, context):
+        """Execution quality of the orders of a trade date (or of one order), and per venue (SEC Rule 605 fields).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCatEvents(self, request, context):
+        """Every order event of a trade date as CAT Industry Member records, validated against the shipped schema.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ComplianceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +198,21 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     servicer.RecordAccess,
                     request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.SerializeToString,
+            ),
+            'ListSurveillanceAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSurveillanceAlerts,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsResponse.SerializeToString,
+            ),
+            'GetExecutionQuality': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExecutionQuality,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.GetExecutionQualityRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ExecutionQualityReport.SerializeToString,
+            ),
+            'ExportCatEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportCatEvents,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.ExportCatEventsRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.CatRecords.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -353,6 +404,87 @@ class ComplianceService:
             '/tradingdesk.v1.ComplianceService/RecordAccess',
             tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.SerializeToString,
             tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSurveillanceAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/ListSurveillanceAlerts',
+            tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExecutionQuality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/GetExecutionQuality',
+            tradingdesk_dot_v1_dot_compliance__pb2.GetExecutionQualityRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.ExecutionQualityReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCatEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/ExportCatEvents',
+            tradingdesk_dot_v1_dot_compliance__pb2.ExportCatEventsRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.CatRecords.FromString,
             options,
             channel_credentials,
             insecure,

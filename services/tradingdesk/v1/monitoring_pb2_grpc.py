@@ -39,6 +39,21 @@ class MonitoringServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.GetHealthSummaryRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.HealthSummary.FromString,
                 _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/tradingdesk.v1.MonitoringService/ListAlerts',
+                request_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.StreamDeskStatus = channel.unary_stream(
+                '/tradingdesk.v1.MonitoringService/StreamDeskStatus',
+                request_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.StreamDeskStatusRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.DeskStatus.FromString,
+                _registered_method=True)
+        self.SilenceAlert = channel.unary_unary(
+                '/tradingdesk.v1.MonitoringService/SilenceAlert',
+                request_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.SilenceAlertRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.Silence.FromString,
+                _registered_method=True)
 
 
 class MonitoringServiceServicer:
@@ -50,6 +65,28 @@ class MonitoringServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAlerts(self, request, context):
+        """Active alerts: from Alertmanager's v2 API when the desk names one (spec.monitoring.alertmanagerUrl),
+        otherwise the desk's own health checks (services not SERVING, feeds down, halted scopes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamDeskStatus(self, request, context):
+        """The desk's status now, then again each time any part of it changes (checked every healthCheckIntervalMs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SilenceAlert(self, request, context):
+        """An expiring Alertmanager silence of this desk's alerts that match every matcher.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MonitoringServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +94,21 @@ def add_MonitoringServiceServicer_to_server(servicer, server):
                     servicer.GetHealthSummary,
                     request_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.GetHealthSummaryRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.HealthSummary.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.ListAlertsRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'StreamDeskStatus': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamDeskStatus,
+                    request_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.StreamDeskStatusRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.DeskStatus.SerializeToString,
+            ),
+            'SilenceAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.SilenceAlert,
+                    request_deserializer=tradingdesk_dot_v1_dot_monitoring__pb2.SilenceAlertRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_monitoring__pb2.Silence.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +138,87 @@ class MonitoringService:
             '/tradingdesk.v1.MonitoringService/GetHealthSummary',
             tradingdesk_dot_v1_dot_monitoring__pb2.GetHealthSummaryRequest.SerializeToString,
             tradingdesk_dot_v1_dot_monitoring__pb2.HealthSummary.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.MonitoringService/ListAlerts',
+            tradingdesk_dot_v1_dot_monitoring__pb2.ListAlertsRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_monitoring__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamDeskStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tradingdesk.v1.MonitoringService/StreamDeskStatus',
+            tradingdesk_dot_v1_dot_monitoring__pb2.StreamDeskStatusRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_monitoring__pb2.DeskStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SilenceAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.MonitoringService/SilenceAlert',
+            tradingdesk_dot_v1_dot_monitoring__pb2.SilenceAlertRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_monitoring__pb2.Silence.FromString,
             options,
             channel_credentials,
             insecure,

@@ -154,12 +154,14 @@ class Order(_message.Message):
     def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., account: _Optional[str] = ..., strategy: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_common_pb2.Side, str]] = ..., order_type: _Optional[_Union[_common_pb2.OrderType, str]] = ..., quantity: _Optional[str] = ..., limit_price: _Optional[str] = ..., time_in_force: _Optional[_Union[_common_pb2.TimeInForce, str]] = ..., expire_time_ns: _Optional[int] = ..., status: _Optional[_Union[_common_pb2.OrderStatus, str]] = ..., cum_quantity: _Optional[str] = ..., leaves_quantity: _Optional[str] = ..., avg_price: _Optional[str] = ..., fees: _Optional[str] = ..., venue: _Optional[str] = ..., created_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., replaces_order_id: _Optional[str] = ..., replaced_by_order_id: _Optional[str] = ..., parent_order_id: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class StreamExecutionsRequest(_message.Message):
-    __slots__ = ("account", "from_seq")
+    __slots__ = ("account", "from_seq", "exec_types")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    EXEC_TYPES_FIELD_NUMBER: _ClassVar[int]
     account: str
     from_seq: int
-    def __init__(self, account: _Optional[str] = ..., from_seq: _Optional[int] = ...) -> None: ...
+    exec_types: _containers.RepeatedScalarFieldContainer[_common_pb2.ExecType]
+    def __init__(self, account: _Optional[str] = ..., from_seq: _Optional[int] = ..., exec_types: _Optional[_Iterable[_Union[_common_pb2.ExecType, str]]] = ...) -> None: ...
 
 class ExecutionReport(_message.Message):
     __slots__ = ("exec_id", "order_id", "client_order_id", "exec_type", "status", "account", "symbol", "side", "last_quantity", "last_price", "cum_quantity", "leaves_quantity", "avg_price", "fee", "venue", "liquidity", "transact_time_ns", "text", "journal_seq", "order_quantity", "limit_price")

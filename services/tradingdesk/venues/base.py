@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tradingdesk.core.enums import OrderType, Side, TimeInForce
+from tradingdesk.core.enums import OrderType, SelfMatchMode, Side, TimeInForce
 from tradingdesk.core.orders import Fill
 
 
@@ -26,6 +26,11 @@ class VenueOrder:
     price: int  # 0 for market orders
     tif: TimeInForce
     account: str = ""
+    smp_id: str = ""
+    """Self-match prevention group (the account, or the desk): two orders with the same non-empty id never
+    trade with each other (FIX SelfMatchPreventionID); empty: the venue does not check."""
+    smp_mode: SelfMatchMode = SelfMatchMode.CANCEL_NEWEST
+    """What the venue does when this order, incoming, would trade with a resting order of its group."""
 
 
 class VenueListener(Protocol):
@@ -46,6 +51,10 @@ class VenueListener(Protocol):
     def on_venue_replaced(self, venue: str, old_order_id: str, new_order_id: str) -> None: ...
 
     def on_venue_replace_rejected(self, venue: str, old_order_id: str, reason: str) -> None: ...
+
+    def on_venue_restated(self, venue: str, order_id: str, open_qty: int, reason: str) -> None:
+        """The venue reduced the order on its own: ``open_qty`` is what it works from now on (> 0)."""
+        ...
 
 
 class Scheduler(Protocol):
@@ -74,6 +83,11 @@ class Venue(Protocol):
     def cancel(self, order_id: str) -> None: ...
 
     def replace(self, old_order_id: str, new: VenueOrder) -> None: ...
+
+    def reduce(self, order_id: str, open_qty: int, reason: str) -> None:
+        """Reduce a resting order to ``open_qty`` keeping its priority (answered by ``on_venue_restated``, or by
+        ``on_venue_canceled`` when nothing is left); an order no longer resting is left alone."""
+        ...
 
     def top_of_book(self, symbol: str) -> TopOfBook: ...
 

@@ -23,15 +23,16 @@ from typing import Any, NamedTuple
 class Resting:
     """A client order on the book. ``ref`` is the caller's payload (the venue stores its VenueOrder)."""
 
-    __slots__ = ("buy", "mark", "order_id", "price", "qty", "ref")
+    __slots__ = ("buy", "mark", "order_id", "price", "qty", "ref", "smp")
 
-    def __init__(self, order_id: str, buy: bool, price: int, qty: int, mark: int, ref: Any) -> None:
+    def __init__(self, order_id: str, buy: bool, price: int, qty: int, mark: int, ref: Any, smp: str = "") -> None:
         self.order_id = order_id
         self.buy = buy
         self.price = price
         self.qty = qty  # open quantity
         self.mark = mark  # level "eaten" count at which no external size is left ahead of this order
         self.ref = ref
+        self.smp = smp  # self-match prevention group ("": none)
 
     def __repr__(self) -> str:
         side = "B" if self.buy else "S"
@@ -104,12 +105,12 @@ class OrderBook:
 
     # ---- client orders -------------------------------------------------------------------------------
 
-    def add(self, order_id: str, buy: bool, price: int, qty: int, ref: Any = None) -> Resting:
+    def add(self, order_id: str, buy: bool, price: int, qty: int, ref: Any = None, smp: str = "") -> Resting:
         """Rest a client order at the back of its price level (behind all external size there)."""
         if order_id in self._index:
             raise KeyError(f"order {order_id} is already on the book")
         level = (self._bids if buy else self._asks).level_for(price)
-        order = Resting(order_id, buy, price, qty, level.eaten + level.ext, ref)
+        order = Resting(order_id, buy, price, qty, level.eaten + level.ext, ref, smp)
         level.orders.append(order)
         level.cqty += qty
         self._index[order_id] = order
@@ -257,22 +258,34 @@ class OrderBook:
         External size taken at one level is reported as one execution (listed before that level's client
         makers) so the caller can price its impact on the whole quantity taken there.
         """
+        return self.match_until_self(buy, qty, limit)[0]
+
+    def match_until_self(
+        self, buy: bool, qty: int, limit: int | None = None, smp: str = ""
+    ) -> tuple[list[Execution], Resting | None]:
+        """``match``, stopping in front of the first resting order of self-match group ``smp`` (when not
+        empty) that the incoming order would reach: returns the executions before it and that order, which
+        stays on the book for the caller to resolve."""
         half = self._asks if buy else self._bids
         keys, levels, sign = half.keys, half.levels, half.sign
         out: list[Execution] = []
+        blocker = None
         while qty and keys:
             price = keys[-1] * sign
             if limit is not None and (price > limit if buy else price < limit):
                 break
             level = levels[price]
-            qty = self._take(level, price, qty, out, True)
+            qty, blocker = self._take(level, price, qty, out, True, smp)
             if not level.ext and not level.orders:
                 keys.pop()
                 del levels[price]
-        return out
+            if blocker is not None:
+                break
+        return out, blocker
 
-    def available(self, buy: bool, qty: int, limit: int | None = None) -> int:
-        """How much an incoming order could fill now (stops counting once ``qty`` is reached); for FOK."""
+    def available(self, buy: bool, qty: int, limit: int | None = None, smp: str = "") -> int:
+        """How much an incoming order could fill now (stops counting once ``qty`` is reached); for FOK. With a
+        self-match group, only what trades before the first resting order of that group counts."""
         half = self._asks if buy else self._bids
         levels, sign = half.levels, half.sign
         total = 0
@@ -281,6 +294,12 @@ class OrderBook:
             if limit is not None and (price > limit if buy else price < limit):
                 break
             level = levels[price]
+            if smp:
+                clients_ahead = 0
+                for order in level.orders:
+                    if order.smp == smp:  # only the external size and the orders ahead of it trade first
+                        return total + clients_ahead + min(max(order.mark - level.eaten, 0), level.ext)
+                    clients_ahead += order.qty
             total += level.ext + level.cqty
             if total >= qty:
                 break
@@ -308,16 +327,20 @@ class OrderBook:
                 i -= 1
             at_price = levels.get(price)
             if qty and at_price is not None:
-                qty = self._take(at_price, price, qty, out, False)
+                qty, _ = self._take(at_price, price, qty, out, False, "")
                 if not at_price.orders and not at_price.ext:
                     half.drop(price)
         return out
 
-    def _take(self, level: _Level, price: int, qty: int, out: list[Execution], report_ext: bool) -> int:
-        """Consume up to ``qty`` from one level in queue order; returns what is left of ``qty``."""
+    def _take(
+        self, level: _Level, price: int, qty: int, out: list[Execution], report_ext: bool, smp: str
+    ) -> tuple[int, Resting | None]:
+        """Consume up to ``qty`` from one level in queue order; returns what is left of ``qty``, and the resting
+        order of group ``smp`` it stopped in front of (None: it did not)."""
         ext_before = level.ext
         orders = level.orders
         makers: list[Execution] = []
+        blocker = None
         while qty and orders:
             order = orders[0]
             ahead = order.mark - level.eaten
@@ -330,6 +353,9 @@ class OrderBook:
                 level.eaten += ahead
                 level.ext -= ahead
                 qty -= ahead
+            if smp and order.smp == smp:
+                blocker = order
+                break
             fill = order.qty if order.qty < qty else qty
             order.qty -= fill
             level.cqty -= fill
@@ -338,7 +364,7 @@ class OrderBook:
             if not order.qty:
                 orders.popleft()
                 del self._index[order.order_id]
-        if qty and level.ext:
+        if qty and level.ext and blocker is None:
             take = level.ext if level.ext < qty else qty
             level.ext -= take
             level.eaten += take
@@ -347,7 +373,7 @@ class OrderBook:
         if taken and report_ext:
             out.append(Execution(price, taken, None, ext_before))
         out.extend(makers)
-        return qty
+        return qty, blocker
 
     def _fill_clients(self, level: _Level, price: int, qty: int, out: list[Execution]) -> int:
         orders = level.orders

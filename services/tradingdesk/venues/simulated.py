@@ -22,7 +22,7 @@ from math import isqrt
 from typing import Any
 
 from tradingdesk.core.clock import Clock
-from tradingdesk.core.enums import OrderType, Side, TimeInForce
+from tradingdesk.core.enums import OrderType, SelfMatchMode, Side, TimeInForce
 from tradingdesk.core.fixed import mul
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.orders import Fill
@@ -36,6 +36,10 @@ _MARKET = OrderType.MARKET
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _BUY = Side.BUY
+_CANCEL_OLDEST = SelfMatchMode.CANCEL_OLDEST
+_CANCEL_BOTH = SelfMatchMode.CANCEL_BOTH
+_DECREMENT = SelfMatchMode.DECREMENT_AND_CANCEL
+SMP_REASON = "self-match prevention"
 
 
 class SimulatedVenue:
@@ -101,6 +105,22 @@ class SimulatedVenue:
     def replace(self, old_order_id: str, new: VenueOrder) -> None:
         out: list[_Event] = []
         self._replace(old_order_id, new, out)
+        self._post(out)
+
+    def reduce(self, order_id: str, open_qty: int, reason: str) -> None:
+        """Reduce a resting order in place (it keeps its priority): answered by ``on_venue_restated``, or by
+        ``on_venue_canceled`` when ``open_qty`` is 0. An order no longer resting (filled, cancelled) or already
+        as small is left alone: its own reports say what became of it."""
+        book = self._where.get(order_id)
+        resting = book.get(order_id) if book is not None else None
+        if book is None or resting is None or open_qty >= resting.qty:
+            return
+        out: list[_Event] = []
+        if open_qty <= 0:
+            self._drop_resting(book, resting, out, reason)
+        else:
+            book.reduce(order_id, open_qty)
+            out.append((self._listener.on_venue_restated, (self.name, order_id, open_qty, reason)))
         self._post(out)
 
     def mass_cancel(self, predicate: Callable[[VenueOrder], bool] | None = None) -> int:
@@ -262,40 +282,26 @@ class SimulatedVenue:
         self._work(book, new, new.qty, out)
 
     def _work(self, book: OrderBook, o: VenueOrder, qty: int, out: list[_Event]) -> None:
-        """Match an accepted (or re-priced) order, then rest or cancel what is left per its type and TIF."""
+        """Match an accepted (or re-priced) order, then rest or cancel what is left per its type and TIF.
+
+        An order with a self-match group stops in front of a resting order of the same group; its mode
+        decides what gives way (``_prevent_self_match``), then matching goes on with what is left."""
         buy = o.side == _BUY
         limit = o.price if o.order_type == _LIMIT else None
         tif = o.tif
-        if tif == _FOK and book.available(buy, qty, limit) < qty:
+        smp = o.smp_id
+        if tif == _FOK and book.available(buy, qty, limit, smp) < qty:
             out.append((self._listener.on_venue_canceled, (self.name, o.order_id, "FOK")))
             return
-        execs = book.match(buy, qty, limit)
-        if execs:
-            now = self._clock.now_ns()
-            on_fill = self._listener.on_venue_fill
-            taker_fee = self._taker_fee
-            symbol = o.symbol
-            for ex in execs:
-                if ex.maker is None:
-                    price = self._impact_price(ex, buy, limit, symbol)
-                else:
-                    price = ex.price
-                    self._maker_fill(ex.maker, ex, symbol, now, out)
-                qty -= ex.qty
-                self._exec_seq += 1
-                fill = Fill(
-                    exec_id=f"{self._exec_prefix}{self._exec_seq}",
-                    order_id=o.order_id,
-                    symbol=symbol,
-                    side=o.side,
-                    qty=ex.qty,
-                    price=price,
-                    fee=mul(taker_fee, ex.qty),
-                    venue=self.name,
-                    liquidity="T",
-                    ts_ns=now,
-                )
-                out.append((on_fill, (fill,)))
+        while qty:
+            execs, blocker = book.match_until_self(buy, qty, limit, smp)
+            if execs:
+                qty = self._taker_fills(o, execs, qty, buy=buy, limit=limit, out=out)
+            if blocker is None:
+                break
+            qty = self._prevent_self_match(book, o, blocker, qty, out)
+            if qty < 0:
+                return  # the incoming order was cancelled
         if not qty:
             return
         if limit is None or tif in (_IOC, _FOK):
@@ -303,8 +309,68 @@ class SimulatedVenue:
             out.append((self._listener.on_venue_canceled, (self.name, o.order_id, reason)))
         else:
             # DAY/GTC/GTD rest; VenueOrder carries no expiry, so the OMS expires DAY/GTD by cancelling.
-            book.add(o.order_id, buy, o.price, qty, o)
+            book.add(o.order_id, buy, o.price, qty, o, smp)
             self._where[o.order_id] = book
+
+    def _taker_fills(
+        self, o: VenueOrder, execs: list[Execution], qty: int, *, buy: bool, limit: int | None, out: list[_Event]
+    ) -> int:
+        """The fills of an incoming order (and of the resting orders it met); returns what is left of ``qty``."""
+        now = self._clock.now_ns()
+        on_fill = self._listener.on_venue_fill
+        taker_fee = self._taker_fee
+        symbol = o.symbol
+        for ex in execs:
+            if ex.maker is None:
+                price = self._impact_price(ex, buy, limit, symbol)
+            else:
+                price = ex.price
+                self._maker_fill(ex.maker, ex, symbol, now, out)
+            qty -= ex.qty
+            self._exec_seq += 1
+            fill = Fill(
+                exec_id=f"{self._exec_prefix}{self._exec_seq}",
+                order_id=o.order_id,
+                symbol=symbol,
+                side=o.side,
+                qty=ex.qty,
+                price=price,
+                fee=mul(taker_fee, ex.qty),
+                venue=self.name,
+                liquidity="T",
+                ts_ns=now,
+            )
+            out.append((on_fill, (fill,)))
+        return qty
+
+    def _prevent_self_match(self, book: OrderBook, o: VenueOrder, resting: Resting, qty: int, out: list[_Event]) -> int:
+        """The incoming order ``o`` (``qty`` open) would trade with ``resting`` of its own group: apply ``o``'s
+        mode. Returns the incoming order's open quantity to go on matching, or -1 once it is cancelled."""
+        mode = o.smp_mode
+        on_canceled = self._listener.on_venue_canceled
+        if mode in (_CANCEL_OLDEST, _CANCEL_BOTH):
+            self._drop_resting(book, resting, out, SMP_REASON)
+            if mode == _CANCEL_OLDEST:
+                return qty
+        elif mode == _DECREMENT:
+            overlap = min(resting.qty, qty)
+            left = resting.qty - overlap
+            if not left:
+                self._drop_resting(book, resting, out, SMP_REASON)
+            else:
+                book.reduce(resting.order_id, left)
+                out.append((self._listener.on_venue_restated, (self.name, resting.order_id, left, SMP_REASON)))
+            qty -= overlap
+            if qty:
+                out.append((self._listener.on_venue_restated, (self.name, o.order_id, qty, SMP_REASON)))
+                return qty
+        out.append((on_canceled, (self.name, o.order_id, SMP_REASON)))
+        return -1
+
+    def _drop_resting(self, book: OrderBook, resting: Resting, out: list[_Event], reason: str) -> None:
+        book.cancel(resting.order_id)
+        del self._where[resting.order_id]
+        out.append((self._listener.on_venue_canceled, (self.name, resting.order_id, reason)))
 
     def _maker_fill(self, maker: Resting, ex: Execution, symbol: str, now: int, out: list[_Event]) -> None:
         order: VenueOrder = maker.ref

@@ -12,6 +12,7 @@ from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.fixed import bps_of, format_fixed, mul
 from tradingdesk.core.reject import Reject, refused, unavailable
+from tradingdesk.markets.luld import price_bands
 from tradingdesk.risk.gate.exposure import check_exposures
 from tradingdesk.risk.gate.scopes import ScopeRules
 
@@ -41,8 +42,8 @@ def check_order(
     """``qty``/``price`` are the order's (its open part for a replace); ``add_qty`` is what it adds to the open
     quantity, which is what exposure limits see."""
     limits = gate.limits
-    if gate.stream_guarded and now_ns - gate.last_heard_ns > gate.stream_timeout_ns:
-        raise _stream_lost(gate, now_ns)
+    if gate.stream_guarded and (now_stream := gate.stream_clock.now_ns()) - gate.last_heard_ns > gate.stream_timeout_ns:
+        raise _stream_lost(gate, now_stream)
     is_buy = side == _BUY
     entry = rules.state_entry
     state = entry.state
@@ -69,6 +70,8 @@ def check_order(
                 "a person must re-enable it (ReleaseLatch)",
                 "REPEATED_EXECUTION",
             )
+    market = gate.market
+    day = market.check(symbol, order_type, now_ns) if market is not None else None
     if symbol in limits.halted_symbols:
         raise refused(f"{symbol} is halted: no new orders until the halt is lifted", "SYMBOL_HALTED")
     if symbol in rules.restricted:
@@ -103,14 +106,18 @@ def check_order(
                 f"the last trade {format_fixed(ref_price)}",
                 "PRICE_COLLAR",
             )
-    if limits.luld_band_bps and (
-        (is_buy and check_price > ref.luld_high) or (not is_buy and check_price < ref.luld_low)
-    ):
-        raise refused(
-            f"{'limit price' if is_limit else 'the last trade'} {format_fixed(check_price)} is outside the "
-            f"limit-up/limit-down band {format_fixed(ref.luld_low)}-{format_fixed(ref.luld_high)} of {symbol}",
-            "LULD_BAND",
-        )
+    if limits.luld_band_bps:
+        tier1, mid = limits.luld_band_bps, limits.luld_low_price_band_bps
+        if day is not None:
+            low, high = market.luld_bands(symbol, ref.mean, now_ns, day=day, tier1_bps=tier1, mid_bps=mid)
+        else:
+            low, high = price_bands(ref.mean, tier=1, doubled=False, tick=1, tier1_bps=tier1, mid_bps=mid)
+        if (is_buy and check_price > high) or (not is_buy and check_price < low):
+            raise refused(
+                f"{'limit price' if is_limit else 'the last trade'} {format_fixed(check_price)} is outside the "
+                f"limit-up/limit-down band {format_fixed(low)}-{format_fixed(high)} of {symbol}",
+                "LULD_BAND",
+            )
     if limits.short_sale_rule and not is_buy and add_qty > 0:
         _check_short_sale(gate, account=account, symbol=symbol, side=side, add_qty=add_qty, exposure=account_se)
     if add_qty > 0 and rules.exposure:

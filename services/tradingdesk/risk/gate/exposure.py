@@ -16,6 +16,7 @@ from tradingdesk.core.events import (
     OrderFilled,
     OrderPending,
     OrderReplaced,
+    OrderRestated,
     OrderTerms,
     ReplaceRejected,
     ReplaceRequested,
@@ -147,6 +148,10 @@ class ExposureBooks:
                 qty=event.last_qty,
                 price=event.last_price,
             )
+        elif kind is OrderRestated:
+            if event.is_open:  # the venue reduced it: it holds less from now on
+                self._open_terms(order_id, t, qty=t.qty - event.cum_qty, price=t.price)
+            return
         elif kind is ReplaceRequested:
             # Until the venue answers, both the working order and its replacement count against exposure.
             self._replacements[order_id] = event.new_order_id

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.core.clock import NS_PER_MS, Clock, WallClock
 from tradingdesk.core.enums import OrderType, Side, TradingState
 from tradingdesk.core.events import OrderEvent, RiskLatched
+from tradingdesk.markets.breakers import BreakerTrip
+from tradingdesk.markets.status import SymbolStatus
 from tradingdesk.risk.gate.checks import check_order
 from tradingdesk.risk.gate.exposure import ExposureBook, ExposureBooks
 from tradingdesk.risk.gate.flow import (
@@ -29,8 +31,10 @@ from tradingdesk.risk.gate.flow import (
     check_order_to_trade,
     throttle,
 )
+from tradingdesk.risk.gate.market import MarketConduct
 from tradingdesk.risk.gate.references import Reference
 from tradingdesk.risk.gate.scopes import ScopeRules, most_restrictive, resolve, tightest
+from tradingdesk.risk.gate.self_match import SelfMatchBook, SelfMatchPolicy
 from tradingdesk.risk.limits import Limits, StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 
@@ -39,7 +43,14 @@ CUT_OFF_NS = -(1 << 62)  # last_heard_ns of a gate the risk service cut off: the
 
 
 class RiskGate:
-    def __init__(self, limits: Limits, desk_state: TradingState = TradingState.ACTIVE) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        desk_state: TradingState = TradingState.ACTIVE,
+        *,
+        self_match: SelfMatchPolicy | None = None,
+        stream_clock: Clock | None = None,
+    ) -> None:
         self.limits = limits
         self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(desk_state)}
         self.references: dict[str, Reference] = {}
@@ -51,8 +62,14 @@ class RiskGate:
         self._rules: dict[str, dict[str, ScopeRules]] = {}  # account -> strategy -> rules
         self._states_version = 0
         self.stream_guarded = False
+        self.stream_clock = stream_clock or WallClock()
+        """The clock of the stream guard: real time, even when orders follow a replay clock (heartbeats do)."""
         self.last_heard_ns = 0
         self.cut_reason = ""
+        self.market: MarketConduct | None = None
+        """The market's rules (sessions, halts, the breaker, LULD doubling); None checks none of them."""
+        self.self_match = SelfMatchBook(self_match) if self_match is not None else None
+        """The desk's working orders by self-match group (None: the desk does not prevent self-matches)."""
         self.set_limits(limits)
 
     @property
@@ -83,7 +100,8 @@ class RiskGate:
 
     def arm_stream_guard(self, now_ns: int) -> None:
         """From now on the gate fails closed when the risk stream is silent for ``gate_stream_timeout_ms``.
-        Arming counts as hearing, so a routing service that starts gets one timeout to connect."""
+        Arming counts as hearing, so a routing service that starts gets one timeout to connect. Times here are
+        the ``stream_clock``'s."""
         if not self.stream_guarded:
             self.stream_guarded = True
             self.last_heard_ns = now_ns
@@ -114,19 +132,28 @@ class RiskGate:
             return True
         return False
 
-    def on_trade(self, symbol: str, price: int, ts_ns: int) -> None:
+    def on_trade(self, symbol: str, price: int, ts_ns: int) -> BreakerTrip | None:
+        """A trade: the symbol's reference and LULD mean move; a trade of the index instrument may trip the
+        market-wide circuit breaker (returned when it reaches a level for the first time today)."""
         ref = self.references.get(symbol)
         if ref is None:
             ref = self.references[symbol] = Reference(price, ts_ns)
         limits = self.limits
-        ref.record_trade(
-            price=price,
-            ts_ns=ts_ns,
-            window_s=limits.luld_window_s,
-            band_bps=limits.luld_band_bps,
-            low_price_band_bps=limits.luld_low_price_band_bps,
-        )
+        ref.record_trade(price=price, ts_ns=ts_ns, window_s=limits.luld_window_s)
         self.exposure.mark(symbol, price)
+        market = self.market
+        if market is not None and symbol == market.index_symbol:
+            return market.on_index_trade(price, ts_ns)
+        return None
+
+    def on_symbol_status(self, symbol: str, status: SymbolStatus, reason: str) -> None:
+        """A symbol's trading status from market data (halted, paused, trading again)."""
+        if self.market is not None:
+            self.market.on_status(symbol, status, reason)
+
+    def bind_market(self, market: MarketConduct) -> None:
+        """The market's rules from now on: sessions, halts from market data, the breaker, doubled bands."""
+        self.market = market
 
     def on_quote_heartbeat(self, symbol: str, ts_ns: int) -> None:
         """A quote proves the feed is alive, so the last trade stays a fresh reference."""
@@ -139,6 +166,8 @@ class RiskGate:
         """The fan-out's handler: the exposure books follow the orders; a journaled latch holds again."""
         if isinstance(event, OrderEvent):
             self.exposure.on_order_event(event)
+            if self.self_match is not None:
+                self.self_match.on_order_event(event)
             if not event.is_open:
                 self.repeats.forget(event.order_id)
         elif type(event) is RiskLatched:

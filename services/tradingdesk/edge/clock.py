@@ -1,0 +1,61 @@
+"""The desk's clock, from the spec and the environment: the time its market rules follow.
+
+``spec.conduct.clock.source``: ``wall`` is the exchanges' real time (production); ``replay`` plays trading days
+back to back from their open (``markets/replay_clock.py``); ``auto`` (the default) is ``replay`` when every
+feed of the desk is a replay feed. A replay clock needs one origin for every service of the desk, so they all
+tell the same time: the embedded runtime sets ``TD_REPLAY_ORIGIN_NS`` (the wall time it started the desk) for
+its children; a service started without it takes its own start as the origin.
+
+The replay runs at the first replay feed's speed (1 when there is none, or for speed 0, "as fast as
+possible", which has no clock of its own), each pass of the replay being that feed's ``sessionSeconds``.
+The calendar is the first instrument's exchange's; the first day is ``replayStart``, else today's session
+there, or the last one before today.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from tradingdesk.core.clock import NS_PER_SECOND, Clock, WallClock
+from tradingdesk.markets.calendar_source import load_calendar
+from tradingdesk.markets.replay_clock import ReplayClock, default_first_day
+from tradingdesk.spec.model import TradingDesk
+
+REPLAY_ORIGIN_ENV = "TD_REPLAY_ORIGIN_NS"
+DEFAULT_PASS_S = 23_400
+
+
+def clock_source(desk: TradingDesk) -> str:
+    """``wall`` or ``replay``: what ``spec.conduct.clock.source`` comes to for this desk."""
+    source = desk.spec.conduct.clock.source
+    if source == "auto":
+        return "replay" if all(f.kind == "replay" for f in desk.spec.feeds) else "wall"
+    return source
+
+
+def desk_clock(desk: TradingDesk, environ: Mapping[str, str] | None = None) -> Clock:
+    """The clock every service of the desk stamps events with and judges sessions by."""
+    if clock_source(desk) == "wall":
+        return WallClock()
+    env = os.environ if environ is None else environ
+    origin = int(env.get(REPLAY_ORIGIN_ENV) or time.time_ns())
+    spec = desk.spec
+    calendar = load_calendar(spec.instruments[0].listing.exchange)
+    replay = next((f.replay for f in spec.feeds if f.kind == "replay"), None)
+    speed = Fraction(str(replay.speed)) if replay is not None and replay.speed else Fraction(1)
+    pass_s = replay.session_seconds if replay is not None else DEFAULT_PASS_S
+    start = spec.conduct.clock.replay_start
+    if start:
+        first_day = date.fromisoformat(start)
+    else:
+        today = datetime.fromtimestamp(origin // NS_PER_SECOND, UTC).astimezone(ZoneInfo(calendar.timezone)).date()
+        first_day = default_first_day(calendar, today)
+    try:
+        return ReplayClock(calendar, first_day=first_day, origin_ns=origin, speed=speed, pass_ns=pass_s * NS_PER_SECOND)
+    except ValueError as exc:
+        raise ValueError(f"spec.conduct.clock.replayStart: {exc}") from None
