@@ -23,6 +23,7 @@ from typing import Any
 import kopf
 
 from deskoperator import (
+    audit,
     metrics,
     rpc,
     switchover,  # noqa: F401  (its pod handler registers with kopf on import)
@@ -102,6 +103,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
     memo.prometheus_operator = PrometheusOperatorProbe(memo.kube)
     memo.registry = Registry()
+    memo.audit = audit.AuditRecorder(timeout=cfg.rpc_timeout)
     memo.workers = {}
     memo.views = None
     memo.heartbeat = Heartbeat(memo.registry, memo.workers, identity=cfg.identity, every=cfg.heartbeat_seconds)
@@ -116,6 +118,8 @@ async def stop_workers(memo: kopf.Memo, **_: Any) -> None:
         await memo.heartbeat.stop(announce=elector is None or not elector.lost.is_set())
     for worker in list(getattr(memo, "workers", {}).values()):
         await worker.stop()
+    if getattr(memo, "audit", None) is not None:
+        memo.audit.stop()
 
 
 # -- what status reads: kopf's in-memory indexes, never the API ----------------------------------------------------
@@ -194,7 +198,12 @@ async def desk_event(
         st = memo.registry.ensure(namespace, name)
         st.heartbeat = memo.heartbeat.stamp
         worker = memo.workers[(namespace, name)] = DeskWorker(
-            st, cfg=memo.config, kube=memo.kube, views=memo.views, prometheus_operator=memo.prometheus_operator
+            st,
+            cfg=memo.config,
+            kube=memo.kube,
+            views=memo.views,
+            prometheus_operator=memo.prometheus_operator,
+            recorder=memo.audit,
         )
     worker.observe(plain(body))
 
@@ -216,10 +225,26 @@ async def finalize_desk(body: kopf.Body, namespace: str, name: str, memo: kopf.M
     except rpc.DeliveryError as exc:
         metrics.METRICS.inc("tradingdesk_operator_trading_state_calls_total", result="error")
         kopf.warn(body, reason="HaltFailed", message=f"could not halt trading before deletion ({exc}); proceeding")
+    await asyncio.to_thread(record_deletion, cfg, memo.audit, plain(body), namespace, name)
     await seal_audit_log(cfg, body, namespace, name)
     kopf.info(body, reason="Finalized", message="children are removed by garbage collection (owner references)")
     memo.registry.drop(namespace, name)
     metrics.METRICS.forget_desk(namespace, name)
+
+
+def record_deletion(
+    cfg: Config, recorder: audit.AuditRecorder, body: dict[str, Any], namespace: str, name: str
+) -> None:
+    """What the operator did to the desk and has not recorded yet, then the deletion, before the seal (blocking:
+    run it in a thread)."""
+    address = service_address(cfg, body, namespace, name, "compliance")
+    request = audit.action_request(
+        body, namespace=namespace, name=name, action="delete", detail="finalizer: halt, seal"
+    )
+    recorder.record((namespace, name), address, request)
+    why = recorder.deliver_now((namespace, name), max(cfg.rpc_timeout, rpc.SEAL_TIMEOUT_S))
+    if why:
+        kopf.warn(body, reason="AuditRecordFailed", message=f"operator actions not recorded before deletion: {why}")
 
 
 async def seal_audit_log(cfg: Config, body: kopf.Body, namespace: str, name: str) -> None:

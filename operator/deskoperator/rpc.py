@@ -16,6 +16,8 @@ import grpc
 from deskoperator.names import ACTOR
 from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
+DOOR = (("x-tradingdesk-door", "operator"),)
+"""Request metadata naming the operator as the door of a change (the risk service journals it; docs/audit.md)."""
 SPEC_TO_PROTO = {
     "Active": common_pb2.TRADING_STATE_ACTIVE,
     "ReduceOnly": common_pb2.TRADING_STATE_REDUCING,
@@ -93,7 +95,10 @@ def set_trading_state(address: str, state: str, reason: str, timeout: float = 3.
     request = risk_pb2.SetTradingStateRequest(
         scope=common_pb2.Scope(), state=SPEC_TO_PROTO[state], actor=ACTOR, reason=reason
     )
-    reply = _call(address, lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetTradingState(request, timeout=timeout))
+    reply = _call(
+        address,
+        lambda ch: risk_pb2_grpc.RiskServiceStub(ch).SetTradingState(request, timeout=timeout, metadata=DOOR),
+    )
     delivery = reply.delivery
     return StateChange(
         state=_spec_state(reply.state),
@@ -135,3 +140,12 @@ def seal_audit_log(address: str, reason: str, timeout: float = SEAL_TIMEOUT_S) -
     request = compliance_pb2.SealRequest(actor=ACTOR, reason=reason)
     reply = _call(address, lambda ch: compliance_pb2_grpc.ComplianceServiceStub(ch).Seal(request, timeout=timeout))
     return reply.tree_size
+
+
+def record_operator_action(address: str, request: compliance_pb2.OperatorActionRequest, timeout: float = 3.0) -> int:
+    """``ComplianceService.RecordOperatorAction``; returns the record's log index."""
+    reply = _call(
+        address,
+        lambda ch: compliance_pb2_grpc.ComplianceServiceStub(ch).RecordOperatorAction(request, timeout=timeout),
+    )
+    return reply.first_index

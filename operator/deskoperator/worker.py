@@ -25,7 +25,7 @@ from typing import Any
 import kopf
 import yaml
 
-from deskoperator import metrics, reconcile, rpc, storage
+from deskoperator import audit, metrics, reconcile, rpc, storage
 from deskoperator.config import Config
 from deskoperator.delivery import Backoff, Confirmation, Delivery, Reported
 from deskoperator.diff import drift
@@ -72,6 +72,19 @@ def with_trading_state(desk: TradingDesk, state: str) -> TradingDesk:
     return desk.model_copy(update={"spec": desk.spec.model_copy(update={"trading_state": state})})
 
 
+def audited_action(*, fresh: bool, previous: int | None, generation: int, changed: bool) -> str | None:
+    """What the desk's audit trail records for one reconcile: ``apply`` (a new desk), ``change`` (a new
+    generation), ``resume`` (children changed on an operator's first pass over an existing desk), ``repair``
+    (children put back within one generation), or nothing."""
+    if fresh:
+        return "apply"
+    if previous is not None and generation != previous:
+        return "change"
+    if changed:
+        return "resume" if previous is None else "repair"
+    return None
+
+
 class DeskWorker:
     def __init__(
         self,
@@ -81,8 +94,11 @@ class DeskWorker:
         kube: Kube,
         views: Views,
         prometheus_operator: Callable[[], bool] = lambda: False,
+        recorder: audit.AuditRecorder | None = None,
     ) -> None:
         self.st = st
+        self.recorder = recorder
+        """Records what the operator did to the desk in its audit trail (ComplianceService.RecordOperatorAction)."""
         self.prometheus_operator = prometheus_operator
         """Whether the cluster serves PrometheusRule and ServiceMonitor now (asked at every render)."""
         self.cfg = cfg
@@ -276,6 +292,7 @@ class DeskWorker:
             st.config_hashes = {s: config_hash(desk, s) for s in SERVICE_NAMES}
             st.replicas = replicas
             fresh = not st.body.get("status") and st.reconciled_generation is None
+            previous = st.reconciled_generation
             try:
                 changes = reconcile.sync(self.kube, st.rendered, st.namespace, st.name, st.uid, fresh=fresh)
             except KubeError as exc:
@@ -295,6 +312,12 @@ class DeskWorker:
         )  # fmt: skip
         if changes:
             kopf.info(ref, reason="Reconciled", message=f"generation {generation}: {changes.summary()}"[:1000])
+        action = audited_action(fresh=fresh, previous=previous, generation=generation, changed=bool(changes))
+        if self.recorder is not None and action is not None:
+            detail = changes.summary() if changes else "no child changed"
+            request = audit.action_request(st.body, namespace=st.namespace, name=st.name, action=action, detail=detail)
+            address = service_address(self.cfg, st.body, st.namespace, st.name, "compliance")
+            self.recorder.record((st.namespace, st.name), address, request)
 
     def keep_trading_state_in_config_map(self, state: str) -> None:
         """Put ``state`` in the ConfigMap though the rest of the spec is refused: a risk pod that restarts reads

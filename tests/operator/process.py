@@ -97,8 +97,11 @@ def answers(address: str) -> bool:
 
 
 @contextmanager
-def real_service(service: str, doc: dict[str, Any], port: int, tmp: Path) -> Iterator[str]:
-    """``tradingdesk serve <service>`` for ``doc`` on 127.0.0.1:port; yields its address.
+def real_service(
+    service: str, doc: dict[str, Any], port: int, tmp: Path, *, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``tradingdesk serve <service>`` for ``doc`` on 127.0.0.1:port; yields its address. ``env`` adds to the
+    process's environment (peer addresses: ``TD_ADDR_RISK``).
 
     Each process has its own data dir and runs in ``tmp`` (compliance's filesystem audit bucket, the spec's
     relative ``var/audit``, lands in ``tmp/var/audit``).
@@ -106,7 +109,7 @@ def real_service(service: str, doc: dict[str, Any], port: int, tmp: Path) -> Ite
     spec_file = tmp / f"{doc['metadata']['name']}.yaml"
     spec_file.write_text(yaml.safe_dump(doc))
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, "TD_DATA_DIR": str(tmp / f"data-{port}")}
+    env = {**os.environ, "TD_DATA_DIR": str(tmp / f"data-{port}"), **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
     with (tmp / f"{service}-{port}.log").open("wb") as log:
         proc = subprocess.Popen(

@@ -225,7 +225,9 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
     try:
         with (
             real_risk(doc, operator.risk_port, tmp_path) as address,
-            real_service("compliance", doc, operator.compliance_port, tmp_path) as compliance_address,
+            real_service(
+                "compliance", doc, operator.compliance_port, tmp_path, env={"TD_ADDR_RISK": address}
+            ) as compliance_address,  # it records risk's change journal too
         ):
             kube.wait_until("risk service", lambda: answers(address), timeout=30)
             kube.wait_until("compliance service", lambda: answers(compliance_address), timeout=30)
@@ -276,6 +278,26 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
                 seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events
             assert sealed.tree_size >= 1 and sealed.pending_segments == 0
             assert any(e.kind == "seal" and '"actor":"tradingdesk-operator"' in e.payload_json for e in seals)
+            # What the operator did is on record, once each: applied (generation 1), changed twice, deleted (the
+            # API server bumps a custom resource's generation when it marks it deleted); and its kill switches are in
+            # risk's change journal with the door they came through.
+            actions = [json.loads(e.payload_json) for e in seals if e.kind == "operator_action"]
+            assert [(a["action"], a["generation"]) for a in actions] == [
+                ("apply", 1),
+                ("change", 2),
+                ("change", 3),
+                ("delete", 4),
+            ]
+            assert all(a["desk"] == KILL_SWITCH_DESK and len(a["spec_hash"]) == 64 and a["action_id"] for a in actions)
+            hashes = [a["spec_hash"] for a in actions]
+            assert hashes[0] != hashes[1] != hashes[2] == hashes[3]  # Halted, then Active, then deleted as it was
+            halts = [json.loads(e.payload_json) for e in seals if e.source == "risk" and e.kind == "trading_state"]
+            by_operator = [(h["state"], h["door"], h["reason"]) for h in halts if h["actor"] == "tradingdesk-operator"]
+            assert by_operator == [
+                ("HALTED", "operator", "spec.tradingState set to Halted"),
+                ("ACTIVE", "operator", "spec.tradingState set to Active"),
+                ("HALTED", "operator", "desk deleted"),
+            ]
     finally:
         kube.run("delete", "desk", "--all", "-n", KILL_SWITCH_NS, "--timeout=60s", check=False)
         kube.run("delete", "namespace", KILL_SWITCH_NS, "--wait=false", check=False)

@@ -14,6 +14,7 @@ import grpc
 from tradingdesk.cli import audit, database, feeds, report
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.door import door_metadata
 from tradingdesk.runtime import loop as event_loop
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
@@ -31,6 +32,8 @@ STATUS_NAMES = {v: k.removeprefix("ORDER_STATUS_") for k, v in common_pb2.OrderS
 STATE_NAMES = {v: k.removeprefix("TRADING_STATE_") for k, v in common_pb2.TradingState.items()}
 EVENT_NAMES = {v: k.removeprefix("RISK_EVENT_KIND_") for k, v in risk_pb2.RiskEventKind.items()}
 SIDE_NAMES = {v: k.removeprefix("SIDE_") for k, v in common_pb2.Side.items()}
+CLI_DOOR = door_metadata("cli")
+"""Changes made with this CLI are journaled with the door ``cli``."""
 
 
 def address_of(service: str, args: argparse.Namespace) -> str:
@@ -89,7 +92,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
     req = risk_pb2.KillSwitchRequest(
         scope=_scope(args), actor=args.actor or _default_actor(), reason=args.reason, flatten=args.flatten
     )
-    resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout)
+    resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout, metadata=CLI_DOOR)
     print(f"kill switch {resp.kill_id}: {_delivery(resp.state.delivery)}")
     print(render(STATE_HEADER, [_state_row(resp.state)]))
     return 0
@@ -97,7 +100,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     req = risk_pb2.ResumeRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
-    info = _risk_stub(args).Resume(req, timeout=args.timeout)
+    info = _risk_stub(args).Resume(req, timeout=args.timeout, metadata=CLI_DOOR)
     print(f"resumed: {_delivery(info.delivery)}")
     print(render(STATE_HEADER, [_state_row(info)]))
     return 0
@@ -167,7 +170,7 @@ def cmd_risk_events(args: argparse.Namespace) -> int:
 
 def cmd_release_latch(args: argparse.Namespace) -> int:
     req = risk_pb2.ReleaseLatchRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
-    resp = _risk_stub(args).ReleaseLatch(req, timeout=args.timeout)
+    resp = _risk_stub(args).ReleaseLatch(req, timeout=args.timeout, metadata=CLI_DOOR)
     print("released" if resp.released else "released (the risk service had not seen a latch for this scope)")
     return 0
 
