@@ -222,6 +222,9 @@ async def test_a_routing_process_that_cannot_acknowledge_is_cut_off_and_fails_cl
             # Running again, the gate never admits an order: cut off (or already halted), then halted.
             seen = await until_outcome(orders, "TRADING_HALTED", allowed={"RISK_STREAM_LOST"})
             await wait_for(lambda: cut_off_logged(tmp_path, 1), timeout=10, what="routing to log that it was cut off")
+            # Reconnected: from the cut-off on it refuses RISK_STREAM_LOST until a new stream gave it the full
+            # picture (halted). Stop it only once it is back, so the resume is sent to it.
+            seen += await until_outcome(orders, "TRADING_HALTED", allowed={"RISK_STREAM_LOST"})
 
             routing.send_signal(signal.SIGSTOP)
             try:

@@ -89,6 +89,8 @@ def started(tmp_path: Path):
         desk = DeskProcess(write_desk(tmp_path, supervised(**policy)))
         desks.append(desk)
         desk.wait_up()
+        # the supervisor writes its status file once it watches the services, just after "desk is up"
+        wait_until(lambda: len(status(desk).get("services", {})) == 5, timeout=30, what="the supervisor's status")
         return desk
 
     yield start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.operator.helpers import test_desk_document
@@ -26,7 +28,8 @@ def test_pods_that_cannot_be_placed_are_unschedulable_not_lost(
 
     cond = kube.wait_until("Degraded Unschedulable", unschedulable, timeout=90)
     assert cond["status"] == "True"
-    assert "cannot be placed: 0/3 nodes are available" in cond["message"]
+    # the scheduler's own words; the node count depends on what other tests added to the shared cluster
+    assert re.search(r"cannot be placed: 0/\d+ nodes are available", cond["message"]), cond["message"]
     assert "Unschedulable" in kube.event_reasons(namespace, DESK)
     assert "ReplicasUnavailable" not in kube.event_reasons(namespace, DESK)
     row = kube.desk_row(namespace, DESK)

@@ -57,6 +57,7 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 BACKGROUND_COMMIT_DELAY_S = 0.002
+GATE_PICTURE = "the risk service's first picture of limits and trading states"
 FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
 SWITCHES_REMEMBERED = 10_000
 
@@ -102,6 +103,9 @@ class RoutingService:
         self.applied_seq = 0  # the last journal record this replica applied to its engine
         self.applied_ts_ns = 0
         self.standby = Standby(self.service_names[0], "standby: another routing replica is active; retry")
+        # Ready (and the embedded desk up) once the gate has the risk service's picture: a kill switch pulled
+        # from then on reaches this gate, instead of answering "applied by 0 of 0 gates".
+        self.standby.hold(GATE_PICTURE)
         self.interceptors = (self.standby,)
         self._stopping = threading.Event()
         self._lead_task: asyncio.Task | None = None
@@ -186,8 +190,7 @@ class RoutingService:
         self.upstreams = [
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
             Upstream("risk", self.directory.address("risk"), self._consume_risk),
-            Upstream("line-switches", self.directory.address("feeds"), self._consume_line_switches),
-        ]
+        ]  # line switches: only the active replica journals them (``_lead``)
         for up in self.upstreams:
             up.start()
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
@@ -415,6 +418,11 @@ class RoutingService:
         )
 
     def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:
+        self._apply_gate_picture(update)
+        if update.full:
+            self.standby.release(GATE_PICTURE)
+
+    def _apply_gate_picture(self, update: risk_pb2.GateUpdate) -> None:
         """One update, applied before it is acknowledged: states and limits, latches, and the mass cancel of
         each scope that went HALTED."""
         gate = self.gate

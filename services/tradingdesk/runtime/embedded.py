@@ -65,12 +65,17 @@ def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
         return origin
 
 
-async def wait_serving(address: str, deadline: float) -> bool:
+# The health name each service reports ready on, when not the whole process (""): routing's OrderService is
+# SERVING once its risk gate has the risk service's picture, so an "up" desk's kill switch reaches every gate.
+READINESS_NAMES = {"routing": "tradingdesk.v1.OrderService"}
+
+
+async def wait_serving(address: str, deadline: float, *, service: str = "") -> bool:
     async with grpc.aio.insecure_channel(address, options=PROBE_CHANNEL_OPTIONS) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                resp = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=0.5)
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return True
             except grpc.aio.AioRpcError:
@@ -115,7 +120,10 @@ class EmbeddedDesk:
         for name in SERVICE_NAMES:
             await self.spawn(name)
         deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or ready_timeout)
-        results = await asyncio.gather(*(wait_serving(c.address, deadline) for c in self.children.values()))
+        children = list(self.children.values())
+        results = await asyncio.gather(
+            *(wait_serving(c.address, deadline, service=READINESS_NAMES.get(c.name, "")) for c in children)
+        )
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:
             await self.stop()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.runtime.embedded import EmbeddedDesk, wait_serving
+from tradingdesk.runtime.embedded import READINESS_NAMES, EmbeddedDesk, wait_serving
 from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
 
@@ -149,7 +149,8 @@ class Supervisor:
 
     async def _until_serving(self, name: str, pid: int) -> None:
         child = self.embedded.children[name]
-        ready = await wait_serving(child.address, time.monotonic() + RESTART_READY_TIMEOUT_S)
+        deadline = time.monotonic() + RESTART_READY_TIMEOUT_S
+        ready = await wait_serving(child.address, deadline, service=READINESS_NAMES.get(child.name, ""))
         state = self.services[name]
         if state.pid != pid or child.process.returncode is not None:
             return  # crashed again meanwhile: its watcher reports it
