@@ -14,7 +14,7 @@ person's kubeconfig, context and RBAC apply as they do to kubectl itself.
 - ``backup DESK``: the desk's definition as a manifest ``kubectl apply --server-side -f`` restores. The desk's
   data (journal, positions) is not in it: not yet (data backup comes with PostgreSQL storage).
 
-``switchover`` (move the active router to a standby) is not yet here: it needs routing standbys.
+``switchover`` (move the active router to a standby) is not yet here; docs/runbooks/switchover.md does it with kubectl.
 """
 
 from __future__ import annotations
