@@ -86,6 +86,10 @@ def test_pulumi_up_then_destroy_of_the_kubernetes_part(k8s_cluster, tmp_path: Pa
     stack = auto.create_or_select_stack(
         stack_name="local", project_name="tradingdesk-local", program=program, opts=workspace
     )
+    # The CRD first: an operator that watches given namespaces looks for its resources once, at start (the
+    # chart's release then finds the CRD there, as Helm does for any CRD already installed).
+    admin.run("apply", "--server-side", "-f", str(INFRA.parent / "charts" / "tradingdesk-operator" / "crds"))
+    admin.wait_established("tradingdesks.tradingdesk.io")
     health = free_port()
     proc, log = start_operator(
         admin, tmp_path,
