@@ -117,6 +117,8 @@ class DeskWorker:
         self._wake = asyncio.Event()
         self._backoff = Backoff(first=1.0, cap=cfg.retry_cap)
         self._resync = False
+        self._reconciling: asyncio.Future[None] | None = None
+        """The reconcile running in its thread now: a thread cannot be cancelled, so ``stop`` waits for it."""
         self._publishing: asyncio.Task | None = None
         self._publish_again = False
         self._tasks = [
@@ -167,6 +169,9 @@ class DeskWorker:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._reconciling is not None:  # it records its action in the audit trail before the finalizer's
+            with contextlib.suppress(Exception):
+                await self._reconciling
         await self.trading.settle()
         await self.limits.settle()
 
@@ -233,7 +238,8 @@ class DeskWorker:
             await self._wake.wait()
             self._wake.clear()
             try:
-                await asyncio.to_thread(self.reconcile_once)
+                self._reconciling = asyncio.ensure_future(asyncio.to_thread(self.reconcile_once))
+                await asyncio.shield(self._reconciling)
                 self._backoff.reset()
             except KubeError as exc:
                 delay = self._backoff.next_delay()
@@ -248,15 +254,18 @@ class DeskWorker:
     def reconcile_once(self) -> None:
         """Parse the spec and bring the children to it (a thread: it makes blocking API calls)."""
         st = self.st
-        generation, resync = st.generation, self._resync
-        if st.deleting or (generation == st.handled_generation and not resync):
+        body, resync = st.body, self._resync  # one object throughout: a watch event may replace st.body meanwhile
+        generation = int(body.get("metadata", {}).get("generation", 0))
+        if st.deleting or body.get("metadata", {}).get("deletionTimestamp"):
+            return
+        if generation == st.handled_generation and not resync:
             return
         self._resync = False
         ref = desk_ref(st.namespace, st.name, st.uid)
         started = time.monotonic()
-        raw_state = str((st.body.get("spec") or {}).get("tradingState") or "Active")
+        raw_state = str((body.get("spec") or {}).get("tradingState") or "Active")
         try:
-            desk = parse_desk(st.body, f"{st.namespace}/{st.name}")
+            desk = parse_desk(body, f"{st.namespace}/{st.name}")
             refused = ("UnsafeStorage", storage.refusal(desk))
         except SpecError as exc:
             refused = ("InvalidSpec", "; ".join(exc.problems))
@@ -291,7 +300,7 @@ class DeskWorker:
             )
             st.config_hashes = {s: config_hash(desk, s) for s in SERVICE_NAMES}
             st.replicas = replicas
-            fresh = not st.body.get("status") and st.reconciled_generation is None
+            fresh = not body.get("status") and st.reconciled_generation is None
             previous = st.reconciled_generation
             try:
                 changes = reconcile.sync(self.kube, st.rendered, st.namespace, st.name, st.uid, fresh=fresh)
@@ -315,8 +324,8 @@ class DeskWorker:
         action = audited_action(fresh=fresh, previous=previous, generation=generation, changed=bool(changes))
         if self.recorder is not None and action is not None:
             detail = changes.summary() if changes else "no child changed"
-            request = audit.action_request(st.body, namespace=st.namespace, name=st.name, action=action, detail=detail)
-            address = service_address(self.cfg, st.body, st.namespace, st.name, "compliance")
+            request = audit.action_request(body, namespace=st.namespace, name=st.name, action=action, detail=detail)
+            address = service_address(self.cfg, body, st.namespace, st.name, "compliance")
             self.recorder.record((st.namespace, st.name), address, request)
 
     def keep_trading_state_in_config_map(self, state: str) -> None:

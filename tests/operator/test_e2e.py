@@ -265,6 +265,8 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
 
             patch(kube, KILL_SWITCH_NS, {"tradingState": "Active"}, name=KILL_SWITCH_DESK)
             kube.wait_until("risk ACTIVE", lambda: risk_state(address).state == common_pb2.TRADING_STATE_ACTIVE, 30)
+            # The kill switch goes its own faster way; the reconcile of this generation (its audit record) too.
+            wait_generation_ready(kube, KILL_SWITCH_NS, KILL_SWITCH_DESK, 3)
 
             kube.run("delete", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS, "--timeout=60s", timeout=70)
             info = risk_state(address)
