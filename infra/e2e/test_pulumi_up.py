@@ -15,13 +15,15 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 from pulumi import automation as auto
 
 from deskinfra import kube
 from deskinfra.config import KubernetesConfig
 from deskinfra.plan import desk_plans, read_desks
 from tests.operator.kubectl import Kubectl, free_port, wait_for_http
-from tests.operator.process import start_operator, stop_operator
+from tests.operator.process import start_operator
+from tests.operator.process import stop as stop_operator
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -53,9 +55,18 @@ def test_pulumi_up_then_destroy_of_the_kubernetes_part(k8s_cluster, tmp_path: Pa
         operator_values={"namespaces": [DESK_NS], "tolerations": NODE_TOLERATIONS, "replicas": 1},
     )
 
+    # The example desk, its state on the pods' emptyDir: the local control plane runs no PostgreSQL, and the
+    # operator refuses a desk that names none unless it says ephemeral.
+    docs = list(yaml.safe_load_all((INFRA.parent / "examples" / "desk.yaml").read_text()))
+    for doc in docs:
+        if doc and doc.get("kind") == "TradingDesk":
+            doc["spec"]["storage"] = {"ephemeral": True}
+    desk_file = tmp_path / "desk.yaml"
+    desk_file.write_text(yaml.safe_dump_all(docs))
+
     def program() -> None:
         provider = k8s.Provider("local", kubeconfig=kubeconfig)
-        desks = desk_plans(read_desks(["../examples/desk.yaml"], INFRA), default_namespace=DESK_NS)
+        desks = desk_plans(read_desks([str(desk_file)], INFRA), default_namespace=DESK_NS)
         part = kube.build(settings, desks, provider, base=INFRA)
         pulumi.export("desks", list(part.desks))
 
@@ -75,11 +86,15 @@ def test_pulumi_up_then_destroy_of_the_kubernetes_part(k8s_cluster, tmp_path: Pa
     stack = auto.create_or_select_stack(
         stack_name="local", project_name="tradingdesk-local", program=program, opts=workspace
     )
+    # The CRD first: an operator that watches given namespaces looks for its resources once, at start (the
+    # chart's release then finds the CRD there, as Helm does for any CRD already installed).
+    admin.run("apply", "--server-side", "-f", str(INFRA.parent / "charts" / "tradingdesk-operator" / "crds"))
+    admin.wait_established("tradingdesks.tradingdesk.io")
     health = free_port()
     proc, log = start_operator(
         admin, tmp_path,
         "--namespace", DESK_NS, "--liveness", f"http://127.0.0.1:{health}/healthz", "--metrics-port", "0",
-        "--peering-name", "td-pulumi", "--priority", "100002", "--rpc-timeout", "1",
+        "--lease-name", "td-pulumi", "--lease-namespace", "default", "--rpc-timeout", "1",
         name="pulumi-operator",
     )  # fmt: skip
     output: list[str] = []

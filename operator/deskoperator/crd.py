@@ -1,8 +1,8 @@
-"""The TradingDesk CRD, generated from the spec model, and the kopf peering CRDs.
+"""The TradingDesk CRD, generated from the spec model.
 
 ``python -m deskoperator.crd`` prints the TradingDesk CRD (``> charts/tradingdesk-operator/crds/tradingdesks.yaml``);
-``--peering`` prints kopf's peering CRDs; ``--write DIR`` writes both files. tests/operator/test_crd_sync.py
-fails when the committed files differ from what this module generates.
+``--write DIR`` writes it into DIR. tests/operator/test_crd_sync.py fails when the committed file differs from
+what this module generates.
 
 Layers, so each one's reason stays visible:
 1. ``schema.to_structural`` turns the pydantic schema into a structural one (descriptions, defaults, bounds).
@@ -51,6 +51,10 @@ CEL_BOUNDS: dict[str, tuple[dict[str, int], str]] = {
     "routing.defaultVenue": ({"maxLength": 63}, "implied: must be a venue name"),
     "risk.restrictedSymbols": ({"maxItems": 512}, "crd-only: bounds the cost of the subset rule"),
     "placement.tolerations": ({"maxItems": 32}, "crd-only: a pod needs a handful of tolerations"),
+    # Measured on the test cluster: 6,000 instruments and their managedFields (server-side apply tracks every list
+    # entry) make a 1.49 MB object; etcd refuses objects over 1.5 MiB. 5,000 (1.25 MB) leaves room for longer
+    # values, accounts and status. The embedded runtime has no such limit (the model allows 10,000).
+    "instruments": ({"maxItems": 5000}, "crd-only: the desk must fit etcd's 1.5 MiB object limit"),
 }
 
 
@@ -61,6 +65,12 @@ def _rule(rule: str, message: str, field_path: str | None = None, reason: str = 
     out["reason"] = reason
     return out
 
+
+# CEL compares every restricted symbol with every instrument and refuses a rule whose run costs more than its
+# per-call budget (1,000,000): 5,000 instruments x 512 restricted symbols is far over it. Up to this many
+# pairs CEL checks the rule; above, it passes it on to the validating webhook and the operator (which run the
+# model), so the largest desk the schema allows is admitted rather than refused for CEL's sake.
+SUBSET_RULE_PAIRS = 200_000
 
 # path in the spec schema ("" = spec itself) -> rules evaluated with ``self`` at that node. Nested objects and
 # lists with a default_factory have no schema default, so rules guard them with has().
@@ -74,7 +84,8 @@ CEL_RULES: dict[str, list[dict[str, Any]]] = {
         ),
         _rule(
             "!has(self.risk) || !has(self.risk.restrictedSymbols)"
-            " || sets.contains(self.instruments.map(i, i.symbol), self.risk.restrictedSymbols)",
+            f" || (size(self.instruments) * size(self.risk.restrictedSymbols) > {SUBSET_RULE_PAIRS} ? true"
+            " : sets.contains(self.instruments.map(i, i.symbol), self.risk.restrictedSymbols))",
             "every restricted symbol must be a spec.instruments[].symbol",
             ".risk.restrictedSymbols",
         ),
@@ -105,6 +116,13 @@ CEL_RULES: dict[str, list[dict[str, Any]]] = {
             ".tolerationSeconds",
         ),
     ],
+    "supervision": [
+        _rule(
+            "self.restartBackoffInitialMs <= self.restartBackoffMaxMs",
+            "must not exceed restartBackoffMaxMs",
+            ".restartBackoffInitialMs",
+        ),
+    ],
     "services.*.resources": [
         _rule("isQuantity(self.cpu)", "must be a Kubernetes quantity such as 500m or 2", ".cpu"),
         _rule("isQuantity(self.memory)", "must be a Kubernetes quantity such as 512Mi or 2Gi", ".memory"),
@@ -126,7 +144,10 @@ CONDITION_SCHEMA: Schema = {
     "type": "object",
     "required": ["type", "status"],
     "properties": {
-        "type": {"type": "string", "description": "Ready, Progressing, Degraded or TradingHalted."},
+        "type": {
+            "type": "string",
+            "description": "Ready, Progressing, Degraded, TradingHalted or OperatorAvailable.",
+        },
         "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
         "reason": {"type": "string", "description": "CamelCase reason for the last transition."},
         "message": {"type": "string", "description": "What a person should know."},
@@ -134,6 +155,29 @@ CONDITION_SCHEMA: Schema = {
         "observedGeneration": {"type": "integer", "format": "int64"},
     },
 }
+
+
+def _live_schema(description: str, reported: str) -> Schema:
+    """Status of one value the operator delivers to a running service (delivery.Confirmation.to_status)."""
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "description": description,
+        "properties": {
+            "desired": {**text, "description": "What the spec asks for now."},
+            "confirmedFor": {**text, "description": "The wish whose delivery the service confirmed."},
+            "reported": {**text, "description": reported},
+            "confirmedTime": {**text, "description": "When the service confirmed it."},
+            "delivery": {
+                **text,
+                "description": "How far the confirmed change reached: for the trading state, how many routing gates "
+                "applied it before the RiskService answered, naming any gate cut off (it fails closed).",
+            },
+            "attempts": {"type": "integer", "description": "Failed attempts at delivering the current wish."},
+            "lastError": {**text, "description": "Why the current wish is not confirmed yet."},
+        },
+    }
+
 
 STATUS_SCHEMA: Schema = {
     "type": "object",
@@ -152,7 +196,32 @@ STATUS_SCHEMA: Schema = {
         },
         "tradingState": {
             "type": "string",
-            "description": "Trading state the operator last applied (Active, ReduceOnly or Halted).",
+            "description": "Trading state the RiskService last confirmed (Active, ReduceOnly or Halted); absent until "
+            "it confirmed one. Never the wish alone: see the TradingHalted condition while spec.tradingState is "
+            "not confirmed yet.",
+        },
+        "trading": _live_schema(
+            "spec.tradingState delivered to the RiskService.", "Trading state the service reported."
+        ),
+        "riskLimits": _live_schema(
+            "spec.risk delivered live to the RiskService (SetLimits), values as hashes of the limits.",
+            "Limits version the service reported.",
+        ),
+        "failedNodes": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Nodes that are not Ready and ran (or run) pods of this desk.",
+        },
+        "operator": {
+            "type": "object",
+            "description": "The operator acting on the desk. A heartbeatTime older than three heartbeatSeconds "
+            "means no operator is acting on it.",
+            "properties": {
+                "leader": {"type": "string", "description": "Identity of the leader (its pod name)."},
+                "heartbeatTime": {"type": "string", "format": "date-time"},
+                "heartbeatSeconds": {"type": "integer"},
+                "state": {"type": "string", "description": "Running, or Stopped after a clean shutdown."},
+            },
         },
         "readyServices": {"type": "string", "description": "Services with all replicas ready, as n/5."},
         "services": {
@@ -174,6 +243,8 @@ PRINTER_COLUMNS = [
     {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
     {"name": "Trading", "type": "string", "jsonPath": ".status.tradingState"},
     {"name": "Services", "type": "string", "jsonPath": ".status.readyServices"},
+    {"name": "Degraded", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Degraded")].status'},
+    {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Degraded")].reason'},
     {"name": "Colocation", "type": "string", "jsonPath": ".spec.placement.colocation", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
@@ -252,41 +323,6 @@ def crd() -> dict[str, Any]:
     }
 
 
-def _peering_crd(kind: str, plural: str, scope: str) -> dict[str, Any]:
-    # kopf keeps one status entry per operator id: its shape is kopf's, so preserving unknown fields is unavoidable.
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.kopf.dev"},
-        "spec": {
-            "group": "kopf.dev",
-            "scope": scope,
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-                        }
-                    },
-                }
-            ],
-        },
-    }
-
-
-def peering_crds() -> list[dict[str, Any]]:
-    """kopf's peering CRDs, so two operator replicas never act at once (kopf does not install them)."""
-    return [
-        _peering_crd("ClusterKopfPeering", "clusterkopfpeerings", "Cluster"),
-        _peering_crd("KopfPeering", "kopfpeerings", "Namespaced"),
-    ]
-
-
 def dump(*docs: dict[str, Any]) -> str:
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=1000, allow_unicode=True) for d in docs)
     return HEADER + body
@@ -294,19 +330,18 @@ def dump(*docs: dict[str, Any]) -> str:
 
 def files() -> dict[str, str]:
     """File name in the chart's crds/ -> content."""
-    return {"tradingdesks.yaml": dump(crd()), "kopf-peerings.yaml": dump(*peering_crds())}
+    return {"tradingdesks.yaml": dump(crd())}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m deskoperator.crd", description=__doc__.splitlines()[0])
-    ap.add_argument("--peering", action="store_true", help="print kopf's peering CRDs instead")
     ap.add_argument("--write", metavar="DIR", help="write every CRD file into DIR (the chart's crds/)")
     args = ap.parse_args(argv)
     if args.write:
         for name, text in files().items():
             (Path(args.write) / name).write_text(text)
         return 0
-    sys.stdout.write(dump(*peering_crds()) if args.peering else dump(crd()))
+    sys.stdout.write(dump(crd()))
     return 0
 
 

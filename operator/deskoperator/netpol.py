@@ -2,7 +2,8 @@
 
 The call graph (who dials whom) is written once in ``CALLS``; ingress and egress rules are both derived from it
 so they cannot disagree. Besides desk-internal calls: clients reach routing (orders) and monitoring (dashboard,
-metrics) from anywhere; the operator's pods reach risk (``spec.tradingState`` and the finalizer's halt); every
+metrics) from anywhere; the operator's pods reach risk (``spec.tradingState`` and the finalizer's halt) and
+compliance (its actions on the desk and the finalizer's seal, ``OPERATOR_CALLS``); every
 pod resolves DNS; and egress to the outside is opened only on the ports the spec names (database, S3 endpoint,
 websocket feeds, OTLP collector). The migration Job's pods may only resolve names and reach the database.
 """
@@ -22,13 +23,18 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # caller -> services it opens gRPC connections to
 CALLS: dict[str, tuple[str, ...]] = {
     "routing": ("feeds", "risk"),
-    "compliance": ("routing", "feeds"),  # the audit log and surveillance read the journal; surveillance the market
+    # the audit trail reads the order journal and the risk change journal; surveillance the journal and the market
+    "compliance": ("routing", "risk", "feeds"),
     "monitoring": tuple(s for s in SERVICE_NAMES if s != "monitoring"),
-    "feeds": (),
+    "feeds": ("compliance",),  # its access decisions go into the audit trail (RecordAccess)
     "risk": ("routing", "feeds"),  # real-time risk reads the journal stream and marks
 }
 # services that accept connections from outside the desk (order clients, people, Prometheus)
 PUBLIC = ("routing", "monitoring")
+
+# services the operator's pods call: risk (spec.tradingState, the finalizer's halt), compliance (RecordOperatorAction,
+# the finalizer's Seal)
+OPERATOR_CALLS = ("risk", "compliance")
 
 # The operator's pods, as the Helm chart labels them.
 OPERATOR_POD_LABELS = {NAME_LABEL: "tradingdesk-operator"}
@@ -39,7 +45,8 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace b
 
 @dataclass(frozen=True, slots=True)
 class OperatorPeer:
-    """Where the operator's pods run: the only pods outside the desk's call graph that may call risk."""
+    """Where the operator's pods run: the only pods outside the desk's call graph that may call risk and
+    compliance."""
 
     namespace: str
     pod_labels: dict[str, str] = field(default_factory=lambda: dict(OPERATOR_POD_LABELS))
@@ -135,7 +142,7 @@ def policy(
         ingress.append({"ports": [_tcp(desk.spec.risk.http_port)]})  # the HTTP kill switch, for operations
     if callers:
         peers = [{"podSelector": {"matchLabels": selector_labels(desk.name, c)}} for c in callers]
-        if service == "risk":
+        if service in OPERATOR_CALLS:
             peers.append(operator.peer())
         ingress.append({"from": peers, "ports": [_tcp(port)]})
     egress: list[dict[str, Any]] = [_dns()]

@@ -3,16 +3,26 @@
 Each child is read first and written (server-side apply) only when a rendered field is missing or different,
 so an unchanged spec costs reads and no writes, and an edit to one service rolls only that Deployment.
 Children that the desk no longer renders are deleted (pruned), found by the desk's labels and owner uid.
+
+Some edits cannot be undone by apply: apply merges lists by key, so a Service port whose number someone changed
+stays beside the rendered one and the API server refuses the result (two ports named ``grpc``: HTTP 422).
+``put_back`` then replaces the object whole, and deletes and recreates it if even that is refused (an immutable
+field), so a repair never wedges on what someone did to a child.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from deskoperator.diff import drift
-from deskoperator.kube import CHILD_KINDS, Kube
+from deskoperator.kube import CHILD_KINDS, Kube, KubeError
 from deskoperator.names import INSTANCE_LABEL, owned_selector
+
+log = logging.getLogger(__name__)
+GONE_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -52,16 +62,16 @@ def sync(
     changes = Changes()
     if fresh:
         for obj in desired:
-            kube.apply(obj)
+            put_back(kube, obj)
             changes.created.append(label(obj))
         return changes
     for obj in desired:
         live = kube.get(obj["kind"], namespace, obj["metadata"]["name"])
         if live is None:
-            kube.apply(obj)
+            put_back(kube, obj)
             changes.created.append(label(obj))
         elif drift(obj, live):
-            kube.apply(obj)
+            put_back(kube, obj)
             changes.updated.append(label(obj))
     wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
     selector = f"{owned_selector()},{INSTANCE_LABEL}={desk}"
@@ -76,3 +86,44 @@ def sync(
 
 def find(desired: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any] | None:
     return next((o for o in desired if o["kind"] == kind and o["metadata"]["name"] == name), None)
+
+
+def put_back(kube: Kube, obj: dict[str, Any]) -> str:
+    """Make the live object what ``obj`` renders: apply; replace if apply is refused; recreate if that is too.
+
+    Returns how ("applied", "replaced" or "recreated"). Only HTTP 422 (the API server refused the merged result)
+    escalates; any other error is raised, naming the object, for the caller to report and retry.
+    """
+    try:
+        return _put_back(kube, obj)
+    except KubeError as exc:
+        raise KubeError(exc.status, f"{label(obj)}: {exc.message}", kind=obj["kind"]) from None
+
+
+def _put_back(kube: Kube, obj: dict[str, Any]) -> str:
+    try:
+        kube.apply(obj)
+        return "applied"
+    except KubeError as exc:
+        if exc.status != 422:
+            raise
+        log.warning("apply of %s refused (%s): replacing it", label(obj), exc)
+    kind, meta = obj["kind"], obj["metadata"]
+    live = kube.get(kind, meta["namespace"], meta["name"])
+    if live is not None:
+        try:
+            kube.replace(obj, live)
+            kube.apply(obj)  # back to apply ownership, so fields dropped from the rendering later are removed
+            return "replaced"
+        except KubeError as exc:
+            if exc.status not in (409, 422):
+                raise
+            log.warning("replace of %s refused (%s): recreating it", label(obj), exc)
+        kube.delete(kind, meta["namespace"], meta["name"], orphan=True)  # a Deployment's pods keep running
+        deadline = time.monotonic() + GONE_TIMEOUT_S
+        while kube.get(kind, meta["namespace"], meta["name"]) is not None:
+            if time.monotonic() > deadline:
+                raise KubeError(504, f"{label(obj)} still exists {GONE_TIMEOUT_S:.0f}s after deleting it")
+            time.sleep(0.1)
+    kube.apply(obj)
+    return "recreated"

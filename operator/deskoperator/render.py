@@ -2,9 +2,11 @@
 
 Every object carries the desk's labels and an owner reference, so the API server garbage-collects it with the
 desk and the operator's watchers find it. Each Deployment's pod template carries a config hash of exactly
-the parts of the spec that service reads (``SERVICE_INPUTS``): a change to risk limits rolls routing and risk,
-not feeds. ``tradingState`` is in no hash on purpose: the kill switch goes to the RiskService over gRPC at
-once; restarting pods to deliver it would be slower and would drop the desk's open sessions.
+the parts of the spec that service reads at start and cannot change while running (``SERVICE_INPUTS``): a
+change to venues rolls routing, not feeds. ``LIVE_SECTIONS`` are in no hash on purpose: the operator delivers
+them to the running RiskService over gRPC (the kill switch, ``SetLimits``; routing's gates follow the risk
+service's stream), which is faster than restarting pods and keeps the desk's open sessions. The ConfigMap still
+carries them, so a pod that starts later starts with them.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from deskoperator import migrations, podtls, storage
 from deskoperator.monitoring import monitoring_objects, monitoring_ports
@@ -44,11 +44,15 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # source, and a replay clock's speed and pass length, come from the feeds).
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
     "feeds": ("instruments", "feeds", "conduct", "access"),
-    "routing": ("instruments", "accounts", "venues", "routing", "risk", "storage", "conduct", "feeds", "access"),
-    "risk": ("instruments", "accounts", "risk", "storage", "conduct", "feeds", "access"),
+    "routing": ("instruments", "accounts", "venues", "routing", "storage", "conduct", "feeds", "access"),
+    "risk": ("instruments", "accounts", "storage", "conduct", "feeds", "access"),
     "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "feeds", "access"),
     "monitoring": ("monitoring", "access"),
 }
+
+# Spec sections delivered to running services over gRPC, never by a restart (``spec.risk.httpPort`` is a pod
+# setting: it changes the risk pod's ports, so it rolls that pod through the pod template).
+LIVE_SECTIONS = ("tradingState", "risk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +83,16 @@ def _meta(name: str, namespace: str, owner: Owner, service: str | None = None) -
 
 
 def spec_document(desk: TradingDesk, namespace: str) -> dict[str, Any]:
-    """The desk as the pods read it: the same TradingDesk document ``tradingdesk serve -f`` loads."""
+    """The desk as the pods read it: the same TradingDesk document ``tradingdesk serve -f`` loads.
+
+    Defaults are left out (the pods fill in the same ones from the same model): the document stays about as
+    large as what the person wrote, never the whole expanded model.
+    """
     return {
         "apiVersion": f"{API_GROUP}/{API_VERSION}",
         "kind": KIND,
         "metadata": {"name": desk.name, "namespace": namespace},
-        "spec": desk.spec.model_dump(by_alias=True, mode="json"),
+        "spec": desk.spec.model_dump(by_alias=True, mode="json", exclude_defaults=True),
     }
 
 
@@ -227,7 +235,8 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
         }
         pod_spec["volumes"].append({"name": "audit-signing", "secret": secret})
     meta = _meta(child_name(desk.name, service), namespace, owner, service)
-    meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(desk, service)}
+    digest = config_hash(desk, service)
+    meta["annotations"] = {CONFIG_HASH_ANNOTATION: digest}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -240,10 +249,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
             "template": {
                 "metadata": {
                     "labels": pod_labels,
-                    "annotations": {
-                        CONFIG_HASH_ANNOTATION: config_hash(desk, service),
-                        POD_VERSION_ANNOTATION: pod_version(pod_spec),
-                    },
+                    "annotations": {CONFIG_HASH_ANNOTATION: digest, POD_VERSION_ANNOTATION: pod_version(pod_spec)},
                 },
                 "spec": pod_spec,
             },
@@ -285,8 +291,18 @@ def disruption_budget(desk: TradingDesk, namespace: str, owner: Owner, service: 
     }
 
 
+# Kubernetes refuses a ConfigMap whose data exceeds 1 MiB; what the operator writes must stay under it.
+CONFIG_MAP_LIMIT = 1024 * 1024
+
+
+def spec_text(desk: TradingDesk, namespace: str) -> str:
+    """The pods' desk document as compact JSON (valid YAML, so ``-f`` reads it): a fifth smaller than block YAML,
+    which keeps even a 10,000-instrument desk (650 KB) inside the ConfigMap limit."""
+    return json.dumps(spec_document(desk, namespace), separators=(",", ":"), ensure_ascii=False)
+
+
 def config_map(desk: TradingDesk, namespace: str, owner: Owner) -> dict[str, Any]:
-    text = yaml.safe_dump(spec_document(desk, namespace), sort_keys=False, width=1000)
+    text = spec_text(desk, namespace)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -5,21 +5,24 @@ CamelCase; ``lastTransitionTime`` moves only when ``status`` changes.
 
 - Ready: every service has all its replicas ready and running the current spec.
 - Progressing: the operator or a Deployment is rolling out a spec change (or the first version).
-- Degraded: a service that had finished rolling out lost ready replicas (a node died, pods crash), a rollout
-  exceeded its deadline, or the operator could not apply the spec.
-- TradingHalted: the kill switch, from ``spec.tradingState`` and whether the RiskService got it.
+- Degraded: a service that had finished rolling out lost ready replicas (a node died, pods crash; the node is
+  named), a pod cannot be placed (Unschedulable, with the scheduler's message), a rollout exceeded its deadline,
+  the operator could not apply the spec or repair a child, or the RiskService refused the spec's limits.
+  Replicas added by a scale-up are starting, not lost, for the service's ``startupGraceSeconds``.
+- TradingHalted: the trading state the RiskService confirmed; Unknown while ``spec.tradingState`` is not confirmed.
+- OperatorAvailable: the acting operator and its heartbeat (a stale heartbeat means no operator acts).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
+from deskoperator.delivery import Confirmation, now
 from deskoperator.names import CONFIG_HASH_ANNOTATION
 from tradingdesk.spec.model import SERVICE_NAMES
 
-CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "TradingHalted")
+CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "TradingHalted", "OperatorAvailable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +57,38 @@ class Observed:
 
 
 @dataclass(frozen=True, slots=True)
-class Trading:
-    """The kill switch as the operator last handled it."""
+class PodObs:
+    """What one desk pod reports, reduced to what status needs to explain a missing replica."""
 
-    state: str
-    """spec.tradingState the operator acted on (Active, ReduceOnly, Halted)."""
-    delivered: bool | None
-    """True: RiskService acknowledged; False: the call failed; None: pods start with it from the ConfigMap."""
-    message: str = ""
+    service: str
+    name: str
+    node: str
+    ready: bool
+    deleting: bool
+    unschedulable: str
+    """The scheduler's message when the pod cannot be placed; empty otherwise."""
+
+    @classmethod
+    def from_pod(cls, body: dict[str, Any], service: str) -> PodObs:
+        meta, spec, status = body.get("metadata", {}), body.get("spec", {}), body.get("status", {}) or {}
+        conds = {c.get("type"): c for c in status.get("conditions", []) or []}
+        scheduled = conds.get("PodScheduled", {})
+        unschedulable = ""
+        if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+            unschedulable = scheduled.get("message", "") or "the scheduler found no node"
+        return cls(
+            service=service,
+            name=meta.get("name", ""),
+            node=spec.get("nodeName", "") or "",
+            ready=conds.get("Ready", {}).get("status") == "True",
+            deleting=bool(meta.get("deletionTimestamp")),
+            unschedulable=unschedulable,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Desired:
-    """What the operator applied for the desk's current generation."""
+    """What the operator applied for the desk's current generation, and what it knows beside the Deployments."""
 
     generation: int
     reconciled_generation: int | None
@@ -74,13 +96,17 @@ class Desired:
     config_hashes: dict[str, str]
     error: tuple[str, str] | None = None
     """(reason, message) when the spec could not be applied."""
+    repair_error: str = ""
+    """The last drift repair that failed (object and error), until a repair or a sync succeeds."""
+    limits: Confirmation | None = None
+    """spec.risk delivered live to the RiskService (None: not known yet)."""
+    starting: frozenset[str] = frozenset()
+    """Services scaled up within their startup grace period: missing replicas there are starting, not lost."""
+    operator: dict[str, Any] = field(default_factory=dict)
+    """Who runs the desk and the heartbeat: ``{"leader", "heartbeatTime", "heartbeatSeconds"}``."""
     ready_wanted: dict[str, int] | None = None
     """Ready pods a service needs, where not all its replicas: 1 for routing and risk, whose standbys are never
     ready (only the active replica is)."""
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _condition(type_: str, status: str, reason: str, message: str, generation: int) -> dict[str, Any]:
@@ -98,29 +124,72 @@ def _rolling(want: int, want_ready: int, want_hash: str, obs: Observed | None) -
     )
 
 
-def _trading_condition(trading: Trading, generation: int) -> dict[str, Any]:
-    halted = "True" if trading.state == "Halted" else "False"
-    if trading.delivered is False:
-        msg = f"spec.tradingState is {trading.state} but the RiskService did not confirm it: {trading.message}"
-        return _condition("TradingHalted", "Unknown", "RiskServiceUnreachable", msg, generation)
-    reason = {"Halted": "HaltedBySpec", "ReduceOnly": "ReduceOnly", "Active": "TradingActive"}[trading.state]
-    how = "confirmed by the RiskService" if trading.delivered else "risk pods start with it from the desk ConfigMap"
-    return _condition("TradingHalted", halted, reason, f"spec.tradingState is {trading.state}; {how}", generation)
+TRADING_REASONS = {"Halted": "HaltedBySpec", "ReduceOnly": "ReduceOnly", "Active": "TradingActive"}
+
+
+def trading_condition(trading: Confirmation, generation: int) -> dict[str, Any]:
+    """TradingHalted from what the RiskService confirmed; Unknown while the spec's state is not confirmed."""
+    last = trading.reported or "none yet"
+    if trading.pending:
+        if trading.refused:
+            reason, why = "TradingStateRefused", f"the RiskService refused it: {trading.error}"
+        elif trading.attempts:
+            reason = "RiskServiceUnreachable"
+            why = f"not confirmed after {trading.attempts} attempt(s), retrying with backoff; last: {trading.error}"
+        else:
+            reason, why = "Delivering", "being delivered to the RiskService"
+        msg = f"spec.tradingState is {trading.want}: {why}; last confirmed state: {last}"
+        return _condition("TradingHalted", "Unknown", reason, msg, generation)
+    halted = "True" if trading.reported == "Halted" else "False"
+    reason = TRADING_REASONS.get(trading.reported, "TradingActive")
+    msg = f"spec.tradingState is {trading.want}; the RiskService confirmed {trading.reported}"
+    msg += f" at {trading.confirmed_time}"
+    if trading.delivery:
+        msg += f", {trading.delivery}"
+    return _condition("TradingHalted", halted, reason, msg, generation)
+
+
+def operator_condition(beat: dict[str, Any], generation: int) -> dict[str, Any]:
+    """OperatorAvailable, as the acting operator sees itself; readers judge it by ``status.operator.heartbeatTime``."""
+    every = beat.get("heartbeatSeconds", 0)
+    if beat.get("state") == "Stopped":
+        msg = f"operator {beat.get('leader')} stopped at {beat.get('heartbeatTime')}; another replica takes over"
+        return _condition("OperatorAvailable", "False", "OperatorStopped", msg, generation)
+    msg = (
+        f"operator {beat.get('leader')} acts on this desk; heartbeat every {every}s in status.operator.heartbeatTime "
+        f"(older than {3 * every}s: no operator is acting on the desk)"
+    )
+    return _condition("OperatorAvailable", "True", "Heartbeat", msg, generation)
+
+
+def _missing(name: str, ready: int, want: int, pods: list[PodObs], nodes_ready: dict[str, bool]) -> tuple[str, str]:
+    """Why a settled service lacks ready replicas: ("unschedulable"|"lost", explanation naming pods and nodes)."""
+    stuck = [p for p in pods if p.unschedulable and not p.deleting]
+    if stuck:
+        pod = stuck[0]
+        return "unschedulable", f"{name} {ready}/{want} ready: pod {pod.name} cannot be placed: {pod.unschedulable}"
+    on_failed = sorted({p.node for p in pods if p.node and nodes_ready.get(p.node) is False})
+    where = f" (node {', '.join(on_failed)} not ready)" if on_failed else ""
+    return "lost", f"{name} {ready}/{want} ready{where}"
 
 
 def compute(
     desired: Desired,
     observed: dict[str, Observed],
-    trading: Trading,
+    trading: Confirmation,
     previous: dict[str, Any] | None,
     timestamp: str | None = None,
+    pods: dict[str, list[PodObs]] | None = None,
+    nodes_ready: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """The full status object; ``previous`` supplies lastTransitionTime of unchanged conditions."""
     gen = desired.generation
+    pods, nodes_ready = pods or {}, nodes_ready or {}
     services: dict[str, dict[str, int]] = {}
     waiting: list[str] = []
     rolling: list[str] = []
     lost: list[str] = []
+    unschedulable: list[str] = []
     failed: list[str] = []
     for name in SERVICE_NAMES:
         want = desired.replicas.get(name, 1)
@@ -129,24 +198,28 @@ def compute(
         ready = obs.ready if obs else 0
         services[name] = {"replicas": want, "readyReplicas": ready, "updatedReplicas": obs.updated if obs else 0}
         is_rolling = _rolling(want, want_ready, desired.config_hashes.get(name, ""), obs)
-        if is_rolling:
+        if is_rolling or (ready < want_ready and name in desired.starting):
             rolling.append(name)
         if ready < want_ready or is_rolling:
             waiting.append(f"{name} {ready}/{want_ready}")
-            if obs is not None and not is_rolling:
-                lost.append(f"{name} {ready}/{want_ready} ready")
+        if obs is not None and ready < want_ready:
+            kind, why = _missing(name, ready, want_ready, pods.get(name, []), nodes_ready)
+            if kind == "unschedulable":
+                unschedulable.append(why)
+            elif not is_rolling and name not in desired.starting:
+                lost.append(why)
         if obs is not None and obs.rollout_reason == "ProgressDeadlineExceeded":
             failed.append(name)
     n_ready = len(SERVICE_NAMES) - len(waiting)
     applied = desired.reconciled_generation == gen and desired.error is None
 
     if desired.error:
-        ready = _condition("Ready", "False", desired.error[0], desired.error[1], gen)
+        ready_c = _condition("Ready", "False", desired.error[0], desired.error[1], gen)
     elif not waiting and applied:
-        ready = _condition("Ready", "True", "AllServicesReady", f"{n_ready}/{len(SERVICE_NAMES)} services ready", gen)
+        ready_c = _condition("Ready", "True", "AllServicesReady", f"{n_ready}/{len(SERVICE_NAMES)} services ready", gen)
     else:
         msg = f"{n_ready}/{len(SERVICE_NAMES)} services ready; waiting for {', '.join(waiting) or 'the operator'}"
-        ready = _condition("Ready", "False", "ServicesNotReady", msg, gen)
+        ready_c = _condition("Ready", "False", "ServicesNotReady", msg, gen)
 
     if not applied and desired.error is None:
         progressing = _condition("Progressing", "True", "Reconciling", f"applying generation {gen}", gen)
@@ -155,19 +228,27 @@ def compute(
     else:
         progressing = _condition("Progressing", "False", "RolloutComplete", "every service runs the current spec", gen)
 
+    limits = desired.limits
     if desired.error:
         degraded = _condition("Degraded", "True", desired.error[0], desired.error[1], gen)
+    elif desired.repair_error:
+        degraded = _condition("Degraded", "True", "RepairFailed", desired.repair_error, gen)
+    elif limits is not None and limits.refused:
+        msg = f"the RiskService refused the spec's risk limits: {limits.error}"
+        degraded = _condition("Degraded", "True", "LimitsRefused", msg, gen)
     elif failed:
-        degraded = _condition(
-            "Degraded", "True", "RolloutFailed", f"rollout deadline exceeded: {', '.join(failed)}", gen
-        )
+        msg = f"rollout deadline exceeded: {', '.join(failed)}"
+        degraded = _condition("Degraded", "True", "RolloutFailed", msg, gen)
+    elif unschedulable:
+        degraded = _condition("Degraded", "True", "Unschedulable", "; ".join(unschedulable), gen)
     elif lost:
-        msg = f"lost ready replicas: {', '.join(lost)}"
-        degraded = _condition("Degraded", "True", "ReplicasUnavailable", msg, gen)
+        degraded = _condition("Degraded", "True", "ReplicasUnavailable", f"lost ready replicas: {', '.join(lost)}", gen)
     else:
         degraded = _condition("Degraded", "False", "AsExpected", "no service is missing replicas", gen)
 
-    conditions = [ready, progressing, degraded, _trading_condition(trading, gen)]
+    conditions = [ready_c, progressing, degraded, trading_condition(trading, gen)]
+    if desired.operator:
+        conditions.append(operator_condition(desired.operator, gen))
     stamp = timestamp or now()
     before = {c.get("type"): c for c in (previous or {}).get("conditions", []) or []}
     for cond in conditions:
@@ -175,13 +256,19 @@ def compute(
         same = old is not None and old.get("status") == cond["status"] and old.get("lastTransitionTime")
         cond["lastTransitionTime"] = old["lastTransitionTime"] if same else stamp
 
-    # A failed delivery keeps showing the state last known to be in force, not the wish.
-    known = (previous or {}).get("tradingState")
-    trading_state = trading.state if trading.delivered is not False else (known or trading.state)
-    return {
+    failed_nodes = sorted({p.node for ps in pods.values() for p in ps if p.node and nodes_ready.get(p.node) is False})
+    out: dict[str, Any] = {
         "observedGeneration": desired.reconciled_generation or 0,
         "conditions": conditions,
-        "tradingState": trading_state,
+        # Only ever a state the RiskService confirmed (None removes the field until there is one).
+        "tradingState": trading.reported or None,
+        "trading": trading.to_status(),
         "readyServices": f"{n_ready}/{len(SERVICE_NAMES)}",
         "services": services,
+        "failedNodes": failed_nodes,
     }
+    if limits is not None:
+        out["riskLimits"] = limits.to_status()
+    if desired.operator:
+        out["operator"] = dict(desired.operator)
+    return out

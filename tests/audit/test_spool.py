@@ -56,7 +56,7 @@ def test_a_torn_write_and_a_crash_after_a_cut_recover(tmp_path: Path) -> None:
     spool.close()
     open_file = tmp_path / "s" / f"open-{20:020d}.records"
     with open(open_file, "ab") as f:
-        f.write(b'{"v":1,"index":30,"ts_ns":1')  # the batch being written when the power went
+        f.write(b'{"v":2,"index":30,"ts_ns":1')  # the batch being written when the power went
     again = Spool(tmp_path / "s")
     assert (again.size, again.cut_size, again.hashes.root()) == (30, 20, root)
     assert open_file.read_bytes().endswith(b"}\n")
@@ -66,7 +66,7 @@ def test_a_torn_write_and_a_crash_after_a_cut_recover(tmp_path: Path) -> None:
     open_file.write_bytes(b"stale\n")
     third = Spool(tmp_path / "s")
     assert (third.size, third.cut_size) == (30, 30) and not open_file.exists()
-    assert [r[:21] for r in third.records(19, 21)] == [b'{"v":1,"index":19,"ts', b'{"v":1,"index":20,"ts']
+    assert [r[:21] for r in third.records(19, 21)] == [b'{"v":2,"index":19,"ts', b'{"v":2,"index":20,"ts']
 
 
 def test_a_hand_edited_spool_is_refused(tmp_path: Path) -> None:

@@ -7,9 +7,32 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.logs import build_log, lines_of, rewrite, segment_files, with_lines, writable
+from tests.audit.logs import (
+    TS0,
+    build_log,
+    journal_entries,
+    lines_of,
+    rewrite,
+    seal_all,
+    segment_files,
+    with_lines,
+    writable,
+)
+from tradingdesk.audit import spool as spool_module
+from tradingdesk.audit.checkpoint import SignerKey
 from tradingdesk.audit.fs_bucket import FilesystemBucket
+from tradingdesk.audit.record import (
+    KIND_INCARNATION,
+    SOURCE_COMPLIANCE,
+    SOURCE_RISK,
+    Entry,
+    RecordError,
+    decode_record,
+    encode_payload,
+    encode_record,
+)
 from tradingdesk.audit.segment import parse_header
+from tradingdesk.audit.spool import Spool
 from tradingdesk.audit.verify import VerifyReport, verify_bucket
 
 
@@ -131,9 +154,62 @@ def test_a_writable_segment_file_is_reported(log) -> None:
 
 
 def test_the_wrong_public_key_fails_every_segment(log, tmp_path: Path) -> None:
-    from tradingdesk.audit.checkpoint import SignerKey
-
     bucket, _, _ = log
     stranger = SignerKey.generate("tradingdesk.io/audit/test-desk").verifier()
     report = verify_bucket(FilesystemBucket(bucket.root), stranger)
     assert len(report.problems) == 4 and all("not signed by the trusted key" in str(p) for p in report.problems)
+
+
+def risk_entries(incarnation: str, seqs: range) -> list:
+    """Risk change journal records (source ``risk``), after the incarnation record that names the source."""
+    out = []
+    if seqs.start == 1:
+        start = encode_payload({"source": "risk", "previous": "", "previous_last_seq": 0})
+        out.append(Entry(TS0, SOURCE_COMPLIANCE, incarnation, 0, KIND_INCARNATION, "", start))
+    for s in seqs:
+        change = {"v": 1, "type": "trading_state", "state": "HALTED", "door": "cli", "actor": "ops", "reason": "r"}
+        out.append(Entry(TS0 + s, SOURCE_RISK, incarnation, s, "trading_state", "", encode_payload(change)))
+    return out
+
+
+def test_each_source_journal_runs_on_its_own_and_a_risk_gap_is_named(tmp_path: Path, monkeypatch) -> None:
+    """Version 1 records (written before risk was a source) then version 2 records of two sources interleaved:
+    each source's seqs are checked on their own; a risk change missing between two is named."""
+    signer = SignerKey.generate("tradingdesk.io/audit/test-desk")
+    bucket = FilesystemBucket(tmp_path / "bucket" / "test-desk")
+    bucket.prepare(30)
+    spool = Spool(tmp_path / "spool")
+    journal = "a" * 32
+    with monkeypatch.context() as m:  # a log begun by the first version of the format
+        m.setattr(spool_module, "encode_record", lambda i, e: encode_record(i, e).replace(b'{"v":2,', b'{"v":1,', 1))
+        spool.append(journal_entries(journal, range(1, 6)))
+        seal_all(spool, bucket, signer)
+    spool.append(journal_entries(journal, range(6, 9)) + risk_entries("r" * 32, range(1, 4)))
+    spool.append(journal_entries(journal, range(9, 11)) + risk_entries("r" * 32, range(4, 6)))
+    seal_all(spool, bucket, signer)
+    first = segment_files(bucket.root)[0]
+    assert lines_of(first)[1].startswith(b'{"v":1,') and lines_of(segment_files(bucket.root)[1])[1].startswith(
+        b'{"v":2,'
+    )
+    report = verify_bucket(bucket, signer.verifier())
+    assert report.ok, problems(report)
+    assert report.sources == {"journal": [journal], "risk": ["r" * 32]}
+
+    spool.append(risk_entries("r" * 32, range(7, 8)))  # risk seq 6 never recorded
+    seal_all(spool, bucket, signer)
+    last = segment_files(bucket.root)[-1]
+    assert problems(verify_bucket(bucket, signer.verifier())) == [
+        f"segments/{last.name} record {spool.size - 1}: risk seq jumps from 5 to 7: 1 events missing"
+    ]
+
+
+def test_a_version_1_record_cannot_name_a_source_that_version_did_not_have() -> None:
+    line = (
+        b'{"v":1,"index":0,"ts_ns":1,"source":"risk","incarnation":"r","seq":1,"kind":"limits",'
+        b'"order_id":"","payload":{}}'
+    )
+    with pytest.raises(RecordError, match="unknown source 'risk' for format version 1"):
+        decode_record(line)
+    assert decode_record(line.replace(b'"v":1', b'"v":2')).source == "risk"
+    with pytest.raises(RecordError, match="format version 3 is not one this reader knows"):
+        decode_record(line.replace(b'"v":1', b'"v":3'))

@@ -18,7 +18,7 @@ import yaml
 from tests.chart.helm import CHART, helm, values_args
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl, free_port, wait_for_http
-from tests.operator.process import start_operator, stop_operator
+from tests.operator.process import start_operator, stop
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -90,7 +90,7 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
 ) -> None:
     system_ns, desk_ns = release["system"], release["desks"]
     # The CRDs are installed and served.
-    for crd in ("tradingdesks.tradingdesk.io", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"):
+    for crd in ("tradingdesks.tradingdesk.io",):
         admin.wait_established(crd)
 
     # The operator Deployment came up: both replicas scheduled on the tainted nodes and Running (kwok).
@@ -116,7 +116,8 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
     assert not denied.ok and "forbidden" in denied.err  # least privilege: no Secrets
     health = free_port()
     args = ["--liveness", f"http://127.0.0.1:{health}/healthz", "--metrics-port", "0", "--rpc-timeout", "1",
-            "--peering-name", f"td-chart-{release['mode']}", "--priority", "100001"]  # fmt: skip
+            # its own Lease (in the release namespace, as in a pod); the session's operator may act beside it
+            "--lease-name", f"td-chart-{release['mode']}", "--lease-namespace", system_ns]  # fmt: skip
     if release["mode"] == "namespaced":
         args += ["--namespace", desk_ns]
     proc, log = start_operator(as_operator, tmp_path, *args, name="chart-operator")
@@ -130,7 +131,7 @@ def test_install_runs_the_operator_and_a_desk_with_only_the_charts_grants(
         # kopf posts Events from a queue: the last one may land just after the desk is gone
         admin.wait_until("the desk's Events", lambda: {"Reconciled", "Ready", "Finalized"} <= reasons(), timeout=30)
     finally:
-        stop_operator(proc)
+        stop(proc)
     text = log.read_text(errors="replace")
     forbidden = [line for line in text.splitlines() if "403" in line or "orbidden" in line]
     assert forbidden == [], "\n".join(forbidden[:5])

@@ -19,7 +19,7 @@ import kopf
 import pytest
 
 import deskoperator
-from deskoperator import certificates, handlers, kube
+from deskoperator import admission, certificates, handlers, kube  # noqa: F401  (importing handlers registers them)
 from deskoperator.crd import PLURAL
 from deskoperator.names import API_GROUP
 from tests.chart.helm import find, template
@@ -33,14 +33,18 @@ KUBE_METHOD_VERBS: dict[str, tuple[str, ...]] = {
     "apply": ("patch", "create"),
     "list": ("list",),
     "delete": ("delete",),
+    "replace": ("update",),  # a child apply cannot merge is replaced whole (reconcile.put_back)
     "patch_status": ("patch",),  # on the status subresource
-    "ensure_peering": ("create",),  # on kopf's peering resource
     "get_at": ("get",),  # objects outside KINDS: the desks' certificate Secrets, cert-manager's objects
     "apply_at": ("patch", "create"),
     "served": (),  # API discovery (a non-resource URL every authenticated client may read)
+    "get_lease": ("get",),  # the leadership Lease, in the operator's own namespace (leader.py)
+    "create_lease": ("create",),
+    "update_lease": ("update",),
+    "apply_webhook_configuration": ("patch", "create"),  # server-side apply by name (admission.py)
     "request": (),  # the primitive the others use; never called directly outside kube.py (checked below)
 }
-PEERING_VERBS = ("list", "watch", "patch")  # kopf's peering: watches the peering object and patches itself in
+LEASE_METHODS = ("get_lease", "create_lease", "update_lease")
 
 
 def group_of(api_version: str) -> str:
@@ -52,7 +56,7 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
     calls: set[Grant] = set()
     for kind in kube.CHILD_KINDS:  # children: read, apply, list for pruning, delete
         api_version, plural = kube.KINDS[kind]
-        for method in ("get", "apply", "list", "delete"):
+        for method in ("get", "apply", "replace", "list", "delete"):
             calls |= {(group_of(api_version), plural, verb, "") for verb in KUBE_METHOD_VERBS[method]}
     pod_version, pods = kube.KINDS["Pod"]  # the switchover of a rolling upgrade lists pods and deletes one
     calls |= {(group_of(pod_version), pods, verb, "") for m in ("list", "delete") for verb in KUBE_METHOD_VERBS[m]}
@@ -70,15 +74,19 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
         }
     event_version, event_plural = kube.KINDS["Event"]
     calls.add((group_of(event_version), event_plural, "create", ""))  # kopf.info/warn post core/v1 Events
-    peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
-    calls |= {("kopf.dev", peering, verb, "") for verb in (*PEERING_VERBS, *KUBE_METHOD_VERBS["ensure_peering"])}
     if clusterwide:  # kopf watches CRDs to notice resources appearing (namespaced: scanning is off, handlers.py)
         calls |= {("apiextensions.k8s.io", "customresourcedefinitions", verb, "") for verb in ("list", "watch")}
-    if webhook:  # kopf creates its webhook configuration once, then patches it by name
+        calls |= {("", "nodes", verb, "") for verb in ("list", "watch")}  # handlers.watch_nodes, cluster-wide only
+    if webhook:  # every replica applies its webhook configuration by name (created the first time)
         calls.add(("admissionregistration.k8s.io", "validatingwebhookconfigurations", "create", ""))
-        name = handlers.WEBHOOK_CONFIGURATION
+        name = admission.CONFIGURATION
         calls.add(("admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch", name))
     return calls
+
+
+def lease_calls() -> set[Grant]:
+    """The leadership Lease, granted by a Role in the release namespace in either mode."""
+    return {("coordination.k8s.io", "leases", v, "") for m in LEASE_METHODS for v in KUBE_METHOD_VERBS[m]}
 
 
 def grants(rules: list[dict[str, Any]]) -> set[Grant]:
@@ -110,7 +118,7 @@ def test_every_kube_method_has_its_verbs() -> None:
 
 def test_the_desk_kinds_are_the_ones_kopf_watches() -> None:
     watched = {h.selector.any_name for h in kopf.get_default_registry()._watching.get_all_handlers()}
-    assert watched == {kube.KINDS[k][1] for k in kube.CHILD_KINDS} | {"pods"}  # pods: the switchover
+    assert watched == {kube.KINDS[k][1] for k in kube.CHILD_KINDS} | {"pods", PLURAL}  # and the desks themselves
     assert group_of(kube.KINDS["TradingDesk"][0]) == API_GROUP
 
 
@@ -123,7 +131,9 @@ def test_cluster_role_grants_exactly_what_the_operator_calls(tmp_path: Path, web
     needed = operator_calls(clusterwide=True, webhook=webhook)
     assert granted - needed == set(), f"granted but never used: {sorted(granted - needed)}"
     assert needed - granted == set(), f"used but not granted: {sorted(needed - granted)}"
-    assert find(objects, "Role") == []
+    (lease_role,) = find(objects, "Role")
+    assert lease_role["metadata"]["namespace"] == "tradingdesk-system"
+    assert grants(lease_role["rules"]) == lease_calls()
     (binding,) = find(objects, "ClusterRoleBinding")
     (sa,) = find(objects, "ServiceAccount")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
@@ -138,7 +148,13 @@ def test_namespaced_roles_grant_exactly_what_the_operator_calls(tmp_path: Path, 
     objects = template(tmp_path, values)
     needed = operator_calls(clusterwide=False, webhook=webhook)
     webhook_calls = {g for g in needed if g[1] == "validatingwebhookconfigurations"}
-    for role in find(objects, "Role"):
+    roles = find(objects, "Role")
+    (lease_role,) = [r for r in roles if r["metadata"]["name"].endswith("-lease")]
+    assert lease_role["metadata"]["namespace"] == "tradingdesk-system"
+    assert grants(lease_role["rules"]) == lease_calls()
+    for role in roles:
+        if role is lease_role:
+            continue
         granted = grants(role["rules"])
         assert granted == needed - webhook_calls, f"Role in {role['metadata']['namespace']}"
     cluster_roles = find(objects, "ClusterRole")
@@ -147,6 +163,6 @@ def test_namespaced_roles_grant_exactly_what_the_operator_calls(tmp_path: Path, 
         assert grants(cluster_role["rules"]) == webhook_calls
     else:
         assert cluster_roles == []
-    bindings = find(objects, "RoleBinding")
+    bindings = [b for b in find(objects, "RoleBinding") if not b["metadata"]["name"].endswith("-lease")]
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["desks-a", "desks-b"]
     assert all(b["roleRef"]["kind"] == "Role" for b in bindings)

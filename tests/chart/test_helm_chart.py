@@ -67,11 +67,14 @@ def test_default_values_render_a_cluster_wide_operator(tmp_path: Path) -> None:
     objects = template(tmp_path)
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == sorted(
-        ["CustomResourceDefinition"] * 3
-        + ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment", "PodDisruptionBudget"]
+        [
+            "CustomResourceDefinition",
+            *("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment", "PodDisruptionBudget"),
+            *("Role", "RoleBinding"),  # the leadership Lease, in the release namespace
+        ]
     )
     crds = {o["metadata"]["name"] for o in find(objects, "CustomResourceDefinition")}
-    assert crds == {"tradingdesks.tradingdesk.io", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
+    assert crds == {"tradingdesks.tradingdesk.io"}
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 2
     spec = pod_spec(objects)
@@ -83,9 +86,9 @@ def test_default_values_render_a_cluster_wide_operator(tmp_path: Path) -> None:
     assert c["image"] == f"ghcr.io/tradingdesk/tradingdesk:{__version__}"
     assert c["command"] == ["python", "-m", "deskoperator"]
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
-    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}  # ready: it serves the webhook
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    env = {e["name"]: e["value"] for e in c["env"]}
+    env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["TD_OPERATOR_IMAGE"] == c["image"]
     pdb = one(objects, "PodDisruptionBudget")
     assert pdb["spec"]["maxUnavailable"] == 1
@@ -123,9 +126,10 @@ def test_platform_values_reach_the_pod(tmp_path: Path) -> None:
 
 def test_namespaced_values_render_roles_and_the_webhook(tmp_path: Path) -> None:
     objects = template(tmp_path, NAMESPACED_VALUES)
-    roles = find(objects, "Role")
-    assert sorted(r["metadata"]["namespace"] for r in roles) == ["desks-a", "desks-b"]
-    assert sorted(b["metadata"]["namespace"] for b in find(objects, "RoleBinding")) == ["desks-a", "desks-b"]
+    roles = find(objects, "Role")  # one per watched namespace, and the leadership Lease's in the release namespace
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["desks-a", "desks-b", "tradingdesk-system"]
+    bindings = sorted(b["metadata"]["namespace"] for b in find(objects, "RoleBinding"))
+    assert bindings == ["desks-a", "desks-b", "tradingdesk-system"]
     # the only cluster-wide grant left is the webhook's own configuration
     (cluster_role,) = find(objects, "ClusterRole")
     assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {"validatingwebhookconfigurations"}
@@ -136,7 +140,7 @@ def test_namespaced_values_render_roles_and_the_webhook(tmp_path: Path) -> None:
     assert {"name": "webhook-tls", "mountPath": "/etc/webhook", "readOnly": True} in c["volumeMounts"]
     volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
     assert volumes["webhook-tls"]["secret"]["secretName"] == "operator-webhook-tls"
-    env = {e["name"]: e["value"] for e in c["env"]}
+    env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["TD_OPERATOR_IMAGE"] == NAMESPACED_VALUES["deskImage"]
 
 

@@ -190,7 +190,7 @@ async def operator_sets(address: str, state: str, i: int) -> str:
     confirmed = await asyncio.to_thread(
         rpc.set_trading_state, address, state, f"spec.tradingState set to {state} ({i})"
     )
-    assert confirmed.endswith(", applied by 1 of 1 routing gate(s)"), confirmed
+    assert confirmed.describe() == "applied by 1 of 1 routing gate(s)", confirmed
     return "applied by 1 of 1, 0 cut off"
 
 
@@ -234,7 +234,8 @@ async def test_a_routing_process_that_cannot_acknowledge_is_cut_off_and_fails_cl
             seen = await until_outcome(orders, "TRADING_HALTED", allowed={"RISK_STREAM_LOST"})
             await wait_for(lambda: cut_off_logged(tmp_path, 1), timeout=10, what="routing to log that it was cut off")
             # Reconnected: from the cut-off on it refuses RISK_STREAM_LOST until a new stream gave it the full
-            # picture (halted). Over mutual TLS the reconnect takes a handshake: stop it only once it is back.
+            # picture (halted). Stop it only once it is back (over mutual TLS the reconnect takes a handshake), so
+            # the resume is sent to it.
             seen += await until_outcome(orders, "TRADING_HALTED", allowed={"RISK_STREAM_LOST"})
 
             routing.send_signal(signal.SIGSTOP)

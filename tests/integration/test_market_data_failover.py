@@ -148,6 +148,32 @@ async def test_a_killed_line_that_comes_back_fills_nothing_twice_and_the_feed_fa
     tape.assert_complete()
 
 
+async def test_line_switches_stream_live_and_from_history(start: Starter) -> None:
+    """What routing journals for the audit trail: each switch as it happens, and on a new stream the switches the
+    feed remembers (so one made while the reader was away is not lost)."""
+    service, _, stub = await start(ab_desk())
+    handler = service.handlers["vendor-a"]
+    live = stub.StreamLineSwitches(pb.StreamLineSwitchesRequest())
+    await eventually(lambda: bool(service._switch_listeners), 2)
+    handler.disable_line("A", "drill")
+    first = await asyncio.wait_for(anext(aiter(live)), 5)
+    assert (first.feed, first.history) == ("vendor-a", False)
+    s = first.line_switch
+    assert (s.from_line, s.to_line, s.failback) == ("A", "B", False) and "disabled" in s.reason and s.time_ns > 0
+    live.cancel()
+
+    handler.enable_line("A")
+    await eventually(lambda: handler.monitor.failbacks == 1, 3)
+    again = stub.StreamLineSwitches(pb.StreamLineSwitchesRequest())
+    history = [await asyncio.wait_for(anext(aiter(again)), 5) for _ in range(2)]
+    again.cancel()
+    assert [(m.history, m.line_switch.to_line, m.line_switch.failback) for m in history] == [
+        (True, "B", False),
+        (True, "A", True),
+    ]
+    assert history[0].line_switch == s
+
+
 async def test_both_lines_down_stops_quotes_reports_unhealthy_and_recovery_resumes_without_gaps(
     start: Starter,
 ) -> None:

@@ -3,6 +3,7 @@ right receiver (``amtool config routes test``), and the inhibitions applied by a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -15,6 +16,7 @@ import yaml
 
 from tests.desk_runner import EXAMPLE, free_ports
 from tests.monitoring.tools import bin_dir, get_json, run
+from tests.waiting import WaitTimeout, wait_until
 from tradingdesk.spec import load_desk
 from tradingdesk.spec.alerting import alertmanager_config, alerts, receiver_names
 
@@ -140,13 +142,21 @@ def test_inhibitions_in_a_real_alertmanager(alertmanager: str) -> None:
         {"alertname": "TradingHalted", "severity": "warning", "service": "risk", "scope": "ACC-EQ-1"},
         {"alertname": "TradingHalted", "severity": "warning", "service": "risk", "scope": "ACC-EQ-2"},
     )
-    found = wait_states(alertmanager, 7)
-    suppressed = {k for k, s in found.items() if s["state"] == "suppressed" and s["inhibitedBy"]}
-    assert suppressed == {
+    expected = {
         "alertname=FeedLineDown/feed=vendor-a/line=A/service=feeds/severity=warning",  # its feed is down
         "alertname=StaleSymbols/service=feeds/severity=warning",  # a feed is down
         "alertname=TradingHalted/scope=ACC-EQ-1/service=risk/severity=warning",  # the kill switch explains it
     }
+
+    def suppressed() -> set[str]:
+        found = wait_states(alertmanager, 7)
+        return {k for k, s in found.items() if s["state"] == "suppressed" and s["inhibitedBy"]}
+
+    # Alertmanager's inhibitor takes in a source alert a moment after the API accepted it: until then the alert
+    # it inhibits reads active, so wait for the inhibitions to settle, then compare.
+    with contextlib.suppress(WaitTimeout):
+        wait_until(lambda: suppressed() == expected, timeout=10, what="the inhibitions")
+    assert suppressed() == expected
 
     post_alerts(alertmanager, {"alertname": "DeskDown", "severity": "critical", "service": "desk"})
     found = wait_states(alertmanager, 8)

@@ -14,16 +14,19 @@ CALL_GRAPH = {
     ("routing", "risk"): {PORTS["risk"]},  # gate updates
     ("risk", "routing"): {PORTS["routing"]},  # the journal, for real-time risk
     ("risk", "feeds"): {PORTS["feeds"]},  # marks
-    ("compliance", "routing"): {PORTS["routing"]},  # the journal, for the audit log
-    ("compliance", "feeds"): {PORTS["feeds"]},  # market data, for surveillance
+    ("compliance", "routing"): {PORTS["routing"]},  # the journal, for the audit trail
+    ("compliance", "risk"): {PORTS["risk"]},  # the risk change journal, for the audit trail
+    ("compliance", "feeds"): {PORTS["feeds"]},  # the market, for surveillance
+    ("feeds", "compliance"): {PORTS["compliance"]},  # access decisions, for the audit trail
     **{("monitoring", s): {PORTS[s]} for s in ("feeds", "risk", "compliance")},  # health probes
     ("monitoring", "routing"): {PORTS["routing"], METRICS},  # health probes, latency percentiles from /metrics
 }
 #: (callee, port) anyone may reach: orders, the dashboard, every service's metrics, the HTTP kill switch
 PUBLIC = {("routing", PORTS["routing"]), ("monitoring", PORTS["monitoring"]), ("risk", RISK_HTTP),
           *((s, METRICS) for s in PORTS)}  # fmt: skip
-#: (callee, port) the operator's pods may reach besides: risk, for spec.tradingState and the finalizer
-OPERATOR_CALLS = {("risk", PORTS["risk"])}
+#: (callee, port) the operator's pods may reach besides: risk, for spec.tradingState and the finalizer's halt;
+#: compliance, for its actions on the desk and the finalizer's seal
+OPERATOR_CALLS = {("risk", PORTS["risk"]), ("compliance", PORTS["compliance"])}
 DATABASE_USERS = {"routing", "risk", "compliance", "migrate"}
 
 

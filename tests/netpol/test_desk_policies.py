@@ -35,7 +35,9 @@ def test_every_connection_is_allowed_exactly_as_designed(monkeypatch: pytest.Mon
     by_name = {str(c): answers[c] for c in table}
     assert by_name["operator -> risk:50053"] and by_name["monitoring -> risk:50053"]
     assert not by_name["operator-labels-in-another-namespace -> risk:50053"]
-    assert not by_name["compliance -> risk:50053"] and not by_name["feeds -> risk:50053"]
+    assert by_name["compliance -> feeds:50051"] and not by_name["feeds -> risk:50053"]  # surveillance reads the market
+    assert by_name["compliance -> risk:50053"] and by_name["operator -> compliance:50054"]  # the audit trail
+    assert not by_name["operator-labels-in-another-namespace -> compliance:50054"]
     assert by_name["order-client-outside-the-cluster -> routing:50052"]
     assert not by_name["order-client-outside-the-cluster -> risk:50053"]
     assert sum(answers.values()) > 40 and len(table) - sum(answers.values()) > 400

@@ -6,14 +6,22 @@ peering, webhook server and metrics port, against the real API server of ``k8s_c
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.operator.kubectl import ROOT, Kubectl, free_port, wait_for_http
-from tests.operator.process import KILL_SWITCH_DESK, KILL_SWITCH_NS, PODS_DESK, PODS_NS, Operator, start_operator
+from tests.operator.process import (
+    KILL_SWITCH_DESK,
+    KILL_SWITCH_NS,
+    PODS_DESK,
+    PODS_NS,
+    REAL_RISK_DESKS,
+    Operator,
+    start_operator,
+    stop,
+)
 from tests.podharness.proxy import service_ip
 
 CRDS = ROOT / "charts" / "tradingdesk-operator" / "crds"
@@ -29,27 +37,45 @@ def kube(k8s_cluster) -> Kubectl:
 
 @pytest.fixture(scope="session")
 def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    tmp = tmp_path_factory.mktemp("operator")
-    metrics_port, health_port, webhook_port, risk_port, compliance_port = (free_port() for _ in range(5))
-    proc, log = start_operator(
-        kube,
-        tmp,
-        "--metrics-port", str(metrics_port),
-        "--liveness", f"http://127.0.0.1:{health_port}/healthz",
-        # higher than any random priority: an operator left running by `make cluster-up` pauses for the tests
-        "--priority", "100000",
-        "--webhook", "--webhook-addr", "127.0.0.1", "--webhook-port", str(webhook_port),
-        "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/risk=127.0.0.1:{risk_port}",
-        "--address-override", f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/compliance=127.0.0.1:{compliance_port}",
-        # desks whose pods the harness runs: their risk and compliance Services, where the harness proxies them
-        "--address-override", f"{PODS_NS}/{PODS_DESK}/risk={service_ip(PODS_NS, PODS_DESK + '-risk')}:50053",
-        "--address-override",
-        f"{PODS_NS}/{PODS_DESK}/compliance={service_ip(PODS_NS, PODS_DESK + '-compliance')}:50054",
-        "--rpc-timeout", "3",
-    )  # fmt: skip
-    op = Operator(proc, log, metrics_port, health_port, risk_port, compliance_port)
+    def launch() -> tuple[Operator, str]:
+        tmp = tmp_path_factory.mktemp("operator")
+        metrics_port, health_port, webhook_port, compliance_port = (free_port() for _ in range(4))
+        risk_ports = {desk: free_port() for desk in REAL_RISK_DESKS}
+        overrides = [f"--address-override={ns}/{name}/risk=127.0.0.1:{port}" for (ns, name), port in risk_ports.items()]
+        kill_switch_compliance = f"{KILL_SWITCH_NS}/{KILL_SWITCH_DESK}/compliance=127.0.0.1:{compliance_port}"
+        overrides.append(f"--address-override={kill_switch_compliance}")
+        proc, log = start_operator(
+            kube,
+            tmp,
+            "--metrics-port", str(metrics_port),
+            "--liveness", f"http://127.0.0.1:{health_port}/healthz",
+            # an operator left by `make cluster-up` hands the leadership Lease over to the tests (and exits)
+            "--preempt",
+            "--webhook", "--webhook-addr", "127.0.0.1", "--webhook-port", str(webhook_port),
+            *overrides,
+            # desks whose pods the harness runs: their risk and compliance Services, where it proxies them
+            "--address-override", f"{PODS_NS}/{PODS_DESK}/risk={service_ip(PODS_NS, PODS_DESK + '-risk')}:50053",
+            "--address-override",
+            f"{PODS_NS}/{PODS_DESK}/compliance={service_ip(PODS_NS, PODS_DESK + '-compliance')}:50054",
+            "--rpc-timeout", "3",
+            "--retry-cap", "2",  # retries of a delivery every 2 s at most, so tests see them quickly
+        )  # fmt: skip
+        op = Operator(proc, log, metrics_port, health_port, compliance_port, risk_ports)
+        return op, f"http://127.0.0.1:{health_port}/healthz"
+
+    # Its ports are picked free but not held until it binds them: another process of a busy machine may take one
+    # meanwhile ("address already in use"). Then start it again on new ports.
+    for attempt in range(3):
+        op, healthz = launch()
+        try:
+            wait_for_http(healthz, timeout=60, process=op.process, log=op.log)
+            break
+        except AssertionError as exc:
+            stop(op.process)
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+    proc = op.process
     try:
-        wait_for_http(f"http://127.0.0.1:{health_port}/healthz", timeout=60, process=proc, log=log)
         kube.wait_until(
             "the webhook configuration",
             lambda: kube.run("get", "validatingwebhookconfiguration", "tradingdesk.io.validating", check=False).ok,
@@ -59,11 +85,7 @@ def operator(kube: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         for ns in kube.namespaces_with_desks():
             kube.run("delete", "desk", "--all", "-n", ns, "--timeout=60s", check=False)
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         kube.run("delete", "validatingwebhookconfiguration", "tradingdesk.io.validating", "--ignore-not-found")
 
 

@@ -84,16 +84,26 @@ class Kubectl:
         conds = self.desk(namespace, name).get("status", {}).get("conditions", [])
         return next((c for c in conds if c["type"] == type_), {})
 
+    def wait_established(self, crd: str, timeout: float = 60) -> None:
+        """Wait for ``crd`` to be served.
+
+        Not ``kubectl wait --for=condition=Established``: right after the CRD is created it has no
+        ``status.conditions`` yet, and kubectl then fails at once instead of waiting (seen on a fresh cluster).
+        """
+        path = '{.status.conditions[?(@.type=="Established")].status}'
+        established = lambda: self.run("get", "crd", crd, "-o", f"jsonpath={path}", check=False).out == "True"  # noqa: E731
+        self.wait_until(f"CRD {crd} established", established, timeout=timeout)
+
     def wait_ready(self, namespace: str, name: str, timeout: int = 90) -> None:
         self.run("wait", f"desk/{name}", "-n", namespace, "--for=condition=Ready", f"--timeout={timeout}s",
                  timeout=timeout + 10)  # fmt: skip
 
-    def wait_established(self, crd: str, timeout: float = 60) -> None:
-        """Wait for a CRD's Established condition by polling: ``kubectl wait`` fails outright, instead of waiting,
-        when it reads the CRD before the API server has written any status conditions."""
-        path = '{.status.conditions[?(@.type=="Established")].status}'
-        established = lambda: self.run("get", "crd", crd, "-o", f"jsonpath={path}", check=False).out == "True"  # noqa: E731
-        self.wait_until(f"crd/{crd} to be established", established, timeout=timeout)
+    def desk_row(self, namespace: str, name: str) -> dict[str, str]:
+        """``kubectl get desk`` as {column: cell}, read by the header's offsets (an empty cell stays empty)."""
+        head, row = self.run("get", "desk", name, "-n", namespace).out.splitlines()[:2]
+        names = head.split()
+        starts = [head.index(n) for n in names] + [len(row) + 1]
+        return {n: row[starts[i] : starts[i + 1]].strip() for i, n in enumerate(names)}
 
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         sel = f"involvedObject.kind=TradingDesk,involvedObject.name={name}"

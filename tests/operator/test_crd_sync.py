@@ -67,7 +67,7 @@ def test_defaults_bounds_and_enums_survive() -> None:
         "default": "Active",
         "enum": ["Active", "ReduceOnly", "Halted"],
     }
-    assert props["instruments"]["minItems"] == 1 and props["instruments"]["maxItems"] == 10_000
+    assert props["instruments"]["minItems"] == 1 and props["instruments"]["maxItems"] == 5_000  # crd-only: etcd
     assert props["placement"]["properties"]["nodeSelector"]["additionalProperties"] == {"type": "string"}
     toleration = props["placement"]["properties"]["tolerations"]["items"]["properties"]
     assert toleration["tolerationSeconds"] == {"type": "integer", "nullable": True}
@@ -100,9 +100,21 @@ def test_names_printer_columns_and_status() -> None:
     assert columns["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
     assert columns["Trading"] == ".status.tradingState"
     assert columns["Services"] == ".status.readyServices"
+    assert columns["Degraded"] == '.status.conditions[?(@.type=="Degraded")].status'
+    assert columns["Reason"] == '.status.conditions[?(@.type=="Degraded")].reason'
     assert columns["Age"] == ".metadata.creationTimestamp"
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
-    assert set(status) == {"observedGeneration", "conditions", "tradingState", "readyServices", "services"}
+    assert set(status) == {
+        "observedGeneration",
+        "conditions",
+        "tradingState",
+        "trading",
+        "riskLimits",
+        "readyServices",
+        "services",
+        "failedNodes",
+        "operator",
+    }
     assert set(status["conditions"]["items"]["properties"]) == {
         "type",
         "status",
@@ -111,12 +123,6 @@ def test_names_printer_columns_and_status() -> None:
         "lastTransitionTime",
         "observedGeneration",
     }
-
-
-def test_peering_crds_are_kopfs() -> None:
-    names = [d["metadata"]["name"] for d in crd.peering_crds()]
-    assert names == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"]
-    assert yaml.safe_load_all(crd.files()["kopf-peerings.yaml"])
 
 
 def test_cli_prints_the_crd(capsys: Any) -> None:

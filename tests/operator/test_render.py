@@ -164,7 +164,8 @@ def templates(d: TradingDesk) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("change", "rolled"),
     [
-        ({"risk": {"maxOrderQuantity": "10"}}, {"routing", "risk"}),
+        ({"risk": {"maxOrderQuantity": "10", "httpPort": 8053}}, set()),  # delivered live with SetLimits
+        ({"risk": {"httpPort": 9000}}, {"risk"}),  # where the risk process listens: its pod rolls
         ({"venues": [{"name": "xnys"}]}, {"routing"}),
         ({"monitoring": {"healthCheckIntervalMs": 500}}, {"monitoring"}),
         ({"compliance": {"auditBucket": {"retentionDays": 10}}}, {"compliance"}),
@@ -233,9 +234,10 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
     pols = netpols(desk())
     assert set(pols) == {*SERVICE_NAMES, "migrate"}  # the migration Job's pods: DNS and the database only
     assert callers(pols["feeds"]) == {"routing", "risk", "compliance", "monitoring"}
-    assert callers(pols["risk"]) == {"routing", "monitoring", "operator"}  # spec.tradingState, the finalizer
+    assert callers(pols["risk"]) == {"routing", "compliance", "monitoring", "operator"}  # + the change journal
     assert callers(pols["routing"]) == {"compliance", "risk", "monitoring"}
-    assert callers(pols["compliance"]) == {"monitoring"}
+    # feeds' access decisions, and the operator's actions and the finalizer's seal
+    assert callers(pols["compliance"]) == {"feeds", "monitoring", "operator"}
     # clients reach routing (orders) and monitoring (dashboard, metrics) from anywhere, on those ports only
     open_rules = [r for r in pols["routing"]["ingress"] if "from" not in r]
     metrics = {"ports": [{"protocol": "TCP", "port": 9464}]}  # Prometheus scrapes every pod
@@ -246,7 +248,9 @@ def test_network_policies_admit_only_the_desk_call_graph() -> None:
         assert {"protocol": "UDP", "port": 53} in pol["egress"][0]["ports"], name
     assert callees(pols["routing"]) == {("feeds", 50051), ("risk", 50053)}
     assert callees(pols["risk"]) == {("routing", 50052), ("feeds", 50051)}  # real-time risk: journal and marks
-    assert callees(pols["compliance"]) == {("routing", 50052), ("feeds", 50051)}  # audit log and surveillance
+    # the audit trail (the order journal, risk's change journal) and surveillance (the journal, the market)
+    assert callees(pols["compliance"]) == {("routing", 50052), ("risk", 50053), ("feeds", 50051)}
+    assert callees(pols["feeds"]) == {("compliance", 50054)}  # access decisions, into the audit trail
 
 
 def test_network_policies_open_egress_only_to_configured_external_ports() -> None:

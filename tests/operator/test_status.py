@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskoperator.status import Desired, Observed, Trading, compute
+from deskoperator.delivery import Confirmation
+from deskoperator.status import Desired, Observed, PodObs, compute
 from tradingdesk.spec.model import SERVICE_NAMES
 
 HASHES = {s: f"h-{s}" for s in SERVICE_NAMES}
-ACTIVE = Trading("Active", None)
+
+
+def confirmed(state: str) -> Confirmation:
+    return Confirmation(want=state, confirmed_for=state, reported=state, confirmed_time="t")
+
+
+ACTIVE = confirmed("Active")
 
 
 def desired(generation: int = 1, reconciled: int | None = 1, **kw: Any) -> Desired:
@@ -101,17 +108,84 @@ def test_last_transition_time_moves_only_when_status_changes() -> None:
     assert times == {"Ready": "t2", "Progressing": "t0", "Degraded": "t2", "TradingHalted": "t0"}
 
 
-def test_trading_halted_condition() -> None:
-    halted = compute(desired(), all_ready(), Trading("Halted", True), None)
+def test_trading_state_shows_only_what_the_risk_service_confirmed() -> None:
+    halted = compute(desired(), all_ready(), confirmed("Halted"), None)
     assert conds(halted)["TradingHalted"] == ("True", "HaltedBySpec")
     assert halted["tradingState"] == "Halted"
-    reduce = compute(desired(), all_ready(), Trading("ReduceOnly", None), None)
+    reduce = compute(desired(), all_ready(), confirmed("ReduceOnly"), None)
     assert conds(reduce)["TradingHalted"] == ("False", "ReduceOnly")
-    failed = compute(
-        desired(), all_ready(), Trading("Halted", False, "unreachable"), halted | {"tradingState": "Active"}
-    )
-    assert conds(failed)["TradingHalted"] == ("Unknown", "RiskServiceUnreachable")
-    assert failed["tradingState"] == "Active"  # the state last known to be in force, not the wish
+    # spec says Halted, the service last confirmed Active and is unreachable: never "Halted" in status
+    pending = Confirmation(want="Halted", confirmed_for="Active", reported="Active", attempts=3, error="UNAVAILABLE")
+    status = compute(desired(), all_ready(), pending, halted)
+    assert conds(status)["TradingHalted"] == ("Unknown", "RiskServiceUnreachable")
+    assert status["tradingState"] == "Active"
+    assert "not confirmed after 3 attempt(s)" in status["conditions"][3]["message"]
+    assert status["trading"]["lastError"] == "UNAVAILABLE"
+    # a new desk whose risk service never answered: no trading state at all
+    never = compute(desired(), all_ready(), Confirmation(want="Active"), None)
+    assert never["tradingState"] is None
+    assert conds(never)["TradingHalted"] == ("Unknown", "Delivering")
+    refused = Confirmation(want="Halted", attempts=1, error="INVALID_ARGUMENT", refused_for="Halted")
+    assert conds(compute(desired(), all_ready(), refused, None))["TradingHalted"][1] == "TradingStateRefused"
+    # how far the confirmed state reached the routing gates (from the answer's GateDelivery) is in the condition
+    cut = Confirmation(want="Halted", confirmed_for="Halted", reported="Halted", confirmed_time="t",
+                       delivery="applied by 1 of 2 routing gate(s); 1 cut off: routing/r-1/7")  # fmt: skip
+    status = compute(desired(), all_ready(), cut, None)
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "TradingHalted")
+    assert message.endswith("confirmed Halted at t, applied by 1 of 2 routing gate(s); 1 cut off: routing/r-1/7")
+    assert status["trading"]["delivery"] == "applied by 1 of 2 routing gate(s); 1 cut off: routing/r-1/7"
+
+
+def pod(service: str, *, node: str = "n1", ready: bool = False, unschedulable: str = "") -> PodObs:
+    return PodObs(service, f"{service}-x", node, ready, False, unschedulable)
+
+
+def test_unschedulable_pods_are_named_with_the_scheduler_message() -> None:
+    observed = all_ready()
+    observed["routing"] = obs("routing", ready=0)
+    msg = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+    status = compute(desired(), observed, ACTIVE, None, pods={"routing": [pod("routing", node="", unschedulable=msg)]})
+    assert conds(status)["Degraded"] == ("True", "Unschedulable")
+    assert msg in status["conditions"][2]["message"]
+
+
+def test_replicas_starting_after_a_scale_up_are_not_lost() -> None:
+    observed = all_ready()
+    observed["routing"] = obs("routing", ready=1, updated=3, replicas=3)
+    replicas = {s: 1 for s in SERVICE_NAMES} | {"routing": 3}
+    starting = Desired(1, 1, replicas, HASHES, starting=frozenset({"routing"}))
+    status = compute(starting, observed, ACTIVE, None)
+    assert conds(status)["Degraded"] == ("False", "AsExpected")
+    assert conds(status)["Progressing"] == ("True", "RollingOut")
+    late = Desired(1, 1, replicas, HASHES)  # the grace period is over: now they are missing
+    assert conds(compute(late, observed, ACTIVE, None))["Degraded"] == ("True", "ReplicasUnavailable")
+
+
+def test_lost_replicas_name_the_failed_node() -> None:
+    observed = all_ready()
+    observed["risk"] = obs("risk", ready=0)
+    status = compute(
+        desired(), observed, ACTIVE, None, pods={"risk": [pod("risk", node="ny4-node-1")]},
+        nodes_ready={"ny4-node-1": False, "ny4-node-2": True},
+    )  # fmt: skip
+    assert conds(status)["Degraded"] == ("True", "ReplicasUnavailable")
+    assert "risk 0/1 ready (node ny4-node-1 not ready)" in status["conditions"][2]["message"]
+    assert status["failedNodes"] == ["ny4-node-1"]
+
+
+def test_a_failed_repair_is_degraded_until_it_succeeds() -> None:
+    status = compute(desired(repair_error="Service/x could not be repaired: HTTP 403"), all_ready(), ACTIVE, None)
+    assert conds(status)["Degraded"] == ("True", "RepairFailed")
+    assert "HTTP 403" in status["conditions"][2]["message"]
+
+
+def test_operator_heartbeat_condition() -> None:
+    beat = {"leader": "op-1", "heartbeatTime": "t", "heartbeatSeconds": 30, "state": "Running"}
+    status = compute(desired(operator=beat), all_ready(), ACTIVE, None)
+    assert conds(status)["OperatorAvailable"] == ("True", "Heartbeat")
+    assert status["operator"]["leader"] == "op-1"
+    stopped = compute(desired(operator=beat | {"state": "Stopped"}), all_ready(), ACTIVE, None)
+    assert conds(stopped)["OperatorAvailable"] == ("False", "OperatorStopped")
 
 
 def test_a_service_with_standbys_is_ready_with_its_active_replica() -> None:

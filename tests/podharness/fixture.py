@@ -8,6 +8,7 @@ with the test's own client for one interpreter.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -25,6 +26,9 @@ from tests.podharness.proxy import service_ip
 ROOT = Path(__file__).resolve().parents[2]
 COLOCATION = "px"
 NODES = ("px-node-1", "px-node-2")
+MACHINE_LOCK = Path("/tmp/tradingdesk-podharness.lock")
+"""Held for a harness's whole session: pods get fixed loopback addresses (one per Service), so two harnesses on
+one machine would reach each other's desks. A second test session waits here for the first to finish."""
 
 
 @dataclass
@@ -60,6 +64,12 @@ class PodHarness:
 
 @pytest.fixture(scope="session")
 def pod_harness(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodHarness]:
+    with MACHINE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process dies
+        yield from _run_harness(k8s_cluster, tmp_path_factory)
+
+
+def _run_harness(k8s_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodHarness]:
     state = tmp_path_factory.mktemp("podharness")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])

@@ -20,8 +20,11 @@ from tradingdesk.core.event_codec import (
     encode,
 )
 from tradingdesk.core.events import (
+    AccessDecision,
+    AccessRecorded,
     CancelRejected,
     CancelRequested,
+    FeedSwitched,
     Incident,
     OrderAccepted,
     OrderCanceled,
@@ -33,8 +36,10 @@ from tradingdesk.core.events import (
     OrderRestated,
     OrderTerms,
     PositionReport,
+    Refusal,
     ReplaceRejected,
     ReplaceRequested,
+    RequestRefused,
     RiskLatched,
 )
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
@@ -132,6 +137,44 @@ ONE_OF_EACH = [
         unrealized_pnl=-D("2"),
         flatten=True,
         flatten_orders=("O-3",),
+    ),
+    RequestRefused(
+        ts_ns=5_000,
+        account="ACC",
+        symbol="AAPL",
+        refusal=Refusal(
+            method="SubmitOrder",
+            door="session",
+            reject_kind="refused",
+            code="MAX_ORDER_QTY",
+            status="FAILED_PRECONDITION",
+            message="quantity 60000 is above the maximum 50000",
+            request={"client_order_id": "c9", "account": "ACC", "symbol": "AAPL", "quantity": "60000"},
+        ),
+    ),
+    FeedSwitched(
+        ts_ns=6_000,
+        feed="sip",
+        from_line="A",
+        to_line="B",
+        reason="line A is silent: nothing received for 120 ms",
+        failback=False,
+        took_ns=120_000_000,
+        switched_ns=5_990,
+    ),
+    AccessRecorded(
+        ts_ns=7_000,
+        decision=AccessDecision(
+            ts_ns=7_000,
+            identity="svc:trader-7",
+            via="certificate",
+            method="/tradingdesk.v1.OrderService/SubmitOrder",
+            allowed=False,
+            code="PERMISSION_DENIED",
+            detail="not entitled to account ACC-2",
+            request={"account": "ACC-2"},
+            count=3,
+        ),
     ),
 ]
 
@@ -235,7 +278,7 @@ def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:
 
 
 def test_order_kinds_are_the_executions() -> None:
-    assert set(EVENT_TYPES) - {"risk_latch", "incident"} == ORDER_KINDS
+    assert set(EVENT_TYPES) - {"risk_latch", "incident", "refused", "feed_switch", "access"} == ORDER_KINDS
 
 
 def trade_and_replace(desk) -> None:

@@ -21,7 +21,9 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
 - a desk's children (deskoperator.kube.CHILD_KINDS): read, server-side apply (patch; create for a new object),
   prune (delete), and watch for drift and status (deskoperator.handlers.CHILDREN). Creating a desk's Role
   needs no `bind` or `escalate`: the operator holds the read it grants (its ConfigMap and TradingDesk);
-- Events about desks (kopf posts them).
+- Events about desks (kopf posts them);
+- pods: watched to explain missing replicas (placement, failed nodes), and the switchover of a rolling upgrade
+  deletes the old active pod of routing or risk (deskoperator.switchover).
 */}}
 {{- define "tdo.deskRules" -}}
 - apiGroups: [tradingdesk.io]
@@ -32,31 +34,31 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
   verbs: [patch]
 - apiGroups: [""]
   resources: [configmaps, serviceaccounts, services]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch, create, patch, delete]
-- apiGroups: [""]
-  resources: [pods]
-  verbs: [list, watch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [monitoring.coreos.com]
   resources: [prometheusrules, servicemonitors]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch, delete]
 {{- /* each desk's CA and service certificates, or cert-manager's objects for them (docs/security.md) */}}
 - apiGroups: [""]
   resources: [secrets]
@@ -66,14 +68,14 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
   verbs: [get, create, patch]
 {{- end -}}
 
-{{/* kopf peering: the operator creates the peering object (Kube.ensure_peering); kopf watches and patches it. */}}
-{{- define "tdo.peeringRule" -}}
-- apiGroups: [kopf.dev]
-  resources: [{{ . }}]
-  verbs: [list, watch, patch, create]
+{{/* Leadership: the Lease in the operator's own namespace (deskoperator/leader.py); the renew is a PUT (update). */}}
+{{- define "tdo.leaseRule" -}}
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, create, update]
 {{- end -}}
 
-{{/* The validating webhook's configuration, kept up to date by kopf: created once, then patched by name. */}}
+{{/* The validating webhook's configuration: every replica applies it (server-side apply: create, then patch). */}}
 {{- define "tdo.webhookRules" -}}
 - apiGroups: [admissionregistration.k8s.io]
   resources: [validatingwebhookconfigurations]

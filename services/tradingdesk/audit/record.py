@@ -1,23 +1,31 @@
-"""The audit record: one line of JSON, format version 1. docs/audit.md is the reference for auditors.
+"""The audit record: one line of JSON, format version 2 (version 1 records still read). docs/audit.md is the
+reference for auditors.
 
 A record's bytes are what the Merkle tree hashes (leaf hash = SHA-256(0x00 || bytes)), so a verifier hashes
 each line exactly as stored and never re-encodes it. The writer produces one canonical form: compact JSON,
 ASCII only (other characters as \\u escapes, so a line never holds a raw newline), keys in this order::
 
-    {"v":1,"index":41,"ts_ns":1767225600000000000,"source":"journal","incarnation":"0f9c...",
+    {"v":2,"index":41,"ts_ns":1767225600000000000,"source":"journal","incarnation":"0f9c...",
      "seq":40,"kind":"new","order_id":"O-...","payload":{...}}
 
-- ``v``: the format version (1). A reader refuses versions it does not know.
+- ``v``: the format version (2). A reader refuses versions it does not know.
 - ``index``: the record's position in the log, from 0, with no gaps: the RFC 9162 leaf index.
-- ``ts_ns``: when the event happened (the journal's timestamp), nanoseconds since the Unix epoch, UTC.
-- ``source``: ``journal`` (an event of the routing journal) or ``compliance`` (the audit service's own
-  records: a journal incarnation starting, a seal requested).
-- ``incarnation``: the journal incarnation the record belongs to. A new journal (a fresh database) gets a
-  new one; journal seqs restart at 1 in each.
-- ``seq``: the journal seq within the incarnation (0 for records that are not journal events).
-- ``kind``: what happened (``new``, ``trade``, ``canceled``, ``incident``, ``journal_incarnation``, ...).
+- ``ts_ns``: when it happened (the source's timestamp), nanoseconds since the Unix epoch, UTC.
+- ``source``: where it was recorded first. Each source is a journal with its own gap-free seqs and its own
+  incarnations: ``journal`` (routing's order journal: order events, refused order requests, feed line
+  switches, routing's access decisions) and ``risk`` (the risk service's change journal: limits, trading states,
+  kills, latch releases, breach halts, refused change requests, risk's access decisions). ``compliance`` is the
+  audit service's own records (a source's incarnation starting, a refused source, seals, the operator's
+  actions, access decisions of services without a journal).
+- ``incarnation``: the source journal's incarnation. A new journal (a fresh database) gets a new one; seqs
+  restart at 1 in each.
+- ``seq``: the source's seq within the incarnation (0 for compliance's own records).
+- ``kind``: what happened (``new``, ``trade``, ``refused``, ``trading_state``, ``journal_incarnation``, ...).
 - ``order_id``: the order concerned, or empty.
 - ``payload``: the event's fields, as the source wrote them (decimal amounts as strings).
+
+Version 1 (the first logs) is the same line with ``"v":1``; it knew only the sources ``journal`` and
+``compliance``, and its ``journal_incarnation`` records name no source (they are the order journal's).
 """
 
 from __future__ import annotations
@@ -27,15 +35,25 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})
 SOURCE_JOURNAL = "journal"
+SOURCE_RISK = "risk"
 SOURCE_COMPLIANCE = "compliance"
-SOURCES = (SOURCE_JOURNAL, SOURCE_COMPLIANCE)
+SOURCES = (SOURCE_JOURNAL, SOURCE_RISK, SOURCE_COMPLIANCE)
+JOURNAL_SOURCES = (SOURCE_JOURNAL, SOURCE_RISK)
+"""Sources whose records carry a seq that runs 1, 2, 3, ... within each incarnation."""
+_SOURCES_OF_VERSION = {1: frozenset({SOURCE_JOURNAL, SOURCE_COMPLIANCE}), 2: frozenset(SOURCES)}
 
-#: Compliance's own kinds: a journal incarnation starts (payload: previous incarnation and its last seq), and
-#: someone asked for a seal (payload: actor and reason).
+#: Compliance's own kinds. A source journal's incarnation starts (payload: its source, the previous incarnation
+#: and its last seq); compliance refuses a source (payload: source, incarnation, reason); someone asked for a
+#: seal (payload: actor and reason); the operator acted on the desk; an access decision of a service without a
+#: journal of its own.
 KIND_INCARNATION = "journal_incarnation"
+KIND_SOURCE_REFUSED = "source_refused"
 KIND_SEAL = "seal"
+KIND_OPERATOR_ACTION = "operator_action"
+KIND_ACCESS = "access"
 
 _PAYLOAD_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
@@ -46,6 +64,7 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    version: int
     index: int
     ts_ns: int
     source: str
@@ -63,6 +82,12 @@ class Record:
     @property
     def symbol(self) -> str:
         return str(self.payload.get("symbol", ""))
+
+    @property
+    def names_source(self) -> str:
+        """The source journal a ``journal_incarnation`` or ``source_refused`` record is about (version 1
+        incarnation records name none: they are the order journal's)."""
+        return str(self.payload.get("source", SOURCE_JOURNAL))
 
 
 def canonical_payload(payload_json: str) -> str:
@@ -93,7 +118,7 @@ class Entry:
 def encode_record(index: int, e: Entry) -> bytes:
     """The canonical bytes of ``e`` at ``index``."""
     return (
-        f'{{"v":1,"index":{index},"ts_ns":{e.ts_ns},"source":{_quote(e.source)},'
+        f'{{"v":2,"index":{index},"ts_ns":{e.ts_ns},"source":{_quote(e.source)},'
         f'"incarnation":{_quote(e.incarnation)},"seq":{e.seq},"kind":{_quote(e.kind)},'
         f'"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'
     ).encode("ascii")
@@ -132,16 +157,18 @@ def decode_record(raw: bytes) -> Record:
     if obj.keys() != _FIELD_NAMES:
         missing, unknown = _FIELD_NAMES - obj.keys(), obj.keys() - _FIELD_NAMES
         raise RecordError(f"missing fields {sorted(missing)}, unknown fields {sorted(unknown)}")
-    if obj["v"] != FORMAT_VERSION:
-        raise RecordError(f"format version {obj['v']!r} is not {FORMAT_VERSION}")
+    version = obj["v"]
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise RecordError(f"format version {version!r} is not one this reader knows ({sorted(READABLE_VERSIONS)})")
     for name, kind in _FIELDS.items():
         if type(obj[name]) is not kind:
             raise RecordError(f"field {name!r} is not a {kind.__name__}")
-    if obj["source"] not in SOURCES:
-        raise RecordError(f"unknown source {obj['source']!r}")
+    if obj["source"] not in _SOURCES_OF_VERSION[version]:
+        raise RecordError(f"unknown source {obj['source']!r} for format version {version}")
     if obj["index"] < 0 or obj["seq"] < 0:
         raise RecordError("index and seq are >= 0")
     return Record(
+        version,
         obj["index"],
         obj["ts_ns"],
         obj["source"],
@@ -156,11 +183,17 @@ def decode_record(raw: bytes) -> Record:
 
 __all__ = [
     "FORMAT_VERSION",
+    "JOURNAL_SOURCES",
+    "KIND_ACCESS",
     "KIND_INCARNATION",
+    "KIND_OPERATOR_ACTION",
     "KIND_SEAL",
+    "KIND_SOURCE_REFUSED",
+    "READABLE_VERSIONS",
     "SOURCES",
     "SOURCE_COMPLIANCE",
     "SOURCE_JOURNAL",
+    "SOURCE_RISK",
     "Entry",
     "Record",
     "RecordError",

@@ -9,7 +9,7 @@ The object is text: a header line of JSON, then the records, one per line, each 
     {"format":"tradingdesk-audit-segment/1","origin":...,"start":0,"end":4096,"checkpoint":"<signed note>",
      "consistency":["<base64 hash>",...],"public_key":"<verifier key>","sealed_ns":...,
      "retain_until":"2033-01-01T00:00:00Z","leaves":"<base64 of the records' leaf hashes, 32 bytes each>"}
-    {"v":1,"index":0,...}
+    {"v":2,"index":0,...}
     ...
 
 ``consistency`` proves the previous checkpoint (tree size ``start``) is a prefix of this one (RFC 9162

@@ -36,7 +36,7 @@ from pathlib import Path
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey
 from tradingdesk.audit.hashstore import HashStore
 from tradingdesk.audit.merkle import consistency_proof, leaf_hash, root_hash
-from tradingdesk.audit.record import Entry, encode_record
+from tradingdesk.audit.record import READABLE_VERSIONS, Entry, encode_record
 from tradingdesk.audit.segment import (
     SEGMENTS_DIR,
     SegmentHeader,
@@ -335,8 +335,8 @@ class Spool:
                 os.fsync(f.fileno())
         records = data[:keep].split(b"\n")[:-1] if keep else []
         for i, raw in enumerate(records):
-            expect = f'{{"v":1,"index":{self.cut_size + i},'.encode()
-            if not raw.startswith(expect):
+            heads = [f'{{"v":{v},"index":{self.cut_size + i},'.encode() for v in READABLE_VERSIONS]
+            if not any(raw.startswith(head) for head in heads):
                 raise SpoolError(f"{path.name} line {i + 1} is not record {self.cut_size + i}")
         return records
 

@@ -4,11 +4,11 @@ For every segment, in key order: its name is a tree range that starts where the 
 no overlap, no second copy); the object is protected (S3: one version, COMPLIANCE retention until at least the
 date the segment asks for; filesystem: a read-only file); the checkpoint is signed by the trusted key, names
 the same log, and is not smaller than the one before; its consistency proof links it to the previous
-checkpoint (RFC 9162 section 2.1.4); every record parses (format version 1), sits at its own index, and hashes
-to the leaf the segment lists; the listed leaves give the signed root hash; journal seqs run 1, 2, 3, ... within
-each incarnation, and a new incarnation starts only with a ``journal_incarnation`` record naming the one
-before. The tree is recomputed from the records in O(log n) memory, so a year of records needs no more memory
-than a day.
+checkpoint (RFC 9162 section 2.1.4); every record parses (format version 1 or 2), sits at its own index, and
+hashes to the leaf the segment lists; the listed leaves give the signed root hash; for each source journal
+(routing's ``journal``, ``risk``), seqs run 1, 2, 3, ... within each incarnation, and a new incarnation starts
+only with a ``journal_incarnation`` record naming its source and the incarnation before. The tree is
+recomputed from the records in O(log n) memory, so a year of records needs no more memory than a day.
 
 Each problem names the segment and, where there is one, the record (its index in the log).
 """
@@ -23,6 +23,7 @@ from tradingdesk.audit.bucket import Bucket, BucketError
 from tradingdesk.audit.checkpoint import Checkpoint, CheckpointError, VerifierKey, open_checkpoint
 from tradingdesk.audit.merkle import EMPTY_ROOT, CompactRange, ProofError, leaf_hash, verify_consistency
 from tradingdesk.audit.record import (
+    JOURNAL_SOURCES,
     KIND_INCARNATION,
     SOURCE_COMPLIANCE,
     SOURCE_JOURNAL,
@@ -56,56 +57,82 @@ class VerifyReport:
     root: bytes = EMPTY_ROOT
     origin: str = ""
     last_checkpoint: str = ""
-    incarnations: list[str] = field(default_factory=list)
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    """Each source journal's incarnations, in the order the log started them."""
     problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def incarnations(self) -> list[str]:
+        """The order journal's incarnations."""
+        return self.sources.get(SOURCE_JOURNAL, [])
+
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-class _Journal:
-    """Continuity of journal seqs and incarnations across records."""
+@dataclass
+class _Thread:
+    """Where one source journal stands in the log."""
+
+    incarnation: str = ""
+    last_seq: int = 0
+    resync: bool = False
+
+
+class _Sources:
+    """Continuity of seqs and incarnations, for each source journal on its own."""
 
     def __init__(self, report: VerifyReport) -> None:
         self.report = report
-        self.incarnation = ""
-        self.last_seq = 0
-        self.resync = False
+        self.threads = {source: _Thread() for source in JOURNAL_SOURCES}
 
     def lost(self) -> None:
-        """A record could not be read: take the next journal seq as it comes (its absence is reported)."""
-        self.resync = True
+        """A record could not be read: take each source's next seq as it comes (its absence is reported)."""
+        for thread in self.threads.values():
+            thread.resync = True
 
     def check(self, rec, where: str) -> str | None:
         if rec.source == SOURCE_COMPLIANCE and rec.kind == KIND_INCARNATION:
-            previous = str(rec.payload.get("previous", ""))
-            if previous != self.incarnation:
-                was = self.incarnation or "none"
-                return f"starts incarnation {rec.incarnation} after {previous or 'none'}, but the log was in {was}"
-            if rec.incarnation in self.report.incarnations:
-                return f"starts incarnation {rec.incarnation} again: two histories merged"
-            self.report.incarnations.append(rec.incarnation)
-            self.incarnation, self.last_seq = rec.incarnation, 0
+            return self._starts(rec)
+        thread = self.threads.get(rec.source)
+        if thread is None:
             return None
-        if rec.source != SOURCE_JOURNAL:
+        if thread.resync:  # after records that could not be read: pick the thread up again here
+            thread.resync = False
+            thread.incarnation, thread.last_seq = rec.incarnation, rec.seq
             return None
-        if self.resync:  # after records that could not be read: pick the thread up again here
-            self.resync = False
-            self.incarnation, self.last_seq = rec.incarnation, rec.seq
-            return None
-        if rec.incarnation != self.incarnation:
-            return f"belongs to journal incarnation {rec.incarnation}, but the log is in {self.incarnation or 'none'}"
-        expected = self.last_seq + 1
-        self.last_seq = rec.seq
+        if rec.incarnation != thread.incarnation:
+            return (
+                f"belongs to {rec.source} incarnation {rec.incarnation}, but the log is in "
+                f"{thread.incarnation or 'none'}"
+            )
+        expected = thread.last_seq + 1
+        thread.last_seq = rec.seq
         if rec.seq > expected:
-            return f"journal seq jumps from {expected - 1} to {rec.seq}: {rec.seq - expected} journal events missing"
+            return f"{rec.source} seq jumps from {expected - 1} to {rec.seq}: {rec.seq - expected} events missing"
         if rec.seq < expected:
-            return f"journal seq {rec.seq} comes after {expected - 1}: the journal went backwards or repeats"
+            return f"{rec.source} seq {rec.seq} comes after {expected - 1}: the source went backwards or repeats"
+        return None
+
+    def _starts(self, rec) -> str | None:
+        source = rec.names_source
+        thread = self.threads.get(source)
+        if thread is None:
+            return f"starts an incarnation of {source!r}, which is not a source journal"
+        previous = str(rec.payload.get("previous", ""))
+        if previous != thread.incarnation and not thread.resync:
+            was = thread.incarnation or "none"
+            return f"starts {source} incarnation {rec.incarnation} after {previous or 'none'}, but the log was in {was}"
+        seen = self.report.sources.setdefault(source, [])
+        if rec.incarnation in seen:
+            return f"starts {source} incarnation {rec.incarnation} again: two histories merged"
+        seen.append(rec.incarnation)
+        thread.incarnation, thread.last_seq, thread.resync = rec.incarnation, 0, False
         return None
 
 
@@ -128,7 +155,7 @@ def verify_bucket(
     tree = CompactRange()
     intact = True  # false once the tree cannot be recomputed (a gap, an unreadable segment)
     previous: Checkpoint | None = None
-    journal = _Journal(report)
+    sources = _Sources(report)
     seen: dict[tuple[int, int], str] = {}
     covered = 0  # records up to here are in a segment seen so far
     for obj in objects:
@@ -153,7 +180,7 @@ def verify_bucket(
                 Problem(obj.key, f"records {covered} to {start - 1} are missing: no segment covers them")
             )
             intact = False
-            journal.lost()
+            sources.lost()
         covered = end
         report.segments += 1
         try:
@@ -161,18 +188,18 @@ def verify_bucket(
         except (BucketError, OSError) as exc:
             report.problems.append(Problem(obj.key, f"cannot be read: {exc}"))
             intact = False
-            journal.lost()
+            sources.lost()
             continue
         problems: list[Problem] = []
         checked = _check_segment(
-            obj.key, start, end, data, key=key, previous=previous, report=report, journal=journal, problems=problems
+            obj.key, start, end, data, key=key, previous=previous, report=report, sources=sources, problems=problems
         )
         report.problems += problems[:MAX_PROBLEMS_PER_SEGMENT]
         if len(problems) > MAX_PROBLEMS_PER_SEGMENT:
             report.problems.append(Problem(obj.key, f"and {len(problems) - MAX_PROBLEMS_PER_SEGMENT} more problems"))
         if checked is None:
             intact = False
-            journal.lost()
+            sources.lost()
             continue
         header, checkpoint = checked
         _check_retention(obj.key, header, retention, report)
@@ -212,7 +239,7 @@ def _check_segment(
     key: VerifierKey,
     previous: Checkpoint | None,
     report: VerifyReport,
-    journal: _Journal,
+    sources: _Sources,
     problems: list[Problem],
 ) -> tuple[SegmentHeader, Checkpoint] | None:
     """Every check of one segment that needs only it and the previous checkpoint; None when its tree
@@ -266,17 +293,17 @@ def _check_segment(
             rec = decode_record(raw)
         except RecordError as exc:
             problems.append(Problem(where, f"unreadable: {exc}", at))
-            journal.lost()
+            sources.lost()
             continue
         if rec.index != at:
             problems.append(Problem(where, f"holds record {rec.index}: records were moved or removed", at))
-            journal.lost()
+            sources.lost()
             continue
         if leaf_hash(raw) != header.leaf(i):
             problems.append(Problem(where, "does not hash to its leaf: the record was altered", at))
-            journal.lost()
+            sources.lost()
             continue
-        if (wrong := journal.check(rec, where)) is not None:
+        if (wrong := sources.check(rec, where)) is not None:
             problems.append(Problem(where, wrong, at))
     return header, checkpoint
 

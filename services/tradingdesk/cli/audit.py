@@ -77,7 +77,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"records       {report.records}")
     print(f"tree size     {report.tree_size}")
     print(f"root hash     {base64.b64encode(report.root).decode()}")
-    print(f"incarnations  {', '.join(report.incarnations) or '-'}")
+    for source, incarnations in report.sources.items():
+        print(f"{source + ' incarnations':<13} {', '.join(incarnations)}")
+    if not report.sources:
+        print("incarnations  -")
     if args.write_checkpoint and report.last_checkpoint and report.ok:
         Path(args.write_checkpoint).write_text(report.last_checkpoint)
         print(f"checkpoint    written to {args.write_checkpoint} (pass it as --checkpoint next time)")

@@ -15,6 +15,7 @@ from tradingdesk.cli import audit, database, feeds, report
 from tradingdesk.cli import credentials as cli_credentials
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.door import door_metadata
 from tradingdesk.runtime import loop as event_loop
 from tradingdesk.security import channels
 from tradingdesk.spec.load import SpecError, load_desk
@@ -33,6 +34,8 @@ STATUS_NAMES = {v: k.removeprefix("ORDER_STATUS_") for k, v in common_pb2.OrderS
 STATE_NAMES = {v: k.removeprefix("TRADING_STATE_") for k, v in common_pb2.TradingState.items()}
 EVENT_NAMES = {v: k.removeprefix("RISK_EVENT_KIND_") for k, v in risk_pb2.RiskEventKind.items()}
 SIDE_NAMES = {v: k.removeprefix("SIDE_") for k, v in common_pb2.Side.items()}
+CLI_DOOR = door_metadata("cli")
+"""Changes made with this CLI are journaled with the door ``cli``."""
 
 
 def address_of(service: str, args: argparse.Namespace) -> str:
@@ -91,7 +94,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
     req = risk_pb2.KillSwitchRequest(
         scope=_scope(args), actor=args.actor or _default_actor(), reason=args.reason, flatten=args.flatten
     )
-    resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout)
+    resp = _risk_stub(args).KillSwitch(req, timeout=args.timeout, metadata=CLI_DOOR)
     print(f"kill switch {resp.kill_id}: {_delivery(resp.state.delivery)}")
     print(render(STATE_HEADER, [_state_row(resp.state)]))
     return 0
@@ -99,7 +102,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     req = risk_pb2.ResumeRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
-    info = _risk_stub(args).Resume(req, timeout=args.timeout)
+    info = _risk_stub(args).Resume(req, timeout=args.timeout, metadata=CLI_DOOR)
     print(f"resumed: {_delivery(info.delivery)}")
     print(render(STATE_HEADER, [_state_row(info)]))
     return 0
@@ -169,7 +172,7 @@ def cmd_risk_events(args: argparse.Namespace) -> int:
 
 def cmd_release_latch(args: argparse.Namespace) -> int:
     req = risk_pb2.ReleaseLatchRequest(scope=_scope(args), actor=args.actor, reason=args.reason)
-    resp = _risk_stub(args).ReleaseLatch(req, timeout=args.timeout)
+    resp = _risk_stub(args).ReleaseLatch(req, timeout=args.timeout, metadata=CLI_DOOR)
     print("released" if resp.released else "released (the risk service had not seen a latch for this scope)")
     return 0
 
@@ -182,8 +185,8 @@ def _target(args: argparse.Namespace, msg) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from tradingdesk.runtime.embedded import run_embedded
     from tradingdesk.runtime.monitoring_stack import MonitoringStack, MonitoringStackError
+    from tradingdesk.runtime.up import run_embedded
 
     desk = load_desk(args.file)
     log_dir = Path(args.log_dir) if args.log_dir else Path(desk.spec.storage.data_dir) / desk.name / "logs"
@@ -264,12 +267,14 @@ def cmd_monitoring_render(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
+    from tradingdesk.runtime.lifeline import die_with_parent
     from tradingdesk.runtime.service import serve_until_signalled
     from tradingdesk.security.server import for_service
     from tradingdesk.spec.domain import dsn_for
     from tradingdesk.telemetry import start_telemetry
     from tradingdesk.telemetry.logs import configure_json_logging, environment_redactor
 
+    die_with_parent(dict(os.environ))  # a child of `tradingdesk up` ends with it, even when it is SIGKILLed
     desk = load_desk(args.file)
     configure_json_logging(
         service=args.service,

@@ -1,20 +1,25 @@
-"""The compliance service: records the routing journal into the tamper-evident audit log, and serves it; and
+"""The compliance service: records every source journal into the tamper-evident audit log, and serves it; and
 watches the desk's market conduct (``conduct.py``: surveillance, whose alerts it records in the same log,
 execution quality and the CAT export, served by ``conduct_rpcs.py``).
 
-Every journal event becomes one record of an RFC 9162 Merkle log (``compliance/trail.py``), sealed in signed
-segments into the audit bucket. Records carry the journal's incarnation, so two histories are never merged:
+Each event of a source becomes one record of an RFC 9162 Merkle log (``compliance/trail.py``), sealed in
+signed segments into the audit bucket. The sources (``compliance/sources.py``) are routing's order journal and
+the risk service's change journal; compliance also records its own events, the operator's actions on the desk
+(``RecordOperatorAction``) and the access decisions of services without a journal (``RecordAccess``).
 
-- A journal with a new incarnation (a fresh database) is recorded from its seq 1, after a
-  ``journal_incarnation`` record naming the one before.
-- The same incarnation, but behind what was recorded (restored from an old backup), or with a different event
-  at the last recorded seq (a fork): compliance refuses. Its health (``tradingdesk.v1.ComplianceService``, which
-  monitoring probes and alerts on) goes NOT_SERVING, the reason is logged at
-  ERROR and served by ``GetCheckpoint.refusing``; nothing is dropped or skipped. It checks again on every
-  reconnect, so a journal that catches up with the same history is recorded again by itself.
+Records carry their source's incarnation, and each source is read on its own, so two histories are never merged:
+
+- A source with a new incarnation (a fresh database) is recorded from its seq 1, after a
+  ``journal_incarnation`` record naming the source and the incarnation before.
+- The same incarnation, but behind what was recorded (restored from an old backup), with a different event
+  at the last recorded seq (a fork), or skipping a seq: compliance refuses that source. Its health
+  (``tradingdesk.v1.ComplianceService``, which monitoring probes and alerts on) goes NOT_SERVING, the reason is
+  logged at ERROR, served by ``GetCheckpoint.refusing`` and written into the log itself (a ``source_refused``
+  record, once per reason); nothing is dropped or skipped. It checks again on every reconnect, so a source that
+  catches up with the same history is recorded again by itself. The other sources go on being recorded.
 - An incarnation recorded before and superseded since (an old volume attached again) is refused the same way.
 
-It resumes from the last journal seq in its log, re-reading that one event to check it is the same history.
+It resumes each source from the last seq in its log, re-reading that one event to check it is the same history.
 """
 
 from __future__ import annotations
@@ -22,35 +27,47 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from functools import partial
 
 import grpc
 from grpc_health.v1 import health_pb2
 
+from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.audit.bucket import bucket_for_desk
 from tradingdesk.audit.keys import load_signer
 from tradingdesk.audit.merkle import ProofError, consistency_proof, inclusion_proof, leaf_hash, root_hash
 from tradingdesk.audit.record import (
+    KIND_ACCESS,
     KIND_INCARNATION,
+    KIND_OPERATOR_ACTION,
     KIND_SEAL,
+    KIND_SOURCE_REFUSED,
     SOURCE_COMPLIANCE,
     SOURCE_JOURNAL,
     Entry,
     RecordError,
-    canonical_payload,
     decode_record,
     encode_payload,
+)
+from tradingdesk.audit.record import (
+    SOURCES as RECORD_SOURCES,
 )
 from tradingdesk.compliance.conduct import ConductWatch
 from tradingdesk.compliance.conduct_rpcs import ConductRpcs
 from tradingdesk.compliance.metrics import ComplianceMetrics
+from tradingdesk.compliance.sources import SOURCES, Source, first_message
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
 from tradingdesk.core.clock import Clock
+from tradingdesk.core.event_codec import encode_access
+from tradingdesk.core.events import AccessDecision
 from tradingdesk.core.reject import Reject, invalid, not_found, refused
 from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.refusals import bounded
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.markets.calendar_source import desk_calendars
@@ -60,7 +77,7 @@ from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
 from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import make_engine, prepare_schema
-from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
+from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
 MAX_QUERY = 10_000
@@ -69,10 +86,45 @@ BATCH = 2_000
 REFUSAL_RECHECK_S = 5.0
 SEAL_DEFAULT_TIMEOUT_S = 30.0
 TEXT_MAX = 1_000
+NAME_MAX = 253
+MAX_ACCESS_BATCH = 10_000
+OPERATOR_ACTIONS = frozenset({"apply", "change", "resume", "repair", "delete"})
+_SPEC_HASH = re.compile(r"[0-9a-f]{0,64}")
 
 
-class JournalRefused(Exception):
-    """The journal is not a continuation of what was recorded: stop recording, loudly."""
+class SourceRefused(Exception):
+    """A source is not a continuation of what was recorded: stop recording it, loudly."""
+
+
+@dataclass
+class SourceState:
+    """How far one source is recorded, and whether compliance refuses it."""
+
+    source: Source
+    position: JournalPosition | None = None
+    incarnations: list[str] = field(default_factory=list)
+    refusing: str = ""
+    reported: str = ""
+    """The refusal last written into the log (one ``source_refused`` record per reason)."""
+    upstream: Upstream | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+
+def _access_item(service: str, decision: AccessDecision) -> Indexed:
+    """An ``access`` record of compliance's own, for a decision ``service`` made."""
+    entry = Entry(
+        ts_ns=decision.ts_ns,
+        source=SOURCE_COMPLIANCE,
+        incarnation="",
+        seq=0,
+        kind=KIND_ACCESS,
+        order_id="",
+        payload_json=encode_payload({"service": service, **encode_access(decision)}),
+    )
+    return Indexed(entry)
 
 
 class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServicer):
@@ -105,13 +157,13 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         self.trail.on_problem = lambda _reason: self._publish_health()
         self.accounts = {a.name for a in desk.spec.accounts}
         self.symbols = {i.symbol for i in desk.spec.instruments}
-        self.position: JournalPosition | None = None
-        self.incarnations: list[str] = []
-        self.refusing = ""
-        self.upstream: Upstream | None = None
+        self.sources = {source.name: SourceState(source) for source in SOURCES}
+        self.access_audit = QueuedAccessAudit(self._write_access, name="compliance")
+        """Access decisions about calls to compliance (``audit.access``), written into the log directly."""
+        journal = self.sources[SOURCE_JOURNAL]
         self.metrics = ComplianceMetrics(
-            mirrored_seq=lambda: self.position.seq if self.position is not None else 0,
-            connected=lambda: self.upstream is not None and self.upstream.connected,
+            mirrored_seq=lambda: journal.position.seq if journal.position is not None else 0,
+            connected=lambda: journal.upstream is not None and journal.upstream.connected,
         )
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
@@ -125,11 +177,15 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
     async def start(self, server: grpc.aio.Server) -> None:
         await asyncio.to_thread(prepare_schema, self.db)
         await self.trail.start()
-        self.position = await asyncio.to_thread(self.store.journal_position)
-        self.incarnations = await asyncio.to_thread(self.store.incarnations)
+        for state in self.sources.values():
+            state.position = await asyncio.to_thread(self.store.position, state.name)
+            state.incarnations = await asyncio.to_thread(self.store.incarnations, state.name)
         compliance_pb2_grpc.add_ComplianceServiceServicer_to_server(self, server)
-        self.upstream = Upstream("journal", self.directory.address("routing"), self._consume_journal)
-        self.upstream.start()
+        self.access_audit.start()
+        for state in self.sources.values():
+            address = self.directory.address(state.source.service)
+            state.upstream = Upstream(f"audit-{state.name}", address, partial(self._consume, state))
+            state.upstream.start()
         calendars = await asyncio.to_thread(desk_calendars, self.desk)
         self.timezone = calendars[self.desk.spec.instruments[0].symbol].timezone
         self.conduct = ConductWatch(
@@ -159,94 +215,129 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
 
     @property
     def problem(self) -> str:
-        return self.refusing or self.trail.problem
+        """Every reason compliance refuses a source or cannot seal; empty while all is well."""
+        reasons = [s.refusing for s in self.sources.values() if s.refusing]
+        if self.trail.problem:
+            reasons.append(self.trail.problem)
+        return "; ".join(reasons)
 
-    def _refuse(self, reason: str) -> None:
-        if reason != self.refusing:
-            log.error("compliance refuses the journal: %s", reason)
-            self.refusing = reason
+    @property
+    def position(self) -> JournalPosition | None:
+        """Where the order journal is recorded."""
+        return self.sources[SOURCE_JOURNAL].position
+
+    @property
+    def incarnations(self) -> list[str]:
+        """The order journal's incarnations in the log."""
+        return self.sources[SOURCE_JOURNAL].incarnations
+
+    def _refuse(self, state: SourceState, reason: str) -> None:
+        if reason != state.refusing:
+            log.error("compliance refuses the %s source: %s", state.name, reason)
+            state.refusing = reason
             self._publish_health()
-        raise JournalRefused(reason)
+        raise SourceRefused(reason)
 
-    def _accepted(self) -> None:
-        if self.refusing:
-            log.warning("compliance records the journal again (was: %s)", self.refusing)
-            self.refusing = ""
+    def _accepted(self, state: SourceState) -> None:
+        if state.refusing:
+            log.warning("compliance records the %s source again (was: %s)", state.name, state.refusing)
+            state.refusing = state.reported = ""
             self._publish_health()
 
     async def stop(self) -> None:
         if self.conduct is not None:
             await self.conduct.stop()
-        if self.upstream is not None:
-            await self.upstream.stop()
+        for state in self.sources.values():
+            if state.upstream is not None:
+                await state.upstream.stop()
+        await self.access_audit.stop()
         await self.trail.stop()
         self.db.dispose()
 
-    # ---------------------------------------------------------------- the journal
+    # ---------------------------------------------------------------- the sources
 
-    async def _consume_journal(self, channel: grpc.aio.Channel) -> None:
+    async def _consume(self, state: SourceState, channel: grpc.aio.Channel) -> None:
         try:
-            await self._record_journal(channel)
-        except JournalRefused:
+            await self._record_source(state, channel)
+        except SourceRefused as refusal:
+            await self._report_refusal(state, str(refusal))
             await asyncio.sleep(REFUSAL_RECHECK_S)  # then the upstream reconnects and checks again
 
-    async def _record_journal(self, channel: grpc.aio.Channel) -> None:
-        """Check the journal is the history we recorded (or a new one), then record it in batches: whatever
+    async def _report_refusal(self, state: SourceState, reason: str) -> None:
+        """The refusal goes into the log too (once per reason): the trail shows when and why a source stopped
+        being recorded, next to what was recorded of it."""
+        if reason == state.reported:
+            return
+        pos = state.position
+        payload = {
+            "source": state.name,
+            "reason": reason,
+            "recorded_incarnation": pos.incarnation if pos else "",
+            "recorded_seq": pos.seq if pos else 0,
+        }
+        await self._append_own(KIND_SOURCE_REFUSED, payload, incarnation=pos.incarnation if pos else "")
+        state.reported = reason
+
+    async def _record_source(self, state: SourceState, channel: grpc.aio.Channel) -> None:
+        """Check the source is the history we recorded (or a new one), then record it in batches: whatever
         arrived while the last batch was being written goes into the next one."""
-        stub = orders_pb2_grpc.OrderServiceStub(channel)
-        pos = self.position
-        # Re-read the last recorded event (if any) to check the journal still holds the same one there.
+        source = state.source
+        pos = state.position
+        # Re-read the last recorded event (if any) to check the source still holds the same one there.
         from_seq = pos.seq if pos is not None and pos.seq else 1
-        stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=from_seq))
-        header = await anext(aiter(stream))
+        call = source.open(channel, from_seq)
+        header = source.header(await first_message(call))
         incarnation = header.incarnation
         if not incarnation:
-            self._refuse("the routing service sends no journal incarnation: it predates incarnations")
+            self._refuse(state, f"the {source.service} service sends no incarnation: it predates incarnations")
         if pos is None or incarnation != pos.incarnation:
-            if incarnation in self.incarnations:
+            if incarnation in state.incarnations:
                 self._refuse(
-                    f"journal incarnation {incarnation} was recorded before and superseded by "
-                    f"{pos.incarnation if pos else '?'}: an old journal is back; refusing to merge two histories"
+                    state,
+                    f"{state.name} incarnation {incarnation} was recorded before and superseded by "
+                    f"{pos.incarnation if pos else '?'}: an old journal is back; refusing to merge two histories",
                 )
-            await self._start_incarnation(incarnation, pos)
+            await self._start_incarnation(state, incarnation, pos)
             if from_seq != 1:
-                stream.cancel()
+                call.cancel()
                 return  # reconnect from seq 1 of the new journal
-            pos = self.position
+            pos = state.position
             assert pos is not None
-        elif header.durable_seq < pos.seq:
+        elif header.last_seq < pos.seq:
             self._refuse(
-                f"journal {incarnation} went backwards: it ends at seq {header.durable_seq}, "
-                f"the audit log already holds seq {pos.seq}"
+                state,
+                f"{state.name} {incarnation} went backwards: it ends at seq {header.last_seq}, "
+                f"the audit log already holds seq {pos.seq}",
             )
         queue: asyncio.Queue[list[Indexed] | None] = asyncio.Queue(8)
-        writer = asyncio.create_task(self._write_batches(queue))
+        writer = asyncio.create_task(self._write_batches(state, queue))
         expect = pos.seq + 1
         checked = pos.seq == 0
         try:
-            async for batch in stream:
+            async for message in call:
                 items: list[Indexed] = []
-                for ev in batch.events:
+                for item in source.items(message, incarnation):
+                    entry = item.entry
                     if not checked:
-                        await self._check_same_event(ev, pos)
+                        await self._check_same_event(state, entry, pos)
                         checked = True
                         continue
-                    if ev.seq != expect:
-                        self._refuse(f"journal {incarnation} skipped from seq {expect - 1} to {ev.seq}")
+                    if entry.seq != expect:
+                        self._refuse(state, f"{state.name} {incarnation} skipped from seq {expect - 1} to {entry.seq}")
                     expect += 1
-                    items.append(self._journal_item(incarnation, ev))
+                    items.append(item)
                 if items:
-                    self._accepted()
+                    self._accepted(state)
                     await queue.put(items)
                     if writer.done():  # it failed: stop reading, the finally below raises its error
                         break
                 if checked:
-                    self._accepted()
+                    self._accepted(state)
         finally:
             await queue.put(None)
             await writer
 
-    async def _check_same_event(self, ev: orders_pb2.JournalEvent, pos: JournalPosition) -> None:
+    async def _check_same_event(self, state: SourceState, entry: Entry, pos: JournalPosition) -> None:
         raw = await asyncio.to_thread(self.store.record_at, pos.log_index)
         try:
             rec = decode_record(raw.encode()) if raw else None
@@ -254,53 +345,47 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             rec = None
         same = (
             rec is not None
-            and ev.seq == rec.seq
-            and (ev.ts_ns, ev.kind, ev.order_id) == (rec.ts_ns, rec.kind, rec.order_id)
-            and json.loads(ev.payload_json or "{}") == rec.payload
+            and (entry.seq, entry.ts_ns, entry.kind, entry.order_id) == (rec.seq, rec.ts_ns, rec.kind, rec.order_id)
+            and json.loads(entry.payload_json or "{}") == rec.payload
         )
         if not same:
             self._refuse(
-                f"journal {pos.incarnation} forked: its event at seq {pos.seq} differs from the one recorded "
-                f"(log index {pos.log_index})"
+                state,
+                f"{state.name} {pos.incarnation} forked: its event at seq {pos.seq} differs from the one recorded "
+                f"(log index {pos.log_index})",
             )
 
-    def _journal_item(self, incarnation: str, ev: orders_pb2.JournalEvent) -> Indexed:
-        entry = Entry(
-            ts_ns=ev.ts_ns,
-            source=SOURCE_JOURNAL,
-            incarnation=incarnation,
-            seq=ev.seq,
-            kind=ev.kind,
-            order_id=ev.order_id,
-            payload_json=canonical_payload(ev.payload_json),
-        )
-        return Indexed(entry, ev.account, ev.symbol)
-
-    async def _start_incarnation(self, incarnation: str, previous: JournalPosition | None) -> None:
+    async def _start_incarnation(self, state: SourceState, incarnation: str, previous: JournalPosition | None) -> None:
         payload = {
+            "source": state.name,
             "previous": previous.incarnation if previous else "",
             "previous_last_seq": previous.seq if previous else 0,
         }
-        entry = Entry(
-            ts_ns=time.time_ns(),
-            source=SOURCE_COMPLIANCE,
-            incarnation=incarnation,
-            seq=0,
-            kind=KIND_INCARNATION,
-            order_id="",
-            payload_json=encode_payload(payload),
-        )
-        index = await self.trail.append([Indexed(entry)])
-        self.incarnations.append(incarnation)
-        self.position = JournalPosition(incarnation, 0, index)
+        index = await self._append_own(KIND_INCARNATION, payload, incarnation=incarnation)
+        state.incarnations.append(incarnation)
+        state.position = JournalPosition(incarnation, 0, index)
         log.warning(
-            "compliance: recording journal incarnation %s (previous %s, last seq %d)",
+            "compliance: recording %s incarnation %s (previous %s, last seq %d)",
+            state.name,
             incarnation,
             payload["previous"] or "none",
             payload["previous_last_seq"],
         )
 
-    async def _write_batches(self, queue: asyncio.Queue[list[Indexed] | None]) -> None:
+    async def _append_own(self, kind: str, payload: dict, *, incarnation: str = "", ts_ns: int | None = None) -> int:
+        """Append one of compliance's own records durably; its log index."""
+        entry = Entry(
+            ts_ns=time.time_ns() if ts_ns is None else ts_ns,
+            source=SOURCE_COMPLIANCE,
+            incarnation=incarnation,
+            seq=0,
+            kind=kind,
+            order_id="",
+            payload_json=encode_payload(payload),
+        )
+        return await self.trail.append([Indexed(entry)])
+
+    async def _write_batches(self, state: SourceState, queue: asyncio.Queue[list[Indexed] | None]) -> None:
         """Append what the reader queued, in batches, two in flight: the next batch is encoded and written while
         the disk syncs the one before. ``position`` moves in order, and only over batches that are durable.
         On a failure (disk full) it keeps emptying the queue, so the reader never blocks on it, and raises when
@@ -319,7 +404,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                     continue
                 if failure is None:
                     last = batch[-1].entry
-                    self.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
+                    state.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
                     self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=time.time_ns())
 
         while True:
@@ -343,6 +428,86 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         if failure is not None:
             raise failure
 
+    # ---------------------------------------------------------------- records handed to compliance
+
+    async def _write_access(self, decisions: list[AccessDecision]) -> int:
+        """Compliance's own access decisions (``access_audit``), durable when this returns."""
+        return await self.trail.append([_access_item("compliance", d) for d in decisions])
+
+    async def RecordOperatorAction(self, request, context):
+        try:
+            actor = request.actor.strip()
+            if not actor or len(actor) > 128:
+                raise invalid("actor", "required: who acts (at most 128 characters)")
+            if request.action not in OPERATOR_ACTIONS:
+                raise invalid("action", f"must be one of {', '.join(sorted(OPERATOR_ACTIONS))}")
+            if request.generation < 0:
+                raise invalid("generation", "must be >= 0")
+            if not _SPEC_HASH.fullmatch(request.spec_hash):
+                raise invalid("spec_hash", "must be a hex SHA-256 (lower case)")
+            if len(request.detail) > TEXT_MAX:
+                raise invalid("detail", f"at most {TEXT_MAX} characters")
+            for name in ("namespace", "desk"):
+                if len(getattr(request, name)) > NAME_MAX:
+                    raise invalid(name, f"at most {NAME_MAX} characters")
+            if request.acted_ns < 0:
+                raise invalid("acted_ns", "must be >= 0")
+            if len(request.action_id) > 64:
+                raise invalid("action_id", "at most 64 characters")
+        except Reject as reject:
+            await abort(context, reject)
+        payload = {
+            "actor": actor,
+            "action": request.action,
+            "namespace": request.namespace,
+            "desk": request.desk,
+            "generation": request.generation,
+            "spec_hash": request.spec_hash,
+            "detail": request.detail,
+            "action_id": request.action_id,
+            "recorded_ns": time.time_ns(),
+        }
+        index = await self._append_own(KIND_OPERATOR_ACTION, payload, ts_ns=request.acted_ns or None)
+        return compliance_pb2.RecordedResponse(first_index=index, records=1)
+
+    async def RecordAccess(self, request, context):
+        try:
+            if not request.decisions:
+                raise invalid("decisions", "at least one is required")
+            if len(request.decisions) > MAX_ACCESS_BATCH:
+                raise invalid("decisions", f"at most {MAX_ACCESS_BATCH} per call")
+            decisions: list[tuple[str, AccessDecision]] = []
+            for n, d in enumerate(request.decisions):
+                where = f"decisions[{n}]"
+                if not d.identity or not d.method or not d.service:
+                    raise invalid(where, "identity, method and service are required")
+                if d.ts_ns <= 0:
+                    raise invalid(f"{where}.ts_ns", "must be > 0")
+                try:
+                    fields = json.loads(d.request_json) if d.request_json else {}
+                except ValueError:
+                    raise invalid(f"{where}.request_json", "is not JSON") from None
+                if not isinstance(fields, dict):
+                    raise invalid(f"{where}.request_json", "must be a JSON object")
+                decision = AccessDecision(
+                    ts_ns=d.ts_ns,
+                    identity=bounded(d.identity),
+                    via=bounded(d.via),
+                    method=bounded(d.method),
+                    allowed=d.allowed,
+                    code=bounded(d.code),
+                    detail=d.detail[:TEXT_MAX],
+                    privileged=d.privileged,
+                    peer=bounded(d.peer),
+                    request=bounded(fields),
+                    count=max(1, d.count),
+                )
+                decisions.append((bounded(d.service), decision))
+        except Reject as reject:
+            await abort(context, reject)
+        first = await self.trail.append([_access_item(service, d) for service, d in decisions])
+        return compliance_pb2.RecordedResponse(first_index=first, records=len(decisions))
+
     # ---------------------------------------------------------------- RPCs
 
     async def QueryAudit(self, request, context):
@@ -359,8 +524,12 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 raise invalid("limit", f"must be at most {MAX_QUERY}")
             if request.after_seq > MAX_SEQ:  # found by fuzzing: the store's seqs are signed 64-bit
                 raise invalid("after_seq", f"must be at most {MAX_SEQ}")
-            if request.incarnation and request.incarnation not in self.incarnations:
-                raise not_found(f"incarnation: {request.incarnation!r} is not a journal incarnation of this log")
+            if request.incarnation and not any(request.incarnation in s.incarnations for s in self.sources.values()):
+                raise not_found(f"incarnation: {request.incarnation!r} is not an incarnation of this log")
+            if request.source and request.source not in RECORD_SOURCES:
+                raise invalid("source", f"must be one of {', '.join(RECORD_SOURCES)}")
+            if len(request.kind) > 64:
+                raise invalid("kind", "at most 64 characters")
         except Reject as reject:
             await abort(context, reject)
         rows = await asyncio.to_thread(
@@ -369,6 +538,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             account=request.account or None,
             symbol=request.symbol or None,
             incarnation=request.incarnation or None,
+            source=request.source or None,
+            kind=request.kind or None,
             since_ns=request.since_ns or None,
             until_ns=request.until_ns or None,
             limit=request.limit or 1000,
@@ -409,18 +580,11 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             await abort(context, reject)
         remaining = context.time_remaining()
         deadline = time.monotonic() + (SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2))
-        await self._catch_up_with_journal(deadline)
+        await self._catch_up_with_sources(deadline)
         pos = self.position
-        entry = Entry(
-            ts_ns=time.time_ns(),
-            source=SOURCE_COMPLIANCE,
-            incarnation=pos.incarnation if pos else "",
-            seq=0,
-            kind=KIND_SEAL,
-            order_id="",
-            payload_json=encode_payload({"actor": actor, "reason": reason}),
+        await self._append_own(
+            KIND_SEAL, {"actor": actor, "reason": reason}, incarnation=pos.incarnation if pos else ""
         )
-        await self.trail.append([Indexed(entry)])
         try:
             note = await self.trail.seal(timeout=max(0.0, deadline - time.monotonic()))
         except SealFailed as exc:
@@ -430,29 +594,31 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             checkpoint=note, tree_size=cp.size, root_hash=cp.root, journal_seq=pos.seq if pos else 0
         )
 
-    async def _catch_up_with_journal(self, deadline: float) -> None:
-        """Wait (at most half the time left) until everything durable in the journal now is recorded, so a seal
-        right after a halt includes the halt. The journal's first stream message says how far it goes."""
+    async def _catch_up_with_sources(self, deadline: float) -> None:
+        """Wait (at most half the time left) until everything durable in each source now is recorded, so a seal
+        right after a halt includes the halt. Each source's first stream message says how far it goes."""
         budget = max(0.0, (deadline - time.monotonic()) / 2)
+        await asyncio.gather(*(self._catch_up(state, deadline, budget) for state in self.sources.values()))
+
+    async def _catch_up(self, state: SourceState, deadline: float, budget: float) -> None:
+        source = state.source
         try:
-            async with channels.aio_channel(self.directory.address("routing")) as channel:
-                stream = orders_pb2_grpc.OrderServiceStub(channel).StreamJournal(
-                    orders_pb2.StreamJournalRequest(from_seq=2**63 - 1), timeout=budget
-                )
-                header = await anext(aiter(stream))
-                stream.cancel()
+            async with channels.aio_channel(self.directory.address(source.service)) as channel:
+                call = source.open(channel, 2**63 - 1, timeout=budget)
+                header = source.header(await first_message(call))
+                call.cancel()
         except (grpc.aio.AioRpcError, StopAsyncIteration):
-            log.warning("seal: the journal could not say how far it goes; sealing what is recorded")
+            log.warning("seal: the %s source could not say how far it goes; sealing what is recorded", state.name)
             return
 
         def caught_up() -> bool:
-            pos = self.position
-            return pos is not None and pos.incarnation == header.incarnation and pos.seq >= header.durable_seq
+            pos = state.position
+            return pos is not None and pos.incarnation == header.incarnation and pos.seq >= header.last_seq
 
-        while not caught_up() and time.monotonic() < deadline - budget:
+        while not caught_up() and not state.refusing and time.monotonic() < deadline - budget:
             await asyncio.sleep(0.01)
         if not caught_up():
-            log.warning("seal: journal seq %d not recorded yet; sealing what is recorded", header.durable_seq)
+            log.warning("seal: %s seq %d not recorded yet; sealing what is recorded", state.name, header.last_seq)
 
     async def GetCheckpoint(self, request, context):
         trail = self.trail

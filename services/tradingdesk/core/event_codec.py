@@ -21,9 +21,14 @@ from tradingdesk.core.events import (
     DESK_EVENTS,
     ORDER_EVENTS,
     RISK_CHANGES,
+    AccessDecision,
+    AccessRecorded,
     BreachHalted,
     CancelRejected,
+    ChangeAccess,
+    ChangeRefused,
     DeskEvent,
+    FeedSwitched,
     Incident,
     JournalEvent,
     LatchReleased,
@@ -34,8 +39,10 @@ from tradingdesk.core.events import (
     OrderRestated,
     OrderTerms,
     PositionReport,
+    Refusal,
     ReplaceRejected,
     ReplaceRequested,
+    RequestRefused,
     RiskChange,
     RiskLatched,
     TradingStateChanged,
@@ -103,7 +110,87 @@ def encode(event: JournalEvent) -> dict[str, Any]:
             "flatten": event.flatten,
             "flatten_orders": list(event.flatten_orders),
         }
+    if isinstance(event, RequestRefused):
+        return {
+            "v": VERSION,
+            "account": event.account,
+            "strategy": event.strategy,
+            "symbol": event.symbol,
+            **encode_refusal(event.refusal),
+        }
+    if isinstance(event, FeedSwitched):
+        return {
+            "v": VERSION,
+            "account": "",
+            "symbol": "",
+            "feed": event.feed,
+            "from_line": event.from_line,
+            "to_line": event.to_line,
+            "reason": event.reason,
+            "failback": event.failback,
+            "took_ns": event.took_ns,
+            "switched_ns": event.switched_ns,
+        }
+    if isinstance(event, AccessRecorded):
+        return {"v": VERSION, "account": "", "symbol": "", **encode_access(event.decision)}
     raise UnknownKind(f"no encoding for {type(event).__name__}")
+
+
+def encode_refusal(refusal: Refusal) -> dict[str, Any]:
+    """A refused request's fields, the same in the routing journal and the risk change journal."""
+    return {
+        "method": refusal.method,
+        "door": refusal.door,
+        "reject_kind": refusal.reject_kind,
+        "code": refusal.code,
+        "status": refusal.status,
+        "message": refusal.message,
+        "request": dict(refusal.request),
+    }
+
+
+def decode_refusal(p: Mapping[str, Any]) -> Refusal:
+    return Refusal(
+        method=p["method"],
+        door=p.get("door", ""),
+        reject_kind=p.get("reject_kind", ""),
+        code=p.get("code", ""),
+        status=p.get("status", ""),
+        message=p.get("message", ""),
+        request=p.get("request", {}),
+    )
+
+
+def encode_access(decision: AccessDecision) -> dict[str, Any]:
+    """An access decision's fields (its time travels beside them), wherever it is journaled."""
+    return {
+        "identity": decision.identity,
+        "via": decision.via,
+        "method": decision.method,
+        "allowed": decision.allowed,
+        "code": decision.code,
+        "detail": decision.detail,
+        "privileged": decision.privileged,
+        "peer": decision.peer,
+        "request": dict(decision.request),
+        "count": decision.count,
+    }
+
+
+def decode_access(ts_ns: int, p: Mapping[str, Any]) -> AccessDecision:
+    return AccessDecision(
+        ts_ns=ts_ns,
+        identity=p["identity"],
+        via=p.get("via", ""),
+        method=p["method"],
+        allowed=bool(p["allowed"]),
+        code=p.get("code", ""),
+        detail=p.get("detail", ""),
+        privileged=bool(p.get("privileged", False)),
+        peer=p.get("peer", ""),
+        request=p.get("request", {}),
+        count=int(p.get("count", 1)),
+    )
 
 
 def terms_payload(terms: OrderTerms) -> dict[str, Any]:
@@ -189,6 +276,27 @@ def decode(kind: str, order_id: str, ts_ns: int, payload: Mapping[str, Any]) -> 
             tripped_ns=payload.get("tripped_ns", ts_ns),
             control=payload.get("control", "repeated_execution"),
         )
+    if cls is RequestRefused:
+        return RequestRefused(
+            ts_ns=ts_ns,
+            account=payload.get("account", ""),
+            strategy=payload.get("strategy", ""),
+            symbol=payload.get("symbol", ""),
+            refusal=decode_refusal(payload),
+        )
+    if cls is FeedSwitched:
+        return FeedSwitched(
+            ts_ns=ts_ns,
+            feed=payload["feed"],
+            from_line=payload["from_line"],
+            to_line=payload["to_line"],
+            reason=payload.get("reason", ""),
+            failback=bool(payload.get("failback", False)),
+            took_ns=payload.get("took_ns", 0),
+            switched_ns=payload.get("switched_ns", ts_ns),
+        )
+    if cls is AccessRecorded:
+        return AccessRecorded(ts_ns=ts_ns, decision=decode_access(ts_ns, payload))
     return Incident(
         ts_ns=ts_ns,
         account=payload.get("account", ""),
@@ -358,10 +466,18 @@ def encode_change(change: RiskChange) -> dict[str, Any]:
             out["door"] = change.door
     elif isinstance(change, LimitsChanged):
         out.update(version=change.version, spec_hash=change.spec_hash, limits=dict(change.limits))
+        if change.door:
+            out["door"] = change.door
     elif isinstance(change, LatchReleased):
         out["control"] = change.control
+        if change.door:
+            out["door"] = change.door
     elif isinstance(change, BreachHalted):
         out["metric"] = change.metric
+    elif isinstance(change, ChangeRefused):
+        out.update(encode_refusal(change.refusal))
+    elif isinstance(change, ChangeAccess):
+        out.update(encode_access(change.decision))
     return out
 
 
@@ -394,7 +510,12 @@ def decode_change(*, ts_ns: int, actor: str, reason: str, change: Mapping[str, A
             version=int(change.get("version", 1)),
             spec_hash=change.get("spec_hash", ""),
             limits=change["limits"],
+            door=change.get("door", ""),
         )
     if cls is LatchReleased:
-        return LatchReleased(**common, control=change.get("control", "repeated_execution"))
+        return LatchReleased(**common, control=change.get("control", "repeated_execution"), door=change.get("door", ""))
+    if cls is ChangeRefused:
+        return ChangeRefused(**common, refusal=decode_refusal(change))
+    if cls is ChangeAccess:
+        return ChangeAccess(**common, decision=decode_access(ts_ns, change))
     return BreachHalted(**common, metric=change.get("metric", ""))

@@ -237,6 +237,74 @@ class Incident(DeskEvent):
     flatten_orders: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """A request the desk refused, as the audit trail keeps it: what was asked, through which door, and the
+    answer. ``request`` holds the request's fields as the client sent them (strings cut to a bounded length), so
+    a refusal of a malformed request is on record too; ``account`` and ``strategy`` (of the event carrying it)
+    are set only when they name ones the desk has."""
+
+    method: str  # SubmitOrder, CancelOrder, ReplaceOrder, KillSwitch, SetLimits, POST /v1/kill, ...
+    door: str  # unary, session (routing); grpc, cli, operator, http (risk)
+    reject_kind: str  # core.reject.RejectKind value: invalid, refused, throttled, ...
+    code: str  # the stable reject code clients switch on (PRICE_COLLAR, INVALID_ARGUMENT, ...)
+    status: str  # what the client was answered: a gRPC status name, or an HTTP status
+    message: str
+    request: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessDecision:
+    """One access decision: who called what, how they proved it, and whether the desk let them. The security
+    layer reports every denied and every privileged call this way (``audit.access.AccessAudit``); ``count``
+    folds a flood of identical denials into one record."""
+
+    ts_ns: int
+    identity: str  # who called ("anonymous" when nothing could be verified)
+    via: str  # certificate, token, jwt or none
+    method: str  # the RPC (/tradingdesk.v1.RiskService/KillSwitch) or HTTP route (POST /v1/kill)
+    allowed: bool
+    code: str  # the status answered: OK, PERMISSION_DENIED, UNAUTHENTICATED, RESOURCE_EXHAUSTED, ...
+    detail: str = ""
+    privileged: bool = False
+    peer: str = ""
+    request: Mapping[str, Any] = field(default_factory=dict)  # scope, actor and reason; never a credential
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestRefused(DeskEvent):
+    """Routing refused a client's order request (unary or in a session); nothing changed. Journaled only for
+    the audit trail: no handler changes state for it."""
+
+    kind = "refused"
+    refusal: Refusal
+    symbol: str = ""  # the request's symbol, when it is one of the desk's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedSwitched(DeskEvent):
+    """A feed's active line changed (a failover, or the failback to the preferred line), as routing heard it
+    from the feeds service: the desk's record of which line its market data came from."""
+
+    kind = "feed_switch"
+    feed: str
+    from_line: str
+    to_line: str
+    reason: str
+    failback: bool
+    took_ns: int  # failover: from the old line's last sign of life to the switch
+    switched_ns: int  # when the feeds service switched (ts_ns is when routing journaled it)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessRecorded(DeskEvent):
+    """An access decision about a call to routing, journaled for the audit trail."""
+
+    kind = "access"
+    decision: AccessDecision
+
+
 JournalEvent = OrderEvent | DeskEvent
 
 ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
@@ -253,7 +321,7 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderExpired,
     OrderRestated,
 )
-DESK_EVENTS: tuple[type[DeskEvent], ...] = (RiskLatched, Incident)
+DESK_EVENTS: tuple[type[DeskEvent], ...] = (RiskLatched, Incident, RequestRefused, FeedSwitched, AccessRecorded)
 
 
 # -- the risk service's change journal: who changed what, when, why, and through which door -------------------
@@ -277,7 +345,7 @@ class TradingStateChanged(RiskChange):
     state: TradingState
     kill_id: str = ""
     flatten: bool = False
-    door: str = ""  # grpc, http, risk (a breaker) or spec
+    door: str = ""  # grpc, cli, operator, http, risk (a breaker) or spec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,6 +356,7 @@ class LimitsChanged(RiskChange):
     version: int
     spec_hash: str
     limits: Mapping[str, Any]  # the limits in their API form (RiskLimits as JSON, snake_case names)
+    door: str = ""  # grpc, cli, operator or spec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,6 +365,7 @@ class LatchReleased(RiskChange):
 
     type = "latch_release"
     control: str = "repeated_execution"
+    door: str = ""  # grpc, cli or operator
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,4 +376,28 @@ class BreachHalted(RiskChange):
     metric: str
 
 
-RISK_CHANGES: tuple[type[RiskChange], ...] = (TradingStateChanged, LimitsChanged, LatchReleased, BreachHalted)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeRefused(RiskChange):
+    """The risk service refused a request to change something (``actor`` and ``reason`` as the request gave
+    them); nothing changed. Journaled for the audit trail; restoring skips it."""
+
+    type = "refused"
+    refusal: Refusal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeAccess(RiskChange):
+    """An access decision about a call to the risk service (``actor`` is the caller's identity)."""
+
+    type = "access"
+    decision: AccessDecision
+
+
+RISK_CHANGES: tuple[type[RiskChange], ...] = (
+    TradingStateChanged,
+    LimitsChanged,
+    LatchReleased,
+    BreachHalted,
+    ChangeRefused,
+    ChangeAccess,
+)

@@ -28,6 +28,9 @@ class Standby(grpc.aio.ServerInterceptor):
         self._prefix = f"/{service}/"
         self._health: health.aio.HealthServicer | None = None
         self._reporting: asyncio.Task | None = None
+        self.waiting_for: set[str] = set()
+        """What the active replica still waits for before it reports SERVING (calls already go through)."""
+        self._reports: set[asyncio.Task] = set()
 
     async def intercept_service(
         self,
@@ -44,6 +47,18 @@ class Standby(grpc.aio.ServerInterceptor):
         self._health = servicer
         self._reporting = asyncio.get_running_loop().create_task(self._report())
 
+    def hold(self, reason: str) -> None:
+        """Report NOT_SERVING, even when active, until ``release(reason)``: readiness then means the service
+        can do its job (routing: its risk gate has the risk service's picture), not only that it listens."""
+        self.waiting_for.add(reason)
+
+    def release(self, reason: str) -> None:
+        if reason in self.waiting_for:
+            self.waiting_for.discard(reason)
+            task = asyncio.get_running_loop().create_task(self._report())
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
+
     async def activate(self) -> None:
         """This replica is the active one now: its calls go through and its service reports SERVING."""
         self.active = True
@@ -51,9 +66,8 @@ class Standby(grpc.aio.ServerInterceptor):
 
     async def _report(self) -> None:
         if self._health is not None:
-            status = (
-                health_pb2.HealthCheckResponse.SERVING if self.active else health_pb2.HealthCheckResponse.NOT_SERVING
-            )
+            serving = self.active and not self.waiting_for
+            status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
             await self._health.set(self.service, status)
 
 

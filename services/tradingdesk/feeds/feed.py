@@ -24,7 +24,7 @@ from tradingdesk.core.clock import Clock
 from tradingdesk.feeds.adapters import LineAdapter
 from tradingdesk.feeds.arbitration import LineArbitrator, Loss
 from tradingdesk.feeds.events import FeedMessage, Heartbeat, LineItem
-from tradingdesk.feeds.monitor import DOWN, LineHealth, LineMonitor, thresholds
+from tradingdesk.feeds.monitor import DOWN, LineHealth, LineMonitor, Switch, thresholds
 from tradingdesk.feeds.quality import OutlierFilter
 from tradingdesk.feeds.state import FeedInfo
 from tradingdesk.spec.model import FeedSpec
@@ -57,6 +57,7 @@ class FeedHandler:
         publish: Publish,
         publish_snapshot: PublishSnapshot | None = None,
         on_health: Callable[[FeedHandler], None] | None = None,
+        on_switch: Callable[[FeedHandler, Switch], None] | None = None,
         outliers: OutlierFilter | None = None,
         max_held: int = 100_000,
     ) -> None:
@@ -81,6 +82,7 @@ class FeedHandler:
         self._publish = publish
         self._publish_snapshot = publish_snapshot
         self._on_health = on_health
+        self._on_switch = on_switch
         self._ring_seq = [0] * RING  # first receive time of recent sequence numbers, for line lag
         self._ring_ns = [0] * RING
         self._supervisors: dict[str, asyncio.Task[None]] = {}
@@ -303,6 +305,8 @@ class FeedHandler:
                 what,
                 switch.reason,
             )
+            if self._on_switch is not None:
+                self._on_switch(self, switch)
         for name, h in self.lines.items():
             conn = self._connections.get(name)
             if conn is not None and h.connected and now - h.last_rx_ns > self.limits.reconnect_ns:

@@ -24,15 +24,17 @@ import grpc
 from grpc.aio import ServicerContext
 from grpc_health.v1 import health, health_pb2
 
+from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.edge.clock import desk_clock
+from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
 from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
 from tradingdesk.feeds.feed import FeedHandler
 from tradingdesk.feeds.metrics import FeedMetrics
-from tradingdesk.feeds.monitor import DOWN
+from tradingdesk.feeds.monitor import DOWN, Switch
 from tradingdesk.feeds.sources import line_adapters
 from tradingdesk.feeds.state import FeedInfo, MarketState
 from tradingdesk.spec.domain import instruments_of
@@ -46,6 +48,7 @@ _SYMBOL = re.compile(SYMBOL_PATTERN)
 DEFAULT_SUBSCRIBER_BOUND = 4_096
 MAX_BATCH = 512
 SERVICE_NAME = "tradingdesk.v1.MarketDataService"
+SWITCH_QUEUE_BOUND = 1_000
 
 LineFault = Callable[[str, str, int], bool]
 """``(feed, line, seq) -> True`` to lose that message on that line (fault injection)."""
@@ -112,6 +115,10 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         self._health: health.aio.HealthServicer | None = None
         self._serving: bool | None = None
         self._health_tasks: set[asyncio.Task[None]] = set()
+        self._switch_listeners: set[asyncio.Queue[pb.FeedLineSwitch | None]] = set()
+        compliance = ServiceDirectory.for_desk(desk).address("compliance")
+        self.access_audit = QueuedAccessAudit(to_compliance(compliance, service="feeds"), name="feeds")
+        """Access decisions about calls to feeds (``audit.access``): feeds has no journal, compliance records them."""
 
     @property
     def arbitrators(self) -> dict[str, LineArbitrator]:
@@ -138,9 +145,11 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
                 publish=self._publish,
                 publish_snapshot=self._publish_snapshot,
                 on_health=self._feed_health_changed,
+                on_switch=self._line_switched,
             )
         for handler in self.handlers.values():
             handler.start()
+        self.access_audit.start()
         FeedMetrics(self)
 
     def bind_health(self, servicer: health.aio.HealthServicer) -> None:
@@ -163,6 +172,9 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         self._health = None
         await asyncio.gather(*(h.stop() for h in self.handlers.values()))
         self.fanout.close_all()
+        for queue in tuple(self._switch_listeners):
+            self._end_switch_stream(queue)
+        await self.access_audit.stop()
 
     def _fault_of(self, feed: str) -> Callable[[str, int], bool] | None:
         fault = self._line_fault
@@ -319,6 +331,42 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         else:
             handler.disable_line(request.line, request.reason)
         return status.feed_status(handler, self.clock.now_ns())
+
+    def _line_switched(self, handler: FeedHandler, switch: Switch) -> None:
+        message = pb.FeedLineSwitch(feed=handler.spec.name, line_switch=status.switch_message(switch))
+        for queue in tuple(self._switch_listeners):
+            try:
+                queue.put_nowait(message)
+            except asyncio.QueueFull:  # that reader is stuck: end its stream; it reconnects and reads the history
+                self._end_switch_stream(queue)
+
+    def _end_switch_stream(self, queue: asyncio.Queue[pb.FeedLineSwitch | None]) -> None:
+        self._switch_listeners.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(None)
+
+    async def StreamLineSwitches(
+        self, request: pb.StreamLineSwitchesRequest, context: ServicerContext
+    ) -> AsyncIterator[pb.FeedLineSwitch]:
+        """The switches each feed remembers, then every new one. Registering and reading the history happen
+        without an await in between, so no switch falls between them (a reader may see one twice)."""
+        if self._stopped:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the feeds service is stopping")
+        queue: asyncio.Queue[pb.FeedLineSwitch | None] = asyncio.Queue(SWITCH_QUEUE_BOUND)
+        self._switch_listeners.add(queue)
+        history = [
+            pb.FeedLineSwitch(feed=name, line_switch=status.switch_message(s), history=True)
+            for name, handler in self.handlers.items()
+            for s in handler.monitor.switches
+        ]
+        try:
+            for message in history:
+                yield message
+            while (message := await queue.get()) is not None:
+                yield message
+        finally:
+            self._switch_listeners.discard(queue)
 
     async def _requested(self, requested: Iterable[str], context: ServicerContext) -> list[str]:
         """The requested symbols, de-duplicated in order (all when none); aborts naming bad ones."""

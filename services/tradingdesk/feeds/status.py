@@ -5,7 +5,7 @@ from __future__ import annotations
 from tradingdesk.core.fixed import format_fixed
 from tradingdesk.feeds.events import QUOTE
 from tradingdesk.feeds.feed import FeedHandler
-from tradingdesk.feeds.monitor import DEGRADED, DISABLED, DOWN, LAGGING, LIVE, SILENT
+from tradingdesk.feeds.monitor import DEGRADED, DISABLED, DOWN, LAGGING, LIVE, SILENT, Switch
 from tradingdesk.v1 import market_data_pb2 as pb
 
 MS = 1_000_000
@@ -18,6 +18,17 @@ LINE_STATE = {
     DOWN: pb.LINE_STATE_DOWN,
     DISABLED: pb.LINE_STATE_DISABLED,
 }
+
+
+def switch_message(s: Switch) -> pb.LineSwitch:
+    return pb.LineSwitch(
+        time_ns=s.at_ns,
+        from_line=s.from_line,
+        to_line=s.to_line,
+        failback=s.failback,
+        took_ms=s.took_ns // MS,
+        reason=s.reason,
+    )
 
 
 def feed_status(handler: FeedHandler, now_ns: int) -> pb.FeedStatus:
@@ -62,17 +73,7 @@ def feed_status(handler: FeedHandler, now_ns: int) -> pb.FeedStatus:
         held=len(arb.held),
         failovers=monitor.failovers,
         failbacks=monitor.failbacks,
-        recent_switches=[
-            pb.LineSwitch(
-                time_ns=s.at_ns,
-                from_line=s.from_line,
-                to_line=s.to_line,
-                failback=s.failback,
-                took_ms=s.took_ns // MS,
-                reason=s.reason,
-            )
-            for s in monitor.switches
-        ],
+        recent_switches=[switch_message(s) for s in monitor.switches],
         stale_symbols=handler.stale_symbols(now_ns),
         outliers=handler.outliers.held,
         recent_outliers=[

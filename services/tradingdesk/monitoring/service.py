@@ -19,6 +19,7 @@ import grpc
 import httpx
 from grpc.aio import ServicerContext
 
+from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.http import BackgroundHttpServer
@@ -65,6 +66,9 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self.dashboard: BackgroundHttpServer | None = None
         self._http: httpx.AsyncClient | None = None
         self._task: asyncio.Task | None = None
+        compliance = self.directory.address("compliance")
+        self.access_audit = QueuedAccessAudit(to_compliance(compliance, service="monitoring"), name="monitoring")
+        """Access decisions about calls to monitoring (``audit.access``): compliance records them."""
         self._dashboard_task: asyncio.Task | None = None
         self._stopping = False
 
@@ -90,6 +94,7 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             risk_address=self.directory.address("risk"), routing_address=self.directory.address("routing")
         )
         self._task = asyncio.create_task(self.collector.run(self.interval), name="monitoring-collector")
+        self.access_audit.start()
 
     def after_serving(self) -> None:
         """The dashboard starts once gRPC serves: loading FastAPI costs a busy machine seconds, and the desk is
@@ -203,5 +208,6 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             await self.collector.stop()
         if self._http is not None:
             await self._http.aclose()
+        await self.access_audit.stop()
         for ch in self.channels.values():
             await ch.close()

@@ -18,6 +18,7 @@ from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce
 from tradingdesk.core.event_codec import StreamDecoder
 from tradingdesk.core.events import (
     CancelRequested,
+    DeskEvent,
     JournalEvent,
     OrderEvent,
     OrderPending,
@@ -128,6 +129,12 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
             if len(out) >= limit:
                 break
         return out
+
+    def record(self, event: DeskEvent) -> int:
+        """Journal a desk event that changes no order (a refused request, a feed's line switch, an access
+        decision) through the one fan-out, so recovery sees it like any other; its journal seq."""
+        self.bus.emit(event)
+        return self.journal.last_seq
 
     # -- client requests ------------------------------------------------------------------------------------------
     def submit(self, req: NewOrder) -> Ack:

@@ -8,11 +8,14 @@ cut off), with ``delivery`` saying which.
 Credential: every ``/v1`` call needs ``Authorization: Bearer <token>``. The token is the value of the
 environment variable ``TD_RISK_HTTP_TOKEN``, or the content of the file named by ``TD_RISK_HTTP_TOKEN_FILE``
 (a mounted Kubernetes Secret). With neither set, the endpoints answer 503: an unauthenticated kill switch
-is never served. ``GET /healthz`` needs no credential.
+is never served. ``GET /healthz`` needs no credential. When the desk's TLS is on, the door serves HTTPS with the
+risk service's certificate and every ``/v1`` route is checked like an RPC (``tradingdesk.security.http``): a
+bearer token of an identity in ``spec.access`` (or the credential above) whose roles allow the route, 403 otherwise.
 
 Errors: 401 without or with a wrong credential, 422 for a malformed body (FastAPI names the field in
 ``detail[].loc``), 400 for a value the desk refuses (``{"field": ..., "error": ...}``), 409 for a request the
-current state refuses (resuming what is not halted).
+current state refuses (resuming what is not halted). A refused ``POST`` (400, 404, 409, 422) is journaled with
+the body as sent before it is answered, like a refused gRPC request (door ``http``).
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ from typing import Annotated
 
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradingdesk.core.events import Refusal
 from tradingdesk.core.reject import Reject, RejectKind
+from tradingdesk.edge.refusals import MESSAGE_MAX, bounded
 from tradingdesk.risk.limits import StateEntry
-from tradingdesk.risk.scope import ScopeKey
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 from tradingdesk.risk.state import RiskState
 from tradingdesk.security.http import HttpAccess, HttpDenied, http_access
 from tradingdesk.security.tls import TlsFiles
@@ -132,17 +139,58 @@ def build_app(state: RiskState, token: str | None, access: HttpAccess | None = N
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
             raise HTTPException(401, "a valid credential is required", headers={"WWW-Authenticate": "Bearer"})
 
+    async def journal_refusal(request: Request, *, kind: str, code: str, status: int, message: str) -> None:
+        """A refused POST goes into the risk change journal with its body as sent, before the answer."""
+        if request.method != "POST":
+            return
+        try:
+            sent = await request.json()
+        except ValueError:
+            sent = {"body": (await request.body()).decode("utf-8", "replace")}
+        fields = bounded(sent if isinstance(sent, dict) else {"body": sent})
+        try:
+            scope = state.parse_scope(str(fields.get("account", "")), str(fields.get("strategy", "")))
+        except Reject:
+            scope = DESK_SCOPE  # not one of the desk's: the body keeps what was asked
+        refusal = Refusal(
+            method=f"POST {request.url.path}",
+            door="http",
+            reject_kind=kind,
+            code=code,
+            status=str(status),
+            message=message[:MESSAGE_MAX],
+            request=fields,
+        )
+        try:
+            await state.record_refusal(
+                refusal, actor=str(fields.get("actor", "")), reason=str(fields.get("reason", "")), scope=scope
+            )
+        except Exception:
+            log.exception("risk http: the refusal of %s could not be journaled", refusal.method)
+
     if access is not None:
         authorize = checked  # type: ignore[assignment]
 
     @app.exception_handler(Reject)
-    async def _refused(_request, reject: Reject) -> JSONResponse:
+    async def _refused(request: Request, reject: Reject) -> JSONResponse:
         field, sep, problem = reject.message.partition(": ")
         body = {"field": field, "error": problem} if sep and reject.kind == RejectKind.INVALID else {}
         body.setdefault("error", reject.message)
         if reject.code:
             body["code"] = reject.code
-        return JSONResponse(body, status_code=HTTP_STATUS[reject.kind])
+        status = HTTP_STATUS[reject.kind]
+        await journal_refusal(request, kind=reject.kind.value, code=reject.code, status=status, message=reject.message)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
+        )
+        await journal_refusal(
+            request, kind=RejectKind.INVALID.value, code="INVALID_ARGUMENT", status=422, message=problems
+        )
+        return await request_validation_exception_handler(request, exc)
 
     @app.get("/healthz")
     async def healthz() -> dict:

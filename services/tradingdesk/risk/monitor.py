@@ -87,17 +87,24 @@ class RealTimeRisk:
         self.limits = limits
         self.sectors = dict(sectors)
         self.lot_sizes = dict(lot_sizes)
-        self.books: dict[ScopeKey, ScopeBook] = {DESK_SCOPE: ScopeBook(DESK_SCOPE)}
         self.marks: dict[str, int] = {}
+        self.samples: dict[str, deque[float]] = {}
+        self.sample_count = 0
+        self._next_sample_ns = 0
+        self._tripped: set[tuple[ScopeKey, str, int]] = set()  # (scope, metric, day) halted once per day
+        self.forget_journal()
+
+    def forget_journal(self) -> None:
+        """Drop everything learnt from the routing journal (positions, open orders, P&L, latches, findings), to
+        read a journal again from its first event: another journal (a new incarnation), or the same one gone
+        back. Marks and return samples come from market data and stay; so do the halts already tripped today
+        (they are in the risk change journal, and a desk halts once per scope, metric and day)."""
+        self.books: dict[ScopeKey, ScopeBook] = {DESK_SCOPE: ScopeBook(DESK_SCOPE)}
         self.open: dict[str, OpenOrder] = {}
         self.open_notional: dict[ScopeKey, int] = {}
         self.last_seq = 0
         self.venue_errors: dict[str, deque[int]] = {}
         self.latches: dict[ScopeKey, tuple[int, str]] = {}
-        self.samples: dict[str, deque[float]] = {}
-        self.sample_count = 0
-        self._next_sample_ns = 0
-        self._tripped: set[tuple[ScopeKey, str, int]] = set()  # (scope, metric, day) halted once per day
         self._warned: set[tuple[ScopeKey, str]] = set()
         self._breached: set[tuple[ScopeKey, str]] = set()
         self.pending: list[Finding] = []  # found while applying events; taken by the next evaluate

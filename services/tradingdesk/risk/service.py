@@ -25,6 +25,7 @@ import threading
 
 import grpc
 
+from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import StreamDecoder, record_event
@@ -36,7 +37,7 @@ from tradingdesk.edge.upstream import Upstream
 from tradingdesk.risk.http import RiskHttpServer
 from tradingdesk.risk.limits import Limits, StateEntry
 from tradingdesk.risk.monitor import LOSS_METRICS, Finding, RealTimeRisk
-from tradingdesk.risk.scope import ScopeKey, scope_label
+from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
 from tradingdesk.risk.servicer import RiskServicer
 from tradingdesk.risk.state import RiskState
 from tradingdesk.risk.wire import scope_proto
@@ -95,6 +96,10 @@ class RiskService:
             accounts={a.name: frozenset(a.strategies) for a in desk.spec.accounts},
         )
         self.servicer = RiskServicer(self.state, self.rt, self.instruments)
+        self.journal_incarnation = ""
+        """The routing journal the real-time monitor was built from."""
+        self.access_audit = QueuedAccessAudit(self.state.record_access, name="risk")
+        """Access decisions about calls to risk (``audit.access``), into the risk change journal."""
         self.upstreams: list[Upstream] = []
         self._tasks: list[asyncio.Task] = []
         self.http: RiskHttpServer | None = None
@@ -135,6 +140,7 @@ class RiskService:
         for up in self.upstreams:
             up.start()
         self._tasks.append(asyncio.create_task(self._tick(), name="risk-evaluate"))
+        self.access_audit.start()
         port = self.desk.spec.risk.http_port
         if port:
             self.http = RiskHttpServer(self.state, self._http_host(), port, self.environ)
@@ -164,6 +170,7 @@ class RiskService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for up in self.upstreams:
             await up.stop()
+        await self.access_audit.stop()
         self.store.release()
         self.db.dispose()
 
@@ -176,18 +183,47 @@ class RiskService:
 
     # -- real-time inputs -------------------------------------------------------------------------------------------
     async def _consume_journal(self, channel: grpc.aio.Channel) -> None:
+        """Follow the routing journal. Its first message names the journal (incarnation) and how far it goes: a
+        different journal (routing on a fresh database), or the same one behind what was read (restored from a
+        backup), is read again from its first event, after forgetting what the old one said; an event is never
+        skipped because an older journal already used its seq."""
         stub = orders_pb2_grpc.OrderServiceStub(channel)
-        stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=self.rt.last_seq + 1))
+        rt = self.rt
+        stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=rt.last_seq + 1))
+        header = await anext(aiter(stream))
+        if rt.last_seq and (header.incarnation != self.journal_incarnation or header.durable_seq < rt.last_seq):
+            stream.cancel()
+            self._read_journal_again(header.incarnation, header.durable_seq)
+            stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=1))
+            header = await anext(aiter(stream))
+        self.journal_incarnation = header.incarnation
         decoder = StreamDecoder()
         async for batch in stream:
             now = self.clock.now_ns()
             for ev in batch.events:
-                if ev.seq <= self.rt.last_seq:
+                if ev.seq <= rt.last_seq:
                     continue
                 event = decoder.decode(ev.kind, ev.order_id, ev.ts_ns, decode_payload(ev.payload_json))
-                self.rt.on_event(ev.seq, event, now)
-            if self.rt.pending:
+                rt.on_event(ev.seq, event, now)
+            if rt.pending:
                 await self.evaluate()
+
+    def _read_journal_again(self, incarnation: str, durable_seq: int) -> None:
+        """Say loudly that the journal changed under us, then start over from its first event."""
+        rt = self.rt
+        if incarnation != self.journal_incarnation:
+            why = (
+                f"the routing journal is a new one (incarnation {incarnation}, was {self.journal_incarnation}): "
+                f"real-time risk is rebuilt from its first event"
+            )
+        else:
+            why = (
+                f"the routing journal went back from seq {rt.last_seq} to {durable_seq} (restored?): "
+                "real-time risk is rebuilt from its first event"
+            )
+        log.error("risk: %s", why)
+        self.state.emit(risk_pb2.RISK_EVENT_KIND_WARNING, DESK_SCOPE, why, metric="journal")
+        rt.forget_journal()
 
     def apply_journal(self, records, now_ns: int | None = None) -> None:
         """Apply journal records directly (tests and tools that replay a journal without a routing service)."""

@@ -1,7 +1,9 @@
 """RiskService over gRPC: parse, hand to the risk state (or read the monitor), answer.
 
 Every mutation goes through ``RiskState``, which the HTTP kill switch shares; this module only maps requests
-and answers between protobuf and the domain, and a ``Reject`` to its gRPC status (``edge/status.py``).
+and answers between protobuf and the domain, and a ``Reject`` to its gRPC status (``edge/status.py``). A
+refused request to change something is journaled (``ChangeRefused``) before it is answered, with the door it
+came through (``edge/door.py``), and ``StreamChanges`` serves the change journal to the audit trail.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import contextlib
 import logging
 
 import grpc
+from google.protobuf.message import Message
 
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.fixed import DecimalFormatError, format_fixed, format_pnl, parse_fixed
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.reject import Reject, conflict, invalid, not_found, refused
+from tradingdesk.edge.door import door_of
+from tradingdesk.edge.refusals import grpc_refusal
 from tradingdesk.edge.status import abort
 from tradingdesk.risk.delivery import Delivery, GateLink
 from tradingdesk.risk.limits import Limits, StateEntry, limit_problems
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 
 EVENT_QUEUE_BOUND = 10_000
 MAX_HORIZON_S = 10 * 86_400
+CHANGES_CHUNK = 1_000
+CHANGES_RECHECK_S = 1.0  # a reader also looks for new changes this often (a wake-up can never be missed for long)
 
 
 class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
@@ -53,24 +60,22 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 field, _, problem = problems[0].partition(": ")
                 raise invalid(field, problem + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "SetLimits", request)
         async with state.lock:
             current = state.limits.version
             if request.expected_version and request.expected_version != current:
-                await abort(
-                    context,
-                    conflict(
-                        f"expected_version {request.expected_version} is not the current version {current}: "
-                        "read the limits again",
-                        "LIMITS_VERSION",
-                    ),
+                reject = conflict(
+                    f"expected_version {request.expected_version} is not the current version {current}: "
+                    "read the limits again",
+                    "LIMITS_VERSION",
                 )
+                await self._refuse(context, reject, "SetLimits", request)
             new = Limits(
                 **{name: getattr(limits, name) for name in Limits.__dataclass_fields__ if name != "version"},
                 version=current + 1,
             )
             state.set_limits(new)
-            await asyncio.to_thread(state.record_limits, actor, reason)
+            await asyncio.to_thread(state.record_limits, actor, reason, door=door_of(context))
             msg = limits_to_proto(new)
             state.broadcast(risk_pb2.GateUpdate(limits=msg))
         state.emit(
@@ -96,9 +101,9 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 raise invalid("state", "must be ACTIVE, REDUCING or HALTED")
             actor, reason = self.state.person(request.actor, request.reason)
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "SetTradingState", request)
         entry, delivery = await self.state.change_state(
-            scope, TradingState(request.state), actor, reason, door="grpc", answer_by=_answer_by(context)
+            scope, TradingState(request.state), actor, reason, door=door_of(context), answer_by=_answer_by(context)
         )
         return _applied(scope, entry, delivery)
 
@@ -110,11 +115,11 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 request.actor,
                 request.reason,
                 flatten=request.flatten,
-                door="grpc",
+                door=door_of(context),
                 answer_by=_answer_by(context),
             )
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "KillSwitch", request)
         return risk_pb2.KillSwitchResponse(
             kill_id=kill_id, state=_applied(scope, entry, delivery), gates=delivery.gates
         )
@@ -123,10 +128,10 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         try:
             scope = self._scope(request)
             entry, delivery = await self.state.resume(
-                scope, request.actor, request.reason, door="grpc", answer_by=_answer_by(context)
+                scope, request.actor, request.reason, door=door_of(context), answer_by=_answer_by(context)
             )
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "Resume", request)
         return _applied(scope, entry, delivery)
 
     async def ReleaseLatch(self, request, context):
@@ -136,9 +141,23 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 raise invalid("scope.account", "is required: latches hold an account or an account and strategy")
             actor, reason = self.state.person(request.actor, request.reason, "the latch")
         except Reject as reject:
-            await abort(context, reject)
-        released = await self.state.release_latch(scope, actor, reason)
+            await self._refuse(context, reject, "ReleaseLatch", request)
+        released = await self.state.release_latch(scope, actor, reason, door=door_of(context))
         return risk_pb2.ReleaseLatchResponse(released=released)
+
+    async def _refuse(self, context, reject: Reject, method: str, request: Message) -> None:
+        """Journal the refused request, then answer it. The actor, reason and scope are recorded as given (the
+        scope only when it names one of the desk's), the request's fields as sent."""
+        refusal = grpc_refusal(method=method, door=door_of(context), reject=reject, request=request)
+        try:
+            scope = self._scope(request) if "scope" in request.DESCRIPTOR.fields_by_name else DESK_SCOPE
+        except Reject:
+            scope = DESK_SCOPE  # not one of the desk's: the request fields keep what was asked
+        try:
+            await self.state.record_refusal(refusal, actor=request.actor, reason=request.reason, scope=scope)
+        except Exception:
+            log.exception("risk: the refusal of %s (%s) could not be journaled", method, reject.code)
+        await abort(context, reject)
 
     # -- streams ----------------------------------------------------------------------------------------------------
     async def StreamGateUpdates(self, request_iterator, context):
@@ -181,6 +200,48 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             log.debug("risk: gate %s: acknowledgements ended: %s", link.name, exc)
         finally:
             link.acks_ended()
+
+    async def StreamChanges(self, request, context):
+        """The change journal from ``from_seq``, gap-free: history in chunks, then each change once stored."""
+        state = self.state
+        store = state.store
+        wake = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), wake)
+        state.journal_waiters.add(waiter)  # before reading, so a change stored meanwhile is never missed
+        try:
+            incarnation = await asyncio.to_thread(store.incarnation)
+            last = await asyncio.to_thread(store.last_id)
+            yield risk_pb2.RiskChanges(incarnation=incarnation, last_seq=last)
+            seq = max(1, request.from_seq)
+            while not state.streams_ended:
+                wake.clear()
+                rows = await asyncio.to_thread(store.since, seq, limit=CHANGES_CHUNK)
+                if rows:
+                    yield risk_pb2.RiskChanges(
+                        incarnation=incarnation,
+                        changes=[
+                            risk_pb2.RiskChangeRecord(
+                                seq=r.id,
+                                ts_ns=r.ts_ns,
+                                type=str(r.change.get("type", "")),
+                                actor=r.actor,
+                                reason=r.reason,
+                                scope=r.scope,
+                                change_json=r.change_json,
+                            )
+                            for r in rows
+                        ],
+                    )
+                    seq = rows[-1].id + 1
+                    if len(rows) == CHANGES_CHUNK:
+                        continue
+                try:
+                    async with asyncio.timeout(CHANGES_RECHECK_S):
+                        await wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            state.journal_waiters.discard(waiter)
 
     async def StreamRiskEvents(self, request, context):
         state = self.state

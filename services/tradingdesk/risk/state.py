@@ -22,7 +22,17 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import decode_change, encode_change
-from tradingdesk.core.events import BreachHalted, LatchReleased, LimitsChanged, RiskChange, TradingStateChanged
+from tradingdesk.core.events import (
+    AccessDecision,
+    BreachHalted,
+    ChangeAccess,
+    ChangeRefused,
+    LatchReleased,
+    LimitsChanged,
+    Refusal,
+    RiskChange,
+    TradingStateChanged,
+)
 from tradingdesk.core.ids import check_id
 from tradingdesk.core.reject import invalid, refused
 from tradingdesk.risk.delivery import Delivery, GateLink, await_acknowledgements
@@ -75,6 +85,9 @@ class RiskState:
         self.events: deque[risk_pb2.RiskEvent] = deque(maxlen=EVENTS_RETAINED)
         self._event_seq = 0
         self.lock = asyncio.Lock()
+        self.journal_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        """Readers of the change journal (``StreamChanges``), woken after every change is stored."""
+        self.streams_ended = False
 
     # -- restore ----------------------------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -103,7 +116,7 @@ class RiskState:
             self.set_limits(limits_from_proto(ParseDict(last_limits.limits, risk_pb2.RiskLimits())))
         elif last_limits is not None:
             self.set_limits(Limits.from_spec(self.desk.spec.risk, version=last_limits.version + 1))
-            self.record_limits(SPEC_ACTOR, "spec.risk changed")
+            self.record_limits(SPEC_ACTOR, "spec.risk changed", door="spec")
         spec_state = SPEC_STATES[self.desk.spec.trading_state]
         if last_spec_state != spec_state:
             self._record_state(
@@ -112,7 +125,8 @@ class RiskState:
 
     # -- journal ----------------------------------------------------------------------------------------------------
     def record(self, change: RiskChange) -> None:
-        """Store one change durably (blocking: call from a thread on the event loop's behalf)."""
+        """Store one change durably (blocking: call from a thread on the event loop's behalf), then wake the
+        readers of the change journal."""
         self.store.record(
             change.ts_ns,
             change.actor,
@@ -120,6 +134,32 @@ class RiskState:
             scope_label((change.account, change.strategy)),
             encode_change(change),
         )
+        for loop, event in tuple(self.journal_waiters):
+            with contextlib.suppress(RuntimeError):  # that reader's loop is closed: it is gone
+                loop.call_soon_threadsafe(event.set)
+
+    async def record_refusal(self, refusal: Refusal, *, actor: str, reason: str, scope: ScopeKey = DESK_SCOPE) -> None:
+        """Journal a refused request (before it is answered): who asked, what, and why it was refused."""
+        change = ChangeRefused(
+            ts_ns=self.clock.now_ns(),
+            actor=actor.strip()[:MAX_ACTOR],
+            reason=reason.strip()[:MAX_REASON],
+            account=scope[0],
+            strategy=scope[1],
+            refusal=refusal,
+        )
+        await asyncio.to_thread(self.record, change)
+
+    async def record_access(self, decisions: list[AccessDecision]) -> None:
+        """Journal access decisions about calls to the risk service (``audit.access``)."""
+
+        def write() -> None:
+            for d in decisions:
+                self.record(
+                    ChangeAccess(ts_ns=d.ts_ns, actor=d.identity[:MAX_ACTOR], reason=d.detail[:MAX_REASON], decision=d)
+                )
+
+        await asyncio.to_thread(write)
 
     def _record_state(
         self,
@@ -154,7 +194,7 @@ class RiskState:
         self.limits = limits
         self.monitor.limits = limits
 
-    def record_limits(self, actor: str, reason: str) -> None:
+    def record_limits(self, actor: str, reason: str, *, door: str) -> None:
         self.record(
             LimitsChanged(
                 ts_ns=self.clock.now_ns(),
@@ -163,6 +203,7 @@ class RiskState:
                 version=self.limits.version,
                 spec_hash=spec_hash(self.desk),
                 limits=MessageToDict(limits_to_proto(self.limits), preserving_proto_field_name=True),
+                door=door,
             )
         )
 
@@ -296,6 +337,9 @@ class RiskState:
                 queue.put_nowait(None)
         self.gates.clear()
         self.listeners.clear()
+        self.streams_ended = True
+        for _loop, event in tuple(self.journal_waiters):
+            event.set()
 
     # -- changes, whichever door they come through ---------------------------------------------------------------
     async def change_state(
@@ -411,11 +455,11 @@ class RiskState:
             raise refused(f"{scope_label(scope)} is already ACTIVE: nothing to resume", "NOT_HALTED")
         return await self.change_state(scope, TradingState.ACTIVE, actor, reason, door=door, answer_by=answer_by)
 
-    async def release_latch(self, scope: ScopeKey, actor: str, reason: str) -> bool:
+    async def release_latch(self, scope: ScopeKey, actor: str, reason: str, *, door: str) -> bool:
         """A person re-enables a scope the repeated-execution throttle latched off; True if one was latched."""
         now = self.clock.now_ns()
         released = self.monitor.latches.pop(scope, None) is not None
-        change = LatchReleased(ts_ns=now, actor=actor, reason=reason, account=scope[0], strategy=scope[1])
+        change = LatchReleased(ts_ns=now, actor=actor, reason=reason, account=scope[0], strategy=scope[1], door=door)
         await asyncio.to_thread(self.record, change)
         self.releases[scope] = (now, actor, reason)
         self.broadcast(

@@ -17,9 +17,10 @@ import threading
 
 import grpc
 
+from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TimeInForce, TradingState
-from tradingdesk.core.events import JournalEvent
+from tradingdesk.core.events import AccessDecision, AccessRecorded, FeedSwitched, JournalEvent
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.core.ids import IdGenerator
 from tradingdesk.edge.clock import desk_clock
@@ -56,7 +57,9 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 BACKGROUND_COMMIT_DELAY_S = 0.002
+GATE_PICTURE = "the risk service's first picture of limits and trading states"
 FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
+SWITCHES_REMEMBERED = 10_000
 
 
 class RoutingService:
@@ -93,9 +96,16 @@ class RoutingService:
         self.durability: AsyncDurability | None = None
         self.venues: dict[str, SimulatedVenue] = {}
         self.recovered = 0
+        self.journaled_switches: dict[tuple[str, int, str], None] = {}
+        """(feed, switched_ns, to_line) of the feed line switches in the journal, the newest last."""
+        self.access_audit = QueuedAccessAudit(self._journal_access, name="routing")
+        """Access decisions about calls to routing (``audit.access``), into the journal."""
         self.applied_seq = 0  # the last journal record this replica applied to its engine
         self.applied_ts_ns = 0
         self.standby = Standby(self.service_names[0], "standby: another routing replica is active; retry")
+        # Ready (and the embedded desk up) once the gate has the risk service's picture: a kill switch pulled
+        # from then on reaches this gate, instead of answering "applied by 0 of 0 gates".
+        self.standby.hold(GATE_PICTURE)
         self.interceptors = (self.standby,)
         self._stopping = threading.Event()
         self._lead_task: asyncio.Task | None = None
@@ -152,6 +162,7 @@ class RoutingService:
                 impact_coefficient_bps=v.impact_bps,
                 depth_levels=v.depth_levels,
             )
+        self.engine.bus.subscribe(self._remember_switch)  # replayed and followed switches too
         # Replay what is committed; an active replica then continues the numbering after it, a standby follows.
         self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
         self.durability = AsyncDurability(self.journal, loop)
@@ -179,7 +190,7 @@ class RoutingService:
         self.upstreams = [
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
             Upstream("risk", self.directory.address("risk"), self._consume_risk),
-        ]
+        ]  # line switches: only the active replica journals them (``_lead``)
         for up in self.upstreams:
             up.start()
         log.info("routing: recovered %d journal records, %d open orders", self.recovered, self.engine.open_count)
@@ -235,6 +246,11 @@ class RoutingService:
         epoch_ms = max(self.clock.now_ns(), self.applied_ts_ns) // 1_000_000 + 1
         self.engine.ids = IdGenerator("O", epoch_ms=epoch_ms)
         self.journal.start()
+        # What only the writer journals: feed line switches (a standby's would be refused) and access decisions.
+        switches = Upstream("line-switches", self.directory.address("feeds"), self._consume_line_switches)
+        self.upstreams.append(switches)
+        switches.start()
+        self.access_audit.start()
         for scope, entry in list(self.gate.states.items()):
             # halts the risk service sent while this replica stood by (changed_ns 0: the spec's, not yet heard);
             # one the old active replica handled cancels only what is still open and journals no second report
@@ -350,6 +366,44 @@ class RoutingService:
                 trip.level,
             )
 
+    async def _journal_access(self, decisions: list[AccessDecision]) -> None:
+        """Access decisions into the journal, durable when this returns."""
+        assert self.engine is not None and self.durability is not None
+        seq = 0
+        for decision in decisions:
+            seq = self.engine.record(AccessRecorded(ts_ns=decision.ts_ns, decision=decision))
+        self.commit_soon()
+        await self.durability.wait_durable(seq)
+
+    def _remember_switch(self, event: object) -> None:
+        """The fan-out's handler (live and replayed): which line switches the journal holds already."""
+        if type(event) is FeedSwitched:
+            known = self.journaled_switches
+            known[(event.feed, event.switched_ns, event.to_line)] = None
+            if len(known) > SWITCHES_REMEMBERED:
+                del known[next(iter(known))]
+
+    async def _consume_line_switches(self, channel: grpc.aio.Channel) -> None:
+        """Every change of a feed's active line goes into the journal once: the feeds service sends the ones it
+        remembers first (so a switch while routing was away is not lost), then each new one."""
+        stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
+        async for message in stub.StreamLineSwitches(market_data_pb2.StreamLineSwitchesRequest()):
+            s = message.line_switch
+            if (message.feed, s.time_ns, s.to_line) in self.journaled_switches or self.engine is None:
+                continue
+            self.engine.record(
+                FeedSwitched(
+                    ts_ns=self.clock.now_ns(),
+                    feed=message.feed,
+                    from_line=s.from_line,
+                    to_line=s.to_line,
+                    reason=s.reason,
+                    failback=s.failback,
+                    took_ns=s.took_ms * 1_000_000,
+                    switched_ns=s.time_ns,
+                )
+            )
+
     async def _consume_risk(self, channel: grpc.aio.Channel) -> None:
         """Limits, states, latches and kills from the risk service, each acknowledged once applied, so a kill
         switch returns only when this gate refuses orders. The gate fails closed when this stream is silent
@@ -364,6 +418,11 @@ class RoutingService:
         )
 
     def _apply_gate_update(self, update: risk_pb2.GateUpdate) -> None:
+        self._apply_gate_picture(update)
+        if update.full:
+            self.standby.release(GATE_PICTURE)
+
+    def _apply_gate_picture(self, update: risk_pb2.GateUpdate) -> None:
         """One update, applied before it is acknowledged: states and limits, latches, and the mass cancel of
         each scope that went HALTED."""
         gate = self.gate
@@ -428,6 +487,7 @@ class RoutingService:
             await asyncio.gather(self._lead_task, return_exceptions=True)
         for up in self.upstreams:
             await up.stop()
+        await self.access_audit.stop()
         if hasattr(self, "_reseat_when_priced"):
             self._reseat_when_priced.cancel()
         if self.journal is not None:

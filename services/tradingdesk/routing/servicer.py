@@ -1,8 +1,14 @@
-"""OrderService over gRPC: parse, hand to the engine, wait for durability, answer."""
+"""OrderService over gRPC: parse, hand to the engine, wait for durability, answer.
+
+Every answer about an order request waits until the journal holds what it answers: an acknowledgement its order
+event, a refusal its ``RequestRefused`` record (``routing/refusals.py``), so the audit trail has every refused
+request a client was told about.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
@@ -15,12 +21,15 @@ from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import Ack
 from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.refusals import METHODS, refused_request
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 MAX_LIST = 10_000
 JOURNAL_BATCH_MAX = 2_000
@@ -119,12 +128,37 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self.commit_soon = commit_soon
         self._events: dict[int, orders_pb2.JournalEvent] = {}  # seq -> wire message, shared by subscribers
 
+    # -- refusals ------------------------------------------------------------------------------------------
+    def _journal_refusal(self, method: str, door: str, reject: Reject, request) -> int | None:
+        """Journal a refused request; its seq, or None if the journal would not take it (logged)."""
+        event = refused_request(
+            method=method,
+            door=door,
+            reject=reject,
+            request=request,
+            parser=self.parser,
+            now_ns=self.engine.clock.now_ns(),
+        )
+        try:
+            return self.engine.record(event)
+        except Exception:
+            log.exception("routing: the refusal of %s (%s) could not be journaled", method, reject.code)
+            return None
+
+    async def _refuse(self, context, reject: Reject, method: str, request) -> None:
+        """Answer a refused unary request once its refusal is durable in the journal."""
+        seq = self._journal_refusal(method, "unary", reject, request)
+        if seq is not None:
+            self.commit_soon()
+            await self.durability.wait_durable(seq)
+        await abort(context, reject)
+
     # -- unary ---------------------------------------------------------------------------------------------
     async def SubmitOrder(self, request, context):
         try:
             ack = self.engine.submit(self.parser.new_order(request))
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "SubmitOrder", request)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -133,7 +167,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         try:
             ack = self.engine.cancel(self.parser.order_ref(request))
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "CancelOrder", request)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack)
@@ -142,7 +176,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         try:
             ack = self.engine.replace(self.parser.replace(request))
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "ReplaceOrder", request)
         new_order_id = _replacement_id(self.engine, ack, request.new_client_order_id)
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
@@ -357,10 +391,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                     code=status_number(reject), message=reject.message, reject_code=reject.code
                 )
                 response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
-                if waiting:
-                    waiting.append((waiting[-1][0], response))  # keep answers in request order
-                else:
+                method = METHODS.get(which or "", "OrderSession")
+                seq = self._journal_refusal(method, "session", reject, getattr(req, which) if which else req)
+                if seq is None:  # not journaled (logged): answer in request order all the same
+                    seq = waiting[-1][0] if waiting else self.durability.durable_seq
+                if seq <= self.durability.durable_seq and not waiting:
                     out.put_nowait(response)
+                else:
+                    waiting.append((seq, response))  # answered once durable, in request order
+                    all_released.clear()
                 return
             mine.add(ack.order.order_id)
             response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack, new_order_id))

@@ -1,7 +1,8 @@
 """The embedded runtime: all five services on one machine, each in its own process and port.
 
 Each child runs exactly what a pod runs (``tradingdesk serve <service>``), so the embedded desk exercises
-the production code path. Processes rather than threads also let routing use a core of its own.
+the production code path. Processes rather than threads also let routing use a core of its own. A child dies
+with the process that started it (``runtime/lifeline.py``); ``runtime/supervisor.py`` restarts one that crashes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.markets.calendar_source import desk_calendars
-from tradingdesk.runtime.monitoring_stack import MonitoringStack
+from tradingdesk.runtime.lifeline import SUPERVISOR_PID_ENV
 from tradingdesk.security import channels
 from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
@@ -67,12 +68,19 @@ def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
         return origin
 
 
-async def wait_serving(address: str, deadline: float, credentials: ClientCredentials | None = None) -> bool:
+# The health name each service reports ready on, when not the whole process (""): routing's OrderService is
+# SERVING once its risk gate has the risk service's picture, so an "up" desk's kill switch reaches every gate.
+READINESS_NAMES = {"routing": "tradingdesk.v1.OrderService"}
+
+
+async def wait_serving(
+    address: str, deadline: float, *, service: str = "", credentials: ClientCredentials | None = None
+) -> bool:
     async with channels.aio_channel(address, options=PROBE_CHANNEL_OPTIONS, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
-                resp = await stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                resp = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=0.5)
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return True
             except grpc.aio.AioRpcError:
@@ -89,12 +97,29 @@ class EmbeddedDesk:
         self.spec_path = spec_path
         self.directory = ServiceDirectory.for_desk(desk, env or dict(os.environ))
         self.log_dir = log_dir
-        self.env = {**os.environ, **(env or {})}
+        # Each child dies with this process, even a SIGKILLed one (runtime/lifeline.py).
+        self.env = {**os.environ, **(env or {}), SUPERVISOR_PID_ENV: str(os.getpid())}
         self.children: dict[str, Child] = {}
         self.credentials: ClientCredentials | None = None
         """The runtime's own client identity (``svc:runtime``), once ``start`` made the desk's certificates."""
         if clock_source(desk) == "replay":
             self.env[REPLAY_ORIGIN_ENV] = str(replay_origin(desk, self.env))
+
+    async def spawn(self, name: str) -> Child:
+        """Start (or start again) one service's process; its output is appended to ``<log_dir>/<name>.log``."""
+        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed once the child has its copy
+        try:
+            proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own copy of the descriptor
+        child = Child(name, self.directory.address(name), proc)
+        self.children[name] = child
+        return child
 
     async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
         if self.desk.spec.access.tls:  # the desk's CA and certificates, created on the first start
@@ -103,16 +128,16 @@ class EmbeddedDesk:
         # Computed once here, the calendars are read from their cache by every child (no pandas at start).
         await asyncio.to_thread(desk_calendars, self.desk)
         for name in SERVICE_NAMES:
-            cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
-            out = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-            proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
-            self.children[name] = Child(name, self.directory.address(name), proc)
+            await self.spawn(name)
         deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or ready_timeout)
+        children = list(self.children.values())
         results = await asyncio.gather(
-            *(wait_serving(c.address, deadline, self.credentials) for c in self.children.values())
+            *(
+                wait_serving(
+                    c.address, deadline, service=READINESS_NAMES.get(c.name, ""), credentials=self.credentials
+                )
+                for c in children
+            )
         )
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:
@@ -120,13 +145,6 @@ class EmbeddedDesk:
             raise RuntimeError(f"services did not become ready: {', '.join(failed)}")
         for c in self.children.values():
             print_line(f"{c.name:<11} serving on {c.address}  (grpc.health.v1 SERVING, pid {c.process.pid})")
-
-    async def wait_any_exit(self) -> str:
-        waits = {asyncio.create_task(c.process.wait()): c.name for c in self.children.values()}
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        return waits[next(iter(done))]
 
     async def stop(self, timeout: float = 15.0) -> None:
         for name in STOP_ORDER:
@@ -139,45 +157,3 @@ class EmbeddedDesk:
             except TimeoutError:
                 child.process.kill()
                 await child.process.wait()
-
-
-async def run_embedded(
-    desk: TradingDesk, spec_path: Path, log_dir: Path | None, *, monitoring: MonitoringStack | None = None
-) -> int:
-    """Run the desk until a signal or a service dies; with ``monitoring``, Prometheus and Alertmanager too
-    (started first, so the desk's first metrics are scraped and its ListAlerts reads Alertmanager)."""
-    env = {}
-    if monitoring is not None:
-        await monitoring.start()
-        env["TD_ALERTMANAGER_URL"] = monitoring.alertmanager_url
-        print(f"prometheus  {monitoring.prometheus_url}   alertmanager  {monitoring.alertmanager_url}", flush=True)
-    embedded = EmbeddedDesk(desk, spec_path, log_dir=log_dir, env=env)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await embedded.start()
-    except BaseException:
-        if monitoring is not None:
-            await monitoring.stop()
-        raise
-    if desk.spec.monitoring.dashboard_port:
-        host = desk.spec.services.monitoring.host
-        print(f"dashboard   http://{host}:{desk.spec.monitoring.dashboard_port}/", flush=True)
-    print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
-    stopper = asyncio.create_task(stop.wait())
-    exited = asyncio.create_task(embedded.wait_any_exit())
-    done, _ = await asyncio.wait({stopper, exited}, return_when=asyncio.FIRST_COMPLETED)
-    code = 0
-    if exited in done:
-        print(f"service {exited.result()} exited unexpectedly; stopping the desk", file=sys.stderr, flush=True)
-        code = 1
-    else:
-        exited.cancel()
-    print("draining: routing first, then the rest", flush=True)
-    await embedded.stop()
-    if monitoring is not None:
-        await monitoring.stop()
-    print("desk stopped", flush=True)
-    return code

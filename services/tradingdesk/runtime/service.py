@@ -35,9 +35,10 @@ class DeskService(Protocol):
 
     # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
     # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades,
-    # ``interceptors`` go to the server (after the runtime's own), ``gated_names`` are names the runtime does not
-    # mark SERVING itself (a standby reports them through ``bind_health``), and ``after_serving()`` runs once the
-    # server answers SERVING: secondary work (a web page) that must not delay it.
+    # ``interceptors`` go to the server (after the security interceptor, before the runtime's telemetry),
+    # ``gated_names`` are names the runtime does not mark SERVING itself (a standby reports them through
+    # ``bind_health``), and ``after_serving()`` runs once the server answers SERVING: secondary work (a web page)
+    # that must not delay it.
 
 
 class RunningService:
@@ -79,12 +80,13 @@ async def start_service(
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningService:
     """Serve ``service`` on ``address``: with ``security`` (``tradingdesk.security.server.for_service``) the
-    desk's TLS, authentication and limits, without it plaintext (a service's own tests). The runtime's
-    ``interceptors`` (telemetry) see every call first, refused ones too; then the security interceptor; then the
-    service's own (a standby refusing calls)."""
+    desk's TLS, authentication and limits, without it plaintext (a service's own tests). The security interceptor
+    sees every call first (a caller is authenticated before anything else answers it, a standby's refusal too);
+    then the service's own (a standby refusing calls); then the runtime's ``interceptors`` (telemetry). Each
+    interceptor asks the ones after it on every call (the standby's answer changes when it takes over)."""
     security = security or security_server.plaintext()
     own = tuple(getattr(service, "interceptors", ()))
-    server = grpc.aio.server(options=security.options, interceptors=[*interceptors, *security.interceptors, *own])
+    server = grpc.aio.server(options=security.options, interceptors=[*security.interceptors, *own, *interceptors])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)

@@ -19,6 +19,7 @@ from tradingdesk.spec.access import AccessSpec
 from tradingdesk.spec.base import Model
 from tradingdesk.spec.conduct import ConductSpec, ListingSpec
 from tradingdesk.spec.monitoring import MonitoringSpec
+from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.spec.types import DecimalStr, units
 
 API_GROUP = "tradingdesk.io"
@@ -514,6 +515,8 @@ class ServiceSpec(Model):
     """Container image; empty uses the operator's default image."""
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     """Requests and limits of each pod."""
+    startup_grace_seconds: int = Field(default=120, ge=0, le=3_600)
+    """After a scale-up, new replicas that are not ready yet count as starting, not as lost, for this long."""
 
 
 class ServicesSpec(Model):
@@ -560,6 +563,8 @@ class TradingDeskSpec(Model):
     """Market conduct: market hours, market-wide circuit breakers, surveillance thresholds, CAT reporting."""
     access: AccessSpec = Field(default_factory=AccessSpec)
     """Mutual TLS, identities with roles and entitlements, rate limits (docs/security.md)."""
+    supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
+    """How the embedded runtime restarts crashed services (ignored on Kubernetes, where the kubelet does)."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> TradingDeskSpec:

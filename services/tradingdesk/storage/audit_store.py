@@ -8,6 +8,7 @@ missing at start, and drops rows beyond the log if the log was rebuilt shorter).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,40 +100,51 @@ class AuditStore:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(audit_log)).scalar() or 0)
 
-    def incarnations(self) -> list[str]:
-        """Every journal incarnation in the log, oldest first."""
+    def incarnations(self, source: str = "journal") -> list[str]:
+        """Every incarnation of ``source`` in the log, oldest first."""
         t = audit_log
-        stmt = select(t.c.incarnation).where(t.c.source == "journal").group_by(t.c.incarnation)
+        stmt = select(t.c.incarnation).where(t.c.source == source).group_by(t.c.incarnation)
         stmt = stmt.order_by(func.min(t.c.log_index))
         with self._engine.connect() as conn:
-            journal = [r[0] for r in conn.execute(stmt)]
-            started = conn.execute(
-                select(t.c.incarnation).where(t.c.kind == "journal_incarnation").order_by(t.c.log_index)
-            ).all()
-        out = [r[0] for r in started]
-        return out + [i for i in journal if i not in out]
+            seen = [r[0] for r in conn.execute(stmt)]
+        started = [incarnation for _, incarnation in self._starts(source)]
+        return started + [i for i in seen if i not in started]
+
+    def _starts(self, source: str) -> list[tuple[int, str]]:
+        """(log index, incarnation) of each ``journal_incarnation`` record about ``source``, oldest first. Such
+        records are few (one per new database), so their payloads are read here rather than indexed."""
+        t = audit_log
+        stmt = select(t.c.log_index, t.c.incarnation, t.c.record).where(t.c.kind == "journal_incarnation")
+        with self._engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(t.c.log_index)).all()
+        return [(int(i), inc) for i, inc, raw in rows if json.loads(raw)["payload"].get("source", "journal") == source]
+
+    def position(self, source: str = "journal") -> JournalPosition | None:
+        """The last record of ``source``, or the last start of one of its incarnations if that came later; None
+        when the log holds nothing of it."""
+        t = audit_log
+        stmt = select(t.c.incarnation, t.c.seq, t.c.log_index).where(t.c.source == source)
+        with self._engine.connect() as conn:
+            row = conn.execute(stmt.order_by(t.c.log_index.desc()).limit(1)).first()
+        last = None if row is None else JournalPosition(row[0], int(row[1]), int(row[2]))
+        starts = self._starts(source)
+        if starts and (last is None or starts[-1][0] > last.log_index):
+            index, incarnation = starts[-1]
+            return JournalPosition(incarnation, 0, index)
+        return last
 
     def journal_position(self) -> JournalPosition | None:
-        """The last journal record, or the last incarnation start if it came later; None for an empty log."""
-        t = audit_log
-        stmt = (
-            select(t.c.incarnation, t.c.seq, t.c.log_index)
-            .where((t.c.source == "journal") | (t.c.kind == "journal_incarnation"))
-            .order_by(t.c.log_index.desc())
-            .limit(1)
-        )
-        with self._engine.connect() as conn:
-            row = conn.execute(stmt).first()
-        return None if row is None else JournalPosition(row[0], int(row[1]), int(row[2]))
+        """``position`` of the order journal."""
+        return self.position("journal")
 
     def record_at(self, log_index: int) -> str | None:
         with self._engine.connect() as conn:
             return conn.execute(select(audit_log.c.record).where(audit_log.c.log_index == log_index)).scalar()
 
-    def find(self, incarnation: str, seq: int) -> int | None:
-        """The log index of journal event ``seq`` of ``incarnation``."""
+    def find(self, incarnation: str, seq: int, source: str = "journal") -> int | None:
+        """The log index of event ``seq`` of ``incarnation`` of ``source``."""
         t = audit_log
-        stmt = select(t.c.log_index).where(t.c.incarnation == incarnation, t.c.seq == seq, t.c.source == "journal")
+        stmt = select(t.c.log_index).where(t.c.incarnation == incarnation, t.c.seq == seq, t.c.source == source)
         with self._engine.connect() as conn:
             value = conn.execute(stmt).scalar()
         return None if value is None else int(value)
@@ -144,6 +156,8 @@ class AuditStore:
         account: str | None = None,
         symbol: str | None = None,
         incarnation: str | None = None,
+        source: str | None = None,
+        kind: str | None = None,
         since_ns: int | None = None,
         until_ns: int | None = None,
         limit: int = 1000,
@@ -167,6 +181,8 @@ class AuditStore:
             (t.c.account, account),
             (t.c.symbol, symbol),
             (t.c.incarnation, incarnation),
+            (t.c.source, source),
+            (t.c.kind, kind),
         ):
             if value is not None:
                 stmt = stmt.where(column == value)

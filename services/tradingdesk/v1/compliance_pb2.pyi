@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QueryAuditRequest(_message.Message):
-    __slots__ = ("order_id", "account", "symbol", "since_ns", "until_ns", "after_seq", "limit", "from_index", "incarnation")
+    __slots__ = ("order_id", "account", "symbol", "since_ns", "until_ns", "after_seq", "limit", "from_index", "incarnation", "source", "kind")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,8 @@ class QueryAuditRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FROM_INDEX_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     account: str
     symbol: str
@@ -27,7 +29,9 @@ class QueryAuditRequest(_message.Message):
     limit: int
     from_index: int
     incarnation: str
-    def __init__(self, order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., from_index: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
+    source: str
+    kind: str
+    def __init__(self, order_id: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., from_index: _Optional[int] = ..., incarnation: _Optional[str] = ..., source: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
     __slots__ = ("seq", "ts_ns", "kind", "order_id", "account", "symbol", "payload_json", "index", "incarnation", "source", "record")
@@ -166,6 +170,70 @@ class ConsistencyProof(_message.Message):
     old_checkpoint: str
     new_checkpoint: str
     def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ..., hashes: _Optional[_Iterable[bytes]] = ..., old_root_hash: _Optional[bytes] = ..., new_root_hash: _Optional[bytes] = ..., old_checkpoint: _Optional[str] = ..., new_checkpoint: _Optional[str] = ...) -> None: ...
+
+class OperatorActionRequest(_message.Message):
+    __slots__ = ("actor", "action", "generation", "spec_hash", "detail", "namespace", "desk", "acted_ns", "action_id")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    SPEC_HASH_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    DESK_FIELD_NUMBER: _ClassVar[int]
+    ACTED_NS_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    actor: str
+    action: str
+    generation: int
+    spec_hash: str
+    detail: str
+    namespace: str
+    desk: str
+    acted_ns: int
+    action_id: str
+    def __init__(self, actor: _Optional[str] = ..., action: _Optional[str] = ..., generation: _Optional[int] = ..., spec_hash: _Optional[str] = ..., detail: _Optional[str] = ..., namespace: _Optional[str] = ..., desk: _Optional[str] = ..., acted_ns: _Optional[int] = ..., action_id: _Optional[str] = ...) -> None: ...
+
+class AccessDecisionRecord(_message.Message):
+    __slots__ = ("ts_ns", "identity", "via", "method", "allowed", "code", "detail", "privileged", "peer", "request_json", "count", "service")
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    PRIVILEGED_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    ts_ns: int
+    identity: str
+    via: str
+    method: str
+    allowed: bool
+    code: str
+    detail: str
+    privileged: bool
+    peer: str
+    request_json: str
+    count: int
+    service: str
+    def __init__(self, ts_ns: _Optional[int] = ..., identity: _Optional[str] = ..., via: _Optional[str] = ..., method: _Optional[str] = ..., allowed: _Optional[bool] = ..., code: _Optional[str] = ..., detail: _Optional[str] = ..., privileged: _Optional[bool] = ..., peer: _Optional[str] = ..., request_json: _Optional[str] = ..., count: _Optional[int] = ..., service: _Optional[str] = ...) -> None: ...
+
+class RecordAccessRequest(_message.Message):
+    __slots__ = ("decisions",)
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    decisions: _containers.RepeatedCompositeFieldContainer[AccessDecisionRecord]
+    def __init__(self, decisions: _Optional[_Iterable[_Union[AccessDecisionRecord, _Mapping]]] = ...) -> None: ...
+
+class RecordedResponse(_message.Message):
+    __slots__ = ("first_index", "records")
+    FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    first_index: int
+    records: int
+    def __init__(self, first_index: _Optional[int] = ..., records: _Optional[int] = ...) -> None: ...
 
 class ListSurveillanceAlertsRequest(_message.Message):
     __slots__ = ("detector", "account", "symbol", "since_ns", "until_ns", "after_id", "limit")

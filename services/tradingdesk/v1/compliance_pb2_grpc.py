@@ -59,6 +59,16 @@ class ComplianceServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.GetConsistencyProofRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.ConsistencyProof.FromString,
                 _registered_method=True)
+        self.RecordOperatorAction = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/RecordOperatorAction',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.OperatorActionRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
+                _registered_method=True)
+        self.RecordAccess = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/RecordAccess',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
+                _registered_method=True)
         self.ListSurveillanceAlerts = channel.unary_unary(
                 '/tradingdesk.v1.ComplianceService/ListSurveillanceAlerts',
                 request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsRequest.SerializeToString,
@@ -114,6 +124,22 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordOperatorAction(self, request, context):
+        """Records what the operator did to the desk (applied it, changed it, began deleting it); answers once the
+        record is durable in the log. The operator calls it, and retries until it is answered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAccess(self, request, context):
+        """Records access decisions (denied and privileged calls, with the caller's identity) of a service that has no
+        journal of its own; answers once they are durable in the log (docs/audit.md, "access").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSurveillanceAlerts(self, request, context):
         """What the surveillance detectors found (wash trades, spoofing and layering, order-to-trade, marking the close).
         """
@@ -162,6 +188,16 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     servicer.GetConsistencyProof,
                     request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.GetConsistencyProofRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ConsistencyProof.SerializeToString,
+            ),
+            'RecordOperatorAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOperatorAction,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.OperatorActionRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.SerializeToString,
+            ),
+            'RecordAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAccess,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.SerializeToString,
             ),
             'ListSurveillanceAlerts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSurveillanceAlerts,
@@ -314,6 +350,60 @@ class ComplianceService:
             '/tradingdesk.v1.ComplianceService/GetConsistencyProof',
             tradingdesk_dot_v1_dot_compliance__pb2.GetConsistencyProofRequest.SerializeToString,
             tradingdesk_dot_v1_dot_compliance__pb2.ConsistencyProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOperatorAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/RecordOperatorAction',
+            tradingdesk_dot_v1_dot_compliance__pb2.OperatorActionRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/RecordAccess',
+            tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
             options,
             channel_credentials,
             insecure,

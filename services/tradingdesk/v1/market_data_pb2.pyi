@@ -44,6 +44,20 @@ LINE_STATE_SILENT: LineState
 LINE_STATE_DOWN: LineState
 LINE_STATE_DISABLED: LineState
 
+class StreamLineSwitchesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class FeedLineSwitch(_message.Message):
+    __slots__ = ("feed", "line_switch", "history")
+    FEED_FIELD_NUMBER: _ClassVar[int]
+    LINE_SWITCH_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    feed: str
+    line_switch: LineSwitch
+    history: bool
+    def __init__(self, feed: _Optional[str] = ..., line_switch: _Optional[_Union[LineSwitch, _Mapping]] = ..., history: _Optional[bool] = ...) -> None: ...
+
 class GetQuoteRequest(_message.Message):
     __slots__ = ("symbol",)
     SYMBOL_FIELD_NUMBER: _ClassVar[int]

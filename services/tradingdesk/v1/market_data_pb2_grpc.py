@@ -64,6 +64,11 @@ class MarketDataServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_market__data__pb2.SetLineEnabledRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedStatus.FromString,
                 _registered_method=True)
+        self.StreamLineSwitches = channel.unary_stream(
+                '/tradingdesk.v1.MarketDataService/StreamLineSwitches',
+                request_serializer=tradingdesk_dot_v1_dot_market__data__pb2.StreamLineSwitchesRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedLineSwitch.FromString,
+                _registered_method=True)
 
 
 class MarketDataServiceServicer:
@@ -111,6 +116,14 @@ class MarketDataServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamLineSwitches(self, request, context):
+        """Every change of a feed's active line: first the switches each feed still remembers (its recent_switches,
+        history = true), then each new one as it happens. Routing journals them for the audit trail, once each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketDataServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -143,6 +156,11 @@ def add_MarketDataServiceServicer_to_server(servicer, server):
                     servicer.SetLineEnabled,
                     request_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.SetLineEnabledRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedStatus.SerializeToString,
+            ),
+            'StreamLineSwitches': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamLineSwitches,
+                    request_deserializer=tradingdesk_dot_v1_dot_market__data__pb2.StreamLineSwitchesRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_market__data__pb2.FeedLineSwitch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -307,6 +325,33 @@ class MarketDataService:
             '/tradingdesk.v1.MarketDataService/SetLineEnabled',
             tradingdesk_dot_v1_dot_market__data__pb2.SetLineEnabledRequest.SerializeToString,
             tradingdesk_dot_v1_dot_market__data__pb2.FeedStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamLineSwitches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tradingdesk.v1.MarketDataService/StreamLineSwitches',
+            tradingdesk_dot_v1_dot_market__data__pb2.StreamLineSwitchesRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_market__data__pb2.FeedLineSwitch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,6 +29,40 @@ RISK_EVENT_KIND_LIMITS_CHANGE: RiskEventKind
 RISK_EVENT_KIND_RECOVERED: RiskEventKind
 RISK_EVENT_KIND_GATE_CUT_OFF: RiskEventKind
 
+class StreamChangesRequest(_message.Message):
+    __slots__ = ("from_seq",)
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    from_seq: int
+    def __init__(self, from_seq: _Optional[int] = ...) -> None: ...
+
+class RiskChangeRecord(_message.Message):
+    __slots__ = ("seq", "ts_ns", "type", "actor", "reason", "scope", "change_json")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_JSON_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    ts_ns: int
+    type: str
+    actor: str
+    reason: str
+    scope: str
+    change_json: str
+    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., type: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., scope: _Optional[str] = ..., change_json: _Optional[str] = ...) -> None: ...
+
+class RiskChanges(_message.Message):
+    __slots__ = ("changes", "incarnation", "last_seq")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[RiskChangeRecord]
+    incarnation: str
+    last_seq: int
+    def __init__(self, changes: _Optional[_Iterable[_Union[RiskChangeRecord, _Mapping]]] = ..., incarnation: _Optional[str] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
 class GetLimitsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -89,6 +89,11 @@ class RiskServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeResponse.FromString,
                 _registered_method=True)
+        self.StreamChanges = channel.unary_stream(
+                '/tradingdesk.v1.RiskService/StreamChanges',
+                request_serializer=tradingdesk_dot_v1_dot_risk__pb2.StreamChangesRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_risk__pb2.RiskChanges.FromString,
+                _registered_method=True)
 
 
 class RiskServiceServicer:
@@ -180,6 +185,17 @@ class RiskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamChanges(self, request, context):
+        """The risk change journal, gap-free from from_seq: every limit, trading state, kill, resume, latch release,
+        breach halt, refused change and access decision, with who asked and through which door. The first message
+        holds no changes: it names the journal's incarnation (a new database gets a new one, and numbers its changes
+        from 1 again) and the last seq journaled, so a reader can tell whether this is the history it read before.
+        Then every change from from_seq on (history first, then live). The compliance service records it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -237,6 +253,11 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     servicer.SuggestPositionSize,
                     request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeResponse.SerializeToString,
+            ),
+            'StreamChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamChanges,
+                    request_deserializer=tradingdesk_dot_v1_dot_risk__pb2.StreamChangesRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_risk__pb2.RiskChanges.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -536,6 +557,33 @@ class RiskService:
             '/tradingdesk.v1.RiskService/SuggestPositionSize',
             tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeRequest.SerializeToString,
             tradingdesk_dot_v1_dot_risk__pb2.SuggestPositionSizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tradingdesk.v1.RiskService/StreamChanges',
+            tradingdesk_dot_v1_dot_risk__pb2.StreamChangesRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_risk__pb2.RiskChanges.FromString,
             options,
             channel_credentials,
             insecure,

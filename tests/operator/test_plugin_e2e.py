@@ -1,0 +1,125 @@
+"""``kubectl tradingdesk`` against the local control plane, found by kubectl as a plugin on PATH."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deskoperator.plugin import operator_line
+from tests.operator.helpers import test_desk_document
+from tests.operator.kubectl import ROOT, Kubectl, free_port
+from tests.operator.process import DeskTls, Operator, answers, real_risk, risk_state
+from tradingdesk.v1 import common_pb2
+
+DESK = "us-equities"
+BIN = Path(sys.executable).parent
+
+
+def plugin(kube: Kubectl, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([kube.binary, "tradingdesk", *args], env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def test_operator_heartbeat_is_judged_by_its_age() -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    beat = {"leader": "op-1", "heartbeatSeconds": 30, "state": "Running"}
+    fresh = {"operator": beat | {"heartbeatTime": (now - timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    stale = {"operator": beat | {"heartbeatTime": (now - timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    assert operator_line(fresh, now).startswith("op-1 (heartbeat 20s ago")
+    assert operator_line(stale, now).startswith("NOT RUNNING: last heartbeat 300s ago from op-1")
+    assert operator_line({}, now).startswith("NO HEARTBEAT")
+
+
+@pytest.mark.k8s
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_status_logs_backup_and_an_unconfirmed_halt(
+    kube: Kubectl, operator: Operator, namespace: str, tmp_path: Path
+) -> None:
+    assert (BIN / "kubectl-tradingdesk").exists(), "the console script kubectl-tradingdesk is not installed"
+    doc = test_desk_document()
+    kube.apply(doc, namespace)
+    kube.wait_ready(namespace, DESK, timeout=120)
+    port = free_port()
+    feeds_log = (tmp_path / "feeds.log").open("wb")
+    spec_file = tmp_path / "desk.yaml"
+    spec_file.write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
+    feeds = subprocess.Popen(
+        [sys.executable, "-m", "tradingdesk.cli.main", "serve", "feeds", "-f", str(spec_file), "--bind",
+         f"127.0.0.1:{port}"], env=env, stdout=feeds_log, stderr=feeds_log,
+    )  # fmt: skip
+    try:
+
+        def screen() -> str:
+            text = plugin(kube, "-n", namespace, "status", DESK, "--feeds", f"127.0.0.1:{port}").stdout
+            return text if "vendor-a" in text else ""
+
+        out = kube.wait_until("feed lines in the status screen", screen, timeout=60)
+    finally:
+        feeds.terminate()
+        feeds.wait(timeout=15)
+        feeds_log.close()
+    assert "Ready       True AllServicesReady" in out
+    assert "Trading     none confirmed yet" in out and "PENDING spec Active" in out
+    assert f"Operator    {kube.desk(namespace, DESK)['status']['operator']['leader']} (heartbeat" in out
+    assert "routing     1/1" in out and "ny4-node-1" in out
+    assert "vendor-a" in out and "A*" in out  # line A active
+    assert "HEALTH (monitoring)\nunreachable from here" in out
+
+    logs = plugin(kube, "-n", namespace, "logs", DESK, "--service", "risk", check=False)
+    assert f"{DESK}-risk" in logs.stdout + logs.stderr  # kwok runs no containers: kubectl names the pod it asked
+
+    halt = plugin(kube, "-n", namespace, "halt", DESK, "--timeout", "5", check=False)
+    assert halt.returncode == 1
+    assert "Halted NOT confirmed after 5s: RiskServiceUnreachable" in halt.stdout
+
+    saved = plugin(kube, "-n", namespace, "backup", DESK).stdout
+    kube.run("delete", "desk", DESK, "-n", namespace, "--timeout=60s")
+    kube.run("apply", "--server-side", "-n", namespace, "-f", "-", stdin=saved)
+    restored = kube.desk(namespace, DESK)
+    assert restored["spec"]["instruments"] == kube_defaults(doc)["spec"]["instruments"]
+    assert restored["spec"]["tradingState"] == "Halted"  # the definition as it was, halt included
+
+
+def kube_defaults(doc: dict) -> dict:
+    """The document with the CRD's defaults filled the way the API server stores it (instruments only)."""
+    out = yaml.safe_load(yaml.safe_dump(doc))
+    for instrument in out["spec"]["instruments"]:
+        instrument.setdefault("currency", "USD")
+    return out
+
+
+@pytest.mark.k8s
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_halt_and_resume_wait_for_the_risk_service(kube: Kubectl, operator: Operator, tmp_path: Path) -> None:
+    ns, name = "td-e2e-plugin", "ks-plugin"
+    doc = test_desk_document(name)
+    kube.fresh_namespace(ns)
+    try:
+        with real_risk(doc, operator.risk_ports[(ns, name)], tmp_path, tls=DeskTls(kube, ns, name)) as address:
+            kube.wait_until("risk service", lambda: answers(address), timeout=30)
+            kube.apply(doc, ns)
+            kube.wait_ready(ns, name, timeout=120)
+            out = plugin(kube, "-n", ns, "halt", name).stdout
+            assert f"{name}: Halted confirmed by the RiskService" in out
+            assert risk_state(address).state == common_pb2.TRADING_STATE_HALTED
+            out = plugin(kube, "-n", ns, "resume", name).stdout
+            assert f"{name}: Active confirmed by the RiskService" in out
+            assert risk_state(address).state == common_pb2.TRADING_STATE_ACTIVE
+            screen = plugin(kube, "-n", ns, "status", name).stdout
+            assert "Trading     Active (confirmed by the RiskService" in screen
+    finally:
+        kube.run("delete", "desk", "--all", "-n", ns, "--timeout=60s", check=False)
+        kube.run("delete", "namespace", ns, "--wait=false", check=False)
