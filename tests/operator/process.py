@@ -107,7 +107,9 @@ class DeskTls:
                 "kind": "Secret",
                 "type": "kubernetes.io/tls",
                 "metadata": {"name": name, "namespace": namespace},
-                "data": {k: base64.b64encode(v).decode() for k, v in (("tls.crt", ca.cert_pem), ("tls.key", ca.key_pem))},
+                "data": {
+                    k: base64.b64encode(v).decode() for k, v in (("tls.crt", ca.cert_pem), ("tls.key", ca.key_pem))
+                },
             }
             kube.run("create", "-f", "-", stdin=json.dumps(secret), check=False)  # the operator may have made one
         found = kube.wait_until(f"the CA Secret {name}", lambda: secret_data(kube, namespace, name), timeout=60)

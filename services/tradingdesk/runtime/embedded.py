@@ -133,9 +133,7 @@ class EmbeddedDesk:
         children = list(self.children.values())
         results = await asyncio.gather(
             *(
-                wait_serving(
-                    c.address, deadline, service=READINESS_NAMES.get(c.name, ""), credentials=self.credentials
-                )
+                wait_serving(c.address, deadline, service=READINESS_NAMES.get(c.name, ""), credentials=self.credentials)
                 for c in children
             )
         )
