@@ -144,6 +144,10 @@ class DeskProcess:
         """A blocking channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
         return access.channel(self.desk, self.address(service), role, **kw)
 
+    def aio_channel(self, service: str, role: str = "admin", **kw) -> grpc.aio.Channel:
+        """An asyncio channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
+        return access.aio_channel(self.desk, self.address(service), role, **kw)
+
     def wait_up(self, timeout: float = 90.0) -> None:
         def up() -> bool:
             if self.proc.poll() is not None:

@@ -26,9 +26,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
-import grpc
-
 from tradingdesk.core.events import AccessDecision
+from tradingdesk.security import channels
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ def to_compliance(address: str, *, service: str, timeout: float = 5.0) -> WriteB
 
     async def write(batch: list[AccessDecision]) -> None:
         request = compliance_pb2.RecordAccessRequest(decisions=[decision_message(d, service=service) for d in batch])
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with channels.aio_channel(address) as channel:  # the service's own identity
             await compliance_pb2_grpc.ComplianceServiceStub(channel).RecordAccess(request, timeout=timeout)
 
     return write

@@ -73,6 +73,7 @@ RPC_RULES: dict[str, Rule] = {
     FEEDS + "SubscribeBatches": _r(*EVERYONE),
     FEEDS + "GetFeedStatus": _r(OPS, RISK, AUDITOR, SERVICE),
     FEEDS + "SetLineEnabled": _r(OPS, privileged=True),
+    FEEDS + "StreamLineSwitches": _r(OPS, RISK, AUDITOR, SERVICE),  # SERVICE: routing journals them
     # risk
     RISK_SVC + "GetLimits": _r(RISK, AUDITOR, OPS, SERVICE),
     RISK_SVC + "SetLimits": _r(RISK, SERVICE, privileged=True),
@@ -85,12 +86,17 @@ RPC_RULES: dict[str, Rule] = {
     RISK_SVC + "StreamRiskEvents": _r(RISK, OPS, AUDITOR, SERVICE),
     RISK_SVC + "GetRiskSnapshot": _r(*_READERS, SERVICE, empty_account="all", **_SCOPE),
     RISK_SVC + "SuggestPositionSize": _r(TRADER, RISK),
+    RISK_SVC + "StreamChanges": _r(SERVICE, AUDITOR, RISK),  # SERVICE: compliance records the change journal
     # compliance
     COMPLIANCE + "QueryAudit": _r(AUDITOR, RISK),
     COMPLIANCE + "GetCheckpoint": _r(AUDITOR, RISK, SERVICE),
     COMPLIANCE + "GetInclusionProof": _r(AUDITOR, RISK, SERVICE),
     COMPLIANCE + "GetConsistencyProof": _r(AUDITOR, RISK, SERVICE),
     COMPLIANCE + "Seal": _r(SERVICE, RISK, privileged=True),  # the operator's finalizer, or a risk officer
+    # the operator's actions and the access decisions of feeds and monitoring: only the desk's own writers (not
+    # privileged: recording an access decision must not make another one)
+    COMPLIANCE + "RecordOperatorAction": _r(SERVICE),
+    COMPLIANCE + "RecordAccess": _r(SERVICE),
     COMPLIANCE + "ListSurveillanceAlerts": _r(AUDITOR, RISK),  # who is suspected of what: not for traders
     COMPLIANCE + "GetExecutionQuality": _r(*_READERS, account=("account",), empty_account="all"),
     COMPLIANCE + "ExportCatEvents": _r(AUDITOR, RISK),
