@@ -4,6 +4,7 @@ limited one by one, and every refused and privileged call is in the access log w
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import ssl
@@ -15,10 +16,12 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from deskoperator import plugin
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.security import channels
 from tradingdesk.security.accesslog import read_records
 from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.local import client_of
 from tradingdesk.security.server import access_log_path
 from tradingdesk.security.tls import local_pki
 from tradingdesk.spec.model import SERVICE_NAMES
@@ -310,3 +313,19 @@ async def test_planted_secrets_work_and_never_leak(desk: RunningDesk) -> None:
             assert secret.encode() not in data, f"{secret} found in {path}"
         for key in keys:
             assert not any(line.encode() in data for line in key), f"a private key found in {path}"
+
+
+async def test_the_kubectl_plugin_reads_feed_lines_and_health_with_a_client_certificate(desk: RunningDesk) -> None:
+    """``kubectl tradingdesk status`` dials feeds and monitoring with the person's certificate (the CLI's
+    TD_TLS_* variables); without one the desk does not answer it."""
+    ops = client_of(local_pki(desk.desk), "ops")
+    env = {"TD_TLS_CA": str(ops.ca), "TD_TLS_CERT": str(ops.cert), "TD_TLS_KEY": str(ops.key)}
+    credentials = plugin.client_credentials(argparse.Namespace(), env)
+    feeds, monitoring = desk.address("feeds"), desk.address("monitoring")
+    lines = await asyncio.to_thread(plugin.feed_lines, feeds, 5, credentials)
+    assert lines and all(line.split()[1] in ("LIVE", "DEGRADED", "DOWN") for line in lines if "stale" not in line)
+    assert await asyncio.to_thread(plugin.health_lines, monitoring, 5, credentials)
+    with pytest.raises(plugin.PluginError, match="UNAVAILABLE"):
+        await asyncio.to_thread(plugin.feed_lines, feeds, 2, plugin.client_credentials(argparse.Namespace(), {}))
+    with pytest.raises(plugin.PluginError, match="needs its key"):
+        plugin.client_credentials(argparse.Namespace(), {"TD_TLS_CERT": str(ops.cert)})
