@@ -93,6 +93,8 @@ class RunningDesk:
         """A channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
         return access.aio_channel(self.desk, self.address(service), role, **kw)
 
+    aio_channel = channel  # the name DeskProcess gives its asyncio channels: helpers take either desk
+
     async def start(self) -> RunningDesk:
         self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs", env=self.env)
         # a loaded test machine can take far longer than a person's `tradingdesk up` to start five interpreters

@@ -16,7 +16,7 @@ import grpc
 import httpx
 import pytest
 
-from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
+from tests.desk_runner import DeskProcess, RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.security.tls import local_pki
 from tradingdesk.v1 import (
@@ -43,8 +43,8 @@ def relaxed(http_port: int, state: str = "Active"):
     return mutate
 
 
-async def bids(desk: RunningDesk) -> dict[str, int] | None:
-    async with desk.channel("feeds") as ch:
+async def bids(desk: RunningDesk | DeskProcess) -> dict[str, int] | None:
+    async with desk.aio_channel("feeds") as ch:
         snap = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetSnapshot(market_data_pb2.GetSnapshotRequest())
     # The gate's reference is the last trade: wait until every symbol has printed one, not just quoted.
     out = {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
@@ -53,11 +53,11 @@ async def bids(desk: RunningDesk) -> dict[str, int] | None:
     return out if await routing_gate_ready(desk, out) else None
 
 
-async def routing_gate_ready(desk: RunningDesk, bid_prices: dict[str, int]) -> bool:
+async def routing_gate_ready(desk: RunningDesk | DeskProcess, bid_prices: dict[str, int]) -> bool:
     """Whether routing's own gate has a reference price for every symbol: an order at twice the bid is then
     refused by the price collar rather than for having no reference (a refusal changes nothing). A halted
     desk refuses before looking at prices; nothing can pass it anyway, so its gate counts as ready."""
-    async with desk.channel("routing") as ch:
+    async with desk.aio_channel("routing") as ch:
         stub = orders_pb2_grpc.OrderServiceStub(ch)
         for symbol, bid in bid_prices.items():
             probe = orders_pb2.SubmitOrderRequest(
