@@ -92,8 +92,8 @@ async def trade_halt_resume_refuse(desk: RunningDesk, seal) -> None:
         await wait_for(filled, timeout=20)
         await seal("traded")
         kill = await asyncio.to_thread(
-            cli, "kill", "--address", desk.address("risk"), "--actor", "alice", "--reason", "audit drill"
-        )
+            cli, "kill", "-f", str(desk.spec_path), "--actor", "alice", "--reason", "audit drill"
+        )  # -f: the desk's address and its first identity's client certificate (a risk officer)
         assert kill.returncode == 0, kill.stdout + kill.stderr
         await seal("halted")
         await risk.Resume(risk_pb2.ResumeRequest(actor="bob", reason="drill over"), timeout=10)
