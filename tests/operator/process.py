@@ -121,6 +121,21 @@ class DeskTls:
         issued = self.ca.issue(identity, days=1)
         return ClientCredentials(pem=(self.ca.cert_pem, issued.cert_pem, issued.key_pem))
 
+    def client_env(self, tmp: Path, identity: str) -> dict[str, str]:
+        """A client certificate of ``identity`` on disk, as the CLI and ``kubectl tradingdesk`` take it
+        (``TD_TLS_CA``, ``TD_TLS_CERT``, ``TD_TLS_KEY``)."""
+        directory = tmp / f"{self.desk}-client-{identity}"
+        directory.mkdir(exist_ok=True)
+        issued = self.ca.issue(identity, days=1)
+        files = {"ca.crt": self.ca.cert_pem, "tls.crt": issued.cert_pem, "tls.key": issued.key_pem}
+        for key, data in files.items():
+            (directory / key).write_bytes(data)
+        return {
+            "TD_TLS_CA": str(directory / "ca.crt"),
+            "TD_TLS_CERT": str(directory / "tls.crt"),
+            "TD_TLS_KEY": str(directory / "tls.key"),
+        }
+
     def service_dir(self, tmp: Path, service: str, *, from_operator: bool = False) -> Path:
         """``TD_TLS_DIR`` for a service process: the certificate the operator issued into its Secret (the desk
         must be applied), or one the test issues for loopback."""
