@@ -76,6 +76,8 @@ from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
 from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import make_engine, prepare_schema
+from tradingdesk.telemetry import tracer
+from tradingdesk.telemetry.journal_trace import record_spans
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             mirrored_seq=lambda: journal.position.seq if journal.position is not None else 0,
             connected=lambda: journal.upstream is not None and journal.upstream.connected,
         )
+        self.tracer = tracer("tradingdesk.compliance")  # None while traces are off
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
         self.clock = clock or desk_clock(desk)
@@ -388,13 +391,13 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         the disk syncs the one before. ``position`` moves in order, and only over batches that are durable.
         On a failure (disk full) it keeps emptying the queue, so the reader never blocks on it, and raises when
         it ends; the spool then refuses further writes until a restart recovers it."""
-        inflight: deque[tuple[asyncio.Task[int], list[Indexed]]] = deque()
+        inflight: deque[tuple[asyncio.Task[int], list[Indexed], int]] = deque()
         failure: BaseException | None = None
 
         async def settle(keep: int) -> None:
             nonlocal failure
             while len(inflight) > keep:
-                task, batch = inflight.popleft()
+                task, batch, started_ns = inflight.popleft()
                 try:
                     index = await task
                 except Exception as exc:
@@ -403,7 +406,10 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 if failure is None:
                     last = batch[-1].entry
                     state.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
-                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=time.time_ns())
+                    now_ns = time.time_ns()
+                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=now_ns)
+                    if self.tracer is not None:
+                        self._trace_recorded(batch, first_index=index, start_ns=started_ns, end_ns=now_ns)
 
         while True:
             first = await queue.get()
@@ -418,13 +424,24 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                     break
                 batch.extend(more)
             if failure is None:
-                inflight.append((asyncio.create_task(self.trail.append(batch)), batch))
+                inflight.append((asyncio.create_task(self.trail.append(batch)), batch, time.time_ns()))
             await settle(keep=1)
             if ended:
                 break
         await settle(keep=0)
         if failure is not None:
             raise failure
+
+    def _trace_recorded(self, batch: list[Indexed], *, first_index: int, start_ns: int, end_ns: int) -> None:
+        """A span in each traced order's trace: its event is in the audit log (durable), at this log index."""
+        assert self.tracer is not None
+        traced = (
+            (item.traceparent, {"tradingdesk.journal.seq": item.entry.seq, "tradingdesk.audit.index": first_index + n,
+                                "tradingdesk.journal.kind": item.entry.kind})
+            for n, item in enumerate(batch)
+            if item.traceparent
+        )  # fmt: skip
+        record_spans(self.tracer, "audit record", traced, start_ns=start_ns, end_ns=end_ns)
 
     # ---------------------------------------------------------------- records handed to compliance
 

@@ -47,6 +47,8 @@ class Indexed:
     entry: Entry
     account: str = ""
     symbol: str = ""
+    traceparent: str = ""
+    """The order's trace context when routing sent one (for a span, never stored)."""
 
 
 def checkpoint_of(note: str) -> Checkpoint:

@@ -51,6 +51,7 @@ from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.telemetry import tracer
+from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
 from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
@@ -82,6 +83,8 @@ class RoutingService:
         self.instruments = instruments_of(desk)
         spec = desk.spec
         self.tracer = tracer("tradingdesk.routing")  # None while traces are off
+        self.traces = OrderTraceContexts() if self.tracer is not None else None
+        """Each order's trace context, sent with its journal events (traces on only)."""
         self.gate = MeasuredRiskGate(
             Limits.from_spec(spec.risk),
             SPEC_STATES[spec.trading_state],
@@ -183,6 +186,7 @@ class RoutingService:
             self.publisher,
             commit_soon=self.commit_soon,
             incarnation=await asyncio.to_thread(journal_incarnation, self.db),
+            traces=self.traces,
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         # Market data and the risk stream from the start, active or not: a standby's books, references and gate
@@ -273,6 +277,8 @@ class RoutingService:
         (venue acks, fills) ride along with the next such commit, or go to the writer thread within a
         millisecond: committing each alone would queue every acknowledgement behind an extra fsync."""
         seq = self.journal.append(kind, order_id, payload, ts_ns, event)
+        if self.traces is not None:
+            self.traces.remember(order_id)
         if not self._commit_scheduled and not self._wake_armed:
             self._wake_armed = True
             self._loop.call_later(BACKGROUND_COMMIT_DELAY_S, self._wake_writer)
