@@ -10,6 +10,7 @@ from bench import (
     conduct_bench,
     failover_bench,
     feeds_bench,
+    memory_bench,
     monitoring_bench,
     order_path,
     risk_bench,
@@ -28,6 +29,7 @@ def main() -> int:
     suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     suites.append(("backup", backup_bench.run))
     suites.append(("failover", failover_bench.run))
+    suites.append(("memory", memory_bench.run))
     try:
         from bench import operator_bench
 
