@@ -109,9 +109,7 @@ def run_op(d: Desk, op: tuple[str, int, int, int], n: int) -> None:
             symbol = SYMBOLS[a % 2]
             side = Side.BUY if b % 2 else Side.SELL
             offset = (c % 7 - 3) * 0.01
-            req = order(
-                cl=f"c{n}", symbol=symbol, side=side, qty=str(1 + b % 40), price=f"{MID[symbol] + offset:.2f}"
-            )
+            req = order(cl=f"c{n}", symbol=symbol, side=side, qty=str(1 + b % 40), price=f"{MID[symbol] + offset:.2f}")
             engine.submit(dataclasses.replace(req, account=("ACC", "ACC2")[c % 2], strategy=("", "algo")[a % 2]))
         elif kind in ("cancel", "replace") and engine.open_orders:
             target = list(engine.open_orders.values())[a % len(engine.open_orders)]
@@ -119,7 +117,9 @@ def run_op(d: Desk, op: tuple[str, int, int, int], n: int) -> None:
             if kind == "cancel":
                 engine.cancel(ref)
             else:
-                engine.replace(ReplaceRequest(ref=ref, new_client_order_id=f"r{n}", qty=target.qty + D("5"), price=None))
+                engine.replace(
+                    ReplaceRequest(ref=ref, new_client_order_id=f"r{n}", qty=target.qty + D("5"), price=None)
+                )
         elif kind == "trade":
             symbol = SYMBOLS[a % 2]
             d.trade(symbol, f"{MID[symbol] + (b % 5 - 2) * 0.01:.2f}", str(1 + c % 50))
@@ -184,19 +184,23 @@ def flow_in_every_state() -> Desk:
     engine.submit(order(cl="moved", qty="10", price="99.30"))
     d.settle()
     engine.cancel(OrderRef("ACC", "", "gone"))
-    engine.replace(ReplaceRequest(ref=OrderRef("ACC", "", "moved"), new_client_order_id="moved-2", qty=D("20"), price=None))
+    engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", "", "moved"), new_client_order_id="moved-2", qty=D("20"), price=None)
+    )
     d.settle()
     engine.submit(order(cl="filled", qty="5", price="100.05", account="ACC2"))
     d.settle()
     engine.submit(order(cl="inflight", qty="10", price="99.20"))
     d.settle()
-    engine.replace(ReplaceRequest(ref=OrderRef("ACC", "", "inflight"), new_client_order_id="if-2", qty=D("30"), price=None))
+    engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", "", "inflight"), new_client_order_id="if-2", qty=D("30"), price=None)
+    )
     return d  # the last replace is still at the venue
 
 
 def test_the_hand_picked_flow_covers_every_state_and_restores_exactly() -> None:
     d = flow_in_every_state()
-    seq, body = snapshot_bytes(d)
+    _, body = snapshot_bytes(d)
     statuses = {o.client_order_id: o.status for o in d.engine.orders.values()}
     assert statuses["open"] == OrderStatus.NEW
     assert statuses["part"] == OrderStatus.PARTIALLY_FILLED
@@ -243,5 +247,5 @@ def test_decoding_builds_only_tradingdesk_state() -> None:
             return (print, ("never",))
 
     body = pickle.dumps(EngineState(seq=1, parts={"book": Evil()}), protocol=5)
-    with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
+    with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print"):
         decode_state(body)

@@ -2,8 +2,9 @@
 
 A snapshot is an optimisation; the journal stays the truth. ``capture`` takes the state that replaying records
 1..seq builds (the parts the fan-out's replayed handlers fill: the order book, the positions, the gate's
-exposure, its self-match book and the latches the journal holds, and what a service adds of its own) and ``restore`` puts such a state into a fresh engine, so that replaying the records
-after ``seq`` gives the state a full replay would. What only the live path builds (message-flow counts, the
+exposure, its self-match book and the latches the journal holds, and what a service adds of its own) and
+``restore`` puts such a state into a fresh engine, so that replaying the records after ``seq`` gives the state a
+full replay would. What only the live path builds (message-flow counts, the
 repeated-execution counts, market references) is neither captured nor replayed: a restart starts it afresh
 either way.
 

@@ -90,7 +90,7 @@ class RoutingSnapshots:
             if self.due(journal.last_seq()):
                 try:
                     await self.take(journal, durability)
-                except Exception:  # noqa: BLE001 - a failed snapshot costs a longer restart, never an order
+                except Exception:  # a failed snapshot costs a longer restart, never an order
                     log.exception("routing: journal snapshot failed; the journal still holds everything")
                     self._last_ns = time.monotonic_ns()
 

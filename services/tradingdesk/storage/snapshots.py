@@ -159,7 +159,7 @@ class SnapshotStore:
         for seq in self.seqs():
             try:
                 loaded = self._load(seq)
-            except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the journal replays instead
+            except Exception as exc:  # whatever is wrong with it, the journal replays instead
                 log.warning("journal snapshot at seq %d not used: %s: %s", seq, type(exc).__name__, exc)
                 continue
             if loaded is not None:
