@@ -12,6 +12,7 @@ from bench import (
     feeds_bench,
     monitoring_bench,
     order_path,
+    recovery_bench,
     risk_bench,
 )
 from bench.report import write
@@ -28,6 +29,7 @@ def main() -> int:
     suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     suites.append(("backup", backup_bench.run))
     suites.append(("failover", failover_bench.run))
+    suites.append(("recovery", recovery_bench.run))
     try:
         from bench import operator_bench
 
