@@ -16,6 +16,7 @@ on the journal. Both runs must recover the same orders and positions, or the ben
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -65,10 +66,8 @@ def order_flow(events: int) -> list:
                 qty="1",
                 price="189.55" if crossing else f"{189.00 - (n % 50) / 100:.2f}",
             )
-            try:
+            with contextlib.suppress(Reject):  # a refusal journals nothing
                 batch.append((account, d.engine.submit(req).order.order_id, crossing))
-            except Reject:
-                pass
         d.settle()
         for i, (account, order_id, crossing) in enumerate(batch):
             if not crossing and i % 10:  # nine in ten resting orders cancelled, the rest stay open
