@@ -9,6 +9,9 @@ takes on that database, in this process: schema check, snapshot load, replay, th
 after it the service serves as soon as the risk service's first picture of limits arrives, which does not depend
 on the journal. Both runs must recover the same orders and positions, or the benchmark fails.
 
+``snapshot_pause_ms``: how long taking that snapshot held routing's event loop (a fork), against serializing the
+same state on the loop (the baseline), same run.
+
 ``TD_BENCH_RECOVERY_EVENTS`` sets N (default 200,000, a quick run; the figure is named after it, e.g.
 ``recovery_10m_events_s`` for 10,000,000).
 """
@@ -30,10 +33,12 @@ from tests.unit.desk_fixtures import default_limits, make_desk, order
 from tradingdesk.core.enums import Side
 from tradingdesk.core.reject import Reject
 from tradingdesk.oms.requests import OrderRef
+from tradingdesk.oms.snapshot import capture
 from tradingdesk.routing.service import RoutingService
 from tradingdesk.spec.load import load_desk
 from tradingdesk.storage import Journal, make_engine, migrate
 from tradingdesk.storage.schema import journal_snapshots
+from tradingdesk.storage.snapshots import encode_state
 
 EVENTS = int(os.environ.get("TD_BENCH_RECOVERY_EVENTS", "200000"))
 TAIL = 50_000
@@ -91,7 +96,7 @@ async def start_routing(desk, dsn: str) -> tuple[float, RoutingService]:
     return time.perf_counter() - began, service
 
 
-async def measure(tmp: Path, events: int) -> tuple[float, float]:
+async def measure(tmp: Path, events: int) -> tuple[float, float, float, float]:
     desk = load_desk(write_desk(tmp, lambda d: d["spec"]["risk"].update(maxSubmitsPerSecond=1_000_000)))
     dsn = f"sqlite:///{tmp}/routing.db"
     migrate(make_engine(dsn))
@@ -101,6 +106,10 @@ async def measure(tmp: Path, events: int) -> tuple[float, float]:
     _, first = await start_routing(desk, dsn)  # recovers up to the snapshot's seq, then takes one there
     assert first.snapshots is not None and first.journal is not None and first.durability is not None
     assert await first.snapshots.take(first.journal, first.durability) == len(records) - tail
+    pause_ms = first.snapshots.last_pause_ms
+    began = time.perf_counter()
+    encode_state(capture(first.engine, seq=len(records) - tail))
+    serialize_ms = (time.perf_counter() - began) * 1e3
     await first.stop()
     write_journal(dsn, records[-tail:])
 
@@ -113,13 +122,16 @@ async def measure(tmp: Path, events: int) -> tuple[float, float]:
     a, b = restarted.engine, replayed.engine
     assert a is not None and b is not None and restarted.applied_seq == replayed.applied_seq == len(records)
     assert (len(a.orders), a.open_count, a.positions.all()) == (len(b.orders), b.open_count, b.positions.all())
-    return from_snapshot_s, full_replay_s
+    return from_snapshot_s, full_replay_s, pause_ms, serialize_ms
 
 
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        from_snapshot_s, full_replay_s = asyncio.run(measure(Path(tmp), EVENTS))
-    return [figure(figure_name(EVENTS), from_snapshot_s, "s", full_replay_s)]
+        from_snapshot_s, full_replay_s, pause_ms, serialize_ms = asyncio.run(measure(Path(tmp), EVENTS))
+    return [
+        figure(figure_name(EVENTS), from_snapshot_s, "s", full_replay_s),
+        figure("snapshot_pause_ms", pause_ms, "ms", serialize_ms),
+    ]
 
 
 if __name__ == "__main__":

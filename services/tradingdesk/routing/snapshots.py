@@ -1,17 +1,25 @@
 """Routing's journal snapshots: taken by the active replica as it trades, loaded by every replica at start.
 
 A snapshot is the engine's recoverable state at a journal seq (``oms/snapshot.py``), stored in the journal's own
-database (``storage/snapshots.py``). It is serialized on the event loop between two events, so it is exactly the
-state records 1..seq built (the serialization is the consistent copy; the loop pauses for it, about as long as
-pickling the order book takes), then written off the loop once the journal holds seq durably: a snapshot never
+database (``storage/snapshots.py``). The consistent copy is a ``fork()`` on the event loop between two events:
+the child process holds the engine exactly as records 1..seq left it (the kernel copies pages only as the parent
+changes them), serializes it into a pipe and exits, while the parent trades on; the loop pauses only for the
+fork itself (copying the page tables: milliseconds, where serializing a large order book on the loop would take
+seconds). The parent writes the snapshot off the loop once the journal holds seq durably: a snapshot never
 covers a record that could still be lost. The journal stays the truth; a snapshot that fails any check is
 skipped and the journal replayed from the start.
+
+The child touches nothing it shares with the parent: it runs no finalizer (garbage collection off; it leaves
+with ``os._exit``), handles no signal through the parent's event loop, and only writes to its end of the pipe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +63,8 @@ class RoutingSnapshots:
         self.store = SnapshotStore(db, incarnation=incarnation, key=state_key(config_key(engine)))
         self._extra = extra
         self.last_seq = 0
+        self.last_pause_ms = 0.0
+        """How long the last snapshot held the event loop (the fork)."""
         self._last_ns = time.monotonic_ns()
 
     @property
@@ -101,8 +111,9 @@ class RoutingSnapshots:
         if seq <= self.last_seq:
             return 0
         started = time.perf_counter()
-        body = encode_state(capture(self.engine, seq=seq, extra=self._extra()))  # no await: one consistent state
-        on_loop_ms = (time.perf_counter() - started) * 1e3
+        pid, pipe = self._fork_serializer(seq)  # no await before it: the state at seq exactly
+        on_loop_ms = self.last_pause_ms = (time.perf_counter() - started) * 1e3
+        body = await asyncio.to_thread(_collect, pid, pipe)
         await durability.wait_durable(seq)
         if not await asyncio.to_thread(self.store.save, seq, body):
             raise RuntimeError(f"the journal has no record {seq} although it was reported durable")
@@ -117,3 +128,35 @@ class RoutingSnapshots:
             (time.perf_counter() - started) * 1e3,
         )
         return seq
+
+    def _fork_serializer(self, seq: int) -> tuple[int, int]:
+        """A child process that writes the engine's state at ``seq`` into a pipe; its pid and the pipe's end."""
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(write_fd)
+            return pid, read_fd
+        status = 1
+        try:
+            gc.disable()  # a finalizer could close a connection or socket the parent still uses
+            signal.set_wakeup_fd(-1)  # a signal to the child must not wake the parent's loop
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            os.close(read_fd)
+            view = memoryview(encode_state(capture(self.engine, seq=seq, extra=self._extra())))
+            while view:
+                view = view[os.write(write_fd, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+
+
+def _collect(pid: int, pipe: int) -> bytes:
+    """What the serializing child wrote, once it exited cleanly."""
+    with os.fdopen(pipe, "rb") as stream:
+        body = stream.read()
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"the snapshot's serializing process {pid} exited with {code}")
+    return body
