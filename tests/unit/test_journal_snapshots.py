@@ -249,3 +249,15 @@ def test_decoding_builds_only_tradingdesk_state() -> None:
     body = pickle.dumps(EngineState(seq=1, parts={"book": Evil()}), protocol=5)
     with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print"):
         decode_state(body)
+
+
+def test_decoding_refuses_tradingdesk_code_outside_the_state() -> None:
+    from tradingdesk.storage import backup
+
+    class CallsARestore:
+        def __reduce__(self) -> tuple:
+            return (backup.restore, ("desk", [], "/nowhere"))
+
+    body = pickle.dumps(EngineState(seq=1, parts={"book": CallsARestore()}), protocol=5)
+    with pytest.raises(pickle.UnpicklingError, match=r"tradingdesk\.storage\.backup\.restore"):
+        decode_state(body)

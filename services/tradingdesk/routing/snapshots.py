@@ -63,6 +63,8 @@ class RoutingSnapshots:
         self.store = SnapshotStore(db, incarnation=incarnation, key=state_key(config_key(engine)))
         self._extra = extra
         self.last_seq = 0
+        """The seq of the newest snapshot (loaded or taken)."""
+        self._due_from_seq = 0  # the last snapshot's seq, or the journal's when the last attempt failed
         self.last_pause_ms = 0.0
         """How long the last snapshot held the event loop (the fork)."""
         self._last_ns = time.monotonic_ns()
@@ -81,11 +83,11 @@ class RoutingSnapshots:
         except ValueError as exc:
             log.warning("journal snapshot at seq %d not used: %s", loaded.state.seq, exc)
             return None
-        self.last_seq = loaded.state.seq
+        self.last_seq = self._due_from_seq = loaded.state.seq
         return loaded
 
     def due(self, journal_seq: int) -> bool:
-        written = journal_seq - self.last_seq
+        written = journal_seq - self._due_from_seq
         if written <= 0:
             return False
         if self.spec.every_records and written >= self.spec.every_records:
@@ -102,7 +104,7 @@ class RoutingSnapshots:
                     await self.take(journal, durability)
                 except Exception:  # a failed snapshot costs a longer restart, never an order
                     log.exception("routing: journal snapshot failed; the journal still holds everything")
-                    self._last_ns = time.monotonic_ns()
+                    self._due_from_seq, self._last_ns = journal.last_seq(), time.monotonic_ns()  # try again later
 
     async def take(self, journal: Journal, durability: AsyncDurability) -> int:
         """One snapshot now: captured on the loop at the journal's last seq, written once that seq is durable.
@@ -117,7 +119,7 @@ class RoutingSnapshots:
         await durability.wait_durable(seq)
         if not await asyncio.to_thread(self.store.save, seq, body):
             raise RuntimeError(f"the journal has no record {seq} although it was reported durable")
-        self.last_seq = seq
+        self.last_seq = self._due_from_seq = seq
         self._last_ns = time.monotonic_ns()
         log.info(
             "routing: journal snapshot at seq %d (%d open orders, %.1f MB, %.0f ms on the loop, %.0f ms in all)",

@@ -16,8 +16,9 @@ trustworthy:
 ``latest`` returns the newest snapshot that passes every check, and says in the log why each newer one did
 not; with none, the caller replays the whole journal. A row is written in one transaction after the journal
 holds ``seq`` durably, so a process killed mid-write leaves the snapshots that were there. The body is read
-with an unpickler that builds only tradingdesk's own classes and plain containers: even a body that passed its
-checksum cannot make the reader import or call anything else.
+with an unpickler that builds only plain containers and what the state's own code defines (``STATE_CODE``: the
+core, the OMS and the risk gate, which do no I/O): even a body that passed its checksum cannot make the reader
+import or call anything else.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ KEEP = 2
 """Snapshots kept: the newest and the one before (should the newest fail its checks)."""
 STATE_CODE = ("tradingdesk.core", "tradingdesk.oms", "tradingdesk.risk.gate", "tradingdesk.risk.scope")
 """The code whose classes a snapshot holds, or whose handlers build them."""
-_SAFE_MODULES = ("tradingdesk.",)
+_SAFE_MODULES = tuple(f"{name}." for name in STATE_CODE) + STATE_CODE
 _SAFE_GLOBALS = frozenset({("collections", "deque"), ("collections", "OrderedDict"), ("builtins", "set")})
 
 
@@ -79,7 +80,7 @@ def encode_state(state: EngineState) -> bytes:
 
 class _StateUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> type:
-        if module.startswith(_SAFE_MODULES) or (module, name) in _SAFE_GLOBALS:
+        if module in STATE_CODE or module.startswith(_SAFE_MODULES) or (module, name) in _SAFE_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"a snapshot may not hold {module}.{name}")
 
