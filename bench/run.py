@@ -13,6 +13,7 @@ from bench import (
     memory_bench,
     monitoring_bench,
     order_path,
+    recovery_bench,
     risk_bench,
 )
 from bench.report import write
@@ -30,6 +31,7 @@ def main() -> int:
     suites.append(("backup", backup_bench.run))
     suites.append(("failover", failover_bench.run))
     suites.append(("memory", memory_bench.run))
+    suites.append(("recovery", recovery_bench.run))
     try:
         from bench import operator_bench
 
