@@ -163,6 +163,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             mirrored_seq=lambda: journal.position.seq if journal.position is not None else 0,
             connected=lambda: journal.upstream is not None and journal.upstream.connected,
         )
+        self.trail.on_seal_failure = self.metrics.seal_failed
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
         self.clock = clock or desk_clock(desk)
