@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from tradingdesk.audit.record import SOURCE_COMPLIANCE, Entry, encode_payload
+from tradingdesk.audit.record import KIND_LINE_ENABLED, KIND_REFUSED, SOURCE_COMPLIANCE, Entry, encode_payload
 from tradingdesk.compliance.trail import Indexed
 from tradingdesk.core.event_codec import encode_refusal
 from tradingdesk.core.events import Refusal
@@ -24,8 +24,6 @@ from tradingdesk.core.reject import Reject, invalid
 from tradingdesk.edge.refusals import bounded, grpc_refusal
 from tradingdesk.v1 import compliance_pb2
 
-KIND_LINE_ENABLED = "line_enabled"
-KIND_REFUSED = "refused"
 MAX_EVENTS = 10_000
 TEXT_MAX = 1_000
 
@@ -136,8 +134,6 @@ def service_event_items(request: compliance_pb2.RecordServiceEventsRequest) -> l
 
 
 __all__ = [
-    "KIND_LINE_ENABLED",
-    "KIND_REFUSED",
     "MAX_EVENTS",
     "own_refusal_item",
     "refusal_item",
