@@ -59,6 +59,7 @@ from tradingdesk.audit.record import (
 from tradingdesk.compliance.conduct import ConductWatch
 from tradingdesk.compliance.conduct_rpcs import ConductRpcs
 from tradingdesk.compliance.metrics import ComplianceMetrics
+from tradingdesk.compliance.service_events import own_refusal_item, service_event_items
 from tradingdesk.compliance.sources import SOURCES, Source, first_message
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
 from tradingdesk.core.clock import Clock
@@ -67,6 +68,7 @@ from tradingdesk.core.events import AccessDecision
 from tradingdesk.core.reject import Reject, invalid, not_found, refused
 from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.door import door_of
 from tradingdesk.edge.refusals import bounded
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
@@ -166,6 +168,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             connected=lambda: journal.upstream is not None and journal.upstream.connected,
         )
         self.tracer = tracer("tradingdesk.compliance")  # None while traces are off
+        self.trail.on_seal_failure = self.metrics.seal_failed
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
         self.clock = clock or desk_clock(desk)
@@ -470,7 +473,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             if len(request.action_id) > 64:
                 raise invalid("action_id", "at most 64 characters")
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "RecordOperatorAction", request)
         payload = {
             "actor": actor,
             "action": request.action,
@@ -519,9 +522,28 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 )
                 decisions.append((bounded(d.service), decision))
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "RecordAccess", request)
         first = await self.trail.append([_access_item(service, d) for service, d in decisions])
         return compliance_pb2.RecordedResponse(first_index=first, records=len(decisions))
+
+    async def RecordServiceEvents(self, request, context):
+        try:
+            items = service_event_items(request)
+        except Reject as reject:
+            await self._refuse(context, reject, "RecordServiceEvents", request)
+        first = await self.trail.append(items)
+        return compliance_pb2.RecordedResponse(first_index=first, records=len(items))
+
+    async def _refuse(self, context, reject: Reject, method: str, request) -> None:
+        """Record the refused request in the log (``refused``, service ``compliance``), then answer it."""
+        item = own_refusal_item(
+            method=method, door=door_of(context), reject=reject, request=request, peer=context.peer()
+        )
+        try:
+            await self.trail.append([item])
+        except Exception:
+            log.exception("compliance: the refusal of %s (%s) could not be recorded", method, reject.code)
+        await abort(context, reject)
 
     # ---------------------------------------------------------------- RPCs
 
@@ -590,7 +612,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             if not reason or len(reason) > TEXT_MAX:
                 raise invalid("reason", f"required: why (at most {TEXT_MAX} characters)")
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "Seal", request)
         remaining = context.time_remaining()
         deadline = time.monotonic() + (SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2))
         await self._catch_up_with_sources(deadline)
