@@ -26,7 +26,7 @@ from tradingdesk.audit.checkpoint import VerifierKey
 from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
-from tradingdesk.markets.calendar import ExchangeCalendar, Phase
+from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.db import make_engine
@@ -113,9 +113,16 @@ def availability(probes: list[dict], calendar: ExchangeCalendar, *, start_ns: in
     """(intervals acknowledged, intervals measured): whole market seconds in [start, end) that fall in the
     regular session, and of those the ones in which a probe was acknowledged."""
     first, last = -(-start_ns // NS_PER_SECOND), end_ns // NS_PER_SECOND
-    measured = {s for s in range(first, last) if calendar.phase(s * NS_PER_SECOND) == Phase.REGULAR}
+    measured = {s for s in range(first, last) if _regular(calendar, s * NS_PER_SECOND)}
     acked = {p["market_ns"] // NS_PER_SECOND for p in probes if p["acked"]}
     return len(measured & acked), len(measured)
+
+
+def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
+    try:
+        return calendar.phase(ts_ns) == Phase.REGULAR
+    except CalendarRangeError:  # past the days the calendar was loaded with: no session to measure
+        return False
 
 
 def compute(
