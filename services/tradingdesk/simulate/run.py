@@ -148,6 +148,7 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
     prices = Prices(embedded.directory.address("feeds"), instruments_of(plan.desk))
     background = [asyncio.create_task(prices.refresh_forever())]
     window = (0, 0)
+    gave_up = ""
     try:
         deadline = time.monotonic() + PRICES_TIMEOUT_S
         while len(prices.bids) < len(plan.desk.spec.instruments) and time.monotonic() < deadline:
@@ -172,7 +173,8 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if supervisor in done:
-            say(f"supervisor gave up: {supervisor.result()}")
+            gave_up = supervisor.result()
+            say(f"the session ended early: {gave_up}")
     finally:
         for task in background:
             task.cancel()
@@ -191,6 +193,7 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
         window=window,
         min_availability=config.min_availability,
         run_id=run_id,
+        gave_up=gave_up,
     )
     verdict.figures["orders_per_s"] = round(verdict.figures["orders_acknowledged"] / (plan.run_s / config.speed), 1)
     (out / "verdict.json").write_text(json.dumps(verdict.as_json(), indent=2) + "\n")

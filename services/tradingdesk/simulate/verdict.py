@@ -3,6 +3,7 @@ service's change journal, the sealed audit bucket, and the clients' own log of w
 
 Each line passes or fails on its own; the run fails when one does:
 
+* ``desk_ran_to_the_end``: the supervisor did not give up on a service (a crash loop) before the session ended.
 * ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
   record in the routing journal. Must be 0.
 * ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
@@ -133,8 +134,11 @@ def compute(
     window: tuple[int, int],
     min_availability: float,
     run_id: str,
+    gave_up: str = "",
 ) -> Verdict:
+    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not)."""
     verdict = Verdict()
+    verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
