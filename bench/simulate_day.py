@@ -21,11 +21,12 @@ def rows_of(verdict: dict) -> list[dict]:
     lines = {line["name"]: line for line in verdict["lines"]}
     acked = verdict["figures"]["orders_acknowledged"]
     return [
+        # in percent, so the shared format's three decimals keep 99.990 apart from 99.999
         figure(
             "sim_day_availability",
-            lines["availability"]["value"],
-            "ratio",
-            AVAILABILITY_TARGET,
+            100 * lines["availability"]["value"],
+            "percent",
+            100 * AVAILABILITY_TARGET,
             lower_is_better=False,
         ),
         # against the acknowledged orders: the ratio is the fraction of them that went into the journal

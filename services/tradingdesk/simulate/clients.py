@@ -38,7 +38,7 @@ MARKETABLE_EVERY = 20
 RPC_TIMEOUT_S = 5.0
 RETRY_AFTER_S = 0.5
 MAX_IN_FLIGHT = 64
-PRICE_REFRESH_S = 0.5
+PRICE_REFRESH_S = 0.1
 TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
 """Answers that say nothing about the order (it may or may not have been taken): resend the same id."""
 
@@ -80,6 +80,8 @@ class Prices:
         self.address = feeds_address
         self.instruments = instruments
         self.bids: dict[str, int] = {}
+        self.updated_ns: dict[str, int] = {}
+        """When the feed last updated each symbol (vendor time), for the probe to pick one that is trading."""
 
     async def refresh_forever(self) -> None:
         async with grpc.aio.insecure_channel(self.address) as channel:
@@ -88,8 +90,9 @@ class Prices:
                 try:
                     snap = await stub.GetSnapshot(market_data_pb2.GetSnapshotRequest(), timeout=2)
                     # only symbols that traded: the gate collars against the last trade
-                    fresh = {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
-                    self.bids.update(fresh)
+                    traded = [q for q in snap.quotes if q.bid_price and q.last_price]
+                    self.bids.update((q.symbol, parse_fixed(q.bid_price)) for q in traded)
+                    self.updated_ns.update((q.symbol, q.vendor_time_ns) for q in traded if not q.stale)
                 except grpc.aio.AioRpcError:
                     pass
                 await asyncio.sleep(PRICE_REFRESH_S)
@@ -110,11 +113,15 @@ class OrderFactory:
         self.n = 0
 
     def submit(self, strategy: str, *, tag: str) -> orders_pb2.SubmitOrderRequest | None:
+        """Strategy orders go round the symbols; the probe takes the symbol the feed updated last, so that it
+        measures the order API rather than a quiet symbol's stale reference price."""
         symbols = sorted(self.prices.bids)
         if not symbols:
             return None
         self.n += 1
-        symbol = symbols[self.n % len(symbols)]
+        updated = self.prices.updated_ns
+        probe = tag == "probe" and updated
+        symbol = max(updated, key=updated.__getitem__) if probe else symbols[self.n % len(symbols)]
         marketable = tag != "probe" and self.n % MARKETABLE_EVERY == 0
         ioc = marketable or tag == "probe"
         return orders_pb2.SubmitOrderRequest(
@@ -146,8 +153,9 @@ def _code(err: grpc.aio.AioRpcError) -> str:
     return err.code().name
 
 
-class UnaryClient:
-    """Unary SubmitOrder / CancelOrder at its share of the rate, a bounded number in flight."""
+class StrategyClient:
+    """What both strategy clients share: where routing is, the orders, the rate, the log, the market clock, and
+    the ids of their resting orders, oldest first (to cancel)."""
 
     def __init__(
         self, address: str, factory: OrderFactory, *, rate: Callable[[], float], log: ClientLog, clock: Clock
@@ -158,6 +166,13 @@ class UnaryClient:
         self.log = log
         self.clock = clock
         self.resting: deque[str] = deque()
+
+
+class UnaryClient(StrategyClient):
+    """Unary SubmitOrder / CancelOrder at its share of the rate, a bounded number in flight."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.tasks: set[asyncio.Task] = set()
 
@@ -220,19 +235,12 @@ class UnaryClient:
             self.in_flight.release()
 
 
-class SessionClient:
+class SessionClient(StrategyClient):
     """The same flow through one OrderSession stream; a broken stream is opened again and every request
     not yet answered is sent again (same client order id)."""
 
-    def __init__(
-        self, address: str, factory: OrderFactory, *, rate: Callable[[], float], log: ClientLog, clock: Clock
-    ) -> None:
-        self.address = address
-        self.factory = factory
-        self.rate = rate
-        self.log = log
-        self.clock = clock
-        self.resting: deque[str] = deque()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self.pending: dict[int, orders_pb2.SessionRequest] = {}
         self.next_id = 0
 
@@ -358,5 +366,5 @@ class Probe:
                 record.update(acked=True, ms=round((time.perf_counter() - t0) * 1000, 3), code="OK")
                 self.log.acked.append(Acked(req.client_order_id, ack.order_id, "probe", market_ns, ack.duplicate))
             except grpc.aio.AioRpcError as err:
-                record["code"] = _code(err)
+                record.update(code=_code(err), symbol=req.symbol, why=(err.details() or "")[:160])
         self.log.probes.append(record)
