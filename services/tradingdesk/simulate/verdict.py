@@ -199,6 +199,8 @@ def compute(
     )
     verdict.figures.update(
         orders_acknowledged=len(acks),
+        # resubmitted after a transport error and answered with the original: the idempotency path exercised
+        resubmissions_found_original=sum(1 for a in acks if a["duplicate"]),
         orders_journaled=sum(1 for t, _ in taken if t.client_order_id.startswith(run_id)),
         probes_sent=len(probes),
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
