@@ -13,8 +13,9 @@ person's kubeconfig, context and RBAC apply as they do to kubectl itself.
 - ``logs DESK [--service S]``: the desk's pod logs, prefixed by pod.
 - ``backup DESK``: the desk's definition as a manifest ``kubectl apply --server-side -f`` restores. The desk's
   data (journal, positions) is not in it: not yet (data backup comes with PostgreSQL storage).
-
-``switchover`` (move the active router to a standby) is not yet here; docs/runbooks/switchover.md does it with kubectl.
+- ``switchover DESK [--to POD]``: move the active router to a ready standby (``deskoperator.handover`` judges
+  when that is safe and refuses otherwise, exit 1), then wait until the new one reports SERVING (its pod Ready).
+  It steps the active pod down itself, so it works while no operator runs.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from typing import Any
 import grpc
 import yaml
 
+from deskoperator import handover, podstate
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, monitoring_pb2, monitoring_pb2_grpc
 
 STALE_AFTER_INTERVALS = 3
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+COMPONENT_LABEL = "app.kubernetes.io/component"
 LINE_STATES = {1: "live", 2: "lagging", 3: "silent", 4: "down", 5: "disabled"}
 FEED_HEALTH = {1: "LIVE", 2: "DEGRADED", 3: "DOWN"}
 
@@ -245,6 +248,44 @@ def set_trading_state(k: Kubectl, name: str, state: str, timeout: float, out: An
     return 1
 
 
+def switchover(k: Kubectl, name: str, *, to: str, timeout: float, out: Any = sys.stdout) -> int:
+    """Step the active router down once ``handover.plan`` finds it safe, then wait for a standby to lead."""
+    selector = f"{INSTANCE_LABEL}={name},{COMPONENT_LABEL}={handover.SERVICE}"
+    desk = k.json("get", "tradingdesk", name)
+    try:
+        plan = handover.plan(desk, k.json("get", "pods", "-l", selector)["items"], to=to)
+    except handover.SwitchoverRefused as exc:
+        raise PluginError(f"switchover refused: {exc}") from None
+    print(f"{name}: stepping down the active router {plan.active}; ready standby: {', '.join(plan.standbys)}", file=out)
+    began = time.monotonic()
+    k.run("delete", "pod", plan.active, "--wait=false")
+    pods: list[dict[str, Any]] = []
+    while time.monotonic() - began < timeout:
+        pods = k.json("get", "pods", "-l", selector)["items"]
+        leaders = [podstate.name(p) for p in pods if podstate.ready(p) and podstate.name(p) != plan.active]
+        if leaders and not any(podstate.ready(p) for p in pods if podstate.name(p) == plan.active):
+            took = time.monotonic() - began
+            print(f"{name}: {leaders[0]} leads now (routing SERVING), {took:.1f}s after {plan.active} was asked to "
+                  "step down", file=out)  # fmt: skip
+            if to and leaders[0] != to:
+                print(f"{name}: not {to}, which was asked for: it stopped being a ready standby meanwhile", file=out)
+                return 1
+            return 0
+        time.sleep(0.2)
+    states = "; ".join(
+        f"{podstate.name(p)} ready={podstate.ready(p)} started={podstate.started(p)}"
+        f"{' stopping' if podstate.deleting(p) else ''}"
+        for p in pods
+    )
+    print(
+        f"{name}: no routing standby reported SERVING within {timeout:.0f}s of {plan.active} being asked to step "
+        f"down ({states or 'no routing pods'}). Orders are refused until one does: see "
+        "docs/runbooks/routing-failover.md",
+        file=out,
+    )
+    return 1
+
+
 def logs(k: Kubectl, name: str, service: str, tail: int, follow: bool) -> int:
     selector = f"{INSTANCE_LABEL}={name}" + (f",app.kubernetes.io/component={service}" if service else "")
     pods = [p["metadata"]["name"] for p in k.json("get", "pods", "-l", selector)["items"]]
@@ -310,6 +351,12 @@ def parser() -> argparse.ArgumentParser:
     lg.add_argument("--service", choices=SERVICE_NAMES, default="")
     lg.add_argument("--tail", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
+    sw = sub.add_parser(
+        "switchover", parents=[common], help="move the active router to a ready standby and wait until it serves"
+    )
+    sw.add_argument("desk")
+    sw.add_argument("--to", default="", metavar="POD", help="the standby that must take over (the only ready one)")
+    sw.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the new active router")
     b = sub.add_parser("backup", parents=[common], help="the desk's definition as a restorable manifest")
     b.add_argument("desk")
     b.add_argument("-o", "--output", default="-", help="file (default: standard output)")
@@ -325,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("halt", "resume"):
             return set_trading_state(k, args.desk, "Halted" if args.command == "halt" else "Active", args.timeout)
+        if args.command == "switchover":
+            return switchover(k, args.desk, to=args.to, timeout=args.timeout)
         if args.command == "logs":
             return logs(k, args.desk, args.service, args.tail, args.follow)
         text = backup(k, args.desk)
