@@ -47,8 +47,8 @@ def plan(desk: Mapping[str, Any], pods: list[Mapping[str, Any]], *, to: str = ""
     stopping = sorted(podstate.name(p) for p in pods if podstate.deleting(p))
     if stopping:
         raise SwitchoverRefused(
-            f"a switchover is in progress on desk {where}: routing pod {', '.join(stopping)} is stopping; "
-            "wait until it is gone and a standby leads (kubectl tradingdesk status)"
+            f"a switchover is in progress on desk {where}: routing pod {', '.join(stopping)} is stopping (a "
+            "switchover, a drain or a rollout); wait until it is gone and a standby leads (kubectl tradingdesk status)"
         )
     if len({podstate.version(p) for p in pods}) > 1:
         raise SwitchoverRefused(

@@ -33,12 +33,11 @@ import grpc
 import yaml
 
 from deskoperator import handover, podstate
+from deskoperator.names import COMPONENT_LABEL, INSTANCE_LABEL
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, monitoring_pb2, monitoring_pb2_grpc
 
 STALE_AFTER_INTERVALS = 3
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-COMPONENT_LABEL = "app.kubernetes.io/component"
 LINE_STATES = {1: "live", 2: "lagging", 3: "silent", 4: "down", 5: "disabled"}
 FEED_HEALTH = {1: "LIVE", 2: "DEGRADED", 3: "DOWN"}
 
@@ -183,7 +182,7 @@ def status_screen(k: Kubectl, name: str, *, feeds: str = "", monitoring: str = "
     out += ["", f"{'SERVICE':<12}{'READY':<8}{'UPDATED':<9}PODS"]
     by_service: dict[str, list[str]] = {}
     for pod in pods:
-        service = pod["metadata"]["labels"].get("app.kubernetes.io/component", "?")
+        service = pod["metadata"]["labels"].get(COMPONENT_LABEL, "?")
         ready = next((c["status"] for c in pod.get("status", {}).get("conditions", []) if c["type"] == "Ready"), "?")
         where = pod.get("spec", {}).get("nodeName") or "unscheduled"
         phase = pod.get("status", {}).get("phase", "?")
@@ -262,8 +261,9 @@ def switchover(k: Kubectl, name: str, *, to: str, timeout: float, out: Any = sys
     pods: list[dict[str, Any]] = []
     while time.monotonic() - began < timeout:
         pods = k.json("get", "pods", "-l", selector)["items"]
+        # the stepped-down pod may still look Ready while it stops: it is out of the Service's endpoints already
         leaders = [podstate.name(p) for p in pods if podstate.ready(p) and podstate.name(p) != plan.active]
-        if leaders and not any(podstate.ready(p) for p in pods if podstate.name(p) == plan.active):
+        if leaders:
             took = time.monotonic() - began
             print(f"{name}: {leaders[0]} leads now (routing SERVING), {took:.1f}s after {plan.active} was asked to "
                   "step down", file=out)  # fmt: skip
@@ -287,7 +287,7 @@ def switchover(k: Kubectl, name: str, *, to: str, timeout: float, out: Any = sys
 
 
 def logs(k: Kubectl, name: str, service: str, tail: int, follow: bool) -> int:
-    selector = f"{INSTANCE_LABEL}={name}" + (f",app.kubernetes.io/component={service}" if service else "")
+    selector = f"{INSTANCE_LABEL}={name}" + (f",{COMPONENT_LABEL}={service}" if service else "")
     pods = [p["metadata"]["name"] for p in k.json("get", "pods", "-l", selector)["items"]]
     if not pods:
         raise PluginError(f"no pods of desk {name}{f' service {service}' if service else ''}")

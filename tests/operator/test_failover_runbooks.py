@@ -3,10 +3,12 @@ against a desk with a standby router whose pods the harness runs on PostgreSQL, 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,14 +90,19 @@ def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) ->
             f"error: switchover refused: {active['metadata']['name']} is the active router of desk "
             f"{desk.namespace}/{desk.name} already\n"
         ), refused
+        began = time.monotonic()
         out = run_step(switchover["switchover"], env)
         led = re.search(r"(\S+) leads now \(routing SERVING\), (\S+)s after (\S+) was asked to step down", out)
         assert led and led.group(3) == active["metadata"]["name"] != led.group(1), out
-        print(f"\n[switchover] kubectl tradingdesk switchover: {led.group(1)} serving after {led.group(2)} s")
         out = run_step(switchover["confirm"], env)
         assert [line.split()[0] for line in out.splitlines()[1:] if line.split()[2] == "true"] == [led.group(1)], out
         count = len(trader.acked)
         kube.wait_until("orders flowing after the switchover", lambda: len(trader.acked) >= count + 30, timeout=60)
+        gap_ms = max(b - a for a, b in itertools.pairwise(t for t, _ in trader.ack_times) if b >= began) * 1000
+        print(
+            f"\n[switchover] kubectl tradingdesk switchover: {led.group(1)} SERVING {led.group(2)} s after the step "
+            f"down; the client's longest gap between acknowledgements {gap_ms:.0f} ms"
+        )
 
         # and by hand, with kubectl only, once the stepped-down pod's replacement stands by
         kube.wait_until("a started standby", lambda: len(standbys(kube, desk)) == 1, timeout=120)

@@ -40,8 +40,8 @@ def test_refused_without_a_ready_standby() -> None:
 
 def test_refused_while_a_switchover_or_an_upgrade_is_in_progress() -> None:
     assert refused([ACTIVE, pod("r-b"), pod("r-old", deleting=True)]) == (
-        "a switchover is in progress on desk trading/us-equities: routing pod r-old is stopping; wait until it "
-        "is gone and a standby leads (kubectl tradingdesk status)"
+        "a switchover is in progress on desk trading/us-equities: routing pod r-old is stopping (a switchover, a "
+        "drain or a rollout); wait until it is gone and a standby leads (kubectl tradingdesk status)"
     )
     assert refused([pod("r-a"), pod("r-b")]) == (
         "no active router on desk trading/us-equities: a takeover is in progress (or routing is down); wait until "
