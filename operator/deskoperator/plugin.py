@@ -186,7 +186,8 @@ def status_screen(k: Kubectl, name: str, *, feeds: str = "", monitoring: str = "
         ready = next((c["status"] for c in pod.get("status", {}).get("conditions", []) if c["type"] == "Ready"), "?")
         where = pod.get("spec", {}).get("nodeName") or "unscheduled"
         phase = pod.get("status", {}).get("phase", "?")
-        by_service.setdefault(service, []).append(f"{pod['metadata']['name']} ({where}, {phase}, ready {ready})")
+        stopping = ", stopping" if podstate.deleting(pod) else ""
+        by_service.setdefault(service, []).append(f"{podstate.name(pod)} ({where}, {phase}, ready {ready}{stopping})")
     for service in SERVICE_NAMES:
         s = (st.get("services") or {}).get(service, {})
         counts = f"{s.get('readyReplicas', 0)}/{s.get('replicas', '?')}"

@@ -95,7 +95,8 @@ def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) ->
         led = re.search(r"(\S+) leads now \(routing SERVING\), (\S+)s after (\S+) was asked to step down", out)
         assert led and led.group(3) == active["metadata"]["name"] != led.group(1), out
         out = run_step(switchover["confirm"], env)
-        assert [line.split()[0] for line in out.splitlines()[1:] if line.split()[2] == "true"] == [led.group(1)], out
+        rows = [line.split() for line in out.splitlines()[1:]]
+        assert [row[0] for row in rows if row[2] == "true" and row[3] == "<none>"] == [led.group(1)], out
         count = len(trader.acked)
         kube.wait_until("orders flowing after the switchover", lambda: len(trader.acked) >= count + 30, timeout=60)
         gap_ms = max(b - a for a, b in itertools.pairwise(t for t, _ in trader.ack_times) if b >= began) * 1000
