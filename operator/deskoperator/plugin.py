@@ -248,6 +248,24 @@ def set_trading_state(k: Kubectl, name: str, state: str, timeout: float, out: An
     return 1
 
 
+def record_event(k: Kubectl, desk: dict[str, Any], *, reason: str, message: str) -> None:
+    """A Normal Event on the desk, as the operator's own (``kubectl describe desk`` shows who did what). Best
+    effort: without the right to create Events, say so and carry on."""
+    meta, stamp = desk["metadata"], datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {"apiVersion": desk["apiVersion"], "kind": desk["kind"], "name": meta["name"],
+                           "namespace": meta["namespace"], "uid": meta["uid"]},
+        "reason": reason, "message": message, "type": "Normal", "source": {"component": "kubectl-tradingdesk"},
+        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+    }  # fmt: skip
+    try:
+        k.run("create", "-f", "-", stdin=json.dumps(event))
+    except PluginError as exc:
+        print(f"(no {reason} Event recorded on the desk: {exc})", file=sys.stderr)
+
+
 def switchover(k: Kubectl, name: str, *, to: str, timeout: float, out: Any = sys.stdout) -> int:
     """Step the active router down once ``handover.plan`` finds it safe, then wait for a standby to lead."""
     selector = f"{INSTANCE_LABEL}={name},{COMPONENT_LABEL}={handover.SERVICE}"
@@ -259,6 +277,8 @@ def switchover(k: Kubectl, name: str, *, to: str, timeout: float, out: Any = sys
     print(f"{name}: stepping down the active router {plan.active}; ready standby: {', '.join(plan.standbys)}", file=out)
     began = time.monotonic()
     k.run("delete", "pod", plan.active, "--wait=false")
+    record_event(k, desk, reason="Switchover", message=f"{handover.SERVICE}: the active pod {plan.active} steps down "
+                 "(kubectl tradingdesk switchover); a ready standby takes over")  # fmt: skip
     pods: list[dict[str, Any]] = []
     while time.monotonic() - began < timeout:
         pods = k.json("get", "pods", "-l", selector)["items"]

@@ -95,6 +95,11 @@ def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) ->
         led = re.search(r"(\S+) leads now \(routing SERVING\), (\S+)s after (\S+) was asked to step down", out)
         assert led and led.group(3) == active["metadata"]["name"] != led.group(1), out
         out = run_step(switchover["confirm"], env)
+        events = [e["message"] for e in kube.events(desk.namespace, desk.name) if e["reason"] == "Switchover"]
+        assert events == [
+            f"routing: the active pod {led.group(3)} steps down (kubectl tradingdesk switchover); a ready standby "
+            "takes over"
+        ], events
         rows = [line.split() for line in out.splitlines()[1:]]
         assert [row[0] for row in rows if row[2] == "true" and row[3] == "<none>"] == [led.group(1)], out
         count = len(trader.acked)
