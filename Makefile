@@ -56,6 +56,7 @@ include tests/image/image.mk
 include infra/infra.mk
 include tests/netpol/netpol.mk
 include tests/monitoring/monitoring.mk
+include tests/simulate/simulate.mk
 
 # After the control plane is up: the CRD, then the operator in the background against it.
 cluster-up:: venv

@@ -10,8 +10,10 @@ from bench import (
     conduct_bench,
     failover_bench,
     feeds_bench,
+    memory_bench,
     monitoring_bench,
     order_path,
+    recovery_bench,
     risk_bench,
     security_bench,
 )
@@ -30,6 +32,8 @@ def main() -> int:
     suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     suites.append(("backup", backup_bench.run))
     suites.append(("failover", failover_bench.run))
+    suites.append(("memory", memory_bench.run))
+    suites.append(("recovery", recovery_bench.run))
     try:
         from bench import operator_bench
 

@@ -26,7 +26,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     # the audit trail reads the order journal and the risk change journal; surveillance the journal and the market
     "compliance": ("routing", "risk", "feeds"),
     "monitoring": tuple(s for s in SERVICE_NAMES if s != "monitoring"),
-    "feeds": ("compliance",),  # its access decisions go into the audit trail (RecordAccess)
+    "feeds": ("compliance",),  # its audit records go to compliance (RecordAccess, RecordServiceEvents)
     "risk": ("routing", "feeds"),  # real-time risk reads the journal stream and marks
 }
 # services that accept connections from outside the desk (order clients, people, Prometheus)

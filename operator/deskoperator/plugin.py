@@ -15,8 +15,9 @@ person's kubeconfig, context and RBAC apply as they do to kubectl itself.
 - ``logs DESK [--service S]``: the desk's pod logs, prefixed by pod.
 - ``backup DESK``: the desk's definition as a manifest ``kubectl apply --server-side -f`` restores. The desk's
   data (journal, positions) is not in it: not yet (data backup comes with PostgreSQL storage).
-
-``switchover`` (move the active router to a standby) is not yet here; docs/runbooks/switchover.md does it with kubectl.
+- ``switchover DESK [--to POD]``: move the active router to a ready standby (``deskoperator.handover`` judges
+  when that is safe and refuses otherwise, exit 1), then wait until the new one reports SERVING (its pod Ready).
+  It steps the active pod down itself, so it works while no operator runs.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ from typing import Any
 import grpc
 import yaml
 
+from deskoperator import handover, podstate
+from deskoperator.names import COMPONENT_LABEL, INSTANCE_LABEL
 from tradingdesk.security import channels
 from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, monitoring_pb2, monitoring_pb2_grpc
 
 STALE_AFTER_INTERVALS = 3
-INSTANCE_LABEL = "app.kubernetes.io/instance"
 LINE_STATES = {1: "live", 2: "lagging", 3: "silent", 4: "down", 5: "disabled"}
 FEED_HEALTH = {1: "LIVE", 2: "DEGRADED", 3: "DOWN"}
 
@@ -214,11 +216,12 @@ def status_screen(
     out += ["", f"{'SERVICE':<12}{'READY':<8}{'UPDATED':<9}PODS"]
     by_service: dict[str, list[str]] = {}
     for pod in pods:
-        service = pod["metadata"]["labels"].get("app.kubernetes.io/component", "?")
+        service = pod["metadata"]["labels"].get(COMPONENT_LABEL, "?")
         ready = next((c["status"] for c in pod.get("status", {}).get("conditions", []) if c["type"] == "Ready"), "?")
         where = pod.get("spec", {}).get("nodeName") or "unscheduled"
         phase = pod.get("status", {}).get("phase", "?")
-        by_service.setdefault(service, []).append(f"{pod['metadata']['name']} ({where}, {phase}, ready {ready})")
+        stopping = ", stopping" if podstate.deleting(pod) else ""
+        by_service.setdefault(service, []).append(f"{podstate.name(pod)} ({where}, {phase}, ready {ready}{stopping})")
     for service in SERVICE_NAMES:
         s = (st.get("services") or {}).get(service, {})
         counts = f"{s.get('readyReplicas', 0)}/{s.get('replicas', '?')}"
@@ -279,8 +282,67 @@ def set_trading_state(k: Kubectl, name: str, state: str, timeout: float, out: An
     return 1
 
 
+def record_event(k: Kubectl, desk: dict[str, Any], *, reason: str, message: str) -> None:
+    """A Normal Event on the desk, as the operator's own (``kubectl describe desk`` shows who did what). Best
+    effort: without the right to create Events, say so and carry on."""
+    meta, stamp = desk["metadata"], datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {"apiVersion": desk["apiVersion"], "kind": desk["kind"], "name": meta["name"],
+                           "namespace": meta["namespace"], "uid": meta["uid"]},
+        "reason": reason, "message": message, "type": "Normal", "source": {"component": "kubectl-tradingdesk"},
+        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+    }  # fmt: skip
+    try:
+        k.run("create", "-f", "-", stdin=json.dumps(event))
+    except PluginError as exc:
+        print(f"(no {reason} Event recorded on the desk: {exc})", file=sys.stderr)
+
+
+def switchover(k: Kubectl, name: str, *, to: str, timeout: float, out: Any = sys.stdout) -> int:
+    """Step the active router down once ``handover.plan`` finds it safe, then wait for a standby to lead."""
+    selector = f"{INSTANCE_LABEL}={name},{COMPONENT_LABEL}={handover.SERVICE}"
+    desk = k.json("get", "tradingdesk", name)
+    try:
+        plan = handover.plan(desk, k.json("get", "pods", "-l", selector)["items"], to=to)
+    except handover.SwitchoverRefused as exc:
+        raise PluginError(f"switchover refused: {exc}") from None
+    print(f"{name}: stepping down the active router {plan.active}; ready standby: {', '.join(plan.standbys)}", file=out)
+    began = time.monotonic()
+    k.run("delete", "pod", plan.active, "--wait=false")
+    record_event(k, desk, reason="Switchover", message=f"{handover.SERVICE}: the active pod {plan.active} steps down "
+                 "(kubectl tradingdesk switchover); a ready standby takes over")  # fmt: skip
+    pods: list[dict[str, Any]] = []
+    while time.monotonic() - began < timeout:
+        pods = k.json("get", "pods", "-l", selector)["items"]
+        # the stepped-down pod may still look Ready while it stops: it is out of the Service's endpoints already
+        leaders = [podstate.name(p) for p in pods if podstate.ready(p) and podstate.name(p) != plan.active]
+        if leaders:
+            took = time.monotonic() - began
+            print(f"{name}: {leaders[0]} leads now (routing SERVING), {took:.1f}s after {plan.active} was asked to "
+                  "step down", file=out)  # fmt: skip
+            if to and leaders[0] != to:
+                print(f"{name}: not {to}, which was asked for: it stopped being a ready standby meanwhile", file=out)
+                return 1
+            return 0
+        time.sleep(0.2)
+    states = "; ".join(
+        f"{podstate.name(p)} ready={podstate.ready(p)} started={podstate.started(p)}"
+        f"{' stopping' if podstate.deleting(p) else ''}"
+        for p in pods
+    )
+    print(
+        f"{name}: no routing standby reported SERVING within {timeout:.0f}s of {plan.active} being asked to step "
+        f"down ({states or 'no routing pods'}). Orders are refused until one does: see "
+        "docs/runbooks/routing-failover.md",
+        file=out,
+    )
+    return 1
+
+
 def logs(k: Kubectl, name: str, service: str, tail: int, follow: bool) -> int:
-    selector = f"{INSTANCE_LABEL}={name}" + (f",app.kubernetes.io/component={service}" if service else "")
+    selector = f"{INSTANCE_LABEL}={name}" + (f",{COMPONENT_LABEL}={service}" if service else "")
     pods = [p["metadata"]["name"] for p in k.json("get", "pods", "-l", selector)["items"]]
     if not pods:
         raise PluginError(f"no pods of desk {name}{f' service {service}' if service else ''}")
@@ -347,6 +409,12 @@ def parser() -> argparse.ArgumentParser:
     lg.add_argument("--service", choices=SERVICE_NAMES, default="")
     lg.add_argument("--tail", type=int, default=100)
     lg.add_argument("-f", "--follow", action="store_true")
+    sw = sub.add_parser(
+        "switchover", parents=[common], help="move the active router to a ready standby and wait until it serves"
+    )
+    sw.add_argument("desk")
+    sw.add_argument("--to", default="", metavar="POD", help="the standby that must take over (the only ready one)")
+    sw.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the new active router")
     b = sub.add_parser("backup", parents=[common], help="the desk's definition as a restorable manifest")
     b.add_argument("desk")
     b.add_argument("-o", "--output", default="-", help="file (default: standard output)")
@@ -363,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("halt", "resume"):
             return set_trading_state(k, args.desk, "Halted" if args.command == "halt" else "Active", args.timeout)
+        if args.command == "switchover":
+            return switchover(k, args.desk, to=args.to, timeout=args.timeout)
         if args.command == "logs":
             return logs(k, args.desk, args.service, args.tail, args.follow)
         text = backup(k, args.desk)

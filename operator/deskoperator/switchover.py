@@ -19,7 +19,7 @@ from typing import Any
 
 import kopf
 
-from deskoperator import reconcile, storage
+from deskoperator import podstate, reconcile, storage
 from deskoperator.kube import Kube, KubeError
 from deskoperator.names import (
     API_GROUP,
@@ -39,30 +39,15 @@ from deskoperator.names import (
 log = logging.getLogger(__name__)
 
 
-def _version(pod: Mapping[str, Any]) -> str:
-    return (pod["metadata"].get("annotations") or {}).get(POD_VERSION_ANNOTATION, "")
-
-
-def _condition(pod: Mapping[str, Any], type_: str) -> bool:
-    return any(
-        c.get("type") == type_ and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or []
-    )
-
-
-def _started(pod: Mapping[str, Any]) -> bool:
-    statuses = pod.get("status", {}).get("containerStatuses") or []
-    return bool(statuses) and all(s.get("started") for s in statuses)
-
-
 def step_down(pods: list[Mapping[str, Any]], version: str) -> Mapping[str, Any] | None:
     """The active pod of an older version to delete now, or None (nothing to do yet, or nothing at all)."""
-    if any(p["metadata"].get("deletionTimestamp") for p in pods):
+    if any(podstate.deleting(p) for p in pods):
         return None  # a pod is stopping: wait until it is gone
-    new = [p for p in pods if _version(p) == version]
-    old = [p for p in pods if _version(p) != version]
-    if not new or not old or not all(_started(p) for p in new) or any(_condition(p, "Ready") for p in new):
+    new = [p for p in pods if podstate.version(p) == version]
+    old = [p for p in pods if podstate.version(p) != version]
+    if not new or not old or not all(podstate.started(p) for p in new) or any(podstate.ready(p) for p in new):
         return None
-    active = [p for p in old if _condition(p, "Ready")]
+    active = [p for p in old if podstate.ready(p)]
     return active[0] if len(active) == 1 else None
 
 

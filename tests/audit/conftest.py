@@ -33,12 +33,9 @@ def goverify() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``moto_server`` on a free loopback port for the whole session; its URL. Credentials go in os.environ
-    so the desk's processes (which inherit it) and boto3 in this process find them."""
+def start_moto_server(log: Path) -> tuple[subprocess.Popen, str]:
+    """``moto_server`` on a free loopback port, answering; the process and its URL."""
     port = free_ports(1)[0]
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
@@ -48,12 +45,19 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     while True:
         try:
             urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            break
+            return proc, url
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"moto_server did not start:\n{log.read_text()}") from None
-            time.sleep(0.1)
+            time.sleep(0.1)  # the server process starting: no state of ours to wait for
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``moto_server`` on a free loopback port for the whole session; its URL. Credentials go in os.environ
+    so the desk's processes (which inherit it) and boto3 in this process find them."""
+    proc, url = start_moto_server(tmp_path_factory.mktemp("moto") / "moto.log")
     saved = {k: os.environ.get(k) for k in S3_ENV}
     os.environ.update(S3_ENV)
     try:

@@ -69,14 +69,21 @@ async def test_sealing_resumes_when_the_bucket_comes_back_without_a_restart(tmp_
     blocker = tmp_path / "bucket"
     blocker.write_text("not yet")
     trail = new_trail(tmp_path, blocker / "test-desk")
+    failures: list[str] = []
+    trail.on_seal_failure = failures.append  # what tradingdesk_audit_seal_failures_total counts
     await trail.start()
     try:
         await trail.append(items("a" * 32, range(1, 10)))
         with pytest.raises(SealFailed):
             await trail.seal(timeout=0.3)
+        assert failures and set(failures) == {"unavailable"}, failures
         blocker.unlink()  # the next retry (backoff capped at 0.1 s here) succeeds
         note = await trail.seal(timeout=10)
         assert note.startswith("tradingdesk.io/audit/test-desk\n10\n") and trail.last_upload_error == ""
+        counted = len(failures)
+        await trail.append(items("a" * 32, range(10, 12)))
+        await trail.seal(timeout=10)
+        assert len(failures) == counted  # a seal that works counts nothing
     finally:
         await trail.stop()
 
@@ -86,6 +93,8 @@ async def test_a_missing_signing_key_stops_sealing_loudly_until_the_secret_appea
     problems: list[str] = []
     trail = new_trail(tmp_path, tmp_path / "bucket" / "test-desk", {"TD_AUDIT_SIGNING_KEY_FILE": str(mounted)})
     trail.on_problem = problems.append
+    failures: list[str] = []
+    trail.on_seal_failure = failures.append
     await trail.start()
     try:
         assert trail.problem == f"cannot sign checkpoints: no signing key at {mounted} (the Secret is not mounted yet?)"
@@ -93,6 +102,7 @@ async def test_a_missing_signing_key_stops_sealing_loudly_until_the_secret_appea
         assert trail.size == 5
         with pytest.raises(SealFailed, match="no signing key at"):
             await trail.seal(timeout=1)
+        assert failures == ["signing_key"]
         # The platform team creates the Secret; kubelet mounts it.
         from tradingdesk.audit.checkpoint import SignerKey
         from tradingdesk.audit.keys import write_key_pair

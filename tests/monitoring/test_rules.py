@@ -260,10 +260,10 @@ CASES = [
     ),
     Case(
         "AuditSealFailing",
-        [series("tradingdesk_audit_seal_failures_total", "0 0 1x5", service="compliance")],
+        [series("tradingdesk_audit_seal_failures_total", "0 0 1x5", service="compliance", reason="unavailable")],
         fires_at="3s",
         quiet_at="1s",
-        labels={**TARGET},
+        labels={"reason": "unavailable", **TARGET},
     ),
     Case(
         "CertificateExpiringSoon",
@@ -309,6 +309,12 @@ QUIET = [
             series("up", "0x10", service="compliance"),
         ],
         "8s",
+    ),
+    # failures counted long ago (the counter flat at 3 for the whole window) are not failing now
+    quiet(
+        "AuditSealFailing",
+        [series("tradingdesk_audit_seal_failures_total", "3x20", service="compliance", reason="unavailable")],
+        "15s",
     ),
     # a certificate with a month left is no concern
     quiet(

@@ -172,6 +172,22 @@ async def test_a_call_is_one_trace_across_services(tmp_path: Path, jaeger: tuple
             assert server_ref in spans[inner]["references"], f"{inner} is not a child of SubmitOrder"
             assert order["processes"][spans[inner]["processID"]]["serviceName"] == "tradingdesk-routing"
 
+        # Across the journal stream: compliance recording the order's events in the audit log, and risk applying
+        # them, are spans in the same trace (routing sends the order's trace context with its journal events).
+        def downstream() -> dict | None:
+            whole = found(resting, "audit record")
+            return whole if whole and any(s["operationName"] == "real-time risk" for s in whole["spans"]) else None
+
+        order = await wait_for(downstream, timeout=30, interval=0.5)
+        names = services_of(order)
+        assert "audit record" in names["tradingdesk-compliance"]
+        assert "real-time risk" in names["tradingdesk-risk"]
+        for span in order["spans"]:
+            if span["operationName"] in ("audit record", "real-time risk"):
+                tags = {t["key"]: t["value"] for t in span["tags"]}
+                assert tags["tradingdesk.journal.seq"] >= 1 and tags["tradingdesk.journal.kind"]
+                assert span["references"][0]["traceID"] == resting
+
         # A hop between two of the desk's services: monitoring's call and feeds' answer in one trace.
         def hop() -> dict | None:
             answer = get_json(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -122,3 +123,58 @@ def test_halt_and_resume_wait_for_the_risk_service(kube: Kubectl, operator: Oper
     finally:
         kube.run("delete", "desk", "--all", "-n", ns, "--timeout=60s", check=False)
         kube.run("delete", "namespace", ns, "--wait=false", check=False)
+
+
+@pytest.mark.k8s
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_switchover_is_refused_without_a_standby_and_while_the_desk_is_deleted(
+    kube: Kubectl, operator: Operator, namespace: str
+) -> None:
+    kube.apply(test_desk_document(), namespace)
+    kube.wait_ready(namespace, DESK, timeout=120)
+    routing = [
+        "get",
+        "pods",
+        "-n",
+        namespace,
+        "-l",
+        f"app.kubernetes.io/instance={DESK},app.kubernetes.io/component=routing",
+    ]
+    (active,) = kube.json(*routing)["items"]
+    name = active["metadata"]["name"]
+
+    out = plugin(kube, "-n", namespace, "switchover", DESK, check=False)
+    assert out.returncode == 1, out
+    assert out.stderr == (
+        f"error: switchover refused: no ready standby to take over from {name} on desk {namespace}/{DESK}: {name} is "
+        "the only routing pod (spec.services.routing.replicas: 2 or more gives standbys); a switchover now would "
+        "stop order entry\n"
+    )
+    assert [(p["metadata"]["uid"], p["metadata"].get("deletionTimestamp")) for p in kube.json(*routing)["items"]] == [
+        (active["metadata"]["uid"], None)
+    ]  # the active router untouched
+
+    hold = "tradingdesk.io/test-hold"  # keeps the desk in deletion while the plugin looks at it
+    kube.run("patch", "desk", DESK, "-n", namespace, "--type", "json", "-p",
+             json.dumps([{"op": "add", "path": "/metadata/finalizers/-", "value": hold}]))  # fmt: skip
+    kube.run("delete", "desk", DESK, "-n", namespace, "--wait=false")
+    try:
+        out = plugin(kube, "-n", namespace, "switchover", DESK, check=False)
+        assert out.returncode == 1, out
+        assert out.stderr == (
+            f"error: switchover refused: desk {namespace}/{DESK} is being deleted (its finalizer halts trading and "
+            "stops its pods)\n"
+        )
+    finally:
+
+        def released() -> bool:
+            finalizers = kube.desk(namespace, DESK)["metadata"].get("finalizers", [])
+            if hold not in finalizers:
+                return True
+            at = f"/metadata/finalizers/{finalizers.index(hold)}"
+            patch = [{"op": "test", "path": at, "value": hold}, {"op": "remove", "path": at}]
+            return kube.run("patch", "desk", DESK, "-n", namespace, "--type", "json", "-p", json.dumps(patch),
+                            check=False).ok  # fmt: skip
+
+        kube.wait_until("the test's finalizer removed", released, timeout=30)

@@ -10,11 +10,12 @@ from deskoperator.switchover import step_down
 NEW, OLD = "v2", "v1"
 
 
-def pod(name: str, version: str, *, ready: bool = False, started: bool = True, deleting: bool = False) -> dict:
+def pod(name: str, version: str = NEW, *, ready: bool = False, started: bool = True, deleting: bool = False) -> dict:
     meta: dict[str, Any] = {"name": name, "annotations": {POD_VERSION_ANNOTATION: version}}
     if deleting:
         meta["deletionTimestamp"] = "2026-11-30T12:00:00Z"
     status = {
+        "phase": "Running",
         "conditions": [{"type": "Ready", "status": str(ready)}],
         "containerStatuses": [{"name": "routing", "started": started, "ready": ready}],
     }

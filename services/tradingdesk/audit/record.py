@@ -16,7 +16,8 @@ ASCII only (other characters as \\u escapes, so a line never holds a raw newline
   switches, routing's access decisions) and ``risk`` (the risk service's change journal: limits, trading states,
   kills, latch releases, breach halts, refused change requests, risk's access decisions). ``compliance`` is the
   audit service's own records (a source's incarnation starting, a refused source, seals, the operator's
-  actions, access decisions of services without a journal).
+  actions; and for services without a journal, feeds above all: access decisions, feed lines taken out of
+  service or put back, refused requests; compliance's own refused requests).
 - ``incarnation``: the source journal's incarnation. A new journal (a fresh database) gets a new one; seqs
   restart at 1 in each.
 - ``seq``: the source's seq within the incarnation (0 for compliance's own records).
@@ -48,12 +49,15 @@ _SOURCES_OF_VERSION = {1: frozenset({SOURCE_JOURNAL, SOURCE_COMPLIANCE}), 2: fro
 #: Compliance's own kinds. A source journal's incarnation starts (payload: its source, the previous incarnation
 #: and its last seq); compliance refuses a source (payload: source, incarnation, reason); someone asked for a
 #: seal (payload: actor and reason); the operator acted on the desk; an access decision of a service without a
-#: journal of its own.
+#: journal of its own; a feed line taken out of service or put back (``SetLineEnabled``); a request feeds or
+#: compliance refused (``compliance/service_events.py``).
 KIND_INCARNATION = "journal_incarnation"
 KIND_SOURCE_REFUSED = "source_refused"
 KIND_SEAL = "seal"
 KIND_OPERATOR_ACTION = "operator_action"
 KIND_ACCESS = "access"
+KIND_LINE_ENABLED = "line_enabled"
+KIND_REFUSED = "refused"
 
 _PAYLOAD_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
@@ -186,7 +190,9 @@ __all__ = [
     "JOURNAL_SOURCES",
     "KIND_ACCESS",
     "KIND_INCARNATION",
+    "KIND_LINE_ENABLED",
     "KIND_OPERATOR_ACTION",
+    "KIND_REFUSED",
     "KIND_SEAL",
     "KIND_SOURCE_REFUSED",
     "READABLE_VERSIONS",

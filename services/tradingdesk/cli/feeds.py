@@ -13,11 +13,14 @@ it does not, 1 when the service cannot be reached or refuses (every ``tradingdes
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 
 import grpc
 from google.protobuf.json_format import MessageToJson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tradingdesk.edge.door import door_metadata
 from tradingdesk.v1 import market_data_pb2 as pb
 from tradingdesk.v1 import market_data_pb2_grpc as pb_grpc
 
@@ -83,9 +86,14 @@ def cmd_health(args: argparse.Namespace, channel: grpc.Channel) -> int:
 
 def cmd_set_line(args: argparse.Namespace, channel: grpc.Channel) -> int:
     request = pb.SetLineEnabledRequest(
-        feed=args.feed, line=args.line, enabled=args.feeds_command == "enable", reason=args.reason
+        feed=args.feed,
+        line=args.line,
+        enabled=args.feeds_command == "enable",
+        reason=args.reason,
+        actor=args.actor or os.environ.get("TD_ACTOR") or getpass.getuser(),
     )
-    feed = pb_grpc.MarketDataServiceStub(channel).SetLineEnabled(request, timeout=args.timeout)
+    stub = pb_grpc.MarketDataServiceStub(channel)
+    feed = stub.SetLineEnabled(request, timeout=args.timeout, metadata=door_metadata("cli"))
     print("\n".join(_feed_lines(feed)))
     return 0
 
@@ -109,5 +117,6 @@ def add_commands(sub: argparse._SubParsersAction, *, client_args, run) -> None:
         client_args(p, "feeds")
         p.add_argument("feed")
         p.add_argument("line")
-        p.add_argument("--reason", default="", help="why (logged by the feeds service)")
+        p.add_argument("--reason", default="", help="why (logged, and recorded in the audit trail)")
+        p.add_argument("--actor", help="who asks, for the audit trail (default: $TD_ACTOR or the login name)")
         p.set_defaults(func=run, feeds_run=cmd_set_line)

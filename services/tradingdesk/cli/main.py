@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.cli import audit, database, feeds, report
+from tradingdesk.cli import audit, database, feeds, report, simulate
 from tradingdesk.cli import credentials as cli_credentials
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
@@ -575,6 +575,7 @@ def parser() -> argparse.ArgumentParser:
     rl.add_argument("--reason", required=True, help="why it is safe")
     rl.set_defaults(func=cmd_release_latch)
     audit.register(sub)
+    simulate.register(sub)
 
     feeds.add_commands(sub, client_args=_client_args, run=cmd_feeds)
     report.add_commands(sub, client_args=_client_args, run=cmd_compliance)

@@ -2,6 +2,8 @@
 
 ``tradingdesk_journal_last_seq`` (routing) minus ``tradingdesk_compliance_mirrored_seq`` is the lag in records,
 which the ComplianceLagging alert watches; the delay histogram says how old events are when they are stored.
+``tradingdesk_audit_seal_failures_total{reason}`` counts failed attempts to seal audit segments into the bucket
+(AuditSealFailing); every reason starts at 0, so the first failure is an increase Prometheus can see.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from opentelemetry import metrics
 from opentelemetry.metrics import Observation
 
+from tradingdesk.compliance.trail import SEAL_FAILURE_REASONS
 from tradingdesk.spec.monitoring import LATENCY_BUCKETS_S
 
 
@@ -46,7 +49,16 @@ class ComplianceMetrics:
         self.stored = meter.create_counter(
             "tradingdesk_compliance_records_stored", description="Journal records stored in the audit mirror."
         )
+        self.seal_failures = meter.create_counter(
+            "tradingdesk_audit_seal_failures",
+            description="Failed attempts to seal an audit segment into the bucket (or to cut one), by reason.",
+        )
+        for reason in SEAL_FAILURE_REASONS:
+            self.seal_failures.add(0, {"reason": reason})
 
     def batch_stored(self, *, records: int, last_ts_ns: int, now_ns: int) -> None:
         self.stored.add(records)
         self.delay.record(max(0, now_ns - last_ts_ns) / 1e9)
+
+    def seal_failed(self, reason: str) -> None:
+        self.seal_failures.add(1, {"reason": reason})

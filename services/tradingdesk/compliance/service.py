@@ -59,6 +59,7 @@ from tradingdesk.audit.record import (
 from tradingdesk.compliance.conduct import ConductWatch
 from tradingdesk.compliance.conduct_rpcs import ConductRpcs
 from tradingdesk.compliance.metrics import ComplianceMetrics
+from tradingdesk.compliance.service_events import own_refusal_item, service_event_items
 from tradingdesk.compliance.sources import SOURCES, Source, first_message
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
 from tradingdesk.core.clock import Clock
@@ -67,6 +68,7 @@ from tradingdesk.core.events import AccessDecision
 from tradingdesk.core.reject import Reject, invalid, not_found, refused
 from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.door import door_of
 from tradingdesk.edge.refusals import bounded
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
@@ -77,6 +79,8 @@ from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
 from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import make_engine, prepare_schema
+from tradingdesk.telemetry import tracer
+from tradingdesk.telemetry.journal_trace import record_spans
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -165,6 +169,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             mirrored_seq=lambda: journal.position.seq if journal.position is not None else 0,
             connected=lambda: journal.upstream is not None and journal.upstream.connected,
         )
+        self.tracer = tracer("tradingdesk.compliance")  # None while traces are off
+        self.trail.on_seal_failure = self.metrics.seal_failed
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
         self.clock = clock or desk_clock(desk)
@@ -390,13 +396,13 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         the disk syncs the one before. ``position`` moves in order, and only over batches that are durable.
         On a failure (disk full) it keeps emptying the queue, so the reader never blocks on it, and raises when
         it ends; the spool then refuses further writes until a restart recovers it."""
-        inflight: deque[tuple[asyncio.Task[int], list[Indexed]]] = deque()
+        inflight: deque[tuple[asyncio.Task[int], list[Indexed], int]] = deque()
         failure: BaseException | None = None
 
         async def settle(keep: int) -> None:
             nonlocal failure
             while len(inflight) > keep:
-                task, batch = inflight.popleft()
+                task, batch, started_ns = inflight.popleft()
                 try:
                     index = await task
                 except Exception as exc:
@@ -405,7 +411,10 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 if failure is None:
                     last = batch[-1].entry
                     state.position = JournalPosition(last.incarnation, last.seq, index + len(batch) - 1)
-                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=time.time_ns())
+                    now_ns = time.time_ns()
+                    self.metrics.batch_stored(records=len(batch), last_ts_ns=last.ts_ns, now_ns=now_ns)
+                    if self.tracer is not None:
+                        self._trace_recorded(batch, first_index=index, start_ns=started_ns, end_ns=now_ns)
 
         while True:
             first = await queue.get()
@@ -420,13 +429,24 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                     break
                 batch.extend(more)
             if failure is None:
-                inflight.append((asyncio.create_task(self.trail.append(batch)), batch))
+                inflight.append((asyncio.create_task(self.trail.append(batch)), batch, time.time_ns()))
             await settle(keep=1)
             if ended:
                 break
         await settle(keep=0)
         if failure is not None:
             raise failure
+
+    def _trace_recorded(self, batch: list[Indexed], *, first_index: int, start_ns: int, end_ns: int) -> None:
+        """A span in each traced order's trace: its event is in the audit log (durable), at this log index."""
+        assert self.tracer is not None
+        traced = (
+            (item.traceparent, {"tradingdesk.journal.seq": item.entry.seq, "tradingdesk.audit.index": first_index + n,
+                                "tradingdesk.journal.kind": item.entry.kind})
+            for n, item in enumerate(batch)
+            if item.traceparent
+        )  # fmt: skip
+        record_spans(self.tracer, "audit record", traced, start_ns=start_ns, end_ns=end_ns)
 
     # ---------------------------------------------------------------- records handed to compliance
 
@@ -455,7 +475,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             if len(request.action_id) > 64:
                 raise invalid("action_id", "at most 64 characters")
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "RecordOperatorAction", request)
         payload = {
             "actor": actor,
             "action": request.action,
@@ -504,9 +524,28 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 )
                 decisions.append((bounded(d.service), decision))
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "RecordAccess", request)
         first = await self.trail.append([_access_item(service, d) for service, d in decisions])
         return compliance_pb2.RecordedResponse(first_index=first, records=len(decisions))
+
+    async def RecordServiceEvents(self, request, context):
+        try:
+            items = service_event_items(request)
+        except Reject as reject:
+            await self._refuse(context, reject, "RecordServiceEvents", request)
+        first = await self.trail.append(items)
+        return compliance_pb2.RecordedResponse(first_index=first, records=len(items))
+
+    async def _refuse(self, context, reject: Reject, method: str, request) -> None:
+        """Record the refused request in the log (``refused``, service ``compliance``), then answer it."""
+        item = own_refusal_item(
+            method=method, door=door_of(context), reject=reject, request=request, peer=context.peer()
+        )
+        try:
+            await self.trail.append([item])
+        except Exception:
+            log.exception("compliance: the refusal of %s (%s) could not be recorded", method, reject.code)
+        await abort(context, reject)
 
     # ---------------------------------------------------------------- RPCs
 
@@ -577,7 +616,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             if not reason or len(reason) > TEXT_MAX:
                 raise invalid("reason", f"required: why (at most {TEXT_MAX} characters)")
         except Reject as reject:
-            await abort(context, reject)
+            await self._refuse(context, reject, "Seal", request)
         remaining = context.time_remaining()
         deadline = time.monotonic() + (SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2))
         await self._catch_up_with_sources(deadline)

@@ -75,6 +75,7 @@ class JournalSource:
                 ),
                 ev.account,
                 ev.symbol,
+                ev.traceparent,
             )
             for ev in message.events
         ]

@@ -9,6 +9,10 @@ it: ``seal`` returns the checkpoint then, and ``GetCheckpoint`` shows only seale
 A spool lost with its disk is rebuilt from the bucket at start (the bucket is the authority for everything it
 holds). A bucket that holds a different segment for a range we cut, or that cannot keep records as the rules
 require, stops sealing loudly (``problem``), never silently.
+
+Every failed attempt to seal (an upload the bucket did not accept, a cut without the signing key) is reported
+to ``on_seal_failure`` with one of ``SEAL_FAILURE_REASONS``: the compliance service counts them
+(``tradingdesk_audit_seal_failures_total``, which the AuditSealFailing alert watches).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tradingdesk.audit.bucket import Bucket, BucketConflict, BucketError, BucketUnavailable
+from tradingdesk.audit.bucket import Bucket, BucketConflict, BucketError, BucketMisconfigured, BucketUnavailable
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey, split_note
 from tradingdesk.audit.keys import SigningKeyUnavailable
 from tradingdesk.audit.record import Entry, decode_record
@@ -34,6 +38,23 @@ from tradingdesk.storage.audit_store import AuditStore, IndexRow
 log = logging.getLogger(__name__)
 REINDEX_CHUNK = 5_000
 HASH_SYNC_INTERVAL_S = 60.0  # bounds what a restart after a power loss recomputes from the segments
+SEAL_FAILURE_REASONS = ("unavailable", "conflict", "misconfigured", "error", "signing_key")
+"""Why a seal attempt failed: the bucket could not be reached or answered with a transient error; it holds
+other bytes for the range; it cannot keep records as the rules require; another bucket or disk error; no
+signing key (nothing can be cut)."""
+
+
+def seal_failure_reason(exc: BaseException) -> str:
+    """The ``SEAL_FAILURE_REASONS`` entry for an exception of a seal attempt."""
+    if isinstance(exc, SigningKeyUnavailable):
+        return "signing_key"
+    if isinstance(exc, BucketUnavailable):
+        return "unavailable"
+    if isinstance(exc, BucketConflict):
+        return "conflict"
+    if isinstance(exc, BucketMisconfigured):
+        return "misconfigured"
+    return "error"
 
 
 class SealFailed(RuntimeError):
@@ -47,6 +68,8 @@ class Indexed:
     entry: Entry
     account: str = ""
     symbol: str = ""
+    traceparent: str = ""
+    """The order's trace context when routing sent one (for a span, never stored)."""
 
 
 def checkpoint_of(note: str) -> Checkpoint:
@@ -107,6 +130,8 @@ class AuditTrail:
         """Why sealing stopped (no signing key, a conflicting or misconfigured bucket); empty while it works."""
         self.last_upload_error = ""
         self.on_problem: Callable[[str], None] = lambda _reason: None
+        self.on_seal_failure: Callable[[str], None] = lambda _reason: None
+        """Called with a ``SEAL_FAILURE_REASONS`` entry each time a cut or an upload fails."""
         self._lock = asyncio.Lock()  # one spool writer at a time: append, cut
         self._cut_wanted = asyncio.Event()
         self._upload_wanted = asyncio.Event()
@@ -277,6 +302,7 @@ class AuditTrail:
         try:
             await self.cut()
         except SigningKeyUnavailable as exc:
+            self.on_seal_failure(seal_failure_reason(exc))
             raise SealFailed(str(exc)) from None
         target = spool.cut_size
         async with self._sealed:
@@ -311,9 +337,11 @@ class AuditTrail:
                 continue
             try:
                 await self.cut()
-            except SigningKeyUnavailable:
+            except SigningKeyUnavailable as exc:
+                self.on_seal_failure(seal_failure_reason(exc))
                 await asyncio.sleep(self.retry_max_s)  # try the key again later; records stay in the spool
-            except Exception:
+            except Exception as exc:
+                self.on_seal_failure(seal_failure_reason(exc))
                 log.exception("audit trail: cutting a segment failed; retrying")
                 await asyncio.sleep(self.retry_initial_s)
                 self._cut_wanted.set()
@@ -330,12 +358,14 @@ class AuditTrail:
                 try:
                     await asyncio.to_thread(self._upload, start, end)
                 except BucketUnavailable as exc:
+                    self.on_seal_failure(seal_failure_reason(exc))
                     self.last_upload_error = str(exc)
                     log.warning("audit trail: upload of %d-%d failed, retry in %.1fs: %s", start, end, delay, exc)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.retry_max_s)
                     continue
                 except (BucketError, OSError) as exc:
+                    self.on_seal_failure(seal_failure_reason(exc))
                     kind = "conflict" if isinstance(exc, BucketConflict) else "error"
                     self.last_upload_error = str(exc)
                     self._set_problem(f"bucket {kind} sealing records {start}-{end}: {exc}")
@@ -402,4 +432,13 @@ class AuditTrail:
             log.info("audit trail: indexed records %d-%d", have, spool.size - 1)
 
 
-__all__ = ["AuditTrail", "Indexed", "SealFailed", "checkpoint_of", "index_row", "upload_segment"]
+__all__ = [
+    "SEAL_FAILURE_REASONS",
+    "AuditTrail",
+    "Indexed",
+    "SealFailed",
+    "checkpoint_of",
+    "index_row",
+    "seal_failure_reason",
+    "upload_segment",
+]

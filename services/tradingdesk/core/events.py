@@ -13,7 +13,8 @@ so an execution report is built from one event and a consumer never has to remem
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from tradingdesk.core.enums import TERMINAL_STATUSES, ExecType, OrderStatus, OrderType, Side, TimeInForce, TradingState
@@ -40,6 +41,18 @@ class OrderTerms:
     parent_order_id: str = ""
     encoded: dict | None = field(default=None, compare=False, repr=False)
     """The codec's rendering of these fields, made once per order (``event_codec`` fills it in)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (a journal snapshot) as its values, without the codec's cache: smaller and faster."""
+        return (_terms_from_values, (_terms_values(self),))
+
+
+_TERMS_FIELDS = tuple(f.name for f in fields(OrderTerms) if f.name != "encoded")
+_terms_values = attrgetter(*_TERMS_FIELDS)
+
+
+def _terms_from_values(values: tuple[Any, ...]) -> OrderTerms:
+    return OrderTerms(**dict(zip(_TERMS_FIELDS, values, strict=True)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,9 +25,13 @@ from grpc.aio import ServicerContext
 from grpc_health.v1 import health, health_pb2
 
 from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
+from tradingdesk.audit.service_events import ServiceEvents, line_enabled_event, refusal_event
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.core.reject import Reject, RejectKind, invalid, not_found, unavailable
 from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.edge.door import door_of
+from tradingdesk.edge.status import abort
 from tradingdesk.feeds import messages, status
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, STATUS, FeedMessage
@@ -49,6 +53,8 @@ DEFAULT_SUBSCRIBER_BOUND = 4_096
 MAX_BATCH = 512
 SERVICE_NAME = "tradingdesk.v1.MarketDataService"
 SWITCH_QUEUE_BOUND = 1_000
+REASON_MAX = 200
+ACTOR_MAX = 128
 
 LineFault = Callable[[str, str, int], bool]
 """``(feed, line, seq) -> True`` to lose that message on that line (fault injection)."""
@@ -119,6 +125,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         compliance = ServiceDirectory.for_desk(desk).address("compliance")
         self.access_audit = QueuedAccessAudit(to_compliance(compliance, service="feeds"), name="feeds")
         """Access decisions about calls to feeds (``audit.access``): feeds has no journal, compliance records them."""
+        self.audit_events = ServiceEvents(compliance, service="feeds")
+        """Lines taken out of service or put back, and refused SetLineEnabled requests, for the audit trail."""
 
     @property
     def arbitrators(self) -> dict[str, LineArbitrator]:
@@ -150,6 +158,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         for handler in self.handlers.values():
             handler.start()
         self.access_audit.start()
+        self.audit_events.start()
         FeedMetrics(self)
 
     def bind_health(self, servicer: health.aio.HealthServicer) -> None:
@@ -175,6 +184,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         for queue in tuple(self._switch_listeners):
             self._end_switch_stream(queue)
         await self.access_audit.stop()
+        await self.audit_events.stop()
 
     def _fault_of(self, feed: str) -> Callable[[str, int], bool] | None:
         fault = self._line_fault
@@ -313,24 +323,61 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         )
 
     async def SetLineEnabled(self, request: pb.SetLineEnabledRequest, context: ServicerContext) -> pb.FeedStatus:
-        handler = self.handlers.get(request.feed)
-        if handler is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"feed: {request.feed!r} is not a feed of the desk")
-        assert handler is not None
-        if request.line not in handler.lines:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND,
-                f"line: {request.line!r} is not a line of feed {request.feed} (lines: {', '.join(handler.lines)})",
-            )
-        if len(request.reason) > 200:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reason: at most 200 characters")
-        if self._stopped:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the feeds service is stopping")
+        """Take a line out of service or put it back. The change, and a refused request, go to the audit trail
+        (``audit_events``) with who asked, through which door, and why."""
+        try:
+            handler = self._line_handler(request)
+        except Reject as reject:
+            if reject.kind is not RejectKind.UNAVAILABLE:  # stopping: the request was not refused, the service left
+                self.audit_events.record(
+                    refusal_event(
+                        ts_ns=self.clock.now_ns(),
+                        service=self.name,
+                        method="SetLineEnabled",
+                        door=door_of(context),
+                        reject=reject,
+                        request=request,
+                        peer=context.peer(),
+                    )
+                )
+            await abort(context, reject)
         if request.enabled:
             handler.enable_line(request.line)
         else:
             handler.disable_line(request.line, request.reason)
-        return status.feed_status(handler, self.clock.now_ns())
+        now = self.clock.now_ns()
+        self.audit_events.record(
+            line_enabled_event(
+                ts_ns=now,
+                service=self.name,
+                feed=request.feed,
+                line=request.line,
+                enabled=request.enabled,
+                actor=request.actor,
+                reason=request.reason,
+                door=door_of(context),
+                peer=context.peer(),
+                line_state=handler.lines[request.line].state,
+            )
+        )
+        return status.feed_status(handler, now)
+
+    def _line_handler(self, request: pb.SetLineEnabledRequest) -> FeedHandler:
+        """The feed handler a SetLineEnabled request names; a ``Reject`` naming the bad field."""
+        handler = self.handlers.get(request.feed)
+        if handler is None:
+            raise not_found(f"feed: {request.feed!r} is not a feed of the desk")
+        if request.line not in handler.lines:
+            raise not_found(
+                f"line: {request.line!r} is not a line of feed {request.feed} (lines: {', '.join(handler.lines)})"
+            )
+        if len(request.reason) > REASON_MAX:
+            raise invalid("reason", f"at most {REASON_MAX} characters")
+        if len(request.actor) > ACTOR_MAX:
+            raise invalid("actor", f"at most {ACTOR_MAX} characters")
+        if self._stopped:
+            raise unavailable("the feeds service is stopping", "STOPPING")
+        return handler
 
     def _line_switched(self, handler: FeedHandler, switch: Switch) -> None:
         message = pb.FeedLineSwitch(feed=handler.spec.name, line_switch=status.switch_message(switch))

@@ -39,6 +39,7 @@ from tradingdesk.oms.recovery import Recovery
 from tradingdesk.oms.requests import Ack, NewOrder, OrderRef, ReplaceRequest
 from tradingdesk.oms.router import Router
 from tradingdesk.oms.self_match import SelfMatchPrevention
+from tradingdesk.oms.snapshot import JournaledLatches
 from tradingdesk.oms.venue_events import VenueEvents
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
@@ -78,10 +79,12 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
         self.unseated: set[str] = set()  # recovered open orders not yet put back on a venue
         self.replay_decoder = StreamDecoder()  # rebuild's, kept so a standby's later calls continue its stream
         self.journal = JournalWriter(journal_append)
+        self.journaled_latches = JournaledLatches()  # what a snapshot carries of the gate's latches
         self.bus = EventBus()
         self.bus.subscribe(self.book.apply)
         self.bus.subscribe(gate.on_order_event)
         self.bus.subscribe(self.positions.on_event)
+        self.bus.subscribe(self.journaled_latches)
         self.bus.subscribe(self.journal, replayed=False)
         gate.bind_instruments({symbol: inst.sector for symbol, inst in instruments.items()})
 

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 
 import grpc
 
@@ -47,6 +48,8 @@ from tradingdesk.storage.codec import decode_payload
 from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.storage.fence import WriterFenced, exit_fenced
 from tradingdesk.storage.risk_store import RiskChangeStore
+from tradingdesk.telemetry import tracer
+from tradingdesk.telemetry.journal_trace import record_spans
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,7 @@ class RiskService:
         self.desk = desk
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock or desk_clock(desk, self.environ)
+        self.tracer = tracer("tradingdesk.risk")  # None while traces are off
         self.directory = directory or ServiceDirectory.for_desk(desk, self.environ)
         self.instruments = instruments_of(desk)
         self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
@@ -200,6 +204,7 @@ class RiskService:
         decoder = StreamDecoder()
         async for batch in stream:
             now = self.clock.now_ns()
+            started_ns = time.time_ns()
             for ev in batch.events:
                 if ev.seq <= rt.last_seq:
                     continue
@@ -207,6 +212,10 @@ class RiskService:
                 rt.on_event(ev.seq, event, now)
             if rt.pending:
                 await self.evaluate()
+            if self.tracer is not None:
+                traced = ((ev.traceparent, {"tradingdesk.journal.seq": ev.seq, "tradingdesk.journal.kind": ev.kind})
+                          for ev in batch.events if ev.traceparent)  # fmt: skip
+                record_spans(self.tracer, "real-time risk", traced, start_ns=started_ns, end_ns=time.time_ns())
 
     def _read_journal_again(self, incarnation: str, durable_seq: int) -> None:
         """Say loudly that the journal changed under us, then start over from its first event."""

@@ -42,6 +42,7 @@ from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMe
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
+from tradingdesk.routing.snapshots import RoutingSnapshots
 from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
@@ -51,6 +52,7 @@ from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.telemetry import tracer
+from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
 from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
@@ -82,6 +84,8 @@ class RoutingService:
         self.instruments = instruments_of(desk)
         spec = desk.spec
         self.tracer = tracer("tradingdesk.routing")  # None while traces are off
+        self.traces = OrderTraceContexts() if self.tracer is not None else None
+        """Each order's trace context, sent with its journal events (traces on only)."""
         self.gate = MeasuredRiskGate(
             Limits.from_spec(spec.risk),
             SPEC_STATES[spec.trading_state],
@@ -109,6 +113,8 @@ class RoutingService:
         self.interceptors = (self.standby,)
         self._stopping = threading.Event()
         self._lead_task: asyncio.Task | None = None
+        self.snapshots: RoutingSnapshots | None = None
+        self._snapshot_task: asyncio.Task | None = None
 
     async def start(self, server: grpc.aio.Server) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -163,7 +169,21 @@ class RoutingService:
                 depth_levels=v.depth_levels,
             )
         self.engine.bus.subscribe(self._remember_switch)  # replayed and followed switches too
-        # Replay what is committed; an active replica then continues the numbering after it, a standby follows.
+        incarnation = await asyncio.to_thread(journal_incarnation, self.db)
+        self.snapshots = RoutingSnapshots(
+            self.db,
+            engine=self.engine,
+            spec=spec.routing.snapshots,
+            incarnation=incarnation,
+            extra=lambda: {"line_switches": self.journaled_switches},
+        )
+        # The newest valid snapshot, then replay what is committed after it (all of it without one); an active
+        # replica then continues the numbering after it, a standby follows.
+        loaded = await asyncio.to_thread(self.snapshots.load)
+        if loaded is not None:
+            self.journaled_switches.update(loaded.state.extra.get("line_switches", {}))
+            self.applied_seq, self.applied_ts_ns = loaded.state.seq, loaded.record_ts_ns
+            log.info("routing: journal snapshot at seq %d loaded (%.1f MB)", self.applied_seq, loaded.size / 1e6)
         self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
@@ -182,7 +202,8 @@ class RoutingService:
             self.durability,
             self.publisher,
             commit_soon=self.commit_soon,
-            incarnation=await asyncio.to_thread(journal_incarnation, self.db),
+            incarnation=incarnation,
+            traces=self.traces,
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         # Market data and the risk stream from the start, active or not: a standby's books, references and gate
@@ -257,6 +278,11 @@ class RoutingService:
             if entry.state == TradingState.HALTED and entry.changed_ns:
                 self._halt_scope(scope, entry, None)
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
+        assert self.snapshots is not None and self.durability is not None
+        if self.snapshots.enabled:
+            self._snapshot_task = asyncio.create_task(
+                self.snapshots.run(self.journal, self.durability), name="routing-snapshots"
+            )
         await self.standby.activate()
         log.info(
             "routing: active from journal seq %d, %d open orders (%.1f ms to take over)",
@@ -273,6 +299,8 @@ class RoutingService:
         (venue acks, fills) ride along with the next such commit, or go to the writer thread within a
         millisecond: committing each alone would queue every acknowledgement behind an extra fsync."""
         seq = self.journal.append(kind, order_id, payload, ts_ns, event)
+        if self.traces is not None:
+            self.traces.remember(order_id)
         if not self._commit_scheduled and not self._wake_armed:
             self._wake_armed = True
             self._loop.call_later(BACKGROUND_COMMIT_DELAY_S, self._wake_writer)
@@ -490,6 +518,9 @@ class RoutingService:
         await self.access_audit.stop()
         if hasattr(self, "_reseat_when_priced"):
             self._reseat_when_priced.cancel()
+        if self._snapshot_task is not None:
+            self._snapshot_task.cancel()
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
         if self.journal is not None:
             await asyncio.to_thread(self.journal.close)
         if self.durability is not None:

@@ -27,6 +27,7 @@ from tradingdesk.routing.requests import RequestParser
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         publisher: RecordPublisher,
         commit_soon: Callable[[], None] = lambda: None,
         incarnation: str = "",
+        traces: OrderTraceContexts | None = None,
     ) -> None:
         self.engine = engine
+        self.traces = traces
         self.incarnation = incarnation
         self.parser = parser
         self.journal = journal
@@ -264,6 +267,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 payload_json=rec.payload_json or encode_payload(rec.payload),
                 account=account,
                 symbol=symbol,
+                traceparent=self.traces.of(rec.order_id) if self.traces is not None else "",
             )
             if len(self._events) >= EVENT_CACHE_MAX:
                 del self._events[next(iter(self._events))]

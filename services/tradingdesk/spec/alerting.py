@@ -284,10 +284,9 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             0,
             CRITICAL,
             "compliance",
-            "Sealing audit segments fails on desk {{ $labels.desk }}",
-            "Sealed segments are not reaching the audit bucket.",
+            "Sealing audit segments fails on desk {{ $labels.desk }} ({{ $labels.reason }})",
+            "Audit segments are not reaching the audit bucket; they wait in compliance's spool.",
             "audit-seal.md",
-            not_yet="sealing (and this metric) arrive with the audit trail issue (9)",
         ),
         Alert(
             "CertificateExpiringSoon",

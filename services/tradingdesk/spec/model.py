@@ -131,6 +131,15 @@ class VenueSpec(Model):
     """Symbols the venue trades; empty means all instruments of the desk."""
 
 
+class SnapshotSpec(Model):
+    """Snapshots of routing's recoverable state, so a restart replays only the journal after the newest one."""
+
+    every_records: int = Field(default=100_000, ge=0, le=100_000_000)
+    """Take a snapshot once this many journal records were written since the last one; 0: never by count."""
+    every_seconds: int = Field(default=600, ge=0, le=86_400)
+    """Take a snapshot this often while records are written; 0: never by time. Both 0: no snapshots."""
+
+
 class RoutingSpec(Model):
     smart_routing: bool = True
     """Route each order to the venue with the best price (fees break ties); off sends all to defaultVenue."""
@@ -142,6 +151,8 @@ class RoutingSpec(Model):
     """Most journal records written in one group commit."""
     max_open_orders: int = Field(default=100_000, ge=1, le=10_000_000)
     """Open orders the desk accepts at once; more are refused with RESOURCE_EXHAUSTED."""
+    snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
+    """Journal snapshots that bound the time a restart takes (docs/architecture.md, Recovery)."""
 
 
 def limit_contradictions(values: dict[str, int], name: Callable[[str], str] = str) -> list[tuple[str, str]]:

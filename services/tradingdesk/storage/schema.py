@@ -9,7 +9,7 @@ PRIMARY KEY`` is the rowid itself (64-bit, no separate index, the fastest layout
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 #: 64-bit integer that becomes the rowid alias when used as the primary key on SQLite.
 Int64 = BigInteger().with_variant(Integer(), "sqlite")
@@ -147,12 +147,30 @@ conduct_position = Table(
     Column("seq", BigInteger, nullable=False),
 )
 
+#: Snapshots of routing's recoverable state at a journal seq (``snapshots.py``): an optimisation of recovery, the
+#: journal stays the truth. Each row is self-checking (format, state key, SHA-256 over the header and body); the
+#: newest few are kept, older ones deleted.
+journal_snapshots = Table(
+    "journal_snapshots",
+    metadata,
+    Column("seq", Int64, primary_key=True, autoincrement=False),
+    Column("incarnation", String(64), nullable=False),
+    Column("record_ts_ns", BigInteger, nullable=False),
+    Column("record_kind", String(64), nullable=False),
+    Column("format", Integer, nullable=False),
+    Column("state_key", String(64), nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("checksum", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+
 __all__ = [
     "Int64",
     "audit_log",
     "conduct_position",
     "journal",
     "journal_meta",
+    "journal_snapshots",
     "market_tape",
     "metadata",
     "order_activity",

@@ -227,6 +227,68 @@ class RecordAccessRequest(_message.Message):
     decisions: _containers.RepeatedCompositeFieldContainer[AccessDecisionRecord]
     def __init__(self, decisions: _Optional[_Iterable[_Union[AccessDecisionRecord, _Mapping]]] = ...) -> None: ...
 
+class LineEnabledRecord(_message.Message):
+    __slots__ = ("feed", "line", "enabled", "actor", "reason", "door", "peer", "line_state")
+    FEED_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DOOR_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    LINE_STATE_FIELD_NUMBER: _ClassVar[int]
+    feed: str
+    line: str
+    enabled: bool
+    actor: str
+    reason: str
+    door: str
+    peer: str
+    line_state: str
+    def __init__(self, feed: _Optional[str] = ..., line: _Optional[str] = ..., enabled: _Optional[bool] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., door: _Optional[str] = ..., peer: _Optional[str] = ..., line_state: _Optional[str] = ...) -> None: ...
+
+class RefusalRecord(_message.Message):
+    __slots__ = ("method", "door", "reject_kind", "code", "status", "message", "request_json", "actor", "reason", "peer")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    DOOR_FIELD_NUMBER: _ClassVar[int]
+    REJECT_KIND_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_JSON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    door: str
+    reject_kind: str
+    code: str
+    status: str
+    message: str
+    request_json: str
+    actor: str
+    reason: str
+    peer: str
+    def __init__(self, method: _Optional[str] = ..., door: _Optional[str] = ..., reject_kind: _Optional[str] = ..., code: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., request_json: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., peer: _Optional[str] = ...) -> None: ...
+
+class ServiceEventRecord(_message.Message):
+    __slots__ = ("ts_ns", "service", "line_enabled", "refused")
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    LINE_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    ts_ns: int
+    service: str
+    line_enabled: LineEnabledRecord
+    refused: RefusalRecord
+    def __init__(self, ts_ns: _Optional[int] = ..., service: _Optional[str] = ..., line_enabled: _Optional[_Union[LineEnabledRecord, _Mapping]] = ..., refused: _Optional[_Union[RefusalRecord, _Mapping]] = ...) -> None: ...
+
+class RecordServiceEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ServiceEventRecord]
+    def __init__(self, events: _Optional[_Iterable[_Union[ServiceEventRecord, _Mapping]]] = ...) -> None: ...
+
 class RecordedResponse(_message.Message):
     __slots__ = ("first_index", "records")
     FIRST_INDEX_FIELD_NUMBER: _ClassVar[int]

@@ -69,6 +69,11 @@ class ComplianceServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
                 _registered_method=True)
+        self.RecordServiceEvents = channel.unary_unary(
+                '/tradingdesk.v1.ComplianceService/RecordServiceEvents',
+                request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordServiceEventsRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
+                _registered_method=True)
         self.ListSurveillanceAlerts = channel.unary_unary(
                 '/tradingdesk.v1.ComplianceService/ListSurveillanceAlerts',
                 request_serializer=tradingdesk_dot_v1_dot_compliance__pb2.ListSurveillanceAlertsRequest.SerializeToString,
@@ -140,6 +145,16 @@ class ComplianceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordServiceEvents(self, request, context):
+        """Records what a service without a journal of its own changed at someone's request, and the requests it
+        refused: feeds' SetLineEnabled (a "line_enabled" record) and its refusals ("refused"); answers once they
+        are durable in the log (docs/audit.md). Compliance journals its own refusals (of Seal, RecordOperatorAction,
+        RecordAccess and this call) directly, as "refused" records with service "compliance".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListSurveillanceAlerts(self, request, context):
         """What the surveillance detectors found (wash trades, spoofing and layering, order-to-trade, marking the close).
         """
@@ -197,6 +212,11 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
             'RecordAccess': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordAccess,
                     request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.SerializeToString,
+            ),
+            'RecordServiceEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordServiceEvents,
+                    request_deserializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordServiceEventsRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.SerializeToString,
             ),
             'ListSurveillanceAlerts': grpc.unary_unary_rpc_method_handler(
@@ -403,6 +423,33 @@ class ComplianceService:
             target,
             '/tradingdesk.v1.ComplianceService/RecordAccess',
             tradingdesk_dot_v1_dot_compliance__pb2.RecordAccessRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordServiceEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.ComplianceService/RecordServiceEvents',
+            tradingdesk_dot_v1_dot_compliance__pb2.RecordServiceEventsRequest.SerializeToString,
             tradingdesk_dot_v1_dot_compliance__pb2.RecordedResponse.FromString,
             options,
             channel_credentials,

@@ -301,13 +301,15 @@ class FeedStatusReport(_message.Message):
     def __init__(self, feeds: _Optional[_Iterable[_Union[FeedStatus, _Mapping]]] = ..., serving: _Optional[bool] = ..., stale_symbols: _Optional[_Iterable[str]] = ..., time_ns: _Optional[int] = ...) -> None: ...
 
 class SetLineEnabledRequest(_message.Message):
-    __slots__ = ("feed", "line", "enabled", "reason")
+    __slots__ = ("feed", "line", "enabled", "reason", "actor")
     FEED_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     feed: str
     line: str
     enabled: bool
     reason: str
-    def __init__(self, feed: _Optional[str] = ..., line: _Optional[str] = ..., enabled: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    actor: str
+    def __init__(self, feed: _Optional[str] = ..., line: _Optional[str] = ..., enabled: _Optional[bool] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...

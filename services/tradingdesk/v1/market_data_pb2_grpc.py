@@ -110,7 +110,8 @@ class MarketDataServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SetLineEnabled(self, request, context):
-        """Take a line out of service or put it back (operators and failover drills).
+        """Take a line out of service or put it back (operators and failover drills). Each change, and each refused
+        request, becomes an audit record (compliance's "line_enabled" and "refused"; docs/audit.md).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

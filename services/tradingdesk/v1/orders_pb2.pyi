@@ -304,7 +304,7 @@ class JournalEvents(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[JournalEvent, _Mapping]]] = ..., incarnation: _Optional[str] = ..., durable_seq: _Optional[int] = ...) -> None: ...
 
 class JournalEvent(_message.Message):
-    __slots__ = ("seq", "ts_ns", "kind", "order_id", "payload_json", "account", "symbol")
+    __slots__ = ("seq", "ts_ns", "kind", "order_id", "payload_json", "account", "symbol", "traceparent")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -312,6 +312,7 @@ class JournalEvent(_message.Message):
     PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     ts_ns: int
     kind: str
@@ -319,4 +320,5 @@ class JournalEvent(_message.Message):
     payload_json: str
     account: str
     symbol: str
-    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., payload_json: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, seq: _Optional[int] = ..., ts_ns: _Optional[int] = ..., kind: _Optional[str] = ..., order_id: _Optional[str] = ..., payload_json: _Optional[str] = ..., account: _Optional[str] = ..., symbol: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...

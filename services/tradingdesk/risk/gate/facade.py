@@ -119,6 +119,10 @@ class RiskGate:
         self.last_heard_ns = CUT_OFF_NS
         self.cut_reason = reason
 
+    def forget_rules(self) -> None:
+        """Drop the scope rules resolved so far (they hold the exposure books): after the books were restored."""
+        self._rules = {}
+
     def latch(self, scope: ScopeKey, tripped_ns: int, why: str) -> None:
         current = self.latches.get(scope)
         if current is None or current[0] < tripped_ns:

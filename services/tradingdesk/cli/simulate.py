@@ -1,0 +1,60 @@
+"""``tradingdesk simulate``: a trading session replayed on an embedded desk with faults, and its verdict
+(docs/simulation.md). Exit 0 when every verdict line passes, 1 when one fails, 2 when the run cannot start."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tradingdesk.runtime import loop as event_loop
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tradingdesk.simulate.faults import FaultScheduleError
+    from tradingdesk.simulate.run import SimulationConfig, SimulationError, prepare, simulate
+
+    config = SimulationConfig(
+        spec_path=Path(args.file),
+        out_dir=Path(args.out),
+        speed=args.speed,
+        rate=args.rate,
+        duration_s=args.duration,
+        faults_path=Path(args.faults) if args.faults else None,
+        min_availability=args.min_availability,
+        probe_timeout_s=args.probe_timeout,
+        warmup_s=args.warmup,
+    )
+    try:
+        plan = prepare(config)
+    except (SimulationError, FaultScheduleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    verdict = event_loop.run(simulate(plan, say=lambda line: print(line, flush=True)))
+    print(verdict.text())
+    if args.json:
+        print(json.dumps(verdict.as_json(), indent=2))
+    print(f"report: {config.out_dir / 'report.txt'}, {config.out_dir / 'verdict.json'}")
+    return 0 if verdict.ok else EXIT_FAILED
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``tradingdesk simulate`` to the CLI."""
+    p = sub.add_parser("simulate", help="replay a trading session with faults on an embedded desk; print the verdict")
+    p.add_argument("-f", "--file", required=True, help="TradingDesk YAML (replay feeds); copied into --out")
+    p.add_argument("--out", required=True, help="new or empty directory for the run's desk, record and report")
+    p.add_argument("--speed", type=int, default=100, help="replay speed, 1 to 100 (default 100)")
+    p.add_argument("--rate", type=float, default=200.0, help="strategy orders per second, wall time (default 200)")
+    p.add_argument("--duration", type=int, help="market seconds to run from the open (default: the whole session)")
+    p.add_argument("--faults", help="fault schedule YAML (docs/simulation.md)")
+    p.add_argument(
+        "--min-availability", type=float, default=0.9999, help="the availability verdict's target (default 0.9999)"
+    )
+    p.add_argument("--probe-timeout", type=float, default=1.0, help="wall seconds a probe may wait for its ack")
+    p.add_argument("--warmup", type=float, default=30.0, help="wall seconds allowed for the desk to start")
+    p.add_argument("--json", action="store_true", help="also print the verdict as JSON")
+    p.set_defaults(func=cmd_simulate)

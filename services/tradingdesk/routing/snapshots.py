@@ -1,0 +1,164 @@
+"""Routing's journal snapshots: taken by the active replica as it trades, loaded by every replica at start.
+
+A snapshot is the engine's recoverable state at a journal seq (``oms/snapshot.py``), stored in the journal's own
+database (``storage/snapshots.py``). The consistent copy is a ``fork()`` on the event loop between two events:
+the child process holds the engine exactly as records 1..seq left it (the kernel copies pages only as the parent
+changes them), serializes it into a pipe and exits, while the parent trades on; the loop pauses only for the
+fork itself (copying the page tables: milliseconds, where serializing a large order book on the loop would take
+seconds). The parent writes the snapshot off the loop once the journal holds seq durably: a snapshot never
+covers a record that could still be lost. The journal stays the truth; a snapshot that fails any check is
+skipped and the journal replayed from the start.
+
+The child touches nothing it shares with the parent: it runs no finalizer (garbage collection off; it leaves
+with ``os._exit``), handles no signal through the parent's event loop, and only writes to its end of the pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tradingdesk.oms.engine import OrderEngine
+from tradingdesk.oms.snapshot import capture, restore
+from tradingdesk.spec.model import SnapshotSpec
+from tradingdesk.storage.journal import Journal
+from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.storage.snapshots import LoadedSnapshot, SnapshotStore, encode_state, state_key
+
+log = logging.getLogger(__name__)
+CHECK_INTERVAL_S = 0.1  # a comparison of two ints: cheap
+
+
+def config_key(engine: OrderEngine) -> str:
+    """The configuration a snapshot's state depends on: each instrument's sector (the exposure books) and the
+    self-match policy (its book's groups). Limits are not in it: they shape checks, not the books."""
+    sectors = sorted((symbol, inst.sector) for symbol, inst in engine.instruments.items())
+    policy = engine.gate.self_match.policy if engine.gate.self_match is not None else None
+    return repr((sectors, policy))
+
+
+class RoutingSnapshots:
+    """``load`` at start (any replica); ``run`` while active: a snapshot every ``spec.every_records`` records or
+    ``spec.every_seconds`` seconds, whichever comes first."""
+
+    def __init__(
+        self,
+        db: Engine,
+        *,
+        engine: OrderEngine,
+        spec: SnapshotSpec,
+        incarnation: str,
+        extra: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.store = SnapshotStore(db, incarnation=incarnation, key=state_key(config_key(engine)))
+        self._extra = extra
+        self.last_seq = 0
+        """The seq of the newest snapshot (loaded or taken)."""
+        self._due_from_seq = 0  # the last snapshot's seq, or the journal's when the last attempt failed
+        self.last_pause_ms = 0.0
+        """How long the last snapshot held the event loop (the fork)."""
+        self._last_ns = time.monotonic_ns()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.spec.every_records or self.spec.every_seconds)
+
+    def load(self) -> LoadedSnapshot | None:
+        """The newest valid snapshot put into the (fresh) engine, or None: replay the whole journal."""
+        loaded = self.store.latest()
+        if loaded is None:
+            return None
+        try:
+            restore(self.engine, loaded.state)
+        except ValueError as exc:
+            log.warning("journal snapshot at seq %d not used: %s", loaded.state.seq, exc)
+            return None
+        self.last_seq = self._due_from_seq = loaded.state.seq
+        return loaded
+
+    def due(self, journal_seq: int) -> bool:
+        written = journal_seq - self._due_from_seq
+        if written <= 0:
+            return False
+        if self.spec.every_records and written >= self.spec.every_records:
+            return True
+        elapsed_s = (time.monotonic_ns() - self._last_ns) / 1e9
+        return bool(self.spec.every_seconds) and elapsed_s >= self.spec.every_seconds
+
+    async def run(self, journal: Journal, durability: AsyncDurability) -> None:
+        """While this replica is active (cancelled when it stops)."""
+        while True:
+            await asyncio.sleep(CHECK_INTERVAL_S)
+            if self.due(journal.last_seq()):
+                try:
+                    await self.take(journal, durability)
+                except Exception:  # a failed snapshot costs a longer restart, never an order
+                    log.exception("routing: journal snapshot failed; the journal still holds everything")
+                    self._due_from_seq, self._last_ns = journal.last_seq(), time.monotonic_ns()  # try again later
+
+    async def take(self, journal: Journal, durability: AsyncDurability) -> int:
+        """One snapshot now: captured on the loop at the journal's last seq, written once that seq is durable.
+        Returns its seq (0: nothing new since the last one)."""
+        seq = journal.last_seq()
+        if seq <= self.last_seq:
+            return 0
+        started = time.perf_counter()
+        pid, pipe = self._fork_serializer(seq)  # no await before it: the state at seq exactly
+        on_loop_ms = self.last_pause_ms = (time.perf_counter() - started) * 1e3
+        body = await asyncio.to_thread(_collect, pid, pipe)
+        await durability.wait_durable(seq)
+        if not await asyncio.to_thread(self.store.save, seq, body):
+            raise RuntimeError(f"the journal has no record {seq} although it was reported durable")
+        self.last_seq = self._due_from_seq = seq
+        self._last_ns = time.monotonic_ns()
+        log.info(
+            "routing: journal snapshot at seq %d (%d open orders, %.1f MB, %.0f ms on the loop, %.0f ms in all)",
+            seq,
+            self.engine.open_count,
+            len(body) / 1e6,
+            on_loop_ms,
+            (time.perf_counter() - started) * 1e3,
+        )
+        return seq
+
+    def _fork_serializer(self, seq: int) -> tuple[int, int]:
+        """A child process that writes the engine's state at ``seq`` into a pipe; its pid and the pipe's end."""
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(write_fd)
+            return pid, read_fd
+        status = 1
+        try:
+            gc.disable()  # a finalizer could close a connection or socket the parent still uses
+            signal.set_wakeup_fd(-1)  # a signal to the child must not wake the parent's loop
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, signal.SIG_DFL)
+            os.close(read_fd)
+            view = memoryview(encode_state(capture(self.engine, seq=seq, extra=self._extra())))
+            while view:
+                view = view[os.write(write_fd, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+
+
+def _collect(pid: int, pipe: int) -> bytes:
+    """What the serializing child wrote, once it exited cleanly."""
+    with os.fdopen(pipe, "rb") as stream:
+        body = stream.read()
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"the snapshot's serializing process {pid} exited with {code}")
+    return body

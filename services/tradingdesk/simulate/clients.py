@@ -1,0 +1,370 @@
+"""The order flow of a simulation, over gRPC like any client: strategy clients and the probe.
+
+Two strategy clients share the configured rate: one calls unary ``SubmitOrder``/``CancelOrder``, the other
+sends the same requests through one ``OrderSession`` stream. Each keeps a bounded number of resting orders
+(1 share, 1% under the bid: inside the collar, never filled) and cancels its oldest beyond that; one submit in
+twenty is a marketable IOC (2% over the bid), so the day has fills too. A submit that fails on the transport
+(routing restarting, a deadline) is sent again with the same client order id, as a real client does: the
+verdict then checks that the desk kept one order for it.
+
+The probe sends one IOC order per second of market time and records whether it was acknowledged within
+``probe_timeout_s`` (wall time): the availability figure is read from its log.
+
+Everything a client was told is written down (``ClientLog``): the verdict reads it with the desk's record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+
+from tradingdesk.core.clock import Clock
+from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.core.instruments import Instrument
+from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
+
+TICK_S = 0.05
+"""How often a strategy client sends what its rate owes (wall seconds)."""
+MAX_RESTING = 200
+"""Resting orders per strategy client before it cancels its oldest."""
+MARKETABLE_EVERY = 20
+RPC_TIMEOUT_S = 5.0
+RETRY_AFTER_S = 0.5
+MAX_IN_FLIGHT = 64
+PRICE_REFRESH_S = 0.1
+TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
+"""Answers that say nothing about the order (it may or may not have been taken): resend the same id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    client_order_id: str
+    order_id: str
+    via: str  # unary | session | probe
+    market_ns: int
+    duplicate: bool
+
+
+@dataclass
+class ClientLog:
+    """What the clients were told: every acknowledged order, refusals by code, transport errors by code."""
+
+    acked: list[Acked] = field(default_factory=list)
+    refused: Counter[str] = field(default_factory=Counter)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+    cancels: int = 0
+    probes: list[dict] = field(default_factory=list)
+
+    def write(self, directory: Path) -> None:
+        with (directory / "acks.jsonl").open("w") as out:
+            for ack in self.acked:
+                out.write(json.dumps(asdict(ack)) + "\n")
+        with (directory / "probes.jsonl").open("w") as out:
+            for probe in self.probes:
+                out.write(json.dumps(probe) + "\n")
+        summary = {"refused": dict(self.refused), "transport_errors": dict(self.transport_errors)}
+        (directory / "clients.json").write_text(json.dumps({**summary, "cancels": self.cancels}, indent=2) + "\n")
+
+
+class Prices:
+    """The best bid of each symbol, read from the feeds service now and then; kept while feeds is away."""
+
+    def __init__(self, feeds_address: str, instruments: dict[str, Instrument]) -> None:
+        self.address = feeds_address
+        self.instruments = instruments
+        self.bids: dict[str, int] = {}
+        self.updated_ns: dict[str, int] = {}
+        """When the feed last updated each symbol (vendor time), for the probe to pick one that is trading."""
+
+    async def refresh_forever(self) -> None:
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
+            while True:
+                try:
+                    snap = await stub.GetSnapshot(market_data_pb2.GetSnapshotRequest(), timeout=2)
+                    # only symbols that traded: the gate collars against the last trade
+                    traded = [q for q in snap.quotes if q.bid_price and q.last_price]
+                    self.bids.update((q.symbol, parse_fixed(q.bid_price)) for q in traded)
+                    self.updated_ns.update((q.symbol, q.vendor_time_ns) for q in traded if not q.stale)
+                except grpc.aio.AioRpcError:
+                    pass
+                await asyncio.sleep(PRICE_REFRESH_S)
+
+    def limit(self, symbol: str, *, percent: int) -> int:
+        """``percent`` of the bid, on the tick grid (rounded away from the market for a buy under it)."""
+        raw = self.bids[symbol] * percent // 100
+        return self.instruments[symbol].round_to_tick(raw, up=percent > 100)
+
+
+class OrderFactory:
+    """Client order ids unique to this run, and the orders themselves."""
+
+    def __init__(self, prices: Prices, *, account: str, run_id: str) -> None:
+        self.prices = prices
+        self.account = account
+        self.run_id = run_id
+        self.n = 0
+
+    def submit(self, strategy: str, *, tag: str) -> orders_pb2.SubmitOrderRequest | None:
+        """Strategy orders go round the symbols; the probe takes the symbol the feed updated last, so that it
+        measures the order API rather than a quiet symbol's stale reference price."""
+        symbols = sorted(self.prices.bids)
+        if not symbols:
+            return None
+        self.n += 1
+        updated = self.prices.updated_ns
+        probe = tag == "probe" and updated
+        symbol = max(updated, key=updated.__getitem__) if probe else symbols[self.n % len(symbols)]
+        marketable = tag != "probe" and self.n % MARKETABLE_EVERY == 0
+        ioc = marketable or tag == "probe"
+        return orders_pb2.SubmitOrderRequest(
+            client_order_id=f"{self.run_id}-{tag}-{self.n}",
+            account=self.account,
+            strategy=strategy,
+            symbol=symbol,
+            side=common_pb2.SIDE_BUY,
+            order_type=common_pb2.ORDER_TYPE_LIMIT,
+            quantity="1",
+            limit_price=format_fixed(self.prices.limit(symbol, percent=102 if marketable else 99)),
+            time_in_force=common_pb2.TIME_IN_FORCE_IOC if ioc else common_pb2.TIME_IN_FORCE_DAY,
+        )
+
+
+class Rate:
+    """The strategy clients' target rate in orders/s (wall), with a burst factor a fault sets for a while."""
+
+    def __init__(self, base: float) -> None:
+        self.base = base
+        self.factor = 1
+
+    @property
+    def now(self) -> float:
+        return self.base * self.factor
+
+
+def _code(err: grpc.aio.AioRpcError) -> str:
+    return err.code().name
+
+
+class StrategyClient:
+    """What both strategy clients share: where routing is, the orders, the rate, the log, the market clock, and
+    the ids of their resting orders, oldest first (to cancel)."""
+
+    def __init__(
+        self, address: str, factory: OrderFactory, *, rate: Callable[[], float], log: ClientLog, clock: Clock
+    ) -> None:
+        self.address = address
+        self.factory = factory
+        self.rate = rate
+        self.log = log
+        self.clock = clock
+        self.resting: deque[str] = deque()
+
+
+class UnaryClient(StrategyClient):
+    """Unary SubmitOrder / CancelOrder at its share of the rate, a bounded number in flight."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            owed = 0.0
+            try:
+                while True:
+                    owed += self.rate() * TICK_S
+                    while owed >= 1:
+                        owed -= 1
+                        req = self.factory.submit("sim-unary", tag="u")
+                        if req is None:
+                            break
+                        await self.in_flight.acquire()
+                        self._spawn(self._submit(stub, req))
+                        if len(self.resting) > MAX_RESTING:
+                            await self.in_flight.acquire()
+                            self._spawn(self._cancel(stub, self.resting.popleft()))
+                    await asyncio.sleep(TICK_S)
+            finally:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _submit(self, stub, req: orders_pb2.SubmitOrderRequest) -> None:
+        try:
+            for attempt in range(3):
+                try:
+                    ack = await stub.SubmitOrder(req, timeout=RPC_TIMEOUT_S)
+                except grpc.aio.AioRpcError as err:
+                    if err.code() in TRANSPORT_CODES and attempt < 2:
+                        self.log.transport_errors[_code(err)] += 1
+                        await asyncio.sleep(RETRY_AFTER_S)
+                        continue
+                    self.log.refused[_code(err)] += 1
+                    return
+                self.log.acked.append(
+                    Acked(req.client_order_id, ack.order_id, "unary", self.clock.now_ns(), ack.duplicate)
+                )
+                if req.time_in_force == common_pb2.TIME_IN_FORCE_DAY:
+                    self.resting.append(ack.order_id)
+                return
+        finally:
+            self.in_flight.release()
+
+    async def _cancel(self, stub, order_id: str) -> None:
+        try:
+            await stub.CancelOrder(
+                orders_pb2.CancelOrderRequest(account=self.factory.account, order_id=order_id), timeout=RPC_TIMEOUT_S
+            )
+            self.log.cancels += 1
+        except grpc.aio.AioRpcError as err:
+            self.log.refused[f"cancel {_code(err)}"] += 1
+        finally:
+            self.in_flight.release()
+
+
+class SessionClient(StrategyClient):
+    """The same flow through one OrderSession stream; a broken stream is opened again and every request
+    not yet answered is sent again (same client order id)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: dict[int, orders_pb2.SessionRequest] = {}
+        self.next_id = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._one_stream()
+            except grpc.aio.AioRpcError as err:
+                self.log.transport_errors[f"session {_code(err)}"] += 1
+            await asyncio.sleep(RETRY_AFTER_S)
+
+    def _request(self, **kind) -> orders_pb2.SessionRequest:
+        self.next_id += 1
+        req = orders_pb2.SessionRequest(request_id=self.next_id, **kind)
+        self.pending[self.next_id] = req
+        return req
+
+    async def _one_stream(self) -> None:
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            call = stub.OrderSession()
+            resend = list(self.pending.values())
+            if resend:
+                await call.write(orders_pb2.SessionRequests(requests=resend))
+            reader = asyncio.create_task(self._read(call))
+            owed = 0.0
+            try:
+                while not reader.done():
+                    owed += self.rate() * TICK_S
+                    batch = []
+                    while owed >= 1:
+                        owed -= 1
+                        submit = self.factory.submit("sim-session", tag="s")
+                        if submit is None:
+                            break
+                        batch.append(self._request(submit=submit))
+                        if len(self.resting) > MAX_RESTING:
+                            cancel = orders_pb2.CancelOrderRequest(
+                                account=self.factory.account, order_id=self.resting.popleft()
+                            )
+                            batch.append(self._request(cancel=cancel))
+                    if batch:
+                        await call.write(orders_pb2.SessionRequests(requests=batch))
+                    await asyncio.sleep(TICK_S)
+                await reader  # raises what ended the stream
+            finally:
+                reader.cancel()
+                call.cancel()
+
+    async def _read(self, call) -> None:
+        async for batch in call:
+            for resp in batch.responses:
+                req = self.pending.pop(resp.request_id, None) if resp.request_id else None
+                if req is None:
+                    continue
+                which = resp.WhichOneof("response")
+                if req.WhichOneof("request") == "cancel":
+                    if which == "ack":
+                        self.log.cancels += 1
+                    else:
+                        self.log.refused[f"cancel {status_name(resp.error.code)}"] += 1
+                    continue
+                if which == "ack":
+                    submit = req.submit
+                    self.log.acked.append(
+                        Acked(
+                            submit.client_order_id,
+                            resp.ack.order_id,
+                            "session",
+                            self.clock.now_ns(),
+                            resp.ack.duplicate,
+                        )
+                    )
+                    if submit.time_in_force == common_pb2.TIME_IN_FORCE_DAY:
+                        self.resting.append(resp.ack.order_id)
+                else:
+                    self.log.refused[resp.error.reject_code or status_name(resp.error.code)] += 1
+        raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, None, None, "the session stream ended")
+
+
+def status_name(code: int) -> str:
+    """The name of a google.rpc.Code number, as a session error carries it."""
+    return next((s.name for s in grpc.StatusCode if s.value[0] == code), str(code))
+
+
+class Probe:
+    """One IOC order per market second; ``log.probes`` gets each: its second, whether it was acknowledged
+    within ``timeout_s`` and in how many ms, or the code it got."""
+
+    def __init__(
+        self, address: str, factory: OrderFactory, *, log: ClientLog, clock: Clock, speed: float, timeout_s: float
+    ) -> None:
+        self.address = address
+        self.factory = factory
+        self.log = log
+        self.clock = clock
+        self.interval_s = 1.0 / speed
+        self.timeout_s = timeout_s
+        self.tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            start = time.monotonic()
+            n = 0
+            try:
+                while True:
+                    task = asyncio.create_task(self._probe(stub, self.clock.now_ns()))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                    n += 1
+                    await asyncio.sleep(max(0.0, start + n * self.interval_s - time.monotonic()))
+            finally:
+                await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _probe(self, stub, market_ns: int) -> None:
+        req = self.factory.submit("probe", tag="probe")
+        record = {"market_ns": market_ns, "acked": False, "ms": None, "code": "NO_PRICE"}
+        if req is not None:
+            t0 = time.perf_counter()
+            try:
+                ack = await stub.SubmitOrder(req, timeout=self.timeout_s)
+                record.update(acked=True, ms=round((time.perf_counter() - t0) * 1000, 3), code="OK")
+                self.log.acked.append(Acked(req.client_order_id, ack.order_id, "probe", market_ns, ack.duplicate))
+            except grpc.aio.AioRpcError as err:
+                record.update(code=_code(err), symbol=req.symbol, why=(err.details() or "")[:160])
+        self.log.probes.append(record)

@@ -1,0 +1,111 @@
+"""Applies a fault schedule to a running embedded desk, at each fault's market time, and logs what it did.
+
+SIGKILL goes to the service's current process (the supervisor restarts it); a feed line is disabled through
+the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
+burst multiplies the strategy clients' rate for its duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import grpc
+
+from tradingdesk.runtime.embedded import EmbeddedDesk
+from tradingdesk.simulate.clients import Rate
+from tradingdesk.simulate.faults import Fault
+from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
+
+CONTROL_TIMEOUT_S = 5.0
+CONTROL_RETRY_S = 0.5
+
+
+class Injector:
+    """``run`` applies every fault in turn; ``events`` is the log of what happened (for faults.jsonl)."""
+
+    def __init__(
+        self,
+        embedded: EmbeddedDesk,
+        faults: list[Fault],
+        *,
+        rate: Rate,
+        speed: float,
+        market_now: Callable[[], int],
+    ) -> None:
+        self.embedded = embedded
+        self.faults = faults
+        self.rate = rate
+        self.speed = speed
+        self.market_now = market_now
+        self.events: list[dict] = []
+        self._ongoing: set[asyncio.Task] = set()
+
+    def _wall_s(self, market_s: float) -> float:
+        return market_s / self.speed
+
+    def _log(self, fault: Fault, what: str, **extra) -> None:
+        self.events.append(
+            {"market_ns": self.market_now(), "kind": fault.kind, "fault": fault.describe(), "what": what, **extra}
+        )
+
+    async def run(self) -> None:
+        start = time.monotonic()
+        try:
+            for fault in self.faults:
+                await asyncio.sleep(max(0.0, start + self._wall_s(fault.at_s) - time.monotonic()))
+                if fault.kind == "sigkill":
+                    self._sigkill(fault)
+                else:
+                    task = asyncio.create_task(self._for_a_while(fault))
+                    self._ongoing.add(task)
+                    task.add_done_callback(self._ongoing.discard)
+            await asyncio.gather(*self._ongoing)
+        finally:
+            for task in self._ongoing:
+                task.cancel()
+            await asyncio.gather(*self._ongoing, return_exceptions=True)
+            self.rate.factor = 1
+
+    def _sigkill(self, fault: Fault) -> None:
+        process = self.embedded.children[fault.service].process
+        if process.returncode is not None:
+            self._log(fault, "skipped: the service was not running (restarting after an earlier fault)")
+            return
+        os.kill(process.pid, signal.SIGKILL)
+        self._log(fault, "killed", pid=process.pid)
+
+    async def _for_a_while(self, fault: Fault) -> None:
+        if fault.kind == "burst":
+            self.rate.factor = fault.factor
+            self._log(fault, "started")
+            await asyncio.sleep(self._wall_s(fault.duration_s))
+            self.rate.factor = 1
+            self._log(fault, "ended")
+            return
+        await self._set_line(fault, enabled=False)
+        await asyncio.sleep(self._wall_s(fault.duration_s))
+        await self._set_line(fault, enabled=True)
+
+    async def _set_line(self, fault: Fault, *, enabled: bool) -> None:
+        """Retried while feeds does not answer (another fault may be restarting it)."""
+        reason = f"simulation fault: {fault.describe()}"
+        address = self.embedded.directory.address("feeds")
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
+            request = market_data_pb2.SetLineEnabledRequest(
+                feed=fault.feed, line=fault.line, enabled=enabled, reason=reason
+            )
+            while True:
+                try:
+                    status = await stub.SetLineEnabled(request, timeout=CONTROL_TIMEOUT_S)
+                    self._log(fault, "line enabled" if enabled else "line disabled", active_line=status.active_line)
+                    return
+                except grpc.aio.AioRpcError as err:
+                    if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        self._log(fault, f"refused: {err.code().name}: {err.details()}")
+                        return
+                await asyncio.sleep(CONTROL_RETRY_S)

@@ -1,0 +1,201 @@
+"""One simulation from start to verdict: derive the desk, start it supervised, trade, inject, stop, judge.
+
+The desk is the embedded runtime of ``tradingdesk up`` (five processes, supervised), started from a copy of
+the given spec whose state lives in the run directory: a fresh journal and audit bucket each run, so the
+verdict reads exactly this run's record. Its replay feeds and clock run at ``speed``; one pass of the replay
+is one session of the exchange calendar (open to close of the day replayed). The replay clock's origin is
+set ``warmup_s`` ahead, so the session starts at its open once the desk is up and the clients start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, desk_clock
+from tradingdesk.markets.calendar import ExchangeCalendar
+from tradingdesk.markets.calendar_source import load_calendar
+from tradingdesk.markets.replay_clock import default_first_day
+from tradingdesk.runtime.embedded import EmbeddedDesk
+from tradingdesk.runtime.supervisor import Supervisor
+from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Probe, Rate, SessionClient, UnaryClient
+from tradingdesk.simulate.faults import Fault, load_schedule
+from tradingdesk.simulate.injector import Injector
+from tradingdesk.simulate.verdict import Verdict, compute
+from tradingdesk.spec.domain import instruments_of
+from tradingdesk.spec.load import load_desk
+from tradingdesk.spec.model import TradingDesk
+
+MAX_SPEED = 100
+PRICES_TIMEOUT_S = 60.0
+"""How long the clients wait for every symbol's first traded price before the session starts anyway."""
+
+
+class SimulationError(ValueError):
+    """The simulation cannot start as asked (the message says why); nothing was started."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationConfig:
+    spec_path: Path
+    out_dir: Path
+    speed: int = 100
+    rate: float = 200.0
+    """Strategy orders per second (wall time), split between the unary and the session client."""
+    duration_s: int | None = None
+    """Market seconds to run from the open (default: the whole session)."""
+    faults_path: Path | None = None
+    min_availability: float = 0.9999
+    probe_timeout_s: float = 1.0
+    warmup_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    config: SimulationConfig
+    desk: TradingDesk
+    spec_path: Path
+    calendar: ExchangeCalendar
+    day: date
+    session_s: int
+    run_s: int
+    faults: list[Fault]
+    account: str
+
+
+def _trading_account(desk: TradingDesk) -> str:
+    for account in desk.spec.accounts:
+        if not account.strategies:
+            return account.name
+    raise SimulationError("the desk needs an account without a strategies list: the simulated clients trade it")
+
+
+def prepare(config: SimulationConfig) -> Plan:
+    """Check everything and write the run's desk spec; raises SimulationError (or FaultScheduleError)."""
+    if not 1 <= config.speed <= MAX_SPEED:
+        raise SimulationError(f"--speed {config.speed}: must be from 1 to {MAX_SPEED}")
+    if config.rate <= 0:
+        raise SimulationError(f"--rate {config.rate:g}: must be > 0 orders/s")
+    if config.out_dir.exists() and any(config.out_dir.iterdir()):
+        raise SimulationError(f"--out {config.out_dir}: not empty (each run starts from a fresh journal and bucket)")
+    source = load_desk(config.spec_path)
+    if any(f.kind != "replay" for f in source.spec.feeds):
+        raise SimulationError("every feed of the desk must be a replay feed: the simulation replays a session")
+    if source.spec.compliance.audit_bucket.kind != "filesystem":
+        raise SimulationError("the simulation's verdict reads a filesystem audit bucket; S3 is not yet supported")
+    calendar = load_calendar(source.spec.instruments[0].listing.exchange)
+    start = source.spec.conduct.clock.replay_start
+    if start:
+        day = date.fromisoformat(start)
+    else:
+        today = datetime.now(UTC).astimezone(ZoneInfo(calendar.timezone)).date()
+        day = default_first_day(calendar, today)
+    trading_day = calendar.on(day)
+    if trading_day is None:
+        raise SimulationError(f"{day} is not a session of {calendar.exchange}")
+    session_s = (trading_day.session.close_ns - trading_day.session.open_ns) // NS_PER_SECOND
+    run_s = session_s if config.duration_s is None else config.duration_s
+    if not 1 <= run_s <= session_s:
+        raise SimulationError(f"--duration {run_s}: must be from 1 to the session's {session_s} seconds")
+    faults = load_schedule(config.faults_path, desk=source, session_s=run_s) if config.faults_path else []
+
+    doc = yaml.safe_load(config.spec_path.read_text())
+    spec = doc["spec"]
+    for feed in spec["feeds"]:
+        replay = feed.setdefault("replay", {})
+        replay["speed"] = str(config.speed)
+        replay["sessionSeconds"] = session_s
+    spec.setdefault("conduct", {}).setdefault("clock", {})["replayStart"] = day.isoformat()
+    spec["storage"] = {**spec.get("storage", {}), "dataDir": str(config.out_dir / "var")}
+    spec["storage"].pop("postgres", None)
+    spec.setdefault("compliance", {})["auditBucket"] = {
+        **spec.get("compliance", {}).get("auditBucket", {}),
+        "kind": "filesystem",
+        "path": str(config.out_dir / "audit"),
+    }
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = config.out_dir / "desk.yaml"
+    spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    desk = load_desk(spec_path)
+    return Plan(config, desk, spec_path, calendar, day, session_s, run_s, faults, _trading_account(desk))
+
+
+async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict:
+    """Run the plan and return its verdict; every artefact goes to the run directory."""
+    config, out = plan.config, plan.config.out_dir
+    origin_ns = time.time_ns() + int(config.warmup_s * NS_PER_SECOND)
+    env = {REPLAY_ORIGIN_ENV: str(origin_ns)}
+    clock = desk_clock(plan.desk, env)
+    embedded = EmbeddedDesk(plan.desk, plan.spec_path, log_dir=out / "logs", env=env)
+    say(
+        f"simulating {plan.day} on {plan.calendar.exchange}: {plan.run_s}s of its {plan.session_s}s session at "
+        f"{config.speed}x, {config.rate:g} orders/s, {len(plan.faults)} fault(s); record in {out}"
+    )
+    await embedded.start(print_line=say)
+    supervisor = asyncio.create_task(Supervisor(embedded, report=say).run())
+    log = ClientLog()
+    rate = Rate(config.rate / 2)
+    prices = Prices(embedded.directory.address("feeds"), instruments_of(plan.desk))
+    background = [asyncio.create_task(prices.refresh_forever())]
+    window = (0, 0)
+    gave_up = ""
+    try:
+        deadline = time.monotonic() + PRICES_TIMEOUT_S
+        while len(prices.bids) < len(plan.desk.spec.instruments) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(max(0.0, (origin_ns - time.time_ns()) / NS_PER_SECOND))
+        routing = embedded.directory.address("routing")
+        run_id = f"sim{uuid.uuid4().hex[:8]}"
+        factory = OrderFactory(prices, account=plan.account, run_id=run_id)
+        now = clock.now_ns
+        load = [
+            UnaryClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
+            SessionClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
+            Probe(routing, factory, log=log, clock=clock, speed=config.speed, timeout_s=config.probe_timeout_s).run(),
+        ]
+        injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now)
+        start_ns = now()
+        say(f"session started at {datetime.fromtimestamp(start_ns / NS_PER_SECOND, UTC):%Y-%m-%d %H:%M:%S} UTC")
+        tasks = [asyncio.create_task(c) for c in (*load, injector.run())]
+        done, _ = await asyncio.wait({supervisor}, timeout=plan.run_s / config.speed)
+        window = (start_ns, now())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if supervisor in done:
+            gave_up = supervisor.result()
+            say(f"the session ended early: {gave_up}")
+    finally:
+        for task in background:
+            task.cancel()
+        supervisor.cancel()
+        await asyncio.gather(supervisor, *background, return_exceptions=True)
+        say("stopping the desk (routing first; compliance seals the audit trail)")
+        await embedded.stop()
+    log.write(out)
+    with (out / "faults.jsonl").open("w") as f:
+        for event in injector.events:
+            f.write(json.dumps(event) + "\n")
+    verdict = compute(
+        plan.desk,
+        out,
+        calendar=plan.calendar,
+        window=window,
+        min_availability=config.min_availability,
+        run_id=run_id,
+        gave_up=gave_up,
+    )
+    verdict.figures["orders_per_s"] = round(verdict.figures["orders_acknowledged"] / (plan.run_s / config.speed), 1)
+    (out / "verdict.json").write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
+    (out / "report.txt").write_text(verdict.text() + "\n")
+    return verdict

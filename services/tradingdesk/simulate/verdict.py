@@ -1,0 +1,215 @@
+"""The verdict of a simulation, computed afterwards from the record alone: the routing journal, the risk
+service's change journal, the sealed audit bucket, and the clients' own log of what they were told.
+
+Each line passes or fails on its own; the run fails when one does:
+
+* ``desk_ran_to_the_end``: the supervisor did not give up on a service (a crash loop) before the session ended.
+* ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
+  record in the routing journal. Must be 0.
+* ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
+  different order ids. Must be 0 (a resubmission after a transport error must find the original).
+* ``accepted_while_halted``: orders whose ``pending_new`` record is timed inside an interval in which the risk
+  service's change journal has their desk, account or strategy HALTED. Must be 0.
+* ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
+* ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
+  session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tradingdesk.audit.bucket import open_bucket
+from tradingdesk.audit.checkpoint import VerifierKey
+from tradingdesk.audit.verify import verify_bucket
+from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.core.event_codec import decode_terms
+from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
+from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
+from tradingdesk.spec.model import TradingDesk
+from tradingdesk.storage.db import make_engine
+from tradingdesk.storage.journal import read_journal
+from tradingdesk.storage.risk_store import RiskChangeStore
+
+PENDING_NEW = "pending_new"
+RISK_CHANGES_READ = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    name: str
+    value: float
+    target: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Verdict:
+    lines: list[Line] = field(default_factory=list)
+    figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(line.ok for line in self.lines)
+
+    def as_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "lines": [
+                {"name": x.name, "value": x.value, "target": x.target, "ok": x.ok, "detail": x.detail}
+                for x in self.lines
+            ],
+            "figures": self.figures,
+        }
+
+    def text(self) -> str:
+        out = [f"{'verdict':<24} {'value':>12}  {'target':<10} result"]
+        for x in self.lines:
+            value = f"{x.value:.6f}" if isinstance(x.value, float) and not x.value.is_integer() else f"{x.value:g}"
+            out.append(f"{x.name:<24} {value:>12}  {x.target:<10} {'PASS' if x.ok else 'FAIL'}  {x.detail}".rstrip())
+        for name, value in self.figures.items():
+            out.append(f"{name:<24} {value:>12g}")
+        out.append(f"result: {'PASS' if self.ok else 'FAIL'}")
+        return "\n".join(out)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def halted_intervals(desk: TradingDesk) -> dict[tuple[str, str], list[tuple[int, int]]]:
+    """For each scope (account, strategy; ("", "") is the desk), the [from, to) market-time intervals in
+    which the risk service's change journal has it HALTED."""
+    engine = make_engine(dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
+    try:
+        changes = RiskChangeStore(engine).since(1, limit=RISK_CHANGES_READ)
+    finally:
+        engine.dispose()
+    since: dict[tuple[str, str], int] = {}
+    out: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for change in changes:
+        body = change.change
+        if body.get("type") != "trading_state":
+            continue
+        scope = (body.get("account", ""), body.get("strategy", ""))
+        if body.get("state") == "HALTED":
+            since.setdefault(scope, change.ts_ns)
+        elif scope in since:
+            out[scope].append((since.pop(scope), change.ts_ns))
+    for scope, start in since.items():
+        out[scope].append((start, 2**63 - 1))
+    return out
+
+
+def _halted_at(intervals, *, account: str, strategy: str, ts_ns: int) -> bool:
+    scopes = [("", ""), (account, ""), (account, strategy)]
+    return any(a <= ts_ns < b for scope in scopes for a, b in intervals.get(scope, ()))
+
+
+def availability(probes: list[dict], calendar: ExchangeCalendar, *, start_ns: int, end_ns: int) -> tuple[int, int]:
+    """(intervals acknowledged, intervals measured): whole market seconds in [start, end) that fall in the
+    regular session, and of those the ones in which a probe was acknowledged."""
+    first, last = -(-start_ns // NS_PER_SECOND), end_ns // NS_PER_SECOND
+    measured = {s for s in range(first, last) if _regular(calendar, s * NS_PER_SECOND)}
+    acked = {p["market_ns"] // NS_PER_SECOND for p in probes if p["acked"]}
+    return len(measured & acked), len(measured)
+
+
+def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
+    try:
+        return calendar.phase(ts_ns) == Phase.REGULAR
+    except CalendarRangeError:  # past the days the calendar was loaded with: no session to measure
+        return False
+
+
+def compute(
+    desk: TradingDesk,
+    run_dir: Path,
+    *,
+    calendar: ExchangeCalendar,
+    window: tuple[int, int],
+    min_availability: float,
+    run_id: str,
+    gave_up: str = "",
+) -> Verdict:
+    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not)."""
+    verdict = Verdict()
+    verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
+    acks = _read_jsonl(run_dir / "acks.jsonl")
+    probes = _read_jsonl(run_dir / "probes.jsonl")
+
+    # the routing journal: every order the desk took, by client order id
+    engine = make_engine(dsn_for(desk, "routing"), schema=schema_for(desk, "routing"))
+    orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+    journaled: set[str] = set()
+    taken = []
+    try:
+        for rec in read_journal(engine):
+            if rec.kind != PENDING_NEW:
+                continue
+            terms = decode_terms(rec.order_id, rec.payload)
+            journaled.add(rec.order_id)
+            orders_of[(terms.account, terms.client_order_id)].add(rec.order_id)
+            taken.append((terms, rec.ts_ns))
+    finally:
+        engine.dispose()
+
+    lost = [a for a in acks if a["order_id"] not in journaled]
+    verdict.lines.append(
+        Line("acked_orders_lost", len(lost), "0", not lost, ", ".join(a["client_order_id"] for a in lost[:5]))
+    )
+    acked_ids: dict[str, set[str]] = defaultdict(set)
+    for a in acks:
+        acked_ids[a["client_order_id"]].add(a["order_id"])
+    dup_journal = [cid for (_, cid), ids in orders_of.items() if len(ids) > 1]
+    dup_acks = [cid for cid, ids in acked_ids.items() if len(ids) > 1]
+    dups = sorted(set(dup_journal) | set(dup_acks))
+    verdict.lines.append(Line("orders_duplicated", len(dups), "0", not dups, ", ".join(dups[:5])))
+
+    intervals = halted_intervals(desk)
+    while_halted = [
+        t.client_order_id for t, ts in taken if _halted_at(intervals, account=t.account, strategy=t.strategy, ts_ns=ts)
+    ]
+    verdict.lines.append(
+        Line("accepted_while_halted", len(while_halted), "0", not while_halted, ", ".join(while_halted[:5]))
+    )
+
+    key = VerifierKey.parse((data_dir(desk) / "audit-keys" / "signing.pub").read_text())
+    bucket_spec = desk.spec.compliance.audit_bucket
+    report = verify_bucket(open_bucket(str(Path(bucket_spec.path) / desk.name)), key)
+    detail = f"{report.records} records in {report.segments} segments"
+    if not report.ok:
+        detail = f"{len(report.problems)} problem(s), first: {report.problems[0]}"
+    verdict.lines.append(Line("audit_trail_verified", 1 if report.ok else 0, "1", report.ok, detail))
+
+    up, measured = availability(probes, calendar, start_ns=window[0], end_ns=window[1])
+    ratio = up / measured if measured else 0.0
+    verdict.lines.append(
+        Line(
+            "availability",
+            round(ratio, 6),
+            f">= {min_availability:g}",
+            measured > 0 and ratio >= min_availability,
+            f"{up} of {measured} one-second intervals acknowledged",
+        )
+    )
+    verdict.figures.update(
+        orders_acknowledged=len(acks),
+        # resubmitted after a transport error and answered with the original: the idempotency path exercised
+        resubmissions_found_original=sum(1 for a in acks if a["duplicate"]),
+        orders_journaled=sum(1 for t, _ in taken if t.client_order_id.startswith(run_id)),
+        probes_sent=len(probes),
+        probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
+    )
+    return verdict
+
+
+def _p99(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]

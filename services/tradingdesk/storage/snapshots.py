@@ -1,0 +1,214 @@
+"""Snapshots of routing's recoverable state in the journal's own database, each one checked before it is used.
+
+A snapshot is an optimisation of recovery; the journal stays the truth. A row of ``journal_snapshots`` holds the
+state that replaying records 1..``seq`` built (``oms/snapshot.py``), serialized with pickle, and what makes it
+trustworthy:
+
+- ``format``: the layout of this row and its body (``SNAPSHOT_FORMAT``); another one is never read;
+- ``state_key``: a digest of the code that builds the state (the sources of the core, the OMS and the risk gate),
+  the Python version and the desk's configuration that shapes it (``config``: instruments' sectors, self-match
+  policy). A snapshot written by other code or for another configuration could hold state this code would not
+  have built, so it is skipped;
+- ``incarnation``, ``record_ts_ns`` and ``record_kind``: which journal, and the record at ``seq`` it covers. A
+  journal restored from a backup, replaced, or shorter than ``seq`` does not match, so the snapshot is skipped;
+- ``checksum``: SHA-256 over all of the above and the body. A corrupt or truncated body does not match.
+
+``latest`` returns the newest snapshot that passes every check, and says in the log why each newer one did
+not; with none, the caller replays the whole journal. A row is written in one transaction after the journal
+holds ``seq`` durably, so a process killed mid-write leaves the snapshots that were there. The body is read
+with an unpickler that builds only plain containers and what the state's own code defines (``STATE_CODE``: the
+core, the OMS and the risk gate, which do no I/O): even a body that passed its checksum cannot make the reader
+import or call anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import logging
+import pickle
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, delete, select
+
+from tradingdesk.oms.snapshot import EngineState
+
+from .schema import journal as journal_table
+from .schema import journal_snapshots
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = 1
+"""The layout of a snapshot row and its body (pickle protocol 5 of an ``EngineState``)."""
+PICKLE_PROTOCOL = 5
+KEEP = 2
+"""Snapshots kept: the newest and the one before (should the newest fail its checks)."""
+STATE_CODE = ("tradingdesk.core", "tradingdesk.oms", "tradingdesk.risk.gate", "tradingdesk.risk.scope")
+"""The code whose classes a snapshot holds, or whose handlers build them."""
+_SAFE_MODULES = tuple(f"{name}." for name in STATE_CODE) + STATE_CODE
+_SAFE_GLOBALS = frozenset({("collections", "deque"), ("collections", "OrderedDict"), ("builtins", "set")})
+
+
+def code_digest(packages: tuple[str, ...] = STATE_CODE) -> str:
+    """SHA-256 of the sources of ``packages`` (every module file under each, in a stable order)."""
+    digest = hashlib.sha256()
+    for name in packages:
+        module = importlib.import_module(name)
+        root = Path(module.__file__ or "")
+        files = sorted(root.parent.rglob("*.py")) if root.name == "__init__.py" else [root]
+        for path in files:
+            digest.update(str(path.relative_to(root.parent)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def state_key(config: str, *, code: str | None = None) -> str:
+    """What a snapshot must have been written by to be read here: this code, this Python, this ``config``."""
+    parts = (str(SNAPSHOT_FORMAT), f"{sys.version_info.major}.{sys.version_info.minor}", code or code_digest(), config)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def encode_state(state: EngineState) -> bytes:
+    """The state's bytes. Call it on the thread that owns the state, before anything changes it: the bytes are
+    the consistent copy."""
+    return pickle.dumps(state, protocol=PICKLE_PROTOCOL)
+
+
+class _StateUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> type:
+        if module in STATE_CODE or module.startswith(_SAFE_MODULES) or (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"a snapshot may not hold {module}.{name}")
+
+
+def decode_state(body: bytes) -> EngineState:
+    state = _StateUnpickler(io.BytesIO(body)).load()
+    if not isinstance(state, EngineState):
+        raise pickle.UnpicklingError(f"a snapshot holds a {type(state).__name__}, not an EngineState")
+    return state
+
+
+def checksum(*, seq: int, incarnation: str, ts_ns: int, kind: str, fmt: int, key: str, body: bytes) -> str:
+    header = f"{seq}\x1f{incarnation}\x1f{ts_ns}\x1f{kind}\x1f{fmt}\x1f{key}\n".encode()
+    return hashlib.sha256(header + body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSnapshot:
+    state: EngineState
+    record_ts_ns: int
+    """The time of the journal record at ``state.seq``."""
+    size: int
+
+
+class SnapshotStore:
+    """Writes and reads the snapshots of one journal (its database's ``incarnation``)."""
+
+    def __init__(self, engine: Engine, *, incarnation: str, key: str, keep: int = KEEP) -> None:
+        self._engine = engine
+        self._incarnation = incarnation
+        self._key = key
+        self._keep = keep
+
+    def save(self, seq: int, body: bytes) -> bool:
+        """Store ``body`` (the state at ``seq``, which must be durable in the journal) and delete the snapshots
+        older than the newest ``keep``. False (nothing written) when the journal has no record ``seq``."""
+        t = journal_table
+        with self._engine.begin() as conn:
+            row = conn.execute(select(t.c.ts_ns, t.c.kind).where(t.c.seq == seq)).first()
+            if row is None:
+                return False
+            ts_ns, kind = row
+            s = journal_snapshots
+            conn.execute(
+                s.insert().values(
+                    seq=seq,
+                    incarnation=self._incarnation,
+                    record_ts_ns=ts_ns,
+                    record_kind=kind,
+                    format=SNAPSHOT_FORMAT,
+                    state_key=self._key,
+                    created_ns=time.time_ns(),
+                    checksum=checksum(
+                        seq=seq,
+                        incarnation=self._incarnation,
+                        ts_ns=ts_ns,
+                        kind=kind,
+                        fmt=SNAPSHOT_FORMAT,
+                        key=self._key,
+                        body=body,
+                    ),
+                    body=body,
+                )
+            )
+            kept = conn.execute(select(s.c.seq).order_by(s.c.seq.desc()).limit(self._keep)).scalars().all()
+            conn.execute(delete(s).where(s.c.seq < kept[-1]))
+        return True
+
+    def seqs(self) -> list[int]:
+        """The seqs of the snapshots stored, newest first."""
+        s = journal_snapshots
+        with self._engine.connect() as conn:
+            return list(conn.execute(select(s.c.seq).order_by(s.c.seq.desc())).scalars())
+
+    def latest(self) -> LoadedSnapshot | None:
+        """The newest snapshot that passes every check (the module's docstring), or None: replay everything."""
+        for seq in self.seqs():
+            try:
+                loaded = self._load(seq)
+            except Exception as exc:  # whatever is wrong with it, the journal replays instead
+                log.warning("journal snapshot at seq %d not used: %s: %s", seq, type(exc).__name__, exc)
+                continue
+            if loaded is not None:
+                return loaded
+        return None
+
+    def _load(self, seq: int) -> LoadedSnapshot | None:
+        s, t = journal_snapshots, journal_table
+        with self._engine.connect() as conn:
+            row = conn.execute(select(s).where(s.c.seq == seq)).first()
+            record = conn.execute(select(t.c.ts_ns, t.c.kind).where(t.c.seq == seq)).first()
+        if row is None:
+            return None  # deleted meanwhile
+        problem = ""
+        if row.format != SNAPSHOT_FORMAT:
+            problem = f"format {row.format}, this reader knows {SNAPSHOT_FORMAT}"
+        elif row.state_key != self._key:
+            problem = "written by other code, another Python or another configuration of the desk"
+        elif row.incarnation != self._incarnation:
+            problem = f"written for journal incarnation {row.incarnation}, this journal is {self._incarnation}"
+        elif record is None or (record.ts_ns, record.kind) != (row.record_ts_ns, row.record_kind):
+            problem = "the journal's record at its seq is not the one it covers (a restored or another journal)"
+        elif row.checksum != checksum(
+            seq=seq,
+            incarnation=row.incarnation,
+            ts_ns=row.record_ts_ns,
+            kind=row.record_kind,
+            fmt=row.format,
+            key=row.state_key,
+            body=row.body,
+        ):
+            problem = "checksum mismatch (corrupt or truncated)"
+        if problem:
+            log.warning("journal snapshot at seq %d not used: %s", seq, problem)
+            return None
+        state = decode_state(row.body)
+        if state.seq != seq:
+            log.warning("journal snapshot at seq %d not used: it holds the state at seq %d", seq, state.seq)
+            return None
+        return LoadedSnapshot(state=state, record_ts_ns=row.record_ts_ns, size=len(row.body))
+
+
+__all__ = [
+    "SNAPSHOT_FORMAT",
+    "LoadedSnapshot",
+    "SnapshotStore",
+    "code_digest",
+    "decode_state",
+    "encode_state",
+    "state_key",
+]

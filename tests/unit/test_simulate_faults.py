@@ -1,0 +1,141 @@
+"""The fault schedule of ``tradingdesk simulate``: what runs, and every way a schedule is refused before the
+desk starts (with the place in the file and the reason); and the availability count from a probe log."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.markets.calendar import ExchangeCalendar, Session
+from tradingdesk.simulate.faults import Fault, FaultScheduleError, load_schedule, parse_schedule
+from tradingdesk.simulate.verdict import availability
+from tradingdesk.spec import parse_desk
+
+DESK = parse_desk(
+    {
+        "apiVersion": "tradingdesk.io/v1alpha1",
+        "kind": "TradingDesk",
+        "metadata": {"name": "d"},
+        "spec": {
+            "instruments": [{"symbol": "AAPL"}],
+            "accounts": [{"name": "A1"}],
+            "feeds": [{"name": "vendor-a", "lines": [{"name": "A"}, {"name": "B"}]}],
+            "venues": [{"name": "v"}],
+        },
+    }
+)
+
+
+def parse(*faults: dict, session_s: int = 3600) -> list[Fault]:
+    return parse_schedule({"faults": list(faults)}, desk=DESK, session_s=session_s)
+
+
+def test_each_kind_parses_in_time_order() -> None:
+    got = parse(
+        {"at": "00:10:00", "kind": "burst", "for": 60, "factor": 3},
+        {"at": 30, "kind": "sigkill", "service": "compliance"},
+        {"at": 120, "kind": "feed_line_down", "feed": "vendor-a", "line": "B", "for": "00:01:30"},
+    )
+    assert got == [
+        Fault(at_s=30, kind="sigkill", service="compliance"),
+        Fault(at_s=120, kind="feed_line_down", feed="vendor-a", line="B", duration_s=90),
+        Fault(at_s=600, kind="burst", duration_s=60, factor=3),
+    ]
+    assert parse({"at": 0, "kind": "burst", "for": 5})[0].factor == 2  # twice the rate unless told
+    assert parse_schedule(None, desk=DESK, session_s=10) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [
+        ({"at": 5, "kind": "meteor"}, "faults[0].kind: 'meteor' is unknown; known kinds: sigkill, feed_line_down"),
+        ({"at": 5, "kind": "venue_reject"}, "faults[0].kind: 'venue_reject' is not built yet"),
+        ({"at": 5, "kind": "clock_skew"}, "faults[0].kind: 'clock_skew' is not built yet"),
+        ({"kind": "sigkill", "service": "risk"}, "faults[0].at: required"),
+        ({"at": -1, "kind": "sigkill", "service": "risk"}, "faults[0].at: -1 is negative"),
+        ({"at": "1:2", "kind": "sigkill", "service": "risk"}, "faults[0].at: '1:2' is not a time"),
+        ({"at": 3600, "kind": "sigkill", "service": "risk"}, "faults[0].at: 3600 is past the end"),
+        ({"at": 1, "kind": "sigkill", "service": "oms"}, "faults[0].service: 'oms' is not a service"),
+        ({"at": 1, "kind": "sigkill", "service": "risk", "for": 3}, "faults[0].for: not a field of a sigkill"),
+        ({"at": 1, "kind": "feed_line_down", "feed": "x", "line": "A", "for": 3}, "faults[0].feed: 'x' is not a feed"),
+        ({"at": 1, "kind": "feed_line_down", "feed": "vendor-a", "line": "C", "for": 3}, "'C' is not a line"),
+        ({"at": 1, "kind": "feed_line_down", "feed": "vendor-a", "line": "A"}, "faults[0].for: required"),
+        ({"at": 1, "kind": "burst", "for": 0}, "faults[0].for: must be > 0"),
+        ({"at": 1, "kind": "burst", "for": 5, "factor": 1}, "faults[0].factor: 1 must be a whole number from 2"),
+        ({"at": 1, "kind": "burst", "for": 5, "factor": 2.5}, "faults[0].factor: 2.5 must be a whole number"),
+    ],
+)
+def test_a_bad_fault_is_refused_with_its_place_and_reason(fault: dict, why: str) -> None:
+    with pytest.raises(FaultScheduleError) as err:
+        parse(fault)
+    assert why in str(err.value)
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    with pytest.raises(FaultScheduleError) as err:
+        parse({"at": 1, "kind": "meteor"}, {"at": 2, "kind": "sigkill", "service": "oms"})
+    assert "faults[0].kind" in str(err.value) and "faults[1].service" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("faults: {at: 1}\n", "faults: must be a list"),
+        ("- {at: 1}\n", "a mapping with one key, faults"),
+        ("faults: [\n", "not YAML"),
+    ],
+)
+def test_a_file_that_is_no_schedule_is_refused(tmp_path: Path, text: str, why: str) -> None:
+    path = tmp_path / "faults.yaml"
+    path.write_text(text)
+    with pytest.raises(FaultScheduleError) as err:
+        load_schedule(path, desk=DESK, session_s=60)
+    assert str(err.value).startswith(str(path)) and why in str(err.value)
+    with pytest.raises(FaultScheduleError, match="No such file"):
+        load_schedule(tmp_path / "missing.yaml", desk=DESK, session_s=60)
+
+
+def test_availability_counts_regular_session_seconds_with_an_acknowledged_probe() -> None:
+    open_ns = 1_000_000 * NS_PER_SECOND
+    calendar = ExchangeCalendar(
+        "TEST", [Session(day=date(2026, 1, 5), open_ns=open_ns, close_ns=open_ns + 10 * NS_PER_SECOND)], timezone="UTC"
+    )
+    probes = [{"market_ns": open_ns + s * NS_PER_SECOND + 5, "acked": s not in (3, 4)} for s in range(12)]
+    # the window runs past the close: seconds 10 and 11 are not market hours and are not counted
+    assert availability(probes, calendar, start_ns=open_ns, end_ns=open_ns + 12 * NS_PER_SECOND) == (8, 10)
+    # a second without any probe counts as unavailable
+    assert availability(probes[:5], calendar, start_ns=open_ns, end_ns=open_ns + 10 * NS_PER_SECOND) == (3, 10)
+
+
+def test_the_days_schedule_fits_the_example_desk() -> None:
+    """`make simulate-day` runs examples/faults-day.yaml on examples/desk.yaml: every service killed once."""
+    from tradingdesk.spec.load import load_desk
+
+    repo = Path(__file__).resolve().parents[2]
+    faults = load_schedule(
+        repo / "examples" / "faults-day.yaml", desk=load_desk(repo / "examples" / "desk.yaml"), session_s=23_400
+    )
+    assert sorted(f.service for f in faults if f.kind == "sigkill") == sorted(
+        ["feeds", "routing", "risk", "compliance", "monitoring"]
+    )
+    assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst"}
+
+
+def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
+    import re
+
+    import yaml
+
+    from tradingdesk.spec.load import load_desk
+
+    repo = Path(__file__).resolve().parents[2]
+    (block,) = re.findall(r"```yaml\n(.*?)```", (repo / "docs" / "simulation.md").read_text(), re.S)
+    desk = load_desk(repo / "examples" / "desk.yaml")
+    assert [f.kind for f in parse_schedule(yaml.safe_load(block), desk=desk, session_s=23_400)] == [
+        "sigkill",
+        "feed_line_down",
+        "burst",
+    ]
