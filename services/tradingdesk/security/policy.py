@@ -97,6 +97,7 @@ RPC_RULES: dict[str, Rule] = {
     # privileged: recording an access decision must not make another one)
     COMPLIANCE + "RecordOperatorAction": _r(SERVICE),
     COMPLIANCE + "RecordAccess": _r(SERVICE),
+    COMPLIANCE + "RecordServiceEvents": _r(SERVICE),  # feeds' line_enabled and refused records
     COMPLIANCE + "ListSurveillanceAlerts": _r(AUDITOR, RISK),  # who is suspected of what: not for traders
     COMPLIANCE + "GetExecutionQuality": _r(*_READERS, account=("account",), empty_account="all"),
     COMPLIANCE + "ExportCatEvents": _r(AUDITOR, RISK),
