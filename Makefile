@@ -50,6 +50,7 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 include tests/cluster/cluster.mk
+include tests/security/security.mk
 include charts/helm.mk
 include tests/image/image.mk
 include infra/infra.mk

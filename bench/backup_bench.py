@@ -59,7 +59,7 @@ async def trade_sample(spec: Path, dsn: str) -> None:
     """Marketable buys of one share on every symbol, through a real desk whose journal is in ``dsn``."""
     desk = await RunningDesk(spec, {"TD_DSN": dsn}).start()
     try:
-        async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+        async with desk.channel("feeds") as ch:
             market = market_data_pb2_grpc.MarketDataServiceStub(ch)
 
             async def asks() -> dict[str, Decimal] | None:
@@ -68,7 +68,7 @@ async def trade_sample(spec: Path, dsn: str) -> None:
                 return found if all(s in found for s in SYMBOLS) else None
 
             ask = await wait_for(asks, timeout=30)
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        async with desk.channel("routing") as ch:
             orders = orders_pb2_grpc.OrderServiceStub(ch)
             for i in range(SAMPLE_ORDERS):
                 symbol = SYMBOLS[i % len(SYMBOLS)]

@@ -21,6 +21,7 @@ from pathlib import Path
 import grpc
 
 from bench.report import figure
+from tests import access
 from tests.desk_runner import RunningDesk, ServiceProcess, wait_for, write_desk
 from tests.postgres import PostgresServer, find_postgres
 from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
@@ -36,8 +37,8 @@ def resting(coid: str, limit: Decimal) -> orders_pb2.SubmitOrderRequest:
     )  # fmt: skip
 
 
-async def acknowledged(address: str, request: orders_pb2.SubmitOrderRequest) -> bool:
-    async with grpc.aio.insecure_channel(address) as ch:
+async def acknowledged(desk: RunningDesk, address: str, request: orders_pb2.SubmitOrderRequest) -> bool:
+    async with access.aio_channel(desk.desk, address) as ch:
         try:
             await orders_pb2_grpc.OrderServiceStub(ch).SubmitOrder(request, timeout=2)
         except grpc.aio.AioRpcError:
@@ -54,7 +55,7 @@ async def one_run(server: PostgresServer, tmp: Path, *, standby: bool) -> float:
     try:
 
         async def bid() -> Decimal | None:
-            async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+            async with desk.channel("feeds") as ch:
                 q = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetQuote(
                     market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=2
                 )
@@ -63,15 +64,15 @@ async def one_run(server: PostgresServer, tmp: Path, *, standby: bool) -> float:
         limit = ((await wait_for(bid, timeout=60)) * Decimal("0.98")).quantize(Decimal("0.01"))
         active = desk.address("routing")
         for i in range(RESTING_ORDERS):  # a journal to replay, and open orders to reseat
-            await wait_for(lambda i=i: acknowledged(active, resting(f"pre-{i}", limit)), timeout=30)
+            await wait_for(lambda i=i: acknowledged(desk, active, resting(f"pre-{i}", limit)), timeout=30)
         if standby:
             second = ServiceProcess("routing", spec, env, tmp / "routing-2.log")
-            await wait_for(lambda: _alive(second.address), timeout=60)
+            await wait_for(lambda: _alive(desk, second.address), timeout=60)
         desk.embedded.children["routing"].process.send_signal(signal.SIGKILL)
         killed = time.perf_counter()
         if second is None:  # no standby: start the router again
             second = ServiceProcess("routing", spec, env, tmp / "routing-2.log")
-        await wait_for(lambda: acknowledged(second.address, resting("after", limit)), timeout=120, interval=0.005)
+        await wait_for(lambda: acknowledged(desk, second.address, resting("after", limit)), timeout=120, interval=0.005)
         return (time.perf_counter() - killed) * 1000
     finally:
         if second is not None:
@@ -79,10 +80,10 @@ async def one_run(server: PostgresServer, tmp: Path, *, standby: bool) -> float:
         await desk.stop()
 
 
-async def _alive(address: str) -> bool:
+async def _alive(desk: RunningDesk, address: str) -> bool:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    async with grpc.aio.insecure_channel(address) as ch:
+    async with access.aio_channel(desk.desk, address) as ch:
         try:
             await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1)
         except grpc.aio.AioRpcError:

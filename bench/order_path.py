@@ -21,12 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import grpc
-
 from bench.report import figure
+from tests import access
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.edge.clock import desk_clock
+from tradingdesk.security import channels
+from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 UNARY_N = 3000
@@ -65,8 +66,10 @@ def resting_orders(bids: dict[str, int], n: int, prefix: str) -> list[orders_pb2
     return out
 
 
-def unary_latencies(address: str, requests: list[orders_pb2.SubmitOrderRequest]) -> list[float]:
-    channel = grpc.insecure_channel(address)
+def unary_latencies(
+    address: str, requests: list[orders_pb2.SubmitOrderRequest], credentials: ClientCredentials | None = None
+) -> list[float]:
+    channel = channels.channel(address, credentials=credentials)
     stub = orders_pb2_grpc.OrderServiceStub(channel)
     out = []
     for i, req in enumerate(requests):
@@ -78,8 +81,10 @@ def unary_latencies(address: str, requests: list[orders_pb2.SubmitOrderRequest])
     return out
 
 
-async def session_rate(address: str, requests: list[orders_pb2.SubmitOrderRequest]) -> float:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def session_rate(
+    address: str, requests: list[orders_pb2.SubmitOrderRequest], credentials: ClientCredentials | None = None
+) -> float:
+    async with channels.aio_channel(address, credentials=credentials) as channel:
         stub = orders_pb2_grpc.OrderServiceStub(channel)
 
         async def gen():
@@ -110,8 +115,8 @@ async def session_rate(address: str, requests: list[orders_pb2.SubmitOrderReques
     return acks / elapsed
 
 
-async def best_bids(address: str) -> dict[str, int]:
-    async with grpc.aio.insecure_channel(address) as ch:
+async def best_bids(address: str, credentials: ClientCredentials | None = None) -> dict[str, int]:
+    async with channels.aio_channel(address, credentials=credentials) as ch:
         snap = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetSnapshot(market_data_pb2.GetSnapshotRequest())
     # Only symbols that have also traded: the gate collars against the last trade.
     return {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
@@ -147,8 +152,9 @@ async def run_async() -> list[dict]:
             echo_addr = f"127.0.0.1:{echo_port}"
             unary_reqs = resting_orders(bids, UNARY_N + WARMUP, "u")
             base = await asyncio.to_thread(unary_latencies, echo_addr, unary_reqs)
+            creds = access.credentials(desk.desk)
             durable_lat = await asyncio.to_thread(unary_latencies, f"127.0.0.1:{durable_port}", unary_reqs)
-            desk_lat = await asyncio.to_thread(unary_latencies, routing, unary_reqs)
+            desk_lat = await asyncio.to_thread(unary_latencies, routing, unary_reqs, creds)
             durable_p50 = percentile(durable_lat, 0.5)
             rows.append(figure("order_unary_p50_us", percentile(desk_lat, 0.5), "us", percentile(base, 0.5)))
             rows.append(figure("order_unary_p99_us", percentile(desk_lat, 0.99), "us", percentile(base, 0.99)))
@@ -156,7 +162,7 @@ async def run_async() -> list[dict]:
             rows.append(figure("order_unary_p50_vs_durable_us", percentile(desk_lat, 0.5), "us", durable_p50))
             session_reqs = resting_orders(bids, SESSION_N, "s")
             base_rate = await session_rate(echo_addr, session_reqs)
-            rate = await session_rate(routing, session_reqs)
+            rate = await session_rate(routing, session_reqs, creds)
             rows.append(figure("order_session_rate", rate, "orders/s", base_rate, lower_is_better=False))
             report_lat = await exec_report_latencies(desk)
             rows.append(figure("exec_report_p50_us", percentile(report_lat, 0.5), "us", durable_p50))
@@ -176,8 +182,8 @@ async def exec_report_latencies(desk: RunningDesk) -> list[float]:
     assert desk.embedded is not None
     clock = desk_clock(desk.desk, desk.embedded.env)
     async with (
-        grpc.aio.insecure_channel(desk.address("routing")) as channel,
-        grpc.aio.insecure_channel(desk.address("feeds")) as feeds,
+        desk.channel("routing") as channel,
+        desk.channel("feeds") as feeds,
     ):
         stub = orders_pb2_grpc.OrderServiceStub(channel)
         market = market_data_pb2_grpc.MarketDataServiceStub(feeds)
@@ -228,7 +234,7 @@ async def exec_report_latencies(desk: RunningDesk) -> list[float]:
 
 
 async def _all_bids(desk: RunningDesk) -> dict[str, int] | None:
-    bids = await best_bids(desk.address("feeds"))
+    bids = await best_bids(desk.address("feeds"), access.credentials(desk.desk))
     return bids if all(s in bids for s in SYMBOLS) else None
 
 

@@ -221,14 +221,14 @@ def gate_figures() -> list[dict]:
 class BenchGate:
     """A gate fed by StreamGateUpdates like routing's: records when it first sees the desk HALTED."""
 
-    def __init__(self, address: str, n: int) -> None:
+    def __init__(self, desk: RunningDesk, n: int) -> None:
         self.gate = RiskGate(Limits())
         self.halted_at = 0.0
         self.ready = asyncio.Event()
-        self.task = asyncio.create_task(self._run(address, f"bench-{n}"))
+        self.task = asyncio.create_task(self._run(desk, f"bench-{n}"))
 
-    async def _run(self, address: str, gate_id: str) -> None:
-        async with grpc.aio.insecure_channel(address) as ch:
+    async def _run(self, desk: RunningDesk, gate_id: str) -> None:
+        async with desk.channel("risk", "service") as ch:  # a gate is one of the desk's services
             await follow_gate_updates(ch, gate=self.gate, gate_id=gate_id, clock=WallClock(), apply=self._apply)
 
     def _apply(self, update: risk_pb2.GateUpdate) -> None:
@@ -254,8 +254,8 @@ async def kill_figure() -> dict:
             bid = await wait_for(lambda: _bid(desk), timeout=20)
             price = format_fixed(bid * 98 // 100 // 10_000_000 * 10_000_000)
             async with (
-                grpc.aio.insecure_channel(desk.address("risk")) as rch,
-                grpc.aio.insecure_channel(desk.address("routing")) as och,
+                desk.channel("risk") as rch,
+                desk.channel("routing") as och,
             ):
                 risk = risk_pb2_grpc.RiskServiceStub(rch)
                 routing = orders_pb2_grpc.OrderServiceStub(och)
@@ -264,7 +264,7 @@ async def kill_figure() -> dict:
                     t0 = time.perf_counter()
                     await risk.GetTradingState(risk_pb2.GetTradingStateRequest())
                     base.append((time.perf_counter() - t0) * 1000)
-                gates = [BenchGate(desk.address("risk"), n) for n in range(3)]
+                gates = [BenchGate(desk, n) for n in range(3)]
                 await asyncio.gather(*(g.ready.wait() for g in gates))
                 times = []
                 for k in range(KILLS):
@@ -310,7 +310,7 @@ def _order(cl: str, price: str) -> orders_pb2.SubmitOrderRequest:
 
 
 async def _bid(desk: RunningDesk) -> int | None:
-    async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+    async with desk.channel("feeds") as ch:
         q = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetQuote(
             market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=1
         )

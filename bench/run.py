@@ -15,6 +15,7 @@ from bench import (
     order_path,
     recovery_bench,
     risk_bench,
+    security_bench,
 )
 from bench.report import write
 
@@ -27,6 +28,7 @@ def main() -> int:
         ("feeds", feeds_bench.run),
         ("monitoring", monitoring_bench.run),
     ]
+    suites.append(("security", security_bench.run))
     suites.append(("audit", lambda: audit_bench.run(rows)))  # rows: its headroom is against order_session_rate
     suites.append(("backup", backup_bench.run))
     suites.append(("failover", failover_bench.run))

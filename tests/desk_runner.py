@@ -10,8 +10,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import grpc
 import yaml
 
+from tests import access
 from tests.waiting import wait_for, wait_until
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.spec.load import load_desk
@@ -64,8 +66,11 @@ def write_desk(tmp: Path, mutate: Any = None, source: Path = EXAMPLE) -> Path:
     monitoring["dashboardPort"] = ports[-1]
     doc["spec"]["storage"] = {"dataDir": str(tmp / "var")}
     doc["spec"]["compliance"] = {"auditBucket": {"kind": "filesystem", "path": str(tmp / "audit")}}
+    doc["spec"].setdefault("access", {})["identities"] = None
     if mutate is not None:
         mutate(doc)
+    if doc["spec"].get("access", {}).get("identities", []) is None:  # one identity per role, on these accounts
+        doc["spec"]["access"]["identities"] = access.test_identities([a["name"] for a in doc["spec"]["accounts"]])
     path = tmp / "desk.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -83,6 +88,12 @@ class RunningDesk:
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
+
+    def channel(self, service: str, role: str = "admin", **kw) -> grpc.aio.Channel:
+        """A channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
+        return access.aio_channel(self.desk, self.address(service), role, **kw)
+
+    aio_channel = channel  # the name DeskProcess gives its asyncio channels: helpers take either desk
 
     async def start(self) -> RunningDesk:
         self.embedded = EmbeddedDesk(self.desk, self.spec_path, log_dir=self.spec_path.parent / "logs", env=self.env)
@@ -130,6 +141,14 @@ class DeskProcess:
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.desk.spec.services.port_of(service)}"
+
+    def channel(self, service: str, role: str = "admin", **kw) -> grpc.Channel:
+        """A blocking channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
+        return access.channel(self.desk, self.address(service), role, **kw)
+
+    def aio_channel(self, service: str, role: str = "admin", **kw) -> grpc.aio.Channel:
+        """An asyncio channel to ``service`` with the credentials of ``role`` (tests/access.py)."""
+        return access.aio_channel(self.desk, self.address(service), role, **kw)
 
     def wait_up(self, timeout: float = 90.0) -> None:
         def up() -> bool:

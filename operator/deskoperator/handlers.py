@@ -4,8 +4,10 @@
   compares what the desk asks for with what is confirmed and acts on the difference: level-triggered, so no
   event kind can be mistaken for another.
 - Watching the children (Deployments, Services, ...) drives status and drift repair; pods and nodes explain
-  missing replicas. No timers, no polling.
+  missing replicas. No polling.
 - Deleting a desk runs the finalizer: halt trading, seal the audit log (ComplianceService.Seal), proceed.
+- Certificates of desks with ``spec.access.tls``: issued at once and renewed before expiry by a timer
+  (``certificates``), the one timer here.
 - Admission (optional, ``--webhook``): the spec model validates what CEL cannot.
 - Pods of routing and risk: the switchover of a rolling upgrade (``switchover``, which registers its own handler).
 
@@ -24,6 +26,7 @@ import kopf
 
 from deskoperator import (
     audit,
+    certificates,  # its timer issues and renews the desks' certificates
     metrics,
     rpc,
     switchover,  # noqa: F401  (its pod handler registers with kopf on import)
@@ -46,6 +49,7 @@ from deskoperator.names import (
 from deskoperator.state import Registry
 from deskoperator.status import Observed, PodObs
 from deskoperator.worker import DeskWorker, risk_address, service_address
+from tradingdesk.security import channels
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     # once at start, instead of retrying forbidden namespace and CRD watches (the chart's namespaced Roles).
     settings.scanning.disabled = bool(cfg.namespaces)
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
+    memo.certificates = certificates.Certificates(memo.kube, cfg.addresses)
+    channels.use_resolver(memo.certificates.for_address)  # rpc dials each desk with its own CA's certificate
     memo.prometheus_operator = PrometheusOperatorProbe(memo.kube)
     memo.registry = Registry()
     memo.audit = audit.AuditRecorder(timeout=cfg.rpc_timeout)

@@ -127,6 +127,16 @@ class Kube:
         )
         return out or {}
 
+    def get_at(self, url_path: str) -> dict[str, Any] | None:
+        """GET an object outside ``KINDS`` by its path (a desk's certificate Secrets, cert-manager's objects,
+        API discovery); None when it does not exist."""
+        return self.request("GET", url_path)
+
+    def apply_at(self, url_path: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply of an object outside ``KINDS`` by its path."""
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        return self.request("PATCH", url_path, query=query, body=obj, content_type="application/apply-patch+yaml") or {}
+
     def replace(self, obj: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
         """PUT ``obj`` over ``live``: every field becomes what is rendered (what apply cannot merge, e.g. a list
         entry someone re-keyed). Fields the server assigns once (a Service's cluster IPs) are kept from ``live``."""

@@ -7,7 +7,9 @@ person's kubeconfig, context and RBAC apply as they do to kubectl itself.
 
 - ``status DESK``: the desk, its services, pods and nodes, the trading state the RiskService confirmed (and any
   pending one), the operator's heartbeat (judged: stale means no operator acts), feed lines and service health
-  when reachable, and the latest warnings.
+  when reachable, and the latest warnings. A desk with ``spec.access.tls`` answers only a client certificate
+  from its CA: ``--ca``/``--cert``/``--key`` or the CLI's ``TD_TLS_CA``/``TD_TLS_CERT``/``TD_TLS_KEY``
+  (docs/security.md, "how to add a client"); without them the plugin dials in plaintext.
 - ``halt DESK`` / ``resume DESK``: ``spec.tradingState`` through the spec, then wait until the RiskService
   confirmed it (exit 0), or say why not (exit 1) and what to do.
 - ``logs DESK [--service S]``: the desk's pod logs, prefixed by pod.
@@ -22,11 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -34,6 +39,8 @@ import yaml
 
 from deskoperator import handover, podstate
 from deskoperator.names import COMPONENT_LABEL, INSTANCE_LABEL
+from tradingdesk.security import channels
+from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, monitoring_pb2, monitoring_pb2_grpc
 
@@ -109,22 +116,40 @@ def trading_line(status: dict[str, Any]) -> str:
 # -- status --------------------------------------------------------------------------------------------------------
 
 
-def _grpc_call(address: str, call: Any, timeout: float) -> Any:
+def client_credentials(args: argparse.Namespace, env: Mapping[str, str]) -> ClientCredentials | None:
+    """The person's client certificate for the desk's mutual TLS: flags, else the CLI's environment variables;
+    None (plaintext) when neither names one."""
+    ca = getattr(args, "ca", None) or env.get("TD_TLS_CA")
+    cert = getattr(args, "cert", None) or env.get("TD_TLS_CERT")
+    key = getattr(args, "key", None) or env.get("TD_TLS_KEY")
+    if not (ca or cert or key):
+        return None
+    if bool(cert) != bool(key):
+        raise PluginError("a client certificate needs its key too (--cert with --key)")
+    paths = [Path(p).expanduser() if p else None for p in (ca, cert, key)]
+    for path in paths:
+        if path is not None and not path.exists():
+            raise PluginError(f"{path}: no such file")
+    return ClientCredentials(ca=paths[0], cert=paths[1], key=paths[2])
+
+
+def _grpc_call(address: str, call: Any, timeout: float, credentials: ClientCredentials | None = None) -> Any:
     try:
-        with grpc.insecure_channel(address) as channel:
+        with channels.channel(address, credentials=credentials) as channel:
             return call(channel, timeout)
     except grpc.RpcError as exc:
         code = exc.code().name if hasattr(exc, "code") else "UNKNOWN"
         raise PluginError(f"{address}: {code}") from None
 
 
-def feed_lines(address: str, timeout: float) -> list[str]:
+def feed_lines(address: str, timeout: float, credentials: ClientCredentials | None = None) -> list[str]:
     report = _grpc_call(
         address,
         lambda ch, t: market_data_pb2_grpc.MarketDataServiceStub(ch).GetFeedStatus(
             market_data_pb2.GetFeedStatusRequest(), timeout=t
         ),
         timeout,
+        credentials,
     )
     out = []
     for feed in report.feeds:
@@ -139,13 +164,14 @@ def feed_lines(address: str, timeout: float) -> list[str]:
     return out
 
 
-def health_lines(address: str, timeout: float) -> list[str]:
+def health_lines(address: str, timeout: float, credentials: ClientCredentials | None = None) -> list[str]:
     summary = _grpc_call(
         address,
         lambda ch, t: monitoring_pb2_grpc.MonitoringServiceStub(ch).GetHealthSummary(
             monitoring_pb2.GetHealthSummaryRequest(), timeout=t
         ),
         timeout,
+        credentials,
     )
     bad = [f"{s.service} {s.status}: {s.detail}" for s in summary.services if s.status != "SERVING"]
     return bad or ["every service SERVING"]
@@ -159,7 +185,15 @@ def _address(desk: dict[str, Any], service: str, given: str) -> str:
     return f"{meta['name']}-{service}.{meta['namespace']}.svc:{port}"
 
 
-def status_screen(k: Kubectl, name: str, *, feeds: str = "", monitoring: str = "", timeout: float = 2.0) -> str:
+def status_screen(
+    k: Kubectl,
+    name: str,
+    *,
+    feeds: str = "",
+    monitoring: str = "",
+    timeout: float = 2.0,
+    credentials: ClientCredentials | None = None,
+) -> str:
     desk = k.json("get", "tradingdesk", name)
     st = desk.get("status") or {}
     meta = desk["metadata"]
@@ -202,12 +236,12 @@ def status_screen(k: Kubectl, name: str, *, feeds: str = "", monitoring: str = "
         out.append(f"{node['metadata']['name']:<24}{'Ready' if ready == 'True' else 'NotReady'} {taints}".rstrip())
     out += ["", "FEED LINES"]
     try:
-        out += feed_lines(_address(desk, "feeds", feeds), timeout)
+        out += feed_lines(_address(desk, "feeds", feeds), timeout, credentials)
     except PluginError as exc:
         out.append(f"unreachable from here ({exc}); inside the cluster, or give --feeds HOST:PORT")
     out += ["", "HEALTH (monitoring)"]
     try:
-        out += health_lines(_address(desk, "monitoring", monitoring), timeout)
+        out += health_lines(_address(desk, "monitoring", monitoring), timeout, credentials)
     except PluginError as exc:
         out.append(f"unreachable from here ({exc}); inside the cluster, or give --monitoring HOST:PORT")
     events = k.json("get", "events", "--field-selector", f"involvedObject.kind=TradingDesk,involvedObject.name={name}")
@@ -361,6 +395,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("desk")
     s.add_argument("--feeds", default="", help="FeedService address when its Service is not reachable")
     s.add_argument("--monitoring", default="", help="MonitoringService address when its Service is not reachable")
+    s.add_argument("--ca", help="the desk's CA certificate (PEM), or TD_TLS_CA")
+    s.add_argument("--cert", help="client certificate (PEM), or TD_TLS_CERT")
+    s.add_argument("--key", help="client private key (PEM), or TD_TLS_KEY")
     for verb, what in (("halt", "Halted"), ("resume", "Active")):
         a = sub.add_parser(
             verb, parents=[common], help=f"set spec.tradingState to {what} and wait for the RiskService to confirm"
@@ -389,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     k = Kubectl(args.namespace, args.kubeconfig, args.context)
     try:
         if args.command == "status":
-            print(status_screen(k, args.desk, feeds=args.feeds, monitoring=args.monitoring))
+            credentials = client_credentials(args, os.environ)
+            print(status_screen(k, args.desk, feeds=args.feeds, monitoring=args.monitoring, credentials=credentials))
             return 0
         if args.command in ("halt", "resume"):
             return set_trading_state(k, args.desk, "Halted" if args.command == "halt" else "Active", args.timeout)

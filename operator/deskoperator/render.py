@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from deskoperator import migrations, storage
+from deskoperator import migrations, podtls, storage
 from deskoperator.monitoring import monitoring_objects, monitoring_ports
 from deskoperator.names import (
     API_GROUP,
@@ -43,11 +43,11 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 # ``conduct`` and ``feeds`` reach every service but monitoring through the desk's clock (``edge/clock.py``: its
 # source, and a replay clock's speed and pass length, come from the feeds).
 SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
-    "feeds": ("instruments", "feeds", "conduct"),
-    "routing": ("instruments", "accounts", "venues", "routing", "storage", "conduct", "feeds"),
-    "risk": ("instruments", "accounts", "storage", "conduct", "feeds"),
-    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "feeds"),
-    "monitoring": ("monitoring",),
+    "feeds": ("instruments", "feeds", "conduct", "access"),
+    "routing": ("instruments", "accounts", "venues", "routing", "storage", "conduct", "feeds", "access"),
+    "risk": ("instruments", "accounts", "storage", "conduct", "feeds", "access"),
+    "compliance": ("instruments", "accounts", "compliance", "storage", "conduct", "feeds", "access"),
+    "monitoring": ("monitoring", "access"),
 }
 
 # Spec sections delivered to running services over gRPC, never by a restart (``spec.risk.httpPort`` is a pod
@@ -352,6 +352,7 @@ def render(
     objects += policies(desk, namespace, owner.reference())
     objects += migrations.objects(desk, namespace, owner.reference(), image)
     objects += [deployment(desk, namespace, owner, s, image) for s in SERVICE_NAMES]
+    podtls.secure(objects, desk)
     for obj in objects:
         stamp(obj)
     return objects

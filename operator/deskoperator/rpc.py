@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from deskoperator.names import ACTOR
+from tradingdesk.security import channels
 from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 DOOR = (("x-tradingdesk-door", "operator"),)
@@ -61,7 +62,7 @@ def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
     its own timeout, and a refusal (the service answered no) is told apart from a failure to reach it.
     """
     try:
-        with grpc.insecure_channel(address) as channel:
+        with channels.channel(address) as channel:  # the desk's credentials (deskoperator.certificates)
             return call(channel)
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN

@@ -47,11 +47,13 @@ async def test_line_toggles_and_refusals_of_feeds_and_compliance_are_on_record(t
     desk = await RunningDesk(write_desk(tmp_path)).start()
     try:
         async with (
-            grpc.aio.insecure_channel(desk.address("feeds")) as feeds_ch,
-            grpc.aio.insecure_channel(desk.address("compliance")) as compliance_ch,
+            desk.channel("feeds") as feeds_ch,
+            desk.channel("compliance") as compliance_ch,
+            desk.channel("compliance", "service") as writer_ch,  # the Record* RPCs are the desk's own writers'
         ):
             feeds = market_data_pb2_grpc.MarketDataServiceStub(feeds_ch)
             compliance = compliance_pb2_grpc.ComplianceServiceStub(compliance_ch)
+            writer = compliance_pb2_grpc.ComplianceServiceStub(writer_ch)
             set_line = market_data_pb2.SetLineEnabledRequest
 
             # A person takes line B of vendor-a out of service through the CLI's door, then puts it back.
@@ -79,13 +81,13 @@ async def test_line_toggles_and_refusals_of_feeds_and_compliance_are_on_record(t
             )
             assert no_reason.startswith("reason: required")
             await refused_with(
-                compliance.RecordOperatorAction,
+                writer.RecordOperatorAction,
                 compliance_pb2.OperatorActionRequest(actor="tradingdesk-operator", action="explode"),
                 grpc.StatusCode.INVALID_ARGUMENT,
                 metadata=door_metadata("operator"),
             )
             await refused_with(
-                compliance.RecordServiceEvents,
+                writer.RecordServiceEvents,
                 compliance_pb2.RecordServiceEventsRequest(),
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
@@ -165,7 +167,7 @@ async def test_a_seal_the_s3_server_does_not_take_is_counted_on_metrics(
         desk = await RunningDesk(write_desk(tmp_path, configure)).start()
         try:
             port = desk.desk.spec.monitoring.metrics_ports()["compliance"]
-            async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
+            async with desk.channel("compliance") as ch:
                 compliance = compliance_pb2_grpc.ComplianceServiceStub(ch)
                 seal = compliance_pb2.SealRequest(actor="sre-anna", reason="before the S3 server goes away")
                 await compliance.Seal(seal, timeout=30)

@@ -19,7 +19,7 @@ import kopf
 import pytest
 
 import deskoperator
-from deskoperator import admission, handlers, kube  # noqa: F401  (importing handlers registers them with kopf)
+from deskoperator import admission, certificates, handlers, kube  # noqa: F401  (importing handlers registers them)
 from deskoperator.crd import PLURAL
 from deskoperator.names import API_GROUP
 from tests.chart.helm import find, template
@@ -35,6 +35,8 @@ KUBE_METHOD_VERBS: dict[str, tuple[str, ...]] = {
     "delete": ("delete",),
     "replace": ("update",),  # a child apply cannot merge is replaced whole (reconcile.put_back)
     "patch_status": ("patch",),  # on the status subresource
+    "get_at": ("get",),  # objects outside KINDS: the desks' certificate Secrets, cert-manager's objects
+    "apply_at": ("patch", "create"),
     "served": (),  # API discovery (a non-resource URL every authenticated client may read)
     "get_lease": ("get",),  # the leadership Lease, in the operator's own namespace (leader.py)
     "create_lease": ("create",),
@@ -66,6 +68,10 @@ def operator_calls(*, clusterwide: bool, webhook: bool) -> set[Grant]:
         calls |= {(handler.selector.group, handler.selector.any_name, verb, "") for verb in ("list", "watch")}
     for handler in registry._changing.get_all_handlers():  # desk handlers: watch, and patch the finalizer in
         calls |= {(handler.selector.group, PLURAL, verb, "") for verb in ("list", "watch", "patch")}
+    for group, resource in certificates.RESOURCES:  # each desk's CA and service certificates
+        calls |= {
+            (group, resource, verb, "") for verb in (*KUBE_METHOD_VERBS["get_at"], *KUBE_METHOD_VERBS["apply_at"])
+        }
     event_version, event_plural = kube.KINDS["Event"]
     calls.add((group_of(event_version), event_plural, "create", ""))  # kopf.info/warn post core/v1 Events
     if clusterwide:  # kopf watches CRDs to notice resources appearing (namespaced: scanning is off, handlers.py)

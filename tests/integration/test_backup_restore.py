@@ -39,7 +39,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 async def quote(desk: RunningDesk, symbol: str) -> market_data_pb2.Quote | None:
-    async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+    async with desk.channel("feeds") as ch:
         try:
             q = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetQuote(
                 market_data_pb2.GetQuoteRequest(symbol=symbol), timeout=1
@@ -53,7 +53,7 @@ async def trade(desk: RunningDesk) -> None:
     """A filled buy, a resting sell, a canceled order, a halted account: state of every kind to carry over."""
     q = await wait_for(lambda: quote(desk, "AAPL"), timeout=15)
     ask = Decimal(q.ask_price)
-    async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+    async with desk.channel("routing") as ch:
         orders = orders_pb2_grpc.OrderServiceStub(ch)
 
         async def submit(coid: str, side: int, price: Decimal, qty: str = "100") -> orders_pb2.OrderAck:
@@ -84,22 +84,22 @@ async def trade(desk: RunningDesk) -> None:
         cancel = await submit("bk-cancel", common_pb2.SIDE_SELL, far, "50")
         await orders.CancelOrder(orders_pb2.CancelOrderRequest(account="ACC-EQ-1", order_id=cancel.order_id))
 
-    async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
+    async with desk.channel("risk") as ch:
         kill = risk_pb2.KillSwitchRequest(scope=common_pb2.Scope(account="ACC-EQ-2"), actor="sre", reason="backup test")
         await risk_pb2_grpc.RiskServiceStub(ch).KillSwitch(kill, timeout=5)
 
 
 async def snapshot(desk: RunningDesk) -> dict[str, Any]:
     """Everything a restore must reproduce, as the services report it."""
-    async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+    async with desk.channel("routing") as ch:
         orders = orders_pb2_grpc.OrderServiceStub(ch)
         listed = await orders.ListOrders(orders_pb2.ListOrdersRequest(), timeout=5)
         positions = await orders.GetPositions(orders_pb2.GetPositionsRequest(), timeout=5)
-    async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
+    async with desk.channel("risk") as ch:
         state = await risk_pb2_grpc.RiskServiceStub(ch).GetTradingState(
             risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope(account="ACC-EQ-2")), timeout=5
         )
-    async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
+    async with desk.channel("compliance") as ch:
         audit = await compliance_pb2_grpc.ComplianceServiceStub(ch).QueryAudit(
             compliance_pb2.QueryAuditRequest(limit=10_000), timeout=5
         )
@@ -120,12 +120,12 @@ async def _audit_at_least(desk: RunningDesk, count: int) -> list | None:
 
 
 async def audit_caught_up(desk: RunningDesk) -> bool:
-    async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+    async with desk.channel("routing") as ch:
         stream = orders_pb2_grpc.OrderServiceStub(ch).StreamJournal(orders_pb2.StreamJournalRequest(from_seq=1))
         first = await stream.read()  # the journal's last durable seq, at once
         stream.cancel()
     last = first.durable_seq
-    async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
+    async with desk.channel("compliance") as ch:
         audit = await compliance_pb2_grpc.ComplianceServiceStub(ch).QueryAudit(
             compliance_pb2.QueryAuditRequest(limit=10_000), timeout=5
         )

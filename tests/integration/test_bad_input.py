@@ -50,8 +50,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def orders(desk: DeskProcess) -> orders_pb2_grpc.OrderServiceStub:
-    stub = orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(desk.address("routing")))
-    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    stub = orders_pb2_grpc.OrderServiceStub(desk.channel("routing"))
+    market = market_data_pb2_grpc.MarketDataServiceStub(desk.channel("feeds"))
 
     def answering() -> bool:  # the gate needs reference prices before anything can trade
         try:
@@ -67,7 +67,7 @@ def orders(desk: DeskProcess) -> orders_pb2_grpc.OrderServiceStub:
 
 @pytest.fixture(scope="module")
 def aapl(desk: DeskProcess, orders) -> dict[str, str]:
-    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    market = market_data_pb2_grpc.MarketDataServiceStub(desk.channel("feeds"))
     q = market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=5)
     bid = parse_fixed(q.bid_price)
     return {"passive": format_fixed(bid * 99 // 100 // 10_000_000 * 10_000_000), "ask": q.ask_price}
@@ -315,10 +315,10 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "account",
     )
-    market = market_data_pb2_grpc.MarketDataServiceStub(grpc.insecure_channel(desk.address("feeds")))
+    market = market_data_pb2_grpc.MarketDataServiceStub(desk.channel("feeds"))
     refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="ZZZZ")), C.NOT_FOUND, "ZZZZ")
     refused(orders, lambda: market.GetQuote(market_data_pb2.GetQuoteRequest(symbol="")), C.INVALID_ARGUMENT)
-    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    risk = risk_pb2_grpc.RiskServiceStub(desk.channel("risk"))
     scope = common_pb2.Scope(account="ACC-EQ-1")
     refused(
         orders,
@@ -356,7 +356,7 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "state",
     )
-    compliance = compliance_pb2_grpc.ComplianceServiceStub(grpc.insecure_channel(desk.address("compliance")))
+    compliance = compliance_pb2_grpc.ComplianceServiceStub(desk.channel("compliance"))
     refused(
         orders,
         lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(limit=10_001)),
@@ -369,10 +369,16 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "until_ns",
     )
+    refused(
+        orders,
+        lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(after_seq=2**64 - 1)),
+        C.INVALID_ARGUMENT,
+        "after_seq",
+    )
 
 
 def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:
-    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    risk = risk_pb2_grpc.RiskServiceStub(desk.channel("risk"))
     scope = common_pb2.Scope(account="ACC-EQ-2")
     risk.SetTradingState(
         risk_pb2.SetTradingStateRequest(
@@ -462,7 +468,7 @@ def test_replace_decimals_are_as_strict_as_the_contract(orders, aapl, field: str
 
 @pytest.mark.parametrize("text", NOT_THE_CONTRACTS_FORM)
 def test_risk_decimals_are_as_strict_as_the_contract(orders, desk, text: str) -> None:
-    risk = risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(desk.address("risk")))
+    risk = risk_pb2_grpc.RiskServiceStub(desk.channel("risk"))
     limits = risk.GetLimits(risk_pb2.GetLimitsRequest(), timeout=5)
     limits.desk.max_order_quantity = text
     change = risk_pb2.SetLimitsRequest(limits=limits, actor="test", reason="strict decimals")

@@ -66,9 +66,9 @@ async def test_conduct_on_a_running_desk(tmp_path: Path) -> None:
     desk = await RunningDesk(spec).start()
     try:
         async with (
-            grpc.aio.insecure_channel(desk.address("feeds")) as feeds_ch,
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_ch,
-            grpc.aio.insecure_channel(desk.address("compliance")) as compliance_ch,
+            desk.channel("feeds") as feeds_ch,
+            desk.channel("routing") as routing_ch,
+            desk.channel("compliance") as compliance_ch,
         ):
             feeds = market_data_pb2_grpc.MarketDataServiceStub(feeds_ch)
             orders = orders_pb2_grpc.OrderServiceStub(routing_ch)

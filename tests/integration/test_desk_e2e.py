@@ -14,6 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.desk_runner import REPO, RunningDesk, wait_for, write_desk
+from tradingdesk.security.tls import local_pki
 from tradingdesk.spec.model import SERVICE_NAMES
 from tradingdesk.v1 import (
     common_pb2,
@@ -38,7 +39,7 @@ def api_guide_blocks() -> tuple[str, str]:
 
 
 async def quote_ready(desk: RunningDesk) -> bool:
-    async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+    async with desk.channel("feeds") as ch:
         try:
             q = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetQuote(
                 market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=1
@@ -54,7 +55,7 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
     try:
         assert [line.split()[0] for line in desk.lines] == list(SERVICE_NAMES)
         for name in SERVICE_NAMES:
-            async with grpc.aio.insecure_channel(desk.address(name)) as ch:
+            async with desk.channel(name) as ch:
                 resp = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=2)
                 assert resp.status == health_pb2.HealthCheckResponse.SERVING, name
         await wait_for(lambda: quote_ready(desk), timeout=10)
@@ -72,6 +73,8 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
             "TRADINGDESK_ROUTING_PORT": str(desk.desk.spec.services.port_of("routing")),
             "TRADINGDESK_FEEDS_PORT": str(desk.desk.spec.services.port_of("feeds")),
             "PYTHONPATH": str(client),
+            "TRADINGDESK_TLS": str(local_pki(desk.desk).directory),
+            "TRADINGDESK_IDENTITY": "trader",  # entitled to ACC-EQ-1 only, which is all the guide trades
         }
         run = subprocess.run(
             [sys.executable, "-c", "import sys; sys.path.insert(0, '.'); exec(open('place_order.py').read())"],
@@ -88,7 +91,7 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
         assert "EXEC_TYPE_TRADE ORDER_STATUS_FILLED" in out
         order_id = re.search(r"acknowledged (\S+)", out).group(1)
 
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        async with desk.channel("routing") as ch:
             stub = orders_pb2_grpc.OrderServiceStub(ch)
             before = await stub.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=order_id))
             positions = await stub.GetPositions(orders_pb2.GetPositionsRequest(account="ACC-EQ-1"))
@@ -98,7 +101,7 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
 
         # Compliance mirrored every event of the order; monitoring sees five healthy services.
         async def audited() -> list:
-            async with grpc.aio.insecure_channel(desk.address("compliance")) as ch:
+            async with desk.channel("compliance") as ch:
                 resp = await compliance_pb2_grpc.ComplianceServiceStub(ch).QueryAudit(
                     compliance_pb2.QueryAuditRequest(order_id=order_id)
                 )
@@ -113,7 +116,7 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
         assert kinds[:2] == ["pending_new", "new"]
 
         async def healthy() -> bool:
-            async with grpc.aio.insecure_channel(desk.address("monitoring")) as ch:
+            async with desk.channel("monitoring") as ch:
                 summary = await monitoring_pb2_grpc.MonitoringServiceStub(ch).GetHealthSummary(
                     monitoring_pb2.GetHealthSummaryRequest()
                 )
@@ -127,7 +130,7 @@ async def test_client_from_protos_trades_and_state_survives_restart(tmp_path: Pa
     # After a restart the order and the position are still there, rebuilt from the journal.
     desk = await RunningDesk(spec).start()
     try:
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        async with desk.channel("routing") as ch:
             stub = orders_pb2_grpc.OrderServiceStub(ch)
             after = await stub.GetOrder(orders_pb2.GetOrderRequest(account="ACC-EQ-1", order_id=order_id))
             positions = await stub.GetPositions(orders_pb2.GetPositionsRequest(account="ACC-EQ-1"))

@@ -60,8 +60,8 @@ async def test_both_lines_down_blocks_orders_and_recovery_resumes_without_gaps(t
     await desk.start()
     try:
         async with (
-            grpc.aio.insecure_channel(desk.address("feeds")) as feeds_channel,
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_channel,
+            desk.channel("feeds") as feeds_channel,
+            desk.channel("routing") as routing_channel,
         ):
             feeds = market_data_pb2_grpc.MarketDataServiceStub(feeds_channel)
             orders = orders_pb2_grpc.OrderServiceStub(routing_channel)

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
@@ -81,7 +80,7 @@ def test_feed_failover_runbook(desk: DeskProcess) -> None:
 
 def test_the_grpcurl_call_is_served_by_reflection(desk: DeskProcess) -> None:
     """grpcurl is not installed here; what it needs, reflection describing GetFeedStatus, is checked instead."""
-    with grpc.insecure_channel(desk.address("feeds")) as channel:
+    with desk.channel("feeds") as channel:
         db = ProtoReflectionDescriptorDatabase(channel)
         assert "tradingdesk.v1.MarketDataService" in db.get_services()
         proto = db.FindFileContainingSymbol("tradingdesk.v1.MarketDataService")

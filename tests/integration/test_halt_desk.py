@@ -48,8 +48,8 @@ async def test_halts_and_pauses_from_market_data_refuse_orders_until_the_resumpt
     await desk.start()
     try:
         async with (
-            grpc.aio.insecure_channel(desk.address("feeds")) as feeds_channel,
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_channel,
+            desk.channel("feeds") as feeds_channel,
+            desk.channel("routing") as routing_channel,
         ):
             feeds = market_data_pb2_grpc.MarketDataServiceStub(feeds_channel)
             orders = orders_pb2_grpc.OrderServiceStub(routing_channel)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -15,8 +16,9 @@ import grpc
 import httpx
 import pytest
 
-from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
+from tests.desk_runner import DeskProcess, RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.core.fixed import format_fixed, parse_fixed
+from tradingdesk.security.tls import local_pki
 from tradingdesk.v1 import (
     common_pb2,
     market_data_pb2,
@@ -41,8 +43,8 @@ def relaxed(http_port: int, state: str = "Active"):
     return mutate
 
 
-async def bids(desk: RunningDesk) -> dict[str, int] | None:
-    async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+async def bids(desk: RunningDesk | DeskProcess) -> dict[str, int] | None:
+    async with desk.aio_channel("feeds") as ch:
         snap = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetSnapshot(market_data_pb2.GetSnapshotRequest())
     # The gate's reference is the last trade: wait until every symbol has printed one, not just quoted.
     out = {q.symbol: parse_fixed(q.bid_price) for q in snap.quotes if q.bid_price and q.last_price}
@@ -51,11 +53,11 @@ async def bids(desk: RunningDesk) -> dict[str, int] | None:
     return out if await routing_gate_ready(desk, out) else None
 
 
-async def routing_gate_ready(desk: RunningDesk, bid_prices: dict[str, int]) -> bool:
+async def routing_gate_ready(desk: RunningDesk | DeskProcess, bid_prices: dict[str, int]) -> bool:
     """Whether routing's own gate has a reference price for every symbol: an order at twice the bid is then
     refused by the price collar rather than for having no reference (a refusal changes nothing). A halted
     desk refuses before looking at prices; nothing can pass it anyway, so its gate counts as ready."""
-    async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+    async with desk.aio_channel("routing") as ch:
         stub = orders_pb2_grpc.OrderServiceStub(ch)
         for symbol, bid in bid_prices.items():
             probe = orders_pb2.SubmitOrderRequest(
@@ -157,8 +159,8 @@ async def test_kill_switch_with_1000_open_orders_across_three_venues_ends_with_n
     try:
         prices = await wait_for(lambda: bids(desk), timeout=20)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as routing,
-            grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+            desk.channel("routing") as routing,
+            desk.channel("risk") as risk_ch,
         ):
             orders = orders_pb2_grpc.OrderServiceStub(routing)
             risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
@@ -225,11 +227,12 @@ async def test_http_and_cli_doors_halt_one_scope_each(tmp_path: Path, monkeypatc
     desk = await RunningDesk(spec).start()
     try:
         prices = await wait_for(lambda: bids(desk), timeout=20)
-        async with grpc.aio.insecure_channel(desk.address("routing")) as routing:
+        async with desk.channel("routing") as routing:
             orders = orders_pb2_grpc.OrderServiceStub(routing)
             await place(orders, resting(prices, 60, "d"))
             await wait_for(lambda: _all_new(orders, 60), timeout=10)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as http:
+            https = ssl.create_default_context(cafile=local_pki(desk.desk).ca_path)
+            async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{http_port}", verify=https, timeout=5) as http:
                 denied = await http.post("/v1/kill", json={"actor": "ops", "reason": "x", "account": "ACC-EQ-2"})
                 assert denied.status_code == 401
                 ok = await http.post(
@@ -278,7 +281,7 @@ async def test_desk_started_halted_by_spec_refuses_orders(tmp_path: Path) -> Non
     desk = await RunningDesk(write_desk(tmp_path, relaxed(0, state="Halted"))).start()
     try:
         prices = await wait_for(lambda: bids(desk), timeout=20)
-        async with grpc.aio.insecure_channel(desk.address("routing")) as routing:
+        async with desk.channel("routing") as routing:
             orders = orders_pb2_grpc.OrderServiceStub(routing)
             req = resting(prices, 1, "spec-halted")[0]
             with pytest.raises(grpc.aio.AioRpcError) as exc:

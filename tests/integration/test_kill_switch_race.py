@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import ssl
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -20,9 +21,12 @@ import httpx
 import pytest
 
 from deskoperator import rpc
+from tests import access
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tests.integration.test_kill_switch import bids
 from tradingdesk.core.fixed import format_fixed
+from tradingdesk.security import channels
+from tradingdesk.security.tls import local_pki
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -111,10 +115,13 @@ async def test_no_order_is_accepted_after_a_kill_returned_nor_refused_after_a_re
         prices = await wait_for(lambda: bids(desk), timeout=30)
         price = format_fixed(prices["AAPL"] * 80 // 100 // 10_000_000 * 10_000_000)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_ch,
-            grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+            desk.channel("routing") as routing_ch,
+            desk.channel("risk") as risk_ch,
             httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{http_port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+                base_url=f"https://127.0.0.1:{http_port}",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                verify=ssl.create_default_context(cafile=local_pki(desk.desk).ca_path),
+                timeout=10,
             ) as http,
         ):
             risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
@@ -136,9 +143,13 @@ async def test_no_order_is_accepted_after_a_kill_returned_nor_refused_after_a_re
                 await race.resume_then_order(resume)
 
             address = desk.address("risk")  # the operator's call for spec.tradingState, as the operator makes it
-            for i in range(SPEC_CYCLES):
-                for state, step in (("Halted", race.kill_then_order), ("Active", race.resume_then_order)):
-                    await step(lambda state=state, i=i: operator_sets(address, state, i))
+            channels.use(access.credentials(desk.desk, "service"))  # a service identity, as the operator has
+            try:
+                for i in range(SPEC_CYCLES):
+                    for state, step in (("Halted", race.kill_then_order), ("Active", race.resume_then_order)):
+                        await step(lambda state=state, i=i: operator_sets(address, state, i))
+            finally:
+                channels.use(None)
 
             for i in range(HTTP_CYCLES):
 
@@ -204,8 +215,8 @@ async def test_a_routing_process_that_cannot_acknowledge_is_cut_off_and_fails_cl
         prices = await wait_for(lambda: bids(desk), timeout=30)
         price = format_fixed(prices["AAPL"] * 80 // 100 // 10_000_000 * 10_000_000)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as routing_ch,
-            grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+            desk.channel("routing") as routing_ch,
+            desk.channel("risk") as risk_ch,
         ):
             risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
             orders = Orders(orders_pb2_grpc.OrderServiceStub(routing_ch), price, "stuck")
@@ -223,7 +234,8 @@ async def test_a_routing_process_that_cannot_acknowledge_is_cut_off_and_fails_cl
             seen = await until_outcome(orders, "TRADING_HALTED", allowed={"RISK_STREAM_LOST"})
             await wait_for(lambda: cut_off_logged(tmp_path, 1), timeout=10, what="routing to log that it was cut off")
             # Reconnected: from the cut-off on it refuses RISK_STREAM_LOST until a new stream gave it the full
-            # picture (halted). Stop it only once it is back, so the resume is sent to it.
+            # picture (halted). Stop it only once it is back (over mutual TLS the reconnect takes a handshake), so
+            # the resume is sent to it.
             seen += await until_outcome(orders, "TRADING_HALTED", allowed={"RISK_STREAM_LOST"})
 
             routing.send_signal(signal.SIGSTOP)

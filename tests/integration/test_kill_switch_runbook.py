@@ -14,6 +14,7 @@ import pytest
 
 from tests.desk_runner import REPO, RunningDesk, free_ports, wait_for, write_desk
 from tests.integration.test_kill_switch import bids, open_orders, place, resting
+from tradingdesk.security.tls import local_pki
 from tradingdesk.v1 import common_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,8 @@ async def test_kill_switch_runbook_against_a_desk(tmp_path: Path, monkeypatch: p
     env = {
         **os.environ,
         "DESK": str(spec),
-        "RISK_HTTP": f"http://127.0.0.1:{http_port}",
+        "RISK_HTTP": f"https://127.0.0.1:{http_port}",
+        "CA": str(local_pki(desk.desk).ca_path),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     blocks = steps()
@@ -61,8 +63,8 @@ async def test_kill_switch_runbook_against_a_desk(tmp_path: Path, monkeypatch: p
     try:
         prices = await wait_for(lambda: bids(desk), timeout=20)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as routing,
-            grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+            desk.channel("routing") as routing,
+            desk.channel("risk") as risk_ch,
         ):
             orders = orders_pb2_grpc.OrderServiceStub(routing)
             risk = risk_pb2_grpc.RiskServiceStub(risk_ch)

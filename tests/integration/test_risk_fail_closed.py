@@ -44,7 +44,7 @@ async def test_gate_fails_closed_on_a_cut_risk_stream_and_recovers(tmp_path: Pat
         def probe():
             return resting(prices, 1, f"probe-{next(n)}-{time.monotonic_ns()}")[0]
 
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        async with desk.channel("routing") as ch:
             orders = orders_pb2_grpc.OrderServiceStub(ch)
             assert await submit_outcome(orders, probe()) == "ok"
             working = (await orders.SubmitOrder(probe(), timeout=5)).order_id

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
 from tests.desk_runner import RunningDesk, wait_for, write_desk
@@ -22,8 +21,8 @@ async def test_risk_follows_the_desk_and_a_kill_flattens(tmp_path: Path) -> None
     try:
         prices = await wait_for(lambda: bids(desk), timeout=20)
         async with (
-            grpc.aio.insecure_channel(desk.address("routing")) as och,
-            grpc.aio.insecure_channel(desk.address("risk")) as rch,
+            desk.channel("routing") as och,
+            desk.channel("risk") as rch,
         ):
             orders = orders_pb2_grpc.OrderServiceStub(och)
             risk = risk_pb2_grpc.RiskServiceStub(rch)

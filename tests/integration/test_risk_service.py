@@ -45,6 +45,7 @@ def tune(risk: dict | None = None):
         ]
         doc["spec"]["accounts"] = [{"name": "ACC"}, {"name": "ACC2"}, {"name": "ACC3", "strategies": ["algo"]}]
         doc["spec"]["risk"] = {"maxSubmitsPerSecond": 1000, **(risk or {})}
+        doc["spec"]["access"]["tls"] = False  # served here without the desk's TLS (start_service's plaintext)
         doc["spec"]["conduct"].pop("marketWideBreaker")  # its index instrument (SPY) is not among these two
 
     return mutate

@@ -44,7 +44,7 @@ def desk(tmp_path: Path):
 
 async def test_snapshots_taken_while_orders_flow_and_a_sigkilled_routing_restarts_from_the_newest(desk) -> None:
     prices = await wait_for(lambda: bids(desk), timeout=30)
-    async with grpc.aio.insecure_channel(desk.address("routing")) as channel:
+    async with desk.aio_channel("routing") as channel:
         orders = orders_pb2_grpc.OrderServiceStub(channel)
 
         async def client(n: int) -> list[orders_pb2.SubmitOrderResponse]:

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests import access
 from tests.desk_runner import RunningDesk, ServiceProcess, wait_for, write_desk
 from tradingdesk.storage.db import make_engine
 from tradingdesk.v1 import (
@@ -29,8 +30,8 @@ from tradingdesk.v1 import (
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 
-async def health(address: str, service: str) -> int | None:
-    async with grpc.aio.insecure_channel(address) as ch:
+async def health(desk: RunningDesk, address: str, service: str) -> int | None:
+    async with access.aio_channel(desk.desk, address) as ch:
         try:
             reply = await health_pb2_grpc.HealthStub(ch).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=2
@@ -49,8 +50,8 @@ def marketable(ask: Decimal, coid: str) -> orders_pb2.SubmitOrderRequest:
     )  # fmt: skip
 
 
-async def submit(address: str, request: orders_pb2.SubmitOrderRequest) -> orders_pb2.OrderAck | None:
-    async with grpc.aio.insecure_channel(address) as ch:
+async def submit(desk: RunningDesk, address: str, request: orders_pb2.SubmitOrderRequest) -> orders_pb2.OrderAck | None:
+    async with access.aio_channel(desk.desk, address) as ch:
         try:
             return await orders_pb2_grpc.OrderServiceStub(ch).SubmitOrder(request, timeout=5)
         except grpc.aio.AioRpcError as exc:
@@ -58,8 +59,8 @@ async def submit(address: str, request: orders_pb2.SubmitOrderRequest) -> orders
             return None
 
 
-async def orders_at(address: str) -> list[orders_pb2.Order]:
-    async with grpc.aio.insecure_channel(address) as ch:
+async def orders_at(desk: RunningDesk, address: str) -> list[orders_pb2.Order]:
+    async with access.aio_channel(desk.desk, address) as ch:
         return list((await orders_pb2_grpc.OrderServiceStub(ch).ListOrders(orders_pb2.ListOrdersRequest())).orders)
 
 
@@ -71,19 +72,20 @@ async def test_a_standby_router_takes_over_with_every_acknowledged_order(postgre
     standby = ServiceProcess("routing", spec, env, tmp_path / "routing-standby.log")
     try:
         active = desk.address("routing")
-        await wait_for(lambda: health(standby.address, ""), timeout=60)  # alive, standing by
-        assert await health(active, "tradingdesk.v1.OrderService") == health_pb2.HealthCheckResponse.SERVING
+        await wait_for(lambda: health(desk, standby.address, ""), timeout=60)  # alive, standing by
+        assert await health(desk, active, "tradingdesk.v1.OrderService") == health_pb2.HealthCheckResponse.SERVING
         assert (
-            await health(standby.address, "tradingdesk.v1.OrderService") == health_pb2.HealthCheckResponse.NOT_SERVING
+            await health(desk, standby.address, "tradingdesk.v1.OrderService")
+            == health_pb2.HealthCheckResponse.NOT_SERVING
         )
-        async with grpc.aio.insecure_channel(standby.address) as ch:
+        async with access.aio_channel(desk.desk, standby.address) as ch:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await orders_pb2_grpc.OrderServiceStub(ch).ListOrders(orders_pb2.ListOrdersRequest(), timeout=5)
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "standby: another routing replica is active" in refused.value.details()
 
         async def ask() -> Decimal | None:
-            async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+            async with desk.channel("feeds") as ch:
                 q = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetQuote(
                     market_data_pb2.GetQuoteRequest(symbol="AAPL"), timeout=2
                 )
@@ -91,7 +93,8 @@ async def test_a_standby_router_takes_over_with_every_acknowledged_order(postgre
 
         price = await wait_for(ask, timeout=30)
         acked = [
-            await wait_for(lambda i=i: submit(active, marketable(price, f"ha-{i}")), timeout=30) for i in range(20)
+            await wait_for(lambda i=i: submit(desk, active, marketable(price, f"ha-{i}")), timeout=30)
+            for i in range(20)
         ]
         assert len({a.order_id for a in acked}) == 20
 
@@ -99,14 +102,14 @@ async def test_a_standby_router_takes_over_with_every_acknowledged_order(postgre
         routing = desk.embedded.children["routing"].process
         killed = time.monotonic()
         routing.send_signal(signal.SIGKILL)
-        first = await wait_for(lambda: submit(standby.address, marketable(price, "ha-after")), timeout=30)
+        first = await wait_for(lambda: submit(desk, standby.address, marketable(price, "ha-after")), timeout=30)
         failover_ms = (time.monotonic() - killed) * 1000
         print(f"\n[standby] routing_failover_ms (process killed to first order acknowledged) = {failover_ms:.0f}")
         assert first.order_id not in {a.order_id for a in acked}
-        again = await submit(standby.address, marketable(price, "ha-3"))  # a client resending: the original ack
+        again = await submit(desk, standby.address, marketable(price, "ha-3"))  # a client resending: the original ack
         assert again is not None and again.order_id == acked[3].order_id and again.duplicate
 
-        after = {o.client_order_id: o for o in await orders_at(standby.address)}
+        after = {o.client_order_id: o for o in await orders_at(desk, standby.address)}
         assert {f"ha-{i}" for i in range(20)} | {"ha-after"} == set(after)
         assert all(after[f"ha-{i}"].order_id == acked[i].order_id for i in range(20))
         engine = make_engine(env["TD_DSN"], schema="us_equities_routing")
@@ -130,15 +133,18 @@ async def test_a_standby_risk_service_takes_over_with_the_halts(postgres_server,
     desk = await RunningDesk(spec, env).start()
     standby = ServiceProcess("risk", spec, env, tmp_path / "risk-standby.log")
     try:
-        await wait_for(lambda: health(standby.address, ""), timeout=60)
-        assert await health(standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.NOT_SERVING
-        async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
+        await wait_for(lambda: health(desk, standby.address, ""), timeout=60)
+        assert (
+            await health(desk, standby.address, "tradingdesk.v1.RiskService")
+            == health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        async with desk.channel("risk") as ch:
             kill = risk_pb2.KillSwitchRequest(scope=common_pb2.Scope(account="ACC-EQ-2"), actor="sre", reason="ha test")
             await risk_pb2_grpc.RiskServiceStub(ch).KillSwitch(kill, timeout=5)
         desk.embedded.children["risk"].process.send_signal(signal.SIGKILL)  # the active risk service dies
 
         async def halted() -> risk_pb2.TradingStateInfo | None:
-            async with grpc.aio.insecure_channel(standby.address) as ch:
+            async with access.aio_channel(desk.desk, standby.address) as ch:
                 try:
                     return await risk_pb2_grpc.RiskServiceStub(ch).GetTradingState(
                         risk_pb2.GetTradingStateRequest(scope=common_pb2.Scope(account="ACC-EQ-2")), timeout=2
@@ -148,7 +154,9 @@ async def test_a_standby_risk_service_takes_over_with_the_halts(postgres_server,
 
         info = await wait_for(halted, timeout=30)
         assert (info.state, info.actor, info.reason) == (common_pb2.TRADING_STATE_HALTED, "sre", "ha test")
-        assert await health(standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.SERVING
+        assert (
+            await health(desk, standby.address, "tradingdesk.v1.RiskService") == health_pb2.HealthCheckResponse.SERVING
+        )
     finally:
         standby.stop()
         await desk.stop()

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
 import pytest
 
 from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
@@ -104,8 +103,8 @@ async def test_sigkilled_compliance_is_restarted_while_orders_are_acknowledged_a
     others = {name: service(desk, name)["pid"] for name in ("feeds", "routing", "risk", "monitoring")}
     probe = Probe(await wait_for(lambda: bids(desk), timeout=30))
     async with (
-        grpc.aio.insecure_channel(desk.address("routing")) as routing,
-        grpc.aio.insecure_channel(desk.address("compliance")) as compliance_ch,
+        desk.aio_channel("routing") as routing,
+        desk.aio_channel("compliance") as compliance_ch,
     ):
         orders = orders_pb2_grpc.OrderServiceStub(routing)
         compliance = compliance_pb2_grpc.ComplianceServiceStub(compliance_ch)
@@ -137,7 +136,7 @@ async def test_sigkilled_compliance_is_restarted_while_orders_are_acknowledged_a
 async def test_sigkilled_risk_fails_closed_until_it_is_restarted(started) -> None:
     desk = started(restartBackoffInitialMs=3_000, restartBackoffMaxMs=3_000)
     probe = Probe(await wait_for(lambda: bids(desk), timeout=30))
-    async with grpc.aio.insecure_channel(desk.address("routing")) as routing:
+    async with desk.aio_channel("routing") as routing:
         orders = orders_pb2_grpc.OrderServiceStub(routing)
         assert await _accepted(orders, probe())
         sigkill(desk, "risk")
@@ -151,7 +150,7 @@ async def test_sigkilled_risk_fails_closed_until_it_is_restarted(started) -> Non
 async def test_sigkilled_routing_is_restarted_from_its_journal(started) -> None:
     desk = started()
     probe = Probe(await wait_for(lambda: bids(desk), timeout=30))
-    async with grpc.aio.insecure_channel(desk.address("routing")) as routing:
+    async with desk.aio_channel("routing") as routing:
         orders = orders_pb2_grpc.OrderServiceStub(routing)
         order = probe()
         ack = await orders.SubmitOrder(order, timeout=5)
@@ -185,8 +184,8 @@ async def test_compliance_down_past_the_bound_halts_the_desk_until_a_person_resu
     desk = started(restartBackoffInitialMs=4_000, restartBackoffMaxMs=4_000, haltAfterComplianceDownSeconds=1)
     probe = Probe(await wait_for(lambda: bids(desk), timeout=30))
     async with (
-        grpc.aio.insecure_channel(desk.address("routing")) as routing,
-        grpc.aio.insecure_channel(desk.address("risk")) as risk_ch,
+        desk.aio_channel("routing") as routing,
+        desk.aio_channel("risk") as risk_ch,
     ):
         orders = orders_pb2_grpc.OrderServiceStub(routing)
         risk = risk_pb2_grpc.RiskServiceStub(risk_ch)

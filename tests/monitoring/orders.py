@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import grpc
-
 from tests.desk_runner import RunningDesk, wait_for
 from tests.integration.test_kill_switch import bids
 from tradingdesk.core.fixed import format_fixed
@@ -21,7 +19,7 @@ async def buy_filled(
     """An IOC buy through the ask (2% over the bid, then more), until one fills; (client order id, time.time()
     when this client read the fill on routing's execution stream)."""
     prices = await wait_for(lambda: bids(desk), timeout=30)
-    async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+    async with desk.channel("routing") as ch:
         orders = orders_pb2_grpc.OrderServiceStub(ch)
         for attempt in range(ATTEMPTS):
             cid = f"fill-{time.monotonic_ns()}"

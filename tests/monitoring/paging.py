@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tests.monitoring.pagerduty import PagerDutyReceiver, Received
 from tests.monitoring.tools import bin_dir, prometheus_query
@@ -87,7 +85,7 @@ class PagingRig:
     # -- faults --------------------------------------------------------------------------------------------------
     async def set_lines(self, feed: str, enabled: bool) -> None:
         assert self.desk is not None
-        async with grpc.aio.insecure_channel(self.desk.address("feeds")) as ch:
+        async with self.desk.channel("feeds") as ch:
             stub = market_data_pb2_grpc.MarketDataServiceStub(ch)
             for line in ("A", "B"):
                 request = market_data_pb2.SetLineEnabledRequest(

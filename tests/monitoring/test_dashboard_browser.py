@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -79,7 +78,7 @@ async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Ch
         assert browser.execute_script("return Number(document.body.dataset.version)") > version  # no reload
 
         # A feed cut: its lines show disabled and the desk's own check raises FeedDown.
-        async with grpc.aio.insecure_channel(desk.address("feeds")) as ch:
+        async with desk.channel("feeds") as ch:
             feeds = market_data_pb2_grpc.MarketDataServiceStub(ch)
             for line in ("A", "B"):
                 request = market_data_pb2.SetLineEnabledRequest(feed="vendor-a", line=line, reason="browser test")

@@ -6,7 +6,6 @@ import json
 import logging
 from pathlib import Path
 
-import grpc
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -106,7 +105,7 @@ async def test_no_secret_in_any_log_line_of_a_running_desk(tmp_path: Path, postg
     env = {"TD_DSN": dsn, "TD_RISK_HTTP_TOKEN": TOKEN, "TD_PAGERDUTY_ROUTING_KEY_FILE": str(key_file)}
     desk = await RunningDesk(write_desk(tmp_path, mutate), env=env).start()
     try:
-        async with grpc.aio.insecure_channel(desk.address("risk")) as ch:
+        async with desk.channel("risk") as ch:
             risk = risk_pb2_grpc.RiskServiceStub(ch)
 
             async def kill_reaching_routing() -> bool:

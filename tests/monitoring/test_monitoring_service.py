@@ -29,7 +29,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def stub(rig: PagingRig):
-    async with grpc.aio.insecure_channel(rig.desk.address("monitoring")) as ch:
+    async with rig.desk.channel("monitoring") as ch:
         yield monitoring_pb2_grpc.MonitoringServiceStub(ch)
 
 
@@ -76,7 +76,7 @@ async def test_status_stream_pushes_a_change_and_a_silence_lands_in_alertmanager
         "compliance",
         "monitoring",
     ]
-    async with grpc.aio.insecure_channel(rig.desk.address("feeds")) as ch:
+    async with rig.desk.channel("feeds") as ch:
         feeds = market_data_pb2_grpc.MarketDataServiceStub(ch)
         for line in ("A", "B"):
             request = market_data_pb2.SetLineEnabledRequest(feed="vendor-b", line=line, reason="stream test")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
 from tests.desk_runner import wait_for
@@ -39,7 +38,7 @@ async def resolved(rig: PagingRig, dedup_key: str, after: float):
 
 
 async def monitoring_alerts(rig: PagingRig, **request) -> monitoring_pb2.ListAlertsResponse:
-    async with grpc.aio.insecure_channel(rig.desk.address("monitoring")) as ch:
+    async with rig.desk.channel("monitoring") as ch:
         stub = monitoring_pb2_grpc.MonitoringServiceStub(ch)
         return await stub.ListAlerts(monitoring_pb2.ListAlertsRequest(**request), timeout=10)
 
@@ -51,7 +50,7 @@ async def lose_money(rig: PagingRig) -> float:
 
 
 async def raise_loss_limit(rig: PagingRig) -> None:
-    async with grpc.aio.insecure_channel(rig.desk.address("risk")) as ch:
+    async with rig.desk.channel("risk") as ch:
         risk = risk_pb2_grpc.RiskServiceStub(ch)
         limits = await risk.GetLimits(risk_pb2.GetLimitsRequest(), timeout=5)
         for scope in limits.scopes:

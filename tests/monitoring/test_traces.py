@@ -109,7 +109,7 @@ async def test_a_call_is_one_trace_across_services(tmp_path: Path, jaeger: tuple
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
             client = span.get_span_context()
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        async with desk.channel("routing") as ch:
             orders = orders_pb2_grpc.OrderServiceStub(ch)
             with pytest.raises(grpc.aio.AioRpcError):  # refused (no such symbol): still traced
                 await orders.SubmitOrder(
@@ -150,7 +150,7 @@ async def test_a_call_is_one_trace_across_services(tmp_path: Path, jaeger: tuple
             carrier = {}
             propagate.inject(carrier)
             resting = format(span.get_span_context().trace_id, "032x")
-        async with grpc.aio.insecure_channel(desk.address("routing")) as ch:
+        async with desk.channel("routing") as ch:
             await orders_pb2_grpc.OrderServiceStub(ch).SubmitOrder(
                 orders_pb2.SubmitOrderRequest(
                     client_order_id="traced-2",

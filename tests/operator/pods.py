@@ -83,6 +83,10 @@ def pods_desk(kube: Kubectl, operator: Operator, pod_harness: PodHarness, postgr
     doc = test_desk_document(PODS_DESK)
     doc["spec"]["placement"]["colocation"] = COLOCATION  # the harness's nodes
     doc["spec"]["storage"]["postgres"]["port"] = postgres_server.port
+    # Plaintext: the harness dials Services and pods at loopback IPs of its own, which no certificate names (a
+    # service's certificate holds its Service's DNS names). Mutual TLS in pods is tested by rendering
+    # (tests/operator/test_render.py) and by services serving the operator's certificates (test_e2e.py).
+    doc["spec"].setdefault("access", {})["tls"] = False
     desk = PodsDesk(kube, pod_harness, dsn, doc, postgres_server)
     try:
         yield desk

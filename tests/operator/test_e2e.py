@@ -19,13 +19,15 @@ from tests.operator.kubectl import Kubectl
 from tests.operator.process import (
     KILL_SWITCH_DESK,
     KILL_SWITCH_NS,
+    DeskTls,
     Operator,
     answers,
-    real_risk,
     real_service,
     risk_state,
 )
-from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc
+from tradingdesk.security import channels
+from tradingdesk.security.accesslog import read_records
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -220,18 +222,30 @@ def test_delete_completes_when_the_desk_is_unreachable(kube: Kubectl, operator: 
 
 
 def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, operator: Operator, tmp_path: Path) -> None:
+    """The operator issues the desk's certificates; real risk and compliance services serve mutual TLS with the
+    ones the operator put in their Secrets; the operator's halt, resume, finalizer, seal and the record of its
+    actions go through them."""
     doc = test_desk_document(KILL_SWITCH_DESK)
     kube.fresh_namespace(KILL_SWITCH_NS)
     try:
+        kube.apply(doc, KILL_SWITCH_NS)  # first: the services serve the certificates the operator issues for it
+        tls = DeskTls(kube, KILL_SWITCH_NS, KILL_SWITCH_DESK)
         with (
-            real_risk(doc, operator.risk_port, tmp_path) as address,
+            real_service("risk", doc, operator.risk_port, tmp_path, tls=tls, from_operator=True) as address,
             real_service(
-                "compliance", doc, operator.compliance_port, tmp_path, env={"TD_ADDR_RISK": address}
+                "compliance",
+                doc,
+                operator.compliance_port,
+                tmp_path,
+                tls=tls,
+                from_operator=True,
+                env={"TD_ADDR_RISK": address},
             ) as compliance_address,  # it records risk's change journal too
         ):
-            kube.wait_until("risk service", lambda: answers(address), timeout=30)
-            kube.wait_until("compliance service", lambda: answers(compliance_address), timeout=30)
-            kube.apply(doc, KILL_SWITCH_NS)
+            kube.wait_until("risk service", lambda: answers(address), timeout=60)
+            kube.wait_until("compliance service", lambda: answers(compliance_address), timeout=60)
+            with grpc.insecure_channel(address) as plaintext, pytest.raises(grpc.RpcError):  # none gets in without one
+                risk_pb2_grpc.RiskServiceStub(plaintext).GetTradingState(risk_pb2.GetTradingStateRequest(), timeout=5)
             kube.wait_ready(KILL_SWITCH_NS, KILL_SWITCH_DESK, timeout=120)
             kube.wait_until(
                 "status Active (confirmed)",
@@ -262,6 +276,9 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
             )
             table = kube.run("get", "desk", KILL_SWITCH_DESK, "-n", KILL_SWITCH_NS).out
             assert "Halted" in table
+            access = tmp_path / f"data-{operator.risk_port}" / KILL_SWITCH_DESK / "access" / "risk.jsonl"
+            records = read_records(access)
+            assert ("svc:operator", "OK") in {(r["identity"], r["outcome"]) for r in records if r["privileged"]}
 
             patch(kube, KILL_SWITCH_NS, {"tradingState": "Active"}, name=KILL_SWITCH_DESK)
             kube.wait_until("risk ACTIVE", lambda: risk_state(address).state == common_pb2.TRADING_STATE_ACTIVE, 30)
@@ -273,8 +290,9 @@ def test_kill_switch_and_finalizer_reach_a_real_risk_service(kube: Kubectl, oper
             assert (info.state, info.reason) == (common_pb2.TRADING_STATE_HALTED, "desk deleted")
             reasons = kube.event_reasons(KILL_SWITCH_NS, KILL_SWITCH_DESK)
             assert "TradingHalted" in reasons and "AuditSealed" in reasons
-            # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket.
-            with grpc.insecure_channel(compliance_address) as channel:
+            # The finalizer sealed through the RPC: the seal is in the log, by the operator, and in the bucket
+            # (read as the example desk's auditor: a service identity may not query the audit trail).
+            with channels.channel(compliance_address, credentials=tls.client("auditor")) as channel:
                 stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
                 sealed = stub.GetCheckpoint(compliance_pb2.GetCheckpointRequest(), timeout=5)
                 seals = stub.QueryAudit(compliance_pb2.QueryAuditRequest(), timeout=5).events

@@ -21,7 +21,7 @@ import yaml
 from deskoperator.render import Owner, render
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl
-from tests.operator.process import Operator, answers, real_risk, risk_limits, risk_state
+from tests.operator.process import DeskTls, Operator, answers, real_risk, risk_limits, risk_state
 from tradingdesk.spec.load import parse_desk
 from tradingdesk.v1 import common_pb2
 
@@ -43,9 +43,13 @@ def desk_namespace(kube: Kubectl, name: str) -> Iterator[str]:
 
 @contextmanager
 def ready_desk(kube: Kubectl, operator: Operator, doc: dict[str, Any], ns: str, tmp: Path) -> Iterator[str]:
-    """``doc`` applied (server-side) and Ready in a fresh ``ns``, its RiskService a real process; yields its address."""
+    """``doc`` applied (server-side) and Ready in a fresh ``ns``, its RiskService a real process (mutual TLS under
+    the desk's CA, which the test makes first); yields its address."""
     name = doc["metadata"]["name"]
-    with desk_namespace(kube, ns), real_risk(doc, operator.risk_ports[(ns, name)], tmp) as address:
+    with (
+        desk_namespace(kube, ns),
+        real_risk(doc, operator.risk_ports[(ns, name)], tmp, tls=DeskTls(kube, ns, name)) as address,
+    ):
         kube.wait_until("risk service", lambda: answers(address), timeout=60)
         kube.run("apply", "--server-side", "-n", ns, "-f", "-", stdin=yaml.safe_dump(doc), timeout=120)
         kube.wait_ready(ns, name, timeout=300)
@@ -148,7 +152,8 @@ def test_a_halt_sent_while_the_risk_service_is_down_arrives_when_it_comes_up(
         assert "spec.tradingState is Halted" in halted["message"] and "UNAVAILABLE" in st["trading"]["lastError"]
 
         pid = operator.process.pid
-        with real_risk(doc, operator.risk_ports[(ns, name)], tmp_path) as address:  # it starts Active (its spec)
+        tls = DeskTls(kube, ns, name)  # the CA the operator made for the desk
+        with real_risk(doc, operator.risk_ports[(ns, name)], tmp_path, tls=tls) as address:  # it starts Active
             kube.wait_until(
                 "risk HALTED",
                 lambda: answers(address) and risk_state(address).state == common_pb2.TRADING_STATE_HALTED,

@@ -14,16 +14,23 @@ import yaml
 
 from deskoperator.plugin import operator_line
 from tests.operator.helpers import test_desk_document
-from tests.operator.kubectl import ROOT, Kubectl, free_port
-from tests.operator.process import Operator, answers, real_risk, risk_state
+from tests.operator.kubectl import Kubectl, free_port
+from tests.operator.process import DeskTls, Operator, answers, real_risk, real_service, risk_state
 from tradingdesk.v1 import common_pb2
 
 DESK = "us-equities"
 BIN = Path(sys.executable).parent
 
 
-def plugin(kube: Kubectl, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+def plugin(
+    kube: Kubectl, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        **(env or {}),
+        "KUBECONFIG": str(kube.kubeconfig),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
     proc = subprocess.run([kube.binary, "tradingdesk", *args], env=env, capture_output=True, text=True, timeout=120)
     if check:
         assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -51,26 +58,18 @@ def test_status_logs_backup_and_an_unconfirmed_halt(
     kube.apply(doc, namespace)
     kube.wait_ready(namespace, DESK, timeout=120)
     port = free_port()
-    feeds_log = (tmp_path / "feeds.log").open("wb")
-    spec_file = tmp_path / "desk.yaml"
-    spec_file.write_text(yaml.safe_dump(doc))
-    env = {**os.environ, "TD_DATA_DIR": str(tmp_path / "data")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "services"), env.get("PYTHONPATH", "")])
-    feeds = subprocess.Popen(
-        [sys.executable, "-m", "tradingdesk.cli.main", "serve", "feeds", "-f", str(spec_file), "--bind",
-         f"127.0.0.1:{port}"], env=env, stdout=feeds_log, stderr=feeds_log,
-    )  # fmt: skip
-    try:
+    tls = DeskTls(kube, namespace, DESK)  # the CA the operator made: the feeds process and the plugin use it
+    person = tls.client_env(tmp_path, "ops")  # an operations identity of the example desk
+    with real_service("feeds", doc, port, tmp_path, tls=tls):
 
         def screen() -> str:
-            text = plugin(kube, "-n", namespace, "status", DESK, "--feeds", f"127.0.0.1:{port}").stdout
+            args = ("-n", namespace, "status", DESK, "--feeds", f"127.0.0.1:{port}")
+            text = plugin(kube, *args, env=person).stdout
             return text if "vendor-a" in text else ""
 
         out = kube.wait_until("feed lines in the status screen", screen, timeout=60)
-    finally:
-        feeds.terminate()
-        feeds.wait(timeout=15)
-        feeds_log.close()
+        plaintext = plugin(kube, "-n", namespace, "status", DESK, "--feeds", f"127.0.0.1:{port}").stdout
+        assert "FEED LINES\nunreachable from here (127.0.0.1:" in plaintext  # no certificate, no answer
     assert "Ready       True AllServicesReady" in out
     assert "Trading     none confirmed yet" in out and "PENDING spec Active" in out
     assert f"Operator    {kube.desk(namespace, DESK)['status']['operator']['leader']} (heartbeat" in out
@@ -109,7 +108,7 @@ def test_halt_and_resume_wait_for_the_risk_service(kube: Kubectl, operator: Oper
     doc = test_desk_document(name)
     kube.fresh_namespace(ns)
     try:
-        with real_risk(doc, operator.risk_ports[(ns, name)], tmp_path) as address:
+        with real_risk(doc, operator.risk_ports[(ns, name)], tmp_path, tls=DeskTls(kube, ns, name)) as address:
             kube.wait_until("risk service", lambda: answers(address), timeout=30)
             kube.apply(doc, ns)
             kube.wait_ready(ns, name, timeout=120)

@@ -11,6 +11,7 @@ from deskoperator.names import CONFIG_HASH_ANNOTATION, MAX_DESK_NAME
 from deskoperator.placement import EVICTION_TOLERATION_SECONDS
 from deskoperator.render import Owner, config_hash, render
 from tests.operator.helpers import example_document
+from tradingdesk.spec.access import AccessSpec
 from tradingdesk.spec.load import parse_desk
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
@@ -70,7 +71,7 @@ def test_every_child_is_owned_labelled_and_namespaced() -> None:
         assert meta["labels"]["app.kubernetes.io/name"] == "tradingdesk"
 
 
-def test_deployment_runs_serve_with_directory_env_and_grpc_probes() -> None:
+def test_deployment_runs_serve_with_directory_env_certificate_and_tls_probes() -> None:
     d = desk()
     spec = pod(objects(d), "risk")
     (c,) = spec["containers"]
@@ -80,11 +81,15 @@ def test_deployment_runs_serve_with_directory_env_and_grpc_probes() -> None:
     assert env["TD_BIND"] == "0.0.0.0:50053"
     for s in SERVICE_NAMES:
         assert env[f"TD_ADDR_{s.upper()}"] == f"us-equities-{s}.{NS}.svc:{d.spec.services.port_of(s)}"
+    health = ["python", "-m", "tradingdesk.runtime.healthcheck"]  # over the desk's TLS (the kubelet's can't)
     for probe in ("startupProbe", "livenessProbe"):  # the process: a standby is alive too
-        assert c[probe]["grpc"] == {"port": 50053}
+        assert c[probe]["exec"] == {"command": health}
     # ready: the active replica only (a standby reports its RiskService NOT_SERVING)
-    assert c["readinessProbe"]["grpc"] == {"port": 50053, "service": "tradingdesk.v1.RiskService"}
+    assert c["readinessProbe"]["exec"] == {"command": [*health, "--service", "tradingdesk.v1.RiskService"]}
     assert c["readinessProbe"]["periodSeconds"] == 1
+    assert env["TD_TLS_DIR"] == "/etc/tradingdesk/tls"
+    assert {"name": "tls", "mountPath": "/etc/tradingdesk/tls", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "tls", "secret": {"secretName": "us-equities-risk-tls", "defaultMode": 0o440}} in spec["volumes"]
     assert c["image"] == IMAGE
     assert c["resources"] == {
         "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -296,3 +301,12 @@ def test_risk_http_kill_switch_is_exposed_with_its_credential() -> None:
     assert {"ports": [{"protocol": "TCP", "port": 8053}]} in netpols(desk(risk={"httpPort": 8053}))["risk"]["ingress"]
     off = pod(objects(desk(risk={"httpPort": 0})), "risk")
     assert all(v["name"] != "risk-http" for v in off["volumes"])
+
+
+def test_a_desk_without_tls_keeps_the_kubelets_grpc_probe() -> None:
+    d = desk()
+    plain = d.model_copy(update={"spec": d.spec.model_copy(update={"access": AccessSpec(tls=False)})})
+    (c,) = pod(objects(plain), "routing")["containers"]
+    assert c["readinessProbe"]["grpc"] == {"port": 50052, "service": "tradingdesk.v1.OrderService"}
+    assert c["livenessProbe"]["grpc"] == {"port": 50052}
+    assert "TD_TLS_DIR" not in {e["name"] for e in c["env"]}

@@ -93,8 +93,9 @@ def test_services_with_standbys_roll_old_pods_first_and_need_one_ready_pod() -> 
     assert named("PodDisruptionBudget", "feeds")["spec"]["maxUnavailable"] == 1
     assert named("Deployment", "feeds")["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     (routing,) = named("Deployment", "routing")["spec"]["template"]["spec"]["containers"]
-    assert routing["readinessProbe"]["grpc"] == {"port": 50052, "service": "tradingdesk.v1.OrderService"}
-    assert routing["livenessProbe"]["grpc"] == {"port": 50052}  # a standby is alive
+    health = ["python", "-m", "tradingdesk.runtime.healthcheck"]  # the kubelet's gRPC probe, over the desk's TLS
+    assert routing["readinessProbe"]["exec"]["command"] == [*health, "--service", "tradingdesk.v1.OrderService"]
+    assert routing["livenessProbe"]["exec"]["command"] == health  # a standby is alive
     assert storage.ready_wanted(desk({"postgres": POSTGRES}, services={"routing": {"replicas": 3}})) == {
         "routing": 1,
         "risk": 1,

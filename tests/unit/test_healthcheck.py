@@ -86,3 +86,21 @@ def test_the_command_exits_1_with_the_reason_when_nothing_listens() -> None:
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stderr.startswith("unhealthy: grpc://127.0.0.1:1: UNAVAILABLE")
+
+
+def test_the_command_asks_for_one_services_health_with_service(grpc_health) -> None:
+    """A standby's process is SERVING while its OrderService is NOT_SERVING: only ``--service`` sees the latter."""
+    port, servicer = grpc_health
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    servicer.set("tradingdesk.v1.OrderService", health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "tradingdesk.runtime.healthcheck", *argv],
+            env={"TD_BIND": f"0.0.0.0:{port}", "PATH": ""}, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+
+    assert run().returncode == 0
+    refused = run("--service", "tradingdesk.v1.OrderService")
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"unhealthy: grpc://127.0.0.1:{port}: NOT_SERVING"

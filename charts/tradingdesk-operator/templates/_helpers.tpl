@@ -59,6 +59,13 @@ tests/chart/test_chart_rbac.py compares these rules with the code. In a desk's n
 - apiGroups: [""]
   resources: [pods]
   verbs: [list, watch, delete]
+{{- /* each desk's CA and service certificates, or cert-manager's objects for them (docs/security.md) */}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch]
+- apiGroups: [cert-manager.io]
+  resources: [issuers, certificates]
+  verbs: [get, create, patch]
 {{- end -}}
 
 {{/* Leadership: the Lease in the operator's own namespace (deskoperator/leader.py); the renew is a PUT (update). */}}

@@ -9,11 +9,11 @@ privileged call, whichever service decided it.
 in batches to the service's own durable journal (routing: the order journal; risk: the risk change journal;
 compliance: the audit log itself), or, for a service without one (feeds, monitoring), to the compliance service
 (``RecordAccess``), retrying with backoff until it answers. Each becomes one ``access`` record (docs/audit.md).
-What a service without a journal has not handed over yet is in its memory only: a crash of that process loses
-it. Nothing in the desk calls ``record_access`` yet (not yet: the security layer that decides access is not
-built). The queue holds ``QUEUE_MAX`` decisions; beyond that, while the writer cannot keep up or reach its
-journal, identical denials are folded into one decision with a ``count``, and anything else is counted as
-dropped and logged at ERROR: a flood of denied calls must not cost unbounded memory.
+What a service without a journal has not handed over yet is in its memory only: a crash of that process loses it.
+Nothing in the desk calls ``record_access`` yet (not yet: the security layer that decides access keeps its own log,
+``tradingdesk.security.accesslog``). The queue holds ``QUEUE_MAX`` decisions; beyond that, while the writer cannot keep
+up or reach its journal, identical denials are folded into one decision with a ``count``, and anything else is counted
+as dropped and logged at ERROR: a flood of denied calls must not cost unbounded memory.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
-import grpc
-
 from tradingdesk.core.events import AccessDecision
+from tradingdesk.security import channels
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ def to_compliance(address: str, *, service: str, timeout: float = 5.0) -> WriteB
 
     async def write(batch: list[AccessDecision]) -> None:
         request = compliance_pb2.RecordAccessRequest(decisions=[decision_message(d, service=service) for d in batch])
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with channels.aio_channel(address) as channel:  # the service's own identity
             await compliance_pb2_grpc.ComplianceServiceStub(channel).RecordAccess(request, timeout=timeout)
 
     return write

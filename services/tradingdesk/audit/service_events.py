@@ -25,6 +25,7 @@ from google.protobuf.message import Message
 from tradingdesk.audit.access import RETRY_INITIAL_S, RETRY_MAX_S, STOP_TIMEOUT_S
 from tradingdesk.core.reject import Reject
 from tradingdesk.edge.refusals import grpc_refusal
+from tradingdesk.security import channels
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class ServiceEvents:
     async def _send_some(self) -> None:
         batch = self._queue[:BATCH_MAX]
         request = compliance_pb2.RecordServiceEventsRequest(events=batch)
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with channels.aio_channel(self.address) as channel:  # the service's own identity
             stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
             await stub.RecordServiceEvents(request, timeout=CALL_TIMEOUT_S)
         del self._queue[: len(batch)]

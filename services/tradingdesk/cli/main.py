@@ -12,10 +12,12 @@ from pathlib import Path
 import grpc
 
 from tradingdesk.cli import audit, database, feeds, report, simulate
+from tradingdesk.cli import credentials as cli_credentials
 from tradingdesk.cli.table import render
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.door import door_metadata
 from tradingdesk.runtime import loop as event_loop
+from tradingdesk.security import channels
 from tradingdesk.spec.load import SpecError, load_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES
 from tradingdesk.v1 import (
@@ -47,20 +49,20 @@ def address_of(service: str, args: argparse.Namespace) -> str:
 
 
 def _stub(args: argparse.Namespace) -> orders_pb2_grpc.OrderServiceStub:
-    return orders_pb2_grpc.OrderServiceStub(grpc.insecure_channel(address_of("routing", args)))
+    return orders_pb2_grpc.OrderServiceStub(channels.channel(address_of("routing", args)))
 
 
 def _risk_stub(args: argparse.Namespace) -> risk_pb2_grpc.RiskServiceStub:
-    return risk_pb2_grpc.RiskServiceStub(grpc.insecure_channel(address_of("risk", args)))
+    return risk_pb2_grpc.RiskServiceStub(channels.channel(address_of("risk", args)))
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(address_of("feeds", args)) as channel:
+    with channels.channel(address_of("feeds", args)) as channel:
         return args.feeds_run(args, channel)
 
 
 def cmd_compliance(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(address_of("compliance", args)) as channel:
+    with channels.channel(address_of("compliance", args)) as channel:
         return args.compliance_run(args, channel)
 
 
@@ -210,7 +212,7 @@ def _monitoring_stub(args: argparse.Namespace) -> monitoring_pb2_grpc.Monitoring
         desk = load_desk(args.file)
         address = f"{desk.spec.services.monitoring.host}:{desk.spec.services.port_of('monitoring')}"
     address = address or f"127.0.0.1:{DEFAULT_PORTS['monitoring']}"
-    return monitoring_pb2_grpc.MonitoringServiceStub(grpc.insecure_channel(address))
+    return monitoring_pb2_grpc.MonitoringServiceStub(channels.channel(address))
 
 
 def cmd_monitoring_status(args: argparse.Namespace) -> int:
@@ -267,6 +269,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.lifeline import die_with_parent
     from tradingdesk.runtime.service import serve_until_signalled
+    from tradingdesk.security.server import for_service
     from tradingdesk.spec.domain import dsn_for
     from tradingdesk.telemetry import start_telemetry
     from tradingdesk.telemetry.logs import configure_json_logging, environment_redactor
@@ -283,9 +286,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     telemetry = start_telemetry(desk, args.service)
 
     async def main() -> None:
+        security = for_service(desk, args.service, bind_host=address.rsplit(":", 1)[0])
+        channels.use(security.client)  # the service dials its peers with its own certificate
         service = build_service(args.service, desk)
         try:
-            await serve_until_signalled(service, address, interceptors=telemetry.server_interceptors)
+            await serve_until_signalled(service, address, security=security, interceptors=telemetry.server_interceptors)
         finally:
             telemetry.shutdown()
 
@@ -418,6 +423,7 @@ def _client_args(p: argparse.ArgumentParser, service: str, *, scope: bool = Fals
         f"127.0.0.1:{DEFAULT_PORTS[service]})",
     )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+    cli_credentials.add_arguments(p)
     if scope:
         p.add_argument("--account", default="", help="one account only (default: the whole desk)")
         p.add_argument("--strategy", default="", help="one strategy of --account only")
@@ -465,6 +471,7 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("-f", "--file", help="desk spec, to find the monitoring service address")
         p.add_argument("--monitoring", help="monitoring service address host:port (or TD_ADDR_MONITORING)")
         p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+        cli_credentials.add_arguments(p)
 
     st = mon.add_parser("status", help="every service's health, as the monitoring service probes it")
     monitoring_client(st)
@@ -582,8 +589,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if hasattr(args, "token_file"):  # a client command: dial with the caller's credentials
+            desk = load_desk(args.file) if args.file else None
+            channels.use(cli_credentials.credentials(args, desk))
         return args.func(args)
-    except (SpecError, ValueError) as exc:
+    except (SpecError, ValueError) as exc:  # a CredentialError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except grpc.RpcError as exc:

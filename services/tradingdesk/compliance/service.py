@@ -73,6 +73,7 @@ from tradingdesk.edge.refusals import bounded
 from tradingdesk.edge.status import abort
 from tradingdesk.edge.upstream import Upstream
 from tradingdesk.markets.calendar_source import desk_calendars
+from tradingdesk.security import channels
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.audit_store import AuditStore, JournalPosition
@@ -84,6 +85,7 @@ from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 log = logging.getLogger(__name__)
 MAX_QUERY = 10_000
+MAX_SEQ = 2**63 - 1
 BATCH = 2_000
 REFUSAL_RECHECK_S = 5.0
 SEAL_DEFAULT_TIMEOUT_S = 30.0
@@ -559,6 +561,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 raise invalid("until_ns", "must not be before since_ns")
             if request.limit > MAX_QUERY:
                 raise invalid("limit", f"must be at most {MAX_QUERY}")
+            if request.after_seq > MAX_SEQ:  # found by fuzzing: the store's seqs are signed 64-bit
+                raise invalid("after_seq", f"must be at most {MAX_SEQ}")
             if request.incarnation and not any(request.incarnation in s.incarnations for s in self.sources.values()):
                 raise not_found(f"incarnation: {request.incarnation!r} is not an incarnation of this log")
             if request.source and request.source not in RECORD_SOURCES:
@@ -638,7 +642,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
     async def _catch_up(self, state: SourceState, deadline: float, budget: float) -> None:
         source = state.source
         try:
-            async with grpc.aio.insecure_channel(self.directory.address(source.service)) as channel:
+            async with channels.aio_channel(self.directory.address(source.service)) as channel:
                 call = source.open(channel, 2**63 - 1, timeout=budget)
                 header = source.header(await first_message(call))
                 call.cancel()
@@ -684,6 +688,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         try:
             size = self._sealed_size(request.tree_size, "tree_size")
             index = request.index
+            if request.journal_seq > MAX_SEQ:  # found by fuzzing, like after_seq: the store's seqs are signed 64-bit
+                raise invalid("journal_seq", f"must be at most {MAX_SEQ}")
             if request.journal_seq:
                 incarnation = request.incarnation or (self.position.incarnation if self.position else "")
                 found = await asyncio.to_thread(self.store.find, incarnation, request.journal_seq)

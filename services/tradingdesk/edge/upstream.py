@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
+from tradingdesk.security import channels
 from tradingdesk.telemetry import client_interceptors
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class Upstream:
         backoff = self._min_backoff
         while True:
             try:
-                async with grpc.aio.insecure_channel(
+                async with channels.aio_channel(
                     self.address, options=CHANNEL_OPTIONS, interceptors=client_interceptors()
                 ) as channel:
                     self.connected = True

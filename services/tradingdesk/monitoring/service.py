@@ -28,6 +28,7 @@ from tradingdesk.monitoring.collector import DeskCollector
 from tradingdesk.monitoring.health import HealthProber
 from tradingdesk.monitoring.latency import LatencyWindow
 from tradingdesk.monitoring.metrics import MonitoringMetrics
+from tradingdesk.security import channels
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 from tradingdesk.telemetry import client_interceptors
 from tradingdesk.telemetry.setup import metrics_url
@@ -75,7 +76,7 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         monitoring_pb2_grpc.add_MonitoringServiceServicer_to_server(self, server)
         interceptors = client_interceptors()
         for name in SERVICE_NAMES:
-            self.channels[name] = grpc.aio.insecure_channel(self.directory.address(name), interceptors=interceptors)
+            self.channels[name] = channels.aio_channel(self.directory.address(name), interceptors=interceptors)
         self._http = httpx.AsyncClient()
         self.health = HealthProber(self.directory, self.channels, self.clock)
         latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ))

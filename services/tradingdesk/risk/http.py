@@ -8,7 +8,9 @@ cut off), with ``delivery`` saying which.
 Credential: every ``/v1`` call needs ``Authorization: Bearer <token>``. The token is the value of the
 environment variable ``TD_RISK_HTTP_TOKEN``, or the content of the file named by ``TD_RISK_HTTP_TOKEN_FILE``
 (a mounted Kubernetes Secret). With neither set, the endpoints answer 503: an unauthenticated kill switch
-is never served. ``GET /healthz`` needs no credential.
+is never served. ``GET /healthz`` needs no credential. When the desk's TLS is on, the door serves HTTPS with the
+risk service's certificate and every ``/v1`` route is checked like an RPC (``tradingdesk.security.http``): a
+bearer token of an identity in ``spec.access`` (or the credential above) whose roles allow the route, 403 otherwise.
 
 Errors: 401 without or with a wrong credential, 422 for a malformed body (FastAPI names the field in
 ``detail[].loc``), 400 for a value the desk refuses (``{"field": ..., "error": ...}``), 409 for a request the
@@ -40,6 +42,8 @@ from tradingdesk.edge.refusals import MESSAGE_MAX, bounded
 from tradingdesk.risk.limits import StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
 from tradingdesk.risk.state import RiskState
+from tradingdesk.security.http import HttpAccess, HttpDenied, http_access
+from tradingdesk.security.tls import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +113,22 @@ def _state_json(scope: ScopeKey, entry: StateEntry) -> dict:
     }
 
 
-def build_app(state: RiskState, token: str | None) -> FastAPI:
+def build_app(state: RiskState, token: str | None, access: HttpAccess | None = None) -> FastAPI:
+    """With ``access`` (the desk's TLS is on) every /v1 route is checked like an RPC: bearer token, the
+    route's roles, an access-log record of refusals and privileged calls. Without it, the one credential."""
     app = FastAPI(title="tradingdesk risk: kill switch", docs_url=None, redoc_url=None, openapi_url=None)
+
+    async def checked(request: Request, authorization: Annotated[str | None, Header()] = None):
+        path = request.scope["route"].path
+        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        try:
+            identity = await access.admit(request.method, path, authorization, peer)
+        except HttpDenied as denied:
+            headers = {"WWW-Authenticate": "Bearer"} if denied.status == 401 else None
+            raise HTTPException(denied.status, denied.message, headers=headers) from None
+        body = await request.json() if request.method == "POST" else {}
+        async for _ in access.around(identity, request.method, path, peer, body if isinstance(body, dict) else {}):
+            yield
 
     def authorize(authorization: Annotated[str | None, Header()] = None) -> None:
         if token is None:
@@ -149,6 +167,9 @@ def build_app(state: RiskState, token: str | None) -> FastAPI:
             )
         except Exception:
             log.exception("risk http: the refusal of %s could not be journaled", refusal.method)
+
+    if access is not None:
+        authorize = checked  # type: ignore[assignment]
 
     @app.exception_handler(Reject)
     async def _refused(request: Request, reject: Reject) -> JSONResponse:
@@ -211,8 +232,15 @@ class _Server(uvicorn.Server):
 class RiskHttpServer:
     def __init__(self, state: RiskState, host: str, port: int, environ: dict[str, str]) -> None:
         self.token = load_token(environ)
-        self.app = build_app(state, self.token)
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+        self.access = http_access(state.desk, environ, legacy_token=self.token)
+        self.app = build_app(state, self.token, self.access)
+        tls: dict = {}
+        if self.access is not None:  # HTTPS with the risk service's own certificate
+            files = TlsFiles.for_service(state.desk, "risk", environ)
+            tls = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key), "ssl_ca_certs": str(files.ca)}
+        config = uvicorn.Config(
+            self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", **tls
+        )
         self.server = _Server(config)
         self.address = f"{host}:{port}"
         self._task: asyncio.Task | None = None
@@ -220,7 +248,7 @@ class RiskHttpServer:
     async def start(self) -> bool:
         """Serve in the background; False (logged) when the port cannot be bound: a port in use must not take
         the risk service down, whose gRPC and CLI doors still work."""
-        if self.token is None:
+        if self.token is None and self.access is None:
             log.warning("risk http: no credential (%s or %s): /v1 answers 503", TOKEN_ENV, TOKEN_FILE_ENV)
         host, port = self.address.rsplit(":", 1)
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -253,3 +281,5 @@ class RiskHttpServer:
         self.server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._task, 5)
+        if self.access is not None:
+            self.access.access_log.close()

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 EVENT_QUEUE_BOUND = 10_000
 MAX_HORIZON_S = 10 * 86_400
 CHANGES_CHUNK = 1_000
+MAX_SEQ = 2**63 - 1  # the journal's ids are signed 64-bit
 CHANGES_RECHECK_S = 1.0  # a reader also looks for new changes this often (a wake-up can never be missed for long)
 
 
@@ -203,6 +204,8 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
 
     async def StreamChanges(self, request, context):
         """The change journal from ``from_seq``, gap-free: history in chunks, then each change once stored."""
+        if request.from_seq > MAX_SEQ:  # found by fuzzing: it answered UNKNOWN
+            await abort(context, invalid("from_seq", f"must be at most {MAX_SEQ}"))
         state = self.state
         store = state.store
         wake = asyncio.Event()

@@ -22,6 +22,9 @@ from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.runtime.lifeline import SUPERVISOR_PID_ENV
+from tradingdesk.security import channels
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
 from tradingdesk.spec.domain import data_dir
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
@@ -70,8 +73,10 @@ def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
 READINESS_NAMES = {"routing": "tradingdesk.v1.OrderService"}
 
 
-async def wait_serving(address: str, deadline: float, *, service: str = "") -> bool:
-    async with grpc.aio.insecure_channel(address, options=PROBE_CHANNEL_OPTIONS) as channel:
+async def wait_serving(
+    address: str, deadline: float, *, service: str = "", credentials: ClientCredentials | None = None
+) -> bool:
+    async with channels.aio_channel(address, options=PROBE_CHANNEL_OPTIONS, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -95,6 +100,8 @@ class EmbeddedDesk:
         # Each child dies with this process, even a SIGKILLed one (runtime/lifeline.py).
         self.env = {**os.environ, **(env or {}), SUPERVISOR_PID_ENV: str(os.getpid())}
         self.children: dict[str, Child] = {}
+        self.credentials: ClientCredentials | None = None
+        """The runtime's own client identity (``svc:runtime``), once ``start`` made the desk's certificates."""
         if clock_source(desk) == "replay":
             self.env[REPLAY_ORIGIN_ENV] = str(replay_origin(desk, self.env))
 
@@ -115,6 +122,9 @@ class EmbeddedDesk:
         return child
 
     async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
+        if self.desk.spec.access.tls:  # the desk's CA and certificates, created on the first start
+            pki = await asyncio.to_thread(ensure_local, self.desk, self.env)
+            self.credentials = client_of(pki, RUNTIME_IDENTITY)
         # Computed once here, the calendars are read from their cache by every child (no pandas at start).
         await asyncio.to_thread(desk_calendars, self.desk)
         for name in SERVICE_NAMES:
@@ -122,7 +132,10 @@ class EmbeddedDesk:
         deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or ready_timeout)
         children = list(self.children.values())
         results = await asyncio.gather(
-            *(wait_serving(c.address, deadline, service=READINESS_NAMES.get(c.name, "")) for c in children)
+            *(
+                wait_serving(c.address, deadline, service=READINESS_NAMES.get(c.name, ""), credentials=self.credentials)
+                for c in children
+            )
         )
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
         if failed:

@@ -6,6 +6,7 @@ Dockerfile has one HEALTHCHECK. Kubernetes ignores it (pods have their own probe
 
 - ``TD_HEALTHCHECK_URL``: ``http(s)://...`` must answer 200; ``grpc://host:port`` must report SERVING;
 - ``TD_BIND`` (set in every service pod, ``host:port``): the service's gRPC health on that port, via loopback;
+  ``--service NAME`` asks for one gRPC service's health instead of the process's (a standby's is NOT_SERVING);
 - otherwise the operator's kopf liveness endpoint at its default address.
 
 Exit 0 when healthy, 1 with the reason on stderr when not.
@@ -13,14 +14,20 @@ Exit 0 when healthy, 1 with the reason on stderr when not.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tradingdesk.security import channels
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.tls import TLS_DIR_ENV, TlsFiles
 
 OPERATOR_LIVENESS = "http://127.0.0.1:8080/healthz"
 TIMEOUT_SECONDS = 3.0
@@ -40,10 +47,19 @@ def target(env: dict[str, str]) -> str:
     return OPERATOR_LIVENESS
 
 
-def check_grpc(address: str, timeout: float = TIMEOUT_SECONDS) -> None:
-    with grpc.insecure_channel(address) as channel:
+def check_grpc(
+    address: str, timeout: float = TIMEOUT_SECONDS, env: dict[str, str] | None = None, *, service: str = ""
+) -> None:
+    """Over the desk's mutual TLS with the pod's own certificate when ``TD_TLS_DIR`` is set (every pod of a desk
+    with ``spec.access.tls``: the kubelet's own gRPC probe speaks plaintext only, so the pods are probed with
+    this command), else plaintext."""
+    tls_dir = (os.environ if env is None else env).get(TLS_DIR_ENV)
+    creds = ClientCredentials.from_files(TlsFiles.in_dir(Path(tls_dir))) if tls_dir else None
+    with channels.channel(address, credentials=creds) as channel:
         try:
-            response = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            response = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
+            )
         except grpc.RpcError as exc:
             raise Unhealthy(f"grpc://{address}: {exc.code().name}: {exc.details()}") from None
     if response.status != health_pb2.HealthCheckResponse.SERVING:
@@ -63,20 +79,23 @@ def check_http(url: str, timeout: float = TIMEOUT_SECONDS) -> None:
         raise Unhealthy(f"{url}: HTTP {status}")
 
 
-def check(url: str) -> None:
+def check(url: str, *, service: str = "") -> None:
     parts = urlsplit(url)
     if parts.scheme == "grpc":
-        check_grpc(parts.netloc)
+        check_grpc(parts.netloc, service=service)
     elif parts.scheme in ("http", "https"):
         check_http(url)
     else:
         raise Unhealthy(f"{url}: TD_HEALTHCHECK_URL must be http(s)://... or grpc://host:port")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tradingdesk.runtime.healthcheck")
+    parser.add_argument("--service", default="", help="gRPC health service name (default: the process)")
+    args = parser.parse_args(argv)
     url = target(dict(os.environ))
     try:
-        check(url)
+        check(url, service=args.service)
     except Unhealthy as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 1

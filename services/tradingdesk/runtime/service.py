@@ -16,15 +16,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-log = logging.getLogger(__name__)
+from tradingdesk.security import server as security_server
+from tradingdesk.security.server import ServerSecurity
 
-SERVER_OPTIONS = [
-    ("grpc.so_reuseport", 0),
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 20_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
-]
+log = logging.getLogger(__name__)
 
 
 class DeskService(Protocol):
@@ -40,21 +35,28 @@ class DeskService(Protocol):
 
     # Optional: ``async def drain(self) -> None`` ends server streams before the server stops,
     # ``bind_health(servicer)`` lets a service report its own gRPC service NOT_SERVING when it degrades,
-    # ``interceptors`` go to the server (before the runtime's own), ``gated_names`` are names the runtime does not
-    # mark SERVING itself (a standby reports them through ``bind_health``), and ``after_serving()`` runs once the
-    # server answers SERVING: secondary work (a web page) that must not delay it.
+    # ``interceptors`` go to the server (after the security interceptor, before the runtime's telemetry),
+    # ``gated_names`` are names the runtime does not mark SERVING itself (a standby reports them through
+    # ``bind_health``), and ``after_serving()`` runs once the server answers SERVING: secondary work (a web page)
+    # that must not delay it.
 
 
 class RunningService:
     """A started service and its server; ``stop`` drains in-flight calls, then the service."""
 
     def __init__(
-        self, service: DeskService, server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, address: str
+        self,
+        service: DeskService,
+        server: grpc.aio.Server,
+        health_servicer: health.aio.HealthServicer,
+        address: str,
+        security: ServerSecurity | None = None,
     ) -> None:
         self.service = service
         self.server = server
         self.health = health_servicer
         self.address = address
+        self.security = security
 
     async def stop(self, grace: float = 5.0) -> None:
         """NOT_SERVING first (load balancers stop sending), then end long-lived streams so they do not hold
@@ -66,21 +68,31 @@ class RunningService:
             await drain()
         await self.server.stop(grace)
         await self.service.stop()
+        if self.security is not None:
+            self.security.close()
 
 
 async def start_service(
-    service: DeskService, address: str, *, interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    service: DeskService,
+    address: str,
+    *,
+    security: ServerSecurity | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> RunningService:
-    # A service with standbys (routing, risk) refuses its calls while standing by: an interceptor of its own. It
-    # goes first: the metrics interceptor caches each method's handler, and the standby's answer changes.
+    """Serve ``service`` on ``address``: with ``security`` (``tradingdesk.security.server.for_service``) the
+    desk's TLS, authentication and limits, without it plaintext (a service's own tests). The security interceptor
+    sees every call first (a caller is authenticated before anything else answers it, a standby's refusal too);
+    then the service's own (a standby refusing calls); then the runtime's ``interceptors`` (telemetry). Each
+    interceptor asks the ones after it on every call (the standby's answer changes when it takes over)."""
+    security = security or security_server.plaintext()
     own = tuple(getattr(service, "interceptors", ()))
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[*own, *interceptors])
+    server = grpc.aio.server(options=security.options, interceptors=[*security.interceptors, *own, *interceptors])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
     names = (*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(address)
+    port = security.bind(server, address)
     if port == 0:
         raise OSError(f"{service.name}: cannot listen on {address}")
     host = address.rsplit(":", 1)[0]
@@ -97,7 +109,7 @@ async def start_service(
     if after_serving is not None:
         after_serving()
     log.info("%s serving on %s", service.name, bound)
-    return RunningService(service, server, health_servicer, bound)
+    return RunningService(service, server, health_servicer, bound, security)
 
 
 async def serve_until_signalled(
@@ -105,10 +117,11 @@ async def serve_until_signalled(
     address: str,
     on_ready: Callable[[str], None] | None = None,
     *,
+    security: ServerSecurity | None = None,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> None:
     """Run one service until SIGTERM/SIGINT, then drain: the entry point of a pod and of an embedded child."""
-    running = await start_service(service, address, interceptors=interceptors)
+    running = await start_service(service, address, security=security, interceptors=interceptors)
     if on_ready is not None:
         on_ready(running.address)
     stopped = asyncio.Event()

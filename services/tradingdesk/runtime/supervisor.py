@@ -28,6 +28,7 @@ from pathlib import Path
 import grpc
 
 from tradingdesk.runtime.embedded import READINESS_NAMES, EmbeddedDesk, wait_serving
+from tradingdesk.security import channels
 from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
 
@@ -150,7 +151,12 @@ class Supervisor:
     async def _until_serving(self, name: str, pid: int) -> None:
         child = self.embedded.children[name]
         deadline = time.monotonic() + RESTART_READY_TIMEOUT_S
-        ready = await wait_serving(child.address, deadline, service=READINESS_NAMES.get(child.name, ""))
+        ready = await wait_serving(
+            child.address,
+            deadline,
+            service=READINESS_NAMES.get(child.name, ""),
+            credentials=self.embedded.credentials,
+        )
         state = self.services[name]
         if state.pid != pid or child.process.returncode is not None:
             return  # crashed again meanwhile: its watcher reports it
@@ -187,7 +193,7 @@ class Supervisor:
     async def _halt(self, reason: str) -> None:
         """HALTED for the whole desk through the risk service; retried while risk does not answer."""
         address = self.embedded.directory.address("risk")
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with channels.aio_channel(address, credentials=self.embedded.credentials) as channel:
             risk = risk_pb2_grpc.RiskServiceStub(channel)
             while True:
                 try:

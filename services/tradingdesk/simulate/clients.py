@@ -28,6 +28,7 @@ import grpc
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.core.instruments import Instrument
+from tradingdesk.security import channels
 from tradingdesk.v1 import common_pb2, market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 TICK_S = 0.05
@@ -84,7 +85,7 @@ class Prices:
         """When the feed last updated each symbol (vendor time), for the probe to pick one that is trading."""
 
     async def refresh_forever(self) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with channels.aio_channel(self.address) as channel:
             stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
             while True:
                 try:
@@ -177,7 +178,7 @@ class UnaryClient(StrategyClient):
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with channels.aio_channel(self.address) as channel:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             owed = 0.0
             try:
@@ -259,7 +260,7 @@ class SessionClient(StrategyClient):
         return req
 
     async def _one_stream(self) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with channels.aio_channel(self.address) as channel:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             call = stub.OrderSession()
             resend = list(self.pending.values())
@@ -342,7 +343,7 @@ class Probe:
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with channels.aio_channel(self.address) as channel:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             start = time.monotonic()
             n = 0

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import grpc
 
 from tradingdesk.runtime.embedded import EmbeddedDesk
+from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
 from tradingdesk.simulate.faults import Fault
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
@@ -94,7 +95,7 @@ class Injector:
         """Retried while feeds does not answer (another fault may be restarting it)."""
         reason = f"simulation fault: {fault.describe()}"
         address = self.embedded.directory.address("feeds")
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with channels.aio_channel(address) as channel:
             stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
             request = market_data_pb2.SetLineEnabledRequest(
                 feed=fault.feed, line=fault.line, enabled=enabled, reason=reason

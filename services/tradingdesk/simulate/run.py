@@ -28,6 +28,9 @@ from tradingdesk.markets.calendar_source import load_calendar
 from tradingdesk.markets.replay_clock import default_first_day
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.runtime.supervisor import Supervisor
+from tradingdesk.security import channels
+from tradingdesk.security.local import client_of
+from tradingdesk.security.tls import local_pki
 from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Probe, Rate, SessionClient, UnaryClient
 from tradingdesk.simulate.faults import Fault, load_schedule
 from tradingdesk.simulate.injector import Injector
@@ -71,6 +74,8 @@ class Plan:
     run_s: int
     faults: list[Fault]
     account: str
+    identity: str | None
+    """Who the simulated clients and the fault injector are (``spec.access.identities``); None: TLS is off."""
 
 
 def _trading_account(desk: TradingDesk) -> str:
@@ -78,6 +83,21 @@ def _trading_account(desk: TradingDesk) -> str:
         if not account.strategies:
             return account.name
     raise SimulationError("the desk needs an account without a strategies list: the simulated clients trade it")
+
+
+def _client_identity(desk: TradingDesk, account: str, faults: list[Fault]) -> str | None:
+    """An identity with a client certificate that may trade ``account`` (and take feed lines out of service when a
+    fault does): the desk's mutual TLS lets the simulated clients in as it would any client."""
+    if not desk.spec.access.tls:
+        return None
+    roles = {"trader"} | ({"operations"} if any(f.kind == "feed_line_down" for f in faults) else set())
+    for identity in desk.spec.access.identities:
+        if identity.certificate and roles <= set(identity.roles) and {"*", account} & set(identity.accounts):
+            return identity.name
+    raise SimulationError(
+        f"spec.access.identities: the simulated clients need an identity with a certificate, the roles "
+        f"{', '.join(sorted(roles))} and account {account} (or '*')"
+    )
 
 
 def prepare(config: SimulationConfig) -> Plan:
@@ -127,7 +147,9 @@ def prepare(config: SimulationConfig) -> Plan:
     spec_path = config.out_dir / "desk.yaml"
     spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
     desk = load_desk(spec_path)
-    return Plan(config, desk, spec_path, calendar, day, session_s, run_s, faults, _trading_account(desk))
+    account = _trading_account(desk)
+    identity = _client_identity(desk, account, faults)
+    return Plan(config, desk, spec_path, calendar, day, session_s, run_s, faults, account, identity)
 
 
 async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict:
@@ -142,6 +164,8 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
         f"{config.speed}x, {config.rate:g} orders/s, {len(plan.faults)} fault(s); record in {out}"
     )
     await embedded.start(print_line=say)
+    if plan.identity is not None:  # the desk's certificates exist once it started
+        channels.use(client_of(local_pki(plan.desk, embedded.env), plan.identity))
     supervisor = asyncio.create_task(Supervisor(embedded, report=say).run())
     log = ClientLog()
     rate = Rate(config.rate / 2)

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from tradingdesk.spec.access import AccessSpec
 from tradingdesk.spec.base import Model
 from tradingdesk.spec.conduct import ConductSpec, ListingSpec
 from tradingdesk.spec.monitoring import MonitoringSpec
@@ -571,6 +572,8 @@ class TradingDeskSpec(Model):
     """Per-service replicas, ports, images and resources."""
     conduct: ConductSpec = Field(default_factory=ConductSpec)
     """Market conduct: market hours, market-wide circuit breakers, surveillance thresholds, CAT reporting."""
+    access: AccessSpec = Field(default_factory=AccessSpec)
+    """Mutual TLS, identities with roles and entitlements, rate limits (docs/security.md)."""
     supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
     """How the embedded runtime restarts crashed services (ignored on Kubernetes, where the kubelet does)."""
 
@@ -622,6 +625,7 @@ class TradingDeskSpec(Model):
             problems.append("spec.monitoring.dashboardPort: collides with metricsPort + 0..4 (the embedded /metrics)")
         problems += self.risk.cross_check(known, {a.name: frozenset(a.strategies) for a in self.accounts})
         problems += self.conduct.cross_check(known, {a.name for a in self.accounts})
+        problems += self.access.cross_check({a.name for a in self.accounts}, set(ports.values()))
         if problems:
             raise ValueError("; ".join(problems))
         return self

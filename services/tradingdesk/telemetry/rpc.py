@@ -124,19 +124,22 @@ class ServerMetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, meter: Meter) -> None:
         self.metrics = RpcInstruments(meter, "server")
-        self._handlers: dict[str, grpc.RpcMethodHandler | None] = {}
+        self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self, continuation: Callable[[grpc.HandlerCallDetails], Any], handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        method = handler_call_details.method
-        try:
-            return self._handlers[method]
-        except KeyError:
-            pass
+        # The interceptors after this one are asked on every call: their answer can change (a standby refuses
+        # until it is the active replica). One wrapper per method while the handler stays the same.
         handler = await continuation(handler_call_details)
-        wrapped = None if handler is None else self._wrap(method, handler)
-        self._handlers[method] = wrapped
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        cached = self._handlers.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._handlers[method] = (handler, wrapped)
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

@@ -1,0 +1,51 @@
+"""Channels with the right credentials for a role, for every test that talks to a running desk.
+
+``write_desk`` gives every test desk one identity per role (``TEST_IDENTITIES``, rebuilt on the desk's own
+accounts); ``tradingdesk up`` issues their certificates. A test asks for a role, never for files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+
+from tradingdesk.security import channels
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.local import RUNTIME_IDENTITY, client_of
+from tradingdesk.security.tls import local_pki
+from tradingdesk.spec.model import TradingDesk
+
+ROLE_IDENTITIES = {
+    "admin": "admin",  # every human role, every account: what most tests need
+    "trader": "trader",  # a trader entitled to the desk's first account only
+    "risk_officer": "risk",
+    "operations": "ops",
+    "auditor": "auditor",
+    "service": RUNTIME_IDENTITY,
+}
+
+
+def test_identities(accounts: Sequence[str]) -> list[dict]:
+    return [
+        {"name": "admin", "roles": ["trader", "risk_officer", "operations", "auditor"], "accounts": ["*"]},
+        {"name": "trader", "roles": ["trader"], "accounts": [accounts[0]]},
+        {"name": "risk", "roles": ["risk_officer"]},
+        {"name": "ops", "roles": ["operations"]},
+        {"name": "auditor", "roles": ["auditor"]},
+    ]
+
+
+def credentials(desk: TradingDesk, role: str = "admin") -> ClientCredentials | None:
+    """The credentials of ``role`` on an embedded desk that has started once (None when its TLS is off)."""
+    if not desk.spec.access.tls:
+        return None
+    return client_of(local_pki(desk), ROLE_IDENTITIES.get(role, role))
+
+
+def aio_channel(desk: TradingDesk, address: str, role: str = "admin", **kw) -> grpc.aio.Channel:
+    return channels.aio_channel(address, credentials=credentials(desk, role), **kw)
+
+
+def channel(desk: TradingDesk, address: str, role: str = "admin", **kw) -> grpc.Channel:
+    return channels.channel(address, credentials=credentials(desk, role), **kw)
