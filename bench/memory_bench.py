@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench.order_path import _all_bids, resting_orders, session_rate, start_echo
 from bench.report import figure
+from tests import access
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 
 OPEN_ORDERS = 100_000
@@ -68,12 +69,13 @@ async def run_async() -> list[dict]:
             pids = [child.process.pid for child in desk.embedded.children.values()]
             assert len(pids) == PROCESSES, pids
             bids = await wait_for(lambda: _all_bids(desk), timeout=30)
+            creds = access.credentials(desk.desk)
             idle = rss_mb(pids)
             bare = rss_mb([echo.pid]) * PROCESSES
             rows.append(figure("desk_rss_mb_idle", idle, "MB", bare))
             requests = resting_orders(bids, OPEN_ORDERS, "m")
             for start in range(0, OPEN_ORDERS, CHUNK):
-                await session_rate(desk.address("routing"), requests[start : start + CHUNK])
+                await session_rate(desk.address("routing"), requests[start : start + CHUNK], creds)
             rows.append(figure("desk_rss_mb_100k_open", rss_mb(pids), "MB", idle))
             rows.append(figure("desk_pss_mb_100k_open", pss_mb(pids), "MB", idle))
         finally:

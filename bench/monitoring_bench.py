@@ -28,6 +28,7 @@ from bench.order_path import (
     unary_latencies,
 )
 from bench.report import figure
+from tests import access
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tests.monitoring.paging import paging_rig
 from tests.monitoring.tools import prometheus_query
@@ -44,16 +45,18 @@ async def order_path(tmp: Path, *, metrics: bool) -> tuple[float, float]:
 
     tmp.mkdir(parents=True)
     desk = await RunningDesk(write_desk(tmp, tune)).start()
+    creds = access.credentials(desk.desk)
     try:
 
         async def bids() -> dict[str, int] | None:
-            found = await best_bids(desk.address("feeds"))
+            found = await best_bids(desk.address("feeds"), creds)
             return found if all(s in found for s in SYMBOLS) else None
 
         prices = await wait_for(bids, timeout=30)
         routing = desk.address("routing")
-        latencies = await asyncio.to_thread(unary_latencies, routing, resting_orders(prices, UNARY_N + WARMUP, "u"))
-        rate = await session_rate(routing, resting_orders(prices, SESSION_N, "s"))
+        unary = resting_orders(prices, UNARY_N + WARMUP, "u")
+        latencies = await asyncio.to_thread(unary_latencies, routing, unary, creds)
+        rate = await session_rate(routing, resting_orders(prices, SESSION_N, "s"), creds)
         return percentile(latencies, 0.5), rate
     finally:
         await desk.stop()
