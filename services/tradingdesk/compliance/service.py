@@ -475,7 +475,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             if len(request.action_id) > 64:
                 raise invalid("action_id", "at most 64 characters")
         except Reject as reject:
-            await self._refuse(context, reject, "RecordOperatorAction", request)
+            await self._refuse_request(context, reject, "RecordOperatorAction", request)
         payload = {
             "actor": actor,
             "action": request.action,
@@ -524,7 +524,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 )
                 decisions.append((bounded(d.service), decision))
         except Reject as reject:
-            await self._refuse(context, reject, "RecordAccess", request)
+            await self._refuse_request(context, reject, "RecordAccess", request)
         first = await self.trail.append([_access_item(service, d) for service, d in decisions])
         return compliance_pb2.RecordedResponse(first_index=first, records=len(decisions))
 
@@ -532,11 +532,11 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         try:
             items = service_event_items(request)
         except Reject as reject:
-            await self._refuse(context, reject, "RecordServiceEvents", request)
+            await self._refuse_request(context, reject, "RecordServiceEvents", request)
         first = await self.trail.append(items)
         return compliance_pb2.RecordedResponse(first_index=first, records=len(items))
 
-    async def _refuse(self, context, reject: Reject, method: str, request) -> None:
+    async def _refuse_request(self, context, reject: Reject, method: str, request) -> None:
         """Record the refused request in the log (``refused``, service ``compliance``), then answer it."""
         item = own_refusal_item(
             method=method, door=door_of(context), reject=reject, request=request, peer=context.peer()
@@ -616,7 +616,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
             if not reason or len(reason) > TEXT_MAX:
                 raise invalid("reason", f"required: why (at most {TEXT_MAX} characters)")
         except Reject as reject:
-            await self._refuse(context, reject, "Seal", request)
+            await self._refuse_request(context, reject, "Seal", request)
         remaining = context.time_remaining()
         deadline = time.monotonic() + (SEAL_DEFAULT_TIMEOUT_S if remaining is None else max(0.0, remaining - 0.2))
         await self._catch_up_with_sources(deadline)
