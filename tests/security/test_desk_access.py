@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import ssl
 from pathlib import Path
@@ -26,7 +27,9 @@ from tradingdesk.security.server import access_log_path
 from tradingdesk.security.tls import local_pki
 from tradingdesk.spec.model import SERVICE_NAMES
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
-from tradingdesk.v1.market_data_pb2 import GetQuoteRequest
+from tradingdesk.v1.compliance_pb2 import QueryAuditRequest
+from tradingdesk.v1.compliance_pb2_grpc import ComplianceServiceStub
+from tradingdesk.v1.market_data_pb2 import GetQuoteRequest, SetLineEnabledRequest
 from tradingdesk.v1.market_data_pb2_grpc import MarketDataServiceStub
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -329,3 +332,67 @@ async def test_the_kubectl_plugin_reads_feed_lines_and_health_with_a_client_cert
         await asyncio.to_thread(plugin.feed_lines, feeds, 2, plugin.client_credentials(argparse.Namespace(), {}))
     with pytest.raises(plugin.PluginError, match="needs its key"):
         plugin.client_credentials(argparse.Namespace(), {"TD_TLS_CERT": str(ops.cert)})
+
+
+async def test_denied_and_privileged_calls_are_in_the_audit_trail_with_the_identity(desk: RunningDesk) -> None:
+    """The access log's decisions reach the tamper-evident trail: through the deciding service's own journal
+    (routing, risk) or through compliance (feeds), each naming the identity and what it was answered."""
+    async with desk.channel("risk", "trader") as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await risk_pb2_grpc.RiskServiceStub(ch).KillSwitch(
+                risk_pb2.KillSwitchRequest(scope=SCOPE2, actor="tom", reason="trail drill"), timeout=5
+            )
+        assert err.value.code() == C.PERMISSION_DENIED
+    async with desk.channel("feeds", "trader") as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await MarketDataServiceStub(ch).SetLineEnabled(
+                SetLineEnabledRequest(feed="vendor-a", line="A", enabled=False, reason="trail drill"), timeout=5
+            )
+        assert err.value.code() == C.PERMISSION_DENIED
+    async with desk.channel("routing", "trader") as ch:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await orders_pb2_grpc.OrderServiceStub(ch).GetPositions(
+                orders_pb2.GetPositionsRequest(account="ACC-EQ-2"), timeout=5
+            )
+        assert err.value.code() == C.PERMISSION_DENIED
+
+    wanted = {"RiskService/KillSwitch", "MarketDataService/SetLineEnabled", "OrderService/GetPositions"}
+
+    async def trail() -> dict[str, tuple[str, dict]] | None:
+        async with desk.channel("compliance", "auditor") as ch:
+            reply = await ComplianceServiceStub(ch).QueryAudit(QueryAuditRequest(kind="access", limit=10_000))
+        found = {}
+        for event in reply.events:
+            payload = json.loads(event.payload_json)
+            method = payload["method"].split(".v1.", 1)[-1]
+            if payload["identity"] == "trader" and method in wanted:
+                found[method] = (event.source, payload)
+        return found if set(found) == wanted else None
+
+    found = await wait_for(trail, timeout=30)
+    assert {m: source for m, (source, _) in found.items()} == {
+        "RiskService/KillSwitch": "risk",
+        "MarketDataService/SetLineEnabled": "compliance",
+        "OrderService/GetPositions": "journal",
+    }
+    for _, payload in found.values():
+        assert (payload["allowed"], payload["code"], payload["via"]) == (False, "PERMISSION_DENIED", "certificate")
+    assert found["RiskService/KillSwitch"][1]["privileged"]
+
+    # An allowed privileged call is there too, with the scope, actor and reason it was made with.
+    async with desk.channel("risk", "risk_officer") as ch:
+        stub = risk_pb2_grpc.RiskServiceStub(ch)
+        await stub.KillSwitch(risk_pb2.KillSwitchRequest(scope=SCOPE2, actor="rita", reason="trail drill"), timeout=10)
+        await stub.Resume(risk_pb2.ResumeRequest(scope=SCOPE2, actor="rita", reason="trail drill over"), timeout=10)
+
+    async def allowed() -> list[dict] | None:
+        async with desk.channel("compliance", "auditor") as ch:
+            reply = await ComplianceServiceStub(ch).QueryAudit(QueryAuditRequest(kind="access", limit=10_000))
+        mine = [json.loads(e.payload_json) for e in reply.events if e.source == "risk"]
+        mine = [p for p in mine if p["identity"] == "risk" and p["request"].get("reason", "").startswith("trail")]
+        return mine if len(mine) == 2 else None
+
+    kill, resume = await wait_for(allowed, timeout=30)
+    assert (kill["method"], kill["allowed"], kill["code"]) == ("/tradingdesk.v1.RiskService/KillSwitch", True, "OK")
+    assert kill["request"] == {"account": "ACC-EQ-2", "strategy": "", "actor": "rita", "reason": "trail drill"}
+    assert resume["method"].endswith("/Resume") and resume["privileged"]

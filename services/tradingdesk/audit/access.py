@@ -10,10 +10,11 @@ in batches to the service's own durable journal (routing: the order journal; ris
 compliance: the audit log itself), or, for a service without one (feeds, monitoring), to the compliance service
 (``RecordAccess``), retrying with backoff until it answers. Each becomes one ``access`` record (docs/audit.md).
 What a service without a journal has not handed over yet is in its memory only: a crash of that process loses it.
-Nothing in the desk calls ``record_access`` yet (not yet: the security layer that decides access keeps its own log,
-``tradingdesk.security.accesslog``). The queue holds ``QUEUE_MAX`` decisions; beyond that, while the writer cannot keep
-up or reach its journal, identical denials are folded into one decision with a ``count``, and anything else is counted
-as dropped and logged at ERROR: a flood of denied calls must not cost unbounded memory.
+The security layer calls it for every decision it writes to its own access log (``AccessLog.forward``: the gRPC
+interceptor of every service, and the risk service's HTTP routes) when the desk's TLS is on. The queue holds
+``QUEUE_MAX`` decisions; beyond that, while the writer cannot keep up or reach its journal, identical denials are
+folded into one decision with a ``count``, and anything else is counted as dropped and logged at ERROR: a flood of
+denied calls must not cost unbounded memory.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -289,6 +290,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         security = for_service(desk, args.service, bind_host=address.rsplit(":", 1)[0])
         channels.use(security.client)  # the service dials its peers with its own certificate
         service = build_service(args.service, desk)
+        if security.access_log is not None:  # denied and privileged calls into the desk's audit trail too
+            security.access_log.forward(service.access_audit.record_access, asyncio.get_running_loop())
         try:
             await serve_until_signalled(service, address, security=security, interceptors=telemetry.server_interceptors)
         finally:

@@ -148,6 +148,8 @@ class RiskService:
         port = self.desk.spec.risk.http_port
         if port:
             self.http = RiskHttpServer(self.state, self._http_host(), port, self.environ)
+            if self.http.access is not None:  # the HTTP kill switch's denied and privileged calls: audited too
+                self.http.access.access_log.forward(self.access_audit.record_access, asyncio.get_running_loop())
             await self.http.start()
         await self.standby.activate()
         log.info("risk: active")

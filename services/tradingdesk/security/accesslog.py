@@ -1,22 +1,28 @@
 """The access log: every refused call and every privileged call, naming the identity.
 
 Each record is one JSON line appended to ``<dataDir>/<desk>/access/<service>.jsonl`` and fsync'd by a writer
-thread in batches (group commit), and logged on ``tradingdesk.access``. A flood of refusals from one caller
-becomes one record per batch with a ``count`` instead of one line per call, so the log cannot be used to
-slow the service down. Records carry no credential: the identity's name, how it authenticated, the method,
-the outcome and the request's scope, actor and reason.
+thread in batches (group commit), and logged on ``tradingdesk.access``. With ``forward``, each record also
+goes to the desk's audit trail as an access decision (the service's ``access_audit``: its journal, or
+compliance). A flood of refusals from one caller becomes one record per batch with a ``count`` instead of one
+line per call, so the log cannot be used to slow the service down. Records carry no credential: the identity's
+name, how it authenticated, the method, the outcome and the request's scope, actor and reason.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from tradingdesk.core.events import AccessDecision
 
 log = logging.getLogger("tradingdesk.access")
 
@@ -46,6 +52,22 @@ class AccessRecord:
     def key(self) -> tuple:
         return (self.identity, self.method, self.outcome, self.detail, self.privileged)
 
+    def decision(self) -> AccessDecision:
+        """This record as the audit trail's access decision."""
+        return AccessDecision(
+            ts_ns=self.ts_ns,
+            identity=self.identity,
+            via=self.via,
+            method=self.method,
+            allowed=self.outcome == "OK",
+            code=self.outcome,
+            detail=self.detail,
+            privileged=self.privileged,
+            peer=self.peer,
+            request=dict(self.request),
+            count=self.count,
+        )
+
 
 class AccessLog:
     """Appends records from any thread or coroutine without blocking it."""
@@ -55,10 +77,20 @@ class AccessLog:
         self.service = service
         self._queue: queue.SimpleQueue[AccessRecord | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._forward: tuple[Callable[[AccessDecision], None], asyncio.AbstractEventLoop] | None = None
+
+    def forward(self, sink: Callable[[AccessDecision], None], loop: asyncio.AbstractEventLoop) -> None:
+        """Hand every record to ``sink`` too, called on ``loop`` whichever thread records it: the service's
+        ``access_audit.record_access``, which queues it for the audit trail and never blocks."""
+        self._forward = (sink, loop)
 
     def record(self, rec: AccessRecord) -> None:
         rec.service = rec.service or self.service
         rec.ts_ns = rec.ts_ns or time.time_ns()
+        if self._forward is not None:
+            sink, loop = self._forward
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the service is stopping
+                loop.call_soon_threadsafe(sink, rec.decision())  # converted now: the writer may fold ``rec``
         self._queue.put(rec)
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"access-log-{self.service}", daemon=True)
