@@ -270,6 +270,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.lifeline import die_with_parent
     from tradingdesk.runtime.service import serve_until_signalled
+    from tradingdesk.security.expiry import export_certificate_expiry
     from tradingdesk.security.server import for_service
     from tradingdesk.spec.domain import dsn_for
     from tradingdesk.telemetry import start_telemetry
@@ -289,6 +290,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def main() -> None:
         security = for_service(desk, args.service, bind_host=address.rsplit(":", 1)[0])
         channels.use(security.client)  # the service dials its peers with its own certificate
+        if security.tls is not None:
+            export_certificate_expiry(security.tls)
         service = build_service(args.service, desk)
         if security.access_log is not None:  # denied and privileged calls into the desk's audit trail too
             security.access_log.forward(service.access_audit.record_access, asyncio.get_running_loop())

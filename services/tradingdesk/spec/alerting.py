@@ -297,7 +297,6 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "The certificate of {{ $labels.service }} expires in {{ $value | humanizeDuration }}",
             f"Renew it before it is within {a.certificate_expiry_critical_days} days of expiry.",
             "certificate-expiry.md",
-            not_yet="service certificates (and this metric) arrive with the security issue (13)",
         ),
         Alert(
             "CertificateExpiryImminent",
@@ -308,7 +307,6 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "The certificate of {{ $labels.service }} expires in {{ $value | humanizeDuration }}",
             "When it expires its peers refuse its connections.",
             "certificate-expiry.md",
-            not_yet="service certificates (and this metric) arrive with the security issue (13)",
         ),
     ]
 
