@@ -6,6 +6,7 @@ accounts); ``tradingdesk up`` issues their certificates. A test asks for a role,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import grpc
@@ -49,3 +50,13 @@ def aio_channel(desk: TradingDesk, address: str, role: str = "admin", **kw) -> g
 
 def channel(desk: TradingDesk, address: str, role: str = "admin", **kw) -> grpc.Channel:
     return channels.channel(address, credentials=credentials(desk, role), **kw)
+
+
+def cli_env(desk: TradingDesk, role: str = "admin") -> dict[str, str]:
+    """The environment a person's ``tradingdesk`` CLI runs with to reach ``desk`` as ``role``: its certificate in
+    ``TD_TLS_CA``/``TD_TLS_CERT``/``TD_TLS_KEY`` (the CLI's own variables; none when the desk's TLS is off)."""
+    creds = credentials(desk, role)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TD_TLS_")}
+    if creds is not None:
+        env.update(TD_TLS_CA=str(creds.ca), TD_TLS_CERT=str(creds.cert), TD_TLS_KEY=str(creds.key))
+    return env

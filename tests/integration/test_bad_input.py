@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests import access
 from tests.desk_runner import DeskProcess, wait_until, write_desk
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.v1 import (
@@ -487,6 +488,7 @@ def test_risk_decimals_are_as_strict_as_the_contract(orders, desk, text: str) ->
 def cli(desk: DeskProcess, *args: str, service: str = "routing") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tradingdesk.cli.main", *args, f"--{service}", desk.address(service)],
+        env=access.cli_env(desk.desk),
         capture_output=True,
         text=True,
         timeout=30,

@@ -70,7 +70,7 @@ async def test_gate_fails_closed_on_a_cut_risk_stream_and_recovers(tmp_path: Pat
                 stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
             desk.embedded.children["risk"] = Child("risk", risk.address, proc)
-            assert await wait_serving(risk.address, time.monotonic() + 15)
+            assert await wait_serving(risk.address, time.monotonic() + 15, credentials=desk.embedded.credentials)
             assert await wait_for(lambda: _accepted(orders, probe()), timeout=10, interval=0.05)
     finally:
         await desk.stop()
