@@ -463,9 +463,9 @@ class DeskWorker:
             except KubeError as exc:
                 log.warning("status of %s/%s not written: %s", st.namespace, st.name, exc)
                 return
+            metrics.METRICS.desk(st.namespace, st.name, status)  # with the status, before the Events' API calls
             self.announce(status)
             st.last_status = status
-            metrics.METRICS.desk(st.namespace, st.name, status)
 
     def announce(self, status: dict[str, Any]) -> None:
         """An Event when the desk becomes degraded, recovers, or becomes Ready: what an SRE reads first."""

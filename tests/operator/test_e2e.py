@@ -328,8 +328,13 @@ def test_health_and_metrics(kube: Kubectl, operator: Operator, namespace: str) -
         assert resp.status == 200  # the webhook serves: this replica can take admission requests
     kube.apply(test_desk_document(), namespace)
     kube.wait_ready(namespace, DESK, timeout=120)
-    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
+
+    def scraped() -> str | None:  # the gauges follow the status the operator writes, a moment after it
+        with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        return text if f'tradingdesk_operator_desk_ready{{desk="{DESK}",namespace="{namespace}"}} 1.0' in text else None
+
+    text = kube.wait_until("the desk's gauges", scraped, timeout=30)
     assert "# TYPE tradingdesk_operator_reconcile_duration_seconds histogram" in text
     assert 'tradingdesk_operator_reconcile_total{result="success"}' in text
     assert "tradingdesk_operator_leader 1.0" in text
