@@ -177,6 +177,7 @@ async def test_conduct_on_a_running_desk(tmp_path: Path) -> None:
                 (compliance_pb2.GetExecutionQualityRequest(order_id="O-none"), "NOT_FOUND", "O-none"),
                 (compliance_pb2.ListSurveillanceAlertsRequest(detector="insider"), "INVALID_ARGUMENT", "detector"),
                 (compliance_pb2.ListSurveillanceAlertsRequest(account="nobody"), "INVALID_ARGUMENT", "account"),
+                (compliance_pb2.ListSurveillanceAlertsRequest(after_id=2**64 - 1), "INVALID_ARGUMENT", "after_id"),
             ):
                 call = (
                     compliance.GetExecutionQuality

@@ -60,6 +60,10 @@ class Operator:
     def risk_port(self) -> int:
         return self.risk_ports[(KILL_SWITCH_NS, KILL_SWITCH_DESK)]
 
+    def log_text(self) -> str:
+        """Everything the operator has logged so far."""
+        return self.log.read_text(errors="replace")
+
 
 def child_env(kube: Kubectl) -> dict[str, str]:
     env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), "PYTHONUNBUFFERED": "1"}

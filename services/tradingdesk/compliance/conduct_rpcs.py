@@ -25,6 +25,8 @@ from tradingdesk.tca.orders import OrderQuality
 from tradingdesk.tca.venues import VenueQuality
 from tradingdesk.v1 import compliance_pb2 as pb
 
+MAX_ALERT_ID = 2**63 - 1
+
 MAX_ALERTS = 10_000
 CAT_BATCH = 500
 
@@ -110,6 +112,8 @@ class ConductRpcs:
                 raise invalid("until_ns", "must not be before since_ns")
             if request.limit > MAX_ALERTS:
                 raise invalid("limit", f"must be at most {MAX_ALERTS}")
+            if request.after_id > MAX_ALERT_ID:  # found by fuzzing: the store's ids are signed 64-bit
+                raise invalid("after_id", f"must be at most {MAX_ALERT_ID}")
         except Reject as reject:
             await abort(context, reject)
         stored = await asyncio.to_thread(
