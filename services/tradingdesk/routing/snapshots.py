@@ -35,6 +35,7 @@ from tradingdesk.storage.snapshots import LoadedSnapshot, SnapshotStore, encode_
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 0.1  # a comparison of two ints: cheap
+RETRIES_AT_ONCE = 3
 
 
 def config_key(engine: OrderEngine) -> str:
@@ -97,14 +98,20 @@ class RoutingSnapshots:
 
     async def run(self, journal: Journal, durability: AsyncDurability) -> None:
         """While this replica is active (cancelled when it stops)."""
+        failed = 0
         while True:
             await asyncio.sleep(CHECK_INTERVAL_S)
             if self.due(journal.last_seq()):
                 try:
                     await self.take(journal, durability)
+                    failed = 0
                 except Exception:  # a failed snapshot costs a longer restart, never an order
+                    failed += 1
                     log.exception("routing: journal snapshot failed; the journal still holds everything")
-                    self._due_from_seq, self._last_ns = journal.last_seq(), time.monotonic_ns()  # try again later
+                    # The serializing child can be aborted by gRPC's own fork handling (seen under load): retry at
+                    # the next check a few times, then only when the next snapshot is due.
+                    if failed > RETRIES_AT_ONCE:
+                        self._due_from_seq, self._last_ns = journal.last_seq(), time.monotonic_ns()
 
     async def take(self, journal: Journal, durability: AsyncDurability) -> int:
         """One snapshot now: captured on the loop at the journal's last seq, written once that seq is durable.
