@@ -1,8 +1,11 @@
 """Order latency percentiles for the dashboard, read from routing's own /metrics histograms.
 
-Each refresh scrapes routing, keeps the cumulative bucket counts, and answers percentiles over the last
-``window_s`` from the difference with the oldest sample still inside the window, interpolating within a
-bucket as Prometheus' ``histogram_quantile`` does. No Prometheus server is needed for it.
+A refresh scrapes routing at most every ``scrape_every_s`` (5 s), keeps the cumulative bucket counts, and
+answers percentiles over the last ``window_s`` from the difference with the oldest sample still inside the
+window, interpolating within a bucket as Prometheus' ``histogram_quantile`` does. No Prometheus server is
+needed for it. Not at every status refresh: rendering routing's whole /metrics page takes routing's CPU (and
+its GIL) away from orders, and a percentile over a minute moves little in a second; scraping every second cost
+the order session rate about a tenth (``python -m bench.monitoring_bench``).
 """
 
 from __future__ import annotations
@@ -70,9 +73,10 @@ def quantile(q: float, bounds: tuple[float, ...], counts: tuple[float, ...]) -> 
 class LatencyWindow:
     """Samples of routing's histograms over time, and percentiles of the last ``window_s``."""
 
-    def __init__(self, url: str | None, *, window_s: int = 60) -> None:
+    def __init__(self, url: str | None, *, window_s: int = 60, scrape_every_s: float = 5.0) -> None:
         self.url = url
         self.window_s = window_s
+        self.scrape_every_s = scrape_every_s
         self._samples: deque[tuple[float, dict[str, Buckets]]] = deque()
 
     def add(self, at_s: float, histograms: dict[str, Buckets]) -> None:
@@ -107,7 +111,7 @@ class LatencyWindow:
         return out
 
     async def refresh(self, client: httpx.AsyncClient, at_s: float) -> None:
-        if self.url is None:
+        if self.url is None or (self._samples and at_s - self._samples[-1][0] < self.scrape_every_s):
             return
         resp = await client.get(self.url, timeout=2.0)
         resp.raise_for_status()
