@@ -3,11 +3,13 @@ requests it refused, handed to the compliance service (``RecordServiceEvents``),
 
     events = ServiceEvents(compliance_address, service="feeds")
     events.start()
-    events.record(line_enabled_event(...))   # never blocks, never raises
+    await events.hand_over([line_enabled_event(...)], timeout=5)   # durable when it returns, or raises
+    events.record(refusal_event(...))                               # queued: never blocks, never raises
 
-A background task sends what is queued in batches, retrying with backoff until compliance answers
-(``audit/batching.py``, as for access decisions). The service answers its caller without waiting: taking a bad
-feed line out of service must work while compliance is away. What it has not handed over yet is in its memory
+A change is handed over before it is made (``hand_over``), as risk journals its changes before applying them:
+when compliance cannot record it, the change is refused and not made. What cannot be handed over at once (a
+refusal while compliance is away) is queued, and a background task sends the queue in batches, retrying with
+backoff until compliance answers (``audit/batching.py``, as for access decisions). What is queued is in memory
 only (a crash loses it; the ERROR log at stop says how much). The queue holds ``QUEUE_MAX`` events; beyond that
 events are counted as dropped and logged at ERROR.
 """
@@ -91,19 +93,26 @@ class ServiceEvents(BatchQueue[compliance_pb2.ServiceEventRecord]):
         self.service = service
 
     def record(self, event: compliance_pb2.ServiceEventRecord) -> None:
+        """Queue ``event`` for the background sender; never blocks, never raises."""
         self.put(event)
 
-    async def _send(self, batch: list[compliance_pb2.ServiceEventRecord]) -> None:
+    async def hand_over(self, events: list[compliance_pb2.ServiceEventRecord], *, timeout: float) -> None:
+        """Send ``events`` now, not queued: compliance has recorded them durably when this returns. Raises
+        ``BatchRefused`` when compliance refuses them, another exception when it cannot be reached in
+        ``timeout`` seconds."""
+        await self._send(events, timeout=timeout)
+
+    async def _send(self, batch: list[compliance_pb2.ServiceEventRecord], *, timeout: float = CALL_TIMEOUT_S) -> None:
         request = compliance_pb2.RecordServiceEventsRequest(events=batch)
         try:
             async with channels.aio_channel(self.address) as channel:  # the service's own identity
                 stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
-                await stub.RecordServiceEvents(request, timeout=CALL_TIMEOUT_S)
+                await stub.RecordServiceEvents(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 # Compliance recorded the refused batch itself; sending it again would block the queue for good.
-                raise BatchRefused(f"by compliance: {exc.details()}") from exc
+                raise BatchRefused(f"compliance refused them: {exc.details()}") from exc
             raise
 
 
-__all__ = ["QUEUE_MAX", "ServiceEvents", "line_enabled_event", "refusal_event"]
+__all__ = ["CALL_TIMEOUT_S", "QUEUE_MAX", "ServiceEvents", "line_enabled_event", "refusal_event"]
