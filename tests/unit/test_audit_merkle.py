@@ -14,7 +14,9 @@ from tradingdesk.audit.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    leaf_hashes,
     node_hash,
+    parent_hashes,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -40,6 +42,16 @@ def test_known_vectors() -> None:
     # RFC 6962 test vectors (certificate-transparency-go merkle tests): empty tree, and the leaf "" hash.
     assert EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert leaf_hash(b"").hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 70])
+def test_batch_hashes_are_the_definition_one_at_a_time(size: int) -> None:
+    """The spool's batch forms: a leaf hash per record, a parent per complete pair (an odd last node has none)."""
+    leaves = leaf_hashes(RECORDS[:size])
+    assert leaves == [hashlib.sha256(b"\x00" + r).digest() for r in RECORDS[:size]]
+    pairs = zip(leaves[0::2], leaves[1::2], strict=False)
+    assert parent_hashes(leaves) == [hashlib.sha256(b"\x01" + left + right).digest() for left, right in pairs]
+    assert len(parent_hashes(leaves)) == size // 2
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 70])

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from operator import add
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -29,6 +31,21 @@ def leaf_hash(record: bytes) -> bytes:
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
+
+
+_digest = type(_sha256()).digest
+
+
+def leaf_hashes(records: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each record. For the audit log's batches: the loop runs inside ``map`` (in C), without a
+    Python call per record."""
+    return list(map(_digest, map(_sha256, map(add, repeat(b"\x00"), records))))
+
+
+def parent_hashes(nodes: Sequence[bytes]) -> list[bytes]:
+    """``node_hash`` of each pair ``nodes[0], nodes[1]``, ``nodes[2], nodes[3]``, ...; an odd last node has no
+    parent yet. The loop runs inside ``map``, as in ``leaf_hashes``."""
+    return list(map(_digest, map(_sha256, map(add, map(add, repeat(b"\x01"), nodes[0::2]), nodes[1::2]))))
 
 
 class ProofError(ValueError):

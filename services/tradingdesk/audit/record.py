@@ -32,6 +32,7 @@ Version 1 (the first logs) is the same line with ``"v":1``; it knew only the sou
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
@@ -121,11 +122,30 @@ class Entry:
 
 def encode_record(index: int, e: Entry) -> bytes:
     """The canonical bytes of ``e`` at ``index``."""
-    return (
-        f'{{"v":2,"index":{index},"ts_ns":{e.ts_ns},"source":{_quote(e.source)},'
-        f'"incarnation":{_quote(e.incarnation)},"seq":{e.seq},"kind":{_quote(e.kind)},'
-        f'"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'
-    ).encode("ascii")
+    return encode_records(index, [e])[1][0]
+
+
+def encode_records(first_index: int, entries: Sequence[Entry]) -> tuple[bytes, list[bytes]]:
+    """The canonical bytes of ``entries`` at ``first_index`` on: one bytes object per record (as ``encode_record``
+    gives) and the buffer the spool appends (each record followed by a newline). For the audit log's batches: the
+    quoted source and incarnation (the same for a whole run of records) are formatted once per pair, not per
+    record."""
+    middles: dict[tuple[str, str], str] = {}
+    known = middles.get  # a middle is never empty: ``known(key) or middle(e)`` formats each pair once
+
+    def middle(e: Entry) -> str:
+        text = middles[e.source, e.incarnation] = f',"source":{_quote(e.source)},"incarnation":{_quote(e.incarnation)}'
+        return text
+
+    records = [
+        f'{{"v":2,"index":{index},"ts_ns":{e.ts_ns}{known((e.source, e.incarnation)) or middle(e)},"seq":{e.seq},'
+        f'"kind":{_quote(e.kind)},"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'.encode("ascii")
+        for index, e in enumerate(entries, first_index)
+    ]
+    records.append(b"")  # the last record's newline
+    data = b"\n".join(records)
+    records.pop()
+    return data, records
 
 
 def encode_payload(payload: dict[str, Any]) -> str:
@@ -207,4 +227,5 @@ __all__ = [
     "decode_record",
     "encode_payload",
     "encode_record",
+    "encode_records",
 ]
