@@ -54,6 +54,17 @@ def test_batch_hashes_are_the_definition_one_at_a_time(size: int) -> None:
     assert len(parent_hashes(leaves)) == size // 2
 
 
+@pytest.mark.parametrize("cuts", [[70], [1, 70], [3, 4, 70], [5, 6, 13, 32, 33, 70], [0, 8, 8, 64, 69, 70]])
+def test_a_range_extended_a_segment_at_a_time_is_the_tree_of_its_leaves(cuts: list[int]) -> None:
+    """``extend_hashes`` (verify's fold of a segment) gives the root ``append`` of each leaf gives, from any
+    size to any size."""
+    compact, start = CompactRange(), 0
+    for end in cuts:
+        compact.extend_hashes(b"".join(leaf_hash(r) for r in RECORDS[start:end]))
+        assert compact.size == end and compact.root() == mth(RECORDS[:end])
+        start = end
+
+
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 70])
 def test_root_matches_the_definition(size: int) -> None:
     compact = CompactRange()
