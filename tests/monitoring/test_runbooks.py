@@ -63,6 +63,8 @@ def test_the_monitoring_guides_commands(desk: DeskProcess, tmp_path: Path) -> No
     assert "alertmanager.yml" in out
     out = run_step(desk, steps["status"])
     assert "desk: healthy" in out and "active alert(s), from desk" in out
+    host, port = desk.desk.spec.services.monitoring.host, desk.desk.spec.monitoring.dashboard_port
+    assert f"dashboard   https://{host}:{port}/" in desk.log.read_text()  # what `tradingdesk up` tells a person
 
 
 def test_silence_without_alertmanager_is_refused_with_the_reason(desk: DeskProcess) -> None:
