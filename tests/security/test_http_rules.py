@@ -1,19 +1,29 @@
-"""The rules of the HTTP doors besides the kill switch, Prometheus' narrow identity, browser sessions, and the
-scrape configuration Prometheus is given for a desk whose TLS is on."""
+"""The rules of the HTTP doors besides the kill switch, Prometheus' narrow identity, browser sessions, the scrape
+configuration Prometheus is given for a desk whose TLS is on, and an HTTPS certificate renewed under a running
+server."""
 
 from __future__ import annotations
 
+import os
+import ssl
+import time
+from pathlib import Path
 from types import SimpleNamespace
+
+from cryptography import x509
+from prometheus_client import CollectorRegistry
 
 from tests.desk_runner import EXAMPLE
 from tradingdesk.monitoring.dashboard import build_app
 from tradingdesk.security.identity import SCRAPER_IDENTITY, Identity, resolve, role_refusal
+from tradingdesk.security.pki import CertificateAuthority
 from tradingdesk.security.policy import DASHBOARD_HTTP_RULES, METRICS_HTTP_RULES, RPC_RULES, SCRAPER
 from tradingdesk.security.sessions import Sessions
+from tradingdesk.security.tls import TlsFiles
 from tradingdesk.spec.access import AccessSpec
 from tradingdesk.spec.alerting import prometheus_config, scrape_tls
 from tradingdesk.spec.load import load_desk
-from tradingdesk.telemetry.metrics_http import PATH
+from tradingdesk.telemetry.metrics_http import PATH, serve_metrics
 
 OPS = Identity("olga", frozenset({"operations"}))
 
@@ -58,3 +68,33 @@ def test_the_scrape_job_of_a_desk_with_tls_speaks_https_with_prometheus_certific
     assert job["tls_config"] == {"ca_file": "/t/ca.crt", "cert_file": "/t/p.crt", "key_file": "/t/p.key"}
     plain = prometheus_config(desk, rule_files=[], alertmanager=None)["scrape_configs"][0]
     assert "scheme" not in plain and "tls_config" not in plain
+
+
+def test_a_renewed_certificate_is_served_over_https_at_the_next_handshake(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create("rotation")
+    files = TlsFiles(tmp_path / "ca.crt", tmp_path / "tls.crt", tmp_path / "tls.key")
+    files.ca.write_bytes(ca.cert_pem)
+
+    def issue() -> int:
+        leaf = ca.issue("svc:routing", hosts=("127.0.0.1",), days=30)
+        files.cert.write_bytes(leaf.cert_pem)
+        files.key.write_bytes(leaf.key_pem)
+        return leaf.certificate.serial_number
+
+    first = issue()
+    server, thread = serve_metrics(CollectorRegistry(), "127.0.0.1", 0, tls=files, access=None)
+    try:
+        address = server.server_address[:2]
+
+        def served() -> int:  # no SNI: the client dials an IP address
+            pem = ssl.get_server_certificate(address, ca_certs=str(files.ca))
+            return x509.load_pem_x509_certificate(pem.encode()).serial_number
+
+        assert served() == first
+        second = issue()
+        os.utime(files.cert, ns=(time.time_ns(), files.cert.stat().st_mtime_ns + 1_000_000))
+        assert served() == second != first
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
