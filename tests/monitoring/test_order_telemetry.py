@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from prometheus_client import CollectorRegistry
 
 from tests.monitoring.tools import points
 from tests.unit.desk_fixtures import D, Desk, ListJournal, default_limits, make_desk, order
@@ -26,12 +27,28 @@ def priced(d: Desk) -> None:
     d.quote("AAPL", "99.99", "500", "100.00", "500")
 
 
+def histogram(registry: CollectorRegistry, name: str) -> dict[tuple[str, ...], dict[str, float]]:
+    """``{label values: {"count", "sum", "le=<bound>"...}}`` of one histogram as /metrics would give it."""
+    out: dict[tuple[str, ...], dict[str, float]] = {}
+    for family in registry.collect():
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            labels = {k: v for k, v in sample.labels.items() if k != "le"}
+            key = tuple(labels.values())
+            field = sample.name.removeprefix(name + "_")
+            out.setdefault(key, {})[f"le={sample.labels['le']}" if field == "bucket" else field] = sample.value
+    return out
+
+
 def test_an_order_from_gate_to_fill_to_report() -> None:
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    registry = CollectorRegistry()
     journal = ListJournal()
-    d = make_desk(journal=journal, gate=MeasuredRiskGate(default_limits(max_order_quantity=D("1000")), meter=meter))
-    metrics = OrderLatencyMetrics(d.engine, d.clock, meter=meter)
+    gate = MeasuredRiskGate(default_limits(max_order_quantity=D("1000")), meter=meter, registry=registry)
+    d = make_desk(journal=journal, gate=gate)
+    metrics = OrderLatencyMetrics(d.engine, d.clock, meter=meter, registry=registry)
     priced(d)
 
     with pytest.raises(Reject) as refused:
@@ -46,25 +63,25 @@ def test_an_order_from_gate_to_fill_to_report() -> None:
     seen = points(reader)
     (rejects,) = seen["tradingdesk_risk_rejects"]
     assert dict(rejects.attributes) == {"reason": "MAX_ORDER_QTY"} and rejects.value == 1
-    (checks,) = seen["tradingdesk_risk_check_duration"]
-    assert checks.count == 3, "every check is timed, passed or refused"
-    acks = {p.attributes["venue"]: p for p in seen["tradingdesk_order_submit_to_ack_duration"]}
-    assert sum(p.count for p in acks.values()) == 2, "the refused order never reached a venue"
-    assert all(p.min > 0 for p in acks.values()), "the venues' latency lies between submit and ack"
-    (first_fill,) = seen["tradingdesk_order_ack_to_first_fill_duration"]
-    assert first_fill.count == 1, "only the crossing order filled"
-    (reports,) = seen["tradingdesk_order_fill_to_execution_report_duration"]
+    checks = histogram(registry, "tradingdesk_risk_check_duration_seconds")[()]
+    assert checks["count"] == 3 == checks["le=+Inf"], "every check is timed, passed or refused"
+    acks = histogram(registry, "tradingdesk_order_submit_to_ack_duration_seconds")
+    assert sum(a["count"] for a in acks.values()) == 2, "the refused order never reached a venue"
+    assert all(a["le=5e-05"] == 0 and a["sum"] > 0 for a in acks.values()), "venues answer after their latency"
+    first_fill = histogram(registry, "tradingdesk_order_ack_to_first_fill_duration_seconds")
+    assert [f["count"] for f in first_fill.values()] == [1], "only the crossing order filled"
+    (reports,) = histogram(registry, "tradingdesk_order_fill_to_execution_report_duration_seconds").values()
     fills = [r for r in journal.records if r.kind == "trade"]
-    assert reports.count == len(fills) >= 1 and reports.min >= 0.003
+    assert reports["count"] == len(fills) >= 1
+    assert reports["le=0.0025"] == 0 and reports["sum"] >= 0.003 * len(fills), "3 ms from fill to durable"
     (open_orders,) = seen["tradingdesk_orders_open"]
     assert open_orders.value == 1, "the resting order"
 
 
 def test_ended_orders_leave_nothing_behind() -> None:
-    reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    registry = CollectorRegistry()
     d = make_desk()
-    metrics = OrderLatencyMetrics(d.engine, d.clock, meter=meter)
+    metrics = OrderLatencyMetrics(d.engine, d.clock, registry=registry)
     priced(d)
     ack = d.engine.submit(order(cl="rests", qty="10", price="99.00"))
     d.settle()
@@ -73,7 +90,8 @@ def test_ended_orders_leave_nothing_behind() -> None:
     d.settle()
     assert not metrics.awaiting_first_fill, "a cancelled order is forgotten"
     metrics.on_committed([JournalRecord(1, d.clock.now_ns(), "new", ack.order.order_id, {})])
-    assert "tradingdesk_order_fill_to_execution_report_duration" not in points(reader)
+    reports = histogram(registry, "tradingdesk_order_fill_to_execution_report_duration_seconds")
+    assert reports[()]["count"] == 0, "no fill, nothing recorded"
 
 
 def test_the_gate_check_is_a_span_that_names_a_refusal() -> None:
@@ -81,7 +99,12 @@ def test_the_gate_check_is_a_span_that_names_a_refusal() -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("test")
-    gate = MeasuredRiskGate(default_limits(max_order_quantity=D("1000")), meter=meter, tracer=provider.get_tracer("t"))
+    gate = MeasuredRiskGate(
+        default_limits(max_order_quantity=D("1000")),
+        meter=meter,
+        registry=CollectorRegistry(),
+        tracer=provider.get_tracer("t"),
+    )
     d = make_desk(gate=gate)
     priced(d)
     d.engine.submit(order(cl="passes", qty="10", price="99.00"))

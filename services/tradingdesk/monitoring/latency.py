@@ -1,9 +1,12 @@
 """Order latency percentiles for the dashboard, read from routing's own /metrics histograms.
 
-Each refresh scrapes routing (over HTTPS with monitoring's own certificate when the desk's TLS is on: routing's
-/metrics admits the desk's services), keeps the cumulative bucket counts, and answers percentiles over the last
-``window_s`` from the difference with the oldest sample still inside the window, interpolating within a
-bucket as Prometheus' ``histogram_quantile`` does. No Prometheus server is needed for it.
+A refresh scrapes routing at most every ``scrape_every_s`` (5 s; over HTTPS with monitoring's own certificate
+when the desk's TLS is on: routing's /metrics admits the desk's services), keeps the cumulative bucket counts,
+and answers percentiles over the last ``window_s`` from the difference with the oldest sample still inside the
+window, interpolating within a bucket as Prometheus' ``histogram_quantile`` does. No Prometheus server is
+needed for it. Not at every status refresh: rendering routing's whole /metrics page takes routing's CPU (and
+its GIL) away from orders, and a percentile over a minute moves little in a second; scraping every second cost
+the order session rate about a tenth (``python -m bench.monitoring_bench``).
 """
 
 from __future__ import annotations
@@ -73,9 +76,12 @@ def quantile(q: float, bounds: tuple[float, ...], counts: tuple[float, ...]) -> 
 class LatencyWindow:
     """Samples of routing's histograms over time, and percentiles of the last ``window_s``."""
 
-    def __init__(self, url: str | None, *, window_s: int = 60, tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self, url: str | None, *, window_s: int = 60, scrape_every_s: float = 5.0, tls: TlsFiles | None = None
+    ) -> None:
         self.url = url
         self.window_s = window_s
+        self.scrape_every_s = scrape_every_s
         self.tls = tls
         """The certificate monitoring scrapes with (None: plaintext, or the caller's client)."""
         self._samples: deque[tuple[float, dict[str, Buckets]]] = deque()
@@ -127,7 +133,7 @@ class LatencyWindow:
             self._client = None
 
     async def refresh(self, client: httpx.AsyncClient, at_s: float) -> None:
-        if self.url is None:
+        if self.url is None or (self._samples and at_s - self._samples[-1][0] < self.scrape_every_s):
             return
         if self.tls is not None:
             client = await self._tls_client(self.tls)

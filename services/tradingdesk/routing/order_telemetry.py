@@ -7,6 +7,8 @@ where its order spent its time; with traces off (no ``otlpEndpoint``) not even a
 Latencies come from the events' own timestamps (the engine's clock); the engine's bus hands this module live
 events only, so replaying the journal after a restart records nothing. Labels stay bounded: the venue comes
 from the spec, the reason from the stable reject codes in the code; never an order id (spans may carry one).
+The latency histograms are ``LatencyHistogram``s in the process's Prometheus registry, recorded on every
+order: the OpenTelemetry SDK's record would cost more than the risk check it times (telemetry/histogram.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Status, StatusCode
+from prometheus_client import CollectorRegistry
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TERMINAL_STATUSES
@@ -26,6 +29,8 @@ from tradingdesk.core.events import OrderAccepted, OrderEvent, OrderFilled
 from tradingdesk.core.reject import Reject
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.spec.monitoring import LATENCY_BUCKETS_S
+from tradingdesk.telemetry.histogram import latency_histogram
+from tradingdesk.telemetry.setup import metrics_registry
 from tradingdesk.venues.base import VenueOrder
 from tradingdesk.venues.simulated import SimulatedVenue
 
@@ -46,17 +51,22 @@ class MeasuredRiskGate(RiskGate):
     """The risk gate, with every pre-trade check timed (and traced) and every refusal counted by its reason code."""
 
     def __init__(
-        self, *args: Any, meter: metrics.Meter | None = None, tracer: trace.Tracer | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        meter: metrics.Meter | None = None,
+        registry: CollectorRegistry | None = None,
+        tracer: trace.Tracer | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         meter = meter or _meter()
         self._tracer = tracer
-        self._check_duration = meter.create_histogram(
-            "tradingdesk_risk_check_duration",
-            unit="s",
+        self._check_duration = latency_histogram(
+            registry or metrics_registry(),
+            "tradingdesk_risk_check_duration_seconds",
             description="Time the pre-trade risk gate takes to pass or refuse one new order.",
-            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS_S,
-        )
+            buckets=LATENCY_BUCKETS_S,
+        ).series()
         self._rejects = meter.create_counter(
             "tradingdesk_risk_rejects",
             description="New orders the risk gate refused, by reason code (PRICE_COLLAR, MAX_ORDER_QTY, ...).",
@@ -103,15 +113,23 @@ class OrderLatencyMetrics:
     """Subscribes to the engine's live events and to durable batches; holds one timestamp per order between its
     acknowledgement and its first fill (or its end), so memory is bounded by the open orders."""
 
-    def __init__(self, engine: OrderEngine, clock: Clock, meter: metrics.Meter | None = None) -> None:
+    def __init__(
+        self,
+        engine: OrderEngine,
+        clock: Clock,
+        *,
+        meter: metrics.Meter | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         meter = meter or _meter()
+        registry = registry or metrics_registry()
         self.clock = clock
         self.awaiting_first_fill: dict[str, int] = {}
         """order id -> when its venue acknowledged it, until its first fill or its end."""
 
-        def histogram(name: str, description: str, buckets: tuple[float, ...] = LATENCY_BUCKETS_S) -> metrics.Histogram:
-            return meter.create_histogram(
-                name, unit="s", description=description, explicit_bucket_boundaries_advisory=buckets
+        def histogram(name: str, description: str, buckets: tuple[float, ...] = LATENCY_BUCKETS_S) -> Any:
+            return latency_histogram(
+                registry, f"{name}_seconds", description=description, buckets=buckets, label_names=("venue",)
             )
 
         self.submit_to_ack = histogram(
@@ -123,10 +141,13 @@ class OrderLatencyMetrics:
             "From the venue's acknowledgement of an order to its first fill, by venue.",
             FILL_WAIT_BUCKETS_S,
         )
-        self.fill_to_report = histogram(
-            "tradingdesk_order_fill_to_execution_report_duration",
-            "From a fill at the venue to its execution report being durable and handed to the execution streams.",
-        )
+        self.fill_to_report = latency_histogram(
+            registry,
+            "tradingdesk_order_fill_to_execution_report_duration_seconds",
+            description="From a fill at the venue to its execution report being durable and handed to the "
+            "execution streams.",
+            buckets=LATENCY_BUCKETS_S,
+        ).series()
         ref = weakref.ref(engine)
 
         def open_orders(_: CallbackOptions) -> Iterable[Observation]:
@@ -143,12 +164,12 @@ class OrderLatencyMetrics:
             return
         order_id = event.terms.order_id
         if isinstance(event, OrderAccepted):
-            self.submit_to_ack.record((event.ts_ns - event.terms.created_ns) / 1e9, {"venue": event.venue})
+            self.submit_to_ack.record((event.ts_ns - event.terms.created_ns) / 1e9, event.venue)
             self.awaiting_first_fill[order_id] = event.ts_ns
         elif isinstance(event, OrderFilled):
             acked = self.awaiting_first_fill.pop(order_id, None)
             if acked is not None:
-                self.ack_to_first_fill.record((event.ts_ns - acked) / 1e9, {"venue": event.venue})
+                self.ack_to_first_fill.record((event.ts_ns - acked) / 1e9, event.venue)
         if event.status in TERMINAL_STATUSES:
             self.awaiting_first_fill.pop(order_id, None)
 

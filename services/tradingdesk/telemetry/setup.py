@@ -125,6 +125,12 @@ def tracer(name: str) -> trace.Tracer | None:
     return None if provider is None else provider.get_tracer(name)
 
 
+def metrics_registry() -> CollectorRegistry | None:
+    """The Prometheus registry this process's /metrics serves (None before ``start_telemetry`` or with metrics
+    off), for the hot-path histograms that live beside the OpenTelemetry exporter (histogram.py)."""
+    return _current.registry if _current is not None else None
+
+
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     """The interceptors every outgoing channel of this process carries (none before ``start_telemetry``)."""
     return list(_current.client_interceptors) if _current is not None else []
@@ -161,8 +167,8 @@ def start_telemetry(desk: TradingDesk, service: str, environ: Mapping[str, str] 
         except OSError as exc:  # trading goes on; Prometheus sees the target down and alerts (ServiceDown)
             log.error("%s: cannot serve /metrics on %s: %s", service, bind, exc)
         meter = metrics.get_meter(METER_NAME)
-        telemetry.server_interceptors.append(ServerMetricsInterceptor(meter))
-        telemetry.client_interceptors.extend(client_metrics_interceptors(meter))
+        telemetry.server_interceptors.append(ServerMetricsInterceptor(meter, registry))
+        telemetry.client_interceptors.extend(client_metrics_interceptors(meter, registry))
     endpoint = desk.spec.monitoring.otlp_endpoint
     if endpoint:
         _start_tracing(telemetry, resource, endpoint, desk.spec.monitoring.trace_sample_percent)
