@@ -37,8 +37,9 @@ async def run_embedded(
         raise
     if desk.spec.monitoring.dashboard_port:
         host = desk.spec.services.monitoring.host
-        scheme = "https" if desk.spec.access.tls else "http"
-        print(f"dashboard   {scheme}://{host}:{desk.spec.monitoring.dashboard_port}/", flush=True)
+        url = f"{'https' if desk.spec.access.tls else 'http'}://{host}:{desk.spec.monitoring.dashboard_port}/"
+        hint = "   (a browser logs in once: login?token=<bearer token>)" if desk.spec.access.tls else ""
+        print(f"dashboard   {url}{hint}", flush=True)
     print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
     stopper = asyncio.create_task(stop.wait())
     supervised = asyncio.create_task(Supervisor(embedded).run())
