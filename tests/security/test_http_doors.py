@@ -1,7 +1,8 @@
-"""The desk's HTTP doors besides the kill switch (each service's /metrics, the monitoring dashboard) on a running
-embedded desk: HTTPS with the service's certificate, no answer without a client certificate of the desk's CA or
-a bearer token of a role allowed the route, every refusal in the access log and the audit trail, a browser
-session opened by a token, and plaintext refused. With ``spec.access.tls: false`` both answer anyone over HTTP."""
+"""The desk's HTTP doors (each service's /metrics, the monitoring dashboard, the risk service's kill switch) on a
+running embedded desk: HTTPS with the service's certificate, no answer without a client certificate of the
+desk's CA or a bearer token of a role allowed the route, every refusal in the access log and the audit trail, a
+browser session opened by a token, and plaintext refused. With ``spec.access.tls: false`` /metrics and the
+dashboard answer anyone over HTTP."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from tests import access
-from tests.desk_runner import RunningDesk, wait_for, write_desk
+from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.security.accesslog import read_records
 from tradingdesk.security.pki import CertificateAuthority
 from tradingdesk.security.tls import local_pki
@@ -37,13 +38,17 @@ async def desk(tmp_path_factory):
     (tmp / "ops.token").write_text(OPS_TOKEN)
     (tmp / "trader.token").write_text(TRADER_TOKEN)
 
+    (kill_switch_port,) = free_ports(1)
+
     def mutate(doc: dict) -> None:
+        doc["spec"]["risk"]["httpPort"] = kill_switch_port
         doc["spec"]["access"]["staticTokens"] = [
             {"identity": "ops", "file": str(tmp / "ops.token")},
             {"identity": "trader", "file": str(tmp / "trader.token")},
         ]
 
     running = await RunningDesk(write_desk(tmp, mutate)).start()
+    running.kill_switch = f"https://127.0.0.1:{kill_switch_port}/v1/trading-state"
     await wait_for(lambda: dashboard_status(running, "/healthz") == 200, timeout=30)  # starts after gRPC serves
     yield running
     await running.stop()
@@ -98,6 +103,8 @@ async def test_no_credentials_refused_on_every_metrics_port_and_the_dashboard(de
         assert status == 401 and reason.startswith(NO_CREDENTIALS), (path, reason)
     status, reason = refusal(get(dashboard_url(desk, "/api/status"), anonymous, {"Authorization": "Bearer nope"}))
     assert (status, reason) == (401, "the bearer token is not one this desk accepts")
+    status, reason = refusal(get(desk.kill_switch, anonymous))
+    assert status == 401 and reason.startswith(NO_CREDENTIALS)
 
     def recorded(door: str, route: str) -> bool:
         return any(
@@ -120,7 +127,8 @@ async def test_no_credentials_refused_on_every_metrics_port_and_the_dashboard(de
 
 
 async def test_plaintext_http_gets_no_answer(desk: RunningDesk) -> None:
-    for url in (metrics_url(desk, "routing", "http"), dashboard_url(desk, "/api/status", "http")):
+    kill_switch = desk.kill_switch.replace("https://", "http://")
+    for url in (metrics_url(desk, "routing", "http"), dashboard_url(desk, "/api/status", "http"), kill_switch):
         with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine)):
             urllib.request.urlopen(url, timeout=5)
 
@@ -132,7 +140,7 @@ async def test_a_certificate_of_another_ca_fails_the_handshake(desk: RunningDesk
     (tmp_path / "ops.key").write_bytes(leaf.key_pem)
     context = trusting_ca(desk)
     context.load_cert_chain(tmp_path / "ops.crt", tmp_path / "ops.key")
-    for url in (metrics_url(desk, "risk"), dashboard_url(desk, "/api/status")):
+    for url in (metrics_url(desk, "risk"), dashboard_url(desk, "/api/status"), desk.kill_switch):
         # no HTTP answer at all (``get`` returns refusals): the server ends the handshake (TLS 1.3 verifies the
         # client's certificate after the client has finished, so the client sees the alert or the connection close)
         with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionResetError)):
@@ -154,6 +162,11 @@ async def test_the_right_certificate_or_token_is_admitted_and_roles_are_checked(
         reason
         == "trader (roles: trader) may not call GET /metrics: it needs one of the roles operations, scraper, service"
     )
+
+    status, body = get(desk.kill_switch, access.https_context(desk.desk, "risk_officer"))  # the kill switch too
+    assert status == 200 and json.loads(body)["state"] == "ACTIVE"
+    status, reason = refusal(get(desk.kill_switch, scraper))
+    assert status == 403 and reason.startswith("svc:prometheus (roles: scraper) may not call GET /v1/trading-state")
 
     status, body = get(dashboard_url(desk, "/api/status"), ops)
     assert status == 200 and {s["service"] for s in json.loads(body)["services"]} == set(SERVICE_NAMES)

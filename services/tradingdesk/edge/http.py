@@ -52,14 +52,20 @@ class _Server(uvicorn.Server):
         yield
 
 
+def https_options(tls: TlsFiles) -> dict[str, Any]:
+    """``uvicorn.Config`` options for HTTPS with ``tls`` (followed as it is renewed) that hand the application the
+    client certificate. The context is made when the server starts: missing files fail its start, logged."""
+    return {"ssl_context_factory": lambda _config, _default: server_context(tls), "http": _ClientCertificateH11}
+
+
+def client_certificate(scope: dict) -> str | None:
+    """The common name of the client certificate verified for this request's connection (``https_options``)."""
+    return scope.get("extensions", {}).get(CLIENT_CERTIFICATE)
+
+
 class BackgroundHttpServer:
     def __init__(self, app: Any, host: str, port: int, *, name: str, tls: TlsFiles | None = None) -> None:
-        https: dict[str, Any] = {}
-        if tls is not None:  # the context is made when the server starts: missing files fail ``start``, logged
-            https = {
-                "ssl_context_factory": lambda _config, _default: server_context(tls),
-                "http": _ClientCertificateH11,
-            }
+        https = https_options(tls) if tls is not None else {}
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", **https
         )

@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from google.protobuf.json_format import MessageToDict
 
-from tradingdesk.edge.http import CLIENT_CERTIFICATE
+from tradingdesk.edge.http import client_certificate
 from tradingdesk.monitoring.collector import DeskCollector
 from tradingdesk.security.http import HttpAccess, HttpDenied
 from tradingdesk.security.identity import Identity
@@ -48,7 +48,7 @@ def build_app(collector: DeskCollector, access: HttpAccess | None = None) -> Fas
         if access is None:
             return None
         peer = f"{request.client.host}:{request.client.port}" if request.client else ""
-        certificate = request.scope.get("extensions", {}).get(CLIENT_CERTIFICATE)
+        certificate = client_certificate(request.scope)
         session = sessions.identity(request.cookies.get(COOKIE))
         try:
             return await access.admit(

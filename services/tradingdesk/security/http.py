@@ -3,9 +3,8 @@ token: a JWT or a static token), may its roles use the route (``policy.HTTP_RULE
 ``METRICS_HTTP_RULES``, ``DASHBOARD_HTTP_RULES``), and an access-log record for every refusal and every
 privileged call. A route without a rule is refused.
 
-Every port serves TLS with the service's certificate (``security.https``). The HTTP door whose server hands
-over the client certificate's common name (the dashboard's, each /metrics) accepts a certificate too; the
-kill switch reads bearer tokens only.
+Every door serves TLS with the service's certificate (``security.https``), asks for a client certificate of the
+desk's CA without requiring one, and hands its common name to ``admit``: a certificate or a token.
 """
 
 from __future__ import annotations
@@ -22,6 +21,9 @@ from tradingdesk.security.policy import HTTP_RULES, RISK, Rule
 from tradingdesk.spec.domain import data_dir
 from tradingdesk.spec.model import TradingDesk
 
+CERTIFICATE_OR_TOKEN = (
+    "no credentials: present a client certificate signed by the desk's CA, or send 'Authorization: Bearer <token>'"
+)
 LEGACY_IDENTITY = "risk-http-kill-switch"
 """Who the risk service's own HTTP credential (``TD_RISK_HTTP_TOKEN``/``_FILE``, the operator's
 ``<desk>-risk-http`` Secret) authenticates as: a risk officer on the HTTP kill switch only."""
@@ -40,8 +42,6 @@ class HttpAccess:
     access_log: AccessLog
     legacy_token: str | None = None
     rules: dict[tuple[str, str], Rule] | None = None
-    missing: str = "no credentials: send 'Authorization: Bearer <token>'"
-    """What a caller that presented nothing is told to present."""
 
     async def _identify(self, authorization: str | None, certificate: str | None, session: Identity | None) -> Identity:
         if certificate:
@@ -49,7 +49,7 @@ class HttpAccess:
         if not authorization:
             if session is not None:
                 return session
-            raise AuthError(self.missing)
+            raise AuthError(CERTIFICATE_OR_TOKEN)
         scheme, _, given = authorization.partition(" ")
         if self.legacy_token and scheme.lower() == "bearer":
             given_digest = hashlib.sha256(given.strip().encode()).digest()
@@ -114,11 +114,6 @@ class HttpAccess:
         self._record(identity, route, "OK", "", peer=peer, request=request, privileged=True)
 
 
-CERTIFICATE_OR_TOKEN = (
-    "no credentials: present a client certificate signed by the desk's CA, or send 'Authorization: Bearer <token>'"
-)
-
-
 def http_access(
     desk: TradingDesk,
     environ: Mapping[str, str],
@@ -133,5 +128,4 @@ def http_access(
     if not desk.spec.access.tls:
         return None
     log = AccessLog(data_dir(desk, dict(environ)) / "access" / f"{door}.jsonl", service=door)
-    missing = {} if rules is None else {"missing": CERTIFICATE_OR_TOKEN}
-    return HttpAccess(Authenticator(desk.spec.access, environ), log, legacy_token=legacy_token, rules=rules, **missing)
+    return HttpAccess(Authenticator(desk.spec.access, environ), log, legacy_token=legacy_token, rules=rules)
