@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -21,10 +20,12 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import access
 from tests.audit.conftest import S3_ENV, start_moto_server
 from tests.audit.test_audit_desk import fast_checkpoints
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tradingdesk.edge.door import door_metadata
+from tradingdesk.spec.model import TradingDesk
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, market_data_pb2, market_data_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -135,9 +136,9 @@ async def test_line_toggles_and_refusals_of_feeds_and_compliance_are_on_record(t
     assert by["compliance", "RecordServiceEvents", "INVALID_ARGUMENT"]["message"] == "events: at least one is required"
 
 
-def seal_failures(port: int) -> dict[str, float]:
+def seal_failures(desk: TradingDesk, port: int) -> dict[str, float]:
     """``tradingdesk_audit_seal_failures_total`` by reason, as compliance's /metrics shows it now."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    text = access.metrics_text(desk, port)
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -166,7 +167,7 @@ async def test_a_seal_the_s3_server_does_not_take_is_counted_on_metrics(
                 compliance = compliance_pb2_grpc.ComplianceServiceStub(ch)
                 seal = compliance_pb2.SealRequest(actor="sre-anna", reason="before the S3 server goes away")
                 await compliance.Seal(seal, timeout=30)
-                before = seal_failures(port)
+                before = seal_failures(desk.desk, port)
                 assert set(before) == {"unavailable", "conflict", "misconfigured", "error", "signing_key"}
                 assert before["unavailable"] == 0, before  # every reason is exported from 0, so increase() sees one
 
@@ -176,7 +177,9 @@ async def test_a_seal_the_s3_server_does_not_take_is_counted_on_metrics(
                 why = await refused_with(compliance.Seal, seal, grpc.StatusCode.UNAVAILABLE)
                 assert f"s3://{bucket}/" in why and "not yet in" in why
 
-                after = await wait_for(lambda: (f := seal_failures(port))["unavailable"] >= 1 and f, timeout=20)
+                after = await wait_for(
+                    lambda: (f := seal_failures(desk.desk, port))["unavailable"] >= 1 and f, timeout=20
+                )
                 assert after["unavailable"] > before["unavailable"]
                 assert {k: v for k, v in after.items() if k != "unavailable"} == {
                     k: v for k, v in before.items() if k != "unavailable"
