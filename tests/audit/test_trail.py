@@ -3,6 +3,7 @@ never reported sealed), a restart keeps what waits, and a missing signing key st
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,23 @@ async def test_a_different_signing_key_does_not_continue_a_log(tmp_path: Path) -
             await again.seal(timeout=1)
     finally:
         await again.stop(upload_timeout=0.2)
+
+
+async def test_a_segment_uploaded_by_two_callers_at_once_is_sealed_once(tmp_path: Path) -> None:
+    """``stop`` uploads what is pending while an upload the cancelled uploader started may still run in its
+    thread: the second caller finds the segment sealed and leaves it (they used to write one temporary file)."""
+    bucket_dir = tmp_path / "bucket" / "test-desk"
+    trail = new_trail(tmp_path, bucket_dir)
+    await trail.start()
+    await trail.append(items("a" * 32, range(1, 20)))
+    for task in trail._tasks:  # no uploader of its own: the two callers below are the only ones
+        task.cancel()
+    await trail.cut()
+    assert trail.spool is not None
+    ((start, end),) = trail.spool.pending()
+    await asyncio.gather(*(asyncio.to_thread(trail._upload, start, end) for _ in range(4)))
+    assert trail.spool.pending() == [] and trail.sealed_size == end
+    await trail.stop()
+    key = load_signer(desk_name="test-desk", data_dir=tmp_path, environ={}).verifier()
+    report = verify_bucket(FilesystemBucket(bucket_dir), key)
+    assert report.ok and report.records == end, [str(p) for p in report.problems]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ class AuditTrail:
         self._prepared = False
         self._hashes_synced_at = time.monotonic()
         self._tasks: list[asyncio.Task] = []
+        self._uploading = threading.Lock()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -370,8 +372,17 @@ class AuditTrail:
                     self._sealed.notify_all()
 
     def _upload(self, start: int, end: int) -> None:
+        """Seal one segment into the bucket. One upload at a time: ``stop`` cancels the uploader task, but an
+        upload it started in a thread runs on, and ``stop`` then uploads what is pending itself; both writing
+        the same segment through the same temporary file lost one of them (seen in a benchmark run)."""
         spool = self.spool
         assert spool is not None
+        with self._uploading:
+            if (start, end) not in spool.pending():
+                return  # sealed meanwhile by the other caller
+            self._upload_one(spool, start, end)
+
+    def _upload_one(self, spool: Spool, start: int, end: int) -> None:
         if not self._prepared:
             self.bucket.prepare(self.retention_days)
             self._prepared = True
