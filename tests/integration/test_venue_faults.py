@@ -6,15 +6,14 @@ and survives a restart of routing (the journal replays it)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import uuid
 from pathlib import Path
 
 import grpc
 import pytest
 
-from tests.desk_runner import RunningDesk, wait_for, write_desk
+from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
+from tests.integration.test_supervision import restarted, sigkill, status
 from tradingdesk.edge.door import door_metadata
 from tradingdesk.v1 import (
     common_pb2,
@@ -33,8 +32,8 @@ AWAY = orders_pb2.VENUE_FAULT_MODE_AWAY
 NONE = orders_pb2.VENUE_FAULT_MODE_NONE
 
 
-async def bid(desk: RunningDesk, symbol: str = "AAPL") -> str:
-    async with desk.channel("feeds") as ch:
+async def bid(desk: DeskProcess, symbol: str = "AAPL") -> str:
+    async with desk.aio_channel("feeds") as ch:
         try:
             q = await market_data_pb2_grpc.MarketDataServiceStub(ch).GetQuote(
                 market_data_pb2.GetQuoteRequest(symbol=symbol), timeout=1
@@ -49,6 +48,7 @@ def order(price: str, venue: str = "") -> orders_pb2.SubmitOrderRequest:
     return orders_pb2.SubmitOrderRequest(
         client_order_id=f"vf-{uuid.uuid4().hex[:12]}",
         account=ACCOUNT,
+        strategy="manual",
         symbol="AAPL",
         side=common_pb2.SIDE_BUY,
         order_type=common_pb2.ORDER_TYPE_LIMIT,
@@ -70,14 +70,20 @@ def modes(reply: orders_pb2.VenueFaults) -> dict[str, int]:
     return {v.venue: v.mode for v in reply.venues}
 
 
+def quick_restarts(doc: dict) -> None:
+    doc["spec"]["supervision"] = {"restartBackoffInitialMs": 200}
+
+
 async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp_path: Path) -> None:
-    desk = await RunningDesk(write_desk(tmp_path)).start()
+    desk = DeskProcess(write_desk(tmp_path, quick_restarts))
+    desk.wait_up(timeout=180)
     try:
+        wait_until(lambda: len(status(desk).get("services", {})) == 5, timeout=30, what="the supervisor's status")
         price = await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")
         async with (
-            desk.channel("routing", "operations") as ops_ch,
-            desk.channel("routing", "trader") as trader_ch,
-            desk.channel("routing") as admin_ch,
+            desk.aio_channel("routing", "operations") as ops_ch,
+            desk.aio_channel("routing", "trader") as trader_ch,
+            desk.aio_channel("routing") as admin_ch,
         ):
             ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
             trader = orders_pb2_grpc.OrderServiceStub(trader_ch)
@@ -132,11 +138,11 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
                 assert placed.venue in ("xnas", "bats")
 
         # The changes are in the journal: a routing killed and restarted replays them (xnys still away).
-        routing = desk.embedded.children["routing"].process
-        os.kill(routing.pid, signal.SIGKILL)
+        sigkill(desk, "routing")
+        await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
 
         async def restarted_and_still_away() -> bool:
-            async with desk.channel("routing", "operations") as ch:
+            async with desk.aio_channel("routing", "operations") as ch:
                 try:  # setting bats to none (as it is) answers every venue's fault
                     reply = await orders_pb2_grpc.OrderServiceStub(ch).SetVenueFault(
                         orders_pb2.SetVenueFaultRequest(venue="bats", mode=NONE), timeout=2
@@ -149,7 +155,7 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
 
         # The audit trail has each change with who, why and through which door.
         async def audited() -> list[dict]:
-            async with desk.channel("compliance") as ch:
+            async with desk.aio_channel("compliance") as ch:
                 resp = await compliance_pb2_grpc.ComplianceServiceStub(ch).QueryAudit(
                     compliance_pb2.QueryAuditRequest(kind="venue_fault", limit=100)
                 )
@@ -168,4 +174,5 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
         }
         assert [c["mode"] for c in changes] == ["reject_all", "away", "none"]
     finally:
-        await desk.stop()
+        if desk.proc.poll() is None:
+            assert desk.stop() == 0, desk.log.read_text()[-3000:]

@@ -41,6 +41,7 @@ from tradingdesk.core.events import (
     ReplaceRequested,
     RequestRefused,
     RiskLatched,
+    VenueFaultSet,
 )
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
 from tradingdesk.storage.journal import JournalRecord
@@ -162,6 +163,7 @@ ONE_OF_EACH = [
         took_ns=120_000_000,
         switched_ns=5_990,
     ),
+    VenueFaultSet(ts_ns=6_500, venue="xnys", mode="away", reason="drill", actor="sre-anna", door="cli"),
     AccessRecorded(
         ts_ns=7_000,
         decision=AccessDecision(
