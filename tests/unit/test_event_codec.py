@@ -280,7 +280,7 @@ def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:
 
 
 def test_order_kinds_are_the_executions() -> None:
-    assert set(EVENT_TYPES) - {"risk_latch", "incident", "refused", "feed_switch", "access"} == ORDER_KINDS
+    assert set(EVENT_TYPES) - {"risk_latch", "incident", "refused", "feed_switch", "venue_fault", "access"} == ORDER_KINDS
 
 
 def trade_and_replace(desk) -> None:
