@@ -280,7 +280,8 @@ def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:
 
 
 def test_order_kinds_are_the_executions() -> None:
-    assert set(EVENT_TYPES) - {"risk_latch", "incident", "refused", "feed_switch", "venue_fault", "access"} == ORDER_KINDS
+    desk_kinds = {"risk_latch", "incident", "refused", "feed_switch", "venue_fault", "access"}
+    assert set(EVENT_TYPES) - desk_kinds == ORDER_KINDS
 
 
 def trade_and_replace(desk) -> None:
