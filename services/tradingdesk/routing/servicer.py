@@ -119,13 +119,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         journal: Journal,
         durability: AsyncDurability,
         publisher: RecordPublisher,
+        *,
+        venue_faults: VenueFaults,
         commit_soon: Callable[[], None] = lambda: None,
         incarnation: str = "",
         traces: OrderTraceContexts | None = None,
-        venue_faults: VenueFaults | None = None,
     ) -> None:
         self.engine = engine
-        self.venue_faults = venue_faults or VenueFaults(engine.venues)
+        self.venue_faults = venue_faults
+        """Subscribed to the engine's fan-out by the service before recovery, so replayed faults apply too."""
         self.traces = traces
         self.incarnation = incarnation
         self.parser = parser
