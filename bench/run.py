@@ -16,6 +16,7 @@ from bench import (
     recovery_bench,
     risk_bench,
     security_bench,
+    unary_concurrency_bench,
 )
 from bench.report import write
 
@@ -24,6 +25,7 @@ def main() -> int:
     rows: list[dict] = []
     suites = [
         ("order path", order_path.run),
+        ("unary concurrency", unary_concurrency_bench.run),
         ("risk", risk_bench.run),
         ("feeds", feeds_bench.run),
         ("monitoring", monitoring_bench.run),

@@ -7,6 +7,8 @@ accounts); ``tradingdesk up`` issues their certificates. A test asks for a role,
 from __future__ import annotations
 
 import os
+import ssl
+import urllib.request
 from collections.abc import Sequence
 
 import grpc
@@ -60,3 +62,17 @@ def cli_env(desk: TradingDesk, role: str = "admin") -> dict[str, str]:
     if creds is not None:
         env.update(TD_TLS_CA=str(creds.ca), TD_TLS_CERT=str(creds.cert), TD_TLS_KEY=str(creds.key))
     return env
+
+
+def https_context(desk: TradingDesk, role: str = "operations") -> ssl.SSLContext | None:
+    """For the desk's HTTP endpoints (/metrics, the dashboard): its CA and ``role``'s certificate (TLS off: None)."""
+    creds = credentials(desk, role)
+    return creds.ssl_context() if creds is not None else None
+
+
+def metrics_text(desk: TradingDesk, port: int, role: str = "operations") -> str:
+    """One service's /metrics page as ``role`` reads it: over HTTPS with its certificate when the desk's TLS is on."""
+    scheme = "https" if desk.spec.access.tls else "http"
+    url = f"{scheme}://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=5, context=https_context(desk, role)) as response:
+        return response.read().decode()

@@ -9,8 +9,11 @@ operator creates a CA ``Issuer`` and a ``Certificate`` per service instead, and 
 renews) the same Secrets.
 
 The operator dials a desk's risk service with a certificate of its own (``svc:operator``), issued in memory
-from the desk's CA and never written anywhere. Each certificate's expiry is the metric
-``tradingdesk_operator_desk_certificate_expiry_timestamp_seconds``.
+from the desk's CA and never written anywhere. Prometheus gets a client certificate too, ``svc:prometheus`` (the
+scraper role: /metrics only) in ``<desk>-prometheus-tls``, which the desk's ServiceMonitor names; every service
+certificate also carries the name Prometheus checks it against (``scrape_server_name``), since it scrapes pod
+addresses. Each certificate's expiry is the metric ``tradingdesk_operator_desk_certificate_expiry_timestamp_seconds``
+(``service="prometheus"`` for the scraper's).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from deskoperator import metrics
 from deskoperator.crd import PLURAL
 from deskoperator.kube import Kube, KubeError
 from deskoperator.names import API_GROUP, API_VERSION, child_name, labels
-from deskoperator.podtls import service_secret_name
+from deskoperator.podtls import SCRAPER, scrape_server_name, scraper_secret_name, service_secret_name
 from deskoperator.render import Owner
 from deskoperator.rpc import Addresses
 from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.identity import SCRAPER_IDENTITY
 from tradingdesk.security.pki import LOCAL_HOSTS, CertificateAuthority, Issued, service_identity
 from tradingdesk.spec.load import SpecError, parse_desk
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
@@ -55,15 +59,27 @@ def ca_secret_name(desk: str) -> str:
 
 
 def service_hosts(desk: str, namespace: str, service: str) -> tuple[str, ...]:
-    """The names a service is dialled by: its Service's DNS names, and loopback for its own probe."""
+    """The names a service is dialled by: its Service's DNS names, the scrape name, loopback for its own probe."""
     name = child_name(desk, service)
     return (
         name,
         f"{name}.{namespace}",
         f"{name}.{namespace}.svc",
         f"{name}.{namespace}.svc.cluster.local",
+        scrape_server_name(desk, namespace),
         *LOCAL_HOSTS,
     )
+
+
+def leaves(desk: TradingDesk, namespace: str) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(label, Secret, common name, hosts) of every certificate the desk's CA issues: one per service (server
+    and client), then Prometheus' (client only)."""
+    out = [
+        (s, service_secret_name(desk.name, s), service_identity(s), service_hosts(desk.name, namespace, s))
+        for s in SERVICE_NAMES
+    ]
+    out.append((SCRAPER, scraper_secret_name(desk.name), SCRAPER_IDENTITY, ()))
+    return out
 
 
 # -- issuing and renewing ----------------------------------------------------------------------------------------
@@ -105,6 +121,8 @@ def due(
         return True
     if cert.not_valid_after_utc - now < dt.timedelta(days=days) / 3:
         return True
+    if not hosts:  # a client certificate names no host
+        return False
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -135,16 +153,14 @@ def plan(
         data = {"tls.crt": ca.cert_pem, "tls.key": ca.key_pem, "ca.crt": ca.cert_pem}
         writes.append(_secret(ca_name, namespace, owner, data, None))
     expiry: dict[str, dt.datetime] = {}
-    for service in SERVICE_NAMES:
-        name = service_secret_name(desk.name, service)
-        hosts = service_hosts(desk.name, namespace, service)
+    for label, name, identity, hosts in leaves(desk, namespace):
         current = _unb64(existing.get(name), "tls.crt")
         if due(current, ca, hosts, days=days, now=now):
-            leaf: Issued = ca.issue(service_identity(service), hosts=hosts, days=days)
+            leaf: Issued = ca.issue(identity, hosts=hosts, days=days)
             data = {"ca.crt": ca.cert_pem, "tls.crt": leaf.cert_pem, "tls.key": leaf.key_pem}
-            writes.append(_secret(name, namespace, owner, data, service))
+            writes.append(_secret(name, namespace, owner, data, label if label in SERVICE_NAMES else None))
             current = leaf.cert_pem
-        expiry[service] = x509.load_pem_x509_certificate(current).not_valid_after_utc
+        expiry[label] = x509.load_pem_x509_certificate(current).not_valid_after_utc
     return writes, expiry
 
 
@@ -159,22 +175,24 @@ def cert_manager_objects(desk: TradingDesk, namespace: str, owner: Owner) -> lis
         "spec": {"ca": {"secretName": ca_secret_name(desk.name)}},
     }
     out = [issuer]
-    for service in SERVICE_NAMES:
-        hosts = service_hosts(desk.name, namespace, service)
+    for _label, name, identity, hosts in leaves(desk, namespace):
+        names = {
+            "dnsNames": [h for h in hosts if not h[0].isdigit() and ":" not in h],
+            "ipAddresses": [h for h in hosts if h[0].isdigit() or ":" in h],
+        }
         out.append(
             {
                 "apiVersion": "cert-manager.io/v1",
                 "kind": "Certificate",
-                "metadata": {"name": service_secret_name(desk.name, service), **meta},
+                "metadata": {"name": name, **meta},
                 "spec": {
-                    "secretName": service_secret_name(desk.name, service),
-                    "commonName": service_identity(service),
-                    "dnsNames": [h for h in hosts if not h[0].isdigit() and ":" not in h],
-                    "ipAddresses": [h for h in hosts if h[0].isdigit() or ":" in h],
+                    "secretName": name,
+                    "commonName": identity,
+                    **(names if hosts else {}),
                     "duration": f"{days * 24}h",
                     "renewBefore": f"{days * 8}h",
                     "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-                    "usages": ["server auth", "client auth"],
+                    "usages": ["server auth", "client auth"] if hosts else ["client auth"],
                     "issuerRef": {"name": ca_secret_name(desk.name), "kind": "Issuer", "group": "cert-manager.io"},
                 },
             }
@@ -214,7 +232,8 @@ class Certificates:
         self._tls[(namespace, desk.name)] = desk.spec.access.tls
         if not desk.spec.access.tls:
             return {}
-        names = [ca_secret_name(desk.name), *(service_secret_name(desk.name, s) for s in SERVICE_NAMES)]
+        issued = leaves(desk, namespace)
+        names = [ca_secret_name(desk.name), *(name for _, name, _, _ in issued)]
         existing = {name: self._get_secret(namespace, name) for name in names}
         if self.cert_manager():
             if existing[names[0]] is None:  # cert-manager's CA issuer needs the CA Secret: the operator makes it
@@ -225,10 +244,10 @@ class Certificates:
                 url = f"{CERT_MANAGER}/namespaces/{quote(namespace)}/{plural}/{quote(obj['metadata']['name'])}"
                 self._apply(obj, url)
             expiry = {}
-            for service in SERVICE_NAMES:
-                cert = _unb64(existing[service_secret_name(desk.name, service)], "tls.crt")
+            for label, name, _, _ in issued:
+                cert = _unb64(existing[name], "tls.crt")
                 if cert:
-                    expiry[service] = x509.load_pem_x509_certificate(cert).not_valid_after_utc
+                    expiry[label] = x509.load_pem_x509_certificate(cert).not_valid_after_utc
         else:
             writes, expiry = plan(desk, namespace, owner, existing, self.clock())
             for obj in writes:

@@ -5,6 +5,13 @@ and a ``ServiceMonitor`` (every service's ``metrics`` port, with the ``desk`` an
 select on). Always, a ConfigMap ``<desk>-monitoring`` with the same rules, a plain Prometheus scrape job and the
 Alertmanager configuration, for clusters whose Prometheus is configured by hand and for the Alertmanager
 (whose configuration is cluster-wide, so the operator does not install it). Nothing when metrics are off.
+
+With the desk's TLS on, /metrics speaks HTTPS and admits Prometheus by its client certificate: both the
+ServiceMonitor's ``tlsConfig`` and the plain scrape job's ``tls_config`` use the Secret ``<desk>-prometheus-tls``
+the operator issues (``certificates``), and check each service's certificate against ``scrape_server_name``
+(Prometheus scrapes pod addresses). A hand-configured Prometheus mounts that Secret at
+``/etc/prometheus/secrets/<desk>-prometheus-tls`` (where the Prometheus Operator mounts a Prometheus's
+``spec.secrets``; in another namespace, a copy of it).
 """
 
 from __future__ import annotations
@@ -14,11 +21,13 @@ from typing import Any
 import yaml
 
 from deskoperator.names import COMPONENT_LABEL, INSTANCE_LABEL, child_name, selector_labels
-from tradingdesk.spec.alerting import alertmanager_config, rule_groups
+from deskoperator.podtls import scrape_server_name, scraper_secret_name
+from tradingdesk.spec.alerting import alertmanager_config, rule_groups, scrape_tls
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
 KINDS = {"PrometheusRule": "prometheusrules", "ServiceMonitor": "servicemonitors"}
+PROMETHEUS_SECRETS_DIR = "/etc/prometheus/secrets"
 
 
 def _meta_label(name: str) -> str:
@@ -44,10 +53,20 @@ def scrape_job(desk: TradingDesk, namespace: str) -> dict[str, Any]:
     """A Prometheus scrape job for the desk's Services, for a Prometheus without the operator."""
     every = f"{desk.spec.monitoring.alerts.scrape_interval_seconds}s"
     port = desk.spec.monitoring.metrics_port
+    tls = {}
+    if desk.spec.access.tls:
+        files = f"{PROMETHEUS_SECRETS_DIR}/{scraper_secret_name(desk.name)}"
+        tls = scrape_tls(
+            ca_file=f"{files}/ca.crt",
+            cert_file=f"{files}/tls.crt",
+            key_file=f"{files}/tls.key",
+            server_name=scrape_server_name(desk.name, namespace),
+        )
     return {
         "job_name": f"tradingdesk-{namespace}-{desk.name}",
         "scrape_interval": every,
         "scrape_timeout": every,
+        **tls,
         "static_configs": [
             {
                 "targets": [f"{child_name(desk.name, s)}.{namespace}.svc:{port}"],
@@ -55,6 +74,22 @@ def scrape_job(desk: TradingDesk, namespace: str) -> dict[str, Any]:
             }
             for s in SERVICE_NAMES
         ],
+    }
+
+
+def service_monitor_tls(desk: TradingDesk, namespace: str) -> dict[str, Any]:
+    """HTTPS with Prometheus' client certificate from its Secret, for a ServiceMonitor endpoint (TLS on)."""
+    if not desk.spec.access.tls:
+        return {}
+    secret = scraper_secret_name(desk.name)
+    return {
+        "scheme": "https",
+        "tlsConfig": {
+            "ca": {"secret": {"name": secret, "key": "ca.crt"}},
+            "cert": {"secret": {"name": secret, "key": "tls.crt"}},
+            "keySecret": {"name": secret, "key": "tls.key"},
+            "serverName": scrape_server_name(desk.name, namespace),
+        },
     }
 
 
@@ -96,6 +131,7 @@ def monitoring_objects(
                         "port": "metrics",
                         "interval": every,
                         "scrapeTimeout": every,
+                        **service_monitor_tls(desk, namespace),
                         "relabelings": [
                             {"sourceLabels": [_meta_label(INSTANCE_LABEL)], "targetLabel": "desk"},
                             {"sourceLabels": [_meta_label(COMPONENT_LABEL)], "targetLabel": "service"},

@@ -19,6 +19,21 @@ def service_secret_name(desk: str, service: str) -> str:
     return f"{desk}-{service}-tls"
 
 
+SCRAPER = "prometheus"
+"""The label of Prometheus' client certificate among the desk's certificates (its Secret, its expiry series)."""
+
+
+def scraper_secret_name(desk: str) -> str:
+    """Prometheus' client certificate (``svc:prometheus``), which the desk's ServiceMonitor names."""
+    return f"{desk}-{SCRAPER}-tls"
+
+
+def scrape_server_name(desk: str, namespace: str) -> str:
+    """The name Prometheus checks every service's certificate against: it scrapes pod addresses, which no
+    certificate names, so each service certificate carries this one name too."""
+    return f"{desk}-metrics.{namespace}.svc"
+
+
 HEALTHCHECK = ["python", "-m", "tradingdesk.runtime.healthcheck"]
 EXEC_TIMEOUT_S = 5  # an interpreter starting on a busy node: the kubelet's gRPC probe needed no process
 

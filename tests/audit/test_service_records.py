@@ -2,7 +2,7 @@
 counted where the AuditSealFailing alert reads it.
 
 - A person taking a feed line out of service and putting it back (``SetLineEnabled``) leaves ``line_enabled``
-  records with who, which line, which way, why and through which door.
+  records with who, which line, which way, why and through which door, stored before feeds answers.
 - Refused requests to feeds (``SetLineEnabled``) and compliance (``Seal``, ``RecordOperatorAction``,
   ``RecordServiceEvents``) leave ``refused`` records with the reject code, the answer and the request as sent.
 - Sealing against a real S3 server (moto) that goes away fails, and
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -21,10 +20,12 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import access
 from tests.audit.conftest import S3_ENV, start_moto_server
 from tests.audit.test_audit_desk import fast_checkpoints
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tradingdesk.edge.door import door_metadata
+from tradingdesk.spec.model import TradingDesk
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, market_data_pb2, market_data_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -64,6 +65,8 @@ async def test_line_toggles_and_refusals_of_feeds_and_compliance_are_on_record(t
                 metadata=door_metadata("cli"),
                 timeout=10,
             )
+            # feeds answers once compliance has recorded the change durably: it is in the log already
+            assert [r["enabled"] for r in await records(compliance, "line_enabled")] == [False]
             await feeds.SetLineEnabled(set_line(feed="vendor-a", line="B", enabled=True, actor="sre-anna"), timeout=10)
 
             # Refused: to feeds, an unknown line and an over-long reason; to compliance, bad input to its calls.
@@ -92,11 +95,10 @@ async def test_line_toggles_and_refusals_of_feeds_and_compliance_are_on_record(t
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
 
-            # feeds hands its records to compliance in the background: wait until they are in the log
-            toggles = await wait_for(
-                lambda: _when(records(compliance, "line_enabled"), lambda r: len(r) >= 2), timeout=20
-            )
-            refusals = await wait_for(lambda: _when(records(compliance, "refused"), lambda r: len(r) >= 5), timeout=20)
+            # each was recorded before it was answered (feeds' refusals too, compliance being up)
+            toggles = await records(compliance, "line_enabled")
+            refusals = await records(compliance, "refused")
+            assert len(toggles) == 2 and len(refusals) == 5
     finally:
         await desk.stop()
 
@@ -134,15 +136,9 @@ async def test_line_toggles_and_refusals_of_feeds_and_compliance_are_on_record(t
     assert by["compliance", "RecordServiceEvents", "INVALID_ARGUMENT"]["message"] == "events: at least one is required"
 
 
-async def _when(fetch, enough):
-    """The value ``fetch`` gives, once ``enough(value)``; else None (for ``wait_for``)."""
-    value = await fetch
-    return value if enough(value) else None
-
-
-def seal_failures(port: int) -> dict[str, float]:
+def seal_failures(desk: TradingDesk, port: int) -> dict[str, float]:
     """``tradingdesk_audit_seal_failures_total`` by reason, as compliance's /metrics shows it now."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    text = access.metrics_text(desk, port)
     found = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -171,7 +167,7 @@ async def test_a_seal_the_s3_server_does_not_take_is_counted_on_metrics(
                 compliance = compliance_pb2_grpc.ComplianceServiceStub(ch)
                 seal = compliance_pb2.SealRequest(actor="sre-anna", reason="before the S3 server goes away")
                 await compliance.Seal(seal, timeout=30)
-                before = seal_failures(port)
+                before = seal_failures(desk.desk, port)
                 assert set(before) == {"unavailable", "conflict", "misconfigured", "error", "signing_key"}
                 assert before["unavailable"] == 0, before  # every reason is exported from 0, so increase() sees one
 
@@ -181,7 +177,9 @@ async def test_a_seal_the_s3_server_does_not_take_is_counted_on_metrics(
                 why = await refused_with(compliance.Seal, seal, grpc.StatusCode.UNAVAILABLE)
                 assert f"s3://{bucket}/" in why and "not yet in" in why
 
-                after = await wait_for(lambda: (f := seal_failures(port))["unavailable"] >= 1 and f, timeout=20)
+                after = await wait_for(
+                    lambda: (f := seal_failures(desk.desk, port))["unavailable"] >= 1 and f, timeout=20
+                )
                 assert after["unavailable"] > before["unavailable"]
                 assert {k: v for k, v in after.items() if k != "unavailable"} == {
                     k: v for k, v in before.items() if k != "unavailable"

@@ -29,7 +29,7 @@ from tradingdesk.audit.record import (
     RecordError,
     decode_record,
     encode_payload,
-    encode_record,
+    encode_records,
 )
 from tradingdesk.audit.segment import parse_header
 from tradingdesk.audit.spool import Spool
@@ -172,6 +172,13 @@ def risk_entries(incarnation: str, seqs: range) -> list:
     return out
 
 
+def version_1_records(first_index: int, entries: list[Entry]) -> tuple[bytes, list[bytes]]:
+    """``encode_records`` as the first version of the format wrote them (``"v":1``)."""
+    _, records = encode_records(first_index, entries)
+    records = [r.replace(b'{"v":2,', b'{"v":1,', 1) for r in records]
+    return b"".join(r + b"\n" for r in records), records
+
+
 def test_each_source_journal_runs_on_its_own_and_a_risk_gap_is_named(tmp_path: Path, monkeypatch) -> None:
     """Version 1 records (written before risk was a source) then version 2 records of two sources interleaved:
     each source's seqs are checked on their own; a risk change missing between two is named."""
@@ -181,7 +188,7 @@ def test_each_source_journal_runs_on_its_own_and_a_risk_gap_is_named(tmp_path: P
     spool = Spool(tmp_path / "spool")
     journal = "a" * 32
     with monkeypatch.context() as m:  # a log begun by the first version of the format
-        m.setattr(spool_module, "encode_record", lambda i, e: encode_record(i, e).replace(b'{"v":2,', b'{"v":1,', 1))
+        m.setattr(spool_module, "encode_records", version_1_records)
         spool.append(journal_entries(journal, range(1, 6)))
         seal_all(spool, bucket, signer)
     spool.append(journal_entries(journal, range(6, 9)) + risk_entries("r" * 32, range(1, 4)))

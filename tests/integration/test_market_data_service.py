@@ -311,8 +311,9 @@ async def test_feed_status_reports_every_feed_and_line(start: Starter) -> None:
     assert err.value.code() == grpc.StatusCode.NOT_FOUND and "nope" in (err.value.details() or "")
 
 
-async def test_set_line_enabled_refuses_unknown_feeds_lines_and_long_reasons(start: Starter) -> None:
+async def test_set_line_enabled_refuses_unknown_feeds_lines_and_long_reasons(start: Starter, tmp_path: Path) -> None:
     service, _, stub = await start()
+    service.audit_events.address = f"unix:{tmp_path / 'no-compliance.sock'}"  # compliance is away
     for request, code, word in [
         (pb.SetLineEnabledRequest(feed="nope", line="A"), grpc.StatusCode.NOT_FOUND, "nope"),
         (pb.SetLineEnabledRequest(feed="vendor-a", line="C"), grpc.StatusCode.NOT_FOUND, "lines: A, B"),
@@ -326,14 +327,31 @@ async def test_set_line_enabled_refuses_unknown_feeds_lines_and_long_reasons(sta
             await stub.SetLineEnabled(request)
         assert err.value.code() == code and word in (err.value.details() or "")
     assert all(h.enabled for h in service.handlers["vendor-a"].lines.values())  # nothing changed
-    feed = await stub.SetLineEnabled(pb.SetLineEnabledRequest(feed="vendor-a", line="B", reason="drill"))
-    assert [(line.name, line.state, line.detail) for line in feed.lines][1] == (
-        "B",
-        pb.LINE_STATE_DISABLED,
-        "disabled: drill",
-    )
-    feed = await stub.SetLineEnabled(pb.SetLineEnabledRequest(feed="vendor-a", line="B", enabled=True))
+    # compliance did not take the refusals at once: they wait in the queue for it
+    assert [e.refused.code for e in service.audit_events._queue] == ["NOT_FOUND", "NOT_FOUND", "INVALID_ARGUMENT"]
+
+
+async def test_a_line_change_compliance_cannot_record_is_refused_and_not_made(start: Starter, tmp_path: Path) -> None:
+    """Feeds records a line change in the audit trail before making it (as risk journals its changes): with
+    compliance away, taking a line out of service is refused with UNAVAILABLE and the line stays in service."""
+    service, _, stub = await start()
+    service.audit_events.address = f"unix:{tmp_path / 'no-compliance.sock'}"
     await eventually(lambda: service.handlers["vendor-a"].lines["B"].state == "LIVE")
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.SetLineEnabled(pb.SetLineEnabledRequest(feed="vendor-a", line="B", actor="sre-anna", reason="drill"))
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (err.value.details() or "").startswith(
+        "the change could not be recorded in the audit trail, so it was not made: compliance answered UNAVAILABLE"
+    )
+    line = service.handlers["vendor-a"].lines["B"]
+    assert line.enabled and line.state == "LIVE"
+    # the refused attempt is on its way to the trail: queued, sent when compliance is back
+    (refusal,) = service.audit_events._queue
+    assert (refusal.refused.method, refusal.refused.code, refusal.refused.actor) == (
+        "SetLineEnabled",
+        "AUDIT_UNAVAILABLE",
+        "sre-anna",
+    )
 
 
 async def test_the_shipped_sample_replays_completely_through_the_service(start: Starter) -> None:

@@ -1,10 +1,12 @@
 """The live dashboard in a real headless browser (Debian's chromium driven by Selenium through chromedriver):
-five healthy services on load, an order's fill shown within a second without reloading, the alert when a
-feed is cut."""
+refused without credentials, in after logging in with a token (HTTPS; the browser is told to accept the desk's
+own CA's certificate), five healthy services on load, an order's fill shown within a second without reloading,
+the alert when a feed is cut."""
 
 from __future__ import annotations
 
 import shutil
+import ssl
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from tests import access
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tests.monitoring.orders import buy_filled
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
@@ -29,7 +32,9 @@ CHROME_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1400,1400",
+    "--ignore-certificate-errors",  # the dashboard's certificate is signed by the desk's own CA
 )
+OPS_TOKEN = "browser-ops-token-3e9d"
 
 
 @pytest.fixture
@@ -58,12 +63,23 @@ def rows(chrome: webdriver.Chrome, table: str, attribute: str) -> list[str]:
 
 
 async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Chrome) -> None:
-    desk = await RunningDesk(write_desk(tmp_path)).start()
+    (tmp_path / "ops.token").write_text(OPS_TOKEN)
+
+    def ops_token(doc: dict) -> None:
+        doc["spec"]["access"]["staticTokens"] = [{"identity": "ops", "file": str(tmp_path / "ops.token")}]
+
+    desk = await RunningDesk(write_desk(tmp_path, ops_token)).start()
     try:
-        url = f"http://127.0.0.1:{desk.desk.spec.monitoring.dashboard_port}/"
-        await wait_for(lambda: answers(url), timeout=30)  # the page starts once the desk serves gRPC
-        browser.get(url)
+        url = f"https://127.0.0.1:{desk.desk.spec.monitoring.dashboard_port}/"
+        context = access.https_context(desk.desk, "operations")
+        await wait_for(lambda: answers(url, context), timeout=30)  # the page starts once the desk serves gRPC
+        browser.get(url + "api/status")  # no credentials yet: refused, with the reason
+        assert "no credentials" in browser.find_element("tag name", "body").text
+        browser.get(f"{url}login?token={OPS_TOKEN}")  # sets the session cookie and redirects to the page
+        assert browser.current_url == url
         assert browser.title == "tradingdesk"
+        cookie = browser.get_cookie("td_session")
+        assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
         statuses = await wait_for(lambda: rows(browser, "services", "status") == ["SERVING"] * 5, timeout=20)
         assert statuses
         assert rows(browser, "services", "service") == ["feeds", "routing", "risk", "compliance", "monitoring"]
@@ -98,9 +114,9 @@ def positions(chrome: webdriver.Chrome) -> set[tuple[str, str]]:
     return set(zip(rows(chrome, "positions", "account"), rows(chrome, "positions", "symbol"), strict=True))
 
 
-def answers(url: str) -> bool:
+def answers(url: str, context: ssl.SSLContext | None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return response.status == 200
     except OSError:
         return False

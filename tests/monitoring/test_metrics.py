@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import re
 import threading
-import urllib.request
 from pathlib import Path
 
 import grpc
@@ -18,6 +17,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import access
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tests.monitoring.orders import buy_filled
 from tests.monitoring.tools import points
@@ -117,7 +117,7 @@ async def test_a_live_desk_exports_what_its_rules_read(tmp_path: Path) -> None:
         def scrape() -> dict[str, set[str]]:
             names: dict[str, set[str]] = {}
             for port in ports.values():
-                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                text = access.metrics_text(desk.desk, port)
                 for family in text_string_to_metric_families(text):
                     for sample in family.samples:
                         names.setdefault(sample.name, set()).update(sample.labels)

@@ -11,6 +11,7 @@ from tests.desk_runner import DeskProcess, write_desk
 from tests.integration.test_feed_runbook import run_step, runbook_steps
 from tradingdesk.spec import load_desk
 from tradingdesk.spec.alerting import alerts
+from tradingdesk.spec.domain import data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +53,18 @@ def test_every_block_of_every_monitoring_runbook_runs(desk: DeskProcess) -> None
 
 def test_the_monitoring_guides_commands(desk: DeskProcess, tmp_path: Path) -> None:
     steps = runbook_steps(RUNBOOKS.parent / "monitoring.md")
-    assert list(steps) == ["render", "status"]
+    assert list(steps) == ["scrape", "render", "status"]
+    tls = data_dir(desk.desk) / "tls"
+    routing = desk.desk.spec.monitoring.metrics_ports()["routing"]
+    out = run_step(desk, f"TLS={tls}\nMETRICS=https://127.0.0.1:{routing}\n" + steps["scrape"])
+    assert out.startswith("tradingdesk_tls_certificate_expiry_timestamp_seconds ")
     out = run_step(desk, f"OUT={tmp_path}\n" + steps["render"])
     assert {p.name for p in tmp_path.iterdir()} == {"rules.yml", "prometheus.yml", "alertmanager.yml"}
     assert "alertmanager.yml" in out
     out = run_step(desk, steps["status"])
     assert "desk: healthy" in out and "active alert(s), from desk" in out
+    host, port = desk.desk.spec.services.monitoring.host, desk.desk.spec.monitoring.dashboard_port
+    assert f"dashboard   https://{host}:{port}/" in desk.log.read_text()  # what `tradingdesk up` tells a person
 
 
 def test_silence_without_alertmanager_is_refused_with_the_reason(desk: DeskProcess) -> None:

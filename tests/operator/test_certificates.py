@@ -37,7 +37,11 @@ def cert_of(secret: dict) -> x509.Certificate:
 def test_first_time_a_ca_and_a_certificate_per_service() -> None:
     writes, expiry = plan(desk(), NS, OWNER, {}, NOW)
     names = [s["metadata"]["name"] for s in writes]
-    assert names == ["us-equities-tls-ca", *(service_secret_name("us-equities", s) for s in SERVICE_NAMES)]
+    assert names == [
+        "us-equities-tls-ca",
+        *(service_secret_name("us-equities", s) for s in SERVICE_NAMES),
+        "us-equities-prometheus-tls",
+    ]
     for secret in writes:
         assert secret["type"] == "kubernetes.io/tls"
         assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
@@ -46,7 +50,12 @@ def test_first_time_a_ca_and_a_certificate_per_service() -> None:
     assert common_name(base64.b64decode(risk["data"]["tls.crt"])) == "svc:risk"
     san = cert_of(risk).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "us-equities-risk.trading.svc" in san.get_values_for_type(x509.DNSName)
-    assert set(expiry) == set(SERVICE_NAMES)
+    assert "us-equities-metrics.trading.svc" in san.get_values_for_type(x509.DNSName)  # Prometheus checks it
+    assert set(expiry) == {*SERVICE_NAMES, "prometheus"}
+    scraper = as_existing(writes)["us-equities-prometheus-tls"]
+    assert common_name(base64.b64decode(scraper["data"]["tls.crt"])) == "svc:prometheus"
+    usage = cert_of(scraper).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]  # a client only
 
 
 def test_fresh_certificates_are_kept_and_due_ones_renewed() -> None:
@@ -56,19 +65,22 @@ def test_fresh_certificates_are_kept_and_due_ones_renewed() -> None:
     assert again == [] and same == first
     # within the last third of a 30-day life: every service renewed, the CA kept
     renewed, later = plan(desk(), NS, OWNER, existing, dt.datetime.now(dt.UTC) + dt.timedelta(days=21))
-    assert [s["metadata"]["name"] for s in renewed] == [service_secret_name("us-equities", s) for s in SERVICE_NAMES]
+    assert [s["metadata"]["name"] for s in renewed] == [
+        *(service_secret_name("us-equities", s) for s in SERVICE_NAMES),
+        "us-equities-prometheus-tls",
+    ]
     ca = base64.b64decode(existing["us-equities-tls-ca"]["data"]["tls.crt"])
     assert all(base64.b64decode(s["data"]["ca.crt"]) == ca for s in renewed)
     old = {name: cert_of(existing[name]).serial_number for name in (s["metadata"]["name"] for s in renewed)}
     assert all(cert_of(s).serial_number != old[s["metadata"]["name"]] for s in renewed)
-    assert set(later) == set(SERVICE_NAMES)
+    assert set(later) == {*SERVICE_NAMES, "prometheus"}
 
 
 def test_a_certificate_missing_a_name_or_from_another_ca_is_reissued() -> None:
     writes, _ = plan(desk(), NS, OWNER, {}, NOW)
     existing = as_existing(writes)
     moved, _ = plan(desk(), "elsewhere", OWNER, existing, NOW)  # new namespace: new DNS names
-    assert len(moved) == len(SERVICE_NAMES)
+    assert len(moved) == len(SERVICE_NAMES)  # Prometheus' client certificate names no host: kept
     other_ca, _ = plan(desk(), NS, OWNER, {}, NOW)
     existing["us-equities-feeds-tls"] = as_existing(other_ca)["us-equities-feeds-tls"]
     fixed, _ = plan(desk(), NS, OWNER, existing, NOW)
@@ -79,10 +91,16 @@ def test_cert_manager_gets_an_issuer_and_a_certificate_per_service() -> None:
     objects = cert_manager_objects(desk(days=30), NS, OWNER)
     issuer, *certs = objects
     assert issuer["kind"] == "Issuer" and issuer["spec"] == {"ca": {"secretName": "us-equities-tls-ca"}}
-    assert [c["spec"]["secretName"] for c in certs] == [service_secret_name("us-equities", s) for s in SERVICE_NAMES]
+    assert [c["spec"]["secretName"] for c in certs] == [
+        *(service_secret_name("us-equities", s) for s in SERVICE_NAMES),
+        "us-equities-prometheus-tls",
+    ]
     routing = certs[1]["spec"]
     assert routing["commonName"] == "svc:routing"
-    assert routing["dnsNames"] == [*service_hosts("us-equities", NS, "routing")[:4], "localhost"]
+    assert routing["dnsNames"] == [*service_hosts("us-equities", NS, "routing")[:5], "localhost"]
     assert routing["ipAddresses"] == ["127.0.0.1", "::1"]
     assert (routing["duration"], routing["renewBefore"]) == ("720h", "240h")
     assert routing["usages"] == ["server auth", "client auth"]
+    scraper = certs[-1]["spec"]
+    assert scraper["commonName"] == "svc:prometheus" and scraper["usages"] == ["client auth"]
+    assert "dnsNames" not in scraper and "ipAddresses" not in scraper

@@ -15,6 +15,7 @@ from cryptography import x509
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl
 from tests.operator.process import Operator
+from tradingdesk.security.pki import common_name
 from tradingdesk.spec.model import SERVICE_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.k8s]
@@ -30,6 +31,9 @@ def test_a_certificate_per_service_and_the_expiry_metric(kube: Kubectl, operator
     kube.apply(test_desk_document(DESK), namespace)
     names = [f"{DESK}-{s}-tls" for s in SERVICE_NAMES]
     kube.wait_until("every service certificate", lambda: all(secret(kube, namespace, n) for n in names), 60)
+    scraper = secret(kube, namespace, f"{DESK}-prometheus-tls")  # Prometheus' client certificate, issued with them
+    assert scraper is not None and scraper["type"] == "kubernetes.io/tls"
+    assert common_name(base64.b64decode(scraper["data"]["tls.crt"])) == "svc:prometheus"
     ca = secret(kube, namespace, f"{DESK}-tls-ca")
     assert ca is not None and ca["type"] == "kubernetes.io/tls"
     risk = secret(kube, namespace, f"{DESK}-risk-tls")
@@ -96,11 +100,11 @@ def test_cert_manager_certificates_when_its_crds_exist(kube: Kubectl, operator: 
 
         def certificates() -> list[dict] | None:
             found = kube.json("get", "certificates.cert-manager.io", "-n", namespace)["items"]
-            return found if len(found) == len(SERVICE_NAMES) else None
+            return found if len(found) == len(SERVICE_NAMES) + 1 else None
 
-        certs = kube.wait_until("a Certificate per service", certificates, 60)
+        certs = kube.wait_until("a Certificate per service, and Prometheus'", certificates, 60)
         by_secret = {c["spec"]["secretName"]: c["spec"] for c in certs}
-        assert set(by_secret) == {f"{DESK}-{s}-tls" for s in SERVICE_NAMES}
+        assert set(by_secret) == {f"{DESK}-{s}-tls" for s in [*SERVICE_NAMES, "prometheus"]}
         assert by_secret[f"{DESK}-routing-tls"]["issuerRef"]["name"] == f"{DESK}-tls-ca"
         issuer = kube.json("get", "issuers.cert-manager.io", f"{DESK}-tls-ca", "-n", namespace)
         assert issuer["spec"] == {"ca": {"secretName": f"{DESK}-tls-ca"}}

@@ -39,6 +39,14 @@ def test_without_the_prometheus_operator_a_config_map_holds_rules_scrape_and_rou
     scrape = yaml.safe_load(cm["data"]["scrape.yml"])["scrape_configs"][0]
     targets = {c["labels"]["service"]: c["targets"][0] for c in scrape["static_configs"]}
     assert targets["routing"] == "us-equities-routing.trading.svc:9464"
+    assert scrape["scheme"] == "https"  # with Prometheus' certificate, mounted from its Secret
+    secret = "/etc/prometheus/secrets/us-equities-prometheus-tls"
+    assert scrape["tls_config"] == {
+        "ca_file": f"{secret}/ca.crt",
+        "cert_file": f"{secret}/tls.crt",
+        "key_file": f"{secret}/tls.key",
+        "server_name": "us-equities-metrics.trading.svc",
+    }
     assert "route" in yaml.safe_load(cm["data"]["alertmanager.yml"])
     assert cm["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
 
@@ -57,6 +65,21 @@ def test_with_the_prometheus_operator_a_rule_and_a_service_monitor() -> None:
     assert endpoint["port"] == "metrics" and endpoint["interval"] == "1s"
     targets = {r["targetLabel"] for r in endpoint["relabelings"]}
     assert targets == {"desk", "service"}  # what every rule selects on
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {
+        "ca": {"secret": {"name": "us-equities-prometheus-tls", "key": "ca.crt"}},
+        "cert": {"secret": {"name": "us-equities-prometheus-tls", "key": "tls.crt"}},
+        "keySecret": {"name": "us-equities-prometheus-tls", "key": "tls.key"},
+        "serverName": "us-equities-metrics.trading.svc",
+    }
+
+
+def test_a_desk_without_tls_is_scraped_in_plaintext() -> None:
+    objs = kinds(rendered(True, access={"tls": False}))
+    (endpoint,) = objs["ServiceMonitor/us-equities"]["spec"]["endpoints"]
+    assert "scheme" not in endpoint and "tlsConfig" not in endpoint
+    scrape = yaml.safe_load(objs["ConfigMap/us-equities-monitoring"]["data"]["scrape.yml"])["scrape_configs"][0]
+    assert "scheme" not in scrape and "tls_config" not in scrape
 
 
 def test_every_pod_and_service_carries_the_metrics_port() -> None:
@@ -99,6 +122,14 @@ def test_prometheus_rule_and_service_monitor_in_a_real_cluster(
     assert live["metadata"]["ownerReferences"][0]["kind"] == "TradingDesk"
     monitor = kube.json("get", "servicemonitor", "us-equities", "-n", namespace)
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    # the CRD's schema keeps the TLS settings (it prunes what it does not know), naming a Secret the operator wrote
+    tls = monitor["spec"]["endpoints"][0]["tlsConfig"]
+    assert monitor["spec"]["endpoints"][0]["scheme"] == "https" and tls["keySecret"]["key"] == "tls.key"
+    kube.wait_until(
+        "Prometheus' client certificate",
+        lambda: kube.run("get", "secret", tls["keySecret"]["name"], "-n", namespace, check=False).ok,
+        timeout=90,
+    )
     cm = kube.json("get", "configmap", config_map_name("us-equities"), "-n", namespace)
     assert "alertmanager.yml" in cm["data"]
     svc = kube.json("get", "service", "us-equities-feeds", "-n", namespace)

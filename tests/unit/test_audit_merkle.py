@@ -14,7 +14,9 @@ from tradingdesk.audit.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    leaf_hashes,
     node_hash,
+    parent_hashes,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -40,6 +42,27 @@ def test_known_vectors() -> None:
     # RFC 6962 test vectors (certificate-transparency-go merkle tests): empty tree, and the leaf "" hash.
     assert EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert leaf_hash(b"").hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 70])
+def test_batch_hashes_are_the_definition_one_at_a_time(size: int) -> None:
+    """The spool's batch forms: a leaf hash per record, a parent per complete pair (an odd last node has none)."""
+    leaves = leaf_hashes(RECORDS[:size])
+    assert leaves == [hashlib.sha256(b"\x00" + r).digest() for r in RECORDS[:size]]
+    pairs = zip(leaves[0::2], leaves[1::2], strict=False)
+    assert parent_hashes(leaves) == [hashlib.sha256(b"\x01" + left + right).digest() for left, right in pairs]
+    assert len(parent_hashes(leaves)) == size // 2
+
+
+@pytest.mark.parametrize("cuts", [[70], [1, 70], [3, 4, 70], [5, 6, 13, 32, 33, 70], [0, 8, 8, 64, 69, 70]])
+def test_a_range_extended_a_segment_at_a_time_is_the_tree_of_its_leaves(cuts: list[int]) -> None:
+    """``extend_hashes`` (verify's fold of a segment) gives the root ``append`` of each leaf gives, from any
+    size to any size."""
+    compact, start = CompactRange(), 0
+    for end in cuts:
+        compact.extend_hashes(b"".join(leaf_hash(r) for r in RECORDS[start:end]))
+        assert compact.size == end and compact.root() == mth(RECORDS[:end])
+        start = end
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 70])

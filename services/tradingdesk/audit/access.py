@@ -19,25 +19,17 @@ denied calls must not cost unbounded memory.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
+from tradingdesk.audit.batching import BatchQueue
 from tradingdesk.core.events import AccessDecision
 from tradingdesk.security import channels
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
-log = logging.getLogger(__name__)
-
 QUEUE_MAX = 100_000
-BATCH_MAX = 1_000
-RETRY_INITIAL_S = 0.1
-RETRY_MAX_S = 5.0
-STOP_TIMEOUT_S = 5.0
 
 WriteBatch = Callable[[list[AccessDecision]], Awaitable[None]]
 """Writes decisions durably, or raises (the batch is retried)."""
@@ -53,29 +45,14 @@ def _fold_key(d: AccessDecision) -> tuple:
     return (d.identity, d.via, d.method, d.allowed, d.code, d.detail, d.peer)
 
 
-class QueuedAccessAudit:
+class QueuedAccessAudit(BatchQueue[AccessDecision]):
     """An ``AccessAudit`` that writes batches with ``write`` from a background task (``start``/``stop``)."""
 
     def __init__(self, write: WriteBatch, *, name: str) -> None:
-        self._write = write
-        self.name = name
-        self._queue: list[AccessDecision] = []
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
-        self.dropped = 0
-        self.written = 0
+        super().__init__(write, name=name, what="access decisions", queue_max=QUEUE_MAX, drop_log_every=10_000)
 
     def record_access(self, decision: AccessDecision) -> None:
-        queue = self._queue
-        if len(queue) >= QUEUE_MAX and not self._fold(decision):
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
-                log.error("%s: %d access decisions dropped: the audit writer is behind", self.name, self.dropped)
-            return
-        if len(queue) < QUEUE_MAX:
-            queue.append(decision)
-        if self._wake is not None:
-            self._wake.set()
+        self.put(decision)
 
     def _fold(self, decision: AccessDecision) -> bool:
         """Fold a denial into an identical one still queued (counting it); False if there is none."""
@@ -88,49 +65,6 @@ class QueuedAccessAudit:
                 self._queue[i] = replace(queued, count=queued.count + decision.count)
                 return True
         return False
-
-    def start(self) -> None:
-        self._wake = asyncio.Event()
-        if self._queue:
-            self._wake.set()
-        self._task = asyncio.create_task(self._run(), name=f"{self.name}-access-audit")
-
-    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Write what is queued (for at most ``timeout`` seconds), then stop."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(timeout):
-                while self._queue:
-                    await self._write_some()
-        if self._queue:
-            log.error("%s: %d access decisions not written at stop", self.name, len(self._queue))
-
-    async def _write_some(self) -> None:
-        batch = self._queue[:BATCH_MAX]
-        await self._write(batch)
-        del self._queue[: len(batch)]
-        self.written += len(batch)
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        delay = RETRY_INITIAL_S
-        while True:
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-            try:
-                await self._write_some()
-                delay = RETRY_INITIAL_S
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("%s: access decisions not written yet (retry in %.1fs): %s", self.name, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
 
 
 def decision_message(d: AccessDecision, *, service: str) -> compliance_pb2.AccessDecisionRecord:

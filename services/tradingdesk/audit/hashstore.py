@@ -10,14 +10,12 @@ of the records: after a crash, ``truncate`` drops what is not trusted and the lo
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
-from tradingdesk.audit.merkle import HASH_SIZE, node_hash, root_hash
+from tradingdesk.audit.merkle import HASH_SIZE, node_hash, parent_hashes, root_hash
 
 _MAX_LEVELS = 64
-_sha256 = hashlib.sha256
 
 
 class HashStore:
@@ -69,7 +67,7 @@ class HashStore:
                 nodes, start = [self.node_at(level, first - 1), *new], first - 1
             else:
                 nodes, start = new, first
-            new = [_sha256(b"\x01" + nodes[i] + nodes[i + 1]).digest() for i in range(0, len(nodes) - 1, 2)]
+            new = parent_hashes(nodes)
             first = start // 2
             level += 1
         self.size += len(leaves)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
+from operator import add
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -29,6 +31,21 @@ def leaf_hash(record: bytes) -> bytes:
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
+
+
+_digest = type(_sha256()).digest
+
+
+def leaf_hashes(records: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each record. For the audit log's batches: the loop runs inside ``map`` (in C), without a
+    Python call per record."""
+    return list(map(_digest, map(_sha256, map(add, repeat(b"\x00"), records))))
+
+
+def parent_hashes(nodes: Sequence[bytes]) -> list[bytes]:
+    """``node_hash`` of each pair ``nodes[0], nodes[1]``, ``nodes[2], nodes[3]``, ...; an odd last node has no
+    parent yet. The loop runs inside ``map``, as in ``leaf_hashes``."""
+    return list(map(_digest, map(_sha256, map(add, map(add, repeat(b"\x01"), nodes[0::2]), nodes[1::2]))))
 
 
 class ProofError(ValueError):
@@ -202,6 +219,30 @@ class CompactRange:
     def extend(self, leaves: Iterable[bytes]) -> None:
         for leaf in leaves:
             self.append(leaf)
+
+    def extend_hashes(self, leaves: bytes) -> None:
+        """Append the concatenated leaf hashes ``leaves`` (a segment's leaf list) a level at a time: the same
+        tree as ``append`` of each, with the parents of a level computed in one ``parent_hashes`` call instead
+        of one Python call per node (how ``verify`` folds a segment). Each level's first new node pairs with
+        the subtree of that level the range holds (bit ``level`` of the old size); an odd last node is the
+        range's new subtree of that level."""
+        if self._on_node is not None:  # a caller that sees every node: one leaf at a time
+            self.extend(leaves[i : i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE))
+            return
+        stack = self._stack
+        nodes = [leaves[i : i + HASH_SIZE] for i in range(0, len(leaves), HASH_SIZE)]
+        old_size = self.size
+        level = 0
+        left_over: list[bytes] = []  # each level's unpaired last node, lowest level first
+        while nodes:
+            if old_size >> level & 1:  # the range's subtree of this level is the left sibling of nodes[0]
+                nodes.insert(0, stack.pop())
+            if len(nodes) & 1:
+                left_over.append(nodes.pop())
+            nodes = parent_hashes(nodes)
+            level += 1
+        stack.extend(reversed(left_over))
+        self.size = old_size + len(leaves) // HASH_SIZE
 
     def root(self) -> bytes:
         stack = self._stack

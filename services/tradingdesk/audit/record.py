@@ -32,9 +32,12 @@ Version 1 (the first logs) is the same line with ``"v":1``; it knew only the sou
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quote
-from typing import Any
+from typing import Any, NamedTuple
+
+import msgspec
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = frozenset({1, 2})
@@ -66,8 +69,9 @@ class RecordError(ValueError):
     """Bytes that are not a version-1 audit record."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """A decoded record (immutable; a named tuple, built for every record ``verify`` reads)."""
+
     version: int
     index: int
     ts_ns: int
@@ -121,11 +125,30 @@ class Entry:
 
 def encode_record(index: int, e: Entry) -> bytes:
     """The canonical bytes of ``e`` at ``index``."""
-    return (
-        f'{{"v":2,"index":{index},"ts_ns":{e.ts_ns},"source":{_quote(e.source)},'
-        f'"incarnation":{_quote(e.incarnation)},"seq":{e.seq},"kind":{_quote(e.kind)},'
-        f'"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'
-    ).encode("ascii")
+    return encode_records(index, [e])[1][0]
+
+
+def encode_records(first_index: int, entries: Sequence[Entry]) -> tuple[bytes, list[bytes]]:
+    """The canonical bytes of ``entries`` at ``first_index`` on: one bytes object per record (as ``encode_record``
+    gives) and the buffer the spool appends (each record followed by a newline). For the audit log's batches: the
+    quoted source and incarnation (the same for a whole run of records) are formatted once per pair, not per
+    record."""
+    middles: dict[tuple[str, str], str] = {}
+    known = middles.get  # a middle is never empty: ``known(key) or middle(e)`` formats each pair once
+
+    def middle(e: Entry) -> str:
+        text = middles[e.source, e.incarnation] = f',"source":{_quote(e.source)},"incarnation":{_quote(e.incarnation)}'
+        return text
+
+    records = [
+        f'{{"v":2,"index":{index},"ts_ns":{e.ts_ns}{known((e.source, e.incarnation)) or middle(e)},"seq":{e.seq},'
+        f'"kind":{_quote(e.kind)},"order_id":{_quote(e.order_id)},"payload":{e.payload_json}}}'.encode("ascii")
+        for index, e in enumerate(entries, first_index)
+    ]
+    records.append(b"")  # the last record's newline
+    data = b"\n".join(records)
+    records.pop()
+    return data, records
 
 
 def encode_payload(payload: dict[str, Any]) -> str:
@@ -147,13 +170,28 @@ _FIELDS = {
 
 _FIELD_NAMES = frozenset(_FIELDS)
 _decode_json = json.JSONDecoder().decode
+_decode_fast = msgspec.json.decode
+
+
+def _parse_json(raw: bytes) -> Any:
+    """``json.loads`` of an ASCII record, about three times quicker (msgspec's decoder, on the verifier's path
+    for every record of a year). What msgspec decodes, the standard decoder decodes to the same value (integers
+    of any size included); what it refuses (``NaN``, a lone surrogate escape, bad JSON, non-ASCII bytes) goes
+    to the standard decoder, which accepts or refuses it as it always did: what ``verify`` accepts is
+    unchanged."""
+    if raw.isascii():
+        try:
+            return _decode_fast(raw)
+        except msgspec.DecodeError:
+            pass
+    return _decode_json(raw.decode("ascii"))
 
 
 def decode_record(raw: bytes) -> Record:
     """Parse and check one record; ``RecordError`` names what is wrong. (On the verifier's path for every
     record of a year: exact types are checked with ``type() is``, which also refuses a bool for an int.)"""
     try:
-        obj = _decode_json(raw.decode("ascii"))
+        obj = _parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"not ASCII JSON: {exc}") from None
     if type(obj) is not dict:
@@ -164,25 +202,26 @@ def decode_record(raw: bytes) -> Record:
     version = obj["v"]
     if type(version) is not int or version not in READABLE_VERSIONS:
         raise RecordError(f"format version {version!r} is not one this reader knows ({sorted(READABLE_VERSIONS)})")
-    for name, kind in _FIELDS.items():
-        if type(obj[name]) is not kind:
-            raise RecordError(f"field {name!r} is not a {kind.__name__}")
-    if obj["source"] not in _SOURCES_OF_VERSION[version]:
-        raise RecordError(f"unknown source {obj['source']!r} for format version {version}")
-    if obj["index"] < 0 or obj["seq"] < 0:
+    index, ts_ns, source, seq, payload = obj["index"], obj["ts_ns"], obj["source"], obj["seq"], obj["payload"]
+    incarnation, kind, order_id = obj["incarnation"], obj["kind"], obj["order_id"]
+    if not (
+        type(index) is int
+        and type(ts_ns) is int
+        and type(source) is str
+        and type(incarnation) is str
+        and type(seq) is int
+        and type(kind) is str
+        and type(order_id) is str
+        and type(payload) is dict
+    ):
+        for name, expected in _FIELDS.items():  # name the first field in the documented order
+            if type(obj[name]) is not expected:
+                raise RecordError(f"field {name!r} is not a {expected.__name__}")
+    if source not in _SOURCES_OF_VERSION[version]:
+        raise RecordError(f"unknown source {source!r} for format version {version}")
+    if index < 0 or seq < 0:
         raise RecordError("index and seq are >= 0")
-    return Record(
-        version,
-        obj["index"],
-        obj["ts_ns"],
-        obj["source"],
-        obj["incarnation"],
-        obj["seq"],
-        obj["kind"],
-        obj["order_id"],
-        obj["payload"],
-        raw,
-    )
+    return Record(version, index, ts_ns, source, incarnation, seq, kind, order_id, payload, raw)
 
 
 __all__ = [
@@ -207,4 +246,5 @@ __all__ = [
     "decode_record",
     "encode_payload",
     "encode_record",
+    "encode_records",
 ]

@@ -3,35 +3,31 @@ requests it refused, handed to the compliance service (``RecordServiceEvents``),
 
     events = ServiceEvents(compliance_address, service="feeds")
     events.start()
-    events.record(line_enabled_event(...))   # never blocks, never raises
+    await events.hand_over([line_enabled_event(...)], timeout=5)   # durable when it returns, or raises
+    events.record(refusal_event(...))                               # queued: never blocks, never raises
 
-A background task sends what is queued in batches, retrying with backoff until compliance answers, as
-``QueuedAccessAudit`` does for access decisions. The service answers its caller without waiting: taking a bad
-feed line out of service must work while compliance is away. What it has not handed over yet is in its memory
+A change is handed over before it is made (``hand_over``), as risk journals its changes before applying them:
+when compliance cannot record it, the change is refused and not made. What cannot be handed over at once (a
+refusal while compliance is away) is queued, and a background task sends the queue in batches, retrying with
+backoff until compliance answers (``audit/batching.py``, as for access decisions). What is queued is in memory
 only (a crash loses it; the ERROR log at stop says how much). The queue holds ``QUEUE_MAX`` events; beyond that
 events are counted as dropped and logged at ERROR.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
 
 import grpc
 from google.protobuf.message import Message
 
-from tradingdesk.audit.access import RETRY_INITIAL_S, RETRY_MAX_S, STOP_TIMEOUT_S
+from tradingdesk.audit.batching import BatchQueue, BatchRefused
 from tradingdesk.core.reject import Reject
 from tradingdesk.edge.refusals import grpc_refusal
 from tradingdesk.security import channels
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
-log = logging.getLogger(__name__)
-
 QUEUE_MAX = 10_000
-BATCH_MAX = 1_000
 CALL_TIMEOUT_S = 5.0
 
 
@@ -88,86 +84,35 @@ def refusal_event(
     )
 
 
-class ServiceEvents:
+class ServiceEvents(BatchQueue[compliance_pb2.ServiceEventRecord]):
     """A queue of ``ServiceEventRecord`` sent to ``ComplianceService.RecordServiceEvents`` at ``address``."""
 
     def __init__(self, address: str, *, service: str) -> None:
+        super().__init__(self._send, name=service, what="audit events", queue_max=QUEUE_MAX)
         self.address = address
         self.service = service
-        self._queue: list[compliance_pb2.ServiceEventRecord] = []
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
-        self.dropped = 0
-        self.written = 0
 
     def record(self, event: compliance_pb2.ServiceEventRecord) -> None:
-        if len(self._queue) >= QUEUE_MAX:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1_000 == 0:
-                log.error("%s: %d audit events dropped: compliance does not take them", self.service, self.dropped)
-            return
-        self._queue.append(event)
-        if self._wake is not None:
-            self._wake.set()
+        """Queue ``event`` for the background sender; never blocks, never raises."""
+        self.put(event)
 
-    def start(self) -> None:
-        self._wake = asyncio.Event()
-        if self._queue:
-            self._wake.set()
-        self._task = asyncio.create_task(self._run(), name=f"{self.service}-audit-events")
+    async def hand_over(self, events: list[compliance_pb2.ServiceEventRecord], *, timeout: float) -> None:
+        """Send ``events`` now, not queued: compliance has recorded them durably when this returns. Raises
+        ``BatchRefused`` when compliance refuses them, another exception when it cannot be reached in
+        ``timeout`` seconds."""
+        await self._send(events, timeout=timeout)
 
-    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Send what is queued (one more try, for at most ``timeout`` seconds), then stop."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(timeout):
-                while self._queue:
-                    await self._send_some()
-        if self._queue:
-            log.error("%s: %d audit events not handed to compliance at stop", self.service, len(self._queue))
-
-    async def _send_some(self) -> None:
-        batch = self._queue[:BATCH_MAX]
+    async def _send(self, batch: list[compliance_pb2.ServiceEventRecord], *, timeout: float = CALL_TIMEOUT_S) -> None:
         request = compliance_pb2.RecordServiceEventsRequest(events=batch)
-        async with channels.aio_channel(self.address) as channel:  # the service's own identity
-            stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
-            await stub.RecordServiceEvents(request, timeout=CALL_TIMEOUT_S)
-        del self._queue[: len(batch)]
-        self.written += len(batch)
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        delay = RETRY_INITIAL_S
-        while True:
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-            try:
-                await self._send_some()
-                delay = RETRY_INITIAL_S
-            except asyncio.CancelledError:
-                raise
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                    await self._back_off(exc, delay)
-                    delay = min(delay * 2, RETRY_MAX_S)
-                    continue
+        try:
+            async with channels.aio_channel(self.address) as channel:  # the service's own identity
+                stub = compliance_pb2_grpc.ComplianceServiceStub(channel)
+                await stub.RecordServiceEvents(request, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 # Compliance recorded the refused batch itself; sending it again would block the queue for good.
-                dropped = min(len(self._queue), BATCH_MAX)
-                del self._queue[:dropped]
-                self.dropped += dropped
-                log.error("%s: compliance refused %d audit events: %s", self.service, dropped, exc.details())
-            except Exception as exc:
-                await self._back_off(exc, delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-
-    async def _back_off(self, exc: Exception, delay: float) -> None:
-        log.warning("%s: audit events not handed to compliance yet (retry in %.1fs): %s", self.service, delay, exc)
-        await asyncio.sleep(delay)
+                raise BatchRefused(f"compliance refused them: {exc.details()}") from exc
+            raise
 
 
-__all__ = ["QUEUE_MAX", "ServiceEvents", "line_enabled_event", "refusal_event"]
+__all__ = ["CALL_TIMEOUT_S", "QUEUE_MAX", "ServiceEvents", "line_enabled_event", "refusal_event"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import hashlib
 import os
 import threading
 import time
@@ -35,8 +34,8 @@ from pathlib import Path
 
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey
 from tradingdesk.audit.hashstore import HashStore
-from tradingdesk.audit.merkle import consistency_proof, leaf_hash, root_hash
-from tradingdesk.audit.record import READABLE_VERSIONS, Entry, encode_record
+from tradingdesk.audit.merkle import consistency_proof, leaf_hashes, root_hash
+from tradingdesk.audit.record import READABLE_VERSIONS, Entry, encode_records
 from tradingdesk.audit.segment import (
     SEGMENTS_DIR,
     SegmentHeader,
@@ -49,7 +48,6 @@ from tradingdesk.audit.segment import (
 
 _SEALED = "sealed"
 _HASHES_SYNCED = "hashes-synced"
-_sha256 = hashlib.sha256
 _MAX = 2**63
 
 
@@ -110,7 +108,7 @@ class Spool:
         self._open_records: list[bytes] = self._read_open_file()
         self._open_fd = os.open(self._open_path(self.cut_size), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         _fsync_dir(self.dir)
-        self.hashes.extend([leaf_hash(raw) for raw in self._open_records])
+        self.hashes.extend(leaf_hashes(self._open_records))
         self.sealed_size, self.sealed_checkpoint = self._read_sealed()
 
     # ---------------------------------------------------------------- state
@@ -151,14 +149,12 @@ class Spool:
                 raise
 
     def _write(self, entries: list[Entry]) -> list[bytes]:
-        index = self.size
-        records = [encode_record(index + n, e) for n, e in enumerate(entries)]
-        data = b"\n".join(records) + b"\n"
+        data, records = encode_records(self.size, entries)
         written = os.write(self._open_fd, data)
         while written < len(data):  # a short write (disk nearly full): finish or raise
             written += os.write(self._open_fd, data[written:])
         self._open_records.extend(records)
-        self.hashes.extend([_sha256(b"\x00" + raw).digest() for raw in records])
+        self.hashes.extend(leaf_hashes(records))
         self.hashes.flush()
         return records
 
@@ -230,7 +226,7 @@ class Spool:
         if start != self.cut_size or self._open_records:
             raise SpoolError(f"cannot adopt segment {start}-{end} into a log of {self.size} records")
         header, records = parse_segment(data)
-        self.hashes.extend([leaf_hash(raw) for raw in records])
+        self.hashes.extend(leaf_hashes(records))
         root = _root_of(header.checkpoint)
         if self.hashes.size != end or self.hashes.leaves(start, end) != header.leaves or self.hashes.root() != root:
             self.hashes.truncate(start)

@@ -293,8 +293,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if security.tls is not None:
             export_certificate_expiry(security.tls)
         service = build_service(args.service, desk)
-        if security.access_log is not None:  # denied and privileged calls into the desk's audit trail too
-            security.access_log.forward(service.access_audit.record_access, asyncio.get_running_loop())
+        for access_log in (security.access_log, telemetry.access_log):  # refusals into the audit trail too
+            if access_log is not None:
+                access_log.forward(service.access_audit.record_access, asyncio.get_running_loop())
         try:
             await serve_until_signalled(service, address, security=security, interceptors=telemetry.server_interceptors)
         finally:

@@ -46,12 +46,10 @@ from tradingdesk.audit.record import (
     KIND_OPERATOR_ACTION,
     KIND_SEAL,
     KIND_SOURCE_REFUSED,
-    SOURCE_COMPLIANCE,
     SOURCE_JOURNAL,
     Entry,
     RecordError,
     decode_record,
-    encode_payload,
 )
 from tradingdesk.audit.record import (
     SOURCES as RECORD_SOURCES,
@@ -59,7 +57,12 @@ from tradingdesk.audit.record import (
 from tradingdesk.compliance.conduct import ConductWatch
 from tradingdesk.compliance.conduct_rpcs import ConductRpcs
 from tradingdesk.compliance.metrics import ComplianceMetrics
-from tradingdesk.compliance.service_events import own_refusal_item, service_event_items
+from tradingdesk.compliance.service_events import (
+    compliance_item,
+    own_refusal_item,
+    request_fields,
+    service_event_items,
+)
 from tradingdesk.compliance.sources import SOURCES, Source, first_message
 from tradingdesk.compliance.trail import AuditTrail, Indexed, SealFailed, checkpoint_of
 from tradingdesk.core.clock import Clock
@@ -119,16 +122,7 @@ class SourceState:
 
 def _access_item(service: str, decision: AccessDecision) -> Indexed:
     """An ``access`` record of compliance's own, for a decision ``service`` made."""
-    entry = Entry(
-        ts_ns=decision.ts_ns,
-        source=SOURCE_COMPLIANCE,
-        incarnation="",
-        seq=0,
-        kind=KIND_ACCESS,
-        order_id="",
-        payload_json=encode_payload({"service": service, **encode_access(decision)}),
-    )
-    return Indexed(entry)
+    return compliance_item(KIND_ACCESS, {"service": service, **encode_access(decision)}, decision.ts_ns)
 
 
 class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServicer):
@@ -380,16 +374,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
 
     async def _append_own(self, kind: str, payload: dict, *, incarnation: str = "", ts_ns: int | None = None) -> int:
         """Append one of compliance's own records durably; its log index."""
-        entry = Entry(
-            ts_ns=time.time_ns() if ts_ns is None else ts_ns,
-            source=SOURCE_COMPLIANCE,
-            incarnation=incarnation,
-            seq=0,
-            kind=kind,
-            order_id="",
-            payload_json=encode_payload(payload),
-        )
-        return await self.trail.append([Indexed(entry)])
+        item = compliance_item(kind, payload, time.time_ns() if ts_ns is None else ts_ns, incarnation=incarnation)
+        return await self.trail.append([item])
 
     async def _write_batches(self, state: SourceState, queue: asyncio.Queue[list[Indexed] | None]) -> None:
         """Append what the reader queued, in batches, two in flight: the next batch is encoded and written while
@@ -503,12 +489,6 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                     raise invalid(where, "identity, method and service are required")
                 if d.ts_ns <= 0:
                     raise invalid(f"{where}.ts_ns", "must be > 0")
-                try:
-                    fields = json.loads(d.request_json) if d.request_json else {}
-                except ValueError:
-                    raise invalid(f"{where}.request_json", "is not JSON") from None
-                if not isinstance(fields, dict):
-                    raise invalid(f"{where}.request_json", "must be a JSON object")
                 decision = AccessDecision(
                     ts_ns=d.ts_ns,
                     identity=bounded(d.identity),
@@ -519,7 +499,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                     detail=d.detail[:TEXT_MAX],
                     privileged=d.privileged,
                     peer=bounded(d.peer),
-                    request=bounded(fields),
+                    request=request_fields(d.request_json, f"{where}.request_json"),
                     count=max(1, d.count),
                 )
                 decisions.append((bounded(d.service), decision))

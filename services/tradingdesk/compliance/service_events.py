@@ -28,11 +28,13 @@ MAX_EVENTS = 10_000
 TEXT_MAX = 1_000
 
 
-def _item(kind: str, payload: dict[str, Any], ts_ns: int) -> Indexed:
+def compliance_item(kind: str, payload: dict[str, Any], ts_ns: int, *, incarnation: str = "") -> Indexed:
+    """A record of compliance's own (source ``compliance``: no journal seq; an incarnation only when it records
+    one)."""
     entry = Entry(
         ts_ns=ts_ns,
         source=SOURCE_COMPLIANCE,
-        incarnation="",
+        incarnation=incarnation,
         seq=0,
         kind=kind,
         order_id="",
@@ -52,7 +54,7 @@ def refusal_item(
         "reason": bounded(reason),
         "peer": bounded(peer),
     }
-    return _item(KIND_REFUSED, payload, time.time_ns() if ts_ns is None else ts_ns)
+    return compliance_item(KIND_REFUSED, payload, time.time_ns() if ts_ns is None else ts_ns)
 
 
 def own_refusal_item(*, method: str, door: str, reject: Reject, request: Message, peer: str) -> Indexed:
@@ -72,6 +74,18 @@ def _text(value: str, where: str, *, required: bool = False) -> str:
     if len(value) > TEXT_MAX:
         raise invalid(where, f"at most {TEXT_MAX} characters")
     return value
+
+
+def request_fields(request_json: str, where: str) -> dict[str, Any]:
+    """The request fields a record hands over as ``request_json`` (a JSON object, or empty for none), bounded as
+    ``edge.refusals.bounded`` bounds them; a ``Reject`` naming ``where`` if they are not a JSON object."""
+    try:
+        fields = json.loads(request_json) if request_json else {}
+    except ValueError:
+        raise invalid(where, "is not JSON") from None
+    if not isinstance(fields, dict):
+        raise invalid(where, "must be a JSON object")
+    return bounded(fields)
 
 
 def service_event_items(request: compliance_pb2.RecordServiceEventsRequest) -> list[Indexed]:
@@ -100,15 +114,9 @@ def service_event_items(request: compliance_pb2.RecordServiceEventsRequest) -> l
                 "peer": _text(e.peer, f"{where}.line_enabled.peer"),
                 "line_state": _text(e.line_state, f"{where}.line_enabled.line_state"),
             }
-            items.append(_item(KIND_LINE_ENABLED, payload, event.ts_ns))
+            items.append(compliance_item(KIND_LINE_ENABLED, payload, event.ts_ns))
         elif which == "refused":
             r = event.refused
-            try:
-                fields = json.loads(r.request_json) if r.request_json else {}
-            except ValueError:
-                raise invalid(f"{where}.refused.request_json", "is not JSON") from None
-            if not isinstance(fields, dict):
-                raise invalid(f"{where}.refused.request_json", "must be a JSON object")
             refusal = Refusal(
                 method=_text(r.method, f"{where}.refused.method", required=True),
                 door=_text(r.door, f"{where}.refused.door"),
@@ -116,7 +124,7 @@ def service_event_items(request: compliance_pb2.RecordServiceEventsRequest) -> l
                 code=_text(r.code, f"{where}.refused.code", required=True),
                 status=_text(r.status, f"{where}.refused.status"),
                 message=_text(r.message, f"{where}.refused.message"),
-                request=bounded(fields),
+                request=request_fields(r.request_json, f"{where}.refused.request_json"),
             )
             items.append(
                 refusal_item(
@@ -135,7 +143,9 @@ def service_event_items(request: compliance_pb2.RecordServiceEventsRequest) -> l
 
 __all__ = [
     "MAX_EVENTS",
+    "compliance_item",
     "own_refusal_item",
     "refusal_item",
+    "request_fields",
     "service_event_items",
 ]

@@ -260,23 +260,11 @@ class AuditTrail:
         spool = self.spool
         assert spool is not None
         spool.sync()
-        rows = []
-        for n, (item, raw) in enumerate(zip(items, raws, strict=True)):
-            e = item.entry
-            rows.append(
-                IndexRow(
-                    first + n,
-                    e.incarnation,
-                    e.seq,
-                    e.ts_ns,
-                    e.source,
-                    e.kind,
-                    e.order_id,
-                    item.account,
-                    item.symbol,
-                    raw.decode("ascii"),
-                )
-            )
+        rows = [
+            IndexRow(index, e.incarnation, e.seq, e.ts_ns, e.source, e.kind, e.order_id, item.account, item.symbol,
+                     raw.decode("ascii"))
+            for index, (item, e, raw) in enumerate(zip(items, [i.entry for i in items], raws, strict=True), first)
+        ]  # fmt: skip
         self.index.insert_many(rows)
 
     async def cut(self) -> Cut | None:

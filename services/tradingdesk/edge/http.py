@@ -3,6 +3,10 @@
 uvicorn's own signal handlers are left out: the service's lifecycle owns SIGTERM, and stops this server
 from its ``stop``. A port that cannot be bound is reported (logged, ``start`` returns False) rather than
 raised: the service's gRPC side keeps working.
+
+With ``tls`` it serves HTTPS with those certificate files (``security.https``: a client certificate of the
+desk's CA is asked for, not required) and hands the application the verified client certificate's common name
+as ``scope["extensions"][CLIENT_CERTIFICATE]`` (uvicorn itself does not pass the peer certificate on).
 """
 
 from __future__ import annotations
@@ -15,8 +19,31 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tradingdesk.security.https import common_name, server_context
+from tradingdesk.security.tls import TlsFiles
 
 log = logging.getLogger(__name__)
+
+CLIENT_CERTIFICATE = "tradingdesk.client_certificate"
+"""Key in ``scope["extensions"]``: the common name of the client certificate the handshake verified, or None."""
+
+
+class _ClientCertificateH11(H11Protocol):
+    """uvicorn's h11 protocol, with each request's scope carrying the connection's verified client certificate."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        name = common_name(ssl_object.getpeercert()) if ssl_object is not None else None
+        app = self.app
+
+        async def with_certificate(scope, receive, send) -> None:
+            scope.setdefault("extensions", {})[CLIENT_CERTIFICATE] = name
+            await app(scope, receive, send)
+
+        self.app = with_certificate
 
 
 class _Server(uvicorn.Server):
@@ -25,12 +52,27 @@ class _Server(uvicorn.Server):
         yield
 
 
+def https_options(tls: TlsFiles) -> dict[str, Any]:
+    """``uvicorn.Config`` options for HTTPS with ``tls`` (followed as it is renewed) that hand the application the
+    client certificate. The context is made when the server starts: missing files fail its start, logged."""
+    return {"ssl_context_factory": lambda _config, _default: server_context(tls), "http": _ClientCertificateH11}
+
+
+def client_certificate(scope: dict) -> str | None:
+    """The common name of the client certificate verified for this request's connection (``https_options``)."""
+    return scope.get("extensions", {}).get(CLIENT_CERTIFICATE)
+
+
 class BackgroundHttpServer:
-    def __init__(self, app: Any, host: str, port: int, *, name: str) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    def __init__(self, app: Any, host: str, port: int, *, name: str, tls: TlsFiles | None = None) -> None:
+        https = https_options(tls) if tls is not None else {}
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", **https
+        )
         self.server = _Server(config)
         self.address = f"{host}:{port}"
         self.name = name
+        self.scheme = "https" if tls is not None else "http"
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> bool:
@@ -51,7 +93,7 @@ class BackgroundHttpServer:
                 break
             await asyncio.sleep(0.01)
         if self.server.started:
-            log.info("%s on http://%s", self.name, self.address)
+            log.info("%s on %s://%s", self.name, self.scheme, self.address)
         return self.server.started
 
     async def _serve(self, sock: socket.socket) -> None:
@@ -59,6 +101,8 @@ class BackgroundHttpServer:
             await self.server.serve(sockets=[sock])
         except SystemExit:
             log.error("%s: the server on %s stopped", self.name, self.address)
+        except OSError as exc:  # its TLS material cannot be read
+            log.error("%s: cannot serve on %s: %s", self.name, self.address, exc)
 
     async def stop(self) -> None:
         if self._task is None:

@@ -24,7 +24,7 @@ from tradingdesk.core.clock import Clock
 from tradingdesk.feeds.adapters import LineAdapter
 from tradingdesk.feeds.arbitration import LineArbitrator, Loss
 from tradingdesk.feeds.events import FeedMessage, Heartbeat, LineItem
-from tradingdesk.feeds.monitor import DOWN, LineHealth, LineMonitor, Switch, thresholds
+from tradingdesk.feeds.monitor import DISABLED, DOWN, LineHealth, LineMonitor, Switch, thresholds
 from tradingdesk.feeds.quality import OutlierFilter
 from tradingdesk.feeds.state import FeedInfo
 from tradingdesk.spec.model import FeedSpec
@@ -126,6 +126,15 @@ class FeedHandler:
             task.cancel()
         log.warning("feed %s: line %s disabled (%s)", self.spec.name, name, reason or "no reason given")
         self.evaluate(self.clock.now_ns())
+
+    def state_after(self, name: str, *, enabled: bool) -> str:
+        """The state ``disable_line`` (``enabled`` false) or ``enable_line`` leaves a line in, known before either
+        is called (feeds records the change in the audit trail before making it): ``DISABLED`` when taken out; its
+        state now when put back while in service (nothing changes); ``DOWN`` (reconnecting) when put back."""
+        if not enabled:
+            return DISABLED
+        health = self.lines[name]
+        return health.state if health.enabled else DOWN
 
     def enable_line(self, name: str) -> None:
         """Put a line back in service: it reconnects from the feed's next sequence number."""

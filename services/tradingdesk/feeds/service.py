@@ -25,7 +25,8 @@ from grpc.aio import ServicerContext
 from grpc_health.v1 import health, health_pb2
 
 from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
-from tradingdesk.audit.service_events import ServiceEvents, line_enabled_event, refusal_event
+from tradingdesk.audit.batching import BatchRefused
+from tradingdesk.audit.service_events import CALL_TIMEOUT_S, ServiceEvents, line_enabled_event, refusal_event
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.reject import Reject, RejectKind, invalid, not_found, unavailable
 from tradingdesk.edge.clock import desk_clock
@@ -82,6 +83,22 @@ def add_to_server(servicer: MarketDataService, server: grpc.aio.Server) -> None:
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
+def _record_timeout(context: ServicerContext) -> float:
+    """How long compliance may take to record a line change: the call's own deadline, at most ``CALL_TIMEOUT_S``,
+    less a margin to answer in."""
+    remaining = context.time_remaining()
+    return CALL_TIMEOUT_S if remaining is None else max(0.05, min(CALL_TIMEOUT_S, remaining - 0.1))
+
+
+def _why(exc: Exception) -> str:
+    """What compliance answered (or why it could not be reached), for the refusal's message."""
+    if isinstance(exc, BatchRefused):
+        return str(exc)
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"compliance answered {exc.code().name}: {exc.details()}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def feed_ranks(feeds: Iterable[FeedSpec]) -> dict[str, FeedInfo]:
     """Each feed's precedence: by ``priority``, then by order in the spec (so ranks are unique)."""
     ordered = sorted(enumerate(feeds), key=lambda pair: (pair[1].priority, pair[0]))
@@ -127,6 +144,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         """Access decisions about calls to feeds (``audit.access``): feeds has no journal, compliance records them."""
         self.audit_events = ServiceEvents(compliance, service="feeds")
         """Lines taken out of service or put back, and refused SetLineEnabled requests, for the audit trail."""
+        self._line_changes = asyncio.Lock()
+        """Held while a line change is recorded and made (and by ``stop``): one at a time, in the trail's order."""
 
     @property
     def arbitrators(self) -> dict[str, LineArbitrator]:
@@ -177,7 +196,8 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
 
     async def stop(self) -> None:
         """Stop the lines and end every subscription stream (clients see the stream complete)."""
-        self._stopped = True
+        async with self._line_changes:  # a line change being recorded is made before the lines stop
+            self._stopped = True
         self._health = None
         await asyncio.gather(*(h.stop() for h in self.handlers.values()))
         self.fanout.close_all()
@@ -323,44 +343,65 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         )
 
     async def SetLineEnabled(self, request: pb.SetLineEnabledRequest, context: ServicerContext) -> pb.FeedStatus:
-        """Take a line out of service or put it back. The change, and a refused request, go to the audit trail
-        (``audit_events``) with who asked, through which door, and why."""
-        try:
-            handler = self._line_handler(request)
-        except Reject as reject:
-            if reject.kind is not RejectKind.UNAVAILABLE:  # stopping: the request was not refused, the service left
-                self.audit_events.record(
-                    refusal_event(
-                        ts_ns=self.clock.now_ns(),
-                        service=self.name,
-                        method="SetLineEnabled",
-                        door=door_of(context),
-                        reject=reject,
-                        request=request,
-                        peer=context.peer(),
-                    )
+        """Take a line out of service or put it back. The change is recorded in the audit trail (compliance,
+        through ``audit_events``) with who asked, through which door and why before it is made, as risk journals
+        its changes before applying them: when compliance cannot record it, the request is refused with
+        ``UNAVAILABLE`` (``AUDIT_UNAVAILABLE``) and nothing changes. Refused requests are recorded too, before the
+        answer when compliance takes them at once, else from the queue when it is back. One change at a time, so
+        the trail records them in the order they are made."""
+        async with self._line_changes:
+            try:
+                handler = self._line_handler(request)
+                event = line_enabled_event(
+                    ts_ns=self.clock.now_ns(),
+                    service=self.name,
+                    feed=request.feed,
+                    line=request.line,
+                    enabled=request.enabled,
+                    actor=request.actor,
+                    reason=request.reason,
+                    door=door_of(context),
+                    peer=context.peer(),
+                    line_state=handler.state_after(request.line, enabled=request.enabled),
                 )
-            await abort(context, reject)
-        if request.enabled:
-            handler.enable_line(request.line)
-        else:
-            handler.disable_line(request.line, request.reason)
-        now = self.clock.now_ns()
-        self.audit_events.record(
-            line_enabled_event(
-                ts_ns=now,
+                try:
+                    await self.audit_events.hand_over([event], timeout=_record_timeout(context))
+                except Exception as exc:
+                    log.error("feeds: %s line %s not changed: compliance did not record it: %s", request.feed,
+                              request.line, exc)  # fmt: skip
+                    raise unavailable(
+                        f"the change could not be recorded in the audit trail, so it was not made: {_why(exc)}",
+                        "AUDIT_UNAVAILABLE",
+                    ) from None
+            except Reject as reject:
+                await self._refuse(context, reject, request)
+            if request.enabled:
+                handler.enable_line(request.line)
+            else:
+                handler.disable_line(request.line, request.reason)
+        return status.feed_status(handler, self.clock.now_ns())
+
+    async def _refuse(self, context: ServicerContext, reject: Reject, request: pb.SetLineEnabledRequest) -> None:
+        """Record the refused request in the audit trail (at once if compliance takes it, else queued), then
+        answer it. A request refused because the service is stopping was not refused: it is not recorded."""
+        if reject.kind is not RejectKind.UNAVAILABLE or reject.code == "AUDIT_UNAVAILABLE":
+            event = refusal_event(
+                ts_ns=self.clock.now_ns(),
                 service=self.name,
-                feed=request.feed,
-                line=request.line,
-                enabled=request.enabled,
-                actor=request.actor,
-                reason=request.reason,
+                method="SetLineEnabled",
                 door=door_of(context),
+                reject=reject,
+                request=request,
                 peer=context.peer(),
-                line_state=handler.lines[request.line].state,
             )
-        )
-        return status.feed_status(handler, now)
+            if reject.code == "AUDIT_UNAVAILABLE":
+                self.audit_events.record(event)  # compliance did not answer just now: the queue retries
+            else:
+                try:
+                    await self.audit_events.hand_over([event], timeout=_record_timeout(context))
+                except Exception:
+                    self.audit_events.record(event)
+        await abort(context, reject)
 
     def _line_handler(self, request: pb.SetLineEnabledRequest) -> FeedHandler:
         """The feed handler a SetLineEnabled request names; a ``Reject`` naming the bad field."""

@@ -1,7 +1,8 @@
 """Order latency percentiles for the dashboard, read from routing's own /metrics histograms.
 
-A refresh scrapes routing at most every ``scrape_every_s`` (5 s), keeps the cumulative bucket counts, and
-answers percentiles over the last ``window_s`` from the difference with the oldest sample still inside the
+A refresh scrapes routing at most every ``scrape_every_s`` (5 s; over HTTPS with monitoring's own certificate
+when the desk's TLS is on: routing's /metrics admits the desk's services), keeps the cumulative bucket counts,
+and answers percentiles over the last ``window_s`` from the difference with the oldest sample still inside the
 window, interpolating within a bucket as Prometheus' ``histogram_quantile`` does. No Prometheus server is
 needed for it. Not at every status refresh: rendering routing's whole /metrics page takes routing's CPU (and
 its GIL) away from orders, and a percentile over a minute moves little in a second; scraping every second cost
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.tls import TlsFiles
 from tradingdesk.v1 import monitoring_pb2
 
 HANDLING = "grpc_server_handling_seconds"
@@ -73,11 +76,16 @@ def quantile(q: float, bounds: tuple[float, ...], counts: tuple[float, ...]) -> 
 class LatencyWindow:
     """Samples of routing's histograms over time, and percentiles of the last ``window_s``."""
 
-    def __init__(self, url: str | None, *, window_s: int = 60, scrape_every_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str | None, *, window_s: int = 60, scrape_every_s: float = 5.0, tls: TlsFiles | None = None
+    ) -> None:
         self.url = url
         self.window_s = window_s
         self.scrape_every_s = scrape_every_s
+        self.tls = tls
+        """The certificate monitoring scrapes with (None: plaintext, or the caller's client)."""
         self._samples: deque[tuple[float, dict[str, Buckets]]] = deque()
+        self._client: tuple[tuple[int, ...], httpx.AsyncClient] | None = None
 
     def add(self, at_s: float, histograms: dict[str, Buckets]) -> None:
         self._samples.append((at_s, histograms))
@@ -110,9 +118,25 @@ class LatencyWindow:
             )
         return out
 
+    async def _tls_client(self, tls: TlsFiles) -> httpx.AsyncClient:
+        """A client with the current certificate files: made again when they are renewed."""
+        stamp = tls.stamp()
+        if self._client is None or self._client[0] != stamp:
+            await self.aclose()
+            context = ClientCredentials.from_files(tls).ssl_context()
+            self._client = (stamp, httpx.AsyncClient(verify=context))
+        return self._client[1]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client[1].aclose()
+            self._client = None
+
     async def refresh(self, client: httpx.AsyncClient, at_s: float) -> None:
         if self.url is None or (self._samples and at_s - self._samples[-1][0] < self.scrape_every_s):
             return
+        if self.tls is not None:
+            client = await self._tls_client(self.tls)
         resp = await client.get(self.url, timeout=2.0)
         resp.raise_for_status()
         self.add(at_s, parse_histograms(resp.text))

@@ -29,6 +29,9 @@ from tradingdesk.monitoring.health import HealthProber
 from tradingdesk.monitoring.latency import LatencyWindow
 from tradingdesk.monitoring.metrics import MonitoringMetrics
 from tradingdesk.security import channels
+from tradingdesk.security.http import HttpAccess, http_access
+from tradingdesk.security.policy import DASHBOARD_HTTP_RULES
+from tradingdesk.security.tls import TlsFiles
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 from tradingdesk.telemetry import client_interceptors
 from tradingdesk.telemetry.setup import metrics_url
@@ -64,7 +67,9 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self.health: HealthProber | None = None
         self.collector: DeskCollector | None = None
         self.dashboard: BackgroundHttpServer | None = None
+        self.dashboard_access: HttpAccess | None = None
         self._http: httpx.AsyncClient | None = None
+        self.latency: LatencyWindow | None = None
         self._task: asyncio.Task | None = None
         compliance = self.directory.address("compliance")
         self.access_audit = QueuedAccessAudit(to_compliance(compliance, service="monitoring"), name="monitoring")
@@ -79,7 +84,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             self.channels[name] = channels.aio_channel(self.directory.address(name), interceptors=interceptors)
         self._http = httpx.AsyncClient()
         self.health = HealthProber(self.directory, self.channels, self.clock)
-        latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ))
+        tls = TlsFiles.for_service(self.desk, "monitoring", self.environ) if self.desk.spec.access.tls else None
+        self.latency = latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ), tls=tls)
         self.collector = DeskCollector(
             self.desk,
             channels=self.channels,
@@ -112,7 +118,14 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             assert self.collector is not None
             host = self.directory.bind_address("monitoring", self.desk, dict(self.environ)).rsplit(":", 1)[0]
             port = self.desk.spec.monitoring.dashboard_port
-            self.dashboard = BackgroundHttpServer(dashboard.build_app(self.collector), host, port, name="dashboard")
+            access = http_access(self.desk, self.environ, door="monitoring-dashboard", rules=DASHBOARD_HTTP_RULES)
+            tls = None
+            if access is not None:  # HTTPS, and refusals into the desk's audit trail like the RPCs'
+                access.access_log.forward(self.access_audit.record_access, asyncio.get_running_loop())
+                tls = TlsFiles.for_service(self.desk, "monitoring", self.environ)
+                self.dashboard_access = access
+            app = dashboard.build_app(self.collector, access)
+            self.dashboard = BackgroundHttpServer(app, host, port, name="dashboard", tls=tls)
             await self.dashboard.start()
         except Exception:
             log.exception("dashboard: cannot start")
@@ -201,6 +214,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             await asyncio.gather(self._dashboard_task, return_exceptions=True)
         if self.dashboard is not None:
             await self.dashboard.stop()
+        if self.dashboard_access is not None:
+            self.dashboard_access.access_log.close()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -208,6 +223,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
             await self.collector.stop()
         if self._http is not None:
             await self._http.aclose()
+        if self.latency is not None:
+            await self.latency.aclose()
         await self.access_audit.stop()
         for ch in self.channels.values():
             await ch.close()

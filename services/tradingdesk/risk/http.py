@@ -10,7 +10,8 @@ environment variable ``TD_RISK_HTTP_TOKEN``, or the content of the file named by
 (a mounted Kubernetes Secret). With neither set, the endpoints answer 503: an unauthenticated kill switch
 is never served. ``GET /healthz`` needs no credential. When the desk's TLS is on, the door serves HTTPS with the
 risk service's certificate and every ``/v1`` route is checked like an RPC (``tradingdesk.security.http``): a
-bearer token of an identity in ``spec.access`` (or the credential above) whose roles allow the route, 403 otherwise.
+client certificate of the desk's CA or a bearer token of an identity in ``spec.access`` (or the credential
+above) whose roles allow the route, 403 otherwise.
 
 Errors: 401 without or with a wrong credential, 422 for a malformed body (FastAPI names the field in
 ``detail[].loc``), 400 for a value the desk refuses (``{"field": ..., "error": ...}``), 409 for a request the
@@ -38,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradingdesk.core.events import Refusal
 from tradingdesk.core.reject import Reject, RejectKind
+from tradingdesk.edge.http import client_certificate, https_options
 from tradingdesk.edge.refusals import MESSAGE_MAX, bounded
 from tradingdesk.risk.limits import StateEntry
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey
@@ -122,7 +124,9 @@ def build_app(state: RiskState, token: str | None, access: HttpAccess | None = N
         path = request.scope["route"].path
         peer = f"{request.client.host}:{request.client.port}" if request.client else ""
         try:
-            identity = await access.admit(request.method, path, authorization, peer)
+            identity = await access.admit(
+                request.method, path, authorization, peer, certificate=client_certificate(request.scope)
+            )
         except HttpDenied as denied:
             headers = {"WWW-Authenticate": "Bearer"} if denied.status == 401 else None
             raise HTTPException(denied.status, denied.message, headers=headers) from None
@@ -235,9 +239,8 @@ class RiskHttpServer:
         self.access = http_access(state.desk, environ, legacy_token=self.token)
         self.app = build_app(state, self.token, self.access)
         tls: dict = {}
-        if self.access is not None:  # HTTPS with the risk service's own certificate
-            files = TlsFiles.for_service(state.desk, "risk", environ)
-            tls = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key), "ssl_ca_certs": str(files.ca)}
+        if self.access is not None:  # HTTPS with the risk service's own certificate, renewed in place
+            tls = https_options(TlsFiles.for_service(state.desk, "risk", environ))
         config = uvicorn.Config(
             self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off", **tls
         )

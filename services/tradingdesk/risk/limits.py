@@ -29,7 +29,7 @@ from tradingdesk.spec.types import units
 SPEC_STATES = {"Active": TradingState.ACTIVE, "ReduceOnly": TradingState.REDUCING, "Halted": TradingState.HALTED}
 
 SCOPE_ONLY = ("account", "strategy")  # which scope a ScopeLimitsSpec is for, not a limit
-NOT_LIMITS = ("http_port",)  # where the kill switch listens, not a limit
+NOT_LIMITS = ("http_port", "snapshots")  # where the kill switch listens, how often state is saved: not limits
 
 
 def is_amount(model: type[BaseModel], name: str) -> bool:

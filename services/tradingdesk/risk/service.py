@@ -40,6 +40,7 @@ from tradingdesk.risk.limits import Limits, StateEntry
 from tradingdesk.risk.monitor import LOSS_METRICS, Finding, RealTimeRisk
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
 from tradingdesk.risk.servicer import RiskServicer
+from tradingdesk.risk.snapshots import Covered, JournalChanged, RiskSnapshots
 from tradingdesk.risk.state import RiskState
 from tradingdesk.risk.wire import scope_proto
 from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
@@ -102,6 +103,10 @@ class RiskService:
         self.servicer = RiskServicer(self.state, self.rt, self.instruments)
         self.journal_incarnation = ""
         """The routing journal the real-time monitor was built from."""
+        self.snapshots = RiskSnapshots(self.db, rt=self.rt, spec=desk.spec.risk.snapshots)
+        self._covered: Covered | None = None
+        """The journal record the loaded snapshot covers, until routing's journal shows it again."""
+        self._saving: asyncio.Task | None = None
         self.access_audit = QueuedAccessAudit(self.state.record_access, name="risk")
         """Access decisions about calls to risk (``audit.access``), into the risk change journal."""
         self.upstreams: list[Upstream] = []
@@ -137,6 +142,9 @@ class RiskService:
     async def _lead(self) -> None:
         """This replica holds the writer lock: restore halts, limits and latches, then serve."""
         await asyncio.to_thread(self.state.restore)
+        loaded = await asyncio.to_thread(self.snapshots.load)
+        if loaded is not None:
+            self.journal_incarnation, self._covered = loaded
         self.upstreams = [
             Upstream("journal", self.directory.address("routing"), self._consume_journal),
             Upstream("market-data", self.directory.address("feeds"), self._consume_market_data),
@@ -195,7 +203,9 @@ class RiskService:
         skipped because an older journal already used its seq."""
         stub = orders_pb2_grpc.OrderServiceStub(channel)
         rt = self.rt
-        stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=rt.last_seq + 1))
+        covered = self._covered  # read from the record the snapshot covers, to see it is the same record
+        from_seq = covered.seq if covered is not None and covered.seq == rt.last_seq else rt.last_seq + 1
+        stream = stub.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=from_seq))
         header = await anext(aiter(stream))
         if rt.last_seq and (header.incarnation != self.journal_incarnation or header.durable_seq < rt.last_seq):
             stream.cancel()
@@ -208,16 +218,52 @@ class RiskService:
             now = self.clock.now_ns()
             started_ns = time.time_ns()
             for ev in batch.events:
+                if self._covered is not None:
+                    self._check_covered(ev)
                 if ev.seq <= rt.last_seq:
                     continue
                 event = decoder.decode(ev.kind, ev.order_id, ev.ts_ns, decode_payload(ev.payload_json))
                 rt.on_event(ev.seq, event, now)
             if rt.pending:
                 await self.evaluate()
+            if batch.events and self.snapshots.due() and (self._saving is None or self._saving.done()):
+                last = batch.events[-1]
+                if last.seq == rt.last_seq:
+                    self._save_snapshot(record_ts_ns=last.ts_ns, record_kind=last.kind)
             if self.tracer is not None:
                 traced = ((ev.traceparent, {"tradingdesk.journal.seq": ev.seq, "tradingdesk.journal.kind": ev.kind})
                           for ev in batch.events if ev.traceparent)  # fmt: skip
                 record_spans(self.tracer, "real-time risk", traced, start_ns=started_ns, end_ns=time.time_ns())
+
+    def _check_covered(self, ev: orders_pb2.JournalEvent) -> None:
+        """The first record routing sends after a snapshot was loaded must be the one it covers."""
+        covered, self._covered = self._covered, None
+        assert covered is not None
+        if (ev.seq, ev.ts_ns, ev.kind) == (covered.seq, covered.ts_ns, covered.kind):
+            return
+        why = (
+            f"the routing journal's record {ev.seq} ({ev.kind}) is not the record {covered.seq} ({covered.kind}) the "
+            "risk snapshot covers: real-time risk is rebuilt from the journal's first event"
+        )
+        log.error("risk: %s", why)
+        self.state.emit(risk_pb2.RISK_EVENT_KIND_WARNING, DESK_SCOPE, why, metric="journal")
+        self.rt.forget_journal()
+        self.snapshots.last_seq = 0
+        raise JournalChanged(why)  # the upstream reconnects and reads from seq 1
+
+    def _save_snapshot(self, *, record_ts_ns: int, record_kind: str) -> None:
+        """Pickle the monitor now (on the loop, between two batches), write it off the loop."""
+        seq, body, snap = self.snapshots.capture(
+            incarnation=self.journal_incarnation, record_ts_ns=record_ts_ns, record_kind=record_kind
+        )
+
+        async def save() -> None:
+            try:
+                await asyncio.to_thread(self.snapshots.save, seq, body, snap)
+            except Exception:  # a failed snapshot costs a longer restart, never a control
+                log.exception("risk: snapshot at journal seq %d failed; the journal still holds everything", seq)
+
+        self._saving = asyncio.create_task(save(), name="risk-snapshot")
 
     def _read_journal_again(self, incarnation: str, durable_seq: int) -> None:
         """Say loudly that the journal changed under us, then start over from its first event."""
@@ -235,6 +281,8 @@ class RiskService:
         log.error("risk: %s", why)
         self.state.emit(risk_pb2.RISK_EVENT_KIND_WARNING, DESK_SCOPE, why, metric="journal")
         rt.forget_journal()
+        self._covered = None
+        self.snapshots.last_seq = 0
 
     def apply_journal(self, records, now_ns: int | None = None) -> None:
         """Apply journal records directly (tests and tools that replay a journal without a routing service)."""

@@ -1,8 +1,10 @@
 """Prometheus and Alertmanager next to an embedded desk (``tradingdesk up --monitoring``), configured from its spec.
 
 The rule file, the Alertmanager configuration and the scrape job are the ones ``tradingdesk.spec.alerting``
-generates (the operator renders the same ones on Kubernetes). The binaries are found on PATH or given
-explicitly; ``make monitoring-build`` builds them from the Go module proxy (tests/monitoring/build.sh).
+generates (the operator renders the same ones on Kubernetes). With the desk's TLS on, Prometheus scrapes over
+HTTPS with the ``svc:prometheus`` client certificate of the desk's local CA (issued here if missing). The
+binaries are found on PATH or given explicitly; ``make monitoring-build`` builds them from the Go module proxy
+(tests/monitoring/build.sh).
 Alertmanager runs without clustering (one instance, no gossip port).
 """
 
@@ -19,7 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from tradingdesk.spec.alerting import alertmanager_config, prometheus_config, rule_groups
+from tradingdesk.security.identity import SCRAPER_IDENTITY
+from tradingdesk.security.local import client_of, ensure_local
+from tradingdesk.spec.alerting import alertmanager_config, prometheus_config, rule_groups, scrape_tls
 from tradingdesk.spec.model import TradingDesk
 
 log = logging.getLogger(__name__)
@@ -52,13 +56,15 @@ def write_configs(
     directory.mkdir(parents=True, exist_ok=True)
     rules = directory / "rules.yml"
     rules.write_text(yaml.safe_dump(rule_groups(desk), sort_keys=False, width=1000))
+    tls = None
+    if desk.spec.access.tls:
+        scraper = client_of(ensure_local(desk), SCRAPER_IDENTITY)
+        tls = scrape_tls(ca_file=str(scraper.ca), cert_file=str(scraper.cert), key_file=str(scraper.key))
     prom = directory / "prometheus.yml"
-    prom.write_text(
-        yaml.safe_dump(
-            prometheus_config(desk, rule_files=[str(rules)], alertmanager=alertmanager_address, host=metrics_host),
-            sort_keys=False,
-        )
+    config = prometheus_config(
+        desk, rule_files=[str(rules)], alertmanager=alertmanager_address, host=metrics_host, tls=tls
     )
+    prom.write_text(yaml.safe_dump(config, sort_keys=False))
     am = directory / "alertmanager.yml"
     key_path = str(routing_key_file) if routing_key_file is not None else None
     am.write_text(yaml.safe_dump(alertmanager_config(desk, routing_key_file_path=key_path), sort_keys=False))

@@ -37,7 +37,9 @@ async def run_embedded(
         raise
     if desk.spec.monitoring.dashboard_port:
         host = desk.spec.services.monitoring.host
-        print(f"dashboard   http://{host}:{desk.spec.monitoring.dashboard_port}/", flush=True)
+        url = f"{'https' if desk.spec.access.tls else 'http'}://{host}:{desk.spec.monitoring.dashboard_port}/"
+        hint = "   (a browser logs in once: login?token=<bearer token>)" if desk.spec.access.tls else ""
+        print(f"dashboard   {url}{hint}", flush=True)
     print(f"desk {desk.name} is up; logs in {log_dir}; Ctrl-C or SIGTERM drains and stops it", flush=True)
     stopper = asyncio.create_task(stop.wait())
     supervised = asyncio.create_task(Supervisor(embedded).run())

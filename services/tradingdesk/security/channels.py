@@ -6,6 +6,7 @@ token, or plaintext when the desk runs with ``spec.access.tls: false``.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,14 @@ class ClientCredentials:
         if self.token:
             creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(self.token))
         return creds
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The same credentials for an HTTPS client (the desk's /metrics, the dashboard): the desk's CA as trust
+        anchor and the client certificate, if any (a token goes in the request's ``Authorization`` header)."""
+        context = ssl.create_default_context(cafile=str(self.ca) if self.ca else None)
+        if self.cert and self.key:
+            context.load_cert_chain(self.cert, self.key)
+        return context
 
     def __repr__(self) -> str:  # never print a token
         return f"ClientCredentials(ca={self.ca}, cert={self.cert}, token={'<set>' if self.token else None})"

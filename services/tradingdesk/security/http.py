@@ -1,9 +1,10 @@
-"""The same checks for HTTP routes as for RPCs: who is calling (a bearer token: a JWT or a static token), may
-its roles use the route (``policy.HTTP_RULES``), and an access-log record for every refusal and every
+"""The same checks for HTTP routes as for RPCs: who is calling (a verified client certificate, or a bearer
+token: a JWT or a static token), may its roles use the route (``policy.HTTP_RULES`` for the kill switch,
+``METRICS_HTTP_RULES``, ``DASHBOARD_HTTP_RULES``), and an access-log record for every refusal and every
 privileged call. A route without a rule is refused.
 
-HTTP callers authenticate with bearer tokens only: the port serves TLS with the service's certificate, but
-client certificates are not read on HTTP (uvicorn does not hand them to the application).
+Every door serves TLS with the service's certificate (``security.https``), asks for a client certificate of the
+desk's CA without requiring one, and hands its common name to ``admit``: a certificate or a token.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from tradingdesk.security.policy import HTTP_RULES, RISK, Rule
 from tradingdesk.spec.domain import data_dir
 from tradingdesk.spec.model import TradingDesk
 
+CERTIFICATE_OR_TOKEN = (
+    "no credentials: present a client certificate signed by the desk's CA, or send 'Authorization: Bearer <token>'"
+)
 LEGACY_IDENTITY = "risk-http-kill-switch"
 """Who the risk service's own HTTP credential (``TD_RISK_HTTP_TOKEN``/``_FILE``, the operator's
 ``<desk>-risk-http`` Secret) authenticates as: a risk officer on the HTTP kill switch only."""
@@ -39,9 +43,13 @@ class HttpAccess:
     legacy_token: str | None = None
     rules: dict[tuple[str, str], Rule] | None = None
 
-    async def _identify(self, authorization: str | None) -> Identity:
+    async def _identify(self, authorization: str | None, certificate: str | None, session: Identity | None) -> Identity:
+        if certificate:
+            return self.authenticator.from_certificate(certificate)
         if not authorization:
-            raise AuthError("no credentials: send 'Authorization: Bearer <token>'")
+            if session is not None:
+                return session
+            raise AuthError(CERTIFICATE_OR_TOKEN)
         scheme, _, given = authorization.partition(" ")
         if self.legacy_token and scheme.lower() == "bearer":
             given_digest = hashlib.sha256(given.strip().encode()).digest()
@@ -61,11 +69,24 @@ class HttpAccess:
             )
         )
 
-    async def admit(self, method: str, path: str, authorization: str | None, peer: str) -> Identity:
+    async def admit(
+        self,
+        method: str,
+        path: str,
+        authorization: str | None,
+        peer: str,
+        *,
+        certificate: str | None = None,
+        session: Identity | None = None,
+    ) -> Identity:
+        """The caller's identity if its roles allow the route; raises HttpDenied (401 without credentials or with
+        a bad one, 403 for an identity the desk does not know or whose roles do not allow it), recorded.
+        ``certificate`` is the common name of the client certificate the TLS handshake verified; ``session`` the
+        identity a browser logged in as earlier (used when the request presents nothing else)."""
         route = f"{method} {path}"
         rule = (HTTP_RULES if self.rules is None else self.rules).get((method, path))
         try:
-            identity = await self._identify(authorization)
+            identity = await self._identify(authorization, certificate, session)
         except AuthError as err:
             status = 403 if err.unknown else 401
             self._record(None, route, "FORBIDDEN" if err.unknown else "UNAUTHENTICATED", err.message, peer=peer)
@@ -93,9 +114,18 @@ class HttpAccess:
         self._record(identity, route, "OK", "", peer=peer, request=request, privileged=True)
 
 
-def http_access(desk: TradingDesk, environ: Mapping[str, str], *, legacy_token: str | None) -> HttpAccess | None:
-    """The checks of a desk's HTTP routes; None when its TLS is off (the route keeps its one credential)."""
+def http_access(
+    desk: TradingDesk,
+    environ: Mapping[str, str],
+    *,
+    legacy_token: str | None = None,
+    door: str = "risk-http",
+    rules: dict[tuple[str, str], Rule] | None = None,
+) -> HttpAccess | None:
+    """The checks of one of a desk's HTTP doors (``door`` names its access log: ``risk-http``,
+    ``<service>-metrics``, ``monitoring-dashboard``); None when its TLS is off (plaintext, unchecked, except the
+    kill switch's one credential). ``rules`` default to the kill switch's."""
     if not desk.spec.access.tls:
         return None
-    log = AccessLog(data_dir(desk, dict(environ)) / "access" / "risk-http.jsonl", service="risk-http")
-    return HttpAccess(Authenticator(desk.spec.access, environ), log, legacy_token=legacy_token)
+    log = AccessLog(data_dir(desk, dict(environ)) / "access" / f"{door}.jsonl", service=door)
+    return HttpAccess(Authenticator(desk.spec.access, environ), log, legacy_token=legacy_token, rules=rules)

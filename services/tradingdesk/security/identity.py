@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradingdesk.security.policy import SERVICE, TRADER, Rule
+from tradingdesk.security.policy import SCRAPER, SERVICE, TRADER, Rule
 from tradingdesk.spec.access import SERVICE_PREFIX, AccessSpec
 
 ALL_ACCOUNTS = "*"
+SCRAPER_IDENTITY = SERVICE_PREFIX + "prometheus"
+"""Prometheus' certificate: the scraper role only (read /metrics), never the service role."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,9 @@ def resolve(name: str, access: AccessSpec, *, via: str) -> Identity | None:
     """The identity ``name`` authenticated as, with its roles; None when the desk does not know it."""
     if name.startswith(SERVICE_PREFIX):
         # Only the desk's CA can sign such a name; tokens cannot claim it.
-        return Identity(name, frozenset({SERVICE}), via=via) if via == "certificate" else None
+        if via != "certificate":
+            return None
+        return Identity(name, frozenset({SCRAPER if name == SCRAPER_IDENTITY else SERVICE}), via=via)
     spec = access.identity(name)
     if spec is None:
         return None

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 
 from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.identity import SCRAPER_IDENTITY
 from tradingdesk.security.pki import LOCAL_HOSTS, LocalPki
 from tradingdesk.security.tls import local_pki
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
@@ -24,7 +25,8 @@ def service_hosts(desk: TradingDesk, service: str, environ: Mapping[str, str]) -
 
 
 def client_identities(desk: TradingDesk) -> tuple[str, ...]:
-    return (RUNTIME_IDENTITY, *(i.name for i in desk.spec.access.identities if i.certificate))
+    """The runtime's, Prometheus' (``tradingdesk up --monitoring`` scrapes with it), and each identity's."""
+    return (RUNTIME_IDENTITY, SCRAPER_IDENTITY, *(i.name for i in desk.spec.access.identities if i.certificate))
 
 
 def ensure_local(desk: TradingDesk, environ: Mapping[str, str] | None = None) -> LocalPki:

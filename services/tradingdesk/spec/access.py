@@ -17,7 +17,8 @@ RoleName = Literal["trader", "risk_officer", "operations", "auditor", "service"]
 HUMAN_ROLES: tuple[RoleName, ...] = ("trader", "risk_officer", "operations", "auditor")
 SERVICE_PREFIX = "svc:"
 """Identity names of the desk's own services and the operator (``svc:routing``, ``svc:operator``): only a
-certificate signed by the desk's CA can carry one, and it always has the service role."""
+certificate signed by the desk's CA can carry one, and it has the service role (``svc:prometheus``: only the
+scraper role, which reads /metrics)."""
 
 IDENTITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@\-]{0,127}$"
 

@@ -343,8 +343,19 @@ def rule_groups(desk: TradingDesk) -> dict[str, Any]:
     }
 
 
-def scrape_config(desk: TradingDesk, *, host: str = "127.0.0.1") -> dict[str, Any]:
-    """Prometheus scrape job for an embedded desk: each service's /metrics, labelled with desk and service."""
+def scrape_tls(*, ca_file: str, cert_file: str, key_file: str, server_name: str = "") -> dict[str, Any]:
+    """How Prometheus scrapes a desk whose TLS is on: HTTPS, the desk's CA as trust anchor, and the client
+    certificate of ``svc:prometheus`` (the one identity with the scraper role). ``server_name`` when the target
+    address is not a name in the services' certificates (pod IPs on Kubernetes)."""
+    tls = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file}
+    if server_name:
+        tls["server_name"] = server_name
+    return {"scheme": "https", "tls_config": tls}
+
+
+def scrape_config(desk: TradingDesk, *, host: str = "127.0.0.1", tls: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Prometheus scrape job for an embedded desk: each service's /metrics, labelled with desk and service;
+    ``tls`` (``scrape_tls``) when the desk's TLS is on."""
     a = desk.spec.monitoring.alerts
     every = _duration(a.scrape_interval_seconds)
     ports = desk.spec.monitoring.metrics_ports()
@@ -352,6 +363,7 @@ def scrape_config(desk: TradingDesk, *, host: str = "127.0.0.1") -> dict[str, An
         "job_name": f"tradingdesk-{desk.name}",
         "scrape_interval": every,
         "scrape_timeout": every,
+        **(tls or {}),
         "static_configs": [
             {"targets": [f"{host}:{ports[name]}"], "labels": {"desk": desk.name, "service": name}}
             for name in SERVICE_NAMES
@@ -360,7 +372,12 @@ def scrape_config(desk: TradingDesk, *, host: str = "127.0.0.1") -> dict[str, An
 
 
 def prometheus_config(
-    desk: TradingDesk, *, rule_files: list[str], alertmanager: str | None, host: str = "127.0.0.1"
+    desk: TradingDesk,
+    *,
+    rule_files: list[str],
+    alertmanager: str | None,
+    host: str = "127.0.0.1",
+    tls: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A whole prometheus.yml for an embedded desk: its scrape job, its rule file, its Alertmanager."""
     a = desk.spec.monitoring.alerts
@@ -370,7 +387,7 @@ def prometheus_config(
             "evaluation_interval": _duration(a.evaluation_interval_seconds),
         },
         "rule_files": rule_files,
-        "scrape_configs": [scrape_config(desk, host=host)],
+        "scrape_configs": [scrape_config(desk, host=host, tls=tls)],
     }
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}

@@ -132,7 +132,8 @@ class VenueSpec(Model):
 
 
 class SnapshotSpec(Model):
-    """Snapshots of routing's recoverable state, so a restart replays only the journal after the newest one."""
+    """Snapshots of a service's state built from the journal (routing's OMS and gate, risk's real-time monitor), so
+    a restart replays only the journal after the newest one."""
 
     every_records: int = Field(default=100_000, ge=0, le=100_000_000)
     """Take a snapshot once this many journal records were written since the last one; 0: never by count."""
@@ -340,6 +341,9 @@ class RiskSpec(ScopeLimitFields):
     """Breakers on consecutive losses, venue errors and slippage spikes."""
     var: VarSpec = Field(default_factory=VarSpec)
     """Intraday VaR and expected shortfall."""
+    snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
+    """Snapshots of real-time risk's state built from the routing journal, so a restart reads only what follows
+    the newest one (docs/architecture.md, Recovery)."""
     scopes: list[ScopeLimitsSpec] = Field(default_factory=list, max_length=10_000)
     """Tighter limits per account or per account and strategy."""
 

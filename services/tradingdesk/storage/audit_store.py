@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,8 +26,10 @@ _SQLITE_INSERT_OR_IGNORE = (
 MAX_QUERY_LIMIT = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
+class IndexRow(NamedTuple):
+    """One row, its fields in the table's column order (a tuple: the SQLite driver takes a batch of them as
+    they are, with no object built per row on the ingest path)."""
+
     log_index: int
     incarnation: str
     seq: int
@@ -65,10 +67,7 @@ class AuditStore:
 
     def insert_many(self, rows: Iterable[IndexRow]) -> int:
         """Index ``rows`` in one transaction; rows whose log index is already there are skipped."""
-        tuples = [
-            (r.log_index, r.incarnation, r.seq, r.ts_ns, r.source, r.kind, r.order_id, r.account, r.symbol, r.record)
-            for r in rows
-        ]
+        tuples = rows if isinstance(rows, list) else list(rows)
         if not tuples:
             return 0
         with self._engine.begin() as conn:

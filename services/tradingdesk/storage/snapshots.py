@@ -32,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, select
 
@@ -41,6 +42,7 @@ from .schema import journal as journal_table
 from .schema import journal_snapshots
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SNAPSHOT_FORMAT = 1
 """The layout of a snapshot row and its body (pickle protocol 5 of an ``EngineState``)."""
@@ -49,7 +51,6 @@ KEEP = 2
 """Snapshots kept: the newest and the one before (should the newest fail its checks)."""
 STATE_CODE = ("tradingdesk.core", "tradingdesk.oms", "tradingdesk.risk.gate", "tradingdesk.risk.scope")
 """The code whose classes a snapshot holds, or whose handlers build them."""
-_SAFE_MODULES = tuple(f"{name}." for name in STATE_CODE) + STATE_CODE
 _SAFE_GLOBALS = frozenset({("collections", "deque"), ("collections", "OrderedDict"), ("builtins", "set")})
 
 
@@ -79,17 +80,27 @@ def encode_state(state: EngineState) -> bytes:
 
 
 class _StateUnpickler(pickle.Unpickler):
+    def __init__(self, body: bytes, code: tuple[str, ...]) -> None:
+        super().__init__(io.BytesIO(body))
+        self._code = code
+        self._prefixes = tuple(f"{name}." for name in code)
+
     def find_class(self, module: str, name: str) -> type:
-        if module in STATE_CODE or module.startswith(_SAFE_MODULES) or (module, name) in _SAFE_GLOBALS:
+        if module in self._code or module.startswith(self._prefixes) or (module, name) in _SAFE_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"a snapshot may not hold {module}.{name}")
 
 
-def decode_state(body: bytes) -> EngineState:
-    state = _StateUnpickler(io.BytesIO(body)).load()
-    if not isinstance(state, EngineState):
-        raise pickle.UnpicklingError(f"a snapshot holds a {type(state).__name__}, not an EngineState")
+def load_restricted(body: bytes, *, expected: type[T], code: tuple[str, ...]) -> T:
+    """Unpickle ``body``, building only plain containers and the classes of ``code``; it must be an ``expected``."""
+    state = _StateUnpickler(body, code).load()
+    if not isinstance(state, expected):
+        raise pickle.UnpicklingError(f"a snapshot holds a {type(state).__name__}, not a {expected.__name__}")
     return state
+
+
+def decode_state(body: bytes) -> EngineState:
+    return load_restricted(body, expected=EngineState, code=STATE_CODE)
 
 
 def checksum(*, seq: int, incarnation: str, ts_ns: int, kind: str, fmt: int, key: str, body: bytes) -> str:
@@ -210,5 +221,6 @@ __all__ = [
     "code_digest",
     "decode_state",
     "encode_state",
+    "load_restricted",
     "state_key",
 ]

@@ -5,8 +5,9 @@ sets the global OpenTelemetry providers, so every module records through ``opent
 and ``opentelemetry.trace.get_tracer`` without being handed anything. A service built without it (unit tests,
 benchmarks of the domain) records into OpenTelemetry's no-op providers.
 
-Metrics: a ``MeterProvider`` whose reader is the Prometheus exporter; prometheus_client serves the text format
-from its own thread (a scrape never runs on the service's event loop). Traces, when ``spec.monitoring
+Metrics: a ``MeterProvider`` whose reader is the Prometheus exporter; prometheus_client's text format is served
+from threads of its own (a scrape never runs on the service's event loop), over HTTPS to callers allowed to read
+it when the desk's TLS is on (``metrics_http``). Traces, when ``spec.monitoring
 .otlpEndpoint`` is set: a ``TracerProvider`` with a batching OTLP/gRPC exporter, spans around every gRPC call
 (opentelemetry-instrumentation-grpc) and W3C trace context propagated on every outgoing call.
 """
@@ -25,9 +26,14 @@ import grpc
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.resources import Resource
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
+from tradingdesk.security.accesslog import AccessLog
+from tradingdesk.security.http import http_access
+from tradingdesk.security.policy import METRICS_HTTP_RULES
+from tradingdesk.security.tls import TlsFiles
 from tradingdesk.spec.model import TradingDesk
+from tradingdesk.telemetry.metrics_http import serve_metrics
 from tradingdesk.telemetry.rpc import ServerMetricsInterceptor, client_metrics_interceptors
 
 log = logging.getLogger(__name__)
@@ -76,7 +82,7 @@ def metrics_url(desk: TradingDesk, service: str, directory: Any, environ: Mappin
     host = directory.address(service).rsplit(":", 1)[0]
     in_pod = bool(environ.get("TD_METRICS_BIND"))
     port = desk.spec.monitoring.metrics_port if in_pod else desk.spec.monitoring.metrics_ports()[service]
-    return f"http://{host}:{port}/metrics"
+    return f"{'https' if desk.spec.access.tls else 'http'}://{host}:{port}/metrics"
 
 
 @dataclass
@@ -90,6 +96,8 @@ class Telemetry:
     meter_provider: MeterProvider | None = None
     tracer_provider: Any = None
     registry: CollectorRegistry | None = None
+    access_log: AccessLog | None = None
+    """Refused scrapes (TLS on): the service forwards them to the desk's audit trail like its RPCs'."""
     _http: Any = None
 
     def shutdown(self) -> None:
@@ -103,6 +111,8 @@ class Telemetry:
             server.shutdown()
             server.server_close()
             thread.join(2)
+        if self.access_log is not None:
+            self.access_log.close()
 
 
 _current: Telemetry | None = None
@@ -147,12 +157,15 @@ def start_telemetry(desk: TradingDesk, service: str, environ: Mapping[str, str] 
         )
         metrics.set_meter_provider(telemetry.meter_provider)
         host, _, port = bind.rpartition(":")
+        access = http_access(desk, env, door=f"{service}-metrics", rules=METRICS_HTTP_RULES)
+        tls = TlsFiles.for_service(desk, service, env) if access is not None else None
+        telemetry.access_log = access.access_log if access is not None else None
         try:
-            telemetry._http = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
+            telemetry._http = serve_metrics(registry, host.strip("[]") or "0.0.0.0", int(port), tls=tls, access=access)
             telemetry.metrics_address = bind
-            log.info("%s: Prometheus metrics on http://%s/metrics", service, bind)
+            log.info("%s: Prometheus metrics on %s://%s/metrics", service, "https" if tls else "http", bind)
         except OSError as exc:  # trading goes on; Prometheus sees the target down and alerts (ServiceDown)
-            log.error("%s: cannot serve /metrics on %s: %s", service, bind, exc.strerror)
+            log.error("%s: cannot serve /metrics on %s: %s", service, bind, exc)
         meter = metrics.get_meter(METER_NAME)
         telemetry.server_interceptors.append(ServerMetricsInterceptor(meter, registry))
         telemetry.client_interceptors.extend(client_metrics_interceptors(meter, registry))
