@@ -128,30 +128,36 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
             reports.cancel()
 
             # away: smart routing sends orders elsewhere; an order for that venue alone is refused UNAVAILABLE.
-            reply = await ops.SetVenueFault(set_fault(venue="xnys", mode=AWAY), timeout=10)
-            assert modes(reply)["xnys"] == AWAY
-            away = await refused(orders.SubmitOrder, order(price, venue="xnys"), grpc.StatusCode.UNAVAILABLE)
-            assert away == "venue xnys is away (disconnected) and no other venue takes AAPL"
+            # The venue smart routing picks now (all venues quote the feed: the lowest taker fee wins) goes away.
+            ack = await orders.SubmitOrder(order(price), timeout=10)
+            chosen = (await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=ack.order_id))).venue
+            assert chosen != "xnys"
+            reply = await ops.SetVenueFault(set_fault(venue=chosen, mode=AWAY), timeout=10)
+            assert modes(reply)[chosen] == AWAY
+            away = await refused(orders.SubmitOrder, order(price, venue=chosen), grpc.StatusCode.UNAVAILABLE)
+            assert away == f"venue {chosen} is away (disconnected) and no other venue takes AAPL"
             for _ in range(5):
                 ack = await orders.SubmitOrder(order(price), timeout=10)
                 placed = await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=ack.order_id))
-                assert placed.venue in ("xnas", "bats")
+                assert placed.venue not in (chosen, "xnys"), placed.venue  # xnys still rejects everything
 
-        # The changes are in the journal: a routing killed and restarted replays them (xnys still away).
+        # The changes are in the journal: a routing killed and restarted replays them.
         sigkill(desk, "routing")
         await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
 
+        (other,) = {"xnys", "xnas", "bats"} - {"xnys", chosen}
+
         async def restarted_and_still_away() -> bool:
             async with desk.aio_channel("routing", "operations") as ch:
-                try:  # setting bats to none (as it is) answers every venue's fault
+                try:  # setting the third venue to none (as it is) answers every venue's fault
                     reply = await orders_pb2_grpc.OrderServiceStub(ch).SetVenueFault(
-                        orders_pb2.SetVenueFaultRequest(venue="bats", mode=NONE), timeout=2
+                        orders_pb2.SetVenueFaultRequest(venue=other, mode=NONE), timeout=2
                     )
                 except grpc.aio.AioRpcError:
                     return False
-            return modes(reply) == {"xnys": AWAY, "xnas": NONE, "bats": NONE}
+            return modes(reply) == {"xnys": REJECT_ALL, chosen: AWAY, other: NONE}
 
-        await wait_for(restarted_and_still_away, timeout=60, what="routing back with xnys still away")
+        await wait_for(restarted_and_still_away, timeout=60, what="routing back with both faults replayed")
 
         # The audit trail has each change with who, why and through which door.
         async def audited() -> list[dict]:
@@ -172,7 +178,7 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
             "actor": "sre-anna",
             "door": "cli",
         }
-        assert [c["mode"] for c in changes] == ["reject_all", "away", "none"]
+        assert [(c["venue"], c["mode"]) for c in changes] == [("xnys", "reject_all"), (chosen, "away"), (other, "none")]
     finally:
         if desk.proc.poll() is None:
             assert desk.stop() == 0, desk.log.read_text()[-3000:]
