@@ -77,6 +77,7 @@ def test_privileged_calls_are_the_controls() -> None:
     privileged = {n.rsplit("/", 1)[1] for n, r in RPC_RULES.items() if r.privileged}
     assert privileged == {
         "SetLineEnabled",
+        "SetVenueFault",
         "SetLimits",
         "SetTradingState",
         "KillSwitch",

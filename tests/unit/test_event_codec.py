@@ -41,6 +41,7 @@ from tradingdesk.core.events import (
     ReplaceRequested,
     RequestRefused,
     RiskLatched,
+    VenueFaultSet,
 )
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
 from tradingdesk.storage.journal import JournalRecord
@@ -162,6 +163,7 @@ ONE_OF_EACH = [
         took_ns=120_000_000,
         switched_ns=5_990,
     ),
+    VenueFaultSet(ts_ns=6_500, venue="xnys", mode="away", reason="drill", actor="sre-anna", door="cli"),
     AccessRecorded(
         ts_ns=7_000,
         decision=AccessDecision(
@@ -278,7 +280,8 @@ def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:
 
 
 def test_order_kinds_are_the_executions() -> None:
-    assert set(EVENT_TYPES) - {"risk_latch", "incident", "refused", "feed_switch", "access"} == ORDER_KINDS
+    desk_kinds = {"risk_latch", "incident", "refused", "feed_switch", "venue_fault", "access"}
+    assert set(EVENT_TYPES) - desk_kinds == ORDER_KINDS
 
 
 def trade_and_replace(desk) -> None:

@@ -38,11 +38,13 @@ def test_each_kind_parses_in_time_order() -> None:
         {"at": "00:10:00", "kind": "burst", "for": 60, "factor": 3},
         {"at": 30, "kind": "sigkill", "service": "compliance"},
         {"at": 120, "kind": "feed_line_down", "feed": "vendor-a", "line": "B", "for": "00:01:30"},
+        {"at": 900, "kind": "venue_fault", "venue": "v", "mode": "reject_all", "for": 30},
     )
     assert got == [
         Fault(at_s=30, kind="sigkill", service="compliance"),
         Fault(at_s=120, kind="feed_line_down", feed="vendor-a", line="B", duration_s=90),
         Fault(at_s=600, kind="burst", duration_s=60, factor=3),
+        Fault(at_s=900, kind="venue_fault", venue="v", mode="reject_all", duration_s=30),
     ]
     assert parse({"at": 0, "kind": "burst", "for": 5})[0].factor == 2  # twice the rate unless told
     assert parse_schedule(None, desk=DESK, session_s=10) == []
@@ -52,7 +54,14 @@ def test_each_kind_parses_in_time_order() -> None:
     ("fault", "why"),
     [
         ({"at": 5, "kind": "meteor"}, "faults[0].kind: 'meteor' is unknown; known kinds: sigkill, feed_line_down"),
-        ({"at": 5, "kind": "venue_reject"}, "faults[0].kind: 'venue_reject' is not built yet"),
+        ({"at": 5, "kind": "database_down"}, "faults[0].kind: 'database_down' is not built yet"),
+        (
+            {"at": 1, "kind": "venue_fault", "venue": "x", "mode": "away", "for": 3},
+            "faults[0].venue: 'x' is not a venue",
+        ),
+        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 3}, "'timeout' is not built yet"),
+        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3}, "'slow' is not a venue fault mode"),
+        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "away"}, "faults[0].for: required"),
         ({"at": 5, "kind": "clock_skew"}, "faults[0].kind: 'clock_skew' is not built yet"),
         ({"kind": "sigkill", "service": "risk"}, "faults[0].at: required"),
         ({"at": -1, "kind": "sigkill", "service": "risk"}, "faults[0].at: -1 is negative"),
@@ -121,7 +130,7 @@ def test_the_days_schedule_fits_the_example_desk() -> None:
     assert sorted(f.service for f in faults if f.kind == "sigkill") == sorted(
         ["feeds", "routing", "risk", "compliance", "monitoring"]
     )
-    assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst"}
+    assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst", "venue_fault"}
 
 
 def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
@@ -138,4 +147,5 @@ def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
         "sigkill",
         "feed_line_down",
         "burst",
+        "venue_fault",
     ]

@@ -16,6 +16,7 @@ from tradingdesk.core.fixed import mul, parse_fixed, to_units
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.orders import Fill
 from tradingdesk.venues.base import VenueOrder
+from tradingdesk.venues.faults import VenueFaultMode
 from tradingdesk.venues.scheduling import LoopScheduler, ManualScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
 
@@ -422,3 +423,29 @@ async def test_loop_scheduler_delivers_on_the_event_loop_after_the_latency() -> 
     assert rec.events == []
     await wait_for(lambda: rec.events, 5, 0.001, what="the venue's answer")
     assert rec.events == [("accepted", "a")]
+
+
+def test_a_faulted_venue_rejects_or_is_away_and_recovers() -> None:
+    d = Desk()
+    d.quote("99.99", 100, "100.01", 100)
+    d.send("rest", Side.BUY, 10, "99.98")
+    d.venue.fault = VenueFaultMode.REJECT_ALL
+    d.send("r1", Side.BUY, 10, "99.98")
+    d.venue.replace("rest", order("rest-2", Side.BUY, 5, "99.97"))
+    d.sched.run_all()
+    rejects = "venue SIM rejects every order (venue fault)"
+    assert d.rec.events[1:] == [("rejected", "r1", rejects), ("replace_rejected", "rest", rejects)]
+    assert d.venue.connected
+
+    d.venue.fault = VenueFaultMode.AWAY
+    assert not d.venue.connected
+    d.venue.cancel("rest")
+    d.venue.reduce("rest", q(5), "restated")  # left alone: nothing reaches a venue that is away
+    d.sched.run_all()
+    assert d.rec.events[3:] == [("cancel_rejected", "rest", "venue SIM is away (disconnected)")]
+    assert [o.order_id for o in d.venue.open_orders()] == ["rest"]  # still resting there
+
+    d.venue.fault = VenueFaultMode.NONE
+    d.venue.cancel("rest")
+    d.sched.run_all()
+    assert d.rec.events[-1] == ("canceled", "rest", "canceled")

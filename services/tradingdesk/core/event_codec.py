@@ -46,6 +46,7 @@ from tradingdesk.core.events import (
     RiskChange,
     RiskLatched,
     TradingStateChanged,
+    VenueFaultSet,
 )
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 
@@ -130,6 +131,17 @@ def encode(event: JournalEvent) -> dict[str, Any]:
             "failback": event.failback,
             "took_ns": event.took_ns,
             "switched_ns": event.switched_ns,
+        }
+    if isinstance(event, VenueFaultSet):
+        return {
+            "v": VERSION,
+            "account": "",
+            "symbol": "",
+            "venue": event.venue,
+            "mode": event.mode,
+            "reason": event.reason,
+            "actor": event.actor,
+            "door": event.door,
         }
     if isinstance(event, AccessRecorded):
         return {"v": VERSION, "account": "", "symbol": "", **encode_access(event.decision)}
@@ -294,6 +306,15 @@ def decode(kind: str, order_id: str, ts_ns: int, payload: Mapping[str, Any]) -> 
             failback=bool(payload.get("failback", False)),
             took_ns=payload.get("took_ns", 0),
             switched_ns=payload.get("switched_ns", ts_ns),
+        )
+    if cls is VenueFaultSet:
+        return VenueFaultSet(
+            ts_ns=ts_ns,
+            venue=payload["venue"],
+            mode=payload["mode"],
+            reason=payload.get("reason", ""),
+            actor=payload.get("actor", ""),
+            door=payload.get("door", ""),
         )
     if cls is AccessRecorded:
         return AccessRecorded(ts_ns=ts_ns, decision=decode_access(ts_ns, payload))

@@ -311,6 +311,19 @@ class FeedSwitched(DeskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VenueFaultSet(DeskEvent):
+    """An operator switched a simulated venue's fault (``venues/faults.py``) on or off. Replayed after a restart,
+    so a venue stays faulted until someone sets it back to ``none``."""
+
+    kind = "venue_fault"
+    venue: str
+    mode: str  # VenueFaultMode value: none, reject_all, away
+    reason: str
+    actor: str
+    door: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessRecorded(DeskEvent):
     """An access decision about a call to routing, journaled for the audit trail."""
 
@@ -334,7 +347,14 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderExpired,
     OrderRestated,
 )
-DESK_EVENTS: tuple[type[DeskEvent], ...] = (RiskLatched, Incident, RequestRefused, FeedSwitched, AccessRecorded)
+DESK_EVENTS: tuple[type[DeskEvent], ...] = (
+    RiskLatched,
+    Incident,
+    RequestRefused,
+    FeedSwitched,
+    VenueFaultSet,
+    AccessRecorded,
+)
 
 
 # -- the risk service's change journal: who changed what, when, why, and through which door -------------------

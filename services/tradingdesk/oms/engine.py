@@ -29,7 +29,7 @@ from tradingdesk.core.fixed import format_fixed
 from tradingdesk.core.ids import IdGenerator
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.orders import Order
-from tradingdesk.core.reject import invalid, not_found, refused, throttled
+from tradingdesk.core.reject import invalid, not_found, refused, throttled, unavailable
 from tradingdesk.oms.book import OrderBook
 from tradingdesk.oms.bus import EventBus, JournalAppend, JournalWriter
 from tradingdesk.oms.idempotency import duplicate_replace, duplicate_submit
@@ -180,6 +180,10 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
             created_ns=now,
         )
         venue = req.venue or self.router.choose(req.symbol, req.side)
+        if not getattr(self.venues[venue], "connected", True):  # the router found no other venue for it
+            raise unavailable(
+                f"venue {venue} is away (disconnected) and no other venue takes {req.symbol}", "VENUE_AWAY"
+            )
         seq = self.emit(
             OrderPending(ts_ns=now, terms=terms, status=OrderStatus.PENDING_NEW, venue=venue, requested_venue=req.venue)
         )

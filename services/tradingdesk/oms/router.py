@@ -30,8 +30,13 @@ class Router:
         self.smart = smart
 
     def trades(self, venue: str, symbol: str) -> bool:
+        """The venue lists the symbol and is connected (a venue ``AWAY`` takes nothing new)."""
         symbols = self.symbols_by_venue.get(venue)
-        return symbols is not None and (not symbols or symbol in symbols)
+        return (
+            symbols is not None
+            and (not symbols or symbol in symbols)
+            and getattr(self.venues.get(venue), "connected", True)
+        )
 
     def choose(self, symbol: str, side: Side) -> str:
         if not self.smart:

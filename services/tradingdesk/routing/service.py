@@ -43,6 +43,7 @@ from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
+from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
@@ -169,6 +170,8 @@ class RoutingService:
                 depth_levels=v.depth_levels,
             )
         self.engine.bus.subscribe(self._remember_switch)  # replayed and followed switches too
+        venue_faults = VenueFaults(self.venues)
+        self.engine.bus.subscribe(venue_faults.apply)  # a restart or a standby replays the venues' faults
         incarnation = await asyncio.to_thread(journal_incarnation, self.db)
         self.snapshots = RoutingSnapshots(
             self.db,
@@ -204,6 +207,7 @@ class RoutingService:
             commit_soon=self.commit_soon,
             incarnation=incarnation,
             traces=self.traces,
+            venue_faults=venue_faults,
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         # Market data and the risk stream from the start, active or not: a standby's books, references and gate

@@ -17,6 +17,7 @@ import grpc
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
 from tradingdesk.core.events import ORDER_EVENTS, OrderEvent
 from tradingdesk.core.reject import Reject, invalid
+from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import Ack
@@ -24,6 +25,7 @@ from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.refusals import METHODS, refused_request
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
+from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
@@ -117,11 +119,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         journal: Journal,
         durability: AsyncDurability,
         publisher: RecordPublisher,
+        *,
+        venue_faults: VenueFaults,
         commit_soon: Callable[[], None] = lambda: None,
         incarnation: str = "",
         traces: OrderTraceContexts | None = None,
     ) -> None:
         self.engine = engine
+        self.venue_faults = venue_faults
+        """Subscribed to the engine's fan-out by the service before recovery, so replayed faults apply too."""
         self.traces = traces
         self.incarnation = incarnation
         self.parser = parser
@@ -184,6 +190,17 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self.commit_soon()
         await self.durability.wait_durable(ack.seq)
         return _ack_message(ack, new_order_id)
+
+    async def SetVenueFault(self, request, context):
+        """Answered once the change (or its refusal) is durable in the journal."""
+        try:
+            event = self.venue_faults.event(request, door=door_of(context), now_ns=self.engine.clock.now_ns())
+        except Reject as reject:
+            await self._refuse(context, reject, "SetVenueFault", request)
+        seq = self.engine.record(event)
+        self.commit_soon()
+        await self.durability.wait_durable(seq)
+        return self.venue_faults.message()
 
     async def GetOrder(self, request, context):
         try:

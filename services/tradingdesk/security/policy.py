@@ -69,6 +69,7 @@ RPC_RULES: dict[str, Rule] = {
     ORDERS + "GetPositions": _r(*_READERS, SERVICE, account=("account",), empty_account="all"),
     ORDERS + "StreamExecutions": _r(*_READERS, SERVICE, account=("account",), empty_account="all"),
     ORDERS + "StreamJournal": _r(SERVICE, AUDITOR),
+    ORDERS + "SetVenueFault": _r(OPS, privileged=True),
     # market data (feeds)
     FEEDS + "GetQuote": _r(*EVERYONE),
     FEEDS + "GetSnapshot": _r(*EVERYONE),

@@ -4,6 +4,7 @@
       - {at: "00:10:00", kind: sigkill, service: compliance}
       - {at: 1800, kind: feed_line_down, feed: vendor-a, line: A, for: 120}
       - {at: "02:00:00", kind: burst, for: 60, factor: 2}
+      - {at: "03:00:00", kind: venue_fault, venue: xnys, mode: away, for: 300}
 
 ``at`` is the offset from the start of the simulated session in market time (seconds, or ``HH:MM:SS``);
 ``for`` a duration in market seconds. Every problem (an unknown kind, a time outside the session, a service,
@@ -21,9 +22,12 @@ import yaml
 
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
-BUILT_KINDS = ("sigkill", "feed_line_down", "burst")
-NOT_YET_KINDS = ("venue_reject", "venue_timeout", "venue_gone", "database_down", "clock_skew", "node_kill")
+BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault")
+NOT_YET_KINDS = ("database_down", "clock_skew", "node_kill")
 """Kinds the issue lists that this version cannot inject yet: refused with "not yet", never ignored."""
+VENUE_FAULT_MODES = ("reject_all", "away")
+NOT_YET_VENUE_MODES = ("timeout",)
+"""A venue that stops answering: the OMS has no venue-silence timeout yet, so there is nothing to watch it trip."""
 MAX_BURST_FACTOR = 10
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
@@ -43,12 +47,16 @@ class Fault:
     line: str = ""
     duration_s: int = 0
     factor: int = 1
+    venue: str = ""
+    mode: str = ""
 
     def describe(self) -> str:
         if self.kind == "sigkill":
             return f"SIGKILL {self.service}"
         if self.kind == "feed_line_down":
             return f"feed {self.feed} line {self.line} down for {self.duration_s}s"
+        if self.kind == "venue_fault":
+            return f"venue {self.venue} {self.mode} for {self.duration_s}s"
         return f"burst at {self.factor}x the order rate for {self.duration_s}s"
 
 
@@ -77,6 +85,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
     if not isinstance(items, list):
         raise FaultScheduleError("faults: must be a list")
     feeds = {f.name: {line.name for line in f.lines} for f in desk.spec.feeds}
+    venues = [v.name for v in desk.spec.venues]
     problems: list[str] = []
     faults: list[Fault] = []
     for i, item in enumerate(items):
@@ -95,6 +104,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             "sigkill": {"service"},
             "feed_line_down": {"feed", "line", "for"},
             "burst": {"for", "factor"},
+            "venue_fault": {"venue", "mode", "for"},
         }[kind]
         for key in sorted(set(item) - allowed):
             problems.append(f"{where}.{key}: not a field of a {kind} fault (fields: {', '.join(sorted(allowed))})")
@@ -128,6 +138,15 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
                     f"{where}.line: {line!r} is not a line of feed {feed} ({', '.join(sorted(feeds[feed]))})"
                 )
             fault = Fault(at_s=fault.at_s, kind=kind, feed=str(feed), line=str(line), duration_s=duration)
+        elif kind == "venue_fault":
+            venue, mode = item.get("venue"), item.get("mode")
+            if venue not in venues:
+                problems.append(f"{where}.venue: {venue!r} is not a venue of the desk ({', '.join(venues)})")
+            if mode in NOT_YET_VENUE_MODES:
+                problems.append(f"{where}.mode: {mode!r} is not built yet (docs/simulation.md says why)")
+            elif mode not in VENUE_FAULT_MODES:
+                problems.append(f"{where}.mode: {mode!r} is not a venue fault mode ({', '.join(VENUE_FAULT_MODES)})")
+            fault = Fault(at_s=fault.at_s, kind=kind, venue=str(venue), mode=str(mode), duration_s=duration)
         else:
             factor = item.get("factor", 2)
             if isinstance(factor, bool) or not isinstance(factor, int) or not 2 <= factor <= MAX_BURST_FACTOR:

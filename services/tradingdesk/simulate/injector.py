@@ -2,7 +2,8 @@
 
 SIGKILL goes to the service's current process (the supervisor restarts it); a feed line is disabled through
 the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
-burst multiplies the strategy clients' rate for its duration.
+burst multiplies the strategy clients' rate for its duration; a venue fault is switched on and, after its duration,
+off through routing's own control (``SetVenueFault``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
 from tradingdesk.simulate.faults import Fault
-from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
+from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 CONTROL_TIMEOUT_S = 5.0
 CONTROL_RETRY_S = 0.5
+VENUE_MODES = {
+    "none": orders_pb2.VENUE_FAULT_MODE_NONE,
+    "reject_all": orders_pb2.VENUE_FAULT_MODE_REJECT_ALL,
+    "away": orders_pb2.VENUE_FAULT_MODE_AWAY,
+}
+RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 class Injector:
@@ -87,26 +94,50 @@ class Injector:
             self.rate.factor = 1
             self._log(fault, "ended")
             return
+        if fault.kind == "venue_fault":
+            await self._set_venue(fault, mode=fault.mode)
+            await asyncio.sleep(self._wall_s(fault.duration_s))
+            await self._set_venue(fault, mode="none")
+            return
         await self._set_line(fault, enabled=False)
         await asyncio.sleep(self._wall_s(fault.duration_s))
         await self._set_line(fault, enabled=True)
 
-    async def _set_line(self, fault: Fault, *, enabled: bool) -> None:
-        """Retried while feeds does not answer (another fault may be restarting it)."""
-        reason = f"simulation fault: {fault.describe()}"
-        address = self.embedded.directory.address("feeds")
-        async with channels.aio_channel(address) as channel:
-            stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
-            request = market_data_pb2.SetLineEnabledRequest(
-                feed=fault.feed, line=fault.line, enabled=enabled, reason=reason
-            )
+    async def _control(self, fault: Fault, service: str, call) -> object | None:
+        """``call(channel)``, retried while ``service`` does not answer (another fault may be restarting it);
+        its answer, or None after logging a refusal."""
+        async with channels.aio_channel(self.embedded.directory.address(service)) as channel:
             while True:
                 try:
-                    status = await stub.SetLineEnabled(request, timeout=CONTROL_TIMEOUT_S)
-                    self._log(fault, "line enabled" if enabled else "line disabled", active_line=status.active_line)
-                    return
+                    return await call(channel)
                 except grpc.aio.AioRpcError as err:
-                    if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    if err.code() not in RETRIED:
                         self._log(fault, f"refused: {err.code().name}: {err.details()}")
-                        return
+                        return None
                 await asyncio.sleep(CONTROL_RETRY_S)
+
+    async def _set_line(self, fault: Fault, *, enabled: bool) -> None:
+        request = market_data_pb2.SetLineEnabledRequest(
+            feed=fault.feed, line=fault.line, enabled=enabled, reason=f"simulation fault: {fault.describe()}"
+        )
+        status = await self._control(
+            fault,
+            "feeds",
+            lambda ch: market_data_pb2_grpc.MarketDataServiceStub(ch).SetLineEnabled(
+                request, timeout=CONTROL_TIMEOUT_S
+            ),
+        )
+        if status is not None:
+            self._log(fault, "line enabled" if enabled else "line disabled", active_line=status.active_line)
+
+    async def _set_venue(self, fault: Fault, *, mode: str) -> None:
+        request = orders_pb2.SetVenueFaultRequest(
+            venue=fault.venue, mode=VENUE_MODES[mode], reason=f"simulation fault: {fault.describe()}", actor="simulate"
+        )
+        reply = await self._control(
+            fault,
+            "routing",
+            lambda ch: orders_pb2_grpc.OrderServiceStub(ch).SetVenueFault(request, timeout=CONTROL_TIMEOUT_S),
+        )
+        if reply is not None:
+            self._log(fault, f"venue {fault.venue} set to {mode}")

@@ -86,11 +86,12 @@ def _trading_account(desk: TradingDesk) -> str:
 
 
 def _client_identity(desk: TradingDesk, account: str, faults: list[Fault]) -> str | None:
-    """An identity with a client certificate that may trade ``account`` (and take feed lines out of service when a
-    fault does): the desk's mutual TLS lets the simulated clients in as it would any client."""
+    """An identity with a client certificate that may trade ``account`` (and take feed lines out of service or fault a
+    venue when a fault does): the desk's mutual TLS lets the simulated clients in as it would any client."""
     if not desk.spec.access.tls:
         return None
-    roles = {"trader"} | ({"operations"} if any(f.kind == "feed_line_down" for f in faults) else set())
+    controls = any(f.kind in ("feed_line_down", "venue_fault") for f in faults)  # operations' controls
+    roles = {"trader"} | ({"operations"} if controls else set())
     for identity in desk.spec.access.identities:
         if identity.certificate and roles <= set(identity.roles) and {"*", account} & set(identity.accounts):
             return identity.name

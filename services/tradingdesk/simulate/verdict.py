@@ -10,6 +10,8 @@ Each line passes or fails on its own; the run fails when one does:
   different order ids. Must be 0 (a resubmission after a transport error must find the original).
 * ``accepted_while_halted``: orders whose ``pending_new`` record is timed inside an interval in which the risk
   service's change journal has their desk, account or strategy HALTED. Must be 0.
+* ``orders_sent_to_away_venue``: orders whose ``pending_new`` record names a venue that the journal's
+  ``venue_fault`` records have ``away`` at that moment. Must be 0 (routed around, or refused UNAVAILABLE).
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
@@ -35,6 +37,7 @@ from tradingdesk.storage.journal import read_journal
 from tradingdesk.storage.risk_store import RiskChangeStore
 
 PENDING_NEW = "pending_new"
+VENUE_FAULT = "venue_fault"
 RISK_CHANGES_READ = 1_000_000
 
 
@@ -147,11 +150,22 @@ def compute(
     orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     journaled: set[str] = set()
     taken = []
+    away: set[str] = set()  # venues away at this point of the journal
+    to_away: list[str] = []
+    venue_faults = 0
     try:
         for rec in read_journal(engine):
+            if rec.kind == VENUE_FAULT:
+                venue_faults += 1
+                if rec.payload["mode"] == "away":
+                    away.add(rec.payload["venue"])
+                else:
+                    away.discard(rec.payload["venue"])
             if rec.kind != PENDING_NEW:
                 continue
             terms = decode_terms(rec.order_id, rec.payload)
+            if rec.payload["venue"] in away:
+                to_away.append(terms.client_order_id)
             journaled.add(rec.order_id)
             orders_of[(terms.account, terms.client_order_id)].add(rec.order_id)
             taken.append((terms, rec.ts_ns))
@@ -169,6 +183,8 @@ def compute(
     dup_acks = [cid for cid, ids in acked_ids.items() if len(ids) > 1]
     dups = sorted(set(dup_journal) | set(dup_acks))
     verdict.lines.append(Line("orders_duplicated", len(dups), "0", not dups, ", ".join(dups[:5])))
+
+    verdict.lines.append(Line("orders_sent_to_away_venue", len(to_away), "0", not to_away, ", ".join(to_away[:5])))
 
     intervals = halted_intervals(desk)
     while_halted = [
@@ -203,6 +219,7 @@ def compute(
         resubmissions_found_original=sum(1 for a in acks if a["duplicate"]),
         orders_journaled=sum(1 for t, _ in taken if t.client_order_id.startswith(run_id)),
         probes_sent=len(probes),
+        venue_fault_changes=venue_faults,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     return verdict

@@ -1,11 +1,53 @@
 from tradingdesk.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class VenueFaultMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VENUE_FAULT_MODE_UNSPECIFIED: _ClassVar[VenueFaultMode]
+    VENUE_FAULT_MODE_NONE: _ClassVar[VenueFaultMode]
+    VENUE_FAULT_MODE_REJECT_ALL: _ClassVar[VenueFaultMode]
+    VENUE_FAULT_MODE_AWAY: _ClassVar[VenueFaultMode]
+VENUE_FAULT_MODE_UNSPECIFIED: VenueFaultMode
+VENUE_FAULT_MODE_NONE: VenueFaultMode
+VENUE_FAULT_MODE_REJECT_ALL: VenueFaultMode
+VENUE_FAULT_MODE_AWAY: VenueFaultMode
+
+class SetVenueFaultRequest(_message.Message):
+    __slots__ = ("venue", "mode", "reason", "actor")
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    venue: str
+    mode: VenueFaultMode
+    reason: str
+    actor: str
+    def __init__(self, venue: _Optional[str] = ..., mode: _Optional[_Union[VenueFaultMode, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class VenueFault(_message.Message):
+    __slots__ = ("venue", "mode", "reason", "since_ns")
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    venue: str
+    mode: VenueFaultMode
+    reason: str
+    since_ns: int
+    def __init__(self, venue: _Optional[str] = ..., mode: _Optional[_Union[VenueFaultMode, str]] = ..., reason: _Optional[str] = ..., since_ns: _Optional[int] = ...) -> None: ...
+
+class VenueFaults(_message.Message):
+    __slots__ = ("venues",)
+    VENUES_FIELD_NUMBER: _ClassVar[int]
+    venues: _containers.RepeatedCompositeFieldContainer[VenueFault]
+    def __init__(self, venues: _Optional[_Iterable[_Union[VenueFault, _Mapping]]] = ...) -> None: ...
 
 class SubmitOrderRequest(_message.Message):
     __slots__ = ("client_order_id", "account", "strategy", "symbol", "side", "order_type", "quantity", "limit_price", "time_in_force", "expire_time_ns", "venue")

@@ -79,6 +79,11 @@ class OrderServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_orders__pb2.StreamJournalRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.JournalEvents.FromString,
                 _registered_method=True)
+        self.SetVenueFault = channel.unary_unary(
+                '/tradingdesk.v1.OrderService/SetVenueFault',
+                request_serializer=tradingdesk_dot_v1_dot_orders__pb2.SetVenueFaultRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.VenueFaults.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -155,6 +160,15 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetVenueFault(self, request, context):
+        """Switches a fault on or off at a simulated venue (operations only; journaled and audited), for fault
+        drills and `tradingdesk simulate`. An unknown venue or mode is INVALID_ARGUMENT; a venue that is not a
+        simulated one is FAILED_PRECONDITION. Answers every venue's fault after the change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +216,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.StreamJournal,
                     request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.StreamJournalRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_orders__pb2.JournalEvents.SerializeToString,
+            ),
+            'SetVenueFault': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetVenueFault,
+                    request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SetVenueFaultRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_orders__pb2.VenueFaults.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -447,6 +466,33 @@ class OrderService:
             '/tradingdesk.v1.OrderService/StreamJournal',
             tradingdesk_dot_v1_dot_orders__pb2.StreamJournalRequest.SerializeToString,
             tradingdesk_dot_v1_dot_orders__pb2.JournalEvents.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetVenueFault(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.OrderService/SetVenueFault',
+            tradingdesk_dot_v1_dot_orders__pb2.SetVenueFaultRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_orders__pb2.VenueFaults.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,6 +28,7 @@ from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.orders import Fill
 from tradingdesk.venues.base import Scheduler, TopOfBook, VenueListener, VenueOrder
 from tradingdesk.venues.book import Execution, OrderBook, Resting
+from tradingdesk.venues.faults import VenueFaultMode, fault_reason
 
 _Event = tuple[Callable[..., None], tuple[Any, ...]]
 
@@ -84,16 +85,31 @@ class SimulatedVenue:
         self._exec_seq = 0
         self._where: dict[str, OrderBook] = {}  # resting client order id -> its book
         self._outbox: deque[list[_Event]] = deque()
+        self.fault = VenueFaultMode.NONE
+        """A fault switched on by an operator (``venues/faults.py``); ``NONE`` on the normal path."""
+
+    @property
+    def connected(self) -> bool:
+        """False while the venue is ``AWAY``: the router sends nothing new here."""
+        return self.fault is not VenueFaultMode.AWAY
 
     # ---- requests (Venue protocol) -------------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> None:
+        if self.fault is not VenueFaultMode.NONE:
+            self._post(
+                [(self._listener.on_venue_rejected, (self.name, order.order_id, fault_reason(self.name, self.fault)))]
+            )
+            return
         out: list[_Event] = []
         self._submit(order, out)
         self._post(out)
 
     def cancel(self, order_id: str) -> None:
         lst = self._listener
+        if self.fault is VenueFaultMode.AWAY:
+            self._post([(lst.on_venue_cancel_rejected, (self.name, order_id, fault_reason(self.name, self.fault)))])
+            return
         book = self._where.pop(order_id, None)
         if book is None:
             event = (lst.on_venue_cancel_rejected, (self.name, order_id, "unknown order"))
@@ -103,6 +119,10 @@ class SimulatedVenue:
         self._post([event])
 
     def replace(self, old_order_id: str, new: VenueOrder) -> None:
+        if self.fault is not VenueFaultMode.NONE:
+            reason = fault_reason(self.name, self.fault)
+            self._post([(self._listener.on_venue_replace_rejected, (self.name, old_order_id, reason))])
+            return
         out: list[_Event] = []
         self._replace(old_order_id, new, out)
         self._post(out)
@@ -113,7 +133,7 @@ class SimulatedVenue:
         as small is left alone: its own reports say what became of it."""
         book = self._where.get(order_id)
         resting = book.get(order_id) if book is not None else None
-        if book is None or resting is None or open_qty >= resting.qty:
+        if book is None or resting is None or open_qty >= resting.qty or not self.connected:
             return
         out: list[_Event] = []
         if open_qty <= 0:
