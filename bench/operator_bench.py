@@ -89,6 +89,13 @@ def _wait(what: str, done: Any, timeout: float = TIMEOUT_S, every: float = 0.1) 
     wait_until(done, timeout, every, what=what)
 
 
+def _wait_established(cluster: Cluster, crd: str) -> None:
+    """Not ``kubectl wait --for=condition=Established``: a CRD just created has no conditions yet, and kubectl then
+    fails at once instead of waiting (seen on a fresh cluster)."""
+    path = '{.status.conditions[?(@.type=="Established")].status}'
+    _wait(f"CRD {crd} established", lambda: _kubectl(cluster, "get", "crd", crd, "-o", f"jsonpath={path}") == "True")
+
+
 def _ready_desks(cluster: Cluster, prefix: str) -> int:
     items = json.loads(_kubectl(cluster, "get", "desk", "-A", "-o", "json"))["items"]
     return sum(
@@ -155,7 +162,7 @@ def run() -> list[dict]:
     prefixes = ("bench-one-", "bench-many-", "bench-plain-")
     try:
         _kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-        _kubectl(cluster, "wait", "--for=condition=Established", "crd/tradingdesks.tradingdesk.io", "--timeout=60s")
+        _wait_established(cluster, "tradingdesks.tradingdesk.io")
         _cleanup(cluster, prefixes)
         operator = _start_operator(cluster, log)
         time.sleep(3)  # start-up: the Lease, kopf's CRD scan and watch streams
