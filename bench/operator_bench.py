@@ -189,19 +189,29 @@ def _pid(cluster: Cluster, component: str) -> int:
     return int((cluster.state_dir / "run" / f"{component}.pid").read_text())
 
 
-def _cleanup(cluster: Cluster, prefixes: tuple[str, ...]) -> None:
-    """Delete the benchmark namespaces; the operator (still running) finalizes their desks."""
+def _bench_namespaces(cluster: Cluster, prefixes: tuple[str, ...]) -> list[str]:
     items = json.loads(_kubectl(cluster, "get", "namespaces", "-o", "json"))["items"]
-    names = [i["metadata"]["name"] for i in items if i["metadata"]["name"].startswith(prefixes)]
-    if not names:
-        return
-    _kubectl(cluster, "delete", "namespace", *names, "--wait=false")
+    return [i["metadata"]["name"] for i in items if i["metadata"]["name"].startswith(prefixes)]
+
+
+def _cleanup(cluster: Cluster, prefixes: tuple[str, ...], *, namespaces_gone: bool = False) -> None:
+    """Delete the benchmark desks, then their namespaces; the operator (still running) finalizes the desks.
+
+    The desks first, by their label: a namespace's deletion reaches its desk only after the namespace controller has
+    gone through every other kind in it, ten namespaces at a time (200 desks took minutes that way)."""
+    values = ",".join(p.rstrip("-") for p in prefixes)  # the label time_desks gives each desk
+    _kubectl(cluster, "delete", "desk", "-A", "-l", f"{BENCH_LABEL} in ({values})", "--wait=false")
 
     def gone() -> bool:
         desks = json.loads(_kubectl(cluster, "get", "desk", "-A", "-o", "json"))["items"]
         return not [d for d in desks if d["metadata"]["namespace"].startswith(prefixes)]
 
-    _wait("benchmark desks deleted", gone, timeout=300, every=0.5)
+    _wait("benchmark desks deleted", gone, timeout=TIMEOUT_S, every=1.0)
+    names = _bench_namespaces(cluster, prefixes)
+    if names:
+        _kubectl(cluster, "delete", "namespace", *names, "--wait=false", "--ignore-not-found")
+    if namespaces_gone:  # before a run: its namespaces are created again under the same names
+        _wait("benchmark namespaces deleted", lambda: not _bench_namespaces(cluster, prefixes), every=1.0)
 
 
 def _start_operator(cluster: Cluster, log: Path) -> subprocess.Popen:
@@ -220,7 +230,7 @@ def run() -> list[dict]:
     try:
         _kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
         _wait_established(cluster, "tradingdesks.tradingdesk.io")
-        _cleanup(cluster, prefixes)
+        _cleanup(cluster, prefixes, namespaces_gone=True)
         _add_nodes(cluster, FLEET_NODES)
         operator = _start_operator(cluster, log)
         time_desks(cluster, 1, "bench-warm-")  # the operator is up (Lease, CRD scan, watch streams) once it is Ready
