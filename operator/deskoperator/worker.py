@@ -121,10 +121,10 @@ class DeskWorker:
         self._reconciling: asyncio.Future[None] | None = None
         """The reconcile running in its thread now: a thread cannot be cancelled, so ``stop`` waits for it."""
         self._publishing: asyncio.Task | None = None
+        self._publish_again = False
         self._context = contextvars.copy_context()
         """The context of the kopf handler that made the worker: ``kopf.info``/``warn`` find kopf's event queue
         there, whoever asks for a status write (the heartbeat's task runs outside every handler)."""
-        self._publish_again = False
         self._tasks = [
             self.loop.create_task(self.trading.run(), name=f"trading {st.namespace}/{st.name}"),
             self.loop.create_task(self.limits.run(), name=f"limits {st.namespace}/{st.name}"),
