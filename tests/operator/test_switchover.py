@@ -50,9 +50,10 @@ def test_a_pod_event_that_cannot_complete_a_switchover_lists_no_pods() -> None:
 
 def test_every_pod_set_where_a_step_down_is_due_passes_the_filter_for_each_of_its_pods() -> None:
     """Whatever pod's change completed the condition, its own event (its state now) is let through."""
+    flags = (False, True)
     kinds = [
         pod("p", version, ready=ready, started=started, deleting=deleting)
-        for version, ready, started, deleting in itertools.product((OLD, NEW), (False, True), (False, True), (False, True))
+        for version, ready, started, deleting in itertools.product((OLD, NEW), flags, flags, flags)
     ]
     due = 0
     for size in (1, 2, 3):
