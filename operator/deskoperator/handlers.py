@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -85,6 +86,20 @@ class NoDiffBase(kopf.DiffBaseStorage):
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None
 
+    def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None) -> kopf.BodyEssence:
+        """kopf's essence (everything but status and most of metadata), without first deep-copying the whole object.
+
+        kopf builds one for every watch event of every kind with a handler; its own ``build`` copies the status and
+        ``managedFields`` only to drop them, which took a sixth of the event loop with 50 desks (profiled). The
+        result is the same: the fields it keeps are all that is copied.
+        """
+        if extra_fields:  # a handler that watches a status field (none here today): kopf's own, complete path
+            return super().build(body=body, extra_fields=extra_fields)
+        meta = body.get("metadata", {})
+        slim = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        slim["metadata"] = {key: meta[key] for key in ("labels", "annotations") if key in meta}
+        return super().build(body=kopf.Body(slim))
+
 
 # -- startup ---------------------------------------------------------------------------------------------------
 
@@ -100,6 +115,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.level = logging.INFO
     settings.execution.max_workers = cfg.max_workers
+    # The desks' workers run their blocking calls (API requests, RPCs) through asyncio.to_thread, in the loop's
+    # default executor: as many threads as kopf's, not Python's default of cpu_count + 4 (6 on two cores), under
+    # which 50 desks' status writes waited behind other desks' reconciles (profiled).
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=cfg.max_workers, thread_name_prefix="desk-worker")
+    )
     settings.watching.server_timeout = 300
     # Watching given namespaces needs no cluster-wide read: kopf then takes them as exact names and scans CRDs
     # once at start, instead of retrying forbidden namespace and CRD watches (the chart's namespaced Roles).
@@ -282,8 +303,9 @@ async def on_child_event(
     worker = worker_for(memo, namespace, labels.get(INSTANCE_LABEL, ""))
     if worker is None:
         return
-    live = plain(body)
-    await asyncio.to_thread(worker.repair, event.get("type") or "", live)
+    live, event_type = plain(body), event.get("type") or ""
+    if worker.may_have_drifted(event_type, live):  # most child events are status updates of an object in sync
+        await asyncio.to_thread(worker.repair, event_type, live)
     if live.get("kind") == "Deployment":
         if labels.get(COMPONENT_LABEL) == "risk" and (live.get("status") or {}).get("readyReplicas"):
             worker.nudge_risk()

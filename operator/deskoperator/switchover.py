@@ -51,6 +51,17 @@ def step_down(pods: list[Mapping[str, Any]], version: str) -> Mapping[str, Any] 
     return active[0] if len(active) == 1 else None
 
 
+def may_step_down(event_type: str, pod: Mapping[str, Any], version: str) -> bool:
+    """Whether this pod event can make ``step_down`` find a pod (cheap: no list of the pods).
+
+    ``step_down`` acts only when every new pod has started and none is ready. A pod of the current version that
+    is ready, or has not started, makes that false by itself; every other event (a pod of an older version, a new
+    one started and not ready, a pod gone or going) may complete it, and then the pods are listed."""
+    if event_type == "DELETED" or podstate.deleting(pod) or podstate.version(pod) != version:
+        return True
+    return podstate.started(pod) and not podstate.ready(pod)
+
+
 def switch_over(kube: Kube, namespace: str, desk: str, uid: str, service: str, rendered: list[dict]) -> str | None:
     """Delete the old active pod of ``service`` if ``step_down`` says so; returns its name."""
     deployment = reconcile.find(rendered, "Deployment", child_name(desk, service))
@@ -76,13 +87,21 @@ def switch_over(kube: Kube, namespace: str, desk: str, uid: str, service: str, r
 @kopf.on.event(
     "", "v1", "pods", labels={NAME_LABEL: APP_NAME, MANAGED_BY_LABEL: FIELD_MANAGER}, id="watch-pods-switchover"
 )
-def on_pod_event(namespace: str, labels: Mapping[str, str], memo: kopf.Memo, **_: Any) -> None:
+def on_pod_event(
+    event: Mapping[str, Any], body: kopf.Body, namespace: str, labels: Mapping[str, str], memo: kopf.Memo, **_: Any
+) -> None:
     service = labels.get(COMPONENT_LABEL, "")
     if service not in storage.SHARED_STATE:
         return
     st = memo.registry.get(namespace, labels.get(INSTANCE_LABEL, ""))
     if st is None or st.desk is None or st.deleting:
         return
+    deployment = reconcile.find(st.rendered, "Deployment", child_name(st.name, service))
+    if deployment is not None:
+        version = deployment["spec"]["template"]["metadata"]["annotations"][POD_VERSION_ANNOTATION]
+        pod = {"metadata": body.get("metadata", {}), "status": body.get("status", {})}
+        if not may_step_down(event.get("type") or "", pod, version):
+            return
     try:
         switch_over(memo.kube, namespace, st.name, st.uid, service, st.rendered)
     except KubeError as exc:

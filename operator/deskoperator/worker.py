@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import time
@@ -121,6 +122,9 @@ class DeskWorker:
         """The reconcile running in its thread now: a thread cannot be cancelled, so ``stop`` waits for it."""
         self._publishing: asyncio.Task | None = None
         self._publish_again = False
+        self._context = contextvars.copy_context()
+        """The context of the kopf handler that made the worker: ``kopf.info``/``warn`` find kopf's event queue
+        there, whoever asks for a status write (the heartbeat's task runs outside every handler)."""
         self._tasks = [
             self.loop.create_task(self.trading.run(), name=f"trading {st.namespace}/{st.name}"),
             self.loop.create_task(self.limits.run(), name=f"limits {st.namespace}/{st.name}"),
@@ -363,6 +367,23 @@ class DeskWorker:
         reconcile.put_back(self.kube, obj)
 
     # -- drift repair --------------------------------------------------------------------------------------------
+    def may_have_drifted(self, event_type: str, live: dict[str, Any]) -> bool:
+        """Whether a child's watch event can need ``repair``: a deletion, or an object that differs from what the
+        desk renders now. Cheap and lock-free, in the loop: an event of an object in sync (nearly all of them:
+        Deployments and Jobs reporting progress) needs no thread, and no wait for a running reconcile's lock.
+
+        Reading ``st.rendered`` while a reconcile replaces it is safe: an object in sync with either rendering is
+        left alone by ``repair`` too (with the new one) or brought to the new one by that reconcile."""
+        st = self.st
+        if st.desk is None or st.deleting:
+            return False
+        if event_type == "DELETED":
+            return True
+        if not reconcile.owned_by(live, st.uid):
+            return False
+        want = reconcile.find(st.rendered, live.get("kind", ""), live.get("metadata", {}).get("name", ""))
+        return want is not None and bool(drift(want, live))
+
     def repair(self, event_type: str, live: dict[str, Any]) -> None:
         """Restore one child if it was deleted or edited away from what the desk renders (a thread)."""
         st = self.st
@@ -422,7 +443,7 @@ class DeskWorker:
         if self._publishing is not None and not self._publishing.done():
             self._publish_again = True
             return
-        self._publishing = self.loop.create_task(self._publish_loop())
+        self._publishing = self.loop.create_task(self._publish_loop(), context=self._context.copy())
 
     async def _publish_loop(self) -> None:
         while True:
