@@ -30,7 +30,14 @@ from sqlalchemy import Engine, delete, select
 from tradingdesk.risk.monitor import OpenOrder, RealTimeRisk
 from tradingdesk.spec.model import SnapshotSpec
 from tradingdesk.storage.schema import journal_snapshots
-from tradingdesk.storage.snapshots import PICKLE_PROTOCOL, checksum, code_digest, load_restricted, state_key
+from tradingdesk.storage.snapshots import (
+    PICKLE_PROTOCOL,
+    code_digest,
+    load_restricted,
+    row_problem,
+    row_values,
+    state_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,21 +128,7 @@ class RiskSnapshots:
             row = conn.execute(select(s).where(s.c.seq == seq)).first()
         if row is None:
             return None
-        problem = ""
-        if row.format != FORMAT:
-            problem = f"format {row.format}, this reader knows {FORMAT}"
-        elif row.state_key != self.key:
-            problem = "written by other code, another Python or another configuration of the desk"
-        elif row.checksum != checksum(
-            seq=seq,
-            incarnation=row.incarnation,
-            ts_ns=row.record_ts_ns,
-            kind=row.record_kind,
-            fmt=row.format,
-            key=row.state_key,
-            body=row.body,
-        ):
-            problem = "checksum mismatch (corrupt or truncated)"
+        problem = row_problem(row, fmt=FORMAT, key=self.key)
         if problem:
             log.warning("risk snapshot at seq %d not used: %s", seq, problem)
             return None
@@ -181,14 +174,7 @@ class RiskSnapshots:
             conn.execute(delete(s).where(s.c.seq >= seq))  # a journal read again from 1 reaches old seqs again
             conn.execute(
                 s.insert().values(
-                    seq=seq,
-                    incarnation=snap.incarnation,
-                    record_ts_ns=snap.record_ts_ns,
-                    record_kind=snap.record_kind,
-                    format=FORMAT,
-                    state_key=self.key,
-                    created_ns=time.time_ns(),
-                    checksum=checksum(
+                    row_values(
                         seq=seq,
                         incarnation=snap.incarnation,
                         ts_ns=snap.record_ts_ns,
@@ -196,8 +182,7 @@ class RiskSnapshots:
                         fmt=FORMAT,
                         key=self.key,
                         body=body,
-                    ),
-                    body=body,
+                    )
                 )
             )
             kept = conn.execute(select(s.c.seq).order_by(s.c.seq.desc()).limit(KEEP)).scalars().all()

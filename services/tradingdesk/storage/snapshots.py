@@ -30,9 +30,10 @@ import logging
 import pickle
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, select
 
@@ -108,6 +109,45 @@ def checksum(*, seq: int, incarnation: str, ts_ns: int, kind: str, fmt: int, key
     return hashlib.sha256(header + body).hexdigest()
 
 
+def row_values(*, seq: int, incarnation: str, ts_ns: int, kind: str, fmt: int, key: str, body: bytes) -> dict:
+    """A ``journal_snapshots`` row, its checksum over everything it says."""
+    return {
+        "seq": seq,
+        "incarnation": incarnation,
+        "record_ts_ns": ts_ns,
+        "record_kind": kind,
+        "format": fmt,
+        "state_key": key,
+        "created_ns": time.time_ns(),
+        "checksum": checksum(seq=seq, incarnation=incarnation, ts_ns=ts_ns, kind=kind, fmt=fmt, key=key, body=body),
+        "body": body,
+    }
+
+
+def row_problem(row: Any, *, fmt: int, key: str, covers: Callable[[Any], str] = lambda _row: "") -> str:
+    """Why a ``journal_snapshots`` row cannot be used, or an empty string: its format, its state key, what it
+    covers (``covers``: the caller's journal and record, checked before the checksum so the warning names the
+    mismatch rather than a checksum over a row nobody corrupted), its checksum."""
+    if row.format != fmt:
+        return f"format {row.format}, this reader knows {fmt}"
+    if row.state_key != key:
+        return "written by other code, another Python or another configuration of the desk"
+    covered = covers(row)
+    if covered:
+        return covered
+    if row.checksum != checksum(
+        seq=row.seq,
+        incarnation=row.incarnation,
+        ts_ns=row.record_ts_ns,
+        kind=row.record_kind,
+        fmt=row.format,
+        key=row.state_key,
+        body=row.body,
+    ):
+        return "checksum mismatch (corrupt or truncated)"
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedSnapshot:
     state: EngineState
@@ -137,14 +177,7 @@ class SnapshotStore:
             s = journal_snapshots
             conn.execute(
                 s.insert().values(
-                    seq=seq,
-                    incarnation=self._incarnation,
-                    record_ts_ns=ts_ns,
-                    record_kind=kind,
-                    format=SNAPSHOT_FORMAT,
-                    state_key=self._key,
-                    created_ns=time.time_ns(),
-                    checksum=checksum(
+                    row_values(
                         seq=seq,
                         incarnation=self._incarnation,
                         ts_ns=ts_ns,
@@ -152,8 +185,7 @@ class SnapshotStore:
                         fmt=SNAPSHOT_FORMAT,
                         key=self._key,
                         body=body,
-                    ),
-                    body=body,
+                    )
                 )
             )
             kept = conn.execute(select(s.c.seq).order_by(s.c.seq.desc()).limit(self._keep)).scalars().all()
@@ -185,25 +217,15 @@ class SnapshotStore:
             record = conn.execute(select(t.c.ts_ns, t.c.kind).where(t.c.seq == seq)).first()
         if row is None:
             return None  # deleted meanwhile
-        problem = ""
-        if row.format != SNAPSHOT_FORMAT:
-            problem = f"format {row.format}, this reader knows {SNAPSHOT_FORMAT}"
-        elif row.state_key != self._key:
-            problem = "written by other code, another Python or another configuration of the desk"
-        elif row.incarnation != self._incarnation:
-            problem = f"written for journal incarnation {row.incarnation}, this journal is {self._incarnation}"
-        elif record is None or (record.ts_ns, record.kind) != (row.record_ts_ns, row.record_kind):
-            problem = "the journal's record at its seq is not the one it covers (a restored or another journal)"
-        elif row.checksum != checksum(
-            seq=seq,
-            incarnation=row.incarnation,
-            ts_ns=row.record_ts_ns,
-            kind=row.record_kind,
-            fmt=row.format,
-            key=row.state_key,
-            body=row.body,
-        ):
-            problem = "checksum mismatch (corrupt or truncated)"
+
+        def covers(row: Any) -> str:
+            if row.incarnation != self._incarnation:
+                return f"written for journal incarnation {row.incarnation}, this journal is {self._incarnation}"
+            if record is None or (record.ts_ns, record.kind) != (row.record_ts_ns, row.record_kind):
+                return "the journal's record at its seq is not the one it covers (a restored or another journal)"
+            return ""
+
+        problem = row_problem(row, fmt=SNAPSHOT_FORMAT, key=self._key, covers=covers)
         if problem:
             log.warning("journal snapshot at seq %d not used: %s", seq, problem)
             return None
@@ -222,5 +244,7 @@ __all__ = [
     "decode_state",
     "encode_state",
     "load_restricted",
+    "row_problem",
+    "row_values",
     "state_key",
 ]
