@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from tests.desk_runner import DeskProcess, wait_for
+from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_kill_switch import bids, resting
-from tests.integration.test_routing_snapshots import desk, service_log  # noqa: F401  (the fixture)
-from tests.integration.test_supervision import restarted, service, sigkill
+from tests.integration.test_supervision import restarted, service, sigkill, status
 from tradingdesk.v1 import common_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -19,11 +19,28 @@ TAKEN = re.compile(r"risk: snapshot at journal seq (\d+) \(")
 LOADED = re.compile(r"risk: state loaded from the snapshot at journal seq (\d+)")
 
 
-def risk_log(desk: DeskProcess) -> str:  # noqa: F811  (the fixture of the same name)
-    return service_log(desk, "risk")
+def snapshot_often(doc: dict) -> None:
+    doc["spec"]["risk"].update(maxSubmitsPerSecond=1_000_000)
+    doc["spec"]["risk"]["snapshots"] = {"everyRecords": 10, "everySeconds": 0}
+    doc["spec"]["supervision"] = {"restartBackoffInitialMs": 200}
 
 
-async def test_a_sigkilled_risk_service_starts_from_its_newest_snapshot(desk) -> None:  # noqa: F811
+def risk_log(desk: DeskProcess) -> str:
+    path = desk.spec_path.parent / "logs" / "risk.log"
+    return path.read_text() if path.exists() else ""
+
+
+@pytest.fixture
+def desk(tmp_path: Path):
+    d = DeskProcess(write_desk(tmp_path, snapshot_often))
+    d.wait_up()
+    wait_until(lambda: len(status(d).get("services", {})) == 5, timeout=30, what="the supervisor's status")
+    yield d
+    if d.proc.poll() is None:
+        d.stop()
+
+
+async def test_a_sigkilled_risk_service_starts_from_its_newest_snapshot(desk) -> None:
     prices = await wait_for(lambda: bids(desk), timeout=30)
     sent = resting(prices, 60, "risk-snap")
     resting_notional = sum(Decimal(r.limit_price) * Decimal(r.quantity) for r in sent)

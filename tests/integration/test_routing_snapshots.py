@@ -22,20 +22,14 @@ SNAPSHOT_LOADED = re.compile(r"routing: journal snapshot at seq (\d+) loaded")
 
 
 def snapshot_often(doc: dict) -> None:
-    """Routing's snapshots every 25 records, risk's every 10 (tests/integration/test_risk_snapshots.py)."""
     doc["spec"]["risk"].update(maxSubmitsPerSecond=1_000_000)
     doc["spec"]["routing"]["snapshots"] = {"everyRecords": 25, "everySeconds": 0}
-    doc["spec"]["risk"]["snapshots"] = {"everyRecords": 10, "everySeconds": 0}
     doc["spec"]["supervision"] = {"restartBackoffInitialMs": 200}
 
 
-def service_log(desk: DeskProcess, name: str) -> str:
-    path = desk.spec_path.parent / "logs" / f"{name}.log"
-    return path.read_text() if path.exists() else ""
-
-
 def routing_log(desk: DeskProcess) -> str:
-    return service_log(desk, "routing")
+    path = desk.spec_path.parent / "logs" / "routing.log"
+    return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture
