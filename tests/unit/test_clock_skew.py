@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tradingdesk.core.clock import NS_PER_MS, ManualClock, OffsetClock, WallClock
-from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, REFRESH_NS, SkewFileClock, set_skew, skewable
+from tradingdesk.edge.clock_skew import REFRESH_NS, SKEW_DIR_ENV, SkewFileClock, set_skew, skewable
 
 
 def test_offset_clock_reads_off_both_ways_and_keeps_timers_right() -> None:
