@@ -85,9 +85,17 @@ def check_order(
     ref = gate.references.get(symbol)
     if ref is None:
         raise refused(f"no reference price for {symbol} yet: market data has not arrived", "NO_REFERENCE")
-    age = now_ns - ref.ts_ns
+    if now_ns > gate.latest_check_ns:
+        gate.latest_check_ns = now_ns
+    age = gate.latest_check_ns - ref.ts_ns
     if age > gate.reference_max_age_ns:
         raise refused(f"the reference price for {symbol} is stale ({age // NS_PER_MS} ms old)", "STALE_REFERENCE")
+    if age < 0:  # the clock stepped back (a skewed host): an age it cannot tell must not pass for fresh
+        raise refused(
+            f"the reference price for {symbol} is stamped {-age // NS_PER_MS} ms ahead of the clock: "
+            "the clock stepped back, so its age is unknown",
+            "STALE_REFERENCE",
+        )
     ref_price = ref.price
     is_limit = order_type == _LIMIT
     check_price = price if is_limit else ref_price

@@ -54,6 +54,9 @@ class RiskGate:
         self.limits = limits
         self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(desk_state)}
         self.references: dict[str, Reference] = {}
+        self.latest_check_ns = 0
+        """The latest clock time an order was checked at: reference ages are judged from it, so a clock that
+        steps back (a skewed host) makes data look older, never fresher."""
         self.exposure = ExposureBooks()
         self.flows: dict[ScopeKey, MessageFlow] = {}
         self.latches: dict[ScopeKey, tuple[int, str]] = {}  # scope -> (tripped at, why)
