@@ -21,6 +21,7 @@ from grpc.aio import ServicerContext
 
 from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.http import BackgroundHttpServer
 from tradingdesk.monitoring.alerts import SEVERITIES, AlertmanagerError, silence_problems
@@ -61,6 +62,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self.environ = os.environ if environ is None else environ
         self.directory = directory or ServiceDirectory.for_desk(desk, dict(self.environ))
         self.clock = clock or WallClock()
+        self.desk_clock = clock or desk_clock(desk, self.environ, service=self.name)
+        """The desk clock the other services' clocks are compared with (ClockSkew)."""
         self.interval = desk.spec.monitoring.health_check_interval_ms / 1000
         self.alertmanager_url = self.environ.get(ALERTMANAGER_ENV) or desk.spec.monitoring.alertmanager_url
         self.channels: dict[str, grpc.aio.Channel] = {}
@@ -83,7 +86,7 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         for name in SERVICE_NAMES:
             self.channels[name] = channels.aio_channel(self.directory.address(name), interceptors=interceptors)
         self._http = httpx.AsyncClient()
-        self.health = HealthProber(self.directory, self.channels, self.clock)
+        self.health = HealthProber(self.directory, self.channels, self.clock, desk_time=self.desk_clock)
         tls = TlsFiles.for_service(self.desk, "monitoring", self.environ) if self.desk.spec.access.tls else None
         self.latency = latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ), tls=tls)
         self.collector = DeskCollector(
