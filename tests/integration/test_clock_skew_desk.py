@@ -1,0 +1,81 @@
+"""A whole embedded desk with routing's clock stepped back, as when its host's NTP fails: the monitoring service
+raises ClockSkew naming routing (over its gRPC API), routing refuses orders rather than trade against data it
+cannot age, and once the clock is back the alert clears and orders are accepted again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.desk_runner import RunningDesk, wait_for, write_desk
+from tests.integration.test_kill_switch import bids, resting
+from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
+from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc, orders_pb2_grpc
+
+pytestmark = pytest.mark.slow
+
+SKEW_MS = -30_000
+"""Far past the reference age limit (1 s here): routing refuses for about 29 s after the step."""
+
+
+async def test_a_skewed_routing_clock_is_alerted_and_fails_closed(tmp_path: Path) -> None:
+    def tune(doc: dict) -> None:
+        doc["spec"]["risk"].update(referenceMaxAgeMs=1_000, maxSubmitsPerSecond=1_000_000)
+
+    skew_dir = tmp_path / "clock-skew"
+    desk = RunningDesk(write_desk(tmp_path, tune), env={SKEW_DIR_ENV: str(skew_dir)})
+    await desk.start()
+    try:
+        prices = await wait_for(lambda: bids(desk), timeout=30)
+        async with desk.channel("routing") as routing_ch, desk.channel("monitoring") as monitoring_ch:
+            orders = orders_pb2_grpc.OrderServiceStub(routing_ch)
+            monitoring = monitoring_pb2_grpc.MonitoringServiceStub(monitoring_ch)
+            requests = iter(resting(prices, 1000, "skew"))
+
+            async def submit() -> str:
+                """``accepted``, or the refusal's code and reason."""
+                try:
+                    await orders.SubmitOrder(next(requests), timeout=5)
+                except grpc.aio.AioRpcError as err:
+                    return f"{err.code().name}: {err.details()}"
+                return "accepted"
+
+            async def skew_alerts() -> list[monitoring_pb2.Alert]:
+                listed = await monitoring.ListAlerts(monitoring_pb2.ListAlertsRequest(), timeout=10)
+                assert listed.source == "desk"
+                return [a for a in listed.alerts if a.name == "ClockSkew"]
+
+            assert await wait_for(lambda: _is(submit, "accepted"), timeout=20)
+            assert await skew_alerts() == []
+
+            set_skew(skew_dir, "routing", SKEW_MS * NS_PER_MS)
+            refusal = await wait_for(lambda: _refused(submit), timeout=10)
+            assert refusal.startswith("FAILED_PRECONDITION: ") and "stale" in refusal, refusal
+            (alert,) = await wait_for(skew_alerts, timeout=15)
+            assert alert.service == "routing" and alert.severity == "critical"
+            assert alert.runbook_url.endswith("/clock-skew.md")
+            assert "the clock of routing is -29" in alert.summary or "the clock of routing is -30" in alert.summary
+            assert "(threshold 100 ms)" in alert.summary
+            assert await submit() != "accepted"  # still refused while the clock is behind
+
+            set_skew(skew_dir, "routing", 0)
+            await wait_for(lambda: _none(skew_alerts), timeout=15)
+            assert await wait_for(lambda: _is(submit, "accepted"), timeout=20)
+    finally:
+        await desk.stop()
+
+
+async def _is(submit, expected: str) -> bool:
+    return await submit() == expected
+
+
+async def _refused(submit) -> str | None:
+    answer = await submit()
+    return None if answer == "accepted" else answer
+
+
+async def _none(skew_alerts) -> bool:
+    return not await skew_alerts()
