@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.monitoring.restarts import read_restarts
 from tradingdesk.spec.model import SERVICE_NAMES
 from tradingdesk.v1 import monitoring_pb2
 
@@ -26,10 +28,20 @@ SERVICE_HEALTH_NAMES = {
 
 
 class HealthProber:
-    def __init__(self, directory: ServiceDirectory, channels: dict[str, grpc.aio.Channel], clock: Clock) -> None:
+    def __init__(
+        self,
+        directory: ServiceDirectory,
+        channels: dict[str, grpc.aio.Channel],
+        clock: Clock,
+        *,
+        supervision_status: Path | None = None,
+    ) -> None:
         self.directory = directory
         self.channels = channels
         self.clock = clock
+        self.supervision_status = supervision_status
+        """The embedded supervisor's status file (``monitoring/restarts.py``): each service's restarts, which a
+        probe alone misses (a quick restart is over between two probes). None where there is none."""
         self.latest: dict[str, monitoring_pb2.ServiceHealth] = {}
 
     async def probe(self, name: str) -> monitoring_pb2.ServiceHealth:
@@ -53,5 +65,9 @@ class HealthProber:
 
     async def probe_all(self) -> list[monitoring_pb2.ServiceHealth]:
         results = await asyncio.gather(*(self.probe(n) for n in SERVICE_NAMES))
+        restarts = read_restarts(self.supervision_status)
+        for health in results:
+            if (seen := restarts.get(health.service)) is not None:
+                health.restarts, health.last_restart_ns = seen.count, seen.last_ns
         self.latest = {r.service: r for r in results}
         return list(results)

@@ -14,18 +14,22 @@ class GetHealthSummaryRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServiceHealth(_message.Message):
-    __slots__ = ("service", "address", "status", "detail", "checked_ns")
+    __slots__ = ("service", "address", "status", "detail", "checked_ns", "restarts", "last_restart_ns")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     CHECKED_NS_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RESTART_NS_FIELD_NUMBER: _ClassVar[int]
     service: str
     address: str
     status: str
     detail: str
     checked_ns: int
-    def __init__(self, service: _Optional[str] = ..., address: _Optional[str] = ..., status: _Optional[str] = ..., detail: _Optional[str] = ..., checked_ns: _Optional[int] = ...) -> None: ...
+    restarts: int
+    last_restart_ns: int
+    def __init__(self, service: _Optional[str] = ..., address: _Optional[str] = ..., status: _Optional[str] = ..., detail: _Optional[str] = ..., checked_ns: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_ns: _Optional[int] = ...) -> None: ...
 
 class HealthSummary(_message.Message):
     __slots__ = ("services", "healthy")
