@@ -37,10 +37,10 @@ def test_the_series_of_a_small_record_and_its_png(tmp_path: Path) -> None:
         {"market_ns": at(6), "kind": "feed_line_down", "fault": "feed f line A", "what": "line disabled"},
         {"market_ns": at(9), "kind": "feed_line_down", "fault": "feed f line A", "what": "line enabled"},
     ]
-    series = day_series(order_ns=orders, probes=probes, faults=faults, window=(T0, at(12)), intervals=3)
+    series = day_series(order_ns=orders, probes=probes, faults=faults, window=(T0, at(12)), speed=10, intervals=3)
     assert series.interval_s == 4
     assert series.start_min == [0, 4 / 60, 8 / 60]
-    assert series.orders_per_s == [2.0, 1.0, 0.5]
+    assert series.orders_per_s == [20.0, 10.0, 5.0]  # per wall second: 8, 4 and 2 orders in 4 market s at 10x
     assert series.latency_p50_ms[:2] == [2.0, 5.0] and math.isnan(series.latency_p50_ms[2])
     assert series.latency_p99_ms[:2] == [10.0, 5.0] and math.isnan(series.latency_p99_ms[2])
     assert series.availability == [1.0, 0.25, 0.0]

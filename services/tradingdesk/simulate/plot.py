@@ -5,7 +5,8 @@ probe's log (``probes.jsonl``: one probe order per market second, acknowledged o
 and the injector's log (``faults.jsonl``). Three stacked panels share the time axis (market minutes from
 the start of the measured window), cut into ``interval_s`` intervals:
 
-* orders/s: journaled orders in the interval / its length;
+* orders/s: journaled orders in the interval per wall second (its market length / the replay speed), so the
+  panel reads in the same unit as ``--rate`` and the report's ``orders_per_s``;
 * ack latency p50 and p99 (ms) of the probe orders acknowledged in the interval (blank when none was);
 * availability: the share of the interval's market seconds in which a probe was acknowledged (the measure
   of the verdict's availability line, per interval).
@@ -76,8 +77,15 @@ def fault_spans(events: list[dict], *, start_ns: int) -> list[FaultSpan]:
 
 
 def day_series(
-    *, order_ns: list[int], probes: list[dict], faults: list[dict], window: tuple[int, int], intervals: int = INTERVALS
+    *,
+    order_ns: list[int],
+    probes: list[dict],
+    faults: list[dict],
+    window: tuple[int, int],
+    speed: float,
+    intervals: int = INTERVALS,
 ) -> DaySeries:
+    """``speed``: market seconds per wall second (the replay speed)."""
     start_ns, end_ns = window
     seconds = max(1, (end_ns - start_ns) // NS_PER_SECOND)
     step = max(1, math.ceil(seconds / intervals))
@@ -101,7 +109,7 @@ def day_series(
     return DaySeries(
         interval_s=step,
         start_min=[i * step / 60 for i in range(count)],
-        orders_per_s=[n / length for n, length in zip(orders, lengths, strict=True)],
+        orders_per_s=[n * speed / length for n, length in zip(orders, lengths, strict=True)],
         latency_p50_ms=[_rank(x, 0.5) for x in latencies],
         latency_p99_ms=[_rank(x, 0.99) for x in latencies],
         availability=[len(s) / length for s, length in zip(acked_seconds, lengths, strict=True)],
@@ -115,7 +123,7 @@ def draw(series: DaySeries, path: Path, *, title: str) -> None:
     FigureCanvasAgg(fig)
     rate, latency, available = fig.subplots(3, 1, sharex=True)
     x = series.start_min
-    rate.step(x, series.orders_per_s, where="post", color="black", label="orders/s (journal)")
+    rate.step(x, series.orders_per_s, where="post", color="black", label="orders/s, wall time (journal)")
     rate.set_ylabel("orders/s")
     latency.step(x, series.latency_p50_ms, where="post", label="probe ack p50")
     latency.step(x, series.latency_p99_ms, where="post", label="probe ack p99")

@@ -226,7 +226,8 @@ def compute(
         )
     )
     events, episodes, source = read_record(run_dir)
-    found = detections(events, episodes, speed=replay_speed(desk), desk=desk, source=source)
+    speed = replay_speed(desk)
+    found = detections(events, episodes, speed=speed, desk=desk, source=source)
     expected = [d for d in found if d.expected]
     missed = [d for d in expected if not d.ok]
     verdict.lines.append(
@@ -243,8 +244,9 @@ def compute(
     times = [d.detected_s for d in expected if d.detected_s is not None]
     if times:  # never a made-up figure: no expected alert came, nothing to measure
         verdict.figures["detect_p99_s"] = round(_p99(times), 3)
+        verdict.figures["detect_bound_s"] = max(d.bound_s for d in expected if d.bound_s is not None)
 
-    series = plot.day_series(order_ns=[ts for _, ts in taken], probes=probes, faults=events, window=window)
+    series = plot.day_series(order_ns=[ts for _, ts in taken], probes=probes, faults=events, window=window, speed=speed)
     start = datetime.fromtimestamp(window[0] / NS_PER_SECOND, UTC)
     plot.draw(series, run_dir / plot.PLOT_FILE, title=f"{desk.name}: session from {start:%Y-%m-%d %H:%M:%S} UTC")
     verdict.notes.append(f"plot of rate, latency and availability: {run_dir / plot.PLOT_FILE}")
