@@ -236,7 +236,10 @@ def compute(
             len(expected) - len(missed),
             str(len(expected)),
             not missed,
-            "; ".join(d.describe() for d in missed[:3]) or f"alerts as listed by ListAlerts ({source})",
+            "; ".join(d.describe() for d in missed[:3])
+            or (
+                f"alerts as listed by ListAlerts ({source})" if expected else "no fault applied has an alert to expect"
+            ),
         )
     )
     verdict.notes.append("fault detection (wall seconds from injection to the desk's alert):")
