@@ -242,8 +242,9 @@ def compute(
             ),
         )
     )
-    verdict.notes.append("fault detection (wall seconds from injection to the desk's alert):")
-    verdict.notes.extend(f"  {d.describe()}" for d in found)
+    if found:
+        verdict.notes.append("fault detection (wall seconds from injection to the desk's alert):")
+        verdict.notes.extend(f"  {d.describe()}" for d in found)
     times = [d.detected_s for d in expected if d.detected_s is not None]
     if times:  # never a made-up figure: no expected alert came, nothing to measure
         verdict.figures["detect_p99_s"] = round(_p99(times), 3)
