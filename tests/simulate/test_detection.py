@@ -9,6 +9,7 @@ from tests.desk_runner import REPO
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.simulate.alert_watch import AlertWatch
 from tradingdesk.simulate.detection import ANSWER_S, bound_s, detections
+from tradingdesk.simulate.verdict import Verdict, add_detection
 from tradingdesk.spec.load import load_desk
 from tradingdesk.v1 import monitoring_pb2
 
@@ -148,3 +149,25 @@ def test_the_watch_keeps_one_episode_per_listing_and_resolves_it_when_a_poll_no_
         ("ServiceDown", 40, None),
     ]
     assert watch.episodes[0]["labels"] == {"alertname": "ServiceDown", "service": "routing"}
+
+
+def test_the_verdict_line_fails_on_a_missing_alert_and_gives_no_figure_without_a_detection(desk) -> None:
+    missing = Verdict()
+    add_detection(
+        missing, detections([kill("routing", at_s=40)], [], speed=SPEED, desk=desk, source="desk"), source="desk"
+    )
+    (line,) = missing.lines
+    assert (line.name, line.value, line.target, line.ok) == ("faults_detected", 0, "1", False)
+    assert line.detail == f"SIGKILL routing: ServiceDown never came (bound {ANSWER_S:g}s)"
+    assert "detect_p99_s" not in missing.figures and not missing.ok
+
+    alerts = [episode("ServiceDown", at_s=42, service="routing"), episode("ServiceDown", at_s=60, service="risk")]
+    events = [kill("routing", at_s=40), kill("risk", at_s=50)]
+    found = Verdict()
+    add_detection(found, detections(events, alerts, speed=SPEED, desk=desk, source="desk"), source="desk")
+    assert (found.lines[0].value, found.lines[0].target, found.ok) == (2, "2", True)
+    assert found.figures == {"detect_p99_s": 0.5, "detect_bound_s": ANSWER_S}  # 0.1 s and 0.5 s
+    assert found.notes[1:] == [
+        f"  SIGKILL routing: ServiceDown after 0.10s, within its {ANSWER_S:g}s bound",
+        f"  SIGKILL risk: ServiceDown after 0.50s, within its {ANSWER_S:g}s bound",
+    ]

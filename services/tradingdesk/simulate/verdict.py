@@ -37,7 +37,7 @@ from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.simulate import plot
-from tradingdesk.simulate.detection import detections, read_record
+from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.db import make_engine
@@ -227,28 +227,7 @@ def compute(
     )
     events, episodes, source = read_record(run_dir)
     speed = replay_speed(desk)
-    found = detections(events, episodes, speed=speed, desk=desk, source=source)
-    expected = [d for d in found if d.expected]
-    missed = [d for d in expected if not d.ok]
-    verdict.lines.append(
-        Line(
-            "faults_detected",
-            len(expected) - len(missed),
-            str(len(expected)),
-            not missed,
-            "; ".join(d.describe() for d in missed[:3])
-            or (
-                f"alerts as listed by ListAlerts ({source})" if expected else "no fault applied has an alert to expect"
-            ),
-        )
-    )
-    if found:
-        verdict.notes.append("fault detection (wall seconds from injection to the desk's alert):")
-        verdict.notes.extend(f"  {d.describe()}" for d in found)
-    times = [d.detected_s for d in expected if d.detected_s is not None]
-    if times:  # never a made-up figure: no expected alert came, nothing to measure
-        verdict.figures["detect_p99_s"] = round(_p99(times), 3)
-        verdict.figures["detect_bound_s"] = max(d.bound_s for d in expected if d.bound_s is not None)
+    add_detection(verdict, detections(events, episodes, speed=speed, desk=desk, source=source), source=source)
 
     series = plot.day_series(order_ns=[ts for _, ts in taken], probes=probes, faults=events, window=window, speed=speed)
     start = datetime.fromtimestamp(window[0] / NS_PER_SECOND, UTC)
@@ -265,6 +244,24 @@ def compute(
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     return verdict
+
+
+def add_detection(verdict: Verdict, found: list[Detection], *, source: str) -> None:
+    """The ``faults_detected`` line, each fault's detection in the notes, and ``detect_p99_s`` (with the largest
+    bound that applied) when at least one expected alert came: never a made-up figure."""
+    expected = [d for d in found if d.expected]
+    missed = [d for d in expected if not d.ok]
+    detail = "; ".join(d.describe() for d in missed[:3]) or (
+        f"alerts as listed by ListAlerts ({source})" if expected else "no fault applied has an alert to expect"
+    )
+    verdict.lines.append(Line("faults_detected", len(expected) - len(missed), str(len(expected)), not missed, detail))
+    if found:
+        verdict.notes.append("fault detection (wall seconds from injection to the desk's alert):")
+        verdict.notes.extend(f"  {d.describe()}" for d in found)
+    times = [d.detected_s for d in expected if d.detected_s is not None]
+    if times:
+        verdict.figures["detect_p99_s"] = round(_p99(times), 3)
+        verdict.figures["detect_bound_s"] = max(d.bound_s for d in expected if d.bound_s is not None)
 
 
 def replay_speed(desk: TradingDesk) -> float:
