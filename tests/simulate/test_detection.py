@@ -8,7 +8,7 @@ import pytest
 from tests.desk_runner import REPO
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.simulate.alert_watch import AlertWatch
-from tradingdesk.simulate.detection import ANSWER_S, bound_s, detections
+from tradingdesk.simulate.detection import bound_s, desk_checks_s, detections
 from tradingdesk.simulate.verdict import Verdict, add_detection
 from tradingdesk.spec.load import load_desk
 from tradingdesk.v1 import monitoring_pb2
@@ -17,9 +17,13 @@ T0 = 1_700_000_000 * NS_PER_SECOND
 SPEED = 20
 
 
+DESK = load_desk(REPO / "examples" / "desk.yaml")
+BOUND_S = desk_checks_s(DESK)
+
+
 @pytest.fixture(scope="module")
 def desk():
-    return load_desk(REPO / "examples" / "desk.yaml")
+    return DESK
 
 
 def kill(service: str, *, at_s: float) -> dict:
@@ -49,10 +53,10 @@ def test_the_detection_time_is_from_injection_to_the_first_alert_listed_after_it
         "ServiceDown",
         {"service": "routing"},
         1.5,
-        ANSWER_S,
+        BOUND_S,
     )
     assert found.ok
-    assert found.describe() == f"SIGKILL routing: ServiceDown after 1.50s, within its {ANSWER_S:g}s bound"
+    assert found.describe() == f"SIGKILL routing: ServiceDown after 1.50s, within its {BOUND_S:g}s bound"
 
 
 def test_a_missing_alert_an_alert_for_another_service_or_one_listed_before_the_injection_is_not_a_detection(
@@ -65,11 +69,11 @@ def test_a_missing_alert_an_alert_for_another_service_or_one_listed_before_the_i
     ]
     (found,) = detections([kill("routing", at_s=40)], alerts, speed=SPEED, desk=desk, source="desk")
     assert (found.detected_s, found.ok) == (None, False)
-    assert found.describe() == f"SIGKILL routing: ServiceDown never came (bound {ANSWER_S:g}s)"
+    assert found.describe() == f"SIGKILL routing: ServiceDown never came (bound {BOUND_S:g}s)"
 
 
 def test_an_alert_past_its_bound_fails(desk) -> None:
-    late_s = 40 + SPEED * (ANSWER_S + 1)  # one wall second past the bound
+    late_s = 40 + SPEED * (BOUND_S + 1)  # one wall second past the bound
     line = {
         "market_ns": T0 + 100 * NS_PER_SECOND,
         "kind": "feed_line_down",
@@ -82,7 +86,7 @@ def test_an_alert_past_its_bound_fails(desk) -> None:
         episode("FeedLineDown", at_s=101, feed="vendor-a", line="A"),
     ]
     killed, down = detections([kill("routing", at_s=40), line], alerts, speed=SPEED, desk=desk, source="desk")
-    assert (killed.ok, killed.detected_s) == (False, pytest.approx(ANSWER_S + 1))
+    assert (killed.ok, killed.detected_s) == (False, pytest.approx(BOUND_S + 1))
     assert "past its" in killed.describe()
     assert (down.alert, down.ok, down.detected_s) == ("FeedLineDown", True, 0.05)
 
@@ -121,11 +125,13 @@ def test_faults_without_an_alert_to_expect_say_why_and_ends_are_not_injections(d
     ]
 
 
-def test_through_alertmanager_the_bound_adds_the_rules_for_and_one_scrape_and_evaluation(desk) -> None:
+def test_the_bound_is_the_health_check_interval_and_two_refreshes_plus_through_alertmanager_the_rule(desk) -> None:
+    # a refresh ends without the alert up to 2 s after the kill, the next starts an interval later and takes 2 s
+    assert desk_checks_s(desk) == 1.0 + 4.0  # the desk checks every 1000 ms
     a = desk.spec.monitoring.alerts
-    expected = ANSWER_S + a.service_down_for_seconds + a.scrape_interval_seconds + a.evaluation_interval_seconds
+    expected = BOUND_S + a.service_down_for_seconds + a.scrape_interval_seconds + a.evaluation_interval_seconds
     assert bound_s("ServiceDown", desk=desk, source="alertmanager") == expected
-    assert bound_s("ServiceDown", desk=desk, source="desk") == ANSWER_S
+    assert bound_s("ServiceDown", desk=desk, source="desk") == BOUND_S
     assert bound_s("VenueAway", desk=desk, source="desk") is None
 
 
@@ -158,7 +164,7 @@ def test_the_verdict_line_fails_on_a_missing_alert_and_gives_no_figure_without_a
     )
     (line,) = missing.lines
     assert (line.name, line.value, line.target, line.ok) == ("faults_detected", 0, "1", False)
-    assert line.detail == f"SIGKILL routing: ServiceDown never came (bound {ANSWER_S:g}s)"
+    assert line.detail == f"SIGKILL routing: ServiceDown never came (bound {BOUND_S:g}s)"
     assert "detect_p99_s" not in missing.figures and not missing.ok
 
     alerts = [episode("ServiceDown", at_s=42, service="routing"), episode("ServiceDown", at_s=60, service="risk")]
@@ -166,8 +172,8 @@ def test_the_verdict_line_fails_on_a_missing_alert_and_gives_no_figure_without_a
     found = Verdict()
     add_detection(found, detections(events, alerts, speed=SPEED, desk=desk, source="desk"), source="desk")
     assert (found.lines[0].value, found.lines[0].target, found.ok) == (2, "2", True)
-    assert found.figures == {"detect_p99_s": 0.5, "detect_bound_s": ANSWER_S}  # 0.1 s and 0.5 s
+    assert found.figures == {"detect_p99_s": 0.5, "detect_bound_s": BOUND_S}  # 0.1 s and 0.5 s
     assert found.notes[1:] == [
-        f"  SIGKILL routing: ServiceDown after 0.10s, within its {ANSWER_S:g}s bound",
-        f"  SIGKILL risk: ServiceDown after 0.50s, within its {ANSWER_S:g}s bound",
+        f"  SIGKILL routing: ServiceDown after 0.10s, within its {BOUND_S:g}s bound",
+        f"  SIGKILL risk: ServiceDown after 0.50s, within its {BOUND_S:g}s bound",
     ]

@@ -1,14 +1,17 @@
-"""The desk's alerts as the desk itself reports them during a simulation: the monitoring service's
-``ListAlerts`` polled every ``POLL_INTERVAL_S`` (wall time) into ``alerts.jsonl`` of the run directory.
+"""The desk's alerts as the desk itself reports them during a simulation, into ``alerts.jsonl`` of the run
+directory: the alerts of every status the monitoring service streams (``StreamDeskStatus``: the status it
+refreshes every ``spec.monitoring.healthCheckIntervalMs`` and publishes when any part of it changes, alerts
+included; the same alerts ``ListAlerts`` lists). Following the stream adds no load to the desk, where polling
+``ListAlerts`` would make monitoring probe every service and read routing's metrics on each call.
 
-Each line is one episode of one alert (one fingerprint, from the poll that first listed it to the poll that
-no longer did): its name, severity and labels, when the watch first saw it (market and wall ns), the
+Each line is one episode of one alert (one fingerprint, from the status that first listed it to the first
+that no longer did): its name, severity and labels, when the watch first saw it (market and wall ns), the
 ``starts_ns`` the desk gave it (0 from the desk's own checks, which do not date their alerts; Alertmanager's
 ``startsAt`` otherwise), and when it was resolved (null: still listed at the end). The verdict's detection
 line (``simulate.detection``) reads this file, never the watch itself.
 
-A poll the monitoring service does not answer (it is restarting, or busy) leaves every open episode as it
-was: an alert is resolved only by a poll that answered without it. ``watch.json`` counts the polls.
+While the stream is broken (monitoring restarting) every open episode stays as it was: an alert is resolved
+only by a status without it. ``watch.json`` counts the statuses received and the reconnections.
 """
 
 from __future__ import annotations
@@ -24,42 +27,41 @@ import grpc
 from tradingdesk.security import channels
 from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc
 
-POLL_INTERVAL_S = 0.25
-"""Wall seconds between two polls: part of every detection bound (``detection.BOUNDS``)."""
-POLL_TIMEOUT_S = 2.0
+RECONNECT_S = 0.25
+"""Wall seconds before following the stream again after it broke."""
 ALERTS_FILE = "alerts.jsonl"
-POLLS_FILE = "watch.json"
+WATCH_FILE = "watch.json"
 
 
 class AlertWatch:
-    """``run`` polls until cancelled; ``write`` puts the episodes seen into the run directory."""
+    """``run`` follows the stream until cancelled; ``write`` puts the episodes seen into the run directory."""
 
-    def __init__(self, address: str, *, market_now: Callable[[], int], interval_s: float = POLL_INTERVAL_S) -> None:
+    def __init__(self, address: str, *, market_now: Callable[[], int]) -> None:
         self.address = address
         self.market_now = market_now
-        self.interval_s = interval_s
         self.episodes: list[dict] = []
         self._open: dict[str, dict] = {}  # fingerprint -> its open episode
-        self.polls = 0
-        self.unanswered: dict[str, int] = {}  # status code -> polls refused with it
+        self.statuses = 0
+        self.broken: dict[str, int] = {}  # status code -> times the stream broke (or was refused) with it
         self.sources: set[str] = set()
 
     async def run(self) -> None:
+        """Follow the stream until cancelled, again after each break."""
         async with channels.aio_channel(self.address) as channel:
             stub = monitoring_pb2_grpc.MonitoringServiceStub(channel)
             while True:
-                self.polls += 1
                 try:
-                    reply = await stub.ListAlerts(monitoring_pb2.ListAlertsRequest(), timeout=POLL_TIMEOUT_S)
+                    async for status in stub.StreamDeskStatus(monitoring_pb2.StreamDeskStatusRequest()):
+                        self.statuses += 1
+                        self.sources.add(status.alert_source)
+                        self.seen(list(status.alerts), market_ns=self.market_now(), wall_ns=time.time_ns())
+                    self.broken["ended"] = self.broken.get("ended", 0) + 1
                 except grpc.aio.AioRpcError as err:
-                    self.unanswered[err.code().name] = self.unanswered.get(err.code().name, 0) + 1
-                else:
-                    self.sources.add(reply.source)
-                    self.seen(list(reply.alerts), market_ns=self.market_now(), wall_ns=time.time_ns())
-                await asyncio.sleep(self.interval_s)
+                    self.broken[err.code().name] = self.broken.get(err.code().name, 0) + 1
+                await asyncio.sleep(RECONNECT_S)
 
     def seen(self, alerts: list[monitoring_pb2.Alert], *, market_ns: int, wall_ns: int) -> None:
-        """One answered poll: open an episode for each alert not listed before, resolve those no longer listed."""
+        """One status: open an episode for each alert not listed before, resolve those no longer listed."""
         listed = {alert.fingerprint or _fingerprint(alert): alert for alert in alerts}
         for key in sorted(set(self._open) - set(listed)):
             episode = self._open.pop(key)
@@ -84,8 +86,8 @@ class AlertWatch:
         with (directory / ALERTS_FILE).open("w") as out:
             for episode in self.episodes:
                 out.write(json.dumps(episode) + "\n")
-        polls = {"polls": self.polls, "unanswered": self.unanswered, "sources": sorted(self.sources)}
-        (directory / POLLS_FILE).write_text(json.dumps({**polls, "interval_s": self.interval_s}, indent=2) + "\n")
+        watch = {"statuses": self.statuses, "broken": self.broken, "sources": sorted(self.sources)}
+        (directory / WATCH_FILE).write_text(json.dumps(watch, indent=2) + "\n")
 
 
 def _fingerprint(alert: monitoring_pb2.Alert) -> str:

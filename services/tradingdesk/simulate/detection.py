@@ -1,13 +1,13 @@
 """Was every fault detected and alerted within its bound? Computed afterwards from the record alone: the
 injector's log of what it did when (``faults.jsonl``) and the desk's alerts as the alert watch saw them
-(``alerts.jsonl``, ``watch.json``; ``simulate.alert_watch``).
+(``alerts.jsonl``, ``watch.json``; ``simulate.alert_watch``) and the run's desk spec (its health-check interval).
 
 Each fault the injector applied is matched to the alert that should detect it (``expected_alert``): the first
 episode of that alert, with at least the expected labels, that the desk first listed at or after the
 injection. An alert already listed before the injection does not count (it was about something else, or an
 earlier fault). The detection time is then (first listed - injected), in wall seconds: the market-time
-difference of the record divided by the replay speed, since the desk's checks, probes and polls run in wall
-time whatever the replay speed.
+difference of the record divided by the replay speed, since the desk's checks and probes run in wall time
+whatever the replay speed.
 
 Faults with no alert to expect are listed in the report with the reason, never counted as detected: a burst
 (load, not a failure), a venue fault (no alert for a venue away or refusing exists yet), a SIGKILL of
@@ -22,31 +22,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tradingdesk.core.clock import NS_PER_SECOND
-from tradingdesk.simulate.alert_watch import ALERTS_FILE, POLL_INTERVAL_S, POLL_TIMEOUT_S, POLLS_FILE
+from tradingdesk.monitoring.collector import CALL_TIMEOUT_S
+from tradingdesk.monitoring.health import PROBE_ATTEMPTS, PROBE_TIMEOUT_S
+from tradingdesk.simulate.alert_watch import ALERTS_FILE, WATCH_FILE
 from tradingdesk.spec.alerting import alerts as rule_alerts
 from tradingdesk.spec.model import TradingDesk
 
-ANSWER_S = POLL_INTERVAL_S + 2 * POLL_TIMEOUT_S
-"""The watch's part of every bound: a poll that started just before the injection may answer (without the
-alert) up to ``POLL_TIMEOUT_S`` later; the next starts ``POLL_INTERVAL_S`` after that and answers within
-``POLL_TIMEOUT_S``. The desk's own checks judge the status afresh on each ListAlerts call."""
+REFRESH_S = max(CALL_TIMEOUT_S, PROBE_ATTEMPTS * PROBE_TIMEOUT_S)
+"""The longest one refresh of the monitoring service's status takes: its health probes (each service's tried
+``PROBE_ATTEMPTS`` times, ``PROBE_TIMEOUT_S`` each) and its reads of the services (``CALL_TIMEOUT_S``) run at
+once."""
 
-BOUNDS_S: dict[str, tuple[float, str]] = {
-    "ServiceDown": (
-        ANSWER_S,
-        "the health probe of a killed service is refused at once (a hung one: PROBE_ATTEMPTS x PROBE_TIMEOUT_S "
-        "inside the poll's own timeout), so the next answered poll lists it",
-    ),
-    "FeedLineDown": (
-        ANSWER_S,
-        "SetLineEnabled takes the line out before it answers the injector; the next answered poll reads the "
-        "feeds' status with the line not live",
-    ),
+
+def desk_checks_s(desk: TradingDesk) -> float:
+    """The watch's part of every bound: a refresh begun just before the injection may end without the alert
+    ``REFRESH_S`` later; the next begins one health-check interval after it and publishes the status (alerts
+    included) to the stream within ``REFRESH_S``."""
+    return desk.spec.monitoring.health_check_interval_ms / 1000 + 2 * REFRESH_S
+
+
+BOUNDS_S: dict[str, str] = {
+    "ServiceDown": "the health probe of a killed service is refused at once (a hung one takes PROBE_ATTEMPTS x "
+    "PROBE_TIMEOUT_S, inside REFRESH_S), so the next status lists it: desk_checks_s",
+    "FeedLineDown": "SetLineEnabled takes the line out before it answers the injector; the next status reads the "
+    "feeds' status with the line not live: desk_checks_s",
 }
-"""Bounds in wall seconds, per alert, when the desk's own checks answer ListAlerts (``source: desk``): no
-``for:`` applies, only the watch's polling (``ANSWER_S``). When Alertmanager answers (``source:
-alertmanager``), ``bound_s`` adds the rule's ``for:`` (spec/alerting.py, from spec.monitoring.alerts) plus
-one scrape and one evaluation interval."""
+"""The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
+alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
+(``source: alertmanager``), ``bound_s`` adds the Prometheus rule's ``for:`` (spec/alerting.py, from
+spec.monitoring.alerts) plus one scrape and one evaluation interval."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,7 @@ def bound_s(alert: str, *, desk: TradingDesk, source: str) -> float | None:
     """The bound of ``alert`` (``BOUNDS_S``), with the Prometheus rule's delays when Alertmanager answers."""
     if alert not in BOUNDS_S:
         return None
-    seconds = BOUNDS_S[alert][0]
+    seconds = desk_checks_s(desk)
     if source == "alertmanager":
         rules = {rule.name: rule for rule in rule_alerts(desk)}
         a = desk.spec.monitoring.alerts
@@ -146,6 +150,6 @@ def read_record(run_dir: Path) -> tuple[list[dict], list[dict], str]:
         path = run_dir / name
         return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
 
-    polls = run_dir / POLLS_FILE
-    sources = json.loads(polls.read_text())["sources"] if polls.exists() else []
+    watch = run_dir / WATCH_FILE
+    sources = json.loads(watch.read_text())["sources"] if watch.exists() else []
     return jsonl("faults.jsonl"), jsonl(ALERTS_FILE), "alertmanager" if "alertmanager" in sources else "desk"

@@ -229,7 +229,13 @@ def compute(
     speed = replay_speed(desk)
     add_detection(verdict, detections(events, episodes, speed=speed, desk=desk, source=source), source=source)
 
-    series = plot.day_series(order_ns=[ts for _, ts in taken], probes=probes, faults=events, window=window, speed=speed)
+    series = plot.day_series(
+        order_ns=[ts for _, ts in taken],
+        probes=probes,
+        faults=events,
+        window=_session_part(calendar, window),
+        speed=speed,
+    )
     start = datetime.fromtimestamp(window[0] / NS_PER_SECOND, UTC)
     plot.draw(series, run_dir / plot.PLOT_FILE, title=f"{desk.name}: session from {start:%Y-%m-%d %H:%M:%S} UTC")
     verdict.notes.append(f"plot of rate, latency and availability: {run_dir / plot.PLOT_FILE}")
@@ -262,6 +268,16 @@ def add_detection(verdict: Verdict, found: list[Detection], *, source: str) -> N
     if times:
         verdict.figures["detect_p99_s"] = round(_p99(times), 3)
         verdict.figures["detect_bound_s"] = max(d.bound_s for d in expected if d.bound_s is not None)
+
+
+def _session_part(calendar: ExchangeCalendar, window: tuple[int, int]) -> tuple[int, int]:
+    """The window up to the close of the session it starts in: at the end of a full day the replay clock has
+    already jumped to the next day's open, and the night between is nothing to draw."""
+    try:
+        day = calendar.trading_day(window[0])
+    except CalendarRangeError:
+        return window
+    return (window[0], min(window[1], day.session.close_ns)) if day is not None else window
 
 
 def replay_speed(desk: TradingDesk) -> float:
