@@ -1,6 +1,6 @@
 """Was every fault detected and alerted within its bound? Computed afterwards from the record alone: the
-injector's log of what it did when (``faults.jsonl``) and the desk's alerts as the alert watch saw them
-(``alerts.jsonl``, ``watch.json``; ``simulate.alert_watch``) and the run's desk spec (its health-check interval).
+injector's log of what it did when (``faults.jsonl``), the desk's alerts as the alert watch saw them
+(``alerts.jsonl``, ``watch.json``; ``simulate.alert_watch``), and the run's desk spec (for the bounds).
 
 Each fault the injector applied is matched to the alert that should detect it (``expected_alert``): the first
 episode of that alert, with at least the expected labels, that the desk first listed at or after the
@@ -41,7 +41,7 @@ def desk_checks_s(desk: TradingDesk) -> float:
     return desk.spec.monitoring.health_check_interval_ms / 1000 + 2 * REFRESH_S
 
 
-BOUNDS_S: dict[str, str] = {
+BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "ServiceDown": "the health probe of a killed service is refused at once (a hung one takes PROBE_ATTEMPTS x "
     "PROBE_TIMEOUT_S, inside REFRESH_S), so the next status lists it: desk_checks_s",
     "FeedLineDown": "SetLineEnabled takes the line out before it answers the injector; the next status reads the "
@@ -112,8 +112,8 @@ def injected(event: dict) -> bool:
 
 
 def bound_s(alert: str, *, desk: TradingDesk, source: str) -> float | None:
-    """The bound of ``alert`` (``BOUNDS_S``), with the Prometheus rule's delays when Alertmanager answers."""
-    if alert not in BOUNDS_S:
+    """The bound of ``alert`` (``BOUNDS``), with the Prometheus rule's delays when Alertmanager answers."""
+    if alert not in BOUNDS:
         return None
     seconds = desk_checks_s(desk)
     if source == "alertmanager":
