@@ -258,7 +258,9 @@ def add_detection(verdict: Verdict, found: list[Detection], *, source: str) -> N
     expected = [d for d in found if d.expected]
     missed = [d for d in expected if not d.ok]
     detail = "; ".join(d.describe() for d in missed[:3]) or (
-        f"alerts as listed by ListAlerts ({source})" if expected else "no fault applied has an alert to expect"
+        f"alerts as the desk's status stream listed them ({source})"
+        if expected
+        else "no applied fault expects an alert"
     )
     verdict.lines.append(Line("faults_detected", len(expected) - len(missed), str(len(expected)), not missed, detail))
     if found:
