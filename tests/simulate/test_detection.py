@@ -59,6 +59,13 @@ def test_the_detection_time_is_from_injection_to_the_first_alert_listed_after_it
     assert found.describe() == f"SIGKILL routing: ServiceDown after 1.50s, within its {BOUND_S:g}s bound"
 
 
+def test_a_kill_restarted_before_the_next_status_is_detected_by_its_restart(desk) -> None:
+    # the supervisor brought routing back between two status refreshes: never listed down, listed restarted
+    alerts = [episode("ServiceRestarted", at_s=60, service="routing"), episode("ServiceRestarted", at_s=50)]
+    (found,) = detections([kill("routing", at_s=40)], alerts, speed=SPEED, desk=desk, source="desk")
+    assert (found.alert, found.detected_s, found.ok) == ("ServiceDown", 1.0, True)
+
+
 def test_a_missing_alert_an_alert_for_another_service_or_one_listed_before_the_injection_is_not_a_detection(
     desk,
 ) -> None:

@@ -51,6 +51,9 @@ BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
 alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
 (``source: alertmanager``), ``bound_s`` adds the Prometheus rule's ``for:`` (spec/alerting.py, from
 spec.monitoring.alerts) plus one scrape and one evaluation interval."""
+ALSO_DETECTED_BY: dict[str, tuple[str, ...]] = {"ServiceDown": ("ServiceRestarted",)}
+"""Alerts that detect the same fault as well: a killed service that the supervisor restarts before the next
+status refresh is never listed down, but its restart is (``monitoring/restarts.py``), within the same bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +135,11 @@ def detections(
             continue
         at = event["market_ns"]
         alert, labels, note = expected_alert(event)
+        names = {alert, *ALSO_DETECTED_BY.get(alert, ())}
         seen = [
             e["first_seen_market_ns"]
             for e in episodes
-            if e["name"] == alert and e["first_seen_market_ns"] >= at and labels.items() <= e["labels"].items()
+            if e["name"] in names and e["first_seen_market_ns"] >= at and labels.items() <= e["labels"].items()
         ]
         detected = (min(seen) - at) / NS_PER_SECOND / speed if alert and seen else None
         bound = bound_s(alert, desk=desk, source=source) if alert else None
