@@ -138,6 +138,17 @@ CASES = [
         labels={"service": "risk", **TARGET},
     ),
     Case(
+        "ServiceRestarted",
+        [
+            series("process_start_time_seconds", "1000x3 1010x10", service="risk"),
+            series("process_start_time_seconds", "900x13", service="feeds"),
+        ],
+        fires_at="4s",
+        quiet_at="3s",
+        labels={"service": "risk", **TARGET},
+        value="1",
+    ),
+    Case(
         "DeskNotReady",
         [series("tradingdesk_desk_ready", "0x20", **MONITORING)],
         fires_at="12s",
@@ -293,6 +304,8 @@ CASES = [
 ]
 
 QUIET = [
+    # a restart is forgotten once it is older than the window
+    quiet("ServiceRestarted", [series("process_start_time_seconds", "1000x3 1010x1100", service="risk")], "17m"),
     # one service down is not the desk down
     quiet("DeskDown", [series("up", "0x10", service="risk"), series("up", "1x10", service="feeds")], "8s"),
     # both lines of a feed down with the feed still up cannot happen; a feed with a live line is not down

@@ -8,6 +8,7 @@ what would page: a service not serving, a feed or a line down, stale symbols, ha
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 
 from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.monitoring.clock_skew import clock_skews
+from tradingdesk.monitoring.restarts import RECENT_RESTART_S
 from tradingdesk.spec.alerting import alerts as rule_alerts
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.v1 import common_pb2, market_data_pb2, monitoring_pb2
@@ -148,15 +150,25 @@ class DeskChecks:
         )
 
     def judge(
-        self, status: monitoring_pb2.DeskStatus, utilization: dict[tuple[str, str], float]
+        self,
+        status: monitoring_pb2.DeskStatus,
+        utilization: dict[tuple[str, str], float],
+        *,
+        wall_ns: int | None = None,
     ) -> list[monitoring_pb2.Alert]:
-        """Alerts firing now, given the status and the used share of each scope's loss limits."""
+        """Alerts firing now, given the status and the used share of each scope's loss limits. ``wall_ns`` (now, by
+        the wall clock) judges how recent a restart is: the supervisor stamps restarts with the wall clock."""
         out = []
+        wall_ns = time.time_ns() if wall_ns is None else wall_ns
         for s in status.services:
             if s.status == "UNREACHABLE":
                 out.append(self._alert("ServiceDown", f"{s.service} is unreachable: {s.detail}", service=s.service))
             elif s.status != "SERVING" and s.service == "compliance":
                 out.append(self._alert("ComplianceRefusing", f"compliance reports {s.status}"))
+            if s.last_restart_ns and wall_ns - s.last_restart_ns < RECENT_RESTART_S * 1_000_000_000:
+                ago = max(0, wall_ns - s.last_restart_ns) // 1_000_000_000
+                text = f"{s.service} restarted {s.restarts} time(s) since the desk started, the last {ago}s ago"
+                out.append(self._alert("ServiceRestarted", text, since_ns=s.last_restart_ns, service=s.service))
         if any(s.status != "SERVING" for s in status.services):
             out.append(self._alert("DeskNotReady", f"desk {self.desk.name} is not ready"))
         for feed in status.feeds:

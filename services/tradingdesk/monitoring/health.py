@@ -4,6 +4,7 @@ its desk clock (``edge/clock_reading.py``) to find one that runs off."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -11,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tradingdesk.core.clock import Clock
 from tradingdesk.edge.clock_reading import measure_offset
 from tradingdesk.edge.directory import ServiceDirectory
+from tradingdesk.monitoring.restarts import read_restarts
 from tradingdesk.spec.model import SERVICE_NAMES
 from tradingdesk.v1 import monitoring_pb2
 
@@ -34,11 +36,15 @@ class HealthProber:
         channels: dict[str, grpc.aio.Channel],
         clock: Clock,
         *,
+        supervision_status: Path | None = None,
         desk_time: Clock | None = None,
     ) -> None:
         self.directory = directory
         self.channels = channels
         self.clock = clock
+        self.supervision_status = supervision_status
+        """The embedded supervisor's status file (``monitoring/restarts.py``): each service's restarts, which a
+        probe alone misses (a quick restart is over between two probes). None where there is none."""
         self.desk_time = desk_time
         """The clock each service's desk clock is compared with; None: clocks are not read."""
         self.latest: dict[str, monitoring_pb2.ServiceHealth] = {}
@@ -73,5 +79,9 @@ class HealthProber:
 
     async def probe_all(self) -> list[monitoring_pb2.ServiceHealth]:
         results = await asyncio.gather(*(self.probe(n) for n in SERVICE_NAMES))
+        restarts = read_restarts(self.supervision_status)
+        for health in results:
+            if (seen := restarts.get(health.service)) is not None:
+                health.restarts, health.last_restart_ns = seen.count, seen.last_ns
         self.latest = {r.service: r for r in results}
         return list(results)

@@ -49,6 +49,12 @@ class MonitoringMetrics:
             [self._serving],
             description="1 while a service answers SERVING on gRPC health, by target_service.",
         )
+        meter.create_observable_counter(
+            "tradingdesk_service_restarts",
+            [self._restarts],
+            description="Restarts of a service's process by the embedded runtime's supervisor since the desk "
+            "started, by target_service (none on Kubernetes: see process_start_time_seconds).",
+        )
         gauge(
             "tradingdesk_trading_state",
             [self._state],
@@ -85,6 +91,11 @@ class MonitoringMetrics:
 
     def _serving(self, _: CallbackOptions) -> Iterable[Observation]:
         return [Observation(int(s.status == "SERVING"), {"target_service": s.service}) for s in self._status.services]
+
+    def _restarts(self, _: CallbackOptions) -> Iterable[Observation]:
+        if self.collector.health.supervision_status is None:
+            return []
+        return [Observation(s.restarts, {"target_service": s.service}) for s in self._status.services]
 
     def _state(self, _: CallbackOptions) -> Iterable[Observation]:
         out = []

@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC
+from pathlib import Path
 
 import grpc
 import httpx
@@ -29,6 +30,7 @@ from tradingdesk.monitoring.collector import DeskCollector
 from tradingdesk.monitoring.health import HealthProber
 from tradingdesk.monitoring.latency import LatencyWindow
 from tradingdesk.monitoring.metrics import MonitoringMetrics
+from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_ENV
 from tradingdesk.security import channels
 from tradingdesk.security.http import HttpAccess, http_access
 from tradingdesk.security.policy import DASHBOARD_HTTP_RULES
@@ -86,7 +88,14 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         for name in SERVICE_NAMES:
             self.channels[name] = channels.aio_channel(self.directory.address(name), interceptors=interceptors)
         self._http = httpx.AsyncClient()
-        self.health = HealthProber(self.directory, self.channels, self.clock, desk_time=self.desk_clock)
+        supervision = self.environ.get(SUPERVISION_STATUS_ENV)
+        self.health = HealthProber(
+            self.directory,
+            self.channels,
+            self.clock,
+            supervision_status=Path(supervision) if supervision else None,
+            desk_time=self.desk_clock,
+        )
         tls = TlsFiles.for_service(self.desk, "monitoring", self.environ) if self.desk.spec.access.tls else None
         self.latency = latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ), tls=tls)
         self.collector = DeskCollector(

@@ -21,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.markets.calendar_source import desk_calendars
+from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_ENV, SUPERVISION_STATUS_FILE
 from tradingdesk.runtime.lifeline import SUPERVISOR_PID_ENV
 from tradingdesk.security import channels
 from tradingdesk.security.channels import ClientCredentials
@@ -104,6 +105,8 @@ class EmbeddedDesk:
         """The runtime's own client identity (``svc:runtime``), once ``start`` made the desk's certificates."""
         if clock_source(desk) == "replay":
             self.env[REPLAY_ORIGIN_ENV] = str(replay_origin(desk, self.env))
+        if log_dir is not None:  # the supervisor's status, where the monitoring service reads restarts
+            self.env[SUPERVISION_STATUS_ENV] = str(log_dir / SUPERVISION_STATUS_FILE)
 
     async def spawn(self, name: str) -> Child:
         """Start (or start again) one service's process; its output is appended to ``<log_dir>/<name>.log``."""
@@ -127,6 +130,8 @@ class EmbeddedDesk:
             self.credentials = client_of(pki, RUNTIME_IDENTITY)
         # Computed once here, the calendars are read from their cache by every child (no pandas at start).
         await asyncio.to_thread(desk_calendars, self.desk)
+        if self.log_dir is not None:  # a previous run's restarts are not this one's
+            (self.log_dir / SUPERVISION_STATUS_FILE).unlink(missing_ok=True)
         for name in SERVICE_NAMES:
             await self.spawn(name)
         deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or ready_timeout)

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import grpc
 
+from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_FILE
 from tradingdesk.runtime.embedded import READINESS_NAMES, EmbeddedDesk, wait_serving
 from tradingdesk.security import channels
 from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
 
-STATUS_FILE = "supervision.json"
+STATUS_FILE = SUPERVISION_STATUS_FILE
 SUPERVISOR_ACTOR = "supervisor"
 RESTART_READY_TIMEOUT_S = 60.0  # how long a restarted process may take to report SERVING before it is logged
 HALT_RETRY_S = 0.5  # between attempts to halt while the risk service does not answer
@@ -81,6 +82,7 @@ class ServiceState:
     pid: int
     state: str = "serving"  # serving | down (crashed, restart pending) | starting (restarted, not SERVING yet)
     restarts: int = 0
+    last_restart_ns: int = 0  # wall clock: the monitoring service (another process) judges it against its own
     last_exit: str = ""
     down_since: float | None = None
 
@@ -145,6 +147,7 @@ class Supervisor:
             restarted = await asyncio.shield(self.embedded.spawn(name))
             state.pid, state.state = restarted.process.pid, "starting"
             state.restarts += 1
+            state.last_restart_ns = time.time_ns()
             self._write_status()
             self._in_background(self._until_serving(name, restarted.process.pid))
 
@@ -229,7 +232,13 @@ class Supervisor:
             return
         doc = {
             "services": {
-                name: {"pid": s.pid, "state": s.state, "restarts": s.restarts, "lastExit": s.last_exit}
+                name: {
+                    "pid": s.pid,
+                    "state": s.state,
+                    "restarts": s.restarts,
+                    "lastRestartNs": s.last_restart_ns,
+                    "lastExit": s.last_exit,
+                }
                 for name, s in self.services.items()
             },
             "haltedBySupervisor": self.halted_reason,

@@ -62,7 +62,17 @@ class Injector:
 
     def _log(self, fault: Fault, what: str, **extra) -> None:
         self.events.append(
-            {"market_ns": self.market_now(), "kind": fault.kind, "fault": fault.describe(), "what": what, **extra}
+            {
+                "market_ns": self.market_now(),
+                "kind": fault.kind,
+                "fault": fault.describe(),
+                "what": what,
+                # what the fault was applied to, for the verdict's detection line to know which alert to expect
+                "target": {
+                    k: getattr(fault, k) for k in ("service", "feed", "line", "venue", "mode") if getattr(fault, k)
+                },
+                **extra,
+            }
         )
 
     async def run(self) -> None:

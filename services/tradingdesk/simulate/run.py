@@ -32,6 +32,7 @@ from tradingdesk.runtime.supervisor import Supervisor
 from tradingdesk.security import channels
 from tradingdesk.security.local import client_of
 from tradingdesk.security.tls import local_pki
+from tradingdesk.simulate.alert_watch import AlertWatch
 from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Probe, Rate, SessionClient, UnaryClient
 from tradingdesk.simulate.faults import Fault, load_schedule
 from tradingdesk.simulate.injector import Injector
@@ -87,12 +88,14 @@ def _trading_account(desk: TradingDesk) -> str:
 
 
 def _client_identity(desk: TradingDesk, account: str, faults: list[Fault]) -> str | None:
-    """An identity with a client certificate that may trade ``account`` (and take feed lines out of service or fault a
-    venue when a fault does): the desk's mutual TLS lets the simulated clients in as it would any client."""
+    """An identity with a client certificate that may trade ``account`` (and, when there are faults, list the
+    desk's alerts and take feed lines out of service or fault a venue): the desk's mutual TLS lets the simulated
+    clients in as it would any client."""
     if not desk.spec.access.tls:
         return None
     controls = any(f.kind in ("feed_line_down", "venue_fault") for f in faults)  # operations' controls
-    roles = {"trader"} | ({"operations"} if controls else set())
+    watches = bool(faults)  # the alert watch reads ListAlerts (operations) to time each fault's detection
+    roles = {"trader"} | ({"operations"} if controls or watches else set())
     for identity in desk.spec.access.identities:
         if identity.certificate and roles <= set(identity.roles) and {"*", account} & set(identity.accounts):
             return identity.name
@@ -192,6 +195,9 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
             Probe(routing, factory, log=log, clock=clock, speed=config.speed, timeout_s=config.probe_timeout_s).run(),
         ]
         injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now)
+        watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
+        if plan.faults:
+            load.append(watch.run())
         start_ns = now()
         say(f"session started at {datetime.fromtimestamp(start_ns / NS_PER_SECOND, UTC):%Y-%m-%d %H:%M:%S} UTC")
         tasks = [asyncio.create_task(c) for c in (*load, injector.run())]
@@ -211,6 +217,7 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
         say("stopping the desk (routing first; compliance seals the audit trail)")
         await embedded.stop()
     log.write(out)
+    watch.write(out)
     with (out / "faults.jsonl").open("w") as f:
         for event in injector.events:
             f.write(json.dumps(event) + "\n")

@@ -13,6 +13,10 @@ Each line passes or fails on its own; the run fails when one does:
 * ``orders_sent_to_away_venue``: orders whose ``pending_new`` record names a venue that the journal's
   ``venue_fault`` records have ``away`` at that moment. Must be 0 (routed around, or refused UNAVAILABLE).
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
+* ``faults_detected``: the faults that have an alert to expect (``simulate.detection``) whose alert the desk
+  listed after the injection and within its bound. Must be all of them. Its figure ``detect_p99_s`` is the
+  99th percentile of their detection times (wall seconds); the report lists every fault, with or without an
+  expected alert.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
 """
@@ -22,6 +26,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 from tradingdesk.audit.bucket import open_bucket
@@ -30,6 +36,8 @@ from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
+from tradingdesk.simulate import plot
+from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.db import make_engine
@@ -54,6 +62,8 @@ class Line:
 class Verdict:
     lines: list[Line] = field(default_factory=list)
     figures: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the lines summarise: each fault's detection, and the plot's file."""
 
     @property
     def ok(self) -> bool:
@@ -67,6 +77,7 @@ class Verdict:
                 for x in self.lines
             ],
             "figures": self.figures,
+            "notes": self.notes,
         }
 
     def text(self) -> str:
@@ -76,6 +87,7 @@ class Verdict:
             out.append(f"{x.name:<24} {value:>12}  {x.target:<10} {'PASS' if x.ok else 'FAIL'}  {x.detail}".rstrip())
         for name, value in self.figures.items():
             out.append(f"{name:<24} {value:>12g}")
+        out.extend(self.notes)
         out.append(f"result: {'PASS' if self.ok else 'FAIL'}")
         return "\n".join(out)
 
@@ -213,6 +225,21 @@ def compute(
             f"{up} of {measured} one-second intervals acknowledged",
         )
     )
+    events, episodes, source = read_record(run_dir)
+    speed = replay_speed(desk)
+    add_detection(verdict, detections(events, episodes, speed=speed, desk=desk, source=source), source=source)
+
+    series = plot.day_series(
+        order_ns=[ts for _, ts in taken],
+        probes=probes,
+        faults=events,
+        window=_session_part(calendar, window),
+        speed=speed,
+    )
+    start = datetime.fromtimestamp(window[0] / NS_PER_SECOND, UTC)
+    plot.draw(series, run_dir / plot.PLOT_FILE, title=f"{desk.name}: session from {start:%Y-%m-%d %H:%M:%S} UTC")
+    verdict.notes.append(f"plot of rate, latency and availability: {run_dir / plot.PLOT_FILE}")
+
     verdict.figures.update(
         orders_acknowledged=len(acks),
         # resubmitted after a transport error and answered with the original: the idempotency path exercised
@@ -223,6 +250,42 @@ def compute(
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     return verdict
+
+
+def add_detection(verdict: Verdict, found: list[Detection], *, source: str) -> None:
+    """The ``faults_detected`` line, each fault's detection in the notes, and ``detect_p99_s`` (with the largest
+    bound that applied) when at least one expected alert came: never a made-up figure."""
+    expected = [d for d in found if d.expected]
+    missed = [d for d in expected if not d.ok]
+    detail = "; ".join(d.describe() for d in missed[:3]) or (
+        f"alerts as the desk's status stream listed them ({source})"
+        if expected
+        else "no applied fault expects an alert"
+    )
+    verdict.lines.append(Line("faults_detected", len(expected) - len(missed), str(len(expected)), not missed, detail))
+    if found:
+        verdict.notes.append("fault detection (wall seconds from injection to the desk's alert):")
+        verdict.notes.extend(f"  {d.describe()}" for d in found)
+    times = [d.detected_s for d in expected if d.detected_s is not None]
+    if times:
+        verdict.figures["detect_p99_s"] = round(_p99(times), 3)
+        verdict.figures["detect_bound_s"] = max(d.bound_s for d in expected if d.bound_s is not None)
+
+
+def _session_part(calendar: ExchangeCalendar, window: tuple[int, int]) -> tuple[int, int]:
+    """The window up to the close of the session it starts in: at the end of a full day the replay clock has
+    already jumped to the next day's open, and the night between is nothing to draw."""
+    try:
+        day = calendar.trading_day(window[0])
+    except CalendarRangeError:
+        return window
+    return (window[0], min(window[1], day.session.close_ns)) if day is not None else window
+
+
+def replay_speed(desk: TradingDesk) -> float:
+    """The replay speed the run's desk spec gives its feeds (market seconds per wall second)."""
+    replay = next((f.replay for f in desk.spec.feeds if f.replay is not None and f.replay.speed), None)
+    return float(Fraction(str(replay.speed))) if replay is not None else 1.0
 
 
 def _p99(values: list[float]) -> float:

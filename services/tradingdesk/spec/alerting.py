@@ -31,6 +31,8 @@ GROUP_BY: dict[str, list[str]] = {
 }
 DEFAULT_GROUP_BY = ["alertname", "desk", "service"]
 PAGERDUTY_SECRETS_DIR = "/etc/alertmanager/secrets"
+RESTART_WINDOW = "15m"
+"""How long a restart keeps ``ServiceRestarted`` firing (``monitoring/restarts.py`` judges the same window)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,18 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "{{ $labels.service }} of desk {{ $labels.desk }} is down",
             "Prometheus cannot scrape {{ $labels.instance }}: the process is gone or hung.",
             "service-down.md",
+        ),
+        Alert(
+            "ServiceRestarted",
+            f'changes(process_start_time_seconds{{{sel},service=~"{SERVICES_RE}"}}[{RESTART_WINDOW}]) > 0',
+            0,
+            WARNING,
+            "",  # the series' own service label
+            "{{ $labels.service }} of desk {{ $labels.desk }} restarted",
+            "Its process started again {{ $value }} time(s) within " + RESTART_WINDOW + " at the same address: a "
+            "crash the embedded supervisor or the kubelet recovered from. More crashes than "
+            "spec.supervision.maxRestarts within its window stop an embedded desk.",
+            "service-crash.md",
         ),
         Alert(
             "DeskNotReady",

@@ -1,0 +1,159 @@
+"""Was every fault detected and alerted within its bound? Computed afterwards from the record alone: the
+injector's log of what it did when (``faults.jsonl``), the desk's alerts as the alert watch saw them
+(``alerts.jsonl``, ``watch.json``; ``simulate.alert_watch``), and the run's desk spec (for the bounds).
+
+Each fault the injector applied is matched to the alert that should detect it (``expected_alert``): the first
+episode of that alert, with at least the expected labels, that the desk first listed at or after the
+injection. An alert already listed before the injection does not count (it was about something else, or an
+earlier fault). The detection time is then (first listed - injected), in wall seconds: the market-time
+difference of the record divided by the replay speed, since the desk's checks and probes run in wall time
+whatever the replay speed.
+
+Faults with no alert to expect are listed in the report with the reason, never counted as detected: a burst
+(load, not a failure), a venue fault (no alert for a venue away or refusing exists yet), a SIGKILL of
+monitoring (the desk's own checks run inside it; only Prometheus' ServiceDown could see it, and the simulation
+does not run Prometheus yet), and any kind this module has no entry for yet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.monitoring.collector import CALL_TIMEOUT_S
+from tradingdesk.monitoring.health import PROBE_ATTEMPTS, PROBE_TIMEOUT_S
+from tradingdesk.simulate.alert_watch import ALERTS_FILE, WATCH_FILE
+from tradingdesk.spec.alerting import alerts as rule_alerts
+from tradingdesk.spec.model import TradingDesk
+
+REFRESH_S = max(CALL_TIMEOUT_S, PROBE_ATTEMPTS * PROBE_TIMEOUT_S)
+"""The longest one refresh of the monitoring service's status takes: its health probes (each service's tried
+``PROBE_ATTEMPTS`` times, ``PROBE_TIMEOUT_S`` each) and its reads of the services (``CALL_TIMEOUT_S``) run at
+once."""
+
+
+def desk_checks_s(desk: TradingDesk) -> float:
+    """The watch's part of every bound: a refresh begun just before the injection may end without the alert
+    ``REFRESH_S`` later; the next begins one health-check interval after it and publishes the status (alerts
+    included) to the stream within ``REFRESH_S``."""
+    return desk.spec.monitoring.health_check_interval_ms / 1000 + 2 * REFRESH_S
+
+
+BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
+    "ServiceDown": "the health probe of a killed service is refused at once (a hung one takes PROBE_ATTEMPTS x "
+    "PROBE_TIMEOUT_S, inside REFRESH_S), so the next status lists it: desk_checks_s",
+    "FeedLineDown": "SetLineEnabled takes the line out before it answers the injector; the next status reads the "
+    "feeds' status with the line not live: desk_checks_s",
+}
+"""The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
+alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
+(``source: alertmanager``), ``bound_s`` adds the Prometheus rule's ``for:`` (spec/alerting.py, from
+spec.monitoring.alerts) plus one scrape and one evaluation interval."""
+ALSO_DETECTED_BY: dict[str, tuple[str, ...]] = {"ServiceDown": ("ServiceRestarted",)}
+"""Alerts that detect the same fault as well: a killed service that the supervisor restarts before the next
+status refresh is never listed down, but its restart is (``monitoring/restarts.py``), within the same bound."""
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One applied fault: when, what was expected, and when (if ever) the desk listed it."""
+
+    fault: str
+    kind: str
+    injected_market_ns: int
+    alert: str  # "" when no alert is expected
+    labels: dict[str, str]
+    bound_s: float | None
+    detected_s: float | None  # wall seconds from injection to the alert; None: never came
+    note: str = ""
+
+    @property
+    def expected(self) -> bool:
+        return bool(self.alert)
+
+    @property
+    def ok(self) -> bool:
+        if not self.expected:
+            return True
+        return self.detected_s is not None and self.bound_s is not None and self.detected_s <= self.bound_s
+
+    def describe(self) -> str:
+        if not self.expected:
+            return f"{self.fault}: no alert expected ({self.note})"
+        if self.detected_s is None:
+            return f"{self.fault}: {self.alert} never came (bound {self.bound_s:g}s)"
+        verdict = "within" if self.ok else "past"
+        return f"{self.fault}: {self.alert} after {self.detected_s:.2f}s, {verdict} its {self.bound_s:g}s bound"
+
+
+def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
+    """(alert name, labels it must carry, note) for an applied fault; name "" when none is expected (why in
+    the note)."""
+    target = event.get("target", {})
+    kind = event["kind"]
+    if kind == "sigkill":
+        if target.get("service") == "monitoring":
+            return "", {}, "not yet: the desk's own checks run in monitoring; only Prometheus' ServiceDown sees it"
+        return "ServiceDown", {"service": target.get("service", "")}, ""
+    if kind == "feed_line_down":
+        return "FeedLineDown", {"feed": target.get("feed", ""), "line": target.get("line", "")}, ""
+    if kind == "burst":
+        return "", {}, "a burst is load, not a failure"
+    if kind == "venue_fault":
+        return "", {}, "not yet: the desk has no alert for a venue away or refusing"
+    return "", {}, f"not yet: no alert is defined for a {kind} fault"
+
+
+def injected(event: dict) -> bool:
+    """Whether a ``faults.jsonl`` event is the moment a fault was applied (not its end, a skip or a refusal)."""
+    what = event["what"]
+    return what in ("killed", "line disabled", "started") or (
+        event["kind"] == "venue_fault" and what.startswith("venue ") and not what.endswith(" set to none")
+    )
+
+
+def bound_s(alert: str, *, desk: TradingDesk, source: str) -> float | None:
+    """The bound of ``alert`` (``BOUNDS``), with the Prometheus rule's delays when Alertmanager answers."""
+    if alert not in BOUNDS:
+        return None
+    seconds = desk_checks_s(desk)
+    if source == "alertmanager":
+        rules = {rule.name: rule for rule in rule_alerts(desk)}
+        a = desk.spec.monitoring.alerts
+        seconds += rules[alert].for_s + a.scrape_interval_seconds + a.evaluation_interval_seconds
+    return seconds
+
+
+def detections(
+    events: list[dict], episodes: list[dict], *, speed: float, desk: TradingDesk, source: str
+) -> list[Detection]:
+    out = []
+    for event in events:
+        if not injected(event):
+            continue
+        at = event["market_ns"]
+        alert, labels, note = expected_alert(event)
+        names = {alert, *ALSO_DETECTED_BY.get(alert, ())}
+        seen = [
+            e["first_seen_market_ns"]
+            for e in episodes
+            if e["name"] in names and e["first_seen_market_ns"] >= at and labels.items() <= e["labels"].items()
+        ]
+        detected = (min(seen) - at) / NS_PER_SECOND / speed if alert and seen else None
+        bound = bound_s(alert, desk=desk, source=source) if alert else None
+        out.append(Detection(event["fault"], event["kind"], at, alert, labels, bound, detected, note))
+    return out
+
+
+def read_record(run_dir: Path) -> tuple[list[dict], list[dict], str]:
+    """(fault events, alert episodes, the source that answered ListAlerts) of a run directory."""
+
+    def jsonl(name: str) -> list[dict]:
+        path = run_dir / name
+        return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+    watch = run_dir / WATCH_FILE
+    sources = json.loads(watch.read_text())["sources"] if watch.exists() else []
+    return jsonl("faults.jsonl"), jsonl(ALERTS_FILE), "alertmanager" if "alertmanager" in sources else "desk"
