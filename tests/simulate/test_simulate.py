@@ -82,9 +82,11 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert figures["sim_day_availability"]["value"] == round(100 * lines["availability"]["value"], 3)
     assert figures["sim_day_detect_p99_s"]["value"] == verdict["figures"]["detect_p99_s"]
 
-    # each fault with an alert to expect was alerted by the desk within its bound: both kills, the line down
+    # each fault with an alert to expect was alerted by the desk within its bound: both kills, the line down,
+    # routing's clock skew
     assert lines["faults_detected"]["ok"], (lines["faults_detected"], verdict["notes"])
-    assert (lines["faults_detected"]["value"], lines["faults_detected"]["target"]) == (3, "3")
+    assert (lines["faults_detected"]["value"], lines["faults_detected"]["target"]) == (4, "4")
+    assert any(n.startswith("  routing clock -2000 ms off for 20s: ClockSkew after ") for n in verdict["notes"])
     assert 0 < verdict["figures"]["detect_p99_s"] <= verdict["figures"]["detect_bound_s"]
     episodes = _read_jsonl(out / "alerts.jsonl")
     down = {e["labels"]["service"] for e in episodes if e["name"] == "ServiceDown"}
