@@ -4,6 +4,7 @@ cannot age, and once the clock is back the alert clears and orders are accepted 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import grpc
@@ -11,7 +12,8 @@ import pytest
 
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tests.integration.test_kill_switch import bids, resting
-from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
+from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV
 from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
 from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc, orders_pb2_grpc
 
@@ -26,7 +28,11 @@ async def test_a_skewed_routing_clock_is_alerted_and_fails_closed(tmp_path: Path
         doc["spec"]["risk"].update(referenceMaxAgeMs=1_000, maxSubmitsPerSecond=1_000_000)
 
     skew_dir = tmp_path / "clock-skew"
-    desk = RunningDesk(write_desk(tmp_path, tune), env={SKEW_DIR_ENV: str(skew_dir)})
+    # the replayed session began two minutes ago, so a clock 30 s behind is still in market hours (the
+    # stale-reference check is what must refuse, not the market-hours one)
+    origin = time.time_ns() - 120 * NS_PER_SECOND
+    env = {SKEW_DIR_ENV: str(skew_dir), REPLAY_ORIGIN_ENV: str(origin)}
+    desk = RunningDesk(write_desk(tmp_path, tune), env=env)
     await desk.start()
     try:
         prices = await wait_for(lambda: bids(desk), timeout=30)

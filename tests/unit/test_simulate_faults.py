@@ -147,4 +147,5 @@ def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
         "feed_line_down",
         "burst",
         "venue_fault",
+        "clock_skew",
     ]
