@@ -5,8 +5,11 @@ A real exchange fails in a few recognisable ways; these are the ones the OMS and
 - ``AWAY``: the venue is disconnected. The router sends new orders elsewhere where another venue trades the
   symbol; an order that can only go there is refused (``venue_away``). Orders already resting stay at the
   venue; cancels and replaces of them are rejected until it is back.
-A venue that stops answering (acknowledgements never come) is not built: the OMS has no venue-silence timeout
-yet, so its orders would stay PENDING_NEW for ever.
+- ``TIMEOUT``: the venue is silent. It takes every message (new orders rest and trade, cancels and replaces
+  are carried out) but no answer leaves it (no acknowledgement, fill, cancel or reject) while the fault lasts;
+  when the fault is cleared, everything it held back arrives at once, in order: the late answers. The OMS's
+  venue-silence timeout (``routing.venueAckTimeoutMs``, ``oms/ack_timeout.py``) takes the unacknowledged orders
+  out of the market meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ class VenueFaultMode(Enum):
     NONE = "none"
     REJECT_ALL = "reject_all"
     AWAY = "away"
+    TIMEOUT = "timeout"
 
 
 def fault_reason(venue: str, mode: VenueFaultMode) -> str:
