@@ -39,12 +39,14 @@ def test_each_kind_parses_in_time_order() -> None:
         {"at": 30, "kind": "sigkill", "service": "compliance"},
         {"at": 120, "kind": "feed_line_down", "feed": "vendor-a", "line": "B", "for": "00:01:30"},
         {"at": 900, "kind": "venue_fault", "venue": "v", "mode": "reject_all", "for": 30},
+        {"at": 1000, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 20},
     )
     assert got == [
         Fault(at_s=30, kind="sigkill", service="compliance"),
         Fault(at_s=120, kind="feed_line_down", feed="vendor-a", line="B", duration_s=90),
         Fault(at_s=600, kind="burst", duration_s=60, factor=3),
         Fault(at_s=900, kind="venue_fault", venue="v", mode="reject_all", duration_s=30),
+        Fault(at_s=1000, kind="venue_fault", venue="v", mode="timeout", duration_s=20),
     ]
     assert parse({"at": 0, "kind": "burst", "for": 5})[0].factor == 2  # twice the rate unless told
     assert parse_schedule(None, desk=DESK, session_s=10) == []
@@ -59,8 +61,10 @@ def test_each_kind_parses_in_time_order() -> None:
             {"at": 1, "kind": "venue_fault", "venue": "x", "mode": "away", "for": 3},
             "faults[0].venue: 'x' is not a venue",
         ),
-        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 3}, "'timeout' is not built yet"),
-        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3}, "'slow' is not a venue fault mode"),
+        (
+            {"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3},
+            "faults[0].mode: 'slow' is not a venue fault mode (reject_all, away, timeout)",
+        ),
         ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "away"}, "faults[0].for: required"),
         ({"at": 5, "kind": "clock_skew"}, "faults[0].kind: 'clock_skew' is not built yet"),
         ({"kind": "sigkill", "service": "risk"}, "faults[0].at: required"),

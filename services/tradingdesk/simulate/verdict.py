@@ -12,6 +12,10 @@ Each line passes or fails on its own; the run fails when one does:
   service's change journal has their desk, account or strategy HALTED. Must be 0.
 * ``orders_sent_to_away_venue``: orders whose ``pending_new`` record names a venue that the journal's
   ``venue_fault`` records have ``away`` at that moment. Must be 0 (routed around, or refused UNAVAILABLE).
+* ``orders_unanswered_past_ack_timeout``: orders whose last journal record is still ``pending_new`` although the
+  journal goes on for longer than the venue-silence timeout after it (``routing.venueAckTimeoutMs``, in wall time,
+  so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
+  stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
@@ -38,6 +42,8 @@ from tradingdesk.storage.risk_store import RiskChangeStore
 
 PENDING_NEW = "pending_new"
 VENUE_FAULT = "venue_fault"
+VENUE_ACK_TIMEOUT = "venue_ack_timeout"
+ACK_TIMEOUT_SLACK_S = 1
 RISK_CHANGES_READ = 1_000_000
 
 
@@ -137,9 +143,11 @@ def compute(
     window: tuple[int, int],
     min_availability: float,
     run_id: str,
+    speed: int,
     gave_up: str = "",
 ) -> Verdict:
-    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not)."""
+    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not);
+    ``speed``: the replay's, market seconds per wall second."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     acks = _read_jsonl(run_dir / "acks.jsonl")
@@ -153,8 +161,15 @@ def compute(
     away: set[str] = set()  # venues away at this point of the journal
     to_away: list[str] = []
     venue_faults = 0
+    ack_timeouts = 0
+    last_kind: dict[str, tuple[str, int]] = {}  # order id -> the kind and time of its newest record
+    journal_end_ns = 0
     try:
         for rec in read_journal(engine):
+            journal_end_ns = max(journal_end_ns, rec.ts_ns)
+            if rec.order_id:
+                last_kind[rec.order_id] = (rec.kind, rec.ts_ns)
+            ack_timeouts += rec.kind == VENUE_ACK_TIMEOUT
             if rec.kind == VENUE_FAULT:
                 venue_faults += 1
                 if rec.payload["mode"] == "away":
@@ -185,6 +200,10 @@ def compute(
     verdict.lines.append(Line("orders_duplicated", len(dups), "0", not dups, ", ".join(dups[:5])))
 
     verdict.lines.append(Line("orders_sent_to_away_venue", len(to_away), "0", not to_away, ", ".join(to_away[:5])))
+    bound_ns = desk.spec.routing.venue_ack_timeout_ms * NS_PER_SECOND // 1000 + ACK_TIMEOUT_SLACK_S * NS_PER_SECOND
+    deadline_ns = journal_end_ns - bound_ns * speed
+    limbo = sorted(oid for oid, (kind, ts) in last_kind.items() if kind == PENDING_NEW and ts < deadline_ns)
+    verdict.lines.append(Line("orders_unanswered_past_ack_timeout", len(limbo), "0", not limbo, ", ".join(limbo[:5])))
 
     intervals = halted_intervals(desk)
     while_halted = [
@@ -220,6 +239,7 @@ def compute(
         orders_journaled=sum(1 for t, _ in taken if t.client_order_id.startswith(run_id)),
         probes_sent=len(probes),
         venue_fault_changes=venue_faults,
+        venue_ack_timeouts=ack_timeouts,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     return verdict

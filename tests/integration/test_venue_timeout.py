@@ -1,0 +1,141 @@
+"""A silent venue on a real embedded desk: operations switch a simulated venue to ``timeout`` (journaled and
+audited like the other modes), an order sent there is cancelled by the desk after ``routing.venueAckTimeoutMs``
+with a reason naming the venue and the timeout on the client's execution stream, counted in routing's metrics;
+when the fault is cleared the venue's late answers arrive and the order ends CANCELED, nothing lost or booked
+twice; bad requests get clear codes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests import access
+from tests.desk_runner import DeskProcess, wait_for, write_desk
+from tests.integration.test_venue_faults import bid, modes, refused
+from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
+
+pytestmark = pytest.mark.slow
+ACCOUNT = "ACC-EQ-1"
+TIMEOUT_MS = 300
+TIMEOUT = orders_pb2.VENUE_FAULT_MODE_TIMEOUT
+NONE = orders_pb2.VENUE_FAULT_MODE_NONE
+PENDING_CANCEL = common_pb2.ORDER_STATUS_PENDING_CANCEL
+CANCELED = common_pb2.ORDER_STATUS_CANCELED
+
+
+def short_ack_timeout(doc: dict) -> None:
+    doc["spec"].setdefault("routing", {})["venueAckTimeoutMs"] = TIMEOUT_MS
+
+
+def order(price: str, venue: str) -> orders_pb2.SubmitOrderRequest:
+    """One share bought at the bid, at a named venue: inside the price collar, resting."""
+    return orders_pb2.SubmitOrderRequest(
+        client_order_id=f"vt-{uuid.uuid4().hex[:12]}",
+        account=ACCOUNT,
+        strategy="manual",
+        symbol="AAPL",
+        side=common_pb2.SIDE_BUY,
+        order_type=common_pb2.ORDER_TYPE_LIMIT,
+        quantity="1",
+        limit_price=price,
+        time_in_force=common_pb2.TIME_IN_FORCE_DAY,
+        venue=venue,
+    )
+
+
+def ack_timeouts(desk: DeskProcess, venue: str) -> float:
+    port = desk.desk.spec.monitoring.metrics_ports()["routing"]
+    for family in text_string_to_metric_families(access.metrics_text(desk.desk, port)):
+        for sample in family.samples:
+            if sample.name == "tradingdesk_venue_ack_timeouts_total" and sample.labels.get("venue") == venue:
+                return sample.value
+    return 0.0
+
+
+async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_path: Path) -> None:
+    desk = DeskProcess(write_desk(tmp_path, short_ack_timeout))
+    desk.wait_up(timeout=180)
+    try:
+        price = await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")
+        async with desk.aio_channel("routing", "operations") as ops_ch, desk.aio_channel("routing") as admin_ch:
+            ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
+            orders = orders_pb2_grpc.OrderServiceStub(admin_ch)
+            set_fault = orders_pb2.SetVenueFaultRequest
+            assert "mode: 5 is not a venue fault mode" in await refused(
+                ops.SetVenueFault, set_fault(venue="xnys", mode=5), grpc.StatusCode.INVALID_ARGUMENT
+            )
+
+            reply = await ops.SetVenueFault(set_fault(venue="xnys", mode=TIMEOUT, reason="drill"), timeout=10)
+            assert modes(reply) == {"xnys": TIMEOUT, "xnas": NONE, "bats": NONE}
+            ack = await orders.SubmitOrder(order(price, "xnys"), timeout=10)
+            assert ack.status == common_pb2.ORDER_STATUS_PENDING_NEW
+            reports = orders.StreamExecutions(
+                orders_pb2.StreamExecutionsRequest(account=ACCOUNT, from_seq=ack.journal_seq)
+            )
+            seen: list[orders_pb2.ExecutionReport] = []
+            async for report in reports:
+                if report.order_id == ack.order_id:
+                    seen.append(report)
+                    if report.status == PENDING_CANCEL:
+                        break
+            assert seen[-1].text == (
+                f"venue xnys did not acknowledge the order within {TIMEOUT_MS} ms (venue ack timeout); cancel sent"
+            )
+            assert seen[-1].exec_type == common_pb2.EXEC_TYPE_PENDING_CANCEL
+            # still open: only the venue knows whether it rests there and can fill
+            got = await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=ack.order_id))
+            assert got.status == PENDING_CANCEL
+            assert await wait_for(lambda: ack_timeouts(desk, "xnys") >= 1, timeout=20, what="the timeout counted")
+            # a cancel of a PENDING_CANCEL order waits for the venue's answer
+            assert "PENDING_CANCEL" in await refused(
+                orders.CancelOrder,
+                orders_pb2.CancelOrderRequest(account=ACCOUNT, order_id=ack.order_id),
+                grpc.StatusCode.FAILED_PRECONDITION,
+            )
+
+            # The fault cleared: the venue's held answers arrive late, the order's cancel ends it.
+            await ops.SetVenueFault(set_fault(venue="xnys", mode=NONE), timeout=10)
+            async for report in reports:
+                if report.order_id == ack.order_id:
+                    seen.append(report)
+                    if report.status == CANCELED:
+                        break
+            reports.cancel()
+            late_ack, canceled = seen[-2:]
+            assert (late_ack.exec_type, late_ack.status) == (common_pb2.EXEC_TYPE_NEW, PENDING_CANCEL)
+            assert late_ack.text == (
+                "venue xnys acknowledged the order after the ack timeout; the cancel sent then is pending"
+            )
+            assert (canceled.exec_type, canceled.cum_quantity in ("", "0")) == (common_pb2.EXEC_TYPE_CANCELED, True)
+
+        # The mode change and the timeout are in the audit trail, with who and why.
+        async def audited(kind: str, count: int) -> list[dict]:
+            async with desk.aio_channel("compliance") as ch:
+                resp = await compliance_pb2_grpc.ComplianceServiceStub(ch).QueryAudit(
+                    compliance_pb2.QueryAuditRequest(kind=kind, limit=100)
+                )
+            return (
+                [json.loads(e.payload_json) | {"order_id": e.order_id} for e in resp.events]
+                if len(resp.events) >= count
+                else []
+            )
+
+        changes = await wait_for(lambda: audited("venue_fault", 2), timeout=30, what="the fault changes audited")
+        assert [(c["venue"], c["mode"], c["reason"]) for c in changes] == [
+            ("xnys", "timeout", "drill"),
+            ("xnys", "none", ""),
+        ]
+        (timed_out,) = await wait_for(lambda: audited("venue_ack_timeout", 1), timeout=30, what="the timeout")
+        assert (timed_out["order_id"], timed_out["status"], timed_out["venue"]) == (
+            ack.order_id,
+            "PENDING_CANCEL",
+            "xnys",
+        )
+    finally:
+        if desk.proc.poll() is None:
+            assert desk.stop() == 0, desk.log.read_text()[-3000:]
