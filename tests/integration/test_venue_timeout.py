@@ -2,7 +2,8 @@
 audited like the other modes), an order sent there is cancelled by the desk after ``routing.venueAckTimeoutMs``
 with a reason naming the venue and the timeout on the client's execution stream, counted in routing's metrics;
 when the fault is cleared the venue's late answers arrive and the order ends CANCELED, nothing lost or booked
-twice; bad requests get clear codes."""
+twice; a routing killed while a timed-out order waits for its cancel's answer comes back with the fault and the
+order as they were, and never puts that order back on the venue; bad requests get clear codes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import access
-from tests.desk_runner import DeskProcess, wait_for, write_desk
+from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
+from tests.integration.test_supervision import restarted, sigkill, status
 from tests.integration.test_venue_faults import bid, modes, refused
 from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
 
@@ -30,6 +32,18 @@ CANCELED = common_pb2.ORDER_STATUS_CANCELED
 
 def short_ack_timeout(doc: dict) -> None:
     doc["spec"].setdefault("routing", {})["venueAckTimeoutMs"] = TIMEOUT_MS
+    doc["spec"]["supervision"] = {"restartBackoffInitialMs": 200}
+
+
+async def until_status(orders, order_id: str, wanted: int) -> orders_pb2.Order:
+    async def reached():
+        try:
+            got = await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=order_id), timeout=2)
+        except grpc.aio.AioRpcError:  # routing restarting
+            return None
+        return got if got.status == wanted else None
+
+    return await wait_for(reached, timeout=60, what=f"order {order_id} in status {wanted}")
 
 
 def order(price: str, venue: str) -> orders_pb2.SubmitOrderRequest:
@@ -113,7 +127,33 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
             )
             assert (canceled.exec_type, canceled.cum_quantity in ("", "0")) == (common_pb2.EXEC_TYPE_CANCELED, True)
 
-        # The mode change and the timeout are in the audit trail, with who and why.
+        # A routing killed while a timed-out order waits for its cancel's answer and the venue is still silent.
+        wait_until(lambda: len(status(desk).get("services", {})) == 5, timeout=30, what="the supervisor's status")
+        async with desk.aio_channel("routing", "operations") as ops_ch, desk.aio_channel("routing") as admin_ch:
+            ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
+            orders = orders_pb2_grpc.OrderServiceStub(admin_ch)
+            await ops.SetVenueFault(orders_pb2.SetVenueFaultRequest(venue="xnys", mode=TIMEOUT), timeout=10)
+            stranded = await orders.SubmitOrder(order(price, "xnys"), timeout=10)
+            await until_status(orders, stranded.order_id, PENDING_CANCEL)
+        sigkill(desk, "routing")
+        await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
+        async with desk.aio_channel("routing", "operations") as ops_ch, desk.aio_channel("routing") as admin_ch:
+            ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
+            orders = orders_pb2_grpc.OrderServiceStub(admin_ch)
+            got = await until_status(orders, stranded.order_id, PENDING_CANCEL)  # replayed as it was
+            assert got.text.startswith("venue xnys did not acknowledge the order within")
+            reply = await ops.SetVenueFault(orders_pb2.SetVenueFaultRequest(venue="xnas", mode=NONE), timeout=10)
+            assert modes(reply)["xnys"] == TIMEOUT, "the fault is replayed from the journal"
+            # The restarted venue never had the order (only its cancel was sent again): once it answers, the
+            # cancel is refused as unknown and the order ends CANCELED, never resting there.
+            await ops.SetVenueFault(orders_pb2.SetVenueFaultRequest(venue="xnys", mode=NONE), timeout=10)
+            got = await until_status(orders, stranded.order_id, CANCELED)
+            assert got.text == (
+                "venue xnys never acknowledged the order and refused its cancel (unknown order): not at the venue"
+            )
+            assert got.cum_quantity in ("", "0")
+
+        # The mode changes and the timeouts are in the audit trail, with who and why.
         async def audited(kind: str, count: int) -> list[dict]:
             async with desk.aio_channel("compliance") as ch:
                 resp = await compliance_pb2_grpc.ComplianceServiceStub(ch).QueryAudit(
@@ -125,17 +165,19 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
                 else []
             )
 
-        changes = await wait_for(lambda: audited("venue_fault", 2), timeout=30, what="the fault changes audited")
+        changes = await wait_for(lambda: audited("venue_fault", 5), timeout=30, what="the fault changes audited")
         assert [(c["venue"], c["mode"], c["reason"]) for c in changes] == [
             ("xnys", "timeout", "drill"),
             ("xnys", "none", ""),
+            ("xnys", "timeout", ""),
+            ("xnas", "none", ""),
+            ("xnys", "none", ""),
         ]
-        (timed_out,) = await wait_for(lambda: audited("venue_ack_timeout", 1), timeout=30, what="the timeout")
-        assert (timed_out["order_id"], timed_out["status"], timed_out["venue"]) == (
-            ack.order_id,
-            "PENDING_CANCEL",
-            "xnys",
-        )
+        timed_out = await wait_for(lambda: audited("venue_ack_timeout", 2), timeout=30, what="the timeouts audited")
+        assert [(t["order_id"], t["status"], t["venue"]) for t in timed_out] == [
+            (ack.order_id, "PENDING_CANCEL", "xnys"),
+            (stranded.order_id, "PENDING_CANCEL", "xnys"),
+        ]
     finally:
         if desk.proc.poll() is None:
             assert desk.stop() == 0, desk.log.read_text()[-3000:]
