@@ -27,6 +27,11 @@ def silent(desk, venue: str = "xnys"):
 
 def test_an_order_the_venue_answers_in_time_never_times_out(desk) -> None:
     ack = desk.engine.submit(order(price="99.50", venue="xnys"))
+    assert set(desk.engine.ack_timers) == {ack.order.order_id}
+    started = desk.clock.now_ns()
+    desk.settle()
+    assert desk.engine.ack_timers == {}, "the acknowledgement cancelled the timer"
+    assert desk.clock.now_ns() - started < 1_000_000, "so running what is due did not move the clock to it"
     desk.scheduler.advance(TIMEOUT_S * 2)
     assert ack.order.status == S.NEW
     assert desk.journal.kinds(ack.order.order_id) == ["pending_new", "new"]

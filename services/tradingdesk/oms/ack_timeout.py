@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tradingdesk.core.enums import OrderStatus
-from tradingdesk.core.events import VenueAckTimedOut
+from tradingdesk.core.events import OrderEvent, VenueAckTimedOut
 
 if TYPE_CHECKING:
     from tradingdesk.core.orders import Order
@@ -41,13 +41,26 @@ def timeout_text(venue: str, timeout_ms: int) -> str:
 
 
 class AckTimeout:
-    """The venue-silence timeout part of ``OrderEngine``."""
+    """The venue-silence timeout part of ``OrderEngine``.
+
+    Each timer is cancelled as soon as its order leaves PENDING_NEW (``_disarm_ack_timeout``, on the live
+    fan-out), so an answered order costs the scheduler nothing more and a manual clock is not moved by it."""
 
     def _arm_ack_timeout(self: OrderEngine, order: Order) -> None:
-        self.scheduler.call_later(self.venue_ack_timeout_ms / 1000, self._ack_deadline, order.order_id)
+        self.ack_timers[order.order_id] = self.scheduler.call_later(
+            self.venue_ack_timeout_ms / 1000, self._ack_deadline, order.order_id
+        )
+
+    def _disarm_ack_timeout(self: OrderEngine, event: object) -> None:
+        """The live fan-out's handler: the venue answered (or the order ended some other way)."""
+        if self.ack_timers and isinstance(event, OrderEvent) and event.status != OrderStatus.PENDING_NEW:
+            timer = self.ack_timers.pop(event.order_id, None)
+            if timer is not None:
+                timer.cancel()
 
     def _ack_deadline(self: OrderEngine, order_id: str) -> None:
         """The timer: an order still PENDING_NEW leaves the market; any other state means the venue answered."""
+        self.ack_timers.pop(order_id, None)
         order = self.book.orders.get(order_id)
         if order is None or order.status != OrderStatus.PENDING_NEW:
             return

@@ -13,6 +13,7 @@ no locks; everything slow (disk, network) happens elsewhere.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce
@@ -75,6 +76,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.scheduler = scheduler
         self.max_open_orders = max_open_orders
         self.venue_ack_timeout_ms = venue_ack_timeout_ms
+        self.ack_timers: dict[str, Any] = {}  # order id -> its venue ack timer, while PENDING_NEW (ack_timeout.py)
         self.ids = ids or IdGenerator("O")
         self.book = OrderBook()
         self.positions = PositionBook()
@@ -90,6 +92,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.bus.subscribe(self.positions.on_event)
         self.bus.subscribe(self.journaled_latches)
         self.bus.subscribe(self.journal, replayed=False)
+        self.bus.subscribe(self._disarm_ack_timeout, replayed=False)
         gate.bind_instruments({symbol: inst.sector for symbol, inst in instruments.items()})
 
     # -- views ---------------------------------------------------------------------------------------------------
