@@ -326,7 +326,7 @@ class VenueFaultSet(DeskEvent):
 
     kind = "venue_fault"
     venue: str
-    mode: str  # VenueFaultMode value: none, reject_all, away
+    mode: str  # VenueFaultMode value: none, reject_all, away, timeout
     reason: str
     actor: str
     door: str
