@@ -135,6 +135,7 @@ def test_the_days_schedule_fits_the_example_desk() -> None:
         ["feeds", "routing", "risk", "compliance", "monitoring"]
     )
     assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst", "venue_fault"}
+    assert {f.mode for f in faults if f.kind == "venue_fault"} == {"away", "timeout"}
 
 
 def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
@@ -151,5 +152,6 @@ def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
         "sigkill",
         "feed_line_down",
         "burst",
+        "venue_fault",
         "venue_fault",
     ]
