@@ -8,7 +8,6 @@ order as they were, and never puts that order back on the venue; bad requests ge
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import grpc
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests import access
 from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_supervision import restarted, sigkill, status
-from tests.integration.test_venue_faults import bid, modes, refused
+from tests.integration.test_venue_faults import bid, modes, order, refused
 from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -46,22 +45,6 @@ async def until_status(orders, order_id: str, wanted: int) -> orders_pb2.Order:
     return await wait_for(reached, timeout=60, what=f"order {order_id} in status {wanted}")
 
 
-def order(price: str, venue: str) -> orders_pb2.SubmitOrderRequest:
-    """One share bought at the bid, at a named venue: inside the price collar, resting."""
-    return orders_pb2.SubmitOrderRequest(
-        client_order_id=f"vt-{uuid.uuid4().hex[:12]}",
-        account=ACCOUNT,
-        strategy="manual",
-        symbol="AAPL",
-        side=common_pb2.SIDE_BUY,
-        order_type=common_pb2.ORDER_TYPE_LIMIT,
-        quantity="1",
-        limit_price=price,
-        time_in_force=common_pb2.TIME_IN_FORCE_DAY,
-        venue=venue,
-    )
-
-
 def ack_timeouts(desk: DeskProcess, venue: str) -> float:
     port = desk.desk.spec.monitoring.metrics_ports()["routing"]
     for family in text_string_to_metric_families(access.metrics_text(desk.desk, port)):
@@ -86,7 +69,7 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
 
             reply = await ops.SetVenueFault(set_fault(venue="xnys", mode=TIMEOUT, reason="drill"), timeout=10)
             assert modes(reply) == {"xnys": TIMEOUT, "xnas": NONE, "bats": NONE}
-            ack = await orders.SubmitOrder(order(price, "xnys"), timeout=10)
+            ack = await orders.SubmitOrder(order(price, venue="xnys"), timeout=10)
             assert ack.status == common_pb2.ORDER_STATUS_PENDING_NEW
             reports = orders.StreamExecutions(
                 orders_pb2.StreamExecutionsRequest(account=ACCOUNT, from_seq=ack.journal_seq)
@@ -133,7 +116,7 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
             ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
             orders = orders_pb2_grpc.OrderServiceStub(admin_ch)
             await ops.SetVenueFault(orders_pb2.SetVenueFaultRequest(venue="xnys", mode=TIMEOUT), timeout=10)
-            stranded = await orders.SubmitOrder(order(price, "xnys"), timeout=10)
+            stranded = await orders.SubmitOrder(order(price, venue="xnys"), timeout=10)
             await until_status(orders, stranded.order_id, PENDING_CANCEL)
         sigkill(desk, "routing")
         await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
