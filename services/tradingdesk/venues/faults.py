@@ -7,7 +7,8 @@ A real exchange fails in a few recognisable ways; these are the ones the OMS and
   venue; cancels and replaces of them are rejected until it is back.
 - ``TIMEOUT``: the venue is silent. It takes every message (new orders rest and trade, cancels and replaces
   are carried out) but no answer leaves it (no acknowledgement, fill, cancel or reject) while the fault lasts;
-  when the fault is cleared, everything it held back arrives at once, in order: the late answers. The OMS's
+  when it leaves ``TIMEOUT`` (cleared, or switched to another mode), everything it held back arrives at once,
+  in order: the late answers. The OMS's
   venue-silence timeout (``routing.venueAckTimeoutMs``, ``oms/ack_timeout.py``) takes the unacknowledged orders
   out of the market meanwhile.
 """
