@@ -11,7 +11,7 @@ import pytest
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.markets.calendar import ExchangeCalendar, Session
 from tradingdesk.simulate.faults import Fault, FaultScheduleError, load_schedule, parse_schedule
-from tradingdesk.simulate.verdict import availability
+from tradingdesk.simulate.verdict import Unanswered, ack_bound_ns, availability
 from tradingdesk.spec import parse_desk
 
 DESK = parse_desk(
@@ -155,3 +155,20 @@ def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
         "venue_fault",
         "venue_fault",
     ]
+
+
+def test_an_order_left_pending_new_past_the_ack_timeout_is_caught() -> None:
+    assert ack_bound_ns(DESK, speed=20) == (2 + 1) * 20 * NS_PER_SECOND  # 2000 ms and 1 s of slack, at 20x
+    bound = 60 * NS_PER_SECOND
+    journal = Unanswered(bound_ns=bound)
+    for kind, order_id, at_s in [
+        ("pending_new", "answered", 0),
+        ("pending_new", "stuck", 1),
+        ("new", "answered", 1),
+        ("pending_new", "timed-out", 2),
+        ("venue_ack_timeout", "timed-out", 42),
+        ("pending_new", "recent", 50),
+        ("feed_switched", "", 70),  # a desk record moves the journal's end too
+    ]:
+        journal.see(kind, order_id, at_s * NS_PER_SECOND)
+    assert journal.orders() == ["stuck"], "answered, timed out and too recent to judge are not in limbo"

@@ -135,6 +135,32 @@ def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
         return False
 
 
+def ack_bound_ns(desk: TradingDesk, *, speed: int) -> int:
+    """How long in the journal's market time an order may stay unanswered: the venue ack timeout and the slack,
+    in wall time, times the replay's speed."""
+    wall_ns = desk.spec.routing.venue_ack_timeout_ms * NS_PER_SECOND // 1000 + ACK_TIMEOUT_SLACK_S * NS_PER_SECOND
+    return wall_ns * speed
+
+
+class Unanswered:
+    """Reads the journal in order; ``orders()``: those whose newest record is still ``pending_new`` although the
+    journal goes on for longer than ``bound_ns`` after it."""
+
+    def __init__(self, *, bound_ns: int) -> None:
+        self.bound_ns = bound_ns
+        self.newest: dict[str, tuple[str, int]] = {}  # order id -> the kind and time of its newest record
+        self.end_ns = 0
+
+    def see(self, kind: str, order_id: str, ts_ns: int) -> None:
+        self.end_ns = max(self.end_ns, ts_ns)
+        if order_id:
+            self.newest[order_id] = (kind, ts_ns)
+
+    def orders(self) -> list[str]:
+        deadline = self.end_ns - self.bound_ns
+        return sorted(oid for oid, (kind, ts) in self.newest.items() if kind == PENDING_NEW and ts < deadline)
+
+
 def compute(
     desk: TradingDesk,
     run_dir: Path,
@@ -162,13 +188,10 @@ def compute(
     to_away: list[str] = []
     venue_faults = 0
     ack_timeouts = 0
-    last_kind: dict[str, tuple[str, int]] = {}  # order id -> the kind and time of its newest record
-    journal_end_ns = 0
+    unanswered = Unanswered(bound_ns=ack_bound_ns(desk, speed=speed))
     try:
         for rec in read_journal(engine):
-            journal_end_ns = max(journal_end_ns, rec.ts_ns)
-            if rec.order_id:
-                last_kind[rec.order_id] = (rec.kind, rec.ts_ns)
+            unanswered.see(rec.kind, rec.order_id, rec.ts_ns)
             ack_timeouts += rec.kind == VENUE_ACK_TIMEOUT
             if rec.kind == VENUE_FAULT:
                 venue_faults += 1
@@ -200,9 +223,7 @@ def compute(
     verdict.lines.append(Line("orders_duplicated", len(dups), "0", not dups, ", ".join(dups[:5])))
 
     verdict.lines.append(Line("orders_sent_to_away_venue", len(to_away), "0", not to_away, ", ".join(to_away[:5])))
-    bound_ns = desk.spec.routing.venue_ack_timeout_ms * NS_PER_SECOND // 1000 + ACK_TIMEOUT_SLACK_S * NS_PER_SECOND
-    deadline_ns = journal_end_ns - bound_ns * speed
-    limbo = sorted(oid for oid, (kind, ts) in last_kind.items() if kind == PENDING_NEW and ts < deadline_ns)
+    limbo = unanswered.orders()
     verdict.lines.append(Line("orders_unanswered_past_ack_timeout", len(limbo), "0", not limbo, ", ".join(limbo[:5])))
 
     intervals = halted_intervals(desk)
