@@ -153,6 +153,8 @@ class OrderLatencyMetrics:
             description="New orders cancelled because their venue did not acknowledge them within "
             "routing.venueAckTimeoutMs, by venue.",
         )
+        for venue in engine.venues:  # each venue's series from 0, so the alert's increase() sees the first timeout
+            self.ack_timeouts.add(0, {"venue": venue})
         ref = weakref.ref(engine)
 
         def open_orders(_: CallbackOptions) -> Iterable[Observation]:
