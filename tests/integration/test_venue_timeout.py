@@ -7,7 +7,9 @@ order as they were, and never puts that order back on the venue; bad requests ge
 
 from __future__ import annotations
 
+import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -23,6 +25,7 @@ from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orde
 pytestmark = pytest.mark.slow
 ACCOUNT = "ACC-EQ-1"
 TIMEOUT_MS = 300
+STREAM_WAIT_S = 30
 TIMEOUT = orders_pb2.VENUE_FAULT_MODE_TIMEOUT
 NONE = orders_pb2.VENUE_FAULT_MODE_NONE
 PENDING_CANCEL = common_pb2.ORDER_STATUS_PENDING_CANCEL
@@ -58,7 +61,13 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
     desk = DeskProcess(write_desk(tmp_path, short_ack_timeout))
     desk.wait_up(timeout=180)
     try:
-        price = await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")
+        # 1% under the bid: inside the price collar, and no print reaches it while the venue holds its answers
+        # (a fill would end the order FILLED, as it must, instead of the cancel this test follows)
+        price = str(
+            (Decimal(await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")) * 99 / 100).quantize(
+                Decimal("0.01")
+            )
+        )
         async with desk.aio_channel("routing", "operations") as ops_ch, desk.aio_channel("routing") as admin_ch:
             ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
             orders = orders_pb2_grpc.OrderServiceStub(admin_ch)
@@ -75,11 +84,12 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
                 orders_pb2.StreamExecutionsRequest(account=ACCOUNT, from_seq=ack.journal_seq)
             )
             seen: list[orders_pb2.ExecutionReport] = []
-            async for report in reports:
-                if report.order_id == ack.order_id:
-                    seen.append(report)
-                    if report.status == PENDING_CANCEL:
-                        break
+            async with asyncio.timeout(STREAM_WAIT_S):
+                async for report in reports:
+                    if report.order_id == ack.order_id:
+                        seen.append(report)
+                        if report.status == PENDING_CANCEL:
+                            break
             assert seen[-1].text == (
                 f"venue xnys did not acknowledge the order within {TIMEOUT_MS} ms (venue ack timeout); cancel sent"
             )
@@ -97,11 +107,12 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
 
             # The fault cleared: the venue's held answers arrive late, the order's cancel ends it.
             await ops.SetVenueFault(set_fault(venue="xnys", mode=NONE), timeout=10)
-            async for report in reports:
-                if report.order_id == ack.order_id:
-                    seen.append(report)
-                    if report.status == CANCELED:
-                        break
+            async with asyncio.timeout(STREAM_WAIT_S):
+                async for report in reports:
+                    if report.order_id == ack.order_id:
+                        seen.append(report)
+                        if report.status == CANCELED:
+                            break
             reports.cancel()
             late_ack, canceled = seen[-2:]
             assert (late_ack.exec_type, late_ack.status) == (common_pb2.EXEC_TYPE_NEW, PENDING_CANCEL)
