@@ -1,9 +1,9 @@
 """``tradingdesk simulate`` as a person runs it: a short session (300 market seconds at 20x) on its own
 embedded desk with one fault of each kind built (SIGKILL of routing and of compliance, a feed line lost, a
-burst at twice the rate, a venue away), and the verdict read back from the record: nothing acknowledged was
-lost or duplicated, nothing was taken while halted or sent to the venue while it was away, the audit trail
-verifies, the probe saw routing's restart, the desk alerted each kill and the line loss within its bound, and
-the day's plot was drawn."""
+burst at twice the rate, a venue away, a venue silent), and the verdict read back from the record: nothing
+acknowledged was lost or duplicated, nothing was taken while halted or sent to the venue while it was away,
+nothing left unanswered past the venue-silence timeout, the audit trail verifies, the probe saw routing's
+restart, the desk alerted each kill and the line loss within its bound, and the day's plot was drawn."""
 
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert (lines["acked_orders_lost"]["value"], lines["orders_duplicated"]["value"]) == (0, 0)
     assert lines["accepted_while_halted"]["value"] == 0
     assert lines["orders_sent_to_away_venue"]["value"] == 0
-    assert verdict["figures"]["venue_fault_changes"] == 2  # xnys away, then back
+    assert lines["orders_unanswered_past_ack_timeout"]["value"] == 0
+    assert verdict["figures"]["venue_fault_changes"] == 4  # bats away, xnas silent, both back
+    assert verdict["figures"]["venue_ack_timeouts"] > 0, "orders sent to the silent venue were timed out"
     assert lines["audit_trail_verified"]["ok"], lines["audit_trail_verified"]["detail"]
     # routing was SIGKILLed: the probe was refused while it restarted, so the desk was not available throughout
     assert 0.2 <= lines["availability"]["value"] < 1.0, lines["availability"]
@@ -65,8 +67,8 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
 
     # every fault was applied, and the supervisor restarted both killed services
     applied = Counter(event["kind"] for event in _read_jsonl(out / "faults.jsonl"))
-    # line down and up; burst start and end; venue away and back
-    assert applied == {"sigkill": 2, "feed_line_down": 2, "burst": 2, "venue_fault": 2}
+    # line down and up; burst start and end; venue away and back, silent and back
+    assert applied == {"sigkill": 2, "feed_line_down": 2, "burst": 2, "venue_fault": 4}
     supervision = json.loads((out / "logs" / "supervision.json").read_text())["services"]
     assert (supervision["routing"]["restarts"], supervision["compliance"]["restarts"]) == (1, 1)
     assert supervision["routing"]["lastExit"] == "killed by SIGKILL"

@@ -11,7 +11,7 @@ import pytest
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.markets.calendar import ExchangeCalendar, Session
 from tradingdesk.simulate.faults import Fault, FaultScheduleError, load_schedule, parse_schedule
-from tradingdesk.simulate.verdict import availability
+from tradingdesk.simulate.verdict import Unanswered, ack_bound_ns, availability
 from tradingdesk.spec import parse_desk
 
 DESK = parse_desk(
@@ -39,12 +39,14 @@ def test_each_kind_parses_in_time_order() -> None:
         {"at": 30, "kind": "sigkill", "service": "compliance"},
         {"at": 120, "kind": "feed_line_down", "feed": "vendor-a", "line": "B", "for": "00:01:30"},
         {"at": 900, "kind": "venue_fault", "venue": "v", "mode": "reject_all", "for": 30},
+        {"at": 1000, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 20},
     )
     assert got == [
         Fault(at_s=30, kind="sigkill", service="compliance"),
         Fault(at_s=120, kind="feed_line_down", feed="vendor-a", line="B", duration_s=90),
         Fault(at_s=600, kind="burst", duration_s=60, factor=3),
         Fault(at_s=900, kind="venue_fault", venue="v", mode="reject_all", duration_s=30),
+        Fault(at_s=1000, kind="venue_fault", venue="v", mode="timeout", duration_s=20),
     ]
     assert parse({"at": 0, "kind": "burst", "for": 5})[0].factor == 2  # twice the rate unless told
     assert parse_schedule(None, desk=DESK, session_s=10) == []
@@ -59,8 +61,10 @@ def test_each_kind_parses_in_time_order() -> None:
             {"at": 1, "kind": "venue_fault", "venue": "x", "mode": "away", "for": 3},
             "faults[0].venue: 'x' is not a venue",
         ),
-        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 3}, "'timeout' is not built yet"),
-        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3}, "'slow' is not a venue fault mode"),
+        (
+            {"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3},
+            "faults[0].mode: 'slow' is not a venue fault mode (reject_all, away, timeout)",
+        ),
         ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "away"}, "faults[0].for: required"),
         ({"at": 5, "kind": "clock_skew"}, "faults[0].kind: 'clock_skew' is not built yet"),
         ({"kind": "sigkill", "service": "risk"}, "faults[0].at: required"),
@@ -131,6 +135,7 @@ def test_the_days_schedule_fits_the_example_desk() -> None:
         ["feeds", "routing", "risk", "compliance", "monitoring"]
     )
     assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst", "venue_fault"}
+    assert {f.mode for f in faults if f.kind == "venue_fault"} == {"away", "timeout"}
 
 
 def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
@@ -148,4 +153,22 @@ def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
         "feed_line_down",
         "burst",
         "venue_fault",
+        "venue_fault",
     ]
+
+
+def test_an_order_left_pending_new_past_the_ack_timeout_is_caught() -> None:
+    assert ack_bound_ns(DESK, speed=20) == (2 + 1) * 20 * NS_PER_SECOND  # 2000 ms and 1 s of slack, at 20x
+    bound = 60 * NS_PER_SECOND
+    journal = Unanswered(bound_ns=bound)
+    for kind, order_id, at_s in [
+        ("pending_new", "answered", 0),
+        ("pending_new", "stuck", 1),
+        ("new", "answered", 1),
+        ("pending_new", "timed-out", 2),
+        ("venue_ack_timeout", "timed-out", 42),
+        ("pending_new", "recent", 50),
+        ("feed_switched", "", 70),  # a desk record moves the journal's end too
+    ]:
+        journal.see(kind, order_id, at_s * NS_PER_SECOND)
+    assert journal.orders() == ["stuck"], "answered, timed out and too recent to judge are not in limbo"

@@ -153,6 +153,7 @@ class RoutingService:
             clock=self.clock,
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
+            venue_ack_timeout_ms=spec.routing.venue_ack_timeout_ms,
         )
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:

@@ -25,9 +25,7 @@ from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault")
 NOT_YET_KINDS = ("database_down", "clock_skew", "node_kill")
 """Kinds the issue lists that this version cannot inject yet: refused with "not yet", never ignored."""
-VENUE_FAULT_MODES = ("reject_all", "away")
-NOT_YET_VENUE_MODES = ("timeout",)
-"""A venue that stops answering: the OMS has no venue-silence timeout yet, so there is nothing to watch it trip."""
+VENUE_FAULT_MODES = ("reject_all", "away", "timeout")
 MAX_BURST_FACTOR = 10
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
@@ -142,9 +140,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             venue, mode = item.get("venue"), item.get("mode")
             if venue not in venues:
                 problems.append(f"{where}.venue: {venue!r} is not a venue of the desk ({', '.join(venues)})")
-            if mode in NOT_YET_VENUE_MODES:
-                problems.append(f"{where}.mode: {mode!r} is not built yet (docs/simulation.md says why)")
-            elif mode not in VENUE_FAULT_MODES:
+            if mode not in VENUE_FAULT_MODES:
                 problems.append(f"{where}.mode: {mode!r} is not a venue fault mode ({', '.join(VENUE_FAULT_MODES)})")
             fault = Fault(at_s=fault.at_s, kind=kind, venue=str(venue), mode=str(mode), duration_s=duration)
         else:

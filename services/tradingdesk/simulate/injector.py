@@ -28,6 +28,7 @@ VENUE_MODES = {
     "none": orders_pb2.VENUE_FAULT_MODE_NONE,
     "reject_all": orders_pb2.VENUE_FAULT_MODE_REJECT_ALL,
     "away": orders_pb2.VENUE_FAULT_MODE_AWAY,
+    "timeout": orders_pb2.VENUE_FAULT_MODE_TIMEOUT,
 }
 RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 

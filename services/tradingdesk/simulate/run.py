@@ -225,6 +225,7 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
         window=window,
         min_availability=config.min_availability,
         run_id=run_id,
+        speed=config.speed,
         gave_up=gave_up,
     )
     verdict.figures["orders_per_s"] = round(verdict.figures["orders_acknowledged"] / (plan.run_s / config.speed), 1)

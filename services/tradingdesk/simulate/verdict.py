@@ -12,6 +12,10 @@ Each line passes or fails on its own; the run fails when one does:
   service's change journal has their desk, account or strategy HALTED. Must be 0.
 * ``orders_sent_to_away_venue``: orders whose ``pending_new`` record names a venue that the journal's
   ``venue_fault`` records have ``away`` at that moment. Must be 0 (routed around, or refused UNAVAILABLE).
+* ``orders_unanswered_past_ack_timeout``: orders whose last journal record is still ``pending_new`` although the
+  journal goes on for longer than the venue-silence timeout after it (``routing.venueAckTimeoutMs``, in wall time,
+  so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
+  stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``faults_detected``: the faults that have an alert to expect (``simulate.detection``) whose alert the desk
   listed after the injection and within its bound. Must be all of them. Its figure ``detect_p99_s`` is the
@@ -46,6 +50,8 @@ from tradingdesk.storage.risk_store import RiskChangeStore
 
 PENDING_NEW = "pending_new"
 VENUE_FAULT = "venue_fault"
+VENUE_ACK_TIMEOUT = "venue_ack_timeout"
+ACK_TIMEOUT_SLACK_S = 1
 RISK_CHANGES_READ = 1_000_000
 
 
@@ -141,6 +147,32 @@ def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
         return False
 
 
+def ack_bound_ns(desk: TradingDesk, *, speed: int) -> int:
+    """How long in the journal's market time an order may stay unanswered: the venue ack timeout and the slack,
+    in wall time, times the replay's speed."""
+    wall_ns = desk.spec.routing.venue_ack_timeout_ms * NS_PER_SECOND // 1000 + ACK_TIMEOUT_SLACK_S * NS_PER_SECOND
+    return wall_ns * speed
+
+
+class Unanswered:
+    """Reads the journal in order; ``orders()``: those whose newest record is still ``pending_new`` although the
+    journal goes on for longer than ``bound_ns`` after it."""
+
+    def __init__(self, *, bound_ns: int) -> None:
+        self.bound_ns = bound_ns
+        self.newest: dict[str, tuple[str, int]] = {}  # order id -> the kind and time of its newest record
+        self.end_ns = 0
+
+    def see(self, kind: str, order_id: str, ts_ns: int) -> None:
+        self.end_ns = max(self.end_ns, ts_ns)
+        if order_id:
+            self.newest[order_id] = (kind, ts_ns)
+
+    def orders(self) -> list[str]:
+        deadline = self.end_ns - self.bound_ns
+        return sorted(oid for oid, (kind, ts) in self.newest.items() if kind == PENDING_NEW and ts < deadline)
+
+
 def compute(
     desk: TradingDesk,
     run_dir: Path,
@@ -149,9 +181,11 @@ def compute(
     window: tuple[int, int],
     min_availability: float,
     run_id: str,
+    speed: int,
     gave_up: str = "",
 ) -> Verdict:
-    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not)."""
+    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not);
+    ``speed``: the replay's, market seconds per wall second."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     acks = _read_jsonl(run_dir / "acks.jsonl")
@@ -165,8 +199,12 @@ def compute(
     away: set[str] = set()  # venues away at this point of the journal
     to_away: list[str] = []
     venue_faults = 0
+    ack_timeouts = 0
+    unanswered = Unanswered(bound_ns=ack_bound_ns(desk, speed=speed))
     try:
         for rec in read_journal(engine):
+            unanswered.see(rec.kind, rec.order_id, rec.ts_ns)
+            ack_timeouts += rec.kind == VENUE_ACK_TIMEOUT
             if rec.kind == VENUE_FAULT:
                 venue_faults += 1
                 if rec.payload["mode"] == "away":
@@ -197,6 +235,8 @@ def compute(
     verdict.lines.append(Line("orders_duplicated", len(dups), "0", not dups, ", ".join(dups[:5])))
 
     verdict.lines.append(Line("orders_sent_to_away_venue", len(to_away), "0", not to_away, ", ".join(to_away[:5])))
+    limbo = unanswered.orders()
+    verdict.lines.append(Line("orders_unanswered_past_ack_timeout", len(limbo), "0", not limbo, ", ".join(limbo[:5])))
 
     intervals = halted_intervals(desk)
     while_halted = [
@@ -247,6 +287,7 @@ def compute(
         orders_journaled=sum(1 for t, _ in taken if t.client_order_id.startswith(run_id)),
         probes_sent=len(probes),
         venue_fault_changes=venue_faults,
+        venue_ack_timeouts=ack_timeouts,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     return verdict
