@@ -84,10 +84,12 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def halted_intervals(desk: TradingDesk) -> dict[tuple[str, str], list[tuple[int, int]]]:
+def halted_intervals(
+    desk: TradingDesk, environ: dict[str, str] | None = None
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """For each scope (account, strategy; ("", "") is the desk), the [from, to) market-time intervals in
     which the risk service's change journal has it HALTED."""
-    engine = make_engine(dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
+    engine = make_engine(dsn_for(desk, "risk", environ), schema=schema_for(desk, "risk"))
     try:
         changes = RiskChangeStore(engine).since(1, limit=RISK_CHANGES_READ)
     finally:
@@ -138,15 +140,17 @@ def compute(
     min_availability: float,
     run_id: str,
     gave_up: str = "",
+    environ: dict[str, str] | None = None,
 ) -> Verdict:
-    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not)."""
+    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not);
+    ``environ``: the desk's environment (which database it used: ``TD_DSN``)."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
     # the routing journal: every order the desk took, by client order id
-    engine = make_engine(dsn_for(desk, "routing"), schema=schema_for(desk, "routing"))
+    engine = make_engine(dsn_for(desk, "routing", environ), schema=schema_for(desk, "routing"))
     orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     journaled: set[str] = set()
     taken = []
@@ -186,7 +190,7 @@ def compute(
 
     verdict.lines.append(Line("orders_sent_to_away_venue", len(to_away), "0", not to_away, ", ".join(to_away[:5])))
 
-    intervals = halted_intervals(desk)
+    intervals = halted_intervals(desk, environ)
     while_halted = [
         t.client_order_id for t, ts in taken if _halted_at(intervals, account=t.account, strategy=t.strategy, ts_ns=ts)
     ]
