@@ -107,7 +107,7 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
                 await wait_for(lambda oid=order_id: audited(oid), timeout=60, what=f"{order_id} in the audit trail")
         states = {name: service(desk, name) for name in SERVICES}
         assert all(s["state"] == "serving" for s in states.values()), states
-        assert {name: s["pid"] for name, s in states.items()} == pids, "a service was restarted: it did not ride through"
+        assert {name: s["pid"] for name, s in states.items()} == pids, "a service restarted: it did not ride through"
     finally:
         if desk.proc.poll() is None:
             assert desk.stop() == 0, desk.log.read_text()[-3000:]

@@ -39,6 +39,10 @@ JOURNAL_BATCH_MAX = 2_000
 JOURNAL_LINGER_S = 0.005
 REPLAY_CHUNK = 1_000
 JOURNAL_UNAVAILABLE = "JOURNAL_UNAVAILABLE"
+JOURNAL_UNAVAILABLE_MESSAGE = (
+    "the order journal cannot write to its database; new orders and replaces are refused until it can (cancels are "
+    "taken and acknowledged once durable)"
+)
 
 
 def _ack_message(ack: Ack, new_order_id: str = "") -> orders_pb2.OrderAck:
@@ -149,11 +153,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         ``healthy`` turns false at the first failed commit and true again at the next one that succeeds.
         """
         if not self.journal.healthy:
-            raise unavailable(
-                "the order journal cannot write to its database; new orders and replaces are refused until it "
-                "can (cancels are taken and acknowledged once durable)",
-                JOURNAL_UNAVAILABLE,
-            )
+            raise unavailable(JOURNAL_UNAVAILABLE_MESSAGE, JOURNAL_UNAVAILABLE)
 
     def _journal_refusal(self, method: str, door: str, reject: Reject, request) -> int | None:
         """Journal a refused request; its seq, or None if the journal would not take it (logged).

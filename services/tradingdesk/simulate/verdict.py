@@ -13,6 +13,10 @@ Each line passes or fails on its own; the run fails when one does:
 * ``orders_sent_to_away_venue``: orders whose ``pending_new`` record names a venue that the journal's
   ``venue_fault`` records have ``away`` at that moment. Must be 0 (routed around, or refused UNAVAILABLE).
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
+* figures ``database_down_refusing_s`` and ``database_back_trading_s`` (when a fault took the database down):
+  market seconds from the database going down to the first probe refused because the journal cannot write
+  (routing saw the outage and said so), and from the database being back to the first probe acknowledged
+  (trading resumed), the worst over the run's outages.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
 """
@@ -30,6 +34,7 @@ from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
+from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.db import make_engine
@@ -226,7 +231,45 @@ def compute(
         venue_fault_changes=venue_faults,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
+    faults_log = run_dir / "faults.jsonl"
+    if faults_log.exists():
+        verdict.figures.update(database_outage_figures(_read_jsonl(faults_log), probes))
     return verdict
+
+
+JOURNAL_REFUSAL = JOURNAL_UNAVAILABLE_MESSAGE[:40]
+"""How routing's refusal while its journal cannot write starts (a probe keeps the first 160 characters)."""
+
+
+def database_outage_figures(events: list[dict], probes: list[dict]) -> dict[str, float]:
+    """The worst time to refuse and the worst time to trade again over the database outages of ``faults.jsonl``
+    (market seconds; -1 when it never happened before the run ended)."""
+    refusing: list[float] = []
+    trading: list[float] = []
+    for event in events:
+        if event["kind"] != "database_down" or event["what"] not in ("database down", "database up"):
+            continue
+        since = event["market_ns"]
+        if event["what"] == "database down":
+            first = (
+                p["market_ns"]
+                for p in probes
+                if p["market_ns"] >= since and p.get("why", "").startswith(JOURNAL_REFUSAL)
+            )
+            into = refusing
+        else:
+            first = (p["market_ns"] for p in probes if p["market_ns"] >= since and p["acked"])
+            into = trading
+        at = next(first, None)
+        into.append(-1.0 if at is None else round((at - since) / NS_PER_SECOND, 3))
+    if not refusing and not trading:
+        return {}
+    return {"database_down_refusing_s": _worst(refusing), "database_back_trading_s": _worst(trading)}
+
+
+def _worst(values: list[float]) -> float:
+    """The longest time, or -1 when one never came."""
+    return -1.0 if -1.0 in values else max(values, default=-1.0)
 
 
 def _p99(values: list[float]) -> float:
