@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from tradingdesk.runtime.local_postgres import PostgresServer, PostgresUnavailable, find_postgres
 
+UP_ATTEMPTS = 3
+
 
 class SimulationDatabaseError(RuntimeError):
     """The simulation's own PostgreSQL cannot be started here; the message says why."""
@@ -53,9 +55,16 @@ class SimulationDatabase:
         self._server.crash()
 
     def up(self) -> None:
-        """Start the server again on its port (crash recovery from the WAL); returns once it takes connections."""
+        """Start the server again on its port (crash recovery from the WAL); returns once it takes connections.
+        ``pg_ctl start`` is tried a few times: on a loaded machine it has been seen to fail once without cause."""
         assert self._server is not None
-        self._server.restart()
+        for attempt in range(1, UP_ATTEMPTS + 1):
+            try:
+                self._server.restart()
+                return
+            except PostgresUnavailable as exc:
+                if attempt == UP_ATTEMPTS:
+                    raise SimulationDatabaseError(f"the database did not come back: {exc}") from None
 
     def destroy(self) -> None:
         if self._server is not None:

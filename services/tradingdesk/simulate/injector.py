@@ -20,7 +20,7 @@ import grpc
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
-from tradingdesk.simulate.database import SimulationDatabase
+from tradingdesk.simulate.database import SimulationDatabase, SimulationDatabaseError
 from tradingdesk.simulate.faults import Fault
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
@@ -106,8 +106,12 @@ class Injector:
             try:
                 await asyncio.sleep(self._wall_s(fault.duration_s))
             finally:
-                await asyncio.to_thread(self.database.up)
-                self._log(fault, "database up")
+                try:
+                    await asyncio.to_thread(self.database.up)
+                    self._log(fault, "database up")
+                except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
+                    self._log(fault, f"failed: {exc}")
+                    raise
             return
         if fault.kind == "venue_fault":
             await self._set_venue(fault, mode=fault.mode)
