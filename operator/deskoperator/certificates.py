@@ -22,6 +22,7 @@ import base64
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 OPERATOR_IDENTITY = service_identity("operator")
 EXPIRY_METRIC = "tradingdesk_operator_desk_certificate_expiry_timestamp_seconds"
 RENEW_CHECK_S = 600.0
+CA_REREAD_S = 30.0
+"""How long the operator dials a desk with the CA it last read before reading its Secret again. Every call to a
+desk's service needs the CA; reading it each time was about a third of the operator's API requests. The
+operator's own writes of a CA update it at once; a CA replaced by hand is used within this long."""
 CERT_MANAGER = "/apis/cert-manager.io/v1"
 RESOURCES = (("", "secrets"), ("cert-manager.io", "issuers"), ("cert-manager.io", "certificates"))
 """What the operator reads and applies here (``Kube.get_at``/``apply_at``): the chart grants exactly these."""
@@ -203,11 +208,21 @@ def cert_manager_objects(desk: TradingDesk, namespace: str, owner: Owner) -> lis
 class Certificates:
     """Issues and renews a desk's certificates through the API server, and gives the operator its own."""
 
-    def __init__(self, kube: Kube, addresses: Addresses, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        addresses: Addresses,
+        clock: Callable[[], dt.datetime] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.kube = kube
         self.addresses = addresses
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.monotonic = monotonic
         self._lock = threading.Lock()
+        self._ca: dict[tuple[str, str], tuple[float, bytes, bytes]] = {}
+        """(namespace, desk) -> when read, the CA's certificate and key, as last read or written."""
         self._mine: dict[tuple[str, str], tuple[bytes, Issued]] = {}
         self._tls: dict[tuple[str, str], bool] = {}
 
@@ -219,6 +234,25 @@ class Certificates:
 
     def _apply(self, obj: dict[str, Any], url_path: str) -> None:
         self.kube.apply_at(url_path, obj)
+
+    def _remember_ca(self, namespace: str, desk: str, secret: dict[str, Any] | None) -> tuple[bytes, bytes] | None:
+        """The CA in ``secret`` (just read or written), kept for ``CA_REREAD_S``; None when it holds none (not
+        kept: a desk without a CA yet gets one at its next reconcile, and the next call reads it again)."""
+        cert, key = _unb64(secret, "tls.crt"), _unb64(secret, "tls.key")
+        with self._lock:
+            if not (cert and key):
+                self._ca.pop((namespace, desk), None)
+                return None
+            self._ca[(namespace, desk)] = (self.monotonic(), cert, key)
+        return cert, key
+
+    def _desk_ca(self, namespace: str, desk: str) -> tuple[bytes, bytes] | None:
+        """The desk's CA certificate and key: as last read if that was less than ``CA_REREAD_S`` ago."""
+        with self._lock:
+            cached = self._ca.get((namespace, desk))
+        if cached is not None and self.monotonic() - cached[0] < CA_REREAD_S:
+            return cached[1], cached[2]
+        return self._remember_ca(namespace, desk, self._get_secret(namespace, ca_secret_name(desk)))
 
     def cert_manager(self) -> bool:
         try:
@@ -235,10 +269,12 @@ class Certificates:
         issued = leaves(desk, namespace)
         names = [ca_secret_name(desk.name), *(name for _, name, _, _ in issued)]
         existing = {name: self._get_secret(namespace, name) for name in names}
+        self._remember_ca(namespace, desk.name, existing[names[0]])
         if self.cert_manager():
             if existing[names[0]] is None:  # cert-manager's CA issuer needs the CA Secret: the operator makes it
                 ca_writes, _ = plan(desk, namespace, owner, {}, self.clock())
                 self._apply(ca_writes[0], self._secret_path(namespace, names[0]))
+                self._remember_ca(namespace, desk.name, ca_writes[0])
             for obj in cert_manager_objects(desk, namespace, owner):
                 plural = "issuers" if obj["kind"] == "Issuer" else "certificates"
                 url = f"{CERT_MANAGER}/namespaces/{quote(namespace)}/{plural}/{quote(obj['metadata']['name'])}"
@@ -252,6 +288,8 @@ class Certificates:
             writes, expiry = plan(desk, namespace, owner, existing, self.clock())
             for obj in writes:
                 self._apply(obj, self._secret_path(namespace, obj["metadata"]["name"]))
+                if obj["metadata"]["name"] == names[0]:
+                    self._remember_ca(namespace, desk.name, obj)
                 log.info("%s/%s: issued %s", namespace, desk.name, obj["metadata"]["name"])
         for service, when in expiry.items():
             self._gauge(namespace, desk.name, service, when.timestamp())
@@ -267,10 +305,10 @@ class Certificates:
         """The operator's own certificate for a desk (None: that desk runs without TLS, or has no CA yet)."""
         if self._tls.get((namespace, desk)) is False:
             return None
-        ca_secret = self._get_secret(namespace, ca_secret_name(desk))
-        ca_cert, ca_key = _unb64(ca_secret, "tls.crt"), _unb64(ca_secret, "tls.key")
-        if not (ca_cert and ca_key):
+        ca = self._desk_ca(namespace, desk)
+        if ca is None:
             return None
+        ca_cert, ca_key = ca
         with self._lock:
             cached = self._mine.get((namespace, desk))
             fresh = cached is not None and cached[0] == ca_cert

@@ -98,6 +98,32 @@ async def health(desk: Desk) -> int:
         return resp.status
 
 
+async def test_the_last_batch_before_a_quiet_spell_is_settled(tmp_path: Path) -> None:
+    """Compliance writes a batch while it encodes the next; the last one before the journal goes quiet must still
+    move its position (what a seal waits for, what the mirrored-seq gauge shows) without waiting for more."""
+    desk = Desk(tmp_path)
+    try:
+        await desk.start_routing("quiet")
+        await desk.start_compliance()
+        channel, stub = await desk.stub()
+        desk.journal(3)
+
+        async def position() -> int:
+            return (await stub.QueryAudit(compliance_pb2.QueryAuditRequest(limit=1))).last_seq
+
+        await wait_for(lambda: _count(stub, 4), timeout=30)  # the incarnation record and the 3 events
+        await wait_for(lambda: _equals(position(), 3), timeout=30, what="compliance's position at seq 3")
+        sealed = await stub.Seal(compliance_pb2.SealRequest(actor="test", reason="quiet"), timeout=30)
+        assert sealed.journal_seq == 3
+        await channel.close()
+    finally:
+        await desk.stop()
+
+
+async def _equals(value, expected: int) -> bool:
+    return await value == expected
+
+
 async def test_new_journal_is_a_new_incarnation_and_nothing_is_dropped(tmp_path: Path) -> None:
     desk = Desk(tmp_path)
     try:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -27,7 +28,7 @@ from tests.unit.test_journal_snapshots import (
 )
 from tradingdesk.core.enums import Side
 from tradingdesk.oms.snapshot import capture
-from tradingdesk.routing.snapshots import RoutingSnapshots
+from tradingdesk.routing.snapshots import RoutingSnapshots, _collect
 from tradingdesk.spec.model import SnapshotSpec
 from tradingdesk.storage import Journal, migrate
 from tradingdesk.storage.incarnation import journal_incarnation
@@ -215,3 +216,26 @@ def test_a_process_killed_while_writing_a_snapshot_leaves_the_previous_one_loada
     assert after == first
     full = from_journal(list(read_journal(db)))
     assert recoverable_state(marked(restarted)) == recoverable_state(marked(full))
+
+
+def test_a_serializing_child_that_hangs_is_killed_and_the_next_one_works(db: Engine) -> None:
+    """A fork of a threaded process can leave the child waiting on a lock for ever: it is killed after the
+    timeout, the snapshot fails (the journal still holds everything), and the next child serializes as usual."""
+    d, _ = live_desk_with_snapshot(db)
+    seq = len(d.journal.records)
+    hang = threading.Event()  # never set: the child waits on it (in the child, the parent's threads are gone)
+
+    def hanging() -> dict:
+        hang.wait()
+        return {}
+
+    stuck = RoutingSnapshots(db, engine=d.engine, spec=SnapshotSpec(), incarnation="x", extra=hanging)
+    pid, pipe = stuck._fork_serializer(seq)
+    with pytest.raises(RuntimeError, match=rf"process {pid} took over 0.5 s: killed"):
+        _collect(pid, pipe, timeout_s=0.5)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left
+
+    pid, pipe = snapshots_of(db, d)._fork_serializer(seq)
+    body = _collect(pid, pipe, timeout_s=60)
+    assert body == encode_state(capture(d.engine, seq=seq))

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tests.integration.test_kill_switch import bids
 from tests.monitoring.tools import BUILD, get_json
+from tests.waiting import WaitTimeout
 from tradingdesk.core.fixed import format_fixed
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc
 
@@ -178,7 +179,12 @@ async def test_a_call_is_one_trace_across_services(tmp_path: Path, jaeger: tuple
             whole = found(resting, "audit record")
             return whole if whole and any(s["operationName"] == "real-time risk" for s in whole["spans"]) else None
 
-        order = await wait_for(downstream, timeout=30, interval=0.5)
+        try:
+            order = await wait_for(downstream, timeout=30, interval=0.5)
+        except WaitTimeout:
+            seen = found(resting, "venue submit")
+            spans = services_of(seen) if seen else None
+            raise AssertionError(f"the order's trace lacks a downstream span; it has {spans}") from None
         names = services_of(order)
         assert "audit record" in names["tradingdesk-compliance"]
         assert "real-time risk" in names["tradingdesk-risk"]

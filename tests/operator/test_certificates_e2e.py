@@ -11,11 +11,15 @@ import urllib.request
 import pytest
 import yaml
 from cryptography import x509
+from kubernetes import client, config
 
+from deskoperator.certificates import CA_REREAD_S, Certificates, ca_secret_name
+from deskoperator.kube import Kube
+from deskoperator.rpc import Addresses
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl
 from tests.operator.process import Operator
-from tradingdesk.security.pki import common_name
+from tradingdesk.security.pki import CertificateAuthority, common_name
 from tradingdesk.spec.model import SERVICE_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.k8s]
@@ -113,3 +117,52 @@ def test_cert_manager_certificates_when_its_crds_exist(kube: Kubectl, operator: 
     finally:
         kube.run("delete", "desk", "--all", "-n", namespace, "--timeout=60s", check=False)
         kube.run("delete", "-f", "-", "--wait=true", stdin=crds, check=False)
+
+
+class CountingKube(Kube):
+    """The operator's API client, counting the objects it reads (each one is a request to the API server)."""
+
+    def __init__(self, api) -> None:
+        super().__init__(api)
+        self.reads: list[str] = []
+
+    def get_at(self, url_path: str):
+        self.reads.append(url_path)
+        return super().get_at(url_path)
+
+
+def test_a_desks_ca_is_read_once_per_window_and_a_replaced_one_is_seen(kube: Kubectl, namespace: str) -> None:
+    """Every call to a desk's service needs its CA: it is read from the API server at most once per
+    ``CA_REREAD_S``, and a CA replaced by hand is used once that window has passed."""
+
+    def put_ca(ca: CertificateAuthority) -> None:
+        data = {"tls.crt": ca.cert_pem, "tls.key": ca.key_pem}
+        obj = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": ca_secret_name(DESK), "namespace": namespace},
+            "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+        }
+        kube.run("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=json.dumps(obj))
+
+    first, second = CertificateAuthority.create(DESK), CertificateAuthority.create(DESK)
+    put_ca(first)
+    api_config = client.Configuration()
+    config.load_kube_config(config_file=str(kube.kubeconfig), client_configuration=api_config)
+    counting = CountingKube(client.ApiClient(api_config))
+    now = [0.0]
+    certs = Certificates(counting, Addresses(), monotonic=lambda: now[0])
+
+    for _ in range(20):
+        assert certs.credentials(namespace, DESK).pem[0] == first.cert_pem
+    assert len(counting.reads) == 1
+
+    put_ca(second)  # replaced by hand: the operator goes on with the CA it read until the window ends
+    now[0] += CA_REREAD_S - 1
+    assert certs.credentials(namespace, DESK).pem[0] == first.cert_pem
+    now[0] += 1
+    creds = certs.credentials(namespace, DESK)
+    assert creds.pem[0] == second.cert_pem and len(counting.reads) == 2
+    issued = x509.load_pem_x509_certificate(creds.pem[1])  # the operator's certificate, from the new CA
+    issued.verify_directly_issued_by(second.cert)

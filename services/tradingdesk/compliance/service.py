@@ -403,6 +403,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                         self._trace_recorded(batch, first_index=index, start_ns=started_ns, end_ns=now_ns)
 
         while True:
+            if queue.empty():  # nothing to overlap with: the batch in flight is settled now, not at the next one
+                await settle(keep=0)
             first = await queue.get()
             if first is None:
                 break

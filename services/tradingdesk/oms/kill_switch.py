@@ -3,6 +3,7 @@ and one incident report is journaled for the state change."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -34,7 +35,8 @@ class KillSwitch:
 
         The orders leave the venues' books immediately (``mass_cancel``); each is confirmed CANCELED by the
         venue's acknowledgement. Orders recovered from the journal but not yet back on a venue are closed
-        here directly. A second call for the same state change cancels again but journals no second report.
+        here directly. Orders at a venue that is away stay open until it is back (``cancel_halted_at``). A
+        second call for the same state change cancels again but journals no second report.
         """
         now = self.clock.now_ns()
         scoped = [
@@ -90,6 +92,25 @@ class KillSwitch:
         if not handled:
             self.emit(report)
         return report
+
+    def cancel_halted_at(self: OrderEngine, name: str, halted: Iterable[tuple[str, str]]) -> int:
+        """A venue is back after being away (disconnected) while scopes were halted: the halts' cancels never
+        reached it, so the orders of those scopes still open there leave it now. Returns how many; the incident
+        reports were journaled at the halts and are not repeated."""
+        now = self.clock.now_ns()
+        count = 0
+        for account, strategy in halted:
+            orders = [
+                o
+                for o in self.book.open_orders.values()
+                if o.venue == name
+                and (not account or o.account == account)
+                and (not strategy or o.strategy == strategy)
+            ]
+            if orders:
+                self._cancel_at_venue(name, orders, account=account, strategy=strategy, now=now)
+                count += len(orders)
+        return count
 
     def _cancel_at_venue(
         self: OrderEngine, name: str, orders: list[Order], *, account: str, strategy: str, now: int

@@ -212,6 +212,7 @@ class RoutingService:
             incarnation=incarnation,
             traces=self.traces,
             venue_faults=venue_faults,
+            on_venue_back=self._venue_back,
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         # Market data and the risk stream from the start, active or not: a standby's books, references and gate
@@ -510,6 +511,18 @@ class RoutingService:
             incident.open_orders,
             f", flattening with {len(incident.flatten_orders)} orders" if flatten else "",
         )
+
+    def _venue_back(self, venue: str) -> None:
+        """A venue that was away is back: the orders of halted scopes still resting there (the halt's cancel
+        could not reach it) leave it now."""
+        engine = self.engine
+        if engine is None or self.journal is None or self.journal.standby:
+            return
+        halted = [scope for scope, entry in self.gate.states.items() if entry.state == TradingState.HALTED]
+        count = engine.cancel_halted_at(venue, halted)
+        if count:
+            self.commit_soon()
+            log.warning("routing: venue %s is back: cancelling %d open orders of halted scopes", venue, count)
 
     def desk_state(self) -> TradingState:
         return self.gate.effective_state("", "")[0]

@@ -129,8 +129,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         commit_soon: Callable[[], None] = lambda: None,
         incarnation: str = "",
         traces: OrderTraceContexts | None = None,
+        on_venue_back: Callable[[str], None] = lambda venue: None,
     ) -> None:
         self.engine = engine
+        self.on_venue_back = on_venue_back
+        """Called with a venue's name once a change that reconnects it (it was away) is durable."""
         self.venue_faults = venue_faults
         """Subscribed to the engine's fan-out by the service before recovery, so replayed faults apply too."""
         self.traces = traces
@@ -225,9 +228,13 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             event = self.venue_faults.event(request, door=door_of(context), now_ns=self.engine.clock.now_ns())
         except Reject as reject:
             await self._refuse(context, reject, "SetVenueFault", request)
+        venue = self.engine.venues[request.venue]
+        was_away = not getattr(venue, "connected", True)
         seq = self.engine.record(event)
         self.commit_soon()
         await self.durability.wait_durable(seq)
+        if was_away and getattr(venue, "connected", True):
+            self.on_venue_back(request.venue)
         return self.venue_faults.message()
 
     async def GetOrder(self, request, context):

@@ -19,6 +19,7 @@ import asyncio
 import gc
 import logging
 import os
+import select
 import signal
 import time
 from collections.abc import Callable
@@ -36,6 +37,11 @@ from tradingdesk.storage.snapshots import LoadedSnapshot, SnapshotStore, encode_
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 0.1  # a comparison of two ints: cheap
 RETRIES_AT_ONCE = 3
+CHILD_TIMEOUT_S = 300.0
+"""How long the serializing child may take before it is killed and the snapshot counted as failed. A fork of a
+threaded process can leave the child waiting on a lock some other thread held at the fork; without a bound such
+a child would hold every later snapshot back, and restarts would grow with the journal unnoticed. Serializing
+100,000 open orders takes seconds."""
 
 
 def config_key(engine: OrderEngine) -> str:
@@ -69,6 +75,7 @@ class RoutingSnapshots:
         self.last_pause_ms = 0.0
         """How long the last snapshot held the event loop (the fork)."""
         self._last_ns = time.monotonic_ns()
+        self.child_timeout_s = CHILD_TIMEOUT_S
 
     @property
     def enabled(self) -> bool:
@@ -122,7 +129,7 @@ class RoutingSnapshots:
         started = time.perf_counter()
         pid, pipe = self._fork_serializer(seq)  # no await before it: the state at seq exactly
         on_loop_ms = self.last_pause_ms = (time.perf_counter() - started) * 1e3
-        body = await asyncio.to_thread(_collect, pid, pipe)
+        body = await asyncio.to_thread(_collect, pid, pipe, timeout_s=self.child_timeout_s)
         await durability.wait_durable(seq)
         if not await asyncio.to_thread(self.store.save, seq, body):
             raise RuntimeError(f"the journal has no record {seq} although it was reported durable")
@@ -160,12 +167,30 @@ class RoutingSnapshots:
             os._exit(status)
 
 
-def _collect(pid: int, pipe: int) -> bytes:
-    """What the serializing child wrote, once it exited cleanly."""
-    with os.fdopen(pipe, "rb") as stream:
-        body = stream.read()
+def _collect(pid: int, pipe: int, *, timeout_s: float) -> bytes:
+    """What the serializing child wrote, once it exited cleanly; a child still writing after ``timeout_s`` is
+    killed (through a pidfd: the signal cannot reach another process that reused the pid) and nothing is kept."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    pidfd = os.pidfd_open(pid)
+    try:
+        with os.fdopen(pipe, "rb", buffering=0) as stream:
+            poller = select.poll()
+            poller.register(stream, select.POLLIN | select.POLLHUP)
+            while True:
+                left_ms = (deadline - time.monotonic()) * 1e3
+                if left_ms <= 0 or not poller.poll(left_ms):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    raise RuntimeError(f"the snapshot's serializing process {pid} took over {timeout_s:g} s: killed")
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.close(pidfd)
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"the snapshot's serializing process {pid} exited with {code}")
-    return body
+    return b"".join(chunks)

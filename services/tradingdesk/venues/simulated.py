@@ -149,7 +149,12 @@ class SimulatedVenue:
         The orders leave the book immediately (a kill switch must not wait for acks); each is acknowledged
         by ``on_venue_canceled(..., "mass cancel")`` after the latency. ``predicate`` sees the order as last
         submitted or replaced (``qty`` is not reduced by partial fills).
+
+        While the venue is ``AWAY`` the request never arrives: nothing leaves the book and nothing is answered
+        (the OMS keeps those orders open, as they are, and cancels them when the venue is back).
         """
+        if not self.connected:
+            return 0
         on_canceled = self._listener.on_venue_canceled
         name = self.name
         out: list[_Event] = []
