@@ -274,6 +274,13 @@ class PostgresServer:
         self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "-t", "30", "stop"])
         self.running = False
 
+    def is_running(self) -> bool:
+        """Whether the server's postmaster runs (``pg_ctl status``), whatever this object last did to it."""
+        if self.base is None:
+            return False
+        status = self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "status"], check=False)
+        return status.returncode == 0
+
     def crash(self) -> None:
         """Stop without a shutdown checkpoint; the next start runs crash recovery from the WAL."""
         self.stop("immediate")

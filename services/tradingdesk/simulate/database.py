@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from tradingdesk.runtime.local_postgres import PostgresServer, PostgresUnavailable, find_postgres
 
-UP_ATTEMPTS = 3
+PG_CTL_ATTEMPTS = 3
 
 
 class SimulationDatabaseError(RuntimeError):
@@ -35,8 +35,7 @@ class SimulationDatabase:
 
     @property
     def dsn(self) -> str:
-        assert self._server is not None, "start() first"
-        return self._server.dsn
+        return self._server_or_fail().dsn
 
     def start(self) -> SimulationDatabase:
         try:
@@ -51,20 +50,32 @@ class SimulationDatabase:
 
     def down(self) -> None:
         """Cut every session and refuse new ones, like a crashed database server."""
-        assert self._server is not None
-        self._server.crash()
+        self._until_running(False, self._server_or_fail().crash)
 
     def up(self) -> None:
-        """Start the server again on its port (crash recovery from the WAL); returns once it takes connections.
-        ``pg_ctl start`` is tried a few times: on a loaded machine it has been seen to fail once without cause."""
-        assert self._server is not None
-        for attempt in range(1, UP_ATTEMPTS + 1):
+        """Start the server again on its port (crash recovery from the WAL); returns once it takes connections."""
+        self._until_running(True, self._server_or_fail().restart)
+
+    def _server_or_fail(self) -> PostgresServer:
+        assert self._server is not None, "start() first"
+        return self._server
+
+    def _until_running(self, wanted: bool, action) -> None:
+        """``action`` until the server runs (or not) as ``wanted``. ``pg_ctl`` has been seen to die of SIGSEGV
+        once in a while on a loaded machine, having done its job or not: the server's own status decides."""
+        server = self._server_or_fail()
+        problem = ""
+        for _ in range(PG_CTL_ATTEMPTS):
             try:
-                self._server.restart()
+                action()
                 return
             except PostgresUnavailable as exc:
-                if attempt == UP_ATTEMPTS:
-                    raise SimulationDatabaseError(f"the database did not come back: {exc}") from None
+                problem = str(exc).splitlines()[0]
+                server.running = server.is_running()
+                if server.running == wanted:
+                    return
+        state = "up" if wanted else "down"
+        raise SimulationDatabaseError(f"the database could not be brought {state}: {problem}")
 
     def destroy(self) -> None:
         if self._server is not None:

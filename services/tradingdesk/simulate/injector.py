@@ -101,7 +101,11 @@ class Injector:
             return
         if fault.kind == "database_down":
             assert self.database is not None, "a database_down fault needs the simulation's own database"
-            await asyncio.to_thread(self.database.down)
+            try:
+                await asyncio.to_thread(self.database.down)
+            except SimulationDatabaseError as exc:
+                self._log(fault, f"failed: {exc}")
+                raise
             self._log(fault, "database down")
             try:
                 await asyncio.sleep(self._wall_s(fault.duration_s))
