@@ -72,6 +72,12 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
             assert all(code != "ok" for _, code, _ in outcomes), "an order was acknowledged while the database was down"
             waited = [r for r, code, _ in outcomes if code == "DEADLINE_EXCEEDED"]  # taken before the first failure
             assert (await submit(orders, during[-1]))[0] == "JOURNAL_UNAVAILABLE"
+            # the journal's history cannot be read either: a clear UNAVAILABLE, with where to resume
+            with pytest.raises(grpc.aio.AioRpcError) as history:
+                async for _ in orders.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=1), timeout=10):
+                    pass
+            assert history.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert history.value.details() == "the journal's database cannot be read now; reconnect with from_seq=1"
             account, cancelled = acked[before[0].client_order_id]
             cancel = asyncio.ensure_future(
                 orders.CancelOrder(orders_pb2.CancelOrderRequest(account=account, order_id=cancelled), timeout=120)

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
+from sqlalchemy.exc import OperationalError
 
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
 from tradingdesk.core.events import ORDER_EVENTS, OrderEvent
@@ -340,13 +341,20 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             last = 0
             if from_seq:
                 upto = self.durability.durable_seq
-                async for chunk in self._history(from_seq, upto):
-                    for rec in chunk:
-                        if accepts(rec):
-                            yield rec
-                        last = rec.seq
-                    if batched:
-                        yield None
+                try:
+                    async for chunk in self._history(from_seq, upto):
+                        for rec in chunk:
+                            if accepts(rec):
+                                yield rec
+                            last = rec.seq
+                        if batched:
+                            yield None
+                except OperationalError:  # the history lives in the database: down or unreachable now
+                    resume = last + 1 if last else from_seq
+                    await context.abort(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"the journal's database cannot be read now; reconnect with from_seq={resume}",
+                    )
                 last = max(last, upto)
             queue = sub.queue
             while True:
