@@ -17,7 +17,7 @@ from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_kill_switch import bids, resting
 from tests.integration.test_supervision import service, status, supervised
 from tradingdesk.simulate.database import SimulationDatabase
-from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
+from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 SERVICES = ("feeds", "routing", "risk", "compliance", "monitoring")
@@ -78,6 +78,15 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
                     pass
             assert history.value.code() == grpc.StatusCode.UNAVAILABLE
             assert history.value.details() == "the journal's database cannot be read now; reconnect with from_seq=1"
+            async with desk.aio_channel("risk") as risk_ch:
+                changes = risk_pb2_grpc.RiskServiceStub(risk_ch).StreamChanges(
+                    risk_pb2.StreamChangesRequest(from_seq=1), timeout=10
+                )
+                with pytest.raises(grpc.aio.AioRpcError) as history:
+                    async for _ in changes:
+                        pass
+            assert history.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert history.value.details().startswith("the risk change journal's database cannot be read now;")
             account, cancelled = acked[before[0].client_order_id]
             cancel = asyncio.ensure_future(
                 orders.CancelOrder(orders_pb2.CancelOrderRequest(account=account, order_id=cancelled), timeout=120)
