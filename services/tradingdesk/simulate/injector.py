@@ -3,7 +3,8 @@
 SIGKILL goes to the service's current process (the supervisor restarts it); a feed line is disabled through
 the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
 burst multiplies the strategy clients' rate for its duration; a venue fault is switched on and, after its duration,
-off through routing's own control (``SetVenueFault``).
+off through routing's own control (``SetVenueFault``); the database is taken down and brought back by the
+simulation's own PostgreSQL (``simulate/database.py``), which nothing but this desk uses.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import grpc
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
+from tradingdesk.simulate.database import SimulationDatabase, SimulationDatabaseError
 from tradingdesk.simulate.faults import Fault
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
@@ -44,8 +46,11 @@ class Injector:
         rate: Rate,
         speed: float,
         market_now: Callable[[], int],
+        database: SimulationDatabase | None = None,
     ) -> None:
+        """``database``: the simulation's own PostgreSQL; required when a fault takes the database down."""
         self.embedded = embedded
+        self.database = database
         self.faults = faults
         self.rate = rate
         self.speed = speed
@@ -104,6 +109,24 @@ class Injector:
             await asyncio.sleep(self._wall_s(fault.duration_s))
             self.rate.factor = 1
             self._log(fault, "ended")
+            return
+        if fault.kind == "database_down":
+            assert self.database is not None, "a database_down fault needs the simulation's own database"
+            try:
+                await asyncio.to_thread(self.database.down)
+            except SimulationDatabaseError as exc:
+                self._log(fault, f"failed: {exc}")
+                raise
+            self._log(fault, "database down")
+            try:
+                await asyncio.sleep(self._wall_s(fault.duration_s))
+            finally:
+                try:
+                    await asyncio.to_thread(self.database.up)
+                    self._log(fault, "database up")
+                except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
+                    self._log(fault, f"failed: {exc}")
+                    raise
             return
         if fault.kind == "venue_fault":
             await self._set_venue(fault, mode=fault.mode)

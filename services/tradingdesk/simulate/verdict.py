@@ -21,6 +21,10 @@ Each line passes or fails on its own; the run fails when one does:
   listed after the injection and within its bound. Must be all of them. Its figure ``detect_p99_s`` is the
   99th percentile of their detection times (wall seconds); the report lists every fault, with or without an
   expected alert.
+* figures ``database_down_refusing_s`` and ``database_back_trading_s`` (when a fault took the database down):
+  market seconds from the database going down to the first probe refused because the journal cannot write
+  (routing saw the outage and said so), and from the database being back to the first probe acknowledged
+  (trading resumed), the worst over the run's outages.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
 """
@@ -40,6 +44,7 @@ from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
+from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.simulate import plot
 from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
@@ -102,10 +107,12 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def halted_intervals(desk: TradingDesk) -> dict[tuple[str, str], list[tuple[int, int]]]:
+def halted_intervals(
+    desk: TradingDesk, environ: dict[str, str] | None = None
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """For each scope (account, strategy; ("", "") is the desk), the [from, to) market-time intervals in
     which the risk service's change journal has it HALTED."""
-    engine = make_engine(dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
+    engine = make_engine(dsn_for(desk, "risk", environ), schema=schema_for(desk, "risk"))
     try:
         changes = RiskChangeStore(engine).since(1, limit=RISK_CHANGES_READ)
     finally:
@@ -183,16 +190,18 @@ def compute(
     run_id: str,
     speed: int,
     gave_up: str = "",
+    environ: dict[str, str] | None = None,
 ) -> Verdict:
     """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not);
-    ``speed``: the replay's, market seconds per wall second."""
+    ``speed``: the replay's, market seconds per wall second;
+    ``environ``: the desk's environment (which database it used: ``TD_DSN``)."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
     # the routing journal: every order the desk took, by client order id
-    engine = make_engine(dsn_for(desk, "routing"), schema=schema_for(desk, "routing"))
+    engine = make_engine(dsn_for(desk, "routing", environ), schema=schema_for(desk, "routing"))
     orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     journaled: set[str] = set()
     taken = []
@@ -238,7 +247,7 @@ def compute(
     limbo = unanswered.orders()
     verdict.lines.append(Line("orders_unanswered_past_ack_timeout", len(limbo), "0", not limbo, ", ".join(limbo[:5])))
 
-    intervals = halted_intervals(desk)
+    intervals = halted_intervals(desk, environ)
     while_halted = [
         t.client_order_id for t, ts in taken if _halted_at(intervals, account=t.account, strategy=t.strategy, ts_ns=ts)
     ]
@@ -290,6 +299,9 @@ def compute(
         venue_ack_timeouts=ack_timeouts,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
+    faults_log = run_dir / "faults.jsonl"
+    if faults_log.exists():
+        verdict.figures.update(database_outage_figures(_read_jsonl(faults_log), probes))
     return verdict
 
 
@@ -327,6 +339,41 @@ def replay_speed(desk: TradingDesk) -> float:
     """The replay speed the run's desk spec gives its feeds (market seconds per wall second)."""
     replay = next((f.replay for f in desk.spec.feeds if f.replay is not None and f.replay.speed), None)
     return float(Fraction(str(replay.speed))) if replay is not None else 1.0
+
+
+JOURNAL_REFUSAL = JOURNAL_UNAVAILABLE_MESSAGE[:40]
+"""How routing's refusal while its journal cannot write starts (a probe keeps the first 160 characters)."""
+
+
+def database_outage_figures(events: list[dict], probes: list[dict]) -> dict[str, float]:
+    """The worst time to refuse and the worst time to trade again over the database outages of ``faults.jsonl``
+    (market seconds; -1 when it never happened before the run ended)."""
+    refusing: list[float] = []
+    trading: list[float] = []
+    for event in events:
+        if event["kind"] != "database_down" or event["what"] not in ("database down", "database up"):
+            continue
+        since = event["market_ns"]
+        if event["what"] == "database down":
+            first = (
+                p["market_ns"]
+                for p in probes
+                if p["market_ns"] >= since and p.get("why", "").startswith(JOURNAL_REFUSAL)
+            )
+            into = refusing
+        else:
+            first = (p["market_ns"] for p in probes if p["market_ns"] >= since and p["acked"])
+            into = trading
+        at = next(first, None)
+        into.append(-1.0 if at is None else round((at - since) / NS_PER_SECOND, 3))
+    if not refusing and not trading:
+        return {}
+    return {"database_down_refusing_s": _worst(refusing), "database_back_trading_s": _worst(trading)}
+
+
+def _worst(values: list[float]) -> float:
+    """The longest time, or -1 when one never came."""
+    return -1.0 if -1.0 in values else max(values, default=-1.0)
 
 
 def _p99(values: list[float]) -> float:
