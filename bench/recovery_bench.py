@@ -97,7 +97,12 @@ async def start_routing(desk, dsn: str) -> tuple[float, RoutingService]:
 
 
 async def measure(tmp: Path, events: int) -> tuple[float, float, float, float]:
-    desk = load_desk(write_desk(tmp, lambda d: d["spec"]["risk"].update(maxSubmitsPerSecond=1_000_000)))
+    def tune(doc: dict) -> None:
+        doc["spec"]["risk"].update(maxSubmitsPerSecond=1_000_000)
+        # the benchmark takes its one snapshot itself: the service's own (every 100,000 records) would race it
+        doc["spec"]["routing"]["snapshots"] = {"everyRecords": 0, "everySeconds": 0}
+
+    desk = load_desk(write_desk(tmp, tune))
     dsn = f"sqlite:///{tmp}/routing.db"
     migrate(make_engine(dsn))
     records = order_flow(events)
@@ -120,7 +125,9 @@ async def measure(tmp: Path, events: int) -> tuple[float, float, float, float]:
     full_replay_s, replayed = await start_routing(desk, dsn)
     await replayed.stop()
     a, b = restarted.engine, replayed.engine
-    assert a is not None and b is not None and restarted.applied_seq == replayed.applied_seq == len(records)
+    assert a is not None and b is not None
+    # at least the records written: the service journals its own too (DAY orders of a past session expired)
+    assert restarted.applied_seq == replayed.applied_seq >= len(records), (restarted.applied_seq, replayed.applied_seq)
     assert (len(a.orders), a.open_count, a.positions.all()) == (len(b.orders), b.open_count, b.positions.all())
     return from_snapshot_s, full_replay_s, pause_ms, serialize_ms
 

@@ -288,6 +288,13 @@ CASES = [
         labels={"reason": "unavailable", **TARGET},
     ),
     Case(
+        "VenueNotAcknowledging",
+        [series("tradingdesk_venue_ack_timeouts_total", "0 0 1x5", service="routing", venue="xnas")],
+        fires_at="3s",
+        quiet_at="1s",
+        labels={"venue": "xnas", **TARGET},
+    ),
+    Case(
         "CertificateExpiringSoon",
         [series("tradingdesk_tls_certificate_expiry_timestamp_seconds", "864000x5", service="routing")],
         fires_at="0s",
@@ -338,6 +345,12 @@ QUIET = [
     quiet(
         "AuditSealFailing",
         [series("tradingdesk_audit_seal_failures_total", "3x20", service="compliance", reason="unavailable")],
+        "15s",
+    ),
+    # timeouts long ago (the counter flat for the whole window) are not a venue failing now
+    quiet(
+        "VenueNotAcknowledging",
+        [series("tradingdesk_venue_ack_timeouts_total", "4x20", service="routing", venue="xnas")],
         "15s",
     ),
     # a certificate with a month left is no concern

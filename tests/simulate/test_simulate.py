@@ -1,9 +1,9 @@
 """``tradingdesk simulate`` as a person runs it: a short session (300 market seconds at 20x) on its own
 embedded desk with one fault of each kind built (SIGKILL of routing and of compliance, a feed line lost, a
-burst at twice the rate, a venue away), and the verdict read back from the record: nothing acknowledged was
-lost or duplicated, nothing was taken while halted or sent to the venue while it was away, the audit trail
-verifies, the probe saw routing's restart, the desk alerted each kill and the line loss within its bound, and
-the day's plot was drawn."""
+burst at twice the rate, a venue away, a venue silent), and the verdict read back from the record: nothing
+acknowledged was lost or duplicated, nothing was taken while halted or sent to the venue while it was away,
+nothing left unanswered past the venue-silence timeout, the audit trail verifies, the probe saw routing's
+restart, the desk alerted each kill and the line loss within its bound, and the day's plot was drawn."""
 
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert (lines["acked_orders_lost"]["value"], lines["orders_duplicated"]["value"]) == (0, 0)
     assert lines["accepted_while_halted"]["value"] == 0
     assert lines["orders_sent_to_away_venue"]["value"] == 0
-    assert verdict["figures"]["venue_fault_changes"] == 2  # xnys away, then back
+    assert lines["orders_unanswered_past_ack_timeout"]["value"] == 0
+    assert verdict["figures"]["venue_fault_changes"] == 4  # bats away, xnas silent, both back
+    assert verdict["figures"]["venue_ack_timeouts"] > 0, "orders sent to the silent venue were timed out"
     assert lines["audit_trail_verified"]["ok"], lines["audit_trail_verified"]["detail"]
     # routing was SIGKILLed: the probe was refused while it restarted, so the desk was not available throughout
     assert 0.2 <= lines["availability"]["value"] < 1.0, lines["availability"]
@@ -65,9 +67,9 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
 
     # every fault was applied, and the supervisor restarted both killed services
     applied = Counter(event["kind"] for event in _read_jsonl(out / "faults.jsonl"))
-    # line down and up; burst start and end; venue away and back
+    # line down and up; burst start and end; venue away and back, silent and back
     assert applied.pop("clock_skew") == 2  # routing's clock set 2 s back, then on time again
-    assert applied == {"sigkill": 2, "feed_line_down": 2, "burst": 2, "venue_fault": 2}
+    assert applied == {"sigkill": 2, "feed_line_down": 2, "burst": 2, "venue_fault": 4}
     supervision = json.loads((out / "logs" / "supervision.json").read_text())["services"]
     assert (supervision["routing"]["restarts"], supervision["compliance"]["restarts"]) == (1, 1)
     assert supervision["routing"]["lastExit"] == "killed by SIGKILL"
@@ -100,6 +102,37 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert f"plot of rate, latency and availability: {out / 'day.png'}" in run.stdout
     print(f"short simulation: {took:.0f}s wall; {json.dumps(verdict['figures'])}; {lines['availability']}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_database_outage_is_ridden_through_on_the_runs_own_postgresql(tmp_path: Path) -> None:
+    """Its own run: in the short run's 15 s of wall time, an outage next to a routing restart would decide the
+    verdict by how loaded the machine is. 60 market seconds down at 20x is 3 s of wall time, and 200 follow it:
+    on a loaded machine PostgreSQL's crash recovery alone has taken seconds. What is checked is the outage's
+    record, not availability (the short run checks that): its target is 0."""
+    spec = write_desk(tmp_path)
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("faults:\n  - {at: 40, kind: database_down, for: 60}\n")
+    out = tmp_path / "run"
+    run = simulate(
+        *("-f", str(spec), "--out", str(out), "--speed", "20", "--duration", "300", "--rate", "100"),
+        *("--faults", str(faults), "--min-availability", "0", "--warmup", "20"),
+    )
+    assert run.returncode == 0, f"{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    assert "starting the simulation's own PostgreSQL (a fault takes the database down)" in run.stdout
+    verdict = json.loads((out / "verdict.json").read_text())
+    lines = {line["name"]: line for line in verdict["lines"]}
+    assert (lines["acked_orders_lost"]["value"], lines["orders_duplicated"]["value"]) == (0, 0)
+    assert lines["audit_trail_verified"]["ok"], lines["audit_trail_verified"]["detail"]
+    assert [e["what"] for e in _read_jsonl(out / "faults.jsonl")] == ["database down", "database up"]
+    # routing said why it refused while its journal could not write, and traded again once the database was back
+    figures = verdict["figures"]
+    assert figures["database_down_refusing_s"] >= 0 and figures["database_back_trading_s"] >= 0, figures
+    refused = json.loads((out / "clients.json").read_text())
+    supervision = json.loads((out / "logs" / "supervision.json").read_text())["services"]
+    assert {name: s["restarts"] for name, s in supervision.items()} == dict.fromkeys(supervision, 0)  # rode through
+    print(f"database outage: {json.dumps(figures)}; clients: {json.dumps(refused)}")
 
 
 def test_a_bad_fault_schedule_is_refused_before_anything_starts(tmp_path: Path) -> None:

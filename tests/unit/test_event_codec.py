@@ -41,6 +41,7 @@ from tradingdesk.core.events import (
     ReplaceRequested,
     RequestRefused,
     RiskLatched,
+    VenueAckTimedOut,
     VenueFaultSet,
 )
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
@@ -109,6 +110,13 @@ ONE_OF_EACH = [
     OrderReplaced(ts_ns=2_000, terms=REPLACEMENT, status=S.PARTIALLY_FILLED, **STATE),
     OrderCanceled(ts_ns=2_100, terms=REPLACEMENT, status=S.CANCELED, **STATE, text="IOC"),
     OrderExpired(ts_ns=9_000, terms=TERMS, status=S.EXPIRED, **STATE, text="expired"),
+    VenueAckTimedOut(
+        ts_ns=1_050,
+        terms=TERMS,
+        status=S.PENDING_CANCEL,
+        venue="xnys",
+        text="venue xnys did not acknowledge the order within 2000 ms; cancel sent",
+    ),
     OrderRejected(ts_ns=1_100, terms=TERMS, status=S.REJECTED, venue="xnys", text="symbol halted at venue"),
     OrderRestated(
         ts_ns=1_700, terms=replace(TERMS, qty=D("60")), status=S.PARTIALLY_FILLED, **STATE, text="self-match prevention"

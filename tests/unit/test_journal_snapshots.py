@@ -82,6 +82,7 @@ def recoverable_state(d: Desk) -> dict[str, Any]:
         "replace_requests": dict(book.replace_requests),
         "incidents": set(book.incidents),
         "expiring": set(book.expiring),
+        "unacknowledged": set(book.unacknowledged),
         "created_seq": dict(engine.created_seq),
         "positions": engine.positions.all(),
         "exposure": books,

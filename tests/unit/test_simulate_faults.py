@@ -11,7 +11,13 @@ import pytest
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.markets.calendar import ExchangeCalendar, Session
 from tradingdesk.simulate.faults import Fault, FaultScheduleError, load_schedule, parse_schedule
-from tradingdesk.simulate.verdict import availability
+from tradingdesk.simulate.verdict import (
+    JOURNAL_REFUSAL,
+    Unanswered,
+    ack_bound_ns,
+    availability,
+    database_outage_figures,
+)
 from tradingdesk.spec import parse_desk
 
 DESK = parse_desk(
@@ -39,12 +45,14 @@ def test_each_kind_parses_in_time_order() -> None:
         {"at": 30, "kind": "sigkill", "service": "compliance"},
         {"at": 120, "kind": "feed_line_down", "feed": "vendor-a", "line": "B", "for": "00:01:30"},
         {"at": 900, "kind": "venue_fault", "venue": "v", "mode": "reject_all", "for": 30},
+        {"at": 1000, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 20},
     )
     assert got == [
         Fault(at_s=30, kind="sigkill", service="compliance"),
         Fault(at_s=120, kind="feed_line_down", feed="vendor-a", line="B", duration_s=90),
         Fault(at_s=600, kind="burst", duration_s=60, factor=3),
         Fault(at_s=900, kind="venue_fault", venue="v", mode="reject_all", duration_s=30),
+        Fault(at_s=1000, kind="venue_fault", venue="v", mode="timeout", duration_s=20),
     ]
     assert parse({"at": 0, "kind": "burst", "for": 5})[0].factor == 2  # twice the rate unless told
     assert parse_schedule(None, desk=DESK, session_s=10) == []
@@ -54,13 +62,16 @@ def test_each_kind_parses_in_time_order() -> None:
     ("fault", "why"),
     [
         ({"at": 5, "kind": "meteor"}, "faults[0].kind: 'meteor' is unknown; known kinds: sigkill, feed_line_down"),
-        ({"at": 5, "kind": "database_down"}, "faults[0].kind: 'database_down' is not built yet"),
+        ({"at": 5, "kind": "database_down"}, "faults[0].for: required for a database_down fault"),
+        ({"at": 5, "kind": "database_down", "for": 3, "service": "risk"}, "faults[0].service: not a field of a"),
         (
             {"at": 1, "kind": "venue_fault", "venue": "x", "mode": "away", "for": 3},
             "faults[0].venue: 'x' is not a venue",
         ),
-        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "timeout", "for": 3}, "'timeout' is not built yet"),
-        ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3}, "'slow' is not a venue fault mode"),
+        (
+            {"at": 1, "kind": "venue_fault", "venue": "v", "mode": "slow", "for": 3},
+            "faults[0].mode: 'slow' is not a venue fault mode (reject_all, away, timeout)",
+        ),
         ({"at": 1, "kind": "venue_fault", "venue": "v", "mode": "away"}, "faults[0].for: required"),
         ({"kind": "sigkill", "service": "risk"}, "faults[0].at: required"),
         ({"at": -1, "kind": "sigkill", "service": "risk"}, "faults[0].at: -1 is negative"),
@@ -129,7 +140,8 @@ def test_the_days_schedule_fits_the_example_desk() -> None:
     assert sorted(f.service for f in faults if f.kind == "sigkill") == sorted(
         ["feeds", "routing", "risk", "compliance", "monitoring"]
     )
-    assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst", "venue_fault"}
+    assert {f.kind for f in faults} == {"sigkill", "feed_line_down", "burst", "venue_fault", "database_down"}
+    assert {f.mode for f in faults if f.kind == "venue_fault"} == {"away", "timeout"}
 
 
 def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
@@ -147,5 +159,57 @@ def test_the_schedule_shown_in_the_docs_runs_on_the_example_desk() -> None:
         "feed_line_down",
         "burst",
         "venue_fault",
+        "venue_fault",
+        "database_down",
         "clock_skew",
     ]
+
+
+def test_an_order_left_pending_new_past_the_ack_timeout_is_caught() -> None:
+    assert ack_bound_ns(DESK, speed=20) == (2 + 1) * 20 * NS_PER_SECOND  # 2000 ms and 1 s of slack, at 20x
+    bound = 60 * NS_PER_SECOND
+    journal = Unanswered(bound_ns=bound)
+    for kind, order_id, at_s in [
+        ("pending_new", "answered", 0),
+        ("pending_new", "stuck", 1),
+        ("new", "answered", 1),
+        ("pending_new", "timed-out", 2),
+        ("venue_ack_timeout", "timed-out", 42),
+        ("pending_new", "recent", 50),
+        ("feed_switched", "", 70),  # a desk record moves the journal's end too
+    ]:
+        journal.see(kind, order_id, at_s * NS_PER_SECOND)
+    assert journal.orders() == ["stuck"], "answered, timed out and too recent to judge are not in limbo"
+
+
+def test_a_database_outage_parses_and_two_at_once_are_refused() -> None:
+    assert parse({"at": 60, "kind": "database_down", "for": "00:00:30"}) == [
+        Fault(at_s=60, kind="database_down", duration_s=30)
+    ]
+    assert (
+        len(parse({"at": 60, "kind": "database_down", "for": 30}, {"at": 90, "kind": "database_down", "for": 5})) == 2
+    )
+    with pytest.raises(FaultScheduleError) as err:
+        parse({"at": 60, "kind": "database_down", "for": 30}, {"at": 89, "kind": "database_down", "for": 5})
+    assert "database_down at 89s: the database is still down from 60s until 90s" in str(err.value)
+
+
+def test_database_outage_figures_come_from_the_probes_around_each_outage() -> None:
+    s = NS_PER_SECOND
+    events = [
+        {"market_ns": 100 * s, "kind": "database_down", "what": "database down"},
+        {"market_ns": 130 * s, "kind": "database_down", "what": "database up"},
+        {"market_ns": 131 * s, "kind": "burst", "what": "started"},
+    ]
+    refused = {"acked": False, "code": "UNAVAILABLE", "why": f"{JOURNAL_REFUSAL} to its database; new orders"}
+    probes = [
+        {"market_ns": 99 * s, "acked": True},
+        {"market_ns": 101 * s, "acked": False, "code": "DEADLINE_EXCEEDED", "why": ""},  # taken, then waited
+        {"market_ns": 102 * s, **refused},
+        {"market_ns": 131 * s, **refused},  # the writer had not reconnected yet
+        {"market_ns": 133 * s, "acked": True},
+    ]
+    assert database_outage_figures(events, probes) == {"database_down_refusing_s": 2.0, "database_back_trading_s": 3.0}
+    # trading never came back before the run ended: said, not hidden
+    assert database_outage_figures(events, probes[:4])["database_back_trading_s"] == -1.0
+    assert database_outage_figures(events[2:], probes) == {}

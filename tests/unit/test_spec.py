@@ -64,6 +64,15 @@ def test_yaml_floats_are_read_exactly() -> None:
             "spec.risk.restrictedSymbols[0]: 'TSLA' is not an instrument of the desk",
         ),
         (lambda d: d["spec"]["routing"].update(defaultVenue="arca"), "spec.routing.defaultVenue"),
+        (
+            lambda d: d["spec"]["routing"].update(venueAckTimeoutMs=10),
+            "spec.routing.venueAckTimeoutMs: Input should be greater than or equal to 50",
+        ),
+        (
+            lambda d: d["spec"]["routing"].update(venueAckTimeoutMs=120_000),
+            "spec.routing.venueAckTimeoutMs: Input should be less than or equal to 60000",
+        ),
+        (lambda d: d["spec"]["routing"].update(venueAckTimeoutMs="soon"), "spec.routing.venueAckTimeoutMs"),
         (lambda d: d["spec"]["venues"][0].update(latencyUs=-1), "spec.venues[0].latencyUs"),
         (lambda d: d["spec"]["venues"][0].update(makerRebatePerUnit="0.01"), "spec.venues[0].makerRebatePerUnit"),
         (lambda d: d["spec"].update(tradingState="Paused"), "spec.tradingState"),

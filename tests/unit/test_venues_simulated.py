@@ -449,3 +449,20 @@ def test_a_faulted_venue_rejects_or_is_away_and_recovers() -> None:
     d.venue.cancel("rest")
     d.sched.run_all()
     assert d.rec.events[-1] == ("canceled", "rest", "canceled")
+
+
+def test_a_silent_venue_takes_everything_answers_nothing_then_everything_in_order() -> None:
+    d = Desk()
+    d.quote("99.99", 100, "100.01", 100)
+    d.send("rest", Side.BUY, 10, "99.98")
+    d.venue.fault = VenueFaultMode.TIMEOUT
+    assert d.venue.connected and d.venue.silent  # routing still sends it orders: it looks up
+    d.send("cross", Side.BUY, 5, "100.01")  # trades against the book at once
+    d.venue.cancel("rest")
+    d.sched.run_all()
+    assert d.rec.events == [("accepted", "rest")], "nothing leaves a silent venue"
+    assert d.venue.open_orders() == [], "but it carried the cancel out"
+
+    d.venue.fault = VenueFaultMode.NONE
+    d.sched.run_all()
+    assert [e[:2] for e in d.rec.events[1:]] == [("accepted", "cross"), ("fill", "cross"), ("canceled", "rest")]

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping
 
 import grpc
+from sqlalchemy.exc import OperationalError
 
 from tradingdesk.audit.record import SOURCE_COMPLIANCE, Entry, encode_payload
 from tradingdesk.compliance.merge import JOURNAL, MARKET, TimeMerge
@@ -46,6 +47,8 @@ KIND_SURVEILLANCE_ALERT = "surveillance_alert"
 MERGE_LAG_NS = 2 * NS_PER_SECOND
 """How long the merge waits for the later of the two streams (the journal is milliseconds behind)."""
 STEP_S = 0.1
+UNREACHABLE_RETRY_S = 1.0
+"""The pause between steps while the watch's database is unreachable (the step retries what it had not stored)."""
 
 
 def audit_item(alert: Alert, incarnation: str) -> Indexed:
@@ -149,12 +152,21 @@ class ConductWatch:
         for up in self._upstreams:
             up.start()
         self._ready.set()
+        pause, unreachable = STEP_S, False
         while True:
-            await asyncio.sleep(STEP_S)
+            await asyncio.sleep(pause)
             try:
                 await self.step()
+            except OperationalError as exc:  # its database is down or unreachable: one line, then a slower retry
+                if not unreachable:
+                    log.warning("compliance: the conduct watch waits for its database: %s", str(exc).splitlines()[0])
+                pause, unreachable = UNREACHABLE_RETRY_S, True
+                continue
             except Exception:
                 log.exception("compliance: the conduct watch failed a step")
+            if unreachable:
+                log.warning("compliance: the conduct watch reaches its database again")
+            pause, unreachable = STEP_S, False
 
     async def _warm_up(self) -> None:
         """The detectors see again what they saw before a restart, as far back as they look."""
@@ -287,4 +299,8 @@ class ConductWatch:
         if not activities and not tape:
             return
         self._activities, self._tape = [], []
-        await asyncio.to_thread(self.store.record, activities=activities, tape=tape, position=position)
+        try:
+            await asyncio.to_thread(self.store.record, activities=activities, tape=tape, position=position)
+        except Exception:  # kept for the next step (the database may be down): stored late, never dropped
+            self._activities[:0], self._tape[:0] = activities, tape
+            raise

@@ -1,6 +1,9 @@
 """The audit trail of one desk, running: records in, signed segments sealed into the bucket.
 
-``append`` writes a batch durably into the spool (one fsync) and into the query index. A cutter turns what was
+``append`` writes a batch durably into the spool (one fsync) and into the query index. While the index's database
+is unreachable (down, restarting, failing over) the index insert is retried until it takes the batch: the batch
+is already durable in the spool, the insert skips rows already there, and the caller's position moves only once
+it returns, so an outage delays the audit trail and loses nothing. A cutter turns what was
 appended into a signed segment every ``everyRecords`` records or ``everySeconds`` seconds; an uploader sends
 segments to the bucket in log order, retrying with exponential backoff while the bucket is unreachable (the
 segments wait in the spool, across restarts too). A segment counts as sealed only once the bucket accepted
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from tradingdesk.audit.bucket import Bucket, BucketConflict, BucketError, BucketMisconfigured, BucketUnavailable
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey, split_note
 from tradingdesk.audit.keys import SigningKeyUnavailable
@@ -39,6 +44,12 @@ from tradingdesk.storage.audit_store import AuditStore, IndexRow
 log = logging.getLogger(__name__)
 REINDEX_CHUNK = 5_000
 HASH_SYNC_INTERVAL_S = 60.0  # bounds what a restart after a power loss recomputes from the segments
+INDEX_RETRY_INITIAL_S = 0.05
+INDEX_RETRY_MAX_S = 1.0
+"""How often the index insert is retried while its database is unreachable: the trail catches up at most this long
+after the database is back."""
+INDEX_WATCH_S = 1.0
+"""How often compliance asks the index's database when it started (one cheap query), to notice a restart."""
 SEAL_FAILURE_REASONS = ("unavailable", "conflict", "misconfigured", "error", "signing_key")
 """Why a seal attempt failed: the bucket could not be reached or answered with a transient error; it holds
 other bytes for the range; it cannot keep records as the rules require; another bucket or disk error; no
@@ -160,6 +171,10 @@ class AuditTrail:
             asyncio.create_task(self._cutter(), name="audit-cutter"),
             asyncio.create_task(self._uploader(), name="audit-uploader"),
         ]
+        if (
+            await asyncio.to_thread(self.index.server_started) is not None
+        ):  # SQLite: a crashed process loses no commit, nothing to watch
+            self._tasks.append(asyncio.create_task(self._watch_index_restarts(), name="audit-index-watch"))
 
     async def stop(self, upload_timeout: float = 5.0) -> None:
         """Cut what is open and give the bucket a few seconds to take it; whatever it does not take is
@@ -247,10 +262,11 @@ class AuditTrail:
             async with self._lock:
                 first = spool.size
                 raws = await asyncio.to_thread(spool.write, [i.entry for i in items])
-            await asyncio.to_thread(self._sync_and_index, first, items, raws)
+            await asyncio.to_thread(spool.sync)
         except Exception as exc:
             self._set_problem(f"the spool cannot record ({exc}): restart compliance once the disk is fixed")
             raise
+        await self._index(first, items, raws)
         if self._oldest_unsealed is None:
             self._oldest_unsealed = time.monotonic()
             self._cut_wanted.set()  # the cutter starts timing this record's wait
@@ -258,16 +274,55 @@ class AuditTrail:
             self._cut_wanted.set()
         return first
 
-    def _sync_and_index(self, first: int, items: list[Indexed], raws: list[bytes]) -> None:
-        spool = self.spool
-        assert spool is not None
-        spool.sync()
+    async def _index(self, first: int, items: list[Indexed], raws: list[bytes]) -> None:
+        """Index a batch already durable in the spool, retrying while the database is unreachable."""
         rows = [
             IndexRow(index, e.incarnation, e.seq, e.ts_ns, e.source, e.kind, e.order_id, item.account, item.symbol,
                      raw.decode("ascii"))
             for index, (item, e, raw) in enumerate(zip(items, [i.entry for i in items], raws, strict=True), first)
         ]  # fmt: skip
-        self.index.insert_many(rows)
+        delay, failing = INDEX_RETRY_INITIAL_S, False
+        while True:
+            try:
+                await asyncio.to_thread(self.index.insert_many, rows)
+            except OperationalError as exc:
+                if not failing:
+                    log.warning("audit trail: the index cannot take records %d-%d, retrying: %s", first,
+                                first + len(rows) - 1, str(exc).splitlines()[0])  # fmt: skip
+                failing = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, INDEX_RETRY_MAX_S)
+                continue
+            if failing:
+                log.warning("audit trail: the index took records %d-%d again", first, first + len(rows) - 1)
+            return
+
+    async def _watch_index_restarts(self) -> None:
+        """Refill the index whenever its database server restarted (crash, failover): its last commits before
+        that may be gone, and nothing else would notice the hole."""
+        started = None
+        while True:
+            with contextlib.suppress(OperationalError):
+                now = await asyncio.to_thread(self.index.server_started)
+                if started is not None and now != started:
+                    log.warning("audit trail: the index's database restarted (at %s); checking for lost rows", now)
+                    await asyncio.to_thread(self._refill_index)
+                started = now
+            await asyncio.sleep(INDEX_WATCH_S)
+
+    def _refill_index(self) -> None:
+        """After the index's database was unreachable: index again what it may have lost in its crash (its commits
+        do not wait for the disk), from the first log index it misses; rows already there are skipped."""
+        spool = self.spool
+        assert spool is not None
+        end = spool.size
+        start = self.index.first_missing(end)
+        for chunk_start in range(start, end, REINDEX_CHUNK):
+            self.index.insert_many(
+                [index_row(raw) for raw in spool.records(chunk_start, min(end, chunk_start + REINDEX_CHUNK))]
+            )
+        if start < end:
+            log.warning("audit trail: indexed records %d-%d again after the database was back", start, end - 1)
 
     async def cut(self) -> Cut | None:
         """Turn everything appended since the last cut into a signed segment (uploaded in the background)."""

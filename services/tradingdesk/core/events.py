@@ -135,6 +135,15 @@ class CancelRequested(OrderEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VenueAckTimedOut(OrderEvent):
+    """The venue did not acknowledge the new order within ``routing.venueAckTimeoutMs``: the desk sent it a
+    cancel and the order is PENDING_CANCEL (``text`` names the venue and the timeout; ``oms/ack_timeout.py``)."""
+
+    kind = "venue_ack_timeout"
+    exec_type = ExecType.PENDING_CANCEL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OrderCanceled(OrderEvent):
     """Gone from the venue: on request, the kill switch, or an IOC/FOK remainder (``text`` says which)."""
 
@@ -317,7 +326,7 @@ class VenueFaultSet(DeskEvent):
 
     kind = "venue_fault"
     venue: str
-    mode: str  # VenueFaultMode value: none, reject_all, away
+    mode: str  # VenueFaultMode value: none, reject_all, away, timeout
     reason: str
     actor: str
     door: str
@@ -346,6 +355,7 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     ReplaceRejected,
     OrderExpired,
     OrderRestated,
+    VenueAckTimedOut,
 )
 DESK_EVENTS: tuple[type[DeskEvent], ...] = (
     RiskLatched,

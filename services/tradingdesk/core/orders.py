@@ -24,6 +24,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.FILLED,
             OrderStatus.EXPIRED,
             OrderStatus.CANCELED,
+            OrderStatus.PENDING_CANCEL,  # the venue did not acknowledge in time (oms/ack_timeout.py)
         }
     ),
     OrderStatus.NEW: frozenset(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tradingdesk.core.enums import OrderStatus
 from tradingdesk.core.events import (
     Incident,
+    OrderAccepted,
     OrderCanceled,
     OrderEvent,
     OrderExpired,
@@ -18,6 +19,7 @@ from tradingdesk.core.events import (
     OrderRestated,
     ReplaceRejected,
     ReplaceRequested,
+    VenueAckTimedOut,
 )
 from tradingdesk.core.orders import Order
 
@@ -34,6 +36,8 @@ class OrderBook:
         self.replace_requests: dict[ClientKey, ReplaceRequested] = {}  # new client id -> the replace in flight
         self.incidents: set[tuple[str, str, int]] = set()  # (account, strategy, state changed_ns) reported
         self.expiring: set[str] = set()  # GTD orders whose expiry cancel is at the venue
+        self.unacknowledged: set[str] = set()
+        """Orders whose venue did not acknowledge them in time (``oms/ack_timeout.py``) and has not since."""
 
     def apply(self, event: object) -> None:
         """The fan-out's handler (``EventBus``): every change of an order goes through here."""
@@ -94,6 +98,10 @@ class OrderBook:
         elif kind is OrderRestated:
             order.qty = ev.terms.qty
             order.terms = ev.terms
+        if kind is VenueAckTimedOut:
+            self.unacknowledged.add(order.order_id)
+        elif (kind is OrderAccepted or ev.cum_qty) and self.unacknowledged:  # a late ack or a fill: the venue has it
+            self.unacknowledged.discard(order.order_id)
         if was_open and not order.is_open:
             self._closed(order)
 
@@ -111,3 +119,4 @@ class OrderBook:
     def _closed(self, order: Order) -> None:
         self.open_orders.pop(order.order_id, None)
         self.expiring.discard(order.order_id)
+        self.unacknowledged.discard(order.order_id)

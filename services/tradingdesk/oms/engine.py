@@ -2,7 +2,8 @@
 
 Reading order: this module (the engine and client requests), ``book.py`` (the only code that changes an
 order, by applying events), ``venue_events.py`` (what venues report), ``kill_switch.py`` (halting a scope),
-``recovery.py`` (the journal back into the same handlers), ``idempotency.py`` (resubmitted ids).
+``recovery.py`` (the journal back into the same handlers), ``idempotency.py`` (resubmitted ids),
+``ack_timeout.py`` (a venue that does not acknowledge a new order in time).
 
 Every change is an event emitted once on the ``EventBus``: the order book, the gate's exposure and the
 positions apply it, the journal writer stores it. The engine runs on one thread (the event loop), so it holds
@@ -12,6 +13,7 @@ no locks; everything slow (disk, network) happens elsewhere.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce
@@ -30,6 +32,7 @@ from tradingdesk.core.ids import IdGenerator
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.core.orders import Order
 from tradingdesk.core.reject import invalid, not_found, refused, throttled, unavailable
+from tradingdesk.oms.ack_timeout import DEFAULT_ACK_TIMEOUT_MS, AckTimeout
 from tradingdesk.oms.book import OrderBook
 from tradingdesk.oms.bus import EventBus, JournalAppend, JournalWriter
 from tradingdesk.oms.idempotency import duplicate_replace, duplicate_submit
@@ -48,7 +51,7 @@ EXPIRING = frozenset({TimeInForce.DAY, TimeInForce.GTD})
 """Times in force that expire: DAY at its session's close, GTD at its time."""
 
 
-class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
+class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTimeout):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
 
     def __init__(
@@ -62,6 +65,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
         clock: Clock,
         scheduler: Scheduler,
         max_open_orders: int = 100_000,
+        venue_ack_timeout_ms: int = DEFAULT_ACK_TIMEOUT_MS,
         ids: IdGenerator | None = None,
     ) -> None:
         self.instruments = instruments
@@ -71,6 +75,8 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
         self.clock = clock
         self.scheduler = scheduler
         self.max_open_orders = max_open_orders
+        self.venue_ack_timeout_ms = venue_ack_timeout_ms
+        self.ack_timers: dict[str, Any] = {}  # order id -> its venue ack timer, while PENDING_NEW (ack_timeout.py)
         self.ids = ids or IdGenerator("O")
         self.book = OrderBook()
         self.positions = PositionBook()
@@ -86,6 +92,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
         self.bus.subscribe(self.positions.on_event)
         self.bus.subscribe(self.journaled_latches)
         self.bus.subscribe(self.journal, replayed=False)
+        self.bus.subscribe(self._disarm_ack_timeout, replayed=False)
         gate.bind_instruments({symbol: inst.sector for symbol, inst in instruments.items()})
 
     # -- views ---------------------------------------------------------------------------------------------------
@@ -196,6 +203,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention):
             if not qty:
                 return Ack.of(order, self.journal.last_seq)
         self.venues[venue].submit(self._venue_order(order, order.order_id, qty, order.price))
+        self._arm_ack_timeout(order)
         if order.expire_ns:
             self._schedule_expiry(order)
         return Ack.of(order, seq)

@@ -60,8 +60,13 @@ class Recovery:
                 continue
             if order.status == OrderStatus.PENDING_CANCEL:
                 self.venues[order.venue].cancel(order.order_id)  # unknown there: answered by a cancel reject
+                if order.order_id in self.book.unacknowledged:  # never known to be there: the reject ends it
+                    count += 1
+                    continue
             open_qty = order.qty - order.cum_qty
             self.venues[order.venue].submit(self._venue_order(order, order.order_id, open_qty, order.price))
+            if order.status == OrderStatus.PENDING_NEW:
+                self._arm_ack_timeout(order)
             if order.expire_ns and order.tif in (TimeInForce.DAY, TimeInForce.GTD):
                 self._schedule_expiry(order)
             count += 1

@@ -35,7 +35,15 @@ class VenueEvents:
 
     def on_venue_accepted(self: OrderEngine, venue: str, order_id: str) -> None:
         order = self.book.orders.get(order_id)
-        if order is None or order.status != OrderStatus.PENDING_NEW:
+        if order is None:
+            return
+        if order_id in self.book.unacknowledged and order.status == OrderStatus.PENDING_CANCEL:
+            # After the ack timeout (oms/ack_timeout.py): the cancel sent then is on its way; say the venue has it.
+            text = f"venue {venue} acknowledged the order after the ack timeout; the cancel sent then is pending"
+            now = self.clock.now_ns()
+            self.emit(self.event(OrderAccepted, order, now, status=OrderStatus.PENDING_CANCEL, text=text))
+            return
+        if order.status != OrderStatus.PENDING_NEW:
             return
         self.emit(self.event(OrderAccepted, order, self.clock.now_ns(), status=OrderStatus.NEW))
 
@@ -99,6 +107,10 @@ class VenueEvents:
     def on_venue_cancel_rejected(self: OrderEngine, venue: str, order_id: str, reason: str) -> None:
         order = self.book.orders.get(order_id)
         if order is None or order.status != OrderStatus.PENDING_CANCEL:
+            return
+        if order_id in self.book.unacknowledged:  # timed out and never acknowledged: the venue does not have it
+            text = f"venue {venue} never acknowledged the order and refused its cancel ({reason}): not at the venue"
+            self.emit(self.event(OrderCanceled, order, self.clock.now_ns(), status=OrderStatus.CANCELED, text=text))
             return
         status = OrderStatus.PARTIALLY_FILLED if order.cum_qty else OrderStatus.NEW
         self.emit(self.event(CancelRejected, order, self.clock.now_ns(), status=status, reason=reason))

@@ -14,6 +14,7 @@ import logging
 
 import grpc
 from google.protobuf.message import Message
+from sqlalchemy.exc import OperationalError
 
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.fixed import DecimalFormatError, format_fixed, format_pnl, parse_fixed
@@ -211,11 +212,11 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
         wake = asyncio.Event()
         waiter = (asyncio.get_running_loop(), wake)
         state.journal_waiters.add(waiter)  # before reading, so a change stored meanwhile is never missed
+        seq = max(1, request.from_seq)
         try:
             incarnation = await asyncio.to_thread(store.incarnation)
             last = await asyncio.to_thread(store.last_id)
             yield risk_pb2.RiskChanges(incarnation=incarnation, last_seq=last)
-            seq = max(1, request.from_seq)
             while not state.streams_ended:
                 wake.clear()
                 rows = await asyncio.to_thread(store.since, seq, limit=CHANGES_CHUNK)
@@ -243,6 +244,11 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                         await wake.wait()
                 except TimeoutError:
                     pass
+        except OperationalError:  # the change journal lives in the database: down or unreachable now
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the risk change journal's database cannot be read now; reconnect with from_seq={seq}",
+            )
         finally:
             state.journal_waiters.discard(waiter)
 

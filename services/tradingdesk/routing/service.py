@@ -59,6 +59,9 @@ from tradingdesk.venues.scheduling import LoopScheduler
 from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
+JOURNAL_RETRY_MAX_S = 1.0
+"""The longest pause between two attempts of the journal writer to reach a database that is down: new orders are
+refused until a commit succeeds, so the desk trades again at most this long after the database is back."""
 BACKGROUND_COMMIT_DELAY_S = 0.002
 GATE_PICTURE = "the risk service's first picture of limits and trading states"
 FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
@@ -131,6 +134,7 @@ class RoutingService:
             batch_max=spec.routing.journal_batch_max,
             inline=True,
             standby=True,
+            retry_max_s=JOURNAL_RETRY_MAX_S,
             on_fenced=lambda: exit_fenced(self.name, "another routing replica took the journal over"),
         )
         scheduler = LoopScheduler(loop)
@@ -153,6 +157,7 @@ class RoutingService:
             clock=self.clock,
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
+            venue_ack_timeout_ms=spec.routing.venue_ack_timeout_ms,
         )
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:

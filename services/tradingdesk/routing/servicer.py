@@ -13,10 +13,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
+from sqlalchemy.exc import OperationalError
 
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
 from tradingdesk.core.events import ORDER_EVENTS, OrderEvent
-from tradingdesk.core.reject import Reject, invalid
+from tradingdesk.core.reject import Reject, invalid, unavailable
 from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
@@ -38,6 +39,11 @@ MAX_LIST = 10_000
 JOURNAL_BATCH_MAX = 2_000
 JOURNAL_LINGER_S = 0.005
 REPLAY_CHUNK = 1_000
+JOURNAL_UNAVAILABLE = "JOURNAL_UNAVAILABLE"
+JOURNAL_UNAVAILABLE_MESSAGE = (
+    "the order journal cannot write to its database; new orders and replaces are refused until it can (cancels are "
+    "taken and acknowledged once durable)"
+)
 
 
 def _ack_message(ack: Ack, new_order_id: str = "") -> orders_pb2.OrderAck:
@@ -141,8 +147,27 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self._events: dict[int, orders_pb2.JournalEvent] = {}  # seq -> wire message, shared by subscribers
 
     # -- refusals ------------------------------------------------------------------------------------------
+    def _require_journal(self) -> None:
+        """Refuse a new order or a replace while the journal cannot commit (its database is down or unreachable).
+
+        Nothing is acknowledged before it is durable, so an order taken now would wait, unacknowledged, for the
+        database, while it is already live at its venue: a client that gives up and resubmits elsewhere could
+        trade twice. Refusing at once with UNAVAILABLE (retry later) keeps the desk's exposure to what it can
+        record. Cancels are still taken (they only reduce risk) and acknowledged once the database is back.
+        ``healthy`` turns false at the first failed commit and true again at the next one that succeeds.
+        """
+        if not self.journal.healthy:
+            raise unavailable(JOURNAL_UNAVAILABLE_MESSAGE, JOURNAL_UNAVAILABLE)
+
     def _journal_refusal(self, method: str, door: str, reject: Reject, request) -> int | None:
-        """Journal a refused request; its seq, or None if the journal would not take it (logged)."""
+        """Journal a refused request; its seq, or None if the journal would not take it (logged).
+
+        A refusal because the journal cannot write is not journaled: it could not be made durable before the
+        answer, and queuing one per refused request would grow the backlog the refusal exists to bound. Routing
+        logs the outage and ``tradingdesk_journal_healthy`` shows it.
+        """
+        if reject.code == JOURNAL_UNAVAILABLE:
+            return None
         event = refused_request(
             method=method,
             door=door,
@@ -168,7 +193,9 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     # -- unary ---------------------------------------------------------------------------------------------
     async def SubmitOrder(self, request, context):
         try:
-            ack = self.engine.submit(self.parser.new_order(request))
+            order = self.parser.new_order(request)
+            self._require_journal()
+            ack = self.engine.submit(order)
         except Reject as reject:
             await self._refuse(context, reject, "SubmitOrder", request)
         self.commit_soon()
@@ -186,7 +213,9 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
     async def ReplaceOrder(self, request, context):
         try:
-            ack = self.engine.replace(self.parser.replace(request))
+            replace = self.parser.replace(request)
+            self._require_journal()
+            ack = self.engine.replace(replace)
         except Reject as reject:
             await self._refuse(context, reject, "ReplaceOrder", request)
         new_order_id = _replacement_id(self.engine, ack, request.new_client_order_id)
@@ -312,13 +341,20 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             last = 0
             if from_seq:
                 upto = self.durability.durable_seq
-                async for chunk in self._history(from_seq, upto):
-                    for rec in chunk:
-                        if accepts(rec):
-                            yield rec
-                        last = rec.seq
-                    if batched:
-                        yield None
+                try:
+                    async for chunk in self._history(from_seq, upto):
+                        for rec in chunk:
+                            if accepts(rec):
+                                yield rec
+                            last = rec.seq
+                        if batched:
+                            yield None
+                except OperationalError:  # the history lives in the database: down or unreachable now
+                    resume = last + 1 if last else from_seq
+                    await context.abort(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"the journal's database cannot be read now; reconnect with from_seq={resume}",
+                    )
                 last = max(last, upto)
             queue = sub.queue
             while True:
@@ -406,11 +442,15 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             new_order_id = ""
             try:
                 if which == "submit":
-                    ack = self.engine.submit(self.parser.new_order(req.submit))
+                    order = self.parser.new_order(req.submit)
+                    self._require_journal()
+                    ack = self.engine.submit(order)
                 elif which == "cancel":
                     ack = self.engine.cancel(self.parser.order_ref(req.cancel))
                 elif which == "replace":
-                    ack = self.engine.replace(self.parser.replace(req.replace))
+                    replace = self.parser.replace(req.replace)
+                    self._require_journal()
+                    ack = self.engine.replace(replace)
                     new_order_id = _replacement_id(self.engine, ack, req.replace.new_client_order_id)
                 else:
                     raise invalid("request", "one of submit, cancel or replace is required")

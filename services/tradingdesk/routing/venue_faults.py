@@ -21,6 +21,7 @@ MODES = {
     orders_pb2.VENUE_FAULT_MODE_NONE: VenueFaultMode.NONE,
     orders_pb2.VENUE_FAULT_MODE_REJECT_ALL: VenueFaultMode.REJECT_ALL,
     orders_pb2.VENUE_FAULT_MODE_AWAY: VenueFaultMode.AWAY,
+    orders_pb2.VENUE_FAULT_MODE_TIMEOUT: VenueFaultMode.TIMEOUT,
 }
 MODE_NUMBERS = {mode: number for number, mode in MODES.items()}
 

@@ -5,6 +5,7 @@
       - {at: 1800, kind: feed_line_down, feed: vendor-a, line: A, for: 120}
       - {at: "02:00:00", kind: burst, for: 60, factor: 2}
       - {at: "03:00:00", kind: venue_fault, venue: xnys, mode: away, for: 300}
+      - {at: "04:00:00", kind: database_down, for: 30}
       - {at: "04:00:00", kind: clock_skew, service: routing, offset_ms: -2500, for: 120}
 
 ``at`` is the offset from the start of the simulated session in market time (seconds, or ``HH:MM:SS``);
@@ -14,6 +15,7 @@ feed or line the desk does not have) is refused with its place in the file befor
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +25,10 @@ import yaml
 
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
-BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "clock_skew")
-NOT_YET_KINDS = ("database_down", "node_kill")
+BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "database_down", "clock_skew")
+NOT_YET_KINDS = ("node_kill",)
 """Kinds the issue lists that this version cannot inject yet: refused with "not yet", never ignored."""
-VENUE_FAULT_MODES = ("reject_all", "away")
-NOT_YET_VENUE_MODES = ("timeout",)
-"""A venue that stops answering: the OMS has no venue-silence timeout yet, so there is nothing to watch it trip."""
+VENUE_FAULT_MODES = ("reject_all", "away", "timeout")
 MAX_BURST_FACTOR = 10
 MAX_SKEW_MS = 3_600_000
 """An hour: past it a skew is a wrong date, not a failed NTP, and the drill would test the calendar instead."""
@@ -61,6 +61,8 @@ class Fault:
             return f"feed {self.feed} line {self.line} down for {self.duration_s}s"
         if self.kind == "venue_fault":
             return f"venue {self.venue} {self.mode} for {self.duration_s}s"
+        if self.kind == "database_down":
+            return f"database down for {self.duration_s}s"
         if self.kind == "clock_skew":
             return f"{self.service} clock {self.offset_ms:+d} ms off for {self.duration_s}s"
         return f"burst at {self.factor}x the order rate for {self.duration_s}s"
@@ -111,6 +113,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             "feed_line_down": {"feed", "line", "for"},
             "burst": {"for", "factor"},
             "venue_fault": {"venue", "mode", "for"},
+            "database_down": {"for"},
             "clock_skew": {"service", "offset_ms", "for"},
         }[kind]
         for key in sorted(set(item) - allowed):
@@ -149,20 +152,22 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             venue, mode = item.get("venue"), item.get("mode")
             if venue not in venues:
                 problems.append(f"{where}.venue: {venue!r} is not a venue of the desk ({', '.join(venues)})")
-            if mode in NOT_YET_VENUE_MODES:
-                problems.append(f"{where}.mode: {mode!r} is not built yet (docs/simulation.md says why)")
-            elif mode not in VENUE_FAULT_MODES:
+            if mode not in VENUE_FAULT_MODES:
                 problems.append(f"{where}.mode: {mode!r} is not a venue fault mode ({', '.join(VENUE_FAULT_MODES)})")
             fault = Fault(at_s=fault.at_s, kind=kind, venue=str(venue), mode=str(mode), duration_s=duration)
         elif kind == "clock_skew":
             fault = _clock_skew(item, where=where, at_s=fault.at_s, duration_s=duration, problems=problems)
-        else:
+        elif kind == "burst":
             factor = item.get("factor", 2)
             if isinstance(factor, bool) or not isinstance(factor, int) or not 2 <= factor <= MAX_BURST_FACTOR:
                 problems.append(f"{where}.factor: {factor!r} must be a whole number from 2 to {MAX_BURST_FACTOR}")
             else:
                 fault = Fault(at_s=fault.at_s, kind=kind, duration_s=duration, factor=factor)
         faults.append(fault)
+    outages = sorted((f.at_s, f.at_s + f.duration_s) for f in faults if f.kind == "database_down")
+    for (start, end), (next_start, _) in itertools.pairwise(outages):
+        if next_start < end:
+            problems.append(f"database_down at {next_start}s: the database is still down from {start}s until {end}s")
     if problems:
         raise FaultScheduleError("the fault schedule cannot run:\n  " + "\n  ".join(problems))
     return sorted(faults, key=lambda f: f.at_s)

@@ -3,9 +3,10 @@
 SIGKILL goes to the service's current process (the supervisor restarts it); a feed line is disabled through
 the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
 burst multiplies the strategy clients' rate for its duration; a venue fault is switched on and, after its duration,
-off through routing's own control (``SetVenueFault``); a clock skew writes the service's offset file
-(``edge/clock_skew.py``, in the directory ``run.py`` names in the desk's environment) and sets it back to 0 after
-its duration: the service's clock moves while its process keeps running.
+off through routing's own control (``SetVenueFault``); the database is taken down and brought back by the
+simulation's own PostgreSQL (``simulate/database.py``), which nothing but this desk uses; a clock skew writes
+the service's offset file (``edge/clock_skew.py``, in the directory ``run.py`` names in the desk's environment)
+and sets it back to 0 after its duration: the service's clock moves while its process keeps running.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
+from tradingdesk.simulate.database import SimulationDatabase, SimulationDatabaseError
 from tradingdesk.simulate.faults import Fault
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
@@ -33,6 +35,7 @@ VENUE_MODES = {
     "none": orders_pb2.VENUE_FAULT_MODE_NONE,
     "reject_all": orders_pb2.VENUE_FAULT_MODE_REJECT_ALL,
     "away": orders_pb2.VENUE_FAULT_MODE_AWAY,
+    "timeout": orders_pb2.VENUE_FAULT_MODE_TIMEOUT,
 }
 RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
@@ -48,8 +51,11 @@ class Injector:
         rate: Rate,
         speed: float,
         market_now: Callable[[], int],
+        database: SimulationDatabase | None = None,
     ) -> None:
+        """``database``: the simulation's own PostgreSQL; required when a fault takes the database down."""
         self.embedded = embedded
+        self.database = database
         self.faults = faults
         self.rate = rate
         self.speed = speed
@@ -113,6 +119,24 @@ class Injector:
             self._set_skew(fault, offset_ms=fault.offset_ms)
             await asyncio.sleep(self._wall_s(fault.duration_s))
             self._set_skew(fault, offset_ms=0)
+            return
+        if fault.kind == "database_down":
+            assert self.database is not None, "a database_down fault needs the simulation's own database"
+            try:
+                await asyncio.to_thread(self.database.down)
+            except SimulationDatabaseError as exc:
+                self._log(fault, f"failed: {exc}")
+                raise
+            self._log(fault, "database down")
+            try:
+                await asyncio.sleep(self._wall_s(fault.duration_s))
+            finally:
+                try:
+                    await asyncio.to_thread(self.database.up)
+                    self._log(fault, "database up")
+                except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
+                    self._log(fault, f"failed: {exc}")
+                    raise
             return
         if fault.kind == "venue_fault":
             await self._set_venue(fault, mode=fault.mode)

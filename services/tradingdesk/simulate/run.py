@@ -5,6 +5,9 @@ the given spec whose state lives in the run directory: a fresh journal and audit
 verdict reads exactly this run's record. Its replay feeds and clock run at ``speed``; one pass of the replay
 is one session of the exchange calendar (open to close of the day replayed). The replay clock's origin is
 set ``warmup_s`` ahead, so the session starts at its open once the desk is up and the clients start.
+
+State lives in SQLite files of the run directory, unless a fault takes the database down: then the run starts a
+PostgreSQL cluster of its own (``simulate/database.py``) for the desk, and removes it once the verdict is read.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from tradingdesk.security.local import client_of
 from tradingdesk.security.tls import local_pki
 from tradingdesk.simulate.alert_watch import AlertWatch
 from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Probe, Rate, SessionClient, UnaryClient
+from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.simulate.faults import Fault, load_schedule
 from tradingdesk.simulate.injector import Injector
 from tradingdesk.simulate.verdict import Verdict, compute
@@ -159,9 +163,23 @@ def prepare(config: SimulationConfig) -> Plan:
 
 async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict:
     """Run the plan and return its verdict; every artefact goes to the run directory."""
+    database = None
+    if any(f.kind == "database_down" for f in plan.faults):
+        say("starting the simulation's own PostgreSQL (a fault takes the database down)")
+        database = await asyncio.to_thread(SimulationDatabase().start)
+    try:
+        return await _simulate(plan, database=database, say=say)
+    finally:
+        if database is not None:
+            await asyncio.to_thread(database.destroy)
+
+
+async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Callable[[str], None]) -> Verdict:
     config, out = plan.config, plan.config.out_dir
     origin_ns = time.time_ns() + int(config.warmup_s * NS_PER_SECOND)
     env = {REPLAY_ORIGIN_ENV: str(origin_ns)}
+    if database is not None:
+        env["TD_DSN"] = database.dsn
     if any(f.kind == "clock_skew" for f in plan.faults):  # only then do the services' clocks read a skew file
         env[SKEW_DIR_ENV] = str(out / "var" / "clock-skew")
     clock = desk_clock(plan.desk, env)
@@ -194,7 +212,7 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
             SessionClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
             Probe(routing, factory, log=log, clock=clock, speed=config.speed, timeout_s=config.probe_timeout_s).run(),
         ]
-        injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now)
+        injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now, database=database)
         watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
         if plan.faults:
             load.append(watch.run())
@@ -228,7 +246,9 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
         window=window,
         min_availability=config.min_availability,
         run_id=run_id,
+        speed=config.speed,
         gave_up=gave_up,
+        environ=embedded.env,
     )
     verdict.figures["orders_per_s"] = round(verdict.figures["orders_acknowledged"] / (plan.run_s / config.speed), 1)
     (out / "verdict.json").write_text(json.dumps(verdict.as_json(), indent=2) + "\n")

@@ -12,11 +12,19 @@ Each line passes or fails on its own; the run fails when one does:
   service's change journal has their desk, account or strategy HALTED. Must be 0.
 * ``orders_sent_to_away_venue``: orders whose ``pending_new`` record names a venue that the journal's
   ``venue_fault`` records have ``away`` at that moment. Must be 0 (routed around, or refused UNAVAILABLE).
+* ``orders_unanswered_past_ack_timeout``: orders whose last journal record is still ``pending_new`` although the
+  journal goes on for longer than the venue-silence timeout after it (``routing.venueAckTimeoutMs``, in wall time,
+  so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
+  stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``faults_detected``: the faults that have an alert to expect (``simulate.detection``) whose alert the desk
   listed after the injection and within its bound. Must be all of them. Its figure ``detect_p99_s`` is the
   99th percentile of their detection times (wall seconds); the report lists every fault, with or without an
   expected alert.
+* figures ``database_down_refusing_s`` and ``database_back_trading_s`` (when a fault took the database down):
+  market seconds from the database going down to the first probe refused because the journal cannot write
+  (routing saw the outage and said so), and from the database being back to the first probe acknowledged
+  (trading resumed), the worst over the run's outages.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
 """
@@ -36,6 +44,7 @@ from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
+from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.simulate import plot
 from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
@@ -46,6 +55,8 @@ from tradingdesk.storage.risk_store import RiskChangeStore
 
 PENDING_NEW = "pending_new"
 VENUE_FAULT = "venue_fault"
+VENUE_ACK_TIMEOUT = "venue_ack_timeout"
+ACK_TIMEOUT_SLACK_S = 1
 RISK_CHANGES_READ = 1_000_000
 
 
@@ -96,10 +107,12 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def halted_intervals(desk: TradingDesk) -> dict[tuple[str, str], list[tuple[int, int]]]:
+def halted_intervals(
+    desk: TradingDesk, environ: dict[str, str] | None = None
+) -> dict[tuple[str, str], list[tuple[int, int]]]:
     """For each scope (account, strategy; ("", "") is the desk), the [from, to) market-time intervals in
     which the risk service's change journal has it HALTED."""
-    engine = make_engine(dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
+    engine = make_engine(dsn_for(desk, "risk", environ), schema=schema_for(desk, "risk"))
     try:
         changes = RiskChangeStore(engine).since(1, limit=RISK_CHANGES_READ)
     finally:
@@ -141,6 +154,32 @@ def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
         return False
 
 
+def ack_bound_ns(desk: TradingDesk, *, speed: int) -> int:
+    """How long in the journal's market time an order may stay unanswered: the venue ack timeout and the slack,
+    in wall time, times the replay's speed."""
+    wall_ns = desk.spec.routing.venue_ack_timeout_ms * NS_PER_SECOND // 1000 + ACK_TIMEOUT_SLACK_S * NS_PER_SECOND
+    return wall_ns * speed
+
+
+class Unanswered:
+    """Reads the journal in order; ``orders()``: those whose newest record is still ``pending_new`` although the
+    journal goes on for longer than ``bound_ns`` after it."""
+
+    def __init__(self, *, bound_ns: int) -> None:
+        self.bound_ns = bound_ns
+        self.newest: dict[str, tuple[str, int]] = {}  # order id -> the kind and time of its newest record
+        self.end_ns = 0
+
+    def see(self, kind: str, order_id: str, ts_ns: int) -> None:
+        self.end_ns = max(self.end_ns, ts_ns)
+        if order_id:
+            self.newest[order_id] = (kind, ts_ns)
+
+    def orders(self) -> list[str]:
+        deadline = self.end_ns - self.bound_ns
+        return sorted(oid for oid, (kind, ts) in self.newest.items() if kind == PENDING_NEW and ts < deadline)
+
+
 def compute(
     desk: TradingDesk,
     run_dir: Path,
@@ -149,24 +188,32 @@ def compute(
     window: tuple[int, int],
     min_availability: float,
     run_id: str,
+    speed: int,
     gave_up: str = "",
+    environ: dict[str, str] | None = None,
 ) -> Verdict:
-    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not)."""
+    """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not);
+    ``speed``: the replay's, market seconds per wall second;
+    ``environ``: the desk's environment (which database it used: ``TD_DSN``)."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
     # the routing journal: every order the desk took, by client order id
-    engine = make_engine(dsn_for(desk, "routing"), schema=schema_for(desk, "routing"))
+    engine = make_engine(dsn_for(desk, "routing", environ), schema=schema_for(desk, "routing"))
     orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     journaled: set[str] = set()
     taken = []
     away: set[str] = set()  # venues away at this point of the journal
     to_away: list[str] = []
     venue_faults = 0
+    ack_timeouts = 0
+    unanswered = Unanswered(bound_ns=ack_bound_ns(desk, speed=speed))
     try:
         for rec in read_journal(engine):
+            unanswered.see(rec.kind, rec.order_id, rec.ts_ns)
+            ack_timeouts += rec.kind == VENUE_ACK_TIMEOUT
             if rec.kind == VENUE_FAULT:
                 venue_faults += 1
                 if rec.payload["mode"] == "away":
@@ -197,8 +244,10 @@ def compute(
     verdict.lines.append(Line("orders_duplicated", len(dups), "0", not dups, ", ".join(dups[:5])))
 
     verdict.lines.append(Line("orders_sent_to_away_venue", len(to_away), "0", not to_away, ", ".join(to_away[:5])))
+    limbo = unanswered.orders()
+    verdict.lines.append(Line("orders_unanswered_past_ack_timeout", len(limbo), "0", not limbo, ", ".join(limbo[:5])))
 
-    intervals = halted_intervals(desk)
+    intervals = halted_intervals(desk, environ)
     while_halted = [
         t.client_order_id for t, ts in taken if _halted_at(intervals, account=t.account, strategy=t.strategy, ts_ns=ts)
     ]
@@ -247,8 +296,12 @@ def compute(
         orders_journaled=sum(1 for t, _ in taken if t.client_order_id.startswith(run_id)),
         probes_sent=len(probes),
         venue_fault_changes=venue_faults,
+        venue_ack_timeouts=ack_timeouts,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
+    faults_log = run_dir / "faults.jsonl"
+    if faults_log.exists():
+        verdict.figures.update(database_outage_figures(_read_jsonl(faults_log), probes))
     return verdict
 
 
@@ -286,6 +339,41 @@ def replay_speed(desk: TradingDesk) -> float:
     """The replay speed the run's desk spec gives its feeds (market seconds per wall second)."""
     replay = next((f.replay for f in desk.spec.feeds if f.replay is not None and f.replay.speed), None)
     return float(Fraction(str(replay.speed))) if replay is not None else 1.0
+
+
+JOURNAL_REFUSAL = JOURNAL_UNAVAILABLE_MESSAGE[:40]
+"""How routing's refusal while its journal cannot write starts (a probe keeps the first 160 characters)."""
+
+
+def database_outage_figures(events: list[dict], probes: list[dict]) -> dict[str, float]:
+    """The worst time to refuse and the worst time to trade again over the database outages of ``faults.jsonl``
+    (market seconds; -1 when it never happened before the run ended)."""
+    refusing: list[float] = []
+    trading: list[float] = []
+    for event in events:
+        if event["kind"] != "database_down" or event["what"] not in ("database down", "database up"):
+            continue
+        since = event["market_ns"]
+        if event["what"] == "database down":
+            first = (
+                p["market_ns"]
+                for p in probes
+                if p["market_ns"] >= since and p.get("why", "").startswith(JOURNAL_REFUSAL)
+            )
+            into = refusing
+        else:
+            first = (p["market_ns"] for p in probes if p["market_ns"] >= since and p["acked"])
+            into = trading
+        at = next(first, None)
+        into.append(-1.0 if at is None else round((at - since) / NS_PER_SECOND, 3))
+    if not refusing and not trading:
+        return {}
+    return {"database_down_refusing_s": _worst(refusing), "database_back_trading_s": _worst(trading)}
+
+
+def _worst(values: list[float]) -> float:
+    """The longest time, or -1 when one never came."""
+    return -1.0 if -1.0 in values else max(values, default=-1.0)
 
 
 def _p99(values: list[float]) -> float:

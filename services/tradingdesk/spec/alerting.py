@@ -192,6 +192,17 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "reject-rate.md",
         ),
         Alert(
+            "VenueNotAcknowledging",
+            f"increase(tradingdesk_venue_ack_timeouts_total{{{sel}}}[5m]) > 0",
+            0,
+            WARNING,
+            "routing",
+            "Venue {{ $labels.venue }} does not acknowledge new orders on desk {{ $labels.desk }}",
+            "Orders it left unacknowledged past spec.routing.venueAckTimeoutMs were cancelled by the desk; they stay "
+            "PENDING_CANCEL, counting against limits, until the venue answers.",
+            "venue-fault.md",
+        ),
+        Alert(
             "JournalWriteFailing",
             f"tradingdesk_journal_healthy{{{sel}}} == 0",
             5,

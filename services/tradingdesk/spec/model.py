@@ -152,6 +152,8 @@ class RoutingSpec(Model):
     """Most journal records written in one group commit."""
     max_open_orders: int = Field(default=100_000, ge=1, le=10_000_000)
     """Open orders the desk accepts at once; more are refused with RESOURCE_EXHAUSTED."""
+    venue_ack_timeout_ms: int = Field(default=2_000, ge=50, le=60_000)
+    """A new order its venue has not acknowledged within this is cancelled (PENDING_CANCEL, reason on its report)."""
     snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
     """Journal snapshots that bound the time a restart takes (docs/architecture.md, Recovery)."""
 

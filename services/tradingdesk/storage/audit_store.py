@@ -84,6 +84,37 @@ class AuditStore:
                 inserted += len(conn.execute(self._insert, chunk).all())
             return inserted
 
+    def server_started(self) -> str | None:
+        """When the PostgreSQL server started (it changes when the server restarts); None on SQLite."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        with self._engine.connect() as conn:
+            return str(conn.execute(select(func.pg_postmaster_start_time())).scalar())
+
+    def first_missing(self, end: int) -> int:
+        """The lowest log index below ``end`` that the index does not hold (``end`` when it holds them all).
+
+        A database that crashed may have lost the last commits before it (the index commits without waiting for
+        the disk), while rows after them arrive once it is back: a hole, not only a short tail. A binary search
+        over counts of the primary key finds its start in a few dozen index-only queries."""
+
+        with self._engine.connect() as conn:
+
+            def held_below(k: int) -> int:
+                query = select(func.count()).select_from(audit_log).where(audit_log.c.log_index < k)
+                return int(conn.execute(query).scalar() or 0)
+
+            if held_below(end) == end:
+                return end
+            lo, hi = 0, end  # every index below lo is held; one below hi is missing
+            while lo + 1 < hi:
+                mid = (lo + hi) // 2
+                if held_below(mid) == mid:
+                    lo = mid
+                else:
+                    hi = mid
+            return lo
+
     def size(self) -> int:
         """One past the highest log index indexed (0 when empty)."""
         with self._engine.connect() as conn:

@@ -14,10 +14,12 @@ class VenueFaultMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VENUE_FAULT_MODE_NONE: _ClassVar[VenueFaultMode]
     VENUE_FAULT_MODE_REJECT_ALL: _ClassVar[VenueFaultMode]
     VENUE_FAULT_MODE_AWAY: _ClassVar[VenueFaultMode]
+    VENUE_FAULT_MODE_TIMEOUT: _ClassVar[VenueFaultMode]
 VENUE_FAULT_MODE_UNSPECIFIED: VenueFaultMode
 VENUE_FAULT_MODE_NONE: VenueFaultMode
 VENUE_FAULT_MODE_REJECT_ALL: VenueFaultMode
 VENUE_FAULT_MODE_AWAY: VenueFaultMode
+VENUE_FAULT_MODE_TIMEOUT: VenueFaultMode
 
 class SetVenueFaultRequest(_message.Message):
     __slots__ = ("venue", "mode", "reason", "actor")

@@ -6,8 +6,12 @@ A real exchange fails in a few recognisable ways; these are the ones the OMS and
   symbol; an order that can only go there is refused (``venue_away``). Orders already resting stay at the
   venue; cancels and replaces of them are rejected until it is back, and a kill switch's mass cancel does not
   reach them either (routing cancels them when the venue is back).
-A venue that stops answering (acknowledgements never come) is not built: the OMS has no venue-silence timeout
-yet, so its orders would stay PENDING_NEW for ever.
+- ``TIMEOUT``: the venue is silent. It takes every message (new orders rest and trade, cancels and replaces
+  are carried out) but no answer leaves it (no acknowledgement, fill, cancel or reject) while the fault lasts;
+  when it leaves ``TIMEOUT`` (cleared, or switched to another mode), everything it held back arrives at once,
+  in order: the late answers. The OMS's
+  venue-silence timeout (``routing.venueAckTimeoutMs``, ``oms/ack_timeout.py``) takes the unacknowledged orders
+  out of the market meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class VenueFaultMode(Enum):
     NONE = "none"
     REJECT_ALL = "reject_all"
     AWAY = "away"
+    TIMEOUT = "timeout"
 
 
 def fault_reason(venue: str, mode: VenueFaultMode) -> str:

@@ -85,8 +85,27 @@ class SimulatedVenue:
         self._exec_seq = 0
         self._where: dict[str, OrderBook] = {}  # resting client order id -> its book
         self._outbox: deque[list[_Event]] = deque()
-        self.fault = VenueFaultMode.NONE
+        self._held: list[list[_Event]] = []  # answers kept back while the venue is silent (TIMEOUT)
+        self._fault = VenueFaultMode.NONE
+
+    @property
+    def fault(self) -> VenueFaultMode:
         """A fault switched on by an operator (``venues/faults.py``); ``NONE`` on the normal path."""
+        return self._fault
+
+    @fault.setter
+    def fault(self, mode: VenueFaultMode) -> None:
+        """Leaving ``TIMEOUT`` releases every answer held back meanwhile, in the order the engine produced them."""
+        self._fault = mode
+        if mode is not VenueFaultMode.TIMEOUT and self._held:
+            held, self._held = self._held, []
+            for events in held:
+                self._post(events)
+
+    @property
+    def silent(self) -> bool:
+        """True while the venue takes messages and answers none (``TIMEOUT``)."""
+        return self._fault is VenueFaultMode.TIMEOUT
 
     @property
     def connected(self) -> bool:
@@ -96,7 +115,7 @@ class SimulatedVenue:
     # ---- requests (Venue protocol) -------------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> None:
-        if self.fault is not VenueFaultMode.NONE:
+        if self.fault is VenueFaultMode.REJECT_ALL or self.fault is VenueFaultMode.AWAY:
             self._post(
                 [(self._listener.on_venue_rejected, (self.name, order.order_id, fault_reason(self.name, self.fault)))]
             )
@@ -119,7 +138,7 @@ class SimulatedVenue:
         self._post([event])
 
     def replace(self, old_order_id: str, new: VenueOrder) -> None:
-        if self.fault is not VenueFaultMode.NONE:
+        if self.fault is VenueFaultMode.REJECT_ALL or self.fault is VenueFaultMode.AWAY:
             reason = fault_reason(self.name, self.fault)
             self._post([(self._listener.on_venue_replace_rejected, (self.name, old_order_id, reason))])
             return
@@ -440,7 +459,10 @@ class SimulatedVenue:
     # ---- delivery ------------------------------------------------------------------------------------
 
     def _post(self, events: list[_Event]) -> None:
-        """Queue one batch of replies for delivery after the latency."""
+        """Queue one batch of replies for delivery after the latency (held back while the venue is silent)."""
+        if self._fault is VenueFaultMode.TIMEOUT:
+            self._held.append(events)
+            return
         self._outbox.append(events)
         self._scheduler.call_later(self._delay, self._deliver)
 
