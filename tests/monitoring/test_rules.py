@@ -178,6 +178,17 @@ CASES = [
         value="3",
     ),
     Case(
+        "ClockSkew",
+        [
+            series("tradingdesk_clock_skew_seconds", "0 -2.5x10", service="monitoring", target_service="routing"),
+            series("tradingdesk_clock_skew_seconds", "0x10", service="monitoring", target_service="risk"),
+        ],
+        fires_at="7s",
+        quiet_at="4s",
+        labels={"service": "routing", "target_service": "routing", **TARGET},
+        value="2.5",
+    ),
+    Case(
         "JournalWriteFailing",
         [series("tradingdesk_journal_healthy", "0x10", service="routing")],
         fires_at="6s",
@@ -441,7 +452,9 @@ def test_every_alert_carries_what_an_sre_needs() -> None:
         for rule in group["rules"]:
             assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
             assert rule["labels"]["desk"] == D
-            assert rule["labels"].get("service") or "service=~" in rule["expr"] or "tls" in rule["expr"], rule["alert"]
+            assert rule["labels"].get("service") or any(
+                ("service=~" in rule["expr"], "tls" in rule["expr"], '"service", "$1"' in rule["expr"])
+            ), rule["alert"]
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
             url = rule["annotations"]["runbook_url"]
             assert url.startswith(DESK.spec.monitoring.alerts.runbook_base_url)

@@ -11,6 +11,7 @@ from google.protobuf import descriptor_pool
 from tradingdesk.security.identity import Identity, entitlement_refusal, role_refusal
 from tradingdesk.security.policy import HTTP_RULES, RPC_RULES
 from tradingdesk.v1 import (
+    clock_pb2,
     compliance_pb2,
     market_data_pb2,
     monitoring_pb2,
@@ -18,7 +19,7 @@ from tradingdesk.v1 import (
     risk_pb2,
 )
 
-MODULES = (compliance_pb2, market_data_pb2, monitoring_pb2, orders_pb2, risk_pb2)
+MODULES = (clock_pb2, compliance_pb2, market_data_pb2, monitoring_pb2, orders_pb2, risk_pb2)
 
 
 def contract_methods() -> dict[str, object]:

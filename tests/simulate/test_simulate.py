@@ -68,6 +68,7 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     # every fault was applied, and the supervisor restarted both killed services
     applied = Counter(event["kind"] for event in _read_jsonl(out / "faults.jsonl"))
     # line down and up; burst start and end; venue away and back, silent and back
+    assert applied.pop("clock_skew") == 2  # routing's clock set 2 s back, then on time again
     assert applied == {"sigkill": 2, "feed_line_down": 2, "burst": 2, "venue_fault": 4}
     supervision = json.loads((out / "logs" / "supervision.json").read_text())["services"]
     assert (supervision["routing"]["restarts"], supervision["compliance"]["restarts"]) == (1, 1)
@@ -83,9 +84,11 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert figures["sim_day_availability"]["value"] == round(100 * lines["availability"]["value"], 3)
     assert figures["sim_day_detect_p99_s"]["value"] == verdict["figures"]["detect_p99_s"]
 
-    # each fault with an alert to expect was alerted by the desk within its bound: both kills, the line down
+    # each fault with an alert to expect was alerted by the desk within its bound: both kills, the line down,
+    # routing's clock skew
     assert lines["faults_detected"]["ok"], (lines["faults_detected"], verdict["notes"])
-    assert (lines["faults_detected"]["value"], lines["faults_detected"]["target"]) == (3, "3")
+    assert (lines["faults_detected"]["value"], lines["faults_detected"]["target"]) == (4, "4")
+    assert any(n.startswith("  routing clock -2000 ms off for 120s: ClockSkew after ") for n in verdict["notes"])
     assert 0 < verdict["figures"]["detect_p99_s"] <= verdict["figures"]["detect_bound_s"]
     episodes = _read_jsonl(out / "alerts.jsonl")
     down = {e["labels"]["service"] for e in episodes if e["name"] == "ServiceDown"}

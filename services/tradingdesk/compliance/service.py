@@ -167,7 +167,7 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
         self.trail.on_seal_failure = self.metrics.seal_failed
         self._health = None
         self._health_tasks: set[asyncio.Task] = set()
-        self.clock = clock or desk_clock(desk)
+        self.clock = clock or desk_clock(desk, service=self.name)
         self.conduct_store = ConductStore(self.db)
         self.timezone = "America/New_York"
         self.conduct: ConductWatch | None = None

@@ -48,3 +48,23 @@ class ManualClock:
         if ns < self._now:
             raise ValueError("a clock never runs back")
         self._now = ns
+
+
+class OffsetClock:
+    """Another clock read ``offset_ns`` off: what a host whose NTP failed tells its processes.
+
+    ``now_ns`` costs one attribute read and an addition over the inner clock, so wrapping the order path's clock
+    adds nothing measurable; whoever injects the fault sets ``offset_ns`` (``edge/clock_skew.py`` does it from a
+    file). A negative offset makes the clock run back, which a real clock step does too: code that judges ages
+    by this clock must treat a negative age as unknown, never as fresh.
+    """
+
+    def __init__(self, inner: Clock, offset_ns: int = 0) -> None:
+        self.inner = inner
+        self.offset_ns = offset_ns
+
+    def now_ns(self) -> int:
+        return self.inner.now_ns() + self.offset_ns
+
+    def seconds_until(self, ts_ns: int) -> float:
+        return self.inner.seconds_until(ts_ns - self.offset_ns)

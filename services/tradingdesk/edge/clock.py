@@ -22,6 +22,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from tradingdesk.core.clock import NS_PER_SECOND, Clock, WallClock
+from tradingdesk.edge.clock_skew import skewable
 from tradingdesk.markets.calendar_source import load_calendar
 from tradingdesk.markets.replay_clock import ReplayClock, default_first_day
 from tradingdesk.spec.model import TradingDesk
@@ -38,11 +39,16 @@ def clock_source(desk: TradingDesk) -> str:
     return source
 
 
-def desk_clock(desk: TradingDesk, environ: Mapping[str, str] | None = None) -> Clock:
-    """The clock every service of the desk stamps events with and judges sessions by."""
+def desk_clock(desk: TradingDesk, environ: Mapping[str, str] | None = None, *, service: str = "") -> Clock:
+    """The clock every service of the desk stamps events with and judges sessions by; a ``service`` names whose
+    clock it is, so a clock-skew drill can move that one (``edge/clock_skew.py``; untouched in production)."""
+    env = os.environ if environ is None else environ
+    return skewable(_unskewed(desk, env), service, env)
+
+
+def _unskewed(desk: TradingDesk, env: Mapping[str, str]) -> Clock:
     if clock_source(desk) == "wall":
         return WallClock()
-    env = os.environ if environ is None else environ
     origin = int(env.get(REPLAY_ORIGIN_ENV) or time.time_ns())
     spec = desk.spec
     calendar = load_calendar(spec.instruments[0].listing.exchange)

@@ -30,6 +30,7 @@ from tradingdesk.audit.service_events import CALL_TIMEOUT_S, ServiceEvents, line
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.reject import Reject, RejectKind, invalid, not_found, unavailable
 from tradingdesk.edge.clock import desk_clock
+from tradingdesk.edge.clock_skew import skewable
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort
@@ -120,9 +121,9 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         line_fault: LineFault | None = None,
     ) -> None:
         self.desk = desk
-        self.clock = clock or WallClock()
+        self.clock = clock or skewable(WallClock(), self.name)
         """Real time: line monitoring, staleness, receive timestamps."""
-        self.desk_clock = desk_clock(desk) if clock is None else None
+        self.desk_clock = desk_clock(desk, service=self.name) if clock is None else None
         """The desk's clock, for the vendor time of replayed sessions (None: ``clock`` is used)."""
         self.subscriber_bound = subscriber_bound
         self.instruments = list(instruments_of(desk).values())

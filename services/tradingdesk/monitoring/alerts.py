@@ -2,7 +2,7 @@
 
 The own checks judge the status the monitoring service already collects with the same names, severities and
 runbooks as the Prometheus rules (``tradingdesk.spec.alerting``), so a desk without Prometheus still lists
-what would page: a service not serving, a feed or a line down, stale symbols, halted scopes.
+what would page: a service not serving, a feed or a line down, stale symbols, halted scopes, a skewed clock.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.monitoring.clock_skew import clock_skews
 from tradingdesk.monitoring.restarts import RECENT_RESTART_S
 from tradingdesk.spec.alerting import alerts as rule_alerts
 from tradingdesk.spec.model import TradingDesk
@@ -178,6 +180,11 @@ class DeskChecks:
                     state = market_data_pb2.LineState.Name(line.state).removeprefix("LINE_STATE_").lower()
                     text = f"line {line.name} of feed {feed.feed} is {state}"
                     out.append(self._alert("FeedLineDown", text, feed=feed.feed, line=line.name))
+        threshold_ms = self.desk.spec.monitoring.clock_skew.threshold_ms
+        for skew in clock_skews(status.services):
+            if abs(skew.skew_ns) > threshold_ms * NS_PER_MS:
+                text = f"the clock of {skew.service} is {skew.skew_ns // NS_PER_MS:+d} ms off the desk's"
+                out.append(self._alert("ClockSkew", f"{text} (threshold {threshold_ms} ms)", service=skew.service))
         if status.stale_symbols:
             out.append(self._alert("StaleSymbols", f"{len(status.stale_symbols)} symbols have stale market data"))
         for scope in status.trading_states:

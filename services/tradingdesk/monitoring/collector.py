@@ -107,7 +107,7 @@ def change_key(status: monitoring_pb2.DeskStatus) -> bytes:
     s.CopyFrom(status)
     s.time_ns = 0
     for h in s.services:
-        h.checked_ns = 0
+        h.checked_ns = h.clock_offset_ns = h.clock_uncertainty_ns = 0
     for f in s.feeds:
         f.gap_age_ms = f.lag_ms = f.next_seq = f.published = 0
         for line in f.lines:

@@ -1,4 +1,5 @@
-"""Probing each service's own gRPC health entry, the way a load balancer would, with one retry."""
+"""Probing each service's own gRPC health entry, the way a load balancer would, with one retry; and reading
+its desk clock (``edge/clock_reading.py``) to find one that runs off."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tradingdesk.core.clock import Clock
+from tradingdesk.edge.clock_reading import measure_offset
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.monitoring.restarts import read_restarts
 from tradingdesk.spec.model import SERVICE_NAMES
@@ -35,6 +37,7 @@ class HealthProber:
         clock: Clock,
         *,
         supervision_status: Path | None = None,
+        desk_time: Clock | None = None,
     ) -> None:
         self.directory = directory
         self.channels = channels
@@ -42,6 +45,8 @@ class HealthProber:
         self.supervision_status = supervision_status
         """The embedded supervisor's status file (``monitoring/restarts.py``): each service's restarts, which a
         probe alone misses (a quick restart is over between two probes). None where there is none."""
+        self.desk_time = desk_time
+        """The clock each service's desk clock is compared with; None: clocks are not read."""
         self.latest: dict[str, monitoring_pb2.ServiceHealth] = {}
 
     async def probe(self, name: str) -> monitoring_pb2.ServiceHealth:
@@ -55,13 +60,22 @@ class HealthProber:
                 break
             except grpc.aio.AioRpcError as exc:
                 status, detail = "UNREACHABLE", f"{exc.code().name}: {exc.details()}"
-        return monitoring_pb2.ServiceHealth(
+        health = monitoring_pb2.ServiceHealth(
             service=name,
             address=self.directory.address(name),
             status=status,
             detail=detail,
             checked_ns=self.clock.now_ns(),
         )
+        if status != "UNREACHABLE" and self.desk_time is not None:
+            try:
+                read = await measure_offset(self.channels[name], self.desk_time, timeout_s=PROBE_TIMEOUT_S)
+            except grpc.aio.AioRpcError:
+                pass  # a standby or an old version that does not serve ReadClock: its clock is not judged
+            else:
+                health.clock_offset_ns, health.clock_uncertainty_ns = read.offset_ns, read.uncertainty_ns
+                health.clock_read = True
+        return health
 
     async def probe_all(self) -> list[monitoring_pb2.ServiceHealth]:
         results = await asyncio.gather(*(self.probe(n) for n in SERVICE_NAMES))

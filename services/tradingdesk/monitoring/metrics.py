@@ -15,6 +15,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from tradingdesk.core.fixed import parse_fixed, to_float
 from tradingdesk.monitoring.alerts import SEVERITIES, scope_label
+from tradingdesk.monitoring.clock_skew import clock_skews
 from tradingdesk.monitoring.collector import DeskCollector
 from tradingdesk.v1 import common_pb2, monitoring_pb2, risk_pb2
 
@@ -73,6 +74,12 @@ class MonitoringMetrics:
         for name, (read, text) in _PNL.items():
             gauge(name, self._pnl(read), description=text)
         gauge("tradingdesk_alerts_active", [self._alerts], description="Active alerts of the desk, by severity.")
+        gauge(
+            "tradingdesk_clock_skew_seconds",
+            [self._clock_skew],
+            description="How far a service's desk clock is off the desk's consensus, beyond the measurement's "
+            "uncertainty (+: ahead), by target_service.",
+        )
 
     @property
     def _status(self) -> monitoring_pb2.DeskStatus:
@@ -121,3 +128,6 @@ class MonitoringMetrics:
     def _alerts(self, _: CallbackOptions) -> Iterable[Observation]:
         alerts = self._status.alerts
         return [Observation(sum(1 for a in alerts if a.severity == s), {"severity": s}) for s in SEVERITIES]
+
+    def _clock_skew(self, _: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(s.skew_ns / 1e9, {"target_service": s.service}) for s in clock_skews(self._status.services)]

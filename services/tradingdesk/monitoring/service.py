@@ -22,6 +22,7 @@ from grpc.aio import ServicerContext
 
 from tradingdesk.audit.access import QueuedAccessAudit, to_compliance
 from tradingdesk.core.clock import Clock, WallClock
+from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.http import BackgroundHttpServer
 from tradingdesk.monitoring.alerts import SEVERITIES, AlertmanagerError, silence_problems
@@ -63,6 +64,8 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self.environ = os.environ if environ is None else environ
         self.directory = directory or ServiceDirectory.for_desk(desk, dict(self.environ))
         self.clock = clock or WallClock()
+        self.desk_clock = clock or desk_clock(desk, self.environ, service=self.name)
+        """The desk clock the other services' clocks are compared with (ClockSkew)."""
         self.interval = desk.spec.monitoring.health_check_interval_ms / 1000
         self.alertmanager_url = self.environ.get(ALERTMANAGER_ENV) or desk.spec.monitoring.alertmanager_url
         self.channels: dict[str, grpc.aio.Channel] = {}
@@ -87,7 +90,11 @@ class MonitoringService(monitoring_pb2_grpc.MonitoringServiceServicer):
         self._http = httpx.AsyncClient()
         supervision = self.environ.get(SUPERVISION_STATUS_ENV)
         self.health = HealthProber(
-            self.directory, self.channels, self.clock, supervision_status=Path(supervision) if supervision else None
+            self.directory,
+            self.channels,
+            self.clock,
+            supervision_status=Path(supervision) if supervision else None,
+            desk_time=self.desk_clock,
         )
         tls = TlsFiles.for_service(self.desk, "monitoring", self.environ) if self.desk.spec.access.tls else None
         self.latency = latency = LatencyWindow(metrics_url(self.desk, "routing", self.directory, self.environ), tls=tls)

@@ -80,7 +80,7 @@ class RiskService:
     ) -> None:
         self.desk = desk
         self.environ = dict(os.environ if environ is None else environ)
-        self.clock = clock or desk_clock(desk, self.environ)
+        self.clock = clock or desk_clock(desk, self.environ, service=self.name)
         self.tracer = tracer("tradingdesk.risk")  # None while traces are off
         self.directory = directory or ServiceDirectory.for_desk(desk, self.environ)
         self.instruments = instruments_of(desk)

@@ -82,7 +82,7 @@ class RoutingService:
         dsn: str | None = None,
     ) -> None:
         self.desk = desk
-        self.clock = clock or desk_clock(desk)
+        self.clock = clock or desk_clock(desk, service=self.name)
         self.directory = directory or ServiceDirectory.for_desk(desk)
         self.dsn = dsn or dsn_for(desk, "routing")
         self.instruments = instruments_of(desk)

@@ -16,6 +16,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from tradingdesk.edge.clock_reading import SERVICE_NAME as CLOCK_SERVICE_NAME
+from tradingdesk.edge.clock_reading import serve_clock
 from tradingdesk.security import server as security_server
 from tradingdesk.security.server import ServerSecurity
 
@@ -91,6 +93,11 @@ async def start_service(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await service.start(server)
     names = (*service.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    # Its desk clock, for the monitoring service to find a skewed one (``edge/clock_reading.py``).
+    clock = getattr(service, "desk_clock", None) or getattr(service, "clock", None)
+    if clock is not None:
+        serve_clock(server, service.name, clock)
+        names = (*names, CLOCK_SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
     port = security.bind(server, address)
     if port == 0:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.edge.clock_skew import REFRESH_NS as SKEW_REFRESH_NS
 from tradingdesk.monitoring.collector import CALL_TIMEOUT_S
 from tradingdesk.monitoring.health import PROBE_ATTEMPTS, PROBE_TIMEOUT_S
 from tradingdesk.simulate.alert_watch import ALERTS_FILE, WATCH_FILE
@@ -46,6 +47,8 @@ BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "PROBE_TIMEOUT_S, inside REFRESH_S), so the next status lists it: desk_checks_s",
     "FeedLineDown": "SetLineEnabled takes the line out before it answers the injector; the next status reads the "
     "feeds' status with the line not live: desk_checks_s",
+    "ClockSkew": "the service's clock re-reads its skew file within REFRESH_NS (edge/clock_skew.py); the next "
+    "health check reads that clock over ReadClock and the status judges it: desk_checks_s + REFRESH_NS",
 }
 """The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
 alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
@@ -99,6 +102,8 @@ def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
         return "ServiceDown", {"service": target.get("service", "")}, ""
     if kind == "feed_line_down":
         return "FeedLineDown", {"feed": target.get("feed", ""), "line": target.get("line", "")}, ""
+    if kind == "clock_skew":
+        return "ClockSkew", {"service": target.get("service", "")}, ""
     if kind == "burst":
         return "", {}, "a burst is load, not a failure"
     if kind == "venue_fault":
@@ -109,8 +114,10 @@ def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
 def injected(event: dict) -> bool:
     """Whether a ``faults.jsonl`` event is the moment a fault was applied (not its end, a skip or a refusal)."""
     what = event["what"]
-    return what in ("killed", "line disabled", "started") or (
-        event["kind"] == "venue_fault" and what.startswith("venue ") and not what.endswith(" set to none")
+    return (
+        what in ("killed", "line disabled", "started")
+        or (event["kind"] == "venue_fault" and what.startswith("venue ") and not what.endswith(" set to none"))
+        or (event["kind"] == "clock_skew" and bool(event.get("offset_ms")))
     )
 
 
@@ -118,7 +125,7 @@ def bound_s(alert: str, *, desk: TradingDesk, source: str) -> float | None:
     """The bound of ``alert`` (``BOUNDS``), with the Prometheus rule's delays when Alertmanager answers."""
     if alert not in BOUNDS:
         return None
-    seconds = desk_checks_s(desk)
+    seconds = desk_checks_s(desk) + (SKEW_REFRESH_NS / NS_PER_SECOND if alert == "ClockSkew" else 0)
     if source == "alertmanager":
         rules = {rule.name: rule for rule in rule_alerts(desk)}
         a = desk.spec.monitoring.alerts

@@ -6,6 +6,7 @@
       - {at: "02:00:00", kind: burst, for: 60, factor: 2}
       - {at: "03:00:00", kind: venue_fault, venue: xnys, mode: away, for: 300}
       - {at: "04:00:00", kind: database_down, for: 30}
+      - {at: "04:00:00", kind: clock_skew, service: routing, offset_ms: -2500, for: 120}
 
 ``at`` is the offset from the start of the simulated session in market time (seconds, or ``HH:MM:SS``);
 ``for`` a duration in market seconds. Every problem (an unknown kind, a time outside the session, a service,
@@ -24,11 +25,13 @@ import yaml
 
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
-BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "database_down")
-NOT_YET_KINDS = ("clock_skew", "node_kill")
+BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "database_down", "clock_skew")
+NOT_YET_KINDS = ("node_kill",)
 """Kinds the issue lists that this version cannot inject yet: refused with "not yet", never ignored."""
 VENUE_FAULT_MODES = ("reject_all", "away", "timeout")
 MAX_BURST_FACTOR = 10
+MAX_SKEW_MS = 3_600_000
+"""An hour: past it a skew is a wrong date, not a failed NTP, and the drill would test the calendar instead."""
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d):([0-5]\d)$")
 
 
@@ -49,6 +52,7 @@ class Fault:
     factor: int = 1
     venue: str = ""
     mode: str = ""
+    offset_ms: int = 0
 
     def describe(self) -> str:
         if self.kind == "sigkill":
@@ -59,6 +63,8 @@ class Fault:
             return f"venue {self.venue} {self.mode} for {self.duration_s}s"
         if self.kind == "database_down":
             return f"database down for {self.duration_s}s"
+        if self.kind == "clock_skew":
+            return f"{self.service} clock {self.offset_ms:+d} ms off for {self.duration_s}s"
         return f"burst at {self.factor}x the order rate for {self.duration_s}s"
 
 
@@ -108,6 +114,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             "burst": {"for", "factor"},
             "venue_fault": {"venue", "mode", "for"},
             "database_down": {"for"},
+            "clock_skew": {"service", "offset_ms", "for"},
         }[kind]
         for key in sorted(set(item) - allowed):
             problems.append(f"{where}.{key}: not a field of a {kind} fault (fields: {', '.join(sorted(allowed))})")
@@ -148,6 +155,8 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             if mode not in VENUE_FAULT_MODES:
                 problems.append(f"{where}.mode: {mode!r} is not a venue fault mode ({', '.join(VENUE_FAULT_MODES)})")
             fault = Fault(at_s=fault.at_s, kind=kind, venue=str(venue), mode=str(mode), duration_s=duration)
+        elif kind == "clock_skew":
+            fault = _clock_skew(item, where=where, at_s=fault.at_s, duration_s=duration, problems=problems)
         elif kind == "burst":
             factor = item.get("factor", 2)
             if isinstance(factor, bool) or not isinstance(factor, int) or not 2 <= factor <= MAX_BURST_FACTOR:
@@ -162,6 +171,21 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
     if problems:
         raise FaultScheduleError("the fault schedule cannot run:\n  " + "\n  ".join(problems))
     return sorted(faults, key=lambda f: f.at_s)
+
+
+def _clock_skew(item: dict, *, where: str, at_s: int, duration_s: int, problems: list[str]) -> Fault:
+    service, offset = item.get("service"), item.get("offset_ms")
+    if service not in SERVICE_NAMES:
+        problems.append(f"{where}.service: {service!r} is not a service ({', '.join(SERVICE_NAMES)})")
+    if "offset_ms" not in item:
+        problems.append(f"{where}.offset_ms: required (milliseconds of desk time, + ahead or - behind)")
+    elif isinstance(offset, bool) or not isinstance(offset, int) or not offset or abs(offset) > MAX_SKEW_MS:
+        problems.append(
+            f"{where}.offset_ms: {offset!r} must be a whole number of milliseconds, not 0, "
+            f"from -{MAX_SKEW_MS} to {MAX_SKEW_MS}"
+        )
+        offset = 0
+    return Fault(at_s=at_s, kind="clock_skew", service=str(service), duration_s=duration_s, offset_ms=offset or 0)
 
 
 def load_schedule(path: Path, *, desk: TradingDesk, session_s: int) -> list[Fault]:

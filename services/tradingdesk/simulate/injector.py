@@ -4,7 +4,9 @@ SIGKILL goes to the service's current process (the supervisor restarts it); a fe
 the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
 burst multiplies the strategy clients' rate for its duration; a venue fault is switched on and, after its duration,
 off through routing's own control (``SetVenueFault``); the database is taken down and brought back by the
-simulation's own PostgreSQL (``simulate/database.py``), which nothing but this desk uses.
+simulation's own PostgreSQL (``simulate/database.py``), which nothing but this desk uses; a clock skew writes
+the service's offset file (``edge/clock_skew.py``, in the directory ``run.py`` names in the desk's environment)
+and sets it back to 0 after its duration: the service's clock moves while its process keeps running.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 
+from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
@@ -110,6 +115,11 @@ class Injector:
             self.rate.factor = 1
             self._log(fault, "ended")
             return
+        if fault.kind == "clock_skew":
+            self._set_skew(fault, offset_ms=fault.offset_ms)
+            await asyncio.sleep(self._wall_s(fault.duration_s))
+            self._set_skew(fault, offset_ms=0)
+            return
         if fault.kind == "database_down":
             assert self.database is not None, "a database_down fault needs the simulation's own database"
             try:
@@ -175,3 +185,7 @@ class Injector:
         )
         if reply is not None:
             self._log(fault, f"venue {fault.venue} set to {mode}")
+
+    def _set_skew(self, fault: Fault, *, offset_ms: int) -> None:
+        set_skew(Path(self.embedded.env[SKEW_DIR_ENV]), fault.service, offset_ms * NS_PER_MS)
+        self._log(fault, f"{fault.service} clock set {offset_ms:+d} ms off", offset_ms=offset_ms)

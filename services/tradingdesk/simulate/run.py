@@ -26,6 +26,7 @@ import yaml
 
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, desk_clock
+from tradingdesk.edge.clock_skew import SKEW_DIR_ENV
 from tradingdesk.markets.calendar import ExchangeCalendar
 from tradingdesk.markets.calendar_source import load_calendar
 from tradingdesk.markets.replay_clock import default_first_day
@@ -179,6 +180,8 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     env = {REPLAY_ORIGIN_ENV: str(origin_ns)}
     if database is not None:
         env["TD_DSN"] = database.dsn
+    if any(f.kind == "clock_skew" for f in plan.faults):  # only then do the services' clocks read a skew file
+        env[SKEW_DIR_ENV] = str(out / "var" / "clock-skew")
     clock = desk_clock(plan.desk, env)
     embedded = EmbeddedDesk(plan.desk, plan.spec_path, log_dir=out / "logs", env=env)
     say(

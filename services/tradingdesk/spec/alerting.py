@@ -64,6 +64,7 @@ def alerts(desk: TradingDesk) -> list[Alert]:
     """Every alert rule of the desk, in the order of docs/monitoring.md."""
     d = desk.name
     a = desk.spec.monitoring.alerts
+    skew = desk.spec.monitoring.clock_skew
     sel = f'desk="{d}"'
     budget = (Decimal(100) - a.order_latency_objective_percent) / 100
     le = _le(a.order_latency_slo_ms)
@@ -302,6 +303,18 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "Compliance of desk {{ $labels.desk }} is up but refuses to serve",
             "Compliance reports NOT_SERVING: it is not recording the audit trail.",
             "compliance.md",
+        ),
+        Alert(
+            "ClockSkew",
+            f"label_replace(abs(tradingdesk_clock_skew_seconds{{{sel}}}) > {skew.threshold_ms / 1000:g}, "
+            '"service", "$1", "target_service", "(.+)")',
+            skew.for_seconds,
+            CRITICAL,
+            "",  # the skewed service (the series' target_service)
+            "The clock of {{ $labels.service }} on desk {{ $labels.desk }} is off by {{ $value }} s",
+            f"Its desk clock is more than {skew.threshold_ms} ms off the other services'; its timestamps and "
+            "staleness judgements are wrong.",
+            "clock-skew.md",
         ),
         Alert(
             "AuditSealFailing",

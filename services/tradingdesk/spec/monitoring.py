@@ -146,6 +146,21 @@ class PagingSpec(Model):
     """Re-send a notification still firing after this long."""
 
 
+class ClockSkewSpec(Model):
+    """When a service's desk clock counts as skewed: ClockSkew (critical, docs/runbooks/clock-skew.md).
+
+    The monitoring service reads every service's clock on each health check and compares it with the desk's
+    consensus (the median reading), counting only what lies beyond half the read's round trip. The default of
+    100 ms catches a host whose NTP failed; it is no proof of MiFID II RTS 25 compliance, which asks trading
+    clocks to stay within 1 ms (100 us for high-frequency trading) of UTC, measured against a traceable source
+    (PTP or GPS) on each host, not by one service reading another over gRPC."""
+
+    threshold_ms: int = Field(default=100, ge=1, le=60_000)
+    """A clock off the desk's consensus by more than this (desk time) raises ClockSkew."""
+    for_seconds: int = Field(default=5, ge=0, le=3_600)
+    """How long the Prometheus rule waits before ClockSkew fires (the desk's own check fires at once)."""
+
+
 class MonitoringSpec(Model):
     metrics_port: int = Field(default=9464, ge=0, le=65_535)
     """Port of each service's Prometheus /metrics endpoint (0: no metrics). In the embedded runtime the five
@@ -165,6 +180,8 @@ class MonitoringSpec(Model):
     """Alert rule thresholds and durations."""
     paging: PagingSpec = Field(default_factory=PagingSpec)
     """Alertmanager routing and receivers."""
+    clock_skew: ClockSkewSpec = Field(default_factory=ClockSkewSpec)
+    """When a service's clock counts as skewed."""
 
     @model_validator(mode="after")
     def _ports(self) -> MonitoringSpec:

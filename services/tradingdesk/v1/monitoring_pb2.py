@@ -27,7 +27,7 @@ from tradingdesk.v1 import orders_pb2 as tradingdesk_dot_v1_dot_orders__pb2
 from tradingdesk.v1 import risk_pb2 as tradingdesk_dot_v1_dot_risk__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/monitoring.proto\x12\x0etradingdesk.v1\x1a tradingdesk/v1/market_data.proto\x1a\x1btradingdesk/v1/orders.proto\x1a\x19tradingdesk/v1/risk.proto\"\x19\n\x17GetHealthSummaryRequest\"\x90\x01\n\rServiceHealth\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x12\n\nchecked_ns\x18\x05 \x01(\x03\x12\x10\n\x08restarts\x18\x06 \x01(\x03\x12\x17\n\x0flast_restart_ns\x18\x07 \x01(\x03\"Q\n\rHealthSummary\x12/\n\x08services\x18\x01 \x03(\x0b\x32\x1d.tradingdesk.v1.ServiceHealth\x12\x0f\n\x07healthy\x18\x02 \x01(\x08\"A\n\x11ListAlertsRequest\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x1a\n\x12include_suppressed\x18\x02 \x01(\x08\"\xa1\x02\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x13\n\x0brunbook_url\x18\x06 \x01(\t\x12\x31\n\x06labels\x18\x07 \x03(\x0b\x32!.tradingdesk.v1.Alert.LabelsEntry\x12\x11\n\tstarts_ns\x18\x08 \x01(\x03\x12\r\n\x05state\x18\t \x01(\t\x12\x13\n\x0bsilenced_by\x18\n \x03(\t\x12\x13\n\x0b\x66ingerprint\x18\x0b \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x12ListAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.tradingdesk.v1.Alert\x12\x0e\n\x06source\x18\x02 \x01(\t\"\xc0\x01\n\x13SilenceAlertRequest\x12\x43\n\x08matchers\x18\x01 \x03(\x0b\x32\x31.tradingdesk.v1.SilenceAlertRequest.MatchersEntry\x12\x12\n\nduration_s\x18\x02 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x1a/\n\rMatchersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcc\x01\n\x07Silence\x12\x12\n\nsilence_id\x18\x01 \x01(\t\x12\x37\n\x08matchers\x18\x02 \x03(\x0b\x32%.tradingdesk.v1.Silence.MatchersEntry\x12\x11\n\tstarts_ns\x18\x03 \x01(\x03\x12\x0f\n\x07\x65nds_ns\x18\x04 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x05 \x01(\t\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x1a/\n\rMatchersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x19\n\x17StreamDeskStatusRequest\"_\n\x0eLatencySummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06p50_ms\x18\x02 \x01(\x01\x12\x0e\n\x06p99_ms\x18\x03 \x01(\x01\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\x12\x10\n\x08window_s\x18\x05 \x01(\x03\"\xd8\x04\n\nDeskStatus\x12\x0c\n\x04\x64\x65sk\x18\x01 \x01(\t\x12\x0f\n\x07time_ns\x18\x02 \x01(\x03\x12\x0f\n\x07healthy\x18\x03 \x01(\x08\x12/\n\x08services\x18\x04 \x03(\x0b\x32\x1d.tradingdesk.v1.ServiceHealth\x12\x32\n\x0etrading_states\x18\x05 \x03(\x0b\x32\x1a.tradingdesk.v1.ScopeState\x12)\n\x05\x66\x65\x65\x64s\x18\x06 \x03(\x0b\x32\x1a.tradingdesk.v1.FeedStatus\x12\x1b\n\x13market_data_serving\x18\x07 \x01(\x08\x12\x15\n\rstale_symbols\x18\x08 \x03(\t\x12*\n\x04risk\x18\t \x03(\x0b\x32\x1c.tradingdesk.v1.RiskSnapshot\x12+\n\tpositions\x18\n \x03(\x0b\x32\x18.tradingdesk.v1.Position\x12*\n\x0bopen_orders\x18\x0b \x03(\x0b\x32\x15.tradingdesk.v1.Order\x12\x18\n\x10open_order_count\x18\x0c \x01(\r\x12%\n\x06\x61lerts\x18\r \x03(\x0b\x32\x15.tradingdesk.v1.Alert\x12\x14\n\x0c\x61lert_source\x18\x0e \x01(\t\x12\x31\n\tlatencies\x18\x0f \x03(\x0b\x32\x1e.tradingdesk.v1.LatencySummary\x12\x10\n\x08problems\x18\x10 \x03(\t\x12\x35\n\x0crecent_fills\x18\x11 \x03(\x0b\x32\x1f.tradingdesk.v1.ExecutionReport\"a\n\nScopeState\x12/\n\x05state\x18\x01 \x01(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\x13\n\x0bkill_switch\x18\x02 \x01(\x08\x12\r\n\x05\x63\x61use\x18\x03 \x01(\t2\xed\x02\n\x11MonitoringService\x12Z\n\x10GetHealthSummary\x12\'.tradingdesk.v1.GetHealthSummaryRequest\x1a\x1d.tradingdesk.v1.HealthSummary\x12S\n\nListAlerts\x12!.tradingdesk.v1.ListAlertsRequest\x1a\".tradingdesk.v1.ListAlertsResponse\x12Y\n\x10StreamDeskStatus\x12\'.tradingdesk.v1.StreamDeskStatusRequest\x1a\x1a.tradingdesk.v1.DeskStatus0\x01\x12L\n\x0cSilenceAlert\x12#.tradingdesk.v1.SilenceAlertRequest\x1a\x17.tradingdesk.v1.SilenceBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ftradingdesk/v1/monitoring.proto\x12\x0etradingdesk.v1\x1a tradingdesk/v1/market_data.proto\x1a\x1btradingdesk/v1/orders.proto\x1a\x19tradingdesk/v1/risk.proto\"\x19\n\x17GetHealthSummaryRequest\"\xdb\x01\n\rServiceHealth\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x12\n\nchecked_ns\x18\x05 \x01(\x03\x12\x10\n\x08restarts\x18\x06 \x01(\x03\x12\x17\n\x0flast_restart_ns\x18\x07 \x01(\x03\x12\x17\n\x0f\x63lock_offset_ns\x18\x08 \x01(\x03\x12\x1c\n\x14\x63lock_uncertainty_ns\x18\t \x01(\x03\x12\x12\n\nclock_read\x18\n \x01(\x08\"Q\n\rHealthSummary\x12/\n\x08services\x18\x01 \x03(\x0b\x32\x1d.tradingdesk.v1.ServiceHealth\x12\x0f\n\x07healthy\x18\x02 \x01(\x08\"A\n\x11ListAlertsRequest\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x1a\n\x12include_suppressed\x18\x02 \x01(\x08\"\xa1\x02\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x13\n\x0brunbook_url\x18\x06 \x01(\t\x12\x31\n\x06labels\x18\x07 \x03(\x0b\x32!.tradingdesk.v1.Alert.LabelsEntry\x12\x11\n\tstarts_ns\x18\x08 \x01(\x03\x12\r\n\x05state\x18\t \x01(\t\x12\x13\n\x0bsilenced_by\x18\n \x03(\t\x12\x13\n\x0b\x66ingerprint\x18\x0b \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x12ListAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.tradingdesk.v1.Alert\x12\x0e\n\x06source\x18\x02 \x01(\t\"\xc0\x01\n\x13SilenceAlertRequest\x12\x43\n\x08matchers\x18\x01 \x03(\x0b\x32\x31.tradingdesk.v1.SilenceAlertRequest.MatchersEntry\x12\x12\n\nduration_s\x18\x02 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x1a/\n\rMatchersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcc\x01\n\x07Silence\x12\x12\n\nsilence_id\x18\x01 \x01(\t\x12\x37\n\x08matchers\x18\x02 \x03(\x0b\x32%.tradingdesk.v1.Silence.MatchersEntry\x12\x11\n\tstarts_ns\x18\x03 \x01(\x03\x12\x0f\n\x07\x65nds_ns\x18\x04 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x05 \x01(\t\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x1a/\n\rMatchersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x19\n\x17StreamDeskStatusRequest\"_\n\x0eLatencySummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06p50_ms\x18\x02 \x01(\x01\x12\x0e\n\x06p99_ms\x18\x03 \x01(\x01\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\x12\x10\n\x08window_s\x18\x05 \x01(\x03\"\xd8\x04\n\nDeskStatus\x12\x0c\n\x04\x64\x65sk\x18\x01 \x01(\t\x12\x0f\n\x07time_ns\x18\x02 \x01(\x03\x12\x0f\n\x07healthy\x18\x03 \x01(\x08\x12/\n\x08services\x18\x04 \x03(\x0b\x32\x1d.tradingdesk.v1.ServiceHealth\x12\x32\n\x0etrading_states\x18\x05 \x03(\x0b\x32\x1a.tradingdesk.v1.ScopeState\x12)\n\x05\x66\x65\x65\x64s\x18\x06 \x03(\x0b\x32\x1a.tradingdesk.v1.FeedStatus\x12\x1b\n\x13market_data_serving\x18\x07 \x01(\x08\x12\x15\n\rstale_symbols\x18\x08 \x03(\t\x12*\n\x04risk\x18\t \x03(\x0b\x32\x1c.tradingdesk.v1.RiskSnapshot\x12+\n\tpositions\x18\n \x03(\x0b\x32\x18.tradingdesk.v1.Position\x12*\n\x0bopen_orders\x18\x0b \x03(\x0b\x32\x15.tradingdesk.v1.Order\x12\x18\n\x10open_order_count\x18\x0c \x01(\r\x12%\n\x06\x61lerts\x18\r \x03(\x0b\x32\x15.tradingdesk.v1.Alert\x12\x14\n\x0c\x61lert_source\x18\x0e \x01(\t\x12\x31\n\tlatencies\x18\x0f \x03(\x0b\x32\x1e.tradingdesk.v1.LatencySummary\x12\x10\n\x08problems\x18\x10 \x03(\t\x12\x35\n\x0crecent_fills\x18\x11 \x03(\x0b\x32\x1f.tradingdesk.v1.ExecutionReport\"a\n\nScopeState\x12/\n\x05state\x18\x01 \x01(\x0b\x32 .tradingdesk.v1.TradingStateInfo\x12\x13\n\x0bkill_switch\x18\x02 \x01(\x08\x12\r\n\x05\x63\x61use\x18\x03 \x01(\t2\xed\x02\n\x11MonitoringService\x12Z\n\x10GetHealthSummary\x12\'.tradingdesk.v1.GetHealthSummaryRequest\x1a\x1d.tradingdesk.v1.HealthSummary\x12S\n\nListAlerts\x12!.tradingdesk.v1.ListAlertsRequest\x1a\".tradingdesk.v1.ListAlertsResponse\x12Y\n\x10StreamDeskStatus\x12\'.tradingdesk.v1.StreamDeskStatusRequest\x1a\x1a.tradingdesk.v1.DeskStatus0\x01\x12L\n\x0cSilenceAlert\x12#.tradingdesk.v1.SilenceAlertRequest\x1a\x17.tradingdesk.v1.SilenceBHZFgithub.com/tradingdesk/tradingdesk/gen/go/tradingdesk/v1;tradingdeskv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,33 +44,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETHEALTHSUMMARYREQUEST']._serialized_start=141
   _globals['_GETHEALTHSUMMARYREQUEST']._serialized_end=166
   _globals['_SERVICEHEALTH']._serialized_start=169
-  _globals['_SERVICEHEALTH']._serialized_end=313
-  _globals['_HEALTHSUMMARY']._serialized_start=315
-  _globals['_HEALTHSUMMARY']._serialized_end=396
-  _globals['_LISTALERTSREQUEST']._serialized_start=398
-  _globals['_LISTALERTSREQUEST']._serialized_end=463
-  _globals['_ALERT']._serialized_start=466
-  _globals['_ALERT']._serialized_end=755
-  _globals['_ALERT_LABELSENTRY']._serialized_start=710
-  _globals['_ALERT_LABELSENTRY']._serialized_end=755
-  _globals['_LISTALERTSRESPONSE']._serialized_start=757
-  _globals['_LISTALERTSRESPONSE']._serialized_end=832
-  _globals['_SILENCEALERTREQUEST']._serialized_start=835
-  _globals['_SILENCEALERTREQUEST']._serialized_end=1027
-  _globals['_SILENCEALERTREQUEST_MATCHERSENTRY']._serialized_start=980
-  _globals['_SILENCEALERTREQUEST_MATCHERSENTRY']._serialized_end=1027
-  _globals['_SILENCE']._serialized_start=1030
-  _globals['_SILENCE']._serialized_end=1234
-  _globals['_SILENCE_MATCHERSENTRY']._serialized_start=980
-  _globals['_SILENCE_MATCHERSENTRY']._serialized_end=1027
-  _globals['_STREAMDESKSTATUSREQUEST']._serialized_start=1236
-  _globals['_STREAMDESKSTATUSREQUEST']._serialized_end=1261
-  _globals['_LATENCYSUMMARY']._serialized_start=1263
-  _globals['_LATENCYSUMMARY']._serialized_end=1358
-  _globals['_DESKSTATUS']._serialized_start=1361
-  _globals['_DESKSTATUS']._serialized_end=1961
-  _globals['_SCOPESTATE']._serialized_start=1963
-  _globals['_SCOPESTATE']._serialized_end=2060
-  _globals['_MONITORINGSERVICE']._serialized_start=2063
-  _globals['_MONITORINGSERVICE']._serialized_end=2428
+  _globals['_SERVICEHEALTH']._serialized_end=388
+  _globals['_HEALTHSUMMARY']._serialized_start=390
+  _globals['_HEALTHSUMMARY']._serialized_end=471
+  _globals['_LISTALERTSREQUEST']._serialized_start=473
+  _globals['_LISTALERTSREQUEST']._serialized_end=538
+  _globals['_ALERT']._serialized_start=541
+  _globals['_ALERT']._serialized_end=830
+  _globals['_ALERT_LABELSENTRY']._serialized_start=785
+  _globals['_ALERT_LABELSENTRY']._serialized_end=830
+  _globals['_LISTALERTSRESPONSE']._serialized_start=832
+  _globals['_LISTALERTSRESPONSE']._serialized_end=907
+  _globals['_SILENCEALERTREQUEST']._serialized_start=910
+  _globals['_SILENCEALERTREQUEST']._serialized_end=1102
+  _globals['_SILENCEALERTREQUEST_MATCHERSENTRY']._serialized_start=1055
+  _globals['_SILENCEALERTREQUEST_MATCHERSENTRY']._serialized_end=1102
+  _globals['_SILENCE']._serialized_start=1105
+  _globals['_SILENCE']._serialized_end=1309
+  _globals['_SILENCE_MATCHERSENTRY']._serialized_start=1055
+  _globals['_SILENCE_MATCHERSENTRY']._serialized_end=1102
+  _globals['_STREAMDESKSTATUSREQUEST']._serialized_start=1311
+  _globals['_STREAMDESKSTATUSREQUEST']._serialized_end=1336
+  _globals['_LATENCYSUMMARY']._serialized_start=1338
+  _globals['_LATENCYSUMMARY']._serialized_end=1433
+  _globals['_DESKSTATUS']._serialized_start=1436
+  _globals['_DESKSTATUS']._serialized_end=2036
+  _globals['_SCOPESTATE']._serialized_start=2038
+  _globals['_SCOPESTATE']._serialized_end=2135
+  _globals['_MONITORINGSERVICE']._serialized_start=2138
+  _globals['_MONITORINGSERVICE']._serialized_end=2503
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ class GetHealthSummaryRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServiceHealth(_message.Message):
-    __slots__ = ("service", "address", "status", "detail", "checked_ns", "restarts", "last_restart_ns")
+    __slots__ = ("service", "address", "status", "detail", "checked_ns", "restarts", "last_restart_ns", "clock_offset_ns", "clock_uncertainty_ns", "clock_read")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,9 @@ class ServiceHealth(_message.Message):
     CHECKED_NS_FIELD_NUMBER: _ClassVar[int]
     RESTARTS_FIELD_NUMBER: _ClassVar[int]
     LAST_RESTART_NS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_NS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_UNCERTAINTY_NS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_READ_FIELD_NUMBER: _ClassVar[int]
     service: str
     address: str
     status: str
@@ -29,7 +32,10 @@ class ServiceHealth(_message.Message):
     checked_ns: int
     restarts: int
     last_restart_ns: int
-    def __init__(self, service: _Optional[str] = ..., address: _Optional[str] = ..., status: _Optional[str] = ..., detail: _Optional[str] = ..., checked_ns: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_ns: _Optional[int] = ...) -> None: ...
+    clock_offset_ns: int
+    clock_uncertainty_ns: int
+    clock_read: bool
+    def __init__(self, service: _Optional[str] = ..., address: _Optional[str] = ..., status: _Optional[str] = ..., detail: _Optional[str] = ..., checked_ns: _Optional[int] = ..., restarts: _Optional[int] = ..., last_restart_ns: _Optional[int] = ..., clock_offset_ns: _Optional[int] = ..., clock_uncertainty_ns: _Optional[int] = ..., clock_read: _Optional[bool] = ...) -> None: ...
 
 class HealthSummary(_message.Message):
     __slots__ = ("services", "healthy")

@@ -14,6 +14,7 @@ from tradingdesk.core.fixed import bps_of, format_fixed, mul
 from tradingdesk.core.reject import Reject, refused, unavailable
 from tradingdesk.markets.luld import price_bands
 from tradingdesk.risk.gate.exposure import check_exposures
+from tradingdesk.risk.gate.references import UNKNOWN_AGE_NS
 from tradingdesk.risk.gate.scopes import ScopeRules
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ _ACTIVE = TradingState.ACTIVE
 _HALTED = TradingState.HALTED
 _BUY = Side.BUY
 _LIMIT = OrderType.LIMIT
+CLOCK_STEP_TOLERANCE_NS = NS_PER_MS
+"""A clock reading earlier than an earlier one by more than this stepped back (a skewed host); less is noise.
+A reference can look at most this much fresher than it is."""
 
 
 def check_order(
@@ -85,9 +89,25 @@ def check_order(
     ref = gate.references.get(symbol)
     if ref is None:
         raise refused(f"no reference price for {symbol} yet: market data has not arrived", "NO_REFERENCE")
+    if now_ns >= gate.latest_check_ns:
+        gate.latest_check_ns = now_ns
+    elif gate.latest_check_ns - now_ns > CLOCK_STEP_TOLERANCE_NS:
+        gate.clock_stepped_back(now_ns)
+    if ref.ts_ns == UNKNOWN_AGE_NS:
+        raise refused(
+            f"the clock stepped back since the reference price for {symbol} arrived: its age is unknown until "
+            "the next tick",
+            "STALE_REFERENCE",
+        )
     age = now_ns - ref.ts_ns
     if age > gate.reference_max_age_ns:
         raise refused(f"the reference price for {symbol} is stale ({age // NS_PER_MS} ms old)", "STALE_REFERENCE")
+    if age < -CLOCK_STEP_TOLERANCE_NS:  # stamped after the clock's now: it stepped back since
+        raise refused(
+            f"the reference price for {symbol} is stamped {-age // NS_PER_MS} ms ahead of the clock: "
+            "the clock stepped back, so its age is unknown",
+            "STALE_REFERENCE",
+        )
     ref_price = ref.price
     is_limit = order_type == _LIMIT
     check_price = price if is_limit else ref_price

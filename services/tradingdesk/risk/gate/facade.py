@@ -32,7 +32,7 @@ from tradingdesk.risk.gate.flow import (
     throttle,
 )
 from tradingdesk.risk.gate.market import MarketConduct
-from tradingdesk.risk.gate.references import Reference
+from tradingdesk.risk.gate.references import UNKNOWN_AGE_NS, Reference
 from tradingdesk.risk.gate.scopes import ScopeRules, most_restrictive, resolve, tightest
 from tradingdesk.risk.gate.self_match import SelfMatchBook, SelfMatchPolicy
 from tradingdesk.risk.limits import Limits, StateEntry
@@ -54,6 +54,9 @@ class RiskGate:
         self.limits = limits
         self.states: dict[ScopeKey, StateEntry] = {DESK_SCOPE: StateEntry(desk_state)}
         self.references: dict[str, Reference] = {}
+        self.latest_check_ns = 0
+        """The latest clock time an order was checked at: a check whose clock is earlier means the clock stepped
+        back (``clock_stepped_back``)."""
         self.exposure = ExposureBooks()
         self.flows: dict[ScopeKey, MessageFlow] = {}
         self.latches: dict[ScopeKey, tuple[int, str]] = {}  # scope -> (tripped at, why)
@@ -158,6 +161,15 @@ class RiskGate:
     def bind_market(self, market: MarketConduct) -> None:
         """The market's rules from now on: sessions, halts from market data, the breaker, doubled bands."""
         self.market = market
+
+    def clock_stepped_back(self, now_ns: int) -> None:
+        """The clock reads earlier than an order check already did (a skewed host's clock was stepped back): how
+        old each reference is can no longer be told, and trusting the stamps would make old data look fresh. Every
+        reference is marked of unknown age (refused as stale) until its symbol's next tick, stamped on the new
+        timeline; the rare step costs one pass over the references, the order path nothing."""
+        for ref in self.references.values():
+            ref.ts_ns = UNKNOWN_AGE_NS
+        self.latest_check_ns = now_ns
 
     def on_quote_heartbeat(self, symbol: str, ts_ns: int) -> None:
         """A quote proves the feed is alive, so the last trade stays a fresh reference."""

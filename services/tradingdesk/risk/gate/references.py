@@ -12,6 +12,9 @@ from collections import deque
 
 from tradingdesk.core.clock import NS_PER_SECOND
 
+UNKNOWN_AGE_NS = -1
+"""The stamp of a reference whose age cannot be told (the clock stepped back since it arrived)."""
+
 
 class Reference:
     """Last trade of a symbol and the mean of the trades in the LULD window."""
