@@ -221,8 +221,8 @@ def cmd_monitoring_status(args: argparse.Namespace) -> int:
     print(f"desk: {'healthy' if summary.healthy else 'NOT READY'}")
     print(
         render(
-            ["service", "status", "address", "detail"],
-            [[s.service, s.status, s.address, s.detail] for s in summary.services],
+            ["service", "status", "restarts", "address", "detail"],
+            [[s.service, s.status, str(s.restarts), s.address, s.detail] for s in summary.services],
         )
     )
     return 0
