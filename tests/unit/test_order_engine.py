@@ -291,3 +291,22 @@ def test_positions_realize_pnl() -> None:
     assert format_fixed(p.unrealized_pnl(D("14"))) == "150"
     p.apply_fill(-D("100"), D("10"), 0)  # flips short 50 at 10
     assert p.qty == -D("50") and p.avg_cost == D("10")
+
+
+def test_an_order_put_back_on_a_faulted_venue_after_a_restart_ends_canceled(desk) -> None:
+    """A simulated venue refuses an order routing reseats after a restart while the venue rejects everything: the
+    order had been acknowledged (NEW), so it cannot become REJECTED; it is not working there any more: CANCELED."""
+    from tradingdesk.venues.faults import VenueFaultMode
+
+    resting = desk.engine.submit(order(cl="rest", qty="10", price="99.00")).order
+    desk.settle()
+    assert resting.status == S.NEW
+    twin = make_desk(journal=ListJournal())
+    twin.engine.rebuild(desk.journal.records)
+    for venue in twin.venues.values():
+        venue.fault = VenueFaultMode.REJECT_ALL
+    assert twin.engine.reseat_open_orders() == 1
+    twin.settle()
+    after = twin.engine.orders[resting.order_id]
+    assert after.status == S.CANCELED and "rejects every order" in after.text
+    assert twin.engine.open_count == 0

@@ -48,10 +48,18 @@ class VenueEvents:
         self.emit(self.event(OrderAccepted, order, self.clock.now_ns(), status=OrderStatus.NEW))
 
     def on_venue_rejected(self: OrderEngine, venue: str, order_id: str, reason: str) -> None:
+        """A new order refused. An order the venue had acknowledged before cannot become REJECTED (FIX): a
+        simulated venue refuses one that routing puts back on it after a restart while the venue is faulted;
+        the order is then not working there any more, so it ends CANCELED with the venue's reason."""
         order = self.book.orders.get(order_id)
         if order is None or not order.is_open:
             return
-        self.emit(self.event(OrderRejected, order, self.clock.now_ns(), status=OrderStatus.REJECTED, text=reason))
+        now = self.clock.now_ns()
+        if order.status == OrderStatus.PENDING_NEW:
+            self.emit(self.event(OrderRejected, order, now, status=OrderStatus.REJECTED, text=reason))
+        else:
+            text = f"{reason} (the venue no longer holds the order)"
+            self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text=text))
 
     def on_venue_fill(self: OrderEngine, fill: Fill) -> None:
         order = self.book.orders.get(fill.order_id)
