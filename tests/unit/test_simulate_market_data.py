@@ -4,7 +4,7 @@ tape without any event is a gap past recovery unless the fault schedule took the
 
 from __future__ import annotations
 
-from tradingdesk.simulate.market_data import Outage, judge, outages_of, recorder_kills
+from tradingdesk.simulate.market_data import Outage, bounds, judge, outages_of, recorder_kills
 
 S = 1_000_000_000
 MAX_AGE = 5 * S
@@ -120,3 +120,8 @@ def test_a_kill_of_feeds_excuses_the_gap_that_holds_it_and_no_other() -> None:
     found = run(tape, outages=outages)
     assert [(a // S, b // S) for a, b in found.gaps] == [(120, 130)]
     assert [(a // S, b // S) for a, b in found.excused] == [(140, 155)]
+
+
+def test_the_bounds_are_the_desks_own_plus_a_wall_second_of_receipt_slack_in_market_time() -> None:
+    assert bounds(reference_max_age_ms=5_000, stale_after_ms=[5_000, 250], speed=1) == (6 * S, 6 * S)
+    assert bounds(reference_max_age_ms=2_000, stale_after_ms=[300, 250], speed=20) == (22 * S, 20 * S + 300_000_000)

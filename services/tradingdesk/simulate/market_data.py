@@ -4,20 +4,23 @@ stamped with the desk's clock when the desk received it, the same stream routing
 prices from) set against routing's journal and the run's ``faults.jsonl``.
 
 * ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
-  ``spec.risk.referenceMaxAgeMs`` after the last market event of their symbol on the tape (or with no event of
-  it at all): accepted when the desk's own rule had the reference stale (the gate refuses ``age > max``, so an
-  age of exactly the bound is fresh). Orders while the tape's recorder was down (a SIGKILL of compliance, until
-  the tape resumed and one reference age after) are not judged: the record cannot tell.
-* ``market_data_gaps_past_recovery``: the intervals of the measured window in which the tape has no market
-  event of any symbol for longer than the recovery bound, the largest ``staleAfterMs`` of the desk's feeds (past
-  it the desk calls the data stale), except where the fault schedule took the data away: every line of every
-  feed disabled (from the last line down to the first back, plus the bound), or a SIGKILL of feeds or of
+  ``spec.risk.referenceMaxAgeMs`` (plus ``RECEIPT_SLACK_S``, below) after the last market event of their symbol on
+  the tape (or with no event of it at all): accepted when the desk's own rule had the reference stale (the gate
+  refuses ``age > max``, so an age of exactly the bound is fresh). Orders while the tape's recorder was down (a
+  SIGKILL of compliance, until the tape resumed and one reference age after) are not judged: the record cannot
+  tell.
+* ``market_data_gaps_past_recovery``: the intervals of the measured window in which the tape has no market event of
+  any symbol for longer than the recovery bound, the largest ``staleAfterMs`` of the desk's feeds (past it the desk
+  calls the data stale) plus ``RECEIPT_SLACK_S``, except where the fault schedule took the data away: every line of
+  every feed disabled (from the last line down to the first back, plus the bound), or a SIGKILL of feeds or of
   compliance (the gap that holds the kill: the restart's own length is the supervisor's, measured elsewhere).
 
 The tape is desk-wide and not per feed line: the desk's feeds arbitrate lines and feeds, so market data is gone
 only when every source is; a symbol that is merely quiet is the stale line's business, not a gap. The tape keeps a
 quote only when the top of the book changed, so it may show a reference older than the gate's (a quote with the
-same top refreshes the gate): the stale line can err only towards failing, never towards passing.
+same top refreshes the gate): that thinning can only make a reference look older than the gate saw it. A clock
+skew of routing or compliance is not corrected for: a step of the recorder's clock ahead by more than the bound
+would read as a gap (not yet handled).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 
 FOREVER_NS = 2**63 - 1
 LINE_DISABLED = "line disabled"
@@ -34,6 +37,11 @@ KILLED = "killed"
 RECORDER = "compliance"
 """The service that records the tape: while it is down, nothing is recorded."""
 DATA_SERVICES = ("feeds", RECORDER)
+RECEIPT_SLACK_S = 1
+"""Wall seconds allowed between two of the desk's processes receiving the same market data: the tape is stamped
+when compliance takes an event, the gate's reference when routing does, and on a loaded machine one process can
+take a batch a few hundred ms after the other (seen: 0.28 s on the 2-core development machine, 5.6 market seconds
+at 20x). As the ack-timeout line's slack, it is wall time, so the bounds grow with the replay's speed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +170,12 @@ def judge(
 def _unjudged(ts: int, kills: list[int], resumed: dict[int, int], *, max_age_ns: int) -> bool:
     """While the recorder was down and one reference age after it recorded again, the tape cannot say how fresh
     the desk's references were."""
-    for kill in kills:
-        if kill <= ts and (kill not in resumed or ts <= resumed[kill] + max_age_ns):
-            return True
-    return False
+    return any(kill <= ts and (kill not in resumed or ts <= resumed[kill] + max_age_ns) for kill in kills)
 
 
-def bounds(*, reference_max_age_ms: int, stale_after_ms: Iterable[int]) -> tuple[int, int]:
-    """(the reference's max age, the gap bound), in ns of the desk's clock."""
-    return reference_max_age_ms * NS_PER_MS, max(stale_after_ms) * NS_PER_MS
+def bounds(*, reference_max_age_ms: int, stale_after_ms: Iterable[int], speed: int) -> tuple[int, int]:
+    """(the reference's max age, the gap bound), in ns of the desk's clock, each with ``RECEIPT_SLACK_S`` of wall
+    time (times the replay's ``speed`` in the desk's market time) for the tape being stamped on compliance's
+    receipt while the gate stamps its references on routing's."""
+    slack_ns = RECEIPT_SLACK_S * NS_PER_SECOND * speed
+    return reference_max_age_ms * NS_PER_MS + slack_ns, max(stale_after_ms) * NS_PER_MS + slack_ns

@@ -17,12 +17,14 @@ Each line passes or fails on its own; the run fails when one does:
   so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
   stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
 * ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
-  ``risk.referenceMaxAgeMs`` after the last market event of their symbol on compliance's market tape (or with
-  none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole definition).
-* ``market_data_gaps_past_recovery``: intervals of the session in which the market tape has no event of any
-  symbol for longer than the feeds' largest ``staleAfterMs``, except where the fault schedule took the data away
-  (every feed line disabled, until a line is back plus that bound; a SIGKILL of feeds or compliance). Must be 0.
-  Its figure ``market_data_longest_gap_s`` is the longest stretch without market data, excused or not.
+  ``risk.referenceMaxAgeMs`` (plus one second of wall time, times ``speed``: the tape is stamped on compliance's
+  receipt, the gate's references on routing's) after the last market event of their symbol on compliance's market
+  tape (or with none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole
+  definition).
+* ``market_data_gaps_past_recovery``: intervals of the session in which the market tape has no event of any symbol
+  for longer than the feeds' largest ``staleAfterMs`` (plus the same slack), except where the fault schedule took
+  the data away (every feed line disabled, until a line is back plus that bound; a SIGKILL of feeds or compliance).
+  Must be 0. Its figure ``market_data_longest_gap_s`` is the longest stretch without market data, excused or not.
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``faults_detected``: the faults that have an alert to expect (``simulate.detection``) whose alert the desk
   listed after the injection and within its bound. Must be all of them. Its figure ``detect_p99_s`` is the
@@ -283,7 +285,9 @@ def compute(
         )
     )
     events, episodes, source = read_record(run_dir)
-    market = market_data_findings(desk, events, taken, window=_session_part(calendar, window), environ=environ)
+    market = market_data_findings(
+        desk, events, taken, window=_session_part(calendar, window), speed=speed, environ=environ
+    )
     verdict.lines.append(
         Line(
             "accepted_against_stale_data",
@@ -340,6 +344,7 @@ def market_data_findings(
     taken: list,
     *,
     window: tuple[int, int],
+    speed: int,
     environ: dict[str, str] | None = None,
 ) -> market_data.Findings:
     """The orders (``taken``: their terms and ``pending_new`` time) and compliance's market tape judged by
@@ -347,6 +352,7 @@ def market_data_findings(
     max_age_ns, gap_bound_ns = market_data.bounds(
         reference_max_age_ms=desk.spec.risk.reference_max_age_ms,
         stale_after_ms=[f.stale_after_ms for f in desk.spec.feeds],
+        speed=speed,
     )
     lines_of = {f.name: {line.name for line in f.lines} for f in desk.spec.feeds}
     engine = make_engine(dsn_for(desk, "compliance", environ), schema=schema_for(desk, "compliance"))
