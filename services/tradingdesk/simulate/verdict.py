@@ -303,7 +303,10 @@ def compute(
             len(market.gaps),
             "0",
             not market.gaps,
-            "; ".join(f"{(b - a) / NS_PER_SECOND:g}s from {a}" for a, b in market.gaps[:3])
+            "; ".join(
+                f"{(b - a) / NS_PER_SECOND:g}s from {datetime.fromtimestamp(a / NS_PER_SECOND, UTC):%H:%M:%S}"
+                for a, b in market.gaps[:3]
+            )
             or f"{len(market.excused)} gap(s) the fault schedule made",
         )
     )
