@@ -2,7 +2,8 @@
 embedded desk with one fault of each kind built (SIGKILL of routing and of compliance, a feed line lost, a
 burst at twice the rate, a venue away, a venue silent), and the verdict read back from the record: nothing
 acknowledged was lost or duplicated, nothing was taken while halted or sent to the venue while it was away,
-nothing left unanswered past the venue-silence timeout, the audit trail verifies, the probe saw routing's
+nothing left unanswered past the venue-silence timeout, no order taken against stale data and no gap in market
+data past recovery (compliance's market tape), the audit trail verifies, the probe saw routing's
 restart, the desk alerted each kill and the line loss within its bound, and the day's plot was drawn."""
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def judge(
     return found
 
 
-def _unjudged(ts: int, kills: list[int], resumed: dict[int, int], *, max_age_ns: int) -> bool:
+def _unjudged(ts: int, kills: Sequence[int], resumed: dict[int, int], *, max_age_ns: int) -> bool:
     """While the recorder was down and one reference age after it recorded again, the tape cannot say how fresh
     the desk's references were."""
     return any(kill <= ts and (kill not in resumed or ts <= resumed[kill] + max_age_ns) for kill in kills)
