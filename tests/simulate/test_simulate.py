@@ -2,7 +2,8 @@
 embedded desk with one fault of each kind built (SIGKILL of routing and of compliance, a feed line lost, a
 burst at twice the rate, a venue away, a venue silent), and the verdict read back from the record: nothing
 acknowledged was lost or duplicated, nothing was taken while halted or sent to the venue while it was away,
-nothing left unanswered past the venue-silence timeout, the audit trail verifies, the probe saw routing's
+nothing left unanswered past the venue-silence timeout, no order taken against stale data and no gap in market
+data past recovery (compliance's market tape), the audit trail verifies, the probe saw routing's
 restart, the desk alerted each kill and the line loss within its bound, and the day's plot was drawn."""
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert lines["accepted_while_halted"]["value"] == 0
     assert lines["orders_sent_to_away_venue"]["value"] == 0
     assert lines["orders_unanswered_past_ack_timeout"]["value"] == 0
+    # judged from compliance's market tape: the line loss fails over, compliance's kill is the schedule's own gap
+    assert lines["accepted_against_stale_data"]["value"] == 0, lines["accepted_against_stale_data"]
+    assert lines["market_data_gaps_past_recovery"]["value"] == 0, lines["market_data_gaps_past_recovery"]
+    assert verdict["figures"]["market_data_longest_gap_s"] > 0
     assert verdict["figures"]["venue_fault_changes"] == 4  # bats away, xnas silent, both back
     assert verdict["figures"]["venue_ack_timeouts"] > 0, "orders sent to the silent venue were timed out"
     assert lines["audit_trail_verified"]["ok"], lines["audit_trail_verified"]["detail"]

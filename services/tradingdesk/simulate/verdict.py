@@ -16,6 +16,15 @@ Each line passes or fails on its own; the run fails when one does:
   journal goes on for longer than the venue-silence timeout after it (``routing.venueAckTimeoutMs``, in wall time,
   so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
   stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
+* ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
+  ``risk.referenceMaxAgeMs`` (plus one second of wall time, times ``speed``: the tape is stamped on compliance's
+  receipt, the gate's references on routing's) after the last market event of their symbol on compliance's market
+  tape (or with none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole
+  definition).
+* ``market_data_gaps_past_recovery``: intervals of the session in which the market tape has no event of any symbol
+  for longer than the feeds' largest ``staleAfterMs`` (plus the same slack), except where the fault schedule took
+  the data away (every feed line disabled, until a line is back plus that bound; a SIGKILL of feeds or compliance).
+  Must be 0. Its figure ``market_data_longest_gap_s`` is the longest stretch without market data, excused or not.
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``faults_detected``: the faults that have an alert to expect (``simulate.detection``) whose alert the desk
   listed after the injection and within its bound. Must be all of them. Its figure ``detect_p99_s`` is the
@@ -45,10 +54,11 @@ from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
-from tradingdesk.simulate import plot
+from tradingdesk.simulate import market_data, plot
 from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
+from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import make_engine
 from tradingdesk.storage.journal import read_journal
 from tradingdesk.storage.risk_store import RiskChangeStore
@@ -275,6 +285,31 @@ def compute(
         )
     )
     events, episodes, source = read_record(run_dir)
+    market = market_data_findings(
+        desk, events, taken, window=_session_part(calendar, window), speed=speed, environ=environ
+    )
+    verdict.lines.append(
+        Line(
+            "accepted_against_stale_data",
+            len(market.stale_orders),
+            "0",
+            not market.stale_orders,
+            ", ".join(market.stale_orders[:5]) or f"{market.orders_judged} orders judged by the market tape",
+        )
+    )
+    verdict.lines.append(
+        Line(
+            "market_data_gaps_past_recovery",
+            len(market.gaps),
+            "0",
+            not market.gaps,
+            "; ".join(
+                f"{(b - a) / NS_PER_SECOND:g}s from {datetime.fromtimestamp(a / NS_PER_SECOND, UTC):%H:%M:%S}"
+                for a, b in market.gaps[:3]
+            )
+            or f"{len(market.excused)} gap(s) the fault schedule made",
+        )
+    )
     speed = replay_speed(desk)
     add_detection(verdict, detections(events, episodes, speed=speed, desk=desk, source=source), source=source)
 
@@ -297,12 +332,45 @@ def compute(
         probes_sent=len(probes),
         venue_fault_changes=venue_faults,
         venue_ack_timeouts=ack_timeouts,
+        market_data_longest_gap_s=market.longest_gap_ns / NS_PER_SECOND,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     faults_log = run_dir / "faults.jsonl"
     if faults_log.exists():
         verdict.figures.update(database_outage_figures(_read_jsonl(faults_log), probes))
     return verdict
+
+
+def market_data_findings(
+    desk: TradingDesk,
+    faults: list[dict],
+    taken: list,
+    *,
+    window: tuple[int, int],
+    speed: int,
+    environ: dict[str, str] | None = None,
+) -> market_data.Findings:
+    """The orders (``taken``: their terms and ``pending_new`` time) and compliance's market tape judged by
+    ``simulate.market_data``: stale references and gaps in market data."""
+    max_age_ns, gap_bound_ns = market_data.bounds(
+        reference_max_age_ms=desk.spec.risk.reference_max_age_ms,
+        stale_after_ms=[f.stale_after_ms for f in desk.spec.feeds],
+        speed=speed,
+    )
+    lines_of = {f.name: {line.name for line in f.lines} for f in desk.spec.feeds}
+    engine = make_engine(dsn_for(desk, "compliance", environ), schema=schema_for(desk, "compliance"))
+    try:
+        return market_data.judge(
+            ConductStore(engine).tape_times(since_ns=window[0] - max(max_age_ns, gap_bound_ns)),
+            [(ts, t.symbol, t.client_order_id) for t, ts in taken],
+            window=window,
+            max_age_ns=max_age_ns,
+            gap_bound_ns=gap_bound_ns,
+            outages=market_data.outages_of(faults, lines_of=lines_of),
+            kills=market_data.recorder_kills(faults),
+        )
+    finally:
+        engine.dispose()
 
 
 def add_detection(verdict: Verdict, found: list[Detection], *, source: str) -> None:

@@ -9,7 +9,7 @@ was stored. Alerts are keyed (``Alert.key``): recording a detection again stores
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -158,6 +158,15 @@ class ConductStore:
                 else:
                     out.append(MarketPrint(ts, symbol, price, qty))
         return out
+
+    def tape_times(self, *, since_ns: int = 0) -> Iterator[tuple[int, str]]:
+        """(time, symbol) of every market event from ``since_ns`` on, in time order, streamed: when the desk saw
+        market data for each symbol (what the simulation's verdict judges freshness by), without the prices."""
+        t = market_tape
+        stmt = select(t.c.ts_ns, t.c.symbol).where(t.c.ts_ns >= since_ns).order_by(t.c.ts_ns, t.c.id)
+        with self._engine.connect() as conn:
+            for ts, symbol in conn.execution_options(stream_results=True, yield_per=10_000).execute(stmt):
+                yield int(ts), symbol
 
     # -- alerts -----------------------------------------------------------------------------------------------
     def record_alerts(self, alerts: Iterable[Alert], recorded_ns: int) -> list[Alert]:

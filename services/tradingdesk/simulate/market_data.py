@@ -1,0 +1,181 @@
+"""Two verdict lines on market data, judged from the desk's own record of it: the market tape the compliance
+service keeps (``storage/conduct_store.py``: every trade and every change of a symbol's best bid and offer, each
+stamped with the desk's clock when the desk received it, the same stream routing's risk gate takes its reference
+prices from) set against routing's journal and the run's ``faults.jsonl``.
+
+* ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
+  ``spec.risk.referenceMaxAgeMs`` (plus ``RECEIPT_SLACK_S``, below) after the last market event of their symbol on
+  the tape (or with no event of it at all): accepted when the desk's own rule had the reference stale (the gate
+  refuses ``age > max``, so an age of exactly the bound is fresh). Orders while the tape's recorder was down (a
+  SIGKILL of compliance, until the tape resumed and one reference age after) are not judged: the record cannot
+  tell.
+* ``market_data_gaps_past_recovery``: the intervals of the measured window in which the tape has no market event of
+  any symbol for longer than the recovery bound, the largest ``staleAfterMs`` of the desk's feeds (past it the desk
+  calls the data stale) plus ``RECEIPT_SLACK_S``, except where the fault schedule took the data away: every line of
+  every feed disabled (from the last line down to the first back, plus the bound), or a SIGKILL of feeds or of
+  compliance (the gap that holds the kill: the restart's own length is the supervisor's, measured elsewhere).
+
+The tape is desk-wide and not per feed line: the desk's feeds arbitrate lines and feeds, so market data is gone
+only when every source is; a symbol that is merely quiet is the stale line's business, not a gap. The tape keeps a
+quote only when the top of the book changed, so it may show a reference older than the gate's (a quote with the
+same top refreshes the gate): that thinning can only make a reference look older than the gate saw it. A clock
+skew of routing or compliance is not corrected for: a step of the recorder's clock ahead by more than the bound
+would read as a gap (not yet handled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
+
+FOREVER_NS = 2**63 - 1
+LINE_DISABLED = "line disabled"
+LINE_ENABLED = "line enabled"
+KILLED = "killed"
+RECORDER = "compliance"
+"""The service that records the tape: while it is down, nothing is recorded."""
+DATA_SERVICES = ("feeds", RECORDER)
+RECEIPT_SLACK_S = 1
+"""Wall seconds allowed between two of the desk's processes receiving the same market data: the tape is stamped
+when compliance takes an event, the gate's reference when routing does, and on a loaded machine one process can
+take a batch a few hundred ms after the other (seen: 0.28 s on the 2-core development machine, 5.6 market seconds
+at 20x). As the ack-timeout line's slack, it is wall time, so the bounds grow with the replay's speed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """Market data taken away by the fault schedule from ``start_ns`` to ``end_ns`` (``None``: until it came
+    back, a killed service's restart)."""
+
+    start_ns: int
+    end_ns: int | None
+
+
+@dataclass
+class Findings:
+    stale_orders: list[str] = field(default_factory=list)
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    """Past the bound and not excused by the fault schedule: [from, to) in market ns."""
+    excused: list[tuple[int, int]] = field(default_factory=list)
+    orders_judged: int = 0
+    longest_gap_ns: int = 0
+
+
+def outages_of(faults: list[dict], *, lines_of: dict[str, set[str]]) -> list[Outage]:
+    """The fault log's market data outages: every line of every feed (``lines_of``: feed -> its lines) disabled,
+    and each SIGKILL of feeds or compliance."""
+    every = {(feed, line) for feed, lines in lines_of.items() for line in lines}
+    down: set[tuple[str, str]] = set()
+    since: int | None = None
+    out: list[Outage] = []
+    for event in sorted(faults, key=lambda e: e["market_ns"]):
+        target = event.get("target", {})
+        if event["kind"] == "sigkill" and event["what"] == KILLED and target.get("service") in DATA_SERVICES:
+            out.append(Outage(event["market_ns"], None))
+        elif event["kind"] == "feed_line_down" and event["what"] in (LINE_DISABLED, LINE_ENABLED):
+            which = (target["feed"], target["line"])
+            if event["what"] == LINE_DISABLED:
+                down.add(which)
+                if every and down >= every and since is None:
+                    since = event["market_ns"]
+            else:
+                down.discard(which)
+                if since is not None:
+                    out.append(Outage(since, event["market_ns"]))
+                    since = None
+    if since is not None:
+        out.append(Outage(since, FOREVER_NS))
+    return out
+
+
+def recorder_kills(faults: list[dict]) -> list[int]:
+    """When the tape's recorder was killed (market ns)."""
+    return sorted(
+        e["market_ns"]
+        for e in faults
+        if e["kind"] == "sigkill" and e["what"] == KILLED and e.get("target", {}).get("service") == RECORDER
+    )
+
+
+def _excused(gap: tuple[int, int], outages: Sequence[Outage], *, bound_ns: int) -> bool:
+    start, end = gap
+    for o in outages:
+        if o.end_ns is None:
+            if o.start_ns - bound_ns <= start <= o.start_ns < end:
+                return True
+        elif o.start_ns - bound_ns <= start and end <= o.end_ns + bound_ns and end > o.start_ns:
+            return True
+    return False
+
+
+def judge(
+    tape: Iterable[tuple[int, str]],
+    orders: Iterable[tuple[int, str, str]],
+    *,
+    window: tuple[int, int],
+    max_age_ns: int,
+    gap_bound_ns: int,
+    outages: Sequence[Outage] = (),
+    kills: Sequence[int] = (),
+) -> Findings:
+    """One pass over the tape (``(ts_ns, symbol)`` in time order) and the orders (``(ts_ns, symbol, client order
+    id)`` of their ``pending_new``), both within ``window`` [from, to) and the tape from at least ``max_age_ns``
+    before it; ``kills``: when the recorder was killed."""
+    found = Findings()
+    start, end = window
+    last: dict[str, int] = {}
+    previous = start  # the gap line counts from the window's start
+    pending = sorted(o for o in orders if start <= o[0] < end)
+    at = 0
+    resumed: dict[int, int] = {}  # kill -> the first tape event after it
+
+    def close_gap(upto: int) -> None:
+        nonlocal previous
+        length = upto - previous
+        found.longest_gap_ns = max(found.longest_gap_ns, length)
+        if length > gap_bound_ns:
+            gap = (previous, upto)
+            (found.excused if _excused(gap, outages, bound_ns=gap_bound_ns) else found.gaps).append(gap)
+
+    def take_orders(upto: int) -> None:
+        nonlocal at
+        while at < len(pending) and pending[at][0] < upto:
+            ts, symbol, client_order_id = pending[at]
+            at += 1
+            if _unjudged(ts, kills, resumed, max_age_ns=max_age_ns):
+                continue
+            found.orders_judged += 1
+            seen = last.get(symbol)
+            if seen is None or ts - seen > max_age_ns:
+                found.stale_orders.append(client_order_id)
+
+    for ts, symbol in tape:
+        take_orders(ts)  # those stamped with the event's own time are taken after it, so they see it
+        for kill in kills:
+            if kill < ts and kill not in resumed:
+                resumed[kill] = ts
+        if ts >= end:
+            break
+        if ts >= start:
+            close_gap(ts)
+            previous = ts
+        last[symbol] = ts
+    take_orders(end)
+    close_gap(end)
+    return found
+
+
+def _unjudged(ts: int, kills: Sequence[int], resumed: dict[int, int], *, max_age_ns: int) -> bool:
+    """While the recorder was down and one reference age after it recorded again, the tape cannot say how fresh
+    the desk's references were."""
+    return any(kill <= ts and (kill not in resumed or ts <= resumed[kill] + max_age_ns) for kill in kills)
+
+
+def bounds(*, reference_max_age_ms: int, stale_after_ms: Iterable[int], speed: int) -> tuple[int, int]:
+    """(the reference's max age, the gap bound), in ns of the desk's clock, each with ``RECEIPT_SLACK_S`` of wall
+    time (times the replay's ``speed`` in the desk's market time) for the tape being stamped on compliance's
+    receipt while the gate stamps its references on routing's."""
+    slack_ns = RECEIPT_SLACK_S * NS_PER_SECOND * speed
+    return reference_max_age_ms * NS_PER_MS + slack_ns, max(stale_after_ms) * NS_PER_MS + slack_ns
