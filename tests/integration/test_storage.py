@@ -468,6 +468,32 @@ async def test_wait_durable_on_asyncio_loop(backend: Backend, engine: Engine) ->
         await asyncio.to_thread(j.close)
 
 
+async def test_a_batch_committed_inline_is_delivered_after_the_writer_threads_batch_before_it(
+    backend: Backend, engine: Engine
+) -> None:
+    """The writer thread commits 1..4 and its callback waits for the loop; the loop then commits 5 inline. The
+    subscribers must still see 1..5 in order (a journal stream skipped 1..4 when 5 came first)."""
+    loop = asyncio.get_running_loop()
+    j = Journal(engine, inline=True).start()
+    bridge = AsyncDurability(j, loop)
+    published: list[int] = []
+    bridge.on_committed(lambda records: published.extend(r.seq for r in records))
+    try:
+        for i in range(4):
+            j.append("new", f"O-{i}", {"i": i}, TS0 + i)
+        j.wake()
+        assert j.flush(10)  # blocks the loop: the writer thread's callback for 1..4 cannot run yet
+        assert published == []
+        j.append("new", "O-5", {"i": 5}, TS0 + 5)
+        assert j.commit_inline()
+        await asyncio.wait_for(bridge.wait_durable(5), 10)
+        await asyncio.sleep(0)  # the writer thread's callback, had it been left behind
+        assert published == [1, 2, 3, 4, 5]
+    finally:
+        bridge.close()
+        await asyncio.to_thread(j.close)
+
+
 # ---------------------------------------------------------------------------------------------- stores
 
 

@@ -1,11 +1,16 @@
 """Bridge from the journal's writer thread to an asyncio loop.
 
-``AsyncDurability(journal, loop)`` registers one commit listener. For each committed batch it makes ONE
-``loop.call_soon_threadsafe`` call; on the loop that callback advances its view of the durable seq, wakes
-every ``wait_durable`` waiter that is now satisfied (waiters sit in a heap ordered by seq, so waking is
-O(k log n) for k woken) and then runs the ``on_committed`` subscribers with the batch's records. Batches
-arrive in seq order, so subscribers see every record exactly once, in seq order, and only after it is
-durable (the order path publishes execution reports from such a subscriber).
+``AsyncDurability(journal, loop)`` registers one commit listener. Each committed batch joins a queue in seq
+order (the journal commits in seq order); the loop drains that queue (one ``loop.call_soon_threadsafe`` call per
+batch the writer thread commits; at once for a batch committed inline on the loop itself). For each batch it
+advances its view of the durable seq, wakes every ``wait_durable`` waiter that is now satisfied (waiters sit in a
+heap ordered by seq, so waking is O(k log n) for k woken) and then runs the ``on_committed`` subscribers with the
+batch's records. Subscribers see every record exactly once, in seq order, and only after it is durable (the
+order path publishes execution reports from such a subscriber).
+
+The queue is what keeps that order: a batch the writer thread committed may still wait for its callback when
+the loop commits the next batch inline; delivering the inline one first would hand subscribers seq 49 before
+45..48 (a journal stream that drops what is older than the last seq it sent would skip them).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import heapq
 import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from .journal import Journal, JournalRecord
@@ -35,6 +41,8 @@ class AsyncDurability:
         self._tiebreak = itertools.count()
         self._subscribers: tuple[CommittedCallback, ...] = ()
         self._closed = False
+        self._committed: deque[tuple[int, list[JournalRecord]]] = deque()  # appended by any thread, in seq order
+        self._draining = False
         journal.add_commit_listener(self._on_commit_thread)
 
     @property
@@ -45,13 +53,28 @@ class AsyncDurability:
     # ---------------------------------------------------------------- called from the writer thread
 
     def _on_commit_thread(self, upto_seq: int, records: list[JournalRecord]) -> None:
+        self._committed.append((upto_seq, records))  # called under the journal's write lock: in seq order
         if threading.get_ident() == self._loop_thread:  # an inline commit on the loop itself
-            self._on_commit_loop(upto_seq, records)
+            self._drain()
             return
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._on_commit_loop, upto_seq, records)
+            self._loop.call_soon_threadsafe(self._drain)
 
     # ---------------------------------------------------------------- on the loop
+
+    def _drain(self) -> None:
+        """Deliver every committed batch not yet delivered, oldest first. A subscriber that commits inline (and
+        so calls this again) only queues its batch: the outer call delivers it after the one in hand."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            committed = self._committed
+            while committed:
+                upto_seq, records = committed.popleft()
+                self._on_commit_loop(upto_seq, records)
+        finally:
+            self._draining = False
 
     def _on_commit_loop(self, upto_seq: int, records: list[JournalRecord]) -> None:
         if upto_seq > self._durable:
