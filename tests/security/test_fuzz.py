@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from tests.desk_runner import DeskProcess, write_desk
 from tradingdesk.security.policy import RPC_RULES, SERVICE
 from tradingdesk.v1 import (
+    clock_pb2,
     common_pb2,
     compliance_pb2,
     market_data_pb2,
@@ -46,6 +47,7 @@ SERVICES = {
     "tradingdesk.v1.RiskService": ("risk", risk_pb2),
     "tradingdesk.v1.ComplianceService": ("compliance", compliance_pb2),
     "tradingdesk.v1.MonitoringService": ("monitoring", monitoring_pb2),
+    "tradingdesk.v1.ClockService": ("routing", clock_pb2),  # served by every service; routing's stands for all
 }
 MUTATING = {name for name, rule in RPC_RULES.items() if rule.privileged} | {
     f"/tradingdesk.v1.OrderService/{m}" for m in ("SubmitOrder", "CancelOrder", "ReplaceOrder", "OrderSession")
