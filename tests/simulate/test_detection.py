@@ -127,7 +127,8 @@ def test_faults_without_an_alert_to_expect_say_why_and_ends_are_not_injections(d
     ]
     assert [d.note for d in found] == [
         "a burst is load, not a failure",
-        "not yet: the desk has no alert for a venue away or refusing",
+        "not yet: the desk's own checks have no venue alert (a timeout raises Prometheus' VenueNotAcknowledging;"
+        " away and reject_all raise none)",
         "not yet: the desk's own checks run in monitoring; only Prometheus' ServiceDown sees it",
     ]
 

@@ -107,7 +107,16 @@ def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
     if kind == "burst":
         return "", {}, "a burst is load, not a failure"
     if kind == "venue_fault":
-        return "", {}, "not yet: the desk has no alert for a venue away or refusing"
+        return (
+            "",
+            {},
+            (
+                "not yet: the desk's own checks have no venue alert (a timeout raises Prometheus' "
+                "VenueNotAcknowledging; away and reject_all raise none)"
+            ),
+        )
+    if kind == "database_down":
+        return "", {}, "not yet: the desk's own checks have no journal alert (Prometheus' JournalWriteFailing has)"
     return "", {}, f"not yet: no alert is defined for a {kind} fault"
 
 
