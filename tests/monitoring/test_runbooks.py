@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.desk_runner import DeskProcess, write_desk
+from tests.desk_runner import DeskProcess, wait_until, write_desk
 from tests.integration.test_feed_runbook import run_step, runbook_steps
 from tradingdesk.spec import load_desk
 from tradingdesk.spec.alerting import alerts
@@ -35,6 +35,11 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskProcess]:
     proc = DeskProcess(write_desk(tmp_path_factory.mktemp("monitoring-runbooks")))
     try:
         proc.wait_up()
+        # "is up" is each service serving; the monitoring service's picture of them is its last refresh, which
+        # on a busy machine can predate the last of them binding its port (CI: routing, risk and compliance
+        # listed UNREACHABLE right after the desk was up)
+        status = 'tradingdesk monitoring status -f "$DESK_SPEC"'
+        wait_until(lambda: "desk: healthy" in run_step(proc, status), 60, what="monitoring to see the desk healthy")
         yield proc
     finally:
         assert proc.stop() == 0
