@@ -10,6 +10,11 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+# A compiler and OpenSSL's headers for the audit log's C loop (services/tradingdesk/audit/_native.c), this stage
+# only: the final image has the built module and the libcrypto the slim image already ships for Python's ssl.
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends gcc libc6-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/tradingdesk
 ENV PATH=/opt/tradingdesk/bin:$PATH
 WORKDIR /src

@@ -39,6 +39,11 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+try:
+    from tradingdesk.audit import _native
+except ImportError:  # not built here: the pure-Python twins run
+    _native = None
+
 FORMAT_VERSION = 2
 READABLE_VERSIONS = frozenset({1, 2})
 SOURCE_JOURNAL = "journal"
@@ -129,6 +134,17 @@ def encode_record(index: int, e: Entry) -> bytes:
 
 
 def encode_records(first_index: int, entries: Sequence[Entry]) -> tuple[bytes, list[bytes]]:
+    """The canonical bytes of ``entries`` at ``first_index`` on: one bytes object per record (as ``encode_record``
+    gives) and the buffer the spool appends (each record followed by a newline). The C loop of ``_native`` where
+    it was built and handles the batch, ``encode_records_py`` (the definition) otherwise: same bytes."""
+    if _native is not None:
+        encoded = _native.encode_records(first_index, entries)
+        if encoded is not None:
+            return encoded
+    return encode_records_py(first_index, entries)
+
+
+def encode_records_py(first_index: int, entries: Sequence[Entry]) -> tuple[bytes, list[bytes]]:
     """The canonical bytes of ``entries`` at ``first_index`` on: one bytes object per record (as ``encode_record``
     gives) and the buffer the spool appends (each record followed by a newline). For the audit log's batches: the
     quoted source and incarnation (the same for a whole run of records) are formatted once per pair, not per
@@ -247,4 +263,5 @@ __all__ = [
     "encode_payload",
     "encode_record",
     "encode_records",
+    "encode_records_py",
 ]

@@ -101,6 +101,10 @@ class Spool:
         self.cut_size = self.cuts[-1][1] if self.cuts else 0
         self.hashes = HashStore(directory / "hashes")
         self._fd_lock = threading.Lock()
+        # Encoded batches not yet handed to the file: ``sync`` writes them. Own lock, so ``write`` never waits
+        # for a sync in progress.
+        self._unwritten: list[bytes] = []
+        self._unwritten_lock = threading.Lock()
         # One writer at a time, whatever the caller: a cancelled asyncio task does not stop its thread.
         self._writer_lock = threading.Lock()
         self._failed: BaseException | None = None
@@ -134,10 +138,13 @@ class Spool:
         return records
 
     def write(self, entries: list[Entry]) -> list[bytes]:
-        """Number, encode and write ``entries`` without waiting for the disk: durable after the next ``sync``.
+        """Number, encode and hash ``entries`` without touching the disk: durable after the next ``sync``, which
+        writes them to the open file.
 
         Split from ``sync`` so a caller can encode the next batch while the disk takes this one (one writer
-        calls ``write``; ``sync`` may run on another thread at the same time)."""
+        calls ``write``; ``sync`` may run on another thread at the same time). The file write is ``sync``'s too:
+        a ``write()`` appending to the page an fdatasync is writing back waits for that fdatasync (stable pages),
+        which made the two run one after the other."""
         if not entries:
             return []
         with self._writer_lock:
@@ -150,9 +157,8 @@ class Spool:
 
     def _write(self, entries: list[Entry]) -> list[bytes]:
         data, records = encode_records(self.size, entries)
-        written = os.write(self._open_fd, data)
-        while written < len(data):  # a short write (disk nearly full): finish or raise
-            written += os.write(self._open_fd, data[written:])
+        with self._unwritten_lock:
+            self._unwritten.append(data)
         self._open_records.extend(records)
         self.hashes.extend(leaf_hashes(records))
         self.hashes.flush()
@@ -162,7 +168,13 @@ class Spool:
         """Everything written so far is on disk when this returns."""
         with self._fd_lock:  # a cut may be swapping the open file
             self._check_not_failed()
+            with self._unwritten_lock:
+                data = b"".join(self._unwritten)
+                self._unwritten.clear()
             try:
+                written = os.write(self._open_fd, data) if data else 0
+                while written < len(data):  # a short write (disk nearly full): finish or raise
+                    written += os.write(self._open_fd, data[written:])
                 os.fdatasync(self._open_fd)
             except BaseException as exc:
                 self._failed = exc
@@ -205,6 +217,8 @@ class Spool:
             old_fd = self._open_fd
             self._open_fd = os.open(self._open_path(end), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             os.close(old_fd)
+            with self._unwritten_lock:
+                self._unwritten.clear()  # records the segment just made durable
         _fsync_dir(self.dir)
         old_path.unlink()
         self._open_records = []
