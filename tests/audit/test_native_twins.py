@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradingdesk.audit import merkle, record
+from tradingdesk.audit import merkle, record, spool
 from tradingdesk.audit.record import SOURCES, Entry, RecordError, canonical_payload, decode_record, encode_payload
 
 native = pytest.importorskip("tradingdesk.audit._native", reason="the C extension was not built here")
@@ -103,3 +103,21 @@ def test_the_spool_runs_the_c_loops() -> None:
     assert merkle.leaf_hashes is native.leaf_hashes
     assert merkle.parent_hashes is native.parent_hashes
     assert record._native is native
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), max_size=41))
+def test_joined_parent_hashes_are_the_twins(nodes: list[bytes]) -> None:
+    joined = b"".join(nodes)
+    assert native.parent_hashes_joined(joined) == merkle.parent_hashes_joined_py(joined)
+    assert native.parent_hashes_joined(joined) == b"".join(merkle.parent_hashes_py(nodes))
+    with pytest.raises(ValueError, match="not a whole number of 32-byte hashes"):
+        native.parent_hashes_joined(joined + b"x")
+
+
+@settings(max_examples=100, deadline=None)
+@given(first=st.integers(0, 2**40), batch=st.lists(entries(), max_size=300))
+def test_encode_and_hash_is_encode_then_hash(first: int, batch: list[Entry]) -> None:
+    """Up to 300 records: batches of 256 and more are hashed by two threads."""
+    data, records = record.encode_records_py(first, batch)
+    assert spool.encode_and_hash(first, batch) == (data, records, b"".join(merkle.leaf_hashes_py(records)))

@@ -21,6 +21,7 @@ from tests.audit.logs import (
 from tradingdesk.audit import spool as spool_module
 from tradingdesk.audit.checkpoint import SignerKey
 from tradingdesk.audit.fs_bucket import FilesystemBucket
+from tradingdesk.audit.merkle import leaf_hashes
 from tradingdesk.audit.record import (
     KIND_INCARNATION,
     SOURCE_COMPLIANCE,
@@ -179,6 +180,12 @@ def version_1_records(first_index: int, entries: list[Entry]) -> tuple[bytes, li
     return b"".join(r + b"\n" for r in records), records
 
 
+def version_1_encoded(first_index: int, entries: list[Entry]) -> tuple[bytes, list[bytes], bytes]:
+    """``spool.encode_and_hash`` as the first version of the format would give it."""
+    data, records = version_1_records(first_index, entries)
+    return data, records, b"".join(leaf_hashes(records))
+
+
 def test_each_source_journal_runs_on_its_own_and_a_risk_gap_is_named(tmp_path: Path, monkeypatch) -> None:
     """Version 1 records (written before risk was a source) then version 2 records of two sources interleaved:
     each source's seqs are checked on their own; a risk change missing between two is named."""
@@ -188,7 +195,7 @@ def test_each_source_journal_runs_on_its_own_and_a_risk_gap_is_named(tmp_path: P
     spool = Spool(tmp_path / "spool")
     journal = "a" * 32
     with monkeypatch.context() as m:  # a log begun by the first version of the format
-        m.setattr(spool_module, "encode_records", version_1_records)
+        m.setattr(spool_module, "encode_and_hash", version_1_encoded)
         spool.append(journal_entries(journal, range(1, 6)))
         seal_all(spool, bucket, signer)
     spool.append(journal_entries(journal, range(6, 9)) + risk_entries("r" * 32, range(1, 4)))

@@ -14,13 +14,23 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <Python.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <structmember.h>
 
 #define HASH_SIZE 32
 
-static PyObject *name_ts_ns, *name_source, *name_incarnation, *name_seq, *name_kind, *name_order_id,
-    *name_payload_json;
+#define FIELDS 7
+/* Entry's fields in record.py's order; the slot offsets of the one Entry type seen (a slots dataclass), read
+ * once: a slot read is then a load, not a generic getattr (7 per record were 40% of the encoding). */
+static PyObject *field_names[FIELDS];
+static PyTypeObject *entry_type;
+static Py_ssize_t entry_offsets[FIELDS];
+
+/* Batches of at least this many records are hashed by two threads (the GIL released): SHA-256 of a 480-byte
+ * record is about 0.28 us, most of what a record costs. */
+#define PARALLEL_HASH_MIN 256
 
 /* ------------------------------------------------------------------ hashing */
 
@@ -42,6 +52,37 @@ static void node(const char *left, const char *right, unsigned char *out) {
     SHA256_Init(&ctx);
     SHA256_Update(&ctx, buf, sizeof buf);
     SHA256_Final(out, &ctx);
+}
+
+typedef struct {
+    const char *const *data;
+    const Py_ssize_t *sizes;
+    unsigned char *digests;
+    Py_ssize_t start, end;
+} LeafJob;
+
+static void *leaf_job(void *arg) {
+    LeafJob *job = arg;
+    for (Py_ssize_t i = job->start; i < job->end; i++)
+        leaf(job->data[i], job->sizes[i], job->digests + i * HASH_SIZE);
+    return NULL;
+}
+
+/* Leaf hashes of ``n`` buffers into ``digests``; call without the GIL. Two threads for a large batch (the second
+ * half on a thread of its own; if it cannot be started, this thread does both halves). */
+static void leaves_of(const char *const *data, const Py_ssize_t *sizes, Py_ssize_t n, unsigned char *digests) {
+    LeafJob first = {data, sizes, digests, 0, n}, second = first;
+    pthread_t thread;
+    int started = 0;
+    if (n >= PARALLEL_HASH_MIN) {
+        first.end = second.start = n / 2;
+        started = pthread_create(&thread, NULL, leaf_job, &second) == 0;
+    }
+    leaf_job(&first);
+    if (started)
+        pthread_join(thread, NULL);
+    else if (first.end < n)
+        leaf_job(&second);
 }
 
 /* A list of ``n`` 32-byte bytes objects from ``digests`` (n * 32 bytes). */
@@ -83,7 +124,7 @@ static PyObject *leaf_hashes(PyObject *self, PyObject *records) {
         sizes[i] = PyBytes_GET_SIZE(items[i]);
     }
     /* ``seq`` holds every record: their buffers stay put while other threads run. */
-    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = 0; i < n; i++) leaf(data[i], sizes[i], digests + i * HASH_SIZE);
+    Py_BEGIN_ALLOW_THREADS leaves_of(data, sizes, n, digests);
     Py_END_ALLOW_THREADS out = digest_list(digests, n);
 done:
     PyMem_Free(data);
@@ -124,6 +165,26 @@ done:
     return out;
 }
 
+static PyObject *parent_hashes_joined(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *out = NULL;
+    if (view.len % HASH_SIZE) {
+        PyErr_Format(PyExc_ValueError, "%zd bytes are not a whole number of 32-byte hashes", view.len);
+        goto done;
+    }
+    Py_ssize_t parents = view.len / (2 * HASH_SIZE);
+    if ((out = PyBytes_FromStringAndSize(NULL, parents * HASH_SIZE)) == NULL)
+        goto done;
+    const char *nodes = view.buf;
+    unsigned char *digests = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = 0; i < parents; i++)
+        node(nodes + 2 * i * HASH_SIZE, nodes + (2 * i + 1) * HASH_SIZE, digests + i * HASH_SIZE);
+    Py_END_ALLOW_THREADS done : PyBuffer_Release(&view);
+    return out;
+}
+
 /* ------------------------------------------------------------------ encoding */
 
 typedef struct {
@@ -155,6 +216,21 @@ static void put(Buffer *b, const char *text, size_t size) {
 
 #define PUT_LITERAL(b, s) put((b), (s), sizeof(s) - 1)
 
+/* Decimal digits of ``v`` as Python's str(int) gives them; the caller reserved 21 bytes. */
+static void put_int(Buffer *b, long long v) {
+    char digits[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        b->data[b->size++] = '-';
+    while (n)
+        b->data[b->size++] = digits[--n];
+}
+
 /* 1 if ``s`` is a str that json's encode_basestring_ascii copies unchanged between its quotes (every character
  * printable ASCII, no quote or backslash); 0 otherwise. */
 static int plain_string(PyObject *s) {
@@ -168,14 +244,12 @@ static int plain_string(PyObject *s) {
     return 1;
 }
 
-static int put_quoted(Buffer *b, PyObject *s) {
+/* ``s`` between quotes; the caller reserved its length + 2. */
+static void put_quoted(Buffer *b, PyObject *s) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (reserve(b, (size_t)n + 2) < 0)
-        return -1;
-    put(b, "\"", 1);
+    b->data[b->size++] = '"';
     put(b, (const char *)PyUnicode_1BYTE_DATA(s), (size_t)n);
-    put(b, "\"", 1);
-    return 0;
+    b->data[b->size++] = '"';
 }
 
 /* 1 and ``*out`` if ``v`` is an int that fits 64 bits; 0 otherwise (error cleared). */
@@ -191,74 +265,108 @@ static int small_int(PyObject *v, long long *out) {
     return 1;
 }
 
-/* Appends one record; 1 done, 0 not handled here (the twin formats it), -1 error. */
+/* Reads the slot offsets of ``type`` if it is a slots class holding every field; 0 if it is not. */
+static int learn_entry_type(PyTypeObject *type) {
+    Py_ssize_t offsets[FIELDS];
+    for (int i = 0; i < FIELDS; i++) {
+        PyObject *descr = _PyType_Lookup(type, field_names[i]); /* borrowed */
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type))
+            return 0;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX)
+            return 0;
+        offsets[i] = member->offset;
+    }
+    memcpy(entry_offsets, offsets, sizeof offsets);
+    Py_XSETREF(entry_type, (PyTypeObject *)Py_NewRef(type));
+    return 1;
+}
+
+/* The fields of ``entry`` into ``f`` (new references); -1 with an error set if one is missing. */
+static int fields_of(PyObject *entry, PyObject **f) {
+    if (Py_TYPE(entry) == entry_type || learn_entry_type(Py_TYPE(entry))) {
+        for (int i = 0; i < FIELDS; i++) {
+            PyObject *v = *(PyObject **)((char *)entry + entry_offsets[i]);
+            if (v == NULL) {
+                for (int j = 0; j < i; j++)
+                    Py_CLEAR(f[j]);
+                PyErr_SetObject(PyExc_AttributeError, field_names[i]);
+                return -1;
+            }
+            f[i] = Py_NewRef(v);
+        }
+        return 0;
+    }
+    for (int i = 0; i < FIELDS; i++)
+        if ((f[i] = PyObject_GetAttr(entry, field_names[i])) == NULL) {
+            for (int j = 0; j < i; j++)
+                Py_CLEAR(f[j]);
+            return -1;
+        }
+    return 0;
+}
+
+/* Appends one record and its newline; 1 done, 0 not handled here (the twin formats it), -1 error. */
 static int put_record(Buffer *b, long long index, PyObject *entry) {
-    PyObject *f[7] = {NULL};
-    PyObject *names[7] = {name_ts_ns, name_source, name_incarnation, name_seq, name_kind, name_order_id,
-                          name_payload_json};
-    int result = -1;
-    for (int i = 0; i < 7; i++)
-        if ((f[i] = PyObject_GetAttr(entry, names[i])) == NULL)
-            goto done;
+    PyObject *f[FIELDS] = {NULL};
+    if (fields_of(entry, f) < 0)
+        return -1;
+    int result = 0;
     long long ts_ns, seq;
-    result = 0;
     if (!small_int(f[0], &ts_ns) || !small_int(f[3], &seq))
         goto done;
     if (!plain_string(f[1]) || !plain_string(f[2]) || !plain_string(f[4]) || !plain_string(f[5]))
         goto done;
     if (!PyUnicode_CheckExact(f[6]) || !PyUnicode_IS_ASCII(f[6]))
         goto done;
+    size_t size = 128 + 3 * 21; /* the keys, quotes and three numbers */
+    for (int i = 1; i < FIELDS; i++)
+        if (i != 3)
+            size += (size_t)PyUnicode_GET_LENGTH(f[i]);
     result = -1;
-    char number[96];
-    int len = snprintf(number, sizeof number, "{\"v\":2,\"index\":%lld,\"ts_ns\":%lld", index, ts_ns);
-    if (reserve(b, (size_t)len + 16) < 0)
+    if (reserve(b, size) < 0)
         goto done;
-    put(b, number, (size_t)len);
+    PUT_LITERAL(b, "{\"v\":2,\"index\":");
+    put_int(b, index);
+    PUT_LITERAL(b, ",\"ts_ns\":");
+    put_int(b, ts_ns);
     PUT_LITERAL(b, ",\"source\":");
-    if (put_quoted(b, f[1]) < 0)
-        goto done;
-    if (reserve(b, 64) < 0)
-        goto done;
+    put_quoted(b, f[1]);
     PUT_LITERAL(b, ",\"incarnation\":");
-    if (put_quoted(b, f[2]) < 0)
-        goto done;
-    len = snprintf(number, sizeof number, ",\"seq\":%lld,\"kind\":", seq);
-    if (reserve(b, (size_t)len + 16) < 0)
-        goto done;
-    put(b, number, (size_t)len);
-    if (put_quoted(b, f[4]) < 0)
-        goto done;
-    if (reserve(b, 32) < 0)
-        goto done;
+    put_quoted(b, f[2]);
+    PUT_LITERAL(b, ",\"seq\":");
+    put_int(b, seq);
+    PUT_LITERAL(b, ",\"kind\":");
+    put_quoted(b, f[4]);
     PUT_LITERAL(b, ",\"order_id\":");
-    if (put_quoted(b, f[5]) < 0)
-        goto done;
-    Py_ssize_t payload = PyUnicode_GET_LENGTH(f[6]);
-    if (reserve(b, (size_t)payload + 16) < 0)
-        goto done;
+    put_quoted(b, f[5]);
     PUT_LITERAL(b, ",\"payload\":");
-    put(b, (const char *)PyUnicode_1BYTE_DATA(f[6]), (size_t)payload);
+    put(b, (const char *)PyUnicode_1BYTE_DATA(f[6]), (size_t)PyUnicode_GET_LENGTH(f[6]));
     PUT_LITERAL(b, "}\n");
     result = 1;
 done:
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < FIELDS; i++)
         Py_XDECREF(f[i]);
     return result;
 }
 
-static PyObject *encode_records(PyObject *self, PyObject *args) {
+/* ``(data, records)``, or with ``with_leaves`` ``(data, records, leaf hashes joined)``; None where the twin must. */
+static PyObject *encode(PyObject *args, const char *format, int with_leaves) {
     long long first_index;
     PyObject *entries;
-    if (!PyArg_ParseTuple(args, "LO:encode_records", &first_index, &entries))
+    if (!PyArg_ParseTuple(args, format, &first_index, &entries))
         return NULL;
-    PyObject *seq = PySequence_Fast(entries, "encode_records takes a sequence of entries");
+    PyObject *seq = PySequence_Fast(entries, "takes a sequence of entries");
     if (seq == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
     Buffer b = {NULL, 0, 0};
     size_t *ends = PyMem_Malloc(sizeof(size_t) * (n ? n : 1));
-    PyObject *data = NULL, *records = NULL, *out = NULL;
+    const char **starts = NULL;
+    Py_ssize_t *sizes = NULL;
+    unsigned char *digests = NULL;
+    PyObject *data = NULL, *records = NULL, *leaves = NULL, *out = NULL;
     if (ends == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -273,6 +381,24 @@ static PyObject *encode_records(PyObject *self, PyObject *args) {
         }
         ends[i] = b.size;
     }
+    if (with_leaves) {
+        starts = PyMem_Malloc(sizeof(char *) * (n ? n : 1));
+        sizes = PyMem_Malloc(sizeof(Py_ssize_t) * (n ? n : 1));
+        digests = PyMem_Malloc((size_t)HASH_SIZE * (n ? n : 1));
+        if (starts == NULL || sizes == NULL || digests == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            size_t start = i ? ends[i - 1] : 0;
+            starts[i] = b.data + start;
+            sizes[i] = (Py_ssize_t)(ends[i] - 1 - start); /* without the newline */
+        }
+        Py_BEGIN_ALLOW_THREADS leaves_of(starts, sizes, n, digests);
+        Py_END_ALLOW_THREADS leaves = PyBytes_FromStringAndSize((const char *)digests, n * HASH_SIZE);
+        if (leaves == NULL)
+            goto done;
+    }
     data = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.size);
     records = PyList_New(n);
     if (data == NULL || records == NULL)
@@ -285,14 +411,26 @@ static PyObject *encode_records(PyObject *self, PyObject *args) {
         PyList_SET_ITEM(records, i, r);
         start = ends[i];
     }
-    out = PyTuple_Pack(2, data, records);
+    out = with_leaves ? PyTuple_Pack(3, data, records, leaves) : PyTuple_Pack(2, data, records);
 done:
     Py_XDECREF(data);
     Py_XDECREF(records);
+    Py_XDECREF(leaves);
     PyMem_Free(b.data);
     PyMem_Free(ends);
+    PyMem_Free(starts);
+    PyMem_Free(sizes);
+    PyMem_Free(digests);
     Py_DECREF(seq);
     return out;
+}
+
+static PyObject *encode_records(PyObject *self, PyObject *args) {
+    return encode(args, "LO:encode_records", 0);
+}
+
+static PyObject *encode_and_hash(PyObject *self, PyObject *args) {
+    return encode(args, "LO:encode_and_hash", 1);
 }
 
 /* ------------------------------------------------------------------ module */
@@ -303,6 +441,11 @@ static PyMethodDef methods[] = {
      "SHA-256(0x01 || left || right) of each pair of nodes; an odd last node has no parent yet."},
     {"encode_records", encode_records, METH_VARARGS,
      "(first_index, entries) -> (data, records) as record.encode_records gives, or None where the twin must."},
+    {"encode_and_hash", encode_and_hash, METH_VARARGS,
+     "(first_index, entries) -> (data, records, b''.join(leaf_hashes(records))) in one pass, or None where the "
+     "twin must."},
+    {"parent_hashes_joined", parent_hashes_joined, METH_O,
+     "parent_hashes over 32-byte hashes joined in one buffer, joined the same way."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -311,11 +454,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tradingdesk.audit._n
                                     methods};
 
 PyMODINIT_FUNC PyInit__native(void) {
-    const char *names[] = {"ts_ns", "source", "incarnation", "seq", "kind", "order_id", "payload_json"};
-    PyObject **slots[] = {&name_ts_ns, &name_source, &name_incarnation, &name_seq, &name_kind, &name_order_id,
-                          &name_payload_json};
-    for (int i = 0; i < 7; i++)
-        if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL)
+    const char *names[FIELDS] = {"ts_ns", "source", "incarnation", "seq", "kind", "order_id", "payload_json"};
+    for (int i = 0; i < FIELDS; i++)
+        if ((field_names[i] = PyUnicode_InternFromString(names[i])) == NULL)
             return NULL;
     return PyModule_Create(&module);
 }

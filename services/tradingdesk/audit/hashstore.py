@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tradingdesk.audit.merkle import HASH_SIZE, node_hash, parent_hashes, root_hash
+from tradingdesk.audit.merkle import HASH_SIZE, node_hash, parent_hashes_joined, root_hash
 
 _MAX_LEVELS = 64
 
@@ -24,7 +24,7 @@ class HashStore:
         directory.mkdir(parents=True, exist_ok=True)
         self._fds: list[int] = []
         self._written: list[int] = []  # nodes in each level's file
-        self._pending: list[list[bytes]] = []  # nodes computed but not yet written, per level
+        self._pending: list[bytearray] = []  # nodes computed but not yet written, per level, joined
         level = 0
         while level < _MAX_LEVELS and (level == 0 or self._path(level).exists()):
             self._add_level()
@@ -37,10 +37,7 @@ class HashStore:
     def node(self, level: int, index: int) -> bytes:
         if level >= len(self._fds) or index >= self.size >> level:
             raise IndexError(f"no node {level}/{index} in a tree of {self.size}")
-        written = self._written[level]
-        if index >= written:
-            return self._pending[level][index - written]
-        return os.pread(self._fds[level], HASH_SIZE, index * HASH_SIZE)
+        return self.node_at(level, index)
 
     def leaves(self, start: int, end: int) -> bytes:
         """The leaf hashes of records ``[start, end)``, concatenated."""
@@ -52,38 +49,38 @@ class HashStore:
 
     # ---------------------------------------------------------------- writing
 
-    def extend(self, leaves: list[bytes]) -> None:
-        """Append leaf hashes and every parent node they complete."""
-        if not leaves:
+    def extend(self, leaves: bytes | list[bytes]) -> None:
+        """Append leaf hashes (a list, or joined in one buffer) and every parent node they complete."""
+        new = leaves if isinstance(leaves, bytes | bytearray) else b"".join(leaves)
+        if not new:
             return
-        new = leaves
-        first = self.size  # index of new[0] at this level
+        first = self.size  # index of the first new node at this level
         level = 0
         while new:
             if level == len(self._fds):
                 self._add_level()
-            self._pending[level].extend(new)
+            self._pending[level] += new
             if first % 2:  # the first new node is a right child: its left sibling is already stored
-                nodes, start = [self.node_at(level, first - 1), *new], first - 1
+                nodes, start = self.node_at(level, first - 1) + new, first - 1
             else:
                 nodes, start = new, first
-            new = parent_hashes(nodes)
+            new = parent_hashes_joined(nodes)
             first = start // 2
             level += 1
-        self.size += len(leaves)
+        self.size += len(leaves) if isinstance(leaves, list) else len(leaves) // HASH_SIZE
 
     def node_at(self, level: int, index: int) -> bytes:
         """Like ``node``, for nodes of a level being extended (the size is not updated yet)."""
-        written = self._written[level]
-        if index >= written:
-            return self._pending[level][index - written]
+        at = index - self._written[level]
+        if at >= 0:
+            return bytes(self._pending[level][at * HASH_SIZE : (at + 1) * HASH_SIZE])
         return os.pread(self._fds[level], HASH_SIZE, index * HASH_SIZE)
 
     def flush(self) -> None:
         for level, pending in enumerate(self._pending):
             if pending:
-                os.pwrite(self._fds[level], b"".join(pending), self._written[level] * HASH_SIZE)
-                self._written[level] += len(pending)
+                os.pwrite(self._fds[level], pending, self._written[level] * HASH_SIZE)
+                self._written[level] += len(pending) // HASH_SIZE
                 pending.clear()
 
     def sync(self) -> None:
@@ -114,7 +111,7 @@ class HashStore:
         fd = os.open(self._path(level), os.O_RDWR | os.O_CREAT, 0o644)
         self._fds.append(fd)
         self._written.append(os.fstat(fd).st_size // HASH_SIZE)
-        self._pending.append([])
+        self._pending.append(bytearray())
 
     def _repair(self, size: int) -> None:
         """Make every level hold exactly the complete subtrees of ``size`` leaves: drop what lies beyond,

@@ -48,12 +48,18 @@ def parent_hashes_py(nodes: Sequence[bytes]) -> list[bytes]:
     return list(map(_digest, map(_sha256, map(add, map(add, repeat(b"\x01"), nodes[0::2]), nodes[1::2]))))
 
 
+def parent_hashes_joined_py(nodes: bytes) -> bytes:
+    """``parent_hashes`` over hashes joined in one buffer, joined the same way (what the hash store keeps)."""
+    return b"".join(parent_hashes_py([nodes[i : i + HASH_SIZE] for i in range(0, len(nodes), HASH_SIZE)]))
+
+
 try:  # the same hashes from one C loop per batch (audit/_native.c), where it was built
     from tradingdesk.audit import _native
 except ImportError:
     _native = None
 leaf_hashes: Callable[[Iterable[bytes]], list[bytes]] = _native.leaf_hashes if _native else leaf_hashes_py
 parent_hashes: Callable[[Sequence[bytes]], list[bytes]] = _native.parent_hashes if _native else parent_hashes_py
+parent_hashes_joined: Callable[[bytes], bytes] = _native.parent_hashes_joined if _native else parent_hashes_joined_py
 
 
 class ProofError(ValueError):

@@ -46,6 +46,11 @@ from tradingdesk.audit.segment import (
     segment_name,
 )
 
+try:  # encoding and leaf hashes in one C pass (audit/_native.c), where it was built
+    from tradingdesk.audit._native import encode_and_hash as _encode_and_hash
+except ImportError:
+    _encode_and_hash = None
+
 _SEALED = "sealed"
 _HASHES_SYNCED = "hashes-synced"
 _MAX = 2**63
@@ -88,6 +93,17 @@ def write_file_durably(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+
+
+def encode_and_hash(first_index: int, entries: list[Entry]) -> tuple[bytes, list[bytes], bytes]:
+    """``encode_records`` and the records' leaf hashes (joined in one buffer): one C pass where it was built (each
+    record hashed while its bytes are still in the cache, a large batch by two threads), the twins otherwise."""
+    if _encode_and_hash is not None:
+        encoded = _encode_and_hash(first_index, entries)
+        if encoded is not None:
+            return encoded
+    data, records = encode_records(first_index, entries)
+    return data, records, b"".join(leaf_hashes(records))
 
 
 class Spool:
@@ -156,11 +172,11 @@ class Spool:
                 raise
 
     def _write(self, entries: list[Entry]) -> list[bytes]:
-        data, records = encode_records(self.size, entries)
+        data, records, leaves = encode_and_hash(self.size, entries)
         with self._unwritten_lock:
             self._unwritten.append(data)
         self._open_records.extend(records)
-        self.hashes.extend(leaf_hashes(records))
+        self.hashes.extend(leaves)
         self.hashes.flush()
         return records
 
