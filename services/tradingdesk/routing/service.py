@@ -329,12 +329,6 @@ class RoutingService:
 
     def _commit(self) -> None:
         self._commit_scheduled = False
-        import os
-
-        policy = os.environ.get("TD_EXP_COMMIT", "inline")
-        if policy == "thread" or (policy == "adaptive" and self.durability is not None and self.durability.waiting > 1):
-            self.journal.wake()
-            return
         self.journal.commit_inline()
 
     async def _reseat_after_first_quotes(self) -> None:

@@ -90,11 +90,6 @@ class AsyncDurability:
             except Exception:
                 log.exception("on_committed subscriber %r failed", cb)
 
-    @property
-    def waiting(self) -> int:
-        """Callers waiting for a record to become durable."""
-        return len(self._waiters)
-
     async def wait_durable(self, seq: int) -> None:
         """Return once the record with ``seq`` (and every one before it) is durable."""
         if seq <= self._durable or seq <= self._journal.durable_seq:
