@@ -269,6 +269,7 @@ def cmd_monitoring_render(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.runtime.factory import build_service
     from tradingdesk.runtime.lifeline import die_with_parent
+    from tradingdesk.runtime.malloc import limit_arenas
     from tradingdesk.runtime.service import serve_until_signalled
     from tradingdesk.security.expiry import export_certificate_expiry
     from tradingdesk.security.server import for_service
@@ -277,6 +278,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from tradingdesk.telemetry.logs import configure_json_logging, environment_redactor
 
     die_with_parent(dict(os.environ))  # a child of `tradingdesk up` ends with it, even when it is SIGKILLed
+    limit_arenas()  # before grpcio starts its threads
     desk = load_desk(args.file)
     configure_json_logging(
         service=args.service,

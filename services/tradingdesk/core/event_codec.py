@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from sys import intern
 from typing import Any, Protocol
 
 from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
@@ -233,6 +234,10 @@ def terms_payload(terms: OrderTerms) -> dict[str, Any]:
 def _encode_order(ev: OrderEvent) -> dict[str, Any]:
     static = terms_payload(ev.terms)
     payload = {"v": VERSION, **static, "status": ev.status.name}
+    if ev.status is OrderStatus.NEW or not ev.is_open:
+        # resting or done: no event is due soon, and the cache would stay with every resting order (~750 bytes
+        # each); a later event renders the fields again once
+        object.__setattr__(ev.terms, "encoded", None)
     if ev.cum_qty:
         payload["cum_qty"] = format_fixed(ev.cum_qty)
         payload["cum_notional"] = format_fixed(ev.cum_notional)
@@ -351,9 +356,10 @@ def decode_terms(order_id: str, p: Mapping[str, Any]) -> OrderTerms:
     return OrderTerms(
         order_id=order_id,
         client_order_id=p["client_order_id"],
-        account=p["account"],
-        strategy=p.get("strategy", ""),
-        symbol=p["symbol"],
+        # one string object per account and symbol however many orders hold them
+        account=intern(p["account"]),
+        strategy=intern(p.get("strategy", "")),
+        symbol=intern(p["symbol"]),
         side=Side[p["side"]],
         order_type=OrderType[p["order_type"]],
         qty=_units(p["qty"]),

@@ -12,7 +12,9 @@ no locks; everything slow (disk, network) happens elsewhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from sys import intern
 from typing import Any
 
 from tradingdesk.core.clock import Clock
@@ -50,6 +52,8 @@ from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
 EXPIRING = frozenset({TimeInForce.DAY, TimeInForce.GTD})
 """Times in force that expire: DAY at its session's close, GTD at its time."""
 
+log = logging.getLogger(__name__)
+
 
 class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTimeout):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
@@ -77,6 +81,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.max_open_orders = max_open_orders
         self.venue_ack_timeout_ms = venue_ack_timeout_ms
         self.ack_timers: dict[str, Any] = {}  # order id -> its venue ack timer, while PENDING_NEW (ack_timeout.py)
+        self._expiring_at: dict[int, list[str]] = {}  # expiry time -> ids of the orders its one timer expires
         self.ids = ids or IdGenerator("O")
         self.book = OrderBook()
         self.positions = PositionBook()
@@ -175,9 +180,10 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         terms = OrderTerms(
             order_id=self.ids.next(),
             client_order_id=req.client_order_id,
-            account=req.account,
-            strategy=req.strategy,
-            symbol=req.symbol,
+            # one string object per account and symbol however many orders hold them
+            account=intern(req.account),
+            strategy=intern(req.strategy),
+            symbol=intern(req.symbol),
             side=req.side,
             order_type=req.order_type,
             qty=req.qty,
@@ -340,8 +346,20 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
 
     def _schedule_expiry(self, order: Order) -> None:
         """A DAY or GTD order's timer: the clock says how long until its expiry (a replay clock runs faster
-        than the scheduler's time)."""
-        self.scheduler.call_later(self.clock.seconds_until(order.expire_ns), self._expire, order.order_id)
+        than the scheduler's time). One timer per expiry time, not per order: every DAY order of a session
+        expires at its close, and a timer each cost about 400 bytes per resting order."""
+        waiting = self._expiring_at.get(order.expire_ns)
+        if waiting is None:
+            waiting = self._expiring_at[order.expire_ns] = []
+            self.scheduler.call_later(self.clock.seconds_until(order.expire_ns), self._expire_all, order.expire_ns)
+        waiting.append(order.order_id)
+
+    def _expire_all(self, expire_ns: int) -> None:
+        for order_id in self._expiring_at.pop(expire_ns, ()):
+            try:
+                self._expire(order_id)
+            except Exception:  # one order's venue failing its cancel leaves the others to expire
+                log.exception("expiring order %s failed", order_id)
 
     def _expire(self, order_id: str) -> None:
         order = self.book.orders.get(order_id)

@@ -58,7 +58,8 @@ class SpoofingDetector:
         key = (self.owners.of(ev.account), ev.symbol)
         if kind is Activity.NEW or kind is Activity.MODIFY:
             self._open.pop(ev.prior_order_id, None)
-            self._open[ev.order_id] = _Placed(ev, self._near_touch(ev))
+            if self._near_touch(ev):  # only an order placed near the touch can be part of a case
+                self._open[ev.order_id] = _Placed(ev, True)
         elif kind is Activity.FILL:
             self._cases[key].append(_Case(ev))
             if ev.leaves_qty == 0:
