@@ -124,8 +124,10 @@ static PyObject *leaf_hashes(PyObject *self, PyObject *records) {
         sizes[i] = PyBytes_GET_SIZE(items[i]);
     }
     /* ``seq`` holds every record: their buffers stay put while other threads run. */
-    Py_BEGIN_ALLOW_THREADS leaves_of(data, sizes, n, digests);
-    Py_END_ALLOW_THREADS out = digest_list(digests, n);
+    Py_BEGIN_ALLOW_THREADS
+    leaves_of(data, sizes, n, digests);
+    Py_END_ALLOW_THREADS
+    out = digest_list(digests, n);
 done:
     PyMem_Free(data);
     PyMem_Free(sizes);
@@ -155,9 +157,11 @@ static PyObject *parent_hashes(PyObject *self, PyObject *nodes) {
         }
         data[i] = PyBytes_AS_STRING(items[i]);
     }
-    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = 0; i < parents; i++)
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < parents; i++)
         node(data[2 * i], data[2 * i + 1], digests + i * HASH_SIZE);
-    Py_END_ALLOW_THREADS out = digest_list(digests, parents);
+    Py_END_ALLOW_THREADS
+    out = digest_list(digests, parents);
 done:
     PyMem_Free(data);
     PyMem_Free(digests);
@@ -179,9 +183,12 @@ static PyObject *parent_hashes_joined(PyObject *self, PyObject *arg) {
         goto done;
     const char *nodes = view.buf;
     unsigned char *digests = (unsigned char *)PyBytes_AS_STRING(out);
-    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = 0; i < parents; i++)
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < parents; i++)
         node(nodes + 2 * i * HASH_SIZE, nodes + (2 * i + 1) * HASH_SIZE, digests + i * HASH_SIZE);
-    Py_END_ALLOW_THREADS done : PyBuffer_Release(&view);
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&view);
     return out;
 }
 
@@ -394,8 +401,10 @@ static PyObject *encode(PyObject *args, const char *format, int with_leaves) {
             starts[i] = b.data + start;
             sizes[i] = (Py_ssize_t)(ends[i] - 1 - start); /* without the newline */
         }
-        Py_BEGIN_ALLOW_THREADS leaves_of(starts, sizes, n, digests);
-        Py_END_ALLOW_THREADS leaves = PyBytes_FromStringAndSize((const char *)digests, n * HASH_SIZE);
+        Py_BEGIN_ALLOW_THREADS
+        leaves_of(starts, sizes, n, digests);
+        Py_END_ALLOW_THREADS
+        leaves = PyBytes_FromStringAndSize((const char *)digests, n * HASH_SIZE);
         if (leaves == NULL)
             goto done;
     }

@@ -54,6 +54,7 @@ class HashStore:
         new = leaves if isinstance(leaves, bytes | bytearray) else b"".join(leaves)
         if not new:
             return
+        count = len(new) // HASH_SIZE
         first = self.size  # index of the first new node at this level
         level = 0
         while new:
@@ -67,7 +68,7 @@ class HashStore:
             new = parent_hashes_joined(nodes)
             first = start // 2
             level += 1
-        self.size += len(leaves) if isinstance(leaves, list) else len(leaves) // HASH_SIZE
+        self.size += count
 
     def node_at(self, level: int, index: int) -> bytes:
         """Like ``node``, for nodes of a level being extended (the size is not updated yet)."""

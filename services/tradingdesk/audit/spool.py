@@ -35,7 +35,7 @@ from pathlib import Path
 from tradingdesk.audit.checkpoint import Checkpoint, SignerKey
 from tradingdesk.audit.hashstore import HashStore
 from tradingdesk.audit.merkle import consistency_proof, leaf_hashes, root_hash
-from tradingdesk.audit.record import READABLE_VERSIONS, Entry, encode_records
+from tradingdesk.audit.record import READABLE_VERSIONS, Entry, encode_records_py
 from tradingdesk.audit.segment import (
     SEGMENTS_DIR,
     SegmentHeader,
@@ -102,7 +102,7 @@ def encode_and_hash(first_index: int, entries: list[Entry]) -> tuple[bytes, list
         encoded = _encode_and_hash(first_index, entries)
         if encoded is not None:
             return encoded
-    data, records = encode_records(first_index, entries)
+    data, records = encode_records_py(first_index, entries)  # the C pass declined the batch or was not built
     return data, records, b"".join(leaf_hashes(records))
 
 

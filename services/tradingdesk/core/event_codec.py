@@ -207,7 +207,8 @@ def decode_access(ts_ns: int, p: Mapping[str, Any]) -> AccessDecision:
 
 
 def terms_payload(terms: OrderTerms) -> dict[str, Any]:
-    """The order's fixed fields as payload values, rendered once per order and kept on the terms."""
+    """The order's fixed fields as payload values, rendered once and kept on the terms while the order is being
+    worked (``_encode_order`` drops them when it rests or ends)."""
     encoded = terms.encoded
     if encoded is None:
         encoded = {

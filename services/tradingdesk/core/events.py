@@ -40,7 +40,8 @@ class OrderTerms:
     replaces_order_id: str = ""  # set on the order a replace created
     parent_order_id: str = ""
     encoded: dict | None = field(default=None, compare=False, repr=False)
-    """The codec's rendering of these fields, made once per order (``event_codec`` fills it in)."""
+    """The codec's rendering of these fields, kept while the order is being worked (``event_codec`` fills it in
+    and drops it when the order rests or ends)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (a journal snapshot) as its values, without the codec's cache: smaller and faster."""

@@ -25,8 +25,9 @@ from tradingdesk.surveillance.owners import Owners
 
 @dataclass(slots=True)
 class _Placed:
+    """An open order placed near the touch (no other order can be part of a case)."""
+
     event: OrderActivity
-    near_touch: bool
 
 
 @dataclass(slots=True)
@@ -59,14 +60,14 @@ class SpoofingDetector:
         if kind is Activity.NEW or kind is Activity.MODIFY:
             self._open.pop(ev.prior_order_id, None)
             if self._near_touch(ev):  # only an order placed near the touch can be part of a case
-                self._open[ev.order_id] = _Placed(ev, True)
+                self._open[ev.order_id] = _Placed(ev)
         elif kind is Activity.FILL:
             self._cases[key].append(_Case(ev))
             if ev.leaves_qty == 0:
                 self._open.pop(ev.order_id, None)
         elif kind is Activity.CANCEL:
             placed = self._open.pop(ev.order_id, None)
-            if placed is not None and placed.near_touch:
+            if placed is not None:
                 self._attach(key, placed, ev.ts_ns)
         elif kind is Activity.EXPIRE or kind is Activity.REJECT:
             self._open.pop(ev.order_id, None)
