@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from tests.desk_runner import RunningDesk, wait_for, write_desk
-from tests.integration.test_kill_switch import bids, resting
+from tests.integration.test_kill_switch import SYMBOLS, bids, resting
 from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV
 from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
@@ -64,7 +64,9 @@ async def test_a_skewed_routing_clock_is_alerted_and_fails_closed(tmp_path: Path
             assert await skew_alerts() == []
 
             await _set_lines(feeds, enabled=False)  # market data stops: the references age past 1 s
-            await wait_for(lambda: _says(submit, "is stale"), timeout=15)
+            # every symbol's, not just the first one asked about: a symbol that printed last a moment before the
+            # lines went down is still fresh, and an order for it could pass before routing re-reads its clock
+            await wait_for(lambda: _all_say(submit, "is stale", times=len(SYMBOLS)), timeout=15)
 
             set_skew(skew_dir, "routing", SKEW_MS * NS_PER_MS)
             refusal = await wait_for(lambda: _refused_with(submit, "stepped back"), timeout=10)
@@ -93,8 +95,12 @@ async def _is(submit, expected: str) -> bool:
     return await submit() == expected
 
 
-async def _says(submit, words: str) -> bool:
-    return words in await submit()
+async def _all_say(submit, words: str, *, times: int) -> bool:
+    """Whether ``times`` submits in a row (one per symbol, as ``resting`` cycles through them) say ``words``."""
+    for _ in range(times):
+        if words not in await submit():
+            return False
+    return True
 
 
 async def _refused_with(submit, words: str) -> str | None:
