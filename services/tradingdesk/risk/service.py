@@ -31,6 +31,7 @@ from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TradingState
 from tradingdesk.core.event_codec import StreamDecoder, record_event
 from tradingdesk.core.fixed import format_fixed, format_pnl, parse_fixed
+from tradingdesk.core.gc_pause import collector_paused
 from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
@@ -142,7 +143,8 @@ class RiskService:
     async def _lead(self) -> None:
         """This replica holds the writer lock: restore halts, limits and latches, then serve."""
         await asyncio.to_thread(self.state.restore)
-        loaded = await asyncio.to_thread(self.snapshots.load)
+        with collector_paused():  # the snapshot's objects are all long-lived: collecting finds nothing to free
+            loaded = await asyncio.to_thread(self.snapshots.load)
         if loaded is not None:
             self.journal_incarnation, self._covered = loaded
         self.upstreams = [

@@ -22,6 +22,7 @@ from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import AccessDecision, AccessRecorded, FeedSwitched, JournalEvent
 from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.core.gc_pause import collector_paused
 from tradingdesk.core.ids import IdGenerator
 from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
@@ -187,12 +188,13 @@ class RoutingService:
         )
         # The newest valid snapshot, then replay what is committed after it (all of it without one); an active
         # replica then continues the numbering after it, a standby follows.
-        loaded = await asyncio.to_thread(self.snapshots.load)
-        if loaded is not None:
-            self.journaled_switches.update(loaded.state.extra.get("line_switches", {}))
-            self.applied_seq, self.applied_ts_ns = loaded.state.seq, loaded.record_ts_ns
-            log.info("routing: journal snapshot at seq %d loaded (%.1f MB)", self.applied_seq, loaded.size / 1e6)
-        self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
+        with collector_paused():  # a rebuild makes long-lived objects only: collecting finds nothing to free
+            loaded = await asyncio.to_thread(self.snapshots.load)
+            if loaded is not None:
+                self.journaled_switches.update(loaded.state.extra.get("line_switches", {}))
+                self.applied_seq, self.applied_ts_ns = loaded.state.seq, loaded.record_ts_ns
+                log.info("routing: journal snapshot at seq %d loaded (%.1f MB)", self.applied_seq, loaded.size / 1e6)
+            self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
         self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock).on_committed)

@@ -1,0 +1,40 @@
+"""The cyclic garbage collector held off while a service rebuilds its state from a snapshot and the journal.
+
+A restart creates hundreds of thousands of long-lived objects (orders, their terms, book levels) in a few
+seconds and frees almost none. CPython's collector runs whenever allocations outnumber frees by 700, and its
+older generations are traversed again as they grow, so during a rebuild most collections look at the state
+being built and find nothing to free. Measured with ``python -m bench.recovery_bench`` (200,000 events): a
+restart from a snapshot took 2.33 s with the collector running and 1.04 s held off, a full replay 6.75 s and
+3.05 s. Reference counting still frees everything that is not in a cycle meanwhile; the collector runs again,
+as configured, as soon as the rebuild ends (also when it fails).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_lock = threading.Lock()
+_holders = 0
+_was_enabled = True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic collection inside the block. Blocks may overlap (on several threads): the collector is enabled
+    again when the last one ends, and only if it was enabled when the first one began."""
+    global _holders, _was_enabled
+    with _lock:
+        if _holders == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and _was_enabled:
+                gc.enable()

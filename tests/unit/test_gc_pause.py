@@ -1,0 +1,61 @@
+"""The collector is held off inside ``collector_paused`` blocks, however they overlap, and comes back as it was."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from tradingdesk.core.gc_pause import collector_paused
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored():
+    was = gc.isenabled()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_the_collector_is_off_inside_and_on_again_after() -> None:
+    gc.enable()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_overlapping_blocks_enable_it_only_when_the_last_one_ends() -> None:
+    gc.enable()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with collector_paused():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_in.wait(10)
+    with collector_paused():
+        second_in.set()
+        assert first_out.wait(10)
+        seen.append(gc.isenabled())  # the first block ended, this one still holds it off
+    thread.join(10)
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_failing_rebuild_turns_it_back_on() -> None:
+    gc.enable()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("snapshot unreadable")
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_before_stays_off() -> None:
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
