@@ -42,6 +42,9 @@ from tradingdesk.storage.snapshots import encode_state
 
 EVENTS = int(os.environ.get("TD_BENCH_RECOVERY_EVENTS", "200000"))
 TAIL = 50_000
+WRITE_CHUNK = 100_000
+"""Records handed to the journal before waiting for them to commit: a journal refuses more than 500,000 waiting
+(``JournalFull``), which a slow disk or a loaded machine reached when the whole million went in at once."""
 
 
 def figure_name(events: int) -> str:
@@ -83,8 +86,10 @@ def order_flow(events: int) -> list:
 
 def write_journal(dsn: str, records: list) -> None:
     journal = Journal(make_engine(dsn)).start()
-    for rec in records:
-        journal.append(rec.kind, rec.order_id, rec.payload, rec.ts_ns)
+    for start in range(0, len(records), WRITE_CHUNK):  # never more waiting than the journal's bound
+        for rec in records[start : start + WRITE_CHUNK]:
+            journal.append(rec.kind, rec.order_id, rec.payload, rec.ts_ns)
+        assert journal.flush(600)
     assert journal.close(600)
 
 
