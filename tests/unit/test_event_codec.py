@@ -277,6 +277,18 @@ def test_stream_decoder_parses_terms_once_per_open_order() -> None:
     assert again.terms is not first.terms and again.terms == first.terms, "forgotten once closed"
 
 
+def test_stream_decoder_forgets_a_resting_orders_terms_unless_told_to_keep_them() -> None:
+    pending, accepted, filled = (through_json(encode(e)) for e in ONE_OF_EACH[:3])
+    consumer, engine = StreamDecoder(), StreamDecoder(keep_resting=True)
+    firsts = {}
+    for decoder in (consumer, engine):
+        firsts[decoder] = decoder.decode("pending_new", "O-1", 1_000, pending)
+        assert decoder.decode("new", "O-1", 1_100, accepted).terms is firsts[decoder].terms
+    later = consumer.decode("trade", "O-1", 1_200, filled)
+    assert later.terms is not firsts[consumer].terms and later == ONE_OF_EACH[2], "parsed again once it rested"
+    assert engine.decode("trade", "O-1", 1_200, filled).terms is firsts[engine].terms
+
+
 def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:
     decoder = StreamDecoder()
     decoder.decode("pending_new", "O-1", 1_000, through_json(encode(ONE_OF_EACH[0])))

@@ -88,7 +88,8 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.marks: dict[str, int] = {}
         self.created_seq: dict[str, int] = {}  # order_id -> seq of the event that created it (idempotent acks)
         self.unseated: set[str] = set()  # recovered open orders not yet put back on a venue
-        self.replay_decoder = StreamDecoder()  # rebuild's, kept so a standby's later calls continue its stream
+        # rebuild's, kept so a standby's later calls continue its stream; the book holds every open order's terms
+        self.replay_decoder = StreamDecoder(keep_resting=True)
         self.journal = JournalWriter(journal_append)
         self.journaled_latches = JournaledLatches()  # what a snapshot carries of the gate's latches
         self.bus = EventBus()
