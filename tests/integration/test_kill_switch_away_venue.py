@@ -10,7 +10,7 @@ import pytest
 from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_kill_switch import open_orders
 from tests.integration.test_supervision import status
-from tests.integration.test_venue_faults import AWAY, NONE, bid, modes, order
+from tests.integration.test_venue_faults import AWAY, NONE, modes, order, resting_price
 from tradingdesk.v1 import common_pb2, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ async def test_orders_at_an_away_venue_leave_it_when_it_is_back(tmp_path: Path) 
     desk.wait_up(timeout=180)
     try:
         wait_until(lambda: len(status(desk).get("services", {})) == 5, timeout=30, what="the supervisor's status")
-        price = await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")
+        price = await resting_price(desk)
         async with (
             desk.aio_channel("routing", "operations") as ops_ch,
             desk.aio_channel("routing") as admin_ch,

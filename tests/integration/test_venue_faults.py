@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -43,8 +44,15 @@ async def bid(desk: DeskProcess, symbol: str = "AAPL") -> str:
         return q.bid_price if q.bid_price not in ("", "0") else ""
 
 
+async def resting_price(desk: DeskProcess, symbol: str = "AAPL") -> str:
+    """1% under the bid, on the cent grid: inside the price collar, and out of reach of the replayed market's
+    next prints (an order at the bid itself fills whenever the market ticks down: then it is not resting)."""
+    bid_price = await wait_for(lambda: bid(desk, symbol), timeout=30, what=f"a bid for {symbol}")
+    return str((Decimal(bid_price) * 99 / 100).quantize(Decimal("0.01")))
+
+
 def order(price: str, venue: str = "") -> orders_pb2.SubmitOrderRequest:
-    """One share bought at the bid: inside the price collar, resting."""
+    """One share bought at ``price`` (``resting_price``: inside the price collar, resting)."""
     return orders_pb2.SubmitOrderRequest(
         client_order_id=f"vf-{uuid.uuid4().hex[:12]}",
         account=ACCOUNT,
@@ -79,7 +87,7 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
     desk.wait_up(timeout=180)
     try:
         wait_until(lambda: len(status(desk).get("services", {})) == 5, timeout=30, what="the supervisor's status")
-        price = await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")
+        price = await resting_price(desk)
         async with (
             desk.aio_channel("routing", "operations") as ops_ch,
             desk.aio_channel("routing", "trader") as trader_ch,

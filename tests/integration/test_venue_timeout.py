@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests import access
 from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_supervision import restarted, sigkill, status
-from tests.integration.test_venue_faults import bid, modes, order, refused
+from tests.integration.test_venue_faults import modes, order, refused, resting_price
 from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -63,11 +62,7 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
     try:
         # 1% under the bid: inside the price collar, and no print reaches it while the venue holds its answers
         # (a fill would end the order FILLED, as it must, instead of the cancel this test follows)
-        price = str(
-            (Decimal(await wait_for(lambda: bid(desk), timeout=30, what="a bid for AAPL")) * 99 / 100).quantize(
-                Decimal("0.01")
-            )
-        )
+        price = await resting_price(desk)
         async with desk.aio_channel("routing", "operations") as ops_ch, desk.aio_channel("routing") as admin_ch:
             ops = orders_pb2_grpc.OrderServiceStub(ops_ch)
             orders = orders_pb2_grpc.OrderServiceStub(admin_ch)
