@@ -89,6 +89,18 @@ def test_parent_hashes_are_rfc9162_node_hashes(nodes: list[bytes]) -> None:
     assert native.parent_hashes(nodes) == merkle.parent_hashes_py(nodes) == expected
 
 
+@pytest.mark.parametrize("count", [255, 256, 257, 1_001])
+def test_batches_split_between_two_threads_hash_like_one(count: int) -> None:
+    """From 256 items a batch is hashed in two halves on two threads: every hash still lands in its place,
+    an odd count's last one too."""
+    records = [hashlib.sha256(i.to_bytes(4, "big")).digest() * (1 + i % 9) for i in range(count)]
+    leaves = [hashlib.sha256(b"\x00" + r).digest() for r in records]
+    assert native.leaf_hashes(records) == leaves
+    nodes = leaves * 2 + leaves[:1]  # 2 * count + 1 nodes: count parents, the odd node waits for its sibling
+    parents = [hashlib.sha256(b"\x01" + nodes[i] + nodes[i + 1]).digest() for i in range(0, 2 * count, 2)]
+    assert native.parent_hashes_joined(b"".join(nodes)) == b"".join(parents)
+
+
 def test_bad_input_to_the_hash_loops_is_a_python_error() -> None:
     with pytest.raises(TypeError, match="record 1 is str"):
         native.leaf_hashes([b"a", "b"])

@@ -54,35 +54,55 @@ static void node(const char *left, const char *right, unsigned char *out) {
     SHA256_Final(out, &ctx);
 }
 
-typedef struct {
-    const char *const *data;
-    const Py_ssize_t *sizes;
-    unsigned char *digests;
-    Py_ssize_t start, end;
-} LeafJob;
+/* ``hash_range(ctx, start, end)`` hashes items ``[start, end)`` of a batch; the halves below split one batch
+ * between two threads. */
+typedef void (*HashRange)(const void *ctx, Py_ssize_t start, Py_ssize_t end);
 
-static void *leaf_job(void *arg) {
-    LeafJob *job = arg;
-    for (Py_ssize_t i = job->start; i < job->end; i++)
-        leaf(job->data[i], job->sizes[i], job->digests + i * HASH_SIZE);
+typedef struct {
+    HashRange hash_range;
+    const void *ctx;
+    Py_ssize_t start, end;
+} Half;
+
+static void *run_half(void *arg) {
+    const Half *half = arg;
+    half->hash_range(half->ctx, half->start, half->end);
     return NULL;
 }
 
-/* Leaf hashes of ``n`` buffers into ``digests``; call without the GIL. Two threads for a large batch (the second
- * half on a thread of its own; if it cannot be started, this thread does both halves). */
-static void leaves_of(const char *const *data, const Py_ssize_t *sizes, Py_ssize_t n, unsigned char *digests) {
-    LeafJob first = {data, sizes, digests, 0, n}, second = first;
+/* ``hash_range`` over ``n`` items; call without the GIL. Two threads for a large batch (the second half on a
+ * thread of its own; if it cannot be started, this thread does both halves). */
+static void in_halves(HashRange hash_range, const void *ctx, Py_ssize_t n) {
+    Half first = {hash_range, ctx, 0, n}, second = first;
     pthread_t thread;
     int started = 0;
     if (n >= PARALLEL_HASH_MIN) {
         first.end = second.start = n / 2;
-        started = pthread_create(&thread, NULL, leaf_job, &second) == 0;
+        started = pthread_create(&thread, NULL, run_half, &second) == 0;
     }
-    leaf_job(&first);
+    run_half(&first);
     if (started)
         pthread_join(thread, NULL);
     else if (first.end < n)
-        leaf_job(&second);
+        run_half(&second);
+}
+
+typedef struct {
+    const char *const *data;
+    const Py_ssize_t *sizes;
+    unsigned char *digests;
+} Leaves;
+
+static void leaf_range(const void *ctx, Py_ssize_t start, Py_ssize_t end) {
+    const Leaves *l = ctx;
+    for (Py_ssize_t i = start; i < end; i++)
+        leaf(l->data[i], l->sizes[i], l->digests + i * HASH_SIZE);
+}
+
+/* Leaf hashes of ``n`` buffers into ``digests``; call without the GIL. */
+static void leaves_of(const char *const *data, const Py_ssize_t *sizes, Py_ssize_t n, unsigned char *digests) {
+    Leaves leaves = {data, sizes, digests};
+    in_halves(leaf_range, &leaves, n);
 }
 
 /* A list of ``n`` 32-byte bytes objects from ``digests`` (n * 32 bytes). */
@@ -172,31 +192,19 @@ done:
 typedef struct {
     const char *nodes;
     unsigned char *digests;
-    Py_ssize_t start, end;
-} NodeJob;
+} Parents;
 
-static void *node_job(void *arg) {
-    NodeJob *job = arg;
-    for (Py_ssize_t i = job->start; i < job->end; i++)
-        node(job->nodes + 2 * i * HASH_SIZE, job->nodes + (2 * i + 1) * HASH_SIZE, job->digests + i * HASH_SIZE);
-    return NULL;
+static void parent_range(const void *ctx, Py_ssize_t start, Py_ssize_t end) {
+    const Parents *p = ctx;
+    for (Py_ssize_t i = start; i < end; i++)
+        node(p->nodes + 2 * i * HASH_SIZE, p->nodes + (2 * i + 1) * HASH_SIZE, p->digests + i * HASH_SIZE);
 }
 
-/* The parents of ``2 * parents`` joined nodes into ``digests``; call without the GIL. Two threads for a large
- * level, as ``leaves_of``: a batch's first level has half as many nodes as it has records. */
+/* The parents of ``2 * parents`` joined nodes into ``digests``; call without the GIL. In halves as the leaves: a
+ * batch's first level has half as many nodes as it has records. */
 static void parents_of(const char *nodes, Py_ssize_t parents, unsigned char *digests) {
-    NodeJob first = {nodes, digests, 0, parents}, second = first;
-    pthread_t thread;
-    int started = 0;
-    if (parents >= PARALLEL_HASH_MIN) {
-        first.end = second.start = parents / 2;
-        started = pthread_create(&thread, NULL, node_job, &second) == 0;
-    }
-    node_job(&first);
-    if (started)
-        pthread_join(thread, NULL);
-    else if (first.end < parents)
-        node_job(&second);
+    Parents level = {nodes, digests};
+    in_halves(parent_range, &level, parents);
 }
 
 static PyObject *parent_hashes_joined(PyObject *self, PyObject *arg) {
