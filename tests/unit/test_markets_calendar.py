@@ -153,3 +153,27 @@ def test_desk_calendars_follow_each_instruments_listing() -> None:
     ibm = cals["IBM"].on(date(2024, 7, 2))
     assert ibm is not None and ibm.session.open_ns - ibm.start_ns == 60 * 60 * 1_000_000_000
     assert ibm.end_ns - ibm.session.close_ns == 30 * 60 * 1_000_000_000
+
+
+def test_the_day_found_last_never_answers_for_another_instant(nyse: ExchangeCalendar) -> None:
+    """trading_day remembers the day it found last; lookups that hop between days, the gaps between them and
+    the edges of the range answer as a search over all the days does."""
+
+    def searched(ts_ns: int) -> object:
+        return next((d for d in nyse.days if d.start_ns <= ts_ns < d.end_ns), None)
+
+    instants = [
+        ns("2024-07-02 13:30"),
+        ns("2024-07-02 23:59"),
+        ns("2024-07-03 00:00"),  # the gap after the post-close
+        ns("2024-07-02 08:00"),
+        ns("2024-07-02 07:59"),
+        ns("2024-07-04 15:00"),  # the holiday
+        ns("2024-11-29 17:59"),
+        ns("2024-07-02 14:00"),
+    ]
+    for ts_ns in instants + instants[::-1]:
+        assert nyse.trading_day(ts_ns) is searched(ts_ns), ts_ns
+    nyse.trading_day(nyse.days[-1].start_ns)  # the last day found last: outside the range is still refused
+    with pytest.raises(CalendarRangeError):
+        nyse.trading_day(nyse.days[-1].end_ns)

@@ -114,6 +114,7 @@ class ExchangeCalendar:
         self._starts = [d.start_ns for d in days]
         self._opens = [d.session.open_ns for d in days]
         self._by_date = {d.session.day: d for d in days}
+        self._recent = days[0]  # the day trading_day found last: nearly every lookup is in it again
 
     @property
     def first_day(self) -> date:
@@ -131,12 +132,18 @@ class ExchangeCalendar:
 
     def trading_day(self, ts_ns: int) -> TradingDay | None:
         """The trading day whose window (extended hours included) contains ``ts_ns``, or None between them."""
+        recent = self._recent
+        if recent.start_ns <= ts_ns < recent.end_ns:  # the gates ask several times per order, all in one day
+            return recent
         self._check_range(ts_ns)
         i = bisect_right(self._starts, ts_ns) - 1
         if i < 0:
             return None
         day = self.days[i]
-        return day if ts_ns < day.end_ns else None
+        if ts_ns < day.end_ns:
+            self._recent = day
+            return day
+        return None
 
     def on(self, day: date) -> TradingDay | None:
         """The trading day of a date, or None if the exchange is closed that day (weekend, holiday)."""
