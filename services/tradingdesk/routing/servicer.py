@@ -22,7 +22,7 @@ from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import Ack
-from tradingdesk.routing.publisher import RecordPublisher
+from tradingdesk.routing.publisher import RecordPublisher, accept_any
 from tradingdesk.routing.refusals import METHODS, refused_request
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
@@ -71,10 +71,6 @@ def _replacement_id(engine: OrderEngine, ack: Ack, new_client_order_id: str) -> 
         return order.order_id
     pending = engine.book.replacing.get(order.order_id)
     return pending.new_order_id if pending is not None and pending.new_client_order_id == new_client_order_id else ""
-
-
-def _accept_any(_: JournalRecord) -> bool:
-    return True
 
 
 def _kinds_reported(exec_types: Sequence[int]) -> frozenset[str]:
@@ -279,33 +275,27 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 return rec.kind in kinds and record_event(rec).terms.account == account
 
         elif kinds is ORDER_KINDS:
-            accepts = _accept_any
+            accepts = accept_any
         else:  # filtered before any report is built: a fills-only reader costs only fills
 
             def accepts(rec: JournalRecord) -> bool:
                 return rec.kind in kinds
 
-        async for rec in self._records(request.from_seq, accepts, context):
-            if rec is not None and rec.kind in ORDER_KINDS:  # incidents and latches are records, not executions
-                yield _report(rec)
+        async for burst in self._bursts(request.from_seq, accepts, context):
+            for rec in burst:
+                if rec.kind in ORDER_KINDS:  # incidents and latches are records, not executions
+                    yield _report(rec)
 
     async def StreamJournal(self, request, context):
         incarnation = self.incarnation
         # First, at once: which journal this is and how far it goes, so a consumer can tell whether it is
         # the history it recorded before (and not behind it) without waiting for an event.
         yield orders_pb2.JournalEvents(incarnation=incarnation, durable_seq=self.durability.durable_seq)
-        batch: list[orders_pb2.JournalEvent] = []
-        records = self._records(request.from_seq or 1, _accept_any, context, batched=True, linger_s=JOURNAL_LINGER_S)
-        async for rec in records:
-            if rec is None:  # the end of a burst: send what has accumulated
-                if batch:
-                    yield orders_pb2.JournalEvents(events=batch, incarnation=incarnation)
-                    batch = []
-                continue
-            batch.append(self._journal_event(rec))
-            if len(batch) >= JOURNAL_BATCH_MAX:
-                yield orders_pb2.JournalEvents(events=batch, incarnation=incarnation)
-                batch = []
+        event = self._journal_event
+        async for burst in self._bursts(request.from_seq or 1, accept_any, context, linger_s=JOURNAL_LINGER_S):
+            for start in range(0, len(burst), JOURNAL_BATCH_MAX):
+                events = [event(rec) for rec in burst[start : start + JOURNAL_BATCH_MAX]]
+                yield orders_pb2.JournalEvents(events=events, incarnation=incarnation)
 
     def _journal_event(self, rec: JournalRecord) -> orders_pb2.JournalEvent:
         """One wire message per record, built once for every StreamJournal subscriber (compliance, risk)."""
@@ -327,28 +317,22 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             self._events[rec.seq] = event
         return event
 
-    async def _records(
-        self, from_seq: int, accepts, context, *, batched: bool = False, linger_s: float = 0.0
-    ) -> AsyncIterator[JournalRecord | None]:
-        """History from ``from_seq`` (read from the database), then live records, with no gap or repeat.
-
-        With ``batched``, a None follows each burst (a history chunk, or all records ready at once), so the
-        caller can send them in one message.
-        """
+    async def _bursts(
+        self, from_seq: int, accepts, context, *, linger_s: float = 0.0
+    ) -> AsyncIterator[list[JournalRecord]]:
+        """History from ``from_seq`` (read from the database), then live records, with no gap or repeat, a burst
+        at a time: a history chunk, or every record ready at once, for the caller to send in one message."""
         sub = self.publisher.subscribe(accepts)
-        linger = linger_s
         try:
             last = 0
             if from_seq:
                 upto = self.durability.durable_seq
                 try:
                     async for chunk in self._history(from_seq, upto):
-                        for rec in chunk:
-                            if accepts(rec):
-                                yield rec
-                            last = rec.seq
-                        if batched:
-                            yield None
+                        last = chunk[-1].seq
+                        burst = [rec for rec in chunk if accepts(rec)]
+                        if burst:
+                            yield burst
                 except OperationalError:  # the history lives in the database: down or unreachable now
                     resume = last + 1 if last else from_seq
                     await context.abort(
@@ -356,30 +340,28 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                         f"the journal's database cannot be read now; reconnect with from_seq={resume}",
                     )
                 last = max(last, upto)
-            queue = sub.queue
             while True:
-                rec = await queue.get()
-                while True:
-                    if rec is None:
-                        if batched:
-                            yield None
-                        return  # the server is shutting down; resume from the last seq seen
-                    if rec.seq > last:
-                        last = rec.seq
-                        yield rec
-                    if queue.empty():
-                        if not linger:
+                batch = await sub.next_batch()
+                burst: list[JournalRecord] = []
+                lingered = False
+                while batch is not None:
+                    if batch and batch[-1].seq > last:  # live batches come in seq order, each in seq order
+                        burst.extend(batch if batch[0].seq > last else [rec for rec in batch if rec.seq > last])
+                        last = batch[-1].seq
+                    if sub.queue.empty():
+                        if not linger_s or lingered or not burst:
                             break
-                        # Downstream consumers take records in batches: waiting a moment for more costs them a
-                        # few milliseconds and saves a wake-up (and a commit) per order on a busy desk.
-                        await asyncio.sleep(linger)
-                        linger = 0.0
-                        if queue.empty():
+                        # Downstream consumers take records in batches: waiting a moment (once a burst) for more
+                        # costs them a few milliseconds and saves a wake-up (and a commit) per order on a busy desk.
+                        await asyncio.sleep(linger_s)
+                        lingered = True
+                        if sub.queue.empty():
                             break
-                    rec = queue.get_nowait()
-                linger = linger_s
-                if batched:
-                    yield None
+                    batch = sub.next_batch_nowait()
+                if burst:
+                    yield burst
+                if batch is None:
+                    return  # the server is shutting down; resume from the last seq seen
                 if sub.overflowed:
                     await context.abort(
                         grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -479,12 +461,13 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
         async def forward_executions() -> None:
             while True:
-                rec = await sub.queue.get()
-                if rec is None:
+                batch = await sub.next_batch()
+                if batch is None:
                     return
-                if rec.kind == "replaced":
-                    mine.add(rec.order_id)
-                out.put_nowait(orders_pb2.SessionResponse(execution=_report(rec)))
+                for rec in batch:
+                    if rec.kind == "replaced":
+                        mine.add(rec.order_id)
+                    out.put_nowait(orders_pb2.SessionResponse(execution=_report(rec)))
 
         reader = asyncio.create_task(read_requests())
         forwarder = asyncio.create_task(forward_executions())
