@@ -54,3 +54,21 @@ def test_nan_and_infinity_are_refused_not_written_as_null(value: float) -> None:
 def test_an_unsupported_value_is_refused() -> None:
     with pytest.raises(TypeError):
         encode_payload({"when": object()})
+
+
+@settings(max_examples=400, deadline=None)
+@given(payloads)
+def test_decoding_gives_the_standard_decoders_value(payload) -> None:
+    for text in (STANDARD(payload), json.dumps(payload, ensure_ascii=False, indent=1)):
+        assert decode_payload(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"p":NaN}', '{"p":1e400}', '{"s":"\\udc80"}', '{"a":1,"a":2}'])
+def test_what_msgspec_refuses_is_decoded_as_the_standard_decoder_does(text: str) -> None:
+    assert repr(decode_payload(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["{", '{"a":1}x', '"\x01"', ""])
+def test_bad_json_is_refused_with_the_standard_decoders_error(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        decode_payload(text)
