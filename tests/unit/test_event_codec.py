@@ -18,6 +18,8 @@ from tradingdesk.core.event_codec import (
     UnknownVersion,
     decode,
     encode,
+    quantity_and_price,
+    terms_payload,
 )
 from tradingdesk.core.events import (
     AccessDecision,
@@ -287,6 +289,14 @@ def test_stream_decoder_forgets_a_resting_orders_terms_unless_told_to_keep_them(
     later = consumer.decode("trade", "O-1", 1_200, filled)
     assert later.terms is not firsts[consumer].terms and later == ONE_OF_EACH[2], "parsed again once it rested"
     assert engine.decode("trade", "O-1", 1_200, filled).terms is firsts[engine].terms
+
+
+def test_quantity_and_price_are_the_journals_rendering_and_never_cached_by_reading_them() -> None:
+    terms = replace(TERMS, encoded=None)
+    assert quantity_and_price(terms) == ("100", "101.25") and terms.encoded is None, "a resting order keeps none"
+    terms_payload(terms)  # the journal renders the terms of an order being worked and keeps them
+    assert terms.encoded is not None
+    assert quantity_and_price(terms) == (terms.encoded["qty"], terms.encoded["price"]) == ("100", "101.25")
 
 
 def test_stream_decoder_reads_the_terms_a_restatement_changed() -> None:

@@ -232,6 +232,15 @@ def terms_payload(terms: OrderTerms) -> dict[str, Any]:
     return encoded
 
 
+def quantity_and_price(terms: OrderTerms) -> tuple[str, str]:
+    """The order's quantity and limit price as the journal renders them: from the rendering kept while the order
+    is worked, else rendered now and not kept (a resting or finished order's terms keep none: ~460 bytes each)."""
+    encoded = terms.encoded
+    if encoded is not None:
+        return encoded["qty"], encoded["price"]
+    return format_fixed(terms.qty), format_fixed(terms.price)
+
+
 def _encode_order(ev: OrderEvent) -> dict[str, Any]:
     static = terms_payload(ev.terms)
     payload = {"v": VERSION, **static, "status": ev.status.name}

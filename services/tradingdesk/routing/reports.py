@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tradingdesk.core.enums import OrderType, TimeInForce
+from tradingdesk.core.event_codec import quantity_and_price
 from tradingdesk.core.events import Incident, JournalEvent, OrderEvent, OrderFilled, RiskLatched
 from tradingdesk.core.fixed import format_average_price, format_fixed, format_pnl
 from tradingdesk.core.orders import Order
@@ -16,14 +17,7 @@ def execution_report(seq: int, event: JournalEvent) -> orders_pb2.ExecutionRepor
     if not isinstance(event, OrderEvent):
         return desk_event_report(seq, event)
     terms = event.terms
-    # quantity and price as the journal rendered them while the order is worked; a resting or finished order's
-    # terms keep no rendering (``_encode_order`` dropped it: ~460 bytes per resting order), so render the two
-    # fields without caching them again
-    cached = terms.encoded
-    if cached is not None:
-        order_quantity, limit_price = cached["qty"], cached["price"]
-    else:
-        order_quantity, limit_price = format_fixed(terms.qty), format_fixed(terms.price)
+    order_quantity, limit_price = quantity_and_price(terms)
     report = orders_pb2.ExecutionReport(
         exec_id=f"E{seq}",
         order_id=terms.order_id,

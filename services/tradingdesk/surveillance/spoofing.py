@@ -24,16 +24,9 @@ from tradingdesk.surveillance.owners import Owners
 
 
 @dataclass(slots=True)
-class _Placed:
-    """An open order placed near the touch (no other order can be part of a case)."""
-
-    event: OrderActivity
-
-
-@dataclass(slots=True)
 class _Case:
     execution: OrderActivity
-    cancelled: list[tuple[_Placed, int]] = field(default_factory=list)
+    cancelled: list[tuple[OrderActivity, int]] = field(default_factory=list)
     """Orders of the other side that qualify, with their cancel time."""
 
 
@@ -46,7 +39,8 @@ class SpoofingDetector:
         self.lookback_ns = spec.lookback_ms * 1_000_000
         self.cancel_ns = spec.cancel_within_ms * 1_000_000
         self._quotes: dict[str, MarketQuote] = {}
-        self._open: dict[str, _Placed] = {}
+        self._open: dict[str, OrderActivity] = {}
+        """Open orders placed near the touch (no other order can be part of a case), by order id."""
         self._cases: dict[tuple[str, str], list[_Case]] = defaultdict(list)
 
     def on_market(self, ev: MarketActivity) -> list[Alert]:
@@ -60,7 +54,7 @@ class SpoofingDetector:
         if kind is Activity.NEW or kind is Activity.MODIFY:
             self._open.pop(ev.prior_order_id, None)
             if self._near_touch(ev):  # only an order placed near the touch can be part of a case
-                self._open[ev.order_id] = _Placed(ev)
+                self._open[ev.order_id] = ev
         elif kind is Activity.FILL:
             self._cases[key].append(_Case(ev))
             if ev.leaves_qty == 0:
@@ -82,8 +76,7 @@ class SpoofingDetector:
             return quote.bid > 0 and (quote.bid - ev.price) * 10_000 <= quote.bid * bps
         return quote.ask > 0 and (ev.price - quote.ask) * 10_000 <= quote.ask * bps
 
-    def _attach(self, key: tuple[str, str], placed: _Placed, cancel_ns: int) -> None:
-        order = placed.event
+    def _attach(self, key: tuple[str, str], order: OrderActivity, cancel_ns: int) -> None:
         for case in self._cases[key]:
             ex = case.execution
             if (
@@ -92,7 +85,7 @@ class SpoofingDetector:
                 and cancel_ns - ex.ts_ns <= self.cancel_ns
                 and order.qty >= self.spec.size_ratio * ex.fill_qty
             ):
-                case.cancelled.append((placed, cancel_ns))
+                case.cancelled.append((order, cancel_ns))
                 return  # one case per order: the earliest execution it qualifies for
 
     def advance(self, now_ns: int) -> list[Alert]:
@@ -108,7 +101,7 @@ class SpoofingDetector:
 
     def _alert(self, owner: str, case: _Case) -> Alert:
         ex = case.execution
-        orders = [p.event for p, _ in case.cancelled]
+        orders = [order for order, _ in case.cancelled]
         prices = sorted({o.price for o in orders})
         layering = len(prices) >= self.spec.layering_levels
         total = sum(o.qty for o in orders)
