@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
+from opentelemetry import metrics
 from sqlalchemy.exc import OperationalError
 
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
@@ -90,6 +91,10 @@ def _report(rec: JournalRecord) -> orders_pb2.ExecutionReport:
 
 SESSION_BATCH_MAX = 2_000
 SESSION_REQUESTS_MAX = 10_000
+SESSION_UNREAD_MAX = 20_000
+"""Responses (acknowledgements, errors, execution reports) a session may hold for its client, unread, before
+routing stops reading the session's requests: a client that sends without reading is then held back by HTTP/2
+flow control instead of routing holding every answer in memory. Reading resumes once half have been read."""
 
 
 async def _next_batch(out: asyncio.Queue) -> tuple[list, bool]:
@@ -141,6 +146,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self.publisher = publisher
         self.commit_soon = commit_soon
         self._events: dict[int, orders_pb2.JournalEvent] = {}  # seq -> wire message, shared by subscribers
+        self._session_reads_paused = metrics.get_meter("tradingdesk.routing").create_counter(
+            "tradingdesk_session_reads_paused",
+            description="Times routing stopped reading an OrderSession's requests because its client left "
+            f"{SESSION_UNREAD_MAX} responses unread.",
+        )
 
     # -- refusals ------------------------------------------------------------------------------------------
     def _require_journal(self) -> None:
@@ -388,6 +398,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         waiting: deque[tuple[int, orders_pb2.SessionResponse]] = deque()
         all_released = asyncio.Event()
         all_released.set()
+        reading = asyncio.Event()  # cleared while the client leaves SESSION_UNREAD_MAX responses unread
+        reading.set()
+
+        def unread() -> int:
+            return out.qsize() + len(waiting)
 
         def accepts(rec: JournalRecord) -> bool:
             # The session's ack is its PENDING_NEW report; repeating it would double the traffic of a burst.
@@ -418,6 +433,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 for req in batch.requests:
                     handle(req)
                 self.journal.wake()  # let the writer fsync while the loop reads on: bursts share commits
+                if unread() >= SESSION_UNREAD_MAX:
+                    reading.clear()
+                    self._session_reads_paused.add(1)
+                    await reading.wait()
 
         def handle(req: orders_pb2.SessionRequest) -> None:
             which = req.WhichOneof("request")
@@ -478,6 +497,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 batch, ended = await _next_batch(out)
                 if batch:
                     yield orders_pb2.SessionResponses(responses=batch)
+                if not reading.is_set() and unread() <= SESSION_UNREAD_MAX // 2:
+                    reading.set()
             # The client half-closed: answer what it sent, then end the session.
             await all_released.wait()
             rest = [m for m in _drain(out) if m is not None]
