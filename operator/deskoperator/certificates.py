@@ -22,7 +22,6 @@ import base64
 import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -48,10 +47,6 @@ log = logging.getLogger(__name__)
 OPERATOR_IDENTITY = service_identity("operator")
 EXPIRY_METRIC = "tradingdesk_operator_desk_certificate_expiry_timestamp_seconds"
 RENEW_CHECK_S = 600.0
-CA_REREAD_S = 30.0
-"""How long the operator dials a desk with the CA it last read before reading its Secret again. Every call to a
-desk's service needs the CA; reading it each time was about a third of the operator's API requests. The
-operator's own writes of a CA update it at once; a CA replaced by hand is used within this long."""
 CERT_MANAGER = "/apis/cert-manager.io/v1"
 RESOURCES = (("", "secrets"), ("cert-manager.io", "issuers"), ("cert-manager.io", "certificates"))
 """What the operator reads and applies here (``Kube.get_at``/``apply_at``): the chart grants exactly these."""
@@ -208,21 +203,18 @@ def cert_manager_objects(desk: TradingDesk, namespace: str, owner: Owner) -> lis
 class Certificates:
     """Issues and renews a desk's certificates through the API server, and gives the operator its own."""
 
-    def __init__(
-        self,
-        kube: Kube,
-        addresses: Addresses,
-        clock: Callable[[], dt.datetime] | None = None,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, kube: Kube, addresses: Addresses, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.kube = kube
         self.addresses = addresses
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.monotonic = monotonic
         self._lock = threading.Lock()
-        self._ca: dict[tuple[str, str], tuple[float, bytes, bytes]] = {}
-        """(namespace, desk) -> when read, the CA's certificate and key, as last read or written."""
+        self._ca: dict[tuple[str, str], tuple[str, bytes, bytes] | None] = {}
+        """(namespace, desk) -> the CA Secret's resourceVersion, the CA's certificate and key, as last read or
+        written (None: read, and there is no CA yet). Kept until ``ensure`` reads the Secret at its renewal check
+        or writes it, or a call to the desk fails its TLS handshake (``forget_address``: a CA replaced by hand, or
+        a desk dialled without TLS because it had no CA): every call to a desk's service needs the CA, and reading
+        it for each one (each retry of a delivery to a service that is down) was a sixth of the operator's
+        requests once desks were Ready."""
         self._mine: dict[tuple[str, str], tuple[bytes, Issued]] = {}
         self._tls: dict[tuple[str, str], bool] = {}
 
@@ -232,27 +224,49 @@ class Certificates:
     def _get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.kube.get_at(self._secret_path(namespace, name))
 
-    def _apply(self, obj: dict[str, Any], url_path: str) -> None:
-        self.kube.apply_at(url_path, obj)
+    def _apply(self, obj: dict[str, Any], url_path: str) -> dict[str, Any]:
+        """Server-side apply; the object as the API server now holds it (with its resourceVersion)."""
+        return self.kube.apply_at(url_path, obj)
 
-    def _remember_ca(self, namespace: str, desk: str, secret: dict[str, Any] | None) -> tuple[bytes, bytes] | None:
-        """The CA in ``secret`` (just read or written), kept for ``CA_REREAD_S``; None when it holds none (not
-        kept: a desk without a CA yet gets one at its next reconcile, and the next call reads it again)."""
+    def _remember_ca(
+        self, namespace: str, desk: str, secret: dict[str, Any] | None, *, unless_known: bool = False
+    ) -> tuple[bytes, bytes] | None:
+        """The CA in ``secret`` (just read, or the API server's answer to writing it), kept with its
+        resourceVersion, or that there is none. ``unless_known``: a read made because nothing was kept does not
+        replace what another thread kept meanwhile (``ensure`` writing the CA while a delivery read none)."""
         cert, key = _unb64(secret, "tls.crt"), _unb64(secret, "tls.key")
+        version = str(((secret or {}).get("metadata") or {}).get("resourceVersion", ""))
         with self._lock:
-            if not (cert and key):
-                self._ca.pop((namespace, desk), None)
-                return None
-            self._ca[(namespace, desk)] = (self.monotonic(), cert, key)
-        return cert, key
+            if unless_known and (namespace, desk) in self._ca:
+                kept = self._ca[(namespace, desk)]
+                return (kept[1], kept[2]) if kept is not None else None
+            self._ca[(namespace, desk)] = (version, cert, key) if cert and key else None
+        return (cert, key) if cert and key else None
 
     def _desk_ca(self, namespace: str, desk: str) -> tuple[bytes, bytes] | None:
-        """The desk's CA certificate and key: as last read if that was less than ``CA_REREAD_S`` ago."""
+        """The desk's CA certificate and key (None: it has none yet): as last read or written, else read now."""
         with self._lock:
-            cached = self._ca.get((namespace, desk))
-        if cached is not None and self.monotonic() - cached[0] < CA_REREAD_S:
-            return cached[1], cached[2]
-        return self._remember_ca(namespace, desk, self._get_secret(namespace, ca_secret_name(desk)))
+            if (namespace, desk) in self._ca:
+                kept = self._ca[(namespace, desk)]
+                return (kept[1], kept[2]) if kept is not None else None
+        secret = self._get_secret(namespace, ca_secret_name(desk))
+        return self._remember_ca(namespace, desk, secret, unless_known=True)
+
+    def forget_address(self, address: str) -> None:
+        """A call to ``address`` failed its TLS handshake: the desk's CA may have been replaced, so the next call
+        reads the CA Secret again (a thread's callback from ``rpc``)."""
+        found = self._desk_of(address)
+        if found is not None:
+            with self._lock:
+                if found in self._ca:
+                    del self._ca[found]
+                    log.info("%s/%s: TLS handshake failed at %s; reading the desk's CA again", *found, address)
+
+    def forget_desk(self, namespace: str, desk: str) -> None:
+        """The desk is gone: nothing of it is kept (a desk made again under its name gets its own CA)."""
+        with self._lock:
+            for kept in (self._ca, self._mine, self._tls):
+                kept.pop((namespace, desk), None)
 
     def cert_manager(self) -> bool:
         try:
@@ -273,8 +287,8 @@ class Certificates:
         if self.cert_manager():
             if existing[names[0]] is None:  # cert-manager's CA issuer needs the CA Secret: the operator makes it
                 ca_writes, _ = plan(desk, namespace, owner, {}, self.clock())
-                self._apply(ca_writes[0], self._secret_path(namespace, names[0]))
-                self._remember_ca(namespace, desk.name, ca_writes[0])
+                written = self._apply(ca_writes[0], self._secret_path(namespace, names[0]))
+                self._remember_ca(namespace, desk.name, written or ca_writes[0])
             for obj in cert_manager_objects(desk, namespace, owner):
                 plural = "issuers" if obj["kind"] == "Issuer" else "certificates"
                 url = f"{CERT_MANAGER}/namespaces/{quote(namespace)}/{plural}/{quote(obj['metadata']['name'])}"
@@ -287,9 +301,9 @@ class Certificates:
         else:
             writes, expiry = plan(desk, namespace, owner, existing, self.clock())
             for obj in writes:
-                self._apply(obj, self._secret_path(namespace, obj["metadata"]["name"]))
+                written = self._apply(obj, self._secret_path(namespace, obj["metadata"]["name"]))
                 if obj["metadata"]["name"] == names[0]:
-                    self._remember_ca(namespace, desk.name, obj)
+                    self._remember_ca(namespace, desk.name, written or obj)
                 log.info("%s/%s: issued %s", namespace, desk.name, obj["metadata"]["name"])
         for service, when in expiry.items():
             self._gauge(namespace, desk.name, service, when.timestamp())
@@ -319,17 +333,22 @@ class Certificates:
                 self._mine[(namespace, desk)] = (ca_cert, issued)
         return ClientCredentials(pem=(ca_cert, issued.cert_pem, issued.key_pem))
 
-    def for_address(self, address: str) -> ClientCredentials | None:
-        """Which desk an address belongs to (the operator's address template or overrides), and its credentials."""
+    def _desk_of(self, address: str) -> tuple[str, str] | None:
+        """Which desk an address belongs to (the operator's address template or overrides)."""
         for key, override in self.addresses.overrides:
             if override == address:
                 namespace, desk, _service = key.split("/", 2)
-                return self.credentials(namespace, desk)
+                return namespace, desk
         for namespace, desk in list(self._tls):
             for service in SERVICE_NAMES:
                 if self.addresses.of(namespace, desk, service, 0).split(":")[0] == address.rsplit(":", 1)[0]:
-                    return self.credentials(namespace, desk)
+                    return namespace, desk
         return None
+
+    def for_address(self, address: str) -> ClientCredentials | None:
+        """The credentials to dial ``address`` with: the operator's own for the desk it belongs to."""
+        found = self._desk_of(address)
+        return self.credentials(*found) if found is not None else None
 
 
 # -- kopf wiring -------------------------------------------------------------------------------------------------

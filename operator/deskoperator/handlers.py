@@ -128,6 +128,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.kube = Kube(load_api_client(pool_size=cfg.max_workers * 2))
     memo.certificates = certificates.Certificates(memo.kube, cfg.addresses)
     channels.use_resolver(memo.certificates.for_address)  # rpc dials each desk with its own CA's certificate
+    rpc.on_handshake_failure(memo.certificates.forget_address)  # a CA replaced by hand is read again
     memo.prometheus_operator = PrometheusOperatorProbe(memo.kube)
     memo.registry = Registry()
     memo.audit = audit.AuditRecorder(timeout=cfg.rpc_timeout)
@@ -219,6 +220,7 @@ async def desk_event(
             await worker.stop()
         memo.registry.drop(namespace, name)
         metrics.METRICS.forget_desk(namespace, name)
+        memo.certificates.forget_desk(namespace, name)
         return
     worker = worker_for(memo, namespace, name)
     if worker is None:

@@ -55,6 +55,23 @@ class DeliveryError(RuntimeError):
         """True when the service answered and refused the request (retrying the same request cannot help)."""
 
 
+HANDSHAKE_FAILURES = ("handshake", "certificate", "ssl", "socket closed")
+"""What gRPC's UNAVAILABLE says when TLS failed: our side refused the service's certificate ("Tls handshake
+failed ... CERTIFICATE_VERIFY_FAILED"), or the service refused ours and closed the connection ("Socket closed")."""
+_handshake_failed: list[Callable[[str], None]] = []
+
+
+def on_handshake_failure(callback: Callable[[str], None] | None) -> None:
+    """Call ``callback(address)`` when a call fails its TLS handshake (the operator then reads that desk's CA again:
+    ``Certificates.forget_address``); None stops it."""
+    _handshake_failed[:] = [callback] if callback is not None else []
+
+
+def handshake_failed(code: grpc.StatusCode, details: str) -> bool:
+    """Whether a failed call may have failed on TLS (the connection was made, the handshake was not)."""
+    return code == grpc.StatusCode.UNAVAILABLE and any(word in details.lower() for word in HANDSHAKE_FAILURES)
+
+
 def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
     """``call(channel)`` on a fresh channel to ``address``; any gRPC failure becomes a ``DeliveryError``.
 
@@ -67,6 +84,9 @@ def _call(address: str, call: Callable[[grpc.Channel], Any]) -> Any:
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = exc.details() if hasattr(exc, "details") else str(exc)
+        if handshake_failed(code, details):
+            for callback in _handshake_failed:
+                callback(address)
         raise DeliveryError(f"{address}: {code.name}: {details}", refused=code in REFUSALS) from None
 
 

@@ -15,6 +15,7 @@ CamelCase; ``lastTransitionTime`` moves only when ``status`` changes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,12 @@ from deskoperator.names import CONFIG_HASH_ANNOTATION
 from tradingdesk.spec.model import SERVICE_NAMES
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded", "TradingHalted", "OperatorAvailable")
+COUNTER_HOLD_S = 5.0
+"""How long a status change that only moves counters may wait before it is written (``counters_only``)."""
+_NUMBER = re.compile(r"\d+")
+PROGRESS = {("Ready", "ServicesNotReady"), ("Progressing", "RollingOut")}
+"""Conditions whose message, while they keep their reason, only reports how far a rollout got: which services it
+still waits for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,3 +279,39 @@ def compute(
     if desired.operator:
         out["operator"] = dict(desired.operator)
     return out
+
+
+def _without_counters(status: dict[str, Any]) -> dict[str, Any]:
+    """``status`` with its counters taken out: delivery attempts, each service's ready and updated replicas, and the
+    numbers in condition messages (``after 4 attempt(s)``); while services roll out (Ready False because they are
+    not ready yet, Progressing ``RollingOut``), also how many are ready (``readyServices``) and which ones the two
+    messages still name. Everything else as it is."""
+    out = dict(status)
+    for key in ("trading", "riskLimits"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: v for k, v in out[key].items() if k != "attempts"}
+    services = out.get("services") or {}
+    out["services"] = {name: {"replicas": s.get("replicas")} for name, s in services.items()}
+    conditions = []
+    for cond in out.get("conditions") or []:
+        message = _NUMBER.sub("#", str(cond.get("message", "")))
+        if (cond.get("type"), cond.get("reason")) in PROGRESS:
+            message = ""  # "2/5 services ready; waiting for risk 0/1, ...", "rolling out risk, ..."
+            out.pop("readyServices", None)
+        conditions.append({**cond, "message": message})
+    out["conditions"] = conditions
+    return out
+
+
+def counters_only(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """Whether ``after`` differs from the status last written only in counters, so its write may wait (at most
+    ``COUNTER_HOLD_S``) and go out with the next one.
+
+    Why: most status changes while desks start are counters (a Deployment's updated and ready replicas one pod at
+    a time, one service after another ready, a retried delivery's attempts), and each write is the API server's
+    dearest request. A real change is never held: a condition's status or reason, a message's wording other than
+    its numbers (the rollout's progress aside), observedGeneration, the trading state and what the
+    RiskService confirmed, a delivery's new error, failed nodes, the heartbeat."""
+    if before is None or before == after:
+        return False
+    return _without_counters(before) == _without_counters(after)

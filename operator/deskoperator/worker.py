@@ -35,7 +35,7 @@ from deskoperator.limits import limits_hash, risk_limits, without_version
 from deskoperator.names import API_GROUP, API_VERSION, KIND, SPEC_FILE, config_map_name, labels
 from deskoperator.render import Owner, config_hash, render
 from deskoperator.state import DeskState
-from deskoperator.status import Desired, Observed, PodObs, compute
+from deskoperator.status import COUNTER_HOLD_S, Desired, Observed, PodObs, compute, counters_only
 from tradingdesk.spec.load import SpecError, parse_desk
 from tradingdesk.spec.model import DEFAULT_PORTS, SERVICE_NAMES, TradingDesk
 
@@ -122,6 +122,10 @@ class DeskWorker:
         """The reconcile running in its thread now: a thread cannot be cancelled, so ``stop`` waits for it."""
         self._publishing: asyncio.Task | None = None
         self._publish_again = False
+        self._counters_held: asyncio.TimerHandle | None = None
+        """The flush of a status change held back because it only moved counters (``status.counters_only``)."""
+        self._flush_counters = False
+        """Set by that flush: the next ``publish`` writes even a counters-only change."""
         self._context = contextvars.copy_context()
         """The context of the kopf handler that made the worker: ``kopf.info``/``warn`` find kopf's event queue
         there, whoever asks for a status write (the heartbeat's task runs outside every handler)."""
@@ -168,6 +172,8 @@ class DeskWorker:
     async def stop(self) -> None:
         """Stop the workers; a call to the RiskService already on the wire is waited for (bounded by its timeout),
         so nothing the workers sent can land after what the finalizer sends."""
+        if self._counters_held is not None:
+            self._counters_held.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -445,6 +451,23 @@ class DeskWorker:
             return
         self._publishing = self.loop.create_task(self._publish_loop(), context=self._context.copy())
 
+    def _hold_counters(self) -> None:
+        """A counters-only change waits: written at the latest ``COUNTER_HOLD_S`` from the first one held (in the
+        loop). Later counter changes join it; a real change writes them all at once and cancels the flush."""
+        if self._counters_held is None:
+            self._counters_held = self.loop.call_later(COUNTER_HOLD_S, self._flush_held_counters)
+
+    def _flush_held_counters(self) -> None:
+        self._counters_held = None
+        self._flush_counters = True
+        self.publish_soon()
+
+    def _counters_written(self) -> None:
+        """A write is going out with every counter in it: nothing is held any more (in the loop)."""
+        if self._counters_held is not None:
+            self._counters_held.cancel()
+            self._counters_held = None
+
     async def _publish_loop(self) -> None:
         while True:
             self._publish_again = False
@@ -478,7 +501,13 @@ class DeskWorker:
             observed, pods, nodes = self.views(st.namespace, st.name)
             status = compute(desired, observed, st.trading, st.last_status, pods=pods, nodes_ready=nodes)
             if status == st.last_status:
+                self._flush_counters = False
                 return
+            if not self._flush_counters and counters_only(st.last_status, status):
+                self.loop.call_soon_threadsafe(self._hold_counters)  # written by the flush or the next real change
+                return
+            self._flush_counters = False
+            self.loop.call_soon_threadsafe(self._counters_written)
             try:
                 self.kube.patch_status(KIND, st.namespace, st.name, status)
             except KubeError as exc:

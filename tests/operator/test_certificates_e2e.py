@@ -7,19 +7,26 @@ import base64
 import json
 import re
 import urllib.request
+from concurrent import futures
 
+import grpc
 import pytest
 import yaml
 from cryptography import x509
+from grpc_health.v1 import health, health_pb2_grpc
 from kubernetes import client, config
 
-from deskoperator.certificates import CA_REREAD_S, Certificates, ca_secret_name
+from deskoperator import rpc
+from deskoperator.certificates import Certificates, ca_secret_name
 from deskoperator.kube import Kube
+from deskoperator.render import Owner
 from deskoperator.rpc import Addresses
 from tests.operator.helpers import test_desk_document
 from tests.operator.kubectl import Kubectl
 from tests.operator.process import Operator
-from tradingdesk.security.pki import CertificateAuthority, common_name
+from tradingdesk.security import channels
+from tradingdesk.security.pki import LOCAL_HOSTS, CertificateAuthority, common_name, service_identity
+from tradingdesk.spec.load import parse_desk
 from tradingdesk.spec.model import SERVICE_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.k8s]
@@ -131,9 +138,10 @@ class CountingKube(Kube):
         return super().get_at(url_path)
 
 
-def test_a_desks_ca_is_read_once_per_window_and_a_replaced_one_is_seen(kube: Kubectl, namespace: str) -> None:
-    """Every call to a desk's service needs its CA: it is read from the API server at most once per
-    ``CA_REREAD_S``, and a CA replaced by hand is used once that window has passed."""
+def test_a_desks_ca_is_read_once_and_read_again_when_a_handshake_fails(kube: Kubectl, namespace: str) -> None:
+    """Every call to a desk's service needs its CA (each retry of a delivery to a service that is down too): it is
+    read from the API server once, then again only when a call fails its TLS handshake (a CA replaced by hand), or
+    taken from what the renewal check reads anyway."""
 
     def put_ca(ca: CertificateAuthority) -> None:
         data = {"tls.crt": ca.cert_pem, "tls.key": ca.key_pem}
@@ -146,23 +154,70 @@ def test_a_desks_ca_is_read_once_per_window_and_a_replaced_one_is_seen(kube: Kub
         }
         kube.run("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=json.dumps(obj))
 
-    first, second = CertificateAuthority.create(DESK), CertificateAuthority.create(DESK)
+    first, second, third = (CertificateAuthority.create(DESK) for _ in range(3))
     put_ca(first)
+    server, port = risk_service(second)  # already serving under the CA that is about to replace the first
     api_config = client.Configuration()
     config.load_kube_config(config_file=str(kube.kubeconfig), client_configuration=api_config)
     counting = CountingKube(client.ApiClient(api_config))
-    now = [0.0]
-    certs = Certificates(counting, Addresses(), monotonic=lambda: now[0])
+    address = f"127.0.0.1:{port}"
+    certs = Certificates(counting, Addresses(overrides=((f"{namespace}/{DESK}/risk", address),)))
+    channels.use_resolver(certs.for_address)
+    rpc.on_handshake_failure(certs.forget_address)
+    try:
+        for _ in range(20):  # twenty failed deliveries: one read
+            assert certs.credentials(namespace, DESK).pem[0] == first.cert_pem
+        assert len(counting.reads) == 1
 
-    for _ in range(20):
-        assert certs.credentials(namespace, DESK).pem[0] == first.cert_pem
-    assert len(counting.reads) == 1
+        put_ca(second)  # replaced by hand: the CA in hand still serves until a handshake says otherwise
+        with pytest.raises(rpc.DeliveryError, match="handshake"):
+            rpc.get_trading_state(address, timeout=5)  # the service's certificate is not from the first CA
+        assert len(counting.reads) == 1
+        with pytest.raises(rpc.DeliveryError, match="UNIMPLEMENTED"):  # past TLS: a health server, no RiskService
+            rpc.get_trading_state(address, timeout=5)
+        assert len(counting.reads) == 2
+        creds = certs.credentials(namespace, DESK)
+        assert creds.pem[0] == second.cert_pem and len(counting.reads) == 2
+        x509.load_pem_x509_certificate(creds.pem[1]).verify_directly_issued_by(second.cert)  # the operator's own
 
-    put_ca(second)  # replaced by hand: the operator goes on with the CA it read until the window ends
-    now[0] += CA_REREAD_S - 1
-    assert certs.credentials(namespace, DESK).pem[0] == first.cert_pem
-    now[0] += 1
-    creds = certs.credentials(namespace, DESK)
-    assert creds.pem[0] == second.cert_pem and len(counting.reads) == 2
-    issued = x509.load_pem_x509_certificate(creds.pem[1])  # the operator's certificate, from the new CA
-    issued.verify_directly_issued_by(second.cert)
+        put_ca(third)  # the renewal check reads every Secret of the desk anyway: the new version replaces the CA
+        certs.ensure(parse_desk(test_desk_document(DESK)), namespace, Owner(DESK, "uid-tls"))
+        reads = len(counting.reads)
+        assert certs.credentials(namespace, DESK).pem[0] == third.cert_pem and len(counting.reads) == reads
+    finally:
+        channels.use_resolver(None)
+        rpc.on_handshake_failure(None)
+        server.stop(None)
+
+
+def test_a_desk_without_a_ca_yet_costs_one_read_until_its_ca_is_written(kube: Kubectl, namespace: str) -> None:
+    """Deliveries start before the renewal timer writes a new desk's CA: that there is none is read once, and the
+    CA the timer writes is used from its own write, not read back."""
+    api_config = client.Configuration()
+    config.load_kube_config(config_file=str(kube.kubeconfig), client_configuration=api_config)
+    counting = CountingKube(client.ApiClient(api_config))
+    certs = Certificates(counting, Addresses())
+    ca_path = f"/api/v1/namespaces/{namespace}/secrets/{ca_secret_name(DESK)}"
+    for _ in range(10):
+        assert certs.credentials(namespace, DESK) is None
+    assert counting.reads == [ca_path]
+    certs.ensure(parse_desk(test_desk_document(DESK)), namespace, Owner(DESK, "uid-tls"))
+    reads = len(counting.reads)  # the renewal check reads every Secret of the desk
+    creds = certs.credentials(namespace, DESK)  # (the CA Secret itself may be gone: its owner "uid-tls" is not)
+    assert creds is not None and common_name(creds.pem[1]) == "svc:operator"
+    x509.load_pem_x509_certificate(creds.pem[1]).verify_directly_issued_by(x509.load_pem_x509_certificate(creds.pem[0]))
+    assert len(counting.reads) == reads
+
+
+def risk_service(ca: CertificateAuthority) -> tuple[grpc.Server, int]:
+    """A server with a risk service's certificate from ``ca``, asking for a client certificate from ``ca``: only
+    the health service behind it, enough to tell a TLS failure from a call that got through."""
+    leaf = ca.issue(service_identity("risk"), hosts=LOCAL_HOSTS, days=1)
+    credentials = grpc.ssl_server_credentials(
+        [(leaf.key_pem, leaf.cert_pem)], root_certificates=ca.cert_pem, require_client_auth=True
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    return server, port

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deskoperator.delivery import Confirmation
-from deskoperator.status import Desired, Observed, PodObs, compute
+from deskoperator.status import Desired, Observed, PodObs, compute, counters_only
 from tradingdesk.spec.model import SERVICE_NAMES
 
 HASHES = {s: f"h-{s}" for s in SERVICE_NAMES}
@@ -204,3 +204,34 @@ def test_a_service_with_standbys_is_ready_with_its_active_replica() -> None:
     status = compute(want, observed, ACTIVE, status, timestamp="t1")
     assert conds(status)["Degraded"] == ("True", "ReplicasUnavailable")
     assert "routing 0/1 ready" in next(c["message"] for c in status["conditions"] if c["type"] == "Degraded")
+
+
+def test_counters_only_changes_are_told_apart_from_real_ones() -> None:
+    """What may wait before it is written (``counters_only``): replicas counted up one pod at a time, one service
+    after another ready while the desk starts, a retried delivery's attempts; never a condition's status or
+    reason, a new error, a new generation, the heartbeat."""
+    starting = {s: obs(s, ready=0, updated=0, reason="ReplicaSetUpdated") for s in SERVICE_NAMES}
+    retrying = Confirmation(want="Active", attempts=2, error="UNAVAILABLE: dns")
+    first = compute(desired(), starting, retrying, None, timestamp="t0")
+
+    one_updated = {**starting, "feeds": obs("feeds", ready=0, updated=1, reason="ReplicaSetUpdated")}
+    more_attempts = Confirmation(want="Active", attempts=4, error="UNAVAILABLE: dns")
+    counted = compute(desired(), one_updated, more_attempts, first, timestamp="t1")
+    assert counted != first and counted["trading"]["attempts"] == 4
+    assert counters_only(first, counted)
+    feeds_ready = compute(desired(), {**starting, "feeds": obs("feeds")}, retrying, first, timestamp="t1")
+    assert feeds_ready["readyServices"] == "1/5" and counters_only(first, feeds_ready)  # the desk is starting
+
+    new_error = Confirmation(want="Active", attempts=4, error="UNAVAILABLE: refused")
+    assert not counters_only(first, compute(desired(), starting, new_error, first, timestamp="t1"))
+    assert not counters_only(first, compute(desired(), all_ready(), retrying, first, timestamp="t1"))  # Ready
+    assert not counters_only(first, compute(desired(2, 1), starting, retrying, first, timestamp="t1"))  # generation
+    beat = {"leader": "op-1", "heartbeatTime": "t9", "heartbeatSeconds": 30, "state": "Running"}
+    assert not counters_only(first, compute(desired(operator=beat), starting, retrying, first, timestamp="t1"))
+    assert not counters_only(None, first) and not counters_only(first, first)
+
+    ready = compute(desired(), all_ready(), ACTIVE, None, timestamp="t0")
+    lost_risk = compute(desired(), {**all_ready(), "risk": obs("risk", ready=0)}, ACTIVE, ready, timestamp="t1")
+    assert not counters_only(ready, lost_risk)  # Ready and Degraded change at once
+    lost_both = {**all_ready(), "risk": obs("risk", ready=0), "feeds": obs("feeds", ready=0)}
+    assert not counters_only(lost_risk, compute(desired(), lost_both, ACTIVE, lost_risk, timestamp="t2"))
