@@ -234,6 +234,9 @@ class OrderBook:
 
     @staticmethod
     def _seed(half: _Half, ladder: dict[int, int]) -> None:
+        """Every quote of every symbol re-seeds each venue's book (a restarted replay feed sends tens of thousands a
+        second at 100x), so the common cases cost no call: a level without client orders needs no queue capping,
+        and a level that exists is found in the dict."""
         levels = half.levels
         for price in half.ext_prices:
             if price in ladder:
@@ -241,13 +244,17 @@ class OrderBook:
             level = levels.get(price)
             if level is not None:
                 level.ext = 0
-                _cap_queue(level)
-                if not level.orders:
+                if level.orders:
+                    _cap_queue(level)
+                else:
                     half.drop(price)
         for price, qty in ladder.items():
-            level = half.level_for(price)
+            level = levels.get(price)
+            if level is None:
+                level = half.level_for(price)
             level.ext = qty
-            _cap_queue(level)
+            if level.orders:
+                _cap_queue(level)
         half.ext_prices = list(ladder)
 
     # ---- matching ------------------------------------------------------------------------------------
