@@ -272,3 +272,37 @@ def test_last_quotes_is_the_replay_state_at_a_sequence_number() -> None:
         if e.kind == QUOTE:
             expected[e.symbol] = (seq, e)
     assert {q.event.symbol: (q.seq, q.event) for q in quotes} == expected
+
+
+async def test_a_line_started_late_joins_the_replay_where_it_is_and_sends_nothing_it_passed() -> None:
+    """A restarted feeds process: the desk's replay has run 30 s of a 40 s session. Its line skips, unsent,
+    every event before 30 s (their numbers used up, as on the feed that died) and sends the rest, stamped as
+    the session has them."""
+    events = ticks(400, 100 * MS)  # 0 .. 39.9 s of session
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    line = ReplayLine(
+        "A", lambda: events, start_ns=START, speed=100, origin=started - 30 * SEC / (100 * SEC), skip_before_ns=30 * SEC
+    )
+    out = await collect(line)
+    assert [m.seq for m in out] == list(range(301, 401))
+    assert [m.vendor_ts_ns for m in out] == [START + e.ts_ns for e in events[300:]]
+
+
+def test_a_joined_stream_continues_at_the_first_number_a_line_announces() -> None:
+    arb = LineArbitrator(["A", "B"])
+    arb.join()
+    assert arb.accept(msg("B", 301), 0) and not arb.accept(msg("A", 301), 0)
+    assert arb.accept(msg("A", 302), 0)
+    assert (arb.next_seq, arb.gaps, arb.missing, arb.duplicates) == (303, 0, 0, 1)
+    arb.heartbeat("B", 302, 0)
+    assert arb.gaps == 0
+    assert not arb.accept(msg("B", 305), 0) and arb.gaps == 1, "once joined, a jump is a gap again"
+
+
+def test_a_joined_stream_may_start_with_a_heartbeat() -> None:
+    arb = LineArbitrator(["A", "B"])
+    arb.join()
+    arb.heartbeat("A", 300, 0)  # the line skipped 1..300 and waits for 301
+    assert arb.accept(msg("A", 301), 0)
+    assert (arb.next_seq, arb.gaps, arb.missing) == (302, 0, 0)

@@ -8,7 +8,8 @@ from fractions import Fraction
 
 import pytest
 
-from tradingdesk.core.clock import NS_PER_SECOND, ManualClock
+from tradingdesk.core.clock import NS_PER_SECOND, ManualClock, OffsetClock, WallClock
+from tradingdesk.edge.clock import JOIN_AFTER_WALL_S, replay_join_ns
 from tradingdesk.markets.calendar import ExchangeCalendar, Phase
 from tradingdesk.markets.calendar_source import load_calendar
 from tradingdesk.markets.replay_clock import ReplayClock, default_first_day
@@ -71,3 +72,16 @@ def test_the_default_first_day_is_today_or_the_last_session(nyse: ExchangeCalend
 def test_a_first_day_without_a_session_is_refused(nyse: ExchangeCalendar) -> None:
     with pytest.raises(ValueError, match="2024-07-04 is not a session of XNYS"):
         clock_at(nyse, date(2024, 7, 4))
+
+
+def test_a_feed_joins_the_replay_where_the_clock_is_once_it_has_run_a_while(nyse: ExchangeCalendar) -> None:
+    clock = clock_at(nyse, date(2024, 7, 2), speed=Fraction(100))
+    assert replay_join_ns(clock) == 0  # the desk's own start: the feed plays its data from the start
+    clock.wall.advance(int(JOIN_AFTER_WALL_S * NS_PER_SECOND))
+    assert replay_join_ns(clock) == 0  # not yet past the bound
+    clock.wall.advance(NS_PER_SECOND)
+    joined = int((JOIN_AFTER_WALL_S + 1) * 100 * NS_PER_SECOND)
+    assert replay_join_ns(clock) == joined == clock.elapsed_ns()
+    assert clock.now_ns() == ns("2024-07-02 13:30") + joined
+    assert replay_join_ns(OffsetClock(clock, offset_ns=-5 * NS_PER_SECOND)) == joined  # a skew drill: the replay's
+    assert replay_join_ns(WallClock()) == 0

@@ -31,6 +31,23 @@ REPLAY_ORIGIN_ENV = "TD_REPLAY_ORIGIN_NS"
 DEFAULT_PASS_S = 23_400
 
 
+JOIN_AFTER_WALL_S = 10.0
+"""A replay feed started more than this (wall time) after the desk's replay began joins it where the desk's clock
+is. One started sooner, as at the desk's own start, plays its data from the start, a moment behind the clock."""
+
+
+def replay_join_ns(clock: Clock, *, after_wall_s: float = JOIN_AFTER_WALL_S) -> int:
+    """Where in its data a replay feed starting now joins the desk's replay: the replay time since the desk's
+    replay origin, or 0 (from the start) before ``after_wall_s`` of wall time has passed, and for a wall clock.
+    A skew drill's clock answers for the clock it wraps (the drill moves the time a service reads, not the
+    replay)."""
+    inner = getattr(clock, "inner", clock)
+    if not isinstance(inner, ReplayClock):
+        return 0
+    elapsed = inner.elapsed_ns()
+    return elapsed if elapsed > after_wall_s * NS_PER_SECOND * inner.speed else 0
+
+
 def clock_source(desk: TradingDesk) -> str:
     """``wall`` or ``replay``: what ``spec.conduct.clock.source`` comes to for this desk."""
     source = desk.spec.conduct.clock.source

@@ -85,6 +85,19 @@ class LineArbitrator:
         self.held: dict[int, FeedMessage] = {}
         """Messages waiting behind a gap, by sequence number."""
         self._gap_times: deque[tuple[int, int]] = deque()  # (last seq of a gap, detected_ns), in order
+        self._joining = False
+
+    def join(self) -> None:
+        """The stream is joined in progress: the first number any line announces (a message, or a heartbeat's
+        last number) is where it continues, not a gap after 1. For lines that start where the desk's replay
+        is (a restarted feeds process), having skipped, unsent, what came before."""
+        self._joining = True
+
+    def _joined(self, seq: int) -> None:
+        self._joining = False
+        if seq > self.next_seq:
+            self.next_seq = seq
+            self.high = max(self.high, seq - 1)
 
     # -- input ------------------------------------------------------------------------------------------------
 
@@ -93,6 +106,8 @@ class LineArbitrator:
         line = msg.line
         self.received[line] += 1
         seq = msg.seq
+        if self._joining:
+            self._joined(seq)
         if seq == self.next_seq:
             self.next_seq = seq + 1
             self.wins[line] += 1
@@ -118,6 +133,8 @@ class LineArbitrator:
 
     def heartbeat(self, line: str, seq: int, now_ns: int) -> None:
         """A line says its last number is ``seq``: anything up to it not seen yet is missing."""
+        if self._joining:
+            self._joined(seq + 1)
         if seq > self.high:
             self._open_gap(max(self.high, self.next_seq - 1) + 1, seq, line, now_ns)
             self.high = seq

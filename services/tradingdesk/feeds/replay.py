@@ -8,8 +8,9 @@ behind emits back-to-back until it is on schedule again. Two lines built from th
 
 A line reopened after a failure (``from_seq``) skips what the feed already has without pacing, sends what
 it missed at once (it is behind schedule) and is then back on the pair's schedule: that is how a replayed
-line "retransmits". While waiting longer than ``heartbeat_ns`` for the next event it yields heartbeats,
-so a quiet line is never mistaken for a dead one.
+line "retransmits". A line started after the desk's replay began (``skip_before_ns``, with ``origin`` that far
+in the past: a restarted feeds process) skips, unsent, what the desk's clock has passed. While waiting longer
+than ``heartbeat_ns`` for the next event it yields heartbeats, so a quiet line is never mistaken for a dead one.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class ReplayLine:
         from_seq: int = 1,
         origin: float | None = None,
         heartbeat_ns: int = 0,
+        skip_before_ns: int = 0,
     ) -> None:
         speed = float(speed)
         if not 0 <= speed <= MAX_SPEED:
@@ -89,6 +91,9 @@ class ReplayLine:
         self.loop = loop
         self.period_ns = period_ns
         self.from_seq = from_seq
+        self.skip_before_ns = skip_before_ns
+        """Events at offsets before this are skipped like those before ``from_seq``: a line started after the
+        desk's replay began joins it where the desk's clock is (``ReplayAdapter``'s ``resume_ns``)."""
         self.origin = origin
         """Event loop time (``loop.time()``) of the session start; set when iteration starts if None."""
         self._source = source
@@ -111,12 +116,13 @@ class ReplayLine:
         speed = self.speed
         wall_s_per_ns = 1.0 / (speed * NS) if speed else 0.0
         name, drop, yield_every, from_seq = self.name, self._drop, self._yield_every, self.from_seq
+        skip_before_ns = self.skip_before_ns
         heartbeat_s = self._heartbeat_s if speed else 0.0
         burst = 0
         try:
             for seq, n, offset, event in numbered(self._source, loop=self.loop, period_ns=self.period_ns):
                 self.passes = n
-                if seq < from_seq:
+                if seq < from_seq or offset < skip_before_ns:
                     self.seq = seq
                     if not seq % 4096:
                         await asyncio.sleep(0)  # a long skip must not hold the event loop

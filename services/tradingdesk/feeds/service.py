@@ -29,7 +29,7 @@ from tradingdesk.audit.batching import BatchRefused
 from tradingdesk.audit.service_events import CALL_TIMEOUT_S, ServiceEvents, line_enabled_event, refusal_event
 from tradingdesk.core.clock import Clock, WallClock
 from tradingdesk.core.reject import Reject, RejectKind, invalid, not_found, unavailable
-from tradingdesk.edge.clock import desk_clock
+from tradingdesk.edge.clock import desk_clock, replay_join_ns
 from tradingdesk.edge.clock_skew import skewable
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.door import door_of
@@ -156,13 +156,24 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
 
     async def start(self, server: grpc.aio.Server) -> None:
         add_to_server(self, server)
-        # Vendor timestamps of replayed data follow the desk's clock (the replay clock: the session's open).
-        start_ns = (self.desk_clock or self.clock).now_ns()
+        # Vendor timestamps of replayed data follow the desk's clock (the replay clock: the session's open). A feeds
+        # process started after the desk's replay began (restarted by the supervisor) joins the replay where the
+        # desk's clock is: playing the data again from its start would send the session's busy opening at once,
+        # hours late, and hold routing's loop for many seconds re-seeding its simulated venues.
+        resume_ns = replay_join_ns(self.desk_clock) if self.desk_clock is not None else 0
+        start_ns = (self.desk_clock or self.clock).now_ns() - resume_ns
+        if resume_ns:
+            log.info("feeds: joining the desk's replay %.1f s of replay time in", resume_ns / 1e9)
         symbols = self.state.symbols
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
             adapters = line_adapters(
-                spec, self.instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=self._fault_of(spec.name)
+                spec,
+                self.instruments,
+                start_ns,
+                heartbeat_ns=heartbeat_ns,
+                drop=self._fault_of(spec.name),
+                resume_ns=resume_ns if spec.kind == "replay" else 0,
             )
             self.handlers[spec.name] = FeedHandler(
                 spec,
@@ -175,7 +186,10 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
                 on_health=self._feed_health_changed,
                 on_switch=self._line_switched,
             )
-        for handler in self.handlers.values():
+        for spec in self.desk.spec.feeds:
+            handler = self.handlers[spec.name]
+            if resume_ns and spec.kind == "replay":
+                handler.arbitrator.join()  # its lines skip what the desk's clock has passed: no gap after 1
             handler.start()
         self.access_audit.start()
         self.audit_events.start()

@@ -108,8 +108,12 @@ class ReplayAdapter:
         heartbeat_ns: int = 0,
         drop: Callable[[int], bool] | None = None,
         release: Callable[[], None] | None = None,
+        resume_ns: int = 0,
     ) -> None:
         self.name = name
+        self.resume_ns = resume_ns
+        """Replay time the desk's clock had run when this feeds process started: the line's schedule starts that
+        far in the past, and what comes before is skipped (a restart joins the replay, never starts it again)."""
         self.replay = replay
         self.start_ns = start_ns
         self.period_ns = period_ns
@@ -124,7 +128,9 @@ class ReplayAdapter:
 
     def open(self, from_seq: int) -> AsyncIterator[FeedMessage | Heartbeat]:
         if self.origin is None:
-            self.origin = asyncio.get_running_loop().time()
+            speed = float(self.replay.speed)
+            behind_s = self.resume_ns / (speed * NS) if speed else 0.0
+            self.origin = asyncio.get_running_loop().time() - behind_s
         source, on_close = self._source, None
         if self._shared is not None:  # first open: read the feed's shared pass, release it when done
             source, on_close, self._shared = self._shared, self._release, None
@@ -140,6 +146,7 @@ class ReplayAdapter:
             from_seq=from_seq,
             origin=self.origin,
             heartbeat_ns=self.heartbeat_ns,
+            skip_before_ns=self.resume_ns if self.replay.speed else 0,
         )
         return aiter(self.current)
 
@@ -163,8 +170,10 @@ def replay_adapters(
     *,
     heartbeat_ns: int = 0,
     drop: Callable[[str, int], bool] | None = None,
+    resume_ns: int = 0,
 ) -> list[ReplayAdapter]:
-    """One adapter per line of a replay feed; ``drop(line, seq)`` injects loss for tests and drills."""
+    """One adapter per line of a replay feed; ``drop(line, seq)`` injects loss for tests and drills; ``resume_ns``
+    joins a replay the desk's clock has already run that far into."""
     source, period_ns = event_source(feed.replay, instruments)
     shared = SharedSource(source, len(feed.lines))
     adapters = []
@@ -181,6 +190,7 @@ def replay_adapters(
                 heartbeat_ns=heartbeat_ns,
                 drop=line_drop,
                 release=partial(shared.release, i),
+                resume_ns=resume_ns,
             )
         )
     return adapters
@@ -193,8 +203,9 @@ def line_adapters(
     *,
     heartbeat_ns: int = 0,
     drop: Callable[[str, int], bool] | None = None,
+    resume_ns: int = 0,
 ) -> list[LineAdapter]:
-    """The adapters of a feed's lines, by the feed's kind."""
+    """The adapters of a feed's lines, by the feed's kind (``resume_ns``: replay lines only)."""
     if feed.kind == "websocket":
         return [WebSocketLine(line.name, line.url) for line in feed.lines]
-    return list(replay_adapters(feed, instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=drop))
+    return list(replay_adapters(feed, instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=drop, resume_ns=resume_ns))

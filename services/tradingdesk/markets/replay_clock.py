@@ -61,6 +61,10 @@ class ReplayClock:
         wall = self.wall.now_ns() - self.origin_ns
         return wall * self.speed.numerator // self.speed.denominator if wall > 0 else 0
 
+    def elapsed_ns(self) -> int:
+        """Replay time since the origin, in ns (0 before it): where in the replayed data the desk is now."""
+        return self._elapsed()
+
     def market_at(self, elapsed_ns: int) -> int:
         """The market time ``elapsed_ns`` of replay time after the origin."""
         opens = self._opens
