@@ -25,6 +25,7 @@ from tradingdesk.v1 import market_data_pb2_grpc as pb_grpc
 
 SYMBOLS = ["AAPL", "MSFT", "KO"]
 BOUND = 32
+TEARDOWN_S = 30
 
 
 def make_desk(
@@ -74,10 +75,12 @@ async def running_services() -> AsyncIterator[Starter]:
     try:
         yield _start
     finally:
+        # Bounded: a teardown that hung once (CI, after a failed WebSocket test) held the whole run, its failure
+        # never printed. Now it fails the test's teardown with a reason instead.
         for service, running, channel in started:
-            await service.stop()
+            await asyncio.wait_for(service.stop(), TEARDOWN_S)
             await channel.close()
-            await running.stop(grace=0.5)
+            await asyncio.wait_for(running.stop(grace=0.5), TEARDOWN_S)
 
 
 @pytest.fixture

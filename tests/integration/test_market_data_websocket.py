@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_market_data_failover import Tape, status
-from tests.integration.test_market_data_service import Starter, eventually, running_services
+from tests.integration.test_market_data_service import TEARDOWN_S, Starter, eventually, running_services
 from tests.waiting import wait_for
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.feeds import wire
@@ -77,7 +77,7 @@ async def vendor() -> AsyncIterator[Vendor]:
 
     yield _vendor
     for server in started:
-        await server.stop()
+        await asyncio.wait_for(server.stop(), TEARDOWN_S)  # bounded, as the services' teardown
 
 
 def quote(seq_ts: int, bid: str, ask: str, symbol: str = "AAPL") -> MarketEvent:
