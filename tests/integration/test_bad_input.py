@@ -376,6 +376,12 @@ def test_queries_validate(orders, desk) -> None:
         C.INVALID_ARGUMENT,
         "after_seq",
     )
+    refused(
+        orders,
+        lambda: compliance.QueryAudit(compliance_pb2.QueryAuditRequest(from_index=2**64 - 1)),
+        C.INVALID_ARGUMENT,
+        "from_index",
+    )
 
 
 def test_trading_state_halts_and_resumes(orders, desk, aapl) -> None:

@@ -545,6 +545,8 @@ class ComplianceService(ConductRpcs, compliance_pb2_grpc.ComplianceServiceServic
                 raise invalid("limit", f"must be at most {MAX_QUERY}")
             if request.after_seq > MAX_SEQ:  # found by fuzzing: the store's seqs are signed 64-bit
                 raise invalid("after_seq", f"must be at most {MAX_SEQ}")
+            if request.from_index > MAX_SEQ:  # found by fuzzing too: so are the log's indexes
+                raise invalid("from_index", f"must be at most {MAX_SEQ}")
             if request.incarnation and not any(request.incarnation in s.incarnations for s in self.sources.values()):
                 raise not_found(f"incarnation: {request.incarnation!r} is not an incarnation of this log")
             if request.source and request.source not in RECORD_SOURCES:
