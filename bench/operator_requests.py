@@ -28,15 +28,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bench.operator_bench import (
-    BENCH_LABEL,
     CRDS,
-    _apply,
     _cleanup,
-    _desk,
     _kubectl,
-    _kubectl_wait,
-    _namespaces,
     _wait_established,
+    time_desks,
 )
 from tests.cluster.control_plane import start
 from tests.operator.kubectl import free_port
@@ -149,11 +145,11 @@ def measure(counts: tuple[int, ...] = (10, 50)) -> dict[int, dict[str, Counter]]
         _wait_established(cluster, "tradingdesks.tradingdesk.io")
         _cleanup(cluster, prefixes, namespaces_gone=True)
         operator = _operator(cluster.kubeconfig, port, log)
-        _run_desks(cluster, 1, "bench-reqwarm-")  # leadership, CRD scan and watch streams are not counted
+        time_desks(cluster, 1, "bench-reqwarm-")  # leadership, CRD scan and watch streams are not counted
         for n in counts:
             prefix = f"bench-req{n}-"
             before = scrape(port)
-            took = _run_desks(cluster, n, prefix)
+            took = time_desks(cluster, n, prefix)
             ready = scrape(port)
             time.sleep(STEADY_S)  # a fixed window by design: what a settled desk costs per minute
             after = scrape(port)
@@ -176,18 +172,6 @@ def measure(counts: tuple[int, ...] = (10, 50)) -> dict[int, dict[str, Counter]]
                 operator.wait(timeout=30)
             if cluster.started_here and os.environ.get("TD_CLUSTER_KEEP", "0") != "1":
                 cluster.stop()
-
-
-def _run_desks(cluster: Any, count: int, prefix: str) -> float:
-    names = [f"{prefix}{i}" for i in range(count)]
-    _apply(cluster, _namespaces(names))
-    desks = [_desk("bench", ns) for ns in names]
-    for desk in desks:
-        desk["metadata"]["labels"] = {BENCH_LABEL: prefix.rstrip("-")}
-    started = time.monotonic()
-    _apply(cluster, desks)
-    _kubectl_wait(cluster, "desk", "-A", "-l", f"{BENCH_LABEL}={prefix.rstrip('-')}", "--for=condition=Ready")
-    return time.monotonic() - started
 
 
 if __name__ == "__main__":
