@@ -4,12 +4,15 @@ its opening (which, at 100x, sent the busy opening at once and held routing's lo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
+from tests.desk_runner import DeskProcess, RunningDesk, wait_for, wait_until, write_desk
 from tests.integration.test_supervision import restarted, sigkill, status
+from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, desk_clock
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -51,3 +54,35 @@ async def test_a_restarted_feeds_process_continues_where_the_replay_is(tmp_path:
         assert first > before, f"the restarted feed started again at {first}, behind {before} where it was killed"
     finally:
         desk.stop()
+
+
+async def test_a_feed_started_before_the_replay_begins_starts_with_the_desks_clock(tmp_path: Path) -> None:
+    """``tradingdesk simulate`` sets the replay's origin past the desk's warm-up. The feeds process starts before it
+    and must wait for it: playing from its own start, its data ran ahead of the desk's clock by the whole warm-up
+    (50 market minutes at 100x), so the close's busy minutes met the strategy clients' closing burst."""
+    origin = time.time_ns() + 25 * NS_PER_SECOND
+    env = {REPLAY_ORIGIN_ENV: str(origin)}
+    desk = RunningDesk(write_desk(tmp_path, fast_replay), env=env)
+    await desk.start()
+    try:
+        clock = desk_clock(desk.desk, env)
+        async with desk.channel("feeds") as channel:
+            feeds = market_data_pb2_grpc.MarketDataServiceStub(channel)
+
+            async def quotes() -> list[market_data_pb2.Quote] | None:
+                snapshot = await feeds.GetSnapshot(market_data_pb2.GetSnapshotRequest(), timeout=5)
+                return list(snapshot.quotes) or None
+
+            async def quiet_until_near_the_origin() -> bool:  # the desk is up: its feed waits for the replay
+                assert await quotes() is None, "the feed sent data before the desk's replay began"
+                return time.time_ns() >= origin - 2 * NS_PER_SECOND
+
+            await wait_for(quiet_until_near_the_origin, timeout=40, interval=0.5, what="the replay's origin")
+            first = await wait_for(quotes, timeout=60, what="the feed's first quotes")
+            now = clock.now_ns()
+        assert time.time_ns() >= origin
+        newest = max(q.vendor_time_ns for q in first)
+        ahead_s = (newest - now) / NS_PER_SECOND
+        assert ahead_s < 60, f"the feed's data is {ahead_s:.0f} s of market time ahead of the desk's clock"
+    finally:
+        await desk.stop()

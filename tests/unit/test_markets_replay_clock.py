@@ -85,3 +85,17 @@ def test_a_feed_joins_the_replay_where_the_clock_is_once_it_has_run_a_while(nyse
     assert clock.now_ns() == ns("2024-07-02 13:30") + joined
     assert replay_join_ns(OffsetClock(clock, offset_ns=-5 * NS_PER_SECOND)) == joined  # a skew drill: the replay's
     assert replay_join_ns(WallClock()) == 0
+
+
+def test_a_feed_started_before_the_replay_begins_waits_for_it(nyse: ExchangeCalendar) -> None:
+    """``tradingdesk simulate`` sets the origin past the desk's warm-up: a feed started meanwhile must not run
+    ahead of the desk's clock, so it joins at a negative point (its schedule starts that far ahead)."""
+    wall = ManualClock(ns("2024-06-30 03:17"))
+    origin = wall.now_ns() + 30 * NS_PER_SECOND
+    clock = ReplayClock(
+        nyse, first_day=date(2024, 7, 2), origin_ns=origin, speed=Fraction(100), pass_ns=PASS_NS, wall=wall
+    )
+    assert replay_join_ns(clock) == -30 * 100 * NS_PER_SECOND
+    assert clock.now_ns() == ns("2024-07-02 13:30")  # the clock waits at the open meanwhile
+    wall.advance(30 * NS_PER_SECOND)
+    assert replay_join_ns(clock) == 0  # the origin itself: from the start of the data

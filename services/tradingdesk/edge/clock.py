@@ -39,11 +39,17 @@ is. One started sooner, as at the desk's own start, plays its data from the star
 def replay_join_ns(clock: Clock, *, after_wall_s: float = JOIN_AFTER_WALL_S) -> int:
     """Where in its data a replay feed starting now joins the desk's replay: the replay time since the desk's
     replay origin, or 0 (from the start) before ``after_wall_s`` of wall time has passed, and for a wall clock.
-    A skew drill's clock answers for the clock it wraps (the drill moves the time a service reads, not the
-    replay)."""
+
+    Negative while the origin is still ahead (``tradingdesk simulate`` sets it past the desk's warm-up): the feed
+    waits that much replay time before its first event, so its data starts with the desk's clock at the open
+    instead of running ahead of it by the whole warm-up. A skew drill's clock answers for the clock it wraps (the
+    drill moves the time a service reads, not the replay)."""
     inner = getattr(clock, "inner", clock)
     if not isinstance(inner, ReplayClock):
         return 0
+    ahead_ns = inner.origin_ns - inner.wall.now_ns()
+    if ahead_ns > 0:
+        return -(ahead_ns * inner.speed.numerator // inner.speed.denominator)
     elapsed = inner.elapsed_ns()
     return elapsed if elapsed > after_wall_s * NS_PER_SECOND * inner.speed else 0
 

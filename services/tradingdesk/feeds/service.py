@@ -160,10 +160,14 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         # process started after the desk's replay began (restarted by the supervisor) joins the replay where the
         # desk's clock is: playing the data again from its start would send the session's busy opening at once,
         # hours late, and hold routing's loop for many seconds re-seeding its simulated venues.
+        # Started before the replay's origin (the desk still warming up), it waits for the origin: its first event
+        # comes with the desk's clock at the open, never ahead of it.
         resume_ns = replay_join_ns(self.desk_clock) if self.desk_clock is not None else 0
-        start_ns = (self.desk_clock or self.clock).now_ns() - resume_ns
-        if resume_ns:
+        start_ns = (self.desk_clock or self.clock).now_ns() - max(resume_ns, 0)
+        if resume_ns > 0:
             log.info("feeds: joining the desk's replay %.1f s of replay time in", resume_ns / 1e9)
+        elif resume_ns < 0:
+            log.info("feeds: the replay begins in %.1f s of replay time; the replay feeds wait", -resume_ns / 1e9)
         symbols = self.state.symbols
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
@@ -188,7 +192,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             )
         for spec in self.desk.spec.feeds:
             handler = self.handlers[spec.name]
-            if resume_ns and spec.kind == "replay":
+            if resume_ns > 0 and spec.kind == "replay":
                 handler.arbitrator.join()  # its lines skip what the desk's clock has passed: no gap after 1
             handler.start()
         self.access_audit.start()

@@ -113,7 +113,8 @@ class ReplayAdapter:
         self.name = name
         self.resume_ns = resume_ns
         """Replay time the desk's clock had run when this feeds process started: the line's schedule starts that
-        far in the past, and what comes before is skipped (a restart joins the replay, never starts it again)."""
+        far in the past, and what comes before is skipped (a restart joins the replay, never starts it again).
+        Negative when the desk's replay has not begun: the schedule starts that far in the future."""
         self.replay = replay
         self.start_ns = start_ns
         self.period_ns = period_ns
