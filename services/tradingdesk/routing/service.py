@@ -39,6 +39,7 @@ from tradingdesk.risk.gate_stream import follow_gate_updates, gate_name
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
+from tradingdesk.routing.market_data import superseded_quotes, usable
 from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics, TracedVenue
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
@@ -356,20 +357,25 @@ class RoutingService:
         }
         gate = self.gate
         engine = self.engine
+        references = gate.references
         async for batch in stub.SubscribeBatches(market_data_pb2.SubscribeRequest()):
             now = self.clock.now_ns()
-            for event in batch.events:
-                which = event.WhichOneof("event")
+            events = batch.events
+            kinds = [event.WhichOneof("event") for event in events]
+            skip = superseded_quotes(events, kinds, priced=references) if len(events) > 1 else ()
+            for i, event in enumerate(events):
+                which = kinds[i]
                 if which == "quote":
+                    if i in skip:
+                        continue
                     q = event.quote
-                    # A stale quote (a snapshot during an outage) must not make a dead reference look fresh.
-                    if q.stale or not q.bid_price or not q.ask_price:
+                    if not usable(q):
                         continue
                     bid, ask = parse_fixed(q.bid_price), parse_fixed(q.ask_price)
                     bq, aq = parse_fixed(q.bid_quantity), parse_fixed(q.ask_quantity)
                     for venue in venues_for.get(q.symbol, ()):
                         venue.on_quote(q.symbol, bid, bq, ask, aq, now)
-                    if q.last_price and q.symbol not in gate.references:
+                    if q.last_price and q.symbol not in references:
                         gate.on_trade(q.symbol, parse_fixed(q.last_price), now)
                         engine.on_trade_print(q.symbol, parse_fixed(q.last_price))
                     gate.on_quote_heartbeat(q.symbol, now)
