@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.desk_runner import wait_for
+from tests.monitoring.orders import buy_filled
 from tests.monitoring.paging import PagingRig
 from tests.monitoring.tools import get_json
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, monitoring_pb2, monitoring_pb2_grpc
@@ -122,3 +123,21 @@ async def test_status_stream_pushes_a_change_and_a_silence_lands_in_alertmanager
     active = await stub.ListAlerts(monitoring_pb2.ListAlertsRequest(), timeout=10)
     assert not [a for a in active.alerts if a.name == "FeedDown" and a.labels["feed"] == "vendor-b"]
     stream.cancel()
+
+
+async def test_a_fill_is_pushed_on_the_status_stream_and_the_fills_stream_stays_up(rig, stub) -> None:
+    """Monitoring shows a fill from routing's execution stream at once; copying it into the status once broke that
+    stream on every fill (a repeated message field takes no slice assignment), so fills waited for the next
+    refresh and routing saw the stream opened again per fill."""
+    stream = stub.StreamDeskStatus(monitoring_pb2.StreamDeskStatusRequest())
+    await stream.read()
+    cid, _ = await buy_filled(rig.desk, account="ACC-EQ-1", strategy="manual", symbol="MSFT", quantity="10")
+
+    async def shows_the_fill() -> bool:
+        status = await stream.read()
+        return any(f.client_order_id == cid for f in status.recent_fills)
+
+    await wait_for(shows_the_fill, timeout=20)
+    stream.cancel()
+    log = (rig.desk.spec_path.parent / "logs" / "monitoring.log").read_text()
+    assert "executions: subscription failed" not in log

@@ -188,7 +188,8 @@ class DeskCollector:
         """Show a fill at once, ahead of the full refresh it triggers (positions, P&L, open orders)."""
         status = monitoring_pb2.DeskStatus()
         status.CopyFrom(self.status)
-        status.recent_fills[:] = self._fills
+        del status.recent_fills[:]  # a repeated message field takes no slice assignment
+        status.recent_fills.extend(self._fills)
         await self._publish(status)
 
     # -- one round -----------------------------------------------------------------------------------------------
