@@ -125,3 +125,16 @@ def test_a_kill_of_feeds_excuses_the_gap_that_holds_it_and_no_other() -> None:
 def test_the_bounds_are_the_desks_own_plus_a_wall_second_of_receipt_slack_in_market_time() -> None:
     assert bounds(reference_max_age_ms=5_000, stale_after_ms=[5_000, 250], speed=1) == (6 * S, 6 * S)
     assert bounds(reference_max_age_ms=2_000, stale_after_ms=[300, 250], speed=20) == (22 * S, 20 * S + 300_000_000)
+
+
+def test_a_kill_of_feeds_excuses_the_gap_that_starts_just_after_it_and_no_later_one() -> None:
+    """Events in flight when feeds died reach the tape a moment after the kill (at 100x, 70 ms of wall time is 7 s
+    of market time): the restart's gap then starts just after the kill, still the kill's. One that starts past the
+    bound after it is not."""
+    log = [{"market_ns": 140 * S, "kind": "sigkill", "what": "killed", "target": {"service": "feeds"}, "pid": 1}]
+    outages = outages_of(log, lines_of={"vendor-a": {"A"}})
+    just_after = [e for e in steady() if not 143 * S < e[0] < 160 * S]  # the last event in flight at 143 s
+    found = run(just_after, outages=outages)
+    assert found.gaps == [] and [(a // S, b // S) for a, b in found.excused] == [(143, 160)]
+    later = [e for e in steady() if not 146 * S < e[0] < 160 * S]  # 6 s after the kill: past the 5 s bound
+    assert [(a // S, b // S) for a, b in run(later, outages=outages).gaps] == [(146, 160)]

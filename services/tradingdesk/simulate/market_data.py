@@ -13,7 +13,9 @@ prices from) set against routing's journal and the run's ``faults.jsonl``.
   any symbol for longer than the recovery bound, the largest ``staleAfterMs`` of the desk's feeds (past it the desk
   calls the data stale) plus ``RECEIPT_SLACK_S``, except where the fault schedule took the data away: every line of
   every feed disabled (from the last line down to the first back, plus the bound), or a SIGKILL of feeds or of
-  compliance (the gap that holds the kill: the restart's own length is the supervisor's, measured elsewhere).
+  compliance (the gap that holds the kill, or one that starts within the bound after it: events in flight when
+  feeds died still reach the tape a moment later; the restart's own length is the supervisor's, measured
+  elsewhere).
 
 The tape is desk-wide and not per feed line: the desk's feeds arbitrate lines and feeds, so market data is gone
 only when every source is; a symbol that is merely quiet is the stale line's business, not a gap. The tape keeps a
@@ -102,8 +104,8 @@ def recorder_kills(faults: list[dict]) -> list[int]:
 def _excused(gap: tuple[int, int], outages: Sequence[Outage], *, bound_ns: int) -> bool:
     start, end = gap
     for o in outages:
-        if o.end_ns is None:
-            if o.start_ns - bound_ns <= start <= o.start_ns < end:
+        if o.end_ns is None:  # a kill: the gap that holds it, or one that starts within the bound after it
+            if o.start_ns - bound_ns <= start <= o.start_ns + bound_ns and end > o.start_ns:
                 return True
         elif o.start_ns - bound_ns <= start and end <= o.end_ns + bound_ns and end > o.start_ns:
             return True
