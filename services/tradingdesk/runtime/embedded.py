@@ -45,11 +45,7 @@ class Child:
 
 # A child listens only once its imports are done (seconds on a busy machine). gRPC's default reconnect backoff
 # grows to tens of seconds meanwhile, so the desk would be reported up long after every child serves.
-PROBE_CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 250),
-]
+PROBE_CHANNEL_OPTIONS = channels.FAST_RECONNECT
 
 
 def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:

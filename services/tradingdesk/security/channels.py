@@ -15,6 +15,15 @@ import grpc
 
 from tradingdesk.security.tls import TlsFiles
 
+FAST_RECONNECT: tuple[tuple[str, object], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 250),
+)
+"""Channel options for a client that must see a restarted server at once: gRPC's default reconnect backoff starts
+at 1 s and grows by 1.6x, so a channel that saw its server die for 2 s dials again only after 2.6 s or 4.2 s.
+For the runtime's readiness probes and the simulation's clients, which keep one channel across restarts."""
+
 
 @dataclass(frozen=True, slots=True)
 class ClientCredentials:

@@ -47,7 +47,7 @@ class AlertWatch:
 
     async def run(self) -> None:
         """Follow the stream until cancelled, again after each break."""
-        async with channels.aio_channel(self.address) as channel:
+        async with channels.aio_channel(self.address, options=channels.FAST_RECONNECT) as channel:
             stub = monitoring_pb2_grpc.MonitoringServiceStub(channel)
             while True:
                 try:

@@ -85,7 +85,7 @@ class Prices:
         """When the feed last updated each symbol (vendor time), for the probe to pick one that is trading."""
 
     async def refresh_forever(self) -> None:
-        async with channels.aio_channel(self.address) as channel:
+        async with channels.aio_channel(self.address, options=channels.FAST_RECONNECT) as channel:
             stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
             while True:
                 try:
@@ -206,7 +206,7 @@ class UnaryClient(StrategyClient):
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
-        async with channels.aio_channel(self.address) as channel:
+        async with channels.aio_channel(self.address, options=channels.FAST_RECONNECT) as channel:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             owed = Owed(self.rate)
             try:
@@ -287,7 +287,7 @@ class SessionClient(StrategyClient):
         return req
 
     async def _one_stream(self) -> None:
-        async with channels.aio_channel(self.address) as channel:
+        async with channels.aio_channel(self.address, options=channels.FAST_RECONNECT) as channel:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             call = stub.OrderSession()
             resend = list(self.pending.values())
@@ -369,7 +369,7 @@ class Probe:
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
-        async with channels.aio_channel(self.address) as channel:
+        async with channels.aio_channel(self.address, options=channels.FAST_RECONNECT) as channel:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             start = time.monotonic()
             n = 0
