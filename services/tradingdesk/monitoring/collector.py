@@ -47,6 +47,10 @@ OPEN_ORDERS_SHOWN = 50
 RECENT_FILLS = 20
 OPEN_ORDERS_COUNTED = 200  # read every interval: routing's cost stays small; beyond it the count says "at least"
 CALL_TIMEOUT_S = 2.0
+POKED_REFRESH_GAP_S = 0.5
+"""The shortest time between the starts of two refreshes that a fill or a risk event asked for. Each refresh reads
+routing (open orders, positions), risk and feeds: at a busy desk's fill rate, refreshing on every fill kept
+routing answering monitoring back to back. A fill is shown at once all the same (``_publish_fills``)."""
 Scope = tuple[str, str]
 DESK: Scope = ("", "")
 BREAKERS = frozenset({"consecutive_losses", "venue_errors", "slippage"})
@@ -115,6 +119,11 @@ def change_key(status: monitoring_pb2.DeskStatus) -> bytes:
     for r in s.risk:
         r.ts_ns = r.journal_seq = 0
     return s.SerializeToString(deterministic=True)
+
+
+def poked_refresh_wait(*, since_last_s: float, gap_s: float = POKED_REFRESH_GAP_S) -> float:
+    """How long a refresh that was asked for waits, ``since_last_s`` after the last one started."""
+    return max(0.0, gap_s - since_last_s)
 
 
 class DeskCollector:
@@ -313,15 +322,19 @@ class DeskCollector:
             return self.version
 
     async def run(self, interval_s: float) -> None:
-        """Refresh every ``interval_s``, and at once when a fill or a risk event arrives."""
+        """Refresh every ``interval_s``, and when a fill or a risk event arrives, at most once per
+        ``POKED_REFRESH_GAP_S``."""
+        clock = asyncio.get_running_loop().time
         while True:
             self._poke.clear()
+            started = clock()
             try:
                 await self.refresh()
             except Exception:  # the loop must outlive any one bad round
                 log.exception("monitoring: refreshing the desk status failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), interval_s)
+            await asyncio.sleep(poked_refresh_wait(since_last_s=clock() - started))
 
     async def close_waiters(self) -> None:
         """Wake every waiter (at shutdown) so streams end."""
