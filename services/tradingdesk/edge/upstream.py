@@ -24,33 +24,6 @@ CHANNEL_OPTIONS = [
 ]
 
 
-MAX_BACKOFF_S = 0.5
-"""The longest wait between two attempts. An upstream is another service of the desk, and what it feeds (market
-data for the gate's references, the risk picture) is stale while it is away: with a 2 s bound, routing could
-dial a restarted feeds process up to 2 s after it served again (200 market seconds at 100x, orders refused
-against stale references meanwhile). Dialling a local service twice a second costs nothing."""
-
-
-class Backoff:
-    """The waits between attempts: doubling from ``min_s`` up to ``max_s`` while attempts keep failing, and from
-    ``min_s`` again after one that lasted longer than ``max_s`` (a subscription that served, then broke). Without
-    that reset, a subscription that failed a few times while the desk started waited its longest backoff when
-    its server died hours later."""
-
-    def __init__(self, min_s: float, max_s: float) -> None:
-        self.min_s = min_s
-        self.max_s = max_s
-        self._next = min_s
-
-    def after(self, lasted_s: float) -> float:
-        """The wait after an attempt that lasted ``lasted_s``."""
-        if lasted_s > self.max_s:
-            self._next = self.min_s
-        wait = self._next
-        self._next = min(wait * 2, self.max_s)
-        return wait
-
-
 class Upstream:
     """Runs ``consume(channel)`` against ``address`` forever, reconnecting after any failure."""
 
@@ -61,7 +34,7 @@ class Upstream:
         consume: Callable[[grpc.aio.Channel], Awaitable[None]],
         *,
         min_backoff: float = 0.05,
-        max_backoff: float = MAX_BACKOFF_S,
+        max_backoff: float = 2.0,
     ) -> None:
         self.name = name
         self.address = address
@@ -81,16 +54,15 @@ class Upstream:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        backoff = Backoff(self._min_backoff, self._max_backoff)
-        clock = asyncio.get_running_loop().time
+        backoff = self._min_backoff
         while True:
-            started = clock()
             try:
                 async with channels.aio_channel(
                     self.address, options=CHANNEL_OPTIONS, interceptors=client_interceptors()
                 ) as channel:
                     self.connected = True
                     await self._consume(channel)
+                backoff = self._min_backoff
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
@@ -101,4 +73,5 @@ class Upstream:
                 log.exception("%s: subscription failed", self.name)
             finally:
                 self.connected = False
-            await asyncio.sleep(backoff.after(clock() - started))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
