@@ -43,11 +43,6 @@ class Child:
     process: asyncio.subprocess.Process
 
 
-# A child listens only once its imports are done (seconds on a busy machine). gRPC's default reconnect backoff
-# grows to tens of seconds meanwhile, so the desk would be reported up long after every child serves.
-PROBE_CHANNEL_OPTIONS = channels.FAST_RECONNECT
-
-
 def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
     """The origin of the desk's replay clock (``edge/clock.py``): given in the environment, else the one stored
     with the desk's data, else now (then stored). Every child gets the same one, and a restarted desk goes on
@@ -73,7 +68,9 @@ READINESS_NAMES = {"routing": "tradingdesk.v1.OrderService"}
 async def wait_serving(
     address: str, deadline: float, *, service: str = "", credentials: ClientCredentials | None = None
 ) -> bool:
-    async with channels.aio_channel(address, options=PROBE_CHANNEL_OPTIONS, credentials=credentials) as channel:
+    # A child listens only once its imports are done (seconds on a busy machine); gRPC's default reconnect backoff
+    # would grow to tens of seconds meanwhile and report the desk up long after every child serves.
+    async with channels.aio_channel(address, options=channels.FAST_RECONNECT, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
