@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tradingdesk.routing.publisher import RecordPublisher, accept_any
+from tradingdesk.routing.publisher import NEVER_CUT_OFF, QUEUE_BOUND, RecordPublisher, accept_any
 from tradingdesk.storage.journal import JournalRecord
 
 
@@ -50,6 +50,21 @@ def test_a_batch_larger_than_the_bound_wakes_an_idle_subscriber() -> None:
         idle = publisher.subscribe(accept_any, bound=3)
         publisher.publish(records(1, 4))
         assert await asyncio.wait_for(idle.next_batch(), timeout=5) == [] and idle.overflowed
+
+    asyncio.run(scenario())
+
+
+def test_a_subscriber_that_is_never_cut_off_takes_more_than_the_bound_at_once() -> None:
+    """An OrderSession's queue: the loop may deliver many committed batches before its forwarder runs."""
+
+    async def scenario() -> None:
+        publisher = RecordPublisher()
+        session = publisher.subscribe(accept_any, NEVER_CUT_OFF)
+        publisher.publish(records(1, QUEUE_BOUND))
+        publisher.publish(records(QUEUE_BOUND + 1, 10))
+        assert not session.overflowed and session in publisher.subscribers
+        assert len(await session.next_batch()) == QUEUE_BOUND
+        assert [r.seq for r in session.next_batch_nowait()][-1] == QUEUE_BOUND + 10 and session.pending == 0
 
     asyncio.run(scenario())
 

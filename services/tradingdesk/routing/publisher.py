@@ -12,12 +12,17 @@ twelfth of routing's CPU.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 
 from tradingdesk.storage.journal import JournalRecord
 
 QUEUE_BOUND = 50_000
 """Records (not batches) a subscriber may have waiting before it is cut off."""
+
+NEVER_CUT_OFF = sys.maxsize
+"""The bound of a subscriber that drains its queue into a buffer of its own at once, and bounds that instead: its
+queue grows only while the loop is busy elsewhere, and there is no ``from_seq`` it could be told to resume from."""
 
 
 def accept_any(_: JournalRecord) -> bool:

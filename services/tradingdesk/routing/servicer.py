@@ -23,7 +23,7 @@ from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import Ack
-from tradingdesk.routing.publisher import RecordPublisher, accept_any
+from tradingdesk.routing.publisher import NEVER_CUT_OFF, RecordPublisher, accept_any
 from tradingdesk.routing.refusals import METHODS, refused_request
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
@@ -420,7 +420,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             if not waiting:
                 all_released.set()
 
-        sub = self.publisher.subscribe(accepts)
+        # The forwarder moves the session's reports to ``out`` as soon as it runs; cut off, the session would stop
+        # receiving them without a word (it has no from_seq to resume from). A busy loop can deliver many committed
+        # batches before it runs (a mass cancel of a session's orders), so this queue is never cut off.
+        sub = self.publisher.subscribe(accepts, NEVER_CUT_OFF)
         unsubscribe_release = self.durability.on_committed(release)
 
         async def read_requests() -> None:
