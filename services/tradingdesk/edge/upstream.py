@@ -2,12 +2,19 @@
 
 A service must keep running when a peer restarts; these loops retry with capped exponential backoff and
 report whether they are connected, so health and risk can act on a lost stream.
+
+A subscription that served for a while and then ended has most likely lost a peer that is restarting now: the
+next minute's retries come at most ``RESTART_MAX_S`` apart, so the stream is back within that of the peer
+listening again. Before, failures at startup had grown the wait to two seconds, and a peer killed hours later
+was dialled again up to two seconds after it served: the risk gate failed closed, or routing's market data went
+stale, for that long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -22,6 +29,35 @@ CHANNEL_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 5_000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
 ]
+
+
+SETTLED_S = 10.0
+"""An attempt that lasted this long served: its end starts the backoff again, at the minimum."""
+RESTART_WINDOW_S = 60.0
+"""How long after a settled subscription ended its retries stay at most ``RESTART_MAX_S`` apart."""
+RESTART_MAX_S = 0.25
+
+
+class Backoff:
+    """The waits between attempts: doubling from ``minimum`` to ``maximum``, but from the minimum again, and
+    capped at ``RESTART_MAX_S`` for a while, once an attempt served (lasted ``SETTLED_S`` or ended cleanly)."""
+
+    def __init__(self, *, minimum: float, maximum: float) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self._next = minimum
+        self._restart_until = float("-inf")
+
+    def after_attempt(self, *, served_s: float, clean: bool, now: float) -> float:
+        """The wait before the next attempt, after one that lasted ``served_s`` and ended at ``now``."""
+        if clean or served_s >= SETTLED_S:
+            self._next = self.minimum
+            if served_s >= SETTLED_S:
+                self._restart_until = now + RESTART_WINDOW_S
+        wait = self._next
+        cap = min(self.maximum, RESTART_MAX_S) if now < self._restart_until else self.maximum
+        self._next = max(min(wait * 2, cap), self.minimum)
+        return wait
 
 
 class Upstream:
@@ -54,15 +90,17 @@ class Upstream:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        backoff = self._min_backoff
+        backoff = Backoff(minimum=self._min_backoff, maximum=self._max_backoff)
         while True:
+            started = time.monotonic()
+            clean = False
             try:
                 async with channels.aio_channel(
                     self.address, options=CHANNEL_OPTIONS, interceptors=client_interceptors()
                 ) as channel:
                     self.connected = True
                     await self._consume(channel)
-                backoff = self._min_backoff
+                clean = True
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
@@ -73,5 +111,5 @@ class Upstream:
                 log.exception("%s: subscription failed", self.name)
             finally:
                 self.connected = False
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
+            now = time.monotonic()
+            await asyncio.sleep(backoff.after_attempt(served_s=now - started, clean=clean, now=now))
