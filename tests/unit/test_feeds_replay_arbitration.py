@@ -12,8 +12,8 @@ import pytest
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.feeds.arbitration import LineArbitrator
 from tradingdesk.feeds.events import QUOTE, FeedMessage, Heartbeat, MarketEvent
-from tradingdesk.feeds.replay import ReplayLine, last_quotes
-from tradingdesk.feeds.sources import SharedSource
+from tradingdesk.feeds.replay import ReplayLine, last_quotes, numbered
+from tradingdesk.feeds.sources import SharedSource, SyntheticSource
 from tradingdesk.feeds.synthetic import generate_session
 
 SEC = 10**9
@@ -287,6 +287,25 @@ async def test_a_line_started_late_joins_the_replay_where_it_is_and_sends_nothin
     out = await collect(line)
     assert [m.seq for m in out] == list(range(301, 401))
     assert [m.vendor_ts_ns for m in out] == [START + e.ts_ns for e in events[300:]]
+
+
+async def test_lines_of_a_resumable_source_join_late_numbered_as_the_whole_replay() -> None:
+    """Both lines of a restarted feed resume the synthetic session at the desk's clock (one walk, shared): their
+    messages are the whole replay's from there, with the whole replay's numbers and vendor times."""
+    source = SyntheticSource((AAPL, MSFT), seed=3, session_seconds=600)
+    whole = [(seq, offset, e) for seq, _, offset, e in numbered(source, loop=False, period_ns=0)]
+    join = 200 * SEC
+    shared = SharedSource(source, 2)
+    started = asyncio.get_running_loop().time()
+    lines = [
+        ReplayLine(name, shared.reader(i), start_ns=START, speed=100, origin=started - 2.0, skip_before_ns=join)
+        for i, name in enumerate("AB")
+    ]
+    a, b = await asyncio.gather(*(collect(line, limit=300) for line in lines))
+    expected = [(seq, START + offset, e) for seq, offset, e in whole if offset >= join][:300]
+    assert expected[0][0] > 1000  # the numbers of what the join passed are used up
+    for out in (a, b):
+        assert [(m.seq, m.vendor_ts_ns, m.event) for m in out] == expected
 
 
 def test_a_joined_stream_continues_at_the_first_number_a_line_announces() -> None:

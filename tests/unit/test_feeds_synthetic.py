@@ -10,7 +10,7 @@ import pytest
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 from tradingdesk.feeds.recording import RecordingFormatError, read_csv, write_csv
-from tradingdesk.feeds.synthetic import generate_session, generate_symbol
+from tradingdesk.feeds.synthetic import generate_session, generate_symbol, resume_session
 
 UNIT = 10**9
 SEC = 10**9
@@ -152,3 +152,13 @@ def test_malformed_recordings_are_refused_with_the_line(tmp_path: Path, content:
     path.write_text(content)
     with pytest.raises(RecordingFormatError, match=problem):
         list(read_csv(path))
+
+
+@pytest.mark.parametrize("from_s", [0, 1, 300, 1_799, 5_000])
+def test_a_resumed_session_is_the_rest_of_the_whole_one_with_its_count(from_s: int) -> None:
+    """A feeds process restarted mid-day walks to the join point without building events: what it then sends
+    is exactly what the whole session has there, and it knows how many came before (to number them)."""
+    whole = session()
+    passed, rest = resume_session(INSTRUMENTS, seed=7, session_seconds=1_800, from_ns=from_s * SEC)
+    assert all(e.ts_ns < from_s * SEC for e in whole[:passed])
+    assert list(rest) == whole[passed:]

@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from decimal import Decimal
+from typing import Protocol
 
 from tradingdesk.feeds.events import TRADE, FeedMessage, Heartbeat, MarketEvent
 
@@ -33,18 +34,44 @@ EventSource = Callable[[], Iterable[MarketEvent]]
 EARLY_S = 0.0005
 
 
-def numbered(source: EventSource, *, loop: bool, period_ns: int) -> Iterator[tuple[int, int, int, MarketEvent]]:
+class ResumableSource(Protocol):
+    """A source that can start its first pass late, cheaper than generating and skipping what comes before.
+
+    Its events' offsets are below the loop period it is replayed with (a synthetic session's length).
+    """
+
+    def __call__(self) -> Iterable[MarketEvent]: ...
+
+    def resume(self, from_ns: int) -> tuple[int, Iterable[MarketEvent]]:
+        """The first pass from offset ``from_ns`` on, and how many events come before that."""
+        ...
+
+
+def numbered(
+    source: EventSource,
+    *,
+    loop: bool,
+    period_ns: int,
+    first: tuple[int, Iterable[MarketEvent]] | None = None,
+) -> Iterator[tuple[int, int, int, MarketEvent]]:
     """``(seq, pass, offset_ns, event)`` over the passes of a source: the numbering all lines of a replay share.
 
     Each pass starts ``period_ns`` after the previous one (at least the last event's offset + 1 ns, so
-    time never goes back); an empty pass ends the iteration even when looping.
+    time never goes back); an empty pass ends the iteration even when looping. ``first`` is a first pass already
+    resumed (``ResumableSource.resume``: the events before it, the rest), numbered as the whole pass would be.
     """
     seq = 0
     base = 0
     n = 0
     while True:
         last_ts = -1
-        for event in source():
+        if first is not None:
+            seq, events = first
+            last_ts = 0 if seq else -1  # resumed past its end, the pass was not empty: the next starts a period on
+            first = None
+        else:
+            events = source()
+        for event in events:
             seq += 1
             last_ts = event.ts_ns
             yield seq, n, base + event.ts_ns, event
@@ -120,7 +147,12 @@ class ReplayLine:
         heartbeat_s = self._heartbeat_s if speed else 0.0
         burst = 0
         try:
-            for seq, n, offset, event in numbered(self._source, loop=self.loop, period_ns=self.period_ns):
+            resume = getattr(self._source, "resume", None) if skip_before_ns > 0 else None
+            # Walking to the join point takes a second or more of a busy day: off the loop, so that the other
+            # lines (and the gRPC server) go on meanwhile.
+            first = await asyncio.to_thread(resume, skip_before_ns) if resume is not None else None
+            passes = numbered(self._source, loop=self.loop, period_ns=self.period_ns, first=first)
+            for seq, n, offset, event in passes:
                 self.passes = n
                 if seq < from_seq or offset < skip_before_ns:
                     self.seq = seq

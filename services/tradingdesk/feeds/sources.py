@@ -9,6 +9,7 @@ gzipped) when ``replay.path`` is set, otherwise the synthetic session of ``repla
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from functools import partial
 from itertools import tee
@@ -19,7 +20,7 @@ from tradingdesk.feeds.adapters import LineAdapter
 from tradingdesk.feeds.events import FeedMessage, Heartbeat, MarketEvent
 from tradingdesk.feeds.recording import read_csv
 from tradingdesk.feeds.replay import NS, EventSource, ReplayLine, last_quotes
-from tradingdesk.feeds.synthetic import generate_session
+from tradingdesk.feeds.synthetic import generate_session, resume_session
 from tradingdesk.feeds.websocket import WebSocketLine
 from tradingdesk.spec.model import FeedSpec, ReplaySpec
 
@@ -36,12 +37,24 @@ def event_source(replay: ReplaySpec, instruments: Sequence[Instrument]) -> tuple
             raise FileNotFoundError(f"replay.path {replay.path!r}: no such file")
         symbols = frozenset(i.symbol for i in instruments)
         return (lambda: _recorded(path, symbols)), 0
-    chosen = tuple(instruments)
+    return SyntheticSource(tuple(instruments), seed=replay.seed, session_seconds=replay.session_seconds), (
+        replay.session_seconds * NS
+    )
 
-    def synthetic() -> Iterable[MarketEvent]:
-        return generate_session(chosen, seed=replay.seed, session_seconds=replay.session_seconds)
 
-    return synthetic, replay.session_seconds * NS
+class SyntheticSource:
+    """The synthetic session of a seed: each call a fresh pass; ``resume`` starts one late (``ResumableSource``)."""
+
+    def __init__(self, instruments: tuple[Instrument, ...], *, seed: int, session_seconds: int) -> None:
+        self.instruments = instruments
+        self.seed = seed
+        self.session_seconds = session_seconds
+
+    def __call__(self) -> Iterable[MarketEvent]:
+        return generate_session(self.instruments, seed=self.seed, session_seconds=self.session_seconds)
+
+    def resume(self, from_ns: int) -> tuple[int, Iterable[MarketEvent]]:
+        return resume_session(self.instruments, seed=self.seed, session_seconds=self.session_seconds, from_ns=from_ns)
 
 
 class SharedSource:
@@ -56,35 +69,53 @@ class SharedSource:
         self._source = source
         self._live = [True] * readers
         self._taken = [0] * readers
-        self._passes: dict[int, list[Iterator[MarketEvent] | None]] = {}
+        self._passes: dict[int, tuple[int, list[Iterator[MarketEvent] | None]]] = {}
+        self._lock = threading.Lock()  # lines resume in threads: one walks, the others wait for its copies
 
     def reader(self, index: int) -> EventSource:
-        """The source as line ``index`` sees it: each call starts that line's next pass."""
+        """The source as line ``index`` sees it: each call starts that line's next pass. It can ``resume`` when
+        the source can: the first line to resume runs the source's walk to the join point for all of them."""
 
         def next_pass() -> Iterable[MarketEvent]:
+            return self._take(index, lambda: (0, self._source()))[1]
+
+        if not callable(getattr(self._source, "resume", None)):
+            return next_pass
+
+        def resume(from_ns: int) -> tuple[int, Iterable[MarketEvent]]:
+            return self._take(index, lambda: self._source.resume(from_ns))  # type: ignore[attr-defined]
+
+        next_pass.resume = resume  # type: ignore[attr-defined]
+        return next_pass
+
+    def _take(self, index: int, start: Callable[[], tuple[int, Iterable[MarketEvent]]]) -> tuple[int, Iterable]:
+        """Line ``index``'s copy of its next pass (``(events before it, events)``), started by ``start`` if it is
+        the first line there."""
+        with self._lock:
             k = self._taken[index]
             self._taken[index] = k + 1
-            copies = self._passes.get(k)
-            if copies is None:
+            entry = self._passes.get(k)
+            if entry is None:
                 live = sum(self._live)
-                tees = iter(tee(self._source(), live))
-                copies = self._passes[k] = [next(tees) if alive else None for alive in self._live]
+                before, events = start()
+                tees = iter(tee(events, live))
+                entry = self._passes[k] = (before, [next(tees) if alive else None for alive in self._live])
+            before, copies = entry
             mine = copies[index]
             copies[index] = None
             if not any(copies):
                 del self._passes[k]
-            return mine if mine is not None else self._source()
-
-        return next_pass
+        return (before, mine) if mine is not None else start()
 
     def release(self, index: int) -> None:
         """Line ``index`` reads no more: drop its unread copies so they stop buffering."""
-        self._live[index] = False
-        for k in list(self._passes):
-            copies = self._passes[k]
-            copies[index] = None
-            if not any(copies):
-                del self._passes[k]
+        with self._lock:
+            self._live[index] = False
+            for k in list(self._passes):
+                copies = self._passes[k][1]
+                copies[index] = None
+                if not any(copies):
+                    del self._passes[k]
 
 
 class ReplayAdapter:

@@ -22,7 +22,9 @@ recorded files, and that is identical on every run of a seed. The model, per sym
 Floats are used only inside the walk; every emitted price and size is snapped to its grid as an int.
 Per-symbol random streams are seeded from ``(seed, symbol)``, so adding an instrument leaves the others'
 data unchanged. Events are generated lazily: a whole day is about 1.8 million events for 12 symbols with the
-defaults (roughly 4-5 us each to generate), so nothing is computed before it is consumed.
+defaults (roughly 4-5 us each to generate), so nothing is computed before it is consumed. A pass that joins the
+session late (``resume_session``: a feeds process restarted mid-day) runs each symbol's walk to the join point
+without building the events it passes, about a third of the cost of generating and skipping them.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from operator import attrgetter
 
 from tradingdesk.core.instruments import Instrument
@@ -41,7 +44,7 @@ from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 NS = 1_000_000_000
 TRADING_DAYS_PER_YEAR = 252
 
-__all__ = ["MarketEvent", "SessionModel", "generate_session", "generate_symbol", "profile"]
+__all__ = ["MarketEvent", "SessionModel", "generate_session", "generate_symbol", "profile", "resume_session"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,19 @@ def profile(t_s: float, session_s: float, a_open: float, a_close: float, tau_fra
 
 
 def generate_symbol(
-    instrument: Instrument, *, seed: int, session_seconds: int = 23_400, model: SessionModel | None = None
+    instrument: Instrument,
+    *,
+    seed: int,
+    session_seconds: int = 23_400,
+    model: SessionModel | None = None,
+    from_ns: int = 0,
+    on_passed: Callable[[int], None] | None = None,
 ) -> Iterator[MarketEvent]:
-    """The events of one symbol in time order, lazily; deterministic for ``(seed, instrument)``."""
+    """The events of one symbol in time order, lazily; deterministic for ``(seed, instrument)``.
+
+    Events before ``from_ns`` are walked (the walk and the draws are the same) but not built or yielded; their
+    number goes to ``on_passed`` once the walk reaches ``from_ns`` (or the session's end).
+    """
     m = model or SessionModel()
     rng = random.Random(f"tradingdesk-synthetic:{seed}:{instrument.symbol}")
     expovariate, gauss, rand, pareto = rng.expovariate, rng.gauss, rng.random, rng.paretovariate
@@ -113,7 +126,12 @@ def generate_symbol(
     bid = ask = bid_ticks = spread_ticks = 0
     ts = int(rand() * 0.05 * NS)  # stagger the symbols' first quotes over 50 ms
     t_s = ts / NS
+    passed = 0
     while ts < end_ns:
+        if passed >= 0 and ts >= from_ns:
+            if on_passed is not None:
+                on_passed(passed)
+            passed = -1  # reported: every event from here on is yielded
         early = exp(-t_s / tau)
         late = exp((t_s - session_s) / tau)
         v = 1.0 + m.vol_open * early + m.vol_close * late
@@ -129,7 +147,10 @@ def generate_symbol(
             else:
                 price = bid
             lots = min(m.trade_size_max_lots, int(pareto(m.trade_size_alpha)))
-            yield MarketEvent(ts, symbol, TRADE, 0, 0, 0, 0, price, lots * round_lot)
+            if passed < 0:
+                yield MarketEvent(ts, symbol, TRADE, 0, 0, 0, 0, price, lots * round_lot)
+            else:
+                passed += 1
         else:
             spread_ticks = max(1, round(m.base_spread_ticks * v * exp(m.spread_noise * gauss(0.0, 1.0))))
             bid_ticks = max(1, round(exp(log_mid) - spread_ticks / 2))
@@ -137,12 +158,17 @@ def generate_symbol(
             ask = bid + spread_ticks * tick
             bid_lots = min(m.quote_size_max_lots, int(pareto(m.quote_size_alpha)))
             ask_lots = min(m.quote_size_max_lots, int(pareto(m.quote_size_alpha)))
-            yield MarketEvent(ts, symbol, QUOTE, bid, bid_lots * round_lot, ask, ask_lots * round_lot, 0, 0)
+            if passed < 0:
+                yield MarketEvent(ts, symbol, QUOTE, bid, bid_lots * round_lot, ask, ask_lots * round_lot, 0, 0)
+            else:
+                passed += 1
         dt = expovariate(q_rate + t_rate)
         sigma = sigma_s * v
         log_mid += sigma * sqrt(dt) * gauss(0.0, 1.0) - 0.5 * sigma * sigma * dt
         ts += int(dt * NS) + 1
         t_s = ts / NS
+    if passed >= 0 and on_passed is not None:
+        on_passed(passed)  # the session ended before from_ns
 
 
 def generate_session(
@@ -155,3 +181,29 @@ def generate_session(
     """All symbols' events merged in time order (ties keep the order of ``instruments``), lazily."""
     one = partial(generate_symbol, seed=seed, session_seconds=session_seconds, model=model)
     return heapq.merge(*map(one, instruments), key=attrgetter("ts_ns"))
+
+
+def resume_session(
+    instruments: Sequence[Instrument],
+    *,
+    seed: int,
+    from_ns: int,
+    session_seconds: int = 23_400,
+    model: SessionModel | None = None,
+) -> tuple[int, Iterator[MarketEvent]]:
+    """The session from ``from_ns`` on, and how many events came before it: a pass that joins late numbers its
+    events as the whole pass would. The walks to ``from_ns`` run here, before this returns."""
+    passed = [0]
+
+    def count(n: int) -> None:
+        passed[0] += n
+
+    streams = []
+    for instrument in instruments:
+        events = generate_symbol(
+            instrument, seed=seed, session_seconds=session_seconds, model=model, from_ns=from_ns, on_passed=count
+        )
+        first = next(events, None)  # runs the walk to from_ns
+        if first is not None:
+            streams.append(chain((first,), events))
+    return passed[0], heapq.merge(*streams, key=attrgetter("ts_ns"))
