@@ -147,8 +147,17 @@ async def test_sigkilled_risk_fails_closed_until_it_is_restarted(started) -> Non
     assert desk.stop() == 0
 
 
+def spare_pid(desk: DeskProcess) -> int:
+    return status(desk).get("spare", {}).get("pid", 0)
+
+
 async def test_sigkilled_routing_is_restarted_from_its_journal(started) -> None:
+    """By the warm spare (spec.supervision.warmSpare, on by default): the restarted routing is the spare's
+    process, and a new spare waits for the next crash once routing serves again."""
     desk = started()
+    wait_until(lambda: spare_pid(desk) != 0, timeout=60, what="the warm spare")
+    spare = spare_pid(desk)
+    assert alive(spare), status(desk)
     probe = Probe(await wait_for(lambda: bids(desk), timeout=30))
     async with desk.aio_channel("routing") as routing:
         orders = orders_pb2_grpc.OrderServiceStub(routing)
@@ -156,6 +165,9 @@ async def test_sigkilled_routing_is_restarted_from_its_journal(started) -> None:
         ack = await orders.SubmitOrder(order, timeout=5)
         sigkill(desk, "routing")
         await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
+        assert service(desk, "routing")["pid"] == spare, "the warm spare became routing"
+        wait_until(lambda: spare_pid(desk) not in (0, spare), timeout=60, what="the next warm spare")
+        assert alive(spare_pid(desk))
         # the acknowledged order survived the crash: the restarted routing recovered it from the journal
         got = await orders.GetOrder(orders_pb2.GetOrderRequest(account=order.account, order_id=ack.order_id), timeout=5)
         assert (got.order_id, got.client_order_id) == (ack.order_id, order.client_order_id)
@@ -214,9 +226,11 @@ async def test_compliance_down_past_the_bound_halts_the_desk_until_a_person_resu
 
 
 def test_a_sigkilled_tradingdesk_up_leaves_no_service_process_behind(started) -> None:
+    """Nor its warm spare."""
     desk = started()
-    pids = [s["pid"] for s in status(desk)["services"].values()]
-    assert len(pids) == 5 and all(alive(p) for p in pids)
+    wait_until(lambda: spare_pid(desk) != 0, timeout=60, what="the warm spare")
+    pids = [s["pid"] for s in status(desk)["services"].values()] + [spare_pid(desk)]
+    assert len(pids) == 6 and all(alive(p) for p in pids)
     desk.proc.kill()
     desk.proc.wait(10)
     wait_until(lambda: not any(alive(p) for p in pids), timeout=30, what="every service process gone with its parent")

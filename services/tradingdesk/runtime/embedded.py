@@ -8,6 +8,7 @@ with the process that started it (``runtime/lifeline.py``); ``runtime/supervisor
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -94,6 +95,9 @@ class EmbeddedDesk:
         # Each child dies with this process, even a SIGKILLed one (runtime/lifeline.py).
         self.env = {**os.environ, **(env or {}), SUPERVISOR_PID_ENV: str(os.getpid())}
         self.children: dict[str, Child] = {}
+        self.spare: asyncio.subprocess.Process | None = None
+        """The warm spare, while there is one (``start_spare``)."""
+        self._spare_lock = asyncio.Lock()
         self.credentials: ClientCredentials | None = None
         """The runtime's own client identity (``svc:runtime``), once ``start`` made the desk's certificates."""
         if clock_source(desk) == "replay":
@@ -101,21 +105,67 @@ class EmbeddedDesk:
         if log_dir is not None:  # the supervisor's status, where the monitoring service reads restarts
             self.env[SUPERVISION_STATUS_ENV] = str(log_dir / SUPERVISION_STATUS_FILE)
 
-    async def spawn(self, name: str) -> Child:
-        """Start (or start again) one service's process; its output is appended to ``<log_dir>/<name>.log``."""
-        cmd = [sys.executable, "-m", "tradingdesk.cli.main", "serve", name, "-f", str(self.spec_path)]
-        out = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed once the child has its copy
-        try:
-            proc = await asyncio.create_subprocess_exec(*cmd, env=self.env, stdout=out, stderr=out)
-        finally:
-            if out is not None:
-                out.close()  # the child holds its own copy of the descriptor
+    async def spawn(self, name: str, *, warm: bool = False) -> Child:
+        """Start (or start again) one service's process; its output is appended to ``<log_dir>/<name>.log``.
+
+        With ``warm``, the warm spare (``start_spare``) becomes the service when there is one alive: it has the
+        services' code imported already, which is most of a fresh interpreter's start."""
+        argv = ["serve", name, "-f", str(self.spec_path)]
+        proc = await self._hand_to_spare(argv, name) if warm else None
+        if proc is None:
+            proc = await self._start_process([sys.executable, "-m", "tradingdesk.cli.main", *argv], name)
         child = Child(name, self.directory.address(name), proc)
         self.children[name] = child
         return child
+
+    async def _hand_to_spare(self, argv: list[str], name: str) -> asyncio.subprocess.Process | None:
+        """The warm spare, told to run ``argv`` with its output in ``name``'s log; None when there is none alive."""
+        spare, self.spare = self.spare, None
+        if spare is None or spare.returncode is not None or spare.stdin is None:
+            return None
+        log = str(self.log_dir / f"{name}.log") if self.log_dir is not None else ""
+        try:
+            spare.stdin.write(json.dumps({"argv": argv, "log": log}).encode() + b"\n")
+            await spare.stdin.drain()
+            spare.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):  # it died just now: the service starts afresh
+            return None
+        return spare
+
+    async def start_spare(self) -> None:
+        """Start a warm spare (``tradingdesk/cli/spare.py``) unless one is alive: a Python process that imports
+        every service's code and waits for ``spawn(..., warm=True)`` to make it one. Its own output (an import
+        that failed) goes to ``<log_dir>/spare.log``."""
+        async with self._spare_lock:  # two callers at once must not start two spares, one of them untracked
+            if self.spare is not None and self.spare.returncode is None:
+                return
+            self.spare = await self._start_process(
+                [sys.executable, "-m", "tradingdesk.cli.spare"], "spare", stdin=asyncio.subprocess.PIPE
+            )
+
+    async def _start_process(self, cmd: list[str], log_name: str, *, stdin: int | None = None):
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{log_name}.log", "ab")  # noqa: SIM115 - closed once the child has its copy
+        try:
+            return await asyncio.create_subprocess_exec(*cmd, env=self.env, stdin=stdin, stdout=out, stderr=out)
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own copy of the descriptor
+
+    async def stop_spare(self, timeout: float = 5.0) -> None:
+        """End the warm spare: the end of its input tells it no service needs it."""
+        spare, self.spare = self.spare, None
+        if spare is None or spare.returncode is not None:
+            return
+        if spare.stdin is not None:
+            spare.stdin.close()
+        try:
+            await asyncio.wait_for(spare.wait(), timeout)
+        except TimeoutError:
+            spare.kill()
+            await spare.wait()
 
     async def start(self, print_line=print, ready_timeout: float = READY_TIMEOUT_S) -> None:
         if self.desk.spec.access.tls:  # the desk's CA and certificates, created on the first start
@@ -143,6 +193,7 @@ class EmbeddedDesk:
             print_line(f"{c.name:<11} serving on {c.address}  (grpc.health.v1 SERVING, pid {c.process.pid})")
 
     async def stop(self, timeout: float = 15.0) -> None:
+        await self.stop_spare()
         for name in STOP_ORDER:
             child = self.children.get(name)
             if child is None or child.process.returncode is not None:

@@ -38,6 +38,8 @@ SUPERVISOR_ACTOR = "supervisor"
 RESTART_READY_TIMEOUT_S = 60.0  # how long a restarted process may take to report SERVING before it is logged
 HALT_RETRY_S = 0.5  # between attempts to halt while the risk service does not answer
 HALT_CALL_TIMEOUT_S = 5.0
+SPARE_DELAY_S = 15.0
+"""How long after a restarted service serves the next warm spare starts."""
 
 
 def describe_exit(returncode: int) -> str:
@@ -111,6 +113,8 @@ class Supervisor:
 
     async def run(self) -> str:
         """Supervise until a service is given up on; returns why the desk must stop. Cancel it to stop it."""
+        if self.spec.warm_spare:  # at once: the desk has only just started, and the market is rarely open yet
+            await self.embedded.start_spare()
         self._write_status()
         watchers = [asyncio.create_task(self._watch(name)) for name in self.embedded.children]
         try:
@@ -144,7 +148,7 @@ class Supervisor:
             self._write_status()
             await asyncio.sleep(delay)  # the backoff itself: a crash loop must not spin
             # shielded: a stop that cancels supervision mid-spawn still finds the new child in embedded.children
-            restarted = await asyncio.shield(self.embedded.spawn(name))
+            restarted = await asyncio.shield(self.embedded.spawn(name, warm=self.spec.warm_spare))
             state.pid, state.state = restarted.process.pid, "starting"
             state.restarts += 1
             state.last_restart_ns = time.time_ns()
@@ -160,6 +164,8 @@ class Supervisor:
             service=READINESS_NAMES.get(child.name, ""),
             credentials=self.embedded.credentials,
         )
+        if self.spec.warm_spare:
+            self._in_background(self._spare_later())
         state = self.services[name]
         if state.pid != pid or child.process.returncode is not None:
             return  # crashed again meanwhile: its watcher reports it
@@ -172,6 +178,14 @@ class Supervisor:
         self._write_status()
         if name == "compliance":
             self._compliance_up.set()
+
+    async def _spare_later(self) -> None:
+        """Start the next warm spare ``SPARE_DELAY_S`` from now: its imports take half a core for seconds (less
+        at nice 19, where it may take it), which a desk recovering from a crash needs for itself (a spare started
+        as soon as a restarted risk served cost routing's probes seconds more in a simulated day)."""
+        await asyncio.sleep(SPARE_DELAY_S)
+        await self.embedded.start_spare()
+        self._write_status()
 
     def _compliance_went_down(self) -> None:
         self._compliance_up.clear()
@@ -243,6 +257,7 @@ class Supervisor:
             },
             "haltedBySupervisor": self.halted_reason,
             "gaveUp": gave_up,
+            "spare": {"pid": spare.pid if (spare := self.embedded.spare) is not None else 0},
         }
         path = Path(self.embedded.log_dir) / STATUS_FILE
         tmp = path.with_suffix(".tmp")

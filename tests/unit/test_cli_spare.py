@@ -1,0 +1,44 @@
+"""The warm spare's order: one JSON line naming the command line to run and the log to append to, refused with a
+reason when it is anything else; an end of input ends the spare without running anything."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tradingdesk.cli.spare import take_order
+
+
+def test_an_order_is_a_command_line_and_a_log() -> None:
+    assert take_order('{"argv": ["serve", "risk", "-f", "d.yaml"], "log": "/tmp/r.log"}\n') == (
+        ["serve", "risk", "-f", "d.yaml"],
+        "/tmp/r.log",
+    )
+    assert take_order('{"argv": ["serve", "risk"]}') == (["serve", "risk"], "")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("serve risk", "one JSON object"),
+        ('["serve"]', "argv"),
+        ('{"argv": []}', "argv"),
+        ('{"argv": ["serve", 1]}', "argv"),
+        ('{"argv": ["serve"], "log": 3}', "log"),
+    ],
+)
+def test_anything_else_is_refused_with_the_reason(line: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        take_order(line)
+
+
+def test_the_end_of_its_input_ends_a_spare_cleanly() -> None:
+    """The supervisor stopped without needing it: the spare imports everything, reads nothing, and exits 0."""
+    env = {k: v for k, v in os.environ.items() if k != "TD_SUPERVISOR_PID"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tradingdesk.cli.spare"], input=b"", capture_output=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
