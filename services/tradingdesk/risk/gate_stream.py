@@ -50,7 +50,10 @@ async def follow_gate_updates(
     gate.arm_stream_guard(clock.now_ns())
     call = risk_pb2_grpc.RiskServiceStub(channel).StreamGateUpdates()
     try:
-        await call.write(risk_pb2.StreamGateUpdatesRequest(gate_id=gate_id))
+        try:
+            await call.write(risk_pb2.StreamGateUpdatesRequest(gate_id=gate_id))
+        except asyncio.InvalidStateError:
+            pass  # the call ended before its first message (risk not listening): reading it raises its status
         async for update in call:
             gate.heard(clock.now_ns())
             if update.heartbeat:
