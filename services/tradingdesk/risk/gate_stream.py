@@ -18,6 +18,7 @@ gates run it too, so every gate speaks the protocol one way (``proto/tradingdesk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -50,10 +51,9 @@ async def follow_gate_updates(
     gate.arm_stream_guard(clock.now_ns())
     call = risk_pb2_grpc.RiskServiceStub(channel).StreamGateUpdates()
     try:
-        try:
+        # A call that ended before its first message (risk not listening) raises its own status when read.
+        with contextlib.suppress(asyncio.InvalidStateError):
             await call.write(risk_pb2.StreamGateUpdatesRequest(gate_id=gate_id))
-        except asyncio.InvalidStateError:
-            pass  # the call ended before its first message (risk not listening): reading it raises its status
         async for update in call:
             gate.heard(clock.now_ns())
             if update.heartbeat:
