@@ -96,8 +96,10 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert any(n.startswith("  routing clock -2000 ms off for 120s: ClockSkew after ") for n in verdict["notes"])
     assert 0 < verdict["figures"]["detect_p99_s"] <= verdict["figures"]["detect_bound_s"]
     episodes = _read_jsonl(out / "alerts.jsonl")
-    down = {e["labels"]["service"] for e in episodes if e["name"] == "ServiceDown"}
-    assert {"routing", "compliance"} <= down, episodes
+    # A service the warm spare restarts before the next status refresh is never listed down; its restart is
+    # (simulate/detection.py ALSO_DETECTED_BY).
+    seen = {e["labels"]["service"] for e in episodes if e["name"] in ("ServiceDown", "ServiceRestarted")}
+    assert {"routing", "compliance"} <= seen, episodes
     assert any(e["name"] == "FeedLineDown" and e["labels"]["line"] == "A" for e in episodes), episodes
     assert any(n.startswith("  SIGKILL routing: ServiceDown after ") for n in verdict["notes"]), verdict["notes"]
     assert any(n.startswith("  venue bats away for 60s: no alert expected (not yet: ") for n in verdict["notes"])
