@@ -39,8 +39,9 @@ RESTART_MAX_S = 0.25
 
 
 class Backoff:
-    """The waits between attempts: doubling from ``minimum`` to ``maximum``, but from the minimum again, and
-    capped at ``RESTART_MAX_S`` for a while, once an attempt served (lasted ``SETTLED_S`` or ended cleanly)."""
+    """The waits between attempts: doubling from ``minimum`` to ``maximum``. An attempt that ended cleanly or
+    lasted ``SETTLED_S`` starts the doubling from the minimum again; one that lasted ``SETTLED_S`` also caps
+    the waits at ``RESTART_MAX_S`` for ``RESTART_WINDOW_S``, since its peer is most likely restarting."""
 
     def __init__(self, *, minimum: float, maximum: float) -> None:
         self.minimum = minimum
