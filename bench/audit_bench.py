@@ -34,6 +34,7 @@ from tradingdesk.audit.record import (
     Entry,
     canonical_payload,
     encode_payload,
+    encode_records,
 )
 from tradingdesk.audit.segment import parse_segment
 from tradingdesk.audit.spool import Spool
@@ -99,20 +100,27 @@ def plain_append_rate(path: Path, batches: list[bytes]) -> float:
 
 
 def spool_append_rate(spool: Spool, batches: list[list[Indexed]]) -> tuple[float, list[bytes]]:
-    """As the compliance service appends: each batch is encoded and written while the previous one syncs. The
-    records come back for the floor's run, joined after the clock stops (the spool never joins them)."""
-    returned = []
+    """As the compliance service appends: each batch is encoded and written while the previous one syncs, and
+    the records it returns are dropped once used (the service indexes them). The bytes written come back for
+    the floor's run, encoded again after the clock stops."""
+    first = spool.size
     with ThreadPoolExecutor(1) as disk:
         started = time.perf_counter()
         syncing = None
         for batch in batches:
-            returned.append(spool.write([i.entry for i in batch]))
+            spool.write([i.entry for i in batch])
             if syncing is not None:
                 syncing.result()
             syncing = disk.submit(spool.sync)
         syncing.result()
         rate = BATCH * len(batches) / (time.perf_counter() - started)
-    return rate, [b"\n".join(records) + b"\n" for records in returned]
+    written, start = [], first
+    for batch in batches:
+        data, _ = encode_records(start, [i.entry for i in batch])
+        written.append(data)
+        start += len(batch)
+    assert b"".join(written) == b"".join(r + b"\n" for r in spool.records(first, start)), "not what the spool wrote"
+    return rate, written
 
 
 def new_trail(home: Path, signer: SignerKey, cadence: AuditCheckpointSpec) -> tuple[AuditTrail, Engine]:

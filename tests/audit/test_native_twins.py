@@ -90,9 +90,9 @@ def test_parent_hashes_are_rfc9162_node_hashes(nodes: list[bytes]) -> None:
 
 
 @pytest.mark.parametrize("count", [255, 256, 257, 1_001])
-def test_batches_split_between_two_threads_hash_like_one(count: int) -> None:
-    """From 256 items a batch is hashed in two halves on two threads: every hash still lands in its place,
-    an odd count's last one too."""
+def test_large_batches_hash_every_item_in_its_place(count: int) -> None:
+    """Every hash of a large batch lands in its place, an odd count's last one too (the loops once split a batch
+    of 256 or more between two threads)."""
     records = [hashlib.sha256(i.to_bytes(4, "big")).digest() * (1 + i % 9) for i in range(count)]
     leaves = [hashlib.sha256(b"\x00" + r).digest() for r in records]
     assert native.leaf_hashes(records) == leaves
@@ -128,6 +128,6 @@ def test_joined_parent_hashes_are_the_twins(nodes: list[bytes]) -> None:
 @settings(max_examples=100, deadline=None)
 @given(first=st.integers(0, 2**40), batch=st.lists(entries(), max_size=300))
 def test_encode_and_hash_is_encode_then_hash(first: int, batch: list[Entry]) -> None:
-    """Up to 300 records: batches of 256 and more are hashed by two threads."""
+    """Up to 300 records, as the spool's batches are encoded and hashed in one call."""
     data, records = record.encode_records_py(first, batch)
     assert spool.encode_and_hash(first, batch) == (data, records, b"".join(merkle.leaf_hashes_py(records)))

@@ -11,6 +11,7 @@ from tests.audit.logs import ORIGIN, journal_entries, retain_until
 from tradingdesk.audit.checkpoint import SignerKey
 from tradingdesk.audit.hashstore import HashStore
 from tradingdesk.audit.merkle import MemoryTree, inclusion_proof, leaf_hash, root_hash
+from tradingdesk.audit.segment import parse_segment
 from tradingdesk.audit.spool import Spool, SpoolError
 
 
@@ -67,6 +68,29 @@ def test_a_torn_write_and_a_crash_after_a_cut_recover(tmp_path: Path) -> None:
     third = Spool(tmp_path / "s")
     assert (third.size, third.cut_size) == (30, 30) and not open_file.exists()
     assert [r[:21] for r in third.records(19, 21)] == [b'{"v":2,"index":19,"ts', b'{"v":2,"index":20,"ts']
+
+
+def test_records_written_but_not_yet_synced_are_read_and_cut_with_the_rest(tmp_path: Path) -> None:
+    """The spool keeps no copy of its open records: readers and a cut read them back from the open file and
+    from the batches ``sync`` has not yet written to it, in log order."""
+    signer = SignerKey.generate(ORIGIN)
+    spool = Spool(tmp_path / "s")
+    synced = spool.append(journal_entries("a" * 32, range(1, 8)))  # records 0-7, on disk
+    written = spool.write(journal_entries("a" * 32, range(8, 12)))  # records 8-11, not yet in the file
+    assert spool.size == 12 and len(synced) == 8 and len(written) == 4
+    assert list(spool.records(0, 12)) == synced + written
+    assert list(spool.records(6, 10)) == synced[6:] + written[:2]
+    cut = spool.cut(signer=signer, origin=ORIGIN, retain_until=retain_until())
+    assert (cut.start, cut.end) == (0, 12)
+    _, lines = parse_segment(cut.path.read_bytes())
+    assert lines == synced + written
+    spool.sync()  # nothing left to write: the cut made them durable
+    later = spool.append(journal_entries("a" * 32, range(12, 14)))
+    assert list(spool.records(10, 14)) == written[2:] + later
+    spool.close()
+    again = Spool(tmp_path / "s")
+    assert list(again.records(0, 14)) == synced + written + later
+    again.close()
 
 
 def test_a_hand_edited_spool_is_refused(tmp_path: Path) -> None:
