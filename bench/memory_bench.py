@@ -9,6 +9,10 @@
   between the processes sharing them), against the same idle figure: RSS counts the interpreter's shared pages
   five times.
 
+The five processes are started as ``tests.desk_runner.RunningDesk`` starts them, without the supervisor of
+``tradingdesk up`` and so without its warm spare (``spec.supervision.warmSpare``): a supervised desk holds about
+100 MB more while the spare waits, not counted here.
+
 Memory is not timing: a busy machine changes these figures little, unlike the latency benchmarks.
 Run alone: ``python -m bench.memory_bench``; ``make bench`` calls ``run()``.
 """
