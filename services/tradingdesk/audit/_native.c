@@ -52,9 +52,9 @@ static void node(const char *left, const char *right, unsigned char *out) {
 /* Leaf hashes of ``n`` buffers into ``digests``; call without the GIL.
  *
  * One thread: hashing a batch's two halves on two threads was measured slower here, in the spool's append
- * (0.45 of a plain fsync'd append against 0.53, medians of 12 alternating runs) and no faster in verify. On
- * two vCPUs whose second thread adds about a third, a thread started for every call cost more than it gave,
- * and the append already has the disk's thread running beside it. */
+ * (0.43 of a plain fsync'd append against 0.54, medians of 14 runs alternating the two builds) and no faster in
+ * verify. On two vCPUs whose second thread adds about a third, a thread started for every call cost more than
+ * it gave, and the append already has the disk's thread running beside it. */
 static void leaves_of(const char *const *data, const Py_ssize_t *sizes, Py_ssize_t n, unsigned char *digests) {
     for (Py_ssize_t i = 0; i < n; i++)
         leaf(data[i], sizes[i], digests + i * HASH_SIZE);

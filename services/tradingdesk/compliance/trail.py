@@ -317,10 +317,7 @@ class AuditTrail:
         assert spool is not None
         end = spool.size
         start = self.index.first_missing(end)
-        for chunk_start in range(start, end, REINDEX_CHUNK):
-            self.index.insert_many(
-                [index_row(raw) for raw in spool.records(chunk_start, min(end, chunk_start + REINDEX_CHUNK))]
-            )
+        self._index_records(start, end)
         if start < end:
             log.warning("audit trail: indexed records %d-%d again after the database was back", start, end - 1)
 
@@ -466,6 +463,19 @@ class AuditTrail:
             await asyncio.to_thread(spool.adopt, start, end, data)
         log.warning("audit trail: rebuilt the local spool from %s: %d records", self.bucket.description, spool.size)
 
+    def _index_records(self, start: int, end: int) -> None:
+        """Index the log's records ``[start, end)``, ``REINDEX_CHUNK`` rows to an insert, reading them in one pass
+        (the open range is read back from the spool's file once, not once a chunk)."""
+        assert self.spool is not None
+        batch: list[IndexRow] = []
+        for raw in self.spool.records(start, end):
+            batch.append(index_row(raw))
+            if len(batch) >= REINDEX_CHUNK:
+                self.index.insert_many(batch)
+                batch = []
+        if batch:
+            self.index.insert_many(batch)
+
     def _reindex(self) -> None:
         """Bring the query index level with the log (its commits are not fsync'd, so it may lag a crash)."""
         spool = self.spool
@@ -475,13 +485,7 @@ class AuditTrail:
             dropped = self.index.drop_from(spool.size)
             log.warning("audit trail: dropped %d index rows beyond the log's %d records", dropped, spool.size)
             return
-        batch: list[IndexRow] = []
-        for raw in spool.records(have, spool.size):
-            batch.append(index_row(raw))
-            if len(batch) >= REINDEX_CHUNK:
-                self.index.insert_many(batch)
-                batch = []
-        self.index.insert_many(batch)
+        self._index_records(have, spool.size)
         if spool.size > have:
             log.info("audit trail: indexed records %d-%d", have, spool.size - 1)
 
