@@ -11,7 +11,7 @@ from typing import TypeVar
 import pytest
 
 from tests.unit.desk_fixtures import D, Desk, ListJournal, default_limits, make_desk, order
-from tradingdesk.core.enums import OrderStatus, Side
+from tradingdesk.core.enums import OrderStatus
 from tradingdesk.core.reject import Reject, RejectKind
 from tradingdesk.oms import retired as retired_module
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
