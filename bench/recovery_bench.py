@@ -37,11 +37,14 @@ from tradingdesk.oms.snapshot import capture
 from tradingdesk.routing.service import RoutingService
 from tradingdesk.spec.load import load_desk
 from tradingdesk.storage import Journal, make_engine, migrate
+from tradingdesk.storage.journal import JournalRecord
 from tradingdesk.storage.schema import journal_snapshots
 from tradingdesk.storage.snapshots import encode_state
 
 EVENTS = int(os.environ.get("TD_BENCH_RECOVERY_EVENTS", "200000"))
 TAIL = 50_000
+FINISHED_KEPT = 100_000
+"""The generating engine's ``finished_orders_kept`` (routing's default)."""
 WRITE_CHUNK = 100_000
 """Records handed to the journal before waiting for them to commit: a journal refuses more than 500,000 waiting
 (``JournalFull``), which a slow disk or a loaded machine reached when the whole million went in at once."""
@@ -52,16 +55,44 @@ def figure_name(events: int) -> str:
     return f"recovery_{size}_events_s"
 
 
-def order_flow(events: int) -> list:
-    """At least ``events`` journal records of real order flow, from the order engine with simulated venues."""
+class SplitJournal:
+    """The generating engine's journal: records up to ``head`` go straight into routing's journal (a chunk at a
+    time, never more waiting than its bound), the rest are kept for the benchmark to write later. Nothing holds
+    the whole flow: ten million records would not fit in memory as objects."""
+
+    def __init__(self, dsn: str, *, head: int) -> None:
+        self.journal = Journal(make_engine(dsn)).start()
+        self.head = head
+        self.seq = 0
+        self.tail: list[JournalRecord] = []
+
+    def append(self, kind: str, order_id: str, payload: dict, ts_ns: int, event: object = None) -> int:
+        self.seq += 1
+        if self.seq <= self.head:
+            assert self.journal.append(kind, order_id, payload, ts_ns) == self.seq
+            if self.seq % WRITE_CHUNK == 0:
+                assert self.journal.flush(600)
+        else:
+            self.tail.append(JournalRecord(self.seq, ts_ns, kind, order_id, payload))
+        return self.seq
+
+    def close(self) -> None:
+        assert self.journal.close(600)
+
+
+def order_flow(journal: SplitJournal, events: int) -> None:
+    """At least ``events`` journal records of real order flow, from the order engine with simulated venues (which
+    retires finished orders as routing does, so it too runs in bounded memory)."""
     d = make_desk(
         default_limits(max_submits_per_second=0, reference_max_age_ms=10**9, max_order_notional=10**20),
+        journal=journal,  # type: ignore[arg-type]  (its append is all the engine uses)
         venues=("xnys", "xnas", "bats"),
+        finished_orders_kept=FINISHED_KEPT,
     )
     d.trade("AAPL", "189.50", "10")
     d.quote("AAPL", "189.49", "1000000", "189.51", "1000000")
     n = 0
-    while len(d.journal.records) < events:
+    while journal.seq < events:
         batch = []
         for _ in range(200):
             n += 1
@@ -81,7 +112,6 @@ def order_flow(events: int) -> list:
             if not crossing and i % 10:  # nine in ten resting orders cancelled, the rest stay open
                 d.engine.cancel(OrderRef(account, order_id, ""))
         d.settle()
-    return d.journal.records[:events]
 
 
 def write_journal(dsn: str, records: list) -> None:
@@ -110,18 +140,20 @@ async def measure(tmp: Path, events: int) -> tuple[float, float, float, float]:
     desk = load_desk(write_desk(tmp, tune))
     dsn = f"sqlite:///{tmp}/routing.db"
     migrate(make_engine(dsn))
-    records = order_flow(events)
-    tail = min(TAIL, events // 2)
-    write_journal(dsn, records[:-tail])
+    head = events - min(TAIL, events // 2)
+    flow = SplitJournal(dsn, head=head)
+    order_flow(flow, events)
+    flow.close()
+    tail = flow.tail[: events - head]
     _, first = await start_routing(desk, dsn)  # recovers up to the snapshot's seq, then takes one there
     assert first.snapshots is not None and first.journal is not None and first.durability is not None
-    assert await first.snapshots.take(first.journal, first.durability) == len(records) - tail
+    assert await first.snapshots.take(first.journal, first.durability) == head
     pause_ms = first.snapshots.last_pause_ms
     began = time.perf_counter()
-    encode_state(capture(first.engine, seq=len(records) - tail))
+    encode_state(capture(first.engine, seq=head))
     serialize_ms = (time.perf_counter() - began) * 1e3
     await first.stop()
-    write_journal(dsn, records[-tail:])
+    write_journal(dsn, tail)
 
     from_snapshot_s, restarted = await start_routing(desk, dsn)
     await restarted.stop()
@@ -132,7 +164,7 @@ async def measure(tmp: Path, events: int) -> tuple[float, float, float, float]:
     a, b = restarted.engine, replayed.engine
     assert a is not None and b is not None
     # at least the records written: the service journals its own too (DAY orders of a past session expired)
-    assert restarted.applied_seq == replayed.applied_seq >= len(records), (restarted.applied_seq, replayed.applied_seq)
+    assert restarted.applied_seq == replayed.applied_seq >= events, (restarted.applied_seq, replayed.applied_seq)
     assert (len(a.orders), a.open_count, a.positions.all()) == (len(b.orders), b.open_count, b.positions.all())
     return from_snapshot_s, full_replay_s, pause_ms, serialize_ms
 

@@ -578,3 +578,58 @@ def test_risk_change_store_round_trip(backend: Backend, engine: Engine) -> None:
     assert [h.id for h in store.history(2)] == [c, b]
     states = [h.change["trading_state"] for h in store.history(10, scope="account:ACC-A")]
     assert states == ["ACTIVE", "HALTED"]
+
+
+def test_retired_orders_read_back_from_the_journal_as_they_were_in_memory(
+    backend: Backend, engine: Engine, tmp_path: Path
+) -> None:
+    """``routing.retired_orders``: every order of a flow (resting, cancelled, filled, replaced and its
+    replacement) rebuilt from the journal by its id or by the seq that created it, equal to the live order."""
+    from tests.unit.desk_fixtures import D, make_desk, order
+    from tradingdesk.core.reject import Reject
+    from tradingdesk.oms.requests import OrderRef, ReplaceRequest
+    from tradingdesk.oms.retired import RetiredOrderNeeded
+    from tradingdesk.routing.retired_orders import RetiredOrders
+
+    d = make_desk(finished_orders_kept=100)  # retiring, but none of these five yet
+    d.trade("AAPL", "100.00", "10")
+    d.quote("AAPL", "99.99", "300", "100.01", "300")
+    e = d.engine
+    e.submit(order(cl="rests", qty="10", price="99.00"))
+    e.submit(order(cl="fills", qty="10", price="100.05"))
+    gone = e.submit(order(cl="gone", qty="10", price="99.10")).order.order_id
+    moved = e.submit(order(cl="moved", qty="10", price="99.20")).order.order_id
+    d.settle()
+    e.cancel(OrderRef("ACC", gone, ""))
+    e.replace(ReplaceRequest(ref=OrderRef("ACC", moved, ""), new_client_order_id="moved-2", qty=D("20"), price=None))
+    d.settle()
+    journal = Journal(engine).start()
+    for rec in d.journal.records:
+        journal.append(rec.kind, rec.order_id, rec.payload, rec.ts_ns)
+    assert journal.close(60)
+
+    reader = RetiredOrders(backend.engine())
+    assert len(e.orders) == 5
+    for order_id, live in e.orders.items():
+        by_id = reader.read(("order_id", order_id))
+        by_seq = reader.read(("seq", e.created_seq[order_id]))
+        assert by_id is not None and by_seq == by_id
+        assert by_id.order == live and by_id.created_seq == e.created_seq[order_id]
+        assert by_id.requested_venue == e.book.requested_venue.get(order_id)  # None for the replacement
+    assert e.orders[moved].status.name == "REPLACED" and e.orders[moved].replaced_by_order_id
+    assert reader.read(("order_id", "O-none-000001")) is None and reader.read(("seq", 10**9)) is None
+
+    if backend.name == "sqlite":  # a journal that cannot be read: the request is refused, UNAVAILABLE
+        broken = RetiredOrders(make_engine(f"sqlite:///{tmp_path}/missing/none.db"))
+
+        async def ask() -> None:
+            def call(resolved):
+                return e.find(OrderRef("ACC", "O-none-000001", ""), retired=resolved)
+
+            with pytest.raises(RetiredOrderNeeded) as need:
+                call({})
+            await broken.answer(call, need.value)
+
+        with pytest.raises(Reject) as refused:
+            asyncio.run(ask())
+        assert refused.value.code == "JOURNAL_UNAVAILABLE"

@@ -93,8 +93,10 @@ def make_desk(
     clock: ManualClock | None = None,
     gate: RiskGate | None = None,
     self_match: SelfMatchPolicy | None = None,
+    finished_orders_kept: int | None = None,
 ) -> Desk:
-    """``gate``: one built by the caller (a subclass); ``limits`` is then ignored."""
+    """``gate``: one built by the caller (a subclass); ``limits`` is then ignored. ``finished_orders_kept``: retire
+    older finished orders from memory (``oms/retired.py``)."""
     clock = clock or ManualClock()
     scheduler = ManualScheduler(clock)
     gate = gate or RiskGate(limits or default_limits(), self_match=self_match, stream_clock=clock)
@@ -114,6 +116,7 @@ def make_desk(
         journal_append=journal.append,
         clock=clock,
         scheduler=scheduler,
+        finished_orders_kept=finished_orders_kept,
     )
     for i, name in enumerate(venues):
         venue_map[name] = SimulatedVenue(

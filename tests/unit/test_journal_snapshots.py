@@ -35,8 +35,13 @@ def limits() -> Any:
     )
 
 
-def fresh_desk() -> Desk:
-    d = make_desk(limits(), journal=ListJournal(), self_match=SelfMatchPolicy("account", SelfMatchMode.CANCEL_NEWEST))
+def fresh_desk(kept: int | None = None) -> Desk:
+    d = make_desk(
+        limits(),
+        journal=ListJournal(),
+        self_match=SelfMatchPolicy("account", SelfMatchMode.CANCEL_NEWEST),
+        finished_orders_kept=kept,
+    )
     for symbol in SYMBOLS:
         mid = MID[symbol]
         d.trade(symbol, f"{mid}.00", "10")
@@ -44,10 +49,13 @@ def fresh_desk() -> Desk:
     return d
 
 
-def twin() -> Desk:
+def twin(kept: int | None = None) -> Desk:
     """An engine as a restarted routing builds it: configured alike, no market data yet."""
     return make_desk(
-        limits(), journal=ListJournal(), self_match=SelfMatchPolicy("account", SelfMatchMode.CANCEL_NEWEST)
+        limits(),
+        journal=ListJournal(),
+        self_match=SelfMatchPolicy("account", SelfMatchMode.CANCEL_NEWEST),
+        finished_orders_kept=kept,
     )
 
 
@@ -84,6 +92,8 @@ def recoverable_state(d: Desk) -> dict[str, Any]:
         "expiring": set(book.expiring),
         "unacknowledged": set(book.unacknowledged),
         "created_seq": dict(engine.created_seq),
+        "finished": list(book.finished),
+        "retired": dict(book.retired._seqs),
         "positions": engine.positions.all(),
         "exposure": books,
         "exposure_open": open_entries,
@@ -143,24 +153,25 @@ def snapshot_bytes(d: Desk) -> tuple[int, bytes]:
     return seq, encode_state(capture(d.engine, seq=seq))
 
 
-def from_snapshot(body: bytes, records: list) -> Desk:
+def from_snapshot(body: bytes, records: list, kept: int | None = None) -> Desk:
     state = decode_state(body)
-    d = twin()
+    d = twin(kept)
     restore(d.engine, state)
     d.engine.rebuild(records[state.seq :])
     return d
 
 
-def from_journal(records: list) -> Desk:
-    d = twin()
+def from_journal(records: list, kept: int | None = None) -> Desk:
+    d = twin(kept)
     d.engine.rebuild(records)
     return d
 
 
+@pytest.mark.parametrize("kept", [None, 3], ids=["every-finished-order-kept", "finished-orders-retired"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(OPS, min_size=1, max_size=60), at=st.integers(0, 60))
-def test_restored_snapshot_plus_tail_equals_full_replay(ops: list, at: int) -> None:
-    d = fresh_desk()
+def test_restored_snapshot_plus_tail_equals_full_replay(kept: int | None, ops: list, at: int) -> None:
+    d = fresh_desk(kept)
     seq, body = 0, b""
     for n, op in enumerate(ops):
         if n == min(at, len(ops) - 1):
@@ -168,10 +179,12 @@ def test_restored_snapshot_plus_tail_equals_full_replay(ops: list, at: int) -> N
         run_op(d, op, n)
     d.settle()
     records = d.journal.records
-    restored = marked(from_snapshot(body, records))
-    replayed = marked(from_journal(records))
+    restored = marked(from_snapshot(body, records, kept))
+    replayed = marked(from_journal(records, kept))
     assert recoverable_state(restored) == recoverable_state(replayed)
     assert len(restored.engine.orders) == len(replayed.engine.orders)
+    if kept is not None:
+        assert len(replayed.engine.orders) - replayed.engine.open_count <= kept
     assert seq <= len(records)
 
 

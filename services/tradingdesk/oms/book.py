@@ -7,6 +7,8 @@ with the same events, so the state rebuilt is the state that was live.
 
 from __future__ import annotations
 
+from collections import deque
+
 from tradingdesk.core.enums import OrderStatus
 from tradingdesk.core.events import (
     Incident,
@@ -22,13 +24,14 @@ from tradingdesk.core.events import (
     VenueAckTimedOut,
 )
 from tradingdesk.core.orders import Order
-
-ClientKey = tuple[str, str]  # (account, client_order_id)
+from tradingdesk.oms.retired import ClientKey, RetiredIndex
 
 
 class OrderBook:
-    def __init__(self) -> None:
-        self.orders: dict[str, Order] = {}
+    def __init__(self, *, finished_kept: int | None = None) -> None:
+        self.finished_kept = finished_kept
+        """Finished orders kept in memory, the newest; older ones are retired (``oms/retired.py``). None: all."""
+        self.orders: dict[str, Order] = {}  # the open orders and the finished ones not retired
         self.open_orders: dict[str, Order] = {}
         self.by_client: dict[ClientKey, str] = {}
         self.requested_venue: dict[str, str] = {}  # order_id -> the venue its request named ("": the router's)
@@ -38,6 +41,9 @@ class OrderBook:
         self.expiring: set[str] = set()  # GTD orders whose expiry cancel is at the venue
         self.unacknowledged: set[str] = set()
         """Orders whose venue did not acknowledge them in time (``oms/ack_timeout.py``) and has not since."""
+        self.created_seq: dict[str, int] = {}  # order_id -> seq of the record that created it (idempotent acks)
+        self.finished: deque[str] = deque()  # ids of the finished orders in memory, oldest first
+        self.retired = RetiredIndex()
 
     def apply(self, event: object) -> None:
         """The fan-out's handler (``EventBus``): every change of an order goes through here."""
@@ -60,6 +66,8 @@ class OrderBook:
         self.requested_venue[order.order_id] = ev.requested_venue
         if order.is_open:
             self.open_orders[order.order_id] = order
+        else:
+            self._closed(order)
 
     def _replaced(self, ev: OrderReplaced) -> None:
         terms = ev.terms
@@ -76,6 +84,8 @@ class OrderBook:
         self.by_client[(new.account, new.client_order_id)] = new.order_id
         if new.is_open:
             self.open_orders[new.order_id] = new
+        else:
+            self._closed(new)
 
     def _changed(self, ev: OrderEvent) -> None:
         order = self.orders.get(ev.order_id)
@@ -120,3 +130,26 @@ class OrderBook:
         self.open_orders.pop(order.order_id, None)
         self.expiring.discard(order.order_id)
         self.unacknowledged.discard(order.order_id)
+        if self.finished_kept is not None:
+            self.finished.append(order.order_id)
+            while len(self.finished) > self.finished_kept:
+                self._retire(self.finished.popleft())
+
+    def _retire(self, order_id: str) -> None:
+        """The order leaves memory; its client key stays reserved in ``retired``, pointing at its journal records.
+        An order whose creating seq is unknown (never the case for a journaled order) is kept instead."""
+        order = self.orders.get(order_id)
+        seq = self.created_seq.get(order_id, 0)
+        if order is None or order.is_open or not seq:
+            return
+        del self.orders[order_id]
+        del self.created_seq[order_id]
+        self.requested_venue.pop(order_id, None)
+        key = (order.account, order.client_order_id)
+        if self.by_client.get(key) == order_id:
+            del self.by_client[key]
+        self.retired.add(key, seq)
+
+    def reserved(self, key: ClientKey) -> bool:
+        """Whether a client key may be taken (by an order in memory or, perhaps, a retired one)."""
+        return key in self.by_client or self.retired.seq_of(key) is not None

@@ -37,11 +37,17 @@ from tradingdesk.core.reject import invalid, not_found, refused, throttled, unav
 from tradingdesk.oms.ack_timeout import DEFAULT_ACK_TIMEOUT_MS, AckTimeout
 from tradingdesk.oms.book import OrderBook
 from tradingdesk.oms.bus import EventBus, JournalAppend, JournalWriter
-from tradingdesk.oms.idempotency import duplicate_replace, duplicate_submit
+from tradingdesk.oms.idempotency import (
+    duplicate_replace,
+    duplicate_retired_replace,
+    duplicate_retired_submit,
+    duplicate_submit,
+)
 from tradingdesk.oms.kill_switch import KillSwitch
 from tradingdesk.oms.positions import PositionBook
 from tradingdesk.oms.recovery import Recovery
 from tradingdesk.oms.requests import Ack, NewOrder, OrderRef, ReplaceRequest
+from tradingdesk.oms.retired import NONE_RESOLVED, Lookup, Resolved, RetiredOrder, RetiredOrderNeeded
 from tradingdesk.oms.router import Router
 from tradingdesk.oms.self_match import SelfMatchPrevention
 from tradingdesk.oms.snapshot import JournaledLatches
@@ -71,6 +77,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         max_open_orders: int = 100_000,
         venue_ack_timeout_ms: int = DEFAULT_ACK_TIMEOUT_MS,
         ids: IdGenerator | None = None,
+        finished_orders_kept: int | None = None,
     ) -> None:
         self.instruments = instruments
         self.gate = gate
@@ -83,10 +90,9 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.ack_timers: dict[str, Any] = {}  # order id -> its venue ack timer, while PENDING_NEW (ack_timeout.py)
         self._expiring_at: dict[int, list[str]] = {}  # expiry time -> ids of the orders its one timer expires
         self.ids = ids or IdGenerator("O")
-        self.book = OrderBook()
+        self.book = OrderBook(finished_kept=finished_orders_kept)
         self.positions = PositionBook()
         self.marks: dict[str, int] = {}
-        self.created_seq: dict[str, int] = {}  # order_id -> seq of the event that created it (idempotent acks)
         self.unseated: set[str] = set()  # recovered open orders not yet put back on a venue
         # rebuild's, kept so a standby's later calls continue its stream; the book holds every open order's terms
         self.replay_decoder = StreamDecoder(keep_resting=True)
@@ -122,13 +128,43 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
     def incidents(self) -> set[tuple[str, str, int]]:
         return self.book.incidents
 
-    def find(self, ref: OrderRef) -> Order:
+    @property
+    def created_seq(self) -> dict[str, int]:
+        """order_id -> seq of the record that created it (idempotent acks), for the orders in memory."""
+        return self.book.created_seq
+
+    def find(self, ref: OrderRef, *, retired: Resolved = NONE_RESOLVED) -> Order:
+        """The order ``ref`` names, of its account. An order retired from memory is taken from ``retired`` (what
+        the caller read back from the journal), or asked for with ``RetiredOrderNeeded``."""
         order_id = ref.order_id or self.book.by_client.get((ref.account, ref.client_order_id), "")
         order = self.book.orders.get(order_id)
+        if order is None:
+            found = self._retired_order(ref, retired)
+            order = found.order if found is not None else None
         if order is None or order.account != ref.account:
             what = f"order_id {ref.order_id!r}" if ref.order_id else f"client_order_id {ref.client_order_id!r}"
             raise not_found(f"{what} is not an order of account {ref.account!r}")
         return order
+
+    def _retired_order(self, ref: OrderRef, retired: Resolved) -> RetiredOrder | None:
+        """The retired order ``ref`` names, if there is one; raises ``RetiredOrderNeeded`` until it was read."""
+        if ref.order_id:
+            if self.book.finished_kept is None:  # nothing is ever retired
+                return None
+            lookup: Lookup = ("order_id", ref.order_id)
+        else:
+            seq = self.book.retired.seq_of((ref.account, ref.client_order_id))
+            if seq is None:
+                return None
+            lookup = ("seq", seq)
+        if lookup not in retired:
+            raise RetiredOrderNeeded(lookup)
+        found = retired[lookup]
+        if found is None or found.order.account != ref.account:
+            return None
+        if not ref.order_id and found.order.client_order_id != ref.client_order_id:  # a key collision
+            return None
+        return found
 
     def list_orders(
         self, account: str = "", symbol: str = "", *, open_only: bool = False, limit: int = 1000
@@ -153,10 +189,14 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         return self.journal.last_seq
 
     # -- client requests ------------------------------------------------------------------------------------------
-    def submit(self, req: NewOrder) -> Ack:
+    def submit(self, req: NewOrder, *, retired: Resolved = NONE_RESOLVED) -> Ack:
         existing_id = self.book.by_client.get((req.account, req.client_order_id))
         if existing_id is not None:
             return duplicate_submit(self, existing_id, req)
+        if self.book.retired.seq_of((req.account, req.client_order_id)) is not None:
+            found = self._retired_order(OrderRef(req.account, "", req.client_order_id), retired)
+            if found is not None:
+                return duplicate_retired_submit(found, req)
         if self.open_count >= self.max_open_orders:
             raise throttled(f"the desk has {self.open_count} open orders, the maximum", "MAX_OPEN_ORDERS")
         now = self.clock.now_ns()
@@ -215,8 +255,8 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
             self._schedule_expiry(order)
         return Ack.of(order, seq)
 
-    def cancel(self, ref: OrderRef) -> Ack:
-        order = self.find(ref)
+    def cancel(self, ref: OrderRef, *, retired: Resolved = NONE_RESOLVED) -> Ack:
+        order = self.find(ref, retired=retired)
         self._require_workable(order, "cancel")
         now = self.clock.now_ns()
         self.gate.check_cancel(account=order.account, strategy=order.strategy, now_ns=now)
@@ -224,11 +264,15 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.venues[order.venue].cancel(order.order_id)
         return Ack.of(order, seq)
 
-    def replace(self, rr: ReplaceRequest) -> Ack:
+    def replace(self, rr: ReplaceRequest, *, retired: Resolved = NONE_RESOLVED) -> Ack:
         key = (rr.ref.account, rr.new_client_order_id)
-        order = self.find(rr.ref)
+        order = self.find(rr.ref, retired=retired)
         if key in self.book.by_client or key in self.book.replace_requests:
             return duplicate_replace(self, key, order, rr)
+        if self.book.retired.seq_of(key) is not None:
+            found = self._retired_order(OrderRef(rr.ref.account, "", rr.new_client_order_id), retired)
+            if found is not None:
+                return duplicate_retired_replace(found, order, rr)
         self._require_workable(order, "replace")
         if order.order_type != OrderType.LIMIT:
             raise refused("only limit orders can be replaced", "NOT_REPLACEABLE")

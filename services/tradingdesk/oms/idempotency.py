@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tradingdesk.core.orders import Order
 from tradingdesk.core.reject import duplicate
 from tradingdesk.oms.requests import Ack, NewOrder, ReplaceRequest
+from tradingdesk.oms.retired import RetiredOrder
 
 if TYPE_CHECKING:
     from tradingdesk.oms.engine import OrderEngine
@@ -24,6 +25,26 @@ def duplicate_submit(engine: OrderEngine, order_id: str, req: NewOrder) -> Ack:
             "DUPLICATE_CLIENT_ORDER_ID",
         )
     return Ack.of(order, engine.created_seq.get(order_id, 0), duplicate=True)
+
+
+def duplicate_retired_submit(found: RetiredOrder, req: NewOrder) -> Ack:
+    """``duplicate_submit`` for an order retired from memory, read back from the journal."""
+    order = found.order
+    if order.terms is None or found.requested_venue is None or not req.asks_for(order.terms, found.requested_venue):
+        raise duplicate(
+            f"client_order_id {req.client_order_id!r} was already used for a different order ({order.order_id})",
+            "DUPLICATE_CLIENT_ORDER_ID",
+        )
+    return Ack.of(order, found.created_seq, duplicate=True)
+
+
+def duplicate_retired_replace(found: RetiredOrder, order: Order, rr: ReplaceRequest) -> Ack:
+    """``duplicate_replace`` when the new client order id is a retired order's: the original ack if that order is
+    this replace's replacement, asked for again."""
+    new = found.order
+    if new.replaces_order_id == order.order_id and _same_terms(rr, new.qty, new.price):
+        return Ack.of(new, found.created_seq, duplicate=True)
+    raise duplicate(f"new_client_order_id {rr.new_client_order_id!r} is already in use", "DUPLICATE_CLIENT_ORDER_ID")
 
 
 def duplicate_replace(engine: OrderEngine, key: tuple[str, str], order: Order, rr: ReplaceRequest) -> Ack:

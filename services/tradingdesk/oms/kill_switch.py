@@ -157,7 +157,7 @@ class KillSwitch:
                 price=0,
                 tif=TimeInForce.IOC,
             )
-            if (acct, req.client_order_id) in self.book.by_client:
+            if self.book.reserved((acct, req.client_order_id)):  # this kill's flatten order, sent before
                 continue
             out.append(self._send_new(req, now).order.order_id)
         return out

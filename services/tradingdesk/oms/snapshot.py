@@ -65,9 +65,7 @@ def _parts(engine: OrderEngine) -> dict[str, Any]:
 def capture(engine: OrderEngine, *, seq: int, extra: dict[str, Any] | None = None) -> EngineState:
     """The engine's recoverable state as it is now: the objects themselves, not copies. Serialize the result
     before the engine moves on (``pickle.dumps`` on the engine's thread), since the next event changes them."""
-    parts = _parts(engine)
-    parts["created_seq"] = engine.created_seq
-    return EngineState(seq=seq, parts=parts, extra=dict(extra or {}))
+    return EngineState(seq=seq, parts=_parts(engine), extra=dict(extra or {}))
 
 
 def restore(engine: OrderEngine, state: EngineState) -> None:
@@ -76,17 +74,17 @@ def restore(engine: OrderEngine, state: EngineState) -> None:
     missing or extra), leaving the engine as it was."""
     targets = _parts(engine)
     captured = dict(state.parts)
-    created_seq = captured.pop("created_seq", None)
-    if set(captured) != set(targets) or not isinstance(created_seq, dict):
+    if set(captured) != set(targets):
         raise ValueError(f"the snapshot holds {sorted(state.parts)}, this engine needs {sorted(targets)}")
     for name, target in targets.items():
         if type(captured[name]) is not type(target):
             raise ValueError(f"the snapshot's {name} is a {type(captured[name]).__name__}")
     sectors = engine.gate.exposure.sectors
+    finished_kept = engine.book.finished_kept
     for name, target in targets.items():
         vars(target).update(vars(captured[name]))
     engine.gate.exposure.sectors = sectors  # the live instruments' (equal: the snapshot's config key says so)
-    engine.created_seq.update(created_seq)
+    engine.book.finished_kept = finished_kept  # this process's setting: the next order finished applies it
     engine.gate.forget_rules()  # its cached scope rules point at the books it had before
     for scope, (tripped_ns, why) in engine.journaled_latches.latest.items():
         engine.gate.latch(scope, tripped_ns, why)

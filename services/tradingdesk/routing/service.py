@@ -43,6 +43,7 @@ from tradingdesk.routing.market_data import superseded_quotes, usable
 from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics, TracedVenue
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
+from tradingdesk.routing.retired_orders import RetiredOrders
 from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
 from tradingdesk.routing.venue_faults import VenueFaults
@@ -160,6 +161,7 @@ class RoutingService:
             scheduler=scheduler,
             max_open_orders=spec.routing.max_open_orders,
             venue_ack_timeout_ms=spec.routing.venue_ack_timeout_ms,
+            finished_orders_kept=spec.routing.finished_orders_kept,
         )
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
@@ -217,6 +219,7 @@ class RoutingService:
             traces=self.traces,
             venue_faults=venue_faults,
             on_venue_back=self._venue_back,
+            retired=RetiredOrders(self.db),
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         # Market data and the risk stream from the start, active or not: a standby's books, references and gate

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
 
 import grpc
 from opentelemetry import metrics
@@ -23,10 +24,12 @@ from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
 from tradingdesk.oms.requests import Ack
+from tradingdesk.oms.retired import NONE_RESOLVED, Resolved, RetiredOrderNeeded
 from tradingdesk.routing.publisher import NEVER_CUT_OFF, RecordPublisher, accept_any
 from tradingdesk.routing.refusals import METHODS, refused_request
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
+from tradingdesk.routing.retired_orders import RetiredOrders
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
@@ -35,6 +38,7 @@ from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_LIST = 10_000
 JOURNAL_BATCH_MAX = 2_000
@@ -132,8 +136,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         incarnation: str = "",
         traces: OrderTraceContexts | None = None,
         on_venue_back: Callable[[str], None] = lambda venue: None,
+        retired: RetiredOrders | None = None,
     ) -> None:
         self.engine = engine
+        self.retired = retired
+        """Reads orders the engine retired from memory back from the journal (``oms/retired.py``)."""
         self.on_venue_back = on_venue_back
         """Called with a venue's name once a change that reconnects it (it was away) is durable."""
         self.venue_faults = venue_faults
@@ -196,12 +203,26 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             await self.durability.wait_durable(seq)
         await abort(context, reject)
 
+    # -- orders retired from memory ------------------------------------------------------------------------
+    def _retired(self) -> RetiredOrders:
+        if self.retired is None:
+            raise RuntimeError("the engine retires finished orders but this servicer cannot read them back")
+        return self.retired
+
+    async def _answer(self, call: Callable[[Resolved], T]) -> T:
+        """``call`` on the engine; a request about an order retired from memory reads it back from the journal
+        (off the event loop) and calls again. Other requests never wait here."""
+        try:
+            return call(NONE_RESOLVED)
+        except RetiredOrderNeeded as need:
+            return await self._retired().answer(call, need)
+
     # -- unary ---------------------------------------------------------------------------------------------
     async def SubmitOrder(self, request, context):
         try:
             order = self.parser.new_order(request)
             self._require_journal()
-            ack = self.engine.submit(order)
+            ack = await self._answer(lambda retired: self.engine.submit(order, retired=retired))
         except Reject as reject:
             await self._refuse(context, reject, "SubmitOrder", request)
         self.commit_soon()
@@ -210,7 +231,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
     async def CancelOrder(self, request, context):
         try:
-            ack = self.engine.cancel(self.parser.order_ref(request))
+            ref = self.parser.order_ref(request)
+            ack = await self._answer(lambda retired: self.engine.cancel(ref, retired=retired))
         except Reject as reject:
             await self._refuse(context, reject, "CancelOrder", request)
         self.commit_soon()
@@ -221,7 +243,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         try:
             replace = self.parser.replace(request)
             self._require_journal()
-            ack = self.engine.replace(replace)
+            ack = await self._answer(lambda retired: self.engine.replace(replace, retired=retired))
         except Reject as reject:
             await self._refuse(context, reject, "ReplaceOrder", request)
         new_order_id = _replacement_id(self.engine, ack, request.new_client_order_id)
@@ -246,7 +268,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
     async def GetOrder(self, request, context):
         try:
-            return order_message(self.engine.find(self.parser.order_ref(request)))
+            ref = self.parser.order_ref(request)
+            return order_message(await self._answer(lambda retired: self.engine.find(ref, retired=retired)))
         except Reject as reject:
             await abort(context, reject)
 
@@ -434,44 +457,36 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                         f"requests: at most {SESSION_REQUESTS_MAX} per message, got {len(batch.requests)}",
                     )
                 for req in batch.requests:
-                    handle(req)
+                    try:
+                        handle(req)
+                    except RetiredOrderNeeded as need:
+                        await handle_retired(req, need)
                 self.journal.wake()  # let the writer fsync while the loop reads on: bursts share commits
                 if unread() >= SESSION_UNREAD_MAX:
                     reading.clear()
                     self._session_reads_paused.add(1)
                     await reading.wait()
 
-        def handle(req: orders_pb2.SessionRequest) -> None:
+        def handle(req: orders_pb2.SessionRequest, retired: Resolved = NONE_RESOLVED) -> None:
+            """Answers ``req`` (queued in request order), or raises ``RetiredOrderNeeded`` having changed nothing."""
             which = req.WhichOneof("request")
             new_order_id = ""
             try:
                 if which == "submit":
                     order = self.parser.new_order(req.submit)
                     self._require_journal()
-                    ack = self.engine.submit(order)
+                    ack = self.engine.submit(order, retired=retired)
                 elif which == "cancel":
-                    ack = self.engine.cancel(self.parser.order_ref(req.cancel))
+                    ack = self.engine.cancel(self.parser.order_ref(req.cancel), retired=retired)
                 elif which == "replace":
                     replace = self.parser.replace(req.replace)
                     self._require_journal()
-                    ack = self.engine.replace(replace)
+                    ack = self.engine.replace(replace, retired=retired)
                     new_order_id = _replacement_id(self.engine, ack, req.replace.new_client_order_id)
                 else:
                     raise invalid("request", "one of submit, cancel or replace is required")
             except Reject as reject:
-                error = orders_pb2.SessionError(
-                    code=status_number(reject), message=reject.message, reject_code=reject.code
-                )
-                response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
-                method = METHODS.get(which or "", "OrderSession")
-                seq = self._journal_refusal(method, "session", reject, getattr(req, which) if which else req)
-                if seq is None:  # not journaled (logged): answer in request order all the same
-                    seq = waiting[-1][0] if waiting else self.durability.durable_seq
-                if seq <= self.durability.durable_seq and not waiting:
-                    out.put_nowait(response)
-                else:
-                    waiting.append((seq, response))  # answered once durable, in request order
-                    all_released.clear()
+                refuse(req, reject)
                 return
             mine.add(ack.order.order_id)
             response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack, new_order_id))
@@ -480,6 +495,27 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             else:
                 waiting.append((ack.seq, response))
                 all_released.clear()
+
+        def refuse(req: orders_pb2.SessionRequest, reject: Reject) -> None:
+            which = req.WhichOneof("request")
+            error = orders_pb2.SessionError(code=status_number(reject), message=reject.message, reject_code=reject.code)
+            response = orders_pb2.SessionResponse(request_id=req.request_id, error=error)
+            method = METHODS.get(which or "", "OrderSession")
+            seq = self._journal_refusal(method, "session", reject, getattr(req, which) if which else req)
+            if seq is None:  # not journaled (logged): answer in request order all the same
+                seq = waiting[-1][0] if waiting else self.durability.durable_seq
+            if seq <= self.durability.durable_seq and not waiting:
+                out.put_nowait(response)
+            else:
+                waiting.append((seq, response))  # answered once durable, in request order
+                all_released.clear()
+
+        async def handle_retired(req: orders_pb2.SessionRequest, need: RetiredOrderNeeded) -> None:
+            """A request about an order retired from memory: read it back, then answer; later requests wait."""
+            try:
+                await self._retired().answer(lambda resolved: handle(req, resolved), need)
+            except Reject as reject:
+                refuse(req, reject)
 
         async def forward_executions() -> None:
             while True:

@@ -608,6 +608,33 @@ def read_journal(
         cursor = rows[-1][0] + 1
 
 
+def read_order_records(engine: Engine, *, order_id: str = "", created_seq: int = 0) -> list[JournalRecord]:
+    """One order's records in seq order, named by its id or by the seq of the record that created it; none when
+    the journal has no such order. A replaced order's ``replaced`` record is among them: it is journaled under
+    the replacement's id. Indexed queries (the primary key, ``ix_journal_order_id``), for the rare request about
+    an order retired from memory (``oms/retired.py``)."""
+    t = journal_table
+    cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
+    with engine.connect() as conn:
+        if not order_id:
+            order_id = conn.execute(select(t.c.order_id).where(t.c.seq == created_seq)).scalar() or ""
+            if not order_id:
+                return []
+        rows = list(conn.execute(select(*cols).where(t.c.order_id == order_id).order_by(t.c.seq)).all())
+        replacements = {
+            new_id
+            for _seq, _ts, kind, _id, payload in rows
+            if kind == "pending_replace" and (new_id := decode_payload(payload).get("new_order_id"))
+        }
+        if replacements:
+            stmt = select(*cols).where(t.c.order_id.in_(sorted(replacements)), t.c.kind == "replaced")
+            rows = sorted([*rows, *conn.execute(stmt).all()])
+    return [
+        JournalRecord(seq, ts_ns, kind, oid, decode_payload(payload), payload)
+        for seq, ts_ns, kind, oid, payload in rows
+    ]
+
+
 def _describe(exc: BaseException) -> str:
     """A one-line description of a write error, without the statement and its parameters (payloads)."""
     orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
