@@ -14,6 +14,7 @@ import asyncio
 import functools
 import logging
 import threading
+from collections.abc import Iterator
 
 import grpc
 
@@ -197,7 +198,7 @@ class RoutingService:
                 self.journaled_switches.update(loaded.state.extra.get("line_switches", {}))
                 self.applied_seq, self.applied_ts_ns = loaded.state.seq, loaded.record_ts_ns
                 log.info("routing: journal snapshot at seq %d loaded (%.1f MB)", self.applied_seq, loaded.size / 1e6)
-            self.recovered = await asyncio.to_thread(lambda: self._apply(self._committed_since_applied()))
+            self.recovered = await asyncio.to_thread(self._apply_all_committed)
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
         self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock).on_committed)
@@ -240,6 +241,22 @@ class RoutingService:
     # -- active and standby ---------------------------------------------------------------------------------------
     def _committed_since_applied(self) -> list[JournalRecord]:
         return list(read_journal(self.db, self.applied_seq + 1))
+
+    def _apply_all_committed(self) -> int:
+        """Every record committed after ``applied_seq``, streamed from the journal (``read_journal`` reads a chunk
+        at a time): a restart without a usable snapshot (a new release) replays the whole journal, which as one
+        list of records would take about 800 bytes a record, 8 GB for ten million."""
+        last: list[JournalRecord] = []
+
+        def records() -> Iterator[JournalRecord]:
+            for rec in read_journal(self.db, self.applied_seq + 1):
+                last[:] = (rec,)
+                yield rec
+
+        count = self.engine.rebuild(records())
+        if last:
+            self.applied_seq, self.applied_ts_ns = last[0].seq, last[0].ts_ns
+        return count
 
     def _apply(self, records: list[JournalRecord]) -> int:
         """Records the active replica committed, into this replica's engine (the recovery path)."""
