@@ -2,7 +2,8 @@
 records after it, against a full replay of the same journal (the baseline), in the same run.
 
 The journal is real order flow from the order engine (orders resting, most of them cancelled, some filled: four
-to five events an order), written to routing's SQLite journal. The snapshot sits ``TAIL`` records before the end
+to five events an order; at most ``OPEN_KEPT`` left open, the oldest cancelled beyond), written to routing's
+SQLite journal as it is generated. The snapshot sits ``TAIL`` records before the end
 (half the default ``spec.routing.snapshots.everyRecords``: a restart's average distance from the last snapshot),
 taken by a routing service that recovered the journal up to there. Each figure is the time ``RoutingService.start``
 takes on that database, in this process: schema check, snapshot load, replay, the journal writer taking over;
@@ -23,6 +24,7 @@ import contextlib
 import os
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 import grpc
@@ -43,6 +45,10 @@ from tradingdesk.storage.snapshots import encode_state
 
 EVENTS = int(os.environ.get("TD_BENCH_RECOVERY_EVENTS", "200000"))
 TAIL = 50_000
+OPEN_KEPT = 50_000
+"""Resting orders the flow leaves open at most (its oldest are cancelled beyond): a busy desk's book, under
+``spec.routing.maxOpenOrders`` (100,000), which would otherwise refuse every resting order after a few million
+records."""
 FINISHED_KEPT = 100_000
 """The generating engine's ``finished_orders_kept`` (routing's default)."""
 WRITE_CHUNK = 100_000
@@ -92,6 +98,7 @@ def order_flow(journal: SplitJournal, events: int) -> None:
     d.trade("AAPL", "189.50", "10")
     d.quote("AAPL", "189.49", "1000000", "189.51", "1000000")
     n = 0
+    left_open: deque[tuple[str, str]] = deque()
     while journal.seq < events:
         batch = []
         for _ in range(200):
@@ -109,8 +116,14 @@ def order_flow(journal: SplitJournal, events: int) -> None:
                 batch.append((account, d.engine.submit(req).order.order_id, crossing))
         d.settle()
         for i, (account, order_id, crossing) in enumerate(batch):
-            if not crossing and i % 10:  # nine in ten resting orders cancelled, the rest stay open
+            if crossing:
+                continue
+            if i % 10:  # nine in ten resting orders cancelled, the rest stay open a while
                 d.engine.cancel(OrderRef(account, order_id, ""))
+            else:
+                left_open.append((account, order_id))
+        while len(left_open) > OPEN_KEPT:  # the oldest go, as a day's orders do: open orders do not pile up
+            d.engine.cancel(OrderRef(*left_open.popleft(), ""))
         d.settle()
 
 
