@@ -132,6 +132,40 @@ def test_shared_source_generates_each_pass_once_for_all_lines() -> None:
     assert passes == 3
 
 
+def test_feeds_replaying_the_same_events_share_one_pass(monkeypatch) -> None:
+    """The example desk's two vendors (seed 7, alike): one pass generated for their four lines; a feed with another
+    seed, speed or session length has its own, a WebSocket feed none."""
+    from tradingdesk.feeds import sources
+    from tradingdesk.spec.model import FeedSpec
+
+    def feed(name: str, **replay) -> FeedSpec:
+        lines = [{"name": "A"}, {"name": "B"}]
+        return FeedSpec.model_validate({"name": name, "lines": lines, "replay": {"seed": 7, **replay}})
+
+    feeds = [
+        feed("vendor-a"),
+        feed("vendor-b"),
+        feed("other-seed", seed=8),
+        feed("faster", speed="2"),
+        FeedSpec.model_validate({"name": "ws", "kind": "websocket", "lines": [{"name": "A", "url": "ws://x"}]}),
+    ]
+    passes = sources.shared_passes(feeds, (AAPL, MSFT))
+    assert set(passes) == {"vendor-a", "vendor-b", "other-seed", "faster"}
+    assert passes["vendor-a"][0] is passes["vendor-b"][0]
+    assert (passes["vendor-a"][1], passes["vendor-b"][1]) == (0, 2)
+    assert len({id(passes[n][0]) for n in ("vendor-a", "other-seed", "faster")}) == 3
+
+    generated = []
+    monkeypatch.setattr(sources, "generate_session", lambda *a, **kw: generated.append(1) or iter(ticks(4, SEC)))
+    adapters = [
+        a for name in ("vendor-a", "vendor-b") for a in sources.replay_adapters(
+            feeds[0 if name == "vendor-a" else 1], (AAPL, MSFT), 0, shared_pass=passes[name]
+        )
+    ]  # fmt: skip
+    firsts = [list(a._shared()) for a in adapters]  # each line's first pass
+    assert firsts == [ticks(4, SEC)] * 4 and len(generated) == 1
+
+
 # arbitration -----------------------------------------------------------------------------------------------
 
 

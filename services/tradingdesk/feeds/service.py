@@ -41,7 +41,7 @@ from tradingdesk.feeds.fanout import Fanout, Subscriber, SubscriberStats
 from tradingdesk.feeds.feed import FeedHandler
 from tradingdesk.feeds.metrics import FeedMetrics
 from tradingdesk.feeds.monitor import DOWN, Switch
-from tradingdesk.feeds.sources import line_adapters
+from tradingdesk.feeds.sources import line_adapters, shared_passes
 from tradingdesk.feeds.state import FeedInfo, MarketState
 from tradingdesk.spec.domain import instruments_of
 from tradingdesk.spec.model import SYMBOL_PATTERN, FeedSpec, TradingDesk
@@ -169,6 +169,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         elif resume_ns < 0:
             log.info("feeds: the replay begins in %.1f s of replay time; the replay feeds wait", -resume_ns / 1e9)
         symbols = self.state.symbols
+        passes = shared_passes(self.desk.spec.feeds, self.instruments)
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
             adapters = line_adapters(
@@ -178,6 +179,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
                 heartbeat_ns=heartbeat_ns,
                 drop=self._fault_of(spec.name),
                 resume_ns=resume_ns if spec.kind == "replay" else 0,
+                shared_pass=passes.get(spec.name),
             )
             self.handlers[spec.name] = FeedHandler(
                 spec,

@@ -195,6 +195,31 @@ class ReplayAdapter:
         )
 
 
+SharedPass = tuple[SharedSource, int, EventSource, int]
+"""A feed's share of a pass: the shared source, its first line's reader index, the source, its period."""
+
+
+def shared_passes(feeds: Sequence[FeedSpec], instruments: Sequence[Instrument]) -> dict[str, SharedPass]:
+    """One shared pass for all the replay feeds that replay the same events at the same pace (the same recording
+    or seed and session length, speed and loop): two vendors configured alike carry identical data, and
+    generating it once per feed would double the feeds service's hot path (the example desk's two vendors)."""
+    groups: dict[tuple, list[FeedSpec]] = {}
+    for feed in feeds:
+        if feed.kind == "replay":
+            r = feed.replay
+            key = (r.path, r.seed if not r.path else None, r.session_seconds, r.speed, r.loop)
+            groups.setdefault(key, []).append(feed)
+    out: dict[str, SharedPass] = {}
+    for group in groups.values():
+        source, period_ns = event_source(group[0].replay, instruments)
+        shared = SharedSource(source, sum(len(f.lines) for f in group))
+        first = 0
+        for feed in group:
+            out[feed.name] = (shared, first, source, period_ns)
+            first += len(feed.lines)
+    return out
+
+
 def replay_adapters(
     feed: FeedSpec,
     instruments: Sequence[Instrument],
@@ -203,13 +228,17 @@ def replay_adapters(
     heartbeat_ns: int = 0,
     drop: Callable[[str, int], bool] | None = None,
     resume_ns: int = 0,
+    shared_pass: SharedPass | None = None,
 ) -> list[ReplayAdapter]:
     """One adapter per line of a replay feed; ``drop(line, seq)`` injects loss for tests and drills; ``resume_ns``
-    joins a replay the desk's clock has already run that far into."""
-    source, period_ns = event_source(feed.replay, instruments)
-    shared = SharedSource(source, len(feed.lines))
+    joins a replay the desk's clock has already run that far into; ``shared_pass``: the feed's share of a pass
+    read by other feeds too (``shared_passes``), else one of the feed's own."""
+    if shared_pass is None:
+        source, period_ns = event_source(feed.replay, instruments)
+        shared_pass = (SharedSource(source, len(feed.lines)), 0, source, period_ns)
+    shared, first, source, period_ns = shared_pass
     adapters = []
-    for i, line in enumerate(feed.lines):
+    for i, line in enumerate(feed.lines, start=first):
         line_drop = None if drop is None else (lambda seq, _name=line.name: drop(_name, seq))
         adapters.append(
             ReplayAdapter(
@@ -236,8 +265,12 @@ def line_adapters(
     heartbeat_ns: int = 0,
     drop: Callable[[str, int], bool] | None = None,
     resume_ns: int = 0,
+    shared_pass: SharedPass | None = None,
 ) -> list[LineAdapter]:
-    """The adapters of a feed's lines, by the feed's kind (``resume_ns``: replay lines only)."""
+    """The adapters of a feed's lines, by the feed's kind (``resume_ns`` and ``shared_pass``: replay lines only)."""
     if feed.kind == "websocket":
         return [WebSocketLine(line.name, line.url) for line in feed.lines]
-    return list(replay_adapters(feed, instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=drop, resume_ns=resume_ns))
+    adapters = replay_adapters(
+        feed, instruments, start_ns, heartbeat_ns=heartbeat_ns, drop=drop, resume_ns=resume_ns, shared_pass=shared_pass
+    )
+    return list(adapters)
