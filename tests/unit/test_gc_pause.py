@@ -15,6 +15,18 @@ def _collector_restored():
     was = gc.isenabled()
     yield
     (gc.enable if was else gc.disable)()
+    gc.unfreeze()  # what the blocks froze goes back to the oldest generation
+
+
+def test_what_the_block_built_is_frozen_after_it() -> None:
+    """The rebuilt state leaves the collector's generations: no later collection walks it."""
+    gc.enable()
+    gc.unfreeze()
+    with collector_paused():
+        built = [[i] for i in range(10_000)]  # tracked containers, as a rebuilt book holds
+        assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() >= len(built)
+    assert not any(x is built for x in gc.get_objects())  # frozen objects are no generation's
 
 
 def test_the_collector_is_off_inside_and_on_again_after() -> None:

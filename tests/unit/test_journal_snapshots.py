@@ -93,7 +93,7 @@ def recoverable_state(d: Desk) -> dict[str, Any]:
         "unacknowledged": set(book.unacknowledged),
         "created_seq": dict(engine.created_seq),
         "finished": list(book.finished),
-        "retired": dict(book.retired._seqs),
+        "retired": book.retired.items(),
         "positions": engine.positions.all(),
         "exposure": books,
         "exposure_open": open_entries,

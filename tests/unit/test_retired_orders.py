@@ -160,7 +160,7 @@ def test_a_key_collision_is_no_match(monkeypatch) -> None:
     assert not ack.duplicate and ack.order.client_order_id == "fresh" and lookups
 
 
-def test_the_index_pickles_as_two_flat_arrays() -> None:
+def test_the_index_pickles_as_two_sorted_flat_arrays_and_grows_on_after_loading() -> None:
     index = RetiredIndex()
     for i in range(1000):
         index.add(("ACC", f"c{i}"), i + 1)
@@ -168,3 +168,10 @@ def test_the_index_pickles_as_two_flat_arrays() -> None:
     assert [again.seq_of(("ACC", f"c{i}")) for i in range(1000)] == list(range(1, 1001))
     assert again.seq_of(("ACC", "c1000")) is None
     assert len(pickle.dumps(index, protocol=5)) < 20_000  # 16 bytes an entry and a little
+    for i in range(1000, 1500):  # retired after the restart: beside the loaded arrays
+        again.add(("ACC", f"c{i}"), i + 1)
+    again.add(("ACC", "c3"), 9999)  # a key retired twice (a collision): the newest seq
+    assert [again.seq_of(("ACC", f"c{i}")) for i in (0, 3, 999, 1000, 1499)] == [1, 9999, 1000, 1001, 1500]
+    assert len(again) == 1500
+    third = pickle.loads(pickle.dumps(again, protocol=5))
+    assert third.items() == again.items() and len(third) == 1500
