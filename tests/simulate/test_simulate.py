@@ -83,7 +83,9 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     via = Counter(ack["via"] for ack in _read_jsonl(out / "acks.jsonl"))
     # the probe sends one order a market second; its floor is the run's availability floor (0.2 of 280 seconds
     # after the warmup): on a loaded machine it was acknowledged in about 0.3 of them, which the line above allows
-    assert via["unary"] > 100 and via["session"] > 100 and via["probe"] >= 56, via
+    clients = json.loads((out / "clients.json").read_text())
+    assert via["unary"] > 100 and via["session"] > 100 and via["probe"] >= 56, (via, clients)
+    assert clients["crashed"] == [], clients
     assert verdict["figures"]["orders_journaled"] >= verdict["figures"]["orders_acknowledged"]
     # the figures `make simulate-day` writes to bench/results.json, from the same verdict
     figures = {row["name"]: row for row in rows_of(verdict)}

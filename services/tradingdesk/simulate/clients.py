@@ -62,6 +62,8 @@ class ClientLog:
     transport_errors: Counter[str] = field(default_factory=Counter)
     cancels: int = 0
     probes: list[dict] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
+    """Clients that stopped before the end of the run, with what stopped them (none should)."""
 
     def write(self, directory: Path) -> None:
         with (directory / "acks.jsonl").open("w") as out:
@@ -70,7 +72,11 @@ class ClientLog:
         with (directory / "probes.jsonl").open("w") as out:
             for probe in self.probes:
                 out.write(json.dumps(probe) + "\n")
-        summary = {"refused": dict(self.refused), "transport_errors": dict(self.transport_errors)}
+        summary = {
+            "refused": dict(self.refused),
+            "transport_errors": dict(self.transport_errors),
+            "crashed": self.crashed,
+        }
         (directory / "clients.json").write_text(json.dumps({**summary, "cancels": self.cancels}, indent=2) + "\n")
 
 
@@ -263,14 +269,22 @@ class UnaryClient(StrategyClient):
             self.in_flight.release()
 
 
+class StreamStalled(Exception):
+    """Requests were waiting on the stream and nothing came back for ``RPC_TIMEOUT_S``."""
+
+
 class SessionClient(StrategyClient):
     """The same flow through one OrderSession stream; a broken stream is opened again and every request
-    not yet answered is sent again (same client order id)."""
+    not yet answered is sent again (same client order id). A stream on which requests wait without an answer
+    for ``RPC_TIMEOUT_S`` (the bound the unary client gives each call), or a write that waits that long, is
+    given up and the stream opened again too: a
+    stream has no deadline, and a connection whose far end went away without a word would hold it forever."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.pending: dict[int, orders_pb2.SessionRequest] = {}
         self.next_id = 0
+        self.answered_at = time.monotonic()
 
     async def run(self) -> None:
         while True:
@@ -278,6 +292,10 @@ class SessionClient(StrategyClient):
                 await self._one_stream()
             except grpc.aio.AioRpcError as err:
                 self.log.transport_errors[f"session {_code(err)}"] += 1
+            except StreamStalled:
+                self.log.transport_errors["session stalled"] += 1
+            except Exception as exc:  # counted, and the stream opened again: the run goes on
+                self.log.transport_errors[f"session {type(exc).__name__}"] += 1
             await asyncio.sleep(RETRY_AFTER_S)
 
     def _request(self, **kind) -> orders_pb2.SessionRequest:
@@ -292,11 +310,14 @@ class SessionClient(StrategyClient):
             call = stub.OrderSession()
             resend = list(self.pending.values())
             if resend:
-                await call.write(orders_pb2.SessionRequests(requests=resend))
+                await asyncio.wait_for(call.write(orders_pb2.SessionRequests(requests=resend)), RPC_TIMEOUT_S)
             reader = asyncio.create_task(self._read(call))
             owed = Owed(self.rate)
+            self.answered_at = time.monotonic()
             try:
                 while not reader.done():
+                    if self.pending and time.monotonic() - self.answered_at > RPC_TIMEOUT_S:
+                        raise StreamStalled
                     batch = []
                     for _ in range(owed.now()):
                         submit = self.factory.submit("sim-session", tag="s")
@@ -310,7 +331,7 @@ class SessionClient(StrategyClient):
                             )
                             batch.append(self._request(cancel=cancel))
                     if batch:
-                        await call.write(orders_pb2.SessionRequests(requests=batch))
+                        await asyncio.wait_for(call.write(orders_pb2.SessionRequests(requests=batch)), RPC_TIMEOUT_S)
                     await asyncio.sleep(TICK_S)
                 await reader  # raises what ended the stream
             finally:
@@ -319,6 +340,7 @@ class SessionClient(StrategyClient):
 
     async def _read(self, call) -> None:
         async for batch in call:
+            self.answered_at = time.monotonic()
             for resp in batch.responses:
                 req = self.pending.pop(resp.request_id, None) if resp.request_id else None
                 if req is None:

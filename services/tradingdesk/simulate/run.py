@@ -221,9 +221,13 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         tasks = [asyncio.create_task(c) for c in (*load, injector.run())]
         done, _ = await asyncio.wait({supervisor}, timeout=plan.run_s / config.speed)
         window = (start_ns, now())
+        crashed = [task for task in tasks if task.done() and not task.cancelled() and task.exception()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for task in crashed:
+            log.crashed.append(f"{task.get_coro().__qualname__}: {task.exception()!r}")
+            say(f"a client stopped before the end of the run: {log.crashed[-1]}")
         if supervisor in done:
             gave_up = supervisor.result()
             say(f"the session ended early: {gave_up}")
