@@ -277,8 +277,8 @@ class SessionClient(StrategyClient):
     """The same flow through one OrderSession stream; a broken stream is opened again and every request
     not yet answered is sent again (same client order id). A stream on which requests wait without an answer
     for ``RPC_TIMEOUT_S`` (the bound the unary client gives each call), or a write that waits that long, is
-    given up and the stream opened again too: a
-    stream has no deadline, and a connection whose far end went away without a word would hold it forever."""
+    given up and the stream opened again too: a stream has no deadline, and a connection whose far end went
+    away without a word would hold it forever."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
