@@ -151,5 +151,6 @@ class OrderBook:
         self.retired.add(key, seq)
 
     def reserved(self, key: ClientKey) -> bool:
-        """Whether a client key may be taken (by an order in memory or, perhaps, a retired one)."""
+        """Whether a client key is taken by an order in memory, or perhaps by a retired one: the retired index
+        keeps a 64-bit hash of each key, so a match there is confirmed from the journal before it is used."""
         return key in self.by_client or self.retired.seq_of(key) is not None

@@ -27,7 +27,6 @@ MAX_LOOKUPS = 4
 class RetiredOrders:
     def __init__(self, db: Engine) -> None:
         self.db = db
-        self.reads = 0  # for tests and the log: how many orders were read back
 
     def read(self, lookup: Lookup) -> RetiredOrder | None:
         what, key = lookup
@@ -37,7 +36,6 @@ class RetiredOrders:
         else:
             order_id = str(key)
             records = read_order_records(self.db, order_id=order_id)
-        self.reads += 1
         return rebuild_order(records, order_id) if records else None
 
     async def answer(self, call: Callable[[Resolved], T], need: RetiredOrderNeeded) -> T:

@@ -11,14 +11,13 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TypeVar
 
 import grpc
 from opentelemetry import metrics
 from sqlalchemy.exc import OperationalError
 
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
-from tradingdesk.core.events import ORDER_EVENTS, OrderEvent
+from tradingdesk.core.events import ORDER_EVENTS
 from tradingdesk.core.reject import Reject, invalid, unavailable
 from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
@@ -30,6 +29,7 @@ from tradingdesk.routing.refusals import METHODS, refused_request
 from tradingdesk.routing.reports import execution_report, order_message, position_message
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.retired_orders import RetiredOrders
+from tradingdesk.routing.session_orders import SessionOrders
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
@@ -38,7 +38,6 @@ from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 MAX_LIST = 10_000
 JOURNAL_BATCH_MAX = 2_000
@@ -209,20 +208,19 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             raise RuntimeError("the engine retires finished orders but this servicer cannot read them back")
         return self.retired
 
-    async def _answer(self, call: Callable[[Resolved], T]) -> T:
-        """``call`` on the engine; a request about an order retired from memory reads it back from the journal
-        (off the event loop) and calls again. Other requests never wait here."""
-        try:
-            return call(NONE_RESOLVED)
-        except RetiredOrderNeeded as need:
-            return await self._retired().answer(call, need)
+    # Each unary request calls the engine directly first: the order path builds no closure or coroutine for the
+    # rare request about an order retired from memory, which reads it back from the journal (off the event loop)
+    # and calls again.
 
     # -- unary ---------------------------------------------------------------------------------------------
     async def SubmitOrder(self, request, context):
         try:
             order = self.parser.new_order(request)
             self._require_journal()
-            ack = await self._answer(lambda retired: self.engine.submit(order, retired=retired))
+            try:
+                ack = self.engine.submit(order, retired=NONE_RESOLVED)
+            except RetiredOrderNeeded as need:
+                ack = await self._retired().answer(lambda retired: self.engine.submit(order, retired=retired), need)
         except Reject as reject:
             await self._refuse(context, reject, "SubmitOrder", request)
         self.commit_soon()
@@ -232,7 +230,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def CancelOrder(self, request, context):
         try:
             ref = self.parser.order_ref(request)
-            ack = await self._answer(lambda retired: self.engine.cancel(ref, retired=retired))
+            try:
+                ack = self.engine.cancel(ref, retired=NONE_RESOLVED)
+            except RetiredOrderNeeded as need:
+                ack = await self._retired().answer(lambda retired: self.engine.cancel(ref, retired=retired), need)
         except Reject as reject:
             await self._refuse(context, reject, "CancelOrder", request)
         self.commit_soon()
@@ -243,7 +244,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         try:
             replace = self.parser.replace(request)
             self._require_journal()
-            ack = await self._answer(lambda retired: self.engine.replace(replace, retired=retired))
+            try:
+                ack = self.engine.replace(replace, retired=NONE_RESOLVED)
+            except RetiredOrderNeeded as need:
+                ack = await self._retired().answer(lambda retired: self.engine.replace(replace, retired=retired), need)
         except Reject as reject:
             await self._refuse(context, reject, "ReplaceOrder", request)
         new_order_id = _replacement_id(self.engine, ack, request.new_client_order_id)
@@ -269,7 +273,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def GetOrder(self, request, context):
         try:
             ref = self.parser.order_ref(request)
-            return order_message(await self._answer(lambda retired: self.engine.find(ref, retired=retired)))
+            try:
+                order = self.engine.find(ref, retired=NONE_RESOLVED)
+            except RetiredOrderNeeded as need:
+                order = await self._retired().answer(lambda retired: self.engine.find(ref, retired=retired), need)
+            return order_message(order)
         except Reject as reject:
             await abort(context, reject)
 
@@ -416,7 +424,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
     async def OrderSession(self, request_iterator, context):
         """Requests are handled in arrival order. Acks wait for durability without holding up later requests:
         they queue in seq order and each committed journal batch releases the ones it made durable."""
-        mine: set[str] = set()
+        mine = SessionOrders()
         out: asyncio.Queue[orders_pb2.SessionResponse | None] = asyncio.Queue()
         waiting: deque[tuple[int, orders_pb2.SessionResponse]] = deque()
         all_released = asyncio.Event()
@@ -426,15 +434,6 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
 
         def unread() -> int:
             return out.qsize() + len(waiting)
-
-        def accepts(rec: JournalRecord) -> bool:
-            # The session's ack is its PENDING_NEW report; repeating it would double the traffic of a burst.
-            if rec.kind == "pending_new":
-                return False
-            if rec.order_id in mine:
-                return True
-            event = record_event(rec)
-            return isinstance(event, OrderEvent) and event.terms.replaces_order_id in mine
 
         def release(_records: list[JournalRecord]) -> None:
             durable = self.durability.durable_seq
@@ -446,7 +445,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         # The forwarder moves the session's reports to ``out`` as soon as it runs; cut off, the session would stop
         # receiving them without a word (it has no from_seq to resume from). A busy loop can deliver many committed
         # batches before it runs (a mass cancel of a session's orders), so this queue is never cut off.
-        sub = self.publisher.subscribe(accepts, NEVER_CUT_OFF)
+        sub = self.publisher.subscribe(mine.accepts, NEVER_CUT_OFF)
         unsubscribe_release = self.durability.on_committed(release)
 
         async def read_requests() -> None:
@@ -488,7 +487,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             except Reject as reject:
                 refuse(req, reject)
                 return
-            mine.add(ack.order.order_id)
+            mine.sent(ack.order)
             response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack, new_order_id))
             if ack.seq <= self.durability.durable_seq and not waiting:
                 out.put_nowait(response)
@@ -523,9 +522,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
                 if batch is None:
                     return
                 for rec in batch:
-                    if rec.kind == "replaced":
-                        mine.add(rec.order_id)
                     out.put_nowait(orders_pb2.SessionResponse(execution=_report(rec)))
+                    mine.forwarded(rec)
 
         reader = asyncio.create_task(read_requests())
         forwarder = asyncio.create_task(forward_executions())

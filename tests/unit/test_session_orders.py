@@ -1,0 +1,82 @@
+"""An OrderSession follows the orders it sent until each is finished, and a replacement in its original's place:
+records run through a real engine's journal, as the publisher (``accepts``) and the forwarder (``forwarded``)
+see them."""
+
+from __future__ import annotations
+
+from tests.unit.desk_fixtures import D, make_desk, order
+from tradingdesk.core.enums import Side
+from tradingdesk.oms.requests import OrderRef, ReplaceRequest
+from tradingdesk.routing.session_orders import SessionOrders
+
+
+def quoted_desk():
+    desk = make_desk()
+    desk.trade("AAPL", "100.00", "10")
+    desk.quote("AAPL", "99.99", "200", "100.01", "200")
+    desk.trade("MSFT", "400.00", "10")
+    desk.quote("MSFT", "399.99", "100", "400.01", "100")
+    return desk
+
+
+def follow(mine: SessionOrders, records) -> list:
+    """What the session is sent: each accepted record, forwarded in seq order."""
+    sent = [rec for rec in records if mine.accepts(rec)]
+    for rec in sent:
+        mine.forwarded(rec)
+    return sent
+
+
+def test_finished_orders_leave_and_a_replacement_takes_its_originals_place() -> None:
+    desk = quoted_desk()
+    mine = SessionOrders()
+    for cl, side, qty, price in (("a", Side.BUY, "500", "100.10"), ("b", Side.SELL, "300", "100.05")):
+        mine.sent(desk.engine.submit(order(cl=cl, side=side, qty=qty, price=price)).order)
+    resting = desk.engine.submit(order(cl="c", symbol="MSFT", qty="20", price="400.00")).order
+    mine.sent(resting)
+    other = desk.engine.submit(order(cl="not-mine", symbol="MSFT", qty="5", price="390.00")).order
+    desk.settle()
+    desk.trade("AAPL", "100.06", "100")
+    desk.settle()
+    replaced = desk.engine.replace(
+        ReplaceRequest(ref=OrderRef("ACC", resting.order_id, ""), new_client_order_id="c-r", qty=D("25"), price=None)
+    )
+    mine.sent(replaced.order)
+    desk.settle()
+
+    sent = follow(mine, desk.journal.records)
+    new_id = desk.engine.by_client[("ACC", "c-r")]
+    mine_ids = {"a", "b", "c", "c-r"}
+    expected = [
+        r
+        for r in desk.journal.records
+        if r.kind != "pending_new" and desk.engine.find(OrderRef("ACC", r.order_id, "")).client_order_id in mine_ids
+    ]
+    assert [r.seq for r in sent] == [r.seq for r in expected], "every report of its orders and none other"
+    assert any(r.order_id == new_id and r.kind == "replaced" for r in sent)
+    assert other.order_id not in mine
+    open_ids = {o.order_id for o in desk.engine.orders.values() if o.is_open and o.client_order_id in mine_ids}
+    assert {i for i in open_ids if i in mine} == open_ids and len(mine) == len(open_ids)
+    assert resting.order_id not in mine and new_id in mine
+
+
+def test_the_session_forgets_an_order_once_its_last_report_is_sent() -> None:
+    desk = quoted_desk()
+    mine = SessionOrders()
+    ack = desk.engine.submit(order(cl="x", qty="10", price="99.00"))
+    mine.sent(ack.order)
+    desk.settle()
+    follow(mine, desk.journal.records)
+    assert ack.order.order_id in mine
+    start = len(desk.journal.records)
+    mine.sent(desk.engine.cancel(OrderRef("ACC", ack.order.order_id, "")).order)
+    desk.settle()
+    sent = follow(mine, desk.journal.records[start:])
+    assert [r.kind for r in sent][-1] == "canceled"
+    assert len(mine) == 0
+
+    # the same order sent again is acknowledged as a duplicate of a finished order: nothing more will come
+    again = desk.engine.submit(order(cl="x", qty="10", price="99.00"))
+    assert again.duplicate
+    mine.sent(again.order)
+    assert len(mine) == 0
