@@ -6,7 +6,8 @@ full synthetic session (the model the shipped sample is the first ten minutes of
 symbols), each order marketable, so it makes its pending_new, new and trade records as a live desk writes them.
 The records are those of a real desk: a sample of orders is traded on an embedded desk on the same PostgreSQL,
 and its journal, order by order, is repeated (fresh order ids and seqs) until the day's count. The compliance
-mirror holds the same records, as it would at the end of the day.
+service's audit log index (``audit_log``) holds a row for each of those records, as it would at the end of the
+day: the sample desk's own rows for the order, repeated alongside (their record bytes as compliance wrote them).
 
 Baseline, same data, same run: a bare ``pg_dump -Fc`` of the three schemas and ``pg_restore`` into a fresh database.
 """
@@ -84,6 +85,7 @@ async def trade_sample(spec: Path, dsn: str) -> None:
 
 
 Record = tuple[str, str, str, str, str]  # kind, order_id, payload, account, symbol
+AuditRow = tuple[str, str, str, str, str, str]  # incarnation, source, kind, account, symbol, record
 
 
 async def _submitted(orders: orders_pb2_grpc.OrderServiceStub, request: orders_pb2.SubmitOrderRequest) -> bool:
@@ -113,6 +115,36 @@ def sample_orders(dsn: str) -> list[list[Record]]:
     return list(by_order.values())
 
 
+def sample_audit(dsn: str) -> dict[str, list[AuditRow]]:
+    """The sample desk's audit log index rows of its journal's records, by order, in log order."""
+    engine = make_engine(dsn, schema="us_equities_compliance")
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT order_id, incarnation, source, kind, account, symbol, record FROM audit_log"
+                " WHERE source = 'journal' ORDER BY log_index"
+            ).all()
+    finally:
+        engine.dispose()
+    by_order: dict[str, list[AuditRow]] = {}
+    for order_id, *row in rows:
+        by_order.setdefault(order_id, []).append(tuple(row))
+    return by_order
+
+
+def day_audit_rows(orders: list[list[Record]], audit: dict[str, list[AuditRow]], n_orders: int) -> Iterator[tuple]:
+    """audit_log rows (log_index, incarnation, seq, ts_ns, source, kind, order_id, account, symbol, record) for the
+    same day as ``day_records``: each order's sample rows under its fresh id and seqs."""
+    seq = 0
+    ts = 1_780_000_000_000_000_000
+    for k in range(n_orders):
+        order = orders[k % len(orders)]
+        for incarnation, source, kind, account, symbol, record in audit.get(order[0][1], ()):
+            seq += 1
+            ts += 43_000
+            yield seq - 1, incarnation, seq, ts, source, kind, f"{order[0][1]}.{k}", account, symbol, record
+
+
 def day_records(orders: list[list[Record]], n_orders: int) -> Iterator[tuple]:
     """(seq, ts_ns, kind, order_id, payload, account, symbol) for ``n_orders`` orders made of the sample's."""
     seq = 0
@@ -124,28 +156,30 @@ def day_records(orders: list[list[Record]], n_orders: int) -> Iterator[tuple]:
             yield seq, ts, kind, f"{order_id}.{k}", payload, account, symbol
 
 
-def write_day(dsn: str, orders: list[list[Record]], n_orders: int) -> int:
-    """Replace the sample's journal and audit mirror with a whole day; returns the journal's record count."""
+def write_day(dsn: str, orders: list[list[Record]], audit: dict[str, list[AuditRow]], n_orders: int) -> tuple[int, int]:
+    """Replace the sample's journal and audit log index with a whole day; returns how many rows each got."""
     routing = make_engine(dsn, schema="us_equities_routing")
     writer = WriterLock(routing, "journal").try_acquire()  # the fence: the journal's writer lock
     raw = writer.connection.driver_connection
     try:
         with raw.cursor() as cur:
-            cur.execute("TRUNCATE us_equities_routing.journal, us_equities_compliance.audit_events")
+            cur.execute("TRUNCATE us_equities_routing.journal, us_equities_compliance.audit_log")
             records = 0
             with cur.copy("COPY us_equities_routing.journal (seq, ts_ns, kind, order_id, payload) FROM STDIN") as cp:
                 for row in day_records(orders, n_orders):
                     cp.write_row(row[:5])
                     records += 1
-            columns = "seq, ts_ns, kind, order_id, payload, account, symbol"
-            with cur.copy(f"COPY us_equities_compliance.audit_events ({columns}) FROM STDIN") as cp:
-                for row in day_records(orders, n_orders):
+            columns = "log_index, incarnation, seq, ts_ns, source, kind, order_id, account, symbol, record"
+            audit_rows = 0
+            with cur.copy(f"COPY us_equities_compliance.audit_log ({columns}) FROM STDIN") as cp:
+                for row in day_audit_rows(orders, audit, n_orders):
                     cp.write_row(row)
+                    audit_rows += 1
         raw.commit()
     finally:
         WriterLock.release(writer)
         routing.dispose()
-    return records
+    return records, audit_rows
 
 
 def cli(*args: str, dsn: str) -> float:
@@ -179,8 +213,11 @@ def run() -> list[dict]:
             spec = write_desk(tmp / "desk")
             source = server.create_database("day")
             asyncio.run(trade_sample(spec, source))
-            records = write_day(source, sample_orders(source), n_orders)
-            print(f"one day: {n_orders} orders, {records} journal records (and as many audit rows)", file=sys.stderr)
+            audit = sample_audit(source)
+            if not audit:
+                raise RuntimeError("the sample desk's compliance service indexed none of its journal's records")
+            records, audit_rows = write_day(source, sample_orders(source), audit, n_orders)
+            print(f"one day: {n_orders} orders, {records} journal records, {audit_rows} audit rows", file=sys.stderr)
             seconds = cli("backup", "-f", str(spec), "-o", str(tmp / "backup"), dsn=source)
             seconds += cli("restore", "-f", str(spec), "-i", str(tmp / "backup"), dsn=server.create_database("fresh"))
             baseline = bare_dump_restore(server, "day", tmp)

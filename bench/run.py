@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 
 from bench import (
     audit_bench,
@@ -42,14 +43,21 @@ def main() -> int:
         suites.append(("operator", operator_bench.run))
     except ImportError:
         pass
+    failed: list[str] = []
     for name, run in suites:
         print(f"# {name}", file=sys.stderr, flush=True)
-        rows.extend(run())
-        if name == "order path":  # surveillance must keep up with twice the session rate just measured
-            print("# conduct", file=sys.stderr, flush=True)
-            rows.extend(conduct_bench.run(rows))
+        try:
+            rows.extend(run())
+            if name == "order path":  # surveillance must keep up with twice the session rate just measured
+                print("# conduct", file=sys.stderr, flush=True)
+                rows.extend(conduct_bench.run(rows))
+        except Exception:  # one broken suite must not cost the figures of the others
+            traceback.print_exc()
+            failed.append(name)
     write(rows)
-    return 0
+    if failed:
+        print(f"# failed: {', '.join(failed)} (the other figures are in bench/results.json)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
