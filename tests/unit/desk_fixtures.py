@@ -72,6 +72,15 @@ class Desk:
     def settle(self) -> None:
         self.scheduler.run_all()
 
+    def priced(self) -> Desk:
+        """A last trade and a quote on AAPL (100.00) and MSFT (400.00): the gate has its reference prices and
+        the venues' books a market. Returns the desk."""
+        self.trade("AAPL", "100.00", "10")
+        self.quote("AAPL", "99.99", "200", "100.01", "200")
+        self.trade("MSFT", "400.00", "10")
+        self.quote("MSFT", "399.99", "100", "400.01", "100")
+        return self
+
 
 def default_limits(**overrides: Any) -> Limits:
     values: dict[str, Any] = {

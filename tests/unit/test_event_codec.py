@@ -340,11 +340,7 @@ def gate_state(gate) -> dict:
 def test_recovery_replays_through_the_live_handlers(version: int) -> None:
     """Orders, positions and the gate's exposure after a rebuild equal the live ones, for journals of either
     version, and nothing is journaled again while replaying."""
-    live = make_desk()
-    live.trade("AAPL", "100.00", "10")
-    live.quote("AAPL", "99.99", "200", "100.01", "200")
-    live.trade("MSFT", "400.00", "10")
-    live.quote("MSFT", "399.99", "100", "400.01", "100")
+    live = make_desk().priced()
     trade_and_replace(live)
     records = live.journal.records
     if version == 0:

@@ -16,12 +16,7 @@ S = OrderStatus
 
 @pytest.fixture
 def desk():
-    d = make_desk()
-    d.trade("AAPL", "100.00", "10")
-    d.quote("AAPL", "99.99", "200", "100.01", "200")
-    d.trade("MSFT", "400.00", "10")
-    d.quote("MSFT", "399.99", "100", "400.01", "100")
-    return d
+    return make_desk().priced()
 
 
 def snapshot(engine):

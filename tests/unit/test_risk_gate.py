@@ -42,12 +42,7 @@ def new(
 
 
 def desk(**limits) -> Desk:
-    d = make_desk(default_limits(**limits), venues=("xnys", "xnas", "bats"))
-    d.trade("AAPL", "100.00", "10")
-    d.quote("AAPL", "99.99", "200", "100.01", "200")
-    d.trade("MSFT", "400.00", "10")
-    d.quote("MSFT", "399.99", "100", "400.01", "100")
-    return d
+    return make_desk(default_limits(**limits), venues=("xnys", "xnas", "bats")).priced()
 
 
 def refused(d: Desk, req: NewOrder, code: str, kind: RejectKind = RejectKind.REFUSED) -> str:

@@ -10,15 +10,6 @@ from tradingdesk.oms.requests import OrderRef, ReplaceRequest
 from tradingdesk.routing.session_orders import SessionOrders
 
 
-def quoted_desk():
-    desk = make_desk()
-    desk.trade("AAPL", "100.00", "10")
-    desk.quote("AAPL", "99.99", "200", "100.01", "200")
-    desk.trade("MSFT", "400.00", "10")
-    desk.quote("MSFT", "399.99", "100", "400.01", "100")
-    return desk
-
-
 def follow(mine: SessionOrders, records) -> list:
     """What the session is sent: each accepted record, forwarded in seq order."""
     sent = [rec for rec in records if mine.accepts(rec)]
@@ -28,7 +19,7 @@ def follow(mine: SessionOrders, records) -> list:
 
 
 def test_finished_orders_leave_and_a_replacement_takes_its_originals_place() -> None:
-    desk = quoted_desk()
+    desk = make_desk().priced()
     mine = SessionOrders()
     for cl, side, qty, price in (("a", Side.BUY, "500", "100.10"), ("b", Side.SELL, "300", "100.05")):
         mine.sent(desk.engine.submit(order(cl=cl, side=side, qty=qty, price=price)).order)
@@ -61,7 +52,7 @@ def test_finished_orders_leave_and_a_replacement_takes_its_originals_place() -> 
 
 
 def test_the_session_forgets_an_order_once_its_last_report_is_sent() -> None:
-    desk = quoted_desk()
+    desk = make_desk().priced()
     mine = SessionOrders()
     ack = desk.engine.submit(order(cl="x", qty="10", price="99.00"))
     mine.sent(ack.order)
