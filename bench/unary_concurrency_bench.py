@@ -7,7 +7,9 @@ the bid (one order's work each, nothing fills), on one account, each with a clie
 desk runs with ``spec.access.tls: false`` here, like the echo: this figure is the desk's own work under
 concurrency; what mutual TLS and authorization add is ``order_unary_p50_us_tls`` (bench/security_bench.py).
 
-``python -m bench.unary_concurrency_bench`` runs it alone.
+``python -m bench.unary_concurrency_bench`` runs it alone. It also prints (stderr) how many journal commits the
+desk's run took for how many records (routing's ``tradingdesk_journal_batch_records`` before and after): with
+group commit working, far fewer commits than orders.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.order_path import SYMBOLS, best_bids, start_echo
 from bench.report import figure
+from tests import access
 from tests.desk_runner import RunningDesk, free_ports, wait_for, write_desk
 from tradingdesk.core.fixed import format_fixed
 
@@ -87,6 +93,17 @@ def latency_us(summary: dict, percentage: int) -> float:
     return next(p["latency"] for p in summary["latencyDistribution"] if p["percentage"] == percentage) / 1e3
 
 
+def journal_batches(desk: RunningDesk) -> tuple[float, float]:
+    """Routing's journal commits and the records they held, so far."""
+    port = desk.desk.spec.monitoring.metrics_ports()["routing"]
+    found = {"tradingdesk_journal_batch_records_count": 0.0, "tradingdesk_journal_batch_records_sum": 0.0}
+    for family in text_string_to_metric_families(access.metrics_text(desk.desk, port)):
+        for sample in family.samples:
+            if sample.name in found:
+                found[sample.name] = sample.value
+    return found["tradingdesk_journal_batch_records_count"], found["tradingdesk_journal_batch_records_sum"]
+
+
 async def run_async() -> list[dict]:
     binary = await asyncio.to_thread(ghz_binary)
 
@@ -116,7 +133,14 @@ async def run_async() -> list[dict]:
             price = prices[symbol] * 99 // 100 // 10_000_000 * 10_000_000  # 1% under the bid, on the 0.01 grid
             routing = desk.address("routing")
             ghz(binary, routing, symbol=symbol, price=price, total=WARMUP, prefix="warm")
+            commits, records = journal_batches(desk)
             desk_run = ghz(binary, routing, symbol=symbol, price=price, total=ORDERS, prefix="c8")
+            commits_after, records_after = journal_batches(desk)
+            print(
+                f"unary c8: {ORDERS} orders, {records_after - records:.0f} journal records in "
+                f"{commits_after - commits:.0f} commits",
+                file=sys.stderr,
+            )
         finally:
             await desk.stop()
     return [
