@@ -15,9 +15,10 @@ from tradingdesk.storage.journal import JournalRecord
 
 
 class SessionOrders:
-    """``accepts`` runs as records are published; ``forwarded`` once the session's forwarder sent one. Between
-    the two a replacement's records are still recognised by the old id, which leaves only when ``replaced`` is
-    forwarded (the new id joins at the same moment)."""
+    """``accepts`` runs as committed records are published; ``forwarded`` later, once the session's forwarder
+    task sent one (both on the event loop; several batches may be published before the forwarder runs). Until
+    then a replacement's records are recognised by the old id, which leaves only when ``replaced`` is forwarded,
+    as the new id joins."""
 
     __slots__ = ("_ids",)
 
@@ -52,7 +53,7 @@ class SessionOrders:
         event = record_event(rec)
         if not isinstance(event, OrderEvent):
             return
-        if rec.kind == "replaced":  # the new id first: ``accepts`` may run on another thread meanwhile
+        if rec.kind == "replaced":
             self._ids.add(rec.order_id)
             self._ids.discard(event.terms.replaces_order_id)
         elif not event.is_open:
