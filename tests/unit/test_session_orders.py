@@ -7,6 +7,7 @@ from __future__ import annotations
 from tests.unit.desk_fixtures import D, make_desk, order
 from tradingdesk.core.enums import Side
 from tradingdesk.oms.requests import OrderRef, ReplaceRequest
+from tradingdesk.risk.gate.self_match import SelfMatchMode, SelfMatchPolicy
 from tradingdesk.routing.session_orders import SessionOrders
 
 
@@ -22,9 +23,10 @@ def test_finished_orders_leave_and_a_replacement_takes_its_originals_place() -> 
     desk = make_desk().priced()
     mine = SessionOrders()
     for cl, side, qty, price in (("a", Side.BUY, "500", "100.10"), ("b", Side.SELL, "300", "100.05")):
-        mine.sent(desk.engine.submit(order(cl=cl, side=side, qty=qty, price=price)).order)
+        ack = desk.engine.submit(order(cl=cl, side=side, qty=qty, price=price))
+        mine.sent(ack.order, duplicate=ack.duplicate)
     resting = desk.engine.submit(order(cl="c", symbol="MSFT", qty="20", price="400.00")).order
-    mine.sent(resting)
+    mine.sent(resting, duplicate=False)
     other = desk.engine.submit(order(cl="not-mine", symbol="MSFT", qty="5", price="390.00")).order
     desk.settle()
     desk.trade("AAPL", "100.06", "100")
@@ -32,7 +34,7 @@ def test_finished_orders_leave_and_a_replacement_takes_its_originals_place() -> 
     replaced = desk.engine.replace(
         ReplaceRequest(ref=OrderRef("ACC", resting.order_id, ""), new_client_order_id="c-r", qty=D("25"), price=None)
     )
-    mine.sent(replaced.order)
+    mine.sent(replaced.order, duplicate=False)
     desk.settle()
 
     sent = follow(mine, desk.journal.records)
@@ -55,12 +57,12 @@ def test_the_session_forgets_an_order_once_its_last_report_is_sent() -> None:
     desk = make_desk().priced()
     mine = SessionOrders()
     ack = desk.engine.submit(order(cl="x", qty="10", price="99.00"))
-    mine.sent(ack.order)
+    mine.sent(ack.order, duplicate=False)
     desk.settle()
     follow(mine, desk.journal.records)
     assert ack.order.order_id in mine
     start = len(desk.journal.records)
-    mine.sent(desk.engine.cancel(OrderRef("ACC", ack.order.order_id, "")).order)
+    mine.sent(desk.engine.cancel(OrderRef("ACC", ack.order.order_id, "")).order, duplicate=False)
     desk.settle()
     sent = follow(mine, desk.journal.records[start:])
     assert [r.kind for r in sent][-1] == "canceled"
@@ -69,5 +71,23 @@ def test_the_session_forgets_an_order_once_its_last_report_is_sent() -> None:
     # the same order sent again is acknowledged as a duplicate of a finished order: nothing more will come
     again = desk.engine.submit(order(cl="x", qty="10", price="99.00"))
     assert again.duplicate
-    mine.sent(again.order)
+    mine.sent(again.order, duplicate=again.duplicate)
     assert len(mine) == 0
+
+
+def test_an_order_finished_when_acknowledged_still_gets_its_report() -> None:
+    """Self-match prevention (cancel newest) cancels a buy that would cross the account's own resting sell on
+    another venue before it reaches one: the ack already shows it CANCELED, and the session must still receive
+    that report."""
+    desk = make_desk(self_match=SelfMatchPolicy("account", SelfMatchMode.CANCEL_NEWEST)).priced()
+    mine = SessionOrders()
+    sell = desk.engine.submit(order(cl="s", side=Side.SELL, qty="10", price="100.00", venue="xnys"))
+    mine.sent(sell.order, duplicate=sell.duplicate)
+    desk.settle()
+    buy = desk.engine.submit(order(cl="b", qty="4", price="100.00", venue="xnas"))
+    assert not buy.order.is_open, "finished before it was acknowledged"
+    mine.sent(buy.order, duplicate=buy.duplicate)
+    desk.settle()
+    sent = follow(mine, desk.journal.records)
+    assert [r.kind for r in sent if r.order_id == buy.order.order_id] == ["canceled"]
+    assert buy.order.order_id not in mine and sell.order.order_id in mine

@@ -487,7 +487,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             except Reject as reject:
                 refuse(req, reject)
                 return
-            mine.sent(ack.order)
+            mine.sent(ack.order, duplicate=ack.duplicate)
             response = orders_pb2.SessionResponse(request_id=req.request_id, ack=_ack_message(ack, new_order_id))
             if ack.seq <= self.durability.durable_seq and not waiting:
                 out.put_nowait(response)

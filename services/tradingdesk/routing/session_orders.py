@@ -31,10 +31,12 @@ class SessionOrders:
     def __contains__(self, order_id: str) -> bool:
         return order_id in self._ids
 
-    def sent(self, order: Order) -> None:
-        """The session was answered about ``order``: follow it, unless it is already finished (a repeated
-        SubmitOrder of a filled order gets an ack and no report ever after)."""
-        if order.is_open:
+    def sent(self, order: Order, *, duplicate: bool) -> None:
+        """The session was answered about ``order``: follow it, unless the answer was a duplicate's and the order
+        is already finished (a repeated SubmitOrder of a filled order gets an ack and no report ever after). A new
+        order can be finished when it is acknowledged (self-match prevention cancels it before it reaches a venue):
+        its report is still to come, so it is followed until that report is forwarded."""
+        if order.is_open or not duplicate:
             self._ids.add(order.order_id)
 
     def accepts(self, rec: JournalRecord) -> bool:
