@@ -17,7 +17,16 @@ from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_kill_switch import bids, resting
 from tests.integration.test_supervision import service, status, supervised
 from tradingdesk.simulate.database import SimulationDatabase
-from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
+from tradingdesk.v1 import (
+    compliance_pb2,
+    compliance_pb2_grpc,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    risk_pb2,
+    risk_pb2_grpc,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 SERVICES = ("feeds", "routing", "risk", "compliance", "monitoring")
@@ -39,6 +48,18 @@ async def submit(orders, req) -> tuple[str, str]:
         meta = dict(err.trailing_metadata() or ())
         return meta.get("td-reject-code", err.code().name), f"{err.code().name}: {err.details()}"
     return "ok", ack.order_id
+
+
+async def alerted(desk: DeskProcess, name: str) -> bool:
+    async with desk.aio_channel("monitoring") as ch:
+        listed = await monitoring_pb2_grpc.MonitoringServiceStub(ch).ListAlerts(
+            monitoring_pb2.ListAlertsRequest(), timeout=5
+        )
+    return any(a.name == name for a in listed.alerts)
+
+
+async def cleared(desk: DeskProcess, name: str) -> bool:
+    return not await alerted(desk, name)
 
 
 async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database, monkeypatch) -> None:
@@ -72,6 +93,10 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
             assert all(code != "ok" for _, code, _ in outcomes), "an order was acknowledged while the database was down"
             waited = [r for r, code, _ in outcomes if code == "DEADLINE_EXCEEDED"]  # taken before the first failure
             assert (await submit(orders, during[-1]))[0] == "JOURNAL_UNAVAILABLE"
+            # routing says why, and the desk's own checks page for it
+            journal = (await orders.GetRoutingStatus(orders_pb2.GetRoutingStatusRequest(), timeout=5)).journal
+            assert not journal.writable and journal.error and journal.write_failures >= 1, journal
+            await wait_for(lambda: alerted(desk, "JournalWriteFailing"), timeout=30, what="JournalWriteFailing listed")
             # the journal's history cannot be read either: a clear UNAVAILABLE, with where to resume
             with pytest.raises(grpc.aio.AioRpcError) as history:
                 async for _ in orders.StreamJournal(orders_pb2.StreamJournalRequest(from_seq=1), timeout=10):
@@ -102,6 +127,10 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
             resumed_s = time.monotonic() - back
             print(f"trading resumed {resumed_s:.2f}s after the database was back")
             assert (await cancel).order_id == cancelled
+            assert (await orders.GetRoutingStatus(orders_pb2.GetRoutingStatusRequest(), timeout=5)).journal.writable
+            await wait_for(
+                lambda: cleared(desk, "JournalWriteFailing"), timeout=30, what="JournalWriteFailing resolved"
+            )
             for req in after[1:]:
                 outcome, order_id = await submit(orders, req)
                 assert outcome == "ok", order_id

@@ -22,6 +22,8 @@ from tradingdesk.v1 import (
     compliance_pb2_grpc,
     market_data_pb2,
     market_data_pb2_grpc,
+    monitoring_pb2,
+    monitoring_pb2_grpc,
     orders_pb2,
     orders_pb2_grpc,
 )
@@ -149,6 +151,29 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
                 placed = await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=ack.order_id))
                 assert placed.venue not in (chosen, "xnys"), placed.venue  # xnys still rejects everything
 
+            # Routing's status says so, and the desk's own checks page for both venues, naming them.
+            routing = await ops.GetRoutingStatus(orders_pb2.GetRoutingStatusRequest(), timeout=10)
+            by_venue = {v.venue: v for v in routing.venues}
+            assert [v.venue for v in routing.venues] == ["xnys", "xnas", "bats"]
+            assert not by_venue[chosen].connected and by_venue[chosen].fault == AWAY
+            assert by_venue["xnys"].connected and by_venue["xnys"].rejects == 1
+            assert routing.journal.writable and not routing.journal.error
+            await refused(
+                trader.GetRoutingStatus, orders_pb2.GetRoutingStatusRequest(), grpc.StatusCode.PERMISSION_DENIED
+            )
+
+            async def paged() -> set[tuple[str, str]]:
+                async with desk.aio_channel("monitoring", "operations") as ch:
+                    listed = await monitoring_pb2_grpc.MonitoringServiceStub(ch).ListAlerts(
+                        monitoring_pb2.ListAlertsRequest(), timeout=10
+                    )
+                venues = {(a.name, a.labels.get("venue", "")) for a in listed.alerts if a.name.startswith("Venue")}
+                return venues if ("VenueDisconnected", chosen) in venues else set()
+
+            alerts = await wait_for(paged, timeout=30, what=f"VenueDisconnected for {chosen}")
+            # one reject is the odd reject of a normal day, under venueRejectsPerMinute: no VenueRejecting
+            assert alerts == {("VenueDisconnected", chosen)}
+
         # The changes are in the journal: a routing killed and restarted replays them.
         sigkill(desk, "routing")
         await wait_for(lambda: restarted(desk, "routing"), timeout=60, what="routing restarted")
@@ -166,6 +191,16 @@ async def test_venue_faults_reject_route_around_refuse_and_survive_a_restart(tmp
             return modes(reply) == {"xnys": REJECT_ALL, chosen: AWAY, other: NONE}
 
         await wait_for(restarted_and_still_away, timeout=60, what="routing back with both faults replayed")
+        async with desk.aio_channel("routing", "operations") as ch:
+            routing = await orders_pb2_grpc.OrderServiceStub(ch).GetRoutingStatus(
+                orders_pb2.GetRoutingStatusRequest(), timeout=10
+            )
+        # the replayed fault keeps the venue away; the counts are this process's own (the replay counts nothing)
+        assert {v.venue: (v.connected, v.rejects) for v in routing.venues} == {
+            "xnys": (True, 0),
+            chosen: (False, 0),
+            other: (True, 0),
+        }
 
         # The audit trail has each change with who, why and through which door.
         async def audited() -> list[dict]:

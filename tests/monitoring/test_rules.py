@@ -288,6 +288,21 @@ CASES = [
         labels={"reason": "unavailable", **TARGET},
     ),
     Case(
+        "VenueDisconnected",
+        [series("tradingdesk_venue_connected", "1 1 0x5", service="routing", venue="bats")],
+        fires_at="3s",
+        quiet_at="1s",
+        labels={"venue": "bats", **TARGET},
+    ),
+    Case(
+        # one reject a second: past venueRejectsPerMinute (10) once ten seconds of it are in the minute
+        "VenueRejecting",
+        [series("tradingdesk_venue_rejects_total", "0+1x120", service="routing", venue="xnys")],
+        fires_at="30s",
+        quiet_at="5s",
+        labels={"venue": "xnys", **TARGET},
+    ),
+    Case(
         "VenueNotAcknowledging",
         [series("tradingdesk_venue_ack_timeouts_total", "0 0 1x5", service="routing", venue="xnas")],
         fires_at="3s",
@@ -352,6 +367,15 @@ QUIET = [
         "VenueNotAcknowledging",
         [series("tradingdesk_venue_ack_timeouts_total", "4x20", service="routing", venue="xnas")],
         "15s",
+    ),
+    # rejects long ago, or the odd one of a normal day (six a minute), are not a venue refusing everything
+    quiet(
+        "VenueRejecting", [series("tradingdesk_venue_rejects_total", "50x200", service="routing", venue="xnys")], "150s"
+    ),
+    quiet(
+        "VenueRejecting",
+        [series("tradingdesk_venue_rejects_total", "0+0.1x400", service="routing", venue="xnys")],
+        "300s",
     ),
     # a certificate with a month left is no concern
     quiet(

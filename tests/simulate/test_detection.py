@@ -103,13 +103,6 @@ def test_faults_without_an_alert_to_expect_say_why_and_ends_are_not_injections(d
         {"market_ns": T0, "kind": "burst", "fault": "burst", "what": "started", "target": {}},
         {"market_ns": T0 + 1, "kind": "burst", "fault": "burst", "what": "ended", "target": {}},
         {
-            "market_ns": T0 + 2,
-            "kind": "venue_fault",
-            "fault": "venue bats away",
-            "what": "venue bats set to away",
-            "target": {"venue": "bats", "mode": "away"},
-        },
-        {
             "market_ns": T0 + 3,
             "kind": "venue_fault",
             "fault": "venue bats away",
@@ -120,17 +113,45 @@ def test_faults_without_an_alert_to_expect_say_why_and_ends_are_not_injections(d
         {**kill("risk", at_s=6), "what": "skipped: the service was not running (restarting after an earlier fault)"},
     ]
     found = detections(events, [], speed=SPEED, desk=desk, source="desk")
-    assert [(d.kind, d.expected, d.ok) for d in found] == [
-        ("burst", False, True),
-        ("venue_fault", False, True),
-        ("sigkill", False, True),
-    ]
+    assert [(d.kind, d.expected, d.ok) for d in found] == [("burst", False, True), ("sigkill", False, True)]
     assert [d.note for d in found] == [
         "a burst is load, not a failure",
-        "not yet: the desk's own checks have no venue alert (a timeout raises Prometheus' VenueNotAcknowledging;"
-        " away and reject_all raise none)",
         "not yet: the desk's own checks run in monitoring; only Prometheus' ServiceDown sees it",
     ]
+
+
+def venue_fault(venue: str, mode: str, *, at_s: float) -> dict:
+    return {
+        "market_ns": T0 + int(at_s * NS_PER_SECOND),
+        "kind": "venue_fault",
+        "fault": f"venue {venue} {mode}",
+        "what": f"venue {venue} set to {mode}",
+        "target": {"venue": venue, "mode": mode},
+    }
+
+
+def test_each_venue_fault_mode_and_a_database_outage_expect_their_alert_with_the_venue_named(desk) -> None:
+    events = [
+        venue_fault("bats", "away", at_s=10),
+        venue_fault("xnys", "reject_all", at_s=20),
+        venue_fault("xnas", "timeout", at_s=30),
+        {"market_ns": T0 + 40 * NS_PER_SECOND, "kind": "database_down", "fault": "db", "what": "started", "target": {}},
+    ]
+    alerts = [
+        episode("VenueDisconnected", at_s=10 + 2 * SPEED, venue="bats"),
+        episode("VenueRejecting", at_s=20 + 1 * SPEED, venue="xnas"),  # another venue: no detection of xnys
+        episode("VenueNotAcknowledging", at_s=30 + 4 * SPEED, venue="xnas"),
+        episode("JournalWriteFailing", at_s=40 + 3 * SPEED),
+    ]
+    found = detections(events, alerts, speed=SPEED, desk=desk, source="desk")
+    assert [(d.alert, d.labels, d.detected_s, d.ok) for d in found] == [
+        ("VenueDisconnected", {"venue": "bats"}, 2.0, True),
+        ("VenueRejecting", {"venue": "xnys"}, None, False),
+        ("VenueNotAcknowledging", {"venue": "xnas"}, 4.0, True),
+        ("JournalWriteFailing", {}, 3.0, True),
+    ]
+    ack_timeout_s = desk.spec.routing.venue_ack_timeout_ms / 1000
+    assert [d.bound_s for d in found] == [BOUND_S, BOUND_S + 1, BOUND_S + ack_timeout_s, BOUND_S + 1]
 
 
 def test_the_bound_is_the_health_check_interval_and_two_refreshes_plus_through_alertmanager_the_rule(desk) -> None:

@@ -4,7 +4,8 @@ burst at twice the rate, a venue away, a venue silent), and the verdict read bac
 acknowledged was lost or duplicated, nothing was taken while halted or sent to the venue while it was away,
 nothing left unanswered past the venue-silence timeout, no order taken against stale data and no gap in market
 data past recovery (compliance's market tape), the audit trail verifies, the probe saw routing's
-restart, the desk alerted each kill and the line loss within its bound, and the day's plot was drawn."""
+restart, the desk alerted each kill, the line loss, the clock skew and both venue faults within its bound, and
+the day's plot was drawn."""
 
 from __future__ import annotations
 
@@ -94,9 +95,9 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert figures["sim_day_detect_p99_s"]["value"] == verdict["figures"]["detect_p99_s"]
 
     # each fault with an alert to expect was alerted by the desk within its bound: both kills, the line down,
-    # routing's clock skew
+    # routing's clock skew, bats away and xnas silent
     assert lines["faults_detected"]["ok"], (lines["faults_detected"], verdict["notes"])
-    assert (lines["faults_detected"]["value"], lines["faults_detected"]["target"]) == (4, "4")
+    assert (lines["faults_detected"]["value"], lines["faults_detected"]["target"]) == (6, "6")
     assert any(n.startswith("  routing clock -2000 ms off for 120s: ClockSkew after ") for n in verdict["notes"])
     assert 0 < verdict["figures"]["detect_p99_s"] <= verdict["figures"]["detect_bound_s"]
     episodes = _read_jsonl(out / "alerts.jsonl")
@@ -106,7 +107,8 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert {"routing", "compliance"} <= seen, episodes
     assert any(e["name"] == "FeedLineDown" and e["labels"]["line"] == "A" for e in episodes), episodes
     assert any(n.startswith("  SIGKILL routing: ServiceDown after ") for n in verdict["notes"]), verdict["notes"]
-    assert any(n.startswith("  venue bats away for 60s: no alert expected (not yet: ") for n in verdict["notes"])
+    assert any(n.startswith("  venue bats away for 60s: VenueDisconnected after ") for n in verdict["notes"])
+    assert any(n.startswith("  venue xnas timeout for 50s: VenueNotAcknowledging after ") for n in verdict["notes"])
 
     # the day's plot, named in the report
     png = (out / "day.png").read_bytes()

@@ -2,7 +2,8 @@
 
 The own checks judge the status the monitoring service already collects with the same names, severities and
 runbooks as the Prometheus rules (``tradingdesk.spec.alerting``), so a desk without Prometheus still lists
-what would page: a service not serving, a feed or a line down, stale symbols, halted scopes, a skewed clock.
+what would page: a service not serving, a feed or a line down, stale symbols, halted scopes, a skewed clock, a
+venue away, rejecting or not acknowledging, an order journal that cannot write.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 from tradingdesk.core.clock import NS_PER_MS
 from tradingdesk.monitoring.clock_skew import clock_skews
 from tradingdesk.monitoring.restarts import RECENT_RESTART_S
+from tradingdesk.monitoring.venue_activity import VenueGrowth
 from tradingdesk.spec.alerting import alerts as rule_alerts
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.v1 import common_pb2, market_data_pb2, monitoring_pb2
@@ -154,10 +156,13 @@ class DeskChecks:
         status: monitoring_pb2.DeskStatus,
         utilization: dict[tuple[str, str], float],
         *,
+        venues: dict[str, VenueGrowth] | None = None,
         wall_ns: int | None = None,
     ) -> list[monitoring_pb2.Alert]:
-        """Alerts firing now, given the status and the used share of each scope's loss limits. ``wall_ns`` (now, by
-        the wall clock) judges how recent a restart is: the supervisor stamps restarts with the wall clock."""
+        """Alerts firing now, given the status and the used share of each scope's loss limits. ``venues`` is how
+        much each venue's reject and timeout counts grew over the rules' windows (``VenueActivity``). ``wall_ns``
+        (now, by the wall clock) judges how recent a restart is: the supervisor stamps restarts with the wall
+        clock."""
         out = []
         wall_ns = time.time_ns() if wall_ns is None else wall_ns
         for s in status.services:
@@ -185,6 +190,10 @@ class DeskChecks:
             if abs(skew.skew_ns) > threshold_ms * NS_PER_MS:
                 text = f"the clock of {skew.service} is {skew.skew_ns // NS_PER_MS:+d} ms off the desk's"
                 out.append(self._alert("ClockSkew", f"{text} (threshold {threshold_ms} ms)", service=skew.service))
+        out.extend(self._venue_alerts(status, venues or {}))
+        if status.HasField("journal") and not status.journal.writable:
+            text = f"the order journal cannot write: {status.journal.error or 'commits fail'}"
+            out.append(self._alert("JournalWriteFailing", f"{text} ({status.journal.backlog_records} records waiting)"))
         if status.stale_symbols:
             out.append(self._alert("StaleSymbols", f"{len(status.stale_symbols)} symbols have stale market data"))
         for scope in status.trading_states:
@@ -208,6 +217,23 @@ class DeskChecks:
                 what = limit.replace("_", " ")
                 out.append(self._alert(name, f"{label}: {what} at {used:.0%} of its limit", scope=label, limit=limit))
         return sorted(out, key=lambda a: (a.severity != "critical", a.name))
+
+    def _venue_alerts(self, status: monitoring_pb2.DeskStatus, venues: dict[str, VenueGrowth]):
+        """VenueDisconnected, VenueRejecting and VenueNotAcknowledging, as the Prometheus rules judge them."""
+        per_minute = self.desk.spec.monitoring.alerts.venue_rejects_per_minute
+        for venue in status.venues:
+            name = venue.venue
+            if not venue.connected:
+                yield self._alert("VenueDisconnected", f"venue {name} is away (disconnected)", venue=name)
+            grown = venues.get(name)
+            if grown is None:
+                continue
+            if grown.rejects >= per_minute:
+                text = f"venue {name} rejected {grown.rejects} new orders within a minute"
+                yield self._alert("VenueRejecting", text, venue=name)
+            if grown.ack_timeouts:
+                text = f"venue {name} left {grown.ack_timeouts} new orders unacknowledged past the timeout (5 min)"
+                yield self._alert("VenueNotAcknowledging", text, venue=name)
 
 
 def scope_label(account: str, strategy: str) -> str:

@@ -2,7 +2,8 @@
 
 One round asks, concurrently: every service's gRPC health; feeds for its feed status; risk for its limits, the
 trading state of each known scope and the P&L snapshot of the desk and of every scope with its own limits;
-routing for open orders and positions, and its /metrics for latency percentiles; Alertmanager (or the desk's
+routing for open orders, positions, its venues and its journal (``GetRoutingStatus``), and its /metrics for latency
+percentiles; Alertmanager (or the desk's
 own checks) for active alerts. A part that cannot be read keeps its last known value and is named in
 ``problems``. The risk event stream tells which scopes ever changed state and which halts were kill switches.
 
@@ -29,6 +30,7 @@ from tradingdesk.edge.upstream import Upstream
 from tradingdesk.monitoring.alerts import Alertmanager, AlertmanagerError, DeskChecks, scope_label
 from tradingdesk.monitoring.health import HealthProber
 from tradingdesk.monitoring.latency import LatencyWindow
+from tradingdesk.monitoring.venue_activity import VenueActivity
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.v1 import (
     common_pb2,
@@ -154,6 +156,10 @@ class DeskCollector:
         self._feeds = market_data_pb2.FeedStatusReport()
         self._orders = orders_pb2.ListOrdersResponse()
         self._positions = orders_pb2.GetPositionsResponse()
+        self._routing: orders_pb2.RoutingStatus | None = None
+        """Routing's venues and journal as last read; None until the first read (an unread journal is not a failing
+        one)."""
+        self.venue_activity = VenueActivity()
         self._alerts: list[monitoring_pb2.Alert] | None = None
         self._fills: deque[orders_pb2.ExecutionReport] = deque(maxlen=RECENT_FILLS)
         self._poke = asyncio.Event()
@@ -207,6 +213,7 @@ class DeskCollector:
             "feeds": self._read_feeds,
             "risk": self._read_risk,
             "routing": self._read_orders,
+            "venues": self._read_routing_status,
             "latency": self._read_latency,
         }
         names = list(parts)
@@ -262,6 +269,11 @@ class DeskCollector:
             stub.GetPositions(orders_pb2.GetPositionsRequest(), timeout=CALL_TIMEOUT_S),
         )
 
+    async def _read_routing_status(self) -> None:
+        stub = orders_pb2_grpc.OrderServiceStub(self.channels["routing"])
+        self._routing = await stub.GetRoutingStatus(orders_pb2.GetRoutingStatusRequest(), timeout=CALL_TIMEOUT_S)
+        self.venue_activity.add(time.monotonic(), self._routing.venues)
+
     async def _read_latency(self) -> None:
         await self.latency.refresh(self.http, time.monotonic())
 
@@ -269,14 +281,17 @@ class DeskCollector:
         self, status: monitoring_pb2.DeskStatus, problems: list[str]
     ) -> tuple[list[monitoring_pb2.Alert], str]:
         if self.alertmanager is None:
-            return self.checks.judge(status, self.risk.utilization()), "desk"
+            return self._judge(status), "desk"
         try:
             self._alerts = await self.alertmanager.alerts(include_suppressed=False)
         except AlertmanagerError as exc:
             problems.append(f"alertmanager: {exc}")
             if self._alerts is None:
-                return self.checks.judge(status, self.risk.utilization()), "desk"
+                return self._judge(status), "desk"
         return list(self._alerts or []), "alertmanager"
+
+    def _judge(self, status: monitoring_pb2.DeskStatus) -> list[monitoring_pb2.Alert]:
+        return self.checks.judge(status, self.risk.utilization(), venues=self.venue_activity.growth())
 
     def _build(self, services: list[monitoring_pb2.ServiceHealth], problems: list[str]) -> monitoring_pb2.DeskStatus:
         risk = self.risk
@@ -294,6 +309,9 @@ class DeskCollector:
             latencies=self.latency.summaries(),
             recent_fills=self._fills,
         )
+        if self._routing is not None:
+            status.venues.extend(self._routing.venues)
+            status.journal.CopyFrom(self._routing.journal)
         for scope in sorted(risk.states):
             info = risk.states[scope]
             halted = info.state == common_pb2.TRADING_STATE_HALTED

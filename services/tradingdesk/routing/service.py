@@ -48,6 +48,7 @@ from tradingdesk.routing.retired_orders import RetiredOrders
 from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
 from tradingdesk.routing.venue_faults import VenueFaults
+from tradingdesk.routing.venue_health import VenueHealth
 from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
@@ -219,6 +220,7 @@ class RoutingService:
             incarnation=incarnation,
             traces=self.traces,
             venue_faults=venue_faults,
+            venue_health=VenueHealth(self.engine, self.journal),
             on_venue_back=self._venue_back,
             retired=RetiredOrders(self.db),
         )

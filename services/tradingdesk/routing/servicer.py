@@ -31,6 +31,7 @@ from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.retired_orders import RetiredOrders
 from tradingdesk.routing.session_orders import SessionOrders
 from tradingdesk.routing.venue_faults import VenueFaults
+from tradingdesk.routing.venue_health import VenueHealth
 from tradingdesk.storage.codec import encode_payload
 from tradingdesk.storage.journal import Journal, JournalRecord
 from tradingdesk.storage.journal_async import AsyncDurability
@@ -131,6 +132,7 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         publisher: RecordPublisher,
         *,
         venue_faults: VenueFaults,
+        venue_health: VenueHealth,
         commit_soon: Callable[[], None] = lambda: None,
         incarnation: str = "",
         traces: OrderTraceContexts | None = None,
@@ -143,6 +145,8 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         self.on_venue_back = on_venue_back
         """Called with a venue's name once a change that reconnects it (it was away) is durable."""
         self.venue_faults = venue_faults
+        self.venue_health = venue_health
+        """Each venue's connection and reject and timeout counts, and the journal's health (GetRoutingStatus)."""
         """Subscribed to the engine's fan-out by the service before recovery, so replayed faults apply too."""
         self.traces = traces
         self.incarnation = incarnation
@@ -269,6 +273,9 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         if was_away and getattr(venue, "connected", True):
             self.on_venue_back(request.venue)
         return self.venue_faults.message()
+
+    async def GetRoutingStatus(self, request, context):
+        return self.venue_health.message()
 
     async def GetOrder(self, request, context):
         try:

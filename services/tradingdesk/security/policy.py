@@ -70,6 +70,7 @@ RPC_RULES: dict[str, Rule] = {
     ORDERS + "StreamExecutions": _r(*_READERS, SERVICE, account=("account",), empty_account="all"),
     ORDERS + "StreamJournal": _r(SERVICE, AUDITOR),
     ORDERS + "SetVenueFault": _r(OPS, privileged=True),
+    ORDERS + "GetRoutingStatus": _r(OPS, RISK, AUDITOR, SERVICE),  # SERVICE: monitoring judges venue alerts
     # market data (feeds)
     FEEDS + "GetQuote": _r(*EVERYONE),
     FEEDS + "GetSnapshot": _r(*EVERYONE),

@@ -10,9 +10,9 @@ difference of the record divided by the replay speed, since the desk's checks an
 whatever the replay speed.
 
 Faults with no alert to expect are listed in the report with the reason, never counted as detected: a burst
-(load, not a failure), a venue fault (no alert for a venue away or refusing exists yet), a SIGKILL of
-monitoring (the desk's own checks run inside it; only Prometheus' ServiceDown could see it, and the simulation
-does not run Prometheus yet), and any kind this module has no entry for yet.
+(load, not a failure), a SIGKILL of monitoring (the desk's own checks run inside it; only Prometheus'
+ServiceDown could see it, and the simulation does not run Prometheus yet), and any kind this module has no
+entry for yet.
 """
 
 from __future__ import annotations
@@ -49,6 +49,16 @@ BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "feeds' status with the line not live: desk_checks_s",
     "ClockSkew": "the service's clock re-reads its skew file within REFRESH_NS (edge/clock_skew.py); the next "
     "health check reads that clock over ReadClock and the status judges it: desk_checks_s + REFRESH_NS",
+    "VenueDisconnected": "SetVenueFault answers once the venue is away; the next status reads routing's "
+    "GetRoutingStatus with it disconnected: desk_checks_s",
+    "VenueRejecting": "smart routing keeps sending the venue orders (it is connected) and it rejects each within its "
+    "latency; at the simulation's order rate venueRejectsPerMinute rejects come within a second, so the next "
+    "status after them lists it: desk_checks_s + 1",
+    "VenueNotAcknowledging": "an order sent to the silent venue just after the fault is cancelled "
+    "spec.routing.venueAckTimeoutMs later; the next status sees the timeout count grown: desk_checks_s + "
+    "venueAckTimeoutMs",
+    "JournalWriteFailing": "the journal's next commit (orders and probes flow every second) fails against the "
+    "stopped database and marks it not writable; the next status reads it: desk_checks_s + 1",
 }
 """The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
 alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
@@ -107,17 +117,21 @@ def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
     if kind == "burst":
         return "", {}, "a burst is load, not a failure"
     if kind == "venue_fault":
-        return (
-            "",
-            {},
-            (
-                "not yet: the desk's own checks have no venue alert (a timeout raises Prometheus' "
-                "VenueNotAcknowledging; away and reject_all raise none)"
-            ),
-        )
+        alert = VENUE_FAULT_ALERTS.get(target.get("mode", ""), "")
+        if not alert:
+            return "", {}, f"not yet: no alert is defined for a venue fault {target.get('mode')!r}"
+        return alert, {"venue": target.get("venue", "")}, ""
     if kind == "database_down":
-        return "", {}, "not yet: the desk's own checks have no journal alert (Prometheus' JournalWriteFailing has)"
+        return "JournalWriteFailing", {}, ""
     return "", {}, f"not yet: no alert is defined for a {kind} fault"
+
+
+VENUE_FAULT_ALERTS = {
+    "away": "VenueDisconnected",
+    "reject_all": "VenueRejecting",
+    "timeout": "VenueNotAcknowledging",
+}
+"""The alert each venue fault mode raises (``spec/alerting.py``; judged by the desk from GetRoutingStatus)."""
 
 
 def injected(event: dict) -> bool:
@@ -134,12 +148,23 @@ def bound_s(alert: str, *, desk: TradingDesk, source: str) -> float | None:
     """The bound of ``alert`` (``BOUNDS``), with the Prometheus rule's delays when Alertmanager answers."""
     if alert not in BOUNDS:
         return None
-    seconds = desk_checks_s(desk) + (SKEW_REFRESH_NS / NS_PER_SECOND if alert == "ClockSkew" else 0)
+    seconds = desk_checks_s(desk) + _after_checks_s(alert, desk)
     if source == "alertmanager":
         rules = {rule.name: rule for rule in rule_alerts(desk)}
         a = desk.spec.monitoring.alerts
         seconds += rules[alert].for_s + a.scrape_interval_seconds + a.evaluation_interval_seconds
     return seconds
+
+
+def _after_checks_s(alert: str, desk: TradingDesk) -> float:
+    """What an alert's bound adds to ``desk_checks_s`` (``BOUNDS`` says why)."""
+    if alert == "ClockSkew":
+        return SKEW_REFRESH_NS / NS_PER_SECOND
+    if alert == "VenueNotAcknowledging":
+        return desk.spec.routing.venue_ack_timeout_ms / 1000
+    if alert in ("VenueRejecting", "JournalWriteFailing"):
+        return 1.0
+    return 0.0
 
 
 def detections(

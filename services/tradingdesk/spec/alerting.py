@@ -192,6 +192,29 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "reject-rate.md",
         ),
         Alert(
+            "VenueDisconnected",
+            f"tradingdesk_venue_connected{{{sel}}} == 0",
+            0,
+            CRITICAL,
+            "routing",
+            "Venue {{ $labels.venue }} of desk {{ $labels.desk }} is away (disconnected)",
+            "Smart routing sends it nothing new; orders only it can take are refused UNAVAILABLE (VENUE_AWAY), and "
+            "the orders resting there can be neither cancelled nor replaced until it is back.",
+            "venue-fault.md",
+        ),
+        Alert(
+            "VenueRejecting",
+            f"increase(tradingdesk_venue_rejects_total{{{sel}}}[1m]) >= {a.venue_rejects_per_minute}",
+            0,
+            WARNING,
+            "routing",
+            "Venue {{ $labels.venue }} of desk {{ $labels.desk }} rejects new orders",
+            f"At least {a.venue_rejects_per_minute} new orders rejected by the venue within a minute "
+            "(spec.monitoring.alerts.venueRejectsPerMinute); the risk service's venue-error breaker halts the desk "
+            "if spec.risk.circuitBreakers.maxVenueErrors is reached.",
+            "venue-fault.md",
+        ),
+        Alert(
             "VenueNotAcknowledging",
             f"increase(tradingdesk_venue_ack_timeouts_total{{{sel}}}[5m]) > 0",
             0,

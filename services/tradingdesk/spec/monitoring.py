@@ -80,6 +80,9 @@ class AlertsSpec(Model):
     """Order requests per second below which the reject share is not judged (a few refusals are no spike)."""
     reject_rate_for_seconds: int = Field(default=60, ge=0, le=3_600)
     """How long the reject share stays high before RejectRateSpike fires."""
+    venue_rejects_per_minute: int = Field(default=10, ge=1, le=1_000_000)
+    """New orders one venue rejected within a minute that raise VenueRejecting (warning): a venue refusing
+    everything. Below it, the odd reject of a normal day (a price outside the venue's band) stays quiet."""
     trading_halted_for_seconds: int = Field(default=0, ge=0, le=3_600)
     """A scope HALTED this long (by a person, the spec or a breaker): TradingHalted (warning)."""
     loss_near_limit_percent: int = Field(default=80, ge=1, le=99)

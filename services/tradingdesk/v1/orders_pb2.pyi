@@ -51,6 +51,44 @@ class VenueFaults(_message.Message):
     venues: _containers.RepeatedCompositeFieldContainer[VenueFault]
     def __init__(self, venues: _Optional[_Iterable[_Union[VenueFault, _Mapping]]] = ...) -> None: ...
 
+class GetRoutingStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VenueStatus(_message.Message):
+    __slots__ = ("venue", "connected", "fault", "rejects", "ack_timeouts")
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    FAULT_FIELD_NUMBER: _ClassVar[int]
+    REJECTS_FIELD_NUMBER: _ClassVar[int]
+    ACK_TIMEOUTS_FIELD_NUMBER: _ClassVar[int]
+    venue: str
+    connected: bool
+    fault: VenueFaultMode
+    rejects: int
+    ack_timeouts: int
+    def __init__(self, venue: _Optional[str] = ..., connected: _Optional[bool] = ..., fault: _Optional[_Union[VenueFaultMode, str]] = ..., rejects: _Optional[int] = ..., ack_timeouts: _Optional[int] = ...) -> None: ...
+
+class JournalHealth(_message.Message):
+    __slots__ = ("writable", "error", "backlog_records", "write_failures")
+    WRITABLE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    BACKLOG_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    writable: bool
+    error: str
+    backlog_records: int
+    write_failures: int
+    def __init__(self, writable: _Optional[bool] = ..., error: _Optional[str] = ..., backlog_records: _Optional[int] = ..., write_failures: _Optional[int] = ...) -> None: ...
+
+class RoutingStatus(_message.Message):
+    __slots__ = ("venues", "journal")
+    VENUES_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_FIELD_NUMBER: _ClassVar[int]
+    venues: _containers.RepeatedCompositeFieldContainer[VenueStatus]
+    journal: JournalHealth
+    def __init__(self, venues: _Optional[_Iterable[_Union[VenueStatus, _Mapping]]] = ..., journal: _Optional[_Union[JournalHealth, _Mapping]] = ...) -> None: ...
+
 class SubmitOrderRequest(_message.Message):
     __slots__ = ("client_order_id", "account", "strategy", "symbol", "side", "order_type", "quantity", "limit_price", "time_in_force", "expire_time_ns", "venue")
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -84,6 +84,11 @@ class OrderServiceStub:
                 request_serializer=tradingdesk_dot_v1_dot_orders__pb2.SetVenueFaultRequest.SerializeToString,
                 response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.VenueFaults.FromString,
                 _registered_method=True)
+        self.GetRoutingStatus = channel.unary_unary(
+                '/tradingdesk.v1.OrderService/GetRoutingStatus',
+                request_serializer=tradingdesk_dot_v1_dot_orders__pb2.GetRoutingStatusRequest.SerializeToString,
+                response_deserializer=tradingdesk_dot_v1_dot_orders__pb2.RoutingStatus.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -169,6 +174,15 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRoutingStatus(self, request, context):
+        """Routing's own view of its venues and of its journal (operations, risk, auditors, the desk's services):
+        what the monitoring service judges VenueDisconnected, VenueRejecting, VenueNotAcknowledging and
+        JournalWriteFailing from. Cheap: no order is read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -221,6 +235,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.SetVenueFault,
                     request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.SetVenueFaultRequest.FromString,
                     response_serializer=tradingdesk_dot_v1_dot_orders__pb2.VenueFaults.SerializeToString,
+            ),
+            'GetRoutingStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoutingStatus,
+                    request_deserializer=tradingdesk_dot_v1_dot_orders__pb2.GetRoutingStatusRequest.FromString,
+                    response_serializer=tradingdesk_dot_v1_dot_orders__pb2.RoutingStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -493,6 +512,33 @@ class OrderService:
             '/tradingdesk.v1.OrderService/SetVenueFault',
             tradingdesk_dot_v1_dot_orders__pb2.SetVenueFaultRequest.SerializeToString,
             tradingdesk_dot_v1_dot_orders__pb2.VenueFaults.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoutingStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tradingdesk.v1.OrderService/GetRoutingStatus',
+            tradingdesk_dot_v1_dot_orders__pb2.GetRoutingStatusRequest.SerializeToString,
+            tradingdesk_dot_v1_dot_orders__pb2.RoutingStatus.FromString,
             options,
             channel_credentials,
             insecure,
