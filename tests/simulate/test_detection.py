@@ -8,7 +8,7 @@ import pytest
 from tests.desk_runner import REPO
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.simulate.alert_watch import AlertWatch
-from tradingdesk.simulate.detection import bound_s, desk_checks_s, detections
+from tradingdesk.simulate.detection import START_S, bound_s, desk_checks_s, detections
 from tradingdesk.simulate.verdict import Verdict, add_detection
 from tradingdesk.spec.load import load_desk
 from tradingdesk.v1 import monitoring_pb2
@@ -109,15 +109,27 @@ def test_faults_without_an_alert_to_expect_say_why_and_ends_are_not_injections(d
             "what": "venue bats set to none",
             "target": {"venue": "bats", "mode": "away"},
         },
-        kill("monitoring", at_s=5),
         {**kill("risk", at_s=6), "what": "skipped: the service was not running (restarting after an earlier fault)"},
     ]
     found = detections(events, [], speed=SPEED, desk=desk, source="desk")
-    assert [(d.kind, d.expected, d.ok) for d in found] == [("burst", False, True), ("sigkill", False, True)]
-    assert [d.note for d in found] == [
-        "a burst is load, not a failure",
-        "not yet: the desk's own checks run in monitoring; only Prometheus' ServiceDown sees it",
+    assert [(d.kind, d.expected, d.ok, d.note) for d in found] == [
+        ("burst", False, True, "a burst is load, not a failure")
     ]
+
+
+def test_a_killed_monitoring_is_detected_after_the_fact_by_its_own_restart(desk) -> None:
+    restarted = [episode("ServiceRestarted", at_s=5 + 4 * SPEED, service="monitoring")]
+    (found,) = detections([kill("monitoring", at_s=5)], restarted, speed=SPEED, desk=desk, source="desk")
+    supervision = desk.spec.supervision
+    assert supervision.warm_spare
+    bound = BOUND_S + supervision.restart_backoff_initial_ms / 1000 + START_S
+    assert (found.alert, found.labels, found.detected_s, found.bound_s, found.ok) == (
+        "ServiceRestarted",
+        {"service": "monitoring"},
+        4.0,
+        bound,
+        True,
+    )
 
 
 def venue_fault(venue: str, mode: str, *, at_s: float) -> dict:
@@ -135,7 +147,13 @@ def test_each_venue_fault_mode_and_a_database_outage_expect_their_alert_with_the
         venue_fault("bats", "away", at_s=10),
         venue_fault("xnys", "reject_all", at_s=20),
         venue_fault("xnas", "timeout", at_s=30),
-        {"market_ns": T0 + 40 * NS_PER_SECOND, "kind": "database_down", "fault": "db", "what": "started", "target": {}},
+        {
+            "market_ns": T0 + 40 * NS_PER_SECOND,
+            "kind": "database_down",
+            "fault": "db",
+            "what": "database down",
+            "target": {},
+        },
     ]
     alerts = [
         episode("VenueDisconnected", at_s=10 + 2 * SPEED, venue="bats"),

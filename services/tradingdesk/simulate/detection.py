@@ -9,10 +9,13 @@ earlier fault). The detection time is then (first listed - injected), in wall se
 difference of the record divided by the replay speed, since the desk's checks and probes run in wall time
 whatever the replay speed.
 
+A SIGKILL of monitoring kills the desk's own checks with it: nothing can list it while it is down, so it is
+detected after the fact, by the restarted monitoring listing its own restart (``ServiceRestarted`` with
+``service: monitoring``, from the supervisor's status file), within the restart's backoff, the start of the
+process and one round of the checks.
+
 Faults with no alert to expect are listed in the report with the reason, never counted as detected: a burst
-(load, not a failure), a SIGKILL of monitoring (the desk's own checks run inside it; only Prometheus'
-ServiceDown could see it, and the simulation does not run Prometheus yet), and any kind this module has no
-entry for yet.
+(load, not a failure), and any kind this module has no entry for yet.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def desk_checks_s(desk: TradingDesk) -> float:
 BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "ServiceDown": "the health probe of a killed service is refused at once (a hung one takes PROBE_ATTEMPTS x "
     "PROBE_TIMEOUT_S, inside REFRESH_S), so the next status lists it: desk_checks_s",
+    "ServiceRestarted": "a killed monitoring (the only fault that expects this alert first) is restarted by the "
+    "supervisor after restartBackoffInitialMs; a warm spare becomes it without the interpreter's start and imports "
+    "(START_S; without a spare START_COLD_S), and its first status lists its own restart: desk_checks_s + "
+    "restartBackoffInitialMs + START_S",
     "FeedLineDown": "SetLineEnabled takes the line out before it answers the injector; the next status reads the "
     "feeds' status with the line not live: desk_checks_s",
     "ClockSkew": "the service's clock re-reads its skew file within REFRESH_NS (edge/clock_skew.py); the next "
@@ -108,7 +115,7 @@ def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
     kind = event["kind"]
     if kind == "sigkill":
         if target.get("service") == "monitoring":
-            return "", {}, "not yet: the desk's own checks run in monitoring; only Prometheus' ServiceDown sees it"
+            return "ServiceRestarted", {"service": "monitoring"}, ""
         return "ServiceDown", {"service": target.get("service", "")}, ""
     if kind == "feed_line_down":
         return "FeedLineDown", {"feed": target.get("feed", ""), "line": target.get("line", "")}, ""
@@ -138,7 +145,7 @@ def injected(event: dict) -> bool:
     """Whether a ``faults.jsonl`` event is the moment a fault was applied (not its end, a skip or a refusal)."""
     what = event["what"]
     return (
-        what in ("killed", "line disabled", "started")
+        what in ("killed", "line disabled", "started", "database down")
         or (event["kind"] == "venue_fault" and what.startswith("venue ") and not what.endswith(" set to none"))
         or (event["kind"] == "clock_skew" and bool(event.get("offset_ms")))
     )
@@ -156,8 +163,18 @@ def bound_s(alert: str, *, desk: TradingDesk, source: str) -> float | None:
     return seconds
 
 
+START_S = 2.0
+"""The longest a warm spare takes to become the restarted service and answer (the supervisor's log: under a
+second on the development machine), with margin."""
+START_COLD_S = 5.0
+"""The same from a new interpreter (``supervision.warmSpare: false``): its start and imports take 2-3 s."""
+
+
 def _after_checks_s(alert: str, desk: TradingDesk) -> float:
     """What an alert's bound adds to ``desk_checks_s`` (``BOUNDS`` says why)."""
+    if alert == "ServiceRestarted":
+        supervision = desk.spec.supervision
+        return supervision.restart_backoff_initial_ms / 1000 + (START_S if supervision.warm_spare else START_COLD_S)
     if alert == "ClockSkew":
         return SKEW_REFRESH_NS / NS_PER_SECOND
     if alert == "VenueNotAcknowledging":
