@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from tests import access
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tests.monitoring.orders import buy_filled
-from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc
+from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 CHROME_FLAGS = (
@@ -105,6 +105,16 @@ async def test_dashboard_live_in_a_browser(tmp_path: Path, browser: webdriver.Ch
         assert states[("vendor-a", "A")] == states[("vendor-a", "B")] == "disabled"
         assert states[("vendor-b", "A")] == "live"
         assert "critical" in browser.find_element("css selector", "#alerts tr[data-alert=FeedDown]").text
+
+        # A venue away: its row says so, and the desk's own check raises VenueDisconnected naming it.
+        assert rows(browser, "venues", "venue") == ["xnys", "xnas", "bats"]
+        assert browser.find_element("id", "journal").text == "Order journal: writing"
+        async with desk.channel("routing") as ch:
+            away = orders_pb2.SetVenueFaultRequest(venue="bats", mode=orders_pb2.VENUE_FAULT_MODE_AWAY, reason="test")
+            await orders_pb2_grpc.OrderServiceStub(ch).SetVenueFault(away, timeout=5)
+        await wait_for(lambda: rows(browser, "venues", "connected") == ["true", "true", "false"], timeout=10)
+        await wait_for(lambda: "VenueDisconnected" in rows(browser, "alerts", "alert"), timeout=10)
+        assert "away" in browser.find_element("css selector", "#venues tr[data-venue=bats]").text
         browser.save_screenshot(str(tmp_path / "dashboard.png"))
     finally:
         await desk.stop()
