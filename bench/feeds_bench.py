@@ -180,8 +180,10 @@ async def sender_main(kind: str, port: int, ticks: int, batch: int, rate: float)
 
 
 async def subscribers_main(kind: str, address: str, count: int, seconds: float) -> None:
-    """``count`` subscribers of one process; prints the latencies (us) of the quotes after the warm-up and how
-    many events they received in all (quotes, trades, snapshots; across reconnections)."""
+    """``count`` subscribers of one process; prints the latencies (us) of the quotes after the warm-up, how
+    many events they received in all (quotes, trades, snapshots; across reconnections) and the CPU of this
+    process per event received after the warm-up (us): the subscribers share one process, one core at most, so
+    their own cost is part of every latency measured here."""
     latencies: list[float] = []
     received = 0
     print("ready", flush=True)
@@ -221,9 +223,10 @@ async def subscribers_main(kind: str, address: str, count: int, seconds: float) 
     tasks = [asyncio.create_task(tcp_one() if kind == "tcp" else grpc_one()) for _ in range(count)]
     while len(latencies) < FANOUT_WARMUP * count:
         await asyncio.sleep(0.01)
-    start = len(latencies)
+    start, received0, cpu0 = len(latencies), received, time.process_time()
     await asyncio.sleep(seconds)
-    print(json.dumps({"latencies": latencies[start:], "received": received}), flush=True)
+    cpu_us = (time.process_time() - cpu0) * 1e6 / max(1, received - received0)
+    print(json.dumps({"latencies": latencies[start:], "received": received, "cpu_us": cpu_us}), flush=True)
     for task in tasks:
         task.cancel()
 
@@ -303,9 +306,10 @@ async def relay_p99(count: int) -> Fanout:
 
         cpu0 = time.process_time()
         task = asyncio.create_task(forward())
-        latencies, received = await read_subscribers(subs)
+        latencies, received, subscribers_cpu_us = await read_subscribers(subs)
         cpu = time.process_time() - cpu0
         task.cancel()
+        print(f"# relay x{count}: the subscribers' process: {subscribers_cpu_us:.1f} us CPU per frame", file=sys.stderr)
     finally:
         relay.close()
         for proc in (sender, subs):
@@ -324,12 +328,16 @@ async def service_p99(count: int, stream: str) -> Fanout:
     service = MarketDataService(desk(ws_feed(ws_port)))
     running = await start_service(service, f"127.0.0.1:{grpc_port}")
     try:
-        latencies, received = await read_subscribers(subs)
+        latencies, received, subscribers_cpu_us = await read_subscribers(subs)
         cpu = time.process_time() - cpu0
         stats = service.subscriber_stats()
         conflated = sum(s.conflated_quotes for s in stats)
         dropped = sum(s.dropped_trades for s in stats)
-        print(f"# {stream} x{count}: {conflated} quotes conflated, {dropped} trades dropped", file=sys.stderr)
+        print(
+            f"# {stream} x{count}: {conflated} quotes conflated, {dropped} trades dropped; the subscribers' process: "
+            f"{subscribers_cpu_us:.1f} us CPU per event",
+            file=sys.stderr,
+        )
         return Fanout(percentile(latencies, 0.99), cpu * 1e6 / received)
     finally:
         await service.stop()
@@ -339,14 +347,15 @@ async def service_p99(count: int, stream: str) -> Fanout:
             proc.wait()
 
 
-async def read_subscribers(proc: subprocess.Popen[str]) -> tuple[list[float], int]:
-    """The subscribers' latencies (us) and how many events they received in all."""
+async def read_subscribers(proc: subprocess.Popen[str]) -> tuple[list[float], int, float]:
+    """The subscribers' latencies (us), how many events they received in all, and their process's CPU per event
+    received after the warm-up (us)."""
     assert proc.stdout is not None
     line = await asyncio.to_thread(proc.stdout.readline)
     out = json.loads(line)
     if not out["latencies"]:
         raise RuntimeError("the subscribers received nothing")
-    return out["latencies"], out["received"]
+    return out["latencies"], out["received"], out["cpu_us"]
 
 
 async def failover_ms() -> float:
