@@ -224,3 +224,28 @@ def test_the_verdict_line_fails_on_a_missing_alert_and_gives_no_figure_without_a
         f"  SIGKILL routing: ServiceDown after 0.10s, within its {BOUND_S:g}s bound",
         f"  SIGKILL risk: ServiceDown after 0.50s, within its {BOUND_S:g}s bound",
     ]
+
+
+def test_a_fault_over_in_less_wall_time_than_its_bound_need_not_be_listed_but_counts_when_it_was(desk) -> None:
+    """The desk's checks run in wall time: at 100x a 30 s database outage may be over before the next status."""
+
+    def outage(what: str, at_s: float) -> dict:
+        return {
+            "market_ns": T0 + int(at_s * NS_PER_SECOND),
+            "kind": "database_down",
+            "fault": "database down for 30s",
+            "what": what,
+            "target": {},
+        }
+
+    short = [outage("database down", 10), outage("database up", 10 + 2 * SPEED)]  # 2 s of wall time
+    (unseen,) = detections(short, [], speed=SPEED, desk=desk, source="desk")
+    assert (unseen.expected, unseen.ok) == (False, True)
+    assert unseen.note.startswith("over after 2.00s of wall time at 20x, within the 6s the desk may take to list")
+    (seen,) = detections(
+        short, [episode("JournalWriteFailing", at_s=10 + SPEED)], speed=SPEED, desk=desk, source="desk"
+    )
+    assert (seen.alert, seen.detected_s, seen.ok) == ("JournalWriteFailing", 1.0, True)
+    long = [outage("database down", 10), outage("database up", 10 + 30 * SPEED)]
+    (missed,) = detections(long, [], speed=SPEED, desk=desk, source="desk")
+    assert (missed.alert, missed.ok) == ("JournalWriteFailing", False)

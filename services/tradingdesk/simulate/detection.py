@@ -188,7 +188,7 @@ def detections(
     events: list[dict], episodes: list[dict], *, speed: float, desk: TradingDesk, source: str
 ) -> list[Detection]:
     out = []
-    for event in events:
+    for i, event in enumerate(events):
         if not injected(event):
             continue
         at = event["market_ns"]
@@ -201,8 +201,28 @@ def detections(
         ]
         detected = (min(seen) - at) / NS_PER_SECOND / speed if alert and seen else None
         bound = bound_s(alert, desk=desk, source=source) if alert else None
+        lasted = _lasted_s(event, events[i + 1 :], speed=speed)
+        if detected is None and bound is not None and lasted is not None and lasted < bound:
+            note = (
+                f"over after {lasted:.2f}s of wall time at {speed:g}x, within the {bound:g}s the desk may take to list "
+                f"{alert}, which did not come: not counted"
+            )
+            alert, labels, bound = "", {}, None
         out.append(Detection(event["fault"], event["kind"], at, alert, labels, bound, detected, note))
     return out
+
+
+def _lasted_s(event: dict, later: list[dict], *, speed: float) -> float | None:
+    """Wall seconds from a fault's injection to its end (the injector's next record of the same fault that is no
+    injection: the line enabled, the venue set to none, the database up, the clock set back); None when it has
+    no end (a SIGKILL) or the run stopped first. The desk's checks run in wall time: at 100x a 30 s database outage
+    is over in 0.3 s, before the next refresh of the status can see it."""
+    for other in later:
+        if other["fault"] == event["fault"] and other["kind"] == event["kind"] and not injected(other):
+            if other["what"].startswith(("skipped", "failed", "refused")):
+                continue
+            return (other["market_ns"] - event["market_ns"]) / NS_PER_SECOND / speed
+    return None
 
 
 def read_record(run_dir: Path) -> tuple[list[dict], list[dict], str]:
