@@ -66,10 +66,14 @@ class Injector:
     def _wall_s(self, market_s: float) -> float:
         return market_s / self.speed
 
-    def _log(self, fault: Fault, what: str, **extra) -> None:
+    def _log(self, fault: Fault, what: str, *, market_ns: int | None = None, **extra) -> None:
+        """Record what was done to ``fault``, stamped ``market_ns`` (now by default). A change is stamped when it
+        was begun, not when it was confirmed: the desk may list the fault's alert before the change returns (a
+        journal write fails while ``pg_ctl stop`` is still waiting), and an alert listed before the injection's stamp
+        would not count as its detection."""
         self.events.append(
             {
-                "market_ns": self.market_now(),
+                "market_ns": self.market_now() if market_ns is None else market_ns,
                 "kind": fault.kind,
                 "fault": fault.describe(),
                 "what": what,
@@ -122,12 +126,13 @@ class Injector:
             return
         if fault.kind == "database_down":
             assert self.database is not None, "a database_down fault needs the simulation's own database"
+            began = self.market_now()
             try:
                 await asyncio.to_thread(self.database.down)
             except SimulationDatabaseError as exc:
                 self._log(fault, f"failed: {exc}")
                 raise
-            self._log(fault, "database down")
+            self._log(fault, "database down", market_ns=began)
             try:
                 await asyncio.sleep(self._wall_s(fault.duration_s))
             finally:
@@ -147,24 +152,25 @@ class Injector:
         await asyncio.sleep(self._wall_s(fault.duration_s))
         await self._set_line(fault, enabled=True)
 
-    async def _control(self, fault: Fault, service: str, call) -> object | None:
-        """``call(channel)``, retried while ``service`` does not answer (another fault may be restarting it);
-        its answer, or None after logging a refusal."""
+    async def _control(self, fault: Fault, service: str, call) -> tuple[object | None, int]:
+        """``call(channel)``, retried while ``service`` does not answer (another fault may be restarting it): its
+        answer (None after logging a refusal) and the market time the attempt that was answered began."""
         async with channels.aio_channel(self.embedded.directory.address(service)) as channel:
             while True:
+                began = self.market_now()
                 try:
-                    return await call(channel)
+                    return await call(channel), began
                 except grpc.aio.AioRpcError as err:
                     if err.code() not in RETRIED:
                         self._log(fault, f"refused: {err.code().name}: {err.details()}")
-                        return None
+                        return None, began
                 await asyncio.sleep(CONTROL_RETRY_S)
 
     async def _set_line(self, fault: Fault, *, enabled: bool) -> None:
         request = market_data_pb2.SetLineEnabledRequest(
             feed=fault.feed, line=fault.line, enabled=enabled, reason=f"simulation fault: {fault.describe()}"
         )
-        status = await self._control(
+        status, began = await self._control(
             fault,
             "feeds",
             lambda ch: market_data_pb2_grpc.MarketDataServiceStub(ch).SetLineEnabled(
@@ -172,19 +178,20 @@ class Injector:
             ),
         )
         if status is not None:
-            self._log(fault, "line enabled" if enabled else "line disabled", active_line=status.active_line)
+            what = "line enabled" if enabled else "line disabled"
+            self._log(fault, what, market_ns=began, active_line=status.active_line)
 
     async def _set_venue(self, fault: Fault, *, mode: str) -> None:
         request = orders_pb2.SetVenueFaultRequest(
             venue=fault.venue, mode=VENUE_MODES[mode], reason=f"simulation fault: {fault.describe()}", actor="simulate"
         )
-        reply = await self._control(
+        reply, began = await self._control(
             fault,
             "routing",
             lambda ch: orders_pb2_grpc.OrderServiceStub(ch).SetVenueFault(request, timeout=CONTROL_TIMEOUT_S),
         )
         if reply is not None:
-            self._log(fault, f"venue {fault.venue} set to {mode}")
+            self._log(fault, f"venue {fault.venue} set to {mode}", market_ns=began)
 
     def _set_skew(self, fault: Fault, *, offset_ms: int) -> None:
         set_skew(Path(self.embedded.env[SKEW_DIR_ENV]), fault.service, offset_ms * NS_PER_MS)

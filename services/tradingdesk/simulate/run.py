@@ -241,7 +241,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     log.write(out)
     watch.write(out)
     with (out / "faults.jsonl").open("w") as f:
-        for event in injector.events:
+        for event in sorted(injector.events, key=lambda e: e["market_ns"]):  # changes are stamped when begun
             f.write(json.dumps(event) + "\n")
     verdict = compute(
         plan.desk,
