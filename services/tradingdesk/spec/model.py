@@ -135,8 +135,9 @@ class SnapshotSpec(Model):
     """Snapshots of a service's state built from the journal (routing's OMS and gate, risk's real-time monitor), so
     a restart replays only the journal after the newest one."""
 
-    every_records: int = Field(default=100_000, ge=0, le=100_000_000)
-    """Take a snapshot once this many journal records were written since the last one; 0: never by count."""
+    every_records: int = Field(default=25_000, ge=0, le=100_000_000)
+    """Take a snapshot once this many journal records were written since the last one; 0: never by count. A
+    restart replays at most this many records after the snapshot (about 0.5 s for 25,000 on a busy desk)."""
     every_seconds: int = Field(default=600, ge=0, le=86_400)
     """Take a snapshot this often while records are written; 0: never by time. Both 0: no snapshots."""
 
