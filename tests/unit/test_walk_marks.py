@@ -67,9 +67,8 @@ def test_a_damaged_file_costs_only_the_walk_from_the_open(tmp_path: Path, damage
     marks_of_a_whole_pass(tmp_path)
     for path in tmp_path.glob("*.json"):
         path.write_text(damage(json.loads(path.read_text())))
-    source = SyntheticSource(
-        INSTRUMENTS, seed=7, session_seconds=SESSION_S, marks=WalkMarks(tmp_path, INSTRUMENTS, seed=7, session_seconds=SESSION_S)
-    )
+    marks = WalkMarks(tmp_path, INSTRUMENTS, seed=7, session_seconds=SESSION_S)
+    source = SyntheticSource(INSTRUMENTS, seed=7, session_seconds=SESSION_S, marks=marks)
     before, rest = source.resume(1_700 * SEC)
     walked_before, walked_rest = resume_session(INSTRUMENTS, seed=7, session_seconds=SESSION_S, from_ns=1_700 * SEC)
     assert (before, list(rest)) == (walked_before, list(walked_rest))
