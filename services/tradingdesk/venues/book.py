@@ -9,6 +9,13 @@ Each price level therefore keeps the external quantity as a number and the clien
 external size ahead of a client order is tracked with a mark on a per-level counter of consumed external
 quantity (``ahead = mark - eaten``), so consuming external liquidity never touches every order behind it.
 
+A new external ladder is kept aside until something reads or changes the book (``set_external``): a busy feed
+replaces a symbol's ladder several times between two prints, and building levels nobody looks at was most of
+routing's CPU at a 100x open. Deferring is exact, not an approximation: a ladder is kept aside only when no
+level it or the applied ladder covers holds a client order, and then applying it would only set external sizes
+that the next ladder replaces (it caps no queue, and the cross filter reads client orders, which cannot change
+while a ladder waits: every method that touches them applies it first).
+
 Pure and int-only: prices and quantities are fixed-point ints (``tradingdesk.core.fixed``), no I/O.
 """
 
@@ -95,18 +102,21 @@ class _Half:
 class OrderBook:
     """Bids and asks by price level, FIFO within a level, external liquidity ahead of later client orders."""
 
-    __slots__ = ("_asks", "_bids", "_index", "symbol")
+    __slots__ = ("_asks", "_bids", "_index", "_waiting", "symbol")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self._bids = _Half(1)
         self._asks = _Half(-1)
         self._index: dict[str, Resting] = {}
+        self._waiting: tuple[list[tuple[int, int]], list[tuple[int, int]]] | None = None  # a deferred ladder
 
     # ---- client orders -------------------------------------------------------------------------------
 
     def add(self, order_id: str, buy: bool, price: int, qty: int, ref: Any = None, smp: str = "") -> Resting:
         """Rest a client order at the back of its price level (behind all external size there)."""
+        if self._waiting is not None:
+            self._apply_waiting()
         if order_id in self._index:
             raise KeyError(f"order {order_id} is already on the book")
         level = (self._bids if buy else self._asks).level_for(price)
@@ -131,9 +141,11 @@ class OrderBook:
 
     def cancel(self, order_id: str) -> Resting | None:
         """Remove a client order; None if it is not on the book."""
-        order = self._index.pop(order_id, None)
-        if order is None:
+        if order_id not in self._index:
             return None
+        if self._waiting is not None:
+            self._apply_waiting()
+        order = self._index.pop(order_id)
         half = self._bids if order.buy else self._asks
         level = half.levels[order.price]
         level.orders.remove(order)
@@ -151,6 +163,8 @@ class OrderBook:
         order = self._index.get(order_id)
         if order is None:
             return None
+        if self._waiting is not None:
+            self._apply_waiting()
         if qty <= 0:
             return self.cancel(order_id)
         if qty > order.qty:
@@ -170,6 +184,8 @@ class OrderBook:
 
     def remove_where(self, predicate: Callable[[Resting], bool] | None = None) -> list[Resting]:
         """Remove every client order (or those matching ``predicate``) in one pass over the levels."""
+        if self._waiting is not None:
+            self._apply_waiting()
         removed: list[Resting] = []
         for half in (self._bids, self._asks):
             emptied: list[int] = []
@@ -202,6 +218,8 @@ class OrderBook:
     def queue_ahead(self, order_id: str) -> int:
         """Quantity (external plus earlier client orders) that trades before this order at its price."""
         order = self._index[order_id]
+        if self._waiting is not None:
+            self._apply_waiting()
         level = (self._bids if order.buy else self._asks).levels[order.price]
         ahead = max(order.mark - level.eaten, 0)
         for other in level.orders:
@@ -218,7 +236,38 @@ class OrderBook:
         Client orders keep their place: external size that shrank is taken to have left from the front
         (their queue ahead is capped at the new size), size that grew joins behind them. External levels
         that would cross or lock a resting client order are left out; those client orders fill from prints.
+
+        A ladder that meets no client order is kept aside until the book is next read (module docstring).
         """
+        bids, asks = list(bids), list(asks)
+        if self._index and (self._meets_clients(self._bids, bids) or self._meets_clients(self._asks, asks)):
+            self._waiting = None  # replaced: this ladder sets every level the waiting one would have set
+            self._apply(bids, asks)
+        else:
+            self._waiting = bids, asks
+
+    @staticmethod
+    def _meets_clients(half: _Half, ladder: list[tuple[int, int]]) -> bool:
+        """Whether a client order rests on a level that the applied ladder or ``ladder`` covers: only there can
+        applying a ladder cap a queue position."""
+        levels = half.levels
+        for price in half.ext_prices:
+            level = levels.get(price)
+            if level is not None and level.orders:
+                return True
+        for price, _ in ladder:
+            level = levels.get(price)
+            if level is not None and level.orders:
+                return True
+        return False
+
+    def _apply_waiting(self) -> None:
+        assert self._waiting is not None
+        bids, asks = self._waiting
+        self._waiting = None
+        self._apply(bids, asks)
+
+    def _apply(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
         best_bid = self._best_client(self._bids)
         best_ask = self._best_client(self._asks)
         self._seed(self._bids, {p: q for p, q in bids if q > 0 and (best_ask is None or p < best_ask)})
@@ -273,6 +322,8 @@ class OrderBook:
         """``match``, stopping in front of the first resting order of self-match group ``smp`` (when not
         empty) that the incoming order would reach: returns the executions before it and that order, which
         stays on the book for the caller to resolve."""
+        if self._waiting is not None:
+            self._apply_waiting()
         half = self._asks if buy else self._bids
         keys, levels, sign = half.keys, half.levels, half.sign
         out: list[Execution] = []
@@ -293,6 +344,8 @@ class OrderBook:
     def available(self, buy: bool, qty: int, limit: int | None = None, smp: str = "") -> int:
         """How much an incoming order could fill now (stops counting once ``qty`` is reached); for FOK. With a
         self-match group, only what trades before the first resting order of that group counts."""
+        if self._waiting is not None:
+            self._apply_waiting()
         half = self._asks if buy else self._bids
         levels, sign = half.levels, half.sign
         total = 0
@@ -319,6 +372,8 @@ class OrderBook:
         size. At the print price the print consumes the level in queue order: external size ahead of a
         client order only advances its queue position; the excess fills it.
         """
+        if self._waiting is not None:
+            self._apply_waiting()
         out: list[Execution] = []
         for half in (self._bids, self._asks):
             keys, levels, sign = half.keys, half.levels, half.sign
@@ -400,9 +455,13 @@ class OrderBook:
 
     def best_bid(self) -> tuple[int, int] | None:
         """(price, external + client quantity) at the best bid, or None."""
+        if self._waiting is not None:
+            self._apply_waiting()
         return self._best(self._bids)
 
     def best_ask(self) -> tuple[int, int] | None:
+        if self._waiting is not None:
+            self._apply_waiting()
         return self._best(self._asks)
 
     @staticmethod
@@ -415,6 +474,8 @@ class OrderBook:
 
     def depth(self, buy: bool, levels: int) -> list[tuple[int, int]]:
         """Up to ``levels`` (price, quantity) levels of the bid (``buy``) or ask side, best first."""
+        if self._waiting is not None:
+            self._apply_waiting()
         half = self._bids if buy else self._asks
         out: list[tuple[int, int]] = []
         for key in reversed(half.keys[-levels:] if levels > 0 else []):
@@ -424,6 +485,8 @@ class OrderBook:
 
     def external_qty(self, buy: bool, price: int) -> int:
         """External size at a bid (``buy``) or ask price; 0 if none."""
+        if self._waiting is not None:
+            self._apply_waiting()
         level = (self._bids if buy else self._asks).levels.get(price)
         return level.ext if level is not None else 0
 
