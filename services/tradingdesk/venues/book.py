@@ -26,6 +26,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
+_Ladder = tuple[tuple[int, int], ...]
+
 
 class Resting:
     """A client order on the book. ``ref`` is the caller's payload (the venue stores its VenueOrder)."""
@@ -102,14 +104,15 @@ class _Half:
 class OrderBook:
     """Bids and asks by price level, FIFO within a level, external liquidity ahead of later client orders."""
 
-    __slots__ = ("_asks", "_bids", "_index", "_waiting", "symbol")
+    __slots__ = ("_asks", "_bids", "_client_tops", "_index", "_waiting", "symbol")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self._bids = _Half(1)
         self._asks = _Half(-1)
         self._index: dict[str, Resting] = {}
-        self._waiting: tuple[list[tuple[int, int]], list[tuple[int, int]]] | None = None  # a deferred ladder
+        self._waiting: tuple[_Ladder, _Ladder] | None = None  # a deferred ladder
+        self._client_tops: tuple[int | None, int | None] | None = None  # best client bid and ask; None: not known
 
     # ---- client orders -------------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class OrderBook:
         level = (self._bids if buy else self._asks).level_for(price)
         order = Resting(order_id, buy, price, qty, level.eaten + level.ext, ref, smp)
         level.orders.append(order)
+        self._client_tops = None
         level.cqty += qty
         self._index[order_id] = order
         return order
@@ -149,6 +153,7 @@ class OrderBook:
         half = self._bids if order.buy else self._asks
         level = half.levels[order.price]
         level.orders.remove(order)
+        self._client_tops = None
         level.cqty -= order.qty
         if not level.orders and not level.ext:
             half.drop(order.price)
@@ -186,6 +191,7 @@ class OrderBook:
         """Remove every client order (or those matching ``predicate``) in one pass over the levels."""
         if self._waiting is not None:
             self._apply_waiting()
+        self._client_tops = None
         removed: list[Resting] = []
         for half in (self._bids, self._asks):
             emptied: list[int] = []
@@ -239,7 +245,7 @@ class OrderBook:
 
         A ladder that meets no client order is kept aside until the book is next read (module docstring).
         """
-        bids, asks = list(bids), list(asks)
+        bids, asks = tuple(bids), tuple(asks)  # a tuple is taken as it is
         if self._index and (self._meets_clients(self._bids, bids) or self._meets_clients(self._asks, asks)):
             self._waiting = None  # replaced: this ladder sets every level the waiting one would have set
             self._apply(bids, asks)
@@ -247,7 +253,7 @@ class OrderBook:
             self._waiting = bids, asks
 
     @staticmethod
-    def _meets_clients(half: _Half, ladder: list[tuple[int, int]]) -> bool:
+    def _meets_clients(half: _Half, ladder: _Ladder) -> bool:
         """Whether a client order rests on a level that the applied ladder or ``ladder`` covers: only there can
         applying a ladder cap a queue position."""
         levels = half.levels
@@ -267,11 +273,15 @@ class OrderBook:
         self._waiting = None
         self._apply(bids, asks)
 
-    def _apply(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
-        best_bid = self._best_client(self._bids)
-        best_ask = self._best_client(self._asks)
+    def _apply(self, bids: _Ladder, asks: _Ladder) -> None:
+        best_bid, best_ask = self._client_tops or self._find_client_tops()
         self._seed(self._bids, {p: q for p, q in bids if q > 0 and (best_ask is None or p < best_ask)})
         self._seed(self._asks, {p: q for p, q in asks if q > 0 and (best_bid is None or p > best_bid)})
+
+    def _find_client_tops(self) -> tuple[int | None, int | None]:
+        """The best client bid and ask, kept until a client order arrives or leaves."""
+        tops = self._client_tops = (self._best_client(self._bids), self._best_client(self._asks))
+        return tops
 
     @staticmethod
     def _best_client(half: _Half) -> int | None:
@@ -371,8 +381,17 @@ class OrderBook:
         Client orders priced strictly through the print fill first, best price first, up to the print
         size. At the print price the print consumes the level in queue order: external size ahead of a
         client order only advances its queue position; the excess fills it.
+
+        While a ladder waits (``set_external``) and no client order is priced at or through the print, the
+        print can only take external size at its price: it takes it from the waiting ladder, which stays aside.
         """
         if self._waiting is not None:
+            best_bid, best_ask = self._client_tops or self._find_client_tops()
+            if (best_bid is None or best_bid < price) and (best_ask is None or best_ask > price):
+                bids, qty = _take_from_ladder(self._waiting[0], price, qty)
+                asks, qty = _take_from_ladder(self._waiting[1], price, qty)
+                self._waiting = bids, asks
+                return []
             self._apply_waiting()
         out: list[Execution] = []
         for half in (self._bids, self._asks):
@@ -426,6 +445,7 @@ class OrderBook:
             if not order.qty:
                 orders.popleft()
                 del self._index[order.order_id]
+                self._client_tops = None
         if qty and level.ext and blocker is None:
             take = level.ext if level.ext < qty else qty
             level.ext -= take
@@ -449,6 +469,7 @@ class OrderBook:
             if not order.qty:
                 orders.popleft()
                 del self._index[order.order_id]
+                self._client_tops = None
         return qty
 
     # ---- views ---------------------------------------------------------------------------------------
@@ -489,6 +510,24 @@ class OrderBook:
             self._apply_waiting()
         level = (self._bids if buy else self._asks).levels.get(price)
         return level.ext if level is not None else 0
+
+
+def _take_from_ladder(ladder: _Ladder, price: int, qty: int) -> tuple[_Ladder, int]:
+    """A print of ``qty`` at ``price`` against a ladder not applied yet: the ladder with the size it takes gone, and
+    what is left of ``qty``. As applying it would (``_seed``): no empty levels, and the last of two at one price."""
+    for p, _ in ladder:
+        if p == price:
+            break
+    else:
+        return ladder, qty
+    sizes = {p: q for p, q in ladder if q > 0}
+    have = sizes.get(price, 0)
+    take = have if have < qty else qty
+    if take == have:
+        sizes.pop(price, None)
+    else:
+        sizes[price] = have - take
+    return tuple(sizes.items()), qty - take
 
 
 def _cap_queue(level: _Level) -> None:
