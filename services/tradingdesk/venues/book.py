@@ -246,16 +246,27 @@ class OrderBook:
         A ladder that meets no client order is kept aside until the book is next read (module docstring).
         """
         bids, asks = tuple(bids), tuple(asks)  # a tuple is taken as it is
-        if self._index and (self._meets_clients(self._bids, bids) or self._meets_clients(self._asks, asks)):
-            self._waiting = None  # replaced: this ladder sets every level the waiting one would have set
-            self._apply(bids, asks)
-        else:
-            self._waiting = bids, asks
+        if self._index:
+            best_bid, best_ask = self._client_tops or self._find_client_tops()
+            if self._meets_clients(self._bids, bids, best_bid) or self._meets_clients(self._asks, asks, best_ask):
+                self._waiting = None  # replaced: this ladder sets every level the waiting one would have set
+                self._apply(bids, asks)
+                return
+        self._waiting = bids, asks
 
     @staticmethod
-    def _meets_clients(half: _Half, ladder: _Ladder) -> bool:
+    def _meets_clients(half: _Half, ladder: _Ladder, best: int | None) -> bool:
         """Whether a client order rests on a level that the applied ladder or ``ladder`` covers: only there can
-        applying a ladder cap a queue position."""
+        applying a ladder cap a queue position. ``best`` is the side's best client price: client orders resting
+        away from the touch (the usual case) are told apart without looking at a level."""
+        if best is None:
+            return False
+        ext = half.ext_prices
+        if half.sign > 0:
+            if (not ext or min(ext) > best) and (not ladder or min(ladder)[0] > best):
+                return False
+        elif (not ext or max(ext) < best) and (not ladder or max(ladder)[0] < best):
+            return False
         levels = half.levels
         for price in half.ext_prices:
             level = levels.get(price)
