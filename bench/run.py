@@ -14,6 +14,7 @@ from bench import (
     memory_bench,
     monitoring_bench,
     order_path,
+    quote_path_bench,
     recovery_bench,
     risk_bench,
     security_bench,
@@ -29,6 +30,7 @@ def main() -> int:
         ("unary concurrency", unary_concurrency_bench.run),
         ("risk", risk_bench.run),
         ("feeds", feeds_bench.run),
+        ("quote path", quote_path_bench.run),
         ("monitoring", monitoring_bench.run),
     ]
     suites.append(("security", security_bench.run))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tradingdesk.routing.market_data import superseded_quotes, usable
+import pytest
+
+from tradingdesk.core.fixed import DecimalFormatError, parse_fixed
+from tradingdesk.routing.market_data import parse_market_fixed, superseded_quotes, usable
 from tradingdesk.v1 import market_data_pb2 as md
 
 
@@ -42,3 +45,12 @@ def test_an_unusable_later_quote_replaces_nothing() -> None:
 def test_a_symbol_without_a_reference_price_keeps_every_quote() -> None:
     """Its first quote with a last price seeds the gate's reference: none may be skipped before that."""
     assert skipped([quote("AAPL"), quote("AAPL")], priced={"MSFT"}) == set()
+
+
+def test_remembered_parsing_gives_what_parse_fixed_gives_and_refuses_what_it_refuses() -> None:
+    for text in ("189.52", "189.52", "100", "0.000000001"):
+        assert parse_market_fixed(text) == parse_fixed(text)
+    for bad in ("1e3", "-1", " 1", "1.2.3"):
+        for _ in range(2):  # a refusal is not remembered as a value
+            with pytest.raises(DecimalFormatError):
+                parse_market_fixed(bad)

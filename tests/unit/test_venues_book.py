@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from tradingdesk.core.fixed import parse_fixed, to_units
 from tradingdesk.venues.book import Execution, OrderBook
 
@@ -144,3 +146,110 @@ def test_remove_where_is_one_pass_and_selective() -> None:
     assert book.best_bid() == (px("99"), q(25))
     assert len(book.remove_where()) == 75
     assert book.best_bid() is None and book.best_ask() is None
+
+
+# ---- ladders kept aside until the book is read (exact: the same book as applying every ladder at once) ----------
+
+
+def test_only_the_last_of_several_ladders_shows() -> None:
+    book = OrderBook("X")
+    book.add("far", True, px("90"), q(1))  # a client order far from the ladders: they wait
+    book.set_external([(px("99.99"), q(10))], [(px("100.01"), q(10))])
+    book.set_external([(px("99.98"), q(20))], [(px("100.02"), q(30)), (px("100.03"), q(60))])
+    assert book.depth(False, 5) == [(px("100.02"), q(30)), (px("100.03"), q(60))]
+    assert book.depth(True, 5) == [(px("99.98"), q(20)), (px("90"), q(1))]
+    assert book.external_qty(False, px("100.01")) == 0
+
+
+def test_a_print_takes_its_size_from_a_waiting_ladder() -> None:
+    book = OrderBook("X")
+    book.add("far", True, px("90"), q(1))
+    book.set_external([(px("99.99"), q(10))], [(px("100.01"), q(10)), (px("100.02"), q(20))])
+    assert book.on_print(px("100.01"), q(4)) == []
+    assert book.on_print(px("99.99"), q(25)) == []  # more than the level: it is gone
+    assert book.best_ask() == (px("100.01"), q(6))
+    assert book.best_bid() == (px("90"), q(1))
+    assert summary(book.on_print(px("90"), q(3))) == [("far", px("90"), q(1))]
+
+
+def test_a_smaller_size_at_a_client_order_caps_its_queue_even_if_a_larger_one_follows() -> None:
+    book = OrderBook("X")
+    book.set_external([], [(px("100"), q(20))])
+    book.add("s", False, px("100"), q(10))
+    book.set_external([], [(px("100"), q(5))])
+    book.set_external([], [(px("100"), q(500))])
+    assert book.queue_ahead("s") == q(5)
+    book.set_external([], [(px("100.01"), q(50))])  # the external size left the client's level entirely
+    book.set_external([], [(px("100"), q(50))])
+    assert book.queue_ahead("s") == 0
+
+
+def test_an_unchanged_ladder_leaves_the_book_as_it_was() -> None:
+    book = OrderBook("X")
+    ladder = ([(px("99.99"), q(10))], [(px("100.01"), q(10))])
+    book.set_external(*ladder)
+    book.add("s", False, px("100.01"), q(3))
+    before = (book.depth(True, 5), book.depth(False, 5), book.queue_ahead("s"))
+    book.set_external(*ladder)
+    assert (book.depth(True, 5), book.depth(False, 5), book.queue_ahead("s")) == before
+
+
+def _observed(book: OrderBook) -> tuple[object, ...]:
+    return (
+        book.depth(True, 50),
+        book.depth(False, 50),
+        sorted((o.order_id, o.qty, book.queue_ahead(o.order_id)) for o in book.orders()),
+    )
+
+
+def test_waiting_ladders_change_nothing_a_reader_can_see() -> None:
+    """Random ladders, client orders, cancels, prints and takers on two books: one is read after every ladder (so
+    none waits), the other only when the operations read it. They must say and hold the same all along."""
+    for seed in range(20):
+        rng = random.Random(seed)
+        eager, lazy = OrderBook("X"), OrderBook("X")
+        mid = 10_000
+        for n in range(400):
+            op, draws = rng.random(), rng.random()
+            results = []
+            for book in (eager, lazy):
+                state = random.Random(draws)  # the same draws for both books
+                if op < 0.5:
+                    top = mid + state.randint(-3, 3)
+                    bids = [(px(f"{(top - 1 - i) / 100:.2f}"), q(state.randint(0, 5) * (i + 1))) for i in range(3)]
+                    asks = [(px(f"{(top + 1 + i) / 100:.2f}"), q(state.randint(0, 5) * (i + 1))) for i in range(3)]
+                    book.set_external(bids, asks)
+                    if book is eager:
+                        book.best_bid()
+                elif op < 0.65:
+                    buy = state.random() < 0.5
+                    price = px(f"{(mid + state.randint(-5, 5)) / 100:.2f}")
+                    book.add(f"o{n}", buy, price, q(state.randint(1, 4)))
+                elif op < 0.75:
+                    ids = sorted(o.order_id for o in book.orders())
+                    results.append(book.cancel(state.choice(ids)).order_id if ids else None)
+                elif op < 0.95:
+                    price = px(f"{(mid + state.randint(-6, 6)) / 100:.2f}")
+                    results.append(summary(book.on_print(price, q(state.randint(1, 12)))))
+                else:
+                    limit = px(f"{(mid + state.randint(-4, 4)) / 100:.2f}")
+                    results.append(summary(book.match(state.random() < 0.5, q(state.randint(1, 20)), limit)))
+            mid += rng.randint(-1, 1)
+            assert results[:1] == results[1:], seed
+            if rng.random() < 0.1:
+                assert _observed(eager) == _observed(lazy), seed
+        assert _observed(eager) == _observed(lazy), seed
+
+
+def test_a_ladder_may_reach_a_price_once_the_client_order_there_has_filled() -> None:
+    for fill in ("taker", "print"):
+        book = OrderBook("X")
+        book.add("b", True, px("100"), q(5))
+        book.set_external([], [(px("100"), q(10)), (px("100.01"), q(10))])
+        assert book.best_ask() == (px("100.01"), q(10))  # it would lock the client bid: left out
+        if fill == "taker":
+            assert summary(book.match(False, q(5), px("100"))) == [("b", px("100"), q(5))]
+        else:
+            assert summary(book.on_print(px("99.99"), q(5))) == [("b", px("100"), q(5))]
+        book.set_external([], [(px("100"), q(10)), (px("100.01"), q(10))])
+        assert book.best_ask() == (px("100"), q(10)), fill

@@ -311,6 +311,28 @@ def test_quote_refresh_restores_consumed_external_liquidity() -> None:
     assert (tob.bid_price, tob.bid_qty, tob.ask_price, tob.ask_qty) == (px("99.99"), q(10), px("100"), q(10))
 
 
+def test_a_quote_with_less_size_at_a_client_order_caps_its_queue_though_more_size_follows() -> None:
+    d = Desk()
+    d.quote("99.99", 10, "100.00", 10)
+    d.send("s", Side.SELL, 4, "100.00")  # behind the 10 external
+    d.quote("99.99", 10, "100.00", 3)
+    d.quote("99.98", 10, "100.00", 50)
+    d.venue.on_trade(SYM, px("100.00"), q(5), d.clock.now_ns())
+    d.sched.run_all()
+    assert [(f.qty, f.price) for f in d.rec.fills_of("s")] == [(q(2), px("100.00"))]
+
+
+def test_quotes_between_two_reads_leave_the_book_the_last_one_sets() -> None:
+    d = Desk(depth_levels=1)
+    d.send("far", Side.BUY, 1, "90.00")
+    for bid, ask in (("99.97", "100.02"), ("99.99", "100.01"), ("99.98", "100.00")):
+        d.quote(bid, 10, ask, 20)
+    d.venue.on_trade(SYM, px("100.00"), q(5), d.clock.now_ns())  # takes 5 of the last quote's 20 at 100.00
+    book = d.venue.book(SYM)
+    assert book.depth(False, 5) == [(px("100.00"), q(15)), (px("100.01"), q(40))]
+    assert book.depth(True, 5) == [(px("99.98"), q(10)), (px("99.97"), q(20)), (px("90.00"), q(1))]
+
+
 def test_top_of_book_combines_external_and_client_liquidity() -> None:
     d = Desk()
     d.quote("99.99", 10, "100.01", 10)

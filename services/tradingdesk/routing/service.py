@@ -22,7 +22,6 @@ from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TimeInForce, TradingState
 from tradingdesk.core.events import AccessDecision, AccessRecorded, FeedSwitched, JournalEvent
-from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.core.gc_pause import collector_paused
 from tradingdesk.core.ids import IdGenerator
 from tradingdesk.edge.clock import desk_clock
@@ -40,7 +39,7 @@ from tradingdesk.risk.gate_stream import follow_gate_updates, gate_name
 from tradingdesk.risk.limits import SPEC_STATES, Limits
 from tradingdesk.risk.scope import scope_label
 from tradingdesk.risk.wire import limits_from_proto, state_from_proto
-from tradingdesk.routing.market_data import superseded_quotes, usable
+from tradingdesk.routing.market_data import parse_market_fixed, superseded_quotes, usable
 from tradingdesk.routing.order_telemetry import MeasuredRiskGate, OrderLatencyMetrics, TracedVenue
 from tradingdesk.routing.publisher import RecordPublisher
 from tradingdesk.routing.requests import RequestParser
@@ -380,6 +379,7 @@ class RoutingService:
         gate = self.gate
         engine = self.engine
         references = gate.references
+        parse = parse_market_fixed
         async for batch in stub.SubscribeBatches(market_data_pb2.SubscribeRequest()):
             now = self.clock.now_ns()
             events = batch.events
@@ -393,17 +393,17 @@ class RoutingService:
                     q = event.quote
                     if not usable(q):
                         continue
-                    bid, ask = parse_fixed(q.bid_price), parse_fixed(q.ask_price)
-                    bq, aq = parse_fixed(q.bid_quantity), parse_fixed(q.ask_quantity)
+                    bid, ask = parse(q.bid_price), parse(q.ask_price)
+                    bq, aq = parse(q.bid_quantity), parse(q.ask_quantity)
                     for venue in venues_for.get(q.symbol, ()):
                         venue.on_quote(q.symbol, bid, bq, ask, aq, now)
                     if q.last_price and q.symbol not in references:
-                        gate.on_trade(q.symbol, parse_fixed(q.last_price), now)
-                        engine.on_trade_print(q.symbol, parse_fixed(q.last_price))
+                        gate.on_trade(q.symbol, parse(q.last_price), now)
+                        engine.on_trade_print(q.symbol, parse(q.last_price))
                     gate.on_quote_heartbeat(q.symbol, now)
                 elif which == "trade":
                     t = event.trade
-                    price, qty = parse_fixed(t.price), parse_fixed(t.quantity)
+                    price, qty = parse(t.price), parse(t.quantity)
                     trip = gate.on_trade(t.symbol, price, now)
                     if trip is not None:
                         self._breaker_tripped(trip)

@@ -9,6 +9,13 @@ Each price level therefore keeps the external quantity as a number and the clien
 external size ahead of a client order is tracked with a mark on a per-level counter of consumed external
 quantity (``ahead = mark - eaten``), so consuming external liquidity never touches every order behind it.
 
+A new external ladder is kept aside until something reads or changes the book (``set_external``): a busy feed
+replaces a symbol's ladder several times between two prints, and building levels nobody looks at was most of
+routing's CPU at a 100x open. Deferring is exact, not an approximation: a ladder is kept aside only when no
+level it or the applied ladder covers holds a client order, and then applying it would only set external sizes
+that the next ladder replaces (it caps no queue, and the cross filter reads client orders, which cannot change
+while a ladder waits: every method that touches them applies it first).
+
 Pure and int-only: prices and quantities are fixed-point ints (``tradingdesk.core.fixed``), no I/O.
 """
 
@@ -18,6 +25,8 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
+
+_Ladder = tuple[tuple[int, int], ...]
 
 
 class Resting:
@@ -95,23 +104,28 @@ class _Half:
 class OrderBook:
     """Bids and asks by price level, FIFO within a level, external liquidity ahead of later client orders."""
 
-    __slots__ = ("_asks", "_bids", "_index", "symbol")
+    __slots__ = ("_asks", "_bids", "_client_tops", "_index", "_waiting", "symbol")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self._bids = _Half(1)
         self._asks = _Half(-1)
         self._index: dict[str, Resting] = {}
+        self._waiting: tuple[_Ladder, _Ladder] | None = None  # a deferred ladder
+        self._client_tops: tuple[int | None, int | None] | None = None  # best client bid and ask; None: not known
 
     # ---- client orders -------------------------------------------------------------------------------
 
     def add(self, order_id: str, buy: bool, price: int, qty: int, ref: Any = None, smp: str = "") -> Resting:
         """Rest a client order at the back of its price level (behind all external size there)."""
+        if self._waiting is not None:
+            self._apply_waiting()
         if order_id in self._index:
             raise KeyError(f"order {order_id} is already on the book")
         level = (self._bids if buy else self._asks).level_for(price)
         order = Resting(order_id, buy, price, qty, level.eaten + level.ext, ref, smp)
         level.orders.append(order)
+        self._client_tops = None
         level.cqty += qty
         self._index[order_id] = order
         return order
@@ -131,12 +145,15 @@ class OrderBook:
 
     def cancel(self, order_id: str) -> Resting | None:
         """Remove a client order; None if it is not on the book."""
-        order = self._index.pop(order_id, None)
-        if order is None:
+        if order_id not in self._index:
             return None
+        if self._waiting is not None:
+            self._apply_waiting()
+        order = self._index.pop(order_id)
         half = self._bids if order.buy else self._asks
         level = half.levels[order.price]
         level.orders.remove(order)
+        self._client_tops = None
         level.cqty -= order.qty
         if not level.orders and not level.ext:
             half.drop(order.price)
@@ -151,6 +168,8 @@ class OrderBook:
         order = self._index.get(order_id)
         if order is None:
             return None
+        if self._waiting is not None:
+            self._apply_waiting()
         if qty <= 0:
             return self.cancel(order_id)
         if qty > order.qty:
@@ -170,6 +189,9 @@ class OrderBook:
 
     def remove_where(self, predicate: Callable[[Resting], bool] | None = None) -> list[Resting]:
         """Remove every client order (or those matching ``predicate``) in one pass over the levels."""
+        if self._waiting is not None:
+            self._apply_waiting()
+        self._client_tops = None
         removed: list[Resting] = []
         for half in (self._bids, self._asks):
             emptied: list[int] = []
@@ -202,6 +224,8 @@ class OrderBook:
     def queue_ahead(self, order_id: str) -> int:
         """Quantity (external plus earlier client orders) that trades before this order at its price."""
         order = self._index[order_id]
+        if self._waiting is not None:
+            self._apply_waiting()
         level = (self._bids if order.buy else self._asks).levels[order.price]
         ahead = max(order.mark - level.eaten, 0)
         for other in level.orders:
@@ -218,11 +242,57 @@ class OrderBook:
         Client orders keep their place: external size that shrank is taken to have left from the front
         (their queue ahead is capped at the new size), size that grew joins behind them. External levels
         that would cross or lock a resting client order are left out; those client orders fill from prints.
+
+        A ladder that meets no client order is kept aside until the book is next read (module docstring).
         """
-        best_bid = self._best_client(self._bids)
-        best_ask = self._best_client(self._asks)
+        bids, asks = tuple(bids), tuple(asks)  # a tuple is taken as it is
+        if self._index:
+            best_bid, best_ask = self._client_tops or self._find_client_tops()
+            if self._meets_clients(self._bids, bids, best_bid) or self._meets_clients(self._asks, asks, best_ask):
+                self._waiting = None  # replaced: this ladder sets every level the waiting one would have set
+                self._apply(bids, asks)
+                return
+        self._waiting = bids, asks
+
+    @staticmethod
+    def _meets_clients(half: _Half, ladder: _Ladder, best: int | None) -> bool:
+        """Whether a client order rests on a level that the applied ladder or ``ladder`` covers: only there can
+        applying a ladder cap a queue position. ``best`` is the side's best client price: client orders resting
+        away from the touch (the usual case) are told apart without looking at a level."""
+        if best is None:
+            return False
+        ext = half.ext_prices
+        if half.sign > 0:
+            if (not ext or min(ext) > best) and (not ladder or min(ladder)[0] > best):
+                return False
+        elif (not ext or max(ext) < best) and (not ladder or max(ladder)[0] < best):
+            return False
+        levels = half.levels
+        for price in half.ext_prices:
+            level = levels.get(price)
+            if level is not None and level.orders:
+                return True
+        for price, _ in ladder:
+            level = levels.get(price)
+            if level is not None and level.orders:
+                return True
+        return False
+
+    def _apply_waiting(self) -> None:
+        assert self._waiting is not None
+        bids, asks = self._waiting
+        self._waiting = None
+        self._apply(bids, asks)
+
+    def _apply(self, bids: _Ladder, asks: _Ladder) -> None:
+        best_bid, best_ask = self._client_tops or self._find_client_tops()
         self._seed(self._bids, {p: q for p, q in bids if q > 0 and (best_ask is None or p < best_ask)})
         self._seed(self._asks, {p: q for p, q in asks if q > 0 and (best_bid is None or p > best_bid)})
+
+    def _find_client_tops(self) -> tuple[int | None, int | None]:
+        """The best client bid and ask, kept until a client order arrives or leaves."""
+        tops = self._client_tops = (self._best_client(self._bids), self._best_client(self._asks))
+        return tops
 
     @staticmethod
     def _best_client(half: _Half) -> int | None:
@@ -273,6 +343,8 @@ class OrderBook:
         """``match``, stopping in front of the first resting order of self-match group ``smp`` (when not
         empty) that the incoming order would reach: returns the executions before it and that order, which
         stays on the book for the caller to resolve."""
+        if self._waiting is not None:
+            self._apply_waiting()
         half = self._asks if buy else self._bids
         keys, levels, sign = half.keys, half.levels, half.sign
         out: list[Execution] = []
@@ -293,6 +365,8 @@ class OrderBook:
     def available(self, buy: bool, qty: int, limit: int | None = None, smp: str = "") -> int:
         """How much an incoming order could fill now (stops counting once ``qty`` is reached); for FOK. With a
         self-match group, only what trades before the first resting order of that group counts."""
+        if self._waiting is not None:
+            self._apply_waiting()
         half = self._asks if buy else self._bids
         levels, sign = half.levels, half.sign
         total = 0
@@ -318,7 +392,18 @@ class OrderBook:
         Client orders priced strictly through the print fill first, best price first, up to the print
         size. At the print price the print consumes the level in queue order: external size ahead of a
         client order only advances its queue position; the excess fills it.
+
+        While a ladder waits (``set_external``) and no client order is priced at or through the print, the
+        print can only take external size at its price: it takes it from the waiting ladder, which stays aside.
         """
+        if self._waiting is not None:
+            best_bid, best_ask = self._client_tops or self._find_client_tops()
+            if (best_bid is None or best_bid < price) and (best_ask is None or best_ask > price):
+                bids, qty = _take_from_ladder(self._waiting[0], price, qty)
+                asks, qty = _take_from_ladder(self._waiting[1], price, qty)
+                self._waiting = bids, asks
+                return []
+            self._apply_waiting()
         out: list[Execution] = []
         for half in (self._bids, self._asks):
             keys, levels, sign = half.keys, half.levels, half.sign
@@ -371,6 +456,7 @@ class OrderBook:
             if not order.qty:
                 orders.popleft()
                 del self._index[order.order_id]
+                self._client_tops = None
         if qty and level.ext and blocker is None:
             take = level.ext if level.ext < qty else qty
             level.ext -= take
@@ -394,15 +480,20 @@ class OrderBook:
             if not order.qty:
                 orders.popleft()
                 del self._index[order.order_id]
+                self._client_tops = None
         return qty
 
     # ---- views ---------------------------------------------------------------------------------------
 
     def best_bid(self) -> tuple[int, int] | None:
         """(price, external + client quantity) at the best bid, or None."""
+        if self._waiting is not None:
+            self._apply_waiting()
         return self._best(self._bids)
 
     def best_ask(self) -> tuple[int, int] | None:
+        if self._waiting is not None:
+            self._apply_waiting()
         return self._best(self._asks)
 
     @staticmethod
@@ -415,6 +506,8 @@ class OrderBook:
 
     def depth(self, buy: bool, levels: int) -> list[tuple[int, int]]:
         """Up to ``levels`` (price, quantity) levels of the bid (``buy``) or ask side, best first."""
+        if self._waiting is not None:
+            self._apply_waiting()
         half = self._bids if buy else self._asks
         out: list[tuple[int, int]] = []
         for key in reversed(half.keys[-levels:] if levels > 0 else []):
@@ -424,8 +517,28 @@ class OrderBook:
 
     def external_qty(self, buy: bool, price: int) -> int:
         """External size at a bid (``buy``) or ask price; 0 if none."""
+        if self._waiting is not None:
+            self._apply_waiting()
         level = (self._bids if buy else self._asks).levels.get(price)
         return level.ext if level is not None else 0
+
+
+def _take_from_ladder(ladder: _Ladder, price: int, qty: int) -> tuple[_Ladder, int]:
+    """A print of ``qty`` at ``price`` against a ladder not applied yet: the ladder with the size it takes gone, and
+    what is left of ``qty``. As applying it would (``_seed``): no empty levels, and the last of two at one price."""
+    for p, _ in ladder:
+        if p == price:
+            break
+    else:
+        return ladder, qty
+    sizes = {p: q for p, q in ladder if q > 0}
+    have = sizes.get(price, 0)
+    take = have if have < qty else qty
+    if take == have:
+        sizes.pop(price, None)
+    else:
+        sizes[price] = have - take
+    return tuple(sizes.items()), qty - take
 
 
 def _cap_queue(level: _Level) -> None:

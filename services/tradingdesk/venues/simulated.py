@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace as dc_replace
+from functools import lru_cache
 from math import isqrt
 from typing import Any
 
@@ -41,6 +42,13 @@ _CANCEL_OLDEST = SelfMatchMode.CANCEL_OLDEST
 _CANCEL_BOTH = SelfMatchMode.CANCEL_BOTH
 _DECREMENT = SelfMatchMode.DECREMENT_AND_CANCEL
 SMP_REASON = "self-match prevention"
+
+
+@lru_cache(maxsize=64)
+def _ladder(top: int, step: int, qty: int, n: int) -> tuple[tuple[int, int], ...]:
+    """``n`` levels from ``top``, ``step`` apart, size growing linearly; none at a price below one tick. Routing gives
+    each quote to every venue of its symbol: the venues after the first take the same ladder from the cache."""
+    return tuple([(top + i * step, qty * (i + 1)) for i in range(n) if top + i * step > 0])
 
 
 class SimulatedVenue:
@@ -238,14 +246,8 @@ class SimulatedVenue:
             return
         tick = self._instruments[symbol].tick_size
         n = self._depth_levels + 1
-        bids: list[tuple[int, int]] = []
-        asks: list[tuple[int, int]] = []
-        if has_bid:
-            top = bid_price - bid_price % tick
-            bids = [(top - i * tick, bid_qty * (i + 1)) for i in range(n) if top - i * tick > 0]
-        if has_ask:
-            top = -(-ask_price // tick) * tick
-            asks = [(top + i * tick, ask_qty * (i + 1)) for i in range(n)]
+        bids = _ladder(bid_price - bid_price % tick, -tick, bid_qty, n) if has_bid else ()
+        asks = _ladder(-(-ask_price // tick) * tick, tick, ask_qty, n) if has_ask else ()
         book.set_external(bids, asks)
 
     def on_trade(self, symbol: str, price: int, qty: int, ts_ns: int) -> None:
