@@ -4,7 +4,8 @@ records after it, against a full replay of the same journal (the baseline), in t
 The journal is real order flow from the order engine (orders resting, most of them cancelled, some filled: four
 to five events an order; at most ``OPEN_KEPT`` left open, the oldest cancelled beyond), written to routing's
 SQLite journal as it is generated. The snapshot sits ``TAIL`` records before the end
-(half the default ``spec.routing.snapshots.everyRecords``: a restart's average distance from the last snapshot),
+(twice the default ``spec.routing.snapshots.everyRecords``, 25,000: a restart further from its last snapshot than
+any restart of a desk with the defaults),
 taken by a routing service that recovered the journal up to there. Each figure is the time ``RoutingService.start``
 takes on that database, in this process: schema check, snapshot load, replay, the journal writer taking over;
 after it the service serves as soon as the risk service's first picture of limits arrives, which does not depend
@@ -147,7 +148,7 @@ async def start_routing(desk, dsn: str) -> tuple[float, RoutingService]:
 async def measure(tmp: Path, events: int) -> tuple[float, float, float, float]:
     def tune(doc: dict) -> None:
         doc["spec"]["risk"].update(maxSubmitsPerSecond=1_000_000)
-        # the benchmark takes its one snapshot itself: the service's own (every 100,000 records) would race it
+        # the benchmark takes its one snapshot itself: the service's own (every 25,000 records by default) would race it
         doc["spec"]["routing"]["snapshots"] = {"everyRecords": 0, "everySeconds": 0}
 
     desk = load_desk(write_desk(tmp, tune))

@@ -1,19 +1,21 @@
-# A full production day: `tradingdesk simulate` over the whole session of $(DESK) at 100x with the day's fault
+# A full production day: `tradingdesk simulate` over the whole session of $(DESK) at 100x (SIM_SPEED) with the day's fault
 # schedule; its figures go to bench/results.json (sim_day_*). Not part of `make test` (the short run is).
 # Include from the main Makefile:   include tests/simulate/simulate.mk
 #
 #   make simulate-day                       the day, record and report in $(SIM_DAY_OUT)
 #   make simulate-day SIM_RATE=400          another strategy order rate (orders/s, wall time)
+#   make simulate-day SIM_SPEED=20          another replay speed (1 to 100; 20x takes about 20 minutes)
 
 SIM_DAY_OUT ?= var/sim-day
 SIM_DAY_FAULTS ?= examples/faults-day.yaml
 SIM_RATE ?= 200
+SIM_SPEED ?= 100
 
 .PHONY: simulate-day
 
 # The verdict's exit status is kept: the figures are written either way, then a failed line fails the target.
 simulate-day: venv
 	rm -rf $(SIM_DAY_OUT)
-	$(BIN)/tradingdesk simulate -f $(DESK) --out $(SIM_DAY_OUT) --speed 100 --rate $(SIM_RATE) \
+	$(BIN)/tradingdesk simulate -f $(DESK) --out $(SIM_DAY_OUT) --speed $(SIM_SPEED) --rate $(SIM_RATE) \
 		--faults $(SIM_DAY_FAULTS); status=$$?; \
 	$(BIN)/python -m bench.simulate_day $(SIM_DAY_OUT) && exit $$status

@@ -69,6 +69,9 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert lines["audit_trail_verified"]["ok"], lines["audit_trail_verified"]["detail"]
     # routing was SIGKILLed: the probe was refused while it restarted, so the desk was not available throughout
     assert 0.2 <= lines["availability"]["value"] < 1.0, lines["availability"]
+    # and the report says where the lost seconds went: routing's restart cost some, refused while it was down
+    assert any(n.startswith("availability lost: ") for n in verdict["notes"]), verdict["notes"]
+    assert any(n.startswith("  SIGKILL routing: ") and " s (" in n for n in verdict["notes"]), verdict["notes"]
     assert run.stdout.count("result: PASS") == 2  # printed, then the report file
 
     # every fault was applied, and the supervisor restarted both killed services

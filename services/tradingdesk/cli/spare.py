@@ -40,8 +40,15 @@ PRELOADED = (
     "tradingdesk.risk.service",
     "tradingdesk.compliance.service",
     "tradingdesk.monitoring.service",
+    # Alembic is imported only when a service brings its schema to head at start (storage/db.py), and importing
+    # it pulls in mako and pygments' lexers: 60 ms on an idle machine, half a second of a restarted risk service's
+    # first second in a simulated day at 100x.
+    "alembic.command",
+    "alembic.config",
+    "alembic.script",
+    "alembic.runtime.migration",
 )
-"""What ``tradingdesk serve`` imports for any of the five services."""
+"""What ``tradingdesk serve`` imports for any of the five services, up to the point where it serves."""
 
 
 def take_order(line: str) -> tuple[list[str], str]:

@@ -43,12 +43,14 @@ from tradingdesk.feeds.metrics import FeedMetrics
 from tradingdesk.feeds.monitor import DOWN, Switch
 from tradingdesk.feeds.sources import line_adapters, shared_passes
 from tradingdesk.feeds.state import FeedInfo, MarketState
-from tradingdesk.spec.domain import instruments_of
+from tradingdesk.spec.domain import data_dir, instruments_of
 from tradingdesk.spec.model import SYMBOL_PATTERN, FeedSpec, TradingDesk
 from tradingdesk.v1 import market_data_pb2 as pb
 from tradingdesk.v1 import market_data_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+WALK_MARKS_DIR = "replay-walk-marks"
+"""Under the desk's data directory: where a synthetic replay leaves its walk marks for a restarted feeds process."""
 
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 DEFAULT_SUBSCRIBER_BOUND = 4_096
@@ -169,7 +171,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         elif resume_ns < 0:
             log.info("feeds: the replay begins in %.1f s of replay time; the replay feeds wait", -resume_ns / 1e9)
         symbols = self.state.symbols
-        passes = shared_passes(self.desk.spec.feeds, self.instruments)
+        passes = shared_passes(self.desk.spec.feeds, self.instruments, marks_dir=data_dir(self.desk) / WALK_MARKS_DIR)
         for spec in self.desk.spec.feeds:
             heartbeat_ns = spec.failover_after_ms * 1_000_000 // 4
             adapters = line_adapters(

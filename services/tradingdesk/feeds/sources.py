@@ -9,6 +9,7 @@ gzipped) when ``replay.path`` is set, otherwise the synthetic session of ``repla
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from functools import partial
@@ -21,39 +22,66 @@ from tradingdesk.feeds.events import FeedMessage, Heartbeat, MarketEvent
 from tradingdesk.feeds.recording import read_csv
 from tradingdesk.feeds.replay import NS, EventSource, ReplayLine, last_quotes
 from tradingdesk.feeds.synthetic import generate_session, resume_session
+from tradingdesk.feeds.walk_marks import WalkMarks
 from tradingdesk.feeds.websocket import WebSocketLine
 from tradingdesk.spec.model import FeedSpec, ReplaySpec
+
+log = logging.getLogger(__name__)
 
 
 def _recorded(path: Path, symbols: frozenset[str]) -> Iterator[MarketEvent]:
     return (e for e in read_csv(path) if e.symbol in symbols)
 
 
-def event_source(replay: ReplaySpec, instruments: Sequence[Instrument]) -> tuple[EventSource, int]:
-    """The event source of a replay and its loop period in ns (0: the recording's own length)."""
+def event_source(
+    replay: ReplaySpec, instruments: Sequence[Instrument], *, marks_dir: Path | None = None
+) -> tuple[EventSource, int]:
+    """The event source of a replay and its loop period in ns (0: the recording's own length); ``marks_dir``: where
+    a synthetic session keeps its walk marks for a restarted feeds process (``walk_marks``), None: nowhere."""
     if replay.path:
         path = Path(replay.path)
         if not path.is_file():
             raise FileNotFoundError(f"replay.path {replay.path!r}: no such file")
         symbols = frozenset(i.symbol for i in instruments)
         return (lambda: _recorded(path, symbols)), 0
-    return SyntheticSource(tuple(instruments), seed=replay.seed, session_seconds=replay.session_seconds), (
-        replay.session_seconds * NS
+    marks = (
+        WalkMarks(marks_dir, instruments, seed=replay.seed, session_seconds=replay.session_seconds)
+        if marks_dir is not None
+        else None
     )
+    source = SyntheticSource(tuple(instruments), seed=replay.seed, session_seconds=replay.session_seconds, marks=marks)
+    return source, replay.session_seconds * NS
 
 
 class SyntheticSource:
-    """The synthetic session of a seed: each call a fresh pass; ``resume`` starts one late (``ResumableSource``)."""
+    """The synthetic session of a seed: each call a fresh pass; ``resume`` starts one late (``ResumableSource``),
+    from the newest walk marks before the join point when ``marks`` has them."""
 
-    def __init__(self, instruments: tuple[Instrument, ...], *, seed: int, session_seconds: int) -> None:
+    def __init__(
+        self, instruments: tuple[Instrument, ...], *, seed: int, session_seconds: int, marks: WalkMarks | None = None
+    ) -> None:
         self.instruments = instruments
         self.seed = seed
         self.session_seconds = session_seconds
+        self.marks = marks
 
     def __call__(self) -> Iterable[MarketEvent]:
-        return generate_session(self.instruments, seed=self.seed, session_seconds=self.session_seconds)
+        on_mark = self.marks.record if self.marks is not None else None
+        return generate_session(self.instruments, seed=self.seed, session_seconds=self.session_seconds, on_mark=on_mark)
 
     def resume(self, from_ns: int) -> tuple[int, Iterable[MarketEvent]]:
+        if self.marks is not None:
+            try:
+                return resume_session(
+                    self.instruments,
+                    seed=self.seed,
+                    session_seconds=self.session_seconds,
+                    from_ns=from_ns,
+                    marks=self.marks.newest,
+                    on_mark=self.marks.record,
+                )
+            except ValueError as exc:  # a mark the generator refuses: the walk from the open is always right
+                log.warning("feeds: replay walk marks refused (%s); walking from the open", exc)
         return resume_session(self.instruments, seed=self.seed, session_seconds=self.session_seconds, from_ns=from_ns)
 
 
@@ -199,7 +227,9 @@ SharedPass = tuple[SharedSource, int, EventSource, int]
 """A feed's share of a pass: the shared source, its first line's reader index, the source, its period."""
 
 
-def shared_passes(feeds: Sequence[FeedSpec], instruments: Sequence[Instrument]) -> dict[str, SharedPass]:
+def shared_passes(
+    feeds: Sequence[FeedSpec], instruments: Sequence[Instrument], *, marks_dir: Path | None = None
+) -> dict[str, SharedPass]:
     """One shared pass for all the replay feeds that replay the same events at the same pace (the same recording
     or seed and session length, speed and loop): two vendors configured alike carry identical data, and
     generating it once per feed would double the feeds service's hot path (the example desk's two vendors)."""
@@ -211,7 +241,7 @@ def shared_passes(feeds: Sequence[FeedSpec], instruments: Sequence[Instrument]) 
             groups.setdefault(key, []).append(feed)
     out: dict[str, SharedPass] = {}
     for group in groups.values():
-        source, period_ns = event_source(group[0].replay, instruments)
+        source, period_ns = event_source(group[0].replay, instruments, marks_dir=marks_dir)
         shared = SharedSource(source, sum(len(f.lines) for f in group))
         first = 0
         for feed in group:

@@ -24,7 +24,10 @@ Per-symbol random streams are seeded from ``(seed, symbol)``, so adding an instr
 data unchanged. Events are generated lazily: a whole day is about 1.8 million events for 12 symbols with the
 defaults (roughly 4-5 us each to generate), so nothing is computed before it is consumed. A pass that joins the
 session late (``resume_session``: a feeds process restarted mid-day) runs each symbol's walk to the join point
-without building the events it passes, about a third of the cost of generating and skipping them.
+without building the events it passes, about a third of the cost of generating and skipping them. That walk
+still grows with the hour (0.6 s 20 minutes in, 2.9 s five hours in, on a loaded two-core machine), so a
+generating pass can also leave ``WalkMark``s behind, each symbol's whole state every ``mark_every_ns``; a pass
+resumed from the newest mark before its join point walks only from there (``feeds/walk_marks.py`` keeps them).
 """
 
 from __future__ import annotations
@@ -44,7 +47,34 @@ from tradingdesk.feeds.events import QUOTE, TRADE, MarketEvent
 NS = 1_000_000_000
 TRADING_DAYS_PER_YEAR = 252
 
-__all__ = ["MarketEvent", "SessionModel", "generate_session", "generate_symbol", "profile", "resume_session"]
+__all__ = [
+    "MARK_EVERY_NS",
+    "MarketEvent",
+    "SessionModel",
+    "WalkMark",
+    "generate_session",
+    "generate_symbol",
+    "profile",
+    "resume_session",
+]
+
+MARK_EVERY_NS = 300 * NS
+"""How far apart a generating pass leaves its walk marks: a resumed pass walks at most this much session."""
+
+
+@dataclass(frozen=True, slots=True)
+class WalkMark:
+    """Where one symbol's walk stood before its event at ``ts_ns``: everything the rest of its session follows
+    from. ``passed``: the symbol's events before ``ts_ns``."""
+
+    symbol: str
+    ts_ns: int
+    passed: int
+    rng_state: tuple
+    log_mid: float
+    bid: int
+    ask: int
+    spread_ticks: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +126,16 @@ def generate_symbol(
     model: SessionModel | None = None,
     from_ns: int = 0,
     on_passed: Callable[[int], None] | None = None,
+    from_mark: WalkMark | None = None,
+    on_mark: Callable[[WalkMark], None] | None = None,
+    mark_every_ns: int = MARK_EVERY_NS,
 ) -> Iterator[MarketEvent]:
     """The events of one symbol in time order, lazily; deterministic for ``(seed, instrument)``.
 
     Events before ``from_ns`` are walked (the walk and the draws are the same) but not built or yielded; their
-    number goes to ``on_passed`` once the walk reaches ``from_ns`` (or the session's end).
+    number goes to ``on_passed`` once the walk reaches ``from_ns`` (or the session's end). ``from_mark`` (of this
+    symbol, seed and model, at or before ``from_ns``) starts the walk there instead of at the open; ``on_mark``
+    gets a mark at the first event at or after each multiple of ``mark_every_ns``.
     """
     m = model or SessionModel()
     rng = random.Random(f"tradingdesk-synthetic:{seed}:{instrument.symbol}")
@@ -125,9 +160,22 @@ def generate_symbol(
 
     bid = ask = bid_ticks = spread_ticks = 0
     ts = int(rand() * 0.05 * NS)  # stagger the symbols' first quotes over 50 ms
+    n = 0  # the symbol's events before ts
+    if from_mark is not None:
+        if from_mark.symbol != symbol or from_mark.ts_ns > max(from_ns, 0):
+            raise ValueError(f"a walk mark of {from_mark.symbol} at {from_mark.ts_ns} cannot start {symbol} there")
+        version, internal, gauss_next = from_mark.rng_state
+        rng.setstate((version, tuple(internal), gauss_next))
+        ts, n, log_mid = from_mark.ts_ns, from_mark.passed, from_mark.log_mid
+        bid, ask, spread_ticks = from_mark.bid, from_mark.ask, from_mark.spread_ticks
     t_s = ts / NS
-    passed = 0
+    passed = n
+    next_mark_ns = (ts // mark_every_ns + 1) * mark_every_ns if on_mark is not None else end_ns
     while ts < end_ns:
+        if ts >= next_mark_ns:
+            on_mark(WalkMark(symbol, ts, n, rng.getstate(), log_mid, bid, ask, spread_ticks))  # type: ignore[misc]
+            next_mark_ns = (ts // mark_every_ns + 1) * mark_every_ns
+        n += 1
         if passed >= 0 and ts >= from_ns:
             if on_passed is not None:
                 on_passed(passed)
@@ -177,9 +225,11 @@ def generate_session(
     seed: int,
     session_seconds: int = 23_400,
     model: SessionModel | None = None,
+    on_mark: Callable[[WalkMark], None] | None = None,
 ) -> Iterator[MarketEvent]:
-    """All symbols' events merged in time order (ties keep the order of ``instruments``), lazily."""
-    one = partial(generate_symbol, seed=seed, session_seconds=session_seconds, model=model)
+    """All symbols' events merged in time order (ties keep the order of ``instruments``), lazily; ``on_mark``
+    gets each symbol's walk marks as the pass reaches them."""
+    one = partial(generate_symbol, seed=seed, session_seconds=session_seconds, model=model, on_mark=on_mark)
     return heapq.merge(*map(one, instruments), key=attrgetter("ts_ns"))
 
 
@@ -190,9 +240,13 @@ def resume_session(
     from_ns: int,
     session_seconds: int = 23_400,
     model: SessionModel | None = None,
+    marks: Callable[[str, int], WalkMark | None] | None = None,
+    on_mark: Callable[[WalkMark], None] | None = None,
 ) -> tuple[int, Iterator[MarketEvent]]:
     """The session from ``from_ns`` on, and how many events came before it: a pass that joins late numbers its
-    events as the whole pass would. The walks to ``from_ns`` run here, before this returns."""
+    events as the whole pass would. The walks to ``from_ns`` run here, before this returns; ``marks(symbol,
+    from_ns)``, when given, is the newest walk mark of the symbol at or before ``from_ns`` to walk from (or None),
+    and ``on_mark`` gets the marks the resumed pass reaches."""
     passed = [0]
 
     def count(n: int) -> None:
@@ -201,7 +255,14 @@ def resume_session(
     streams = []
     for instrument in instruments:
         events = generate_symbol(
-            instrument, seed=seed, session_seconds=session_seconds, model=model, from_ns=from_ns, on_passed=count
+            instrument,
+            seed=seed,
+            session_seconds=session_seconds,
+            model=model,
+            from_ns=from_ns,
+            on_passed=count,
+            from_mark=marks(instrument.symbol, from_ns) if marks is not None else None,
+            on_mark=on_mark,
         )
         first = next(events, None)  # runs the walk to from_ns
         if first is not None:

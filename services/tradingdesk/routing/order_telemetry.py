@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TERMINAL_STATUSES
-from tradingdesk.core.events import OrderAccepted, OrderEvent, OrderFilled, VenueAckTimedOut
+from tradingdesk.core.events import OrderAccepted, OrderEvent, OrderFilled
 from tradingdesk.core.reject import Reject
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.spec.monitoring import LATENCY_BUCKETS_S
@@ -148,13 +148,6 @@ class OrderLatencyMetrics:
             "execution streams.",
             buckets=LATENCY_BUCKETS_S,
         ).series()
-        self.ack_timeouts = meter.create_counter(
-            "tradingdesk_venue_ack_timeouts",
-            description="New orders cancelled because their venue did not acknowledge them within "
-            "routing.venueAckTimeoutMs, by venue.",
-        )
-        for venue in engine.venues:  # each venue's series from 0, so the alert's increase() sees the first timeout
-            self.ack_timeouts.add(0, {"venue": venue})
         ref = weakref.ref(engine)
 
         def open_orders(_: CallbackOptions) -> Iterable[Observation]:
@@ -177,8 +170,6 @@ class OrderLatencyMetrics:
             acked = self.awaiting_first_fill.pop(order_id, None)
             if acked is not None:
                 self.ack_to_first_fill.record((event.ts_ns - acked) / 1e9, event.venue)
-        elif isinstance(event, VenueAckTimedOut):
-            self.ack_timeouts.add(1, {"venue": event.venue})
         if event.status in TERMINAL_STATUSES:
             self.awaiting_first_fill.pop(order_id, None)
 

@@ -58,6 +58,13 @@ class VenueHealth:
             per_venue(lambda h, name: h.rejects[name]),
             description="New orders the venue rejected, by venue.",
         )
+        # each venue's series from 0 (the callback reports every venue), so the alert's increase() sees the first
+        meter.create_observable_counter(
+            "tradingdesk_venue_ack_timeouts",
+            per_venue(lambda h, name: h.ack_timeouts[name]),
+            description="New orders cancelled because their venue did not acknowledge them within "
+            "routing.venueAckTimeoutMs, by venue.",
+        )
         engine.bus.subscribe(self.on_event, replayed=False)
 
     def connected(self, venue: str) -> bool:

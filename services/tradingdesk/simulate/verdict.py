@@ -36,6 +36,8 @@ Each line passes or fails on its own; the run fails when one does:
   (trading resumed), the worst over the run's outages.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
+  The report then lists where the other seconds went, by the fault whose window they fall in
+  (``simulate.availability_loss``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.simulate import market_data, plot
+from tradingdesk.simulate.availability_loss import RECOVERY_WALL_S, availability_losses, describe, fault_windows
 from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
@@ -151,10 +154,18 @@ def _halted_at(intervals, *, account: str, strategy: str, ts_ns: int) -> bool:
 def availability(probes: list[dict], calendar: ExchangeCalendar, *, start_ns: int, end_ns: int) -> tuple[int, int]:
     """(intervals acknowledged, intervals measured): whole market seconds in [start, end) that fall in the
     regular session, and of those the ones in which a probe was acknowledged."""
+    measured = measured_seconds(calendar, start_ns=start_ns, end_ns=end_ns)
+    return len(measured & acked_seconds(probes)), len(measured)
+
+
+def measured_seconds(calendar: ExchangeCalendar, *, start_ns: int, end_ns: int) -> set[int]:
+    """The whole market seconds in [start, end) that fall in the regular session."""
     first, last = -(-start_ns // NS_PER_SECOND), end_ns // NS_PER_SECOND
-    measured = {s for s in range(first, last) if _regular(calendar, s * NS_PER_SECOND)}
-    acked = {p["market_ns"] // NS_PER_SECOND for p in probes if p["acked"]}
-    return len(measured & acked), len(measured)
+    return {s for s in range(first, last) if _regular(calendar, s * NS_PER_SECOND)}
+
+
+def acked_seconds(probes: list[dict]) -> set[int]:
+    return {p["market_ns"] // NS_PER_SECOND for p in probes if p["acked"]}
 
 
 def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
@@ -336,8 +347,12 @@ def compute(
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
     faults_log = run_dir / "faults.jsonl"
-    if faults_log.exists():
-        verdict.figures.update(database_outage_figures(_read_jsonl(faults_log), probes))
+    fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
+    if fault_events:
+        verdict.figures.update(database_outage_figures(fault_events, probes))
+    lost = measured_seconds(calendar, start_ns=window[0], end_ns=window[1]) - acked_seconds(probes)
+    windows = fault_windows(fault_events, recovery_s=RECOVERY_WALL_S * speed)
+    verdict.notes.extend(describe(availability_losses(lost, probes, windows)))
     return verdict
 
 
