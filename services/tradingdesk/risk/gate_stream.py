@@ -71,7 +71,24 @@ async def follow_gate_updates(
             raise
         _fail_closed(gate, gate_id, exc.details() or "cut off by the risk service")
     finally:
-        call.cancel()  # no-op once ended; stops the call when this task is cancelled
+        await _end_call(call)
+
+
+async def _end_call(call: grpc.aio.StreamStreamCall) -> None:
+    """Stop the call if it still runs (this task was cancelled, or the gate was cut off), and end its request
+    side either way.
+
+    Through client interceptors (routing's channels carry them), grpc writes a call's requests from a task of its
+    own that reads them from a queue; ``cancel`` stops that task only while the call runs, and returns False
+    once the call has ended (risk killed). The task then waited forever on the empty queue, until the garbage
+    collector destroyed it and closed its generator under it: the "Task was destroyed but it is pending!" and
+    "aclose(): asynchronous generator is already running" errors in routing's log after each risk restart.
+    Half-closing an ended call hands that task the end of the queue, so it returns by itself."""
+    if call.cancel():
+        return
+    # The call has ended: half-closing sends nothing (grpc checks), it only ends the request side.
+    with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+        await call.done_writing()
 
 
 def _cut_reason(exc: Exception, seq: int) -> str:
