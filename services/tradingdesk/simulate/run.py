@@ -210,7 +210,14 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         load = [
             UnaryClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
             SessionClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
-            Probe(routing, factory, log=log, clock=clock, speed=config.speed, timeout_s=config.probe_timeout_s).run(),
+            Probe(
+                routing,
+                OrderFactory(prices, account=plan.account, run_id=run_id),
+                log=log,
+                clock=clock,
+                speed=config.speed,
+                timeout_s=config.probe_timeout_s,
+            ).run(),
         ]
         injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now, database=database)
         watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
