@@ -359,3 +359,52 @@ def test_a_joined_stream_may_start_with_a_heartbeat() -> None:
     arb.heartbeat("A", 300, 0)  # the line skipped 1..300 and waits for 301
     assert arb.accept(msg("A", 301), 0)
     assert (arb.next_seq, arb.gaps, arb.missing) == (302, 0, 0)
+
+
+class CountingSource(SyntheticSource):
+    """A synthetic session that counts its passes from the start and its resumes."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.from_start = 0
+        self.resumed: list[int] = []
+
+    def __call__(self):
+        self.from_start += 1
+        return super().__call__()
+
+    def resume(self, from_ns: int):
+        self.resumed.append(from_ns)
+        return super().resume(from_ns)
+
+
+async def test_a_line_reopened_mid_session_resumes_near_its_schedule_instead_of_generating_from_the_start() -> None:
+    """A line taken out of service and back (a simulated line loss): it carries on from the number the feed has,
+    with the whole replay's numbers and vendor times, but resumed a few seconds before its schedule's position
+    rather than generating the session from the open and skipping it on the feeds process's loop."""
+    source = CountingSource((AAPL, MSFT), seed=3, session_seconds=600)
+    whole = [(seq, offset, e) for seq, _, offset, e in numbered(source, loop=False, period_ns=0)]
+    source.from_start = 0
+    position = 300 * SEC  # the feed's schedule is 300 s into the session (3 s ago at 100x)
+    from_seq = next(seq for seq, offset, _ in whole if offset >= position - SEC)  # the partner is 1 s behind
+    started = asyncio.get_running_loop().time()
+    line = ReplayLine("A", source, start_ns=START, speed=100, origin=started - 3.0, from_seq=from_seq)
+    out = await collect(line, limit=200)
+    expected = [(seq, START + offset, e) for seq, offset, e in whole if seq >= from_seq][:200]
+    assert [(m.seq, m.vendor_ts_ns, m.event) for m in out] == expected
+    assert source.from_start == 0 and len(source.resumed) == 1
+    assert 294 * SEC <= source.resumed[0] <= 296 * SEC  # REOPEN_MARGIN_NS (5 s) before the schedule
+
+
+async def test_a_reopened_line_whose_partner_is_far_behind_reads_its_pass_from_the_start() -> None:
+    """Resuming past the number the feed has would lose what lies between: the line reads from the start."""
+    source = CountingSource((AAPL, MSFT), seed=3, session_seconds=600)
+    whole = [(seq, offset, e) for seq, _, offset, e in numbered(source, loop=False, period_ns=0)]
+    source.from_start = 0
+    from_seq = next(seq for seq, offset, _ in whole if offset >= 100 * SEC)  # 200 s behind the schedule
+    started = asyncio.get_running_loop().time()
+    line = ReplayLine("A", source, start_ns=START, speed=100, origin=started - 3.0, from_seq=from_seq)
+    out = await collect(line, limit=50)
+    expected = [(seq, START + offset, e) for seq, offset, e in whole if seq >= from_seq][:50]
+    assert [(m.seq, m.vendor_ts_ns, m.event) for m in out] == expected
+    assert source.from_start == 1 and len(source.resumed) == 1
