@@ -408,3 +408,20 @@ async def test_a_reopened_line_whose_partner_is_far_behind_reads_its_pass_from_t
     expected = [(seq, START + offset, e) for seq, offset, e in whole if seq >= from_seq][:50]
     assert [(m.seq, m.vendor_ts_ns, m.event) for m in out] == expected
     assert source.from_start == 1 and len(source.resumed) == 1
+
+
+async def test_a_line_reopened_in_a_feeds_process_that_joined_late_resumes_near_its_schedule_too() -> None:
+    """The feeds process joined the replay 100 s in (``skip_before_ns``); a line of it reopened when the schedule
+    is 300 s in resumes near 300 s, not at the join point with 200 s of session to skip on the loop."""
+    source = CountingSource((AAPL, MSFT), seed=3, session_seconds=600)
+    whole = [(seq, offset, e) for seq, _, offset, e in numbered(source, loop=False, period_ns=0)]
+    source.from_start = 0
+    from_seq = next(seq for seq, offset, _ in whole if offset >= 299 * SEC)
+    started = asyncio.get_running_loop().time()
+    line = ReplayLine(
+        "A", source, start_ns=START, speed=100, origin=started - 3.0, from_seq=from_seq, skip_before_ns=100 * SEC
+    )
+    out = await collect(line, limit=100)
+    expected = [(seq, START + offset, e) for seq, offset, e in whole if seq >= from_seq][:100]
+    assert [(m.seq, m.vendor_ts_ns, m.event) for m in out] == expected
+    assert source.from_start == 0 and len(source.resumed) == 1 and source.resumed[0] > 290 * SEC

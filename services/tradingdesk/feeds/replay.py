@@ -148,12 +148,13 @@ class ReplayLine:
         burst = 0
         try:
             resumable = getattr(self._source, "resume", None)
-            resume = resumable if skip_before_ns > 0 else None
-            # Walking to the join point takes a second or more of a busy day: off the loop, so that the other
-            # lines (and the gRPC server) go on meanwhile.
-            first = await asyncio.to_thread(resume, skip_before_ns) if resume is not None else None
-            if first is None and resumable is not None and from_seq > 1 and speed:
+            first = None
+            if resumable is not None and from_seq > 1 and speed:  # reopened: near its schedule, if that is right
                 first = await self._reopened(resumable, elapsed_ns=int((now() - t0) * speed * NS))
+            if first is None and resumable is not None and skip_before_ns > 0:
+                # Walking to the join point takes a second or more of a busy day: off the loop, so that the other
+                # lines (and the gRPC server) go on meanwhile.
+                first = await asyncio.to_thread(resumable, skip_before_ns)
             passes = numbered(self._source, loop=self.loop, period_ns=self.period_ns, first=first)
             for seq, n, offset, event in passes:
                 self.passes = n
@@ -193,7 +194,9 @@ class ReplayLine:
         hour that took seconds of the feeds process's loop (2.5-6.7 s in a simulated day at 100x), in which the
         line that stayed up was late with everything and the desk's references went stale. None when resuming
         would not be right: outside the first pass of a looping replay, or past ``from_seq`` (the partner line
-        is further behind than the margin), where the line reads its pass from the start as before."""
+        is further behind than the margin), where the line reads its pass from the start (or from where its
+        feeds process joined the replay) as before. A feeds process restarted mid-day reopens its lines here too:
+        from its join point, a line reopened an hour later skipped an hour of session on the loop."""
         from_ns = elapsed_ns - REOPEN_MARGIN_NS
         if from_ns <= 0 or (self.period_ns and from_ns >= self.period_ns):
             return None
