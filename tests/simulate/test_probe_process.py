@@ -17,7 +17,8 @@ import grpc
 import pytest
 
 from tests.desk_runner import free_ports, wait_for, wait_until, write_desk
-from tradingdesk.simulate.clients import ClientLog
+from tradingdesk.core.clock import NS_PER_SECOND, ManualClock
+from tradingdesk.simulate.clients import ClientLog, Probe
 from tradingdesk.simulate.probe_process import ProbeConfig, ProbeProcess, ProbeProcessDied
 from tradingdesk.spec.domain import instruments_of
 from tradingdesk.spec.load import load_desk
@@ -170,3 +171,12 @@ def test_the_probe_process_dies_with_the_simulation(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+@pytest.mark.parametrize(("market_s", "wall_ms"), [(10.0, 5.0), (10.2, 3.0), (10.5, 0.0), (10.9, 6.0)])
+def test_the_metronome_starts_in_the_middle_of_a_market_second(market_s: float, wall_ms: float) -> None:
+    """At 100x a market second is 10 ms of wall time: from the open (a second's boundary) it waits 5 ms, so that a
+    probe a few ms late or early is still counted in its own second."""
+    clock = ManualClock(int(market_s * NS_PER_SECOND))
+    probe = Probe("127.0.0.1:9", None, record=print, clock=clock, speed=100, timeout_s=1.0)
+    assert probe._to_mid_second_s() == pytest.approx(wall_ms / 1000)
