@@ -238,32 +238,30 @@ async def _probe(config: ProbeConfig) -> None:
     deadline = time.monotonic() + config.prices_timeout_s
     while len(prices.bids) < len(instruments) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    record = RecordFile(Path(config.records))
+    probe = Probe(  # made now: at ``go`` only its thread starts (the clock loads the exchange calendar)
+        config.routing,
+        OrderFactory(prices, account=config.account, run_id=config.run_id),
+        record=record,
+        clock=desk_clock(desk, {REPLAY_ORIGIN_ENV: str(config.origin_ns)}),
+        speed=config.speed,
+        timeout_s=config.timeout_s,
+    )
     print(READY, flush=True)
     sys.stdout = sys.stderr  # stdout carries only ``ready``
     try:
         if await stdin.get() != GO:
             return  # end of file: the run ended before its session started
-        record = RecordFile(Path(config.records))
-        try:
-            probe = Probe(
-                config.routing,
-                OrderFactory(prices, account=config.account, run_id=config.run_id),
-                record=record,
-                clock=desk_clock(desk, {REPLAY_ORIGIN_ENV: str(config.origin_ns)}),
-                speed=config.speed,
-                timeout_s=config.timeout_s,
-            )
-            probing = asyncio.create_task(probe.run())
-            over = asyncio.create_task(stdin.get())  # end of file: the run is over
-            await asyncio.wait({probing, over}, return_when=asyncio.FIRST_COMPLETED)
-            probing.cancel()
-            await asyncio.gather(probing, return_exceptions=True)
-            if not over.done():
-                over.cancel()
-                probing.result()  # the metronome failed: raise what stopped it
-        finally:
-            record.close()
+        probing = asyncio.create_task(probe.run())
+        over = asyncio.create_task(stdin.get())  # end of file: the run is over
+        await asyncio.wait({probing, over}, return_when=asyncio.FIRST_COMPLETED)
+        probing.cancel()
+        await asyncio.gather(probing, return_exceptions=True)
+        if not over.done():
+            over.cancel()
+            probing.result()  # the metronome failed: raise what stopped it
     finally:
+        record.close()
         refresher.cancel()
         await asyncio.gather(refresher, return_exceptions=True)
 
