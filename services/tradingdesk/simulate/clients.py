@@ -451,9 +451,9 @@ class Probe:
     def _to_mid_second_s(self) -> float:
         """Wall seconds until the middle of a market second: each probe then goes out half a market second from
         the seconds it could be counted in by mistake. Started at the session's open (a market second's
-        boundary), a metronome on time within a millisecond of wall time (0.1 market second at 100x) put one
-        probe in the second before and none in the next about as often as not: 299 seconds counted ``NO_PROBE``
-        in a 1,800 s run at 100x whose probes were never more than 1.5 market seconds apart."""
+        boundary), a probe a millisecond of wall time early (0.1 market second at 100x) fell in the second
+        before: a 1,800 s run at 100x counted 299 seconds ``NO_PROBE`` (291 with two probes) although its probes
+        were never more than 1.5 market seconds apart."""
         into_second_ns = self.clock.now_ns() % NS_PER_SECOND
         return (NS_PER_SECOND // 2 - into_second_ns) % NS_PER_SECOND / NS_PER_SECOND * self.interval_s
 
