@@ -15,8 +15,9 @@ from tradingdesk.simulate.verdict import (
     JOURNAL_REFUSAL,
     Unanswered,
     ack_bound_ns,
-    availability,
+    acked_seconds,
     database_outage_figures,
+    measured_seconds,
 )
 from tradingdesk.spec import parse_desk
 
@@ -124,9 +125,11 @@ def test_availability_counts_regular_session_seconds_with_an_acknowledged_probe(
     )
     probes = [{"market_ns": open_ns + s * NS_PER_SECOND + 5, "acked": s not in (3, 4)} for s in range(12)]
     # the window runs past the close: seconds 10 and 11 are not market hours and are not counted
-    assert availability(probes, calendar, start_ns=open_ns, end_ns=open_ns + 12 * NS_PER_SECOND) == (8, 10)
+    measured = measured_seconds(calendar, start_ns=open_ns, end_ns=open_ns + 12 * NS_PER_SECOND)
+    assert (len(measured & acked_seconds(probes)), len(measured)) == (8, 10)
     # a second without any probe counts as unavailable
-    assert availability(probes[:5], calendar, start_ns=open_ns, end_ns=open_ns + 10 * NS_PER_SECOND) == (3, 10)
+    measured = measured_seconds(calendar, start_ns=open_ns, end_ns=open_ns + 10 * NS_PER_SECOND)
+    assert (len(measured & acked_seconds(probes[:5])), len(measured)) == (3, 10)
 
 
 def test_the_days_schedule_fits_the_example_desk() -> None:
