@@ -8,9 +8,9 @@
       - {at: "04:00:00", kind: database_down, for: 30}
       - {at: "04:00:00", kind: clock_skew, service: routing, offset_ms: -2500, for: 120}
 
-``at`` is the offset from the start of the simulated session in market time (seconds, or ``HH:MM:SS``);
-``for`` a duration in market seconds. Every problem (an unknown kind, a time outside the session, a service,
-feed or line the desk does not have) is refused with its place in the file before the desk starts.
+``at`` is the offset from the start of the run (the open, or ``simulate --start``) in market time (seconds, or
+``HH:MM:SS``); ``for`` a duration in market seconds. Every problem (an unknown kind, a time outside the session, a
+service, feed or line the desk does not have) is refused with its place in the file before the desk starts.
 """
 
 from __future__ import annotations
@@ -66,6 +66,17 @@ class Fault:
         if self.kind == "clock_skew":
             return f"{self.service} clock {self.offset_ms:+d} ms off for {self.duration_s}s"
         return f"burst at {self.factor}x the order rate for {self.duration_s}s"
+
+
+def session_offset_s(text: str) -> int:
+    """Market seconds from a command line's ``SECONDS`` or ``HH:MM:SS`` (``tradingdesk simulate --start``), read as a
+    schedule's ``at``; ``ValueError`` names what is wrong."""
+    problems: list[str] = []
+    value: Any = int(text) if text.strip().isdigit() else text
+    seconds = _seconds(value, "the time", problems)
+    if seconds is None:
+        raise ValueError(problems[0])
+    return seconds
 
 
 def _seconds(value: Any, where: str, problems: list[str]) -> int | None:
