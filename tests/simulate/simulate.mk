@@ -17,5 +17,5 @@ SIM_SPEED ?= 100
 simulate-day: venv
 	rm -rf $(SIM_DAY_OUT)
 	$(BIN)/tradingdesk simulate -f $(DESK) --out $(SIM_DAY_OUT) --speed $(SIM_SPEED) --rate $(SIM_RATE) \
-		--faults $(SIM_DAY_FAULTS); status=$$?; \
+		--faults $(SIM_DAY_FAULTS) --routing-replicas 2; status=$$?; \
 	$(BIN)/python -m bench.simulate_day $(SIM_DAY_OUT) && exit $$status

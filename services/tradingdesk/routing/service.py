@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 
 import grpc
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock
@@ -69,6 +70,8 @@ refused until a commit succeeds, so the desk trades again at most this long afte
 BACKGROUND_COMMIT_DELAY_S = 0.002
 GATE_PICTURE = "the risk service's first picture of limits and trading states"
 FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
+STANDBY_RETRY_S = 0.5
+"""How long a standby waits before it tries the database again while it is down (a standby must outlive it)."""
 SWITCHES_REMEMBERED = 10_000
 
 
@@ -272,9 +275,17 @@ class RoutingService:
         follower = asyncio.create_task(self._follow(), name="routing-follow")
         waited_at = self.clock.now_ns()
         try:
-            await asyncio.to_thread(self.journal.take_over, self._stopping)
-        except JournalStandby:
-            return  # stopping
+            while True:
+                try:
+                    await asyncio.to_thread(self.journal.take_over, self._stopping)
+                    break
+                except JournalStandby:
+                    return  # stopping
+                except SQLAlchemyError as exc:  # the database is down: wait for it, still the standby
+                    log.warning(
+                        "routing: standby cannot reach the journal's writer lock (%s); retrying", exc.__class__.__name__
+                    )
+                    await asyncio.sleep(STANDBY_RETRY_S)
         finally:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
@@ -286,7 +297,10 @@ class RoutingService:
 
     async def _follow(self) -> None:
         while True:
-            self._apply(await asyncio.to_thread(self._committed_since_applied))
+            try:
+                self._apply(await asyncio.to_thread(self._committed_since_applied))
+            except SQLAlchemyError:  # the database is down: follow on once it is back (``_lead`` catches up anyway)
+                await asyncio.sleep(STANDBY_RETRY_S)
             await asyncio.sleep(FOLLOW_INTERVAL_S)
 
     async def _lead(self) -> None:
