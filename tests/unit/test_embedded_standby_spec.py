@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.desk_runner import write_desk
+from tradingdesk.cli.main import main
 from tradingdesk.runtime.embedded import EmbeddedDesk, standbys_of
 from tradingdesk.simulate.run import SimulationConfig, SimulationError, prepare
 from tradingdesk.spec.load import load_desk
@@ -29,6 +30,17 @@ def test_a_routing_standby_runs_on_postgresql_only(tmp_path: Path) -> None:
     assert "on SQLite set it to 1" in str(refused.value)
     with pytest.raises(ValueError, match="needs PostgreSQL"):
         EmbeddedDesk(desk, tmp_path / "desk.yaml", env={"TD_DSN": ""})
+
+
+def test_tradingdesk_up_refuses_a_routing_standby_on_sqlite_before_it_starts_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TD_DSN", raising=False)
+    monkeypatch.delenv("TD_DSN_FILE", raising=False)
+    spec = write_desk(tmp_path, two_routers)
+    assert main(["up", "-f", str(spec), "--log-dir", str(tmp_path / "logs")]) == 2
+    assert "error: spec.services.routing.replicas: 2: a routing standby" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()  # no process was started
 
 
 def test_one_routing_process_needs_no_postgresql(tmp_path: Path) -> None:
