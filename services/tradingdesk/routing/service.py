@@ -5,7 +5,10 @@ lock (``storage/fence.py``: PostgreSQL refuses any other writer). A standby repl
 follows what the active one commits, keeps its venue books and gate references warm from market data and its
 gate current from the risk service, and refuses order calls (UNAVAILABLE, OrderService NOT_SERVING: not ready,
 so not behind the Kubernetes Service). The moment the active replica's database session ends, the standby gets
-the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves.
+the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves. In the
+embedded desk, where the two share a host and an address, a standby listens on routing's address only from then
+on (``runtime/service.py``, ``own_address``). A standby outlives a database outage: it waits for the database, still
+standing by.
 """
 
 from __future__ import annotations
