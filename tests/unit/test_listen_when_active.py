@@ -107,3 +107,13 @@ async def test_an_own_address_must_be_a_unix_socket(addresses) -> None:
     (other,) = free_ports(1)
     with pytest.raises(ValueError, match="must be a unix socket"):
         await start_service(Replica(), public, own_address=f"127.0.0.1:{other}")
+
+
+async def test_a_standby_that_never_took_over_stops_cleanly(addresses) -> None:
+    public, own = addresses
+    replica = Replica()
+    running = await start_service(replica, public, own_address=own)
+    assert await status(own) == SERVING
+    await running.stop()
+    assert replica.stopped and running.listening is not None and running.listening.cancelled()
+    assert await status(own) is None and await status(public) is None
