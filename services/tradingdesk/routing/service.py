@@ -74,7 +74,13 @@ BACKGROUND_COMMIT_DELAY_S = 0.002
 GATE_PICTURE = "the risk service's first picture of limits and trading states"
 FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
 STANDBY_RETRY_S = 0.5
-"""How long a standby waits before it tries the database again while it is down (a standby must outlive it)."""
+"""How long a standby waits before it reads the journal again while the database is down (it must outlive it)."""
+TAKEOVER_AFTER_OUTAGE_S = 2 * JOURNAL_RETRY_MAX_S
+"""How long a standby that lost the database waits, once it answers again, before it queues for the writer lock
+again. A database outage cuts the active replica's session too, and its lock with it; the active one takes the lock
+back within ``JOURNAL_RETRY_MAX_S`` of the database's return (at its next write), so it keeps the journal and a
+database blip costs no takeover. A standby that queued at once could win the lock and fence the live active
+replica off. One whose active replica died meanwhile takes over this much later."""
 SWITCHES_REMEMBERED = 10_000
 
 
@@ -285,10 +291,10 @@ class RoutingService:
                 except JournalStandby:
                     return  # stopping
                 except SQLAlchemyError as exc:  # the database is down: wait for it, still the standby
-                    log.warning(
-                        "routing: standby cannot reach the journal's writer lock (%s); retrying", exc.__class__.__name__
-                    )
-                    await asyncio.sleep(STANDBY_RETRY_S)
+                    log.warning("routing: standby lost the database (%s); waiting for it", exc.__class__.__name__)
+                    await self._database_back()
+                    # the active replica's session was cut too: it takes its lock back at its next write
+                    await asyncio.sleep(TAKEOVER_AFTER_OUTAGE_S)
         finally:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
@@ -297,6 +303,19 @@ class RoutingService:
             (self.clock.now_ns() - waited_at) / 1e9,
         )
         await self._lead()
+
+    def _ping_database(self) -> None:
+        with self.db.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    async def _database_back(self) -> None:
+        """Return once the database answers again (polled every ``STANDBY_RETRY_S``), or this replica stops."""
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(self._ping_database)
+                return
+            except SQLAlchemyError:
+                await asyncio.sleep(STANDBY_RETRY_S)
 
     async def _follow(self) -> None:
         while True:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -93,10 +94,12 @@ class RunningService:
     async def _listen_retrying(self, on_listening: Callable[[], None] | None) -> None:
         started, warned = time.monotonic(), 0.0
         while True:
-            try:
-                port = self.security.bind(self.server, self.address)
-            except RuntimeError:  # grpcio raises where it used to return 0
-                port = 0
+            port = 0
+            if address_free(self.address):  # asked first: a failed bind is an error line of grpc's on every try
+                try:
+                    port = self.security.bind(self.server, self.address)
+                except RuntimeError:  # grpcio raises where it used to return 0
+                    port = 0
             if port:
                 break
             waited = time.monotonic() - started
@@ -185,6 +188,20 @@ async def start_service(
     if standby is not None:
         running.listening = asyncio.create_task(running.listen_when_active(standby, on_listening))
     return running
+
+
+def address_free(address: str) -> bool:
+    """Whether nothing listens on ``address`` (host:port) now: a bind with SO_REUSEADDR, as grpc's, succeeds."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
 
 
 async def serve_own_health(servicer: health.aio.HealthServicer, address: str) -> grpc.aio.Server:
