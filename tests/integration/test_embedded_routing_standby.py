@@ -20,7 +20,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.desk_runner import RunningDesk, wait_for, write_desk
 from tests.integration.test_kill_switch import bids, resting
 from tradingdesk.runtime.supervisor import STATUS_FILE, Supervisor
+from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.storage.db import make_engine
+from tradingdesk.storage.fence import WRITER_LOCK_CLASS
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(400)]
@@ -143,3 +145,59 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
     assert seqs == list(range(1, len(seqs) + 1))  # three writers in turn: no gap, no seq given twice
     ids = {after[r.client_order_id].order_id for r in orders[:22]}
     assert sorted(r[0] for r in created if r[0] in ids) == sorted(ids)  # every order journaled once
+
+
+def queued_behind_holder(engine) -> bool:
+    """Whether one session holds a writer lock (``storage/fence.py``) and another waits for it."""
+    with engine.connect() as conn:
+        granted = {
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT granted FROM pg_locks WHERE locktype = 'advisory' AND classid = %(c)s::int4::oid",
+                {"c": WRITER_LOCK_CLASS},
+            )
+        }
+    return granted == {True, False}
+
+
+async def test_a_database_outage_is_no_takeover(tmp_path: Path) -> None:
+    """The outage cuts both routing processes' sessions, and with them the writer lock: the standby outlives it (it
+    used to end its wait for the lock with the database's error, and never took over again) and queues for the lock
+    again behind the active process, which took it back at its next write and trades on. With orders flowing the
+    active process writes at once; the standby's grace after the outage (``TAKEOVER_AFTER_OUTAGE_S``) is for an
+    active process in its write backoff, which this test does not pin down."""
+    database = SimulationDatabase().start()  # a cluster of the test's own: it is crashed under the desk
+    (tmp_path / "desk").mkdir()
+    desk = await RunningDesk(write_desk(tmp_path / "desk", two_routers), {"TD_DSN": database.dsn}).start()
+    assert desk.embedded is not None
+    supervision = asyncio.create_task(Supervisor(desk.embedded, report=[].append).run())
+    try:
+        active, standby = desk.embedded.children["routing"], desk.embedded.standbys["routing"]
+        prices = await wait_for(lambda: bids(desk), timeout=60, what="prices and routing's gate")
+        orders = iter(resting(prices, 400, f"db-{uuid.uuid4().hex[:6]}"))
+        assert await wait_for(lambda: submit(desk, next(orders)), timeout=30)
+        await asyncio.to_thread(database.down)
+        await asyncio.to_thread(database.up)
+
+        async def acknowledged() -> orders_pb2.OrderAck | None:
+            try:
+                return await submit(desk, next(orders))
+            except AssertionError:  # refused while the journal cannot write (FAILED_PRECONDITION or the like)
+                return None
+
+        await wait_for(acknowledged, timeout=60, interval=0.1, what="an order acknowledged after the outage")
+        engine = make_engine(database.dsn)
+        try:  # the standby queues for the writer lock again, behind the active process that holds it
+            queued = lambda: asyncio.to_thread(queued_behind_holder, engine)  # noqa: E731
+            await wait_for(queued, timeout=60, what="the standby queued behind the active process")
+        finally:
+            engine.dispose()
+        assert await wait_for(acknowledged, timeout=30, interval=0.1)
+        assert active.process.returncode is None and standby.process.returncode is None
+        assert desk.embedded.children["routing"] is active and routing_status(desk)["restarts"] == 0
+        assert await own_status(standby.own_address, ORDER_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        supervision.cancel()
+        await asyncio.gather(supervision, return_exceptions=True)
+        await desk.stop()
+        database.destroy()
