@@ -2,7 +2,8 @@
 # schedule; its figures go to bench/results.json (sim_day_*). Not part of `make test` (the short run is).
 # Include from the main Makefile:   include tests/simulate/simulate.mk
 #
-#   make simulate-day                       the day, record and report in $(SIM_DAY_OUT)
+#   make simulate-day                       the day, record and report in $(SIM_DAY_OUT); routing with a hot standby
+#                                           (--routing-replicas 2: the day's database_down runs it on PostgreSQL)
 #   make simulate-day SIM_RATE=400          another strategy order rate (orders/s, wall time)
 #   make simulate-day SIM_SPEED=20          another replay speed (1 to 100; 20x takes about 20 minutes)
 
@@ -17,5 +18,5 @@ SIM_SPEED ?= 100
 simulate-day: venv
 	rm -rf $(SIM_DAY_OUT)
 	$(BIN)/tradingdesk simulate -f $(DESK) --out $(SIM_DAY_OUT) --speed $(SIM_SPEED) --rate $(SIM_RATE) \
-		--faults $(SIM_DAY_FAULTS); status=$$?; \
+		--faults $(SIM_DAY_FAULTS) --routing-replicas 2; status=$$?; \
 	$(BIN)/python -m bench.simulate_day $(SIM_DAY_OUT) && exit $$status

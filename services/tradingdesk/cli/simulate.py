@@ -29,6 +29,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         min_availability=args.min_availability,
         probe_timeout_s=args.probe_timeout,
         warmup_s=args.warmup,
+        routing_replicas=args.routing_replicas,
     )
     try:
         plan = prepare(config)
@@ -72,5 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--probe-timeout", type=float, default=1.0, help="wall seconds a probe may wait for its ack")
     p.add_argument("--warmup", type=float, default=30.0, help="wall seconds allowed for the desk to start")
+    p.add_argument(
+        "--routing-replicas",
+        type=int,
+        choices=(1, 2),
+        help="routing processes of the run's desk (default: the desk file's spec.services.routing.replicas); 2 runs "
+        "a hot standby, which needs a database_down fault in --faults (the run is on PostgreSQL then)",
+    )
     p.add_argument("--json", action="store_true", help="also print the verdict as JSON")
     p.set_defaults(func=cmd_simulate)

@@ -74,6 +74,9 @@ class SimulationConfig:
     min_availability: float = 0.9999
     probe_timeout_s: float = 1.0
     warmup_s: float = 30.0
+    routing_replicas: int | None = None
+    """``spec.services.routing.replicas`` of the run's desk (default: the desk file's); 2 runs a hot standby of
+    routing, which needs the run on PostgreSQL (a ``database_down`` fault in the schedule)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,15 @@ def prepare(config: SimulationConfig) -> Plan:
         replay["speed"] = str(config.speed)
         replay["sessionSeconds"] = session_s
     spec.setdefault("conduct", {}).setdefault("clock", {})["replayStart"] = day.isoformat()
+    if config.routing_replicas is not None:
+        spec.setdefault("services", {}).setdefault("routing", {})["replicas"] = config.routing_replicas
+    routing_replicas = spec.get("services", {}).get("routing", {}).get("replicas", 1)
+    if routing_replicas >= 2 and not any(f.kind == "database_down" for f in faults):
+        raise SimulationError(
+            f"spec.services.routing.replicas: {routing_replicas}: a routing standby needs the simulation on "
+            "PostgreSQL, which it runs only for a schedule with a database_down fault (its writer lock is the "
+            "standby's fence; on SQLite, run with --routing-replicas 1)"
+        )
     spec["storage"] = {**spec.get("storage", {}), "dataDir": str(config.out_dir / "var")}
     spec["storage"].pop("postgres", None)
     spec.setdefault("compliance", {})["auditBucket"] = {

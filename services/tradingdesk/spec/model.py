@@ -539,7 +539,8 @@ class ResourcesSpec(Model):
 
 class ServiceSpec(Model):
     replicas: int = Field(default=1, ge=0, le=16)
-    """Pods running this service."""
+    """Pods running this service. The embedded runtime runs one process of each service, and for routing with 2 or
+    more a hot standby beside it (PostgreSQL only)."""
     port: int = Field(default=0, ge=0, le=65_535)
     """gRPC port; 0 takes the service's default (50051-50055)."""
     host: str = "127.0.0.1"
