@@ -23,6 +23,10 @@ How it works:
   commits are really durable, which the storage tests rely on.
 - ``crash()`` stops the server with ``-m immediate`` (no shutdown checkpoint: on restart it runs crash
   recovery from the WAL), ``restart()`` starts it again on the same port.
+- ``refuse_connections(dbname)`` keeps the server running but takes one database away from its clients at once:
+  new sessions are refused (``ALLOW_CONNECTIONS false``, superusers included) and every session on it is ended
+  (``pg_terminate_backend``); ``allow_connections(dbname)`` lets sessions in again. Both run from a superuser
+  session on the ``postgres`` database, which stays usable throughout.
 
 Run ``python -m tradingdesk.runtime.local_postgres`` to get a server for manual poking (Ctrl-C stops it).
 """
@@ -46,6 +50,11 @@ from typing import Any
 
 SUPERUSER = "desk"
 DEFAULT_DB = "tradingdesk"
+TERMINATE_WAIT_MS = 5000
+"""How long ``pg_terminate_backend`` waits for each session it ends to be gone."""
+TERMINATE_PASSES = 20
+"""Passes of ``refuse_connections`` that may still find a session: one that was past the database's
+``datallowconn`` check when it changed shows up in ``pg_stat_activity`` a moment later, and the next pass ends it."""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -323,6 +332,44 @@ class PostgresServer:
 
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.dsn_for(name)
+
+    def refuse_connections(self, dbname: str) -> int:
+        """Refuse new sessions of ``dbname`` and end every session on it, the server left running; returns how many
+        sessions were ended. The clients see what a lost server looks like: the session cut ("terminating
+        connection due to administrator command"), then each new one refused ("database ... is not currently
+        accepting connections"), while their committed transactions stay as they are. ``PostgresUnavailable``
+        when the server cannot be asked."""
+        import psycopg
+        from psycopg import sql
+
+        ended = 0
+        try:
+            with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(dbname)))
+                for _ in range(TERMINATE_PASSES):
+                    found = conn.execute(
+                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, %s)), count(*) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                        (TERMINATE_WAIT_MS, dbname),
+                    ).fetchone()
+                    assert found is not None
+                    ended += found[0]
+                    if not found[1]:
+                        return ended
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"refusing the sessions of {dbname} failed: {exc}") from exc
+        raise PostgresUnavailable(f"sessions of {dbname} were still there after {TERMINATE_PASSES} passes")
+
+    def allow_connections(self, dbname: str) -> None:
+        """Let sessions of ``dbname`` in again after ``refuse_connections``; ``PostgresUnavailable`` when the server
+        cannot be asked."""
+        import psycopg
+        from psycopg import sql
+
+        try:
+            self._admin(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(dbname)))
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"allowing the sessions of {dbname} failed: {exc}") from exc
 
     def drop_database(self, name: str) -> None:
         from psycopg import sql
