@@ -50,11 +50,9 @@ from typing import Any
 
 SUPERUSER = "desk"
 DEFAULT_DB = "tradingdesk"
-TERMINATE_WAIT_MS = 5000
-"""How long ``pg_terminate_backend`` waits for each session it ends to be gone."""
-TERMINATE_PASSES = 20
-"""Passes of ``refuse_connections`` that may still find a session: one that was past the database's
-``datallowconn`` check when it changed shows up in ``pg_stat_activity`` a moment later, and the next pass ends it."""
+TERMINATE_WAIT_S = 10.0
+"""How long ``refuse_connections`` waits for the sessions it ended to be gone."""
+TERMINATE_POLL_S = 0.005
 
 
 class PostgresUnavailable(RuntimeError):
@@ -342,23 +340,26 @@ class PostgresServer:
         import psycopg
         from psycopg import sql
 
-        ended = 0
+        ended: set[int] = set()
         try:
             with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
                 conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(dbname)))
-                for _ in range(TERMINATE_PASSES):
-                    found = conn.execute(
-                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, %s)), count(*) FROM pg_stat_activity"
-                        " WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-                        (TERMINATE_WAIT_MS, dbname),
-                    ).fetchone()
-                    assert found is not None
-                    ended += found[0]
-                    if not found[1]:
-                        return ended
+                deadline = time.monotonic() + TERMINATE_WAIT_S
+                # Every session is signalled at once, then again each pass until none is left: one that was past
+                # the ``datallowconn`` check when it changed shows up in pg_stat_activity a moment later.
+                while left := conn.execute(
+                    "WITH desk AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend')"
+                    " SELECT pid FROM desk WHERE pg_terminate_backend(pid)",
+                    (dbname,),
+                ).fetchall():
+                    ended.update(pid for (pid,) in left)
+                    if time.monotonic() > deadline:
+                        raise PostgresUnavailable(f"sessions of {dbname} were still there after {TERMINATE_WAIT_S}s")
+                    time.sleep(TERMINATE_POLL_S)
         except psycopg.Error as exc:
             raise PostgresUnavailable(f"refusing the sessions of {dbname} failed: {exc}") from exc
-        raise PostgresUnavailable(f"sessions of {dbname} were still there after {TERMINATE_PASSES} passes")
+        return len(ended)
 
     def allow_connections(self, dbname: str) -> None:
         """Let sessions of ``dbname`` in again after ``refuse_connections``; ``PostgresUnavailable`` when the server
