@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,25 +139,39 @@ class Injector:
         await self._set_line(fault, enabled=True)
 
     async def _database_down(self, fault: Fault) -> None:
-        """Take the database away, and give it back ``for`` market seconds after it began to go: the outage lasts
-        what the schedule says plus what ``up`` takes (milliseconds when the server refuses sessions, its restart
-        after a crash). The records say when each step began and when it was done: "database down" is stamped
-        when it began (the desk may alert before ``down`` returns), with ``done_market_ns``; "database up" when the
-        desk's sessions were let in again, with ``began_market_ns``."""
+        """The outage runs in a thread of its own (``_database_outage``): the event loop of a loaded simulation
+        wakes up late, by tenths of a second of wall time, tens of market seconds at 100x, which would lengthen
+        the outage. Cancelled (the run ends), it gives the database back before it returns: the verdict reads it."""
         assert self.database is not None, "a database_down fault needs the simulation's own database"
+        cut_short = threading.Event()
+        outage = asyncio.ensure_future(asyncio.to_thread(self._database_outage, fault, cut_short))
+        try:
+            await asyncio.shield(outage)
+        except asyncio.CancelledError:
+            cut_short.set()
+            await outage
+            raise
+
+    def _database_outage(self, fault: Fault, cut_short: threading.Event) -> None:
+        """Take the database away, and give it back ``for`` market seconds after it began to go (or once
+        ``cut_short`` is set): the outage lasts what the schedule says plus what ``up`` takes (milliseconds when
+        the server refuses sessions, its restart after a crash). The records say when each step began and when it
+        was done: "database down" is stamped when it began (the desk may alert before ``down`` returns), with
+        ``done_market_ns``; "database up" when the desk's sessions were let in again, with ``began_market_ns``."""
+        assert self.database is not None
         began, going = self.market_now(), time.monotonic()
         try:
-            await asyncio.to_thread(self.database.down, how=fault.how)
+            self.database.down(how=fault.how)
         except SimulationDatabaseError as exc:
             self._log(fault, f"failed: {exc}")
             raise
         self._log(fault, "database down", market_ns=began, how=fault.how, done_market_ns=self.market_now())
         try:
-            await asyncio.sleep(max(0.0, going + self._wall_s(fault.duration_s) - time.monotonic()))
+            cut_short.wait(max(0.0, going + self._wall_s(fault.duration_s) - time.monotonic()))
         finally:
             coming = self.market_now()
             try:
-                await asyncio.to_thread(self.database.up)
+                self.database.up()
                 self._log(fault, "database up", how=fault.how, began_market_ns=coming)
             except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
                 self._log(fault, f"failed: {exc}")
