@@ -28,6 +28,8 @@ simulated yet: the desk would only notice it after libpq's keepalive and ``tcp_u
 
 from __future__ import annotations
 
+from typing import Any
+
 from tradingdesk.runtime.local_postgres import PostgresServer, PostgresUnavailable, find_postgres
 
 PG_CTL_ATTEMPTS = 3
@@ -47,6 +49,8 @@ class SimulationDatabase:
         self._server: PostgresServer | None = None
         self._down_how = ""
         """How the database was taken down ("" while it is up): what ``up`` undoes."""
+        self._control: Any = None
+        """The simulation's own superuser session on ``postgres``, kept open: ``down`` and ``up`` need no new one."""
 
     @property
     def dsn(self) -> str:
@@ -62,6 +66,7 @@ class SimulationDatabase:
         try:
             self._server = PostgresServer(find_postgres(auto_install=False))
             self._server.start()
+            self._control_session()
         except PostgresUnavailable as exc:
             self.destroy()
             raise SimulationDatabaseError(
@@ -75,11 +80,13 @@ class SimulationDatabase:
             raise ValueError(f"how={how!r}: one of {', '.join(DOWN_HOWS)}")
         server = self._server_or_fail()
         if how == "crash":
+            self._close_control()  # the crash ends it
             self._until_running(False, server.crash)
         else:
             try:
-                server.refuse_connections(server.dbname)
+                server.refuse_connections(server.dbname, session=self._control_session())
             except PostgresUnavailable as exc:
+                self._close_control()
                 raise SimulationDatabaseError(f"the database could not be taken away: {exc}") from None
         self._down_how = how
 
@@ -91,10 +98,21 @@ class SimulationDatabase:
             self._until_running(True, server.restart)
         elif self._down_how == "refuse":
             try:
-                server.allow_connections(server.dbname)
+                server.allow_connections(server.dbname, session=self._control_session())
             except PostgresUnavailable as exc:
+                self._close_control()
                 raise SimulationDatabaseError(f"the database could not be given back: {exc}") from None
         self._down_how = ""
+
+    def _control_session(self) -> Any:
+        if self._control is None or self._control.closed:
+            self._control = self._server_or_fail().control_session()
+        return self._control
+
+    def _close_control(self) -> None:
+        control, self._control = self._control, None
+        if control is not None:
+            control.close()
 
     def _server_or_fail(self) -> PostgresServer:
         assert self._server is not None, "start() first"
@@ -118,6 +136,7 @@ class SimulationDatabase:
         raise SimulationDatabaseError(f"the database could not be brought {state}: {problem}")
 
     def destroy(self) -> None:
+        self._close_control()
         if self._server is not None:
             self._server.destroy()
             self._server = None
