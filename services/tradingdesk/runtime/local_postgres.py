@@ -23,6 +23,10 @@ How it works:
   commits are really durable, which the storage tests rely on.
 - ``crash()`` stops the server with ``-m immediate`` (no shutdown checkpoint: on restart it runs crash
   recovery from the WAL), ``restart()`` starts it again on the same port.
+- ``refuse_connections(dbname)`` keeps the server running but takes one database away from its clients at once:
+  new sessions are refused (``ALLOW_CONNECTIONS false``, superusers included) and every session on it is ended
+  (``pg_terminate_backend``); ``allow_connections(dbname)`` lets sessions in again. Both run from a superuser
+  session on the ``postgres`` database, which stays usable throughout.
 
 Run ``python -m tradingdesk.runtime.local_postgres`` to get a server for manual poking (Ctrl-C stops it).
 """
@@ -46,6 +50,9 @@ from typing import Any
 
 SUPERUSER = "desk"
 DEFAULT_DB = "tradingdesk"
+TERMINATE_PASSES = 2
+"""``refuse_connections`` signals every session of the database, then once more: a session that was past the
+database's ``datallowconn`` check when it changed shows up in ``pg_stat_activity`` a moment later."""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -323,6 +330,63 @@ class PostgresServer:
 
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.dsn_for(name)
+
+    def control_session(self) -> Any:
+        """A new superuser session on the ``postgres`` database (psycopg, autocommit): ``refuse_connections`` never
+        ends it. Its commits do not wait for the WAL flush (``synchronous_commit=off``): what it changes only
+        matters while the server runs."""
+        import psycopg
+
+        try:
+            return psycopg.connect(self.conninfo("postgres"), autocommit=True, options="-c synchronous_commit=off")
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"no control session: {exc}") from exc
+
+    def refuse_connections(self, dbname: str, *, session: Any = None) -> int:
+        """Refuse new sessions of ``dbname`` and end every session on it, the server left running; returns how many
+        sessions were signalled to end. The clients see what a lost server looks like: the session cut ("terminating
+        connection due to administrator command"), then each new one refused ("database ... is not currently
+        accepting connections"), while their committed transactions stay as they are. ``session``: a
+        ``control_session`` to run it in (one is opened and closed otherwise; keeping one saves its start, tenths
+        of a second on a loaded machine). ``PostgresUnavailable`` when the server cannot be asked."""
+        import psycopg
+        from psycopg import sql
+
+        ended: set[int] = set()
+        conn = session if session is not None else self.control_session()
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(dbname)))
+            # Signalled, not waited for: each one is cut the moment it takes the signal, and waiting for a loaded
+            # machine to schedule every exit would lengthen the outage.
+            for _ in range(TERMINATE_PASSES):
+                signalled = conn.execute(
+                    "WITH desk AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend')"
+                    " SELECT pid FROM desk WHERE pg_terminate_backend(pid)",
+                    (dbname,),
+                ).fetchall()
+                ended.update(pid for (pid,) in signalled)
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"refusing the sessions of {dbname} failed: {exc}") from exc
+        finally:
+            if session is None:
+                conn.close()
+        return len(ended)
+
+    def allow_connections(self, dbname: str, *, session: Any = None) -> None:
+        """Let sessions of ``dbname`` in again after ``refuse_connections`` (``session``: as there);
+        ``PostgresUnavailable`` when the server cannot be asked."""
+        import psycopg
+        from psycopg import sql
+
+        conn = session if session is not None else self.control_session()
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(dbname)))
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"allowing the sessions of {dbname} failed: {exc}") from exc
+        finally:
+            if session is None:
+                conn.close()
 
     def drop_database(self, name: str) -> None:
         from psycopg import sql

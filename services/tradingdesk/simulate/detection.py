@@ -65,7 +65,7 @@ BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "spec.routing.venueAckTimeoutMs later; the next status sees the timeout count grown: desk_checks_s + "
     "venueAckTimeoutMs",
     "JournalWriteFailing": "the journal's next commit (orders and probes flow every second) fails against the "
-    "stopped database and marks it not writable; the next status reads it: desk_checks_s + 1",
+    "database taken away and marks it not writable; the next status reads it: desk_checks_s + 1",
 }
 """The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
 alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
