@@ -176,6 +176,12 @@ async def test_a_database_outage_is_no_takeover(tmp_path: Path) -> None:
         prices = await wait_for(lambda: bids(desk), timeout=60, what="prices and routing's gate")
         orders = iter(resting(prices, 400, f"db-{uuid.uuid4().hex[:6]}"))
         assert await wait_for(lambda: submit(desk, next(orders)), timeout=30)
+        engine = make_engine(database.dsn)
+        queued = lambda: asyncio.to_thread(queued_behind_holder, engine)  # noqa: E731
+        try:  # the outage finds the standby standing by (waiting for the lock), not still starting
+            await wait_for(queued, timeout=60, what="the standby queued behind the active process before the outage")
+        finally:
+            engine.dispose()
         await asyncio.to_thread(database.down)
         await asyncio.to_thread(database.up)
 
@@ -187,8 +193,8 @@ async def test_a_database_outage_is_no_takeover(tmp_path: Path) -> None:
 
         await wait_for(acknowledged, timeout=60, interval=0.1, what="an order acknowledged after the outage")
         engine = make_engine(database.dsn)
+        queued = lambda: asyncio.to_thread(queued_behind_holder, engine)  # noqa: E731
         try:  # the standby queues for the writer lock again, behind the active process that holds it
-            queued = lambda: asyncio.to_thread(queued_behind_holder, engine)  # noqa: E731
             await wait_for(queued, timeout=60, what="the standby queued behind the active process")
         finally:
             engine.dispose()
