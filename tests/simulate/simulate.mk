@@ -2,8 +2,8 @@
 # schedule; its figures go to bench/results.json (sim_day_*). Not part of `make test` (the short run is).
 # Include from the main Makefile:   include tests/simulate/simulate.mk
 #
-#   make simulate-day                       the day, record and report in $(SIM_DAY_OUT); routing with a hot standby
-#                                           (--routing-replicas 2: the day's database_down runs it on PostgreSQL)
+#   make simulate-day                       the day, record and report in $(SIM_DAY_OUT); one routing process (a hot
+#                                           standby, SIM_ROUTING_REPLICAS=2, cost the day at 100x on 2 cores: docs/simulation.md)
 #   make simulate-day SIM_RATE=400          another strategy order rate (orders/s, wall time)
 #   make simulate-day SIM_SPEED=20          another replay speed (1 to 100; 20x takes about 20 minutes)
 
@@ -11,6 +11,7 @@ SIM_DAY_OUT ?= var/sim-day
 SIM_DAY_FAULTS ?= examples/faults-day.yaml
 SIM_RATE ?= 200
 SIM_SPEED ?= 100
+SIM_ROUTING_REPLICAS ?= 1
 
 .PHONY: simulate-day
 
@@ -18,5 +19,5 @@ SIM_SPEED ?= 100
 simulate-day: venv
 	rm -rf $(SIM_DAY_OUT)
 	$(BIN)/tradingdesk simulate -f $(DESK) --out $(SIM_DAY_OUT) --speed $(SIM_SPEED) --rate $(SIM_RATE) \
-		--faults $(SIM_DAY_FAULTS) --routing-replicas 2; status=$$?; \
+		--faults $(SIM_DAY_FAULTS) --routing-replicas $(SIM_ROUTING_REPLICAS); status=$$?; \
 	$(BIN)/python -m bench.simulate_day $(SIM_DAY_OUT) && exit $$status
