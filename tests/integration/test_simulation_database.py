@@ -42,10 +42,12 @@ def test_down_cuts_and_refuses_the_desks_sessions_not_the_control_session(databa
     try:
         with desk.connect() as session:
             assert session.exec_driver_sql("SELECT 1").scalar() == 1
+            assert database.desk_sessions() >= 1
             database.down()
             with pytest.raises(OperationalError) as cut:
                 session.exec_driver_sql("SELECT 1")
             assert "terminating connection due to administrator command" in str(cut.value), cut.value
+        wait_until(lambda: database.desk_sessions() == 0, what="the desk's sessions ended")
         with pytest.raises(OperationalError) as refused:
             desk.connect()
         assert REFUSED in str(refused.value)

@@ -27,9 +27,12 @@ database enforces it (``fence.py``): the writer's connection holds the table's w
 journal is created (``wait_for_lock`` queues for it), and while it is held no other session can insert. A
 ``standby`` journal takes no lock: it only reads (``replay``) until ``take_over`` gets the lock, when the
 writer it stood by for is gone, and continues the numbering after the last committed record. A writer that
-loses its session re-takes the lock only if no other writer took it meanwhile, and then checks that nobody
-appended in between; otherwise it is fenced for good: ``JournalFenced``, ``on_fenced`` called once, no append
-ever again. Records it had not committed were never reported durable, so never acknowledged.
+loses its session (found at its next write, or by the idle writer's session check every ``session_check_s``)
+re-takes the lock only if no other writer took it meanwhile (held by another session for ``fence_confirm_s`` in
+a row: in a database outage a standby's queued wait can be granted for the moment between the two sessions being
+cut), and then checks that nobody appended in between; otherwise it is fenced for good: ``JournalFenced``,
+``on_fenced`` called once, no append ever again. Records it had not committed were never reported durable, so
+never acknowledged.
 """
 
 from __future__ import annotations
@@ -131,13 +134,18 @@ class Journal:
         wait_for_lock: bool = False,
         standby: bool = False,
         on_fenced: Callable[[], None] | None = None,
+        fence_confirm_s: float = 1.0,
+        session_check_s: float = 1.0,
     ) -> None:
         """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
         wake the writer thread, which then only sweeps every few milliseconds and retries failures.
 
         On PostgreSQL the constructor takes the journal's writer lock: ``JournalFenced`` if another writer holds
         it, or with ``wait_for_lock`` it waits its turn; a ``standby`` journal takes it later, in ``take_over``.
-        ``on_fenced`` is called (from the writer thread) if this journal is later fenced off."""
+        ``on_fenced`` is called (from the writer thread) if this journal is later fenced off: after a lost
+        session, once another session has held the lock for ``fence_confirm_s`` while this one retried, or at
+        once if another writer appended. An idle writer checks its session every ``session_check_s``: one that
+        lost it (and with it the lock) without writing finds out, and takes the lock back or is fenced off."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -145,6 +153,9 @@ class Journal:
         self._max_pending = max_pending
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
+        self._fence_confirm_s = fence_confirm_s
+        self._session_check_s = session_check_s
+        self._held_elsewhere_since: float | None = None  # since when another session has held the lock, in a row
         self._replay_chunk = replay_chunk
         self._inline = inline
         # Held by whoever is writing (the writer thread or commit_inline), from taking a batch until it is
@@ -419,6 +430,7 @@ class Journal:
     def _run(self) -> None:
         try:
             sweep = 0.005 if self._inline else None
+            next_check = time.monotonic() + self._session_check_s
             while True:
                 with self._lock:
                     has_work = bool(self._pending)
@@ -426,7 +438,11 @@ class Journal:
                 if not has_work:
                     if closing or self._abandon.is_set():
                         return
-                    self._wake.wait(sweep)
+                    if time.monotonic() >= next_check:
+                        next_check = time.monotonic() + self._session_check_s
+                        if not self._check_session():
+                            return  # fenced off
+                    self._wake.wait(sweep if sweep is not None else self._session_check_s)
                     self._wake.clear()
                     continue
                 with self._write_lock:
@@ -456,11 +472,15 @@ class Journal:
                     log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
                 else:
                     self._insert_rows(conn, rows)
+                self._held_elsewhere_since = None
                 break
-            except (WriterFenced, JournalFenced) as exc:
+            except JournalFenced as exc:
                 self._fenced_off(exc)
                 return False
             except Exception as exc:
+                if self._lock_lost_for_good(exc):
+                    self._fenced_off(exc)
+                    return False
                 attempt += 1
                 self.stats.write_failures += 1
                 self._healthy = False
@@ -491,6 +511,54 @@ class Journal:
         if conn is None:
             conn = self._conn = self._fence.try_acquire() if self._fence is not None else self._engine.connect()
         return conn
+
+    def _lock_lost_for_good(self, exc: BaseException) -> bool:
+        """After a failed write or session check: is the journal another writer's now? At once if another
+        appended; if another session holds the lock, only once it has for ``fence_confirm_s`` in a row. In a
+        database outage a standby's queued wait can be granted the moment this session is cut, and its own
+        session is cut a moment later: nobody wrote, and this writer takes the lock back."""
+        if isinstance(exc, JournalFenced):
+            return True
+        if not isinstance(exc, WriterFenced):
+            self._held_elsewhere_since = None
+            return False
+        now = time.monotonic()
+        if self._held_elsewhere_since is None:
+            self._held_elsewhere_since = now
+        return now - self._held_elsewhere_since >= self._fence_confirm_s
+
+    def _check_session(self) -> bool:
+        """An idle writer's check that its session (on PostgreSQL: holding the writer lock) is still there; a lost
+        one is replaced by one that holds the lock again, checked that nobody appended meanwhile. Without it a
+        writer would only find out at its next write, and a standby that took over in between would wait for this
+        process to give up the service's address. Returns False once fenced off."""
+        if self._fence is None or self._standby or self._fenced:
+            return True
+        if not self._write_lock.acquire(blocking=False):
+            return True  # a write is in progress: it checks the session itself
+        try:
+            with self._lock:
+                if self._pending:
+                    return True
+            try:
+                lost = self._conn is None
+                conn = self._writer()
+                if lost:  # a new session: nothing may have been appended since our last commit
+                    if self._read_max_seq(conn) != self._durable_seq:
+                        raise JournalFenced("another writer appended to the journal while this one had no session")
+                else:
+                    conn.exec_driver_sql("SELECT 1")
+                    conn.rollback()
+                self._held_elsewhere_since = None
+            except Exception as exc:
+                self._drop_conn()
+                if self._lock_lost_for_good(exc):
+                    self._fenced_off(exc)
+                    return False
+                log.debug("journal session check failed (next in %.1fs): %s", self._session_check_s, _describe(exc))
+            return True
+        finally:
+            self._write_lock.release()
 
     def _already_written(self, conn: Connection, rows: list[tuple[Any, ...]]) -> bool:
         """After a failed attempt: are ``rows`` in the table (ours, committed though the answer was lost), or
