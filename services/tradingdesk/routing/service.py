@@ -302,7 +302,13 @@ class RoutingService:
             "routing: the active replica is gone; taking over (stood by %.1f s)",
             (self.clock.now_ns() - waited_at) / 1e9,
         )
-        await self._lead()
+        try:
+            await self._lead()
+        except Exception as exc:  # e.g. the database went away mid-takeover, and the writer lock with the session
+            # Holding the lock or not, this replica cannot serve: it ends without serving and starts again as a
+            # standby (a silent dead task would leave it neither active nor queued for the lock, for good).
+            log.exception("routing: taking over failed")
+            exit_fenced(self.name, f"taking over failed: {exc.__class__.__name__}: {exc}")
 
     def _ping_database(self) -> None:
         with self.db.connect() as conn:
