@@ -30,6 +30,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         probe_timeout_s=args.probe_timeout,
         warmup_s=args.warmup,
         routing_replicas=args.routing_replicas,
+        outage_spool=True if args.outage_spool else None,
     )
     try:
         plan = prepare(config)
@@ -79,6 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=(1, 2),
         help="routing processes of the run's desk (default: the desk file's spec.services.routing.replicas); 2 runs "
         "a hot standby, which needs a database_down fault in --faults (the run is on PostgreSQL then)",
+    )
+    p.add_argument(
+        "--outage-spool",
+        action="store_true",
+        help="spec.routing.outageSpool of the run's desk: routing acknowledges orders through a database outage "
+        "from its local spool (default: the desk file's; needs one routing process)",
     )
     p.add_argument("--json", action="store_true", help="also print the verdict as JSON")
     p.set_defaults(func=cmd_simulate)

@@ -52,7 +52,7 @@ from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.routing.venue_health import VenueHealth
-from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
+from tradingdesk.spec.domain import data_dir, dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
 from tradingdesk.storage.db import make_engine, prepare_schema
@@ -60,6 +60,7 @@ from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.storage.spool import OutageSpool
 from tradingdesk.telemetry import tracer
 from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
@@ -68,6 +69,8 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 JOURNAL_RETRY_MAX_S = 1.0
+JOURNAL_SPOOL = "routing-journal-spool"
+"""Under the desk's data directory: the journal's outage spool (``spec.routing.outageSpool``)."""
 """The longest pause between two attempts of the journal writer to reach a database that is down: new orders are
 refused until a commit succeeds, so the desk trades again at most this long after the database is back."""
 BACKGROUND_COMMIT_DELAY_S = 0.002
@@ -152,6 +155,7 @@ class RoutingService:
             standby=True,
             retry_max_s=JOURNAL_RETRY_MAX_S,
             on_fenced=lambda: exit_fenced(self.name, "another routing replica took the journal over"),
+            spool=OutageSpool(data_dir(self.desk) / JOURNAL_SPOOL) if spec.routing.outage_spool else None,
         )
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}

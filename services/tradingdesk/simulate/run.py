@@ -77,6 +77,9 @@ class SimulationConfig:
     routing_replicas: int | None = None
     """``spec.services.routing.replicas`` of the run's desk (default: the desk file's); 2 runs a hot standby of
     routing, which needs the run on PostgreSQL (a ``database_down`` fault in the schedule)."""
+    outage_spool: bool | None = None
+    """``spec.routing.outageSpool`` of the run's desk (default: the desk file's): routing acknowledges orders through
+    a database outage from its local spool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,8 @@ def prepare(config: SimulationConfig) -> Plan:
     spec.setdefault("conduct", {}).setdefault("clock", {})["replayStart"] = day.isoformat()
     if config.routing_replicas is not None:
         spec.setdefault("services", {}).setdefault("routing", {})["replicas"] = config.routing_replicas
+    if config.outage_spool is not None:
+        spec["routing"] = {**(spec.get("routing") or {}), "outageSpool": config.outage_spool}
     routing_replicas = spec.get("services", {}).get("routing", {}).get("replicas", 1)
     if routing_replicas >= 2 and not any(f.kind == "database_down" for f in faults):
         raise SimulationError(
