@@ -523,8 +523,7 @@ class Journal:
                 self._last_error = exc
                 self._drop_conn()
                 if self._spool is not None:
-                    self._database_retry_at = time.monotonic() + self._database_retry_s
-                    self._database_retry_s = min(self._database_retry_s * 2, self._retry_max_s)
+                    self._try_database_later()
                     if self._to_spool(chunk, rows):
                         return True
                 level = logging.WARNING if attempt < 5 or attempt % 20 == 0 else logging.DEBUG
@@ -605,24 +604,19 @@ class Journal:
 
     def _drain_spool(self) -> bool:
         """An idle writer's try to empty the spool into the database. False once fenced off."""
-        if not self._write_lock.acquire(blocking=False):
-            return True
-        try:
-            try:
-                self._copy_spool(self._writer())
-                self._held_elsewhere_since = None
-            except Exception as exc:
-                self._drop_conn()
-                if self._lock_lost_for_good(exc):
-                    self._fenced_off(exc)
-                    return False
-                self._last_error = exc
-                self.stats.write_failures += 1
-                self._database_retry_at = time.monotonic() + self._database_retry_s
-                self._database_retry_s = min(self._database_retry_s * 2, self._retry_max_s)
-            return True
-        finally:
-            self._write_lock.release()
+
+        def failed(exc: BaseException) -> None:
+            self._last_error = exc
+            self.stats.write_failures += 1
+            self._try_database_later()
+
+        return self._idle_step(lambda: self._copy_spool(self._writer()), failed)
+
+    def _try_database_later(self) -> None:
+        """While spooling: the next try of the database after the current backoff, which doubles up to
+        ``retry_max_s``."""
+        self._database_retry_at = time.monotonic() + self._database_retry_s
+        self._database_retry_s = min(self._database_retry_s * 2, self._retry_max_s)
 
     def _recover_spool(self, conn: Connection | None) -> None:
         """A new writer's first step: records an earlier process spooled go into the table before it is read."""
@@ -673,28 +667,41 @@ class Journal:
         process to give up the service's address. Returns False once fenced off."""
         if self._fence is None or self._standby or self._fenced:
             return True
-        if not self._write_lock.acquire(blocking=False):
-            return True  # a write is in progress: it checks the session itself
-        try:
+
+        def check() -> None:
             with self._lock:
                 if self._pending:
-                    return True
+                    return  # the write about to happen checks the session itself
+            lost = self._conn is None
+            conn = self._writer()
+            if lost:  # a new session: nothing may have been appended since our last commit
+                if self._read_max_seq(conn) != self._durable_seq:
+                    raise JournalFenced("another writer appended to the journal while this one had no session")
+            else:
+                conn.exec_driver_sql("SELECT 1")
+                conn.rollback()
+
+        def failed(exc: BaseException) -> None:
+            log.debug("journal session check failed (next in %.1fs): %s", self._session_check_s, _describe(exc))
+
+        return self._idle_step(check, failed)
+
+    def _idle_step(self, step: Callable[[], None], failed: Callable[[BaseException], None]) -> bool:
+        """Run an idle writer's database ``step`` under the write lock (skipped while a write is in progress: that
+        write meets the same database). A failure drops the connection and fences this journal off if the lock is
+        another writer's for good, else goes to ``failed``. False once fenced off."""
+        if not self._write_lock.acquire(blocking=False):
+            return True
+        try:
             try:
-                lost = self._conn is None
-                conn = self._writer()
-                if lost:  # a new session: nothing may have been appended since our last commit
-                    if self._read_max_seq(conn) != self._durable_seq:
-                        raise JournalFenced("another writer appended to the journal while this one had no session")
-                else:
-                    conn.exec_driver_sql("SELECT 1")
-                    conn.rollback()
+                step()
                 self._held_elsewhere_since = None
             except Exception as exc:
                 self._drop_conn()
                 if self._lock_lost_for_good(exc):
                     self._fenced_off(exc)
                     return False
-                log.debug("journal session check failed (next in %.1fs): %s", self._session_check_s, _describe(exc))
+                failed(exc)
             return True
         finally:
             self._write_lock.release()

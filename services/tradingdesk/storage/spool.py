@@ -24,6 +24,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from tradingdesk.core.durable_files import fsync_dir
+
 log = logging.getLogger(__name__)
 
 Row = tuple[int, int, str, str, str]
@@ -63,7 +65,7 @@ class OutageSpool:
             f.flush()
             os.fsync(f.fileno())
         if fresh:
-            _fsync_dir(self.path.parent)  # the file's name is durable too
+            fsync_dir(self.path.parent)  # the file's name is durable too
         self._count += len(rows)
 
     def read(self) -> list[Row]:
@@ -97,7 +99,7 @@ class OutageSpool:
         except FileNotFoundError:
             pass
         else:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         self._count = 0
 
     def set_aside(self) -> Path:
@@ -106,7 +108,7 @@ class OutageSpool:
         while (target := self.path.with_name(f"{self.path.name}.{n}.orphaned")).exists():
             n += 1
         os.replace(self.path, target)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         self._count = 0
         return target
 
@@ -127,11 +129,3 @@ def _parse(line: bytes) -> Row | None:
     if not isinstance(payload, str):
         return None
     return seq, ts_ns, kind, order_id, payload
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
