@@ -14,7 +14,11 @@ How it works:
   then ``initdb`` on ``$PATH``. If none is found and we run as root, ``apt-get install -y postgresql`` is
   tried (unless ``TD_PG_AUTO_INSTALL=0``); otherwise ``PostgresUnavailable`` says why (fixtures skip).
 - PostgreSQL refuses to run as root. As root, initdb/pg_ctl run as the ``postgres`` system user if it
-  exists, else ``nobody`` (``subprocess`` ``user=``/``group=``); the temp dir is chowned to that user.
+  exists, else ``nobody``; the temp dir is chowned to that user. The switch is made by ``setpriv`` (util-linux)
+  in the child, not by ``subprocess``'s ``user=``/``group=``: those force a plain ``fork()``, which runs every
+  ``pthread_atfork`` handler of the parent, and gRPC's, in a process whose other threads are inside gRPC, could
+  crash the child before its ``exec`` (initdb "failed (-11)", seen in CI). Without them ``subprocess`` uses
+  ``vfork()``, which runs no handlers. ``subprocess``'s own switch is kept for a machine without ``setpriv``.
 - The cluster lives in ``/tmp/tdpg-XXXX`` (``$TD_PG_TMP`` to change): ``data/``, ``sock/`` (the unix socket
   directory) and ``server.log``. initdb runs with ``--no-sync`` (the data directory is thrown away; this
   saves a second), trust authentication, superuser ``desk``, UTF8, C locale.
@@ -183,7 +187,12 @@ class PostgresServer:
     def _run(self, args: Sequence[str], *, timeout: float = 60, check: bool = True) -> Any:
         kwargs: dict[str, Any] = {}
         if self._user is not None:
-            kwargs.update(user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[])
+            setpriv = shutil.which("setpriv")
+            if setpriv:
+                drop = [f"--reuid={self._user.pw_uid}", f"--regid={self._user.pw_gid}", "--clear-groups"]
+                args = [setpriv, *drop, *args]
+            else:
+                kwargs.update(user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[])
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env.update(LC_ALL="C", LANG="C", HOME=str(self.base))
         proc = subprocess.run(
