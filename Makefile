@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DESK ?= examples/desk.yaml
 PYTEST_ARGS ?=
+# gRPC's fork handlers serve a child that goes on using gRPC, and none of ours does (services/tradingdesk/__init__.py
+# turns them off on import). Exported for every target as well, so no import order in a test or benchmark process
+# can leave them on: with them on, a fork while other threads are inside gRPC can crash the child before its exec.
+export GRPC_ENABLE_FORK_SUPPORT := false
 
 .PHONY: run test test-fast bench proto lint format venv clean
 

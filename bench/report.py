@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -26,5 +27,21 @@ def figure(name: str, value: float, unit: str, baseline: float, *, lower_is_bett
     return row
 
 
-def write(rows: list[dict]) -> None:
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+SIM_DAY_PREFIX = "sim_day_"
+"""The rows `make simulate-day` writes (bench/simulate_day.py); every other row is `make bench`'s."""
+
+
+def is_sim_day(name: str) -> bool:
+    return name.startswith(SIM_DAY_PREFIX)
+
+
+def is_bench(name: str) -> bool:
+    return not is_sim_day(name)
+
+
+def write(rows: list[dict], *, owns: Callable[[str], bool]) -> None:
+    """Replace every row of bench/results.json whose name the caller ``owns`` with ``rows``, keeping the rest:
+    `make bench` and `make simulate-day` each write their own figures, and neither loses the other's."""
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    kept = [row for row in old if not owns(row["name"])]
+    RESULTS.write_text(json.dumps(kept + rows, indent=2) + "\n")

@@ -20,7 +20,7 @@ from bench import (
     security_bench,
     unary_concurrency_bench,
 )
-from bench.report import write
+from bench.report import is_bench, write
 
 
 def main() -> int:
@@ -56,7 +56,7 @@ def main() -> int:
         except Exception:  # one broken suite must not cost the figures of the others
             traceback.print_exc()
             failed.append(name)
-    write(rows)
+    write(rows, owns=is_bench)
     if failed:
         print(f"# failed: {', '.join(failed)} (the other figures are in bench/results.json)", file=sys.stderr)
     return 1 if failed else 0

@@ -1,9 +1,9 @@
 """The figures of a simulated day (`make simulate-day`) into bench/results.json, in the benchmarks' format.
 
 Reads the run directory's ``verdict.json`` (written by ``tradingdesk simulate``) and replaces the ``sim_day_*``
-rows of bench/results.json, keeping every other row. ``sim_day_detect_p99_s`` (fault to alert, wall seconds) is
-written when at least one expected alert came (never a made-up figure), against the largest detection bound of
-the day's faults: a ratio above 1 is past a bound.
+rows of bench/results.json (all of them: a figure this day lacks goes), keeping `make bench`'s rows.
+``sim_day_detect_p99_s`` (fault to alert, wall seconds) is written when at least one expected alert came (never a
+made-up figure), against the largest detection bound of the day's faults: a ratio above 1 is past a bound.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.report import RESULTS, figure
+from bench.report import figure, is_sim_day, write
 
 AVAILABILITY_TARGET = 0.9999
 """The seed target the availability figure is compared with (BRIEF section 6, issue 18)."""
@@ -49,10 +49,7 @@ def main(argv: list[str]) -> int:
     if not path.exists():
         print(f"error: {path} does not exist: the simulation did not get to its verdict", file=sys.stderr)
         return 1
-    new = rows_of(json.loads(path.read_text()))
-    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    names = {row["name"] for row in new}
-    RESULTS.write_text(json.dumps([r for r in old if r["name"] not in names] + new, indent=2) + "\n")
+    write(rows_of(json.loads(path.read_text())), owns=is_sim_day)
     return 0
 
 

@@ -89,6 +89,11 @@ CEL_RULES: dict[str, list[dict[str, Any]]] = {
             "every restricted symbol must be a spec.instruments[].symbol",
             ".risk.restrictedSymbols",
         ),
+        _rule(
+            "!has(self.routing) || !has(self.routing.outageSpool) || !self.routing.outageSpool",
+            "not yet on Kubernetes: a routing pod's spool would not outlive the pod (the embedded desk only)",
+            ".routing.outageSpool",
+        ),
     ],
     "feeds[]": [
         _rule(

@@ -191,6 +191,8 @@ async def test_a_journal_that_goes_backwards_or_forks_is_refused_loudly(tmp_path
         # The restored journal takes other events at seqs 11..30: a fork. Still refused, nothing dropped.
         desk.journal(25, kind="after_restore")
         await wait_for(lambda: _refusing(stub, "forked: its event at seq 30 differs"), timeout=30)
+        # The refusal is served as soon as it is decided; its record reaches the log right after.
+        await wait_for(lambda: _refusals(stub, 2), timeout=30, what="both refusals recorded in the log")
         events = await recorded(stub)
         journal = [e for e in events if e.kind != "source_refused"]
         assert len(journal) == 31 and all(e.kind != "after_restore" for e in events)
@@ -207,6 +209,10 @@ async def test_a_journal_that_goes_backwards_or_forks_is_refused_loudly(tmp_path
 
 async def _count(stub, n: int) -> bool:
     return len(await recorded(stub)) >= n
+
+
+async def _refusals(stub, n: int) -> bool:
+    return sum(e.kind == "source_refused" for e in await recorded(stub)) >= n
 
 
 async def _refusing(stub, text: str) -> bool:

@@ -1,8 +1,9 @@
-"""The desk's PostgreSQL goes down under a running desk (``tradingdesk up`` on a cluster of the test's own, crashed
-with ``pg_ctl stop -m immediate`` and started again) and the desk rides through: what was acknowledged before is
-still there, new orders are refused UNAVAILABLE (JOURNAL_UNAVAILABLE) while the journal cannot write, a cancel
-sent meanwhile is acknowledged once durable, and trading resumes after the database is back without restarting
-the desk; compliance and risk reconnect by themselves."""
+"""The desk's PostgreSQL goes down under a running desk (``tradingdesk up`` on a cluster of the test's own, taken away
+as the simulation's ``database_down`` fault does: its sessions cut and refused while the server runs on, or the
+server crashed with ``pg_ctl stop -m immediate`` and started again) and the desk rides through either way: what was
+acknowledged before is still there, new orders are refused UNAVAILABLE (JOURNAL_UNAVAILABLE) while the journal
+cannot write, a cancel sent meanwhile is acknowledged once durable, and trading resumes after the database is back
+without restarting the desk; compliance and risk reconnect by themselves."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ async def cleared(desk: DeskProcess, name: str) -> bool:
     return not await alerted(desk, name)
 
 
-async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database, monkeypatch) -> None:
+@pytest.mark.parametrize("how", ["refuse", "crash"])
+async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database, monkeypatch, how: str) -> None:
     monkeypatch.setenv("TD_DSN", database.dsn)
     desk = DeskProcess(write_desk(tmp_path, supervised()))
     try:
@@ -79,9 +81,9 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
                 assert outcome == "ok", order_id
                 acked[req.client_order_id] = (req.account, order_id)
 
-            await asyncio.to_thread(database.down)
-            # The first request after the crash finds the connection gone; from then on every new order is refused
-            # at once, with the reason, and nothing is acknowledged that is not durable.
+            await asyncio.to_thread(database.down, how=how)
+            # The first request after the outage began finds the connection gone; from then on every new order is
+            # refused at once, with the reason, and nothing is acknowledged that is not durable.
             outcomes = []
             for req in during:
                 outcomes.append((req, *await submit(orders, req)))

@@ -44,6 +44,18 @@ def kill_sessions_holding_the_lock(engine: Engine) -> int:
     return len(pids)
 
 
+async def take_the_lock_once_free(engine: Engine):
+    """The journal's writer lock on a new session, once a cut session's backend has exited and let it go."""
+
+    def attempt():
+        try:
+            return WriterLock(engine, "journal").try_acquire()
+        except WriterFenced:
+            return None
+
+    return await wait_for(lambda: asyncio.to_thread(attempt), timeout=10, what="the writer lock free")
+
+
 def journal_rows(engine: Engine) -> list[tuple[int, str]]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text("SELECT seq, order_id FROM journal ORDER BY seq")).all()]
@@ -101,7 +113,7 @@ def _waiting_for_lock(engine: Engine) -> bool:
 
 
 async def test_a_writer_that_lost_its_session_continues_only_if_nobody_wrote_meanwhile(engine: Engine) -> None:
-    writer = Journal(engine).start()
+    writer = Journal(engine, session_check_s=3600).start()  # about the write path: no idle session check
     try:
         writer.append("new", "o-1", {}, 1)
         assert writer.flush(10)
@@ -110,7 +122,7 @@ async def test_a_writer_that_lost_its_session_continues_only_if_nobody_wrote_mea
         assert writer.flush(20) and not writer.fenced  # it took the lock again and went on
 
         kill_sessions_holding_the_lock(engine)
-        intruder = WriterLock(engine, "journal").try_acquire()  # another writer slips in and appends
+        intruder = await take_the_lock_once_free(engine)  # another writer slips in and appends
         intruder.execute(text("INSERT INTO journal VALUES (3, 3, 'new', 'o-intruder', '{}')"))
         intruder.commit()
         WriterLock.release(intruder)
@@ -119,6 +131,59 @@ async def test_a_writer_that_lost_its_session_continues_only_if_nobody_wrote_mea
     finally:
         writer.close(timeout=1)
     assert journal_rows(engine) == [(1, "o-1"), (2, "o-2"), (3, "o-intruder")]
+
+
+async def test_a_lock_another_session_holds_for_a_moment_does_not_fence_the_writer(engine: Engine) -> None:
+    """In a database outage, a standby's queued wait can be granted between the writer's session being cut and
+    its own: the writer retries instead of giving up the journal at once (``fence_confirm_s``)."""
+    writer = Journal(engine, fence_confirm_s=30, session_check_s=3600).start()
+    try:
+        writer.append("new", "o-1", {}, 1)
+        assert writer.flush(10)
+        kill_sessions_holding_the_lock(engine)
+        standby = await take_the_lock_once_free(engine)  # granted the lock the writer's session left
+        writer.append("new", "o-2", {}, 2)
+        await wait_for(lambda: isinstance(writer.last_error, WriterFenced), timeout=20, what="the writer refused")
+        WriterLock.release(standby)  # its session is cut too, before it wrote anything
+        assert await asyncio.to_thread(writer.flush, 20) and not writer.fenced
+    finally:
+        writer.close(timeout=1)
+    assert journal_rows(engine) == [(1, "o-1"), (2, "o-2")]
+
+
+async def test_an_idle_writer_finds_out_it_lost_its_session(engine: Engine) -> None:
+    """Without writing: it takes the lock back when nobody else took it, and is fenced off when a standby did (so it
+    gives up the service's address to the standby without waiting for an order to fail)."""
+    fenced: list[str] = []
+    writer = Journal(engine, on_fenced=lambda: fenced.append("writer"), session_check_s=0.1).start()
+    try:
+        writer.append("new", "o-1", {}, 1)
+        assert writer.flush(10)
+        cut = _lock_holders(engine)
+        assert kill_sessions_holding_the_lock(engine) == 1  # a blip: nobody waits for the lock
+        # the cut session lists its lock until its backend has exited: wait for a new session holding it
+        await wait_for(
+            lambda: len(now := _lock_holders(engine)) == 1 and not now & cut,
+            timeout=20,
+            what="the idle writer holding the lock again",
+        )
+        assert not writer.fenced
+
+        standby = asyncio.create_task(asyncio.to_thread(Journal, engine, wait_for_lock=True))
+        await wait_for(lambda: _waiting_for_lock(engine), timeout=10)
+        assert kill_sessions_holding_the_lock(engine) == 1
+        successor = await asyncio.wait_for(standby, 10)
+        await wait_for(lambda: fenced == ["writer"], timeout=20, what="the idle writer fenced off")
+        successor.close()
+    finally:
+        writer.close(timeout=1)
+    assert journal_rows(engine) == [(1, "o-1")]
+
+
+def _lock_holders(engine: Engine) -> set[int]:
+    """The pids of the sessions holding an advisory lock."""
+    with engine.connect() as conn:
+        return set(conn.execute(text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")).scalars())
 
 
 def test_one_risk_service_writes_the_change_journal_at_a_time(engine: Engine, postgres_server) -> None:

@@ -2,14 +2,20 @@
 # schedule; its figures go to bench/results.json (sim_day_*). Not part of `make test` (the short run is).
 # Include from the main Makefile:   include tests/simulate/simulate.mk
 #
-#   make simulate-day                       the day, record and report in $(SIM_DAY_OUT)
+#   make simulate-day                       the day, record and report in $(SIM_DAY_OUT); one routing process (a hot
+#                                           standby, SIM_ROUTING_REPLICAS=2, cost the day at 100x on 2 cores: docs/simulation.md)
 #   make simulate-day SIM_RATE=400          another strategy order rate (orders/s, wall time)
 #   make simulate-day SIM_SPEED=20          another replay speed (1 to 100; 20x takes about 20 minutes)
+#   make simulate-day SIM_OUTAGE_SPOOL=0    routing refuses new orders through the database outage instead of
+#                                           acknowledging them from its spool (spec.routing.outageSpool)
 
 SIM_DAY_OUT ?= var/sim-day
 SIM_DAY_FAULTS ?= examples/faults-day.yaml
 SIM_RATE ?= 200
 SIM_SPEED ?= 100
+SIM_ROUTING_REPLICAS ?= 1
+# routing acknowledges through the day's database outage from its spool; the spool needs one routing process
+SIM_OUTAGE_SPOOL ?= $(if $(filter 1,$(SIM_ROUTING_REPLICAS)),1,0)
 
 .PHONY: simulate-day
 
@@ -17,5 +23,6 @@ SIM_SPEED ?= 100
 simulate-day: venv
 	rm -rf $(SIM_DAY_OUT)
 	$(BIN)/tradingdesk simulate -f $(DESK) --out $(SIM_DAY_OUT) --speed $(SIM_SPEED) --rate $(SIM_RATE) \
-		--faults $(SIM_DAY_FAULTS); status=$$?; \
+		--faults $(SIM_DAY_FAULTS) --routing-replicas $(SIM_ROUTING_REPLICAS) \
+		$(if $(filter 1,$(SIM_OUTAGE_SPOOL)),--outage-spool); status=$$?; \
 	$(BIN)/python -m bench.simulate_day $(SIM_DAY_OUT) && exit $$status

@@ -15,8 +15,9 @@ from tradingdesk.simulate.verdict import (
     JOURNAL_REFUSAL,
     Unanswered,
     ack_bound_ns,
-    availability,
+    acked_seconds,
     database_outage_figures,
+    measured_seconds,
 )
 from tradingdesk.spec import parse_desk
 
@@ -64,6 +65,15 @@ def test_each_kind_parses_in_time_order() -> None:
         ({"at": 5, "kind": "meteor"}, "faults[0].kind: 'meteor' is unknown; known kinds: sigkill, feed_line_down"),
         ({"at": 5, "kind": "database_down"}, "faults[0].for: required for a database_down fault"),
         ({"at": 5, "kind": "database_down", "for": 3, "service": "risk"}, "faults[0].service: not a field of a"),
+        (
+            {"at": 5, "kind": "database_down", "for": 3, "how": "unplug"},
+            "faults[0].how: 'unplug' is not a way to take the database down (refuse, crash)",
+        ),
+        (
+            {"at": 5, "kind": "database_down", "for": 3, "how": None},
+            "faults[0].how: None is not a way to take the database down (refuse, crash)",
+        ),
+        ({"at": 5, "kind": "burst", "for": 3, "how": "crash"}, "faults[0].how: not a field of a burst fault"),
         (
             {"at": 1, "kind": "venue_fault", "venue": "x", "mode": "away", "for": 3},
             "faults[0].venue: 'x' is not a venue",
@@ -124,9 +134,11 @@ def test_availability_counts_regular_session_seconds_with_an_acknowledged_probe(
     )
     probes = [{"market_ns": open_ns + s * NS_PER_SECOND + 5, "acked": s not in (3, 4)} for s in range(12)]
     # the window runs past the close: seconds 10 and 11 are not market hours and are not counted
-    assert availability(probes, calendar, start_ns=open_ns, end_ns=open_ns + 12 * NS_PER_SECOND) == (8, 10)
+    measured = measured_seconds(calendar, start_ns=open_ns, end_ns=open_ns + 12 * NS_PER_SECOND)
+    assert (len(measured & acked_seconds(probes)), len(measured)) == (8, 10)
     # a second without any probe counts as unavailable
-    assert availability(probes[:5], calendar, start_ns=open_ns, end_ns=open_ns + 10 * NS_PER_SECOND) == (3, 10)
+    measured = measured_seconds(calendar, start_ns=open_ns, end_ns=open_ns + 10 * NS_PER_SECOND)
+    assert (len(measured & acked_seconds(probes[:5])), len(measured)) == (3, 10)
 
 
 def test_the_days_schedule_fits_the_example_desk() -> None:
@@ -184,7 +196,7 @@ def test_an_order_left_pending_new_past_the_ack_timeout_is_caught() -> None:
 
 def test_a_database_outage_parses_and_two_at_once_are_refused() -> None:
     assert parse({"at": 60, "kind": "database_down", "for": "00:00:30"}) == [
-        Fault(at_s=60, kind="database_down", duration_s=30)
+        Fault(at_s=60, kind="database_down", duration_s=30, how="refuse")
     ]
     assert (
         len(parse({"at": 60, "kind": "database_down", "for": 30}, {"at": 90, "kind": "database_down", "for": 5})) == 2
@@ -192,6 +204,18 @@ def test_a_database_outage_parses_and_two_at_once_are_refused() -> None:
     with pytest.raises(FaultScheduleError) as err:
         parse({"at": 60, "kind": "database_down", "for": 30}, {"at": 89, "kind": "database_down", "for": 5})
     assert "database_down at 89s: the database is still down from 60s until 90s" in str(err.value)
+
+
+def test_a_database_outage_refuses_sessions_unless_told_to_crash_the_server() -> None:
+    refused, crashed = parse(
+        {"at": 60, "kind": "database_down", "for": 30},
+        {"at": 120, "kind": "database_down", "for": 30, "how": "crash"},
+    )
+    assert (refused.how, crashed.how) == ("refuse", "crash")
+    assert parse({"at": 60, "kind": "database_down", "for": 30, "how": "refuse"}) == [refused]
+    # the two are told apart in faults.jsonl and the verdict's notes
+    assert refused.describe() == "database down for 30s"
+    assert crashed.describe() == "database down for 30s (crash and restart)"
 
 
 def test_database_outage_figures_come_from_the_probes_around_each_outage() -> None:

@@ -45,6 +45,7 @@ from tradingdesk.audit.segment import (
     parse_segment_name,
     segment_name,
 )
+from tradingdesk.core.durable_files import fsync_dir
 
 try:  # encoding and leaf hashes in one C pass (audit/_native.c), where it was built
     from tradingdesk.audit._native import encode_and_hash as _encode_and_hash
@@ -76,14 +77,6 @@ def _root_of(note: str) -> bytes:
     return Checkpoint.parse(note[: cut + 1]).root if cut > 0 else b""
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_file_durably(path: Path, data: bytes) -> None:
     """Write ``data`` under a temporary name, fsync, rename into place, fsync the directory."""
     tmp = path.with_name(path.name + ".tmp")
@@ -92,7 +85,7 @@ def write_file_durably(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def encode_and_hash(first_index: int, entries: list[Entry]) -> tuple[bytes, list[bytes], bytes]:
@@ -131,7 +124,7 @@ class Spool:
         # cost the append about a third of its time.
         self._open_count = len(open_records)
         self._open_fd = self._open_file(self.cut_size)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self.hashes.extend(leaf_hashes(open_records))
         self.sealed_size, self.sealed_checkpoint = self._read_sealed()
 
@@ -239,7 +232,7 @@ class Spool:
             os.close(old_fd)
             with self._unwritten_lock:
                 self._unwritten.clear()  # records the segment just made durable
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         old_path.unlink()
         self._open_count = 0
         self.cuts.append((start, end))

@@ -287,7 +287,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
     )
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
-    telemetry = start_telemetry(desk, args.service)
+    # A replica beside another on one host (the embedded desk's routing standby) serves /metrics, like its gRPC
+    # address, only once it is the active one.
+    telemetry = start_telemetry(desk, args.service, metrics_now=not args.own_address)
 
     async def main() -> None:
         security = for_service(desk, args.service, bind_host=address.rsplit(":", 1)[0])
@@ -299,7 +301,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if access_log is not None:
                 access_log.forward(service.access_audit.record_access, asyncio.get_running_loop())
         try:
-            await serve_until_signalled(service, address, security=security, interceptors=telemetry.server_interceptors)
+            await serve_until_signalled(
+                service,
+                address,
+                security=security,
+                interceptors=telemetry.server_interceptors,
+                own_address=args.own_address or "",
+                on_listening=telemetry.serve_metrics,
+            )
         finally:
             telemetry.shutdown()
 
@@ -503,6 +512,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=SERVICE_NAMES)
     serve.add_argument("-f", "--file", required=True, help="TradingDesk YAML")
     serve.add_argument("--bind", help="listen address host:port (default from the spec, or TD_BIND)")
+    serve.add_argument(
+        "--own-address",
+        help="one of several replicas on this host: report health on this unix socket (unix:/path) from the start, "
+        "and listen on --bind and /metrics only once active (the embedded desk's routing standby)",
+    )
     serve.set_defaults(func=cmd_serve)
     database.register(sub)
 

@@ -24,10 +24,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         speed=args.speed,
         rate=args.rate,
         duration_s=args.duration,
+        start_s=args.start,
         faults_path=Path(args.faults) if args.faults else None,
         min_availability=args.min_availability,
         probe_timeout_s=args.probe_timeout,
         warmup_s=args.warmup,
+        routing_replicas=args.routing_replicas,
+        outage_spool=True if args.outage_spool else None,
     )
     try:
         plan = prepare(config)
@@ -42,6 +45,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if verdict.ok else EXIT_FAILED
 
 
+def _session_offset(text: str) -> int:
+    from tradingdesk.simulate.faults import session_offset_s
+
+    try:
+        return session_offset_s(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``tradingdesk simulate`` to the CLI."""
     p = sub.add_parser("simulate", help="replay a trading session with faults on an embedded desk; print the verdict")
@@ -49,12 +61,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="new or empty directory for the run's desk, record and report")
     p.add_argument("--speed", type=int, default=100, help="replay speed, 1 to 100 (default 100)")
     p.add_argument("--rate", type=float, default=200.0, help="strategy orders per second, wall time (default 200)")
-    p.add_argument("--duration", type=int, help="market seconds to run from the open (default: the whole session)")
+    p.add_argument(
+        "--start",
+        type=_session_offset,
+        default=0,
+        help="where in the session the run starts: market seconds or HH:MM:SS after the open (default 0, the open)",
+    )
+    p.add_argument("--duration", type=int, help="market seconds to run from the start (default: to the close)")
     p.add_argument("--faults", help="fault schedule YAML (docs/simulation.md)")
     p.add_argument(
         "--min-availability", type=float, default=0.9999, help="the availability verdict's target (default 0.9999)"
     )
     p.add_argument("--probe-timeout", type=float, default=1.0, help="wall seconds a probe may wait for its ack")
     p.add_argument("--warmup", type=float, default=30.0, help="wall seconds allowed for the desk to start")
+    p.add_argument(
+        "--routing-replicas",
+        type=int,
+        choices=(1, 2),
+        help="routing processes of the run's desk (default: the desk file's spec.services.routing.replicas); 2 runs "
+        "a hot standby, which needs a database_down fault in --faults (the run is on PostgreSQL then)",
+    )
+    p.add_argument(
+        "--outage-spool",
+        action="store_true",
+        help="spec.routing.outageSpool of the run's desk: routing acknowledges orders through a database outage "
+        "from its local spool (default: the desk file's; needs one routing process)",
+    )
     p.add_argument("--json", action="store_true", help="also print the verdict as JSON")
     p.set_defaults(func=cmd_simulate)

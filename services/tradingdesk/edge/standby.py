@@ -31,6 +31,7 @@ class Standby(grpc.aio.ServerInterceptor):
         self.waiting_for: set[str] = set()
         """What the active replica still waits for before it reports SERVING (calls already go through)."""
         self._reports: set[asyncio.Task] = set()
+        self._activated: asyncio.Event | None = None
 
     async def intercept_service(
         self,
@@ -62,7 +63,18 @@ class Standby(grpc.aio.ServerInterceptor):
     async def activate(self) -> None:
         """This replica is the active one now: its calls go through and its service reports SERVING."""
         self.active = True
+        if self._activated is not None:
+            self._activated.set()
         await self._report()
+
+    async def until_active(self) -> None:
+        """Return once this replica is the active one (at once if it is): the embedded runtime listens on the
+        service's address only then (``runtime/service.py``), so a standby never takes the active one's calls."""
+        if self.active:
+            return
+        if self._activated is None:
+            self._activated = asyncio.Event()
+        await self._activated.wait()
 
     async def _report(self) -> None:
         if self._health is not None:

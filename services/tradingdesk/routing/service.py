@@ -5,7 +5,10 @@ lock (``storage/fence.py``: PostgreSQL refuses any other writer). A standby repl
 follows what the active one commits, keeps its venue books and gate references warm from market data and its
 gate current from the risk service, and refuses order calls (UNAVAILABLE, OrderService NOT_SERVING: not ready,
 so not behind the Kubernetes Service). The moment the active replica's database session ends, the standby gets
-the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves.
+the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves. In the
+embedded desk, where the two share a host and an address, a standby listens on routing's address only from then
+on (``runtime/service.py``, ``own_address``). A standby outlives a database outage: it waits for the database, still
+standing by.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 from collections.abc import Iterator
 
 import grpc
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradingdesk.audit.access import QueuedAccessAudit
 from tradingdesk.core.clock import Clock
@@ -48,7 +52,7 @@ from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.routing.venue_health import VenueHealth
-from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
+from tradingdesk.spec.domain import data_dir, dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
 from tradingdesk.storage.db import make_engine, prepare_schema
@@ -56,6 +60,7 @@ from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
 from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
+from tradingdesk.storage.spool import OutageSpool
 from tradingdesk.telemetry import tracer
 from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
@@ -64,11 +69,21 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 log = logging.getLogger(__name__)
 JOURNAL_RETRY_MAX_S = 1.0
+JOURNAL_SPOOL = "routing-journal-spool"
+"""Under the desk's data directory: the journal's outage spool (``spec.routing.outageSpool``)."""
 """The longest pause between two attempts of the journal writer to reach a database that is down: new orders are
 refused until a commit succeeds, so the desk trades again at most this long after the database is back."""
 BACKGROUND_COMMIT_DELAY_S = 0.002
 GATE_PICTURE = "the risk service's first picture of limits and trading states"
 FOLLOW_INTERVAL_S = 0.05  # how often a standby reads what the active replica committed
+STANDBY_RETRY_S = 0.5
+"""How long a standby waits before it reads the journal again while the database is down (it must outlive it)."""
+TAKEOVER_AFTER_OUTAGE_S = 2 * JOURNAL_RETRY_MAX_S
+"""How long a standby that lost the database waits, once it answers again, before it queues for the writer lock
+again. A database outage cuts the active replica's session too, and its lock with it; the active one takes the lock
+back within ``JOURNAL_RETRY_MAX_S`` of the database's return (at its next write), so it keeps the journal and a
+database blip costs no takeover. A standby that queued at once could win the lock and fence the live active
+replica off. One whose active replica died meanwhile takes over this much later."""
 SWITCHES_REMEMBERED = 10_000
 
 
@@ -140,6 +155,7 @@ class RoutingService:
             standby=True,
             retry_max_s=JOURNAL_RETRY_MAX_S,
             on_fenced=lambda: exit_fenced(self.name, "another routing replica took the journal over"),
+            spool=OutageSpool(data_dir(self.desk) / JOURNAL_SPOOL) if spec.routing.outage_spool else None,
         )
         scheduler = LoopScheduler(loop)
         symbols_by_venue = {v.name: frozenset(v.symbols) for v in spec.venues}
@@ -272,9 +288,17 @@ class RoutingService:
         follower = asyncio.create_task(self._follow(), name="routing-follow")
         waited_at = self.clock.now_ns()
         try:
-            await asyncio.to_thread(self.journal.take_over, self._stopping)
-        except JournalStandby:
-            return  # stopping
+            while True:
+                try:
+                    await asyncio.to_thread(self.journal.take_over, self._stopping)
+                    break
+                except JournalStandby:
+                    return  # stopping
+                except SQLAlchemyError as exc:  # the database is down: wait for it, still the standby
+                    log.warning("routing: standby lost the database (%s); waiting for it", exc.__class__.__name__)
+                    await self._database_back()
+                    # the active replica's session was cut too: it takes its lock back at its next write
+                    await asyncio.sleep(TAKEOVER_AFTER_OUTAGE_S)
         finally:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
@@ -282,11 +306,33 @@ class RoutingService:
             "routing: the active replica is gone; taking over (stood by %.1f s)",
             (self.clock.now_ns() - waited_at) / 1e9,
         )
-        await self._lead()
+        try:
+            await self._lead()
+        except Exception as exc:  # e.g. the database went away mid-takeover, and the writer lock with the session
+            # Holding the lock or not, this replica cannot serve: it ends without serving and starts again as a
+            # standby (a silent dead task would leave it neither active nor queued for the lock, for good).
+            log.exception("routing: taking over failed")
+            exit_fenced(self.name, f"taking over failed: {exc.__class__.__name__}: {exc}")
+
+    def _ping_database(self) -> None:
+        with self.db.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    async def _database_back(self) -> None:
+        """Return once the database answers again (polled every ``STANDBY_RETRY_S``), or this replica stops."""
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(self._ping_database)
+                return
+            except SQLAlchemyError:
+                await asyncio.sleep(STANDBY_RETRY_S)
 
     async def _follow(self) -> None:
         while True:
-            self._apply(await asyncio.to_thread(self._committed_since_applied))
+            try:
+                self._apply(await asyncio.to_thread(self._committed_since_applied))
+            except SQLAlchemyError:  # the database is down: follow on once it is back (``_lead`` catches up anyway)
+                await asyncio.sleep(STANDBY_RETRY_S)
             await asyncio.sleep(FOLLOW_INTERVAL_S)
 
     async def _lead(self) -> None:

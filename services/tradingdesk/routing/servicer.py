@@ -170,9 +170,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         database, while it is already live at its venue: a client that gives up and resubmits elsewhere could
         trade twice. Refusing at once with UNAVAILABLE (retry later) keeps the desk's exposure to what it can
         record. Cancels are still taken (they only reduce risk) and acknowledged once the database is back.
-        ``healthy`` turns false at the first failed commit and true again at the next one that succeeds.
+        ``healthy`` turns false at the first failed commit and true again at the next one that succeeds. With
+        ``spec.routing.outageSpool`` the journal stays ``accepting`` through an outage: records are made durable
+        in its local spool meanwhile, so orders are taken and acknowledged as usual.
         """
-        if not self.journal.healthy:
+        if not self.journal.accepting:
             raise unavailable(JOURNAL_UNAVAILABLE_MESSAGE, JOURNAL_UNAVAILABLE)
 
     def _journal_refusal(self, method: str, door: str, reject: Reject, request) -> int | None:
@@ -419,12 +421,14 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
             self.publisher.unsubscribe(sub)
 
     async def _history(self, from_seq: int, upto: int) -> AsyncIterator[list[JournalRecord]]:
+        """Committed records ``from_seq..upto`` from the database. Records durable only in the outage spool are
+        not there yet: ``OperationalError`` then, as when the database cannot be read, never a gap."""
         seq = from_seq
         while seq <= upto:
             end = min(upto, seq + REPLAY_CHUNK - 1)
             chunk = await asyncio.to_thread(lambda s=seq, e=end: list(self.journal.replay(s, e)))
-            if not chunk:
-                break
+            if not chunk:  # durable, so in the table unless it waits in the outage spool
+                raise OperationalError("journal history", None, Exception(f"seq {seq} is not in the database yet"))
             yield chunk
             seq = chunk[-1].seq + 1
 

@@ -93,8 +93,16 @@ class VenueHealth:
             ],
             journal=orders_pb2.JournalHealth(
                 writable=journal.healthy,
-                error="" if journal.healthy or error is None else str(error)[:ERROR_MAX],
+                error="" if journal.healthy or error is None else _journal_error(journal.spooling, error),
                 backlog_records=journal.backlog,
                 write_failures=journal.stats.write_failures,
             ),
         )
+
+
+def _journal_error(spooling: bool, error: BaseException) -> str:
+    """Why the journal cannot write, and whether orders are acknowledged meanwhile (``spec.routing.outageSpool``)."""
+    text = str(error)
+    if spooling:
+        text = f"orders acknowledged from the outage spool meanwhile; {text}"
+    return text[:ERROR_MAX]

@@ -3,6 +3,13 @@
 Each child runs exactly what a pod runs (``tradingdesk serve <service>``), so the embedded desk exercises
 the production code path. Processes rather than threads also let routing use a core of its own. A child dies
 with the process that started it (``runtime/lifeline.py``); ``runtime/supervisor.py`` restarts one that crashes.
+
+With ``spec.services.routing.replicas`` 2 or more, routing runs twice: the active process and a hot standby, the
+code a routing pod's standby runs (``routing/service.py``): it follows the journal and takes over when the active
+process's database session ends, which is when that process dies. Both report their health on a unix socket of
+their own (``--own-address``) and only the active one listens on routing's address and metrics port, so every
+client keeps dialing the one address and never reaches the standby. The fence that makes one of them the writer
+is PostgreSQL's (``storage/fence.py``): a standby needs the desk on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,14 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.engine import make_url
 
 from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
 from tradingdesk.edge.directory import ServiceDirectory
@@ -27,7 +37,7 @@ from tradingdesk.runtime.lifeline import SUPERVISOR_PID_ENV
 from tradingdesk.security import channels
 from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
-from tradingdesk.spec.domain import data_dir
+from tradingdesk.spec.domain import data_dir, dsn_for
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
@@ -37,11 +47,33 @@ READY_TIMEOUT_S = 60.0  # five interpreters start in ~3 s on an idle machine; a 
 REPLAY_ORIGIN_FILE = "replay-clock-origin"
 
 
+STANDBY_CAPABLE = ("routing",)
+"""Services the embedded desk runs a hot standby of when their ``replicas`` is 2 or more: routing, whose restart
+costs the most (its snapshot and journal replay, seconds of refused orders). Other services run one process."""
+
+
 @dataclass
 class Child:
     name: str
     address: str
     process: asyncio.subprocess.Process
+    own_address: str = ""
+    """Where the process reports its health when its service has a standby (a unix socket); else empty."""
+
+
+def standbys_of(desk: TradingDesk, env: dict[str, str]) -> tuple[str, ...]:
+    """The services that run a hot standby in the embedded desk. Raises ValueError when one is asked for on SQLite:
+    the standby's fence, the journal's writer lock, is PostgreSQL's (``storage/fence.py``); on SQLite both
+    processes would append to one journal."""
+    wanted = tuple(name for name in STANDBY_CAPABLE if getattr(desk.spec.services, name).replicas >= 2)
+    for name in wanted:
+        if make_url(dsn_for(desk, name, env)).get_backend_name() != "postgresql":
+            raise ValueError(
+                f"spec.services.{name}.replicas: {getattr(desk.spec.services, name).replicas}: a {name} standby in "
+                "the embedded desk needs PostgreSQL (TD_DSN or TD_DSN_FILE), whose writer lock lets only one process "
+                f"write the journal; on SQLite set it to 1"
+            )
+    return wanted
 
 
 def replay_origin(desk: TradingDesk, env: dict[str, str]) -> int:
@@ -71,7 +103,11 @@ async def wait_serving(
 ) -> bool:
     # A child listens only once its imports are done (seconds on a busy machine); gRPC's default reconnect backoff
     # would grow to tens of seconds meanwhile and report the desk up long after every child serves.
-    async with channels.aio_channel(address, options=channels.FAST_RECONNECT, credentials=credentials) as channel:
+    if address.startswith("unix:"):  # a process's own health socket: plaintext (``runtime/service.py``)
+        channel = grpc.aio.insecure_channel(address, options=list(channels.FAST_RECONNECT))
+    else:
+        channel = channels.aio_channel(address, options=channels.FAST_RECONNECT, credentials=credentials)
+    async with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -95,6 +131,12 @@ class EmbeddedDesk:
         # Each child dies with this process, even a SIGKILLed one (runtime/lifeline.py).
         self.env = {**os.environ, **(env or {}), SUPERVISOR_PID_ENV: str(os.getpid())}
         self.children: dict[str, Child] = {}
+        """Each service's process; of a service with a standby, the active one (what a client of it reaches)."""
+        self.standbys: dict[str, Child] = {}
+        """The standby process of each service that has one (``standbys_of``), while there is one."""
+        self.with_standby = standbys_of(desk, self.env)
+        self._sockets: Path | None = None
+        self._spawned = 0
         self.spare: asyncio.subprocess.Process | None = None
         """The warm spare, while there is one (``start_spare``)."""
         self._spare_lock = asyncio.Lock()
@@ -105,18 +147,30 @@ class EmbeddedDesk:
         if log_dir is not None:  # the supervisor's status, where the monitoring service reads restarts
             self.env[SUPERVISION_STATUS_ENV] = str(log_dir / SUPERVISION_STATUS_FILE)
 
-    async def spawn(self, name: str, *, warm: bool = False) -> Child:
+    async def spawn(self, name: str, *, warm: bool = False, standby: bool = False) -> Child:
         """Start (or start again) one service's process; its output is appended to ``<log_dir>/<name>.log``.
 
         With ``warm``, the warm spare (``start_spare``) becomes the service when there is one alive: it has the
-        services' code imported already, which is most of a fresh interpreter's start."""
+        services' code imported already, which is most of a fresh interpreter's start. With ``standby``, the process
+        is the service's standby (``standbys``): started while the active one holds the writer lock, it stands by."""
         argv = ["serve", name, "-f", str(self.spec_path)]
+        own_address = self._own_address(name) if name in self.with_standby else ""
+        if own_address:
+            argv += ["--own-address", own_address]
         proc = await self._hand_to_spare(argv, name) if warm else None
         if proc is None:
             proc = await self._start_process([sys.executable, "-m", "tradingdesk.cli.main", *argv], name)
-        child = Child(name, self.directory.address(name), proc)
-        self.children[name] = child
+        child = Child(name, self.directory.address(name), proc, own_address)
+        (self.standbys if standby else self.children)[name] = child
         return child
+
+    def _own_address(self, name: str) -> str:
+        """A new unix socket for one process of a service with a standby, in a directory only this user can enter
+        (the health it serves there is plaintext)."""
+        if self._sockets is None:
+            self._sockets = Path(tempfile.mkdtemp(prefix="td-replicas-"))  # mode 0700
+        self._spawned += 1
+        return f"unix:{self._sockets / f'{name}-{self._spawned}.sock'}"
 
     async def _hand_to_spare(self, argv: list[str], name: str) -> asyncio.subprocess.Process | None:
         """The warm spare, told to run ``argv`` with its output in ``name``'s log; None when there is none alive."""
@@ -186,21 +240,36 @@ class EmbeddedDesk:
             )
         )
         failed = [c.name for c, ok in zip(self.children.values(), results, strict=True) if not ok]
+        # The standbys once their services serve: the active process holds the writer lock by then, so the one
+        # started now stands by (and its replay of the journal does not slow the desk's start).
+        for name in self.with_standby:
+            if name not in failed:
+                standby = await self.spawn(name, standby=True)
+                if not await wait_serving(standby.own_address, deadline):
+                    failed.append(f"{name} (standby)")
         if failed:
             await self.stop()
             raise RuntimeError(f"services did not become ready: {', '.join(failed)}")
         for c in self.children.values():
             print_line(f"{c.name:<11} serving on {c.address}  (grpc.health.v1 SERVING, pid {c.process.pid})")
+        for c in self.standbys.values():
+            print_line(
+                f"{c.name:<11} standing by (pid {c.process.pid}): takes {c.address} over if pid "
+                f"{self.children[c.name].process.pid} ends"
+            )
 
     async def stop(self, timeout: float = 15.0) -> None:
         await self.stop_spare()
         for name in STOP_ORDER:
-            child = self.children.get(name)
-            if child is None or child.process.returncode is not None:
-                continue
-            child.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(child.process.wait(), timeout)
-            except TimeoutError:
-                child.process.kill()
-                await child.process.wait()
+            # a standby first: stopped after its active process, it would take over, only to drain at once
+            for child in (self.standbys.get(name), self.children.get(name)):
+                if child is None or child.process.returncode is not None:
+                    continue
+                child.process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(child.process.wait(), timeout)
+                except TimeoutError:
+                    child.process.kill()
+                    await child.process.wait()
+        if self._sockets is not None:
+            shutil.rmtree(self._sockets, ignore_errors=True)

@@ -14,7 +14,11 @@ How it works:
   then ``initdb`` on ``$PATH``. If none is found and we run as root, ``apt-get install -y postgresql`` is
   tried (unless ``TD_PG_AUTO_INSTALL=0``); otherwise ``PostgresUnavailable`` says why (fixtures skip).
 - PostgreSQL refuses to run as root. As root, initdb/pg_ctl run as the ``postgres`` system user if it
-  exists, else ``nobody`` (``subprocess`` ``user=``/``group=``); the temp dir is chowned to that user.
+  exists, else ``nobody``; the temp dir is chowned to that user. The switch is made by ``setpriv`` (util-linux)
+  in the child, not by ``subprocess``'s ``user=``/``group=``: those force a plain ``fork()``, which runs every
+  ``pthread_atfork`` handler of the parent, and gRPC's, in a process whose other threads are inside gRPC, could
+  crash the child before its ``exec`` (initdb "failed (-11)", seen in CI). Without them ``subprocess`` uses
+  ``vfork()``, which runs no handlers. ``subprocess``'s own switch is kept for a machine without ``setpriv``.
 - The cluster lives in ``/tmp/tdpg-XXXX`` (``$TD_PG_TMP`` to change): ``data/``, ``sock/`` (the unix socket
   directory) and ``server.log``. initdb runs with ``--no-sync`` (the data directory is thrown away; this
   saves a second), trust authentication, superuser ``desk``, UTF8, C locale.
@@ -23,6 +27,10 @@ How it works:
   commits are really durable, which the storage tests rely on.
 - ``crash()`` stops the server with ``-m immediate`` (no shutdown checkpoint: on restart it runs crash
   recovery from the WAL), ``restart()`` starts it again on the same port.
+- ``refuse_connections(dbname)`` keeps the server running but takes one database away from its clients at once:
+  new sessions are refused (``ALLOW_CONNECTIONS false``, superusers included) and every session on it is ended
+  (``pg_terminate_backend``); ``allow_connections(dbname)`` lets sessions in again. Both run from a superuser
+  session on the ``postgres`` database, which stays usable throughout.
 
 Run ``python -m tradingdesk.runtime.local_postgres`` to get a server for manual poking (Ctrl-C stops it).
 """
@@ -46,6 +54,9 @@ from typing import Any
 
 SUPERUSER = "desk"
 DEFAULT_DB = "tradingdesk"
+TERMINATE_PASSES = 2
+"""``refuse_connections`` signals every session of the database, then once more: a session that was past the
+database's ``datallowconn`` check when it changed shows up in ``pg_stat_activity`` a moment later."""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -176,7 +187,12 @@ class PostgresServer:
     def _run(self, args: Sequence[str], *, timeout: float = 60, check: bool = True) -> Any:
         kwargs: dict[str, Any] = {}
         if self._user is not None:
-            kwargs.update(user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[])
+            setpriv = shutil.which("setpriv")
+            if setpriv:
+                drop = [f"--reuid={self._user.pw_uid}", f"--regid={self._user.pw_gid}", "--clear-groups"]
+                args = [setpriv, *drop, *args]
+            else:
+                kwargs.update(user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[])
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env.update(LC_ALL="C", LANG="C", HOME=str(self.base))
         proc = subprocess.run(
@@ -323,6 +339,63 @@ class PostgresServer:
 
         self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.dsn_for(name)
+
+    def control_session(self) -> Any:
+        """A new superuser session on the ``postgres`` database (psycopg, autocommit): ``refuse_connections`` never
+        ends it. Its commits do not wait for the WAL flush (``synchronous_commit=off``): what it changes only
+        matters while the server runs."""
+        import psycopg
+
+        try:
+            return psycopg.connect(self.conninfo("postgres"), autocommit=True, options="-c synchronous_commit=off")
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"no control session: {exc}") from exc
+
+    def refuse_connections(self, dbname: str, *, session: Any = None) -> int:
+        """Refuse new sessions of ``dbname`` and end every session on it, the server left running; returns how many
+        sessions were signalled to end. The clients see what a lost server looks like: the session cut ("terminating
+        connection due to administrator command"), then each new one refused ("database ... is not currently
+        accepting connections"), while their committed transactions stay as they are. ``session``: a
+        ``control_session`` to run it in (one is opened and closed otherwise; keeping one saves its start, tenths
+        of a second on a loaded machine). ``PostgresUnavailable`` when the server cannot be asked."""
+        import psycopg
+        from psycopg import sql
+
+        ended: set[int] = set()
+        conn = session if session is not None else self.control_session()
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(dbname)))
+            # Signalled, not waited for: each one is cut the moment it takes the signal, and waiting for a loaded
+            # machine to schedule every exit would lengthen the outage.
+            for _ in range(TERMINATE_PASSES):
+                signalled = conn.execute(
+                    "WITH desk AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid() AND backend_type = 'client backend')"
+                    " SELECT pid FROM desk WHERE pg_terminate_backend(pid)",
+                    (dbname,),
+                ).fetchall()
+                ended.update(pid for (pid,) in signalled)
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"refusing the sessions of {dbname} failed: {exc}") from exc
+        finally:
+            if session is None:
+                conn.close()
+        return len(ended)
+
+    def allow_connections(self, dbname: str, *, session: Any = None) -> None:
+        """Let sessions of ``dbname`` in again after ``refuse_connections`` (``session``: as there);
+        ``PostgresUnavailable`` when the server cannot be asked."""
+        import psycopg
+        from psycopg import sql
+
+        conn = session if session is not None else self.control_session()
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(dbname)))
+        except psycopg.Error as exc:
+            raise PostgresUnavailable(f"allowing the sessions of {dbname} failed: {exc}") from exc
+        finally:
+            if session is None:
+                conn.close()
 
     def drop_database(self, name: str) -> None:
         from psycopg import sql

@@ -8,8 +8,15 @@ gate refuses new orders while risk is down (RISK_STREAM_LOST). The one decision 
 halt: through the risk service, like a person's ``SetTradingState``, with actor ``supervisor`` and a reason
 naming the outage. It is latched: nothing here resumes trading; a person does (``tradingdesk resume``).
 
+A service with a standby (routing with ``replicas`` 2 or more, ``runtime/embedded.py``) has two processes. When
+the active one ends, the standby takes over by itself; the supervisor only follows: the standby becomes the
+service's process (``EmbeddedDesk.children``: what a SIGKILL of "routing" kills next), and the ended one is
+restarted as the new standby. Every restart of either counts as one of the service's restarts (so the monitoring
+service's ``ServiceRestarted`` reports the crash, which no probe sees when the takeover is quick), within the same
+``maxRestarts`` budget.
+
 Every crash and restart is one line on stderr, and ``<log_dir>/supervision.json`` holds each service's pid,
-state and restart count, rewritten on every change.
+state and restart count (and its standby's pid and state), rewritten on every change.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pathlib import Path
 import grpc
 
 from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_FILE
-from tradingdesk.runtime.embedded import READINESS_NAMES, EmbeddedDesk, wait_serving
+from tradingdesk.runtime.embedded import READINESS_NAMES, Child, EmbeddedDesk, wait_serving
 from tradingdesk.security import channels
 from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
@@ -80,13 +87,27 @@ class RestartPolicy:
 
 
 @dataclass
+class StandbyState:
+    """The standby process of a service that has one (``EmbeddedDesk.standbys``)."""
+
+    pid: int
+    state: str = "standby"  # standby (following the journal) | down (ended, restart pending) | starting
+    last_exit: str = ""
+
+
+@dataclass
 class ServiceState:
+    """A service's process; of one with a standby, the active process, and the standby beside it. ``restarts``
+    counts every process of the service started again, the standby's too: each was a crash."""
+
     pid: int
     state: str = "serving"  # serving | down (crashed, restart pending) | starting (restarted, not SERVING yet)
+    # | taking over (its standby became the active process when it ended, not SERVING yet)
     restarts: int = 0
     last_restart_ns: int = 0  # wall clock: the monitoring service (another process) judges it against its own
     last_exit: str = ""
     down_since: float | None = None
+    standby: StandbyState | None = None
 
 
 class Supervisor:
@@ -105,6 +126,8 @@ class Supervisor:
         self.clock = clock
         self.policies = {name: RestartPolicy(self.spec) for name in embedded.children}
         self.services = {name: ServiceState(pid=c.process.pid) for name, c in embedded.children.items()}
+        for name, standby in embedded.standbys.items():
+            self.services[name].standby = StandbyState(pid=standby.process.pid)
         self.halted_reason = ""
         self._compliance_up = asyncio.Event()
         self._compliance_up.set()
@@ -116,7 +139,10 @@ class Supervisor:
         if self.spec.warm_spare:  # at once: the desk has only just started, and the market is rarely open yet
             await self.embedded.start_spare()
         self._write_status()
-        watchers = [asyncio.create_task(self._watch(name)) for name in self.embedded.children]
+        watchers = [
+            asyncio.create_task(self._watch_pair(name) if name in self.embedded.with_standby else self._watch(name))
+            for name in self.embedded.children
+        ]
         try:
             done, _ = await asyncio.wait(watchers, return_when=asyncio.FIRST_EXCEPTION)
             failure = next(t.exception() for t in done if t.exception() is not None)
@@ -154,6 +180,91 @@ class Supervisor:
             state.last_restart_ns = time.time_ns()
             self._write_status()
             self._in_background(self._until_serving(name, restarted.process.pid))
+
+    async def _watch_pair(self, name: str) -> None:
+        """A service with a standby: whichever of its two processes ends is restarted as the standby. When the active
+        one ended, the standby takes over by itself (the writer lock is free once the ended process's database
+        session is gone) and becomes the service's process here. Only when there is no live standby does the
+        restarted process start as the active one, as a service without a standby does."""
+        while True:
+            processes = [c for c in (self.embedded.children[name], self.embedded.standbys.get(name)) if c is not None]
+            waits = {asyncio.ensure_future(c.process.wait()): c for c in processes}
+            try:
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            await self._replica_ended(name, waits[next(iter(done))])
+
+    async def _replica_ended(self, name: str, ended: Child) -> None:
+        now = self.clock()
+        state = self.services[name]
+        standby = state.standby = state.standby or StandbyState(pid=0, state="down")
+        exit_ = describe_exit(ended.process.returncode or 0)
+        attempt, delay = self.policies[name].next_delay(name, now)  # raises GiveUp: both processes share the budget
+        budget = f"(restart {attempt} of at most {self.spec.max_restarts} in {self.spec.restart_window_seconds}s)"
+        as_standby = True
+        if ended is self.embedded.children[name]:
+            state.last_exit = exit_
+            if state.down_since is None:
+                state.down_since = now
+            survivor = self.embedded.standbys.get(name)
+            if survivor is not None and survivor.process.returncode is None:
+                del self.embedded.standbys[name]
+                self.embedded.children[name] = survivor  # what the injector, the tests and the next crash see
+                state.pid, state.state = survivor.process.pid, "taking over"
+                standby.pid, standby.state, standby.last_exit = 0, "down", exit_
+                self.report(
+                    f"supervisor: {name} (pid {ended.process.pid}) {exit_}; its standby (pid {survivor.process.pid}) "
+                    f"takes over; the ended one restarts as the standby in {delay:.3g}s {budget}"
+                )
+                self._in_background(self._until_serving(name, survivor.process.pid))
+            else:  # no live standby (an ended one is still in standbys: it is restarted on the next round)
+                as_standby = False
+                state.state = "down"
+                self.report(
+                    f"supervisor: {name} (pid {ended.process.pid}) {exit_}; restarting in {delay:.3g}s {budget}"
+                )
+        else:
+            del self.embedded.standbys[name]
+            standby.pid, standby.state, standby.last_exit = ended.process.pid, "down", exit_
+            self.report(
+                f"supervisor: {name} standby (pid {ended.process.pid}) {exit_}; restarting in {delay:.3g}s {budget}"
+            )
+        self._write_status()
+        await asyncio.sleep(delay)  # the backoff itself: a crash loop must not spin
+        restarted = await asyncio.shield(self.embedded.spawn(name, warm=self.spec.warm_spare, standby=as_standby))
+        state.restarts += 1
+        state.last_restart_ns = time.time_ns()
+        if as_standby:
+            standby.pid, standby.state = restarted.process.pid, "starting"
+            self._in_background(self._until_standing_by(name, restarted))
+        else:
+            state.pid, state.state = restarted.process.pid, "starting"
+            self._in_background(self._until_serving(name, restarted.process.pid))
+        self._write_status()
+
+    async def _until_standing_by(self, name: str, child: Child) -> None:
+        """A restarted standby is ready once it reports its health on its own address: it has replayed the journal
+        and follows it."""
+        started = self.clock()
+        ready = await wait_serving(child.own_address, time.monotonic() + RESTART_READY_TIMEOUT_S)
+        if self.spec.warm_spare:
+            self._in_background(self._spare_later())
+        standby = self.services[name].standby
+        if standby is None or standby.pid != child.process.pid or child.process.returncode is not None:
+            return  # ended again meanwhile (or took over): its watcher reports it
+        if not ready:
+            self.report(
+                f"supervisor: {name} standby (pid {child.process.pid}) not ready {RESTART_READY_TIMEOUT_S:.0f}s "
+                "after its restart"
+            )
+            return
+        standby.state = "standby"
+        self.report(
+            f"supervisor: {name} standby (pid {child.process.pid}) standing by after {self.clock() - started:.1f}s"
+        )
+        self._write_status()
 
     async def _until_serving(self, name: str, pid: int) -> None:
         child = self.embedded.children[name]
@@ -252,6 +363,11 @@ class Supervisor:
                     "restarts": s.restarts,
                     "lastRestartNs": s.last_restart_ns,
                     "lastExit": s.last_exit,
+                    **(
+                        {"standby": {"pid": s.standby.pid, "state": s.standby.state, "lastExit": s.standby.last_exit}}
+                        if s.standby is not None
+                        else {}
+                    ),
                 }
                 for name, s in self.services.items()
             },

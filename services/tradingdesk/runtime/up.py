@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
 
-from tradingdesk.runtime.embedded import EmbeddedDesk
+from tradingdesk.runtime.embedded import EmbeddedDesk, standbys_of
 from tradingdesk.runtime.monitoring_stack import MonitoringStack
 from tradingdesk.runtime.supervisor import Supervisor
 from tradingdesk.spec.model import TradingDesk
@@ -19,6 +20,7 @@ async def run_embedded(
     """Exit 0 after a requested stop; 1 when supervision gave up on a service (the message says which). With
     ``monitoring``, Prometheus and Alertmanager run too (started first, so the desk's first metrics are scraped
     and its ListAlerts reads Alertmanager)."""
+    standbys_of(desk, dict(os.environ))  # a standby asked for on SQLite: refused before anything starts
     env = {}
     if monitoring is not None:
         await monitoring.start()
@@ -51,7 +53,7 @@ async def run_embedded(
     else:
         supervised.cancel()  # before the drain, so the services it stops are not restarted
         await asyncio.gather(supervised, return_exceptions=True)
-    print("draining: routing first, then the rest", flush=True)
+    print("draining: routing first (its standby before it), then the rest", flush=True)
     await embedded.stop()
     if monitoring is not None:
         await monitoring.stop()

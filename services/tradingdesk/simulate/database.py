@@ -7,19 +7,34 @@ initdb into a temporary directory, loopback, a free port) and the desk's five se
 touches no other desk, test or engineer's database; a ``TD_DSN`` the caller has set is not used (it could be
 shared).
 
-``down`` stops the server the way a database crash or a failover looks to its clients: every session is cut at
-once (``pg_ctl stop -m immediate``, no shutdown checkpoint) and new connections are refused until ``up`` starts it
-again on the same port, running crash recovery from the WAL. Committed transactions survive (``fsync=on``),
-so anything the desk acknowledged must still be there. A hang (a network partition, where packets vanish
-and connections neither fail nor answer) is not simulated yet: the desk would only notice it after libpq's
-keepalive and ``tcp_user_timeout`` (30 s, ``storage/db.py``).
+``down`` takes the database away the way a lost server looks to its clients, in one of two ways (``DOWN_HOWS``):
+
+- ``refuse`` (the default): the server keeps running; from a superuser session on the ``postgres`` database the
+  desk's database stops taking sessions (``ALTER DATABASE ... ALLOW_CONNECTIONS false``) and every session on it
+  is ended (``pg_terminate_backend``): the desk's clients get "terminating connection due to administrator
+  command", then "database ... is not currently accepting connections" on each reconnect. ``up`` lets them in
+  again. Both take milliseconds, so the outage lasts what the fault schedule says, even at 100x.
+- ``crash``: every session is cut at once (``pg_ctl stop -m immediate``, no shutdown checkpoint) and new connections
+  are refused until ``up`` starts the server again on the same port, running crash recovery from the WAL. The
+  outage includes that restart: some seconds of wall time, minutes of market time at 100x.
+
+The desk's services connect to the database ``DEFAULT_DB`` (``dsn``); the control session and the verdict's reads
+after the run use the same superuser, and ``postgres`` for the control, so nothing of the simulation's own is
+refused. Committed transactions survive either way (``fsync=on``), so anything the desk acknowledged must still
+be there. A hang (a network partition, where packets vanish and connections neither fail nor answer) is not
+simulated yet: the desk would only notice it after libpq's keepalive and ``tcp_user_timeout`` (30 s,
+``storage/db.py``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from tradingdesk.runtime.local_postgres import PostgresServer, PostgresUnavailable, find_postgres
 
 PG_CTL_ATTEMPTS = 3
+DOWN_HOWS = ("refuse", "crash")
+"""How ``down`` takes the database away; the first is the default."""
 
 
 class SimulationDatabaseError(RuntimeError):
@@ -32,15 +47,26 @@ class SimulationDatabase:
 
     def __init__(self) -> None:
         self._server: PostgresServer | None = None
+        self._down_how = ""
+        """How the database was taken down ("" while it is up): what ``up`` undoes."""
+        self._control: Any = None
+        """The simulation's own superuser session on ``postgres``, kept open: ``down`` and ``up`` need no new one."""
 
     @property
     def dsn(self) -> str:
+        """The desk's database (``DEFAULT_DB``), as the desk's services reach it through ``TD_DSN``."""
         return self._server_or_fail().dsn
+
+    def conninfo(self, dbname: str) -> str:
+        """libpq conninfo of a superuser session on ``dbname``: ``postgres`` is the control session's, never
+        refused."""
+        return self._server_or_fail().conninfo(dbname)
 
     def start(self) -> SimulationDatabase:
         try:
             self._server = PostgresServer(find_postgres(auto_install=False))
             self._server.start()
+            self._control_session()
         except PostgresUnavailable as exc:
             self.destroy()
             raise SimulationDatabaseError(
@@ -48,13 +74,58 @@ class SimulationDatabase:
             ) from None
         return self
 
-    def down(self) -> None:
-        """Cut every session and refuse new ones, like a crashed database server."""
-        self._until_running(False, self._server_or_fail().crash)
+    def down(self, *, how: str = DOWN_HOWS[0]) -> None:
+        """Cut every session of the desk and refuse new ones (``how``: see the module docstring)."""
+        if how not in DOWN_HOWS:
+            raise ValueError(f"how={how!r}: one of {', '.join(DOWN_HOWS)}")
+        server = self._server_or_fail()
+        if how == "crash":
+            self._close_control()  # the crash ends it
+            self._until_running(False, server.crash)
+        else:
+            try:
+                server.refuse_connections(server.dbname, session=self._control_session())
+            except PostgresUnavailable as exc:
+                self._close_control()
+                raise SimulationDatabaseError(f"the database could not be taken away: {exc}") from None
+        self._down_how = how
 
     def up(self) -> None:
-        """Start the server again on its port (crash recovery from the WAL); returns once it takes connections."""
-        self._until_running(True, self._server_or_fail().restart)
+        """Undo ``down``; returns once the desk's sessions are let in again (after a crash: the server started
+        again on its port, crash recovery from the WAL done)."""
+        server = self._server_or_fail()
+        if self._down_how == "crash":
+            self._until_running(True, server.restart)
+        elif self._down_how == "refuse":
+            try:
+                server.allow_connections(server.dbname, session=self._control_session())
+            except PostgresUnavailable as exc:
+                self._close_control()
+                raise SimulationDatabaseError(f"the database could not be given back: {exc}") from None
+        self._down_how = ""
+
+    def desk_sessions(self) -> int:
+        """The sessions of the desk's database the server still has. ``down`` signals each one to end and returns
+        without waiting: one that takes the signal late, on a loaded machine, lives on for a moment."""
+        server = self._server_or_fail()
+        return int(
+            self._control_session()
+            .execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+                (server.dbname,),
+            )
+            .fetchone()[0]
+        )
+
+    def _control_session(self) -> Any:
+        if self._control is None or self._control.closed:
+            self._control = self._server_or_fail().control_session()
+        return self._control
+
+    def _close_control(self) -> None:
+        control, self._control = self._control, None
+        if control is not None:
+            control.close()
 
     def _server_or_fail(self) -> PostgresServer:
         assert self._server is not None, "start() first"
@@ -78,6 +149,7 @@ class SimulationDatabase:
         raise SimulationDatabaseError(f"the database could not be brought {state}: {problem}")
 
     def destroy(self) -> None:
+        self._close_control()
         if self._server is not None:
             self._server.destroy()
             self._server = None

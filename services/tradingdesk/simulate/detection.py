@@ -65,7 +65,7 @@ BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "spec.routing.venueAckTimeoutMs later; the next status sees the timeout count grown: desk_checks_s + "
     "venueAckTimeoutMs",
     "JournalWriteFailing": "the journal's next commit (orders and probes flow every second) fails against the "
-    "stopped database and marks it not writable; the next status reads it: desk_checks_s + 1",
+    "database taken away and marks it not writable; the next status reads it: desk_checks_s + 1",
 }
 """The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
 alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
@@ -73,7 +73,9 @@ alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. W
 spec.monitoring.alerts) plus one scrape and one evaluation interval."""
 ALSO_DETECTED_BY: dict[str, tuple[str, ...]] = {"ServiceDown": ("ServiceRestarted",)}
 """Alerts that detect the same fault as well: a killed service that the supervisor restarts before the next
-status refresh is never listed down, but its restart is (``monitoring/restarts.py``), within the same bound."""
+status refresh is never listed down, but its restart is (``monitoring/restarts.py``), within the same bound. So is
+a killed routing process whose standby took over in tens of ms: the killed one's restart as the new standby counts
+as routing's restart (``runtime/supervisor.py``)."""
 
 
 @dataclass(frozen=True, slots=True)

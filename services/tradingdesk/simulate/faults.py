@@ -6,11 +6,14 @@
       - {at: "02:00:00", kind: burst, for: 60, factor: 2}
       - {at: "03:00:00", kind: venue_fault, venue: xnys, mode: away, for: 300}
       - {at: "04:00:00", kind: database_down, for: 30}
+      - {at: "05:00:00", kind: database_down, for: 30, how: crash}
       - {at: "04:00:00", kind: clock_skew, service: routing, offset_ms: -2500, for: 120}
 
-``at`` is the offset from the start of the simulated session in market time (seconds, or ``HH:MM:SS``);
-``for`` a duration in market seconds. Every problem (an unknown kind, a time outside the session, a service,
-feed or line the desk does not have) is refused with its place in the file before the desk starts.
+``at`` is the offset from the start of the run (the open, or ``simulate --start``) in market time (seconds, or
+``HH:MM:SS``); ``for`` a duration in market seconds. A ``database_down`` fault's ``how`` (``simulate/database.py``)
+is ``refuse`` (the default: the server refuses the desk's sessions for ``for``) or ``crash`` (the server crashes
+and restarts: the outage includes its restart). Every problem (an unknown kind, a time outside the session, a
+service, feed or line the desk does not have) is refused with its place in the file before the desk starts.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from tradingdesk.simulate.database import DOWN_HOWS
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
 BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "database_down", "clock_skew")
@@ -53,6 +57,8 @@ class Fault:
     venue: str = ""
     mode: str = ""
     offset_ms: int = 0
+    how: str = ""
+    """How a database_down fault takes the database away (``DOWN_HOWS``)."""
 
     def describe(self) -> str:
         if self.kind == "sigkill":
@@ -62,10 +68,22 @@ class Fault:
         if self.kind == "venue_fault":
             return f"venue {self.venue} {self.mode} for {self.duration_s}s"
         if self.kind == "database_down":
-            return f"database down for {self.duration_s}s"
+            crash = " (crash and restart)" if self.how == "crash" else ""
+            return f"database down for {self.duration_s}s{crash}"
         if self.kind == "clock_skew":
             return f"{self.service} clock {self.offset_ms:+d} ms off for {self.duration_s}s"
         return f"burst at {self.factor}x the order rate for {self.duration_s}s"
+
+
+def session_offset_s(text: str) -> int:
+    """Market seconds from a command line's ``SECONDS`` or ``HH:MM:SS`` (``tradingdesk simulate --start``), read as a
+    schedule's ``at``; ``ValueError`` names what is wrong."""
+    problems: list[str] = []
+    value: Any = int(text) if text.strip().isdigit() else text
+    seconds = _seconds(value, "the time", problems)
+    if seconds is None:
+        raise ValueError(problems[0])
+    return seconds
 
 
 def _seconds(value: Any, where: str, problems: list[str]) -> int | None:
@@ -113,7 +131,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             "feed_line_down": {"feed", "line", "for"},
             "burst": {"for", "factor"},
             "venue_fault": {"venue", "mode", "for"},
-            "database_down": {"for"},
+            "database_down": {"for", "how"},
             "clock_skew": {"service", "offset_ms", "for"},
         }[kind]
         for key in sorted(set(item) - allowed):
@@ -155,6 +173,11 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             if mode not in VENUE_FAULT_MODES:
                 problems.append(f"{where}.mode: {mode!r} is not a venue fault mode ({', '.join(VENUE_FAULT_MODES)})")
             fault = Fault(at_s=fault.at_s, kind=kind, venue=str(venue), mode=str(mode), duration_s=duration)
+        elif kind == "database_down":
+            how = item.get("how", DOWN_HOWS[0])
+            if how not in DOWN_HOWS:
+                problems.append(f"{where}.how: {how!r} is not a way to take the database down ({', '.join(DOWN_HOWS)})")
+            fault = Fault(at_s=fault.at_s, kind=kind, duration_s=duration, how=str(how))
         elif kind == "clock_skew":
             fault = _clock_skew(item, where=where, at_s=fault.at_s, duration_s=duration, problems=problems)
         elif kind == "burst":

@@ -3,8 +3,9 @@
 SIGKILL goes to the service's current process (the supervisor restarts it); a feed line is disabled through
 the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
 burst multiplies the strategy clients' rate for its duration; a venue fault is switched on and, after its duration,
-off through routing's own control (``SetVenueFault``); the database is taken down and brought back by the
-simulation's own PostgreSQL (``simulate/database.py``), which nothing but this desk uses; a clock skew writes
+off through routing's own control (``SetVenueFault``); the database is taken away and given back ``for`` market
+seconds later by the simulation's own PostgreSQL (``simulate/database.py``: the desk's sessions refused, or with
+``how: crash`` the server crashed and restarted), which nothing but this desk uses; a clock skew writes
 the service's offset file (``edge/clock_skew.py``, in the directory ``run.py`` names in the desk's environment)
 and sets it back to 0 after its duration: the service's clock moves while its process keeps running.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,8 +71,8 @@ class Injector:
     def _log(self, fault: Fault, what: str, *, market_ns: int | None = None, **extra) -> None:
         """Record what was done to ``fault``, stamped ``market_ns`` (now by default). A change is stamped when it
         was begun, not when it was confirmed: the desk may list the fault's alert before the change returns (a
-        journal write fails while ``pg_ctl stop`` is still waiting), and an alert listed before the injection's stamp
-        would not count as its detection."""
+        journal write fails while ``down`` is still ending the desk's sessions), and an alert listed before the
+        injection's stamp would not count as its detection."""
         self.events.append(
             {
                 "market_ns": self.market_now() if market_ns is None else market_ns,
@@ -125,23 +127,7 @@ class Injector:
             self._set_skew(fault, offset_ms=0)
             return
         if fault.kind == "database_down":
-            assert self.database is not None, "a database_down fault needs the simulation's own database"
-            began = self.market_now()
-            try:
-                await asyncio.to_thread(self.database.down)
-            except SimulationDatabaseError as exc:
-                self._log(fault, f"failed: {exc}")
-                raise
-            self._log(fault, "database down", market_ns=began)
-            try:
-                await asyncio.sleep(self._wall_s(fault.duration_s))
-            finally:
-                try:
-                    await asyncio.to_thread(self.database.up)
-                    self._log(fault, "database up")
-                except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
-                    self._log(fault, f"failed: {exc}")
-                    raise
+            await self._database_down(fault)
             return
         if fault.kind == "venue_fault":
             await self._set_venue(fault, mode=fault.mode)
@@ -151,6 +137,45 @@ class Injector:
         await self._set_line(fault, enabled=False)
         await asyncio.sleep(self._wall_s(fault.duration_s))
         await self._set_line(fault, enabled=True)
+
+    async def _database_down(self, fault: Fault) -> None:
+        """The outage runs in a thread of its own (``_database_outage``): the event loop of a loaded simulation
+        wakes up late, by tenths of a second of wall time, tens of market seconds at 100x, which would lengthen
+        the outage. Cancelled (the run ends), it gives the database back before it returns: the verdict reads it."""
+        assert self.database is not None, "a database_down fault needs the simulation's own database"
+        cut_short = threading.Event()
+        outage = asyncio.ensure_future(asyncio.to_thread(self._database_outage, fault, cut_short))
+        try:
+            await asyncio.shield(outage)
+        except asyncio.CancelledError:
+            cut_short.set()
+            await outage
+            raise
+
+    def _database_outage(self, fault: Fault, cut_short: threading.Event) -> None:
+        """Take the database away, and give it back ``for`` market seconds after it began to go (or once
+        ``cut_short`` is set): the outage lasts what the schedule says plus what ``up`` takes (milliseconds when
+        the server refuses sessions, its restart after a crash). The records say when each step began and when it
+        was done: "database down" is stamped when it began (the desk may alert before ``down`` returns), with
+        ``done_market_ns``; "database up" when the desk's sessions were let in again, with ``began_market_ns``."""
+        assert self.database is not None
+        began, going = self.market_now(), time.monotonic()
+        try:
+            self.database.down(how=fault.how)
+        except SimulationDatabaseError as exc:
+            self._log(fault, f"failed: {exc}")
+            raise
+        self._log(fault, "database down", market_ns=began, how=fault.how, done_market_ns=self.market_now())
+        try:
+            cut_short.wait(max(0.0, going + self._wall_s(fault.duration_s) - time.monotonic()))
+        finally:
+            coming = self.market_now()
+            try:
+                self.database.up()
+                self._log(fault, "database up", how=fault.how, began_market_ns=coming)
+            except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
+                self._log(fault, f"failed: {exc}")
+                raise
 
     async def _control(self, fault: Fault, service: str, call) -> tuple[object | None, int]:
         """``call(channel)``, retried while ``service`` does not answer (another fault may be restarting it): its

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from tradingdesk.core.clock import NS_PER_SECOND
-from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, desk_clock
+from tradingdesk.edge.clock import JOIN_AFTER_WALL_S, REPLAY_ORIGIN_ENV, desk_clock
 from tradingdesk.edge.clock_skew import SKEW_DIR_ENV
 from tradingdesk.markets.calendar import ExchangeCalendar
 from tradingdesk.markets.calendar_source import load_calendar
@@ -47,6 +47,9 @@ from tradingdesk.spec.load import load_desk
 from tradingdesk.spec.model import TradingDesk
 
 MAX_SPEED = 100
+JOIN_SLACK_S = 15.0
+"""Wall seconds kept between the replay's open and the feeds process's start (``warmup_s``): more than its start
+takes on a loaded machine."""
 PRICES_TIMEOUT_S = 60.0
 """How long the clients wait for every symbol's first traded price before the session starts anyway."""
 PROBE_READY_SLACK_S = 10.0
@@ -65,11 +68,21 @@ class SimulationConfig:
     rate: float = 200.0
     """Strategy orders per second (wall time), split between the unary and the session client."""
     duration_s: int | None = None
-    """Market seconds to run from the open (default: the whole session)."""
+    """Market seconds to run from the start (default: to the close)."""
+    start_s: int = 0
+    """Market seconds after the open at which the run starts: the desk's clock and its replay feeds join the session
+    there (the feeds' own join, ``edge/clock.replay_join_ns``), so the busy close can be run without the day before
+    it. The fault schedule's offsets count from this start."""
     faults_path: Path | None = None
     min_availability: float = 0.9999
     probe_timeout_s: float = 1.0
     warmup_s: float = 30.0
+    routing_replicas: int | None = None
+    """``spec.services.routing.replicas`` of the run's desk (default: the desk file's); 2 runs a hot standby of
+    routing, which needs the run on PostgreSQL (a ``database_down`` fault in the schedule)."""
+    outage_spool: bool | None = None
+    """``spec.routing.outageSpool`` of the run's desk (default: the desk file's): routing acknowledges orders through
+    a database outage from its local spool."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +125,18 @@ def _client_identity(desk: TradingDesk, account: str, faults: list[Fault]) -> st
     )
 
 
+def warmup_s(config: SimulationConfig) -> float:
+    """Wall seconds from launching the desk to the run's start: ``config.warmup_s``, longer when ``start_s`` would put
+    the replay's open (``start_s / speed`` wall seconds before the start) so near the feeds process's own start that
+    it would replay from the open instead of joining (``edge/clock.replay_join_ns`` joins only a replay begun more
+    than ``JOIN_AFTER_WALL_S`` ago). Then the open is put ``JOIN_SLACK_S`` after the launch: the feeds wait for it and
+    replay on schedule from there."""
+    behind_s = config.start_s / config.speed
+    if config.warmup_s - JOIN_SLACK_S < behind_s < config.warmup_s + JOIN_AFTER_WALL_S + JOIN_SLACK_S:
+        return behind_s + JOIN_SLACK_S
+    return config.warmup_s
+
+
 def prepare(config: SimulationConfig) -> Plan:
     """Check everything and write the run's desk spec; raises SimulationError (or FaultScheduleError)."""
     if not 1 <= config.speed <= MAX_SPEED:
@@ -136,9 +161,12 @@ def prepare(config: SimulationConfig) -> Plan:
     if trading_day is None:
         raise SimulationError(f"{day} is not a session of {calendar.exchange}")
     session_s = (trading_day.session.close_ns - trading_day.session.open_ns) // NS_PER_SECOND
-    run_s = session_s if config.duration_s is None else config.duration_s
-    if not 1 <= run_s <= session_s:
-        raise SimulationError(f"--duration {run_s}: must be from 1 to the session's {session_s} seconds")
+    if not 0 <= config.start_s < session_s:
+        raise SimulationError(f"--start {config.start_s}: must be from 0 to under the session's {session_s} seconds")
+    left_s = session_s - config.start_s
+    run_s = left_s if config.duration_s is None else config.duration_s
+    if not 1 <= run_s <= left_s:
+        raise SimulationError(f"--duration {run_s}: must be from 1 to the {left_s} seconds from the start to the close")
     faults = load_schedule(config.faults_path, desk=source, session_s=run_s) if config.faults_path else []
 
     doc = yaml.safe_load(config.spec_path.read_text())
@@ -148,6 +176,17 @@ def prepare(config: SimulationConfig) -> Plan:
         replay["speed"] = str(config.speed)
         replay["sessionSeconds"] = session_s
     spec.setdefault("conduct", {}).setdefault("clock", {})["replayStart"] = day.isoformat()
+    if config.routing_replicas is not None:
+        spec.setdefault("services", {}).setdefault("routing", {})["replicas"] = config.routing_replicas
+    if config.outage_spool is not None:
+        spec["routing"] = {**(spec.get("routing") or {}), "outageSpool": config.outage_spool}
+    routing_replicas = spec.get("services", {}).get("routing", {}).get("replicas", 1)
+    if routing_replicas >= 2 and not any(f.kind == "database_down" for f in faults):
+        raise SimulationError(
+            f"spec.services.routing.replicas: {routing_replicas}: a routing standby needs the simulation on "
+            "PostgreSQL, which it runs only for a schedule with a database_down fault (its writer lock is the "
+            "standby's fence; on SQLite, run with --routing-replicas 1)"
+        )
     spec["storage"] = {**spec.get("storage", {}), "dataDir": str(config.out_dir / "var")}
     spec["storage"].pop("postgres", None)
     spec.setdefault("compliance", {})["auditBucket"] = {
@@ -179,7 +218,8 @@ async def simulate(plan: Plan, *, say: Callable[[str], None] = print) -> Verdict
 
 async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Callable[[str], None]) -> Verdict:
     config, out = plan.config, plan.config.out_dir
-    origin_ns = time.time_ns() + int(config.warmup_s * NS_PER_SECOND)
+    start_wall_ns = time.time_ns() + int(warmup_s(config) * NS_PER_SECOND)
+    origin_ns = start_wall_ns - config.start_s * NS_PER_SECOND // config.speed  # the open, in wall time
     env = {REPLAY_ORIGIN_ENV: str(origin_ns)}
     if database is not None:
         env["TD_DSN"] = database.dsn
@@ -188,7 +228,8 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     clock = desk_clock(plan.desk, env)
     embedded = EmbeddedDesk(plan.desk, plan.spec_path, log_dir=out / "logs", env=env)
     say(
-        f"simulating {plan.day} on {plan.calendar.exchange}: {plan.run_s}s of its {plan.session_s}s session at "
+        f"simulating {plan.day} on {plan.calendar.exchange}: {plan.run_s}s of its {plan.session_s}s session"
+        f"{f' from {config.start_s}s after the open' if config.start_s else ''} at "
         f"{config.speed}x, {config.rate:g} orders/s, {len(plan.faults)} fault(s); record in {out}"
     )
     await embedded.start(print_line=say)
@@ -233,7 +274,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
                 say("SIMULATION PROBE FAILED: the probe process exited before the session started")
         except TimeoutError:  # it starts probing as soon as it has its prices
             say("the probe process has no prices yet as the session starts")
-        await asyncio.sleep(max(0.0, (origin_ns - time.time_ns()) / NS_PER_SECOND))
+        await asyncio.sleep(max(0.0, (start_wall_ns - time.time_ns()) / NS_PER_SECOND))
         factory = OrderFactory(prices, account=plan.account, run_id=run_id)
         now = clock.now_ns
         load = [

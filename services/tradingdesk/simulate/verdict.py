@@ -153,13 +153,6 @@ def _halted_at(intervals, *, account: str, strategy: str, ts_ns: int) -> bool:
     return any(a <= ts_ns < b for scope in scopes for a, b in intervals.get(scope, ()))
 
 
-def availability(probes: list[dict], calendar: ExchangeCalendar, *, start_ns: int, end_ns: int) -> tuple[int, int]:
-    """(intervals acknowledged, intervals measured): whole market seconds in [start, end) that fall in the
-    regular session, and of those the ones in which a probe was acknowledged."""
-    measured = measured_seconds(calendar, start_ns=start_ns, end_ns=end_ns)
-    return len(measured & acked_seconds(probes)), len(measured)
-
-
 def measured_seconds(calendar: ExchangeCalendar, *, start_ns: int, end_ns: int) -> set[int]:
     """The whole market seconds in [start, end) that fall in the regular session."""
     first, last = -(-start_ns // NS_PER_SECOND), end_ns // NS_PER_SECOND
@@ -288,15 +281,18 @@ def compute(
         detail = f"{len(report.problems)} problem(s), first: {report.problems[0]}"
     verdict.lines.append(Line("audit_trail_verified", 1 if report.ok else 0, "1", report.ok, detail))
 
-    up, measured = availability(probes, calendar, start_ns=window[0], end_ns=window[1])
-    ratio = up / measured if measured else 0.0
+    # the intervals measured and those with an acknowledged probe: the line's ratio, and later where the rest went
+    measured = measured_seconds(calendar, start_ns=window[0], end_ns=window[1])
+    acked = acked_seconds(probes)
+    up = len(measured & acked)
+    ratio = up / len(measured) if measured else 0.0
     verdict.lines.append(
         Line(
             "availability",
             round(ratio, 6),
             f">= {min_availability:g}",
-            measured > 0 and ratio >= min_availability,
-            f"{up} of {measured} one-second intervals acknowledged",
+            bool(measured) and ratio >= min_availability,
+            f"{up} of {len(measured)} one-second intervals acknowledged",
         )
     )
     events, episodes, source = read_record(run_dir)
@@ -354,7 +350,7 @@ def compute(
     fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
     if fault_events:
         verdict.figures.update(database_outage_figures(fault_events, probes))
-    lost = measured_seconds(calendar, start_ns=window[0], end_ns=window[1]) - acked_seconds(probes)
+    lost = measured - acked
     windows = fault_windows(fault_events, recovery_s=RECOVERY_WALL_S * speed)
     verdict.notes.extend(describe(availability_losses(lost, probes, windows)))
     return verdict

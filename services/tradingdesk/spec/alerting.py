@@ -232,7 +232,8 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             CRITICAL,
             "routing",
             "The order journal of desk {{ $labels.desk }} cannot write",
-            "Routing keeps retrying; nothing new is acknowledged until the database takes writes again.",
+            "Routing keeps retrying; nothing new is acknowledged until the database takes writes again, unless "
+            "spec.routing.outageSpool acknowledges from the local spool meanwhile.",
             "journal.md",
         ),
         Alert(

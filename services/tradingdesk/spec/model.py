@@ -172,6 +172,11 @@ class RoutingSpec(Model):
     lists only the orders in memory. Bounds routing's memory and snapshots on a busy day (docs/architecture.md)."""
     snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
     """Journal snapshots that bound the time a restart takes (docs/architecture.md, Recovery)."""
+    outage_spool: bool = False
+    """While the journal's database cannot write, keep acknowledging orders from records fsynced to a local spool
+    file under the desk's data directory, copied into the journal once the database is back (otherwise new orders
+    are refused JOURNAL_UNAVAILABLE for the outage). Needs one routing process that comes back to the same disk:
+    the embedded desk with services.routing.replicas 1. On Kubernetes: not yet (refused)."""
 
 
 def limit_contradictions(values: dict[str, int], name: Callable[[str], str] = str) -> list[tuple[str, str]]:
@@ -539,7 +544,8 @@ class ResourcesSpec(Model):
 
 class ServiceSpec(Model):
     replicas: int = Field(default=1, ge=0, le=16)
-    """Pods running this service."""
+    """Pods running this service. The embedded runtime runs one process of each service, and for routing with 2 or
+    more a hot standby beside it (PostgreSQL only)."""
     port: int = Field(default=0, ge=0, le=65_535)
     """gRPC port; 0 takes the service's default (50051-50055)."""
     host: str = "127.0.0.1"
@@ -632,6 +638,11 @@ class TradingDeskSpec(Model):
                     f"spec.venues[{i}].makerRebatePerUnit: must not exceed takerFeePerUnit (the venue would pay "
                     "for its own trades)"
                 )
+        if self.routing.outage_spool and self.services.routing.replicas > 1:
+            problems.append(
+                "spec.routing.outageSpool: needs spec.services.routing.replicas 1 (a routing standby would take over "
+                "without the records in the active process's spool)"
+            )
         if self.routing.default_venue and self.routing.default_venue not in venue_names:
             problems.append(f"spec.routing.defaultVenue: {self.routing.default_venue!r} is not a venue of the desk")
         ports = {name: self.services.port_of(name) for name in SERVICE_NAMES}

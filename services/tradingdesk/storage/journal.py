@@ -27,9 +27,12 @@ database enforces it (``fence.py``): the writer's connection holds the table's w
 journal is created (``wait_for_lock`` queues for it), and while it is held no other session can insert. A
 ``standby`` journal takes no lock: it only reads (``replay``) until ``take_over`` gets the lock, when the
 writer it stood by for is gone, and continues the numbering after the last committed record. A writer that
-loses its session re-takes the lock only if no other writer took it meanwhile, and then checks that nobody
-appended in between; otherwise it is fenced for good: ``JournalFenced``, ``on_fenced`` called once, no append
-ever again. Records it had not committed were never reported durable, so never acknowledged.
+loses its session (found at its next write, or by the idle writer's session check every ``session_check_s``)
+re-takes the lock only if no other writer took it meanwhile (held by another session for ``fence_confirm_s`` in
+a row: in a database outage a standby's queued wait can be granted for the moment between the two sessions being
+cut), and then checks that nobody appended in between; otherwise it is fenced for good: ``JournalFenced``,
+``on_fenced`` called once, no append ever again. Records it had not committed were never reported durable, so
+never acknowledged.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from .db import is_postgresql
 from .fence import WriterFenced, WriterLock
 from .journal_metrics import JournalMetrics
 from .schema import journal as journal_table
+from .spool import OutageSpool
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,7 @@ class JournalStats:
     records: int = 0
     write_failures: int = 0
     largest_batch: int = 0
+    spooled: int = 0  # records written to the outage spool
 
 
 _COLUMNS = ("seq", "ts_ns", "kind", "order_id", "payload")
@@ -131,13 +136,23 @@ class Journal:
         wait_for_lock: bool = False,
         standby: bool = False,
         on_fenced: Callable[[], None] | None = None,
+        fence_confirm_s: float = 1.0,
+        session_check_s: float = 1.0,
+        spool: OutageSpool | None = None,
     ) -> None:
         """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
         wake the writer thread, which then only sweeps every few milliseconds and retries failures.
 
         On PostgreSQL the constructor takes the journal's writer lock: ``JournalFenced`` if another writer holds
         it, or with ``wait_for_lock`` it waits its turn; a ``standby`` journal takes it later, in ``take_over``.
-        ``on_fenced`` is called (from the writer thread) if this journal is later fenced off."""
+        ``on_fenced`` is called (from the writer thread) if this journal is later fenced off: after a lost
+        session, once another session has held the lock for ``fence_confirm_s`` while this one retried, or at
+        once if another writer appended. An idle writer checks its session every ``session_check_s``: one that
+        lost it (and with it the lock) without writing finds out, and takes the lock back or is fenced off.
+
+        ``spool``: while the database cannot write, batches go to this local file instead (fsynced, then reported
+        durable) and are copied into the table, before anything newer, once it can (``spool.py``). A spool left
+        by an earlier process is copied in when this journal becomes the writer, before it reads the table."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -145,6 +160,9 @@ class Journal:
         self._max_pending = max_pending
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
+        self._fence_confirm_s = fence_confirm_s
+        self._session_check_s = session_check_s
+        self._held_elsewhere_since: float | None = None  # since when another session has held the lock, in a row
         self._replay_chunk = replay_chunk
         self._inline = inline
         # Held by whoever is writing (the writer thread or commit_inline), from taking a batch until it is
@@ -155,11 +173,18 @@ class Journal:
         self._fenced = False
         self._conn: Connection | None = None  # the writer's own connection (on PostgreSQL: holding the lock)
         self._standby = standby
+        self._spool = spool
+        self._spooling = False  # the spool holds records the table has not (written by the writer thread only)
+        self._spool_ok = True  # false after a failed spool write, until the next write to the spool or the table
+        self._database_retry_at = 0.0  # while spooling: when the writer next tries the database
+        self._database_retry_s = retry_initial_s
         if self._fence is not None and not standby:
             try:
                 self._conn = self._fence.acquire() if wait_for_lock else self._fence.try_acquire()
             except WriterFenced as exc:
                 raise JournalFenced(str(exc)) from None
+        if not standby:
+            self._recover_spool(self._conn)
 
         last = self._read_max_seq()  # with the lock held: nobody else appends any more
         self._next_seq = last + 1  # guarded by _lock
@@ -228,8 +253,8 @@ class Journal:
         It never retries or sleeps: on a failure the batch goes back to the head of the queue and the writer
         thread takes over with its backoff. Returns True if nothing is left queued by this call.
         """
-        if not self._write_lock.acquire(blocking=False):
-            self._wake.set()
+        if self._spooling or not self._write_lock.acquire(blocking=False):
+            self._wake.set()  # while spooling the writer thread writes: no connection attempt on the caller's thread
             return False
         try:
             with self._lock:
@@ -303,6 +328,7 @@ class Journal:
         return self.last_seq()
 
     def _took_over(self, conn: Connection | None) -> None:
+        self._recover_spool(conn)
         last = self._read_max_seq(conn)  # with the lock held: nobody else appends any more
         with self._lock, self._durable_cv:
             self._conn = conn
@@ -319,6 +345,16 @@ class Journal:
     def healthy(self) -> bool:
         """False while the writer cannot write (it keeps retrying); true again after the next commit."""
         return self._healthy
+
+    @property
+    def accepting(self) -> bool:
+        """True while appends become durable: the database writes, or the outage spool does."""
+        return self._healthy or (self._spool is not None and self._spool_ok)
+
+    @property
+    def spooling(self) -> bool:
+        """True while records durable only in the outage spool wait for the database."""
+        return self._spooling
 
     @property
     def last_error(self) -> BaseException | None:
@@ -419,14 +455,26 @@ class Journal:
     def _run(self) -> None:
         try:
             sweep = 0.005 if self._inline else None
+            next_check = time.monotonic() + self._session_check_s
             while True:
                 with self._lock:
                     has_work = bool(self._pending)
                     closing = self._closing
                 if not has_work:
                     if closing or self._abandon.is_set():
-                        return
-                    self._wake.wait(sweep)
+                        return  # a spool left behind is the next writer's first step
+                    if self._spooling:
+                        if time.monotonic() >= self._database_retry_at and not self._drain_spool():
+                            return  # fenced off
+                        if self._spooling:
+                            self._wake.wait(max(0.0, min(self._database_retry_at - time.monotonic(), 1.0)))
+                            self._wake.clear()
+                            continue
+                    if time.monotonic() >= next_check:
+                        next_check = time.monotonic() + self._session_check_s
+                        if not self._check_session():
+                            return  # fenced off
+                    self._wake.wait(sweep if sweep is not None else self._session_check_s)
                     self._wake.clear()
                     continue
                 with self._write_lock:
@@ -448,24 +496,36 @@ class Journal:
         delay = self._retry_initial_s
         attempt = 0
         while True:
+            if self._spooling and time.monotonic() < self._database_retry_at and self._to_spool(chunk, rows):
+                return True
             try:
                 conn = self._writer()
+                if self._spooling:
+                    self._copy_spool(conn)
                 started = time.perf_counter()
                 if attempt and self._already_written(conn, rows):
                     # An earlier attempt committed but its acknowledgement was lost.
                     log.warning("journal batch %d..%d was committed by an earlier attempt", first, last)
                 else:
                     self._insert_rows(conn, rows)
+                self._held_elsewhere_since = None
                 break
-            except (WriterFenced, JournalFenced) as exc:
+            except JournalFenced as exc:
                 self._fenced_off(exc)
                 return False
             except Exception as exc:
+                if self._lock_lost_for_good(exc):
+                    self._fenced_off(exc)
+                    return False
                 attempt += 1
                 self.stats.write_failures += 1
                 self._healthy = False
                 self._last_error = exc
                 self._drop_conn()
+                if self._spool is not None:
+                    self._try_database_later()
+                    if self._to_spool(chunk, rows):
+                        return True
                 level = logging.WARNING if attempt < 5 or attempt % 20 == 0 else logging.DEBUG
                 log.log(
                     level,
@@ -485,6 +545,99 @@ class Journal:
         self._committed(chunk, time.perf_counter() - started)
         return True
 
+    # ------------------------------------------------------------------ outage spool
+
+    def _to_spool(self, chunk: list[_Pending], rows: list[tuple[Any, ...]]) -> bool:
+        """Make ``chunk`` durable in the outage spool and report it durable; False if the spool cannot write."""
+        assert self._spool is not None
+        started = time.perf_counter()
+        try:
+            self._spool.append(rows)
+        except OSError as exc:
+            if self._spool_ok:
+                log.error(
+                    "journal spool %s cannot write (%s): new records wait for the database", self._spool.path, exc
+                )
+            self._spool_ok = False
+            self._database_retry_at = 0.0
+            return False
+        if not self._spooling:
+            log.warning(
+                "journal: the database cannot write (%s); records go to the outage spool %s from seq %d until it can",
+                _describe(self._last_error) if self._last_error is not None else "unknown",
+                self._spool.path,
+                rows[0][0],
+            )
+        self._spooling = True
+        self._spool_ok = True
+        self.stats.spooled += len(rows)
+        self._committed(chunk, time.perf_counter() - started, in_database=False)
+        return True
+
+    def _copy_spool(self, conn: Connection) -> None:
+        """Copy the spooled records into the table over ``conn`` (holding the writer lock), then empty the spool.
+        Records already there (a commit whose answer was lost) must be the same ones: ``JournalFenced`` if not."""
+        assert self._spool is not None
+        rows = self._spool.read()
+        if rows:
+            found = self._rows_from(conn, rows[0][0], limit=len(rows) + 1)
+            if found != rows[: len(found)]:
+                raise JournalFenced(
+                    f"the journal holds other records from seq {rows[0][0]} on than the {len(rows)} in the outage "
+                    f"spool {self._spool.path}"
+                )
+            if self._read_max_seq(conn) < rows[0][0] - 1:
+                raise JournalFenced(f"the journal ends before seq {rows[0][0] - 1}, where the outage spool begins")
+            if len(found) < len(rows):
+                self._insert_rows(conn, rows[len(found) :])
+            log.warning(
+                "journal: %d records of the outage spool written to the database (seq %d..%d)",
+                len(rows) - len(found),
+                rows[0][0],
+                rows[-1][0],
+            )
+        self._spool.clear()
+        self._spooling = False
+        self._database_retry_s = self._retry_initial_s
+        self._healthy = True
+        self._last_error = None
+
+    def _drain_spool(self) -> bool:
+        """An idle writer's try to empty the spool into the database. False once fenced off."""
+
+        def failed(exc: BaseException) -> None:
+            self._last_error = exc
+            self.stats.write_failures += 1
+            self._try_database_later()
+
+        return self._idle_step(lambda: self._copy_spool(self._writer()), failed)
+
+    def _try_database_later(self) -> None:
+        """While spooling: the next try of the database after the current backoff, which doubles up to
+        ``retry_max_s``."""
+        self._database_retry_at = time.monotonic() + self._database_retry_s
+        self._database_retry_s = min(self._database_retry_s * 2, self._retry_max_s)
+
+    def _recover_spool(self, conn: Connection | None) -> None:
+        """A new writer's first step: records an earlier process spooled go into the table before it is read."""
+        if self._spool is None or not len(self._spool):
+            return
+        log.warning(
+            "journal: %d records in the outage spool %s from an earlier process", len(self._spool), self._spool.path
+        )
+        if conn is not None:
+            self._copy_spool(conn)
+            return
+        with self._engine.connect() as own:
+            self._copy_spool(own)
+
+    def _rows_from(self, conn: Connection, seq: int, *, limit: int) -> list[tuple[Any, ...]]:
+        t = journal_table
+        stmt = select(t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload).where(t.c.seq >= seq)
+        found = [tuple(r) for r in conn.execute(stmt.order_by(t.c.seq).limit(limit)).all()]
+        conn.rollback()
+        return found
+
     def _writer(self) -> Connection:
         """The writer's connection; after a lost one, a new one that holds the writer lock again."""
         conn = self._conn
@@ -492,18 +645,71 @@ class Journal:
             conn = self._conn = self._fence.try_acquire() if self._fence is not None else self._engine.connect()
         return conn
 
+    def _lock_lost_for_good(self, exc: BaseException) -> bool:
+        """After a failed write or session check: is the journal another writer's now? At once if another
+        appended; if another session holds the lock, only once it has for ``fence_confirm_s`` in a row. In a
+        database outage a standby's queued wait can be granted the moment this session is cut, and its own
+        session is cut a moment later: nobody wrote, and this writer takes the lock back."""
+        if isinstance(exc, JournalFenced):
+            return True
+        if not isinstance(exc, WriterFenced):
+            self._held_elsewhere_since = None
+            return False
+        now = time.monotonic()
+        if self._held_elsewhere_since is None:
+            self._held_elsewhere_since = now
+        return now - self._held_elsewhere_since >= self._fence_confirm_s
+
+    def _check_session(self) -> bool:
+        """An idle writer's check that its session (on PostgreSQL: holding the writer lock) is still there; a lost
+        one is replaced by one that holds the lock again, checked that nobody appended meanwhile. Without it a
+        writer would only find out at its next write, and a standby that took over in between would wait for this
+        process to give up the service's address. Returns False once fenced off."""
+        if self._fence is None or self._standby or self._fenced:
+            return True
+
+        def check() -> None:
+            with self._lock:
+                if self._pending:
+                    return  # the write about to happen checks the session itself
+            lost = self._conn is None
+            conn = self._writer()
+            if lost:  # a new session: nothing may have been appended since our last commit
+                if self._read_max_seq(conn) != self._durable_seq:
+                    raise JournalFenced("another writer appended to the journal while this one had no session")
+            else:
+                conn.exec_driver_sql("SELECT 1")
+                conn.rollback()
+
+        def failed(exc: BaseException) -> None:
+            log.debug("journal session check failed (next in %.1fs): %s", self._session_check_s, _describe(exc))
+
+        return self._idle_step(check, failed)
+
+    def _idle_step(self, step: Callable[[], None], failed: Callable[[BaseException], None]) -> bool:
+        """Run an idle writer's database ``step`` under the write lock (skipped while a write is in progress: that
+        write meets the same database). A failure drops the connection and fences this journal off if the lock is
+        another writer's for good, else goes to ``failed``. False once fenced off."""
+        if not self._write_lock.acquire(blocking=False):
+            return True
+        try:
+            try:
+                step()
+                self._held_elsewhere_since = None
+            except Exception as exc:
+                self._drop_conn()
+                if self._lock_lost_for_good(exc):
+                    self._fenced_off(exc)
+                    return False
+                failed(exc)
+            return True
+        finally:
+            self._write_lock.release()
+
     def _already_written(self, conn: Connection, rows: list[tuple[Any, ...]]) -> bool:
         """After a failed attempt: are ``rows`` in the table (ours, committed though the answer was lost), or
         nothing from their first seq on? Anything else means another writer appended: ``JournalFenced``."""
-        t = journal_table
-        stmt = (
-            select(t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
-            .where(t.c.seq >= rows[0][0])
-            .order_by(t.c.seq)
-            .limit(len(rows) + 1)
-        )
-        found = [tuple(r) for r in conn.execute(stmt).all()]
-        conn.rollback()
+        found = self._rows_from(conn, rows[0][0], limit=len(rows) + 1)
         if not found:
             return False
         if found == [tuple(r) for r in rows]:
@@ -519,18 +725,32 @@ class Journal:
         self._last_error = exc
         self._drop_conn()
         log.critical("journal fenced off (%s): %d records were never durable and are dropped", exc, self.backlog)
+        if self._spooling and self._spool is not None:
+            self._spooling = False
+            try:
+                kept = str(self._spool.set_aside())
+            except OSError as err:
+                kept = f"{self._spool.path} (not set aside: {err})"
+            log.critical(
+                "journal: acknowledged records in the outage spool are not in the journal, which another writer "
+                "took over; they are kept in %s",
+                kept,
+            )
         if self._on_fenced is not None:
             try:
                 self._on_fenced()
             except Exception:
                 log.exception("on_fenced failed")
 
-    def _committed(self, chunk: list[_Pending], seconds: float) -> None:
-        """Bookkeeping after a commit (``seconds`` it took): durable seq, stats and metrics, then the listeners."""
+    def _committed(self, chunk: list[_Pending], seconds: float, *, in_database: bool = True) -> None:
+        """Bookkeeping after a commit (``seconds`` it took; ``in_database`` false: to the outage spool): durable
+        seq, stats and metrics, then the listeners."""
         last = chunk[-1][0]
         self._metrics.committed(len(chunk), seconds)
-        self._healthy = True
-        self._last_error = None
+        if in_database:
+            self._healthy = True
+            self._last_error = None
+            self._spool_ok = True
         stats = self.stats
         stats.commits += 1
         stats.records += len(chunk)

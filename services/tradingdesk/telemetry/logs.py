@@ -90,6 +90,7 @@ class DeskJsonFormatter(JsonFormatter):
         log_record["ts"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="microseconds")
         log_record["level"] = record.levelname
         log_record["logger"] = record.name
+        log_record["pid"] = record.process  # two processes of one service share a log (the embedded standby)
         super().add_fields(log_record, record, message_dict)
         context = trace.get_current_span().get_span_context()
         if context.is_valid:

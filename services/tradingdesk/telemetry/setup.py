@@ -99,6 +99,13 @@ class Telemetry:
     access_log: AccessLog | None = None
     """Refused scrapes (TLS on): the service forwards them to the desk's audit trail like its RPCs'."""
     _http: Any = None
+    _listen: Any = None
+
+    def serve_metrics(self) -> None:
+        """Serve /metrics now, if metrics are on and it is not served yet."""
+        listen, self._listen = self._listen, None
+        if listen is not None:
+            listen()
 
     def shutdown(self) -> None:
         """Flush spans still buffered, then stop /metrics."""
@@ -136,8 +143,12 @@ def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     return list(_current.client_interceptors) if _current is not None else []
 
 
-def start_telemetry(desk: TradingDesk, service: str, environ: Mapping[str, str] | None = None) -> Telemetry:
-    """Set up metrics (and traces when an OTLP endpoint is configured) for this process; see the module doc."""
+def start_telemetry(
+    desk: TradingDesk, service: str, environ: Mapping[str, str] | None = None, *, metrics_now: bool = True
+) -> Telemetry:
+    """Set up metrics (and traces when an OTLP endpoint is configured) for this process; see the module doc.
+    Without ``metrics_now``, /metrics is served once ``serve_metrics`` is called: a standby of the embedded desk
+    serves it on its service's metrics port only once it is the active replica (``runtime/service.py``)."""
     global _current
     env = os.environ if environ is None else environ
     resource = resource_of(desk, service, env)
@@ -160,12 +171,20 @@ def start_telemetry(desk: TradingDesk, service: str, environ: Mapping[str, str] 
         access = http_access(desk, env, door=f"{service}-metrics", rules=METRICS_HTTP_RULES)
         tls = TlsFiles.for_service(desk, service, env) if access is not None else None
         telemetry.access_log = access.access_log if access is not None else None
-        try:
-            telemetry._http = serve_metrics(registry, host.strip("[]") or "0.0.0.0", int(port), tls=tls, access=access)
-            telemetry.metrics_address = bind
-            log.info("%s: Prometheus metrics on %s://%s/metrics", service, "https" if tls else "http", bind)
-        except OSError as exc:  # trading goes on; Prometheus sees the target down and alerts (ServiceDown)
-            log.error("%s: cannot serve /metrics on %s: %s", service, bind, exc)
+
+        def listen() -> None:
+            try:
+                telemetry._http = serve_metrics(
+                    registry, host.strip("[]") or "0.0.0.0", int(port), tls=tls, access=access
+                )
+                telemetry.metrics_address = bind
+                log.info("%s: Prometheus metrics on %s://%s/metrics", service, "https" if tls else "http", bind)
+            except OSError as exc:  # trading goes on; Prometheus sees the target down and alerts (ServiceDown)
+                log.error("%s: cannot serve /metrics on %s: %s", service, bind, exc)
+
+        telemetry._listen = listen
+        if metrics_now:
+            telemetry.serve_metrics()
         meter = metrics.get_meter(METER_NAME)
         telemetry.server_interceptors.append(ServerMetricsInterceptor(meter, registry))
         telemetry.client_interceptors.extend(client_metrics_interceptors(meter, registry))
