@@ -8,7 +8,8 @@ twenty is a marketable IOC (2% over the bid), so the day has fills too. A submit
 verdict then checks that the desk kept one order for it.
 
 The probe sends one IOC order per second of market time and records whether it was acknowledged within
-``probe_timeout_s`` (wall time): the availability figure is read from its log.
+``probe_timeout_s`` (wall time): the availability figure is read from its log. It runs in a process of its own
+(``simulate/probe_process.py``), so that the load it measures cannot make it late.
 
 Everything a client was told is written down (``ClientLog``): the verdict reads it with the desk's record.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import grpc
 
-from tradingdesk.core.clock import Clock
+from tradingdesk.core.clock import NS_PER_SECOND, Clock
 from tradingdesk.core.fixed import format_fixed, parse_fixed
 from tradingdesk.core.instruments import Instrument
 from tradingdesk.security import channels
@@ -377,22 +378,31 @@ def status_name(code: int) -> str:
 
 
 class Probe:
-    """One IOC order per market second; ``log.probes`` gets each: its second, whether it was acknowledged
-    within ``timeout_s`` and in how many ms, or the code it got.
+    """One IOC order per market second; ``record`` gets each: its second, whether it was acknowledged within
+    ``timeout_s`` and in how many ms, or the code it got, with the acknowledgement when there was one.
 
-    It keeps its time on a thread of its own, with a blocking channel whose calls complete on gRPC's threads.
-    On the simulation's event loop (the strategy clients, the supervisor, the alert watch, the injector) it ran
-    late by up to hundreds of milliseconds on a busy machine: at 100x the probes of tens of market seconds then
-    went out within one, and the seconds between had none, each counted as unavailable though no probe was
-    ever sent (3,911 seconds with several probes in one full day)."""
+    It runs in a process of its own (``simulate/probe_process.py``), where it keeps its time on a thread of its own
+    with a blocking channel whose calls complete on gRPC's threads. In the simulation's process it shared the GIL
+    with the strategy clients, the supervisor and the alert watch, and ran late whenever they were busy: at 100x
+    the probes of several market seconds then went out within one, and the seconds between had none, each counted
+    as unavailable though no probe was ever sent (on the event loop, 3,911 seconds with several probes in one full
+    day; on a thread of that process, still 212 of the day's 1,370 lost seconds ``NO_PROBE``)."""
 
     def __init__(
-        self, address: str, factory: OrderFactory, *, log: ClientLog, clock: Clock, speed: float, timeout_s: float
+        self,
+        address: str,
+        factory: OrderFactory,
+        *,
+        record: Callable[[dict, Acked | None], None],
+        clock: Clock,
+        speed: float,
+        timeout_s: float,
     ) -> None:
         self.address = address
         self.factory = factory
         """The probe's own (its numbering is not shared with a client on another thread)."""
-        self.log = log
+        self.record = record
+        """Called from the metronome's thread or gRPC's, once per probe, when it is answered or not sent."""
         self.clock = clock
         self.interval_s = 1.0 / speed
         self.timeout_s = timeout_s
@@ -400,22 +410,33 @@ class Probe:
         self._lock = threading.Lock()
 
     async def run(self) -> None:
-        """Probe until cancelled; then wait for the answers (or deadlines) of the probes in flight."""
+        """Probe until cancelled; then wait for the answers (or deadlines) of the probes in flight. Raises what
+        stopped the metronome if it stops before."""
         stop = threading.Event()
-        thread = threading.Thread(target=self._metronome, args=(stop,), name="simulation-probe", daemon=True)
+        failed: list[BaseException] = []
+        thread = threading.Thread(target=self._metronome, args=(stop, failed), name="simulation-probe", daemon=True)
         thread.start()
         try:
-            await asyncio.Event().wait()
+            await asyncio.to_thread(thread.join)
         finally:
             stop.set()
             await asyncio.to_thread(thread.join)
+        raise RuntimeError("the probe's metronome stopped") from (failed[0] if failed else None)
 
-    def _metronome(self, stop: threading.Event) -> None:
+    def _metronome(self, stop: threading.Event, failed: list[BaseException]) -> None:
+        try:
+            self._keep_time(stop)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    def _keep_time(self, stop: threading.Event) -> None:
         channel = channels.channel(self.address, options=channels.FAST_RECONNECT)
         try:
             stub = orders_pb2_grpc.OrderServiceStub(channel)
-            start = time.monotonic()
+            start = time.monotonic() + self._to_mid_second_s()
             n = 0
+            stop.wait(max(0.0, start - time.monotonic()))
             while not stop.is_set():
                 self._send(stub, self.clock.now_ns())
                 n += 1
@@ -427,23 +448,33 @@ class Probe:
         finally:
             channel.close()
 
+    def _to_mid_second_s(self) -> float:
+        """Wall seconds until the middle of a market second: each probe then goes out half a market second from
+        the seconds it could be counted in by mistake. Started at the session's open (a market second's
+        boundary), a probe a millisecond of wall time early (0.1 market second at 100x) fell in the second
+        before: a 1,800 s run at 100x counted 299 seconds ``NO_PROBE`` (291 with two probes) although its probes
+        were never more than 1.5 market seconds apart."""
+        into_second_ns = self.clock.now_ns() % NS_PER_SECOND
+        return (NS_PER_SECOND // 2 - into_second_ns) % NS_PER_SECOND / NS_PER_SECOND * self.interval_s
+
     def _send(self, stub, market_ns: int) -> None:
         req = self.factory.submit("probe", tag="probe")
         record = {"market_ns": market_ns, "acked": False, "ms": None, "code": "NO_PRICE"}
         if req is None:
-            self.log.probes.append(record)
+            self.record(record, None)
             return
         t0 = time.perf_counter()
         future = stub.SubmitOrder.future(req, timeout=self.timeout_s)
 
         def answered(done: grpc.Future) -> None:
+            acked = None
             try:
                 ack = done.result()
                 record.update(acked=True, ms=round((time.perf_counter() - t0) * 1000, 3), code="OK")
-                self.log.acked.append(Acked(req.client_order_id, ack.order_id, "probe", market_ns, ack.duplicate))
+                acked = Acked(req.client_order_id, ack.order_id, "probe", market_ns, ack.duplicate)
             except grpc.RpcError as err:
                 record.update(code=err.code().name, symbol=req.symbol, why=(err.details() or "")[:160])
-            self.log.probes.append(record)
+            self.record(record, acked)
             with self._lock:
                 self._pending.discard(done)
 

@@ -36,10 +36,11 @@ from tradingdesk.security import channels
 from tradingdesk.security.local import client_of
 from tradingdesk.security.tls import local_pki
 from tradingdesk.simulate.alert_watch import AlertWatch
-from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Probe, Rate, SessionClient, UnaryClient
+from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Rate, SessionClient, UnaryClient
 from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.simulate.faults import Fault, load_schedule
 from tradingdesk.simulate.injector import Injector
+from tradingdesk.simulate.probe_process import ProbeConfig, ProbeProcess
 from tradingdesk.simulate.verdict import Verdict, compute
 from tradingdesk.spec.domain import instruments_of
 from tradingdesk.spec.load import load_desk
@@ -51,6 +52,8 @@ JOIN_SLACK_S = 15.0
 takes on a loaded machine."""
 PRICES_TIMEOUT_S = 60.0
 """How long the clients wait for every symbol's first traded price before the session starts anyway."""
+PROBE_READY_SLACK_S = 10.0
+"""How much longer than the clients the probe process may take to have its prices: it starts an interpreter first."""
 
 
 class SimulationError(ValueError):
@@ -230,8 +233,10 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         f"{config.speed}x, {config.rate:g} orders/s, {len(plan.faults)} fault(s); record in {out}"
     )
     await embedded.start(print_line=say)
+    credentials = None
     if plan.identity is not None:  # the desk's certificates exist once it started
-        channels.use(client_of(local_pki(plan.desk, embedded.env), plan.identity))
+        credentials = client_of(local_pki(plan.desk, embedded.env), plan.identity)
+        channels.use(credentials)
     supervisor = asyncio.create_task(Supervisor(embedded, report=say).run())
     log = ClientLog()
     rate = Rate(config.rate / 2)
@@ -239,26 +244,43 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     background = [asyncio.create_task(prices.refresh_forever())]
     window = (0, 0)
     gave_up = ""
+    routing = embedded.directory.address("routing")
+    run_id = f"sim{uuid.uuid4().hex[:8]}"
+    probe = ProbeProcess(
+        ProbeConfig(
+            routing=routing,
+            feeds=embedded.directory.address("feeds"),
+            spec_path=str(plan.spec_path),
+            origin_ns=origin_ns,
+            account=plan.account,
+            run_id=run_id,
+            speed=config.speed,
+            timeout_s=config.probe_timeout_s,
+            records=str(out / "logs" / "probe.jsonl"),
+            prices_timeout_s=PRICES_TIMEOUT_S,
+            **ProbeConfig.credential_paths(credentials),
+        ),
+        log=log,
+        stderr_path=out / "logs" / "probe.log",
+        say=say,
+    )
     try:
+        await probe.start()  # its own process: started now, it is ready (its own prices) when the session starts
         deadline = time.monotonic() + PRICES_TIMEOUT_S
         while len(prices.bids) < len(plan.desk.spec.instruments) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        try:
+            if not await asyncio.wait_for(probe.ready(), max(0.0, deadline - time.monotonic()) + PROBE_READY_SLACK_S):
+                say("SIMULATION PROBE FAILED: the probe process exited before the session started")
+        except TimeoutError:  # it starts probing as soon as it has its prices
+            say("the probe process has no prices yet as the session starts")
         await asyncio.sleep(max(0.0, (start_wall_ns - time.time_ns()) / NS_PER_SECOND))
-        routing = embedded.directory.address("routing")
-        run_id = f"sim{uuid.uuid4().hex[:8]}"
         factory = OrderFactory(prices, account=plan.account, run_id=run_id)
         now = clock.now_ns
         load = [
             UnaryClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
             SessionClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
-            Probe(
-                routing,
-                OrderFactory(prices, account=plan.account, run_id=run_id),
-                log=log,
-                clock=clock,
-                speed=config.speed,
-                timeout_s=config.probe_timeout_s,
-            ).run(),
+            probe.run(),
         ]
         injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now, database=database)
         watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
@@ -284,6 +306,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
             task.cancel()
         supervisor.cancel()
         await asyncio.gather(supervisor, *background, return_exceptions=True)
+        await probe.kill()  # only if the run ended before the probe's task stopped it
         say("stopping the desk (routing first; compliance seals the audit trail)")
         await embedded.stop()
     log.write(out)

@@ -4,6 +4,8 @@ service's change journal, the sealed audit bucket, and the clients' own log of w
 Each line passes or fails on its own; the run fails when one does:
 
 * ``desk_ran_to_the_end``: the supervisor did not give up on a service (a crash loop) before the session ended.
+* ``clients_ran_to_the_end``: no client stopped before the end of the run (``clients.json``: a strategy client,
+  the alert watch, or the probe process, whose death would otherwise read as seconds without a probe).
 * ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
   record in the routing journal. Must be 0.
 * ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
@@ -211,6 +213,8 @@ def compute(
     ``environ``: the desk's environment (which database it used: ``TD_DSN``)."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
+    crashed = json.loads((run_dir / "clients.json").read_text())["crashed"]
+    verdict.lines.append(Line("clients_ran_to_the_end", len(crashed), "0", not crashed, "; ".join(crashed)))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
