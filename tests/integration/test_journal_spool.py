@@ -7,6 +7,7 @@ is refused loudly, never merged."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -51,8 +52,9 @@ def append(journal: Journal, *order_ids: str) -> list[int]:
 
 
 def test_through_an_outage_records_are_durable_in_the_spool_and_reach_the_table_in_order(
-    database: SimulationDatabase, engine: Engine, tmp_path: Path
+    database: SimulationDatabase, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="tradingdesk.storage.journal")
     spool = OutageSpool(tmp_path / "spool")
     journal = Journal(engine, spool=spool, retry_initial_s=0.02, retry_max_s=0.2).start()
     try:
@@ -66,6 +68,14 @@ def test_through_an_outage_records_are_durable_in_the_spool_and_reach_the_table_
             assert [r[0] for r in spool.read()] == [3, 4, 5]
             append(journal, "b4")
             assert journal.flush(30) and journal.durable_seq == 6
+            # the writer goes on trying the database, and says so with why it fails and what the spool holds
+            wait_until(
+                lambda: (
+                    "the database still cannot write" in caplog.text and "4 records in the outage spool" in caplog.text
+                ),
+                timeout=30,
+                what="a failed retry logged with the spool's 4 records",
+            )
         finally:
             database.up()
         wait_until(lambda: not journal.spooling, timeout=30, what="the spool written to the database")

@@ -178,6 +178,7 @@ class Journal:
         self._spool_ok = True  # false after a failed spool write, until the next write to the spool or the table
         self._database_retry_at = 0.0  # while spooling: when the writer next tries the database
         self._database_retry_s = retry_initial_s
+        self._spool_retries = 0  # failed tries of the database since records went to the spool (for its log)
         if self._fence is not None and not standby:
             try:
                 self._conn = self._fence.acquire() if wait_for_lock else self._fence.try_acquire()
@@ -523,7 +524,7 @@ class Journal:
                 self._last_error = exc
                 self._drop_conn()
                 if self._spool is not None:
-                    self._try_database_later()
+                    self._try_database_later(exc)
                     if self._to_spool(chunk, rows):
                         return True
                 level = logging.WARNING if attempt < 5 or attempt % 20 == 0 else logging.DEBUG
@@ -598,6 +599,7 @@ class Journal:
             )
         self._spool.clear()
         self._spooling = False
+        self._spool_retries = 0
         self._database_retry_s = self._retry_initial_s
         self._healthy = True
         self._last_error = None
@@ -608,14 +610,27 @@ class Journal:
         def failed(exc: BaseException) -> None:
             self._last_error = exc
             self.stats.write_failures += 1
-            self._try_database_later()
+            self._try_database_later(exc)
 
         return self._idle_step(lambda: self._copy_spool(self._writer()), failed)
 
-    def _try_database_later(self) -> None:
+    def _try_database_later(self, exc: BaseException) -> None:
         """While spooling: the next try of the database after the current backoff, which doubles up to
-        ``retry_max_s``."""
+        ``retry_max_s``. A failed try after the spool began is logged (the first four and every twentieth at
+        WARNING, the rest at DEBUG): the SRE watching an outage sees the writer still trying, and why it fails."""
         self._database_retry_at = time.monotonic() + self._database_retry_s
+        if self._spooling and self._spool is not None:
+            self._spool_retries += 1
+            log.log(
+                logging.WARNING if self._spool_retries < 5 or self._spool_retries % 20 == 0 else logging.DEBUG,
+                "journal: the database still cannot write (try %d since the spool began, next in %.1fs; %d records "
+                "in the outage spool %s): %s",
+                self._spool_retries,
+                self._database_retry_s,
+                len(self._spool),
+                self._spool.path,
+                _describe(exc),
+            )
         self._database_retry_s = min(self._database_retry_s * 2, self._retry_max_s)
 
     def _recover_spool(self, conn: Connection | None) -> None:
