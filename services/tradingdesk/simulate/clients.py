@@ -106,6 +106,12 @@ class Prices:
                     pass
                 await asyncio.sleep(PRICE_REFRESH_S)
 
+    async def wait_for_every_symbol(self, *, deadline: float) -> None:
+        """Until every instrument has a traded price, or ``deadline`` (``time.monotonic()``) passes: the session
+        then starts anyway, and a symbol without a price is not ordered."""
+        while len(self.bids) < len(self.instruments) and time.monotonic() < deadline:
+            await asyncio.sleep(PRICE_REFRESH_S)
+
     def limit(self, symbol: str, *, percent: int) -> int:
         """``percent`` of the bid, on the tick grid (rounded away from the market for a buy under it)."""
         raw = self.bids[symbol] * percent // 100

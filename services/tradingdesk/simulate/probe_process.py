@@ -235,9 +235,7 @@ async def _probe(config: ProbeConfig) -> None:
     instruments = instruments_of(desk)
     prices = Prices(config.feeds, instruments)
     refresher = asyncio.create_task(prices.refresh_forever())
-    deadline = time.monotonic() + config.prices_timeout_s
-    while len(prices.bids) < len(instruments) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
+    await prices.wait_for_every_symbol(deadline=time.monotonic() + config.prices_timeout_s)
     record = RecordFile(Path(config.records))
     probe = Probe(  # made now: at ``go`` only its thread starts (the clock loads the exchange calendar)
         config.routing,

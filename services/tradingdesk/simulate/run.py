@@ -267,8 +267,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     try:
         await probe.start()  # its own process: started now, it is ready (its own prices) when the session starts
         deadline = time.monotonic() + PRICES_TIMEOUT_S
-        while len(prices.bids) < len(plan.desk.spec.instruments) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await prices.wait_for_every_symbol(deadline=deadline)
         try:
             if not await asyncio.wait_for(probe.ready(), max(0.0, deadline - time.monotonic()) + PROBE_READY_SLACK_S):
                 say("SIMULATION PROBE FAILED: the probe process exited before the session started")
