@@ -425,3 +425,79 @@ async def test_a_line_reopened_in_a_feeds_process_that_joined_late_resumes_near_
     expected = [(seq, START + offset, e) for seq, offset, e in whole if seq >= from_seq][:100]
     assert [(m.seq, m.vendor_ts_ns, m.event) for m in out] == expected
     assert source.from_start == 0 and len(source.resumed) == 1 and source.resumed[0] > 290 * SEC
+
+
+# pacing in steps (replay.PACE_QUANTUM_S) --------------------------------------------------------------------
+
+
+class _FakeTime:
+    """Stands in for ``asyncio`` in ``feeds.replay``: the loop's clock only moves when the line sleeps, so when
+    each message was sent, and how many times the line slept, are exact."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def get_running_loop(self) -> _FakeTime:
+        return self
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        if delay > 0:
+            self.sleeps.append(delay)
+            self.now += delay
+
+    async def to_thread(self, fn, *args):  # pragma: no cover - not reached by these lines (no join, no reopen)
+        return fn(*args)
+
+
+async def _sent_at(monkeypatch, line: ReplayLine) -> tuple[list[tuple[int, float]], _FakeTime]:
+    from tradingdesk.feeds import replay
+
+    fake = _FakeTime()
+    monkeypatch.setattr(replay, "asyncio", fake)
+    return [(m.seq, round(fake.now, 9)) async for m in line if isinstance(m, FeedMessage)], fake
+
+
+async def test_a_paced_line_sends_each_event_at_the_end_of_its_step_with_the_others_of_that_step(monkeypatch) -> None:
+    offsets_ms = [0, 10, 20, 50, 60, 110]
+    events = [MarketEvent(ms * MS, "AAPL", QUOTE, 1, 1, 2, 1) for ms in offsets_ms]
+    line = ReplayLine("A", lambda: events, start_ns=START, speed=1, origin=0.0, quantum_s=0.05)
+    sent, fake = await _sent_at(monkeypatch, line)
+    assert sent == [(1, 0.0), (2, 0.05), (3, 0.05), (4, 0.05), (5, 0.1), (6, 0.15)]
+    assert len(fake.sleeps) == 3  # one wake-up a step, not one an event
+    # the vendor's timestamps are the session's, not the step's
+    assert [m.vendor_ts_ns for m in await collect(ReplayLine("A", lambda: events, start_ns=START, speed=0))] == [
+        START + ms * MS for ms in offsets_ms
+    ]
+
+
+async def test_without_a_step_each_event_is_paced_on_its_own_due_time(monkeypatch) -> None:
+    events = [MarketEvent(ms * MS, "AAPL", QUOTE, 1, 1, 2, 1) for ms in (0, 10, 20, 60)]
+    line = ReplayLine("A", lambda: events, start_ns=START, speed=1, origin=0.0, quantum_s=0)
+    sent, fake = await _sent_at(monkeypatch, line)
+    assert sent == [(1, 0.0), (2, 0.01), (3, 0.02), (4, 0.06)]
+    assert len(fake.sleeps) == 3
+
+
+async def test_at_20x_the_default_step_sends_a_busy_second_in_a_few_hundred_wake_ups(monkeypatch) -> None:
+    from tradingdesk.feeds.replay import PACE_QUANTUM_S
+
+    events = ticks(1_300, SEC // 1_300)  # a market second at the busy close's rate, at 20x: 50 ms of wall time
+    line = ReplayLine("A", lambda: events, start_ns=START, speed=20, origin=0.0)
+    sent, fake = await _sent_at(monkeypatch, line)
+    assert [seq for seq, _ in sent] == list(range(1, 1_301))
+    assert len(fake.sleeps) <= 0.05 / PACE_QUANTUM_S + 1
+    for i, (_, at) in enumerate(sent):  # never early, at most one step late
+        due = events[i].ts_ns / (20 * SEC)
+        assert due - 1e-9 <= at <= due + PACE_QUANTUM_S + 1e-9
+
+
+async def test_both_lines_of_a_pair_send_the_same_steps_at_the_same_instants(monkeypatch) -> None:
+    shared = SharedSource(lambda: iter(ticks(200, 3 * MS)), 2)
+    lines = [ReplayLine(name, shared.reader(i), start_ns=START, speed=10, origin=0.0) for i, name in enumerate("AB")]
+    a, _ = await _sent_at(monkeypatch, lines[0])
+    b, _ = await _sent_at(monkeypatch, lines[1])
+    assert a == b
