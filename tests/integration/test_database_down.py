@@ -19,6 +19,7 @@ from tests.integration.test_kill_switch import bids, resting
 from tests.integration.test_supervision import service, status, supervised
 from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.v1 import (
+    common_pb2,
     compliance_pb2,
     compliance_pb2_grpc,
     monitoring_pb2,
@@ -151,6 +152,20 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
 
             for order_id in (*(oid for _, oid in acked.values()), first):
                 await wait_for(lambda oid=order_id: audited(oid), timeout=60, what=f"{order_id} in the audit trail")
+        # risk's writer session was cut with the others: it takes the lock back, and a change after the outage is
+        # journaled by the same process (it was fenced off and exited at its first change after the outage)
+        async with desk.aio_channel("risk") as risk_ch:
+            risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
+            scope = common_pb2.Scope(account=before[0].account)
+            halted = await risk.SetTradingState(
+                risk_pb2.SetTradingStateRequest(
+                    scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="sre", reason="after the outage"
+                ),
+                timeout=30,
+            )
+            assert halted.state == common_pb2.TRADING_STATE_HALTED
+            resumed = await risk.Resume(risk_pb2.ResumeRequest(scope=scope, actor="sre", reason="checked"), timeout=30)
+            assert resumed.state == common_pb2.TRADING_STATE_ACTIVE
         states = {name: service(desk, name) for name in SERVICES}
         assert all(s["state"] == "serving" for s in states.values()), states
         assert {name: s["pid"] for name, s in states.items()} == pids, "a service restarted: it did not ride through"

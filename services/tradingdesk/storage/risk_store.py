@@ -10,16 +10,23 @@ There must be one risk service writing to a database at a time: it owns the numb
 database enforces that, like routing's journal (fence.py): ``hold`` takes the writer lock (waiting while
 another replica holds it; ``record`` takes it without waiting if nobody called ``hold``), and ``record`` writes
 through the connection that holds it. The next id is read once the lock is held, so a standby that takes over
-goes on from the last change its predecessor committed. A risk service whose session was lost gets
-``WriterFenced`` and must stop.
+goes on from the last change its predecessor committed.
+
+A writer whose session ended (the database restarted, or cut it in an outage) takes the lock back if nobody took
+it meanwhile, and checks that nobody wrote in between: its next ``record`` does so, and so does ``check_session``,
+which the risk service calls every ``SESSION_CHECK_S`` so that a lost session is found while nothing is written.
+Only when another session holds the lock, or another writer appended, is it fenced off: ``on_fenced`` is called and
+``WriterFenced`` raised, and the service must stop. (Before, the first change after any database restart fenced the
+only risk service off: it exited, and the change, a kill switch perhaps, was refused.)
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -27,6 +34,17 @@ from .codec import decode_payload, encode_payload
 from .fence import WriterFenced, WriterLock, is_fence_error
 from .incarnation import journal_incarnation
 from .schema import risk_changes
+
+log = logging.getLogger(__name__)
+
+_STORED = ("ts_ns", "actor", "reason", "scope", "change")
+"""The columns of a change besides its id, in the order ``_row_is`` reads them."""
+TAKE_BACK_WAIT_S = 1.0
+"""How long a writer whose session ended waits for the lock before it calls the journal another's: the cut session
+holds it until its backend has exited, and in an outage a standby's queued wait can be granted for the moment
+between two sessions being cut (as ``Journal``'s ``fence_confirm_s``)."""
+SESSION_CHECK_S = 2.0
+"""How often the risk service checks that the writer's session still holds the lock (``check_session``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +68,10 @@ class RiskChangeStore:
         self._writer: Connection | None = None
         self._write_lock = threading.Lock()  # record() is called from the event loop and from worker threads
         self._next_id: int | None = None  # read at the first write under the lock (and after migrate)
+        self._known_last: int | None = None
+        """The last id in the table as this writer knows it, while it holds (or held and lost) the lock."""
+        self._lost = False
+        """The writer's session ended and could not be replaced yet (the database did not answer)."""
 
     def hold(self, *, wait: bool = True, stop: threading.Event | None = None) -> None:
         """Take the writer lock before writing (PostgreSQL; nothing to do on SQLite). ``wait``: queue for it
@@ -60,12 +82,21 @@ class RiskChangeStore:
         writer = self._fence.acquire(stop) if wait else self._fence.try_acquire()
         with self._write_lock:
             self._writer = writer
-            self._next_id = None  # whoever wrote before us may have gone on: read the last id again
+            self._lost = False
+            try:  # whoever wrote before us may have gone on: read the last id again
+                self._known_last = self.last_id()
+            except BaseException:
+                self._drop_writer()
+                self._lost = False
+                raise
+            self._next_id = self._known_last + 1
 
     def release(self) -> None:
         with self._write_lock:
             writer, self._writer = self._writer, None
             self._next_id = None
+            self._known_last = None
+            self._lost = False
         if writer is not None:
             WriterLock.release(writer)
 
@@ -79,29 +110,118 @@ class RiskChangeStore:
             "change": encode_payload(change),
         }
         with self._write_lock:
-            if self._fence.enforced and self._writer is None:  # not held yet: take it now, without waiting
+            if self._lost:
+                self._take_back()
+            elif self._fence.enforced and self._writer is None:  # not held yet: take it now, without waiting
                 self._writer = self._fence.try_acquire()
                 self._next_id = None
             if self._next_id is None:
-                self._next_id = self.last_id() + 1
+                self._known_last = self.last_id()
+                self._next_id = self._known_last + 1
             change_id = self._next_id
-            statement = risk_changes.insert().values(id=change_id, **values)
             try:
-                if self._writer is None:
-                    with self._engine.begin() as conn:
-                        conn.execute(statement)
-                else:
-                    with self._writer.begin():
-                        self._writer.execute(statement)
+                self._insert(change_id, values)
             except Exception as exc:
                 self._next_id = None  # it may have committed after all: read the last id again next time
-                if self._writer is not None and (is_fence_error(exc) or not self._still_held()):
-                    if self._on_fenced is not None:
-                        self._on_fenced()
-                    raise WriterFenced(f"this risk service lost the writer lock of risk_changes: {exc}") from exc
-                raise
+                if self._writer is None:
+                    raise
+                if is_fence_error(exc):
+                    self._fenced_off(exc)
+                if self._still_held():
+                    raise
+                log.warning("risk change journal: the writer's session is gone (%s); taking the lock back", exc)
+                self._drop_writer()
+                if self._take_back(pending=(change_id, values)):
+                    return change_id  # the lost session had committed it
+                self._next_id = self._known_last + 1
+                self._insert(self._next_id, values)
+                change_id = self._next_id
+            self._known_last = change_id
             self._next_id = change_id + 1
         return change_id
+
+    def check_session(self) -> None:
+        """Whether the writer's session still holds the lock, and if it ended, take the lock back (checked that
+        nobody wrote meanwhile); ``WriterFenced`` (``on_fenced`` called first) when another writer has the journal
+        now. Skipped while a change is being written (that write finds out itself). Blocking: call from a thread."""
+        if not self._fence.enforced or not self._write_lock.acquire(blocking=False):
+            return
+        try:
+            if self._lost:
+                self._take_back()
+                return
+            if self._writer is None:
+                return  # nothing held: nothing to lose
+            try:
+                self._writer.exec_driver_sql("SELECT 1")
+                self._writer.rollback()
+                return
+            except Exception as exc:
+                log.warning("risk change journal: the writer's session is gone (%s); taking the lock back", exc)
+            self._drop_writer()
+            self._take_back()
+        finally:
+            self._write_lock.release()
+
+    def _insert(self, change_id: int, values: dict[str, Any]) -> None:
+        statement = risk_changes.insert().values(id=change_id, **values)
+        if self._writer is None:
+            with self._engine.begin() as conn:
+                conn.execute(statement)
+        else:
+            with self._writer.begin():
+                self._writer.execute(statement)
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        self._lost = True
+        if writer is not None:
+            WriterLock.release(writer)
+
+    def _take_back(self, *, pending: tuple[int, dict[str, Any]] | None = None) -> bool:
+        """A new session holding the lock, after the last one ended (under ``_write_lock``). Fenced off if another
+        session holds the lock or another writer appended. ``pending``: the change whose write failed with the
+        session, if any; returns whether that write had committed after all (its row is there, and is ours). A
+        database that does not answer raises its error and leaves this writer lost, to try again."""
+        try:
+            writer = self._fence.acquire_within(TAKE_BACK_WAIT_S)
+        except WriterFenced as exc:
+            self._fenced_off(exc)
+        self._writer = writer
+        self._lost = False
+        try:
+            last = self.last_id()
+        except Exception:
+            self._drop_writer()
+            raise
+        if self._known_last is None or last == self._known_last:
+            self._known_last = last
+            return False
+        if pending is not None and last == pending[0] and self._row_is(pending[0], pending[1]):
+            return True
+        self._fenced_off(WriterFenced(f"another writer appended to risk_changes (to id {last}) meanwhile"))
+        return False  # not reached
+
+    def _row_is(self, change_id: int, values: dict[str, Any]) -> bool:
+        t = risk_changes
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.ts_ns, t.c.actor, t.c.reason, t.c.scope, t.c.change).where(t.c.id == change_id)
+            ).first()
+        return row is not None and tuple(row) == tuple(
+            values[k] for k in ("ts_ns", "actor", "reason", "scope", "change")
+        )
+
+    def _fenced_off(self, exc: BaseException) -> NoReturn:
+        """Another writer has the journal: this store never writes again."""
+        writer, self._writer = self._writer, None
+        self._lost = False
+        self._next_id = None
+        if writer is not None:
+            WriterLock.release(writer)
+        if self._on_fenced is not None:
+            self._on_fenced()
+        raise WriterFenced(f"this risk service lost the writer lock of risk_changes: {exc}") from exc
 
     def _still_held(self) -> bool:
         """Whether the writer's session still holds the lock (a lost connection does not: its session ended)."""
