@@ -6,6 +6,8 @@ Each line passes or fails on its own; the run fails when one does:
 * ``desk_ran_to_the_end``: the supervisor did not give up on a service (a crash loop) before the session ended.
 * ``clients_ran_to_the_end``: no client stopped before the end of the run (``clients.json``: a strategy client,
   the alert watch, or the probe process, whose death would otherwise read as seconds without a probe).
+* ``restarts_unscheduled``: services the supervisor restarted more often than the fault schedule SIGKILLed them
+  (``simulate.restarts``): a crash or an exit of their own. Must be 0.
 * ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
   record in the routing journal. Must be 0.
 * ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
@@ -61,6 +63,7 @@ from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.simulate import market_data, plot
 from tradingdesk.simulate.availability_loss import RECOVERY_WALL_S, availability_losses, describe, fault_windows
 from tradingdesk.simulate.detection import Detection, detections, read_record
+from tradingdesk.simulate.restarts import unscheduled_restarts
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.conduct_store import ConductStore
@@ -215,6 +218,10 @@ def compute(
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     crashed = json.loads((run_dir / "clients.json").read_text())["crashed"]
     verdict.lines.append(Line("clients_ran_to_the_end", len(crashed), "0", not crashed, "; ".join(crashed)))
+    faults_log = run_dir / "faults.jsonl"
+    fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
+    restarted = unscheduled_restarts(run_dir / "logs", fault_events)
+    verdict.lines.append(Line("restarts_unscheduled", len(restarted), "0", not restarted, "; ".join(restarted)))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
@@ -346,8 +353,6 @@ def compute(
         market_data_longest_gap_s=market.longest_gap_ns / NS_PER_SECOND,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
-    faults_log = run_dir / "faults.jsonl"
-    fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
     if fault_events:
         verdict.figures.update(database_outage_figures(fault_events, probes))
     lost = measured - acked
