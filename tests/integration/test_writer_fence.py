@@ -189,7 +189,7 @@ def _lock_holders(engine: Engine) -> set[int]:
 def test_one_risk_service_writes_the_change_journal_at_a_time(engine: Engine, postgres_server) -> None:
     fenced: list[bool] = []
     first, second = RiskChangeStore(engine), RiskChangeStore(engine)
-    lost = RiskChangeStore(engine, on_fenced=lambda: fenced.append(True))
+    lost = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
     try:
         first.hold()
         assert first.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
@@ -219,7 +219,7 @@ def _cut_the_writer_sessions(postgres_server, engine: Engine) -> None:
 
 def test_a_risk_writer_whose_session_ended_takes_the_lock_back_if_nobody_wrote(engine: Engine, postgres_server) -> None:
     fenced: list[bool] = []
-    store = RiskChangeStore(engine, on_fenced=lambda: fenced.append(True))
+    store = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
     other = RiskChangeStore(engine)
     try:
         store.hold(wait=False)
@@ -244,7 +244,7 @@ def test_a_risk_writer_whose_session_ended_is_fenced_off_if_another_wrote_meanwh
     engine: Engine, postgres_server
 ) -> None:
     fenced: list[bool] = []
-    store = RiskChangeStore(engine, on_fenced=lambda: fenced.append(True))
+    store = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
     other = RiskChangeStore(engine)
     try:
         store.hold(wait=False)
@@ -253,7 +253,7 @@ def test_a_risk_writer_whose_session_ended_is_fenced_off_if_another_wrote_meanwh
         other.hold()  # a standby's queued wait, granted once the cut session's backend has gone
         assert other.record(2, "standby", "resume", "desk", {"type": "trading_state"}) == 2
         other.release()  # and gone again: the lock is free, but the journal went on without this writer
-        with pytest.raises(WriterFenced, match="another writer appended to risk_changes"):
+        with pytest.raises(WriterFenced, match="the change journal goes on to id 2, past this writer.s 1"):
             store.check_session()
         assert fenced == [True]
         assert [(c.id, c.actor) for c in store.since(1)] == [(1, "sre"), (2, "standby")]

@@ -87,7 +87,7 @@ class RiskService:
         self.instruments = instruments_of(desk)
         self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
         self.store = RiskChangeStore(
-            self.db, on_fenced=lambda: exit_fenced(self.name, "another risk replica took the change journal over")
+            self.db, on_fenced=lambda why: exit_fenced(self.name, f"the change journal is not this process's: {why}")
         )
         self.rt = RealTimeRisk(
             Limits.from_spec(desk.spec.risk),
@@ -168,10 +168,13 @@ class RiskService:
     async def _watch_session(self) -> None:
         """Find a lost writer session while nothing is written: after a database restart or outage the lock is
         taken back within ``SESSION_CHECK_S`` of the database answering, and if another replica took over
-        meanwhile this one is fenced off then (``exit_fenced``), not at its next change."""
+        meanwhile this one is fenced off then (``exit_fenced``), not at its next change. Halts applied while the
+        database did not answer are journaled as soon as it does."""
         while True:
             await asyncio.sleep(SESSION_CHECK_S)
             try:
+                if self.state.held_back:
+                    await asyncio.to_thread(self.state.write_held_back)
                 await asyncio.to_thread(self.store.check_session)
             except WriterFenced:
                 return  # on_fenced has ended the process

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from .codec import decode_payload, encode_payload
 from .fence import WriterFenced, WriterLock, is_fence_error
@@ -43,8 +44,16 @@ TAKE_BACK_WAIT_S = 1.0
 """How long a writer whose session ended waits for the lock before it calls the journal another's: the cut session
 holds it until its backend has exited, and in an outage a standby's queued wait can be granted for the moment
 between two sessions being cut (as ``Journal``'s ``fence_confirm_s``)."""
+_APPLIED_ELSEWHERE = (
+    "a change whose answer a lost session took with it is in the journal, and this process never applied it"
+)
 SESSION_CHECK_S = 2.0
 """How often the risk service checks that the writer's session still holds the lock (``check_session``)."""
+
+
+class ChangeJournalUnavailable(RuntimeError):
+    """The database does not answer: the change was not stored (or, if the answer was lost, it is found as this
+    writer's own row at the next write)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +69,8 @@ class RiskChange:
 
 
 class RiskChangeStore:
-    def __init__(self, engine: Engine, *, on_fenced: Callable[[], None] | None = None) -> None:
-        """``on_fenced``: called once this store finds it lost the writer lock, before ``WriterFenced``."""
+    def __init__(self, engine: Engine, *, on_fenced: Callable[[str], None] | None = None) -> None:
+        """``on_fenced(why)``: called once this store finds it lost the writer lock, before ``WriterFenced``."""
         self._engine = engine
         self._on_fenced = on_fenced
         self._fence = WriterLock(engine, risk_changes.name)
@@ -72,6 +81,8 @@ class RiskChangeStore:
         """The last id in the table as this writer knows it, while it holds (or held and lost) the lock."""
         self._lost = False
         """The writer's session ended and could not be replaced yet (the database did not answer)."""
+        self._unconfirmed: tuple[int, dict[str, Any]] | None = None
+        """The write whose answer a lost session took with it: committed or not, found out when the lock is back."""
 
     def hold(self, *, wait: bool = True, stop: threading.Event | None = None) -> None:
         """Take the writer lock before writing (PostgreSQL; nothing to do on SQLite). ``wait``: queue for it
@@ -101,7 +112,15 @@ class RiskChangeStore:
             WriterLock.release(writer)
 
     def record(self, ts_ns: int, actor: str, reason: str, scope: str, change: dict[str, Any]) -> int:
-        """Store one change durably (its own transaction) and return its id, the next without a gap."""
+        """Store one change durably (its own transaction) and return its id, the next without a gap.
+        ``ChangeJournalUnavailable`` when the database does not answer; ``WriterFenced`` when another writer has the
+        journal."""
+        try:
+            return self._record(ts_ns, actor, reason, scope, change)
+        except OperationalError as exc:
+            raise ChangeJournalUnavailable(f"the risk change journal's database does not answer: {exc.orig}") from exc
+
+    def _record(self, ts_ns: int, actor: str, reason: str, scope: str, change: dict[str, Any]) -> int:
         values = {
             "ts_ns": ts_ns,
             "actor": actor,
@@ -111,7 +130,12 @@ class RiskChangeStore:
         }
         with self._write_lock:
             if self._lost:
-                self._take_back()
+                committed = self._take_back()
+                if committed is not None:
+                    if committed[1] != values:
+                        self._fenced_off(_APPLIED_ELSEWHERE)
+                    self._known_last, self._next_id = committed[0], committed[0] + 1
+                    return committed[0]  # this very change, retried: its lost answer had committed it
             elif self._fence.enforced and self._writer is None:  # not held yet: take it now, without waiting
                 self._writer = self._fence.try_acquire()
                 self._next_id = None
@@ -126,16 +150,21 @@ class RiskChangeStore:
                 if self._writer is None:
                     raise
                 if is_fence_error(exc):
-                    self._fenced_off(exc)
+                    self._fenced_off(f"the database refused the write: {exc}")
                 if self._still_held():
                     raise
                 log.warning("risk change journal: the writer's session is gone (%s); taking the lock back", exc)
                 self._drop_writer()
-                if self._take_back(pending=(change_id, values)):
+                self._unconfirmed = (change_id, values)
+                if self._take_back() is not None:
                     return change_id  # the lost session had committed it
-                self._next_id = self._known_last + 1
-                self._insert(self._next_id, values)
-                change_id = self._next_id
+                change_id = self._known_last + 1
+                try:
+                    self._insert(change_id, values)
+                except Exception:
+                    self._drop_writer()
+                    self._unconfirmed = (change_id, values)
+                    raise
             self._known_last = change_id
             self._next_id = change_id + 1
         return change_id
@@ -148,7 +177,8 @@ class RiskChangeStore:
             return
         try:
             if self._lost:
-                self._take_back()
+                if self._unconfirmed is None:  # else the next record finds out, which may be that very change again
+                    self._take_back()
                 return
             if self._writer is None:
                 return  # nothing held: nothing to lose
@@ -159,7 +189,7 @@ class RiskChangeStore:
             except Exception as exc:
                 log.warning("risk change journal: the writer's session is gone (%s); taking the lock back", exc)
             self._drop_writer()
-            self._take_back()
+            self._take_back()  # nothing was unconfirmed: a write holds the lock this check skips under
         finally:
             self._write_lock.release()
 
@@ -178,29 +208,31 @@ class RiskChangeStore:
         if writer is not None:
             WriterLock.release(writer)
 
-    def _take_back(self, *, pending: tuple[int, dict[str, Any]] | None = None) -> bool:
-        """A new session holding the lock, after the last one ended (under ``_write_lock``). Fenced off if another
-        session holds the lock or another writer appended. ``pending``: the change whose write failed with the
-        session, if any; returns whether that write had committed after all (its row is there, and is ours). A
-        database that does not answer raises its error and leaves this writer lost, to try again."""
+    def _take_back(self) -> tuple[int, dict[str, Any]] | None:
+        """A new session holding the lock, after the last one ended (under ``_write_lock``). The table must end
+        where this writer left it, or with the one write whose answer the lost session took with it
+        (``_unconfirmed``): that write is then returned, committed after all. Fenced off if another session
+        holds the lock or the table holds anything else. A database that does not answer raises its error and
+        leaves this writer lost, to try again (with the same unconfirmed write)."""
         try:
             writer = self._fence.acquire_within(TAKE_BACK_WAIT_S)
         except WriterFenced as exc:
-            self._fenced_off(exc)
+            self._fenced_off(f"another session holds the writer lock: {exc}")
         self._writer = writer
         self._lost = False
+        unconfirmed = self._unconfirmed
         try:
             last = self.last_id()
+            if self._known_last is None or last == self._known_last:
+                self._known_last, self._unconfirmed = last, None
+                return None
+            if unconfirmed is not None and last == unconfirmed[0] and self._row_is(*unconfirmed):
+                self._known_last, self._next_id, self._unconfirmed = last, last + 1, None
+                return unconfirmed
         except Exception:
             self._drop_writer()
             raise
-        if self._known_last is None or last == self._known_last:
-            self._known_last = last
-            return False
-        if pending is not None and last == pending[0] and self._row_is(pending[0], pending[1]):
-            return True
-        self._fenced_off(WriterFenced(f"another writer appended to risk_changes (to id {last}) meanwhile"))
-        return False  # not reached
+        self._fenced_off(f"the change journal goes on to id {last}, past this writer's {self._known_last}")
 
     def _row_is(self, change_id: int, values: dict[str, Any]) -> bool:
         t = risk_changes
@@ -212,16 +244,17 @@ class RiskChangeStore:
             values[k] for k in ("ts_ns", "actor", "reason", "scope", "change")
         )
 
-    def _fenced_off(self, exc: BaseException) -> NoReturn:
-        """Another writer has the journal: this store never writes again."""
+    def _fenced_off(self, why: str) -> NoReturn:
+        """Another writer has the journal, or it holds what this process did not apply: this store never writes
+        again, and the service must stop (``on_fenced``) and rebuild from the journal."""
         writer, self._writer = self._writer, None
         self._lost = False
         self._next_id = None
         if writer is not None:
             WriterLock.release(writer)
         if self._on_fenced is not None:
-            self._on_fenced()
-        raise WriterFenced(f"this risk service lost the writer lock of risk_changes: {exc}") from exc
+            self._on_fenced(why)
+        raise WriterFenced(f"this risk service lost the writer lock of risk_changes: {why}")
 
     def _still_held(self) -> bool:
         """Whether the writer's session still holds the lock (a lost connection does not: its session ended)."""
@@ -260,4 +293,4 @@ class RiskChangeStore:
         return [RiskChange(r[0], r[1], r[2], r[3], r[4], decode_payload(r[5]), r[5]) for r in rows]
 
 
-__all__ = ["RiskChange", "RiskChangeStore"]
+__all__ = ["ChangeJournalUnavailable", "RiskChange", "RiskChangeStore"]
