@@ -253,7 +253,7 @@ def test_a_risk_writer_whose_session_ended_is_fenced_off_if_another_wrote_meanwh
         other.hold()  # a standby's queued wait, granted once the cut session's backend has gone
         assert other.record(2, "standby", "resume", "desk", {"type": "trading_state"}) == 2
         other.release()  # and gone again: the lock is free, but the journal went on without this writer
-        with pytest.raises(WriterFenced, match="the change journal goes on to id 2, past this writer.s 1"):
+        with pytest.raises(WriterFenced, match="the change journal goes on to id 2, past this writer"):
             store.check_session()
         assert fenced == [True]
         assert [(c.id, c.actor) for c in store.since(1)] == [(1, "sre"), (2, "standby")]
