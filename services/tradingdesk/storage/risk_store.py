@@ -189,7 +189,7 @@ class RiskChangeStore:
             except Exception as exc:
                 log.warning("risk change journal: the writer's session is gone (%s); taking the lock back", exc)
             self._drop_writer()
-            self._take_back()  # nothing was unconfirmed: a write holds the lock this check skips under
+            self._take_back()  # no write was in flight: a write holds ``_write_lock``, and this check skips then
         finally:
             self._write_lock.release()
 
@@ -240,9 +240,7 @@ class RiskChangeStore:
             row = conn.execute(
                 select(t.c.ts_ns, t.c.actor, t.c.reason, t.c.scope, t.c.change).where(t.c.id == change_id)
             ).first()
-        return row is not None and tuple(row) == tuple(
-            values[k] for k in ("ts_ns", "actor", "reason", "scope", "change")
-        )
+        return row is not None and tuple(row) == tuple(values[k] for k in _STORED)
 
     def _fenced_off(self, why: str) -> NoReturn:
         """Another writer has the journal, or it holds what this process did not apply: this store never writes
