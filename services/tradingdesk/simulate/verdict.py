@@ -21,10 +21,10 @@ Each line passes or fails on its own; the run fails when one does:
   so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
   stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
 * ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
-  ``risk.referenceMaxAgeMs`` (plus one second of wall time, times ``speed``: the tape is stamped on compliance's
-  receipt, the gate's references on routing's) after the last market event of their symbol on compliance's market
-  tape (or with none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole
-  definition).
+  ``risk.referenceMaxAgeMs`` after the market data the gate checked them against (the record's ``reference_ns``,
+  the feeds service's receipt of it; no such time counts as stale), or more than that bound plus one second of
+  wall time (times ``speed``) after the last market event of their symbol on compliance's market tape (or with
+  none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole definition).
 * ``market_data_gaps_past_recovery``: intervals of the session in which the market tape has no event of any symbol
   for longer than the feeds' largest ``staleAfterMs`` (plus the same slack), except where the fault schedule took
   the data away (every feed line disabled, until a line is back plus that bound; a SIGKILL of feeds or compliance).
@@ -56,7 +56,7 @@ from pathlib import Path
 from tradingdesk.audit.bucket import open_bucket
 from tradingdesk.audit.checkpoint import VerifierKey
 from tradingdesk.audit.verify import verify_bucket
-from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
@@ -230,6 +230,7 @@ def compute(
     orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     journaled: set[str] = set()
     taken = []
+    reference_of: dict[str, int] = {}  # order id -> its pending_new's reference_ns (the gate's evidence)
     away: set[str] = set()  # venues away at this point of the journal
     to_away: list[str] = []
     venue_faults = 0
@@ -253,6 +254,7 @@ def compute(
             journaled.add(rec.order_id)
             orders_of[(terms.account, terms.client_order_id)].add(rec.order_id)
             taken.append((terms, rec.ts_ns))
+            reference_of[rec.order_id] = int(rec.payload.get("reference_ns", 0))
     finally:
         engine.dispose()
 
@@ -304,7 +306,13 @@ def compute(
     )
     events, episodes, source = read_record(run_dir)
     market = market_data_findings(
-        desk, events, taken, window=_session_part(calendar, window), speed=speed, environ=environ
+        desk,
+        events,
+        taken,
+        window=_session_part(calendar, window),
+        speed=speed,
+        environ=environ,
+        reference_of=reference_of,
     )
     verdict.lines.append(
         Line(
@@ -312,7 +320,12 @@ def compute(
             len(market.stale_orders),
             "0",
             not market.stale_orders,
-            ", ".join(market.stale_orders[:5]) or f"{market.orders_judged} orders judged by the market tape",
+            (
+                f"{', '.join(market.stale_orders[:5])} ({market.stale_by_reference} by their reference's time, "
+                f"{len(market.stale_orders) - market.stale_by_reference} by the market tape)"
+            )
+            if market.stale_orders
+            else f"{market.orders_judged} orders judged by their reference's time and the market tape",
         )
     )
     verdict.lines.append(
@@ -369,9 +382,12 @@ def market_data_findings(
     window: tuple[int, int],
     speed: int,
     environ: dict[str, str] | None = None,
+    reference_of: dict[str, int] | None = None,
 ) -> market_data.Findings:
-    """The orders (``taken``: their terms and ``pending_new`` time) and compliance's market tape judged by
-    ``simulate.market_data``: stale references and gaps in market data."""
+    """The orders (``taken``: their terms and ``pending_new`` time; ``reference_of``: order id -> the record's
+    ``reference_ns``, none counting as stale) and compliance's market tape judged by ``simulate.market_data``: stale
+    references and gaps in market data."""
+    reference_of = reference_of or {}
     max_age_ns, gap_bound_ns = market_data.bounds(
         reference_max_age_ms=desk.spec.risk.reference_max_age_ms,
         stale_after_ms=[f.stale_after_ms for f in desk.spec.feeds],
@@ -382,10 +398,11 @@ def market_data_findings(
     try:
         return market_data.judge(
             ConductStore(engine).tape_times(since_ns=window[0] - max(max_age_ns, gap_bound_ns)),
-            [(ts, t.symbol, t.client_order_id) for t, ts in taken],
+            [(ts, t.symbol, t.client_order_id, reference_of.get(t.order_id, 0)) for t, ts in taken],
             window=window,
             max_age_ns=max_age_ns,
             gap_bound_ns=gap_bound_ns,
+            reference_max_age_ns=desk.spec.risk.reference_max_age_ms * NS_PER_MS,
             outages=market_data.outages_of(faults, lines_of=lines_of),
             kills=market_data.recorder_kills(faults),
         )
