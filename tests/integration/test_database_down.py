@@ -3,7 +3,9 @@ as the simulation's ``database_down`` fault does: its sessions cut and refused w
 server crashed with ``pg_ctl stop -m immediate`` and started again) and the desk rides through either way: what was
 acknowledged before is still there, new orders are refused UNAVAILABLE (JOURNAL_UNAVAILABLE) while the journal
 cannot write, a cancel sent meanwhile is acknowledged once durable, and trading resumes after the database is back
-without restarting the desk; compliance and risk reconnect by themselves."""
+without restarting the desk; compliance and risk reconnect by themselves. The kill switch works through the
+outage (the halt is journaled once the database is back), a resume is refused UNAVAILABLE until then, and risk,
+whose writer session was cut, journals its next change without restarting."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tests.integration.test_kill_switch import bids, resting
 from tests.integration.test_supervision import service, status, supervised
 from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.v1 import (
+    common_pb2,
     compliance_pb2,
     compliance_pb2_grpc,
     monitoring_pb2,
@@ -31,6 +34,10 @@ from tradingdesk.v1 import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 SERVICES = ("feeds", "routing", "risk", "compliance", "monitoring")
+
+
+HELD_BACK_SCOPE = common_pb2.Scope(account="ACC-EQ-1", strategy="vwap")  # no order of the test trades it
+HELD_BACK_REASON = "pulled while the database was down"
 
 
 @pytest.fixture
@@ -112,6 +119,18 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
                 with pytest.raises(grpc.aio.AioRpcError) as history:
                     async for _ in changes:
                         pass
+                # the kill switch still works: the halt applies at once, and is journaled when the database is back;
+                # a resume, which loosens control, is refused until it can be journaled first
+                risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
+                killed = await risk.KillSwitch(
+                    risk_pb2.KillSwitchRequest(scope=HELD_BACK_SCOPE, actor="sre", reason=HELD_BACK_REASON), timeout=30
+                )
+                assert killed.state.state == common_pb2.TRADING_STATE_HALTED
+                assert killed.state.delivery.applied == killed.gates >= 1, killed
+                with pytest.raises(grpc.aio.AioRpcError) as resumed:
+                    await risk.Resume(risk_pb2.ResumeRequest(scope=HELD_BACK_SCOPE, actor="sre", reason="x"), timeout=9)
+                assert resumed.value.code() == grpc.StatusCode.UNAVAILABLE, resumed.value
+                assert "the risk change journal's database does not answer" in resumed.value.details()
             assert history.value.code() == grpc.StatusCode.UNAVAILABLE
             assert history.value.details().startswith("the risk change journal's database cannot be read now;")
             account, cancelled = acked[before[0].client_order_id]
@@ -151,12 +170,48 @@ async def test_the_desk_rides_through_a_database_outage(tmp_path: Path, database
 
             for order_id in (*(oid for _, oid in acked.values()), first):
                 await wait_for(lambda oid=order_id: audited(oid), timeout=60, what=f"{order_id} in the audit trail")
+        # risk's writer session was cut with the others: it takes the lock back, and a change after the outage is
+        # journaled by the same process (it was fenced off and exited at its first change after the outage)
+        async with desk.aio_channel("risk") as risk_ch:
+            risk = risk_pb2_grpc.RiskServiceStub(risk_ch)
+            await wait_for(
+                lambda: _journaled(risk, HELD_BACK_REASON), timeout=30, what="the kill of the outage journaled"
+            )
+            resumed = await risk.Resume(
+                risk_pb2.ResumeRequest(scope=HELD_BACK_SCOPE, actor="sre", reason="database back"), timeout=30
+            )
+            assert resumed.state == common_pb2.TRADING_STATE_ACTIVE
+            scope = common_pb2.Scope(account=before[0].account)
+            halted = await risk.SetTradingState(
+                risk_pb2.SetTradingStateRequest(
+                    scope=scope, state=common_pb2.TRADING_STATE_HALTED, actor="sre", reason="after the outage"
+                ),
+                timeout=30,
+            )
+            assert halted.state == common_pb2.TRADING_STATE_HALTED
+            resumed = await risk.Resume(risk_pb2.ResumeRequest(scope=scope, actor="sre", reason="checked"), timeout=30)
+            assert resumed.state == common_pb2.TRADING_STATE_ACTIVE
         states = {name: service(desk, name) for name in SERVICES}
         assert all(s["state"] == "serving" for s in states.values()), states
         assert {name: s["pid"] for name, s in states.items()} == pids, "a service restarted: it did not ride through"
     finally:
         if desk.proc.poll() is None:
             assert desk.stop() == 0, desk.log.read_text()[-3000:]
+
+
+async def _journaled(risk, reason: str) -> bool:
+    """Whether the risk change journal holds a change with this reason (read from the start, a few seconds)."""
+    call = risk.StreamChanges(risk_pb2.StreamChangesRequest(from_seq=1), timeout=5)
+    try:
+        async for batch in call:
+            if any(c.reason == reason for c in batch.changes):
+                return True
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            raise
+    finally:
+        call.cancel()
+    return False
 
 
 async def _acked(orders, req) -> str | None:

@@ -189,7 +189,7 @@ def _lock_holders(engine: Engine) -> set[int]:
 def test_one_risk_service_writes_the_change_journal_at_a_time(engine: Engine, postgres_server) -> None:
     fenced: list[bool] = []
     first, second = RiskChangeStore(engine), RiskChangeStore(engine)
-    lost = RiskChangeStore(engine, on_fenced=lambda: fenced.append(True))
+    lost = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
     try:
         first.hold()
         assert first.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
@@ -209,3 +209,54 @@ def test_one_risk_service_writes_the_change_journal_at_a_time(engine: Engine, po
     finally:
         for store in (first, second, lost):
             store.release()
+
+
+def _cut_the_writer_sessions(postgres_server, engine: Engine) -> None:
+    """What a database restart or an outage does to the writer: its session ends, and the lock with it."""
+    with psycopg.connect(postgres_server.conninfo(engine.url.database), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+
+
+def test_a_risk_writer_whose_session_ended_takes_the_lock_back_if_nobody_wrote(engine: Engine, postgres_server) -> None:
+    fenced: list[bool] = []
+    store = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
+    other = RiskChangeStore(engine)
+    try:
+        store.hold(wait=False)
+        assert store.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
+        _cut_the_writer_sessions(postgres_server, engine)
+        assert store.record(2, "sre", "resume", "desk", {"type": "trading_state"}) == 2  # found at the write
+        with pytest.raises(WriterFenced, match="another session holds the writer lock of risk_changes"):
+            other.hold(wait=False)
+        _cut_the_writer_sessions(postgres_server, engine)
+        store.check_session()  # found while idle
+        with pytest.raises(WriterFenced, match="another session holds the writer lock of risk_changes"):
+            other.hold(wait=False)
+        assert store.record(3, "sre", "halt", "desk", {"type": "trading_state"}) == 3
+        assert fenced == []
+        assert [c.id for c in store.since(1)] == [1, 2, 3]
+    finally:
+        store.release()
+        other.release()
+
+
+def test_a_risk_writer_whose_session_ended_is_fenced_off_if_another_wrote_meanwhile(
+    engine: Engine, postgres_server
+) -> None:
+    fenced: list[bool] = []
+    store = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
+    other = RiskChangeStore(engine)
+    try:
+        store.hold(wait=False)
+        assert store.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
+        _cut_the_writer_sessions(postgres_server, engine)
+        other.hold()  # a standby's queued wait, granted once the cut session's backend has gone
+        assert other.record(2, "standby", "resume", "desk", {"type": "trading_state"}) == 2
+        other.release()  # and gone again: the lock is free, but the journal went on without this writer
+        with pytest.raises(WriterFenced, match="the change journal goes on to id 2, past this writer"):
+            store.check_session()
+        assert fenced == [True]
+        assert [(c.id, c.actor) for c in store.since(1)] == [(1, "sre"), (2, "standby")]
+    finally:
+        store.release()
+        other.release()

@@ -81,6 +81,7 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert applied == {"sigkill": 2, "feed_line_down": 2, "burst": 2, "venue_fault": 4}
     supervision = json.loads((out / "logs" / "supervision.json").read_text())["services"]
     assert (supervision["routing"]["restarts"], supervision["compliance"]["restarts"]) == (1, 1)
+    assert lines["restarts_unscheduled"]["value"] == 0, lines["restarts_unscheduled"]
     assert supervision["routing"]["lastExit"] == "killed by SIGKILL"
 
     # both strategy clients and the probe were acknowledged; the journal holds what they were told

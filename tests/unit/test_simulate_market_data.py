@@ -1,6 +1,7 @@
-"""The verdict's market data lines on hand-made records: an order is judged by the last tape event of its
-symbol against the reference's max age (exactly the bound is fresh, one ns past it is stale), and a stretch of
-tape without any event is a gap past recovery unless the fault schedule took the data away."""
+"""The verdict's market data lines on hand-made records: an order is judged by the time of the market data its
+reference was checked against (its ``pending_new``'s ``reference_ns``) and by the last tape event of its symbol,
+each against the reference's max age (exactly the bound is fresh, one ns past it is stale), and a stretch of tape
+without any event is a gap past recovery unless the fault schedule took the data away."""
 
 from __future__ import annotations
 
@@ -17,7 +18,51 @@ def steady(symbol: str = "AAPL", *, every: int = S, start: int = 90 * S, end: in
 
 
 def run(tape, orders=(), **kw):
+    """``orders``: (ts, symbol, client order id) with a reference of the order's own time (fresh), or with a fourth
+    element, its ``reference_ns``."""
+    orders = [o if len(o) == 4 else (*o, o[0]) for o in orders]
+    kw.setdefault("reference_max_age_ns", MAX_AGE)
     return judge(tape, orders, window=WINDOW, max_age_ns=MAX_AGE, gap_bound_ns=BOUND, **kw)
+
+
+def test_an_order_checked_against_old_market_data_is_stale_though_the_tape_was_live() -> None:
+    """What routing did on a loaded machine: its market data stream fell behind the feeds service (up to 140
+    market seconds), it stamped what it read with its own receipt, and the gate took prices tens of seconds old for
+    fresh. Compliance read the same stream in time, so its tape had the symbol live: judged by the tape alone, the
+    order passed. Its own record says how old the data the gate checked was."""
+    tape = steady("AAPL")  # the symbol ticked every second, the tape recorded each tick
+    late = (150 * S, "AAPL", "read-late", 150 * S - 30 * S)  # the gate checked it against data 30 s old
+    found = run(tape, [late, (151 * S, "AAPL", "fresh", 149 * S)])
+    assert found.stale_orders == ["read-late"]
+    assert found.stale_by_reference == 1
+
+
+def test_the_reference_time_is_judged_exactly_at_the_gates_bound() -> None:
+    tape = steady("AAPL")
+    orders = [(150 * S, "AAPL", "at-bound", 150 * S - MAX_AGE), (150 * S, "AAPL", "past-bound", 150 * S - MAX_AGE - 1)]
+    found = run(tape, orders, reference_max_age_ns=MAX_AGE)
+    assert found.stale_orders == ["past-bound"]
+
+
+def test_an_order_with_no_reference_time_is_stale() -> None:
+    """No evidence of the reference's age (a journal that does not record it): the line errs towards failing."""
+    found = run(steady("AAPL"), [(150 * S, "AAPL", "unstamped", 0)])
+    assert found.stale_orders == ["unstamped"] and found.stale_by_reference == 1
+
+
+def test_the_reference_time_is_judged_while_the_recorder_was_down() -> None:
+    tape = [e for e in steady() if not 140 * S <= e[0] < 160 * S]  # compliance killed at 140 s, back at 160 s
+    orders = [(150 * S, "AAPL", "old", 140 * S), (151 * S, "AAPL", "fresh", 150 * S)]
+    assert run(tape, orders, kills=[140 * S]).stale_orders == ["old"]
+
+
+def test_a_fresh_reference_on_a_tape_that_lagged_is_still_judged_by_the_tape() -> None:
+    """The day's order sim2449bbf7-s-138237: its tape (then stamped on compliance's own late receipt) showed its
+    symbol over 25 market seconds old. Stamped with the feeds receipt, a tape can no longer lag like that; what it
+    still shows, the verdict still counts (a reference the market data does not back)."""
+    tape = [(120 * S, "PG"), (300 * S, "PG")]
+    found = run(tape, [(150 * S, "PG", "unbacked", 148 * S)])
+    assert found.stale_orders == ["unbacked"] and found.stale_by_reference == 0
 
 
 def test_an_order_at_exactly_the_reference_age_is_fresh_and_one_ns_later_stale() -> None:
@@ -44,7 +89,7 @@ def test_orders_while_the_recorder_was_down_are_not_judged_until_one_age_after_i
     orders = [(150 * S, "MSFT", "down"), (165 * S, "MSFT", "within-age"), (166 * S, "MSFT", "judged")]
     found = run(tape, orders, kills=[140 * S])
     assert found.stale_orders == ["judged"]
-    assert found.orders_judged == 1
+    assert found.orders_judged == 3  # by their reference's time, all of them; by the tape, the last only
 
 
 def test_a_gap_just_at_the_bound_passes_and_one_ns_longer_fails() -> None:

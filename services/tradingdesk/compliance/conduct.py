@@ -1,7 +1,8 @@
 """Market conduct in the compliance service: the journal and market data through the surveillance detectors.
 
 Inputs: the routing journal (``StreamJournal``, its own subscription, resumed from the last seq stored) and
-market data (``SubscribeBatches``), both stamped with the desk's clock. The journal's order events become
+market data (``SubscribeBatches``), both stamped with the desk's clock (market data with the feeds service's receipt
+of it, ``MarketDataEvent.desk_time_ns``, however late this service reads it). The journal's order events become
 activity records (``core/activity_journal.py``) and quotes and trades the market tape; both are stored
 (``storage/conduct_store.py``: what execution quality and the CAT export read) and merged into one time
 order (``merge.py``) for the detectors (``surveillance/``). Each detection is stored as an alert (once: alerts
@@ -32,6 +33,7 @@ from tradingdesk.core.event_codec import StreamDecoder
 from tradingdesk.core.fixed import parse_fixed
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.feeds.messages import data_time
 from tradingdesk.markets.calendar import NS_PER_MINUTE, ExchangeCalendar
 from tradingdesk.spec.conduct import SurveillanceSpec
 from tradingdesk.spec.model import TradingDesk
@@ -225,6 +227,8 @@ class ConductWatch:
             now = self.clock.now_ns()
             for event in batch.events:
                 which = event.WhichOneof("event")
+                # stamped with the data's own time on the desk's clock (the feeds service's receipt), the one the
+                # risk gate ages its references from, however late this service reads it
                 if which == "quote":
                     q = event.quote
                     if q.stale or not q.bid_price or not q.ask_price:
@@ -235,11 +239,12 @@ class ConductWatch:
                         ask=parse_fixed(q.ask_price),
                         bid_qty=parse_fixed(q.bid_quantity),
                         ask_qty=parse_fixed(q.ask_quantity),
-                        ts_ns=now,
+                        ts_ns=data_time(event.desk_time_ns, now),
                     )
                 elif which == "trade":
                     t = event.trade
-                    self.take_market(MarketPrint(now, t.symbol, parse_fixed(t.price), parse_fixed(t.quantity)))
+                    at = data_time(event.desk_time_ns, now)
+                    self.take_market(MarketPrint(at, t.symbol, parse_fixed(t.price), parse_fixed(t.quantity)))
 
     def take_quote(self, symbol: str, *, bid: int, ask: int, bid_qty: int, ask_qty: int, ts_ns: int) -> None:
         """A quote; kept only when the top of the book changed."""

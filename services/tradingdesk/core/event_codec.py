@@ -271,6 +271,8 @@ def _encode_order(ev: OrderEvent) -> dict[str, Any]:
         payload["fill_venue"] = ev.fill_venue
     elif isinstance(ev, OrderPending):
         payload["requested_venue"] = ev.requested_venue
+        if ev.reference_ns:
+            payload["reference_ns"] = ev.reference_ns
     elif isinstance(ev, ReplaceRequested):
         payload["new_order_id"] = ev.new_order_id
         payload["new_client_order_id"] = ev.new_client_order_id
@@ -396,7 +398,7 @@ def _decode_order(
             "fill_venue": p.get("fill_venue", p["venue"]),
         }
     elif cls is OrderPending:
-        extra = {"requested_venue": p.get("requested_venue", "")}
+        extra = {"requested_venue": p.get("requested_venue", ""), "reference_ns": p.get("reference_ns", 0)}
     elif cls is ReplaceRequested:
         extra = {
             "new_order_id": p["new_order_id"],

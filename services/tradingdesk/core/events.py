@@ -97,6 +97,10 @@ class OrderPending(OrderEvent):
     kind = "pending_new"
     exec_type = ExecType.PENDING_NEW
     requested_venue: str = ""  # what the client asked for ("": the router chose); part of idempotency
+    reference_ns: int = 0
+    """The desk's time (the feeds service's stamp) of the market data the risk gate checked the order's reference
+    price against; 0: not known (a reference no feeds service stamped). The evidence ``accepted_against_stale_data``
+    judges by (``simulate/market_data.py``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -60,6 +60,10 @@ def throttled(message: str, code: str) -> Reject:
     return Reject(RejectKind.THROTTLED, message, code)
 
 
+JOURNAL_UNAVAILABLE = "JOURNAL_UNAVAILABLE"
+"""The code of a refusal because a journal (routing's orders, risk's changes) cannot write to its database now."""
+
+
 def unavailable(message: str, code: str) -> Reject:
     return Reject(RejectKind.UNAVAILABLE, message, code)
 

@@ -40,6 +40,21 @@ def _fill_quote(q: pb.Quote, sym: SymbolState | SymbolSnapshot, feed: str, stale
         q.status_reason = status.event.reason
 
 
+def data_time(desk_time_ns: int, now_ns: int) -> int:
+    """When a market event happened on the desk's timeline, for a subscriber that read it at ``now_ns``: the feeds
+    service's receipt of it (``MarketDataEvent.desk_time_ns``), never later than the reader's own receipt. Routing's
+    risk gate ages its reference prices from it, and compliance stamps its market tape with it.
+
+    Routing reads market data late whenever its loop is busy: on a loaded desk its subscription fell up to 140
+    market seconds (7 wall seconds at 20x) behind the feeds service, which kept the rest (its bounded buffer, the
+    stream's flow-control window). Stamped with routing's receipt, every such batch looked fresh and the gate
+    accepted orders against prices minutes old. Aged from feeds' receipt, the backlog counts. The later of the
+    two never wins: a feeds clock ahead of the reader's cannot make data look younger than its arrival there (only
+    up to the skew younger than it is), and one behind makes references look older (refused, never accepted).
+    0 (a feeds service that does not stamp): the reader's receipt, all there is."""
+    return desk_time_ns if 0 < desk_time_ns < now_ns else now_ns
+
+
 def quote(view: SymbolSnapshot) -> pb.Quote:
     """The Quote of a symbol as a snapshot saw it (GetQuote, GetSnapshot)."""
     q = pb.Quote()
@@ -49,14 +64,15 @@ def quote(view: SymbolSnapshot) -> pb.Quote:
 
 def snapshot_event(view: SymbolSnapshot) -> pb.MarketDataEvent:
     """The first message of a subscription for one symbol (``snapshot=true``)."""
-    ev = pb.MarketDataEvent(snapshot=True)
+    ev = pb.MarketDataEvent(snapshot=True, desk_time_ns=view.desk_updated_ns)
     _fill_quote(ev.quote, view, view.quote_feed or view.feed, view.stale)
     return ev
 
 
 def live_quote_event(sym: SymbolState, feed: str) -> pb.MarketDataEvent:
-    """A quote update just applied to the state (fresh by definition, so never stale)."""
-    ev = pb.MarketDataEvent()
+    """A quote update just applied to the state (fresh by definition, so never stale), with the desk's time of its
+    receipt."""
+    ev = pb.MarketDataEvent(desk_time_ns=sym.desk_updated_ns)
     _fill_quote(ev.quote, sym, feed, False)
     return ev
 
@@ -88,9 +104,9 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def trade_event(msg: FeedMessage, feed: str) -> pb.MarketDataEvent:
-    """A print on the tape."""
-    ev = pb.MarketDataEvent()
+def trade_event(msg: FeedMessage, feed: str, *, desk_time_ns: int = 0) -> pb.MarketDataEvent:
+    """A print on the tape; ``desk_time_ns``: the desk's clock when feeds took it in."""
+    ev = pb.MarketDataEvent(desk_time_ns=desk_time_ns)
     t = ev.trade
     e = msg.event
     t.symbol = e.symbol

@@ -233,6 +233,10 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         fault = self._line_fault
         return None if fault is None else (lambda line, seq: fault(feed, line, seq))
 
+    def _desk_now(self) -> int:
+        """The desk's clock (the replay's in a replayed desk; ``clock`` when the service was given one)."""
+        return (self.desk_clock or self.clock).now_ns()
+
     # health ----------------------------------------------------------------------------------------------
 
     @property
@@ -258,6 +262,11 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         sym = self.state.apply(feed, msg, now)
         if sym is None:
             return
+        # the data's own time on the desk's clock, carried to every subscriber: one that reads it late (a loaded
+        # routing seconds behind) must age a reference from here, not from its own receipt
+        desk_now = self._desk_now()
+        if sym.updated_ns == now:  # not a late copy of a print (published, but the symbol's state keeps its time)
+            sym.desk_updated_ns = desk_now
         self.published += 1
         event = msg.event
         subscribers = self.fanout.by_symbol[event.symbol]
@@ -273,7 +282,7 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
             for s in subscribers:
                 s.push_status(event.symbol, out)
         else:
-            out = messages.trade_event(msg, feed.name).SerializeToString()
+            out = messages.trade_event(msg, feed.name, desk_time_ns=desk_now).SerializeToString()
             for s in subscribers:
                 s.push_trade(out)
 
@@ -281,8 +290,10 @@ class MarketDataService(pb_grpc.MarketDataServiceServicer):
         """Restate symbols after a loss: each quote or status replaces the state's only if it is newer."""
         for msg in quotes:
             symbol = msg.event.symbol
-            if self.state.apply(feed, msg, now) is None:
+            sym = self.state.apply(feed, msg, now)
+            if sym is None:
                 continue  # unknown symbol, another feed wins it, or the state already has newer
+            sym.desk_updated_ns = self._desk_now()
             if msg.event.kind == STATUS:
                 status = messages.status_event(msg, feed.name, snapshot=True).SerializeToString()
                 for s in self.fanout.by_symbol[symbol]:

@@ -30,6 +30,7 @@ class SymbolState:
     """Live, mutable state of one symbol; owned by ``MarketState`` (read it, never write it)."""
 
     __slots__ = (
+        "desk_updated_ns",
         "feed",
         "quote",
         "quote_feed",
@@ -56,6 +57,8 @@ class SymbolState:
         """The last trading status change (halt, pause, resumption); None until a feed sends one."""
         self.updated_ns = 0
         """Receive time of the last accepted update of either kind."""
+        self.desk_updated_ns = 0
+        """The same receipt on the desk's clock (the service sets it: ``apply`` is given real time only)."""
         self.seq = 0
         """Highest sequence number accepted from the winning feed."""
         self.switches = 0
@@ -76,6 +79,8 @@ class SymbolSnapshot:
     updated_ns: int
     stale: bool
     status: FeedMessage | None = None
+    desk_updated_ns: int = 0
+    """``updated_ns`` on the desk's clock (0: not known)."""
 
 
 class MarketState:
@@ -158,6 +163,7 @@ class MarketState:
             updated_ns=sym.updated_ns,
             stale=now_ns - sym.updated_ns > sym.feed.stale_after_ns,
             status=sym.status,
+            desk_updated_ns=sym.desk_updated_ns,
         )
 
     def snapshot(self, now_ns: int, symbols: Iterable[str] | None = None) -> list[SymbolSnapshot]:

@@ -238,8 +238,18 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
             raise unavailable(
                 f"venue {venue} is away (disconnected) and no other venue takes {req.symbol}", "VENUE_AWAY"
             )
+        # the market data the gate checked the order's reference price against, as the feeds service stamped it
+        references = getattr(self.gate, "references", None)
+        ref = references.get(req.symbol) if references else None
         seq = self.emit(
-            OrderPending(ts_ns=now, terms=terms, status=OrderStatus.PENDING_NEW, venue=venue, requested_venue=req.venue)
+            OrderPending(
+                ts_ns=now,
+                terms=terms,
+                status=OrderStatus.PENDING_NEW,
+                venue=venue,
+                requested_venue=req.venue,
+                reference_ns=ref.data_ns if ref is not None else 0,
+            )
         )
         self.created_seq[terms.order_id] = seq
         order = self.book.orders[terms.order_id]

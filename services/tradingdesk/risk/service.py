@@ -49,7 +49,7 @@ from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.codec import decode_payload
 from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.storage.fence import WriterFenced, exit_fenced
-from tradingdesk.storage.risk_store import RiskChangeStore
+from tradingdesk.storage.risk_store import SESSION_CHECK_S, RiskChangeStore
 from tradingdesk.telemetry import tracer
 from tradingdesk.telemetry.journal_trace import record_spans
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc, risk_pb2, risk_pb2_grpc
@@ -87,7 +87,7 @@ class RiskService:
         self.instruments = instruments_of(desk)
         self.db = make_engine(dsn or dsn_for(desk, "risk"), schema=schema_for(desk, "risk"))
         self.store = RiskChangeStore(
-            self.db, on_fenced=lambda: exit_fenced(self.name, "another risk replica took the change journal over")
+            self.db, on_fenced=lambda why: exit_fenced(self.name, f"the change journal is not this process's: {why}")
         )
         self.rt = RealTimeRisk(
             Limits.from_spec(desk.spec.risk),
@@ -154,6 +154,7 @@ class RiskService:
         for up in self.upstreams:
             up.start()
         self._tasks.append(asyncio.create_task(self._tick(), name="risk-evaluate"))
+        self._tasks.append(asyncio.create_task(self._watch_session(), name="risk-writer-session"))
         self.access_audit.start()
         port = self.desk.spec.risk.http_port
         if port:
@@ -163,6 +164,22 @@ class RiskService:
             await self.http.start()
         await self.standby.activate()
         log.info("risk: active")
+
+    async def _watch_session(self) -> None:
+        """Find a lost writer session while nothing is written: after a database restart or outage the lock is
+        taken back within ``SESSION_CHECK_S`` of the database answering, and if another replica took over
+        meanwhile this one is fenced off then (``exit_fenced``), not at its next change. Halts applied while the
+        database did not answer are journaled as soon as it does."""
+        while True:
+            await asyncio.sleep(SESSION_CHECK_S)
+            try:
+                if self.state.held_back:
+                    await asyncio.to_thread(self.state.write_held_back)
+                await asyncio.to_thread(self.store.check_session)
+            except WriterFenced:
+                return  # on_fenced has ended the process
+            except Exception as exc:  # the database does not answer yet: the next check tries again
+                log.debug("risk: the change journal's writer session is not back yet: %s", exc)
 
     def bind_health(self, servicer) -> None:
         self.standby.bind_health(servicer)

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import threading
 import uuid
 from collections import deque
+from functools import partial
 
 from google.protobuf.json_format import MessageToDict, ParseDict
 
@@ -34,14 +36,14 @@ from tradingdesk.core.events import (
     TradingStateChanged,
 )
 from tradingdesk.core.ids import check_id
-from tradingdesk.core.reject import invalid, refused
+from tradingdesk.core.reject import JOURNAL_UNAVAILABLE, invalid, refused, unavailable
 from tradingdesk.risk.delivery import Delivery, GateLink, await_acknowledgements
 from tradingdesk.risk.limits import SPEC_STATES, Limits, StateEntry
 from tradingdesk.risk.monitor import DAY_NS, RealTimeRisk
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
 from tradingdesk.risk.wire import limits_from_proto, limits_to_proto, scope_proto, state_to_proto
 from tradingdesk.spec.model import TradingDesk
-from tradingdesk.storage.risk_store import RiskChangeStore
+from tradingdesk.storage.risk_store import ChangeJournalUnavailable, RiskChangeStore
 from tradingdesk.v1 import risk_pb2
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,10 @@ class RiskState:
         self.journal_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         """Readers of the change journal (``StreamChanges``), woken after every change is stored."""
         self.streams_ended = False
+        self.held_back: list[RiskChange] = []
+        """Halts applied while the change journal's database did not answer, oldest first, to be journaled (with
+        their own times) before any later change: ``record(..., hold_if_unavailable=True)``."""
+        self._journal_order = threading.Lock()  # held back changes go first: one writer of the journal at a time
 
     # -- restore ----------------------------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -124,9 +130,53 @@ class RiskState:
             )
 
     # -- journal ----------------------------------------------------------------------------------------------------
-    def record(self, change: RiskChange) -> None:
-        """Store one change durably (blocking: call from a thread on the event loop's behalf), then wake the
-        readers of the change journal."""
+    def record(self, change: RiskChange, *, hold_if_unavailable: bool = False) -> None:
+        """Store one change durably (blocking: call from a thread on the event loop's behalf), after every change
+        held back before it, then wake the readers of the change journal. When the database does not answer, a
+        change is refused (``unavailable``, JOURNAL_UNAVAILABLE), unless ``hold_if_unavailable``: a halt, which only
+        makes trading safer, is then kept in memory and applied at once rather than refused, and journaled when
+        the database answers (``write_held_back``). Until then a crash of this process forgets it."""
+        with self._journal_order:
+            try:
+                self._write_held_back()
+                self._write(change)
+            except ChangeJournalUnavailable as exc:
+                if not hold_if_unavailable:
+                    message = f"{exc}; nothing was changed, retry when it answers"
+                    raise unavailable(message, JOURNAL_UNAVAILABLE) from exc
+                self.held_back.append(change)
+                log.warning(
+                    "risk: %s; the halt of %s (%s, by %s) applies now and is journaled when it answers "
+                    "(%d change(s) held back)",
+                    exc,
+                    scope_label((change.account, change.strategy)),
+                    change.reason,
+                    change.actor,
+                    len(self.held_back),
+                )
+                return
+        self._wake_journal_readers()
+
+    def write_held_back(self) -> int:
+        """Journal the changes held back while the database did not answer, in order (blocking); how many were
+        written. ``ChangeJournalUnavailable`` while it still does not answer."""
+        with self._journal_order:
+            written = self._write_held_back()
+        if written:
+            self._wake_journal_readers()
+        return written
+
+    def _write_held_back(self) -> int:
+        written = 0
+        while self.held_back:
+            self._write(self.held_back[0])
+            self.held_back.pop(0)
+            written += 1
+        if written:
+            log.warning("risk: %d change(s) held back while the database did not answer are journaled now", written)
+        return written
+
+    def _write(self, change: RiskChange) -> None:
         self.store.record(
             change.ts_ns,
             change.actor,
@@ -134,6 +184,8 @@ class RiskState:
             scope_label((change.account, change.strategy)),
             encode_change(change),
         )
+
+    def _wake_journal_readers(self) -> None:
         for loop, event in tuple(self.journal_waiters):
             with contextlib.suppress(RuntimeError):  # that reader's loop is closed: it is gone
                 loop.call_soon_threadsafe(event.set)
@@ -184,7 +236,8 @@ class RiskState:
                 kill_id=kill_id,
                 flatten=flatten,
                 door=door,
-            )
+            ),
+            hold_if_unavailable=state == TradingState.HALTED,
         )
         entry = StateEntry(state, actor, reason, now)
         self.states[scope] = entry
@@ -482,7 +535,7 @@ class RiskState:
         change = BreachHalted(
             ts_ns=self.clock.now_ns(), actor=actor, reason=message, account=scope[0], strategy=scope[1], metric=metric
         )
-        await asyncio.to_thread(self.record, change)
+        await asyncio.to_thread(partial(self.record, change, hold_if_unavailable=True))
         await self.change_state(scope, TradingState.HALTED, actor, message, door="risk")
 
     def state_of(self, scope: ScopeKey) -> StateEntry:

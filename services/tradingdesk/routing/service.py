@@ -32,6 +32,7 @@ from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.feeds.messages import data_time
 from tradingdesk.markets.breakers import BreakerTrip
 from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.markets.status import SymbolStatus, status_name
@@ -443,14 +444,18 @@ class RoutingService:
                     bq, aq = parse(q.bid_quantity), parse(q.ask_quantity)
                     for venue in venues_for.get(q.symbol, ()):
                         venue.on_quote(q.symbol, bid, bq, ask, aq, now)
+                    # the reference ages from the data's own time (feeds' receipt), not from this read of it
+                    data_ns = event.desk_time_ns
+                    at = data_time(data_ns, now)
                     if q.last_price and q.symbol not in references:
-                        gate.on_trade(q.symbol, parse(q.last_price), now)
+                        gate.on_trade(q.symbol, parse(q.last_price), at, data_ns=data_ns)
                         engine.on_trade_print(q.symbol, parse(q.last_price))
-                    gate.on_quote_heartbeat(q.symbol, now)
+                    gate.on_quote_heartbeat(q.symbol, at, data_ns=data_ns)
                 elif which == "trade":
                     t = event.trade
                     price, qty = parse(t.price), parse(t.quantity)
-                    trip = gate.on_trade(t.symbol, price, now)
+                    data_ns = event.desk_time_ns
+                    trip = gate.on_trade(t.symbol, price, data_time(data_ns, now), data_ns=data_ns)
                     if trip is not None:
                         self._breaker_tripped(trip)
                     engine.on_trade_print(t.symbol, price)

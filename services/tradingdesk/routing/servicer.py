@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from tradingdesk.core.event_codec import ORDER_KINDS, payload_scope, record_event
 from tradingdesk.core.events import ORDER_EVENTS
-from tradingdesk.core.reject import Reject, invalid, unavailable
+from tradingdesk.core.reject import JOURNAL_UNAVAILABLE, Reject, invalid, unavailable
 from tradingdesk.edge.door import door_of
 from tradingdesk.edge.status import abort, status_number
 from tradingdesk.oms.engine import OrderEngine
@@ -44,7 +44,6 @@ MAX_LIST = 10_000
 JOURNAL_BATCH_MAX = 2_000
 JOURNAL_LINGER_S = 0.005
 REPLAY_CHUNK = 1_000
-JOURNAL_UNAVAILABLE = "JOURNAL_UNAVAILABLE"
 JOURNAL_UNAVAILABLE_MESSAGE = (
     "the order journal cannot write to its database; new orders and replaces are refused until it can (cancels are "
     "taken and acknowledged once durable)"

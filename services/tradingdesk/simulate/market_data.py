@@ -3,12 +3,25 @@ service keeps (``storage/conduct_store.py``: every trade and every change of a s
 stamped with the desk's clock when the desk received it, the same stream routing's risk gate takes its reference
 prices from) set against routing's journal and the run's ``faults.jsonl``.
 
-* ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
-  ``spec.risk.referenceMaxAgeMs`` (plus ``RECEIPT_SLACK_S``, below) after the last market event of their symbol on
-  the tape (or with no event of it at all): accepted when the desk's own rule had the reference stale (the gate
-  refuses ``age > max``, so an age of exactly the bound is fresh). Orders while the tape's recorder was down (a
-  SIGKILL of compliance, until the tape resumed and one reference age after) are not judged: the record cannot
-  tell.
+* ``accepted_against_stale_data``: orders accepted against a stale reference price, by two pieces of evidence, each
+  enough to fail an order:
+
+  1. the order's own ``pending_new`` record: its ``reference_ns`` is the time, on the desk's clock, at which the
+     feeds service took in the market data the risk gate checked the reference price against (``desk_time_ns`` of
+     the event, carried through routing untouched). The order is stale when its record is timed more than
+     ``spec.risk.referenceMaxAgeMs`` after it (the gate refuses ``age > max``, so exactly the bound is fresh), or
+     when it has none (no evidence: the line errs towards failing). Exact, no slack: the gate ages a reference
+     from that very stamp (or from routing's read of it, when that is earlier), so a gate that keeps its rule
+     never fails this, and one that reads market data late, as routing did on a loaded machine (up to 140 market
+     seconds behind, stamping its own receipt), fails it for every order it took against old data. Judged for
+     every order, with or without a tape.
+  2. the tape: the order is stale when its record is timed more than the bound (plus ``RECEIPT_SLACK_S``, below)
+     after the last market event of its symbol on the tape (or with none): a reference the market data does not
+     back. The tape is stamped with the same feeds receipt as the gate's references, so a compliance that reads
+     late no longer makes the market look older than the gate saw it (the day's one order so counted,
+     sim2449bbf7-s-138237, was read by compliance over 25 market seconds late). Orders while the tape's recorder
+     was down (a SIGKILL of compliance, until the tape resumed and one reference age after) are not judged by
+     it: the tape cannot tell.
 * ``market_data_gaps_past_recovery``: the intervals of the measured window in which the tape has no market event of
   any symbol for longer than the recovery bound, the largest ``staleAfterMs`` of the desk's feeds (past it the desk
   calls the data stale) plus ``RECEIPT_SLACK_S``, except where the fault schedule took the data away: every line of
@@ -40,10 +53,11 @@ RECORDER = "compliance"
 """The service that records the tape: while it is down, nothing is recorded."""
 DATA_SERVICES = ("feeds", RECORDER)
 RECEIPT_SLACK_S = 1
-"""Wall seconds allowed between two of the desk's processes receiving the same market data: the tape is stamped
-when compliance takes an event, the gate's reference when routing does, and on a loaded machine one process can
-take a batch a few hundred ms after the other (seen: 0.28 s on the 2-core development machine, 5.6 market seconds
-at 20x). As the ack-timeout line's slack, it is wall time, so the bounds grow with the replay's speed."""
+"""Wall seconds of tolerance for the tape's evidence (the order's own ``reference_ns`` is judged without any): the
+tape and the gate's references are both stamped with the feeds service's receipt of an event, but a reader whose
+clock is behind feeds' stamps its own receipt instead (``feeds.messages.data_time``), and a gap in market data is
+judged against the feeds' stale bound. As the ack-timeout line's slack, it is wall time, so the bounds grow with the
+replay's speed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,8 @@ class Findings:
     """Past the bound and not excused by the fault schedule: [from, to) in market ns."""
     excused: list[tuple[int, int]] = field(default_factory=list)
     orders_judged: int = 0
+    stale_by_reference: int = 0
+    """Of ``stale_orders``, those their own ``reference_ns`` condemned (the rest: the tape)."""
     longest_gap_ns: int = 0
 
 
@@ -114,17 +130,20 @@ def _excused(gap: tuple[int, int], outages: Sequence[Outage], *, bound_ns: int) 
 
 def judge(
     tape: Iterable[tuple[int, str]],
-    orders: Iterable[tuple[int, str, str]],
+    orders: Iterable[tuple[int, str, str, int]],
     *,
     window: tuple[int, int],
     max_age_ns: int,
     gap_bound_ns: int,
+    reference_max_age_ns: int,
     outages: Sequence[Outage] = (),
     kills: Sequence[int] = (),
 ) -> Findings:
     """One pass over the tape (``(ts_ns, symbol)`` in time order) and the orders (``(ts_ns, symbol, client order
-    id)`` of their ``pending_new``), both within ``window`` [from, to) and the tape from at least ``max_age_ns``
-    before it; ``kills``: when the recorder was killed."""
+    id, reference_ns)`` of their ``pending_new``; ``reference_ns`` 0: none recorded), both within ``window``
+    [from, to) and the tape from at least ``max_age_ns`` before it; ``kills``: when the recorder was killed.
+    ``reference_max_age_ns``: the gate's own bound, without slack, for the orders' ``reference_ns``;
+    ``max_age_ns``: the tape's, with it."""
     found = Findings()
     start, end = window
     last: dict[str, int] = {}
@@ -144,11 +163,15 @@ def judge(
     def take_orders(upto: int) -> None:
         nonlocal at
         while at < len(pending) and pending[at][0] < upto:
-            ts, symbol, client_order_id = pending[at]
+            ts, symbol, client_order_id, reference_ns = pending[at]
             at += 1
+            found.orders_judged += 1
+            if reference_ns <= 0 or ts - reference_ns > reference_max_age_ns:  # the gate's own evidence
+                found.stale_orders.append(client_order_id)
+                found.stale_by_reference += 1
+                continue
             if _unjudged(ts, kills, resumed, max_age_ns=max_age_ns):
                 continue
-            found.orders_judged += 1
             seen = last.get(symbol)
             if seen is None or ts - seen > max_age_ns:
                 found.stale_orders.append(client_order_id)

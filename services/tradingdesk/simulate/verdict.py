@@ -6,6 +6,8 @@ Each line passes or fails on its own; the run fails when one does:
 * ``desk_ran_to_the_end``: the supervisor did not give up on a service (a crash loop) before the session ended.
 * ``clients_ran_to_the_end``: no client stopped before the end of the run (``clients.json``: a strategy client,
   the alert watch, or the probe process, whose death would otherwise read as seconds without a probe).
+* ``restarts_unscheduled``: services the supervisor restarted more often than the fault schedule SIGKILLed them
+  (``simulate.restarts``): a crash or an exit of their own. Must be 0.
 * ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
   record in the routing journal. Must be 0.
 * ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
@@ -19,10 +21,10 @@ Each line passes or fails on its own; the run fails when one does:
   so times the replay's speed in the journal's market time, plus one second of slack). Must be 0: a venue that
   stops answering (``venue_fault`` mode ``timeout``) must see its orders cancelled, never left in limbo.
 * ``accepted_against_stale_data``: orders whose ``pending_new`` record is timed more than the risk gate's
-  ``risk.referenceMaxAgeMs`` (plus one second of wall time, times ``speed``: the tape is stamped on compliance's
-  receipt, the gate's references on routing's) after the last market event of their symbol on compliance's market
-  tape (or with none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole
-  definition).
+  ``risk.referenceMaxAgeMs`` after the market data the gate checked them against (the record's ``reference_ns``,
+  the feeds service's receipt of it; no such time counts as stale), or more than that bound plus one second of
+  wall time (times ``speed``) after the last market event of their symbol on compliance's market tape (or with
+  none), while the tape was being recorded. Must be 0 (``simulate.market_data`` gives the whole definition).
 * ``market_data_gaps_past_recovery``: intervals of the session in which the market tape has no event of any symbol
   for longer than the feeds' largest ``staleAfterMs`` (plus the same slack), except where the fault schedule took
   the data away (every feed line disabled, until a line is back plus that bound; a SIGKILL of feeds or compliance).
@@ -54,13 +56,14 @@ from pathlib import Path
 from tradingdesk.audit.bucket import open_bucket
 from tradingdesk.audit.checkpoint import VerifierKey
 from tradingdesk.audit.verify import verify_bucket
-from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.simulate import market_data, plot
 from tradingdesk.simulate.availability_loss import RECOVERY_WALL_S, availability_losses, describe, fault_windows
 from tradingdesk.simulate.detection import Detection, detections, read_record
+from tradingdesk.simulate.restarts import unscheduled_restarts
 from tradingdesk.spec.domain import data_dir, dsn_for, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.conduct_store import ConductStore
@@ -215,6 +218,10 @@ def compute(
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     crashed = json.loads((run_dir / "clients.json").read_text())["crashed"]
     verdict.lines.append(Line("clients_ran_to_the_end", len(crashed), "0", not crashed, "; ".join(crashed)))
+    faults_log = run_dir / "faults.jsonl"
+    fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
+    restarted = unscheduled_restarts(run_dir / "logs", fault_events)
+    verdict.lines.append(Line("restarts_unscheduled", len(restarted), "0", not restarted, "; ".join(restarted)))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
@@ -223,6 +230,7 @@ def compute(
     orders_of: dict[tuple[str, str], set[str]] = defaultdict(set)
     journaled: set[str] = set()
     taken = []
+    reference_of: dict[str, int] = {}  # order id -> its pending_new's reference_ns (the gate's evidence)
     away: set[str] = set()  # venues away at this point of the journal
     to_away: list[str] = []
     venue_faults = 0
@@ -246,6 +254,7 @@ def compute(
             journaled.add(rec.order_id)
             orders_of[(terms.account, terms.client_order_id)].add(rec.order_id)
             taken.append((terms, rec.ts_ns))
+            reference_of[rec.order_id] = int(rec.payload.get("reference_ns", 0))
     finally:
         engine.dispose()
 
@@ -297,7 +306,13 @@ def compute(
     )
     events, episodes, source = read_record(run_dir)
     market = market_data_findings(
-        desk, events, taken, window=_session_part(calendar, window), speed=speed, environ=environ
+        desk,
+        events,
+        taken,
+        window=_session_part(calendar, window),
+        speed=speed,
+        environ=environ,
+        reference_of=reference_of,
     )
     verdict.lines.append(
         Line(
@@ -305,7 +320,12 @@ def compute(
             len(market.stale_orders),
             "0",
             not market.stale_orders,
-            ", ".join(market.stale_orders[:5]) or f"{market.orders_judged} orders judged by the market tape",
+            (
+                f"{', '.join(market.stale_orders[:5])} ({market.stale_by_reference} by their reference's time, "
+                f"{len(market.stale_orders) - market.stale_by_reference} by the market tape)"
+            )
+            if market.stale_orders
+            else f"{market.orders_judged} orders judged by their reference's time and the market tape",
         )
     )
     verdict.lines.append(
@@ -346,8 +366,6 @@ def compute(
         market_data_longest_gap_s=market.longest_gap_ns / NS_PER_SECOND,
         probe_p99_ms=_p99([p["ms"] for p in probes if p["ms"] is not None]),
     )
-    faults_log = run_dir / "faults.jsonl"
-    fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
     if fault_events:
         verdict.figures.update(database_outage_figures(fault_events, probes))
     lost = measured - acked
@@ -364,9 +382,12 @@ def market_data_findings(
     window: tuple[int, int],
     speed: int,
     environ: dict[str, str] | None = None,
+    reference_of: dict[str, int] | None = None,
 ) -> market_data.Findings:
-    """The orders (``taken``: their terms and ``pending_new`` time) and compliance's market tape judged by
-    ``simulate.market_data``: stale references and gaps in market data."""
+    """The orders (``taken``: their terms and ``pending_new`` time; ``reference_of``: order id -> the record's
+    ``reference_ns``, none counting as stale) and compliance's market tape judged by ``simulate.market_data``: stale
+    references and gaps in market data."""
+    reference_of = reference_of or {}
     max_age_ns, gap_bound_ns = market_data.bounds(
         reference_max_age_ms=desk.spec.risk.reference_max_age_ms,
         stale_after_ms=[f.stale_after_ms for f in desk.spec.feeds],
@@ -377,10 +398,11 @@ def market_data_findings(
     try:
         return market_data.judge(
             ConductStore(engine).tape_times(since_ns=window[0] - max(max_age_ns, gap_bound_ns)),
-            [(ts, t.symbol, t.client_order_id) for t, ts in taken],
+            [(ts, t.symbol, t.client_order_id, reference_of.get(t.order_id, 0)) for t, ts in taken],
             window=window,
             max_age_ns=max_age_ns,
             gap_bound_ns=gap_bound_ns,
+            reference_max_age_ns=desk.spec.risk.reference_max_age_ms * NS_PER_MS,
             outages=market_data.outages_of(faults, lines_of=lines_of),
             kills=market_data.recorder_kills(faults),
         )

@@ -43,7 +43,7 @@ _SESSION_SETTINGS = (
     "SET tcp_keepalives_count = 3",
     "SET tcp_user_timeout = 10000",
 )
-_ACQUIRE_POLL = "1s"
+_ACQUIRE_POLL_S = 1.0
 FENCED_EXIT_CODE = 75
 
 
@@ -90,26 +90,35 @@ class WriterLock:
         while True:
             if stop is not None and stop.is_set():
                 raise WriterFenced(f"stopped while waiting for the writer lock of {self.table}")
-            conn = self.engine.connect()
             try:
-                key = self._key(conn)
-                conn.exec_driver_sql(f"SET lock_timeout = '{_ACQUIRE_POLL}'")
-                conn.exec_driver_sql("SELECT pg_advisory_lock(%(c)s, %(k)s)", {"c": WRITER_LOCK_CLASS, "k": key})
-                conn.exec_driver_sql("RESET lock_timeout")
-                conn.commit()
-            except OperationalError as exc:
-                self.release(conn)
-                if getattr(exc.orig, "sqlstate", None) != "55P03":  # anything but "still held": a real error
-                    raise
+                return self.acquire_within(_ACQUIRE_POLL_S)
+            except WriterFenced:
                 if not waited and on_wait is not None:
                     on_wait()
                 waited = True
-                continue
-            except BaseException:
-                self.release(conn)
-                raise
-            self._keep_session_short(conn)
+
+    def acquire_within(self, seconds: float) -> Connection:
+        """The lock if it is free within ``seconds`` (granted the moment it is: a session just cut holds it until
+        its backend has exited, a few milliseconds on); ``WriterFenced`` if another session still holds it then."""
+        conn = self.engine.connect()
+        if not self.enforced:
             return conn
+        try:
+            key = self._key(conn)
+            conn.exec_driver_sql(f"SET lock_timeout = '{max(1, round(seconds * 1000))}ms'")
+            conn.exec_driver_sql("SELECT pg_advisory_lock(%(c)s, %(k)s)", {"c": WRITER_LOCK_CLASS, "k": key})
+            conn.exec_driver_sql("RESET lock_timeout")
+            conn.commit()
+        except OperationalError as exc:
+            self.release(conn)
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_timeout: still held
+                raise WriterFenced(f"another session holds the writer lock of {self.table}") from exc
+            raise
+        except BaseException:
+            self.release(conn)
+            raise
+        self._keep_session_short(conn)
+        return conn
 
     def holds(self, conn: Connection) -> bool:
         """Whether this connection's session holds the lock now (a scan of pg_locks: for error paths only)."""

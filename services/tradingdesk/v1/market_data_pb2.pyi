@@ -147,16 +147,18 @@ class SubscribeRequest(_message.Message):
     def __init__(self, symbols: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MarketDataEvent(_message.Message):
-    __slots__ = ("quote", "trade", "status", "snapshot")
+    __slots__ = ("quote", "trade", "status", "snapshot", "desk_time_ns")
     QUOTE_FIELD_NUMBER: _ClassVar[int]
     TRADE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    DESK_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     quote: Quote
     trade: Trade
     status: TradingStatus
     snapshot: bool
-    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ..., trade: _Optional[_Union[Trade, _Mapping]] = ..., status: _Optional[_Union[TradingStatus, _Mapping]] = ..., snapshot: _Optional[bool] = ...) -> None: ...
+    desk_time_ns: int
+    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ..., trade: _Optional[_Union[Trade, _Mapping]] = ..., status: _Optional[_Union[TradingStatus, _Mapping]] = ..., snapshot: _Optional[bool] = ..., desk_time_ns: _Optional[int] = ...) -> None: ...
 
 class MarketDataBatch(_message.Message):
     __slots__ = ("events",)

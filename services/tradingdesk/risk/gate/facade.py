@@ -139,14 +139,17 @@ class RiskGate:
             return True
         return False
 
-    def on_trade(self, symbol: str, price: int, ts_ns: int) -> BreakerTrip | None:
+    def on_trade(self, symbol: str, price: int, ts_ns: int, *, data_ns: int = 0) -> BreakerTrip | None:
         """A trade: the symbol's reference and LULD mean move; a trade of the index instrument may trip the
-        market-wide circuit breaker (returned when it reaches a level for the first time today)."""
+        market-wide circuit breaker (returned when it reaches a level for the first time today). ``ts_ns``: when it
+        happened on the desk's timeline, what the reference ages from; ``data_ns``: the feeds service's stamp of it
+        as received (0: none), kept as the reference's evidence."""
         ref = self.references.get(symbol)
         if ref is None:
             ref = self.references[symbol] = Reference(price, ts_ns)
         limits = self.limits
         ref.record_trade(price=price, ts_ns=ts_ns, window_s=limits.luld_window_s)
+        ref.data_ns = data_ns
         self.exposure.mark(symbol, price)
         market = self.market
         if market is not None and symbol == market.index_symbol:
@@ -171,11 +174,13 @@ class RiskGate:
             ref.ts_ns = UNKNOWN_AGE_NS
         self.latest_check_ns = now_ns
 
-    def on_quote_heartbeat(self, symbol: str, ts_ns: int) -> None:
-        """A quote proves the feed is alive, so the last trade stays a fresh reference."""
+    def on_quote_heartbeat(self, symbol: str, ts_ns: int, *, data_ns: int = 0) -> None:
+        """A quote proves the feed is alive, so the last trade stays a fresh reference (as of ``ts_ns``, stamped
+        ``data_ns`` by the feeds service: see ``on_trade``)."""
         ref = self.references.get(symbol)
         if ref is not None:
             ref.ts_ns = ts_ns
+            ref.data_ns = data_ns
 
     # -- what the order engine reports ----------------------------------------------------------------------------
     def on_order_event(self, event: object) -> None:

@@ -19,11 +19,16 @@ UNKNOWN_AGE_NS = -1
 class Reference:
     """Last trade of a symbol and the mean of the trades in the LULD window."""
 
-    __slots__ = ("mean", "price", "ts_ns", "window_sum", "window_trades")
+    __slots__ = ("data_ns", "mean", "price", "ts_ns", "window_sum", "window_trades")
 
     def __init__(self, price: int, ts_ns: int) -> None:
         self.price = price
         self.ts_ns = ts_ns
+        """What the gate ages the reference from: the market data's own time, never later than routing read it."""
+        self.data_ns = 0
+        """The desk's time of the market event it last took, as the feeds service stamped it (0: not stamped):
+        journaled with each order the gate accepts (``reference_ns``), the evidence the simulation's verdict judges
+        the reference's age by."""
         self.window_trades: deque[tuple[int, int]] = deque()  # (ts_ns, price) inside the LULD window
         self.window_sum = 0
         self.mean = price
