@@ -211,24 +211,18 @@ def test_one_risk_service_writes_the_change_journal_at_a_time(engine: Engine, po
             store.release()
 
 
-def _cut_the_writer_sessions(postgres_server, engine: Engine) -> None:
-    """What a database restart or an outage does to the writer: its session ends, and the lock with it."""
-    with psycopg.connect(postgres_server.conninfo(engine.url.database), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-
-
-def test_a_risk_writer_whose_session_ended_takes_the_lock_back_if_nobody_wrote(engine: Engine, postgres_server) -> None:
+def test_a_risk_writer_whose_session_ended_takes_the_lock_back_if_nobody_wrote(engine: Engine) -> None:
     fenced: list[bool] = []
     store = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
     other = RiskChangeStore(engine)
     try:
         store.hold(wait=False)
         assert store.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
-        _cut_the_writer_sessions(postgres_server, engine)
+        kill_sessions_holding_the_lock(engine)
         assert store.record(2, "sre", "resume", "desk", {"type": "trading_state"}) == 2  # found at the write
         with pytest.raises(WriterFenced, match="another session holds the writer lock of risk_changes"):
             other.hold(wait=False)
-        _cut_the_writer_sessions(postgres_server, engine)
+        kill_sessions_holding_the_lock(engine)
         store.check_session()  # found while idle
         with pytest.raises(WriterFenced, match="another session holds the writer lock of risk_changes"):
             other.hold(wait=False)
@@ -240,16 +234,14 @@ def test_a_risk_writer_whose_session_ended_takes_the_lock_back_if_nobody_wrote(e
         other.release()
 
 
-def test_a_risk_writer_whose_session_ended_is_fenced_off_if_another_wrote_meanwhile(
-    engine: Engine, postgres_server
-) -> None:
+def test_a_risk_writer_whose_session_ended_is_fenced_off_if_another_wrote_meanwhile(engine: Engine) -> None:
     fenced: list[bool] = []
     store = RiskChangeStore(engine, on_fenced=lambda why: fenced.append(True))
     other = RiskChangeStore(engine)
     try:
         store.hold(wait=False)
         assert store.record(1, "sre", "halt", "desk", {"type": "trading_state"}) == 1
-        _cut_the_writer_sessions(postgres_server, engine)
+        kill_sessions_holding_the_lock(engine)
         other.hold()  # a standby's queued wait, granted once the cut session's backend has gone
         assert other.record(2, "standby", "resume", "desk", {"type": "trading_state"}) == 2
         other.release()  # and gone again: the lock is free, but the journal went on without this writer

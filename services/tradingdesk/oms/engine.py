@@ -239,8 +239,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
                 f"venue {venue} is away (disconnected) and no other venue takes {req.symbol}", "VENUE_AWAY"
             )
         # the market data the gate checked the order's reference price against, as the feeds service stamped it
-        references = getattr(self.gate, "references", None)
-        ref = references.get(req.symbol) if references else None
+        ref = self.gate.references.get(req.symbol)
         seq = self.emit(
             OrderPending(
                 ts_ns=now,

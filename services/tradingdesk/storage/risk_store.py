@@ -39,7 +39,7 @@ from .schema import risk_changes
 log = logging.getLogger(__name__)
 
 _STORED = ("ts_ns", "actor", "reason", "scope", "change")
-"""The columns of a change besides its id, in the order ``_row_is`` reads them."""
+"""The columns of a change besides its id (``_row_is`` compares them)."""
 TAKE_BACK_WAIT_S = 1.0
 """How long a writer whose session ended waits for the lock before it calls the journal another's: the cut session
 holds it until its backend has exited, and in an outage a standby's queued wait can be granted for the moment
@@ -237,9 +237,7 @@ class RiskChangeStore:
     def _row_is(self, change_id: int, values: dict[str, Any]) -> bool:
         t = risk_changes
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(t.c.ts_ns, t.c.actor, t.c.reason, t.c.scope, t.c.change).where(t.c.id == change_id)
-            ).first()
+            row = conn.execute(select(*(t.c[k] for k in _STORED)).where(t.c.id == change_id)).first()
         return row is not None and tuple(row) == tuple(values[k] for k in _STORED)
 
     def _fenced_off(self, why: str) -> NoReturn:
