@@ -330,10 +330,11 @@ class EmbeddedDesk:
         """When compliance is down (crashed, its restart pending) or is not the process the desk started with (a
         restart, perhaps still recording what it missed), have it record the journals and seal before anything
         stops: a down one is started again (through the warm spare when there is one), and once it serves, its
-        ``Seal`` waits until it has recorded what routing and risk journaled so far, then seals. Routing still stops
-        first, and compliance's own stop seals what routing journaled while it drained. A compliance that started with the desk and
-        still runs has recorded as it went: nothing to do. False, after a line saying the trail is not sealed and
-        what to do, when compliance does not serve or seal within ``timeout`` seconds."""
+        ``Seal`` waits until it has recorded what routing and risk journaled so far, then seals. Routing still
+        stops first, and compliance's own stop seals what routing journaled while it drained. A compliance that
+        started with the desk and still runs has recorded as it went: nothing to do. False, after a line saying
+        the trail is not sealed and what to do, when compliance does not serve or seal within ``timeout``
+        seconds."""
         child = self.children.get("compliance")
         if child is None:
             return True
