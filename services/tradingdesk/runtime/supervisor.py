@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from pathlib import Path
 import grpc
 
 from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_FILE
-from tradingdesk.runtime.embedded import READINESS_NAMES, Child, EmbeddedDesk, wait_serving
+from tradingdesk.runtime.embedded import READINESS_NAMES, Child, EmbeddedDesk, describe_exit, wait_serving
 from tradingdesk.security import channels
 from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
@@ -47,16 +46,6 @@ HALT_RETRY_S = 0.5  # between attempts to halt while the risk service does not a
 HALT_CALL_TIMEOUT_S = 5.0
 SPARE_DELAY_S = 15.0
 """How long after a restarted service serves the next warm spare starts."""
-
-
-def describe_exit(returncode: int) -> str:
-    """``killed by SIGKILL`` or ``exit code 3``: how a child ended, as a person reads it."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit code {returncode}"
 
 
 class GiveUp(Exception):
