@@ -18,6 +18,7 @@ import logging
 import os
 from pathlib import Path
 
+from tradingdesk.core.durable_files import fsync_dir
 from tradingdesk.core.event_codec import decode_change, encode_change
 from tradingdesk.core.events import RiskChange
 
@@ -48,7 +49,7 @@ class HeldBackFile:
             f.flush()
             os.fsync(f.fileno())
         if created:
-            _fsync_directory(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def read(self) -> list[RiskChange]:
         """The changes in the file, oldest first. A last line cut short (a crash while appending it, before its
@@ -77,12 +78,4 @@ class HeldBackFile:
             self.path.unlink()
         except FileNotFoundError:
             return
-        _fsync_directory(self.path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(self.path.parent)
