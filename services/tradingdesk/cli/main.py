@@ -286,6 +286,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         redactor=environment_redactor(dsn_for(desk, args.service)),
         level=logging.DEBUG if args.verbose else logging.INFO,
     )
+    # the first line a (re)started service logs: where its own start begins, after the interpreter's and imports
+    logging.getLogger("tradingdesk.cli.serve").info("%s: starting (pid %d)", args.service, os.getpid())
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
     # A replica beside another on one host (the embedded desk's routing standby) serves /metrics, like its gRPC
     # address, only once it is the active one.
