@@ -2,7 +2,7 @@
 
 Not one of ``make bench``'s suites (it runs a whole desk for a minute or more): run it by hand,
 ``python -m bench.restart_timeline [--orders N] [--runs R]``. It starts ``tradingdesk up`` on the example desk
-(SQLite; the throttles and the order-to-trade ratio off so one client can fill the journal), sends ``N`` resting
+(SQLite, or with ``--postgres`` a PostgreSQL cluster of its own; the throttles and the order-to-trade ratio off so one client can fill the journal), sends ``N`` resting
 orders and cancels nine in ten (about four journal records an order: with the default
 ``spec.routing.snapshots.everyRecords`` of 25,000, 10,000 orders leave a snapshot and ~15,000 records after it),
 then ``R`` times: SIGKILLs routing while a client retries ``SubmitOrder`` every ``PROBE_EVERY_S`` and prints,
@@ -30,6 +30,7 @@ import grpc
 from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_kill_switch import bids, resting
 from tests.integration.test_supervision import service, status
+from tradingdesk.runtime.local_postgres import PostgresServer, find_postgres
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 PROBE_EVERY_S = 0.005
@@ -147,9 +148,13 @@ async def one_restart(desk: DeskProcess, prices: dict[str, int], run: int) -> No
         print(f"{ms:8.0f} ms  {what}")
 
 
-async def main(orders: int, runs: int, keep: Path | None) -> None:
+async def main(orders: int, runs: int, keep: Path | None, postgres: bool) -> None:
     tmp = keep or Path(tempfile.mkdtemp(prefix="restart-timeline-"))
     tmp.mkdir(parents=True, exist_ok=True)
+    server = None
+    if postgres:  # as the simulated day with a database fault: a cluster of its own, TD_DSN of the five services
+        server = PostgresServer(find_postgres(auto_install=False), base_dir=str(tmp / "pg")).start()
+        os.environ["TD_DSN"] = server.dsn
     desk = DeskProcess(write_desk(tmp, relaxed))
     try:
         desk.wait_up()
@@ -170,6 +175,8 @@ async def main(orders: int, runs: int, keep: Path | None) -> None:
         if desk.proc.poll() is None:
             desk.stop()
         print((tmp / "up.log").read_text()[-1500:])
+        if server is not None:
+            server.destroy()
 
 
 if __name__ == "__main__":
@@ -177,5 +184,6 @@ if __name__ == "__main__":
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="the desk's directory (default: a new temp dir)")
+    parser.add_argument("--postgres", action="store_true", help="state in a PostgreSQL cluster of its own")
     args = parser.parse_args()
-    asyncio.run(main(args.orders, args.runs, args.keep))
+    asyncio.run(main(args.orders, args.runs, args.keep, args.postgres))
