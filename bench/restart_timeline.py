@@ -1,10 +1,11 @@
 """The timeline of a SIGKILLed routing in an embedded desk, from the kill to the first order acknowledged again.
 
 Not one of ``make bench``'s suites (it runs a whole desk for a minute or more): run it by hand,
-``python -m bench.restart_timeline [--orders N] [--runs R]``. It starts ``tradingdesk up`` on the example desk
-(SQLite, or with ``--postgres`` a PostgreSQL cluster of its own; the throttles and the order-to-trade ratio off so one client can fill the journal), sends ``N`` resting
+``python -m bench.restart_timeline [--orders N] [--runs R] [--postgres]``. It starts ``tradingdesk up`` on the
+example desk (SQLite, or with ``--postgres`` a PostgreSQL cluster of its own, as the simulated day with a database
+fault; the throttles and the order-to-trade ratio off so one client can fill the journal), sends ``N`` resting
 orders and cancels nine in ten (about four journal records an order: with the default
-``spec.routing.snapshots.everyRecords`` of 25,000, 10,000 orders leave a snapshot and ~15,000 records after it),
+``spec.routing.snapshots.everyRecords`` of 25,000, 10,000 orders leave a snapshot and ~13,000 records after it),
 then ``R`` times: SIGKILLs routing while a client retries ``SubmitOrder`` every ``PROBE_EVERY_S`` and prints,
 in milliseconds after the kill, when the supervisor recorded the new process, each line routing's new process
 logged (``<service>: starting``, the schema check, the snapshot, the replay, ``started in`` with its phases,
