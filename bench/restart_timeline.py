@@ -112,6 +112,12 @@ async def probe_until_acked(desk: DeskProcess, prices: dict[str, int], killed_at
             await asyncio.sleep(PROBE_EVERY_S)
 
 
+def process_cpu_ms(pid: int) -> float:
+    """User and system CPU time of ``pid`` so far (every thread), in ms."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1e3 / os.sysconf("SC_CLK_TCK")
+
+
 def new_pid_seen(desk: DeskProcess, old: int) -> int | None:
     pid = service(desk, "routing").get("pid")
     return pid if pid and pid != old else None
@@ -140,10 +146,12 @@ async def one_restart(desk: DeskProcess, prices: dict[str, int], run: int) -> No
     pid = await wait_for(lambda: new_pid_seen(desk, old), timeout=60, what="a new pid", interval=0.001)
     pid_at = (time.time() - killed_at) * 1e3
     seen = await probing
+    cpu_ms = process_cpu_ms(pid)
     await wait_for(lambda: service(desk, "routing").get("restarts") == restarts + 1, timeout=60, what="status")
     events = [(pid_at, f"supervisor status shows the new pid {pid}")]
     events += routing_lines(desk, pid, killed_at)
     events += [(ms, f"probe: first {what}") for what, ms in seen.items()]
+    events.append((seen["acknowledged"], f"routing's process CPU so far: {cpu_ms:.0f} ms (its imports' included)"))
     print(f"\n== run {run}: routing pid {old} SIGKILLed; load {os.getloadavg()[0]:.2f}; spare used: {spare}")
     for ms, what in sorted(events):
         print(f"{ms:8.0f} ms  {what}")

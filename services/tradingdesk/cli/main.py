@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -287,7 +288,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
     )
     # the first line a (re)started service logs: where its own start begins, after the interpreter's and imports
-    logging.getLogger("tradingdesk.cli.serve").info("%s: starting (pid %d)", args.service, os.getpid())
+    logging.getLogger("tradingdesk.cli.serve").info(
+        "%s: starting (pid %d, %.0f ms CPU so far)", args.service, os.getpid(), time.process_time() * 1e3
+    )
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
     # A replica beside another on one host (the embedded desk's routing standby) serves /metrics, like its gRPC
     # address, only once it is the active one.
