@@ -76,3 +76,19 @@ def test_a_spare_has_imported_the_postgresql_driver_a_service_on_postgresql_open
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == []
+
+
+def test_what_a_spare_imported_is_out_of_the_collectors_reach() -> None:
+    """A full collection in a restarted service walks only what the service made, not the 150,000 objects of the
+    spare's imports (about 100 ms of CPU each time, which building routing's service set off)."""
+    script = (
+        "import gc\n"
+        "from tradingdesk.cli.spare import preload\n"
+        "preload()\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects(generation=2)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    frozen, collectable = map(int, done.stdout.split())
+    assert frozen > 50_000
+    assert collectable < frozen // 100
