@@ -18,6 +18,7 @@ from bench import (
     recovery_bench,
     risk_bench,
     security_bench,
+    snapshot_bench,
     unary_concurrency_bench,
 )
 from bench.report import is_bench, write
@@ -39,6 +40,7 @@ def main() -> int:
     suites.append(("failover", failover_bench.run))
     suites.append(("memory", memory_bench.run))
     suites.append(("recovery", recovery_bench.run))
+    suites.append(("snapshot", snapshot_bench.run))
     try:
         from bench import operator_bench
 

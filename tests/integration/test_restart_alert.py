@@ -1,7 +1,7 @@
 """A restart the supervisor made is visible after the fact: the restarted service's count and time in the
 monitoring service's status, the ``ServiceRestarted`` alert among the desk's own alerts, and the counter
-``tradingdesk_service_restarts_total`` on the monitoring service's /metrics. A restart after 200 ms of backoff
-is over before the next health probe: without this, nothing would show it once the service is back."""
+``tradingdesk_service_restarts_total`` on the monitoring service's /metrics. A restart after 20 ms of backoff (the
+default) is over before the next health probe: without this, nothing would show it once the service is back."""
 
 from __future__ import annotations
 

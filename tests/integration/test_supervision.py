@@ -131,6 +131,9 @@ async def test_sigkilled_compliance_is_restarted_while_orders_are_acknowledged_a
             await wait_for(lambda oid=order_id: recorded(oid), timeout=30, what=f"{order_id} in the audit trail")
         assert (await orders.SubmitOrder(probe(), timeout=5)).order_id
     assert desk.stop() == 0
+    # a restarted compliance may still be recording what it missed: the stop has it seal first (EmbeddedDesk.stop)
+    log = desk.log.read_text()
+    assert "stopping the desk: compliance was restarted" in log and "audit trail sealed at " in log, log
 
 
 async def test_sigkilled_risk_fails_closed_until_it_is_restarted(started) -> None:

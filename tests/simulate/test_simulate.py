@@ -112,7 +112,7 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert any(e["name"] == "FeedLineDown" and e["labels"]["line"] == "A" for e in episodes), episodes
     assert any(n.startswith("  SIGKILL routing: ServiceDown after ") for n in verdict["notes"]), verdict["notes"]
     assert any(n.startswith("  venue bats away for 60s: VenueDisconnected after ") for n in verdict["notes"])
-    assert any(n.startswith("  venue xnas timeout for 50s: VenueNotAcknowledging after ") for n in verdict["notes"])
+    assert any(n.startswith("  venue xnas timeout for 70s: VenueNotAcknowledging after ") for n in verdict["notes"])
 
     # the day's plot, named in the report
     png = (out / "day.png").read_bytes()

@@ -46,10 +46,20 @@ def test_bad_values_are_refused_with_the_field_named(supervision: dict[str, Any]
         parse_desk(desk(supervision))
 
 
-def test_backoff_doubles_up_to_the_maximum() -> None:
-    policy = RestartPolicy(SupervisionSpec(restartBackoffInitialMs=100, restartBackoffMaxMs=500, maxRestarts=10))
+def test_backoff_grows_fourfold_up_to_the_maximum() -> None:
+    policy = RestartPolicy(SupervisionSpec(restartBackoffInitialMs=100, restartBackoffMaxMs=2_000, maxRestarts=10))
     delays = [policy.next_delay("routing", now=float(t)) for t in range(5)]
-    assert delays == [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.5), (5, 0.5)]
+    assert delays == [(1, 0.1), (2, 0.4), (3, 1.6), (4, 2.0), (5, 2.0)]
+
+
+def test_the_default_first_restart_is_quick_and_a_crash_loop_still_waits_seconds_before_the_desk_stops() -> None:
+    spec = SupervisionSpec()
+    policy = RestartPolicy(spec)
+    delays = [policy.next_delay("routing", now=float(t))[1] for t in range(spec.max_restarts)]
+    assert delays[0] == 0.02  # a SIGKILLed routing refuses orders for 20 ms of backoff, not 200
+    assert sum(delays) == pytest.approx(6.82)  # 20 + 80 + 320 + 1,280 + 5,120 ms: as long as 200 ms doubling (6.2 s)
+    with pytest.raises(GiveUp):
+        policy.next_delay("routing", now=10.0)
 
 
 def test_gives_up_after_max_restarts_within_the_window() -> None:
@@ -64,7 +74,7 @@ def test_gives_up_after_max_restarts_within_the_window() -> None:
 def test_crashes_older_than_the_window_are_forgotten_and_the_backoff_starts_again() -> None:
     policy = RestartPolicy(SupervisionSpec(restartBackoffInitialMs=100, maxRestarts=2, restartWindowSeconds=60))
     assert policy.next_delay("feeds", now=0.0) == (1, 0.1)
-    assert policy.next_delay("feeds", now=30.0) == (2, 0.2)
+    assert policy.next_delay("feeds", now=30.0) == (2, 0.4)
     assert policy.next_delay("feeds", now=91.0) == (1, 0.1)  # the crash at 0 and at 30 are more than 60s ago
 
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -285,6 +286,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         desk=desk.name,
         redactor=environment_redactor(dsn_for(desk, args.service)),
         level=logging.DEBUG if args.verbose else logging.INFO,
+    )
+    # the first line a (re)started service logs: where its own start begins, after the interpreter's and imports
+    logging.getLogger("tradingdesk.cli.serve").info(
+        "%s: starting (pid %d, %.0f ms CPU so far)", args.service, os.getpid(), time.process_time() * 1e3
     )
     address = args.bind or ServiceDirectory.for_desk(desk).bind_address(args.service, desk)
     # A replica beside another on one host (the embedded desk's routing standby) serves /metrics, like its gRPC

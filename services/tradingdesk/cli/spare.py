@@ -19,6 +19,7 @@ Run as ``python -m tradingdesk.cli.spare`` (the embedded runtime starts it: ``ru
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -47,6 +48,10 @@ PRELOADED = (
     "alembic.config",
     "alembic.script",
     "alembic.runtime.migration",
+    # The PostgreSQL driver, which ``make_engine`` imports for a desk on PostgreSQL (a dependency of every install):
+    # 90 ms of CPU, a quarter of a second on a loaded machine, of a restarted routing before its schema check.
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "psycopg",  # the dialect imports it only when an engine is made
 )
 """What ``tradingdesk serve`` imports for any of the five services, up to the point where it serves."""
 
@@ -91,6 +96,20 @@ def may_raise_priority() -> bool:
     return True
 
 
+def preload() -> None:
+    """Import ``PRELOADED``, then move everything the imports made out of the collector's reach (``gc.freeze``).
+
+    Modules live as long as the process, yet each full collection walks all of their objects: 150,000 of them
+    here, about 100 ms of CPU a collection. A restarted routing set one off while it built its service (the
+    calendar's 5,000 sessions are enough), which took 140 ms of CPU instead of 21 before its schema check; frozen,
+    collections during a restart walk only what the service itself made. The collection before the freeze runs
+    here, while the spare waits (at nice 19 where it may), not after a crash."""
+    for module in PRELOADED:
+        importlib.import_module(module)
+    gc.collect()
+    gc.freeze()
+
+
 def main() -> int:
     die_with_parent(dict(os.environ))  # a spare of `tradingdesk up` ends with it, as its services do
     limit_arenas()  # before any import starts a thread
@@ -100,8 +119,7 @@ def main() -> int:
     idle = may_raise_priority()
     if idle:
         os.setpriority(os.PRIO_PROCESS, 0, IDLE_NICENESS)
-    for module in PRELOADED:
-        importlib.import_module(module)
+    preload()
     line = sys.stdin.readline()
     if not line.strip():
         return 0  # no order: the supervisor stopped, or is gone

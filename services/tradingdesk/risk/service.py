@@ -36,6 +36,7 @@ from tradingdesk.edge.clock import desk_clock
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.edge.standby import Standby
 from tradingdesk.edge.upstream import Upstream
+from tradingdesk.risk.held_back import HeldBackFile
 from tradingdesk.risk.http import RiskHttpServer
 from tradingdesk.risk.limits import Limits, StateEntry
 from tradingdesk.risk.monitor import LOSS_METRICS, Finding, RealTimeRisk
@@ -44,7 +45,7 @@ from tradingdesk.risk.servicer import RiskServicer
 from tradingdesk.risk.snapshots import Covered, JournalChanged, RiskSnapshots
 from tradingdesk.risk.state import RiskState
 from tradingdesk.risk.wire import scope_proto
-from tradingdesk.spec.domain import dsn_for, instruments_of, schema_for
+from tradingdesk.spec.domain import data_dir, dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.storage.codec import decode_payload
 from tradingdesk.storage.db import make_engine, prepare_schema
@@ -100,6 +101,7 @@ class RiskService:
             store=self.store,
             monitor=self.rt,
             accounts={a.name: frozenset(a.strategies) for a in desk.spec.accounts},
+            held_back_file=HeldBackFile.in_directory(data_dir(desk, self.environ)),
         )
         self.servicer = RiskServicer(self.state, self.rt, self.instruments)
         self.journal_incarnation = ""
@@ -141,7 +143,9 @@ class RiskService:
         await self._lead()
 
     async def _lead(self) -> None:
-        """This replica holds the writer lock: restore halts, limits and latches, then serve."""
+        """This replica holds the writer lock: journal the halts a crashed predecessor held back during a database
+        outage, restore halts, limits and latches, then serve."""
+        await asyncio.to_thread(self.state.journal_left_behind)
         await asyncio.to_thread(self.state.restore)
         with collector_paused():  # the snapshot's objects are all long-lived: collecting finds nothing to free
             loaded = await asyncio.to_thread(self.snapshots.load)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import threading
 import uuid
@@ -38,6 +39,7 @@ from tradingdesk.core.events import (
 from tradingdesk.core.ids import check_id
 from tradingdesk.core.reject import JOURNAL_UNAVAILABLE, invalid, refused, unavailable
 from tradingdesk.risk.delivery import Delivery, GateLink, await_acknowledgements
+from tradingdesk.risk.held_back import HeldBackFile
 from tradingdesk.risk.limits import SPEC_STATES, Limits, StateEntry
 from tradingdesk.risk.monitor import DAY_NS, RealTimeRisk
 from tradingdesk.risk.scope import DESK_SCOPE, ScopeKey, scope_label
@@ -71,7 +73,10 @@ class RiskState:
         store: RiskChangeStore,
         monitor: RealTimeRisk,
         accounts: dict[str, frozenset[str]],
+        held_back_file: HeldBackFile | None = None,
     ) -> None:
+        """``held_back_file``: where halts held back during a database outage are kept until journaled
+        (``risk/held_back.py``); None keeps them in memory only."""
         self.desk = desk
         self.clock = clock
         self.store = store
@@ -93,6 +98,7 @@ class RiskState:
         self.held_back: list[RiskChange] = []
         """Halts applied while the change journal's database did not answer, oldest first, to be journaled (with
         their own times) before any later change: ``record(..., hold_if_unavailable=True)``."""
+        self.held_back_file = held_back_file
         self._journal_order = threading.Lock()  # held back changes go first: one writer of the journal at a time
 
     # -- restore ----------------------------------------------------------------------------------------------------
@@ -134,8 +140,9 @@ class RiskState:
         """Store one change durably (blocking: call from a thread on the event loop's behalf), after every change
         held back before it, then wake the readers of the change journal. When the database does not answer, a
         change is refused (``unavailable``, JOURNAL_UNAVAILABLE), unless ``hold_if_unavailable``: a halt, which only
-        makes trading safer, is then kept in memory and applied at once rather than refused, and journaled when
-        the database answers (``write_held_back``). Until then a crash of this process forgets it."""
+        makes trading safer, is then applied at once rather than refused, kept in memory and in the held-back
+        file, and journaled when the database answers (``write_held_back``), or by the next risk process if this
+        one crashes first (``journal_left_behind``)."""
         with self._journal_order:
             try:
                 self._write_held_back()
@@ -144,6 +151,7 @@ class RiskState:
                 if not hold_if_unavailable:
                     message = f"{exc}; nothing was changed, retry when it answers"
                     raise unavailable(message, JOURNAL_UNAVAILABLE) from exc
+                self._keep_on_disk(change)
                 self.held_back.append(change)
                 log.warning(
                     "risk: %s; the halt of %s (%s, by %s) applies now and is journaled when it answers "
@@ -174,7 +182,53 @@ class RiskState:
             written += 1
         if written:
             log.warning("risk: %d change(s) held back while the database did not answer are journaled now", written)
+            if self.held_back_file is not None:
+                self.held_back_file.clear()
         return written
+
+    def _keep_on_disk(self, change: RiskChange) -> None:
+        """A held-back halt into the held-back file before it is answered. A disk that refuses it does not stop
+        the halt (it applies; only a crash before the database answers would forget it), but it is logged."""
+        if self.held_back_file is None:
+            return
+        try:
+            self.held_back_file.append(change)
+        except OSError as exc:
+            log.error(
+                "risk: the halt of %s is held in memory only: %s could not be written (%s); a crash of risk "
+                "before the database answers would forget it",
+                scope_label((change.account, change.strategy)),
+                self.held_back_file.path,
+                exc,
+            )
+
+    def journal_left_behind(self) -> int:
+        """Journal the halts a risk process held back and did not journal before it ended (it crashed during a
+        database outage), with their own times, before this one restores its state from the journal; how many.
+        One the journal already holds (the crash came between its write and the file's emptying) is not written
+        again. Raises ``ChangeJournalUnavailable`` while the database does not answer (the file is kept)."""
+        if self.held_back_file is None:
+            return 0
+        left = self.held_back_file.read()
+        if not left:
+            return 0
+        with self._journal_order:
+            stored = {_identity(c.ts_ns, c.actor, c.reason, c.change) for c in self.store.history(limit=10_000)}
+            missing = [c for c in left if _identity(c.ts_ns, c.actor, c.reason, encode_change(c)) not in stored]
+            for change in missing:
+                self._write(change)
+            self.held_back_file.clear()
+        for change in missing:
+            log.warning(
+                "risk: the halt of %s (%s, by %s) a previous risk process held back during a database outage is "
+                "journaled now",
+                scope_label((change.account, change.strategy)),
+                change.reason,
+                change.actor,
+            )
+        if missing:
+            self._wake_journal_readers()
+        return len(missing)
 
     def _write(self, change: RiskChange) -> None:
         self.store.record(
@@ -551,3 +605,8 @@ class RiskState:
             reason=change.reason,
             changed_ns=change.ts_ns,
         )
+
+
+def _identity(ts_ns: int, actor: str, reason: str, change: dict) -> tuple[int, str, str, str]:
+    """A stored risk change as a comparable value: its time, who, why and what, in one canonical form."""
+    return ts_ns, actor, reason, json.dumps(change, sort_keys=True)

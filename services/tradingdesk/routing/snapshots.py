@@ -10,7 +10,9 @@ covers a record that could still be lost. The journal stays the truth; a snapsho
 skipped and the journal replayed from the start.
 
 The child touches nothing it shares with the parent: it runs no finalizer (garbage collection off; it leaves
-with ``os._exit``), handles no signal through the parent's event loop, and only writes to its end of the pipe.
+with ``os._exit``), handles no signal through the parent's event loop, closes every descriptor it inherited but
+the standard streams and its end of the pipe (an orphaned child must not hold the parent's listening sockets),
+and only writes to that pipe.
 """
 
 from __future__ import annotations
@@ -159,12 +161,30 @@ class RoutingSnapshots:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
             os.close(read_fd)
+            _close_inherited_fds(keep=write_fd)
             view = memoryview(encode_state(capture(self.engine, seq=seq, extra=self._extra())))
             while view:
                 view = view[os.write(write_fd, view) :]
             status = 0
         finally:
             os._exit(status)
+
+
+def _close_inherited_fds(*, keep: int) -> None:
+    """Close every descriptor the forked child inherited but its standard streams and ``keep``. A child holds
+    the parent's listening sockets otherwise: when routing was SIGKILLed while a child serialized (5 s at the
+    close of a busy day), its successor found its /metrics port still taken by the orphan, could not serve
+    metrics for the rest of the day, and its gRPC port was not free until the orphan exited. Closing them here
+    leaves the parent's sockets open (the parent holds its own references)."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _max_fd())
+
+
+def _max_fd() -> int:
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        return 65_536
 
 
 def _collect(pid: int, pipe: int, *, timeout_s: float) -> bytes:

@@ -10,6 +10,11 @@ process's database session ends, which is when that process dies. Both report th
 their own (``--own-address``) and only the active one listens on routing's address and metrics port, so every
 client keeps dialing the one address and never reaches the standby. The fence that makes one of them the writer
 is PostgreSQL's (``storage/fence.py``): a standby needs the desk on PostgreSQL.
+
+``stop`` leaves the audit trail sealed with everything journaled even when compliance is down or restarting at
+that moment (SIGKILLed, its restart still in the supervisor's backoff): it brings compliance back first, which
+records the journals from where it stopped, and seals through its ``Seal``; then it stops routing first as
+always. When compliance cannot come back within the bound, the stop says so loudly, never silently.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,17 +45,39 @@ from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
 from tradingdesk.spec.domain import data_dir, dsn_for
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.
 STOP_ORDER = ("routing", "compliance", "feeds", "risk", "monitoring")
 READY_TIMEOUT_S = 60.0  # five interpreters start in ~3 s on an idle machine; a loaded one can take far longer
 """How long the services get to answer SERVING; TD_READY_TIMEOUT_S overrides it."""
 REPLAY_ORIGIN_FILE = "replay-clock-origin"
+SEAL_ON_STOP_TIMEOUT_S = 60.0
+"""How long a stop gives a compliance process that is down or was restarted to serve, record the journals from
+where it stopped and seal them, before the services stop (routing keeps taking orders meanwhile)."""
+SEAL_ACTOR = "runtime"
+"""The ``actor`` of the seal the embedded runtime asks for as it stops (a ``seal`` record in the audit log)."""
+SPAWN_SETTLE_S = 10.0
+"""How long a stop waits for a start of a process already under way (the supervisor's, cancelled mid-spawn)."""
 
 
 STANDBY_CAPABLE = ("routing",)
 """Services the embedded desk runs a hot standby of when their ``replicas`` is 2 or more: routing, whose restart
 costs the most (its snapshot and journal replay, seconds of refused orders). Other services run one process."""
+
+
+def describe_exit(returncode: int) -> str:
+    """``killed by SIGKILL`` or ``exit code 3``: how a child ended, as a person reads it."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -142,6 +170,10 @@ class EmbeddedDesk:
         self._spare_lock = asyncio.Lock()
         self.credentials: ClientCredentials | None = None
         """The runtime's own client identity (``svc:runtime``), once ``start`` made the desk's certificates."""
+        self._first_pids: dict[str, int] = {}
+        """The pid ``start`` started each service with: another pid is a restart (``stop`` seals after one)."""
+        self._spawning: set[asyncio.Future[None]] = set()
+        """One future per ``spawn`` under way, done when it returns."""
         if clock_source(desk) == "replay":
             self.env[REPLAY_ORIGIN_ENV] = str(replay_origin(desk, self.env))
         if log_dir is not None:  # the supervisor's status, where the monitoring service reads restarts
@@ -153,16 +185,22 @@ class EmbeddedDesk:
         With ``warm``, the warm spare (``start_spare``) becomes the service when there is one alive: it has the
         services' code imported already, which is most of a fresh interpreter's start. With ``standby``, the process
         is the service's standby (``standbys``): started while the active one holds the writer lock, it stands by."""
-        argv = ["serve", name, "-f", str(self.spec_path)]
-        own_address = self._own_address(name) if name in self.with_standby else ""
-        if own_address:
-            argv += ["--own-address", own_address]
-        proc = await self._hand_to_spare(argv, name) if warm else None
-        if proc is None:
-            proc = await self._start_process([sys.executable, "-m", "tradingdesk.cli.main", *argv], name)
-        child = Child(name, self.directory.address(name), proc, own_address)
-        (self.standbys if standby else self.children)[name] = child
-        return child
+        done = asyncio.get_running_loop().create_future()
+        self._spawning.add(done)  # a stop waits for it: the child it starts is in ``children`` by then
+        try:
+            argv = ["serve", name, "-f", str(self.spec_path)]
+            own_address = self._own_address(name) if name in self.with_standby else ""
+            if own_address:
+                argv += ["--own-address", own_address]
+            proc = await self._hand_to_spare(argv, name) if warm else None
+            if proc is None:
+                proc = await self._start_process([sys.executable, "-m", "tradingdesk.cli.main", *argv], name)
+            child = Child(name, self.directory.address(name), proc, own_address)
+            (self.standbys if standby else self.children)[name] = child
+            return child
+        finally:
+            self._spawning.discard(done)
+            done.set_result(None)
 
     def _own_address(self, name: str) -> str:
         """A new unix socket for one process of a service with a standby, in a directory only this user can enter
@@ -230,7 +268,7 @@ class EmbeddedDesk:
         if self.log_dir is not None:  # a previous run's restarts are not this one's
             (self.log_dir / SUPERVISION_STATUS_FILE).unlink(missing_ok=True)
         for name in SERVICE_NAMES:
-            await self.spawn(name)
+            self._first_pids[name] = (await self.spawn(name)).process.pid
         deadline = time.monotonic() + float(self.env.get("TD_READY_TIMEOUT_S") or ready_timeout)
         children = list(self.children.values())
         results = await asyncio.gather(
@@ -248,7 +286,7 @@ class EmbeddedDesk:
                 if not await wait_serving(standby.own_address, deadline):
                     failed.append(f"{name} (standby)")
         if failed:
-            await self.stop()
+            await self.stop(seal_timeout=0)  # nothing traded yet: no wait for a compliance that did not start
             raise RuntimeError(f"services did not become ready: {', '.join(failed)}")
         for c in self.children.values():
             print_line(f"{c.name:<11} serving on {c.address}  (grpc.health.v1 SERVING, pid {c.process.pid})")
@@ -258,7 +296,21 @@ class EmbeddedDesk:
                 f"{self.children[c.name].process.pid} ends"
             )
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(
+        self,
+        timeout: float = 15.0,
+        *,
+        seal_timeout: float = SEAL_ON_STOP_TIMEOUT_S,
+        report: Callable[[str], None] = to_stderr,
+    ) -> None:
+        """Stop every process: first make sure the audit trail is sealed with everything journaled
+        (``seal_before_stop``, at most ``seal_timeout`` seconds; 0 skips it), then routing first, so no order
+        arrives while the others drain, and monitoring last. Stop supervision before: a process stopped here must
+        not be restarted."""
+        if self._spawning:  # a restart under way (supervision cancelled mid-spawn): its child is stopped too
+            await asyncio.wait(set(self._spawning), timeout=SPAWN_SETTLE_S)
+        if seal_timeout > 0:
+            await self.seal_before_stop(seal_timeout, report=report)
         await self.stop_spare()
         for name in STOP_ORDER:
             # a standby first: stopped after its active process, it would take over, only to drain at once
@@ -273,3 +325,66 @@ class EmbeddedDesk:
                     await child.process.wait()
         if self._sockets is not None:
             shutil.rmtree(self._sockets, ignore_errors=True)
+
+    async def seal_before_stop(self, timeout: float, *, report: Callable[[str], None] = to_stderr) -> bool:
+        """When compliance is down (crashed, its restart pending) or is not the process the desk started with (a
+        restart, perhaps still recording what it missed), have it record the journals and seal before anything
+        stops: a down one is started again (through the warm spare when there is one), and once it serves, its
+        ``Seal`` waits until it has recorded what routing and risk journaled so far, then seals. Routing still
+        stops first, and compliance's own stop seals what routing journaled while it drained. A compliance that
+        started with the desk and still runs has recorded as it went: nothing to do. False, after a line saying
+        the trail is not sealed and what to do, when compliance does not serve or seal within ``timeout``
+        seconds."""
+        child = self.children.get("compliance")
+        if child is None:
+            return True
+        deadline = time.monotonic() + timeout
+        if child.process.returncode is not None:
+            why = f"compliance (pid {child.process.pid}) {describe_exit(child.process.returncode)} and was down"
+            report(
+                f"stopping the desk: {why}; starting it again to record the journals and seal the audit trail "
+                f"(at most {timeout:.0f}s; routing takes orders until then)"
+            )
+            child = await self.spawn("compliance", warm=True)
+        elif child.process.pid == self._first_pids.get("compliance"):
+            return True
+        else:
+            why = f"compliance was restarted (pid {child.process.pid})"
+            report(f"stopping the desk: {why}; sealing the audit trail once it recorded the journals")
+        serving = asyncio.ensure_future(wait_serving(child.address, deadline, credentials=self.credentials))
+        ended = asyncio.ensure_future(child.process.wait())
+        done, pending = await asyncio.wait({serving, ended}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if child.process.returncode is not None:
+            log = f"; its log: {self.log_dir / 'compliance.log'}" if self.log_dir is not None else ""
+            return self._not_sealed(f"compliance exited ({describe_exit(child.process.returncode)}{log})", report)
+        if serving not in done or not serving.result():
+            return self._not_sealed(f"compliance did not serve within {timeout:.0f}s", report)
+        request = compliance_pb2.SealRequest(actor=SEAL_ACTOR, reason=f"the desk stops; {why}")
+        async with channels.aio_channel(child.address, credentials=self.credentials) as channel:
+            try:
+                sealed = await compliance_pb2_grpc.ComplianceServiceStub(channel).Seal(
+                    request, timeout=max(1.0, deadline - time.monotonic())
+                )
+            except grpc.aio.AioRpcError as err:
+                return self._not_sealed(f"compliance's Seal answered {err.code().name}: {err.details()}", report)
+        report(
+            f"audit trail sealed at {sealed.tree_size} records (routing's journal to seq {sealed.journal_seq}); "
+            "stopping the desk, routing first"
+        )
+        return True
+
+    def _not_sealed(self, why: str, report: Callable[[str], None]) -> bool:
+        spec = self.desk.spec.compliance.audit_bucket
+        bucket = f"s3://{spec.bucket}/{self.desk.name}" if spec.kind == "s3" else f"{spec.path}/{self.desk.name}"
+        report(
+            f"AUDIT TRAIL NOT SEALED as the desk stops: {why}. What routing and risk journaled since compliance's "
+            f"last seal is kept in their journals (and compliance's spool) but is not in the audit bucket "
+            f"{bucket}. Fix compliance (its log), start the desk again "
+            "(tradingdesk up): compliance records the journals from where it stopped, and a stop or "
+            "spec.compliance.checkpoints.everySeconds later seals them; check with tradingdesk audit verify "
+            "(docs/runbooks/audit-seal.md)"
+        )
+        return False

@@ -1,6 +1,6 @@
 """Supervision of the embedded runtime: a crashed service process is restarted while the others keep running.
 
-The policy is ``spec.supervision`` (spec/supervision.py): exponential backoff between restarts, a bound on
+The policy is ``spec.supervision`` (spec/supervision.py): exponential backoff between restarts (x4 a crash), a bound on
 restarts per window after which the desk stops, and a halt of the desk when compliance stays down too long.
 What trading does meanwhile follows from the services themselves: routing keeps its journal and trades while
 compliance is down (compliance records the journal from its last recorded seq once it is back); every routing
@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from pathlib import Path
 import grpc
 
 from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_FILE
-from tradingdesk.runtime.embedded import READINESS_NAMES, Child, EmbeddedDesk, wait_serving
+from tradingdesk.runtime.embedded import READINESS_NAMES, Child, EmbeddedDesk, describe_exit, wait_serving
 from tradingdesk.security import channels
 from tradingdesk.spec.supervision import SupervisionSpec
 from tradingdesk.v1 import common_pb2, risk_pb2, risk_pb2_grpc
@@ -47,16 +46,11 @@ HALT_RETRY_S = 0.5  # between attempts to halt while the risk service does not a
 HALT_CALL_TIMEOUT_S = 5.0
 SPARE_DELAY_S = 15.0
 """How long after a restarted service serves the next warm spare starts."""
-
-
-def describe_exit(returncode: int) -> str:
-    """``killed by SIGKILL`` or ``exit code 3``: how a child ended, as a person reads it."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit code {returncode}"
+BACKOFF_GROWTH = 4
+"""Each further crash in the window multiplies the delay by this: the first restart comes after a short delay (a
+single crash is the common case, and each millisecond of it refuses orders), and a crash loop still waits about as
+long in all before the desk gives up (20, 80, 320, 1,280 and 5,120 ms with the defaults: 6.8 s) as it did when
+the delay doubled from 200 ms (6.2 s), time for a passing cause (a database restarting) to clear."""
 
 
 class GiveUp(Exception):
@@ -82,7 +76,9 @@ class RestartPolicy:
             )
         self.crashes.append(now)
         attempt = len(self.crashes)
-        delay_ms = min(self.spec.restart_backoff_initial_ms * 2 ** (attempt - 1), self.spec.restart_backoff_max_ms)
+        delay_ms = min(
+            self.spec.restart_backoff_initial_ms * BACKOFF_GROWTH ** (attempt - 1), self.spec.restart_backoff_max_ms
+        )
         return attempt, delay_ms / 1000
 
 

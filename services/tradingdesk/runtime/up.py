@@ -53,6 +53,7 @@ async def run_embedded(
     else:
         supervised.cancel()  # before the drain, so the services it stops are not restarted
         await asyncio.gather(supervised, return_exceptions=True)
+    # a compliance down now (crashed, its restart pending) is brought back to seal first (EmbeddedDesk.stop)
     print("draining: routing first (its standby before it), then the rest", flush=True)
     await embedded.stop()
     if monitoring is not None:

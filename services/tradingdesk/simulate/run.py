@@ -307,7 +307,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         await asyncio.gather(supervisor, *background, return_exceptions=True)
         await probe.kill()  # only if the run ended before the probe's task stopped it
         say("stopping the desk (routing first; compliance seals the audit trail)")
-        await embedded.stop()
+        await embedded.stop(report=say)  # brings back a compliance the schedule left down, so that it seals
     log.write(out)
     watch.write(out)
     with (out / "faults.jsonl").open("w") as f:

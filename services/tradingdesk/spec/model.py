@@ -166,10 +166,11 @@ class RoutingSpec(Model):
     """Open orders the desk accepts at once; more are refused with RESOURCE_EXHAUSTED."""
     venue_ack_timeout_ms: int = Field(default=2_000, ge=50, le=60_000)
     """A new order its venue has not acknowledged within this is cancelled (PENDING_CANCEL, reason on its report)."""
-    finished_orders_kept: int = Field(default=100_000, ge=1, le=10_000_000)
+    finished_orders_kept: int = Field(default=10_000, ge=1, le=10_000_000)
     """Finished orders kept in memory, the newest. Older ones are retired: their client order ids stay taken, and
     GetOrder, CancelOrder and a repeated SubmitOrder or ReplaceOrder read them back from the journal; ListOrders
-    lists only the orders in memory. Bounds routing's memory and snapshots on a busy day (docs/architecture.md)."""
+    lists only the orders in memory. Bounds routing's memory and snapshots on a busy day (docs/architecture.md).
+    The default is ListOrders' largest page."""
     snapshots: SnapshotSpec = Field(default_factory=SnapshotSpec)
     """Journal snapshots that bound the time a restart takes (docs/architecture.md, Recovery)."""
     outage_spool: bool = False

@@ -15,7 +15,7 @@ from tradingdesk.spec.base import Model
 class SupervisionSpec(Model):
     """Restart policy of the embedded runtime's service processes, and the halt when compliance stays down.
 
-    A crashed service is restarted after a delay that doubles with each crash in the window, from
+    A crashed service is restarted after a delay that grows fourfold with each crash in the window, from
     ``restartBackoffInitialMs`` up to ``restartBackoffMaxMs``; the others keep running. A service that crashes
     more than ``maxRestarts`` times within ``restartWindowSeconds`` is given up on and the whole desk stops.
     While risk is down every routing gate refuses new orders by itself (RISK_STREAM_LOST after
@@ -24,8 +24,9 @@ class SupervisionSpec(Model):
     ``haltAfterComplianceDownSeconds``: then the desk is halted through the risk service, and stays halted
     until a person resumes it."""
 
-    restart_backoff_initial_ms: int = Field(default=200, ge=10, le=60_000)
-    """Delay before the first restart of a crashed service; doubles with each further crash in the window."""
+    restart_backoff_initial_ms: int = Field(default=20, ge=10, le=60_000)
+    """Delay before the first restart of a crashed service; four times longer with each further crash in the
+    window."""
     restart_backoff_max_ms: int = Field(default=10_000, ge=10, le=600_000)
     """Longest delay between a crash and its restart."""
     max_restarts: int = Field(default=5, ge=0, le=1_000)
