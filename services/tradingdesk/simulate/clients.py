@@ -318,7 +318,8 @@ class SessionClient(StrategyClient):
             call = stub.OrderSession()
             resend = list(self.pending.values())
             if resend:
-                await asyncio.wait_for(call.write(orders_pb2.SessionRequests(requests=resend)), RPC_TIMEOUT_S)
+                async with asyncio.timeout(RPC_TIMEOUT_S):  # not wait_for: on 3.11 it can swallow a cancellation
+                    await call.write(orders_pb2.SessionRequests(requests=resend))
             reader = asyncio.create_task(self._read(call))
             owed = Owed(self.rate)
             self.answered_at = time.monotonic()
@@ -339,7 +340,8 @@ class SessionClient(StrategyClient):
                             )
                             batch.append(self._request(cancel=cancel))
                     if batch:
-                        await asyncio.wait_for(call.write(orders_pb2.SessionRequests(requests=batch)), RPC_TIMEOUT_S)
+                        async with asyncio.timeout(RPC_TIMEOUT_S):
+                            await call.write(orders_pb2.SessionRequests(requests=batch))
                     await asyncio.sleep(TICK_S)
                 await reader  # raises what ended the stream
             finally:

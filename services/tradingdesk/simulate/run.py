@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.core.tasks import stop_tasks
 from tradingdesk.edge.clock import JOIN_AFTER_WALL_S, REPLAY_ORIGIN_ENV, desk_clock
 from tradingdesk.edge.clock_skew import SKEW_DIR_ENV
 from tradingdesk.markets.calendar import ExchangeCalendar
@@ -53,6 +54,11 @@ takes on a loaded machine."""
 PRICES_TIMEOUT_S = 60.0
 """How long the clients wait for every symbol's first traded price before the session starts anyway."""
 PROBE_READY_SLACK_S = 10.0
+STOP_GRACE_S = 30.0
+"""How long the run's clients and tasks get to clean up once cancelled (the probe waits for its process and
+collects its records); one still running then is cancelled again (a cancellation ``asyncio.wait_for`` swallowed on
+Python 3.11 kept a client sending orders, and the run never ended) until ``STOP_CLIENTS_S``."""
+STOP_CLIENTS_S = 60.0
 """How much longer than the clients the probe process may take to have its prices: it starts an interpreter first."""
 
 
@@ -291,9 +297,8 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         done, _ = await asyncio.wait({supervisor}, timeout=plan.run_s / config.speed)
         window = (start_ns, now())
         crashed = [task for task in tasks if task.done() and not task.cancelled() and task.exception()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in await stop_tasks(tasks, grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S):
+            say(f"a client did not stop when cancelled within {STOP_CLIENTS_S:g}s: {task.get_coro().__qualname__}")
         for task in crashed:
             log.crashed.append(f"{task.get_coro().__qualname__}: {task.exception()!r}")
             say(f"a client stopped before the end of the run: {log.crashed[-1]}")
@@ -301,10 +306,9 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
             gave_up = supervisor.result()
             say(f"the session ended early: {gave_up}")
     finally:
-        for task in background:
-            task.cancel()
-        supervisor.cancel()
-        await asyncio.gather(supervisor, *background, return_exceptions=True)
+        stuck = await stop_tasks([supervisor, *background], grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S)
+        for task in stuck:
+            say(f"a task of the run did not stop when cancelled: {task.get_coro().__qualname__}")
         await probe.kill()  # only if the run ended before the probe's task stopped it
         say("stopping the desk (routing first; compliance seals the audit trail)")
         await embedded.stop(report=say)  # brings back a compliance the schedule left down, so that it seals
