@@ -254,7 +254,8 @@ class EmbeddedDesk:
         if spare.stdin is not None:
             spare.stdin.close()
         try:
-            await asyncio.wait_for(spare.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await spare.wait()
         except TimeoutError:
             spare.kill()
             await spare.wait()
@@ -319,7 +320,8 @@ class EmbeddedDesk:
                     continue
                 child.process.send_signal(signal.SIGTERM)
                 try:
-                    await asyncio.wait_for(child.process.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await child.process.wait()
                 except TimeoutError:
                     child.process.kill()
                     await child.process.wait()
