@@ -192,6 +192,9 @@ class EmbeddedDesk:
             own_address = self._own_address(name) if name in self.with_standby else ""
             if own_address:
                 argv += ["--own-address", own_address]
+            nice = self.desk.spec.services.nice_of(name)
+            if nice:
+                argv += ["--nice", str(nice)]
             proc = await self._hand_to_spare(argv, name) if warm else None
             if proc is None:
                 proc = await self._start_process([sys.executable, "-m", "tradingdesk.cli.main", *argv], name)
