@@ -155,7 +155,8 @@ class Delivery:
         loop = asyncio.get_running_loop()
         self.retry_at = loop.time() + delay
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
         self.retry_at = None
 
     async def run(self) -> None:

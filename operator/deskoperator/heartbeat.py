@@ -59,4 +59,5 @@ class Heartbeat:
             writes.append(asyncio.to_thread(worker.publish))
         if writes:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*writes, return_exceptions=True)

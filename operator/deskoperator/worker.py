@@ -256,7 +256,8 @@ class DeskWorker:
                 log.warning("%s/%s: reconcile failed (%s); retrying in %.1fs", self.st.namespace, self.st.name, exc,
                             delay)  # fmt: skip
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                 self._resync = True
                 self._wake.set()
             self.publish_soon()

@@ -150,6 +150,45 @@ async def test_sigkilled_risk_fails_closed_until_it_is_restarted(started) -> Non
     assert desk.stop() == 0
 
 
+def nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+async def test_compliance_and_monitoring_yield_the_cpu_to_the_order_path_also_once_restarted(started) -> None:
+    """spec.services.<service>.nice, unset: compliance and monitoring run 5 above ``tradingdesk up``'s nice value,
+    the order path at it; a compliance restarted by the warm spare (which waits at nice 19) comes back at its own."""
+    desk = started()
+    base = os.getpriority(os.PRIO_PROCESS, desk.proc.pid)
+    assert {
+        n: nice(service(desk, n)["pid"]) - base for n in ("feeds", "routing", "risk", "compliance", "monitoring")
+    } == {
+        "feeds": 0,
+        "routing": 0,
+        "risk": 0,
+        "compliance": 5,
+        "monitoring": 5,
+    }
+    wait_until(lambda: spare_pid(desk) != 0, timeout=60, what="the warm spare")
+    spare = spare_pid(desk)
+    sigkill(desk, "compliance")
+    await wait_for(lambda: restarted(desk, "compliance"), timeout=60, what="compliance restarted")
+    assert service(desk, "compliance")["pid"] == spare, "the warm spare became compliance"
+    restarted_at = nice(spare) - base
+    if spare_could_raise_its_priority(spare):
+        assert restarted_at == 5
+    else:  # a spare without CAP_SYS_NICE never left nice 19
+        assert restarted_at == 19 - base
+    assert desk.stop() == 0
+
+
+def spare_could_raise_its_priority(pid: int) -> bool:
+    """Whether the spare had CAP_SYS_NICE (bit 23 of its effective capabilities) to go back from nice 19."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 23 & 1)
+    return False
+
+
 def spare_pid(desk: DeskProcess) -> int:
     return status(desk).get("spare", {}).get("pid", 0)
 

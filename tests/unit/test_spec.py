@@ -35,6 +35,23 @@ def test_example_desk() -> None:
     assert inst.tick_size == 10_000_000 and inst.lot_size == 1_000_000_000  # exact fixed point, no floats
 
 
+def test_background_services_yield_the_cpu_unless_the_spec_says_otherwise() -> None:
+    doc = copy.deepcopy(EXAMPLE)
+    doc["spec"].pop("services", None)
+    spec = parse_desk(doc).spec
+    assert {n: spec.services.nice_of(n) for n in SERVICE_NAMES} == {
+        "feeds": 0,
+        "routing": 0,
+        "risk": 0,
+        "compliance": 5,
+        "monitoring": 5,
+    }
+    doc["spec"]["services"] = {"compliance": {"nice": 0}, "routing": {"nice": 2, "replicas": 1}}
+    spec = parse_desk(doc).spec
+    assert (spec.services.nice_of("compliance"), spec.services.nice_of("routing")) == (0, 2)
+    assert spec.services.nice_of("monitoring") == 5
+
+
 def test_round_trip_is_stable() -> None:
     desk = load_desk(REPO / "examples" / "desk.yaml")
     dumped = desk.model_dump(by_alias=True, mode="json")
@@ -78,6 +95,14 @@ def test_yaml_floats_are_read_exactly() -> None:
         (lambda d: d["spec"].update(tradingState="Paused"), "spec.tradingState"),
         (lambda d: d["spec"].update(instrumnets=[]), "spec.instrumnets: Extra inputs are not permitted"),
         (lambda d: d["spec"].update(services={"risk": {"port": 50051}}), "spec.services[].port: must be distinct"),
+        (
+            lambda d: d["spec"].update(services={"compliance": {"nice": 20}}),
+            "spec.services.compliance.nice: Input should be less than or equal to 19",
+        ),
+        (
+            lambda d: d["spec"].update(services={"routing": {"nice": -1}}),
+            "spec.services.routing.nice: Input should be greater than or equal to 0",
+        ),
         (lambda d: d["spec"]["feeds"][0]["replay"].update(speed="500"), "spec.feeds[0].replay.speed"),
         (lambda d: d["spec"].update(accounts=[]), "spec.accounts"),
         (lambda d: d["metadata"].update(name="Not_A_Name"), "metadata.name"),

@@ -280,6 +280,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     die_with_parent(dict(os.environ))  # a child of `tradingdesk up` ends with it, even when it is SIGKILLed
     limit_arenas()  # before grpcio starts its threads
+    if args.nice:
+        os.nice(args.nice)  # the embedded desk's background services yield the CPU to its order path
     desk = load_desk(args.file)
     configure_json_logging(
         service=args.service,
@@ -521,6 +523,14 @@ def parser() -> argparse.ArgumentParser:
         "--own-address",
         help="one of several replicas on this host: report health on this unix socket (unix:/path) from the start, "
         "and listen on --bind and /metrics only once active (the embedded desk's routing standby)",
+    )
+    serve.add_argument(
+        "--nice",
+        type=int,
+        choices=range(20),
+        default=0,
+        metavar="0-19",
+        help="yield the CPU: add this to the process's nice value (the embedded desk's spec.services.<service>.nice)",
     )
     serve.set_defaults(func=cmd_serve)
     database.register(sub)

@@ -110,4 +110,5 @@ class BackgroundHttpServer:
         self.server.should_exit = True
         self.server.force_exit = True  # open event streams would otherwise hold the shutdown
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._task, 5)
+            async with asyncio.timeout(5):
+                await self._task

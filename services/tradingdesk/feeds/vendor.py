@@ -196,7 +196,9 @@ class VendorServer:
         if state is None:
             return
         try:
-            request = json.loads(await asyncio.wait_for(ws.recv(), FIRST_REQUEST_TIMEOUT_S))
+            async with asyncio.timeout(FIRST_REQUEST_TIMEOUT_S):
+                first = await ws.recv()
+            request = json.loads(first)
         except (TimeoutError, ValueError, ConnectionClosed):
             await ws.close(1008, "send a subscribe or snapshot request first")
             return
@@ -245,7 +247,8 @@ class VendorServer:
                 quiet_since = time.monotonic()
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._new.wait()
 
     def _snapshot_frame(self) -> str:
         quotes = [wire.encode(m) for m in self._quotes.values()]

@@ -351,7 +351,8 @@ class DeskCollector:
             except Exception:  # the loop must outlive any one bad round
                 log.exception("monitoring: refreshing the desk status failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), interval_s)
+                async with asyncio.timeout(interval_s):
+                    await self._poke.wait()
             await asyncio.sleep(poked_refresh_wait(since_last_s=clock() - started))
 
     async def close_waiters(self) -> None:

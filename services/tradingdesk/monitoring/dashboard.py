@@ -90,7 +90,8 @@ def build_app(collector: DeskCollector, access: HttpAccess | None = None) -> Fas
             yield f"event: status\ndata: {json.dumps(status_json(collector.status))}\n\n"
             while not await request.is_disconnected():
                 try:
-                    seen = await asyncio.wait_for(collector.wait_change(seen), KEEPALIVE_S)
+                    async with asyncio.timeout(KEEPALIVE_S):
+                        seen = await collector.wait_change(seen)
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue

@@ -283,6 +283,7 @@ class RiskHttpServer:
             return
         self.server.should_exit = True
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._task, 5)
+            async with asyncio.timeout(5):
+                await self._task
         if self.access is not None:
             self.access.access_log.close()

@@ -174,7 +174,8 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             while True:
                 interval = state.limits.gate_stream_timeout_ms / 4e3
                 try:
-                    update = await asyncio.wait_for(link.queue.get(), interval)
+                    async with asyncio.timeout(interval):
+                        update = await link.queue.get()
                 except TimeoutError:
                     yield risk_pb2.GateUpdate(heartbeat=True, sent_ns=state.clock.now_ns())
                     continue

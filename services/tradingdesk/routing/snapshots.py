@@ -39,6 +39,10 @@ from tradingdesk.storage.snapshots import LoadedSnapshot, SnapshotStore, encode_
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 0.1  # a comparison of two ints: cheap
 RETRIES_AT_ONCE = 3
+CHILD_NICENESS = 10
+"""Added to the serializing child's nice value: it pickles for seconds at the close of a busy day (a fifth of a core
+or more of a two-core host, every 25,000 records), and routing's own loop, which it was forked from and competes
+with, must come first. Nothing waits for a snapshot but the next restart, which replays a little more."""
 CHILD_TIMEOUT_S = 300.0
 """How long the serializing child may take before it is killed and the snapshot counted as failed. A fork of a
 threaded process can leave the child waiting on a lock some other thread held at the fork; without a bound such
@@ -162,6 +166,7 @@ class RoutingSnapshots:
                 signal.signal(sig, signal.SIG_DFL)
             os.close(read_fd)
             _close_inherited_fds(keep=write_fd)
+            os.nice(CHILD_NICENESS)
             view = memoryview(encode_state(capture(self.engine, seq=seq, extra=self._extra())))
             while view:
                 view = view[os.write(write_fd, view) :]

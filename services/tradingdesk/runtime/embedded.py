@@ -192,6 +192,9 @@ class EmbeddedDesk:
             own_address = self._own_address(name) if name in self.with_standby else ""
             if own_address:
                 argv += ["--own-address", own_address]
+            nice = self.desk.spec.services.nice_of(name)
+            if nice:
+                argv += ["--nice", str(nice)]
             proc = await self._hand_to_spare(argv, name) if warm else None
             if proc is None:
                 proc = await self._start_process([sys.executable, "-m", "tradingdesk.cli.main", *argv], name)
@@ -254,7 +257,8 @@ class EmbeddedDesk:
         if spare.stdin is not None:
             spare.stdin.close()
         try:
-            await asyncio.wait_for(spare.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await spare.wait()
         except TimeoutError:
             spare.kill()
             await spare.wait()
@@ -319,7 +323,8 @@ class EmbeddedDesk:
                     continue
                 child.process.send_signal(signal.SIGTERM)
                 try:
-                    await asyncio.wait_for(child.process.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await child.process.wait()
                 except TimeoutError:
                     child.process.kill()
                     await child.process.wait()

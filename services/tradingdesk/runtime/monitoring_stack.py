@@ -177,7 +177,8 @@ class MonitoringStack:
                 with contextlib.suppress(ProcessLookupError):
                     p.process.terminate()
                 try:
-                    await asyncio.wait_for(p.process.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await p.process.wait()
                 except TimeoutError:
                     p.process.kill()
                     await p.process.wait()

@@ -302,7 +302,8 @@ class Supervisor:
     async def _halt_if_compliance_stays_down(self) -> None:
         bound = self.spec.halt_after_compliance_down_seconds
         try:
-            await asyncio.wait_for(self._compliance_up.wait(), bound)
+            async with asyncio.timeout(bound):
+                await self._compliance_up.wait()
             return
         except TimeoutError:
             pass

@@ -161,7 +161,8 @@ class ProbeProcess:
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()  # end of file: the run is over
         try:
-            code = await asyncio.wait_for(proc.wait(), self.config.timeout_s + STOP_GRACE_S)
+            async with asyncio.timeout(self.config.timeout_s + STOP_GRACE_S):
+                code = await proc.wait()
         except TimeoutError:
             proc.kill()
             await proc.wait()

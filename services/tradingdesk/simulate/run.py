@@ -275,7 +275,9 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         deadline = time.monotonic() + PRICES_TIMEOUT_S
         await prices.wait_for_every_symbol(deadline=deadline)
         try:
-            if not await asyncio.wait_for(probe.ready(), max(0.0, deadline - time.monotonic()) + PROBE_READY_SLACK_S):
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic()) + PROBE_READY_SLACK_S):
+                probe_ready = await probe.ready()
+            if not probe_ready:
                 say("SIMULATION PROBE FAILED: the probe process exited before the session started")
         except TimeoutError:  # it starts probing as soon as it has its prices
             say("the probe process has no prices yet as the session starts")

@@ -557,6 +557,19 @@ class ServiceSpec(Model):
     """Requests and limits of each pod."""
     startup_grace_seconds: int = Field(default=120, ge=0, le=3_600)
     """After a scale-up, new replicas that are not ready yet count as starting, not as lost, for this long."""
+    nice: int | None = Field(default=None, ge=0, le=19)
+    """The embedded runtime's CPU priority for this service's processes: a nice value added to the runtime's own
+    (0 to 19; higher yields the CPU to the others when the host is busy). Unset: 5 for compliance and monitoring,
+    so that on a loaded host the order path (feeds, routing, risk) is served first, and 0 for the others.
+    Kubernetes does not use it: there each pod's ``resources`` decide."""
+
+
+BACKGROUND_SERVICES = ("compliance", "monitoring")
+"""The services off the order path: each records or watches what the others did, and none needs the CPU within
+milliseconds (compliance catches up from the journal; monitoring's detection bounds are seconds)."""
+BACKGROUND_NICENESS = 5
+"""Their default ``nice``: a CPU weight about a third of the order path's when both want the CPU (Linux's weights
+for nice 0 and 5 are 1024 and 335)."""
 
 
 class ServicesSpec(Model):
@@ -568,6 +581,13 @@ class ServicesSpec(Model):
 
     def port_of(self, service: str) -> int:
         return getattr(self, service).port or DEFAULT_PORTS[service]
+
+    def nice_of(self, service: str) -> int:
+        """The nice value the embedded runtime runs ``service`` at: its own, or the default for its kind."""
+        nice = getattr(self, service).nice
+        if nice is not None:
+            return nice
+        return BACKGROUND_NICENESS if service in BACKGROUND_SERVICES else 0
 
 
 def _duplicates(values: Iterable[str]) -> list[str]:
