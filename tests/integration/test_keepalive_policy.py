@@ -3,8 +3,8 @@
 A client may keep a quiet stream open as long as it likes if it pings no more often than every 5 s
 (``MIN_PING_INTERVAL_WITHOUT_DATA_MS``); a client that pings faster is sent GOAWAY ``too_many_pings``. Until the
 policy's channel argument was spelled the way grpc core reads it, the servers ran grpc's default of 5 minutes:
-every quiet stream of the desk (risk events, feed line switches) was cut after its client's third ping too soon,
-1 to 3 minutes after it opened, and reconnected.
+every quiet stream of the desk (risk events, feed line switches) was cut at its client's third ping too soon,
+2 to 3.5 minutes after it opened, and reconnected.
 
 The frames are read on the wire, by a relay between the client and the server: the pings the client sends and
 any GOAWAY the server sends. The tests wait for a number of pings, never for a length of time.
@@ -115,9 +115,9 @@ async def _desk_server_behind_tap() -> AsyncIterator[tuple[FrameTap, str]]:
 
 
 def _pinging_every(*, ms: int) -> list[tuple[str, object]]:
-    """The desk's client channel options, pinging every ``ms`` whether or not data flows (grpc otherwise allows
-    two pings without data, then one a minute: the desk's own clients take minutes to meet the policy, these
-    seconds)."""
+    """The desk's client channel options, pinging every ``ms`` whether or not data flows: grpc otherwise allows a
+    client two pings without sending data, then one a minute, and the desk's own clients take minutes to meet
+    the third strike; these take seconds."""
     options = dict(CHANNEL_OPTIONS) | {"grpc.keepalive_time_ms": ms, "grpc.http2.max_pings_without_data": 0}
     return list(options.items())
 
