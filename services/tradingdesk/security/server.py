@@ -27,6 +27,20 @@ from tradingdesk.spec.model import TradingDesk
 
 MAX_CONCURRENT_STREAMS = 1_000
 
+MIN_PING_INTERVAL_WITHOUT_DATA_MS = 5_000
+"""The shortest gap the servers accept between two pings of a client while they send it nothing: half the
+desk's own clients' keepalive (``edge/upstream.py``, 10 s), so their pings on a quiet stream never count."""
+MAX_PING_STRIKES = 2
+"""Pings sooner than that, without data from the server in between, that a connection may send; the next one
+gets GOAWAY ``too_many_pings``."""
+
+PING_INTERVAL_ARG = "grpc.http2.min_ping_interval_without_data_ms"
+"""grpc core's name for that gap (``GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS``: the macro says
+"recv", the string does not). grpc ignores a channel argument it does not know, without a word: under the
+macro's spelling the servers kept grpc's default of 5 minutes: on a quiet stream of the desk (risk events, feed line
+switches) each keepalive ping sooner than that after the one before was a strike, and the third cut the connection
+with GOAWAY ``too_many_pings``, 2 to 3.5 minutes after it opened."""
+
 
 def server_options(access: AccessSpec) -> list[tuple[str, int]]:
     """Message size caps and keepalive enforcement: a client pinging more often than every 5 s without data
@@ -39,8 +53,8 @@ def server_options(access: AccessSpec) -> list[tuple[str, int]]:
         ("grpc.keepalive_time_ms", 20_000),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
-        ("grpc.http2.max_ping_strikes", 2),
+        (PING_INTERVAL_ARG, MIN_PING_INTERVAL_WITHOUT_DATA_MS),
+        ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
     ]
 
 
