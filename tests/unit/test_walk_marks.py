@@ -5,6 +5,8 @@ only the long walk."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ INSTRUMENTS = (
 def marks_of_a_whole_pass(directory: Path, *, seed: int = 7) -> tuple[list, WalkMarks]:
     marks = WalkMarks(directory, INSTRUMENTS, seed=seed, session_seconds=SESSION_S)
     whole = list(generate_session(INSTRUMENTS, seed=seed, session_seconds=SESSION_S, on_mark=marks.record))
+    marks.flush()
     return whole, marks
 
 
@@ -80,3 +83,27 @@ def test_a_directory_that_cannot_be_written_leaves_the_marks_in_memory(tmp_path:
     marks = WalkMarks(blocked / "marks", INSTRUMENTS, seed=7, session_seconds=SESSION_S)
     list(generate_session(INSTRUMENTS, seed=7, session_seconds=SESSION_S, on_mark=marks.record))
     assert marks.newest("AAPL", SESSION_S * SEC) is not None
+
+
+def test_recording_a_mark_does_not_wait_for_the_disk(tmp_path: Path) -> None:
+    """The pass records marks on the feeds process's event loop: a file write that blocks (here a FIFO nobody
+    reads, standing for a disk held by another writer) must not hold the pass, or the desk's market data stops."""
+    marks = WalkMarks(tmp_path, INSTRUMENTS, seed=7, session_seconds=SESSION_S)
+    path = marks._files["AAPL"]
+    fifo = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    os.mkfifo(fifo)
+    passed = threading.Thread(
+        target=lambda: list(generate_session(INSTRUMENTS, seed=7, session_seconds=SESSION_S, on_mark=marks.record)),
+        daemon=True,
+    )
+    passed.start()
+    passed.join(timeout=30)
+    held = passed.is_alive()
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the blocked writer through, either way
+    try:
+        assert not held, "the pass waited for a walk mark's file to be written"
+        marks.flush()
+    finally:
+        os.close(reader)
+    assert marks.newest("AAPL", SESSION_S * SEC) is not None
+    assert marks.newest("PENNY", SESSION_S * SEC) is not None
