@@ -51,9 +51,12 @@ def pss_mb(pids: list[int]) -> float:
 
 def relax(doc: dict) -> None:
     """Room for 100,000 one-share buy orders of one account: exposure and credit controls off, the open-order
-    cap above the count, submissions unthrottled."""
+    cap above the count, submissions unthrottled, and reference prices good for an hour: routing, busy taking
+    20,000 orders a chunk, read its market data over 5 s late and the gate refused thousands as stale (rightly,
+    for a desk; this measures memory)."""
     risk = doc["spec"]["risk"]
     risk["maxSubmitsPerSecond"] = 1_000_000
+    risk["referenceMaxAgeMs"] = 3_600_000
     for control in ("creditLimit", "maxGrossExposure", "maxNetExposure"):
         risk[control] = "0"
     risk["maxSymbolConcentrationBps"] = 0
