@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -161,28 +162,54 @@ asyncio.run(main())
 """
 
 
-async def test_a_peer_busy_in_python_still_answers_pings() -> None:
-    """What makes a short ping timeout safe: grpc core acknowledges a ping on its own threads, not on the
-    peer's Python event loop. A server (a process of its own) keeps its event loop busy for 3 s, while the
-    client pings every 0.5 s and gives each ping 0.5 s: the pings are answered, the stream goes on."""
-    block_s = 3.0
+@contextlib.asynccontextmanager
+async def _busy_server(*, busy_s: float) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """A server in a process of its own (``BUSY_SERVER``); yields the process and its port."""
     env = dict(os.environ, GRPC_ENABLE_FORK_SUPPORT="false")
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", BUSY_SERVER, str(block_s), stdout=asyncio.subprocess.PIPE, env=env
+        sys.executable, "-c", BUSY_SERVER, str(busy_s), stdout=asyncio.subprocess.PIPE, env=env
     )
     try:
         assert server.stdout is not None
-        port = int(await asyncio.wait_for(server.stdout.readline(), timeout=60))
-        options = dict(channels.KEEPALIVE) | {"grpc.keepalive_time_ms": 500, "grpc.http2.ping_timeout_ms": 500}
-        async with (
-            _relay_to(port) as (relay, address),
-            channels.aio_channel(address, options=list(options.items())) as channel,
-        ):
-            call = channel.unary_stream(f"/{SERVICE}/Busy")(b"")
-            assert await call.read() == b"hello"
-            acks_before = relay.wire.server_ping_acks
-            assert await call.read() == b"after"
-            assert relay.wire.server_ping_acks - acks_before >= 3
+        yield server, int(await asyncio.wait_for(server.stdout.readline(), timeout=60))
     finally:
         server.kill()
         await server.wait()
+
+
+def _pinging_fast() -> list[tuple[str, object]]:
+    """The desk's client keepalive, sped up: a ping after 0.5 s without a frame (grpc sends one a second at
+    most), 0.5 s for its answer."""
+    return list((dict(channels.KEEPALIVE) | {"grpc.keepalive_time_ms": 500, "grpc.http2.ping_timeout_ms": 500}).items())
+
+
+async def test_a_peer_busy_in_python_still_answers_pings() -> None:
+    """What makes a short ping timeout safe: grpc core acknowledges a ping on its own threads, not on the
+    peer's Python event loop. The server keeps its event loop busy for 3 s; the client's pings, each given
+    0.5 s, are answered meanwhile, and the stream goes on."""
+    async with (
+        _busy_server(busy_s=3.0) as (_, port),
+        _relay_to(port) as (relay, address),
+        channels.aio_channel(address, options=_pinging_fast()) as channel,
+    ):
+        call = channel.unary_stream(f"/{SERVICE}/Busy")(b"")
+        assert await call.read() == b"hello"
+        acks_before = relay.wire.server_ping_acks
+        assert await call.read() == b"after"
+        assert relay.wire.server_ping_acks - acks_before >= 2
+
+
+async def test_a_stopped_peer_is_dropped_at_its_first_unanswered_ping() -> None:
+    """The same server, stopped (SIGSTOP: its kernel still acknowledges the bytes, nothing of it runs): the
+    first ping goes unanswered and the stream fails within the ping timeout, so the test above can tell."""
+    async with (
+        _busy_server(busy_s=3.0) as (server, port),
+        channels.aio_channel(f"127.0.0.1:{port}", options=_pinging_fast()) as channel,
+    ):
+        call = channel.unary_stream(f"/{SERVICE}/Busy")(b"")
+        assert await call.read() == b"hello"
+        server.send_signal(signal.SIGSTOP)
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await call.read()
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "ping timeout" in (failed.value.details() or "")
