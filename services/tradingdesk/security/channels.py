@@ -30,12 +30,14 @@ KEEPALIVE_TIME_MS = 10_000
 desk's servers accept between pings on a quiet stream (``security/server.py``), so timer slack never makes one
 a strike."""
 PING_TIMEOUT_MS = 5_000
-"""How long a ping's acknowledgement may take before the connection is closed and its calls fail
-``UNAVAILABLE``. grpc core (1.85) waits ``grpc.http2.ping_timeout_ms`` for every ping it sends, keepalive and
-BDP alike (60 s by default); the ``grpc.keepalive_timeout_ms`` the desk set alone was never applied, and a
-peer cut off without a reset (a dead node, a partition) was noticed about 65 s after it went silent. The
-peer's grpc core acknowledges pings on its own threads, not on its Python event loop, so a service busy in
-Python still answers in time (``tests/integration/test_silent_peer.py``)."""
+"""How long a ping may go unanswered, with nothing else read from the peer meanwhile, before the connection is
+closed and its calls fail ``UNAVAILABLE``: ``grpc.http2.ping_timeout_ms``, which grpc core (1.85) applies to
+every ping it sends, keepalive and BDP alike (60 s by default). ``grpc.keepalive_timeout_ms`` does not bound
+that wait: grpc makes it the socket's ``TCP_USER_TIMEOUT``, which ends the connection only once the peer's
+kernel stops acknowledging what is sent (a dead host). With only that set, a peer whose kernel still
+acknowledged but which sent nothing (a hung or stopped process, a proxy in between) was noticed 60-70 s after
+it went silent. The peer's grpc core answers pings on its own threads, not on its Python event loop, so a
+service busy in Python answers in time (``tests/integration/test_silent_peer.py``)."""
 
 KEEPALIVE: tuple[tuple[str, object], ...] = (
     ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),

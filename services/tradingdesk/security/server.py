@@ -45,11 +45,11 @@ with GOAWAY ``too_many_pings``, 2 to 3.5 minutes after it opened."""
 SERVER_KEEPALIVE_TIME_MS = 20_000
 """The server pings a client it has read nothing from for this long, with or without calls open."""
 SERVER_PING_TIMEOUT_MS = 10_000
-"""And closes the connection when the ping is not acknowledged within this (``grpc.http2.ping_timeout_ms``: the
-wait grpc core applies to every ping; its 60 s default held before, ``grpc.keepalive_timeout_ms`` alone is not
-applied): a client gone silent loses its streams, and the stream slots they held for its identity, at most 30 s
-after its last frame. Longer than the clients' 5 s: the order API serves clients the desk does not run, over
-links it does not know."""
+"""And closes the connection when the ping goes unanswered this long (``grpc.http2.ping_timeout_ms``, the wait
+grpc core applies to every ping; ``grpc.keepalive_timeout_ms`` only becomes the socket's ``TCP_USER_TIMEOUT``,
+and grpc's 60 s default held before): a client gone silent loses its streams, and the stream slots they held
+for its identity, at most 30 s after its last frame. Longer than the clients' 5 s (``security/channels.py``):
+the order API serves clients the desk does not run, over links it does not know."""
 
 
 def server_options(access: AccessSpec) -> list[tuple[str, int]]:
