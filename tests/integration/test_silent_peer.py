@@ -3,12 +3,14 @@
 A dead node or a network partition sends no reset: the connection stays open and nothing comes. Only gRPC's
 keepalive pings can tell, and only if a ping that gets no answer ends the connection soon. grpc core waits
 ``grpc.http2.ping_timeout_ms`` (60 s by default) for any ping; it does not apply ``grpc.keepalive_timeout_ms``
-to the ping, and the desk's subscriptions, which set only the latter, noticed a silent peer about 65 s after it
+to the ping, and the desk's subscriptions, which set only the latter, noticed such a peer 60-70 s after it
 went silent, while the risk gate failed closed or routing's market data went stale. The desk's channels now
 ping after 10 s without a frame and give up 5 s later (``security/channels.py`` ``KEEPALIVE``).
 
 The silence is made by a real relay between real gRPC peers (``tests/http2_relay.py``): it stops forwarding and
-keeps the sockets open, and its kernel still acknowledges every byte, so nothing below gRPC notices.
+keeps the sockets open, and its kernel still acknowledges every byte, so nothing below gRPC notices: the case
+of a hung or stopped peer process, or a proxy in between. (When the peer's host is gone, the socket's
+``TCP_USER_TIMEOUT``, which grpc sets from ``grpc.keepalive_timeout_ms``, ends the connection about as soon.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
@@ -35,12 +37,12 @@ TICKS_METHOD = f"/{SERVICE}/Ticks"
 QUIET_METHOD = f"/{SERVICE}/Quiet"
 NOTICED_WITHIN_S = 20.0
 """The bound the tests hold the desk's channels to: a ping 10 s after the last frame, 5 s for its answer, and
-slack for a loaded machine. Before, about 65 s."""
+slack for a loaded machine. Before, the subscription took 70 s; the quiet stream never pinged."""
 GIVE_UP_S = 90.0
 """How long a test waits at most, so that a channel noticing late fails with the time it took."""
 
 
-def _ticking(name: bytes):
+def _ticking(name: bytes) -> Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[bytes]]:
     async def ticks(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         """A message every 100 ms, naming the server: market data on a live feed."""
         while True:
