@@ -15,78 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import grpc
 import pytest
 
+from tests.http2_relay import ENHANCE_YOUR_CALM, Http2Relay
 from tests.waiting import wait_for
-from tradingdesk.edge.upstream import CHANNEL_OPTIONS
+from tradingdesk.security.channels import KEEPALIVE
 from tradingdesk.security.server import MIN_PING_INTERVAL_WITHOUT_DATA_MS, plaintext
 
 QUIET_METHOD = "/tests.Pings/Quiet"
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-FRAME_HEADER = 9
-PING, GOAWAY = 0x6, 0x7
-ACK = 0x1
-ENHANCE_YOUR_CALM = 0xB
-
-
-@dataclass
-class Wire:
-    """What a relay saw: pings from the client (not acks), GOAWAYs from the server (error code, debug data)."""
-
-    client_pings: int = 0
-    goaways: list[tuple[int, bytes]] = field(default_factory=list)
-
-
-class FrameTap:
-    """A TCP relay in front of a gRPC server that reads each HTTP/2 frame passing through, unchanged."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.wire = Wire()
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task] = set()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        for pipe in (
-            self._pipe(client_r, server_w, from_client=True),
-            self._pipe(server_r, client_w, from_client=False),
-        ):
-            task = asyncio.create_task(pipe)
-            self._tasks.add(task)
-
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, from_client: bool) -> None:
-        try:
-            if from_client:
-                dst.write(await src.readexactly(len(PREFACE)))
-            while True:
-                header = await src.readexactly(FRAME_HEADER)
-                payload = await src.readexactly(int.from_bytes(header[:3], "big"))
-                dst.write(header + payload)
-                await dst.drain()
-                kind, flags = header[3], header[4]
-                if from_client and kind == PING and not flags & ACK:
-                    self.wire.client_pings += 1
-                elif not from_client and kind == GOAWAY:
-                    self.wire.goaways.append((int.from_bytes(payload[4:8], "big"), payload[8:]))
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            dst.close()
 
 
 async def _quiet(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
@@ -97,8 +35,8 @@ async def _quiet(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIter
 
 
 @contextlib.asynccontextmanager
-async def _desk_server_behind_tap() -> AsyncIterator[tuple[FrameTap, str]]:
-    """A server with the desk's options (``server_options``), reached through a ``FrameTap``."""
+async def _desk_server_behind_tap() -> AsyncIterator[tuple[Http2Relay, str]]:
+    """A server with the desk's options (``server_options``), reached through an ``Http2Relay``."""
     server = grpc.aio.server(options=plaintext().options)
     handler = grpc.method_handlers_generic_handler(
         "tests.Pings", {"Quiet": grpc.unary_stream_rpc_method_handler(_quiet)}
@@ -106,7 +44,7 @@ async def _desk_server_behind_tap() -> AsyncIterator[tuple[FrameTap, str]]:
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    tap = FrameTap(port)
+    tap = Http2Relay(port)
     try:
         yield tap, f"127.0.0.1:{await tap.start()}"
     finally:
@@ -115,17 +53,15 @@ async def _desk_server_behind_tap() -> AsyncIterator[tuple[FrameTap, str]]:
 
 
 def _pinging_every(*, ms: int) -> list[tuple[str, object]]:
-    """The desk's client channel options, pinging every ``ms`` whether or not data flows: grpc otherwise allows a
-    client two pings without sending data, then one a minute, and the desk's own clients take minutes to meet
-    the third strike; these take seconds."""
-    options = dict(CHANNEL_OPTIONS) | {"grpc.keepalive_time_ms": ms, "grpc.http2.max_pings_without_data": 0}
-    return list(options.items())
+    """The desk's client keepalive, pinging every ``ms`` on a quiet stream (the desk's own clients ping every
+    10 s, and would take minutes to meet a third strike; these take seconds)."""
+    return list((dict(KEEPALIVE) | {"grpc.keepalive_time_ms": ms}).items())
 
 
 def test_the_desks_clients_ping_well_within_the_servers_policy() -> None:
-    """The internal streams' keepalive (``edge/upstream.py``) stays at least twice the gap the servers accept, so
+    """The desk's clients' keepalive (``security/channels.py``) stays at least twice the gap the servers accept, so
     timer slack never turns one of its pings into a strike."""
-    assert dict(CHANNEL_OPTIONS)["grpc.keepalive_time_ms"] >= 2 * MIN_PING_INTERVAL_WITHOUT_DATA_MS
+    assert dict(KEEPALIVE)["grpc.keepalive_time_ms"] >= 2 * MIN_PING_INTERVAL_WITHOUT_DATA_MS
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 from grpc._cython import cygrpc
 
 from tradingdesk.edge.upstream import CHANNEL_OPTIONS
-from tradingdesk.security.channels import FAST_RECONNECT
+from tradingdesk.security.channels import FAST_RECONNECT, KEEPALIVE
 from tradingdesk.security.server import plaintext
 
 KNOWN = "grpc.keepalive_time_ms"
@@ -31,7 +31,7 @@ def grpc_core_strings() -> bytes:
 
 @pytest.mark.parametrize(
     "name",
-    sorted({name for name, _ in (*plaintext().options, *CHANNEL_OPTIONS, *FAST_RECONNECT)}),
+    sorted({name for name, _ in (*plaintext().options, *CHANNEL_OPTIONS, *FAST_RECONNECT, *KEEPALIVE)}),
 )
 def test_grpc_reads_the_argument(grpc_core_strings: bytes, name: str) -> None:
     assert name.encode() + b"\0" in grpc_core_strings, f"{name}: grpc core knows no such channel argument"

@@ -1,7 +1,8 @@
 """Every client channel of the desk comes from here: services calling each other, the CLI, the operator, the
 tests. A process has one identity; ``use`` sets it once (a service at start, the CLI from its flags), and
 ``aio_channel``/``channel`` then dial with it: mutual TLS with the process's certificate, or TLS with a bearer
-token, or plaintext when the desk runs with ``spec.access.tls: false``.
+token, or plaintext when the desk runs with ``spec.access.tls: false``. Every channel made here pings its peer
+(``KEEPALIVE``), so a call or stream to a peer that went silent fails within seconds instead of hanging.
 """
 
 from __future__ import annotations
@@ -23,6 +24,32 @@ FAST_RECONNECT: tuple[tuple[str, object], ...] = (
 """Channel options for a client that must see a restarted server at once: gRPC's default reconnect backoff starts
 at 1 s and grows by 1.6x, so a channel that saw its server die for 2 s dials again only after 2.6 s or 4.2 s.
 For the runtime's readiness probes and the simulation's clients, which keep one channel across restarts."""
+
+KEEPALIVE_TIME_MS = 10_000
+"""A channel with a call open pings its peer once it has read nothing from it for this long: twice the gap the
+desk's servers accept between pings on a quiet stream (``security/server.py``), so timer slack never makes one
+a strike."""
+PING_TIMEOUT_MS = 5_000
+"""How long a ping may go unanswered, with nothing else read from the peer meanwhile, before the connection is
+closed and its calls fail ``UNAVAILABLE``: ``grpc.http2.ping_timeout_ms``, which grpc core (1.85) applies to
+every ping it sends, keepalive and BDP alike (60 s by default). ``grpc.keepalive_timeout_ms`` does not bound
+that wait: grpc makes it the socket's ``TCP_USER_TIMEOUT``, which ends the connection only once the peer's
+kernel stops acknowledging what is sent (a dead host). With only that set, a peer whose kernel still
+acknowledged but which sent nothing (a hung or stopped process, a proxy in between) was noticed 60-70 s after
+it went silent. The peer's grpc core answers pings on its own threads, not on its Python event loop, so a
+service busy in Python answers in time (``tests/integration/test_silent_peer.py``)."""
+
+KEEPALIVE: tuple[tuple[str, object], ...] = (
+    ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+    ("grpc.http2.ping_timeout_ms", PING_TIMEOUT_MS),
+    ("grpc.keepalive_timeout_ms", PING_TIMEOUT_MS),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+"""The options every channel made here starts from (``aio_channel``, ``channel``; the caller's options win): a
+peer that stops answering is noticed at most ``KEEPALIVE_TIME_MS + PING_TIMEOUT_MS`` (15 s) after the last frame
+read from it. ``max_pings_without_data`` 0: grpc otherwise lets a client that sends nothing (a subscription,
+once its request is out) ping twice, then once a minute, and a stream quiet for minutes would notice a silent
+peer a minute late."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +116,11 @@ def _for(address: str, given: ClientCredentials | None) -> ClientCredentials | N
     return _process[0]
 
 
+def with_keepalive(options: Sequence[tuple[str, object]]) -> list[tuple[str, object]]:
+    """``KEEPALIVE`` overlaid with ``options``: one entry per name, the caller's value where it sets one."""
+    return list((dict(KEEPALIVE) | dict(options)).items())
+
+
 def aio_channel(
     address: str,
     *,
@@ -97,15 +129,17 @@ def aio_channel(
     credentials: ClientCredentials | None = None,
 ) -> grpc.aio.Channel:
     creds = _for(address, credentials)
+    merged = with_keepalive(options)
     if creds is None:
-        return grpc.aio.insecure_channel(address, options=list(options), interceptors=interceptors)
-    return grpc.aio.secure_channel(address, creds.grpc_credentials(), options=list(options), interceptors=interceptors)
+        return grpc.aio.insecure_channel(address, options=merged, interceptors=interceptors)
+    return grpc.aio.secure_channel(address, creds.grpc_credentials(), options=merged, interceptors=interceptors)
 
 
 def channel(
     address: str, *, options: Sequence[tuple[str, object]] = (), credentials: ClientCredentials | None = None
 ) -> grpc.Channel:
     creds = _for(address, credentials)
+    merged = with_keepalive(options)
     if creds is None:
-        return grpc.insecure_channel(address, options=list(options))
-    return grpc.secure_channel(address, creds.grpc_credentials(), options=list(options))
+        return grpc.insecure_channel(address, options=merged)
+    return grpc.secure_channel(address, creds.grpc_credentials(), options=merged)

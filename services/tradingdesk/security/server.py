@@ -17,7 +17,7 @@ import grpc
 
 from tradingdesk.security.accesslog import AccessLog
 from tradingdesk.security.authn import Authenticator
-from tradingdesk.security.channels import ClientCredentials
+from tradingdesk.security.channels import KEEPALIVE_TIME_MS, ClientCredentials
 from tradingdesk.security.interceptor import AccessInterceptor
 from tradingdesk.security.limits import CallerLimits
 from tradingdesk.security.tls import TlsFiles, server_credentials
@@ -27,9 +27,9 @@ from tradingdesk.spec.model import TradingDesk
 
 MAX_CONCURRENT_STREAMS = 1_000
 
-MIN_PING_INTERVAL_WITHOUT_DATA_MS = 5_000
+MIN_PING_INTERVAL_WITHOUT_DATA_MS = KEEPALIVE_TIME_MS // 2
 """The shortest gap the servers accept between two pings of a client while they send it nothing: half the
-desk's own clients' keepalive (``edge/upstream.py``, 10 s), so their pings on a quiet stream never count."""
+desk's own clients' keepalive (``security/channels.py``, 10 s), so their pings on a quiet stream never count."""
 MAX_PING_STRIKES = 2
 """Pings sooner than that, without data from the server in between, that a connection may send; the next one
 gets GOAWAY ``too_many_pings``."""
@@ -42,16 +42,27 @@ switches) each keepalive ping sooner than that after the one before was a strike
 with GOAWAY ``too_many_pings``, 2 to 3.5 minutes after it opened."""
 
 
+SERVER_KEEPALIVE_TIME_MS = 20_000
+"""The server pings a client it has read nothing from for this long, with or without calls open."""
+SERVER_PING_TIMEOUT_MS = 10_000
+"""And closes the connection when the ping goes unanswered this long (``grpc.http2.ping_timeout_ms``, the wait
+grpc core applies to every ping; ``grpc.keepalive_timeout_ms`` only becomes the socket's ``TCP_USER_TIMEOUT``,
+and grpc's 60 s default held before): a client gone silent loses its streams, and the stream slots they held
+for its identity, at most 30 s after its last frame. Longer than the clients' 5 s (``security/channels.py``):
+the order API serves clients the desk does not run, over links it does not know."""
+
+
 def server_options(access: AccessSpec) -> list[tuple[str, int]]:
     """Message size caps and keepalive enforcement: a client pinging more often than every 5 s without data
-    is sent GOAWAY after two strikes; the server pings idle clients every 20 s and drops dead ones."""
+    is sent GOAWAY after two strikes; the server pings idle clients every 20 s and drops silent ones."""
     return [
         ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", access.max_message_bytes),
         ("grpc.max_send_message_length", access.max_message_bytes),
         ("grpc.max_concurrent_streams", MAX_CONCURRENT_STREAMS),
-        ("grpc.keepalive_time_ms", 20_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_time_ms", SERVER_KEEPALIVE_TIME_MS),
+        ("grpc.http2.ping_timeout_ms", SERVER_PING_TIMEOUT_MS),
+        ("grpc.keepalive_timeout_ms", SERVER_PING_TIMEOUT_MS),
         ("grpc.keepalive_permit_without_calls", 1),
         (PING_INTERVAL_ARG, MIN_PING_INTERVAL_WITHOUT_DATA_MS),
         ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
