@@ -24,6 +24,7 @@ from tradingdesk.edge.clock_reading import serve_clock
 from tradingdesk.edge.standby import Standby
 from tradingdesk.security import server as security_server
 from tradingdesk.security.server import ServerSecurity
+from tradingdesk.telemetry.loop_watch import LoopWatch
 
 log = logging.getLogger(__name__)
 LISTEN_RETRY_S = 0.01
@@ -242,6 +243,11 @@ async def serve_until_signalled(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
-    await stopped.wait()
+    watch = LoopWatch(loop, service=service.name)  # a held loop is logged with what held it (docs/simulation.md)
+    watch.start()
+    try:
+        await stopped.wait()
+    finally:
+        watch.stop()
     log.info("%s draining", service.name)
     await running.stop()
