@@ -71,3 +71,25 @@ def test_a_collector_switched_off_before_stays_off() -> None:
     with collector_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_a_pause_that_keeps_nothing_freezes_nothing() -> None:
+    """Routing's snapshot window: a cycle made inside is collected after it, not kept in the permanent generation."""
+    gc.enable()
+    gc.unfreeze()
+    with collector_paused(freeze_after=False):
+        cycle: list = []
+        cycle.append(cycle)
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    del cycle
+    assert gc.collect() >= 1
+
+
+def test_overlapping_a_rebuild_still_freezes_what_it_built() -> None:
+    gc.enable()
+    gc.unfreeze()
+    with collector_paused(), collector_paused(freeze_after=False):
+        built = [[i] for i in range(1_000)]
+    assert gc.get_freeze_count() >= len(built)

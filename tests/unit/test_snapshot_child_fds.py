@@ -55,3 +55,26 @@ def test_the_serializing_child_closes_every_inherited_descriptor_but_its_pipe() 
         listening.close()
         if open_fds(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+async def test_the_parent_runs_no_collection_while_the_child_serializes() -> None:
+    """A collection in the parent then would write into every object it walks, each page copied first after the
+    fork (``bench/fork_gc.py``); the collector is on again, as before, once the snapshot's body is in."""
+    import asyncio
+    import gc
+
+    desk = make_desk(finished_orders_kept=10)
+    for i in range(20_000):
+        desk.engine.book.retired.add(("ACC", f"old-{i}"), i + 1)
+    snapshots = RoutingSnapshots(
+        create_engine("sqlite://"), engine=desk.engine, spec=SnapshotSpec(), incarnation="test", extra=dict
+    )
+    gc.enable()
+    seen: list[bool] = []
+    serialized = asyncio.create_task(snapshots.serialize(1))
+    while not serialized.done():
+        seen.append(gc.isenabled())
+        await asyncio.sleep(0)
+    assert len(await serialized) > PIPE_BUFFER
+    assert False in seen
+    assert gc.isenabled()
