@@ -289,7 +289,10 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
             SessionClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),
             probe.run(),
         ]
-        injector = Injector(embedded, plan.faults, rate=rate, speed=config.speed, market_now=now, database=database)
+        # the schedule counts from the run's nominal start on the desk's clock, not from when the injector's task
+        # first runs: the loop wakes from the warm-up late, and the clients' first steps come before it
+        start_market_ns = plan.calendar.on(plan.day).session.open_ns + config.start_s * NS_PER_SECOND
+        injector = Injector(embedded, plan.faults, rate=rate, clock=clock, start_ns=start_market_ns, database=database)
         watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
         if plan.faults:
             load.append(watch.run())
