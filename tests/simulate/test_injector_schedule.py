@@ -1,6 +1,6 @@
 """The fault injector keeps the schedule on the desk's own (replay) clock: a fault begins ``at`` market seconds after
 the run's start and ends ``at + for`` after it, however late the injector's task first ran. It used to count ``at``
-in wall seconds from its own first step, which came after the event loop woke from the warm-up and after the
+in wall seconds from its own first step, which came after the
 clients' first steps: every fault of the 20x days landed 3.3 to 5.1 market seconds late."""
 
 from __future__ import annotations

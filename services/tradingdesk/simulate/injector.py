@@ -10,12 +10,12 @@ the service's offset file (``edge/clock_skew.py``, in the directory ``run.py`` n
 and sets it back to 0 after its duration: the service's clock moves while its process keeps running.
 
 Each change is due at a market time of the schedule: a fault's begins ``at`` market seconds after the run's start
-(``start_ns``, the open or ``simulate --start``: the market time the desk's clock reads at the run's nominal start),
-and its end ``at + for`` after it; the injector waits for the desk's own clock to reach that time
-(``Clock.seconds_until``). It once counted ``at`` in wall seconds from its own first step instead, which comes after
-the event loop woke from the warm-up and after the clients' first steps: every fault of the 20x days landed the same
-3.3 to 5.1 market seconds late. Each record is stamped when the change really began (``market_ns``) and says when it
-was due (``scheduled_market_ns``).
+(``start_ns``: the desk's clock as the clients start, the measured window's start; the open or ``simulate --start``
+when the desk was up within its warm-up, later when it was not), and its end ``at + for`` after it; the injector
+waits for the desk's own clock to reach that time (``Clock.seconds_until``). It once counted ``at`` in wall seconds
+from its own task's first step, which comes after the clients' first steps (their channels, the probe's ``go``):
+every fault of the 20x days landed the same 3.3 (sim-day35b) or 5.1 (sim-day36) market seconds late. Each record is
+stamped when the change really began (``market_ns``) and says when it was due (``scheduled_market_ns``).
 """
 
 from __future__ import annotations
