@@ -32,8 +32,16 @@ REFUSE_EVERY = 3
 class Feeds(market_data_pb2_grpc.MarketDataServiceServicer):
     def __init__(self, symbols: list[str]) -> None:
         self.symbols = symbols
+        self.failing = False
+        """While set, every snapshot is refused UNAVAILABLE, as a feeds process that is restarting would be."""
+        self.refused = 0
+        self.answered = 0
 
     async def GetSnapshot(self, request, context):
+        if self.failing:
+            self.refused += 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "feeds is restarting")
+        self.answered += 1
         now = time.time_ns()
         quotes = [
             market_data_pb2.Quote(symbol=s, bid_price="100", last_price="100", vendor_time_ns=now + i)
@@ -60,8 +68,9 @@ async def desk(tmp_path: Path):
     symbols = sorted(instruments_of(load_desk(spec)))
     feeds_port, routing_port = free_ports(2)
     routing = Routing()
+    feeds = Feeds(symbols)
     server = grpc.aio.server()
-    market_data_pb2_grpc.add_MarketDataServiceServicer_to_server(Feeds(symbols), server)
+    market_data_pb2_grpc.add_MarketDataServiceServicer_to_server(feeds, server)
     orders_pb2_grpc.add_OrderServiceServicer_to_server(routing, server)
     server.add_insecure_port(f"127.0.0.1:{feeds_port}")
     server.add_insecure_port(f"127.0.0.1:{routing_port}")
@@ -84,14 +93,14 @@ async def desk(tmp_path: Path):
     await probe.start()
     assert await asyncio.wait_for(probe.ready(), START_TIMEOUT_S)
     try:
-        yield probe, routing, log, said
+        yield probe, routing, log, said, feeds
     finally:
         await probe.kill()
         await server.stop(None)
 
 
 async def test_the_probe_processs_records_reach_the_simulations_log(desk) -> None:
-    probe, routing, log, said = desk
+    probe, routing, log, said, _ = desk
     running = asyncio.create_task(probe.run())
     await wait_for(lambda: len(routing.received) >= 2 * REFUSE_EVERY, START_TIMEOUT_S, what="probes at routing")
     running.cancel()
@@ -120,7 +129,7 @@ async def test_the_probe_processs_records_reach_the_simulations_log(desk) -> Non
 
 
 async def test_a_probe_process_that_dies_is_said_and_raised(desk) -> None:
-    probe, routing, log, said = desk
+    probe, routing, log, said, _ = desk
     running = asyncio.create_task(probe.run())
     await wait_for(lambda: len(routing.received) >= 2, START_TIMEOUT_S, what="probes at routing")
     os.kill(probe.pid, signal.SIGKILL)
@@ -128,6 +137,34 @@ async def test_a_probe_process_that_dies_is_said_and_raised(desk) -> None:
         await asyncio.wait_for(running, START_TIMEOUT_S)
     assert len(said) == 1 and said[0].startswith("SIMULATION PROBE FAILED: the probe process exited during the run")
     assert log.probes, "what it recorded before it died is kept"
+
+
+async def test_failed_snapshots_are_said_in_the_log_and_counted_and_the_probes_go_on(desk) -> None:
+    """The probe prices its orders from its own market-data snapshots: while they fail it probes on with the last
+    answer's prices, each failure a line of probe.log and a count by code in the simulation's log (for
+    clients.json and the report), where they used to be swallowed without a trace."""
+    probe, routing, log, said, feeds = desk
+    running = asyncio.create_task(probe.run())
+    await wait_for(lambda: len(routing.received) >= 2, START_TIMEOUT_S, what="probes at routing")
+    feeds.failing = True
+    sent = len(routing.received)
+    await wait_for(lambda: feeds.refused >= 3, START_TIMEOUT_S, what="snapshots refused")
+    await wait_for(lambda: len(routing.received) >= sent + 3, START_TIMEOUT_S, what="probes while snapshots fail")
+    feeds.failing = False
+    refused, answered = feeds.refused, feeds.answered
+    # the probe process asks one snapshot at a time: one answered after them, it has taken every refusal in
+    await wait_for(lambda: feeds.answered > answered, START_TIMEOUT_S, what="a snapshot answered again")
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert said == [] and log.crashed == []
+
+    assert log.probe_snapshot_failures == {"UNAVAILABLE": refused}
+    assert len(log.probes) == len(routing.received), "a probe second is neither skipped nor NO_PROBE"
+    lines = probe.stderr_path.read_text().splitlines()
+    failed = [line for line in lines if line.startswith("GetSnapshot failed at market ")]
+    assert len(failed) == refused and all("during the run: UNAVAILABLE: feeds is restarting" in f for f in failed)
+    assert lines[-1] == f"GetSnapshot failed {refused} time(s) in all: UNAVAILABLE {refused}"
 
 
 PARENT = """

@@ -42,6 +42,8 @@ RPC_TIMEOUT_S = 5.0
 RETRY_AFTER_S = 0.5
 MAX_IN_FLIGHT = 64
 PRICE_REFRESH_S = 0.1
+SNAPSHOT_TIMEOUT_S = 2.0
+"""Wall seconds a market-data snapshot may take before it is given up (and counted a failure)."""
 TRANSPORT_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
 """Answers that say nothing about the order (it may or may not have been taken): resend the same id."""
 
@@ -64,6 +66,8 @@ class ClientLog:
     transport_errors: Counter[str] = field(default_factory=Counter)
     cancels: int = 0
     probes: list[dict] = field(default_factory=list)
+    probe_snapshot_failures: Counter[str] = field(default_factory=Counter)
+    """The probe's market-data snapshots that failed during the run, by code: it probed on with its last prices."""
     crashed: list[str] = field(default_factory=list)
     """Clients that stopped before the end of the run, with what stopped them (none should)."""
 
@@ -77,33 +81,49 @@ class ClientLog:
         summary = {
             "refused": dict(self.refused),
             "transport_errors": dict(self.transport_errors),
+            "probe_snapshot_failures": dict(self.probe_snapshot_failures),
             "crashed": self.crashed,
         }
         (directory / "clients.json").write_text(json.dumps({**summary, "cancels": self.cancels}, indent=2) + "\n")
 
 
 class Prices:
-    """The best bid of each symbol, read from the feeds service now and then; kept while feeds is away."""
+    """The best bid of each symbol, read from the feeds service now and then; kept while feeds is away.
 
-    def __init__(self, feeds_address: str, instruments: dict[str, Instrument]) -> None:
+    A snapshot that fails (feeds restarting: ``UNAVAILABLE``; too busy to answer within ``SNAPSHOT_TIMEOUT_S``:
+    ``DEADLINE_EXCEEDED``) leaves the prices of the last answer in place and is counted in ``failures`` by code;
+    ``failed(code, details)`` is told of each, so the probe process can say it: the probe orders priced from them
+    are still sent and judged by their answers."""
+
+    def __init__(
+        self,
+        feeds_address: str,
+        instruments: dict[str, Instrument],
+        *,
+        failed: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.address = feeds_address
         self.instruments = instruments
         self.bids: dict[str, int] = {}
         self.updated_ns: dict[str, int] = {}
         """When the feed last updated each symbol (vendor time), for the probe to pick one that is trading."""
+        self.failures: Counter[str] = Counter()
+        self.failed = failed
 
     async def refresh_forever(self) -> None:
         async with channels.aio_channel(self.address, options=channels.FAST_RECONNECT) as channel:
             stub = market_data_pb2_grpc.MarketDataServiceStub(channel)
             while True:
                 try:
-                    snap = await stub.GetSnapshot(market_data_pb2.GetSnapshotRequest(), timeout=2)
+                    snap = await stub.GetSnapshot(market_data_pb2.GetSnapshotRequest(), timeout=SNAPSHOT_TIMEOUT_S)
                     # only symbols that traded: the gate collars against the last trade
                     traded = [q for q in snap.quotes if q.bid_price and q.last_price]
                     self.bids.update((q.symbol, parse_fixed(q.bid_price)) for q in traded)
                     self.updated_ns.update((q.symbol, q.vendor_time_ns) for q in traded if not q.stale)
-                except grpc.aio.AioRpcError:
-                    pass
+                except grpc.aio.AioRpcError as err:
+                    self.failures[err.code().name] += 1
+                    if self.failed is not None:
+                        self.failed(err.code().name, err.details() or "")
                 await asyncio.sleep(PRICE_REFRESH_S)
 
     async def wait_for_every_symbol(self, *, deadline: float) -> None:

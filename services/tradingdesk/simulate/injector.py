@@ -8,6 +8,14 @@ seconds later by the simulation's own PostgreSQL (``simulate/database.py``: the 
 ``how: crash`` the server crashed and restarted), which nothing but this desk uses; a clock skew writes
 the service's offset file (``edge/clock_skew.py``, in the directory ``run.py`` names in the desk's environment)
 and sets it back to 0 after its duration: the service's clock moves while its process keeps running.
+
+Each change is due at a market time of the schedule: a fault's begins ``at`` market seconds after the run's start
+(``start_ns``: the desk's clock as the clients start, the measured window's start; the open or ``simulate --start``
+when the desk was up within its warm-up, later when it was not), and its end ``at + for`` after it; the injector
+waits for the desk's own clock to reach that time (``Clock.seconds_until``). It once counted ``at`` in wall seconds
+from its own task's first step, which comes after the clients' first steps (their channels, the probe's ``go``):
+every fault of the 20x days landed the same 3.3 (sim-day35b) or 5.1 (sim-day36) market seconds late. Each record is
+stamped when the change really began (``market_ns``) and says when it was due (``scheduled_market_ns``).
 """
 
 from __future__ import annotations
@@ -16,13 +24,11 @@ import asyncio
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 
-from tradingdesk.core.clock import NS_PER_MS
+from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND, Clock
 from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
 from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
@@ -51,31 +57,42 @@ class Injector:
         faults: list[Fault],
         *,
         rate: Rate,
-        speed: float,
-        market_now: Callable[[], int],
+        clock: Clock,
+        start_ns: int,
         database: SimulationDatabase | None = None,
     ) -> None:
-        """``database``: the simulation's own PostgreSQL; required when a fault takes the database down."""
+        """``clock``: the desk's (the replay's) clock; ``start_ns``: the market time of the run's start, from which
+        the schedule's ``at`` counts; ``database``: the simulation's own PostgreSQL, required when a fault takes the
+        database down."""
         self.embedded = embedded
         self.database = database
         self.faults = faults
         self.rate = rate
-        self.speed = speed
-        self.market_now = market_now
+        self.clock = clock
+        self.market_now = clock.now_ns
+        self.start_ns = start_ns
         self.events: list[dict] = []
         self._ongoing: set[asyncio.Task] = set()
 
-    def _wall_s(self, market_s: float) -> float:
-        return market_s / self.speed
+    def _due_ns(self, fault: Fault, *, end: bool = False) -> int:
+        """The market time ``fault`` begins (or, ``end``, ends) by the schedule."""
+        return self.start_ns + (fault.at_s + (fault.duration_s if end else 0)) * NS_PER_SECOND
 
-    def _log(self, fault: Fault, what: str, *, market_ns: int | None = None, **extra) -> None:
-        """Record what was done to ``fault``, stamped ``market_ns`` (now by default). A change is stamped when it
-        was begun, not when it was confirmed: the desk may list the fault's alert before the change returns (a
-        journal write fails while ``down`` is still ending the desk's sessions), and an alert listed before the
-        injection's stamp would not count as its detection."""
+    async def _until(self, market_ns: int) -> None:
+        """Until the desk's clock reads ``market_ns`` (at once if it has): asked again after each sleep, so a
+        loop that wakes early waits the rest."""
+        while (wait_s := self.clock.seconds_until(market_ns)) > 0:
+            await asyncio.sleep(wait_s)
+
+    def _log(self, fault: Fault, what: str, *, market_ns: int | None = None, end: bool = False, **extra) -> None:
+        """Record what was done to ``fault``, stamped ``market_ns`` (now by default), with the market time it was
+        due (its begin, or ``end``). A change is stamped when it was begun, not when it was confirmed: the desk
+        may list the fault's alert before the change returns (a journal write fails while ``down`` is still ending
+        the desk's sessions), and an alert listed before the injection's stamp would not count as its detection."""
         self.events.append(
             {
                 "market_ns": self.market_now() if market_ns is None else market_ns,
+                "scheduled_market_ns": self._due_ns(fault, end=end),
                 "kind": fault.kind,
                 "fault": fault.describe(),
                 "what": what,
@@ -88,10 +105,9 @@ class Injector:
         )
 
     async def run(self) -> None:
-        start = time.monotonic()
         try:
             for fault in self.faults:
-                await asyncio.sleep(max(0.0, start + self._wall_s(fault.at_s) - time.monotonic()))
+                await self._until(self._due_ns(fault))
                 if fault.kind == "sigkill":
                     self._sigkill(fault)
                 else:
@@ -117,25 +133,25 @@ class Injector:
         if fault.kind == "burst":
             self.rate.factor = fault.factor
             self._log(fault, "started")
-            await asyncio.sleep(self._wall_s(fault.duration_s))
+            await self._until(self._due_ns(fault, end=True))
             self.rate.factor = 1
-            self._log(fault, "ended")
+            self._log(fault, "ended", end=True)
             return
         if fault.kind == "clock_skew":
             self._set_skew(fault, offset_ms=fault.offset_ms)
-            await asyncio.sleep(self._wall_s(fault.duration_s))
-            self._set_skew(fault, offset_ms=0)
+            await self._until(self._due_ns(fault, end=True))
+            self._set_skew(fault, offset_ms=0, end=True)
             return
         if fault.kind == "database_down":
             await self._database_down(fault)
             return
         if fault.kind == "venue_fault":
             await self._set_venue(fault, mode=fault.mode)
-            await asyncio.sleep(self._wall_s(fault.duration_s))
+            await self._until(self._due_ns(fault, end=True))
             await self._set_venue(fault, mode="none")
             return
         await self._set_line(fault, enabled=False)
-        await asyncio.sleep(self._wall_s(fault.duration_s))
+        await self._until(self._due_ns(fault, end=True))
         await self._set_line(fault, enabled=True)
 
     async def _database_down(self, fault: Fault) -> None:
@@ -153,13 +169,13 @@ class Injector:
             raise
 
     def _database_outage(self, fault: Fault, cut_short: threading.Event) -> None:
-        """Take the database away, and give it back ``for`` market seconds after it began to go (or once
+        """Take the database away, and give it back when the schedule's ``at + for`` comes (or once
         ``cut_short`` is set): the outage lasts what the schedule says plus what ``up`` takes (milliseconds when
         the server refuses sessions, its restart after a crash). The records say when each step began and when it
         was done: "database down" is stamped when it began (the desk may alert before ``down`` returns), with
         ``done_market_ns``; "database up" when the desk's sessions were let in again, with ``began_market_ns``."""
         assert self.database is not None
-        began, going = self.market_now(), time.monotonic()
+        began = self.market_now()
         try:
             self.database.down(how=fault.how)
         except SimulationDatabaseError as exc:
@@ -167,14 +183,15 @@ class Injector:
             raise
         self._log(fault, "database down", market_ns=began, how=fault.how, done_market_ns=self.market_now())
         try:
-            cut_short.wait(max(0.0, going + self._wall_s(fault.duration_s) - time.monotonic()))
+            while not cut_short.is_set() and (wait_s := self.clock.seconds_until(self._due_ns(fault, end=True))) > 0:
+                cut_short.wait(wait_s)
         finally:
             coming = self.market_now()
             try:
                 self.database.up()
-                self._log(fault, "database up", how=fault.how, began_market_ns=coming)
+                self._log(fault, "database up", how=fault.how, began_market_ns=coming, end=True)
             except SimulationDatabaseError as exc:  # the verdict cannot read the record: said, then raised
-                self._log(fault, f"failed: {exc}")
+                self._log(fault, f"failed: {exc}", end=True)
                 raise
 
     async def _control(self, fault: Fault, service: str, call) -> tuple[object | None, int]:
@@ -204,7 +221,7 @@ class Injector:
         )
         if status is not None:
             what = "line enabled" if enabled else "line disabled"
-            self._log(fault, what, market_ns=began, active_line=status.active_line)
+            self._log(fault, what, market_ns=began, end=enabled, active_line=status.active_line)
 
     async def _set_venue(self, fault: Fault, *, mode: str) -> None:
         request = orders_pb2.SetVenueFaultRequest(
@@ -216,8 +233,8 @@ class Injector:
             lambda ch: orders_pb2_grpc.OrderServiceStub(ch).SetVenueFault(request, timeout=CONTROL_TIMEOUT_S),
         )
         if reply is not None:
-            self._log(fault, f"venue {fault.venue} set to {mode}", market_ns=began)
+            self._log(fault, f"venue {fault.venue} set to {mode}", market_ns=began, end=mode == "none")
 
-    def _set_skew(self, fault: Fault, *, offset_ms: int) -> None:
+    def _set_skew(self, fault: Fault, *, offset_ms: int, end: bool = False) -> None:
         set_skew(Path(self.embedded.env[SKEW_DIR_ENV]), fault.service, offset_ms * NS_PER_MS)
-        self._log(fault, f"{fault.service} clock set {offset_ms:+d} ms off", offset_ms=offset_ms)
+        self._log(fault, f"{fault.service} clock set {offset_ms:+d} ms off", end=end, offset_ms=offset_ms)

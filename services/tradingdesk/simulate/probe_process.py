@@ -17,7 +17,16 @@ talks to it through the child's standard streams and one file:
   clients write (``probes.jsonl``, ``acks.jsonl``): the verdict reads exactly what it read before. A file rather
   than a pipe, so that the probe never waits on a simulation too busy to read, and what a probe process that died
   had recorded is still there.
-* stderr: its log (``logs/probe.log`` of the run).
+* stderr: its log (``logs/probe.log`` of the run), with a line for each market-data snapshot that failed.
+
+The probe prices its orders from its own snapshots of the feeds service (``GetSnapshot`` every 0.1 s, a 2 s
+timeout): the bid of each symbol (the order is 1% under it) and the symbol the feed updated last (the one it
+probes). A snapshot that fails leaves the last answer's prices in place: the probe of that second is still sent,
+priced from them, and counted by its answer (acknowledged, or lost with the code it got; ``NO_PRICE`` only before
+any snapshot answered), never skipped and never ``NO_PROBE``. Each failure during the run is said in the log with
+its market time and code, and written to ``records`` as ``{"snapshot_failed": {"market_ns", "code", "why"}}``:
+the simulation counts them by code (``clients.json``'s ``probe_snapshot_failures``, a figure and a note of the
+report). Until December 2026 they were swallowed without a trace.
 
 The child dies with the simulation however that one ends (``runtime/lifeline.py``, as the desk's services do). A
 child that exits before the run is over, or with a status other than 0, is said at once and is a crashed client
@@ -51,6 +60,8 @@ READY = "ready"
 STOP_GRACE_S = 10.0
 """Wall seconds a probe process may take, beyond its probes' timeout, to exit once told the run is over."""
 STDERR_TAIL_CHARS = 600
+SNAPSHOT_FAILED = "snapshot_failed"
+"""The key of a record line that is a failed market-data snapshot, not a probe."""
 
 
 class ProbeProcessDied(RuntimeError):
@@ -186,6 +197,9 @@ class ProbeProcess:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if SNAPSHOT_FAILED in entry:
+                self.log.probe_snapshot_failures[entry[SNAPSHOT_FAILED]["code"]] += 1
+                continue
             if entry["ack"] is not None:
                 self.log.acked.append(Acked(**entry["ack"]))
             self.log.probes.append(entry["probe"])
@@ -214,7 +228,14 @@ class RecordFile:
         self._lock = threading.Lock()
 
     def __call__(self, probe: dict, ack: Acked | None) -> None:
-        line = json.dumps({"probe": probe, "ack": asdict(ack) if ack is not None else None}) + "\n"
+        self._write({"probe": probe, "ack": asdict(ack) if ack is not None else None})
+
+    def snapshot_failed(self, *, market_ns: int, code: str, why: str) -> None:
+        """A market-data snapshot of the probe's that failed during the run."""
+        self._write({SNAPSHOT_FAILED: {"market_ns": market_ns, "code": code, "why": why[:160]}})
+
+    def _write(self, entry: dict) -> None:
+        line = json.dumps(entry) + "\n"
         with self._lock:
             self._out.write(line)
             self._out.flush()
@@ -234,15 +255,29 @@ async def _probe(config: ProbeConfig) -> None:
             ClientCredentials(ca=Path(config.ca) if config.ca else None, cert=Path(config.cert), key=Path(config.key))
         )
     instruments = instruments_of(desk)
-    prices = Prices(config.feeds, instruments)
+    clock = desk_clock(desk, {REPLAY_ORIGIN_ENV: str(config.origin_ns)})  # loads the exchange calendar
+    record = RecordFile(Path(config.records))
+    running = False  # from ``go``: a failed snapshot is recorded, not only said
+
+    def snapshot_failed(code: str, why: str) -> None:
+        market_ns = clock.now_ns()
+        when = "during the run" if running else "before the session"
+        print(
+            f"GetSnapshot failed at market {market_ns} {when}: {code}: {why}; probing with the last prices",
+            file=sys.stderr,
+            flush=True,
+        )
+        if running:
+            record.snapshot_failed(market_ns=market_ns, code=code, why=why)
+
+    prices = Prices(config.feeds, instruments, failed=snapshot_failed)
     refresher = asyncio.create_task(prices.refresh_forever())
     await prices.wait_for_every_symbol(deadline=time.monotonic() + config.prices_timeout_s)
-    record = RecordFile(Path(config.records))
-    probe = Probe(  # made now: at ``go`` only its thread starts (the clock loads the exchange calendar)
+    probe = Probe(  # made now: at ``go`` only its thread starts
         config.routing,
         OrderFactory(prices, account=config.account, run_id=config.run_id),
         record=record,
-        clock=desk_clock(desk, {REPLAY_ORIGIN_ENV: str(config.origin_ns)}),
+        clock=clock,
         speed=config.speed,
         timeout_s=config.timeout_s,
     )
@@ -251,6 +286,7 @@ async def _probe(config: ProbeConfig) -> None:
     try:
         if await stdin.get() != GO:
             return  # end of file: the run ended before its session started
+        running = True
         probing = asyncio.create_task(probe.run())
         over = asyncio.create_task(stdin.get())  # end of file: the run is over
         await asyncio.wait({probing, over}, return_when=asyncio.FIRST_COMPLETED)
@@ -260,9 +296,12 @@ async def _probe(config: ProbeConfig) -> None:
             over.cancel()
             probing.result()  # the metronome failed: raise what stopped it
     finally:
-        record.close()
         refresher.cancel()
         await asyncio.gather(refresher, return_exceptions=True)
+        record.close()
+        if prices.failures:
+            failures = ", ".join(f"{code} {n}" for code, n in prices.failures.most_common())
+            print(f"GetSnapshot failed {prices.failures.total()} time(s) in all: {failures}", file=sys.stderr)
 
 
 def _stdin_lines() -> asyncio.Queue[str]:

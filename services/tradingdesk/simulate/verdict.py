@@ -41,7 +41,9 @@ Each line passes or fails on its own; the run fails when one does:
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
   session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
   The report then lists where the other seconds went, by the fault whose window they fall in
-  (``simulate.availability_loss``).
+  (``simulate.availability_loss``). Figure ``probe_snapshot_failures``: the probe's market-data snapshots that
+  failed during the run (``clients.json``), with a note by code when there were any: the probe then prices its
+  orders from its last answer, and each probe is still judged by its own answer (``simulate.probe_process``).
 """
 
 from __future__ import annotations
@@ -216,7 +218,8 @@ def compute(
     ``environ``: the desk's environment (which database it used: ``TD_DSN``)."""
     verdict = Verdict()
     verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
-    crashed = json.loads((run_dir / "clients.json").read_text())["crashed"]
+    clients = json.loads((run_dir / "clients.json").read_text())
+    crashed = clients["crashed"]
     verdict.lines.append(Line("clients_ran_to_the_end", len(crashed), "0", not crashed, "; ".join(crashed)))
     faults_log = run_dir / "faults.jsonl"
     fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
@@ -371,6 +374,14 @@ def compute(
     lost = measured - acked
     windows = fault_windows(fault_events, recovery_s=RECOVERY_WALL_S * speed)
     verdict.notes.extend(describe(availability_losses(lost, probes, windows)))
+    snapshot_failures = clients.get("probe_snapshot_failures", {})  # absent from a record of before December 2026
+    verdict.figures["probe_snapshot_failures"] = sum(snapshot_failures.values())
+    if snapshot_failures:
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(snapshot_failures.items(), key=lambda c: -c[1]))
+        verdict.notes.append(
+            f"the probe's market-data snapshots failed {sum(snapshot_failures.values())} time(s) ({codes}): it "
+            "probed on with its last prices (logs/probe.log says when)"
+        )
     return verdict
 
 
