@@ -8,7 +8,10 @@ one spare ready instead (``spec.supervision.warmSpare``), hands it the crashed s
 the next spare once the restarted service serves again.
 
 It imports at the lowest CPU priority (nice 19) where it may raise it again once it has its order (root with
-CAP_SYS_NICE, or an RLIMIT_NICE that allows it), so that it takes only what the desk leaves idle.
+CAP_SYS_NICE, or an RLIMIT_NICE that allows it), so that it takes only what the desk leaves idle. The supervisor
+raises it back before it writes the order, where it may (``runtime/embedded.py``): a nice-19 spare on a loaded
+machine would wait its turn before it could even read it. It also computes, while it waits, what a restarted
+service would otherwise compute first (``precompute``).
 
 The spare reads one JSON line from its standard input: ``{"argv": [...], "log": "<path or empty>"}``. It points
 its output at ``log`` and runs ``tradingdesk <argv>`` (``serve <service> -f <spec>``) exactly as a fresh child
