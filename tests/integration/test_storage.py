@@ -26,7 +26,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select
-from sqlalchemy.exc import OperationalError
 
 import tradingdesk
 from tradingdesk.storage import (
@@ -43,7 +42,6 @@ from tradingdesk.storage import (
     migrate,
 )
 from tradingdesk.storage.db import _PG_MIGRATION_LOCK_KEY, normalize_url, prepare_schema
-from tradingdesk.storage.journal import read_journal, read_journal_ahead
 from tradingdesk.storage.schema import journal as journal_table
 from tradingdesk.storage.schema import metadata
 
@@ -231,30 +229,6 @@ def test_journal_append_and_replay(backend: Backend, engine: Engine) -> None:
     with engine.connect() as conn:  # stored as compact JSON text
         text = conn.execute(select(journal_table.c.payload).where(journal_table.c.seq == 51)).scalar()
     assert text == "{}"
-
-
-def test_read_ahead_gives_the_records_read_journal_gives(backend: Backend, engine: Engine, tmp_path: Path) -> None:
-    """A restart's replay reads the journal ahead in a thread (``read_journal_ahead``): the same records in the
-    same order across chunk boundaries, a reader's error raised to the caller, and an early stop ends the thread."""
-    j = Journal(engine).start()
-    try:
-        for i in range(53):
-            j.append("new", f"O-{i % 5}", payload_for(i), TS0 + i)
-        assert j.flush(10)
-    finally:
-        j.close()
-    for start in (1, 7, 53, 54):
-        expected = list(read_journal(engine, start, chunk=5))
-        assert list(read_journal_ahead(engine, start, chunk=5, ahead=1)) == expected
-        assert [r.seq for r in expected] == list(range(start, 54))
-    reader = read_journal_ahead(engine, 1, chunk=5, ahead=1)
-    assert next(reader).seq == 1
-    reader.close()  # the thread stops with it (joined by ``close``)
-    assert not [t for t in threading.enumerate() if t.name == "journal-read-ahead"]
-    unmigrated = make_engine(f"sqlite:///{tmp_path}/unmigrated.db")  # no journal table: the reader's query fails
-    with pytest.raises(OperationalError, match="no such table: journal"):
-        list(read_journal_ahead(unmigrated, 1))
-    unmigrated.dispose()
 
 
 def test_journal_text_that_databases_reject_cannot_poison_a_batch(backend: Backend, engine: Engine) -> None:

@@ -60,7 +60,7 @@ from tradingdesk.spec.types import units
 from tradingdesk.storage.db import make_engine, prepare_schema
 from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
-from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal, read_journal_ahead
+from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
 from tradingdesk.storage.spool import OutageSpool
 from tradingdesk.telemetry import tracer
@@ -292,14 +292,13 @@ class RoutingService:
         return list(read_journal(self.db, self.applied_seq + 1))
 
     def _apply_all_committed(self) -> int:
-        """Every record committed after ``applied_seq``, streamed from the journal (``read_journal_ahead`` reads a
-        chunk at a time, the next ones while this one is applied): a restart without a usable snapshot (a new
-        release) replays the whole journal, which as one list of records would take about 800 bytes a record,
-        8 GB for ten million."""
+        """Every record committed after ``applied_seq``, streamed from the journal (``read_journal`` reads a chunk
+        at a time): a restart without a usable snapshot (a new release) replays the whole journal, which as one
+        list of records would take about 800 bytes a record, 8 GB for ten million."""
         last: list[JournalRecord] = []
 
         def records() -> Iterator[JournalRecord]:
-            for rec in read_journal_ahead(self.db, self.applied_seq + 1):
+            for rec in read_journal(self.db, self.applied_seq + 1):
                 last[:] = (rec,)
                 yield rec
 

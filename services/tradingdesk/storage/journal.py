@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,10 +60,6 @@ from .spool import OutageSpool
 log = logging.getLogger(__name__)
 
 KIND_MAX_LEN = 64
-READ_AHEAD_CHUNKS = 2
-"""Chunks ``read_journal_ahead`` holds read before they are applied (5,000 records each, a few MB)."""
-READ_AHEAD_POLL_S = 0.1
-"""How often a read-ahead thread whose queue is full checks whether its reader stopped reading."""
 ORDER_ID_MAX_LEN = 128
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -837,66 +832,6 @@ def read_journal(
     between chunks, so replaying a long journal neither loads it into memory nor pins a snapshot. Needs no
     writer lock: a standby follows the journal this way while another replica writes it.
     """
-    for rows in _journal_rows(engine, from_seq, to_seq, chunk=chunk):
-        for seq, ts_ns, kind, order_id, payload in rows:  # decoded as read: a caller keeping none holds none
-            yield _build_record(seq, ts_ns, kind, order_id, decode_payload(payload), payload, None)
-
-
-def read_journal_ahead(
-    engine: Engine, from_seq: int = 1, *, chunk: int = 5000, ahead: int = READ_AHEAD_CHUNKS
-) -> Iterator[JournalRecord]:
-    """``read_journal`` to the end of what is committed, the next chunks read by a thread of its own (at most
-    ``ahead`` of them waiting) while the caller applies the records of this one.
-
-    A restart's replay spent as long waiting for the database as applying: the tail after a snapshot, 25,000
-    records on PostgreSQL, took 100-140 ms of this process's CPU to read and 0.5-1.2 s of wall time on a loaded
-    two-core machine (the server's own work, and its wait for a core). Read ahead, that time passes while the
-    records before are applied. The records and their order are the same; an error of the reader is raised
-    here, where the caller reads the record that could not be read. Closing the iterator early stops the thread.
-    """
-    done = object()
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=ahead)
-    stopped = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stopped.is_set():
-            try:
-                chunks.put(item, timeout=READ_AHEAD_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for rows in _journal_rows(engine, from_seq, None, chunk=chunk):
-                records = [
-                    _build_record(seq, ts_ns, kind, order_id, decode_payload(payload), payload, None)
-                    for seq, ts_ns, kind, order_id, payload in rows
-                ]
-                if not put(records):
-                    return
-            put(done)
-        except BaseException as exc:  # handed over: the caller raises it
-            put(exc)
-
-    reader = threading.Thread(target=read, name="journal-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = chunks.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
-    finally:
-        stopped.set()
-        reader.join()
-
-
-def _journal_rows(engine: Engine, from_seq: int, to_seq: int | None, *, chunk: int) -> Iterator[list[Any]]:
-    """The journal's rows (seq, ts_ns, kind, order_id, payload text) from ``from_seq``, a chunk a query."""
     t = journal_table
     cols = (t.c.seq, t.c.ts_ns, t.c.kind, t.c.order_id, t.c.payload)
     cursor = from_seq
@@ -907,7 +842,8 @@ def _journal_rows(engine: Engine, from_seq: int, to_seq: int | None, *, chunk: i
         stmt = stmt.order_by(t.c.seq).limit(chunk)
         with engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        yield rows
+        for seq, ts_ns, kind, order_id, payload in rows:
+            yield _build_record(seq, ts_ns, kind, order_id, decode_payload(payload), payload, None)
         if len(rows) < chunk:
             return
         cursor = rows[-1][0] + 1
@@ -959,5 +895,4 @@ __all__ = [
     "JournalStandby",
     "JournalStats",
     "read_journal",
-    "read_journal_ahead",
 ]
