@@ -9,7 +9,8 @@ orders and cancels nine in ten (about four journal records an order: with the de
 then ``R`` times: SIGKILLs routing while a client retries ``SubmitOrder`` every ``PROBE_EVERY_S`` and prints,
 in milliseconds after the kill, when the supervisor recorded the new process, each line routing's new process
 logged (``<service>: starting``, the schema check, the snapshot, the replay, ``started in`` with its phases,
-serving), the first answer of any kind and the first acknowledgement. The client measures wall time: say how
+serving; from its ``started in`` line, when ``RoutingService.start`` began and each of its phases ended), the first
+answer of any kind and the first acknowledgement. The client measures wall time: say how
 loaded the machine was (``uptime``) beside any figure.
 """
 
@@ -133,6 +134,26 @@ def routing_lines(desk: DeskProcess, pid: int, killed_at: float) -> list[tuple[f
         if rec.get("pid") == pid and LOGGED.search(rec.get("message", "")):
             at = datetime.fromisoformat(rec["ts"]).timestamp()
             out.append(((at - killed_at) * 1e3, rec["message"][:150]))
+            out += start_phases(rec["message"], (at - killed_at) * 1e3)
+    return out
+
+
+STARTED = re.compile(r"started in (\d+) ms, (\d+) ms CPU \(wall/CPU ms: (.*)\)")
+
+
+def start_phases(message: str, logged_ms: float) -> list[tuple[float, str]]:
+    """From routing's ``started in`` line, when ``RoutingService.start`` began (what came before it is ``serve``'s
+    own set-up: the spec, telemetry, TLS, the service object and its server) and when each of its phases ended."""
+    found = STARTED.search(message)
+    if found is None:
+        return []
+    at = logged_ms - int(found[1])
+    out = [(at, "routing: RoutingService.start begins")]
+    for phase in found[3].split(", "):
+        name, _, ms = phase.rpartition(" ")
+        wall, cpu = (int(x) for x in ms.split("/"))
+        at += wall
+        out.append((at, f"  {name} done ({wall} ms, {cpu} ms CPU)"))
     return out
 
 

@@ -41,7 +41,7 @@ from tradingdesk.storage import (
     make_engine,
     migrate,
 )
-from tradingdesk.storage.db import normalize_url
+from tradingdesk.storage.db import _PG_MIGRATION_LOCK_KEY, normalize_url, prepare_schema
 from tradingdesk.storage.schema import journal as journal_table
 from tradingdesk.storage.schema import metadata
 
@@ -136,6 +136,21 @@ def test_migrations_create_schema_and_are_idempotent(backend: Backend) -> None:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SHOW fsync").scalar() == "on"
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_a_schema_check_at_head_runs_no_migration(backend: Backend) -> None:
+    """``prepare_schema`` on a database at head (every restart's case) returns without Alembic's upgrade: it is
+    not even held up by a migration lock another session holds (old code would wait for it), and a database
+    behind head is still migrated."""
+    engine = backend.engine()
+    assert prepare_schema(engine, {}) == head_revision()  # a new database: migrated
+    with engine.connect() as holder:
+        if backend.name == "sqlite":
+            holder.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock a migration takes first
+        else:
+            holder.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK_KEY)))
+        assert prepare_schema(backend.engine(busy_timeout_ms=200), {}) == head_revision()
+        holder.rollback()
 
 
 def test_concurrent_migrate_on_fresh_database(backend: Backend) -> None:

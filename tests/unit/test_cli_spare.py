@@ -3,12 +3,14 @@ reason when it is anything else; an end of input ends the spare without running 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.waiting import wait_for
 from tradingdesk.cli.spare import take_order
 
 
@@ -92,3 +94,40 @@ def test_what_a_spare_imported_is_out_of_the_collectors_reach() -> None:
     frozen, collectable = map(int, done.stdout.split())
     assert frozen > 50_000
     assert collectable < frozen // 100
+
+
+def test_a_spare_has_computed_the_snapshot_keys_and_the_schema_head_a_restart_needs() -> None:
+    """The digests routing's and risk's snapshots are keyed by and the migrations' head are computed while the
+    spare waits (cached per process), not after the crash."""
+    script = (
+        "from tradingdesk.cli.spare import preload\n"
+        "preload()\n"
+        "from tradingdesk.storage.db import head_revision\n"
+        "from tradingdesk.storage.snapshots import code_digest\n"
+        "print(code_digest.cache_info().currsize, head_revision.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["2", "1"]
+
+
+async def test_the_supervisor_raises_a_spares_priority_before_it_hands_it_an_order(tmp_path) -> None:
+    """A spare waits at nice 19 (where it may lower it again); the runtime raises it back to its own before the
+    spare reads its order, so a loaded machine does not keep the service's start waiting behind everything."""
+    from tests.desk_runner import write_desk
+    from tradingdesk.cli.spare import IDLE_NICENESS, may_raise_priority
+    from tradingdesk.runtime.embedded import EmbeddedDesk
+    from tradingdesk.spec.load import load_desk
+
+    if not may_raise_priority():
+        pytest.skip("this user may not lower a nice value (no CAP_SYS_NICE): the spare stays at its own")
+    spec = write_desk(tmp_path)
+    embedded = EmbeddedDesk(load_desk(spec), spec, log_dir=tmp_path / "logs")
+    await embedded.start_spare()
+    spare = embedded.spare
+    assert spare is not None
+    await wait_for(lambda: os.getpriority(os.PRIO_PROCESS, spare.pid) == IDLE_NICENESS, timeout=60, what="nice 19")
+    # an order that ends at once: tradingdesk --help
+    assert await embedded._hand_to_spare(["--help"], "probe") is spare
+    assert os.getpriority(os.PRIO_PROCESS, spare.pid) == os.getpriority(os.PRIO_PROCESS, 0)
+    await asyncio.wait_for(spare.wait(), 60)

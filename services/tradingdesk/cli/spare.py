@@ -8,7 +8,10 @@ one spare ready instead (``spec.supervision.warmSpare``), hands it the crashed s
 the next spare once the restarted service serves again.
 
 It imports at the lowest CPU priority (nice 19) where it may raise it again once it has its order (root with
-CAP_SYS_NICE, or an RLIMIT_NICE that allows it), so that it takes only what the desk leaves idle.
+CAP_SYS_NICE, or an RLIMIT_NICE that allows it), so that it takes only what the desk leaves idle. The supervisor
+raises it back before it writes the order, where it may (``runtime/embedded.py``): a nice-19 spare on a loaded
+machine would wait its turn before it could even read it. It also computes, while it waits, what a restarted
+service would otherwise compute first (``precompute``).
 
 The spare reads one JSON line from its standard input: ``{"argv": [...], "log": "<path or empty>"}``. It points
 its output at ``log`` and runs ``tradingdesk <argv>`` (``serve <service> -f <spec>``) exactly as a fresh child
@@ -106,8 +109,24 @@ def preload() -> None:
     here, while the spare waits (at nice 19 where it may), not after a crash."""
     for module in PRELOADED:
         importlib.import_module(module)
+    precompute()
     gc.collect()
     gc.freeze()
+
+
+def precompute() -> None:
+    """What a restarted service would otherwise compute after the crash and the spare can now, each cached per
+    process: the digests of the code routing's and risk's journal snapshots are keyed by
+    (``storage.snapshots.code_digest``: reading and hashing the sources took 5-20 ms of a restarted routing's
+    start) and the migrations' head revision (``storage.db.head_revision``: Alembic reading its scripts, most
+    of the schema check's CPU)."""
+    from tradingdesk.risk.snapshots import STATE_CODE as RISK_STATE_CODE
+    from tradingdesk.storage.db import head_revision
+    from tradingdesk.storage.snapshots import code_digest
+
+    code_digest()
+    code_digest(RISK_STATE_CODE)
+    head_revision()
 
 
 def main() -> int:

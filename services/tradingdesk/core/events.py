@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from tradingdesk.core.enums import TERMINAL_STATUSES, ExecType, OrderStatus, OrderType, Side, TimeInForce, TradingState
 from tradingdesk.core.fixed import div
+from tradingdesk.core.frozen_build import positional_builder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,8 +53,14 @@ _TERMS_FIELDS = tuple(f.name for f in fields(OrderTerms) if f.name != "encoded")
 _terms_values = attrgetter(*_TERMS_FIELDS)
 
 
+_build_terms = positional_builder(OrderTerms)
+assert tuple(f.name for f in fields(OrderTerms)) == (*_TERMS_FIELDS, "encoded")  # the cache is the last field
+
+
 def _terms_from_values(values: tuple[Any, ...]) -> OrderTerms:
-    return OrderTerms(**dict(zip(_TERMS_FIELDS, values, strict=True)))
+    """An unpickled ``OrderTerms`` (a snapshot holds one per order in memory): its values and no codec cache,
+    built positionally (``core/frozen_build.py``), three times quicker than ``OrderTerms(**values)``."""
+    return _build_terms(*values, None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
