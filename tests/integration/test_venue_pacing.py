@@ -51,7 +51,7 @@ async def test_a_burst_of_answers_leaves_a_new_order_few_records_to_wait_for(tmp
         # New orders while the answers are paced: each is journaled behind few records, and waits for them.
         ahead: list[int] = []
         n = 0
-        while pacer.kept:
+        while n < 3 or pacer.kept:
             n += 1
             seq = journal.append("pending_new", f"N-{n}", {}, TS0)
             ahead.append(seq - 1 - journal.durable_seq)
@@ -59,7 +59,6 @@ async def test_a_burst_of_answers_leaves_a_new_order_few_records_to_wait_for(tmp
             if n == 3:  # more answers while others wait: they go behind them, whatever the backlog is now
                 for order_id in sent[BURST // 2 :]:
                     pacer.on_venue_canceled("xnas", order_id, "canceled")
-        assert n >= 3 and ahead
         # the answer that crossed the bound, and records committed inline meanwhile, may add one or two
         assert max(ahead) <= MAX_BACKLOG + 2, ahead
 
