@@ -137,6 +137,11 @@ async def test_new_orders_are_journaled_among_a_released_backlog_with_few_record
             await trader
             after = records_ahead(desk)
 
+            observed = after["+Inf"] - before.get("+Inf", 0)
+            within = after[str(float(AHEAD_BOUND))] - before.get(str(float(AHEAD_BOUND)), 0)
+            assert observed >= len(taken)
+            assert within == observed, json.dumps({"before": before, "after": after})
+
             late = [
                 r
                 for r in await journal_kinds(orders, silent[-1].journal_seq + 1, taken[-1].journal_seq)
@@ -149,10 +154,6 @@ async def test_new_orders_are_journaled_among_a_released_backlog_with_few_record
                 f"new orders at seqs {[a.journal_seq for a in taken][:20]}"
             )
 
-        observed = after["+Inf"] - before.get("+Inf", 0)
-        within = after[str(float(AHEAD_BOUND))] - before.get(str(float(AHEAD_BOUND)), 0)
-        assert observed >= len(taken)
-        assert within == observed, json.dumps({"before": before, "after": after})
     finally:
         if desk.proc.poll() is None:
             assert desk.stop() == 0, desk.log.read_text()[-3000:]
