@@ -92,3 +92,31 @@ async def test_answers_pass_straight_through_while_the_journal_keeps_up(tmp_path
         durability.close()
         journal.close()
         db.dispose()
+
+
+async def test_a_burst_goes_on_a_turn_of_the_loop_at_a_time(tmp_path: Path) -> None:
+    """However short the backlog, at most ``per_turn`` answers per turn: the loop reads its sockets in between."""
+    db = make_engine(f"sqlite:///{tmp_path}/desk.db")
+    migrate(db)
+    journal = Journal(db, inline=True).start()
+    durability = AsyncDurability(journal)
+    engine = JournalingListener(journal)
+    pacer = PacedVenueListener(
+        engine, journal=journal, max_backlog=10_000, loop=asyncio.get_running_loop(), per_turn=100
+    )
+    pacer.follow(durability)
+    try:
+        sent = [f"O-{i}" for i in range(350)]
+        for order_id in sent:
+            pacer.on_venue_accepted("xnas", order_id)
+        assert len(engine.answers) == 100
+        steps = []
+        while len(engine.answers) < len(sent):
+            before = len(engine.answers)
+            await asyncio.sleep(0)  # one turn of the loop
+            steps.append(len(engine.answers) - before)
+        assert max(steps) <= 100 and engine.answers == sent, steps
+    finally:
+        durability.close()
+        journal.close()
+        db.dispose()
