@@ -50,7 +50,8 @@ reads its sockets before the next ones. Without it a venue's whole backlog ran i
 
 class PacedVenueListener:
     """A ``VenueListener`` in front of the engine's: each answer reaches ``listener`` in arrival order, at once while
-    the journal's backlog is at most ``max_backlog`` records, else once commits have brought it down."""
+    the journal's backlog is at most ``max_backlog`` records and fewer than ``per_turn`` answers went on in this turn
+    of the loop, else in a later turn, once commits have brought the backlog down."""
 
     def __init__(
         self,
