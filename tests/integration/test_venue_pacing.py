@@ -120,3 +120,25 @@ async def test_a_burst_goes_on_a_turn_of_the_loop_at_a_time(tmp_path: Path) -> N
         durability.close()
         journal.close()
         db.dispose()
+
+
+async def test_the_pacer_says_which_orders_have_an_answer_waiting(tmp_path: Path) -> None:
+    """What the engine's venue-ack timeout asks before it cancels an order as unacknowledged."""
+    db = make_engine(f"sqlite:///{tmp_path}/desk.db")
+    migrate(db)
+    journal = Journal(db, inline=True).start()
+    durability = AsyncDurability(journal)
+    engine = JournalingListener(journal)
+    pacer = PacedVenueListener(engine, journal=journal, max_backlog=10_000, loop=asyncio.get_running_loop(), per_turn=2)
+    pacer.follow(durability)
+    try:
+        for order_id in ("O-1", "O-2", "O-3", "O-3"):
+            pacer.on_venue_accepted("xnas", order_id)
+        assert engine.answers == ["O-1", "O-2"]
+        assert not pacer.holds_answer_for("O-1") and pacer.holds_answer_for("O-3")
+        await wait_for(lambda: len(engine.answers) == 4, what="the kept answers handed on")
+        assert not pacer.holds_answer_for("O-3")
+    finally:
+        durability.close()
+        journal.close()
+        db.dispose()

@@ -213,6 +213,7 @@ class RoutingService:
         self.venue_answers = PacedVenueListener(
             self.engine, journal=self.journal, max_backlog=spec.routing.venue_answers_max_backlog, loop=loop
         )
+        self.engine.answer_waiting = self.venue_answers.holds_answer_for
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}

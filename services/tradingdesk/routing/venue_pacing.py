@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +70,8 @@ class PacedVenueListener:
         self._per_turn = per_turn
         self._loop = loop
         self._kept: deque[_Answer] = deque()
+        self._kept_for: Counter[str] = Counter()
+        """Order id -> answers about it waiting here (``holds_answer_for``)."""
         self._drain_scheduled = False
         self._this_turn = 0  # answers handed on at once in this turn of the loop
         self.kept_total = 0
@@ -85,6 +87,13 @@ class PacedVenueListener:
     def kept(self) -> int:
         """Answers waiting here now."""
         return len(self._kept)
+
+    def holds_answer_for(self, order_id: str) -> bool:
+        """An answer about ``order_id`` waits here: the venue did answer, only routing has not taken it yet. The
+        engine's venue-ack timeout asks before it cancels an order as unacknowledged (``oms/ack_timeout.py``):
+        without it, answers kept past ``venueAckTimeoutMs`` (2 market seconds, 100 ms of wall time at 20x) had
+        orders the venue had acknowledged cancelled as if it were silent."""
+        return self._kept_for[order_id] > 0
 
     # ---------------------------------------------------------------- VenueListener
 
@@ -122,6 +131,7 @@ class PacedVenueListener:
             handler(*args)
             return
         self._kept.append((handler, args))
+        self._kept_for[_order_of(args)] += 1
         self.kept_total += 1
         if len(self._kept) > self.most_kept:
             self.most_kept = len(self._kept)
@@ -129,6 +139,14 @@ class PacedVenueListener:
             self._schedule_drain()  # kept only behind others: they go on in a turn of their own
         else:
             self._journal.wake()  # have the writer commit what this answer waits for now, not at its next sweep
+
+    def _forget(self, args: tuple[Any, ...]) -> None:
+        order_id = _order_of(args)
+        left = self._kept_for[order_id] - 1
+        if left > 0:
+            self._kept_for[order_id] = left
+        else:
+            del self._kept_for[order_id]
 
     def _turn_over(self) -> None:
         self._this_turn = 0
@@ -152,6 +170,7 @@ class PacedVenueListener:
         handed = 0
         while kept and handed < self._per_turn and journal.backlog <= self._max_backlog:
             handler, args = kept.popleft()
+            self._forget(args)
             handed += 1
             try:
                 handler(*args)
@@ -163,6 +182,12 @@ class PacedVenueListener:
             self._schedule_drain()  # the loop reads its sockets first
         else:
             journal.wake()
+
+
+def _order_of(args: tuple[Any, ...]) -> str:
+    """The order an answer is about: a fill carries it, every other answer is ``(venue, order_id, ...)``."""
+    first = args[0]
+    return first.order_id if isinstance(first, Fill) else args[1]
 
 
 __all__ = ["PacedVenueListener"]
