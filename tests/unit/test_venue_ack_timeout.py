@@ -112,3 +112,20 @@ def test_an_order_recovered_pending_new_gets_its_timer_again(desk) -> None:
     twin.engine.reseat_open_orders()
     twin.scheduler.advance(TIMEOUT_S + 0.1)
     assert twin.engine.orders[ack.order.order_id].status == S.PENDING_CANCEL
+
+
+def test_an_order_whose_answer_waits_in_routing_is_not_timed_out(desk) -> None:
+    """The venue answered, but routing holds the answer back while its journal works through a backlog
+    (routing/venue_pacing.py): the timer is armed again instead of cancelling an acknowledged order."""
+    silent(desk)  # the answer never reaches the engine here: the pacer would hold it
+    ack = desk.engine.submit(order(price="99.50", venue="xnys"))
+    held = {ack.order.order_id}
+    desk.engine.answer_waiting = held.__contains__
+    desk.scheduler.advance(TIMEOUT_S + 0.01)
+    assert ack.order.status == S.PENDING_NEW
+    assert ack.order.order_id in desk.engine.ack_timers, "armed again"
+    assert desk.journal.kinds(ack.order.order_id) == ["pending_new"]
+    held.clear()  # no answer waits any more, and none came: the venue is silent after all
+    desk.scheduler.advance(TIMEOUT_S + 0.01)
+    assert ack.order.status == S.PENDING_CANCEL
+    assert desk.journal.kinds(ack.order.order_id) == ["pending_new", "venue_ack_timeout"]

@@ -17,6 +17,10 @@ What a late answer does (nothing is lost, nothing counted twice):
 Replaying the journal rebuilds the same state (``OrderBook.unacknowledged``); after a restart an order still
 waiting for that cancel's answer is sent the cancel again, never re-submitted (``Recovery``).
 
+An order whose venue did answer, but whose answer routing has not taken yet (held back while the journal works
+through a backlog, ``routing/venue_pacing.py``; the engine's ``answer_waiting``), is not timed out: its timer is
+armed again, and that answer takes it out of PENDING_NEW when it comes.
+
 Not yet: cancels and replaces a silent venue leaves unanswered stay PENDING_CANCEL / PENDING_REPLACE until it
 answers; only new orders have a timeout.
 """
@@ -63,6 +67,9 @@ class AckTimeout:
         self.ack_timers.pop(order_id, None)
         order = self.book.orders.get(order_id)
         if order is None or order.status != OrderStatus.PENDING_NEW:
+            return
+        if self.answer_waiting(order_id):
+            self._arm_ack_timeout(order)  # the venue answered; its answer comes shortly (routing/venue_pacing.py)
             return
         text = timeout_text(order.venue, self.venue_ack_timeout_ms)
         now = self.clock.now_ns()

@@ -13,7 +13,7 @@ no locks; everything slow (disk, network) happens elsewhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from sys import intern
 from typing import Any
 
@@ -61,6 +61,11 @@ EXPIRING = frozenset({TimeInForce.DAY, TimeInForce.GTD})
 log = logging.getLogger(__name__)
 
 
+def _no_answer_waiting(_order_id: str) -> bool:
+    """An engine whose venues call it directly: no answer ever waits in between."""
+    return False
+
+
 class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTimeout):
     """Client requests here; venue callbacks, the kill switch and recovery in the parts it is made of."""
 
@@ -88,6 +93,9 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.max_open_orders = max_open_orders
         self.venue_ack_timeout_ms = venue_ack_timeout_ms
         self.ack_timers: dict[str, Any] = {}  # order id -> its venue ack timer, while PENDING_NEW (ack_timeout.py)
+        self.answer_waiting: Callable[[str], bool] = _no_answer_waiting
+        """Whether a venue's answer about an order waits to be taken (set by routing's venue pacer): the ack
+        timeout leaves such an order alone."""
         self._expiring_at: dict[int, list[str]] = {}  # expiry time -> ids of the orders its one timer expires
         self.ids = ids or IdGenerator("O")
         self.book = OrderBook(finished_kept=finished_orders_kept)

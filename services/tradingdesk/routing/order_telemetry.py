@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from tradingdesk.core.clock import Clock
 from tradingdesk.core.enums import TERMINAL_STATUSES
-from tradingdesk.core.events import OrderAccepted, OrderEvent, OrderFilled
+from tradingdesk.core.events import OrderAccepted, OrderEvent, OrderFilled, OrderPending
 from tradingdesk.core.reject import Reject
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.spec.monitoring import LATENCY_BUCKETS_S
@@ -36,11 +36,12 @@ from tradingdesk.venues.simulated import SimulatedVenue
 
 if TYPE_CHECKING:
     from tradingdesk.oms.engine import OrderEngine
-    from tradingdesk.storage.journal import JournalRecord
+    from tradingdesk.storage.journal import Journal, JournalRecord
 
 FILL_KIND = OrderFilled.kind
 FILL_WAIT_BUCKETS_S = (*LATENCY_BUCKETS_S, 30.0, 60.0, 300.0, 900.0, 3_600.0)
 """A resting order can wait minutes for its first fill."""
+RECORDS_AHEAD_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000)
 
 
 def _meter() -> metrics.Meter:
@@ -120,10 +121,12 @@ class OrderLatencyMetrics:
         *,
         meter: metrics.Meter | None = None,
         registry: CollectorRegistry | None = None,
+        journal: Journal | None = None,
     ) -> None:
         meter = meter or _meter()
         registry = registry or metrics_registry()
         self.clock = clock
+        self.journal = journal
         self.awaiting_first_fill: dict[str, int] = {}
         """order id -> when its venue acknowledged it, until its first fill or its end."""
 
@@ -141,6 +144,15 @@ class OrderLatencyMetrics:
             "From the venue's acknowledgement of an order to its first fill, by venue.",
             FILL_WAIT_BUCKETS_S,
         )
+        self.records_ahead = latency_histogram(
+            registry,
+            "tradingdesk_order_journal_records_ahead",
+            description="Journal records not yet durable ahead of a new order's own when it is journaled: its "
+            "acknowledgement waits until they are committed (a venue's burst of answers is paced to keep this "
+            "near spec.routing.venueAnswersMaxBacklog).",
+            buckets=RECORDS_AHEAD_BUCKETS,
+            counts=True,
+        ).series()
         self.fill_to_report = latency_histogram(
             registry,
             "tradingdesk_order_fill_to_execution_report_duration_seconds",
@@ -163,7 +175,10 @@ class OrderLatencyMetrics:
         if not isinstance(event, OrderEvent):
             return
         order_id = event.terms.order_id
-        if isinstance(event, OrderAccepted):
+        if isinstance(event, OrderPending):
+            if self.journal is not None:  # the journal writer ran first: its last seq is this order's record
+                self.records_ahead.record(self.journal.last_seq() - 1 - self.journal.durable_seq)
+        elif isinstance(event, OrderAccepted):
             self.submit_to_ack.record((event.ts_ns - event.terms.created_ns) / 1e9, event.venue)
             self.awaiting_first_fill[order_id] = event.ts_ns
         elif isinstance(event, OrderFilled):

@@ -54,6 +54,7 @@ from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.routing.venue_health import VenueHealth
+from tradingdesk.routing.venue_pacing import PacedVenueListener
 from tradingdesk.spec.domain import data_dir, dsn_for, instruments_of, schema_for
 from tradingdesk.spec.model import TradingDesk
 from tradingdesk.spec.types import units
@@ -145,6 +146,7 @@ class RoutingService:
         self.engine: OrderEngine | None = None
         self.durability: AsyncDurability | None = None
         self.venues: dict[str, SimulatedVenue] = {}
+        self.venue_answers: PacedVenueListener | None = None
         self.recovered = 0
         self.journaled_switches: dict[tuple[str, int, str], None] = {}
         """(feed, switched_ns, to_line) of the feed line switches in the journal, the newest last."""
@@ -207,13 +209,18 @@ class RoutingService:
             venue_ack_timeout_ms=spec.routing.venue_ack_timeout_ms,
             finished_orders_kept=spec.routing.finished_orders_kept,
         )
+        # Every venue answers through the pacer, which holds answers back while the journal's backlog is long.
+        self.venue_answers = PacedVenueListener(
+            self.engine, journal=self.journal, max_backlog=spec.routing.venue_answers_max_backlog, loop=loop
+        )
+        self.engine.answer_waiting = self.venue_answers.holds_answer_for
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
             self.venues[v.name] = venue_type(
                 v.name,
                 instruments=venue_instruments,
-                listener=self.engine,
+                listener=self.venue_answers,
                 scheduler=scheduler,
                 clock=self.clock,
                 latency_us=v.latency_us,
@@ -246,7 +253,8 @@ class RoutingService:
             phases.done("replay")
         self.durability = AsyncDurability(self.journal, loop)
         self.durability.on_committed(self.publisher.publish)
-        self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock).on_committed)
+        self.durability.on_committed(OrderLatencyMetrics(self.engine, self.clock, journal=self.journal).on_committed)
+        self.venue_answers.follow(self.durability)
         parser = RequestParser(
             instruments=self.instruments,
             accounts={a.name: frozenset(a.strategies) for a in spec.accounts},

@@ -166,6 +166,12 @@ class RoutingSpec(Model):
     """Open orders the desk accepts at once; more are refused with RESOURCE_EXHAUSTED."""
     venue_ack_timeout_ms: int = Field(default=2_000, ge=50, le=60_000)
     """A new order its venue has not acknowledged within this is cancelled (PENDING_CANCEL, reason on its report)."""
+    venue_answers_max_backlog: int = Field(default=1_000, ge=1, le=100_000)
+    """Routing takes the next venue answer (acknowledgement, fill, cancel) only while at most this many journal
+    records wait to be committed; later answers wait, in order. A new order is acknowledged once every record
+    before its own is durable, so this bounds what it waits for when a venue sends thousands of answers at once
+    (one that speaks again after a silence): a commit or two of about this many records, not the whole backlog.
+    A commit's cost is mostly its fsync, so a smaller bound saves a new order little and slows the backlog down."""
     finished_orders_kept: int = Field(default=10_000, ge=1, le=10_000_000)
     """Finished orders kept in memory, the newest. Older ones are retired: their client order ids stay taken, and
     GetOrder, CancelOrder and a repeated SubmitOrder or ReplaceOrder read them back from the journal; ListOrders

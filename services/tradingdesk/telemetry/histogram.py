@@ -45,13 +45,16 @@ class LatencyHistogram:
     def __init__(
         self, name: str, *, description: str, buckets: Sequence[float], label_names: Sequence[str] = ()
     ) -> None:
-        if not name.endswith("_seconds"):
-            raise ValueError(f"{name}: a duration histogram's name ends in _seconds")
+        self._check_name(name)
         self.name = name
         self.description = description
         self.bounds = tuple(sorted(float(b) for b in buckets))
         self.label_names = tuple(label_names)
         self._series: dict[tuple[str, ...], Series] = {}
+
+    def _check_name(self, name: str) -> None:
+        if not name.endswith("_seconds"):
+            raise ValueError(f"{name}: a duration histogram's name ends in _seconds")
 
     def series(self, *label_values: str) -> Series:
         """The series of these label values (in ``label_names`` order), made on first use."""
@@ -83,6 +86,14 @@ class LatencyHistogram:
         yield family
 
 
+class CountHistogram(LatencyHistogram):
+    """A histogram of counts (records, messages) on the same cheap path; its name carries no unit."""
+
+    def _check_name(self, name: str) -> None:
+        if name.endswith("_seconds"):
+            raise ValueError(f"{name}: a count histogram's name has no _seconds")
+
+
 def latency_histogram(
     registry: CollectorRegistry | None,
     name: str,
@@ -90,16 +101,19 @@ def latency_histogram(
     description: str,
     buckets: Sequence[float],
     label_names: Sequence[str] = (),
+    counts: bool = False,
 ) -> LatencyHistogram:
     """A histogram registered in ``registry`` (a process's /metrics), or recording for nobody when metrics are
     off (``None``): the hot path stays the same either way. Asked again for a name it already holds (a service
-    built twice in one process), the registry's histogram is returned, as an OpenTelemetry meter would."""
+    built twice in one process), the registry's histogram is returned, as an OpenTelemetry meter would.
+    ``counts``: of counts, not durations (``CountHistogram``)."""
+    kind = CountHistogram if counts else LatencyHistogram
     if registry is None:
-        return LatencyHistogram(name, description=description, buckets=buckets, label_names=label_names)
+        return kind(name, description=description, buckets=buckets, label_names=label_names)
     held = _registered.setdefault(registry, {})
     found = held.get(name)
     if found is None:
-        found = held[name] = LatencyHistogram(name, description=description, buckets=buckets, label_names=label_names)
+        found = held[name] = kind(name, description=description, buckets=buckets, label_names=label_names)
         registry.register(found)
     elif found.label_names != tuple(label_names) or found.bounds != tuple(sorted(float(b) for b in buckets)):
         raise ValueError(f"{name}: registered already with other labels or buckets")
