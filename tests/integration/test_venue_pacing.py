@@ -142,3 +142,48 @@ async def test_the_pacer_says_which_orders_have_an_answer_waiting(tmp_path: Path
         durability.close()
         journal.close()
         db.dispose()
+
+
+async def test_answers_keep_a_share_of_each_commit_while_new_orders_alone_keep_the_backlog_over_the_bound(
+    tmp_path: Path,
+) -> None:
+    """A session client sending faster than the journal commits keeps the backlog over the bound by itself: the
+    answers still go on, as many records between two commits as the new orders made between the two before,
+    instead of waiting for the flow to stop."""
+    db = make_engine(f"sqlite:///{tmp_path}/desk.db")
+    migrate(db)
+    journal = Journal(db, inline=True)  # no writer thread: the test makes every commit, so none falls between
+    durability = AsyncDurability(journal)
+    engine = JournalingListener(journal)
+    per_turn = 5
+    pacer = PacedVenueListener(
+        engine, journal=journal, max_backlog=MAX_BACKLOG, loop=asyncio.get_running_loop(), per_turn=per_turn
+    )
+    pacer.follow(durability)
+
+    def new_orders() -> None:
+        for _ in range(3 * MAX_BACKLOG):
+            journal.append("pending_new", "N", {}, TS0)
+
+    try:
+        new_orders()
+        sent = [f"O-{i}" for i in range(50)]
+        for order_id in sent:
+            pacer.on_venue_accepted("xnas", order_id)
+        assert engine.answers == [], "over the bound: kept"
+        handed: list[int] = []
+        while pacer.kept and len(handed) < 100:
+            before = len(engine.answers)
+            assert journal.commit_inline()
+            new_orders()  # more new orders before the answers' turn: the backlog is over the bound again
+            for _ in range(10):
+                await asyncio.sleep(0)
+            assert journal.backlog > MAX_BACKLOG
+            handed.append(len(engine.answers) - before)
+        assert engine.answers == sent, f"{len(engine.answers)} of {len(sent)} answers after {len(handed)} commits"
+        # each commit interval had 30 new order records: 30 answers after each commit (5 a turn of the loop)
+        assert handed == [3 * MAX_BACKLOG, len(sent) - 3 * MAX_BACKLOG], handed
+    finally:
+        durability.close()
+        journal.close()
+        db.dispose()

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 
 import grpc
+from opentelemetry import metrics
 from sqlalchemy.exc import SQLAlchemyError
 
 from tradingdesk.audit.access import QueuedAccessAudit
@@ -214,6 +215,7 @@ class RoutingService:
             self.engine, journal=self.journal, max_backlog=spec.routing.venue_answers_max_backlog, loop=loop
         )
         self.engine.answer_waiting = self.venue_answers.holds_answer_for
+        self.venue_answers.observe(metrics.get_meter("tradingdesk.routing"))
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}

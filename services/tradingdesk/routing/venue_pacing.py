@@ -19,6 +19,17 @@ in the order the venues gave them, and the journal numbers records in the order 
 is dropped; an answer kept here is journaled later by the time the records ahead of it take to commit and the turns
 before its own, which is what pacing means.
 
+The bound alone would starve the answers whenever new orders by themselves keep the backlog over it (a session
+client sending faster than the journal commits): every commit would find the backlog over the bound again, and
+fills, cancels and acknowledgements would wait until the order flow stopped, with positions and the gate's view of
+them out of date all that time; and the turn limit alone let 100 answers on in a turn while a session message
+brought 1,000 new orders in the next. So the answers also get an equal share of the journal, whatever the backlog
+and the turn: between two commits they may add as many records as everything else (new orders, client cancels)
+added between the two commits before (what they did not use carried over while answers wait), and at least
+``min(per_turn, max_backlog)``. Under a flood of new orders the
+answers keep pace with it (a venue answers each order about once), and a new order waits behind at most about as
+many answer records as order records, never behind a venue's whole backlog.
+
 What is kept here is held in memory, like an answer still on its way from the venue: a routing process that stops
 loses it as it would lose one in flight (the simulated venue's outbox dies with it too; a real adapter recovers
 such messages by its session's resend). While the journal cannot commit at all (its database is down, no outage
@@ -29,9 +40,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
 
 from tradingdesk.core.orders import Fill
 from tradingdesk.storage.journal import Journal, JournalRecord
@@ -74,10 +89,39 @@ class PacedVenueListener:
         """Order id -> answers about it waiting here (``holds_answer_for``)."""
         self._drain_scheduled = False
         self._this_turn = 0  # answers handed on at once in this turn of the loop
+        self._least_share = min(per_turn, max_backlog)
+        self._share = 0
+        """Records the answers may add, whatever the backlog, until the next commit: what everything else added in
+        the last interval between commits (at least ``_least_share``)."""
+        self._mine = 0  # records the answers added since the last commit
+        self._seq_at_commit = journal.last_seq()
         self.kept_total = 0
         """Answers that had to wait here (not handed on at once), since the start."""
         self.most_kept = 0
         """The most answers waiting here at once, since the start."""
+
+    def observe(self, meter: metrics.Meter) -> None:
+        """Report the answers waiting here and those that had to wait, so a pacer holding answers back shows."""
+        ref = weakref.ref(self)
+
+        def read(value: Callable[[PacedVenueListener], int]) -> list[Callable[..., Iterable[Observation]]]:
+            def callback(_: CallbackOptions) -> Iterable[Observation]:
+                pacer = ref()
+                return [] if pacer is None else [Observation(value(pacer))]
+
+            return [callback]
+
+        meter.create_observable_gauge(
+            "tradingdesk_venue_answers_waiting",
+            read(lambda p: p.kept),
+            description="Venue answers (acknowledgements, fills, cancels) received but held back by routing's pacer "
+            "until the journal's backlog allows them (spec.routing.venueAnswersMaxBacklog).",
+        )
+        meter.create_observable_counter(
+            "tradingdesk_venue_answers_paced",
+            read(lambda p: p.kept_total),
+            description="Venue answers that had to wait in routing's pacer rather than being taken at once.",
+        )
 
     def follow(self, durability: AsyncDurability) -> Callable[[], None]:
         """Resume handing answers on after each commit; returns a function that stops it."""
@@ -124,11 +168,11 @@ class PacedVenueListener:
     # ---------------------------------------------------------------- pacing
 
     def _take(self, handler: Callable[..., None], args: tuple[Any, ...]) -> None:
-        if not self._kept and self._this_turn < self._per_turn and self._journal.backlog <= self._max_backlog:
+        if not self._kept and (self._mine < self._share or self._within_bound(self._this_turn)):
             if not self._this_turn:
                 self._loop.call_soon(self._turn_over)
             self._this_turn += 1
-            handler(*args)
+            self._hand_on(handler, args)
             return
         self._kept.append((handler, args))
         self._kept_for[_order_of(args)] += 1
@@ -151,7 +195,27 @@ class PacedVenueListener:
     def _turn_over(self) -> None:
         self._this_turn = 0
 
+    def _within_bound(self, this_turn: int) -> bool:
+        """Fewer than ``per_turn`` answers went on in this turn and the backlog is at most ``max_backlog``."""
+        return this_turn < self._per_turn and self._journal.backlog <= self._max_backlog
+
+    def _hand_on(self, handler: Callable[..., None], args: tuple[Any, ...]) -> None:
+        journal = self._journal
+        before = journal.last_seq()
+        try:
+            handler(*args)
+        finally:
+            self._mine += journal.last_seq() - before
+
     def _committed(self, _records: list[JournalRecord]) -> None:
+        last = self._journal.last_seq()
+        others = last - self._seq_at_commit - self._mine
+        # What the answers did not use is carried over while answers wait (several commits can be delivered in one
+        # turn, before any drain), and dropped once none does: no credit piles up for a later burst to spend.
+        unused = max(0, self._share - self._mine) if self._kept else 0
+        self._share = max(self._least_share, others + unused)
+        self._seq_at_commit = last
+        self._mine = 0
         if self._kept:
             self._schedule_drain()
 
@@ -162,18 +226,18 @@ class PacedVenueListener:
             self._loop.call_soon(self._drain)
 
     def _drain(self) -> None:
-        """Up to ``per_turn`` kept answers, oldest first, while the backlog allows; then the next turn, or the next
-        commit."""
+        """Kept answers, oldest first: the rest of the answers' share, and up to ``per_turn`` while the backlog is
+        within the bound; then the next turn, or the next commit."""
         self._drain_scheduled = False
         kept = self._kept
         journal = self._journal
         handed = 0
-        while kept and handed < self._per_turn and journal.backlog <= self._max_backlog:
+        while kept and (self._mine < self._share or self._within_bound(handed)):
             handler, args = kept.popleft()
             self._forget(args)
             handed += 1
             try:
-                handler(*args)
+                self._hand_on(handler, args)
             except Exception:  # as when a venue calls the engine directly: logged, and the answers after it go on
                 log.exception("routing: a venue answer failed in %r", handler)
         if not kept:
