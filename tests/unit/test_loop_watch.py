@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 
 import pytest
 
@@ -44,3 +45,29 @@ async def test_a_loop_that_runs_is_not_logged(caplog: pytest.LogCaptureFixture) 
             watch.stop()
     assert watch.held == []
     assert "event loop held" not in caplog.text
+
+
+async def test_a_hold_names_where_the_loop_was_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    """A loop held while the process does little (a wait on a database, a lock, a system call) says where."""
+    watch = LoopWatch(asyncio.get_running_loop(), service="routing", threshold_s=0.1, ping_s=0.01)
+    watch.start()
+    released = threading.Event()
+
+    def release_once_looked_at_twice() -> None:  # the state, not a time
+        while watch.looks < 2:
+            released.wait(0.01)
+        released.set()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="tradingdesk.telemetry.loop_watch"):
+            releaser = threading.Thread(target=release_once_looked_at_twice)
+            releaser.start()
+            released.wait()  # the loop's thread waits here, using no CPU
+            releaser.join()
+            held = await wait_for(lambda: watch.held, what="the hold logged")
+        assert held[0].samples >= 2 and held[0].where_count >= 1
+        assert held[0].where[0].startswith("threading.py:"), held[0].where  # inside Event.wait
+        assert any("test_a_hold_names_where_the_loop_was_waiting" in frame for frame in held[0].where), held[0].where
+        assert "the loop was in threading.py:" in caplog.text
+    finally:
+        watch.stop()
