@@ -39,12 +39,28 @@ class Trader:
     acked: dict[str, str] = field(default_factory=dict)  # client order id -> order id
     ack_times: list[tuple[float, str]] = field(default_factory=list)
     refusals: dict[str, int] = field(default_factory=dict)
+    last_refusal: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
 
     def run(self, limit: Decimal) -> threading.Thread:
-        thread = threading.Thread(target=self._loop, args=(limit,), daemon=True)
+        thread = self.thread = threading.Thread(target=self._loop, args=(limit,), daemon=True)
         thread.start()
         return thread
+
+    def wait_for_acks(self, kube: Kubectl, more: int, what: str, timeout: float = 60) -> None:
+        """Wait for ``more`` acknowledgements than now; on a timeout, say what the client saw (its refusals, the
+        last one's detail, whether it still runs) and what the desk's pods logged, so a failure can be read."""
+        target = len(self.acked) + more
+        try:
+            kube.wait_until(what, lambda: len(self.acked) >= target, timeout=timeout)
+        except AssertionError as exc:
+            alive = self.thread is not None and self.thread.is_alive()
+            raise AssertionError(
+                f"{exc}\nclient: {len(self.acked)} acknowledged (waited for {target}), refusals {self.refusals}, "
+                f"last {self.last_refusal!r}, its thread {'running' if alive else 'ended'}\n"
+                f"{self.desk.diagnostics()}\n{self.desk.harness.log()[-6000:]}"
+            ) from None
 
     def _loop(self, limit: Decimal) -> None:
         channel = grpc.insecure_channel(self.desk.address("routing"), options=CLIENT_OPTIONS)
@@ -58,6 +74,7 @@ class Trader:
                     ack = stub.SubmitOrder(request, timeout=2)
                 except grpc.RpcError as exc:
                     self.refusals[exc.code().name] = self.refusals.get(exc.code().name, 0) + 1
+                    self.last_refusal = f"{exc.code().name}: {exc.details()}"
                     self.stop.wait(0.02)
                     continue
                 self.acked[coid] = ack.order_id
@@ -130,10 +147,9 @@ def test_routing_failover_loses_and_duplicates_no_order_and_a_lost_node_keeps_th
 
     trader = Trader(desk, "fo")
     thread = trader.run(limit)
-    kube.wait_until("orders flowing", lambda: len(trader.acked) >= 50, timeout=60)
+    trader.wait_for_acks(kube, 50, "orders flowing")
     kube.run("delete", "pod", active["metadata"]["name"], "-n", desk.namespace, "--grace-period=0", "--force")
-    count_at_kill = len(trader.acked)
-    kube.wait_until("orders flowing again", lambda: len(trader.acked) >= count_at_kill + 50, timeout=60)
+    trader.wait_for_acks(kube, 50, "orders flowing again")
     trader.stop.set()
     thread.join(10)
     # The client's view of the failover: the longest wait between two acknowledgements, from the old active
@@ -184,7 +200,7 @@ def test_rolling_upgrade_moves_the_active_router_by_a_switchover(kube: Kubectl, 
     before = {p["metadata"]["name"] for p in routing_pods(kube, desk)}
     trader = Trader(desk, "up")
     thread = trader.run(limit)
-    kube.wait_until("orders flowing", lambda: len(trader.acked) >= 30, timeout=60)
+    trader.wait_for_acks(kube, 30, "orders flowing")
 
     image = {"spec": {"services": {"routing": {"replicas": 2, "image": "ghcr.io/tradingdesk/tradingdesk:next"}}}}
     kube.run("patch", "desk", desk.name, "-n", desk.namespace, "--type", "merge", "-p", json.dumps(image))
@@ -200,8 +216,7 @@ def test_rolling_upgrade_moves_the_active_router_by_a_switchover(kube: Kubectl, 
 
     kube.wait_until("both routing pods replaced, one active", upgraded, timeout=300)
     desk.wait_ready()
-    count = len(trader.acked)
-    kube.wait_until("orders flowing after the upgrade", lambda: len(trader.acked) >= count + 20, timeout=60)
+    trader.wait_for_acks(kube, 20, "orders flowing after the upgrade")
     trader.stop.set()
     thread.join(10)
     events = [e for e in kube.events(desk.namespace, desk.name) if e["reason"] == "Switchover"]

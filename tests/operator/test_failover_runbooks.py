@@ -64,13 +64,12 @@ def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) ->
     trader = Trader(desk, "rb")
     thread = trader.run(limit)
     try:
-        kube.wait_until("orders flowing", lambda: len(trader.acked) >= 30, timeout=60)
+        trader.wait_for_acks(kube, 30, "orders flowing")
 
         # the active router dies
         (active,) = [p for p in routing_pods(kube, desk) if ready(p)]
         kube.run("delete", "pod", active["metadata"]["name"], "-n", desk.namespace, "--grace-period=0", "--force")
-        count = len(trader.acked)
-        kube.wait_until("orders flowing again", lambda: len(trader.acked) >= count + 30, timeout=60)
+        trader.wait_for_acks(kube, 30, "orders flowing again")
         failover = steps(FAILOVER, desk.namespace)
         out = run_step(failover["observe"], env)
         rows = [line.split() for line in out.splitlines() if line.startswith(f"{desk.name}-routing-")]
@@ -102,8 +101,7 @@ def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) ->
         ], events
         rows = [line.split() for line in out.splitlines()[1:]]
         assert [row[0] for row in rows if row[2] == "true" and row[3] == "<none>"] == [led.group(1)], out
-        count = len(trader.acked)
-        kube.wait_until("orders flowing after the switchover", lambda: len(trader.acked) >= count + 30, timeout=60)
+        trader.wait_for_acks(kube, 30, "orders flowing after the switchover")
         gap_ms = max(b - a for a, b in itertools.pairwise(t for t, _ in trader.ack_times) if b >= began) * 1000
         print(
             f"\n[switchover] kubectl tradingdesk switchover: {led.group(1)} SERVING {led.group(2)} s after the step "
@@ -120,9 +118,7 @@ def test_failover_and_switchover_runbooks(kube: Kubectl, pods_desk: PodsDesk) ->
         out = run_step(switchover["wait"], {**env, "ACTIVE": stepped_down})
         actives = [line.split()[0] for line in out.splitlines()[1:] if line.split()[2] == "true"]
         assert len(actives) == 1 and actives[0] != stepped_down, out
-        count = len(trader.acked)
-        kube.wait_until("orders flowing after the second switchover", lambda: len(trader.acked) >= count + 30,
-                        timeout=60)  # fmt: skip
+        trader.wait_for_acks(kube, 30, "orders flowing after the second switchover")
     finally:
         trader.stop.set()
         thread.join(10)

@@ -26,9 +26,9 @@ them out of date all that time; and the turn limit alone let 100 answers on in a
 brought 1,000 new orders in the next. So the answers also get an equal share of the journal, whatever the backlog
 and the turn: between two commits they may add as many records as everything else (new orders, client cancels)
 added between the two commits before (what they did not use carried over while answers wait), and at least
-``min(per_turn, max_backlog)``. Under a flood of new orders the
-answers keep pace with it (a venue answers each order about once), and a new order waits behind at most about as
-many answer records as order records, never behind a venue's whole backlog.
+``min(per_turn, max_backlog)``. Under a flood of new orders the answers keep pace with it (a venue answers each
+order about once), and a new order waits behind at most about as many answer records as order records, never
+behind a venue's whole backlog.
 
 What is kept here is held in memory, like an answer still on its way from the venue: a routing process that stops
 loses it as it would lose one in flight (the simulated venue's outbox dies with it too; a real adapter recovers

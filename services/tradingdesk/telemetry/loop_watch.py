@@ -25,6 +25,7 @@ import resource
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass
 from types import FrameType
@@ -82,13 +83,12 @@ class Held:
 
 
 def innermost(frame: FrameType | None, depth: int = WHERE_FRAMES) -> tuple[str, ...]:
-    """``file:line function`` of ``frame`` and its callers, innermost first, at most ``depth`` of them."""
-    where: list[str] = []
-    while frame is not None and len(where) < depth:
-        code = frame.f_code
-        where.append(f"{code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno} {code.co_name}")
-        frame = frame.f_back
-    return tuple(where)
+    """``file:line function`` of ``frame`` and its callers, innermost first, at most ``depth`` of them (no source
+    lines read: this runs while the loop is held, and a file read would add to what it reports)."""
+    if frame is None:
+        return ()
+    stack = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=depth, lookup_lines=False)
+    return tuple(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in stack)
 
 
 class LoopWatch:
