@@ -24,8 +24,9 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kubernetes import client, watch
+from kubernetes import client
 
+from tests.podharness.listwatch import list_and_watch
 from tests.podharness.proxy import POD_NETWORK, ServiceProxies, local_address, service_ip
 
 log = logging.getLogger("podharness")
@@ -87,14 +88,7 @@ class Kubelet:
                 self.core.delete_node(name)
 
     def _watch(self, fn: Any, handler: Any) -> None:
-        while not self.stopping.is_set():
-            try:
-                for event in watch.Watch().stream(fn, timeout_seconds=300):
-                    handler(event["type"], event["raw_object"])
-            except Exception:
-                if not self.stopping.is_set():
-                    log.exception("watch %s failed; again", fn.__name__)
-                    time.sleep(1)
+        list_and_watch(fn, handler, self.stopping)
 
     # -- nodes ------------------------------------------------------------------------------------------------
     def _register(self, name: str, colocation: str) -> None:
