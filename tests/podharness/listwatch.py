@@ -5,7 +5,8 @@ the server then sent every object again as ADDED, and an object deleted in betwe
 For the harness that meant a pod whose processes were never stopped, or a deleted EndpointSlice whose endpoints
 stayed behind a Service's port. Here a watch resumes from the last resourceVersion it saw; only when the server no
 longer has that version (410 Gone), or a handler failed, is the kind listed again, and every object known before
-and missing from the list is handed to the handler as DELETED.
+and missing from the list is handed to the handler as DELETED. A watch whose connection goes silent without the
+server ending it counts as lost once the server's end of it is ``READ_GRACE_S`` overdue.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ log = logging.getLogger("podharness")
 Handler = Callable[[str, dict[str, Any]], None]
 
 WATCH_TIMEOUT_S = 300
+READ_GRACE_S = 30
+"""How long past the server's own end of a watch the harness waits for it; then the connection counts as lost."""
 RETRY_S = 1.0
 
 
@@ -34,7 +37,13 @@ def list_and_watch(list_fn: Callable[..., Any], handler: Handler, stopping: thre
         try:
             if version is None:
                 version = _relist(list_fn, handler, known)
-            for event in watch.Watch().stream(list_fn, resource_version=version, timeout_seconds=WATCH_TIMEOUT_S):
+            events = watch.Watch().stream(
+                list_fn,
+                resource_version=version,
+                timeout_seconds=WATCH_TIMEOUT_S,
+                _request_timeout=WATCH_TIMEOUT_S + READ_GRACE_S,  # a connection gone silent ends too
+            )
+            for event in events:
                 kind, obj = event["type"], event["raw_object"]
                 if kind != "BOOKMARK":
                     uid = obj["metadata"]["uid"]
