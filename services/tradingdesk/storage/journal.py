@@ -60,6 +60,11 @@ from .spool import OutageSpool
 log = logging.getLogger(__name__)
 
 KIND_MAX_LEN = 64
+SLOW_COMMIT_S = 0.25
+"""A commit that took this long is logged (WARNING) with its size and time: every acknowledgement waiting for it
+waited as long, and with the commit off the event loop no loop watch sees it (``telemetry/loop_watch.py``)."""
+SLOW_COMMIT_LOG_EVERY_S = 1.0
+"""At most one such line a second; the line says how many slow commits it stands for."""
 ORDER_ID_MAX_LEN = 128
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -210,6 +215,8 @@ class Journal:
         self._last_error: BaseException | None = None
         self.stats = JournalStats()
         self._metrics = JournalMetrics(self)
+        self._slow_commits = 0  # slow commits since the last line that said so (``_slow_commit``)
+        self._slow_logged_at = -SLOW_COMMIT_LOG_EVERY_S
 
     # ------------------------------------------------------------------ hot path
 
@@ -768,6 +775,8 @@ class Journal:
         seq, stats and metrics, then the listeners."""
         last = chunk[-1][0]
         self._metrics.committed(len(chunk), seconds)
+        if seconds >= SLOW_COMMIT_S:
+            self._slow_commit(chunk, seconds, in_database=in_database)
         if in_database:
             self._healthy = True
             self._last_error = None
@@ -789,6 +798,24 @@ class Journal:
                     fn(last, records)
                 except Exception:
                     log.exception("journal commit listener %r failed", fn)
+
+    def _slow_commit(self, chunk: list[_Pending], seconds: float, *, in_database: bool) -> None:
+        self._slow_commits += 1
+        now = time.monotonic()
+        if now < self._slow_logged_at + SLOW_COMMIT_LOG_EVERY_S:
+            return
+        log.warning(
+            "journal: a commit of %d records (seq %d..%d) took %.0f ms %s%s",
+            len(chunk),
+            chunk[0][0],
+            chunk[-1][0],
+            seconds * 1e3,
+            "in the database" if in_database else "to the outage spool",
+            f" ({self._slow_commits} commits of {SLOW_COMMIT_S * 1e3:.0f} ms or more since the last such line)"
+            if self._slow_commits > 1
+            else "",
+        )
+        self._slow_logged_at, self._slow_commits = now, 0
 
     def _insert_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert ``rows`` (seq, ts_ns, kind, order_id, payload) in one transaction and commit it.
