@@ -1,17 +1,24 @@
 """``tradingdesk simulate``: a trading session replayed on an embedded desk with faults, and its verdict
-(docs/simulation.md). Exit 0 when every verdict line passes, 1 when one fails, 2 when the run cannot start."""
+(docs/simulation.md). Exit 0 when every verdict line passes, 1 when one fails, 2 when the run cannot start, 143
+when SIGTERM stopped it (no verdict)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tradingdesk.runtime import loop as event_loop
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
+T = TypeVar("T")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -37,12 +44,44 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except (SimulationError, FaultScheduleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    verdict = event_loop.run(simulate(plan, say=lambda line: print(line, flush=True)))
+    verdict = event_loop.run(_until_sigterm(simulate(plan, say=lambda line: print(line, flush=True))))
+    if verdict is None:
+        print("stopped by SIGTERM: the run's desk was stopped and its database removed; no verdict", flush=True)
+        return EXIT_TERMINATED
     print(verdict.text())
     if args.json:
         print(json.dumps(verdict.as_json(), indent=2))
     print(f"report: {config.out_dir / 'report.txt'}, {config.out_dir / 'verdict.json'}")
     return 0 if verdict.ok else EXIT_FAILED
+
+
+async def _until_sigterm(run: Coroutine[Any, Any, T]) -> T | None:
+    """Await ``run``; on SIGTERM cancel it and return None once its own cleanup is done.
+
+    A run's PostgreSQL is a server of its own, started by ``pg_ctl``: by default SIGTERM (``kill``, a timeout, a
+    Job's pod deleted) ended the process at once and the server, with its temporary directory, outlived it. A
+    cancelled run stops its desk and removes its database on the way out, as after a verdict."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        if terminated:  # once: a second SIGTERM must not cut the cleanup short
+            return
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    try:
+        return await run
+    except asyncio.CancelledError:
+        if terminated:
+            return None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _session_offset(text: str) -> int:

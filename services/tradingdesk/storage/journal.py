@@ -822,8 +822,7 @@ class Journal:
         """Insert ``rows`` (seq, ts_ns, kind, order_id, payload) in one transaction and commit it.
 
         PostgreSQL: ``COPY FROM STDIN`` as its own transaction (``_insert_postgresql``; ``COPY`` is about 3x an
-        executemany). SQLite: the driver's executemany with tuples.
-        Anything else: a Core executemany.
+        executemany). SQLite: the driver's executemany with tuples. Anything else: a Core executemany.
         """
         if conn.in_transaction():
             conn.rollback()
@@ -855,8 +854,8 @@ def _insert_postgresql(raw: Any, rows: list[tuple[Any, ...]]) -> None:
     durable, in two round trips to the server (the ``COPY`` and its data).
 
     In an explicit transaction (``BEGIN``, ``COPY``, ``COMMIT``) it took four, and the writer thread needs the
-    interpreter's lock again after each one while routing's event loop keeps it busy: sampled in a simulated
-    day, the journal's session spent more of each commit waiting for its client between those steps than in
+    interpreter's lock again after each one while routing's event loop keeps it busy: sampled through a
+    simulated run, the journal's session spent more of each commit waiting for its client between those steps than in
     the WAL's fsync. With a thread keeping the lock busy, a commit of 10 rows took a median 64 ms that way and
     27 ms as one statement; quiet, the one statement is as fast or faster at every batch size measured, 1 to
     2,000 rows (docs/simulation.md). ``COPY`` rather than one ``INSERT ... SELECT FROM unnest(...)`` (a single
@@ -870,7 +869,8 @@ def _insert_postgresql(raw: Any, rows: list[tuple[Any, ...]]) -> None:
             for row in rows:
                 copy.write_row(row)
     finally:
-        raw.autocommit = autocommit
+        if raw.info.transaction_status == TransactionStatus.IDLE:  # a lost connection is dropped by the caller;
+            raw.autocommit = autocommit  # changing it then would raise and hide the error that lost it
 
 
 def read_journal(
