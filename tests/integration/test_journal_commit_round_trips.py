@@ -1,6 +1,6 @@
 """On PostgreSQL each journal commit is one ``COPY`` that is its own transaction: no ``BEGIN`` and no ``COMMIT``
 of its own. Each round trip to the server costs the journal's writer thread a wait for the interpreter's lock
-while routing's event loop keeps it busy, and in a simulated day the journal's session spent more of a commit
+while routing's event loop keeps it busy, and in a simulated run the journal's session spent more of a commit
 waiting for its client between ``BEGIN``, ``COPY`` and ``COMMIT`` than in the WAL's fsync. The server's own
 statement log shows what the journal's session sent."""
 
@@ -25,7 +25,7 @@ WRITER_PID = text(
 
 
 @pytest.fixture
-def database(postgres_server) -> Iterator[tuple[Engine, str]]:
+def database(postgres_server) -> Iterator[Engine]:
     name = f"rt_{uuid.uuid4().hex[:10]}"
     engine = make_engine(postgres_server.create_database(name), schema=SCHEMA)
     migrate(engine)
@@ -34,13 +34,13 @@ def database(postgres_server) -> Iterator[tuple[Engine, str]]:
         conn.commit()
     engine.dispose()
     try:
-        yield engine, name
+        yield engine
     finally:
         engine.dispose()
 
 
-def test_a_commit_is_one_copy_with_no_transaction_of_its_own(postgres_server, database) -> None:
-    engine, _ = database
+def test_a_commit_is_one_copy_with_no_transaction_of_its_own(postgres_server, database: Engine) -> None:
+    engine = database
     journal = Journal(engine).start()
     try:
         with engine.connect() as conn:
