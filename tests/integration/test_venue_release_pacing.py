@@ -58,7 +58,9 @@ def new_order(price: str, venue: str) -> orders_pb2.SubmitOrderRequest:
 
 
 async def place(orders: orders_pb2_grpc.OrderServiceStub, requests: list[orders_pb2.SubmitOrderRequest]) -> list:
-    """Every request in one session; their acknowledgements."""
+    """Every request in one session; their acknowledgements. The session's execution reports are not answers to
+    a request: on a loaded machine the first orders' venue ack timeouts (and their cancels) are reported before
+    the last orders are acknowledged."""
 
     async def sent():
         for start in range(0, len(requests), 300):
@@ -70,7 +72,9 @@ async def place(orders: orders_pb2_grpc.OrderServiceStub, requests: list[orders_
     acks, errors = [], []
     async for batch in orders.OrderSession(sent()):
         for resp in batch.responses:
-            (acks if resp.WhichOneof("response") == "ack" else errors).append(resp)
+            kind = resp.WhichOneof("response")
+            if kind != "execution":
+                (acks if kind == "ack" else errors).append(resp)
         if len(acks) + len(errors) == len(requests):
             break
     assert not errors, errors[:3]
