@@ -25,9 +25,12 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import OperationalError
 
 import tradingdesk
+from tradingdesk.core.activity import Activity, MarketPrint, MarketQuote, OrderActivity
+from tradingdesk.core.enums import Side
 from tradingdesk.storage import (
     AsyncDurability,
     AuditStore,
@@ -41,7 +44,9 @@ from tradingdesk.storage import (
     make_engine,
     migrate,
 )
+from tradingdesk.storage.conduct_store import ConductStore
 from tradingdesk.storage.db import _PG_MIGRATION_LOCK_KEY, normalize_url, prepare_schema
+from tradingdesk.storage.pg_copy import copy_rows
 from tradingdesk.storage.schema import journal as journal_table
 from tradingdesk.storage.schema import metadata
 
@@ -577,6 +582,48 @@ def test_audit_index_keys_on_the_log_position_and_queries(backend: Backend, engi
     assert AuditStore(backend.engine()).query(from_index=49) == index_rows(range(49, 50), "inc-b", -39)
     # The log was rebuilt shorter: the index follows it.
     assert store.drop_from(45) == 5 and store.size() == 45
+
+
+def test_conduct_store_round_trip(backend: Backend, engine: Engine) -> None:
+    """Activity, tape and position in one commit, read back as written (on PostgreSQL each table through COPY),
+    with what COPY's text format must carry through: NULL-free zeros, quotes, backslashes, tabs, non-ASCII."""
+    store = ConductStore(engine)
+    odd = 'O-"\\t\tx\né'
+    activities = [
+        (seq, OrderActivity(Activity.NEW, TS0 + seq, f"O-{seq}", "ACC-A", "AAPL", Side.BUY, 100, 1_895_000))
+        for seq in range(1, 4)
+    ] + [(4, OrderActivity(Activity.CANCEL, TS0 + 4, odd, "ACC-B", "MSFT", Side.SELL, 5, 0, strategy="s\\1"))]
+    tape = [
+        MarketQuote(TS0 + 1, "AAPL", 1_894_000, 1_896_000, 300, 200),
+        MarketPrint(TS0 + 2, "AAPL", 1_895_000, 100),
+        MarketQuote(TS0 + 3, "MSFT", 4_100_000, 4_101_000),
+    ]
+    store.record(activities=activities, tape=tape, position=("inc-a", 4))
+    store.record(tape=[MarketPrint(TS0 + 5, "MSFT", 4_100_500, 7)], position=("inc-a", 4))
+    again = ConductStore(backend.engine())
+    assert again.activities() == activities
+    assert again.tape() == [*tape, MarketPrint(TS0 + 5, "MSFT", 4_100_500, 7)]
+    assert again.tape(since_ns=TS0 + 2, until_ns=TS0 + 5, symbols=["MSFT"]) == tape[2:]
+    assert again.position() == ("inc-a", 4)
+
+
+@pytest.mark.postgres
+def test_a_copy_on_a_lost_connection_raises_as_sqlalchemy_does_and_the_pool_recovers(postgres_server) -> None:
+    """What the callers' retries catch (the audit index's, the conduct watch's) is SQLAlchemy's OperationalError,
+    as for an ``execute``; the broken connection is not handed out again."""
+    engine = make_engine(postgres_server.create_database(f"t_{uuid.uuid4().hex[:12]}"))
+    try:
+        migrate(engine)
+        store = ConductStore(engine)
+        with pytest.raises(OperationalError), engine.begin() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            copy_rows(conn, table="market_tape", columns=("ts_ns", "symbol", "kind"), rows=[(TS0, "AAPL", "T")])
+        store.record(tape=[MarketPrint(TS0, "AAPL", 1, 1)])
+        assert store.tape() == [MarketPrint(TS0, "AAPL", 1, 1)]
+    finally:
+        engine.dispose()
 
 
 def test_risk_change_store_round_trip(backend: Backend, engine: Engine) -> None:

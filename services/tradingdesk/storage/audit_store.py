@@ -15,7 +15,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
+from .pg_copy import copy_rows
 from .schema import audit_log
 
 _INSERT_CHUNK = 5000
@@ -24,6 +26,7 @@ _SQLITE_INSERT_OR_IGNORE = (
     "record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 MAX_QUERY_LIMIT = 100_000
+_COLUMNS = tuple(c.name for c in audit_log.columns)
 
 
 class IndexRow(NamedTuple):
@@ -70,6 +73,16 @@ class AuditStore:
         tuples = rows if isinstance(rows, list) else list(rows)
         if not tuples:
             return 0
+        if self._engine.dialect.name == "postgresql":
+            # COPY (storage/pg_copy.py says why). A row already indexed (a batch retried after its commit was
+            # lost, a re-index) fails the whole COPY; only then does the batch go through INSERT ... ON CONFLICT DO
+            # NOTHING, which skips those.
+            try:
+                with self._engine.begin() as conn:
+                    copy_rows(conn, table=audit_log.name, columns=_COLUMNS, rows=tuples)
+                return len(tuples)
+            except IntegrityError:
+                pass
         with self._engine.begin() as conn:
             if self._engine.dialect.name == "sqlite":
                 # The driver's executemany: SQLAlchemy's path costs more than the insert itself here.
@@ -77,7 +90,7 @@ class AuditStore:
                 before = raw.total_changes
                 raw.executemany(_SQLITE_INSERT_OR_IGNORE, tuples)
                 return raw.total_changes - before
-            names = [c.name for c in audit_log.columns]
+            names = _COLUMNS
             inserted = 0
             for i in range(0, len(tuples), _INSERT_CHUNK):
                 chunk = [dict(zip(names, t, strict=True)) for t in tuples[i : i + _INSERT_CHUNK]]

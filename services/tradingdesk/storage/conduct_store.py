@@ -21,6 +21,7 @@ from tradingdesk.core.activity import Activity, MarketActivity, MarketPrint, Mar
 from tradingdesk.core.enums import OrderType, Side, TimeInForce
 from tradingdesk.surveillance.alerts import Alert
 
+from .pg_copy import copy_rows
 from .schema import conduct_position, market_tape, order_activity, surveillance_alerts
 
 _ENUMS: dict[str, type[Enum]] = {"kind": Activity, "side": Side, "order_type": OrderType, "tif": TimeInForce}
@@ -93,13 +94,11 @@ class ConductStore:
                     raw.executemany(_SQLITE_ACTIVITY, activity_rows)
                 if tape_rows:
                     raw.executemany(_SQLITE_TAPE, tape_rows)
-            else:
+            else:  # PostgreSQL: COPY (storage/pg_copy.py says why)
                 if activity_rows:
-                    conn.execute(
-                        order_activity.insert(), [dict(zip(_ACTIVITY_COLUMNS, r, strict=True)) for r in activity_rows]
-                    )
+                    copy_rows(conn, table=order_activity.name, columns=_ACTIVITY_COLUMNS, rows=activity_rows)
                 if tape_rows:
-                    conn.execute(market_tape.insert(), [dict(zip(_TAPE_COLUMNS, r, strict=True)) for r in tape_rows])
+                    copy_rows(conn, table=market_tape.name, columns=_TAPE_COLUMNS, rows=tape_rows)
             if position is not None:
                 incarnation, seq = position
                 values = {"incarnation": incarnation, "seq": seq}
