@@ -268,7 +268,8 @@ class ConductWatch:
                 which = event.WhichOneof("event")
                 # stamped with the data's own time on the desk's clock (the feeds service's receipt), the one the
                 # risk gate ages its references from, however late this service reads it
-                self._market_reached_ns = max(self._market_reached_ns, data_time(event.desk_time_ns, now))
+                at = data_time(event.desk_time_ns, now)
+                self._market_reached_ns = max(self._market_reached_ns, at)
                 if which == "quote":
                     q = event.quote
                     if q.stale or not q.bid_price or not q.ask_price:
@@ -279,11 +280,10 @@ class ConductWatch:
                         ask=parse_fixed(q.ask_price),
                         bid_qty=parse_fixed(q.bid_quantity),
                         ask_qty=parse_fixed(q.ask_quantity),
-                        ts_ns=data_time(event.desk_time_ns, now),
+                        ts_ns=at,
                     )
                 elif which == "trade":
                     t = event.trade
-                    at = data_time(event.desk_time_ns, now)
                     self.take_market(MarketPrint(at, t.symbol, parse_fixed(t.price), parse_fixed(t.quantity)))
             self._market_batches += 1
             if self._stopping_at_ns and self._market_reached_ns >= self._stopping_at_ns:

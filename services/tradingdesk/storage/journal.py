@@ -55,6 +55,7 @@ from .codec import decode_payload, encode_payload
 from .db import is_postgresql
 from .fence import WriterFenced, WriterLock
 from .journal_metrics import JournalMetrics
+from .pg_copy import copy_statement, write_copy
 from .schema import journal as journal_table
 from .spool import OutageSpool
 
@@ -125,7 +126,7 @@ class JournalStats:
 
 
 _COLUMNS = ("seq", "ts_ns", "kind", "order_id", "payload")
-_PG_COPY = f"COPY journal ({', '.join(_COLUMNS)}) FROM STDIN"
+_PG_COPY = copy_statement("journal", _COLUMNS)
 _SQLITE_INSERT = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
 
 # A queued, not yet durable record: (seq, ts_ns, kind, order_id, payload_json, payload, event).
@@ -865,9 +866,7 @@ def _insert_postgresql(raw: Any, rows: list[tuple[Any, ...]]) -> None:
     autocommit = raw.autocommit
     raw.autocommit = True  # the COPY commits on its own: no BEGIN or COMMIT round trip
     try:
-        with raw.cursor() as cur, cur.copy(_PG_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
+        write_copy(raw, _PG_COPY, rows)
     finally:
         if raw.info.transaction_status == TransactionStatus.IDLE:  # a lost connection is dropped by the caller;
             raw.autocommit = autocommit  # changing it then would raise and hide the error that lost it
