@@ -794,7 +794,7 @@ class Journal:
                 self._durable_cv.notify_all()
         listeners = self._listeners
         if listeners:
-            records = [JournalRecord(p[0], p[1], p[2], p[3], p[5], p[4], p[6]) for p in chunk]
+            records = [_build_record(p[0], p[1], p[2], p[3], p[5], p[4], p[6]) for p in chunk]
             for fn in listeners:
                 try:
                     fn(last, records)
