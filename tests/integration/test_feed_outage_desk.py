@@ -105,7 +105,8 @@ async def test_both_lines_down_blocks_orders_and_recovery_resumes_without_gaps(t
             status = (await report()).feeds[0]
             assert status.next_seq > seq_at_outage
             assert status.gaps == 0 and status.lost == 0  # the lines resent what the outage missed
-            assert status.health == market_data_pb2.FEED_HEALTH_LIVE
+            # serving needs one line back; LIVE needs both, and line B may still be in its reconnect back-off
+            await wait_for(lambda: _live(report), timeout=10)
     except BaseException:
         print(desk.logs())
         raise
@@ -120,6 +121,10 @@ async def _not_serving(report) -> bool:
 
 async def _serving(report) -> bool:
     return (await report()).serving
+
+
+async def _live(report) -> bool:
+    return (await report()).feeds[0].health == market_data_pb2.FEED_HEALTH_LIVE
 
 
 async def _refused_as_stale(orders: orders_pb2_grpc.OrderServiceStub, price: int) -> bool:
