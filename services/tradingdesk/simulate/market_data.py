@@ -33,9 +33,11 @@ prices from) set against routing's journal and the run's ``faults.jsonl``.
 The tape is desk-wide and not per feed line: the desk's feeds arbitrate lines and feeds, so market data is gone
 only when every source is; a symbol that is merely quiet is the stale line's business, not a gap. The tape keeps a
 quote only when the top of the book changed, so it may show a reference older than the gate's (a quote with the
-same top refreshes the gate): that thinning can only make a reference look older than the gate saw it. A clock
-skew of routing or compliance is not corrected for: a step of the recorder's clock ahead by more than the bound
-would read as a gap (not yet handled).
+same top refreshes the gate): that thinning can only make a reference look older than the gate saw it. A step of
+the machine's own clock moves every service's time alike, and the market seconds a forward step skipped do not
+count in a gap (``simulate.clock_steps`` measures the steps). A clock skew of routing or compliance alone (the
+schedule's ``clock_skew``) is not corrected for: a step of the recorder's clock ahead by more than the bound would
+read as a gap (not yet handled).
 """
 
 from __future__ import annotations
@@ -138,12 +140,14 @@ def judge(
     reference_max_age_ns: int,
     outages: Sequence[Outage] = (),
     kills: Sequence[int] = (),
+    skipped: Sequence[tuple[int, int]] = (),
 ) -> Findings:
     """One pass over the tape (``(ts_ns, symbol)`` in time order) and the orders (``(ts_ns, symbol, client order
     id, reference_ns)`` of their ``pending_new``; ``reference_ns`` 0: none recorded), both within ``window``
     [from, to) and the tape from at least ``max_age_ns`` before it; ``kills``: when the recorder was killed.
     ``reference_max_age_ns``: the gate's own bound, without slack, for the orders' ``reference_ns``;
-    ``max_age_ns``: the tape's, with it."""
+    ``max_age_ns``: the tape's, with it; ``skipped``: market intervals [from, to) a forward step of the machine's
+    clock skipped (``simulate.clock_steps``), which a gap holding them is not long by."""
     found = Findings()
     start, end = window
     last: dict[str, int] = {}
@@ -156,7 +160,7 @@ def judge(
         nonlocal previous
         length = upto - previous
         found.longest_gap_ns = max(found.longest_gap_ns, length)
-        if length > gap_bound_ns:
+        if length - _overlap((previous, upto), skipped) > gap_bound_ns:
             gap = (previous, upto)
             (found.excused if _excused(gap, outages, bound_ns=gap_bound_ns) else found.gaps).append(gap)
 
@@ -204,3 +208,8 @@ def bounds(*, reference_max_age_ms: int, stale_after_ms: Iterable[int], speed: i
     receipt while the gate stamps its references on routing's."""
     slack_ns = RECEIPT_SLACK_S * NS_PER_SECOND * speed
     return reference_max_age_ms * NS_PER_MS + slack_ns, max(stale_after_ms) * NS_PER_MS + slack_ns
+
+
+def _overlap(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> int:
+    """How much of ``span`` the (disjoint) ``others`` cover, in ns."""
+    return sum(max(0, min(span[1], b) - max(span[0], a)) for a, b in others)

@@ -38,6 +38,7 @@ from tradingdesk.security.local import client_of
 from tradingdesk.security.tls import local_pki
 from tradingdesk.simulate.alert_watch import AlertWatch
 from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Rate, SessionClient, UnaryClient
+from tradingdesk.simulate.clock_steps import ClockStepWatch
 from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.simulate.faults import Fault, load_schedule
 from tradingdesk.simulate.injector import Injector
@@ -250,6 +251,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     background = [asyncio.create_task(prices.refresh_forever())]
     window = (0, 0)
     gave_up = ""
+    steps = ClockStepWatch(market_now=clock.now_ns, speed=config.speed)
     routing = embedded.directory.address("routing")
     run_id = f"sim{uuid.uuid4().hex[:8]}"
     probe = ProbeProcess(
@@ -296,6 +298,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
         if plan.faults:
             load.append(watch.run())
+        load.append(steps.run())
         say(f"session started at {datetime.fromtimestamp(start_ns / NS_PER_SECOND, UTC):%Y-%m-%d %H:%M:%S} UTC")
         tasks = [asyncio.create_task(c) for c in (*load, injector.run())]
         done, _ = await asyncio.wait({supervisor}, timeout=plan.run_s / config.speed)
@@ -318,6 +321,7 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         await embedded.stop(report=say)  # brings back a compliance the schedule left down, so that it seals
     log.write(out)
     watch.write(out)
+    steps.write(out)
     with (out / "faults.jsonl").open("w") as f:
         for event in sorted(injector.events, key=lambda e: e["market_ns"]):  # changes are stamped when begun
             f.write(json.dumps(event) + "\n")

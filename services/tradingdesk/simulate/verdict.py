@@ -28,6 +28,7 @@ Each line passes or fails on its own; the run fails when one does:
 * ``market_data_gaps_past_recovery``: intervals of the session in which the market tape has no event of any symbol
   for longer than the feeds' largest ``staleAfterMs`` (plus the same slack), except where the fault schedule took
   the data away (every feed line disabled, until a line is back plus that bound; a SIGKILL of feeds or compliance).
+  Market seconds a forward step of the machine's clock skipped (``simulate.clock_steps``) do not count in a gap.
   Must be 0. Its figure ``market_data_longest_gap_s`` is the longest stretch without market data, excused or not.
 * ``audit_trail``: ``tradingdesk audit verify`` (the same ``verify_bucket``) finds no problem.
 * ``faults_detected``: the faults that have an alert to expect (``simulate.detection``) whose alert the desk
@@ -39,7 +40,9 @@ Each line passes or fails on its own; the run fails when one does:
   (routing saw the outage and said so), and from the database being back to the first probe acknowledged
   (trading resumed), the worst over the run's outages.
 * ``availability``: the fraction of the one-second intervals of market time in the measured window (regular
-  session hours only) in which a probe order was acknowledged within the probe timeout. Must reach the target.
+  session hours only) in which a probe order was acknowledged within the probe timeout, less the seconds a forward
+  step of the machine's clock skipped (nobody lived through them; each step is a note, and figure
+  ``clock_stepped_s`` their sizes in wall seconds). Must reach the target.
   The report then lists where the other seconds went, by the fault whose window they fall in
   (``simulate.availability_loss``). Figure ``probe_snapshot_failures``: the probe's market-data snapshots that
   failed during the run (``clients.json``), with a note by code when there were any: the probe then prices its
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -62,7 +66,7 @@ from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
 from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
 from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
-from tradingdesk.simulate import market_data, plot
+from tradingdesk.simulate import clock_steps, market_data, plot
 from tradingdesk.simulate.availability_loss import RECOVERY_WALL_S, availability_losses, describe, fault_windows
 from tradingdesk.simulate.detection import Detection, detections, read_record
 from tradingdesk.simulate.restarts import unscheduled_restarts
@@ -158,10 +162,17 @@ def _halted_at(intervals, *, account: str, strategy: str, ts_ns: int) -> bool:
     return any(a <= ts_ns < b for scope in scopes for a, b in intervals.get(scope, ()))
 
 
-def measured_seconds(calendar: ExchangeCalendar, *, start_ns: int, end_ns: int) -> set[int]:
-    """The whole market seconds in [start, end) that fall in the regular session."""
+def measured_seconds(
+    calendar: ExchangeCalendar, *, start_ns: int, end_ns: int, skipped: Sequence[tuple[int, int]] = ()
+) -> set[int]:
+    """The whole market seconds in [start, end) that fall in the regular session, less those that begin inside
+    an interval of ``skipped`` (a forward step of the machine's clock)."""
     first, last = -(-start_ns // NS_PER_SECOND), end_ns // NS_PER_SECOND
-    return {s for s in range(first, last) if _regular(calendar, s * NS_PER_SECOND)}
+    return {
+        s
+        for s in range(first, last)
+        if _regular(calendar, s * NS_PER_SECOND) and not any(a <= s * NS_PER_SECOND < b for a, b in skipped)
+    }
 
 
 def acked_seconds(probes: list[dict]) -> set[int]:
@@ -294,7 +305,9 @@ def compute(
     verdict.lines.append(Line("audit_trail_verified", 1 if report.ok else 0, "1", report.ok, detail))
 
     # the intervals measured and those with an acknowledged probe: the line's ratio, and later where the rest went
-    measured = measured_seconds(calendar, start_ns=window[0], end_ns=window[1])
+    steps = clock_steps.read_steps(run_dir)
+    skipped = [span for step in steps if (span := step.skipped()) is not None]
+    measured = measured_seconds(calendar, start_ns=window[0], end_ns=window[1], skipped=skipped)
     acked = acked_seconds(probes)
     up = len(measured & acked)
     ratio = up / len(measured) if measured else 0.0
@@ -316,6 +329,7 @@ def compute(
         speed=speed,
         environ=environ,
         reference_of=reference_of,
+        skipped=skipped,
     )
     verdict.lines.append(
         Line(
@@ -371,6 +385,8 @@ def compute(
     )
     if fault_events:
         verdict.figures.update(database_outage_figures(fault_events, probes))
+    verdict.figures["clock_stepped_s"] = round(sum(abs(step.step_ns) for step in steps) / NS_PER_SECOND, 3)
+    verdict.notes.extend(clock_steps.describe(step) for step in steps)
     lost = measured - acked
     windows = fault_windows(fault_events, recovery_s=RECOVERY_WALL_S * speed)
     verdict.notes.extend(describe(availability_losses(lost, probes, windows)))
@@ -394,10 +410,12 @@ def market_data_findings(
     speed: int,
     environ: dict[str, str] | None = None,
     reference_of: dict[str, int] | None = None,
+    skipped: Sequence[tuple[int, int]] = (),
 ) -> market_data.Findings:
     """The orders (``taken``: their terms and ``pending_new`` time; ``reference_of``: order id -> the record's
     ``reference_ns``, none counting as stale) and compliance's market tape judged by ``simulate.market_data``: stale
-    references and gaps in market data."""
+    references and gaps in market data; ``skipped``: the market intervals a forward step of the machine's clock
+    skipped."""
     reference_of = reference_of or {}
     max_age_ns, gap_bound_ns = market_data.bounds(
         reference_max_age_ms=desk.spec.risk.reference_max_age_ms,
@@ -416,6 +434,7 @@ def market_data_findings(
             reference_max_age_ns=desk.spec.risk.reference_max_age_ms * NS_PER_MS,
             outages=market_data.outages_of(faults, lines_of=lines_of),
             kills=market_data.recorder_kills(faults),
+            skipped=skipped,
         )
     finally:
         engine.dispose()
