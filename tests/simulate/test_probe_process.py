@@ -210,10 +210,13 @@ def test_the_probe_process_dies_with_the_simulation(tmp_path: Path) -> None:
         parent.wait()
 
 
-@pytest.mark.parametrize(("market_s", "wall_ms"), [(10.0, 5.0), (10.2, 3.0), (10.5, 0.0), (10.9, 6.0)])
-def test_the_metronome_starts_in_the_middle_of_a_market_second(market_s: float, wall_ms: float) -> None:
-    """At 100x a market second is 10 ms of wall time: from the open (a second's boundary) it waits 5 ms, so that a
-    probe a few ms late or early is still counted in its own second."""
-    clock = ManualClock(int(market_s * NS_PER_SECOND))
+@pytest.mark.parametrize(
+    ("market_s", "wall_ms"), [(10.0, 2.0), (10.1, 1.0), (10.1999999, 0.0), (10.2, 10.0), (10.5, 7.0), (10.9, 3.0)]
+)
+def test_the_metronome_probes_a_fifth_of_a_second_into_each_market_second(market_s: float, wall_ms: float) -> None:
+    """At 100x a market second is 10 ms of wall time: from the open (a second's boundary) it waits 2 ms, so that a
+    probe up to 8 ms late or 2 ms early is still counted in its own second; from that point on, the next
+    second's."""
+    clock = ManualClock(round(market_s * NS_PER_SECOND))
     probe = Probe("127.0.0.1:9", None, record=print, clock=clock, speed=100, timeout_s=1.0)
-    assert probe._to_mid_second_s() == pytest.approx(wall_ms / 1000)
+    assert probe._to_next_probe_s() == pytest.approx(wall_ms / 1000, abs=1e-6)

@@ -8,12 +8,13 @@ monotonic clock: its wall clock had stepped forward by about 2.2 s (inferred fro
 seconds nobody lived through read as 45.6 s without market data on the tape and as seconds without a probe. The
 desk did nothing wrong in them; the seconds did not happen.
 
-The watch samples the wall clock against the monotonic clock (which steps never move) every ``SAMPLE_S``; a
-change of their difference by more than ``STEP_NS`` between two samples is a step, recorded with the market
-time it skipped (forward) or repeated (backward). A loaded machine that runs the watch late moves both clocks
-alike and records nothing. The verdict (``simulate.verdict``) reads the file: the market seconds a forward step
-skipped are not measured for availability and do not count in a gap of market data; each step is a note of the
-report, and ``clock_stepped_s`` the figure of their sizes.
+The watch samples the wall clock against the monotonic clock (which steps never move) every ``SAMPLE_S``; a change
+of their difference by more than ``STEP_NS`` between two samples is a step, recorded with the market time it skipped
+(forward) or repeated (backward), placed as ending at the sample that found it: it began within the sample before,
+so its place is known to a sample's wall time (a market second at 20x, five at 100x). A loaded machine that runs the
+watch late moves both clocks alike and records nothing. The verdict (``simulate.verdict``) reads the file: the
+market seconds a forward step skipped are not measured for availability and do not count in a gap of market data;
+each step is a note of the report, and ``clock_stepped_s`` the figure of their sizes.
 """
 
 from __future__ import annotations
