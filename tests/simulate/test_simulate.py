@@ -65,6 +65,7 @@ def test_a_short_session_with_each_fault_passes_its_verdict(tmp_path: Path) -> N
     assert lines["market_data_gaps_past_recovery"]["value"] == 0, lines["market_data_gaps_past_recovery"]
     assert verdict["figures"]["market_data_longest_gap_s"] > 0
     assert (out / "clock_steps.jsonl").exists() and "clock_stepped_s" in verdict["figures"]  # the clock was watched
+    assert verdict["figures"]["orders_per_s_peak"] > verdict["figures"]["orders_per_s"]  # the burst at twice the rate
     assert verdict["figures"]["venue_fault_changes"] == 4  # bats away, xnas silent, both back
     assert verdict["figures"]["venue_ack_timeouts"] > 0, "orders sent to the silent venue were timed out"
     assert lines["audit_trail_verified"]["ok"], lines["audit_trail_verified"]["detail"]

@@ -373,6 +373,8 @@ def compute(
     verdict.notes.append(f"plot of rate, latency and availability: {run_dir / plot.PLOT_FILE}")
 
     verdict.figures.update(
+        # the busiest of the plot's intervals, in orders journaled per wall second: the run's peak, burst included
+        orders_per_s_peak=round(max(series.orders_per_s, default=0.0), 1),
         orders_acknowledged=len(acks),
         # resubmitted after a transport error and answered with the original: the idempotency path exercised
         resubmissions_found_original=sum(1 for a in acks if a["duplicate"]),
