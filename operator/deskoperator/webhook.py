@@ -1,7 +1,8 @@
 """The validating webhook: the rules the CRD schema and CEL cannot state, by running the spec model itself.
 
 What it adds over CEL: exact decimal checks (maker rebate vs taker fee), port collisions once defaults are
-filled in, venue symbols among the instruments (too costly for CEL), and anything the model grows later.
+filled in, venue symbols among the instruments (too costly for CEL), and anything the model grows later. It also
+refuses what the model allows only for the embedded desk (``spec.routing.outageSpool``), as the CRD does.
 Errors are the model's own "field: rule" lines, so ``kubectl apply`` names the field.
 
 The webhook needs TLS the API server trusts. Given ``TD_WEBHOOK_CERT``/``TD_WEBHOOK_KEY`` (a mounted Secret)
@@ -33,6 +34,11 @@ def problems(document: dict[str, Any]) -> list[str]:
         out.append(f"metadata.name: at most {MAX_DESK_NAME} characters (Services are named <desk>-<service>)")
     if not desk.name[:1].isalpha():
         out.append("metadata.name: must start with a letter (it names Services)")
+    if desk.spec.routing.outage_spool:  # the CRD refuses it too; the model allows it, for the embedded desk
+        out.append(
+            "spec.routing.outageSpool: not yet on Kubernetes: a routing pod's spool would not outlive the pod, and a "
+            "standby pod shares no disk with it (the embedded desk only)"
+        )
     for service in SERVICE_NAMES:
         resources = getattr(desk.spec.services, service).resources
         for field in ("cpu", "memory"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ from sqlalchemy import Engine, text
 from tests.desk_runner import wait_until
 from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.storage.db import make_engine, migrate
+from tradingdesk.storage.fence import WRITER_LOCK_CLASS
 from tradingdesk.storage.journal import Journal, JournalFenced
-from tradingdesk.storage.spool import OutageSpool, SpoolCorrupt
+from tradingdesk.storage.spool import OutageSpool, SpoolCorrupt, SpoolOwned
 
 pytestmark = pytest.mark.postgres
 
@@ -149,3 +151,82 @@ def test_records_out_of_seq_order_are_not_a_spool(tmp_path: Path) -> None:
     spool.append([(7, 1, "new", "b", "{}")])
     with pytest.raises(SpoolCorrupt, match="seq 7 follows 5"):
         OutageSpool(spool.path).read()
+
+
+def holds_writer_lock(engine: Engine) -> bool:
+    """Whether some session holds a writer lock (``storage/fence.py``) of the engine's database."""
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = :c ::int4::oid)"
+                ),
+                {"c": WRITER_LOCK_CLASS},
+            ).scalar()
+        )
+
+
+def test_a_writer_alive_through_an_outage_hands_its_spool_to_the_one_that_won_the_lock(
+    database: SimulationDatabase, engine: Engine, tmp_path: Path
+) -> None:
+    """Race 3 of ``storage/journal.py``: the standby gets the writer lock before the live writer is back at the
+    database. The writer goes on acknowledging from its spool until it finds the lock taken, and the standby copies
+    the spool in only once the writer was fenced off and let go of it: every acknowledged record, in seq order."""
+    path = tmp_path / "spool"
+    fenced = threading.Event()
+    # its next try of the database only when the test says (``_database_retry_at``), so the standby wins the lock
+    first = Journal(
+        engine, spool=OutageSpool(path), retry_initial_s=600, retry_max_s=600, fence_confirm_s=0, on_fenced=fenced.set
+    ).start()
+    append(first, "a1")
+    assert first.flush(10)
+    database.down()
+    try:
+        append(first, "b1", "b2")
+        assert first.flush(30) and first.spooling
+    finally:
+        database.up()
+    successor = Journal(engine, standby=True, spool=OutageSpool(path), spool_owner_wait_s=120)
+    took_over: list[int] = []
+    taking = threading.Thread(target=lambda: took_over.append(successor.take_over()))
+    taking.start()
+    try:
+        wait_until(lambda: holds_writer_lock(engine), timeout=30, what="the successor holding the writer lock")
+        assert successor.standby and not took_over  # it waits for the spool the live writer still owns
+        assert append(first, "b3") == [4] and first.flush(30)  # acknowledged from the spool meanwhile
+        assert [r[0] for r in OutageSpool(path).read()] == [2, 3, 4]
+        first._database_retry_at = 0.0  # its next try now: it finds the lock held by another session
+        first.wake()
+        wait_until(fenced.is_set, timeout=30, what="the live writer fenced off")
+        taking.join(60)
+        assert took_over == [4] and not successor.standby
+        assert rows(engine) == [(1, "a1"), (2, "b1"), (3, "b2"), (4, "b3")] and not path.exists()
+        assert not list(tmp_path.glob("*.orphaned"))
+        with pytest.raises(JournalFenced):
+            append(first, "late")
+        successor.start()
+        assert append(successor, "c1") == [5] and successor.flush(10)
+    finally:
+        taking.join(60)
+        first.close(5)
+        successor.close(10)
+
+
+def test_a_writer_cannot_take_a_spool_another_process_owns(engine: Engine, tmp_path: Path) -> None:
+    """A writer lock with no spool is no writer: the spool's live owner keeps it, and the lock is let go of."""
+    owner = OutageSpool(tmp_path / "spool")
+    owner.own(within_s=0)
+    try:
+        with pytest.raises(SpoolOwned):
+            Journal(engine, spool=OutageSpool(owner.path), spool_owner_wait_s=0)
+        wait_until(lambda: not holds_writer_lock(engine), timeout=30, what="the writer lock let go of")
+        standby = Journal(engine, standby=True, spool=OutageSpool(owner.path), spool_owner_wait_s=0)
+        with pytest.raises(SpoolOwned):
+            standby.try_take_over()
+        assert standby.standby
+        wait_until(lambda: not holds_writer_lock(engine), timeout=30, what="the writer lock let go of again")
+    finally:
+        owner.release()
+    writer = Journal(engine, spool=OutageSpool(owner.path), spool_owner_wait_s=0, wait_for_lock=True)
+    assert writer.close(10)

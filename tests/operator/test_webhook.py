@@ -26,6 +26,17 @@ def test_rules_cel_cannot_state_are_named_by_field() -> None:
     assert problems(doc) == ["spec.services.feeds.resources.cpu: 'lots' is not a Kubernetes quantity"]
 
 
+def test_the_outage_spool_is_refused_on_kubernetes_with_one_routing_replica_or_two() -> None:
+    """The model allows it (the embedded desk's standby shares the spool's disk); pods share none."""
+    for replicas in (1, 2):
+        doc = example_document()
+        doc["spec"]["routing"] = {**doc["spec"].get("routing", {}), "outageSpool": True}
+        doc["spec"]["services"] = {"routing": {"replicas": replicas}}
+        found = problems(doc)
+        assert [p for p in found if p.startswith("spec.routing.outageSpool: not yet on Kubernetes")] == found, found
+        assert len(found) == 1
+
+
 def test_names_must_fit_service_names() -> None:
     doc = minimal_document("9" + "a" * 60)
     found = problems(doc)

@@ -3,7 +3,8 @@
 # Include from the main Makefile:   include tests/simulate/simulate.mk
 #
 #   make simulate-day                       the day, record and report in $(SIM_DAY_OUT); one routing process (a hot
-#                                           standby, SIM_ROUTING_REPLICAS=2, cost the day at 100x on 2 cores: docs/simulation.md)
+#                                           standby, SIM_ROUTING_REPLICAS=2, cost the day at 100x on 2 cores: docs/simulation.md;
+#                                           it runs with the outage spool too, which the standby takes over)
 #   make simulate-day SIM_RATE=400          another strategy order rate (orders/s, wall time)
 #   make simulate-day SIM_SPEED=20          another replay speed (1 to 100; 20x takes about 20 minutes)
 #   make simulate-day SIM_OUTAGE_SPOOL=0    routing refuses new orders through the database outage instead of
@@ -14,8 +15,8 @@ SIM_DAY_FAULTS ?= examples/faults-day.yaml
 SIM_RATE ?= 200
 SIM_SPEED ?= 100
 SIM_ROUTING_REPLICAS ?= 1
-# routing acknowledges through the day's database outage from its spool; the spool needs one routing process
-SIM_OUTAGE_SPOOL ?= $(if $(filter 1,$(SIM_ROUTING_REPLICAS)),1,0)
+# routing acknowledges through the day's database outage from its spool (a routing standby takes it over with the journal)
+SIM_OUTAGE_SPOOL ?= 1
 
 .PHONY: simulate-day
 

@@ -74,3 +74,16 @@ def test_a_simulation_runs_a_routing_standby_only_on_its_postgresql(tmp_path: Pa
         return
     plan = prepare(config)
     assert plan.desk.spec.services.routing.replicas == 2
+
+
+def test_the_outage_spool_goes_with_a_routing_standby_in_the_embedded_desk(tmp_path: Path) -> None:
+    """Both routing processes share the desk's data dir, so the standby takes the spool over (storage/journal.py);
+    on Kubernetes the operator's CRD and webhook refuse the spool whatever the replicas."""
+
+    def spooling_pair(doc: dict) -> None:
+        two_routers(doc)
+        doc["spec"]["routing"] = {**doc["spec"].get("routing", {}), "outageSpool": True}
+
+    desk = load_desk(write_desk(tmp_path, spooling_pair))
+    assert desk.spec.routing.outage_spool and desk.spec.services.routing.replicas == 2
+    assert standbys_of(desk, POSTGRES) == ("routing",)

@@ -124,7 +124,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--outage-spool",
         action="store_true",
         help="spec.routing.outageSpool of the run's desk: routing acknowledges orders through a database outage "
-        "from its local spool (default: the desk file's; needs one routing process)",
+        "from its local spool (default: the desk file's); with --routing-replicas 2 the standby takes the spool over "
+        "when it takes over",
     )
     p.add_argument("--json", action="store_true", help="also print the verdict as JSON")
     p.set_defaults(func=cmd_simulate)

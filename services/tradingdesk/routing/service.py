@@ -62,9 +62,9 @@ from tradingdesk.spec.types import units
 from tradingdesk.storage.db import is_sqlite, make_engine, prepare_schema
 from tradingdesk.storage.fence import exit_fenced
 from tradingdesk.storage.incarnation import journal_incarnation
-from tradingdesk.storage.journal import Journal, JournalRecord, JournalStandby, read_journal
+from tradingdesk.storage.journal import Journal, JournalFenced, JournalRecord, JournalStandby, read_journal
 from tradingdesk.storage.journal_async import AsyncDurability
-from tradingdesk.storage.spool import OutageSpool
+from tradingdesk.storage.spool import OutageSpool, SpoolOwned
 from tradingdesk.telemetry import tracer
 from tradingdesk.telemetry.journal_trace import OrderTraceContexts
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2_grpc, risk_pb2
@@ -327,7 +327,9 @@ class RoutingService:
         return len(records)
 
     async def _stand_by(self) -> None:
-        """Follow the journal until the writer lock is ours, then take over."""
+        """Follow the journal until the writer lock is ours, then take over: with ``spec.routing.outageSpool``
+        ``take_over`` first waits for the old writer's spool and copies it into the journal, and ``_lead`` applies it
+        with the rest (the races are in ``storage/journal.py``'s docstring)."""
         follower = asyncio.create_task(self._follow(), name="routing-follow")
         waited_at = self.clock.now_ns()
         try:
@@ -337,6 +339,11 @@ class RoutingService:
                     break
                 except JournalStandby:
                     return  # stopping
+                except (SpoolOwned, JournalFenced) as exc:
+                    # the old writer lives and keeps the outage spool (which must not be skipped), or the spool
+                    # disagrees with the journal: the writer lock was let go of; start again as the standby
+                    exit_fenced(self.name, f"taking over failed: {exc}")
+                    return
                 except SQLAlchemyError as exc:  # the database is down: wait for it, still the standby
                     log.warning("routing: standby lost the database (%s); waiting for it", exc.__class__.__name__)
                     await self._database_back()

@@ -89,7 +89,7 @@ class SimulationConfig:
     routing, which needs the run on PostgreSQL (a ``database_down`` fault in the schedule)."""
     outage_spool: bool | None = None
     """``spec.routing.outageSpool`` of the run's desk (default: the desk file's): routing acknowledges orders through
-    a database outage from its local spool."""
+    a database outage from its local spool; with ``routing_replicas`` 2 a standby that takes over takes it over."""
 
 
 @dataclass(frozen=True, slots=True)

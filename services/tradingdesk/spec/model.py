@@ -182,8 +182,9 @@ class RoutingSpec(Model):
     outage_spool: bool = False
     """While the journal's database cannot write, keep acknowledging orders from records fsynced to a local spool
     file under the desk's data directory, copied into the journal once the database is back (otherwise new orders
-    are refused JOURNAL_UNAVAILABLE for the outage). Needs one routing process that comes back to the same disk:
-    the embedded desk with services.routing.replicas 1. On Kubernetes: not yet (refused)."""
+    are refused JOURNAL_UNAVAILABLE for the outage). Needs the writer's successor on the same disk: the embedded
+    desk, where a restarted routing process or its standby (services.routing.replicas 2) takes the spool over
+    before it writes. On Kubernetes: not yet (refused by the CRD: a pod's disk does not outlive the pod)."""
 
 
 def limit_contradictions(values: dict[str, int], name: Callable[[str], str] = str) -> list[tuple[str, str]]:
@@ -665,11 +666,6 @@ class TradingDeskSpec(Model):
                     f"spec.venues[{i}].makerRebatePerUnit: must not exceed takerFeePerUnit (the venue would pay "
                     "for its own trades)"
                 )
-        if self.routing.outage_spool and self.services.routing.replicas > 1:
-            problems.append(
-                "spec.routing.outageSpool: needs spec.services.routing.replicas 1 (a routing standby would take over "
-                "without the records in the active process's spool)"
-            )
         if self.routing.default_venue and self.routing.default_venue not in venue_names:
             problems.append(f"spec.routing.defaultVenue: {self.routing.default_venue!r} is not a venue of the desk")
         ports = {name: self.services.port_of(name) for name in SERVICE_NAMES}

@@ -33,6 +33,32 @@ a row: in a database outage a standby's queued wait can be granted for the momen
 cut), and then checks that nobody appended in between; otherwise it is fenced for good: ``JournalFenced``,
 ``on_fenced`` called once, no append ever again. Records it had not committed were never reported durable, so
 never acknowledged.
+
+With an outage spool (``spool.py``) the writer also owns the spool: it takes the spool's owner lock (a ``flock``)
+right after the writer lock, in the constructor or in ``take_over``, and copies what the spool holds into the
+table before it reads the last seq, so it numbers on after the spooled records as if they had been committed.
+Always in that order (writer lock, then spool), so no two processes wait for each other: one holding the spool
+without the writer lock is a writer whose session was cut, which takes the lock back or is fenced off within
+``fence_confirm_s`` of finding it held (and then lets go of the spool). The races of a routing standby on the
+same disk (the embedded desk, ``replicas`` 2):
+
+1. The active process is SIGKILLed with an empty spool: the kernel drops its flock as it ends its session, the
+   standby's queued wait for the writer lock is granted and its try of the flock succeeds at once; the takeover
+   costs one ``open`` and one ``flock`` more.
+2. It is SIGKILLed during an outage with acknowledged records in the spool: each was fsynced before it was
+   reported durable. Once the database is back the standby gets the writer lock, then the flock, copies the spool
+   into the table in seq order (``_copy_spool``), reads the last seq after them, and routing's ``_lead`` applies
+   everything committed after what it had applied, the spooled records included, so ``applied_seq`` meets
+   ``last_seq``.
+3. The active process lives through an outage, spooling, and the standby wins the writer lock first when the
+   database is back: the active finds the lock held elsewhere at its next try of the database and spools (and
+   acknowledges) on until it has been held for ``fence_confirm_s``, then is fenced off, leaves the spool in place,
+   lets go of the flock after its last append, and exits. The standby waits for the flock (up to
+   ``spool_owner_wait_s``, else ``SpoolOwned``: it lets go of the writer lock too, and routing exits to stand by
+   again), so it reads the spool only once nothing more is appended to it, and nothing that was acknowledged is
+   missing from it.
+4. The killed process comes back as the new standby: a standby journal never reads, copies or appends to the spool
+   until its own ``take_over``, which needs the flock.
 """
 
 from __future__ import annotations
@@ -57,7 +83,7 @@ from .fence import WriterFenced, WriterLock
 from .journal_metrics import JournalMetrics
 from .pg_copy import copy_statement, write_copy
 from .schema import journal as journal_table
-from .spool import OutageSpool
+from .spool import OutageSpool, SpoolOwned
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +91,9 @@ KIND_MAX_LEN = 64
 SLOW_COMMIT_S = 0.25
 """A commit that took this long is logged (WARNING) with its size and time: every acknowledgement waiting for it
 waited as long, and with the commit off the event loop no loop watch sees it (``telemetry/loop_watch.py``)."""
+SPOOL_OWNER_WAIT_S = 30.0
+"""How long a new writer waits for the outage spool's previous owner to let go of it (race 3 of the module
+docstring: a writer fenced off while alive lets go within about ``fence_confirm_s`` plus its retry backoff)."""
 SLOW_COMMIT_LOG_EVERY_S = 1.0
 """At most one such line a second; the line says how many slow commits it stands for."""
 ORDER_ID_MAX_LEN = 128
@@ -152,6 +181,7 @@ class Journal:
         fence_confirm_s: float = 1.0,
         session_check_s: float = 1.0,
         spool: OutageSpool | None = None,
+        spool_owner_wait_s: float = SPOOL_OWNER_WAIT_S,
     ) -> None:
         """``inline``: the owner calls ``commit_inline`` (e.g. once per event-loop turn) and appends do not
         wake the writer thread, which then only sweeps every few milliseconds and retries failures.
@@ -165,7 +195,8 @@ class Journal:
 
         ``spool``: while the database cannot write, batches go to this local file instead (fsynced, then reported
         durable) and are copied into the table, before anything newer, once it can (``spool.py``). A spool left
-        by an earlier process is copied in when this journal becomes the writer, before it reads the table."""
+        by an earlier process is copied in when this journal becomes the writer, before it reads the table, once
+        it owns the spool: ``SpoolOwned`` if another process still does after ``spool_owner_wait_s``."""
         if batch_max < 1:
             raise ValueError("batch_max must be >= 1")
         self._engine = engine
@@ -192,13 +223,19 @@ class Journal:
         self._database_retry_at = 0.0  # while spooling: when the writer next tries the database
         self._database_retry_s = retry_initial_s
         self._spool_retries = 0  # failed tries of the database since records went to the spool (for its log)
+        self._spool_owner_wait_s = spool_owner_wait_s
         if self._fence is not None and not standby:
             try:
                 self._conn = self._fence.acquire() if wait_for_lock else self._fence.try_acquire()
             except WriterFenced as exc:
                 raise JournalFenced(str(exc)) from None
         if not standby:
-            self._recover_spool(self._conn)
+            try:
+                self._own_and_recover_spool(self._conn)
+            except BaseException:
+                self._give_up_writing(self._conn)
+                self._conn = None
+                raise
 
         last = self._read_max_seq()  # with the lock held: nobody else appends any more
         self._next_seq = last + 1  # guarded by _lock
@@ -321,7 +358,8 @@ class Journal:
         return self._standby
 
     def try_take_over(self) -> bool:
-        """Become the writer now if nobody else writes (the lock is free); False if another writer holds it."""
+        """Become the writer now if nobody else writes (the lock is free); False if another writer holds it. With a
+        spool, as ``take_over``."""
         if not self._standby:
             return True
         try:
@@ -334,7 +372,9 @@ class Journal:
     def take_over(self, stop: threading.Event | None = None, on_wait: Callable[[], None] | None = None) -> int:
         """Wait for the writer lock (granted the moment the current writer's session ends) and become the writer,
         numbering on after the last committed record. Returns that record's seq. ``stop`` gives up the wait
-        with ``JournalStandby``."""
+        with ``JournalStandby``. With a spool, it then waits for the spool's owner lock and copies the spool in first
+        (the module docstring's races); ``SpoolOwned`` (the writer lock let go of again) if the previous owner holds
+        it for ``spool_owner_wait_s``."""
         if self._standby:
             try:
                 conn = self._fence.acquire(stop, on_wait) if self._fence is not None else None
@@ -344,8 +384,14 @@ class Journal:
         return self.last_seq()
 
     def _took_over(self, conn: Connection | None) -> None:
-        self._recover_spool(conn)
-        last = self._read_max_seq(conn)  # with the lock held: nobody else appends any more
+        """With the writer lock held on ``conn``: own the spool and copy it in, then number on after the last
+        record. If any of it fails the lock and the spool are let go of (nothing was appended), and it raises."""
+        try:
+            self._own_and_recover_spool(conn)
+            last = self._read_max_seq(conn)  # with the lock held: nobody else appends any more
+        except BaseException:
+            self._give_up_writing(conn)
+            raise
         with self._lock, self._durable_cv:
             self._conn = conn
             self._next_seq = last + 1
@@ -441,6 +487,8 @@ class Journal:
                 self._wake.set()
                 thread.join(5.0)  # a write stuck in the driver cannot be interrupted: the thread is a daemon
                 log.error("journal closed with %d records not durable (database unavailable)", self.backlog)
+        if self._spool is not None and (thread is None or not thread.is_alive()):
+            self._spool.release()  # nothing appends any more: a spool left behind is the next writer's
         self._closed = True
         return self._durable_seq >= self.last_seq()
 
@@ -648,8 +696,34 @@ class Journal:
             )
         self._database_retry_s = min(self._database_retry_s * 2, self._retry_max_s)
 
+    def _own_and_recover_spool(self, conn: Connection | None) -> None:
+        """A new writer's first step, with the writer lock held: own the spool (waiting for a previous owner to let
+        go or die), then copy into the table what an earlier process spooled, before the table is read."""
+        if self._spool is None:
+            return
+        try:
+            waited = self._spool.own(within_s=self._spool_owner_wait_s)
+        except SpoolOwned:
+            log.critical(
+                "journal: holding the writer lock, but another process still owns the outage spool %s after %.0f s; "
+                "letting go of the lock",
+                self._spool.path,
+                self._spool_owner_wait_s,
+            )
+            raise
+        if waited:
+            log.warning("journal: waited %.3f s for the outage spool's previous owner to let go of it", waited)
+        self._recover_spool(conn)
+
+    def _give_up_writing(self, conn: Connection | None) -> None:
+        """After a failed start as the writer: let go of the spool and of the writer lock's session."""
+        if self._spool is not None:
+            self._spool.release()
+        if conn is not None:
+            WriterLock.release(conn)
+
     def _recover_spool(self, conn: Connection | None) -> None:
-        """A new writer's first step: records an earlier process spooled go into the table before it is read."""
+        """Records an earlier process spooled go into the table before it is read (the spool is owned)."""
         if self._spool is None or not len(self._spool):
             return
         log.warning(
@@ -757,15 +831,24 @@ class Journal:
         log.critical("journal fenced off (%s): %d records were never durable and are dropped", exc, self.backlog)
         if self._spooling and self._spool is not None:
             self._spooling = False
-            try:
-                kept = str(self._spool.set_aside())
-            except OSError as err:
-                kept = f"{self._spool.path} (not set aside: {err})"
-            log.critical(
-                "journal: acknowledged records in the outage spool are not in the journal, which another writer "
-                "took over; they are kept in %s",
-                kept,
-            )
+            if isinstance(exc, JournalFenced):  # another writer appended without them: never ours to copy in
+                try:
+                    kept = str(self._spool.set_aside())
+                except OSError as err:
+                    kept = f"{self._spool.path} (not set aside: {err})"
+                log.critical(
+                    "journal: acknowledged records in the outage spool are not in the journal, which another writer "
+                    "took over; they are kept in %s",
+                    kept,
+                )
+            else:  # the new writer holds the lock and waits for the spool: it copies them in before it writes
+                log.critical(
+                    "journal: %d acknowledged records left in the outage spool %s for the writer that took over",
+                    len(self._spool),
+                    self._spool.path,
+                )
+        if self._spool is not None:
+            self._spool.release()  # from the writer thread, which never appends again
         if self._on_fenced is not None:
             try:
                 self._on_fenced()

@@ -5,10 +5,15 @@ caps a day's availability at 0.9987. With the spool (``spec.routing.outageSpool`
 it cannot commit to a local file, fsyncs it, and only then reports the records durable, so an order is still
 acknowledged only once its record survives a crash of the process. When the database takes writes again the
 writer copies the spooled records into the journal table, in seq order and before anything newer, and empties
-the file; a process that starts with a non-empty spool does the same before it reads the journal.
+the file; a process that becomes the writer with a non-empty spool does the same before it reads the journal.
 
-It is safe only with one writer that comes back to the same disk: a routing standby would take over without
-the spooled records, so the spec refuses the spool with ``replicas`` 2, and on Kubernetes it is not yet offered.
+One owner at a time: the writer appends only while it holds an exclusive ``flock`` on ``<spool>.owner`` (``own``),
+taken after the journal's PostgreSQL writer lock and kept for as long as it is the writer. The kernel drops it
+when the process dies, even by SIGKILL, so a routing standby on the same disk (the embedded desk with
+``replicas`` 2) that won the writer lock waits for it, and only then reads the spool: whatever the old writer
+acknowledged is in the file by then (fsynced before acknowledged), and it appends nothing more. A writer fenced
+off while alive leaves the spool in place and lets go of the lock (``release``) once its writer thread has stopped,
+before it exits. On Kubernetes it is not yet offered: a pod's disk does not outlive the pod (the CRD refuses it).
 
 Format: one record per line, ``<crc32 of the JSON, 8 hex digits> <JSON [seq, ts_ns, kind, order_id, payload]>``.
 A line cut short by a crash (its batch was never fsynced, so never acknowledged) fails its checksum: it and
@@ -17,9 +22,11 @@ anything after it are ignored, with a warning.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -32,8 +39,16 @@ Row = tuple[int, int, str, str, str]
 """One journal record as the writer inserts it: seq, ts_ns, kind, order_id, the encoded payload."""
 
 
+OWN_POLL_S = 0.005
+"""How often ``own`` tries the owner lock again while another process holds it."""
+
+
 class SpoolCorrupt(Exception):
     """The spool holds records out of seq order: it is not ours to replay."""
+
+
+class SpoolOwned(Exception):
+    """Another process (or another ``OutageSpool`` of this one) owns the spool: this one may not read or append."""
 
 
 class OutageSpool:
@@ -42,6 +57,56 @@ class OutageSpool:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._count: int | None = None  # rows in the file, known once read or written
+        self._owner_fd: int | None = None  # the open ``<spool>.owner`` holding the flock, while this one owns it
+
+    @property
+    def owner_path(self) -> Path:
+        """The lock file next to the spool; never deleted, so every owner locks the same inode."""
+        return self.path.with_name(f"{self.path.name}.owner")
+
+    @property
+    def owned(self) -> bool:
+        """True while this object holds the owner lock."""
+        return self._owner_fd is not None
+
+    def own(self, *, within_s: float) -> float:
+        """Take the owner lock, waiting up to ``within_s`` for the process that holds it to let go or die; the
+        seconds waited (0.0 when it was free). ``SpoolOwned`` if it is still held then. Idempotent. What the file
+        holds is read afresh afterwards: the previous owner may have appended to it up to the moment it let go. A
+        forked child (routing's snapshot serializer) closes its inherited copy of the descriptor first thing
+        (``routing/snapshots.py``), so it does not keep the lock after its parent died; exec'd children never get
+        it (``O_CLOEXEC``)."""
+        if self._owner_fd is not None:
+            return 0.0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.owner_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        started = time.monotonic()
+        blocked = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                blocked = True
+                waited = time.monotonic() - started
+                if waited >= within_s:
+                    os.close(fd)
+                    raise SpoolOwned(
+                        f"journal spool {self.path}: another process still owns it after {waited:.1f}s"
+                    ) from None
+                time.sleep(OWN_POLL_S)
+            except BaseException:
+                os.close(fd)
+                raise
+        self._owner_fd = fd
+        self._count = None
+        return time.monotonic() - started if blocked else 0.0
+
+    def release(self) -> None:
+        """Let go of the owner lock (the file stays for the next owner). Only once nothing appends any more."""
+        fd, self._owner_fd = self._owner_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor of its open file drops the flock
 
     def __len__(self) -> int:
         if self._count is None:
