@@ -14,10 +14,10 @@ import pytest
 
 from tests.desk_runner import DeskProcess, wait_for, wait_until, write_desk
 from tests.integration.test_database_down import alerted, submit
+from tests.integration.test_embedded_standby_spool import journaled
 from tests.integration.test_kill_switch import bids, resting
 from tests.integration.test_supervision import service, status, supervised
 from tradingdesk.simulate.database import SimulationDatabase
-from tradingdesk.storage.db import make_engine
 from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -89,13 +89,7 @@ async def test_orders_are_acknowledged_through_a_database_outage_and_survive_a_k
         if desk.proc.poll() is None:
             assert desk.stop() == 0, desk.log.read_text()[-3000:]
 
-    engine = make_engine(database.dsn, schema="us_equities_routing")
-    try:
-        with engine.connect() as conn:
-            seqs = [r[0] for r in conn.exec_driver_sql("SELECT seq FROM journal ORDER BY seq")]
-            created = [r[0] for r in conn.exec_driver_sql("SELECT order_id FROM journal WHERE kind = 'pending_new'")]
-    finally:
-        engine.dispose()
+    seqs, created = journaled(database.dsn)
     assert seqs == list(range(1, len(seqs) + 1))
     ids = [oid for _, oid in acked.values()]
     assert sorted(oid for oid in created if oid in set(ids)) == sorted(ids)  # every acknowledged order, once
