@@ -129,6 +129,17 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
             timeout=120,
             what="the second killed process back as the standby",
         )
+
+        # orders the standby, restarted before them, saw only by following the journal: once it takes over, a
+        # journal reader is told they are durable (it was told the seq of the standby's start, until its first
+        # commit, and compliance refused the journal as gone backwards)
+        assert all([await wait_for(lambda r=r: submit(desk, r), timeout=30) for r in orders[22:26]])
+        journaled_upto = max_seq(env["TD_DSN"])
+        standby = desk.embedded.standbys["routing"].process.pid
+        os.kill(routing_status(desk)["pid"], signal.SIGKILL)
+        await wait_for(lambda: routing_status(desk).get("pid") == standby, timeout=30, what="the standby as routing")
+        header = await wait_for(lambda: journal_header(desk), timeout=30, what="StreamJournal's first message")
+        assert header.durable_seq >= journaled_upto, (header.durable_seq, journaled_upto)
         assert not supervision.done(), reports
     finally:
         supervision.cancel()
@@ -145,6 +156,30 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
     assert seqs == list(range(1, len(seqs) + 1))  # three writers in turn: no gap, no seq given twice
     ids = {after[r.client_order_id].order_id for r in orders[:22]}
     assert sorted(r[0] for r in created if r[0] in ids) == sorted(ids)  # every order journaled once
+
+
+def max_seq(dsn: str) -> int:
+    engine = make_engine(dsn, schema="us_equities_routing")
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT max(seq) FROM journal").scalar() or 0
+    finally:
+        engine.dispose()
+
+
+async def journal_header(desk: RunningDesk) -> orders_pb2.JournalEvents | None:
+    """The first message of routing's ``StreamJournal`` (it says up to where the journal is durable), or None
+    while routing does not answer yet."""
+    try:
+        async with desk.channel("routing") as ch:
+            call = orders_pb2_grpc.OrderServiceStub(ch).StreamJournal(orders_pb2.StreamJournalRequest(), timeout=10)
+            async for message in call:
+                call.cancel()
+                return message
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+    return None
 
 
 def queued_behind_holder(engine) -> bool:

@@ -397,6 +397,8 @@ class RoutingService:
         epoch_ms = max(self.clock.now_ns(), self.applied_ts_ns) // 1_000_000 + 1
         self.engine.ids = IdGenerator("O", epoch_ms=epoch_ms)
         self.journal.start()
+        assert self.snapshots is not None and self.durability is not None
+        self.durability.took_over()  # what the writer before this one committed is durable: readers are told so
         # What only the writer journals: feed line switches (a standby's would be refused) and access decisions.
         switches = Upstream("line-switches", self.directory.address("feeds"), self._consume_line_switches)
         self.upstreams.append(switches)
@@ -408,7 +410,6 @@ class RoutingService:
             if entry.state == TradingState.HALTED and entry.changed_ns:
                 self._halt_scope(scope, entry, None)
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
-        assert self.snapshots is not None and self.durability is not None
         if self.snapshots.enabled:
             self._snapshot_task = asyncio.create_task(
                 self.snapshots.run(self.journal, self.durability), name="routing-snapshots"

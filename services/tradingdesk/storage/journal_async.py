@@ -50,6 +50,13 @@ class AsyncDurability:
         """The durable seq as already delivered to the loop (subscribers have seen up to here)."""
         return self._durable
 
+    def took_over(self) -> None:
+        """This process became the writer (a standby taking over, on the loop): what the previous writer committed
+        is durable too, though no commit of this process delivered it. Without this, a journal reader (compliance's
+        ``StreamJournal``) was told the seq the journal had when this process started, until its first commit, and
+        refused the journal as gone backwards. Subscribers are not called: a standby applied those records itself."""
+        self._durable = max(self._durable, self._journal.durable_seq)
+
     # ---------------------------------------------------------------- called from the writer thread
 
     def _on_commit_thread(self, upto_seq: int, records: list[JournalRecord]) -> None:
