@@ -7,13 +7,18 @@ change to venues rolls routing, not feeds. ``LIVE_SECTIONS`` are in no hash on p
 them to the running RiskService over gRPC (the kill switch, ``SetLimits``; routing's gates follow the risk
 service's stream), which is faster than restarting pods and keeps the desk's open sessions. The ConfigMap still
 carries them, so a pod that starts later starts with them.
+
+A desk on a replay clock gets one origin for every pod (``TD_REPLAY_ORIGIN_NS``, ``tradingdesk.edge.clock``):
+the desk's creation time, which never changes, so the pods tell the same time, a restarted pod goes on from
+where the desk's clock is, and no reconcile rolls a pod for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deskoperator import migrations, podtls, storage
@@ -36,7 +41,7 @@ from deskoperator.names import (
 from deskoperator.netpol import policies
 from deskoperator.placement import pod_placement
 from deskoperator.security import container_security_context, pod_security_context
-from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk, clock_source
 
 # Top-level spec sections each service's process reads (grep the service packages for ``spec.``); its pods roll
 # when one of them changes. Its own ``services.<name>`` entry and the placement are in the pod template itself.
@@ -61,6 +66,9 @@ class Owner:
 
     name: str
     uid: str
+    created: str = field(default="", kw_only=True)
+    """Its ``metadata.creationTimestamp`` (RFC 3339): the origin of a replay desk's clock. Empty only when rendered
+    without an API server (tests, offline tools): the pods then get no origin and each takes its own start."""
 
     def reference(self) -> dict[str, Any]:
         return {
@@ -125,11 +133,33 @@ def audit_signing_secret_name(desk_name: str) -> str:
     return f"{desk_name}-audit-signing-key"
 
 
-def _env(desk: TradingDesk, namespace: str, service: str) -> list[dict[str, Any]]:
+REPLAY_ORIGIN_ENV = "TD_REPLAY_ORIGIN_NS"
+"""The variable ``tradingdesk.edge.clock`` reads the replay origin from (the operator may not import the edge; a
+test checks the two names agree)."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def replay_origin_ns(desk: TradingDesk, owner: Owner) -> int | None:
+    """The origin of the desk's replay clock in nanoseconds since the epoch: its creation time, the same for every
+    pod and every reconcile, so pods agree on the time and a restarted one goes on from where the desk's clock is
+    (deleting and creating the desk again starts the replay again from the open). ``None`` on the wall clock,
+    which needs none, and for an owner without a creation time."""
+    if clock_source(desk) != "replay" or not owner.created:
+        return None
+    created = datetime.fromisoformat(owner.created)  # the API server's "2026-12-05T03:44:46Z"
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return (created - EPOCH) // timedelta(microseconds=1) * 1_000
+
+
+def _env(desk: TradingDesk, namespace: str, service: str, *, owner: Owner) -> list[dict[str, Any]]:
     env = [
         {"name": "TD_BIND", "value": f"0.0.0.0:{desk.spec.services.port_of(service)}"},
         {"name": "TD_DATA_DIR", "value": DATA_MOUNT},
     ]
+    origin = replay_origin_ns(desk, owner)
+    if origin is not None:
+        env.append({"name": REPLAY_ORIGIN_ENV, "value": str(origin)})
     if desk.spec.monitoring.metrics_port:  # every pod serves /metrics on the same port
         env.append({"name": "TD_METRICS_BIND", "value": f"0.0.0.0:{desk.spec.monitoring.metrics_port}"})
     if service == "risk" and desk.spec.risk.http_port > 0:
@@ -146,7 +176,7 @@ def _probe(port: int, period: int, failures: int) -> dict[str, Any]:
     return {"grpc": {"port": port}, "periodSeconds": period, "timeoutSeconds": 2, "failureThreshold": failures}
 
 
-def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> dict[str, Any]:
+def _container(desk: TradingDesk, namespace: str, service: str, image: str, *, owner: Owner) -> dict[str, Any]:
     svc = getattr(desk.spec.services, service)
     port = desk.spec.services.port_of(service)
     ports = [{"name": "grpc", "containerPort": port, "protocol": "TCP"}]
@@ -162,7 +192,7 @@ def _container(desk: TradingDesk, namespace: str, service: str, image: str) -> d
         "command": ["tradingdesk"],
         "args": ["serve", service, "-f", f"{SPEC_MOUNT}/{SPEC_FILE}"],
         "workingDir": DATA_MOUNT,
-        "env": _env(desk, namespace, service),
+        "env": _env(desk, namespace, service, owner=owner),
         "ports": ports,
         # startup gives migrations a minute; after that readiness reacts within ~10 s, liveness within ~30 s
         "startupProbe": _probe(port, 2, 30),
@@ -204,7 +234,7 @@ def deployment(desk: TradingDesk, namespace: str, owner: Owner, service: str, im
         "terminationGracePeriodSeconds": 30,
         "securityContext": pod_security_context(),
         **pod_placement(desk, service),
-        "containers": [_container(desk, namespace, service, image)],
+        "containers": [_container(desk, namespace, service, image, owner=owner)],
         "volumes": [
             {
                 "name": "spec",

@@ -62,6 +62,12 @@ def risk_address(cfg: Config, body: dict[str, Any], namespace: str, name: str) -
     return service_address(cfg, body, namespace, name, "risk")
 
 
+def desk_owner(st: DeskState) -> Owner:
+    """The desk as its children's owner: its uid, and its creation time (a replay desk's clock origin)."""
+    created = str((st.body.get("metadata") or {}).get("creationTimestamp") or "")
+    return Owner(st.name, st.uid, created=created)
+
+
 def _cond(status: dict[str, Any] | None, type_: str) -> dict[str, Any]:
     return next((c for c in (status or {}).get("conditions", []) or [] if c.get("type") == type_), {})
 
@@ -305,7 +311,7 @@ class DeskWorker:
             st.rendered = render(
                 desk,
                 st.namespace,
-                Owner(st.name, st.uid),
+                desk_owner(st),
                 self.cfg.image,
                 prometheus_operator=self.prometheus_operator(),
             )
@@ -345,7 +351,7 @@ class DeskWorker:
         st = self.st
         name = config_map_name(st.name)
         if st.desk is not None:
-            st.rendered = render(with_trading_state(st.desk, state), st.namespace, Owner(st.name, st.uid),
+            st.rendered = render(with_trading_state(st.desk, state), st.namespace, desk_owner(st),
                                  self.cfg.image, prometheus_operator=self.prometheus_operator())  # fmt: skip
             want = reconcile.find(st.rendered, "ConfigMap", name)
             live = self.kube.get("ConfigMap", st.namespace, name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,12 @@ def test_example_desk_reaches_ready_on_colocated_nodes(kube: Kubectl, operator: 
         phases = ("Running", "Succeeded") if name == "migrate" else ("Running",)  # kwok completes Job pods at once
         assert p["status"]["phase"] in phases, p["metadata"]["name"]
         assert p["spec"]["nodeName"] in NY4, (p["metadata"]["name"], p["spec"]["nodeName"])
+    # a replay desk: every service's pod has the same clock origin, the desk's creation time
+    created = kube.desk(namespace, DESK)["metadata"]["creationTimestamp"]
+    origin = str(int(datetime.fromisoformat(created).timestamp()) * 1_000_000_000)
+    for name in SERVICES:
+        env = {e["name"]: e.get("value") for e in components[name]["spec"]["containers"][0]["env"]}
+        assert env.get("TD_REPLAY_ORIGIN_NS") == origin, name
 
     row = kube.desk_row(namespace, DESK)
     assert list(row) == ["NAME", "READY", "TRADING", "SERVICES", "DEGRADED", "REASON", "AGE"]

@@ -15,11 +15,19 @@ import pytest
 
 from tests.operator.kubectl import Kubectl
 from tests.operator.pods import OrderStub, PodsDesk, list_orders, marketable_buy, pods_desk, quoted
-from tradingdesk.v1 import common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2
+from tradingdesk.v1 import clock_pb2, clock_pb2_grpc, common_pb2, compliance_pb2, compliance_pb2_grpc, orders_pb2
 
 __all__ = ["pods_desk"]  # the fixture
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(600)]
+
+
+def market_time_gap_s(desk: PodsDesk, service: str) -> float:
+    """How far ``service``'s desk clock is from the feeds service's (ReadClock on each, one after the other)."""
+    request = clock_pb2.ReadClockRequest()
+    feeds = desk.call("feeds", clock_pb2_grpc.ClockServiceStub, "ReadClock", request).now_ns
+    other = desk.call(service, clock_pb2_grpc.ClockServiceStub, "ReadClock", request).now_ns
+    return abs(other - feeds) / 1e9
 
 
 def test_the_example_desk_trades_through_real_pods_on_postgresql(kube: Kubectl, pods_desk: PodsDesk) -> None:
@@ -110,6 +118,9 @@ def test_the_example_desk_trades_through_real_pods_on_postgresql(kube: Kubectl, 
             for o in kube.wait_until("routing back", lambda: list_orders(desk), timeout=60)
         }
         assert {o.order_id: (o.status, o.cum_quantity) for o in acked} == after  # nothing lost, nothing added
+        # the routing pod started again tells the desk's time, not a clock from its own start (which would be
+        # behind by as long as the desk had run)
+        assert market_time_gap_s(desk, "routing") < 2
         kube.wait_until("still refused as halted", refused_as_halted, timeout=60)
         assert kube.condition(desk.namespace, desk.name, "TradingHalted")["status"] == "True"
         desk.wait_ready()

@@ -2,9 +2,12 @@
 
 ``spec.conduct.clock.source``: ``wall`` is the exchanges' real time (production); ``replay`` plays trading days
 back to back from their open (``markets/replay_clock.py``); ``auto`` (the default) is ``replay`` when every
-feed of the desk is a replay feed. A replay clock needs one origin for every service of the desk, so they all
-tell the same time: the embedded runtime sets ``TD_REPLAY_ORIGIN_NS`` (the wall time it started the desk) for
-its children; a service started without it takes its own start as the origin.
+feed of the desk is a replay feed (``clock_source``, in the spec so the operator reads it too). A replay clock
+needs one origin for every service of the desk, so they all tell the same time, and one that outlives a restart,
+so time never runs back: ``TD_REPLAY_ORIGIN_NS``. The embedded runtime sets it for its children (the wall time it
+first started the desk, kept with the desk's data); on Kubernetes the operator sets it in every pod to the
+TradingDesk's creation time (deleting and creating the desk again starts the replay again from the open). A
+service started without it takes its own start as the origin.
 
 The replay runs at the first replay feed's speed (1 when there is none, or for speed 0, "as fast as
 possible", which has no clock of its own), each pass of the replay being that feed's ``sessionSeconds``.
@@ -25,7 +28,7 @@ from tradingdesk.core.clock import NS_PER_SECOND, Clock, WallClock
 from tradingdesk.edge.clock_skew import skewable
 from tradingdesk.markets.calendar_source import load_calendar
 from tradingdesk.markets.replay_clock import ReplayClock, default_first_day
-from tradingdesk.spec.model import TradingDesk
+from tradingdesk.spec.model import TradingDesk, clock_source
 
 REPLAY_ORIGIN_ENV = "TD_REPLAY_ORIGIN_NS"
 DEFAULT_PASS_S = 23_400
@@ -52,14 +55,6 @@ def replay_join_ns(clock: Clock, *, after_wall_s: float = JOIN_AFTER_WALL_S) -> 
         return -(ahead_ns * inner.speed.numerator // inner.speed.denominator)
     elapsed = inner.elapsed_ns()
     return elapsed if elapsed > after_wall_s * NS_PER_SECOND * inner.speed else 0
-
-
-def clock_source(desk: TradingDesk) -> str:
-    """``wall`` or ``replay``: what ``spec.conduct.clock.source`` comes to for this desk."""
-    source = desk.spec.conduct.clock.source
-    if source == "auto":
-        return "replay" if all(f.kind == "replay" for f in desk.spec.feeds) else "wall"
-    return source
 
 
 def desk_clock(desk: TradingDesk, environ: Mapping[str, str] | None = None, *, service: str = "") -> Clock:

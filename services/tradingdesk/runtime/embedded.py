@@ -36,7 +36,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import make_url
 
-from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV, clock_source
+from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV
 from tradingdesk.edge.directory import ServiceDirectory
 from tradingdesk.markets.calendar_source import desk_calendars
 from tradingdesk.monitoring.restarts import SUPERVISION_STATUS_ENV, SUPERVISION_STATUS_FILE
@@ -45,7 +45,7 @@ from tradingdesk.security import channels
 from tradingdesk.security.channels import ClientCredentials
 from tradingdesk.security.local import RUNTIME_IDENTITY, client_of, ensure_local
 from tradingdesk.spec.domain import data_dir, dsn_for
-from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
+from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk, clock_source
 from tradingdesk.v1 import compliance_pb2, compliance_pb2_grpc
 
 # Routing stops first so no order arrives while the others drain; monitoring last to watch it all.

@@ -718,3 +718,12 @@ class TradingDesk(Model):
     @property
     def name(self) -> str:
         return self.metadata.name
+
+
+def clock_source(desk: TradingDesk) -> str:
+    """``wall`` or ``replay``: what ``spec.conduct.clock.source`` comes to for this desk (here, in the spec, so that
+    the operator, which renders a replay desk's clock origin into its pods, reads it as the services do)."""
+    source = desk.spec.conduct.clock.source
+    if source == "auto":
+        return "replay" if all(f.kind == "replay" for f in desk.spec.feeds) else "wall"
+    return source
