@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def test_a_simulated_session_survives_the_routing_leaders_pod_and_its_node_lost(
     assert lines["acked_orders_lost"].value == 0, lines["acked_orders_lost"]
     assert lines["orders_duplicated"].value == 0, lines["orders_duplicated"]
     assert verdict.figures["orders_acknowledged"] > 0 and verdict.figures["probes_sent"] > 0
-    assert lines["availability"].detail.split(" of ")[1].split()[0] != "0", lines["availability"]  # measured
+    acknowledged, measured = map(int, re.findall(r"\d+", lines["availability"].detail)[:2])
+    assert measured > 0 and acknowledged > 0, lines["availability"]  # measured; reported, not held to a target
     assert not set(NOT_JUDGED) & set(lines)
     assert all(f"not judged on this desk: {name}" in "\n".join(verdict.notes) for name in NOT_JUDGED)
 

@@ -8,6 +8,10 @@ set ``warmup_s`` ahead, so the session starts at its open once the desk is up an
 
 State lives in SQLite files of the run directory, unless a fault takes the database down: then the run starts a
 PostgreSQL cluster of its own (``simulate/database.py``) for the desk, and removes it once the verdict is read.
+
+``run_session`` is the part after the desk is up (clients, probe, injector, verdict); it talks to the desk only
+through ``simulate/target.py``, so the local cluster's test desk runs the same session (``SimulationConfig
+.on_cluster``).
 """
 
 from __future__ import annotations
