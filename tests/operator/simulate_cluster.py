@@ -29,6 +29,8 @@ NOT_JUDGED = {
 """The verdict lines that cannot apply to the cluster's desk, and why (left out of its verdict, said in its notes)."""
 ACTIVE_POD_WAIT_S = 60.0
 """How long a fault waits for exactly one Ready pod of the service (a failover or a new pod may be under way)."""
+NODE_WAIT_S = 30.0
+"""How long a power change may take to show in the node's Ready condition."""
 
 
 class ClusterDesk:
@@ -71,7 +73,15 @@ class ClusterDesk:
         return sorted(components & set(SERVICE_NAMES))  # not the schema migration's Job
 
     def power(self, node: str, *, on: bool) -> None:
+        """The harness kills a node's processes before it marks the node NotReady: read back, it is done."""
         self.desk.harness.power(node, on=on)
+        self.kube.wait_until(
+            f"{node} {'Ready' if on else 'NotReady'}", lambda: self._node_ready(node) == on, timeout=NODE_WAIT_S
+        )
+
+    def _node_ready(self, node: str) -> bool:
+        conditions = self.kube.json("get", "node", node)["status"].get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
     # -- reading the cluster ------------------------------------------------------------------------------------
     def replay_origin_ns(self) -> int:

@@ -51,8 +51,16 @@ def test_the_cluster_faults_count_as_applied_with_no_alert_to_time() -> None:
 
 def test_a_lost_node_with_feeds_or_compliance_on_it_excuses_the_gap_that_holds_it() -> None:
     def off(at: int, services: list[str]) -> dict:
-        return {"kind": "node_down", "what": "node powered off", "market_ns": at, "services": services}
+        done = at + 5  # the power-off began at its stamp; its pods' processes were dead once it was done
+        return {
+            "kind": "node_down",
+            "what": "node powered off",
+            "market_ns": at,
+            "done_market_ns": done,
+            "services": services,
+        }
 
     faults = [off(100, ["routing", "risk"]), off(200, ["routing", "feeds"]), off(300, ["compliance"])]
-    assert [o.start_ns for o in outages_of(faults, lines_of={})] == [200, 300]
-    assert recorder_kills(faults) == [300]
+    assert [o.start_ns for o in outages_of(faults, lines_of={})] == [205, 305]
+    # the tape compliance wrote between the stamp and its death is not its return after the node's loss
+    assert recorder_kills(faults) == [305]

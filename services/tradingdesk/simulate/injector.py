@@ -158,8 +158,10 @@ class Injector:
         except Exception as exc:  # recorded: the verdict counts the fault as not applied
             self._log(fault, f"failed: {exc}", market_ns=began)
             return
-        # the services with a pod there: the verdict excuses a gap in market data that losing feeds or compliance made
-        self._log(fault, "node powered off", market_ns=began, node=node, services=services)
+        # the services with a pod there: the verdict excuses a gap in market data that losing feeds or compliance made,
+        # from when the power-off was done (their processes dead)
+        done = self.market_now()
+        self._log(fault, "node powered off", market_ns=began, node=node, services=services, done_market_ns=done)
         try:
             await self._until(self._due_ns(fault, end=True))
         finally:

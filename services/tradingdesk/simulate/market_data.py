@@ -95,7 +95,7 @@ def outages_of(faults: list[dict], *, lines_of: dict[str, set[str]]) -> list[Out
     for event in sorted(faults, key=lambda e: e["market_ns"]):
         target = event.get("target", {})
         if _killed(event) & set(DATA_SERVICES):
-            out.append(Outage(event["market_ns"], None))
+            out.append(Outage(_dead_by(event), None))
         elif event["kind"] == "feed_line_down" and event["what"] in (LINE_DISABLED, LINE_ENABLED):
             which = (target["feed"], target["line"])
             if event["what"] == LINE_DISABLED:
@@ -114,7 +114,14 @@ def outages_of(faults: list[dict], *, lines_of: dict[str, set[str]]) -> list[Out
 
 def recorder_kills(faults: list[dict]) -> list[int]:
     """When the tape's recorder was killed (market ns)."""
-    return sorted(e["market_ns"] for e in faults if RECORDER in _killed(e))
+    return sorted(_dead_by(e) for e in faults if RECORDER in _killed(e))
+
+
+def _dead_by(event: dict) -> int:
+    """When the killed processes were surely dead: a SIGKILL's stamp (sent before it), a lost node's power-off
+    done (``done_market_ns``; its stamp is when the power-off began, and the pods ran on until the node's kubelet
+    acted: tape events written meanwhile would count as the recorder's return)."""
+    return int(event.get("done_market_ns", event["market_ns"]))
 
 
 def _killed(event: dict) -> set[str]:

@@ -20,7 +20,7 @@ from tradingdesk.runtime.supervisor import Supervisor
 
 class ClusterActions(Protocol):
     """What a Kubernetes cluster can do to the desk's pods and nodes. Blocking calls (the injector runs them in a
-    thread): each returns once the API server took the change, not once the desk recovered from it."""
+    thread): each returns once the change was made, not once the desk recovered from it."""
 
     def kill_active_pod(self, service: str) -> dict[str, str]:
         """Delete the Ready (active) pod of ``service`` with a grace period of 0, as a crashed pod; returns
@@ -36,7 +36,8 @@ class ClusterActions(Protocol):
         ...
 
     def power(self, node: str, *, on: bool) -> None:
-        """Power ``node`` off (every process of its pods killed at once) or on again."""
+        """Power ``node`` off (every process of its pods killed at once) or on again; returns once it is done
+        (off: the processes are dead)."""
         ...
 
 
