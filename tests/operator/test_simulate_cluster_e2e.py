@@ -1,8 +1,9 @@
 """``tradingdesk simulate``'s session on the local cluster's desk (issue #18): the simulation's own strategy clients,
 probe, fault injector and verdict (``simulate.run.run_session``) against a desk whose pods the harness runs, with
-routing at two replicas on PostgreSQL, its active pod killed and, later, the node of its active pod lost for a while.
-The verdict, computed afterwards from the record, must find no acknowledged order lost or duplicated, and both faults
-applied; availability is measured and reported, not asserted (a short run on a loaded 2-core machine).
+routing and risk at two replicas on PostgreSQL, routing's active pod killed and, later, the node of its active pod
+lost for a while. The verdict, computed afterwards from the record, must find no acknowledged order lost or
+duplicated, and both faults applied; availability is measured and reported, not asserted (a short run on a loaded
+2-core machine).
 
 Left out of this verdict, with the reason in its notes (``tests/operator/simulate_cluster.py``, ``NOT_JUDGED``):
 ``desk_ran_to_the_end`` and ``restarts_unscheduled`` (no supervisor: Kubernetes runs the pods) and
@@ -49,7 +50,9 @@ def test_a_simulated_session_survives_the_routing_leaders_pod_and_its_node_lost(
     kube: Kubectl, pods_desk: PodsDesk, tmp_path: Path
 ) -> None:
     desk = pods_desk
-    desk.document["spec"]["services"] = {"routing": {"replicas": 2}}
+    # risk at two replicas too: with one, a lost node that carries it holds every order until it is back (routing
+    # fails closed without its risk stream), and the run would measure that instead of the standbys' takeover
+    desk.document["spec"]["services"] = {"routing": {"replicas": 2}, "risk": {"replicas": 2}}
     source, faults = tmp_path / "desk.yaml", tmp_path / "faults.yaml"
     source.write_text(yaml.safe_dump(desk.document, sort_keys=False))
     faults.write_text(yaml.safe_dump(SCHEDULE))
