@@ -15,6 +15,7 @@ from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.simulate.clients import Rate
 from tradingdesk.simulate.faults import Fault
 from tradingdesk.simulate.injector import Injector
+from tradingdesk.simulate.target import EmbeddedTarget
 from tradingdesk.spec.load import load_desk
 
 SPEED = 20
@@ -42,9 +43,8 @@ async def test_a_fault_begins_and_ends_at_its_market_time_from_the_runs_start_no
     start_ns = clock.market_at(0)  # the market time at the origin: the day's open
     burst = Fault(at_s=12, kind="burst", duration_s=4, factor=2)
     rate = Rate(100.0)
-    injector = Injector(
-        EmbeddedDesk(desk, spec, log_dir=tmp_path / "logs"), [burst], rate=rate, clock=clock, start_ns=start_ns
-    )
+    embedded = EmbeddedTarget(EmbeddedDesk(desk, spec, log_dir=tmp_path / "logs"), report=print)
+    injector = Injector(embedded, [burst], rate=rate, clock=clock, start_ns=start_ns)
 
     await injector.run()  # returns once the burst has ended
 

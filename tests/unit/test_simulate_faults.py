@@ -103,6 +103,32 @@ def test_a_bad_fault_is_refused_with_its_place_and_reason(fault: dict, why: str)
     assert why in str(err.value)
 
 
+def test_the_cluster_kinds_parse_and_name_routings_active_pod() -> None:
+    assert parse(
+        {"at": 300, "kind": "node_down", "for": 20},
+        {"at": 100, "kind": "pod_kill", "service": "routing"},
+    ) == [
+        Fault(at_s=100, kind="pod_kill", service="routing"),
+        Fault(at_s=300, kind="node_down", service="routing", duration_s=20),
+    ]
+    assert parse({"at": 1, "kind": "pod_kill"})[0].service == "routing"  # the only service with a leader
+
+
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [
+        ({"at": 1, "kind": "pod_kill", "service": "risk"}, "'risk': a pod_kill fault finds the active pod of routing"),
+        ({"at": 1, "kind": "pod_kill", "for": 3}, "faults[0].for: not a field of a pod_kill fault"),
+        ({"at": 1, "kind": "node_down"}, "faults[0].for: required for a node_down fault"),
+        ({"at": 1, "kind": "node_down", "for": 3, "node": "n1"}, "faults[0].node: not a field of a node_down"),
+    ],
+)
+def test_a_bad_cluster_fault_is_refused(fault: dict, why: str) -> None:
+    with pytest.raises(FaultScheduleError) as err:
+        parse(fault)
+    assert why in str(err.value)
+
+
 def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(FaultScheduleError) as err:
         parse({"at": 1, "kind": "meteor"}, {"at": 2, "kind": "sigkill", "service": "oms"})

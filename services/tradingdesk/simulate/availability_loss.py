@@ -22,7 +22,7 @@ RECOVERY_WALL_S = 5.0
 """Wall seconds after a fault's last change still put down to it: a restarted service's start, a client's
 reconnect, a backlog drained."""
 OUTSIDE = "outside every fault's window"
-ENDINGS = ("line enabled", "ended", "database up")
+ENDINGS = ("line enabled", "ended", "database up", "node powered on")
 NOT_APPLIED = ("skipped", "failed", "refused")
 
 

@@ -8,12 +8,18 @@
       - {at: "04:00:00", kind: database_down, for: 30}
       - {at: "05:00:00", kind: database_down, for: 30, how: crash}
       - {at: "04:00:00", kind: clock_skew, service: routing, offset_ms: -2500, for: 120}
+      - {at: 600, kind: pod_kill, service: routing}
+      - {at: 1200, kind: node_down, for: 60}
 
 ``at`` is the offset from the start of the run (the open, or ``simulate --start``) in market time (seconds, or
 ``HH:MM:SS``); ``for`` a duration in market seconds. A ``database_down`` fault's ``how`` (``simulate/database.py``)
 is ``refuse`` (the default: the server refuses the desk's sessions for ``for``) or ``crash`` (the server crashes
 and restarts: the outage includes its restart). Every problem (an unknown kind, a time outside the session, a
 service, feed or line the desk does not have) is refused with its place in the file before the desk starts.
+
+``pod_kill`` (the active pod of routing deleted at once, as a crashed pod) and ``node_down`` (the node of
+routing's active pod powered off for ``for``) need a desk on a Kubernetes cluster (``CLUSTER_KINDS``); the
+embedded desk of ``tradingdesk simulate`` has no pods or nodes, and ``simulate/run.py`` refuses them for it.
 """
 
 from __future__ import annotations
@@ -29,9 +35,15 @@ import yaml
 from tradingdesk.simulate.database import DOWN_HOWS
 from tradingdesk.spec.model import SERVICE_NAMES, TradingDesk
 
-BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "database_down", "clock_skew")
-NOT_YET_KINDS = ("node_kill",)
-"""Kinds the issue lists that this version cannot inject yet: refused with "not yet", never ignored."""
+CLUSTER_KINDS = ("pod_kill", "node_down")
+"""Kinds only a desk on a cluster can take: its pods and nodes (``simulate/target.py``, ``ClusterActions``)."""
+EMBEDDED_KINDS = ("sigkill", "database_down", "clock_skew")
+"""Kinds only the embedded desk can take: its processes on this machine, the simulation's own PostgreSQL, the
+skew files its services' clocks read."""
+BUILT_KINDS = ("sigkill", "feed_line_down", "burst", "venue_fault", "database_down", "clock_skew", *CLUSTER_KINDS)
+LEADER_SERVICES = ("routing",)
+"""Services whose active pod a ``pod_kill`` or ``node_down`` can find: routing has one active replica (the Ready
+one) and standbys; the other services' replicas are all alike."""
 VENUE_FAULT_MODES = ("reject_all", "away", "timeout")
 MAX_BURST_FACTOR = 10
 MAX_SKEW_MS = 3_600_000
@@ -72,6 +84,10 @@ class Fault:
             return f"database down for {self.duration_s}s{crash}"
         if self.kind == "clock_skew":
             return f"{self.service} clock {self.offset_ms:+d} ms off for {self.duration_s}s"
+        if self.kind == "pod_kill":
+            return f"{self.service}'s active pod killed"
+        if self.kind == "node_down":
+            return f"the node of {self.service}'s active pod down for {self.duration_s}s"
         return f"burst at {self.factor}x the order rate for {self.duration_s}s"
 
 
@@ -120,9 +136,6 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             problems.append(f"{where}: must be a mapping with at and kind")
             continue
         kind = item.get("kind")
-        if kind in NOT_YET_KINDS:
-            problems.append(f"{where}.kind: {kind!r} is not built yet (docs/simulation.md lists what is)")
-            continue
         if kind not in BUILT_KINDS:
             problems.append(f"{where}.kind: {kind!r} is unknown; known kinds: {', '.join(BUILT_KINDS)}")
             continue
@@ -133,6 +146,8 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             "venue_fault": {"venue", "mode", "for"},
             "database_down": {"for", "how"},
             "clock_skew": {"service", "offset_ms", "for"},
+            "pod_kill": {"service"},
+            "node_down": {"service", "for"},
         }[kind]
         for key in sorted(set(item) - allowed):
             problems.append(f"{where}.{key}: not a field of a {kind} fault (fields: {', '.join(sorted(allowed))})")
@@ -144,7 +159,7 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             problems.append(f"{where}.at: {item['at']} is past the end of the simulated session ({session_s}s)")
             at = None
         duration = 0
-        if kind != "sigkill":
+        if kind not in ("sigkill", "pod_kill"):
             if "for" not in item:
                 problems.append(f"{where}.for: required for a {kind} fault (market seconds)")
                 continue
@@ -157,6 +172,13 @@ def parse_schedule(doc: Any, *, desk: TradingDesk, session_s: int) -> list[Fault
             if service not in SERVICE_NAMES:
                 problems.append(f"{where}.service: {service!r} is not a service ({', '.join(SERVICE_NAMES)})")
             fault = Fault(at_s=fault.at_s, kind=kind, service=str(service))
+        elif kind in CLUSTER_KINDS:
+            service = item.get("service", LEADER_SERVICES[0])
+            if service not in LEADER_SERVICES:
+                problems.append(
+                    f"{where}.service: {service!r}: a {kind} fault finds the active pod of {', '.join(LEADER_SERVICES)}"
+                )
+            fault = Fault(at_s=fault.at_s, kind=kind, service=str(service), duration_s=duration)
         elif kind == "feed_line_down":
             feed, line = item.get("feed"), item.get("line")
             if feed not in feeds:

@@ -1,6 +1,9 @@
-"""Applies a fault schedule to a running embedded desk, at each fault's market time, and logs what it did.
+"""Applies a fault schedule to the running desk under test, at each fault's market time, and logs what it did.
 
-SIGKILL goes to the service's current process (the supervisor restarts it); a feed line is disabled through
+SIGKILL goes to the service's current process (the supervisor restarts it); on a cluster's desk (``target.py``),
+the active pod of routing is deleted with a grace period of 0, as a crashed pod (its standby takes over, its
+Deployment starts a new pod), and the node of routing's active pod is powered off and, after ``for``, on again;
+a feed line is disabled through
 the feeds service's own control (``SetLineEnabled``, as an SRE would) and enabled again after its duration; a
 burst multiplies the strategy clients' rate for its duration; a venue fault is switched on and, after its duration,
 off through routing's own control (``SetVenueFault``); the database is taken away and given back ``for`` market
@@ -21,8 +24,6 @@ stamped when the change really began (``market_ns``) and says when it was due (`
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import threading
 from pathlib import Path
 
@@ -30,11 +31,11 @@ import grpc
 
 from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND, Clock
 from tradingdesk.edge.clock_skew import SKEW_DIR_ENV, set_skew
-from tradingdesk.runtime.embedded import EmbeddedDesk
 from tradingdesk.security import channels
 from tradingdesk.simulate.clients import Rate
 from tradingdesk.simulate.database import SimulationDatabase, SimulationDatabaseError
 from tradingdesk.simulate.faults import Fault
+from tradingdesk.simulate.target import ClusterActions, DeskUnderTest
 from tradingdesk.v1 import market_data_pb2, market_data_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 CONTROL_TIMEOUT_S = 5.0
@@ -53,7 +54,7 @@ class Injector:
 
     def __init__(
         self,
-        embedded: EmbeddedDesk,
+        target: DeskUnderTest,
         faults: list[Fault],
         *,
         rate: Rate,
@@ -64,7 +65,7 @@ class Injector:
         """``clock``: the desk's (the replay's) clock; ``start_ns``: the market time of the run's start, from which
         the schedule's ``at`` counts; ``database``: the simulation's own PostgreSQL, required when a fault takes the
         database down."""
-        self.embedded = embedded
+        self.target = target
         self.database = database
         self.faults = faults
         self.rate = rate
@@ -110,6 +111,8 @@ class Injector:
                 await self._until(self._due_ns(fault))
                 if fault.kind == "sigkill":
                     self._sigkill(fault)
+                elif fault.kind == "pod_kill":
+                    await self._pod_kill(fault)
                 else:
                     task = asyncio.create_task(self._for_a_while(fault))
                     self._ongoing.add(task)
@@ -122,12 +125,49 @@ class Injector:
             self.rate.factor = 1
 
     def _sigkill(self, fault: Fault) -> None:
-        process = self.embedded.children[fault.service].process
-        if process.returncode is not None:
+        pid = self.target.sigkill(fault.service)
+        if pid is None:
             self._log(fault, "skipped: the service was not running (restarting after an earlier fault)")
             return
-        os.kill(process.pid, signal.SIGKILL)
-        self._log(fault, "killed", pid=process.pid)
+        self._log(fault, "killed", pid=pid)
+
+    def _cluster(self) -> ClusterActions:
+        assert self.target.cluster is not None, "pod and node faults need a cluster's desk (simulate/run.py refuses)"
+        return self.target.cluster
+
+    async def _pod_kill(self, fault: Fault) -> None:
+        """Delete the active pod, stamped when the deletion was asked (the pod's processes die within it)."""
+        began = self.market_now()
+        try:
+            killed = await asyncio.to_thread(self._cluster().kill_active_pod, fault.service)
+        except Exception as exc:  # recorded: the verdict counts the fault as not applied
+            self._log(fault, f"failed: {exc}", market_ns=began)
+            return
+        self._log(fault, "pod killed", market_ns=began, **killed)
+
+    async def _node_down(self, fault: Fault) -> None:
+        """Power the node of the service's active pod off, and on again when ``at + for`` comes (or the run
+        ends: the node is powered on before this returns, so the cluster is whole for the next test)."""
+        cluster = self._cluster()
+        began = self.market_now()
+        try:
+            node = await asyncio.to_thread(cluster.node_of_active_pod, fault.service)
+            services = await asyncio.to_thread(cluster.services_on, node)
+            began = self.market_now()  # the power off itself, not the look-ups before it
+            await asyncio.to_thread(cluster.power, node, on=False)
+        except Exception as exc:  # recorded: the verdict counts the fault as not applied
+            self._log(fault, f"failed: {exc}", market_ns=began)
+            return
+        # the services with a pod there: the verdict excuses a gap in market data that losing feeds or compliance made,
+        # from when the power-off was done (their processes dead)
+        done = self.market_now()
+        self._log(fault, "node powered off", market_ns=began, node=node, services=services, done_market_ns=done)
+        try:
+            await self._until(self._due_ns(fault, end=True))
+        finally:
+            coming = self.market_now()
+            await asyncio.shield(asyncio.to_thread(cluster.power, node, on=True))
+            self._log(fault, "node powered on", market_ns=coming, end=True, node=node)
 
     async def _for_a_while(self, fault: Fault) -> None:
         if fault.kind == "burst":
@@ -144,6 +184,9 @@ class Injector:
             return
         if fault.kind == "database_down":
             await self._database_down(fault)
+            return
+        if fault.kind == "node_down":
+            await self._node_down(fault)
             return
         if fault.kind == "venue_fault":
             await self._set_venue(fault, mode=fault.mode)
@@ -197,7 +240,7 @@ class Injector:
     async def _control(self, fault: Fault, service: str, call) -> tuple[object | None, int]:
         """``call(channel)``, retried while ``service`` does not answer (another fault may be restarting it): its
         answer (None after logging a refusal) and the market time the attempt that was answered began."""
-        async with channels.aio_channel(self.embedded.directory.address(service)) as channel:
+        async with channels.aio_channel(self.target.address(service)) as channel:
             while True:
                 began = self.market_now()
                 try:
@@ -236,5 +279,5 @@ class Injector:
             self._log(fault, f"venue {fault.venue} set to {mode}", market_ns=began, end=mode == "none")
 
     def _set_skew(self, fault: Fault, *, offset_ms: int, end: bool = False) -> None:
-        set_skew(Path(self.embedded.env[SKEW_DIR_ENV]), fault.service, offset_ms * NS_PER_MS)
+        set_skew(Path(self.target.env[SKEW_DIR_ENV]), fault.service, offset_ms * NS_PER_MS)
         self._log(fault, f"{fault.service} clock set {offset_ms:+d} ms off", end=end, offset_ms=offset_ms)

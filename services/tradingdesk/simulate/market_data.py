@@ -51,6 +51,7 @@ FOREVER_NS = 2**63 - 1
 LINE_DISABLED = "line disabled"
 LINE_ENABLED = "line enabled"
 KILLED = "killed"
+NODE_OFF = "node powered off"
 RECORDER = "compliance"
 """The service that records the tape: while it is down, nothing is recorded."""
 DATA_SERVICES = ("feeds", RECORDER)
@@ -85,15 +86,16 @@ class Findings:
 
 def outages_of(faults: list[dict], *, lines_of: dict[str, set[str]]) -> list[Outage]:
     """The fault log's market data outages: every line of every feed (``lines_of``: feed -> its lines) disabled,
-    and each SIGKILL of feeds or compliance."""
+    and each SIGKILL of feeds or compliance, or loss of a node that ran one of their pods (as a kill: the gap that
+    holds it)."""
     every = {(feed, line) for feed, lines in lines_of.items() for line in lines}
     down: set[tuple[str, str]] = set()
     since: int | None = None
     out: list[Outage] = []
     for event in sorted(faults, key=lambda e: e["market_ns"]):
         target = event.get("target", {})
-        if event["kind"] == "sigkill" and event["what"] == KILLED and target.get("service") in DATA_SERVICES:
-            out.append(Outage(event["market_ns"], None))
+        if _killed(event) & set(DATA_SERVICES):
+            out.append(Outage(_dead_by(event), None))
         elif event["kind"] == "feed_line_down" and event["what"] in (LINE_DISABLED, LINE_ENABLED):
             which = (target["feed"], target["line"])
             if event["what"] == LINE_DISABLED:
@@ -112,11 +114,23 @@ def outages_of(faults: list[dict], *, lines_of: dict[str, set[str]]) -> list[Out
 
 def recorder_kills(faults: list[dict]) -> list[int]:
     """When the tape's recorder was killed (market ns)."""
-    return sorted(
-        e["market_ns"]
-        for e in faults
-        if e["kind"] == "sigkill" and e["what"] == KILLED and e.get("target", {}).get("service") == RECORDER
-    )
+    return sorted(_dead_by(e) for e in faults if RECORDER in _killed(e))
+
+
+def _dead_by(event: dict) -> int:
+    """When the killed processes were surely dead: a SIGKILL's stamp (sent before it), a lost node's power-off
+    done (``done_market_ns``; its stamp is when the power-off began, and the pods ran on until the node's kubelet
+    acted: tape events written meanwhile would count as the recorder's return)."""
+    return int(event.get("done_market_ns", event["market_ns"]))
+
+
+def _killed(event: dict) -> set[str]:
+    """The services whose process a fault event killed: a SIGKILL's, or those with a pod on a node powered off."""
+    if event["kind"] == "sigkill" and event["what"] == KILLED:
+        return {event.get("target", {}).get("service", "")}
+    if event["kind"] == "node_down" and event["what"] == NODE_OFF:
+        return set(event.get("services", ()))
+    return set()
 
 
 def _excused(gap: tuple[int, int], outages: Sequence[Outage], *, bound_ns: int) -> bool:

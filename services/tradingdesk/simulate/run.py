@@ -8,6 +8,10 @@ set ``warmup_s`` ahead, so the session starts at its open once the desk is up an
 
 State lives in SQLite files of the run directory, unless a fault takes the database down: then the run starts a
 PostgreSQL cluster of its own (``simulate/database.py``) for the desk, and removes it once the verdict is read.
+
+``run_session`` is the part after the desk is up (clients, probe, injector, verdict); it talks to the desk only
+through ``simulate/target.py``, so the local cluster's test desk runs the same session (``SimulationConfig
+.on_cluster``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from tradingdesk.markets.calendar import ExchangeCalendar
 from tradingdesk.markets.calendar_source import load_calendar
 from tradingdesk.markets.replay_clock import default_first_day
 from tradingdesk.runtime.embedded import EmbeddedDesk
-from tradingdesk.runtime.supervisor import Supervisor
 from tradingdesk.security import channels
 from tradingdesk.security.local import client_of
 from tradingdesk.security.tls import local_pki
@@ -40,9 +43,10 @@ from tradingdesk.simulate.alert_watch import AlertWatch
 from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Rate, SessionClient, UnaryClient
 from tradingdesk.simulate.clock_steps import ClockStepWatch
 from tradingdesk.simulate.database import SimulationDatabase
-from tradingdesk.simulate.faults import Fault, load_schedule
+from tradingdesk.simulate.faults import CLUSTER_KINDS, EMBEDDED_KINDS, Fault, load_schedule
 from tradingdesk.simulate.injector import Injector
 from tradingdesk.simulate.probe_process import ProbeConfig, ProbeProcess
+from tradingdesk.simulate.target import DeskUnderTest, EmbeddedTarget
 from tradingdesk.simulate.verdict import Verdict, compute
 from tradingdesk.spec.domain import instruments_of
 from tradingdesk.spec.load import load_desk
@@ -90,6 +94,11 @@ class SimulationConfig:
     outage_spool: bool | None = None
     """``spec.routing.outageSpool`` of the run's desk (default: the desk file's): routing acknowledges orders through
     a database outage from its local spool; with ``routing_replicas`` 2 a standby that takes over takes it over."""
+    on_cluster: bool = False
+    """The desk runs on a Kubernetes cluster, started by the caller from the run's spec (the local cluster's
+    test, ``tests/operator/test_simulate_cluster_e2e.py``): its storage and audit bucket stay the desk file's
+    (the cluster's database and the pods' volumes), and the schedule may lose pods and nodes (``CLUSTER_KINDS``)
+    but not SIGKILL processes, take the simulation's own database away or skew clocks (``EMBEDDED_KINDS``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +141,23 @@ def _client_identity(desk: TradingDesk, account: str, faults: list[Fault]) -> st
     )
 
 
+def _check_where_faults_run(faults: list[Fault], *, on_cluster: bool) -> None:
+    """Refuse, before any desk starts, a fault the desk under test cannot take."""
+    wrong = [f for f in faults if f.kind in (EMBEDDED_KINDS if on_cluster else CLUSTER_KINDS)]
+    if not wrong:
+        return
+    kinds = ", ".join(sorted({f.kind for f in wrong}))
+    if on_cluster:
+        raise SimulationError(
+            f"the fault schedule has {kinds}: these need the embedded desk (its processes, the simulation's own "
+            "database, its clocks' skew files), not a desk on a cluster"
+        )
+    raise SimulationError(
+        f"the fault schedule has {kinds}: these need a desk on the local Kubernetes cluster (pods and nodes; "
+        "tests/operator/test_simulate_cluster_e2e.py runs one), not the embedded desk of tradingdesk simulate"
+    )
+
+
 def warmup_s(config: SimulationConfig) -> float:
     """Wall seconds from launching the desk to the run's start: ``config.warmup_s``, longer when ``start_s`` would put
     the replay's open (``start_s / speed`` wall seconds before the start) so near the feeds process's own start that
@@ -155,7 +181,7 @@ def prepare(config: SimulationConfig) -> Plan:
     source = load_desk(config.spec_path)
     if any(f.kind != "replay" for f in source.spec.feeds):
         raise SimulationError("every feed of the desk must be a replay feed: the simulation replays a session")
-    if source.spec.compliance.audit_bucket.kind != "filesystem":
+    if source.spec.compliance.audit_bucket.kind != "filesystem" and not config.on_cluster:
         raise SimulationError("the simulation's verdict reads a filesystem audit bucket; S3 is not yet supported")
     calendar = load_calendar(source.spec.instruments[0].listing.exchange)
     start = source.spec.conduct.clock.replay_start
@@ -175,6 +201,7 @@ def prepare(config: SimulationConfig) -> Plan:
     if not 1 <= run_s <= left_s:
         raise SimulationError(f"--duration {run_s}: must be from 1 to the {left_s} seconds from the start to the close")
     faults = load_schedule(config.faults_path, desk=source, session_s=run_s) if config.faults_path else []
+    _check_where_faults_run(faults, on_cluster=config.on_cluster)
 
     doc = yaml.safe_load(config.spec_path.read_text())
     spec = doc["spec"]
@@ -188,19 +215,20 @@ def prepare(config: SimulationConfig) -> Plan:
     if config.outage_spool is not None:
         spec["routing"] = {**(spec.get("routing") or {}), "outageSpool": config.outage_spool}
     routing_replicas = spec.get("services", {}).get("routing", {}).get("replicas", 1)
-    if routing_replicas >= 2 and not any(f.kind == "database_down" for f in faults):
+    if routing_replicas >= 2 and not config.on_cluster and not any(f.kind == "database_down" for f in faults):
         raise SimulationError(
             f"spec.services.routing.replicas: {routing_replicas}: a routing standby needs the simulation on "
             "PostgreSQL, which it runs only for a schedule with a database_down fault (its writer lock is the "
             "standby's fence; on SQLite, run with --routing-replicas 1)"
         )
-    spec["storage"] = {**spec.get("storage", {}), "dataDir": str(config.out_dir / "var")}
-    spec["storage"].pop("postgres", None)
-    spec.setdefault("compliance", {})["auditBucket"] = {
-        **spec.get("compliance", {}).get("auditBucket", {}),
-        "kind": "filesystem",
-        "path": str(config.out_dir / "audit"),
-    }
+    if not config.on_cluster:
+        spec["storage"] = {**spec.get("storage", {}), "dataDir": str(config.out_dir / "var")}
+        spec["storage"].pop("postgres", None)
+        spec.setdefault("compliance", {})["auditBucket"] = {
+            **spec.get("compliance", {}).get("auditBucket", {}),
+            "kind": "filesystem",
+            "path": str(config.out_dir / "audit"),
+        }
     config.out_dir.mkdir(parents=True, exist_ok=True)
     spec_path = config.out_dir / "desk.yaml"
     spec_path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -232,7 +260,6 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         env["TD_DSN"] = database.dsn
     if any(f.kind == "clock_skew" for f in plan.faults):  # only then do the services' clocks read a skew file
         env[SKEW_DIR_ENV] = str(out / "var" / "clock-skew")
-    clock = desk_clock(plan.desk, env)
     embedded = EmbeddedDesk(plan.desk, plan.spec_path, log_dir=out / "logs", env=env)
     say(
         f"simulating {plan.day} on {plan.calendar.exchange}: {plan.run_s}s of its {plan.session_s}s session"
@@ -244,20 +271,48 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
     if plan.identity is not None:  # the desk's certificates exist once it started
         credentials = client_of(local_pki(plan.desk, embedded.env), plan.identity)
         channels.use(credentials)
-    supervisor = asyncio.create_task(Supervisor(embedded, report=say).run())
+    target = EmbeddedTarget(embedded, report=say)
+    return await run_session(
+        plan,
+        target,
+        origin_ns=origin_ns,
+        start_wall_ns=start_wall_ns,
+        credentials=credentials,
+        database=database,
+        say=say,
+    )
+
+
+async def run_session(
+    plan: Plan,
+    target: DeskUnderTest,
+    *,
+    origin_ns: int,
+    start_wall_ns: int,
+    credentials: channels.ClientCredentials | None = None,
+    database: SimulationDatabase | None = None,
+    say: Callable[[str], None] = print,
+) -> Verdict:
+    """Trade, probe and inject on a started desk from ``start_wall_ns`` for the plan's run, stop the desk, and
+    judge the record. ``origin_ns``: the wall time of the replay's open, the one the desk's services count their
+    clock from (the clients and the probe must tell the same time); ``credentials``: the clients' (None: no
+    TLS). Shared by ``tradingdesk simulate`` (the embedded desk) and the local cluster's test desk."""
+    config, out = plan.config, plan.config.out_dir
+    clock = desk_clock(plan.desk, {**target.env, REPLAY_ORIGIN_ENV: str(origin_ns)})
+    watchdog = asyncio.create_task(target.watch())
     log = ClientLog()
     rate = Rate(config.rate / 2)
-    prices = Prices(embedded.directory.address("feeds"), instruments_of(plan.desk))
+    prices = Prices(target.address("feeds"), instruments_of(plan.desk))
     background = [asyncio.create_task(prices.refresh_forever())]
     window = (0, 0)
     gave_up = ""
     steps = ClockStepWatch(market_now=clock.now_ns, speed=config.speed)
-    routing = embedded.directory.address("routing")
+    routing = target.address("routing")
     run_id = f"sim{uuid.uuid4().hex[:8]}"
     probe = ProbeProcess(
         ProbeConfig(
             routing=routing,
-            feeds=embedded.directory.address("feeds"),
+            feeds=target.address("feeds"),
             spec_path=str(plan.spec_path),
             origin_ns=origin_ns,
             account=plan.account,
@@ -294,14 +349,14 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         start_ns = now()  # the run's start: the measured window's, and the fault schedule's origin
         # the injector counts the schedule from it on the desk's clock, not from its task's first step, which comes
         # after the clients' first steps (3.3 to 5.1 market seconds later in the 20x days)
-        injector = Injector(embedded, plan.faults, rate=rate, clock=clock, start_ns=start_ns, database=database)
-        watch = AlertWatch(embedded.directory.address("monitoring"), market_now=now)
+        injector = Injector(target, plan.faults, rate=rate, clock=clock, start_ns=start_ns, database=database)
+        watch = AlertWatch(target.address("monitoring"), market_now=now)
         if plan.faults:
             load.append(watch.run())
         load.append(steps.run())
         say(f"session started at {datetime.fromtimestamp(start_ns / NS_PER_SECOND, UTC):%Y-%m-%d %H:%M:%S} UTC")
         tasks = [asyncio.create_task(c) for c in (*load, injector.run())]
-        done, _ = await asyncio.wait({supervisor}, timeout=plan.run_s / config.speed)
+        done, _ = await asyncio.wait({watchdog}, timeout=plan.run_s / config.speed)
         window = (start_ns, now())
         crashed = [task for task in tasks if task.done() and not task.cancelled() and task.exception()]
         for task in await stop_tasks(tasks, grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S):
@@ -309,16 +364,15 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         for task in crashed:
             log.crashed.append(f"{task.get_coro().__qualname__}: {task.exception()!r}")
             say(f"a client stopped before the end of the run: {log.crashed[-1]}")
-        if supervisor in done:
-            gave_up = supervisor.result()
+        if watchdog in done:
+            gave_up = watchdog.result()
             say(f"the session ended early: {gave_up}")
     finally:
-        stuck = await stop_tasks([supervisor, *background], grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S)
+        stuck = await stop_tasks([watchdog, *background], grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S)
         for task in stuck:
             say(f"a task of the run did not stop when cancelled: {task.get_coro().__qualname__}")
         await probe.kill()  # only if the run ended before the probe's task stopped it
-        say("stopping the desk (routing first; compliance seals the audit trail)")
-        await embedded.stop(report=say)  # brings back a compliance the schedule left down, so that it seals
+        await target.stop(say=say)
     log.write(out)
     watch.write(out)
     steps.write(out)
@@ -334,7 +388,8 @@ async def _simulate(plan: Plan, *, database: SimulationDatabase | None, say: Cal
         run_id=run_id,
         speed=config.speed,
         gave_up=gave_up,
-        environ=embedded.env,
+        environ=dict(target.env),
+        not_judged=target.not_judged,
     )
     verdict.figures["orders_per_s"] = round(verdict.figures["orders_acknowledged"] / (plan.run_s / config.speed), 1)
     (out / "verdict.json").write_text(json.dumps(verdict.as_json(), indent=2) + "\n")

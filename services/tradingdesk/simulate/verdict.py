@@ -47,13 +47,17 @@ Each line passes or fails on its own; the run fails when one does:
   (``simulate.availability_loss``). Figure ``probe_snapshot_failures``: the probe's market-data snapshots that
   failed during the run (``clients.json``), with a note by code when there were any: the probe then prices its
   orders from its last answer, and each probe is still judged by its own answer (``simulate.probe_process``).
+
+A desk under test may not have what a line reads (``simulate/target.py``, ``not_judged``: on a cluster there is
+no supervisor to give up or count restarts, and the audit bucket lives in the compliance pod's volume): such a
+line is left out of the verdict, never passed, and the notes say why.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -223,19 +227,25 @@ def compute(
     speed: int,
     gave_up: str = "",
     environ: dict[str, str] | None = None,
+    not_judged: Mapping[str, str] | None = None,
 ) -> Verdict:
     """``gave_up``: why the supervisor stopped the desk before the end of the session ("" when it did not);
     ``speed``: the replay's, market seconds per wall second;
-    ``environ``: the desk's environment (which database it used: ``TD_DSN``)."""
+    ``environ``: the desk's environment (which database it used: ``TD_DSN``);
+    ``not_judged``: lines the desk under test cannot give the record for (name -> why), left out."""
     verdict = Verdict()
-    verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
+    skip = dict(not_judged or {})
+    verdict.notes.extend(f"not judged on this desk: {name}: {why}" for name, why in skip.items())
+    if "desk_ran_to_the_end" not in skip:
+        verdict.lines.append(Line("desk_ran_to_the_end", 0 if gave_up else 1, "1", not gave_up, gave_up))
     clients = json.loads((run_dir / "clients.json").read_text())
     crashed = clients["crashed"]
     verdict.lines.append(Line("clients_ran_to_the_end", len(crashed), "0", not crashed, "; ".join(crashed)))
     faults_log = run_dir / "faults.jsonl"
     fault_events = _read_jsonl(faults_log) if faults_log.exists() else []
-    restarted = unscheduled_restarts(run_dir / "logs", fault_events)
-    verdict.lines.append(Line("restarts_unscheduled", len(restarted), "0", not restarted, "; ".join(restarted)))
+    if "restarts_unscheduled" not in skip:
+        restarted = unscheduled_restarts(run_dir / "logs", fault_events)
+        verdict.lines.append(Line("restarts_unscheduled", len(restarted), "0", not restarted, "; ".join(restarted)))
     acks = _read_jsonl(run_dir / "acks.jsonl")
     probes = _read_jsonl(run_dir / "probes.jsonl")
 
@@ -296,13 +306,8 @@ def compute(
         Line("accepted_while_halted", len(while_halted), "0", not while_halted, ", ".join(while_halted[:5]))
     )
 
-    key = VerifierKey.parse((data_dir(desk) / "audit-keys" / "signing.pub").read_text())
-    bucket_spec = desk.spec.compliance.audit_bucket
-    report = verify_bucket(open_bucket(str(Path(bucket_spec.path) / desk.name)), key)
-    detail = f"{report.records} records in {report.segments} segments"
-    if not report.ok:
-        detail = f"{len(report.problems)} problem(s), first: {report.problems[0]}"
-    verdict.lines.append(Line("audit_trail_verified", 1 if report.ok else 0, "1", report.ok, detail))
+    if "audit_trail_verified" not in skip:
+        verdict.lines.append(_audit_trail(desk))
 
     # the intervals measured and those with an acknowledged probe: the line's ratio, and later where the rest went
     steps = clock_steps.read_steps(run_dir)
@@ -401,6 +406,16 @@ def compute(
             "probed on with its last prices (logs/probe.log says when)"
         )
     return verdict
+
+
+def _audit_trail(desk: TradingDesk) -> Line:
+    key = VerifierKey.parse((data_dir(desk) / "audit-keys" / "signing.pub").read_text())
+    bucket_spec = desk.spec.compliance.audit_bucket
+    report = verify_bucket(open_bucket(str(Path(bucket_spec.path) / desk.name)), key)
+    detail = f"{report.records} records in {report.segments} segments"
+    if not report.ok:
+        detail = f"{len(report.problems)} problem(s), first: {report.problems[0]}"
+    return Line("audit_trail_verified", 1 if report.ok else 0, "1", report.ok, detail)
 
 
 def market_data_findings(
