@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 import uuid
@@ -83,10 +84,26 @@ async def fail_over(desk: RunningDesk, request: orders_pb2.SubmitOrderRequest) -
     return active, ack
 
 
+SNAPSHOT_BY = re.compile(r'"pid": (\d+), "message": "routing: journal snapshot at seq (\d+) \((\w+) replica')
+SNAPSHOT_LOADED = re.compile(r'"pid": (\d+), "message": "routing: journal snapshot at seq (\d+) loaded')
+
+
+def snapshots_taken(desk: RunningDesk) -> list[tuple[int, int, str]]:
+    """(pid, seq, "standby" or "active") of each journal snapshot routing's processes logged taking."""
+    path = desk.spec_path.parent / "logs" / "routing.log"
+    text = path.read_text() if path.exists() else ""
+    return [(int(pid), int(seq), role) for pid, seq, role in SNAPSHOT_BY.findall(text)]
+
+
+def two_routers_snapshotting(doc: dict) -> None:
+    two_routers(doc)
+    doc["spec"]["routing"]["snapshots"] = {"everyRecords": 25, "everySeconds": 0}
+
+
 async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(postgres_server, tmp_path: Path) -> None:
     env = {"TD_DSN": postgres_server.create_database(f"es_{uuid.uuid4().hex[:8]}")}
     (tmp_path / "desk").mkdir()
-    desk = await RunningDesk(write_desk(tmp_path / "desk", two_routers), env).start()
+    desk = await RunningDesk(write_desk(tmp_path / "desk", two_routers_snapshotting), env).start()
     assert desk.embedded is not None
     reports: list[str] = []
     supervision = asyncio.create_task(Supervisor(desk.embedded, report=reports.append).run())
@@ -100,6 +117,10 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
         orders = resting(prices, 30, f"sb-{uuid.uuid4().hex[:6]}")
         before = [await wait_for(lambda r=r: submit(desk, r), timeout=30) for r in orders[:20]]
         assert len({a.order_id for a in before}) == 20
+        # the standby takes the journal's snapshots, of the state it follows; the active process forks for none
+        await wait_for(lambda: snapshots_taken(desk) or None, timeout=60, what="a journal snapshot")
+        taken = snapshots_taken(desk)
+        assert {(pid, role) for pid, _, role in taken} == {(first.process.pid, "standby")}, taken
 
         killed, ack = await fail_over(desk, orders[20])
         assert ack.order_id not in {a.order_id for a in before}
@@ -115,6 +136,9 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
         await wait_for(back_as_standby, timeout=120, what="the killed process back as the standby")
         status = routing_status(desk)
         assert status["standby"]["pid"] not in (killed, first.process.pid)
+        log = (desk.spec_path.parent / "logs" / "routing.log").read_text()
+        loaded = {int(pid): int(seq) for pid, seq in SNAPSHOT_LOADED.findall(log)}
+        assert loaded.get(status["standby"]["pid"], 0) >= taken[0][1], loaded  # the standby's snapshot restores
         assert status["lastExit"] == "killed by SIGKILL"
         restarted = desk.embedded.standbys["routing"]
         assert await own_status(restarted.own_address, ORDER_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING

@@ -331,6 +331,12 @@ class RoutingService:
         ``take_over`` first waits for the old writer's spool and copies it into the journal, and ``_lead`` applies it
         with the rest (the races are in ``storage/journal.py``'s docstring)."""
         follower = asyncio.create_task(self._follow(), name="routing-follow")
+        followers = [follower]
+        assert self.snapshots is not None
+        if self.snapshots.enabled:  # the standby takes the snapshots: the active replica's loop never forks for one
+            followers.append(
+                asyncio.create_task(self.snapshots.follow(lambda: self.applied_seq), name="routing-standby-snapshots")
+            )
         waited_at = self.clock.now_ns()
         try:
             while True:
@@ -350,8 +356,9 @@ class RoutingService:
                     # the active replica's session was cut too: it takes its lock back at its next write
                     await asyncio.sleep(TAKEOVER_AFTER_OUTAGE_S)
         finally:
-            follower.cancel()
-            await asyncio.gather(follower, return_exceptions=True)
+            for task in followers:
+                task.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
         log.warning(
             "routing: the active replica is gone; taking over (stood by %.1f s)",
             (self.clock.now_ns() - waited_at) / 1e9,
@@ -412,7 +419,10 @@ class RoutingService:
         self._reseat_when_priced = asyncio.create_task(self._reseat_after_first_quotes())
         if self.snapshots.enabled:
             self._snapshot_task = asyncio.create_task(
-                self.snapshots.run(self.journal, self.durability), name="routing-snapshots"
+                self.snapshots.run(
+                    self.journal, self.durability, standby_takes_them=self.desk.spec.services.routing.replicas > 1
+                ),
+                name="routing-snapshots",
             )
         await self.standby.activate()
         log.info(

@@ -1,4 +1,5 @@
-"""Routing's journal snapshots: taken by the active replica as it trades, loaded by every replica at start.
+"""Routing's journal snapshots: taken by the active replica as it trades (by its standby when it has one), loaded
+by every replica at start.
 
 A snapshot is the engine's recoverable state at a journal seq (``oms/snapshot.py``), stored in the journal's own
 database (``storage/snapshots.py``). The consistent copy is a ``fork()`` on the event loop between two events:
@@ -15,6 +16,14 @@ the standard streams and its end of the pipe (an orphaned child must not hold th
 and only writes to that pipe. The parent runs no cyclic collection while the child lives: a collection writes
 into every object it walks, and after the fork the kernel copies each page the parent writes (a full collection
 then cost the parent half a second and ~190 MB of copies in ``python -m bench.fork_gc``).
+
+With a standby (``spec.services.routing.replicas`` 2 or more) the standby takes them (``follow``), of the state it
+has followed the journal to, and the active replica forks no child: while a child serialized (0.5 to 3 s of wall
+time on a busy day, two cores) the active process read its market data late, and at 20x the gate refused orders
+against references a few market seconds stale (8 to 11 seconds of a simulated day's availability per episode,
+docs/simulation.md). The active one still takes a snapshot when the newest in the store is
+``STANDBY_FALLBACK_FACTOR`` times the interval behind (no standby running for a while), so a restart's replay stays
+bounded without one.
 """
 
 from __future__ import annotations
@@ -46,6 +55,9 @@ CHILD_NICENESS = 10
 """Added to the serializing child's nice value: it pickles for seconds at the close of a busy day (a fifth of a core
 or more of a two-core host, every 25,000 records), and routing's own loop, which it was forked from and competes
 with, must come first. Nothing waits for a snapshot but the next restart, which replays a little more."""
+STANDBY_FALLBACK_FACTOR = 4
+"""With a standby, the active replica takes a snapshot only once the newest one in the store is this many times
+``every_records`` (or ``every_seconds``) behind: the standby's are missing (it is down, or still replaying)."""
 CHILD_TIMEOUT_S = 300.0
 """How long the serializing child may take before it is killed and the snapshot counted as failed. A fork of a
 threaded process can leave the child waiting on a lock some other thread held at the fork; without a bound such
@@ -103,31 +115,66 @@ class RoutingSnapshots:
         self.last_seq = self._due_from_seq = loaded.state.seq
         return loaded
 
-    def due(self, journal_seq: int) -> bool:
+    def due(self, journal_seq: int, *, factor: int = 1) -> bool:
         written = journal_seq - self._due_from_seq
         if written <= 0:
             return False
-        if self.spec.every_records and written >= self.spec.every_records:
+        if self.spec.every_records and written >= self.spec.every_records * factor:
             return True
         elapsed_s = (time.monotonic_ns() - self._last_ns) / 1e9
-        return bool(self.spec.every_seconds) and elapsed_s >= self.spec.every_seconds
+        return bool(self.spec.every_seconds) and elapsed_s >= self.spec.every_seconds * factor
 
-    async def run(self, journal: Journal, durability: AsyncDurability) -> None:
-        """While this replica is active (cancelled when it stops)."""
+    async def run(self, journal: Journal, durability: AsyncDurability, *, standby_takes_them: bool = False) -> None:
+        """While this replica is active (cancelled when it stops). ``standby_takes_them``: the desk runs a routing
+        standby, which takes the snapshots (``follow``); this replica takes one only when the newest in the store
+        is ``STANDBY_FALLBACK_FACTOR`` times the interval behind."""
+        factor = STANDBY_FALLBACK_FACTOR if standby_takes_them else 1
         failed = 0
         while True:
             await asyncio.sleep(CHECK_INTERVAL_S)
-            if self.due(journal.last_seq()):
-                try:
-                    await self.take(journal, durability)
-                    failed = 0
-                except Exception:  # a failed snapshot costs a longer restart, never an order
-                    failed += 1
-                    log.exception("routing: journal snapshot failed; the journal still holds everything")
-                    # The serializing child can be aborted by gRPC's own fork handling (seen under load): retry at
-                    # the next check a few times, then only when the next snapshot is due.
-                    if failed > RETRIES_AT_ONCE:
-                        self._due_from_seq, self._last_ns = journal.last_seq(), time.monotonic_ns()
+            if not self.due(journal.last_seq(), factor=factor):
+                continue
+            if standby_takes_them and await asyncio.to_thread(self._caught_up_with_store):
+                continue  # the standby took one since: count from it
+            try:
+                await self.take(journal, durability)
+                failed = 0
+            except Exception:  # a failed snapshot costs a longer restart, never an order
+                failed += 1
+                log.exception("routing: journal snapshot failed; the journal still holds everything")
+                # The serializing child can be aborted by gRPC's own fork handling (seen under load): retry at
+                # the next check a few times, then only when the next snapshot is due.
+                if failed > RETRIES_AT_ONCE:
+                    self._due_from_seq, self._last_ns = journal.last_seq(), time.monotonic_ns()
+
+    async def follow(self, applied_seq: Callable[[], int]) -> None:
+        """While this replica stands by (cancelled when it takes over or stops): a snapshot of the state it has
+        applied, when one is due, so that the active replica never forks for one. ``applied_seq`` is read on the
+        loop right before the fork, between two applications of followed records: the state at that seq exactly,
+        every record of it committed."""
+        failed = 0
+        while True:
+            await asyncio.sleep(CHECK_INTERVAL_S)
+            seq = applied_seq()
+            if not self.due(seq) or seq <= self.last_seq:
+                continue
+            try:
+                await self._take_at(seq, durable=None, role="standby")
+                failed = 0
+            except Exception:  # a standby's failed snapshot costs a longer restart, never an order
+                failed += 1
+                log.exception("routing: standby's journal snapshot failed; the journal still holds everything")
+                if failed > RETRIES_AT_ONCE:
+                    self._due_from_seq, self._last_ns = seq, time.monotonic_ns()
+
+    def _caught_up_with_store(self) -> bool:
+        """Count from the newest snapshot in the store if another replica took it since this one's; True then."""
+        newest = max(self.store.seqs(), default=0)
+        if newest <= self._due_from_seq:
+            return False
+        self.last_seq = self._due_from_seq = newest
+        self._last_ns = time.monotonic_ns()
+        return True
 
     async def take(self, journal: Journal, durability: AsyncDurability) -> int:
         """One snapshot now: captured on the loop at the journal's last seq, written once that seq is durable.
@@ -135,16 +182,24 @@ class RoutingSnapshots:
         seq = journal.last_seq()
         if seq <= self.last_seq:
             return 0
+        return await self._take_at(seq, durable=durability, role="active")
+
+    async def _take_at(self, seq: int, *, durable: AsyncDurability | None, role: str) -> int:
+        """Fork now (the caller read ``seq`` with no await since), then write the snapshot once ``seq`` is durable
+        (``durable`` None: it already is, a standby's applied records all were committed)."""
         started = time.perf_counter()
         body = await self.serialize(seq)  # it forks before its first await: the state at seq exactly
-        await durability.wait_durable(seq)
+        if durable is not None:
+            await durable.wait_durable(seq)
         if not await asyncio.to_thread(self.store.save, seq, body):
             raise RuntimeError(f"the journal has no record {seq} although it was reported durable")
         self.last_seq = self._due_from_seq = seq
         self._last_ns = time.monotonic_ns()
         log.info(
-            "routing: journal snapshot at seq %d (%d open orders, %.1f MB, %.0f ms on the loop, %.0f ms in all)",
+            "routing: journal snapshot at seq %d (%s replica, %d open orders, %.1f MB, %.0f ms on the loop, "
+            "%.0f ms in all)",
             seq,
+            role,
             self.engine.open_count,
             len(body) / 1e6,
             self.last_pause_ms,
