@@ -1,7 +1,8 @@
 """``spec.services.routing.replicas: 2`` in the embedded desk, supervised, on a real PostgreSQL: the standby stands
 by behind the one routing address; a SIGKILL of the active routing process is a takeover (the next order is
 acknowledged by the standby, before the killed one is even restarted) with every acknowledged order kept and none
-journaled twice; the killed process comes back as the standby, and a second kill fails over back to it."""
+journaled twice, and the monitoring service lists ``RoutingFailover``; the killed process comes back as the standby,
+and a second kill fails over back to it (a new ``RoutingFailover``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tradingdesk.runtime.supervisor import STATUS_FILE, Supervisor
 from tradingdesk.simulate.database import SimulationDatabase
 from tradingdesk.storage.db import make_engine
 from tradingdesk.storage.fence import FENCED_EXIT_CODE, WRITER_LOCK_CLASS
-from tradingdesk.v1 import orders_pb2, orders_pb2_grpc
+from tradingdesk.v1 import monitoring_pb2, monitoring_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(400)]
 ORDER_SERVICE = "tradingdesk.v1.OrderService"
@@ -65,6 +66,29 @@ async def listed(desk: RunningDesk) -> dict[str, orders_pb2.Order]:
     async with desk.channel("routing") as ch:
         reply = await orders_pb2_grpc.OrderServiceStub(ch).ListOrders(orders_pb2.ListOrdersRequest(), timeout=10)
     return {o.client_order_id: o for o in reply.orders}
+
+
+async def failovers(desk: RunningDesk) -> list[monitoring_pb2.Alert]:
+    """The ``RoutingFailover`` alerts the monitoring service lists now (the desk's own checks)."""
+    async with desk.channel("monitoring") as ch:
+        listed = await monitoring_pb2_grpc.MonitoringServiceStub(ch).ListAlerts(
+            monitoring_pb2.ListAlertsRequest(), timeout=10
+        )
+    assert listed.source == "desk"
+    return [a for a in listed.alerts if a.name == "RoutingFailover"]
+
+
+async def failover_alerted(desk: RunningDesk, *, after_ns: int) -> monitoring_pb2.Alert:
+    """Wait for ``RoutingFailover`` of a takeover after ``after_ns`` (wall clock), and check what it says."""
+
+    async def listed() -> monitoring_pb2.Alert | None:
+        return next((a for a in await failovers(desk) if a.starts_ns >= after_ns), None)
+
+    alert = await wait_for(listed, timeout=30, what="RoutingFailover among the desk's alerts")
+    assert (alert.severity, alert.service, alert.labels["service"]) == ("warning", "routing", "routing")
+    assert alert.runbook_url.endswith("runbooks/routing-failover.md")
+    assert "took the journal over" in alert.summary
+    return alert
 
 
 async def fail_over(desk: RunningDesk, request: orders_pb2.SubmitOrderRequest) -> tuple[int, orders_pb2.OrderAck]:
@@ -122,7 +146,10 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
         taken = snapshots_taken(desk)
         assert {(pid, role) for pid, _, role in taken} == {(first.process.pid, "standby")}, taken
 
+        assert not await failovers(desk)  # the first routing process was active from its start
+        killed_ns = time.time_ns()
         killed, ack = await fail_over(desk, orders[20])
+        first_failover = await failover_alerted(desk, after_ns=killed_ns)
         assert ack.order_id not in {a.order_id for a in before}
         again = await submit(desk, orders[3])  # a client resending: the original acknowledgement, no second order
         assert again is not None and again.duplicate and again.order_id == before[3].order_id
@@ -144,7 +171,10 @@ async def test_a_sigkilled_active_router_fails_over_to_its_standby_and_back(post
         assert await own_status(restarted.own_address, ORDER_SERVICE) == health_pb2.HealthCheckResponse.NOT_SERVING
 
         # the second kill: over to the restarted process
+        killed_ns = time.time_ns()
         killed_again, ack = await fail_over(desk, orders[21])
+        second_failover = await failover_alerted(desk, after_ns=killed_ns)
+        assert second_failover.fingerprint != first_failover.fingerprint  # a new alert, not the first going on
         assert killed_again == first.process.pid and routing_status(desk)["pid"] == restarted.process.pid
         after = await listed(desk)
         assert {r.client_order_id for r in orders[:22]} <= set(after)

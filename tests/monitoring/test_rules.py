@@ -86,6 +86,7 @@ def quiet(alert: str, input_series: list[dict[str, str]], at: str) -> dict[str, 
 SERVICES = ("feeds", "routing", "risk", "compliance", "monitoring")
 ORDER_SERVICE = {"grpc_service": "tradingdesk.v1.OrderService", "grpc_type": "unary"}
 MONITORING = {"service": "monitoring"}
+STANDBY = "127.0.0.2:9464"
 
 
 def submit_histogram(*, calls_per_min: int, fast_per_min: int, minutes: int) -> list[dict[str, str]]:
@@ -147,6 +148,18 @@ CASES = [
         quiet_at="3s",
         labels={"service": "risk", **TARGET},
         value="1",
+    ),
+    Case(
+        # the standby took over at 3 s (its gauge was 0 until then); the other replica never did
+        "RoutingFailover",
+        [
+            series("tradingdesk_routing_took_over_timestamp_seconds", "0x3 3x10", service="routing"),
+            series("tradingdesk_routing_took_over_timestamp_seconds", "0x13", service="routing", instance=STANDBY),
+        ],
+        fires_at="5s",
+        quiet_at="3s",
+        labels={**TARGET},
+        value="2s",
     ),
     Case(
         "DeskNotReady",
@@ -328,6 +341,12 @@ CASES = [
 QUIET = [
     # a restart is forgotten once it is older than the window
     quiet("ServiceRestarted", [series("process_start_time_seconds", "1000x3 1010x1100", service="risk")], "17m"),
+    # so is a takeover (the new active replica's gauge holds its time; 0: never took over)
+    quiet(
+        "RoutingFailover",
+        [series("tradingdesk_routing_took_over_timestamp_seconds", "0x3 3x1100", service="routing")],
+        "17m",
+    ),
     # one service down is not the desk down
     quiet("DeskDown", [series("up", "0x10", service="risk"), series("up", "1x10", service="feeds")], "8s"),
     # both lines of a feed down with the feed still up cannot happen; a feed with a live line is not down

@@ -2,8 +2,8 @@
 probe, fault injector and verdict (``simulate.run.run_session``) against a desk whose pods the harness runs, with
 routing and risk at two replicas on PostgreSQL, routing's active pod killed and, later, the node of its active pod
 lost for a while. The verdict, computed afterwards from the record, must find no acknowledged order lost or
-duplicated, and both faults applied; availability is measured and reported, not asserted (a short run on a loaded
-2-core machine).
+duplicated, both faults applied, and each detected by ``RoutingFailover`` within its bound (``simulate.detection``);
+availability is measured and reported, not asserted (a short run on a loaded 2-core machine).
 
 Left out of this verdict, with the reason in its notes (``tests/operator/simulate_cluster.py``, ``NOT_JUDGED``):
 ``desk_ran_to_the_end`` and ``restarts_unscheduled`` (no supervisor: Kubernetes runs the pods) and
@@ -89,6 +89,10 @@ def test_a_simulated_session_survives_the_routing_leaders_pod_and_its_node_lost(
     assert lines["acked_orders_lost"].value == 0, lines["acked_orders_lost"]
     assert lines["orders_duplicated"].value == 0, lines["orders_duplicated"]
     assert verdict.figures["orders_acknowledged"] > 0 and verdict.figures["probes_sent"] > 0
+    # each takeover listed by the desk's own checks (RoutingFailover) within its bound
+    detected = lines["faults_detected"]
+    assert (detected.value, detected.target, detected.ok) == (2, "2", True), (detected, verdict.notes)
+    assert sum("RoutingFailover after" in note for note in verdict.notes) == 2, verdict.notes
     acknowledged, measured = map(int, re.findall(r"\d+", lines["availability"].detail)[:2])
     assert measured > 0 and acknowledged > 0, lines["availability"]  # measured; reported, not held to a target
     assert not set(NOT_JUDGED) & set(lines)

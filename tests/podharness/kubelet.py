@@ -36,6 +36,9 @@ LEASE_SECONDS = 40
 HEARTBEAT_S = 5.0
 BACKOFF_INITIAL_S, BACKOFF_MAX_S = 10.0, 300.0  # the kubelet's container restart back-off
 VENV_BIN = str(Path(sys.executable).parent)
+SOURCES = str(Path(__file__).resolve().parents[2] / "services")
+"""This checkout's code, ahead of what the venv installed: a worktree sharing another checkout's venv (whose
+editable install points there) runs its own ``tradingdesk`` in the pods, not the other checkout's."""
 
 
 def now() -> str:
@@ -398,6 +401,7 @@ class ContainerRun:
         rewrite = _rewriter(mounts, self.pod.namespace, services, self.pod.local_ip)
         env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.root), "LANG": "C.UTF-8"}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPATH"] = SOURCES
         env["TMPDIR"] = mounts.get("/tmp", str(self.root))
         for var in self.spec.get("env") or []:
             env[var["name"]] = rewrite(self._value(var))

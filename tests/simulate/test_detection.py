@@ -8,7 +8,15 @@ import pytest
 from tests.desk_runner import REPO
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.simulate.alert_watch import AlertWatch
-from tradingdesk.simulate.detection import START_S, bound_s, desk_checks_s, detections
+from tradingdesk.simulate.detection import (
+    MONITORING_BACK_S,
+    READY_S,
+    START_S,
+    TAKEOVER_S,
+    bound_s,
+    desk_checks_s,
+    detections,
+)
 from tradingdesk.simulate.verdict import Verdict, add_detection
 from tradingdesk.spec.load import load_desk
 from tradingdesk.v1 import monitoring_pb2
@@ -64,6 +72,53 @@ def test_a_kill_restarted_before_the_next_status_is_detected_by_its_restart(desk
     alerts = [episode("ServiceRestarted", at_s=60, service="routing"), episode("ServiceRestarted", at_s=50)]
     (found,) = detections([kill("routing", at_s=40)], alerts, speed=SPEED, desk=desk, source="desk")
     assert (found.alert, found.detected_s, found.ok) == ("ServiceDown", 1.0, True)
+
+
+def test_a_killed_routing_whose_standby_took_over_is_detected_by_the_failover_too(desk) -> None:
+    # --routing-replicas 2: the standby took over before the next status; a risk kill is no routing failover
+    alerts = [episode("RoutingFailover", at_s=56, service="routing")]
+    found = detections([kill("routing", at_s=40), kill("risk", at_s=50)], alerts, speed=SPEED, desk=desk, source="desk")
+    assert [(d.alert, d.detected_s, d.ok) for d in found] == [("ServiceDown", 0.8, True), ("ServiceDown", None, False)]
+
+
+def cluster_fault(kind: str, what: str, *, at_s: float, **extra) -> dict:
+    at = T0 + int(at_s * NS_PER_SECOND)
+    return {"market_ns": at, "kind": kind, "fault": kind, "what": what, "target": {"service": "routing"}, **extra}
+
+
+def test_the_cluster_faults_of_routing_are_detected_by_the_failover_within_takeover_and_readiness(desk) -> None:
+    bound = BOUND_S + TAKEOVER_S + READY_S
+    assert bound_s("RoutingFailover", desk=desk, source="desk") == bound
+    events = [
+        cluster_fault("pod_kill", "pod killed", at_s=10),
+        cluster_fault("node_down", "node powered off", at_s=100, services=["risk", "routing"]),
+        cluster_fault("node_down", "node powered on", at_s=100 + 10 * SPEED),
+    ]
+    alerts = [  # each takeover is an episode of its own (the desk's checks tell them apart by the takeover's time)
+        episode("RoutingFailover", at_s=10 + 3 * SPEED, service="routing"),
+        episode("RoutingFailover", at_s=100 + 4 * SPEED, service="routing"),
+    ]
+    found = detections(events, alerts, speed=SPEED, desk=desk, source="desk")
+    assert [(d.kind, d.alert, d.labels, d.detected_s, d.bound_s, d.ok) for d in found] == [
+        ("pod_kill", "RoutingFailover", {"service": "routing"}, 3.0, bound, True),
+        ("node_down", "RoutingFailover", {"service": "routing"}, 4.0, bound, True),
+    ]
+
+
+def test_a_lost_node_that_ran_monitoring_allows_for_its_return_and_a_missing_failover_is_never_excused(
+    desk,
+) -> None:
+    events = [
+        cluster_fault("node_down", "node powered off", at_s=100, services=["monitoring", "routing"]),
+        cluster_fault("node_down", "node powered on", at_s=100 + 10 * SPEED),
+    ]
+    late = [episode("RoutingFailover", at_s=100 + 20 * SPEED, service="routing")]  # monitoring back after the node
+    (found,) = detections(events, late, speed=SPEED, desk=desk, source="desk")
+    bound = BOUND_S + TAKEOVER_S + READY_S + 10 + MONITORING_BACK_S
+    assert (found.detected_s, found.bound_s, found.ok) == (20.0, bound, True)
+    # the node back within the bound is no excuse: a takeover, once done, is listed for 15 minutes
+    (missed,) = detections(events, [], speed=SPEED, desk=desk, source="desk")
+    assert (missed.alert, missed.expected, missed.ok) == ("RoutingFailover", True, False)
 
 
 def test_a_missing_alert_an_alert_for_another_service_or_one_listed_before_the_injection_is_not_a_detection(

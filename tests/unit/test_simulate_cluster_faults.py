@@ -1,6 +1,7 @@
 """The cluster's fault kinds (``pod_kill``, ``node_down``): refused for the embedded desk before it starts, the
-embedded kinds refused for a cluster's desk, and read by the verdict as applied faults with no alert to time (said
-why) whose lost node excuses a gap in market data when feeds or compliance had a pod there."""
+embedded kinds refused for a cluster's desk, and read by the verdict as applied faults that routing's failover alert
+detects (another service's: no alert yet, said why) whose lost node excuses a gap in market data when feeds or
+compliance had a pod there."""
 
 from __future__ import annotations
 
@@ -39,13 +40,14 @@ def test_a_cluster_desk_refuses_the_embedded_kinds_and_keeps_its_own_storage(tmp
     assert not str(plan.desk.spec.storage.data_dir).startswith(str(tmp_path / "b"))
 
 
-def test_the_cluster_faults_count_as_applied_with_no_alert_to_time() -> None:
+def test_the_cluster_faults_of_routing_expect_its_failover_and_of_another_service_no_alert_yet() -> None:
     killed = {"kind": "pod_kill", "what": "pod killed", "target": {"service": "routing"}}
     off = {"kind": "node_down", "what": "node powered off", "target": {"service": "routing"}}
     on = {"kind": "node_down", "what": "node powered on", "target": {"service": "routing"}}
     assert injected(killed) and injected(off) and not injected(on)
     for event in (killed, off):
-        alert, _, note = expected_alert(event)
+        assert expected_alert(event) == ("RoutingFailover", {"service": "routing"}, "")
+        alert, _, note = expected_alert({**event, "target": {"service": "risk"}})
         assert alert == "" and note.startswith("not yet: ")
 
 

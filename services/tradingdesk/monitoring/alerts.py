@@ -2,8 +2,9 @@
 
 The own checks judge the status the monitoring service already collects with the same names, severities and
 runbooks as the Prometheus rules (``tradingdesk.spec.alerting``), so a desk without Prometheus still lists
-what would page: a service not serving, a feed or a line down, stale symbols, halted scopes, a skewed clock, a
-venue away, rejecting or not acknowledging, an order journal that cannot write.
+what would page: a service not serving or restarted, a routing standby that took over, a feed or a line down,
+stale symbols, halted scopes, a skewed clock, a venue away, rejecting or not acknowledging, an order journal that
+cannot write.
 """
 
 from __future__ import annotations
@@ -135,10 +136,15 @@ class DeskChecks:
         base = desk.spec.monitoring.alerts.runbook_base_url
         self.rules = {a.name: (a.severity, a.service, base + a.runbook) for a in rule_alerts(desk)}
 
-    def _alert(self, name: str, summary: str, *, since_ns: int = 0, service: str = "", **labels: str):
+    def _alert(
+        self, name: str, summary: str, *, since_ns: int = 0, service: str = "", episode: str = "", **labels: str
+    ):
+        """The alert with the rule's severity and runbook. ``episode`` tells one occurrence from the next with the
+        same labels (it joins the fingerprint): a second routing failover within the window is a new alert."""
         severity, rule_service, runbook = self.rules[name]
         service = service or rule_service
         all_labels = {"alertname": name, "desk": self.desk.name, "severity": severity, "service": service, **labels}
+        fingerprint = "/".join(f"{k}={v}" for k, v in sorted(all_labels.items()))
         return monitoring_pb2.Alert(
             name=name,
             severity=severity,
@@ -148,7 +154,7 @@ class DeskChecks:
             labels=all_labels,
             starts_ns=since_ns,
             state="active",
-            fingerprint="/".join(f"{k}={v}" for k, v in sorted(all_labels.items())),
+            fingerprint=f"{fingerprint}/{episode}" if episode else fingerprint,
         )
 
     def judge(
@@ -161,8 +167,8 @@ class DeskChecks:
     ) -> list[monitoring_pb2.Alert]:
         """Alerts firing now, given the status and the used share of each scope's loss limits. ``venues`` is how
         much each venue's reject and timeout counts grew over the rules' windows (``VenueActivity``). ``wall_ns``
-        (now, by the wall clock) judges how recent a restart is: the supervisor stamps restarts with the wall
-        clock."""
+        (now, by the wall clock) judges how recent a restart or a routing takeover is: the supervisor and routing
+        stamp them with the wall clock."""
         out = []
         wall_ns = time.time_ns() if wall_ns is None else wall_ns
         for s in status.services:
@@ -174,6 +180,11 @@ class DeskChecks:
                 ago = max(0, wall_ns - s.last_restart_ns) // 1_000_000_000
                 text = f"{s.service} restarted {s.restarts} time(s) since the desk started, the last {ago}s ago"
                 out.append(self._alert("ServiceRestarted", text, since_ns=s.last_restart_ns, service=s.service))
+        took_over_ns = status.routing_took_over_ns
+        if took_over_ns and wall_ns - took_over_ns < RECENT_RESTART_S * 1_000_000_000:
+            ago = max(0, wall_ns - took_over_ns) // 1_000_000_000
+            text = f"a routing standby took the journal over {ago}s ago: the active replica was gone"
+            out.append(self._alert("RoutingFailover", text, since_ns=took_over_ns, episode=f"took_over={took_over_ns}"))
         if any(s.status != "SERVING" for s in status.services):
             out.append(self._alert("DeskNotReady", f"desk {self.desk.name} is not ready"))
         for feed in status.feeds:

@@ -2,10 +2,10 @@
 
 One round asks, concurrently: every service's gRPC health; feeds for its feed status; risk for its limits, the
 trading state of each known scope and the P&L snapshot of the desk and of every scope with its own limits;
-routing for open orders, positions, its venues and its journal (``GetRoutingStatus``), and its /metrics for latency
-percentiles; Alertmanager (or the desk's
-own checks) for active alerts. A part that cannot be read keeps its last known value and is named in
-``problems``. The risk event stream tells which scopes ever changed state and which halts were kill switches.
+routing for open orders, positions, its venues, its journal and when it took over (``GetRoutingStatus``), and its
+/metrics for latency percentiles; Alertmanager (or the desk's own checks) for active alerts. A part that cannot be
+read keeps its last known value and is named in ``problems``. The risk event stream tells which scopes ever
+changed state and which halts were kill switches.
 
 Subscribers (``StreamDeskStatus``, the dashboard) are told when the status changed, judged without the fields
 that change by themselves (clocks and ages).
@@ -312,6 +312,7 @@ class DeskCollector:
         if self._routing is not None:
             status.venues.extend(self._routing.venues)
             status.journal.CopyFrom(self._routing.journal)
+            status.routing_took_over_ns = self._routing.took_over_ns
         for scope in sorted(risk.states):
             info = risk.states[scope]
             halted = info.state == common_pb2.TRADING_STATE_HALTED

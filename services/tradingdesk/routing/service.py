@@ -5,7 +5,8 @@ lock (``storage/fence.py``: PostgreSQL refuses any other writer). A standby repl
 follows what the active one commits, keeps its venue books and gate references warm from market data and its
 gate current from the risk service, and refuses order calls (UNAVAILABLE, OrderService NOT_SERVING: not ready,
 so not behind the Kubernetes Service). The moment the active replica's database session ends, the standby gets
-the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves. In the
+the lock, applies the last records, reseats the open orders, carries out any halt it deferred, and serves, saying
+when it took over (``routing/takeover.py``: the RoutingFailover alert). In the
 embedded desk, where the two share a host and an address, a standby listens on routing's address only from then
 on (``runtime/service.py``, ``own_address``). A standby outlives a database outage: it waits for the database, still
 standing by.
@@ -53,6 +54,7 @@ from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.retired_orders import RetiredOrders
 from tradingdesk.routing.servicer import OrderServicer
 from tradingdesk.routing.snapshots import RoutingSnapshots
+from tradingdesk.routing.takeover import Takeover
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.routing.venue_health import VenueHealth
 from tradingdesk.routing.venue_pacing import PacedVenueListener
@@ -164,6 +166,8 @@ class RoutingService:
         self._lead_task: asyncio.Task | None = None
         self.snapshots: RoutingSnapshots | None = None
         self._snapshot_task: asyncio.Task | None = None
+        self.takeover = Takeover()
+        """When this replica took the journal over as a standby (``RoutingFailover``); 0 while it never did."""
 
     async def start(self, server: grpc.aio.Server) -> None:
         loop = self._loop = asyncio.get_running_loop()
@@ -217,6 +221,7 @@ class RoutingService:
         )
         self.engine.answer_waiting = self.venue_answers.holds_answer_for
         self.venue_answers.observe(metrics.get_meter("tradingdesk.routing"))
+        self.takeover.observe(metrics.get_meter("tradingdesk.routing"))
         venue_type = SimulatedVenue if self.tracer is None else functools.partial(TracedVenue, tracer=self.tracer)
         for v in spec.venues:
             venue_instruments = {s: i for s, i in self.instruments.items() if not v.symbols or s in v.symbols}
@@ -278,6 +283,7 @@ class RoutingService:
             venue_health=VenueHealth(self.engine, self.journal),
             on_venue_back=self._venue_back,
             retired=RetiredOrders(self.db),
+            takeover=self.takeover,
         )
         orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server)
         # Market data and the risk stream from the start, active or not: a standby's books, references and gate
@@ -364,7 +370,7 @@ class RoutingService:
             (self.clock.now_ns() - waited_at) / 1e9,
         )
         try:
-            await self._lead()
+            await self._lead(took_over=True)
         except Exception as exc:  # e.g. the database went away mid-takeover, and the writer lock with the session
             # Holding the lock or not, this replica cannot serve: it ends without serving and starts again as a
             # standby (a silent dead task would leave it neither active nor queued for the lock, for good).
@@ -392,9 +398,10 @@ class RoutingService:
                 await asyncio.sleep(STANDBY_RETRY_S)
             await asyncio.sleep(FOLLOW_INTERVAL_S)
 
-    async def _lead(self) -> None:
+    async def _lead(self, *, took_over: bool = False) -> None:
         """This replica holds the writer lock: apply the last committed records, carry out halts deferred while
-        standing by, put the open orders back on the venues, and serve."""
+        standing by, put the open orders back on the venues, and serve. ``took_over``: it stood by until now (the
+        active replica is gone), which it reports from its first answer on (``RoutingFailover``)."""
         took_over_ns = self.clock.now_ns()
         self._apply(await asyncio.to_thread(self._committed_since_applied))
         if self.applied_seq != self.journal.last_seq():  # the lock is held: nothing can be committed meanwhile
@@ -424,6 +431,8 @@ class RoutingService:
                 ),
                 name="routing-snapshots",
             )
+        if took_over:
+            self.takeover.mark()
         await self.standby.activate()
         log.info(
             "routing: active from journal seq %d, %d open orders (%.1f ms to take over)",

@@ -30,6 +30,7 @@ from tradingdesk.routing.reports import execution_report, order_message, positio
 from tradingdesk.routing.requests import RequestParser
 from tradingdesk.routing.retired_orders import RetiredOrders
 from tradingdesk.routing.session_orders import SessionOrders
+from tradingdesk.routing.takeover import Takeover
 from tradingdesk.routing.venue_faults import VenueFaults
 from tradingdesk.routing.venue_health import VenueHealth
 from tradingdesk.storage.codec import encode_payload
@@ -137,8 +138,11 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         traces: OrderTraceContexts | None = None,
         on_venue_back: Callable[[str], None] = lambda venue: None,
         retired: RetiredOrders | None = None,
+        takeover: Takeover | None = None,
     ) -> None:
         self.engine = engine
+        self.takeover = takeover
+        """When this replica took the journal over as a standby (GetRoutingStatus ``took_over_ns``)."""
         self.retired = retired
         """Reads orders the engine retired from memory back from the journal (``oms/retired.py``)."""
         self.on_venue_back = on_venue_back
@@ -276,7 +280,10 @@ class OrderServicer(orders_pb2_grpc.OrderServiceServicer):
         return self.venue_faults.message()
 
     async def GetRoutingStatus(self, request, context):
-        return self.venue_health.message()
+        status = self.venue_health.message()
+        if self.takeover is not None:
+            status.took_over_ns = self.takeover.at_ns
+        return status
 
     async def GetOrder(self, request, context):
         try:

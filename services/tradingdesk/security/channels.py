@@ -23,7 +23,8 @@ FAST_RECONNECT: tuple[tuple[str, object], ...] = (
 )
 """Channel options for a client that must see a restarted server at once: gRPC's default reconnect backoff starts
 at 1 s and grows by 1.6x, so a channel that saw its server die for 2 s dials again only after 2.6 s or 4.2 s.
-For the runtime's readiness probes and the simulation's clients, which keep one channel across restarts."""
+For the runtime's readiness probes, the monitoring service's reads of the other services and the simulation's
+clients, which keep one channel across restarts."""
 
 KEEPALIVE_TIME_MS = 10_000
 """A channel with a call open pings its peer once it has read nothing from it for this long: twice the gap the

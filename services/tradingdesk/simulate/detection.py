@@ -14,8 +14,13 @@ detected after the fact, by the restarted monitoring listing its own restart (``
 ``service: monitoring``, from the supervisor's status file), within the restart's backoff, the start of the
 process and one round of the checks.
 
+The cluster's faults (``pod_kill``, ``node_down`` of routing's active pod) are detected by ``RoutingFailover``:
+the standby that takes the journal over says when it did (``GetRoutingStatus``), whatever happened to the pod
+that was active. A lost node that also ran the monitoring service silences the desk's checks until it is back.
+
 Faults with no alert to expect are listed in the report with the reason, never counted as detected: a burst
-(load, not a failure), the cluster's faults (``CLUSTER_NOTES``), and any kind this module has no entry for yet.
+(load, not a failure), a cluster fault of another service than routing (``CLUSTER_NOTES``), and any kind this
+module has no entry for yet.
 """
 
 from __future__ import annotations
@@ -66,16 +71,24 @@ BOUNDS: dict[str, str] = {  # alert -> where its bound comes from
     "venueAckTimeoutMs",
     "JournalWriteFailing": "the journal's next commit (orders and probes flow every second) fails against the "
     "database taken away and marks it not writable; the next status reads it: desk_checks_s + 1",
+    "RoutingFailover": "the active routing pod's processes are killed at once (a deletion with no grace period, or "
+    "the node powered off), so the kernel closes its database session's socket and PostgreSQL ends the session "
+    "(a lost host that is not dead would take the keepalives' 10 s, storage/fence.py: not simulated); the standby "
+    "queued for the writer lock gets it and takes over (TAKEOVER_S); on the cluster the monitoring service reaches "
+    "it through routing's Service once its readiness probe passes (READY_S); the next status reads its "
+    "GetRoutingStatus: desk_checks_s + TAKEOVER_S + READY_S. A node that also ran the monitoring service adds the "
+    "time until it is powered on again and MONITORING_BACK_S (detections)",
 }
 """The alerts a fault can expect, and where each one's bound comes from. When the desk's own checks judge the
 alerts (``source: desk``) no ``for:`` applies: the bound is ``desk_checks_s``. When Alertmanager supplies them
 (``source: alertmanager``), ``bound_s`` adds the Prometheus rule's ``for:`` (spec/alerting.py, from
 spec.monitoring.alerts) plus one scrape and one evaluation interval."""
-ALSO_DETECTED_BY: dict[str, tuple[str, ...]] = {"ServiceDown": ("ServiceRestarted",)}
+ALSO_DETECTED_BY: dict[str, tuple[str, ...]] = {"ServiceDown": ("ServiceRestarted", "RoutingFailover")}
 """Alerts that detect the same fault as well: a killed service that the supervisor restarts before the next
 status refresh is never listed down, but its restart is (``monitoring/restarts.py``), within the same bound. So is
-a killed routing process whose standby took over in tens of ms: the killed one's restart as the new standby counts
-as routing's restart (``runtime/supervisor.py``)."""
+a killed routing process whose standby took over in tens of ms (``--routing-replicas 2``): the killed one's
+restart as the new standby counts as routing's restart (``runtime/supervisor.py``), and the standby's takeover
+is ``RoutingFailover`` (with ``service: routing``, so it detects a kill of routing only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,19 +146,18 @@ def expected_alert(event: dict) -> tuple[str, dict[str, str], str]:
     if kind == "database_down":
         return "JournalWriteFailing", {}, ""
     if kind in CLUSTER_NOTES:
+        if target.get("service", "routing") == "routing":
+            return "RoutingFailover", {"service": "routing"}, ""
         return "", {}, CLUSTER_NOTES[kind]
     return "", {}, f"not yet: no alert is defined for a {kind} fault"
 
 
 CLUSTER_NOTES = {
-    "pod_kill": "not yet: the desk lists no alert for a routing failover on a cluster (its standby takes over "
-    "within about a second; ServiceRestarted counts the embedded supervisor's restarts, and Kubernetes "
-    "restarts no process here: the Deployment makes a new pod)",
+    "pod_kill": "not yet: the desk lists no alert for the failover of a service other than routing",
     "node_down": "not yet: a lost node is reported by Kubernetes (the node NotReady) and the operator "
-    "(ReplicasUnavailable, the desk Degraded), not by an alert of the desk's ListAlerts, which the alert "
-    "watch reads",
+    "(ReplicasUnavailable, the desk Degraded); of the desk's services only routing's failover is alerted",
 }
-"""Why the cluster's faults have no detection bound: nothing the alert watch reads is defined to list them."""
+"""Why a cluster fault of another service than routing has no detection bound (routing's: ``RoutingFailover``)."""
 
 
 VENUE_FAULT_ALERTS = {
@@ -183,6 +195,20 @@ START_S = 2.0
 second on the development machine), with margin."""
 START_COLD_S = 5.0
 """The same from a new interpreter (``supervision.warmSpare: false``): its start and imports take 2-3 s."""
+TAKEOVER_S = 2.0
+"""The longest a routing standby takes from the active replica's death to serving: the lock is granted as the
+dead session ends, then it applies the last records and reseats the open orders (about a second on a loaded
+machine, docs/runbooks/routing-failover.md), with margin."""
+READY_S = 2.0
+"""On the cluster: routing's readiness probe (every second, a timeout of 1 s: ``operator/deskoperator/storage.py``)
+finds the new active replica ready, and routing's Service sends the monitoring service to it."""
+MONITORING_BACK_S = START_COLD_S + 2 + 5
+"""A monitoring pod whose node was powered on again, or which was made anew elsewhere: its process starts cold
+(``START_COLD_S``), then its startup and readiness probes (every 2 s and 5 s, ``operator/deskoperator/render.py``)
+find it ready, and the alert watch reaches it again through monitoring's Service."""
+OUTLIVE_THEIR_FAULT = frozenset({"RoutingFailover"})
+"""Alerts listed long after their fault is over: a takeover is done once and listed for 15 minutes, whether the
+lost node is back or not. A fault over within the bound is no excuse for their not coming."""
 
 
 def _after_checks_s(alert: str, desk: TradingDesk) -> float:
@@ -196,6 +222,8 @@ def _after_checks_s(alert: str, desk: TradingDesk) -> float:
         return desk.spec.routing.venue_ack_timeout_ms / 1000
     if alert in ("VenueRejecting", "JournalWriteFailing"):
         return 1.0
+    if alert == "RoutingFailover":
+        return TAKEOVER_S + READY_S
     return 0.0
 
 
@@ -217,7 +245,11 @@ def detections(
         detected = (min(seen) - at) / NS_PER_SECOND / speed if alert and seen else None
         bound = bound_s(alert, desk=desk, source=source) if alert else None
         lasted = _lasted_s(event, events[i + 1 :], speed=speed)
-        if detected is None and bound is not None and lasted is not None and lasted < bound:
+        if bound is not None and event["kind"] == "node_down" and "monitoring" in event.get("services", ()):
+            # the desk's checks died with the node: nothing is listed until monitoring is back
+            bound += (lasted or 0.0) + MONITORING_BACK_S
+        excusable = alert not in OUTLIVE_THEIR_FAULT
+        if detected is None and bound is not None and lasted is not None and lasted < bound and excusable:
             note = (
                 f"over after {lasted:.2f}s of wall time at {speed:g}x, within the {bound:g}s the desk may take to list "
                 f"{alert}, which did not come: not counted"

@@ -33,6 +33,8 @@ DEFAULT_GROUP_BY = ["alertname", "desk", "service"]
 PAGERDUTY_SECRETS_DIR = "/etc/alertmanager/secrets"
 RESTART_WINDOW = "15m"
 """How long a restart keeps ``ServiceRestarted`` firing (``monitoring/restarts.py`` judges the same window)."""
+RESTART_WINDOW_S = 15 * 60
+"""The same window in seconds: how long a routing standby's takeover keeps ``RoutingFailover`` firing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ def alerts(desk: TradingDesk) -> list[Alert]:
     refused = f'sum by (desk) (rate(grpc_server_handled_total{{{orders},grpc_code!="OK"}}[5m]))'
     near = _ratio(a.loss_near_limit_percent)
     cert = f"tradingdesk_tls_certificate_expiry_timestamp_seconds{{{sel}}} - time()"
+    took_over = f"tradingdesk_routing_took_over_timestamp_seconds{{{sel}}}"
     halted = f"tradingdesk_trading_halted{{{sel}"
     limit_use = f"tradingdesk_risk_limit_utilization_ratio{{{sel}"
     slo = f"{a.order_latency_objective_percent}% of SubmitOrder calls within {a.order_latency_slo_ms} ms"
@@ -119,6 +122,18 @@ def alerts(desk: TradingDesk) -> list[Alert]:
             "crash the embedded supervisor or the kubelet recovered from. More crashes than "
             "spec.supervision.maxRestarts within its window stop an embedded desk.",
             "service-crash.md",
+        ),
+        Alert(
+            "RoutingFailover",
+            f"(time() - {took_over} < {RESTART_WINDOW_S}) and {took_over} > 0",
+            0,
+            WARNING,
+            "routing",
+            "Routing of desk {{ $labels.desk }} failed over to a standby",
+            "A routing standby took the order journal over {{ $value | humanizeDuration }} ago: the active replica "
+            "was gone (its process, pod or node lost). There is no standby until a replacement has replayed the "
+            "journal.",
+            "routing-failover.md",
         ),
         Alert(
             "DeskNotReady",

@@ -155,7 +155,7 @@ class LatencySummary(_message.Message):
     def __init__(self, name: _Optional[str] = ..., p50_ms: _Optional[float] = ..., p99_ms: _Optional[float] = ..., count: _Optional[int] = ..., window_s: _Optional[int] = ...) -> None: ...
 
 class DeskStatus(_message.Message):
-    __slots__ = ("desk", "time_ns", "healthy", "services", "trading_states", "feeds", "market_data_serving", "stale_symbols", "risk", "positions", "open_orders", "open_order_count", "alerts", "alert_source", "latencies", "problems", "recent_fills", "venues", "journal")
+    __slots__ = ("desk", "time_ns", "healthy", "services", "trading_states", "feeds", "market_data_serving", "stale_symbols", "risk", "positions", "open_orders", "open_order_count", "alerts", "alert_source", "latencies", "problems", "recent_fills", "venues", "journal", "routing_took_over_ns")
     DESK_FIELD_NUMBER: _ClassVar[int]
     TIME_NS_FIELD_NUMBER: _ClassVar[int]
     HEALTHY_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,7 @@ class DeskStatus(_message.Message):
     RECENT_FILLS_FIELD_NUMBER: _ClassVar[int]
     VENUES_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_TOOK_OVER_NS_FIELD_NUMBER: _ClassVar[int]
     desk: str
     time_ns: int
     healthy: bool
@@ -194,7 +195,8 @@ class DeskStatus(_message.Message):
     recent_fills: _containers.RepeatedCompositeFieldContainer[_orders_pb2.ExecutionReport]
     venues: _containers.RepeatedCompositeFieldContainer[_orders_pb2.VenueStatus]
     journal: _orders_pb2.JournalHealth
-    def __init__(self, desk: _Optional[str] = ..., time_ns: _Optional[int] = ..., healthy: _Optional[bool] = ..., services: _Optional[_Iterable[_Union[ServiceHealth, _Mapping]]] = ..., trading_states: _Optional[_Iterable[_Union[ScopeState, _Mapping]]] = ..., feeds: _Optional[_Iterable[_Union[_market_data_pb2.FeedStatus, _Mapping]]] = ..., market_data_serving: _Optional[bool] = ..., stale_symbols: _Optional[_Iterable[str]] = ..., risk: _Optional[_Iterable[_Union[_risk_pb2.RiskSnapshot, _Mapping]]] = ..., positions: _Optional[_Iterable[_Union[_orders_pb2.Position, _Mapping]]] = ..., open_orders: _Optional[_Iterable[_Union[_orders_pb2.Order, _Mapping]]] = ..., open_order_count: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., alert_source: _Optional[str] = ..., latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ..., problems: _Optional[_Iterable[str]] = ..., recent_fills: _Optional[_Iterable[_Union[_orders_pb2.ExecutionReport, _Mapping]]] = ..., venues: _Optional[_Iterable[_Union[_orders_pb2.VenueStatus, _Mapping]]] = ..., journal: _Optional[_Union[_orders_pb2.JournalHealth, _Mapping]] = ...) -> None: ...
+    routing_took_over_ns: int
+    def __init__(self, desk: _Optional[str] = ..., time_ns: _Optional[int] = ..., healthy: _Optional[bool] = ..., services: _Optional[_Iterable[_Union[ServiceHealth, _Mapping]]] = ..., trading_states: _Optional[_Iterable[_Union[ScopeState, _Mapping]]] = ..., feeds: _Optional[_Iterable[_Union[_market_data_pb2.FeedStatus, _Mapping]]] = ..., market_data_serving: _Optional[bool] = ..., stale_symbols: _Optional[_Iterable[str]] = ..., risk: _Optional[_Iterable[_Union[_risk_pb2.RiskSnapshot, _Mapping]]] = ..., positions: _Optional[_Iterable[_Union[_orders_pb2.Position, _Mapping]]] = ..., open_orders: _Optional[_Iterable[_Union[_orders_pb2.Order, _Mapping]]] = ..., open_order_count: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., alert_source: _Optional[str] = ..., latencies: _Optional[_Iterable[_Union[LatencySummary, _Mapping]]] = ..., problems: _Optional[_Iterable[str]] = ..., recent_fills: _Optional[_Iterable[_Union[_orders_pb2.ExecutionReport, _Mapping]]] = ..., venues: _Optional[_Iterable[_Union[_orders_pb2.VenueStatus, _Mapping]]] = ..., journal: _Optional[_Union[_orders_pb2.JournalHealth, _Mapping]] = ..., routing_took_over_ns: _Optional[int] = ...) -> None: ...
 
 class ScopeState(_message.Message):
     __slots__ = ("state", "kill_switch", "cause")

@@ -82,12 +82,14 @@ class JournalHealth(_message.Message):
     def __init__(self, writable: _Optional[bool] = ..., error: _Optional[str] = ..., backlog_records: _Optional[int] = ..., write_failures: _Optional[int] = ...) -> None: ...
 
 class RoutingStatus(_message.Message):
-    __slots__ = ("venues", "journal")
+    __slots__ = ("venues", "journal", "took_over_ns")
     VENUES_FIELD_NUMBER: _ClassVar[int]
     JOURNAL_FIELD_NUMBER: _ClassVar[int]
+    TOOK_OVER_NS_FIELD_NUMBER: _ClassVar[int]
     venues: _containers.RepeatedCompositeFieldContainer[VenueStatus]
     journal: JournalHealth
-    def __init__(self, venues: _Optional[_Iterable[_Union[VenueStatus, _Mapping]]] = ..., journal: _Optional[_Union[JournalHealth, _Mapping]] = ...) -> None: ...
+    took_over_ns: int
+    def __init__(self, venues: _Optional[_Iterable[_Union[VenueStatus, _Mapping]]] = ..., journal: _Optional[_Union[JournalHealth, _Mapping]] = ..., took_over_ns: _Optional[int] = ...) -> None: ...
 
 class SubmitOrderRequest(_message.Message):
     __slots__ = ("client_order_id", "account", "strategy", "symbol", "side", "order_type", "quantity", "limit_price", "time_in_force", "expire_time_ns", "venue")
