@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from tests.desk_runner import wait_until
 from tradingdesk.simulate.database import SimulationDatabase
@@ -230,3 +231,44 @@ def test_a_writer_cannot_take_a_spool_another_process_owns(engine: Engine, tmp_p
         owner.release()
     writer = Journal(engine, spool=OutageSpool(owner.path), spool_owner_wait_s=0, wait_for_lock=True)
     assert writer.close(10)
+
+
+def test_a_successor_whose_lock_session_died_while_it_waited_for_the_spool_waits_for_the_database_instead(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A lock granted from the queue in the instant a database outage cut the sessions one by one belongs to a
+    session already gone (the simulated day 44: the standby waited the whole 30 s for the spool that the live writer,
+    which took the lock back, rightly kept, then exited). The successor finds its session gone within a check and
+    says so as a database error, which a routing standby waits out; it never reads the spool."""
+    owner = OutageSpool(tmp_path / "spool")
+    owner.own(within_s=0)  # the live writer's
+    successor = Journal(engine, standby=True, spool=OutageSpool(owner.path), spool_owner_wait_s=120)
+    outcome: list[BaseException | int] = []
+
+    def take_over() -> None:
+        try:
+            outcome.append(successor.take_over())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    taking = threading.Thread(target=take_over)
+    taking.start()
+    try:
+        wait_until(lambda: holds_writer_lock(engine), timeout=30, what="the successor holding the writer lock")
+        with engine.connect() as conn:  # the outage's cut of the successor's session
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = :c ::int4::oid"
+                ),
+                {"c": WRITER_LOCK_CLASS},
+            )
+            conn.commit()
+        taking.join(30)
+        assert not taking.is_alive(), "the successor still waits for the spool on a dead session"
+        assert len(outcome) == 1 and isinstance(outcome[0], SQLAlchemyError), outcome
+        assert successor.standby and not holds_writer_lock(engine)
+    finally:
+        owner.release()
+        taking.join(30)
+        successor.close(5)

@@ -94,6 +94,8 @@ waited as long, and with the commit off the event loop no loop watch sees it (``
 SPOOL_OWNER_WAIT_S = 30.0
 """How long a new writer waits for the outage spool's previous owner to let go of it (race 3 of the module
 docstring: a writer fenced off while alive lets go within about ``fence_confirm_s`` plus its retry backoff)."""
+SPOOL_SESSION_CHECK_S = 1.0
+"""While a new writer waits for the spool's owner, how often it checks that its writer lock's session still lives."""
 SLOW_COMMIT_LOG_EVERY_S = 1.0
 """At most one such line a second; the line says how many slow commits it stands for."""
 ORDER_ID_MAX_LEN = 128
@@ -701,17 +703,31 @@ class Journal:
         go or die), then copy into the table what an earlier process spooled, before the table is read."""
         if self._spool is None:
             return
-        try:
-            waited = self._spool.own(within_s=self._spool_owner_wait_s)
-        except SpoolOwned:
-            log.critical(
-                "journal: holding the writer lock, but another process still owns the outage spool %s after %.0f s; "
-                "letting go of the lock",
-                self._spool.path,
-                self._spool_owner_wait_s,
-            )
-            raise
-        if waited:
+        started = time.monotonic()
+        blocked = False
+        while True:
+            left = self._spool_owner_wait_s - (time.monotonic() - started)
+            try:
+                blocked |= self._spool.own(within_s=max(0.0, min(left, SPOOL_SESSION_CHECK_S))) > 0
+                break
+            except SpoolOwned:
+                blocked = True
+                if left <= SPOOL_SESSION_CHECK_S:
+                    log.critical(
+                        "journal: holding the writer lock, but another process still owns the outage spool %s after "
+                        "%.0f s; letting go of the lock",
+                        self._spool.path,
+                        self._spool_owner_wait_s,
+                    )
+                    raise
+            # A lock granted from the queue in the instant a database outage cut the sessions one by one is held by
+            # a session already gone, and the old writer, alive, took it back: it owns the spool for good. Ask the
+            # session (an error here is the database's: the caller waits for it as a standby does).
+            if conn is not None:
+                conn.exec_driver_sql("SELECT 1")
+                conn.rollback()
+        if blocked:
+            waited = time.monotonic() - started
             log.warning("journal: waited %.3f s for the outage spool's previous owner to let go of it", waited)
         self._recover_spool(conn)
 
