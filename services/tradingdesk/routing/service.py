@@ -336,8 +336,7 @@ class RoutingService:
         """Follow the journal until the writer lock is ours, then take over: with ``spec.routing.outageSpool``
         ``take_over`` first waits for the old writer's spool and copies it into the journal, and ``_lead`` applies it
         with the rest (the races are in ``storage/journal.py``'s docstring)."""
-        follower = asyncio.create_task(self._follow(), name="routing-follow")
-        followers = [follower]
+        followers = [asyncio.create_task(self._follow(), name="routing-follow")]
         assert self.snapshots is not None
         if self.snapshots.enabled:  # the standby takes the snapshots: the active replica's loop never forks for one
             followers.append(
@@ -355,7 +354,6 @@ class RoutingService:
                     # the old writer lives and keeps the outage spool (which must not be skipped), or the spool
                     # disagrees with the journal: the writer lock was let go of; start again as the standby
                     exit_fenced(self.name, f"taking over failed: {exc}")
-                    return
                 except SQLAlchemyError as exc:  # the database is down: wait for it, still the standby
                     log.warning("routing: standby lost the database (%s); waiting for it", exc.__class__.__name__)
                     await self._database_back()

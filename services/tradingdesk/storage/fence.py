@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import NoReturn
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -152,7 +153,7 @@ class WriterLock:
         conn.commit()
 
 
-def exit_fenced(service: str, reason: str) -> None:
+def exit_fenced(service: str, reason: str) -> NoReturn:
     """A service whose writer was fenced off (another replica writes now) stops at once, without draining: its
     in-memory state may be stale, and nothing it did not commit was ever acknowledged. Its pod restarts and
     waits for the lock again."""
