@@ -14,6 +14,7 @@ price without impact.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from tradingdesk.core.orders import Fill
 from tradingdesk.venues.base import Scheduler, TopOfBook, VenueListener, VenueOrder
 from tradingdesk.venues.book import Execution, OrderBook, Resting
 from tradingdesk.venues.faults import VenueFaultMode, fault_reason
+
+log = logging.getLogger(__name__)
 
 _Event = tuple[Callable[..., None], tuple[Any, ...]]
 
@@ -107,6 +110,13 @@ class SimulatedVenue:
         self._fault = mode
         if mode is not VenueFaultMode.TIMEOUT and self._held:
             held, self._held = self._held, []
+            # counted in the log: what a release costs the desk depends on its size (docs/simulation.md)
+            log.info(
+                "venue %s: answering again; %d answers held back (%d batches) go out at once",
+                self.name,
+                sum(len(events) for events in held),
+                len(held),
+            )
             for events in held:
                 self._post(events)
 
