@@ -1,6 +1,7 @@
 """SIGTERM stops ``tradingdesk simulate`` the way its own end does: the run's desk is stopped and the
 PostgreSQL server it started for a ``database_down`` fault is stopped and removed. That server is a daemon of
-its own (``pg_ctl``); before, SIGTERM ended the simulation at once and the server and its directory stayed."""
+its own (``pg_ctl``); before, SIGTERM ended the simulation at once and the server and its directory stayed.
+The clients and the probe are stopped as at the end of a run, so the probe does not fail under it."""
 
 from __future__ import annotations
 
@@ -87,6 +88,9 @@ def test_sigterm_stops_the_desk_and_removes_the_runs_database(tmp_path: Path, pg
     output = "".join(lines) + rest
     assert proc.returncode == 128 + signal.SIGTERM, output[-3000:]
     assert "stopping the desk" in rest and "stopped by SIGTERM" in rest, output[-3000:]
+    # the probe is stopped with the run, not killed under it: before, its process was killed while its task still
+    # waited on it, which said "SIMULATION PROBE FAILED" and left asyncio's "Task exception was never retrieved"
+    assert "PROBE FAILED" not in rest and "never retrieved" not in rest, output[-3000:]
     assert not (out / "verdict.json").exists()
     assert list(pg_parent.iterdir()) == [], "the run's server directory was removed"
     wait_until(lambda: not processes_naming(str(server_dir)), timeout=30, what="the run's PostgreSQL gone")

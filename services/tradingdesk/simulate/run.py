@@ -309,6 +309,7 @@ async def run_session(
     steps = ClockStepWatch(market_now=clock.now_ns, speed=config.speed)
     routing = target.address("routing")
     run_id = f"sim{uuid.uuid4().hex[:8]}"
+    tasks: list[asyncio.Task] = []  # the clients', the probe's and the injector's, once the session starts
     probe = ProbeProcess(
         ProbeConfig(
             routing=routing,
@@ -355,7 +356,7 @@ async def run_session(
             load.append(watch.run())
         load.append(steps.run())
         say(f"session started at {datetime.fromtimestamp(start_ns / NS_PER_SECOND, UTC):%Y-%m-%d %H:%M:%S} UTC")
-        tasks = [asyncio.create_task(c) for c in (*load, injector.run())]
+        tasks.extend(asyncio.create_task(c) for c in (*load, injector.run()))
         done, _ = await asyncio.wait({watchdog}, timeout=plan.run_s / config.speed)
         window = (start_ns, now())
         crashed = [task for task in tasks if task.done() and not task.cancelled() and task.exception()]
@@ -364,13 +365,19 @@ async def run_session(
         for task in crashed:
             log.crashed.append(f"{task.get_coro().__qualname__}: {task.exception()!r}")
             say(f"a client stopped before the end of the run: {log.crashed[-1]}")
+        tasks.clear()  # stopped and said: none left for the cleanup below
         if watchdog in done:
             gave_up = watchdog.result()
             say(f"the session ended early: {gave_up}")
     finally:
-        stuck = await stop_tasks([watchdog, *background], grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S)
+        # a run cancelled mid-session (SIGTERM) stops its clients and probe here, before the probe's process is
+        # killed: the probe's task stops its process itself, and a killed one would be said as a probe that failed
+        stuck = await stop_tasks([*tasks, watchdog, *background], grace_s=STOP_GRACE_S, within_s=STOP_CLIENTS_S)
         for task in stuck:
             say(f"a task of the run did not stop when cancelled: {task.get_coro().__qualname__}")
+        for task in tasks:  # a cancelled run has no verdict to say a crashed client in: taken, not left to asyncio
+            if task.done() and not task.cancelled():
+                task.exception()
         await probe.kill()  # only if the run ended before the probe's task stopped it
         await target.stop(say=say)
     log.write(out)
