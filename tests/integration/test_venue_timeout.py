@@ -1,9 +1,10 @@
 """A silent venue on a real embedded desk: operations switch a simulated venue to ``timeout`` (journaled and
 audited like the other modes), an order sent there is cancelled by the desk after ``routing.venueAckTimeoutMs``
 with a reason naming the venue and the timeout on the client's execution stream, counted in routing's metrics;
-when the fault is cleared the venue's late answers arrive and the order ends CANCELED, nothing lost or booked
-twice; a routing killed while a timed-out order waits for its cancel's answer comes back with the fault and the
-order as they were, and never puts that order back on the venue; bad requests get clear codes."""
+smart routing passes the silent venue over (``GetRoutingStatus`` and ``tradingdesk_venue_silent`` say so) until the
+fault is cleared and the venue's late answers arrive, the order ending CANCELED, nothing lost or booked twice; a
+routing killed while a timed-out order waits for its cancel's answer comes back with the fault and the order as
+they were, and never puts that order back on the venue; bad requests get clear codes."""
 
 from __future__ import annotations
 
@@ -47,13 +48,22 @@ async def until_status(orders, order_id: str, wanted: int) -> orders_pb2.Order:
     return await wait_for(reached, timeout=60, what=f"order {order_id} in status {wanted}")
 
 
-def ack_timeouts(desk: DeskProcess, venue: str) -> float:
+def venue_metric(desk: DeskProcess, name: str, venue: str) -> float:
     port = desk.desk.spec.monitoring.metrics_ports()["routing"]
     for family in text_string_to_metric_families(access.metrics_text(desk.desk, port)):
         for sample in family.samples:
-            if sample.name == "tradingdesk_venue_ack_timeouts_total" and sample.labels.get("venue") == venue:
+            if sample.name == name and sample.labels.get("venue") == venue:
                 return sample.value
     return 0.0
+
+
+def ack_timeouts(desk: DeskProcess, venue: str) -> float:
+    return venue_metric(desk, "tradingdesk_venue_ack_timeouts_total", venue)
+
+
+async def silent_venues(orders: orders_pb2_grpc.OrderServiceStub) -> set[str]:
+    reply = await orders.GetRoutingStatus(orders_pb2.GetRoutingStatusRequest(), timeout=5)
+    return {v.venue for v in reply.venues if v.silent}
 
 
 async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_path: Path) -> None:
@@ -93,6 +103,13 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
             got = await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=ack.order_id))
             assert got.status == PENDING_CANCEL
             assert await wait_for(lambda: ack_timeouts(desk, "xnys") >= 1, timeout=20, what="the timeout counted")
+            # silent from that timeout on: smart routing sends it nothing new (oms/venue_silence.py)
+            assert await silent_venues(orders) == {"xnys"}
+            assert venue_metric(desk, "tradingdesk_venue_silent", "xnys") == 1
+            for _ in range(3):
+                smart = await orders.SubmitOrder(order(price), timeout=10)
+                got = await orders.GetOrder(orders_pb2.GetOrderRequest(account=ACCOUNT, order_id=smart.order_id))
+                assert got.venue in ("xnas", "bats"), got
             # a cancel of a PENDING_CANCEL order waits for the venue's answer
             assert "PENDING_CANCEL" in await refused(
                 orders.CancelOrder,
@@ -115,6 +132,7 @@ async def test_a_silent_venue_times_out_and_its_late_answers_end_the_order(tmp_p
                 "venue xnys acknowledged the order after the ack timeout; the cancel sent then is pending"
             )
             assert (canceled.exec_type, canceled.cum_quantity in ("", "0")) == (common_pb2.EXEC_TYPE_CANCELED, True)
+            assert await silent_venues(orders) == set(), "its answers put it back in the routing"
 
         # A routing killed while a timed-out order waits for its cancel's answer and the venue is still silent.
         wait_until(lambda: len(status(desk).get("services", {})) == 5, timeout=30, what="the supervisor's status")

@@ -5,6 +5,7 @@ session without the lock."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -110,6 +111,47 @@ def _waiting_for_lock(engine: Engine) -> bool:
         return bool(
             conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
         )
+
+
+def _waiting_on_one_session_for(conninfo: str, seconds: float) -> bool:
+    """A session has been waiting for an advisory lock, on one server process, for ``seconds`` or more. Asked on
+    a connection of its own: one the engine's pool handed back would be the next one a poll of the wait takes."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return bool(
+            conn.execute(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND NOT l.granted"
+                " AND a.backend_start < clock_timestamp() - make_interval(secs => %s)",
+                (seconds,),
+            ).fetchone()[0]
+        )
+
+
+async def test_a_standby_waits_for_the_lock_on_one_session_and_stops_when_told(engine: Engine, postgres_server) -> None:
+    """A standby waits all day. Before, each one-second poll of its wait ended its session (a server process, made
+    by a fork and an authentication when the pool had no idle one); a session older than two polls never waited."""
+    conninfo = postgres_server.conninfo(engine.url.database)
+    holder = WriterLock(engine, "journal").try_acquire()
+    stop = threading.Event()
+    waiter = asyncio.create_task(asyncio.to_thread(WriterLock(engine, "journal").acquire, stop))
+    try:
+        await wait_for(lambda: _waiting_on_one_session_for(conninfo, 2.5), timeout=20, what="one session waiting")
+        WriterLock.release(holder)  # the leader's session ends: the waiting session takes the lock
+        taken = await asyncio.wait_for(waiter, 10)
+        assert WriterLock(engine, "journal").holds(taken)
+        WriterLock.release(taken)
+
+        holder = WriterLock(engine, "journal").try_acquire()
+        waiter = asyncio.create_task(asyncio.to_thread(WriterLock(engine, "journal").acquire, stop))
+        await wait_for(lambda: _waiting_for_lock(engine), timeout=10, what="a new wait")
+        stop.set()  # the service stops while it waits: it leaves the queue within a poll
+        with pytest.raises(WriterFenced, match="stopped while waiting"):
+            await asyncio.wait_for(waiter, 10)
+        assert not _waiting_for_lock(engine)
+    finally:
+        stop.set()
+        WriterLock.release(holder)
+        await asyncio.gather(waiter, return_exceptions=True)
 
 
 async def test_a_writer_that_lost_its_session_continues_only_if_nobody_wrote_meanwhile(engine: Engine) -> None:

@@ -32,8 +32,10 @@ __all__ = ["pods_desk"]  # the fixture
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
 SPEED = 10
-RUN_S = 400
-"""Market seconds of the run: 40 wall seconds at ``SPEED``."""
+RUN_S = 600
+"""Market seconds of the run: 60 wall seconds at ``SPEED``. The node's loss (16 wall seconds in) must be detected
+inside the run: its bound is over 30 wall seconds when the node also ran monitoring (``simulate.detection``), and
+the verdict does not judge an alert whose bound the run ended inside of."""
 RATE = 20.0
 """Strategy orders per wall second: modest, for a 2-core machine that also runs the harness and the control plane."""
 SCHEDULE = {

@@ -121,6 +121,28 @@ def test_a_lost_node_that_ran_monitoring_allows_for_its_return_and_a_missing_fai
     assert (missed.alert, missed.expected, missed.ok) == ("RoutingFailover", True, False)
 
 
+def test_an_alert_whose_bound_outlasts_the_run_is_not_judged_unless_it_came(desk) -> None:
+    """The alert watch ends with the run: a run that ends 24 wall seconds after it lost a node that ran
+    monitoring (a bound over 30 s) cannot tell a late alert from a missing one: CI's cluster run of 40 wall
+    seconds once failed so."""
+    events = [
+        cluster_fault("node_down", "node powered off", at_s=100, services=["monitoring", "routing"]),
+        cluster_fault("node_down", "node powered on", at_s=100 + 10 * SPEED),
+    ]
+    run_end = T0 + (100 + 24 * SPEED) * NS_PER_SECOND  # 24 wall seconds after the injection
+    (unjudged,) = detections(events, [], speed=SPEED, desk=desk, source="desk", run_end_market_ns=run_end)
+    assert (unjudged.expected, unjudged.ok) == (False, True)
+    assert unjudged.note.startswith("the run ended 24.00s of wall time after it, inside the ")
+    assert unjudged.note.endswith("RoutingFailover, which had not come: not judged")
+    came = [episode("RoutingFailover", at_s=100 + 20 * SPEED, service="routing")]
+    (found,) = detections(events, came, speed=SPEED, desk=desk, source="desk", run_end_market_ns=run_end)
+    assert (found.alert, found.detected_s, found.ok) == ("RoutingFailover", 20.0, True)
+    # with the run past the bound, a missing alert is missed
+    later = T0 + (100 + 60 * SPEED) * NS_PER_SECOND
+    (missed,) = detections(events, [], speed=SPEED, desk=desk, source="desk", run_end_market_ns=later)
+    assert (missed.alert, missed.expected, missed.ok) == ("RoutingFailover", True, False)
+
+
 def test_a_missing_alert_an_alert_for_another_service_or_one_listed_before_the_injection_is_not_a_detection(
     desk,
 ) -> None:

@@ -18,7 +18,8 @@ import pytest
 
 from tests.desk_runner import free_ports, wait_for, wait_until, write_desk
 from tradingdesk.core.clock import NS_PER_SECOND, ManualClock
-from tradingdesk.simulate.clients import ClientLog, Probe
+from tradingdesk.core.fixed import parse_fixed
+from tradingdesk.simulate.clients import ClientLog, OrderFactory, Prices, Probe
 from tradingdesk.simulate.probe_process import ProbeConfig, ProbeProcess, ProbeProcessDied
 from tradingdesk.spec.domain import instruments_of
 from tradingdesk.spec.load import load_desk
@@ -220,3 +221,22 @@ def test_the_metronome_probes_a_fifth_of_a_second_into_each_market_second(market
     clock = ManualClock(round(market_s * NS_PER_SECOND))
     probe = Probe("127.0.0.1:9", None, record=print, clock=clock, speed=100, timeout_s=1.0)
     assert probe._to_next_probe_s() == pytest.approx(wall_ms / 1000, abs=1e-6)
+
+
+def test_no_order_and_no_probe_after_the_close_of_the_session_simulated() -> None:
+    """The replay clock goes from the close to the next session's open: orders then would trade a day the run does
+    not judge (the full day of December 5 sent some, and the next open's marks halted the desk under them)."""
+    instruments = instruments_of(load_desk(Path(__file__).resolve().parents[2] / "examples" / "desk.yaml"))
+    prices = Prices("127.0.0.1:9", instruments)
+    prices.bids["AAPL"] = parse_fixed("189.50")
+    close = 1_000 * NS_PER_SECOND
+    clock = ManualClock(close - NS_PER_SECOND)
+    factory = OrderFactory(prices, account="ACC-EQ-2", run_id="sim1", until_ns=close, now=clock.now_ns)
+    assert factory.submit("sim-unary", tag="u") is not None and not factory.closed()
+    clock.set(close)
+    assert factory.closed() and factory.submit("sim-unary", tag="u") is None
+    records: list[dict] = []
+    probe = Probe("127.0.0.1:9", factory, record=lambda r, _: records.append(r), clock=clock, speed=5, timeout_s=1.0)
+    probe._send(None, clock.now_ns())
+    assert records == [{"market_ns": close, "acked": False, "ms": None, "code": "SESSION_CLOSED"}]
+    assert OrderFactory(prices, account="ACC-EQ-2", run_id="sim1").submit("sim-unary", tag="u") is not None, "no end"

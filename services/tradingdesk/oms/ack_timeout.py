@@ -74,4 +74,5 @@ class AckTimeout:
         text = timeout_text(order.venue, self.venue_ack_timeout_ms)
         now = self.clock.now_ns()
         self.emit(self.event(VenueAckTimedOut, order, now, status=OrderStatus.PENDING_CANCEL, text=text))
+        self.silence.timed_out(order.venue, now)  # smart routing passes over it until it answers (venue_silence.py)
         self.venues[order.venue].cancel(order_id)

@@ -18,7 +18,7 @@ from sys import intern
 from typing import Any
 
 from tradingdesk.core.clock import Clock
-from tradingdesk.core.enums import OrderStatus, OrderType, TimeInForce
+from tradingdesk.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from tradingdesk.core.event_codec import StreamDecoder
 from tradingdesk.core.events import (
     CancelRequested,
@@ -52,6 +52,7 @@ from tradingdesk.oms.router import Router
 from tradingdesk.oms.self_match import SelfMatchPrevention
 from tradingdesk.oms.snapshot import JournaledLatches
 from tradingdesk.oms.venue_events import VenueEvents
+from tradingdesk.oms.venue_silence import VenueSilence
 from tradingdesk.risk.gate import RiskGate
 from tradingdesk.venues.base import Scheduler, Venue, VenueOrder
 
@@ -93,6 +94,8 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         self.max_open_orders = max_open_orders
         self.venue_ack_timeout_ms = venue_ack_timeout_ms
         self.ack_timers: dict[str, Any] = {}  # order id -> its venue ack timer, while PENDING_NEW (ack_timeout.py)
+        self.silence = VenueSilence(ack_timeout_ms=venue_ack_timeout_ms)
+        """Venues found silent by the ack timeout, which smart routing avoids (``venue_silence.py``)."""
         self.answer_waiting: Callable[[str], bool] = _no_answer_waiting
         """Whether a venue's answer about an order waits to be taken (set by routing's venue pacer): the ack
         timeout leaves such an order alone."""
@@ -241,7 +244,7 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
             expire_ns=expire_ns,
             created_ns=now,
         )
-        venue = req.venue or self.router.choose(req.symbol, req.side)
+        venue = req.venue or self._route(req.symbol, req.side, now)
         if not getattr(self.venues[venue], "connected", True):  # the router found no other venue for it
             raise unavailable(
                 f"venue {venue} is away (disconnected) and no other venue takes {req.symbol}", "VENUE_AWAY"
@@ -271,6 +274,12 @@ class OrderEngine(VenueEvents, KillSwitch, Recovery, SelfMatchPrevention, AckTim
         if order.expire_ns:
             self._schedule_expiry(order)
         return Ack.of(order, seq)
+
+    def _route(self, symbol: str, side: Side, now: int) -> str:
+        """Smart routing's venue for a new order, passing over silent venues (``venue_silence.py``)."""
+        venue = self.router.choose(symbol, side, avoid=self.silence.avoided(now))
+        self.silence.sent(venue, now)
+        return venue
 
     def cancel(self, ref: OrderRef, *, retired: Resolved = NONE_RESOLVED) -> Ack:
         order = self.find(ref, retired=retired)

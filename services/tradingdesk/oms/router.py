@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from tradingdesk.core.enums import Side
 from tradingdesk.venues.base import Venue
@@ -38,13 +38,22 @@ class Router:
             and getattr(self.venues.get(venue), "connected", True)
         )
 
-    def choose(self, symbol: str, side: Side) -> str:
+    def choose(self, symbol: str, side: Side, *, avoid: Collection[str] = ()) -> str:
+        """The venue for a new order. ``avoid``: venues not to choose while another trades the symbol (silent
+        ones, ``oms/venue_silence.py``); when only they do, the choice is the one made without ``avoid``."""
+        if avoid:
+            chosen = self._choose(symbol, side, avoid=avoid)
+            if chosen not in avoid and self.trades(chosen, symbol):
+                return chosen
+        return self._choose(symbol, side, avoid=())
+
+    def _choose(self, symbol: str, side: Side, *, avoid: Collection[str]) -> str:
         if not self.smart:
             return self.default_venue
         best_name = ""
         best_key: tuple[int, int] | None = None
         for name, venue in self.venues.items():
-            if not self.trades(name, symbol):
+            if name in avoid or not self.trades(name, symbol):
                 continue
             top = venue.top_of_book(symbol)
             if side == Side.BUY:
@@ -59,6 +68,6 @@ class Router:
                 best_key, best_name = key, name
         if best_name:
             return best_name
-        if self.trades(self.default_venue, symbol):
+        if self.default_venue not in avoid and self.trades(self.default_venue, symbol):
             return self.default_venue
-        return next((n for n in self.venues if self.trades(n, symbol)), self.default_venue)
+        return next((n for n in self.venues if n not in avoid and self.trades(n, symbol)), self.default_venue)

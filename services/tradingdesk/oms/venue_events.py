@@ -1,7 +1,8 @@
 """What venues report, turned into order events (the engine is the venues' ``VenueListener``).
 
 Venues answer asynchronously, after their latency, so each callback first checks that the order is still in
-the state the answer is for; a late or repeated answer changes nothing.
+the state the answer is for; a late or repeated answer changes nothing. Any answer at all first tells the engine's
+``silence`` that the venue answers (a venue found silent is back in smart routing: ``venue_silence.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class VenueEvents:
     """The ``VenueListener`` part of ``OrderEngine``."""
 
     def on_venue_accepted(self: OrderEngine, venue: str, order_id: str) -> None:
+        self.silence.answered(venue)
         order = self.book.orders.get(order_id)
         if order is None:
             return
@@ -51,6 +53,7 @@ class VenueEvents:
         """A new order refused. An order the venue had acknowledged before cannot become REJECTED (FIX): a
         simulated venue refuses one that routing puts back on it after a restart while the venue is faulted;
         the order is then not working there any more, so it ends CANCELED with the venue's reason."""
+        self.silence.answered(venue)
         order = self.book.orders.get(order_id)
         if order is None or not order.is_open:
             return
@@ -62,6 +65,7 @@ class VenueEvents:
             self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text=text))
 
     def on_venue_fill(self: OrderEngine, fill: Fill) -> None:
+        self.silence.answered(fill.venue)
         order = self.book.orders.get(fill.order_id)
         if order is None:
             return
@@ -102,6 +106,7 @@ class VenueEvents:
             )
 
     def on_venue_canceled(self: OrderEngine, venue: str, order_id: str, reason: str) -> None:
+        self.silence.answered(venue)
         order = self.book.orders.get(order_id)
         if order is None or not order.is_open:
             return
@@ -113,6 +118,7 @@ class VenueEvents:
             self.emit(self.event(OrderCanceled, order, now, status=OrderStatus.CANCELED, text=reason))
 
     def on_venue_cancel_rejected(self: OrderEngine, venue: str, order_id: str, reason: str) -> None:
+        self.silence.answered(venue)
         order = self.book.orders.get(order_id)
         if order is None or order.status != OrderStatus.PENDING_CANCEL:
             return
@@ -124,6 +130,7 @@ class VenueEvents:
         self.emit(self.event(CancelRejected, order, self.clock.now_ns(), status=status, reason=reason))
 
     def on_venue_replaced(self: OrderEngine, venue: str, old_order_id: str, new_order_id: str) -> None:
+        self.silence.answered(venue)
         old = self.book.orders.get(old_order_id)
         pending = self.book.replacing.get(old_order_id)
         if old is None or pending is None or old.status != OrderStatus.PENDING_REPLACE:
@@ -159,6 +166,7 @@ class VenueEvents:
         self.created_seq[terms.order_id] = seq
 
     def on_venue_replace_rejected(self: OrderEngine, venue: str, old_order_id: str, reason: str) -> None:
+        self.silence.answered(venue)
         order = self.book.orders.get(old_order_id)
         if order is None or order.status != OrderStatus.PENDING_REPLACE:
             return
@@ -168,6 +176,7 @@ class VenueEvents:
     def on_venue_restated(self: OrderEngine, venue: str, order_id: str, open_qty: int, reason: str) -> None:
         """The venue reduced the order (self-match prevention): its quantity is now what it has filled plus
         ``open_qty``."""
+        self.silence.answered(venue)
         order = self.book.orders.get(order_id)
         if order is None or not order.is_open or open_qty <= 0:
             return

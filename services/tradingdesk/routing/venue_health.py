@@ -33,6 +33,7 @@ class VenueHealth:
 
     def __init__(self, engine: OrderEngine, journal: Journal, *, meter: metrics.Meter | None = None) -> None:
         self.venues: Mapping[str, object] = engine.venues
+        self.silence = engine.silence
         self.journal = journal
         self.rejects: dict[str, int] = dict.fromkeys(engine.venues, 0)
         self.ack_timeouts: dict[str, int] = dict.fromkeys(engine.venues, 0)
@@ -52,6 +53,12 @@ class VenueHealth:
             "tradingdesk_venue_connected",
             per_venue(lambda h, name: int(h.connected(name))),
             description="1 while the venue is connected, 0 while it is away (nothing new is sent there), by venue.",
+        )
+        meter.create_observable_gauge(
+            "tradingdesk_venue_silent",
+            per_venue(lambda h, name: int(h.silence.silent(name))),
+            description="1 from a new order's ack timeout at the venue until it answers again (smart routing sends "
+            "it nothing new meanwhile but one order every 5 ack timeouts, to try it), by venue.",
         )
         meter.create_observable_counter(
             "tradingdesk_venue_rejects",
@@ -88,6 +95,7 @@ class VenueHealth:
                     fault=MODE_NUMBERS[getattr(venue, "fault", VenueFaultMode.NONE)],
                     rejects=self.rejects.get(name, 0),
                     ack_timeouts=self.ack_timeouts.get(name, 0),
+                    silent=self.silence.silent(name),
                 )
                 for name, venue in self.venues.items()
             ],

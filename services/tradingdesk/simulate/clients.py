@@ -139,19 +139,39 @@ class Prices:
 
 
 class OrderFactory:
-    """Client order ids unique to this run, and the orders themselves."""
+    """Client order ids unique to this run, and the orders themselves, until the session's close."""
 
-    def __init__(self, prices: Prices, *, account: str, run_id: str) -> None:
+    def __init__(
+        self,
+        prices: Prices,
+        *,
+        account: str,
+        run_id: str,
+        until_ns: int = 0,
+        now: Callable[[], int] | None = None,
+    ) -> None:
+        """``until_ns``: the close of the session simulated, on the desk's clock (``now``); 0 for no end. The
+        replay clock goes from the close straight to the next session's open: an order sent after it trades a day
+        the run does not judge. The full day of December 5 sent its last orders 1 to 2 market seconds into the
+        next session, where the marks' overnight move halted the desk by its drawdown limit, and one order
+        routing accepted before the halt reached it failed ``accepted_while_halted``."""
         self.prices = prices
         self.account = account
         self.run_id = run_id
+        self.until_ns = until_ns
+        self.now = now
         self.n = 0
+
+    def closed(self) -> bool:
+        """The session simulated is over: no more orders."""
+        return bool(self.until_ns) and self.now is not None and self.now() >= self.until_ns
 
     def submit(self, strategy: str, *, tag: str) -> orders_pb2.SubmitOrderRequest | None:
         """Strategy orders go round the symbols; the probe takes the symbol the feed updated last, so that it
-        measures the order API rather than a quiet symbol's stale reference price."""
+        measures the order API rather than a quiet symbol's stale reference price. None without prices or after
+        the session's close."""
         symbols = sorted(self.prices.bids)
-        if not symbols:
+        if not symbols or self.closed():
             return None
         self.n += 1
         updated = self.prices.updated_ns
@@ -497,6 +517,8 @@ class Probe:
         req = self.factory.submit("probe", tag="probe")
         record = {"market_ns": market_ns, "acked": False, "ms": None, "code": "NO_PRICE"}
         if req is None:
+            if self.factory.closed():
+                record["code"] = "SESSION_CLOSED"
             self.record(record, None)
             return
         t0 = time.perf_counter()

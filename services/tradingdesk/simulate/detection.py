@@ -228,8 +228,17 @@ def _after_checks_s(alert: str, desk: TradingDesk) -> float:
 
 
 def detections(
-    events: list[dict], episodes: list[dict], *, speed: float, desk: TradingDesk, source: str
+    events: list[dict],
+    episodes: list[dict],
+    *,
+    speed: float,
+    desk: TradingDesk,
+    source: str,
+    run_end_market_ns: int | None = None,
 ) -> list[Detection]:
+    """Each applied fault's detection. ``run_end_market_ns``: when the run (and the alert watch with it) ended;
+    an alert that did not come before it, with its bound not yet over then, is not judged: the watch could not
+    have seen it (a short run's last fault, whose alert waits for a monitoring pod that died with its node)."""
     out = []
     for i, event in enumerate(events):
         if not injected(event):
@@ -253,6 +262,13 @@ def detections(
             note = (
                 f"over after {lasted:.2f}s of wall time at {speed:g}x, within the {bound:g}s the desk may take to list "
                 f"{alert}, which did not come: not counted"
+            )
+            alert, labels, bound = "", {}, None
+        left_s = (run_end_market_ns - at) / NS_PER_SECOND / speed if run_end_market_ns is not None else None
+        if detected is None and bound is not None and left_s is not None and left_s < bound:
+            note = (
+                f"the run ended {left_s:.2f}s of wall time after it, inside the {bound:g}s the desk may take to list "
+                f"{alert}, which had not come: not judged"
             )
             alert, labels, bound = "", {}, None
         out.append(Detection(event["fault"], event["kind"], at, alert, labels, bound, detected, note))

@@ -84,6 +84,8 @@ class ProbeConfig:
     records: str
     """The file the probe process writes its records to."""
     prices_timeout_s: float
+    session_close_ns: int = 0
+    """The close of the session simulated: no probe after it (``OrderFactory``); 0 for no end."""
     ca: str | None = None
     cert: str | None = None
     key: str | None = None
@@ -275,7 +277,9 @@ async def _probe(config: ProbeConfig) -> None:
     await prices.wait_for_every_symbol(deadline=time.monotonic() + config.prices_timeout_s)
     probe = Probe(  # made now: at ``go`` only its thread starts
         config.routing,
-        OrderFactory(prices, account=config.account, run_id=config.run_id),
+        OrderFactory(
+            prices, account=config.account, run_id=config.run_id, until_ns=config.session_close_ns, now=clock.now_ns
+        ),
         record=record,
         clock=clock,
         speed=config.speed,

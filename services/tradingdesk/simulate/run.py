@@ -115,6 +115,13 @@ class Plan:
     identity: str | None
     """Who the simulated clients and the fault injector are (``spec.access.identities``); None: TLS is off."""
 
+    @property
+    def session_close_ns(self) -> int:
+        """The regular close of the session simulated (UTC ns)."""
+        trading_day = self.calendar.on(self.day)
+        assert trading_day is not None, "prepare chose a trading day"
+        return trading_day.session.close_ns
+
 
 def _trading_account(desk: TradingDesk) -> str:
     for account in desk.spec.accounts:
@@ -309,6 +316,7 @@ async def run_session(
     steps = ClockStepWatch(market_now=clock.now_ns, speed=config.speed)
     routing = target.address("routing")
     run_id = f"sim{uuid.uuid4().hex[:8]}"
+    close_ns = plan.session_close_ns  # the clients and the probe send nothing after it (OrderFactory)
     tasks: list[asyncio.Task] = []  # the clients', the probe's and the injector's, once the session starts
     probe = ProbeProcess(
         ProbeConfig(
@@ -322,6 +330,7 @@ async def run_session(
             timeout_s=config.probe_timeout_s,
             records=str(out / "logs" / "probe.jsonl"),
             prices_timeout_s=PRICES_TIMEOUT_S,
+            session_close_ns=close_ns,
             **ProbeConfig.credential_paths(credentials),
         ),
         log=log,
@@ -340,7 +349,7 @@ async def run_session(
         except TimeoutError:  # it starts probing as soon as it has its prices
             say("the probe process has no prices yet as the session starts")
         await asyncio.sleep(max(0.0, (start_wall_ns - time.time_ns()) / NS_PER_SECOND))
-        factory = OrderFactory(prices, account=plan.account, run_id=run_id)
+        factory = OrderFactory(prices, account=plan.account, run_id=run_id, until_ns=close_ns, now=clock.now_ns)
         now = clock.now_ns
         load = [
             UnaryClient(routing, factory, rate=lambda: rate.now, log=log, clock=clock).run(),

@@ -364,7 +364,8 @@ def compute(
         )
     )
     speed = replay_speed(desk)
-    add_detection(verdict, detections(events, episodes, speed=speed, desk=desk, source=source), source=source)
+    found = detections(events, episodes, speed=speed, desk=desk, source=source, run_end_market_ns=window[1])
+    add_detection(verdict, found, source=source)
 
     series = plot.day_series(
         order_ns=[ts for _, ts in taken],

@@ -84,19 +84,30 @@ class WriterLock:
     def acquire(self, stop: threading.Event | None = None, on_wait: Callable[[], None] | None = None) -> Connection:
         """Wait for the lock (in its queue: the moment the holder's session ends, it is ours) and return the
         connection holding it. ``on_wait`` is called once if it has to wait. ``stop`` ends the wait with
-        ``WriterFenced``."""
+        ``WriterFenced``, checked every ``_ACQUIRE_POLL_S``.
+
+        One session waits the whole time, leaving the lock's queue and joining it again each poll: a standby
+        waits all day, and a session of its own for each poll was a new server process every second (a fork
+        and an authentication on the database's host, for nothing)."""
         if not self.enforced:
             return self.engine.connect()
-        waited = False
-        while True:
-            if stop is not None and stop.is_set():
-                raise WriterFenced(f"stopped while waiting for the writer lock of {self.table}")
-            try:
-                return self.acquire_within(_ACQUIRE_POLL_S)
-            except WriterFenced:
+        conn = self.engine.connect()
+        try:
+            key = self._key(conn)
+            waited = False
+            while True:
+                if stop is not None and stop.is_set():
+                    raise WriterFenced(f"stopped while waiting for the writer lock of {self.table}")
+                if self._lock_within(conn, key, _ACQUIRE_POLL_S):
+                    break
                 if not waited and on_wait is not None:
                     on_wait()
                 waited = True
+            self._keep_session_short(conn)
+        except BaseException:
+            self.release(conn)
+            raise
+        return conn
 
     def acquire_within(self, seconds: float) -> Connection:
         """The lock if it is free within ``seconds`` (granted the moment it is: a session just cut holds it until
@@ -105,21 +116,29 @@ class WriterLock:
         if not self.enforced:
             return conn
         try:
-            key = self._key(conn)
-            conn.exec_driver_sql(f"SET lock_timeout = '{max(1, round(seconds * 1000))}ms'")
-            conn.exec_driver_sql("SELECT pg_advisory_lock(%(c)s, %(k)s)", {"c": WRITER_LOCK_CLASS, "k": key})
-            conn.exec_driver_sql("RESET lock_timeout")
-            conn.commit()
-        except OperationalError as exc:
-            self.release(conn)
-            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_timeout: still held
-                raise WriterFenced(f"another session holds the writer lock of {self.table}") from exc
-            raise
+            if not self._lock_within(conn, self._key(conn), seconds):
+                raise WriterFenced(f"another session holds the writer lock of {self.table}")
+            self._keep_session_short(conn)
         except BaseException:
             self.release(conn)
             raise
-        self._keep_session_short(conn)
         return conn
+
+    @staticmethod
+    def _lock_within(conn: Connection, key: int, seconds: float) -> bool:
+        """Take the lock on ``conn``'s session, waiting in its queue up to ``seconds``; False if it is still held
+        then (the session is left usable for another try)."""
+        try:
+            conn.exec_driver_sql(f"SET lock_timeout = '{max(1, round(seconds * 1000))}ms'")
+            conn.exec_driver_sql("SELECT pg_advisory_lock(%(c)s, %(k)s)", {"c": WRITER_LOCK_CLASS, "k": key})
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # not lock_timeout: the session or server failed
+                raise
+            conn.rollback()
+            return False
+        conn.exec_driver_sql("RESET lock_timeout")
+        conn.commit()
+        return True
 
     def holds(self, conn: Connection) -> bool:
         """Whether this connection's session holds the lock now (a scan of pg_locks: for error paths only)."""

@@ -56,18 +56,20 @@ class GetRoutingStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VenueStatus(_message.Message):
-    __slots__ = ("venue", "connected", "fault", "rejects", "ack_timeouts")
+    __slots__ = ("venue", "connected", "fault", "rejects", "ack_timeouts", "silent")
     VENUE_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
     FAULT_FIELD_NUMBER: _ClassVar[int]
     REJECTS_FIELD_NUMBER: _ClassVar[int]
     ACK_TIMEOUTS_FIELD_NUMBER: _ClassVar[int]
+    SILENT_FIELD_NUMBER: _ClassVar[int]
     venue: str
     connected: bool
     fault: VenueFaultMode
     rejects: int
     ack_timeouts: int
-    def __init__(self, venue: _Optional[str] = ..., connected: _Optional[bool] = ..., fault: _Optional[_Union[VenueFaultMode, str]] = ..., rejects: _Optional[int] = ..., ack_timeouts: _Optional[int] = ...) -> None: ...
+    silent: bool
+    def __init__(self, venue: _Optional[str] = ..., connected: _Optional[bool] = ..., fault: _Optional[_Union[VenueFaultMode, str]] = ..., rejects: _Optional[int] = ..., ack_timeouts: _Optional[int] = ..., silent: _Optional[bool] = ...) -> None: ...
 
 class JournalHealth(_message.Message):
     __slots__ = ("writable", "error", "backlog_records", "write_failures")
