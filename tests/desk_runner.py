@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,21 @@ EXAMPLE = REPO / "examples" / "desk.yaml"
 TEST_READY_TIMEOUT_S = 60.0
 
 
-def free_ports(n: int) -> list[int]:
+def free_ports(n: int, *, avoid: Collection[int] = ()) -> list[int]:
+    """``n`` free loopback ports, none in ``avoid``: ports an earlier call handed out are free again until bound,
+    and the kernel may hand them out again (CI once gave a token port that was the desk's risk port)."""
     socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    ports: list[int] = []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)  # held until the end, so no port comes twice
+            if s.getsockname()[1] not in avoid:
+                ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
     return ports
 
 

@@ -48,10 +48,15 @@ SCOPE2 = common_pb2.Scope(account="ACC-EQ-2")
 async def desk(tmp_path_factory):
     tmp: Path = tmp_path_factory.mktemp("access")
     (tmp / "ops.token").write_text(OPS_TOKEN + "\n")
-    ports = free_ports(len(SERVICE_NAMES) + 1)
-    token_ports = dict(zip(SERVICE_NAMES, ports, strict=False))
+    token_ports: dict[str, int] = {}
+    ports: list[int] = []
 
     def mutate(doc: dict) -> None:
+        taken = [svc["port"] for svc in doc["spec"]["services"].values()]
+        metrics = doc["spec"]["monitoring"]["metricsPort"]
+        taken += [doc["spec"]["monitoring"]["dashboardPort"], *range(metrics, metrics + len(SERVICE_NAMES))]
+        ports.extend(free_ports(len(SERVICE_NAMES) + 1, avoid=taken))  # none of the desk's own
+        token_ports.update(zip(SERVICE_NAMES, ports, strict=False))
         doc["spec"]["risk"].update(httpPort=ports[-1], maxSubmitsPerSecond=1_000_000)
         doc["spec"]["access"] = {
             "identities": [
