@@ -7,7 +7,8 @@ Each line passes or fails on its own; the run fails when one does:
 * ``clients_ran_to_the_end``: no client stopped before the end of the run (``clients.json``: a strategy client,
   the alert watch, or the probe process, whose death would otherwise read as seconds without a probe).
 * ``restarts_unscheduled``: services the supervisor restarted more often than the fault schedule SIGKILLed them
-  (``simulate.restarts``): a crash or an exit of their own. Must be 0.
+  (``simulate.restarts``): a crash or an exit of their own; on a cluster, containers restarted more often than the
+  schedule powered their node off (the pods' restart counts at the end). Must be 0.
 * ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
   record in the routing journal. Must be 0.
 * ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
@@ -49,7 +50,7 @@ Each line passes or fails on its own; the run fails when one does:
   orders from its last answer, and each probe is still judged by its own answer (``simulate.probe_process``).
 
 A desk under test may not have what a line reads (``simulate/target.py``, ``not_judged``: on a cluster there is
-no supervisor to give up or count restarts, and the audit bucket lives in the compliance pod's volume): such a
+no supervisor to give up, and the audit bucket lives in the compliance pod's volume): such a
 line is left out of the verdict, never passed, and the notes say why.
 """
 
