@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import json
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from tests.operator.pods import PodsDesk
 from tradingdesk.core.clock import NS_PER_SECOND
 from tradingdesk.edge.clock import REPLAY_ORIGIN_ENV
+from tradingdesk.simulate.restarts import POD_RESTARTS_FILE, pod_restart_record
 from tradingdesk.spec.model import SERVICE_NAMES
 
 NOT_JUDGED = {
     "desk_ran_to_the_end": "no supervisor runs a cluster's desk: Kubernetes restarts or replaces its pods and never "
     "gives up on it",
-    "restarts_unscheduled": "it reads the embedded supervisor's restart count (logs/supervision.json), which a "
-    "cluster's desk has not; its pods' restarts are not read yet",
     "audit_trail_verified": "the audit bucket and its signing key live in the compliance pod's volumes, not in the "
     "run directory; not read yet",
 }
@@ -55,7 +56,10 @@ class ClusterDesk:
         await asyncio.Event().wait()  # nothing gives up on a cluster's desk: the run's length ends the session
         return ""
 
-    async def stop(self, *, say: Callable[[str], None]) -> None:
+    async def stop(self, *, say: Callable[[str], None], log_dir: Path) -> None:
+        """The verdict's ``restarts_unscheduled`` reads the restart counts of the desk's pods' containers now."""
+        pods = await asyncio.to_thread(self.pods)
+        (log_dir / POD_RESTARTS_FILE).write_text(json.dumps(pod_restart_record(pods), indent=2) + "\n")
         say("the cluster's desk stays up: the test's fixture deletes it")
 
     # -- ClusterActions -----------------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 probe, fault injector and verdict (``simulate.run.run_session``) against a desk whose pods the harness runs, with
 routing and risk at two replicas on PostgreSQL, routing's active pod killed and, later, the node of its active pod
 lost for a while. The verdict, computed afterwards from the record, must find no acknowledged order lost or
-duplicated, both faults applied, and each detected by ``RoutingFailover`` within its bound (``simulate.detection``);
-availability is measured and reported, not asserted (a short run on a loaded 2-core machine).
+duplicated, no container restarted but by its node's power-off (``restarts_unscheduled``, from the pods' restart
+counts at the end), both faults applied, and each detected by ``RoutingFailover`` within its bound
+(``simulate.detection``); availability is measured and reported, not asserted (a short run on a loaded 2-core
+machine).
 
 Left out of this verdict, with the reason in its notes (``tests/operator/simulate_cluster.py``, ``NOT_JUDGED``):
-``desk_ran_to_the_end`` and ``restarts_unscheduled`` (no supervisor: Kubernetes runs the pods) and
-``audit_trail_verified`` (the bucket is in the compliance pod's volumes, not the run directory).
+``desk_ran_to_the_end`` (no supervisor: Kubernetes runs the pods) and ``audit_trail_verified`` (the bucket is in the
+compliance pod's volumes, not the run directory).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from tests.operator.kubectl import Kubectl
 from tests.operator.pods import PodsDesk, pods_desk
 from tests.operator.simulate_cluster import NOT_JUDGED, ClusterDesk, ready
 from tradingdesk.core.clock import NS_PER_SECOND
+from tradingdesk.simulate.restarts import POD_RESTARTS_FILE
 from tradingdesk.simulate.run import SimulationConfig, prepare, run_session
 
 __all__ = ["pods_desk"]  # the fixture
@@ -90,6 +93,10 @@ def test_a_simulated_session_survives_the_routing_leaders_pod_and_its_node_lost(
     lines = {line.name: line for line in verdict.lines}
     assert lines["acked_orders_lost"].value == 0, lines["acked_orders_lost"]
     assert lines["orders_duplicated"].value == 0, lines["orders_duplicated"]
+    # judged from the pods' own restart counts: every service's containers read, none restarted on its own
+    record = json.loads((config.out_dir / "logs" / POD_RESTARTS_FILE).read_text())
+    assert {p["service"] for p in record["pods"]} >= {"feeds", "routing", "risk", "compliance", "monitoring"}, record
+    assert lines["restarts_unscheduled"].ok, lines["restarts_unscheduled"]
     assert verdict.figures["orders_acknowledged"] > 0 and verdict.figures["probes_sent"] > 0
     # each takeover listed by the desk's own checks (RoutingFailover) within its bound
     detected = lines["faults_detected"]

@@ -167,6 +167,23 @@ def test_availability_counts_regular_session_seconds_with_an_acknowledged_probe(
     assert (len(measured & acked_seconds(probes[:5])), len(measured)) == (3, 10)
 
 
+def test_availability_measures_only_the_session_the_run_starts_in() -> None:
+    """A run to the close ends a second or so past it, where the replay clock is already in the next session and
+    the probe sends nothing: the next session's seconds are not measured (the full day of December 5 counted one)."""
+    open_ns = 1_000_000 * NS_PER_SECOND
+    day_ns = 86_400 * NS_PER_SECOND
+    opens = [open_ns, open_ns + day_ns]
+    ten_s = 10 * NS_PER_SECOND
+    sessions = [Session(day=date(2026, 1, 5 + i), open_ns=o, close_ns=o + ten_s) for i, o in enumerate(opens)]
+    calendar = ExchangeCalendar("TEST", sessions, timezone="UTC")
+    next_open = sessions[1].open_ns
+    measured = measured_seconds(calendar, start_ns=open_ns + 1, end_ns=next_open + 2 * NS_PER_SECOND)
+    assert sorted(measured) == [open_ns // NS_PER_SECOND + s for s in range(1, 10)]
+    # a window that starts in the next session measures that session's seconds
+    measured = measured_seconds(calendar, start_ns=next_open, end_ns=next_open + 2 * NS_PER_SECOND)
+    assert sorted(measured) == [next_open // NS_PER_SECOND, next_open // NS_PER_SECOND + 1]
+
+
 def test_the_days_schedule_fits_the_example_desk() -> None:
     """`make simulate-day` runs examples/faults-day.yaml on examples/desk.yaml: every service killed once."""
     from tradingdesk.spec.load import load_desk

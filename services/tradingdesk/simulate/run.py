@@ -388,7 +388,7 @@ async def run_session(
             if task.done() and not task.cancelled():
                 task.exception()
         await probe.kill()  # only if the run ended before the probe's task stopped it
-        await target.stop(say=say)
+        await target.stop(say=say, log_dir=out / "logs")
     log.write(out)
     watch.write(out)
     steps.write(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Protocol
 
 from tradingdesk.runtime.embedded import EmbeddedDesk
@@ -64,8 +65,10 @@ class DeskUnderTest(Protocol):
         """Runs as long as the desk does; returns why it gave up early (a crash loop), if it does."""
         ...
 
-    async def stop(self, *, say: Callable[[str], None]) -> None:
-        """Stop the desk once the run is over (or leave it to whoever started it)."""
+    async def stop(self, *, say: Callable[[str], None], log_dir: Path) -> None:
+        """Stop the desk once the run is over (or leave it to whoever started it), leaving in ``log_dir`` the
+        record of its restarts that the verdict reads (``simulate.restarts``): the embedded supervisor writes its
+        own as it goes; a cluster's desk writes its pods' (``POD_RESTARTS_FILE``)."""
         ...
 
 
@@ -96,7 +99,7 @@ class EmbeddedTarget:
     async def watch(self) -> str:
         return await Supervisor(self.embedded, report=self.report).run()
 
-    async def stop(self, *, say: Callable[[str], None]) -> None:
+    async def stop(self, *, say: Callable[[str], None], log_dir: Path) -> None:
         say("stopping the desk (routing first; compliance seals the audit trail)")
         await self.embedded.stop(report=say)  # brings back a compliance the schedule left down, so that it seals
 

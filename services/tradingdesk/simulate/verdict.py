@@ -7,7 +7,8 @@ Each line passes or fails on its own; the run fails when one does:
 * ``clients_ran_to_the_end``: no client stopped before the end of the run (``clients.json``: a strategy client,
   the alert watch, or the probe process, whose death would otherwise read as seconds without a probe).
 * ``restarts_unscheduled``: services the supervisor restarted more often than the fault schedule SIGKILLed them
-  (``simulate.restarts``): a crash or an exit of their own. Must be 0.
+  (``simulate.restarts``): a crash or an exit of their own; on a cluster, containers restarted more often than the
+  schedule powered their node off (the pods' restart counts at the end). Must be 0.
 * ``acked_orders_lost``: orders a client was acknowledged (an order id came back) that have no ``pending_new``
   record in the routing journal. Must be 0.
 * ``orders_duplicated``: client order ids with more than one order in the journal, or acknowledged with two
@@ -49,7 +50,7 @@ Each line passes or fails on its own; the run fails when one does:
   orders from its last answer, and each probe is still judged by its own answer (``simulate.probe_process``).
 
 A desk under test may not have what a line reads (``simulate/target.py``, ``not_judged``: on a cluster there is
-no supervisor to give up or count restarts, and the audit bucket lives in the compliance pod's volume): such a
+no supervisor to give up, and the audit bucket lives in the compliance pod's volume): such a
 line is left out of the verdict, never passed, and the notes say why.
 """
 
@@ -68,7 +69,7 @@ from tradingdesk.audit.checkpoint import VerifierKey
 from tradingdesk.audit.verify import verify_bucket
 from tradingdesk.core.clock import NS_PER_MS, NS_PER_SECOND
 from tradingdesk.core.event_codec import decode_terms
-from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase
+from tradingdesk.markets.calendar import CalendarRangeError, ExchangeCalendar, Phase, TradingDay
 from tradingdesk.routing.servicer import JOURNAL_UNAVAILABLE_MESSAGE
 from tradingdesk.simulate import clock_steps, market_data, plot
 from tradingdesk.simulate.availability_loss import RECOVERY_WALL_S, availability_losses, describe, fault_windows
@@ -169,8 +170,14 @@ def _halted_at(intervals, *, account: str, strategy: str, ts_ns: int) -> bool:
 def measured_seconds(
     calendar: ExchangeCalendar, *, start_ns: int, end_ns: int, skipped: Sequence[tuple[int, int]] = ()
 ) -> set[int]:
-    """The whole market seconds in [start, end) that fall in the regular session, less those that begin inside
-    an interval of ``skipped`` (a forward step of the machine's clock)."""
+    """The whole market seconds in [start, end) that fall in the regular session the run starts in, less those that
+    begin inside an interval of ``skipped`` (a forward step of the machine's clock). Past that session's close the
+    replay clock is in the next session, where the clients and the probe send nothing: a run to the close starts a
+    second or so after its start and ends as much past the close, and the full day of December 5 counted the next
+    session's first second as lost."""
+    day = _trading_day(calendar, start_ns)
+    if day is not None:
+        end_ns = min(end_ns, day.session.close_ns)
     first, last = -(-start_ns // NS_PER_SECOND), end_ns // NS_PER_SECOND
     return {
         s
@@ -181,6 +188,13 @@ def measured_seconds(
 
 def acked_seconds(probes: list[dict]) -> set[int]:
     return {p["market_ns"] // NS_PER_SECOND for p in probes if p["acked"]}
+
+
+def _trading_day(calendar: ExchangeCalendar, ts_ns: int) -> TradingDay | None:
+    try:
+        return calendar.trading_day(ts_ns)
+    except CalendarRangeError:  # outside the days the calendar was loaded with
+        return None
 
 
 def _regular(calendar: ExchangeCalendar, ts_ns: int) -> bool:
